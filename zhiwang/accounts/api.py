@@ -1,0 +1,95 @@
+"""Accounts API: who am I, and my own API tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.shortcuts import get_object_or_404
+from ninja import Router, Schema
+from ninja.security import HttpBearer
+
+from zhiwang.accounts import selectors, services
+from zhiwang.accounts.models import ApiToken
+
+
+class TokenAuth(HttpBearer):
+    """``Authorization: Bearer zw_…`` (per user or per integration client)."""
+
+    def authenticate(self, request, token):
+        user = services.api_token_authenticate(key=token)
+        if user is not None:
+            request.user = user
+        return user
+
+
+router = Router(tags=["accounts"])
+
+
+class DivisionRef(Schema):
+    code: str
+    name: str
+    level: str
+
+
+class MeOut(Schema):
+    username: str
+    full_name: str
+    role: str
+    role_label: str
+    org_unit: str | None
+    jurisdictions: list[DivisionRef]
+    grids: list[str]
+
+
+@router.get("/me", response=MeOut, summary="The signed-in user, role and jurisdiction")
+def me(request):
+    user = request.user
+    return {
+        "username": user.username,
+        "full_name": user.full_name,
+        "role": user.role,
+        "role_label": str(user.get_role_display()),
+        "org_unit": user.org_unit.name if user.org_unit_id else None,
+        "jurisdictions": [
+            {"code": d.code, "name": d.name, "level": d.level} for d in user.jurisdictions.order_by("code")
+        ],
+        "grids": list(user.grid_assignments.values_list("grid__code", flat=True).order_by("grid__code")),
+    }
+
+
+class TokenIn(Schema):
+    name: str
+    expires_at: datetime | None = None
+
+
+class TokenOut(Schema):
+    id: int
+    name: str
+    prefix: str
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class TokenCreatedOut(TokenOut):
+    key: str
+
+
+@router.get("/tokens", response=list[TokenOut], summary="My API tokens")
+def tokens(request):
+    return selectors.api_token_list(user=request.user)
+
+
+@router.post("/tokens", response={201: TokenCreatedOut}, summary="Issue a token (the key is shown once)")
+def token_create(request, payload: TokenIn):
+    issued = services.api_token_create(user=request.user, name=payload.name, expires_at=payload.expires_at)
+    token = issued.token
+    return 201, {**TokenOut.from_orm(token).dict(), "key": issued.key}
+
+
+@router.delete("/tokens/{token_id}", response={204: None}, summary="Revoke one of my tokens")
+def token_revoke(request, token_id: int):
+    token = get_object_or_404(ApiToken, pk=token_id, user=request.user)
+    services.api_token_revoke(token=token)
+    return 204, None

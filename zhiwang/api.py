@@ -1,0 +1,86 @@
+"""The REST API (Django Ninja): one NinjaAPI that mounts each app's router.
+
+Authentication: a bearer token (``Authorization: Bearer zw_…``, per user or per
+integration client) or the web session (with CSRF). Errors always come back as
+``{"error": {"code", "message", "field", "fields"}}`` with a stable code.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from django.utils.translation import gettext as _
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+from ninja.security import SessionAuth
+
+from zhiwang.accounts.api import TokenAuth
+from zhiwang.accounts.api import router as accounts_router
+from zhiwang.core.errors import ServiceError
+from zhiwang.geo.api import router as geo_router
+
+api = NinjaAPI(
+    title="Zhiwang API",
+    version="1",
+    description="织网 municipal social-governance platform",
+    auth=[TokenAuth(), SessionAuth()],
+    urls_namespace="api",
+)
+
+
+def _error(request, status: int, code: str, message: str, fields=None, field=None):
+    body = {"error": {"code": code, "message": str(message), "field": field, "fields": fields or []}}
+    return api.create_response(request, body, status=status)
+
+
+@api.exception_handler(ServiceError)
+def service_error(request, exc: ServiceError):
+    return api.create_response(request, {"error": exc.as_dict()}, status=exc.status)
+
+
+@api.exception_handler(NinjaValidationError)
+def request_invalid(request, exc: NinjaValidationError):
+    fields = []
+    for err in exc.errors:
+        loc = [str(part) for part in err.get("loc", []) if part not in ("body", "query", "path", "form", "payload")]
+        fields.append({"field": ".".join(loc), "code": err.get("type", "invalid"), "message": err.get("msg", "")})
+    first = fields[0]["field"] if fields else None
+    return _error(request, 422, "request.invalid", _("The request has invalid fields."), fields, first)
+
+
+@api.exception_handler(DjangoValidationError)
+def model_invalid(request, exc: DjangoValidationError):
+    fields = []
+    if hasattr(exc, "error_dict"):
+        for name, errors in exc.message_dict.items():
+            fields.extend({"field": name, "code": "invalid", "message": m} for m in errors)
+    else:
+        fields = [{"field": None, "code": "invalid", "message": m} for m in exc.messages]
+    first = fields[0] if fields else {"field": None, "message": _("Invalid data.")}
+    return _error(request, 400, "validation_failed", first["message"], fields, first["field"])
+
+
+@api.exception_handler(AuthenticationError)
+def unauthenticated(request, exc):
+    return _error(request, 401, "auth.required", _("Sign in or send a valid API token."))
+
+
+@api.exception_handler(PermissionDenied)
+def forbidden(request, exc):
+    return _error(request, 403, "auth.forbidden", _("You are not allowed to do this."))
+
+
+@api.exception_handler(Http404)
+def not_found(request, exc):
+    return _error(request, 404, "not_found", _("Not found, or outside your jurisdiction."))
+
+
+@api.exception_handler(HttpError)
+def http_error(request, exc: HttpError):
+    return _error(request, exc.status_code, f"http.{exc.status_code}", str(exc))
+
+
+api.add_router("/accounts/", accounts_router)
+api.add_router("/geo/", geo_router)

@@ -1,0 +1,252 @@
+"""Zhiwang settings: one module, driven by ``ZHIWANG_*`` environment variables.
+
+Every variable is read through a small typed helper; a bad value stops start-up
+with a message naming the variable (see ``ImproperlyConfigured`` below).
+The embedded default needs no variable at all: SQLite in ``./var``, an
+in-process / SQLite-backed task queue, no other server.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = BASE_DIR.parent
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean (use true/false, 1/0, yes/no, on/off)")
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a whole number") from None
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name}={raw!r} must be at least {minimum}")
+    return value
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_choice(name: str, default: str, choices: set[str]) -> str:
+    value = os.environ.get(name) or default
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name}={value!r} must be one of: {', '.join(sorted(choices))}")
+    return value
+
+
+DATA_DIR = Path(env_str("ZHIWANG_DATA_DIR", str(PROJECT_DIR / "var"))).resolve()
+
+DEBUG = env_bool("ZHIWANG_DEBUG", False)
+PRODUCTION = env_bool("ZHIWANG_PRODUCTION", False)
+
+SECRET_KEY = env_str("ZHIWANG_SECRET_KEY")
+if not SECRET_KEY:
+    if PRODUCTION:
+        raise ImproperlyConfigured("ZHIWANG_SECRET_KEY must be set when ZHIWANG_PRODUCTION=true")
+    # Embedded default: a per-installation key kept in the data folder, never in the repository.
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    _key_file = DATA_DIR / "secret_key"
+    if not _key_file.exists():
+        from django.utils.crypto import get_random_string
+
+        _key_file.write_text(get_random_string(64))
+        _key_file.chmod(0o600)
+    SECRET_KEY = _key_file.read_text().strip()
+
+ALLOWED_HOSTS = env_list("ZHIWANG_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("ZHIWANG_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "huey.contrib.djhuey",
+    "ninja",
+    "zhiwang.core",
+    "zhiwang.geo",
+    "zhiwang.classifier",
+    "zhiwang.accounts",
+    "zhiwang.web",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "zhiwang.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "zhiwang.web.context_processors.shell",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "zhiwang.wsgi.application"
+ASGI_APPLICATION = "zhiwang.asgi.application"
+
+# --- Database -------------------------------------------------------------
+_default_db_url = f"sqlite:///{DATA_DIR / 'zhiwang.sqlite3'}"
+_db_url = env_str("ZHIWANG_DATABASE_URL", _default_db_url)
+try:
+    _db = dj_database_url.parse(_db_url, conn_max_age=env_int("ZHIWANG_DB_CONN_MAX_AGE", 0, minimum=0))
+except (ValueError, KeyError) as exc:
+    raise ImproperlyConfigured(f"ZHIWANG_DATABASE_URL={_db_url!r} is not a database URL: {exc}") from None
+if _db["ENGINE"] not in {"django.db.backends.sqlite3", "django.db.backends.postgresql"}:
+    raise ImproperlyConfigured(
+        f"ZHIWANG_DATABASE_URL uses {_db['ENGINE']}; Zhiwang supports sqlite:// and postgres:// only"
+    )
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    if _db["NAME"] not in ("", ":memory:"):
+        Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    _db["OPTIONS"] = {
+        # WAL lets readers and one writer work at once; IMMEDIATE avoids the
+        # "database is locked" upgrade deadlock between two writers.
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
+        "transaction_mode": "IMMEDIATE",
+    }
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = ["zhiwang.accounts.backends.ThrottledModelBackend"]
+LOGIN_URL = "web:login"
+LOGIN_REDIRECT_URL = "web:home"
+LOGOUT_REDIRECT_URL = "web:login"
+
+# Login throttling (accounts.backends): failures per username inside the window lock it.
+ZHIWANG_LOGIN_MAX_FAILURES = env_int("ZHIWANG_LOGIN_MAX_FAILURES", 5, minimum=1)
+ZHIWANG_LOGIN_LOCK_MINUTES = env_int("ZHIWANG_LOGIN_LOCK_MINUTES", 15, minimum=1)
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- Language and time ----------------------------------------------------
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files: every asset ships in an installed package (offline) ------
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+
+def _xstatic_dirs() -> list[tuple[str, str]]:
+    from xstatic.pkg import leaflet
+
+    return [("vendor/leaflet", leaflet.BASE_DIR)]
+
+
+STATICFILES_DIRS = _xstatic_dirs()
+MEDIA_ROOT = DATA_DIR / "media"
+MEDIA_URL = "media/"
+
+# Map background tiles are optional: government networks are often offline.
+# Set e.g. ZHIWANG_MAP_TILE_URL=https://tiles.example.gov.cn/{z}/{x}/{y}.png
+ZHIWANG_MAP_TILE_URL = env_str("ZHIWANG_MAP_TILE_URL", "")
+
+# --- Tasks: one interface (huey). -----------------------------------------
+# immediate: run in the calling process (tests, tiny installs)
+# sqlite:    a SQLite-backed queue in the data folder, consumer started by `zhiwang serve`
+# redis:     Redis-backed workers (production), ZHIWANG_REDIS_URL
+TASK_BACKEND = env_choice("ZHIWANG_TASKS", "sqlite", {"immediate", "sqlite", "redis"})
+REDIS_URL = env_str("ZHIWANG_REDIS_URL", "redis://127.0.0.1:6379/0")
+if TASK_BACKEND == "redis":
+    HUEY = {
+        "huey_class": "huey.RedisHuey",
+        "name": env_str("ZHIWANG_TASK_QUEUE", "zhiwang"),
+        "url": REDIS_URL,
+        "immediate": False,
+        "consumer": {"workers": env_int("ZHIWANG_TASK_WORKERS", 2, minimum=1), "worker_type": "thread"},
+    }
+elif TASK_BACKEND == "sqlite":
+    HUEY = {
+        "huey_class": "huey.SqliteHuey",
+        "name": "zhiwang",
+        "filename": str(DATA_DIR / "tasks.sqlite3"),
+        "immediate": False,
+        "consumer": {"workers": env_int("ZHIWANG_TASK_WORKERS", 1, minimum=1), "worker_type": "thread"},
+    }
+else:
+    HUEY = {"huey_class": "huey.MemoryHuey", "name": "zhiwang", "immediate": True}
+
+# --- Security -------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = PRODUCTION
+CSRF_COOKIE_SECURE = PRODUCTION
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# --- Logging --------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("ZHIWANG_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

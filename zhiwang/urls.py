@@ -1,0 +1,13 @@
+"""Top-level URLs: web shell, admin, REST API (/api/v1/, OpenAPI at /api/v1/docs)."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+from zhiwang.api import api
+
+urlpatterns = [
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
+    path("", include("zhiwang.web.urls")),
+]

@@ -1,4 +1,9 @@
-"""Shared fixtures: settings for tests and the named personas of STYLE.md."""
+"""Shared fixtures: one tiny demo city per test session, and the named personas of STYLE.md.
+
+The city (real Shenzhen divisions, synthetic grids and addresses, the demo accounts)
+is built once into the test database; each test runs in a transaction that is
+rolled back, so tests can change it freely.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +14,37 @@ import pytest
 
 SHARED_DATA = Path(os.environ.get("ZHIWANG_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
+NANSHAN = "440305000000"
+LUOHU = "440303000000"
+
+
+def pytest_configure(config):
+    from django.conf import settings
+
+    # Fast hashing for the whole session, including the city built before any test.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
 
 @pytest.fixture(autouse=True)
 def _test_settings(settings):
     settings.ZHIWANG_GEO_INDEX_CHECK_SECONDS = 0
     settings.LANGUAGE_CODE = "zh-hans"
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def build_city() -> None:
+    from zhiwang.accounts.demo import demo_accounts_create
+    from zhiwang.geo.demo import demo_geography_build
+    from zhiwang.geo.locator import reset_index
+
+    demo_geography_build(scale="tiny", seed=1)
+    demo_accounts_create(password="pw-for-tests")
+    reset_index()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        build_city()
 
 
 @pytest.fixture
@@ -23,3 +53,47 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data not found at {SHARED_DATA} (set ZHIWANG_SHARED_DATA); skipping")
     return SHARED_DATA
+
+
+def _persona(username: str):
+    from zhiwang.accounts.models import User
+
+    return User.objects.get(username=username)
+
+
+@pytest.fixture
+def admin_user(db):
+    return _persona("demo_admin")
+
+
+@pytest.fixture
+def nanshan_dispatcher(db):
+    """Dispatcher of Nanshan district: sees Nanshan, not Luohu."""
+    return _persona("demo_ns_dispatcher")
+
+
+@pytest.fixture
+def luohu_dispatcher(db):
+    """Dispatcher of Luohu district: the outsider for everything in Nanshan."""
+    return _persona("demo_lh_dispatcher")
+
+
+@pytest.fixture
+def subdistrict_dispatcher(db):
+    return _persona("demo_sub_dispatcher")
+
+
+@pytest.fixture
+def grid_worker(db):
+    """Grid worker of two grids of the first community of Nanshan's first subdistrict."""
+    return _persona("demo_grid_worker")
+
+
+@pytest.fixture
+def citizen(db):
+    return _persona("demo_citizen")
+
+
+@pytest.fixture
+def city_leader(db):
+    return _persona("demo_leader")

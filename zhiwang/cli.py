@@ -15,9 +15,16 @@ def main(argv: list[str] | None = None) -> int:
 
     argv = list(sys.argv if argv is None else argv)
     argv[0] = "zhiwang"
+    # Operators type `zhiwang import-boundaries`; Django commands are named with underscores.
+    if len(argv) > 1 and not argv[1].startswith("-"):
+        argv[1] = argv[1].replace("-", "_")
     try:
         execute_from_command_line(argv)
     except ImproperlyConfigured as exc:
         print(f"zhiwang: configuration error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,11 +1,10 @@
 """Accounts API: who am I, and my own API tokens."""
 
-from __future__ import annotations
 
 from datetime import datetime
 
 from django.shortcuts import get_object_or_404
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from ninja.security import HttpBearer
 
 from zhiwang.accounts import selectors, services
@@ -85,11 +84,11 @@ def tokens(request):
 def token_create(request, payload: TokenIn):
     issued = services.api_token_create(user=request.user, name=payload.name, expires_at=payload.expires_at)
     token = issued.token
-    return 201, {**TokenOut.from_orm(token).dict(), "key": issued.key}
+    return Status(201, {**TokenOut.from_orm(token).dict(), "key": issued.key})
 
 
 @router.delete("/tokens/{token_id}", response={204: None}, summary="Revoke one of my tokens")
 def token_revoke(request, token_id: int):
     token = get_object_or_404(ApiToken, pk=token_id, user=request.user)
     services.api_token_revoke(token=token)
-    return 204, None
+    return Status(204, None)

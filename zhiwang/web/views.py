@@ -1,5 +1,109 @@
-from django.http import HttpResponse
+"""Pages of the shell: home, the division browser down to a grid. Thin: selectors do the reading."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db import connection
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
+
+from zhiwang.accounts import selectors as account_selectors
+from zhiwang.core.scoping import scope_of
+from zhiwang.geo import selectors as geo_selectors
+from zhiwang.web.navigation import STAFF_ROLES
 
 
+def _is_staff_role(user) -> bool:
+    return user.is_superuser or user.role in STAFF_ROLES
+
+
+@login_required
 def home(request):
-    return HttpResponse("zhiwang")
+    user = request.user
+    roots = geo_selectors.division_root_list(user=user) if _is_staff_role(user) else []
+    my_grids = list(geo_selectors.grid_list(user=user).filter(assignments__user=user).distinct()[:50])
+    notices = []
+    if user.is_staff:
+        # Administrators see the platform's own warnings (e.g. work-calendar coverage).
+        from zhiwang.core.selectors import admin_notice_open_list
+
+        notices = list(admin_notice_open_list()[:10])
+    return render(
+        request,
+        "web/home.html",
+        {"roots": roots, "my_grids": my_grids, "scope": scope_of(user), "notices": notices},
+    )
+
+
+@login_required
+def division_root(request):
+    roots = geo_selectors.division_root_list(user=request.user)
+    if len(roots) == 1:
+        return redirect("web:division_detail", code=roots[0].code)
+    return render(request, "web/division_roots.html", {"roots": roots})
+
+
+@login_required
+def division_detail(request, code: str):
+    user = request.user
+    division = geo_selectors.division_get(user=user, code=code)
+    visible_ids = set(geo_selectors.division_list(user=user).values_list("pk", flat=True))
+    ancestors = [(a, a.pk in visible_ids) for a in geo_selectors.division_ancestors(division=division)]
+    if division.level == "community":
+        children = list(geo_selectors.grid_list(user=user, community=division))
+        features = geo_selectors.feature_collection(children, kind="grid")
+    else:
+        children = list(geo_selectors.division_children(user=user, division=division))
+        features = geo_selectors.feature_collection(children, kind="division")
+    return render(
+        request,
+        "web/division_detail.html",
+        {
+            "division": division,
+            "ancestors": ancestors,
+            "children": children,
+            "children_are_grids": division.level == "community",
+            "features": features,
+            "outline": geo_selectors.feature_collection([division], kind="outline"),
+        },
+    )
+
+
+@login_required
+def my_grids(request):
+    grids = geo_selectors.grid_list(user=request.user).filter(assignments__user=request.user).distinct()
+    return render(request, "web/my_grids.html", {"grids": grids})
+
+
+@login_required
+def grid_detail(request, code: str):
+    user = request.user
+    grid = geo_selectors.grid_get(user=user, code=code)
+    community = grid.community
+    buildings = Paginator(geo_selectors.building_list(user=user, grid=grid), 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "web/grid_detail.html",
+        {
+            "grid": grid,
+            "community": community,
+            "ancestors": [community.parent.parent, community.parent, community],
+            "members": account_selectors.grid_members(user=user, grid=grid),
+            "buildings": buildings,
+            "features": geo_selectors.feature_collection([grid], kind="grid"),
+            "points": [
+                {"name": b.full_name, "lon": b.lon, "lat": b.lat} for b in buildings.object_list if b.lon is not None
+            ],
+        },
+    )
+
+
+def healthz(request):
+    """Liveness + database reachability, for the reverse proxy and the ops team."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return JsonResponse({"status": "ok", "database": connection.vendor})
+    except Exception as exc:  # reported, not hidden: the proxy takes the node out
+        return JsonResponse({"status": "error", "error": str(exc)}, status=503)

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: lint, layer contracts, tests on SQLite (with the
+# browser tests), then again on PostgreSQL. Under CI=true PostgreSQL and Chromium are
+# required; elsewhere their absence is reported and those parts are skipped.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+export ZHIWANG_DATA_DIR="${ZHIWANG_DATA_DIR:-$(mktemp -d)}"
+export ZHIWANG_TASKS=immediate
+CI="${CI:-}"
+status=0
+
+step() { printf '\n=== %s ===\n' "$*"; }
+
+step "lint (ruff)"
+$BIN/ruff check . && $BIN/ruff format --check . || status=1
+
+step "layer contracts (import-linter)"
+$BIN/lint-imports || status=1
+
+step "migrations are complete"
+$BIN/python manage.py makemigrations --check --dry-run >/dev/null || { echo "missing migrations: run 'zhiwang makemigrations'"; status=1; }
+
+# Browser: Debian's chromium driven by Playwright for Python (no browser download).
+if [ -z "${ZHIWANG_CHROMIUM:-}" ]; then
+  if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    step "installing Debian chromium for the browser tests"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || echo "could not install chromium"
+  fi
+  export ZHIWANG_CHROMIUM="$(command -v chromium || true)"
+fi
+if [ -z "$ZHIWANG_CHROMIUM" ]; then
+  if [ -n "$CI" ]; then echo "CI=true but no chromium: browser tests cannot run"; status=1; fi
+  echo "No chromium found: browser tests will be skipped."
+fi
+
+step "tests on SQLite"
+ZHIWANG_DATABASE_URL="sqlite:///$ZHIWANG_DATA_DIR/test.sqlite3" $BIN/pytest -q -p no:cacheprovider
+rc=$?; [ $rc -eq 0 ] || status=1
+
+PG_URL="${ZHIWANG_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/zhiwang}"
+step "tests on PostgreSQL ($PG_URL)"
+if $BIN/python scripts/pg_reachable.py "$PG_URL"; then
+  ZHIWANG_DATABASE_URL="$PG_URL" $BIN/pytest -q -p no:cacheprovider -m "not browser"
+  rc=$?; [ $rc -eq 0 ] || status=1
+elif [ -n "$CI" ]; then
+  echo "CI=true and PostgreSQL is unreachable at $PG_URL: failing."
+  status=1
+else
+  echo "PostgreSQL is unreachable at $PG_URL: SKIPPED the PostgreSQL run (set ZHIWANG_TEST_POSTGRES_URL)."
+fi
+
+step "result"
+if [ $status -eq 0 ]; then echo "all green"; else echo "FAILED"; fi
+exit $status

@@ -1,0 +1,55 @@
+"""Sign-in: passwords hashed, repeated failures lock the username for a while."""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import authenticate
+from django.utils import timezone
+
+from zhiwang.accounts.models import LoginAttempt
+
+pytestmark = pytest.mark.django_db
+
+
+def login(client, password, username="demo_ns_dispatcher"):
+    return client.post("/login/", {"username": username, "password": password})
+
+
+def test_password_is_stored_hashed(nanshan_dispatcher):
+    assert "pw-for-tests" not in nanshan_dispatcher.password
+    assert nanshan_dispatcher.check_password("pw-for-tests")
+
+
+def test_login_succeeds_with_the_right_password(client):
+    response = login(client, "pw-for-tests")
+    assert response.status_code == 302
+    assert response.url == "/"
+
+
+def test_five_failures_lock_the_username_even_for_the_right_password(client, settings):
+    settings.ZHIWANG_LOGIN_MAX_FAILURES = 5
+    for _ in range(5):
+        assert login(client, "wrong").status_code == 200
+    response = login(client, "pw-for-tests")
+    assert response.status_code == 200
+    assert "登录失败次数过多" in response.content.decode()
+    assert authenticate(None, username="demo_ns_dispatcher", password="pw-for-tests") is None
+    # Another username is not affected.
+    assert login(client, "pw-for-tests", username="demo_lh_dispatcher").status_code == 302
+
+
+def test_lock_expires_after_the_window(client, settings):
+    settings.ZHIWANG_LOGIN_MAX_FAILURES = 3
+    for _ in range(3):
+        login(client, "wrong")
+    LoginAttempt.objects.filter(username="demo_ns_dispatcher").update(at=timezone.now() - timedelta(minutes=16))
+    assert login(client, "pw-for-tests").status_code == 302
+
+
+def test_admin_login_is_throttled_too(client, settings):
+    settings.ZHIWANG_LOGIN_MAX_FAILURES = 2
+    for _ in range(2):
+        client.post("/admin/login/", {"username": "demo_admin", "password": "wrong"})
+    response = client.post("/admin/login/", {"username": "demo_admin", "password": "pw-for-tests"})
+    assert response.status_code == 200  # the form again, not a redirect into the admin
+    assert not LoginAttempt.objects.filter(username="demo_admin", succeeded=True).exists()

@@ -1,0 +1,43 @@
+"""Settings: a bad ZHIWANG_* value stops start-up with a message naming the variable."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def start(env_overrides):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZHIWANG_")}
+    env.update(env_overrides)
+    env.setdefault("ZHIWANG_DATA_DIR", os.environ.get("ZHIWANG_DATA_DIR", "/tmp/zhiwang-settings-test"))
+    return subprocess.run(
+        [sys.executable, "-m", "zhiwang.cli", "check"], env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("ZHIWANG_DEBUG", "maybe"),
+        ("ZHIWANG_DATABASE_URL", "mysql://root@localhost/x"),
+        ("ZHIWANG_DATABASE_URL", "nonsense"),
+        ("ZHIWANG_TASKS", "celery"),
+        ("ZHIWANG_LOGIN_MAX_FAILURES", "many"),
+    ],
+)
+def test_bad_value_names_the_variable(name, value):
+    result = start({name: value})
+    assert result.returncode != 0
+    assert name in result.stderr
+
+
+def test_production_requires_a_secret_key():
+    result = start({"ZHIWANG_PRODUCTION": "true"})
+    assert result.returncode != 0
+    assert "ZHIWANG_SECRET_KEY" in result.stderr
+
+
+def test_defaults_start():
+    result = start({})
+    assert result.returncode == 0, result.stderr

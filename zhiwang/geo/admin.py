@@ -1,0 +1,41 @@
+from django.contrib import admin
+
+from zhiwang.geo.models import AddressAlias, Division, GeoIndexVersion, Grid, StandardAddress
+
+
+@admin.register(Division)
+class DivisionAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "level", "parent", "special", "geometry_source", "grid_count", "building_count", "room_count")
+    list_filter = ("level", "geometry_source")
+    search_fields = ("code", "name", "short_name")
+    raw_id_fields = ("parent",)
+    readonly_fields = ("grid_count", "building_count", "room_count", "updated_at")
+
+
+@admin.register(Grid)
+class GridAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "community", "geometry_source", "area_m2")
+    list_filter = ("geometry_source",)
+    search_fields = ("code", "name", "community__name")
+    raw_id_fields = ("community",)
+
+
+class AddressAliasInline(admin.TabularInline):
+    model = AddressAlias
+    extra = 0
+
+
+@admin.register(StandardAddress)
+class StandardAddressAdmin(admin.ModelAdmin):
+    list_display = ("code", "full_name", "level", "house_code", "grid")
+    list_filter = ("level",)
+    search_fields = ("code", "full_name", "house_code")
+    raw_id_fields = ("parent", "community", "grid")
+    inlines = [AddressAliasInline]
+    show_full_result_count = False  # counting 11 M rooms on every list page is not affordable
+
+
+@admin.register(GeoIndexVersion)
+class GeoIndexVersionAdmin(admin.ModelAdmin):
+    list_display = ("key", "version", "changed_at")
+    readonly_fields = ("key", "version", "changed_at")

@@ -1,0 +1,175 @@
+"""Every write of the geo app: divisions, grids, addresses, boundary versions, counters."""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections import Counter
+from pathlib import Path
+
+from django.db import transaction
+from django.db.models import Count, F
+from django.utils.translation import gettext as _
+
+from zhiwang.core.errors import ErrorList, ServiceError
+from zhiwang.geo.models import (
+    AddressLevel,
+    Division,
+    DivisionLevel,
+    GeoIndexVersion,
+    Grid,
+    StandardAddress,
+)
+
+SHIPPED_DIVISIONS = Path(__file__).resolve().parent / "data" / "shenzhen_divisions.csv"
+
+#: The CSV says "street" for township-level units; the glossary says subdistrict.
+CSV_LEVELS = {
+    "city": DivisionLevel.CITY,
+    "district": DivisionLevel.DISTRICT,
+    "street": DivisionLevel.SUBDISTRICT,
+    "subdistrict": DivisionLevel.SUBDISTRICT,
+    "community": DivisionLevel.COMMUNITY,
+}
+
+DIVISION_CODE_RE = re.compile(r"^\d{12}$")
+GRID_CODE_RE = re.compile(r"^\d{15}$")
+
+
+def validate_division_code(code: str, *, field: str = "code") -> str:
+    code = (code or "").strip()
+    if not DIVISION_CODE_RE.match(code):
+        raise ServiceError(
+            "geo.division_code_invalid",
+            _("%(code)s is not a 12-digit division code.") % {"code": code or "∅"},
+            field=field,
+        )
+    return code
+
+
+def validate_grid_code(code: str, *, field: str = "code") -> str:
+    """A grid code is 15 digits: 12 of its community, then a 3-digit sequence ≥ 001."""
+    code = (code or "").strip()
+    if not GRID_CODE_RE.match(code) or code.endswith("000"):
+        raise ServiceError(
+            "geo.grid_code_invalid",
+            _("%(code)s is not a 15-digit grid code (community code + 3-digit sequence from 001).")
+            % {"code": code or "∅"},
+            field=field,
+        )
+    return code
+
+
+def boundaries_changed() -> int:
+    """Bump the boundary version so every process rebuilds its locate index.
+
+    Call inside the transaction that changed grids or division boundaries.
+    """
+    row, _created = GeoIndexVersion.objects.get_or_create(key="boundaries")
+    GeoIndexVersion.objects.filter(pk=row.pk).update(version=F("version") + 1)
+    return row.version + 1
+
+
+@transaction.atomic
+def divisions_load_csv(path: Path | str = SHIPPED_DIVISIONS) -> dict[str, int]:
+    """Load or update divisions from a CSV in the shipped layout (idempotent upsert).
+
+    Columns: level, code, name, parent_code, short_name, special, approx_lon_wgs84,
+    approx_lat_wgs84. Every row is checked before anything is written; one bad row
+    aborts the whole load with every problem listed.
+    """
+    path = Path(path)
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except OSError as exc:
+        raise ServiceError("geo.file_unreadable", _("Cannot read %(path)s: %(error)s") % {"path": path, "error": exc}) from exc
+    errors = ErrorList()
+    codes = set()
+    for number, row in enumerate(rows, start=2):
+        where = f"{path.name}:{number}"
+        level = CSV_LEVELS.get((row.get("level") or "").strip())
+        if level is None:
+            errors.add(f"{where}.level", "geo.level_invalid", _("Unknown level %(level)s") % {"level": row.get("level")})
+        code = (row.get("code") or "").strip()
+        if not DIVISION_CODE_RE.match(code):
+            errors.add(f"{where}.code", "geo.division_code_invalid", _("%(code)s is not a 12-digit division code.") % {"code": code})
+        if code in codes:
+            errors.add(f"{where}.code", "geo.division_code_duplicate", _("Division code %(code)s appears twice.") % {"code": code})
+        codes.add(code)
+        if not (row.get("name") or "").strip():
+            errors.add(f"{where}.name", "geo.name_missing", _("The name is empty."))
+    errors.raise_if_any("geo.divisions_invalid")
+    existing = {d.code: d for d in Division.objects.all()}
+    order = {DivisionLevel.CITY: 0, DivisionLevel.DISTRICT: 1, DivisionLevel.SUBDISTRICT: 2, DivisionLevel.COMMUNITY: 3}
+    rows.sort(key=lambda r: order[CSV_LEVELS[r["level"].strip()]])
+    created = updated = 0
+    for row in rows:
+        code = row["code"].strip()
+        level = CSV_LEVELS[row["level"].strip()]
+        parent = existing.get((row.get("parent_code") or "").strip()) if level != DivisionLevel.CITY else None
+        if level != DivisionLevel.CITY and parent is None:
+            raise ServiceError(
+                "geo.parent_missing",
+                _("The parent %(parent)s of division %(code)s is not in the file.") % {"parent": row.get("parent_code"), "code": code},
+                field="parent_code",
+            )
+        lon = float(row["approx_lon_wgs84"]) if (row.get("approx_lon_wgs84") or "").strip() else None
+        lat = float(row["approx_lat_wgs84"]) if (row.get("approx_lat_wgs84") or "").strip() else None
+        values = {
+            "name": row["name"].strip(),
+            "short_name": (row.get("short_name") or "").strip(),
+            "level": level,
+            "parent": parent,
+            "special": (row.get("special") or "").strip()[:64],
+        }
+        division = existing.get(code)
+        if division is None:
+            division = Division.objects.create(code=code, lon=lon, lat=lat, **values)
+            created += 1
+        else:
+            changed = [k for k, v in values.items() if getattr(division, k) != v]
+            for key in changed:
+                setattr(division, key, values[key])
+            if division.lon is None and lon is not None:
+                division.lon, division.lat = lon, lat
+                changed += ["lon", "lat"]
+            if changed:
+                division.save(update_fields=[*changed, "updated_at"])
+                updated += 1
+        existing[code] = division
+    return {"created": created, "updated": updated, "total": len(rows)}
+
+
+@transaction.atomic
+def division_stats_refresh() -> None:
+    """Recount grids, buildings and rooms per division (bottom-up, grouped queries only)."""
+    grid_counts = Counter(dict(Grid.objects.values_list("community_id").annotate(n=Count("id")).values_list("community_id", "n")))
+    building_counts = Counter(
+        dict(
+            StandardAddress.objects.filter(level=AddressLevel.BUILDING)
+            .values_list("community_id")
+            .annotate(n=Count("id"))
+            .values_list("community_id", "n")
+        )
+    )
+    room_counts = Counter(
+        dict(
+            StandardAddress.objects.filter(level=AddressLevel.ROOM)
+            .values_list("community_id")
+            .annotate(n=Count("id"))
+            .values_list("community_id", "n")
+        )
+    )
+    divisions = list(Division.objects.only("id", "parent_id", "level"))
+    by_id = {d.id: d for d in divisions}
+    totals = {d.id: [grid_counts[d.id], building_counts[d.id], room_counts[d.id]] for d in divisions}
+    depth = {DivisionLevel.COMMUNITY: 3, DivisionLevel.SUBDISTRICT: 2, DivisionLevel.DISTRICT: 1, DivisionLevel.CITY: 0}
+    for division in sorted(divisions, key=lambda d: -depth[d.level]):
+        if division.parent_id and division.parent_id in by_id:
+            parent_total = totals[division.parent_id]
+            for i, value in enumerate(totals[division.id]):
+                parent_total[i] += value
+    for division in divisions:
+        division.grid_count, division.building_count, division.room_count = totals[division.id]
+    Division.objects.bulk_update(divisions, ["grid_count", "building_count", "room_count"], batch_size=500)

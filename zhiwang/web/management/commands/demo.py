@@ -1,0 +1,45 @@
+"""`zhiwang demo`: the demo city on the real Shenzhen divisions, with an account per role."""
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from zhiwang.accounts.demo import DEMO_PASSWORD, demo_accounts_create
+from zhiwang.geo.demo import SCALES, demo_geography_build
+from zhiwang.geo.models import Grid
+
+
+class Command(BaseCommand):
+    help = "Build the demo city: synthetic grids and addresses on the real divisions, and demo accounts."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--scale", choices=list(SCALES), default="small")
+        parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument("--if-empty", action="store_true", help="Do nothing when grids already exist.")
+        parser.add_argument("--no-progress", action="store_true")
+
+    def handle(self, *args, scale, seed, if_empty, no_progress, **options):
+        if if_empty and Grid.objects.exists():
+            self.stdout.write("Demo data already present; nothing to do (drop --if-empty to rebuild).")
+            return
+        bar = tqdm(total=None, desc=f"demo city ({scale})", unit="community", disable=no_progress)
+
+        def progress(done, total):
+            bar.total = total
+            bar.update(done - bar.n)
+
+        try:
+            result = demo_geography_build(scale=scale, seed=seed, progress=progress)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        finally:
+            bar.close()
+        accounts = demo_accounts_create()
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo city: {result.divisions} divisions, {result.grids} grids, {result.buildings} buildings, "
+                f"{result.units} units, {result.rooms} rooms."
+            )
+        )
+        self.stdout.write(f"Demo accounts (password: {DEMO_PASSWORD}):")
+        for account in accounts:
+            self.stdout.write(f"  {account.username:<22} {account.role:<16} {account.full_name}  [{account.where}]")

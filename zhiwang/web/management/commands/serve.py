@@ -1,0 +1,43 @@
+"""`zhiwang serve`: the embedded server — migrations, the task consumer and the web app in one command.
+
+Production runs the same ASGI app under gunicorn/uvicorn workers and a separate
+`zhiwang run_huey` consumer on Redis (see docs/production.md).
+"""
+
+import subprocess
+import sys
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Serve Zhiwang: apply migrations, start the task consumer, serve HTTP."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--no-migrate", action="store_true")
+        parser.add_argument("--no-worker", action="store_true", help="Do not start the task consumer.")
+
+    def handle(self, *args, host, port, no_migrate, no_worker, **options):
+        import uvicorn
+
+        if not no_migrate:
+            call_command("migrate", interactive=False, verbosity=0)
+        worker = None
+        if not no_worker and settings.TASK_BACKEND != "immediate":
+            # The consumer runs beside the web process; it stops with it.
+            worker = subprocess.Popen([sys.executable, "-m", "zhiwang.cli", "run_huey", "--quiet"])
+            self.stdout.write(f"Task consumer started ({settings.TASK_BACKEND} queue, pid {worker.pid}).")
+        self.stdout.write(self.style.SUCCESS(f"Zhiwang at http://{host}:{port}/  (Ctrl+C to stop)"))
+        try:
+            uvicorn.run("zhiwang.asgi:application", host=host, port=port, log_level="info", lifespan="off")
+        finally:
+            if worker is not None:
+                worker.terminate()
+                try:
+                    worker.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    worker.kill()

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-SHARED_DATA = Path(os.environ.get("ZHIWANG_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+SHARED_DATA = Path(
+    os.environ.get("ZHIWANG_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
 
 NANSHAN = "440305000000"
 LUOHU = "440303000000"
@@ -28,6 +30,7 @@ def pytest_configure(config):
 @pytest.fixture(autouse=True)
 def _test_settings(settings):
     settings.ZHIWANG_GEO_INDEX_CHECK_SECONDS = 0
+    settings.ZHIWANG_CALENDAR_CHECK_SECONDS = 0
     settings.LANGUAGE_CODE = "zh-hans"
 
 

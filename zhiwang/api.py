@@ -44,8 +44,14 @@ def service_error(request, exc: ServiceError):
 def request_invalid(request, exc: NinjaValidationError):
     fields = []
     for err in exc.errors:
-        loc = [str(part) for part in err.get("loc", []) if part not in ("body", "query", "path", "form", "payload")]
-        fields.append({"field": ".".join(loc), "code": err.get("type", "invalid"), "message": err.get("msg", "")})
+        loc = [
+            str(part)
+            for part in err.get("loc", [])
+            if part not in ("body", "query", "path", "form", "payload")
+        ]
+        fields.append(
+            {"field": ".".join(loc), "code": err.get("type", "invalid"), "message": err.get("msg", "")}
+        )
     first = fields[0]["field"] if fields else None
     return _error(request, 422, "request.invalid", _("The request has invalid fields."), fields, first)
 

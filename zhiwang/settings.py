@@ -206,6 +206,13 @@ STATICFILES_DIRS = _xstatic_dirs()
 MEDIA_ROOT = DATA_DIR / "media"
 MEDIA_URL = "media/"
 
+# Caches rebuilt from the database at most this often (seconds): the locate index
+# (geo) and the work calendar (core). Every web node stays consistent without shared state.
+ZHIWANG_GEO_INDEX_CHECK_SECONDS = env_int("ZHIWANG_GEO_INDEX_CHECK_SECONDS", 5, minimum=0)
+ZHIWANG_CALENDAR_CHECK_SECONDS = env_int("ZHIWANG_CALENDAR_CHECK_SECONDS", 5, minimum=0)
+# How often one process may log and raise a notice about an uncovered calendar year.
+ZHIWANG_CALENDAR_NOTICE_SECONDS = env_int("ZHIWANG_CALENDAR_NOTICE_SECONDS", 600, minimum=0)
+
 # Map background tiles are optional: government networks are often offline.
 # Set e.g. ZHIWANG_MAP_TILE_URL=https://tiles.example.gov.cn/{z}/{x}/{y}.png
 ZHIWANG_MAP_TILE_URL = env_str("ZHIWANG_MAP_TILE_URL", "")

@@ -42,7 +42,9 @@ def test_lock_expires_after_the_window(client, settings):
     settings.ZHIWANG_LOGIN_MAX_FAILURES = 3
     for _ in range(3):
         login(client, "wrong")
-    LoginAttempt.objects.filter(username="demo_ns_dispatcher").update(at=timezone.now() - timedelta(minutes=16))
+    LoginAttempt.objects.filter(username="demo_ns_dispatcher").update(
+        at=timezone.now() - timedelta(minutes=16)
+    )
     assert login(client, "pw-for-tests").status_code == 302
 
 

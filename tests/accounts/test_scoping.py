@@ -26,7 +26,11 @@ def test_district_dispatcher_cannot_see_other_district_grids_or_addresses(nansha
     luohu_grids = Grid.objects.filter(code__startswith="440303")
     assert luohu_grids.exists()
     assert not Grid.objects.visible_to(nanshan_dispatcher).filter(code__startswith="440303").exists()
-    assert not StandardAddress.objects.visible_to(nanshan_dispatcher).filter(community__code__startswith="440303").exists()
+    assert (
+        not StandardAddress.objects.visible_to(nanshan_dispatcher)
+        .filter(community__code__startswith="440303")
+        .exists()
+    )
     assert Grid.objects.visible_to(nanshan_dispatcher).filter(code__startswith="440305").count() == (
         Grid.objects.filter(code__startswith="440305").count()
     )
@@ -96,6 +100,8 @@ def test_user_create_rejects_unknown_role_and_duplicate_username():
 
 
 def test_rooms_of_a_building_are_scoped_like_the_building(luohu_dispatcher):
-    nanshan_room = StandardAddress.objects.filter(level=AddressLevel.ROOM, community__code__startswith="440305").first()
+    nanshan_room = StandardAddress.objects.filter(
+        level=AddressLevel.ROOM, community__code__startswith="440305"
+    ).first()
     assert nanshan_room is not None
     assert not StandardAddress.objects.visible_to(luohu_dispatcher).filter(pk=nanshan_room.pk).exists()

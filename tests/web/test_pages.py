@@ -102,3 +102,13 @@ def test_admin_speaks_chinese(client, admin_user):
 def test_chinese_even_for_an_english_browser_until_the_user_switches(client):
     html = client.get("/login/", headers={"Accept-Language": "en-US,en;q=0.9"}).content.decode()
     assert "登录" in html
+
+
+def test_administrators_see_platform_warnings_on_home(client, admin_user, nanshan_dispatcher):
+    from zhiwang.core.services import admin_notice_raise
+
+    admin_notice_raise(key="calendar.uncovered.2099", message="2099 年工作日历缺失")
+    client.force_login(admin_user)
+    assert "2099 年工作日历缺失" in client.get("/").content.decode()
+    client.force_login(nanshan_dispatcher)
+    assert "2099 年工作日历缺失" not in client.get("/").content.decode()

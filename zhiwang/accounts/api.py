@@ -1,6 +1,5 @@
 """Accounts API: who am I, and my own API tokens."""
 
-
 from datetime import datetime
 
 from django.shortcuts import get_object_or_404

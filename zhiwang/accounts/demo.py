@@ -40,15 +40,27 @@ def demo_accounts_create(*, password: str = DEMO_PASSWORD) -> list[DemoAccount]:
     grids = list(Grid.objects.filter(community=community).order_by("code")[:2])
 
     def unit(code, name, kind, division, parent=None):
-        return OrgUnit.objects.create(code=f"DEMO-{code}", name=name, kind=kind, division=division, parent=parent)
+        return OrgUnit.objects.create(
+            code=f"DEMO-{code}", name=name, kind=kind, division=division, parent=parent
+        )
 
     city_cc = unit("CITY-CC", "深圳市12345热线与指挥中心", OrgUnitKind.COMMAND_CENTER, city)
     ns_cc = unit("NS-CC", "南山区指挥中心", OrgUnitKind.COMMAND_CENTER, nanshan, city_cc)
     lh_cc = unit("LH-CC", "罗湖区指挥中心", OrgUnitKind.COMMAND_CENTER, luohu, city_cc)
-    sub_office = unit("SUB-OFFICE", f"{subdistrict.name}办事处", OrgUnitKind.DIVISION_OFFICE, subdistrict, ns_cc)
-    grid_station = unit("GRID-STATION", f"{community.display_name}网格工作站", OrgUnitKind.GRID_STATION, community, sub_office)
+    sub_office = unit(
+        "SUB-OFFICE", f"{subdistrict.name}办事处", OrgUnitKind.DIVISION_OFFICE, subdistrict, ns_cc
+    )
+    grid_station = unit(
+        "GRID-STATION", f"{community.display_name}网格工作站", OrgUnitKind.GRID_STATION, community, sub_office
+    )
     ns_urban = unit("NS-URBAN", "南山区城市管理和综合执法局", OrgUnitKind.DEPARTMENT, nanshan, ns_cc)
-    mediation = unit("SUB-MEDIATION", f"{subdistrict.name}人民调解委员会", OrgUnitKind.MEDIATION_ORG, subdistrict, sub_office)
+    mediation = unit(
+        "SUB-MEDIATION",
+        f"{subdistrict.name}人民调解委员会",
+        OrgUnitKind.MEDIATION_ORG,
+        subdistrict,
+        sub_office,
+    )
     data_office = unit("CITY-DATA", "深圳市政务服务数据管理局", OrgUnitKind.DEPARTMENT, city, None)
 
     specs = [
@@ -57,19 +69,44 @@ def demo_accounts_create(*, password: str = DEMO_PASSWORD) -> list[DemoAccount]:
         ("demo_city_dispatcher", Role.DISPATCHER, "市级分拨员 李强", city_cc, [city], "全市"),
         ("demo_ns_dispatcher", Role.DISPATCHER, "南山区分拨员 陈静", ns_cc, [nanshan], nanshan.name),
         ("demo_lh_dispatcher", Role.DISPATCHER, "罗湖区分拨员 刘洋", lh_cc, [luohu], luohu.name),
-        ("demo_sub_dispatcher", Role.DISPATCHER, f"{subdistrict.name}分拨员 黄丽", sub_office, [subdistrict], subdistrict.name),
+        (
+            "demo_sub_dispatcher",
+            Role.DISPATCHER,
+            f"{subdistrict.name}分拨员 黄丽",
+            sub_office,
+            [subdistrict],
+            subdistrict.name,
+        ),
         ("demo_handler", Role.HANDLER, "城管局承办人 赵伟", ns_urban, [nanshan], nanshan.name),
         ("demo_mediator", Role.MEDIATOR, "调解员 周芳", mediation, [subdistrict], subdistrict.name),
         ("demo_leader", Role.LEADER, "市领导 吴刚", city_cc, [city], "全市"),
         ("demo_steward", Role.DATA_STEWARD, "数据管理员 郑琳", data_office, [city], "全市"),
-        ("demo_grid_worker", Role.GRID_WORKER, "网格员 孙悦", grid_station, [], ", ".join(g.code for g in grids)),
-        ("demo_grid_police", Role.GRID_WORKER, "社区民警 马骏", grid_station, [], grids[0].code if grids else ""),
+        (
+            "demo_grid_worker",
+            Role.GRID_WORKER,
+            "网格员 孙悦",
+            grid_station,
+            [],
+            ", ".join(g.code for g in grids),
+        ),
+        (
+            "demo_grid_police",
+            Role.GRID_WORKER,
+            "社区民警 马骏",
+            grid_station,
+            [],
+            grids[0].code if grids else "",
+        ),
         ("demo_citizen", Role.CITIZEN, "市民 林晓", None, [], "—"),
     ]
     accounts = []
     for username, role, full_name, org_unit, jurisdictions, where in specs:
         services.user_create(
-            username=username, password=password, role=role, full_name=full_name, org_unit=org_unit,
+            username=username,
+            password=password,
+            role=role,
+            full_name=full_name,
+            org_unit=org_unit,
             jurisdictions=jurisdictions,
         )
         accounts.append(DemoAccount(username, role, full_name, where))

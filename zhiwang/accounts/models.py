@@ -54,10 +54,20 @@ class OrgUnit(models.Model):
     name = models.CharField(_("name"), max_length=128)
     kind = models.CharField(_("kind"), max_length=32, choices=OrgUnitKind.choices)
     parent = models.ForeignKey(
-        "self", verbose_name=_("parent unit"), null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+        "self",
+        verbose_name=_("parent unit"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
     )
     division = models.ForeignKey(
-        Division, verbose_name=_("division served"), null=True, blank=True, on_delete=models.PROTECT, related_name="org_units"
+        Division,
+        verbose_name=_("division served"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="org_units",
     )
     is_active = models.BooleanField(_("active"), default=True)
 
@@ -80,11 +90,18 @@ class User(AbstractUser):
     into the :class:`~zhiwang.core.scoping.Scope` that every selector uses.
     """
 
-    role = models.CharField(_("role"), max_length=32, choices=Role.choices, default=Role.CITIZEN, db_index=True)
+    role = models.CharField(
+        _("role"), max_length=32, choices=Role.choices, default=Role.CITIZEN, db_index=True
+    )
     full_name = models.CharField(_("full name"), max_length=64, blank=True)
     phone = models.CharField(_("phone"), max_length=20, blank=True)
     org_unit = models.ForeignKey(
-        OrgUnit, verbose_name=_("org unit"), null=True, blank=True, on_delete=models.PROTECT, related_name="members"
+        OrgUnit,
+        verbose_name=_("org unit"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="members",
     )
     jurisdictions = models.ManyToManyField(
         Division,
@@ -127,15 +144,21 @@ class GridDuty(models.TextChoices):
 class GridAssignment(models.Model):
     """A user serving a grid in a duty (one grid, many members; one member, several grids)."""
 
-    grid = models.ForeignKey(Grid, verbose_name=_("grid"), on_delete=models.CASCADE, related_name="assignments")
-    user = models.ForeignKey(User, verbose_name=_("user"), on_delete=models.CASCADE, related_name="grid_assignments")
+    grid = models.ForeignKey(
+        Grid, verbose_name=_("grid"), on_delete=models.CASCADE, related_name="assignments"
+    )
+    user = models.ForeignKey(
+        User, verbose_name=_("user"), on_delete=models.CASCADE, related_name="grid_assignments"
+    )
     duty = models.CharField(_("duty"), max_length=32, choices=GridDuty.choices, default=GridDuty.GRID_WORKER)
     since = models.DateField(_("since"), default=timezone.localdate)
 
     class Meta:
         verbose_name = _("grid assignment")
         verbose_name_plural = _("grid assignments")
-        constraints = [models.UniqueConstraint(fields=["grid", "user", "duty"], name="accounts_grid_assignment_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["grid", "user", "duty"], name="accounts_grid_assignment_unique")
+        ]
 
     def __str__(self) -> str:
         return f"{self.user} · {self.grid} · {self.get_duty_display()}"
@@ -149,7 +172,12 @@ class IntegrationClient(models.Model):
 
     name = models.CharField(_("name"), max_length=128, unique=True)
     org_unit = models.ForeignKey(
-        OrgUnit, verbose_name=_("org unit"), null=True, blank=True, on_delete=models.PROTECT, related_name="clients"
+        OrgUnit,
+        verbose_name=_("org unit"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="clients",
     )
     service_user = models.OneToOneField(
         User, verbose_name=_("service user"), on_delete=models.PROTECT, related_name="integration_client"
@@ -173,9 +201,16 @@ def hash_token(raw: str) -> str:
 class ApiToken(models.Model):
     """A bearer token for the API. Only its SHA-256 is stored; the key is shown once."""
 
-    user = models.ForeignKey(User, verbose_name=_("user"), on_delete=models.CASCADE, related_name="api_tokens")
+    user = models.ForeignKey(
+        User, verbose_name=_("user"), on_delete=models.CASCADE, related_name="api_tokens"
+    )
     client = models.ForeignKey(
-        IntegrationClient, verbose_name=_("integration client"), null=True, blank=True, on_delete=models.CASCADE, related_name="tokens"
+        IntegrationClient,
+        verbose_name=_("integration client"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="tokens",
     )
     name = models.CharField(_("name"), max_length=128)
     prefix = models.CharField(_("key prefix"), max_length=12, db_index=True)
@@ -210,3 +245,6 @@ class LoginAttempt(models.Model):
         verbose_name = _("login attempt")
         verbose_name_plural = _("login attempts")
         indexes = [models.Index(fields=["username", "at"], name="accounts_login_user_at")]
+
+    def __str__(self) -> str:
+        return f"{self.username} {'✓' if self.succeeded else '✗'} {self.at:%Y-%m-%d %H:%M}"

@@ -20,7 +20,9 @@ def scope_for_user(user) -> Scope:
     for root in roots:
         if root.level == "city":
             return EVERYTHING
-        division_ids.update(Division.objects.descendants_of(root, include_self=True).values_list("pk", flat=True))
+        division_ids.update(
+            Division.objects.descendants_of(root, include_self=True).values_list("pk", flat=True)
+        )
     grid_rows = list(Grid.objects.filter(assignments__user=user).values_list("pk", "community_id"))
     return Scope(
         division_ids=frozenset(division_ids),

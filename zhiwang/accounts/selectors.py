@@ -17,7 +17,11 @@ def grid_members(*, user, grid) -> QuerySet[GridAssignment]:
     scope = scope_of(user)
     if not scope.allows_grid(grid.pk, grid.community_id):
         return GridAssignment.objects.none()
-    return GridAssignment.objects.filter(grid=grid).select_related("user", "user__org_unit").order_by("duty", "user__username")
+    return (
+        GridAssignment.objects.filter(grid=grid)
+        .select_related("user", "user__org_unit")
+        .order_by("duty", "user__username")
+    )
 
 
 def user_list(*, user) -> QuerySet[User]:

@@ -47,7 +47,9 @@ def login_is_locked(*, username: str, now: datetime | None = None) -> bool:
         .values_list("at", flat=True)
         .first()
     )
-    failures = LoginAttempt.objects.filter(username=username, succeeded=False, at__gte=last_success or window_start)
+    failures = LoginAttempt.objects.filter(
+        username=username, succeeded=False, at__gte=last_success or window_start
+    )
     return failures.count() >= settings.ZHIWANG_LOGIN_MAX_FAILURES
 
 
@@ -160,13 +162,24 @@ def api_token_authenticate(*, key: str) -> User | None:
 
 @transaction.atomic
 def integration_client_create(
-    *, name: str, org_unit: OrgUnit | None = None, jurisdictions: list[Division] | tuple[Division, ...] = (), contact: str = ""
+    *,
+    name: str,
+    org_unit: OrgUnit | None = None,
+    jurisdictions: list[Division] | tuple[Division, ...] = (),
+    contact: str = "",
 ) -> IntegrationClient:
     """Register another system; it gets a service user (no password) whose scope its tokens carry."""
     if IntegrationClient.objects.filter(name=name).exists():
         raise ValidationError({"name": _("An integration client named %(name)s exists.") % {"name": name}})
     username = "client-" + secrets.token_hex(6)
     service_user = user_create(
-        username=username, password=None, role=Role.INTEGRATION, full_name=name, org_unit=org_unit, jurisdictions=jurisdictions
+        username=username,
+        password=None,
+        role=Role.INTEGRATION,
+        full_name=name,
+        org_unit=org_unit,
+        jurisdictions=jurisdictions,
     )
-    return IntegrationClient.objects.create(name=name, org_unit=org_unit, service_user=service_user, contact=contact)
+    return IntegrationClient.objects.create(
+        name=name, org_unit=org_unit, service_user=service_user, contact=contact
+    )

@@ -25,8 +25,15 @@ class ServiceError(Exception):
 
     status = 400
 
-    def __init__(self, code: str, message: str, *, field: str | None = None, fields: list[FieldError] | None = None,
-                 status: int | None = None):
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        field: str | None = None,
+        fields: list[FieldError] | None = None,
+        status: int | None = None,
+    ):
         super().__init__(message)
         self.code = code
         self.message = str(message)

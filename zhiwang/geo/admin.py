@@ -5,7 +5,17 @@ from zhiwang.geo.models import AddressAlias, Division, GeoIndexVersion, Grid, St
 
 @admin.register(Division)
 class DivisionAdmin(admin.ModelAdmin):
-    list_display = ("code", "name", "level", "parent", "special", "geometry_source", "grid_count", "building_count", "room_count")
+    list_display = (
+        "code",
+        "name",
+        "level",
+        "parent",
+        "special",
+        "geometry_source",
+        "grid_count",
+        "building_count",
+        "room_count",
+    )
     list_filter = ("level", "geometry_source")
     search_fields = ("code", "name", "short_name")
     raw_id_fields = ("parent",)

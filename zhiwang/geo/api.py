@@ -1,6 +1,5 @@
 """Geo API: divisions, grids, standard addresses and locate — all scoped to the caller."""
 
-
 from ninja import Query, Router, Schema
 from ninja.pagination import LimitOffsetPagination, paginate
 
@@ -35,7 +34,9 @@ class DivisionFilter(Schema):
 @router.get("/divisions", response=list[DivisionOut], summary="Divisions visible to me")
 @paginate(LimitOffsetPagination)
 def divisions(request, filters: Query[DivisionFilter]):
-    return selectors.division_list(user=request.user, level=filters.level, parent_code=filters.parent, q=filters.q)
+    return selectors.division_list(
+        user=request.user, level=filters.level, parent_code=filters.parent, q=filters.q
+    )
 
 
 @router.get("/divisions/{code}", response=DivisionOut, summary="One division")
@@ -47,8 +48,12 @@ def division(request, code: str):
 def division_children_geojson(request, code: str):
     division = selectors.division_get(user=request.user, code=code)
     if division.level == "community":
-        return selectors.feature_collection(selectors.grid_list(user=request.user, community=division), kind="grid")
-    return selectors.feature_collection(selectors.division_children(user=request.user, division=division), kind="division")
+        return selectors.feature_collection(
+            selectors.grid_list(user=request.user, community=division), kind="grid"
+        )
+    return selectors.feature_collection(
+        selectors.division_children(user=request.user, division=division), kind="division"
+    )
 
 
 class GridOut(Schema):
@@ -119,7 +124,9 @@ class LocationOut(Schema):
     district: PlaceOut | None
 
 
-@router.get("/locate", response=LocationOut, summary="Which grid, community, subdistrict and district hold a point")
+@router.get(
+    "/locate", response=LocationOut, summary="Which grid, community, subdistrict and district hold a point"
+)
 def locate_point(request, lon: str, lat: str, crs: str = "wgs84"):
     """``crs``: wgs84 (stored) or gcj02 (phone apps, Chinese maps; converted here)."""
     return locate(lon, lat, crs=crs).as_dict()

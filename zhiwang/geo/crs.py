@@ -88,8 +88,16 @@ def check_point(lon, lat, *, lon_field: str = "lon", lat_field: str = "lat") -> 
         try:
             number = float(value)
         except (TypeError, ValueError):
-            raise ServiceError("geo.not_a_number", _("%(field)s is not a number: %(value)s") % {"field": name, "value": value}, field=name) from None
+            raise ServiceError(
+                "geo.not_a_number",
+                _("%(field)s is not a number: %(value)s") % {"field": name, "value": value},
+                field=name,
+            ) from None
         if not math.isfinite(number) or not low <= number <= high:
-            raise ServiceError("geo.out_of_range", _("%(field)s is out of range: %(value)s") % {"field": name, "value": value}, field=name)
+            raise ServiceError(
+                "geo.out_of_range",
+                _("%(field)s is out of range: %(value)s") % {"field": name, "value": value},
+                field=name,
+            )
         values.append(number)
     return values[0], values[1]

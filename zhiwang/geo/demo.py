@@ -125,7 +125,9 @@ def _tessellate(poly, seeds: np.ndarray, rng: np.random.Generator) -> list:
     for s, c in zip(seed_idx, cell_idx, strict=True):
         if ordered[s] is None:
             ordered[s] = cells[c]
-    return [_polygonal(shapely.intersection(cell, poly)) if cell is not None else Polygon() for cell in ordered]
+    return [
+        _polygonal(shapely.intersection(cell, poly)) if cell is not None else Polygon() for cell in ordered
+    ]
 
 
 def _number_west_east_north_south(cells: list) -> list[int]:
@@ -212,15 +214,13 @@ def _address_rows(
 ) -> Iterator[tuple[StandardAddress, list[tuple[StandardAddress, list[StandardAddress]]], str]]:
     """Yield (building, [(unit, [rooms])], alias) for one community."""
     rng = _rng(seed, "addresses:" + community.code)
-    roads = [
-        rng.choice(ROAD_WORDS) + rng.choice(ROAD_SUFFIXES) for _i in range(max(2, len(grids)))
-    ]
+    roads = [rng.choice(ROAD_WORDS) + rng.choice(ROAD_SUFFIXES) for _i in range(max(2, len(grids)))]
     building_seq = 0
     for grid, geom in zip(grids, grid_geoms, strict=True):
         points = _points_inside(geom, scale.buildings_per_grid, rng)
         estate = rng.choice(ESTATE_WORDS) + rng.choice(ESTATE_SUFFIXES)
         road = roads[grid.sequence % len(roads)]
-        for (lon, lat) in points:
+        for lon, lat in points:
             building_seq += 1
             number = str(int(rng.integers(1, 400)))
             bname = f"{building_seq}栋"
@@ -228,9 +228,18 @@ def _address_rows(
             house19 = f"{community.code}{grid.sequence % 100:02d}{building_seq:05d}"
             prefix = f"{ancestors}{community.display_name}{road}{number}号{estate}"
             building = StandardAddress(
-                code=bcode, level=AddressLevel.BUILDING, community=community, grid=grid, house_code=house19,
-                road=road, road_number=number, estate=estate, name=bname, full_name=prefix + bname,
-                lon=round(float(lon), 7), lat=round(float(lat), 7),
+                code=bcode,
+                level=AddressLevel.BUILDING,
+                community=community,
+                grid=grid,
+                house_code=house19,
+                road=road,
+                road_number=number,
+                estate=estate,
+                name=bname,
+                full_name=prefix + bname,
+                lon=round(float(lon), 7),
+                lat=round(float(lat), 7),
             )
             units = []
             n_units = int(rng.integers(scale.units[0], scale.units[1] + 1))
@@ -238,9 +247,18 @@ def _address_rows(
             per_floor = int(rng.integers(scale.rooms_per_floor[0], scale.rooms_per_floor[1] + 1))
             for u in range(1, n_units + 1):
                 unit = StandardAddress(
-                    code=f"{bcode}-{u:02d}", level=AddressLevel.UNIT, community=community, grid=grid,
-                    house_code="", road=road, road_number=number, estate=estate, name=f"{u}单元",
-                    full_name=f"{prefix}{bname}{u}单元", lon=building.lon, lat=building.lat,
+                    code=f"{bcode}-{u:02d}",
+                    level=AddressLevel.UNIT,
+                    community=community,
+                    grid=grid,
+                    house_code="",
+                    road=road,
+                    road_number=number,
+                    estate=estate,
+                    name=f"{u}单元",
+                    full_name=f"{prefix}{bname}{u}单元",
+                    lon=building.lon,
+                    lat=building.lat,
                 )
                 rooms = []
                 for floor in range(1, floors + 1):
@@ -248,10 +266,19 @@ def _address_rows(
                         rname = f"{floor}{r:02d}"
                         rooms.append(
                             StandardAddress(
-                                code=f"{bcode}-{u:02d}-{rname}", level=AddressLevel.ROOM, community=community, grid=grid,
-                                house_code=f"{house19}{u:02d}{floor:02d}{r:02d}", road=road, road_number=number,
-                                estate=estate, name=rname, floor=floor, full_name=f"{prefix}{bname}{u}单元{rname}室",
-                                lon=building.lon, lat=building.lat,
+                                code=f"{bcode}-{u:02d}-{rname}",
+                                level=AddressLevel.ROOM,
+                                community=community,
+                                grid=grid,
+                                house_code=f"{house19}{u:02d}{floor:02d}{r:02d}",
+                                road=road,
+                                road_number=number,
+                                estate=estate,
+                                name=rname,
+                                floor=floor,
+                                full_name=f"{prefix}{bname}{u}单元{rname}室",
+                                lon=building.lon,
+                                lat=building.lat,
                             )
                         )
                 units.append((unit, rooms))

@@ -71,7 +71,12 @@ class Division(models.Model):
     short_name = models.CharField(_("short name"), max_length=64, blank=True)
     level = models.CharField(_("level"), max_length=16, choices=DivisionLevel.choices, db_index=True)
     parent = models.ForeignKey(
-        "self", verbose_name=_("parent"), null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+        "self",
+        verbose_name=_("parent"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
     )
     special = models.CharField(
         _("special unit"), max_length=64, blank=True, help_text=_("Special zone or virtual community, if any")
@@ -173,13 +178,23 @@ class StandardAddress(models.Model):
     code = models.CharField(_("address code"), max_length=32, unique=True)
     level = models.CharField(_("level"), max_length=16, choices=AddressLevel.choices, db_index=True)
     parent = models.ForeignKey(
-        "self", verbose_name=_("parent"), null=True, blank=True, on_delete=models.CASCADE, related_name="children"
+        "self",
+        verbose_name=_("parent"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="children",
     )
     community = models.ForeignKey(
         Division, verbose_name=_("community"), on_delete=models.PROTECT, related_name="addresses"
     )
     grid = models.ForeignKey(
-        Grid, verbose_name=_("grid"), null=True, blank=True, on_delete=models.SET_NULL, related_name="addresses"
+        Grid,
+        verbose_name=_("grid"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="addresses",
     )
     house_code = models.CharField(_("house code"), max_length=25, blank=True, db_index=True)
     road = models.CharField(_("road"), max_length=64, blank=True)
@@ -238,3 +253,6 @@ class GeoIndexVersion(models.Model):
     class Meta:
         verbose_name = _("geo index version")
         verbose_name_plural = _("geo index versions")
+
+    def __str__(self) -> str:
+        return f"{self.key} v{self.version}"

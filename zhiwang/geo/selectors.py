@@ -43,7 +43,9 @@ def division_children(*, user, division: Division) -> QuerySet[Division]:
     return Division.objects.visible_to(user).filter(parent=division).order_by("code")
 
 
-def division_list(*, user, level: str | None = None, parent_code: str | None = None, q: str | None = None) -> QuerySet[Division]:
+def division_list(
+    *, user, level: str | None = None, parent_code: str | None = None, q: str | None = None
+) -> QuerySet[Division]:
     qs = Division.objects.visible_to(user).select_related("parent")
     if level:
         qs = qs.filter(level=level)
@@ -62,13 +64,20 @@ def grid_list(*, user, community: Division | None = None) -> QuerySet[Grid]:
 
 
 def grid_get(*, user, code: str) -> Grid:
-    grid = Grid.objects.visible_to(user).select_related("community", "community__parent", "community__parent__parent").filter(code=code).first()
+    grid = (
+        Grid.objects.visible_to(user)
+        .select_related("community", "community__parent", "community__parent__parent")
+        .filter(code=code)
+        .first()
+    )
     if grid is None:
         raise Http404(code)
     return grid
 
 
-def building_list(*, user, grid: Grid | None = None, community: Division | None = None) -> QuerySet[StandardAddress]:
+def building_list(
+    *, user, grid: Grid | None = None, community: Division | None = None
+) -> QuerySet[StandardAddress]:
     qs = StandardAddress.objects.visible_to(user).filter(level=AddressLevel.BUILDING)
     if grid is not None:
         qs = qs.filter(grid=grid)
@@ -78,7 +87,12 @@ def building_list(*, user, grid: Grid | None = None, community: Division | None 
 
 
 def address_get(*, user, code: str) -> StandardAddress:
-    address = StandardAddress.objects.visible_to(user).select_related("grid", "community", "parent").filter(code=code).first()
+    address = (
+        StandardAddress.objects.visible_to(user)
+        .select_related("grid", "community", "parent")
+        .filter(code=code)
+        .first()
+    )
     if address is None:
         raise Http404(code)
     return address

@@ -83,25 +83,44 @@ def divisions_load_csv(path: Path | str = SHIPPED_DIVISIONS) -> dict[str, int]:
         with path.open(encoding="utf-8-sig", newline="") as fh:
             rows = list(csv.DictReader(fh))
     except OSError as exc:
-        raise ServiceError("geo.file_unreadable", _("Cannot read %(path)s: %(error)s") % {"path": path, "error": exc}) from exc
+        raise ServiceError(
+            "geo.file_unreadable", _("Cannot read %(path)s: %(error)s") % {"path": path, "error": exc}
+        ) from exc
     errors = ErrorList()
     codes = set()
     for number, row in enumerate(rows, start=2):
         where = f"{path.name}:{number}"
         level = CSV_LEVELS.get((row.get("level") or "").strip())
         if level is None:
-            errors.add(f"{where}.level", "geo.level_invalid", _("Unknown level %(level)s") % {"level": row.get("level")})
+            errors.add(
+                f"{where}.level",
+                "geo.level_invalid",
+                _("Unknown level %(level)s") % {"level": row.get("level")},
+            )
         code = (row.get("code") or "").strip()
         if not DIVISION_CODE_RE.match(code):
-            errors.add(f"{where}.code", "geo.division_code_invalid", _("%(code)s is not a 12-digit division code.") % {"code": code})
+            errors.add(
+                f"{where}.code",
+                "geo.division_code_invalid",
+                _("%(code)s is not a 12-digit division code.") % {"code": code},
+            )
         if code in codes:
-            errors.add(f"{where}.code", "geo.division_code_duplicate", _("Division code %(code)s appears twice.") % {"code": code})
+            errors.add(
+                f"{where}.code",
+                "geo.division_code_duplicate",
+                _("Division code %(code)s appears twice.") % {"code": code},
+            )
         codes.add(code)
         if not (row.get("name") or "").strip():
             errors.add(f"{where}.name", "geo.name_missing", _("The name is empty."))
     errors.raise_if_any("geo.divisions_invalid")
     existing = {d.code: d for d in Division.objects.all()}
-    order = {DivisionLevel.CITY: 0, DivisionLevel.DISTRICT: 1, DivisionLevel.SUBDISTRICT: 2, DivisionLevel.COMMUNITY: 3}
+    order = {
+        DivisionLevel.CITY: 0,
+        DivisionLevel.DISTRICT: 1,
+        DivisionLevel.SUBDISTRICT: 2,
+        DivisionLevel.COMMUNITY: 3,
+    }
     rows.sort(key=lambda r: order[CSV_LEVELS[r["level"].strip()]])
     created = updated = 0
     for row in rows:
@@ -111,7 +130,8 @@ def divisions_load_csv(path: Path | str = SHIPPED_DIVISIONS) -> dict[str, int]:
         if level != DivisionLevel.CITY and parent is None:
             raise ServiceError(
                 "geo.parent_missing",
-                _("The parent %(parent)s of division %(code)s is not in the file.") % {"parent": row.get("parent_code"), "code": code},
+                _("The parent %(parent)s of division %(code)s is not in the file.")
+                % {"parent": row.get("parent_code"), "code": code},
                 field="parent_code",
             )
         lon = float(row["approx_lon_wgs84"]) if (row.get("approx_lon_wgs84") or "").strip() else None
@@ -144,7 +164,11 @@ def divisions_load_csv(path: Path | str = SHIPPED_DIVISIONS) -> dict[str, int]:
 @transaction.atomic
 def division_stats_refresh() -> None:
     """Recount grids, buildings and rooms per division (bottom-up, grouped queries only)."""
-    grid_counts = Counter(dict(Grid.objects.values_list("community_id").annotate(n=Count("id")).values_list("community_id", "n")))
+    grid_counts = Counter(
+        dict(
+            Grid.objects.values_list("community_id").annotate(n=Count("id")).values_list("community_id", "n")
+        )
+    )
     building_counts = Counter(
         dict(
             StandardAddress.objects.filter(level=AddressLevel.BUILDING)
@@ -164,7 +188,12 @@ def division_stats_refresh() -> None:
     divisions = list(Division.objects.only("id", "parent_id", "level"))
     by_id = {d.id: d for d in divisions}
     totals = {d.id: [grid_counts[d.id], building_counts[d.id], room_counts[d.id]] for d in divisions}
-    depth = {DivisionLevel.COMMUNITY: 3, DivisionLevel.SUBDISTRICT: 2, DivisionLevel.DISTRICT: 1, DivisionLevel.CITY: 0}
+    depth = {
+        DivisionLevel.COMMUNITY: 3,
+        DivisionLevel.SUBDISTRICT: 2,
+        DivisionLevel.DISTRICT: 1,
+        DivisionLevel.CITY: 0,
+    }
     for division in sorted(divisions, key=lambda d: -depth[d.level]):
         if division.parent_id and division.parent_id in by_id:
             parent_total = totals[division.parent_id]

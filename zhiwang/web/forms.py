@@ -19,6 +19,8 @@ class LoginForm(AuthenticationForm):
             from django.conf import settings
 
             raise forms.ValidationError(
-                self.error_messages["locked"], code="locked", params={"minutes": settings.ZHIWANG_LOGIN_LOCK_MINUTES}
+                self.error_messages["locked"],
+                code="locked",
+                params={"minutes": settings.ZHIWANG_LOGIN_LOCK_MINUTES},
             )
         return super().clean()

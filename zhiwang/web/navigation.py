@@ -9,7 +9,16 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 STAFF_ROLES = frozenset(
-    {"grid_worker", "intake_operator", "dispatcher", "handler", "mediator", "leader", "data_steward", "administrator"}
+    {
+        "grid_worker",
+        "intake_operator",
+        "dispatcher",
+        "handler",
+        "mediator",
+        "leader",
+        "data_steward",
+        "administrator",
+    }
 )
 
 #: (label, url name, roles that see it; None = every signed-in user)
@@ -17,7 +26,11 @@ NAVIGATION = [
     (_("Home"), "web:home", None),
     (_("Divisions and grids"), "web:division_root", STAFF_ROLES),
     (_("My grids"), "web:my_grids", frozenset({"grid_worker"})),
-    (_("API documentation"), "api:openapi-view", frozenset({"dispatcher", "data_steward", "administrator", "leader"})),
+    (
+        _("API documentation"),
+        "api:openapi-view",
+        frozenset({"dispatcher", "data_steward", "administrator", "leader"}),
+    ),
 ]
 
 

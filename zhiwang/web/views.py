@@ -28,7 +28,7 @@ def home(request):
         # Administrators see the platform's own warnings (e.g. work-calendar coverage).
         from zhiwang.core.selectors import admin_notice_open_list
 
-        notices = list(admin_notice_open_list()[:10])
+        notices = list(admin_notice_open_list(user=user)[:10])
     return render(
         request,
         "web/home.html",
@@ -81,7 +81,9 @@ def grid_detail(request, code: str):
     user = request.user
     grid = geo_selectors.grid_get(user=user, code=code)
     community = grid.community
-    buildings = Paginator(geo_selectors.building_list(user=user, grid=grid), 50).get_page(request.GET.get("page"))
+    buildings = Paginator(geo_selectors.building_list(user=user, grid=grid), 50).get_page(
+        request.GET.get("page")
+    )
     return render(
         request,
         "web/grid_detail.html",
@@ -93,7 +95,9 @@ def grid_detail(request, code: str):
             "buildings": buildings,
             "features": geo_selectors.feature_collection([grid], kind="grid"),
             "points": [
-                {"name": b.full_name, "lon": b.lon, "lat": b.lat} for b in buildings.object_list if b.lon is not None
+                {"name": b.full_name, "lon": b.lon, "lat": b.lat}
+                for b in buildings.object_list
+                if b.lon is not None
             ],
         },
     )

@@ -18,7 +18,9 @@ class Command(BaseCommand):
         who.add_argument("--user", help="username")
         who.add_argument("--client", help="integration client name (created if missing)")
         create.add_argument("--name", required=True, help="what the token is for")
-        create.add_argument("--division", action="append", default=[], help="jurisdiction of a new client (12-digit code)")
+        create.add_argument(
+            "--division", action="append", default=[], help="jurisdiction of a new client (12-digit code)"
+        )
         create.add_argument("--org-unit", help="org unit code of a new client")
         sub.add_parser("list", help="List tokens (never the keys).")
         revoke = sub.add_parser("revoke", help="Revoke a token by id or prefix.")
@@ -48,7 +50,9 @@ class Command(BaseCommand):
                 unit = OrgUnit.objects.filter(code=org_unit).first() if org_unit else None
                 if org_unit and unit is None:
                     raise CommandError(f"--org-unit {org_unit}: no such org unit")
-                integration = services.integration_client_create(name=client, org_unit=unit, jurisdictions=divisions)
+                integration = services.integration_client_create(
+                    name=client, org_unit=unit, jurisdictions=divisions
+                )
                 self.stderr.write(f"registered integration client {client!r}")
             owner = integration.service_user
         issued = services.api_token_create(user=owner, client=integration, name=name)
@@ -62,7 +66,11 @@ class Command(BaseCommand):
             self.stdout.write(f"{token.pk:>5}  {token.prefix}…  {state:<8} {owner}  {token.name}")
 
     def _revoke(self, *, token, **_):
-        qs = ApiToken.objects.filter(pk=int(token)) if token.isdigit() else ApiToken.objects.filter(prefix=token)
+        qs = (
+            ApiToken.objects.filter(pk=int(token))
+            if token.isdigit()
+            else ApiToken.objects.filter(prefix=token)
+        )
         found = list(qs)
         if len(found) != 1:
             raise CommandError(f"{token!r} matches {len(found)} tokens; give the id")

@@ -42,4 +42,6 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"Demo accounts (password: {DEMO_PASSWORD}):")
         for account in accounts:
-            self.stdout.write(f"  {account.username:<22} {account.role:<16} {account.full_name}  [{account.where}]")
+            self.stdout.write(
+                f"  {account.username:<22} {account.role:<16} {account.full_name}  [{account.where}]"
+            )

@@ -41,6 +41,9 @@ def build_city() -> None:
 
     demo_geography_build(scale="tiny", seed=1)
     demo_accounts_create(password="pw-for-tests")
+    from zhiwang.tickets.demo import demo_routing_create
+
+    demo_routing_create()
     reset_index()
 
 

@@ -99,6 +99,7 @@ INSTALLED_APPS = [
     "zhiwang.geo",
     "zhiwang.classifier",
     "zhiwang.accounts",
+    "zhiwang.tickets",
     "zhiwang.web",
 ]
 

@@ -27,11 +27,10 @@ def _first_child(parent: Division, level: str) -> Division:
 
 @transaction.atomic
 def demo_accounts_create(*, password: str = DEMO_PASSWORD) -> list[DemoAccount]:
-    """(Re)create the demo org units and users. Needs the divisions and grids to exist."""
-    User.objects.filter(username__startswith="demo_").delete()
-    # Children before parents: OrgUnit.parent is protected.
-    while OrgUnit.objects.filter(code__startswith="DEMO-").exists():
-        OrgUnit.objects.filter(code__startswith="DEMO-", children__isnull=True).delete()
+    """Create or refresh the demo org units and users (idempotent: tickets may point at them).
+
+    Needs the divisions and grids to exist; grid assignments are made anew.
+    """
     city = Division.objects.get(level=DivisionLevel.CITY)
     nanshan = Division.objects.get(code="440305000000")
     luohu = Division.objects.get(code="440303000000")
@@ -40,9 +39,10 @@ def demo_accounts_create(*, password: str = DEMO_PASSWORD) -> list[DemoAccount]:
     grids = list(Grid.objects.filter(community=community).order_by("code")[:2])
 
     def unit(code, name, kind, division, parent=None):
-        return OrgUnit.objects.create(
-            code=f"DEMO-{code}", name=name, kind=kind, division=division, parent=parent
+        found, _created = OrgUnit.objects.update_or_create(
+            code=f"DEMO-{code}", defaults={"name": name, "kind": kind, "division": division, "parent": parent}
         )
+        return found
 
     city_cc = unit("CITY-CC", "深圳市12345热线与指挥中心", OrgUnitKind.COMMAND_CENTER, city)
     ns_cc = unit("NS-CC", "南山区指挥中心", OrgUnitKind.COMMAND_CENTER, nanshan, city_cc)
@@ -78,6 +78,14 @@ def demo_accounts_create(*, password: str = DEMO_PASSWORD) -> list[DemoAccount]:
             subdistrict.name,
         ),
         ("demo_handler", Role.HANDLER, "城管局承办人 赵伟", ns_urban, [nanshan], nanshan.name),
+        (
+            "demo_sub_handler",
+            Role.HANDLER,
+            f"{subdistrict.name}承办人 钱军",
+            sub_office,
+            [subdistrict],
+            subdistrict.name,
+        ),
         ("demo_mediator", Role.MEDIATOR, "调解员 周芳", mediation, [subdistrict], subdistrict.name),
         ("demo_leader", Role.LEADER, "市领导 吴刚", city_cc, [city], "全市"),
         ("demo_steward", Role.DATA_STEWARD, "数据管理员 郑琳", data_office, [city], "全市"),
@@ -101,14 +109,26 @@ def demo_accounts_create(*, password: str = DEMO_PASSWORD) -> list[DemoAccount]:
     ]
     accounts = []
     for username, role, full_name, org_unit, jurisdictions, where in specs:
-        services.user_create(
-            username=username,
-            password=password,
-            role=role,
-            full_name=full_name,
-            org_unit=org_unit,
-            jurisdictions=jurisdictions,
-        )
+        existing = User.objects.filter(username=username).first()
+        if existing is None:
+            services.user_create(
+                username=username,
+                password=password,
+                role=role,
+                full_name=full_name,
+                org_unit=org_unit,
+                jurisdictions=jurisdictions,
+            )
+        else:
+            existing.role, existing.full_name, existing.org_unit, existing.is_active = (
+                role,
+                full_name,
+                org_unit,
+                True,
+            )
+            existing.set_password(password)
+            existing.save()
+            services.user_set_jurisdictions(user=existing, divisions=list(jurisdictions))
         accounts.append(DemoAccount(username, role, full_name, where))
     worker = User.objects.get(username="demo_grid_worker")
     police = User.objects.get(username="demo_grid_police")

@@ -190,6 +190,7 @@ class Workflow:
         payload: dict | None = None,
         state_field: str = "status",
         update_fields: Iterable[str] = (),
+        timeline_fields: Mapping[str, Any] | None = None,
     ) -> TimelineEntry:
         """Move ``obj`` through ``action`` and append its timeline row; returns that row.
 
@@ -255,6 +256,7 @@ class Workflow:
                 to_state=target,
                 note=note,
                 payload=payload or {},
+                **(timeline_fields or {}),
             )
 
     def _state_label(self, value) -> str:

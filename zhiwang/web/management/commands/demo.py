@@ -6,6 +6,7 @@ from tqdm import tqdm
 from zhiwang.accounts.demo import DEMO_PASSWORD, demo_accounts_create
 from zhiwang.geo.demo import SCALES, demo_geography_build
 from zhiwang.geo.models import Grid
+from zhiwang.tickets.demo import demo_routing_create
 
 
 class Command(BaseCommand):
@@ -34,12 +35,14 @@ class Command(BaseCommand):
         finally:
             bar.close()
         accounts = demo_accounts_create()
+        routing = demo_routing_create()
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo city: {result.divisions} divisions, {result.grids} grids, {result.buildings} buildings, "
                 f"{result.units} units, {result.rooms} rooms."
             )
         )
+        self.stdout.write(f"Routing: {routing['units']} handling units, {routing['rules']} rules.")
         self.stdout.write(f"Demo accounts (password: {DEMO_PASSWORD}):")
         for account in accounts:
             self.stdout.write(

@@ -1,0 +1,125 @@
+from django.contrib import admin
+
+from zhiwang.tickets.models import (
+    Attachment,
+    Category,
+    ClockAlert,
+    KindDeadline,
+    Notification,
+    OutboundMessage,
+    RoutingRule,
+    Ticket,
+    TicketEvent,
+    TicketRequest,
+)
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = (
+        "code",
+        "name",
+        "parent",
+        "deadline_amount",
+        "deadline_unit",
+        "urgent_deadline_amount",
+        "urgent_deadline_unit",
+        "requires_verification",
+        "is_active",
+    )
+    list_filter = ("is_active", "requires_verification", "deadline_unit")
+    search_fields = ("code", "name", "keywords")
+    raw_id_fields = ("parent",)
+
+
+@admin.register(KindDeadline)
+class KindDeadlineAdmin(admin.ModelAdmin):
+    list_display = ("kind", "urgency", "amount", "unit")
+
+
+@admin.register(RoutingRule)
+class RoutingRuleAdmin(admin.ModelAdmin):
+    list_display = (
+        "__str__",
+        "category",
+        "division",
+        "unit",
+        "tier",
+        "auto_dispatch",
+        "priority",
+        "is_active",
+    )
+    list_filter = ("auto_dispatch", "is_active", "tier")
+    raw_id_fields = ("category", "division", "unit")
+
+
+class TicketEventInline(admin.TabularInline):
+    model = TicketEvent
+    extra = 0
+    can_delete = False
+    readonly_fields = ("at", "actor", "action", "from_state", "to_state", "unit", "note", "payload")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Ticket)
+class TicketAdmin(admin.ModelAdmin):
+    """Read-mostly: state changes go through the workflow (pages and API), never through this form."""
+
+    list_display = ("number", "title", "kind", "category", "status", "handling_unit", "due_at", "received_at")
+    list_filter = ("status", "kind", "channel", "urgency")
+    search_fields = ("number", "title")
+    raw_id_fields = (
+        "category",
+        "address",
+        "grid",
+        "community",
+        "subdistrict",
+        "district",
+        "handling_unit",
+        "dispatch_center",
+        "suggested_unit",
+        "merged_into",
+        "reporter",
+    )
+    readonly_fields = [f.name for f in Ticket._meta.fields]
+    inlines = [TicketEventInline]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(TicketRequest)
+class TicketRequestAdmin(admin.ModelAdmin):
+    list_display = ("ticket", "kind", "status", "requested_by", "requested_at", "decided_by")
+    list_filter = ("kind", "status")
+    raw_id_fields = ("ticket", "requested_by", "decided_by")
+
+
+@admin.register(Attachment)
+class AttachmentAdmin(admin.ModelAdmin):
+    list_display = ("name", "ticket", "content_type", "size", "uploaded_at")
+    raw_id_fields = ("ticket", "uploaded_by")
+
+
+@admin.register(ClockAlert)
+class ClockAlertAdmin(admin.ModelAdmin):
+    list_display = ("ticket", "kind", "deadline", "created_at")
+    list_filter = ("kind",)
+    raw_id_fields = ("ticket",)
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ("message", "recipient", "unit", "kind", "created_at", "read_at")
+    list_filter = ("kind",)
+    raw_id_fields = ("recipient", "unit", "ticket")
+
+
+@admin.register(OutboundMessage)
+class OutboundMessageAdmin(admin.ModelAdmin):
+    list_display = ("channel", "to", "adapter", "status", "created_at")
+    list_filter = ("channel", "status", "adapter")
+    raw_id_fields = ("ticket",)

@@ -1,0 +1,109 @@
+"""Routing: (category × place) → handling unit and dispatcher queue, with the reason why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Q
+
+from zhiwang.accounts.models import OrgUnit, OrgUnitKind
+from zhiwang.geo.models import LEVEL_DEPTH, Division
+from zhiwang.tickets.models import Category, RoutingRule
+
+
+@dataclass(frozen=True)
+class Route:
+    unit: OrgUnit | None
+    auto_dispatch: bool
+    dispatch_center: OrgUnit | None
+    explanation: str
+    rule_id: int | None = None
+
+
+def category_chain(category: Category) -> list[int]:
+    """The category and its ancestors, most specific first."""
+    chain, node = [], category
+    while node is not None:
+        chain.append(node.pk)
+        node = node.parent
+    return chain
+
+
+def division_chain(place: Division | None) -> list[Division]:
+    """The division and its ancestors, most specific first."""
+    chain, node = [], place
+    while node is not None:
+        chain.append(node)
+        node = node.parent
+    return chain
+
+
+def _division_office(chain: list[Division], tier: str) -> OrgUnit | None:
+    target = next((d for d in chain if d.level == tier), None)
+    if target is None:
+        return None
+    kinds = (
+        [OrgUnitKind.DIVISION_OFFICE]
+        if tier != "city"
+        else [OrgUnitKind.COMMAND_CENTER, OrgUnitKind.DIVISION_OFFICE]
+    )
+    return OrgUnit.objects.filter(division=target, kind__in=kinds, is_active=True).order_by("code").first()
+
+
+def dispatch_center_for(place: Division | None) -> OrgUnit | None:
+    """The command center closest to the place (subdistrict, then district, then city)."""
+    chain = division_chain(place)
+    centers = {
+        c.division_id: c
+        for c in OrgUnit.objects.filter(
+            kind=OrgUnitKind.COMMAND_CENTER, is_active=True, division_id__in=[d.pk for d in chain]
+        ).order_by("code")
+    }
+    for division in chain:
+        if division.pk in centers:
+            return centers[division.pk]
+    return OrgUnit.objects.filter(
+        kind=OrgUnitKind.COMMAND_CENTER, is_active=True, division__level="city"
+    ).first()
+
+
+def route(*, category: Category, place: Division | None) -> Route:
+    """The most specific active rule for the category and place decides.
+
+    Specificity: deeper category, then deeper division, then higher priority.
+    A rule without a unit routes to the division office at its tier.
+    """
+    categories = category_chain(category)
+    places = division_chain(place)
+    depth_of_category = {pk: len(categories) - i for i, pk in enumerate(categories)}
+    place_ids = [d.pk for d in places]
+    rules = (
+        RoutingRule.objects.filter(is_active=True)
+        .filter(Q(category_id__in=categories) | Q(category__isnull=True))
+        .filter(Q(division_id__in=place_ids) | Q(division__isnull=True))
+        .select_related("unit", "division", "category")
+    )
+    candidates = []
+    for rule in rules:
+        category_depth = depth_of_category.get(rule.category_id, 0)
+        division_depth = LEVEL_DEPTH[rule.division.level] + 1 if rule.division_id else 0
+        candidates.append(((category_depth, division_depth, rule.priority, -rule.pk), rule))
+    center = dispatch_center_for(place)
+    if not candidates:
+        return Route(None, False, center, "no routing rule matches this category and place")
+    candidates.sort(key=lambda item: item[0], reverse=True)
+    rule = candidates[0][1]
+    unit = rule.unit if rule.unit_id else _division_office(places, rule.tier) if rule.tier else None
+    where = rule.division.name if rule.division_id else "*"
+    what = rule.category.name if rule.category_id else "*"
+    if unit is None:
+        return Route(
+            None, False, center, f"rule #{rule.pk} ({what} @ {where}) names no existing unit", rule.pk
+        )
+    return Route(
+        unit,
+        rule.auto_dispatch and unit.is_active,
+        center,
+        f"rule #{rule.pk}: {what} @ {where} → {unit.name}",
+        rule.pk,
+    )

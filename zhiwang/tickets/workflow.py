@@ -1,0 +1,187 @@
+"""The ticket's closed loop as one transition table, with who may do what.
+
+receive → (pending_dispatch | dispatched) → accepted → replied → (verifying) →
+follow_up → closed, with the side paths of DOMAIN.md: return (approved by a
+dispatcher), reassign, extension, suspend/resume, urge, supervise, reopen, merge,
+reject, answer directly. Actions that leave the state unchanged (urge, requests,
+refusals) are still transitions, so every one of them writes a timeline row.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from zhiwang.core.scoping import scope_of
+from zhiwang.core.workflow import Workflow
+from zhiwang.tickets.models import TicketStatus as S
+
+
+class TicketAction(models.TextChoices):
+    RECEIVE = "receive", _("Receive")  # 受理
+    DISPATCH = "dispatch", _("Dispatch")  # 派遣
+    REASSIGN = "reassign", _("Reassign")  # 改派
+    ACCEPT = "accept", _("Accept")  # 签收
+    REQUEST_RETURN = "request_return", _("Ask to return")  # 申请退单
+    APPROVE_RETURN = "approve_return", _("Approve return")
+    REFUSE_RETURN = "refuse_return", _("Refuse return")
+    REQUEST_EXTENSION = "request_extension", _("Ask for an extension")  # 申请延期
+    APPROVE_EXTENSION = "approve_extension", _("Approve extension")
+    REFUSE_EXTENSION = "refuse_extension", _("Refuse extension")
+    REQUEST_SUSPENSION = "request_suspension", _("Ask to suspend")  # 申请挂起
+    APPROVE_SUSPENSION = "approve_suspension", _("Approve suspension")
+    REFUSE_SUSPENSION = "refuse_suspension", _("Refuse suspension")
+    RESUME = "resume", _("Resume")  # 解挂
+    REPLY = "reply", _("Reply")  # 办结答复
+    APPROVE_REPLY = "approve_reply", _("Approve reply")  # 审核通过
+    SEND_BACK = "send_back", _("Send back to the handler")  # 审核退回
+    SEND_TO_VERIFY = "send_to_verify", _("Send for on-site verification")
+    VERIFY_PASS = "verify_pass", _("Verified on site")  # 核查通过
+    VERIFY_FAIL = "verify_fail", _("Not fixed on site")  # 核查不通过
+    CLOSE = "close", _("Close after follow-up")  # 回访结案
+    REOPEN = "reopen", _("Reopen")  # 重办
+    URGE = "urge", _("Urge")  # 催办
+    SUPERVISE = "supervise", _("Supervise")  # 督办
+    MERGE = "merge", _("Merge as duplicate")  # 合并
+    REJECT = "reject", _("Do not accept")  # 不予受理
+    ANSWER_DIRECTLY = "answer_directly", _("Answer directly")  # 直接答复
+    WARN = "warn", _("Deadline warning")  # 预警 (system)
+    NOTE = "note", _("Note")
+
+
+A = TicketAction
+HANDLING = (S.DISPATCHED, S.ACCEPTED)
+CLOCK_RUNNING = (S.DISPATCHED, S.ACCEPTED, S.REPLIED, S.VERIFYING)
+
+_TABLE: dict[tuple[str, str], str] = {
+    (S.PENDING_DISPATCH, A.DISPATCH): S.DISPATCHED,
+    (S.PENDING_DISPATCH, A.REJECT): S.REJECTED,
+    (S.PENDING_DISPATCH, A.ANSWER_DIRECTLY): S.CLOSED,
+    (S.PENDING_DISPATCH, A.MERGE): S.MERGED,
+    (S.DISPATCHED, A.MERGE): S.MERGED,
+    (S.DISPATCHED, A.REASSIGN): S.DISPATCHED,
+    (S.ACCEPTED, A.REASSIGN): S.DISPATCHED,
+    (S.DISPATCHED, A.ACCEPT): S.ACCEPTED,
+    (S.ACCEPTED, A.REPLY): S.REPLIED,
+    (S.REPLIED, A.APPROVE_REPLY): S.FOLLOW_UP,
+    (S.REPLIED, A.SEND_TO_VERIFY): S.VERIFYING,
+    (S.REPLIED, A.SEND_BACK): S.ACCEPTED,
+    (S.VERIFYING, A.VERIFY_PASS): S.FOLLOW_UP,
+    (S.VERIFYING, A.VERIFY_FAIL): S.ACCEPTED,
+    (S.FOLLOW_UP, A.CLOSE): S.CLOSED,
+    (S.FOLLOW_UP, A.REOPEN): S.DISPATCHED,
+    (S.ACCEPTED, A.APPROVE_SUSPENSION): S.SUSPENDED,
+    (S.ACCEPTED, A.REFUSE_SUSPENSION): S.ACCEPTED,
+    (S.SUSPENDED, A.RESUME): S.ACCEPTED,
+}
+for _state in HANDLING:
+    _TABLE[(_state, A.REQUEST_RETURN)] = _state
+    _TABLE[(_state, A.APPROVE_RETURN)] = S.PENDING_DISPATCH
+    _TABLE[(_state, A.REFUSE_RETURN)] = _state
+    _TABLE[(_state, A.REQUEST_EXTENSION)] = _state
+    _TABLE[(_state, A.APPROVE_EXTENSION)] = _state
+    _TABLE[(_state, A.REFUSE_EXTENSION)] = _state
+_TABLE[(S.ACCEPTED, A.REQUEST_SUSPENSION)] = S.ACCEPTED
+for _state in CLOCK_RUNNING:
+    _TABLE[(_state, A.URGE)] = _state
+    _TABLE[(_state, A.SUPERVISE)] = _state
+    _TABLE[(_state, A.WARN)] = _state
+for _state in (*CLOCK_RUNNING, S.PENDING_DISPATCH, S.SUSPENDED, S.FOLLOW_UP):
+    _TABLE[(_state, A.NOTE)] = _state
+
+
+# --- who may act --------------------------------------------------------------
+
+
+def _role(actor) -> str:
+    if actor is None:
+        return "system"
+    return "administrator" if getattr(actor, "is_superuser", False) else getattr(actor, "role", "")
+
+
+def in_jurisdiction(actor, ticket) -> bool:
+    """The ticket's place is inside the actor's jurisdiction (city-wide roles: always)."""
+    scope = scope_of(actor)
+    return (
+        scope.everything
+        or scope.allows_division(ticket.community_id)
+        or scope.allows_division(ticket.district_id)
+    )
+
+
+def is_dispatcher(actor, ticket) -> bool:
+    """System (the sweep, auto-dispatch) or a dispatcher/administrator of the ticket's place."""
+    if actor is None:
+        return True
+    return _role(actor) in {"dispatcher", "administrator"} and in_jurisdiction(actor, ticket)
+
+
+def is_handler(actor, ticket) -> bool:
+    """A member of the handling unit (handler role), or an administrator."""
+    if _role(actor) == "administrator":
+        return True
+    return (
+        _role(actor) == "handler"
+        and ticket.handling_unit_id is not None
+        and getattr(actor, "org_unit_id", None) == ticket.handling_unit_id
+    )
+
+
+def is_operator_or_dispatcher(actor, ticket) -> bool:
+    """Intake operators answer and follow up; dispatchers too."""
+    return is_dispatcher(actor, ticket) or (
+        _role(actor) == "intake_operator" and in_jurisdiction(actor, ticket)
+    )
+
+
+def is_verifier(actor, ticket) -> bool:
+    """A member of the ticket's grid (一格多员), or a dispatcher."""
+    if is_dispatcher(actor, ticket):
+        return True
+    if _role(actor) != "grid_worker" or ticket.grid_id is None:
+        return False
+    return scope_of(actor).allows_grid(ticket.grid_id)
+
+
+def is_involved(actor, ticket) -> bool:
+    return (
+        is_dispatcher(actor, ticket) or is_handler(actor, ticket) or is_operator_or_dispatcher(actor, ticket)
+    )
+
+
+PERMISSIONS = {
+    **{
+        a: is_dispatcher
+        for a in (
+            A.DISPATCH,
+            A.REASSIGN,
+            A.APPROVE_RETURN,
+            A.REFUSE_RETURN,
+            A.APPROVE_EXTENSION,
+            A.REFUSE_EXTENSION,
+            A.APPROVE_SUSPENSION,
+            A.REFUSE_SUSPENSION,
+            A.RESUME,
+            A.APPROVE_REPLY,
+            A.SEND_BACK,
+            A.SEND_TO_VERIFY,
+            A.URGE,
+            A.SUPERVISE,
+            A.MERGE,
+            A.REJECT,
+            A.WARN,
+        )
+    },
+    **{
+        a: is_handler
+        for a in (A.ACCEPT, A.REPLY, A.REQUEST_RETURN, A.REQUEST_EXTENSION, A.REQUEST_SUSPENSION)
+    },
+    A.VERIFY_PASS: is_verifier,
+    A.VERIFY_FAIL: is_verifier,
+    A.CLOSE: is_operator_or_dispatcher,
+    A.REOPEN: is_operator_or_dispatcher,
+    A.ANSWER_DIRECTLY: is_operator_or_dispatcher,
+    A.NOTE: is_involved,
+}
+
+TICKET_WORKFLOW = Workflow(_TABLE, states=S, actions=TicketAction, permissions=PERMISSIONS)

@@ -7,11 +7,13 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test install lint contracts messages benchmarks clean
 
-$(STAMP): pyproject.toml requirements.lock
+$(STAMP): pyproject.toml requirements.lock frontend/package-lock.json
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Zhiwang needs Python >= 3.11")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix frontend --no-audit --no-fund --loglevel=error; \
+	  else echo "WARNING: npm not found: htmx and ECharts are missing (install Node.js >= 18, then 'make install')"; fi
 	@touch $(STAMP)
 
 install: $(STAMP)

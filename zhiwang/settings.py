@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "zhiwang.classifier",
     "zhiwang.accounts",
     "zhiwang.tickets",
+    "zhiwang.open311",
     "zhiwang.web",
 ]
 
@@ -197,13 +198,23 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
 
-def _xstatic_dirs() -> list[tuple[str, str]]:
+def _vendor_dirs() -> list[tuple[str, str]]:
+    """Front-end libraries from installed packages: Leaflet from PyPI, htmx and ECharts from npm.
+
+    ``make install`` runs ``npm ci`` in ``frontend/``; ``ZHIWANG_FRONTEND_DIR`` points
+    elsewhere for packaged deployments (after ``collectstatic`` the folder is not needed).
+    """
     from xstatic.pkg import leaflet
 
-    return [("vendor/leaflet", leaflet.BASE_DIR)]
+    dirs = [("vendor/leaflet", leaflet.BASE_DIR)]
+    node_modules = Path(env_str("ZHIWANG_FRONTEND_DIR", str(PROJECT_DIR / "frontend"))) / "node_modules"
+    for prefix, sub in (("vendor/htmx", "htmx.org/dist"), ("vendor/echarts", "echarts/dist")):
+        if (node_modules / sub).is_dir():
+            dirs.append((prefix, str(node_modules / sub)))
+    return dirs
 
 
-STATICFILES_DIRS = _xstatic_dirs()
+STATICFILES_DIRS = _vendor_dirs()
 MEDIA_ROOT = DATA_DIR / "media"
 MEDIA_URL = "media/"
 

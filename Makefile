@@ -1,6 +1,8 @@
 # Zhiwang: `make run` serves the demo city, `make test` runs everything CI runs.
 SHELL := /bin/bash
-PYTHON ?= $(shell command -v python3.13 || command -v python3.12 || command -v python3.11 || command -v python3)
+# The first Python >= 3.11 that actually runs (pyenv shims exist for versions that are not installed).
+PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
+  if $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; then echo $$p; break; fi; done)
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -8,7 +10,7 @@ STAMP := $(VENV)/.installed
 .PHONY: run test install lint contracts messages benchmarks clean
 
 $(STAMP): pyproject.toml requirements.lock frontend/package-lock.json
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Zhiwang needs Python >= 3.11")'
+	@test -n "$(PYTHON)" || { echo "Zhiwang needs Python >= 3.11 (python3 on the PATH)"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'

@@ -41,8 +41,17 @@ def build_city() -> None:
 
     demo_geography_build(scale="tiny", seed=1)
     demo_accounts_create(password="pw-for-tests")
+    from zhiwang.tickets.catalogue import load_catalogue
     from zhiwang.tickets.demo import demo_routing_create
+    from zhiwang.tickets.models import Category, KindDeadline
 
+    # Transactional tests flush the tables the data migrations filled: load again if empty.
+    load_catalogue(Category=Category, KindDeadline=KindDeadline)
+    from zhiwang.core.workcalendar.models import CalendarYear
+    from zhiwang.core.workcalendar.services import calendar_seed
+
+    if not CalendarYear.objects.exists():
+        calendar_seed()
     demo_routing_create()
     reset_index()
 

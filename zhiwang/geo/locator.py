@@ -1,8 +1,11 @@
 """``locate(lon, lat)``: point → grid → community → subdistrict → district.
 
-One in-memory index per process, built from the stored polygons with shapely's
-STRtree (one tree per level) and rebuilt when ``GeoIndexVersion`` changes, so
-every web node answers the same without shared state.
+One in-memory index per process, built from the stored polygons (per level: the
+prepared shapely polygons and a raster over them, laid out with an STRtree; see
+``_Layer``) and rebuilt when ``GeoIndexVersion`` changes, so every web node
+answers the same without shared state. Batches are answered with array
+arithmetic (no shapely object per point); single calls take the same path
+lazily, level by level.
 
 Which polygons win: the finest level that contains the point decides the chain,
 unless a coarser level has an *imported* (real) boundary that disagrees with it;

@@ -1,0 +1,272 @@
+"""Tickets and categories as GeoReport v2 documents (plain dicts and lists, before XML or JSON).
+
+Field order follows the spec's examples. ``None`` is an absent value (an empty element
+in XML, ``null`` in JSON). What a GET answer says about a ticket is public: no reporter
+name, phone or e-mail; phone numbers, ID numbers and e-mail addresses typed into free
+text are masked; a room or unit address is given as its building.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from decimal import Decimal
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from zhiwang.core.masking import mask_id_number, mask_middle, mask_phone
+from zhiwang.core.workcalendar.models import LimitUnit
+from zhiwang.open311.models import ServiceAttribute
+from zhiwang.open311.selectors import PublicEvent, Service, publishes_text
+from zhiwang.tickets.models import Ticket, TicketStatus
+from zhiwang.tickets.workflow import TicketAction as A
+
+SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
+#: When the shape of this API last changed (discovery ``changeset``); bump it with the endpoints.
+API_CHANGESET = "2026-11-22T00:00:00+08:00"
+FORMATS = ["text/xml", "application/json"]
+
+
+def w3c(value: datetime | None) -> str | None:
+    """ISO 8601 with the offset, in the city's time zone: ``2026-11-22T13:25:00+08:00``."""
+    if value is None:
+        return None
+    return timezone.localtime(value).isoformat(timespec="seconds")
+
+
+# --- masking free text --------------------------------------------------------------
+
+_ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
+_MOBILE = re.compile(r"(?<![\d+])(?:(?:\+|00)86[- ]?)?1[3-9]\d(?:[- ]?\d{4}){2}(?!\d)")
+_LANDLINE = re.compile(r"(?<!\d)0\d{2,3}[- ]\d{7,8}(?!\d)")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+
+def mask_text(text: str) -> str:
+    """Mask ID numbers, phone numbers and e-mail addresses inside free text."""
+    if not text:
+        return text
+    text = _ID_NUMBER.sub(lambda m: mask_id_number(m.group()), text)
+    text = _MOBILE.sub(lambda m: mask_phone(m.group()), text)
+    text = _LANDLINE.sub(lambda m: mask_phone(m.group()), text)
+    return _EMAIL.sub(lambda m: _mask_email(m.group()), text)
+
+
+def _mask_email(value: str) -> str:
+    local, _at, domain = value.partition("@")
+    return f"{mask_middle(local, keep_start=1, keep_end=0, min_masked=1)}@{domain}"
+
+
+# --- discovery and services ----------------------------------------------------------
+
+
+def discovery_document(*, url: str, contact: str, key_service: str, endpoint_type: str) -> dict:
+    return {
+        "changeset": API_CHANGESET,
+        "contact": contact,
+        "key_service": key_service,
+        "endpoints": [
+            {
+                "specification": SPECIFICATION,
+                "url": url,
+                "changeset": API_CHANGESET,
+                "type": endpoint_type,
+                "formats": list(FORMATS),
+            }
+        ],
+    }
+
+
+def service_document(service: Service) -> dict:
+    category = service.category
+    return {
+        "service_code": category.code,
+        "service_name": category.name,
+        "description": category.description or service.path,
+        "metadata": service.has_attributes,
+        "type": "realtime",
+        "keywords": category.keywords,
+        "group": service.group,
+    }
+
+
+def definition_document(service: Service, attributes: list[ServiceAttribute]) -> dict:
+    return {
+        "service_code": service.category.code,
+        "attributes": [
+            {
+                "variable": attribute.variable,
+                "code": attribute.code,
+                "datatype": attribute.datatype,
+                "required": attribute.required,
+                "datatype_description": attribute.datatype_description or None,
+                "order": attribute.order,
+                "description": attribute.description,
+                "values": [
+                    {"key": str(option.get("key")), "name": str(option.get("name"))}
+                    for option in attribute.values or []
+                    if isinstance(option, dict)
+                ],
+            }
+            for attribute in attributes
+        ],
+    }
+
+
+# --- service requests ------------------------------------------------------------------
+
+
+def time_limit(amount: Decimal | None, unit: str) -> str:
+    """A time limit in words, e.g. "4 working hours" (in the active language)."""
+    if amount is None or not unit:
+        return ""
+    number = f"{amount.normalize():f}" if isinstance(amount, Decimal) else str(amount)
+    label = LimitUnit(unit).label if unit in LimitUnit.values else unit
+    return _("%(amount)s %(unit)s") % {"amount": number, "unit": str(label).lower()}
+
+
+def service_notice(ticket: Ticket) -> str | None:
+    limit = time_limit(ticket.deadline_amount, ticket.deadline_unit)
+    if not limit:
+        return None
+    return _("The time limit for handling this request is %(limit)s.") % {"limit": limit}
+
+
+#: Timeline actions a citizen may know about, and the sentence each one publishes. Staff notes
+#: on these rows are never shown: they may name people or hold internal remarks. The approved
+#: answer (``ticket.reply``) is shown once it has passed the dispatcher's review.
+PUBLIC_ACTIONS = {
+    A.RECEIVE: "received",
+    A.DISPATCH: "dispatched",
+    A.REASSIGN: "dispatched",
+    A.APPROVE_RETURN: "rerouting",
+    A.REOPEN: "reopened",
+    A.ACCEPT: "accepted",
+    A.APPROVE_EXTENSION: "extended",
+    A.APPROVE_SUSPENSION: "suspended",
+    A.RESUME: "resumed",
+    A.REPLY: "reviewing",
+    A.SEND_BACK: "reworking",
+    A.VERIFY_FAIL: "reworking",
+    A.SEND_TO_VERIFY: "verifying",
+    A.APPROVE_REPLY: "answer",
+    A.VERIFY_PASS: "answer",
+    A.CLOSE: "answer",
+    A.ANSWER_DIRECTLY: "answer",
+    A.REJECT: "answer",
+    A.MERGE: "merged",
+}
+PUBLIC_ACTION_VALUES = {str(a) for a in PUBLIC_ACTIONS}
+
+
+def _phrase(kind: str, ticket: Ticket) -> str | None:
+    phrases = {
+        "received": _("Received; waiting to be sent to the unit that will handle it."),
+        "dispatched": _("Sent to the handling unit."),
+        "rerouting": _("Being sent to another unit that is responsible."),
+        "reopened": _("Reopened for further handling."),
+        "accepted": _("The handling unit has accepted the request and is working on it."),
+        "extended": _("The time limit for handling was extended."),
+        "suspended": _("Handling is suspended for now."),
+        "resumed": _("Handling has resumed."),
+        "reviewing": _("The handling unit has answered; the answer is being reviewed."),
+        "reworking": _("The answer was not accepted; the handling unit is working on it again."),
+        "verifying": _("The fix is being checked on site."),
+    }
+    if kind == "answer":
+        if ticket.reply and publishes_text(ticket):
+            return mask_text(ticket.reply)
+        if ticket.status == TicketStatus.REJECTED:
+            return _("The request was not accepted.")
+        return _("The request has been answered.")
+    if kind == "merged":
+        master = ticket.merged_into.number if ticket.merged_into_id else ""
+        return _("Handled together with request %(number)s.") % {"number": master}
+    return phrases.get(kind)
+
+
+def status_notes(ticket: Ticket, latest_action: str | None) -> str | None:
+    """What the latest public timeline row says, as a sentence for the citizen."""
+    if latest_action is None:
+        return None
+    return _phrase(PUBLIC_ACTIONS.get(latest_action, ""), ticket)
+
+
+def open311_status(ticket: Ticket) -> str:
+    """GeoReport v2 knows two states: our final ones (closed, rejected, merged) are ``closed``."""
+    return "open" if ticket.is_open else "closed"
+
+
+def public_address(ticket: Ticket) -> tuple[str | None, str | None]:
+    """(address, address_id): a standard address is published as its building; an address typed
+    as text is published masked where the channel's text is public, else the divisions are named."""
+    address = ticket.address
+    if address is not None:
+        building = address
+        while building.parent_id is not None and building.parent is not None:
+            building = building.parent
+        return building.full_name, building.code
+    if ticket.address_text and publishes_text(ticket):
+        return mask_text(ticket.address_text), None
+    # written the Chinese way, like standard addresses: district → subdistrict → community
+    names = [d.name for d in (ticket.district, ticket.subdistrict, ticket.community) if d is not None]
+    return (" ".join(names) or None), None
+
+
+def _coordinate(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
+
+
+def request_document(ticket: Ticket, latest: PublicEvent | None) -> dict:
+    """One ``request`` of GET requests. ``latest`` is the ticket's latest public timeline row.
+
+    ``updated_datetime`` is the close date for a closed request (as the spec says), else the
+    time of the latest public change: internal activity (urges, notes) does not move it.
+    """
+    address, address_id = public_address(ticket)
+    closed = not ticket.is_open
+    if closed and ticket.closed_at:
+        updated = ticket.closed_at
+    else:
+        updated = latest.at if latest is not None else ticket.received_at
+    submission = _submission(ticket)
+    return {
+        "service_request_id": ticket.number,
+        "status": open311_status(ticket),
+        "status_notes": status_notes(ticket, latest.action if latest is not None else None),
+        "service_name": ticket.category.name,
+        "service_code": ticket.category.code,
+        "description": mask_text(ticket.description) if publishes_text(ticket) else None,
+        "agency_responsible": ticket.handling_unit.name if ticket.handling_unit_id else None,
+        "service_notice": service_notice(ticket),
+        "requested_datetime": w3c(ticket.received_at),
+        "updated_datetime": w3c(updated),
+        "expected_datetime": w3c(ticket.due_at),
+        "address": address,
+        "address_id": address_id,
+        "zipcode": None,
+        "lat": _coordinate(ticket.lat),
+        "long": _coordinate(ticket.lon),
+        "media_url": (submission.media_url or None) if submission is not None else None,
+    }
+
+
+def _submission(ticket: Ticket):
+    """The ticket's Open311 submission, or None (a ticket from another channel has none)."""
+    try:
+        return ticket.open311
+    except ObjectDoesNotExist:
+        return None
+
+
+def created_document(ticket: Ticket, *, account_id: str = "") -> list[dict]:
+    """The answer to POST requests: our services are realtime, so the id comes at once (no token)."""
+    return [
+        {
+            "service_request_id": ticket.number,
+            "service_notice": service_notice(ticket),
+            "account_id": account_id or None,
+        }
+    ]

@@ -1,0 +1,136 @@
+"""Parsing of GeoReport v2 parameters: W3C datetimes, comma lists, paging, ``attribute[…]`` keys.
+
+"Optional" in the spec means an empty parameter is treated exactly like an absent one,
+so every reader here strips and treats "" as missing. Errors are ``ServiceError`` with
+the parameter's name as the field, and stable codes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from zhiwang.core.errors import ErrorList
+
+#: GeoReport v2: "a span of 90 days or first 1000 requests returned, whichever is smallest".
+MAX_SPAN = timedelta(days=90)
+MAX_PAGE_SIZE = 1000
+#: More ids than this in ``service_request_id`` is refused.
+MAX_IDS = 1000
+
+_W3C = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})$")
+_ATTRIBUTE = re.compile(r"^attribute\[([^\[\]]+)\](\[\])?$")
+
+
+def value(params, name: str) -> str:
+    return (params.get(name) or "").strip()
+
+
+def comma_list(params, name: str) -> list[str]:
+    return [part.strip() for part in value(params, name).split(",") if part.strip()]
+
+
+def parse_w3c(text: str, field: str, errors: ErrorList) -> datetime | None:
+    """A W3C datetime with its time zone (``2026-01-01T00:00:00Z``, ``…+08:00``); None when invalid."""
+    if not _W3C.match(text):
+        errors.add(
+            field,
+            "open311.datetime_invalid",
+            _("Give a date and time with its time zone, e.g. 2026-01-01T08:00:00+08:00."),
+        )
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        errors.add(field, "open311.datetime_invalid", _("This date and time does not exist."))
+        return None
+
+
+def _positive_int(params, name: str, default: int, errors: ErrorList, maximum: int | None = None) -> int:
+    raw = value(params, name)
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        errors.add(name, "open311.not_positive_integer", _("Give a whole number of 1 or more."))
+        return default
+    if maximum is not None and int(raw) > maximum:
+        errors.add(name, "open311.too_large", _("At most %(max)s.") % {"max": maximum})
+        return default
+    return int(raw)
+
+
+@dataclass(frozen=True)
+class RequestQuery:
+    """The parsed query of GET requests."""
+
+    numbers: list[str]
+    service_codes: list[str]
+    start: datetime
+    end: datetime
+    statuses: list[str]
+    page: int
+    page_size: int
+
+
+def parse_request_query(params, *, now: datetime | None = None) -> RequestQuery:
+    """Apply the spec's defaults: the last 90 days, the first 1000; an ``end_date`` alone looks
+    90 days back from it, a ``start_date`` alone 90 days forward (never past now)."""
+    errors = ErrorList()
+    now = now or timezone.now()
+    numbers = comma_list(params, "service_request_id")
+    if numbers:
+        # "service_request_id … overrides all other arguments": they are not even checked
+        if len(numbers) > MAX_IDS:
+            errors.add(
+                "service_request_id",
+                "open311.too_many_ids",
+                _("Ask for at most %(max)s requests at once.") % {"max": MAX_IDS},
+            )
+        errors.raise_if_any("open311.query_invalid", _("The query has invalid parameters."))
+        return RequestQuery(numbers, [], now - MAX_SPAN, now, [], 1, MAX_PAGE_SIZE)
+    start_text, end_text = value(params, "start_date"), value(params, "end_date")
+    start = parse_w3c(start_text, "start_date", errors) if start_text else None
+    end = parse_w3c(end_text, "end_date", errors) if end_text else None
+    statuses = [s.lower() for s in comma_list(params, "status")]
+    if any(s not in ("open", "closed") for s in statuses):
+        errors.add("status", "open311.status_invalid", _("The status is open or closed."))
+    page = _positive_int(params, "page", 1, errors)
+    page_size = _positive_int(params, "page_size", MAX_PAGE_SIZE, errors, maximum=MAX_PAGE_SIZE)
+    if not errors.errors:
+        if start is None and end is None:
+            end = now
+            start = now - MAX_SPAN
+        elif start is None:
+            start = end - MAX_SPAN
+        elif end is None:
+            end = min(start + MAX_SPAN, max(now, start))
+        if start > end:
+            errors.add("start_date", "open311.dates_reversed", _("The start date is after the end date."))
+        elif end - start > MAX_SPAN:
+            errors.add(
+                "end_date",
+                "open311.date_range_too_long",
+                _("The date range may not span more than 90 days."),
+            )
+    errors.raise_if_any("open311.query_invalid", _("The query has invalid parameters."))
+    return RequestQuery(numbers, comma_list(params, "service_code"), start, end, statuses, page, page_size)
+
+
+def attribute_values(params) -> dict[str, list[str]]:
+    """``attribute[CODE]=v`` and ``attribute[CODE][]=v1&attribute[CODE][]=v2`` → ``{CODE: [v, …]}``.
+
+    Empty values are dropped (an empty parameter is an absent one).
+    """
+    found: dict[str, list[str]] = {}
+    for key, values in params.lists():
+        match = _ATTRIBUTE.match(key)
+        if match is None:
+            continue
+        kept = [v.strip() for v in values if v and v.strip()]
+        if kept:
+            found.setdefault(match.group(1).strip(), []).extend(kept)
+    return found

@@ -1,0 +1,235 @@
+"""Open311 GeoReport v2 endpoints (plain Django views: the answers are XML or JSON by suffix).
+
+Each view parses, calls a selector or a service, and renders. Errors come back in the
+spec's ``errors`` format with HTTP 404 (no such resource), 403 (api_key) or 400 (anything
+else); their ``code`` is one of our stable codes (``open311.…``, ``tickets.…``, ``geo.…``).
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.conf import settings
+from django.http import HttpResponse
+from django.shortcuts import render as render_page
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+
+from zhiwang.core.errors import NotFound, ServiceError
+from zhiwang.open311 import documents, params, selectors, services
+from zhiwang.open311.render import Problem, error_response, problems_of, respond
+
+DEFAULT_JURISDICTION = "shenzhen.gov.cn"
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def jurisdiction() -> str:
+    return getattr(settings, "ZHIWANG_OPEN311_JURISDICTION", DEFAULT_JURISDICTION)
+
+
+def _param(request, name: str) -> str:
+    source = request.POST if request.method == "POST" else request.GET
+    return (source.get(name) or request.GET.get(name) or "").strip()
+
+
+def endpoint(*methods: str):
+    """Method check, ``jurisdiction_id`` check and ``ServiceError`` → Open311 errors, for one view."""
+    allowed = set(methods) | ({"HEAD"} if "GET" in methods else set())
+
+    def decorate(view):
+        @csrf_exempt
+        @wraps(view)
+        def wrapper(request, fmt: str, **kwargs):
+            if request.method not in allowed:
+                response = error_response(
+                    fmt,
+                    405,
+                    [
+                        Problem(
+                            "open311.method_not_allowed",
+                            _("Use %(methods)s here.") % {"methods": " or ".join(sorted(methods))},
+                        )
+                    ],
+                )
+                response["Allow"] = ", ".join(sorted(allowed))
+                return response
+            try:
+                given = _param(request, "jurisdiction_id")
+                if given and given != jurisdiction():
+                    raise NotFound(
+                        "open311.jurisdiction_not_found",
+                        _("This endpoint serves the jurisdiction %(ours)s, not %(given)s.")
+                        % {"ours": jurisdiction(), "given": given},
+                    )
+                return view(request, fmt, **kwargs)
+            except ServiceError as exc:
+                return error_response(fmt, exc.status, problems_of(exc))
+
+        return wrapper
+
+    return decorate
+
+
+def index(request):
+    """The HTML page at the endpoint root that Service Discovery recommends."""
+    return render_page(request, "open311/index.html", _discovery_context(request))
+
+
+def _base_url(request) -> str:
+    return request.build_absolute_uri(reverse("open311:index")).rstrip("/")
+
+
+def _discovery_context(request) -> dict:
+    return {
+        "base_url": _base_url(request),
+        "jurisdiction": jurisdiction(),
+        "contact": getattr(settings, "ZHIWANG_OPEN311_CONTACT", "") or _("The city's 12345 hotline"),
+        "key_service": getattr(settings, "ZHIWANG_OPEN311_KEY_SERVICE", "")
+        or _(
+            "Ask the platform's administrator for an API key: they issue one per client application "
+            "(admin page “Open311 clients”, or the command zhiwang open311-key create NAME)."
+        ),
+        "endpoint_type": getattr(settings, "ZHIWANG_OPEN311_ENDPOINT_TYPE", "production"),
+    }
+
+
+@endpoint("GET")
+def discovery(request, fmt):
+    context = _discovery_context(request)
+    document = documents.discovery_document(
+        url=context["base_url"],
+        contact=str(context["contact"]),
+        key_service=str(context["key_service"]),
+        endpoint_type=context["endpoint_type"],
+    )
+    return respond(fmt, "discovery", document)
+
+
+@endpoint("GET")
+def service_list(request, fmt):
+    services = selectors.service_list(group=params.value(request.GET, "group"))
+    return respond(fmt, "services", [documents.service_document(s) for s in services])
+
+
+@endpoint("GET")
+def service_definition(request, fmt, code):
+    service = selectors.service_get(code)
+    if service is None:
+        raise NotFound("open311.service_not_found", _("There is no service %(code)s.") % {"code": code})
+    attributes = selectors.service_attributes(service.category)
+    return respond(fmt, "service_definition", documents.definition_document(service, attributes))
+
+
+@endpoint("GET", "POST")
+def requests(request, fmt):
+    if request.method == "POST":
+        return _create(request, fmt)
+    query = params.parse_request_query(request.GET)
+    if query.numbers:
+        tickets = selectors.request_list_by_numbers(query.numbers)
+        more = False
+    else:
+        tickets = selectors.request_list(
+            start=query.start,
+            end=query.end,
+            service_codes=query.service_codes,
+            statuses=query.statuses,
+            offset=(query.page - 1) * query.page_size,
+            limit=query.page_size + 1,
+        )
+        more = len(tickets) > query.page_size
+        tickets = tickets[: query.page_size]
+    response = _request_documents(fmt, tickets)
+    if more:
+        following = request.GET.copy()
+        following["page"] = str(query.page + 1)
+        following["page_size"] = str(query.page_size)
+        url = request.build_absolute_uri(request.path) + "?" + following.urlencode()
+        response["Link"] = f'<{url}>; rel="next"'
+    return response
+
+
+@endpoint("GET")
+def request_detail(request, fmt, number):
+    ticket = selectors.request_get(number)
+    if ticket is None:
+        raise NotFound("open311.request_not_found", _("There is no service request %(id)s.") % {"id": number})
+    return _request_documents(fmt, [ticket])
+
+
+def _request_documents(fmt: str, tickets) -> HttpResponse:
+    latest = selectors.latest_public_events(tickets, documents.PUBLIC_ACTION_VALUES)
+    rows = [documents.request_document(t, latest.get(t.pk)) for t in tickets]
+    return respond(fmt, "service_requests", rows)
+
+
+def _create(request, fmt):
+    content_type = request.content_type or ""
+    if content_type not in FORM_TYPES:
+        raise ServiceError(
+            "open311.content_type",
+            _("Post the request as application/x-www-form-urlencoded; charset=utf-8."),
+        )
+    data = request.POST
+    client = services.open311_client_authenticate(key=_param(request, "api_key"))
+    header_id = (request.headers.get("Idempotency-Key") or "").strip()
+    form_id = params.value(data, "external_id")
+    if header_id and form_id and header_id != form_id:
+        raise ServiceError(
+            "open311.external_id_mismatch",
+            _("The Idempotency-Key header and the external_id parameter differ."),
+            field="external_id",
+        )
+    submitted = services.open311_request_submit(
+        client=client,
+        client_request_id=header_id or form_id,
+        service_code=params.value(data, "service_code"),
+        lat=params.value(data, "lat"),
+        long=params.value(data, "long"),
+        address_string=params.value(data, "address_string"),
+        address_id=params.value(data, "address_id"),
+        attributes=params.attribute_values(data),
+        description=params.value(data, "description"),
+        email=params.value(data, "email"),
+        device_id=params.value(data, "device_id"),
+        account_id=params.value(data, "account_id"),
+        first_name=params.value(data, "first_name"),
+        last_name=params.value(data, "last_name"),
+        phone=params.value(data, "phone"),
+        media_url=params.value(data, "media_url"),
+        kind=params.value(data, "kind"),
+    )
+    document = documents.created_document(submitted.ticket, account_id=submitted.submission.account_id)
+    response = respond(fmt, "service_requests", document)
+    if not submitted.created:
+        response["Idempotent-Replayed"] = "true"
+    return response
+
+
+@endpoint("GET")
+def token(request, fmt, token_id):
+    """Tokens exist only for ``batch`` services; ours are all ``realtime``, so no token is ever issued."""
+    raise NotFound(
+        "open311.token_not_found",
+        _(
+            "There is no token %(token)s: every service here is realtime, so POST requests answers "
+            "with the service_request_id and never with a token."
+        )
+        % {"token": token_id},
+    )
+
+
+def not_found(request, rest: str = ""):
+    """Anything else under /open311/v2/: a 404 in the spec's format (JSON when asked for .json)."""
+    fmt = "json" if rest.endswith(".json") else "xml"
+    return error_response(
+        fmt,
+        404,
+        [
+            Problem(
+                "open311.not_found",
+                _("There is no such resource. Resources end in .xml or .json; see discovery.xml."),
+            )
+        ],
+    )

@@ -20,6 +20,7 @@ from zhiwang.accounts.api import TokenAuth
 from zhiwang.accounts.api import router as accounts_router
 from zhiwang.core.errors import ServiceError
 from zhiwang.geo.api import router as geo_router
+from zhiwang.tickets.api import router as tickets_router
 
 api = NinjaAPI(
     title="Zhiwang API",
@@ -90,3 +91,4 @@ def http_error(request, exc: HttpError):
 
 api.add_router("/accounts/", accounts_router)
 api.add_router("/geo/", geo_router)
+api.add_router("/tickets/", tickets_router)

@@ -69,7 +69,8 @@ class TicketAdmin(admin.ModelAdmin):
 
     list_display = ("number", "title", "kind", "category", "status", "handling_unit", "due_at", "received_at")
     list_filter = ("status", "kind", "channel", "urgency")
-    search_fields = ("number", "title")
+    # The number is unique and indexed; a title search scans, so it is the second choice.
+    search_fields = ("=number", "title")
     raw_id_fields = (
         "category",
         "address",
@@ -77,6 +78,7 @@ class TicketAdmin(admin.ModelAdmin):
         "community",
         "subdistrict",
         "district",
+        "division",
         "handling_unit",
         "dispatch_center",
         "suggested_unit",

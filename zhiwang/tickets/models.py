@@ -7,11 +7,13 @@ place; ``TicketEvent`` is the append-only timeline every indicator is computed f
 
 from __future__ import annotations
 
+import unicodedata
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from zhiwang.core.scoping import ScopedQuerySet
+from zhiwang.core.scoping import ScopedQuerySet, scope_of
 from zhiwang.core.workcalendar.models import LimitUnit
 from zhiwang.core.workflow import TimelineEntry
 
@@ -29,6 +31,8 @@ class TicketKind(models.TextChoices):
 
 
 class Channel(models.TextChoices):
+    """渠道: where a ticket came in; part of the idempotency key (channel + external id)."""
+
     HOTLINE = "hotline", _("12345 hotline")
     WEB = "web", _("Web form")
     APP = "app", _("Mobile app")
@@ -43,6 +47,8 @@ class Channel(models.TextChoices):
 
 
 class Urgency(models.TextChoices):
+    """Urgent tickets use the category's urgent time limit (hours rather than days)."""
+
     NORMAL = "normal", _("Normal")
     URGENT = "urgent", _("Urgent")
 
@@ -74,7 +80,32 @@ OPEN_STATUSES = (
 FINAL_STATUSES = (TicketStatus.CLOSED, TicketStatus.REJECTED, TicketStatus.MERGED)
 
 
+def normalize_phone(value) -> str:
+    """A phone number as stored and compared: digits only, without the +86 / 0086 country prefix.
+
+    Returns "" when ``value`` is not a phone number (letters, or not 7–15 digits), so
+    callers can tell "none given" (empty input) from "invalid" (non-empty input, "" out).
+    """
+    # NFKC: full-width digits typed with a Chinese input method count as digits.
+    text = "".join(unicodedata.normalize("NFKC", str(value or "")).split())
+    for separator in "-()":
+        text = text.replace(separator, "")
+    plus = text.startswith("+")
+    digits = text[1:] if plus else text
+    if not digits.isdigit() or not digits.isascii():
+        return ""
+    for prefix in ("86", "0086"):
+        if (plus or prefix == "0086") and digits.startswith(prefix) and len(digits) - len(prefix) >= 7:
+            digits, plus = digits[len(prefix) :], False
+            break
+    if not 7 <= len(digits) <= 15:
+        return ""
+    return ("+" if plus else "") + digits
+
+
 class Satisfaction(models.TextChoices):
+    """满意度 recorded at the follow-up (DOMAIN.md: three levels)."""
+
     SATISFIED = "satisfied", _("Satisfied")  # 满意
     BASICALLY = "basically_satisfied", _("Basically satisfied")  # 基本满意
     UNSATISFIED = "unsatisfied", _("Unsatisfied")  # 不满意
@@ -221,18 +252,45 @@ class RoutingRule(models.Model):
 
 
 class TicketQuerySet(ScopedQuerySet):
-    scope_division_field = "community"
+    """Tickets scoped by their finest known division (``division``) and grid.
+
+    Besides the jurisdiction of ``core.scoping``, a handler sees every ticket of
+    their own unit (a district bureau handles tickets of places it does not
+    govern), and anybody sees the tickets they reported themselves.
+    """
+
+    scope_division_field = "division"
     scope_grid_field = "grid"
 
     def open(self):
         return self.filter(status__in=OPEN_STATUSES)
 
+    def visible_to(self, user):
+        scope = scope_of(user)
+        if scope.everything:
+            return self
+        if not (getattr(user, "is_authenticated", False) and getattr(user, "is_active", False)):
+            return self.none()
+        conditions = [models.Q(reporter_id=user.pk)]
+        if scope.division_ids:
+            conditions.append(models.Q(division__in=scope.division_ids))
+        if scope.grid_ids:
+            conditions.append(models.Q(grid__in=scope.grid_ids))
+        if getattr(user, "role", "") == "handler" and getattr(user, "org_unit_id", None):
+            conditions.append(models.Q(handling_unit_id=user.org_unit_id))
+        condition = conditions[0]
+        for extra in conditions[1:]:
+            condition |= extra
+        return self.filter(condition)
+
 
 class Ticket(models.Model):
     """工单: a request or incident, its place, its handling unit, its clock.
 
-    The place is denormalized (grid, community, subdistrict, district) at submit
-    time, so scoping and rollups filter on indexed columns. ``version`` goes up on
+    The place is denormalized (grid, community, subdistrict, district, and the
+    finest of them as ``division``) at submit time, so scoping and rollups filter
+    on indexed columns; a ticket located only to a district is still in the
+    district dispatcher's scope. ``version`` goes up on
     every change: a writer that saw an older version loses with a clear error.
     """
 
@@ -302,6 +360,16 @@ class Ticket(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+    )
+    division = models.ForeignKey(
+        "geo.Division",
+        verbose_name=_("finest division"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("The most specific division known (community, else subdistrict, else district)"),
+        db_index=False,  # the composite index tickets_scope (division, status) serves both
     )
     # who acts
     handling_unit = models.ForeignKey(
@@ -386,6 +454,8 @@ class Ticket(models.Model):
             models.Index(fields=["clock_stage", "due_at"], name="tickets_sweep_due"),
             models.Index(fields=["clock_stage", "supervise_at"], name="tickets_sweep_supervise"),
             models.Index(fields=["accept_warned", "accept_due_at"], name="tickets_sweep_accept"),
+            # scoping (visible_to) with the usual status filter
+            models.Index(fields=["division", "status"], name="tickets_scope"),
             # duplicates at one address / callers' history
             models.Index(fields=["address", "category", "status"], name="tickets_dup_address"),
             models.Index(fields=["community", "category", "received_at"], name="tickets_dup_area"),
@@ -437,6 +507,8 @@ class TicketEvent(TimelineEntry):
 
 
 class RequestKind(models.TextChoices):
+    """What a handler may ask the dispatcher for."""
+
     RETURN = "return", _("Return")  # 退单
     EXTENSION = "extension", _("Extension")  # 延期
     SUSPENSION = "suspension", _("Suspension")  # 挂起
@@ -446,6 +518,8 @@ class RequestStatus(models.TextChoices):
     PENDING = "pending", _("Pending")
     APPROVED = "approved", _("Approved")
     REFUSED = "refused", _("Refused")
+    # The ticket moved on before a decision (replied, reassigned, merged): nothing left to decide.
+    WITHDRAWN = "withdrawn", _("Withdrawn")
 
 
 class TicketRequest(models.Model):

@@ -41,7 +41,9 @@ def _send(ticket_id: int | None, channel: str, to: str, body: str) -> None:
         adapter.send(channel=channel, to=to, body=body)
     except Exception as exc:  # a failing gateway must not break the workflow; the row records it
         status, error = "failed", str(exc)[:255]
-        logger.warning("outbound %s to %s failed: %s", channel, to, exc)
+        logger.warning(
+            "outbound %s to %s failed: %s", channel, mask_phone(to) if channel == "sms" else to, exc
+        )
     OutboundMessage.objects.create(
         ticket_id=ticket_id,
         channel=channel,
@@ -60,10 +62,12 @@ def notify_citizen(*, ticket: Ticket, body: str) -> None:
 
 
 def notify_unit(*, unit_id: int | None, ticket: Ticket, kind: str, message: str) -> None:
+    """An in-app message to everybody of a unit (in the caller's transaction: rolled back with it)."""
     if unit_id is not None:
         Notification.objects.create(unit_id=unit_id, ticket=ticket, kind=kind, message=message[:500])
 
 
 def notify_user(*, user_id: int | None, ticket: Ticket | None, kind: str, message: str) -> None:
+    """An in-app message to one user."""
     if user_id is not None:
         Notification.objects.create(recipient_id=user_id, ticket=ticket, kind=kind, message=message[:500])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db.models import Q
+from django.utils.translation import gettext as _
 
 from zhiwang.accounts.models import OrgUnit, OrgUnitKind
 from zhiwang.geo.models import LEVEL_DEPTH, Division
@@ -13,6 +14,8 @@ from zhiwang.tickets.models import Category, RoutingRule
 
 @dataclass(frozen=True)
 class Route:
+    """Where a ticket should go: the suggested unit, whether to skip the queue, whose queue, and why."""
+
     unit: OrgUnit | None
     auto_dispatch: bool
     dispatch_center: OrgUnit | None
@@ -67,11 +70,23 @@ def dispatch_center_for(place: Division | None) -> OrgUnit | None:
     ).first()
 
 
+def _rule_unit(rule: RoutingRule, places: list[Division]) -> OrgUnit | None:
+    """The unit a rule names, or the division office of the place at the rule's tier; None if inactive/unknown."""
+    if rule.unit_id:
+        return rule.unit if rule.unit.is_active else None
+    if rule.tier:
+        return _division_office(places, rule.tier)
+    return None
+
+
 def route(*, category: Category, place: Division | None) -> Route:
     """The most specific active rule for the category and place decides.
 
-    Specificity: deeper category, then deeper division, then higher priority.
-    A rule without a unit routes to the division office at its tier.
+    Specificity: deeper category, then deeper division, then higher priority (then
+    the older rule). A rule without a unit routes to the division office at its
+    tier; when the place is not known down to that tier (or the unit is inactive),
+    the rule cannot serve this ticket and the next most specific one is tried.
+    The dispatch center is always the command center closest to the place.
     """
     categories = category_chain(category)
     places = division_chain(place)
@@ -90,20 +105,28 @@ def route(*, category: Category, place: Division | None) -> Route:
         candidates.append(((category_depth, division_depth, rule.priority, -rule.pk), rule))
     center = dispatch_center_for(place)
     if not candidates:
-        return Route(None, False, center, "no routing rule matches this category and place")
+        return Route(None, False, center, _("No routing rule matches this category and place."))
     candidates.sort(key=lambda item: item[0], reverse=True)
-    rule = candidates[0][1]
-    unit = rule.unit if rule.unit_id else _division_office(places, rule.tier) if rule.tier else None
-    where = rule.division.name if rule.division_id else "*"
-    what = rule.category.name if rule.category_id else "*"
-    if unit is None:
-        return Route(
-            None, False, center, f"rule #{rule.pk} ({what} @ {where}) names no existing unit", rule.pk
-        )
+    skipped = []
+    for _key, rule in candidates:
+        unit = _rule_unit(rule, places)
+        what = rule.category.name if rule.category_id else "*"
+        where = rule.division.name if rule.division_id else "*"
+        if unit is None:
+            skipped.append(rule.pk)
+            continue
+        explanation = _("Rule #%(rule)s: %(what)s @ %(where)s → %(unit)s") % {
+            "rule": rule.pk,
+            "what": what,
+            "where": where,
+            "unit": unit.name,
+        }
+        return Route(unit, rule.auto_dispatch, center, explanation, rule.pk)
     return Route(
-        unit,
-        rule.auto_dispatch and unit.is_active,
+        None,
+        False,
         center,
-        f"rule #{rule.pk}: {what} @ {where} → {unit.name}",
-        rule.pk,
+        _("The matching rules (#%(rules)s) name no active unit for this place.")
+        % {"rules": ", #".join(str(pk) for pk in skipped)},
+        candidates[0][1].pk,
     )

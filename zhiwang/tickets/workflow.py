@@ -5,6 +5,11 @@ follow_up → closed, with the side paths of DOMAIN.md: return (approved by a
 dispatcher), reassign, extension, suspend/resume, urge, supervise, reopen, merge,
 reject, answer directly. Actions that leave the state unchanged (urge, requests,
 refusals) are still transitions, so every one of them writes a timeline row.
+
+Permissions take the role and the jurisdiction into account: a dispatcher acts
+on tickets whose place is inside their jurisdiction, a handler only on tickets of
+their own unit, a citizen only rates their own ticket; ``actor=None`` is the
+system (auto-dispatch, the deadline sweep).
 """
 
 from __future__ import annotations
@@ -47,6 +52,8 @@ class TicketAction(models.TextChoices):
     ANSWER_DIRECTLY = "answer_directly", _("Answer directly")  # 直接答复
     WARN = "warn", _("Deadline warning")  # 预警 (system)
     NOTE = "note", _("Note")
+    # Not a change of state: the audit row written when somebody unmasks the reporter's contact.
+    REVEAL_CONTACT = "reveal_contact", _("Viewed the reporter's contact")
 
 
 A = TicketAction
@@ -59,6 +66,7 @@ _TABLE: dict[tuple[str, str], str] = {
     (S.PENDING_DISPATCH, A.ANSWER_DIRECTLY): S.CLOSED,
     (S.PENDING_DISPATCH, A.MERGE): S.MERGED,
     (S.DISPATCHED, A.MERGE): S.MERGED,
+    (S.ACCEPTED, A.MERGE): S.MERGED,
     (S.DISPATCHED, A.REASSIGN): S.DISPATCHED,
     (S.ACCEPTED, A.REASSIGN): S.DISPATCHED,
     (S.DISPATCHED, A.ACCEPT): S.ACCEPTED,
@@ -88,6 +96,8 @@ for _state in CLOCK_RUNNING:
     _TABLE[(_state, A.WARN)] = _state
 for _state in (*CLOCK_RUNNING, S.PENDING_DISPATCH, S.SUSPENDED, S.FOLLOW_UP):
     _TABLE[(_state, A.NOTE)] = _state
+for _state in S.values:
+    _TABLE[(_state, A.REVEAL_CONTACT)] = _state
 
 
 # --- who may act --------------------------------------------------------------
@@ -96,17 +106,18 @@ for _state in (*CLOCK_RUNNING, S.PENDING_DISPATCH, S.SUSPENDED, S.FOLLOW_UP):
 def _role(actor) -> str:
     if actor is None:
         return "system"
+    if not getattr(actor, "is_active", False):
+        return ""
     return "administrator" if getattr(actor, "is_superuser", False) else getattr(actor, "role", "")
 
 
 def in_jurisdiction(actor, ticket) -> bool:
-    """The ticket's place is inside the actor's jurisdiction (city-wide roles: always)."""
+    """The ticket's place (its finest known division) is inside the actor's jurisdiction.
+
+    A ticket located nowhere (an inquiry without an address) belongs to city-wide roles only.
+    """
     scope = scope_of(actor)
-    return (
-        scope.everything
-        or scope.allows_division(ticket.community_id)
-        or scope.allows_division(ticket.district_id)
-    )
+    return scope.everything or scope.allows_division(ticket.division_id)
 
 
 def is_dispatcher(actor, ticket) -> bool:
@@ -114,6 +125,11 @@ def is_dispatcher(actor, ticket) -> bool:
     if actor is None:
         return True
     return _role(actor) in {"dispatcher", "administrator"} and in_jurisdiction(actor, ticket)
+
+
+def is_dispatcher_or_leader(actor, ticket) -> bool:
+    """Urge and supervise (催办, 督办) are also a leader's tools, inside their jurisdiction."""
+    return is_dispatcher(actor, ticket) or (_role(actor) == "leader" and in_jurisdiction(actor, ticket))
 
 
 def is_handler(actor, ticket) -> bool:
@@ -128,10 +144,29 @@ def is_handler(actor, ticket) -> bool:
 
 
 def is_operator_or_dispatcher(actor, ticket) -> bool:
-    """Intake operators answer and follow up; dispatchers too."""
+    """Intake operators answer, reject, merge at intake and follow up; dispatchers too."""
     return is_dispatcher(actor, ticket) or (
         _role(actor) == "intake_operator" and in_jurisdiction(actor, ticket)
     )
+
+
+def is_reporter(actor, ticket) -> bool:
+    """The signed-in citizen who reported the ticket (rates the answer)."""
+    return (
+        actor is not None
+        and _role(actor) != ""
+        and ticket.reporter_id is not None
+        and ticket.reporter_id == getattr(actor, "pk", None)
+    )
+
+
+def may_follow_up(actor, ticket) -> bool:
+    return is_operator_or_dispatcher(actor, ticket) or is_reporter(actor, ticket)
+
+
+def may_resume(actor, ticket) -> bool:
+    """The dispatcher, or the handling unit itself once the obstacle is gone (the clock only restarts)."""
+    return is_dispatcher(actor, ticket) or is_handler(actor, ticket)
 
 
 def is_verifier(actor, ticket) -> bool:
@@ -144,9 +179,17 @@ def is_verifier(actor, ticket) -> bool:
 
 
 def is_involved(actor, ticket) -> bool:
+    """Staff who work on the ticket: dispatchers, intake operators, the handling unit, its grid's members."""
     return (
-        is_dispatcher(actor, ticket) or is_handler(actor, ticket) or is_operator_or_dispatcher(actor, ticket)
+        is_operator_or_dispatcher(actor, ticket)
+        or is_handler(actor, ticket)
+        or (_role(actor) == "grid_worker" and is_verifier(actor, ticket))
     )
+
+
+def may_see_contact(actor, ticket) -> bool:
+    """Who may unmask the reporter's phone (with a reason, logged): those who must call back."""
+    return actor is not None and (is_operator_or_dispatcher(actor, ticket) or is_handler(actor, ticket))
 
 
 PERMISSIONS = {
@@ -161,14 +204,9 @@ PERMISSIONS = {
             A.REFUSE_EXTENSION,
             A.APPROVE_SUSPENSION,
             A.REFUSE_SUSPENSION,
-            A.RESUME,
             A.APPROVE_REPLY,
             A.SEND_BACK,
             A.SEND_TO_VERIFY,
-            A.URGE,
-            A.SUPERVISE,
-            A.MERGE,
-            A.REJECT,
             A.WARN,
         )
     },
@@ -176,12 +214,18 @@ PERMISSIONS = {
         a: is_handler
         for a in (A.ACCEPT, A.REPLY, A.REQUEST_RETURN, A.REQUEST_EXTENSION, A.REQUEST_SUSPENSION)
     },
+    A.RESUME: may_resume,
+    A.URGE: is_dispatcher_or_leader,
+    A.SUPERVISE: is_dispatcher_or_leader,
+    A.MERGE: is_operator_or_dispatcher,
+    A.REJECT: is_operator_or_dispatcher,
     A.VERIFY_PASS: is_verifier,
     A.VERIFY_FAIL: is_verifier,
-    A.CLOSE: is_operator_or_dispatcher,
-    A.REOPEN: is_operator_or_dispatcher,
+    A.CLOSE: may_follow_up,
+    A.REOPEN: may_follow_up,
     A.ANSWER_DIRECTLY: is_operator_or_dispatcher,
     A.NOTE: is_involved,
+    A.REVEAL_CONTACT: may_see_contact,
 }
 
 TICKET_WORKFLOW = Workflow(_TABLE, states=S, actions=TicketAction, permissions=PERMISSIONS)

@@ -20,10 +20,25 @@ STAFF_ROLES = frozenset(
         "administrator",
     }
 )
+#: Not signed in: the public pages (report, track) and the sign-in page.
+ANONYMOUS = "anonymous"
 
 #: (label, url name, roles that see it; None = every signed-in user)
 NAVIGATION = [
     (_("Home"), "web:home", None),
+    (_("Report a problem"), "web:ticket_report", frozenset({ANONYMOUS, "citizen"})),
+    (_("Track a request"), "web:ticket_track", frozenset({ANONYMOUS, "citizen"})),
+    (_("My requests"), "web:my_tickets", frozenset({"citizen"})),
+    (_("Record a call"), "web:ticket_intake", frozenset({"intake_operator", "administrator"})),
+    (_("Dispatch queue"), "web:dispatch_queue", frozenset({"dispatcher", "administrator"})),
+    (_("Inbox"), "web:handler_inbox", frozenset({"handler", "administrator"})),
+    (_("Report an incident"), "web:patrol_report", frozenset({"grid_worker"})),
+    (_("Verification"), "web:verify_list", frozenset({"grid_worker"})),
+    (
+        _("Tickets"),
+        "web:ticket_list",
+        frozenset({"intake_operator", "dispatcher", "handler", "grid_worker", "leader", "administrator"}),
+    ),
     (_("Divisions and grids"), "web:division_root", STAFF_ROLES),
     (_("My grids"), "web:my_grids", frozenset({"grid_worker"})),
     (
@@ -31,21 +46,25 @@ NAVIGATION = [
         "api:openapi-view",
         frozenset({"dispatcher", "data_steward", "administrator", "leader"}),
     ),
+    (_("Sign in"), "web:login", frozenset({ANONYMOUS})),
 ]
 
 
 def navigation_for(user, current_path: str) -> list[dict]:
     if user is None or not user.is_authenticated:
-        return []
-    role = "administrator" if user.is_superuser else getattr(user, "role", "")
+        role = ANONYMOUS
+    else:
+        role = "administrator" if user.is_superuser else getattr(user, "role", "")
     items = []
     for label, url_name, roles in NAVIGATION:
+        if roles is None and role == ANONYMOUS:
+            continue
         if roles is not None and role not in roles:
             continue
         url = reverse(url_name)
         active = current_path == url if url == "/" else current_path.startswith(url)
         items.append({"label": label, "url": url, "active": active})
-    if user.is_staff:
+    if role != ANONYMOUS and user.is_staff:
         url = reverse("admin:index")
         items.append({"label": _("Administration"), "url": url, "active": current_path.startswith(url)})
     return items

@@ -3,6 +3,7 @@ from django.urls import path
 
 from zhiwang.web import views
 from zhiwang.web.forms import LoginForm
+from zhiwang.web.tickets.urls import urlpatterns as ticket_urlpatterns
 
 app_name = "web"
 
@@ -19,4 +20,5 @@ urlpatterns = [
     path("grids/", views.my_grids, name="my_grids"),
     path("grids/<str:code>/", views.grid_detail, name="grid_detail"),
     path("healthz", views.healthz, name="healthz"),
+    *ticket_urlpatterns,
 ]

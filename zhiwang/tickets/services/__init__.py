@@ -8,11 +8,13 @@ from zhiwang.tickets.services.actions import (
     ticket_follow_up,
     ticket_merge,
     ticket_note,
+    ticket_rate_by_citizen,
     ticket_reassign,
     ticket_reject,
     ticket_reply,
     ticket_request,
     ticket_resume,
+    ticket_reveal_contact,
     ticket_review,
     ticket_supervise,
     ticket_urge,
@@ -20,12 +22,13 @@ from zhiwang.tickets.services.actions import (
     ticket_warn,
 )
 from zhiwang.tickets.services.clock import clock_sweep
-from zhiwang.tickets.services.submit import SubmitResult, find_duplicates, ticket_submit
+from zhiwang.tickets.services.submit import SubmitResult, find_duplicates, locate_place, ticket_submit
 
 __all__ = [
     "SubmitResult",
     "clock_sweep",
     "find_duplicates",
+    "locate_place",
     "ticket_accept",
     "ticket_answer_directly",
     "ticket_decide",
@@ -33,11 +36,13 @@ __all__ = [
     "ticket_follow_up",
     "ticket_merge",
     "ticket_note",
+    "ticket_rate_by_citizen",
     "ticket_reassign",
     "ticket_reject",
     "ticket_reply",
     "ticket_request",
     "ticket_resume",
+    "ticket_reveal_contact",
     "ticket_review",
     "ticket_submit",
     "ticket_supervise",

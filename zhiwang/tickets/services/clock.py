@@ -1,36 +1,85 @@
 """The ticket clock: deadlines in working time, and the sweep that warns, urges and supervises.
 
-Thresholds (settings, DOMAIN.md defaults): a warning at 80 % of the handling limit;
-an urge notice once the deadline has passed (the day after expiry); supervision
-when the ticket is still overdue ``ZHIWANG_SUPERVISE_AFTER_DAYS`` (5) working days
-after the urge. ``ClockAlert`` rows (unique per ticket, kind and deadline) make the
-sweep act exactly once per threshold, however often and however many workers run it.
+Thresholds (DOMAIN.md "Tickets"; each a setting read with a default, docs/clock.md):
+
+| threshold | when | setting |
+|---|---|---|
+| accept deadline missed | the unit has not signed ``accept_due_at`` after dispatch | ``Category.accept_hours`` |
+| warning (预警) | 80 % of the working time from dispatch to the deadline is used | ``ZHIWANG_WARNING_RATIO`` (0.8) |
+| overdue (超期) | the deadline has passed (strictly after ``due_at``) | — |
+| urge notice (催办通知) | the day after expiry: the first working window of the next working day | ``ZHIWANG_URGE_AFTER_DAYS`` (1; 0 = at expiry) |
+| supervision (督办) | still overdue N working days after the urge notice | ``ZHIWANG_SUPERVISE_AFTER_DAYS`` (5) |
+
+Only tickets whose work is with the handling unit are swept (``dispatched``, ``accepted``):
+a suspended ticket's clock stands still, and a replied one waits for the dispatcher, not the unit.
+
+Exactly once per threshold, however often and on however many workers the sweep runs: each
+step re-reads its candidates under a row lock (``SELECT … FOR UPDATE SKIP LOCKED`` on
+PostgreSQL; SQLite's IMMEDIATE transactions serialize writers) with the threshold condition
+repeated, moves the ticket's clock column (``clock_stage`` / ``accept_warned``) so the condition
+no longer holds, and records a ``ClockAlert`` (unique per ticket, kind and deadline) in the same
+transaction. Each step works in batches of ticket ids, set-wise (one UPDATE and three bulk
+INSERTs per batch), so a storm of 100,000 warnings costs seconds, not an hour of single saves.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import datetime
+from array import array
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
+from django.db.models import Exists, F, OuterRef, Q
+from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from zhiwang.core.workcalendar.models import LimitUnit
 from zhiwang.core.workcalendar.services import due, work_calendar
-from zhiwang.tickets.models import ClockAlert, Ticket, TicketStatus
+from zhiwang.tickets.models import ClockAlert, Notification, Ticket, TicketEvent, TicketStatus
+from zhiwang.tickets.workflow import TicketAction
 
 logger = logging.getLogger(__name__)
 
-CLOCK_STATUSES = (
-    TicketStatus.DISPATCHED,
-    TicketStatus.ACCEPTED,
-    TicketStatus.REPLIED,
-    TicketStatus.VERIFYING,
-)
+#: The states in which the handling unit holds the work, so its clock runs and the sweep acts.
+SWEPT_STATUSES = (TicketStatus.DISPATCHED, TicketStatus.ACCEPTED)
+
+#: ``clock_stage`` values (Ticket.clock_stage): running → warned → urged → supervised.
+RUNNING, WARNED, URGED, SUPERVISED = 0, 1, 2, 3
+
+
+# --- settings ---------------------------------------------------------------
+
+
+def warning_ratio() -> Decimal:
+    """``ZHIWANG_WARNING_RATIO``: the share of the time limit used when the warning goes out (0 < r ≤ 1)."""
+    ratio = Decimal(str(getattr(settings, "ZHIWANG_WARNING_RATIO", "0.8")))
+    if not Decimal(0) < ratio <= Decimal(1):
+        raise ValueError(f"ZHIWANG_WARNING_RATIO={ratio} must be above 0 and at most 1")
+    return ratio
+
+
+def urge_after_days() -> int:
+    """``ZHIWANG_URGE_AFTER_DAYS``: working days after the day of expiry when the urge notice goes out."""
+    days = int(getattr(settings, "ZHIWANG_URGE_AFTER_DAYS", 1))
+    if days < 0:
+        raise ValueError(f"ZHIWANG_URGE_AFTER_DAYS={days} must be 0 or more")
+    return days
+
+
+def supervise_after_days() -> int:
+    """``ZHIWANG_SUPERVISE_AFTER_DAYS``: working days after the urge notice when supervision starts."""
+    days = int(getattr(settings, "ZHIWANG_SUPERVISE_AFTER_DAYS", 5))
+    if days < 1:
+        raise ValueError(f"ZHIWANG_SUPERVISE_AFTER_DAYS={days} must be at least 1")
+    return days
+
+
+# --- deadlines --------------------------------------------------------------
 
 
 def dispatch_deadlines(*, ticket: Ticket, at: datetime) -> tuple[datetime, datetime]:
@@ -41,107 +90,296 @@ def dispatch_deadlines(*, ticket: Ticket, at: datetime) -> tuple[datetime, datet
     return accept_due, handle_due
 
 
-def warning_point(*, start: datetime, deadline: datetime) -> datetime:
-    """The moment ``ZHIWANG_WARNING_RATIO`` (80 %) of the working time between start and deadline has passed."""
-    ratio = getattr(settings, "ZHIWANG_WARNING_RATIO", 0.8)
-    calendar = work_calendar()
+def warning_point(
+    *, start: datetime, deadline: datetime, ratio: Decimal | float | None = None, calendar=None
+) -> datetime:
+    """The moment ``ratio`` (``ZHIWANG_WARNING_RATIO``) of the working time from start to deadline is used.
+
+    A deadline with no working time before it (or before the start) warns at the deadline itself.
+    """
+    ratio = warning_ratio() if ratio is None else Decimal(str(ratio))
+    calendar = calendar or work_calendar()
     total = calendar.working_seconds_between(start, deadline)
     if total <= 0:
         return deadline
-    return calendar.add_working_hours(start, Decimal(total * ratio) / Decimal(3600))
+    return min(calendar.add_working_hours(start, Decimal(str(total)) * ratio / Decimal(3600)), deadline)
 
 
 def set_deadlines(*, ticket: Ticket, start: datetime, due_at: datetime) -> list[str]:
-    """Point the clock at a new deadline: warning point recomputed, stage back to running."""
+    """Point the clock at a new deadline: warning point recomputed, stage back to running.
+
+    Returns the changed field names for ``save(update_fields=…)``. A new deadline is a new
+    set of thresholds: ``ClockAlert`` rows are keyed by the deadline, so it warns again.
+    """
     ticket.due_at = due_at
     ticket.warn_at = warning_point(start=start, deadline=due_at)
     ticket.supervise_at = None
-    ticket.clock_stage = 0
+    ticket.clock_stage = RUNNING
     return ["due_at", "warn_at", "supervise_at", "clock_stage"]
+
+
+def urge_cutoff(*, now: datetime, days: int | None = None) -> tuple[str, datetime]:
+    """The urge threshold at ``now`` as a lookup on ``due_at``: ``("lt", now)`` or ``("lte", midnight)``.
+
+    "Urge notice the day after expiry" (DOMAIN.md): a ticket is urged once the first working
+    window of the ``days``-th working day after its day of expiry has opened. The day of
+    expiry of a deadline at exactly midnight is the day that midnight ends. With D the latest
+    working day whose first window opened at or before ``now`` and C the working day ``days − 1``
+    working days before D, a ticket is urged when ``due_at <= C 00:00`` (its day of expiry is
+    before C). ``days == 0`` urges as soon as the deadline has passed (``due_at < now``).
+    """
+    days = urge_after_days() if days is None else days
+    if days == 0:
+        return "lt", now
+    calendar = work_calendar()
+    local = timezone.localtime(now, calendar.tz)
+    day = local.date()
+    windows = calendar.working_windows(day)
+    if not windows or local < windows[0][0]:
+        day = previous_working_day(day)
+    for _step in range(days - 1):
+        day = previous_working_day(day)
+    return "lte", datetime.combine(day, datetime.min.time(), tzinfo=calendar.tz)
+
+
+def previous_working_day(day: date) -> date:
+    """The last working day strictly before ``day``."""
+    calendar = work_calendar()
+    for _step in range(3660):
+        day -= timedelta(days=1)
+        if calendar.is_working_day(day):
+            return day
+    raise ValueError("the work calendar has no working day in ten years")
+
+
+def supervision_point(*, urged_at: datetime, calendar=None) -> datetime:
+    """When a ticket urged at ``urged_at`` is supervised if still overdue: end of the N-th working day after."""
+    return (calendar or work_calendar()).add_working_days(urged_at, supervise_after_days())
+
+
+# --- the sweep ---------------------------------------------------------------
 
 
 @dataclass
 class SweepReport:
+    """What one sweep did. ``scanned`` counts candidate rows read; ``skipped`` the ones another
+    worker or a user held (locked) or changed first — they are looked at again next time."""
+
     scanned: int = 0
+    accept_warned: int = 0
     warned: int = 0
+    overdue: int = 0
     urged: int = 0
     supervised: int = 0
-    accept_warned: int = 0
+    skipped: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
 
 
-def _claim(ticket_id: int, kind: str, deadline: datetime) -> bool:
-    """Record that a threshold is being acted on; False if another run already did."""
-    try:
-        with transaction.atomic():
-            ClockAlert.objects.create(ticket_id=ticket_id, kind=kind, deadline=deadline)
-        return True
-    except IntegrityError:
-        return False
+@dataclass(frozen=True)
+class _Step:
+    """One threshold: which tickets cross it (``condition``), what changes, what is written."""
+
+    kind: str  # ClockAlert.Kind
+    report_field: str
+    condition: Q  # the whole threshold condition, repeated under the row lock
+    deadline_field: str  # the deadline the alert is keyed by
+    changes: dict  # Ticket columns set when the threshold is acted on
+    note: Callable[[dict], str]
+    notification_kind: str
+    message: Callable[[dict, str], str]
+    notify_dispatcher: bool = False
+    payload: Callable[[dict], dict] | None = None
 
 
-def _batches(qs, batch_size: int):
-    """Primary keys of ``qs`` in ascending batches: bounded memory whatever the count."""
-    last_pk = 0
-    while True:
+_ROW_FIELDS = ("pk", "number", "status", "handling_unit_id", "dispatch_center_id", "due_at", "accept_due_at")
+
+
+def _steps(now: datetime) -> list[_Step]:
+    swept = Q(status__in=SWEPT_STATUSES)
+    supervise_days = supervise_after_days()
+    lookup, cutoff = urge_cutoff(now=now)
+    urge_due = Q(**{f"due_at__{lookup}": cutoff})
+    overdue_recorded = Exists(
+        ClockAlert.objects.filter(
+            ticket=OuterRef("pk"), kind=ClockAlert.Kind.OVERDUE, deadline=OuterRef("due_at")
+        )
+    )
+    steps = [
+        _Step(
+            kind=ClockAlert.Kind.ACCEPT_WARNING,
+            report_field="accept_warned",
+            condition=Q(status=TicketStatus.DISPATCHED, accept_warned=False, accept_due_at__lt=now),
+            deadline_field="accept_due_at",
+            changes={"accept_warned": True},
+            note=lambda row: _("Not accepted in time."),
+            notification_kind="accept_overdue",
+            message=lambda row, note: f"{row['number']}: {note}",
+            payload=lambda row: {"kind": "accept_overdue"},
+        ),
+        _Step(
+            kind=ClockAlert.Kind.WARNING,
+            report_field="warned",
+            condition=swept & Q(clock_stage=RUNNING, warn_at__lte=now, due_at__gte=now),
+            deadline_field="due_at",
+            changes={"clock_stage": WARNED},
+            note=lambda row: _("80 % of the time limit has been used."),
+            notification_kind="deadline_near",
+            message=lambda row, note: f"{row['number']}: {note}",
+            payload=lambda row: {"kind": "deadline_near"},
+        ),
+    ]
+    if lookup != "lt":  # with an urge at expiry the urge notice itself says it is overdue
+        steps.append(
+            _Step(
+                kind=ClockAlert.Kind.OVERDUE,
+                report_field="overdue",
+                condition=swept & Q(clock_stage__lt=URGED, due_at__lt=now) & ~overdue_recorded,
+                deadline_field="due_at",
+                changes={},
+                note=lambda row: _("The deadline has passed."),
+                notification_kind="overdue",
+                message=lambda row, note: f"{row['number']}: {note}",
+                notify_dispatcher=True,
+                payload=lambda row: {"kind": "overdue"},
+            )
+        )
+    steps += [
+        _Step(
+            kind=ClockAlert.Kind.URGE,
+            report_field="urged",
+            condition=swept & Q(clock_stage__lt=URGED, due_at__lt=now) & urge_due,
+            deadline_field="due_at",
+            changes={
+                "clock_stage": URGED,
+                "escalation_level": Greatest(F("escalation_level"), 1),
+                "supervise_at": supervision_point(urged_at=now),
+            },
+            note=lambda row: _("Urge notice: the deadline has passed. Reply without delay."),
+            notification_kind="urged",
+            message=lambda row, note: _("Urge notice for %(number)s.") % {"number": row["number"]},
+        ),
+        _Step(
+            kind=ClockAlert.Kind.SUPERVISE,
+            report_field="supervised",
+            condition=swept & Q(clock_stage=URGED, supervise_at__lte=now, due_at__lt=now),
+            deadline_field="due_at",
+            changes={"clock_stage": SUPERVISED, "escalation_level": Greatest(F("escalation_level"), 1) + 1},
+            note=lambda row: (
+                _("Still overdue %(days)s working days after the urge notice.") % {"days": supervise_days}
+            ),
+            notification_kind="supervised",
+            message=lambda row, note: (
+                _("Supervision notice (level %(level)s) for %(number)s: %(note)s")
+                % {"level": max(row["escalation_level"], 1) + 1, "number": row["number"], "note": note}
+            ),
+            payload=lambda row: {"level": max(row["escalation_level"], 1) + 1},
+        ),
+    ]
+    return steps
+
+
+_ACTIONS = {
+    ClockAlert.Kind.ACCEPT_WARNING: TicketAction.WARN,
+    ClockAlert.Kind.WARNING: TicketAction.WARN,
+    ClockAlert.Kind.OVERDUE: TicketAction.WARN,
+    ClockAlert.Kind.URGE: TicketAction.URGE,
+    ClockAlert.Kind.SUPERVISE: TicketAction.SUPERVISE,
+}
+
+
+def _act(step: _Step, ids: list[int], *, now: datetime) -> int:
+    """Act on the tickets of ``ids`` that still cross ``step``'s threshold; return how many."""
+    with transaction.atomic():
         rows = list(
-            qs.filter(pk__gt=last_pk).order_by("pk").values_list("pk", "due_at", "accept_due_at")[:batch_size]
+            Ticket.objects.select_for_update(skip_locked=True)
+            .filter(step.condition, pk__in=ids)
+            .order_by("pk")
+            .values(*_ROW_FIELDS, "escalation_level")
         )
         if not rows:
-            return
-        last_pk = rows[-1][0]
-        yield rows
+            return 0
+        pks = [row["pk"] for row in rows]
+        if step.changes:
+            Ticket.objects.filter(pk__in=pks).update(**step.changes, updated_at=now)
+        ClockAlert.objects.bulk_create(
+            [
+                ClockAlert(ticket_id=row["pk"], kind=step.kind, deadline=row[step.deadline_field])
+                for row in rows
+            ],
+            ignore_conflicts=True,
+        )
+        events, notifications = [], []
+        for row in rows:
+            note = step.note(row)
+            deadline = row[step.deadline_field]
+            payload = {
+                **(step.payload(row) if step.payload else {}),
+                "deadline": timezone.localtime(deadline).isoformat(),
+            }
+            events.append(
+                TicketEvent(
+                    ticket_id=row["pk"],
+                    actor=None,
+                    action=_ACTIONS[step.kind],
+                    from_state=row["status"],
+                    to_state=row["status"],
+                    note=note,
+                    payload=payload,
+                    unit_id=row["handling_unit_id"],
+                    at=now,
+                )
+            )
+            message = step.message(row, note)[:500]
+            recipients = {row["handling_unit_id"]}
+            if step.notify_dispatcher:
+                recipients.add(row["dispatch_center_id"])
+            notifications += [
+                Notification(
+                    unit_id=unit_id, ticket_id=row["pk"], kind=step.notification_kind, message=message
+                )
+                for unit_id in sorted(recipients - {None})
+            ]
+        TicketEvent.objects.bulk_create(events)
+        Notification.objects.bulk_create(notifications)
+    return len(rows)
 
 
-def clock_sweep(*, now: datetime | None = None, batch_size: int = 2000, progress=None) -> SweepReport:
-    """Act on every deadline threshold crossed since the last run, exactly once.
+def clock_sweep(
+    *, now: datetime | None = None, batch_size: int = 2000, progress: Callable[[int], None] | None = None
+) -> SweepReport:
+    """Act on every deadline threshold crossed by ``now``, exactly once per ticket and threshold.
 
-    Each threshold is an indexed SQL filter (``warn_at``, ``due_at``, ``supervise_at``
-    with ``clock_stage``), so a run reads only the tickets that need an action, never
-    the whole open stock. Safe to run twice or on two workers at once (``ClockAlert``).
+    Each threshold is one filter on a deadline column and the clock stage, so with the sweep's
+    indexes a run reads only the tickets that need an action, never the whole open stock. The
+    candidate ids are kept as a compact array (8 bytes each: memory grows with the tickets
+    crossing a threshold, not with the open stock) and acted on in ascending batches of
+    ``batch_size``; ``progress(scanned)`` is called after each batch. Safe to run twice, or on
+    two workers at once.
     """
-    from zhiwang.tickets.services.actions import ticket_supervise, ticket_urge, ticket_warn
-
     now = now or timezone.now()
     report = SweepReport()
-    running = Ticket.objects.filter(status__in=CLOCK_STATUSES)
-
-    def tick(count):
-        report.scanned += count
-        if progress:
-            progress(report.scanned)
-
-    for rows in _batches(
-        Ticket.objects.filter(status=TicketStatus.DISPATCHED, accept_warned=False, accept_due_at__lte=now),
-        batch_size,
-    ):
-        tick(len(rows))
-        for pk, _due, accept_due in rows:
-            if _claim(pk, ClockAlert.Kind.ACCEPT_WARNING, accept_due):
-                ticket_warn(ticket_id=pk, kind="accept_overdue", now=now)
-                report.accept_warned += 1
-    for rows in _batches(running.filter(clock_stage=0, warn_at__lte=now, due_at__gt=now), batch_size):
-        tick(len(rows))
-        for pk, due_at, _accept in rows:
-            if _claim(pk, ClockAlert.Kind.WARNING, due_at):
-                ticket_warn(ticket_id=pk, kind="deadline_near", now=now)
-                report.warned += 1
-    for rows in _batches(running.filter(clock_stage__lt=2, due_at__lte=now), batch_size):
-        tick(len(rows))
-        for pk, due_at, _accept in rows:
-            if _claim(pk, ClockAlert.Kind.URGE, due_at):
-                ticket_urge(ticket_id=pk, actor=None, note=_("Overdue: the deadline has passed."), now=now)
-                report.urged += 1
-    for rows in _batches(running.filter(clock_stage=2, supervise_at__lte=now), batch_size):
-        tick(len(rows))
-        for pk, due_at, _accept in rows:
-            if _claim(pk, ClockAlert.Kind.SUPERVISE, due_at):
-                ticket_supervise(
-                    ticket_id=pk,
-                    actor=None,
-                    note=_("Still overdue %(days)s working days after the urge notice.")
-                    % {"days": getattr(settings, "ZHIWANG_SUPERVISE_AFTER_DAYS", 5)},
-                    now=now,
-                )
-                report.supervised += 1
-    logger.info("clock sweep: %s", report)
+    for step in _steps(now):
+        # All candidate ids first, compactly (8 bytes each), then act in sorted batches. No
+        # ORDER BY … LIMIT: with it PostgreSQL tends to walk the primary key and filter the whole
+        # table, because it cannot see how few open tickets cross a threshold at once.
+        ids = array(
+            "q",
+            Ticket.objects.filter(step.condition)
+            .order_by()
+            .values_list("pk", flat=True)
+            .iterator(batch_size),
+        )
+        ids = array("q", sorted(ids))
+        for first in range(0, len(ids), batch_size):
+            batch = ids[first : first + batch_size].tolist()
+            acted = _act(step, batch, now=now)
+            setattr(report, step.report_field, getattr(report, step.report_field) + acted)
+            report.skipped += len(batch) - acted
+            report.scanned += len(batch)
+            if progress is not None:
+                progress(report.scanned)
+        del ids
+    logger.info("clock sweep at %s: %s", now.isoformat(), report)
     return report

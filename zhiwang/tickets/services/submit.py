@@ -8,13 +8,11 @@ ticket the first call made; nothing is ever half-written.
 from __future__ import annotations
 
 import hashlib
-import math
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -26,7 +24,6 @@ from zhiwang.geo.addressing import match_address
 from zhiwang.geo.locator import locate
 from zhiwang.geo.models import Division, DivisionLevel, Grid, StandardAddress
 from zhiwang.tickets.models import (
-    OPEN_STATUSES,
     Category,
     Channel,
     KindDeadline,
@@ -36,8 +33,10 @@ from zhiwang.tickets.models import (
     TicketKind,
     TicketStatus,
     Urgency,
+    normalize_phone,
 )
 from zhiwang.tickets.routing import route
+from zhiwang.tickets.selectors import open_duplicates
 from zhiwang.tickets.services.clock import dispatch_deadlines
 from zhiwang.tickets.workflow import TicketAction
 
@@ -56,6 +55,8 @@ DEFAULT_LIMITS = {
 
 @dataclass
 class Place:
+    """Where a ticket is, as precisely as the input allows; ``how`` says what located it."""
+
     address: StandardAddress | None = None
     grid: Grid | None = None
     community: Division | None = None
@@ -72,6 +73,8 @@ class Place:
 
 @dataclass
 class SubmitResult:
+    """The ticket, whether this call created it (False: a retry), and open duplicates found at intake."""
+
     ticket: Ticket
     created: bool
     duplicates: list[Ticket] = field(default_factory=list)
@@ -135,7 +138,9 @@ def locate_place(
     if address_text.strip():
         match = match_address(address_text)
         if match.address is not None:
-            return locate_place(address_code=match.address.code)
+            place = locate_place(address_code=match.address.code)
+            place.how = "text:address"
+            return place
         if match.division is not None:
             chain = _ancestors(match.division)
             return Place(
@@ -180,39 +185,103 @@ def next_number(now: datetime) -> str:
     return f"ZW{day:%Y%m%d}{value:06d}"
 
 
-def _distance_m(lon1, lat1, lon2, lat2) -> float:
-    r = 6_371_000.0
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * r * math.asin(math.sqrt(a))
-
-
 def find_duplicates(
     *, category: Category, place: Place, at: datetime, exclude_pk: int | None = None
 ) -> list[Ticket]:
-    """Open tickets of the same category at the same standard address, or near the point in the window."""
-    radius = getattr(settings, "ZHIWANG_DUPLICATE_RADIUS_M", 100)
-    window = timedelta(days=getattr(settings, "ZHIWANG_DUPLICATE_WINDOW_DAYS", 7))
-    qs = Ticket.objects.filter(category=category, status__in=OPEN_STATUSES).exclude(pk=exclude_pk)
-    found: dict[int, Ticket] = {}
-    if place.address is not None:
-        building = place.address
-        while building.parent_id is not None:
-            building = building.parent
-        same = qs.filter(address__code__startswith=building.code)
-        for ticket in same.order_by("received_at")[:20]:
-            found[ticket.pk] = ticket
-    if place.lon is not None and place.community is not None:
-        nearby = qs.filter(community=place.community, received_at__gte=at - window, lon__isnull=False)
-        for ticket in nearby.order_by("received_at")[:200]:
-            if _distance_m(place.lon, place.lat, ticket.lon, ticket.lat) <= radius:
-                found.setdefault(ticket.pk, ticket)
-    return sorted(found.values(), key=lambda t: t.received_at)
+    """Open tickets of the same category at the same building, or near the point in the window."""
+    return open_duplicates(
+        category_id=category.pk,
+        address=place.address,
+        community_id=place.community.pk if place.community else None,
+        lon=place.lon,
+        lat=place.lat,
+        at=at,
+        exclude_pk=exclude_pk,
+    )
 
 
 def _clean(value: str | None) -> str:
     return (value or "").strip()
+
+
+#: Longest accepted values; the database columns are the hard limit, this answers with a field error.
+MAX_LENGTHS = {
+    "title": 200,
+    "description": 4000,
+    "reporter_name": 64,
+    "address_text": 255,
+    "external_id": 120,
+}
+
+
+def _validate(
+    *,
+    channel: str,
+    kind: str,
+    category,
+    urgency: str,
+    texts: dict[str, str],
+    reporter_phone: str,
+    received_at: datetime | None,
+    now: datetime,
+) -> tuple[Category | None, str]:
+    """Every field rule at once (so a form shows all problems together); returns (category, phone)."""
+    errors = ErrorList()
+    if channel not in Channel.values:
+        errors.add("channel", "tickets.channel_unknown", _("Unknown channel %(value)s.") % {"value": channel})
+    if kind not in TicketKind.values:
+        errors.add("kind", "tickets.kind_unknown", _("Unknown kind %(value)s.") % {"value": kind})
+    if urgency not in Urgency.values:
+        errors.add("urgency", "tickets.urgency_unknown", _("Unknown urgency %(value)s.") % {"value": urgency})
+    if isinstance(category, str):
+        category = (
+            Category.objects.filter(code=category.strip(), is_active=True).first() if category else None
+        )
+    elif category is not None and not category.is_active:
+        category = None
+    if category is None:
+        errors.add("category", "tickets.category_unknown", _("Choose a category from the catalogue."))
+    elif category.children.filter(is_active=True).exists():
+        errors.add(
+            "category",
+            "tickets.category_not_leaf",
+            _("Choose the most specific category (%(name)s has subcategories).") % {"name": category.name},
+        )
+    elif category.kinds and kind in TicketKind.values and kind not in category.kinds:
+        errors.add(
+            "kind",
+            "tickets.kind_not_allowed",
+            _("The category %(name)s is not used for this kind.") % {"name": category.name},
+        )
+    if len(texts["description"]) < 5:
+        errors.add(
+            "description", "tickets.description_short", _("Describe the problem in at least 5 characters.")
+        )
+    for name, limit in MAX_LENGTHS.items():
+        if len(texts[name]) > limit:
+            errors.add(
+                name,
+                f"tickets.{name}_long",
+                _("At most %(limit)s characters, please (%(length)s given).")
+                % {"limit": f"{limit:,}", "length": f"{len(texts[name]):,}"},
+            )
+    phone = normalize_phone(reporter_phone)
+    if _clean(reporter_phone) and not phone:
+        errors.add("reporter_phone", "tickets.phone_invalid", _("The phone number is not valid."))
+    if received_at is not None:
+        if timezone.is_naive(received_at):
+            errors.add(
+                "received_at", "tickets.received_naive", _("Give the time received with its time zone.")
+            )
+        elif received_at > now + timedelta(minutes=5):
+            errors.add("received_at", "tickets.received_in_future", _("The time received is in the future."))
+    errors.raise_if_any("tickets.invalid", _("The ticket has invalid fields."))
+    return category, phone
+
+
+def _existing(key: str) -> Ticket | None:
+    """The ticket an earlier call with the same idempotency key made (a seam for the race test)."""
+    return Ticket.objects.filter(idempotency_key=key).first()
 
 
 def ticket_submit(
@@ -238,62 +307,46 @@ def ticket_submit(
     """Create a ticket from any channel (or return the one an earlier identical call created).
 
     ``external_id`` is the channel's own id (hotline call id, Open311 client request id,
-    the web form's one-time token); (channel, external_id) is the idempotency key.
-    Raises ``ServiceError`` with field errors when the input is invalid; nothing is written then.
-    """
-    errors = ErrorList()
-    description = _clean(description)
-    title = _clean(title)
-    if channel not in Channel.values:
-        errors.add("channel", "tickets.channel_unknown", _("Unknown channel %(value)s.") % {"value": channel})
-    if kind not in TicketKind.values:
-        errors.add("kind", "tickets.kind_unknown", _("Unknown kind %(value)s.") % {"value": kind})
-    if urgency not in Urgency.values:
-        errors.add("urgency", "tickets.urgency_unknown", _("Unknown urgency %(value)s.") % {"value": urgency})
-    if isinstance(category, str):
-        category = Category.objects.filter(code=category, is_active=True).first() if category else None
-        if category is None:
-            errors.add("category", "tickets.category_unknown", _("Choose a category from the catalogue."))
-    elif category is None or not category.is_active:
-        errors.add("category", "tickets.category_unknown", _("Choose a category from the catalogue."))
-    if category is not None and category.children.filter(is_active=True).exists():
-        errors.add(
-            "category",
-            "tickets.category_not_leaf",
-            _("Choose the most specific category (%(name)s has subcategories).") % {"name": category.name},
-        )
-    if category is not None and category.kinds and kind in TicketKind.values and kind not in category.kinds:
-        errors.add(
-            "kind",
-            "tickets.kind_not_allowed",
-            _("The category %(name)s is not used for this kind.") % {"name": category.name},
-        )
-    if len(description) < 5:
-        errors.add(
-            "description", "tickets.description_short", _("Describe the problem in at least 5 characters.")
-        )
-    if len(description) > 4000:
-        errors.add(
-            "description", "tickets.description_long", _("The description may have at most 4,000 characters.")
-        )
-    phone = "".join(ch for ch in _clean(reporter_phone) if ch.isdigit() or ch in "+-")
-    if reporter_phone and not (7 <= len(phone.replace("-", "").replace("+", "")) <= 15):
-        errors.add("reporter_phone", "tickets.phone_invalid", _("The phone number is not valid."))
-    now = timezone.now()
-    if received_at is not None and received_at > now + timedelta(minutes=5):
-        errors.add("received_at", "tickets.received_in_future", _("The time received is in the future."))
-    if len(external_id) > 120:
-        errors.add(
-            "external_id", "tickets.external_id_long", _("The external id may have at most 120 characters.")
-        )
-    errors.raise_if_any("tickets.invalid", _("The ticket has invalid fields."))
+    the web form's one-time token); (channel, external_id) is the idempotency key: a
+    retry, even one racing the first call, gets the first call's ticket and
+    ``created=False`` (the retry's own fields are not compared). ``category`` is a
+    ``Category`` or its code. The place is the standard address ``address_code``, else
+    the point (``lon``, ``lat`` in ``crs``), else ``address_text`` matched against the
+    standard addresses and division names; complaints, reports, requests for help and
+    incidents must have one. Routing suggests a unit and a dispatcher queue; a certain
+    rule dispatches at once unless open duplicates were found (the operator looks first).
 
+    Raises ``ServiceError`` ``tickets.invalid`` with every field error, or a single
+    error (``tickets.address_unknown``, ``tickets.place_required``, ``geo.outside_city``,
+    ``geo.not_a_number``, …) naming its field. Nothing is written then.
+    """
+    now = timezone.now()
+    texts = {
+        "description": _clean(description),
+        "title": _clean(title),
+        "reporter_name": _clean(reporter_name),
+        "address_text": _clean(address_text),
+        "external_id": _clean(external_id),
+    }
+    category, phone = _validate(
+        channel=channel,
+        kind=kind,
+        category=category,
+        urgency=urgency,
+        texts=texts,
+        reporter_phone=reporter_phone,
+        received_at=received_at,
+        now=now,
+    )
+    external_id = texts["external_id"]
     key = f"{channel}:{external_id}" if external_id else f"{channel}:auto:{uuid.uuid4().hex}"
-    existing = Ticket.objects.filter(idempotency_key=key).first()
+    existing = _existing(key)
     if existing is not None:
         return SubmitResult(existing, False)
 
-    place = locate_place(address_code=address_code, lon=lon, lat=lat, crs=crs, address_text=address_text)
+    place = locate_place(
+        address_code=_clean(address_code), lon=lon, lat=lat, crs=crs, address_text=texts["address_text"]
+    )
     if kind in PLACE_KINDS and place.finest is None:
         raise ServiceError(
             "tickets.place_required",
@@ -303,6 +356,7 @@ def ticket_submit(
     amount, unit = deadline_rule(category=category, kind=kind, urgency=urgency)
     decided = route(category=category, place=place.finest)
     received = received_at or now
+    description = texts["description"]
     try:
         with transaction.atomic():
             duplicates = find_duplicates(category=category, place=place, at=received)
@@ -313,13 +367,13 @@ def ticket_submit(
                 channel=channel,
                 idempotency_key=key,
                 urgency=urgency,
-                title=title or description[:40],
+                title=texts["title"] or description[:40],
                 description=description,
                 status=TicketStatus.PENDING_DISPATCH,
-                reporter_name=_clean(reporter_name)[:64],
+                reporter_name=texts["reporter_name"],
                 reporter_phone=phone,
                 reporter=reporter if getattr(reporter, "pk", None) else None,
-                address_text=_clean(address_text)[:255] or (place.address.full_name if place.address else ""),
+                address_text=texts["address_text"] or (place.address.full_name if place.address else ""),
                 address=place.address,
                 lon=place.lon,
                 lat=place.lat,
@@ -327,6 +381,7 @@ def ticket_submit(
                 community=place.community,
                 subdistrict=place.subdistrict,
                 district=place.district,
+                division=place.finest,
                 dispatch_center=decided.dispatch_center,
                 suggested_unit=decided.unit,
                 route_explanation=decided.explanation[:255],
@@ -341,7 +396,13 @@ def ticket_submit(
                 from_state="",
                 to_state=TicketStatus.PENDING_DISPATCH,
                 note=_("Received via %(channel)s.") % {"channel": Channel(channel).label},
-                payload={"located_by": place.how, "duplicates": [d.number for d in duplicates]},
+                payload={
+                    "located_by": place.how,
+                    "route": decided.explanation,
+                    "rule_id": decided.rule_id,
+                    "suggested_unit_id": decided.unit.pk if decided.unit else None,
+                    "duplicates": [d.number for d in duplicates],
+                },
                 at=received,
             )
             if decided.auto_dispatch and decided.unit is not None and not duplicates:
@@ -354,8 +415,8 @@ def ticket_submit(
                     note=_("Dispatched automatically: %(why)s") % {"why": decided.explanation},
                 )
     except IntegrityError:
-        # Two identical retries raced: the other one won; answer with its ticket.
-        existing = Ticket.objects.filter(idempotency_key=key).first()
+        # Two identical retries raced past the lookup above: the other one committed first.
+        existing = _existing(key)
         if existing is None:
             raise
         return SubmitResult(existing, False)

@@ -1,0 +1,213 @@
+"""Two people acting on one ticket at once: exactly one wins, the other is told clearly; retries are idempotent.
+
+The first tests run in the usual rolled-back transaction (stale copies, the
+``expected_version`` path, the IntegrityError path of submit). The thread tests need
+committed data that other connections can see (``transaction=True``): they make the
+little they need themselves, because the database is emptied after each of them.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection
+
+from tests.tickets.conftest import SANITATION
+from zhiwang.core.errors import Conflict, ServiceError
+from zhiwang.tickets import services
+from zhiwang.tickets.models import Ticket, TicketEvent, TicketStatus
+from zhiwang.tickets.services import submit as submit_module
+
+# --- in one transaction -------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_stale_expected_version_loses_and_nothing_is_written(dispatched, nanshan_dispatcher, sub_handler):
+    ticket = dispatched()
+    seen = ticket.version
+    services.ticket_note(
+        ticket=ticket, actor=nanshan_dispatcher, note="请注意安全"
+    )  # somebody else acts first
+    fresh = Ticket.objects.get(pk=ticket.pk)
+    count = fresh.events.count()
+    with pytest.raises(Conflict) as caught:
+        services.ticket_accept(ticket=fresh, actor=sub_handler, expected_version=seen)
+    error = caught.value
+    assert (error.code, error.status) == ("tickets.version_conflict", 409)
+    assert ticket.number in error.message and "已派遣" in error.message  # which ticket, and what it is now
+    fresh.refresh_from_db()
+    assert fresh.status == TicketStatus.DISPATCHED and fresh.events.count() == count
+
+
+@pytest.mark.django_db
+def test_two_dispatchers_with_the_same_view_cannot_both_win(
+    make_ticket, nanshan_dispatcher, subdistrict_dispatcher, sub_handler, handler
+):
+    ticket = make_ticket()
+    mine, theirs = Ticket.objects.get(pk=ticket.pk), Ticket.objects.get(pk=ticket.pk)
+    services.ticket_dispatch(ticket=mine, unit=sub_handler.org_unit, actor=nanshan_dispatcher)
+    with pytest.raises(Conflict) as caught:
+        services.ticket_dispatch(ticket=theirs, unit=handler.org_unit, actor=subdistrict_dispatcher)
+    assert caught.value.code == "tickets.version_conflict"
+    ticket.refresh_from_db()
+    assert ticket.handling_unit == sub_handler.org_unit
+    assert ticket.events.filter(action="dispatch").count() == 1
+    # the loser's copy stays stale: trying again with it conflicts again, it never overwrites
+    with pytest.raises(Conflict):
+        services.ticket_dispatch(ticket=theirs, unit=handler.org_unit, actor=subdistrict_dispatcher)
+
+
+@pytest.mark.django_db
+def test_actions_that_keep_the_state_still_conflict(dispatched, nanshan_dispatcher, handler, sub_handler):
+    """Two reassignments of one dispatched ticket: the state does not change, the version does."""
+    ticket = dispatched()
+    a, b = Ticket.objects.get(pk=ticket.pk), Ticket.objects.get(pk=ticket.pk)
+    services.ticket_reassign(ticket=a, unit=handler.org_unit, actor=nanshan_dispatcher, note="城管职责")
+    with pytest.raises(Conflict):
+        services.ticket_reassign(ticket=b, unit=handler.org_unit, actor=nanshan_dispatcher, note="城管职责")
+    assert Ticket.objects.get(pk=ticket.pk).events.filter(action="reassign").count() == 1
+
+
+@pytest.mark.django_db
+def test_a_refused_action_leaves_the_callers_object_usable(dispatched, handler, sub_handler):
+    ticket = dispatched()
+    with pytest.raises(ServiceError):
+        services.ticket_accept(ticket=ticket, actor=handler)  # another unit
+    assert ticket.accepted_at is None and ticket.status == TicketStatus.DISPATCHED
+    services.ticket_accept(ticket=ticket, actor=sub_handler)
+    assert ticket.status == TicketStatus.ACCEPTED
+
+
+@pytest.mark.django_db
+def test_a_racing_retry_of_submit_gets_the_first_ticket(monkeypatch, nanshan_building):
+    """The retry passed the lookup before the first call committed; the unique key catches it."""
+    data = {
+        "channel": "hotline",
+        "external_id": "CALL-RACE",
+        "kind": "complaint",
+        "category": SANITATION,
+        "description": "电梯坏了三天没人修",
+        "address_code": nanshan_building.code,
+    }
+    first = services.ticket_submit(**data)
+    real = submit_module._existing
+    calls = []
+
+    def lookup_missed_once(key):
+        calls.append(key)
+        return None if len(calls) == 1 else real(key)
+
+    monkeypatch.setattr(submit_module, "_existing", lookup_missed_once)
+    events_before = TicketEvent.objects.count()
+    again = services.ticket_submit(**data)
+    assert len(calls) == 2  # the IntegrityError path looked again
+    assert (again.created, again.ticket.pk) == (False, first.ticket.pk)
+    assert Ticket.objects.filter(idempotency_key="hotline:CALL-RACE").count() == 1
+    assert TicketEvent.objects.count() == events_before
+
+
+# --- in two threads -------------------------------------------------------------------
+
+needs_row_locks = pytest.mark.skipif(
+    connection.vendor == "sqlite",
+    reason="SQLite's in-memory test database shares one cache between threads and answers "
+    "'table is locked' instead of waiting; the file database in production waits (IMMEDIATE "
+    "transactions, busy_timeout). The same code path is covered above by stale copies.",
+)
+
+
+@pytest.fixture
+def committed(transactional_db):
+    """Committed rows other connections can see: two city-wide dispatchers and two units.
+
+    An earlier transactional test may have emptied every table (the database is flushed
+    after each), so the catalogue and the calendar are put back when missing and nothing
+    here relies on the session's demo city.
+    """
+    from zhiwang.accounts.models import OrgUnit, User
+    from zhiwang.core.workcalendar.models import CalendarYear
+    from zhiwang.core.workcalendar.services import calendar_seed, work_calendar_reset
+    from zhiwang.tickets.catalogue import load_catalogue
+    from zhiwang.tickets.models import Category, KindDeadline
+
+    if not CalendarYear.objects.exists():
+        calendar_seed()
+    if not Category.objects.filter(code=SANITATION).exists():
+        load_catalogue(Category=Category, KindDeadline=KindDeadline)
+    work_calendar_reset()
+    units = [OrgUnit.objects.create(code=f"T-RACE-{i}", name=f"单位{i}", kind="department") for i in (1, 2)]
+    people = [User.objects.create(username=f"race_dispatcher_{i}", role="administrator") for i in (1, 2)]
+    yield units, people
+    work_calendar_reset()
+
+
+def _race(*jobs):
+    """Run the jobs at the same moment in their own threads (own connections); return results or errors."""
+    barrier = threading.Barrier(len(jobs))
+    results: list = [None] * len(jobs)
+
+    def run(index, job):
+        try:
+            barrier.wait(timeout=10)
+            results[index] = job()
+        except Exception as exc:  # the loser's error is the point of the test
+            results[index] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i, job)) for i, job in enumerate(jobs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
+
+
+def _inquiry(**extra):
+    data = {
+        "channel": "hotline",
+        "kind": "inquiry",
+        "category": SANITATION,
+        "description": "请问楼道灯坏了找哪个部门？",
+    }
+    return services.ticket_submit(**{**data, **extra})
+
+
+@needs_row_locks
+@pytest.mark.django_db(transaction=True)
+def test_two_dispatchers_at_the_same_moment_exactly_one_wins(committed):
+    (unit_a, unit_b), (alice, bob) = committed
+    ticket = _inquiry().ticket
+
+    def dispatch(actor, unit):
+        def job():
+            copy = Ticket.objects.get(pk=ticket.pk)
+            return services.ticket_dispatch(ticket=copy, unit=unit, actor=actor).handling_unit_id
+
+        return job
+
+    results = _race(dispatch(alice, unit_a), dispatch(bob, unit_b))
+    winners = [r for r in results if isinstance(r, int)]
+    losers = [r for r in results if isinstance(r, Exception)]
+    assert len(winners) == 1 and len(losers) == 1, results
+    assert isinstance(losers[0], Conflict), results
+    assert losers[0].code == "tickets.version_conflict" and ticket.number in losers[0].message
+    ticket.refresh_from_db()
+    assert ticket.handling_unit_id == winners[0]
+    assert ticket.events.filter(action="dispatch").count() == 1
+    assert ticket.version == 2
+
+
+@needs_row_locks
+@pytest.mark.django_db(transaction=True)
+def test_two_identical_submits_at_the_same_moment_make_one_ticket(committed):
+    def job():
+        result = _inquiry(channel="open311", external_id="client-req-7")
+        return (result.created, result.ticket.pk)
+
+    results = _race(job, job)
+    assert all(isinstance(r, tuple) for r in results), results
+    assert sorted(created for created, _pk in results) == [False, True]
+    assert len({pk for _created, pk in results}) == 1
+    assert Ticket.objects.filter(idempotency_key="open311:client-req-7").count() == 1

@@ -1,0 +1,250 @@
+"""A trained classifier: predict ranked labels with calibrated probabilities, save, load.
+
+A model directory holds two files:
+
+* ``model.joblib``: the fitted scikit-learn pipeline (features + calibrated classifier);
+* ``metadata.json``: format version, creation time, labels, training size, metrics,
+  feature configuration and the library versions it was built with.
+
+``FORMAT_VERSION`` changes whenever a saved model would no longer load or predict the
+same way (a renamed module-level function, a changed text pipeline); loading a model
+of another format version fails with a clear :class:`~zhiwang.core.errors.ServiceError`
+instead of predicting nonsense. Load only model directories you trust: the model file
+is a pickle.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from django.utils.translation import gettext as _
+
+from zhiwang.classifier.ml.features import FeatureConfig
+from zhiwang.classifier.ml.selective import decide
+from zhiwang.classifier.ml.text import prepare_parallel
+from zhiwang.core.errors import ServiceError
+
+FORMAT_VERSION = 1
+MODEL_FILE = "model.joblib"
+METADATA_FILE = "metadata.json"
+#: Longer texts are cut here: the first 20,000 characters decide, and time stays bounded.
+MAX_TEXT_CHARS = 20_000
+
+Suggestion = tuple[str, float]
+
+
+@dataclass
+class TrainedModel:
+    """A fitted pipeline with its labels and metadata; see the module docstring for the files."""
+
+    pipeline: object  # sklearn Pipeline(features, classifier) reading prepared token strings
+    labels: list[str]
+    feature_config: FeatureConfig
+    metadata: dict = field(default_factory=dict)
+
+    # --- prediction ------------------------------------------------------------
+
+    def prepare(
+        self, texts: Sequence[object], *, presegmented: bool | None = None, n_jobs: int = 1
+    ) -> list[str]:
+        """Texts in the token-string form the pipeline reads (see ``ml.text``)."""
+        clipped = ["" if t is None else str(t)[:MAX_TEXT_CHARS] for t in texts]
+        return prepare_parallel(
+            clipped, presegmented=presegmented, words=self.feature_config.uses_words, n_jobs=n_jobs
+        )
+
+    def predict_proba_prepared(self, prepared: Sequence[str]) -> np.ndarray:
+        """Probability matrix (rows: texts, columns: ``self.labels``) for prepared texts.
+
+        A text without evidence the model knows (empty, punctuation only, English or
+        another language the training data never had: no known word, or for a character
+        model no known character pair) gets the uniform distribution: the model knows
+        nothing about it, so it must not look confident.
+        """
+        if len(prepared) == 0:
+            return np.zeros((0, len(self.labels)))
+        features, classifier = self.pipeline.steps[0][1], self.pipeline.steps[-1][1]
+        x = features.transform(list(prepared)).tocsr()
+        proba = classifier.predict_proba(x)  # columns follow self.labels (trained on indices)
+        blind = _evidence(features, x) == 0
+        if blind.any():
+            proba[blind] = 1.0 / len(self.labels)
+        return proba
+
+    def predict_proba(
+        self, texts: Sequence[object], *, presegmented: bool | None = None, n_jobs: int = 1
+    ) -> np.ndarray:
+        return self.predict_proba_prepared(self.prepare(texts, presegmented=presegmented, n_jobs=n_jobs))
+
+    def rank(self, proba: np.ndarray, top_k: int = 3) -> list[list[Suggestion]]:
+        """Ranked ``(label, probability)`` lists from a probability matrix."""
+        top_k = max(1, min(int(top_k), len(self.labels)))
+        order = np.argsort(-proba, axis=1, kind="stable")[:, :top_k]
+        return [[(self.labels[j], float(row[j])) for j in idx] for row, idx in zip(proba, order, strict=True)]
+
+    def predict(
+        self, texts: Sequence[object], top_k: int = 3, *, presegmented: bool | None = None, n_jobs: int = 1
+    ) -> list[list[Suggestion]]:
+        """For each text, the ``top_k`` labels with their calibrated probabilities, best first."""
+        return self.rank(self.predict_proba(texts, presegmented=presegmented, n_jobs=n_jobs), top_k)
+
+    @property
+    def threshold(self) -> float | None:
+        """The auto-dispatch threshold measured at training time (98 % precision), if any."""
+        return (self.metadata.get("metrics") or {}).get("threshold")
+
+    def decide(self, suggestions: Sequence[Suggestion], threshold: float | None = None) -> str:
+        """``"auto"`` or ``"queue"`` for one ranked suggestion list (default: the stored threshold)."""
+        return decide(suggestions, self.threshold if threshold is None else threshold)
+
+    def explain(
+        self, text: object, *, top: int = 8, presegmented: bool | None = None
+    ) -> list[tuple[str, float]]:
+        """The features of ``text`` that pushed hardest towards its top label (feature, weight).
+
+        Words are shown as they are; character n-grams with a ``char:`` prefix. Only for
+        linear classifiers (the default); returns ``[]`` otherwise.
+        """
+        proba = self.predict_proba([text], presegmented=presegmented)[0]
+        features, classifier = self.pipeline.steps[0][1], self.pipeline.steps[-1][1]
+        coef = _linear_coef(classifier)
+        if coef is None:
+            return []
+        x = features.transform(self.prepare([text], presegmented=presegmented)).tocsr()
+        label_index = int(np.argmax(proba))
+        row = coef[label_index] if coef.shape[0] > 1 else coef[0] * (1 if label_index == 1 else -1)
+        contributions = x.data * row[x.indices]
+        names = features.get_feature_names_out()
+        order = np.argsort(-contributions)[:top]
+        result = []
+        for i in order:
+            if contributions[i] <= 0:
+                break
+            name = str(names[x.indices[i]])
+            block, _sep, feature = name.partition("__")
+            result.append((feature if block == "word" else f"char:{feature}", float(contributions[i])))
+        return result
+
+    # --- persistence -----------------------------------------------------------
+
+    def save(self, directory: str | os.PathLike) -> Path:
+        """Write the model directory (created if needed; files replaced atomically)."""
+        import joblib
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        metadata = dict(self.metadata)
+        metadata.update(
+            format_version=FORMAT_VERSION,
+            labels=list(self.labels),
+            feature_config=self.feature_config.as_dict(),
+        )
+        with tempfile.NamedTemporaryFile(dir=directory, suffix=".tmp", delete=False) as handle:
+            joblib.dump({"pipeline": self.pipeline, "labels": list(self.labels)}, handle, compress=3)
+        os.replace(handle.name, directory / MODEL_FILE)
+        tmp = directory / (METADATA_FILE + ".tmp")
+        tmp.write_text(
+            json.dumps(metadata, ensure_ascii=False, indent=2, default=_json_default), encoding="utf-8"
+        )
+        os.replace(tmp, directory / METADATA_FILE)
+        self.metadata = metadata
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike) -> TrainedModel:
+        """Read a model directory written by :meth:`save`; refuse other format versions."""
+        import joblib
+
+        directory = Path(directory)
+        metadata = read_metadata(directory)
+        version = metadata.get("format_version")
+        if version != FORMAT_VERSION:
+            raise ServiceError(
+                "classifier.format_version",
+                _(
+                    "The model in %(path)s has format version %(found)s; this Zhiwang reads version "
+                    "%(expected)s. Retrain the model with this version."
+                )
+                % {"path": directory, "found": version, "expected": FORMAT_VERSION},
+            )
+        try:
+            payload = joblib.load(directory / MODEL_FILE)
+        except FileNotFoundError:
+            raise ServiceError(
+                "classifier.model_missing",
+                _("The model directory %(path)s has no %(file)s.") % {"path": directory, "file": MODEL_FILE},
+            ) from None
+        except Exception as exc:  # a truncated or foreign pickle: say so, do not crash
+            raise ServiceError(
+                "classifier.model_unreadable",
+                _("The model file in %(path)s cannot be read: %(error)s") % {"path": directory, "error": exc},
+            ) from exc
+        return cls(
+            pipeline=payload["pipeline"],
+            labels=list(payload["labels"]),
+            feature_config=FeatureConfig.from_dict(metadata.get("feature_config") or {}),
+            metadata=metadata,
+        )
+
+
+def read_metadata(directory: str | os.PathLike) -> dict:
+    """``metadata.json`` of a model directory, or a clear error."""
+    path = Path(directory) / METADATA_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ServiceError(
+            "classifier.model_missing",
+            _("%(path)s is not a model directory (no %(file)s).")
+            % {"path": directory, "file": METADATA_FILE},
+        ) from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ServiceError(
+            "classifier.model_unreadable",
+            _("The metadata of the model in %(path)s cannot be read: %(error)s")
+            % {"path": directory, "error": exc},
+        ) from exc
+
+
+def _evidence(features, x) -> np.ndarray:
+    """Per row, how many informative known features it has: words, or else character pairs and triples."""
+    spans, offset = {}, 0
+    for name, block in features.transformer_list:
+        spans[name] = (block, offset, len(block.vocabulary_))
+        offset += len(block.vocabulary_)
+    if "word" in spans:
+        _block, start, width = spans["word"]
+        return np.diff(x[:, start : start + width].tocsr().indptr)
+    block, start, _width = spans["char"]
+    longer = np.flatnonzero(np.asarray(block.vocabulary_) >= (1 << 21)) + start  # codes of 2+ characters
+    return np.diff(x[:, longer].tocsr().indptr)
+
+
+def _linear_coef(classifier) -> np.ndarray | None:
+    """Mean coefficient matrix of a (calibrated) linear classifier, or None."""
+    if hasattr(classifier, "coef_"):
+        return np.asarray(classifier.coef_)
+    calibrated = getattr(classifier, "calibrated_classifiers_", None)
+    if calibrated:
+        coefs = [getattr(c.estimator, "coef_", None) for c in calibrated]
+        if all(c is not None for c in coefs):
+            return np.mean([np.asarray(c) for c in coefs], axis=0)
+    return None
+
+
+def _json_default(value):
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, tuple | set):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")

@@ -1,0 +1,143 @@
+"""Reading and writing the tables the ``classify`` command works on (CSV or Excel).
+
+CSV comes in UTF-8 (with or without BOM), UTF-16 with BOM, or GBK/GB18030 (what Excel
+on a Chinese Windows saves); the encoding is detected, not asked for. The delimiter
+(comma, tab, semicolon, bar) is sniffed. ``.xlsx`` is read with openpyxl (first sheet,
+first row = column names). Output is CSV in UTF-8 with BOM, which Excel opens correctly,
+or ``.xlsx`` when the output name ends so.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from django.utils.translation import gettext as _
+
+from zhiwang.core.errors import ServiceError
+
+EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
+
+
+def _unreadable(path: Path, reason: object) -> ServiceError:
+    return ServiceError(
+        "classifier.unreadable_file", _("Cannot read %(path)s: %(reason)s") % {"path": path, "reason": reason}
+    )
+
+
+def decode_bytes(data: bytes) -> tuple[str, str]:
+    """(text, encoding) for CSV bytes: BOMs first, then strict UTF-8, then GB18030 (a superset of GBK)."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="replace"), "utf-8-sig"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16"), "utf-16"
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            return data.decode(encoding), encoding
+        except UnicodeDecodeError:
+            continue
+    raise UnicodeDecodeError("utf-8/gb18030", data[:1], 0, 1, "neither UTF-8 nor GBK/GB18030")
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def read_table(path: str | Path) -> tuple[list[str], list[dict[str, str]]]:
+    """Column names and rows (dicts of strings) of a CSV or Excel file."""
+    path = Path(path)
+    if path.suffix.lower() == ".xls":
+        raise _unreadable(path, _("the old .xls format is not supported; save it as .xlsx or .csv"))
+    if not path.is_file():
+        raise _unreadable(path, _("no such file"))
+    if path.suffix.lower() in EXCEL_SUFFIXES:
+        return _read_excel(path)
+    try:
+        text, _encoding = decode_bytes(path.read_bytes())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _unreadable(path, exc) from exc
+    if not text.strip():
+        raise ServiceError("classifier.empty_file", _("%(path)s is empty.") % {"path": path})
+    # Only the delimiter is sniffed, from the header line; quoting stays Excel's (doubled quotes),
+    # which a sniffer guessing from one line would get wrong for quoted multi-line fields.
+    header_line = text.split("\n", 1)[0]
+    delimiter = max(",\t;|", key=header_line.count) if any(d in header_line for d in ",\t;|") else ","
+    dialect = csv.excel
+    reader = csv.reader(io.StringIO(text, newline=""), dialect, delimiter=delimiter)
+    try:
+        header = next(reader)
+        columns = [c.strip().lstrip("\ufeff") for c in header]
+        rows = [
+            dict(zip(columns, (row + [""] * len(columns))[: len(columns)], strict=True))
+            for row in reader
+            if any(cell.strip() for cell in row)
+        ]
+    except csv.Error as exc:
+        raise _unreadable(path, exc) from exc
+    return columns, rows
+
+
+def _read_excel(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a broken or foreign file
+        raise _unreadable(path, exc) from exc
+    try:
+        sheet = book.worksheets[0]
+        values = sheet.iter_rows(values_only=True)
+        header = next(values, None)
+        if header is None:
+            raise ServiceError("classifier.empty_file", _("%(path)s is empty.") % {"path": path})
+        columns = [_cell(c).strip() for c in header]
+        rows = []
+        for row in values:
+            cells = [_cell(v) for v in row]
+            if any(c.strip() for c in cells):
+                rows.append(dict(zip(columns, (cells + [""] * len(columns))[: len(columns)], strict=True)))
+    finally:
+        book.close()
+    return columns, rows
+
+
+def require_columns(path: str | Path, columns: Sequence[str], needed: Iterable[str]) -> None:
+    """A clear error naming every missing column and the ones the file has."""
+    missing = [c for c in needed if c not in columns]
+    if missing:
+        raise ServiceError(
+            "classifier.missing_column",
+            _("%(path)s has no column %(missing)s. Its columns are: %(columns)s")
+            % {"path": path, "missing": ", ".join(missing), "columns": ", ".join(columns) or "-"},
+            field=missing[0],
+        )
+
+
+def write_table(path: str | Path, columns: Sequence[str], rows: Iterable[dict[str, object]]) -> None:
+    """Write CSV (UTF-8 with BOM) or, for a ``.xlsx`` name, an Excel workbook."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() in EXCEL_SUFFIXES:
+        import openpyxl
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+        def clean(value: object) -> object:
+            return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
+
+        book = openpyxl.Workbook(write_only=True)
+        sheet = book.create_sheet()
+        sheet.append(list(columns))
+        for row in rows:
+            sheet.append([clean(row.get(c, "")) for c in columns])
+        book.save(path)
+        return
+    with open(path, "w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(columns), extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)

@@ -1,0 +1,246 @@
+"""Every write of the classifier app, and ``suggest``, the one call the platform predicts with.
+
+Training a model (``ml.train``) is pure computation; these services put the result on
+record: ``model_train`` trains from texts and labels and registers a candidate,
+``model_register`` registers a directory trained elsewhere (``zhiwang classify train``),
+``model_promote`` makes one active (retiring the previous one), ``model_rollback``
+brings the previous one back, ``model_retire`` switches suggestions off.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from zhiwang.classifier import selectors
+from zhiwang.classifier.ml import AUTO, FORMAT_VERSION, TrainedModel, decide, read_metadata, train
+from zhiwang.classifier.models import TRANSITIONS, ClassifierModel, ModelStatus, model_root
+from zhiwang.core.errors import NotFound, ServiceError
+
+logger = logging.getLogger(__name__)
+
+
+# --- Registry -------------------------------------------------------------------
+
+
+def _next_version(name: str) -> int:
+    return (ClassifierModel.objects.filter(name=name).aggregate(v=Max("version"))["v"] or 0) + 1
+
+
+def _stored_path(directory: Path) -> str:
+    root = model_root().resolve()
+    directory = directory.resolve()
+    return str(directory.relative_to(root)) if directory.is_relative_to(root) else str(directory)
+
+
+def _check_directory(directory: Path) -> dict:
+    metadata = read_metadata(directory)  # raises a clear ServiceError when missing or unreadable
+    if metadata.get("format_version") != FORMAT_VERSION:
+        raise ServiceError(
+            "classifier.format_version",
+            _("The model in %(path)s has format version %(found)s; this Zhiwang reads version %(expected)s.")
+            % {"path": directory, "found": metadata.get("format_version"), "expected": FORMAT_VERSION},
+        )
+    return metadata
+
+
+@transaction.atomic
+def model_register(*, name: str, directory: str | Path, note: str = "", copy: bool = True) -> ClassifierModel:
+    """Record a trained model directory as a new candidate version of ``name``.
+
+    A directory outside the model folder is copied into ``<model folder>/<name>/v<version>``
+    (with ``copy=True``) so that every model in use lives in one managed place.
+    """
+    directory = Path(directory)
+    metadata = _check_directory(directory)
+    version = _next_version(name)
+    if copy and not directory.resolve().is_relative_to(model_root().resolve()):
+        target = model_root() / name / f"v{version}"
+        if target.exists():
+            raise ServiceError(
+                "classifier.target_exists",
+                _("The model folder %(path)s exists already; move it away first.") % {"path": target},
+            )
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(directory, target)
+        directory = target
+    metrics = metadata.get("metrics") or {}
+    return ClassifierModel.objects.create(
+        name=name,
+        version=version,
+        path=_stored_path(directory),
+        labels=list(metadata.get("labels") or []),
+        metrics=metrics,
+        training_size=int(metadata.get("training_size") or 0),
+        threshold=metrics.get("threshold"),
+        status=ModelStatus.CANDIDATE,
+        note=note[:500],
+    )
+
+
+def model_train(
+    *,
+    name: str,
+    texts: Sequence[object],
+    labels: Sequence[object],
+    presegmented: bool | None = None,
+    cv: int = 5,
+    progress=None,
+    note: str = "",
+) -> ClassifierModel:
+    """Train on ``texts``/``labels`` (e.g. corrected tickets), save under the model folder, register a candidate.
+
+    Training runs outside any transaction (it takes minutes); only the registration is atomic.
+    """
+    trained = train(texts, labels, presegmented=presegmented, cv=cv, progress=progress, name=name)
+    staging = model_root() / name / f".training-{timezone.now():%Y%m%d%H%M%S%f}"
+    trained.save(staging)
+    with transaction.atomic():
+        version = _next_version(name)
+        target = model_root() / name / f"v{version}"
+        staging.rename(target)
+        return model_register(name=name, directory=target, note=note, copy=False)
+
+
+def _transition(model: ClassifierModel, to: str) -> None:
+    if to not in TRANSITIONS.get(model.status, set()):
+        raise ServiceError(
+            "classifier.illegal_transition",
+            _("A %(status)s model cannot become %(to)s.") % {"status": model.get_status_display(), "to": to},
+        )
+
+
+@transaction.atomic
+def model_promote(*, model: ClassifierModel, note: str = "") -> ClassifierModel:
+    """Make ``model`` the active one of its name; the previously active model is retired.
+
+    The model files are loaded first: a directory that cannot be read is never promoted.
+    """
+    model = ClassifierModel.objects.select_for_update().get(pk=model.pk)
+    if model.status == ModelStatus.ACTIVE:
+        return model
+    _transition(model, ModelStatus.ACTIVE)
+    load_model(model)  # raises ServiceError when missing, unreadable or of another format
+    now = timezone.now()
+    for current in ClassifierModel.objects.select_for_update().filter(
+        name=model.name, status=ModelStatus.ACTIVE
+    ):
+        current.status = ModelStatus.RETIRED
+        current.retired_at = now
+        current.save(update_fields=["status", "retired_at"])
+    model.status = ModelStatus.ACTIVE
+    model.promoted_at = now
+    if note:
+        model.note = note[:500]
+    model.save(update_fields=["status", "promoted_at", "note"])
+    return model
+
+
+@transaction.atomic
+def model_rollback(*, name: str = "category") -> ClassifierModel:
+    """Promote again the model that was active before the current one."""
+    previous = selectors.previous_model(name)
+    if previous is None:
+        raise NotFound(
+            "classifier.no_previous_model", _("There is no earlier model of %(name)s.") % {"name": name}
+        )
+    return model_promote(model=previous, note=_("Rolled back"))
+
+
+@transaction.atomic
+def model_retire(*, model: ClassifierModel) -> ClassifierModel:
+    """Take ``model`` out of use; with no active model, suggestions are simply empty."""
+    model = ClassifierModel.objects.select_for_update().get(pk=model.pk)
+    if model.status == ModelStatus.RETIRED:
+        return model
+    _transition(model, ModelStatus.RETIRED)
+    model.status = ModelStatus.RETIRED
+    model.retired_at = timezone.now()
+    model.save(update_fields=["status", "retired_at"])
+    return model
+
+
+@transaction.atomic
+def model_set_threshold(*, model: ClassifierModel, threshold: float | None) -> ClassifierModel:
+    """Set the auto-dispatch threshold (a probability in [0, 1]; None: never dispatch automatically)."""
+    if threshold is not None and not 0.0 <= float(threshold) <= 1.0:
+        raise ServiceError(
+            "classifier.bad_threshold", _("The threshold must lie between 0 and 1."), field="threshold"
+        )
+    model.threshold = None if threshold is None else float(threshold)
+    model.save(update_fields=["threshold"])
+    return model
+
+
+# --- Prediction -----------------------------------------------------------------
+
+_cache: OrderedDict[tuple[str, int, str], TrainedModel] = OrderedDict()
+_cache_lock = threading.Lock()
+_CACHE_SIZE = 4
+
+
+def load_model(model: ClassifierModel) -> TrainedModel:
+    """The loaded model files of a registry row, cached per process (a few at most)."""
+    key = (model.name, model.version, str(model.directory))
+    with _cache_lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    loaded = TrainedModel.load(model.directory)
+    with _cache_lock:
+        _cache[key] = loaded
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return loaded
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """The model's answer for one text: ranked labels, the confidence and the dispatch decision."""
+
+    choices: list[tuple[str, float]]  # (label, probability), best first
+    decision: str  # "auto" or "queue" (ml.selective.decide with the model's threshold)
+    model: str  # e.g. "category v3", for the record of who suggested what
+
+    @property
+    def label(self) -> str:
+        return self.choices[0][0]
+
+    @property
+    def confidence(self) -> float:
+        return self.choices[0][1]
+
+    @property
+    def auto(self) -> bool:
+        return self.decision == AUTO
+
+
+def suggest(texts: Sequence[object], *, name: str = "category", top_k: int = 3) -> list[Suggestion]:
+    """One :class:`Suggestion` per text from the active model of ``name``.
+
+    Returns ``[]`` when no model is active or its files cannot be loaded (logged): the
+    platform must keep working on rules alone, never fail because of the model.
+    """
+    record = selectors.active_model(name)
+    if record is None or not texts:
+        return []
+    try:
+        model = load_model(record)
+    except ServiceError:
+        logger.exception("classifier: active model %s cannot be loaded; no suggestions", record)
+        return []
+    tag = f"{record.name} v{record.version}"
+    return [
+        Suggestion(choices=choices, decision=decide(choices, record.threshold), model=tag)
+        for choices in model.predict(list(texts), top_k=top_k)
+    ]

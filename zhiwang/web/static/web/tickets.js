@@ -1,0 +1,207 @@
+/* Ticket pages: small enhancements over plain forms. Every page works without this file.
+ * - category picker: area select + search over the grouped <select>
+ * - map pin picker (Leaflet from the installed package; tiles only if configured)
+ * - point map on the ticket page
+ * - suggestion chips fill the category; "tick all" in the queue; Ctrl+Enter submits
+ * - htmx: swap 4xx answers too, so refusals and conflicts show where the user acted
+ */
+(function () {
+  "use strict";
+
+  var tileUrl = (document.querySelector("meta[name='zhiwang-map-tiles']") || {}).content || "";
+
+  function readJSON(id) {
+    var node = id && document.getElementById(id);
+    if (!node) { return null; }
+    try { return JSON.parse(node.textContent); } catch (e) { return null; }
+  }
+
+  function fire(el, name) { el.dispatchEvent(new Event(name, {bubbles: true})); }
+
+  // --- category picker ------------------------------------------------------------------------
+  function enhanceCategory(select) {
+    if (select.dataset.enhanced) { return; }
+    select.dataset.enhanced = "1";
+    var groups = [];
+    Array.prototype.forEach.call(select.querySelectorAll("optgroup"), function (g) {
+      var top = g.label.split(" / ")[0];
+      groups.push({label: g.label, top: top, options: Array.prototype.map.call(g.querySelectorAll("option"), function (o) {
+        return {value: o.value, text: o.textContent};
+      })});
+    });
+    if (!groups.length) { return; }
+    var placeholder = select.querySelector("option[value='']");
+    var placeholderText = placeholder ? placeholder.textContent : "";
+    var tops = [];
+    groups.forEach(function (g) { if (tops.indexOf(g.top) < 0) { tops.push(g.top); } });
+
+    var tools = document.createElement("div");
+    tools.className = "category-tools";
+    var area = document.createElement("select");
+    area.setAttribute("aria-label", select.dataset.areaLabel || "Area");
+    var all = document.createElement("option");
+    all.value = ""; all.textContent = select.dataset.allAreas || "—";
+    area.appendChild(all);
+    tops.forEach(function (t) { var o = document.createElement("option"); o.value = t; o.textContent = t; area.appendChild(o); });
+    var search = document.createElement("input");
+    search.type = "search";
+    search.placeholder = select.dataset.searchLabel || "Search";
+    search.setAttribute("aria-label", select.dataset.searchLabel || "Search");
+    tools.appendChild(area); tools.appendChild(search);
+    select.parentNode.insertBefore(tools, select);
+
+    function rebuild() {
+      var current = select.value, q = search.value.trim(), shown = 0, only = null;
+      while (select.firstChild) { select.removeChild(select.firstChild); }
+      var ph = document.createElement("option"); ph.value = ""; ph.textContent = placeholderText; select.appendChild(ph);
+      groups.forEach(function (g) {
+        if (area.value && g.top !== area.value) { return; }
+        var matching = g.options.filter(function (o) {
+          return !q || o.text.indexOf(q) >= 0 || g.label.indexOf(q) >= 0 || o.value === current;
+        });
+        if (!matching.length) { return; }
+        var og = document.createElement("optgroup"); og.label = g.label;
+        matching.forEach(function (o) {
+          var opt = document.createElement("option"); opt.value = o.value; opt.textContent = o.text;
+          og.appendChild(opt); shown++; only = o.value;
+        });
+        select.appendChild(og);
+      });
+      if (current) { select.value = current; }
+      if (q && shown === 1 && select.value !== only) { select.value = only; fire(select, "change"); }
+    }
+    area.addEventListener("change", rebuild);
+    search.addEventListener("input", rebuild);
+    select._zhiwangPick = function (code) {
+      area.value = ""; search.value = ""; rebuild(); select.value = code; fire(select, "change");
+    };
+  }
+
+  // --- maps ---------------------------------------------------------------------------------
+  function baseMap(el) {
+    var map = L.map(el, {attributionControl: false, zoomSnap: 0.25});
+    if (tileUrl) { L.tileLayer(tileUrl, {maxZoom: 19}).addTo(map); }
+    return map;
+  }
+
+  function pinPicker(box) {
+    if (box.dataset.enhanced || !window.L) { return; }
+    box.dataset.enhanced = "1";
+    var el = box.querySelector(".map");
+    var lon = document.getElementById(box.dataset.lon), lat = document.getElementById(box.dataset.lat);
+    if (!el || !lon || !lat) { return; }
+    var map = baseMap(el);
+    var outline = readJSON(box.dataset.features);
+    var layer = null;
+    if (outline && outline.features && outline.features.length) {
+      layer = L.geoJSON(outline, {style: {color: "#2f6fb0", weight: 1.5, fillOpacity: 0.08}});
+    }
+    if (layer) { map.fitBounds(layer.getBounds(), {padding: [10, 10]}); layer.addTo(map); } else { map.setView([22.58, 113.98], 11); }
+    var marker = null;
+    function place(latlng, fromInputs) {
+      if (marker) { marker.setLatLng(latlng); } else { marker = L.circleMarker(latlng, {radius: 8, color: "#b3261e", weight: 3, fillOpacity: 0.6}).addTo(map); }
+      if (!fromInputs) {
+        lon.value = latlng.lng.toFixed(6); lat.value = latlng.lat.toFixed(6);
+        fire(lon, "change"); fire(lat, "change");
+      }
+    }
+    map.on("click", function (e) { place(e.latlng, false); });
+    function fromInputs() {
+      var x = parseFloat(lon.value), y = parseFloat(lat.value);
+      if (isFinite(x) && isFinite(y)) { place(L.latLng(y, x), true); map.panTo([y, x]); }
+    }
+    lon.addEventListener("input", fromInputs); lat.addEventListener("input", fromInputs);
+    fromInputs();
+    var me = box.querySelector("[data-locate-me]");
+    if (me) {
+      if (!navigator.geolocation) { me.hidden = true; }
+      me.addEventListener("click", function () {
+        navigator.geolocation.getCurrentPosition(function (p) {
+          var ll = L.latLng(p.coords.latitude, p.coords.longitude); place(ll, false); map.setView(ll, 16);
+        });
+      });
+    }
+    var clear = box.querySelector("[data-clear-pin]");
+    if (clear) {
+      clear.addEventListener("click", function () {
+        if (marker) { map.removeLayer(marker); marker = null; }
+        lon.value = ""; lat.value = ""; fire(lon, "change"); fire(lat, "change");
+      });
+    }
+    // A map inside a closed <details> has no size until it opens.
+    var details = box.closest("details");
+    if (details) { details.addEventListener("toggle", function () { map.invalidateSize(); fromInputs(); }); }
+    el.setAttribute("data-ready", "1");
+  }
+
+  function pointMap(el) {
+    if (el.dataset.enhanced || !window.L) { return; }
+    el.dataset.enhanced = "1";
+    var map = baseMap(el);
+    var outline = readJSON(el.dataset.outline), points = readJSON(el.dataset.points) || [];
+    var bounds = null, layers = [];
+    if (outline && outline.features && outline.features.length) {
+      var o = L.geoJSON(outline, {style: {color: "#2f6fb0", weight: 1.5, fillOpacity: 0.1}});
+      layers.push(o); bounds = o.getBounds();
+    }
+    points.forEach(function (p) {
+      layers.push(L.circleMarker([p.lat, p.lon], {radius: 8, color: "#b3261e", weight: 3, fillOpacity: 0.6}).bindTooltip(p.name));
+      bounds = bounds ? bounds.extend([p.lat, p.lon]) : L.latLngBounds([[p.lat, p.lon], [p.lat, p.lon]]);
+    });
+    if (bounds && bounds.isValid()) { map.fitBounds(bounds.pad(0.3), {maxZoom: 17}); } else { map.setView([22.58, 113.98], 11); }
+    layers.forEach(function (l) { l.addTo(map); });
+    el.setAttribute("data-ready", "1");
+  }
+
+  // --- one-time wiring per swapped piece of page -----------------------------------------------
+  function init(root) {
+    root = root || document;
+    Array.prototype.forEach.call(root.querySelectorAll("select[data-category-picker]"), enhanceCategory);
+    Array.prototype.forEach.call(root.querySelectorAll("[data-map-picker]"), pinPicker);
+    Array.prototype.forEach.call(root.querySelectorAll("[data-point-map]"), pointMap);
+  }
+
+  // Delegated listeners are bound once for the whole document (they survive htmx swaps).
+  if (!window.zhiwangTicketsBound) {
+    window.zhiwangTicketsBound = true;
+    document.addEventListener("click", function (e) {
+      var chip = e.target.closest && e.target.closest("[data-pick-category]");
+      if (chip) {
+        var form = chip.closest("form");
+        var select = form && form.querySelector("select[name$='category']");
+        if (select) {
+          if (select._zhiwangPick) { select._zhiwangPick(chip.dataset.pickCategory); } else { select.value = chip.dataset.pickCategory; fire(select, "change"); }
+          Array.prototype.forEach.call(form.querySelectorAll("[data-pick-category]"), function (c) { c.classList.toggle("picked", c === chip); });
+        }
+      }
+    });
+    document.addEventListener("change", function (e) {
+      var all = e.target.closest && e.target.closest("[data-check-all]");
+      if (all) {
+        var form = all.closest("form");
+        Array.prototype.forEach.call(form.querySelectorAll("input[type=checkbox][name='" + all.dataset.checkAll + "']"), function (box) { box.checked = all.checked; });
+      }
+    });
+    document.addEventListener("keydown", function (e) {
+      if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
+        var form = e.target.closest && e.target.closest("form[data-submit-shortcut]");
+        if (form) { e.preventDefault(); form.requestSubmit(form.querySelector("button[type=submit]")); }
+      }
+    });
+  }
+
+  function start() {
+    init(document);
+    if (window.htmx) {
+      // Refusals (403), conflicts (409) and form errors come back as whole pages: show them.
+      htmx.config.responseHandling = [
+        {code: "204", swap: false},
+        {code: "[23]..", swap: true},
+        {code: "40[039]", swap: true, error: false},
+        {code: "[45]..", swap: false, error: true}
+      ];
+      htmx.onLoad(function (el) { init(el); });
+    }
+  }
+  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", start); } else { start(); }
+})();

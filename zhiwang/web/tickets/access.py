@@ -1,0 +1,39 @@
+"""Who may open which ticket page: signed in and in one of the page's roles (administrators: all)."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.contrib.auth.views import redirect_to_login
+from django.shortcuts import render
+
+INTAKE_ROLES = frozenset({"intake_operator"})
+DISPATCH_ROLES = frozenset({"dispatcher"})
+HANDLER_ROLES = frozenset({"handler"})
+GRID_ROLES = frozenset({"grid_worker"})
+#: Roles that read tickets at all (the list and the detail page); scoping does the rest.
+TICKET_READER_ROLES = frozenset({"intake_operator", "dispatcher", "handler", "grid_worker", "leader"})
+
+
+def role_of(user) -> str:
+    if user is None or not user.is_authenticated:
+        return "anonymous"
+    return "administrator" if user.is_superuser else getattr(user, "role", "")
+
+
+def role_required(roles: frozenset[str]):
+    """Anonymous → the sign-in page; a signed-in user of another role → 403 with a page that says so."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            role = role_of(request.user)
+            if role != "administrator" and role not in roles:
+                return render(request, "web/tickets/forbidden.html", status=403)
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator

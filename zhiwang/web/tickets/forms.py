@@ -1,0 +1,473 @@
+"""Forms of the ticket pages: shape and required fields here, the rules in the services.
+
+A service's ``ServiceError`` comes back to the form through ``apply_service_error``,
+so its message shows next to the field it is about.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from django import forms
+from django.core import signing
+from django.utils.translation import gettext_lazy as _
+
+from zhiwang.core.errors import ServiceError
+from zhiwang.tickets import selectors
+from zhiwang.tickets.models import RequestKind, Satisfaction, TicketKind, Urgency
+from zhiwang.web.tickets.uploads import validate_uploads
+
+TOKEN_SALT = "zhiwang.web.tickets.form-token"
+TOKEN_MAX_AGE = 24 * 3600
+
+#: Kinds a citizen or an operator chooses from (incidents come from patrols and sensors).
+REQUEST_KINDS = [
+    (TicketKind.COMPLAINT, TicketKind.COMPLAINT.label),
+    (TicketKind.REPORT, TicketKind.REPORT.label),
+    (TicketKind.HELP, TicketKind.HELP.label),
+    (TicketKind.INQUIRY, TicketKind.INQUIRY.label),
+    (TicketKind.SUGGESTION, TicketKind.SUGGESTION.label),
+    (TicketKind.PRAISE, TicketKind.PRAISE.label),
+]
+#: Service field names that a form shows under another name.
+FIELD_ALIASES = {"address_code": "address_text", "master": "master_number"}
+
+
+def new_form_token() -> str:
+    """A signed one-time token: the web form's external id, so a double submit makes one ticket."""
+    return signing.dumps(uuid.uuid4().hex, salt=TOKEN_SALT)
+
+
+def read_form_token(value: str) -> str | None:
+    try:
+        return signing.loads(value or "", salt=TOKEN_SALT, max_age=TOKEN_MAX_AGE)
+    except signing.BadSignature:
+        return None
+
+
+class AccessibleForm(forms.Form):
+    """Marks fields with errors ``aria-invalid`` and points them at their error text."""
+
+    def add_error(self, field, error):
+        super().add_error(field, error)
+        for name in self.errors:
+            if name in self.fields:
+                attrs = self.fields[name].widget.attrs
+                auto_id = self[name].auto_id
+                attrs["aria-invalid"] = "true"
+                described = [f"{auto_id}_errors"]
+                if self.fields[name].help_text:
+                    described.append(f"{auto_id}_helptext")
+                attrs["aria-describedby"] = " ".join(described)
+
+
+def apply_service_error(form: forms.Form, error: ServiceError) -> None:
+    """Put a service's field errors next to the form's fields (unknown fields: at the top)."""
+    placed = False
+    for item in error.fields:
+        name = FIELD_ALIASES.get(item.field, item.field)
+        if name in form.fields:
+            form.add_error(name, item.message)
+            placed = True
+        else:
+            form.add_error(None, item.message)
+            placed = True
+    if not placed:
+        form.add_error(None, error.message)
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class UploadField(forms.FileField):
+    """Several files in one input, checked by content; cleans to [(file, content type)]."""
+
+    def __init__(self, *, allow_documents: bool = False, **kwargs):
+        self.allow_documents = allow_documents
+        accept = "image/*,application/pdf" if allow_documents else "image/*"
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": accept}))
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def clean(self, data, initial=None):
+        files = data if isinstance(data, list | tuple) else [data] if data else []
+        return validate_uploads(files, allow_documents=self.allow_documents)
+
+
+@dataclass(frozen=True)
+class CategoryChoice:
+    """A leaf of the catalogue as a picker shows it."""
+
+    category: object
+    code: str
+    name: str
+    path: str  # the branches above the leaf, "城乡建设 / 安全生产"
+
+
+def category_choices(*, kinds: set[str], explicit: bool = False) -> list[CategoryChoice]:
+    """Active leaves for some kinds, in catalogue order (``selectors.category_list``).
+
+    ``explicit``: only leaves that name one of the kinds (grid incidents), not the
+    leaves open to every kind.
+    """
+    nodes = selectors.category_list()
+    by_code = {n.code: n for n in nodes}
+    leaves = []
+    for node in nodes:
+        if not node.is_leaf:
+            continue
+        named = bool(kinds & set(node.kinds or ()))
+        if not named and (explicit or node.kinds):
+            continue
+        chain, parent = [], by_code.get(node.parent_code)
+        while parent is not None:
+            chain.append(parent.name)
+            parent = by_code.get(parent.parent_code)
+        leaves.append(CategoryChoice(node, node.code, node.name, " / ".join(reversed(chain))))
+    return leaves
+
+
+def category_picker(field: forms.ChoiceField, leaves) -> None:
+    """Fill a category select (optgroups work without JS; tickets.js adds an area filter and search)."""
+    field.choices = grouped_category_choices(leaves)
+    field.widget.attrs.update(
+        {
+            "data-category-picker": "1",
+            "data-area-label": _("Area"),
+            "data-all-areas": _("All areas"),
+            "data-search-label": _("Search categories"),
+        }
+    )
+
+
+def grouped_category_choices(leaves) -> list:
+    """[(branch path, [(code, name), ...]), ...] for a <select> with <optgroup>s (works without JS)."""
+    groups: dict[str, list] = {}
+    for leaf in leaves:
+        groups.setdefault(leaf.path or leaf.name, []).append((leaf.code, leaf.name))
+    return [("", _("— choose —")), *groups.items()]
+
+
+class PlaceFields(forms.Form):
+    address_text = forms.CharField(
+        label=_("Address"),
+        max_length=255,
+        required=False,
+        help_text=_("Street, estate, building — as precise as you can."),
+    )
+    lon = forms.FloatField(label=_("Longitude"), required=False, min_value=-180, max_value=180)
+    lat = forms.FloatField(label=_("Latitude"), required=False, min_value=-90, max_value=90)
+
+    def clean(self):
+        data = super().clean()
+        if (data.get("lon") is None) != (data.get("lat") is None):
+            self.add_error(
+                "lat" if data.get("lat") is None else "lon", _("Give both longitude and latitude.")
+            )
+        return data
+
+
+class TokenField(forms.CharField):
+    def __init__(self, **kwargs):
+        super().__init__(widget=forms.HiddenInput, required=False, **kwargs)
+
+
+class ReportForm(AccessibleForm, PlaceFields):
+    """A citizen's report (public page)."""
+
+    kind = forms.ChoiceField(label=_("What is it?"), choices=REQUEST_KINDS, widget=forms.RadioSelect)
+    category = forms.ChoiceField(label=_("Category"))
+    description = forms.CharField(
+        label=_("Description"),
+        widget=forms.Textarea(attrs={"rows": 5}),
+        max_length=4000,
+        help_text=_("What happened, where exactly, since when."),
+    )
+    photos = UploadField(label=_("Photos"), help_text=_("Up to 9 images, 5 MB each."))
+    reporter_name = forms.CharField(label=_("Your name"), max_length=64, required=False)
+    reporter_phone = forms.CharField(
+        label=_("Your phone number"),
+        max_length=20,
+        help_text=_("Needed to follow your request; it is never shown in full to staff."),
+        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"}),
+    )
+    token = TokenField()
+
+    field_order = [
+        "kind",
+        "category",
+        "description",
+        "address_text",
+        "lon",
+        "lat",
+        "photos",
+        "reporter_name",
+        "reporter_phone",
+        "token",
+    ]
+
+    def __init__(self, *args, leaves=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        category_picker(self.fields["category"], leaves)
+        self.fields["reporter_name"].widget.attrs["autocomplete"] = "name"
+
+
+class IntakeForm(AccessibleForm, PlaceFields):
+    """The hotline / window operator's one fast form."""
+
+    reporter_phone = forms.CharField(
+        label=_("Caller's phone"),
+        max_length=20,
+        required=False,
+        widget=forms.TextInput(attrs={"inputmode": "tel", "autofocus": True}),
+    )
+    reporter_name = forms.CharField(label=_("Caller's name"), max_length=64, required=False)
+    channel = forms.ChoiceField(
+        label=_("Channel"),
+        choices=[("hotline", _("12345 hotline")), ("window", _("Service window"))],
+    )
+    call_id = forms.CharField(
+        label=_("Call or visit id"),
+        max_length=100,
+        required=False,
+        help_text=_("From the telephone system, if any; a repeated id records nothing twice."),
+    )
+    kind = forms.ChoiceField(label=_("Kind"), choices=REQUEST_KINDS)
+    description = forms.CharField(
+        label=_("What the caller says"), widget=forms.Textarea(attrs={"rows": 4}), max_length=4000
+    )
+    category = forms.ChoiceField(label=_("Category"))
+    urgency = forms.ChoiceField(label=_("Urgency"), choices=Urgency.choices, initial=Urgency.NORMAL)
+    reply = forms.CharField(
+        label=_("Answer given on the phone"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        help_text=_("Only for “Answer directly”: the inquiry is closed with this answer."),
+    )
+    duplicates_seen = forms.CharField(widget=forms.HiddenInput, required=False)
+    token = TokenField()
+
+    field_order = [
+        "reporter_phone",
+        "reporter_name",
+        "channel",
+        "call_id",
+        "kind",
+        "description",
+        "category",
+        "urgency",
+        "address_text",
+        "lon",
+        "lat",
+        "reply",
+        "duplicates_seen",
+        "token",
+    ]
+
+    def __init__(self, *args, leaves=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        category_picker(self.fields["category"], leaves)
+
+
+class PatrolForm(AccessibleForm, PlaceFields):
+    """A grid worker's incident report: the place is one of the worker's grids, or a pin."""
+
+    category = forms.ChoiceField(label=_("Category"))
+    description = forms.CharField(
+        label=_("What you found"), widget=forms.Textarea(attrs={"rows": 4}), max_length=4000
+    )
+    grid = forms.ChoiceField(label=_("Grid"), required=False)
+    urgency = forms.ChoiceField(label=_("Urgency"), choices=Urgency.choices, initial=Urgency.NORMAL)
+    photos = UploadField(label=_("Photos"), help_text=_("Up to 9 images, 5 MB each."))
+    token = TokenField()
+
+    field_order = [
+        "category",
+        "description",
+        "grid",
+        "address_text",
+        "lon",
+        "lat",
+        "urgency",
+        "photos",
+        "token",
+    ]
+
+    def __init__(self, *args, leaves=(), grids=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        category_picker(self.fields["category"], leaves)
+        self.fields["grid"].choices = [(g.code, f"{g.name} ({g.code})") for g in grids]
+        self.fields["address_text"].help_text = _("Optional: building or spot inside the grid.")
+
+
+class TrackForm(AccessibleForm):
+    number = forms.CharField(
+        label=_("Ticket number"),
+        max_length=20,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "placeholder": "ZW2026…"}),
+    )
+    phone = forms.CharField(
+        label=_("Phone number given when reporting"),
+        max_length=20,
+        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"}),
+    )
+
+
+YES_NO = [("yes", _("Yes")), ("no", _("No"))]
+
+
+class RateForm(AccessibleForm):
+    resolved = forms.ChoiceField(label=_("Was the problem solved?"), choices=YES_NO, widget=forms.RadioSelect)
+    satisfaction = forms.ChoiceField(
+        label=_("How satisfied are you with the handling?"),
+        choices=Satisfaction.choices,
+        widget=forms.RadioSelect,
+    )
+    note = forms.CharField(
+        label=_("Anything to add?"), widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=1000
+    )
+
+
+class TicketFilterForm(forms.Form):
+    q = forms.CharField(label=_("Number or words of the title"), required=False, max_length=100)
+    status = forms.ChoiceField(label=_("Status"), required=False)
+    kind = forms.ChoiceField(label=_("Kind"), required=False, choices=[("", _("All")), *TicketKind.choices])
+
+    def __init__(self, *args, status_choices=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["status"].choices = [("", _("All")), ("open", _("Open")), *status_choices]
+
+
+# --- actions on one ticket (detail page and inline forms on the lists) ---------------------------
+
+
+class ActionForm(AccessibleForm):
+    """Every action carries the version the user saw (optimistic concurrency)."""
+
+    expected_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+
+NOTE_LABEL = _("Note")
+
+
+def _note(label=NOTE_LABEL, required=False, rows=2):
+    return forms.CharField(
+        label=label, required=required, max_length=2000, widget=forms.Textarea(attrs={"rows": rows})
+    )
+
+
+class UnitForm(ActionForm):
+    unit = forms.ChoiceField(label=_("Handling unit"))
+    note = _note()
+
+    def __init__(self, *args, units=(), suggested=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.units = {str(u.pk): u for u in units}
+        choices = [("", _("— choose —"))]
+        mark = _("suggested")
+        for unit in units:
+            label = f"{unit.name} ★ {mark}" if suggested and unit.pk == suggested.pk else unit.name
+            choices.append((str(unit.pk), label))
+        self.fields["unit"].choices = choices
+        if suggested is not None and str(suggested.pk) in self.units:
+            self.fields["unit"].initial = str(suggested.pk)
+
+    def clean_unit(self):
+        return self.units[self.cleaned_data["unit"]]
+
+
+class ReassignForm(UnitForm):
+    note = _note(_("Why another unit"), required=True)
+
+
+class ConfirmForm(ActionForm):
+    """Accept, resume: a button and nothing else."""
+
+
+class RequestReturnForm(ActionForm):
+    reason = _note(_("Reason"), required=True, rows=3)
+    legal_basis = forms.CharField(
+        label=_("Legal basis"),
+        max_length=255,
+        required=False,
+        help_text=_("The rule that puts the matter outside your unit's duties."),
+    )
+    wrong_dispatch = forms.BooleanField(label=_("Wrongly dispatched to our unit"), required=False)
+
+
+class RequestExtensionForm(ActionForm):
+    reason = _note(_("Reason"), required=True, rows=3)
+    extra_days = forms.IntegerField(label=_("Extra working days"), min_value=1, max_value=60)
+
+
+class RequestSuspensionForm(ActionForm):
+    reason = _note(_("Reason"), required=True, rows=3)
+
+
+class DecisionForm(ActionForm):
+    """Two-button forms (approve / refuse, pass / fail, approve / send back): the button is the answer."""
+
+    decision = forms.ChoiceField(choices=[("yes", _("Yes")), ("no", _("No"))], widget=forms.HiddenInput)
+    note = _note()
+
+
+class ReplyForm(ActionForm):
+    reply = forms.CharField(
+        label=_("Reply to the citizen"), max_length=4000, widget=forms.Textarea(attrs={"rows": 5})
+    )
+    files = UploadField(
+        label=_("Attachments"), allow_documents=True, help_text=_("Photos (5 MB) or PDF (10 MB), up to 9.")
+    )
+
+
+class FollowUpForm(ActionForm):
+    resolved = forms.ChoiceField(
+        label=_("Resolved?"), choices=YES_NO, widget=forms.RadioSelect, required=False
+    )
+    satisfaction = forms.ChoiceField(
+        label=_("Satisfaction"), choices=Satisfaction.choices, widget=forms.RadioSelect, required=False
+    )
+    unreachable = forms.BooleanField(label=_("The citizen could not be reached"), required=False)
+    note = _note()
+
+
+class NoteForm(ActionForm):
+    note = _note(required=False)
+
+
+class RequiredNoteForm(ActionForm):
+    note = _note(required=True, rows=3)
+
+
+class MergeForm(ActionForm):
+    master_number = forms.CharField(
+        label=_("Master ticket number"),
+        max_length=20,
+        help_text=_("This ticket is closed as a duplicate; its citizen hears the master's outcome."),
+    )
+    note = _note()
+
+
+class ReasonForm(ActionForm):
+    reason = _note(_("Reason"), required=True, rows=3)
+
+
+class RevealForm(ActionForm):
+    reason = forms.CharField(
+        label=_("Why you need it"),
+        max_length=255,
+        help_text=_("For example: call back about the reply. Recorded on the timeline."),
+    )
+
+
+class AnswerForm(ActionForm):
+    reply = _note(_("Answer"), required=True, rows=4)
+
+
+REQUEST_FORMS = {
+    RequestKind.RETURN: RequestReturnForm,
+    RequestKind.EXTENSION: RequestExtensionForm,
+    RequestKind.SUSPENSION: RequestSuspensionForm,
+}

@@ -1,0 +1,153 @@
+"""How a ticket reads on a page: deadlines with their state, timeline rows, the citizen's words."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from zhiwang.core.masking import mask_phone
+from zhiwang.tickets.models import Satisfaction, TicketStatus
+from zhiwang.tickets.workflow import TicketAction
+
+A = TicketAction
+S = TicketStatus
+
+
+@dataclass
+class Deadline:
+    label: str
+    at: datetime | None
+    state: str  # "overdue" · "warning" · "ok" · "stopped" · "" (none)
+
+    @property
+    def css(self) -> str:
+        return f"deadline-{self.state}" if self.state else ""
+
+
+def deadline_of(ticket, now: datetime | None = None) -> Deadline:
+    """The deadline that matters now: signing for it while dispatched, else handling; stopped when suspended."""
+    now = now or timezone.now()
+    if ticket.status == S.SUSPENDED:
+        return Deadline(_("Clock stopped"), ticket.due_at, "stopped")
+    if ticket.status == S.DISPATCHED and ticket.accept_due_at and ticket.accept_due_at <= now:
+        return Deadline(_("Accept by"), ticket.accept_due_at, "overdue")
+    if ticket.status not in (S.DISPATCHED, S.ACCEPTED, S.REPLIED, S.VERIFYING) or not ticket.due_at:
+        return Deadline("", None, "")
+    if ticket.due_at <= now:
+        return Deadline(_("Due"), ticket.due_at, "overdue")
+    if ticket.warn_at and ticket.warn_at <= now:
+        return Deadline(_("Due"), ticket.due_at, "warning")
+    return Deadline(_("Due"), ticket.due_at, "ok")
+
+
+def status_css(status: str) -> str:
+    return f"status-{status}"
+
+
+_PAYLOAD_LABELS = {
+    "unit": _("unit"),
+    "from_unit": _("from unit"),
+    "legal_basis": _("legal basis"),
+    "extra_days": _("extra working days"),
+    "master": _("master ticket"),
+    "level": _("supervision level"),
+}
+
+
+@dataclass
+class TimelineRow:
+    at: datetime
+    who: str
+    action: str
+    from_state: str
+    to_state: str
+    note: str
+    details: list[tuple[str, str]]
+
+
+def _label(choices, value) -> str:
+    return str(choices(value).label) if value in choices.values else (value or "")
+
+
+def timeline_rows(events) -> list[TimelineRow]:
+    """Staff timeline: every event, with who, from → to and the useful parts of the payload."""
+    rows = []
+    for event in events:
+        payload = event.payload or {}
+        details = [
+            (str(label), str(payload[key])) for key, label in _PAYLOAD_LABELS.items() if payload.get(key)
+        ]
+        if "resolved" in payload and not payload.get("unreachable"):
+            details.append((str(_("resolved")), str(_("yes") if payload["resolved"] else _("no"))))
+            if payload.get("satisfaction"):
+                details.append((str(_("satisfaction")), _label(Satisfaction, payload["satisfaction"])))
+        if payload.get("unreachable"):
+            details.append((str(_("follow-up")), str(_("citizen unreachable"))))
+        if payload.get("by_citizen"):
+            details.append((str(_("rated by")), str(_("the citizen online"))))
+        if payload.get("duplicates"):
+            details.append((str(_("possible duplicates")), ", ".join(payload["duplicates"])))
+        who = event.actor.display_name if event.actor_id else str(_("System"))
+        if event.actor_id and event.unit_id and event.actor.org_unit_id == event.unit_id:
+            who = f"{who} · {event.unit.name}"
+        rows.append(
+            TimelineRow(
+                at=event.at,
+                who=who,
+                action=_label(TicketAction, event.action),
+                from_state=_label(TicketStatus, event.from_state),
+                to_state=_label(TicketStatus, event.to_state),
+                note=event.note,
+                details=details,
+            )
+        )
+    return rows
+
+
+# --- what the citizen sees -----------------------------------------------------------------------
+
+#: The public timeline (``selectors.PUBLIC_ACTIONS``) in a citizen's words.
+CITIZEN_EVENTS = {
+    A.RECEIVE: _("We received your request."),
+    A.DISPATCH: _("Passed to the unit responsible."),
+    A.REASSIGN: _("Passed to another unit that is responsible."),
+    A.ACCEPT: _("The unit responsible is working on it."),
+    A.APPROVE_EXTENSION: _("The unit needs more time; the time limit was extended."),
+    A.REPLY: _("The unit has replied; the answer is being checked."),
+    A.APPROVE_REPLY: _("The unit has answered."),
+    A.REOPEN: _("Handled again after your feedback."),
+    A.CLOSE: _("Closed."),
+    A.REJECT: _("Not accepted."),
+    A.MERGE: _("Handled together with an earlier request on the same matter."),
+    A.ANSWER_DIRECTLY: _("Answered."),
+}
+
+
+def citizen_event_text(event) -> str:
+    return str(CITIZEN_EVENTS.get(event.action, event.label))
+
+
+def citizen_status(status: str) -> tuple[str, str]:
+    """(short status, one sentence on what happens next) in plain words."""
+    if status == S.PENDING_DISPATCH:
+        return str(_("Received")), str(_("We are finding the unit responsible."))
+    if status in (S.DISPATCHED, S.ACCEPTED, S.REPLIED, S.VERIFYING):
+        return str(_("Being handled")), str(_("The unit responsible is working on it."))
+    if status == S.SUSPENDED:
+        return str(_("Paused")), str(_("Handling is paused for now; it will continue."))
+    if status == S.FOLLOW_UP:
+        return str(_("Answered")), str(_("Please tell us whether the problem was solved."))
+    if status == S.CLOSED:
+        return str(_("Closed")), ""
+    if status == S.REJECTED:
+        return str(_("Not accepted")), str(_("See the reason below."))
+    if status == S.MERGED:
+        return str(_("Merged")), str(_("It is handled together with an earlier request on the same matter."))
+    return _label(TicketStatus, status), ""
+
+
+def masked_phone(ticket) -> str:
+    return mask_phone(ticket.reporter_phone) if ticket.reporter_phone else ""

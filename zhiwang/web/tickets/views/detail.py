@@ -1,0 +1,145 @@
+"""One ticket for staff: every field, the place, the clock, the timeline, and exactly the actions
+the user may take. Actions post to one URL each; errors come back on the same page."""
+
+from __future__ import annotations
+
+import mimetypes
+
+from django.contrib import messages
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from zhiwang.core.errors import Conflict, NotFound, PermissionDeniedError, ServiceError
+from zhiwang.geo.selectors import feature_collection
+from zhiwang.tickets import selectors
+from zhiwang.tickets.models import RequestStatus
+from zhiwang.tickets.workflow import TICKET_WORKFLOW, TicketAction
+from zhiwang.web.tickets import actions
+from zhiwang.web.tickets.access import TICKET_READER_ROLES, role_required
+from zhiwang.web.tickets.forms import apply_service_error
+from zhiwang.web.tickets.presenters import deadline_of, masked_phone, timeline_rows
+
+
+def _attachments(ticket):
+    """The files of a ticket already checked by ``selectors.ticket_get`` (no selector for them yet)."""
+    return list(ticket.attachments.order_by("uploaded_at", "pk"))
+
+
+def _pending(requests):
+    return next((r for r in requests if r.status == RequestStatus.PENDING), None)
+
+
+def _render(request, ticket, *, failed=None, failed_form=None, conflict=None, revealed=None, status=200):
+    user = request.user
+    requests = list(selectors.ticket_requests(ticket=ticket))
+    pending = _pending(requests)
+    shown = actions.available(ticket, user, pending=pending)
+    panels = []
+    for ui in shown:
+        form = failed_form if failed is not None and ui.slug == failed.slug else None
+        panels.append(
+            {"ui": ui, "form": form or actions.build_form(ui, ticket, user), "open": form is not None}
+        )
+    allowed = set(TICKET_WORKFLOW.allowed_actions(ticket.status, actor=user, obj=ticket))
+    point = [{"name": ticket.number, "lon": ticket.lon, "lat": ticket.lat}] if ticket.lon is not None else []
+    context = {
+        "ticket": ticket,
+        "phone": masked_phone(ticket),
+        "deadline": deadline_of(ticket),
+        "timeline": timeline_rows(selectors.ticket_timeline(user=user, ticket=ticket)),
+        "requests": requests,
+        "duplicates": list(selectors.merged_duplicates(ticket=ticket)),
+        "attachments": _attachments(ticket),
+        "pending": pending,
+        "panels": panels,
+        "review_verifies": TicketAction.SEND_TO_VERIFY in allowed,
+        "merge_candidates": selectors.duplicate_candidates(user=user, ticket=ticket)
+        if any(p["ui"].slug == "merge" for p in panels)
+        else [],
+        "conflict": conflict,
+        "revealed": revealed,
+        "map_points": point,
+        "map_outline": feature_collection([ticket.grid], kind="grid") if ticket.grid_id else None,
+    }
+    return render(request, "web/tickets/detail.html", context, status=status)
+
+
+@role_required(TICKET_READER_ROLES)
+def ticket_detail(request, number):
+    ticket = selectors.ticket_get(user=request.user, number=number)
+    return _render(request, ticket)
+
+
+def _next_url(request, ticket):
+    target = request.POST.get("next") or request.GET.get("next")
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return target
+    return reverse("web:ticket_detail", args=[ticket.number])
+
+
+@require_POST
+@role_required(TICKET_READER_ROLES)
+def ticket_act(request, number, slug):
+    """Run one action: success → back (303) with a message; refusal → the page with the error."""
+    user = request.user
+    ticket = selectors.ticket_get(user=user, number=number)
+    ui = actions.BY_SLUG.get(slug)
+    if ui is None:
+        raise Http404(slug)
+    pending = _pending(selectors.ticket_requests(ticket=ticket))
+    form = actions.build_form(ui, ticket, user, data=request.POST, files=request.FILES)
+    if ui not in actions.available(ticket, user, pending=pending):
+        label = str(ui.label)
+        refusal = _("You may not do “%(action)s” on this ticket now (its state: %(state)s).") % {
+            "action": label,
+            "state": ticket.get_status_display(),
+        }
+        messages.error(request, refusal)
+        return _render(request, ticket, status=403)
+    if not form.is_valid():
+        return _render(request, ticket, failed=ui, failed_form=form)
+    try:
+        message = actions.run(ui, ticket, user, form, pending=pending)
+        if ui.slug == "reveal_contact":  # shown once on this answer, never stored in a page or message
+            return _render(request, ticket, revealed=message)
+    except Conflict as error:
+        ticket = selectors.ticket_get(user=user, number=number)
+        return _render(request, ticket, conflict=error.message, status=409)
+    except (PermissionDeniedError, NotFound) as error:
+        messages.error(request, error.message)
+        ticket = selectors.ticket_get(user=user, number=number)
+        return _render(request, ticket, status=error.status)
+    except ServiceError as error:
+        apply_service_error(form, error)
+        ticket = selectors.ticket_get(user=user, number=number)
+        return _render(request, ticket, failed=ui, failed_form=form)
+    messages.success(request, f"{ticket.number}: {message}")
+    target = _next_url(request, ticket)
+    if target == reverse("web:ticket_detail", args=[ticket.number]):
+        try:
+            selectors.ticket_get(user=user, number=ticket.number)
+        except Http404:  # the action moved it out of sight (e.g. merged away from a grid worker)
+            target = reverse("web:home")
+    response = redirect(target)
+    response.status_code = 303  # see other: the browser GETs the page it came from
+    return response
+
+
+@role_required(TICKET_READER_ROLES)
+def attachment(request, number, pk):
+    """A ticket's file, for those who may see the ticket (never a public media URL)."""
+    ticket = selectors.ticket_get(user=request.user, number=number)
+    item = next((a for a in _attachments(ticket) if a.pk == pk), None)
+    if item is None:
+        raise Http404(pk)
+    content_type = item.content_type or mimetypes.guess_type(item.name)[0] or "application/octet-stream"
+    inline = content_type.startswith("image/")  # documents download: a PDF never runs in our origin
+    response = FileResponse(
+        item.file.open("rb"), content_type=content_type, as_attachment=not inline, filename=item.name
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

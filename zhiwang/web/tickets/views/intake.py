@@ -1,0 +1,195 @@
+"""The intake operator's one fast form, and the panels htmx loads into it as the operator types.
+
+Without JavaScript the form still works: the duplicate check then happens on the
+first submit (the candidates are shown, and a second submit records the call).
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from zhiwang.core.errors import ServiceError
+from zhiwang.tickets import selectors, services
+from zhiwang.web.tickets.access import DISPATCH_ROLES, INTAKE_ROLES, role_required
+from zhiwang.web.tickets.forms import (
+    REQUEST_KINDS,
+    IntakeForm,
+    apply_service_error,
+    category_choices,
+    new_form_token,
+    read_form_token,
+)
+
+INTAKE_PAGE_ROLES = INTAKE_ROLES | DISPATCH_ROLES
+
+
+def _leaves():
+    return category_choices(kinds={k for k, _label in REQUEST_KINDS})
+
+
+def duplicates_for(*, user, leaves, category_code: str, address_text: str = "", lon=None, lat=None):
+    """Open tickets of the category at the place the operator typed, those the operator may see."""
+    category = next((leaf.category for leaf in leaves if leaf.code == category_code), None)
+    if category is None or not (address_text.strip() or (lon is not None and lat is not None)):
+        return []
+    try:
+        place = services.locate_place(lon=lon, lat=lat, address_text=address_text)
+    except ServiceError:
+        return []  # the submit itself reports a bad place next to the field
+    if place.finest is None:
+        return []
+    found = services.find_duplicates(category=category, place=place, at=timezone.now())
+    return selectors.duplicate_candidates(user=user, tickets=found)
+
+
+def _seen(value: str) -> set[str]:
+    return {n.strip().upper() for n in (value or "").split(",") if n.strip()}
+
+
+@role_required(INTAKE_PAGE_ROLES)
+def intake(request):
+    leaves = _leaves()
+    duplicates, intent = [], request.POST.get("intent", "dispatch")
+    if request.method == "POST":
+        form = IntakeForm(request.POST, leaves=leaves)
+        if form.is_valid():
+            data = form.cleaned_data
+            duplicates = duplicates_for(
+                user=request.user,
+                leaves=leaves,
+                category_code=data["category"],
+                address_text=data["address_text"],
+                lon=data["lon"],
+                lat=data["lat"],
+            )
+            unseen = [t for t in duplicates if t.number not in _seen(data["duplicates_seen"])]
+            token = data["call_id"].strip() or read_form_token(data["token"])
+            if intent == "answer" and not data["reply"].strip():
+                form.add_error("reply", _("Write the answer given to the caller."))
+            elif token is None:
+                form.add_error(None, _("This form has expired. Check the fields and send it again."))
+            elif unseen:
+                form.add_error(
+                    None,
+                    _(
+                        "Possible duplicates found (listed beside the form). Check them, then submit again to record the call anyway."
+                    ),
+                )
+            else:
+                try:
+                    with transaction.atomic():
+                        result = services.ticket_submit(
+                            channel=data["channel"],
+                            external_id=token,
+                            kind=data["kind"],
+                            category=data["category"],
+                            urgency=data["urgency"],
+                            description=data["description"],
+                            reporter_name=data["reporter_name"],
+                            reporter_phone=data["reporter_phone"],
+                            address_text=data["address_text"],
+                            lon=data["lon"],
+                            lat=data["lat"],
+                            actor=request.user,
+                        )
+                        if intent == "answer" and result.created:
+                            services.ticket_answer_directly(
+                                ticket=result.ticket, actor=request.user, reply=data["reply"]
+                            )
+                except ServiceError as error:
+                    apply_service_error(form, error)
+                else:
+                    outcome = (
+                        "answered" if intent == "answer" else ("recorded" if result.created else "again")
+                    )
+                    return redirect(f"{reverse('web:ticket_intake')}?{outcome}={result.ticket.number}")
+    else:
+        form = IntakeForm(leaves=leaves, initial={"channel": _default_channel(request.user)})
+    done = None
+    for outcome in ("recorded", "answered", "again"):
+        if request.GET.get(outcome):
+            done = (outcome, request.GET[outcome])
+    posted_token = form.data.get("token") if form.is_bound else None
+    matched, history = (
+        selectors.address_history(user=request.user, address_text=form.data.get("address_text", ""))
+        if form.is_bound
+        else (None, [])
+    )
+    return render(
+        request,
+        "web/tickets/intake.html",
+        {
+            "form": form,
+            "token": posted_token if posted_token and read_form_token(posted_token) else new_form_token(),
+            "duplicates": duplicates,
+            "duplicates_seen": ",".join(t.number for t in duplicates),
+            "matched_address": matched,
+            "address_history": history,
+            "caller_history": selectors.caller_history(
+                user=request.user, phone=form.data.get("reporter_phone", "")
+            )
+            if form.is_bound
+            else [],
+            "done": done,
+        },
+    )
+
+
+def _default_channel(user) -> str:
+    unit = getattr(user, "org_unit", None)
+    return "window" if unit is not None and unit.kind == "service_center" else "hotline"
+
+
+@role_required(INTAKE_PAGE_ROLES)
+def suggest_panel(request):
+    suggestions = selectors.category_suggestions(
+        text=request.GET.get("description", ""), kind=request.GET.get("kind", "")
+    )
+    return render(request, "web/tickets/_suggestions.html", {"suggestions": suggestions})
+
+
+@role_required(INTAKE_PAGE_ROLES)
+def caller_panel(request):
+    phone = request.GET.get("reporter_phone", "")
+    return render(
+        request,
+        "web/tickets/_caller_history.html",
+        {"caller_history": selectors.caller_history(user=request.user, phone=phone), "phone": phone},
+    )
+
+
+def _float(value):
+    try:
+        return float(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+@role_required(INTAKE_PAGE_ROLES)
+def place_panel(request):
+    get = request.GET
+    lon, lat = _float(get.get("lon")), _float(get.get("lat"))
+    address, history = selectors.address_history(user=request.user, address_text=get.get("address_text", ""))
+    duplicates = duplicates_for(
+        user=request.user,
+        leaves=_leaves(),
+        category_code=get.get("category", ""),
+        address_text=get.get("address_text", ""),
+        lon=lon,
+        lat=lat,
+    )
+    return render(
+        request,
+        "web/tickets/_place_panel.html",
+        {
+            "matched_address": address,
+            "address_history": history,
+            "duplicates": duplicates,
+            "duplicates_seen": ",".join(t.number for t in duplicates),
+            "address_text": get.get("address_text", ""),
+        },
+    )

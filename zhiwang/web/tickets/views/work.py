@@ -1,0 +1,274 @@
+"""The working lists: the dispatcher's queue, the handler's inbox, the grid worker's patrol
+report and verification list, and the plain ticket search every staff role has."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from zhiwang.core.errors import ServiceError
+from zhiwang.geo import selectors as geo_selectors
+from zhiwang.tickets import selectors, services
+from zhiwang.tickets.models import Channel, TicketKind, TicketStatus
+from zhiwang.web.tickets import actions
+from zhiwang.web.tickets.access import (
+    DISPATCH_ROLES,
+    GRID_ROLES,
+    HANDLER_ROLES,
+    TICKET_READER_ROLES,
+    role_required,
+)
+from zhiwang.web.tickets.forms import (
+    PatrolForm,
+    TicketFilterForm,
+    apply_service_error,
+    category_choices,
+    new_form_token,
+    read_form_token,
+)
+from zhiwang.web.tickets.presenters import deadline_of
+from zhiwang.web.tickets.uploads import attach
+
+QUEUE_TABS = ("pending", "requests", "review", "follow_up", "breaching")
+
+
+def _rows(tickets, now):
+    return [(t, deadline_of(t, now)) for t in tickets]
+
+
+def _inline_forms(slug, tickets, user):
+    """One small form per row (its field ids carry the ticket number, so labels stay unique)."""
+    ui = actions.BY_SLUG[slug]
+    return [(t, actions.build_form(ui, t, user, auto_id=f"id_{t.number}_%s")) for t in tickets]
+
+
+@role_required(DISPATCH_ROLES)
+def dispatch_queue(request):
+    user, now = request.user, timezone.now()
+    queue = selectors.dispatcher_queue(user=user, now=now)
+    tab = request.GET.get("tab") if request.GET.get("tab") in QUEUE_TABS else "pending"
+    counts = {
+        "pending": queue.pending.count(),
+        "requests": queue.requests.count(),
+        "review": queue.review.count(),
+        "follow_up": queue.follow_up.count(),
+        "breaching": queue.breaching.count(),
+    }
+    context = {"tab": tab, "counts": counts, "next": f"{reverse('web:dispatch_queue')}?tab={tab}"}
+    limit = 200
+    if tab == "pending":
+        tickets = list(queue.pending[:limit])
+        context["rows"] = tickets
+        context["units"] = actions.unit_choices(user=user)
+    elif tab == "requests":
+        requests = list(queue.requests[:limit])
+        ui = actions.BY_SLUG["decide"]
+        context["ui"] = ui
+        context["request_rows"] = [
+            (r, actions.build_form(ui, r.ticket, user, auto_id=f"id_{r.ticket.number}_%s")) for r in requests
+        ]
+    elif tab == "review":
+        context["ui"] = actions.BY_SLUG["review"]
+        context["form_rows"] = _inline_forms("review", list(queue.review[:limit]), user)
+    elif tab == "follow_up":
+        context["ui"] = actions.BY_SLUG["follow_up"]
+        context["form_rows"] = _inline_forms("follow_up", list(queue.follow_up[:limit]), user)
+    else:
+        context["ui"] = actions.BY_SLUG["urge"]
+        context["deadline_rows"] = _rows(queue.breaching[:limit], now)
+    return render(request, "web/tickets/dispatch_queue.html", context)
+
+
+@require_POST
+@role_required(DISPATCH_ROLES)
+def dispatch_bulk(request):
+    """Dispatch the ticked tickets (or the one whose row button was pressed): one service call each."""
+    picked = [request.POST["only"]] if request.POST.get("only") else request.POST.getlist("tickets")
+    unit_choice = request.POST.get("unit", "suggested")
+    if not picked:
+        messages.error(request, _("Tick at least one ticket."))
+        return redirect("web:dispatch_queue")
+    chosen = None
+    if unit_choice != "suggested":
+        chosen = {str(u.pk): u for u in actions.unit_choices(user=request.user)}.get(unit_choice)
+        if chosen is None:
+            messages.error(request, _("Choose a handling unit from the list."))
+            return redirect("web:dispatch_queue")
+    done, failed = [], []
+    for item in picked[:200]:
+        number, _sep, version = item.partition(":")
+        try:
+            ticket = selectors.ticket_get(user=request.user, number=number)
+        except Http404:
+            failed.append(_("%(number)s: not found in your jurisdiction.") % {"number": number})
+            continue
+        unit = chosen or ticket.suggested_unit
+        if unit is None:
+            failed.append(_("%(number)s: no suggested unit; choose one.") % {"number": ticket.number})
+            continue
+        ctx = actions.Context(
+            ticket=ticket, user=request.user, version=int(version) if version.isdigit() else None
+        )
+        try:
+            actions.versioned(services.ticket_dispatch, ctx, ticket=ticket, unit=unit, actor=request.user)
+        except ServiceError as error:
+            failed.append(f"{ticket.number}: {error.message}")
+        else:
+            done.append(ticket.number)
+    if done:
+        messages.success(
+            request,
+            _("Dispatched %(count)s: %(numbers)s") % {"count": len(done), "numbers": ", ".join(done)},
+        )
+    for message in failed:
+        messages.error(request, message)
+    return redirect("web:dispatch_queue")
+
+
+@role_required(HANDLER_ROLES)
+def handler_inbox(request):
+    now = timezone.now()
+    tickets = list(selectors.handler_inbox(user=request.user)[:300])
+    accept = actions.BY_SLUG["accept"]
+    rows = []
+    for ticket in tickets:
+        form = (
+            actions.build_form(accept, ticket, request.user, auto_id=f"id_{ticket.number}_%s")
+            if ticket.status == TicketStatus.DISPATCHED
+            else None
+        )
+        rows.append(
+            {
+                "ticket": ticket,
+                "deadline": deadline_of(ticket, now),
+                "accept_form": form,
+                "sent_back": ticket.sent_back,
+                "reopened": ticket.rework_count > 0,
+            }
+        )
+    return render(
+        request,
+        "web/tickets/inbox.html",
+        {
+            "rows": rows,
+            "accept_ui": accept,
+            "waiting": _awaiting_review(request.user),
+            "overdue_count": sum(1 for r in rows if r["deadline"].state == "overdue"),
+            "next": reverse("web:handler_inbox"),
+        },
+    )
+
+
+def _awaiting_review(user) -> list:
+    """The unit's replies not yet reviewed (or being verified on site)."""
+    unit = getattr(user, "org_unit", None)
+    if unit is None:
+        return []
+    found = []
+    for status in (TicketStatus.REPLIED, TicketStatus.VERIFYING):
+        filters = {"status": status, "handling_unit": unit.code, "ordering": "-received_at"}
+        found += list(selectors.ticket_list(user=user, filters=filters)[:50])
+    return found
+
+
+@role_required(GRID_ROLES)
+def verify_list(request):
+    """Tickets in the worker's grids awaiting an on-site check (their scope is their grids)."""
+    filters = {"status": TicketStatus.VERIFYING, "ordering": "received_at"}
+    tickets = list(selectors.ticket_list(user=request.user, filters=filters)[:200])
+    return render(
+        request,
+        "web/tickets/verify_list.html",
+        {
+            "ui": actions.BY_SLUG["verify"],
+            "form_rows": _inline_forms("verify", tickets, request.user),
+            "next": reverse("web:verify_list"),
+        },
+    )
+
+
+@role_required(GRID_ROLES)
+def patrol_report(request):
+    user = request.user
+    leaves = category_choices(kinds={TicketKind.INCIDENT}, explicit=True)
+    grids = list(geo_selectors.grid_list(user=user).filter(assignments__user=user).distinct())
+    if request.method == "POST":
+        form = PatrolForm(request.POST, request.FILES, leaves=leaves, grids=grids)
+        if form.is_valid():
+            data = form.cleaned_data
+            token = read_form_token(data["token"])
+            grid = next((g for g in grids if g.code == data["grid"]), None)
+            lon, lat = data["lon"], data["lat"]
+            if lon is None and grid is not None:
+                lon, lat = grid.lon, grid.lat  # the grid's own point: the ticket lands in that grid
+            if token is None:
+                form.add_error(None, _("This form has expired. Check the fields and send it again."))
+            elif lon is None and not data["address_text"].strip():
+                form.add_error("grid", _("Choose your grid or put a pin on the map."))
+            else:
+                try:
+                    with transaction.atomic():
+                        result = services.ticket_submit(
+                            channel=Channel.PATROL,
+                            external_id=token,
+                            kind=TicketKind.INCIDENT,
+                            category=data["category"],
+                            urgency=data["urgency"],
+                            description=data["description"],
+                            reporter=user,
+                            reporter_name=user.display_name,
+                            reporter_phone=user.phone,
+                            address_text=data["address_text"],
+                            lon=lon,
+                            lat=lat,
+                            actor=user,
+                        )
+                        if result.created:
+                            attach(ticket=result.ticket, uploads=data["photos"], user=user)
+                except ServiceError as error:
+                    apply_service_error(form, error)
+                else:
+                    messages.success(
+                        request, _("Incident %(number)s reported.") % {"number": result.ticket.number}
+                    )
+                    return redirect("web:ticket_detail", number=result.ticket.number)
+    else:
+        form = PatrolForm(leaves=leaves, grids=grids, initial={"grid": grids[0].code if grids else ""})
+    posted = form.data.get("token") if form.is_bound else None
+    return render(
+        request,
+        "web/tickets/patrol_report.html",
+        {
+            "form": form,
+            "token": posted if posted and read_form_token(posted) else new_form_token(),
+            "grids_geojson": geo_selectors.feature_collection(grids, kind="grid"),
+            "files_lost": form.is_bound and bool(request.FILES),
+        },
+    )
+
+
+@role_required(TICKET_READER_ROLES)
+def ticket_list(request):
+    form = TicketFilterForm(request.GET or None, status_choices=TicketStatus.choices)
+    filters = form.cleaned_data if form.is_valid() else {}
+    now = timezone.now()
+    try:
+        tickets = selectors.ticket_list(user=request.user, filters=filters)
+    except ServiceError as error:
+        apply_service_error(form, error)
+        tickets = selectors.ticket_list(user=request.user)
+    page = Paginator(tickets, 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "web/tickets/ticket_list.html",
+        {"form": form, "page": page, "rows": _rows(page.object_list, now), "query": query.urlencode()},
+    )

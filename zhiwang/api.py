@@ -18,8 +18,11 @@ from ninja.security import SessionAuth
 
 from zhiwang.accounts.api import TokenAuth
 from zhiwang.accounts.api import router as accounts_router
+from zhiwang.analytics.api import router as analytics_router
 from zhiwang.core.errors import ServiceError
+from zhiwang.disputes.api import router as disputes_router
 from zhiwang.geo.api import router as geo_router
+from zhiwang.registry.api import router as registry_router
 from zhiwang.tickets.api import router as tickets_router
 
 api = NinjaAPI(
@@ -91,4 +94,7 @@ def http_error(request, exc: HttpError):
 
 api.add_router("/accounts/", accounts_router)
 api.add_router("/geo/", geo_router)
+api.add_router("/registry/", registry_router)
 api.add_router("/tickets/", tickets_router)
+api.add_router("/disputes/", disputes_router)
+api.add_router("/analytics/", analytics_router)

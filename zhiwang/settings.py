@@ -99,8 +99,11 @@ INSTALLED_APPS = [
     "zhiwang.geo",
     "zhiwang.classifier",
     "zhiwang.accounts",
+    "zhiwang.registry",
     "zhiwang.tickets",
+    "zhiwang.disputes",
     "zhiwang.open311",
+    "zhiwang.analytics",
     "zhiwang.web",
 ]
 

@@ -10,5 +10,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("open311/v2/", include("zhiwang.open311.urls")),
+    path("registry/", include("zhiwang.registry.urls")),
+    path("disputes/", include("zhiwang.disputes.urls")),
+    path("analytics/", include("zhiwang.analytics.urls")),
     path("", include("zhiwang.web.urls")),
 ]

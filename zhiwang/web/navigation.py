@@ -39,6 +39,21 @@ NAVIGATION = [
         "web:ticket_list",
         frozenset({"intake_operator", "dispatcher", "handler", "grid_worker", "leader", "administrator"}),
     ),
+    (
+        _("City registry"),
+        "registry:home",
+        frozenset({"grid_worker", "data_steward", "leader", "administrator"}),
+    ),
+    (
+        _("Disputes"),
+        "disputes:home",
+        frozenset({"intake_operator", "mediator", "dispatcher", "leader", "administrator"}),
+    ),
+    (
+        _("Dashboards"),
+        "analytics:dashboard",
+        frozenset({"leader", "dispatcher", "data_steward", "administrator"}),
+    ),
     (_("Divisions and grids"), "web:division_root", STAFF_ROLES),
     (_("My grids"), "web:my_grids", frozenset({"grid_worker"})),
     (

@@ -1,0 +1,1 @@
+"""Disputes models (see docs/disputes.md)."""

@@ -1,0 +1,1 @@
+"""Registry models (see docs/registry.md)."""

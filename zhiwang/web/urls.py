@@ -3,6 +3,7 @@ from django.urls import path
 
 from zhiwang.web import views
 from zhiwang.web.forms import LoginForm
+from zhiwang.web.places.urls import urlpatterns as place_urlpatterns
 from zhiwang.web.tickets.urls import urlpatterns as ticket_urlpatterns
 
 app_name = "web"
@@ -21,4 +22,5 @@ urlpatterns = [
     path("grids/<str:code>/", views.grid_detail, name="grid_detail"),
     path("healthz", views.healthz, name="healthz"),
     *ticket_urlpatterns,
+    *place_urlpatterns,
 ]

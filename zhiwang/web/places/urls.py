@@ -1,0 +1,3 @@
+"""URLs of the place pages (included by zhiwang.web.urls under the ``web`` namespace)."""
+
+urlpatterns: list = []

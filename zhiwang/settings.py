@@ -48,6 +48,19 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     return value
 
 
+def env_float(name: str, default: float, *, minimum: float | None = None, maximum: float | None = None) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a number") from None
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        raise ImproperlyConfigured(f"{name}={raw!r} must be between {minimum} and {maximum}")
+    return value
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
@@ -227,6 +240,16 @@ ZHIWANG_GEO_INDEX_CHECK_SECONDS = env_int("ZHIWANG_GEO_INDEX_CHECK_SECONDS", 5, 
 ZHIWANG_CALENDAR_CHECK_SECONDS = env_int("ZHIWANG_CALENDAR_CHECK_SECONDS", 5, minimum=0)
 # How often one process may log and raise a notice about an uncovered calendar year.
 ZHIWANG_CALENDAR_NOTICE_SECONDS = env_int("ZHIWANG_CALENDAR_NOTICE_SECONDS", 600, minimum=0)
+
+# Ticket clock and indicators (DOMAIN.md "Tickets"): a deadline warns when this share of
+# its working time is used; urge and supervision start this many working days after a breach;
+# the response indicator counts contacts within these working hours; the satisfaction
+# indicator counts "basically satisfied" with this weight.
+ZHIWANG_WARNING_RATIO = env_float("ZHIWANG_WARNING_RATIO", 0.8, minimum=0.01, maximum=1.0)
+ZHIWANG_URGE_AFTER_DAYS = env_int("ZHIWANG_URGE_AFTER_DAYS", 1, minimum=0)
+ZHIWANG_SUPERVISE_AFTER_DAYS = env_int("ZHIWANG_SUPERVISE_AFTER_DAYS", 5, minimum=0)
+ZHIWANG_RESPONSE_HOURS = env_int("ZHIWANG_RESPONSE_HOURS", 24, minimum=1)
+ZHIWANG_BASIC_SATISFACTION_WEIGHT = env_float("ZHIWANG_BASIC_SATISFACTION_WEIGHT", 0.8, minimum=0.0, maximum=1.0)
 
 # Map background tiles are optional: government networks are often offline.
 # Set e.g. ZHIWANG_MAP_TILE_URL=https://tiles.example.gov.cn/{z}/{x}/{y}.png

@@ -24,6 +24,9 @@ def start(env_overrides):
         ("ZHIWANG_DATABASE_URL", "nonsense"),
         ("ZHIWANG_TASKS", "celery"),
         ("ZHIWANG_LOGIN_MAX_FAILURES", "many"),
+        ("ZHIWANG_WARNING_RATIO", "eighty"),
+        ("ZHIWANG_WARNING_RATIO", "1.5"),
+        ("ZHIWANG_BASIC_SATISFACTION_WEIGHT", "-0.1"),
     ],
 )
 def test_bad_value_names_the_variable(name, value):

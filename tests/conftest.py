@@ -34,9 +34,13 @@ def _test_settings(settings):
     settings.LANGUAGE_CODE = "zh-hans"
     # Each test rolls back the boundary version it bumped: two tests may reach the same
     # version number with different polygons, so no test may trust a cached index.
+    from zhiwang.geo.addressing import reset_address_index
     from zhiwang.geo.locator import reset_index
 
     reset_index()
+    # Same for the address index: after a rollback SQLite may reuse row ids, so its
+    # cheap change check could miss that the data changed.
+    reset_address_index()
 
 
 def build_city() -> None:

@@ -1,10 +1,16 @@
 from django.contrib import admin
 
-from zhiwang.geo.models import AddressAlias, Division, GeoIndexVersion, Grid, StandardAddress
+from zhiwang.geo.models import AddressAlias, Division, DivisionAlias, GeoIndexVersion, Grid, StandardAddress
+
+
+class DivisionAliasInline(admin.TabularInline):
+    model = DivisionAlias
+    extra = 0
 
 
 @admin.register(Division)
 class DivisionAdmin(admin.ModelAdmin):
+    inlines = [DivisionAliasInline]
     list_display = (
         "code",
         "name",
@@ -49,3 +55,10 @@ class StandardAddressAdmin(admin.ModelAdmin):
 class GeoIndexVersionAdmin(admin.ModelAdmin):
     list_display = ("key", "version", "changed_at")
     readonly_fields = ("key", "version", "changed_at")
+
+
+@admin.register(DivisionAlias)
+class DivisionAliasAdmin(admin.ModelAdmin):
+    list_display = ("alias", "division")
+    search_fields = ("alias", "division__name", "division__code")
+    raw_id_fields = ("division",)

@@ -256,3 +256,24 @@ class GeoIndexVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} v{self.version}"
+
+
+class DivisionAlias(models.Model):
+    """Another name people write for a division: a common or former name (科技园 → 粤海街道,
+    龙华新区 → 龙华区). Short forms (南山 → 南山区, 粤海 → 粤海街道) need no row: the address
+    matcher derives them from the division's name and short name."""
+
+    division = models.ForeignKey(
+        Division, verbose_name=_("division"), on_delete=models.CASCADE, related_name="aliases"
+    )
+    alias = models.CharField(_("alias"), max_length=64, db_index=True)
+
+    class Meta:
+        verbose_name = _("division alias")
+        verbose_name_plural = _("division aliases")
+        constraints = [
+            models.UniqueConstraint(fields=["division", "alias"], name="geo_division_alias_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.alias

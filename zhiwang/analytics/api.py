@@ -1,5 +1,251 @@
-"""REST API of the analytics app, mounted at /api/v1/analytics/ by zhiwang.api."""
+"""REST API of the analytics app, mounted at /api/v1/analytics/ by zhiwang.api.
 
-from ninja import Router
+Every dashboard figure has its endpoint (for a big-screen 大屏 front end): ``division`` is a
+division code (default: the top of the caller's jurisdiction), ``start``/``end`` a window of
+local days ``[start, end)`` (default: the last ``days`` = 30 days). All figures come from the
+rollups; each row carries ``link``, the web ticket list behind it.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from ninja import Router, Schema, Status
+
+from zhiwang.analytics import selectors, services
+from zhiwang.analytics.index import active_formula
 
 router = Router(tags=["analytics"])
+
+
+def _frame(request, division: str, start: date | None, end: date | None, days: int):
+    place = selectors.place_for(user=request.user, code=division)
+    start, end = selectors.window(start=start, end=end, days=days)
+    return place, start, end
+
+
+def _place_out(place) -> dict:
+    return {"code": place.code, "name": place.name, "level": place.level}
+
+
+@router.get("/summary", summary="Totals, open and overdue stock, rates")
+def summary(request, division: str = "", start: date | None = None, end: date | None = None, days: int = 30):
+    place, start, end = _frame(request, division, start, end, days)
+    s = selectors.summary(place=place, start=start, end=end)
+    return {
+        "place": _place_out(place),
+        "start": start,
+        "end": end,
+        "flows": s.flows,
+        "stocks": s.stocks,
+        "rates": s.rates,
+        "links": s.links,
+    }
+
+
+@router.get("/trend", summary="Received, closed and overdue per day or week")
+def trend(
+    request,
+    division: str = "",
+    start: date | None = None,
+    end: date | None = None,
+    days: int = 30,
+    by: str = "day",
+):
+    place, start, end = _frame(request, division, start, end, days)
+    return {"place": _place_out(place), "rows": selectors.trend(place=place, start=start, end=end, by=by)}
+
+
+@router.get("/breakdown", summary="Top values of a dimension: category, channel, kind or unit")
+def breakdown(
+    request,
+    dim: str,
+    division: str = "",
+    start: date | None = None,
+    end: date | None = None,
+    days: int = 30,
+    metric: str = "received",
+    top: int = 10,
+):
+    place, start, end = _frame(request, division, start, end, days)
+    rows = selectors.breakdown(place=place, start=start, end=end, dim=dim, metric=metric, top=top)
+    return {"place": _place_out(place), "dim": dim, "metric": metric, "rows": rows}
+
+
+@router.get("/children", summary="Per child division (or grid): flows, stocks, rates (the map)")
+def children(request, division: str = "", start: date | None = None, end: date | None = None, days: int = 30):
+    place, start, end = _frame(request, division, start, end, days)
+    return {"place": _place_out(place), "rows": selectors.children(place=place, start=start, end=end)}
+
+
+@router.get("/geometry", summary="GeoJSON of the children drawn on the map")
+def geometry(request, division: str = ""):
+    place = selectors.place_for(user=request.user, code=division)
+    return selectors.child_geometry(place=place)
+
+
+@router.get("/units", summary="Per handling unit: dispatched, closed, rates")
+def units(request, division: str = "", start: date | None = None, end: date | None = None, days: int = 30):
+    place, start, end = _frame(request, division, start, end, days)
+    return {"place": _place_out(place), "rows": selectors.unit_table(place=place, start=start, end=end)}
+
+
+@router.get("/addresses", summary="Recurring addresses")
+def addresses(
+    request,
+    division: str = "",
+    start: date | None = None,
+    end: date | None = None,
+    days: int = 30,
+    top: int = 10,
+):
+    place, start, end = _frame(request, division, start, end, days)
+    return {
+        "place": _place_out(place),
+        "rows": selectors.recurring_addresses(place=place, start=start, end=end, top=top),
+    }
+
+
+class AlertOut(Schema):
+    id: int
+    kind: str
+    status: str
+    explanation: str
+    division: str | None
+    observed: int
+    expected: float
+    spread: float
+    window_start: str
+    window_end: str
+    ticket_count: int
+    link: str
+
+
+def _alert_out(alert) -> dict:
+    return {
+        "id": alert.pk,
+        "kind": alert.kind,
+        "status": alert.status,
+        "explanation": alert.explanation,
+        "division": alert.division.code if alert.division_id else None,
+        "observed": alert.observed,
+        "expected": alert.expected,
+        "spread": alert.spread,
+        "window_start": alert.window_start.isoformat(),
+        "window_end": alert.window_end.isoformat(),
+        "ticket_count": len(alert.ticket_ids),
+        "link": selectors.alert_tickets_link(alert),
+    }
+
+
+@router.get("/alerts", response=list[AlertOut], summary="Alerts in my jurisdiction")
+def alert_list(request, status: str = "open", kind: str = "", limit: int = 100):
+    return [
+        _alert_out(a)
+        for a in selectors.alert_list(user=request.user, status=status, kind=kind)[: max(1, min(limit, 500))]
+    ]
+
+
+class DecideIn(Schema):
+    status: str
+    note: str = ""
+
+
+@router.post("/alerts/{alert_id}/decide", response=AlertOut, summary="Mark an alert handled or false")
+def alert_decide(request, alert_id: int, payload: DecideIn):
+    return _alert_out(
+        services.alert_decide(alert_id=alert_id, user=request.user, status=payload.status, note=payload.note)
+    )
+
+
+class SubscribeIn(Schema):
+    unit: str
+    division: str
+    kinds: list[str] = []
+
+
+@router.post("/subscriptions", summary="Subscribe a unit to a division's alerts (idempotent)")
+def subscribe(request, payload: SubscribeIn):
+    sub = services.alert_subscribe(
+        user=request.user, unit_code=payload.unit, division_code=payload.division, kinds=payload.kinds
+    )
+    return {"id": sub.pk, "unit": sub.unit.code, "division": sub.division.code, "kinds": sub.kinds}
+
+
+@router.get("/index", summary="Governance index of a month and level, ranked, with the formula")
+def governance_index(request, level: str = "subdistrict", month: str = ""):
+    from zhiwang.core.errors import ServiceError
+
+    try:
+        chosen = date.fromisoformat(f"{month}-01") if month else None
+    except ValueError:
+        raise ServiceError("analytics.month_invalid", "YYYY-MM", field="month") from None
+    rows, chosen = selectors.index_list(user=request.user, level=level, month=chosen)
+    formula = active_formula()
+    return {
+        "month": chosen.strftime("%Y-%m") if chosen else None,
+        "formula": {
+            "name": formula.name,
+            "weights": formula.weights,
+            "red_count": formula.red_count,
+            "black_count": formula.black_count,
+        },
+        "rows": [
+            {
+                "division": r.division.code,
+                "name": r.division.name,
+                "score": r.score,
+                "rank": r.rank,
+                "standing": r.standing,
+                "values": r.values,
+            }
+            for r in rows
+        ],
+    }
+
+
+class ReportIn(Schema):
+    division: str = ""
+    period: str
+    idempotency_key: str = ""
+
+
+def _report_out(report) -> dict:
+    from django.urls import reverse
+
+    return {
+        "id": report.pk,
+        "division": report.division.code,
+        "period": report.period,
+        "status": report.status,
+        "progress": report.progress,
+        "xlsx": reverse("analytics:report_download", args=[report.pk, "xlsx"]) if report.xlsx else None,
+        "pdf": reverse("analytics:report_download", args=[report.pk, "pdf"]) if report.pdf else None,
+        "error": report.error,
+    }
+
+
+@router.post(
+    "/reports", response={200: dict, 201: dict}, summary="Request a monthly or quarterly report (idempotent)"
+)
+def report_request(request, payload: ReportIn):
+    report, created = services.report_request(
+        user=request.user,
+        division_code=payload.division,
+        period=payload.period,
+        idempotency_key=payload.idempotency_key,
+    )
+    report.refresh_from_db()
+    return Status(201 if created else 200, _report_out(report))
+
+
+@router.get("/reports/{report_id}", summary="A report's progress and files")
+def report_get(request, report_id: int):
+    from zhiwang.analytics.models import Report
+    from zhiwang.core.errors import NotFound
+
+    selectors.require_analyst(request.user)
+    report = Report.objects.visible_to(request.user).filter(pk=report_id).first()
+    if report is None:
+        raise NotFound("analytics.report_not_found", "not found")
+    return _report_out(report)

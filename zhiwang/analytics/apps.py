@@ -6,3 +6,6 @@ class AnalyticsConfig(AppConfig):
     name = "zhiwang.analytics"
     label = "analytics"
     verbose_name = _("Analytics")
+
+    def ready(self):
+        from zhiwang.analytics import signals  # noqa: F401  (connects the rollup receiver)

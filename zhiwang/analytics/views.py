@@ -1,9 +1,261 @@
 """Web pages of the analytics app (thin: parse, call a selector or service, render)."""
 
-from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from __future__ import annotations
+
+from datetime import date
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from zhiwang.analytics import selectors
+from zhiwang.core.errors import NotFound, ServiceError
 
 
-@login_required
+def _analyst(view):
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not selectors.is_analyst(request.user):
+            return render(request, "web/tickets/forbidden.html", status=403)
+        return view(request, *args, **kwargs)
+
+    wrapper.__name__ = view.__name__
+    wrapper.__doc__ = view.__doc__
+    return wrapper
+
+
+def _date(value: str | None, field: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ServiceError("analytics.date_invalid", _("Give the date as YYYY-MM-DD."), field=field) from None
+
+
+def _chart_data(figures: dict) -> dict:
+    """What the page's charts need (plain JSON: labels, values and the link of every point)."""
+    s = figures["summary"]
+    return {
+        "trend": [
+            {
+                "period": r["period"].isoformat(),
+                "received": r["received"],
+                "closed": r["closed"],
+                "overdue": r["overdue"],
+                "link": r["link"],
+            }
+            for r in figures["trend"]
+        ],
+        "kinds": figures["kinds"],
+        "channels": figures["channels"],
+        "categories": figures["categories"],
+        "children": figures["children"],
+        "open": {"open": s.stocks["open"], "overdue_open": s.stocks["overdue_open"], "links": s.links},
+    }
+
+
+@_analyst
 def dashboard(request):
-    return render(request, "analytics/dashboard.html")
+    """City, district, subdistrict or community dashboard (the viewer's jurisdiction by default)."""
+    errors = []
+    try:
+        place = selectors.place_for(user=request.user, code=request.GET.get("division", ""))
+    except NotFound as error:
+        raise Http404(error.message) from None
+    by = request.GET.get("by", "day")
+    try:
+        start, end = selectors.window(
+            start=_date(request.GET.get("start"), "start"),
+            end=_date(request.GET.get("end"), "end"),
+            days=int(request.GET.get("days") or 30) if (request.GET.get("days") or "30").isdigit() else 30,
+        )
+        figures = selectors.dashboard(place=place, start=start, end=end, by=by)
+    except ServiceError as error:
+        errors.append(error)
+        start, end = selectors.window()
+        by = "day"
+        figures = selectors.dashboard(place=place, start=start, end=end)
+    ancestors = []
+    node = place.division.parent
+    while node is not None:
+        if (
+            selectors.scope_of(request.user).everything
+            or node.pk in selectors.scope_of(request.user).division_ids
+        ):
+            ancestors.append({"name": node.display_name, "link": selectors.dashboard_link(node.code)})
+        node = node.parent
+    return render(
+        request,
+        "analytics/dashboard.html",
+        {
+            "place": place,
+            "start": start,
+            "end": end,
+            "by": by,
+            "errors": errors,
+            "figures": figures,
+            "chart_data": _chart_data(figures),
+            "geometry": selectors.child_geometry(place=place),
+            "ancestors": list(reversed(ancestors)),
+        },
+    )
+
+
+# --- alerts -------------------------------------------------------------------------------------
+
+
+@_analyst
+def alerts(request):
+    """Alert list (open first), with mark handled / false and the unit subscriptions."""
+    from zhiwang.analytics.models import AlertKind, AlertStatus, AlertSubscription
+
+    status = request.GET.get("status", "open")
+    kind = request.GET.get("kind", "")
+    rows = selectors.alert_list(user=request.user, status=status, kind=kind)[:200]
+    scope = selectors.scope_of(request.user)
+    subs = AlertSubscription.objects.select_related("unit", "division")
+    if not scope.everything:
+        subs = subs.filter(division_id__in=scope.division_ids)
+    return render(
+        request,
+        "analytics/alerts.html",
+        {
+            "alerts": rows,
+            "status": status,
+            "kind": kind,
+            "statuses": AlertStatus.choices,
+            "kinds": AlertKind.choices,
+            "subscriptions": subs.order_by("division__code"),
+            "default_unit": getattr(request.user.org_unit, "code", "") if request.user.org_unit_id else "",
+        },
+    )
+
+
+@_analyst
+@require_POST
+def alert_decide(request, alert_id: int):
+    from zhiwang.analytics import services
+
+    try:
+        services.alert_decide(
+            alert_id=alert_id,
+            user=request.user,
+            status=request.POST.get("status", ""),
+            note=request.POST.get("note", ""),
+        )
+    except NotFound as error:
+        raise Http404(error.message) from None
+    except ServiceError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("Alert updated."))
+    return redirect(request.POST.get("next") or "analytics:alerts")
+
+
+@_analyst
+@require_POST
+def alert_subscribe(request):
+    from zhiwang.analytics import services
+
+    try:
+        services.alert_subscribe(
+            user=request.user,
+            unit_code=request.POST.get("unit", ""),
+            division_code=request.POST.get("division", ""),
+            kinds=request.POST.getlist("kinds"),
+        )
+    except ServiceError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("Subscription saved."))
+    return redirect("analytics:alerts")
+
+
+# --- governance index ----------------------------------------------------------------------------
+
+
+@_analyst
+def index(request):
+    from zhiwang.analytics.index import active_formula
+
+    level = request.GET.get("level", "subdistrict")
+    month_text = request.GET.get("month", "")
+    try:
+        month = date.fromisoformat(f"{month_text}-01") if month_text else None
+    except ValueError:
+        month = None
+        messages.error(request, _("Give the month as YYYY-MM."))
+    rows, month = selectors.index_list(user=request.user, level=level, month=month)
+    return render(
+        request,
+        "analytics/index.html",
+        {
+            "rows": rows,
+            "month": month,
+            "level": level,
+            "formula": active_formula(),
+            "months": selectors.index_months(user=request.user),
+        },
+    )
+
+
+# --- reports -------------------------------------------------------------------------------------
+
+
+@_analyst
+def reports(request):
+    from zhiwang.analytics import services
+    from zhiwang.analytics.models import Report
+
+    errors = {}
+    if request.method == "POST":
+        try:
+            report, _created = services.report_request(
+                user=request.user,
+                division_code=request.POST.get("division", ""),
+                period=request.POST.get("period", ""),
+                idempotency_key=request.POST.get("token", ""),
+            )
+        except ServiceError as error:
+            errors[error.field or "period"] = error.message
+        else:
+            messages.success(request, _("The report is being prepared."))
+            return redirect("analytics:reports")
+    rows = Report.objects.visible_to(request.user).select_related("division")[:50]
+    place = selectors.place_for(user=request.user)
+    import uuid
+
+    return render(
+        request,
+        "analytics/reports.html",
+        {"reports": rows, "errors": errors, "place": place, "token": uuid.uuid4().hex, "post": request.POST},
+    )
+
+
+@_analyst
+def report_status(request, report_id: int):
+    """The progress cell of one report (polled by htmx while it runs)."""
+    from zhiwang.analytics.models import Report
+
+    report = Report.objects.visible_to(request.user).filter(pk=report_id).first()
+    if report is None:
+        raise Http404
+    return render(request, "analytics/_report_status.html", {"r": report})
+
+
+@_analyst
+def report_download(request, report_id: int, fmt: str):
+    from zhiwang.analytics.models import Report
+
+    report = Report.objects.visible_to(request.user).filter(pk=report_id).first()
+    file = getattr(report, fmt, None) if report is not None and fmt in ("xlsx", "pdf") else None
+    if not file:
+        raise Http404
+    return FileResponse(
+        file.open("rb"), as_attachment=True, filename=f"{report.division.code}-{report.period}.{fmt}"
+    )

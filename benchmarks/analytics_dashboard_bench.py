@@ -1,0 +1,246 @@
+"""Benchmark: dashboards from the rollups vs. the same figures scanned from raw tickets.
+
+Per backend (SQLite in a temporary folder; PostgreSQL database ``zw_analytics_bench``, dropped and
+created), in one run:
+
+1. the demo city (``--scale``, default small) and ``--tickets`` tickets written in bulk with their
+   timelines (``tickets.history.bulk_tickets_create``, ``days=182``: closed tickets spread over the
+   two years before ``AS_OF``, open ones over the last half year);
+2. full rebuild of the rollups from the timeline (``rollup_rebuild``), timed;
+3. dashboard latency, ``--repeat`` times each, p50/p95: the city dashboard and one subdistrict
+   dashboard (every figure of the page: summary, trend, kinds, channels, categories, units,
+   children, addresses, over the last 30 days) from the rollups, against the same core figures
+   (window totals, open stock, breakdown by kind/channel/category, per child division) computed by
+   scanning ``tickets_ticket`` in the same run;
+4. rollup overhead per transition: ``--transitions`` submit → dispatch → accept → reply cycles through
+   the services, with the rollup receiver connected and disconnected.
+
+    .venv/bin/python benchmarks/analytics_dashboard_bench.py --tickets 200000
+    .venv/bin/python benchmarks/analytics_dashboard_bench.py --backends postgres --tickets 1000000
+    .venv/bin/python benchmarks/analytics_dashboard_bench.py --tickets 10000000   # the issue's size (hours)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tickets_submit import (
+    DEFAULT_PG,
+    OUT_DIR,
+    build_city,
+    db_version,
+    machine_info,
+    percentile,
+    recreate_pg_database,
+    run_worker,
+    setup_django,
+)
+
+AS_OF = datetime(2026, 11, 19, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+PG_NAME = "zw_analytics_bench"
+
+
+def _timed(function, repeat: int) -> dict:
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        function()
+        samples.append((time.perf_counter() - started) * 1000)
+    return {"p50_ms": round(percentile(samples, 50), 1), "p95_ms": round(percentile(samples, 95), 1)}
+
+
+def _raw_figures(division, start, end):
+    """The dashboard's core figures by scanning the tickets table (what the rollups replace)."""
+    from django.db.models import Count
+
+    from zhiwang.tickets.models import OPEN_STATUSES, Ticket
+
+    tz = ZoneInfo("Asia/Shanghai")
+    lo = datetime(start.year, start.month, start.day, tzinfo=tz)
+    hi = datetime(end.year, end.month, end.day, tzinfo=tz)
+    qs = Ticket.objects.all()
+    child = "district_id"
+    if division.level != "city":
+        qs = qs.filter(**{f"{division.level}_id": division.pk})
+        child = {"district": "subdistrict_id", "subdistrict": "community_id"}[division.level]
+    window = qs.filter(received_at__gte=lo, received_at__lt=hi)
+    out = {
+        "received": window.count(),
+        "open": qs.filter(status__in=OPEN_STATUSES).count(),
+        "kinds": list(window.order_by().values("kind").annotate(n=Count("pk"))),
+        "channels": list(window.order_by().values("channel").annotate(n=Count("pk"))),
+        "categories": list(window.order_by().values("category").annotate(n=Count("pk")).order_by("-n")[:10]),
+        "children": list(window.order_by().values(child).annotate(n=Count("pk"))),
+        "trend": list(window.order_by().values("received_at__date").annotate(n=Count("pk"))),
+    }
+    return out
+
+
+def worker(args) -> dict:
+    data_dir = Path(args.data_dir)
+    url = f"{args.pg_url.rstrip('/')}/{PG_NAME}" if args.backend == "postgres" else None
+    setup_django(data_dir=data_dir, database_url=url)
+    from django.db import connection, reset_queries
+    from django.db.models.signals import post_save
+
+    from zhiwang.analytics import selectors
+    from zhiwang.analytics.models import DailyRollup
+    from zhiwang.analytics.rollups import rollup_rebuild
+    from zhiwang.analytics.signals import ticket_event_saved
+    from zhiwang.geo.models import Division
+    from zhiwang.tickets.history import bulk_tickets_create
+    from zhiwang.tickets.models import TicketEvent
+
+    result = {"backend": args.backend, "db": "", "tickets": args.tickets}
+    if args.phase == "generate":
+        result["city_s"] = round(build_city(args.scale), 1)
+        started = time.perf_counter()
+        made = bulk_tickets_create(
+            count=args.tickets, seed=7, as_of=AS_OF, days=182, open_fraction=0.1, batch_size=5000
+        )
+        result["generate_s"] = round(time.perf_counter() - started, 1)
+        result["events"] = made.events
+        started = time.perf_counter()
+        rebuilt = rollup_rebuild()
+        result["rebuild_s"] = round(time.perf_counter() - started, 1)
+        result["rollup_rows"] = rebuilt["rows"]
+        result["db"] = db_version()
+        return result
+
+    result["db"] = db_version()
+    result["events"] = TicketEvent.objects.count()
+    result["rollup_rows"] = DailyRollup.objects.count()
+    end = AS_OF.date() + timedelta(days=1)
+    start = end - timedelta(days=30)
+    city = Division.objects.get(level="city")
+    sub = Division.objects.filter(level="subdistrict", code__startswith="440305").order_by("code").first()
+    for name, division in (("city", city), ("subdistrict", sub)):
+        place = selectors.Place(division)
+        selectors.dashboard(place=place, start=start, end=end)  # warm caches
+        result[f"{name}_rollup"] = _timed(
+            lambda place=place: selectors.dashboard(place=place, start=start, end=end), args.repeat
+        )
+        _raw_figures(division, start, end)
+        result[f"{name}_raw"] = _timed(
+            lambda division=division: _raw_figures(division, start, end), max(3, args.repeat // 4)
+        )
+        result[f"{name}_ratio"] = round(
+            result[f"{name}_raw"]["p95_ms"] / max(result[f"{name}_rollup"]["p95_ms"], 0.01), 1
+        )
+
+    # overhead per transition: the same cycles with and without the receiver
+    from zhiwang.accounts.models import User
+    from zhiwang.geo.models import StandardAddress
+    from zhiwang.tickets.services import ticket_accept, ticket_dispatch, ticket_reply, ticket_submit
+
+    hotline = User.objects.get(username="demo_hotline")
+    dispatcher = User.objects.get(username="demo_ns_dispatcher")
+    handler = User.objects.get(username="demo_sub_handler")
+    building = (
+        StandardAddress.objects.filter(community__code__startswith="440305", level="building")
+        .order_by("code")
+        .first()
+    )
+
+    def cycles(label: str, n: int) -> float:
+        started = time.perf_counter()
+        for i in range(n):
+            t = ticket_submit(
+                channel="hotline",
+                kind="complaint",
+                category="010214",
+                description="楼下垃圾桶满了好几天没人清理，气味很大。",
+                address_code=building.code,
+                reporter_name="林晓",
+                reporter_phone="13800138000",
+                external_id=f"bench-{label}-{i}",
+                actor=hotline,
+            ).ticket
+            t = ticket_dispatch(ticket=t, unit=handler.org_unit, actor=dispatcher)
+            t = ticket_accept(ticket=t, actor=handler)
+            ticket_reply(ticket=t, actor=handler, reply="已清理")
+        return (time.perf_counter() - started) * 1000 / (n * 4)
+
+    cycles("warm", 5)
+    with_ms = cycles("with", args.transitions)
+    post_save.disconnect(ticket_event_saved, sender=TicketEvent, dispatch_uid="analytics_rollup_event")
+    without_ms = cycles("without", args.transitions)
+    result["transition_with_ms"] = round(with_ms, 2)
+    result["transition_without_ms"] = round(without_ms, 2)
+    result["overhead_ms"] = round(with_ms - without_ms, 2)
+    reset_queries()
+    connection.close()
+    return result
+
+
+def markdown(info: dict, results: list[dict], args) -> str:
+    lines = [
+        f"# Analytics dashboard benchmark ({info.get('date', '')}; {info.get('cpu', '')}, {info.get('cores', '')} cores)",
+        "",
+        f"{args.tickets} tickets over two years (bulk generator), demo city scale {args.scale}; window 30 days; "
+        f"p50/p95 over {args.repeat} runs (raw scans: fewer).",
+        "",
+        "| backend | events | rollup rows | rebuild s | city rollups p95 ms | city raw p95 ms | ratio | subdistrict rollups p95 ms | subdistrict raw p95 ms | ratio | transition ms (with / without rollups) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r['db']} | {r.get('events')} | {r.get('rollup_rows')} | {r.get('rebuild_s')} | "
+            f"{r['city_rollup']['p95_ms']} | {r['city_raw']['p95_ms']} | {r['city_ratio']}× | "
+            f"{r['subdistrict_rollup']['p95_ms']} | {r['subdistrict_raw']['p95_ms']} | {r['subdistrict_ratio']}× | "
+            f"{r['transition_with_ms']} / {r['transition_without_ms']} (+{r['overhead_ms']}) |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--tickets", type=int, default=200000)
+    parser.add_argument("--scale", default="small")
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--transitions", type=int, default=50)
+    parser.add_argument("--pg-url", default=DEFAULT_PG)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--backend", default="sqlite", help=argparse.SUPPRESS)
+    parser.add_argument("--phase", default="measure", help=argparse.SUPPRESS)
+    parser.add_argument("--data-dir", default="", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(args), default=str))
+        return 0
+    results = []
+    for backend in args.backends.split(","):
+        data_dir = tempfile.mkdtemp(prefix=f"zw-analytics-{backend}-")
+        if backend == "postgres":
+            recreate_pg_database(args.pg_url, PG_NAME)
+        common = [
+            "--backend", backend, "--tickets", str(args.tickets), "--scale", args.scale, "--repeat", str(args.repeat),
+            "--transitions", str(args.transitions), "--pg-url", args.pg_url, "--data-dir", data_dir, "--worker",
+        ]  # fmt: skip
+        generated = run_worker(Path(__file__), [*common, "--phase", "generate"], timeout=6 * 3600)
+        measured = run_worker(Path(__file__), [*common, "--phase", "measure"], timeout=3600)
+        measured.update({k: v for k, v in generated.items() if k in ("rebuild_s", "generate_s", "city_s")})
+        print(json.dumps(measured, ensure_ascii=False), flush=True)
+        results.append(measured)
+    info = machine_info()
+    info["date"] = datetime.now().strftime("%Y-%m-%d")
+    text = markdown(info, results, args)
+    print(text)
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    (OUT_DIR / "analytics_dashboard_bench.md").write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,54 @@
+"""Analytics in a real browser: a leader's dashboard (charts drawn, a figure clicked through to
+its tickets) and the alert list (mark handled). One test, one city build, to keep the suite fast."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from tests.browser.test_ticket_flows import building, city, login, shot, submit  # noqa: F401
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_leader_dashboard_and_alerts(page, building, tmp_path):  # noqa: F811
+    from django.utils import timezone
+
+    from zhiwang.analytics.alerts import Finding
+    from zhiwang.analytics.services import alert_raise
+
+    for n in range(3):
+        submit(building, external_id=f"call-{n}")
+    now = timezone.now()
+    alert, _created = alert_raise(
+        finding=Finding(
+            kind="address_cluster",
+            key=f"address:{building.pk}",
+            explanation="测试地址：3天内3件，预期0.2",
+            window_start=now - timedelta(days=3),
+            window_end=now + timedelta(hours=1),
+            observed=3,
+            division_id=building.community_id,
+        )
+    )
+    base = page.base_url
+    login(page, base, "demo_leader")
+    page.goto(f"{base}/analytics/")
+    page.wait_for_selector("#chart-trend canvas")
+    assert page.locator("#chart-categories canvas").count() == 1
+    assert page.locator("[data-testid=kpi-received] strong").inner_text() == "3"
+    shot(page, tmp_path, "dashboard")
+    page.locator("[data-testid=kpi-open]").click()
+    page.wait_for_url("**/tickets/**")
+    assert "status=open" in page.url
+    shot(page, tmp_path, "tickets-behind")
+
+    page.goto(f"{base}/analytics/alerts/")
+    row = page.locator(f"[data-testid=alert-{alert.pk}]")
+    assert "测试地址" in row.inner_text()
+    row.locator("[data-testid=mark-handled]").click()
+    page.wait_for_load_state()
+    alert.refresh_from_db()
+    assert alert.status == "handled"
+    shot(page, tmp_path, "alerts")

@@ -1,0 +1,46 @@
+from django import forms
+from django.contrib import admin
+
+from zhiwang.analytics.models import Alert, AlertSubscription, GovernanceIndex, IndexFormula, Report
+
+
+class IndexFormulaForm(forms.ModelForm):
+    class Meta:
+        model = IndexFormula
+        fields = ["name", "weights", "red_count", "black_count", "black_below", "is_active"]
+
+    def clean_weights(self):
+        from zhiwang.analytics.index import validate_weights
+        from zhiwang.core.errors import ServiceError
+
+        try:
+            return validate_weights(self.cleaned_data["weights"])
+        except ServiceError as error:
+            raise forms.ValidationError(error.message, code=error.code) from None
+
+
+@admin.register(IndexFormula)
+class IndexFormulaAdmin(admin.ModelAdmin):
+    """The governance index formula (docs/analytics.md): weights over indicator names, list sizes."""
+
+    form = IndexFormulaForm
+    list_display = ("name", "weights", "red_count", "black_count", "black_below", "is_active", "updated_at")
+    list_filter = ("is_active",)
+
+
+@admin.register(GovernanceIndex)
+class GovernanceIndexAdmin(admin.ModelAdmin):
+    list_display = ("month", "division", "level", "score", "rank", "standing")
+    list_filter = ("level", "standing", "month")
+    readonly_fields = ("values",)
+
+
+@admin.register(Alert)
+class AlertAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "kind", "status", "explanation", "division")
+    list_filter = ("kind", "status")
+    search_fields = ("explanation", "key")
+
+
+admin.site.register(AlertSubscription)
+admin.site.register(Report)

@@ -1,0 +1,301 @@
+"""Monthly and quarterly reports of a division: Excel (native charts) and PDF (reportlab charts).
+
+The figures are those of the dashboard (``selectors``, from the rollups) plus the governance index
+of the period's months; the files are stored on the ``Report`` row.
+"""
+
+from __future__ import annotations
+
+import io
+
+from django.core.files.base import ContentFile
+from django.utils.translation import gettext as _
+
+from zhiwang.analytics import selectors
+from zhiwang.analytics.models import GovernanceIndex, Report
+
+RATE_NAMES = ("on_time_rate", "satisfaction_rate", "resolution_rate", "rework_rate")
+
+
+def _labels() -> dict[str, str]:
+    return {
+        "received": _("Received"),
+        "closed": _("Closed"),
+        "overdue": _("Went overdue"),
+        "open": _("Open now"),
+        "overdue_open": _("Overdue now"),
+        "on_time_rate": _("On-time closure rate"),
+        "satisfaction_rate": _("Satisfaction rate"),
+        "resolution_rate": _("Resolution rate"),
+        "rework_rate": _("Rework rate"),
+        "reopened": _("Reopened"),
+        "rated": _("Rated"),
+    }
+
+
+def report_figures(report: Report) -> dict:
+    place = selectors.Place(report.division)
+    figures = selectors.dashboard(place=place, start=report.start, end=report.end, by="day")
+    figures["index"] = list(
+        GovernanceIndex.objects.filter(
+            division__code__startswith=report.division.code_prefix,
+            month__gte=report.start,
+            month__lt=report.end,
+        )
+        .select_related("division")
+        .order_by("month", "level", "rank")
+    )
+    return figures
+
+
+def build_report_files(report: Report, *, progress=lambda value: None) -> None:
+    figures = report_figures(report)
+    progress(30)
+    name = f"report-{report.division.code}-{report.period}"
+    report.xlsx.save(f"{name}.xlsx", ContentFile(build_xlsx(report, figures)), save=False)
+    progress(65)
+    report.pdf.save(f"{name}.pdf", ContentFile(build_pdf(report, figures)), save=False)
+    progress(95)
+
+
+def _title(report: Report) -> str:
+    return _("%(place)s ticket report, %(period)s") % {"place": report.division.name, "period": report.period}
+
+
+def build_xlsx(report: Report, figures: dict) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.chart import BarChart, LineChart, Reference
+    from openpyxl.styles import Font
+
+    labels = _labels()
+    wb = Workbook()
+    ws = wb.active
+    ws.title = _("Summary")[:31]
+    ws.append([_title(report)])
+    ws["A1"].font = Font(bold=True, size=14)
+    ws.append([_("From"), report.start.isoformat(), _("To (exclusive)"), report.end.isoformat()])
+    s = figures["summary"]
+    ws.append([])
+    for key in ("received", "closed", "reopened", "rated"):
+        ws.append([labels[key], s.flows.get(key, 0)])
+    for key in ("open", "overdue_open"):
+        ws.append([labels[key], s.stocks.get(key, 0)])
+    for key in RATE_NAMES:
+        ws.append([labels[key], s.rates.get(key)])
+
+    trend = wb.create_sheet(_("Trend")[:31])
+    trend.append([_("Day"), labels["received"], labels["closed"], labels["overdue"]])
+    for row in figures["trend"]:
+        trend.append([row["period"], row["received"], row["closed"], row["overdue"]])
+    if figures["trend"]:
+        chart = LineChart()
+        chart.title = _("Volume and trend")
+        chart.add_data(
+            Reference(trend, min_col=2, max_col=4, min_row=1, max_row=len(figures["trend"]) + 1),
+            titles_from_data=True,
+        )
+        chart.set_categories(Reference(trend, min_col=1, min_row=2, max_row=len(figures["trend"]) + 1))
+        chart.width, chart.height = 24, 10
+        trend.add_chart(chart, "F2")
+
+    cats = wb.create_sheet(_("Categories")[:31])
+    cats.append([_("Category"), _("Tickets")])
+    for row in figures["categories"]:
+        cats.append([row["name"], row["value"]])
+    if figures["categories"]:
+        bar = BarChart()
+        bar.type = "bar"
+        bar.title = _("Top categories")
+        bar.add_data(
+            Reference(cats, min_col=2, min_row=1, max_row=len(figures["categories"]) + 1),
+            titles_from_data=True,
+        )
+        bar.set_categories(Reference(cats, min_col=1, min_row=2, max_row=len(figures["categories"]) + 1))
+        bar.width, bar.height = 20, 10
+        cats.add_chart(bar, "D2")
+
+    kids = wb.create_sheet(_("By division")[:31])
+    kids.append(
+        [
+            _("Place"),
+            labels["received"],
+            labels["closed"],
+            labels["open"],
+            labels["overdue_open"],
+            *(labels[k] for k in RATE_NAMES),
+        ]
+    )
+    for row in figures["children"]:
+        kids.append(
+            [
+                row["name"],
+                row["received"],
+                row["closed"],
+                row["open"],
+                row["overdue_open"],
+                *(row[k] for k in RATE_NAMES),
+            ]
+        )
+    if figures["children"]:
+        bar = BarChart()
+        bar.title = _("Received by division")
+        bar.add_data(
+            Reference(kids, min_col=2, min_row=1, max_row=len(figures["children"]) + 1), titles_from_data=True
+        )
+        bar.set_categories(Reference(kids, min_col=1, min_row=2, max_row=len(figures["children"]) + 1))
+        bar.width, bar.height = 24, 10
+        kids.add_chart(bar, "K2")
+
+    units = wb.create_sheet(_("Handling units")[:31])
+    units.append(
+        [_("Unit"), _("Dispatched"), labels["closed"], labels["overdue"], *(labels[k] for k in RATE_NAMES)]
+    )
+    for row in figures["units"]:
+        units.append(
+            [row["name"], row["dispatched"], row["closed"], row["overdue"], *(row[k] for k in RATE_NAMES)]
+        )
+
+    index = wb.create_sheet(_("Governance index")[:31])
+    index.append([_("Month"), _("Place"), _("Score"), _("Rank"), _("Standing")])
+    for row in figures["index"]:
+        index.append(
+            [row.month.strftime("%Y-%m"), row.division.name, row.score, row.rank, row.get_standing_display()]
+        )
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def build_pdf(report: Report, figures: dict) -> bytes:
+    from reportlab.graphics.charts.barcharts import HorizontalBarChart
+    from reportlab.graphics.charts.linecharts import HorizontalLineChart
+    from reportlab.graphics.shapes import Drawing, String
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+    font = "STSong-Light"
+    if font not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(UnicodeCIDFont(font))
+    labels = _labels()
+    title = ParagraphStyle("t", fontName=font, fontSize=16, leading=22)
+    heading = ParagraphStyle("h", fontName=font, fontSize=12, leading=18, spaceBefore=8)
+    body = ParagraphStyle("b", fontName=font, fontSize=9, leading=12)
+    table_style = TableStyle(
+        [
+            ("FONTNAME", (0, 0), (-1, -1), font),
+            ("FONTSIZE", (0, 0), (-1, -1), 8),
+            ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
+            ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef5")),
+        ]
+    )
+
+    def fmt(value):
+        return "—" if value is None else (f"{value:.1%}" if isinstance(value, float) else str(value))
+
+    s = figures["summary"]
+    story = [
+        Paragraph(_title(report), title),
+        Paragraph(f"{report.start.isoformat()} — {report.end.isoformat()}", body),
+        Spacer(1, 8),
+        Paragraph(_("Summary"), heading),
+    ]
+    rows = [[labels[k], fmt(s.flows.get(k, 0))] for k in ("received", "closed", "reopened", "rated")]
+    rows += [[labels[k], fmt(s.stocks.get(k, 0))] for k in ("open", "overdue_open")]
+    rows += [[labels[k], fmt(s.rates.get(k))] for k in RATE_NAMES]
+    story.append(Table(rows, style=table_style, hAlign="LEFT"))
+
+    trend = figures["trend"]
+    if trend:
+        story.append(Paragraph(_("Volume and trend"), heading))
+        drawing = Drawing(480, 180)
+        chart = HorizontalLineChart()
+        chart.x, chart.y, chart.width, chart.height = 40, 30, 420, 130
+        chart.data = [[r["received"] for r in trend], [r["closed"] for r in trend]]
+        chart.categoryAxis.categoryNames = [r["period"].strftime("%m-%d") for r in trend]
+        chart.categoryAxis.labels.fontSize = 5
+        chart.categoryAxis.labels.angle = 45
+        chart.valueAxis.valueMin = 0
+        chart.lines[0].strokeColor = colors.HexColor("#1f4e79")
+        chart.lines[1].strokeColor = colors.HexColor("#2e7d32")
+        drawing.add(chart)
+        drawing.add(
+            String(
+                45,
+                168,
+                f"— {labels['received']}",
+                fontName=font,
+                fontSize=7,
+                fillColor=colors.HexColor("#1f4e79"),
+            )
+        )
+        drawing.add(
+            String(
+                140,
+                168,
+                f"— {labels['closed']}",
+                fontName=font,
+                fontSize=7,
+                fillColor=colors.HexColor("#2e7d32"),
+            )
+        )
+        story.append(drawing)
+
+    cats = figures["categories"]
+    if cats:
+        story.append(Paragraph(_("Top categories"), heading))
+        drawing = Drawing(480, 20 + 16 * len(cats))
+        bar = HorizontalBarChart()
+        bar.x, bar.y, bar.width, bar.height = 150, 10, 300, 16 * len(cats)
+        bar.data = [[c["value"] for c in reversed(cats)]]
+        bar.categoryAxis.categoryNames = [c["name"][:16] for c in reversed(cats)]
+        bar.categoryAxis.labels.fontName = font
+        bar.categoryAxis.labels.fontSize = 7
+        bar.valueAxis.valueMin = 0
+        bar.bars[0].fillColor = colors.HexColor("#d7301f")
+        drawing.add(bar)
+        story.append(drawing)
+
+    if figures["children"]:
+        story.append(Paragraph(_("By division"), heading))
+        head = [
+            _("Place"),
+            labels["received"],
+            labels["closed"],
+            labels["open"],
+            labels["overdue_open"],
+            labels["on_time_rate"],
+            labels["satisfaction_rate"],
+        ]
+        data = [head] + [
+            [
+                c["name"],
+                c["received"],
+                c["closed"],
+                c["open"],
+                c["overdue_open"],
+                fmt(c["on_time_rate"]),
+                fmt(c["satisfaction_rate"]),
+            ]
+            for c in figures["children"][:60]
+        ]
+        story.append(Table(data, style=table_style, repeatRows=1, hAlign="LEFT"))
+    if figures["index"]:
+        story.append(Paragraph(_("Governance index"), heading))
+        data = [[_("Month"), _("Place"), _("Score"), _("Rank"), _("Standing")]] + [
+            [
+                r.month.strftime("%Y-%m"),
+                r.division.name,
+                fmt(r.score),
+                fmt(r.rank),
+                str(r.get_standing_display()),
+            ]
+            for r in figures["index"][:80]
+        ]
+        story.append(Table(data, style=table_style, repeatRows=1, hAlign="LEFT"))
+    out = io.BytesIO()
+    SimpleDocTemplate(out, pagesize=A4, title=_title(report)).build(story)
+    return out.getvalue()

@@ -1,0 +1,302 @@
+"""Writes of the analytics app: alerts (raise, decide, subscribe), the governance index, reports.
+
+Rollup writes live in ``rollups.py`` (they follow the ticket timeline, not a user's request).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from zhiwang.accounts.models import OrgUnit
+from zhiwang.analytics import alerts as detectors
+from zhiwang.analytics.models import (
+    Alert,
+    AlertKind,
+    AlertStatus,
+    AlertSubscription,
+    Report,
+    ReportStatus,
+)
+from zhiwang.analytics.selectors import require_analyst
+from zhiwang.core.errors import NotFound, PermissionDeniedError, ServiceError
+from zhiwang.core.scoping import scope_of
+from zhiwang.geo.models import Division
+from zhiwang.tickets.models import Notification, Ticket
+
+# --- alerts -----------------------------------------------------------------------------------
+
+
+def _surge_tickets(finding: detectors.Finding) -> list[int]:
+    qs = Ticket.objects.filter(
+        category_id=finding.category_id,
+        received_at__gte=finding.window_start,
+        received_at__lt=finding.window_end,
+    )
+    qs = (
+        qs.filter(grid_id=finding.grid_id) if finding.grid_id else qs.filter(community_id=finding.division_id)
+    )
+    return list(qs.order_by("pk").values_list("pk", flat=True)[:200])
+
+
+def _subscribers(division_id: int | None, kind: str) -> list[int]:
+    """Units subscribed to a division that contains ``division_id`` (city-wide alerts: city subscriptions)."""
+    if division_id is None:
+        subs = AlertSubscription.objects.filter(division__level="city")
+    else:
+        division = Division.objects.filter(pk=division_id).only("code").first()
+        if division is None:
+            return []
+        prefixes = {division.code[:n].ljust(12, "0") for n in (4, 6, 9, 12)}
+        subs = AlertSubscription.objects.filter(division__code__in=prefixes)
+    return sorted({s.unit_id for s in subs if not s.kinds or kind in s.kinds})
+
+
+@transaction.atomic
+def alert_raise(*, finding: detectors.Finding, cooldown_days: int = 3) -> tuple[Alert | None, bool]:
+    """Record a finding: update the open alert with the same key, or raise a new one.
+
+    De-duplication: one open alert per key; a key decided (handled or false) less than
+    ``cooldown_days`` ago is not raised again. Returns ``(alert, created)``; ``(None, False)``
+    when the cool-down suppressed it. New alerts notify the subscribed units.
+    """
+    if finding.kind == AlertKind.SURGE and not finding.ticket_ids:
+        finding.ticket_ids = _surge_tickets(finding)
+    fields = {
+        "explanation": finding.explanation[:500],
+        "window_start": finding.window_start,
+        "window_end": finding.window_end,
+        "observed": finding.observed,
+        "expected": finding.expected,
+        "spread": finding.spread,
+        "score": finding.score,
+        "ticket_ids": finding.ticket_ids,
+        "detail": finding.detail,
+    }
+    current = Alert.objects.select_for_update().filter(key=finding.key, status=AlertStatus.OPEN).first()
+    if current is not None:
+        for name, value in fields.items():
+            setattr(current, name, value)
+        current.save()
+        return current, False
+    recent = Alert.objects.filter(
+        key=finding.key, decided_at__gte=timezone.now() - timedelta(days=cooldown_days)
+    ).exists()
+    if recent:
+        return None, False
+    try:
+        with transaction.atomic():
+            alert = Alert.objects.create(
+                kind=finding.kind,
+                key=finding.key,
+                division_id=finding.division_id,
+                grid_id=finding.grid_id,
+                category_id=finding.category_id,
+                **fields,
+            )
+    except IntegrityError:  # a concurrent detector raised it first
+        return Alert.objects.get(key=finding.key, status=AlertStatus.OPEN), False
+    Notification.objects.bulk_create(
+        [
+            Notification(unit_id=unit_id, kind="analytics_alert", message=alert.explanation[:500])
+            for unit_id in _subscribers(alert.division_id, alert.kind)
+        ]
+    )
+    return alert, True
+
+
+def alerts_detect(*, today: date | None = None, kinds: list[str] | None = None) -> dict[str, int]:
+    """Run the detectors for ``today`` (default: today) and record what they find; returns counts."""
+    today = today or timezone.localdate()
+    counts = {"found": 0, "created": 0, "updated": 0, "suppressed": 0}
+    for kind, detect in detectors.DETECTORS.items():
+        if kinds and kind not in kinds:
+            continue
+        for finding in detect(today=today):
+            counts["found"] += 1
+            alert, created = alert_raise(finding=finding)
+            counts["created" if created else ("updated" if alert else "suppressed")] += 1
+    return counts
+
+
+def _alert_for(user, alert_id: int) -> Alert:
+    require_analyst(user)
+    alert = Alert.objects.visible_to(user).select_for_update().filter(pk=alert_id).first()
+    if alert is None:
+        raise NotFound("analytics.alert_not_found", _("There is no such alert in your jurisdiction."))
+    return alert
+
+
+@transaction.atomic
+def alert_decide(*, alert_id: int, user, status: str, note: str = "") -> Alert:
+    """Mark an alert handled or a false alarm (idempotent: the same decision again changes nothing)."""
+    if status not in (AlertStatus.HANDLED, AlertStatus.FALSE):
+        raise ServiceError(
+            "analytics.decision_unknown", _("Mark the alert handled or false."), field="status"
+        )
+    alert = _alert_for(user, alert_id)
+    if alert.status == status:
+        return alert
+    if alert.status != AlertStatus.OPEN:
+        raise ServiceError(
+            "analytics.alert_decided",
+            _("This alert was already marked “%(status)s”.") % {"status": alert.get_status_display()},
+            field="status",
+            status=409,
+        )
+    alert.status = status
+    alert.decided_by = user
+    alert.decided_at = timezone.now()
+    alert.decision_note = (note or "")[:500]
+    alert.save()
+    return alert
+
+
+@transaction.atomic
+def alert_subscribe(
+    *, user, unit_code: str, division_code: str, kinds: list[str] | None = None
+) -> AlertSubscription:
+    """Subscribe a unit to the alerts of a division in the user's jurisdiction (idempotent)."""
+    require_analyst(user)
+    kinds = [k for k in (kinds or []) if k]
+    if unknown := [k for k in kinds if k not in AlertKind.values]:
+        raise ServiceError(
+            "analytics.kind_unknown", _("Unknown alert kind %(kind)s.") % {"kind": unknown[0]}, field="kinds"
+        )
+    division = Division.objects.filter(code=(division_code or "").strip()).first()
+    scope = scope_of(user)
+    if division is None or not (scope.everything or division.pk in scope.division_ids):
+        raise ServiceError(
+            "analytics.place_unknown",
+            _("There is no division %(code)s in your jurisdiction.") % {"code": division_code},
+            field="division",
+        )
+    unit = OrgUnit.objects.filter(code=(unit_code or "").strip(), is_active=True).first()
+    if unit is None:
+        raise ServiceError(
+            "analytics.unit_unknown", _("There is no unit %(code)s.") % {"code": unit_code}, field="unit"
+        )
+    if (
+        not scope.everything
+        and unit.pk != getattr(user, "org_unit_id", None)
+        and unit.division_id not in scope.division_ids
+    ):
+        raise PermissionDeniedError(
+            "analytics.unit_not_allowed",
+            _("You may only subscribe units of your jurisdiction."),
+            field="unit",
+        )
+    subscription, created = AlertSubscription.objects.get_or_create(
+        unit=unit, division=division, defaults={"kinds": kinds, "created_by": user}
+    )
+    if not created and subscription.kinds != kinds:
+        subscription.kinds = kinds
+        subscription.save(update_fields=["kinds"])
+    return subscription
+
+
+@transaction.atomic
+def alert_unsubscribe(*, user, subscription_id: int) -> None:
+    require_analyst(user)
+    scope = scope_of(user)
+    sub = AlertSubscription.objects.filter(pk=subscription_id).first()
+    if sub is None or not (scope.everything or sub.division_id in scope.division_ids):
+        raise NotFound("analytics.subscription_not_found", _("There is no such subscription."))
+    sub.delete()
+
+
+# --- reports ------------------------------------------------------------------------------------
+
+
+def report_period(period: str) -> tuple[date, date]:
+    """``YYYY-MM`` (month) or ``YYYY-Qn`` (quarter) → ``[start, end)``."""
+    text = (period or "").strip().upper()
+    try:
+        if "-Q" in text:
+            year, quarter = text.split("-Q")
+            year, quarter = int(year), int(quarter)
+            if not 1 <= quarter <= 4:
+                raise ValueError
+            start = date(year, 3 * quarter - 2, 1)
+            end = date(year + (quarter == 4), 1 if quarter == 4 else 3 * quarter + 1, 1)
+        else:
+            year, month = (int(p) for p in text.split("-"))
+            start = date(year, month, 1)
+            end = date(year + (month == 12), 1 if month == 12 else month + 1, 1)
+    except ValueError:
+        raise ServiceError(
+            "analytics.period_invalid",
+            _("Give the period as YYYY-MM or YYYY-Qn (e.g. 2026-Q2)."),
+            field="period",
+        ) from None
+    return start, end
+
+
+@transaction.atomic
+def report_request(
+    *, user, division_code: str, period: str, idempotency_key: str = ""
+) -> tuple[Report, bool]:
+    """Queue a report of a division for a month or quarter; the task worker makes the files.
+
+    The same key (or, without one, the same user, division and period while a report is queued
+    or running) returns the existing report instead of queueing a second one.
+    """
+    from zhiwang.analytics.selectors import place_for
+
+    require_analyst(user)
+    place = place_for(user=user, code=division_code)
+    start, end = report_period(period)
+    normalized = period.strip().upper()
+    key = (
+        idempotency_key.strip()
+        or hashlib.sha256(
+            f"{user.pk}:{place.code}:{normalized}:{timezone.now():%Y%m%d%H%M}".encode()
+        ).hexdigest()[:40]
+    )
+    existing = Report.objects.filter(idempotency_key=key).first()
+    if existing is not None:
+        return existing, False
+    report = Report.objects.create(
+        division=place.division,
+        period=normalized,
+        start=start,
+        end=end,
+        idempotency_key=key[:80],
+        requested_by=user,
+    )
+
+    def enqueue():
+        from zhiwang.analytics.tasks import report_generate_task
+
+        report_generate_task(report.pk)
+
+    transaction.on_commit(enqueue)
+    return report, True
+
+
+def report_generate(*, report_id: int) -> Report:
+    """Make the Excel and PDF files of a queued report, updating ``progress`` as it goes."""
+    from zhiwang.analytics.reports import build_report_files
+
+    report = Report.objects.get(pk=report_id)
+    if report.status == ReportStatus.DONE:
+        return report
+    Report.objects.filter(pk=report.pk).update(status=ReportStatus.RUNNING, progress=5)
+
+    def progress(value: int) -> None:
+        Report.objects.filter(pk=report.pk).update(progress=value)
+
+    try:
+        build_report_files(report, progress=progress)
+    except Exception as error:  # recorded on the report, shown on the page
+        Report.objects.filter(pk=report.pk).update(status=ReportStatus.FAILED, error=str(error)[:500])
+        raise
+    report.status = ReportStatus.DONE
+    report.progress = 100
+    report.finished_at = timezone.now()
+    report.save(update_fields=["status", "progress", "finished_at", "xlsx", "pdf"])
+    return report

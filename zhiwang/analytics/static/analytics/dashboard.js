@@ -1,0 +1,80 @@
+/* Dashboard charts (ECharts) and the map (Leaflet), offline; every point clicks through to its tickets. */
+(function () {
+  "use strict";
+  function json(id) { var el = document.getElementById(id); return el ? JSON.parse(el.textContent) : null; }
+  function go(link) { if (link) { window.location.href = link; } }
+
+  function chart(id, option, links) {
+    var el = document.getElementById(id);
+    if (!el || !window.echarts) { return null; }
+    var c = window.echarts.init(el, null, { renderer: "canvas" });
+    c.setOption(option);
+    c.on("click", function (p) { go(links(p)); });
+    window.addEventListener("resize", function () { c.resize(); });
+    return c;
+  }
+
+  function bars(id, rows, horizontal) {
+    var names = rows.map(function (r) { return r.name; });
+    var values = rows.map(function (r) { return r.value; });
+    var cat = { type: "category", data: names, axisLabel: { interval: 0, width: 120, overflow: "truncate" } };
+    var val = { type: "value", minInterval: 1 };
+    chart(id, {
+      tooltip: {}, grid: { left: horizontal ? 130 : 40, right: 20, top: 10, bottom: 40 },
+      xAxis: horizontal ? val : cat, yAxis: horizontal ? Object.assign(cat, { inverse: true }) : val,
+      series: [{ type: "bar", data: values }]
+    }, function (p) { return rows[p.dataIndex] && rows[p.dataIndex].link; });
+  }
+
+  function init() {
+    var data = json("analytics-data");
+    var labels = json("analytics-labels") || {};
+    if (!data) { return; }
+    var t = data.trend;
+    chart("chart-trend", {
+      tooltip: { trigger: "axis" }, legend: { top: 0 }, grid: { left: 40, right: 20, top: 30, bottom: 30 },
+      xAxis: { type: "category", data: t.map(function (r) { return r.period; }) },
+      yAxis: { type: "value", minInterval: 1 },
+      series: ["received", "closed", "overdue"].map(function (k) {
+        return { name: labels[k] || k, type: "line", smooth: true, data: t.map(function (r) { return r[k]; }) };
+      })
+    }, function (p) { return t[p.dataIndex] && t[p.dataIndex].link; });
+    var o = data.open;
+    chart("chart-open", {
+      tooltip: {}, xAxis: { type: "category", data: [labels.open, labels.overdue_open] }, yAxis: { type: "value", minInterval: 1 },
+      series: [{ type: "bar", data: [o.open, { value: o.overdue_open, itemStyle: { color: "#b42318" } }] }]
+    }, function (p) { return p.dataIndex === 0 ? o.links.open : o.links.overdue_open; });
+    chart("chart-kinds", {
+      tooltip: { trigger: "item" },
+      series: [{ type: "pie", radius: ["35%", "70%"], data: data.kinds.map(function (r) { return { name: r.name, value: r.value }; }) }]
+    }, function (p) { return data.kinds[p.dataIndex] && data.kinds[p.dataIndex].link; });
+    bars("chart-channels", data.channels, false);
+    bars("chart-categories", data.categories, true);
+    map(data.children);
+  }
+
+  function map(children) {
+    var el = document.getElementById("map");
+    var geo = json("analytics-geometry");
+    if (!el || !window.L || !geo || !geo.features.length) { if (el) { el.style.display = "none"; } return; }
+    var byCode = {}; var max = 1;
+    children.forEach(function (c) { byCode[c.code] = c; max = Math.max(max, c.received); });
+    var m = window.L.map(el, { attributionControl: false });
+    var tiles = document.querySelector('meta[name="zhiwang-map-tiles"]');
+    if (tiles && tiles.content) { window.L.tileLayer(tiles.content, { maxZoom: 19 }).addTo(m); }
+    var layer = window.L.geoJSON(geo, {
+      style: function (f) {
+        var c = byCode[f.properties.code]; var share = c ? c.received / max : 0;
+        return { color: "#1f4e79", weight: 1, fillColor: "#d7301f", fillOpacity: 0.08 + 0.7 * share };
+      },
+      onEachFeature: function (f, lyr) {
+        var c = byCode[f.properties.code];
+        lyr.bindTooltip(f.properties.name + (c ? ": " + c.received : ""));
+        lyr.on("click", function () { if (c) { go(c.drill || c.link); } });
+      }
+    }).addTo(m);
+    m.fitBounds(layer.getBounds());
+  }
+
+  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", init); } else { init(); }
+}());

@@ -1,0 +1,44 @@
+"""Background and periodic work of the analytics app (huey; thin wrappers over services)."""
+
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, db_task, lock_task
+
+from zhiwang.analytics.rollups import rollup_catch_up
+
+
+@db_periodic_task(crontab(minute="*"))
+@lock_task("analytics-rollup-catch-up")
+def rollup_catch_up_task() -> int:
+    """Every minute: count timeline rows that bulk paths (the clock sweep) wrote without a signal."""
+    return rollup_catch_up()
+
+
+@db_periodic_task(crontab(minute="7,37"))
+@lock_task("analytics-alerts-detect")
+def alerts_detect_task() -> dict[str, int]:
+    """Twice an hour: run the early-warning detectors (after a catch-up, so the rollups are complete)."""
+    from zhiwang.analytics.services import alerts_detect
+
+    rollup_catch_up()
+    return alerts_detect()
+
+
+@db_periodic_task(crontab(day="1", hour="3", minute="15"))
+def governance_index_task() -> int:
+    """On the 1st of every month: the governance index of the month that just ended."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from zhiwang.analytics.index import governance_index_compute
+
+    last_month = timezone.localdate().replace(day=1) - timedelta(days=1)
+    return governance_index_compute(month=last_month.replace(day=1))
+
+
+@db_task()
+def report_generate_task(report_id: int) -> int:
+    """Make the files of one queued report (progress is written on the report as it goes)."""
+    from zhiwang.analytics.services import report_generate
+
+    return report_generate(report_id=report_id).pk

@@ -8,4 +8,15 @@ app_name = "disputes"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("alerts/read/", views.alerts_read, name="alerts_read"),
+    path("window/", views.window, name="window"),
+    path("visits/<str:number>/action/", views.visit_action, name="visit_action"),
+    path("cases/new/", views.case_new, name="case_new"),
+    path("workbench/", views.workbench, name="workbench"),
+    path("ledger/", views.ledger, name="ledger"),
+    path("organisations/", views.organisations, name="organisations"),
+    path("ledger/export/", views.ledger_export, name="ledger_export"),
+    path("cases/<str:number>/", views.case_detail, name="case_detail"),
+    path("cases/<str:number>/agreement.<str:fmt>", views.agreement_document, name="agreement_document"),
+    path("cases/<str:number>/<str:action>/", views.case_action, name="case_action"),
 ]

@@ -1,0 +1,110 @@
+"""The dispute flow in a real browser (headless Chromium): the window operator registers a visitor and
+routes the matter to people's mediation, opens a case assigned fairly; the mediator records a session
+and an agreement and downloads the 调解协议书 PDF. Screenshots go to the pytest tmp dir."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import build_city
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "pw-for-tests"
+
+
+def _id_number(first17: str) -> str:
+    from zhiwang.core.validators import id_number_check_char
+
+    return first17 + id_number_check_char(first17)
+
+
+@pytest.fixture
+def dispute_city(transactional_db, settings, tmp_path):
+    """The flushed live-server database again: calendar, catalogue, demo city, then the disputes demo."""
+    from zhiwang.core.models import CalendarDay, CalendarYear, WorkingWindow, WorkSchedule
+    from zhiwang.core.workcalendar.seeding import seed_calendar_tables, seed_default_schedule
+    from zhiwang.disputes.demo import demo_disputes_create
+    from zhiwang.tickets.catalogue import load_catalogue
+    from zhiwang.tickets.models import Category, KindDeadline
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    seed_calendar_tables(CalendarDay=CalendarDay, CalendarYear=CalendarYear)
+    seed_default_schedule(WorkSchedule=WorkSchedule, WorkingWindow=WorkingWindow)
+    load_catalogue(Category=Category, KindDeadline=KindDeadline)
+    build_city()
+    demo_disputes_create(seed=1, password=PASSWORD)
+
+
+def login(page, base, username):
+    page.context.clear_cookies()
+    page.goto(f"{base}/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.locator("main button[type=submit]").click()
+    page.wait_for_url(f"{base}/")
+
+
+def shot(page, tmp_path, name):
+    page.screenshot(path=str(tmp_path / f"{name}.png"), full_page=True)
+
+
+def test_window_to_mediation_agreement_pdf(page, dispute_city, live_server, tmp_path):
+    from zhiwang.disputes.models import DisputeCase
+
+    base = live_server.url
+    applicant_id = _id_number("44030519880808123")
+    login(page, base, "demo_window")
+    page.goto(f"{base}/disputes/window/")
+    assert "综治中心" in page.locator("h1").inner_text()
+    page.fill("#visitor_name", "陈小明")
+    page.fill("#visitor_id_number", "12345")  # bad input first: a clear error, nothing queued
+    page.fill("#matter", "与楼上邻居因漏水发生纠纷，要求赔偿。")
+    page.select_option("#area", "peoples_mediation")
+    page.get_by_test_id("register-visit").click()
+    assert "18" in page.get_by_test_id("form-errors").inner_text() or page.locator(".field-error").count()
+    page.fill("#visitor_id_number", applicant_id)
+    page.fill("#visitor_phone", "13812345678")
+    page.get_by_test_id("register-visit").click()
+    queue = page.get_by_test_id("queue-peoples_mediation")
+    visit = queue.get_by_test_id("visit").filter(has_text="陈**")
+    assert visit.count() == 1
+    shot(page, tmp_path, "window-queue")
+    visit.get_by_test_id("open-case").click()
+
+    page.wait_for_url("**/disputes/cases/new/?visit=*")
+    page.select_option("#category", "neighbours")
+    page.fill("#party0_identifier", applicant_id)
+    page.get_by_test_id("register-case").click()  # no respondent yet
+    assert page.get_by_test_id("parties-error").inner_text() == "纠纷至少需要一名申请人和一名被申请人。"
+    page.fill("#party1_name", "刘大海")
+    page.fill("#amount", "5000")
+    shot(page, tmp_path, "case-form")
+    page.get_by_test_id("register-case").click()
+    page.wait_for_url("**/disputes/cases/TJ*/")
+    number = page.get_by_test_id("case-number").inner_text().strip()
+    assert "人民调解委员会" in page.get_by_test_id("assignee").inner_text()
+    mediator = DisputeCase.objects.get(number=number).mediator.username
+
+    login(page, base, mediator)
+    page.goto(f"{base}/disputes/workbench/")
+    page.get_by_role("link", name=number, exact=True).click()
+    page.fill("#place", "社区调解室")
+    page.fill("#record", "双方到场，经释法说理，同意由楼上住户承担维修费用。")
+    page.get_by_test_id("record-session").click()
+    assert page.get_by_test_id("case-status").inner_text() == "调解中"
+    page.fill("#terms", "刘大海于十日内支付陈小明维修费用3000元。")
+    page.get_by_test_id("reach-agreement").click()  # no manner or deadline of performance
+    assert page.locator(".field-error").filter(has_text="履行方式").count() == 1
+    page.fill("#terms", "刘大海于十日内支付陈小明维修费用3000元。")
+    page.fill("#performance_manner", "微信转账")
+    page.fill("#performance_deadline", "2099-12-31")
+    page.get_by_test_id("reach-agreement").click()
+    assert page.get_by_test_id("case-status").inner_text() == "已达成协议"
+    shot(page, tmp_path, "case-agreed")
+    with page.expect_download() as download_info:
+        page.get_by_test_id("agreement-pdf").click()
+    download = download_info.value
+    path = tmp_path / download.suggested_filename
+    download.save_as(path)
+    assert download.suggested_filename.startswith("XY") and path.read_bytes().startswith(b"%PDF")

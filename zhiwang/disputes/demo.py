@@ -1,0 +1,293 @@
+"""Demo mediation organisations, mediators, a service centre and cases in every state.
+
+``demo_disputes_create`` needs the divisions and the demo accounts (``accounts.demo``).
+It is idempotent: organisations and users are refreshed, and the cases carry idempotency
+keys, so a second run adds nothing.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from zhiwang.accounts.models import OrgUnit, OrgUnitKind, Role, User
+from zhiwang.accounts.services import user_create, user_set_jurisdictions
+from zhiwang.core.validators import credit_code_check_char, id_number_check_char
+from zhiwang.disputes.defaults import defaults_seed
+from zhiwang.disputes.models import DisputeCase
+from zhiwang.disputes.services import (
+    agreement_reach,
+    case_assign,
+    case_close,
+    case_mark_backlog,
+    case_refer,
+    case_register,
+    confirmation_apply,
+    mediator_enrol,
+    organisation_create,
+    performance_follow_up,
+    service_centre_create,
+    session_record,
+    visit_register,
+)
+from zhiwang.geo.models import Division, DivisionLevel
+
+DEMO_PASSWORD = "zhiwang-demo-2026"
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
+GIVEN = [
+    "伟",
+    "芳",
+    "娜",
+    "敏",
+    "静",
+    "丽",
+    "强",
+    "磊",
+    "洋",
+    "艳",
+    "勇",
+    "军",
+    "杰",
+    "娟",
+    "涛",
+    "明",
+    "超",
+    "秀英",
+    "华",
+    "平",
+]
+STORIES = [
+    ("neighbours", "楼上漏水纠纷", "楼上卫生间漏水导致楼下天花板受损，双方就维修费用协商未果。", 3500),
+    ("property_management", "物业费纠纷", "业主认为物业服务不到位拒缴物业费，物业公司多次催缴。", 8600),
+    ("labour", "拖欠工资纠纷", "十二名工人反映装修公司拖欠三个月工资，情绪激动。", 186000),
+    ("marriage_family", "赡养老人纠纷", "兄妹三人就母亲赡养费分担问题发生争执。", 0),
+    ("consumer", "预付卡退费纠纷", "健身房停业，会员要求退还预付费。", 42000),
+    ("traffic", "交通事故赔偿纠纷", "电动车与行人相撞，双方就医疗费赔偿协商未果。", 12800),
+    ("contract", "房屋租赁合同纠纷", "租户提前退租，房东拒绝退还押金。", 9000),
+    ("neighbours", "噪音扰民纠纷", "楼下商铺夜间噪音扰民，居民多次投诉。", 0),
+]
+
+
+def _id_number(rng: random.Random) -> str:
+    first = f"440305{rng.randint(1960, 2000)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}{rng.randint(100, 999)}"
+    return first + id_number_check_char(first)
+
+
+def _credit_code(rng: random.Random) -> str:
+    first = "91440300" + "".join(rng.choice("0123456789ABCDEFGHJKLMNPQRTUWXY") for _ in range(9))
+    return first + credit_code_check_char(first)
+
+
+def _person(rng: random.Random, role: str) -> dict:
+    name = rng.choice(SURNAMES) + rng.choice(GIVEN)
+    return {
+        "role": role,
+        "kind": "person",
+        "name": name,
+        "identifier": _id_number(rng),
+        "phone": f"13{rng.randint(0, 9)}{rng.randint(10000000, 99999999)}",
+    }
+
+
+def _first_child(parent: Division, level: str) -> Division:
+    return Division.objects.filter(parent=parent, level=level, special="").order_by("code").first()
+
+
+def _unit(code: str, name: str, kind: str, division: Division, parent=None) -> OrgUnit:
+    unit, _created = OrgUnit.objects.update_or_create(
+        code=code, defaults={"name": name, "kind": kind, "division": division, "parent": parent}
+    )
+    return unit
+
+
+def _user(username, role, full_name, org_unit, jurisdictions, password) -> User:
+    existing = User.objects.filter(username=username).first()
+    if existing is None:
+        return user_create(
+            username=username,
+            password=password,
+            role=role,
+            full_name=full_name,
+            org_unit=org_unit,
+            jurisdictions=jurisdictions,
+        )
+    existing.role, existing.full_name, existing.org_unit, existing.is_active = role, full_name, org_unit, True
+    if password:
+        existing.set_password(password)
+    existing.save()
+    user_set_jurisdictions(user=existing, divisions=list(jurisdictions))
+    return existing
+
+
+@transaction.atomic
+def demo_disputes_create(
+    *, seed: int = 1, progress: Callable[[int, int], None] | None = None, password: str = DEMO_PASSWORD
+) -> dict[str, int]:
+    """Organisations for every subdistrict (mediators in Nanshan and Luohu), a centre, cases in each state."""
+    rng = random.Random(seed)
+    defaults_seed()
+    nanshan = Division.objects.get(code="440305000000")
+    luohu = Division.objects.get(code="440303000000")
+    demo_sub = _first_child(nanshan, DivisionLevel.SUBDISTRICT)
+    subdistricts = list(Division.objects.filter(level=DivisionLevel.SUBDISTRICT).order_by("code"))
+    counts = {"organisations": 0, "mediators": 0, "cases": 0, "visits": 0}
+    organisations = {}
+    for done, sub in enumerate(subdistricts, start=1):
+        if sub == demo_sub and OrgUnit.objects.filter(code="DEMO-SUB-MEDIATION").exists():
+            unit = OrgUnit.objects.get(code="DEMO-SUB-MEDIATION")
+        else:
+            unit = _unit(
+                f"DEMO-MED-{sub.code[:9]}", f"{sub.name}人民调解委员会", OrgUnitKind.MEDIATION_ORG, sub
+            )
+        organisations[sub.pk] = organisation_create(
+            code=f"prc-{sub.code[:9]}", name=f"{sub.name}人民调解委员会", division=sub, org_unit=unit
+        )
+        counts["organisations"] += 1
+        if sub.code.startswith(("440305", "440303")) and sub != demo_sub:
+            mediator = _user(
+                f"demo_mediator_{sub.code[6:9]}", Role.MEDIATOR, f"{sub.name}调解员", unit, [sub], None
+            )
+            mediator_enrol(user=mediator, organisation=organisations[sub.pk])
+            counts["mediators"] += 1
+        if progress:
+            progress(done, len(subdistricts))
+    # A district-level sector body: labour disputes in Nanshan.
+    labour_unit = _unit("DEMO-MED-NS-LABOUR", "南山区劳动争议调解中心", OrgUnitKind.MEDIATION_ORG, nanshan)
+    labour = organisation_create(
+        code="labour-440305",
+        name="南山区劳动争议调解中心",
+        division=nanshan,
+        kind="sector",
+        mediation_type="administrative",
+        org_unit=labour_unit,
+    )
+    from zhiwang.disputes.models import DisputeCategory
+
+    labour.categories.set(DisputeCategory.objects.filter(code="labour"))
+    org = organisations[demo_sub.pk]
+    demo_mediator = User.objects.filter(username="demo_mediator").first()
+    if demo_mediator is not None:
+        mediator_enrol(user=demo_mediator, organisation=org)
+    second = _user("demo_mediator2", Role.MEDIATOR, "调解员 郑洁", org.org_unit, [demo_sub], password)
+    mediator_enrol(user=second, organisation=org)
+    counts["mediators"] += 2
+    centre_unit = _unit("DEMO-SUB-CENTRE", f"{demo_sub.name}综治中心", OrgUnitKind.SERVICE_CENTER, demo_sub)
+    centre = service_centre_create(org_unit=centre_unit, name=f"{demo_sub.name}综治中心", division=demo_sub)
+    window = _user("demo_window", Role.INTAKE_OPERATOR, "综治窗口 何静", centre_unit, [demo_sub], password)
+    dispatcher = User.objects.filter(username="demo_sub_dispatcher").first() or window
+    leader = User.objects.filter(username="demo_leader").first()
+    community = _first_child(demo_sub, DivisionLevel.COMMUNITY)
+    lh_sub = _first_child(luohu, DivisionLevel.SUBDISTRICT)
+
+    for index in range(3):
+        result = visit_register(
+            actor=window,
+            centre=centre,
+            area_code=["peoples_mediation", "legal_aid", "labour_mediation"][index],
+            matter=STORIES[index][2],
+            visitor_name=_person(rng, "applicant")["name"],
+            visitor_phone=f"139{rng.randint(10000000, 99999999)}",
+            idempotency_key=f"demo-{seed}-visit-{index}",
+        )
+        counts["visits"] += result.created
+
+    now = timezone.now()
+    states = [
+        "received",
+        "assigned",
+        "mediating",
+        "agreed",
+        "confirmed",
+        "referred",
+        "success",
+        "failed",
+        "red",
+        "backlog",
+        "luohu",
+    ]
+    for index, state in enumerate(states):
+        category, title, facts, amount = STORIES[index % len(STORIES)]
+        parties = [_person(rng, "applicant"), _person(rng, "respondent")]
+        if category in ("property_management", "consumer"):
+            parties[1] = {
+                "role": "respondent",
+                "kind": "entity",
+                "name": f"深圳市{title[:2]}有限公司",
+                "identifier": _credit_code(rng),
+            }
+        in_luohu = state == "luohu"
+        actor = User.objects.filter(username="demo_lh_dispatcher").first() if in_luohu else dispatcher
+        received = now - timedelta(days=rng.randint(2, 24) if state not in ("success", "failed") else 40)
+        result = case_register(
+            actor=actor,
+            title=title,
+            facts=facts,
+            category=category,
+            division=_first_child(lh_sub, DivisionLevel.COMMUNITY) if in_luohu else community,
+            parties=parties,
+            source=rng.choice(["window", "grid", "proactive", "petition"]),
+            amount=amount,
+            people_involved=12 if category == "labour" else 2,
+            scale="group" if category == "labour" else "individual",
+            risk="red"
+            if state == "red"
+            else rng.choice(["blue", "yellow", "orange"] if index % 3 else ["blue"]),
+            idempotency_key=f"demo-{seed}-case-{index}",
+            received_at=received,
+        )
+        if not result.created:
+            continue
+        counts["cases"] += 1
+        case = result.case
+        if state in ("received", "luohu"):
+            continue
+        mediator = demo_mediator if demo_mediator and index % 2 == 0 else second
+        case_assign(case=case, actor=actor, organisation=org, mediator=mediator)
+        if state in ("assigned",):
+            continue
+        if state == "backlog" and leader is not None:
+            case_mark_backlog(
+                case=case,
+                actor=actor,
+                deadline=(timezone.localdate() + timedelta(days=45)),
+                leader=leader,
+                note="信访积案，领导包案",
+            )
+        session_record(
+            case=case,
+            actor=mediator,
+            record="双方当事人到场，陈述各自诉求，调解员释法说理。",
+            place="调解室",
+            held_at=received + timedelta(days=1),
+        )
+        if state in ("mediating", "red", "backlog"):
+            continue
+        if state == "referred":
+            case_refer(
+                case=case, actor=mediator, kind="litigation", reason="被申请人拒绝调解，告知申请人诉讼途径。"
+            )
+            continue
+        if state == "failed":
+            case_close(case=case, actor=mediator, outcome="failed", note="双方分歧较大，调解不成。")
+            continue
+        signed = timezone.localdate(received) + timedelta(days=3)
+        agreement_reach(
+            case=case,
+            actor=mediator,
+            form="written",
+            terms="被申请人于履行期限内一次性支付申请人相关费用，双方就此纠纷再无其他争议。",
+            performance_manner="银行转账",
+            performance_deadline=signed + timedelta(days=15),
+            signed_on=signed,
+        )
+        if state == "confirmed":
+            confirmation_apply(case=case, actor=mediator, court="深圳市南山区人民法院", applied_on=signed)
+        if state == "success":
+            performance_follow_up(case=case, actor=mediator, status="performed", note="回访确认已履行。")
+            case_close(case=case, actor=mediator, outcome="success", note="协议已履行完毕。")
+    counts["cases_total"] = DisputeCase.objects.count()
+    return counts

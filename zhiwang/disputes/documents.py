@@ -1,0 +1,281 @@
+"""The printable documents: the agreement 调解协议书 (PDF and Word) and the ledger workbook (Excel).
+
+Each takes what a selector returned and whether the caller may see personal data in full
+(``reveal``); without it names, ID numbers and phones come out masked, as on screen.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from zhiwang.disputes.models import DisputeCase, PartyRole
+
+CID_FONT = "STSong-Light"
+
+
+def _party_lines(case: DisputeCase, reveal: bool) -> list[tuple[str, str]]:
+    lines = []
+    for party in case.parties.order_by("role", "pk"):
+        name = party.name if reveal else party.masked_name
+        identifier = party.identifier if reveal else party.masked_identifier
+        phone = party.phone if reveal else party.masked_phone
+        label = _("Unified social credit code") if party.kind == "entity" else _("ID number")
+        details = [name]
+        if identifier:
+            details.append(f"{label}: {identifier}")
+        if phone:
+            details.append(_("Phone") + ": " + phone)
+        if party.address:
+            details.append(_("Address") + ": " + party.address)
+        if party.representative:
+            details.append(_("Representative") + ": " + party.representative)
+        lines.append((str(PartyRole(party.role).label), ", ".join(details)))
+    return lines
+
+
+def agreement_sections(case: DisputeCase, *, reveal: bool) -> list[tuple[str, str]]:
+    """(heading, text) pairs of the 调解协议书, shared by the PDF and the Word version."""
+    agreement = case.agreement
+    sections = [(role, text) for role, text in _party_lines(case, reveal)]
+    sections += [
+        (_("Facts and points in dispute"), agreement.facts),
+        (_("Terms agreed"), agreement.terms),
+        (_("Manner of performance"), agreement.performance_manner),
+        (_("Performance deadline"), agreement.performance_deadline.isoformat()),
+        (
+            _("Judicial confirmation"),
+            _(
+                "The parties may jointly apply to the people's court for judicial confirmation within 30 days "
+                "from the date this agreement takes effect."
+            ),
+        ),
+        (
+            _("Effect"),
+            _(
+                "This agreement is legally binding once signed or sealed by the parties and the mediator "
+                "and sealed by the mediation organisation; the parties shall perform it as agreed."
+            ),
+        ),
+    ]
+    return sections
+
+
+def _title(case: DisputeCase) -> str:
+    return _("People's mediation agreement") if case.mediation_type == "peoples" else _("Mediation agreement")
+
+
+def agreement_pdf(case: DisputeCase, *, reveal: bool) -> bytes:
+    """The agreement as a PDF (A4, Chinese in the built-in CID font: no font file needed)."""
+    from xml.sax.saxutils import escape
+
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.units import mm
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
+
+    pdfmetrics.registerFont(UnicodeCIDFont(CID_FONT))
+    body = ParagraphStyle("body", fontName=CID_FONT, fontSize=11, leading=18, wordWrap="CJK")
+    head = ParagraphStyle("head", parent=body, fontSize=18, leading=26, alignment=1, spaceAfter=6)
+    small = ParagraphStyle("small", parent=body, fontSize=9, alignment=2)
+    buffer = io.BytesIO()
+    doc = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=22 * mm,
+        rightMargin=22 * mm,
+        topMargin=20 * mm,
+        bottomMargin=20 * mm,
+        title=f"{_title(case)} {case.agreement.number}",
+    )
+    agreement = case.agreement
+    story = [
+        Paragraph(escape(_title(case)), head),
+        Paragraph(escape(_("No.") + " " + agreement.number), small),
+        Spacer(1, 6 * mm),
+    ]
+    for heading, text in agreement_sections(case, reveal=reveal):
+        story.append(Paragraph(f"<b>{escape(heading)}</b>: {escape(text).replace(chr(10), '<br/>')}", body))
+        story.append(Spacer(1, 2 * mm))
+    story += [
+        Spacer(1, 10 * mm),
+        Paragraph(escape(_("Parties (signature)") + ": ____________    ____________"), body),
+        Paragraph(
+            escape(_("Mediator (signature)") + ": " + (case.mediator.display_name if case.mediator else "")),
+            body,
+        ),
+        Paragraph(
+            escape(
+                _("Mediation organisation (seal)")
+                + ": "
+                + (case.organisation.name if case.organisation else "")
+            ),
+            body,
+        ),
+        Paragraph(escape(_("Signed on") + ": " + agreement.signed_on.isoformat()), body),
+    ]
+    doc.build(story)
+    return buffer.getvalue()
+
+
+def agreement_docx(case: DisputeCase, *, reveal: bool) -> bytes:
+    """The agreement as a Word document (to edit before printing)."""
+    from docx import Document
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.oxml.ns import qn
+    from docx.shared import Pt
+
+    document = Document()
+    style = document.styles["Normal"]
+    style.font.name = "SimSun"
+    style.element.rPr.rFonts.set(qn("w:eastAsia"), "宋体")
+    style.font.size = Pt(11)
+    agreement = case.agreement
+    title = document.add_heading(_title(case), level=0)
+    title.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    number = document.add_paragraph(_("No.") + " " + agreement.number)
+    number.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    for heading, text in agreement_sections(case, reveal=reveal):
+        paragraph = document.add_paragraph()
+        paragraph.add_run(f"{heading}: ").bold = True
+        paragraph.add_run(text)
+    document.add_paragraph("")
+    document.add_paragraph(_("Parties (signature)") + ": ____________    ____________")
+    document.add_paragraph(
+        _("Mediator (signature)") + ": " + (case.mediator.display_name if case.mediator else "")
+    )
+    document.add_paragraph(
+        _("Mediation organisation (seal)") + ": " + (case.organisation.name if case.organisation else "")
+    )
+    document.add_paragraph(_("Signed on") + ": " + agreement.signed_on.isoformat())
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+# --- the ledger workbook -------------------------------------------------------------------
+
+
+def ledger_columns() -> list[tuple[str, int]]:
+    """(header, width) of the usual 矛盾纠纷排查化解台账 layout."""
+    return [
+        (_("No."), 6),
+        (_("Case number"), 18),
+        (_("Received on"), 12),
+        (_("Source"), 14),
+        (_("Category"), 12),
+        (_("Facts"), 40),
+        (_("Applicant"), 14),
+        (_("Respondent"), 14),
+        (_("Contact phone"), 15),
+        (_("People involved"), 8),
+        (_("Amount (CNY)"), 12),
+        (_("Risk"), 8),
+        (_("Division"), 16),
+        (_("Mediation organisation"), 22),
+        (_("Mediator"), 10),
+        (_("Status"), 10),
+        (_("Target date"), 12),
+        (_("Outcome"), 12),
+        (_("Agreement"), 10),
+        (_("Judicial confirmation"), 12),
+        (_("Performance"), 10),
+        (_("Closed on"), 12),
+    ]
+
+
+def _date(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = timezone.localdate(value)
+    return value.isoformat()
+
+
+def ledger_workbook(cases, *, reveal: bool, title: str) -> bytes:
+    """The ledger as an .xlsx: a title row, the header, one row per case (masked unless ``reveal``)."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Border, Font, Side
+    from openpyxl.utils import get_column_letter
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = _("Ledger")[:31]
+    columns = ledger_columns()
+    sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(columns))
+    sheet.cell(row=1, column=1, value=title).font = Font(bold=True, size=14)
+    sheet.cell(row=1, column=1).alignment = Alignment(horizontal="center")
+    sheet.cell(
+        row=2,
+        column=1,
+        value=_("Exported at")
+        + f": {timezone.localtime():%Y-%m-%d %H:%M}"
+        + ("" if reveal else "  (" + _("personal data masked") + ")"),
+    )
+    thin = Side(style="thin")
+    border = Border(left=thin, right=thin, top=thin, bottom=thin)
+    for index, (header, width) in enumerate(columns, start=1):
+        cell = sheet.cell(row=3, column=index, value=header)
+        cell.font = Font(bold=True)
+        cell.border = border
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+        sheet.column_dimensions[get_column_letter(index)].width = width
+    row_number = 3
+    for position, case in enumerate(cases, start=1):
+        parties = list(case.parties.all())
+        applicants = [p for p in parties if p.role == PartyRole.APPLICANT]
+        respondents = [p for p in parties if p.role == PartyRole.RESPONDENT]
+
+        def names(group):
+            return "、".join(p.name if reveal else p.masked_name for p in group)
+
+        phones = "、".join((p.phone if reveal else p.masked_phone) for p in applicants if p.phone)
+        agreement = getattr(case, "agreement", None) if _has_agreement(case) else None
+        values = [
+            position,
+            case.number,
+            _date(case.received_at),
+            case.get_source_display(),
+            case.category.name,
+            case.facts,
+            names(applicants),
+            names(respondents),
+            phones,
+            case.people_involved,
+            float(case.amount),
+            case.get_risk_display(),
+            case.division.name,
+            case.organisation.name if case.organisation else "",
+            case.mediator.display_name if case.mediator else "",
+            case.get_status_display(),
+            _date(case.target_at),
+            case.get_outcome_display() if case.outcome else "",
+            agreement.get_form_display() if agreement else "",
+            agreement.get_confirmation_status_display()
+            if agreement and agreement.confirmation_status
+            else "",
+            agreement.get_performance_status_display() if agreement else "",
+            _date(case.closed_at),
+        ]
+        row_number += 1
+        for column, value in enumerate(values, start=1):
+            cell = sheet.cell(row=row_number, column=column, value=value)
+            cell.border = border
+            cell.alignment = Alignment(vertical="top", wrap_text=column == 6)
+    sheet.freeze_panes = "C4"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _has_agreement(case: DisputeCase) -> bool:
+    try:
+        case.agreement  # noqa: B018 - a reverse one-to-one raises when absent
+    except DisputeCase.agreement.RelatedObjectDoesNotExist:
+        return False
+    return True

@@ -1,0 +1,172 @@
+"""Helpers shared by the disputes services: numbers, hashes, validation of parties, recipients."""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import hmac
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from zhiwang.core.errors import ErrorList, ServiceError
+from zhiwang.core.validators import validate_credit_code, validate_id_number
+from zhiwang.disputes.models import CaseCounter, PartyKind, PartyRole
+from zhiwang.geo.models import Division, DivisionLevel
+from zhiwang.tickets.models import normalize_phone
+
+
+def clean(value) -> str:
+    return str(value or "").strip()
+
+
+def require(value, field: str, message: str) -> str:
+    text = clean(value)
+    if not text:
+        raise ServiceError("disputes.required", message, field=field)
+    return text
+
+
+def keyed_hash(value: str) -> str:
+    """HMAC-SHA256 of a normalized identifier: finds the same person again without comparing raw numbers."""
+    return hmac.new(settings.SECRET_KEY.encode(), b"disputes:" + value.encode(), hashlib.sha256).hexdigest()
+
+
+def next_number(prefix: str, at: datetime | None = None) -> str:
+    """``prefix`` + yyyymmdd + 5-digit sequence of the day (row-locked counter, safe under concurrency)."""
+    day = timezone.localdate(at or timezone.now())
+    with transaction.atomic():
+        if not CaseCounter.objects.filter(prefix=prefix, day=day).update(value=F("value") + 1):
+            try:
+                with transaction.atomic():
+                    CaseCounter.objects.create(prefix=prefix, day=day, value=1)
+            except IntegrityError:
+                CaseCounter.objects.filter(prefix=prefix, day=day).update(value=F("value") + 1)
+        value = CaseCounter.objects.get(prefix=prefix, day=day).value
+    return f"{prefix}{day:%Y%m%d}{value:05d}"
+
+
+def add_months(moment: datetime, months: int = 1) -> datetime:
+    """The same day ``months`` later (clamped to the month's last day): "within one month"."""
+    month_index = moment.month - 1 + months
+    year, month = moment.year + month_index // 12, month_index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+def parse_phone(value, field: str, errors: ErrorList) -> str:
+    text = clean(value)
+    if not text:
+        return ""
+    phone = normalize_phone(text)
+    if not phone:
+        errors.add(field, "disputes.phone_invalid", _("This is not a phone number."))
+    return phone
+
+
+def parse_amount(value, field: str = "amount") -> Decimal:
+    if value in (None, ""):
+        return Decimal("0")
+    try:
+        amount = Decimal(str(value).replace(",", "").strip())
+    except InvalidOperation:
+        raise ServiceError(
+            "disputes.amount_invalid", _("Enter the amount as a number."), field=field
+        ) from None
+    if amount < 0 or amount >= Decimal("1e12") or not amount.is_finite():
+        raise ServiceError(
+            "disputes.amount_invalid", _("The amount must be zero or more (in CNY)."), field=field
+        )
+    return amount.quantize(Decimal("0.01"))
+
+
+def parse_date(value, field: str) -> date:
+    if isinstance(value, datetime):
+        return timezone.localdate(value) if timezone.is_aware(value) else value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value or "").strip())
+    except ValueError:
+        raise ServiceError("disputes.date_invalid", _("Enter a date as YYYY-MM-DD."), field=field) from None
+
+
+def validate_parties(parties) -> list[dict]:
+    """Clean the parties of a case; at least one applicant and one respondent.
+
+    Each party is a dict with ``role``, ``kind`` (person/entity), ``name``, ``identifier``
+    (ID number for a person, credit code for an entity; optional), ``phone``, ``address``,
+    ``representative``. Raises ``ServiceError`` ``disputes.parties_missing`` or
+    ``disputes.invalid`` with one field error per bad value (``parties.<i>.<field>``).
+    """
+    parties = [p for p in (parties or []) if any(clean(p.get(k)) for k in ("name", "identifier", "phone"))]
+    roles = {p.get("role") for p in parties}
+    if PartyRole.APPLICANT not in roles or PartyRole.RESPONDENT not in roles:
+        raise ServiceError(
+            "disputes.parties_missing",
+            _("A dispute needs at least one applicant and one respondent."),
+            field="parties",
+        )
+    errors = ErrorList()
+    cleaned = []
+    for index, party in enumerate(parties):
+        prefix = f"parties.{index}"
+        role = party.get("role") or ""
+        kind = party.get("kind") or PartyKind.PERSON
+        if role not in PartyRole.values:
+            errors.add(f"{prefix}.role", "disputes.party_role", _("Choose the party's role."))
+        if kind not in PartyKind.values:
+            errors.add(f"{prefix}.kind", "disputes.party_kind", _("Choose person or legal entity."))
+        name = clean(party.get("name"))
+        if not name:
+            errors.add(f"{prefix}.name", "disputes.required", _("Enter the party's name."))
+        identifier = clean(party.get("identifier"))
+        if identifier:
+            try:
+                if kind == PartyKind.ENTITY:
+                    identifier = validate_credit_code(identifier, field=f"{prefix}.identifier")
+                else:
+                    identifier = validate_id_number(identifier, field=f"{prefix}.identifier")
+            except ServiceError as error:
+                errors.add(f"{prefix}.identifier", error.code, error.message)
+        phone = parse_phone(party.get("phone"), f"{prefix}.phone", errors)
+        cleaned.append(
+            {
+                "role": role,
+                "kind": kind,
+                "name": name[:128],
+                "identifier": identifier,
+                "identifier_hash": keyed_hash(identifier) if identifier else "",
+                "phone": phone,
+                "address": clean(party.get("address"))[:255],
+                "representative": clean(party.get("representative"))[:64],
+            }
+        )
+    errors.raise_if_any("disputes.invalid")
+    return cleaned
+
+
+def division_ancestors(division: Division) -> list[Division]:
+    """The division and every division above it (by code prefix: no walk up the tree)."""
+    codes = {division.code}
+    if division.level in (DivisionLevel.COMMUNITY, DivisionLevel.SUBDISTRICT):
+        codes.add(division.code[:9] + "000")
+    if division.level != DivisionLevel.CITY:
+        codes.add(division.code[:6] + "000000")
+    return list(Division.objects.filter(Q(code__in=codes) | Q(level=DivisionLevel.CITY)))
+
+
+def users_over(division: Division, roles: tuple[str, ...]):
+    """Active users of ``roles`` whose jurisdiction holds ``division`` (those a report goes up to)."""
+    from zhiwang.accounts.models import User
+
+    return (
+        User.objects.filter(is_active=True, role__in=roles, jurisdictions__in=division_ancestors(division))
+        .distinct()
+        .order_by("pk")
+    )

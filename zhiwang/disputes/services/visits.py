@@ -1,0 +1,187 @@
+"""The one-stop window: register a visitor once, queue the matter at a function area, serve it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from zhiwang.core.errors import ErrorList, PermissionDeniedError, ServiceError
+from zhiwang.core.validators import validate_id_number
+from zhiwang.disputes.models import FunctionArea, ServiceCentre, Visit, VisitEvent, Visitor, VisitStatus
+from zhiwang.disputes.services.common import clean, keyed_hash, next_number, parse_phone
+from zhiwang.disputes.workflow import VISIT_WORKFLOW, VisitAction, role_of
+
+
+@dataclass
+class VisitResult:
+    visit: Visit
+    created: bool
+
+
+def _area(code: str, field: str = "area") -> FunctionArea:
+    area = FunctionArea.objects.filter(code=clean(code), is_active=True).first()
+    if area is None:
+        raise ServiceError("disputes.area_unknown", _("Choose one of the function areas."), field=field)
+    return area
+
+
+def _check_window(actor, centre: ServiceCentre) -> None:
+    role = role_of(actor)
+    if role == "administrator":
+        return
+    if role != "intake_operator" or getattr(actor, "org_unit_id", None) != centre.org_unit_id:
+        raise PermissionDeniedError(
+            "disputes.not_your_centre",
+            _("Only the window operators of this service centre may register visits."),
+        )
+
+
+def visit_register(
+    *,
+    actor,
+    centre: ServiceCentre,
+    area_code: str,
+    matter: str,
+    visitor_name: str,
+    visitor_id_number: str = "",
+    visitor_phone: str = "",
+    idempotency_key: str,
+) -> VisitResult:
+    """Register a matter at the window and queue it at ``area_code`` (or return the earlier identical call's visit).
+
+    The visitor is registered once: a known ID number (matched by its keyed hash) reuses
+    the ``Visitor`` row and refreshes its phone. ``idempotency_key`` (the form's one-time
+    token, or the client's request id) makes a retried or double-clicked registration
+    return the first visit with ``created=False``.
+    """
+    _check_window(actor, centre)
+    key = clean(idempotency_key)
+    if not key:
+        raise ServiceError("disputes.idempotency_key_required", _("The request has no idempotency key."))
+    key = f"visit:{centre.pk}:{key}"[:160]
+    existing = Visit.objects.filter(idempotency_key=key).first()
+    if existing is not None:
+        return VisitResult(existing, False)
+    errors = ErrorList()
+    name = clean(visitor_name)
+    if not name:
+        errors.add("visitor_name", "disputes.required", _("Enter the visitor's name."))
+    text = clean(matter)
+    if not text:
+        errors.add("matter", "disputes.required", _("Describe the matter."))
+    id_number = clean(visitor_id_number)
+    if id_number:
+        try:
+            id_number = validate_id_number(id_number, field="visitor_id_number")
+        except ServiceError as error:
+            errors.add("visitor_id_number", error.code, error.message)
+    phone = parse_phone(visitor_phone, "visitor_phone", errors)
+    try:
+        area = _area(area_code)
+    except ServiceError as error:
+        errors.add("area", error.code, error.message)
+    errors.raise_if_any("disputes.invalid")
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            visitor = _visitor(name=name, id_number=id_number, phone=phone)
+            visit = Visit.objects.create(
+                number=next_number("CF", now),
+                centre=centre,
+                visitor=visitor,
+                area=area,
+                matter=text,
+                idempotency_key=key,
+                registered_by=actor,
+                registered_at=now,
+            )
+            VisitEvent.objects.create(
+                visit=visit,
+                actor=actor,
+                action=VisitAction.REGISTER,
+                from_state="",
+                to_state=VisitStatus.WAITING,
+                note=_("Queued at %(area)s.") % {"area": area.name},
+                payload={"area": area.code, "returning_visitor": visitor.visits.count() > 1},
+                at=now,
+            )
+    except IntegrityError:
+        existing = Visit.objects.filter(idempotency_key=key).first()
+        if existing is None:
+            raise
+        return VisitResult(existing, False)
+    return VisitResult(visit, True)
+
+
+def _visitor(*, name: str, id_number: str, phone: str) -> Visitor:
+    if id_number:
+        digest = keyed_hash(id_number)
+        visitor = Visitor.objects.select_for_update().filter(id_hash=digest).first()
+        if visitor is not None:
+            changed = []
+            if phone and visitor.phone != phone:
+                visitor.phone = phone
+                changed.append("phone")
+            if name and visitor.name != name:
+                visitor.name = name
+                changed.append("name")
+            if changed:
+                visitor.save(update_fields=changed)
+            return visitor
+        try:
+            with transaction.atomic():  # a savepoint: another window may register the same person right now
+                return Visitor.objects.create(name=name, id_number=id_number, id_hash=digest, phone=phone)
+        except IntegrityError:
+            return Visitor.objects.get(id_hash=digest)
+    return Visitor.objects.create(name=name, phone=phone)
+
+
+@transaction.atomic
+def visit_call(*, visit: Visit, actor) -> Visit:
+    """Call the next visitor to the desk (waiting → being served)."""
+    visit.served_at = timezone.now()
+    VISIT_WORKFLOW.apply(
+        visit, VisitAction.CALL, actor=actor, timeline_model=VisitEvent, update_fields=["served_at"]
+    )
+    return visit
+
+
+@transaction.atomic
+def visit_route(*, visit: Visit, actor, area_code: str, note: str = "") -> Visit:
+    """Send the matter to another function area's queue (转办); it waits there."""
+    area = _area(area_code)
+    if area.pk == visit.area_id:
+        raise ServiceError("disputes.same_area", _("The visit already waits at this area."), field="area")
+    previous = visit.area
+    visit.area = area
+    VISIT_WORKFLOW.apply(
+        visit,
+        VisitAction.ROUTE,
+        actor=actor,
+        timeline_model=VisitEvent,
+        note=clean(note) or _("From %(from)s to %(to)s.") % {"from": previous.name, "to": area.name},
+        payload={"from": previous.code, "to": area.code},
+        update_fields=["area"],
+    )
+    return visit
+
+
+@transaction.atomic
+def visit_complete(*, visit: Visit, actor, note: str) -> Visit:
+    """The desk has dealt with the matter (advice given, referred on paper…)."""
+    visit.outcome_note = clean(note)
+    if not visit.outcome_note:
+        raise ServiceError("disputes.required", _("Say how the matter was dealt with."), field="note")
+    visit.done_at = timezone.now()
+    VISIT_WORKFLOW.apply(
+        visit,
+        VisitAction.COMPLETE,
+        actor=actor,
+        timeline_model=VisitEvent,
+        note=visit.outcome_note,
+        update_fields=["outcome_note", "done_at"],
+    )
+    return visit

@@ -251,6 +251,9 @@ ZHIWANG_SUPERVISE_AFTER_DAYS = env_int("ZHIWANG_SUPERVISE_AFTER_DAYS", 5, minimu
 ZHIWANG_RESPONSE_HOURS = env_int("ZHIWANG_RESPONSE_HOURS", 24, minimum=1)
 ZHIWANG_BASIC_SATISFACTION_WEIGHT = env_float("ZHIWANG_BASIC_SATISFACTION_WEIGHT", 0.8, minimum=0.0, maximum=1.0)
 
+# Disputes: a case is "near its target" this many days before the one-month target.
+ZHIWANG_DISPUTE_NEAR_DAYS = env_int("ZHIWANG_DISPUTE_NEAR_DAYS", 7, minimum=1)
+
 # Map background tiles are optional: government networks are often offline.
 # Set e.g. ZHIWANG_MAP_TILE_URL=https://tiles.example.gov.cn/{z}/{x}/{y}.png
 ZHIWANG_MAP_TILE_URL = env_str("ZHIWANG_MAP_TILE_URL", "")

@@ -1,5 +1,365 @@
-"""REST API of the registry app, mounted at /api/v1/registry/ by zhiwang.api."""
+"""REST API of the registry app, mounted at /api/v1/registry/ by zhiwang.api.
 
-from ninja import Router
+Same rules as the pages: every read goes through a scoped selector (404 outside the
+caller's jurisdiction, like a record that does not exist), ID numbers and phones are
+masked in every answer, ``POST /people/{id}/reveal`` unmasks them for an allowed user
+who gives a reason (logged). Writes call one service; errors come back in the house
+shape ``{"error": {"code", "message", "field", "fields"}}``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from ninja import Query, Router, Schema
+
+from zhiwang.registry import selectors, services
+from zhiwang.registry.models import Housing, LegalEntity, Person
 
 router = Router(tags=["registry"])
+
+
+# --- schemas -------------------------------------------------------------------------
+
+
+class PlaceRef(Schema):
+    code: str
+    full_name: str
+    level: str
+
+
+class PersonOut(Schema):
+    id: int
+    name: str
+    id_number: str  # masked
+    phone: str  # masked
+    gender: str
+    birth_date: date
+    age: int
+    household_type: str
+    community: str | None
+    source: str | None
+    last_confirmed_at: datetime
+    version: int
+
+
+def _person(p: Person) -> dict:
+    return {
+        "id": p.pk,
+        "name": p.name,
+        "id_number": p.masked_id_number,
+        "phone": p.masked_phone,
+        "gender": p.gender,
+        "birth_date": p.birth_date,
+        "age": p.age,
+        "household_type": p.household_type,
+        "community": p.community.code if p.community_id else None,
+        "source": p.source.name if p.source_id else None,
+        "last_confirmed_at": p.last_confirmed_at,
+        "version": p.version,
+    }
+
+
+class ResidenceOut(Schema):
+    address: PlaceRef
+    kind: str
+    since: date | None
+    until: date | None
+
+
+class PersonDetailOut(PersonOut):
+    residences: list[ResidenceOut]
+    tags: list[str]
+    eligible_for: list[str]
+
+
+class PersonIn(Schema):
+    id_number: str
+    name: str
+    household_type: str | None = None
+    phone: str | None = None
+    address: str | None = None
+    since: date | None = None
+    ethnicity: str | None = None
+    household_address: str | None = None
+
+
+class CorrectionIn(Schema):
+    note: str
+    expected_version: int | None = None
+    name: str | None = None
+    household_type: str | None = None
+    phone: str | None = None
+    ethnicity: str | None = None
+    household_address: str | None = None
+
+
+class RevealIn(Schema):
+    reason: str
+
+
+class RevealOut(Schema):
+    id_number: str
+    phone: str
+
+
+class EntityOut(Schema):
+    id: int
+    credit_code: str
+    name: str
+    entity_type: str
+    legal_representative: str  # masked
+    industry: str
+    phone: str  # masked
+    community: str | None
+    last_confirmed_at: datetime
+    version: int
+
+
+def _entity(e: LegalEntity) -> dict:
+    return {
+        "id": e.pk,
+        "credit_code": e.credit_code,
+        "name": e.name,
+        "entity_type": e.entity_type,
+        "legal_representative": e.masked_representative,
+        "industry": e.industry,
+        "phone": e.masked_phone,
+        "community": e.community.code if e.community_id else None,
+        "last_confirmed_at": e.last_confirmed_at,
+        "version": e.version,
+    }
+
+
+class EntityIn(Schema):
+    credit_code: str
+    name: str
+    entity_type: str | None = None
+    legal_representative: str | None = None
+    industry: str | None = None
+    phone: str | None = None
+    address: str | None = None
+
+
+class HousingOut(Schema):
+    use: str
+    owner: str  # masked
+    is_rental: bool
+    occupancy: str
+    last_confirmed_at: datetime
+
+
+def _housing(h: Housing | None) -> dict | None:
+    if h is None:
+        return None
+    return {
+        "use": h.use,
+        "owner": h.masked_owner,
+        "is_rental": h.is_rental,
+        "occupancy": h.occupancy,
+        "last_confirmed_at": h.last_confirmed_at,
+    }
+
+
+class ResidentOut(Schema):
+    person_id: int
+    name: str
+    id_number: str  # masked
+    household_type: str
+    since: date | None
+
+
+class RoomOut(Schema):
+    code: str
+    name: str
+    floor: int | None
+    housing: HousingOut | None
+    residents: list[ResidentOut]
+    entities: list[str]
+
+
+class BuildingOut(Schema):
+    address: PlaceRef
+    people: int
+    migrants: int
+    rentals: int
+    entities: int
+    rooms: list[RoomOut]
+
+
+class MatchOut(Schema):
+    level: str
+    confidence: float
+    address: PlaceRef | None
+    division: str | None
+
+
+class BatchOut(Schema):
+    id: int
+    kind: str
+    status: str
+    file_name: str
+    rows_total: int | None
+    rows_read: int
+    rows_created: int
+    rows_updated: int
+    rows_unchanged: int
+    rows_rejected: int
+    progress_percent: int
+
+
+def _clean(payload: Schema) -> dict:
+    return {k: v for k, v in payload.dict().items() if v is not None}
+
+
+def _place(a) -> dict:
+    return {"code": a.code, "full_name": a.full_name, "level": a.level}
+
+
+def _room(view) -> dict:
+    return {
+        "code": view.room.code,
+        "name": view.room.name,
+        "floor": view.room.floor,
+        "housing": _housing(view.housing),
+        "residents": [
+            {
+                "person_id": r.person_id,
+                "name": r.person.name,
+                "id_number": r.person.masked_id_number,
+                "household_type": r.person.household_type,
+                "since": r.since,
+            }
+            for r in view.residents
+        ],
+        "entities": [o.entity.name for o in view.operations],
+    }
+
+
+# --- people ----------------------------------------------------------------------------
+
+
+@router.get(
+    "/people", response=list[PersonOut], summary="People in my jurisdiction, by name, ID number or phone"
+)
+def people(request, q: str = "", limit: int = Query(50, ge=1, le=200)):
+    return [
+        _person(p)
+        for p in selectors.person_search(user=request.user, q=q, limit=limit).select_related("source")
+    ]
+
+
+@router.get("/people/{person_id}", response=PersonDetailOut, summary="One person (masked)")
+def person(request, person_id: int):
+    p = selectors.person_get(user=request.user, pk=person_id)
+    return {
+        **_person(p),
+        "residences": [
+            {"address": _place(r.address), "kind": r.kind, "since": r.since, "until": r.until}
+            for r in selectors.person_residences(user=request.user, person=p)
+        ],
+        "tags": [t.group for t in selectors.visible_tags(user=request.user, person=p)],
+        "eligible_for": [r.service for r in selectors.person_eligibility(user=request.user, person=p)],
+    }
+
+
+@router.post(
+    "/people",
+    response={200: PersonOut, 201: PersonOut},
+    summary="Register a person (idempotent by ID number)",
+)
+def person_register(request, payload: PersonIn):
+    p, created = services.person_register(
+        actor=request.user, source=request.user.org_unit, data=_clean(payload)
+    )
+    p = selectors.person_get(user=request.user, pk=p.pk) if services.in_scope(request.user, p) else p
+    return (201 if created else 200), _person(p)
+
+
+@router.patch("/people/{person_id}", response=PersonOut, summary="Correct a person's record (history kept)")
+def person_correct(request, person_id: int, payload: CorrectionIn):
+    p = selectors.person_get(user=request.user, pk=person_id)
+    data = _clean(payload)
+    note, version = data.pop("note"), data.pop("expected_version", None)
+    services.person_correct(person=p, actor=request.user, data=data, note=note, expected_version=version)
+    return _person(selectors.person_get(user=request.user, pk=person_id))
+
+
+@router.post(
+    "/people/{person_id}/reveal",
+    response=RevealOut,
+    summary="Unmask ID number and phone (reason required, logged)",
+)
+def person_reveal(request, person_id: int, payload: RevealIn):
+    p = selectors.person_get(user=request.user, pk=person_id)
+    return services.person_reveal(person=p, actor=request.user, reason=payload.reason)
+
+
+# --- entities ----------------------------------------------------------------------------
+
+
+@router.get("/entities", response=list[EntityOut], summary="Legal entities by name or credit code")
+def entities(request, q: str = "", limit: int = Query(50, ge=1, le=200)):
+    return [_entity(e) for e in selectors.entity_search(user=request.user, q=q, limit=limit)]
+
+
+@router.get("/entities/{entity_id}", response=EntityOut, summary="One legal entity")
+def entity(request, entity_id: int):
+    return _entity(selectors.entity_get(user=request.user, pk=entity_id))
+
+
+@router.post(
+    "/entities",
+    response={200: EntityOut, 201: EntityOut},
+    summary="Register a legal entity (idempotent by credit code)",
+)
+def entity_register(request, payload: EntityIn):
+    e, created = services.entity_register(
+        actor=request.user, source=request.user.org_unit, data=_clean(payload)
+    )
+    return (201 if created else 200), _entity(e)
+
+
+# --- places ----------------------------------------------------------------------------
+
+
+@router.get(
+    "/places/match", response=MatchOut, summary="Free-text address → standard address in my jurisdiction"
+)
+def place_match(request, q: str):
+    result, address = selectors.place_search(user=request.user, q=q)
+    if result.address is not None and address is None:  # a place outside my jurisdiction is not named
+        return {"level": "none", "confidence": 0.0, "address": None, "division": None}
+    return {
+        "level": result.level,
+        "confidence": result.confidence,
+        "address": _place(address) if address is not None else None,
+        "division": result.division.code if result.division is not None else None,
+    }
+
+
+@router.get(
+    "/places/{code}",
+    response=BuildingOut,
+    summary="A building (or the building of a room): rooms, residents, entities",
+)
+def place(request, code: str):
+    address = selectors.address_get(user=request.user, code=code)
+    building = selectors.building_of(address)
+    view = selectors.building_view(user=request.user, building=building)
+    return {
+        "address": _place(building),
+        "people": view.people,
+        "migrants": view.migrants,
+        "rentals": view.rentals,
+        "entities": view.entities,
+        "rooms": [_room(room) for unit in view.units for room in unit.rooms],
+    }
+
+
+# --- imports ----------------------------------------------------------------------------
+
+
+@router.get("/imports/{batch_id}", response=BatchOut, summary="Progress and counters of an import batch")
+def import_batch(request, batch_id: int):
+    return selectors.import_batch_get(user=request.user, pk=batch_id)

@@ -1,9 +1,312 @@
-"""Web pages of the registry app (thin: parse, call a selector or service, render)."""
+"""Web pages of the registry app (thin: parse, call a selector or service, render).
 
-from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+Search, person and entity pages (masked by default; reveal with a reason; correct on
+the spot with history), and the import wizard with progress and the validation report.
+The building and room pages combine tickets too, so they live in ``web.places``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import tempfile
+from functools import wraps
+from pathlib import Path
+
+from django.contrib.auth.views import redirect_to_login
+from django.db import transaction
+from django.http import FileResponse, Http404, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from zhiwang.core.errors import Conflict, NotFound, PermissionDeniedError, ServiceError
+from zhiwang.registry import exports, selectors, services
+from zhiwang.registry.forms import CorrectionForm, EntityCorrectionForm, ImportForm, RevealForm, apply_error
+from zhiwang.registry.imports.pipeline import header_summary, import_batch_create
+from zhiwang.registry.imports.report import report_workbook
+from zhiwang.registry.models import ImportStatus, RecordKind
+
+#: Roles that open registry pages at all; scoping does the rest.
+READER_ROLES = frozenset(
+    {"grid_worker", "data_steward", "leader", "administrator", "dispatcher", "intake_operator"}
+)
 
 
-@login_required
+def readers_only(view):
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if services.role_of(request.user) not in READER_ROLES:
+            return render(request, "registry/forbidden.html", status=403)
+        try:
+            return view(request, *args, **kwargs)
+        except NotFound:
+            raise Http404 from None
+        except PermissionDeniedError as error:
+            return render(request, "registry/forbidden.html", {"message": error.message}, status=403)
+
+    return wrapper
+
+
+@readers_only
 def home(request):
-    return render(request, "registry/home.html")
+    """Search people, entities and places; counts; the steward's recent imports."""
+    q = request.GET.get("q", "").strip()
+    kind = request.GET.get("kind", "person")
+    context = {"q": q, "kind": kind, "counts": selectors.counts(user=request.user)}
+    if q:
+        if kind == "entity":
+            context["entities"] = list(selectors.entity_search(user=request.user, q=q))
+        elif kind == "place":
+            match, address = selectors.place_search(user=request.user, q=q)
+            if address is not None:
+                return redirect("web:place_detail", code=address.code)
+            context["match"] = match
+        else:
+            context["people"] = list(selectors.person_search(user=request.user, q=q))
+    if services.may_import(request.user):
+        context["batches"] = list(selectors.import_batches(user=request.user)[:5])
+    return render(request, "registry/home.html", context)
+
+
+def _person_page(request, person, *, form=None, revealed=None, status=200):
+    user = request.user
+    context = {
+        "person": person,
+        "residences": selectors.person_residences(user=user, person=person),
+        "tags": selectors.visible_tags(user=user, person=person),
+        "eligible": selectors.person_eligibility(user=user, person=person),
+        "sources": list(selectors.person_sources(person=person)),
+        "history": list(
+            selectors.record_history(user=user, kind=RecordKind.PERSON, record_id=person.pk)[:50]
+        ),
+        "accesses": list(selectors.access_log(user=user, kind=RecordKind.PERSON, record_id=person.pk)[:50]),
+        "may_edit": services.may_edit(user, person),
+        "may_reveal": services.may_reveal(user, person),
+        "form": form or CorrectionForm(person=person),
+        "reveal_form": RevealForm(),
+        "revealed": revealed,
+    }
+    return render(request, "registry/person_detail.html", context, status=status)
+
+
+@readers_only
+def person_detail(request, pk: int):
+    return _person_page(request, selectors.person_get(user=request.user, pk=pk))
+
+
+@require_POST
+@readers_only
+def person_correct(request, pk: int):
+    person = selectors.person_get(user=request.user, pk=pk)
+    form = CorrectionForm(request.POST, person=person)
+    if form.is_valid():
+        data = {k: v for k, v in form.cleaned_data.items() if k not in ("note", "expected_version")}
+        try:
+            services.person_correct(
+                person=person,
+                actor=request.user,
+                data=data,
+                note=form.cleaned_data["note"],
+                expected_version=form.cleaned_data["expected_version"],
+            )
+        except (ServiceError, Conflict) as error:
+            apply_error(form, error)
+        else:
+            return redirect("registry:person_detail", pk=pk)
+    return _person_page(request, person, form=form, status=400)
+
+
+@require_POST
+@readers_only
+def person_reveal(request, pk: int):
+    person = selectors.person_get(user=request.user, pk=pk)
+    form = RevealForm(request.POST)
+    if not form.is_valid():
+        return _person_page(request, person, status=400)
+    revealed = services.person_reveal(person=person, actor=request.user, reason=form.cleaned_data["reason"])
+    return _person_page(request, person, revealed=revealed)
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+@readers_only
+def people_export(request):
+    """CSV of the people I may see (masked); POST with a reason and the permission for the full data."""
+    full = request.method == "POST" and request.POST.get("full") == "1"
+    params = request.POST if request.method == "POST" else request.GET
+    try:
+        rows = exports.people_export(
+            user=request.user, q=params.get("q", ""), full=full, reason=params.get("reason", "")
+        )
+    except PermissionDeniedError:
+        raise
+    except ServiceError as error:
+        return render(request, "registry/forbidden.html", {"message": error.message}, status=400)
+    writer = csv.writer(_Echo())
+    stream = (writer.writerow(row) for row in rows)
+    response = StreamingHttpResponse(
+        itertools.chain(["\ufeff"], stream), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = 'attachment; filename="people.csv"'
+    return response
+
+
+@readers_only
+def entity_detail(request, pk: int):
+    entity = selectors.entity_get(user=request.user, pk=pk)
+    form = None
+    if request.method == "POST":
+        form = EntityCorrectionForm(request.POST, entity=entity)
+        if form.is_valid():
+            data = {k: v for k, v in form.cleaned_data.items() if k not in ("note", "expected_version")}
+            try:
+                services.entity_correct(
+                    entity=entity,
+                    actor=request.user,
+                    data=data,
+                    note=form.cleaned_data["note"],
+                    expected_version=form.cleaned_data["expected_version"],
+                )
+            except ServiceError as error:
+                apply_error(form, error)
+            else:
+                return redirect("registry:entity_detail", pk=pk)
+    context = {
+        "entity": entity,
+        "operations": selectors.entity_operations(entity=entity),
+        "sources": list(selectors.entity_sources(entity=entity)),
+        "history": list(
+            selectors.record_history(user=request.user, kind=RecordKind.ENTITY, record_id=entity.pk)[:50]
+        ),
+        "may_edit": services.may_edit(request.user, entity),
+        "form": form or EntityCorrectionForm(entity=entity),
+    }
+    return render(request, "registry/entity_detail.html", context, status=400 if form is not None else 200)
+
+
+# --- import wizard ---------------------------------------------------------------------
+
+
+@readers_only
+def import_new(request):
+    """Step 1: the file, its kind, its department and the mapping template."""
+    if not services.may_import(request.user):
+        return render(request, "registry/forbidden.html", status=403)
+    form = ImportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        suffix = Path(upload.name).suffix.lower()
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / f"upload{suffix}"
+            with open(path, "wb") as handle:
+                for block in upload.chunks():
+                    handle.write(block)
+            try:
+                batch = import_batch_create(
+                    actor=request.user,
+                    kind=form.cleaned_data["kind"],
+                    source=form.cleaned_data["source"],
+                    template=form.cleaned_data["template"],
+                    file_path=path,
+                    file_name=upload.name,
+                )
+            except ServiceError as error:
+                apply_error(form, error)
+                return render(request, "registry/import_new.html", {"form": form}, status=400)
+        if batch.status != ImportStatus.DONE:
+            from zhiwang.registry.tasks import import_batch_task
+
+            transaction.on_commit(lambda: import_batch_task(batch.pk))
+        return redirect("registry:import_detail", pk=batch.pk)
+    return render(request, "registry/import_new.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@readers_only
+def import_list(request):
+    if not services.may_import(request.user):
+        return render(request, "registry/forbidden.html", status=403)
+    return render(
+        request,
+        "registry/import_list.html",
+        {"batches": list(selectors.import_batches(user=request.user)[:100])},
+    )
+
+
+def _batch_context(request, pk: int) -> dict:
+    batch = selectors.import_batch_get(user=request.user, pk=pk)
+    return {
+        "batch": batch,
+        "issues": list(selectors.import_issues(batch=batch)[:500]),
+        "running": batch.status in (ImportStatus.PENDING, ImportStatus.RUNNING),
+    }
+
+
+@readers_only
+def import_detail(request, pk: int):
+    context = _batch_context(request, pk)
+    try:
+        context["header"] = header_summary(context["batch"])
+    except ServiceError as error:
+        context["header_error"] = error.message
+    return render(request, "registry/import_detail.html", context)
+
+
+@readers_only
+def import_progress(request, pk: int):
+    """The htmx fragment polled while the batch runs."""
+    return render(request, "registry/_import_progress.html", _batch_context(request, pk))
+
+
+@require_POST
+@readers_only
+def import_resume(request, pk: int):
+    batch = selectors.import_batch_get(user=request.user, pk=pk)
+    from zhiwang.registry.tasks import import_batch_task
+
+    transaction.on_commit(lambda: import_batch_task(batch.pk))
+    return redirect("registry:import_detail", pk=batch.pk)
+
+
+@readers_only
+def conflicts(request):
+    """The steward's queue of merge conflicts: keep the stored value or take the other department's."""
+    if not services.may_import(request.user):
+        return render(request, "registry/forbidden.html", status=403)
+    error = None
+    if request.method == "POST":
+        issue = selectors.merge_conflicts(user=request.user).filter(pk=request.POST.get("issue")).first()
+        if issue is None:
+            raise Http404
+        try:
+            services.merge_conflict_resolve(
+                issue=issue, actor=request.user, accept=request.POST.get("accept") == "1"
+            )
+        except ServiceError as failure:
+            error = failure.message
+        else:
+            return redirect("registry:conflicts")
+    rows = list(selectors.merge_conflicts(user=request.user)[:200])
+    return render(
+        request, "registry/conflicts.html", {"rows": rows, "error": error}, status=400 if error else 200
+    )
+
+
+@readers_only
+def import_report(request, pk: int):
+    """The validation report as an Excel workbook (values masked)."""
+    batch = selectors.import_batch_get(user=request.user, pk=pk)
+    buffer = io.BytesIO()
+    report_workbook(batch, buffer)
+    buffer.seek(0)
+    return FileResponse(
+        buffer,
+        as_attachment=True,
+        filename=_("import-report-%(pk)s.xlsx") % {"pk": batch.pk},
+    )

@@ -1,0 +1,240 @@
+"""Benchmark: importing people into the registry, beside the raw driver, on SQLite and PostgreSQL.
+
+For each backend and each file size, a fresh child process (so peak memory is its own):
+
+1. builds a throwaway database (SQLite file, or a PostgreSQL database ``zw_bench_registry``)
+   with the tiny demo city;
+2. writes a CSV of N synthetic people (valid ID numbers, Chinese headers, GBK-free UTF-8);
+3. imports it with the real pipeline (``import_batch_create`` + ``import_batch_run``: read,
+   validate, hash, upsert, history rows, provenance, chunk checkpoints) → rows/s;
+4. bulk-inserts the same rows with the raw driver into a bare table (``executemany`` in one
+   transaction on SQLite, ``COPY`` on PostgreSQL) → rows/s, and prints the ratio;
+5. reports the child's peak RSS (``ru_maxrss``) and the growth during the import.
+
+    .venv/bin/python benchmarks/registry_import_bench.py --rows 20000,100000
+    .venv/bin/python benchmarks/registry_import_bench.py --backends pg --rows 100000
+    .venv/bin/python benchmarks/registry_import_bench.py --scale shenzhen   # 18,000,000 rows: hours
+
+With ``--with-address`` every row also names a room (standard address code), so the
+pipeline matches the address and writes the residence link too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_PG = "postgres://postgres@127.0.0.1:5432"
+PG_NAME = "zw_bench_registry"
+SCALES = {"shenzhen": 18_000_000}
+AREAS = ("440305", "440303", "440304", "440306", "440307", "440308", "440309", "440310", "440311", "430102")
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平"
+
+
+def machine_info() -> dict:
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+    }
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def write_people_csv(path: Path, rows: int, rooms: list[str]) -> None:
+    """N unique valid people: ID numbers walk birth dates, then sequence numbers, then areas."""
+    from zhiwang.core.validators import id_number_check_char
+
+    start = dt.date(1940, 1, 1)
+    days = 30_000
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(["姓名", "公民身份号码", "人口类型", "联系电话"] + (["现住址"] if rooms else []))
+        for i in range(rows):
+            born = start + dt.timedelta(days=i % days)
+            seq = (i // days) % 1000
+            area = AREAS[(i // (days * 1000)) % len(AREAS)]
+            first17 = f"{area}{born:%Y%m%d}{seq:03d}"
+            name = SURNAMES[i % len(SURNAMES)] + GIVEN[(i // 7) % len(GIVEN)] + GIVEN[(i // 131) % len(GIVEN)]
+            row = [
+                name,
+                first17 + id_number_check_char(first17),
+                "户籍" if i % 3 else "流动人口",
+                f"13{i % 10**9:09d}",
+            ]
+            if rooms:
+                row.append(rooms[i % len(rooms)])
+            out.writerow(row)
+
+
+def recreate_pg(base_url: str) -> str:
+    import psycopg
+
+    admin = base_url.rstrip("/").replace("postgres://", "postgresql://", 1) + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{PG_NAME}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{PG_NAME}"')
+    return f"{base_url.rstrip('/')}/{PG_NAME}"
+
+
+def child(args) -> dict:
+    """One backend × one size, in this process."""
+    data_dir = Path(tempfile.mkdtemp(prefix="zw-registry-bench-"))
+    os.environ["ZHIWANG_DATA_DIR"] = str(data_dir)
+    if args.backend == "pg":
+        os.environ["ZHIWANG_DATABASE_URL"] = recreate_pg(args.pg)
+    else:
+        os.environ["ZHIWANG_DATABASE_URL"] = f"sqlite:///{data_dir / 'bench.sqlite3'}"
+    os.environ["ZHIWANG_TASKS"] = "immediate"
+    os.environ["ZHIWANG_LOG_LEVEL"] = "WARNING"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "zhiwang.settings"
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    from zhiwang.accounts.demo import demo_accounts_create
+    from zhiwang.accounts.models import OrgUnit
+    from zhiwang.geo.demo import demo_geography_build
+    from zhiwang.geo.models import StandardAddress
+    from zhiwang.registry.imports.pipeline import import_batch_create, import_batch_run
+    from zhiwang.registry.models import MappingTemplate, Person
+
+    call_command("migrate", verbosity=0, interactive=False)
+    demo_geography_build(scale="tiny", seed=1)
+    demo_accounts_create()
+    rooms = (
+        list(StandardAddress.objects.filter(level="room").values_list("code", flat=True)[:5000])
+        if args.with_address
+        else []
+    )
+    path = data_dir / "people.csv"
+    write_people_csv(path, args.rows, rooms)
+    before = rss_mb()
+    source = OrgUnit.objects.get(code="DEMO-CITY-DATA")
+    template = MappingTemplate.objects.get(name="公安实有人口")
+    started = time.perf_counter()
+    batch = import_batch_create(
+        actor=None, kind="person", source=source, file_path=path, template=template, chunk_size=args.chunk
+    )
+    batch = import_batch_run(batch=batch)
+    pipeline_s = time.perf_counter() - started
+    peak = rss_mb()
+    assert batch.rows_created == args.rows, (batch.rows_created, batch.rows_rejected)
+    assert Person.objects.count() == args.rows
+
+    # Raw driver: the same rows, as read from the file, into a bare table.
+    with open(path, encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        next(reader)
+        raw_rows = [tuple(r[:4]) for r in reader]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TABLE bench_raw (name varchar(64), id_number varchar(18), household varchar(16), phone varchar(20))"
+        )
+        cursor.execute("CREATE UNIQUE INDEX bench_raw_id ON bench_raw (id_number)")
+    started = time.perf_counter()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor, cursor.cursor.copy("COPY bench_raw FROM STDIN") as copy:
+            for row in raw_rows:
+                copy.write_row(row)
+        connection.commit() if not connection.get_autocommit() else None
+    else:
+        raw = connection.connection
+        raw.execute("BEGIN")
+        raw.executemany("INSERT INTO bench_raw VALUES (?, ?, ?, ?)", raw_rows)
+        raw.execute("COMMIT")
+    raw_s = time.perf_counter() - started
+    return {
+        "backend": connection.vendor,
+        "rows": args.rows,
+        "with_address": bool(rooms),
+        "chunk": args.chunk,
+        "pipeline_rows_per_s": round(args.rows / pipeline_s),
+        "raw_rows_per_s": round(args.rows / raw_s),
+        "ratio": round(raw_s / pipeline_s, 3),
+        "pipeline_s": round(pipeline_s, 2),
+        "rss_before_import_mb": round(before, 1),
+        "rss_peak_mb": round(peak, 1),
+        "rss_growth_during_import_mb": round(peak - before, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--backends", default="sqlite,pg", help="sqlite, pg or both")
+    parser.add_argument("--rows", default="20000,100000", help="comma-separated file sizes")
+    parser.add_argument("--scale", choices=sorted(SCALES), help="Shenzhen-size file (overrides --rows)")
+    parser.add_argument("--chunk", type=int, default=2000)
+    parser.add_argument("--with-address", action="store_true")
+    parser.add_argument("--pg", default=os.environ.get("ZHIWANG_BENCH_PG", DEFAULT_PG))
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--backend", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        args.rows = int(args.rows)
+        print("RESULT " + json.dumps(child(args)), flush=True)
+        return
+    sizes = [SCALES[args.scale]] if args.scale else [int(n) for n in args.rows.split(",")]
+    print(json.dumps(machine_info(), ensure_ascii=False))
+    for backend in args.backends.split(","):
+        for rows in sizes:
+            command = [
+                sys.executable,
+                __file__,
+                "--child",
+                "--backend",
+                backend,
+                "--rows",
+                str(rows),
+                "--chunk",
+                str(args.chunk),
+                "--pg",
+                args.pg,
+            ]
+            if args.with_address:
+                command.append("--with-address")
+            done = subprocess.run(command, capture_output=True, text=True, check=False)
+            lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+            if done.returncode or not lines:
+                print(f"{backend} {rows}: failed\n{done.stderr[-3000:]}")
+                continue
+            result = json.loads(lines[-1][7:])
+            print(
+                f"{result['backend']:<10} rows={rows:>9,} address={'y' if result['with_address'] else 'n'} "
+                f"pipeline={result['pipeline_rows_per_s']:>7,}/s raw={result['raw_rows_per_s']:>8,}/s "
+                f"ratio={result['ratio']:.1%} peak_rss={result['rss_peak_mb']} MB "
+                f"(+{result['rss_growth_during_import_mb']} MB during import)"
+            )
+            print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""Exports of registry lists: masked unless the exporter holds the permission and gives a reason.
+
+A full (unmasked) export needs the explicit Django permission
+``registry.reveal_personal_data`` (a role alone is not enough: an export leaves the
+platform) and a reason; it writes one ``AccessLog`` row per exported person.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from zhiwang.core.errors import PermissionDeniedError, ServiceError
+from zhiwang.registry import selectors
+from zhiwang.registry.models import AccessLog, RecordKind
+
+HEADER = ("姓名", "公民身份号码", "性别", "出生日期", "人口类型", "联系电话", "社区")
+LOG_BATCH = 1000
+
+
+def may_export_full(user) -> bool:
+    return bool(user is not None and user.is_active and user.has_perm("registry.reveal_personal_data"))
+
+
+def people_export(*, user, q: str = "", full: bool = False, reason: str = "") -> Iterator[list[str]]:
+    """Rows (header first) of the people the user may see matching ``q``; streamed, constant memory.
+
+    Checks run before the first row, so a refused export yields nothing.
+    """
+    reason = (reason or "").strip()
+    if full:
+        if not may_export_full(user):
+            raise PermissionDeniedError(
+                "registry.permission_denied", _("Exporting unmasked data needs the personal-data permission.")
+            )
+        if not reason:
+            raise ServiceError(
+                "registry.reason_required", _("Say why you need the full data."), field="reason"
+            )
+    qs = selectors.person_search(user=user, q=q, limit=None).select_related("community")
+
+    def rows() -> Iterator[list[str]]:
+        yield list(HEADER)
+        pending: list[AccessLog] = []
+        for person in qs.iterator(chunk_size=2000):
+            yield [
+                person.name,
+                person.id_number if full else person.masked_id_number,
+                person.get_gender_display(),
+                person.birth_date.isoformat(),
+                person.get_household_type_display(),
+                person.phone if full else person.masked_phone,
+                person.community.display_name if person.community_id else "",
+            ]
+            if full:
+                pending.append(
+                    AccessLog(
+                        record_kind=RecordKind.PERSON,
+                        record_id=person.pk,
+                        actor=user,
+                        action="export",
+                        from_state="",
+                        to_state="",
+                        note=reason,
+                        payload={"query": q},
+                    )
+                )
+                if len(pending) >= LOG_BATCH:
+                    _log(pending)
+                    pending = []
+        if pending:
+            _log(pending)
+
+    return rows()
+
+
+def _log(entries: list[AccessLog]) -> None:
+    with transaction.atomic():
+        AccessLog.objects.bulk_create(entries)

@@ -1,0 +1,105 @@
+"""Forms of the registry pages: shape only; the services check the rules."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from zhiwang.accounts.models import OrgUnit
+from zhiwang.core.errors import ServiceError
+from zhiwang.registry.models import EntityType, HouseholdType, MappingTemplate, RecordKind
+
+MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+
+
+def apply_error(form: forms.Form, error: ServiceError) -> None:
+    """Put a service error on its field (or on the form when the field is not on it)."""
+    fields = error.fields or []
+    if not fields:
+        form.add_error(None, error.message)
+        return
+    for item in fields:
+        form.add_error(item.field if item.field in form.fields else None, item.message)
+
+
+class CorrectionForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=64)
+    household_type = forms.ChoiceField(label=_("Household type"), choices=HouseholdType.choices)
+    phone = forms.CharField(label=_("Phone"), max_length=20, required=False)
+    ethnicity = forms.CharField(label=_("Ethnicity"), max_length=16, required=False)
+    household_address = forms.CharField(
+        label=_("Household registration address"), max_length=255, required=False
+    )
+    note = forms.CharField(label=_("What was corrected, and why"), max_length=500)
+    expected_version = forms.IntegerField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, person, **kwargs):
+        kwargs.setdefault(
+            "initial",
+            {
+                "name": person.name,
+                "household_type": person.household_type,
+                # The phone field starts empty: leaving it empty keeps the number (never shown unmasked).
+                "ethnicity": person.ethnicity,
+                "household_address": person.household_address,
+                "expected_version": person.version,
+            },
+        )
+        super().__init__(*args, **kwargs)
+        self.fields["phone"].help_text = _("Leave empty to keep %(phone)s.") % {
+            "phone": person.masked_phone or "—"
+        }
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("phone"):
+            data.pop("phone", None)
+        return data
+
+
+class EntityCorrectionForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=128)
+    entity_type = forms.ChoiceField(label=_("Entity type"), choices=EntityType.choices)
+    industry = forms.CharField(label=_("Industry"), max_length=64, required=False)
+    note = forms.CharField(label=_("What was corrected, and why"), max_length=500)
+    expected_version = forms.IntegerField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, entity, **kwargs):
+        kwargs.setdefault(
+            "initial",
+            {
+                "name": entity.name,
+                "entity_type": entity.entity_type,
+                "industry": entity.industry,
+                "expected_version": entity.version,
+            },
+        )
+        super().__init__(*args, **kwargs)
+
+
+class RevealForm(forms.Form):
+    reason = forms.CharField(label=_("Why do you need the full ID number and phone?"), max_length=255)
+
+
+class ImportForm(forms.Form):
+    kind = forms.ChoiceField(label=_("Records in the file"), choices=RecordKind.choices)
+    source = forms.ModelChoiceField(
+        label=_("Source department"), queryset=OrgUnit.objects.filter(is_active=True)
+    )
+    template = forms.ModelChoiceField(label=_("Mapping template"), queryset=MappingTemplate.objects.all())
+    file = forms.FileField(label=_("File (CSV in UTF-8 or GBK, or Excel .xlsx)"))
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_UPLOAD_BYTES:
+            raise forms.ValidationError(
+                _("The file is larger than 200 MB; import it with the command instead.")
+            )
+        return upload
+
+    def clean(self):
+        data = super().clean()
+        template, kind = data.get("template"), data.get("kind")
+        if template is not None and kind and template.kind != kind:
+            self.add_error("template", _("This template is for another kind of record."))
+        return data

@@ -1,0 +1,47 @@
+"""Keyed hashes of ID numbers and phones: lookups never scan the plain values.
+
+HMAC-SHA256 with ``settings.ZHIWANG_REGISTRY_HASH_KEY`` (falls back to ``SECRET_KEY``).
+Changing the key invalidates every stored hash: rehash with ``registry.services.rehash_all``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import unicodedata
+
+from django.conf import settings
+
+
+def _key() -> bytes:
+    key = getattr(settings, "ZHIWANG_REGISTRY_HASH_KEY", "") or settings.SECRET_KEY
+    return key.encode("utf-8")
+
+
+def keyed_hash(purpose: str, value: str) -> str:
+    """Hex HMAC of ``purpose:value`` (the purpose keeps an ID-number hash from matching a phone hash)."""
+    return hmac.new(_key(), f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def id_number_hash(normalized_id_number: str) -> str:
+    return keyed_hash("id", normalized_id_number)
+
+
+def normalize_phone(value) -> str:
+    """Digits only, without a +86 / 0086 prefix; "" when it is not a 7–15 digit number."""
+    text = "".join(unicodedata.normalize("NFKC", str(value or "")).split())
+    for separator in "-()":
+        text = text.replace(separator, "")
+    plus = text.startswith("+")
+    digits = text[1:] if plus else text
+    if not digits.isdigit() or not digits.isascii():
+        return ""
+    for prefix in ("86", "0086"):
+        if (plus or prefix == "0086") and digits.startswith(prefix) and len(digits) - len(prefix) >= 7:
+            digits = digits[len(prefix) :]
+            break
+    return digits if 7 <= len(digits) <= 15 else ""
+
+
+def phone_hash(normalized_phone: str) -> str:
+    return keyed_hash("phone", normalized_phone) if normalized_phone else ""

@@ -1,0 +1,77 @@
+"""The one-screen view of a place: a building (units, rooms, residents, entities, rental status,
+eligibility suggestions, tickets) and a room. Reads through each app's selectors."""
+
+from __future__ import annotations
+
+from django.http import Http404
+from django.shortcuts import render
+
+from zhiwang.core.errors import NotFound
+from zhiwang.geo.models import AddressLevel
+from zhiwang.registry import selectors as registry
+from zhiwang.registry.views import readers_only
+from zhiwang.tickets import selectors as tickets
+
+
+def _ancestors(address):
+    chain = []
+    community = address.community
+    while community is not None:
+        chain.append(community)
+        community = community.parent
+    return list(reversed(chain))
+
+
+def _eligibility(people):
+    found = registry.eligibility_for_people(people=people)
+    return {pk: [r.service for r in rules] for pk, rules in found.items()}
+
+
+@readers_only
+def place_detail(request, code: str):
+    """A building page; a room's code opens the room page, a unit's its building."""
+    try:
+        address = registry.address_get(user=request.user, code=code)
+    except NotFound:
+        raise Http404 from None
+    if address.level == AddressLevel.ROOM:
+        return room_detail(request, address)
+    building = registry.building_of(address)
+    view = registry.building_view(user=request.user, building=building)
+    people = [r.person for unit in view.units for room in unit.rooms for r in room.residents]
+    eligible = _eligibility(people)
+    for unit in view.units:
+        for room in unit.rooms:
+            for residence in room.residents:
+                residence.eligible_for = eligible.get(residence.person_id, [])
+    history = tickets.address_history(user=request.user, address=building, limit=20)
+    context = {
+        "building": building,
+        "view": view,
+        "ancestors": _ancestors(building),
+        "tickets": history.tickets,
+        "eligible_count": len(eligible),
+    }
+    return render(request, "web/places/building.html", context)
+
+
+def room_detail(request, room):
+    view = registry.room_view(user=request.user, room=room)
+    people = [r.person for r in view.residents]
+    eligible = _eligibility(people)
+    for residence in view.residents:
+        residence.eligible_for = eligible.get(residence.person_id, [])
+    building = registry.building_of(room)
+    context = {
+        "room": room,
+        "building": building,
+        "view": view,
+        "past": [r for r in registry.room_history(user=request.user, room=room) if not r.is_current],
+        "ancestors": _ancestors(room),
+        "tickets": [
+            t
+            for t in tickets.address_history(user=request.user, address=room, limit=50).tickets
+            if t.address_id == room.pk
+        ],
+    }
+    return render(request, "web/places/room.html", context)

@@ -4,8 +4,10 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from zhiwang.accounts.demo import DEMO_PASSWORD, demo_accounts_create
+from zhiwang.disputes.demo import demo_disputes_create
 from zhiwang.geo.demo import SCALES, demo_geography_build
 from zhiwang.geo.models import Grid
+from zhiwang.registry.demo import demo_registry_clear, demo_registry_create
 from zhiwang.tickets.demo import demo_routing_create
 
 
@@ -28,6 +30,8 @@ class Command(BaseCommand):
             bar.total = total
             bar.update(done - bar.n)
 
+        # Registry links protect standard addresses: clear them before the city is rebuilt.
+        demo_registry_clear()
         try:
             result = demo_geography_build(scale=scale, seed=seed, progress=progress)
         except ValueError as exc:
@@ -36,6 +40,10 @@ class Command(BaseCommand):
             bar.close()
         accounts = demo_accounts_create()
         routing = demo_routing_create()
+        registry = self._step(
+            f"registry ({scale})", no_progress, demo_registry_create, scale=scale, seed=seed
+        )
+        disputes = self._step("disputes", no_progress, demo_disputes_create, seed=seed)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo city: {result.divisions} divisions, {result.grids} grids, {result.buildings} buildings, "
@@ -43,8 +51,29 @@ class Command(BaseCommand):
             )
         )
         self.stdout.write(f"Routing: {routing['units']} handling units, {routing['rules']} rules.")
+        self.stdout.write(
+            f"Registry: {registry.people} people, {registry.entities} legal entities, "
+            f"{registry.housing} housing records, {registry.residences} residences."
+        )
+        self.stdout.write(
+            "Disputes: " + ", ".join(f"{count} {what}" for what, count in disputes.items()) + "."
+        )
         self.stdout.write(f"Demo accounts (password: {DEMO_PASSWORD}):")
         for account in accounts:
             self.stdout.write(
                 f"  {account.username:<22} {account.role:<16} {account.full_name}  [{account.where}]"
             )
+
+    @staticmethod
+    def _step(desc: str, no_progress: bool, build, **kwargs):
+        """Run one demo builder that reports ``progress(done, total)`` with its own bar."""
+        bar = tqdm(total=None, desc=desc, disable=no_progress)
+
+        def progress(done, total):
+            bar.total = total
+            bar.update(done - bar.n)
+
+        try:
+            return build(progress=progress, **kwargs)
+        finally:
+            bar.close()

@@ -277,6 +277,7 @@ def main(argv=None) -> int:
     parser.add_argument("--time-limit", type=float, default=60.0)
     parser.add_argument("--scale", default="small", choices=["tiny", "small", "medium"])
     parser.add_argument("--pg-url", default=os.environ.get("ZHIWANG_BENCH_POSTGRES_URL", DEFAULT_PG))
+    parser.add_argument("--pg-name", default=PG_NAME, help="throwaway PostgreSQL database name")
     parser.add_argument("--profile-app", type=int, default=200, help="in-process profiled submits (0: skip)")
     parser.add_argument("--output", default=str(OUT_DIR / "tickets_http.md"))
     args = parser.parse_args(argv)
@@ -284,7 +285,7 @@ def main(argv=None) -> int:
     info["load"] = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     print(f"{info['date']}  {info['cpu']}  {info['cores']} cores  {info['memory']}  load {info['load']}")
     data_dir = Path(tempfile.mkdtemp(prefix="zw-bench-http-"))
-    url = recreate_pg_database(args.pg_url, PG_NAME)
+    url = recreate_pg_database(args.pg_url, args.pg_name)
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZHIWANG_")}
     env.update(
         ZHIWANG_DATA_DIR=str(data_dir),

@@ -2,7 +2,7 @@
 
 Each backend runs in its own process (settings are read once per process) on a throwaway
 database: a temporary SQLite file, or the PostgreSQL database ``zhiwang_bench_submit``
-(dropped and created; ``--pg-url`` for the server). Per backend, in one run:
+(dropped and created; ``--pg-url`` for the server, ``--pg-name`` for the name). Per backend, in one run:
 
 - the demo city (``--scale``, default small) with its accounts and routing rules;
 - ``--count`` submissions through ``ticket_submit``, one after another: a realistic mix of
@@ -316,9 +316,27 @@ def driver_baseline(ticket_ids: list[int]) -> dict:
 # --- one backend, in its own process ------------------------------------------------------------
 
 
+def mute_event_hooks():
+    """Disconnect other apps' post_save receivers of ``TicketEvent``; returns a function that restores them."""
+    from django.db.models.signals import post_save
+
+    from zhiwang.tickets.models import TicketEvent
+
+    saved = list(post_save.receivers)
+    sender = id(TicketEvent)
+    post_save.receivers = [r for r in saved if r[0][1] != sender]
+    post_save.sender_receivers_cache.clear()
+
+    def restore():
+        post_save.receivers = saved
+        post_save.sender_receivers_cache.clear()
+
+    return restore
+
+
 def worker(args) -> dict:
     data_dir = Path(tempfile.mkdtemp(prefix="zw-bench-submit-"))
-    url = recreate_pg_database(args.pg_url, "zhiwang_bench_submit") if args.backend == "postgres" else None
+    url = recreate_pg_database(args.pg_url, args.pg_name) if args.backend == "postgres" else None
     if url and args.synchronous_commit == "off":
         url += "?options=-c%20synchronous_commit%3Doff"
     try:
@@ -337,6 +355,15 @@ def worker(args) -> dict:
             for item in timed[:50]:
                 ticket_submit(**{**item, "external_id": item["external_id"] + "-q"})
         queries_per_submit = len(queries) / 50
+        # The same without other apps' receivers of timeline rows (analytics rollups): the
+        # tickets app's own share. With --mute-event-hooks the timed run is without them too.
+        restore = mute_event_hooks()
+        with CaptureQueriesContext(connection) as queries:
+            for item in timed[50:100]:
+                ticket_submit(**{**item, "external_id": item["external_id"] + "-q"})
+        own_queries_per_submit = len(queries) / 50
+        if not args.mute_event_hooks:
+            restore()
         reset_queries()
         profiler = None
         if args.profile:
@@ -379,6 +406,8 @@ def worker(args) -> dict:
             "p99_ms": percentile(latencies, 99) * 1000,
             "mean_ms": statistics.fmean(latencies) * 1000,
             "queries_per_submit": queries_per_submit,
+            "own_queries_per_submit": own_queries_per_submit,
+            "event_hooks_muted": args.mute_event_hooks,
             "statuses": statuses,
             "baseline": baseline,
             "ratio": (len(timed) / seconds) / baseline["per_second"],
@@ -401,13 +430,18 @@ def markdown(info: dict, results: list[dict], args) -> str:
         f"complaints at a standard address, 15 % inquiries), demo city `{args.scale}`. Baseline: the same rows "
         "(ticket, timeline rows, notifications, day counter) inserted through the bare driver, one transaction per ticket.",
         "",
+        "Queries/submit: all of them, and in brackets the tickets app's own (without other apps' "
+        "receivers of timeline rows, e.g. analytics rollups)"
+        + (" — the timed run too was without those receivers." if args.mute_event_hooks else "."),
+        "",
         "| database | tickets/s | p50 ms | p99 ms | queries/submit | driver baseline tickets/s | service ÷ baseline |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         lines.append(
             f"| {r['database']} | {r['per_second']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
-            f"{r['queries_per_submit']:.1f} | {r['baseline']['per_second']:.0f} | {r['ratio']:.2f} |"
+            f"{r['queries_per_submit']:.1f} ({r['own_queries_per_submit']:.1f}) | "
+            f"{r['baseline']['per_second']:.0f} | {r['ratio']:.2f} |"
         )
     lines += ["", "Final statuses: " + "; ".join(f"{r['backend']}: {r['statuses']}" for r in results), ""]
     return "\n".join(lines)
@@ -421,7 +455,15 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--scale", default="small", choices=["tiny", "small", "medium"])
     parser.add_argument("--pg-url", default=os.environ.get("ZHIWANG_BENCH_POSTGRES_URL", DEFAULT_PG))
+    parser.add_argument(
+        "--pg-name", default="zhiwang_bench_submit", help="throwaway PostgreSQL database name"
+    )
     parser.add_argument("--profile", action="store_true", help="cProfile the timed submissions (stderr)")
+    parser.add_argument(
+        "--mute-event-hooks",
+        action="store_true",
+        help="time without other apps' receivers of timeline rows (the tickets app's own cost)",
+    )
     parser.add_argument(
         "--synchronous-commit",
         default="on",
@@ -440,6 +482,7 @@ def main(argv=None) -> int:
     results = []
     for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
         extra = ["--profile"] if args.profile else []
+        extra += ["--mute-event-hooks"] if args.mute_event_hooks else []
         extra += ["--synchronous-commit", args.synchronous_commit]
         result = run_worker(
             Path(__file__),
@@ -457,6 +500,8 @@ def main(argv=None) -> int:
                 args.scale,
                 "--pg-url",
                 args.pg_url,
+                "--pg-name",
+                args.pg_name,
                 *extra,
             ],
             timeout=3600,
@@ -464,7 +509,8 @@ def main(argv=None) -> int:
         results.append(result)
         print(
             f"{result['database']:<20} {result['per_second']:8.0f} tickets/s  p50 {result['p50_ms']:.2f} ms  "
-            f"p99 {result['p99_ms']:.2f} ms  {result['queries_per_submit']:.1f} queries/submit  "
+            f"p99 {result['p99_ms']:.2f} ms  {result['queries_per_submit']:.1f} "
+            f"({result['own_queries_per_submit']:.1f} own) queries/submit  "
             f"driver {result['baseline']['per_second']:.0f}/s  ratio {result['ratio']:.2f}"
         )
     OUT_DIR.mkdir(parents=True, exist_ok=True)

@@ -56,11 +56,26 @@ def city_dispatcher(db):
 
 @pytest.fixture
 def frozen_now(monkeypatch):
-    """Freeze ``timezone.now()`` (services, auto_now fields) at a Monday 10:00; returns a setter."""
+    """Freeze ``timezone.now()`` at a Monday 10:00; returns a setter.
+
+    Seen by the services, by ``auto_now`` fields and by fields whose default is
+    ``timezone.now`` (e.g. a timeline row's ``at``): those captured the real function
+    when their model was defined, so their default callable is patched as well.
+    """
+    from django.apps import apps
     from django.utils import timezone
 
+    real_now = timezone.now
     state = {"now": MONDAY_10}
-    monkeypatch.setattr(timezone, "now", lambda: state["now"])
+
+    def frozen():
+        return state["now"]
+
+    monkeypatch.setattr(timezone, "now", frozen)
+    for model in apps.get_models():
+        for field in model._meta.concrete_fields:
+            if field.default is real_now:
+                monkeypatch.setattr(field, "_get_default", frozen)
 
     def set_now(value: datetime) -> datetime:
         state["now"] = value

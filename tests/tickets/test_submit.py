@@ -12,6 +12,7 @@ from zhiwang.accounts.models import OrgUnit
 from zhiwang.core.errors import ServiceError
 from zhiwang.core.workcalendar.services import due
 from zhiwang.geo.models import Division, Grid
+from zhiwang.tickets.cache import routing_config_changed
 from zhiwang.tickets.models import (
     Category,
     KindDeadline,
@@ -121,6 +122,18 @@ def test_same_channel_and_external_id_returns_the_same_ticket(nanshan_building):
     assert again.ticket.pk == first.ticket.pk
     assert Ticket.objects.filter(idempotency_key="hotline:CALL-1").count() == 1
     assert first.ticket.events.count() == 1
+    # the retry gave its number back: the next ticket has the next one
+    third = _submit(channel="hotline", external_id="CALL-2", address_code=nanshan_building.code)
+    assert int(third.ticket.number[-6:]) == int(first.ticket.number[-6:]) + 1
+
+
+def test_a_retry_gets_its_ticket_even_if_the_place_no_longer_resolves(nanshan_building):
+    first = _submit(channel="hotline", external_id="CALL-9", address_code=nanshan_building.code)
+    again = _submit(channel="hotline", external_id="CALL-9", address_code="NO-SUCH-ADDRESS")
+    assert (again.created, again.ticket.pk) == (False, first.ticket.pk)
+    with pytest.raises(ServiceError) as caught:
+        _submit(channel="hotline", external_id="CALL-10", address_code="NO-SUCH-ADDRESS")
+    assert caught.value.code == "tickets.address_unknown"
 
 
 def test_the_same_external_id_on_another_channel_is_another_ticket(nanshan_building):
@@ -267,12 +280,18 @@ def test_without_any_category_limit_the_kind_default_applies(db):
         Decimal(2),
         "working_hours",
     )
-    # an administrator's edit of the default table is what counts
-    KindDeadline.objects.filter(kind="complaint", urgency="normal").update(amount=12)
+    # an administrator's edit of the default table is what counts (the admin saves the row)
+    row = KindDeadline.objects.get(kind="complaint", urgency="normal")
+    row.amount = 12
+    row.save()
     assert deadline_rule(category=category, kind="complaint", urgency="normal") == (
         Decimal(12),
         "working_days",
     )
+    # a bulk edit says so, and is seen as well
+    KindDeadline.objects.filter(kind="help", urgency="normal").update(amount=7)
+    routing_config_changed()
+    assert deadline_rule(category=category, kind="help", urgency="normal") == (Decimal(7), "working_days")
 
 
 def test_dispatcher_dispatch_starts_the_kind_default_clock(frozen_now, make_ticket, nanshan_dispatcher):

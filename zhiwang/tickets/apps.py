@@ -6,3 +6,8 @@ class TicketsConfig(AppConfig):
     name = "zhiwang.tickets"
     label = "tickets"
     verbose_name = _("Tickets")
+
+    def ready(self):
+        from zhiwang.tickets.cache import connect_signals
+
+        connect_signals()

@@ -6,6 +6,7 @@ from django.db import transaction
 
 from zhiwang.accounts.models import OrgUnit, OrgUnitKind
 from zhiwang.geo.models import Division, DivisionLevel
+from zhiwang.tickets.cache import routing_config_changed
 from zhiwang.tickets.models import Category, RoutingRule
 
 
@@ -65,4 +66,5 @@ def demo_routing_create() -> dict[str, int]:
     ]
     rules = [r for r in rules if r is not None]
     RoutingRule.objects.bulk_create(rules)
+    routing_config_changed()  # bulk_create sends no signal
     return {"units": units, "rules": len(rules)}

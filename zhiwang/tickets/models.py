@@ -405,7 +405,13 @@ class Ticket(models.Model):
     accept_due_at = models.DateTimeField(_("accept by"), null=True, blank=True)
     accepted_at = models.DateTimeField(_("accepted at"), null=True, blank=True)
     due_at = models.DateTimeField(_("due at"), null=True, blank=True, db_index=True)
-    warn_at = models.DateTimeField(_("warn at"), null=True, blank=True, help_text=_("80 % of the time limit"))
+    warn_at = models.DateTimeField(
+        _("warn at"),
+        null=True,
+        blank=True,
+        # xgettext:no-python-format
+        help_text=_("80 % of the time limit"),
+    )
     supervise_at = models.DateTimeField(_("supervise at"), null=True, blank=True)
     clock_stage = models.PositiveSmallIntegerField(
         _("clock stage"),
@@ -597,7 +603,7 @@ class ClockAlert(models.Model):
     """A deadline threshold already acted on, so the sweep acts exactly once per threshold."""
 
     class Kind(models.TextChoices):
-        ACCEPT_WARNING = "accept_warning", _("Accept deadline near")
+        ACCEPT_WARNING = "accept_warning", _("Accept deadline missed")
         WARNING = "warning", _("Deadline near (80 %)")
         OVERDUE = "overdue", _("Overdue")
         URGE = "urge", _("Urged")
@@ -687,3 +693,22 @@ class OutboundMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} → {self.to}"
+
+
+class ConfigVersion(models.Model):
+    """A counter bumped whenever configuration cached in every process changes (see ``tickets.cache``).
+
+    One row per cached area (``routing``: routing rules, units, categories, default time
+    limits). Each process compares it (with row counts) at most every
+    ``ZHIWANG_TICKETS_CACHE_CHECK_SECONDS`` and reloads when it moved.
+    """
+
+    key = models.CharField(_("key"), max_length=32, unique=True)
+    version = models.PositiveBigIntegerField(_("version"), default=0)
+
+    class Meta:
+        verbose_name = _("configuration version")
+        verbose_name_plural = _("configuration versions")
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.version}"

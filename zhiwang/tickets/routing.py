@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from zhiwang.accounts.models import OrgUnit, OrgUnitKind
 from zhiwang.geo.models import LEVEL_DEPTH, Division
+from zhiwang.tickets.cache import RoutingConfig, routing_config
 from zhiwang.tickets.models import Category, RoutingRule
 
 
@@ -41,41 +41,36 @@ def division_chain(place: Division | None) -> list[Division]:
     return chain
 
 
-def _division_office(chain: list[Division], tier: str) -> OrgUnit | None:
+def _division_office(chain: list[Division], tier: str, config: RoutingConfig) -> OrgUnit | None:
     target = next((d for d in chain if d.level == tier), None)
     if target is None:
         return None
     kinds = (
-        [OrgUnitKind.DIVISION_OFFICE]
+        (OrgUnitKind.DIVISION_OFFICE,)
         if tier != "city"
-        else [OrgUnitKind.COMMAND_CENTER, OrgUnitKind.DIVISION_OFFICE]
+        else (OrgUnitKind.COMMAND_CENTER, OrgUnitKind.DIVISION_OFFICE)
     )
-    return OrgUnit.objects.filter(division=target, kind__in=kinds, is_active=True).order_by("code").first()
+    return next((u for u in config.offices.get(target.pk, ()) if u.kind in kinds), None)
 
 
-def dispatch_center_for(place: Division | None) -> OrgUnit | None:
+def dispatch_center_for(place: Division | None, config: RoutingConfig | None = None) -> OrgUnit | None:
     """The command center closest to the place (subdistrict, then district, then city)."""
-    chain = division_chain(place)
-    centers = {
-        c.division_id: c
-        for c in OrgUnit.objects.filter(
-            kind=OrgUnitKind.COMMAND_CENTER, is_active=True, division_id__in=[d.pk for d in chain]
-        ).order_by("code")
-    }
-    for division in chain:
-        if division.pk in centers:
-            return centers[division.pk]
-    return OrgUnit.objects.filter(
-        kind=OrgUnitKind.COMMAND_CENTER, is_active=True, division__level="city"
-    ).first()
+    config = config or routing_config()
+    for division in division_chain(place):
+        centers = config.centers.get(division.pk)
+        if centers:
+            # The last by code, as it always was (several centers for one division are a data error).
+            return centers[-1]
+    return config.city_center
 
 
-def _rule_unit(rule: RoutingRule, places: list[Division]) -> OrgUnit | None:
+def _rule_unit(rule: RoutingRule, places: list[Division], config: RoutingConfig) -> OrgUnit | None:
     """The unit a rule names, or the division office of the place at the rule's tier; None if inactive/unknown."""
     if rule.unit_id:
-        return rule.unit if rule.unit.is_active else None
+        unit = config.units.get(rule.unit_id)
+        return unit if unit is not None and unit.is_active else None
     if rule.tier:
-        return _division_office(places, rule.tier)
+        return _division_office(places, rule.tier, config)
     return None
 
 
@@ -86,30 +81,32 @@ def route(*, category: Category, place: Division | None) -> Route:
     the older rule). A rule without a unit routes to the division office at its
     tier; when the place is not known down to that tier (or the unit is inactive),
     the rule cannot serve this ticket and the next most specific one is tried.
-    The dispatch center is always the command center closest to the place.
+    The dispatch center is always the command center closest to the place. The rules
+    and units come from the process's snapshot (``tickets.cache``): no query.
     """
+    config = routing_config()
     categories = category_chain(category)
     places = division_chain(place)
     depth_of_category = {pk: len(categories) - i for i, pk in enumerate(categories)}
-    place_ids = [d.pk for d in places]
-    rules = (
-        RoutingRule.objects.filter(is_active=True)
-        .filter(Q(category_id__in=categories) | Q(category__isnull=True))
-        .filter(Q(division_id__in=place_ids) | Q(division__isnull=True))
-        .select_related("unit", "division", "category")
-    )
+    place_ids = {d.pk for d in places}
+    rules = [
+        rule
+        for category_id in (*categories, None)
+        for rule in config.rules.get(category_id, ())
+        if rule.division_id is None or rule.division_id in place_ids
+    ]
     candidates = []
     for rule in rules:
         category_depth = depth_of_category.get(rule.category_id, 0)
         division_depth = LEVEL_DEPTH[rule.division.level] + 1 if rule.division_id else 0
         candidates.append(((category_depth, division_depth, rule.priority, -rule.pk), rule))
-    center = dispatch_center_for(place)
+    center = dispatch_center_for(place, config)
     if not candidates:
         return Route(None, False, center, _("No routing rule matches this category and place."))
     candidates.sort(key=lambda item: item[0], reverse=True)
     skipped = []
     for _key, rule in candidates:
-        unit = _rule_unit(rule, places)
+        unit = _rule_unit(rule, places, config)
         what = rule.category.name if rule.category_id else "*"
         where = rule.division.name if rule.division_id else "*"
         if unit is None:

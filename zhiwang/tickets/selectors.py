@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
@@ -313,10 +314,21 @@ def _building(address: StandardAddress) -> StandardAddress:
     return address
 
 
+def _inside_building(building: StandardAddress) -> QuerySet[StandardAddress]:
+    """The addresses inside a building (its code then "-"), as an index range on the code."""
+    prefix = f"{building.code}-"
+    if connection.vendor == "sqlite":
+        # SQLite does not use an index for LIKE … ESCAPE; a range on the (binary) code does.
+        inside = Q(code__gte=prefix, code__lt=f"{building.code}.")
+    else:
+        inside = Q(code__startswith=prefix)  # the varchar_pattern_ops index of the unique code
+    return StandardAddress.objects.filter(inside).values("pk")
+
+
 def at_building(address: StandardAddress) -> Q:
     """Tickets at the building of ``address`` or anywhere inside it ("-" ends a building's code)."""
     building = _building(address)
-    return Q(address=building) | Q(address__code__startswith=f"{building.code}-")
+    return Q(address=building) | Q(address__in=_inside_building(building))
 
 
 class AddressHistory(NamedTuple):
@@ -376,21 +388,53 @@ def open_duplicates(
     """
     radius = getattr(settings, "ZHIWANG_DUPLICATE_RADIUS_M", 100)
     window = timedelta(days=getattr(settings, "ZHIWANG_DUPLICATE_WINDOW_DAYS", 7))
-    qs = Ticket.objects.filter(category_id=category_id, status__in=OPEN_STATUSES)
+    building = _building(address) if address is not None else None
+    nearby = lon is not None and lat is not None and community_id is not None
+    where = Q()
+    if building is not None:
+        where |= at_building(building)
+    if nearby:
+        where |= Q(
+            community_id=community_id,
+            received_at__gte=at - window,
+            received_at__lte=at + window,
+            lon__isnull=False,
+            lat__isnull=False,
+        )
+    if not where:
+        return []
+    qs = Ticket.objects.filter(category_id=category_id, status__in=OPEN_STATUSES).filter(where)
     if exclude_pk is not None:
         qs = qs.exclude(pk=exclude_pk)
-    found: dict[int, Ticket] = {}
-    if address is not None:
-        for ticket in qs.filter(at_building(address)).order_by("received_at")[:20]:
-            found[ticket.pk] = ticket
-    if lon is not None and lat is not None and community_id is not None:
-        nearby = qs.filter(
-            community_id=community_id, received_at__gte=at - window, received_at__lte=at + window
-        ).filter(lon__isnull=False, lat__isnull=False)
-        for ticket in nearby.order_by("received_at")[:200]:
-            if _distance_m(lon, lat, ticket.lon, ticket.lat) <= radius:
-                found.setdefault(ticket.pk, ticket)
-    return sorted(found.values(), key=lambda t: (t.received_at, t.pk))
+    # One narrow query for both tests (usually empty); whole tickets only for what matched.
+    rows = qs.order_by("received_at", "pk").values_list(
+        "pk", "address_id", "address__code", "community_id", "received_at", "lon", "lat"
+    )[:_DUPLICATE_ROWS]
+    at_address, close_by, seen_nearby = [], [], 0
+    for pk, address_id, code, community, received, t_lon, t_lat in rows:
+        if building is not None and len(at_address) < 20:
+            if address_id == building.pk or (code or "").startswith(f"{building.code}-"):
+                at_address.append(pk)
+        if (
+            nearby
+            and seen_nearby < 200
+            and community == community_id
+            and at - window <= received <= at + window
+            and t_lon is not None
+            and t_lat is not None
+        ):
+            seen_nearby += 1
+            if _distance_m(lon, lat, t_lon, t_lat) <= radius:
+                close_by.append(pk)
+    found = {*at_address, *close_by}
+    if not found:
+        return []
+    return sorted(Ticket.objects.filter(pk__in=found), key=lambda t: (t.received_at, t.pk))
+
+
+#: At most this many open tickets are read per duplicate search (the earliest; 20 at the building
+#: and 200 in the area are considered, as before).
+_DUPLICATE_ROWS = 500
 
 
 def duplicate_candidates(*, user, ticket: Ticket | None = None, tickets=None) -> list[Ticket]:

@@ -21,6 +21,7 @@ from zhiwang.tickets.services.actions import (
     ticket_verify,
     ticket_warn,
 )
+from zhiwang.tickets.services.attachments import ticket_attach
 from zhiwang.tickets.services.clock import clock_sweep
 from zhiwang.tickets.services.submit import SubmitResult, find_duplicates, locate_place, ticket_submit
 
@@ -31,6 +32,7 @@ __all__ = [
     "locate_place",
     "ticket_accept",
     "ticket_answer_directly",
+    "ticket_attach",
     "ticket_decide",
     "ticket_dispatch",
     "ticket_follow_up",

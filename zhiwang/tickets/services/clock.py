@@ -224,6 +224,7 @@ def _steps(now: datetime) -> list[_Step]:
             condition=swept & Q(clock_stage=RUNNING, warn_at__lte=now, due_at__gte=now),
             deadline_field="due_at",
             changes={"clock_stage": WARNED},
+            # xgettext:no-python-format
             note=lambda row: _("80 % of the time limit has been used."),
             notification_kind="deadline_near",
             message=lambda row, note: f"{row['number']}: {note}",

@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -23,10 +22,10 @@ from zhiwang.core.workcalendar.models import LimitUnit
 from zhiwang.geo.addressing import match_address
 from zhiwang.geo.locator import locate
 from zhiwang.geo.models import Division, DivisionLevel, Grid, StandardAddress
+from zhiwang.tickets.cache import routing_config
 from zhiwang.tickets.models import (
     Category,
     Channel,
-    KindDeadline,
     Ticket,
     TicketCounter,
     TicketEvent,
@@ -38,7 +37,8 @@ from zhiwang.tickets.models import (
 from zhiwang.tickets.routing import route
 from zhiwang.tickets.selectors import open_duplicates
 from zhiwang.tickets.services.clock import dispatch_deadlines
-from zhiwang.tickets.workflow import TicketAction
+from zhiwang.tickets.services.dispatching import dispatch_fields, dispatch_payload, notify_dispatched
+from zhiwang.tickets.workflow import TICKET_WORKFLOW, TicketAction
 
 #: Kinds that are about a place: a location is required.
 PLACE_KINDS = {TicketKind.COMPLAINT, TicketKind.REPORT, TicketKind.HELP, TicketKind.INCIDENT}
@@ -93,18 +93,14 @@ def locate_place(
 ) -> Place:
     """Standard address code, else point, else free text: the most specific place known."""
     if address_code:
-        address = (
-            StandardAddress.objects.select_related("grid", "community__parent__parent")
-            .filter(code=address_code)
-            .first()
-        )
+        address = StandardAddress.objects.select_related("grid").filter(code=address_code).first()
         if address is None:
             raise ServiceError(
                 "tickets.address_unknown",
                 _("There is no standard address %(code)s.") % {"code": address_code},
                 field="address_code",
             )
-        chain = _ancestors(address.community)
+        chain = _ancestors(routing_config().division(address.community_id))
         return Place(
             address,
             address.grid,
@@ -122,15 +118,14 @@ def locate_place(
                 "tickets.point_incomplete", _("Give both longitude and latitude."), field=missing
             )
         located = locate(lon, lat, crs=crs)
-        ids = [p.id for p in (located.community, located.subdistrict, located.district) if p]
-        divisions = Division.objects.in_bulk(ids)
+        config = routing_config()
         grid = Grid.objects.filter(pk=located.grid.id).first() if located.grid else None
         return Place(
             None,
             grid,
-            divisions.get(located.community.id) if located.community else None,
-            divisions.get(located.subdistrict.id) if located.subdistrict else None,
-            divisions.get(located.district.id) if located.district else None,
+            config.division(located.community.id) if located.community else None,
+            config.division(located.subdistrict.id) if located.subdistrict else None,
+            config.division(located.district.id) if located.district else None,
             located.lon,
             located.lat,
             "point",
@@ -142,7 +137,7 @@ def locate_place(
             place.how = "text:address"
             return place
         if match.division is not None:
-            chain = _ancestors(match.division)
+            chain = _ancestors(routing_config().division(match.division.pk))
             return Place(
                 None,
                 None,
@@ -165,24 +160,45 @@ def deadline_rule(*, category: Category, kind: str, urgency: str) -> tuple[Decim
         if urgency != Urgency.URGENT and node.deadline_amount and node.deadline_unit:
             return node.deadline_amount, node.deadline_unit
         node = node.parent
-    row = KindDeadline.objects.filter(kind=kind, urgency=urgency).first()
+    table = routing_config().kind_deadlines
+    row = table.get((kind, urgency))
     if row is None and urgency == Urgency.URGENT:
         return Decimal(2), LimitUnit.WORKING_HOURS
     if row is None:
-        row = KindDeadline.objects.filter(kind=kind, urgency=Urgency.NORMAL).first()
+        row = table.get((kind, Urgency.NORMAL))
     if row is not None:
-        return row.amount, row.unit
+        return row
     amount, unit = DEFAULT_LIMITS.get(kind, (10, LimitUnit.WORKING_DAYS))
     return Decimal(amount), unit
 
 
 def next_number(now: datetime) -> str:
-    """ZW + local date + 6-digit sequence, from a counter row updated atomically."""
+    """ZW + local date + 6-digit sequence, from the day's counter row (one ``UPDATE … RETURNING``).
+
+    The row stays locked until the caller's transaction ends, so numbers are never given
+    twice and a rolled-back submission gives its number back.
+    """
     day = timezone.localtime(now).date()
-    TicketCounter.objects.get_or_create(day=day)
-    TicketCounter.objects.filter(day=day).update(value=F("value") + 1)
-    value = TicketCounter.objects.get(day=day).value
+    value = _counter_increment(day)
+    if value is None:
+        TicketCounter.objects.get_or_create(day=day)
+        value = _counter_increment(day)
     return f"ZW{day:%Y%m%d}{value:06d}"
+
+
+def _counter_increment(day) -> int | None:
+    table = connection.ops.quote_name(TicketCounter._meta.db_table)
+    params = [connection.ops.adapt_datefield_value(day)]
+    with connection.cursor() as cursor:
+        if connection.features.can_return_columns_from_insert:  # UPDATE … RETURNING as well
+            cursor.execute(f"UPDATE {table} SET value = value + 1 WHERE day = %s RETURNING value", params)
+            row = cursor.fetchone()
+            return row[0] if row else None
+        cursor.execute(f"UPDATE {table} SET value = value + 1 WHERE day = %s", params)
+        if not cursor.rowcount:
+            return None
+        cursor.execute(f"SELECT value FROM {table} WHERE day = %s", params)
+        return cursor.fetchone()[0]
 
 
 def find_duplicates(
@@ -214,6 +230,31 @@ MAX_LENGTHS = {
 }
 
 
+def _category(category: Category | str | None) -> tuple[Category | None, bool]:
+    """The active category (by code or instance) with its ancestors, and whether it has active children.
+
+    Both "active" and "a leaf" are read from the table (one small query); the category
+    itself comes from the process's snapshot of the catalogue (shared: read-only).
+    """
+    if category is None or category == "":
+        return None, False
+    if isinstance(category, Category) and not category.is_active:
+        return None, False
+    qn = connection.ops.quote_name
+    table = qn(Category._meta.db_table)
+    column = "code" if isinstance(category, str) else "id"
+    sql = (
+        f"SELECT c.id, EXISTS (SELECT 1 FROM {table} k WHERE k.parent_id = c.id AND k.is_active) "
+        f"FROM {table} c WHERE c.{qn(column)} = %s AND c.is_active"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [category.strip() if isinstance(category, str) else category.pk])
+        row = cursor.fetchone()
+    if row is None:
+        return None, False
+    return routing_config().category(row[0]), bool(row[1])
+
+
 def _validate(
     *,
     channel: str,
@@ -233,15 +274,10 @@ def _validate(
         errors.add("kind", "tickets.kind_unknown", _("Unknown kind %(value)s.") % {"value": kind})
     if urgency not in Urgency.values:
         errors.add("urgency", "tickets.urgency_unknown", _("Unknown urgency %(value)s.") % {"value": urgency})
-    if isinstance(category, str):
-        category = (
-            Category.objects.filter(code=category.strip(), is_active=True).first() if category else None
-        )
-    elif category is not None and not category.is_active:
-        category = None
+    category, has_active_children = _category(category)
     if category is None:
         errors.add("category", "tickets.category_unknown", _("Choose a category from the catalogue."))
-    elif category.children.filter(is_active=True).exists():
+    elif has_active_children:
         errors.add(
             "category",
             "tickets.category_not_leaf",
@@ -340,55 +376,70 @@ def ticket_submit(
     )
     external_id = texts["external_id"]
     key = f"{channel}:{external_id}" if external_id else f"{channel}:auto:{uuid.uuid4().hex}"
-    existing = _existing(key)
-    if existing is not None:
-        return SubmitResult(existing, False)
-
-    place = locate_place(
-        address_code=_clean(address_code), lon=lon, lat=lat, crs=crs, address_text=texts["address_text"]
-    )
-    if kind in PLACE_KINDS and place.finest is None:
-        raise ServiceError(
-            "tickets.place_required",
-            _("Say where: a standard address, a point on the map, or an address we can recognise."),
-            field="address_text",
+    # No lookup of the key first: a retry is rare, and the unique key catches it below.
+    try:
+        place = locate_place(
+            address_code=_clean(address_code), lon=lon, lat=lat, crs=crs, address_text=texts["address_text"]
         )
+        if kind in PLACE_KINDS and place.finest is None:
+            raise ServiceError(
+                "tickets.place_required",
+                _("Say where: a standard address, a point on the map, or an address we can recognise."),
+                field="address_text",
+            )
+    except ServiceError:
+        # A retry gets its ticket even if the place no longer resolves as it did the first time.
+        existing = _existing(key) if external_id else None
+        if existing is None:
+            raise
+        return SubmitResult(existing, False)
     amount, unit = deadline_rule(category=category, kind=kind, urgency=urgency)
     decided = route(category=category, place=place.finest)
     received = received_at or now
     description = texts["description"]
+    ticket = Ticket(
+        kind=kind,
+        category=category,
+        channel=channel,
+        idempotency_key=key,
+        urgency=urgency,
+        title=texts["title"] or description[:40],
+        description=description,
+        status=TicketStatus.PENDING_DISPATCH,
+        reporter_name=texts["reporter_name"],
+        reporter_phone=phone,
+        reporter=reporter if getattr(reporter, "pk", None) else None,
+        address_text=texts["address_text"] or (place.address.full_name if place.address else ""),
+        address=place.address,
+        lon=place.lon,
+        lat=place.lat,
+        grid=place.grid,
+        community=place.community,
+        subdistrict=place.subdistrict,
+        district=place.district,
+        division=place.finest,
+        dispatch_center=decided.dispatch_center,
+        suggested_unit=decided.unit,
+        route_explanation=decided.explanation[:255],
+        received_at=received,
+        deadline_amount=amount,
+        deadline_unit=unit,
+    )
     try:
         with transaction.atomic():
             duplicates = find_duplicates(category=category, place=place, at=received)
-            ticket = Ticket.objects.create(
-                number=next_number(received),
-                kind=kind,
-                category=category,
-                channel=channel,
-                idempotency_key=key,
-                urgency=urgency,
-                title=texts["title"] or description[:40],
-                description=description,
-                status=TicketStatus.PENDING_DISPATCH,
-                reporter_name=texts["reporter_name"],
-                reporter_phone=phone,
-                reporter=reporter if getattr(reporter, "pk", None) else None,
-                address_text=texts["address_text"] or (place.address.full_name if place.address else ""),
-                address=place.address,
-                lon=place.lon,
-                lat=place.lat,
-                grid=place.grid,
-                community=place.community,
-                subdistrict=place.subdistrict,
-                district=place.district,
-                division=place.finest,
-                dispatch_center=decided.dispatch_center,
-                suggested_unit=decided.unit,
-                route_explanation=decided.explanation[:255],
-                received_at=received,
-                deadline_amount=amount,
-                deadline_unit=unit,
-            )
+            dispatch_to = decided.unit if decided.auto_dispatch and not duplicates else None
+            if dispatch_to is not None and dispatch_to.is_active:
+                # Dispatched by the system in the same transaction: the ticket is written once, in
+                # its final state, with both timeline rows (what ticket_dispatch would have done).
+                dispatched_at = timezone.now()
+                ticket.status = TICKET_WORKFLOW.target(TicketStatus.PENDING_DISPATCH, TicketAction.DISPATCH)
+                ticket.version = 2
+                dispatch_fields(ticket, unit=dispatch_to, now=dispatched_at)
+            else:
+                dispatch_to = None
+            ticket.number = next_number(received)
+            ticket.save(force_insert=True)
             TicketEvent.objects.create(
                 ticket=ticket,
                 actor=actor if getattr(actor, "pk", None) else None,
@@ -405,22 +456,25 @@ def ticket_submit(
                 },
                 at=received,
             )
-            if decided.auto_dispatch and decided.unit is not None and not duplicates:
-                from zhiwang.tickets.services.actions import ticket_dispatch
-
-                ticket_dispatch(
+            if dispatch_to is not None:
+                TicketEvent.objects.create(
                     ticket=ticket,
-                    unit=decided.unit,
                     actor=None,
+                    action=TicketAction.DISPATCH,
+                    from_state=TicketStatus.PENDING_DISPATCH,
+                    to_state=ticket.status,
                     note=_("Dispatched automatically: %(why)s") % {"why": decided.explanation},
+                    payload=dispatch_payload(ticket, dispatch_to),
+                    unit_id=dispatch_to.pk,
+                    at=dispatched_at,
                 )
+                notify_dispatched(ticket, dispatch_to)
     except IntegrityError:
-        # Two identical retries raced past the lookup above: the other one committed first.
+        # The same key was submitted before (a retry), or by a call racing this one that committed first.
         existing = _existing(key)
         if existing is None:
             raise
         return SubmitResult(existing, False)
-    ticket.refresh_from_db()
     return SubmitResult(ticket, True, duplicates)
 
 

@@ -1,0 +1,358 @@
+"""One ticket: detail, timeline, duplicates, contact, and every workflow action (plus bulk dispatch)."""
+
+from django.http import Http404
+from django.utils.translation import gettext as _
+from ninja import Schema, Status
+
+from zhiwang.core.errors import ServiceError
+from zhiwang.tickets import selectors, services
+from zhiwang.tickets.api.base import (
+    active_unit_by_code,
+    require_staff,
+    router,
+)
+from zhiwang.tickets.api.schemas import (
+    EventOut,
+    RequestOut,
+    TicketDetailOut,
+    TicketRef,
+    detail_out,
+    event_out,
+    fresh_detail,
+    ticket_ref,
+)
+from zhiwang.tickets.models import Ticket
+
+# --- bulk dispatch --------------------------------------------------------------------
+
+
+class BulkDispatchIn(Schema):
+    numbers: list[str]
+    unit: str | None = None
+    note: str = ""
+
+
+class ErrorOut(Schema):
+    code: str
+    message: str
+
+
+class BulkResultOut(Schema):
+    number: str
+    ok: bool
+    version: int | None = None
+    error: ErrorOut | None = None
+
+
+@router.post("/bulk-dispatch", response=list[BulkResultOut], summary="Dispatch many tickets")
+def bulk_dispatch(request, payload: BulkDispatchIn):
+    """Each ticket on its own (one failing does not stop the others); without ``unit`` each goes
+    to its suggested unit. At most 100 numbers."""
+    if not payload.numbers or len(payload.numbers) > 100:
+        raise ServiceError("tickets.bulk_size", _("Dispatch 1 to 100 tickets at once."), field="numbers")
+    unit = active_unit_by_code(payload.unit)
+    results = []
+    for number in payload.numbers:
+        try:
+            ticket = selectors.ticket_get(user=request.user, number=number)
+            services.ticket_dispatch(ticket=ticket, unit=unit, actor=request.user, note=payload.note)
+            results.append({"number": ticket.number, "ok": True, "version": ticket.version})
+        except Http404:
+            results.append(
+                {"number": number, "ok": False, "error": {"code": "not_found", "message": _("Not found.")}}
+            )
+        except ServiceError as exc:
+            results.append(
+                {"number": number, "ok": False, "error": {"code": exc.code, "message": exc.message}}
+            )
+    return results
+
+
+# --- one ticket ---------------------------------------------------------------------
+
+
+@router.get("/{number}", response=TicketDetailOut, summary="One ticket with its timeline")
+def ticket_detail(request, number: str):
+    return detail_out(selectors.ticket_get(user=request.user, number=number), request.user)
+
+
+@router.get("/{number}/timeline", response=list[EventOut], summary="A ticket's timeline")
+def ticket_timeline(request, number: str):
+    ticket = selectors.ticket_get(user=request.user, number=number)
+    staff = selectors.is_staff_viewer(request.user)
+    return [event_out(e, staff=staff) for e in selectors.ticket_timeline(user=request.user, ticket=ticket)]
+
+
+@router.get("/{number}/duplicates", response=list[TicketRef], summary="Open tickets that may be the same")
+def ticket_duplicates(request, number: str):
+    require_staff(request.user)
+    ticket = selectors.ticket_get(user=request.user, number=number)
+    return [ticket_ref(t) for t in selectors.duplicate_candidates(user=request.user, ticket=ticket)]
+
+
+class ContactIn(Schema):
+    reason: str
+
+
+class ContactOut(Schema):
+    reporter_name: str
+    reporter_phone: str
+
+
+@router.post("/{number}/contact", response=ContactOut, summary="Unmask the reporter's contact (logged)")
+def reveal_contact(request, number: str, payload: ContactIn):
+    """For the dispatcher, intake operator or handling unit who must call back; the reason and the
+    reader are written to the ticket's timeline."""
+    ticket = selectors.ticket_get(user=request.user, number=number)
+    return services.ticket_reveal_contact(ticket=ticket, actor=request.user, reason=payload.reason)
+
+
+class VersionIn(Schema):
+    expected_version: int | None = None
+
+
+class NoteIn(VersionIn):
+    note: str = ""
+
+
+class DispatchIn(NoteIn):
+    unit: str | None = None
+
+
+class ReassignIn(NoteIn):
+    unit: str
+    wrong_dispatch: bool = True
+
+
+class RequestIn(VersionIn):
+    kind: str
+    reason: str
+    legal_basis: str = ""
+    wrong_dispatch: bool = False
+    extra_days: int | None = None
+
+
+class DecideIn(NoteIn):
+    approve: bool
+
+
+class ReplyIn(VersionIn):
+    reply: str
+
+
+class ReviewIn(NoteIn):
+    approve: bool
+
+
+class VerifyIn(NoteIn):
+    passed: bool
+
+
+class FollowUpIn(NoteIn):
+    resolved: bool | None = None
+    satisfaction: str = ""
+    unreachable: bool = False
+
+
+class MergeIn(NoteIn):
+    master: str
+
+
+class RejectIn(VersionIn):
+    reason: str
+
+
+def _get(request, number: str) -> Ticket:
+    return selectors.ticket_get(user=request.user, number=number)
+
+
+@router.post("/{number}/dispatch", response=TicketDetailOut, summary="Dispatch to a unit")
+def dispatch(request, number: str, payload: DispatchIn):
+    """Without ``unit``, to the unit the routing rules suggested."""
+    ticket = _get(request, number)
+    services.ticket_dispatch(
+        ticket=ticket,
+        unit=active_unit_by_code(payload.unit),
+        actor=request.user,
+        note=payload.note,
+        expected_version=payload.expected_version,
+    )
+    return fresh_detail(ticket, request.user)
+
+
+@router.post("/{number}/reassign", response=TicketDetailOut, summary="Reassign to another unit")
+def reassign(request, number: str, payload: ReassignIn):
+    ticket = _get(request, number)
+    services.ticket_reassign(
+        ticket=ticket,
+        unit=active_unit_by_code(payload.unit),
+        actor=request.user,
+        note=payload.note,
+        wrong_dispatch=payload.wrong_dispatch,
+        expected_version=payload.expected_version,
+    )
+    return fresh_detail(ticket, request.user)
+
+
+@router.post("/{number}/accept", response=TicketDetailOut, summary="Sign for the ticket")
+def accept(request, number: str, payload: VersionIn):
+    ticket = _get(request, number)
+    services.ticket_accept(ticket=ticket, actor=request.user, expected_version=payload.expected_version)
+    return fresh_detail(ticket, request.user)
+
+
+@router.post("/{number}/requests", response={201: RequestOut}, summary="Ask to return, extend or suspend")
+def request_create(request, number: str, payload: RequestIn):
+    ticket = _get(request, number)
+    created = services.ticket_request(
+        ticket=ticket,
+        kind=payload.kind,
+        actor=request.user,
+        reason=payload.reason,
+        legal_basis=payload.legal_basis,
+        wrong_dispatch=payload.wrong_dispatch,
+        extra_days=payload.extra_days,
+        expected_version=payload.expected_version,
+    )
+    return Status(201, created)
+
+
+@router.post(
+    "/{number}/requests/{request_id}/decide", response=TicketDetailOut, summary="Approve or refuse a request"
+)
+def request_decide(request, number: str, request_id: int, payload: DecideIn):
+    ticket = _get(request, number)
+    handler_request = selectors.ticket_request_get(user=request.user, ticket=ticket, request_id=request_id)
+    services.ticket_decide(
+        request=handler_request,
+        approve=payload.approve,
+        actor=request.user,
+        note=payload.note,
+        expected_version=payload.expected_version,
+    )
+    return fresh_detail(ticket, request.user)
+
+
+@router.post("/{number}/resume", response=TicketDetailOut, summary="End a suspension")
+def resume(request, number: str, payload: NoteIn):
+    ticket = _get(request, number)
+    services.ticket_resume(
+        ticket=ticket, actor=request.user, note=payload.note, expected_version=payload.expected_version
+    )
+    return fresh_detail(ticket, request.user)
+
+
+@router.post("/{number}/reply", response=TicketDetailOut, summary="Reply (the unit's answer)")
+def reply(request, number: str, payload: ReplyIn):
+    ticket = _get(request, number)
+    services.ticket_reply(
+        ticket=ticket, actor=request.user, reply=payload.reply, expected_version=payload.expected_version
+    )
+    return fresh_detail(ticket, request.user)
+
+
+@router.post("/{number}/review", response=TicketDetailOut, summary="Review the reply")
+def review(request, number: str, payload: ReviewIn):
+    ticket = _get(request, number)
+    services.ticket_review(
+        ticket=ticket,
+        actor=request.user,
+        approve=payload.approve,
+        note=payload.note,
+        expected_version=payload.expected_version,
+    )
+    return fresh_detail(ticket, request.user)
+
+
+@router.post("/{number}/verify", response=TicketDetailOut, summary="On-site verification result")
+def verify(request, number: str, payload: VerifyIn):
+    ticket = _get(request, number)
+    services.ticket_verify(
+        ticket=ticket,
+        actor=request.user,
+        passed=payload.passed,
+        note=payload.note,
+        expected_version=payload.expected_version,
+    )
+    return fresh_detail(ticket, request.user)
+
+
+@router.post("/{number}/follow-up", response=TicketDetailOut, summary="Record the follow-up")
+def follow_up(request, number: str, payload: FollowUpIn):
+    """Closes the ticket, or reopens it (rework + 1) when unresolved or unsatisfied."""
+    ticket = _get(request, number)
+    services.ticket_follow_up(
+        ticket=ticket,
+        actor=request.user,
+        resolved=payload.resolved,
+        satisfaction=payload.satisfaction,
+        unreachable=payload.unreachable,
+        note=payload.note,
+        by_citizen=not selectors.is_staff_viewer(request.user),
+        expected_version=payload.expected_version,
+    )
+    return fresh_detail(ticket, request.user)
+
+
+@router.post("/{number}/urge", response=TicketDetailOut, summary="Urge the unit (催办)")
+def urge(request, number: str, payload: NoteIn):
+    ticket = _get(request, number)
+    services.ticket_urge(
+        ticket_id=ticket.pk, actor=request.user, note=payload.note, expected_version=payload.expected_version
+    )
+    return fresh_detail(ticket, request.user)
+
+
+@router.post("/{number}/supervise", response=TicketDetailOut, summary="Supervise an overdue ticket (督办)")
+def supervise(request, number: str, payload: NoteIn):
+    ticket = _get(request, number)
+    services.ticket_supervise(
+        ticket_id=ticket.pk, actor=request.user, note=payload.note, expected_version=payload.expected_version
+    )
+    return fresh_detail(ticket, request.user)
+
+
+@router.post("/{number}/merge", response=TicketDetailOut, summary="Merge into a master ticket")
+def merge(request, number: str, payload: MergeIn):
+    ticket = _get(request, number)
+    try:
+        master = selectors.ticket_get(user=request.user, number=payload.master)
+    except Http404:
+        raise ServiceError(
+            "tickets.master_invalid", _("Merge into another open ticket."), field="master"
+        ) from None
+    services.ticket_merge(
+        ticket=ticket,
+        master=master,
+        actor=request.user,
+        note=payload.note,
+        expected_version=payload.expected_version,
+    )
+    return fresh_detail(ticket, request.user)
+
+
+@router.post("/{number}/reject", response=TicketDetailOut, summary="Do not accept (不予受理)")
+def reject(request, number: str, payload: RejectIn):
+    ticket = _get(request, number)
+    services.ticket_reject(
+        ticket=ticket, actor=request.user, reason=payload.reason, expected_version=payload.expected_version
+    )
+    return fresh_detail(ticket, request.user)
+
+
+@router.post("/{number}/answer", response=TicketDetailOut, summary="Answer an inquiry directly")
+def answer_directly(request, number: str, payload: ReplyIn):
+    ticket = _get(request, number)
+    services.ticket_answer_directly(
+        ticket=ticket, actor=request.user, reply=payload.reply, expected_version=payload.expected_version
+    )
+    return fresh_detail(ticket, request.user)
+
+
+@router.post("/{number}/notes", response=TicketDetailOut, summary="Add a note to the timeline")
+def note(request, number: str, payload: NoteIn):
+    ticket = _get(request, number)
+    services.ticket_note(
+        ticket=ticket, actor=request.user, note=payload.note, expected_version=payload.expected_version
+    )
+    return fresh_detail(ticket, request.user)

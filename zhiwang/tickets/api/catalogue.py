@@ -1,0 +1,64 @@
+"""The category catalogue, suggestions and handling units."""
+
+from ninja import Schema
+from ninja.pagination import LimitOffsetPagination, paginate
+
+from zhiwang.tickets import selectors
+from zhiwang.tickets.api.base import (
+    router,
+)
+
+# --- catalogue, units ------------------------------------------------------------
+
+
+class CategoryOut(Schema):
+    code: str
+    name: str
+    parent_code: str | None
+    depth: int
+    is_leaf: bool
+    kinds: list[str]
+    deadline_amount: float | None
+    deadline_unit: str
+    urgent_deadline_amount: float | None
+    urgent_deadline_unit: str
+    requires_verification: bool
+
+
+@router.get("/categories", response=list[CategoryOut], summary="The category catalogue (tree order)")
+def categories(request, kind: str = ""):
+    """Every active category, parents before children; ``kind`` keeps those used for that kind."""
+    return selectors.category_list(kind=kind)
+
+
+class SuggestionOut(Schema):
+    code: str
+    name: str
+    path: str
+    score: float
+
+
+@router.get("/categories/suggest", response=list[SuggestionOut], summary="Categories suggested for a text")
+def category_suggest(request, text: str, kind: str = "", limit: int = 5):
+    """Keyword and name matches over the catalogue, best first, ``score`` 0–1 (the classifier plugs in here)."""
+    return [
+        {"code": s.category.code, "name": s.category.name, "path": s.path, "score": s.score}
+        for s in selectors.category_suggestions(text=text, kind=kind, limit=max(1, min(limit, 20)))
+    ]
+
+
+class UnitOut(Schema):
+    code: str
+    name: str
+    kind: str
+    division: str | None
+
+    @staticmethod
+    def resolve_division(obj) -> str | None:
+        return obj.division.code if obj.division_id else None
+
+
+@router.get("/units", response=list[UnitOut], summary="Handling units I may dispatch to")
+@paginate(LimitOffsetPagination)
+def units(request, q: str = ""):
+    return selectors.handling_unit_choices(user=request.user, q=q)

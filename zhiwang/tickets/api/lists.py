@@ -1,0 +1,108 @@
+"""Lists: tickets visible to me, the dispatcher queue, the unit inbox, callers' and addresses' history."""
+
+from datetime import datetime
+
+from ninja import Query, Schema
+from ninja.pagination import LimitOffsetPagination, paginate
+
+from zhiwang.tickets import selectors
+from zhiwang.tickets.api.base import (
+    require_staff,
+    router,
+)
+from zhiwang.tickets.api.schemas import (
+    InboxTicketOut,
+    RequestOut,
+    TicketOut,
+)
+
+# --- lists ------------------------------------------------------------------------
+
+
+class TicketListFilter(Schema):
+    status: str = ""
+    kind: str = ""
+    category: str = ""
+    channel: str = ""
+    urgency: str = ""
+    handling_unit: str = ""
+    division: str = ""
+    overdue: bool | None = None
+    due_before: datetime | None = None
+    q: str = ""
+    received_from: datetime | None = None
+    received_to: datetime | None = None
+    ordering: str = "-received_at"
+
+
+@router.get("/", response=list[TicketOut], summary="Tickets visible to me, filtered")
+@paginate(LimitOffsetPagination)
+def ticket_list(request, filters: Query[TicketListFilter]):
+    """``status``: a status, ``open`` or ``final``; ``category``/``division``: a code and its subtree;
+    ``ordering``: received_at, due_at, number, status (``-`` for descending)."""
+    return selectors.ticket_list(user=request.user, filters=selectors.TicketFilters(**filters.dict()))
+
+
+class QueueOut(Schema):
+    pending: list[TicketOut]
+    pending_count: int
+    requests: list[RequestOut]
+    requests_count: int
+    review: list[TicketOut]
+    review_count: int
+    follow_up: list[TicketOut]
+    follow_up_count: int
+    breaching: list[TicketOut]
+    breaching_count: int
+
+
+@router.get("/queue", response=QueueOut, summary="My dispatcher queue")
+def queue(request, limit: int = 50):
+    """Pending dispatch, handler requests, replies to review, follow-ups, and what is about to breach
+    (past 80 % of its time, overdue, or not accepted in time) — each list capped at ``limit``."""
+    require_staff(request.user)
+    limit = max(1, min(limit, 200))
+    q = selectors.dispatcher_queue(user=request.user)
+    out = {}
+    for name in ("pending", "requests", "review", "follow_up", "breaching"):
+        qs = getattr(q, name)
+        out[name] = list(qs[:limit])
+        out[f"{name}_count"] = qs.count()
+    return out
+
+
+@router.get("/inbox", response=list[InboxTicketOut], summary="My unit's inbox")
+@paginate(LimitOffsetPagination)
+def inbox(request):
+    """Tickets my unit must sign for or is handling, nearest deadline first; ``sent_back`` marks
+    replies that came back."""
+    return selectors.handler_inbox(user=request.user)
+
+
+@router.get("/history/caller", response=list[TicketOut], summary="Earlier tickets from a phone number")
+def caller_history(request, phone: str, limit: int = 10):
+    require_staff(request.user)
+    return selectors.caller_history(user=request.user, phone=phone, limit=max(1, min(limit, 50)))
+
+
+class AddressRef(Schema):
+    code: str
+    full_name: str
+
+
+class AddressHistoryOut(Schema):
+    address: AddressRef | None
+    tickets: list[TicketOut]
+
+
+@router.get("/history/address", response=AddressHistoryOut, summary="Earlier tickets at an address")
+def address_history(request, address_code: str = "", address_text: str = "", limit: int = 10):
+    """Tickets at the same building, by standard address code or by a free-text address."""
+    require_staff(request.user)
+    found = selectors.address_history(
+        user=request.user,
+        address=address_code or None,
+        address_text=address_text,
+        limit=max(1, min(limit, 50)),
+    )
+    return {"address": found.address, "tickets": found.tickets}

@@ -1,0 +1,128 @@
+"""The clock's actions: deadline warnings, urge (催办) and supervise (督办); the sweep calls them with actor=None."""
+
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from zhiwang.core.errors import ServiceError
+from zhiwang.tickets.models import (
+    Ticket,
+)
+from zhiwang.tickets.notify import notify_unit
+from zhiwang.tickets.services.clock import supervision_point
+from zhiwang.tickets.services.transition import (
+    A,
+    apply_transition,
+    locked_ticket,
+    require_text,
+)
+from zhiwang.tickets.workflow import TICKET_WORKFLOW
+
+# --- the clock (also called by the sweep, with actor=None) -------------------
+
+
+def _moved_on(ticket: Ticket, action: str, actor) -> bool:
+    """The sweep read its batch a moment ago: a ticket that has since left the clock is skipped, not an error."""
+    return actor is None and TICKET_WORKFLOW.target(ticket.status, action) is None
+
+
+@transaction.atomic
+def ticket_warn(*, ticket_id: int, kind: str, now: datetime | None = None) -> Ticket:
+    """System warning: the accept deadline passed, or 80 % of the handling time is used."""
+    ticket = locked_ticket(ticket_id)
+    if _moved_on(ticket, A.WARN, None):
+        return ticket
+    if kind == "accept_overdue":
+        ticket.accept_warned = True
+        fields, note = ["accept_warned"], _("Not accepted in time.")
+    else:
+        ticket.clock_stage = max(ticket.clock_stage, 1)
+        # xgettext:no-python-format
+        fields, note = ["clock_stage"], _("80 % of the time limit has been used.")
+    apply_transition(ticket, A.WARN, actor=None, note=note, payload={"kind": kind}, fields=fields)
+    notify_unit(unit_id=ticket.handling_unit_id, ticket=ticket, kind=kind, message=f"{ticket.number}: {note}")
+    return ticket
+
+
+@transaction.atomic
+def ticket_urge(
+    *,
+    ticket_id: int,
+    actor,
+    note: str = "",
+    now: datetime | None = None,
+    expected_version: int | None = None,
+) -> Ticket:
+    """催办: by a dispatcher or leader at any time, or by the sweep once the deadline has passed.
+
+    Once the deadline has passed, the first urge starts the supervision countdown
+    (``ZHIWANG_SUPERVISE_AFTER_DAYS`` working days).
+    """
+    ticket = locked_ticket(ticket_id)
+    if _moved_on(ticket, A.URGE, actor):
+        return ticket
+    now = now or timezone.now()
+    ticket.escalation_level = max(ticket.escalation_level, 1)
+    fields = ["escalation_level"]
+    if ticket.due_at and now >= ticket.due_at and ticket.clock_stage < 2:
+        ticket.clock_stage = 2
+        ticket.supervise_at = supervision_point(urged_at=now)
+        fields += ["clock_stage", "supervise_at"]
+    apply_transition(
+        ticket,
+        A.URGE,
+        actor=actor,
+        note=note or _("Please speed up."),
+        fields=fields,
+        expected_version=expected_version,
+    )
+    notify_unit(
+        unit_id=ticket.handling_unit_id,
+        ticket=ticket,
+        kind="urged",
+        message=_("Urge notice for %(number)s.") % {"number": ticket.number},
+    )
+    return ticket
+
+
+@transaction.atomic
+def ticket_supervise(
+    *,
+    ticket_id: int,
+    actor,
+    note: str,
+    now: datetime | None = None,
+    expected_version: int | None = None,
+) -> Ticket:
+    """督办: a written supervision notice once the deadline has passed; each call raises the level by one."""
+    ticket = locked_ticket(ticket_id)
+    if _moved_on(ticket, A.SUPERVISE, actor):
+        return ticket
+    note = require_text(note, "note", _("Write the supervision notice."))
+    now = now or timezone.now()
+    if actor is not None and (ticket.due_at is None or now < ticket.due_at):
+        raise ServiceError(
+            "tickets.not_overdue",
+            _("Supervision is for overdue tickets; urge the unit before the deadline."),
+        )
+    ticket.escalation_level = max(ticket.escalation_level, 1) + 1
+    ticket.clock_stage = 3
+    apply_transition(
+        ticket,
+        A.SUPERVISE,
+        actor=actor,
+        note=note,
+        payload={"level": ticket.escalation_level},
+        fields=["escalation_level", "clock_stage"],
+        expected_version=expected_version,
+    )
+    notify_unit(
+        unit_id=ticket.handling_unit_id,
+        ticket=ticket,
+        kind="supervised",
+        message=_("Supervision notice (level %(level)s) for %(number)s: %(note)s")
+        % {"level": ticket.escalation_level, "number": ticket.number, "note": note},
+    )
+    return ticket

@@ -1,0 +1,268 @@
+"""The handling unit's side: accept (签收), ask to return / extend / suspend and the decisions on them, resume, reply."""
+
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from zhiwang.core.errors import ServiceError
+from zhiwang.core.workcalendar.models import LimitUnit
+from zhiwang.core.workcalendar.services import due, work_calendar
+from zhiwang.tickets.models import (
+    RequestKind,
+    RequestStatus,
+    Ticket,
+    TicketRequest,
+)
+from zhiwang.tickets.notify import notify_citizen, notify_unit
+from zhiwang.tickets.services.clock import set_deadlines
+from zhiwang.tickets.services.transition import (
+    A,
+    apply_transition,
+    locked_ticket,
+    require_text,
+    withdraw_pending_requests,
+)
+
+
+@transaction.atomic
+def ticket_accept(*, ticket: Ticket, actor, expected_version: int | None = None) -> Ticket:
+    """The handling unit signs for the ticket (签收)."""
+    ticket.accepted_at = timezone.now()
+    apply_transition(ticket, A.ACCEPT, actor=actor, fields=["accepted_at"], expected_version=expected_version)
+    return ticket
+
+
+_REQUEST_ACTIONS = {
+    RequestKind.RETURN: A.REQUEST_RETURN,
+    RequestKind.EXTENSION: A.REQUEST_EXTENSION,
+    RequestKind.SUSPENSION: A.REQUEST_SUSPENSION,
+}
+
+
+@transaction.atomic
+def ticket_request(
+    *,
+    ticket: Ticket,
+    kind: str,
+    actor,
+    reason: str,
+    legal_basis: str = "",
+    wrong_dispatch: bool = False,
+    extra_days: int | None = None,
+    expected_version: int | None = None,
+) -> TicketRequest:
+    """A handler asks to return (退单), extend (延期) or suspend (挂起); a dispatcher decides (``ticket_decide``).
+
+    A return needs its legal basis unless it is marked as wrongly dispatched; an
+    extension is asked before the deadline, for 1–60 working days; one request at a
+    time.
+    """
+    action = _REQUEST_ACTIONS.get(kind)
+    if action is None:
+        raise ServiceError(
+            "tickets.request_kind_unknown", _("Unknown request %(kind)s.") % {"kind": kind}, field="kind"
+        )
+    reason = require_text(reason, "reason", _("Give a reason."))
+    legal_basis = (legal_basis or "").strip()
+    if kind == RequestKind.RETURN and not wrong_dispatch:
+        require_text(
+            legal_basis,
+            "legal_basis",
+            _("A return needs its legal basis (or mark it as wrongly dispatched)."),
+        )
+    if kind == RequestKind.EXTENSION:
+        if not extra_days or extra_days < 1 or extra_days > 60:
+            raise ServiceError(
+                "tickets.extra_days_invalid", _("Ask for 1 to 60 extra working days."), field="extra_days"
+            )
+        if ticket.due_at and timezone.now() >= ticket.due_at:
+            raise ServiceError(
+                "tickets.extension_too_late",
+                _("An extension must be asked before the deadline."),
+                field="extra_days",
+            )
+    else:
+        extra_days = None
+    if TicketRequest.objects.filter(ticket=ticket, status=RequestStatus.PENDING).exists():
+        raise ServiceError("tickets.request_pending", _("Another request on this ticket awaits a decision."))
+    apply_transition(
+        ticket,
+        action,
+        actor=actor,
+        note=reason,
+        payload={"legal_basis": legal_basis, "extra_days": extra_days, "wrong_dispatch": wrong_dispatch},
+        expected_version=expected_version,
+    )
+    request = TicketRequest.objects.create(
+        ticket=ticket,
+        kind=kind,
+        reason=reason,
+        legal_basis=legal_basis,
+        wrong_dispatch=wrong_dispatch,
+        extra_days=extra_days,
+        requested_by=actor,
+    )
+    notify_unit(
+        unit_id=ticket.dispatch_center_id,
+        ticket=ticket,
+        kind=f"request_{kind}",
+        message=_("%(unit)s asks: %(kind)s on %(number)s")
+        % {"unit": ticket.handling_unit, "kind": request.get_kind_display(), "number": ticket.number},
+    )
+    return request
+
+
+@transaction.atomic
+def ticket_decide(
+    *, request: TicketRequest, approve: bool, actor, note: str = "", expected_version: int | None = None
+) -> TicketRequest:
+    """Approve or refuse a handler's request, with its effect on the ticket and the clock.
+
+    Return approved: back to the dispatcher queue, the unit and the clocks cleared.
+    Extension approved: the deadline moves by the working days asked, the citizen is told.
+    Suspension approved: the clock stops until ``ticket_resume``. A refusal needs a note.
+    """
+    request = TicketRequest.objects.select_for_update().get(pk=request.pk)
+    if request.status != RequestStatus.PENDING:
+        raise ServiceError(
+            "tickets.request_decided",
+            _("This request has already been decided (%(status)s).")
+            % {"status": request.get_status_display()},
+        )
+    if not approve:
+        note = require_text(note, "note", _("Say why the request is refused."))
+    ticket = locked_ticket(request.ticket_id)
+    now = timezone.now()
+    kind = request.kind
+    unit_id = ticket.handling_unit_id
+    fields: list[str] = []
+    if kind == RequestKind.RETURN:
+        action = A.APPROVE_RETURN if approve else A.REFUSE_RETURN
+        if approve:
+            ticket.handling_unit = None
+            ticket.accepted_at = ticket.dispatched_at = None
+            ticket.due_at = ticket.warn_at = ticket.accept_due_at = ticket.supervise_at = None
+            ticket.clock_stage = 0
+            ticket.accept_warned = False
+            fields = [
+                "handling_unit",
+                "accepted_at",
+                "dispatched_at",
+                "due_at",
+                "warn_at",
+                "accept_due_at",
+                "supervise_at",
+                "clock_stage",
+                "accept_warned",
+            ]
+    elif kind == RequestKind.EXTENSION:
+        action = A.APPROVE_EXTENSION if approve else A.REFUSE_EXTENSION
+        if approve:
+            # "次日起算": the extra days count from the day after the old deadline, to the end of work.
+            new_due = due(start=ticket.due_at or now, amount=request.extra_days, unit=LimitUnit.WORKING_DAYS)
+            fields = set_deadlines(ticket=ticket, start=ticket.dispatched_at or now, due_at=new_due)
+    else:
+        action = A.APPROVE_SUSPENSION if approve else A.REFUSE_SUSPENSION
+        if approve:
+            ticket.suspended_at = now
+            fields = ["suspended_at"]
+    event = apply_transition(
+        ticket,
+        action,
+        actor=actor,
+        note=note or request.reason,
+        payload={
+            "request": request.pk,
+            "wrong_dispatch": request.wrong_dispatch,
+            "extra_days": request.extra_days,
+            "due_at": ticket.due_at if approve and kind == RequestKind.EXTENSION else None,
+        },
+        fields=fields,
+        expected_version=expected_version,
+        unit_id=unit_id,
+    )
+    request.status = RequestStatus.APPROVED if approve else RequestStatus.REFUSED
+    request.decided_by = actor
+    request.decided_at = event.at
+    request.decision_note = note
+    request.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+    notify_unit(
+        unit_id=unit_id,
+        ticket=ticket,
+        kind="request_decided",
+        message=_("%(kind)s on %(number)s: %(decision)s")
+        % {
+            "kind": request.get_kind_display(),
+            "number": ticket.number,
+            "decision": request.get_status_display(),
+        },
+    )
+    if approve and kind == RequestKind.EXTENSION:
+        notify_citizen(
+            ticket=ticket,
+            body=_("Your request %(number)s needs more time; the new deadline is %(due)s.")
+            % {"number": ticket.number, "due": timezone.localtime(ticket.due_at).strftime("%Y-%m-%d %H:%M")},
+        )
+    return request
+
+
+@transaction.atomic
+def ticket_resume(*, ticket: Ticket, actor, note: str = "", expected_version: int | None = None) -> Ticket:
+    """End a suspension (解挂): every threshold of the clock moves by the working time it stood still.
+
+    The deadline, the 80 % warning point and a pending supervision date all shift by
+    the same working time, and the clock stage is kept: a warning already given is
+    not given again, and the time the handler had left is exactly what they get back.
+    """
+    now = timezone.now()
+    calendar = work_calendar()
+    stopped = calendar.working_seconds_between(ticket.suspended_at or now, now)
+    hours = Decimal(str(stopped)) / Decimal(3600)
+
+    def shift(moment):
+        return calendar.add_working_hours(moment, hours) if moment is not None and hours else moment
+
+    ticket.due_at = shift(ticket.due_at)
+    ticket.warn_at = shift(ticket.warn_at)
+    ticket.supervise_at = shift(ticket.supervise_at)
+    suspended_since = ticket.suspended_at
+    ticket.suspended_at = None
+    apply_transition(
+        ticket,
+        A.RESUME,
+        actor=actor,
+        note=note,
+        payload={
+            "stopped_working_seconds": stopped,
+            "suspended_at": suspended_since,
+            "due_at": ticket.due_at,
+        },
+        fields=["suspended_at", "due_at", "warn_at", "supervise_at"],
+        expected_version=expected_version,
+    )
+    return ticket
+
+
+@transaction.atomic
+def ticket_reply(*, ticket: Ticket, actor, reply: str, expected_version: int | None = None) -> Ticket:
+    """The handling unit's answer (办结答复); it goes to the dispatcher for review."""
+    ticket.reply = require_text(reply, "reply", _("Write the reply to the citizen."))
+    ticket.replied_at = timezone.now()
+    apply_transition(
+        ticket,
+        A.REPLY,
+        actor=actor,
+        note=ticket.reply,
+        fields=["reply", "replied_at"],
+        expected_version=expected_version,
+    )
+    withdraw_pending_requests(ticket, why=_("The unit replied."))
+    notify_unit(
+        unit_id=ticket.dispatch_center_id,
+        ticket=ticket,
+        kind="replied",
+        message=_("%(number)s replied, awaiting review.") % {"number": ticket.number},
+    )
+    return ticket

@@ -31,6 +31,8 @@ def pytest_configure(config):
 def _test_settings(settings):
     settings.ZHIWANG_GEO_INDEX_CHECK_SECONDS = 0
     settings.ZHIWANG_CALENDAR_CHECK_SECONDS = 0
+    # Other apps' tests may edit units or rules with QuerySet.update(), which bumps no version.
+    settings.ZHIWANG_TICKETS_CACHE_CHECK_SECONDS = 0
     settings.LANGUAGE_CODE = "zh-hans"
     # Each test rolls back the boundary version it bumped: two tests may reach the same
     # version number with different polygons, so no test may trust a cached index.
@@ -41,6 +43,9 @@ def _test_settings(settings):
     # Same for the address index: after a rollback SQLite may reuse row ids, so its
     # cheap change check could miss that the data changed.
     reset_address_index()
+    from zhiwang.tickets.cache import routing_config_reset
+
+    routing_config_reset()
 
 
 def build_city() -> None:

@@ -251,6 +251,10 @@ ZHIWANG_SUPERVISE_AFTER_DAYS = env_int("ZHIWANG_SUPERVISE_AFTER_DAYS", 5, minimu
 ZHIWANG_RESPONSE_HOURS = env_int("ZHIWANG_RESPONSE_HOURS", 24, minimum=1)
 ZHIWANG_BASIC_SATISFACTION_WEIGHT = env_float("ZHIWANG_BASIC_SATISFACTION_WEIGHT", 0.8, minimum=0.0, maximum=1.0)
 
+# Seconds between checks of the routing configuration version (rules, units, categories,
+# time limits) cached in every process; 0 checks on every call.
+ZHIWANG_TICKETS_CACHE_CHECK_SECONDS = env_int("ZHIWANG_TICKETS_CACHE_CHECK_SECONDS", 5, minimum=0)
+
 # Disputes: a case is "near its target" this many days before the one-month target.
 ZHIWANG_DISPUTE_NEAR_DAYS = env_int("ZHIWANG_DISPUTE_NEAR_DAYS", 7, minimum=1)
 

@@ -137,14 +137,17 @@ def test_mediator_works_the_case_from_the_page(client, assigned_case, world):
     assert case.status == CaseStatus.AGREED
     pdf = client.get(reverse("disputes:agreement_document", args=[case.number, "pdf"]))
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
-    docx = client.get(reverse("disputes:agreement_document", args=[case.number, "docx"]))
+    full = "?full=1&reason=" + "双方签字"
+    pdf = client.get(reverse("disputes:agreement_document", args=[case.number, "pdf"]) + full)
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    docx = client.get(reverse("disputes:agreement_document", args=[case.number, "docx"]) + full)
     from docx import Document
 
     text = "\n".join(p.text for p in Document(io.BytesIO(docx.content)).paragraphs)
-    assert APPLICANT_ID in text  # the mediator prints it in full …
+    assert APPLICANT_ID in text  # the mediator prints it in full, with a reason …
     assert (
         case.events.filter(action="reveal_parties", actor=world.mediator).count() == 2
-    )  # … and that is logged
+    )  # … and that is logged (the masked print is not)
 
 
 def test_outsiders_get_404_and_other_roles_403(client, assigned_case, world, citizen):

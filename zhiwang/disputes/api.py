@@ -196,13 +196,19 @@ class FromTicketIn(Schema):
     idempotency_key: str = ""
 
 
-class AssignIn(Schema):
+class SeenIn(Schema):
+    """``version``: the case's version as the caller last read it; a newer one answers 409."""
+
+    version: int | None = None
+
+
+class AssignIn(SeenIn):
     organisation: str = ""  # code; empty = chosen fairly
     mediator: str = ""  # username; empty = chosen fairly
     note: str = ""
 
 
-class SessionIn(Schema):
+class SessionIn(SeenIn):
     record: str
     held_at: datetime | None = None
     place: str = ""
@@ -210,7 +216,7 @@ class SessionIn(Schema):
     online: bool = False
 
 
-class AgreementIn(Schema):
+class AgreementIn(SeenIn):
     form: str
     terms: str = ""
     performance_manner: str = ""
@@ -219,22 +225,22 @@ class AgreementIn(Schema):
     signed_on: str = ""
 
 
-class ConfirmationIn(Schema):
+class ConfirmationIn(SeenIn):
     court: str = ""
     applied_on: str = ""
 
 
-class FollowUpIn(Schema):
+class FollowUpIn(SeenIn):
     status: str
     note: str = ""
 
 
-class ReferIn(Schema):
+class ReferIn(SeenIn):
     kind: str
     reason: str = ""
 
 
-class CloseIn(Schema):
+class CloseIn(SeenIn):
     outcome: str = ""
     note: str = ""
 
@@ -279,8 +285,22 @@ def _division(code: str) -> Division | None:
     return Division.objects.filter(code=(code or "").strip()).first()
 
 
-def _case(request, number: str):
-    return selectors.case_get(user=request.auth, number=number)
+def _case(request, number: str, payload: SeenIn | None = None):
+    """The case in the caller's scope (404 outside it); with the version the caller saw, if sent."""
+    case = selectors.case_get(user=request.auth, number=number)
+    if payload is not None and payload.version is not None:
+        case.version = payload.version  # the service compares it with the locked row (409)
+    return case
+
+
+def _fields(payload: Schema) -> dict:
+    return payload.dict(exclude={"version"})
+
+
+def _created(request, result):
+    """The case just registered (or found again by its key): the caller's own submission."""
+    case = selectors.case_visible(request.auth).filter(pk=result.case.pk).first() or result.case
+    return Status(201 if result.created else 200, case)
 
 
 @router.get("/cases", response=list[CaseOut])
@@ -299,9 +319,7 @@ def create_case(request, payload: CaseIn):
         parties=[p.dict() for p in payload.parties],
         **payload.dict(exclude={"division", "parties"}),
     )
-    return Status(
-        201 if result.created else 200, selectors.case_get(user=request.auth, number=result.case.number)
-    )
+    return _created(request, result)
 
 
 @router.post("/cases/from-ticket", response={201: CaseDetailOut, 200: CaseDetailOut})
@@ -316,9 +334,7 @@ def create_from_ticket(request, payload: FromTicketIn):
         amount=payload.amount,
         idempotency_key=payload.idempotency_key,
     )
-    return Status(
-        201 if result.created else 200, selectors.case_get(user=request.auth, number=result.case.number)
-    )
+    return _created(request, result)
 
 
 @router.get("/cases/{number}", response=CaseDetailOut)
@@ -343,7 +359,7 @@ def reveal_parties(request, number: str, payload: ReasonIn):
 def assign(request, number: str, payload: AssignIn):
     from zhiwang.accounts.models import User
 
-    case = _case(request, number)
+    case = _case(request, number, payload)
     organisation = (
         MediationOrganisation.objects.filter(code=payload.organisation).first()
         if payload.organisation
@@ -369,24 +385,30 @@ def list_sessions(request, number: str):
 
 @router.post("/cases/{number}/sessions", response={201: SessionOut})
 def add_session(request, number: str, payload: SessionIn):
-    session = services.session_record(case=_case(request, number), actor=request.auth, **payload.dict())
+    session = services.session_record(
+        case=_case(request, number, payload), actor=request.auth, **_fields(payload)
+    )
     return Status(201, session)
 
 
 @router.post("/cases/{number}/agreement", response={201: AgreementOut})
 def add_agreement(request, number: str, payload: AgreementIn):
-    agreement = services.agreement_reach(case=_case(request, number), actor=request.auth, **payload.dict())
+    agreement = services.agreement_reach(
+        case=_case(request, number, payload), actor=request.auth, **_fields(payload)
+    )
     return Status(201, agreement)
 
 
 @router.post("/cases/{number}/agreement/confirmation", response=AgreementOut)
 def apply_confirmation(request, number: str, payload: ConfirmationIn):
-    return services.confirmation_apply(case=_case(request, number), actor=request.auth, **payload.dict())
+    return services.confirmation_apply(
+        case=_case(request, number, payload), actor=request.auth, **_fields(payload)
+    )
 
 
 @router.post("/cases/{number}/follow-ups", response=AgreementOut)
 def follow_up(request, number: str, payload: FollowUpIn):
-    case = _case(request, number)
+    case = _case(request, number, payload)
     services.performance_follow_up(case=case, actor=request.auth, status=payload.status, note=payload.note)
     case.agreement.refresh_from_db()
     return case.agreement
@@ -395,7 +417,7 @@ def follow_up(request, number: str, payload: FollowUpIn):
 @router.post("/cases/{number}/refer", response=CaseDetailOut)
 def refer(request, number: str, payload: ReferIn):
     services.case_refer(
-        case=_case(request, number), actor=request.auth, kind=payload.kind, reason=payload.reason
+        case=_case(request, number, payload), actor=request.auth, kind=payload.kind, reason=payload.reason
     )
     return _case(request, number)
 
@@ -403,7 +425,7 @@ def refer(request, number: str, payload: ReferIn):
 @router.post("/cases/{number}/close", response=CaseDetailOut)
 def close(request, number: str, payload: CloseIn):
     services.case_close(
-        case=_case(request, number), actor=request.auth, outcome=payload.outcome, note=payload.note
+        case=_case(request, number, payload), actor=request.auth, outcome=payload.outcome, note=payload.note
     )
     return _case(request, number)
 

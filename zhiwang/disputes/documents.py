@@ -29,10 +29,12 @@ def _party_lines(case: DisputeCase, reveal: bool) -> list[tuple[str, str]]:
             details.append(f"{label}: {identifier}")
         if phone:
             details.append(_("Phone") + ": " + phone)
-        if party.address:
-            details.append(_("Address") + ": " + party.address)
-        if party.representative:
-            details.append(_("Representative") + ": " + party.representative)
+        address = party.address if reveal else party.masked_address
+        representative = party.representative if reveal else party.masked_representative
+        if address:
+            details.append(_("Address") + ": " + address)
+        if representative:
+            details.append(_("Representative") + ": " + representative)
         lines.append((str(PartyRole(party.role).label), ", ".join(details)))
     return lines
 

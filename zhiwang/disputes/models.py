@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from zhiwang.core.masking import mask_id_number, mask_name, mask_phone
+from zhiwang.core.masking import mask_id_number, mask_middle, mask_name, mask_phone
 from zhiwang.core.scoping import ScopedQuerySet
 from zhiwang.core.workflow import TimelineEntry
 
@@ -558,6 +558,17 @@ class Party(models.Model):
     @property
     def masked_phone(self) -> str:
         return mask_phone(self.phone) if self.phone else ""
+
+    @property
+    def masked_address(self) -> str:
+        """A person's address down to the district or street (first 6 characters); an entity's in full."""
+        if not self.address or self.kind == PartyKind.ENTITY:
+            return self.address
+        return mask_middle(self.address, keep_start=6, keep_end=0, min_masked=4)
+
+    @property
+    def masked_representative(self) -> str:
+        return mask_name(self.representative) if self.representative else ""
 
 
 class MediationSession(models.Model):

@@ -4,8 +4,10 @@ Who sees which cases (``case_visible``):
 - administrators: every case;
 - dispatchers and leaders: cases inside their jurisdiction (the case's division);
 - mediators: the cases of their own organisation and those assigned to them;
-- window operators: cases registered at their service centre, and those they registered;
-- anybody else: none (a case outside answers 404, like one that does not exist).
+- window operators: cases registered at their service centre; an intake operator who works at
+  no centre (the 12345 hotline) the cases they turned tickets into;
+- anybody else (citizens, grid workers…): none (a case outside answers 404, like one that
+  does not exist).
 Personal data of the parties is masked everywhere unless revealed (``case_reveal_parties``).
 """
 
@@ -67,12 +69,12 @@ def case_visible(user) -> QuerySet[DisputeCase]:
             condition |= Q(organisation_id=org_id)
         return qs.filter(condition)
     if role == "intake_operator":
-        condition = Q(created_by=user)
+        # A window operator sees their centre's cases, not those they registered elsewhere
+        # before moving; the hotline (no centre) keeps the ones it registered without a centre.
+        condition = Q(created_by=user, centre__isnull=True)
         if user.org_unit_id is not None:
             condition |= Q(centre__org_unit_id=user.org_unit_id)
         return qs.filter(condition)
-    if role == "grid_worker":
-        return qs.filter(created_by=user)
     return qs.none()
 
 
@@ -370,7 +372,9 @@ def visit_get(*, user, number: str) -> Visit:
 
 
 def alerts_for(*, user, unread_only: bool = False) -> QuerySet[DisputeAlert]:
-    qs = DisputeAlert.objects.filter(recipient=user).select_related("case")
+    """The user's alerts about cases they (still) may see: a mediator who changed organisation
+    does not keep reading the old organisation's case titles."""
+    qs = DisputeAlert.objects.filter(recipient=user, case__in=case_visible(user)).select_related("case")
     if unread_only:
         qs = qs.filter(read_at__isnull=True)
     return qs.order_by("-created_at", "-pk")

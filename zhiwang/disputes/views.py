@@ -189,7 +189,20 @@ def _parties_from(post) -> list[dict]:
     return parties
 
 
-def _party_rows(values, errors) -> list[dict]:
+def _visitor_party(visit, typed: dict) -> dict:
+    """The first party is the visitor registered at the window: their name, ID number and phone
+    (typed values only fill what the window did not record)."""
+    visitor = visit.visitor
+    return {
+        **typed,
+        "kind": PartyKind.PERSON,
+        "name": visitor.name,
+        "identifier": visitor.id_number or typed.get("identifier", ""),
+        "phone": visitor.phone or typed.get("phone", ""),
+    }
+
+
+def _party_rows(values, errors, visitor_first: bool = False) -> list[dict]:
     defaults = [PartyRole.APPLICANT, PartyRole.RESPONDENT, PartyRole.THIRD_PARTY, PartyRole.THIRD_PARTY]
     rows = []
     kept = 0  # validate_parties numbers only the non-empty rows
@@ -205,7 +218,7 @@ def _party_rows(values, errors) -> list[dict]:
             "address": values.get(prefix + "address", "") if values else "",
             "errors": [],
         }
-        if any(row[k] for k in ("name", "identifier", "phone")):
+        if any(row[k] for k in ("name", "identifier", "phone")) or (index == 0 and visitor_first):
             for field in ("role", "kind", "name", "identifier", "phone"):
                 if f"parties.{kept}.{field}" in errors:
                     row["errors"].append(errors[f"parties.{kept}.{field}"])
@@ -222,16 +235,17 @@ def case_new(request):
     ticket_number = request.GET.get("ticket", "").strip()
     errors, values = {}, {}
     if visit is not None and request.method == "GET":
-        values = {
-            "facts": visit.matter,
-            "party0_name": visit.visitor.name,
-            "party0_phone": visit.visitor.phone,
-        }
+        # The visitor's name, ID number and phone stay on the server (never in the page in
+        # plain): the first party is "the visitor" unless the user types another person.
+        values = {"facts": visit.matter, "party0_visitor": "1"}
     if request.method == "POST":
         values = request.POST
+        parties = _parties_from(request.POST)
+        if visit is not None and request.POST.get("party0_visitor") == "1":
+            parties[0] = _visitor_party(visit, parties[0])
         common = {
             "category": request.POST.get("category", ""),
-            "parties": _parties_from(request.POST),
+            "parties": parties,
             "risk": request.POST.get("risk", RiskColour.BLUE),
             "amount": request.POST.get("amount", ""),
             "people_involved": request.POST.get("people_involved", ""),
@@ -255,13 +269,25 @@ def case_new(request):
                     **common,
                 )
             case = result.case
-            if request.POST.get("assign") == "auto" and case.status == CaseStatus.RECEIVED:
-                services.case_assign(case=case, actor=user)
         except ServiceError as error:
             errors = _errors(error)
         else:
             messages.success(request, _("Dispute case %(number)s registered.") % {"number": case.number})
+            if request.POST.get("assign") == "auto" and case.status == CaseStatus.RECEIVED:
+                # The case is registered whatever happens here: a failed assignment is a warning on
+                # the case page, not a form error (resubmitting would only find the same case again).
+                try:
+                    services.case_assign(
+                        case=case,
+                        actor=user,
+                        organisation=case.organisation if role_of(user) == "mediator" else None,
+                    )
+                except ServiceError as error:
+                    messages.warning(request, error.message)
+            if not selectors.case_visible(user).filter(pk=case.pk).exists():
+                return redirect("disputes:home")  # handed over: no longer in the user's scope
             return redirect("disputes:case_detail", number=case.number)
+    visitor_first = visit is not None and values.get("party0_visitor") == "1"
     return render(
         request,
         "disputes/case_form.html",
@@ -270,7 +296,8 @@ def case_new(request):
             "ticket_number": ticket_number,
             "errors": errors,
             "values": values,
-            "parties": _party_rows(values, errors),
+            "parties": _party_rows(values, errors, visitor_first),
+            "visitor_first": visitor_first,
             "token": request.POST.get("token") if errors else _token(),
             "categories": selectors.category_choices(),
             "risks": RiskColour.choices,
@@ -443,15 +470,20 @@ def case_action(request, number: str, action: str):
         except ServiceError as error:
             context = _detail_context(request, case, _errors(error), "reveal")
             return render(request, "disputes/case_detail.html", context, status=error.status)
+        roles = dict(PartyRole.choices)
+        for party in revealed:
+            party["role_label"] = roles.get(party["role"], party["role"])
         context = _detail_context(request, case)
         context["revealed"] = revealed
         return render(request, "disputes/case_detail.html", context)
     if action not in ACTIONS:
         raise Http404(action)
     seen_version = request.POST.get("version")
-    if seen_version and seen_version.isdigit() and int(seen_version) != case.version:
-        messages.error(request, _("Somebody changed this case first; here it is as it is now."))
-        return redirect("disputes:case_detail", number=case.number)
+    if seen_version and seen_version.isdigit():
+        if int(seen_version) != case.version:
+            messages.error(request, _("Somebody changed this case first; here it is as it is now."))
+            return redirect("disputes:case_detail", number=case.number)
+        case.version = int(seen_version)  # the service compares it with the locked row
     try:
         ACTIONS[action](case, request.user, request.POST)
     except ServiceError as error:
@@ -468,15 +500,33 @@ def case_action(request, number: str, action: str):
 
 @dispute_staff
 def agreement_document(request, number: str, fmt: str):
-    """The 调解协议书 as PDF or Word: in full for those who work the case (logged), masked otherwise."""
+    """The 调解协议书 as PDF or Word, masked; ``full=1`` with a ``reason`` prints the parties in full.
+
+    The full version is for those who may see the parties (the case's mediator, the
+    supervising dispatcher, the centre's window) and is logged on the case's timeline.
+    """
     case = selectors.case_get(user=request.user, number=number)
-    if not documents._has_agreement(case):
+    if fmt not in ("pdf", "docx") or not documents._has_agreement(case):
         raise Http404(number)
-    reveal = may_see_parties(request.user, case)
+    reveal = request.GET.get("full") == "1"
     if reveal:
-        services.case_reveal_parties(
-            case=case, actor=request.user, reason=_("Printed the agreement (%(fmt)s).") % {"fmt": fmt.upper()}
-        )
+        reason = (request.GET.get("reason") or "").strip()
+        try:
+            if not reason:
+                raise ServiceError(
+                    "disputes.required",
+                    _("Say why you print the parties' personal data in full."),
+                    field="reason",
+                )
+            services.case_reveal_parties(
+                case=case,
+                actor=request.user,
+                reason=_("Printed the agreement (%(fmt)s): %(reason)s")
+                % {"fmt": fmt.upper(), "reason": reason},
+            )
+        except ServiceError as error:
+            context = _detail_context(request, case, _errors(error), "print")
+            return render(request, "disputes/case_detail.html", context, status=error.status)
     if fmt == "pdf":
         content, mime = documents.agreement_pdf(case, reveal=reveal), "application/pdf"
     elif fmt == "docx":

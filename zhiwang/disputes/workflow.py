@@ -130,13 +130,13 @@ def is_supervisor(actor, case) -> bool:
 
 
 def is_centre_operator(actor, case) -> bool:
-    """A window operator of the service centre where the case was registered."""
+    """A window operator of the service centre where the case was registered (now, not formerly)."""
     return (
         role_of(actor) == "intake_operator"
         and case.centre_id is not None
         and getattr(actor, "org_unit_id", None) is not None
         and case.centre.org_unit_id == actor.org_unit_id
-    ) or (role_of(actor) == "intake_operator" and case.created_by_id == getattr(actor, "pk", None))
+    )
 
 
 def is_leader(actor, case) -> bool:

@@ -11,7 +11,7 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from zhiwang.core.errors import ErrorList, NotFound, PermissionDeniedError, ServiceError
+from zhiwang.core.errors import Conflict, ErrorList, NotFound, PermissionDeniedError, ServiceError
 from zhiwang.core.scoping import scope_of
 from zhiwang.disputes.models import (
     WORKLOAD_STATUSES,
@@ -36,6 +36,7 @@ from zhiwang.disputes.models import (
     PerformanceStatus,
     ReferralKind,
     RiskColour,
+    ServiceCentre,
     Visit,
     VisitEvent,
     VisitStatus,
@@ -64,8 +65,9 @@ from zhiwang.geo.models import Division
 A = CaseAction
 #: Judicial confirmation must be applied for within this many days of the agreement.
 CONFIRMATION_DAYS = 30
-#: Roles that may register a case, and the sources each may use is not restricted further.
-REGISTERING_ROLES = {"intake_operator", "dispatcher", "mediator", "grid_worker", "administrator"}
+#: Roles that may register a case (grid workers report through tickets, which a dispatcher
+#: turns into a case: they see no dispute case, see ``selectors.case_visible``).
+REGISTERING_ROLES = {"intake_operator", "dispatcher", "mediator", "administrator"}
 
 
 @dataclass
@@ -75,16 +77,35 @@ class CaseResult:
 
 
 def _apply(case: DisputeCase, action: str, *, actor, note: str = "", payload=None, fields=()) -> CaseEvent:
-    case.version += 1
-    return CASE_WORKFLOW.apply(
-        case,
-        action,
-        actor=actor,
-        timeline_model=CaseEvent,
-        note=note,
-        payload=payload,
-        update_fields=["version", *fields],
+    """Apply a transition to ``case`` as the caller saw it: its ``version`` must still be the stored one.
+
+    The row is locked first (PostgreSQL; SQLite's IMMEDIATE transaction holds the write lock),
+    so of two people acting on the same version of a case, the second gets ``workflow.conflict``
+    (409) even when the action keeps the state (an update, a reassignment, a follow-up).
+    """
+    stored = (
+        DisputeCase.objects.select_for_update().filter(pk=case.pk).values_list("version", flat=True).first()
     )
+    if stored is not None and stored != case.version:
+        raise Conflict(
+            "workflow.conflict",
+            _("Somebody changed this case first (you saw version %(seen)s, it is now %(now)s). Reload it.")
+            % {"seen": case.version, "now": stored},
+        )
+    case.version += 1
+    try:
+        return CASE_WORKFLOW.apply(
+            case,
+            action,
+            actor=actor,
+            timeline_model=CaseEvent,
+            note=note,
+            payload=payload,
+            update_fields=["version", *fields],
+        )
+    except Exception:
+        case.version -= 1  # refused and rolled back: the caller's object is as it was
+        raise
 
 
 # --- registration ------------------------------------------------------------------
@@ -150,9 +171,8 @@ def case_register(
     role = role_of(actor)
     if role not in REGISTERING_ROLES:
         raise PermissionDeniedError("disputes.forbidden", _("You may not register dispute cases."))
-    key = clean(idempotency_key)[:150]
-    key = f"case:{key}" if key else None
-    if key and (existing := DisputeCase.objects.filter(idempotency_key=key).first()):
+    key = _case_key(actor, idempotency_key)
+    if key and (existing := _existing_case(key)):
         return CaseResult(existing, False)
     if visit is not None:
         if visit.status not in (VisitStatus.WAITING, VisitStatus.SERVING):
@@ -219,7 +239,8 @@ def case_register(
                 risk=values["risk"],
                 division=division,
                 status=CaseStatus.RECEIVED,
-                centre=visit.centre if visit is not None else None,
+                centre=visit.centre if visit is not None else _centre_of(actor),
+                organisation=_receiving_organisation(actor, division),
                 visit=visit,
                 ticket=ticket,
                 idempotency_key=key,
@@ -255,10 +276,57 @@ def case_register(
             if case.risk in (RiskColour.RED, RiskColour.ORANGE):
                 _report_up(case, actor=actor)
     except IntegrityError:
+        # A concurrent retry (same key), or somebody opened a case from the same visit or
+        # ticket a moment earlier: the unique constraints decide, the loser gets a clear answer.
         if key and (existing := DisputeCase.objects.filter(idempotency_key=key).first()):
             return CaseResult(existing, False)
+        if visit is not None and DisputeCase.objects.filter(visit_id=visit.pk).exists():
+            raise ServiceError(
+                "disputes.visit_not_open",
+                _("A dispute case has already been opened from visit %(number)s.") % {"number": visit.number},
+                field="visit",
+            ) from None
+        if ticket is not None and DisputeCase.objects.filter(ticket_id=ticket.pk).exists():
+            raise ServiceError(
+                "disputes.ticket_already_converted",
+                _("Ticket %(number)s is already a dispute case.") % {"number": ticket.number},
+                field="ticket",
+            ) from None
         raise
     return CaseResult(case, True)
+
+
+def _existing_case(key: str) -> DisputeCase | None:
+    """The case an earlier call with the same stored key made (the cheap first look; the unique
+    constraint is what really dedupes a retry racing the first call)."""
+    return DisputeCase.objects.filter(idempotency_key=key).first()
+
+
+def _case_key(actor, idempotency_key) -> str | None:
+    """The stored idempotency key: namespaced by the caller, so one user's key never finds another's case."""
+    key = clean(idempotency_key)[:120]
+    return f"case:{getattr(actor, 'pk', '-')}:{key}" if key else None
+
+
+def _receiving_organisation(actor, division: Division) -> MediationOrganisation | None:
+    """A mediator registers a case for their own organisation (when it serves the place): it stays
+    "awaiting assignment" but is that organisation's case, so the mediator sees and assigns it."""
+    from zhiwang.disputes.workflow import mediator_organisation_id
+
+    org_id = mediator_organisation_id(actor)
+    if org_id is None:
+        return None
+    organisation = MediationOrganisation.objects.select_related("division").filter(pk=org_id).first()
+    if organisation is None or not organisation.is_active or not _serves(organisation, division):
+        return None
+    return organisation
+
+
+def _centre_of(actor) -> ServiceCentre | None:
+    """The service centre a window operator works at (the case is then registered at it)."""
+    if role_of(actor) != "intake_operator" or getattr(actor, "org_unit_id", None) is None:
+        return None
+    return ServiceCentre.objects.filter(org_unit_id=actor.org_unit_id, is_active=True).first()
 
 
 def _may_register_at(actor, division: Division, visit: Visit | None) -> bool:
@@ -294,7 +362,7 @@ def case_from_ticket(
     from zhiwang.tickets.services import ticket_note
 
     key = clean(idempotency_key)
-    if key and (existing := DisputeCase.objects.filter(idempotency_key=f"case:{key}"[:155]).first()):
+    if key and (existing := _existing_case(_case_key(actor, key))):
         return CaseResult(existing, False)
     try:
         ticket = ticket_get(user=actor, number=ticket_number)
@@ -499,6 +567,8 @@ def session_record(
     record = require(record, "record", _("Write what happened at the session."))
     now = timezone.now()
     held_at = held_at or now
+    if timezone.is_naive(held_at):  # a local time without zone (API clients, forms)
+        held_at = timezone.make_aware(held_at)
     if held_at > now + timedelta(hours=1):
         raise ServiceError(
             "disputes.session_in_future",
@@ -701,7 +771,10 @@ def case_extend(*, case: DisputeCase, actor, until, reason: str) -> DisputeCase:
             field="until",
         )
     previous = case.target_at
-    case.target_at = case.target_at.replace(year=new_day.year, month=new_day.month, day=new_day.day)
+    # On the local calendar: replacing the day of the UTC value could land a day off.
+    case.target_at = timezone.localtime(case.target_at).replace(
+        year=new_day.year, month=new_day.month, day=new_day.day
+    )
     case.extended = True
     _apply(
         case,

@@ -52,7 +52,13 @@ def next_number(prefix: str, at: datetime | None = None) -> str:
 
 
 def add_months(moment: datetime, months: int = 1) -> datetime:
-    """The same day ``months`` later (clamped to the month's last day): "within one month"."""
+    """The same day ``months`` later (clamped to the month's last day): "within one month".
+
+    Counted on the local calendar (Asia/Shanghai): a case received at 01:00 on 1 March
+    is due on 1 April, although in UTC it was received on the last day of February.
+    """
+    if timezone.is_aware(moment):
+        moment = timezone.localtime(moment)
     month_index = moment.month - 1 + months
     year, month = moment.year + month_index // 12, month_index % 12 + 1
     day = min(moment.day, calendar.monthrange(year, month)[1])

@@ -316,6 +316,11 @@ def test_merge_reject_and_answer(as_user, make_ticket, hotline):
     assert (error["code"], error["field"]) == ("tickets.master_invalid", "master")
     assert post(api, f"/{rejected.number}/reject", {"reason": "属信访事项"}).json()["status"] == "rejected"
     assert post(api, f"/{inquiry.number}/answer", {"reply": "请拨打物业电话"}).json()["status"] == "closed"
+    transferred = make_ticket()
+    missing = post(api, f"/{transferred.number}/transfer", {"target": "调解", "reference": ""})
+    assert missing.json()["error"]["field"] == "reference"
+    body = post(api, f"/{transferred.number}/transfer", {"target": "调解", "reference": "TJ-9"}).json()
+    assert body["status"] == "closed" and body["timeline"][-1]["action"] == "transfer"
     assert (
         as_user(hotline).get(f"{URL}/{master.number}").json()["duplicates"][0]["number"] == duplicate.number
     )

@@ -410,7 +410,7 @@ class Ticket(models.Model):
         null=True,
         blank=True,
         # xgettext:no-python-format
-        help_text=_("80 % of the time limit"),
+        help_text=_("When the deadline warning goes out (ZHIWANG_WARNING_RATIO of the time limit)"),
     )
     supervise_at = models.DateTimeField(_("supervise at"), null=True, blank=True)
     clock_stage = models.PositiveSmallIntegerField(

@@ -50,6 +50,8 @@ class TicketAction(models.TextChoices):
     MERGE = "merge", _("Merge as duplicate")  # 合并
     REJECT = "reject", _("Do not accept")  # 不予受理
     ANSWER_DIRECTLY = "answer_directly", _("Answer directly")  # 直接答复
+    # Handed to another procedure (e.g. mediation, 转调解); the ticket closes here.
+    TRANSFER = "transfer", _("Transfer to another procedure")  # 移交
     WARN = "warn", _("Deadline warning")  # 预警 (system)
     NOTE = "note", _("Note")
     # Not a change of state: the audit row written when somebody unmasks the reporter's contact.
@@ -98,6 +100,10 @@ for _state in (*CLOCK_RUNNING, S.PENDING_DISPATCH, S.SUSPENDED, S.FOLLOW_UP):
     _TABLE[(_state, A.NOTE)] = _state
 for _state in S.values:
     _TABLE[(_state, A.REVEAL_CONTACT)] = _state
+#: Open states a ticket can be transferred from (not once replied: the unit's answer then stands).
+TRANSFERABLE = (S.PENDING_DISPATCH, S.DISPATCHED, S.ACCEPTED, S.SUSPENDED)
+for _state in TRANSFERABLE:
+    _TABLE[(_state, A.TRANSFER)] = S.CLOSED
 
 
 # --- who may act --------------------------------------------------------------
@@ -224,6 +230,7 @@ PERMISSIONS = {
     A.CLOSE: may_follow_up,
     A.REOPEN: may_follow_up,
     A.ANSWER_DIRECTLY: is_operator_or_dispatcher,
+    A.TRANSFER: is_operator_or_dispatcher,
     A.NOTE: is_involved,
     A.REVEAL_CONTACT: may_see_contact,
 }

@@ -162,6 +162,12 @@ class RejectIn(VersionIn):
     reason: str
 
 
+class TransferIn(VersionIn):
+    target: str
+    reference: str
+    note: str = ""
+
+
 def _get(request, number: str) -> Ticket:
     return selectors.ticket_get(user=request.user, number=number)
 
@@ -345,6 +351,20 @@ def answer_directly(request, number: str, payload: ReplyIn):
     ticket = _get(request, number)
     services.ticket_answer_directly(
         ticket=ticket, actor=request.user, reply=payload.reply, expected_version=payload.expected_version
+    )
+    return fresh_detail(ticket, request.user)
+
+
+@router.post("/{number}/transfer", response=TicketDetailOut, summary="Transfer to another procedure (移交)")
+def transfer(request, number: str, payload: TransferIn):
+    ticket = _get(request, number)
+    services.ticket_transfer(
+        ticket=ticket,
+        actor=request.user,
+        target=payload.target,
+        reference=payload.reference,
+        note=payload.note,
+        expected_version=payload.expected_version,
     )
     return fresh_detail(ticket, request.user)
 

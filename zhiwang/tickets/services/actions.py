@@ -29,6 +29,7 @@ from zhiwang.tickets.services.triage import (
     ticket_note,
     ticket_reject,
     ticket_reveal_contact,
+    ticket_transfer,
 )
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "ticket_follow_up",
     "ticket_merge",
     "ticket_note",
+    "ticket_transfer",
     "ticket_rate_by_citizen",
     "ticket_reassign",
     "ticket_reject",

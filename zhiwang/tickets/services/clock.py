@@ -63,6 +63,11 @@ def warning_ratio() -> Decimal:
     return ratio
 
 
+def warning_note() -> str:
+    """The timeline note of a deadline warning, with the configured share of the time limit."""
+    return _("%(percent)s%% of the time limit has been used.") % {"percent": int(warning_ratio() * 100)}
+
+
 def urge_after_days() -> int:
     """``ZHIWANG_URGE_AFTER_DAYS``: working days after the day of expiry when the urge notice goes out."""
     days = int(getattr(settings, "ZHIWANG_URGE_AFTER_DAYS", 1))
@@ -224,8 +229,7 @@ def _steps(now: datetime) -> list[_Step]:
             condition=swept & Q(clock_stage=RUNNING, warn_at__lte=now, due_at__gte=now),
             deadline_field="due_at",
             changes={"clock_stage": WARNED},
-            # xgettext:no-python-format
-            note=lambda row: _("80 % of the time limit has been used."),
+            note=lambda row: warning_note(),
             notification_kind="deadline_near",
             message=lambda row, note: f"{row['number']}: {note}",
             payload=lambda row: {"kind": "deadline_near"},

@@ -11,7 +11,7 @@ from zhiwang.tickets.models import (
     Ticket,
 )
 from zhiwang.tickets.notify import notify_unit
-from zhiwang.tickets.services.clock import supervision_point
+from zhiwang.tickets.services.clock import supervision_point, warning_note
 from zhiwang.tickets.services.transition import (
     A,
     apply_transition,
@@ -30,7 +30,7 @@ def _moved_on(ticket: Ticket, action: str, actor) -> bool:
 
 @transaction.atomic
 def ticket_warn(*, ticket_id: int, kind: str, now: datetime | None = None) -> Ticket:
-    """System warning: the accept deadline passed, or 80 % of the handling time is used."""
+    """System warning: the accept deadline passed, or the warning share (80 %) of the handling time is used."""
     ticket = locked_ticket(ticket_id)
     if _moved_on(ticket, A.WARN, None):
         return ticket
@@ -39,8 +39,7 @@ def ticket_warn(*, ticket_id: int, kind: str, now: datetime | None = None) -> Ti
         fields, note = ["accept_warned"], _("Not accepted in time.")
     else:
         ticket.clock_stage = max(ticket.clock_stage, 1)
-        # xgettext:no-python-format
-        fields, note = ["clock_stage"], _("80 % of the time limit has been used.")
+        fields, note = ["clock_stage"], warning_note()
     apply_transition(ticket, A.WARN, actor=None, note=note, payload={"kind": kind}, fields=fields)
     notify_unit(unit_id=ticket.handling_unit_id, ticket=ticket, kind=kind, message=f"{ticket.number}: {note}")
     return ticket

@@ -129,6 +129,60 @@ def ticket_answer_directly(
 
 
 @transaction.atomic
+def ticket_transfer(
+    *,
+    ticket: Ticket,
+    actor,
+    target: str,
+    reference: str,
+    note: str = "",
+    expected_version: int | None = None,
+) -> Ticket:
+    """Hand the matter to another procedure (移交; e.g. a mediation case, 转调解) and close the ticket.
+
+    ``target`` names the procedure (``"mediation"``, …) and ``reference`` the record that
+    now carries it (a case number); both go on the timeline row, so the ticket's history
+    points to where the matter went. The handling unit is told, pending requests lapse
+    and the citizen is told where to follow it.
+    """
+    target = require_text(target, "target", _("Say which procedure takes the matter over."))
+    reference = require_text(reference, "reference", _("Give the number of the record that takes it over."))
+    unit_id = ticket.handling_unit_id
+    ticket.reply = note.strip() or _("Transferred to %(target)s as %(reference)s.") % {
+        "target": target,
+        "reference": reference,
+    }
+    now = timezone.now()
+    ticket.closed_at = now
+    if ticket.replied_at is None:
+        ticket.replied_at = now
+    apply_transition(
+        ticket,
+        A.TRANSFER,
+        actor=actor,
+        note=ticket.reply,
+        payload={"to": target, "reference": reference},
+        fields=["reply", "replied_at", "closed_at"],
+        expected_version=expected_version,
+    )
+    withdraw_pending_requests(ticket, why=ticket.reply)
+    notify_unit(
+        unit_id=unit_id,
+        ticket=ticket,
+        kind="transferred",
+        message=_("Ticket %(number)s was transferred: %(reply)s")
+        % {"number": ticket.number, "reply": ticket.reply},
+    )
+    notify_citizen(
+        ticket=ticket,
+        body=_("Your request %(number)s is now handled as %(reference)s.")
+        % {"number": ticket.number, "reference": reference},
+    )
+    tell_duplicates(ticket)
+    return ticket
+
+
+@transaction.atomic
 def ticket_note(*, ticket: Ticket, actor, note: str, expected_version: int | None = None) -> TicketEvent:
     """A note on the timeline without a change of state."""
     return apply_transition(

@@ -137,9 +137,11 @@ def test_ticket_becomes_a_case_with_its_history_linked(world, hotline, nanshan_b
     assert case.division == ticket.division and case.status == CaseStatus.RECEIVED
     note = case.events.get(action="note")
     assert note.payload["ticket"] == ticket.number and note.payload["ticket_history"]
-    assert ticket.events.filter(
-        action="note", note__contains=case.number
-    ).exists()  # the ticket says where it went
+    # The ticket leaves the ticket loop: closed by a transfer that says where it went.
+    ticket.refresh_from_db()
+    transfer = ticket.events.get(action="transfer")
+    assert ticket.status == "closed" and transfer.payload["reference"] == case.number
+    assert note.payload["ticket_transferred"] is True
     again = case_from_ticket(
         actor=hotline,
         ticket_number=ticket.number,

@@ -354,12 +354,13 @@ def case_from_ticket(
 
     The ticket is read through ``tickets.selectors.ticket_get`` (scoped: a ticket outside
     the actor's jurisdiction is "not found"). The case keeps a link to the ticket, whose
-    timeline the case page shows; when the ticket is still open and the actor works on it,
-    a note "transferred to mediation" is added through ``tickets.services.ticket_note``.
+    timeline the case page shows. An open ticket the actor may transfer is closed with a
+    pointer to the case (``tickets.services.ticket_transfer``, 移交); otherwise a note is
+    added where the actor works on the ticket.
     A ticket already turned into a case answers ``disputes.ticket_already_converted``.
     """
     from zhiwang.tickets.selectors import ticket_get, ticket_timeline
-    from zhiwang.tickets.services import ticket_note
+    from zhiwang.tickets.services import ticket_note, ticket_transfer
 
     key = clean(idempotency_key)
     if key and (existing := _existing_case(_case_key(actor, key))):
@@ -397,17 +398,22 @@ def case_from_ticket(
         if not result.created:
             return result
         case = result.case
-        annotated = False
+        # The matter leaves the ticket loop: close the ticket with a pointer to the case (移交)
+        # when the actor may; otherwise (e.g. a mediator, or a ticket already replied) a note.
+        transferred = annotated = False
         if ticket.is_open:
+            note = _("Transferred to mediation as dispute case %(number)s.") % {"number": case.number}
             try:
-                ticket_note(
-                    ticket=ticket,
-                    actor=actor,
-                    note=_("Transferred to mediation as dispute case %(number)s.") % {"number": case.number},
+                ticket_transfer(
+                    ticket=ticket, actor=actor, target=_("mediation"), reference=case.number, note=note
                 )
-                annotated = True
+                transferred = annotated = True
             except ServiceError:
-                annotated = False  # the actor does not work on the ticket: the link on the case is enough
+                try:
+                    ticket_note(ticket=ticket, actor=actor, note=note)
+                    annotated = True
+                except ServiceError:
+                    pass  # the actor does not work on the ticket: the link on the case is enough
         history = [
             {"at": e.at, "action": e.action, "to": e.to_state, "note": e.note[:200]}
             for e in ticket_timeline(user=actor, ticket=ticket)[:50]
@@ -420,7 +426,12 @@ def case_from_ticket(
             to_state=case.status,
             note=_("Linked to ticket %(number)s (%(status)s).")
             % {"number": ticket.number, "status": ticket.get_status_display()},
-            payload={"ticket": ticket.number, "ticket_annotated": annotated, "ticket_history": history},
+            payload={
+                "ticket": ticket.number,
+                "ticket_annotated": annotated,
+                "ticket_transferred": transferred,
+                "ticket_history": history,
+            },
         )
     return result
 

@@ -146,6 +146,9 @@ def test_ticket_list_filters(
     assert numbers(handling_unit=sub_handler.org_unit.code) >= {working.number}
     assert pending.number not in numbers(handling_unit=sub_handler.org_unit.code)
     assert pending.number in numbers(division=nanshan_community.code)
+    assert pending.number in numbers(grid=pending.grid.code) and pending.number in numbers(
+        address=pending.address.code
+    )
     assert pending.number not in numbers(division="440303000000")
     assert pending.number in numbers(q="井盖") and numbers(q=pending.number[:12]) >= {pending.number}
     assert working.number in numbers(due_before=working.due_at) and pending.number not in numbers(
@@ -167,6 +170,8 @@ def test_ticket_list_filters(
         ({"category": "NOPE"}, "tickets.category_unknown"),
         ({"division": "999999999999"}, "tickets.division_unknown"),
         ({"handling_unit": "NOPE"}, "tickets.unit_unknown"),
+        ({"grid": "440305999999999"}, "tickets.grid_unknown"),
+        ({"address": "NOPE"}, "tickets.address_unknown"),
         ({"ordering": "title"}, "tickets.ordering_unknown"),
     ],
 )

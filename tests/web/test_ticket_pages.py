@@ -8,6 +8,8 @@ two Nanshan grids, a citizen. Tickets are made through the services, as every pa
 from __future__ import annotations
 
 import re
+from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -496,6 +498,31 @@ def test_ticket_list_is_scoped(client, nanshan_dispatcher, luohu_dispatcher, mak
     assert ticket.number in html_of(client.get("/tickets/", {"status": "open"}))
     client.force_login(luohu_dispatcher)
     assert ticket.number not in html_of(client.get("/tickets/"))
+
+
+def test_ticket_list_click_through_filters(client, nanshan_dispatcher, make_ticket):
+    """The filters dashboards link with: place codes, channel, dates; a typo shows on its field."""
+    ticket = make_ticket()
+    other = make_ticket(channel="web")
+    client.force_login(nanshan_dispatcher)
+    day = ticket.received_at.astimezone(ZoneInfo("Asia/Shanghai")).date()
+    html = html_of(
+        client.get(
+            "/tickets/",
+            {
+                "grid": ticket.grid.code,
+                "address": ticket.address.code,
+                "channel": "hotline",
+                "received_from": day.isoformat(),
+                "received_to": (day + timedelta(days=1)).isoformat(),
+            },
+        )
+    )
+    assert ticket.number in html and other.number not in html
+    assert '<details class="more-filters" open>' in html
+    assert ticket.number not in html_of(client.get("/tickets/", {"received_to": day.isoformat()}))
+    html = html_of(client.get("/tickets/", {"division": "999999999999"}))
+    assert "999999999999" in html and "不存在区划" in html
 
 
 # --- handlers ----------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from zhiwang.accounts.models import OrgUnit, OrgUnitKind
 from zhiwang.core.errors import ServiceError
 from zhiwang.core.scoping import scope_of
 from zhiwang.geo.addressing import match_address
-from zhiwang.geo.models import Division, StandardAddress
+from zhiwang.geo.models import Division, Grid, StandardAddress
 from zhiwang.tickets.models import (
     FINAL_STATUSES,
     OPEN_STATUSES,
@@ -88,7 +88,8 @@ class TicketFilters:
     """What a ticket list can be narrowed by; every field optional.
 
     ``status`` is a status, or ``open`` / ``final``; ``category`` and ``division`` are
-    codes and include their whole subtree; ``handling_unit`` is a unit code; ``q``
+    codes and include their whole subtree; ``grid`` is a grid code; ``address`` a standard
+    address code (a building includes its units and rooms); ``handling_unit`` is a unit code; ``q``
     matches the number (exactly or its start) or the title.
     """
 
@@ -99,6 +100,8 @@ class TicketFilters:
     urgency: str = ""
     handling_unit: str = ""
     division: str = ""
+    grid: str = ""
+    address: str = ""
     overdue: bool | None = None
     due_before: datetime | None = None
     q: str = ""
@@ -175,6 +178,23 @@ def ticket_list(*, user, filters: TicketFilters | dict | None = None, now: datet
             )
         subtree = Division.objects.descendants_of(division, include_self=True).values("pk")
         qs = qs.filter(division__in=subtree)
+    if f.grid:
+        grid = Grid.objects.filter(code=f.grid).only("pk").first()
+        if grid is None:
+            raise ServiceError(
+                "tickets.grid_unknown", _("There is no grid %(value)s.") % {"value": f.grid}, field="grid"
+            )
+        qs = qs.filter(grid=grid)
+    if f.address:
+        address = StandardAddress.objects.filter(code=f.address).only("pk").first()
+        if address is None:
+            raise ServiceError(
+                "tickets.address_unknown",
+                _("There is no standard address %(code)s.") % {"code": f.address},
+                field="address",
+            )
+        # A building's tickets include those located at its units and rooms.
+        qs = qs.filter(Q(address=address) | Q(address__parent=address) | Q(address__parent__parent=address))
     if f.overdue is True:
         qs = qs.filter(status__in=OVERDUE_STATES, due_at__lt=now)
     elif f.overdue is False:

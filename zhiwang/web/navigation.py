@@ -37,7 +37,17 @@ NAVIGATION = [
     (
         _("Tickets"),
         "web:ticket_list",
-        frozenset({"intake_operator", "dispatcher", "handler", "grid_worker", "leader", "administrator"}),
+        frozenset(
+            {
+                "intake_operator",
+                "dispatcher",
+                "handler",
+                "grid_worker",
+                "leader",
+                "data_steward",
+                "administrator",
+            }
+        ),
     ),
     (
         _("City registry"),

@@ -12,7 +12,9 @@ DISPATCH_ROLES = frozenset({"dispatcher"})
 HANDLER_ROLES = frozenset({"handler"})
 GRID_ROLES = frozenset({"grid_worker"})
 #: Roles that read tickets at all (the list and the detail page); scoping does the rest.
-TICKET_READER_ROLES = frozenset({"intake_operator", "dispatcher", "handler", "grid_worker", "leader"})
+TICKET_READER_ROLES = frozenset(
+    {"intake_operator", "dispatcher", "handler", "grid_worker", "leader", "data_steward"}
+)
 
 
 def role_of(user) -> str:

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from zhiwang.core.errors import ServiceError
 from zhiwang.tickets import selectors
-from zhiwang.tickets.models import RequestKind, Satisfaction, TicketKind, Urgency
+from zhiwang.tickets.models import Channel, RequestKind, Satisfaction, TicketKind, Urgency
 from zhiwang.web.tickets.uploads import validate_uploads
 
 TOKEN_SALT = "zhiwang.web.tickets.form-token"
@@ -331,13 +331,61 @@ class RateForm(AccessibleForm):
 
 
 class TicketFilterForm(forms.Form):
+    """The ticket list's filters; every dashboard figure links here with the filters behind it."""
+
     q = forms.CharField(label=_("Number or words of the title"), required=False, max_length=100)
     status = forms.ChoiceField(label=_("Status"), required=False)
     kind = forms.ChoiceField(label=_("Kind"), required=False, choices=[("", _("All")), *TicketKind.choices])
+    # The finer filters (a division's code, a category's code …) are what click-throughs set.
+    channel = forms.ChoiceField(
+        label=_("Channel"), required=False, choices=[("", _("All")), *Channel.choices]
+    )
+    overdue = forms.TypedChoiceField(
+        label=_("Overdue"),
+        required=False,
+        choices=[("", _("All")), ("1", _("Overdue")), ("0", _("Not overdue"))],
+        coerce=lambda value: value == "1",
+        empty_value=None,
+    )
+    received_from = forms.DateField(
+        label=_("Received from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    received_to = forms.DateField(
+        label=_("Received before"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    division = forms.CharField(label=_("Division code"), required=False, max_length=12)
+    grid = forms.CharField(label=_("Grid code"), required=False, max_length=15)
+    address = forms.CharField(label=_("Standard address code"), required=False, max_length=32)
+    category = forms.CharField(label=_("Category code"), required=False, max_length=32)
+    handling_unit = forms.CharField(label=_("Handling unit code"), required=False, max_length=64)
+
+    BASIC = ("q", "status", "kind")
 
     def __init__(self, *args, status_choices=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["status"].choices = [("", _("All")), ("open", _("Open")), *status_choices]
+
+    def basic_fields(self):
+        return [self[name] for name in self.BASIC]
+
+    def more_fields(self):
+        return [self[name] for name in self.fields if name not in self.BASIC]
+
+    def more_used(self) -> bool:
+        """Whether a finer filter is set (the "more filters" panel then opens by itself)."""
+        return self.is_bound and any(self.data.get(name) for name in self.fields if name not in self.BASIC)
+
+    def filters(self) -> dict:
+        """The selector's filters: dates become local midnights (``received_to`` excluded)."""
+        from datetime import datetime, time
+
+        from django.utils import timezone
+
+        data = {k: v for k, v in self.cleaned_data.items() if v not in ("", None)}
+        for name in ("received_from", "received_to"):
+            if name in data:
+                data[name] = timezone.make_aware(datetime.combine(data[name], time.min))
+        return data
 
 
 # --- actions on one ticket (detail page and inline forms on the lists) ---------------------------

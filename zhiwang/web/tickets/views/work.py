@@ -257,7 +257,7 @@ def patrol_report(request):
 @role_required(TICKET_READER_ROLES)
 def ticket_list(request):
     form = TicketFilterForm(request.GET or None, status_choices=TicketStatus.choices)
-    filters = form.cleaned_data if form.is_valid() else {}
+    filters = form.filters() if form.is_valid() else {}
     now = timezone.now()
     try:
         tickets = selectors.ticket_list(user=request.user, filters=filters)

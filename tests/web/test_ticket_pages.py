@@ -733,3 +733,22 @@ def test_navigation_by_role(client, username, present, absent):
         assert f'href="{url}"' in nav, url
     for url in absent:
         assert f'href="{url}"' not in nav, url
+
+
+def test_detail_links_the_place_and_mediation_for_those_who_may(
+    client, make_ticket, nanshan_dispatcher, sub_handler, luohu_dispatcher
+):
+    ticket = dispatched(make_ticket(), nanshan_dispatcher)
+    client.force_login(nanshan_dispatcher)
+    html = html_of(client.get(f"/tickets/{ticket.number}/"))
+    assert 'data-testid="place-figures"' in html and f"/places/{ticket.address.code}/" in html
+    assert f"/disputes/cases/new/?ticket={ticket.number}" in html
+    # The handling unit works the ticket but reads no registry and does not transfer it.
+    client.force_login(sub_handler)
+    html = html_of(client.get(f"/tickets/{ticket.number}/"))
+    assert "place-figures" not in html and "to-mediation" not in html
+    # Closed tickets are not transferred any more.
+    services.ticket_reject(ticket=make_ticket(), actor=nanshan_dispatcher, reason="属诉讼事项")
+    closed = Ticket.objects.filter(status="rejected").latest("pk")
+    client.force_login(nanshan_dispatcher)
+    assert "to-mediation" not in html_of(client.get(f"/tickets/{closed.number}/"))

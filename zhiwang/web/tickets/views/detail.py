@@ -17,9 +17,9 @@ from zhiwang.core.errors import Conflict, NotFound, PermissionDeniedError, Servi
 from zhiwang.geo.selectors import feature_collection
 from zhiwang.tickets import selectors
 from zhiwang.tickets.models import RequestStatus
-from zhiwang.tickets.workflow import TICKET_WORKFLOW, TicketAction
+from zhiwang.tickets.workflow import TICKET_WORKFLOW, TRANSFERABLE, TicketAction
 from zhiwang.web.tickets import actions
-from zhiwang.web.tickets.access import TICKET_READER_ROLES, role_required
+from zhiwang.web.tickets.access import TICKET_READER_ROLES, role_of, role_required
 from zhiwang.web.tickets.forms import apply_service_error
 from zhiwang.web.tickets.presenters import deadline_of, masked_phone, timeline_rows
 
@@ -31,6 +31,37 @@ def _attachments(ticket):
 
 def _pending(requests):
     return next((r for r in requests if r.status == RequestStatus.PENDING), None)
+
+
+#: Who may open the place page of a ticket's address (the registry's readers).
+PLACE_ROLES = frozenset(
+    {"grid_worker", "data_steward", "leader", "administrator", "dispatcher", "intake_operator"}
+)
+#: Who may turn an open ticket into a dispute case (转调解).
+MEDIATION_ROLES = frozenset({"intake_operator", "dispatcher", "mediator", "administrator"})
+
+
+def _place(user, ticket):
+    """The registry's figures for the ticket's building, for those who may open the place page."""
+    from zhiwang.core.errors import NotFound
+    from zhiwang.registry import selectors as registry
+
+    if ticket.address_id is None or role_of(user) not in PLACE_ROLES:
+        return None
+    try:
+        address = registry.address_get(user=user, code=ticket.address.code)
+    except NotFound:
+        return None
+    building = registry.building_of(address)
+    view = registry.building_view(user=user, building=building)
+    return {
+        "url": reverse("web:place_detail", args=[building.code]),
+        "building": building,
+        "people": view.people,
+        "migrants": view.migrants,
+        "rentals": view.rentals,
+        "entities": view.entities,
+    }
 
 
 def _render(request, ticket, *, failed=None, failed_form=None, conflict=None, revealed=None, status=200):
@@ -63,6 +94,10 @@ def _render(request, ticket, *, failed=None, failed_form=None, conflict=None, re
         "conflict": conflict,
         "revealed": revealed,
         "map_points": point,
+        "place": _place(user, ticket),
+        "mediation_url": f"{reverse('disputes:case_new')}?ticket={ticket.number}"
+        if role_of(user) in MEDIATION_ROLES and ticket.status in TRANSFERABLE
+        else None,
         "map_outline": feature_collection([ticket.grid], kind="grid") if ticket.grid_id else None,
     }
     return render(request, "web/tickets/detail.html", context, status=status)

@@ -63,6 +63,12 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"  {account.username:<22} {account.role:<16} {account.full_name}  [{account.where}]"
             )
+        # Made by the disputes demo: the service centre's window and a second mediator.
+        for username, role, what in (
+            ("demo_window", "intake_operator", "综治中心窗口 (service centre window)"),
+            ("demo_mediator2", "mediator", "南头街道人民调解委员会 (second mediator)"),
+        ):
+            self.stdout.write(f"  {username:<22} {role:<16} {what}")
 
     @staticmethod
     def _step(desc: str, no_progress: bool, build, **kwargs):

@@ -36,7 +36,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PG = "postgres://postgres@127.0.0.1:5432"
-PG_NAME = "zw_bench_registry"
+PG_NAME = "zw_registry2"  # dropped after each run
 SCALES = {"shenzhen": 18_000_000}
 AREAS = ("440305", "440303", "440304", "440306", "440307", "440308", "440309", "440310", "440311", "430102")
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
@@ -98,6 +98,16 @@ def recreate_pg(base_url: str) -> str:
         conn.execute(f'DROP DATABASE IF EXISTS "{PG_NAME}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{PG_NAME}"')
     return f"{base_url.rstrip('/')}/{PG_NAME}"
+
+
+def drop_pg(base_url: str) -> None:
+    import psycopg
+    from django.db import connection
+
+    connection.close()
+    admin = base_url.rstrip("/").replace("postgres://", "postgresql://", 1) + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{PG_NAME}" WITH (FORCE)')
 
 
 def child(args) -> dict:
@@ -170,6 +180,8 @@ def child(args) -> dict:
         raw.executemany("INSERT INTO bench_raw VALUES (?, ?, ?, ?)", raw_rows)
         raw.execute("COMMIT")
     raw_s = time.perf_counter() - started
+    if connection.vendor == "postgresql":
+        drop_pg(args.pg)
     return {
         "backend": connection.vendor,
         "rows": args.rows,

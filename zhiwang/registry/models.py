@@ -124,9 +124,10 @@ class Person(Provenance, Placed):
         ordering = ["name", "pk"]
         permissions = [("reveal_personal_data", _("Can see unmasked ID numbers and phones (logged)"))]
         indexes = [
-            # residents of a community / grid (building page, key-group lists)
+            # residents of a community (key-group lists, scoped name search); grid has its FK index.
+            # On PostgreSQL ``name`` uses the "C" collation (migration 0004), so these indexes
+            # also serve name-prefix search (LIKE 'x%') in name order.
             models.Index(fields=["community", "name"], name="registry_person_comm_name"),
-            models.Index(fields=["grid"], name="registry_person_grid"),
         ]
 
     def __str__(self) -> str:

@@ -237,10 +237,12 @@ def building_view(*, user, building: StandardAddress, today: date | None = None)
     current residences at the building's rooms, read through the person scope.
     """
     today = today or timezone.localdate()
-    prefix = f"{building.code}-"
-    places = list(
-        StandardAddress.objects.filter(Q(pk=building.pk) | Q(code__startswith=prefix)).order_by("code")
-    )
+    # Descendants through the parent links (indexed), not a code prefix: on PostgreSQL a
+    # LIKE 'code-%' cannot use the code's unique index and scans every address of the city.
+    children = list(StandardAddress.objects.filter(parent_id=building.pk))
+    unit_ids = [a.pk for a in children if a.level == AddressLevel.UNIT]
+    grandchildren = list(StandardAddress.objects.filter(parent_id__in=unit_ids)) if unit_ids else []
+    places = sorted([building, *children, *grandchildren], key=lambda a: a.code)
     ids = [a.pk for a in places]
     housing = {h.address_id: h for h in Housing.objects.filter(address_id__in=ids)}
     visible_people = person_visible(user=user)

@@ -152,6 +152,8 @@ class Cleaned:
 
 def text(value) -> str:
     """A cell as text: Excel numbers without ".0", dates as ISO, whitespace trimmed."""
+    if type(value) is str:  # the common case (CSV cells)
+        return " ".join(value.split())
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():

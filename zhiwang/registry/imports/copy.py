@@ -1,97 +1,124 @@
-"""Bulk insert of new people: COPY into a staging table on PostgreSQL, batched INSERTs elsewhere.
+"""Set-based insert of new records: COPY into a staging table on PostgreSQL, one prepared INSERT elsewhere.
 
-Elsewhere one prepared ``INSERT`` runs for all rows (``executemany``).
+The import builds plain rows (``{attname: value}``), never model instances: a model
+object costs more than validating and hashing the row. Columns the rows do not name
+take the field's default, prepared once per chunk; values every row shares (time
+stamps, source, batch) are prepared once too.
+
 PostgreSQL: rows go through ``COPY … FROM STDIN`` into a temporary table shaped like
-``registry_person`` (no constraints), then one ``INSERT … SELECT … RETURNING`` moves
-them and hands back the new ids, keyed by the ID-number hash.
+the target (no constraints, no indexes), then one ``INSERT … SELECT … RETURNING`` moves
+them and hands back the new ids. Elsewhere (SQLite) one prepared ``INSERT`` runs for all
+rows (``executemany``) and the ids, when wanted, are read back by natural key.
 """
 
 from __future__ import annotations
 
-from django.db import connection
+from datetime import date
+
+from django.db import connection, models
 
 from zhiwang.registry.models import Person
 
-STAGE = "registry_person_stage"
+
+def _columns(model: type[models.Model]) -> list[models.Field]:
+    return [f for f in model._meta.concrete_fields if not f.primary_key]
 
 
-def _columns():
-    return [f for f in Person._meta.concrete_fields if not f.primary_key]
+def _prepared(field: models.Field, value):
+    """The value as the driver wants it (dates as ISO text on SQLite, aware datetimes, decimals…)."""
+    if value is None:
+        return None
+    kind = field.get_internal_type()
+    if kind == "DateField" and connection.vendor != "postgresql":
+        return value.isoformat() if isinstance(value, date) else value
+    if kind in ("DateTimeField", "DecimalField", "JSONField", "BooleanField"):
+        return field.get_db_prep_save(value, connection)
+    return value
 
 
-def insert_people(people: list[Person]) -> None:
-    """Insert ``people`` (new, unsaved) and set their primary keys."""
-    fields = _columns()
-    names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    table = connection.ops.quote_name(Person._meta.db_table)
-    if connection.vendor != "postgresql":
-        _insert_executemany(people, fields, names, table)
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} ON COMMIT DELETE ROWS AS SELECT {names} FROM {table} WITH NO DATA"
-        )
-        raw = cursor.cursor  # the psycopg cursor
-        with raw.copy(f"COPY {STAGE} ({names}) FROM STDIN") as copy:
-            for row in _rows(people, fields):
-                copy.write_row(row)
-        cursor.execute(
-            f"INSERT INTO {table} ({names}) SELECT {names} FROM {STAGE} RETURNING id, id_number_hash"
-        )
-        ids = dict((key, pk) for pk, key in cursor.fetchall())
-        cursor.execute(f"TRUNCATE {STAGE}")
-    for person in people:
-        person.pk = ids[person.id_number_hash]
-        person._state.adding = False
-        person._state.db = connection.alias
-
-
-def _rows(people: list[Person], fields) -> list[list]:
-    """Database values without the per-cell ORM preparation: the stamps every row of a chunk
-    shares (times, source, batch) are prepared once, dates become ISO text on SQLite."""
-    first = people[0]
-    shared = {"created_at", "updated_at", "last_confirmed_at", "source_id", "import_batch_id"}
-    constant = {
-        f.attname: f.get_db_prep_save(getattr(first, f.attname), connection)
-        for f in fields
-        if f.attname in shared and all(getattr(p, f.attname) == getattr(first, f.attname) for p in people)
-    }
-    iso = connection.vendor != "postgresql"
-    getters = []
+def _tuples(model, fields, rows: list[dict], shared: dict) -> list[tuple]:
+    """Driver tuples: per-row values, else the shared values, else the field default."""
+    constant = {}
     for f in fields:
-        if f.attname in constant:
-            value = constant[f.attname]
-            getters.append(lambda p, v=value: v)
-        elif f.get_internal_type() == "DateField" and iso:
-            getters.append(lambda p, a=f.attname: getattr(p, a).isoformat() if getattr(p, a) else None)
-        elif f.get_internal_type() in ("DateTimeField", "DecimalField", "JSONField"):
-            getters.append(lambda p, f=f: f.get_db_prep_save(getattr(p, f.attname), connection))
+        if f.attname in shared:
+            constant[f.attname] = _prepared(f, shared[f.attname])
+        elif f.has_default():
+            constant[f.attname] = _prepared(f, f.get_default())
         else:
-            getters.append(lambda p, a=f.attname: getattr(p, a))
-    return [[get(p) for get in getters] for p in people]
+            constant[f.attname] = None if f.null else ""
+    converters = []
+    iso = connection.vendor != "postgresql"
+    for f in fields:
+        kind = f.get_internal_type()
+        if kind == "DateField" and iso:
+            converters.append(lambda v: v.isoformat() if isinstance(v, date) else v)
+        elif kind in ("DateTimeField", "DecimalField", "JSONField", "BooleanField"):
+            converters.append(lambda v, f=f: f.get_db_prep_save(v, connection))
+        else:
+            converters.append(None)
+    plan = [(f.attname, constant[f.attname], convert) for f, convert in zip(fields, converters, strict=True)]
+    out = []
+    for row in rows:
+        values = []
+        for name, default, convert in plan:
+            if name in row:
+                value = row[name]
+                values.append(convert(value) if convert is not None and value is not None else value)
+            else:
+                values.append(default)
+        out.append(tuple(values))
+    return out
 
 
-def _insert_executemany(people: list[Person], fields, names: str, table: str) -> None:
-    """One prepared INSERT run for every row (no ORM compile per row), then the ids by hash."""
+def insert_rows(
+    model: type[models.Model], rows: list[dict], *, shared: dict, key: str | None = None
+) -> dict[str, int]:
+    """Insert new records of ``model``; with ``key`` (a unique column) answer ``{key value: pk}``."""
+    if not rows:
+        return {}
+    fields = _columns(model)
+    names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    table = connection.ops.quote_name(model._meta.db_table)
+    data = _tuples(model, fields, rows, shared)
+    if connection.vendor == "postgresql":
+        stage = connection.ops.quote_name(f"{model._meta.db_table}_stage")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS "
+                f"AS SELECT {names} FROM {table} WITH NO DATA"
+            )
+            with cursor.cursor.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
+                for values in data:
+                    copy.write_row(values)
+            returning = f" RETURNING {connection.ops.quote_name(key)}, id" if key else ""
+            cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage}{returning}")
+            ids = dict(cursor.fetchall()) if key else {}
+            cursor.execute(f"TRUNCATE {stage}")
+        return ids
     marks = ", ".join(["%s"] * len(fields))
     with connection.cursor() as cursor:
-        cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", _rows(people, fields))
-    ids = existing_hashes([p.id_number_hash for p in people])
-    for person in people:
-        person.pk = ids[person.id_number_hash]
-        person._state.adding = False
-        person._state.db = connection.alias
+        cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", data)
+    return existing_keys(model, key, [row[key] for row in rows]) if key else {}
+
+
+def existing_keys(model: type[models.Model], key: str, values: list) -> dict:
+    """``{key value: pk}`` of the records already stored, by a unique index (raw SQL: the ORM's
+    ``__in`` preparation of thousands of values costs more than the query)."""
+    found: dict = {}
+    table = connection.ops.quote_name(model._meta.db_table)
+    column = connection.ops.quote_name(key)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"SELECT {column}, id FROM {table} WHERE {column} = ANY(%s)", [list(values)])
+            return dict(cursor.fetchall())
+        for start in range(0, len(values), 900):  # SQLite's bound-parameter limit
+            part = values[start : start + 900]
+            marks = ", ".join(["%s"] * len(part))
+            cursor.execute(f"SELECT {column}, id FROM {table} WHERE {column} IN ({marks})", part)
+            found.update(cursor.fetchall())
+    return found
 
 
 def existing_hashes(hashes: list[str]) -> dict[str, int]:
-    """``{id_number_hash: pk}`` of the people already stored, by the unique index (raw SQL: the ORM's
-    ``__in`` preparation of thousands of values costs more than the query)."""
-    found: dict[str, int] = {}
-    table = connection.ops.quote_name(Person._meta.db_table)
-    with connection.cursor() as cursor:
-        for start in range(0, len(hashes), 900):  # SQLite's bound-parameter limit
-            part = hashes[start : start + 900]
-            marks = ", ".join(["%s"] * len(part))
-            cursor.execute(f"SELECT id_number_hash, id FROM {table} WHERE id_number_hash IN ({marks})", part)
-            found.update(cursor.fetchall())
-    return found
+    """``{id_number_hash: pk}`` of the people already stored."""
+    return existing_keys(Person, "id_number_hash", hashes)

@@ -33,9 +33,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from zhiwang.core.errors import FieldError, ServiceError
-from zhiwang.geo.models import StandardAddress
-from zhiwang.registry.hashing import id_number_hash, phone_hash
-from zhiwang.registry.imports.copy import existing_hashes, insert_people
+from zhiwang.geo.addressing import match_many
+from zhiwang.geo.models import AddressLevel, StandardAddress
+from zhiwang.registry.hashing import hasher
+from zhiwang.registry.imports.copy import existing_hashes, insert_rows
 from zhiwang.registry.imports.reading import SourceFile
 from zhiwang.registry.models import (
     EntitySource,
@@ -67,6 +68,7 @@ from zhiwang.registry.services import (
 from zhiwang.registry.validation import CLEANERS, FIELDS, REQUIRED, masked
 
 ADDRESS_CACHE_SIZE = 20_000
+MATCH_LEVELS = (AddressLevel.ROOM, AddressLevel.UNIT, AddressLevel.BUILDING)
 
 
 def import_dir() -> Path:
@@ -169,22 +171,50 @@ def header_summary(batch: ImportBatch) -> dict:
 
 
 class _Run:
-    """State of one run of a batch: the address cache and the time stamp."""
+    """State of one run of a batch: the address cache, the keyed hashers and the time stamp."""
 
     def __init__(self, batch: ImportBatch):
         self.batch = batch
         self.now = timezone.now()
+        self.today = timezone.localdate()
         self.addresses: OrderedDict[str, StandardAddress | None] = OrderedDict()
         self.labels: dict[str, str] = {}
+        self.id_hash = hasher("id")
+        phone = hasher("phone")
+        self.phone_hash = lambda value: phone(value) if value else ""
+
+    def prefetch(self, texts) -> None:
+        """Resolve the chunk's distinct new address texts at once: codes by one query, the rest
+        by ``match_many`` (one index pass, two bulk queries), as ``resolve_address`` would."""
+        todo = list(dict.fromkeys(t for t in texts if t and t not in self.addresses))
+        if not todo:
+            return
+        found: dict[str, StandardAddress | None] = {}
+        stripped = {t: t.strip() for t in todo}
+        codes = list(set(stripped.values()))
+        by_code = {}
+        for start in range(0, len(codes), 900):
+            by_code.update(
+                (a.code, a) for a in StandardAddress.objects.filter(code__in=codes[start : start + 900])
+            )
+        free = [t for t in todo if stripped[t] not in by_code]
+        for text, match in zip(free, match_many([stripped[t] for t in free]), strict=True):
+            ok = match.address is not None and match.level in MATCH_LEVELS
+            found[text] = match.address if ok else None
+        for text in todo:
+            self.remember(text, by_code[stripped[text]] if stripped[text] in by_code else found[text])
+
+    def remember(self, text: str, address: StandardAddress | None) -> None:
+        self.addresses[text] = address
+        if len(self.addresses) > ADDRESS_CACHE_SIZE:
+            self.addresses.popitem(last=False)
 
     def address(self, text: str) -> StandardAddress | None:
         if text in self.addresses:
             self.addresses.move_to_end(text)
             return self.addresses[text]
         found = resolve_address(text)
-        self.addresses[text] = found
-        if len(self.addresses) > ADDRESS_CACHE_SIZE:
-            self.addresses.popitem(last=False)
+        self.remember(text, found)
         return found
 
 
@@ -386,10 +416,13 @@ def _write_chunk(run: _Run, number: int, rows: list[tuple[int, dict]]) -> None:
 
 
 def _people(chunk: _Chunk) -> None:
-    batch, now = chunk.batch, chunk.run.now
+    run, batch, now = chunk.run, chunk.batch, chunk.run.now
+    id_hash, phone_hash = run.id_hash, run.phone_hash
+    good = chunk.clean()
+    run.prefetch(values.get("address") for _row, _raw, values in good)
     by_key: dict[str, tuple[int, dict, dict]] = {}
-    for row, raw, values in chunk.clean():
-        key = id_number_hash(values["id_number"])
+    for row, raw, values in good:
+        key = id_hash(values["id_number"])
         if key in by_key:
             chunk.duplicate(row, by_key[key][0], raw, "id_number")
             continue
@@ -403,60 +436,75 @@ def _people(chunk: _Chunk) -> None:
         if known
         else {}
     )
-    new, changed, moves = [], [], []
+    # New people are plain rows (no model objects): the fields below, the rest shared or default.
+    new: list[dict] = []
+    new_moves: list[tuple[str, StandardAddress, object]] = []
+    changed, moves = [], []
     for key, (row, raw, values) in by_key.items():
         address = chunk.place(row, raw, values)
         person = existing.get(key)
         if person is None:
-            person = Person(
-                id_number=values["id_number"],
-                id_number_hash=key,
-                name=values["name"],
-                gender=values["gender"],
-                birth_date=values["birth_date"],
-                created_at=now,
-                updated_at=now,
-                last_confirmed_at=now,  # given, so the default (timezone.now) is not called per row
-            )
+            record = {
+                "id_number": values["id_number"],
+                "id_number_hash": key,
+                "name": values["name"],
+                "gender": values["gender"],
+                "birth_date": values["birth_date"],
+                "import_row": row,
+            }
             for name in PERSON_FIELDS:
                 if name in values:
-                    setattr(person, name, values[name])
-            person.phone_hash = phone_hash(person.phone)
+                    record[name] = values[name]
+            record["phone_hash"] = phone_hash(record.get("phone", ""))
             if address is not None:
-                person.community_id, person.grid_id = address.community_id, address.grid_id
-            chunk.stamp(person, row)
-            new.append(person)
+                record["community_id"], record["grid_id"] = address.community_id, address.grid_id
+                new_moves.append((key, address, values.get("since")))
+            new.append(record)
             chunk.created += 1
-        else:
-            if person.import_batch_id == batch.pk:
-                chunk.duplicate(row, person.import_row, raw, "id_number")
-                continue
-            chunk.merge(row, raw, person, values)
-            chunk.keep_first_source(person)
-            changes = diff(person, values, PERSON_FIELDS)
-            person.phone_hash = phone_hash(person.phone)
-            chunk.stamp(person, row)
-            person.updated_at = now
-            if changes:
-                person.version += 1
-                chunk.history.append(
-                    change_row(
-                        RecordKind.PERSON,
-                        person.pk,
-                        "import",
-                        changes=changes,
-                        source=batch.source,
-                        batch=batch,
-                    )
+            continue
+        if person.import_batch_id == batch.pk:
+            chunk.duplicate(row, person.import_row, raw, "id_number")
+            continue
+        chunk.merge(row, raw, person, values)
+        chunk.keep_first_source(person)
+        changes = diff(person, values, PERSON_FIELDS)
+        person.phone_hash = phone_hash(person.phone)
+        chunk.stamp(person, row)
+        person.updated_at = now
+        if changes:
+            person.version += 1
+            chunk.history.append(
+                change_row(
+                    RecordKind.PERSON,
+                    person.pk,
+                    "import",
+                    changes=changes,
+                    source=batch.source,
+                    batch=batch,
                 )
-                chunk.updated += 1
-            else:
-                chunk.unchanged += 1
-            changed.append(person)
+            )
+            chunk.updated += 1
+        else:
+            chunk.unchanged += 1
+        changed.append(person)
         if address is not None:
             moves.append((person, address, values.get("since")))
     if new:
-        insert_people(new)
+        ids = insert_rows(
+            Person,
+            new,
+            shared={
+                "created_at": now,
+                "updated_at": now,
+                "last_confirmed_at": now,
+                "source_id": batch.source_id,
+                "import_batch_id": batch.pk,
+            },
+            key="id_number_hash" if new_moves else None,
+        )
+        for key, address, since in new_moves:
+            # A new person has no residence yet and already carries the address's community and grid.
+            moves.append((_Placed(ids[key], address.community_id, address.grid_id), address, since))
     if changed:
         Person.objects.bulk_update(
             changed,
@@ -485,16 +533,29 @@ def _people(chunk: _Chunk) -> None:
     )
 
 
-def _residences(chunk: _Chunk, moves: list[tuple[Person, StandardAddress, object]]) -> None:
-    """Current residence per person: unchanged → confirmed; moved → the old one ends, a new one starts."""
+class _Placed:
+    """A just-inserted person as ``_residences`` needs it: id, community and grid."""
+
+    __slots__ = ("pk", "community_id", "grid_id")
+
+    def __init__(self, pk: int, community_id, grid_id):
+        self.pk, self.community_id, self.grid_id = pk, community_id, grid_id
+
+
+def _residences(chunk: _Chunk, moves: list[tuple[Person | _Placed, StandardAddress, object]]) -> None:
+    """Current residence per person: unchanged → confirmed; moved → the old one ends, a new one starts.
+
+    Just-inserted people (``_Placed``) have no residence yet: they are not looked up."""
     if not moves:
         return
-    batch, now, today = chunk.batch, chunk.run.now, timezone.localdate()
+    batch, now, today = chunk.batch, chunk.run.now, chunk.run.today
     current: dict[int, list[Residence]] = {}
-    for residence in Residence.objects.filter(
-        person_id__in=[p.pk for p, _a, _s in moves], until__isnull=True
-    ):
-        current.setdefault(residence.person_id, []).append(residence)
+    known = [p.pk for p, _a, _s in moves if not isinstance(p, _Placed)]
+    for start in range(0, len(known), 900):
+        for residence in Residence.objects.filter(
+            person_id__in=known[start : start + 900], until__isnull=True
+        ).only("pk", "person_id", "address_id"):
+            current.setdefault(residence.person_id, []).append(residence)
     new, ended, confirmed, placed = [], [], [], []
     for person, address, since in moves:
         mine = current.get(person.pk, [])
@@ -503,16 +564,13 @@ def _residences(chunk: _Chunk, moves: list[tuple[Person, StandardAddress, object
             continue
         ended.extend(r.pk for r in mine)
         new.append(
-            Residence(
-                person=person,
-                address=address,
-                since=since or today,
-                community_id=address.community_id,
-                grid_id=address.grid_id,
-                source=batch.source,
-                import_batch=batch,
-                last_confirmed_at=now,
-            )
+            {
+                "person_id": person.pk,
+                "address_id": address.pk,
+                "since": since or today,
+                "community_id": address.community_id,
+                "grid_id": address.grid_id,
+            }
         )
         if person.community_id != address.community_id or person.grid_id != address.grid_id or mine:
             person.community_id, person.grid_id = address.community_id, address.grid_id
@@ -528,11 +586,21 @@ def _residences(chunk: _Chunk, moves: list[tuple[Person, StandardAddress, object
                     batch=batch,
                 )
             )
-    if ended:
-        Residence.objects.filter(pk__in=ended).update(until=today, updated_at=now)
-    if confirmed:
-        Residence.objects.filter(pk__in=confirmed).update(last_confirmed_at=now)
-    Residence.objects.bulk_create(new, batch_size=1000)
+    for start in range(0, len(ended), 900):
+        Residence.objects.filter(pk__in=ended[start : start + 900]).update(until=today, updated_at=now)
+    for start in range(0, len(confirmed), 900):
+        Residence.objects.filter(pk__in=confirmed[start : start + 900]).update(last_confirmed_at=now)
+    insert_rows(
+        Residence,
+        new,
+        shared={
+            "created_at": now,
+            "updated_at": now,
+            "last_confirmed_at": now,
+            "source_id": batch.source_id,
+            "import_batch_id": batch.pk,
+        },
+    )
     if placed:
         Person.objects.bulk_update(placed, ["community", "grid"], batch_size=500)
 

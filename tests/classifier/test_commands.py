@@ -7,6 +7,7 @@ import csv
 import openpyxl
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import translation
 
 from zhiwang.classifier.ml import TrainedModel
 
@@ -278,3 +279,27 @@ def test_quoted_multiline_fields_and_tab_separated_files(tmp_path):
     assert rows == [{TITLE: "标题", BODY: '他说："电梯坏了"，\n第二行, 还有逗号', LABEL: "城乡建设"}]
     (tmp_path / "t.tsv").write_text("内容\t类别\n电梯坏了\t城乡建设\n", encoding="utf-8")
     assert read_table(tmp_path / "t.tsv") == ([BODY, LABEL], [{BODY: "电梯坏了", LABEL: "城乡建设"}])
+
+
+@translation.override("en")
+def test_evaluate_and_compare_on_a_held_back_file(model_path, tmp_path, capsys):
+    from .conftest import make_corpus
+
+    texts, labels = make_corpus(per_template=2, seed=5)
+    held = [[t[:6], t[6:], label] for t, label in zip(texts, labels, strict=True)]
+    held.append(["医院挂号难", "排队三小时", "卫生计生"])  # a label the model never saw
+    path = write_csv(tmp_path / "held.csv", held, "gbk")
+    args = ["--input", str(path), "--text-column", TITLE, "--text-column", BODY, "--label-column", LABEL]
+    call_command("classify", "evaluate", "--model", str(model_path), *args, "--jobs", "1")
+    out = capsys.readouterr().out
+    assert f"on {len(held)} labelled texts" in out and "macro-F1" in out
+    assert "卫生计生 (1)" in out
+
+    call_command("classify", "evaluate", "--model", str(model_path), "--against", str(model_path), *args)
+    out = capsys.readouterr().out
+    assert "keep the current model" in out  # the same model is no better than itself
+
+    with pytest.raises(CommandError, match="target precision"):
+        call_command("classify", "evaluate", "--model", str(model_path), *args, "--target-precision", "1.5")
+    with pytest.raises(CommandError, match="类别X"):
+        call_command("classify", "evaluate", "--model", str(model_path), *args[:-1], "类别X")

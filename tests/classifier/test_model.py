@@ -28,7 +28,7 @@ def test_metadata_records_training(trained, corpus):
     assert meta["metrics"]["evaluated_on"].startswith("cross-validation")
     assert 0 <= meta["metrics"]["macro_f1"] <= 1
     assert meta["versions"]["sklearn"]
-    assert meta["feature_config"]["kind"] == "word+char"
+    assert meta["feature_config"]["kind"] == "lexicon+char"
 
 
 @pytest.mark.parametrize(
@@ -150,3 +150,36 @@ def test_near_duplicates_share_a_cross_validation_group():
     assert groups[0] == groups[1] == groups[2]
     assert len({groups[0], groups[3], groups[4]}) == 3
     assert groups[4] == groups[5]
+
+
+def test_lexicon_model_predicts_raw_text_without_segmenting(corpus, monkeypatch):
+    from zhiwang.classifier.ml import text
+
+    model = train(*corpus, features=FeatureConfig(kind="lexicon+char"), cv=2)
+    assert model.metadata["metrics"]["macro_f1"] > 0.8
+    assert any(len(w) >= 2 for w, _weight in model.explain("化工厂排放废气污染空气"))
+
+    def no_jieba(*args, **kwargs):
+        raise AssertionError("prediction must not segment")
+
+    monkeypatch.setattr(text, "segment", no_jieba)
+    assert model.predict(["化工厂排放废气污染空气"])[0][0][0] == "环境保护"
+    [[(_label, p), *_]] = model.predict(["The street lamp is broken"])
+    assert p <= 0.5  # no known word: uniform, queued
+
+
+def test_forked_batch_prediction_equals_in_process(trained):
+    texts = [f"第{i}号小区电梯故障，物业不维修" if i % 2 else f"{i}路公交车班次太少" for i in range(2100)]
+    serial = trained.predict_proba(texts)
+    assert np.allclose(trained.predict_proba(texts, n_jobs=2), serial)
+
+
+def test_direct_probabilities_match_scikit_learn(trained, corpus):
+    from zhiwang.classifier.ml.model import _calibrated_proba
+
+    features, classifier = trained.pipeline.steps[0][1], trained.pipeline.steps[-1][1]
+    x = features.transform(trained.prepare([*corpus[0][:20], "电梯", ""]))
+    assert np.allclose(_calibrated_proba(classifier, x), classifier.predict_proba(x))
+    assert np.allclose(
+        trained.predict_proba(corpus[0][:5]), trained.pipeline.predict_proba(trained.prepare(corpus[0][:5]))
+    )

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django.db.models import QuerySet
 
+from zhiwang.classifier.ml.selective import DriftResult, drift_check
 from zhiwang.classifier.models import ClassifierModel, ModelStatus
 
 
@@ -26,4 +29,35 @@ def previous_model(name: str = "category") -> ClassifierModel | None:
         ClassifierModel.objects.filter(name=name, status=ModelStatus.RETIRED, retired_at__isnull=False)
         .order_by("-retired_at", "-version")
         .first()
+    )
+
+
+def model_drift(
+    model: ClassifierModel,
+    *,
+    recent_confidences: Sequence[float],
+    recent_agreement: Sequence[bool] | None = None,
+    max_drop: float = 0.05,
+    min_recent: int = 30,
+) -> DriftResult:
+    """Drift of ``model`` on recent traffic against its own reference figures.
+
+    The reference is what the model measured on labelled data: its held-back evaluation
+    when there is one (``model_compare``), else its cross-validation at training time:
+    mean top confidence, and accuracy as the expected agreement with dispatchers.
+    ``recent_confidences`` are the top probabilities it gave lately; ``recent_agreement``
+    says for the recent tickets a dispatcher handled whether they kept its top suggestion.
+    """
+    metrics = model.metrics or {}
+    reference = metrics.get("held_back") or metrics
+    confidence = reference.get("mean_confidence")
+    accuracy = reference.get("accuracy")
+    return drift_check(
+        reference_confidences=[] if confidence is None else [confidence],
+        recent_confidences=list(recent_confidences),
+        reference_agreement=None if accuracy is None else [accuracy],
+        recent_agreement=None if recent_agreement is None else list(recent_agreement),
+        max_confidence_drop=max_drop,
+        max_agreement_drop=max_drop,
+        min_recent=min_recent,
     )

@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 
 from zhiwang.classifier import selectors
 from zhiwang.classifier.ml import AUTO, FORMAT_VERSION, TrainedModel, decide, read_metadata, train
+from zhiwang.classifier.ml.evaluation import TARGET_PRECISION, Comparison, compare
 from zhiwang.classifier.models import TRANSITIONS, ClassifierModel, ModelStatus, model_root
 from zhiwang.core.errors import NotFound, ServiceError
 
@@ -180,6 +181,51 @@ def model_set_threshold(*, model: ClassifierModel, threshold: float | None) -> C
     model.threshold = None if threshold is None else float(threshold)
     model.save(update_fields=["threshold"])
     return model
+
+
+def model_compare(
+    *,
+    candidate: ClassifierModel,
+    texts: Sequence[object],
+    labels: Sequence[object],
+    current: ClassifierModel | None = None,
+    presegmented: bool | None = None,
+    target_precision: float = TARGET_PRECISION,
+) -> Comparison:
+    """Measure ``candidate`` against the active model of its name on the same held-back texts.
+
+    ``current`` defaults to the active model (none: the candidate is recommended). Both
+    models' figures are recorded in their ``metrics["held_back"]`` (with the size of the
+    set), so the admin page can show them side by side; promoting stays a separate decision.
+    """
+    if current is None:
+        current = selectors.active_model(candidate.name)
+    if current is not None and current.pk == candidate.pk:
+        current = None
+    if current is not None and current.name != candidate.name:
+        raise ServiceError(
+            "classifier.name_mismatch",
+            _("A %(candidate)s model cannot be compared with a %(current)s model.")
+            % {"candidate": candidate.name, "current": current.name},
+        )
+    comparison = compare(
+        load_model(candidate),
+        None if current is None else load_model(current),
+        texts,
+        labels,
+        presegmented=presegmented,
+        target_precision=target_precision,
+    )
+    with transaction.atomic():
+        for record, evaluation in ((candidate, comparison.candidate), (current, comparison.current)):
+            if record is None or evaluation is None:
+                continue
+            record = ClassifierModel.objects.select_for_update().get(pk=record.pk)
+            held_back = evaluation.as_dict()
+            held_back["measured_at"] = timezone.now().isoformat(timespec="seconds")
+            record.metrics = {**(record.metrics or {}), "held_back": held_back}
+            record.save(update_fields=["metrics"])
+    return comparison
 
 
 # --- Prediction -----------------------------------------------------------------

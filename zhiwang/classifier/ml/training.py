@@ -219,7 +219,7 @@ def train(
     index = {label: i for i, label in enumerate(names)}
     y = np.asarray([index[label] for label in label_values])
     prepared = _prepare_with_progress(
-        texts, presegmented=presegmented, words=config.uses_words, progress=progress
+        texts, presegmented=presegmented, words=config.trains_on_words, progress=progress
     )
 
     metrics: dict = {"evaluated_on": None, "threshold": None}

@@ -7,7 +7,10 @@
 
 Several ``--text-column`` are joined (title, then body). ``predict`` adds the columns
 ``predicted_label``, ``confidence``, ``top_3`` and ``decision`` (auto/queue at the model's
-stored threshold) to every row. CSV (UTF-8, GBK/GB18030) or .xlsx in; progress on stderr.
+stored threshold) to every row. ``evaluate`` measures a model on held-back labelled rows
+(macro-F1, accuracy, the threshold for the target precision and the coverage it gives) and,
+with ``--against``, compares it with the current model and says whether to promote it.
+CSV (UTF-8, GBK/GB18030) or .xlsx in; progress on stderr.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
 from zhiwang.classifier.ml import FEATURE_KINDS, FeatureConfig, TrainedModel, decide, train
+from zhiwang.classifier.ml.evaluation import TARGET_PRECISION, Evaluation, compare
 from zhiwang.classifier.ml.tabular import read_table, require_columns, write_table
 from zhiwang.core.errors import ServiceError
 
@@ -35,7 +39,7 @@ class Command(BaseCommand):
     requires_system_checks = []
 
     def add_arguments(self, parser):
-        sub = parser.add_subparsers(dest="action", required=True, metavar="{train,predict}")
+        sub = parser.add_subparsers(dest="action", required=True, metavar="{train,predict,evaluate}")
         t = sub.add_parser("train", help="train a model and save it as a model directory")
         t.add_argument("--input", required=True, help="CSV or .xlsx file with texts and labels")
         t.add_argument(
@@ -56,7 +60,12 @@ class Command(BaseCommand):
         t.add_argument(
             "--cv", type=int, default=5, help="cross-validation folds for metrics and threshold; 0: skip"
         )
-        t.add_argument("--features", choices=FEATURE_KINDS, default="word+char")
+        t.add_argument(
+            "--features",
+            choices=FEATURE_KINDS,
+            default=FeatureConfig().kind,
+            help="word: jieba words; char: character n-grams; lexicon: training words found in the text",
+        )
         t.add_argument("--register", metavar="NAME", help="also record the model in the registry under NAME")
         t.add_argument("--promote", action="store_true", help="with --register: make it the active model")
 
@@ -75,10 +84,22 @@ class Command(BaseCommand):
             help="auto-dispatch threshold for the decision column (default: the model's)",
         )
 
+        e = sub.add_parser("evaluate", help="measure a model on held-back labelled rows, or compare two")
+        e.add_argument("--model", required=True, help="model directory to measure (the candidate)")
+        e.add_argument("--against", help="model directory in use now, to compare the candidate with")
+        e.add_argument("--input", required=True)
+        e.add_argument("--text-column", action="append", required=True, dest="text_columns")
+        e.add_argument("--label-column", required=True)
+        e.add_argument("--presegmented", action="store_true", default=None)
+        e.add_argument("--target-precision", type=float, default=TARGET_PRECISION)
+        e.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes for segmentation")
+
     def handle(self, *args, **options):
         try:
             if options["action"] == "train":
                 self._train(options)
+            elif options["action"] == "evaluate":
+                self._evaluate(options)
             else:
                 self._predict(options)
         except ServiceError as exc:
@@ -198,3 +219,67 @@ class Command(BaseCommand):
         self.stdout.write(
             _("Wrote %(count)d rows to %(path)s.") % {"count": len(rows), "path": options["output"]}
         )
+
+    # --- evaluate ---------------------------------------------------------------
+
+    def _evaluate(self, options):
+        target = options["target_precision"]
+        if not 0.0 < target <= 1.0:
+            raise CommandError(_("The target precision must lie between 0 and 1."))
+        candidate = TrainedModel.load(options["model"])
+        current = TrainedModel.load(options["against"]) if options.get("against") else None
+        columns, rows = read_table(options["input"])
+        require_columns(options["input"], columns, [*options["text_columns"], options["label_column"]])
+        texts = [_joined_text(r, options["text_columns"]) for r in rows]
+        labels = [r.get(options["label_column"], "") for r in rows]
+        result = compare(
+            candidate,
+            current,
+            texts,
+            labels,
+            presegmented=options["presegmented"],
+            target_precision=target,
+            n_jobs=max(1, options["jobs"]),
+        )
+        self._figures(options["model"], result.candidate)
+        if result.current is not None:
+            self._figures(options["against"], result.current)
+            for reason in result.reasons:
+                self.stdout.write(reason)
+            self.stdout.write(
+                _("Recommendation: promote the candidate.")
+                if result.recommend
+                else _("Recommendation: keep the current model.")
+            )
+
+    def _figures(self, path: str, result: Evaluation) -> None:
+        self.stdout.write(
+            _(
+                "%(path)s on %(count)d labelled texts: macro-F1 %(f1).4f, accuracy %(acc).4f; "
+                "at %(target).1f%% precision %(coverage).1f%% of texts go automatically (threshold %(threshold)s)."
+            )
+            % {
+                "path": path,
+                "count": result.count,
+                "f1": result.macro_f1,
+                "acc": result.accuracy,
+                "target": 100 * result.target_precision,
+                "coverage": 100 * result.coverage_at_target,
+                "threshold": "-" if result.threshold is None else f"{result.threshold:.3f}",
+            }
+        )
+        if result.coverage_at_model_threshold is not None:
+            self.stdout.write(
+                _(
+                    "With the model's own threshold: %(coverage).1f%% automatic at %(precision).1f%% precision."
+                )
+                % {
+                    "coverage": 100 * result.coverage_at_model_threshold,
+                    "precision": 100 * result.precision_at_model_threshold,
+                }
+            )
+        if result.unknown_labels:
+            self.stdout.write(
+                _("Labels the model never saw (counted as errors): %(labels)s")
+                % {"labels": ", ".join(f"{k} ({v})" for k, v in result.unknown_labels.items())}
+            )

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from zhiwang.analytics import selectors
-from zhiwang.analytics.models import DailyRollup
+from zhiwang.analytics.models import AddressDay, RollupArea, RollupFact, RollupUnit
 from zhiwang.core.errors import NotFound, PermissionDeniedError
 from zhiwang.geo.models import Division
 
@@ -77,6 +77,27 @@ def test_district_dispatcher_sees_only_their_district(tickets, nanshan_dispatche
 
 
 @pytest.mark.django_db
+def test_every_level_adds_up(tickets, city_leader, nanshan_community):
+    """District → subdistrict → community dashboards: figures, children and stocks agree."""
+    start, end = _window()
+    subdistrict = nanshan_community.parent
+    for code, received in (("440305000000", 3), (subdistrict.code, 3), (nanshan_community.code, 3)):
+        place = selectors.place_for(user=city_leader, code=code)
+        s = selectors.summary(place=place, start=start, end=end)
+        assert s.flows["received"] == received and s.stocks["open"] == received, code
+        children = selectors.children(place=place, start=start, end=end)
+        assert sum(c["received"] for c in children) == received, code
+        assert sum(c["open"] for c in children) == received, code
+        assert (
+            sum(r["value"] for r in selectors.breakdown(place=place, start=start, end=end, dim="channel"))
+            == 3
+        )
+        assert selectors.unit_table(place=place, start=start, end=end) is not None
+        assert selectors.recurring_addresses(place=place, start=start, end=end)[0]["value"] == 3
+        assert sum(t["received"] for t in selectors.trend(place=place, start=start, end=end)) == 3
+
+
+@pytest.mark.django_db
 def test_community_dashboard_shows_grids(tickets, city_leader, nanshan_community):
     place = selectors.place_for(user=city_leader, code=nanshan_community.code)
     start, end = _window()
@@ -139,8 +160,29 @@ def test_api_figures(tickets, city_leader, nanshan_dispatcher, client):
 
 
 @pytest.mark.django_db
-def test_rollup_rows_for_a_ticket(make_ticket):
-    make_ticket()
-    assert DailyRollup.objects.filter(level="community", dim="address", metric="received").count() == 1
-    assert not DailyRollup.objects.filter(level="grid", dim="channel").exists()
+def test_one_wide_row_per_table_for_a_ticket(make_ticket):
+    ticket = make_ticket()
+    fact = RollupFact.objects.get()
+    assert (fact.district_id, fact.subdistrict_id, fact.community_id, fact.grid_id) == (
+        ticket.district_id,
+        ticket.subdistrict_id,
+        ticket.community_id,
+        ticket.grid_id,
+    )
+    assert (fact.category_id, fact.channel, fact.kind) == (ticket.category_id, ticket.channel, ticket.kind)
+    assert fact.received == 1 and fact.open == 1 and fact.closed == 0
+    assert RollupArea.objects.get().received == 1
+    assert RollupUnit.objects.count() == 1
+    assert AddressDay.objects.get().address_id == ticket.address_id
     assert Division.objects.filter(level="city").exists()
+
+
+@pytest.mark.django_db
+def test_a_past_window_shows_the_stock_at_its_end(tickets, city_leader, dispatched, handler):
+    """Open stock of a window that ended yesterday excludes today's arrivals."""
+    place = selectors.place_for(user=city_leader)
+    today = timezone.localdate()
+    past = selectors.summary(place=place, start=today - timedelta(days=7), end=today)
+    assert past.flows["received"] == 0 and past.stocks["open"] == 0
+    now = selectors.summary(place=place, start=today - timedelta(days=7), end=today + timedelta(days=1))
+    assert now.stocks["open"] == 4

@@ -24,8 +24,7 @@ from django.db.models import Count, Q, Sum
 from django.utils.translation import gettext as _
 from scipy import stats
 
-from zhiwang.analytics.models import AlertKind, DailyRollup, Dimension, NodeLevel
-from zhiwang.analytics.rollups import CITY_NODE
+from zhiwang.analytics.models import AddressDay, AlertKind, NodeLevel, RollupArea, RollupFact
 from zhiwang.core.masking import mask_phone
 from zhiwang.core.workcalendar.services import work_calendar
 from zhiwang.geo.models import Division, Grid, StandardAddress
@@ -74,17 +73,10 @@ def day_weights(*, start: date, end: date, history_days: int = 56) -> dict[date,
     calendar = work_calendar()
     since = end - timedelta(days=history_days)
     rows = dict(
-        DailyRollup.objects.filter(
-            level=NodeLevel.CITY,
-            node=CITY_NODE,
-            dim=Dimension.TOTAL,
-            metric="received",
-            day__gte=since,
-            day__lt=end,
-        )
+        RollupArea.objects.filter(day__gte=since, day__lt=end)
         .order_by()
         .values_list("day")
-        .annotate(total=Sum("n"))
+        .annotate(total=Sum("received"))
     )
     per_weekday: dict[int, list[int]] = defaultdict(list)
     rest_days: list[int] = []
@@ -139,27 +131,17 @@ def detect_surges(*, today: date, settings: SurgeSettings | None = None) -> list
     weights = day_weights(start=b_start, end=end)
     w_weight = sum(weights[d] for d in weights if d >= w_start)
     b_weight = sum(weights[d] for d in weights if d < w_start)
-    base = DailyRollup.objects.filter(
-        level__in=(NodeLevel.COMMUNITY, NodeLevel.GRID), dim=Dimension.CATEGORY, metric="received"
-    )
-    recent = (
-        base.filter(day__gte=w_start, day__lt=end)
-        .order_by()
-        .values("level", "node", "parent", "value")
-        .annotate(total=Sum("n"))
-        .filter(total__gte=s.min_count)
-    )
-    candidates = {(r["level"], r["node"], r["value"]): (r["total"], r["parent"]) for r in recent}
+    candidates = {
+        (level, node, value): (total, parent)
+        for level, node, parent, value, total in _series(w_start, end, minimum=s.min_count)
+    }
     if not candidates:
         return []
     nodes = {node for _level, node, _value in candidates}
-    history = (
-        base.filter(day__gte=b_start, day__lt=w_start, node__in=nodes)
-        .order_by()
-        .values("level", "node", "value")
-        .annotate(total=Sum("n"))
-    )
-    baseline = {(r["level"], r["node"], r["value"]): r["total"] for r in history}
+    baseline = {
+        (level, node, value): total
+        for level, node, _parent, value, total in _series(b_start, w_start, nodes=nodes)
+    }
     findings = []
     for key, (observed, parent) in candidates.items():
         level, node, value = key
@@ -195,6 +177,26 @@ def detect_surges(*, today: date, settings: SurgeSettings | None = None) -> list
     findings = [f for f in findings if f.grid_id or (f.division_id, f.category_id) not in grid_series]
     _explain_surges(findings, s.window_days)
     return findings
+
+
+SERIES_LEVELS = {
+    NodeLevel.COMMUNITY: ("community_id", "subdistrict_id"),
+    NodeLevel.GRID: ("grid_id", "community_id"),
+}
+
+
+def _series(start: date, end: date, *, minimum: int = 0, nodes=None) -> list[tuple]:
+    """Arrivals per (community or grid, category) in ``[start, end)``: ``(level, node, parent, category, n)``."""
+    out = []
+    for level, (column, parent) in SERIES_LEVELS.items():
+        qs = RollupFact.objects.filter(day__gte=start, day__lt=end).exclude(**{column: 0})
+        if nodes is not None:
+            qs = qs.filter(**{f"{column}__in": nodes})
+        rows = qs.order_by().values(column, parent, "category_id").annotate(total=Sum("received"))
+        if minimum:
+            rows = rows.filter(total__gte=minimum)
+        out += [(level, r[column], r[parent], str(r["category_id"]), r["total"]) for r in rows]
+    return out
 
 
 def _explain_surges(findings: list[Finding], days: int) -> None:
@@ -236,26 +238,28 @@ def detect_address_clusters(
     """Many tickets at one standard address in a short window (possible group incident, 群体性)."""
     end = today + timedelta(days=1)
     w_start = end - timedelta(days=window_days)
-    base = DailyRollup.objects.filter(level=NodeLevel.COMMUNITY, dim=Dimension.ADDRESS, metric="received")
-    recent = list(
-        base.filter(day__gte=w_start, day__lt=end)
+    base = AddressDay.objects.all()
+    recent = [
+        {"node": r["community_id"], "value": str(r["address_id"]), "total": r["total"]}
+        for r in base.filter(day__gte=w_start, day__lt=end)
         .order_by()
-        .values("node", "value")
-        .annotate(total=Sum("n"))
+        .values("community_id", "address_id")
+        .annotate(total=Sum("received"))
         .filter(total__gte=min_count)
-    )
+    ]
     if not recent:
         return []
     history = dict(
         base.filter(
             day__gte=w_start - timedelta(days=baseline_days),
             day__lt=w_start,
-            value__in=[r["value"] for r in recent],
+            address_id__in=[int(r["value"]) for r in recent],
         )
         .order_by()
-        .values_list("value")
-        .annotate(total=Sum("n"))
+        .values_list("address_id")
+        .annotate(total=Sum("received"))
     )
+    history = {str(k): v for k, v in history.items()}
     addresses = {
         str(a.pk): a for a in StandardAddress.objects.filter(pk__in=[int(r["value"]) for r in recent])
     }

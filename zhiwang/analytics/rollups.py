@@ -1,8 +1,11 @@
-"""Rollups: daily counters per place node × dimension × metric, kept in step with the timeline.
+"""Rollups: wide daily counter tables kept in step with the timeline (docs/analytics.md §1).
 
 Every ``TicketEvent`` is turned into metric deltas by one pure function (``event_deltas``) and
-added to ``DailyRollup`` with an upsert (``INSERT … ON CONFLICT DO UPDATE SET n = n + excluded.n``,
-the same SQL on PostgreSQL and SQLite). Three paths feed it, all through that function:
+added, as ONE row per table, to the wide tables of ``models``: ``RollupFact`` (day × community ×
+grid × category × channel × kind × unit), ``RollupArea`` (day × subdistrict × category × channel ×
+kind), ``RollupUnit`` (day × subdistrict × unit), ``OpenStock`` (current open/overdue stock) and
+``AddressDay`` (arrivals per address), each with an upsert ``INSERT … ON CONFLICT (key) DO UPDATE
+SET col = col + excluded.col`` (the same SQL on PostgreSQL and SQLite). Three paths feed them:
 
 - **incremental**: a ``post_save`` receiver on ``TicketEvent`` (``signals.py``) counts the new row
   inside the transaction of the transition that wrote it (``rollup_event_saved``). Before it, any
@@ -12,12 +15,12 @@ the same SQL on PostgreSQL and SQLite). Three paths feed it, all through that fu
   use ``bulk_create`` and send no signal. ``rollup_catch_up`` (periodic task, every minute) scans
   rows above a watermark (minus a look-back, for rows committed late) and counts those the
   ticket's ``TicketTrack.last_event`` has not reached.
-- **rebuild**: ``rollup_rebuild`` (command ``analytics_rebuild``) empties the rollups and counts
-  the whole timeline again; a test proves it equals the incremental result.
+- **rebuild**: ``rollup_rebuild`` (command ``analytics_rebuild``) empties the tables and counts the
+  whole timeline again with set-based SQL (``INSERT … SELECT … GROUP BY`` over the timeline joined
+  to the tickets; the overdue episodes with window functions); the coarse tables are then
+  ``GROUP BY``s of the fine one. A test proves it equals the incremental result.
 
 Counting is idempotent per row (``TicketTrack.last_event``), so the three paths may overlap.
-Dimensions are not crossed (one breakdown per row, see ``Dimension``): rows grow with the sum,
-not the product, of the number of categories, channels, kinds and units.
 """
 
 from __future__ import annotations
@@ -29,42 +32,32 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import Max
+from django.db import connection, models, transaction
+from django.db.models import Case, F, IntegerField, Max, Q, Value, When, Window
+from django.db.models.expressions import RowRange
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
-from zhiwang.analytics.models import DailyRollup, Dimension, NodeLevel, RollupState, TicketTrack
+from zhiwang.analytics.models import (
+    COUNTER_FIELDS,
+    STOCK_FIELDS,
+    AddressDay,
+    OpenStock,
+    RollupArea,
+    RollupFact,
+    RollupState,
+    RollupUnit,
+    TicketTrack,
+)
 from zhiwang.tickets.models import Satisfaction, Ticket, TicketEvent
 from zhiwang.tickets.workflow import TicketAction as A
 
-#: The node of the whole city (tickets need not be located to count city-wide).
+#: Kept for the alert and dashboard code: the whole city is node 0.
 CITY_NODE = 0
 
 #: Metrics, each a count of events on the day (``open`` and ``overdue_open`` are +1/−1 flows whose
 #: running sum is the stock: open tickets, and open tickets in an overdue episode).
-METRICS = (
-    "received",
-    "dispatched",
-    "reassigned",
-    "returned",
-    "replied",
-    "closed",
-    "closed_on_time",
-    "rejected",
-    "merged",
-    "overdue",
-    "urged",
-    "supervised",
-    "follow_ups",
-    "reopened",
-    "rated",
-    "resolved",
-    "satisfied",
-    "basically_satisfied",
-    "unsatisfied",
-    "open",
-    "overdue_open",
-)
+METRICS = COUNTER_FIELDS
 FINAL_ACTIONS = {A.CLOSE: "closed", A.ANSWER_DIRECTLY: "closed", A.REJECT: "rejected", A.MERGE: "merged"}
 SIMPLE = {
     A.RECEIVE: "received",
@@ -78,17 +71,10 @@ SIMPLE = {
 }
 #: Events that end an overdue episode (the deadline met its answer, moved, or no longer applies).
 OVERDUE_ENDS = {A.REPLY, A.APPROVE_EXTENSION, A.REOPEN, A.APPROVE_RETURN, *FINAL_ACTIONS}
-#: Dimensions counted at each level (grids: only what the map and surge alerts need).
-ALL_DIMS = (Dimension.TOTAL, Dimension.CATEGORY, Dimension.CHANNEL, Dimension.KIND, Dimension.UNIT)
-LEVEL_DIMS = {
-    NodeLevel.GRID: (Dimension.TOTAL, Dimension.CATEGORY),
-    # recurring addresses: counted once, at the community (a dashboard sums its communities)
-    NodeLevel.COMMUNITY: (*ALL_DIMS, Dimension.ADDRESS),
-}
-#: The address breakdown only counts arrivals (rows stay few: addresses × days with a ticket).
-ADDRESS_METRICS = frozenset({"received"})
 #: Rows re-read behind the watermark by the catch-up: bulk rows may commit after later rows.
 CATCH_UP_LOOKBACK = 20000
+#: The wide tables derived from ``RollupFact`` by summing (their key is a subset of its key).
+DERIVED = (RollupArea, RollupUnit)
 
 _TICKET_FIELDS = (
     "pk",
@@ -126,20 +112,13 @@ class TicketFacts:
     def of(cls, ticket: Ticket) -> TicketFacts:
         return cls(**{name: getattr(ticket, name) for name in _TICKET_FIELDS})
 
-    def nodes(self) -> list[tuple[str, int, int]]:
-        """``(level, node, parent)`` for every place the ticket counts in, city first."""
-        out = [(NodeLevel.CITY, CITY_NODE, 0)]
-        parent = CITY_NODE
-        for level, node in (
-            (NodeLevel.DISTRICT, self.district_id),
-            (NodeLevel.SUBDISTRICT, self.subdistrict_id),
-            (NodeLevel.COMMUNITY, self.community_id),
-            (NodeLevel.GRID, self.grid_id),
-        ):
-            if node:
-                out.append((level, node, parent))
-                parent = node
-        return out
+    def place(self) -> dict[str, int]:
+        return {
+            "district_id": self.district_id or 0,
+            "subdistrict_id": self.subdistrict_id or 0,
+            "community_id": self.community_id or 0,
+            "grid_id": self.grid_id or 0,
+        }
 
 
 def _tz() -> ZoneInfo:
@@ -192,56 +171,80 @@ def event_deltas(
 
 
 class Deltas:
-    """Metric deltas accumulated in memory, written with one upsert per 500 rows."""
+    """Counter deltas accumulated in memory per table and key, written with one upsert per table."""
 
     def __init__(self):
-        self.rows: dict[tuple, int] = defaultdict(int)
+        self.tables: dict[type[models.Model], dict[tuple, dict[str, int]]] = defaultdict(dict)
+
+    def _bump(self, model, key: tuple, metrics: dict[str, int]) -> None:
+        row = self.tables[model].get(key)
+        if row is None:
+            row = self.tables[model][key] = defaultdict(int)
+        for metric, n in metrics.items():
+            row[metric] += n
 
     def add(
-        self, facts: TicketFacts, day: date, unit_id: int | None, metrics: Iterable[str], sign: int
+        self, facts: TicketFacts, day: date, unit_id: int | None, plus: list[str], minus: list[str]
     ) -> None:
-        metrics = list(metrics)
-        if not metrics:
+        if not plus and not minus:
             return
-        values = {
-            Dimension.TOTAL: "",
-            Dimension.CATEGORY: str(facts.category_id),
-            Dimension.CHANNEL: facts.channel,
-            Dimension.KIND: facts.kind,
-            Dimension.UNIT: str(unit_id) if unit_id else None,
-            Dimension.ADDRESS: str(facts.address_id) if facts.address_id else None,
-        }
-        for level, node, parent in facts.nodes():
-            for dim in LEVEL_DIMS.get(level, ALL_DIMS):
-                value = values[dim]
-                if value is None:
-                    continue
-                for metric in metrics:
-                    if dim == Dimension.ADDRESS and metric not in ADDRESS_METRICS:
-                        continue
-                    self.rows[(day, level, node, parent, dim, value, metric)] += sign
+        metrics: dict[str, int] = defaultdict(int)
+        for metric in plus:
+            metrics[metric] += 1
+        for metric in minus:
+            metrics[metric] -= 1
+        place = facts.place()
+        unit = unit_id or 0
+        d, s, c, g = place["district_id"], place["subdistrict_id"], place["community_id"], place["grid_id"]
+        self._bump(RollupFact, (day, d, s, c, g, facts.category_id, facts.channel, facts.kind, unit), metrics)
+        self._bump(RollupArea, (day, d, s, facts.category_id, facts.channel, facts.kind), metrics)
+        self._bump(RollupUnit, (day, d, s, unit), metrics)
+        stock = {m: metrics[m] for m in STOCK_FIELDS if metrics.get(m)}
+        if stock:
+            self._bump(OpenStock, (d, s, c, g, facts.category_id), stock)
+        if metrics.get("received") and facts.address_id:
+            self._bump(AddressDay, (day, facts.address_id, d, s, c, g), {"received": metrics["received"]})
 
     def flush(self) -> int:
-        rows = [(*key, n) for key, n in self.rows.items() if n]
-        self.rows.clear()
-        if rows:
-            upsert(rows)
-        return len(rows)
+        written = 0
+        for model, rows in self.tables.items():
+            rows = {key: row for key, row in rows.items() if any(row.values())}
+            if rows:
+                upsert(model, rows)
+                written += len(rows)
+        self.tables.clear()
+        return written
 
 
-def upsert(rows: list[tuple]) -> None:
-    """Add ``n`` to each ``(day, level, node, parent, dim, value, metric, n)`` counter, creating it if new."""
-    table = connection.ops.quote_name(DailyRollup._meta.db_table)
-    columns = "day, level, node, parent, dim, value, metric, n"
+def _counter_fields(model) -> tuple[str, ...]:
+    return tuple(f.name for f in model._meta.concrete_fields if f.name not in model.KEY and f.name != "id")
+
+
+def upsert(model, rows: dict[tuple, dict[str, int]]) -> None:
+    """Add each row's counters to the row of ``model`` with that key, creating it if new.
+
+    ``INSERT … ON CONFLICT (key) DO UPDATE SET col = t.col + excluded.col``: one statement per
+    chunk, the same SQL on PostgreSQL and SQLite. Keys must be unique within ``rows``.
+    """
+    qn = connection.ops.quote_name
+    table = qn(model._meta.db_table)
+    counters = _counter_fields(model)
+    columns = (*model.KEY, *counters)
+    per_row = len(columns)
+    limit = getattr(connection.features, "max_query_params", None) or 30000
+    chunk_size = max(1, min(500, limit // per_row))
+    column_sql = ", ".join(qn(c) for c in columns)
+    conflict = ", ".join(qn(c) for c in model.KEY)
+    updates = ", ".join(f"{qn(c)} = {table}.{qn(c)} + excluded.{qn(c)}" for c in counters)
+    items = list(rows.items())
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), 500):
-            chunk = rows[start : start + 500]
-            placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
-            params = [value for row in chunk for value in row]
+        for start in range(0, len(items), chunk_size):
+            chunk = items[start : start + chunk_size]
+            placeholders = ", ".join(["(" + ", ".join(["%s"] * per_row) + ")"] * len(chunk))
+            params = [v for key, row in chunk for v in (*key, *(row.get(c, 0) for c in counters))]
             cursor.execute(
-                f"INSERT INTO {table} ({columns}) VALUES {placeholders} "
-                "ON CONFLICT (level, node, dim, metric, day, value) "
-                f"DO UPDATE SET n = {table}.n + excluded.n",
+                f"INSERT INTO {table} ({column_sql}) VALUES {placeholders} "
+                f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}",
                 params,
             )
 
@@ -253,9 +256,7 @@ def _count(events: Iterable, facts: TicketFacts, track: TicketTrack, deltas: Del
         if pk <= track.last_event:
             continue
         plus, minus, track.overdue = event_deltas(action, payload, facts, track.overdue)
-        day = local_day(at)
-        deltas.add(facts, day, unit_id, plus, 1)
-        deltas.add(facts, day, unit_id, minus, -1)
+        deltas.add(facts, local_day(at), unit_id, plus, minus)
         track.last_event = pk
 
 
@@ -351,49 +352,241 @@ def rollup_catch_up(*, batch_size: int = 5000, lookback: int = CATCH_UP_LOOKBACK
     return counted
 
 
-def rollup_rebuild(*, batch_tickets: int = 5000, progress=None) -> dict[str, int]:
-    """Empty the rollups and count the whole timeline again, ticket by ticket (in one transaction).
+# --- the set-based rebuild ---------------------------------------------------------------------
 
-    Run it when the platform is quiet (after a bulk import, a change of the counting rules):
-    transitions made while it runs wait for it on PostgreSQL and SQLite alike.
+
+def _flag(condition: Q) -> Case:
+    return Case(When(condition, then=Value(1)), default=Value(0), output_field=IntegerField())
+
+
+def _went_overdue() -> Q:
+    return Q(action__in=[A.URGE, A.SUPERVISE]) | Q(action=A.WARN, payload__kind="overdue")
+
+
+def _event_rows(last_pk: int):
+    """One row per timeline row up to ``last_pk``: its keys, 0/1 metric flags and overdue context.
+
+    The same rules as ``event_deltas``, in SQL. The overdue episode (a per-ticket state) comes
+    from two window functions: the last row before this one that entered (``w``) and that ended
+    (``e``) an episode; the ticket is overdue before this row when the former is the later one.
     """
+    before = RowRange(start=None, end=-1)
+    on_time = (
+        Q(action=A.ANSWER_DIRECTLY)
+        | Q(action=A.CLOSE, ticket__due_at__isnull=True)
+        | Q(action=A.CLOSE, ticket__replied_at__lte=F("ticket__due_at"))
+    )
+    follow_up = Q(action__in=[A.CLOSE, A.REOPEN])
+    rated = follow_up & Q(*[Q(payload__satisfaction=v) for v in Satisfaction.values], _connector=Q.OR)
+    flags = {
+        "received": _flag(Q(action=A.RECEIVE)),
+        "dispatched": _flag(Q(action=A.DISPATCH)),
+        "reassigned": _flag(Q(action=A.REASSIGN)),
+        "returned": _flag(Q(action=A.APPROVE_RETURN)),
+        "replied": _flag(Q(action=A.REPLY)),
+        "closed": _flag(Q(action__in=[A.CLOSE, A.ANSWER_DIRECTLY])),
+        "closed_on_time": _flag(on_time),
+        "rejected": _flag(Q(action=A.REJECT)),
+        "merged": _flag(Q(action=A.MERGE)),
+        "urged": _flag(Q(action=A.URGE)),
+        "supervised": _flag(Q(action=A.SUPERVISE)),
+        "follow_ups": _flag(follow_up),
+        "reopened": _flag(Q(action=A.REOPEN)),
+        "rated": Case(
+            When(unreachable=True, then=Value(0)),
+            When(rated, then=Value(1)),
+            default=Value(0),
+            output_field=IntegerField(),
+        ),
+        "resolved": Case(
+            When(unreachable=True, then=Value(0)),
+            When(rated & Q(payload__resolved=True), then=Value(1)),
+            default=Value(0),
+            output_field=IntegerField(),
+        ),
+        **{
+            value: Case(
+                When(unreachable=True, then=Value(0)),
+                When(follow_up & Q(payload__satisfaction=value), then=Value(1)),
+                default=Value(0),
+                output_field=IntegerField(),
+            )
+            for value in Satisfaction.values
+        },
+        "finals": _flag(Q(action__in=list(FINAL_ACTIONS))),
+        "w": _flag(_went_overdue()),
+        "e": _flag(Q(action__in=list(OVERDUE_ENDS))),
+    }
+    window = {"partition_by": [F("ticket_id")], "order_by": F("pk").asc(), "frame": before}
+    return (
+        TicketEvent.objects.filter(pk__lte=last_pk)
+        .annotate(
+            unreachable=Case(
+                When(payload__unreachable=True, then=Value(True)),
+                default=Value(False),
+                output_field=models.BooleanField(),
+            ),
+        )
+        .annotate(
+            d=TruncDate("at", tzinfo=_tz()),
+            k_district=Coalesce("ticket__district_id", Value(0)),
+            k_subdistrict=Coalesce("ticket__subdistrict_id", Value(0)),
+            k_community=Coalesce("ticket__community_id", Value(0)),
+            k_grid=Coalesce("ticket__grid_id", Value(0)),
+            k_category=F("ticket__category_id"),
+            k_channel=F("ticket__channel"),
+            k_kind=F("ticket__kind"),
+            k_unit=Coalesce("unit_id", Value(0)),
+            **flags,
+            last_w=Window(Max(Case(When(_went_overdue(), then=F("pk")))), **window),
+            last_e=Window(Max(Case(When(action__in=list(OVERDUE_ENDS), then=F("pk")))), **window),
+        )
+        .order_by()
+        .values(
+            "d",
+            "k_district",
+            "k_subdistrict",
+            "k_community",
+            "k_grid",
+            "k_category",
+            "k_channel",
+            "k_kind",
+            "k_unit",
+            *flags,
+            "last_w",
+            "last_e",
+        )
+    )
+
+
+def _execute(sql: str, params=()) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def rollup_derive() -> None:
+    """Fill the coarse tables and the stock from ``RollupFact`` (after a rebuild or a synthetic load)."""
+    qn = connection.ops.quote_name
+    fact = qn(RollupFact._meta.db_table)
+    for model in (*DERIVED, OpenStock):
+        _execute(f"DELETE FROM {qn(model._meta.db_table)}")
+    for model in DERIVED:
+        counters = _counter_fields(model)
+        keys = ", ".join(qn(k) for k in model.KEY)
+        sums = ", ".join(f"SUM({qn(c)})" for c in counters)
+        _execute(
+            f"INSERT INTO {qn(model._meta.db_table)} ({keys}, {', '.join(qn(c) for c in counters)}) "
+            f"SELECT {keys}, {sums} FROM {fact} GROUP BY {keys}"
+        )
+    keys = ", ".join(qn(k) for k in OpenStock.KEY)
+    _execute(
+        f"INSERT INTO {qn(OpenStock._meta.db_table)} ({keys}, {qn('open')}, {qn('overdue_open')}) "
+        f"SELECT {keys}, SUM({qn('open')}), SUM({qn('overdue_open')}) FROM {fact} GROUP BY {keys} "
+        f"HAVING SUM({qn('open')}) <> 0 OR SUM({qn('overdue_open')}) <> 0"
+    )
+
+
+def rollup_rebuild(*, progress=None, **_ignored) -> dict[str, int]:
+    """Empty the rollups and count the whole timeline again with set-based SQL (one transaction).
+
+    ``INSERT INTO RollupFact SELECT … GROUP BY`` over the timeline joined to the tickets (the rules of
+    ``event_deltas`` as ``CASE`` expressions, the overdue episodes by window functions), then the
+    coarse tables and the stock as ``GROUP BY``s of the fact table, the address arrivals and the
+    per-ticket tracks. Run it when the platform is quiet: transitions made meanwhile wait for it.
+    """
+    qn = connection.ops.quote_name
     with transaction.atomic():
-        DailyRollup.objects.all().delete()
-        TicketTrack.objects.all().delete()
+        for model in (RollupFact, *DERIVED, OpenStock, AddressDay, TicketTrack):
+            _execute(f"DELETE FROM {qn(model._meta.db_table)}")
         state = _state()
         last_pk = TicketEvent.objects.aggregate(m=Max("pk"))["m"] or 0
-        ticket_ids = Ticket.objects.order_by("pk").values_list("pk", flat=True)
-        events_n = tickets_n = 0
-        boundary = 0
-        while True:
-            ids = list(ticket_ids.filter(pk__gt=boundary)[:batch_tickets])
-            if not ids:
-                break
-            boundary = ids[-1]
-            events = list(
-                TicketEvent.objects.filter(ticket_id__gte=ids[0], ticket_id__lte=ids[-1], pk__lte=last_pk)
-                .order_by("ticket_id", "pk")
-                .values(*_EVENT_FIELDS)
+        inner, params = _event_rows(last_pk).query.sql_with_params()
+        overdue_before = "(ev.last_w IS NOT NULL AND ev.last_w > COALESCE(ev.last_e, 0))"
+        enter = f"CASE WHEN ev.w = 1 AND NOT {overdue_before} THEN 1 ELSE 0 END"
+        leave = f"CASE WHEN ev.e = 1 AND {overdue_before} THEN 1 ELSE 0 END"
+        plain = [c for c in COUNTER_FIELDS if c not in ("overdue", "open", "overdue_open")]
+        select = {
+            **{c: f"SUM(ev.{c})" for c in plain},
+            "overdue": f"SUM({enter})",
+            "open": "SUM(ev.received) - SUM(ev.finals)",
+            "overdue_open": f"SUM({enter}) - SUM({leave})",
+        }
+        keys = (
+            "d",
+            "k_district",
+            "k_subdistrict",
+            "k_community",
+            "k_grid",
+            "k_category",
+            "k_channel",
+            "k_kind",
+            "k_unit",
+        )
+        key_sql = ", ".join(f"ev.{k}" for k in keys)
+        _execute(
+            f"INSERT INTO {qn(RollupFact._meta.db_table)} "
+            f"({', '.join(qn(c) for c in (*RollupFact.KEY, *select))}) "
+            f"SELECT {key_sql}, {', '.join(select.values())} FROM ({inner}) ev GROUP BY {key_sql}",
+            params,
+        )
+        rollup_derive()
+        arrivals, a_params = (
+            TicketEvent.objects.filter(pk__lte=last_pk, action=A.RECEIVE, ticket__address_id__isnull=False)
+            .annotate(
+                d=TruncDate("at", tzinfo=_tz()),
+                k_address=F("ticket__address_id"),
+                k_district=Coalesce("ticket__district_id", Value(0)),
+                k_subdistrict=Coalesce("ticket__subdistrict_id", Value(0)),
+                k_community=Coalesce("ticket__community_id", Value(0)),
+                k_grid=Coalesce("ticket__grid_id", Value(0)),
             )
-            tracks: dict[int, TicketTrack] = {}
-            deltas = _count_batch(events, tracks) if events else Deltas()
-            deltas.flush()
-            _save_tracks(tracks.values())
-            events_n += len(events)
-            tickets_n += len(ids)
-            if progress:
-                progress(tickets_n, events_n)
+            .order_by()
+            .values("d", "k_address", "k_district", "k_subdistrict", "k_community", "k_grid")
+            .query.sql_with_params()
+        )
+        a_keys = "ev.d, ev.k_address, ev.k_district, ev.k_subdistrict, ev.k_community, ev.k_grid"
+        _execute(
+            f"INSERT INTO {qn(AddressDay._meta.db_table)} "
+            f"({', '.join(qn(c) for c in AddressDay.KEY)}, {qn('received')}) "
+            f"SELECT {a_keys}, COUNT(*) FROM ({arrivals}) ev GROUP BY {a_keys}",
+            a_params,
+        )
+        tracks, t_params = (
+            TicketEvent.objects.filter(pk__lte=last_pk)
+            .order_by()
+            .values("ticket_id")
+            .annotate(
+                last=Max("pk"),
+                last_w=Max(Case(When(_went_overdue(), then=F("pk")))),
+                last_e=Max(Case(When(action__in=list(OVERDUE_ENDS), then=F("pk")))),
+            )
+            .query.sql_with_params()
+        )
+        _execute(
+            f"INSERT INTO {qn(TicketTrack._meta.db_table)} (ticket_id, last_event, overdue) "
+            "SELECT t.ticket_id, t.last, CASE WHEN t.last_w IS NOT NULL AND t.last_w > COALESCE(t.last_e, 0) "
+            "THEN TRUE ELSE FALSE END "
+            f"FROM ({tracks}) t",
+            t_params,
+        )
         state.watermark = last_pk
         state.rebuilt_at = timezone.now()
         state.save()
-    return {"tickets": tickets_n, "events": events_n, "rows": DailyRollup.objects.count()}
+        events = TicketEvent.objects.filter(pk__lte=last_pk).count()
+        tickets = Ticket.objects.count()
+    if progress:
+        progress(tickets, events)
+    return {"tickets": tickets, "events": events, "rows": RollupFact.objects.count()}
 
 
-def rollup_snapshot() -> dict[tuple, int]:
-    """Every non-zero counter as ``{(day, level, node, dim, value, metric): n}`` (tests, checks)."""
-    return {
-        (r[0], r[1], r[2], r[3], r[4], r[5]): r[6]
-        for r in DailyRollup.objects.exclude(n=0).values_list(
-            "day", "level", "node", "dim", "value", "metric", "n"
-        )
-    }
+def rollup_snapshot() -> dict[tuple, tuple]:
+    """Every row with a non-zero counter, per table: ``{(table, *key): ((counter, n), …)}`` (tests, checks)."""
+    out = {}
+    for model in (RollupFact, *DERIVED, OpenStock, AddressDay):
+        counters = _counter_fields(model)
+        for row in model.objects.values_list(*model.KEY, *counters):
+            key, values = row[: len(model.KEY)], row[len(model.KEY) :]
+            nonzero = tuple((c, v) for c, v in zip(counters, values, strict=True) if v)
+            if nonzero:
+                out[(model.__name__, *key)] = nonzero
+    return out

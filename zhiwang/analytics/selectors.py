@@ -2,8 +2,9 @@
 
 A dashboard is about one *place*: the city, a district, a subdistrict or a community, which must
 lie inside the viewer's jurisdiction (``place_for``). Every figure is a ``GROUP BY`` over
-``DailyRollup`` rows of that place (or of its children) in a window of days ``[start, end)``;
-no figure reads ``Ticket``. Each figure carries the link to the ticket list behind it.
+the wide rollup tables (``RollupArea`` down to subdistricts, ``RollupFact`` for communities and
+grids, ``RollupUnit``, ``OpenStock``, ``AddressDay``) filtered on the place's denormalised column,
+in a window of days ``[start, end)``; no figure reads ``Ticket``. Each figure carries the link to the ticket list behind it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import lru_cache
 from urllib.parse import urlencode
 
 from django.db.models import Sum
@@ -19,7 +21,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from zhiwang.accounts.models import OrgUnit
-from zhiwang.analytics.models import DailyRollup, Dimension, NodeLevel
+from zhiwang.analytics.models import (
+    AddressDay,
+    Dimension,
+    NodeLevel,
+    OpenStock,
+    RollupArea,
+    RollupFact,
+    RollupUnit,
+)
 from zhiwang.analytics.rollups import CITY_NODE
 from zhiwang.core.errors import NotFound, PermissionDeniedError, ServiceError
 from zhiwang.core.scoping import scope_of
@@ -36,6 +46,8 @@ CHILD_LEVEL = {
     DivisionLevel.COMMUNITY: NodeLevel.GRID,
 }
 MAX_WINDOW_DAYS = 800
+
+
 FLOW_METRICS = (
     "received",
     "dispatched",
@@ -57,6 +69,17 @@ FLOW_METRICS = (
     "reassigned",
 )
 STOCK_METRICS = ("open", "overdue_open")
+#: What ``_rates`` needs (tables that show rates sum only these).
+RATE_METRICS = (
+    "closed",
+    "closed_on_time",
+    "rated",
+    "satisfied",
+    "basically_satisfied",
+    "resolved",
+    "reopened",
+    "follow_ups",
+)
 
 
 def is_analyst(user) -> bool:
@@ -159,7 +182,12 @@ def ticket_link(
     if end is not None:
         query["received_to"] = end.isoformat()
     query.update({k: str(v) for k, v in filters.items() if v not in (None, "")})
-    return f"{reverse('web:ticket_list')}?{urlencode(query)}"
+    return f"{_ticket_list_url()}?{urlencode(query)}"
+
+
+@lru_cache(maxsize=1)
+def _ticket_list_url() -> str:
+    return reverse("web:ticket_list")
 
 
 def dashboard_link(code: str) -> str:
@@ -169,13 +197,52 @@ def dashboard_link(code: str) -> str:
 # --- the figures ------------------------------------------------------------------------------------
 
 
-def _sums(qs, *group) -> dict:
-    rows = qs.order_by().values(*group, "metric").annotate(total=Sum("n"))
-    out: dict = defaultdict(lambda: defaultdict(int))
-    for row in rows:
-        key = tuple(row[g] for g in group) if len(group) > 1 else (row[group[0]] if group else None)
-        out[key][row["metric"]] += row["total"] or 0
-    return out
+def _place_filter(level: str, node: int) -> dict:
+    """The denormalised column that holds a place (the city: no filter)."""
+    if level == DivisionLevel.CITY:
+        return {}
+    return {f"{level}_id": node}
+
+
+def _flow_table(place: Place):
+    """The smallest wide table that holds the place: the coarse one down to subdistricts."""
+    model = RollupFact if place.level == DivisionLevel.COMMUNITY else RollupArea
+    return model.objects.filter(**_place_filter(place.level, place.node))
+
+
+def _unit_table(place: Place):
+    model = RollupFact if place.level == DivisionLevel.COMMUNITY else RollupUnit
+    return model.objects.filter(**_place_filter(place.level, place.node)).exclude(unit_id=0)
+
+
+def _sum_all(metrics) -> dict:
+    return {m: Sum(m) for m in metrics}
+
+
+def _clean(row: dict, metrics) -> dict:
+    return {m: row.get(m) or 0 for m in metrics}
+
+
+def _stocks(place: Place, end: date, group: str | None = None, nodes=None) -> dict:
+    """Open / overdue stock at the end of the window: current stock minus the flows of later days."""
+    stock = OpenStock.objects.filter(**_place_filter(place.level, place.node))
+    later = _flow_table(place).filter(day__gte=end)
+    if group:
+        stock = stock.filter(**{f"{group}__in": nodes}).exclude(**{group: 0})
+        if group in ("community_id", "grid_id"):
+            later = RollupFact.objects.filter(**_place_filter(place.level, place.node), day__gte=end)
+        later = later.filter(**{f"{group}__in": nodes})
+        out: dict = defaultdict(lambda: dict.fromkeys(STOCK_METRICS, 0))
+        for row in stock.order_by().values(group).annotate(**_sum_all(STOCK_METRICS)):
+            for m in STOCK_METRICS:
+                out[row[group]][m] += row[m] or 0
+        for row in later.order_by().values(group).annotate(**_sum_all(STOCK_METRICS)):
+            for m in STOCK_METRICS:
+                out[row[group]][m] -= row[m] or 0
+        return out
+    now = _clean(stock.aggregate(**_sum_all(STOCK_METRICS)), STOCK_METRICS)
+    after = _clean(later.aggregate(**_sum_all(STOCK_METRICS)), STOCK_METRICS)
+    return {m: now[m] - after[m] for m in STOCK_METRICS}
 
 
 def _rates(values: dict) -> dict:
@@ -195,10 +262,6 @@ def _rates(values: dict) -> dict:
     }
 
 
-def _node_rows(place: Place, dim: str = Dimension.TOTAL):
-    return DailyRollup.objects.filter(level=place.level, node=place.node, dim=dim)
-
-
 @dataclass
 class Summary:
     place: Place
@@ -212,10 +275,11 @@ class Summary:
 
 def summary(*, place: Place, start: date, end: date) -> Summary:
     """Window totals, the open and overdue stock at the end of the window, and the rates."""
-    flows = _sums(_node_rows(place).filter(day__gte=start, day__lt=end, metric__in=FLOW_METRICS))[None]
-    stocks = _sums(_node_rows(place).filter(day__lt=end, metric__in=STOCK_METRICS))[None]
-    flows = {m: flows.get(m, 0) for m in FLOW_METRICS}
-    stocks = {m: stocks.get(m, 0) for m in STOCK_METRICS}
+    flows = _clean(
+        _flow_table(place).filter(day__gte=start, day__lt=end).aggregate(**_sum_all(FLOW_METRICS)),
+        FLOW_METRICS,
+    )
+    stocks = _stocks(place, end)
     links = {
         "received": ticket_link(place, start, end),
         "open": ticket_link(place, status="open"),
@@ -230,14 +294,21 @@ def trend(*, place: Place, start: date, end: date, by: str = "day") -> list[dict
     if by not in ("day", "week"):
         raise ServiceError("analytics.by_unknown", _("Group by day or week."), field="by")
     metrics = ("received", "closed", "overdue")
-    rows = _sums(_node_rows(place).filter(day__gte=start, day__lt=end, metric__in=metrics), "day")
+    rows = {
+        r["day"]: r
+        for r in _flow_table(place)
+        .filter(day__gte=start, day__lt=end)
+        .order_by()
+        .values("day")
+        .annotate(**_sum_all(metrics))
+    }
     periods: dict[date, dict] = {}
     day = start
     while day < end:
         key = day - timedelta(days=day.weekday()) if by == "week" else day
         bucket = periods.setdefault(key, {"period": key, **dict.fromkeys(metrics, 0)})
         for metric in metrics:
-            bucket[metric] += rows.get(day, {}).get(metric, 0)
+            bucket[metric] += rows.get(day, {}).get(metric) or 0
         day += timedelta(days=1)
     out = []
     for key, bucket in periods.items():
@@ -291,6 +362,12 @@ def _labels(dim: str, values: list[str]) -> dict[str, dict]:
 
 
 BREAKDOWN_DIMS = (Dimension.CATEGORY, Dimension.CHANNEL, Dimension.KIND, Dimension.UNIT)
+DIM_COLUMNS = {
+    Dimension.CATEGORY: "category_id",
+    Dimension.CHANNEL: "channel",
+    Dimension.KIND: "kind",
+    Dimension.UNIT: "unit_id",
+}
 
 
 def breakdown(
@@ -307,16 +384,17 @@ def breakdown(
         raise ServiceError(
             "analytics.metric_unknown", _("Unknown figure %(m)s.") % {"m": metric}, field="metric"
         )
-    rows = (
-        _node_rows(place, dim)
-        .filter(day__gte=start, day__lt=end, metric=metric)
+    column = DIM_COLUMNS[dim]
+    table = _unit_table(place) if dim == Dimension.UNIT else _flow_table(place)
+    rows = [
+        {"value": str(r[column]), "total": r["total"]}
+        for r in table.filter(day__gte=start, day__lt=end)
         .order_by()
-        .values("value")
-        .annotate(total=Sum("n"))
+        .values(column)
+        .annotate(total=Sum(metric))
         .filter(total__gt=0)
-        .order_by("-total", "value")[: max(1, min(top, 100))]
-    )
-    rows = list(rows)
+        .order_by("-total", column)[: max(1, min(top, 100))]
+    ]
     labels = _labels(dim, [r["value"] for r in rows])
     out = []
     for r in rows:
@@ -333,7 +411,14 @@ def breakdown(
 
 def unit_table(*, place: Place, start: date, end: date, top: int = 20) -> list[dict]:
     """Per handling unit: dispatched, closed, rates (the unit's events about this place)."""
-    sums = _sums(_node_rows(place, Dimension.UNIT).filter(day__gte=start, day__lt=end), "value")
+    sums = {
+        str(r["unit_id"]): r
+        for r in _unit_table(place)
+        .filter(day__gte=start, day__lt=end)
+        .order_by()
+        .values("unit_id")
+        .annotate(**_sum_all({*RATE_METRICS, "dispatched", "overdue"}))
+    }
     labels = _labels(Dimension.UNIT, list(sums))
     rows = []
     for value, metrics in sums.items():
@@ -344,8 +429,8 @@ def unit_table(*, place: Place, start: date, end: date, top: int = 20) -> list[d
             {
                 "code": label["code"],
                 "name": label["name"],
-                **{m: metrics.get(m, 0) for m in ("dispatched", "closed", "overdue", "reopened", "rated")},
-                **_rates(metrics),
+                **{m: metrics.get(m) or 0 for m in ("dispatched", "closed", "overdue", "reopened", "rated")},
+                **_rates(_clean(metrics, FLOW_METRICS)),
                 "link": ticket_link(place, **label["filter"]),
             }
         )
@@ -357,13 +442,25 @@ def children(*, place: Place, start: date, end: date) -> list[dict]:
     """Per child (district → subdistricts → communities → grids): flows, stocks, rates, links, for the map."""
     child_level = CHILD_LEVEL[place.level]
     if child_level == NodeLevel.GRID:
-        items = list(Grid.objects.filter(community_id=place.node).order_by("code"))
+        items = list(Grid.objects.filter(community_id=place.node).defer("geometry").order_by("code"))
     else:
-        items = list(Division.objects.filter(parent=place.division, level=child_level).order_by("code"))
-    # one index range per child (level, node, dim, metric, day): the unique key's order
-    base = DailyRollup.objects.filter(level=child_level, node__in=[i.pk for i in items], dim=Dimension.TOTAL)
-    flows = _sums(base.filter(day__gte=start, day__lt=end, metric__in=FLOW_METRICS), "node")
-    stocks = _sums(base.filter(day__lt=end, metric__in=STOCK_METRICS), "node")
+        items = list(
+            Division.objects.filter(parent=place.division, level=child_level)
+            .defer("geometry")
+            .order_by("code")
+        )
+    group = f"{child_level}_id"
+    nodes = [i.pk for i in items]
+    table = RollupFact if child_level in (NodeLevel.COMMUNITY, NodeLevel.GRID) else RollupArea
+    flows = {
+        r[group]: _clean(r, FLOW_METRICS)
+        for r in table.objects.filter(**_place_filter(place.level, place.node), day__gte=start, day__lt=end)
+        .filter(**{f"{group}__in": nodes})
+        .order_by()
+        .values(group)
+        .annotate(**_sum_all({*RATE_METRICS, "received"}))
+    }
+    stocks = _stocks(place, end, group, nodes)
     out = []
     for item in items:
         f, s = flows.get(item.pk, {}), stocks.get(item.pk, {})
@@ -412,36 +509,19 @@ def child_geometry(*, place: Place) -> dict:
     return {"type": "FeatureCollection", "features": features}
 
 
-def _community_ids(place: Place) -> list[int] | None:
-    """Communities inside the place (None: the whole city, no filter needed)."""
-    if place.level == DivisionLevel.CITY:
-        return None
-    if place.level == DivisionLevel.COMMUNITY:
-        return [place.division.pk]
-    return list(
-        Division.objects.filter(
-            level=DivisionLevel.COMMUNITY, code__startswith=place.division.code_prefix
-        ).values_list("pk", flat=True)
-    )
-
-
 def recurring_addresses(
     *, place: Place, start: date, end: date, top: int = 10, minimum: int = 2
 ) -> list[dict]:
     """Standard addresses with the most tickets in the window (at least ``minimum``)."""
-    qs = DailyRollup.objects.filter(
-        level=NodeLevel.COMMUNITY, dim=Dimension.ADDRESS, metric="received", day__gte=start, day__lt=end
-    )
-    ids = _community_ids(place)
-    if ids is not None:
-        qs = qs.filter(node__in=ids)
-    rows = list(
-        qs.order_by()
-        .values("value")
-        .annotate(total=Sum("n"))
+    qs = AddressDay.objects.filter(**_place_filter(place.level, place.node), day__gte=start, day__lt=end)
+    rows = [
+        {"value": str(r["address_id"]), "total": r["total"]}
+        for r in qs.order_by()
+        .values("address_id")
+        .annotate(total=Sum("received"))
         .filter(total__gte=minimum)
-        .order_by("-total", "value")[: max(1, min(top, 100))]
-    )
+        .order_by("-total", "address_id")[: max(1, min(top, 100))]
+    ]
     labels = _labels(Dimension.ADDRESS, [r["value"] for r in rows])
     out = []
     for r in rows:

@@ -1,7 +1,8 @@
 """A synthetic ticket stream with injected surges and address clusters, for evaluating the alerts.
 
-``synthetic_stream`` writes daily arrival counters straight into the rollups (the detectors read
-only the rollups), for real communities and categories of the demo city:
+``synthetic_stream`` writes daily arrival counters straight into the rollups (``RollupFact`` and
+``AddressDay``, then the coarse tables derived from them; the detectors read only the rollups),
+for real communities and categories of the demo city:
 
 - background: each (community, category) series has a base rate drawn from ``rate_range`` per
   day, shaped by a weekday profile (quieter weekends) and public holidays (work calendar), with
@@ -24,8 +25,8 @@ from datetime import date, timedelta
 
 import numpy as np
 
-from zhiwang.analytics.models import Dimension, NodeLevel
-from zhiwang.analytics.rollups import CITY_NODE, upsert
+from zhiwang.analytics.models import AddressDay, RollupFact
+from zhiwang.analytics.rollups import rollup_derive, upsert
 from zhiwang.core.workcalendar.services import work_calendar
 
 WEEKDAY_PROFILE = (1.15, 1.1, 1.05, 1.05, 1.0, 0.75, 0.65)
@@ -103,11 +104,20 @@ def synthetic_stream(
             stream.injected.append(Injected("address_cluster", c, str(a), first, 2, cluster_size))
             for i in range(cluster_size):
                 cluster_counts[(c, a, first + timedelta(days=i % 2))] += 1
-    rows: list[tuple] = []
+    from zhiwang.geo.models import Division
 
-    def add(day, level, node, parent, dim, value, n):
-        if n:
-            rows.append((day, level, node, parent, dim, value, "received", n))
+    districts = dict(
+        Division.objects.filter(pk__in={p for _c, p in communities}).values_list("pk", "parent_id")
+    )
+    facts: dict[tuple, dict] = {}
+    address_rows: dict[tuple, dict] = {}
+
+    def flush():
+        upsert(RollupFact, facts)
+        upsert(AddressDay, address_rows)
+        stream.rows += len(facts) + len(address_rows)
+        facts.clear()
+        address_rows.clear()
 
     day = start
     while day < end:
@@ -116,9 +126,8 @@ def synthetic_stream(
             factor = WEEKDAY_PROFILE[weekday] if weekday < 5 else 1.0  # make-up working day (调休)
         else:
             factor = WEEKDAY_PROFILE[weekday] if weekday >= 5 else HOLIDAY_FACTOR
-        city_total = 0
         for c, parent in communities:
-            community_total = 0
+            place = (districts.get(parent) or 0, parent, c, 0)
             for k in categories:
                 mean = rates[(c, k)] * factor
                 n = _nb(rng, mean, noise_k)
@@ -135,23 +144,24 @@ def synthetic_stream(
                         ):
                             item.added += extra
                             item.expected += mean * boost
-                add(day, NodeLevel.COMMUNITY, c, parent, Dimension.CATEGORY, str(k), n)
-                community_total += n
+                if n:
+                    facts[(day, *place, k, "", "", 0)] = {"received": n}
+                    stream.tickets += n
             for a in (addresses or {}).get(c, []):
                 n = cluster_counts.get((c, a, day), 0) + (1 if rng.random() < 0.03 else 0)
-                add(day, NodeLevel.COMMUNITY, c, parent, Dimension.ADDRESS, str(a), n)
-            add(day, NodeLevel.COMMUNITY, c, parent, Dimension.TOTAL, "", community_total)
-            city_total += community_total
-        add(day, NodeLevel.CITY, CITY_NODE, 0, Dimension.TOTAL, "", city_total)
-        stream.tickets += city_total
-        if len(rows) > 20000:
-            upsert(rows)
-            stream.rows += len(rows)
-            rows = []
+                if n:
+                    address_rows[(day, a, *place)] = {"received": n}
+        if len(facts) > 20000:
+            flush()
         day += timedelta(days=1)
-    upsert(rows)
-    stream.rows += len(rows)
+    flush()
+    rollup_derive()
     return stream
+
+
+#: Surge sizes in the evaluation table: tickets the series is expected to get in the event's days
+#: (surge included), i.e. 3 × the normal volume of the window.
+SIZE_BINS = ((0, 12), (12, 24), (24, float("inf")))
 
 
 def evaluate(stream: Stream, findings_by_day: dict[date, list], *, min_expected: float = 12.0) -> dict:
@@ -191,6 +201,15 @@ def evaluate(stream: Stream, findings_by_day: dict[date, list], *, min_expected:
             else:
                 fp += 1
     injected = len(stream.injected)
+    by_size = {}
+    for low, high in SIZE_BINS:
+        items = [i for i in stream.injected if i.kind == "surge" and low <= i.expected < high]
+        hit = sum(1 for i in items if id(i) in found)
+        by_size[f"{low}-{high if high != float('inf') else ''}"] = {
+            "events": len(items),
+            "found": hit,
+            "recall": round(hit / len(items), 3) if items else None,
+        }
     eligible = [i for i in stream.injected if i.kind != "surge" or i.expected >= min_expected]
     return {
         "eligible": len(eligible),
@@ -203,4 +222,5 @@ def evaluate(stream: Stream, findings_by_day: dict[date, list], *, min_expected:
         "found": len(found),
         "precision": tp / (tp + fp) if tp + fp else None,
         "recall": len(found) / injected if injected else None,
+        "by_size": by_size,
     }

@@ -1,5 +1,7 @@
 """`zhiwang demo`: the demo city on the real Shenzhen divisions, with an account per role."""
 
+import logging
+
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
@@ -9,6 +11,10 @@ from zhiwang.geo.demo import SCALES, demo_geography_build
 from zhiwang.geo.models import Grid
 from zhiwang.registry.demo import demo_registry_clear, demo_registry_create
 from zhiwang.tickets.demo import demo_routing_create
+from zhiwang.tickets.history import demo_tickets_create
+
+#: Ticket histories made through the real services (rollups, timelines and clocks included).
+DEMO_TICKETS = {"tiny": 40, "small": 300, "medium": 1000, "large": 2000}
 
 
 class Command(BaseCommand):
@@ -44,6 +50,21 @@ class Command(BaseCommand):
             f"registry ({scale})", no_progress, demo_registry_create, scale=scale, seed=seed
         )
         disputes = self._step("disputes", no_progress, demo_disputes_create, seed=seed)
+        # The simulated citizens get hundreds of texts; the logging adapter need not print them all.
+        notify_log = logging.getLogger("zhiwang.notify")
+        level = notify_log.level
+        notify_log.setLevel(logging.WARNING)
+        try:
+            history = self._step(
+                "tickets",
+                no_progress,
+                demo_tickets_create,
+                count=DEMO_TICKETS.get(scale, 300),
+                seed=seed,
+                days=60,
+            )
+        finally:
+            notify_log.setLevel(level)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo city: {result.divisions} divisions, {result.grids} grids, {result.buildings} buildings, "
@@ -57,6 +78,11 @@ class Command(BaseCommand):
         )
         self.stdout.write(
             "Disputes: " + ", ".join(f"{count} {what}" for what, count in disputes.items()) + "."
+        )
+        self.stdout.write(
+            f"Tickets: {history.created} new over 60 days ({history.existing} already there), "
+            + ", ".join(f"{count} {status}" for status, count in history.statuses.most_common())
+            + "."
         )
         self.stdout.write(f"Demo accounts (password: {DEMO_PASSWORD}):")
         for account in accounts:

@@ -48,7 +48,9 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     return value
 
 
-def env_float(name: str, default: float, *, minimum: float | None = None, maximum: float | None = None) -> float:
+def env_float(
+    name: str, default: float, *, minimum: float | None = None, maximum: float | None = None
+) -> float:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
@@ -249,7 +251,9 @@ ZHIWANG_WARNING_RATIO = env_float("ZHIWANG_WARNING_RATIO", 0.8, minimum=0.01, ma
 ZHIWANG_URGE_AFTER_DAYS = env_int("ZHIWANG_URGE_AFTER_DAYS", 1, minimum=0)
 ZHIWANG_SUPERVISE_AFTER_DAYS = env_int("ZHIWANG_SUPERVISE_AFTER_DAYS", 5, minimum=0)
 ZHIWANG_RESPONSE_HOURS = env_int("ZHIWANG_RESPONSE_HOURS", 24, minimum=1)
-ZHIWANG_BASIC_SATISFACTION_WEIGHT = env_float("ZHIWANG_BASIC_SATISFACTION_WEIGHT", 0.8, minimum=0.0, maximum=1.0)
+ZHIWANG_BASIC_SATISFACTION_WEIGHT = env_float(
+    "ZHIWANG_BASIC_SATISFACTION_WEIGHT", 0.8, minimum=0.0, maximum=1.0
+)
 
 # Seconds between checks of the routing configuration version (rules, units, categories,
 # time limits) cached in every process; 0 checks on every call.

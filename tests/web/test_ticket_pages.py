@@ -414,6 +414,7 @@ def test_detail_shows_fields_masked_phone_timeline_and_exactly_the_allowed_actio
         "reject",
         "note",
         "reveal_contact",
+        "recategorise",
     }
     assert f'name="dispatch-expected_version" value="{ticket.version}"' in html
     assert "data-point-map" in html

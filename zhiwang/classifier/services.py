@@ -109,6 +109,9 @@ def model_train(
     with transaction.atomic():
         version = _next_version(name)
         target = model_root() / name / f"v{version}"
+        if target.exists():
+            # Left by an earlier database (e.g. the demo city rebuilt): keep it, out of the way.
+            target.rename(target.with_name(f"{target.name}.orphaned-{timezone.now():%Y%m%d%H%M%S%f}"))
         staging.rename(target)
         return model_register(name=name, directory=target, note=note, copy=False)
 

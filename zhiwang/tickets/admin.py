@@ -3,6 +3,7 @@ from django.contrib import admin
 from zhiwang.tickets.models import (
     Attachment,
     Category,
+    CategoryCorrection,
     ClockAlert,
     KindDeadline,
     Notification,
@@ -11,6 +12,7 @@ from zhiwang.tickets.models import (
     Ticket,
     TicketEvent,
     TicketRequest,
+    TrainingRun,
 )
 
 
@@ -125,3 +127,35 @@ class OutboundMessageAdmin(admin.ModelAdmin):
     list_display = ("channel", "to", "adapter", "status", "created_at")
     list_filter = ("channel", "status", "adapter")
     raw_id_fields = ("ticket",)
+
+
+@admin.register(CategoryCorrection)
+class CategoryCorrectionAdmin(admin.ModelAdmin):
+    """Training examples are appended by the services; the admin only reads them."""
+
+    list_display = (
+        "at",
+        "ticket",
+        "source",
+        "suggested_label",
+        "suggested_confidence",
+        "final_category",
+        "actor",
+    )
+    list_filter = ("source", "model")
+    raw_id_fields = ("ticket", "from_category", "final_category", "actor")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(TrainingRun)
+class TrainingRunAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "status", "progress", "examples", "held_back", "model", "requested_by")
+    readonly_fields = [f.name for f in TrainingRun._meta.fields]
+
+    def has_add_permission(self, request):
+        return False

@@ -54,6 +54,8 @@ class TicketAction(models.TextChoices):
     TRANSFER = "transfer", _("Transfer to another procedure")  # 移交
     WARN = "warn", _("Deadline warning")  # 预警 (system)
     NOTE = "note", _("Note")
+    # Not a change of state: a dispatcher or operator corrects the category (a training example).
+    RECATEGORISE = "recategorise", _("Change the category")  # 改分类
     # Not a change of state: the audit row written when somebody unmasks the reporter's contact.
     REVEAL_CONTACT = "reveal_contact", _("Viewed the reporter's contact")
 
@@ -100,6 +102,10 @@ for _state in (*CLOCK_RUNNING, S.PENDING_DISPATCH, S.SUSPENDED, S.FOLLOW_UP):
     _TABLE[(_state, A.NOTE)] = _state
 for _state in S.values:
     _TABLE[(_state, A.REVEAL_CONTACT)] = _state
+#: Open states whose category may still be corrected (not once replied: the answer was to it).
+RECATEGORISABLE = (S.PENDING_DISPATCH, S.DISPATCHED, S.ACCEPTED, S.SUSPENDED)
+for _state in RECATEGORISABLE:
+    _TABLE[(_state, A.RECATEGORISE)] = _state
 #: Open states a ticket can be transferred from (not once replied: the unit's answer then stands).
 TRANSFERABLE = (S.PENDING_DISPATCH, S.DISPATCHED, S.ACCEPTED, S.SUSPENDED)
 for _state in TRANSFERABLE:
@@ -231,6 +237,7 @@ PERMISSIONS = {
     A.REOPEN: may_follow_up,
     A.ANSWER_DIRECTLY: is_operator_or_dispatcher,
     A.TRANSFER: is_operator_or_dispatcher,
+    A.RECATEGORISE: is_operator_or_dispatcher,
     A.NOTE: is_involved,
     A.REVEAL_CONTACT: may_see_contact,
 }

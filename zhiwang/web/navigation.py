@@ -64,6 +64,7 @@ NAVIGATION = [
         "analytics:dashboard",
         frozenset({"leader", "dispatcher", "data_steward", "administrator"}),
     ),
+    (_("Smart dispatch"), "web:smart_dispatch", frozenset({"administrator"})),
     (_("Divisions and grids"), "web:division_root", STAFF_ROLES),
     (_("My grids"), "web:my_grids", frozenset({"grid_worker"})),
     (

@@ -4,6 +4,7 @@ from django.urls import path
 from zhiwang.web import views
 from zhiwang.web.forms import LoginForm
 from zhiwang.web.places.urls import urlpatterns as place_urlpatterns
+from zhiwang.web.smart.urls import urlpatterns as smart_urlpatterns
 from zhiwang.web.tickets.urls import urlpatterns as ticket_urlpatterns
 
 app_name = "web"
@@ -23,4 +24,5 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     *ticket_urlpatterns,
     *place_urlpatterns,
+    *smart_urlpatterns,
 ]

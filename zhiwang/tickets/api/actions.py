@@ -369,6 +369,24 @@ def transfer(request, number: str, payload: TransferIn):
     return fresh_detail(ticket, request.user)
 
 
+class RecategoriseIn(NoteIn):
+    category: str
+
+
+@router.post("/{number}/category", response=TicketDetailOut, summary="Change the category (改分类)")
+def recategorise(request, number: str, payload: RecategoriseIn):
+    """The correction is kept as a training example for the category model."""
+    ticket = _get(request, number)
+    services.ticket_recategorise(
+        ticket=ticket,
+        category=payload.category,
+        actor=request.user,
+        note=payload.note,
+        expected_version=payload.expected_version,
+    )
+    return fresh_detail(ticket, request.user)
+
+
 @router.post("/{number}/notes", response=TicketDetailOut, summary="Add a note to the timeline")
 def note(request, number: str, payload: NoteIn):
     ticket = _get(request, number)

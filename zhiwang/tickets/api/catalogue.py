@@ -36,13 +36,33 @@ class SuggestionOut(Schema):
     name: str
     path: str
     score: float
+    source: str  # "model" (calibrated confidence) or "keywords"
+    confidence: float | None
+    auto: bool  # the model is sure enough to dispatch automatically
+    kinds: list[str]
+    unit: str
+    deadline: str
+    urgency: str
 
 
 @router.get("/categories/suggest", response=list[SuggestionOut], summary="Categories suggested for a text")
 def category_suggest(request, text: str, kind: str = "", limit: int = 5):
-    """Keyword and name matches over the catalogue, best first, ``score`` 0–1 (the classifier plugs in here)."""
+    """The classifier's suggestions first (``confidence`` 0–1), then keyword and name matches
+    (``score`` 0–1 against the best), with hints: kinds, handling unit, time limit, urgency."""
     return [
-        {"code": s.category.code, "name": s.category.name, "path": s.path, "score": s.score}
+        {
+            "code": s.category.code,
+            "name": s.category.name,
+            "path": s.path,
+            "score": s.score,
+            "source": s.source,
+            "confidence": None if s.confidence is None else round(s.confidence, 4),
+            "auto": s.auto,
+            "kinds": list(s.kinds),
+            "unit": s.unit,
+            "deadline": s.deadline,
+            "urgency": s.urgency,
+        }
         for s in selectors.category_suggestions(text=text, kind=kind, limit=max(1, min(limit, 20)))
     ]
 

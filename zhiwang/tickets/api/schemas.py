@@ -145,6 +145,8 @@ class TicketDetailOut(TicketFields):
     dispatch_center: Ref | None
     suggested_unit: Ref | None
     route_explanation: str
+    category_source: str
+    classification: dict
     dispatched_at: datetime | None
     accepted_at: datetime | None
     warn_at: datetime | None
@@ -209,6 +211,9 @@ def detail_out(ticket: Ticket, user) -> dict:
         "dispatch_center": ref(ticket.dispatch_center) if staff else None,
         "suggested_unit": ref(ticket.suggested_unit) if staff else None,
         "route_explanation": ticket.route_explanation if staff else "",
+        "category_source": ticket.category_source if staff else "",
+        # The classifier's top choices with confidences (staff: why the ticket went where it went).
+        "classification": selectors.classification_view(ticket) if staff else {},
         "dispatched_at": ticket.dispatched_at,
         "accepted_at": ticket.accepted_at,
         "warn_at": ticket.warn_at,

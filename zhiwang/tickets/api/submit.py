@@ -25,7 +25,8 @@ from zhiwang.tickets.models import Channel, Ticket
 class TicketSubmitIn(Schema):
     channel: str = Channel.API
     kind: str
-    category: str
+    # Leave empty to let the classifier choose (free text from the API or a department).
+    category: str = ""
     description: str
     title: str = ""
     urgency: str = "normal"

@@ -24,6 +24,7 @@ from zhiwang.tickets.services.actions import (
 )
 from zhiwang.tickets.services.attachments import ticket_attach
 from zhiwang.tickets.services.clock import clock_sweep
+from zhiwang.tickets.services.corrections import ticket_recategorise
 from zhiwang.tickets.services.submit import SubmitResult, find_duplicates, locate_place, ticket_submit
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "ticket_transfer",
     "ticket_rate_by_citizen",
     "ticket_reassign",
+    "ticket_recategorise",
     "ticket_reject",
     "ticket_reply",
     "ticket_request",

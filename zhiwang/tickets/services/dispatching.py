@@ -13,6 +13,7 @@ from zhiwang.tickets.models import (
 )
 from zhiwang.tickets.notify import notify_unit
 from zhiwang.tickets.services.clock import dispatch_deadlines, set_deadlines
+from zhiwang.tickets.services.corrections import confirm_category_fields, confirm_category_record
 from zhiwang.tickets.services.transition import (
     A,
     active_unit,
@@ -71,6 +72,7 @@ def ticket_dispatch(
     """
     unit = active_unit(unit if unit is not None else ticket.suggested_unit)
     fields = dispatch_fields(ticket, unit=unit, now=timezone.now())
+    fields += confirm_category_fields(ticket, actor=actor)
     apply_transition(
         ticket,
         A.DISPATCH,
@@ -80,6 +82,7 @@ def ticket_dispatch(
         fields=fields,
         expected_version=expected_version,
     )
+    confirm_category_record(ticket, actor=actor)
     notify_dispatched(ticket, unit)
     return ticket
 

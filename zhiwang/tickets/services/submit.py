@@ -23,9 +23,13 @@ from zhiwang.geo.addressing import match_address
 from zhiwang.geo.locator import locate
 from zhiwang.geo.models import Division, DivisionLevel, Grid, StandardAddress
 from zhiwang.tickets.cache import routing_config
+from zhiwang.tickets.classify import Classification, classify
 from zhiwang.tickets.models import (
     Category,
+    CategoryCorrection,
+    CategorySource,
     Channel,
+    CorrectionSource,
     Ticket,
     TicketCounter,
     TicketEvent,
@@ -324,7 +328,7 @@ def ticket_submit(
     *,
     channel: str,
     kind: str,
-    category: Category | str | None,
+    category: Category | str | None = None,
     description: str,
     title: str = "",
     external_id: str = "",
@@ -346,7 +350,9 @@ def ticket_submit(
     the web form's one-time token); (channel, external_id) is the idempotency key: a
     retry, even one racing the first call, gets the first call's ticket and
     ``created=False`` (the retry's own fields are not compared). ``category`` is a
-    ``Category`` or its code. The place is the standard address ``address_code``, else
+    ``Category`` or its code; a channel sending free text may leave it out and the
+    classify step (``tickets.classify``) chooses one: only a confident model category
+    may be dispatched automatically, a guess waits in the dispatcher's queue. The place is the standard address ``address_code``, else
     the point (``lon``, ``lat`` in ``crs``), else ``address_text`` matched against the
     standard addresses and division names; complaints, reports, requests for help and
     incidents must have one. Routing suggests a unit and a dispatcher queue; a certain
@@ -364,10 +370,13 @@ def ticket_submit(
         "address_text": _clean(address_text),
         "external_id": _clean(external_id),
     }
+    classification = classify(
+        title=texts["title"], description=texts["description"], kind=kind, category=category
+    )
     category, phone = _validate(
         channel=channel,
         kind=kind,
-        category=category,
+        category=classification.category,
         urgency=urgency,
         texts=texts,
         reporter_phone=reporter_phone,
@@ -421,6 +430,8 @@ def ticket_submit(
         dispatch_center=decided.dispatch_center,
         suggested_unit=decided.unit,
         route_explanation=decided.explanation[:255],
+        category_source=classification.source,
+        classification=classification.record,
         received_at=received,
         deadline_amount=amount,
         deadline_unit=unit,
@@ -428,7 +439,8 @@ def ticket_submit(
     try:
         with transaction.atomic():
             duplicates = find_duplicates(category=category, place=place, at=received)
-            dispatch_to = decided.unit if decided.auto_dispatch and not duplicates else None
+            certain = decided.auto_dispatch and classification.may_auto_dispatch
+            dispatch_to = decided.unit if certain and not duplicates else None
             if dispatch_to is not None and dispatch_to.is_active:
                 # Dispatched by the system in the same transaction: the ticket is written once, in
                 # its final state, with both timeline rows (what ticket_dispatch would have done).
@@ -453,9 +465,11 @@ def ticket_submit(
                     "rule_id": decided.rule_id,
                     "suggested_unit_id": decided.unit.pk if decided.unit else None,
                     "duplicates": [d.number for d in duplicates],
+                    "category_source": classification.source,
                 },
                 at=received,
             )
+            _record_intake_choice(ticket, classification, actor=actor, at=received)
             if dispatch_to is not None:
                 TicketEvent.objects.create(
                     ticket=ticket,
@@ -463,7 +477,8 @@ def ticket_submit(
                     action=TicketAction.DISPATCH,
                     from_state=TicketStatus.PENDING_DISPATCH,
                     to_state=ticket.status,
-                    note=_("Dispatched automatically: %(why)s") % {"why": decided.explanation},
+                    note=_("Dispatched automatically: %(why)s")
+                    % {"why": _why(decided.explanation, classification)},
                     payload=dispatch_payload(ticket, dispatch_to),
                     unit_id=dispatch_to.pk,
                     at=dispatched_at,
@@ -476,6 +491,46 @@ def ticket_submit(
             raise
         return SubmitResult(existing, False)
     return SubmitResult(ticket, True, duplicates)
+
+
+def _why(explanation: str, classification: Classification) -> str:
+    if classification.source != CategorySource.MODEL or classification.suggestion is None:
+        return explanation
+    return _("%(route)s (category by %(model)s, %(percent)s%% confident)") % {
+        "route": explanation,
+        "model": classification.suggestion.model,
+        "percent": round(100 * classification.suggestion.confidence),
+    }
+
+
+def _record_intake_choice(ticket: Ticket, classification: Classification, *, actor, at) -> None:
+    """An intake operator's category beside the model's suggestion: a training example.
+
+    Only staff choices count (a citizen's pick of a category is not a dispatcher's
+    judgement), and only when there was a suggestion to compare with: no model, no row.
+    """
+    suggestion = classification.suggestion
+    role = getattr(actor, "role", "") if getattr(actor, "pk", None) else ""
+    if suggestion is None or classification.source != CategorySource.REPORTER or role in ("", "citizen"):
+        return
+    CategoryCorrection.objects.create(
+        ticket=ticket,
+        text=ticket_text_of(ticket),
+        suggested_label=suggestion.label,
+        suggested_confidence=suggestion.confidence,
+        model=suggestion.model,
+        from_category=None,
+        final_category=ticket.category,
+        source=CorrectionSource.INTAKE,
+        actor=actor,
+        at=at,
+    )
+
+
+def ticket_text_of(ticket: Ticket) -> str:
+    from zhiwang.tickets.classify import ticket_text
+
+    return ticket_text(title=ticket.title, description=ticket.description)
 
 
 def submission_token() -> str:

@@ -199,6 +199,18 @@ def _reveal(ctx, data):
     return services.ticket_reveal_contact(ticket=ctx.ticket, actor=ctx.user, reason=data["reason"])
 
 
+def _recategorise(ctx, data):
+    versioned(
+        services.ticket_recategorise,
+        ctx,
+        ticket=ctx.ticket,
+        category=data["category"],
+        actor=ctx.user,
+        note=data["note"],
+    )
+    return _("Category changed; the correction is kept to train the classifier.")
+
+
 def _note(ctx, data):
     versioned(services.ticket_note, ctx, ticket=ctx.ticket, actor=ctx.user, note=data["note"])
     return _("Note added.")
@@ -225,6 +237,7 @@ REGISTRY: list[UIAction] = [
     UIAction("supervise", gettext_lazy("Supervise"), f.RequiredNoteForm, (A.SUPERVISE,), run=_supervise),
     UIAction("merge", gettext_lazy("Merge as duplicate"), f.MergeForm, (A.MERGE,), run=_merge),
     UIAction("reject", gettext_lazy("Do not accept"), f.ReasonForm, (A.REJECT,), "danger", run=_reject),
+    UIAction("recategorise", gettext_lazy("Change the category"), f.RecategoriseForm, (A.RECATEGORISE,), run=_recategorise),
     UIAction("note", gettext_lazy("Add a note"), f.NoteForm, (A.NOTE,), run=_note),
     UIAction("reveal_contact", gettext_lazy("Show the reporter's phone"), f.RevealForm, (A.REVEAL_CONTACT,), run=_reveal),
 ]  # fmt: skip
@@ -268,6 +281,8 @@ def build_form(ui: UIAction, ticket: Ticket, user, *, data=None, files=None, aut
         include = (ticket.suggested_unit, ticket.handling_unit)
         kwargs["units"] = unit_choices(user=user, include=include)
         kwargs["suggested"] = ticket.suggested_unit if ui.slug == "dispatch" else None
+    if ui.form_class is f.RecategoriseForm:
+        kwargs["kind"] = ticket.kind
     return ui.form_class(data, files, **kwargs) if data is not None else ui.form_class(**kwargs)
 
 

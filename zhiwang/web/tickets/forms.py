@@ -481,6 +481,17 @@ class FollowUpForm(ActionForm):
     note = _note()
 
 
+class RecategoriseForm(ActionForm):
+    """改分类: the leaves used for the ticket's kind; the classifier's top choices are shown beside it."""
+
+    category = forms.ChoiceField(label=_("New category"))
+    note = _note()
+
+    def __init__(self, *args, kind: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        category_picker(self.fields["category"], category_choices(kinds={kind} if kind else set()))
+
+
 class NoteForm(ActionForm):
     note = _note(required=False)
 

@@ -8,6 +8,7 @@ urlpatterns = [
     # citizens (public)
     path("report/", citizen.report, name="ticket_report"),
     path("report/done/<str:number>/", citizen.report_done, name="ticket_report_done"),
+    path("report/panels/suggest/", citizen.suggest_panel, name="ticket_report_suggest_panel"),
     path("track/", citizen.track, name="ticket_track"),
     path("track/<str:number>/", citizen.track_detail, name="ticket_track_detail"),
     path("track/<str:number>/rate/", citizen.rate, name="ticket_rate"),

@@ -10,7 +10,7 @@ from zhiwang.disputes.demo import demo_disputes_create
 from zhiwang.geo.demo import SCALES, demo_geography_build
 from zhiwang.geo.models import Grid
 from zhiwang.registry.demo import demo_registry_clear, demo_registry_create
-from zhiwang.tickets.demo import demo_routing_create
+from zhiwang.tickets.demo import demo_classifier_train, demo_routing_create
 from zhiwang.tickets.history import demo_tickets_create
 
 #: Ticket histories made through the real services (rollups, timelines and clocks included).
@@ -50,6 +50,8 @@ class Command(BaseCommand):
             f"registry ({scale})", no_progress, demo_registry_create, scale=scale, seed=seed
         )
         disputes = self._step("disputes", no_progress, demo_disputes_create, seed=seed)
+        # Trained before the histories, so their intake corrections feed the threshold curve.
+        model = self._step("classifier", no_progress, demo_classifier_train)
         # The simulated citizens get hundreds of texts; the logging adapter need not print them all.
         notify_log = logging.getLogger("zhiwang.notify")
         level = notify_log.level
@@ -83,6 +85,10 @@ class Command(BaseCommand):
             f"Tickets: {history.created} new over 60 days ({history.existing} already there), "
             + ", ".join(f"{count} {status}" for status, count in history.statuses.most_common())
             + "."
+        )
+        self.stdout.write(
+            f"Classifier: {model.name} v{model.version}, {len(model.labels)} categories, "
+            f"threshold {model.threshold or 0:.3f}."
         )
         self.stdout.write(f"Demo accounts (password: {DEMO_PASSWORD}):")
         for account in accounts:

@@ -15,6 +15,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
 
 from zhiwang.core.errors import NotFound, ServiceError
 from zhiwang.tickets import selectors, services
@@ -114,6 +115,15 @@ def report(request):
         "web/tickets/report.html",
         {"form": form, "token": _form_token(form), "files_lost": form.is_bound and bool(request.FILES)},
     )
+
+
+@require_GET
+def suggest_panel(request):
+    """The citizen form's as-you-type category suggestions (public; the text is cut to 500 characters)."""
+    suggestions = selectors.category_suggestions(
+        text=request.GET.get("description", "")[:500], kind=request.GET.get("kind", "")[:16]
+    )
+    return render(request, "web/tickets/_suggestions.html", {"suggestions": suggestions})
 
 
 def report_done(request, number):

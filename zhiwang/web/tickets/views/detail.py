@@ -94,6 +94,8 @@ def _render(request, ticket, *, failed=None, failed_form=None, conflict=None, re
         "conflict": conflict,
         "revealed": revealed,
         "map_points": point,
+        # Why: the classifier's top choices with confidences, beside the routing rule's explanation.
+        "classification": selectors.classification_view(ticket),
         "place": _place(user, ticket),
         "mediation_url": f"{reverse('disputes:case_new')}?ticket={ticket.number}"
         if role_of(user) in MEDIATION_ROLES and ticket.status in TRANSFERABLE

@@ -65,6 +65,8 @@ def dispatch_queue(request):
     limit = 200
     if tab == "pending":
         tickets = list(queue.pending[:limit])
+        for ticket in tickets:  # the classifier's top choices, from the routing snapshot (no query)
+            ticket.smart = selectors.classification_view(ticket)
         context["rows"] = tickets
         context["units"] = actions.unit_choices(user=user)
     elif tab == "requests":

@@ -1,0 +1,289 @@
+"""Smart dispatch administration: retrain from the corrected history, threshold, promote, drift.
+
+``tickets`` feeds ``classifier`` the platform's own labelled history; ``classifier``
+never reads tickets. The labelled history is
+
+* every ticket a person decided the category of (``CategoryCorrection``: the latest
+  decision per ticket wins), and
+* closed tickets whose category a person chose at intake or confirmed (their final category).
+
+The newest corrected tickets are held back from training and measure the candidate
+against the active model (``model_compare``); the administrator then promotes or not.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from zhiwang.classifier import selectors as classifier_selectors
+from zhiwang.classifier import services as classifier_services
+from zhiwang.classifier.models import ClassifierModel
+from zhiwang.core.errors import ServiceError
+from zhiwang.core.services import admin_notice_raise, admin_notice_resolve
+from zhiwang.tickets.classify import MODEL_NAME, leaf_by_code, model_cache_reset, ticket_text
+from zhiwang.tickets.models import (
+    UNCHECKED_SOURCES,
+    CategoryCorrection,
+    Ticket,
+    TicketStatus,
+    TrainingRun,
+    TrainingStatus,
+)
+
+logger = logging.getLogger(__name__)
+
+#: How many of the newest corrected tickets are held back for the comparison (at most).
+HOLD_BACK_MAX = 500
+HOLD_BACK_SHARE = 0.2
+#: Closed tickets (people's categories) added to the corrections, newest first, at most.
+HISTORY_MAX = 20_000
+#: Fewer labelled examples than this cannot make a useful model.
+MIN_EXAMPLES = 20
+DRIFT_NOTICE_KEY = "classifier.drift.category"
+#: Training progress: each stage of ``ml.train`` maps onto a slice of 0–100 %.
+_STAGES = {"prepare": (5, 30), "cross-validate": (30, 80), "fit": (80, 92)}
+
+
+@dataclass
+class LabelledHistory:
+    """Texts and leaf codes to train on, and the held-back newest corrections to compare on."""
+
+    texts: list[str]
+    labels: list[str]
+    held_texts: list[str]
+    held_labels: list[str]
+
+
+def corrected_examples(*, limit: int | None = None) -> list[tuple[int, str, str]]:
+    """(ticket id, text, final leaf code) of the corrected tickets, newest decision first, one per ticket."""
+    latest = (
+        CategoryCorrection.objects.values("ticket_id")
+        .annotate(last=Max("pk"))
+        .order_by("-last")
+        .values_list("last", flat=True)
+    )
+    ids = list(latest[:limit] if limit else latest)
+    rows = (
+        CategoryCorrection.objects.filter(pk__in=ids)
+        .select_related("final_category")
+        .order_by("-at", "-pk")
+        .values_list("ticket_id", "text", "final_category__code")
+    )
+    return [(t, text, code) for t, text, code in rows if leaf_by_code(code) is not None]
+
+
+def labelled_history(*, hold_back: int | None = None) -> LabelledHistory:
+    """The training set and the held-back set (see the module docstring)."""
+    corrected = corrected_examples()
+    if hold_back is None:
+        hold_back = min(HOLD_BACK_MAX, int(len(corrected) * HOLD_BACK_SHARE))
+    held, kept = corrected[:hold_back], corrected[hold_back:]
+    seen = {ticket_id for ticket_id, _t, _c in corrected}
+    texts = [text for _id, text, _c in kept]
+    labels = [code for _id, _t, code in kept]
+    closed = (
+        Ticket.objects.filter(status=TicketStatus.CLOSED)
+        .exclude(category_source__in=UNCHECKED_SOURCES)
+        .order_by("-pk")
+        .values_list("pk", "title", "description", "category__code")[:HISTORY_MAX]
+    )
+    for pk, title, description, code in closed:
+        if pk in seen or leaf_by_code(code) is None:
+            continue
+        texts.append(ticket_text(title=title, description=description))
+        labels.append(code)
+    return LabelledHistory(
+        texts=texts,
+        labels=labels,
+        held_texts=[text for _id, text, _c in held],
+        held_labels=[code for _id, _t, code in held],
+    )
+
+
+# --- retraining (task worker) -------------------------------------------------------------
+
+
+def classifier_retrain_request(*, actor) -> tuple[TrainingRun, bool]:
+    """Queue a retraining (the task worker runs it); a run already queued or running is returned.
+
+    Returns (run, created). The page polls the run's progress.
+    """
+    with transaction.atomic():
+        busy = TrainingRun.objects.filter(status__in=(TrainingStatus.QUEUED, TrainingStatus.RUNNING)).first()
+        if busy is not None:
+            return busy, False
+        run = TrainingRun.objects.create(requested_by=actor if getattr(actor, "pk", None) else None)
+
+        def enqueue():
+            from zhiwang.tickets.tasks import classifier_retrain_task
+
+            classifier_retrain_task(run.pk)
+
+        transaction.on_commit(enqueue)
+    return run, True
+
+
+def classifier_retrain(*, run_id: int, cv: int = 3) -> TrainingRun:
+    """Train a candidate from the labelled history, compare it on the held-back set, record both.
+
+    Progress goes to the run row as training goes. A failure is written on the run
+    (and raised, so the worker logs it); nothing is promoted here.
+    """
+    run = TrainingRun.objects.get(pk=run_id)
+    if run.status in (TrainingStatus.DONE, TrainingStatus.FAILED):
+        return run
+
+    def update(**fields):
+        TrainingRun.objects.filter(pk=run.pk).update(**fields)
+        for name, value in fields.items():
+            setattr(run, name, value)
+
+    update(status=TrainingStatus.RUNNING, progress=2, stage="collect")
+
+    def progress(stage: str, done: int, total: int) -> None:
+        low, high = _STAGES.get(stage, (5, 92))
+        update(progress=int(low + (high - low) * done / max(total, 1)), stage=stage[:64])
+
+    try:
+        history = labelled_history()
+        if len(history.texts) < MIN_EXAMPLES or len(set(history.labels)) < 2:
+            raise ServiceError(
+                "tickets.training_data_short",
+                _(
+                    "Too little labelled history to train on (%(count)s examples; at least %(minimum)s in 2 categories)."
+                )
+                % {"count": len(history.texts), "minimum": MIN_EXAMPLES},
+            )
+        update(examples=len(history.texts), held_back=len(history.held_texts))
+        model = classifier_services.model_train(
+            name=MODEL_NAME,
+            texts=history.texts,
+            labels=history.labels,
+            cv=cv,
+            progress=progress,
+            note=_("Retrained from %(count)s labelled tickets") % {"count": len(history.texts)},
+        )
+        update(model=model, progress=94, stage="compare")
+        comparison = {}
+        if history.held_texts:
+            comparison = classifier_services.model_compare(
+                candidate=model, texts=history.held_texts, labels=history.held_labels
+            ).as_dict()
+        update(
+            comparison=comparison,
+            status=TrainingStatus.DONE,
+            progress=100,
+            stage="done",
+            finished_at=timezone.now(),
+        )
+    except Exception as error:
+        update(status=TrainingStatus.FAILED, error=str(error)[:500], finished_at=timezone.now())
+        raise
+    return run
+
+
+# --- promote, roll back, threshold ------------------------------------------------------------
+
+
+def classifier_promote(*, model: ClassifierModel) -> ClassifierModel:
+    """Make ``model`` the one that suggests (the previous one is retired)."""
+    promoted = classifier_services.model_promote(model=model)
+    model_cache_reset()
+    return promoted
+
+
+def classifier_rollback() -> ClassifierModel:
+    """Bring back the model that was active before the current one."""
+    restored = classifier_services.model_rollback(name=MODEL_NAME)
+    model_cache_reset()
+    return restored
+
+
+def classifier_set_threshold(*, threshold: float | None) -> ClassifierModel:
+    """Set the active model's auto-dispatch threshold (None: never dispatch automatically)."""
+    model = classifier_selectors.active_model(MODEL_NAME)
+    if model is None:
+        raise ServiceError("tickets.no_active_model", _("No category model is active."), field="threshold")
+    return classifier_services.model_set_threshold(model=model, threshold=threshold)
+
+
+# --- drift ----------------------------------------------------------------------------------
+
+
+def recent_confidences(model: ClassifierModel, *, limit: int = 500) -> list[float]:
+    """The top confidences the model gave on the latest tickets (newest first)."""
+    tag = f"{model.name} v{model.version}"
+    rows = (
+        Ticket.objects.filter(classification__model=tag)
+        .order_by("-pk")
+        .values_list("classification", flat=True)[:limit]
+    )
+    out = []
+    for record in rows:
+        choices = (record or {}).get("choices") or []
+        if choices:
+            out.append(float(choices[0][1]))
+    return out
+
+
+def recent_agreement(model: ClassifierModel, *, limit: int = 500) -> list[bool]:
+    """For the latest decisions people made on this model's suggestions: did they keep its top choice?"""
+    tag = f"{model.name} v{model.version}"
+    rows = (
+        CategoryCorrection.objects.filter(model=tag)
+        .exclude(suggested_label="")
+        .order_by("-at", "-pk")
+        .values_list("suggested_label", "final_category__code")[:limit]
+    )
+    return [label == code for label, code in rows]
+
+
+def classifier_drift_check(*, limit: int = 500, min_recent: int = 30):
+    """Compare the active model's recent confidence and agreement with its reference; notify on drift.
+
+    Raises (or refreshes) the administrator notice ``classifier.drift.category`` when
+    drift is detected and resolves it when the model is back in line. Returns the
+    ``DriftResult`` (None with no active model).
+    """
+    model = classifier_selectors.active_model(MODEL_NAME)
+    if model is None:
+        admin_notice_resolve(key=DRIFT_NOTICE_KEY)
+        return None
+    result = classifier_selectors.model_drift(
+        model,
+        recent_confidences=recent_confidences(model, limit=limit),
+        recent_agreement=recent_agreement(model, limit=limit) or None,
+        min_recent=min_recent,
+    )
+    if result.warning:
+        admin_notice_raise(
+            key=DRIFT_NOTICE_KEY,
+            message=_("The category model %(model)s may be drifting: %(why)s Consider retraining it.")
+            % {"model": f"{model.name} v{model.version}", "why": result.explanation},
+        )
+    else:
+        admin_notice_resolve(key=DRIFT_NOTICE_KEY)
+    return result
+
+
+def classifier_compare(*, model: ClassifierModel) -> dict:
+    """Measure a candidate against the active model on the held-back newest corrections.
+
+    Both models' figures are recorded on them (``metrics["held_back"]``); returns the
+    comparison as a dict (``candidate``, ``current``, ``recommend``, ``reasons``).
+    """
+    history = labelled_history()
+    if not history.held_texts:
+        raise ServiceError(
+            "tickets.no_held_back_data",
+            _("There are no corrected tickets to compare on yet: dispatchers' corrections are needed."),
+        )
+    return classifier_services.model_compare(
+        candidate=model, texts=history.held_texts, labels=history.held_labels
+    ).as_dict()

@@ -1,0 +1,111 @@
+"""Reads for the smart-dispatch administration page: the curve, the models, the drift, the runs.
+
+Models are not scoped by jurisdiction (every unit shares them); the page itself is for
+administrators only. The curve is measured with the *active* model on the texts of the
+last N tickets people decided the category of, against the category they decided.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from zhiwang.classifier import selectors as classifier_selectors
+from zhiwang.classifier.ml.selective import PrecisionCoverageCurve, precision_coverage_curve
+from zhiwang.classifier.models import ClassifierModel
+from zhiwang.tickets.classify import MODEL_NAME, model_suggestions
+from zhiwang.tickets.models import TrainingRun
+from zhiwang.tickets.services.smart import corrected_examples, recent_agreement, recent_confidences
+
+#: Thresholds shown in the table (the chart shows every distinct confidence).
+TABLE_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99)
+#: Points of the chart at most (evenly thinned; the table rows are exact).
+CHART_POINTS = 200
+
+
+@dataclass
+class CurveRow:
+    threshold: float
+    coverage: float
+    precision: float
+    count: int
+    current: bool = False
+
+    @property
+    def coverage_percent(self) -> float:
+        return round(100 * self.coverage, 1)
+
+    @property
+    def precision_percent(self) -> float:
+        return round(100 * self.precision, 1)
+
+
+@dataclass
+class CurveView:
+    """Precision and coverage of the active model on the last ``total`` corrected tickets."""
+
+    model: ClassifierModel | None
+    total: int
+    accuracy: float | None
+    rows: list[CurveRow] = field(default_factory=list)
+    at_threshold: CurveRow | None = None
+    chart: dict = field(default_factory=dict)
+    curve: PrecisionCoverageCurve | None = None
+
+
+def classifier_curve(*, last: int = 500) -> CurveView:
+    """The precision/coverage curve of the active model on the last ``last`` corrected tickets."""
+    model = classifier_selectors.active_model(MODEL_NAME)
+    if model is None:
+        return CurveView(model=None, total=0, accuracy=None)
+    examples = corrected_examples(limit=last)
+    suggestions = model_suggestions([text for _t, text, _c in examples], top_k=1) if examples else []
+    pairs = [
+        (s.confidence, s.label == code) for s, (_t, _text, code) in zip(suggestions, examples, strict=False)
+    ]
+    if not pairs:
+        return CurveView(model=model, total=0, accuracy=None)
+    curve = precision_coverage_curve(pairs)
+    rows = []
+    for threshold in TABLE_THRESHOLDS:
+        point = curve.at(threshold)
+        rows.append(CurveRow(threshold, point.coverage, point.precision, point.count))
+    at = None
+    if model.threshold is not None:
+        point = curve.at(model.threshold)
+        at = CurveRow(model.threshold, point.coverage, point.precision, point.count, current=True)
+    step = max(1, len(curve.points) // CHART_POINTS)
+    points = curve.points[::step]
+    chart = {
+        "thresholds": [round(p.threshold, 4) for p in points],
+        "coverage": [round(100 * p.coverage, 2) for p in points],
+        "precision": [round(100 * p.precision, 2) for p in points],
+        "current": model.threshold,
+    }
+    accuracy = sum(ok for _c, ok in pairs) / len(pairs)
+    return CurveView(
+        model=model, total=len(pairs), accuracy=accuracy, rows=rows, at_threshold=at, chart=chart, curve=curve
+    )
+
+
+def classifier_models() -> list[ClassifierModel]:
+    """The category model's versions, newest first, with their held-back figures when measured."""
+    return list(classifier_selectors.model_list(name=MODEL_NAME))
+
+
+def classifier_drift():
+    """The active model's drift status now (None with no active model)."""
+    model = classifier_selectors.active_model(MODEL_NAME)
+    if model is None:
+        return None
+    agreement = recent_agreement(model)
+    return classifier_selectors.model_drift(
+        model, recent_confidences=recent_confidences(model), recent_agreement=agreement or None
+    )
+
+
+def training_runs(*, limit: int = 5) -> list[TrainingRun]:
+    return list(TrainingRun.objects.select_related("model", "requested_by")[:limit])
+
+
+def training_run_get(run_id: int) -> TrainingRun | None:
+    return TrainingRun.objects.select_related("model").filter(pk=run_id).first()

@@ -104,10 +104,21 @@ class Command(BaseCommand):
 
     @staticmethod
     def _step(desc: str, no_progress: bool, build, **kwargs):
-        """Run one demo builder that reports ``progress(done, total)`` with its own bar."""
+        """Run one demo builder with its own bar.
+
+        Builders report ``progress(done, total)``; the classifier's training reports
+        ``progress(stage, done, total)`` and the stage then names the bar.
+        """
         bar = tqdm(total=None, desc=desc, disable=no_progress)
 
-        def progress(done, total):
+        current = {"stage": None}
+
+        def progress(*args):
+            *stage, done, total = args
+            if stage and stage[0] != current["stage"]:
+                current["stage"] = stage[0]
+                bar.set_description(f"{desc}: {stage[0]}")
+                bar.reset(total=total)
             bar.total = total
             bar.update(done - bar.n)
 

@@ -259,6 +259,13 @@ ZHIWANG_BASIC_SATISFACTION_WEIGHT = env_float(
 # time limits) cached in every process; 0 checks on every call.
 ZHIWANG_TICKETS_CACHE_CHECK_SECONDS = env_int("ZHIWANG_TICKETS_CACHE_CHECK_SECONDS", 5, minimum=0)
 
+# Registry: the key of the HMAC that makes ID numbers and phones searchable without scanning
+# plain values. Empty falls back to SECRET_KEY; set its own key in production, since rotating
+# SECRET_KEY would otherwise make every stored hash useless. Uploaded import files go to
+# ZHIWANG_REGISTRY_IMPORT_DIR (default: <data folder>/imports).
+ZHIWANG_REGISTRY_HASH_KEY = env_str("ZHIWANG_REGISTRY_HASH_KEY", "")
+ZHIWANG_REGISTRY_IMPORT_DIR = env_str("ZHIWANG_REGISTRY_IMPORT_DIR", "")
+
 # Disputes: a case is "near its target" this many days before the one-month target.
 ZHIWANG_DISPUTE_NEAR_DAYS = env_int("ZHIWANG_DISPUTE_NEAR_DAYS", 7, minimum=1)
 

@@ -106,6 +106,21 @@ def addresses(
     }
 
 
+@router.get("/disputes", summary="Dispute cases received: success rate, amounts, prevented escalation")
+def disputes(request, division: str = "", start: date | None = None, end: date | None = None, days: int = 30):
+    place, start, end = _frame(request, division, start, end, days)
+    figures = selectors.dispute_figures(user=request.user, place=place, start=start, end=end)
+    if figures is None:
+        from django.utils.translation import gettext as _
+
+        from zhiwang.core.errors import PermissionDeniedError
+
+        raise PermissionDeniedError(
+            "analytics.disputes_not_allowed", _("Your role does not see dispute cases.")
+        )
+    return {"place": _place_out(place), "start": start, "end": end, **figures}
+
+
 class AlertOut(Schema):
     id: int
     kind: str

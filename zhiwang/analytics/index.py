@@ -5,7 +5,10 @@ The formula is an ``IndexFormula`` row (edited in the Django admin)::
     score = 100 × Σ_i w_i × v_i ÷ Σ_i w_i     over the indicators i that have a value
 
 v_i are the DOMAIN.md indicators of ``tickets.indicators`` for the month (rates in 0–1), with the
-rework rate turned around (v = 1 − rework rate) so that higher is always better. A division with
+rework rate turned around (v = 1 − rework rate) so that higher is always better. Optional terms
+from other modules (``dispute_success_rate``: mediated successfully ÷ closed, over the dispute
+cases received that month, as ``disputes.selectors.dispute_indicators``) are computed only when
+their weight is above 0; their default weight is 0, so they change nothing until set. A division with
 no indicator value that month gets no score and no rank. Within each level the best
 ``red_count`` are on the red list, the worst ``black_count`` (and anybody below ``black_below``)
 on the black list.
@@ -19,12 +22,13 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Count, Q
 from django.utils.translation import gettext as _
 
 from zhiwang.analytics.models import GovernanceIndex, IndexFormula, Standing
 from zhiwang.core.errors import ServiceError
 from zhiwang.core.scoping import EVERYTHING
-from zhiwang.geo.models import Division, DivisionLevel
+from zhiwang.geo.models import LEVEL_PREFIX_LENGTH, Division, DivisionLevel
 from zhiwang.tickets import indicators
 
 #: Indicators a formula may weigh (name → function of tickets.indicators); "rework_rate" counts inverted.
@@ -37,6 +41,44 @@ INDEX_INDICATORS = {
     "on_time_acceptance_rate": indicators.on_time_acceptance_rate,
     "accurate_dispatch_rate": indicators.accurate_dispatch_rate,
 }
+
+
+def dispute_success_rate(*, user, start, end, by) -> dict[int, SimpleNamespace]:
+    """Dispute success rate per division of level ``by`` over the cases received in ``[start, end)``.
+
+    The same definition and scoping as ``disputes.selectors.dispute_indicators`` (one grouped
+    query instead of one call per division): closed as mediated successfully ÷ closed; a
+    division with no closed case has no value (``None``).
+    """
+    from zhiwang.disputes.models import CaseOutcome, CaseStatus
+    from zhiwang.disputes.selectors import CaseFilters, case_list
+
+    rows = (
+        case_list(user=user, filters=CaseFilters(received_from=start, received_to=end))
+        .order_by()
+        .exclude(division=None)
+        .values("division__code")
+        .annotate(
+            closed=Count("pk", filter=Q(status=CaseStatus.CLOSED)),
+            success=Count("pk", filter=Q(outcome=CaseOutcome.SUCCESS)),
+        )
+    )
+    length = LEVEL_PREFIX_LENGTH[by]
+    prefixes = {d.code_prefix: d.pk for d in Division.objects.filter(level=by).only("pk", "code", "level")}
+    closed: dict[int, int] = {}
+    success: dict[int, int] = {}
+    for row in rows:
+        pk = prefixes.get(row["division__code"][:length])
+        if pk is None:
+            continue
+        closed[pk] = closed.get(pk, 0) + row["closed"]
+        success[pk] = success.get(pk, 0) + row["success"]
+    return {pk: SimpleNamespace(value=(round(success[pk] / n, 4) if n else None)) for pk, n in closed.items()}
+
+
+INDEX_INDICATORS["dispute_success_rate"] = dispute_success_rate
+#: Terms of other modules: computed only when weighted (default weight 0, see models.default_weights).
+OPTIONAL = frozenset({"dispute_success_rate"})
 INVERTED = frozenset({"rework_rate"})
 LEVELS = (DivisionLevel.SUBDISTRICT, DivisionLevel.COMMUNITY)
 _SYSTEM = SimpleNamespace(
@@ -108,6 +150,8 @@ def governance_index_compute(*, month: date, formula: IndexFormula | None = None
     for level in LEVELS:
         values: dict[int, dict[str, float | None]] = {}
         for name in weights:
+            if name in OPTIONAL and not weights[name]:
+                continue
             for key, result in INDEX_INDICATORS[name](user=_SYSTEM, start=start, end=end, by=level).items():
                 if key is not None:
                     values.setdefault(key, {})[name] = result.value

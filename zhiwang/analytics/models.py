@@ -448,6 +448,8 @@ def default_weights() -> dict:
         "resolution_rate": 0.25,
         "rework_rate": 0.10,
         "response_rate": 0.10,
+        # optional term (disputes): 0 leaves the ranking as it was until an administrator weighs it
+        "dispute_success_rate": 0.0,
     }
 
 

@@ -102,6 +102,7 @@ def dashboard(request):
             "chart_data": _chart_data(figures),
             "geometry": selectors.child_geometry(place=place),
             "ancestors": list(reversed(ancestors)),
+            "disputes": selectors.dispute_figures(user=request.user, place=place, start=start, end=end),
         },
     )
 

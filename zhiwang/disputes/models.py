@@ -302,14 +302,23 @@ class Visitor(models.Model):
     """A resident registered once at a window; found again by ``id_hash`` (keyed hash of the ID number).
 
     The raw number is kept for the documents that must carry it (agreements) and is only
-    shown masked unless a permitted user reveals it (logged). TODO(registry): link to
-    ``registry.Person`` once that app lands.
+    shown masked unless a permitted user reveals it (logged). ``person`` links the
+    registry's record: set when the operator picks the visitor from the registry, or found
+    by the registry's keyed hash of the ID number (``registry.hashing``).
     """
 
     name = models.CharField(_("name"), max_length=64)
     id_number = models.CharField(_("ID number"), max_length=18, blank=True)
     id_hash = models.CharField(_("ID number hash"), max_length=64, blank=True, db_index=True)
     phone = models.CharField(_("phone"), max_length=20, blank=True)
+    person = models.ForeignKey(
+        "registry.Person",
+        verbose_name=_("registry person"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     created_at = models.DateTimeField(_("registered at"), auto_now_add=True)
 
     class Meta:
@@ -521,7 +530,8 @@ class Party(models.Model):
 
     ``identifier`` is validated (GB 11643 / GB 32100) and ``identifier_hash`` (HMAC with the
     secret key) finds the same party across cases without comparing raw numbers.
-    TODO(registry): ``person`` / ``entity`` links once the registry app lands.
+    ``person`` / ``entity`` link the registry's record: set when picked from the registry,
+    or matched on save by the registry's keyed ID-number hash / the credit code.
     """
 
     case = models.ForeignKey(
@@ -535,6 +545,22 @@ class Party(models.Model):
     phone = models.CharField(_("phone"), max_length=20, blank=True)
     address = models.CharField(_("address"), max_length=255, blank=True)
     representative = models.CharField(_("legal representative / agent"), max_length=64, blank=True)
+    person = models.ForeignKey(
+        "registry.Person",
+        verbose_name=_("registry person"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    entity = models.ForeignKey(
+        "registry.LegalEntity",
+        verbose_name=_("registry legal entity"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
 
     class Meta:
         verbose_name = _("party")

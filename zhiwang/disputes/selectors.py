@@ -20,6 +20,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.http import Http404
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -43,6 +44,10 @@ from zhiwang.disputes.models import (
 )
 from zhiwang.disputes.workflow import mediator_organisation_id, role_of
 from zhiwang.geo.models import Division
+from zhiwang.registry import selectors as registry_selectors
+from zhiwang.registry.models import LegalEntity, Person
+from zhiwang.registry.services import READER_ROLES as REGISTRY_READER_ROLES
+from zhiwang.registry.services import role_of as registry_role_of
 
 _LIST_RELATED = ("category", "division", "organisation", "mediator", "centre")
 
@@ -386,3 +391,49 @@ def category_choices():
 
 def area_choices():
     return FunctionArea.objects.filter(is_active=True)
+
+
+# --- the registry, seen from the window and the case form -----------------------------------
+
+
+def may_use_registry(user) -> bool:
+    return registry_role_of(user) in REGISTRY_READER_ROLES
+
+
+#: The most registry records a pick list shows (the user narrows the search beyond that).
+REGISTRY_PICK_LIMIT = 10
+
+
+def registry_candidates(*, user, kind: str, q: str) -> list:
+    """Registry people (or legal entities) matching ``q``, through the registry's own scoped
+    search (name prefix, ID number or phone by keyed hash; entity name or credit code).
+
+    Empty for a blank query or a user who may not open the registry. The records are
+    rendered with their ``masked_*`` properties only.
+    """
+    q = (q or "").strip()
+    if not q or not may_use_registry(user):
+        return []
+    if kind == "entity":
+        return list(registry_selectors.entity_search(user=user, q=q, limit=REGISTRY_PICK_LIMIT))
+    return list(registry_selectors.person_search(user=user, q=q, limit=REGISTRY_PICK_LIMIT))
+
+
+def registry_links(*, user, records) -> dict:
+    """``{(kind, pk): url}`` of the registry pages ``user`` may open among ``records``' links.
+
+    ``records`` are parties or visitors (``person_id``, and ``entity_id`` for parties); a link
+    is given only when the user's role opens registry pages and the record is in their scope.
+    """
+    if not may_use_registry(user):
+        return {}
+    person_ids = {r.person_id for r in records if getattr(r, "person_id", None)}
+    entity_ids = {r.entity_id for r in records if getattr(r, "entity_id", None)}
+    links = {}
+    if person_ids:
+        for pk in Person.objects.visible_to(user).filter(pk__in=person_ids).values_list("pk", flat=True):
+            links[("person", pk)] = reverse("registry:person_detail", args=[pk])
+    if entity_ids:
+        for pk in LegalEntity.objects.visible_to(user).filter(pk__in=entity_ids).values_list("pk", flat=True):
+            links[("entity", pk)] = reverse("registry:entity_detail", args=[pk])
+    return links

@@ -10,6 +10,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("alerts/read/", views.alerts_read, name="alerts_read"),
     path("window/", views.window, name="window"),
+    path("registry-pick/", views.registry_pick, name="registry_pick"),
     path("visits/<str:number>/action/", views.visit_action, name="visit_action"),
     path("cases/new/", views.case_new, name="case_new"),
     path("workbench/", views.workbench, name="workbench"),

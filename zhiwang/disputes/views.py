@@ -8,6 +8,7 @@ the agreement as PDF or Word.
 
 from __future__ import annotations
 
+import re
 import uuid
 from functools import wraps
 
@@ -114,6 +115,7 @@ def window(request):
                 visitor_name=request.POST.get("visitor_name", ""),
                 visitor_id_number=request.POST.get("visitor_id_number", ""),
                 visitor_phone=request.POST.get("visitor_phone", ""),
+                visitor_person=request.POST.get("visitor_person", ""),
                 idempotency_key=request.POST.get("token", ""),
             )
         except ServiceError as error:
@@ -139,8 +141,42 @@ def window(request):
             "values": values,
             "token": request.POST.get("token") if errors else _token(),
             "may_register": role_of(request.user) in ("intake_operator", "administrator"),
+            "may_pick": selectors.may_use_registry(request.user),
         },
         status=400 if errors else 200,
+    )
+
+
+#: The form fields a registry pick may fill: the visitor, or party 0–3 as a person or an entity.
+PICK_FIELD = re.compile(r"^(visitor_person|party[0-3]_(person|entity))$")
+
+
+@dispute_staff
+def registry_pick(request):
+    """The registry records matching ``q`` as radio buttons named ``field`` (an htmx fragment).
+
+    Searched through the registry's own scoped selectors and shown masked; a party row sends
+    ``prefix`` (``party0_``…) and its kind select, which decides person or entity.
+    """
+    prefix = request.GET.get("prefix", "")
+    if prefix:
+        kind = "entity" if request.GET.get(prefix + "kind") == PartyKind.ENTITY else "person"
+        field = f"{prefix}{kind}"
+    else:
+        kind, field = "person", "visitor_person"
+    if not PICK_FIELD.match(field):
+        raise Http404(field)
+    q = request.GET.get("q") or request.GET.get(prefix + "q") or request.GET.get("pick_q") or ""
+    return render(
+        request,
+        "disputes/_registry_pick.html",
+        {
+            "results": selectors.registry_candidates(user=request.user, kind=kind, q=q),
+            "kind": kind,
+            "field": field,
+            "q": q.strip(),
+            "may_pick": selectors.may_use_registry(request.user),
+        },
     )
 
 
@@ -184,6 +220,8 @@ def _parties_from(post) -> list[dict]:
                 "identifier": post.get(prefix + "identifier", ""),
                 "phone": post.get(prefix + "phone", ""),
                 "address": post.get(prefix + "address", ""),
+                "person_id": post.get(prefix + "person", ""),
+                "entity_id": post.get(prefix + "entity", ""),
             }
         )
     return parties
@@ -216,9 +254,12 @@ def _party_rows(values, errors, visitor_first: bool = False) -> list[dict]:
             "identifier": values.get(prefix + "identifier", "") if values else "",
             "phone": values.get(prefix + "phone", "") if values else "",
             "address": values.get(prefix + "address", "") if values else "",
+            "picked": bool(values.get(prefix + "person") or values.get(prefix + "entity"))
+            if values
+            else False,
             "errors": [],
         }
-        if any(row[k] for k in ("name", "identifier", "phone")) or (index == 0 and visitor_first):
+        if any(row[k] for k in ("name", "identifier", "phone", "picked")) or (index == 0 and visitor_first):
             for field in ("role", "kind", "name", "identifier", "phone"):
                 if f"parties.{kept}.{field}" in errors:
                     row["errors"].append(errors[f"parties.{kept}.{field}"])
@@ -307,6 +348,7 @@ def case_new(request):
             "roles": PartyRole.choices,
             "kinds": PartyKind.choices,
             "divisions": _division_choices(user),
+            "may_pick": selectors.may_use_registry(user),
         },
         status=400 if errors else 200,
     )
@@ -351,9 +393,13 @@ def _detail_context(request, case, errors=None, form=""):
     agreement = getattr(case, "agreement", None) if documents._has_agreement(case) else None
     ticket, ticket_events = selectors.linked_ticket_timeline(user=user, case=case)
     organisations = selectors.organisation_list(user=user) if CaseAction.ASSIGN in allowed else []
+    parties = list(selectors.case_parties(case=case))
+    links = selectors.registry_links(user=user, records=parties)
+    for party in parties:
+        party.registry_url = links.get(("person", party.person_id)) or links.get(("entity", party.entity_id))
     return {
         "case": case,
-        "parties": selectors.case_parties(case=case),
+        "parties": parties,
         "sessions": selectors.case_sessions(case=case),
         "events": _labelled(selectors.case_timeline(case=case)),
         "agreement": agreement,

@@ -36,6 +36,10 @@ from zhiwang.registry.models import (
 )
 from zhiwang.registry.validation import clean_entity, clean_housing, clean_person, masked
 
+#: Roles that open registry pages at all; scoping does the rest.
+READER_ROLES = frozenset(
+    {"grid_worker", "data_steward", "leader", "administrator", "dispatcher", "intake_operator"}
+)
 #: Roles that keep records current (grid workers on patrol, data stewards); administrators too.
 EDIT_ROLES = frozenset({"grid_worker", "data_steward", "administrator"})
 #: Roles that may see an unmasked ID number or phone (with a reason, logged).

@@ -28,10 +28,8 @@ from zhiwang.registry.imports.pipeline import header_summary, import_batch_creat
 from zhiwang.registry.imports.report import report_workbook
 from zhiwang.registry.models import ImportStatus, RecordKind
 
-#: Roles that open registry pages at all; scoping does the rest.
-READER_ROLES = frozenset(
-    {"grid_worker", "data_steward", "leader", "administrator", "dispatcher", "intake_operator"}
-)
+#: Roles that open registry pages at all (defined with the other role sets in services).
+READER_ROLES = services.READER_ROLES
 
 
 def readers_only(view):

@@ -209,7 +209,7 @@ def case_register(
         except ServiceError as error:
             errors.add(name, error.code, error.message)
     try:
-        cleaned_parties = validate_parties(parties)
+        cleaned_parties = validate_parties(parties, actor=actor)
     except ServiceError as error:
         if not error.fields:
             errors.add("parties", error.code, error.message)

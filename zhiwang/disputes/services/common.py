@@ -17,6 +17,12 @@ from django.utils.translation import gettext as _
 from zhiwang.core.errors import ErrorList, ServiceError
 from zhiwang.core.validators import validate_credit_code, validate_id_number
 from zhiwang.disputes.models import CaseCounter, PartyKind, PartyRole
+from zhiwang.disputes.services.registry import (
+    entity_for_credit_code,
+    person_for_id_number,
+    picked_entity,
+    picked_person,
+)
 from zhiwang.geo.models import Division, DivisionLevel
 from zhiwang.tickets.models import normalize_phone
 
@@ -102,15 +108,22 @@ def parse_date(value, field: str) -> date:
         raise ServiceError("disputes.date_invalid", _("Enter a date as YYYY-MM-DD."), field=field) from None
 
 
-def validate_parties(parties) -> list[dict]:
+def validate_parties(parties, *, actor=None) -> list[dict]:
     """Clean the parties of a case; at least one applicant and one respondent.
 
     Each party is a dict with ``role``, ``kind`` (person/entity), ``name``, ``identifier``
     (ID number for a person, credit code for an entity; optional), ``phone``, ``address``,
-    ``representative``. Raises ``ServiceError`` ``disputes.parties_missing`` or
+    ``representative``, and optionally ``person_id`` / ``entity_id``: a record picked from
+    the registry (resolved through ``actor``'s registry scope), whose name, identifier and
+    phone replace the typed ones. An unpicked party with an identifier the registry knows is
+    linked to that record (``disputes.services.registry``). Raises ``ServiceError`` ``disputes.parties_missing`` or
     ``disputes.invalid`` with one field error per bad value (``parties.<i>.<field>``).
     """
-    parties = [p for p in (parties or []) if any(clean(p.get(k)) for k in ("name", "identifier", "phone"))]
+    parties = [
+        p
+        for p in (parties or [])
+        if any(clean(p.get(k)) for k in ("name", "identifier", "phone", "person_id", "entity_id"))
+    ]
     roles = {p.get("role") for p in parties}
     if PartyRole.APPLICANT not in roles or PartyRole.RESPONDENT not in roles:
         raise ServiceError(
@@ -128,6 +141,21 @@ def validate_parties(parties) -> list[dict]:
             errors.add(f"{prefix}.role", "disputes.party_role", _("Choose the party's role."))
         if kind not in PartyKind.values:
             errors.add(f"{prefix}.kind", "disputes.party_kind", _("Choose person or legal entity."))
+        person = entity = None
+        try:
+            if kind == PartyKind.ENTITY:
+                entity = picked_entity(actor=actor, pk=party.get("entity_id"), field=f"{prefix}.name")
+            else:
+                person = picked_person(actor=actor, pk=party.get("person_id"), field=f"{prefix}.name")
+        except ServiceError as error:
+            errors.add(error.field, error.code, error.message)
+        if person is not None:
+            party = {**party, "name": person.name, "identifier": person.id_number}
+            party["phone"] = clean(party.get("phone")) or person.phone
+        elif entity is not None:
+            party = {**party, "name": entity.name, "identifier": entity.credit_code}
+            party["phone"] = clean(party.get("phone")) or entity.phone
+            party["representative"] = clean(party.get("representative")) or entity.legal_representative
         name = clean(party.get("name"))
         if not name:
             errors.add(f"{prefix}.name", "disputes.required", _("Enter the party's name."))
@@ -140,6 +168,12 @@ def validate_parties(parties) -> list[dict]:
                     identifier = validate_id_number(identifier, field=f"{prefix}.identifier")
             except ServiceError as error:
                 errors.add(f"{prefix}.identifier", error.code, error.message)
+                identifier = ""
+        if identifier and person is None and entity is None:
+            if kind == PartyKind.ENTITY:
+                entity = entity_for_credit_code(identifier)
+            else:
+                person = person_for_id_number(identifier)
         phone = parse_phone(party.get("phone"), f"{prefix}.phone", errors)
         cleaned.append(
             {
@@ -151,6 +185,8 @@ def validate_parties(parties) -> list[dict]:
                 "phone": phone,
                 "address": clean(party.get("address"))[:255],
                 "representative": clean(party.get("representative"))[:64],
+                "person": person,
+                "entity": entity,
             }
         )
     errors.raise_if_any("disputes.invalid")

@@ -12,6 +12,7 @@ from zhiwang.core.errors import ErrorList, PermissionDeniedError, ServiceError
 from zhiwang.core.validators import validate_id_number
 from zhiwang.disputes.models import FunctionArea, ServiceCentre, Visit, VisitEvent, Visitor, VisitStatus
 from zhiwang.disputes.services.common import clean, keyed_hash, next_number, parse_phone
+from zhiwang.disputes.services.registry import person_for_id_number, picked_person
 from zhiwang.disputes.workflow import VISIT_WORKFLOW, VisitAction, role_of
 
 
@@ -48,6 +49,7 @@ def visit_register(
     visitor_name: str,
     visitor_id_number: str = "",
     visitor_phone: str = "",
+    visitor_person=None,
     idempotency_key: str,
 ) -> VisitResult:
     """Register a matter at the window and queue it at ``area_code`` (or return the earlier identical call's visit).
@@ -56,6 +58,11 @@ def visit_register(
     the ``Visitor`` row and refreshes its phone. ``idempotency_key`` (the form's one-time
     token, or the client's request id) makes a retried or double-clicked registration
     return the first visit with ``created=False``.
+
+    ``visitor_person`` is the id of a registry person the operator picked (resolved through
+    the operator's registry scope, ``disputes.registry_not_found`` otherwise): the visitor's
+    name and ID number (and the phone, unless one is typed) come from the registry. A typed
+    ID number the registry knows links the visitor to that person.
     """
     _check_window(actor, centre)
     key = clean(idempotency_key)
@@ -66,8 +73,16 @@ def visit_register(
     if existing is not None:
         return VisitResult(existing, False)
     errors = ErrorList()
+    person = None
+    try:
+        person = picked_person(actor=actor, pk=visitor_person, field="visitor_name")
+    except ServiceError as error:
+        errors.add(error.field, error.code, error.message)
+    if person is not None:
+        visitor_name, visitor_id_number = person.name, person.id_number
+        visitor_phone = clean(visitor_phone) or person.phone
     name = clean(visitor_name)
-    if not name:
+    if not name and person is None and not errors.errors:
         errors.add("visitor_name", "disputes.required", _("Enter the visitor's name."))
     text = clean(matter)
     if not text:
@@ -78,6 +93,9 @@ def visit_register(
             id_number = validate_id_number(id_number, field="visitor_id_number")
         except ServiceError as error:
             errors.add("visitor_id_number", error.code, error.message)
+            id_number = ""
+    if person is None and id_number:
+        person = person_for_id_number(id_number)
     phone = parse_phone(visitor_phone, "visitor_phone", errors)
     try:
         area = _area(area_code)
@@ -87,7 +105,7 @@ def visit_register(
     now = timezone.now()
     try:
         with transaction.atomic():
-            visitor = _visitor(name=name, id_number=id_number, phone=phone)
+            visitor = _visitor(name=name, id_number=id_number, phone=phone, person=person)
             visit = Visit.objects.create(
                 number=next_number("CF", now),
                 centre=centre,
@@ -116,12 +134,15 @@ def visit_register(
     return VisitResult(visit, True)
 
 
-def _visitor(*, name: str, id_number: str, phone: str) -> Visitor:
+def _visitor(*, name: str, id_number: str, phone: str, person=None) -> Visitor:
     if id_number:
         digest = keyed_hash(id_number)
         visitor = Visitor.objects.select_for_update().filter(id_hash=digest).first()
         if visitor is not None:
             changed = []
+            if person is not None and visitor.person_id != person.pk:
+                visitor.person = person
+                changed.append("person")
             if phone and visitor.phone != phone:
                 visitor.phone = phone
                 changed.append("phone")
@@ -133,10 +154,12 @@ def _visitor(*, name: str, id_number: str, phone: str) -> Visitor:
             return visitor
         try:
             with transaction.atomic():  # a savepoint: another window may register the same person right now
-                return Visitor.objects.create(name=name, id_number=id_number, id_hash=digest, phone=phone)
+                return Visitor.objects.create(
+                    name=name, id_number=id_number, id_hash=digest, phone=phone, person=person
+                )
         except IntegrityError:
             return Visitor.objects.get(id_hash=digest)
-    return Visitor.objects.create(name=name, phone=phone)
+    return Visitor.objects.create(name=name, phone=phone, person=person)
 
 
 @transaction.atomic

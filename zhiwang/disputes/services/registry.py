@@ -1,0 +1,78 @@
+"""The link from visitors and parties to the registry (``registry.Person`` / ``registry.LegalEntity``).
+
+Two ways a visitor or party is linked:
+
+* **picked**: the operator searched the registry (``disputes.selectors.registry_candidates``,
+  which calls the registry's own scoped selectors) and chose a record by its id. The id is
+  resolved again here through the registry's scope, so a user cannot pick a person outside
+  their jurisdiction by posting an id; the name, ID number and phone are copied on the
+  server and never travel through the page in plain.
+* **matched**: a typed ID number is hashed with the *registry's* keyed hash
+  (``registry.hashing.id_number_hash``; disputes' own ``keyed_hash`` uses another purpose
+  prefix and so never equals it) and looked up on ``Person.id_number_hash``; a typed credit
+  code is looked up on ``LegalEntity.credit_code`` (the registry keeps credit codes in plain:
+  they are public). Matching is not scoped: it only records that both rows are the same
+  person, and the registry page behind the link applies its own scope.
+"""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext as _
+
+from zhiwang.core.errors import NotFound, ServiceError
+from zhiwang.disputes.selectors import may_use_registry
+from zhiwang.registry import selectors as registry_selectors
+from zhiwang.registry.hashing import id_number_hash
+from zhiwang.registry.models import LegalEntity, Person
+
+
+def _pk(value) -> int | None:
+    text = str(value or "").strip()
+    return int(text) if text.isdigit() else None
+
+
+def picked_person(*, actor, pk, field: str) -> Person | None:
+    """The registry person ``pk`` as ``actor`` may see it (None when nothing was picked)."""
+    pk = _pk(pk)
+    if pk is None:
+        return None
+    if may_use_registry(actor):
+        try:
+            return registry_selectors.person_get(user=actor, pk=pk)
+        except NotFound:
+            pass
+    raise ServiceError(
+        "disputes.registry_not_found",
+        _("This person is not in the registry you may search."),
+        field=field,
+    )
+
+
+def picked_entity(*, actor, pk, field: str) -> LegalEntity | None:
+    """The registry legal entity ``pk`` as ``actor`` may see it (None when nothing was picked)."""
+    pk = _pk(pk)
+    if pk is None:
+        return None
+    if may_use_registry(actor):
+        try:
+            return registry_selectors.entity_get(user=actor, pk=pk)
+        except NotFound:
+            pass
+    raise ServiceError(
+        "disputes.registry_not_found",
+        _("This legal entity is not in the registry you may search."),
+        field=field,
+    )
+
+
+def person_for_id_number(id_number: str) -> Person | None:
+    """The registry person with this (validated, normalized) ID number, through the registry's hash."""
+    if not id_number:
+        return None
+    return Person.objects.filter(id_number_hash=id_number_hash(id_number)).first()
+
+
+def entity_for_credit_code(credit_code: str) -> LegalEntity | None:
+    if not credit_code:
+        return None
+    return LegalEntity.objects.filter(credit_code=credit_code).first()

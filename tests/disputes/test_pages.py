@@ -187,6 +187,15 @@ def test_ledger_and_excel_export_masked_unless_full(client, assigned_case, make_
     assert case.number not in near.content.decode()  # a month away
     bad = client.get(reverse("disputes:ledger"), {"division": "999"})
     assert bad.status_code == 400
+    today = timezone.localdate()
+    dated = client.get(
+        reverse("disputes:ledger"),
+        {"received_from": today.isoformat(), "received_to": (today + timedelta(days=1)).isoformat()},
+    )
+    assert case.number in dated.content.decode()
+    before = client.get(reverse("disputes:ledger"), {"received_to": today.isoformat()})
+    assert case.number not in before.content.decode()
+    assert client.get(reverse("disputes:ledger"), {"received_from": "2026-13-40"}).status_code == 400
     export = client.get(reverse("disputes:ledger_export"))
     sheet = load_workbook(io.BytesIO(export.content)).active
     rows = list(sheet.iter_rows(min_row=4, values_only=True))

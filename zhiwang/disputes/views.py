@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import datetime, time
 from functools import wraps
 
 from django.contrib import messages
@@ -18,6 +19,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -589,17 +591,31 @@ def agreement_document(request, number: str, fmt: str):
 
 
 def _ledger_filters(request) -> dict:
-    return {k: v for k, v in request.GET.items() if k in selectors.CaseFilters.__dataclass_fields__}
+    """The ledger's filters from the query; dates (YYYY-MM-DD) become local midnights."""
+    filters = {
+        k: v for k, v in request.GET.items() if k in selectors.CaseFilters.__dataclass_fields__ and v != ""
+    }
+    for name in ("received_from", "received_to"):
+        if name in filters:
+            try:
+                day = parse_date(filters[name])
+            except ValueError:
+                day = None
+            if day is None:
+                raise ServiceError("disputes.date_invalid", _("Give the date as YYYY-MM-DD."), field=name)
+            filters[name] = timezone.make_aware(datetime.combine(day, time.min))
+    return filters
 
 
 @dispute_staff
 def ledger(request):
     """台账: the cases in the user's scope by division, category, organisation, status; near and backlog views."""
     user = request.user
-    filters = _ledger_filters(request)
     by = request.GET.get("by", "division")
     errors = {}
+    filters = {}
     try:
+        filters = _ledger_filters(request)
         cases = selectors.case_list(user=user, filters=filters)
         summary = selectors.ledger_summary(user=user, by=by, filters=filters)
     except ServiceError as error:

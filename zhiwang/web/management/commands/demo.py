@@ -8,10 +8,14 @@ from tqdm import tqdm
 from zhiwang.accounts.demo import DEMO_PASSWORD, demo_accounts_create
 from zhiwang.disputes.demo import demo_disputes_create
 from zhiwang.geo.demo import SCALES, demo_geography_build
-from zhiwang.geo.models import Grid
+from zhiwang.geo.models import Division, DivisionLevel, Grid
 from zhiwang.registry.demo import demo_registry_clear, demo_registry_create
 from zhiwang.tickets.demo import demo_classifier_train, demo_routing_create
 from zhiwang.tickets.history import demo_tickets_create
+
+#: Scales whose registry covers one district only (its 6-digit code prefix below).
+QUICK_SCALES = frozenset({"tiny", "small"})
+REGISTRY_DEMO_DISTRICT = "440305000000"  # 南山区
 
 #: Ticket histories made through the real services (rollups, timelines and clocks included).
 DEMO_TICKETS = {"tiny": 40, "small": 300, "medium": 1000, "large": 2000}
@@ -46,8 +50,23 @@ class Command(BaseCommand):
             bar.close()
         accounts = demo_accounts_create()
         routing = demo_routing_create()
+        # The quick scales fill the registry of one district (where the demo grid worker and
+        # subdistrict staff work) so that `make run` is up in about a minute; medium and large
+        # fill the whole city.
+        communities = None
+        if scale in QUICK_SCALES:
+            communities = list(
+                Division.objects.filter(
+                    level=DivisionLevel.COMMUNITY, code__startswith=REGISTRY_DEMO_DISTRICT[:6]
+                ).order_by("code")
+            )
         registry = self._step(
-            f"registry ({scale})", no_progress, demo_registry_create, scale=scale, seed=seed
+            f"registry ({scale})",
+            no_progress,
+            demo_registry_create,
+            scale=scale,
+            seed=seed,
+            communities=communities,
         )
         disputes = self._step("disputes", no_progress, demo_disputes_create, seed=seed)
         # Trained before the histories, so their intake corrections feed the threshold curve.
@@ -76,7 +95,8 @@ class Command(BaseCommand):
         self.stdout.write(f"Routing: {routing['units']} handling units, {routing['rules']} rules.")
         self.stdout.write(
             f"Registry: {registry.people} people, {registry.entities} legal entities, "
-            f"{registry.housing} housing records, {registry.residences} residences."
+            f"{registry.housing} housing records, {registry.residences} residences"
+            + (" (南山区 only; --scale medium fills the whole city)." if communities is not None else ".")
         )
         self.stdout.write(
             "Disputes: " + ", ".join(f"{count} {what}" for what, count in disputes.items()) + "."

@@ -380,6 +380,19 @@ class _Chunk:
         record.last_confirmed_at = self.run.now
         record.source_id = self.batch.source_id
 
+    def count_update(self, kind: str, record, changes: dict) -> None:
+        """An existing record seen again: a new version and a history row if anything changed."""
+        if changes:
+            record.version += 1
+            self.history.append(
+                change_row(
+                    kind, record.pk, "import", changes=changes, source=self.batch.source, batch=self.batch
+                )
+            )
+            self.updated += 1
+        else:
+            self.unchanged += 1
+
     def save(self, number: int) -> None:
         ImportIssue.objects.bulk_create(self.issues, batch_size=1000)
         RecordChange.objects.bulk_create(self.history, batch_size=1000)
@@ -471,21 +484,7 @@ def _people(chunk: _Chunk) -> None:
         person.phone_hash = phone_hash(person.phone)
         chunk.stamp(person, row)
         person.updated_at = now
-        if changes:
-            person.version += 1
-            chunk.history.append(
-                change_row(
-                    RecordKind.PERSON,
-                    person.pk,
-                    "import",
-                    changes=changes,
-                    source=batch.source,
-                    batch=batch,
-                )
-            )
-            chunk.updated += 1
-        else:
-            chunk.unchanged += 1
+        chunk.count_update(RecordKind.PERSON, person, changes)
         changed.append(person)
         if address is not None:
             moves.append((person, address, values.get("since")))
@@ -642,21 +641,7 @@ def _entities(chunk: _Chunk) -> None:
             changes = diff(entity, values, ENTITY_FIELDS)
             chunk.stamp(entity, row)
             entity.updated_at = now
-            if changes:
-                entity.version += 1
-                chunk.history.append(
-                    change_row(
-                        RecordKind.ENTITY,
-                        entity.pk,
-                        "import",
-                        changes=changes,
-                        source=batch.source,
-                        batch=batch,
-                    )
-                )
-                chunk.updated += 1
-            else:
-                chunk.unchanged += 1
+            chunk.count_update(RecordKind.ENTITY, entity, changes)
             changed.append(entity)
         if address is not None:
             places.append((entity, address, values.get("since")))

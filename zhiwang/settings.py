@@ -268,6 +268,11 @@ ZHIWANG_REGISTRY_IMPORT_DIR = env_str("ZHIWANG_REGISTRY_IMPORT_DIR", "")
 
 # Disputes: a case is "near its target" this many days before the one-month target.
 ZHIWANG_DISPUTE_NEAR_DAYS = env_int("ZHIWANG_DISPUTE_NEAR_DAYS", 7, minimum=1)
+# Online mediation: the video meeting link of a room, e.g. "https://meet.example.gov.cn/{room}"
+# (empty: no video service; the session shows the room code only). A party's link to confirm
+# the agreement online expires after ZHIWANG_DISPUTE_CONFIRM_LINK_DAYS days.
+ZHIWANG_DISPUTE_VIDEO_URL_TEMPLATE = env_str("ZHIWANG_DISPUTE_VIDEO_URL_TEMPLATE", "")
+ZHIWANG_DISPUTE_CONFIRM_LINK_DAYS = env_int("ZHIWANG_DISPUTE_CONFIRM_LINK_DAYS", 7, minimum=1)
 
 # Map background tiles are optional: government networks are often offline.
 # Set e.g. ZHIWANG_MAP_TILE_URL=https://tiles.example.gov.cn/{z}/{x}/{y}.png

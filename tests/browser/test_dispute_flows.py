@@ -108,3 +108,55 @@ def test_window_to_mediation_agreement_pdf(page, dispute_city, live_server, tmp_
     path = tmp_path / download.suggested_filename
     download.save_as(path)
     assert download.suggested_filename.startswith("XY") and path.read_bytes().startswith(b"%PDF")
+
+
+def test_dispatcher_picks_a_party_from_the_registry(page, dispute_city, live_server, tmp_path):
+    """The case form's registry search (htmx): the pick is masked, survives a form sent back with
+    an error, and links the party to the registry person on save; no plain value reaches the page."""
+    from datetime import date
+
+    from zhiwang.disputes.models import Party
+    from zhiwang.geo.models import Division
+    from zhiwang.registry.hashing import id_number_hash, normalize_phone, phone_hash
+    from zhiwang.registry.models import Person
+
+    base = live_server.url
+    community = Division.objects.filter(code__startswith="440305", level="community").order_by("code").first()
+    person_id = _id_number("44030519760505123")
+    person = Person.objects.create(
+        id_number=person_id,
+        id_number_hash=id_number_hash(person_id),
+        name="欧阳志远",
+        gender="male",
+        birth_date=date(1976, 5, 5),
+        phone="13712340000",
+        phone_hash=phone_hash(normalize_phone("13712340000")),
+        community=community,
+    )
+    login(page, base, "demo_ns_dispatcher")
+    page.goto(f"{base}/disputes/cases/new/")
+    page.fill("#facts", "相邻通行纠纷，双方就通道占用协商未果。")
+    page.select_option("#division", community.code)
+    page.fill("#party0_q", "欧阳")
+    row = page.get_by_test_id("party0-pick").get_by_test_id("pick-row")
+    row.first.wait_for()
+    assert row.count() == 1
+    shown = row.first.inner_text()
+    assert person.masked_name in shown and "欧阳志远" not in shown and person_id not in shown
+    row.first.locator("input[type=radio]").check()
+    page.fill("#party1_name", "刘大海")
+    page.get_by_test_id("register-case").click()  # no category: the form comes back …
+    assert page.locator(".field-error").count() >= 1
+    kept = page.get_by_test_id("party0-pick").locator(f'input[name="party0_person"][value="{person.pk}"]')
+    assert kept.is_checked()  # … with the pick still chosen, shown masked
+    assert person.masked_name in page.get_by_test_id("party0-pick").inner_text()
+    assert "欧阳志远" not in page.content() and person_id not in page.content()
+    shot(page, tmp_path, "case-form-pick-kept")
+    page.select_option("#category", "neighbours")
+    page.get_by_test_id("register-case").click()
+    page.wait_for_url("**/disputes/cases/TJ*/")
+    number = page.get_by_test_id("case-number").inner_text().strip()
+    applicant = Party.objects.get(case__number=number, role="applicant")
+    assert applicant.person_id == person.pk and applicant.identifier == person_id
+    assert page.get_by_test_id("registry-link").count() >= 1
+    assert "欧阳志远" not in page.content() and person_id not in page.content()

@@ -171,17 +171,20 @@ def test_agreement_without_performance_terms_is_refused(mediating_case, world):
 
 
 def test_confirmation_after_thirty_days_is_refused(agreed_case, world):
-    case = agreed_case(signed_on=(timezone.localdate() - timedelta(days=31)).isoformat())
+    # Fixed dates: signed Monday 3 March 2025, the 30th day is Wednesday 2 April (a working day).
+    case = agreed_case(signed_on="2025-03-03")
     with pytest.raises(ServiceError) as caught:
-        confirmation_apply(case=case, actor=world.mediator, court="南山区人民法院")
+        confirmation_apply(case=case, actor=world.mediator, applied_on="2025-04-03", court="南山区人民法院")
     assert caught.value.code == "disputes.confirmation_window_closed"
     assert caught.value.field == "applied_on"
     case.agreement.refresh_from_db()
     assert case.agreement.confirmation_status == ""
     # On the 30th day it is still possible.
-    ok = agreed_case(signed_on=(timezone.localdate() - timedelta(days=30)).isoformat())
+    ok = agreed_case(signed_on="2025-03-03")
     assert (
-        confirmation_apply(case=ok, actor=world.mediator, court="南山区人民法院").confirmation_status
+        confirmation_apply(
+            case=ok, actor=world.mediator, applied_on="2025-04-02", court="南山区人民法院"
+        ).confirmation_status
         == "applied"
     )
 

@@ -137,10 +137,10 @@ def test_mediator_works_the_case_from_the_page(client, assigned_case, world):
     assert case.status == CaseStatus.AGREED
     pdf = client.get(reverse("disputes:agreement_document", args=[case.number, "pdf"]))
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
-    full = "?full=1&reason=" + "双方签字"
-    pdf = client.get(reverse("disputes:agreement_document", args=[case.number, "pdf"]) + full)
+    full = {"reason": "双方签字"}
+    pdf = client.post(reverse("disputes:agreement_document", args=[case.number, "pdf"]), full)
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
-    docx = client.get(reverse("disputes:agreement_document", args=[case.number, "docx"]) + full)
+    docx = client.post(reverse("disputes:agreement_document", args=[case.number, "docx"]), full)
     from docx import Document
 
     text = "\n".join(p.text for p in Document(io.BytesIO(docx.content)).paragraphs)
@@ -200,13 +200,18 @@ def test_ledger_and_excel_export_masked_unless_full(client, assigned_case, make_
     sheet = load_workbook(io.BytesIO(export.content)).active
     rows = list(sheet.iter_rows(min_row=4, values_only=True))
     assert len(rows) == 1 and rows[0][1] == case.number and rows[0][6] == "张**"
-    full = client.get(reverse("disputes:ledger_export"), {"full": "1", "reason": "报送司法局"})
+    full = client.post(reverse("disputes:ledger_export"), {"reason": "报送司法局"})
     rows = list(load_workbook(io.BytesIO(full.content)).active.iter_rows(min_row=4, values_only=True))
     assert rows[0][6] == "张三丰"
     assert case.events.filter(action="reveal_parties", note__contains="报送司法局").exists()
     login(client, world.mediator)
-    refused = client.get(reverse("disputes:ledger_export"), {"full": "1", "reason": "x"})
+    refused = client.post(reverse("disputes:ledger_export"), {"reason": "x"})
     assert refused.status_code == 302
+    # The reason never travels in the URL: the old link form is refused and logs nothing.
+    login(client, world.sub_dispatcher)
+    logged = case.events.filter(action="reveal_parties").count()
+    assert client.get(reverse("disputes:ledger_export"), {"full": "1", "reason": "x"}).status_code == 405
+    assert case.events.filter(action="reveal_parties").count() == logged
 
 
 def test_home_shows_indicators_and_alerts(client, make_case, world):

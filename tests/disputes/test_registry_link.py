@@ -178,3 +178,71 @@ def test_no_registry_match_changes_nothing(world, make_case):
     assert list(case.parties.values_list("person_id", "entity_id")) == [(None, None), (None, None)]
     visit = _register(world, visitor_name="赵六", visitor_id_number=APPLICANT_ID, visitor_phone="13800138000")
     assert visit.visitor.person_id is None and visit.visitor.name == "赵六"
+
+
+def test_a_pick_survives_a_case_form_with_errors(world, registry, client):
+    person, entity = registry["person"], registry["entity"]
+    client.force_login(world.sub_dispatcher)
+    response = client.post(
+        reverse("disputes:case_new"),
+        {
+            "token": "t-kept",
+            "facts": "租客与物业公司就押金退还发生争议。",
+            "category": "",  # the error that sends the form back
+            "division": world.community.code,
+            "party0_role": "applicant",
+            "party0_kind": "person",
+            "party0_person": str(person.pk),
+            "party1_role": "respondent",
+            "party1_kind": "entity",
+            "party1_entity": str(entity.pk),
+        },
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert f'name="party0_person" value="{person.pk}" checked' in page
+    assert f'name="party1_entity" value="{entity.pk}" checked' in page
+    assert person.masked_name in page and person.masked_id_number in page
+    assert person.name not in page and REG_ID not in page and REG_PHONE not in page
+    assert Party.objects.count() == 0
+
+
+def test_a_pick_outside_scope_is_not_shown_again(world, registry, client):
+    client.force_login(world.lh_dispatcher)
+    response = client.post(
+        reverse("disputes:case_new"),
+        {
+            "token": "t-outsider",
+            "facts": "押金纠纷",
+            "category": "neighbours",
+            "division": world.lh_community.code,
+            "party0_role": "applicant",
+            "party0_person": str(registry["person"].pk),
+            "party1_role": "respondent",
+            "party1_name": "李四",
+        },
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert f'value="{registry["person"].pk}" checked' not in page
+    assert registry["person"].masked_name not in page
+
+
+def test_a_visitor_pick_survives_a_window_form_with_errors(world, registry, client):
+    person = registry["person"]
+    client.force_login(world.window)
+    response = client.post(
+        reverse("disputes:window"),
+        {
+            "centre": world.centre.pk,
+            "token": "w-kept",
+            "area": "peoples_mediation",
+            "matter": "",  # missing: the form comes back
+            "visitor_person": str(person.pk),
+        },
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert f'name="visitor_person" value="{person.pk}" checked' in page
+    assert person.masked_name in page and person.name not in page and REG_ID not in page
+    assert Visitor.objects.count() == 0

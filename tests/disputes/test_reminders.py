@@ -11,14 +11,25 @@ from django.utils import timezone
 from zhiwang.disputes.models import AlertKind, DisputeAlert
 from zhiwang.disputes.selectors import dispute_indicators, ledger_summary
 from zhiwang.disputes.services import case_close, case_mark_backlog, reminders_sweep
+from zhiwang.disputes.services.confirmation import confirmation_last_day
 from zhiwang.disputes.tasks import disputes_reminder_task
 
 pytestmark = pytest.mark.django_db
 
 
+def _signed_with_window_closing_soon():
+    """A signing day whose confirmation window (moved past holidays) ends within the next 5 days."""
+    today = timezone.localdate()
+    for back in range(27, 45):
+        signed = today - timedelta(days=back)
+        if today <= confirmation_last_day(signed) <= today + timedelta(days=5):
+            return signed
+    raise AssertionError("no signing day found")  # cannot happen: 30 days back always closes soon
+
+
 def test_sweep_reminds_once_per_deadline(assigned_case, agreed_case, make_case, world):
     near = assigned_case(received_at=timezone.now() - timedelta(days=26))
-    agreed = agreed_case(signed_on=(timezone.localdate() - timedelta(days=27)).isoformat())
+    agreed = agreed_case(signed_on=_signed_with_window_closing_soon().isoformat())
     backlog = make_case(source="petition")
     case_mark_backlog(
         case=backlog,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.urls import reverse
@@ -136,7 +136,7 @@ def test_every_case_endpoint_answers_404_outside_and_writes_nothing(client, worl
             assert page.status_code == 404, (outsider.username, action)
         for fmt in ("pdf", "docx"):
             url = reverse("disputes:agreement_document", args=[n, fmt])
-            assert client.get(url + "?full=1&reason=x").status_code == 404
+            assert client.post(url, {"reason": "x"}).status_code == 404
         export = client.get(reverse("disputes:ledger_export"))
         assert n.encode() not in export.content  # xlsx is zipped: the case is simply not there
         from openpyxl import load_workbook
@@ -166,23 +166,47 @@ def test_agreement_documents_are_masked_unless_printed_in_full_with_a_reason(cli
     assert "张三丰" not in applicant_line and "张**" in applicant_line  # (the terms are free text)
     assert "科技园路88号" not in masked
     assert not CaseEvent.objects.filter(case=case, action="reveal_parties").exists()
-    refused = client.get(url + "?full=1")
+    refused = client.post(url, {"reason": ""})
     assert refused.status_code == 400 and "field-error" in refused.content.decode()
     assert not CaseEvent.objects.filter(case=case, action="reveal_parties").exists()
     assert (
-        client.get(
-            reverse("disputes:agreement_document", args=[case.number, "txt"]) + "?full=1&reason=x"
+        client.post(
+            reverse("disputes:agreement_document", args=[case.number, "txt"]), {"reason": "x"}
         ).status_code
         == 404
     )
     assert not CaseEvent.objects.filter(case=case, action="reveal_parties").exists()
-    full = _docx_text(client.get(url + "?full=1&reason=双方签字").content)
+    full = _docx_text(client.post(url, {"reason": "双方签字"}).content)
     assert APPLICANT_ID in full and "张三丰" in full and "科技园路88号" in full
     logged = CaseEvent.objects.get(case=case, action="reveal_parties")
     assert "双方签字" in logged.note and logged.actor == world.mediator
     client.force_login(world.leader)  # sees the case (jurisdiction) but may not unmask it
-    assert client.get(url + "?full=1&reason=看看").status_code == 403
+    assert client.post(url, {"reason": "看看"}).status_code == 403
     assert CaseEvent.objects.filter(case=case, action="reveal_parties").count() == 1
+
+
+def test_printing_in_full_needs_a_post_with_csrf_and_never_takes_the_reason_from_the_url(world, agreed_case):
+    from django.test import Client
+
+    case = agreed_case()
+    url = reverse("disputes:agreement_document", args=[case.number, "pdf"])
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(world.mediator)
+    # The old link form: refused (405), nothing revealed, nothing logged.
+    old = browser.get(url + "?full=1&reason=双方签字")
+    assert old.status_code == 405 and not old.content.startswith(b"%PDF")
+    # A POST without the CSRF token (another site's form): refused.
+    assert browser.post(url, {"reason": "双方签字"}).status_code == 403
+    assert not CaseEvent.objects.filter(case=case, action="reveal_parties").exists()
+    # The case page's form carries the token and posts the reason in the body.
+    page = browser.get(reverse("disputes:case_detail", args=[case.number])).content.decode()
+    form = page[page.index('data-testid="print-full"') :]
+    assert 'method="post"' in page[page.rindex("<form", 0, page.index('data-testid="print-full"')) :][:200]
+    token = form.split('name="csrfmiddlewaretoken" value="', 1)[1].split('"', 1)[0]
+    printed = browser.post(url, {"reason": "双方签字", "csrfmiddlewaretoken": token})
+    assert printed.status_code == 200 and printed.content.startswith(b"%PDF")
+    logged = CaseEvent.objects.get(case=case, action="reveal_parties")
+    assert "双方签字" in logged.note and "PDF" in logged.note and logged.actor == world.mediator
 
 
 def test_case_form_from_a_visit_keeps_the_visitors_data_off_the_page(client, world):
@@ -339,7 +363,7 @@ def test_confirmation_window_is_thirty_calendar_days_after_signing(world, mediat
     from zhiwang.disputes.services import confirmation_apply, confirmation_deadline
 
     case = mediating_case()
-    signed = timezone.localdate() - timedelta(days=40)
+    signed = date(2025, 3, 3)  # the 30th day, 2 April 2025, is a working day
     agreement = agreement_reach(
         case=case,
         actor=world.mediator,
@@ -362,7 +386,7 @@ def test_confirmation_window_is_thirty_calendar_days_after_signing(world, mediat
 
 def test_a_racing_retry_is_caught_by_the_unique_key_and_leaves_nothing(monkeypatch, world, make_case):
     from zhiwang.disputes.models import Party
-    from zhiwang.disputes.services import cases as cases_module
+    from zhiwang.disputes.services import registration as cases_module
 
     first = make_case(idempotency_key="race-1")
     parties_before, events_before = Party.objects.count(), CaseEvent.objects.count()

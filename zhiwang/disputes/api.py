@@ -163,13 +163,60 @@ class CaseDetailOut(CaseOut):
 
 
 class PartyIn(Schema):
+    """A party; ``registry_person_id`` / ``registry_entity_id`` pick a registry record (in the
+    caller's registry scope) whose name and ID number / credit code replace the typed ones."""
+
     role: str
     kind: str = "person"
-    name: str
+    name: str = ""
     identifier: str = ""
     phone: str = ""
     address: str = ""
     representative: str = ""
+    registry_person_id: int | None = None
+    registry_entity_id: int | None = None
+
+
+def _parties(parties: list[PartyIn]) -> list[dict]:
+    rows = []
+    for party in parties:
+        row = party.dict(exclude={"registry_person_id", "registry_entity_id"})
+        row["person_id"] = party.registry_person_id or ""
+        row["entity_id"] = party.registry_entity_id or ""
+        rows.append(row)
+    return rows
+
+
+def _registry_fields(call, parties: list[PartyIn] = (), visitor: bool = False):
+    """Run ``call``; a pick outside the caller's registry scope is reported on the API's own field
+    (``parties.<i>.registry_person_id`` / ``registry_entity_id``, ``visitor_registry_person_id``)
+    with ``disputes.registry_not_found`` — the same answer whether the record exists or not."""
+    from zhiwang.core.errors import FieldError, ServiceError
+
+    try:
+        return call()
+    except ServiceError as error:
+        # The service numbers only the non-empty party rows, as the API client sent them.
+        kept = [
+            p
+            for p in parties
+            if p.name or p.identifier or p.phone or p.registry_person_id or p.registry_entity_id
+        ]
+        renamed = []
+        for item in error.fields:
+            name = item.field
+            if item.code == "disputes.registry_not_found":
+                if visitor and name == "visitor_name":
+                    name = "visitor_registry_person_id"
+                elif name.startswith("parties.") and name.endswith(".name"):
+                    index = int(name.split(".")[1])
+                    entity = index < len(kept) and kept[index].kind == "entity"
+                    name = f"parties.{index}.registry_{'entity' if entity else 'person'}_id"
+            renamed.append(FieldError(field=name, code=item.code, message=item.message))
+        error.fields = renamed
+        if error.field and renamed and error.code == renamed[0].code:
+            error.field = renamed[0].field
+        raise
 
 
 class CaseIn(Schema):
@@ -313,11 +360,14 @@ def list_cases(request, filters: Query[CaseFilterIn]):
 @router.post("/cases", response={201: CaseDetailOut, 200: CaseDetailOut})
 def create_case(request, payload: CaseIn):
     """Register a case; a retry with the same ``idempotency_key`` answers 200 with the first case."""
-    result = services.case_register(
-        actor=request.auth,
-        division=_division(payload.division),
-        parties=[p.dict() for p in payload.parties],
-        **payload.dict(exclude={"division", "parties"}),
+    result = _registry_fields(
+        lambda: services.case_register(
+            actor=request.auth,
+            division=_division(payload.division),
+            parties=_parties(payload.parties),
+            **payload.dict(exclude={"division", "parties"}),
+        ),
+        payload.parties,
     )
     return _created(request, result)
 
@@ -325,14 +375,17 @@ def create_case(request, payload: CaseIn):
 @router.post("/cases/from-ticket", response={201: CaseDetailOut, 200: CaseDetailOut})
 def create_from_ticket(request, payload: FromTicketIn):
     """转调解: a ticket in the caller's scope becomes a case, its history linked."""
-    result = services.case_from_ticket(
-        actor=request.auth,
-        ticket_number=payload.ticket,
-        category=payload.category,
-        parties=[p.dict() for p in payload.parties],
-        risk=payload.risk,
-        amount=payload.amount,
-        idempotency_key=payload.idempotency_key,
+    result = _registry_fields(
+        lambda: services.case_from_ticket(
+            actor=request.auth,
+            ticket_number=payload.ticket,
+            category=payload.category,
+            parties=_parties(payload.parties),
+            risk=payload.risk,
+            amount=payload.amount,
+            idempotency_key=payload.idempotency_key,
+        ),
+        payload.parties,
     )
     return _created(request, result)
 
@@ -389,6 +442,58 @@ def add_session(request, number: str, payload: SessionIn):
         case=_case(request, number, payload), actor=request.auth, **_fields(payload)
     )
     return Status(201, session)
+
+
+class OnlineSessionIn(SeenIn):
+    scheduled_at: datetime
+    note: str = ""
+
+
+class OnlineSessionOut(Schema):
+    room: str
+    scheduled_at: datetime
+    video_url: str  # "" when no video service is configured: give the parties the room code
+    note: str
+
+
+@router.post("/cases/{number}/online-sessions", response={201: OnlineSessionOut})
+def schedule_online(request, number: str, payload: OnlineSessionIn):
+    """Schedule an online session: a meeting room (and its video link); the parties are texted."""
+    meeting = services.online_session_schedule(
+        case=_case(request, number, payload), actor=request.auth, **_fields(payload)
+    )
+    return Status(201, meeting)
+
+
+class IssuedLinkOut(Schema):
+    party: int
+    role: str
+    url: str  # the secret link: shown once, never stored
+    expires_at: datetime
+    texted: bool
+
+    @staticmethod
+    def resolve_party(obj) -> int:
+        return obj.party.pk
+
+    @staticmethod
+    def resolve_role(obj) -> str:
+        return obj.party.role
+
+
+@router.post("/cases/{number}/agreement/confirmation-links", response={201: list[IssuedLinkOut]})
+def send_confirmation_links(request, number: str, payload: SeenIn):
+    """One-time links for the parties to confirm the agreement online (texted to those with a phone)."""
+    from django.urls import reverse
+
+    issued = services.confirmation_links_send(
+        case=_case(request, number, payload),
+        actor=request.auth,
+        build_url=lambda token: request.build_absolute_uri(
+            reverse("disputes:confirm_agreement", args=[token])
+        ),
+    )
+    return Status(201, issued)
 
 
 @router.post("/cases/{number}/agreement", response={201: AgreementOut})
@@ -452,6 +557,7 @@ class VisitIn(Schema):
     visitor_name: str = ""
     visitor_id_number: str = ""
     visitor_phone: str = ""
+    visitor_registry_person_id: int | None = None  # a registry person in the caller's scope
     idempotency_key: str
 
 
@@ -504,15 +610,19 @@ def register_visit(request, payload: VisitIn):
     centre = selectors.centres_for(user=request.auth).filter(pk=payload.centre).first()
     if centre is None:
         raise Http404(payload.centre)
-    result = services.visit_register(
-        actor=request.auth,
-        centre=centre,
-        area_code=payload.area,
-        matter=payload.matter,
-        visitor_name=payload.visitor_name,
-        visitor_id_number=payload.visitor_id_number,
-        visitor_phone=payload.visitor_phone,
-        idempotency_key=payload.idempotency_key,
+    result = _registry_fields(
+        lambda: services.visit_register(
+            actor=request.auth,
+            centre=centre,
+            area_code=payload.area,
+            matter=payload.matter,
+            visitor_name=payload.visitor_name,
+            visitor_id_number=payload.visitor_id_number,
+            visitor_phone=payload.visitor_phone,
+            visitor_person=payload.visitor_registry_person_id or "",
+            idempotency_key=payload.idempotency_key,
+        ),
+        visitor=True,
     )
     return Status(201 if result.created else 200, result.visit)
 

@@ -324,7 +324,7 @@ def organisation_list(*, user) -> QuerySet[MediationOrganisation]:
 
 
 def mediators_of(*, user, organisation: MediationOrganisation):
-    from zhiwang.disputes.services.cases import mediator_workloads
+    from zhiwang.disputes.services.assignment import mediator_workloads
 
     if not organisation_list(user=user).filter(pk=organisation.pk).exists():
         return []
@@ -417,6 +417,76 @@ def registry_candidates(*, user, kind: str, q: str) -> list:
     if kind == "entity":
         return list(registry_selectors.entity_search(user=user, q=q, limit=REGISTRY_PICK_LIMIT))
     return list(registry_selectors.person_search(user=user, q=q, limit=REGISTRY_PICK_LIMIT))
+
+
+def case_meetings(*, case) -> list:
+    """The case's online sessions, soonest first (room code and, when configured, the video link)."""
+    from zhiwang.disputes.models import OnlineMeeting
+
+    return list(OnlineMeeting.objects.filter(case=case).order_by("scheduled_at", "pk"))
+
+
+def agreement_confirmations(*, agreement) -> list[dict]:
+    """Per party of the agreement's case: confirmed online (when, from which IP), or the latest link's expiry."""
+    from zhiwang.disputes.models import ConfirmationLink
+
+    links = {}
+    for link in ConfirmationLink.objects.filter(agreement=agreement).order_by("created_at", "pk"):
+        kept = links.get(link.party_id)
+        if kept is None or kept.used_at is None:  # a used link stays the party's answer
+            links[link.party_id] = link
+    return [
+        {"party": party, "link": links.get(party.pk)}
+        for party in agreement.case.parties.order_by("role", "pk")
+        if party.pk in links
+    ]
+
+
+def mask_party_data(text: str, parties) -> str:
+    """``text`` (free text of an agreement) with each party's name, ID number / credit code, phone,
+    address and representative replaced by its masked form (an entity's name and code are public)."""
+    pairs = []
+    for party in parties:
+        pairs += [
+            (party.identifier, party.masked_identifier),
+            (party.phone, party.masked_phone),
+            (party.address, party.masked_address),
+            (party.representative, party.masked_representative),
+            (party.name, party.masked_name),
+        ]
+    # Longest first: a full address is replaced before a name inside it.
+    for plain, masked in sorted(
+        {(p, m) for p, m in pairs if p and len(p) >= 2 and p != m}, key=lambda x: -len(x[0])
+    ):
+        text = text.replace(plain, masked)
+    return text
+
+
+def agreement_for_party(*, link) -> dict:
+    """What the public confirmation page shows: the agreement with the parties' personal data masked,
+    also inside its free text."""
+    agreement = link.agreement
+    parties = list(agreement.case.parties.order_by("role", "pk"))
+    return {
+        "number": agreement.number,
+        "case_number": agreement.case.number,
+        "parties": parties,
+        "facts": mask_party_data(agreement.facts, parties),
+        "terms": mask_party_data(agreement.terms, parties),
+        "performance_manner": mask_party_data(agreement.performance_manner, parties),
+        "performance_deadline": agreement.performance_deadline,
+        "signed_on": agreement.signed_on,
+    }
+
+
+def registry_picked(*, user, kind: str, pk) -> object | None:
+    """The registry record a form picked (by id), as ``user`` may see it; None when it is outside
+    their registry scope or gone. Used to show a pick again, masked, when the form comes back."""
+    text = str(pk or "").strip()
+    if not text.isdigit() or not may_use_registry(user):
+        return None
+    model = LegalEntity if kind == "entity" else Person
+    return model.objects.visible_to(user).filter(pk=int(text)).first()
 
 
 def registry_links(*, user, records) -> dict:

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from zhiwang.disputes import views
+from zhiwang.disputes import views, views_public
 
 app_name = "disputes"
 
@@ -13,6 +13,7 @@ urlpatterns = [
     path("registry-pick/", views.registry_pick, name="registry_pick"),
     path("visits/<str:number>/action/", views.visit_action, name="visit_action"),
     path("cases/new/", views.case_new, name="case_new"),
+    path("confirm/<str:token>/", views_public.confirm_agreement, name="confirm_agreement"),
     path("workbench/", views.workbench, name="workbench"),
     path("ledger/", views.ledger, name="ledger"),
     path("organisations/", views.organisations, name="organisations"),

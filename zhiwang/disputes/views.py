@@ -16,7 +16,7 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.dateparse import parse_date
@@ -144,6 +144,16 @@ def window(request):
             "token": request.POST.get("token") if errors else _token(),
             "may_register": role_of(request.user) in ("intake_operator", "administrator"),
             "may_pick": selectors.may_use_registry(request.user),
+            # A pick survives a form that comes back with errors (shown masked, still chosen).
+            "picked_list": [
+                r
+                for r in [
+                    selectors.registry_picked(
+                        user=request.user, kind="person", pk=values.get("visitor_person") if errors else None
+                    )
+                ]
+                if r
+            ],
         },
         status=400 if errors else 200,
     )
@@ -242,7 +252,7 @@ def _visitor_party(visit, typed: dict) -> dict:
     }
 
 
-def _party_rows(values, errors, visitor_first: bool = False) -> list[dict]:
+def _party_rows(values, errors, visitor_first: bool = False, user=None) -> list[dict]:
     defaults = [PartyRole.APPLICANT, PartyRole.RESPONDENT, PartyRole.THIRD_PARTY, PartyRole.THIRD_PARTY]
     rows = []
     kept = 0  # validate_parties numbers only the non-empty rows
@@ -261,6 +271,11 @@ def _party_rows(values, errors, visitor_first: bool = False) -> list[dict]:
             else False,
             "errors": [],
         }
+        if row["picked"] and user is not None:
+            # Kept across a form that comes back with errors: the record, shown masked, stays chosen.
+            kind = "entity" if row["kind"] == PartyKind.ENTITY else "person"
+            record = selectors.registry_picked(user=user, kind=kind, pk=values.get(f"{prefix}{kind}"))
+            row.update(picked_list=[record] if record else [], picked_kind=kind, pick_field=f"{prefix}{kind}")
         if any(row[k] for k in ("name", "identifier", "phone", "picked")) or (index == 0 and visitor_first):
             for field in ("role", "kind", "name", "identifier", "phone"):
                 if f"parties.{kept}.{field}" in errors:
@@ -339,7 +354,7 @@ def case_new(request):
             "ticket_number": ticket_number,
             "errors": errors,
             "values": values,
-            "parties": _party_rows(values, errors, visitor_first),
+            "parties": _party_rows(values, errors, visitor_first, user=user),
             "visitor_first": visitor_first,
             "token": request.POST.get("token") if errors else _token(),
             "categories": selectors.category_choices(),
@@ -422,6 +437,8 @@ def _detail_context(request, case, errors=None, form=""):
         "risks": RiskColour.choices,
         "today": timezone.localdate(),
         "leaders": _leaders(case) if CaseAction.MARK_BACKLOG in allowed else [],
+        "meetings": selectors.case_meetings(case=case),
+        "confirmations": selectors.agreement_confirmations(agreement=agreement) if agreement else [],
     }
 
 
@@ -502,6 +519,9 @@ ACTIONS = {
         note=post.get("note", ""),
     ),
     "note": lambda case, user, post: services.case_note(case=case, actor=user, note=post.get("note", "")),
+    "online": lambda case, user, post: services.online_session_schedule(
+        case=case, actor=user, scheduled_at=post.get("scheduled_at", ""), note=post.get("note", "")
+    ),
 }
 
 
@@ -524,6 +544,8 @@ def case_action(request, number: str, action: str):
         context = _detail_context(request, case)
         context["revealed"] = revealed
         return render(request, "disputes/case_detail.html", context)
+    if action == "confirm_links":
+        return _send_confirmation_links(request, case)
     if action not in ACTIONS:
         raise Http404(action)
     seen_version = request.POST.get("version")
@@ -546,19 +568,47 @@ def case_action(request, number: str, action: str):
     return redirect("disputes:case_detail", number=case.number)
 
 
+def _send_confirmation_links(request, case):
+    """Issue the parties' one-time confirmation links; their URLs are shown once, on this answer."""
+    try:
+        issued = services.confirmation_links_send(
+            case=case,
+            actor=request.user,
+            build_url=lambda token: request.build_absolute_uri(_url("disputes:confirm_agreement", token)),
+        )
+    except ServiceError as error:
+        context = _detail_context(request, _fresh(request, case), _errors(error), "confirm_links")
+        return render(request, "disputes/case_detail.html", context, status=error.status)
+    context = _detail_context(request, _fresh(request, case))
+    context["issued_links"] = issued
+    response = render(request, "disputes/case_detail.html", context)
+    response["Cache-Control"] = "no-store"  # the links are secrets: not kept by the browser
+    return response
+
+
+def _fresh(request, case):
+    return selectors.case_get(user=request.user, number=case.number)
+
+
 @dispute_staff
 def agreement_document(request, number: str, fmt: str):
-    """The 调解协议书 as PDF or Word, masked; ``full=1`` with a ``reason`` prints the parties in full.
+    """The 调解协议书 as PDF or Word: masked on GET; in full on POST (with CSRF) with a ``reason``.
 
     The full version is for those who may see the parties (the case's mediator, the
-    supervising dispatcher, the centre's window) and is logged on the case's timeline.
+    supervising dispatcher, the centre's window) and is logged on the case's timeline. The
+    reason travels in the body, never in the URL (proxies, browser history and logs keep URLs).
     """
     case = selectors.case_get(user=request.user, number=number)
     if fmt not in ("pdf", "docx") or not documents._has_agreement(case):
         raise Http404(number)
-    reveal = request.GET.get("full") == "1"
+    if request.method not in ("GET", "POST"):
+        return HttpResponseNotAllowed(["GET", "POST"])
+    if request.method == "GET" and "full" in request.GET:
+        # The old link form (?full=1&reason=…): refused, so a reason never lands in a URL log.
+        return HttpResponseNotAllowed(["POST"])
+    reveal = request.method == "POST"
     if reveal:
-        reason = (request.GET.get("reason") or "").strip()
+        reason = (request.POST.get("reason") or "").strip()
         try:
             if not reason:
                 raise ServiceError(
@@ -654,7 +704,10 @@ def ledger(request):
 
 @dispute_staff
 def ledger_export(request):
-    """The ledger as Excel; ``full=1`` with a reason unmasks it for dispatchers (logged on each case)."""
+    """The ledger as Excel; a POST (with CSRF) with a reason unmasks it for dispatchers (logged on each case).
+
+    The filters are in the query string either way; the reason only in the POST body.
+    """
     user = request.user
     try:
         cases = list(
@@ -665,9 +718,11 @@ def ledger_export(request):
     except ServiceError as error:
         messages.error(request, error.message)
         return redirect("disputes:ledger")
-    reveal = request.GET.get("full") == "1"
+    if request.method == "GET" and "full" in request.GET:
+        return HttpResponseNotAllowed(["POST"])  # the reason belongs in the body, not the URL
+    reveal = request.method == "POST"
     if reveal:
-        reason = (request.GET.get("reason") or "").strip()
+        reason = (request.POST.get("reason") or "").strip()
         if role_of(user) not in ("dispatcher", "administrator") or not reason:
             messages.error(request, _("A full export needs the dispatcher role and a reason."))
             return redirect("disputes:ledger")

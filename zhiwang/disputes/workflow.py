@@ -40,6 +40,10 @@ class CaseAction(models.TextChoices):
     NOTE = "note", _("Note")
     # Not a change of state: the audit row written when somebody reveals the parties' personal data.
     REVEAL_PARTIES = "reveal_parties", _("Viewed the parties' personal data")
+    # Online mediation (在线调解): a meeting scheduled, confirmation links sent, a party's confirmation.
+    SCHEDULE_ONLINE = "schedule_online", _("Schedule an online session")
+    SEND_CONFIRMATION = "send_confirmation", _("Send the agreement for online confirmation")
+    PARTY_CONFIRM = "party_confirm", _("A party confirmed the agreement online")
 
 
 A = CaseAction
@@ -71,6 +75,11 @@ for _state in OPEN:
     _TABLE[(_state, A.REPORT_UP)] = _state
     _TABLE[(_state, A.MARK_BACKLOG)] = _state
     _TABLE[(_state, A.REMIND)] = _state
+for _state in (S.ASSIGNED, S.MEDIATING):
+    _TABLE[(_state, A.SCHEDULE_ONLINE)] = _state
+_TABLE[(S.AGREED, A.SEND_CONFIRMATION)] = S.AGREED
+for _state in (S.AGREED, S.CLOSED):  # a party may confirm after the mediator closed the case
+    _TABLE[(_state, A.PARTY_CONFIRM)] = _state
 for _state in S.values:
     _TABLE[(_state, A.NOTE)] = _state
     _TABLE[(_state, A.REVEAL_PARTIES)] = _state
@@ -183,6 +192,10 @@ PERMISSIONS = {
     A.REMIND: lambda actor, case: actor is None,
     A.NOTE: is_involved,
     A.REVEAL_PARTIES: may_see_parties,
+    A.SCHEDULE_ONLINE: is_case_mediator,
+    A.SEND_CONFIRMATION: is_case_mediator,
+    # Written by the public confirmation page, which checked the party's one-time link.
+    A.PARTY_CONFIRM: lambda actor, case: actor is None,
 }
 
 CASE_WORKFLOW = Workflow(_TABLE, states=S, actions=CaseAction, permissions=PERMISSIONS)

@@ -142,6 +142,7 @@ def validate_parties(parties, *, actor=None) -> list[dict]:
         if kind not in PartyKind.values:
             errors.add(f"{prefix}.kind", "disputes.party_kind", _("Choose person or legal entity."))
         person = entity = None
+        pick_failed = False
         try:
             if kind == PartyKind.ENTITY:
                 entity = picked_entity(actor=actor, pk=party.get("entity_id"), field=f"{prefix}.name")
@@ -149,6 +150,7 @@ def validate_parties(parties, *, actor=None) -> list[dict]:
                 person = picked_person(actor=actor, pk=party.get("person_id"), field=f"{prefix}.name")
         except ServiceError as error:
             errors.add(error.field, error.code, error.message)
+            pick_failed = True
         if person is not None:
             party = {**party, "name": person.name, "identifier": person.id_number}
             party["phone"] = clean(party.get("phone")) or person.phone
@@ -157,7 +159,7 @@ def validate_parties(parties, *, actor=None) -> list[dict]:
             party["phone"] = clean(party.get("phone")) or entity.phone
             party["representative"] = clean(party.get("representative")) or entity.legal_representative
         name = clean(party.get("name"))
-        if not name:
+        if not name and not pick_failed:  # a failed pick already says what is wrong with the name
             errors.add(f"{prefix}.name", "disputes.required", _("Enter the party's name."))
         identifier = clean(party.get("identifier"))
         if identifier:

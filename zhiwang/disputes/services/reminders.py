@@ -26,8 +26,9 @@ from zhiwang.disputes.models import (
     PerformanceStatus,
 )
 from zhiwang.disputes.selectors import near_days
-from zhiwang.disputes.services.cases import CONFIRMATION_DAYS, _alert
+from zhiwang.disputes.services.casekit import CONFIRMATION_DAYS, _alert
 from zhiwang.disputes.services.common import users_over
+from zhiwang.disputes.services.confirmation import confirmation_deadline
 from zhiwang.disputes.workflow import CaseAction
 
 
@@ -90,7 +91,9 @@ def reminders_sweep(*, now: datetime | None = None) -> SweepResult:
             case, _mediators_of(case), AlertKind.TARGET_NEAR, day.isoformat(), message
         )
 
-    first_signed = today - timedelta(days=CONFIRMATION_DAYS)
+    # The window may end later than 30 days after signing (moved past holidays): look a
+    # fortnight further back and keep the agreements whose last day is within 5 days.
+    first_signed = today - timedelta(days=CONFIRMATION_DAYS + 14)
     closing_from = today - timedelta(days=CONFIRMATION_DAYS - 5)
     for case in DisputeCase.objects.filter(
         status=CaseStatus.AGREED,
@@ -99,7 +102,9 @@ def reminders_sweep(*, now: datetime | None = None) -> SweepResult:
         agreement__signed_on__gte=first_signed,
         agreement__signed_on__lte=closing_from,
     ).select_related("agreement", "mediator", "division"):
-        last = case.agreement.signed_on + timedelta(days=CONFIRMATION_DAYS)
+        last = confirmation_deadline(case.agreement)
+        if not today <= last <= today + timedelta(days=5):
+            continue
         message = _("The 30 days to apply for judicial confirmation of %(number)s end on %(date)s.") % {
             "number": case.number,
             "date": last.isoformat(),

@@ -1,0 +1,182 @@
+"""Mediating a case: sessions, the agreement, performance follow-up and extension of the target."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from zhiwang.core.errors import ErrorList, ServiceError
+from zhiwang.disputes.models import (
+    Agreement,
+    AgreementForm,
+    DisputeCase,
+    MediationSession,
+    PerformanceFollowUp,
+    PerformanceStatus,
+)
+from zhiwang.disputes.services.casekit import A, _agreement, _apply
+from zhiwang.disputes.services.common import (
+    clean,
+    next_number,
+    parse_date,
+    require,
+)
+
+
+@transaction.atomic
+def session_record(
+    *,
+    case: DisputeCase,
+    actor,
+    record: str,
+    held_at: datetime | None = None,
+    place: str = "",
+    attendees: str = "",
+    online: bool = False,
+) -> MediationSession:
+    """Record one mediation session (调解记录); the first one starts the mediation."""
+    record = require(record, "record", _("Write what happened at the session."))
+    now = timezone.now()
+    held_at = held_at or now
+    if timezone.is_naive(held_at):  # a local time without zone (API clients, forms)
+        held_at = timezone.make_aware(held_at)
+    if held_at > now + timedelta(hours=1):
+        raise ServiceError(
+            "disputes.session_in_future",
+            _("A session cannot be recorded before it is held."),
+            field="held_at",
+        )
+    if held_at < case.received_at - timedelta(days=1):
+        raise ServiceError(
+            "disputes.session_before_case",
+            _("The session is dated before the case was registered."),
+            field="held_at",
+        )
+    _apply(case, A.RECORD_SESSION, actor=actor, note=record[:500], payload={"held_at": held_at})
+    return MediationSession.objects.create(
+        case=case,
+        held_at=held_at,
+        place=clean(place)[:128],
+        mediator=actor,
+        attendees=clean(attendees)[:255],
+        record=record,
+        online=bool(online),
+    )
+
+
+@transaction.atomic
+def agreement_reach(
+    *,
+    case: DisputeCase,
+    actor,
+    form: str,
+    terms: str,
+    performance_manner: str,
+    performance_deadline,
+    facts: str = "",
+    signed_on=None,
+) -> Agreement:
+    """Record the agreement (调解协议): terms and the manner and deadline of performance are required.
+
+    Raises ``disputes.performance_terms_missing`` (with the fields), ``disputes.invalid``.
+    """
+    errors = ErrorList()
+    if form not in AgreementForm.values:
+        errors.add("form", "disputes.choice_invalid", _("Choose an oral or a written agreement."))
+    terms = clean(terms)
+    manner = clean(performance_manner)
+    missing = ErrorList()
+    if not terms:
+        missing.add("terms", "disputes.performance_terms_missing", _("Write the terms the parties agreed."))
+    if not manner:
+        missing.add(
+            "performance_manner",
+            "disputes.performance_terms_missing",
+            _("Say how the agreement is to be performed."),
+        )
+    if performance_deadline in (None, ""):
+        missing.add(
+            "performance_deadline",
+            "disputes.performance_terms_missing",
+            _("Give the deadline by which the agreement is to be performed."),
+        )
+    missing.raise_if_any(
+        "disputes.performance_terms_missing",
+        _("An agreement needs its terms and the manner and deadline of performance."),
+    )
+    today = timezone.localdate()
+    try:
+        deadline = parse_date(performance_deadline, "performance_deadline")
+        signed = parse_date(signed_on, "signed_on") if signed_on not in (None, "") else today
+    except ServiceError as error:
+        raise error
+    if signed > today:
+        errors.add("signed_on", "disputes.date_in_future", _("The agreement cannot be signed in the future."))
+    if deadline < signed:
+        errors.add(
+            "performance_deadline",
+            "disputes.deadline_before_signing",
+            _("The performance deadline is before the agreement was signed."),
+        )
+    errors.raise_if_any("disputes.invalid")
+    _apply(
+        case, A.REACH_AGREEMENT, actor=actor, note=terms[:500], payload={"form": form, "deadline": deadline}
+    )
+    return Agreement.objects.create(
+        case=case,
+        form=form,
+        number=next_number("XY"),
+        facts=clean(facts) or case.facts,
+        terms=terms,
+        performance_manner=manner[:255],
+        performance_deadline=deadline,
+        signed_on=signed,
+        created_by=actor,
+    )
+
+
+@transaction.atomic
+def performance_follow_up(*, case: DisputeCase, actor, status: str, note: str = "") -> PerformanceFollowUp:
+    """A follow-up visit on performance (履行回访); the agreement keeps the latest finding."""
+    agreement = _agreement(case)
+    if status not in PerformanceStatus.values or status == PerformanceStatus.PENDING:
+        raise ServiceError(
+            "disputes.choice_invalid", _("Say whether the agreement was performed."), field="status"
+        )
+    agreement.performance_status = status
+    _apply(case, A.FOLLOW_UP, actor=actor, note=clean(note), payload={"performance": status})
+    agreement.save(update_fields=["performance_status"])
+    return PerformanceFollowUp.objects.create(
+        case=case, at=timezone.now(), status=status, note=clean(note), by=actor
+    )
+
+
+@transaction.atomic
+def case_extend(*, case: DisputeCase, actor, until, reason: str) -> DisputeCase:
+    """Extend the one-month target with the parties' consent (延长调解期限)."""
+    reason = require(reason, "reason", _("Say why, and that the parties consent."))
+    new_day = parse_date(until, "until")
+    if new_day <= timezone.localdate(case.target_at):
+        raise ServiceError(
+            "disputes.extension_not_later",
+            _("The new target must be later than the current one."),
+            field="until",
+        )
+    previous = case.target_at
+    # On the local calendar: replacing the day of the UTC value could land a day off.
+    case.target_at = timezone.localtime(case.target_at).replace(
+        year=new_day.year, month=new_day.month, day=new_day.day
+    )
+    case.extended = True
+    _apply(
+        case,
+        A.EXTEND,
+        actor=actor,
+        note=reason,
+        payload={"from": previous, "to": case.target_at},
+        fields=["target_at", "extended"],
+    )
+    return case

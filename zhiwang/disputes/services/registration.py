@@ -1,0 +1,346 @@
+"""Registering a dispute case: directly, from a window visit, or from a ticket (转调解)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from zhiwang.core.errors import ErrorList, NotFound, PermissionDeniedError, ServiceError
+from zhiwang.core.scoping import scope_of
+from zhiwang.disputes.models import (
+    CaseEvent,
+    CaseScale,
+    CaseSource,
+    CaseStatus,
+    DisputeCase,
+    MediationOrganisation,
+    MediationType,
+    Party,
+    RiskColour,
+    ServiceCentre,
+    Visit,
+    VisitEvent,
+    VisitStatus,
+)
+from zhiwang.disputes.services.casekit import (
+    REGISTERING_ROLES,
+    A,
+    CaseResult,
+    _category,
+    _choice,
+    _people,
+    _report_up,
+    _serves,
+)
+from zhiwang.disputes.services.common import (
+    add_months,
+    clean,
+    next_number,
+    parse_amount,
+    validate_parties,
+)
+from zhiwang.disputes.workflow import (
+    VISIT_WORKFLOW,
+    VisitAction,
+    role_of,
+)
+from zhiwang.geo.models import Division
+
+
+def case_register(
+    *,
+    actor,
+    title: str,
+    facts: str,
+    category: str,
+    division: Division | None,
+    parties: list[dict],
+    source: str = CaseSource.WINDOW,
+    mediation_type: str = MediationType.PEOPLES,
+    scale: str = CaseScale.INDIVIDUAL,
+    people_involved=2,
+    amount=0,
+    risk: str = RiskColour.BLUE,
+    visit: Visit | None = None,
+    ticket=None,
+    idempotency_key: str = "",
+    received_at: datetime | None = None,
+) -> CaseResult:
+    """Register a dispute case (受理登记) with its parties; the one-month target starts now.
+
+    From a window visit, the visit moves to "case opened" and the case belongs to its
+    centre. ``idempotency_key`` makes a retry return the first case (``created=False``).
+    Red and orange cases are reported upward at once. Raises ``disputes.parties_missing``
+    (no applicant or respondent), ``disputes.invalid`` with field errors, or a permission
+    error when the division lies outside the actor's jurisdiction.
+    """
+    role = role_of(actor)
+    if role not in REGISTERING_ROLES:
+        raise PermissionDeniedError("disputes.forbidden", _("You may not register dispute cases."))
+    key = _case_key(actor, idempotency_key)
+    if key and (existing := _existing_case(key)):
+        return CaseResult(existing, False)
+    if visit is not None:
+        if visit.status not in (VisitStatus.WAITING, VisitStatus.SERVING):
+            raise ServiceError(
+                "disputes.visit_not_open",
+                _("Visit %(number)s is no longer waiting: it is %(status)s.")
+                % {"number": visit.number, "status": visit.get_status_display()},
+                field="visit",
+            )
+        division = division or visit.centre.division
+    errors = ErrorList()
+    title = clean(title)
+    facts = clean(facts)
+    if not facts:
+        errors.add("facts", "disputes.required", _("Describe the facts of the dispute."))
+    if division is None:
+        errors.add("division", "disputes.division_required", _("Say where the dispute is (a division)."))
+    checks = [
+        ("category", lambda: _category(category)),
+        (
+            "mediation_type",
+            lambda: _choice(mediation_type, MediationType, "mediation_type", MediationType.PEOPLES),
+        ),
+        ("source", lambda: _choice(source, CaseSource, "source", CaseSource.WINDOW)),
+        ("scale", lambda: _choice(scale, CaseScale, "scale", CaseScale.INDIVIDUAL)),
+        ("risk", lambda: _choice(risk, RiskColour, "risk", RiskColour.BLUE)),
+        ("people_involved", lambda: _people(people_involved)),
+        ("amount", lambda: parse_amount(amount)),
+    ]
+    values = {}
+    for name, check in checks:
+        try:
+            values[name] = check()
+        except ServiceError as error:
+            errors.add(name, error.code, error.message)
+    try:
+        cleaned_parties = validate_parties(parties, actor=actor)
+    except ServiceError as error:
+        if not error.fields:
+            errors.add("parties", error.code, error.message)
+        else:
+            errors.errors.extend(error.fields)
+    errors.raise_if_any("disputes.invalid")
+    if role != "administrator" and not _may_register_at(actor, division, visit):
+        raise PermissionDeniedError(
+            "disputes.outside_jurisdiction",
+            _("This division lies outside your jurisdiction."),
+            field="division",
+        )
+    now = timezone.now()
+    received = received_at or now
+    try:
+        with transaction.atomic():
+            case = DisputeCase.objects.create(
+                number=next_number("TJ", received),
+                title=(title or facts[:40])[:200],
+                facts=facts,
+                category=values["category"],
+                mediation_type=values["mediation_type"],
+                source=values["source"],
+                scale=values["scale"],
+                people_involved=values["people_involved"],
+                amount=values["amount"],
+                risk=values["risk"],
+                division=division,
+                status=CaseStatus.RECEIVED,
+                centre=visit.centre if visit is not None else _centre_of(actor),
+                organisation=_receiving_organisation(actor, division),
+                visit=visit,
+                ticket=ticket,
+                idempotency_key=key,
+                created_by=actor,
+                received_at=received,
+                target_at=add_months(received, 1),
+            )
+            Party.objects.bulk_create([Party(case=case, **party) for party in cleaned_parties])
+            payload = {"source": case.source, "parties": len(cleaned_parties)}
+            if ticket is not None:
+                payload["ticket"] = ticket.number
+            if visit is not None:
+                payload["visit"] = visit.number
+            CaseEvent.objects.create(
+                case=case,
+                actor=actor,
+                action=A.RECEIVE,
+                from_state="",
+                to_state=CaseStatus.RECEIVED,
+                note=_("Registered: %(source)s.") % {"source": case.get_source_display()},
+                payload=payload,
+                at=received,
+            )
+            if visit is not None:
+                VISIT_WORKFLOW.apply(
+                    visit,
+                    VisitAction.OPEN_CASE,
+                    actor=actor,
+                    timeline_model=VisitEvent,
+                    note=case.number,
+                    payload={"case": case.number},
+                )
+            if case.risk in (RiskColour.RED, RiskColour.ORANGE):
+                _report_up(case, actor=actor)
+    except IntegrityError:
+        # A concurrent retry (same key), or somebody opened a case from the same visit or
+        # ticket a moment earlier: the unique constraints decide, the loser gets a clear answer.
+        if key and (existing := DisputeCase.objects.filter(idempotency_key=key).first()):
+            return CaseResult(existing, False)
+        if visit is not None and DisputeCase.objects.filter(visit_id=visit.pk).exists():
+            raise ServiceError(
+                "disputes.visit_not_open",
+                _("A dispute case has already been opened from visit %(number)s.") % {"number": visit.number},
+                field="visit",
+            ) from None
+        if ticket is not None and DisputeCase.objects.filter(ticket_id=ticket.pk).exists():
+            raise ServiceError(
+                "disputes.ticket_already_converted",
+                _("Ticket %(number)s is already a dispute case.") % {"number": ticket.number},
+                field="ticket",
+            ) from None
+        raise
+    return CaseResult(case, True)
+
+
+def _existing_case(key: str) -> DisputeCase | None:
+    """The case an earlier call with the same stored key made (the cheap first look; the unique
+    constraint is what really dedupes a retry racing the first call)."""
+    return DisputeCase.objects.filter(idempotency_key=key).first()
+
+
+def _case_key(actor, idempotency_key) -> str | None:
+    """The stored idempotency key: namespaced by the caller, so one user's key never finds another's case."""
+    key = clean(idempotency_key)[:120]
+    return f"case:{getattr(actor, 'pk', '-')}:{key}" if key else None
+
+
+def _receiving_organisation(actor, division: Division) -> MediationOrganisation | None:
+    """A mediator registers a case for their own organisation (when it serves the place): it stays
+    "awaiting assignment" but is that organisation's case, so the mediator sees and assigns it."""
+    from zhiwang.disputes.workflow import mediator_organisation_id
+
+    org_id = mediator_organisation_id(actor)
+    if org_id is None:
+        return None
+    organisation = MediationOrganisation.objects.select_related("division").filter(pk=org_id).first()
+    if organisation is None or not organisation.is_active or not _serves(organisation, division):
+        return None
+    return organisation
+
+
+def _centre_of(actor) -> ServiceCentre | None:
+    """The service centre a window operator works at (the case is then registered at it)."""
+    if role_of(actor) != "intake_operator" or getattr(actor, "org_unit_id", None) is None:
+        return None
+    return ServiceCentre.objects.filter(org_unit_id=actor.org_unit_id, is_active=True).first()
+
+
+def _may_register_at(actor, division: Division, visit: Visit | None) -> bool:
+    if visit is not None and role_of(actor) == "intake_operator":
+        return getattr(actor, "org_unit_id", None) == visit.centre.org_unit_id
+    if visit is not None and role_of(actor) == "mediator":
+        return VISIT_WORKFLOW.permissions[VisitAction.OPEN_CASE](actor, visit)
+    return scope_of(actor).allows_division(division.pk)
+
+
+def case_from_ticket(
+    *,
+    actor,
+    ticket_number: str,
+    category: str,
+    parties: list[dict],
+    idempotency_key: str = "",
+    mediation_type: str = MediationType.PEOPLES,
+    risk: str = RiskColour.BLUE,
+    amount=0,
+    people_involved=2,
+    scale: str = CaseScale.INDIVIDUAL,
+) -> CaseResult:
+    """转调解: turn a ticket the actor can see into a dispute case, its history linked.
+
+    The ticket is read through ``tickets.selectors.ticket_get`` (scoped: a ticket outside
+    the actor's jurisdiction is "not found"). The case keeps a link to the ticket, whose
+    timeline the case page shows. An open ticket the actor may transfer is closed with a
+    pointer to the case (``tickets.services.ticket_transfer``, 移交); otherwise a note is
+    added where the actor works on the ticket.
+    A ticket already turned into a case answers ``disputes.ticket_already_converted``.
+    """
+    from zhiwang.tickets.selectors import ticket_get, ticket_timeline
+    from zhiwang.tickets.services import ticket_note, ticket_transfer
+
+    key = clean(idempotency_key)
+    if key and (existing := _existing_case(_case_key(actor, key))):
+        return CaseResult(existing, False)
+    try:
+        ticket = ticket_get(user=actor, number=ticket_number)
+    except Http404:
+        raise NotFound(
+            "disputes.ticket_not_found", _("No such ticket in your jurisdiction."), field="ticket"
+        ) from None
+    if DisputeCase.objects.filter(ticket=ticket).exists():
+        raise ServiceError(
+            "disputes.ticket_already_converted",
+            _("Ticket %(number)s is already a dispute case.") % {"number": ticket.number},
+            field="ticket",
+        )
+    division = ticket.division or ticket.subdistrict or ticket.district
+    with transaction.atomic():
+        result = case_register(
+            actor=actor,
+            title=ticket.title,
+            facts=ticket.description,
+            category=category,
+            division=division,
+            parties=parties,
+            source=CaseSource.TICKET,
+            mediation_type=mediation_type,
+            scale=scale,
+            people_involved=people_involved,
+            amount=amount,
+            risk=risk,
+            ticket=ticket,
+            idempotency_key=key,
+        )
+        if not result.created:
+            return result
+        case = result.case
+        # The matter leaves the ticket loop: close the ticket with a pointer to the case (移交)
+        # when the actor may; otherwise (e.g. a mediator, or a ticket already replied) a note.
+        transferred = annotated = False
+        if ticket.is_open:
+            note = _("Transferred to mediation as dispute case %(number)s.") % {"number": case.number}
+            try:
+                ticket_transfer(
+                    ticket=ticket, actor=actor, target=_("mediation"), reference=case.number, note=note
+                )
+                transferred = annotated = True
+            except ServiceError:
+                try:
+                    ticket_note(ticket=ticket, actor=actor, note=note)
+                    annotated = True
+                except ServiceError:
+                    pass  # the actor does not work on the ticket: the link on the case is enough
+        history = [
+            {"at": e.at, "action": e.action, "to": e.to_state, "note": e.note[:200]}
+            for e in ticket_timeline(user=actor, ticket=ticket)[:50]
+        ]
+        CaseEvent.objects.create(
+            case=case,
+            actor=actor,
+            action=A.NOTE,
+            from_state=case.status,
+            to_state=case.status,
+            note=_("Linked to ticket %(number)s (%(status)s).")
+            % {"number": ticket.number, "status": ticket.get_status_display()},
+            payload={
+                "ticket": ticket.number,
+                "ticket_annotated": annotated,
+                "ticket_transferred": transferred,
+                "ticket_history": history,
+            },
+        )
+    return result

@@ -158,12 +158,16 @@ def _docx_text(content: bytes) -> str:
 def test_agreement_documents_are_masked_unless_printed_in_full_with_a_reason(client, world, agreed_case):
     case = agreed_case()
     case.parties.filter(role="applicant").update(address="深圳市南山区粤海街道科技园路88号1栋2单元301")
+    # Free text repeats the applicant's name and phone: masked there too.
+    case.agreement.terms = "被申请人向张三丰支付人民币5000元，联系电话13800138001。"
+    case.agreement.save(update_fields=["terms"])
     client.force_login(world.mediator)
     url = reverse("disputes:agreement_document", args=[case.number, "docx"])
     masked = _docx_text(client.get(url).content)
     applicant_line = next(line for line in masked.splitlines() if line.startswith("申请人"))
     assert APPLICANT_ID not in masked and "13800138001" not in masked
-    assert "张三丰" not in applicant_line and "张**" in applicant_line  # (the terms are free text)
+    assert "张三丰" not in masked and "张**" in applicant_line
+    assert "支付人民币5000元" in masked  # the rest of the terms are intact
     assert "科技园路88号" not in masked
     assert not CaseEvent.objects.filter(case=case, action="reveal_parties").exists()
     refused = client.post(url, {"reason": ""})

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from zhiwang.disputes.models import DisputeCase, PartyRole
+from zhiwang.disputes.selectors import mask_party_data
 
 CID_FONT = "STSong-Light"
 
@@ -43,10 +44,16 @@ def agreement_sections(case: DisputeCase, *, reveal: bool) -> list[tuple[str, st
     """(heading, text) pairs of the 调解协议书, shared by the PDF and the Word version."""
     agreement = case.agreement
     sections = [(role, text) for role, text in _party_lines(case, reveal)]
+    if reveal:
+        free = lambda text: text  # noqa: E731
+    else:
+        # Facts and terms are typed freely and often repeat a party's name, phone or ID number.
+        parties = list(case.parties.order_by("role", "pk"))
+        free = lambda text: mask_party_data(text, parties)  # noqa: E731
     sections += [
-        (_("Facts and points in dispute"), agreement.facts),
-        (_("Terms agreed"), agreement.terms),
-        (_("Manner of performance"), agreement.performance_manner),
+        (_("Facts and points in dispute"), free(agreement.facts)),
+        (_("Terms agreed"), free(agreement.terms)),
+        (_("Manner of performance"), free(agreement.performance_manner)),
         (_("Performance deadline"), agreement.performance_deadline.isoformat()),
         (
             _("Judicial confirmation"),

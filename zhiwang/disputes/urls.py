@@ -2,7 +2,8 @@
 
 from django.urls import path
 
-from zhiwang.disputes import views, views_public
+from zhiwang.disputes import views
+from zhiwang.disputes.views import public as views_public
 
 app_name = "disputes"
 

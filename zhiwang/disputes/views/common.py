@@ -1,0 +1,68 @@
+"""Shared pieces of the disputes pages: the staff guard, error shaping, the hub and alerts."""
+
+from __future__ import annotations
+
+import uuid
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from zhiwang.core.errors import ServiceError
+from zhiwang.disputes import selectors, services
+from zhiwang.disputes.workflow import role_of
+
+DISPUTE_ROLES = frozenset({"intake_operator", "mediator", "dispatcher", "leader", "administrator"})
+#: The most rows one Excel export holds (a ledger is filtered by division or period before that).
+EXPORT_LIMIT = 5000
+
+
+def dispute_staff(view):
+    """Signed-in staff of the roles that work disputes; anybody else gets 403."""
+
+    @wraps(view)
+    @login_required
+    def wrapper(request, *args, **kwargs):
+        if role_of(request.user) not in DISPUTE_ROLES:
+            return render(request, "disputes/forbidden.html", status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def error_fields(error: ServiceError) -> dict:
+    found = {f.field: f.message for f in error.fields}
+    found["message"] = error.message
+    return found
+
+
+def form_token() -> str:
+    return uuid.uuid4().hex
+
+
+@dispute_staff
+def home(request):
+    user = request.user
+    role = role_of(user)
+    context = {
+        "role": role,
+        "alerts": selectors.alerts_for(user=user)[:20],
+        "centres": selectors.centres_for(user=user),
+    }
+    if role in ("dispatcher", "leader", "administrator"):
+        context["indicators"] = selectors.dispute_indicators(user=user)
+    return render(request, "disputes/home.html", context)
+
+
+@require_POST
+@dispute_staff
+def alerts_read(request):
+    services.alerts_mark_read(user=request.user)
+    return redirect(request.POST.get("next") or "disputes:home")
+
+
+def page_url(name, *args):
+    from django.urls import reverse
+
+    return reverse(name, args=args)

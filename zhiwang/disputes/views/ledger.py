@@ -1,0 +1,140 @@
+"""The ledger (台账) with its Excel export, and the mediation organisations."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.dateparse import parse_date
+from django.utils.translation import gettext as _
+
+from zhiwang.core.errors import ServiceError
+from zhiwang.disputes import documents, selectors, services
+from zhiwang.disputes.models import (
+    CaseStatus,
+    RiskColour,
+)
+from zhiwang.disputes.views.common import EXPORT_LIMIT, dispute_staff, error_fields
+from zhiwang.disputes.workflow import role_of
+
+# --- the ledger ---------------------------------------------------------------------------------
+
+
+def _ledger_filters(request) -> dict:
+    """The ledger's filters from the query; dates (YYYY-MM-DD) become local midnights."""
+    filters = {
+        k: v for k, v in request.GET.items() if k in selectors.CaseFilters.__dataclass_fields__ and v != ""
+    }
+    for name in ("received_from", "received_to"):
+        if name in filters:
+            try:
+                day = parse_date(filters[name])
+            except ValueError:
+                day = None
+            if day is None:
+                raise ServiceError("disputes.date_invalid", _("Give the date as YYYY-MM-DD."), field=name)
+            filters[name] = timezone.make_aware(datetime.combine(day, time.min))
+    return filters
+
+
+@dispute_staff
+def ledger(request):
+    """台账: the cases in the user's scope by division, category, organisation, status; near and backlog views."""
+    user = request.user
+    by = request.GET.get("by", "division")
+    errors = {}
+    filters = {}
+    try:
+        filters = _ledger_filters(request)
+        cases = selectors.case_list(user=user, filters=filters)
+        summary = selectors.ledger_summary(user=user, by=by, filters=filters)
+    except ServiceError as error:
+        errors = error_fields(error)
+        cases, summary = selectors.case_list(user=user), []
+    page = Paginator(cases.prefetch_related("parties"), 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "disputes/ledger.html",
+        {
+            "page": page,
+            "summary": summary,
+            "by": by,
+            "filters": filters,
+            "errors": errors,
+            "query": query.urlencode(),
+            "statuses": CaseStatus.choices,
+            "categories": selectors.category_choices(),
+            "organisations": selectors.organisation_list(user=user),
+            "risks": RiskColour.choices,
+            "groups": [
+                ("division", _("Division")),
+                ("category", _("Category")),
+                ("organisation", _("Organisation")),
+                ("status", _("Status")),
+            ],
+            "may_export_full": role_of(user) in ("dispatcher", "administrator"),
+            "now": timezone.now(),
+            "indicators": selectors.dispute_indicators(user=user),
+        },
+        status=400 if errors else 200,
+    )
+
+
+@dispute_staff
+def ledger_export(request):
+    """The ledger as Excel; a POST (with CSRF) with a reason unmasks it for dispatchers (logged on each case).
+
+    The filters are in the query string either way; the reason only in the POST body.
+    """
+    user = request.user
+    try:
+        cases = list(
+            selectors.case_list(user=user, filters=_ledger_filters(request))
+            .select_related("agreement")
+            .prefetch_related("parties")[:EXPORT_LIMIT]
+        )
+    except ServiceError as error:
+        messages.error(request, error.message)
+        return redirect("disputes:ledger")
+    if request.method == "GET" and "full" in request.GET:
+        return HttpResponseNotAllowed(["POST"])  # the reason belongs in the body, not the URL
+    reveal = request.method == "POST"
+    if reveal:
+        reason = (request.POST.get("reason") or "").strip()
+        if role_of(user) not in ("dispatcher", "administrator") or not reason:
+            messages.error(request, _("A full export needs the dispatcher role and a reason."))
+            return redirect("disputes:ledger")
+        for case in cases:
+            services.case_reveal_parties(
+                case=case, actor=user, reason=_("Full ledger export: %(r)s") % {"r": reason}
+            )
+    content = documents.ledger_workbook(
+        cases, reveal=reveal, title=_("Ledger of dispute screening and resolution")
+    )
+    response = HttpResponse(
+        content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    response["Content-Disposition"] = (
+        f'attachment; filename="disputes-ledger-{timezone.localdate():%Y%m%d}.xlsx"'
+    )
+    return response
+
+
+@dispute_staff
+def organisations(request):
+    """The registry of mediation organisations and their mediators, with workload (open cases)."""
+    rows = []
+    for organisation in selectors.organisation_list(user=request.user)[:200]:
+        rows.append(
+            {
+                "organisation": organisation,
+                "mediators": selectors.mediators_of(user=request.user, organisation=organisation),
+            }
+        )
+    return render(request, "disputes/organisations.html", {"rows": rows})

@@ -1,0 +1,183 @@
+"""Registering a dispute case: from a visit, from a ticket (转调解) or directly."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+
+from zhiwang.core.errors import ServiceError
+from zhiwang.disputes import selectors, services
+from zhiwang.disputes.models import (
+    CaseScale,
+    CaseSource,
+    CaseStatus,
+    MediationType,
+    PartyKind,
+    PartyRole,
+    RiskColour,
+)
+from zhiwang.disputes.views.common import dispute_staff, error_fields, form_token
+from zhiwang.disputes.workflow import role_of
+from zhiwang.geo.models import Division
+
+# --- registering a case --------------------------------------------------------------------
+
+
+def _parties_from(post) -> list[dict]:
+    parties = []
+    for index in range(4):
+        prefix = f"party{index}_"
+        parties.append(
+            {
+                "role": post.get(prefix + "role", ""),
+                "kind": post.get(prefix + "kind", PartyKind.PERSON),
+                "name": post.get(prefix + "name", ""),
+                "identifier": post.get(prefix + "identifier", ""),
+                "phone": post.get(prefix + "phone", ""),
+                "address": post.get(prefix + "address", ""),
+                "person_id": post.get(prefix + "person", ""),
+                "entity_id": post.get(prefix + "entity", ""),
+            }
+        )
+    return parties
+
+
+def _visitor_party(visit, typed: dict) -> dict:
+    """The first party is the visitor registered at the window: their name, ID number and phone
+    (typed values only fill what the window did not record)."""
+    visitor = visit.visitor
+    return {
+        **typed,
+        "kind": PartyKind.PERSON,
+        "name": visitor.name,
+        "identifier": visitor.id_number or typed.get("identifier", ""),
+        "phone": visitor.phone or typed.get("phone", ""),
+    }
+
+
+def _party_rows(values, errors, visitor_first: bool = False, user=None) -> list[dict]:
+    defaults = [PartyRole.APPLICANT, PartyRole.RESPONDENT, PartyRole.THIRD_PARTY, PartyRole.THIRD_PARTY]
+    rows = []
+    kept = 0  # validate_parties numbers only the non-empty rows
+    for index, role in enumerate(defaults):
+        prefix = f"party{index}_"
+        row = {
+            "index": index,
+            "role": values.get(prefix + "role", role) if values else role,
+            "kind": values.get(prefix + "kind", PartyKind.PERSON) if values else PartyKind.PERSON,
+            "name": values.get(prefix + "name", "") if values else "",
+            "identifier": values.get(prefix + "identifier", "") if values else "",
+            "phone": values.get(prefix + "phone", "") if values else "",
+            "address": values.get(prefix + "address", "") if values else "",
+            "picked": bool(values.get(prefix + "person") or values.get(prefix + "entity"))
+            if values
+            else False,
+            "errors": [],
+        }
+        if row["picked"] and user is not None:
+            # Kept across a form that comes back with errors: the record, shown masked, stays chosen.
+            kind = "entity" if row["kind"] == PartyKind.ENTITY else "person"
+            record = selectors.registry_picked(user=user, kind=kind, pk=values.get(f"{prefix}{kind}"))
+            row.update(picked_list=[record] if record else [], picked_kind=kind, pick_field=f"{prefix}{kind}")
+        if any(row[k] for k in ("name", "identifier", "phone", "picked")) or (index == 0 and visitor_first):
+            for field in ("role", "kind", "name", "identifier", "phone"):
+                if f"parties.{kept}.{field}" in errors:
+                    row["errors"].append(errors[f"parties.{kept}.{field}"])
+            kept += 1
+        rows.append(row)
+    return rows
+
+
+@dispute_staff
+def case_new(request):
+    """Register a case: from a visit (``?visit=``), from a ticket (``?ticket=``, 转调解) or directly."""
+    user = request.user
+    visit = selectors.visit_get(user=user, number=request.GET["visit"]) if request.GET.get("visit") else None
+    ticket_number = request.GET.get("ticket", "").strip()
+    errors, values = {}, {}
+    if visit is not None and request.method == "GET":
+        # The visitor's name, ID number and phone stay on the server (never in the page in
+        # plain): the first party is "the visitor" unless the user types another person.
+        values = {"facts": visit.matter, "party0_visitor": "1"}
+    if request.method == "POST":
+        values = request.POST
+        parties = _parties_from(request.POST)
+        if visit is not None and request.POST.get("party0_visitor") == "1":
+            parties[0] = _visitor_party(visit, parties[0])
+        common = {
+            "category": request.POST.get("category", ""),
+            "parties": parties,
+            "risk": request.POST.get("risk", RiskColour.BLUE),
+            "amount": request.POST.get("amount", ""),
+            "people_involved": request.POST.get("people_involved", ""),
+            "scale": request.POST.get("scale", CaseScale.INDIVIDUAL),
+            "mediation_type": request.POST.get("mediation_type", MediationType.PEOPLES),
+            "idempotency_key": request.POST.get("token", ""),
+        }
+        try:
+            if ticket_number:
+                result = services.case_from_ticket(actor=user, ticket_number=ticket_number, **common)
+            else:
+                division = Division.objects.filter(code=request.POST.get("division", "")).first()
+                result = services.case_register(
+                    actor=user,
+                    title=request.POST.get("title", ""),
+                    facts=request.POST.get("facts", ""),
+                    division=division,
+                    source=request.POST.get("source")
+                    or (CaseSource.WINDOW if visit else CaseSource.PROACTIVE),
+                    visit=visit,
+                    **common,
+                )
+            case = result.case
+        except ServiceError as error:
+            errors = error_fields(error)
+        else:
+            messages.success(request, _("Dispute case %(number)s registered.") % {"number": case.number})
+            if request.POST.get("assign") == "auto" and case.status == CaseStatus.RECEIVED:
+                # The case is registered whatever happens here: a failed assignment is a warning on
+                # the case page, not a form error (resubmitting would only find the same case again).
+                try:
+                    services.case_assign(
+                        case=case,
+                        actor=user,
+                        organisation=case.organisation if role_of(user) == "mediator" else None,
+                    )
+                except ServiceError as error:
+                    messages.warning(request, error.message)
+            if not selectors.case_visible(user).filter(pk=case.pk).exists():
+                return redirect("disputes:home")  # handed over: no longer in the user's scope
+            return redirect("disputes:case_detail", number=case.number)
+    visitor_first = visit is not None and values.get("party0_visitor") == "1"
+    return render(
+        request,
+        "disputes/case_form.html",
+        {
+            "visit": visit,
+            "ticket_number": ticket_number,
+            "errors": errors,
+            "values": values,
+            "parties": _party_rows(values, errors, visitor_first, user=user),
+            "visitor_first": visitor_first,
+            "token": request.POST.get("token") if errors else form_token(),
+            "categories": selectors.category_choices(),
+            "risks": RiskColour.choices,
+            "scales": CaseScale.choices,
+            "types": MediationType.choices,
+            "sources": CaseSource.choices,
+            "roles": PartyRole.choices,
+            "kinds": PartyKind.choices,
+            "divisions": _division_choices(user),
+            "may_pick": selectors.may_use_registry(user),
+        },
+        status=400 if errors else 200,
+    )
+
+
+def _division_choices(user):
+    return (
+        Division.objects.visible_to(user)
+        .filter(level__in=("district", "subdistrict", "community"))
+        .order_by("code")[:400]
+    )

@@ -1,0 +1,354 @@
+"""Request and answer shapes of the disputes API (parties masked in every answer)."""
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from ninja import Schema
+
+from zhiwang.disputes import selectors, services
+
+
+def ref(obj) -> dict | None:
+    return {"code": obj.code, "name": obj.name} if obj is not None else None
+
+
+class Ref(Schema):
+    code: str
+    name: str
+
+
+class PartyOut(Schema):
+    id: int
+    role: str
+    kind: str
+    name: str  # masked for a person
+    identifier: str  # masked for a person
+    phone: str  # masked
+
+    @staticmethod
+    def resolve_name(obj) -> str:
+        return obj.masked_name
+
+    @staticmethod
+    def resolve_identifier(obj) -> str:
+        return obj.masked_identifier
+
+    @staticmethod
+    def resolve_phone(obj) -> str:
+        return obj.masked_phone
+
+
+class CaseOut(Schema):
+    number: str
+    version: int
+    title: str
+    status: str
+    status_label: str
+    category: Ref
+    mediation_type: str
+    source: str
+    scale: str
+    people_involved: int
+    amount: Decimal
+    risk: str
+    division: Ref
+    organisation: Ref | None
+    mediator: str | None
+    received_at: datetime
+    target_at: datetime
+    closed_at: datetime | None
+    outcome: str
+    referral_kind: str
+    is_backlog: bool
+    backlog_deadline: date | None
+    ticket: str | None
+
+    @staticmethod
+    def resolve_status_label(obj) -> str:
+        return str(obj.get_status_display())
+
+    @staticmethod
+    def resolve_category(obj) -> dict:
+        return ref(obj.category)
+
+    @staticmethod
+    def resolve_division(obj) -> dict:
+        return ref(obj.division)
+
+    @staticmethod
+    def resolve_organisation(obj) -> dict | None:
+        return ref(obj.organisation)
+
+    @staticmethod
+    def resolve_mediator(obj) -> str | None:
+        return obj.mediator.username if obj.mediator_id else None
+
+    @staticmethod
+    def resolve_ticket(obj) -> str | None:
+        return obj.ticket.number if obj.ticket_id else None
+
+
+class EventOut(Schema):
+    at: datetime
+    action: str
+    from_state: str
+    to_state: str
+    actor: str | None
+    note: str
+
+    @staticmethod
+    def resolve_actor(obj) -> str | None:
+        return obj.actor.username if obj.actor_id else None
+
+
+class SessionOut(Schema):
+    id: int
+    held_at: datetime
+    place: str
+    attendees: str
+    record: str
+    online: bool
+
+
+class AgreementOut(Schema):
+    number: str
+    form: str
+    terms: str
+    performance_manner: str
+    performance_deadline: date
+    signed_on: date
+    confirmation_status: str
+    confirmation_deadline: date
+    performance_status: str
+
+    @staticmethod
+    def resolve_confirmation_deadline(obj) -> date:
+        return services.confirmation_deadline(obj)
+
+
+class CaseDetailOut(CaseOut):
+    facts: str
+    parties: list[PartyOut]
+    sessions: list[SessionOut]
+    agreement: AgreementOut | None
+    events: list[EventOut]
+
+    @staticmethod
+    def resolve_parties(obj) -> list:
+        return list(selectors.case_parties(case=obj))
+
+    @staticmethod
+    def resolve_sessions(obj) -> list:
+        return list(selectors.case_sessions(case=obj))
+
+    @staticmethod
+    def resolve_agreement(obj):
+        return getattr(obj, "agreement", None) if hasattr(obj, "agreement") else None
+
+    @staticmethod
+    def resolve_events(obj) -> list:
+        return list(selectors.case_timeline(case=obj))
+
+
+class PartyIn(Schema):
+    """A party; ``registry_person_id`` / ``registry_entity_id`` pick a registry record (in the
+    caller's registry scope) whose name and ID number / credit code replace the typed ones."""
+
+    role: str
+    kind: str = "person"
+    name: str = ""
+    identifier: str = ""
+    phone: str = ""
+    address: str = ""
+    representative: str = ""
+    registry_person_id: int | None = None
+    registry_entity_id: int | None = None
+
+
+class CaseIn(Schema):
+    title: str = ""
+    facts: str
+    category: str
+    division: str  # division code
+    parties: list[PartyIn] = []
+    source: str = "window"
+    mediation_type: str = "peoples"
+    scale: str = "individual"
+    people_involved: int = 2
+    amount: Decimal = Decimal("0")
+    risk: str = "blue"
+    idempotency_key: str = ""
+
+
+class FromTicketIn(Schema):
+    ticket: str
+    category: str
+    parties: list[PartyIn] = []
+    risk: str = "blue"
+    amount: Decimal = Decimal("0")
+    idempotency_key: str = ""
+
+
+class SeenIn(Schema):
+    """``version``: the case's version as the caller last read it; a newer one answers 409."""
+
+    version: int | None = None
+
+
+class AssignIn(SeenIn):
+    organisation: str = ""  # code; empty = chosen fairly
+    mediator: str = ""  # username; empty = chosen fairly
+    note: str = ""
+
+
+class SessionIn(SeenIn):
+    record: str
+    held_at: datetime | None = None
+    place: str = ""
+    attendees: str = ""
+    online: bool = False
+
+
+class AgreementIn(SeenIn):
+    form: str
+    terms: str = ""
+    performance_manner: str = ""
+    performance_deadline: str = ""
+    facts: str = ""
+    signed_on: str = ""
+
+
+class ConfirmationIn(SeenIn):
+    court: str = ""
+    applied_on: str = ""
+
+
+class FollowUpIn(SeenIn):
+    status: str
+    note: str = ""
+
+
+class ReferIn(SeenIn):
+    kind: str
+    reason: str = ""
+
+
+class CloseIn(SeenIn):
+    outcome: str = ""
+    note: str = ""
+
+
+class ReasonIn(Schema):
+    reason: str = ""
+
+
+class RevealedPartyOut(Schema):
+    id: int
+    role: str
+    kind: str
+    name: str
+    identifier: str
+    phone: str
+    address: str
+
+
+class LedgerRowOut(Schema):
+    key: str
+    name: str
+    total: int
+    open: int
+    success: int
+    red: int
+    amount: Decimal
+
+
+class CaseFilterIn(Schema):
+    status: str = ""
+    division: str = ""
+    category: str = ""
+    organisation: str = ""
+    risk: str = ""
+    near: bool = False
+    backlog: bool = False
+    mine: bool = False
+    q: str = ""
+
+
+class OnlineSessionIn(SeenIn):
+    scheduled_at: datetime
+    note: str = ""
+
+
+class OnlineSessionOut(Schema):
+    room: str
+    scheduled_at: datetime
+    video_url: str  # "" when no video service is configured: give the parties the room code
+    note: str
+
+
+class IssuedLinkOut(Schema):
+    party: int
+    role: str
+    url: str  # the secret link: shown once, never stored
+    expires_at: datetime
+    texted: bool
+
+    @staticmethod
+    def resolve_party(obj) -> int:
+        return obj.party.pk
+
+    @staticmethod
+    def resolve_role(obj) -> str:
+        return obj.party.role
+
+
+class VisitIn(Schema):
+    centre: int
+    area: str
+    matter: str = ""
+    visitor_name: str = ""
+    visitor_id_number: str = ""
+    visitor_phone: str = ""
+    visitor_registry_person_id: int | None = None  # a registry person in the caller's scope
+    idempotency_key: str
+
+
+class VisitOut(Schema):
+    number: str
+    status: str
+    area: str
+    matter: str
+    visitor_name: str  # masked
+    visitor_phone: str  # masked
+    registered_at: datetime
+
+    @staticmethod
+    def resolve_area(obj) -> str:
+        return obj.area.code
+
+    @staticmethod
+    def resolve_visitor_name(obj) -> str:
+        return obj.visitor.masked_name
+
+    @staticmethod
+    def resolve_visitor_phone(obj) -> str:
+        return obj.visitor.masked_phone
+
+
+class QueueOut(Schema):
+    area: Ref
+    waiting: int
+    visits: list[VisitOut]
+
+
+class AlertOut(Schema):
+    id: int
+    case: str
+    kind: str
+    message: str
+    created_at: datetime
+    read_at: datetime | None
+
+    @staticmethod
+    def resolve_case(obj) -> str:
+        return obj.case.number

@@ -23,8 +23,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from zhiwang.classifier import selectors
-from zhiwang.classifier.ml import AUTO, FORMAT_VERSION, TrainedModel, decide, read_metadata, train
+from zhiwang.classifier.ml import AUTO, FORMAT_VERSION, TrainedModel, decide, read_metadata, train, urgency
 from zhiwang.classifier.ml.evaluation import TARGET_PRECISION, Comparison, compare
+from zhiwang.classifier.ml.urgency import UrgencyAssessment
 from zhiwang.classifier.models import TRANSITIONS, ClassifierModel, ModelStatus, model_root
 from zhiwang.core.errors import NotFound, ServiceError
 
@@ -293,3 +294,16 @@ def suggest(texts: Sequence[object], *, name: str = "category", top_k: int = 3) 
         Suggestion(choices=choices, decision=decide(choices, record.threshold), model=tag)
         for choices in model.predict(list(texts), top_k=top_k)
     ]
+
+
+def assess_urgency(*, title: object = "", body: object = "") -> UrgencyAssessment:
+    """How urgent a message reads, and why: ``(urgency, reasons)`` from transparent rules.
+
+    ``result.urgency`` is a value of ``tickets.Urgency`` (``"urgent"`` only when a present
+    danger is named in the title); ``result.level`` is ``urgent``, ``possible`` (a danger in
+    the body only: a person should look) or ``none``; ``result.reasons`` lists
+    ``(code, phrase, label)`` for the dispatcher. No model and no database: works on a fresh
+    install, never raises. See ``ml.urgency`` for the rules and docs/classifier.md for the
+    measured precision and recall.
+    """
+    return urgency.assess(title, body)

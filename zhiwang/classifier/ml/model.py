@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
 from django.utils.translation import gettext as _
 from scipy.special import expit
 
+from zhiwang.classifier.ml import lookup
 from zhiwang.classifier.ml.features import FeatureConfig
 from zhiwang.classifier.ml.selective import decide
 from zhiwang.classifier.ml.text import prepare_parallel
@@ -72,8 +72,8 @@ class TrainedModel:
         if len(prepared) == 0:
             return np.zeros((0, len(self.labels)))
         features, classifier = self.pipeline.steps[0][1], self.pipeline.steps[-1][1]
-        # the blocks one by one: the same matrix as features.transform, without its per-call overhead
-        x = sp.hstack([block.transform(list(prepared)) for _name, block in features.transformer_list]).tocsr()
+        # the same matrix as features.transform: one n-gram pass and one hash lookup for all blocks
+        x = lookup.transform(features, list(prepared))
         proba = _calibrated_proba(classifier, x)  # columns follow self.labels (trained on indices)
         blind = _evidence(features, x) == 0
         if blind.any():
@@ -199,12 +199,14 @@ class TrainedModel:
                 "classifier.model_unreadable",
                 _("The model file in %(path)s cannot be read: %(error)s") % {"path": directory, "error": exc},
             ) from exc
-        return cls(
+        model = cls(
             pipeline=payload["pipeline"],
             labels=list(payload["labels"]),
             feature_config=FeatureConfig.from_dict(metadata.get("feature_config") or {}),
             metadata=metadata,
         )
+        lookup.warm(model.pipeline.steps[0][1])  # the first suggestion should not pay for it
+        return model
 
 
 def read_metadata(directory: str | os.PathLike) -> dict:

@@ -1,11 +1,13 @@
 """Benchmark: dashboards from the rollups vs. the same figures scanned from raw tickets.
 
-Per backend (SQLite in a temporary folder; PostgreSQL database ``zw_analytics2``, dropped and
-created), in one run:
+Per backend (SQLite in a temporary folder; PostgreSQL database ``--pg-name``, default
+``zw_analytics2``, dropped and created), in one run:
 
-1. the demo city (``--scale``, default small) and ``--tickets`` tickets written in bulk with their
-   timelines (``tickets.history.bulk_tickets_create``, ``days=182``: closed tickets spread over the
-   two years before ``AS_OF``, open ones over the last half year);
+1. the demo city (``--scale``, default small), then ``--template`` tickets (default 50,000) written
+   in bulk with their timelines (``tickets.history.bulk_tickets_create``, ``days=182``: closed
+   tickets spread over the two years before ``AS_OF``, open ones over the last half year), then
+   grown to ``--tickets`` with set-based SQL (``replicate``: copy c of the template moved c days
+   back, ids offset; no services, no signals);
 2. full rebuild of the rollups from the timeline (``rollup_rebuild``), timed;
 3. dashboard latency, ``--repeat`` times each, p50/p95: the city dashboard and one subdistrict
    dashboard (every figure of the page: summary, trend, kinds, channels, categories, units,
@@ -17,6 +19,7 @@ created), in one run:
 
     .venv/bin/python benchmarks/analytics_dashboard_bench.py --tickets 200000
     .venv/bin/python benchmarks/analytics_dashboard_bench.py --backends postgres --tickets 1000000
+    .venv/bin/python benchmarks/analytics_dashboard_bench.py --tickets 1000000 --pg-name zw_h3analytics_bench
     .venv/bin/python benchmarks/analytics_dashboard_bench.py --tickets 10000000   # the issue's size (hours)
 """
 
@@ -46,6 +49,72 @@ from tickets_submit import (
 
 AS_OF = datetime(2026, 11, 19, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 PG_NAME = "zw_analytics2"
+
+TICKET_COLUMNS = (
+    "kind, category_id, channel, urgency, title, description, status, version, reporter_name, reporter_phone, "
+    "reporter_id, address_text, address_id, lon, lat, grid_id, community_id, subdistrict_id, district_id, "
+    "division_id, handling_unit_id, dispatch_center_id, suggested_unit_id, route_explanation, category_source, "
+    "classification, deadline_amount, deadline_unit, reply, rework_count, escalation_level, resolved, "
+    "satisfaction, unreachable, clock_stage, accept_warned"
+)
+TICKET_TIMES = (
+    "received_at, dispatched_at, accept_due_at, accepted_at, due_at, warn_at, supervise_at, replied_at, "
+    "closed_at, suspended_at, created_at, updated_at"
+)
+
+
+def replicate(total: int) -> dict:
+    """Grow the generated tickets (the template) to ``total`` with set-based SQL, no services.
+
+    Copy c (1, 2, …) of the template is every template ticket and timeline row with ids offset by
+    c × the template's largest id, numbers and idempotency keys suffixed ``-c``, and every
+    timestamp moved c days back, so the copies spread over different days (and rollup keys)
+    instead of stacking onto the template's. Clock alerts are not copied (dashboards do not read
+    them). The last copy may be partial (``id <= …``).
+    """
+    from django.db import connection, transaction
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*), MAX(id) FROM tickets_ticket")
+        template, top = cursor.fetchone()
+        cursor.execute("SELECT MAX(id) FROM tickets_ticketevent")
+        top_event = cursor.fetchone()[0]
+    pg = connection.vendor == "postgresql"
+
+    def shift(column: str, c: int) -> str:
+        if pg:
+            return f"{column} - interval '{c} days'"
+        return f"strftime('%Y-%m-%d %H:%M:%f', {column}, '-{c} days')"
+
+    copies = 0
+    made = template
+    while made < total:
+        copies += 1
+        c = copies
+        take = min(template, total - made)
+        times = ", ".join(shift(t.strip(), c) for t in TICKET_TIMES.split(","))
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO tickets_ticket (id, number, idempotency_key, merged_into_id, {TICKET_COLUMNS}, "
+                f"{TICKET_TIMES}) SELECT id + {c * top}, number || '-{c}', idempotency_key || '-{c}', "
+                f"merged_into_id + {c * top}, {TICKET_COLUMNS}, {times} FROM tickets_ticket "
+                f"WHERE id <= {top} AND id <= (SELECT MIN(id) FROM tickets_ticket) + {take - 1}"
+            )
+            cursor.execute(
+                f"INSERT INTO tickets_ticketevent (id, actor_id, at, action, from_state, to_state, note, payload, "
+                f"ticket_id, unit_id) SELECT e.id + {c * top_event}, e.actor_id, {shift('e.at', c)}, e.action, "
+                f"e.from_state, e.to_state, e.note, e.payload, e.ticket_id + {c * top}, e.unit_id "
+                f"FROM tickets_ticketevent e WHERE e.id <= {top_event} "
+                f"AND e.ticket_id <= (SELECT MIN(id) FROM tickets_ticket) + {take - 1}"
+            )
+        made += take
+    if pg:
+        with connection.cursor() as cursor:
+            for table in ("tickets_ticket", "tickets_ticketevent"):
+                cursor.execute(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"
+                )
+    return {"template": template, "copies": copies}
 
 
 def _timed(function, repeat: int) -> dict:
@@ -86,7 +155,7 @@ def _raw_figures(division, start, end):
 
 def worker(args) -> dict:
     data_dir = Path(args.data_dir)
-    url = f"{args.pg_url.rstrip('/')}/{PG_NAME}" if args.backend == "postgres" else None
+    url = f"{args.pg_url.rstrip('/')}/{args.pg_name}" if args.backend == "postgres" else None
     setup_django(data_dir=data_dir, database_url=url)
     from django.db import connection, reset_queries
     from django.db.models.signals import post_save
@@ -103,11 +172,19 @@ def worker(args) -> dict:
     if args.phase == "generate":
         result["city_s"] = round(build_city(args.scale), 1)
         started = time.perf_counter()
-        made = bulk_tickets_create(
-            count=args.tickets, seed=7, as_of=AS_OF, days=182, open_fraction=0.1, batch_size=5000
+        bulk_tickets_create(
+            count=min(args.tickets, args.template),
+            seed=7,
+            as_of=AS_OF,
+            days=182,
+            open_fraction=0.1,
+            batch_size=5000,
         )
         result["generate_s"] = round(time.perf_counter() - started, 1)
-        result["events"] = made.events
+        started = time.perf_counter()
+        result.update(replicate(args.tickets))
+        result["replicate_s"] = round(time.perf_counter() - started, 1)
+        result["events"] = TicketEvent.objects.count()
         started = time.perf_counter()
         rebuilt = rollup_rebuild()
         result["rebuild_s"] = round(time.perf_counter() - started, 1)
@@ -213,6 +290,10 @@ def main(argv=None) -> int:
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--tickets", type=int, default=200000)
     parser.add_argument("--scale", default="small")
+    parser.add_argument(
+        "--template", type=int, default=50000, help="Tickets made by the generator; the rest are SQL copies."
+    )
+    parser.add_argument("--pg-name", default=PG_NAME)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--transitions", type=int, default=50)
     parser.add_argument("--pg-url", default=DEFAULT_PG)
@@ -228,14 +309,21 @@ def main(argv=None) -> int:
     for backend in args.backends.split(","):
         data_dir = tempfile.mkdtemp(prefix=f"zw-analytics-{backend}-")
         if backend == "postgres":
-            recreate_pg_database(args.pg_url, PG_NAME)
+            recreate_pg_database(args.pg_url, args.pg_name)
         common = [
             "--backend", backend, "--tickets", str(args.tickets), "--scale", args.scale, "--repeat", str(args.repeat),
             "--transitions", str(args.transitions), "--pg-url", args.pg_url, "--data-dir", data_dir, "--worker",
+            "--template", str(args.template), "--pg-name", args.pg_name,
         ]  # fmt: skip
         generated = run_worker(Path(__file__), [*common, "--phase", "generate"], timeout=6 * 3600)
         measured = run_worker(Path(__file__), [*common, "--phase", "measure"], timeout=3600)
-        measured.update({k: v for k, v in generated.items() if k in ("rebuild_s", "generate_s", "city_s")})
+        measured.update(
+            {
+                k: v
+                for k, v in generated.items()
+                if k in ("rebuild_s", "generate_s", "city_s", "replicate_s", "copies")
+            }
+        )
         print(json.dumps(measured, ensure_ascii=False), flush=True)
         results.append(measured)
     info = machine_info()

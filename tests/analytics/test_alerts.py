@@ -16,11 +16,13 @@ from zhiwang.geo.models import Division
 from zhiwang.tickets.models import Category, Notification
 
 START = date(2026, 3, 2)
+WARMUP = 63
 
 
 @pytest.fixture
 def stream(db):
-    """60 days of synthetic arrivals for 6 Nanshan communities × 3 categories, 4 injected 3× surges."""
+    """100 days of synthetic arrivals for 6 Nanshan communities × 3 categories, 4 injected 3× surges
+    (2–10 days) after a 63-day warm-up (the baseline is 56 days before the longest window)."""
     communities = list(
         Division.objects.filter(level="community", code__startswith="440305", special="")
         .order_by("code")
@@ -33,17 +35,18 @@ def stream(db):
         communities=communities,
         categories=leaves,
         start=START,
-        days=60,
+        days=100,
         seed=2,
         rate_range=(4.0, 6.0),
         surges=4,
         clusters=0,
+        warmup_days=WARMUP,
     )
 
 
 def _run(stream):
     findings = {}
-    day = START + timedelta(days=35)
+    day = START + timedelta(days=WARMUP)
     while day < stream.end:
         findings[day] = detect_surges(today=day)
         day += timedelta(days=1)
@@ -56,7 +59,9 @@ def test_surges_are_found_with_an_explanation(stream):
     result = evaluate(stream, findings)
     assert result["recall"] >= 0.75 and result["precision"] >= 0.75, result
     finding = next(f for fs in findings.values() for f in fs)
-    assert "3天内" in finding.explanation or "3 days" in finding.explanation
+    days = finding.detail["window_days"]
+    assert days in (1, 3, 7)
+    assert f"{days}天内" in finding.explanation or f"{days} days" in finding.explanation
     assert finding.observed >= 2 * finding.expected
 
 
@@ -142,6 +147,126 @@ def test_alert_page_mark_handled(stream, city_leader, client):
     assert alert.status == "handled"
     api = client.get("/api/v1/analytics/alerts", {"status": "handled"}).json()
     assert api[0]["id"] == alert.pk and "/tickets/" in api[0]["link"]
+
+
+def _series(days: dict[date, int], *, category_index: int = 0) -> tuple[int, int]:
+    """Write one (Nanshan community, category) series' daily arrivals straight into the rollups."""
+    from zhiwang.analytics.models import RollupFact
+    from zhiwang.analytics.rollups import rollup_derive, upsert
+
+    community = Division.objects.filter(level="community", code__startswith="440305", special="").order_by(
+        "code"
+    )[0]
+    subdistrict = community.parent
+    category = Category.objects.filter(children__isnull=True).order_by("code")[category_index]
+    upsert(
+        RollupFact,
+        {
+            (day, subdistrict.parent_id, subdistrict.pk, community.pk, 0, category.pk, "", "", 0): {
+                "received": n
+            }
+            for day, n in days.items()
+            if n
+        },
+    )
+    rollup_derive()
+    return community.pk, category.pk
+
+
+def _flat(first: date, last: date, per_day: int) -> dict[date, int]:
+    return {first + timedelta(days=i): per_day for i in range((last - first).days)}
+
+
+@pytest.mark.django_db
+def test_a_week_long_surge_is_seen_by_the_seven_day_window():
+    """2 a day for two months, then 6 a day for a week: no single day stands out, the week does."""
+    from zhiwang.analytics.alerts import SurgeSettings
+
+    surge = date(2026, 5, 11)
+    days = _flat(surge - timedelta(days=60), surge, 2) | _flat(surge, surge + timedelta(days=7), 6)
+    community, category = _series(days)
+    last = surge + timedelta(days=6)
+    # quiet history: nothing is raised before the surge
+    for back in range(1, 15):
+        assert detect_surges(today=surge - timedelta(days=back)) == []
+    # a one-day scan never sees it (6 against 2 a day is within the day-to-day noise), the 1/3/7-day scan does
+    assert detect_surges(today=last, settings=SurgeSettings(windows=(1,))) == []
+    (finding,) = detect_surges(today=last)
+    assert (finding.division_id, finding.category_id, finding.grid_id) == (community, category, None)
+    assert finding.detail["window_days"] == 7 and finding.observed == 42
+    assert 13 <= finding.expected <= 15
+    assert "7天内42件" in finding.explanation or "42 tickets in 7 days" in finding.explanation
+    assert finding.window_start.date() == surge and finding.window_end.date() == last + timedelta(days=1)
+
+
+@pytest.mark.django_db
+def test_a_one_day_spike_on_a_large_series_is_seen_by_the_one_day_window():
+    spike = date(2026, 5, 14)
+    days = _flat(spike - timedelta(days=60), spike + timedelta(days=1), 20)
+    days[spike] = 80
+    _series(days)
+    assert detect_surges(today=spike - timedelta(days=1)) == []
+    (finding,) = detect_surges(today=spike)
+    assert finding.detail["window_days"] == 1 and finding.observed == 80
+    assert "1天内80件" in finding.explanation or "80 tickets in 1 days" in finding.explanation
+    assert finding.detail["p_value"] < 0.001
+
+
+@pytest.mark.django_db
+def test_one_alert_per_event_spanning_its_days():
+    surge = date(2026, 5, 11)
+    days = _flat(surge - timedelta(days=60), surge, 2) | _flat(surge, surge + timedelta(days=7), 6)
+    days |= _flat(surge + timedelta(days=7), surge + timedelta(days=12), 2)
+    _series(days)
+    for offset in range(12):
+        services.alerts_detect(today=surge + timedelta(days=offset), kinds=["surge"])
+    (alert,) = Alert.objects.all()
+    assert alert.window_start.date() <= surge + timedelta(days=4)
+    assert alert.window_end.date() >= surge + timedelta(days=7)
+    assert alert.detail["window_days"] in (3, 7)
+
+
+@pytest.mark.django_db
+def test_generator_injects_multi_day_surges_and_one_day_spikes_on_large_series():
+    from zhiwang.analytics.synthetic import SURGE_DURATIONS
+
+    communities = list(
+        Division.objects.filter(level="community", code__startswith="440305", special="")
+        .order_by("code")
+        .values_list("pk", "parent_id")[:6]
+    )
+    leaves = list(
+        Category.objects.filter(children__isnull=True).order_by("code").values_list("pk", flat=True)[:4]
+    )
+    stream = synthetic_stream(
+        communities=communities,
+        categories=leaves,
+        start=START,
+        days=90,
+        seed=3,
+        surges=12,
+        large_series=3,
+        spikes=4,
+        clusters=0,
+    )
+    surges = [i for i in stream.injected if i.kind == "surge"]
+    spikes = [i for i in stream.injected if i.kind == "spike"]
+    assert len(surges) == 12 and len(spikes) == 4 and len(stream.large) == 3
+    assert {i.days for i in surges} <= {d for d, _p in SURGE_DURATIONS}
+    assert all(i.days == 1 and (i.node, i.value) in stream.large for i in spikes)
+    assert not any((i.node, i.value) in stream.large for i in surges)
+    # events of one series never overlap
+    by_series = {}
+    for item in stream.injected:
+        by_series.setdefault((item.node, item.value), []).append(item)
+    for items in by_series.values():
+        items.sort(key=lambda i: i.start)
+        for a, b in zip(items, items[1:], strict=False):
+            assert a.start + timedelta(days=a.days) <= b.start
+    # per-kind evaluation: no findings → nothing found, no alerts
+    result = evaluate(stream, {})
+    assert result["by_kind"]["spike"]["injected"] == 4 and result["by_kind"]["surge"]["found"] == 0
+    assert result["recall"] == 0 and result["precision"] is None
 
 
 def test_topic_clusters_group_similar_texts():

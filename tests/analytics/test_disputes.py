@@ -147,3 +147,101 @@ def test_index_dispute_term_is_optional_and_weighs_when_set(cases):
         dispute_indicators(user=demo.admin, since=start, until=end, division=demo.sub.code)["success_rate"]
         == sub.values["dispute_success_rate"]
     )
+
+
+@pytest.mark.django_db
+def test_reports_carry_the_disputes_panel_figures(cases, client, settings, tmp_path):
+    """The Excel and PDF reports hold the disputes panel's figures, as the requester sees them."""
+    from io import BytesIO
+
+    from django.utils import timezone
+    from django.utils.translation import gettext as _
+    from openpyxl import load_workbook
+
+    from zhiwang.analytics import services
+    from zhiwang.analytics.models import Report
+
+    settings.MEDIA_ROOT = tmp_path
+    demo = cases
+    period = timezone.localdate().strftime("%Y-%m")
+
+    def generate(user, key):
+        client.force_login(user)
+        response = client.post(
+            "/api/v1/analytics/reports",
+            {"division": "440305000000", "period": period, "idempotency_key": key},
+            content_type="application/json",
+        )
+        assert response.status_code == 201, response.content
+        report = Report.objects.get(idempotency_key=key)
+        if report.status != "done":
+            services.report_generate(report_id=report.pk)
+            report.refresh_from_db()
+        assert report.status == "done"
+        return report
+
+    report = generate(demo.ns_dispatcher, "disputes-1")
+    panel = client.get(
+        "/api/v1/analytics/disputes", {"division": "440305000000", "start": report.start, "end": report.end}
+    ).json()
+    assert panel["received"] == 4 and panel["success"] == 2
+    book = load_workbook(BytesIO(report.xlsx.read()))
+    sheet = book[_("Disputes")]
+    values = {row[0]: row[1] for row in sheet.iter_rows(min_row=2, values_only=True)}
+    assert values[_("Cases received")] == panel["received"] == 4
+    assert values[_("Closed")] == panel["closed"] == 3
+    assert values[_("Mediated successfully")] == panel["success"]
+    assert values[_("Prevented escalation")] == panel["prevented_escalation"] == 1
+    assert values[_("Mediation success rate")] == pytest.approx(panel["success_rate"])
+    assert values[_("Amount involved (yuan)")] == pytest.approx(5200.0)  # Luohu's case is not in it
+    assert sheet._charts, "the disputes sheet carries a chart"
+
+    text = _pdf_text(report.pdf.read())
+    assert _("Disputes") in text
+    lines = text.splitlines()
+    assert lines[lines.index(_("Cases received")) + 1] == "4"
+    assert lines[lines.index(_("Mediation success rate")) + 1] == "66.7%"
+    assert lines[lines.index(_("Amount involved (yuan)")) + 1] == "5,200.00"
+
+    # a data steward does not see dispute cases: their report has no disputes section
+    from zhiwang.accounts.services import user_create
+    from zhiwang.geo.models import Division
+
+    steward = user_create(
+        username="t_steward_r",
+        password="pw",
+        role="data_steward",
+        full_name="数据 管理员",
+        jurisdictions=[Division.objects.get(code="440305000000")],
+    )
+    report = generate(steward, "disputes-2")
+    assert _("Disputes") not in load_workbook(BytesIO(report.xlsx.read())).sheetnames
+    assert _("Cases received") not in _pdf_text(report.pdf.read())
+
+
+def _pdf_text(pdf: bytes) -> str:
+    """The text shown by a reportlab PDF: its content streams (ASCII85 + Flate) decoded, and the
+    string operands of ``Tj`` decoded (UTF-16BE in a CID font, Latin-1 in the standard ones)."""
+    import base64
+    import re
+    import zlib
+
+    cid_fonts = set(re.findall(rb"/Name /(F\d+) /Subtype /Type0", pdf))
+    out = []
+    for match in re.finditer(rb"/Filter \[ /ASCII85Decode /FlateDecode \].*?stream\r?\n(.*?)~>", pdf, re.S):
+        data = zlib.decompress(base64.a85decode(match.group(1).strip(), adobe=False))
+        font = b""
+        for name, literal in re.findall(rb"/(F\d+) [\d.]+ Tf|\(((?:\\.|[^\\)])*)\) Tj", data, re.S):
+            if name:
+                font = name
+                continue
+            raw = re.sub(rb"\\([0-7]{1,3}|.)", _pdf_unescape, literal)
+            out.append(raw.decode("utf-16-be", "replace") if font in cid_fonts else raw.decode("latin-1"))
+    return "\n".join(out)
+
+
+def _pdf_unescape(match) -> bytes:
+    token = match.group(1)
+    if token.isdigit():
+        return bytes([int(token, 8)])
+    return {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}.get(token, token)

@@ -1,7 +1,8 @@
 """Monthly and quarterly reports of a division: Excel (native charts) and PDF (reportlab charts).
 
-The figures are those of the dashboard (``selectors``, from the rollups) plus the governance index
-of the period's months; the files are stored on the ``Report`` row.
+The figures are those of the dashboard (``selectors``, from the rollups), the disputes panel
+(``selectors.dispute_figures``, scoped to the person who asked for the report, as the panel
+is) and the governance index of the period's months; the files are stored on the ``Report`` row.
 """
 
 from __future__ import annotations
@@ -33,9 +34,63 @@ def _labels() -> dict[str, str]:
     }
 
 
+#: The disputes panel's figures in the reports, in the dashboard's order (counts, then rates, amounts).
+DISPUTE_COUNTS = (
+    "received",
+    "open",
+    "closed",
+    "success",
+    "referred",
+    "prevented_escalation",
+    "red_open",
+    "backlog_open",
+)
+DISPUTE_RATES = ("success_rate", "on_time_rate")
+DISPUTE_AMOUNTS = ("amount_involved", "amount_resolved")
+
+
+def _dispute_labels() -> dict[str, str]:
+    """The dashboard panel's own labels (same strings)."""
+    return {
+        "received": _("Cases received"),
+        "open": _("Open now"),
+        "closed": _("Closed"),
+        "success": _("Mediated successfully"),
+        "referred": _("Referred"),
+        "prevented_escalation": _("Prevented escalation"),
+        "red_open": _("Red risk, open"),
+        "backlog_open": _("Backlog petition cases, open"),
+        "success_rate": _("Mediation success rate"),
+        "on_time_rate": _("Closed on time"),
+        "amount_involved": _("Amount involved (yuan)"),
+        "amount_resolved": _("Amount resolved (yuan)"),
+    }
+
+
+def _dispute_rows(disputes: dict) -> list[tuple[str, object, str]]:
+    """``(label, value, text)`` per figure: counts, rates (0–1, text in %), amounts (yuan)."""
+    labels = _dispute_labels()
+    rows = [(labels[k], disputes.get(k, 0), str(disputes.get(k, 0))) for k in DISPUTE_COUNTS]
+    for k in DISPUTE_RATES:
+        value = disputes.get(k)
+        rows.append((labels[k], value, "—" if value is None else f"{value:.1%}"))
+    for k in DISPUTE_AMOUNTS:
+        value = float(disputes.get(k) or 0)
+        rows.append((labels[k], value, f"{value:,.2f}"))
+    return rows
+
+
 def report_figures(report: Report) -> dict:
     place = selectors.Place(report.division)
     figures = selectors.dashboard(place=place, start=report.start, end=report.end, by="day")
+    # the disputes panel as the requester sees it on the dashboard (none for a data steward, or
+    # when the requester is gone: the figures depend on who may see the cases)
+    user = report.requested_by
+    figures["disputes"] = (
+        selectors.dispute_figures(user=user, place=place, start=report.start, end=report.end)
+        if user is not None and user.is_active and selectors.may_see_disputes(user)
+        else None
+    )
     figures["index"] = list(
         GovernanceIndex.objects.filter(
             division__code__startswith=report.division.code_prefix,
@@ -154,6 +209,22 @@ def build_xlsx(report: Report, figures: dict) -> bytes:
         units.append(
             [row["name"], row["dispatched"], row["closed"], row["overdue"], *(row[k] for k in RATE_NAMES)]
         )
+
+    disputes = figures.get("disputes")
+    if disputes is not None:
+        sheet = wb.create_sheet(_("Disputes")[:31])
+        sheet.append([_("Disputes"), _("Value")])
+        for label, value, _text in _dispute_rows(disputes):
+            sheet.append([label, value])
+        bar = BarChart()
+        bar.type = "bar"
+        bar.title = _("Disputes")
+        bar.add_data(
+            Reference(sheet, min_col=2, min_row=1, max_row=1 + len(DISPUTE_COUNTS)), titles_from_data=True
+        )
+        bar.set_categories(Reference(sheet, min_col=1, min_row=2, max_row=1 + len(DISPUTE_COUNTS)))
+        bar.width, bar.height = 20, 10
+        sheet.add_chart(bar, "D2")
 
     index = wb.create_sheet(_("Governance index")[:31])
     index.append([_("Month"), _("Place"), _("Score"), _("Rank"), _("Standing")])
@@ -283,6 +354,23 @@ def build_pdf(report: Report, figures: dict) -> bytes:
             for c in figures["children"][:60]
         ]
         story.append(Table(data, style=table_style, repeatRows=1, hAlign="LEFT"))
+    disputes = figures.get("disputes")
+    if disputes is not None:
+        story.append(Paragraph(_("Disputes"), heading))
+        rows = _dispute_rows(disputes)
+        story.append(Table([[label, text] for label, _value, text in rows], style=table_style, hAlign="LEFT"))
+        counts = rows[: len(DISPUTE_COUNTS)]
+        drawing = Drawing(480, 20 + 16 * len(counts))
+        bar = HorizontalBarChart()
+        bar.x, bar.y, bar.width, bar.height = 150, 10, 300, 16 * len(counts)
+        bar.data = [[value for _label, value, _text in reversed(counts)]]
+        bar.categoryAxis.categoryNames = [label[:16] for label, _value, _text in reversed(counts)]
+        bar.categoryAxis.labels.fontName = font
+        bar.categoryAxis.labels.fontSize = 7
+        bar.valueAxis.valueMin = 0
+        bar.bars[0].fillColor = colors.HexColor("#6a3d9a")
+        drawing.add(bar)
+        story.append(drawing)
     if figures["index"]:
         story.append(Paragraph(_("Governance index"), heading))
         data = [[_("Month"), _("Place"), _("Score"), _("Rank"), _("Standing")]] + [

@@ -64,6 +64,12 @@ def alert_raise(*, finding: detectors.Finding, cooldown_days: int = 3) -> tuple[
     ``cooldown_days`` ago is not raised again. Returns ``(alert, created)``; ``(None, False)``
     when the cool-down suppressed it. New alerts notify the subscribed units.
     """
+    current = Alert.objects.select_for_update().filter(key=finding.key, status=AlertStatus.OPEN).first()
+    if current is not None and finding.kind == AlertKind.SURGE and current.window_end >= finding.window_start:
+        # one alert per event: later findings of the same event (touching or overlapping windows)
+        # widen it, never narrow it; a later, separate event replaces the window
+        finding.window_start = min(finding.window_start, current.window_start)
+        finding.window_end = max(finding.window_end, current.window_end)
     if finding.kind == AlertKind.SURGE and not finding.ticket_ids:
         finding.ticket_ids = _surge_tickets(finding)
     fields = {
@@ -77,7 +83,6 @@ def alert_raise(*, finding: detectors.Finding, cooldown_days: int = 3) -> tuple[
         "ticket_ids": finding.ticket_ids,
         "detail": finding.detail,
     }
-    current = Alert.objects.select_for_update().filter(key=finding.key, status=AlertStatus.OPEN).first()
     if current is not None:
         for name, value in fields.items():
             setattr(current, name, value)

@@ -7,8 +7,13 @@ for real communities and categories of the demo city:
 - background: each (community, category) series has a base rate drawn from ``rate_range`` per
   day, shaped by a weekday profile (quieter weekends) and public holidays (work calendar), with
   negative-binomial day-to-day noise (shape ``noise_k``);
-- surges: ``surges`` windows of ``surge_days`` days where one series runs at ``surge_ratio`` ×
-  its expected rate;
+- large series: ``large_series`` of the (community, category) series get a base rate drawn from
+  ``large_rate_range`` instead (a busy community's main category);
+- surges: ``surges`` events on ordinary series, lasting ``SURGE_DURATIONS`` days (2–10 days,
+  mean 4.65: real surges — a broken pipe, a building site, a heating failure — last several
+  days), during which the series runs at ``surge_ratio`` × its expected rate;
+- spikes: ``spikes`` one-day events at ``surge_ratio`` × on large series only (a one-day excess
+  is only detectable where the daily volume is high);
 - address clusters: ``clusters`` bursts of ``cluster_size`` tickets at one address within two days
   (addresses otherwise see a ticket now and then).
 
@@ -35,7 +40,7 @@ HOLIDAY_FACTOR = 0.6
 
 @dataclass
 class Injected:
-    kind: str  # "surge" or "address_cluster"
+    kind: str  # "surge" (several days), "spike" (one day, large series) or "address_cluster"
     node: int  # community pk
     value: str  # category pk or address pk
     start: date
@@ -51,6 +56,11 @@ class Stream:
     injected: list[Injected] = field(default_factory=list)
     rows: int = 0
     tickets: int = 0
+    large: set[tuple[int, str]] = field(default_factory=set)  # (community pk, category pk) of large series
+
+
+#: Duration of an injected surge in days and its probability (mean 4.65 days).
+SURGE_DURATIONS = ((2, 0.15), (3, 0.25), (4, 0.2), (5, 0.15), (7, 0.15), (10, 0.1))
 
 
 def _nb(rng: np.random.Generator, mean: float, k: float) -> int:
@@ -71,29 +81,54 @@ def synthetic_stream(
     noise_k: float = 20.0,
     surges: int = 20,
     surge_ratio: float = 3.0,
-    surge_days: int = 3,
+    surge_days: int | None = None,
+    large_series: int = 0,
+    large_rate_range: tuple[float, float] = (10.0, 30.0),
+    spikes: int = 0,
     clusters: int = 10,
     cluster_size: int = 6,
     warmup_days: int = 35,
 ) -> Stream:
     """Write the stream's counters (``communities``: (community pk, subdistrict pk)); returns the truth.
 
-    Injected events start after ``warmup_days`` so every detector has a baseline.
+    Injected events start after ``warmup_days`` so every detector has a baseline; ``surge_days``
+    fixes every surge's duration instead of drawing it from ``SURGE_DURATIONS``. Events of one
+    series never overlap (nor follow each other within a week).
     """
     rng = np.random.default_rng(seed)
     pick = random.Random(seed)
     calendar = work_calendar()
     end = start + timedelta(days=days)
     rates = {(c, k): float(rng.uniform(*rate_range)) for c, _p in communities for k in categories}
+    series = sorted(rates)
     stream = Stream(start=start, end=end)
+    for c, k in pick.sample(series, min(large_series, len(series))):
+        rates[(c, k)] = float(rng.uniform(*large_rate_range))
+        stream.large.add((c, str(k)))
     boosts: dict[tuple[int, int, date], float] = {}
+    busy: dict[tuple[int, int], list[tuple[date, date]]] = defaultdict(list)
+    durations, probabilities = zip(*SURGE_DURATIONS, strict=True)
+
+    def place_event(kind: str, candidates: list, length: int) -> None:
+        for _attempt in range(100):
+            c, k = pick.choice(candidates)
+            first = start + timedelta(days=pick.randrange(warmup_days, days - length))
+            last = first + timedelta(days=length)
+            if any(first < b + timedelta(days=7) and a < last + timedelta(days=7) for a, b in busy[(c, k)]):
+                continue
+            busy[(c, k)].append((first, last))
+            stream.injected.append(Injected(kind, c, str(k), first, length, 0))
+            for i in range(length):
+                boosts[(c, k, first + timedelta(days=i))] = surge_ratio
+            return
+
+    ordinary = [key for key in series if (key[0], str(key[1])) not in stream.large]
     for _ in range(surges):
-        c, _parent = pick.choice(communities)
-        k = pick.choice(categories)
-        first = start + timedelta(days=pick.randrange(warmup_days, days - surge_days))
-        stream.injected.append(Injected("surge", c, str(k), first, surge_days, 0))
-        for i in range(surge_days):
-            boosts[(c, k, first + timedelta(days=i))] = surge_ratio
+        length = surge_days or pick.choices(durations, probabilities)[0]
+        place_event("surge", ordinary, length)
+    large = [key for key in series if (key[0], str(key[1])) in stream.large]
+    for _ in range(spikes if large else 0):
+        place_event("spike", large, 1)
     cluster_counts: dict[tuple[int, int, date], int] = defaultdict(int)
     if addresses:
         with_addresses = [c for c, _p in communities if addresses.get(c)]
@@ -137,7 +172,7 @@ def synthetic_stream(
                     n += extra
                     for item in stream.injected:
                         if (
-                            item.kind == "surge"
+                            item.kind in ("surge", "spike")
                             and item.node == c
                             and item.value == str(k)
                             and item.start <= day < item.start + timedelta(days=item.days)
@@ -160,22 +195,18 @@ def synthetic_stream(
 
 
 #: Surge sizes in the evaluation table: tickets the series is expected to get in the event's days
-#: (surge included), i.e. 3 × the normal volume of the window.
+#: (surge included), i.e. ``surge_ratio`` × the normal volume of those days.
 SIZE_BINS = ((0, 12), (12, 24), (24, float("inf")))
 
 
-def evaluate(stream: Stream, findings_by_day: dict[date, list], *, min_expected: float = 12.0) -> dict:
-    """Precision and recall of detector findings against the injected events.
-
-    Findings of one series on consecutive days are one alert (as ``alert_raise`` de-duplicates
-    them); an alert is a true positive when its window overlaps an injected event of its series,
-    and an injected event is found when some alert overlaps it.
-    """
+def _alert_runs(findings_by_day: dict[date, list]) -> dict[tuple, list[list]]:
+    """Findings of one series whose windows overlap or touch are one alert (as ``alert_raise`` keeps
+    one open alert per key): ``{series: [[start, end), …]}``."""
     alerts: dict[tuple, list[list]] = defaultdict(list)
     for day in sorted(findings_by_day):
         for f in findings_by_day[day]:
             if f.kind == "surge":
-                series = (f.kind, f.grid_id or f.division_id, str(f.category_id))
+                series = ("surge", f.grid_id or f.division_id, str(f.category_id))
             else:
                 series = (f.kind, f.division_id, f.key.split(":")[-1])
             start, end = f.window_start.date(), f.window_end.date()
@@ -184,43 +215,77 @@ def evaluate(stream: Stream, findings_by_day: dict[date, list], *, min_expected:
                 runs[-1][1] = max(runs[-1][1], end)
             else:
                 runs.append([start, end])
+    return alerts
+
+
+def _ratio(a: int, b: int) -> float | None:
+    return round(a / b, 3) if b else None
+
+
+def evaluate(stream: Stream, findings_by_day: dict[date, list], *, min_expected: float = 12.0) -> dict:
+    """Precision and recall of detector findings against the injected events, per event.
+
+    An alert (a run of findings of one series, ``_alert_runs``) is a true positive when its days
+    overlap an injected event of its series; an injected event is found when some alert of its
+    series overlaps its days. Surges and spikes are reported apart (``by_kind``): a spike's series
+    is a large one and surges are injected on the others, so an alert is counted for the kind of
+    its series (precision per kind), and overall. ``eligible``: events expected to reach
+    ``min_expected`` tickets in their days.
+    """
     truth = defaultdict(list)
     for item in stream.injected:
-        kind = "surge" if item.kind == "surge" else "address_cluster"
+        kind = "address_cluster" if item.kind == "address_cluster" else "surge"
         truth[(kind, item.node, item.value)].append(item)
-    tp = fp = 0
-    found = set()
-    for series, runs in alerts.items():
+    found: set[int] = set()
+    alerts_by_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # kind → [tp, fp]
+    for series, runs in _alert_runs(findings_by_day).items():
+        if series[0] == "surge":
+            kind = "spike" if (series[1], series[2]) in stream.large else "surge"
+        else:
+            kind = series[0]
         for start, end in runs:
             hits = [
                 i for i in truth.get(series, []) if i.start < end and start < i.start + timedelta(days=i.days)
             ]
-            if hits:
-                tp += 1
-                found.update(id(i) for i in hits)
-            else:
-                fp += 1
-    injected = len(stream.injected)
-    by_size = {}
-    for low, high in SIZE_BINS:
-        items = [i for i in stream.injected if i.kind == "surge" and low <= i.expected < high]
+            found.update(id(i) for i in hits)
+            alerts_by_kind[kind][0 if hits else 1] += 1
+
+    def summary(items: list[Injected], tp: int, fp: int) -> dict:
         hit = sum(1 for i in items if id(i) in found)
-        by_size[f"{low}-{high if high != float('inf') else ''}"] = {
-            "events": len(items),
+        eligible = [i for i in items if i.kind == "address_cluster" or i.expected >= min_expected]
+        eligible_hit = sum(1 for i in eligible if id(i) in found)
+        return {
+            "injected": len(items),
+            "alerts": tp + fp,
+            "true_positives": tp,
+            "false_positives": fp,
             "found": hit,
-            "recall": round(hit / len(items), 3) if items else None,
+            "precision": _ratio(tp, tp + fp),
+            "recall": _ratio(hit, len(items)),
+            "eligible": len(eligible),
+            "eligible_found": eligible_hit,
+            "eligible_recall": _ratio(eligible_hit, len(eligible)),
         }
-    eligible = [i for i in stream.injected if i.kind != "surge" or i.expected >= min_expected]
-    return {
-        "eligible": len(eligible),
-        "eligible_found": sum(1 for i in eligible if id(i) in found),
-        "eligible_recall": (sum(1 for i in eligible if id(i) in found) / len(eligible)) if eligible else None,
-        "injected": injected,
-        "alerts": tp + fp,
-        "true_positives": tp,
-        "false_positives": fp,
-        "found": len(found),
-        "precision": tp / (tp + fp) if tp + fp else None,
-        "recall": len(found) / injected if injected else None,
-        "by_size": by_size,
+
+    kinds = sorted({i.kind for i in stream.injected} | set(alerts_by_kind))
+    by_kind = {
+        kind: summary([i for i in stream.injected if i.kind == kind], *alerts_by_kind.get(kind, (0, 0)))
+        for kind in kinds
     }
+    tp = sum(v[0] for v in alerts_by_kind.values())
+    fp = sum(v[1] for v in alerts_by_kind.values())
+    result = summary(stream.injected, tp, fp)
+    surges = [i for i in stream.injected if i.kind in ("surge", "spike")]
+    result["by_size"] = {}
+    for low, high in SIZE_BINS:
+        items = [i for i in surges if low <= i.expected < high]
+        hit = sum(1 for i in items if id(i) in found)
+        label = f"{low}-{high if high != float('inf') else ''}"
+        result["by_size"][label] = {"events": len(items), "found": hit, "recall": _ratio(hit, len(items))}
+    result["by_days"] = {}
+    for length in sorted({i.days for i in surges}):
+        items = [i for i in surges if i.days == length]
+        hit = sum(1 for i in items if id(i) in found)
+        result["by_days"][length] = {"events": len(items), "found": hit, "recall": _ratio(hit, len(items))}
+    result["by_kind"] = by_kind
+    return result

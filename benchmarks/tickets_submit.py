@@ -11,6 +11,9 @@ database: a temporary SQLite file, or the PostgreSQL database ``zhiwang_bench_su
 - the baseline: the very rows those submissions wrote (ticket, timeline rows, notifications,
   day counter) inserted again through the bare driver (sqlite3 / psycopg), one transaction per
   ticket as submit has, with the ratio service ÷ driver;
+- throughput: another ``--count`` submissions from ``--processes`` processes at once (default 4,
+  each with its own connection, as web workers are), and the driver baseline from as many
+  processes, with the ratio;
 - queries per submission, and with ``--profile`` the functions where the time goes.
 
 Prints a table and writes benchmarks/out/tickets_submit.md.
@@ -214,8 +217,11 @@ def submissions(count: int, seed: int) -> list[dict]:
 # --- the baseline: the same rows through the bare driver ----------------------------------------
 
 
-def driver_baseline(ticket_ids: list[int]) -> dict:
-    """Insert copies of the rows the service wrote for ``ticket_ids``, one transaction per ticket."""
+def driver_baseline(ticket_ids: list[int], offset: int = 0) -> dict:
+    """Insert copies of the rows the service wrote for ``ticket_ids``, one transaction per ticket.
+
+    ``offset`` keeps the copies' numbers and keys apart when several processes run it at once.
+    """
     from django.db import connection
 
     from zhiwang.tickets.models import Notification, Ticket, TicketEvent
@@ -286,8 +292,8 @@ def driver_baseline(ticket_ids: list[int]) -> dict:
         if vendor != "postgresql":
             cursor.execute("BEGIN IMMEDIATE")
         row = [adapt(v) for v in tickets[ticket_id][0]]
-        row[number_at] = f"RAW{n:012d}"
-        row[key_at] = f"raw:{n}"
+        row[number_at] = f"RAW{offset + n:012d}"
+        row[key_at] = f"raw:{offset + n}"
         cursor.execute(counter_sql, [dt.date.today()])
         cursor.execute(ticket_sql, row)
         new_id = cursor.fetchone()[0]
@@ -332,6 +338,75 @@ def mute_event_hooks():
         post_save.sender_receivers_cache.clear()
 
     return restore
+
+
+def in_processes(processes: int, job, chunks: list) -> dict:
+    """Run ``job(chunk, index)`` in ``processes`` forked processes at once; wall-clock seconds and results.
+
+    Each child opens its own database connection (the parent's are closed before the fork);
+    all start together, and the wall clock runs from the start signal to the last result.
+    """
+    import multiprocessing
+
+    from django.db import connections
+
+    connections.close_all()
+    ctx = multiprocessing.get_context("fork")
+    go, results = ctx.Event(), ctx.Queue()
+
+    def child(index):
+        go.wait()
+        try:
+            results.put((index, job(chunks[index], index)))
+        finally:
+            connections.close_all()
+
+    workers = [ctx.Process(target=child, args=(i,)) for i in range(processes)]
+    for w in workers:
+        w.start()
+    time.sleep(0.5)  # every child forked and waiting
+    started = time.perf_counter()
+    go.set()
+    out = dict(results.get(timeout=1800) for _ in workers)
+    seconds = time.perf_counter() - started
+    for w in workers:
+        w.join()
+    return {"seconds": seconds, "results": [out[i] for i in range(processes)]}
+
+
+def concurrent_submits(items: list[dict], processes: int) -> dict:
+    """``items`` through ``ticket_submit`` from ``processes`` processes at once: tickets/s, latency, ids."""
+
+    def job(chunk, index):
+        from zhiwang.tickets.services import ticket_submit
+
+        latencies, ids = [], []
+        for item in chunk:
+            t0 = time.perf_counter()
+            ids.append(ticket_submit(**item).ticket.pk)
+            latencies.append(time.perf_counter() - t0)
+        return {"latencies": latencies, "ids": ids}
+
+    chunks = [items[i::processes] for i in range(processes)]
+    run = in_processes(processes, job, chunks)
+    latencies = [x for r in run["results"] for x in r["latencies"]]
+    return {
+        "processes": processes,
+        "count": len(items),
+        "per_second": len(items) / run["seconds"],
+        "p50_ms": percentile(latencies, 50) * 1000,
+        "p99_ms": percentile(latencies, 99) * 1000,
+        "ids": [pk for r in run["results"] for pk in r["ids"]],
+    }
+
+
+def concurrent_baseline(ticket_ids: list[int], processes: int) -> dict:
+    """The driver baseline from ``processes`` processes at once (copies numbered apart)."""
+    chunks = [ticket_ids[i::processes] for i in range(processes)]
+    run = in_processes(
+        processes, lambda chunk, index: driver_baseline(chunk, offset=(index + 1) * 10**9), chunks
+    )
+    return {"per_second": len(ticket_ids) / run["seconds"]}
 
 
 def worker(args) -> dict:
@@ -394,6 +469,12 @@ def worker(args) -> dict:
 
         statuses = dict(Ticket.objects.filter(pk__in=ids).values_list("status").annotate(n=Count("pk")))
         baseline = driver_baseline(ids)
+        concurrent = None
+        if args.processes > 1:
+            more = submissions(args.count, args.seed + 1000)
+            concurrent = concurrent_submits(more, args.processes)
+            concurrent["baseline"] = concurrent_baseline(concurrent.pop("ids"), args.processes)
+            concurrent["ratio"] = concurrent["per_second"] / concurrent["baseline"]["per_second"]
         return {
             "backend": args.backend,
             "database": db_version(),
@@ -411,6 +492,7 @@ def worker(args) -> dict:
             "statuses": statuses,
             "baseline": baseline,
             "ratio": (len(timed) / seconds) / baseline["per_second"],
+            "concurrent": concurrent,
         }
     finally:
         if args.backend == "postgres":
@@ -443,6 +525,22 @@ def markdown(info: dict, results: list[dict], args) -> str:
             f"{r['queries_per_submit']:.1f} ({r['own_queries_per_submit']:.1f}) | "
             f"{r['baseline']['per_second']:.0f} | {r['ratio']:.2f} |"
         )
+    concurrent = [r for r in results if r.get("concurrent")]
+    if concurrent:
+        lines += [
+            "",
+            f"Throughput: another {args.count} submissions from {args.processes} processes at once "
+            "(each its own connection), and the driver baseline from as many processes.",
+            "",
+            "| database | processes | tickets/s | p50 ms | p99 ms | driver baseline tickets/s | service ÷ baseline |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for r in concurrent:
+            c = r["concurrent"]
+            lines.append(
+                f"| {r['database']} | {c['processes']} | {c['per_second']:.0f} | {c['p50_ms']:.2f} | "
+                f"{c['p99_ms']:.2f} | {c['baseline']['per_second']:.0f} | {c['ratio']:.2f} |"
+            )
     lines += ["", "Final statuses: " + "; ".join(f"{r['backend']}: {r['statuses']}" for r in results), ""]
     return "\n".join(lines)
 
@@ -470,6 +568,12 @@ def main(argv=None) -> int:
         choices=["on", "off"],
         help="PostgreSQL: off shows the figures without the disk's commit flush (not durable)",
     )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=4,
+        help="then the same count again from this many processes at once (throughput; 1: skip)",
+    )
     parser.add_argument("--output", default=str(OUT_DIR / "tickets_submit.md"))
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--backend", help=argparse.SUPPRESS)
@@ -483,7 +587,7 @@ def main(argv=None) -> int:
     for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
         extra = ["--profile"] if args.profile else []
         extra += ["--mute-event-hooks"] if args.mute_event_hooks else []
-        extra += ["--synchronous-commit", args.synchronous_commit]
+        extra += ["--synchronous-commit", args.synchronous_commit, "--processes", str(args.processes)]
         result = run_worker(
             Path(__file__),
             [
@@ -513,6 +617,13 @@ def main(argv=None) -> int:
             f"({result['own_queries_per_submit']:.1f} own) queries/submit  "
             f"driver {result['baseline']['per_second']:.0f}/s  ratio {result['ratio']:.2f}"
         )
+        if result["concurrent"]:
+            c = result["concurrent"]
+            print(
+                f"{'':<20} {c['per_second']:8.0f} tickets/s from {c['processes']} processes  "
+                f"p50 {c['p50_ms']:.2f} ms  p99 {c['p99_ms']:.2f} ms  "
+                f"driver {c['baseline']['per_second']:.0f}/s  ratio {c['ratio']:.2f}"
+            )
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(markdown(info, results, args))
     print(f"wrote {args.output}")

@@ -113,3 +113,113 @@ def test_rebuild_command(history):
     call_command("analytics_rebuild", stdout=out)
     assert "events" in out.getvalue()
     assert _city_total("received") == Ticket.objects.count()
+
+
+# --- the timeline batch: a submit's rows counted once, at the end of its transaction -------------
+
+
+@pytest.mark.django_db
+def test_a_submit_writes_each_rollup_table_once(make_ticket):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.tickets.conftest import RUBBISH
+    from zhiwang.tickets.models import TicketStatus
+
+    make_ticket()  # the first of the day creates rows; the second adds to them
+    with CaptureQueriesContext(connection) as queries:
+        ticket = make_ticket(kind="incident", category=RUBBISH, channel="patrol")
+    assert ticket.status == TicketStatus.DISPATCHED  # two timeline rows: receive, dispatch
+    tables = ("rollupfact", "rolluparea", "rollupunit", "openstock", "addressday", "tickettrack")
+    writes = [q["sql"] for q in queries.captured_queries if "analytics_" in q["sql"]]
+    for table in tables:
+        assert sum(f"analytics_{table}" in sql for sql in writes) == 1, table
+    if connection.vendor == "postgresql":
+        assert len(writes) == 1  # one statement for all of them
+    assert _city_total("received") == 2
+    assert _city_total("dispatched") == 1
+
+
+@pytest.mark.django_db
+def test_a_submit_failing_after_its_rollups_were_written_leaves_no_trace(make_ticket, monkeypatch):
+    from zhiwang.tickets.services import submit
+
+    make_ticket()
+    before = rollup_snapshot(), TicketTrack.objects.count(), Ticket.objects.count()
+
+    def fail(ticket, now):
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(submit, "number_ticket", fail)  # runs after the batch wrote the rollups
+    with pytest.raises(RuntimeError):
+        make_ticket()
+    assert (rollup_snapshot(), TicketTrack.objects.count(), Ticket.objects.count()) == before
+
+
+@pytest.mark.django_db
+def test_a_batch_counts_at_its_end_after_earlier_uncounted_rows(make_ticket):
+    """Rows noted in a batch are counted when it ends, behind a bulk row of the same ticket, as the rebuild does."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from zhiwang.tickets.timeline_batch import timeline_batch
+    from zhiwang.tickets.workflow import TicketAction
+
+    ticket = make_ticket()
+    now = timezone.now()
+    TicketEvent.objects.bulk_create(  # a sweep's row: no signal, not counted yet
+        [TicketEvent(ticket=ticket, action=TicketAction.URGE, from_state="", to_state="", at=now)]
+    )
+    before = rollup_snapshot()
+    with transaction.atomic(), timeline_batch():
+        TicketEvent.objects.create(
+            ticket=ticket, action=TicketAction.SUPERVISE, from_state="", to_state="", at=now
+        )
+        assert rollup_snapshot() == before  # noted, not yet counted
+        TicketEvent.objects.create(
+            ticket=ticket, action=TicketAction.URGE, from_state="", to_state="", at=now
+        )
+    assert _city_total("urged") == 2
+    assert _city_total("supervised") == 1
+    assert _city_total("overdue") == 1  # the episode began at the bulk row, once
+    assert TicketTrack.objects.get(ticket_id=ticket.pk).last_event == ticket.events.order_by("pk").last().pk
+    incremental = rollup_snapshot()
+    rollup_rebuild()
+    assert rollup_snapshot() == incremental
+
+
+def test_a_batch_needs_a_transaction():
+    from zhiwang.tickets.timeline_batch import timeline_batch
+
+    with pytest.raises(RuntimeError), timeline_batch():
+        pass
+
+
+@pytest.mark.django_db
+def test_a_nested_batch_rolled_back_with_its_savepoint_leaves_no_count(make_ticket):
+    from django.db import transaction
+    from django.utils import timezone
+
+    from zhiwang.tickets.timeline_batch import timeline_batch
+    from zhiwang.tickets.workflow import TicketAction
+
+    ticket = make_ticket()
+    now = timezone.now()
+    with transaction.atomic(), timeline_batch():
+        try:
+            with transaction.atomic(), timeline_batch():
+                TicketEvent.objects.create(
+                    ticket=ticket, action=TicketAction.URGE, from_state="", to_state="", at=now
+                )
+                raise RuntimeError("rolled back with its savepoint")
+        except RuntimeError:
+            pass
+        with transaction.atomic(), timeline_batch():  # this one stays: counted by the outer batch
+            TicketEvent.objects.create(
+                ticket=ticket, action=TicketAction.SUPERVISE, from_state="", to_state="", at=now
+            )
+    assert _city_total("urged") == 0
+    assert _city_total("supervised") == 1
+    incremental = rollup_snapshot()
+    rollup_rebuild()
+    assert rollup_snapshot() == incremental

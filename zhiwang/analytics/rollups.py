@@ -10,7 +10,11 @@ SET col = col + excluded.col`` (the same SQL on PostgreSQL and SQLite). Three pa
 - **incremental**: a ``post_save`` receiver on ``TicketEvent`` (``signals.py``) counts the new row
   inside the transaction of the transition that wrote it (``rollup_event_saved``). Before it, any
   earlier uncounted rows of the same ticket are counted first (rows a bulk path wrote), so each
-  ticket's rows are always counted in timeline order.
+  ticket's rows are always counted in timeline order. Inside a ``tickets.timeline_batch`` (the
+  submit pipeline) the rows are only noted and counted together when the batch ends, right
+  before the commit (``rollup_batch_flush``): one multi-row upsert per table — on PostgreSQL one
+  statement for all tables and the tracks — so the shared counter rows are locked only for the
+  last moments of the transaction, and a failed transaction leaves nothing.
 - **catch-up**: bulk paths (the clock sweep's warnings/urges, ``tickets.history.bulk_tickets_create``)
   use ``bulk_create`` and send no signal. ``rollup_catch_up`` (periodic task, every minute) scans
   rows above a watermark (minus a look-back, for rows committed late) and counts those the
@@ -25,6 +29,7 @@ Counting is idempotent per row (``TicketTrack.last_event``), so the three paths 
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -50,6 +55,7 @@ from zhiwang.analytics.models import (
     TicketTrack,
 )
 from zhiwang.tickets.models import Satisfaction, Ticket, TicketEvent
+from zhiwang.tickets.timeline_batch import current_batch
 from zhiwang.tickets.workflow import TicketAction as A
 
 #: Kept for the alert and dashboard code: the whole city is node 0.
@@ -220,33 +226,94 @@ def _counter_fields(model) -> tuple[str, ...]:
     return tuple(f.name for f in model._meta.concrete_fields if f.name not in model.KEY and f.name != "id")
 
 
+@functools.cache
+def _model_sql(model, vendor: str) -> tuple[str, tuple[str, ...], str, str, dict[str, str], str]:
+    """The quoted pieces of ``model``'s upsert, built once per process (they never change)."""
+    qn = connection.ops.quote_name
+    table = qn(model._meta.db_table)
+    counters = _counter_fields(model)
+    columns = (*model.KEY, *counters)
+    updates = {c: f"{qn(c)} = {table}.{qn(c)} + excluded.{qn(c)}" for c in counters}
+    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    return (
+        table,
+        counters,
+        ", ".join(qn(c) for c in columns),
+        ", ".join(qn(c) for c in model.KEY),
+        updates,
+        row,
+    )
+
+
+def _upsert_sql(model, chunk: list[tuple[tuple, dict[str, int]]]) -> tuple[str, list]:
+    """One ``INSERT … ON CONFLICT (key) DO UPDATE SET col = t.col + excluded.col`` for ``chunk``.
+
+    Only the counters that change are in the ``SET`` list: the statement stays short (the
+    driver parses every statement it has not seen; short ones it keeps).
+    """
+    table, counters, column_sql, conflict, updates, row_sql = _model_sql(model, connection.vendor)
+    changed = [c for c in counters if any(row.get(c) for _key, row in chunk)] or counters[:1]
+    placeholders = ", ".join([row_sql] * len(chunk))
+    params = [v for key, row in chunk for v in (*key, *(row.get(c, 0) for c in counters))]
+    sql = (
+        f"INSERT INTO {table} ({column_sql}) VALUES {placeholders} "
+        f"ON CONFLICT ({conflict}) DO UPDATE SET {', '.join(updates[c] for c in changed)}"
+    )
+    return sql, params
+
+
 def upsert(model, rows: dict[tuple, dict[str, int]]) -> None:
     """Add each row's counters to the row of ``model`` with that key, creating it if new.
 
     ``INSERT … ON CONFLICT (key) DO UPDATE SET col = t.col + excluded.col``: one statement per
     chunk, the same SQL on PostgreSQL and SQLite. Keys must be unique within ``rows``.
     """
-    qn = connection.ops.quote_name
-    table = qn(model._meta.db_table)
-    counters = _counter_fields(model)
-    columns = (*model.KEY, *counters)
-    per_row = len(columns)
+    per_row = len(model.KEY) + len(_counter_fields(model))
     limit = getattr(connection.features, "max_query_params", None) or 30000
     chunk_size = max(1, min(500, limit // per_row))
-    column_sql = ", ".join(qn(c) for c in columns)
-    conflict = ", ".join(qn(c) for c in model.KEY)
-    updates = ", ".join(f"{qn(c)} = {table}.{qn(c)} + excluded.{qn(c)}" for c in counters)
     items = list(rows.items())
     with connection.cursor() as cursor:
         for start in range(0, len(items), chunk_size):
-            chunk = items[start : start + chunk_size]
-            placeholders = ", ".join(["(" + ", ".join(["%s"] * per_row) + ")"] * len(chunk))
-            params = [v for key, row in chunk for v in (*key, *(row.get(c, 0) for c in counters))]
-            cursor.execute(
-                f"INSERT INTO {table} ({column_sql}) VALUES {placeholders} "
-                f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}",
-                params,
-            )
+            cursor.execute(*_upsert_sql(model, items[start : start + chunk_size]))
+
+
+def _tracks_sql(tracks: list[TicketTrack]) -> tuple[str, list]:
+    table = connection.ops.quote_name(TicketTrack._meta.db_table)
+    placeholders = ", ".join(["(%s, %s, %s)"] * len(tracks))
+    params = [v for t in tracks for v in (t.ticket_id, t.last_event, t.overdue)]
+    sql = (
+        f"INSERT INTO {table} (ticket_id, last_event, overdue) VALUES {placeholders} "
+        "ON CONFLICT (ticket_id) DO UPDATE SET last_event = excluded.last_event, overdue = excluded.overdue"
+    )
+    return sql, params
+
+
+def _write_small(deltas: Deltas, tracks: list[TicketTrack]) -> None:
+    """The incremental path's write: a few rows per table and the tracks, in as few statements as possible.
+
+    Rows go in key order (tables in a fixed order) so that concurrent transactions lock shared
+    counter rows in the same order. PostgreSQL gets ONE statement (data-modifying ``WITH``
+    clauses); SQLite, in process, one per table.
+    """
+    statements = []
+    for model, rows in deltas.tables.items():
+        live = sorted((key, row) for key, row in rows.items() if any(row.values()))
+        if live:
+            statements.append(_upsert_sql(model, live))
+    deltas.tables.clear()
+    if tracks:
+        statements.append(_tracks_sql(sorted(tracks, key=lambda t: t.ticket_id)))
+    if not statements:
+        return
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql" and len(statements) > 1:
+            *first, (last_sql, last_params) = statements
+            with_sql = ", ".join(f"w{i} AS ({sql})" for i, (sql, _params) in enumerate(first))
+            params = [p for _sql, ps in first for p in ps] + last_params
+            cursor.execute(f"WITH {with_sql} {last_sql}", params)
+            return
+        for sql, params in statements:
+            cursor.execute(sql, params)
 
 
 def _count(events: Iterable, facts: TicketFacts, track: TicketTrack, deltas: Deltas) -> None:
@@ -274,8 +341,21 @@ def _save_tracks(tracks: Iterable[TicketTrack]) -> None:
 
 
 def rollup_event_saved(event: TicketEvent) -> None:
-    """Count a timeline row just written (and any earlier uncounted rows of its ticket), in its transaction."""
-    with transaction.atomic():
+    """Count a timeline row just written (and any earlier uncounted rows of its ticket), in its transaction.
+
+    Inside a ``tickets.timeline_batch`` (a service writing several rows in one transaction) the
+    row is only noted, with its ticket's facts as they are now, and counted with the others
+    of the batch when it ends (``rollup_batch_flush``), right before the commit.
+    """
+    batch = current_batch()
+    if batch is not None:
+        row = (event.pk, event.action, event.payload, event.unit_id, event.at)
+        batch.buffer(BATCH_BUFFER, rollup_batch_flush).append(
+            (event.ticket_id, row, TicketFacts.of(event.ticket), _opens_timeline(event))
+        )
+        return
+    # No savepoint: inside a transaction a failure here must fail the caller's write too.
+    with transaction.atomic(savepoint=False):
         track = TicketTrack.objects.filter(ticket_id=event.ticket_id).first() or TicketTrack(
             ticket_id=event.ticket_id
         )
@@ -292,8 +372,54 @@ def rollup_event_saved(event: TicketEvent) -> None:
         rows.append((event.pk, event.action, event.payload, event.unit_id, event.at))
         deltas = Deltas()
         _count(rows, TicketFacts.of(event.ticket), track, deltas)
-        deltas.flush()
-        _save_tracks([track])
+        _write_small(deltas, [track])
+
+
+#: The name of the rollups' buffer in a timeline batch.
+BATCH_BUFFER = "analytics.rollups"
+
+
+def _opens_timeline(event: TicketEvent) -> bool:
+    """The receive row written with a new ticket: nothing of that ticket can have been counted before."""
+    return event.action == A.RECEIVE and not event.from_state
+
+
+def rollup_batch_flush(items: list[tuple]) -> None:
+    """Count the rows a timeline batch noted: one multi-row upsert per table (one statement on PostgreSQL).
+
+    ``items``: ``(ticket_id, row, facts, opens_timeline)`` in the order the rows were written.
+    Each row is counted as ``rollup_event_saved`` would have counted it at once (with its
+    ticket's facts of that moment, after any earlier uncounted rows of the ticket); a ticket
+    whose receive row is in the batch is new, so its track and earlier rows are not read.
+    """
+    by_ticket: dict[int, list[tuple]] = defaultdict(list)
+    for ticket_id, row, facts, opens in items:
+        by_ticket[ticket_id].append((row, facts, opens))
+    known = [pk for pk, rows in by_ticket.items() if not rows[0][2]]
+    tracks = {pk: TicketTrack(ticket_id=pk) for pk in by_ticket}
+    earlier: dict[int, list[tuple]] = defaultdict(list)
+    if known:
+        tracks.update({t.ticket_id: t for t in TicketTrack.objects.filter(ticket_id__in=known)})
+        noted = {row[0] for ticket_id in known for row, _facts, _opens in by_ticket[ticket_id]}
+        low = min(tracks[pk].last_event for pk in known)
+        high = max(row[0] for ticket_id in known for row, _facts, _opens in by_ticket[ticket_id])
+        for ticket_id, *row in (
+            TicketEvent.objects.filter(ticket_id__in=known, pk__gt=low, pk__lt=high)
+            .order_by("pk")
+            .values_list("ticket_id", "pk", "action", "payload", "unit_id", "at")
+        ):
+            if row[0] not in noted:
+                earlier[ticket_id].append(tuple(row))
+    deltas = Deltas()
+    for ticket_id, rows in by_ticket.items():
+        track = tracks[ticket_id]
+        before = earlier.get(ticket_id, [])
+        for row, facts, _opens in rows:
+            # Earlier uncounted rows (bulk paths) first, counted with this row's facts, as at once.
+            now = [r for r in before if r[0] < row[0]]
+            before = [r for r in before if r[0] > row[0]]
+            _count([*now, row], facts, track, deltas)
+    _write_small(deltas, list(tracks.values()))
 
 
 def _count_batch(events: list[dict], tracks: dict[int, TicketTrack]) -> Deltas:

@@ -11,24 +11,37 @@ number and the phone, and gets public fields only.
 from __future__ import annotations
 
 import hmac
-import math
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import NamedTuple
+from datetime import datetime
 
-from django.conf import settings
-from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from zhiwang.accounts.models import OrgUnit, OrgUnitKind
+from zhiwang.accounts.models import OrgUnit
 from zhiwang.core.errors import ServiceError
-from zhiwang.core.scoping import scope_of
-from zhiwang.geo.addressing import match_address
 from zhiwang.geo.models import Division, Grid, StandardAddress
-from zhiwang.tickets.cache import routing_config
+
+# Parts of this module kept in their own files (every name importable from here as before).
+from zhiwang.tickets.catalogue_selectors import (  # noqa: F401
+    HANDLING_UNIT_KINDS,
+    CategorySuggestion,
+    category_list,
+    category_suggestions,
+    classification_view,
+    handling_unit_choices,
+    keyword_suggestions,
+)
+from zhiwang.tickets.intake_selectors import (  # noqa: F401
+    AddressHistory,
+    _visible,
+    address_history,
+    at_building,
+    caller_history,
+    duplicate_candidates,
+    open_duplicates,
+)
 from zhiwang.tickets.models import (
     FINAL_STATUSES,
     OPEN_STATUSES,
@@ -68,11 +81,6 @@ ORDERINGS = {
     "-number": ("-number",),
     "status": ("status", "-received_at", "-pk"),
 }
-_LIST_RELATED = ("category", "handling_unit", "division", "community", "subdistrict", "district")
-
-
-def _visible(user) -> QuerySet[Ticket]:
-    return Ticket.objects.visible_to(user).select_related(*_LIST_RELATED)
 
 
 def is_staff_viewer(user) -> bool:
@@ -318,164 +326,6 @@ def merged_duplicates(*, ticket: Ticket) -> QuerySet[Ticket]:
 # --- intake helpers -----------------------------------------------------------
 
 
-def caller_history(*, user, phone: str, limit: int = 10, exclude: Ticket | None = None) -> list[Ticket]:
-    """Earlier tickets from the same phone number, newest first (the operator sees who calls again)."""
-    normalized = normalize_phone(phone)
-    if not normalized:
-        return []
-    qs = _visible(user).filter(reporter_phone=normalized)
-    if exclude is not None:
-        qs = qs.exclude(pk=exclude.pk)
-    return list(qs.order_by("-received_at", "-pk")[:limit])
-
-
-def _building(address: StandardAddress) -> StandardAddress:
-    while address.parent_id is not None:
-        address = address.parent
-    return address
-
-
-def _inside_building(building: StandardAddress) -> QuerySet[StandardAddress]:
-    """The addresses inside a building (its code then "-"), as an index range on the code."""
-    prefix = f"{building.code}-"
-    if connection.vendor == "sqlite":
-        # SQLite does not use an index for LIKE … ESCAPE; a range on the (binary) code does.
-        inside = Q(code__gte=prefix, code__lt=f"{building.code}.")
-    else:
-        inside = Q(code__startswith=prefix)  # the varchar_pattern_ops index of the unique code
-    return StandardAddress.objects.filter(inside).values("pk")
-
-
-def at_building(address: StandardAddress) -> Q:
-    """Tickets at the building of ``address`` or anywhere inside it ("-" ends a building's code)."""
-    building = _building(address)
-    return Q(address=building) | Q(address__in=_inside_building(building))
-
-
-class AddressHistory(NamedTuple):
-    address: StandardAddress | None
-    tickets: list[Ticket]
-
-
-def address_history(
-    *,
-    user,
-    address: StandardAddress | str | None = None,
-    address_text: str = "",
-    limit: int = 10,
-    exclude: Ticket | None = None,
-) -> AddressHistory:
-    """Earlier tickets at the same building, newest first.
-
-    ``address`` is a standard address or its code; else ``address_text`` is matched
-    (at least a building must be recognised). Answers the address found and the tickets.
-    """
-    if isinstance(address, str):
-        address = StandardAddress.objects.filter(code=address.strip()).first() if address.strip() else None
-    if address is None and len((address_text or "").strip()) >= 4:
-        address = match_address(address_text).address
-    if address is None:
-        return AddressHistory(None, [])
-    qs = _visible(user).filter(at_building(address))
-    if exclude is not None:
-        qs = qs.exclude(pk=exclude.pk)
-    return AddressHistory(address, list(qs.order_by("-received_at", "-pk")[:limit]))
-
-
-def _distance_m(lon1, lat1, lon2, lat2) -> float:
-    r = 6_371_000.0
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * r * math.asin(math.sqrt(a))
-
-
-def open_duplicates(
-    *,
-    category_id: int,
-    address: StandardAddress | None,
-    community_id: int | None,
-    lon: float | None,
-    lat: float | None,
-    at: datetime,
-    exclude_pk: int | None = None,
-) -> list[Ticket]:
-    """Open tickets of the same category at the same building, or near the point within the window.
-
-    Unscoped (the submit pipeline's read); ``duplicate_candidates`` is the scoped one.
-    Radius and window: ``ZHIWANG_DUPLICATE_RADIUS_M`` (100 m), ``ZHIWANG_DUPLICATE_WINDOW_DAYS`` (7).
-    The nearby search stays inside the community (index ``tickets_dup_area``); a twin
-    across a community border is found by its address, not its point.
-    """
-    radius = getattr(settings, "ZHIWANG_DUPLICATE_RADIUS_M", 100)
-    window = timedelta(days=getattr(settings, "ZHIWANG_DUPLICATE_WINDOW_DAYS", 7))
-    building = _building(address) if address is not None else None
-    nearby = lon is not None and lat is not None and community_id is not None
-    where = Q()
-    if building is not None:
-        where |= at_building(building)
-    if nearby:
-        where |= Q(
-            community_id=community_id,
-            received_at__gte=at - window,
-            received_at__lte=at + window,
-            lon__isnull=False,
-            lat__isnull=False,
-        )
-    if not where:
-        return []
-    qs = Ticket.objects.filter(category_id=category_id, status__in=OPEN_STATUSES).filter(where)
-    if exclude_pk is not None:
-        qs = qs.exclude(pk=exclude_pk)
-    # One narrow query for both tests (usually empty); whole tickets only for what matched.
-    rows = qs.order_by("received_at", "pk").values_list(
-        "pk", "address_id", "address__code", "community_id", "received_at", "lon", "lat"
-    )[:_DUPLICATE_ROWS]
-    at_address, close_by, seen_nearby = [], [], 0
-    for pk, address_id, code, community, received, t_lon, t_lat in rows:
-        if building is not None and len(at_address) < 20:
-            if address_id == building.pk or (code or "").startswith(f"{building.code}-"):
-                at_address.append(pk)
-        if (
-            nearby
-            and seen_nearby < 200
-            and community == community_id
-            and at - window <= received <= at + window
-            and t_lon is not None
-            and t_lat is not None
-        ):
-            seen_nearby += 1
-            if _distance_m(lon, lat, t_lon, t_lat) <= radius:
-                close_by.append(pk)
-    found = {*at_address, *close_by}
-    if not found:
-        return []
-    return sorted(Ticket.objects.filter(pk__in=found), key=lambda t: (t.received_at, t.pk))
-
-
-#: At most this many open tickets are read per duplicate search (the earliest; 20 at the building
-#: and 200 in the area are considered, as before).
-_DUPLICATE_ROWS = 500
-
-
-def duplicate_candidates(*, user, ticket: Ticket | None = None, tickets=None) -> list[Ticket]:
-    """Open duplicates of ``ticket`` the user may see (or, of ``tickets`` already found, the visible ones)."""
-    if ticket is not None:
-        tickets = open_duplicates(
-            category_id=ticket.category_id,
-            address=ticket.address,
-            community_id=ticket.community_id,
-            lon=ticket.lon,
-            lat=ticket.lat,
-            at=ticket.received_at,
-            exclude_pk=ticket.pk,
-        )
-    ids = [t.pk for t in tickets or ()]
-    if not ids:
-        return []
-    return list(_visible(user).filter(pk__in=ids).order_by("received_at", "pk"))
-
-
 # --- the citizen's view -------------------------------------------------------
 
 
@@ -561,226 +411,3 @@ def public_ticket_lookup(*, number: str, phone: str) -> PublicTicket | None:
         can_rate=ticket.status == TicketStatus.FOLLOW_UP,
         events=events,
     )
-
-
-# --- catalogue and units -------------------------------------------------------
-
-
-def category_list(*, kind: str = "", active_only: bool = True) -> list[Category]:
-    """The catalogue in tree order (parents before children), with ``depth`` and ``is_leaf`` set."""
-    nodes = list(Category.objects.filter(is_active=True) if active_only else Category.objects.all())
-    children: dict[int | None, list[Category]] = {}
-    for node in nodes:
-        children.setdefault(node.parent_id, []).append(node)
-    ordered: list[Category] = []
-
-    def walk(parent_id, depth):
-        for node in sorted(children.get(parent_id, ()), key=lambda c: (c.sort_order, c.code)):
-            node.depth = depth
-            node.is_leaf = node.pk not in children
-            node.parent_code = None
-            ordered.append(node)
-            walk(node.pk, depth + 1)
-
-    walk(None, 0)
-    codes = {node.pk: node.code for node in ordered}
-    for node in ordered:
-        node.parent_code = codes.get(node.parent_id)
-    if kind:
-        ordered = [n for n in ordered if not n.kinds or kind in n.kinds]
-    return ordered
-
-
-@dataclass(frozen=True)
-class CategorySuggestion:
-    """One suggested leaf category, with hints for the intake form.
-
-    ``source`` is ``model`` (``confidence`` is the classifier's calibrated probability)
-    or ``keywords`` (``score`` 0–1 against the best keyword match; no confidence).
-    ``kinds`` are the kinds the category is used for, ``unit`` the handling unit (or tier)
-    its routing rule names, ``deadline`` its time limit in words, ``urgency`` "urgent" when
-    the category's own limit is counted in hours.
-    """
-
-    category: Category
-    score: float
-    path: str
-    source: str = "keywords"
-    confidence: float | None = None
-    kinds: tuple[str, ...] = ()
-    unit: str = ""
-    deadline: str = ""
-    urgency: str = ""
-    auto: bool = False
-
-    @property
-    def percent(self) -> int | None:
-        return None if self.confidence is None else round(100 * self.confidence)
-
-
-def _path(category: Category) -> str:
-    names, node = [], category
-    while node is not None:
-        names.append(node.name)
-        node = node.parent
-    return " / ".join(reversed(names))
-
-
-def _unit_hint(category: Category) -> str:
-    """The unit (or tier) the most specific city-wide rule for the category names."""
-    from zhiwang.tickets.routing import category_chain
-
-    config = routing_config()
-    for category_id in category_chain(config.category(category.pk)):
-        for rule in config.rules.get(category_id, ()):
-            if rule.unit_id and rule.unit_id in config.units:
-                return config.units[rule.unit_id].name
-            if rule.tier:
-                return _("%(tier)s office") % {"tier": rule.get_tier_display()}
-    return ""
-
-
-def _hints(category: Category) -> dict:
-    deadline = ""
-    if category.deadline_amount and category.deadline_unit:
-        deadline = f"{category.deadline_amount.normalize():f} {category.get_deadline_unit_display()}"
-    return {
-        "kinds": tuple(category.kinds or ()),
-        "unit": _unit_hint(category),
-        "deadline": deadline,
-        "urgency": "urgent" if category.deadline_unit == "working_hours" else "",
-    }
-
-
-def category_suggestions(*, text: str, kind: str = "", limit: int = 5) -> list[CategorySuggestion]:
-    """The classifier's suggestions first (with confidence), then keyword matches, best first.
-
-    Used by the intake page's as-you-type panel, the citizen form and
-    ``GET /api/v1/tickets/categories/suggest``. With no active model only keyword
-    matches come back. A category appears once (as the model's, when it suggested it).
-    """
-    from zhiwang.tickets.classify import allows_kind, leaf_by_code, model_suggestions
-
-    cleaned = " ".join((text or "").split())
-    out: list[CategorySuggestion] = []
-    seen: set[int] = set()
-    if len(cleaned.replace(" ", "")) >= 2:
-        for suggestion in model_suggestions([cleaned], top_k=max(limit, 3)):
-            for rank, (label, probability) in enumerate(suggestion.choices):
-                leaf = leaf_by_code(label)
-                if leaf is None or not allows_kind(leaf, kind) or leaf.pk in seen:
-                    continue
-                seen.add(leaf.pk)
-                out.append(
-                    CategorySuggestion(
-                        leaf,
-                        round(float(probability), 3),
-                        _path(leaf),
-                        source="model",
-                        confidence=float(probability),
-                        auto=rank == 0 and suggestion.auto,
-                        **_hints(leaf),
-                    )
-                )
-    for found in keyword_suggestions(text=text, kind=kind, limit=limit):
-        if found.category.pk not in seen and len(out) < limit + 3:
-            seen.add(found.category.pk)
-            out.append(
-                CategorySuggestion(
-                    found.category, found.score, found.path, source="keywords", **_hints(found.category)
-                )
-            )
-    return out[: max(limit, 1)]
-
-
-def keyword_suggestions(*, text: str, kind: str = "", limit: int = 5) -> list[CategorySuggestion]:
-    """Leaves whose keywords or names occur in ``text``, best first (no model needed).
-
-    A keyword hit scores 3, a name hit 2; hits on a leaf count double, hits on its
-    ancestors count once. Scores are normalized to 0–1 against the best one.
-    """
-    text = "".join((text or "").split())
-    if len(text) < 2:
-        return []
-    nodes = category_list(kind=kind)
-    by_pk = {n.pk: n for n in Category.objects.filter(is_active=True)}
-    raw: dict[int, int] = {}
-    for node in by_pk.values():
-        score = sum(3 for k in node.keywords.split(",") if k.strip() and k.strip() in text)
-        if len(node.name) >= 2 and node.name != "其他" and node.name in text:
-            score += 2
-        if score:
-            raw[node.pk] = score
-    if not raw:
-        return []
-    ranked = []
-    for leaf in (n for n in nodes if n.is_leaf):
-        score, chain, node = 2 * raw.get(leaf.pk, 0), [], by_pk.get(leaf.parent_id)
-        while node is not None:
-            score += raw.get(node.pk, 0)
-            chain.append(node.name)
-            node = by_pk.get(node.parent_id)
-        if score:
-            ranked.append((score, leaf, " / ".join([*reversed(chain), leaf.name])))
-    if not ranked:  # hits only on categories not used for this kind
-        return []
-    ranked.sort(key=lambda item: (-item[0], item[1].sort_order, item[1].code))
-    best = ranked[0][0]
-    return [CategorySuggestion(leaf, round(score / best, 3), path) for score, leaf, path in ranked[:limit]]
-
-
-def classification_view(ticket: Ticket) -> dict:
-    """What the classifier said about ``ticket``, for the dispatcher: model, decision, top choices.
-
-    ``{"model", "decision", "source", "source_label", "choices": [{"code", "name", "path",
-    "confidence", "percent", "chosen"}]}``; ``{}`` when no model looked at it. Names come
-    from the routing snapshot (no query).
-    """
-    from zhiwang.tickets.classify import leaf_by_code
-
-    record = ticket.classification or {}
-    if not record.get("choices"):
-        return {}
-    choices = []
-    for code, confidence in record["choices"]:
-        leaf = leaf_by_code(code)
-        choices.append(
-            {
-                "code": code,
-                "name": leaf.name if leaf else code,
-                "path": _path(leaf) if leaf else code,
-                "confidence": float(confidence),
-                "percent": round(100 * float(confidence)),
-                "chosen": code == ticket.category.code,
-            }
-        )
-    return {
-        "model": record.get("model", ""),
-        "decision": record.get("decision", ""),
-        "source": ticket.category_source,
-        "source_label": str(ticket.get_category_source_display()),
-        "choices": choices,
-    }
-
-
-HANDLING_UNIT_KINDS = (
-    OrgUnitKind.DEPARTMENT,
-    OrgUnitKind.DIVISION_OFFICE,
-    OrgUnitKind.GRID_STATION,
-    OrgUnitKind.SERVICE_CENTER,
-    OrgUnitKind.OTHER,
-)
-
-
-def handling_unit_choices(*, user, q: str = "") -> QuerySet[OrgUnit]:
-    """Units a dispatcher may send tickets to: active handling units serving a division in
-    their jurisdiction, or the whole city."""
-    scope = scope_of(user)
-    qs = OrgUnit.objects.filter(is_active=True, kind__in=HANDLING_UNIT_KINDS).select_related("division")
-    if not scope.everything:
-        if scope.is_empty:
-            return qs.none()
-        qs = qs.filter(Q(division_id__in=scope.division_ids) | Q(division__level="city"))
-    if q := (q or "").strip():
-        qs = qs.filter(Q(name__icontains=q) | Q(code__istartswith=q))
-    return qs.order_by("division__code", "code")

@@ -305,6 +305,18 @@ def _act(step: _Step, ids: list[int], *, now: datetime) -> int:
         )
         if not rows:
             return 0
+        if not step.changes:
+            # Nothing on the ticket row marks this step done, so a worker that locked the row just
+            # after another one committed the step still matched it (its snapshot was older); a
+            # new statement sees the other one's alert.
+            done = set(
+                ClockAlert.objects.filter(
+                    ticket_id__in=[row["pk"] for row in rows], kind=step.kind
+                ).values_list("ticket_id", "deadline")
+            )
+            rows = [row for row in rows if (row["pk"], row[step.deadline_field]) not in done]
+            if not rows:
+                return 0
         pks = [row["pk"] for row in rows]
         if step.changes:
             Ticket.objects.filter(pk__in=pks).update(**step.changes, updated_at=now)

@@ -1,0 +1,236 @@
+"""Reads of the category catalogue and the handling units: lists, suggestions, unit choices.
+
+Part of ``tickets.selectors`` (which imports every name from here).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
+
+from zhiwang.accounts.models import OrgUnit, OrgUnitKind
+from zhiwang.core.scoping import scope_of
+from zhiwang.tickets.cache import routing_config
+from zhiwang.tickets.models import Category, Ticket
+
+
+def category_list(*, kind: str = "", active_only: bool = True) -> list[Category]:
+    """The catalogue in tree order (parents before children), with ``depth`` and ``is_leaf`` set."""
+    nodes = list(Category.objects.filter(is_active=True) if active_only else Category.objects.all())
+    children: dict[int | None, list[Category]] = {}
+    for node in nodes:
+        children.setdefault(node.parent_id, []).append(node)
+    ordered: list[Category] = []
+
+    def walk(parent_id, depth):
+        for node in sorted(children.get(parent_id, ()), key=lambda c: (c.sort_order, c.code)):
+            node.depth = depth
+            node.is_leaf = node.pk not in children
+            node.parent_code = None
+            ordered.append(node)
+            walk(node.pk, depth + 1)
+
+    walk(None, 0)
+    codes = {node.pk: node.code for node in ordered}
+    for node in ordered:
+        node.parent_code = codes.get(node.parent_id)
+    if kind:
+        ordered = [n for n in ordered if not n.kinds or kind in n.kinds]
+    return ordered
+
+
+@dataclass(frozen=True)
+class CategorySuggestion:
+    """One suggested leaf category, with hints for the intake form.
+
+    ``source`` is ``model`` (``confidence`` is the classifier's calibrated probability)
+    or ``keywords`` (``score`` 0–1 against the best keyword match; no confidence).
+    ``kinds`` are the kinds the category is used for, ``unit`` the handling unit (or tier)
+    its routing rule names, ``deadline`` its time limit in words, ``urgency`` "urgent" when
+    the category's own limit is counted in hours.
+    """
+
+    category: Category
+    score: float
+    path: str
+    source: str = "keywords"
+    confidence: float | None = None
+    kinds: tuple[str, ...] = ()
+    unit: str = ""
+    deadline: str = ""
+    urgency: str = ""
+    auto: bool = False
+
+    @property
+    def percent(self) -> int | None:
+        return None if self.confidence is None else round(100 * self.confidence)
+
+
+def _path(category: Category) -> str:
+    names, node = [], category
+    while node is not None:
+        names.append(node.name)
+        node = node.parent
+    return " / ".join(reversed(names))
+
+
+def _unit_hint(category: Category) -> str:
+    """The unit (or tier) the most specific city-wide rule for the category names."""
+    from zhiwang.tickets.routing import category_chain
+
+    config = routing_config()
+    for category_id in category_chain(config.category(category.pk)):
+        for rule in config.rules.get(category_id, ()):
+            if rule.unit_id and rule.unit_id in config.units:
+                return config.units[rule.unit_id].name
+            if rule.tier:
+                return _("%(tier)s office") % {"tier": rule.get_tier_display()}
+    return ""
+
+
+def _hints(category: Category) -> dict:
+    deadline = ""
+    if category.deadline_amount and category.deadline_unit:
+        deadline = f"{category.deadline_amount.normalize():f} {category.get_deadline_unit_display()}"
+    return {
+        "kinds": tuple(category.kinds or ()),
+        "unit": _unit_hint(category),
+        "deadline": deadline,
+        "urgency": "urgent" if category.deadline_unit == "working_hours" else "",
+    }
+
+
+def category_suggestions(*, text: str, kind: str = "", limit: int = 5) -> list[CategorySuggestion]:
+    """The classifier's suggestions first (with confidence), then keyword matches, best first.
+
+    Used by the intake page's as-you-type panel, the citizen form and
+    ``GET /api/v1/tickets/categories/suggest``. With no active model only keyword
+    matches come back. A category appears once (as the model's, when it suggested it).
+    """
+    from zhiwang.tickets.classify import allows_kind, leaf_by_code, model_suggestions
+
+    cleaned = " ".join((text or "").split())
+    out: list[CategorySuggestion] = []
+    seen: set[int] = set()
+    if len(cleaned.replace(" ", "")) >= 2:
+        for suggestion in model_suggestions([cleaned], top_k=max(limit, 3)):
+            for rank, (label, probability) in enumerate(suggestion.choices):
+                leaf = leaf_by_code(label)
+                if leaf is None or not allows_kind(leaf, kind) or leaf.pk in seen:
+                    continue
+                seen.add(leaf.pk)
+                out.append(
+                    CategorySuggestion(
+                        leaf,
+                        round(float(probability), 3),
+                        _path(leaf),
+                        source="model",
+                        confidence=float(probability),
+                        auto=rank == 0 and suggestion.auto,
+                        **_hints(leaf),
+                    )
+                )
+    for found in keyword_suggestions(text=text, kind=kind, limit=limit):
+        if found.category.pk not in seen and len(out) < limit + 3:
+            seen.add(found.category.pk)
+            out.append(
+                CategorySuggestion(
+                    found.category, found.score, found.path, source="keywords", **_hints(found.category)
+                )
+            )
+    return out[: max(limit, 1)]
+
+
+def keyword_suggestions(*, text: str, kind: str = "", limit: int = 5) -> list[CategorySuggestion]:
+    """Leaves whose keywords or names occur in ``text``, best first (no model needed).
+
+    A keyword hit scores 3, a name hit 2; hits on a leaf count double, hits on its
+    ancestors count once. Scores are normalized to 0–1 against the best one.
+    """
+    text = "".join((text or "").split())
+    if len(text) < 2:
+        return []
+    nodes = category_list(kind=kind)
+    by_pk = {n.pk: n for n in Category.objects.filter(is_active=True)}
+    raw: dict[int, int] = {}
+    for node in by_pk.values():
+        score = sum(3 for k in node.keywords.split(",") if k.strip() and k.strip() in text)
+        if len(node.name) >= 2 and node.name != "其他" and node.name in text:
+            score += 2
+        if score:
+            raw[node.pk] = score
+    if not raw:
+        return []
+    ranked = []
+    for leaf in (n for n in nodes if n.is_leaf):
+        score, chain, node = 2 * raw.get(leaf.pk, 0), [], by_pk.get(leaf.parent_id)
+        while node is not None:
+            score += raw.get(node.pk, 0)
+            chain.append(node.name)
+            node = by_pk.get(node.parent_id)
+        if score:
+            ranked.append((score, leaf, " / ".join([*reversed(chain), leaf.name])))
+    if not ranked:  # hits only on categories not used for this kind
+        return []
+    ranked.sort(key=lambda item: (-item[0], item[1].sort_order, item[1].code))
+    best = ranked[0][0]
+    return [CategorySuggestion(leaf, round(score / best, 3), path) for score, leaf, path in ranked[:limit]]
+
+
+def classification_view(ticket: Ticket) -> dict:
+    """What the classifier said about ``ticket``, for the dispatcher: model, decision, top choices.
+
+    ``{"model", "decision", "source", "source_label", "choices": [{"code", "name", "path",
+    "confidence", "percent", "chosen"}]}``; ``{}`` when no model looked at it. Names come
+    from the routing snapshot (no query).
+    """
+    from zhiwang.tickets.classify import leaf_by_code
+
+    record = ticket.classification or {}
+    if not record.get("choices"):
+        return {}
+    choices = []
+    for code, confidence in record["choices"]:
+        leaf = leaf_by_code(code)
+        choices.append(
+            {
+                "code": code,
+                "name": leaf.name if leaf else code,
+                "path": _path(leaf) if leaf else code,
+                "confidence": float(confidence),
+                "percent": round(100 * float(confidence)),
+                "chosen": code == ticket.category.code,
+            }
+        )
+    return {
+        "model": record.get("model", ""),
+        "decision": record.get("decision", ""),
+        "source": ticket.category_source,
+        "source_label": str(ticket.get_category_source_display()),
+        "choices": choices,
+    }
+
+
+HANDLING_UNIT_KINDS = (
+    OrgUnitKind.DEPARTMENT,
+    OrgUnitKind.DIVISION_OFFICE,
+    OrgUnitKind.GRID_STATION,
+    OrgUnitKind.SERVICE_CENTER,
+    OrgUnitKind.OTHER,
+)
+
+
+def handling_unit_choices(*, user, q: str = "") -> QuerySet[OrgUnit]:
+    """Units a dispatcher may send tickets to: active handling units serving a division in
+    their jurisdiction, or the whole city."""
+    scope = scope_of(user)
+    qs = OrgUnit.objects.filter(is_active=True, kind__in=HANDLING_UNIT_KINDS).select_related("division")
+    if not scope.everything:
+        if scope.is_empty:
+            return qs.none()
+        qs = qs.filter(Q(division_id__in=scope.division_ids) | Q(division__level="city"))
+    if q := (q or "").strip():
+        qs = qs.filter(Q(name__icontains=q) | Q(code__istartswith=q))
+    return qs.order_by("division__code", "code")

@@ -1,0 +1,228 @@
+"""Reads of the intake desk: who calls again, what happened at this address, open duplicates.
+
+Part of ``tickets.selectors`` (which imports every name from here), scoped the same way —
+except ``open_duplicates``, the submit pipeline's unscoped read.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+from typing import NamedTuple
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Q, QuerySet
+
+from zhiwang.geo.addressing import match_address
+from zhiwang.geo.models import StandardAddress
+from zhiwang.tickets.models import OPEN_STATUSES, Ticket, normalize_phone
+
+_LIST_RELATED = ("category", "handling_unit", "division", "community", "subdistrict", "district")
+
+
+def _visible(user) -> QuerySet[Ticket]:
+    return Ticket.objects.visible_to(user).select_related(*_LIST_RELATED)
+
+
+def caller_history(*, user, phone: str, limit: int = 10, exclude: Ticket | None = None) -> list[Ticket]:
+    """Earlier tickets from the same phone number, newest first (the operator sees who calls again)."""
+    normalized = normalize_phone(phone)
+    if not normalized:
+        return []
+    qs = _visible(user).filter(reporter_phone=normalized)
+    if exclude is not None:
+        qs = qs.exclude(pk=exclude.pk)
+    return list(qs.order_by("-received_at", "-pk")[:limit])
+
+
+def _building(address: StandardAddress) -> StandardAddress:
+    while address.parent_id is not None:
+        address = address.parent
+    return address
+
+
+def _inside_building(building: StandardAddress) -> QuerySet[StandardAddress]:
+    """The addresses inside a building (its code then "-"), as an index range on the code."""
+    prefix = f"{building.code}-"
+    if connection.vendor == "sqlite":
+        # SQLite does not use an index for LIKE … ESCAPE; a range on the (binary) code does.
+        inside = Q(code__gte=prefix, code__lt=f"{building.code}.")
+    else:
+        inside = Q(code__startswith=prefix)  # the varchar_pattern_ops index of the unique code
+    return StandardAddress.objects.filter(inside).values("pk")
+
+
+def at_building(address: StandardAddress) -> Q:
+    """Tickets at the building of ``address`` or anywhere inside it ("-" ends a building's code)."""
+    building = _building(address)
+    return Q(address=building) | Q(address__in=_inside_building(building))
+
+
+class AddressHistory(NamedTuple):
+    address: StandardAddress | None
+    tickets: list[Ticket]
+
+
+def address_history(
+    *,
+    user,
+    address: StandardAddress | str | None = None,
+    address_text: str = "",
+    limit: int = 10,
+    exclude: Ticket | None = None,
+) -> AddressHistory:
+    """Earlier tickets at the same building, newest first.
+
+    ``address`` is a standard address or its code; else ``address_text`` is matched
+    (at least a building must be recognised). Answers the address found and the tickets.
+    """
+    if isinstance(address, str):
+        address = StandardAddress.objects.filter(code=address.strip()).first() if address.strip() else None
+    if address is None and len((address_text or "").strip()) >= 4:
+        address = match_address(address_text).address
+    if address is None:
+        return AddressHistory(None, [])
+    qs = _visible(user).filter(at_building(address))
+    if exclude is not None:
+        qs = qs.exclude(pk=exclude.pk)
+    return AddressHistory(address, list(qs.order_by("-received_at", "-pk")[:limit]))
+
+
+def _distance_m(lon1, lat1, lon2, lat2) -> float:
+    r = 6_371_000.0
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * r * math.asin(math.sqrt(a))
+
+
+def open_duplicates(
+    *,
+    category_id: int,
+    address: StandardAddress | None,
+    community_id: int | None,
+    lon: float | None,
+    lat: float | None,
+    at: datetime,
+    exclude_pk: int | None = None,
+) -> list[Ticket]:
+    """Open tickets of the same category at the same building, or near the point within the window.
+
+    Unscoped (the submit pipeline's read); ``duplicate_candidates`` is the scoped one.
+    Radius and window: ``ZHIWANG_DUPLICATE_RADIUS_M`` (100 m), ``ZHIWANG_DUPLICATE_WINDOW_DAYS`` (7).
+    The nearby search stays inside the community (index ``tickets_dup_area``); a twin
+    across a community border is found by its address, not its point.
+    """
+    radius = getattr(settings, "ZHIWANG_DUPLICATE_RADIUS_M", 100)
+    window = timedelta(days=getattr(settings, "ZHIWANG_DUPLICATE_WINDOW_DAYS", 7))
+    building = _building(address) if address is not None else None
+    nearby = lon is not None and lat is not None and community_id is not None
+    if building is None and not nearby:
+        return []
+    rows = _duplicate_rows(
+        category_id=category_id,
+        building=building,
+        community_id=community_id if nearby else None,
+        since=at - window,
+        until=at + window,
+        exclude_pk=exclude_pk,
+    )
+    at_address, close_by, seen_nearby = [], [], 0
+    for pk, address_id, code, near, t_lon, t_lat in rows:
+        if building is not None and len(at_address) < 20:
+            if address_id == building.pk or (code or "").startswith(f"{building.code}-"):
+                at_address.append(pk)
+        if nearby and near and seen_nearby < 200:
+            seen_nearby += 1
+            if _distance_m(lon, lat, t_lon, t_lat) <= radius:
+                close_by.append(pk)
+    found = {*at_address, *close_by}
+    if not found:
+        return []
+    return sorted(Ticket.objects.filter(pk__in=found), key=lambda t: (t.received_at, t.pk))
+
+
+#: At most this many open tickets are read per duplicate search (the earliest; 20 at the building
+#: and 200 in the area are considered, as before).
+_DUPLICATE_ROWS = 500
+
+
+def _duplicate_rows(
+    *,
+    category_id: int,
+    building: StandardAddress | None,
+    community_id: int | None,
+    since: datetime,
+    until: datetime,
+    exclude_pk: int | None,
+) -> list[tuple]:
+    """``(pk, address_id, address code, near, lon, lat)`` of the earliest open tickets of the category
+    at the building (or inside it) or, with ``community_id``, located in that community within
+    [since, until]; ``near`` says the latter. One narrow query, written in SQL: it runs on every
+    submission, and building it with the ORM cost more than running it.
+    """
+    qn = connection.ops.quote_name
+    ticket, address = qn(Ticket._meta.db_table), qn(StandardAddress._meta.db_table)
+    params: list = []
+    near_sql = "FALSE"
+    if community_id is not None:
+        near_sql = (
+            "(t.community_id = %s AND t.received_at >= %s AND t.received_at <= %s "
+            "AND t.lon IS NOT NULL AND t.lat IS NOT NULL)"
+        )
+        near_params = [
+            community_id,
+            connection.ops.adapt_datetimefield_value(since),
+            connection.ops.adapt_datetimefield_value(until),
+        ]
+    either = []
+    if building is not None:
+        prefix = f"{building.code}-"
+        if connection.vendor == "sqlite":
+            # SQLite does not use an index for LIKE … ESCAPE; a range on the (binary) code does.
+            inside, inside_params = "a2.code >= %s AND a2.code < %s", [prefix, f"{building.code}."]
+        else:  # the varchar_pattern_ops index of the unique code
+            pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            inside, inside_params = "a2.code LIKE %s", [pattern]
+        either.append(f"t.address_id = %s OR t.address_id IN (SELECT a2.id FROM {address} a2 WHERE {inside})")
+        params += [building.pk, *inside_params]
+    if community_id is not None:
+        either.append(near_sql)
+        params += near_params
+    statuses = ", ".join(["%s"] * len(OPEN_STATUSES))
+    sql = (
+        f"SELECT t.id, t.address_id, a.code, CASE WHEN {near_sql} THEN 1 ELSE 0 END, t.lon, t.lat "
+        f"FROM {ticket} t LEFT OUTER JOIN {address} a ON a.id = t.address_id "
+        f"WHERE t.category_id = %s AND t.status IN ({statuses}) AND ({' OR '.join(either)})"
+        + (" AND t.id <> %s" if exclude_pk is not None else "")
+        + f" ORDER BY t.received_at, t.id LIMIT {_DUPLICATE_ROWS}"
+    )
+    all_params = [
+        *(near_params if community_id is not None else []),
+        category_id,
+        *OPEN_STATUSES,
+        *params,
+        *([exclude_pk] if exclude_pk is not None else []),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, all_params)
+        return cursor.fetchall()
+
+
+def duplicate_candidates(*, user, ticket: Ticket | None = None, tickets=None) -> list[Ticket]:
+    """Open duplicates of ``ticket`` the user may see (or, of ``tickets`` already found, the visible ones)."""
+    if ticket is not None:
+        tickets = open_duplicates(
+            category_id=ticket.category_id,
+            address=ticket.address,
+            community_id=ticket.community_id,
+            lon=ticket.lon,
+            lat=ticket.lat,
+            at=ticket.received_at,
+            exclude_pk=ticket.pk,
+        )
+    ids = [t.pk for t in tickets or ()]
+    if not ids:
+        return []
+    return list(_visible(user).filter(pk__in=ids).order_by("received_at", "pk"))

@@ -1,0 +1,115 @@
+"""The submit pipeline's field rules: every problem of a submission reported at once.
+
+Part of ``services.submit``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db import connection
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from zhiwang.core.errors import ErrorList
+from zhiwang.tickets.cache import routing_config
+from zhiwang.tickets.models import Category, Channel, TicketKind, Urgency, normalize_phone
+
+
+def _clean(value: str | None) -> str:
+    return (value or "").strip()
+
+
+#: Longest accepted values; the database columns are the hard limit, this answers with a field error.
+MAX_LENGTHS = {
+    "title": 200,
+    "description": 4000,
+    "reporter_name": 64,
+    "address_text": 255,
+    "external_id": 120,
+}
+
+
+def _category(category: Category | str | None) -> tuple[Category | None, bool]:
+    """The active category (by code or instance) with its ancestors, and whether it has active children.
+
+    Both "active" and "a leaf" are read from the table (one small query); the category
+    itself comes from the process's snapshot of the catalogue (shared: read-only).
+    """
+    if category is None or category == "":
+        return None, False
+    if isinstance(category, Category) and not category.is_active:
+        return None, False
+    qn = connection.ops.quote_name
+    table = qn(Category._meta.db_table)
+    column = "code" if isinstance(category, str) else "id"
+    sql = (
+        f"SELECT c.id, EXISTS (SELECT 1 FROM {table} k WHERE k.parent_id = c.id AND k.is_active) "
+        f"FROM {table} c WHERE c.{qn(column)} = %s AND c.is_active"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [category.strip() if isinstance(category, str) else category.pk])
+        row = cursor.fetchone()
+    if row is None:
+        return None, False
+    return routing_config().category(row[0]), bool(row[1])
+
+
+def _validate(
+    *,
+    channel: str,
+    kind: str,
+    category,
+    urgency: str,
+    texts: dict[str, str],
+    reporter_phone: str,
+    received_at: datetime | None,
+    now: datetime,
+) -> tuple[Category | None, str]:
+    """Every field rule at once (so a form shows all problems together); returns (category, phone)."""
+    errors = ErrorList()
+    if channel not in Channel.values:
+        errors.add("channel", "tickets.channel_unknown", _("Unknown channel %(value)s.") % {"value": channel})
+    if kind not in TicketKind.values:
+        errors.add("kind", "tickets.kind_unknown", _("Unknown kind %(value)s.") % {"value": kind})
+    if urgency not in Urgency.values:
+        errors.add("urgency", "tickets.urgency_unknown", _("Unknown urgency %(value)s.") % {"value": urgency})
+    category, has_active_children = _category(category)
+    if category is None:
+        errors.add("category", "tickets.category_unknown", _("Choose a category from the catalogue."))
+    elif has_active_children:
+        errors.add(
+            "category",
+            "tickets.category_not_leaf",
+            _("Choose the most specific category (%(name)s has subcategories).") % {"name": category.name},
+        )
+    elif category.kinds and kind in TicketKind.values and kind not in category.kinds:
+        errors.add(
+            "kind",
+            "tickets.kind_not_allowed",
+            _("The category %(name)s is not used for this kind.") % {"name": category.name},
+        )
+    if len(texts["description"]) < 5:
+        errors.add(
+            "description", "tickets.description_short", _("Describe the problem in at least 5 characters.")
+        )
+    for name, limit in MAX_LENGTHS.items():
+        if len(texts[name]) > limit:
+            errors.add(
+                name,
+                f"tickets.{name}_long",
+                _("At most %(limit)s characters, please (%(length)s given).")
+                % {"limit": f"{limit:,}", "length": f"{len(texts[name]):,}"},
+            )
+    phone = normalize_phone(reporter_phone)
+    if _clean(reporter_phone) and not phone:
+        errors.add("reporter_phone", "tickets.phone_invalid", _("The phone number is not valid."))
+    if received_at is not None:
+        if timezone.is_naive(received_at):
+            errors.add(
+                "received_at", "tickets.received_naive", _("Give the time received with its time zone.")
+            )
+        elif received_at > now + timedelta(minutes=5):
+            errors.add("received_at", "tickets.received_in_future", _("The time received is in the future."))
+    errors.raise_if_any("tickets.invalid", _("The ticket has invalid fields."))
+    return category, phone

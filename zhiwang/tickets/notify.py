@@ -61,6 +61,12 @@ def notify_citizen(*, ticket: Ticket, body: str) -> None:
         transaction.on_commit(partial(_send, ticket.pk, "sms", ticket.reporter_phone, body))
 
 
+def notify_phone(*, phone: str, body: str, ticket: Ticket | None = None) -> None:
+    """Text any phone number (a dispute party, a visitor), after commit; recorded like the rest."""
+    if phone:
+        transaction.on_commit(partial(_send, ticket.pk if ticket else None, "sms", phone, body))
+
+
 def notify_unit(*, unit_id: int | None, ticket: Ticket, kind: str, message: str) -> None:
     """An in-app message to everybody of a unit (in the caller's transaction: rolled back with it)."""
     if unit_id is not None:

@@ -19,7 +19,6 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
 
 from django.conf import settings
 from django.core import signing
@@ -40,11 +39,9 @@ TOKEN_SALT = "zhiwang.disputes.agreement-confirmation"
 def _text_party(phone: str, body: str) -> None:
     """An SMS to a party through the project's outbound adapters (recorded in ``OutboundMessage``),
     after commit: a rolled-back action never texts anybody."""
-    from zhiwang.tickets import notify
+    from zhiwang.tickets.notify import notify_phone
 
-    if phone:
-        # tickets.notify has no public "text this number" yet; its sender is reused, not copied.
-        transaction.on_commit(partial(notify._send, None, "sms", phone, body))
+    notify_phone(phone=phone, body=body)
 
 
 def _room_code() -> str:

@@ -753,3 +753,20 @@ def test_detail_links_the_place_and_mediation_for_those_who_may(
     closed = Ticket.objects.filter(status="rejected").latest("pk")
     client.force_login(nanshan_dispatcher)
     assert "to-mediation" not in html_of(client.get(f"/tickets/{closed.number}/"))
+
+
+def test_the_urgency_rules_flag_a_danger_for_the_dispatcher_but_never_change_the_urgency(
+    client, nanshan_dispatcher, make_ticket
+):
+    ticket = make_ticket(title="小区3栋燃气泄漏", description="楼道里燃气泄漏，味道很大，楼里住着老人。")
+    calm = make_ticket()
+    assert ticket.classification["urgency"]["level"] == "urgent"
+    assert "gas_leak" in {r["code"] for r in ticket.classification["urgency"]["reasons"]}
+    assert ticket.urgency == calm.urgency == "normal"  # a person decides (and so the deadlines stay)
+    assert "urgency" not in calm.classification
+    client.force_login(nanshan_dispatcher)
+    html = html_of(client.get(f"/tickets/{ticket.number}/"))
+    assert 'data-testid="urgency-signal"' in html and "燃气泄漏" in html
+    assert 'data-testid="urgency-signal"' not in html_of(client.get(f"/tickets/{calm.number}/"))
+    queue = html_of(client.get("/dispatch/"))
+    assert queue.count('data-testid="urgency-brief"') == 1

@@ -189,8 +189,9 @@ def classification_view(ticket: Ticket) -> dict:
     from zhiwang.tickets.classify import leaf_by_code
 
     record = ticket.classification or {}
+    urgency = _urgency_view(record.get("urgency"))
     if not record.get("choices"):
-        return {}
+        return {"urgency": urgency} if urgency else {}
     choices = []
     for code, confidence in record["choices"]:
         leaf = leaf_by_code(code)
@@ -210,6 +211,22 @@ def classification_view(ticket: Ticket) -> dict:
         "source": ticket.category_source,
         "source_label": str(ticket.get_category_source_display()),
         "choices": choices,
+        "urgency": urgency,
+    }
+
+
+def _urgency_view(found: dict | None) -> dict | None:
+    """The urgency rules' finding kept at submit, with reasons in the reader's language."""
+    if not found or found.get("level") in (None, "none"):
+        return None
+    from zhiwang.classifier.ml.urgency import reason_label
+
+    return {
+        "level": found["level"],
+        "reasons": [
+            {"label": reason_label(r.get("code", "")), "phrase": r.get("phrase", "")}
+            for r in found.get("reasons", [])
+        ],
     }
 
 

@@ -121,7 +121,20 @@ class Classification:
 
 
 def classify(*, title: str, description: str, kind: str, category: Category | str | None) -> Classification:
-    """Suggest a category for the ticket text; apply it only when none was given (see module doc)."""
+    """Suggest a category for the ticket text; apply it only when none was given (see module doc).
+
+    The urgency rules (``classifier.services.assess_urgency``) read the same text; when they
+    find a danger their finding is kept in the record (``"urgency"``) for the dispatcher to
+    see. It never changes the ticket's urgency or deadlines: a person decides that.
+    """
+    result = _classify(title=title, description=description, kind=kind, category=category)
+    signal = classifier_services.assess_urgency(title=title, body=description)
+    if signal.level != "none":
+        result.record["urgency"] = signal.as_dict()
+    return result
+
+
+def _classify(*, title: str, description: str, kind: str, category: Category | str | None) -> Classification:
     given = category not in (None, "")
     suggestions = model_suggestions([ticket_text(title=title, description=description)])
     suggestion = suggestions[0] if suggestions else None

@@ -152,6 +152,17 @@ BOOST_RULES = (
     ),
 )
 
+
+def reason_label(code: str) -> str:
+    """The reason shown to people for a rule ``code`` (in the active language), for records kept as codes."""
+    if code == "in_title":
+        return str(_("named in the title"))
+    for rule in (*DANGER_RULES, *SUPPLY_RULES, *BOOST_RULES):
+        if rule.code == code:
+            return str(rule.label)
+    return code
+
+
 #: Shortly before a danger word: a hypothetical, a prevention or a worry (may cross a comma).
 _HYPOTHETICAL = re.compile(
     r"一旦|如果|万一|假如|若是|防止|避免|预防|以免|以防|可能会|容易|担心|害怕|隐患|演练|要等|等到|难道|试想|消防栓|消火栓"

@@ -92,3 +92,28 @@ def test_grid_worker_sees_masked_residents_and_steward_imports(page, registry_ci
     with page.expect_download() as download:
         page.get_by_test_id("report-download").click()
     assert download.value.suggested_filename.endswith(".xlsx")
+
+    # Validate first, publish after reading the report.
+    from datetime import date
+
+    from zhiwang.registry.demo import make_id_number
+    from zhiwang.registry.models import Person
+
+    page.goto(f"{base}/registry/imports/new/")
+    page.select_option("#id_kind", "person")
+    page.select_option("#id_source", label="深圳市政务服务数据管理局")
+    page.select_option("#id_template", label="公安实有人口")
+    number = make_id_number("440305", date(1980, 5, 6), 321, male=False)
+    content = f"姓名,身份证号码,人口类型\n李小红,{number},户籍\n"
+    page.set_input_files(
+        "#id_file", files=[{"name": "人口2.csv", "mimeType": "text/csv", "buffer": content.encode("utf-8")}]
+    )
+    page.check("#id_validate_only")
+    page.get_by_test_id("import-form").locator("button[type=submit]").click()
+    page.wait_for_url("**/registry/imports/*/")
+    page.wait_for_selector("[data-testid=import-progress][data-status=validated]")
+    assert page.get_by_test_id("rows-created").inner_text() == "1"
+    assert not Person.objects.filter(name="李小红").exists()
+    page.get_by_test_id("publish").click()
+    page.wait_for_selector("[data-testid=import-progress][data-status=done]")
+    assert Person.objects.filter(name="李小红").count() == 1

@@ -88,6 +88,9 @@ class ImportForm(forms.Form):
     )
     template = forms.ModelChoiceField(label=_("Mapping template"), queryset=MappingTemplate.objects.all())
     file = forms.FileField(label=_("File (CSV in UTF-8 or GBK, or Excel .xlsx)"))
+    validate_only = forms.BooleanField(
+        label=_("Validate only (write nothing; publish after reading the report)"), required=False
+    )
 
     def clean_file(self):
         upload = self.cleaned_data["file"]

@@ -470,6 +470,7 @@ class ImportStatus(models.TextChoices):
     RUNNING = "running", _("Running")  # a worker is reading it (or crashed: run again to resume)
     DONE = "done", _("Done")  # every row read, report complete
     FAILED = "failed", _("Failed")  # the file could not be read at all (see error)
+    VALIDATED = "validated", _("Validated, not published")  # checked only; a data steward publishes it
 
 
 class ImportBatch(models.Model):
@@ -496,6 +497,9 @@ class ImportBatch(models.Model):
     rows_unchanged = models.PositiveIntegerField(_("records unchanged"), default=0)
     rows_rejected = models.PositiveIntegerField(_("rows rejected"), default=0)
     error = models.TextField(_("error"), blank=True)
+    #: Check the file and report what would happen, writing nothing to the registry; a data
+    #: steward then publishes the batch (``import_batch_publish``), which imports it for real.
+    validate_only = models.BooleanField(_("validate only"), default=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("created by"),
@@ -505,6 +509,15 @@ class ImportBatch(models.Model):
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("published by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    published_at = models.DateTimeField(_("published at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("import batch")

@@ -12,7 +12,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from types import SimpleNamespace
 
-from django.db.models import Count, Q, QuerySet
+from django.db import connection
+from django.db.models import BooleanField, Count, Q, QuerySet, Value
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from zhiwang.core.validators import normalize_identifier
@@ -147,6 +150,10 @@ def entity_get(*, user, pk: int) -> LegalEntity:
     return entity
 
 
+#: A "contains" text needs this many characters before the trigram index can narrow it.
+TRIGRAM_MIN_CHARS = 3
+
+
 def entity_search(*, user, q: str = "", limit: int = 50) -> QuerySet[LegalEntity]:
     """Entities by credit code (exact) or name (contains)."""
     qs = LegalEntity.objects.visible_to(user).select_related("community")
@@ -156,7 +163,24 @@ def entity_search(*, user, q: str = "", limit: int = 50) -> QuerySet[LegalEntity
     code = normalize_identifier(q)
     if len(code) == 18 and code.isalnum():
         return qs.filter(credit_code=code)[:limit]
-    return qs.filter(name__contains=q).order_by("name", "pk")[:limit]
+    matches = qs.filter(name__contains=q)
+    if connection.vendor == "postgresql" and len(q) >= TRIGRAM_MIN_CHARS:
+        # Ordered by an expression no b-tree provides, so the planner cannot walk the name
+        # index filtering row after row (a rare text would scan millions): it reads the
+        # trigram GIN index (migration 0006) and sorts the matches. Same order as by name.
+        return matches.order_by(Concat("name", Value("")), "pk")[:limit]
+    if connection.vendor == "postgresql" and len(q) == 2:
+        # No whole trigram in two characters: the bigram GIN index (migration 0006) narrows a
+        # rare pair; for a common one the planner still walks the name index (LIMIT stops early).
+        matches = matches.filter(
+            RawSQL(
+                "registry_name_bigrams(registry_legalentity.name) @> ARRAY[%s]::text[]",
+                [q],
+                output_field=BooleanField(),
+            )
+        )
+    # SQLite, one character, two on PostgreSQL: LIKE in name order.
+    return matches.order_by("name", "pk")[:limit]
 
 
 def entity_operations(*, entity: LegalEntity) -> list[Operation]:
@@ -414,9 +438,9 @@ def merge_conflicts(*, user, open_only: bool = True) -> QuerySet[ImportIssue]:
     """Merge conflicts the importer could not decide (another department names a record differently)."""
     if role_of(user) not in ("data_steward", "administrator"):
         return ImportIssue.objects.none()
-    qs = ImportIssue.objects.filter(code="merge.conflict", record_id__isnull=False).select_related(
-        "batch__source"
-    )
+    qs = ImportIssue.objects.filter(
+        code="merge.conflict", record_id__isnull=False, batch__validate_only=False
+    ).select_related("batch__source")
     if open_only:
         qs = qs.filter(resolved_at__isnull=True)
     return qs.order_by("batch_id", "row")

@@ -19,5 +19,6 @@ urlpatterns = [
     path("imports/<int:pk>/", views.import_detail, name="import_detail"),
     path("imports/<int:pk>/progress/", views.import_progress, name="import_progress"),
     path("imports/<int:pk>/resume/", views.import_resume, name="import_resume"),
+    path("imports/<int:pk>/publish/", views.import_publish, name="import_publish"),
     path("imports/<int:pk>/report.xlsx", views.import_report, name="import_report"),
 ]

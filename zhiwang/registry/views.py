@@ -24,7 +24,7 @@ from django.views.decorators.http import require_POST
 from zhiwang.core.errors import Conflict, NotFound, PermissionDeniedError, ServiceError
 from zhiwang.registry import exports, selectors, services
 from zhiwang.registry.forms import CorrectionForm, EntityCorrectionForm, ImportForm, RevealForm, apply_error
-from zhiwang.registry.imports.pipeline import header_summary, import_batch_create
+from zhiwang.registry.imports.pipeline import header_summary, import_batch_create, import_batch_publish
 from zhiwang.registry.imports.report import report_workbook
 from zhiwang.registry.models import ImportStatus, RecordKind
 
@@ -214,11 +214,12 @@ def import_new(request):
                     template=form.cleaned_data["template"],
                     file_path=path,
                     file_name=upload.name,
+                    validate_only=form.cleaned_data["validate_only"],
                 )
             except ServiceError as error:
                 apply_error(form, error)
                 return render(request, "registry/import_new.html", {"form": form}, status=400)
-        if batch.status != ImportStatus.DONE:
+        if batch.status not in (ImportStatus.DONE, ImportStatus.VALIDATED):
             from zhiwang.registry.tasks import import_batch_task
 
             transaction.on_commit(lambda: import_batch_task(batch.pk))
@@ -243,17 +244,35 @@ def _batch_context(request, pk: int) -> dict:
         "batch": batch,
         "issues": list(selectors.import_issues(batch=batch)[:500]),
         "running": batch.status in (ImportStatus.PENDING, ImportStatus.RUNNING),
+        "may_publish": batch.status == ImportStatus.VALIDATED and services.may_import(request.user),
     }
 
 
 @readers_only
-def import_detail(request, pk: int):
+def import_detail(request, pk: int, *, publish_error: ServiceError | None = None):
     context = _batch_context(request, pk)
     try:
         context["header"] = header_summary(context["batch"])
     except ServiceError as error:
         context["header_error"] = error.message
-    return render(request, "registry/import_detail.html", context)
+    context["publish_error"] = publish_error.message if publish_error else ""
+    status = publish_error.status if publish_error else 200
+    return render(request, "registry/import_detail.html", context, status=status)
+
+
+@require_POST
+@readers_only
+def import_publish(request, pk: int):
+    """A data steward publishes a validated batch: it is imported for real, in the background."""
+    batch = selectors.import_batch_get(user=request.user, pk=pk)
+    try:
+        batch = import_batch_publish(batch=batch, actor=request.user)
+    except ServiceError as error:
+        return import_detail(request, pk, publish_error=error)
+    from zhiwang.registry.tasks import import_batch_task
+
+    transaction.on_commit(lambda: import_batch_task(batch.pk))
+    return redirect("registry:import_detail", pk=batch.pk)
 
 
 @readers_only

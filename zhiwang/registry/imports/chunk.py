@@ -1,0 +1,247 @@
+"""One run of an import batch (``Run``: address cache, hashers, clock) and one chunk of it
+(``Chunk``: cleaning, address matching, merge checks, report lines and counters, saved with
+its checkpoint in the chunk's transaction). The record writers (``imports.writers``) fill
+a chunk; ``imports.pipeline`` runs them.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from zhiwang.core.errors import FieldError
+from zhiwang.geo.addressing import match_many
+from zhiwang.geo.models import AddressLevel, StandardAddress
+from zhiwang.registry.hashing import hasher
+from zhiwang.registry.imports import prepare
+from zhiwang.registry.imports.fast_clean import fast_person_cleaner
+from zhiwang.registry.models import (
+    EntitySource,
+    ImportBatch,
+    ImportChunk,
+    ImportIssue,
+    IssueSeverity,
+    Person,
+    PersonSource,
+    RecordChange,
+    RecordKind,
+)
+from zhiwang.registry.services import CONFLICT_FIELDS, change_row, resolve_address
+from zhiwang.registry.validation import CLEANERS, masked
+
+ADDRESS_CACHE_SIZE = 20_000
+MATCH_LEVELS = (AddressLevel.ROOM, AddressLevel.UNIT, AddressLevel.BUILDING)
+
+
+class Run:
+    """State of one run of a batch: the address cache, the keyed hashers and the time stamp."""
+
+    def __init__(self, batch: ImportBatch):
+        self.batch = batch
+        self.now = timezone.now()
+        self.today = timezone.localdate()
+        self.addresses: OrderedDict[str, StandardAddress | None] = OrderedDict()
+        self.labels: dict[str, str] = {}
+        self.id_hash = hasher("id")
+        phone = hasher("phone")
+        self.phone_hash = lambda value: phone(value) if value else ""
+        # Plainly valid rows skip the full cleaner (which reports every problem precisely).
+        self.fast_clean = fast_person_cleaner() if batch.kind == RecordKind.PERSON else None
+
+    def prefetch(self, texts) -> None:
+        """Resolve the chunk's distinct new address texts at once: codes by one query, the rest
+        by ``match_many`` (one index pass, two bulk queries), as ``resolve_address`` would."""
+        todo = list(dict.fromkeys(t for t in texts if t and t not in self.addresses))
+        if not todo:
+            return
+        found: dict[str, StandardAddress | None] = {}
+        stripped = {t: t.strip() for t in todo}
+        codes = list(set(stripped.values()))
+        by_code = {}
+        for start in range(0, len(codes), 900):
+            by_code.update(
+                (a.code, a) for a in StandardAddress.objects.filter(code__in=codes[start : start + 900])
+            )
+        free = [t for t in todo if stripped[t] not in by_code]
+        for text, match in zip(free, match_many([stripped[t] for t in free]), strict=True):
+            ok = match.address is not None and match.level in MATCH_LEVELS
+            found[text] = match.address if ok else None
+        for text in todo:
+            self.remember(text, by_code[stripped[text]] if stripped[text] in by_code else found[text])
+
+    def remember(self, text: str, address: StandardAddress | None) -> None:
+        self.addresses[text] = address
+        if len(self.addresses) > ADDRESS_CACHE_SIZE:
+            self.addresses.popitem(last=False)
+
+    def address(self, text: str) -> StandardAddress | None:
+        if text in self.addresses:
+            self.addresses.move_to_end(text)
+            return self.addresses[text]
+        found = resolve_address(text)
+        self.remember(text, found)
+        return found
+
+
+class Chunk:
+    """The outcome of one chunk, written in one go."""
+
+    def __init__(self, run: Run, rows: list[tuple[int, dict]], prepared: prepare.Prepared | None = None):
+        self.run = run
+        self.batch = run.batch
+        self.rows = rows
+        # Rows cleaned and hashed ahead by the reading worker: {row: (values, id hash, phone hash)}.
+        self.prepared = {row: (values, key, phone) for row, values, key, phone in prepared or ()}
+        self.issues: list[ImportIssue] = []
+        self.history: list[RecordChange] = []
+        self.created = self.updated = self.unchanged = self.rejected = 0
+        self.columns = {}
+
+    def issue(self, row: int, error: FieldError, severity: str, raw: dict) -> None:
+        self.issues.append(
+            ImportIssue(
+                batch=self.batch,
+                row=row,
+                field=error.field or "",
+                column=self.run.labels.get(error.field or "", "")[:64],
+                severity=severity,
+                code=error.code,
+                message=str(error.message)[:500],
+                value=masked(error.field, raw.get(error.field)) if error.field else "",
+            )
+        )
+
+    def duplicate(self, row: int, first_row: int | None, raw: dict, key_field: str) -> None:
+        self.rejected += 1
+        self.issue(
+            row,
+            FieldError(
+                key_field,
+                "row.duplicate",
+                _("The same record is already in row %(row)s of this file; this row was skipped.")
+                % {"row": first_row or "?"},
+            ),
+            IssueSeverity.ERROR,
+            raw,
+        )
+
+    def clean(self) -> list[tuple[int, dict, object]]:
+        good = []
+        cleaner = CLEANERS[self.batch.kind]
+        fast = None if self.prepared else self.run.fast_clean
+        prepared = self.prepared
+        for row, raw in self.rows:
+            if row in prepared:
+                good.append((row, raw, prepared[row][0]))
+                continue
+            if fast is not None:
+                values = fast(raw)
+                if values is not None:
+                    good.append((row, raw, values))
+                    continue
+            cleaned = cleaner(raw)
+            for error in cleaned.errors:
+                self.issue(row, error, IssueSeverity.ERROR, raw)
+            for warning in cleaned.warnings:
+                self.issue(row, warning, IssueSeverity.WARNING, raw)
+            if cleaned.errors:
+                self.rejected += 1
+            else:
+                good.append((row, raw, cleaned.values))
+        return good
+
+    def place(self, row: int, raw: dict, values: dict, *, required: bool = False) -> StandardAddress | None:
+        text = values.get("address") or ""
+        if not text:
+            return None
+        found = self.run.address(text)
+        if found is None:
+            error = FieldError(
+                "address",
+                "address.unmatched",
+                _("No standard address (building, unit or room) matches this address."),
+            )
+            self.issue(row, error, IssueSeverity.ERROR if required else IssueSeverity.WARNING, raw)
+        return found
+
+    def merge(self, row: int, raw: dict, record, values: dict) -> None:
+        """Another department says something else about a protected field: keep it, report it."""
+        if record.source_id is None or record.source_id == self.batch.source_id:
+            return
+        for name in CONFLICT_FIELDS[self.batch.kind]:
+            if name in values and values[name] and values[name] != getattr(record, name):
+                self.issue(
+                    row,
+                    FieldError(
+                        name,
+                        "merge.conflict",
+                        _("%(source)s records “%(kept)s” here; kept it. A data steward decides.")
+                        % {
+                            "source": record.source.name if record.source else "?",
+                            "kept": getattr(record, name),
+                        },
+                    ),
+                    IssueSeverity.WARNING,
+                    raw,
+                )
+                self.issues[-1].record_id = record.pk
+                values.pop(name)
+
+    def keep_first_source(self, record) -> None:
+        """A record created by one import has no source rows (its own provenance says it all);
+        when a second department speaks, the first one's statement is written down too."""
+        if record.source_id is None or record.source_id == self.batch.source_id:
+            return
+        model, key = (PersonSource, "person") if isinstance(record, Person) else (EntitySource, "entity")
+        model.objects.get_or_create(
+            **{key: record, "source_id": record.source_id},
+            defaults={
+                "import_batch_id": record.import_batch_id,
+                "last_confirmed_at": record.last_confirmed_at,
+            },
+        )
+
+    def stamp(self, record, row: int) -> None:
+        # *_id, not the relation descriptors: this runs once per row.
+        record.import_batch_id = self.batch.pk
+        record.import_row = row
+        record.last_confirmed_at = self.run.now
+        record.source_id = self.batch.source_id
+
+    def count_update(self, kind: str, record, changes: dict) -> None:
+        """An existing record seen again: a new version and a history row if anything changed."""
+        if changes:
+            record.version += 1
+            self.history.append(
+                change_row(
+                    kind, record.pk, "import", changes=changes, source=self.batch.source, batch=self.batch
+                )
+            )
+            self.updated += 1
+        else:
+            self.unchanged += 1
+
+    def save(self, number: int) -> None:
+        ImportIssue.objects.bulk_create(self.issues, batch_size=1000)
+        RecordChange.objects.bulk_create(self.history, batch_size=1000)
+        first, last = self.rows[0][0], self.rows[-1][0]
+        ImportChunk.objects.create(
+            batch=self.batch,
+            number=number,
+            first_row=first,
+            last_row=last,
+            created=self.created,
+            updated=self.updated,
+            unchanged=self.unchanged,
+            rejected=self.rejected,
+        )
+        ImportBatch.objects.filter(pk=self.batch.pk).update(
+            rows_read=F("rows_read") + len(self.rows),
+            rows_created=F("rows_created") + self.created,
+            rows_updated=F("rows_updated") + self.updated,
+            rows_unchanged=F("rows_unchanged") + self.unchanged,
+            rows_rejected=F("rows_rejected") + self.rejected,
+        )

@@ -1,0 +1,440 @@
+"""Writers of one chunk per record kind: people (with residences), legal entities (with
+operations) and housing. Each reads the chunk's existing records once by natural key,
+inserts the new ones as plain rows (``imports.copy.insert_rows``: COPY + one INSERT … ON
+CONFLICT on PostgreSQL, one ``executemany`` on SQLite) and updates the existing ones
+with ``bulk_update`` and history rows. They run inside the chunk's transaction.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.db import connection
+
+from zhiwang.geo.models import StandardAddress
+from zhiwang.registry.imports.copy import RaceLost, existing_hashes, existing_keys, insert_rows
+from zhiwang.registry.models import (
+    EntitySource,
+    Housing,
+    LegalEntity,
+    Operation,
+    Person,
+    PersonSource,
+    RecordKind,
+    Residence,
+)
+from zhiwang.registry.services import ENTITY_FIELDS, HOUSING_FIELDS, PERSON_FIELDS, change_row, diff
+
+if TYPE_CHECKING:
+    from zhiwang.registry.imports.chunk import Chunk
+
+
+# --- people -------------------------------------------------------------------------
+
+
+def _people(chunk: Chunk) -> None:
+    """People: new ones inserted as plain rows, existing ones updated (history, merge, sources).
+
+    SQLite reads the chunk's existing keys first and inserts only the new people. PostgreSQL
+    inserts every candidate at once (``INSERT … ON CONFLICT DO NOTHING RETURNING``): the
+    unique index is probed once instead of twice, and the rows it refused are the existing
+    people, which are then read and updated."""
+    run, batch, now = chunk.run, chunk.batch, chunk.run.now
+    id_hash, phone_hash = run.id_hash, run.phone_hash
+    good = chunk.clean()
+    run.prefetch(values.get("address") for _row, _raw, values in good)
+    by_key: dict[str, tuple[int, dict, dict]] = {}
+    prepared = chunk.prepared  # hashed ahead by the reading worker
+    for row, raw, values in good:
+        key = prepared[row][1] if row in prepared else id_hash(values["id_number"])
+        if key in by_key:
+            chunk.duplicate(row, by_key[key][0], raw, "id_number")
+            continue
+        by_key[key] = (row, raw, values)
+    optimistic = connection.vendor == "postgresql"
+    existing = {} if optimistic else _people_by_hash(existing_hashes(list(by_key)).values())
+    # New people are plain rows (no model objects): the fields below, the rest shared or default.
+    new: list[dict] = []
+    places: dict[str, StandardAddress] = {}
+    for key, (row, raw, values) in by_key.items():
+        address = chunk.place(row, raw, values)
+        if address is not None:
+            places[key] = address
+        if key in existing:
+            continue
+        record = {
+            "id_number": values["id_number"],
+            "id_number_hash": key,
+            "name": values["name"],
+            "gender": values["gender"],
+            "birth_date": values["birth_date"],
+            "import_row": row,
+        }
+        for name in PERSON_FIELDS:
+            if name in values:
+                record[name] = values[name]
+        record["phone_hash"] = prepared[row][2] if row in prepared else phone_hash(record.get("phone", ""))
+        if address is not None:
+            record["community_id"], record["grid_id"] = address.community_id, address.grid_id
+        new.append(record)
+    ids: dict[str, int] = {}
+    if new:
+        ids = insert_rows(
+            Person,
+            new,
+            shared={
+                "created_at": now,
+                "updated_at": now,
+                "last_confirmed_at": now,
+                "source_id": batch.source_id,
+                "import_batch_id": batch.pk,
+            },
+            key="id_number_hash" if (places or optimistic) else None,
+            conflict="id_number_hash",
+            skip_existing=optimistic,
+        )
+    if optimistic:
+        refused = [record["id_number_hash"] for record in new if record["id_number_hash"] not in ids]
+        existing = _people_by_hash(existing_hashes(refused).values()) if refused else {}
+        if len(existing) != len(refused):  # refused, yet gone (deleted meanwhile): redo the chunk
+            raise RaceLost(Person._meta.label)
+        chunk.created += len(ids)
+    else:
+        chunk.created += len(new)
+    changed, moves = [], []
+    for key, (row, raw, values) in by_key.items():
+        address = places.get(key)
+        person = existing.get(key)
+        if person is None:
+            if address is not None:
+                # A new person has no residence yet and already carries the address's community and grid.
+                moves.append(
+                    (_Placed(ids[key], address.community_id, address.grid_id), address, values.get("since"))
+                )
+            continue
+        if person.import_batch_id == batch.pk:
+            chunk.duplicate(row, person.import_row, raw, "id_number")
+            continue
+        chunk.merge(row, raw, person, values)
+        chunk.keep_first_source(person)
+        changes = diff(person, values, PERSON_FIELDS)
+        person.phone_hash = phone_hash(person.phone)
+        chunk.stamp(person, row)
+        person.updated_at = now
+        chunk.count_update(RecordKind.PERSON, person, changes)
+        changed.append(person)
+        if address is not None:
+            moves.append((person, address, values.get("since")))
+    if changed:
+        Person.objects.bulk_update(
+            changed,
+            [
+                *PERSON_FIELDS,
+                "phone_hash",
+                "import_batch",
+                "import_row",
+                "last_confirmed_at",
+                "source",
+                "version",
+                "updated_at",
+            ],
+            batch_size=500,
+        )
+    _residences(chunk, moves)
+    PersonSource.objects.bulk_create(
+        [
+            PersonSource(person=p, source=batch.source, import_batch=batch, last_confirmed_at=now)
+            for p in changed
+        ],
+        update_conflicts=True,
+        unique_fields=["person", "source"],
+        update_fields=["import_batch", "last_confirmed_at"],
+        batch_size=1000,
+    )
+
+
+def _people_by_hash(pks) -> dict[str, Person]:
+    pks = list(pks)
+    if not pks:
+        return {}
+    return {p.id_number_hash: p for p in Person.objects.filter(pk__in=pks).select_related("source")}
+
+
+class _Placed:
+    """A just-inserted person as ``_residences`` needs it: id, community and grid."""
+
+    __slots__ = ("pk", "community_id", "grid_id")
+
+    def __init__(self, pk: int, community_id, grid_id):
+        self.pk, self.community_id, self.grid_id = pk, community_id, grid_id
+
+
+def _residences(chunk: Chunk, moves: list[tuple[Person | _Placed, StandardAddress, object]]) -> None:
+    """Current residence per person: unchanged → confirmed; moved → the old one ends, a new one starts.
+
+    Just-inserted people (``_Placed``) have no residence yet: they are not looked up."""
+    if not moves:
+        return
+    batch, now, today = chunk.batch, chunk.run.now, chunk.run.today
+    current: dict[int, list[Residence]] = {}
+    known = [p.pk for p, _a, _s in moves if not isinstance(p, _Placed)]
+    for start in range(0, len(known), 900):
+        for residence in Residence.objects.filter(
+            person_id__in=known[start : start + 900], until__isnull=True
+        ).only("pk", "person_id", "address_id"):
+            current.setdefault(residence.person_id, []).append(residence)
+    new, ended, confirmed, placed = [], [], [], []
+    for person, address, since in moves:
+        mine = current.get(person.pk, [])
+        if any(r.address_id == address.pk for r in mine):
+            confirmed.extend(r.pk for r in mine if r.address_id == address.pk)
+            continue
+        ended.extend(r.pk for r in mine)
+        new.append(
+            {
+                "person_id": person.pk,
+                "address_id": address.pk,
+                "since": since or today,
+                "community_id": address.community_id,
+                "grid_id": address.grid_id,
+            }
+        )
+        if person.community_id != address.community_id or person.grid_id != address.grid_id or mine:
+            person.community_id, person.grid_id = address.community_id, address.grid_id
+            placed.append(person)
+        if mine:
+            chunk.history.append(
+                change_row(
+                    RecordKind.PERSON,
+                    person.pk,
+                    "move",
+                    changes={"address": ["", address.full_name]},
+                    source=batch.source,
+                    batch=batch,
+                )
+            )
+    for start in range(0, len(ended), 900):
+        Residence.objects.filter(pk__in=ended[start : start + 900]).update(until=today, updated_at=now)
+    for start in range(0, len(confirmed), 900):
+        Residence.objects.filter(pk__in=confirmed[start : start + 900]).update(last_confirmed_at=now)
+    insert_rows(
+        Residence,
+        new,
+        shared={
+            "created_at": now,
+            "updated_at": now,
+            "last_confirmed_at": now,
+            "source_id": batch.source_id,
+            "import_batch_id": batch.pk,
+        },
+    )
+    if placed:
+        Person.objects.bulk_update(placed, ["community", "grid"], batch_size=500)
+
+
+# --- legal entities -----------------------------------------------------------------
+
+
+def _entities(chunk: Chunk) -> None:
+    batch, now, today = chunk.batch, chunk.run.now, chunk.run.today
+    by_key: dict[str, tuple[int, dict, dict]] = {}
+    for row, raw, values in chunk.clean():
+        key = values["credit_code"]
+        if key in by_key:
+            chunk.duplicate(row, by_key[key][0], raw, "credit_code")
+            continue
+        by_key[key] = (row, raw, values)
+    chunk.run.prefetch(values.get("address") for _row, _raw, values in by_key.values())
+    known = existing_keys(LegalEntity, "credit_code", list(by_key))
+    existing = (
+        {
+            e.credit_code: e
+            for e in LegalEntity.objects.filter(pk__in=list(known.values())).select_related("source")
+        }
+        if known
+        else {}
+    )
+    # New entities are plain rows (no model objects), as new people are.
+    new: list[dict] = []
+    new_places: list[tuple[str, StandardAddress, object]] = []
+    changed, places = [], []
+    for key, (row, raw, values) in by_key.items():
+        address = chunk.place(row, raw, values)
+        entity = existing.get(key)
+        if entity is None:
+            record = {"credit_code": key, "import_row": row}
+            for name in ENTITY_FIELDS:
+                if name in values:
+                    record[name] = values[name]
+            if address is not None:
+                record["community_id"], record["grid_id"] = address.community_id, address.grid_id
+                new_places.append((key, address, values.get("since")))
+            new.append(record)
+            chunk.created += 1
+            continue
+        if entity.import_batch_id == batch.pk:
+            chunk.duplicate(row, entity.import_row, raw, "credit_code")
+            continue
+        chunk.merge(row, raw, entity, values)
+        chunk.keep_first_source(entity)
+        changes = diff(entity, values, ENTITY_FIELDS)
+        chunk.stamp(entity, row)
+        entity.updated_at = now
+        chunk.count_update(RecordKind.ENTITY, entity, changes)
+        changed.append(entity)
+        if address is not None:
+            places.append((entity, address, values.get("since")))
+    shared = {
+        "created_at": now,
+        "updated_at": now,
+        "last_confirmed_at": now,
+        "source_id": batch.source_id,
+        "import_batch_id": batch.pk,
+    }
+    if new:
+        ids = insert_rows(
+            LegalEntity, new, shared=shared, key="credit_code" if new_places else None, conflict="credit_code"
+        )
+    if changed:
+        LegalEntity.objects.bulk_update(
+            changed,
+            [
+                *ENTITY_FIELDS,
+                "import_batch",
+                "import_row",
+                "last_confirmed_at",
+                "source",
+                "version",
+                "updated_at",
+            ],
+            batch_size=500,
+        )
+    current: dict[int, list[Operation]] = {}
+    known_ids = [e.pk for e, _a, _s in places]
+    for start in range(0, len(known_ids), 900):
+        for op in Operation.objects.filter(
+            entity_id__in=known_ids[start : start + 900], until__isnull=True
+        ).only("pk", "entity_id", "address_id"):
+            current.setdefault(op.entity_id, []).append(op)
+    # A new entity has no operation yet and already carries the address's community and grid.
+    placed = [(_Placed(ids[key], a.community_id, a.grid_id), a, since) for key, a, since in new_places]
+    new_ops, ended, moved = [], [], []
+    for entity, address, since in [*places, *placed]:
+        mine = current.get(entity.pk, [])
+        if any(o.address_id == address.pk for o in mine):
+            continue
+        ended.extend(o.pk for o in mine)
+        new_ops.append(
+            {
+                "entity_id": entity.pk,
+                "address_id": address.pk,
+                "since": since or today,
+                "community_id": address.community_id,
+                "grid_id": address.grid_id,
+            }
+        )
+        if not isinstance(entity, _Placed):
+            entity.community_id, entity.grid_id = address.community_id, address.grid_id
+            moved.append(entity)
+    for start in range(0, len(ended), 900):
+        Operation.objects.filter(pk__in=ended[start : start + 900]).update(until=today, updated_at=now)
+    insert_rows(Operation, new_ops, shared=shared)
+    if moved:
+        LegalEntity.objects.bulk_update(moved, ["community", "grid"], batch_size=500)
+    EntitySource.objects.bulk_create(
+        [
+            EntitySource(entity=e, source=batch.source, import_batch=batch, last_confirmed_at=now)
+            for e in changed
+        ],
+        update_conflicts=True,
+        unique_fields=["entity", "source"],
+        update_fields=["import_batch", "last_confirmed_at"],
+        batch_size=1000,
+    )
+
+
+# --- housing ------------------------------------------------------------------------
+
+
+def _housing(chunk: Chunk) -> None:
+    batch, now = chunk.batch, chunk.run.now
+    by_key: dict[int, tuple[int, dict, dict, StandardAddress]] = {}
+    good = chunk.clean()
+    chunk.run.prefetch(values.get("address") for _row, _raw, values in good)
+    for row, raw, values in good:
+        address = chunk.place(row, raw, values, required=True)
+        if address is None:
+            chunk.rejected += 1
+            continue
+        if address.pk in by_key:
+            chunk.duplicate(row, by_key[address.pk][0], raw, "address")
+            continue
+        by_key[address.pk] = (row, raw, values, address)
+    known = existing_keys(Housing, "address_id", list(by_key))
+    existing = {h.address_id: h for h in Housing.objects.filter(pk__in=list(known.values()))} if known else {}
+    new: list[dict] = []
+    changed = []
+    for key, (row, raw, values, address) in by_key.items():
+        housing = existing.get(key)
+        if housing is None:
+            # A plain row, as new people and entities are.
+            record = {
+                "address_id": key,
+                "community_id": address.community_id,
+                "grid_id": address.grid_id,
+                "import_row": row,
+            }
+            for name in HOUSING_FIELDS:
+                if name in values:
+                    record[name] = values[name]
+            new.append(record)
+            chunk.created += 1
+        else:
+            if housing.import_batch_id == batch.pk:
+                chunk.duplicate(row, housing.import_row, raw, "address")
+                continue
+            changes = diff(housing, values, HOUSING_FIELDS)
+            chunk.stamp(housing, row)
+            housing.updated_at = now
+            if changes:
+                housing.version += 1
+                chunk.history.append(
+                    change_row(
+                        RecordKind.HOUSING,
+                        housing.pk,
+                        "import",
+                        changes=changes,
+                        source=batch.source,
+                        batch=batch,
+                    )
+                )
+                chunk.updated += 1
+            else:
+                chunk.unchanged += 1
+            changed.append(housing)
+    insert_rows(
+        Housing,
+        new,
+        shared={
+            "created_at": now,
+            "updated_at": now,
+            "last_confirmed_at": now,
+            "source_id": batch.source_id,
+            "import_batch_id": batch.pk,
+        },
+        conflict="address_id",
+    )
+    if changed:
+        Housing.objects.bulk_update(
+            changed,
+            [
+                *HOUSING_FIELDS,
+                "import_batch",
+                "import_row",
+                "last_confirmed_at",
+                "source",
+                "version",
+                "updated_at",
+            ],
+            batch_size=500,
+        )

@@ -265,6 +265,9 @@ ZHIWANG_TICKETS_CACHE_CHECK_SECONDS = env_int("ZHIWANG_TICKETS_CACHE_CHECK_SECON
 # ZHIWANG_REGISTRY_IMPORT_DIR (default: <data folder>/imports).
 ZHIWANG_REGISTRY_HASH_KEY = env_str("ZHIWANG_REGISTRY_HASH_KEY", "")
 ZHIWANG_REGISTRY_IMPORT_DIR = env_str("ZHIWANG_REGISTRY_IMPORT_DIR", "")
+# People files of at least this many rows are read and hashed by a forked worker while the
+# importing process writes (0: never).
+ZHIWANG_REGISTRY_IMPORT_WORKER_MIN_ROWS = env_int("ZHIWANG_REGISTRY_IMPORT_WORKER_MIN_ROWS", 20000, minimum=0)
 
 # Disputes: a case is "near its target" this many days before the one-month target.
 ZHIWANG_DISPUTE_NEAR_DAYS = env_int("ZHIWANG_DISPUTE_NEAR_DAYS", 7, minimum=1)

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from zhiwang.registry.imports.chunk import Chunk
 
 
+#: What an update by an import rewrites besides the record's own fields (provenance and version).
+PROVENANCE_UPDATE = ("import_batch", "import_row", "last_confirmed_at", "source", "version", "updated_at")
+
 # --- people -------------------------------------------------------------------------
 
 
@@ -128,16 +131,7 @@ def _people(chunk: Chunk) -> None:
     if changed:
         Person.objects.bulk_update(
             changed,
-            [
-                *PERSON_FIELDS,
-                "phone_hash",
-                "import_batch",
-                "import_row",
-                "last_confirmed_at",
-                "source",
-                "version",
-                "updated_at",
-            ],
+            [*PERSON_FIELDS, "phone_hash", *PROVENANCE_UPDATE],
             batch_size=500,
         )
     _residences(chunk, moves)
@@ -298,15 +292,7 @@ def _entities(chunk: Chunk) -> None:
     if changed:
         LegalEntity.objects.bulk_update(
             changed,
-            [
-                *ENTITY_FIELDS,
-                "import_batch",
-                "import_row",
-                "last_confirmed_at",
-                "source",
-                "version",
-                "updated_at",
-            ],
+            [*ENTITY_FIELDS, *PROVENANCE_UPDATE],
             batch_size=500,
         )
     current: dict[int, list[Operation]] = {}
@@ -427,14 +413,6 @@ def _housing(chunk: Chunk) -> None:
     if changed:
         Housing.objects.bulk_update(
             changed,
-            [
-                *HOUSING_FIELDS,
-                "import_batch",
-                "import_row",
-                "last_confirmed_at",
-                "source",
-                "version",
-                "updated_at",
-            ],
+            [*HOUSING_FIELDS, *PROVENANCE_UPDATE],
             batch_size=500,
         )

@@ -22,16 +22,18 @@ def dispute_city(transactional_db):
     """The flushed live-server database again, with only what this flow needs.
 
     The divisions (no synthetic grids or addresses: ~1 s instead of ~17 s for the whole demo
-    city), the demo accounts and the disputes demo. No ticket catalogue or work calendar: a
-    dispute case uses neither.
+    city), the demo accounts, the work calendar (the judicial-confirmation window moves off
+    holidays) and the disputes demo. No ticket catalogue: a dispute case does not use it.
     """
     from zhiwang.accounts.demo import demo_accounts_create
+    from zhiwang.core.workcalendar.services import calendar_seed
     from zhiwang.disputes.demo import demo_disputes_create
     from zhiwang.geo.locator import reset_index
     from zhiwang.geo.services import divisions_load_csv
 
     divisions_load_csv()
     reset_index()
+    calendar_seed()
     demo_accounts_create(password=PASSWORD)
     demo_disputes_create(seed=1, password=PASSWORD)
 

@@ -1,0 +1,180 @@
+"""The common frame of the ticket indicators: actions that count, result types, settings, grouping."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db.models import (
+    BigIntegerField,
+    F,
+    OuterRef,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import (
+    Coalesce,
+    TruncDay,
+    TruncMonth,
+    TruncWeek,
+)
+from django.utils import timezone
+
+from zhiwang.core.scoping import scope_of
+from zhiwang.tickets.models import Ticket, TicketEvent, TicketStatus
+from zhiwang.tickets.workflow import TicketAction as A
+
+#: A new unit (or the same one again) must act: the start of a handling round.
+HANDOVER_ACTIONS = (A.DISPATCH, A.REASSIGN, A.REOPEN)
+#: What counts as the unit's response to a hand-over.
+RESPONSE_ACTIONS = (A.ACCEPT, A.REQUEST_RETURN, A.REPLY)
+#: The citizen's follow-up (回访): closing, or reopening when unresolved or unsatisfied.
+FOLLOW_UP_ACTIONS = (A.CLOSE, A.REOPEN)
+#: The unit has answered (the reply stands, possibly awaiting review, verification or follow-up).
+ANSWERED_STATUSES = (
+    TicketStatus.REPLIED,
+    TicketStatus.VERIFYING,
+    TicketStatus.FOLLOW_UP,
+    TicketStatus.CLOSED,
+)
+
+#: Beijing's 接诉即办 assessment: 响应率 30 %, 解决率 35 %, 满意率 35 % (an example composite).
+BEIJING_WEIGHTS = {"response_rate": 0.30, "resolution_rate": 0.35, "satisfaction_rate": 0.35}
+
+GROUPINGS = ("unit", "district", "subdistrict", "community", "day", "week", "month", None)
+_NO_ROUND_END = 2**62
+
+
+@dataclass(frozen=True)
+class Rate:
+    """numerator ÷ denominator; ``value`` is None when nothing was due."""
+
+    numerator: float
+    denominator: int
+
+    @property
+    def value(self) -> float | None:
+        return self.numerator / self.denominator if self.denominator else None
+
+
+@dataclass(frozen=True)
+class Average:
+    """A mean of ``count`` samples summing to ``total``; ``value`` is None without samples."""
+
+    total: float
+    count: int
+
+    @property
+    def value(self) -> float | None:
+        return self.total / self.count if self.count else None
+
+
+# --- settings --------------------------------------------------------------------
+
+
+def basic_satisfaction_weight() -> float:
+    """``ZHIWANG_BASIC_SATISFACTION_WEIGHT``: how much a "basically satisfied" counts (default 0.8)."""
+    return float(getattr(settings, "ZHIWANG_BASIC_SATISFACTION_WEIGHT", 0.8))
+
+
+def response_hours() -> float:
+    """``ZHIWANG_RESPONSE_HOURS``: natural hours a unit has to respond to a hand-over (default 24)."""
+    return float(getattr(settings, "ZHIWANG_RESPONSE_HOURS", 24))
+
+
+# --- the common frame ------------------------------------------------------------------
+
+
+def _tz() -> ZoneInfo:
+    return ZoneInfo(settings.TIME_ZONE)
+
+
+def _visible_tickets(user):
+    return Ticket.objects.visible_to(user)
+
+
+def _events(user):
+    """Timeline rows of the tickets ``user`` may see (no subquery for city-wide roles)."""
+    scope = scope_of(user)
+    if scope.everything:
+        return TicketEvent.objects.all()
+    if scope.is_empty:
+        return TicketEvent.objects.none()
+    return TicketEvent.objects.filter(ticket__in=_visible_tickets(user).values("pk"))
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """How one indicator's rows map onto the groupings: which columns hold the unit, time and place."""
+
+    unit_field: str
+    time_field: str
+    place_prefix: str  # "" on Ticket, "ticket__" on TicketEvent
+
+    def restrict(self, qs, *, start, end, division=None, unit=None):
+        qs = qs.filter(**{f"{self.time_field}__gte": start, f"{self.time_field}__lt": end})
+        if division is not None and division.level in ("district", "subdistrict", "community"):
+            qs = qs.filter(**{f"{self.place_prefix}{division.level}_id": division.pk})
+        if unit is not None:
+            qs = qs.filter(**{self.unit_field: getattr(unit, "pk", unit)})
+        return qs
+
+    def key(self, by: str | None, time_field: str | None = None):
+        time_field = time_field or self.time_field
+        if by is None:
+            return Value(0)
+        if by == "unit":
+            return F(self.unit_field)
+        if by in ("district", "subdistrict", "community"):
+            return F(f"{self.place_prefix}{by}_id")
+        trunc = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}.get(by)
+        if trunc is None:
+            raise ValueError(f"unknown grouping {by!r}: use one of {GROUPINGS}")
+        return trunc(time_field, tzinfo=_tz())
+
+
+_EVENTS = _Frame(unit_field="unit_id", time_field="at", place_prefix="ticket__")
+_TICKETS = _Frame(unit_field="handling_unit_id", time_field="due_at", place_prefix="")
+
+
+def _clean_key(by: str | None, value):
+    if by is None:
+        return None
+    if isinstance(value, datetime):
+        return timezone.localtime(value, _tz()).date() if timezone.is_aware(value) else value.date()
+    return value
+
+
+def _grouped(qs, by: str | None, frame: _Frame, **aggregates) -> dict:
+    """``{key: {name: value}}`` from one GROUP BY query."""
+    rows = qs.annotate(_key=frame.key(by)).order_by().values("_key").annotate(**aggregates)
+    out: dict = {}
+    for row in rows:
+        key = _clean_key(by, row.pop("_key"))
+        current = out.setdefault(key, dict.fromkeys(aggregates, 0))
+        for name, value in row.items():
+            current[name] += value or 0
+    return out
+
+
+def _rates(groups: dict, numerator: str, denominator: str) -> dict:
+    return {key: Rate(values[numerator], values[denominator]) for key, values in groups.items()}
+
+
+def _round_end():
+    """The pk of the next hand-over of the same ticket (or a number beyond every pk)."""
+    following = TicketEvent.objects.filter(
+        ticket=OuterRef("ticket"), action__in=HANDOVER_ACTIONS, pk__gt=OuterRef("pk")
+    ).order_by("pk")
+    return Coalesce(
+        Subquery(following.values("pk")[:1]), Value(_NO_ROUND_END), output_field=BigIntegerField()
+    )
+
+
+def _in_round(**filters):
+    """Timeline rows of the same ticket after the outer hand-over and before the next one."""
+    return TicketEvent.objects.filter(
+        ticket=OuterRef("ticket"), pk__gt=OuterRef("pk"), pk__lt=OuterRef("round_end"), **filters
+    )

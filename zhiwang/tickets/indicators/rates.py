@@ -1,0 +1,188 @@
+"""The rate indicators (响应率, 按时受理率, 按时办结率, 解决率, 满意率, 返工率, 派遣准确率)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db.models import (
+    Count,
+    DateTimeField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    Value,
+)
+from django.utils import timezone
+
+from zhiwang.tickets.indicators.frame import (
+    _EVENTS,
+    _NO_ROUND_END,
+    _TICKETS,
+    ANSWERED_STATUSES,
+    FOLLOW_UP_ACTIONS,
+    HANDOVER_ACTIONS,
+    RESPONSE_ACTIONS,
+    Rate,
+    _events,
+    _Frame,
+    _grouped,
+    _in_round,
+    _rates,
+    _round_end,
+    _visible_tickets,
+    basic_satisfaction_weight,
+    response_hours,
+)
+from zhiwang.tickets.models import Satisfaction, TicketStatus
+from zhiwang.tickets.workflow import TicketAction as A
+
+# --- the indicators --------------------------------------------------------------------
+
+
+def response_rate(
+    *, user, start, end, by=None, division=None, unit=None, as_of=None, hours: float | None = None
+) -> dict:
+    """响应率: hand-overs the unit responded to within ``hours`` ÷ hand-overs whose window has closed.
+
+    A hand-over is a dispatch, reassignment or reopening (the timeline row names the unit); a
+    response is the same unit's sign-for, return request or reply in the same round.
+    """
+    as_of = as_of or timezone.now()
+    window = timedelta(hours=response_hours() if hours is None else hours)
+    limit = ExpressionWrapper(OuterRef("at") + Value(window), output_field=DateTimeField())
+    qs = _EVENTS.restrict(
+        _events(user).filter(action__in=HANDOVER_ACTIONS), start=start, end=end, division=division, unit=unit
+    ).annotate(round_end=_round_end())
+    responded = Exists(_in_round(action__in=RESPONSE_ACTIONS, unit_id=OuterRef("unit_id"), at__lte=limit))
+    qs = qs.annotate(responded=responded).filter(Q(responded=True) | Q(at__lte=as_of - window))
+    groups = _grouped(qs, by, _EVENTS, due=Count("pk"), responded_n=Count("pk", filter=Q(responded=True)))
+    return _rates(groups, "responded_n", "due")
+
+
+def on_time_acceptance_rate(*, user, start, end, by=None, division=None, unit=None) -> dict:
+    """按时签收率: hand-overs signed for by the accept deadline ÷ hand-overs signed for or missed.
+
+    A miss is the clock sweep's "not accepted in time" row in the round, or, for the ticket's
+    current round, a sign-for later than ``Ticket.accept_due_at``.
+    """
+    qs = _EVENTS.restrict(
+        _events(user).filter(action__in=HANDOVER_ACTIONS), start=start, end=end, division=division, unit=unit
+    ).annotate(round_end=_round_end())
+    accepted = Exists(_in_round(action=A.ACCEPT))
+    warned = Exists(_in_round(action=A.WARN, payload__kind="accept_overdue"))
+    late_now = Exists(_in_round(action=A.ACCEPT, at__gt=F("ticket__accept_due_at")))
+    qs = qs.annotate(accepted=accepted, warned=warned, late_now=late_now)
+    qs = qs.filter(Q(accepted=True) | Q(warned=True))
+    on_time = Q(accepted=True, warned=False) & ~Q(late_now=True, round_end=_NO_ROUND_END)
+    groups = _grouped(qs, by, _EVENTS, due=Count("pk"), on_time=Count("pk", filter=on_time))
+    return _rates(groups, "on_time", "due")
+
+
+def on_time_closure_rate(*, user, start, end, by=None, division=None, unit=None, as_of=None) -> dict:
+    """按期办结率: tickets answered by their deadline ÷ tickets due to close (deadline in the window).
+
+    Due to close: the handling deadline ``due_at`` falls in ``[start, end)`` and has passed by
+    ``as_of``, or the unit has already answered; merged, rejected and suspended tickets are left
+    out. Answered on time: the unit's reply stands (replied or later) and ``replied_at <= due_at``.
+    """
+    as_of = as_of or timezone.now()
+    answered = Q(status__in=ANSWERED_STATUSES, replied_at__isnull=False)
+    qs = _TICKETS.restrict(
+        _visible_tickets(user)
+        .filter(due_at__isnull=False)
+        .exclude(status__in=(TicketStatus.MERGED, TicketStatus.REJECTED, TicketStatus.SUSPENDED)),
+        start=start,
+        end=end,
+        division=division,
+        unit=unit,
+    ).filter(Q(due_at__lt=as_of) | answered)
+    on_time = answered & Q(replied_at__lte=F("due_at"))
+    groups = _grouped(qs, by, _TICKETS, due=Count("pk"), on_time=Count("pk", filter=on_time))
+    return _rates(groups, "on_time", "due")
+
+
+def _ratings(user, *, start, end, division, unit):
+    """Follow-ups in the window where the citizen was reached and rated (not unreachable)."""
+    qs = _events(user).filter(action__in=FOLLOW_UP_ACTIONS).exclude(payload__unreachable=True)
+    qs = qs.filter(payload__satisfaction__in=Satisfaction.values)
+    return _EVENTS.restrict(qs, start=start, end=end, division=division, unit=unit)
+
+
+def resolution_rate(*, user, start, end, by=None, division=None, unit=None) -> dict:
+    """解决率: follow-ups rated resolved ÷ rated follow-ups (unreachable ones left out)."""
+    qs = _ratings(user, start=start, end=end, division=division, unit=unit)
+    groups = _grouped(
+        qs, by, _EVENTS, rated=Count("pk"), resolved=Count("pk", filter=Q(payload__resolved=True))
+    )
+    return _rates(groups, "resolved", "rated")
+
+
+def satisfaction_counts(*, user, start, end, by=None, division=None, unit=None) -> dict:
+    """``{key: {"rated", "satisfied", "basically_satisfied", "unsatisfied"}}`` of the rated follow-ups."""
+    qs = _ratings(user, start=start, end=end, division=division, unit=unit)
+    return _grouped(
+        qs,
+        by,
+        _EVENTS,
+        rated=Count("pk"),
+        **{
+            value: Count("pk", filter=Q(payload__satisfaction=value))
+            for value in (Satisfaction.SATISFIED, Satisfaction.BASICALLY, Satisfaction.UNSATISFIED)
+        },
+    )
+
+
+def satisfaction_rate(
+    *, user, start, end, by=None, division=None, unit=None, basic_weight: float | None = None
+) -> dict:
+    """满意率: (satisfied + basically satisfied × weight) ÷ rated follow-ups."""
+    weight = basic_satisfaction_weight() if basic_weight is None else basic_weight
+    counts = satisfaction_counts(user=user, start=start, end=end, by=by, division=division, unit=unit)
+    return {
+        key: Rate(c[Satisfaction.SATISFIED] + c[Satisfaction.BASICALLY] * weight, c["rated"])
+        for key, c in counts.items()
+    }
+
+
+def rework_rate(*, user, start, end, by=None, division=None, unit=None) -> dict:
+    """返工率 (重办率): follow-ups that reopened the ticket ÷ follow-ups (closing or reopening), in the window.
+
+    Rework is what ``Ticket.rework_count`` counts: a reopening after an unresolved or unsatisfied
+    follow-up. A reply sent back at review or failed on site is the dispatcher's quality control,
+    not rework (it shows in the handling time instead).
+    """
+    qs = _EVENTS.restrict(
+        _events(user).filter(action__in=FOLLOW_UP_ACTIONS), start=start, end=end, division=division, unit=unit
+    )
+    groups = _grouped(
+        qs, by, _EVENTS, follow_ups=Count("pk"), reopened=Count("pk", filter=Q(action=A.REOPEN))
+    )
+    return _rates(groups, "reopened", "follow_ups")
+
+
+_DISPATCH_FRAME = _Frame(unit_field="ticket__dispatch_center_id", time_field="at", place_prefix="ticket__")
+
+
+def accurate_dispatch_rate(*, user, start, end, by=None, division=None, unit=None) -> dict:
+    """准确派遣率: (dispatches − returned as wrongly dispatched − reassigned) ÷ dispatches.
+
+    Dispatches are dispatch and reassignment decisions; "unit" is the ticket's dispatch center.
+    """
+    qs = _DISPATCH_FRAME.restrict(
+        _events(user).filter(action__in=(A.DISPATCH, A.REASSIGN, A.APPROVE_RETURN)),
+        start=start,
+        end=end,
+        division=division,
+        unit=unit,
+    )
+    wrong = Q(action=A.REASSIGN) | Q(action=A.APPROVE_RETURN, payload__wrong_dispatch=True)
+    groups = _grouped(
+        qs,
+        by,
+        _DISPATCH_FRAME,
+        dispatched=Count("pk", filter=Q(action__in=(A.DISPATCH, A.REASSIGN))),
+        wrong=Count("pk", filter=wrong),
+    )
+    return {key: Rate(v["dispatched"] - v["wrong"], v["dispatched"]) for key, v in groups.items()}

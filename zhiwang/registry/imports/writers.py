@@ -32,6 +32,21 @@ if TYPE_CHECKING:
 #: What an update by an import rewrites besides the record's own fields (provenance and version).
 PROVENANCE_UPDATE = ("import_batch", "import_row", "last_confirmed_at", "source", "version", "updated_at")
 
+
+def _sources_confirm(model, field: str, records, batch, now) -> None:
+    """Record that ``batch``'s department confirmed ``records`` now (one row per record and source)."""
+    model.objects.bulk_create(
+        [
+            model(**{field: record}, source=batch.source, import_batch=batch, last_confirmed_at=now)
+            for record in records
+        ],
+        update_conflicts=True,
+        unique_fields=[field, "source"],
+        update_fields=["import_batch", "last_confirmed_at"],
+        batch_size=1000,
+    )
+
+
 # --- people -------------------------------------------------------------------------
 
 
@@ -135,16 +150,7 @@ def _people(chunk: Chunk) -> None:
             batch_size=500,
         )
     _residences(chunk, moves)
-    PersonSource.objects.bulk_create(
-        [
-            PersonSource(person=p, source=batch.source, import_batch=batch, last_confirmed_at=now)
-            for p in changed
-        ],
-        update_conflicts=True,
-        unique_fields=["person", "source"],
-        update_fields=["import_batch", "last_confirmed_at"],
-        batch_size=1000,
-    )
+    _sources_confirm(PersonSource, "person", changed, batch, now)
 
 
 def _people_by_hash(pks) -> dict[str, Person]:
@@ -327,16 +333,7 @@ def _entities(chunk: Chunk) -> None:
     insert_rows(Operation, new_ops, shared=shared)
     if moved:
         LegalEntity.objects.bulk_update(moved, ["community", "grid"], batch_size=500)
-    EntitySource.objects.bulk_create(
-        [
-            EntitySource(entity=e, source=batch.source, import_batch=batch, last_confirmed_at=now)
-            for e in changed
-        ],
-        update_conflicts=True,
-        unique_fields=["entity", "source"],
-        update_fields=["import_batch", "last_confirmed_at"],
-        batch_size=1000,
-    )
+    _sources_confirm(EntitySource, "entity", changed, batch, now)
 
 
 # --- housing ------------------------------------------------------------------------

@@ -1,0 +1,134 @@
+"""Early warnings (``Alert``) and who is told about them (``AlertSubscription``)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class AlertKind(models.TextChoices):
+    SURGE = "surge", _("Surge")  # 激增: a (place, category) series far above its baseline
+    ADDRESS_CLUSTER = "address_cluster", _("Cluster at one address")  # 群体性: one address
+    TOPIC_CLUSTER = "topic_cluster", _("Cluster on one topic")  # 群体性: one topic
+    REPEAT_CALLER = "repeat_caller", _("Repeated caller")  # 重复来电
+    REPEAT_REOPEN = "repeat_reopen", _("Repeatedly reopened")  # 反复重办
+
+
+class AlertStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    HANDLED = "handled", _("Handled")
+    FALSE = "false", _("False alarm")
+
+
+class AlertQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Alerts about places in the user's jurisdiction (city-wide alerts: city-wide users only)."""
+        from zhiwang.core.scoping import scope_of
+
+        scope = scope_of(user)
+        if scope.everything:
+            return self
+        if scope.is_empty:
+            return self.none()
+        return self.filter(division_id__in=scope.division_ids | scope.grid_community_ids)
+
+
+class Alert(models.Model):
+    """An early warning with its explanation; one per ``key`` (de-duplication) while it is open.
+
+    ``key`` names the series and the window ("surge:community:123:cat:45"); a detector that
+    finds the same thing again updates the open alert instead of raising a second one.
+    """
+
+    kind = models.CharField(_("kind"), max_length=20, choices=AlertKind.choices)
+    key = models.CharField(_("key"), max_length=160)
+    status = models.CharField(
+        _("status"), max_length=12, choices=AlertStatus.choices, default=AlertStatus.OPEN
+    )
+    division = models.ForeignKey(
+        "geo.Division",
+        verbose_name=_("division"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    grid = models.ForeignKey(
+        "geo.Grid", verbose_name=_("grid"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    category = models.ForeignKey(
+        "tickets.Category",
+        verbose_name=_("category"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    window_start = models.DateTimeField(_("window start"))
+    window_end = models.DateTimeField(_("window end"))
+    observed = models.IntegerField(_("observed"), default=0)
+    expected = models.FloatField(_("expected"), default=0)
+    spread = models.FloatField(_("spread"), default=0)
+    score = models.FloatField(_("score"), default=0)
+    explanation = models.CharField(_("explanation"), max_length=500)
+    ticket_ids = models.JSONField(_("tickets"), default=list, blank=True)
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("raised at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("decided by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decision_note = models.CharField(_("decision note"), max_length=500, blank=True)
+
+    objects = AlertQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("alert")
+        verbose_name_plural = _("alerts")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["key"], condition=models.Q(status="open"), name="analytics_alert_open_once"
+            )
+        ]
+        indexes = [models.Index(fields=["status", "kind", "created_at"], name="analytics_alert_list")]
+
+    def __str__(self) -> str:
+        return self.explanation
+
+
+class AlertSubscription(models.Model):
+    """A unit is told (in-app notification) about new alerts in a division, optionally of some kinds."""
+
+    unit = models.ForeignKey(
+        "accounts.OrgUnit", verbose_name=_("unit"), on_delete=models.CASCADE, related_name="+"
+    )
+    division = models.ForeignKey(
+        "geo.Division", verbose_name=_("division"), on_delete=models.CASCADE, related_name="+"
+    )
+    kinds = models.JSONField(_("kinds"), default=list, blank=True, help_text=_("Empty: every kind"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("alert subscription")
+        verbose_name_plural = _("alert subscriptions")
+        constraints = [
+            models.UniqueConstraint(fields=["unit", "division"], name="analytics_subscription_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.unit} ← {self.division}"

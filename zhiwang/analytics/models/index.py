@@ -1,0 +1,93 @@
+"""The governance index (治理指数): the admin-editable ``IndexFormula`` and the monthly
+``GovernanceIndex`` scores of each division."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+def default_weights() -> dict:
+    return {
+        "on_time_closure_rate": 0.30,
+        "satisfaction_rate": 0.25,
+        "resolution_rate": 0.25,
+        "rework_rate": 0.10,
+        "response_rate": 0.10,
+        # optional term (disputes): 0 leaves the ranking as it was until an administrator weighs it
+        "dispute_success_rate": 0.0,
+    }
+
+
+class IndexFormula(models.Model):
+    """治理指数 formula: weights over indicators (rates 0–1; rework counts as 1 − rework rate).
+
+    score = 100 × Σ weight × value ÷ Σ weight over the indicators that have a value. The red list
+    is the top ``red_count`` of a level, the black list the bottom ``black_count`` (and anybody
+    under ``black_below``). The active formula is the newest with ``is_active``.
+    """
+
+    name = models.CharField(_("name"), max_length=64)
+    weights = models.JSONField(_("weights"), default=default_weights)
+    red_count = models.PositiveSmallIntegerField(_("red list size"), default=3)
+    black_count = models.PositiveSmallIntegerField(_("black list size"), default=3)
+    black_below = models.FloatField(_("black list below score"), null=True, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("index formula")
+        verbose_name_plural = _("index formulas")
+        ordering = ["-updated_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Standing(models.TextChoices):
+    RED = "red", _("Red list")
+    BLACK = "black", _("Black list")
+    NONE = "", _("—")
+
+
+class GovernanceIndexQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        from zhiwang.core.scoping import scope_of
+
+        scope = scope_of(user)
+        if scope.everything:
+            return self
+        if scope.is_empty:
+            return self.none()
+        return self.filter(division_id__in=scope.division_ids)
+
+
+class GovernanceIndex(models.Model):
+    """One division's index for one month, with the indicator values it came from."""
+
+    month = models.DateField(_("month"))  # first day of the month
+    division = models.ForeignKey(
+        "geo.Division", verbose_name=_("division"), on_delete=models.CASCADE, related_name="+"
+    )
+    level = models.CharField(_("level"), max_length=12)
+    formula = models.ForeignKey(
+        IndexFormula, verbose_name=_("formula"), null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    score = models.FloatField(_("score"), null=True, blank=True)
+    rank = models.PositiveIntegerField(_("rank"), null=True, blank=True)
+    standing = models.CharField(_("standing"), max_length=8, choices=Standing.choices, blank=True, default="")
+    values = models.JSONField(_("indicators"), default=dict)
+    computed_at = models.DateTimeField(_("computed at"), auto_now=True)
+
+    objects = GovernanceIndexQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("governance index")
+        verbose_name_plural = _("governance indices")
+        ordering = ["month", "level", "rank"]
+        constraints = [
+            models.UniqueConstraint(fields=["month", "division"], name="analytics_index_month_division")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.division_id}: {self.score}"

@@ -1,0 +1,35 @@
+"""The alert list of the viewer's jurisdiction, and the tickets behind an alert."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from zhiwang.analytics.selectors.place import Place, require_analyst, ticket_link
+
+
+def alert_list(*, user, status: str = "open", kind: str = ""):
+    """Alerts about places in the user's jurisdiction, newest first."""
+    from zhiwang.analytics.models import Alert
+
+    require_analyst(user)
+    qs = Alert.objects.visible_to(user).select_related("division", "grid", "category", "decided_by")
+    if status:
+        qs = qs.filter(status=status)
+    if kind:
+        qs = qs.filter(kind=kind)
+    return qs.order_by("-created_at", "-pk")
+
+
+def alert_tickets_link(alert) -> str:
+    """The tickets behind an alert (its window and place; the list applies the viewer's scope)."""
+    filters = {}
+    if alert.category_id:
+        filters["category"] = alert.category.code
+    if alert.grid_id:
+        filters["grid"] = alert.grid.code
+    place = Place(alert.division) if alert.division_id else None
+    start = timezone.localtime(alert.window_start).date()
+    end = timezone.localtime(alert.window_end).date()
+    return ticket_link(place, start, end if end > start else start + timedelta(days=1), **filters)

@@ -1,0 +1,285 @@
+"""The figures of the dashboard page: totals and stock, trend, breakdowns, units, children, addresses.
+
+Each takes a ``Place`` and a window ``[start, end)`` of local days and reads the rollups only
+(``selectors.metrics``); each row carries the link to the tickets behind it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from django.db.models import Sum
+from django.utils.translation import gettext as _
+
+from zhiwang.analytics.models import AddressDay, Dimension, NodeLevel, RollupArea, RollupFact
+from zhiwang.analytics.selectors.metrics import (
+    FLOW_METRICS,
+    RATE_METRICS,
+    _clean,
+    _flow_table,
+    _labels,
+    _place_filter,
+    _rates,
+    _stocks,
+    _sum_all,
+    _unit_table,
+)
+from zhiwang.analytics.selectors.place import Place, dashboard_link, ticket_link
+from zhiwang.core.errors import ServiceError
+from zhiwang.geo.models import Division, DivisionLevel, Grid
+
+CHILD_LEVEL = {
+    DivisionLevel.CITY: NodeLevel.DISTRICT,
+    DivisionLevel.DISTRICT: NodeLevel.SUBDISTRICT,
+    DivisionLevel.SUBDISTRICT: NodeLevel.COMMUNITY,
+    DivisionLevel.COMMUNITY: NodeLevel.GRID,
+}
+
+
+@dataclass
+class Summary:
+    place: Place
+    start: date
+    end: date
+    flows: dict
+    stocks: dict
+    rates: dict
+    links: dict = field(default_factory=dict)
+
+
+def summary(*, place: Place, start: date, end: date) -> Summary:
+    """Window totals, the open and overdue stock at the end of the window, and the rates."""
+    flows = _clean(
+        _flow_table(place).filter(day__gte=start, day__lt=end).aggregate(**_sum_all(FLOW_METRICS)),
+        FLOW_METRICS,
+    )
+    stocks = _stocks(place, end)
+    links = {
+        "received": ticket_link(place, start, end),
+        "open": ticket_link(place, status="open"),
+        "overdue_open": ticket_link(place, status="open", overdue="true"),
+        "closed": ticket_link(place, start, end, status="closed"),
+    }
+    return Summary(place, start, end, flows, stocks, _rates(flows), links)
+
+
+def trend(*, place: Place, start: date, end: date, by: str = "day") -> list[dict]:
+    """Per day (or week, Monday first): received, closed, overdue; every period, zeros included."""
+    if by not in ("day", "week"):
+        raise ServiceError("analytics.by_unknown", _("Group by day or week."), field="by")
+    metrics = ("received", "closed", "overdue")
+    rows = {
+        r["day"]: r
+        for r in _flow_table(place)
+        .filter(day__gte=start, day__lt=end)
+        .order_by()
+        .values("day")
+        .annotate(**_sum_all(metrics))
+    }
+    periods: dict[date, dict] = {}
+    day = start
+    while day < end:
+        key = day - timedelta(days=day.weekday()) if by == "week" else day
+        bucket = periods.setdefault(key, {"period": key, **dict.fromkeys(metrics, 0)})
+        for metric in metrics:
+            bucket[metric] += rows.get(day, {}).get(metric) or 0
+        day += timedelta(days=1)
+    out = []
+    for key, bucket in periods.items():
+        last = min(key + timedelta(days=7 if by == "week" else 1), end)
+        bucket["link"] = ticket_link(place, max(key, start), last)
+        out.append(bucket)
+    return out
+
+
+BREAKDOWN_DIMS = (Dimension.CATEGORY, Dimension.CHANNEL, Dimension.KIND, Dimension.UNIT)
+DIM_COLUMNS = {
+    Dimension.CATEGORY: "category_id",
+    Dimension.CHANNEL: "channel",
+    Dimension.KIND: "kind",
+    Dimension.UNIT: "unit_id",
+}
+
+
+def breakdown(
+    *, place: Place, start: date, end: date, dim: str, metric: str = "received", top: int = 10
+) -> list[dict]:
+    """The largest values of one dimension (category, channel, kind, unit) for one metric."""
+    if dim not in BREAKDOWN_DIMS:
+        raise ServiceError(
+            "analytics.dim_unknown",
+            _("Break down by one of: %(choices)s.") % {"choices": ", ".join(BREAKDOWN_DIMS)},
+            field="dim",
+        )
+    if metric not in FLOW_METRICS:
+        raise ServiceError(
+            "analytics.metric_unknown", _("Unknown figure %(m)s.") % {"m": metric}, field="metric"
+        )
+    column = DIM_COLUMNS[dim]
+    table = _unit_table(place) if dim == Dimension.UNIT else _flow_table(place)
+    rows = [
+        {"value": str(r[column]), "total": r["total"]}
+        for r in table.filter(day__gte=start, day__lt=end)
+        .order_by()
+        .values(column)
+        .annotate(total=Sum(metric))
+        .filter(total__gt=0)
+        .order_by("-total", column)[: max(1, min(top, 100))]
+    ]
+    labels = _labels(dim, [r["value"] for r in rows])
+    out = []
+    for r in rows:
+        label = labels.get(r["value"], {"name": r["value"], "code": r["value"], "filter": {}})
+        link_filters = dict(label["filter"])
+        if metric == "received":
+            out.append({**label, "value": r["total"], "link": ticket_link(place, start, end, **link_filters)})
+        else:
+            out.append({**label, "value": r["total"], "link": ticket_link(place, **link_filters)})
+    for row in out:
+        row.pop("filter", None)
+    return out
+
+
+def unit_table(*, place: Place, start: date, end: date, top: int = 20) -> list[dict]:
+    """Per handling unit: dispatched, closed, rates (the unit's events about this place)."""
+    sums = {
+        str(r["unit_id"]): r
+        for r in _unit_table(place)
+        .filter(day__gte=start, day__lt=end)
+        .order_by()
+        .values("unit_id")
+        .annotate(**_sum_all({*RATE_METRICS, "dispatched", "overdue"}))
+    }
+    labels = _labels(Dimension.UNIT, list(sums))
+    rows = []
+    for value, metrics in sums.items():
+        label = labels.get(value)
+        if label is None:
+            continue
+        rows.append(
+            {
+                "code": label["code"],
+                "name": label["name"],
+                **{m: metrics.get(m) or 0 for m in ("dispatched", "closed", "overdue", "reopened", "rated")},
+                **_rates(_clean(metrics, FLOW_METRICS)),
+                "link": ticket_link(place, **label["filter"]),
+            }
+        )
+    rows.sort(key=lambda r: (-r["dispatched"], r["code"]))
+    return rows[:top]
+
+
+def children(*, place: Place, start: date, end: date) -> list[dict]:
+    """Per child (district → subdistricts → communities → grids): flows, stocks, rates, links, for the map."""
+    child_level = CHILD_LEVEL[place.level]
+    if child_level == NodeLevel.GRID:
+        items = list(Grid.objects.filter(community_id=place.node).defer("geometry").order_by("code"))
+    else:
+        items = list(
+            Division.objects.filter(parent=place.division, level=child_level)
+            .defer("geometry")
+            .order_by("code")
+        )
+    group = f"{child_level}_id"
+    nodes = [i.pk for i in items]
+    table = RollupFact if child_level in (NodeLevel.COMMUNITY, NodeLevel.GRID) else RollupArea
+    flows = {
+        r[group]: _clean(r, FLOW_METRICS)
+        for r in table.objects.filter(**_place_filter(place.level, place.node), day__gte=start, day__lt=end)
+        .filter(**{f"{group}__in": nodes})
+        .order_by()
+        .values(group)
+        .annotate(**_sum_all({*RATE_METRICS, "received"}))
+    }
+    stocks = _stocks(place, end, group, nodes)
+    out = []
+    for item in items:
+        f, s = flows.get(item.pk, {}), stocks.get(item.pk, {})
+        row = {
+            "code": item.code,
+            "name": getattr(item, "display_name", item.name),
+            "level": child_level,
+            "received": f.get("received", 0),
+            "closed": f.get("closed", 0),
+            "open": s.get("open", 0),
+            "overdue_open": s.get("overdue_open", 0),
+            **_rates(f),
+        }
+        if child_level == NodeLevel.GRID:
+            row["link"] = ticket_link(place, start, end, grid=item.code)
+            row["drill"] = None
+        else:
+            row["link"] = ticket_link(Place(item), start, end)
+            row["drill"] = dashboard_link(item.code)
+        out.append(row)
+    return out
+
+
+def child_geometry(*, place: Place) -> dict:
+    """GeoJSON of the children drawn on the map (divisions or, for a community, its grids)."""
+    import json
+
+    child_level = CHILD_LEVEL[place.level]
+    if child_level == NodeLevel.GRID:
+        items = Grid.objects.filter(community_id=place.node).only("code", "name", "geometry")
+    else:
+        items = Division.objects.filter(parent=place.division, level=child_level).only(
+            "code", "name", "short_name", "geometry"
+        )
+    features = []
+    for item in items:
+        if not item.geometry:
+            continue
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": json.loads(item.geometry),
+                "properties": {"code": item.code, "name": getattr(item, "display_name", item.name)},
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
+
+
+def recurring_addresses(
+    *, place: Place, start: date, end: date, top: int = 10, minimum: int = 2
+) -> list[dict]:
+    """Standard addresses with the most tickets in the window (at least ``minimum``)."""
+    qs = AddressDay.objects.filter(**_place_filter(place.level, place.node), day__gte=start, day__lt=end)
+    rows = [
+        {"value": str(r["address_id"]), "total": r["total"]}
+        for r in qs.order_by()
+        .values("address_id")
+        .annotate(total=Sum("received"))
+        .filter(total__gte=minimum)
+        .order_by("-total", "address_id")[: max(1, min(top, 100))]
+    ]
+    labels = _labels(Dimension.ADDRESS, [r["value"] for r in rows])
+    out = []
+    for r in rows:
+        label = labels.get(r["value"])
+        if label is None:
+            continue
+        out.append(
+            {
+                "code": label["code"],
+                "name": label["name"],
+                "value": r["total"],
+                "link": ticket_link(place, start, end, **label["filter"]),
+            }
+        )
+    return out
+
+
+def dashboard(*, place: Place, start: date, end: date, by: str = "day") -> dict:
+    """Every figure of the dashboard page in one dict (the API serves each one separately too)."""
+    return {
+        "summary": summary(place=place, start=start, end=end),
+        "trend": trend(place=place, start=start, end=end, by=by),
+        "kinds": breakdown(place=place, start=start, end=end, dim=Dimension.KIND),
+        "channels": breakdown(place=place, start=start, end=end, dim=Dimension.CHANNEL),
+        "categories": breakdown(place=place, start=start, end=end, dim=Dimension.CATEGORY),
+        "units": unit_table(place=place, start=start, end=end),
+        "children": children(place=place, start=start, end=end),
+        "addresses": recurring_addresses(place=place, start=start, end=end),
+    }

@@ -1,0 +1,77 @@
+"""Reads of the disputes app, always scoped to who is asking.
+
+Who sees which cases (``case_visible``):
+- administrators: every case;
+- dispatchers and leaders: cases inside their jurisdiction (the case's division);
+- mediators: the cases of their own organisation and those assigned to them;
+- window operators: cases registered at their service centre; an intake operator who works at
+  no centre (the 12345 hotline) the cases they turned tickets into;
+- anybody else (citizens, grid workers…): none (a case outside answers 404, like one that
+  does not exist).
+Personal data of the parties is masked everywhere unless revealed (``case_reveal_parties``).
+
+The reads live in modules by subject (cases, ledger, organisations, window, online, registry);
+import them from here.
+"""
+
+from zhiwang.disputes.selectors.cases import (
+    CaseFilters,
+    alerts_for,
+    case_get,
+    case_list,
+    case_parties,
+    case_sessions,
+    case_timeline,
+    case_visible,
+    category_choices,
+    linked_ticket_timeline,
+    near_days,
+)
+from zhiwang.disputes.selectors.ledger import LEDGER_GROUPS, dispute_indicators, ledger_summary
+from zhiwang.disputes.selectors.online import (
+    agreement_confirmations,
+    agreement_for_party,
+    case_meetings,
+    mask_party_data,
+)
+from zhiwang.disputes.selectors.organisations import mediators_of, organisation_list
+from zhiwang.disputes.selectors.registry import (
+    REGISTRY_PICK_LIMIT,
+    may_use_registry,
+    registry_candidates,
+    registry_links,
+    registry_picked,
+)
+from zhiwang.disputes.selectors.window import area_choices, area_queues, centres_for, visit_get
+
+__all__ = [
+    "LEDGER_GROUPS",
+    "REGISTRY_PICK_LIMIT",
+    "CaseFilters",
+    "agreement_confirmations",
+    "agreement_for_party",
+    "alerts_for",
+    "area_choices",
+    "area_queues",
+    "case_get",
+    "case_list",
+    "case_meetings",
+    "case_parties",
+    "case_sessions",
+    "case_timeline",
+    "case_visible",
+    "category_choices",
+    "centres_for",
+    "dispute_indicators",
+    "ledger_summary",
+    "linked_ticket_timeline",
+    "may_use_registry",
+    "mask_party_data",
+    "mediators_of",
+    "near_days",
+    "organisation_list",
+    "registry_candidates",
+    "registry_links",
+    "registry_picked",
+    "visit_get",
+]

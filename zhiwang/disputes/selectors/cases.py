@@ -1,0 +1,208 @@
+"""Which cases a user sees, and the reads of one case.
+
+Who sees which cases (``case_visible``):
+- administrators: every case;
+- dispatchers and leaders: cases inside their jurisdiction (the case's division);
+- mediators: the cases of their own organisation and those assigned to them;
+- window operators: cases registered at their service centre; an intake operator who works at
+  no centre (the 12345 hotline) the cases they turned tickets into;
+- anybody else (citizens, grid workers…): none (a case outside answers 404, like one that
+  does not exist).
+Every other read of cases (the list, the ledger, the indicators, the alerts) starts from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from zhiwang.core.errors import ServiceError
+from zhiwang.disputes.models import (
+    OPEN_CASE_STATUSES,
+    CaseEvent,
+    CaseStatus,
+    DisputeAlert,
+    DisputeCase,
+    DisputeCategory,
+    MediationOrganisation,
+)
+from zhiwang.disputes.workflow import mediator_organisation_id, role_of
+from zhiwang.geo.models import Division
+
+_LIST_RELATED = ("category", "division", "organisation", "mediator", "centre")
+
+
+def near_days() -> int:
+    """How many days before the one-month target a case counts as "near" (setting, default 7)."""
+    return int(getattr(settings, "ZHIWANG_DISPUTE_NEAR_DAYS", 7))
+
+
+def case_visible(user) -> QuerySet[DisputeCase]:
+    """Every case ``user`` may see (see the module docstring)."""
+    role = role_of(user)
+    qs = DisputeCase.objects.all()
+    if role in ("", "system"):
+        return qs.none()
+    if role == "administrator":
+        return qs
+    if role in ("dispatcher", "leader"):
+        return qs.visible_to(user)
+    if role == "mediator":
+        org_id = mediator_organisation_id(user)
+        condition = Q(mediator=user)
+        if org_id is not None:
+            condition |= Q(organisation_id=org_id)
+        return qs.filter(condition)
+    if role == "intake_operator":
+        # A window operator sees their centre's cases, not those they registered elsewhere
+        # before moving; the hotline (no centre) keeps the ones it registered without a centre.
+        condition = Q(created_by=user, centre__isnull=True)
+        if user.org_unit_id is not None:
+            condition |= Q(centre__org_unit_id=user.org_unit_id)
+        return qs.filter(condition)
+    return qs.none()
+
+
+@dataclass
+class CaseFilters:
+    """What a case list (the ledger) can be narrowed by; every field optional.
+
+    ``status``: a status, ``open`` or ``closed``; ``division``: a code, whole subtree;
+    ``category`` / ``organisation``: codes; ``near``: open cases within the near window of
+    their one-month target (or past it); ``backlog``: backlog cases only; ``mine``: assigned
+    to the asking mediator; ``q``: number (start) or title.
+    """
+
+    status: str = ""
+    division: str = ""
+    category: str = ""
+    organisation: str = ""
+    risk: str = ""
+    source: str = ""
+    near: bool = False
+    backlog: bool = False
+    mine: bool = False
+    q: str = ""
+    received_from: datetime | None = None
+    received_to: datetime | None = None
+
+    @classmethod
+    def from_dict(cls, data) -> CaseFilters:
+        known = set(cls.__dataclass_fields__)
+        values = {}
+        for key in known:
+            if key not in data:
+                continue
+            value = data.get(key)
+            if key in ("near", "backlog", "mine"):
+                value = str(value).lower() in ("1", "true", "yes", "on")
+            if value not in (None, ""):
+                values[key] = value
+        return cls(**values)
+
+
+def case_list(*, user, filters: CaseFilters | dict | None = None, now: datetime | None = None):
+    """Cases ``user`` may see, filtered, newest first. An unknown code is a field error, not an empty list."""
+    if not isinstance(filters, CaseFilters):
+        filters = CaseFilters.from_dict(filters or {})
+    now = now or timezone.now()
+    qs = case_visible(user).select_related(*_LIST_RELATED)
+    if filters.status == "open":
+        qs = qs.filter(status__in=OPEN_CASE_STATUSES)
+    elif filters.status == "closed":
+        qs = qs.filter(status=CaseStatus.CLOSED)
+    elif filters.status:
+        if filters.status not in CaseStatus.values:
+            raise ServiceError("disputes.filter_invalid", _("Unknown status."), field="status")
+        qs = qs.filter(status=filters.status)
+    if filters.division:
+        division = Division.objects.filter(code=filters.division.strip()).first()
+        if division is None:
+            raise ServiceError("disputes.filter_invalid", _("Unknown division code."), field="division")
+        qs = qs.filter(division__code__startswith=division.code_prefix)
+    if filters.category:
+        if not DisputeCategory.objects.filter(code=filters.category).exists():
+            raise ServiceError("disputes.filter_invalid", _("Unknown category."), field="category")
+        qs = qs.filter(category__code=filters.category)
+    if filters.organisation:
+        if not MediationOrganisation.objects.filter(code=filters.organisation).exists():
+            raise ServiceError("disputes.filter_invalid", _("Unknown organisation."), field="organisation")
+        qs = qs.filter(organisation__code=filters.organisation)
+    if filters.risk:
+        qs = qs.filter(risk=filters.risk)
+    if filters.source:
+        qs = qs.filter(source=filters.source)
+    if filters.near:
+        qs = qs.filter(
+            status__in=(CaseStatus.RECEIVED, CaseStatus.ASSIGNED, CaseStatus.MEDIATING),
+            target_at__lte=now + timedelta(days=near_days()),
+        ).order_by("target_at", "pk")
+    if filters.backlog:
+        qs = qs.filter(is_backlog=True).order_by("backlog_deadline", "pk")
+    if filters.mine:
+        qs = qs.filter(mediator=user)
+    if filters.q:
+        text = filters.q.strip()
+        qs = qs.filter(Q(number__startswith=text.upper()) | Q(title__icontains=text))
+    if filters.received_from:
+        qs = qs.filter(received_at__gte=filters.received_from)
+    if filters.received_to:
+        qs = qs.filter(received_at__lt=filters.received_to)
+    return qs
+
+
+def case_get(*, user, number: str) -> DisputeCase:
+    """One case by number, or ``Http404`` when it does not exist or the user may not see it."""
+    case = (
+        case_visible(user)
+        .select_related(*_LIST_RELATED, "ticket", "visit", "responsible_leader", "created_by")
+        .filter(number=(number or "").strip().upper())
+        .first()
+    )
+    if case is None:
+        raise Http404(number)
+    return case
+
+
+def case_timeline(*, case: DisputeCase) -> QuerySet[CaseEvent]:
+    return case.events.select_related("actor").order_by("at", "pk")
+
+
+def case_parties(*, case: DisputeCase):
+    return case.parties.order_by("role", "pk")
+
+
+def case_sessions(*, case: DisputeCase):
+    return case.sessions.select_related("mediator").order_by("held_at", "pk")
+
+
+def linked_ticket_timeline(*, user, case: DisputeCase):
+    """The history of the ticket the case came from, if the user may see that ticket ([] otherwise)."""
+    if case.ticket_id is None:
+        return None, []
+    from zhiwang.tickets.selectors import ticket_get, ticket_timeline
+
+    try:
+        ticket = ticket_get(user=user, number=case.ticket.number)
+    except Http404:
+        return None, []
+    return ticket, list(ticket_timeline(user=user, ticket=ticket))
+
+
+def alerts_for(*, user, unread_only: bool = False) -> QuerySet[DisputeAlert]:
+    """The user's alerts about cases they (still) may see: a mediator who changed organisation
+    does not keep reading the old organisation's case titles."""
+    qs = DisputeAlert.objects.filter(recipient=user, case__in=case_visible(user)).select_related("case")
+    if unread_only:
+        qs = qs.filter(read_at__isnull=True)
+    return qs.order_by("-created_at", "-pk")
+
+
+def category_choices():
+    return DisputeCategory.objects.filter(is_active=True)

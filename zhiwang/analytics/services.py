@@ -1,6 +1,6 @@
 """Writes of the analytics app: alerts (raise, decide, subscribe), the governance index, reports.
 
-Rollup writes live in ``rollups.py`` (they follow the ticket timeline, not a user's request).
+Rollup writes live in ``rollups/`` (they follow the ticket timeline, not a user's request).
 """
 
 from __future__ import annotations

@@ -1,0 +1,67 @@
+"""Reads about people: the scoped list, search, one person, residences, key-group tags, sources.
+
+Search by ID number or phone goes through the keyed hash; sensitive tags are need-to-know.
+"""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from zhiwang.core.validators import normalize_identifier
+from zhiwang.registry.hashing import id_number_hash, normalize_phone, phone_hash
+from zhiwang.registry.models import SENSITIVE_KEY_GROUPS, Person, PersonSource, PersonTag, Residence
+from zhiwang.registry.selectors.common import _current, _sources
+from zhiwang.registry.services import not_found, role_of
+
+#: Roles that see sensitive key-group tags (need-to-know); others see the harmless ones.
+SENSITIVE_TAG_ROLES = frozenset({"administrator", "grid_worker"})
+
+
+def person_visible(*, user) -> QuerySet[Person]:
+    return Person.objects.visible_to(user)
+
+
+def person_get(*, user, pk: int) -> Person:
+    person = (
+        person_visible(user=user)
+        .select_related("community", "grid", "source", "import_batch")
+        .filter(pk=pk)
+        .first()
+    )
+    if person is None:
+        raise not_found()
+    return person
+
+
+def person_search(*, user, q: str = "", limit: int | None = 50) -> QuerySet[Person]:
+    """People by name (prefix), ID number or phone (exact, through the keyed hash); ``limit=None``: all."""
+    qs = person_visible(user=user).select_related("community")
+    q = (q or "").strip()
+    ident = normalize_identifier(q)
+    if not q:
+        qs = qs.order_by("name", "pk")
+    elif len(ident) == 18 and ident[:17].isdigit():
+        qs = qs.filter(id_number_hash=id_number_hash(ident))
+    elif (phone := normalize_phone(q)) and len(phone) >= 7:
+        qs = qs.filter(phone_hash=phone_hash(phone))
+    else:
+        qs = qs.filter(name__startswith=q).order_by("name", "pk")
+    return qs if limit is None else qs[:limit]
+
+
+def person_residences(*, user, person: Person) -> list[Residence]:
+    return list(Residence.objects.filter(person=person).select_related("address").order_by("-since", "-pk"))
+
+
+def visible_tags(*, user, person: Person) -> list[PersonTag]:
+    tags = list(_current(PersonTag.objects.filter(person=person)))
+    if role_of(user) not in SENSITIVE_TAG_ROLES:
+        tags = [t for t in tags if t.group not in SENSITIVE_KEY_GROUPS]
+    return tags
+
+
+def person_sources(*, person: Person) -> list:
+    rows = list(
+        PersonSource.objects.filter(person=person).select_related("source").order_by("-last_confirmed_at")
+    )
+    return _sources(rows, person)

@@ -1,0 +1,39 @@
+"""Reads about records of any kind: the change history, the access log, the registry home page totals."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from zhiwang.registry.models import AccessLog, Housing, LegalEntity, RecordChange
+from zhiwang.registry.selectors.people import person_visible
+from zhiwang.registry.services import role_of
+
+
+def record_history(*, user, kind: str, record_id: int) -> QuerySet[RecordChange]:
+    """The change history of one record (the caller has already fetched the record through its scope)."""
+    return (
+        RecordChange.objects.filter(record_kind=kind, record_id=record_id)
+        .select_related("actor", "source", "import_batch")
+        .order_by("-at", "-pk")
+    )
+
+
+def access_log(*, user, kind: str, record_id: int) -> QuerySet[AccessLog]:
+    """Who saw this record's full data; only data stewards and administrators read the log."""
+    if role_of(user) not in ("data_steward", "administrator"):
+        return AccessLog.objects.none()
+    return (
+        AccessLog.objects.filter(record_kind=kind, record_id=record_id)
+        .select_related("actor")
+        .order_by("-at")
+    )
+
+
+def counts(*, user) -> dict[str, int]:
+    """Totals for the registry home page (scoped)."""
+    return {
+        "people": person_visible(user=user).count(),
+        "entities": LegalEntity.objects.visible_to(user).count(),
+        "housing": Housing.objects.visible_to(user).count(),
+        "rentals": Housing.objects.visible_to(user).filter(is_rental=True).count(),
+    }

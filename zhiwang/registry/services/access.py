@@ -1,0 +1,66 @@
+"""Who may read, change, reveal and import registry records, and the guards every write shares."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext as _
+
+from zhiwang.core.errors import Conflict, NotFound, PermissionDeniedError
+from zhiwang.core.scoping import scope_of
+
+#: Roles that open registry pages at all; scoping does the rest.
+READER_ROLES = frozenset(
+    {"grid_worker", "data_steward", "leader", "administrator", "dispatcher", "intake_operator"}
+)
+#: Roles that keep records current (grid workers on patrol, data stewards); administrators too.
+EDIT_ROLES = frozenset({"grid_worker", "data_steward", "administrator"})
+#: Roles that may see an unmasked ID number or phone (with a reason, logged).
+REVEAL_ROLES = frozenset({"grid_worker", "data_steward", "administrator"})
+#: Roles that may import department files.
+IMPORT_ROLES = frozenset({"data_steward", "administrator"})
+
+
+def role_of(user) -> str:
+    if user is None or not getattr(user, "is_active", False):
+        return ""
+    return "administrator" if getattr(user, "is_superuser", False) else getattr(user, "role", "")
+
+
+def in_scope(user, record) -> bool:
+    """The record's place is inside the user's jurisdiction (the same rule as ``visible_to``)."""
+    scope = scope_of(user)
+    if scope.everything:
+        return True
+    if record.grid_id is not None and record.grid_id in scope.grid_ids:
+        return True
+    return record.community_id is not None and record.community_id in scope.division_ids
+
+
+def may_edit(user, record=None) -> bool:
+    return role_of(user) in EDIT_ROLES and (record is None or in_scope(user, record))
+
+
+def may_reveal(user, record) -> bool:
+    """A full view needs the role (or the ``registry.reveal_personal_data`` permission) and the place."""
+    if not in_scope(user, record):
+        return False
+    return role_of(user) in REVEAL_ROLES or bool(user.has_perm("registry.reveal_personal_data"))
+
+
+def may_import(user) -> bool:
+    return role_of(user) in IMPORT_ROLES
+
+
+def _denied(message: str) -> PermissionDeniedError:
+    return PermissionDeniedError("registry.permission_denied", message)
+
+
+def _check_version(record, expected_version: int | None) -> None:
+    if expected_version is not None and record.version != expected_version:
+        raise Conflict(
+            "registry.version_conflict",
+            _("Somebody changed this record after you opened it; reload and try again."),
+        )
+
+
+def not_found() -> NotFound:
+    return NotFound("registry.not_found", _("No such record in your jurisdiction."))

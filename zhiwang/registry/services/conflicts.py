@@ -1,0 +1,42 @@
+"""Merge conflicts of imports, settled by a data steward."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from zhiwang.core.errors import Conflict, ServiceError
+from zhiwang.registry.models import LegalEntity, Person, RecordKind
+from zhiwang.registry.services.access import _denied, may_import
+from zhiwang.registry.services.entities import entity_correct
+from zhiwang.registry.services.people import person_correct
+
+
+@transaction.atomic
+def merge_conflict_resolve(*, issue, actor, accept: bool) -> None:
+    """A data steward settles a merge conflict: keep the stored value, or take the other department's."""
+    from zhiwang.registry.models import ImportIssue
+
+    if not may_import(actor):
+        raise _denied(_("Only data stewards settle merge conflicts."))
+    issue = ImportIssue.objects.select_for_update().select_related("batch__source").get(pk=issue.pk)
+    if issue.code != "merge.conflict" or issue.record_id is None:
+        raise ServiceError("registry.not_a_conflict", _("This line is not a merge conflict."))
+    if issue.resolved_at is not None:
+        raise Conflict("registry.already_resolved", _("Somebody settled this conflict already."))
+    if accept:
+        model = Person if issue.batch.kind == RecordKind.PERSON else LegalEntity
+        record = model.objects.get(pk=issue.record_id)
+        note = _("Merge conflict settled: value of %(source)s (import #%(batch)s, row %(row)s).") % {
+            "source": issue.batch.source.name,
+            "batch": issue.batch_id,
+            "row": issue.row,
+        }
+        correct = person_correct if model is Person else entity_correct
+        kwargs = {"person": record} if model is Person else {"entity": record}
+        correct(**kwargs, actor=actor, data={issue.field: issue.value}, note=note)
+    issue.resolved_at = timezone.now()
+    issue.resolved_by = actor
+    issue.resolution = "accepted" if accept else "kept"
+    issue.save(update_fields=["resolved_at", "resolved_by", "resolution"])

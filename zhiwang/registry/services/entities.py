@@ -1,0 +1,114 @@
+"""Writes about legal entities: register, locate (where it operates), correct."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from zhiwang.core.errors import ServiceError
+from zhiwang.geo.models import StandardAddress
+from zhiwang.registry.models import LegalEntity, Operation, RecordKind
+from zhiwang.registry.services.access import _check_version, _denied, in_scope, may_edit
+from zhiwang.registry.services.history import ENTITY_FIELDS, _tidy_source, change_row, diff
+from zhiwang.registry.services.places import _address_or_error, _check_place_allowed, _place
+from zhiwang.registry.validation import clean_entity
+
+
+@transaction.atomic
+def entity_register(*, actor, source=None, data: dict, note: str = "") -> tuple[LegalEntity, bool]:
+    """Create a legal entity, or update the one with this credit code; ``address`` sets where it operates."""
+    if actor is not None and not may_edit(actor):
+        raise _denied(_("You may not change registry records."))
+    cleaned = clean_entity(data)
+    cleaned.raise_if_errors()
+    values = cleaned.values
+    address = _address_or_error(data.get("address"))
+    _check_place_allowed(actor, address)
+    entity = LegalEntity.objects.select_for_update().filter(credit_code=values["credit_code"]).first()
+    created = entity is None
+    if created:
+        entity = LegalEntity(credit_code=values["credit_code"], source=source)
+        for name in ENTITY_FIELDS:
+            if name in values:
+                setattr(entity, name, values[name])
+        _place(entity, address)
+        entity.save()
+        change_row(RecordKind.ENTITY, entity.pk, "create", actor=actor, source=source, note=note).save()
+    else:
+        if actor is not None and not in_scope(actor, entity) and entity.community_id is not None:
+            raise _denied(_("This entity is recorded outside your jurisdiction."))
+        changes = diff(entity, values, ENTITY_FIELDS)
+        entity.last_confirmed_at = timezone.now()
+        if changes:
+            entity.version += 1
+            change_row(
+                RecordKind.ENTITY,
+                entity.pk,
+                "update",
+                changes=changes,
+                actor=actor,
+                source=source,
+                note=note,
+            ).save()
+        entity.save()
+    _tidy_source(entity, source, None, RecordKind.ENTITY)
+    if address is not None:
+        entity_locate(entity=entity, address=address, since=values.get("since"), actor=actor, source=source)
+    return entity, created
+
+
+@transaction.atomic
+def entity_locate(
+    *, entity: LegalEntity, address: StandardAddress, since=None, actor=None, source=None
+) -> Operation:
+    """The entity now operates at ``address`` (the previous current operation ends)."""
+    current = list(Operation.objects.filter(entity=entity, until__isnull=True))
+    for operation in current:
+        if operation.address_id == address.pk:
+            return operation
+    Operation.objects.filter(pk__in=[o.pk for o in current]).update(
+        until=timezone.localdate(), updated_at=timezone.now()
+    )
+    operation = Operation(entity=entity, address=address, since=since or timezone.localdate(), source=source)
+    _place(operation, address)
+    operation.save()
+    _place(entity, address)
+    LegalEntity.objects.filter(pk=entity.pk).update(community_id=entity.community_id, grid_id=entity.grid_id)
+    change_row(
+        RecordKind.ENTITY,
+        entity.pk,
+        "move",
+        changes={"address": ["", address.full_name]},
+        actor=actor,
+        source=source,
+    ).save()
+    return operation
+
+
+@transaction.atomic
+def entity_correct(
+    *, entity: LegalEntity, actor, data: dict, note: str, expected_version: int | None = None
+) -> LegalEntity:
+    """A correction on the spot of a legal entity's fields (not its credit code)."""
+    if not may_edit(actor, entity):
+        raise _denied(_("You may not change this record."))
+    if not (note or "").strip():
+        raise ServiceError("registry.note_required", _("Say what you corrected and why."), field="note")
+    entity = LegalEntity.objects.select_for_update().get(pk=entity.pk)
+    _check_version(entity, expected_version)
+    raw = {k: v for k, v in data.items() if k in ENTITY_FIELDS}
+    raw.setdefault("name", entity.name)
+    raw["credit_code"] = entity.credit_code
+    cleaned = clean_entity(raw)
+    cleaned.raise_if_errors()
+    changes = diff(entity, cleaned.values, ENTITY_FIELDS)
+    if not changes:
+        raise ServiceError("registry.nothing_changed", _("Nothing was changed."))
+    entity.version += 1
+    entity.last_confirmed_at = timezone.now()
+    entity.save()
+    change_row(
+        RecordKind.ENTITY, entity.pk, "correct", changes=changes, actor=actor, note=note.strip()
+    ).save()
+    return entity

@@ -1,0 +1,201 @@
+"""Writes about people: register, correct, move, move out, reveal (logged), tag with a key group."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from zhiwang.core.errors import ServiceError
+from zhiwang.geo.models import StandardAddress
+from zhiwang.registry.hashing import id_number_hash, phone_hash
+from zhiwang.registry.models import AccessLog, Person, PersonTag, RecordChange, RecordKind, Residence
+from zhiwang.registry.services.access import _check_version, _denied, in_scope, may_edit, may_reveal
+from zhiwang.registry.services.history import PERSON_FIELDS, _tidy_source, change_row, diff
+from zhiwang.registry.services.places import _address_or_error, _check_place_allowed, _place
+from zhiwang.registry.validation import clean_person
+
+
+@transaction.atomic
+def person_register(*, actor, source=None, data: dict, note: str = "") -> tuple[Person, bool]:
+    """Create a person, or update the one with this ID number (idempotent by the ID number's hash).
+
+    ``data`` holds raw values (see ``validation.FIELDS``); ``address`` (code or text) sets the
+    current residence. Answers (person, created).
+    """
+    if actor is not None and not may_edit(actor):
+        raise _denied(_("You may not change registry records."))
+    cleaned = clean_person(data)
+    cleaned.raise_if_errors()
+    values = cleaned.values
+    address = _address_or_error(data.get("address"))
+    _check_place_allowed(actor, address)
+    key = id_number_hash(values["id_number"])
+    person = Person.objects.select_for_update().filter(id_number_hash=key).first()
+    created = person is None
+    if created:
+        person = Person(
+            id_number=values["id_number"],
+            id_number_hash=key,
+            name=values["name"],
+            gender=values["gender"],
+            birth_date=values["birth_date"],
+            source=source,
+        )
+        for name in PERSON_FIELDS:
+            if name in values:
+                setattr(person, name, values[name])
+        person.phone_hash = phone_hash(person.phone)
+        _place(person, address)
+        person.save()
+        RecordChange.objects.bulk_create(
+            [change_row(RecordKind.PERSON, person.pk, "create", actor=actor, source=source, note=note)]
+        )
+    else:
+        if actor is not None and not in_scope(actor, person) and person.community_id is not None:
+            raise _denied(_("This person is recorded outside your jurisdiction."))
+        changes = diff(person, values, PERSON_FIELDS)
+        person.phone_hash = phone_hash(person.phone)
+        person.last_confirmed_at = timezone.now()
+        if source is not None:
+            person.source = source
+        if changes:
+            person.version += 1
+            RecordChange.objects.bulk_create(
+                [
+                    change_row(
+                        RecordKind.PERSON,
+                        person.pk,
+                        "update",
+                        changes=changes,
+                        actor=actor,
+                        source=source,
+                        note=note,
+                    )
+                ]
+            )
+        person.save()
+    _tidy_source(person, source, None, RecordKind.PERSON)
+    if address is not None:
+        person_move(person=person, address=address, actor=actor, since=values.get("since"), source=source)
+    return person, created
+
+
+@transaction.atomic
+def person_correct(
+    *, person: Person, actor, data: dict, note: str, expected_version: int | None = None
+) -> Person:
+    """A correction on the spot (grid worker, data steward): changed fields and a reason, history kept.
+
+    The ID number is the natural key and cannot be corrected here (register the right
+    number and end the wrong record's residence instead).
+    """
+    if not may_edit(actor, person):
+        raise _denied(_("You may not change this record."))
+    if not (note or "").strip():
+        raise ServiceError("registry.note_required", _("Say what you corrected and why."), field="note")
+    person = Person.objects.select_for_update().get(pk=person.pk)
+    _check_version(person, expected_version)
+    raw = {k: v for k, v in data.items() if k in (*PERSON_FIELDS, "id_number")}
+    raw["id_number"] = person.id_number
+    raw.setdefault("name", person.name)
+    cleaned = clean_person(raw)
+    cleaned.raise_if_errors()
+    changes = diff(person, cleaned.values, PERSON_FIELDS)
+    if not changes:
+        raise ServiceError("registry.nothing_changed", _("Nothing was changed."))
+    person.phone_hash = phone_hash(person.phone)
+    person.version += 1
+    person.last_confirmed_at = timezone.now()
+    person.save()
+    change_row(
+        RecordKind.PERSON, person.pk, "correct", changes=changes, actor=actor, note=note.strip()
+    ).save()
+    return person
+
+
+@transaction.atomic
+def person_move(
+    *,
+    person: Person,
+    address: StandardAddress,
+    actor=None,
+    since: date | None = None,
+    kind: str = "living",
+    source=None,
+) -> Residence:
+    """The person now lives at ``address``: the previous current residence ends, a new one starts."""
+    today = timezone.localdate()
+    current = list(Residence.objects.filter(person=person, until__isnull=True))
+    for residence in current:
+        if residence.address_id == address.pk:
+            residence.last_confirmed_at = timezone.now()
+            residence.save(update_fields=["last_confirmed_at"])
+            return residence
+    Residence.objects.filter(pk__in=[r.pk for r in current]).update(until=today, updated_at=timezone.now())
+    residence = Residence(person=person, address=address, kind=kind, since=since or today, source=source)
+    _place(residence, address)
+    residence.save()
+    _place(person, address)
+    Person.objects.filter(pk=person.pk).update(
+        community_id=person.community_id, grid_id=person.grid_id, version=F("version") + 1
+    )
+    person.version += 1
+    change_row(
+        RecordKind.PERSON,
+        person.pk,
+        "move",
+        changes={"address": [current[0].address.full_name if current else "", address.full_name]},
+        actor=actor,
+        source=source,
+    ).save()
+    return residence
+
+
+@transaction.atomic
+def person_move_out(*, person: Person, actor, note: str = "") -> int:
+    """The person no longer lives at the current address (moved away, unknown where)."""
+    if not may_edit(actor, person):
+        raise _denied(_("You may not change this record."))
+    ended = Residence.objects.filter(person=person, until__isnull=True).update(
+        until=timezone.localdate(), updated_at=timezone.now()
+    )
+    change_row(RecordKind.PERSON, person.pk, "move_out", actor=actor, note=note).save()
+    return ended
+
+
+@transaction.atomic
+def person_reveal(*, person: Person, actor, reason: str) -> dict[str, str]:
+    """The unmasked ID number and phone, for somebody allowed, with a reason; logged (who, whom, when, why)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ServiceError("registry.reason_required", _("Say why you need the full data."), field="reason")
+    if not may_reveal(actor, person):
+        raise _denied(_("You may not see this person's full data."))
+    AccessLog.objects.create(
+        record_kind=RecordKind.PERSON,
+        record_id=person.pk,
+        actor=actor,
+        action="reveal",
+        from_state="",
+        to_state="",
+        note=reason,
+        payload={"fields": ["id_number", "phone"]},
+    )
+    return {"id_number": person.id_number, "phone": person.phone}
+
+
+@transaction.atomic
+def person_tag(*, person: Person, actor, group: str, since: date | None = None, note: str = "") -> PersonTag:
+    """Tag a person with a key group (for the care modules)."""
+    if not may_edit(actor, person):
+        raise _denied(_("You may not change this record."))
+    tag, created = PersonTag.objects.get_or_create(
+        person=person, group=group, defaults={"since": since or timezone.localdate(), "note": note}
+    )
+    if created:
+        change_row(RecordKind.PERSON, person.pk, "tag", changes={"tag": ["", group]}, actor=actor).save()
+    return tag

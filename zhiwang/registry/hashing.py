@@ -1,7 +1,8 @@
 """Keyed hashes of ID numbers and phones: lookups never scan the plain values.
 
 HMAC-SHA256 with ``settings.ZHIWANG_REGISTRY_HASH_KEY`` (falls back to ``SECRET_KEY``).
-Changing the key invalidates every stored hash: rehash with ``registry.services.rehash_all``.
+Changing the key invalidates every stored hash: recompute them with ``zhiwang registry-rehash``
+(``registry.services.rehash.person_hashes_rebuild``).
 """
 
 from __future__ import annotations

@@ -56,6 +56,9 @@ class Person(Provenance, Placed):
             # On PostgreSQL ``name`` uses the "C" collation (migration 0004), so these indexes
             # also serve name-prefix search (LIKE 'x%') in name order.
             models.Index(fields=["community", "name"], name="registry_person_comm_name"),
+            # the same for a grid worker's grids: at Shenzhen scale (18 M people) walking the
+            # name index and filtering by grid read ~8,000 rows to find 11 (0.5 s)
+            models.Index(fields=["grid", "name"], name="registry_person_grid_name"),
         ]
 
     def __str__(self) -> str:

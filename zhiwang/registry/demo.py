@@ -38,6 +38,7 @@ from zhiwang.registry.models import (
     PersonTag,
     Residence,
 )
+from zhiwang.registry.services.totals import totals_refresh
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高郑梁谢宋唐许韩冯邓曹彭曾萧田董潘袁蔡蒋余于杜叶程魏苏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦傅方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红建国文辉宇浩然子轩欣怡梓涵雨佳晨思嘉诗婷俊杰志鹏海燕春梅晓东立新"
@@ -379,4 +380,5 @@ def demo_registry_create(
         result.entities += len(entity_rows)
         if progress:
             progress(done, len(communities))
+    totals_refresh()  # the home page's totals, as the periodic task would leave them
     return result

@@ -10,7 +10,7 @@ current place, copied onto the record so ``visible_to(user)`` is one indexed fil
 A record with no known place is seen only by city-wide roles.
 
 The models live in modules by subject (base, people, entities, housing, tags, history,
-batches, eligibility); import them from here.
+batches, eligibility, totals); import them from here.
 """
 
 from zhiwang.registry.models.base import Placed, Provenance, RecordKind, RegistryQuerySet
@@ -28,10 +28,12 @@ from zhiwang.registry.models.history import AccessLog, EntitySource, PersonSourc
 from zhiwang.registry.models.housing import Housing, HousingUse, Occupancy
 from zhiwang.registry.models.people import Gender, HouseholdType, Person, Residence, ResidenceKind
 from zhiwang.registry.models.tags import SENSITIVE_KEY_GROUPS, KeyGroup, PersonTag
+from zhiwang.registry.models.totals import RegistryTotals
 
 __all__ = [
     "SENSITIVE_KEY_GROUPS",
     "AccessLog",
+    "RegistryTotals",
     "EligibilityRule",
     "EntitySource",
     "EntityType",

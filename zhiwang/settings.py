@@ -268,6 +268,10 @@ ZHIWANG_REGISTRY_IMPORT_DIR = env_str("ZHIWANG_REGISTRY_IMPORT_DIR", "")
 # People files of at least this many rows are read and hashed by a forked worker while the
 # importing process writes (0: never).
 ZHIWANG_REGISTRY_IMPORT_WORKER_MIN_ROWS = env_int("ZHIWANG_REGISTRY_IMPORT_WORKER_MIN_ROWS", 20000, minimum=0)
+# SQLite: rows per import transaction (several whole chunks; 0 = one commit per chunk).
+ZHIWANG_REGISTRY_IMPORT_SQLITE_COMMIT_ROWS = env_int(
+    "ZHIWANG_REGISTRY_IMPORT_SQLITE_COMMIT_ROWS", 50000, minimum=0
+)
 
 # Disputes: a case is "near its target" this many days before the one-month target.
 ZHIWANG_DISPUTE_NEAR_DAYS = env_int("ZHIWANG_DISPUTE_NEAR_DAYS", 7, minimum=1)

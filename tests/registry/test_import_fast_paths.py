@@ -204,11 +204,13 @@ def test_a_record_inserted_meanwhile_by_another_import_redoes_the_chunk(
 
 
 def test_reading_worker_gives_the_same_import_and_report(
-    settings, steward, source_unit, template, tmp_path, home_room
+    settings, steward, source_unit, template, tmp_path, home_room, monkeypatch
 ):
     """Forked reading worker (files from ZHIWANG_REGISTRY_IMPORT_WORKER_MIN_ROWS rows) versus inline:
     same records, same counters, same report lines; a resumed run skips committed chunks."""
     from zhiwang.registry.imports import prepare
+
+    monkeypatch.setattr(prepare, "WORKER_ON_SQLITE", True)  # off by default there; tested all the same
 
     header = ["姓名", "公民身份号码", "人口类型", "联系电话", "现住址"]
     rows = [
@@ -252,3 +254,20 @@ def test_reading_worker_gives_the_same_import_and_report(
     batch = pipeline.import_batch_run(batch=batch)
     assert (batch.status, batch.rows_read, batch.rows_created, batch.rows_rejected) == ("done", 7, 4, 3)
     assert Person.objects.count() == 4
+
+
+def test_no_reading_worker_on_sqlite(settings, monkeypatch, steward, source_unit, template, tmp_path):
+    """SQLite imports inline (the worker made them slower); PostgreSQL reads ahead in a worker."""
+    from django.db import connection
+
+    from zhiwang.registry.imports import prepare
+
+    settings.ZHIWANG_REGISTRY_IMPORT_WORKER_MIN_ROWS = 1
+    path = tmp_path / "p.csv"
+    path.write_text("姓名,公民身份号码\n张一," + IDS[0], encoding="utf-8")
+    batch = pipeline.import_batch_create(
+        actor=steward, kind="person", source=source_unit, file_path=path, template=template
+    )
+    assert prepare.worker_wanted(batch) is (connection.vendor == "postgresql")
+    monkeypatch.setattr(prepare, "WORKER_ON_SQLITE", True)
+    assert prepare.worker_wanted(batch)

@@ -192,8 +192,9 @@ def test_only_stewards_import(grid_worker, source_unit, template, tmp_path, home
 
 
 def test_crash_mid_import_keeps_committed_chunks_and_resume_finishes(
-    steward, source_unit, template, tmp_path, monkeypatch
+    steward, source_unit, template, tmp_path, monkeypatch, settings
 ):
+    settings.ZHIWANG_REGISTRY_IMPORT_SQLITE_COMMIT_ROWS = 0  # a commit per chunk (see the group test)
     rows = [["姓名", "身份证号码"]] + [[f"人{i}", IDS[i]] for i in range(10)]
     path = _csv(tmp_path, rows)
     batch = pipeline.import_batch_create(

@@ -18,6 +18,7 @@ from zhiwang.geo.models import AddressLevel, StandardAddress
 from zhiwang.registry.hashing import hasher
 from zhiwang.registry.imports import prepare
 from zhiwang.registry.imports.fast_clean import fast_person_cleaner
+from zhiwang.registry.imports.seen import SeenKeys
 from zhiwang.registry.models import (
     EntitySource,
     ImportBatch,
@@ -50,6 +51,8 @@ class Run:
         self.phone_hash = lambda value: phone(value) if value else ""
         # Plainly valid rows skip the full cleaner (which reports every problem precisely).
         self.fast_clean = fast_person_cleaner() if batch.kind == RecordKind.PERSON else None
+        # Validate-only: the natural keys earlier chunks would have written (set by the pipeline).
+        self.seen: SeenKeys | None = None
 
     def prefetch(self, texts) -> None:
         """Resolve the chunk's distinct new address texts at once: codes by one query, the rest
@@ -89,8 +92,15 @@ class Run:
 class Chunk:
     """The outcome of one chunk, written in one go."""
 
-    def __init__(self, run: Run, rows: list[tuple[int, dict]], prepared: prepare.Prepared | None = None):
+    def __init__(
+        self,
+        run: Run,
+        rows: list[tuple[int, dict]],
+        prepared: prepare.Prepared | None = None,
+        number: int = 0,
+    ):
         self.run = run
+        self.number = number
         self.batch = run.batch
         self.rows = rows
         # Rows cleaned and hashed ahead by the reading worker: {row: (values, id hash, phone hash)}.
@@ -127,6 +137,18 @@ class Chunk:
             IssueSeverity.ERROR,
             raw,
         )
+
+    def earlier(self, keys) -> dict:
+        """Validate-only: ``{key: first row}`` for the chunk's natural keys that an earlier chunk
+        of the file holds. A real import finds those records stamped with this batch and reports
+        the row as a duplicate; a validation rolled the earlier chunks back, so it asks here."""
+        seen = self.run.seen
+        return seen.earlier(keys, self.number) if seen is not None else {}
+
+    def hold(self, by_key: dict) -> None:
+        """Validate-only: remember the first row of each natural key this chunk would write."""
+        if self.run.seen is not None:
+            self.run.seen.add(self.number, ((key, entry[0]) for key, entry in by_key.items()))
 
     def clean(self) -> list[tuple[int, dict, object]]:
         good = []

@@ -1,7 +1,8 @@
 """Reading, cleaning and hashing people's rows in a second process while this one writes.
 
 A people import spends more time in Python (reading the CSV, the GB 11643 check, two
-keyed hashes per row) than in the database. With a file of at least
+keyed hashes per row) than in the database. On PostgreSQL (the server writes in its own
+process meanwhile; not on SQLite, see ``WORKER_ON_SQLITE``), with a file of at least
 ``ZHIWANG_REGISTRY_IMPORT_WORKER_MIN_ROWS`` rows (default 20,000; ``0`` turns it off),
 a forked worker reads the file and prepares each chunk (plainly valid rows: values and
 both hashes) while the importing process writes the previous one. The worker never
@@ -18,9 +19,11 @@ import queue as queue_module
 from collections.abc import Iterator
 
 from django.conf import settings
+from django.db import connection
 
 from zhiwang.core.errors import ServiceError
 from zhiwang.registry.hashing import hasher
+from zhiwang.registry.imports.collect import ChunkCollector
 from zhiwang.registry.imports.fast_clean import fast_person_cleaner
 from zhiwang.registry.imports.reading import SourceFile
 from zhiwang.registry.models import RecordKind
@@ -34,10 +37,18 @@ _END, _ERROR, _CRASH = "end", "error", "crash"
 Prepared = list[tuple[int, dict, str, str]]
 
 
+#: SQLite: no worker. There the importing process writes the rows itself (no server does it
+#: meanwhile), its share of the work is small, and the worker — reading, cleaning, hashing and
+#: sending every row twice (raw and cleaned) through a pipe — became the slower of the two:
+#: measured at 100k people, 31–34 % of the raw driver with the worker, 41–47 % without.
+WORKER_ON_SQLITE = False
+
+
 def worker_wanted(batch) -> bool:
     minimum = getattr(settings, "ZHIWANG_REGISTRY_IMPORT_WORKER_MIN_ROWS", DEFAULT_WORKER_MIN_ROWS)
     return (
         batch.kind == RecordKind.PERSON
+        and (connection.vendor == "postgresql" or WORKER_ON_SQLITE)
         and bool(minimum)
         and (batch.rows_total or 0) >= minimum
         and "fork" in multiprocessing.get_all_start_methods()
@@ -71,11 +82,14 @@ def _produce(path, columns, kind, size, committed, out) -> None:
     try:
         source_file = SourceFile(path, columns, FIELDS[kind].keys())
         clean, id_hash, phone_hash = fast_person_cleaner(), hasher("id"), hasher("phone")
-        for number, rows in _chunks(source_file, size):
-            if number in committed:
-                out.put((number, None, None))
-            else:
-                out.put((number, rows, _prepare(rows, clean, id_hash, phone_hash)))
+        with ChunkCollector() as collector:  # see imports.collect
+            for number, rows in _chunks(source_file, size):
+                if number in committed:
+                    out.put((number, None, None))
+                else:
+                    out.put((number, rows, _prepare(rows, clean, id_hash, phone_hash)))
+                    del rows
+                    collector.chunk_done()
         out.put((_END, None, None))
     except ServiceError as error:  # an encoding error half-way through the file
         out.put((_ERROR, error.code, str(error.message)))

@@ -13,6 +13,7 @@ import io
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 
 from django.utils.translation import gettext as _
@@ -166,12 +167,21 @@ class SourceFile:
 
     def rows(self) -> Iterator[tuple[int, dict]]:
         fields = self.header.fields
+        columns, names = list(fields), list(fields.values())
+        width = max(columns) + 1
+        pick = itemgetter(*columns) if len(columns) > 1 else lambda row: (row[columns[0]],)
         for number, row in enumerate(self._raw_rows(), start=1):
             if number <= self.header.row:
                 continue
-            if not any(value not in (None, "") and str(value).strip() for value in row):
+            if self.is_csv:  # cells are text: one join tells a blank row (the common case, fast)
+                if not "".join(row).strip():
+                    continue
+            elif not any(value not in (None, "") and str(value).strip() for value in row):
                 continue
-            yield number, {name: (row[col] if col < len(row) else None) for col, name in fields.items()}
+            if len(row) >= width:
+                yield number, dict(zip(names, pick(row), strict=True))
+            else:
+                yield number, {name: (row[col] if col < len(row) else None) for col, name in fields.items()}
 
 
 def sample_csv(text: str, encoding: str = "utf-8") -> io.BytesIO:

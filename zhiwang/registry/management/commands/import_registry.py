@@ -26,7 +26,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--template", help="name of the mapping template (default: the first of this kind)"
         )
-        parser.add_argument("--chunk-size", type=int, default=1000)
+        parser.add_argument(
+            "--chunk-size",
+            type=int,
+            default=None,
+            help="rows per chunk (default 10,000 on SQLite, else 2,000)",
+        )
         parser.add_argument("--report", help="write the validation report (.xlsx) here")
         parser.add_argument("--no-progress", action="store_true")
         mode = parser.add_mutually_exclusive_group()

@@ -50,3 +50,25 @@ def test_only_within_jurisdiction(entities, luohu_dispatcher, luohu_community):
     LegalEntity.objects.filter(pk=entities[0].pk).update(community=luohu_community, grid=None)
     assert [e.name for e in entity_search(user=luohu_dispatcher, q="华鹏")] == [NAMES[0]]
     assert [e.name for e in entity_search(user=luohu_dispatcher, q="华鹏科")] == [NAMES[0]]
+
+
+@pytest.mark.parametrize("q", ["有限", "有限公司"])
+def test_common_text_sorts_a_capped_sample_and_says_so(entities, steward, monkeypatch, client, q):
+    from django.db import connection
+    from django.urls import reverse
+
+    from zhiwang.registry.selectors import entities as entity_selectors
+
+    monkeypatch.setattr(entity_selectors, "NAME_SEARCH_SCAN", 2)
+    found = [e.name for e in entity_search(user=steward, q=q)]
+    matching = sorted(n for n in NAMES if q in n)  # 4 names contain it
+    capped = entity_selectors.entity_search_is_capped(user=steward, q=q)
+    if connection.vendor == "postgresql":
+        # Two of the matches (as the index finds them), in name order; the page says so.
+        assert capped and len(found) == 2 and found == sorted(found) and set(found) <= set(matching)
+    else:
+        assert not capped and found == matching  # SQLite: LIKE over every match
+    assert not entity_selectors.entity_search_is_capped(user=steward, q="华鹏科")  # one match
+    client.force_login(steward)
+    page = client.get(reverse("registry:home"), {"q": q, "kind": "entity"}).content.decode()
+    assert ('data-testid="entity-results-capped"' in page) is capped

@@ -58,6 +58,8 @@ def home(request):
     if q:
         if kind == "entity":
             context["entities"] = list(selectors.entity_search(user=request.user, q=q))
+            context["entities_capped"] = selectors.entity_search_is_capped(user=request.user, q=q)
+            context["entity_scan"] = selectors.NAME_SEARCH_SCAN
         elif kind == "place":
             match, address = selectors.place_search(user=request.user, q=q)
             if address is not None:

@@ -17,10 +17,12 @@ from zhiwang.registry.selectors.batches import (
 )
 from zhiwang.registry.selectors.eligibility import Suggestion, eligibility_for_people, person_eligibility
 from zhiwang.registry.selectors.entities import (
+    NAME_SEARCH_SCAN,
     TRIGRAM_MIN_CHARS,
     entity_get,
     entity_operations,
     entity_search,
+    entity_search_is_capped,
     entity_sources,
 )
 from zhiwang.registry.selectors.people import (
@@ -51,6 +53,7 @@ from zhiwang.registry.services import may_edit, may_reveal, not_found, role_of
 
 __all__ = [
     "SENSITIVE_TAG_ROLES",
+    "NAME_SEARCH_SCAN",
     "TRIGRAM_MIN_CHARS",
     "BuildingView",
     "RoomView",
@@ -66,6 +69,7 @@ __all__ = [
     "entity_get",
     "entity_operations",
     "entity_search",
+    "entity_search_is_capped",
     "entity_sources",
     "import_batch_get",
     "import_batches",

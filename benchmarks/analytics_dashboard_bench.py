@@ -7,7 +7,8 @@ Per backend (SQLite in a temporary folder; PostgreSQL database ``--pg-name``, de
    in bulk with their timelines (``tickets.history.bulk_tickets_create``, ``days=182``: closed
    tickets spread over the two years before ``AS_OF``, open ones over the last half year), then
    grown to ``--tickets`` with set-based SQL (``replicate``: copy c of the template moved c days
-   back, ids offset; no services, no signals);
+   back, ids offset; no services, no signals; 20 copies per statement, the secondary indexes
+   dropped meanwhile and built again after, ``--no-drop-indexes`` to keep them);
 2. full rebuild of the rollups from the timeline (``rollup_rebuild``), timed;
 3. dashboard latency, ``--repeat`` times each, p50/p95: the city dashboard and one subdistrict
    dashboard (every figure of the page: summary, trend, kinds, channels, categories, units,
@@ -20,13 +21,20 @@ Per backend (SQLite in a temporary folder; PostgreSQL database ``--pg-name``, de
     .venv/bin/python benchmarks/analytics_dashboard_bench.py --tickets 200000
     .venv/bin/python benchmarks/analytics_dashboard_bench.py --backends postgres --tickets 1000000
     .venv/bin/python benchmarks/analytics_dashboard_bench.py --tickets 1000000 --pg-name zw_h3analytics_bench
-    .venv/bin/python benchmarks/analytics_dashboard_bench.py --tickets 10000000   # the issue's size (hours)
+    .venv/bin/python benchmarks/analytics_dashboard_bench.py --backends sqlite --tickets 10000000 \
+        --data-root /work/tmp   # the issue's size: ~75 min on 2 cores, ~30 GB of disk at the peak
+
+The SQLite folder (``--data-root``, default the system's temp folder) and the PostgreSQL database
+are removed after the run unless ``--keep``; the generate phase prints its JSON as soon as it is
+done and logs progress to ``progress.log`` in the data folder.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import sys
 import tempfile
 import time
@@ -63,7 +71,57 @@ TICKET_TIMES = (
 )
 
 
-def replicate(total: int) -> dict:
+#: Copies written by one INSERT … SELECT (a copies table joined to the template): fewer, larger statements.
+COPIES_PER_STATEMENT = 20
+#: SQLite page cache while copying and building indexes (KiB, negative = size): the two UNIQUE
+#: indexes (number, idempotency key) cannot be dropped and take random inserts.
+SQLITE_BULK_CACHE_KIB = 2 * 1024 * 1024
+
+
+def _log(message: str) -> None:
+    """Progress on stderr and in ``progress.log`` of the data folder (the worker's output is captured)."""
+    line = f"[{datetime.now():%H:%M:%S}] {message}"
+    print(line, file=sys.stderr, flush=True)
+    folder = os.environ.get("ZHIWANG_DATA_DIR")
+    if folder:
+        with open(Path(folder) / "progress.log", "a", encoding="utf-8") as out:
+            out.write(line + "\n")
+
+
+def _secondary_indexes(cursor, pg: bool) -> list[tuple[str, str]]:
+    """(drop, create) statements of the indexes of the two tables that a bulk copy can do without.
+
+    SQLite: every index with SQL (not the automatic ones of PRIMARY KEY / UNIQUE columns, which
+    cannot be dropped). PostgreSQL: every index but the primary keys; UNIQUE constraints are
+    dropped and added back as constraints.
+    """
+    if not pg:
+        cursor.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+            "AND tbl_name IN ('tickets_ticket', 'tickets_ticketevent') ORDER BY name"
+        )
+        return [(f'DROP INDEX "{name}"', sql) for name, sql in cursor.fetchall()]
+    cursor.execute(
+        "SELECT i.indexrelid::regclass::text, t.relname, pg_get_indexdef(i.indexrelid), c.conname, "
+        "pg_get_constraintdef(c.oid) FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid "
+        "LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid AND c.contype IN ('u', 'p') "
+        "WHERE t.relname IN ('tickets_ticket', 'tickets_ticketevent') AND NOT i.indisprimary ORDER BY 1"
+    )
+    out = []
+    for index, table, index_sql, constraint, constraint_sql in cursor.fetchall():
+        if constraint:
+            out.append(
+                (
+                    f'ALTER TABLE {table} DROP CONSTRAINT "{constraint}"',
+                    f'ALTER TABLE {table} ADD CONSTRAINT "{constraint}" {constraint_sql}',
+                )
+            )
+        else:
+            out.append((f"DROP INDEX {index}", index_sql))
+    return out
+
+
+def replicate(total: int, *, drop_indexes: bool = True, per_statement: int = COPIES_PER_STATEMENT) -> dict:
     """Grow the generated tickets (the template) to ``total`` with set-based SQL, no services.
 
     Copy c (1, 2, …) of the template is every template ticket and timeline row with ids offset by
@@ -71,50 +129,120 @@ def replicate(total: int) -> dict:
     timestamp moved c days back, so the copies spread over different days (and rollup keys)
     instead of stacking onto the template's. Clock alerts are not copied (dashboards do not read
     them). The last copy may be partial (``id <= …``).
+
+    Speed (10 M tickets, ~60 M timeline rows): the template is first copied to side tables (an
+    ``INSERT … SELECT`` from its own table makes SQLite buffer the whole result), each statement
+    writes ``per_statement`` copies (the template joined to a table of copy numbers), and with
+    ``drop_indexes`` the secondary indexes of both tables are dropped before and built again
+    after (timed apart: ``index_s``). SQLite runs with ``journal_mode=OFF``, ``synchronous=OFF``
+    and a large page cache meanwhile (a throwaway database), then back to the settings' WAL;
+    PostgreSQL with ``session_replication_role = replica`` (no per-row foreign-key triggers: the
+    copies reference rows that exist, ids offset consistently) and ``synchronous_commit = off``.
     """
     from django.db import connection, transaction
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT COUNT(*), MAX(id) FROM tickets_ticket")
-        template, top = cursor.fetchone()
+        cursor.execute("SELECT COUNT(*), MIN(id), MAX(id) FROM tickets_ticket")
+        template, first, top = cursor.fetchone()
         cursor.execute("SELECT MAX(id) FROM tickets_ticketevent")
         top_event = cursor.fetchone()[0]
     pg = connection.vendor == "postgresql"
+    full, rest = divmod(max(0, total - template), template)
+    copies = full + (1 if rest else 0)
+    result = {"template": template, "copies": copies, "index_s": 0.0}
+    if not copies:
+        return result
 
-    def shift(column: str, c: int) -> str:
+    def shift(column: str) -> str:
         if pg:
-            return f"{column} - interval '{c} days'"
-        return f"strftime('%Y-%m-%d %H:%M:%f', {column}, '-{c} days')"
+            return f"{column} - k.c * interval '1 day'"
+        return f"strftime('%Y-%m-%d %H:%M:%f', {column}, '-' || k.c || ' days')"
 
-    copies = 0
-    made = template
-    while made < total:
-        copies += 1
-        c = copies
-        take = min(template, total - made)
-        times = ", ".join(shift(t.strip(), c) for t in TICKET_TIMES.split(","))
+    times = ", ".join(shift(f"t.{c.strip()}") for c in TICKET_TIMES.split(","))
+    columns = ", ".join(f"t.{c.strip()}" for c in TICKET_COLUMNS.split(","))
+    ticket_sql = (
+        f"INSERT INTO tickets_ticket (id, number, idempotency_key, merged_into_id, {TICKET_COLUMNS}, "
+        f"{TICKET_TIMES}) SELECT t.id + k.c * {top}, t.number || '-' || k.c, t.idempotency_key || '-' || k.c, "
+        f"t.merged_into_id + k.c * {top}, {columns}, {times} "
+        "FROM bench_copies k CROSS JOIN bench_tpl_ticket t WHERE k.c BETWEEN %s AND %s AND t.id <= %s"
+    )
+    event_sql = (
+        "INSERT INTO tickets_ticketevent (id, actor_id, at, action, from_state, to_state, note, payload, "
+        f"ticket_id, unit_id) SELECT e.id + k.c * {top_event}, e.actor_id, {shift('e.at')}, e.action, "
+        f"e.from_state, e.to_state, e.note, e.payload, e.ticket_id + k.c * {top}, e.unit_id "
+        "FROM bench_copies k CROSS JOIN bench_tpl_event e WHERE k.c BETWEEN %s AND %s AND e.ticket_id <= %s"
+    )
+    with connection.cursor() as cursor:
+        if pg:
+            cursor.execute("SET session_replication_role = replica")
+            cursor.execute("SET synchronous_commit = off")
+            cursor.execute("SET maintenance_work_mem = '512MB'")
+        else:
+            cursor.execute("PRAGMA journal_mode = OFF")
+            cursor.execute("PRAGMA synchronous = OFF")
+            cursor.execute(f"PRAGMA cache_size = -{SQLITE_BULK_CACHE_KIB}")
+            cursor.execute("PRAGMA threads = 2")
+        indexes = _secondary_indexes(cursor, pg) if drop_indexes else []
+        for drop, _create in indexes:
+            cursor.execute(drop)
+        cursor.execute("DROP TABLE IF EXISTS bench_tpl_ticket")
+        cursor.execute("DROP TABLE IF EXISTS bench_tpl_event")
+        cursor.execute("DROP TABLE IF EXISTS bench_copies")
+        cursor.execute("CREATE TABLE bench_tpl_ticket AS SELECT * FROM tickets_ticket ORDER BY id")
+        cursor.execute("CREATE TABLE bench_tpl_event AS SELECT * FROM tickets_ticketevent ORDER BY id")
+        cursor.execute("CREATE TABLE bench_copies (c integer PRIMARY KEY)")
+        cursor.execute(
+            "INSERT INTO bench_copies (c) "
+            + (
+                f"SELECT generate_series(1, {copies})"
+                if pg
+                else f"WITH RECURSIVE n(c) AS (SELECT 1 UNION ALL SELECT c + 1 FROM n WHERE c < {copies}) "
+                "SELECT c FROM n"
+            )
+        )
+    started = time.perf_counter()
+    for lo in range(1, full + 1, per_statement):
+        hi = min(full, lo + per_statement - 1)
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO tickets_ticket (id, number, idempotency_key, merged_into_id, {TICKET_COLUMNS}, "
-                f"{TICKET_TIMES}) SELECT id + {c * top}, number || '-{c}', idempotency_key || '-{c}', "
-                f"merged_into_id + {c * top}, {TICKET_COLUMNS}, {times} FROM tickets_ticket "
-                f"WHERE id <= {top} AND id <= (SELECT MIN(id) FROM tickets_ticket) + {take - 1}"
-            )
-            cursor.execute(
-                f"INSERT INTO tickets_ticketevent (id, actor_id, at, action, from_state, to_state, note, payload, "
-                f"ticket_id, unit_id) SELECT e.id + {c * top_event}, e.actor_id, {shift('e.at', c)}, e.action, "
-                f"e.from_state, e.to_state, e.note, e.payload, e.ticket_id + {c * top}, e.unit_id "
-                f"FROM tickets_ticketevent e WHERE e.id <= {top_event} "
-                f"AND e.ticket_id <= (SELECT MIN(id) FROM tickets_ticket) + {take - 1}"
-            )
-        made += take
-    if pg:
-        with connection.cursor() as cursor:
+            cursor.execute(ticket_sql, [lo, hi, top])
+            cursor.execute(event_sql, [lo, hi, top])
+        _log(f"copies {lo}–{hi} of {copies}: {time.perf_counter() - started:.0f} s")
+    if rest:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(ticket_sql, [copies, copies, first + rest - 1])
+            cursor.execute(event_sql, [copies, copies, first + rest - 1])
+    result["copy_s"] = round(time.perf_counter() - started, 1)
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        for table in ("bench_tpl_ticket", "bench_tpl_event", "bench_copies"):
+            cursor.execute(f"DROP TABLE {table}")
+        for _drop, create in indexes:
+            cursor.execute(create)
+            _log(f"{create[:70]}…: {time.perf_counter() - started:.0f} s")
+        if pg:
             for table in ("tickets_ticket", "tickets_ticketevent"):
                 cursor.execute(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"
                 )
-    return {"template": template, "copies": copies}
+            cursor.execute("RESET session_replication_role")
+            cursor.execute("RESET synchronous_commit")
+            cursor.execute("RESET maintenance_work_mem")
+        else:  # back to the settings' connection (init_command), so the rebuild is timed as in production
+            cursor.execute("PRAGMA cache_size = -2000")
+            cursor.execute("PRAGMA threads = 0")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+    result["index_s"] = round(time.perf_counter() - started, 1)
+    return result
+
+
+def drop_pg_database(base_url: str, name: str) -> None:
+    """Drop the benchmark database (after the run, unless ``--keep``)."""
+    import psycopg
+
+    admin = base_url.rstrip("/").replace("postgres://", "postgresql://", 1) + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _timed(function, repeat: int) -> dict:
@@ -181,12 +309,15 @@ def worker(args) -> dict:
             batch_size=5000,
         )
         result["generate_s"] = round(time.perf_counter() - started, 1)
+        _log(f"template: {result['generate_s']} s")
         started = time.perf_counter()
-        result.update(replicate(args.tickets))
+        result.update(replicate(args.tickets, drop_indexes=args.drop_indexes))
         result["replicate_s"] = round(time.perf_counter() - started, 1)
+        _log(f"replicate: {result}")
         result["events"] = TicketEvent.objects.count()
         started = time.perf_counter()
         rebuilt = rollup_rebuild()
+        _log(f"rebuild: {time.perf_counter() - started:.0f} s")
         result["rebuild_s"] = round(time.perf_counter() - started, 1)
         result["rollup_rows"] = rebuilt["rows"]
         if connection.vendor == "postgresql":  # fresh statistics after the bulk load, as autovacuum would
@@ -297,6 +428,22 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--transitions", type=int, default=50)
     parser.add_argument("--pg-url", default=DEFAULT_PG)
+    parser.add_argument(
+        "--drop-indexes",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="Drop the secondary indexes of tickets and timeline while copying, build them after (default on).",
+    )
+    parser.add_argument(
+        "--data-root",
+        default=None,
+        help="Folder for the SQLite data folders (default: the system's temp folder).",
+    )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="Keep the data (SQLite folder, PostgreSQL database) after the run.",
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--backend", default="sqlite", help=argparse.SUPPRESS)
     parser.add_argument("--phase", default="measure", help=argparse.SUPPRESS)
@@ -307,21 +454,30 @@ def main(argv=None) -> int:
         return 0
     results = []
     for backend in args.backends.split(","):
-        data_dir = tempfile.mkdtemp(prefix=f"zw-analytics-{backend}-")
+        data_dir = tempfile.mkdtemp(prefix=f"zw-analytics-{backend}-", dir=args.data_root)
         if backend == "postgres":
             recreate_pg_database(args.pg_url, args.pg_name)
         common = [
             "--backend", backend, "--tickets", str(args.tickets), "--scale", args.scale, "--repeat", str(args.repeat),
             "--transitions", str(args.transitions), "--pg-url", args.pg_url, "--data-dir", data_dir, "--worker",
             "--template", str(args.template), "--pg-name", args.pg_name,
+            "--drop-indexes" if args.drop_indexes else "--no-drop-indexes",
         ]  # fmt: skip
-        generated = run_worker(Path(__file__), [*common, "--phase", "generate"], timeout=6 * 3600)
-        measured = run_worker(Path(__file__), [*common, "--phase", "measure"], timeout=3600)
+        print(f"{backend}: data in {data_dir} (progress.log)", file=sys.stderr, flush=True)
+        try:
+            generated = run_worker(Path(__file__), [*common, "--phase", "generate"], timeout=8 * 3600)
+            print(json.dumps(generated, ensure_ascii=False), flush=True)
+            measured = run_worker(Path(__file__), [*common, "--phase", "measure"], timeout=3600)
+        finally:
+            if not args.keep:
+                shutil.rmtree(data_dir, ignore_errors=True)
+                if backend == "postgres":
+                    drop_pg_database(args.pg_url, args.pg_name)
         measured.update(
             {
                 k: v
                 for k, v in generated.items()
-                if k in ("rebuild_s", "generate_s", "city_s", "replicate_s", "copies")
+                if k in ("rebuild_s", "generate_s", "city_s", "replicate_s", "copy_s", "index_s", "copies")
             }
         )
         print(json.dumps(measured, ensure_ascii=False), flush=True)

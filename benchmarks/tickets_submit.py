@@ -14,6 +14,9 @@ database: a temporary SQLite file, or the PostgreSQL database ``zhiwang_bench_su
 - throughput: another ``--count`` submissions from ``--processes`` processes at once (default 4,
   each with its own connection, as web workers are), and the driver baseline from as many
   processes, with the ratio;
+- the batch path (``ticket_submit_many``: the hotline import, ``POST /api/v1/tickets/batch``):
+  another ``--count`` in batches of ``--batch-size`` (default 100), from one process and from
+  ``--processes``, against the driver writing the same rows batched alike;
 - queries per submission, and with ``--profile`` the functions where the time goes.
 
 Prints a table and writes benchmarks/out/tickets_submit.md.
@@ -217,10 +220,13 @@ def submissions(count: int, seed: int) -> list[dict]:
 # --- the baseline: the same rows through the bare driver ----------------------------------------
 
 
-def driver_baseline(ticket_ids: list[int], offset: int = 0) -> dict:
+def driver_baseline(ticket_ids: list[int], offset: int = 0, batch: int = 1) -> dict:
     """Insert copies of the rows the service wrote for ``ticket_ids``, one transaction per ticket.
 
     ``offset`` keeps the copies' numbers and keys apart when several processes run it at once.
+    With ``batch`` > 1, one transaction per ``batch`` tickets, as the batch path writes them: one
+    counter statement, one multi-row ``INSERT … RETURNING id`` for the tickets, one
+    ``executemany`` each for the timeline rows and the notifications.
     """
     from django.db import connection
 
@@ -287,6 +293,54 @@ def driver_baseline(ticket_ids: list[int], offset: int = 0) -> dict:
     latencies = []
     started = time.perf_counter()
     cursor = raw.cursor()
+    if batch > 1:
+        counter_many = f"UPDATE tickets_ticketcounter SET value = value + {mark} WHERE day = {mark}"
+        one_row = f"({', '.join([mark] * len(ticket_columns))})"
+        for first in range(0, len(ticket_ids), batch):
+            chunk = ticket_ids[first : first + batch]
+            t0 = time.perf_counter()
+            if vendor != "postgresql":
+                cursor.execute("BEGIN IMMEDIATE")
+            cursor.execute(counter_many, [len(chunk), dt.date.today()])
+            values = []
+            for n, ticket_id in enumerate(chunk, start=first):
+                row = [adapt(v) for v in tickets[ticket_id][0]]
+                row[number_at] = f"RAW{offset + n:012d}"
+                row[key_at] = f"raw:{offset + n}"
+                values += row
+            cursor.execute(
+                f"INSERT INTO {ticket_table} ({', '.join(ticket_columns)}) VALUES "
+                + ", ".join([one_row] * len(chunk))
+                + " RETURNING id",
+                values,
+            )
+            new_ids = [r[0] for r in cursor.fetchall()]
+            event_rows, note_rows = [], []
+            for ticket_id, new_id in zip(chunk, new_ids, strict=True):
+                for event in events.get(ticket_id, []):
+                    event = [adapt(v) for v in event]
+                    event[ticket_fk] = new_id
+                    event_rows.append(event)
+                for note in notes.get(ticket_id, []):
+                    note = [adapt(v) for v in note]
+                    note[note_fk] = new_id
+                    note_rows.append(note)
+            if event_rows:
+                cursor.executemany(event_sql, event_rows)
+            if note_rows:
+                cursor.executemany(note_sql, note_rows)
+            if vendor == "postgresql":
+                raw.commit()
+            else:
+                cursor.execute("COMMIT")
+            latencies.append(time.perf_counter() - t0)
+        seconds = time.perf_counter() - started
+        raw.close()
+        return {
+            "seconds": seconds,
+            "per_second": len(ticket_ids) / seconds,
+            "p50_ms": percentile(latencies, 50) * 1000,
+        }
     for n, ticket_id in enumerate(ticket_ids):
         t0 = time.perf_counter()
         if vendor != "postgresql":
@@ -409,6 +463,52 @@ def concurrent_baseline(ticket_ids: list[int], processes: int) -> dict:
     return {"per_second": len(ticket_ids) / run["seconds"]}
 
 
+def batch_submits(items: list[dict], size: int, processes: int) -> dict:
+    """``items`` through ``ticket_submit_many`` in batches of ``size`` (the hotline import's path):
+    one process, then another copy of them from ``processes`` processes; each against the driver
+    writing the same rows batched the same way, in the same run."""
+    from zhiwang.tickets.services.submit_batch import ticket_submit_many
+
+    def run(chunk, index):
+        latencies, ids = [], []
+        for first in range(0, len(chunk), size):
+            t0 = time.perf_counter()
+            outcomes = ticket_submit_many(chunk[first : first + size])
+            latencies.append(time.perf_counter() - t0)
+            ids += [o.ticket.pk for o in outcomes]
+        return {"latencies": latencies, "ids": ids}
+
+    started = time.perf_counter()
+    one = run(items, 0)
+    seconds = time.perf_counter() - started
+    baseline = driver_baseline(one["ids"], offset=5 * 10**9, batch=size)
+    out = {
+        "size": size,
+        "count": len(items),
+        "per_second": len(items) / seconds,
+        "batch_p50_ms": percentile(one["latencies"], 50) * 1000,
+        "batch_p99_ms": percentile(one["latencies"], 99) * 1000,
+        "baseline": baseline["per_second"],
+        "ratio": len(items) / seconds / baseline["per_second"],
+    }
+    if processes > 1:
+        more = [{**item, "external_id": item["external_id"] + "-p"} for item in items]
+        chunks = [more[i::processes] for i in range(processes)]
+        wall = in_processes(processes, run, chunks)
+        ids = [pk for r in wall["results"] for pk in r["ids"]]
+        id_chunks = [ids[i::processes] for i in range(processes)]
+        base = in_processes(
+            processes,
+            lambda chunk, index: driver_baseline(chunk, offset=(index + 6) * 10**9, batch=size),
+            id_chunks,
+        )
+        out["processes"] = processes
+        out["concurrent_per_second"] = len(more) / wall["seconds"]
+        out["concurrent_baseline"] = len(ids) / base["seconds"]
+        out["concurrent_ratio"] = out["concurrent_per_second"] / out["concurrent_baseline"]
+    return out
+
+
 def worker(args) -> dict:
     data_dir = Path(tempfile.mkdtemp(prefix="zw-bench-submit-"))
     url = recreate_pg_database(args.pg_url, args.pg_name) if args.backend == "postgres" else None
@@ -475,7 +575,13 @@ def worker(args) -> dict:
             concurrent = concurrent_submits(more, args.processes)
             concurrent["baseline"] = concurrent_baseline(concurrent.pop("ids"), args.processes)
             concurrent["ratio"] = concurrent["per_second"] / concurrent["baseline"]["per_second"]
+        batched = None
+        if args.batch_size > 1:
+            batched = batch_submits(
+                submissions(args.count, args.seed + 2000), args.batch_size, args.processes
+            )
         return {
+            "batched": batched,
             "backend": args.backend,
             "database": db_version(),
             "city_seconds": city_seconds,
@@ -541,6 +647,30 @@ def markdown(info: dict, results: list[dict], args) -> str:
                 f"| {r['database']} | {c['processes']} | {c['per_second']:.0f} | {c['p50_ms']:.2f} | "
                 f"{c['p99_ms']:.2f} | {c['baseline']['per_second']:.0f} | {c['ratio']:.2f} |"
             )
+    batched = [r for r in results if r.get("batched")]
+    if batched:
+        size = batched[0]["batched"]["size"]
+        lines += [
+            "",
+            f"Batch path (`ticket_submit_many`, the hotline import and `POST /api/v1/tickets/batch`): another "
+            f"{args.count} submissions (same mix) in batches of {size}, from one process and then from "
+            f"{args.processes} at once; baseline: the bare driver writing the same rows batched alike (one "
+            "transaction per batch, multi-row statements), same run.",
+            "",
+            "| database | processes | tickets/s | batch p50 ms | batch p99 ms | driver (batched) tickets/s | service ÷ baseline |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for r in batched:
+            b = r["batched"]
+            lines.append(
+                f"| {r['database']} | 1 | {b['per_second']:.0f} | {b['batch_p50_ms']:.1f} | "
+                f"{b['batch_p99_ms']:.1f} | {b['baseline']:.0f} | {b['ratio']:.2f} |"
+            )
+            if b.get("processes"):
+                lines.append(
+                    f"| {r['database']} | {b['processes']} | {b['concurrent_per_second']:.0f} | — | — | "
+                    f"{b['concurrent_baseline']:.0f} | {b['concurrent_ratio']:.2f} |"
+                )
     lines += ["", "Final statuses: " + "; ".join(f"{r['backend']}: {r['statuses']}" for r in results), ""]
     return "\n".join(lines)
 
@@ -574,6 +704,12 @@ def main(argv=None) -> int:
         default=4,
         help="then the same count again from this many processes at once (throughput; 1: skip)",
     )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=100,
+        help="then the same count again through ticket_submit_many in batches of this size (1: skip)",
+    )
     parser.add_argument("--output", default=str(OUT_DIR / "tickets_submit.md"))
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--backend", help=argparse.SUPPRESS)
@@ -588,6 +724,7 @@ def main(argv=None) -> int:
         extra = ["--profile"] if args.profile else []
         extra += ["--mute-event-hooks"] if args.mute_event_hooks else []
         extra += ["--synchronous-commit", args.synchronous_commit, "--processes", str(args.processes)]
+        extra += ["--batch-size", str(args.batch_size)]
         result = run_worker(
             Path(__file__),
             [
@@ -617,6 +754,18 @@ def main(argv=None) -> int:
             f"({result['own_queries_per_submit']:.1f} own) queries/submit  "
             f"driver {result['baseline']['per_second']:.0f}/s  ratio {result['ratio']:.2f}"
         )
+        if result.get("batched"):
+            b = result["batched"]
+            print(
+                f"{'':<20} {b['per_second']:8.0f} tickets/s in batches of {b['size']}  "
+                f"driver (batched) {b['baseline']:.0f}/s  ratio {b['ratio']:.2f}"
+                + (
+                    f"; {b['concurrent_per_second']:.0f}/s from {b['processes']} processes "
+                    f"(driver {b['concurrent_baseline']:.0f}/s, ratio {b['concurrent_ratio']:.2f})"
+                    if b.get("processes")
+                    else ""
+                )
+            )
         if result["concurrent"]:
             c = result["concurrent"]
             print(

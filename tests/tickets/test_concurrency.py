@@ -211,3 +211,35 @@ def test_two_identical_submits_at_the_same_moment_make_one_ticket(committed):
     assert sorted(created for created, _pk in results) == [False, True]
     assert len({pk for _created, pk in results}) == 1
     assert Ticket.objects.filter(idempotency_key="open311:client-req-7").count() == 1
+
+
+@needs_row_locks
+@pytest.mark.django_db(transaction=True)
+def test_two_overlapping_batches_at_the_same_moment_make_one_ticket_per_key(committed):
+    """Two hotline imports of overlapping files: every call id becomes one ticket, numbers without gaps."""
+    from zhiwang.tickets.services.submit_batch import ticket_submit_many
+
+    base = {
+        "channel": "hotline",
+        "kind": "inquiry",
+        "category": SANITATION,
+        "description": "请问楼道灯坏了找哪个部门？",
+    }
+
+    def batch(ids):
+        def job():
+            outcomes = ticket_submit_many([{**base, "external_id": f"call-{i}"} for i in ids])
+            return [(o.created, o.ticket.pk) for o in outcomes]
+
+        return job
+
+    first, second = _race(batch(range(0, 30)), batch(range(20, 50)))
+    assert isinstance(first, list) and isinstance(second, list), (first, second)
+    keys = Ticket.objects.filter(idempotency_key__startswith="hotline:call-")
+    assert keys.count() == 50
+    created = [c for c, _pk in first + second if c]
+    assert len(created) == 50  # the ten shared ids were created by exactly one of the two
+    shared = [pk for _c, pk in first[20:]]
+    assert shared == [pk for _c, pk in second[:10]]
+    numbers = sorted(int(n[-6:]) for n in keys.values_list("number", flat=True))
+    assert numbers == list(range(1, 51))

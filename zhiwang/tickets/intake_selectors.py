@@ -114,33 +114,103 @@ def open_duplicates(
     The nearby search stays inside the community (index ``tickets_dup_area``); a twin
     across a community border is found by its address, not its point.
     """
+    search = DuplicateSearch(category_id, address, community_id, lon, lat, at, exclude_pk)
+    return open_duplicates_many([search])[0]
+
+
+class DuplicateSearch(NamedTuple):
+    """The arguments of one ``open_duplicates`` call (``open_duplicates_many`` takes many)."""
+
+    category_id: int
+    address: StandardAddress | None
+    community_id: int | None
+    lon: float | None
+    lat: float | None
+    at: datetime
+    exclude_pk: int | None = None
+
+
+def open_duplicates_many(searches: list[DuplicateSearch]) -> list[list[Ticket]]:
+    """``open_duplicates`` for each search, in one statement and one read of the tickets found
+    (a batch of submissions: one round trip instead of one per submission)."""
     radius = getattr(settings, "ZHIWANG_DUPLICATE_RADIUS_M", 100)
     window = timedelta(days=getattr(settings, "ZHIWANG_DUPLICATE_WINDOW_DAYS", 7))
-    building = _building(address) if address is not None else None
-    nearby = lon is not None and lat is not None and community_id is not None
-    if building is None and not nearby:
+    plans, parts, params = [], [], []
+    for index, search in enumerate(searches):
+        building = _building(search.address) if search.address is not None else None
+        nearby = search.lon is not None and search.lat is not None and search.community_id is not None
+        plans.append((building, nearby))
+        if building is None and not nearby:
+            continue
+        sql, part_params = _duplicate_sql(
+            category_id=search.category_id,
+            building=building,
+            community_id=search.community_id if nearby else None,
+            since=search.at - window,
+            until=search.at + window,
+            exclude_pk=search.exclude_pk,
+        )
+        parts.append(f"SELECT {index}, q.* FROM ({sql}) q")
+        params += part_params
+    rows_of: dict[int, list] = {i: [] for i in range(len(searches))}
+    if parts:
+        with connection.cursor() as cursor:
+            cursor.execute(" UNION ALL ".join(parts), params)
+            for index, *row in cursor.fetchall():
+                rows_of[index].append(row)
+    found_of = []
+    for index, search in enumerate(searches):
+        building, nearby = plans[index]
+        at_address, close_by, seen_nearby = [], [], 0
+        # earliest first, as each part's ORDER BY said (UNION ALL does not promise to keep it)
+        for pk, address_id, code, near, t_lon, t_lat, _at in sorted(
+            rows_of[index], key=lambda r: (r[6], r[0])
+        ):
+            if building is not None and len(at_address) < 20:
+                if address_id == building.pk or (code or "").startswith(f"{building.code}-"):
+                    at_address.append(pk)
+            if nearby and near and seen_nearby < 200:
+                seen_nearby += 1
+                if _distance_m(search.lon, search.lat, t_lon, t_lat) <= radius:
+                    close_by.append(pk)
+        found_of.append({*at_address, *close_by})
+    wanted = set().union(*found_of) if found_of else set()
+    tickets = {t.pk: t for t in Ticket.objects.filter(pk__in=wanted)} if wanted else {}
+    return [sorted((tickets[pk] for pk in found), key=lambda t: (t.received_at, t.pk)) for found in found_of]
+
+
+def twins_among(ticket: Ticket, earlier: list[Ticket]) -> list[Ticket]:
+    """Which of ``earlier`` (new, unsaved tickets of the same batch) ``open_duplicates`` would find for ``ticket``.
+
+    A batch of submissions is written at once, so its tickets are not in the database when the
+    next one looks for duplicates: the same rules run here on the batch's own tickets (all
+    open): same category, and the same building (or an address inside it), or a point within
+    the radius, in the same community, within the window.
+    """
+    if not earlier:
         return []
-    rows = _duplicate_rows(
-        category_id=category_id,
-        building=building,
-        community_id=community_id if nearby else None,
-        since=at - window,
-        until=at + window,
-        exclude_pk=exclude_pk,
-    )
-    at_address, close_by, seen_nearby = [], [], 0
-    for pk, address_id, code, near, t_lon, t_lat in rows:
-        if building is not None and len(at_address) < 20:
-            if address_id == building.pk or (code or "").startswith(f"{building.code}-"):
-                at_address.append(pk)
-        if nearby and near and seen_nearby < 200:
-            seen_nearby += 1
-            if _distance_m(lon, lat, t_lon, t_lat) <= radius:
-                close_by.append(pk)
-    found = {*at_address, *close_by}
-    if not found:
-        return []
-    return sorted(Ticket.objects.filter(pk__in=found), key=lambda t: (t.received_at, t.pk))
+    radius = getattr(settings, "ZHIWANG_DUPLICATE_RADIUS_M", 100)
+    window = timedelta(days=getattr(settings, "ZHIWANG_DUPLICATE_WINDOW_DAYS", 7))
+    building = _building(ticket.address) if ticket.address is not None else None
+    nearby = ticket.lon is not None and ticket.lat is not None and ticket.community_id is not None
+    found = []
+    for other in earlier:
+        if other.category_id != ticket.category_id:
+            continue
+        if building is not None and other.address is not None:
+            if other.address_id == building.pk or other.address.code.startswith(f"{building.code}-"):
+                found.append(other)
+                continue
+        if (
+            nearby
+            and other.community_id == ticket.community_id
+            and other.lon is not None
+            and other.lat is not None
+            and abs(other.received_at - ticket.received_at) <= window
+            and _distance_m(ticket.lon, ticket.lat, other.lon, other.lat) <= radius
+        ):
+            found.append(other)
+    return found
 
 
 #: At most this many open tickets are read per duplicate search (the earliest; 20 at the building
@@ -148,7 +218,7 @@ def open_duplicates(
 _DUPLICATE_ROWS = 500
 
 
-def _duplicate_rows(
+def _duplicate_sql(
     *,
     category_id: int,
     building: StandardAddress | None,
@@ -156,8 +226,9 @@ def _duplicate_rows(
     since: datetime,
     until: datetime,
     exclude_pk: int | None,
-) -> list[tuple]:
-    """``(pk, address_id, address code, near, lon, lat)`` of the earliest open tickets of the category
+) -> tuple[str, list]:
+    """The query (and its parameters) for ``(pk, address_id, address code, near, lon, lat, received_at)``
+    of the earliest open tickets of the category
     at the building (or inside it) or, with ``community_id``, located in that community within
     [since, until]; ``near`` says the latter. One narrow query, written in SQL: it runs on every
     submission, and building it with the ORM cost more than running it.
@@ -192,7 +263,7 @@ def _duplicate_rows(
         params += near_params
     statuses = ", ".join(["%s"] * len(OPEN_STATUSES))
     sql = (
-        f"SELECT t.id, t.address_id, a.code, CASE WHEN {near_sql} THEN 1 ELSE 0 END, t.lon, t.lat "
+        f"SELECT t.id, t.address_id, a.code, CASE WHEN {near_sql} THEN 1 ELSE 0 END, t.lon, t.lat, t.received_at "
         f"FROM {ticket} t LEFT OUTER JOIN {address} a ON a.id = t.address_id "
         f"WHERE t.category_id = %s AND t.status IN ({statuses}) AND ({' OR '.join(either)})"
         + (" AND t.id <> %s" if exclude_pk is not None else "")
@@ -205,9 +276,7 @@ def _duplicate_rows(
         *params,
         *([exclude_pk] if exclude_pk is not None else []),
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, all_params)
-        return cursor.fetchall()
+    return sql, all_params
 
 
 def duplicate_candidates(*, user, ticket: Ticket | None = None, tickets=None) -> list[Ticket]:

@@ -41,6 +41,7 @@ from zhiwang.tickets.intake_selectors import (  # noqa: F401
     caller_history,
     duplicate_candidates,
     open_duplicates,
+    twins_among,
 )
 from zhiwang.tickets.models import (
     FINAL_STATUSES,

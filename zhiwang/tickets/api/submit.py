@@ -9,6 +9,7 @@ from zhiwang.core.errors import PermissionDeniedError, ServiceError
 from zhiwang.tickets import selectors, services
 from zhiwang.tickets.api.base import (
     CITIZEN_CHANNELS,
+    require_staff,
     router,
 )
 from zhiwang.tickets.api.schemas import (
@@ -18,6 +19,7 @@ from zhiwang.tickets.api.schemas import (
     ticket_ref,
 )
 from zhiwang.tickets.models import Channel, Ticket
+from zhiwang.tickets.services.submit_batch import ticket_submit_many
 
 # --- submit -----------------------------------------------------------------------
 
@@ -126,3 +128,84 @@ def submit(request, payload: TicketSubmitIn):
         ],
     }
     return Status(201 if result.created else 200, body)
+
+
+# --- batch (department push, hotline systems) -------------------------------------
+
+
+class TicketBatchIn(Schema):
+    tickets: list[TicketSubmitIn]
+
+
+class ErrorOut(Schema):
+    code: str
+    message: str
+    field: str | None = None
+    fields: list[dict] = []
+
+
+class BatchItemOut(Schema):
+    index: int
+    created: bool
+    ticket: SubmittedTicketOut | None = None
+    error: ErrorOut | None = None
+
+
+class BatchOut(Schema):
+    created: int
+    existing: int
+    refused: int
+    results: list[BatchItemOut]
+
+
+#: The most tickets one batch request takes.
+BATCH_LIMIT = 500
+
+
+@router.post("/batch", response=BatchOut, summary="Submit many tickets at once (idempotent, per item)")
+def submit_batch(request, payload: TicketBatchIn):
+    """For departments and hotline systems pushing their records: up to 500 per request.
+
+    Every item is a ``POST /`` body and gets its own result, in order: ``created`` with the
+    ticket, or ``error`` (the same codes and fields as ``POST /``) — a refused item writes
+    nothing and does not stop the others; the accepted ones are written in one transaction.
+    Items with an ``external_id`` sent before (by this caller) answer ``created: false`` with
+    that ticket, so the whole request can be retried safely. Staff accounts and integration
+    clients only.
+    """
+    user = request.user
+    require_staff(user)
+    if not payload.tickets:
+        raise ServiceError("tickets.batch_empty", _("Send at least one ticket."), field="tickets")
+    if len(payload.tickets) > BATCH_LIMIT:
+        raise ServiceError(
+            "tickets.batch_too_large",
+            _("At most %(limit)d tickets per request.") % {"limit": BATCH_LIMIT},
+            field="tickets",
+        )
+    submissions = []
+    for item in payload.tickets:
+        data = item.dict()
+        raw_key = data["external_id"].strip()
+        data["external_id"] = f"u{user.pk}:{raw_key}" if raw_key else ""  # ids are per caller, as in POST /
+        submissions.append(data)
+    outcomes = ticket_submit_many(submissions, actor=user)
+    results, totals = [], {"created": 0, "existing": 0, "refused": 0}
+    for index, outcome in enumerate(outcomes):
+        if isinstance(outcome, ServiceError):
+            totals["refused"] += 1
+            results.append({"index": index, "created": False, "error": outcome.as_dict()})
+        else:
+            totals["created" if outcome.created else "existing"] += 1
+            results.append(
+                {"index": index, "created": outcome.created, "ticket": _submitted_in(request, outcome.ticket)}
+            )
+    return {**totals, "results": results}
+
+
+def _submitted_in(request, ticket: Ticket) -> dict:
+    """``_submitted`` with links to the ticket (the request path here is ``…/batch``)."""
+    body = _submitted(request, ticket)
+    base = request.path.rstrip("/").rsplit("/", 1)[0]
+    body["links"] = {"self": f"{base}/{ticket.number}", "timeline": f"{base}/{ticket.number}/timeline"}
+    return body

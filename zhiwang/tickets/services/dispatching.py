@@ -54,12 +54,12 @@ def dispatch_payload(ticket: Ticket, unit: OrgUnit) -> dict:
 
 def notify_dispatched(ticket: Ticket, unit: OrgUnit) -> None:
     """The unit's inbox message for a newly dispatched ticket."""
-    notify_unit(
-        unit_id=unit.pk,
-        ticket=ticket,
-        kind="dispatched",
-        message=_("New ticket %(number)s: %(title)s") % {"number": ticket.number, "title": ticket.title},
-    )
+    notify_unit(unit_id=unit.pk, ticket=ticket, kind="dispatched", message=dispatched_message(ticket))
+
+
+def dispatched_message(ticket: Ticket) -> str:
+    """The text of the unit's inbox message for a newly dispatched ticket (also written in batches)."""
+    return _("New ticket %(number)s: %(title)s") % {"number": ticket.number, "title": ticket.title}
 
 
 @transaction.atomic

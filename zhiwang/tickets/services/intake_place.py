@@ -17,6 +17,7 @@ from zhiwang.geo.locator import locate
 from zhiwang.geo.models import Division, DivisionLevel, Grid, StandardAddress
 from zhiwang.tickets.cache import routing_config
 from zhiwang.tickets.models import Category, TicketKind, Urgency
+from zhiwang.tickets.services.intake_memo import MISSING, remembered
 
 #: Kinds that are about a place: a location is required.
 PLACE_KINDS = {TicketKind.COMPLAINT, TicketKind.REPORT, TicketKind.HELP, TicketKind.INCIDENT}
@@ -62,7 +63,9 @@ def locate_place(
 ) -> Place:
     """Standard address code, else point, else free text: the most specific place known."""
     if address_code:
-        address = StandardAddress.objects.select_related("grid").filter(code=address_code).first()
+        address = remembered("address", address_code)  # read for the whole batch, if in one
+        if address is MISSING:
+            address = StandardAddress.objects.select_related("grid").filter(code=address_code).first()
         if address is None:
             raise ServiceError(
                 "tickets.address_unknown",

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from zhiwang.core.errors import ErrorList
 from zhiwang.tickets.cache import routing_config
 from zhiwang.tickets.models import Category, Channel, TicketKind, Urgency, normalize_phone
+from zhiwang.tickets.services.intake_memo import MISSING, remembered
 
 
 def _clean(value: str | None) -> str:
@@ -40,6 +41,10 @@ def _category(category: Category | str | None) -> tuple[Category | None, bool]:
         return None, False
     if isinstance(category, Category) and not category.is_active:
         return None, False
+    if isinstance(category, str):
+        known = remembered("category", category.strip())  # read for the whole batch, if in one
+        if known is not MISSING:
+            return (None, False) if known is None else (routing_config().category(known[0]), known[1])
     qn = connection.ops.quote_name
     table = qn(Category._meta.db_table)
     column = "code" if isinstance(category, str) else "id"

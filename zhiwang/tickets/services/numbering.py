@@ -71,16 +71,29 @@ def number_ticket(ticket: Ticket, now: datetime) -> str:
     return ticket.number
 
 
-def _counter_increment(day) -> int | None:
+def take_numbers(day, count: int) -> list[str]:
+    """``count`` consecutive numbers of ``day`` in one statement (a batch of submissions).
+
+    Same counter row and the same rules as ``next_number``: the row stays locked until the
+    caller's transaction ends, and a rollback gives the numbers back.
+    """
+    last = _counter_increment(day, count)
+    if last is None:
+        TicketCounter.objects.get_or_create(day=day)
+        last = _counter_increment(day, count)
+    return [_format_number(day, value) for value in range(last - count + 1, last + 1)]
+
+
+def _counter_increment(day, by: int = 1) -> int | None:
     table = connection.ops.quote_name(TicketCounter._meta.db_table)
-    params = [connection.ops.adapt_datefield_value(day)]
+    params = [int(by), connection.ops.adapt_datefield_value(day)]
     with connection.cursor() as cursor:
         if connection.features.can_return_columns_from_insert:  # UPDATE … RETURNING as well
-            cursor.execute(f"UPDATE {table} SET value = value + 1 WHERE day = %s RETURNING value", params)
+            cursor.execute(f"UPDATE {table} SET value = value + %s WHERE day = %s RETURNING value", params)
             row = cursor.fetchone()
             return row[0] if row else None
-        cursor.execute(f"UPDATE {table} SET value = value + 1 WHERE day = %s", params)
+        cursor.execute(f"UPDATE {table} SET value = value + %s WHERE day = %s", params)
         if not cursor.rowcount:
             return None
-        cursor.execute(f"SELECT value FROM {table} WHERE day = %s", params)
+        cursor.execute(f"SELECT value FROM {table} WHERE day = %s", params[1:])
         return cursor.fetchone()[0]

@@ -4,9 +4,10 @@ validate → idempotency → locate → deadline rule → route → (auto-)dispa
 in one transaction. A retry with the same (channel, external id) returns the
 ticket the first call made; nothing is ever half-written.
 
-The steps live beside this module: ``intake_validation`` (field rules), ``intake_place``
-(locate, deadline rule), ``numbering`` (ticket numbers); their names are importable
-from here as before.
+The steps live beside this module: ``intake_prepare`` (the read-only half: validate,
+classify, locate, route), ``intake_validation`` (field rules), ``intake_place`` (locate,
+deadline rule), ``numbering`` (ticket numbers); their names are importable from here as
+before. ``submit_batch`` writes many submissions at once with the same rules.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from zhiwang.core.errors import ServiceError
-from zhiwang.tickets.classify import Classification, classify
+from zhiwang.accounts.models import OrgUnit
+from zhiwang.tickets.classify import Classification
 from zhiwang.tickets.models import (
     Category,
     CategoryCorrection,
@@ -33,7 +34,6 @@ from zhiwang.tickets.models import (
     TicketStatus,
     Urgency,
 )
-from zhiwang.tickets.routing import route
 from zhiwang.tickets.selectors import open_duplicates
 from zhiwang.tickets.services.clock import dispatch_deadlines
 from zhiwang.tickets.services.dispatching import dispatch_fields, dispatch_payload, notify_dispatched
@@ -44,6 +44,7 @@ from zhiwang.tickets.services.intake_place import (  # noqa: F401  (importable f
     deadline_rule,
     locate_place,
 )
+from zhiwang.tickets.services.intake_prepare import PlaceError, Prepared, prepare_submission
 from zhiwang.tickets.services.intake_validation import MAX_LENGTHS, _clean, _validate  # noqa: F401
 from zhiwang.tickets.services.numbering import _provisional_number, next_number, number_ticket  # noqa: F401
 from zhiwang.tickets.timeline_batch import timeline_batch
@@ -117,110 +118,44 @@ def ticket_submit(
     error (``tickets.address_unknown``, ``tickets.place_required``, ``geo.outside_city``,
     ``geo.not_a_number``, …) naming its field. Nothing is written then.
     """
-    now = timezone.now()
-    texts = {
-        "description": _clean(description),
-        "title": _clean(title),
-        "reporter_name": _clean(reporter_name),
-        "address_text": _clean(address_text),
-        "external_id": _clean(external_id),
-    }
-    classification = classify(
-        title=texts["title"], description=texts["description"], kind=kind, category=category
-    )
-    category, phone = _validate(
-        channel=channel,
-        kind=kind,
-        category=classification.category,
-        urgency=urgency,
-        texts=texts,
-        reporter_phone=reporter_phone,
-        received_at=received_at,
-        now=now,
-    )
-    external_id = texts["external_id"]
-    key = f"{channel}:{external_id}" if external_id else f"{channel}:auto:{uuid.uuid4().hex}"
-    # No lookup of the key first: a retry is rare, and the unique key catches it below.
     try:
-        place = locate_place(
-            address_code=_clean(address_code), lon=lon, lat=lat, crs=crs, address_text=texts["address_text"]
+        prepared = prepare_submission(
+            channel=channel,
+            kind=kind,
+            category=category,
+            description=description,
+            title=title,
+            external_id=external_id,
+            urgency=urgency,
+            reporter_name=reporter_name,
+            reporter_phone=reporter_phone,
+            reporter=reporter,
+            address_text=address_text,
+            address_code=address_code,
+            lon=lon,
+            lat=lat,
+            crs=crs,
+            received_at=received_at,
         )
-        if kind in PLACE_KINDS and place.finest is None:
-            raise ServiceError(
-                "tickets.place_required",
-                _("Say where: a standard address, a point on the map, or an address we can recognise."),
-                field="address_text",
-            )
-    except ServiceError:
+    except PlaceError as error:
         # A retry gets its ticket even if the place no longer resolves as it did the first time.
-        existing = _existing(key) if external_id else None
+        existing = _existing(error.key) if error.retryable else None
         if existing is None:
-            raise
+            raise error.error from None
         return SubmitResult(existing, False)
-    amount, unit = deadline_rule(category=category, kind=kind, urgency=urgency)
-    decided = route(category=category, place=place.finest)
-    received = received_at or now
-    description = texts["description"]
-    ticket = Ticket(
-        kind=kind,
-        category=category,
-        channel=channel,
-        idempotency_key=key,
-        urgency=urgency,
-        title=texts["title"] or description[:40],
-        description=description,
-        status=TicketStatus.PENDING_DISPATCH,
-        reporter_name=texts["reporter_name"],
-        reporter_phone=phone,
-        reporter=reporter if getattr(reporter, "pk", None) else None,
-        address_text=texts["address_text"] or (place.address.full_name if place.address else ""),
-        address=place.address,
-        lon=place.lon,
-        lat=place.lat,
-        grid=place.grid,
-        community=place.community,
-        subdistrict=place.subdistrict,
-        district=place.district,
-        division=place.finest,
-        dispatch_center=decided.dispatch_center,
-        suggested_unit=decided.unit,
-        route_explanation=decided.explanation[:255],
-        category_source=classification.source,
-        classification=classification.record,
-        received_at=received,
-        deadline_amount=amount,
-        deadline_unit=unit,
-    )
+    ticket, key, received = prepared.ticket, prepared.key, prepared.received
     try:
         with transaction.atomic():
             with timeline_batch():  # the rollups of both timeline rows: one write, at its end
-                duplicates = find_duplicates(category=category, place=place, at=received)
-                certain = decided.auto_dispatch and classification.may_auto_dispatch
-                dispatch_to = decided.unit if certain and not duplicates else None
-                if dispatch_to is not None and dispatch_to.is_active:
-                    # Dispatched by the system in the same transaction: the ticket is written once, in
-                    # its final state, with both timeline rows (what ticket_dispatch would have done).
-                    dispatched_at = timezone.now()
-                    ticket.status = TICKET_WORKFLOW.target(
-                        TicketStatus.PENDING_DISPATCH, TicketAction.DISPATCH
-                    )
-                    ticket.version = 2
-                    dispatch_fields(ticket, unit=dispatch_to, now=dispatched_at)
-                else:
-                    dispatch_to = None
+                duplicates = find_duplicates(category=ticket.category, place=prepared.place, at=received)
+                dispatch_to = auto_dispatch(prepared, duplicates)
                 ticket.number = _provisional_number()
                 ticket.save(force_insert=True)
-                _write_timeline(
-                    ticket,
-                    classification,
-                    decided,
-                    place=place,
-                    duplicates=duplicates,
-                    dispatch_to=dispatch_to,
-                    dispatched_at=dispatched_at if dispatch_to is not None else None,
-                    actor=actor,
-                    at=received,
-                )
+                events, correction = timeline_rows(prepared, duplicates, dispatch_to, actor=actor)
+                for event in events:
+                    event.save(force_insert=True)
+                if correction is not None:
+                    correction.save(force_insert=True)
             number_ticket(ticket, received)  # last: see there
             if dispatch_to is not None:
                 notify_dispatched(ticket, dispatch_to)
@@ -233,50 +168,65 @@ def ticket_submit(
     return SubmitResult(ticket, True, duplicates)
 
 
-def _write_timeline(
-    ticket: Ticket,
-    classification: Classification,
-    decided,
-    *,
-    place: Place,
-    duplicates: list[Ticket],
-    dispatch_to,
-    dispatched_at,
-    actor,
-    at: datetime,
-) -> None:
-    """The receive row (and the automatic dispatch row) of a new ticket, and the intake choice."""
+def auto_dispatch(prepared: Prepared, duplicates: list) -> OrgUnit | None:
+    """Dispatch the unsaved ticket at once when its rule is certain and nobody must look first.
+
+    A certain rule and a confident category dispatch automatically unless open duplicates were
+    found (the operator looks first). The ticket is then written once, in its final state
+    (what ``ticket_dispatch`` would have done). Returns the unit, or None (the dispatcher's queue).
+    """
+    decided, classification, ticket = prepared.decided, prepared.classification, prepared.ticket
+    certain = decided.auto_dispatch and classification.may_auto_dispatch
+    dispatch_to = decided.unit if certain and not duplicates else None
+    if dispatch_to is None or not dispatch_to.is_active:
+        return None
+    ticket.status = TICKET_WORKFLOW.target(TicketStatus.PENDING_DISPATCH, TicketAction.DISPATCH)
+    ticket.version = 2
+    dispatch_fields(ticket, unit=dispatch_to, now=timezone.now())
+    return dispatch_to
+
+
+def timeline_rows(
+    prepared: Prepared, duplicates: list, dispatch_to: OrgUnit | None, *, actor
+) -> tuple[list[TicketEvent], CategoryCorrection | None]:
+    """The unsaved receive row (and automatic dispatch row) of a saved new ticket, and the intake choice."""
+    ticket, decided, classification = prepared.ticket, prepared.decided, prepared.classification
     channel = ticket.channel
-    TicketEvent.objects.create(
-        ticket=ticket,
-        actor=actor if getattr(actor, "pk", None) else None,
-        action=TicketAction.RECEIVE,
-        from_state="",
-        to_state=TicketStatus.PENDING_DISPATCH,
-        note=_("Received via %(channel)s.") % {"channel": Channel(channel).label},
-        payload={
-            "located_by": place.how,
-            "route": decided.explanation,
-            "rule_id": decided.rule_id,
-            "suggested_unit_id": decided.unit.pk if decided.unit else None,
-            "duplicates": [d.number for d in duplicates],
-            "category_source": classification.source,
-        },
-        at=at,
-    )
-    _record_intake_choice(ticket, classification, actor=actor, at=at)
-    if dispatch_to is not None:
-        TicketEvent.objects.create(
+    events = [
+        TicketEvent(
             ticket=ticket,
-            actor=None,
-            action=TicketAction.DISPATCH,
-            from_state=TicketStatus.PENDING_DISPATCH,
-            to_state=ticket.status,
-            note=_("Dispatched automatically: %(why)s") % {"why": _why(decided.explanation, classification)},
-            payload=dispatch_payload(ticket, dispatch_to),
-            unit_id=dispatch_to.pk,
-            at=dispatched_at,
+            actor=actor if getattr(actor, "pk", None) else None,
+            action=TicketAction.RECEIVE,
+            from_state="",
+            to_state=TicketStatus.PENDING_DISPATCH,
+            note=_("Received via %(channel)s.") % {"channel": Channel(channel).label},
+            payload={
+                "located_by": prepared.place.how,
+                "route": decided.explanation,
+                "rule_id": decided.rule_id,
+                "suggested_unit_id": decided.unit.pk if decided.unit else None,
+                "duplicates": [d.number for d in duplicates],
+                "category_source": classification.source,
+            },
+            at=prepared.received,
         )
+    ]
+    if dispatch_to is not None:
+        events.append(
+            TicketEvent(
+                ticket=ticket,
+                actor=None,
+                action=TicketAction.DISPATCH,
+                from_state=TicketStatus.PENDING_DISPATCH,
+                to_state=ticket.status,
+                note=_("Dispatched automatically: %(why)s")
+                % {"why": _why(decided.explanation, classification)},
+                payload=dispatch_payload(ticket, dispatch_to),
+                unit_id=dispatch_to.pk,
+                at=ticket.dispatched_at,
+            )
+        )
+    return events, _intake_choice(ticket, classification, actor=actor, at=prepared.received)
 
 
 def _why(explanation: str, classification: Classification) -> str:
@@ -289,8 +239,8 @@ def _why(explanation: str, classification: Classification) -> str:
     }
 
 
-def _record_intake_choice(ticket: Ticket, classification: Classification, *, actor, at) -> None:
-    """An intake operator's category beside the model's suggestion: a training example.
+def _intake_choice(ticket: Ticket, classification: Classification, *, actor, at) -> CategoryCorrection | None:
+    """An intake operator's category beside the model's suggestion: a training example (unsaved).
 
     Only staff choices count (a citizen's pick of a category is not a dispatcher's
     judgement), and only when there was a suggestion to compare with: no model, no row.
@@ -298,8 +248,8 @@ def _record_intake_choice(ticket: Ticket, classification: Classification, *, act
     suggestion = classification.suggestion
     role = getattr(actor, "role", "") if getattr(actor, "pk", None) else ""
     if suggestion is None or classification.source != CategorySource.REPORTER or role in ("", "citizen"):
-        return
-    CategoryCorrection.objects.create(
+        return None
+    return CategoryCorrection(
         ticket=ticket,
         text=ticket_text_of(ticket),
         suggested_label=suggestion.label,

@@ -11,6 +11,7 @@ from zhiwang.tickets.models import (
     RoutingRule,
     Ticket,
     TicketEvent,
+    TicketImport,
     TicketRequest,
     TrainingRun,
 )
@@ -158,4 +159,28 @@ class TrainingRunAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in TrainingRun._meta.fields]
 
     def has_add_permission(self, request):
+        return False
+
+
+@admin.register(TicketImport)
+class TicketImportAdmin(admin.ModelAdmin):
+    """Read-only: runs are made on the import page (``web.tickets.views.imports``)."""
+
+    list_display = (
+        "created_at",
+        "file_name",
+        "channel",
+        "validate_only",
+        "status",
+        "created",
+        "refused",
+        "created_by",
+    )
+    list_filter = ("status", "validate_only", "channel")
+    readonly_fields = [f.name for f in TicketImport._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False

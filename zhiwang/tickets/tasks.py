@@ -1,5 +1,12 @@
 """Background and periodic work of the tickets app (huey; thin wrappers over services)."""
 
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from django.core.files import File
+from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task, lock_task
 
@@ -40,3 +47,93 @@ def classifier_drift_task() -> dict | None:
 
     result = classifier_drift_check()
     return None if result is None else result.as_dict()
+
+
+# --- hotline batch import ----------------------------------------------------------------
+
+#: The page polls every second: the run's row is written at most this often while it runs.
+IMPORT_PROGRESS_SECONDS = 1.0
+
+
+@db_task()
+def ticket_import_task(run_id: int) -> int:
+    """Run a hotline batch import (``ticket_import_run``); the page polls the run's progress."""
+    return ticket_import_run(run_id=run_id).pk
+
+
+def ticket_import_run(*, run_id: int):
+    """Import the run's stored file through ``hotline_import.import_tickets``, progress on the row.
+
+    Progress (rows read of the file's rows) is written at most every ``IMPORT_PROGRESS_SECONDS``;
+    at the end the totals, the first refused rows and the report file. A file that cannot be
+    read as a whole (``ServiceError``) fails the run with its message; any other error fails
+    it too and is raised, so the worker logs it. Running a run again is safe: rows imported
+    before are recognised by their call id and reported as such.
+    """
+    from zhiwang.core.errors import ServiceError
+    from zhiwang.tickets.hotline_import import import_tickets, write_report
+    from zhiwang.tickets.models import TicketImport, TicketImportStatus
+
+    run = TicketImport.objects.select_related("created_by").get(pk=run_id)
+    if run.status == TicketImportStatus.DONE:
+        return run
+
+    def update(**fields) -> None:
+        fields["updated_at"] = timezone.now()
+        TicketImport.objects.filter(pk=run.pk).update(**fields)
+        for name, value in fields.items():
+            setattr(run, name, value)
+
+    update(status=TicketImportStatus.RUNNING, started_at=timezone.now(), finished_at=None, error="")
+    last_write = [float("-inf")]  # the first batch is shown at once
+
+    def progress(done: int, total: int | None) -> None:
+        now = time.monotonic()
+        if now - last_write[0] >= IMPORT_PROGRESS_SECONDS:
+            update(rows_done=done, rows_total=total)
+            last_write[0] = now
+
+    try:
+        summary = import_tickets(
+            run.file.path,
+            channel=run.channel,
+            actor=run.created_by,
+            validate_only=run.validate_only,
+            progress=progress,
+        )
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "report.csv"
+            write_report(summary, path)
+            if run.report:
+                run.report.delete(save=False)  # a run run again replaces its report
+            with open(path, "rb") as handle:
+                run.report.save(f"report-{run.pk}-{uuid.uuid4().hex[:12]}.csv", File(handle), save=False)
+    except ServiceError as error:
+        update(status=TicketImportStatus.FAILED, error=error.message[:500], finished_at=timezone.now())
+        return run
+    except Exception as error:
+        update(status=TicketImportStatus.FAILED, error=str(error)[:500], finished_at=timezone.now())
+        raise
+    refused = [r for r in summary.rows if r.outcome == "refused"]
+    totals = summary.totals
+    update(
+        status=TicketImportStatus.DONE,
+        rows_done=len(summary.rows),
+        rows_total=len(summary.rows),
+        created=totals["created"],
+        existing=totals["existing"],
+        refused=totals["refused"],
+        refused_rows=[
+            {
+                "row": r.row,
+                "external_id": r.external_id,
+                "code": r.code,
+                "field": r.field,
+                "message": r.message,
+            }
+            for r in refused[: TicketImport.REFUSED_SHOWN]
+        ],
+        report=run.report.name,
+        finished_at=timezone.now(),
+    )
+    return run

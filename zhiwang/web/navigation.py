@@ -30,6 +30,7 @@ NAVIGATION = [
     (_("Track a request"), "web:ticket_track", frozenset({ANONYMOUS, "citizen"})),
     (_("My requests"), "web:my_tickets", frozenset({"citizen"})),
     (_("Record a call"), "web:ticket_intake", frozenset({"intake_operator", "administrator"})),
+    (_("Import calls"), "web:ticket_import", frozenset({"intake_operator", "dispatcher", "administrator"})),
     (_("Dispatch queue"), "web:dispatch_queue", frozenset({"dispatcher", "administrator"})),
     (_("Inbox"), "web:handler_inbox", frozenset({"handler", "administrator"})),
     (_("Report an incident"), "web:patrol_report", frozenset({"grid_worker"})),

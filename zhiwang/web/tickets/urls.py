@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from zhiwang.web.tickets.views import citizen, detail, intake, work
+from zhiwang.web.tickets.views import citizen, detail, imports, intake, work
 
 urlpatterns = [
     # citizens (public)
@@ -18,6 +18,12 @@ urlpatterns = [
     path("intake/panels/suggest/", intake.suggest_panel, name="ticket_suggest_panel"),
     path("intake/panels/caller/", intake.caller_panel, name="ticket_caller_panel"),
     path("intake/panels/place/", intake.place_panel, name="ticket_place_panel"),
+    path("call-imports/", imports.import_new, name="ticket_import"),
+    path("call-imports/example.csv", imports.import_example, name="ticket_import_example"),
+    path("call-imports/<int:pk>/", imports.import_detail, name="ticket_import_detail"),
+    path("call-imports/<int:pk>/progress/", imports.import_progress, name="ticket_import_progress"),
+    path("call-imports/<int:pk>/again/", imports.import_again, name="ticket_import_again"),
+    path("call-imports/<int:pk>/report.csv", imports.import_report, name="ticket_import_report"),
     # dispatchers, handlers, grid workers
     path("dispatch/", work.dispatch_queue, name="dispatch_queue"),
     path("dispatch/bulk/", work.dispatch_bulk, name="dispatch_bulk"),

@@ -1,0 +1,186 @@
+"""The hotline batch import as the web pages use it: the upload form, registering a run, the example file.
+
+The import itself runs in the task worker (``tickets.tasks.ticket_import_task``); here the
+uploaded file is stored and its header checked at once, so a file that cannot be imported
+at all is refused on the form, before anything is queued.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import uuid
+from pathlib import Path
+
+from django import forms
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from zhiwang.core.errors import ServiceError
+from zhiwang.registry.imports.reading import SourceFile
+from zhiwang.tickets.hotline_import import COLUMNS, FIELDS, open_calls_file
+from zhiwang.tickets.models import Channel, TicketImport, TicketImportStatus
+from zhiwang.web.tickets.forms import AccessibleForm
+
+#: Largest upload taken on the page (a day of hotline calls is a few MB; bigger: the command).
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+SUFFIXES = (".csv", ".txt", ".xlsx", ".xlsm")
+#: The example file's header (the names operators know from the hotline system's export).
+EXAMPLE_HEADER = (
+    "来电编号",
+    "诉求类型",
+    "分类编码",
+    "诉求内容",
+    "来电人",
+    "联系电话",
+    "事发地址",
+    "标准地址编码",
+    "来电时间",
+)
+#: An open run without a progress write for this long lost its worker: it may be run again.
+STALE_SECONDS = 10 * 60
+
+
+def field_headers() -> dict[str, list[str]]:
+    """Each field's accepted headers (Chinese, in ``COLUMNS`` order); the field's own name is accepted too."""
+    headers: dict[str, list[str]] = {name: [] for name in FIELDS}
+    for header, name in COLUMNS.items():
+        headers[name].append(header)
+    return headers
+
+
+class TicketImportForm(AccessibleForm):
+    file = forms.FileField(
+        label=gettext_lazy("File (CSV in UTF-8 or GBK, or Excel .xlsx)"),
+        widget=forms.ClearableFileInput(attrs={"accept": ",".join(SUFFIXES)}),
+    )
+    channel = forms.ChoiceField(
+        label=gettext_lazy("Channel"),
+        choices=[(Channel.HOTLINE, Channel.HOTLINE.label), (Channel.WINDOW, Channel.WINDOW.label)],
+        initial=Channel.HOTLINE,
+    )
+    validate_only = forms.BooleanField(
+        label=gettext_lazy("Validate only (check every row, create no ticket)"), required=False
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if Path(upload.name or "").suffix.lower() not in SUFFIXES:
+            raise forms.ValidationError(_("Upload a CSV or an Excel (.xlsx) file."))
+        if upload.size > MAX_UPLOAD_BYTES:
+            raise forms.ValidationError(
+                _(
+                    "The file is larger than 50 MB; split it, or import it with the command zhiwang import-tickets."
+                )
+            )
+        return upload
+
+
+def check_file(path: Path | str) -> SourceFile:
+    """The file opened and its header checked (``hotline_import.open_calls_file``)."""
+    return open_calls_file(path)
+
+
+def enqueue(run: TicketImport) -> None:
+    """Queue the run for the task worker once the transaction that wrote it commits."""
+    from zhiwang.tickets.tasks import ticket_import_task
+
+    transaction.on_commit(lambda: ticket_import_task(run.pk))
+
+
+def import_run_create(*, actor, upload, channel: str, validate_only: bool) -> TicketImport:
+    """Store the uploaded file, check its header and queue a run (``ServiceError`` on ``file``)."""
+    suffix = Path(upload.name or "").suffix.lower()
+    run = TicketImport(
+        channel=channel,
+        file_name=os.path.basename(upload.name or "file")[:255] or "file",
+        validate_only=validate_only,
+        unit_id=getattr(actor, "org_unit_id", None),
+        created_by=actor,
+    )
+    run.file.save(f"{uuid.uuid4().hex}{suffix}", upload, save=False)
+    try:
+        source = check_file(run.file.path)
+        run.rows_total = source.count_rows()
+    except ServiceError:
+        run.file.delete(save=False)
+        raise
+    with transaction.atomic():
+        run.save()
+        enqueue(run)
+    return run
+
+
+def import_run_again(*, run: TicketImport, actor) -> TicketImport:
+    """Run a failed or stalled run again, or import for real a file that was only validated.
+
+    The file's rows imported before are recognised by their call id, so nothing is written twice.
+    Returns the run that was queued (a new one for a validated file).
+    """
+    if run.validate_only and run.status == TicketImportStatus.DONE:
+        again = TicketImport.objects.create(
+            channel=run.channel,
+            file=run.file.name,
+            file_name=run.file_name,
+            validate_only=False,
+            rows_total=run.rows_total,
+            unit_id=getattr(actor, "org_unit_id", None),
+            created_by=actor,
+        )
+    elif may_run_again(run):
+        again = run
+        TicketImport.objects.filter(pk=run.pk).update(
+            status=TicketImportStatus.QUEUED, error="", updated_at=timezone.now()
+        )
+    else:
+        raise ServiceError("tickets.import_busy", _("This import is still running."), status=409)
+    enqueue(again)
+    return again
+
+
+def may_run_again(run: TicketImport) -> bool:
+    if run.status == TicketImportStatus.FAILED:
+        return True
+    if run.status in (TicketImportStatus.QUEUED, TicketImportStatus.RUNNING):
+        last = run.updated_at or run.created_at
+        return (timezone.now() - last).total_seconds() > STALE_SECONDS
+    return False
+
+
+def example_csv(category_codes: list[str]) -> bytes:
+    """An example file with the Chinese headers and two calls (UTF-8 with BOM: Excel opens it)."""
+    codes = (category_codes + ["", ""])[:2]
+    today = timezone.localdate().isoformat()
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(EXAMPLE_HEADER)
+    writer.writerow(
+        (
+            "RX-0001",
+            "投诉",
+            codes[0],
+            "小区门口垃圾堆放多日无人清运。",
+            "王先生",
+            "13800138000",
+            "南山区南头街道某某小区门口",
+            "",
+            f"{today} 09:30",
+        )
+    )
+    writer.writerow(
+        (
+            "RX-0002",
+            "咨询",
+            codes[1],
+            "咨询垃圾分类的投放时间。",
+            "李女士",
+            "13900139000",
+            "",
+            "",
+            f"{today} 10:05",
+        )
+    )
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")

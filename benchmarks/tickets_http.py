@@ -279,6 +279,11 @@ def main(argv=None) -> int:
     parser.add_argument("--pg-url", default=os.environ.get("ZHIWANG_BENCH_POSTGRES_URL", DEFAULT_PG))
     parser.add_argument("--pg-name", default=PG_NAME, help="throwaway PostgreSQL database name")
     parser.add_argument("--profile-app", type=int, default=200, help="in-process profiled submits (0: skip)")
+    parser.add_argument(
+        "--group-commit",
+        default="on",
+        help="ZHIWANG_INTAKE_GROUP_COMMIT of the server: on, off, or both (off,on) measured in the same run",
+    )
     parser.add_argument("--output", default=str(OUT_DIR / "tickets_http.md"))
     args = parser.parse_args(argv)
     info = machine_info()
@@ -322,17 +327,21 @@ def main(argv=None) -> int:
     connections.close_all()
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     results = []
-    for profile in [p.strip() for p in args.profiles.split(",") if p.strip()]:
+    modes = [m.strip() for m in args.group_commit.split(",") if m.strip()]
+    runs = [(p.strip(), mode) for p in args.profiles.split(",") if p.strip() for mode in modes]
+    for profile, mode in runs:
         port = free_port()
         command = server_command(profile, port, args.workers, args.threads)
         label = f"{profile} ({args.workers} workers" + (
             f" × {args.threads} threads)" if "gthread" in profile else ")"
         )
+        label += f", group commit {mode}"
         # Django's persistent connections are per thread: right for WSGI threads, but under ASGI every
         # request runs in a new context and would leave its connection open (Django: use a pool).
         server_env = {
             **env,
             "ZHIWANG_DB_CONN_MAX_AGE": "0" if profile in ("gunicorn-asgi", "uvicorn") else "60",
+            "ZHIWANG_INTAKE_GROUP_COMMIT": "true" if mode == "on" else "false",
         }
         server = subprocess.Popen(command, env=server_env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                   start_new_session=True)  # fmt: skip

@@ -258,6 +258,8 @@ ZHIWANG_BASIC_SATISFACTION_WEIGHT = env_float(
 # Seconds between checks of the routing configuration version (rules, units, categories,
 # time limits) cached in every process; 0 checks on every call.
 ZHIWANG_TICKETS_CACHE_CHECK_SECONDS = env_int("ZHIWANG_TICKETS_CACHE_CHECK_SECONDS", 5, minimum=0)
+# Concurrent API submissions in one process are written together (tickets.services.submit_group).
+ZHIWANG_INTAKE_GROUP_COMMIT = env_bool("ZHIWANG_INTAKE_GROUP_COMMIT", True)
 
 # Registry: the key of the HMAC that makes ID numbers and phones searchable without scanning
 # plain values. Empty falls back to SECRET_KEY; set its own key in production, since rotating

@@ -243,3 +243,117 @@ def test_two_overlapping_batches_at_the_same_moment_make_one_ticket_per_key(comm
     assert shared == [pk for _c, pk in second[:10]]
     numbers = sorted(int(n[-6:]) for n in keys.values_list("number", flat=True))
     assert numbers == list(range(1, 51))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lone_api_submission_is_a_group_of_one(committed):
+    """Outside a transaction the API's submissions go through the group writer: the same outcome."""
+    from zhiwang.core.errors import ServiceError
+    from zhiwang.tickets.services.submit_group import group_stats, ticket_submit_grouped
+
+    base = {
+        "channel": "api",
+        "kind": "inquiry",
+        "category": SANITATION,
+        "description": "请问楼道灯坏了找哪个部门？",
+    }
+    before = group_stats()
+    first = ticket_submit_grouped(**base, external_id="g-1")
+    again = ticket_submit_grouped(**base, external_id="g-1")
+    assert first.created and not again.created and again.ticket.pk == first.ticket.pk
+    assert group_stats() == (before[0] + 2, before[1] + 2)
+    with pytest.raises(ServiceError) as caught:
+        ticket_submit_grouped(**{**base, "reporter_phone": "call me"}, external_id="g-2")
+    assert caught.value.code == "tickets.invalid"
+    assert not Ticket.objects.filter(idempotency_key="api:g-2").exists()
+
+
+@needs_row_locks
+@pytest.mark.django_db(transaction=True)
+def test_api_submissions_at_the_same_moment_are_written_in_groups(committed):
+    """Twelve callers at once: each gets its own ticket (or its own error), numbers without gaps,
+    and fewer groups than callers (they were written together)."""
+    from zhiwang.core.errors import ServiceError
+    from zhiwang.tickets.services.submit_group import group_stats, ticket_submit_grouped
+
+    base = {
+        "channel": "api",
+        "kind": "inquiry",
+        "category": SANITATION,
+        "description": "请问楼道灯坏了找哪个部门？",
+    }
+    people = committed[1]
+
+    def caller(i):
+        def job():
+            extra = {"reporter_phone": "call me"} if i == 5 else {}
+            result = ticket_submit_grouped(
+                **base, **extra, external_id=f"same-moment-{i}", actor=people[i % 2]
+            )
+            return (result.created, result.ticket.pk, result.ticket.idempotency_key)
+
+        return job
+
+    before = group_stats()
+    results = _race(*(caller(i) for i in range(12)))
+    errors = [r for r in results if isinstance(r, ServiceError)]
+    assert len(errors) == 1 and errors[0].code == "tickets.invalid"
+    made = [r for r in results if isinstance(r, tuple)]
+    assert len(made) == 11 and all(created for created, _pk, _key in made)
+    assert sorted(key for _c, _pk, key in made) == sorted(f"api:same-moment-{i}" for i in range(12) if i != 5)
+    numbers = sorted(int(n[-6:]) for n in Ticket.objects.values_list("number", flat=True))
+    assert numbers == list(range(1, 12))
+    groups, grouped = (a - b for a, b in zip(group_stats(), before, strict=True))
+    assert grouped == 12 and groups < 12
+    # each timeline names its own caller
+    for i in range(12):
+        if i != 5:
+            ticket = Ticket.objects.get(idempotency_key=f"api:same-moment-{i}")
+            assert ticket.events.get().actor_id == people[i % 2].pk
+
+
+@needs_row_locks
+@pytest.mark.django_db(transaction=True)
+def test_a_single_submission_inside_a_batchs_write_does_not_deadlock(committed, monkeypatch):
+    """Both paths lock in one order (the ticket's key, the day counter, the rollup rows): a single
+    submission that arrives while a batch holds the counter waits for it instead of deadlocking."""
+    from zhiwang.tickets.services import submit as submit_module
+    from zhiwang.tickets.services import submit_batch
+
+    base = {
+        "channel": "hotline",
+        "kind": "inquiry",
+        "category": SANITATION,
+        "description": "请问楼道灯坏了找哪个部门？",
+    }
+    _inquiry(external_id="warm-up")  # the day's counter row and rollup rows exist
+    batch_has_counter, single_wants_counter = threading.Event(), threading.Event()
+    real_take, real_number = submit_batch.take_numbers, submit_module.number_ticket
+
+    def take_numbers(day, count):
+        numbers = real_take(day, count)  # the counter row is locked from here to the commit
+        batch_has_counter.set()
+        single_wants_counter.wait(10)
+        return numbers
+
+    def number_ticket(ticket, now):
+        single_wants_counter.set()
+        return real_number(ticket, now)
+
+    monkeypatch.setattr(submit_batch, "take_numbers", take_numbers)
+    monkeypatch.setattr(submit_module, "number_ticket", number_ticket)
+
+    def batch():
+        return [
+            o.ticket.pk
+            for o in submit_batch.ticket_submit_many([{**base, "external_id": f"b-{i}"} for i in range(3)])
+        ]
+
+    def single():
+        batch_has_counter.wait(10)
+        return submit_module.ticket_submit(**base, external_id="single-1").ticket.pk
+
+    results = _race(batch, single)
+    assert not any(isinstance(r, Exception) for r in results), results
+    numbers = sorted(int(n[-6:]) for n in Ticket.objects.values_list("number", flat=True))
+    assert numbers == [1, 2, 3, 4, 5]

@@ -138,3 +138,36 @@ def test_the_command_reports_and_resumes(tmp_path, nanshan_building, hotline, ca
     assert "0 created, 3 imported before, 3 refused" in capsys.readouterr().out
     with pytest.raises(CommandError):
         call_command("import_tickets", str(path), "--operator", "nobody-here")
+
+
+def test_validate_only_agrees_with_the_import_across_batches(tmp_path, nanshan_building):
+    """A call id repeated in a later batch: validate-only says 'imported before', as the import will."""
+    line = f"C-7,咨询,{SANITATION},请问垃圾分类的投放时间是几点？,李强,13900139000,,2026-11-20 11:00,"
+    path = _csv(tmp_path, [line, line.replace("C-7", "C-8"), line])
+    checked = import_tickets(path, validate_only=True, batch_rows=1)
+    assert checked.totals == {"created": 2, "existing": 1, "refused": 0}
+    real = import_tickets(path, batch_rows=1)
+    assert real.totals == checked.totals
+    assert [r.outcome for r in real.rows] == [r.outcome for r in checked.rows]
+
+
+def test_the_report_keeps_a_files_formulas_inert(tmp_path, nanshan_building):
+    line = (
+        f"=HYPERLINK(1),咨询,{SANITATION},请问垃圾分类的投放时间是几点？,李强,13900139000,,2026-11-20 11:00,"
+    )
+    summary = import_tickets(_csv(tmp_path, [line]))
+    report = tmp_path / "report.csv"
+    write_report(summary, report)
+    with open(report, encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[1][1] == "'=HYPERLINK(1)"
+
+
+def test_a_category_may_be_given_by_its_name(tmp_path, nanshan_building):
+    from zhiwang.tickets.models import Category
+
+    name = Category.objects.get(code=SANITATION).name
+    line = f"C-21,投诉,{name},小区门口垃圾堆了三天没人清运。,王敏,13800138000,{nanshan_building.code},2026-11-20 10:05,"
+    summary = import_tickets(_csv(tmp_path, [line]))
+    assert summary.totals["created"] == 1
+    assert Ticket.objects.get(idempotency_key="hotline:C-21").category.code == SANITATION

@@ -200,7 +200,7 @@ def test_a_key_taken_by_a_racing_call_falls_back_to_one_by_one(monkeypatch, nans
     submissions = _mix(nanshan_building, nanshan_room)
     real_write = submit_batch._write
 
-    def racing_write(new, *, actor):
+    def racing_write(new, *, actors):
         # a racing call commits h-1 between the batch's key check and its write
         monkeypatch.setattr(submit_batch, "_write", real_write)
         ticket_submit(**submissions[3])
@@ -217,3 +217,40 @@ def test_a_key_taken_by_a_racing_call_falls_back_to_one_by_one(monkeypatch, nans
 def test_a_batch_is_bounded():
     with pytest.raises(ValueError):
         ticket_submit_many([{}] * (MAX_BATCH + 1))
+
+
+def test_a_repeated_key_whose_place_no_longer_resolves_gets_the_first_ticket(nanshan_building):
+    """As one by one: the second call finds the ticket the first one just wrote."""
+    base = {
+        "channel": "hotline",
+        "kind": "complaint",
+        "category": SANITATION,
+        "description": "垃圾没人清运。",
+    }
+    first, second = ticket_submit_many(
+        [
+            {**base, "external_id": "call-9", "address_code": nanshan_building.code},
+            {**base, "external_id": "call-9", "address_code": "440305999999999-X"},
+        ]
+    )
+    assert first.created and second.created is False and second.ticket.pk == first.ticket.pk
+
+
+def test_more_duplicate_searches_than_one_statement_takes(db):
+    """SQLite takes at most 500 terms in one compound SELECT: the searches go in several statements."""
+    from zhiwang.geo.models import AddressLevel, StandardAddress
+
+    buildings = list(StandardAddress.objects.filter(level=AddressLevel.BUILDING).order_by("code")[:501])
+    assert len(buildings) == 501
+    base = {
+        "channel": "hotline",
+        "kind": "complaint",
+        "category": SANITATION,
+        "description": "垃圾没人清运。",
+    }
+    outcomes = ticket_submit_many(
+        [{**base, "external_id": f"big-{i}", "address_code": b.code} for i, b in enumerate(buildings)]
+    )
+    assert all(not isinstance(o, ServiceError) and o.created for o in outcomes)
+    numbers = sorted(int(o.ticket.number[-6:]) for o in outcomes)
+    assert numbers == list(range(1, 502))

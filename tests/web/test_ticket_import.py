@@ -142,6 +142,23 @@ def test_a_failed_run_can_be_run_again(client, hotline, building, django_capture
     assert (run.status, run.error, run.created, run.existing) == (TicketImportStatus.DONE, "", 0, 1)
 
 
+def test_a_double_click_on_run_again_queues_the_run_once(
+    client, hotline, building, django_capture_on_commit_callbacks
+):
+    from zhiwang.core.errors import ServiceError
+    from zhiwang.web.tickets.import_runs import import_run_again
+
+    client.force_login(hotline)
+    upload(client, django_capture_on_commit_callbacks, calls_file(building))
+    TicketImport.objects.update(status=TicketImportStatus.FAILED, error="worker lost")
+    first_view, second_view = TicketImport.objects.get(), TicketImport.objects.get()  # two clicks, one page
+    import_run_again(run=first_view, actor=hotline)
+    with pytest.raises(ServiceError) as caught:
+        import_run_again(run=second_view, actor=hotline)
+    assert caught.value.code == "tickets.import_busy"
+    assert TicketImport.objects.get().status == TicketImportStatus.QUEUED
+
+
 @pytest.mark.parametrize(
     ("name", "content", "expected"),
     [

@@ -29,7 +29,7 @@ from django.utils.translation import gettext as _
 
 from zhiwang.core.errors import ServiceError
 from zhiwang.registry.imports.reading import SourceFile
-from zhiwang.tickets.models import Channel, TicketKind, Urgency
+from zhiwang.tickets.models import Category, Channel, TicketKind, Urgency
 from zhiwang.tickets.services.submit_batch import ticket_submit_many
 
 #: Header (normalised: no spaces, no asterisks) → submission field.
@@ -136,8 +136,12 @@ def import_tickets(
     source = open_calls_file(path)
     total = source.count_rows()
     summary = ImportSummary(validate_only=validate_only)
+    validated: set[str] = set()  # validate-only: keys "created" in earlier (rolled back) batches
+    names = category_names()
     for rows in _chunks(source.rows(), batch_rows):
-        summary.rows += _import_batch(rows, channel=channel, actor=actor, validate_only=validate_only)
+        summary.rows += _import_batch(
+            rows, channel=channel, actor=actor, validate_only=validate_only, validated=validated, names=names
+        )
         if progress is not None:
             progress(len(summary.rows), total)
     return summary
@@ -195,28 +199,38 @@ def _chunks(rows: Iterator[tuple[int, dict]], size: int) -> Iterator[list[tuple[
         yield chunk
 
 
-def _import_batch(rows: list[tuple[int, dict]], *, channel, actor, validate_only) -> list[RowOutcome]:
+def _import_batch(
+    rows: list[tuple[int, dict]], *, channel, actor, validate_only, validated: set[str], names: dict[str, str]
+) -> list[RowOutcome]:
     outcomes: dict[int, RowOutcome] = {}
     submissions, numbers = [], []
     for number, raw in rows:
         try:
-            submission = row_submission(raw, channel=channel)
+            submission = row_submission(raw, channel=channel, names=names)
         except ServiceError as error:
             outcomes[number] = _refused(number, _text(raw.get("external_id")), error)
             continue
         submissions.append(submission)
         numbers.append(number)
     if submissions:
-        with transaction.atomic():
-            results = ticket_submit_many(submissions, actor=actor)
-            if validate_only:
+        if validate_only:  # written, then rolled back: the outcomes are the real ones
+            with transaction.atomic():
+                results = ticket_submit_many(submissions, actor=actor)
                 transaction.set_rollback(True)
+        else:  # no transaction around the read-only half (SQLite: no write lock while preparing)
+            results = ticket_submit_many(submissions, actor=actor)
         for number, submission, result in zip(numbers, submissions, results, strict=True):
             external_id = submission["external_id"]
             if isinstance(result, ServiceError):
                 outcomes[number] = _refused(number, external_id, result)
             else:
-                outcome = "created" if result.created else "existing"
+                created = result.created
+                if validate_only and created:
+                    # an earlier batch's row with this key was rolled back; importing finds it
+                    key = result.ticket.idempotency_key
+                    created = key not in validated
+                    validated.add(key)
+                outcome = "created" if created else "existing"
                 shown = "" if validate_only and result.created else result.ticket.number
                 outcomes[number] = RowOutcome(number, external_id, outcome, number=shown)
     return [outcomes[number] for number, _raw in rows]
@@ -229,13 +243,25 @@ def _refused(row: int, external_id: str, error: ServiceError) -> RowOutcome:
     return RowOutcome(row, external_id, "refused", code=error.code, field=field_name, message=message)
 
 
-def row_submission(raw: dict, *, channel: str) -> dict:
+def category_names() -> dict[str, str]:
+    """Name → code of the active leaf categories whose name is unique (hotline exports often carry
+    the category's name, not its code; an ambiguous name stays as written and is refused)."""
+    leaves = (
+        Category.objects.filter(is_active=True).exclude(children__is_active=True).values_list("name", "code")
+    )
+    codes_of: dict[str, list[str]] = {}
+    for name, code in leaves:
+        codes_of.setdefault(name, []).append(code)
+    return {name: codes[0] for name, codes in codes_of.items() if len(codes) == 1}
+
+
+def row_submission(raw: dict, *, channel: str, names: dict[str, str] | None = None) -> dict:
     """The ``ticket_submit`` arguments of one row; ``ServiceError`` naming the cell that cannot be read."""
     values = {name: _text(raw.get(name)) for name in FIELDS if name not in ("lon", "lat", "received_at")}
     submission = {
         "channel": channel,
         "kind": _kind(values["kind"]),
-        "category": values["category"] or None,
+        "category": (names or {}).get(values["category"], values["category"]) or None,
         "description": values["description"],
         "title": values["title"],
         "reporter_name": values["reporter_name"],
@@ -327,4 +353,11 @@ def write_report(summary: ImportSummary, path: Path | str) -> None:
             outcome = _OUTCOME_WORDS[r.outcome]
             if summary.validate_only and r.outcome == "created":
                 outcome = "可立单"
-            writer.writerow((r.row, r.external_id, outcome, r.number, r.code, r.field, r.message))
+            writer.writerow(
+                (r.row, _cell(r.external_id), outcome, r.number, r.code, r.field, _cell(r.message))
+            )
+
+
+def _cell(text: str) -> str:
+    """A file's own text made inert for spreadsheets (a leading = + - @ would start a formula)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text

@@ -118,6 +118,10 @@ def open_duplicates(
     return open_duplicates_many([search])[0]
 
 
+#: Searches per statement of ``open_duplicates_many`` (SQLite's limit of a compound SELECT).
+_UNION_TERMS = 500
+
+
 class DuplicateSearch(NamedTuple):
     """The arguments of one ``open_duplicates`` call (``open_duplicates_many`` takes many)."""
 
@@ -135,7 +139,7 @@ def open_duplicates_many(searches: list[DuplicateSearch]) -> list[list[Ticket]]:
     (a batch of submissions: one round trip instead of one per submission)."""
     radius = getattr(settings, "ZHIWANG_DUPLICATE_RADIUS_M", 100)
     window = timedelta(days=getattr(settings, "ZHIWANG_DUPLICATE_WINDOW_DAYS", 7))
-    plans, parts, params = [], [], []
+    plans, parts = [], []
     for index, search in enumerate(searches):
         building = _building(search.address) if search.address is not None else None
         nearby = search.lon is not None and search.lat is not None and search.community_id is not None
@@ -150,12 +154,13 @@ def open_duplicates_many(searches: list[DuplicateSearch]) -> list[list[Ticket]]:
             until=search.at + window,
             exclude_pk=search.exclude_pk,
         )
-        parts.append(f"SELECT {index}, q.* FROM ({sql}) q")
-        params += part_params
+        parts.append((f"SELECT {index}, q.* FROM ({sql}) q", part_params))
     rows_of: dict[int, list] = {i: [] for i in range(len(searches))}
-    if parts:
-        with connection.cursor() as cursor:
-            cursor.execute(" UNION ALL ".join(parts), params)
+    with connection.cursor() as cursor:
+        # SQLite takes at most 500 terms in one compound SELECT (SQLITE_MAX_COMPOUND_SELECT).
+        for start in range(0, len(parts), _UNION_TERMS):
+            chunk = parts[start : start + _UNION_TERMS]
+            cursor.execute(" UNION ALL ".join(sql for sql, _p in chunk), [p for _s, ps in chunk for p in ps])
             for index, *row in cursor.fetchall():
                 rows_of[index].append(row)
     found_of = []

@@ -6,7 +6,7 @@ from django.utils.translation import gettext as _
 from ninja import Schema, Status
 
 from zhiwang.core.errors import PermissionDeniedError, ServiceError
-from zhiwang.tickets import selectors, services
+from zhiwang.tickets import selectors
 from zhiwang.tickets.api.base import (
     CITIZEN_CHANNELS,
     require_staff,
@@ -20,6 +20,7 @@ from zhiwang.tickets.api.schemas import (
 )
 from zhiwang.tickets.models import Channel, Ticket
 from zhiwang.tickets.services.submit_batch import ticket_submit_many
+from zhiwang.tickets.services.submit_group import ticket_submit_grouped
 
 # --- submit -----------------------------------------------------------------------
 
@@ -119,7 +120,8 @@ def submit(request, payload: TicketSubmitIn):
         reporter = user
         data["reporter_phone"] = data["reporter_phone"] or getattr(user, "phone", "")
         data["reporter_name"] = data["reporter_name"] or getattr(user, "full_name", "")
-    result = services.ticket_submit(**data, reporter=reporter, actor=user)
+    # Written together with API submissions arriving at the same moment (one transaction).
+    result = ticket_submit_grouped(**data, reporter=reporter, actor=user)
     body = {
         "created": result.created,
         "ticket": _submitted(request, result.ticket),

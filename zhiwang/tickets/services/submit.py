@@ -156,7 +156,9 @@ def ticket_submit(
                     event.save(force_insert=True)
                 if correction is not None:
                     correction.save(force_insert=True)
-            number_ticket(ticket, received)  # last: see there
+                # Before the rollup write that ends the block: the day counter, then the rollup
+                # rows, the order ``ticket_submit_many`` locks them in (no deadlock with a batch).
+                number_ticket(ticket, received)
             if dispatch_to is not None:
                 notify_dispatched(ticket, dispatch_to)
     except IntegrityError:

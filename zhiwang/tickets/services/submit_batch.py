@@ -28,7 +28,7 @@ from zhiwang.tickets.models import Notification, Ticket, TicketEvent
 from zhiwang.tickets.services.dispatching import dispatched_message
 from zhiwang.tickets.services.intake_memo import intake_memo
 from zhiwang.tickets.services.intake_prepare import PlaceError, Prepared, prepare_submission
-from zhiwang.tickets.services.numbering import take_numbers
+from zhiwang.tickets.services.numbering import _provisional_number, take_numbers
 from zhiwang.tickets.services.submit import (
     SubmitResult,
     auto_dispatch,
@@ -46,13 +46,16 @@ Outcome = SubmitResult | ServiceError
 def ticket_submit_many(submissions: Sequence[dict], *, actor=None) -> list[Outcome]:
     """Submit every item of ``submissions`` (each the keyword arguments of ``ticket_submit``).
 
-    Returns one outcome per item, in order. At most ``MAX_BATCH`` items per call. If a racing
+    ``actor`` is recorded on every item's timeline, unless the item names its own ``actor``
+    (``submit_group`` gathers several callers' submissions). Returns one outcome per item, in order. At most ``MAX_BATCH`` items per call. If a racing
     call takes an idempotency key of the batch between the check and the write, the batch is
     written again one by one through ``ticket_submit`` (which settles such races), so the
     outcomes are the same either way.
     """
     if len(submissions) > MAX_BATCH:
         raise ValueError(f"at most {MAX_BATCH} submissions per batch")
+    actors = [s.get("actor", actor) for s in submissions]
+    submissions = [{k: v for k, v in s.items() if k != "actor"} for s in submissions]
     outcomes: list[Outcome | None] = [None] * len(submissions)
     prepared: dict[int, Prepared] = {}
     place_errors: dict[int, PlaceError] = {}
@@ -72,9 +75,6 @@ def ticket_submit_many(submissions: Sequence[dict], *, actor=None) -> list[Outco
     keys = {p.key for p in prepared.values() if p.external_id}
     keys |= {e.key for e in place_errors.values() if e.retryable}
     earlier = {t.idempotency_key: t for t in Ticket.objects.filter(idempotency_key__in=keys)} if keys else {}
-    for i, error in place_errors.items():
-        found = earlier.get(error.key) if error.retryable else None
-        outcomes[i] = SubmitResult(found, False) if found is not None else error.error
     new: dict[int, Prepared] = {}
     first_of_key: dict[str, int] = {}
     repeats: dict[int, int] = {}  # a repeat of a key earlier in the batch → that submission
@@ -86,14 +86,22 @@ def ticket_submit_many(submissions: Sequence[dict], *, actor=None) -> list[Outco
         else:
             first_of_key[p.key] = i
             new[i] = p
+    for i, error in place_errors.items():
+        found = earlier.get(error.key) if error.retryable else None
+        if found is not None:
+            outcomes[i] = SubmitResult(found, False)
+        elif error.retryable and first_of_key.get(error.key, i) < i:
+            repeats[i] = first_of_key[error.key]  # one by one, it would find the ticket written just before
+        else:
+            outcomes[i] = error.error
     if new:
         try:
-            outcomes_of_new = _write(new, actor=actor)
+            outcomes_of_new = _write(new, actors=actors)
         except (IntegrityError, OperationalError) as error:
             if not _lost_a_race(error):
                 raise
             # A racing call took one of the keys: one by one, each settles its own race.
-            outcomes_of_new = {i: _submit_one(submissions[i], actor) for i in new}
+            outcomes_of_new = {i: _submit_one(submissions[i], actors[i]) for i in new}
         for i, outcome in outcomes_of_new.items():
             outcomes[i] = outcome
     for i, first in repeats.items():
@@ -117,7 +125,7 @@ def _submit_one(submission: dict, actor) -> Outcome:
         return error
 
 
-def _write(new: dict[int, Prepared], *, actor) -> dict[int, SubmitResult]:
+def _write(new: dict[int, Prepared], *, actors: list) -> dict[int, SubmitResult]:
     """Write the batch's new tickets in one transaction (see the module docstring)."""
     order = sorted(new)
     results: dict[int, SubmitResult] = {}
@@ -133,11 +141,19 @@ def _write(new: dict[int, Prepared], *, actor) -> dict[int, SubmitResult]:
                 dispatched[i] = auto_dispatch(p, duplicates)
                 batch_tickets.append(ticket)
                 results[i] = SubmitResult(ticket, True, duplicates)
-            _number(new, order)  # the day counters: locked from here to the commit
+            # The same lock order as ticket_submit: the tickets' keys, the day counter, the rollup
+            # rows (else a batch and a single submission could deadlock). So the tickets go in
+            # with stand-in numbers, and get their real ones, in order, right after.
+            for ticket in batch_tickets:
+                ticket.number = _provisional_number()
             Ticket.objects.bulk_create(batch_tickets)
+            _number(new, order)  # the day counters: locked from here to the commit
+            Ticket.objects.bulk_update(batch_tickets, ["number"])
             events, corrections, notices = [], [], []
             for i in order:
-                rows, correction = timeline_rows(new[i], results[i].duplicates, dispatched[i], actor=actor)
+                rows, correction = timeline_rows(
+                    new[i], results[i].duplicates, dispatched[i], actor=actors[i]
+                )
                 events += rows
                 if correction is not None:
                     corrections.append(correction)

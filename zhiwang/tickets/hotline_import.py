@@ -88,7 +88,7 @@ _URGENCY_WORDS = {
 BATCH_ROWS = 500
 
 
-@dataclass
+@dataclass(slots=True)  # one per row of the file: kept small
 class RowOutcome:
     """One row's fate: ``created``, ``existing`` (imported before) or ``refused`` (with the reason)."""
 

@@ -18,11 +18,19 @@ Per backend (SQLite in a temporary folder; PostgreSQL database ``--pg-name``, de
 4. rollup overhead per transition: ``--transitions`` submit → dispatch → accept → reply cycles through
    the services, with the rollup receiver connected and disconnected.
 
+``--measure-only`` reruns phases 3 and 4 on data kept by an earlier ``--keep`` run (the PostgreSQL
+database ``--pg-name``, or the SQLite folder ``--data-dir``) after migrating it; the data is kept
+again. Each run adds its 65 transition cycles to the kept data.
+
     .venv/bin/python benchmarks/analytics_dashboard_bench.py --tickets 200000
     .venv/bin/python benchmarks/analytics_dashboard_bench.py --backends postgres --tickets 1000000
     .venv/bin/python benchmarks/analytics_dashboard_bench.py --tickets 1000000 --pg-name zw_h3analytics_bench
     .venv/bin/python benchmarks/analytics_dashboard_bench.py --backends sqlite --tickets 10000000 \
         --data-root /work/tmp   # the issue's size: ~75 min on 2 cores, ~30 GB of disk at the peak
+    .venv/bin/python benchmarks/analytics_dashboard_bench.py --backends postgres --tickets 10000000 \
+        --pg-name zw_ten --keep                               # then, on the same data:
+    .venv/bin/python benchmarks/analytics_dashboard_bench.py --backends postgres --tickets 10000000 \
+        --pg-name zw_ten --measure-only
 
 The SQLite folder (``--data-root``, default the system's temp folder) and the PostgreSQL database
 are removed after the run unless ``--keep``; the generate phase prints its JSON as soon as it is
@@ -245,6 +253,14 @@ def drop_pg_database(base_url: str, name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def _load() -> str:
+    """The 1, 5 and 15 minute load averages (the machine may be shared)."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
 def _timed(function, repeat: int) -> dict:
     samples = []
     for _ in range(repeat):
@@ -326,7 +342,14 @@ def worker(args) -> dict:
         result["db"] = db_version()
         return result
 
+    if args.measure_only:  # kept data: the migrations added since it was generated
+        from django.core.management import call_command
+
+        started = time.perf_counter()
+        call_command("migrate", verbosity=0, interactive=False)
+        result["migrate_s"] = round(time.perf_counter() - started, 1)
     result["db"] = db_version()
+    result["load_before"] = _load()
     result["events"] = TicketEvent.objects.count()
     result["rollup_rows"] = RollupFact.objects.count()
     end = AS_OF.date() + timedelta(days=1)
@@ -346,6 +369,7 @@ def worker(args) -> dict:
         result[f"{name}_ratio"] = round(
             result[f"{name}_raw"]["p95_ms"] / max(result[f"{name}_rollup"]["p95_ms"], 0.01), 1
         )
+    result["load_after_dashboards"] = _load()
 
     # overhead per transition: the same cycles with and without the receiver
     from zhiwang.accounts.models import User
@@ -414,6 +438,38 @@ def markdown(info: dict, results: list[dict], args) -> str:
     return "\n".join(lines)
 
 
+def _worker_args(backend: str, args, data_dir: str) -> list[str]:
+    return [
+        "--backend", backend, "--tickets", str(args.tickets), "--scale", args.scale, "--repeat", str(args.repeat),
+        "--transitions", str(args.transitions), "--pg-url", args.pg_url, "--data-dir", data_dir, "--worker",
+        "--template", str(args.template), "--pg-name", args.pg_name,
+        "--drop-indexes" if args.drop_indexes else "--no-drop-indexes",
+    ]  # fmt: skip
+
+
+def _measure_kept(backend: str, args) -> dict:
+    """Phases 3 and 4 on kept data (``--measure-only``); nothing is generated or removed."""
+    if backend == "postgres":  # a scratch folder for the settings' files; the data is the database
+        data_dir = tempfile.mkdtemp(prefix="zw-analytics-postgres-", dir=args.data_root)
+    else:
+        data_dir = args.data_dir
+    print(
+        f"{backend}: measuring kept data ({args.pg_name if backend == 'postgres' else data_dir})",
+        file=sys.stderr,
+    )
+    try:
+        measured = run_worker(
+            Path(__file__),
+            [*_worker_args(backend, args, data_dir), "--phase", "measure", "--measure-only"],
+            timeout=3600,
+        )
+    finally:
+        if backend == "postgres":
+            shutil.rmtree(data_dir, ignore_errors=True)
+    print(json.dumps(measured, ensure_ascii=False), flush=True)
+    return measured
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -444,25 +500,31 @@ def main(argv=None) -> int:
         action="store_true",
         help="Keep the data (SQLite folder, PostgreSQL database) after the run.",
     )
+    parser.add_argument(
+        "--measure-only",
+        action="store_true",
+        help="Time the dashboards (phases 3 and 4) on data kept by an earlier --keep run: the PostgreSQL "
+        "database --pg-name, or the SQLite folder --data-dir; migrated first, kept again.",
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--backend", default="sqlite", help=argparse.SUPPRESS)
     parser.add_argument("--phase", default="measure", help=argparse.SUPPRESS)
-    parser.add_argument("--data-dir", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--data-dir", default="", help="With --measure-only: the kept SQLite data folder.")
     args = parser.parse_args(argv)
     if args.worker:
         print(json.dumps(worker(args), default=str))
         return 0
     results = []
+    if args.measure_only and "sqlite" in args.backends.split(",") and not args.data_dir:
+        parser.error("--measure-only on SQLite needs --data-dir (the folder kept by the --keep run)")
     for backend in args.backends.split(","):
+        if args.measure_only:
+            results.append(_measure_kept(backend, args))
+            continue
         data_dir = tempfile.mkdtemp(prefix=f"zw-analytics-{backend}-", dir=args.data_root)
         if backend == "postgres":
             recreate_pg_database(args.pg_url, args.pg_name)
-        common = [
-            "--backend", backend, "--tickets", str(args.tickets), "--scale", args.scale, "--repeat", str(args.repeat),
-            "--transitions", str(args.transitions), "--pg-url", args.pg_url, "--data-dir", data_dir, "--worker",
-            "--template", str(args.template), "--pg-name", args.pg_name,
-            "--drop-indexes" if args.drop_indexes else "--no-drop-indexes",
-        ]  # fmt: skip
+        common = _worker_args(backend, args, data_dir)
         print(f"{backend}: data in {data_dir} (progress.log)", file=sys.stderr, flush=True)
         try:
             generated = run_worker(Path(__file__), [*common, "--phase", "generate"], timeout=8 * 3600)

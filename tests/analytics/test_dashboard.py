@@ -186,3 +186,38 @@ def test_a_past_window_shows_the_stock_at_its_end(tickets, city_leader, dispatch
     assert past.flows["received"] == 0 and past.stocks["open"] == 0
     now = selectors.summary(place=place, start=today - timedelta(days=7), end=today + timedelta(days=1))
     assert now.stocks["open"] == 4
+
+
+@pytest.mark.django_db
+def test_totals_from_the_unit_table_equal_the_area_table(history, city_leader):
+    """Totals, trend and children read ``RollupUnit`` (fewer rows): the same sums as ``RollupArea``."""
+    from django.db.models import Sum
+
+    from zhiwang.analytics.rollups import rollup_catch_up
+    from zhiwang.analytics.selectors.metrics import FLOW_METRICS
+
+    from .conftest import HISTORY_END
+
+    rollup_catch_up()  # the sweep's bulk rows (urges, warnings)
+    end = HISTORY_END.date() + timedelta(days=1)
+    start = end - timedelta(days=30)
+    window = {"day__gte": start, "day__lt": end}
+    nanshan = Division.objects.get(code="440305000000")
+    for division, where in ((Division.objects.get(level="city"), {}), (nanshan, {"district_id": nanshan.pk})):
+        place = selectors.Place(division)
+        area = RollupArea.objects.filter(**where, **window)
+        expected = area.aggregate(**{m: Sum(m) for m in FLOW_METRICS})
+        assert expected["received"], division.code
+        if division.level == "city":
+            assert expected["closed"] and expected["dispatched"], "history too thin"
+        flows = selectors.summary(place=place, start=start, end=end).flows
+        assert flows == {m: expected[m] or 0 for m in FLOW_METRICS}, division.code
+        per_day = dict(area.order_by().values_list("day").annotate(n=Sum("received")))
+        assert {t["period"]: t["received"] for t in selectors.trend(place=place, start=start, end=end)} == {
+            day: per_day.get(day, 0) for day in (start + timedelta(days=i) for i in range(30))
+        }
+        group = "district_id" if division.level == "city" else "subdistrict_id"
+        per_child = dict(area.order_by().values_list(group).annotate(n=Sum("closed")))
+        codes = dict(Division.objects.filter(parent=division).values_list("code", "pk"))
+        for child in selectors.children(place=place, start=start, end=end):
+            assert child["closed"] == (per_child.get(codes[child["code"]]) or 0), child["code"]

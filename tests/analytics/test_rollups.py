@@ -223,3 +223,36 @@ def test_a_nested_batch_rolled_back_with_its_savepoint_leaves_no_count(make_tick
     incremental = rollup_snapshot()
     rollup_rebuild()
     assert rollup_snapshot() == incremental
+
+
+@pytest.mark.django_db
+def test_rebuild_writes_the_rollups_in_day_order(history):
+    """A window of days is a run of adjacent rows (pages) after a rebuild, not rows spread over the table."""
+    from zhiwang.analytics.models import AddressDay, RollupUnit
+
+    rollup_rebuild()
+    for model in (RollupFact, RollupArea, RollupUnit, AddressDay):
+        days = list(model.objects.order_by("pk").values_list("day", flat=True))
+        assert len(set(days)) > 1, model.__name__
+        assert days == sorted(days), model.__name__
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rebuild_vacuums_the_rollups_on_postgresql(make_ticket):
+    """VACUUM (ANALYZE) after the rebuild's transaction on PostgreSQL; never inside a transaction."""
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from zhiwang.analytics.rollups import rollup_vacuum
+
+    make_ticket()
+    with CaptureQueriesContext(connection) as queries:
+        rollup_rebuild()
+    vacuums = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("VACUUM")]
+    if connection.vendor == "postgresql":
+        assert len(vacuums) == 1 and '"analytics_rollupfact"' in vacuums[0] and "ANALYZE" in vacuums[0]
+    else:
+        assert not vacuums
+    with transaction.atomic():
+        assert rollup_vacuum() is False
+    assert _city_total("received") == 1

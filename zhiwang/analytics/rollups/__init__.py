@@ -33,7 +33,14 @@ import it from here.
 
 from zhiwang.analytics.rollups.catch_up import CATCH_UP_LOOKBACK, rollup_catch_up
 from zhiwang.analytics.rollups.incremental import BATCH_BUFFER, rollup_batch_flush, rollup_event_saved
-from zhiwang.analytics.rollups.rebuild import DERIVED, rollup_derive, rollup_rebuild, rollup_snapshot
+from zhiwang.analytics.rollups.rebuild import (
+    DERIVED,
+    REBUILT,
+    rollup_derive,
+    rollup_rebuild,
+    rollup_snapshot,
+    rollup_vacuum,
+)
 from zhiwang.analytics.rollups.rules import (
     CITY_NODE,
     FINAL_ACTIONS,
@@ -54,6 +61,7 @@ __all__ = [
     "FINAL_ACTIONS",
     "METRICS",
     "OVERDUE_ENDS",
+    "REBUILT",
     "SIMPLE",
     "Deltas",
     "TicketFacts",
@@ -65,5 +73,6 @@ __all__ = [
     "rollup_event_saved",
     "rollup_rebuild",
     "rollup_snapshot",
+    "rollup_vacuum",
     "upsert",
 ]

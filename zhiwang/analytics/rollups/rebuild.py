@@ -3,7 +3,9 @@
 ``rollup_rebuild`` (command ``analytics_rebuild``) states the rules of ``event_deltas`` as ``CASE``
 expressions over the timeline joined to the tickets (the overdue episodes by window functions);
 the coarse tables and the stock are ``GROUP BY``s of the fine one (``rollup_derive``, also used
-after a synthetic load). ``rollup_snapshot`` reads every non-zero row (tests and checks).
+after a synthetic load). Rows are written in key order, day first, so that a window of days is a
+run of adjacent pages (a hash-ordered insert put each of the ~32,000 rows of a 30-day city window
+on its own page at 10 M tickets). ``rollup_snapshot`` reads every non-zero row (tests and checks).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from zhiwang.tickets.workflow import TicketAction as A
 
 #: The wide tables derived from ``RollupFact`` by summing (their key is a subset of its key).
 DERIVED = (RollupArea, RollupUnit)
+#: Every table a rebuild empties and fills again.
+REBUILT = (RollupFact, *DERIVED, OpenStock, AddressDay, TicketTrack)
 
 
 def _flag(condition: Q) -> Case:
@@ -153,7 +157,7 @@ def rollup_derive() -> None:
         sums = ", ".join(f"SUM({qn(c)})" for c in counters)
         _execute(
             f"INSERT INTO {qn(model._meta.db_table)} ({keys}, {', '.join(qn(c) for c in counters)}) "
-            f"SELECT {keys}, {sums} FROM {fact} GROUP BY {keys}"
+            f"SELECT {keys}, {sums} FROM {fact} GROUP BY {keys} ORDER BY {keys}"
         )
     keys = ", ".join(qn(k) for k in OpenStock.KEY)
     _execute(
@@ -173,7 +177,7 @@ def rollup_rebuild(*, progress=None, **_ignored) -> dict[str, int]:
     """
     qn = connection.ops.quote_name
     with transaction.atomic():
-        for model in (RollupFact, *DERIVED, OpenStock, AddressDay, TicketTrack):
+        for model in REBUILT:
             _execute(f"DELETE FROM {qn(model._meta.db_table)}")
         state = _state()
         last_pk = TicketEvent.objects.aggregate(m=Max("pk"))["m"] or 0
@@ -203,7 +207,8 @@ def rollup_rebuild(*, progress=None, **_ignored) -> dict[str, int]:
         _execute(
             f"INSERT INTO {qn(RollupFact._meta.db_table)} "
             f"({', '.join(qn(c) for c in (*RollupFact.KEY, *select))}) "
-            f"SELECT {key_sql}, {', '.join(select.values())} FROM ({inner}) ev GROUP BY {key_sql}",
+            f"SELECT {key_sql}, {', '.join(select.values())} FROM ({inner}) ev GROUP BY {key_sql} "
+            f"ORDER BY {key_sql}",
             params,
         )
         rollup_derive()
@@ -225,7 +230,7 @@ def rollup_rebuild(*, progress=None, **_ignored) -> dict[str, int]:
         _execute(
             f"INSERT INTO {qn(AddressDay._meta.db_table)} "
             f"({', '.join(qn(c) for c in AddressDay.KEY)}, {qn('received')}) "
-            f"SELECT {a_keys}, COUNT(*) FROM ({arrivals}) ev GROUP BY {a_keys}",
+            f"SELECT {a_keys}, COUNT(*) FROM ({arrivals}) ev GROUP BY {a_keys} ORDER BY {a_keys}",
             a_params,
         )
         tracks, t_params = (
@@ -251,9 +256,24 @@ def rollup_rebuild(*, progress=None, **_ignored) -> dict[str, int]:
         state.save()
         events = TicketEvent.objects.filter(pk__lte=last_pk).count()
         tickets = Ticket.objects.count()
+    rollup_vacuum()
     if progress:
         progress(tickets, events)
     return {"tickets": tickets, "events": events, "rows": RollupFact.objects.count()}
+
+
+def rollup_vacuum() -> bool:
+    """``VACUUM (ANALYZE)`` the rebuilt tables on PostgreSQL; False when skipped.
+
+    After a rebuild every row is new and the old ones dead: without it the planner has no
+    statistics for the new rows (autovacuum may be late or off) and the dead rows' space stays
+    unused. Skipped on SQLite and inside a transaction (``VACUUM`` cannot run in one).
+    """
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return False
+    qn = connection.ops.quote_name
+    _execute(f"VACUUM (ANALYZE) {', '.join(qn(m._meta.db_table) for m in REBUILT)}")
+    return True
 
 
 def rollup_snapshot() -> dict[tuple, tuple]:

@@ -2,8 +2,8 @@
 
 A dashboard is about one *place*: the city, a district, a subdistrict or a community, which must
 lie inside the viewer's jurisdiction (``place_for``). Every figure is a ``GROUP BY`` over
-the wide rollup tables (``RollupArea`` down to subdistricts, ``RollupFact`` for communities and
-grids, ``RollupUnit``, ``OpenStock``, ``AddressDay``) filtered on the place's denormalised column,
+the wide rollup tables (``RollupUnit`` for totals and ``RollupArea`` for breakdowns down to
+subdistricts, ``RollupFact`` for communities and grids, ``OpenStock``, ``AddressDay``) filtered on the place's denormalised column,
 in a window of days ``[start, end)``; no figure reads ``Ticket``. Each figure carries the link to the ticket list behind it.
 
 The reads live in modules by subject (place, metrics, dashboard, disputes, alerts, index);

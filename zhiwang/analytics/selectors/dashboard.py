@@ -12,11 +12,12 @@ from datetime import date, timedelta
 from django.db.models import Sum
 from django.utils.translation import gettext as _
 
-from zhiwang.analytics.models import AddressDay, Dimension, NodeLevel, RollupArea, RollupFact
+from zhiwang.analytics.models import AddressDay, Dimension, NodeLevel, RollupFact, RollupUnit
 from zhiwang.analytics.selectors.metrics import (
     FLOW_METRICS,
     RATE_METRICS,
     _clean,
+    _dim_table,
     _flow_table,
     _labels,
     _place_filter,
@@ -117,7 +118,7 @@ def breakdown(
             "analytics.metric_unknown", _("Unknown figure %(m)s.") % {"m": metric}, field="metric"
         )
     column = DIM_COLUMNS[dim]
-    table = _unit_table(place) if dim == Dimension.UNIT else _flow_table(place)
+    table = _unit_table(place) if dim == Dimension.UNIT else _dim_table(place)
     rows = [
         {"value": str(r[column]), "total": r["total"]}
         for r in table.filter(day__gte=start, day__lt=end)
@@ -183,7 +184,8 @@ def children(*, place: Place, start: date, end: date) -> list[dict]:
         )
     group = f"{child_level}_id"
     nodes = [i.pk for i in items]
-    table = RollupFact if child_level in (NodeLevel.COMMUNITY, NodeLevel.GRID) else RollupArea
+    # districts and subdistricts: the unit table (every event, fewer rows than RollupArea)
+    table = RollupFact if child_level in (NodeLevel.COMMUNITY, NodeLevel.GRID) else RollupUnit
     flows = {
         r[group]: _clean(r, FLOW_METRICS)
         for r in table.objects.filter(**_place_filter(place.level, place.node), day__gte=start, day__lt=end)

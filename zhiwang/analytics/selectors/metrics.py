@@ -1,8 +1,9 @@
 """The counters a dashboard sums, the private helpers that sum them for a place, and the labels.
 
-Every figure is a ``GROUP BY`` over the wide rollup tables (``RollupArea`` down to subdistricts,
-``RollupFact`` for communities and grids, ``RollupUnit``, ``OpenStock``, ``AddressDay``) filtered
-on the place's denormalised column; no figure reads ``Ticket``. The rates computed from the
+Every figure is a ``GROUP BY`` over the wide rollup tables (``RollupUnit`` for totals down to
+subdistricts, ``RollupArea`` for their breakdowns, ``RollupFact`` for communities and grids,
+``OpenStock``, ``AddressDay``) filtered on the place's denormalised column; no figure reads
+``Ticket``. The rates computed from the
 counters are defined in docs/analytics.md; ``_labels`` names the values of a breakdown.
 """
 
@@ -62,7 +63,18 @@ def _place_filter(level: str, node: int) -> dict:
 
 
 def _flow_table(place: Place):
-    """The smallest wide table that holds the place: the coarse one down to subdistricts."""
+    """The smallest wide table that holds the place's totals (whole, per day, per child division).
+
+    Down to subdistricts that is ``RollupUnit``: its rows carry every event too (unit 0: the
+    event names no unit), like ``RollupArea``, but per unit instead of per category × channel ×
+    kind: at 10 M tickets a 30-day city window is 4,394 rows instead of 31,940.
+    """
+    model = RollupFact if place.level == DivisionLevel.COMMUNITY else RollupUnit
+    return model.objects.filter(**_place_filter(place.level, place.node))
+
+
+def _dim_table(place: Place):
+    """The smallest wide table that holds the place by category, channel and kind."""
     model = RollupFact if place.level == DivisionLevel.COMMUNITY else RollupArea
     return model.objects.filter(**_place_filter(place.level, place.node))
 

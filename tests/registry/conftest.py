@@ -80,3 +80,27 @@ def other_unit(db):
     from zhiwang.accounts.models import OrgUnit
 
     return OrgUnit.objects.get(code="DEMO-NS-URBAN")
+
+
+@pytest.fixture
+def import_dir(settings, tmp_path):
+    """Import uploads and scratch files of the test in its own folder."""
+    settings.ZHIWANG_REGISTRY_IMPORT_DIR = str(tmp_path / "imports")
+
+
+@pytest.fixture
+def templates(db):
+    """The shipped mapping templates (and eligibility rules), by record kind."""
+    from zhiwang.registry.defaults import seed_defaults
+    from zhiwang.registry.models import EligibilityRule, MappingTemplate
+
+    seed_defaults(MappingTemplate=MappingTemplate, EligibilityRule=EligibilityRule)
+    return {t.kind: t for t in MappingTemplate.objects.all()}
+
+
+@pytest.fixture
+def template(templates):
+    """The police's resident-population template (公安实有人口)."""
+    from zhiwang.registry.models import MappingTemplate
+
+    return MappingTemplate.objects.get(name="公安实有人口")

@@ -11,28 +11,16 @@ from django.db import connection
 from zhiwang.registry.demo import make_id_number
 from zhiwang.registry.imports import pipeline
 from zhiwang.registry.models import (
-    EligibilityRule,
     ImportChunk,
     ImportIssue,
     ImportStatus,
-    MappingTemplate,
     Person,
 )
 
 IDS = [make_id_number("440305", date(1945 + i, 5, 1 + i), 400 + i, male=i % 2 == 0) for i in range(12)]
 
 
-@pytest.fixture(autouse=True)
-def _import_dir(settings, tmp_path):
-    settings.ZHIWANG_REGISTRY_IMPORT_DIR = str(tmp_path / "imports")
-
-
-@pytest.fixture
-def template(db):
-    from zhiwang.registry.defaults import seed_defaults
-
-    seed_defaults(MappingTemplate=MappingTemplate, EligibilityRule=EligibilityRule)
-    return MappingTemplate.objects.get(name="公安实有人口")
+pytestmark = pytest.mark.usefixtures("import_dir")
 
 
 def _batch(steward, source_unit, template, tmp_path, *, validate_only=False):

@@ -9,23 +9,12 @@ import pytest
 from zhiwang.registry.demo import make_id_number
 from zhiwang.registry.hashing import hasher, id_number_hash, keyed_hash, phone_hash
 from zhiwang.registry.imports import pipeline
-from zhiwang.registry.models import ImportIssue, MappingTemplate, Person, RecordChange, Residence
+from zhiwang.registry.models import ImportIssue, Person, RecordChange, Residence
 
 IDS = [make_id_number("440305", date(1950 + i, 3, 1 + i), 100 + i, male=i % 2 == 0) for i in range(6)]
 
 
-@pytest.fixture(autouse=True)
-def _import_dir(settings, tmp_path):
-    settings.ZHIWANG_REGISTRY_IMPORT_DIR = str(tmp_path / "imports")
-
-
-@pytest.fixture
-def template(db):
-    from zhiwang.registry.defaults import seed_defaults
-    from zhiwang.registry.models import EligibilityRule
-
-    seed_defaults(MappingTemplate=MappingTemplate, EligibilityRule=EligibilityRule)
-    return MappingTemplate.objects.get(name="公安实有人口")
+pytestmark = pytest.mark.usefixtures("import_dir")
 
 
 def _run(tmp_path, name, rows, *, steward, source, template, chunk_size=2):

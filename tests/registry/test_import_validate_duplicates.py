@@ -11,28 +11,16 @@ import pytest
 from zhiwang.registry.demo import make_credit_code, make_id_number
 from zhiwang.registry.imports import pipeline
 from zhiwang.registry.models import (
-    EligibilityRule,
     ImportChunk,
     ImportIssue,
     ImportStatus,
-    MappingTemplate,
     Person,
 )
 
 IDS = [make_id_number("440305", date(1950 + i, 3, 1 + i), 300 + i, male=i % 2 == 0) for i in range(8)]
 
 
-@pytest.fixture(autouse=True)
-def _import_dir(settings, tmp_path):
-    settings.ZHIWANG_REGISTRY_IMPORT_DIR = str(tmp_path / "imports")
-
-
-@pytest.fixture
-def templates(db):
-    from zhiwang.registry.defaults import seed_defaults
-
-    seed_defaults(MappingTemplate=MappingTemplate, EligibilityRule=EligibilityRule)
-    return {t.kind: t for t in MappingTemplate.objects.all()}
+pytestmark = pytest.mark.usefixtures("import_dir")
 
 
 def _csv(tmp_path, rows, name):

@@ -28,18 +28,7 @@ IDS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _import_dir(settings, tmp_path):
-    settings.ZHIWANG_REGISTRY_IMPORT_DIR = str(tmp_path / "imports")
-
-
-@pytest.fixture
-def template(db):
-    from zhiwang.registry.defaults import seed_defaults
-    from zhiwang.registry.models import EligibilityRule
-
-    seed_defaults(MappingTemplate=MappingTemplate, EligibilityRule=EligibilityRule)
-    return MappingTemplate.objects.get(name="公安实有人口")
+pytestmark = pytest.mark.usefixtures("import_dir")
 
 
 def _csv(tmp_path, rows, *, encoding="utf-8", name="people.csv"):

@@ -13,13 +13,11 @@ from zhiwang.core.errors import ServiceError
 from zhiwang.registry.demo import make_id_number
 from zhiwang.registry.imports import pipeline
 from zhiwang.registry.models import (
-    EligibilityRule,
     Housing,
     ImportBatch,
     ImportIssue,
     ImportStatus,
     LegalEntity,
-    MappingTemplate,
     Person,
     PersonSource,
     RecordChange,
@@ -30,17 +28,7 @@ from zhiwang.registry.selectors import merge_conflicts
 IDS = [make_id_number("440305", date(1960 + i, 2, 3 + i), 200 + i, male=i % 2 == 0) for i in range(6)]
 
 
-@pytest.fixture(autouse=True)
-def _import_dir(settings, tmp_path):
-    settings.ZHIWANG_REGISTRY_IMPORT_DIR = str(tmp_path / "imports")
-
-
-@pytest.fixture
-def template(db):
-    from zhiwang.registry.defaults import seed_defaults
-
-    seed_defaults(MappingTemplate=MappingTemplate, EligibilityRule=EligibilityRule)
-    return MappingTemplate.objects.get(name="公安实有人口")
+pytestmark = pytest.mark.usefixtures("import_dir")
 
 
 def _file(tmp_path, room, name="people.csv"):

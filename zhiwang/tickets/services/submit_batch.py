@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
+from typing import cast
 
 from django.db import IntegrityError, OperationalError, transaction
 from django.db.models.signals import post_save
@@ -107,7 +108,8 @@ def ticket_submit_many(submissions: Sequence[dict], *, actor=None) -> list[Outco
     for i, first in repeats.items():
         outcome = outcomes[first]
         outcomes[i] = SubmitResult(outcome.ticket, False) if isinstance(outcome, SubmitResult) else outcome
-    return outcomes  # type: ignore[return-value]
+    assert all(o is not None for o in outcomes)  # every submission has its outcome
+    return cast(list[Outcome], outcomes)
 
 
 def _lost_a_race(error: Exception) -> bool:

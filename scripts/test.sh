@@ -34,21 +34,47 @@ if [ -z "$ZHIWANG_CHROMIUM" ]; then
   echo "No chromium found: browser tests will be skipped."
 fi
 
+# The two database runs are independent (own data directory, own database), so on a
+# machine with two or more cores the PostgreSQL run goes in the background while the SQLite
+# run (with the browser) streams here; its output follows when both are done. Set
+# ZHIWANG_TEST_SERIAL=1 to run them one after the other.
+PG_URL="${ZHIWANG_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/zhiwang}"
+pg_state=skip
+if $BIN/python scripts/pg_reachable.py "$PG_URL"; then
+  pg_state=run
+elif [ -n "$CI" ]; then
+  pg_state=fail
+fi
+run_pg() {
+  ZHIWANG_DATA_DIR="$(mktemp -d)" ZHIWANG_DATABASE_URL="$PG_URL" \
+    $BIN/pytest -q -p no:cacheprovider -m "not browser"
+}
+pg_log="$(mktemp)"
+pg_pid=""
+if [ "$pg_state" = run ] && [ -z "${ZHIWANG_TEST_SERIAL:-}" ] && [ "$(nproc 2>/dev/null || echo 1)" -ge 2 ]; then
+  echo "(the PostgreSQL run starts now in the background; its output follows the SQLite run)"
+  run_pg >"$pg_log" 2>&1 &
+  pg_pid=$!
+fi
+
 step "tests on SQLite"
 ZHIWANG_DATABASE_URL="sqlite:///$ZHIWANG_DATA_DIR/test.sqlite3" $BIN/pytest -q -p no:cacheprovider
 rc=$?; [ $rc -eq 0 ] || status=1
 
-PG_URL="${ZHIWANG_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/zhiwang}"
 step "tests on PostgreSQL ($PG_URL)"
-if $BIN/python scripts/pg_reachable.py "$PG_URL"; then
-  ZHIWANG_DATABASE_URL="$PG_URL" $BIN/pytest -q -p no:cacheprovider -m "not browser"
-  rc=$?; [ $rc -eq 0 ] || status=1
-elif [ -n "$CI" ]; then
+if [ -n "$pg_pid" ]; then
+  wait "$pg_pid"; rc=$?
+  cat "$pg_log"
+  [ $rc -eq 0 ] || status=1
+elif [ "$pg_state" = run ]; then
+  run_pg; rc=$?; [ $rc -eq 0 ] || status=1
+elif [ "$pg_state" = fail ]; then
   echo "CI=true and PostgreSQL is unreachable at $PG_URL: failing."
   status=1
 else
   echo "PostgreSQL is unreachable at $PG_URL: SKIPPED the PostgreSQL run (set ZHIWANG_TEST_POSTGRES_URL)."
 fi
+rm -f "$pg_log"
 
 step "result"
 if [ $status -eq 0 ]; then echo "all green"; else echo "FAILED"; fi

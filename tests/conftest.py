@@ -77,6 +77,17 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture
+def city_restored(transactional_db):
+    """The demo city for a transactional test: pytest-django runs those last and empties every
+    table after each, so one that runs after another (e.g. when a subset of files is run) finds
+    no city. Ask for it before the fixtures that read the city."""
+    from zhiwang.accounts.models import User
+
+    if not User.objects.filter(username="demo_grid_worker").exists():
+        build_city()
+
+
+@pytest.fixture
 def shared_data() -> Path:
     """../shared/data, or a clean skip when this checkout has none beside it."""
     if not SHARED_DATA.is_dir():

@@ -238,7 +238,7 @@ def test_rebuild_writes_the_rollups_in_day_order(history):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_rebuild_vacuums_the_rollups_on_postgresql(make_ticket):
+def test_rebuild_vacuums_the_rollups_on_postgresql(city_restored, make_ticket):
     """VACUUM (ANALYZE) after the rebuild's transaction on PostgreSQL; never inside a transaction."""
     from django.db import connection, transaction
     from django.test.utils import CaptureQueriesContext

@@ -179,11 +179,16 @@ def test_a_retry_of_the_whole_batch_writes_nothing_new(nanshan_building, nanshan
 def test_a_failure_while_writing_leaves_no_trace(monkeypatch, nanshan_building, nanshan_room):
     before = rollup_snapshot()
 
-    def broken(*args, **kwargs):
-        raise RuntimeError("disk full")
+    real_insert_all = submit_batch.insert_all
+
+    def broken(objs):
+        # the last write of the batch fails: everything before it must be undone
+        if objs and isinstance(objs[0], Notification):
+            raise RuntimeError("disk full")
+        real_insert_all(objs)
 
     with monkeypatch.context() as patch:
-        patch.setattr(Notification.objects, "bulk_create", broken)
+        patch.setattr(submit_batch, "insert_all", broken)
         with pytest.raises(RuntimeError):
             ticket_submit_many(_mix(nanshan_building, nanshan_room))
     written = (Ticket.objects.count(), TicketEvent.objects.count(), CategoryCorrection.objects.count())

@@ -156,6 +156,9 @@ def open_duplicates_many(searches: list[DuplicateSearch]) -> list[list[Ticket]]:
         )
         parts.append((f"SELECT {index}, q.* FROM ({sql}) q", part_params))
     rows_of: dict[int, list] = {i: [] for i in range(len(searches))}
+    if connection.vendor == "postgresql":
+        _duplicate_rows_pg(searches, plans, window, rows_of)
+        parts = []  # answered above
     with connection.cursor() as cursor:
         # SQLite takes at most 500 terms in one compound SELECT (SQLITE_MAX_COMPOUND_SELECT).
         for start in range(0, len(parts), _UNION_TERMS):
@@ -182,6 +185,65 @@ def open_duplicates_many(searches: list[DuplicateSearch]) -> list[list[Ticket]]:
     wanted = set().union(*found_of) if found_of else set()
     tickets = {t.pk: t for t in Ticket.objects.filter(pk__in=wanted)} if wanted else {}
     return [sorted((tickets[pk] for pk in found), key=lambda t: (t.received_at, t.pk)) for found in found_of]
+
+
+def _duplicate_rows_pg(
+    searches: list[DuplicateSearch], plans: list, window: timedelta, rows_of: dict
+) -> None:
+    """PostgreSQL: every search of ``open_duplicates_many`` in one statement of fixed text.
+
+    The searches go in as arrays and each runs as a ``LATERAL`` subquery: PostgreSQL plans the
+    statement once, where a ``UNION ALL`` of a hundred searches took ~1 ms of planning per
+    search (more than running it). Each arm of the search has its own index: the building
+    and the addresses inside it (the code's pattern index, then ``tickets_dup_address``), the
+    area (``tickets_dup_area``); the same rows as ``_duplicate_sql``.
+    """
+    qn = connection.ops.quote_name
+    ticket, address = qn(Ticket._meta.db_table), qn(StandardAddress._meta.db_table)
+    columns: list[list] = [[] for _ in range(9)]
+    for index, (search, (building, nearby)) in enumerate(zip(searches, plans, strict=True)):
+        if building is None and not nearby:
+            continue
+        values = (
+            index,
+            search.category_id,
+            building.pk if building is not None else None,
+            f"{building.code}-" if building is not None else None,  # inside: code >= "B-" and < "B."
+            f"{building.code}." if building is not None else None,
+            search.community_id if nearby else None,
+            search.at - window,
+            search.at + window,
+            search.exclude_pk,
+        )
+        for column, value in zip(columns, values, strict=True):
+            column.append(value)
+    if not columns[0]:
+        return
+    statuses = ", ".join(["%s"] * len(OPEN_STATUSES))
+    arm = f"t.category_id = s.category_id AND t.status IN ({statuses}) AND t.id IS DISTINCT FROM s.exclude_pk"
+    wanted = "t.id, t.address_id, t.community_id, t.lon, t.lat, t.received_at"
+    sql = (
+        "SELECT s.idx, q.id, q.address_id, a.code, "
+        "CASE WHEN q.community_id = s.community_id AND q.received_at >= s.since AND q.received_at <= s.until "
+        "AND q.lon IS NOT NULL AND q.lat IS NOT NULL THEN 1 ELSE 0 END, q.lon, q.lat, q.received_at "
+        "FROM unnest(%s::int[], %s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::bigint[], "
+        "%s::timestamptz[], %s::timestamptz[], %s::bigint[]) "
+        "AS s(idx, category_id, building_id, inside_from, inside_to, community_id, since, until, exclude_pk) "
+        "CROSS JOIN LATERAL ("
+        # the building and every address inside it, looked up first (then tickets_dup_address)
+        f"SELECT {wanted} FROM {ticket} t WHERE t.address_id = ANY(ARRAY(SELECT a2.id FROM {address} a2 "
+        "WHERE a2.code ~>=~ s.inside_from AND a2.code ~<~ s.inside_to) || s.building_id) "
+        # "+ 0": not the category's index, which the generic plan may prefer (it cannot know that a
+        # building has tens of tickets and a category of a big city hundreds of thousands)
+        f"AND {arm.replace('t.category_id =', 't.category_id + 0 =')} UNION SELECT {wanted} FROM {ticket} t WHERE t.community_id = s.community_id "
+        f"AND t.received_at >= s.since AND t.received_at <= s.until AND t.lon IS NOT NULL AND t.lat IS NOT NULL "
+        f"AND {arm} ORDER BY received_at, id LIMIT {_DUPLICATE_ROWS}"
+        f") q LEFT OUTER JOIN {address} a ON a.id = q.address_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*columns, *OPEN_STATUSES, *OPEN_STATUSES])
+        for index, *row in cursor.fetchall():
+            rows_of[index].append(row)
 
 
 def twins_among(ticket: Ticket, earlier: list[Ticket]) -> list[Ticket]:

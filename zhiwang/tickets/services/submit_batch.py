@@ -23,6 +23,7 @@ from django.db import IntegrityError, OperationalError, transaction
 from django.db.models.signals import post_save
 from django.utils import timezone
 
+from zhiwang.core.bulk import insert_all, update_column
 from zhiwang.core.errors import ServiceError
 from zhiwang.tickets.intake_selectors import DuplicateSearch, open_duplicates_many, twins_among
 from zhiwang.tickets.models import Notification, Ticket, TicketEvent
@@ -148,9 +149,9 @@ def _write(new: dict[int, Prepared], *, actors: list) -> dict[int, SubmitResult]
             # with stand-in numbers, and get their real ones, in order, right after.
             for ticket in batch_tickets:
                 ticket.number = _provisional_number()
-            Ticket.objects.bulk_create(batch_tickets)
+            insert_all(batch_tickets)
             _number(new, order)  # the day counters: locked from here to the commit
-            Ticket.objects.bulk_update(batch_tickets, ["number"])
+            update_column(batch_tickets, "number")
             events, corrections, notices = [], [], []
             for i in order:
                 rows, correction = timeline_rows(
@@ -169,13 +170,11 @@ def _write(new: dict[int, Prepared], *, actors: list) -> dict[int, SubmitResult]
                             message=dispatched_message(ticket)[:500],
                         )
                     )
-            TicketEvent.objects.bulk_create(events)
+            insert_all(events)
             for event in events:  # what ``save()`` would have announced (the rollups listen)
                 post_save.send(sender=TicketEvent, instance=event, created=True, raw=False, using="default")
-            if corrections:
-                type(corrections[0]).objects.bulk_create(corrections)
-            if notices:
-                Notification.objects.bulk_create(notices)
+            insert_all(corrections)
+            insert_all(notices)
     return results
 
 

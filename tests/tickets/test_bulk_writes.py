@@ -1,0 +1,108 @@
+"""``core.bulk``: many rows at once (COPY on PostgreSQL, bulk_create on SQLite) write what ``save()`` writes."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from django.db import IntegrityError, transaction
+from django.forms.models import model_to_dict
+
+from tests.tickets.conftest import SANITATION
+from zhiwang.core.bulk import insert_all, update_column
+from zhiwang.tickets.models import Ticket, TicketEvent
+from zhiwang.tickets.services import ticket_submit
+
+pytestmark = pytest.mark.django_db
+
+
+def _clone(obj, **changes):
+    twin = copy.copy(obj)
+    twin.pk = None
+    twin._state = copy.copy(obj._state)
+    twin._state.adding = True
+    for name, value in changes.items():
+        setattr(twin, name, value)
+    return twin
+
+
+def _row(model, pk, *, leave_out=()):
+    values = model_to_dict(model.objects.get(pk=pk))
+    return {k: v for k, v in values.items() if k not in {"id", *leave_out}}
+
+
+def test_inserted_rows_read_back_as_saved_ones(nanshan_building):
+    # given a ticket and its timeline rows written by the pipeline (save())
+    saved = ticket_submit(
+        channel="hotline",
+        kind="complaint",
+        category=SANITATION,
+        description="垃圾没人清运。",
+        address_code=nanshan_building.code,
+        reporter_phone="13800138000",
+        external_id="bulk-1",
+    ).ticket
+    events = list(TicketEvent.objects.filter(ticket=saved).order_by("pk"))
+    assert any(e.payload for e in events)  # JSON is among the columns
+    # when copies go in through insert_all (text choices, decimals, JSON, foreign keys by object)
+    ticket = _clone(saved, idempotency_key="hotline:bulk-2", number="ZW-test-2")
+    copies = [_clone(e, ticket=ticket) for e in events]
+    with transaction.atomic():
+        insert_all([ticket])
+        insert_all(copies)
+    # then every object has its key, ascending in the order given, and the rows read back equal
+    assert ticket.pk is not None and ticket.pk != saved.pk
+    assert [c.pk for c in copies] == sorted(c.pk for c in copies)
+    assert not ticket._state.adding
+    stamps = ("created_at", "updated_at")
+    assert _row(Ticket, ticket.pk, leave_out=("idempotency_key", "number", *stamps)) == _row(
+        Ticket, saved.pk, leave_out=("idempotency_key", "number", *stamps)
+    )
+    assert Ticket.objects.get(pk=ticket.pk).created_at >= saved.created_at  # auto_now_add ran
+    for original, twin in zip(events, copies, strict=True):
+        assert _row(TicketEvent, twin.pk, leave_out=("ticket",)) == _row(
+            TicketEvent, original.pk, leave_out=("ticket",)
+        )
+        assert TicketEvent.objects.get(pk=twin.pk).ticket_id == ticket.pk
+
+
+def test_a_unique_violation_is_an_integrity_error_and_writes_nothing(nanshan_building):
+    saved = ticket_submit(
+        channel="hotline",
+        kind="inquiry",
+        category=SANITATION,
+        description="请问垃圾几点清运？",
+        external_id="bulk-3",
+    ).ticket
+    fresh = _clone(saved, idempotency_key="hotline:bulk-4", number="ZW-test-4")
+    taken = _clone(saved, number="ZW-test-5")  # the same idempotency key as ``saved``
+    with pytest.raises(IntegrityError):
+        with transaction.atomic():
+            insert_all([fresh, taken])
+    assert Ticket.objects.count() == 1
+
+
+def test_update_column_writes_each_objects_own_value(nanshan_building):
+    tickets = [
+        ticket_submit(
+            channel="hotline",
+            kind="inquiry",
+            category=SANITATION,
+            description="请问垃圾几点清运？",
+            external_id=f"u-{i}",
+        ).ticket
+        for i in range(3)
+    ]
+    for i, ticket in enumerate(tickets):
+        ticket.number = f"ZW-new-{i}"
+        ticket.title = "not written"
+    update_column(tickets, "number")
+    rows = dict(Ticket.objects.values_list("pk", "number"))
+    assert rows == {t.pk: f"ZW-new-{i}" for i, t in enumerate(tickets)}
+    assert not Ticket.objects.filter(title="not written").exists()
+
+
+def test_nothing_to_write_is_no_statement(django_assert_num_queries):
+    with django_assert_num_queries(0):
+        insert_all([])
+        update_column([], "number")

@@ -259,3 +259,45 @@ def test_more_duplicate_searches_than_one_statement_takes(db):
     assert all(not isinstance(o, ServiceError) and o.created for o in outcomes)
     numbers = sorted(int(o.ticket.number[-6:]) for o in outcomes)
     assert numbers == list(range(1, 502))
+
+
+def test_many_duplicate_searches_find_what_each_search_alone_finds(
+    frozen_now, nanshan_building, nanshan_room
+):
+    """Many searches go in one statement (on PostgreSQL a LATERAL one, from three on); one search
+    alone goes as plain SQL. Both must find the same tickets: by building, inside it, by point in
+    the window, never other categories, closed tickets or the excluded one."""
+    from zhiwang.tickets.intake_selectors import DuplicateSearch, open_duplicates_many
+    from zhiwang.tickets.models import TicketStatus
+
+    grid = Grid.objects.filter(code__startswith="440305").order_by("code").first()
+    base = {
+        "channel": "hotline",
+        "kind": "complaint",
+        "category": SANITATION,
+        "description": "垃圾没人清运。",
+    }
+    at_building = ticket_submit(**base, external_id="d-1", address_code=nanshan_building.code).ticket
+    in_room = ticket_submit(**base, external_id="d-2", address_code=nanshan_room.code).ticket
+    by_point = ticket_submit(**base, external_id="d-3", lon=grid.lon, lat=grid.lat).ticket
+    closed = ticket_submit(**base, external_id="d-4", address_code=nanshan_building.code).ticket
+    Ticket.objects.filter(pk=closed.pk).update(status=TicketStatus.CLOSED)
+    frozen_now(MONDAY_10 + timedelta(days=2))
+    from django.utils import timezone
+
+    now = timezone.now()
+    category = at_building.category_id
+    community = by_point.community_id
+    searches = [
+        DuplicateSearch(category, nanshan_room, None, None, None, now),  # the building and the room
+        DuplicateSearch(category, nanshan_building, None, None, None, now, exclude_pk=at_building.pk),
+        DuplicateSearch(category, None, community, grid.lon + 0.0003, grid.lat, now),  # ~31 m away
+        DuplicateSearch(category, None, community, grid.lon, grid.lat, now + timedelta(days=8)),  # too late
+        DuplicateSearch(category, None, None, None, None, now),  # no place: nothing to search
+        DuplicateSearch(category + 1, nanshan_building, None, None, None, now),  # another category
+    ]
+    together = open_duplicates_many(searches)
+    alone = [open_duplicates_many([search])[0] for search in searches]
+    assert together == alone
+    assert together[0] == [at_building, in_room] and together[1] == [in_room]
+    assert together[2] == [by_point] and together[3:] == [[], [], []]

@@ -120,6 +120,9 @@ def open_duplicates(
 
 #: Searches per statement of ``open_duplicates_many`` (SQLite's limit of a compound SELECT).
 _UNION_TERMS = 500
+#: From this many searches on, PostgreSQL gets them as one LATERAL statement (``_duplicate_rows_pg``);
+#: fewer are cheaper as plain SQL (measured: 1 ms more for one search, 0.6 ms less per search at 4).
+_LATERAL_FROM = 3
 
 
 class DuplicateSearch(NamedTuple):
@@ -156,7 +159,7 @@ def open_duplicates_many(searches: list[DuplicateSearch]) -> list[list[Ticket]]:
         )
         parts.append((f"SELECT {index}, q.* FROM ({sql}) q", part_params))
     rows_of: dict[int, list] = {i: [] for i in range(len(searches))}
-    if connection.vendor == "postgresql":
+    if connection.vendor == "postgresql" and len(parts) >= _LATERAL_FROM:
         _duplicate_rows_pg(searches, plans, window, rows_of)
         parts = []  # answered above
     with connection.cursor() as cursor:

@@ -69,6 +69,23 @@ def test_submit_answers_201_then_200_for_the_same_key(as_user, hotline, nanshan_
     assert again.json()["ticket"]["number"] == ticket["number"] and again.json()["created"] is False
 
 
+def test_submit_names_the_duplicates_the_caller_may_see(
+    as_user, hotline, grid_worker, make_ticket, luohu_building
+):
+    # an open complaint in the grid worker's grid and one in Luohu, outside it
+    inside = make_ticket()
+    outside = make_ticket(address_code=luohu_building.code)
+    report = {"channel": "patrol", "kind": "complaint", "external_id": "gw-1"}
+    answer = post(as_user(grid_worker), "/", _submit_body(luohu_building, **report))
+    assert answer.status_code == 201, answer.json()
+    new = Ticket.objects.get(number=answer.json()["ticket"]["number"])
+    assert new.events.get(action="receive").payload["duplicates"] == [outside.number]  # found…
+    assert answer.json()["duplicates"] == []  # …but the Luohu twin is not the grid worker's to see
+    answer = post(as_user(hotline), "/", _submit_body(inside.address, external_id="h-9")).json()
+    assert [d["number"] for d in answer["duplicates"]] == [inside.number]
+    assert set(answer["duplicates"][0]) == {"number", "title", "status", "received_at"}
+
+
 def test_submit_reports_field_errors_with_stable_codes(as_user, hotline, nanshan_building):
     response = post(as_user(hotline), "/", _submit_body(nanshan_building, kind="gossip", description="短"))
     assert response.status_code == 400

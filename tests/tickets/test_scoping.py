@@ -252,6 +252,19 @@ def test_duplicate_candidates_are_scoped(make_ticket, nanshan_dispatcher, luohu_
     assert selectors.duplicate_candidates(user=luohu_dispatcher, ticket=second) == []
 
 
+def test_visible_among_keeps_the_users_tickets_in_time_order(
+    two_districts, make_ticket, nanshan_dispatcher, luohu_dispatcher, hotline, citizen
+):
+    nanshan, luohu = two_districts
+    later = make_ticket()
+    found = [later, luohu, nanshan]  # any order in
+    assert selectors.visible_among(user=nanshan_dispatcher, tickets=found) == [nanshan, later]
+    assert selectors.visible_among(user=luohu_dispatcher, tickets=found) == [luohu]
+    assert selectors.visible_among(user=hotline, tickets=found) == [nanshan, luohu, later]
+    assert selectors.visible_among(user=citizen, tickets=found) == []
+    assert selectors.visible_among(user=nanshan_dispatcher, tickets=[]) == []
+
+
 # --- public lookup --------------------------------------------------------------------------------
 
 

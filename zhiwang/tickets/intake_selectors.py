@@ -349,6 +349,17 @@ def _duplicate_sql(
     return sql, all_params
 
 
+def visible_among(*, user, tickets: list[Ticket]) -> list[Ticket]:
+    """Those of ``tickets`` the user may see, earliest first: one query of keys only (the API's
+    answer to a submission names its duplicates by number, title and state, all on the ticket)."""
+    if not tickets:
+        return []
+    visible = set(
+        Ticket.objects.visible_to(user).filter(pk__in=[t.pk for t in tickets]).values_list("pk", flat=True)
+    )
+    return sorted((t for t in tickets if t.pk in visible), key=lambda t: (t.received_at, t.pk))
+
+
 def duplicate_candidates(*, user, ticket: Ticket | None = None, tickets=None) -> list[Ticket]:
     """Open duplicates of ``ticket`` the user may see (or, of ``tickets`` already found, the visible ones)."""
     if ticket is not None:

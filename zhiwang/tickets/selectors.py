@@ -42,6 +42,7 @@ from zhiwang.tickets.intake_selectors import (  # noqa: F401
     duplicate_candidates,
     open_duplicates,
     twins_among,
+    visible_among,
 )
 from zhiwang.tickets.models import (
     FINAL_STATUSES,

@@ -125,9 +125,7 @@ def submit(request, payload: TicketSubmitIn):
     body = {
         "created": result.created,
         "ticket": _submitted(request, result.ticket),
-        "duplicates": [
-            ticket_ref(t) for t in selectors.duplicate_candidates(user=user, tickets=result.duplicates)
-        ],
+        "duplicates": [ticket_ref(t) for t in selectors.visible_among(user=user, tickets=result.duplicates)],
     }
     return Status(201 if result.created else 200, body)
 

@@ -50,6 +50,7 @@ run_pg() {
     $BIN/pytest -q -p no:cacheprovider -m "not browser"
 }
 pg_log="$(mktemp)"
+trap 'rm -f "$pg_log"' EXIT
 pg_pid=""
 if [ "$pg_state" = run ] && [ -z "${ZHIWANG_TEST_SERIAL:-}" ] && [ "$(nproc 2>/dev/null || echo 1)" -ge 2 ]; then
   echo "(the PostgreSQL run starts now in the background; its output follows the SQLite run)"
@@ -74,7 +75,6 @@ elif [ "$pg_state" = fail ]; then
 else
   echo "PostgreSQL is unreachable at $PG_URL: SKIPPED the PostgreSQL run (set ZHIWANG_TEST_POSTGRES_URL)."
 fi
-rm -f "$pg_log"
 
 step "result"
 if [ $status -eq 0 ]; then echo "all green"; else echo "FAILED"; fi

@@ -176,12 +176,6 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
         "transaction_mode": "IMMEDIATE",
     }
-if _db["ENGINE"] == "django.db.backends.postgresql":
-    # No JIT: compiling a plan costs 50-100 ms, and the platform's statements are short ones
-    # whose estimated cost can still cross jit_above_cost (the batch duplicate search did, x80
-    # slower). A URL's own "?options=-c jit=on" comes later and wins.
-    _db.setdefault("OPTIONS", {})
-    _db["OPTIONS"]["options"] = ("-c jit=off " + _db["OPTIONS"].get("options", "")).strip()
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

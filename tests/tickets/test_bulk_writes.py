@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import copy
+from datetime import date
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.forms.models import model_to_dict
 
 from tests.tickets.conftest import SANITATION
-from zhiwang.core.bulk import insert_all, update_column
+from zhiwang.analytics.models import RollupArea
+from zhiwang.analytics.rollups.writes import upsert
+from zhiwang.core.bulk import array_type, insert_all, update_column
 from zhiwang.tickets.models import Ticket, TicketEvent
 from zhiwang.tickets.services import ticket_submit
 
@@ -106,3 +109,42 @@ def test_nothing_to_write_is_no_statement(django_assert_num_queries):
     with django_assert_num_queries(0):
         insert_all([])
         update_column([], "number")
+
+
+def test_an_over_long_value_fails_rather_than_being_cut(nanshan_building):
+    """Arrays are cast to the column's type without its length: the column refuses an over-long
+    value (a cast to ``varchar(20)[]`` would cut it short without a word, and a rollup row would
+    count under another key)."""
+    assert "(" not in array_type(Ticket._meta.get_field("number"), connection)
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite does not enforce a column's length")
+    ticket = ticket_submit(
+        channel="hotline",
+        kind="inquiry",
+        category=SANITATION,
+        description="请问垃圾几点清运？",
+        external_id="long",
+    ).ticket
+    ticket.number = "ZW" + "9" * 30
+    with pytest.raises(DataError):
+        with transaction.atomic():
+            update_column([ticket], "number")
+    with pytest.raises(DataError):
+        with transaction.atomic():
+            upsert(RollupArea, {(date(2026, 11, 2), 1, 2, 3, "c" * 20, "complaint"): {"received": 1}})
+    assert not RollupArea.objects.filter(channel__startswith="c" * 16).exists()
+
+
+def test_the_batch_duplicate_search_runs_without_jit(nanshan_building, nanshan_room):
+    from zhiwang.tickets.intake_selectors import DuplicateSearch, open_duplicates_many
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only (the PostgreSQL run of the suite checks it)")
+    from django.utils import timezone
+
+    searches = [DuplicateSearch(1, nanshan_building, None, None, None, timezone.now())] * 3
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = on")
+        open_duplicates_many(searches)
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone()[0] == "off"

@@ -10,11 +10,15 @@ from the table's sequence in one statement, and update one column of many rows w
 statement over ``unnest`` arrays. Elsewhere (SQLite) they are ``bulk_create`` and ``bulk_update``.
 
 Same contract as ``bulk_create``: no ``save()``, no signals; the objects get their primary keys.
+Unlike it: ``COPY`` bypasses Django's cursor wrapper (it is not in ``connection.queries`` or
+``CaptureQueriesContext``; the key statement before it is), and models with generated columns
+or database defaults take ``bulk_create`` (``COPY`` would write those columns).
 """
 
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Sequence
 
 from django.db import DEFAULT_DB_ALIAS, connections, models
@@ -33,11 +37,11 @@ def insert_all(objs: Sequence[models.Model]) -> None:
     connection = connections[
         DEFAULT_DB_ALIAS
     ]  # the object itself: ``django.db.connection`` is a per-access proxy
-    if connection.vendor != "postgresql":
-        model.objects.bulk_create(objs)
-        return
     opts = model._meta
     fields = list(opts.concrete_fields)
+    if connection.vendor != "postgresql" or any(f.generated or f.has_db_default() for f in fields):
+        model.objects.bulk_create(objs)
+        return
     table = connection.ops.quote_name(opts.db_table)
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     without_pk = [obj for obj in objs if obj.pk is None]
@@ -46,7 +50,7 @@ def insert_all(objs: Sequence[models.Model]) -> None:
         if without_pk:
             cursor.execute(
                 "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                [opts.db_table, opts.pk.column, len(without_pk)],
+                [connection.ops.quote_name(opts.db_table), opts.pk.column, len(without_pk)],
             )
             # ascending, in the objects' order: the same order bulk_create's RETURNING gives
             for obj, pk in zip(without_pk, sorted(row[0] for row in cursor.fetchall()), strict=True):
@@ -78,11 +82,19 @@ def update_column(objs: Sequence[models.Model], field_name: str) -> None:
     table = qn(opts.db_table)
     sql = (
         f"UPDATE {table} SET {qn(field.column)} = v.value "
-        f"FROM unnest(%s::{opts.pk.rel_db_type(connection)}[], %s::{field.db_type(connection)}[]) "
+        f"FROM unnest(%s::{array_type(opts.pk, connection)}[], %s::{array_type(field, connection)}[]) "
         f"AS v(pk, value) WHERE {table}.{qn(opts.pk.column)} = v.pk"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [[obj.pk for obj in objs], [_db_value(field, obj, connection) for obj in objs]])
+
+
+def array_type(field, connection) -> str:
+    """The PostgreSQL element type for an array of ``field``'s values: its column type without a
+    length (``varchar(16)`` → ``varchar``), so that an over-long value fails when it reaches the
+    column instead of being cut short by the array's cast."""
+    db_type = field.rel_db_type(connection) if field.primary_key else field.db_type(connection)
+    return re.sub(r"\(.*\)", "", db_type).strip()
 
 
 def _db_value(field, obj, connection):

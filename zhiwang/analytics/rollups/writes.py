@@ -25,6 +25,7 @@ from zhiwang.analytics.models import (
     TicketTrack,
 )
 from zhiwang.analytics.rollups.rules import TicketFacts, event_deltas, local_day
+from zhiwang.core.bulk import array_type
 
 
 class Deltas:
@@ -100,7 +101,7 @@ def _model_sql(model, vendor: str) -> tuple[str, tuple[str, ...], str, str, dict
 def _array_casts(model) -> str:
     """``%s::date[], %s::integer[], …``: one typed array per column of the upsert (PostgreSQL)."""
     fields = [model._meta.get_field(name) for name in (*model.KEY, *_counter_fields(model))]
-    return ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+    return ", ".join(f"%s::{array_type(f, connection)}[]" for f in fields)
 
 
 def _upsert_sql(model, chunk: list[tuple[tuple, dict[str, int]]]) -> tuple[str, list]:

@@ -131,7 +131,10 @@ def test_an_over_long_value_fails_rather_than_being_cut(nanshan_building):
             update_column([ticket], "number")
     with pytest.raises(DataError):
         with transaction.atomic():
-            upsert(RollupArea, {(date(2026, 11, 2), 1, 2, 3, "c" * 20, "complaint"): {"received": 1}})
+            # enough rows for the one-array-per-column form (fewer go as a VALUES list)
+            rows = {(date(2026, 11, 2), 1, 2, n, "hotline", "complaint"): {"received": 1} for n in range(10)}
+            rows[(date(2026, 11, 2), 1, 2, 3, "c" * 20, "complaint")] = {"received": 1}
+            upsert(RollupArea, rows)
     assert not RollupArea.objects.filter(channel__startswith="c" * 16).exists()
 
 

@@ -97,6 +97,12 @@ def _model_sql(model, vendor: str) -> tuple[str, tuple[str, ...], str, str, dict
     )
 
 
+#: From this many rows on, PostgreSQL gets a table's rows as one array per column. A single
+#: submission's few rows stay a short ``VALUES`` list: the driver dumps arrays element by element
+#: in Python, which for a row or two cost more than it saves (measured on the submit path).
+_ARRAYS_FROM = 8
+
+
 @functools.cache
 def _array_casts(model) -> str:
     """``%s::date[], %s::integer[], …``: one typed array per column of the upsert (PostgreSQL)."""
@@ -112,7 +118,7 @@ def _upsert_sql(model, chunk: list[tuple[tuple, dict[str, int]]]) -> tuple[str, 
     """
     table, counters, column_sql, conflict, updates, row_sql = _model_sql(model, connection.vendor)
     changed = [c for c in counters if any(row.get(c) for _key, row in chunk)] or counters[:1]
-    if connection.vendor == "postgresql":
+    if connection.vendor == "postgresql" and len(chunk) >= _ARRAYS_FROM:
         # One array per column: the statement's text does not grow with the rows (the driver
         # splits every new statement's text on its placeholders, which for hundreds of rows
         # cost more than the write), and the driver caches it.
@@ -149,7 +155,7 @@ def upsert(model, rows: dict[tuple, dict[str, int]]) -> None:
 
 def _tracks_sql(tracks: list[TicketTrack]) -> tuple[str, list]:
     table = connection.ops.quote_name(TicketTrack._meta.db_table)
-    if connection.vendor == "postgresql":  # arrays, as in ``_upsert_sql``
+    if connection.vendor == "postgresql" and len(tracks) >= _ARRAYS_FROM:  # arrays, as in ``_upsert_sql``
         sql = (
             f"INSERT INTO {table} (ticket_id, last_event, overdue) "
             "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::boolean[]) "

@@ -29,6 +29,16 @@ def _clone(obj, **changes):
     return twin
 
 
+def _inquiry(external_id: str) -> Ticket:
+    return ticket_submit(
+        channel="hotline",
+        kind="inquiry",
+        category=SANITATION,
+        description="请问垃圾几点清运？",
+        external_id=external_id,
+    ).ticket
+
+
 def _row(model, pk, *, leave_out=()):
     values = model_to_dict(model.objects.get(pk=pk))
     return {k: v for k, v in values.items() if k not in {"id", *leave_out}}
@@ -70,13 +80,7 @@ def test_inserted_rows_read_back_as_saved_ones(nanshan_building):
 
 
 def test_a_unique_violation_is_an_integrity_error_and_writes_nothing(nanshan_building):
-    saved = ticket_submit(
-        channel="hotline",
-        kind="inquiry",
-        category=SANITATION,
-        description="请问垃圾几点清运？",
-        external_id="bulk-3",
-    ).ticket
+    saved = _inquiry("bulk-3")
     fresh = _clone(saved, idempotency_key="hotline:bulk-4", number="ZW-test-4")
     taken = _clone(saved, number="ZW-test-5")  # the same idempotency key as ``saved``
     with pytest.raises(IntegrityError):
@@ -86,16 +90,7 @@ def test_a_unique_violation_is_an_integrity_error_and_writes_nothing(nanshan_bui
 
 
 def test_update_column_writes_each_objects_own_value(nanshan_building):
-    tickets = [
-        ticket_submit(
-            channel="hotline",
-            kind="inquiry",
-            category=SANITATION,
-            description="请问垃圾几点清运？",
-            external_id=f"u-{i}",
-        ).ticket
-        for i in range(3)
-    ]
+    tickets = [_inquiry(f"u-{i}") for i in range(3)]
     for i, ticket in enumerate(tickets):
         ticket.number = f"ZW-new-{i}"
         ticket.title = "not written"
@@ -118,13 +113,7 @@ def test_an_over_long_value_fails_rather_than_being_cut(nanshan_building):
     assert "(" not in array_type(Ticket._meta.get_field("number"), connection)
     if connection.vendor != "postgresql":
         pytest.skip("SQLite does not enforce a column's length")
-    ticket = ticket_submit(
-        channel="hotline",
-        kind="inquiry",
-        category=SANITATION,
-        description="请问垃圾几点清运？",
-        external_id="long",
-    ).ticket
+    ticket = _inquiry("long")
     ticket.number = "ZW" + "9" * 30
     with pytest.raises(DataError):
         with transaction.atomic():

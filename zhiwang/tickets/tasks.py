@@ -7,6 +7,7 @@ from pathlib import Path
 
 from django.core.files import File
 from django.utils import timezone
+from django.utils.translation import gettext
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task, lock_task
 
@@ -112,7 +113,13 @@ def ticket_import_run(*, run_id: int):
         update(status=TicketImportStatus.FAILED, error=error.message[:500], finished_at=timezone.now())
         return run
     except Exception as error:
-        update(status=TicketImportStatus.FAILED, error=str(error)[:500], finished_at=timezone.now())
+        # The page shows this to the operator: what happened and what to do, never the exception's
+        # own text (it may hold paths or SQL). The worker logs the exception in full.
+        message = gettext(
+            "The import stopped on a system error (%(kind)s); it has been logged. "
+            "Run it again, or tell the administrator."
+        ) % {"kind": type(error).__name__}
+        update(status=TicketImportStatus.FAILED, error=message[:500], finished_at=timezone.now())
         raise
     refused = [r for r in summary.rows if r.outcome == "refused"]
     totals = summary.totals

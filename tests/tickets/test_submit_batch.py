@@ -18,6 +18,15 @@ from zhiwang.tickets.services.submit_batch import MAX_BATCH, ticket_submit_many
 pytestmark = pytest.mark.django_db
 
 
+#: A hotline complaint at no place yet (each use adds its key and its place).
+COMPLAINT = {
+    "channel": "hotline",
+    "kind": "complaint",
+    "category": SANITATION,
+    "description": "垃圾没人清运。",
+}
+
+
 def _mix(building, room) -> list[dict]:
     """Every path of the pipeline: automatic dispatch, duplicates (by building and by point),
     the dispatcher's queue, inquiries without a place, refusals, and a repeated key."""
@@ -27,12 +36,6 @@ def _mix(building, room) -> list[dict]:
         "kind": "incident",
         "category": RUBBISH,
         "description": "路边有暴露垃圾。",
-    }
-    complaint = {
-        "channel": "hotline",
-        "kind": "complaint",
-        "category": SANITATION,
-        "description": "垃圾没人清运。",
     }
     return [
         {**incident, "external_id": "p-1", "address_code": building.code},  # auto-dispatched
@@ -45,16 +48,16 @@ def _mix(building, room) -> list[dict]:
             "external_id": "p-3",
             "address_code": building.code,
         },
-        {**complaint, "external_id": "h-1", "address_code": building.code, "reporter_phone": "13800138000"},
+        {**COMPLAINT, "external_id": "h-1", "address_code": building.code, "reporter_phone": "13800138000"},
         {
-            **complaint,
+            **COMPLAINT,
             "external_id": "h-2",
             "reporter_phone": "call me",
             "address_code": building.code,
         },  # refused
-        {**complaint, "external_id": "h-3", "address_code": "440305999999999-X"},  # unknown place: refused
-        {**complaint, "external_id": "h-4", "lon": grid.lon, "lat": grid.lat},
-        {**complaint, "external_id": "h-5", "lon": grid.lon + 0.0003, "lat": grid.lat},  # ~31 m: a twin
+        {**COMPLAINT, "external_id": "h-3", "address_code": "440305999999999-X"},  # unknown place: refused
+        {**COMPLAINT, "external_id": "h-4", "lon": grid.lon, "lat": grid.lat},
+        {**COMPLAINT, "external_id": "h-5", "lon": grid.lon + 0.0003, "lat": grid.lat},  # ~31 m: a twin
         {
             "channel": "hotline",
             "kind": "inquiry",
@@ -62,7 +65,7 @@ def _mix(building, room) -> list[dict]:
             "description": "公积金怎么提取？",
             "external_id": "h-6",
         },
-        {**complaint, "external_id": "h-1", "address_code": building.code},  # a repeat of h-1
+        {**COMPLAINT, "external_id": "h-1", "address_code": building.code},  # a repeat of h-1
         {
             "channel": "hotline",
             "kind": "inquiry",
@@ -226,16 +229,10 @@ def test_a_batch_is_bounded():
 
 def test_a_repeated_key_whose_place_no_longer_resolves_gets_the_first_ticket(nanshan_building):
     """As one by one: the second call finds the ticket the first one just wrote."""
-    base = {
-        "channel": "hotline",
-        "kind": "complaint",
-        "category": SANITATION,
-        "description": "垃圾没人清运。",
-    }
     first, second = ticket_submit_many(
         [
-            {**base, "external_id": "call-9", "address_code": nanshan_building.code},
-            {**base, "external_id": "call-9", "address_code": "440305999999999-X"},
+            {**COMPLAINT, "external_id": "call-9", "address_code": nanshan_building.code},
+            {**COMPLAINT, "external_id": "call-9", "address_code": "440305999999999-X"},
         ]
     )
     assert first.created and second.created is False and second.ticket.pk == first.ticket.pk
@@ -247,14 +244,8 @@ def test_more_duplicate_searches_than_one_statement_takes(db):
 
     buildings = list(StandardAddress.objects.filter(level=AddressLevel.BUILDING).order_by("code")[:501])
     assert len(buildings) == 501
-    base = {
-        "channel": "hotline",
-        "kind": "complaint",
-        "category": SANITATION,
-        "description": "垃圾没人清运。",
-    }
     outcomes = ticket_submit_many(
-        [{**base, "external_id": f"big-{i}", "address_code": b.code} for i, b in enumerate(buildings)]
+        [{**COMPLAINT, "external_id": f"big-{i}", "address_code": b.code} for i, b in enumerate(buildings)]
     )
     assert all(not isinstance(o, ServiceError) and o.created for o in outcomes)
     numbers = sorted(int(o.ticket.number[-6:]) for o in outcomes)
@@ -271,16 +262,10 @@ def test_many_duplicate_searches_find_what_each_search_alone_finds(
     from zhiwang.tickets.models import TicketStatus
 
     grid = Grid.objects.filter(code__startswith="440305").order_by("code").first()
-    base = {
-        "channel": "hotline",
-        "kind": "complaint",
-        "category": SANITATION,
-        "description": "垃圾没人清运。",
-    }
-    at_building = ticket_submit(**base, external_id="d-1", address_code=nanshan_building.code).ticket
-    in_room = ticket_submit(**base, external_id="d-2", address_code=nanshan_room.code).ticket
-    by_point = ticket_submit(**base, external_id="d-3", lon=grid.lon, lat=grid.lat).ticket
-    closed = ticket_submit(**base, external_id="d-4", address_code=nanshan_building.code).ticket
+    at_building = ticket_submit(**COMPLAINT, external_id="d-1", address_code=nanshan_building.code).ticket
+    in_room = ticket_submit(**COMPLAINT, external_id="d-2", address_code=nanshan_room.code).ticket
+    by_point = ticket_submit(**COMPLAINT, external_id="d-3", lon=grid.lon, lat=grid.lat).ticket
+    closed = ticket_submit(**COMPLAINT, external_id="d-4", address_code=nanshan_building.code).ticket
     Ticket.objects.filter(pk=closed.pk).update(status=TicketStatus.CLOSED)
     frozen_now(MONDAY_10 + timedelta(days=2))
     from django.utils import timezone

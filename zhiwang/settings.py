@@ -260,6 +260,9 @@ ZHIWANG_BASIC_SATISFACTION_WEIGHT = env_float(
 ZHIWANG_TICKETS_CACHE_CHECK_SECONDS = env_int("ZHIWANG_TICKETS_CACHE_CHECK_SECONDS", 5, minimum=0)
 # Concurrent API submissions in one process are written together (tickets.services.submit_group).
 ZHIWANG_INTAKE_GROUP_COMMIT = env_bool("ZHIWANG_INTAKE_GROUP_COMMIT", True)
+# Days a hotline import's uploaded file and report (callers' names and phones) are kept after
+# the run ended; a daily task deletes them then (the run's counts stay).
+ZHIWANG_IMPORT_KEEP_DAYS = env_int("ZHIWANG_IMPORT_KEEP_DAYS", 30, minimum=1)
 
 # Registry: the key of the HMAC that makes ID numbers and phones searchable without scanning
 # plain values. Empty falls back to SECRET_KEY; set its own key in production, since rotating

@@ -52,6 +52,19 @@ def classifier_drift_task() -> dict | None:
 
 # --- hotline batch import ----------------------------------------------------------------
 
+#: Every night: delete the files of runs past the keeping period (``ZHIWANG_IMPORT_KEEP_DAYS``).
+IMPORT_PURGE_SCHEDULE = crontab(hour="3", minute="40")
+
+
+@db_periodic_task(IMPORT_PURGE_SCHEDULE)
+@lock_task("tickets-import-purge")
+def ticket_import_purge_task() -> int:
+    """Delete uploaded call files and reports past their keeping period (``import_retention``)."""
+    from zhiwang.tickets.import_retention import ticket_import_purge
+
+    return ticket_import_purge()
+
+
 #: The page polls every second: the run's row is written at most this often while it runs.
 IMPORT_PROGRESS_SECONDS = 1.0
 

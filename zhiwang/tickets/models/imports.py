@@ -42,7 +42,9 @@ class TicketImport(models.Model):
     """One import of a file of calls, run by the task worker; the page polls its progress.
 
     The uploaded file is kept (``file``) so a failed or broken-off run can be run again:
-    rows imported before are recognised (channel + call id) and not written twice.
+    rows imported before are recognised (channel + call id) and not written twice. It and
+    the report are deleted ``ZHIWANG_IMPORT_KEEP_DAYS`` after the run ended
+    (``tickets.import_retention``); the run's counts stay.
     ``refused_rows`` holds the first refused rows for the page; the report file has them all.
     """
 
@@ -89,6 +91,9 @@ class TicketImport(models.Model):
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     #: The last write of the worker: an open run that stays silent lost its worker.
     updated_at = models.DateTimeField(_("last progress at"), null=True, blank=True)
+    #: When the stored file and the report were deleted at the end of the keeping period
+    #: (``ZHIWANG_IMPORT_KEEP_DAYS``): they hold callers' names and phone numbers.
+    files_purged_at = models.DateTimeField(_("files deleted at"), null=True, blank=True)
 
     objects = TicketImportQuerySet.as_manager()
 

@@ -120,6 +120,12 @@ def import_run_again(*, run: TicketImport, actor) -> TicketImport:
     The file's rows imported before are recognised by their call id, so nothing is written twice.
     Returns the run that was queued (a new one for a validated file).
     """
+    if run.files_purged_at is not None or not run.file:
+        raise ServiceError(
+            "tickets.import_file_deleted",
+            _("The file of this import was deleted at the end of its keeping period; upload it again."),
+            status=409,
+        )
     if run.validate_only and run.status == TicketImportStatus.DONE:
         again = TicketImport.objects.create(
             channel=run.channel,
@@ -145,6 +151,8 @@ def import_run_again(*, run: TicketImport, actor) -> TicketImport:
 
 
 def may_run_again(run: TicketImport) -> bool:
+    if run.files_purged_at is not None or not run.file:
+        return False
     if run.status == TicketImportStatus.FAILED:
         return True
     if run.status in (TicketImportStatus.QUEUED, TicketImportStatus.RUNNING):

@@ -321,6 +321,12 @@ SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# Reverse proxies in front of the web nodes that append the client's address to
+# X-Forwarded-For. Rate limits (citizen tracking, public API) key on the client address:
+# 0 (the default) trusts no header and uses the connection's address; behind one nginx set 1.
+# A client-sent X-Forwarded-For is never trusted beyond that many hops.
+ZHIWANG_NUM_PROXIES = env_int("ZHIWANG_NUM_PROXIES", 0, minimum=0)
+NINJA_NUM_PROXIES = ZHIWANG_NUM_PROXIES
 
 # --- Logging --------------------------------------------------------------
 LOGGING = {

@@ -55,7 +55,7 @@ class PersonAdmin(ReadOnly):
         "name",
         "masked_id",
         "gender",
-        "birth_date",
+        "birth_year_month",
         "household_type",
         "community",
         "grid",
@@ -69,11 +69,15 @@ class PersonAdmin(ReadOnly):
     def masked_id(self, obj):
         return obj.masked_id_number
 
+    @admin.display(description=_("Birth month"))
+    def birth_year_month(self, obj):
+        return obj.birth_month
+
 
 @admin.register(AccessLog)
 class AccessLogAdmin(ReadOnly):
-    list_display = ("at", "actor", "record_kind", "record_id", "note")
-    list_filter = ("record_kind",)
+    list_display = ("at", "actor", "action", "record_kind", "record_id", "note")
+    list_filter = ("record_kind", "action")
     date_hierarchy = "at"
 
 

@@ -2,8 +2,9 @@
 
 Same rules as the pages: every read goes through a scoped selector (404 outside the
 caller's jurisdiction, like a record that does not exist), ID numbers and phones are
-masked in every answer, ``POST /people/{id}/reveal`` unmasks them for an allowed user
-who gives a reason (logged). Writes call one service; errors come back in the house
+masked in every answer (the birth date as year and month), ``POST /people/{id}/reveal``
+unmasks them for an allowed user who gives a reason (logged). A search by ID number or
+phone may answer 429 ``registry.search_limit`` (``services.audit``). Writes call one service; errors come back in the house
 shape ``{"error": {"code", "message", "field", "fields"}}``.
 """
 
@@ -34,7 +35,7 @@ class PersonOut(Schema):
     id_number: str  # masked
     phone: str  # masked
     gender: str
-    birth_date: date
+    birth_month: str  # "1990-01": the day never shows (it is in the full ID number)
     age: int
     household_type: str
     community: str | None
@@ -50,7 +51,7 @@ def _person(p: Person) -> dict:
         "id_number": p.masked_id_number,
         "phone": p.masked_phone,
         "gender": p.gender,
-        "birth_date": p.birth_date,
+        "birth_month": p.birth_month,
         "age": p.age,
         "household_type": p.household_type,
         "community": p.community.code if p.community_id else None,

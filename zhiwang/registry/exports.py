@@ -1,6 +1,7 @@
 """Exports of registry lists: masked unless the exporter holds the permission and gives a reason.
 
-A full (unmasked) export needs the explicit Django permission
+A masked export gives the birth date as year and month; a full (unmasked) export needs the
+explicit Django permission
 ``registry.reveal_personal_data`` (a role alone is not enough: an export leaves the
 platform) and a reason; it writes one ``AccessLog`` row per exported person.
 """
@@ -17,6 +18,8 @@ from zhiwang.registry import selectors
 from zhiwang.registry.models import AccessLog, RecordKind
 
 HEADER = ("姓名", "公民身份号码", "性别", "出生日期", "人口类型", "联系电话", "社区")
+#: The masked export's birth-date column holds the year and month only.
+MASKED_HEADER = ("姓名", "公民身份号码", "性别", "出生年月", "人口类型", "联系电话", "社区")
 LOG_BATCH = 1000
 
 
@@ -27,7 +30,8 @@ def may_export_full(user) -> bool:
 def people_export(*, user, q: str = "", full: bool = False, reason: str = "") -> Iterator[list[str]]:
     """Rows (header first) of the people the user may see matching ``q``; streamed, constant memory.
 
-    Checks run before the first row, so a refused export yields nothing.
+    Checks run before the first row, so a refused export yields nothing. A ``q`` that is an
+    ID number or phone counts as a search by identifier (``services.audit``: logged, limited).
     """
     reason = (reason or "").strip()
     if full:
@@ -42,14 +46,14 @@ def people_export(*, user, q: str = "", full: bool = False, reason: str = "") ->
     qs = selectors.person_search(user=user, q=q, limit=None).select_related("community")
 
     def rows() -> Iterator[list[str]]:
-        yield list(HEADER)
+        yield list(HEADER if full else MASKED_HEADER)
         pending: list[AccessLog] = []
         for person in qs.iterator(chunk_size=2000):
             yield [
                 person.name,
                 person.id_number if full else person.masked_id_number,
                 person.get_gender_display(),
-                person.birth_date.isoformat(),
+                person.birth_date.isoformat() if full else person.birth_month,
                 person.get_household_type_display(),
                 person.phone if full else person.masked_phone,
                 person.community.display_name if person.community_id else "",

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from zhiwang.core.errors import FieldError, ServiceError
-from zhiwang.core.masking import mask_id_number, mask_phone
+from zhiwang.core.masking import mask_id_number, mask_name, mask_phone
 from zhiwang.core.validators import validate_credit_code, validate_id_number
 from zhiwang.registry.hashing import normalize_phone
 from zhiwang.registry.models import EntityType, Gender, HouseholdType, HousingUse, Occupancy, RecordKind
@@ -123,8 +123,16 @@ OCCUPANCY_WORDS = {
 TRUE_WORDS = {"是", "y", "yes", "true", "1", "出租", "√"}
 FALSE_WORDS = {"否", "n", "no", "false", "0", "不出租", "×"}
 
-#: Values that must never appear in a report or history unmasked.
-MASKERS = {"id_number": mask_id_number, "phone": mask_phone, "owner_phone": mask_phone}
+#: Values that must never appear in a report or history unmasked. The names of private people
+#: who are not the record itself (legal representative, housing owner) show as "张**" as in lists;
+#: a person's own name is the record's title and shows in full.
+MASKERS = {
+    "id_number": mask_id_number,
+    "phone": mask_phone,
+    "owner_phone": mask_phone,
+    "legal_representative": mask_name,
+    "owner_name": mask_name,
+}
 
 
 def masked(field_name: str, value) -> str:

@@ -55,6 +55,7 @@ def home(request):
     q = request.GET.get("q", "").strip()
     kind = request.GET.get("kind", "person")
     context = {"q": q, "kind": kind, "counts": selectors.counts(user=request.user)}
+    status = 200
     if q:
         if kind == "entity":
             context["entities"] = list(selectors.entity_search(user=request.user, q=q))
@@ -66,10 +67,14 @@ def home(request):
                 return redirect("web:place_detail", code=address.code)
             context["match"] = match
         else:
-            context["people"] = list(selectors.person_search(user=request.user, q=q))
+            try:
+                context["people"] = list(selectors.person_search(user=request.user, q=q))
+            except ServiceError as error:  # registry.search_limit
+                context["search_error"] = error.message
+                status = error.status
     if services.may_import(request.user):
         context["batches"] = list(selectors.import_batches(user=request.user)[:5])
-    return render(request, "registry/home.html", context)
+    return render(request, "registry/home.html", context, status=status)
 
 
 def _person_page(request, person, *, form=None, revealed=None, status=200):
@@ -148,7 +153,7 @@ def people_export(request):
     except PermissionDeniedError:
         raise
     except ServiceError as error:
-        return render(request, "registry/forbidden.html", {"message": error.message}, status=400)
+        return render(request, "registry/forbidden.html", {"message": error.message}, status=error.status)
     writer = csv.writer(_Echo())
     stream = (writer.writerow(row) for row in rows)
     response = StreamingHttpResponse(

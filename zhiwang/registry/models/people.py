@@ -76,6 +76,11 @@ class Person(Provenance, Placed):
     def masked_phone(self) -> str:
         return mask_phone(self.phone) if self.phone else ""
 
+    @property
+    def birth_month(self) -> str:
+        """The birth date as masked views show it: year and month ("1990-01"); the day never shows."""
+        return f"{self.birth_date:%Y-%m}" if self.birth_date else ""
+
     def age_on(self, day: date) -> int:
         born = self.birth_date
         return day.year - born.year - ((day.month, day.day) < (born.month, born.day))

@@ -1,4 +1,9 @@
-"""Which eligibility rules people meet today (age from the birth date, tags, household type, place)."""
+"""Which eligibility rules people meet today (age from the birth date, tags, household type, place).
+
+A rule about a sensitive key group (serious mental disorder, community correction, key
+petitioner) tells who belongs to it: it is shown only to the roles that see those tags
+(``SENSITIVE_TAG_ROLES``), each such suggestion logged, and never when no user is given.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,10 @@ from datetime import date
 from django.utils import timezone
 
 from zhiwang.geo.models import Division
-from zhiwang.registry.models import EligibilityRule, Person, PersonTag
+from zhiwang.registry.models import SENSITIVE_KEY_GROUPS, EligibilityRule, Person, PersonTag
 from zhiwang.registry.selectors.common import _current
+from zhiwang.registry.selectors.people import may_see_sensitive
+from zhiwang.registry.services.audit import sensitive_read_logged
 
 
 @dataclass(frozen=True)
@@ -44,11 +51,16 @@ def _rule_matches(
 
 
 def eligibility_for_people(
-    *, people: list[Person], today: date | None = None
+    *, people: list[Person], today: date | None = None, user=None
 ) -> dict[int, list[EligibilityRule]]:
-    """Which active rules each person meets today (age from the birth date, tags, household type, place)."""
+    """Which active rules each person meets today (age from the birth date, tags, household type, place).
+
+    Rules about a sensitive key group count only for a ``user`` whose role sees those groups
+    (and each person they are shown for is logged); without ``user`` they are left out.
+    """
     today = today or timezone.localdate()
-    rules = _rules()
+    sensitive_allowed = user is not None and may_see_sensitive(user)
+    rules = [r for r in _rules() if sensitive_allowed or r.key_group not in SENSITIVE_KEY_GROUPS]
     if not rules or not people:
         return {}
     tags: dict[int, set[str]] = {}
@@ -72,8 +84,14 @@ def eligibility_for_people(
         ]
         if matched:
             answer[person.pk] = matched
+    if sensitive_allowed:
+        shown = {
+            pk: {r.key_group for r in matched if r.key_group in SENSITIVE_KEY_GROUPS}
+            for pk, matched in answer.items()
+        }
+        sensitive_read_logged(user=user, groups_by_person=shown, via="eligibility")
     return answer
 
 
 def person_eligibility(*, user, person: Person, today: date | None = None) -> list[EligibilityRule]:
-    return eligibility_for_people(people=[person], today=today).get(person.pk, [])
+    return eligibility_for_people(people=[person], today=today, user=user).get(person.pk, [])

@@ -1,17 +1,21 @@
 """Reads about people: the scoped list, search, one person, residences, key-group tags, sources.
 
-Search by ID number or phone goes through the keyed hash; sensitive tags are need-to-know.
+Search by ID number or phone goes through the keyed hash and, for users who may not reveal,
+is logged and limited (``services.audit``); sensitive tags are need-to-know and each read of
+one is logged.
 """
 
 from __future__ import annotations
 
 from django.db.models import QuerySet
 
+from zhiwang.core.masking import mask_id_number, mask_phone
 from zhiwang.core.validators import normalize_identifier
 from zhiwang.registry.hashing import id_number_hash, normalize_phone, phone_hash
 from zhiwang.registry.models import SENSITIVE_KEY_GROUPS, Person, PersonSource, PersonTag, Residence
 from zhiwang.registry.selectors.common import _current, _sources
 from zhiwang.registry.services import not_found, role_of
+from zhiwang.registry.services.audit import identifier_search_logged, sensitive_read_logged
 
 #: Roles that see sensitive key-group tags (need-to-know); others see the harmless ones.
 SENSITIVE_TAG_ROLES = frozenset({"administrator", "grid_worker"})
@@ -34,16 +38,24 @@ def person_get(*, user, pk: int) -> Person:
 
 
 def person_search(*, user, q: str = "", limit: int | None = 50) -> QuerySet[Person]:
-    """People by name (prefix), ID number or phone (exact, through the keyed hash); ``limit=None``: all."""
+    """People by name (prefix), ID number or phone (exact, through the keyed hash); ``limit=None``: all.
+
+    A search by ID number or phone of a user who may not reveal is logged at once and may be
+    refused (``registry.search_limit``, status 429): see ``services.audit``.
+    """
     qs = person_visible(user=user).select_related("community")
     q = (q or "").strip()
     ident = normalize_identifier(q)
     if not q:
         qs = qs.order_by("name", "pk")
     elif len(ident) == 18 and ident[:17].isdigit():
-        qs = qs.filter(id_number_hash=id_number_hash(ident))
+        key = id_number_hash(ident)
+        qs = qs.filter(id_number_hash=key)
+        identifier_search_logged(user=user, kind="id_number", key=key, shown=mask_id_number(ident), found=qs)
     elif (phone := normalize_phone(q)) and len(phone) >= 7:
-        qs = qs.filter(phone_hash=phone_hash(phone))
+        key = phone_hash(phone)
+        qs = qs.filter(phone_hash=key)
+        identifier_search_logged(user=user, kind="phone", key=key, shown=mask_phone(phone), found=qs)
     else:
         qs = qs.filter(name__startswith=q).order_by("name", "pk")
     return qs if limit is None else qs[:limit]
@@ -53,10 +65,19 @@ def person_residences(*, user, person: Person) -> list[Residence]:
     return list(Residence.objects.filter(person=person).select_related("address").order_by("-since", "-pk"))
 
 
+def may_see_sensitive(user) -> bool:
+    """The user's role cares for the sensitive key groups (need-to-know)."""
+    return role_of(user) in SENSITIVE_TAG_ROLES
+
+
 def visible_tags(*, user, person: Person) -> list[PersonTag]:
+    """The person's current key-group tags; sensitive ones only for ``SENSITIVE_TAG_ROLES``, and logged."""
     tags = list(_current(PersonTag.objects.filter(person=person)))
-    if role_of(user) not in SENSITIVE_TAG_ROLES:
-        tags = [t for t in tags if t.group not in SENSITIVE_KEY_GROUPS]
+    if not may_see_sensitive(user):
+        return [t for t in tags if t.group not in SENSITIVE_KEY_GROUPS]
+    sensitive = {t.group for t in tags if t.group in SENSITIVE_KEY_GROUPS}
+    if sensitive:
+        sensitive_read_logged(user=user, groups_by_person={person.pk: sensitive}, via="tags")
     return tags
 
 

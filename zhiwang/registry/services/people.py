@@ -9,23 +9,67 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from zhiwang.core.errors import ServiceError
+from zhiwang.core.errors import Conflict, ServiceError
 from zhiwang.geo.models import StandardAddress
 from zhiwang.registry.hashing import id_number_hash, phone_hash
 from zhiwang.registry.models import AccessLog, Person, PersonTag, RecordChange, RecordKind, Residence
-from zhiwang.registry.services.access import _check_version, _denied, in_scope, may_edit, may_reveal
+from zhiwang.registry.services.access import (
+    IMPORT_ROLES,
+    _check_version,
+    _denied,
+    in_scope,
+    may_edit,
+    may_reveal,
+    role_of,
+)
+from zhiwang.registry.services.audit import register_refused_logged
 from zhiwang.registry.services.history import PERSON_FIELDS, _tidy_source, change_row, diff
 from zhiwang.registry.services.places import _address_or_error, _check_place_allowed, _place
 from zhiwang.registry.validation import clean_person
 
 
-@transaction.atomic
+class _RegisterRefused(Exception):
+    """The ID number belongs to a record the caller may not change (rolled back, then traced)."""
+
+    def __init__(self, person_id: int, why: str, address_code: str):
+        super().__init__(why)
+        self.person_id, self.why, self.address_code = person_id, why, address_code
+
+
+def _may_update_on_register(actor, person: Person) -> bool:
+    """A registration may update an existing record inside the caller's jurisdiction; a record
+    with no known place (seen by city-wide roles only) is placed by a data steward, never taken
+    over silently by whoever registers the number first."""
+    if actor is None or in_scope(actor, person):
+        return True
+    return person.community_id is None and person.grid_id is None and role_of(actor) in IMPORT_ROLES
+
+
 def person_register(*, actor, source=None, data: dict, note: str = "") -> tuple[Person, bool]:
     """Create a person, or update the one with this ID number (idempotent by the ID number's hash).
 
     ``data`` holds raw values (see ``validation.FIELDS``); ``address`` (code or text) sets the
     current residence. Answers (person, created).
+
+    When the number belongs to a record the caller may not change (outside their jurisdiction,
+    or without a known place and the caller no data steward), nothing is written and the answer
+    is ``registry.register_refused`` (409), the same wherever the record is and saying nothing
+    about it; an ``AccessLog`` row (``register_refused``) on that record tells the data stewards.
     """
+    try:
+        return _person_register(actor=actor, source=source, data=data, note=note)
+    except _RegisterRefused as refused:
+        register_refused_logged(
+            actor=actor, person_id=refused.person_id, why=refused.why, address_code=refused.address_code
+        )
+        raise Conflict(
+            "registry.register_refused",
+            _("This person cannot be registered here. A data steward will check the record."),
+        ) from None
+
+
+@transaction.atomic
+def _person_register(*, actor, source, data: dict, note: str) -> tuple[Person, bool]:
     if actor is not None and not may_edit(actor):
         raise _denied(_("You may not change registry records."))
     cleaned = clean_person(data)
@@ -55,8 +99,9 @@ def person_register(*, actor, source=None, data: dict, note: str = "") -> tuple[
             [change_row(RecordKind.PERSON, person.pk, "create", actor=actor, source=source, note=note)]
         )
     else:
-        if actor is not None and not in_scope(actor, person) and person.community_id is not None:
-            raise _denied(_("This person is recorded outside your jurisdiction."))
+        if not _may_update_on_register(actor, person):
+            why = "unplaced" if person.community_id is None and person.grid_id is None else "outside"
+            raise _RegisterRefused(person.pk, why, address.code if address is not None else "")
         changes = diff(person, values, PERSON_FIELDS)
         person.phone_hash = phone_hash(person.phone)
         person.last_confirmed_at = timezone.now()

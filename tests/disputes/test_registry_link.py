@@ -246,3 +246,17 @@ def test_a_visitor_pick_survives_a_window_form_with_errors(world, registry, clie
     assert f'name="visitor_person" value="{person.pk}" checked' in page
     assert person.masked_name in page and person.name not in page and REG_ID not in page
     assert Visitor.objects.count() == 0
+
+
+def test_search_fragment_shows_the_registry_search_limit(world, registry, client, monkeypatch):
+    """Past the hourly limit of searches by ID/phone number, the pick list says so (not a server error)."""
+    from zhiwang.registry.services import audit
+
+    monkeypatch.setattr(audit, "IDENTIFIER_SEARCH_LIMIT", 1)
+    client.force_login(world.window)
+    url = reverse("disputes:registry_pick")
+    assert client.get(url, {"pick_q": REG_PHONE}).status_code == 200
+    response = client.get(url, {"pick_q": "13912345678"})  # a second distinct number: over the limit
+    page = response.content.decode()
+    assert response.status_code == 200 and 'data-testid="pick-refused"' in page
+    assert 'data-testid="pick-results"' not in page

@@ -234,6 +234,28 @@ def test_unplaced_person_is_not_taken_over_by_a_grid_worker(steward, grid_worker
     assert not created and placed.community_id == home_room.community_id
 
 
+def test_unplaced_entity_is_not_taken_over_by_a_grid_worker(steward, grid_worker, home_room):
+    from zhiwang.core.errors import PermissionDeniedError
+    from zhiwang.registry.demo import make_credit_code
+
+    code = make_credit_code("440305", __import__("random").Random(7))
+    entity, _ = services.entity_register(
+        actor=steward, data={"credit_code": code, "name": "无址科技有限公司"}
+    )
+    assert entity.community_id is None
+    with pytest.raises(PermissionDeniedError):
+        services.entity_register(
+            actor=grid_worker, data={"credit_code": code, "name": "冒名公司", "address": home_room.code}
+        )
+    entity.refresh_from_db()
+    assert (entity.name, entity.community_id, entity.grid_id) == ("无址科技有限公司", None, None)
+    assert not entity.operations.exists()
+    placed, created = services.entity_register(
+        actor=steward, data={"credit_code": code, "name": "无址科技有限公司", "address": home_room.code}
+    )
+    assert not created and placed.community_id == home_room.community_id
+
+
 # --- 4. names of private people masked in the change history ----------------------------------
 
 

@@ -106,11 +106,16 @@ def registry_pick(request):
     if not PICK_FIELD.match(field):
         raise Http404(field)
     q = request.GET.get("q") or request.GET.get(prefix + "q") or request.GET.get("pick_q") or ""
+    try:
+        results, refused = selectors.registry_candidates(user=request.user, kind=kind, q=q), ""
+    except ServiceError as error:  # e.g. the hourly limit of searches by ID or phone number
+        results, refused = [], error.message
     return render(
         request,
         "disputes/_registry_pick.html",
         {
-            "results": selectors.registry_candidates(user=request.user, kind=kind, q=q),
+            "results": results,
+            "refused": refused,
             "kind": kind,
             "field": field,
             "q": q.strip(),

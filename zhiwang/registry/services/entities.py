@@ -9,10 +9,24 @@ from django.utils.translation import gettext as _
 from zhiwang.core.errors import ServiceError
 from zhiwang.geo.models import StandardAddress
 from zhiwang.registry.models import LegalEntity, Operation, RecordKind
-from zhiwang.registry.services.access import _check_version, _denied, in_scope, may_edit
+from zhiwang.registry.services.access import (
+    IMPORT_ROLES,
+    _check_version,
+    _denied,
+    in_scope,
+    may_edit,
+    role_of,
+)
 from zhiwang.registry.services.history import ENTITY_FIELDS, _tidy_source, change_row, diff
 from zhiwang.registry.services.places import _address_or_error, _check_place_allowed, _place
 from zhiwang.registry.validation import clean_entity
+
+
+def _may_update_on_register(actor, entity: LegalEntity) -> bool:
+    """As for people: inside the caller's jurisdiction, or an unplaced record for a data steward."""
+    if actor is None or in_scope(actor, entity):
+        return True
+    return entity.community_id is None and entity.grid_id is None and role_of(actor) in IMPORT_ROLES
 
 
 @transaction.atomic
@@ -36,8 +50,10 @@ def entity_register(*, actor, source=None, data: dict, note: str = "") -> tuple[
         entity.save()
         change_row(RecordKind.ENTITY, entity.pk, "create", actor=actor, source=source, note=note).save()
     else:
-        if actor is not None and not in_scope(actor, entity) and entity.community_id is not None:
-            raise _denied(_("This entity is recorded outside your jurisdiction."))
+        if not _may_update_on_register(actor, entity):
+            # the same answer wherever the entity is; an unplaced one is placed by a data steward,
+            # never taken over (fields and place) by whoever registers its credit code first
+            raise _denied(_("This entity cannot be registered here. A data steward will check the record."))
         changes = diff(entity, values, ENTITY_FIELDS)
         entity.last_confirmed_at = timezone.now()
         if changes:

@@ -22,8 +22,9 @@ def _ancestors(address):
     return list(reversed(chain))
 
 
-def _eligibility(people):
-    found = registry.eligibility_for_people(people=people)
+def _eligibility(people, user):
+    """Services each resident may be entitled to; rules on sensitive key groups only for need-to-know roles."""
+    found = registry.eligibility_for_people(people=people, user=user)
     return {pk: [r.service for r in rules] for pk, rules in found.items()}
 
 
@@ -39,7 +40,7 @@ def place_detail(request, code: str):
     building = registry.building_of(address)
     view = registry.building_view(user=request.user, building=building)
     people = [r.person for unit in view.units for room in unit.rooms for r in room.residents]
-    eligible = _eligibility(people)
+    eligible = _eligibility(people, request.user)
     for unit in view.units:
         for room in unit.rooms:
             for residence in room.residents:
@@ -58,7 +59,7 @@ def place_detail(request, code: str):
 def room_detail(request, room):
     view = registry.room_view(user=request.user, room=room)
     people = [r.person for r in view.residents]
-    eligible = _eligibility(people)
+    eligible = _eligibility(people, request.user)
     for residence in view.residents:
         residence.eligible_for = eligible.get(residence.person_id, [])
     building = registry.building_of(room)

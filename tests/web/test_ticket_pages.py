@@ -216,6 +216,64 @@ def test_failed_lookups_are_limited(client, make_ticket):
     assert response.status_code == 200  # even the right phone waits now
 
 
+def test_track_limits_each_client_behind_the_proxy_not_the_proxy(client, make_ticket, settings):
+    settings.ZHIWANG_NUM_PROXIES = 1
+    ticket, other = make_ticket(), make_ticket()
+    for _attempt in range(10):  # one citizen behind the proxy gets it wrong ten times
+        client.post(
+            "/track/",
+            {"number": other.number, "phone": "13800000000"},
+            REMOTE_ADDR="10.0.0.2",
+            HTTP_X_FORWARDED_FOR="203.0.113.7",
+        )
+    response = client.post(
+        "/track/",
+        {"number": ticket.number, "phone": "13812345678"},
+        REMOTE_ADDR="10.0.0.2",
+        HTTP_X_FORWARDED_FOR="198.51.100.9",  # another citizen, same proxy
+    )
+    assert response.status_code == 302
+
+
+def test_track_ignores_a_forwarded_for_header_without_a_proxy(client, make_ticket, settings):
+    settings.ZHIWANG_NUM_PROXIES = 0
+    ticket, other = make_ticket(), make_ticket()
+    for attempt in range(10):  # a forged header per attempt does not give a fresh bucket
+        client.post(
+            "/track/",
+            {"number": other.number, "phone": "13800000000"},
+            HTTP_X_FORWARDED_FOR=f"203.0.113.{attempt}",
+        )
+    response = client.post(
+        "/track/", {"number": ticket.number, "phone": "13812345678"}, HTTP_X_FORWARDED_FOR="198.51.100.9"
+    )
+    assert response.status_code == 200 and 'data-testid="form-errors"' in html_of(response)
+
+
+def test_track_locks_a_number_after_ten_wrong_phones_from_any_address(client, make_ticket):
+    ticket, other = make_ticket(), make_ticket()
+    for attempt in range(10):
+        client.post(
+            "/track/", {"number": ticket.number, "phone": "13800000000"}, REMOTE_ADDR=f"10.0.{attempt}.1"
+        )
+    response = client.post(
+        "/track/", {"number": ticket.number, "phone": "13812345678"}, REMOTE_ADDR="10.9.9.9"
+    )
+    assert response.status_code == 200 and 'data-testid="form-errors"' in html_of(response)
+    # the API's look-up counts the same failures
+    api = client.post(
+        "/api/v1/tickets/public/lookup",
+        {"number": ticket.number, "phone": "13812345678"},
+        content_type="application/json",
+        REMOTE_ADDR="10.9.9.8",
+    )
+    assert api.status_code == 429
+    response = client.post(
+        "/track/", {"number": other.number, "phone": "13812345678"}, REMOTE_ADDR="10.9.9.9"
+    )
+    assert response.status_code == 302  # other numbers are not affected
+
+
 def test_citizen_rates_the_answer_and_the_ticket_closes(client, make_ticket, nanshan_dispatcher, sub_handler):
     ticket = dispatched(make_ticket(), nanshan_dispatcher)
     services.ticket_accept(ticket=ticket, actor=sub_handler)
@@ -489,8 +547,26 @@ def test_reveal_contact_is_shown_once_and_logged(client, nanshan_dispatcher, mak
         {"reveal_contact-reason": "回访", "reveal_contact-expected_version": ticket.version},
     )
     assert response.status_code == 200 and "13812345678" in html_of(response)
+    assert "张三" in html_of(response)
     assert ticket.events.filter(action="reveal_contact", actor=nanshan_dispatcher).exists()
-    assert "13812345678" not in html_of(client.get(f"/tickets/{ticket.number}/"))
+    html = html_of(client.get(f"/tickets/{ticket.number}/"))
+    assert "13812345678" not in html
+    assert "张三" not in html and 'data-testid="masked-name">张*<' in html  # the name is masked too
+
+
+def test_detail_lists_only_the_merged_duplicates_in_scope(client, nanshan_dispatcher, hotline, make_ticket):
+    luohu = (
+        StandardAddress.objects.filter(community__code__startswith="440303", level=AddressLevel.BUILDING)
+        .order_by("code")
+        .first()
+    )
+    master, near = make_ticket(), make_ticket()
+    elsewhere = make_ticket(address_code=luohu.code)
+    services.ticket_merge(ticket=near, master=master, actor=hotline)
+    services.ticket_merge(ticket=elsewhere, master=master, actor=hotline)
+    client.force_login(nanshan_dispatcher)
+    html = html_of(client.get(f"/tickets/{master.number}/"))
+    assert near.number in html and elsewhere.number not in html
 
 
 def test_ticket_list_is_scoped(client, nanshan_dispatcher, luohu_dispatcher, make_ticket):

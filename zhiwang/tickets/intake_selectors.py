@@ -6,6 +6,7 @@ except ``open_duplicates``, the submit pipeline's unscoped read.
 
 from __future__ import annotations
 
+import logging
 import math
 from datetime import datetime, timedelta
 from typing import NamedTuple
@@ -14,9 +15,14 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 
+from zhiwang.core.masking import mask_phone
 from zhiwang.geo.addressing import match_address
 from zhiwang.geo.models import StandardAddress
 from zhiwang.tickets.models import OPEN_STATUSES, Ticket, normalize_phone
+from zhiwang.tickets.workflow import may_search_by_contact, may_see_contact
+
+#: Searches that unmask personal data (caller history by phone): who searched what, when.
+audit_log = logging.getLogger("zhiwang.tickets.audit")
 
 _LIST_RELATED = ("category", "handling_unit", "division", "community", "subdistrict", "district")
 
@@ -25,15 +31,36 @@ def _visible(user) -> QuerySet[Ticket]:
     return Ticket.objects.visible_to(user).select_related(*_LIST_RELATED)
 
 
+#: The most tickets of one phone number ``caller_history`` reads to find ``limit`` the user may see.
+_CALLER_SCAN = 500
+
+
 def caller_history(*, user, phone: str, limit: int = 10, exclude: Ticket | None = None) -> list[Ticket]:
-    """Earlier tickets from the same phone number, newest first (the operator sees who calls again)."""
+    """Earlier tickets from the same phone number, newest first (the operator sees who calls again).
+
+    A hit tells the searcher that the number is the reporter's, so it unmasks the phone: only
+    tickets on which the user may see the contact (``may_see_contact``) are answered, and every
+    search is written to the ``zhiwang.tickets.audit`` log (who, the masked number, what was found).
+    """
     normalized = normalize_phone(phone)
-    if not normalized:
+    if not normalized or not may_search_by_contact(user):
         return []
     qs = _visible(user).filter(reporter_phone=normalized)
     if exclude is not None:
         qs = qs.exclude(pk=exclude.pk)
-    return list(qs.order_by("-received_at", "-pk")[:limit])
+    found = []
+    for ticket in qs.order_by("-received_at", "-pk")[:_CALLER_SCAN]:
+        if may_see_contact(user, ticket):
+            found.append(ticket)
+            if len(found) >= limit:
+                break
+    audit_log.info(
+        "caller history: user=%s phone=%s found=%s",
+        getattr(user, "pk", None),
+        mask_phone(normalized),
+        ",".join(t.number for t in found) or "-",
+    )
+    return found
 
 
 def _building(address: StandardAddress) -> StandardAddress:

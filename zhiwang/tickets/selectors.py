@@ -86,7 +86,14 @@ ORDERINGS = {
 
 
 def is_staff_viewer(user) -> bool:
-    """Staff see the whole timeline; citizens (and integration users acting for them) see public rows."""
+    """Staff see the whole timeline; citizens (and anonymous callers) see the public rows.
+
+    Integration clients count as staff: another government system (the 12345 platform, a
+    department's system) acting through its own service user, scoped to that client's
+    jurisdiction like any staff account — it pushes hotline tickets, submits batches and
+    syncs their progress. No integration acts for a citizen (citizens' own apps sign in
+    as the citizen).
+    """
     role = "administrator" if getattr(user, "is_superuser", False) else getattr(user, "role", "")
     return role not in ("", "citizen")
 
@@ -320,9 +327,20 @@ def ticket_request_get(*, user, ticket: Ticket, request_id: int) -> TicketReques
         raise Http404(request_id) from None
 
 
-def merged_duplicates(*, ticket: Ticket) -> QuerySet[Ticket]:
-    """Tickets merged into this one (it is their master)."""
-    return ticket.duplicates.select_related("category").order_by("received_at", "pk")
+def merged_duplicates(*, user, ticket: Ticket) -> QuerySet[Ticket]:
+    """Tickets merged into this one (it is their master) that the user may see.
+
+    Other people's reports: a citizen (the master's reporter) sees none of them, staff those in
+    their scope (``visible_to``), so a duplicate reported elsewhere does not show its number and title.
+    """
+    if not is_staff_viewer(user):
+        return Ticket.objects.none()
+    return (
+        Ticket.objects.visible_to(user)
+        .filter(merged_into=ticket)
+        .select_related("category")
+        .order_by("received_at", "pk")
+    )
 
 
 # --- intake helpers -----------------------------------------------------------
@@ -360,6 +378,40 @@ class PublicTicket:
     events: list[PublicEvent] = field(default_factory=list)
 
 
+#: The states in which the unit's reply was released to the citizen (reviewed, or the ticket ended).
+ANSWERED_STATUSES = (TicketStatus.FOLLOW_UP, TicketStatus.CLOSED, TicketStatus.REJECTED)
+
+
+def reply_is_public(ticket: Ticket) -> bool:
+    """The reply may be shown to the citizen: only once answered (a reply not yet reviewed, or sent
+    back to the unit, is internal)."""
+    return ticket.status in ANSWERED_STATUSES
+
+
+#: The actions that end the review of a reply: released to the citizen, or not.
+_RELEASE = (TicketAction.APPROVE_REPLY, TicketAction.VERIFY_PASS)
+_WITHHOLD = (TicketAction.SEND_BACK, TicketAction.VERIFY_FAIL)
+
+
+def released_reply_events(*, ticket: Ticket) -> set[int]:
+    """The ids of the ``reply`` events whose text reached the citizen (approved, or verified on site).
+
+    A reply sent back or failed on site stays internal forever, even once a later reply is released.
+    """
+    released: set[int] = set()
+    pending = None
+    rows = ticket.events.filter(action__in=(TicketAction.REPLY, *_RELEASE, *_WITHHOLD)).order_by("at", "pk")
+    for pk, action in rows.values_list("pk", "action"):
+        if action == TicketAction.REPLY:
+            pending = pk
+        elif action in _RELEASE and pending is not None:
+            released.add(pending)
+            pending = None
+        elif action in _WITHHOLD:
+            pending = None
+    return released
+
+
 def citizen_status_label(ticket: Ticket) -> str:
     """The status in a citizen's words (fewer than the staff's: "received", "being handled", …)."""
     if ticket.status == TicketStatus.CLOSED:
@@ -390,7 +442,7 @@ def public_ticket_lookup(*, number: str, phone: str) -> PublicTicket | None:
     )
     if ticket is None or not phone_matches(ticket, phone):
         return None
-    answered = ticket.status in (TicketStatus.FOLLOW_UP, TicketStatus.CLOSED, TicketStatus.REJECTED)
+    answered = reply_is_public(ticket)
     events = [
         PublicEvent(e.at, e.action, str(TicketAction(e.action).label))
         for e in ticket.events.filter(action__in=PUBLIC_ACTIONS).order_by("at", "pk")

@@ -204,6 +204,20 @@ def may_see_contact(actor, ticket) -> bool:
     return actor is not None and (is_operator_or_dispatcher(actor, ticket) or is_handler(actor, ticket))
 
 
+#: The roles for which ``may_see_contact`` can hold on some ticket (the rest never call back).
+CONTACT_ROLES = frozenset({"intake_operator", "dispatcher", "handler", "administrator"})
+
+
+def may_search_by_contact(actor) -> bool:
+    """Who may look tickets up by the reporter's phone (caller history).
+
+    A search by a full number answers whether that number is a ticket's, so it is a reveal of
+    the masked phone: only the roles that may reveal it at all may search, and
+    ``caller_history`` keeps only the tickets on which ``may_see_contact`` holds.
+    """
+    return actor is not None and _role(actor) in CONTACT_ROLES
+
+
 PERMISSIONS = {
     **{
         a: is_dispatcher

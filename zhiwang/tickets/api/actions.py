@@ -17,9 +17,9 @@ from zhiwang.tickets.api.schemas import (
     TicketDetailOut,
     TicketRef,
     detail_out,
-    event_out,
     fresh_detail,
     ticket_ref,
+    timeline_out,
 )
 from zhiwang.tickets.models import Ticket
 
@@ -79,8 +79,7 @@ def ticket_detail(request, number: str):
 @router.get("/{number}/timeline", response=list[EventOut], summary="A ticket's timeline")
 def ticket_timeline(request, number: str):
     ticket = selectors.ticket_get(user=request.user, number=number)
-    staff = selectors.is_staff_viewer(request.user)
-    return [event_out(e, staff=staff) for e in selectors.ticket_timeline(user=request.user, ticket=ticket)]
+    return timeline_out(ticket, request.user)
 
 
 @router.get("/{number}/duplicates", response=list[TicketRef], summary="Open tickets that may be the same")

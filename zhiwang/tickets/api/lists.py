@@ -2,9 +2,11 @@
 
 from datetime import datetime
 
+from django.utils.translation import gettext as _
 from ninja import Query, Schema
 from ninja.pagination import LimitOffsetPagination, paginate
 
+from zhiwang.core.errors import PermissionDeniedError
 from zhiwang.tickets import selectors
 from zhiwang.tickets.api.base import (
     require_staff,
@@ -15,6 +17,7 @@ from zhiwang.tickets.api.schemas import (
     RequestOut,
     TicketOut,
 )
+from zhiwang.tickets.workflow import may_search_by_contact
 
 # --- lists ------------------------------------------------------------------------
 
@@ -81,7 +84,12 @@ def inbox(request):
 
 @router.get("/history/caller", response=list[TicketOut], summary="Earlier tickets from a phone number")
 def caller_history(request, phone: str, limit: int = 10):
-    require_staff(request.user)
+    """For those who may call the reporter back (intake operators, dispatchers, the handling unit):
+    a hit unmasks the phone, so others get 403 ``auth.forbidden`` and every search is logged."""
+    if not may_search_by_contact(request.user):
+        raise PermissionDeniedError(
+            "auth.forbidden", _("Only those who call reporters back may search tickets by phone number.")
+        )
     return selectors.caller_history(user=request.user, phone=phone, limit=max(1, min(limit, 50)))
 
 

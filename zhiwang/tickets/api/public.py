@@ -3,10 +3,12 @@
 from datetime import datetime
 
 from django.http import Http404
+from django.utils.translation import gettext as _
 from ninja import Schema
 from ninja.throttling import AnonRateThrottle
 
-from zhiwang.tickets import selectors, services
+from zhiwang.core.errors import NotFound, ServiceError
+from zhiwang.tickets import lookup_limits, selectors, services
 from zhiwang.tickets.api.base import (
     PUBLIC_RATE,
     router,
@@ -52,11 +54,26 @@ class PublicTicketOut(Schema):
     summary="Follow my ticket (number + phone)",
 )
 def public_lookup(request, payload: PublicLookupIn):
-    """No sign-in: the number and the phone given when reporting must both match (404 otherwise)."""
+    """No sign-in: the number and the phone given when reporting must both match (404 otherwise).
+
+    After 10 wrong phones for one number within an hour, from any address, that number answers
+    429 ``tickets.lookup_locked`` until the hour is over (here and on ``/public/rate``)."""
+    _refuse_locked(payload.number)
     found = selectors.public_ticket_lookup(number=payload.number, phone=payload.phone)
     if found is None:
+        lookup_limits.record_number_failure(payload.number)
         raise Http404
     return found
+
+
+def _refuse_locked(number: str) -> None:
+    if lookup_limits.number_locked(number):
+        raise ServiceError(
+            "tickets.lookup_locked",
+            _("Too many attempts for this request number. Try again in an hour."),
+            field="number",
+            status=429,
+        )
 
 
 class PublicRateIn(PublicLookupIn):
@@ -73,11 +90,17 @@ class PublicRateIn(PublicLookupIn):
     summary="Rate the answer to my ticket",
 )
 def public_rate(request, payload: PublicRateIn):
-    services.ticket_rate_by_citizen(
-        number=payload.number,
-        phone=payload.phone,
-        resolved=payload.resolved,
-        satisfaction=payload.satisfaction,
-        note=payload.note,
-    )
+    """The same proof as ``/public/lookup`` (a wrong phone counts against the number there too)."""
+    _refuse_locked(payload.number)
+    try:
+        services.ticket_rate_by_citizen(
+            number=payload.number,
+            phone=payload.phone,
+            resolved=payload.resolved,
+            satisfaction=payload.satisfaction,
+            note=payload.note,
+        )
+    except NotFound:
+        lookup_limits.record_number_failure(payload.number)
+        raise
     return selectors.public_ticket_lookup(number=payload.number, phone=payload.phone)

@@ -1,11 +1,11 @@
-"""Output schemas of the tickets API and the functions that fill them (phones masked)."""
+"""Output schemas of the tickets API and the functions that fill them (reporter's name and phone masked)."""
 
 from datetime import datetime
 
 from django.utils import timezone
 from ninja import Schema
 
-from zhiwang.core.masking import mask_phone
+from zhiwang.core.masking import mask_name, mask_phone
 from zhiwang.tickets import selectors
 from zhiwang.tickets.models import Ticket
 from zhiwang.tickets.workflow import HANDLING, TICKET_WORKFLOW, TicketAction
@@ -34,7 +34,9 @@ def is_overdue(ticket: Ticket, now: datetime | None = None) -> bool:
 
 
 class TicketFields(Schema):
-    """The fields of a ticket in a list (masked phone); ``TicketOut`` reads them off a model."""
+    """The fields of a ticket in a list (masked name and phone); ``TicketOut`` reads them off a model.
+
+    The full contact only comes from ``POST /{number}/contact`` (permissioned, logged)."""
 
     number: str
     version: int
@@ -54,7 +56,7 @@ class TicketFields(Schema):
     overdue: bool
     escalation_level: int
     rework_count: int
-    reporter_name: str
+    reporter_name: str  # masked
     reporter_phone: str  # masked
 
 
@@ -82,6 +84,10 @@ class TicketOut(TicketFields):
     @staticmethod
     def resolve_overdue(obj) -> bool:
         return is_overdue(obj)
+
+    @staticmethod
+    def resolve_reporter_name(obj) -> str:
+        return mask_name(obj.reporter_name) if obj.reporter_name else ""
 
     @staticmethod
     def resolve_reporter_phone(obj) -> str:
@@ -167,8 +173,12 @@ class TicketDetailOut(TicketFields):
     duplicate_candidates: list[TicketRef]
 
 
-def event_out(event, *, staff: bool) -> dict:
-    public_note = event.action in (TicketAction.REPLY, TicketAction.ANSWER_DIRECTLY, TicketAction.REJECT)
+def event_out(event, *, staff: bool, released: set[int] | frozenset = frozenset()) -> dict:
+    """One timeline row; a citizen sees no actor, no payload, and only the notes meant for them:
+    the answer or refusal, and a reply once released (``released``: ``released_reply_events``)."""
+    public_note = event.action in (TicketAction.ANSWER_DIRECTLY, TicketAction.REJECT) or (
+        event.action == TicketAction.REPLY and event.pk in released
+    )
     return {
         "at": event.at,
         "action": event.action,
@@ -193,9 +203,24 @@ def ticket_ref(ticket: Ticket) -> dict:
     }
 
 
-def detail_out(ticket: Ticket, user) -> dict:
-    """The whole ticket as the user may see it (the timeline and requests for staff in full)."""
+def timeline_out(ticket: Ticket, user) -> list[dict]:
+    """The ticket's timeline as the user may see it (``event_out``)."""
     staff = selectors.is_staff_viewer(user)
+    released = frozenset() if staff else selectors.released_reply_events(ticket=ticket)
+    return [
+        event_out(e, staff=staff, released=released)
+        for e in selectors.ticket_timeline(user=user, ticket=ticket)
+    ]
+
+
+def detail_out(ticket: Ticket, user) -> dict:
+    """The whole ticket as the user may see it (the timeline and requests for staff in full).
+
+    A citizen gets the reply only once it was released to them (``reply_is_public``, as on the
+    public page) and none of the duplicates merged into their ticket (other people's reports).
+    """
+    staff = selectors.is_staff_viewer(user)
+    reply_shown = staff or selectors.reply_is_public(ticket)
     base = TicketOut.from_orm(ticket).dict()
     return {
         **base,
@@ -218,11 +243,11 @@ def detail_out(ticket: Ticket, user) -> dict:
         "accepted_at": ticket.accepted_at,
         "warn_at": ticket.warn_at,
         "suspended_at": ticket.suspended_at,
-        "replied_at": ticket.replied_at,
+        "replied_at": ticket.replied_at if reply_shown else None,
         "closed_at": ticket.closed_at,
         "deadline_amount": float(ticket.deadline_amount),
         "deadline_unit": ticket.deadline_unit,
-        "reply": ticket.reply,
+        "reply": ticket.reply if reply_shown else "",
         "resolved": ticket.resolved,
         "satisfaction": ticket.satisfaction,
         "unreachable": ticket.unreachable,
@@ -233,9 +258,9 @@ def detail_out(ticket: Ticket, user) -> dict:
             for a in TICKET_WORKFLOW.allowed_actions(ticket.status, actor=user, obj=ticket)
             if a != TicketAction.WARN
         ],
-        "timeline": [event_out(e, staff=staff) for e in selectors.ticket_timeline(user=user, ticket=ticket)],
+        "timeline": timeline_out(ticket, user),
         "requests": list(selectors.ticket_requests(ticket=ticket)) if staff else [],
-        "duplicates": [ticket_ref(t) for t in selectors.merged_duplicates(ticket=ticket)],
+        "duplicates": [ticket_ref(t) for t in selectors.merged_duplicates(user=user, ticket=ticket)],
         "duplicate_candidates": [
             ticket_ref(t) for t in selectors.duplicate_candidates(user=user, ticket=ticket)
         ]

@@ -239,7 +239,7 @@ REGISTRY: list[UIAction] = [
     UIAction("reject", gettext_lazy("Do not accept"), f.ReasonForm, (A.REJECT,), "danger", run=_reject),
     UIAction("recategorise", gettext_lazy("Change the category"), f.RecategoriseForm, (A.RECATEGORISE,), run=_recategorise),
     UIAction("note", gettext_lazy("Add a note"), f.NoteForm, (A.NOTE,), run=_note),
-    UIAction("reveal_contact", gettext_lazy("Show the reporter's phone"), f.RevealForm, (A.REVEAL_CONTACT,), run=_reveal),
+    UIAction("reveal_contact", gettext_lazy("Show the reporter's name and phone"), f.RevealForm, (A.REVEAL_CONTACT,), run=_reveal),
 ]  # fmt: skip
 BY_SLUG = {ui.slug: ui for ui in REGISTRY}
 
@@ -268,8 +268,8 @@ def available(ticket: Ticket, user, *, pending=None) -> list[UIAction]:
             continue  # asked before the deadline only
         if ui.slug == "supervise" and (ticket.due_at is None or ticket.due_at > timezone.now()):
             continue  # supervision is for overdue tickets; before the deadline: urge
-        if ui.slug == "reveal_contact" and not ticket.reporter_phone:
-            continue
+        if ui.slug == "reveal_contact" and not (ticket.reporter_phone or ticket.reporter_name):
+            continue  # nothing masked to show
         shown.append(ui)
     return shown
 

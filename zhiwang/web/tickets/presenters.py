@@ -8,7 +8,7 @@ from datetime import datetime
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from zhiwang.core.masking import mask_phone
+from zhiwang.core.masking import mask_name, mask_phone
 from zhiwang.tickets.models import Satisfaction, TicketStatus
 from zhiwang.tickets.workflow import TicketAction
 
@@ -151,3 +151,8 @@ def citizen_status(status: str) -> tuple[str, str]:
 
 def masked_phone(ticket) -> str:
     return mask_phone(ticket.reporter_phone) if ticket.reporter_phone else ""
+
+
+def masked_name(ticket) -> str:
+    """The reporter's name as every page shows it ("张**"); the whole name only on the logged reveal."""
+    return mask_name(ticket.reporter_name) if ticket.reporter_name else ""

@@ -9,7 +9,6 @@ reports are visible to them (``selectors.ticket_get``), so their pages need no p
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.cache import cache
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -18,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from zhiwang.core.errors import NotFound, ServiceError
-from zhiwang.tickets import selectors, services
+from zhiwang.tickets import lookup_limits, selectors, services
 from zhiwang.tickets.models import Channel, TicketStatus, normalize_phone
 from zhiwang.web.tickets.access import role_of, role_required
 from zhiwang.web.tickets.forms import (
@@ -138,25 +137,28 @@ def report_done(request, number):
     )
 
 
-def _client_address(request) -> str:
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
-
-
 def track(request):
-    """Number + phone → the ticket's status page. Failed look-ups are limited per client address."""
+    """Number + phone → the ticket's status page.
+
+    Failed look-ups are limited per client address (as ninja finds it, behind
+    ``ZHIWANG_NUM_PROXIES`` proxies) and per ticket number whatever the address
+    (``tickets.lookup_limits``), so sequential numbers cannot be probed by rotating addresses.
+    """
     if request.method == "POST":
         form = TrackForm(request.POST)
-        key = f"zhiwang:track-failures:{_client_address(request)}"
+        address = lookup_limits.client_address(request)
         if form.is_valid():
             number, phone = form.cleaned_data["number"].strip().upper(), form.cleaned_data["phone"]
-            if cache.get(key, 0) >= TRACK_LIMIT:
+            if lookup_limits.failures("track-address", address) >= TRACK_LIMIT:
                 form.add_error(None, _("Too many attempts. Try again in 15 minutes."))
+            elif lookup_limits.number_locked(number):
+                form.add_error(None, _("Too many attempts for this request number. Try again in an hour."))
             elif selectors.public_ticket_lookup(number=number, phone=phone) is not None:
                 remember(request, number, phone)
                 return redirect("web:ticket_track_detail", number=number)
             else:
-                if not cache.add(key, 1, TRACK_WINDOW):
-                    cache.incr(key)
+                lookup_limits.record_failure("track-address", address, TRACK_WINDOW)
+                lookup_limits.record_number_failure(number)
                 form.add_error(
                     None, _("No request matches this number and phone number. Check both and try again.")
                 )

@@ -21,7 +21,7 @@ from zhiwang.tickets.workflow import TICKET_WORKFLOW, TRANSFERABLE, TicketAction
 from zhiwang.web.tickets import actions
 from zhiwang.web.tickets.access import TICKET_READER_ROLES, role_of, role_required
 from zhiwang.web.tickets.forms import apply_service_error
-from zhiwang.web.tickets.presenters import deadline_of, masked_phone, timeline_rows
+from zhiwang.web.tickets.presenters import deadline_of, masked_name, masked_phone, timeline_rows
 
 
 def _attachments(ticket):
@@ -80,10 +80,11 @@ def _render(request, ticket, *, failed=None, failed_form=None, conflict=None, re
     context = {
         "ticket": ticket,
         "phone": masked_phone(ticket),
+        "reporter_name": masked_name(ticket),  # the full name only on the logged reveal
         "deadline": deadline_of(ticket),
         "timeline": timeline_rows(selectors.ticket_timeline(user=user, ticket=ticket)),
         "requests": requests,
-        "duplicates": list(selectors.merged_duplicates(ticket=ticket)),
+        "duplicates": list(selectors.merged_duplicates(user=user, ticket=ticket)),
         "attachments": _attachments(ticket),
         "pending": pending,
         "panels": panels,

@@ -315,6 +315,24 @@ elif TASK_BACKEND == "sqlite":
 else:
     HUEY = {"huey_class": "huey.MemoryHuey", "name": "zhiwang", "immediate": True}
 
+# --- Cache -----------------------------------------------------------------
+# Rate-limit counters (citizen look-ups by number and phone, the public API's throttles) live
+# in the cache. With Redis tasks (production) the cache is Redis too, so every process and web
+# node counts together; on the embedded default it is per process (local memory).
+CACHE_BACKEND = env_choice(
+    "ZHIWANG_CACHE", "redis" if TASK_BACKEND == "redis" else "locmem", {"locmem", "redis"}
+)
+if CACHE_BACKEND == "redis":
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": env_str("ZHIWANG_CACHE_URL", REDIS_URL),
+            "KEY_PREFIX": "zhiwang",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 # --- Security -------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = PRODUCTION

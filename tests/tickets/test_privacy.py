@@ -183,3 +183,43 @@ def test_public_rate_failures_count_against_the_number(client, in_follow_up):
         )  # fmt: skip
         assert response.status_code == 404
     assert lookup(client, ticket.number, "13800138000", address="10.9.9.9").status_code == 429
+
+
+def test_number_lock_is_shared_between_processes_through_redis(tmp_path):
+    """With the Redis cache (production), failures recorded by two processes lock the number together."""
+    import os
+    import subprocess
+    import sys
+    import uuid
+
+    import redis
+
+    url = os.environ.get("ZHIWANG_REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI=true but Redis is unreachable at {url}")
+        pytest.skip(f"Redis unreachable at {url}: skipping the shared-counter test")
+    number = f"ZW-TEST-{uuid.uuid4().hex[:10]}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZHIWANG_")}
+    env.update(
+        ZHIWANG_DATA_DIR=str(tmp_path),
+        ZHIWANG_CACHE="redis",
+        ZHIWANG_CACHE_URL=url,
+        DJANGO_SETTINGS_MODULE="zhiwang.settings",
+    )
+
+    def run(code: str) -> str:
+        script = "import django; django.setup(); from zhiwang.tickets import lookup_limits as l; " + code
+        result = subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    half = 5
+    run(f"[l.record_number_failure({number!r}) for _ in range({half})]")
+    assert run(f"print(l.number_locked({number!r}))") == "False"
+    run(f"[l.record_number_failure({number!r}) for _ in range(l.NUMBER_FAILURE_LIMIT - {half})]")
+    assert run(f"print(l.number_locked({number!r}))") == "True"  # a third process sees the lock

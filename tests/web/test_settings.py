@@ -27,6 +27,7 @@ def start(env_overrides):
         ("ZHIWANG_WARNING_RATIO", "eighty"),
         ("ZHIWANG_WARNING_RATIO", "1.5"),
         ("ZHIWANG_BASIC_SATISFACTION_WEIGHT", "-0.1"),
+        ("ZHIWANG_CACHE", "memcached"),
     ],
 )
 def test_bad_value_names_the_variable(name, value):
@@ -44,3 +45,21 @@ def test_production_requires_a_secret_key():
 def test_defaults_start():
     result = start({})
     assert result.returncode == 0, result.stderr
+
+
+def cache_backend(env_overrides) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZHIWANG_")}
+    env.update(env_overrides)
+    env.setdefault("ZHIWANG_DATA_DIR", os.environ.get("ZHIWANG_DATA_DIR", "/tmp/zhiwang-settings-test"))
+    code = "import django; django.setup(); from django.conf import settings; print(settings.CACHES['default']['BACKEND'])"
+    env["DJANGO_SETTINGS_MODULE"] = "zhiwang.settings"
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_rate_limit_counters_are_shared_through_redis_in_production():
+    """Per-process counters would let a guesser spread attempts over processes and nodes."""
+    assert cache_backend({}).endswith("LocMemCache")
+    assert cache_backend({"ZHIWANG_TASKS": "redis"}).endswith("RedisCache")
+    assert cache_backend({"ZHIWANG_TASKS": "redis", "ZHIWANG_CACHE": "locmem"}).endswith("LocMemCache")

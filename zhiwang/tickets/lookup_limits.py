@@ -11,8 +11,9 @@ Two counters of failed look-ups live in Django's cache:
   page or the API, right phone or wrong — waits until the window ends. The citizen who
   already proved the ticket in this browser, or is signed in as its reporter, still sees it.
 
-The windows are fixed (they start at the first failure). Counters are per cache: with the
-default local-memory cache, per process.
+The windows are fixed (they start at the first failure). Counters are per cache: shared by
+every process and node with the Redis cache (``ZHIWANG_CACHE``, the default with Redis tasks),
+per process with the embedded default's local memory.
 """
 
 from __future__ import annotations

@@ -173,7 +173,7 @@ def test_reports_carry_the_disputes_panel_figures(cases, client, settings, tmp_p
             content_type="application/json",
         )
         assert response.status_code == 201, response.content
-        report = Report.objects.get(idempotency_key=key)
+        report = Report.objects.get(pk=response.json()["id"])
         if report.status != "done":
             services.report_generate(report_id=report.pk)
             report.refresh_from_db()

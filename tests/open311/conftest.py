@@ -15,6 +15,13 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from tests.tickets.conftest import (  # noqa: F401  (fixtures reused as they are)
+    hotline,
+    make_ticket,
+    nanshan_building,
+    nanshan_community,
+    nanshan_room,
+)
 from zhiwang.geo.models import Grid
 from zhiwang.open311.render import LIST_ITEMS
 from zhiwang.open311.services import open311_client_create

@@ -75,8 +75,9 @@ def test_a_request_maps_every_field(o311, rubbish, fmt):
     for name in ("requested_datetime", "updated_datetime"):
         assert W3C_WITH_OFFSET.match(row[name]), row[name]
     ticket.refresh_from_db()
-    assert float(row["lat"]) == pytest.approx(ticket.lat, abs=1e-6)
-    assert float(row["long"]) == pytest.approx(ticket.lon, abs=1e-6)
+    # the point is published near, not at, the place (building point or ~100 m: docs/open311.md)
+    assert float(row["lat"]) == pytest.approx(ticket.lat, abs=1e-3)
+    assert float(row["long"]) == pytest.approx(ticket.lon, abs=1e-3)
     # grid incidents are dispatched at once: the unit and the deadline are known
     if ticket.handling_unit_id:
         assert row["agency_responsible"] == ticket.handling_unit.name

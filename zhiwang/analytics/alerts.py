@@ -17,7 +17,7 @@ from zhiwang.analytics.finding import Finding
 from zhiwang.analytics.finding import local_midnight as _local_midnight
 from zhiwang.analytics.models import AddressDay, AlertKind
 from zhiwang.analytics.surges import SurgeSettings, day_weights, detect_surges, nb_tail
-from zhiwang.core.masking import mask_phone
+from zhiwang.core.masking import mask_phone, mask_text
 from zhiwang.geo.models import Division, StandardAddress
 from zhiwang.tickets.models import OPEN_STATUSES, Ticket
 
@@ -129,11 +129,40 @@ def topic_clusters(texts: list[str], *, threshold: float = 0.45, min_size: int =
     return out
 
 
-def top_words(texts: list[str], n: int = 5) -> list[str]:
-    import jieba
+#: Words too common in tickets to name a topic (the caller's own framing, not the matter).
+TOPIC_STOPWORDS = frozenset("反映 处理 尽快 联系 电话 联系电话 来电 市民 请求 要求 希望 问题 情况".split())
 
-    counts = Counter(w for t in texts for w in set(jieba.lcut(t or "")) if len(w.strip()) > 1)
-    return [w for w, _c in counts.most_common(n)]
+
+def _topic_word(word: str, flag: str) -> bool:
+    """Whether a jieba word may name a topic: no person names (``nr*``), no numbers or codes
+    (phones, ID numbers, plates, house numbers), no latin words (e-mail addresses, handles)."""
+    word = word.strip()
+    return (
+        len(word) > 1
+        and not flag.startswith("nr")
+        and flag not in ("m", "eng", "x")
+        and not any(ch.isdigit() or ch.isascii() for ch in word)
+        and word not in TOPIC_STOPWORDS
+    )
+
+
+def top_words(texts: list[str], n: int = 5) -> list[str]:
+    """The ``n`` words most of ``texts`` share, for the explanation and key of a topic alert.
+
+    Alerts are read by many people, so the words never carry personal data: the texts are masked
+    first (``mask_text``), then person names, numbers and latin words are dropped (``_topic_word``).
+    Ties go alphabetically so the same texts always give the same words (and the same alert key).
+    """
+    import jieba
+    import jieba.posseg as pseg
+
+    jieba.setLogLevel(60)
+    counts = Counter(
+        w
+        for t in texts
+        for w in {p.word.strip() for p in pseg.cut(mask_text(t or "")) if _topic_word(p.word, p.flag)}
+    )
+    return [w for w, _c in sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:n]]
 
 
 def _common_division(division_ids: list[int | None]) -> int | None:
@@ -230,14 +259,22 @@ def detect_repeat_reopens(*, today: date, min_reworks: int = 2) -> list[Finding]
     """Open tickets reopened ``min_reworks`` times or more (the same problem keeps coming back)."""
     end = _local_midnight(today + timedelta(days=1))
     rows = Ticket.objects.filter(Q(status__in=OPEN_STATUSES), rework_count__gte=min_reworks).values_list(
-        "pk", "number", "title", "rework_count", "division_id", "grid_id", "category_id", "received_at"
+        "pk",
+        "number",
+        "category__name",
+        "rework_count",
+        "division_id",
+        "grid_id",
+        "category_id",
+        "received_at",
     )[:500]
+    # the ticket number and category, never the title: a title is the caller's own words
     return [
         Finding(
             kind=AlertKind.REPEAT_REOPEN,
             key=f"reopen:{pk}",
-            explanation=_("%(number)s “%(title)s” reopened %(n)s times")
-            % {"number": number, "title": title[:40], "n": n},
+            explanation=_("%(number)s (%(category)s) reopened %(n)s times")
+            % {"number": number, "category": category or "—", "n": n},
             window_start=received,
             window_end=end,
             observed=n,
@@ -247,7 +284,7 @@ def detect_repeat_reopens(*, today: date, min_reworks: int = 2) -> list[Finding]
             category_id=category_id,
             ticket_ids=[pk],
         )
-        for pk, number, title, n, division_id, grid_id, category_id, received in rows
+        for pk, number, category, n, division_id, grid_id, category_id, received in rows
     ]
 
 

@@ -189,12 +189,16 @@ def subscribe(request, payload: SubscribeIn):
 
 @router.get("/index", summary="Governance index of a month and level, ranked, with the formula")
 def governance_index(request, level: str = "subdistrict", month: str = ""):
+    from django.utils.translation import gettext as _
+
     from zhiwang.core.errors import ServiceError
 
     try:
         chosen = date.fromisoformat(f"{month}-01") if month else None
     except ValueError:
-        raise ServiceError("analytics.month_invalid", "YYYY-MM", field="month") from None
+        raise ServiceError(
+            "analytics.month_invalid", _("Give the month as YYYY-MM."), field="month"
+        ) from None
     rows, chosen = selectors.index_list(user=request.user, level=level, month=chosen)
     formula = active_formula()
     return {
@@ -225,17 +229,25 @@ class ReportIn(Schema):
     idempotency_key: str = ""
 
 
-def _report_out(report) -> dict:
+def _report_out(report, user, *, in_scope: bool = False) -> dict:
+    """A report's progress; the file links only for people who may download them (a report with
+    dispute figures: people who see dispute cases, ``services.may_download_report``)."""
     from django.urls import reverse
 
+    downloadable = services.may_download_report(user, report, in_scope=in_scope)
     return {
         "id": report.pk,
         "division": report.division.code,
         "period": report.period,
         "status": report.status,
         "progress": report.progress,
-        "xlsx": reverse("analytics:report_download", args=[report.pk, "xlsx"]) if report.xlsx else None,
-        "pdf": reverse("analytics:report_download", args=[report.pk, "pdf"]) if report.pdf else None,
+        "xlsx": reverse("analytics:report_download", args=[report.pk, "xlsx"])
+        if report.xlsx and downloadable
+        else None,
+        "pdf": reverse("analytics:report_download", args=[report.pk, "pdf"])
+        if report.pdf and downloadable
+        else None,
+        "includes_disputes": report.includes_disputes if report.status == "done" else None,
         "error": report.error,
     }
 
@@ -251,7 +263,7 @@ def report_request(request, payload: ReportIn):
         idempotency_key=payload.idempotency_key,
     )
     report.refresh_from_db()
-    return Status(201 if created else 200, _report_out(report))
+    return Status(201 if created else 200, _report_out(report, request.user))
 
 
 @router.get("/reports/{report_id}", summary="A report's progress and files")
@@ -263,4 +275,4 @@ def report_get(request, report_id: int):
     report = Report.objects.visible_to(request.user).filter(pk=report_id).first()
     if report is None:
         raise NotFound("analytics.report_not_found", "not found")
-    return _report_out(report)
+    return _report_out(report, request.user, in_scope=True)

@@ -105,6 +105,8 @@ def report_figures(report: Report) -> dict:
 
 def build_report_files(report: Report, *, progress=lambda value: None) -> None:
     figures = report_figures(report)
+    # who may download the files depends on it (``services.may_download_report``)
+    report.includes_disputes = figures["disputes"] is not None
     progress(30)
     name = f"report-{report.division.code}-{report.period}"
     report.xlsx.save(f"{name}.xlsx", ContentFile(build_xlsx(report, figures)), save=False)

@@ -24,6 +24,7 @@ from zhiwang.analytics.models import (
 )
 from zhiwang.analytics.selectors import require_analyst
 from zhiwang.core.errors import NotFound, PermissionDeniedError, ServiceError
+from zhiwang.core.masking import mask_data, mask_text
 from zhiwang.core.scoping import scope_of
 from zhiwang.geo.models import Division
 from zhiwang.tickets.models import Notification, Ticket
@@ -63,7 +64,14 @@ def alert_raise(*, finding: detectors.Finding, cooldown_days: int = 3) -> tuple[
     De-duplication: one open alert per key; a key decided (handled or false) less than
     ``cooldown_days`` ago is not raised again. Returns ``(alert, created)``; ``(None, False)``
     when the cool-down suppressed it. New alerts notify the subscribed units.
+
+    Alerts and their notifications are read by many people: the key, the explanation and every
+    text of the detail are masked here (``mask_text``), whatever the detector wrote. Masking is
+    deterministic, so the same series keeps the same key.
     """
+    finding.key = mask_text(finding.key)[:160]
+    finding.explanation = mask_text(finding.explanation)
+    finding.detail = mask_data(finding.detail)
     current = Alert.objects.select_for_update().filter(key=finding.key, status=AlertStatus.OPEN).first()
     if current is not None and finding.kind == AlertKind.SURGE and current.window_end >= finding.window_start:
         # one alert per event: later findings of the same event (touching or overlapping windows)
@@ -241,6 +249,11 @@ def report_period(period: str) -> tuple[date, date]:
     return start, end
 
 
+def report_key(user, key: str) -> str:
+    """The stored form of a report's idempotency key: ``u<user id>:<key>`` (at most 80 characters)."""
+    return f"u{user.pk}:{key}"[:80]
+
+
 @transaction.atomic
 def report_request(
     *, user, division_code: str, period: str, idempotency_key: str = ""
@@ -256,11 +269,13 @@ def report_request(
     place = place_for(user=user, code=division_code)
     start, end = report_period(period)
     normalized = period.strip().upper()
-    key = (
+    # keys are per requester (as the tickets API's ids): another user's equal key is another report
+    key = report_key(
+        user,
         idempotency_key.strip()
         or hashlib.sha256(
             f"{user.pk}:{place.code}:{normalized}:{timezone.now():%Y%m%d%H%M}".encode()
-        ).hexdigest()[:40]
+        ).hexdigest()[:40],
     )
     existing = Report.objects.filter(idempotency_key=key).first()
     if existing is not None:
@@ -270,7 +285,7 @@ def report_request(
         period=normalized,
         start=start,
         end=end,
-        idempotency_key=key[:80],
+        idempotency_key=key,
         requested_by=user,
     )
 
@@ -281,6 +296,39 @@ def report_request(
 
     transaction.on_commit(enqueue)
     return report, True
+
+
+def may_download_report(user, report: Report, *, in_scope: bool = False) -> bool:
+    """Whether ``user`` may have ``report``'s files: it lies in their jurisdiction (``in_scope``:
+    the caller read it through ``Report.objects.visible_to(user)``), and when the files hold
+    dispute figures, they see dispute cases too (as on the dashboard and the API)."""
+    from zhiwang.analytics.selectors import is_analyst, may_see_disputes
+
+    if not is_analyst(user):
+        return False
+    if not in_scope and not Report.objects.visible_to(user).filter(pk=report.pk).exists():
+        return False
+    return not report.includes_disputes or may_see_disputes(user)
+
+
+def report_file(*, user, report_id: int, fmt: str):
+    """The Excel or PDF file of a report for ``user`` to download.
+
+    ``analytics.report_not_found`` (404) when there is no such report or file in their
+    jurisdiction; ``analytics.report_disputes_not_allowed`` (403) when the files hold dispute
+    figures and ``user`` does not see dispute cases.
+    """
+    require_analyst(user)
+    report = Report.objects.visible_to(user).select_related("division").filter(pk=report_id).first()
+    file = getattr(report, fmt, None) if report is not None and fmt in ("xlsx", "pdf") else None
+    if not file:
+        raise NotFound("analytics.report_not_found", _("There is no such report in your jurisdiction."))
+    if not may_download_report(user, report, in_scope=True):
+        raise PermissionDeniedError(
+            "analytics.report_disputes_not_allowed",
+            _("This report includes dispute figures, which your role does not see."),
+        )
+    return report, file
 
 
 def report_generate(*, report_id: int) -> Report:
@@ -303,5 +351,5 @@ def report_generate(*, report_id: int) -> Report:
     report.status = ReportStatus.DONE
     report.progress = 100
     report.finished_at = timezone.now()
-    report.save(update_fields=["status", "progress", "finished_at", "xlsx", "pdf"])
+    report.save(update_fields=["status", "progress", "finished_at", "xlsx", "pdf", "includes_disputes"])
     return report

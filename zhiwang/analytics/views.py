@@ -6,13 +6,14 @@ from datetime import date
 
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from zhiwang.analytics import selectors
-from zhiwang.core.errors import NotFound, ServiceError
+from zhiwang.core.errors import NotFound, PermissionDeniedError, ServiceError
 
 
 def _analyst(view):
@@ -117,7 +118,12 @@ def alerts(request):
 
     status = request.GET.get("status", "open")
     kind = request.GET.get("kind", "")
-    rows = selectors.alert_list(user=request.user, status=status, kind=kind)[:200]
+    try:
+        rows = selectors.alert_list(user=request.user, status=status, kind=kind)[:200]
+    except ServiceError as error:  # an unknown status or kind in the address: the default list
+        messages.error(request, error.message)
+        status, kind = "open", ""
+        rows = selectors.alert_list(user=request.user, status=status, kind=kind)[:200]
     scope = selectors.scope_of(request.user)
     subs = AlertSubscription.objects.select_related("unit", "division")
     if not scope.everything:
@@ -155,7 +161,13 @@ def alert_decide(request, alert_id: int):
         messages.error(request, error.message)
     else:
         messages.success(request, _("Alert updated."))
-    return redirect(request.POST.get("next") or "analytics:alerts")
+    # back to the list the form was on; never to another site (open redirect)
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(target)
+    return redirect("analytics:alerts")
 
 
 @_analyst
@@ -191,7 +203,12 @@ def index(request):
     except ValueError:
         month = None
         messages.error(request, _("Give the month as YYYY-MM."))
-    rows, month = selectors.index_list(user=request.user, level=level, month=month)
+    try:
+        rows, month = selectors.index_list(user=request.user, level=level, month=month)
+    except ServiceError as error:  # an unknown level in the address: the default level
+        messages.error(request, error.message)
+        level = "subdistrict"
+        rows, month = selectors.index_list(user=request.user, level=level, month=month)
     return render(
         request,
         "analytics/index.html",
@@ -227,7 +244,9 @@ def reports(request):
         else:
             messages.success(request, _("The report is being prepared."))
             return redirect("analytics:reports")
-    rows = Report.objects.visible_to(request.user).select_related("division")[:50]
+    rows = list(Report.objects.visible_to(request.user).select_related("division")[:50])
+    for row in rows:
+        row.downloadable = services.may_download_report(request.user, row, in_scope=True)
     place = selectors.place_for(user=request.user)
     import uuid
 
@@ -241,22 +260,30 @@ def reports(request):
 @_analyst
 def report_status(request, report_id: int):
     """The progress cell of one report (polled by htmx while it runs)."""
+    from zhiwang.analytics import services
     from zhiwang.analytics.models import Report
 
     report = Report.objects.visible_to(request.user).filter(pk=report_id).first()
     if report is None:
         raise Http404
+    report.downloadable = services.may_download_report(request.user, report, in_scope=True)
     return render(request, "analytics/_report_status.html", {"r": report})
 
 
 @_analyst
 def report_download(request, report_id: int, fmt: str):
-    from zhiwang.analytics.models import Report
+    """A report's Excel or PDF file; 403 ``analytics.report_disputes_not_allowed`` when it holds
+    dispute figures the viewer's role does not see (JSON for API clients, a page otherwise)."""
+    from zhiwang.analytics import services
 
-    report = Report.objects.visible_to(request.user).filter(pk=report_id).first()
-    file = getattr(report, fmt, None) if report is not None and fmt in ("xlsx", "pdf") else None
-    if not file:
-        raise Http404
+    try:
+        report, file = services.report_file(user=request.user, report_id=report_id, fmt=fmt)
+    except NotFound:
+        raise Http404 from None
+    except PermissionDeniedError as error:
+        if "application/json" in request.headers.get("Accept", ""):
+            return JsonResponse({"error": error.as_dict()}, status=error.status)
+        return render(request, "analytics/forbidden.html", {"error": error}, status=error.status)
     return FileResponse(
         file.open("rb"), as_attachment=True, filename=f"{report.division.code}-{report.period}.{fmt}"
     )

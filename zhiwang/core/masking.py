@@ -8,6 +8,8 @@ enough, the kept ends shrink (the start first), down to masking everything.
 
 from __future__ import annotations
 
+import re
+
 MASK_CHAR = "*"
 
 
@@ -50,3 +52,82 @@ def mask_name(value) -> str:
     if len(text) <= 1:
         return MASK_CHAR * len(text)
     return text[0] + MASK_CHAR * (len(text) - 1)
+
+
+# --- personal data typed into free text ---------------------------------------------------------
+#
+# ``mask_text`` is the one masker of free text (ticket descriptions, replies and addresses published
+# by Open311, alert explanations): phone numbers (mobile and landline, with spaces, dashes, dots or
+# an area code in brackets), ID numbers (also written in groups), e-mail addresses and a name a
+# caller gives for themselves ("我叫王秀英", "市民王建国反映"). Ordinary numbers stay: dates
+# ("2026-11-20"), amounts ("500元"), building and room numbers ("3栋502"), short codes.
+
+_SEP = r"[-. \u00a0]"
+#: 18 characters, possibly in groups ("440305 19900101 1234"); the last may be X.
+_ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])\d(?:[- ]?\d){16}[- ]?[\dXx](?![0-9A-Za-z])")
+#: 11-digit mobile numbers, "13812345678", "138 1234 5678", "138.1234.5678", "+86 138-1234-5678".
+_MOBILE = re.compile(rf"(?<![\d+.])(?:(?:\+|00)86{_SEP}?)?1[3-9]\d{_SEP}?\d{{4}}{_SEP}?\d{{4}}(?![\d])")
+#: Landlines with an area code: "0755-88889999", "0755 8888 9999", "075588889999", "（0755）88889999".
+_LANDLINE = re.compile(
+    rf"(?<![\d.])(?:[(（]\s*0\d{{2,3}}\s*[)）]\s*|0\d{{2,3}}{_SEP}?)\d{{3,4}}{_SEP}?\d{{4}}(?![\d])"
+)
+#: Any run of 7 or more digits right after a word that announces a phone number ("电话 26881234").
+_ANNOUNCED_PHONE = re.compile(
+    r"(?P<lead>(?:电话|座机|手机|联系方式|tel|TEL|Tel)(?:号码?)?[:：\s]*)(?P<number>\d(?:[- ]?\d){6,})(?![\d])"
+)
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+#: Common surnames (single and compound) for spotting a name after "我叫" and the like.
+_SURNAMES = (
+    "欧阳|司马|诸葛|上官|东方|皇甫|慕容|令狐|司徒|夏侯|公孙|长孙|宇文|尉迟|端木|"
+    "[王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖萧田董袁潘于蒋蔡余杜叶程苏魏吕丁"
+    "任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付傅方白邹孟熊秦邱江尹薛闫阎段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武"
+    "戴莫孔向汤温欧庞饶甘柯康伍骆池洪卓邝麦谭区冼岑植翁凌钟闵庄纪祝阮]"
+)
+_CJK = r"[\u4e00-\u9fff]"
+#: A name the writer gives for themselves: "我叫王秀英", "本人李明", "姓名：张三".
+_SELF_NAME = re.compile(
+    rf"(?P<lead>(?:我叫|我是|本人|名叫|姓名|联系人)[:：\s]*)(?P<name>(?:{_SURNAMES}){_CJK}{{1,2}})"
+)
+#: A caller named before what they did: "市民王建国反映", "业主张三投诉", "王建国来电" (a full name of
+#: three characters at the start or after a pause; after 市民/业主/... also two).
+_CALLER_NAME = re.compile(
+    rf"(?:(?<=市民|居民|业主|村民|住户|租户|群众)(?P<short>(?:{_SURNAMES}){_CJK}{{1,2}}?)"
+    rf"|(?:(?<=^)|(?<=[，。,.；;：:\s]))(?P<full>(?:{_SURNAMES}){_CJK}{{2}}))"
+    r"(?=来电|反映|投诉|举报|致电)"
+)
+
+
+def _digits(value: str) -> str:
+    return re.sub(r"[^\dXx+]", "", value)
+
+
+def _mask_email(value: str) -> str:
+    local, _at, domain = value.partition("@")
+    return f"{mask_middle(local, keep_start=1, keep_end=0, min_masked=1)}@{domain}"
+
+
+def mask_text(text):
+    """Mask ID numbers, phone numbers, e-mail addresses and self-given names inside free text.
+
+    Anything that is not a non-empty string comes back as it is.
+    """
+    if not text or not isinstance(text, str):
+        return text
+    text = _ID_NUMBER.sub(lambda m: mask_id_number(_digits(m.group())), text)
+    text = _MOBILE.sub(lambda m: mask_phone(_digits(m.group())), text)
+    text = _LANDLINE.sub(lambda m: mask_phone(_digits(m.group())), text)
+    text = _ANNOUNCED_PHONE.sub(lambda m: m.group("lead") + mask_phone(_digits(m.group("number"))), text)
+    text = _EMAIL.sub(lambda m: _mask_email(m.group()), text)
+    text = _SELF_NAME.sub(lambda m: m.group("lead") + mask_name(m.group("name")), text)
+    return _CALLER_NAME.sub(lambda m: mask_name(m.group()), text)
+
+
+def mask_data(value):
+    """``mask_text`` over every string inside ``value`` (dicts, lists and tuples walked; keys kept)."""
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, dict):
+        return {k: mask_data(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(mask_data(v) for v in value)
+    return value

@@ -8,7 +8,6 @@ text are masked; a room or unit address is given as its building.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from decimal import Decimal
 
@@ -16,7 +15,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from zhiwang.core.masking import mask_id_number, mask_middle, mask_phone
+from zhiwang.core.masking import mask_text
 from zhiwang.core.workcalendar.models import LimitUnit
 from zhiwang.open311.models import ServiceAttribute
 from zhiwang.open311.selectors import PublicEvent, Service, publishes_text
@@ -37,26 +36,9 @@ def w3c(value: datetime | None) -> str | None:
 
 
 # --- masking free text --------------------------------------------------------------
-
-_ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
-_MOBILE = re.compile(r"(?<![\d+])(?:(?:\+|00)86[- ]?)?1[3-9]\d(?:[- ]?\d{4}){2}(?!\d)")
-_LANDLINE = re.compile(r"(?<!\d)0\d{2,3}[- ]\d{7,8}(?!\d)")
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-
-
-def mask_text(text: str) -> str:
-    """Mask ID numbers, phone numbers and e-mail addresses inside free text."""
-    if not text:
-        return text
-    text = _ID_NUMBER.sub(lambda m: mask_id_number(m.group()), text)
-    text = _MOBILE.sub(lambda m: mask_phone(m.group()), text)
-    text = _LANDLINE.sub(lambda m: mask_phone(m.group()), text)
-    return _EMAIL.sub(lambda m: _mask_email(m.group()), text)
-
-
-def _mask_email(value: str) -> str:
-    local, _at, domain = value.partition("@")
-    return f"{mask_middle(local, keep_start=1, keep_end=0, min_masked=1)}@{domain}"
+#
+# ``mask_text`` (phones, ID numbers, e-mail addresses, self-given names) is the platform's shared
+# masker, ``zhiwang.core.masking.mask_text``; it is imported here for the documents below.
 
 
 # --- discovery and services ----------------------------------------------------------
@@ -199,14 +181,19 @@ def open311_status(ticket: Ticket) -> str:
     return "open" if ticket.is_open else "closed"
 
 
+def _building(ticket: Ticket):
+    """The building of the ticket's standard address (the address itself when it has no parent)."""
+    building = ticket.address
+    while building is not None and building.parent_id is not None and building.parent is not None:
+        building = building.parent
+    return building
+
+
 def public_address(ticket: Ticket) -> tuple[str | None, str | None]:
     """(address, address_id): a standard address is published as its building; an address typed
     as text is published masked where the channel's text is public, else the divisions are named."""
-    address = ticket.address
-    if address is not None:
-        building = address
-        while building.parent_id is not None and building.parent is not None:
-            building = building.parent
+    building = _building(ticket)
+    if building is not None:
         return building.full_name, building.code
     if ticket.address_text and publishes_text(ticket):
         return mask_text(ticket.address_text), None
@@ -215,8 +202,20 @@ def public_address(ticket: Ticket) -> tuple[str | None, str | None]:
     return (" ".join(names) or None), None
 
 
-def _coordinate(value: float | None) -> float | None:
-    return None if value is None else round(value, 6)
+#: Decimals of a published point that is not a building's: 3 decimals of a degree are about 100 m
+#: (110 m of latitude, 100 m of longitude in Shenzhen), so a point never shows a doorstep.
+PUBLIC_POINT_DECIMALS = 3
+
+
+def public_point(ticket: Ticket) -> tuple[float | None, float | None]:
+    """(lat, long) as published: the building's point for a standard address (the building is
+    published anyway), else the ticket's point rounded to ``PUBLIC_POINT_DECIMALS`` decimals."""
+    building = _building(ticket)
+    if building is not None and building.lat is not None and building.lon is not None:
+        return round(building.lat, 6), round(building.lon, 6)
+    if ticket.lat is None or ticket.lon is None:
+        return None, None
+    return round(ticket.lat, PUBLIC_POINT_DECIMALS), round(ticket.lon, PUBLIC_POINT_DECIMALS)
 
 
 def request_document(ticket: Ticket, latest: PublicEvent | None) -> dict:
@@ -226,6 +225,7 @@ def request_document(ticket: Ticket, latest: PublicEvent | None) -> dict:
     time of the latest public change: internal activity (urges, notes) does not move it.
     """
     address, address_id = public_address(ticket)
+    lat, lon = public_point(ticket)
     closed = not ticket.is_open
     if closed and ticket.closed_at:
         updated = ticket.closed_at
@@ -247,8 +247,8 @@ def request_document(ticket: Ticket, latest: PublicEvent | None) -> dict:
         "address": address,
         "address_id": address_id,
         "zipcode": None,
-        "lat": _coordinate(ticket.lat),
-        "long": _coordinate(ticket.lon),
+        "lat": lat,
+        "long": lon,
         "media_url": (submission.media_url or None) if submission is not None else None,
     }
 

@@ -42,7 +42,11 @@ class Report(models.Model):
     error = models.CharField(_("error"), max_length=500, blank=True)
     xlsx = models.FileField(_("Excel file"), upload_to="reports/%Y/%m/", blank=True)
     pdf = models.FileField(_("PDF file"), upload_to="reports/%Y/%m/", blank=True)
+    #: "u<requester id>:<key>": a key belongs to the person who sent it (two people may send the same).
     idempotency_key = models.CharField(_("idempotency key"), max_length=80, unique=True)
+    #: Whether the files hold the disputes sheet (made for a requester who sees dispute cases);
+    #: such files are served only to people who see dispute cases too. True until the files are made.
+    includes_disputes = models.BooleanField(_("includes dispute figures"), default=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("requested by"),

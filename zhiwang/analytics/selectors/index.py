@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
+from django.utils.translation import gettext as _
+
 from zhiwang.analytics.selectors.place import require_analyst
+from zhiwang.core.errors import ServiceError
 
 
 def index_months(*, user) -> list[date]:
@@ -20,10 +23,21 @@ def index_months(*, user) -> list[date]:
 
 
 def index_list(*, user, level: str = "subdistrict", month: date | None = None):
-    """The index of one month (default: the latest) and level, ranked, within the jurisdiction."""
+    """The index of one month (default: the latest) and level, ranked, within the jurisdiction.
+
+    ``level`` is one the index is computed for (``analytics.index.LEVELS``), else
+    ``analytics.level_unknown`` (400).
+    """
+    from zhiwang.analytics.index import LEVELS
     from zhiwang.analytics.models import GovernanceIndex
 
     require_analyst(user)
+    if level not in LEVELS:
+        raise ServiceError(
+            "analytics.level_unknown",
+            _("Choose the level: %(levels)s.") % {"levels": ", ".join(str(v) for v in LEVELS)},
+            field="level",
+        )
     qs = GovernanceIndex.objects.visible_to(user).filter(level=level)
     if month is None:
         month = qs.order_by("-month").values_list("month", flat=True).first()

@@ -146,6 +146,17 @@ def test_a_merged_request_is_closed_and_points_at_its_master(o311, pending, nans
     assert master.number in row["status_notes"]
 
 
+def test_a_confidential_master_is_not_named(o311, pending, nanshan_dispatcher):
+    """Merged into a 举报 report (never published): the public note must not give its number away."""
+    master, duplicate = pending(), pending(description="同一个地方的绿化带垃圾没人清理。")
+    Ticket.objects.filter(pk=master.pk).update(kind="report")
+    master.refresh_from_db()
+    ticket_merge(ticket=duplicate, master=master, actor=nanshan_dispatcher)
+    [row] = o311.doc(o311.get(f"requests/{duplicate.number}"))
+    assert row["status"] == "closed" and row["status_notes"]
+    assert master.number not in o311.get(f"requests/{duplicate.number}").content.decode()
+
+
 # --- GET one ------------------------------------------------------------------------------------
 
 

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from zhiwang.core.masking import mask_text
 from zhiwang.core.workcalendar.models import LimitUnit
 from zhiwang.open311.models import ServiceAttribute
-from zhiwang.open311.selectors import PublicEvent, Service, publishes_text
+from zhiwang.open311.selectors import PublicEvent, Service, is_public, publishes_text
 from zhiwang.tickets.models import Ticket, TicketStatus
 from zhiwang.tickets.workflow import TicketAction as A
 
@@ -164,8 +164,12 @@ def _phrase(kind: str, ticket: Ticket) -> str | None:
             return _("The request was not accepted.")
         return _("The request has been answered.")
     if kind == "merged":
-        master = ticket.merged_into.number if ticket.merged_into_id else ""
-        return _("Handled together with request %(number)s.") % {"number": master}
+        master = ticket.merged_into if ticket.merged_into_id else None
+        if master is None or not is_public(master):
+            # a confidential master (a 举报 report, a petition, a matter about officials) is not
+            # named: its number alone would tell that it exists
+            return _("Handled together with another request.")
+        return _("Handled together with request %(number)s.") % {"number": master.number}
     return phrases.get(kind)
 
 

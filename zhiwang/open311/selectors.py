@@ -122,12 +122,25 @@ def public_tickets() -> QuerySet[Ticket]:
     return qs
 
 
+def is_public(ticket: Ticket) -> bool:
+    """Whether one ticket is among ``public_tickets()`` (the same rules, without a query)."""
+    kinds = getattr(settings, "ZHIWANG_OPEN311_PUBLIC_KINDS", DEFAULT_PUBLIC_KINDS)
+    channels = getattr(settings, "ZHIWANG_OPEN311_PRIVATE_CHANNELS", DEFAULT_PRIVATE_CHANNELS)
+    prefixes = getattr(settings, "ZHIWANG_OPEN311_PRIVATE_CATEGORIES", DEFAULT_PRIVATE_CATEGORIES)
+    code = ticket.category.code if ticket.category_id else ""
+    return (
+        ticket.kind in kinds
+        and ticket.channel not in channels
+        and not any(code.startswith(prefix) for prefix in prefixes)
+    )
+
+
 def _with_related(qs: QuerySet[Ticket]) -> QuerySet[Ticket]:
     return qs.select_related(
         "category",
         "handling_unit",
         "address__parent__parent",
-        "merged_into",
+        "merged_into__category",
         "open311",
         "district",
         "subdistrict",

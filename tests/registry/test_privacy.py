@@ -122,6 +122,21 @@ def test_window_search_by_id_number_still_works_and_is_logged(
     assert AccessLog.objects.count() == n
 
 
+def test_numbers_being_typed_do_not_use_up_the_limit(registry_demo, nanshan_dispatcher, home_community):
+    """The pick lists search as the operator types: only a whole phone or ID number is a search."""
+    person = _home_person(home_community, phone__startswith="1")
+    typed = [person.phone[:n] for n in range(7, 11)]  # a mobile number being typed
+    typed += [person.id_number[:14], person.id_number[:6] + " " + person.id_number[6:14]]  # an ID in groups
+    for _ in range(IDENTIFIER_SEARCH_LIMIT):
+        for partial in typed:
+            assert list(selectors.person_search(user=nanshan_dispatcher, q=partial)) == []
+    assert not AccessLog.objects.filter(actor=nanshan_dispatcher).exists()
+    # the whole number is searched, found and logged
+    found = list(selectors.person_search(user=nanshan_dispatcher, q=person.phone))
+    assert person in found
+    assert AccessLog.objects.filter(actor=nanshan_dispatcher, action=SEARCH_ACTION).count() == 1
+
+
 # --- 1c. birth date: year and month in masked views --------------------------------------------
 
 

@@ -37,6 +37,17 @@ def person_get(*, user, pk: int) -> Person:
     return person
 
 
+def complete_phone(digits: str) -> bool:
+    """A whole phone number: a mobile (11 digits from 1), a landline with its area code (0 + 9–11
+    digits) or a local landline (7–8 digits, not from 0 or 1). Anything else is a number
+    still being typed, or part of an ID number."""
+    if digits.startswith("1"):
+        return len(digits) == 11
+    if digits.startswith("0"):
+        return 10 <= len(digits) <= 12
+    return 7 <= len(digits) <= 8
+
+
 def person_search(*, user, q: str = "", limit: int | None = 50) -> QuerySet[Person]:
     """People by name (prefix), ID number or phone (exact, through the keyed hash); ``limit=None``: all.
 
@@ -53,6 +64,10 @@ def person_search(*, user, q: str = "", limit: int | None = 50) -> QuerySet[Pers
         qs = qs.filter(id_number_hash=key)
         identifier_search_logged(user=user, kind="id_number", key=key, shown=mask_id_number(ident), found=qs)
     elif (phone := normalize_phone(q)) and len(phone) >= 7:
+        if not complete_phone(phone):
+            # a number still being typed (the pick lists search as the operator types) or an ID
+            # number typed in groups: no search, so it neither answers nor uses up the limit
+            return qs.none()
         key = phone_hash(phone)
         qs = qs.filter(phone_hash=key)
         identifier_search_logged(user=user, kind="phone", key=key, shown=mask_phone(phone), found=qs)

@@ -68,8 +68,11 @@ _ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])\d(?:[- ]?\d){16}[- ]?[\dXx](?![0-9A-Z
 #: 11-digit mobile numbers, "13812345678", "138 1234 5678", "138.1234.5678", "+86 138-1234-5678".
 _MOBILE = re.compile(rf"(?<![\d+.])(?:(?:\+|00)86{_SEP}?)?1[3-9]\d{_SEP}?\d{{4}}{_SEP}?\d{{4}}(?![\d])")
 #: Landlines with an area code: "0755-88889999", "0755 8888 9999", "075588889999", "（0755）88889999".
+#: Written without any separator only as a whole 11–12-digit number: a shorter run of digits
+#: starting with 0 is as likely a code ("0101020304") as a phone.
 _LANDLINE = re.compile(
-    rf"(?<![\d.])(?:[(（]\s*0\d{{2,3}}\s*[)）]\s*|0\d{{2,3}}{_SEP}?)\d{{3,4}}{_SEP}?\d{{4}}(?![\d])"
+    rf"(?<![\d.])(?:[(（]\s*0\d{{2,3}}\s*[)）]\s*\d{{3,4}}{_SEP}?\d{{4}}"
+    rf"|0\d{{2,3}}{_SEP}\d{{3,4}}{_SEP}?\d{{4}}|0\d{{10,11}})(?![\d])"
 )
 #: Any run of 7 or more digits right after a word that announces a phone number ("电话 26881234").
 _ANNOUNCED_PHONE = re.compile(
@@ -84,16 +87,15 @@ _SURNAMES = (
     "戴莫孔向汤温欧庞饶甘柯康伍骆池洪卓邝麦谭区冼岑植翁凌钟闵庄纪祝阮]"
 )
 _CJK = r"[\u4e00-\u9fff]"
-#: A name the writer gives for themselves: "我叫王秀英", "本人李明", "姓名：张三".
-_SELF_NAME = re.compile(
-    rf"(?P<lead>(?:我叫|我是|本人|名叫|姓名|联系人)[:：\s]*)(?P<name>(?:{_SURNAMES}){_CJK}{{1,2}})"
-)
-#: A caller named before what they did: "市民王建国反映", "业主张三投诉", "王建国来电" (a full name of
-#: three characters at the start or after a pause; after 市民/业主/... also two).
+#: A name the writer gives for themselves: "我叫王秀英", "姓名：张三". Not after 我是 or 本人,
+#: which are followed by ordinary words far more often ("我是周边居民", "本人向物业反映").
+_SELF_NAME = re.compile(rf"(?P<lead>(?:我叫|名叫|姓名|联系人)[:：\s]*)(?P<name>(?:{_SURNAMES}){_CJK}{{1,2}})")
+#: A caller named before what they did: "市民王建国反映", "业主张三投诉" (after 市民/业主/...: two or
+#: three characters before 来电/反映/投诉/举报/致电); "王建国来电" (three characters at the start or
+#: after a pause, only before 来电/致电: before 反映/投诉 they are as often a place, "龙华区反映").
 _CALLER_NAME = re.compile(
-    rf"(?:(?<=市民|居民|业主|村民|住户|租户|群众)(?P<short>(?:{_SURNAMES}){_CJK}{{1,2}}?)"
-    rf"|(?:(?<=^)|(?<=[，。,.；;：:\s]))(?P<full>(?:{_SURNAMES}){_CJK}{{2}}))"
-    r"(?=来电|反映|投诉|举报|致电)"
+    rf"(?<=市民|居民|业主|村民|住户|租户|群众)(?:{_SURNAMES}){_CJK}{{1,2}}?(?=来电|反映|投诉|举报|致电)"
+    rf"|(?:(?<=^)|(?<=[，。,.；;：:\s]))(?:{_SURNAMES}){_CJK}{{2}}(?=来电|致电)"
 )
 
 

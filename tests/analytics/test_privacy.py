@@ -16,6 +16,7 @@ from zhiwang.analytics import services
 from zhiwang.analytics.alerts import detect_repeat_reopens, top_words, topic_clusters
 from zhiwang.analytics.finding import Finding
 from zhiwang.analytics.models import Alert, AlertKind, Report
+from zhiwang.analytics.services import stored_report_key
 from zhiwang.geo.models import Division
 from zhiwang.tickets.models import Notification, Ticket
 
@@ -159,6 +160,17 @@ def test_masking_migration_cleans_old_alerts_and_report_keys(nanshan_dispatcher,
         idempotency_key="monthly",
         requested_by=nanshan_dispatcher,
     )
+    # two long keys of one user that differ only at the end stay two keys (no unique clash)
+    long_keys = ["k" * 79 + "1", "k" * 79 + "2"]
+    for period, key in zip(("2026-08", "2026-09"), long_keys, strict=True):
+        Report.objects.create(
+            division=division,
+            period=period,
+            start=datetime(2026, 10, 1).date(),
+            end=datetime(2026, 11, 1).date(),
+            idempotency_key=key,
+            requested_by=nanshan_dispatcher,
+        )
     import_module("zhiwang.analytics.migrations.0003_mask_alert_texts").forwards(apps, None)
     topic.refresh_from_db()
     reopen.refresh_from_db()
@@ -170,6 +182,11 @@ def test_masking_migration_cleans_old_alerts_and_report_keys(nanshan_dispatcher,
     assert note.message == topic.explanation
     assert reopen.explanation == "ZW2026112000001 已重办3次"
     assert report.idempotency_key == f"u{nanshan_dispatcher.pk}:monthly"
+    stored = set(
+        Report.objects.filter(period__in=("2026-08", "2026-09")).values_list("idempotency_key", flat=True)
+    )
+    assert stored == {stored_report_key(nanshan_dispatcher.pk, k) for k in long_keys} and len(stored) == 2
+    assert all(len(k) <= 80 for k in stored)
 
 
 # --- reports --------------------------------------------------------------------------------------
@@ -197,6 +214,24 @@ def test_report_idempotency_keys_are_per_user(
     assert other.status_code == 201, other.content
     assert other.json()["division"] == "440303000000" and other.json()["id"] != first.json()["id"]
     assert Report.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_long_report_keys_differing_at_the_end_are_two_requests(
+    nanshan_dispatcher, client, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path
+    client.force_login(nanshan_dispatcher)
+    ids = set()
+    for key in ("r" * 78 + "-a", "r" * 78 + "-b"):
+        answer = client.post(
+            "/api/v1/analytics/reports",
+            {"period": "2026-10", "idempotency_key": key, "division": "440305000000"},
+            content_type="application/json",
+        )
+        assert answer.status_code == 201, answer.content
+        ids.add(answer.json()["id"])
+    assert len(ids) == 2  # cut to 80 characters they were one key: the second caller got the first report
 
 
 def _steward():

@@ -250,8 +250,19 @@ def report_period(period: str) -> tuple[date, date]:
 
 
 def report_key(user, key: str) -> str:
-    """The stored form of a report's idempotency key: ``u<user id>:<key>`` (at most 80 characters)."""
-    return f"u{user.pk}:{key}"[:80]
+    """The stored form of a report's idempotency key: ``u<user id>:<key>``, at most 80 characters.
+
+    A longer one is ``u<user id>:h:`` and a digest of the key, never cut: two keys that differ
+    only at the end are two requests.
+    """
+    return stored_report_key(user.pk, key)
+
+
+def stored_report_key(user_id, key: str) -> str:
+    plain = f"u{user_id}:{key}"
+    if len(plain) <= 80:
+        return plain
+    return f"u{user_id}:h:" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:56]
 
 
 @transaction.atomic

@@ -8,6 +8,7 @@
 - report idempotency keys become per requester (``u<id>:<key>``), as new ones are.
 """
 
+import hashlib
 import re
 
 from django.db import migrations
@@ -71,7 +72,11 @@ def forwards(apps, schema_editor):
             Notification.objects.filter(pk=note.pk).update(message=message[:500])
 
     for report in Report.objects.exclude(idempotency_key__regex=r"^u[0-9]+:").iterator():
-        key = f"u{report.requested_by_id or 0}:{report.idempotency_key}"[:80]
+        # the same rule as services.stored_report_key (copied: a migration must not change with the code)
+        plain = f"u{report.requested_by_id or 0}:{report.idempotency_key}"
+        key = plain if len(plain) <= 80 else (
+            f"u{report.requested_by_id or 0}:h:" + hashlib.sha256(report.idempotency_key.encode("utf-8")).hexdigest()[:56]
+        )
         Report.objects.filter(pk=report.pk).update(idempotency_key=key)
 
 

@@ -158,14 +158,24 @@ def test_citizen_sees_the_reply_only_once_released(
 # --- C: the public look-up cannot be probed number by number --------------------------------------
 
 
-def test_public_lookup_locks_a_number_after_ten_wrong_phones_from_any_address(client, make_ticket):
+def test_public_lookup_locks_a_number_for_a_guessing_client_and_then_for_everyone(client, make_ticket):
+    from zhiwang.tickets.lookup_limits import NUMBER_FAILURE_LIMIT, NUMBER_GLOBAL_FAILURE_LIMIT
+
     ticket = make_ticket()
     other = make_ticket()
-    for attempt in range(10):
-        response = lookup(client, ticket.number, f"1390000{attempt:04d}", address=f"10.0.{attempt}.1")
-        assert response.status_code == 404
-    locked = lookup(client, ticket.number.lower(), "13800138000", address="10.9.9.9")  # even the right phone
+    for attempt in range(NUMBER_FAILURE_LIMIT):  # one client guesses phones for one number
+        assert lookup(client, ticket.number, f"1390000{attempt:04d}", address="10.0.0.7").status_code == 404
+    locked = lookup(client, ticket.number.lower(), "13800138000", address="10.0.0.7")  # even the right phone
     assert locked.status_code == 429 and locked.json()["error"]["code"] == "tickets.lookup_locked"
+    # the citizen, elsewhere, still follows the ticket: one guesser cannot lock them out
+    assert lookup(client, ticket.number, "13800138000", address="10.9.9.9").status_code == 200
+    # a guesser rotating addresses is stopped at the global ceiling, for everybody
+    for attempt in range(NUMBER_GLOBAL_FAILURE_LIMIT - NUMBER_FAILURE_LIMIT):
+        response = lookup(
+            client, ticket.number, f"1391111{attempt:04d}", address=f"10.{attempt // 250}.{attempt % 250}.2"
+        )
+        assert response.status_code == 404
+    assert lookup(client, ticket.number, "13800138000", address="10.9.9.9").status_code == 429
     rate = lookup(
         client, ticket.number, "13800138000", address="10.9.9.8", path="/public/rate", resolved=True,
         satisfaction="satisfied",
@@ -178,11 +188,11 @@ def test_public_rate_failures_count_against_the_number(client, in_follow_up):
     ticket = in_follow_up()
     for attempt in range(10):
         response = lookup(
-            client, ticket.number, f"1390000{attempt:04d}", address=f"10.1.{attempt}.1", path="/public/rate",
+            client, ticket.number, f"1390000{attempt:04d}", address="10.1.0.1", path="/public/rate",
             resolved=True, satisfaction="satisfied",
         )  # fmt: skip
         assert response.status_code == 404
-    assert lookup(client, ticket.number, "13800138000", address="10.9.9.9").status_code == 429
+    assert lookup(client, ticket.number, "13800138000", address="10.1.0.1").status_code == 429
 
 
 def test_number_lock_is_shared_between_processes_through_redis(tmp_path):

@@ -56,18 +56,20 @@ class PublicTicketOut(Schema):
 def public_lookup(request, payload: PublicLookupIn):
     """No sign-in: the number and the phone given when reporting must both match (404 otherwise).
 
-    After 10 wrong phones for one number within an hour, from any address, that number answers
-    429 ``tickets.lookup_locked`` until the hour is over (here and on ``/public/rate``)."""
-    _refuse_locked(payload.number)
+    After 10 wrong phones for one number within an hour from one client, or 100 from all clients,
+    that number answers 429 ``tickets.lookup_locked`` until the hour is over (here and on
+    ``/public/rate``; ``tickets.lookup_limits``)."""
+    address = lookup_limits.client_address(request)
+    _refuse_locked(payload.number, address)
     found = selectors.public_ticket_lookup(number=payload.number, phone=payload.phone)
     if found is None:
-        lookup_limits.record_number_failure(payload.number)
+        lookup_limits.record_number_failure(payload.number, address)
         raise Http404
     return found
 
 
-def _refuse_locked(number: str) -> None:
-    if lookup_limits.number_locked(number):
+def _refuse_locked(number: str, address: str) -> None:
+    if lookup_limits.number_locked(number, address):
         raise ServiceError(
             "tickets.lookup_locked",
             _("Too many attempts for this request number. Try again in an hour."),
@@ -91,7 +93,8 @@ class PublicRateIn(PublicLookupIn):
 )
 def public_rate(request, payload: PublicRateIn):
     """The same proof as ``/public/lookup`` (a wrong phone counts against the number there too)."""
-    _refuse_locked(payload.number)
+    address = lookup_limits.client_address(request)
+    _refuse_locked(payload.number, address)
     try:
         services.ticket_rate_by_citizen(
             number=payload.number,
@@ -101,6 +104,6 @@ def public_rate(request, payload: PublicRateIn):
             note=payload.note,
         )
     except NotFound:
-        lookup_limits.record_number_failure(payload.number)
+        lookup_limits.record_number_failure(payload.number, address)
         raise
     return selectors.public_ticket_lookup(number=payload.number, phone=payload.phone)

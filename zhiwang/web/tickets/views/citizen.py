@@ -142,7 +142,8 @@ def track(request):
 
     Failed look-ups are limited per client address (as ninja finds it, behind
     ``ZHIWANG_NUM_PROXIES`` proxies) and per ticket number whatever the address
-    (``tickets.lookup_limits``), so sequential numbers cannot be probed by rotating addresses.
+    and address, and per number from all addresses (``tickets.lookup_limits``), so sequential
+    numbers cannot be probed by rotating addresses.
     """
     if request.method == "POST":
         form = TrackForm(request.POST)
@@ -151,14 +152,14 @@ def track(request):
             number, phone = form.cleaned_data["number"].strip().upper(), form.cleaned_data["phone"]
             if lookup_limits.failures("track-address", address) >= TRACK_LIMIT:
                 form.add_error(None, _("Too many attempts. Try again in 15 minutes."))
-            elif lookup_limits.number_locked(number):
+            elif lookup_limits.number_locked(number, address):
                 form.add_error(None, _("Too many attempts for this request number. Try again in an hour."))
             elif selectors.public_ticket_lookup(number=number, phone=phone) is not None:
                 remember(request, number, phone)
                 return redirect("web:ticket_track_detail", number=number)
             else:
                 lookup_limits.record_failure("track-address", address, TRACK_WINDOW)
-                lookup_limits.record_number_failure(number)
+                lookup_limits.record_number_failure(number, address)
                 form.add_error(
                     None, _("No request matches this number and phone number. Check both and try again.")
                 )

@@ -127,3 +127,29 @@ def test_a_purged_run_offers_no_run_again_and_says_why(client, hotline):
         assert "请重新上传" in response.content.decode()  # the again_error, in Chinese
         assert client.get(f"/call-imports/{run.pk}/report.csv").status_code == 404
     assert TicketImport.objects.count() == 2  # nothing queued
+
+
+def test_a_run_queued_again_meanwhile_keeps_its_file(hotline, monkeypatch):
+    """The purge claims each run as it read it: a run re-queued in between is left alone."""
+    from zhiwang.tickets import import_retention
+
+    run = make_run(hotline, ended_days_ago=31, status=TicketImportStatus.FAILED)
+    real_filter = TicketImport.objects.filter
+    requeued = []
+
+    def filter_then_requeue(*args, **kwargs):
+        result = real_filter(*args, **kwargs)
+        if (
+            "status" in kwargs and "files_purged_at__isnull" in kwargs and not requeued
+        ):  # the claim: "run again" came first
+            requeued.append(
+                real_filter(pk=run.pk).update(status=TicketImportStatus.QUEUED, updated_at=timezone.now())
+            )
+            result = real_filter(*args, **kwargs)
+        return result
+
+    monkeypatch.setattr(import_retention.TicketImport.objects, "filter", filter_then_requeue)
+    assert ticket_import_purge(keep_days=30) == 0
+    monkeypatch.undo()
+    run.refresh_from_db()
+    assert requeued == [1] and run.files_purged_at is None and stored(run.file).exists()

@@ -47,24 +47,33 @@ def ticket_import_purge(*, now: datetime | None = None, keep_days: int | None = 
     )
     if not candidates:
         return 0
-    # A file still used by a run inside the keeping period (or open) is kept for that run.
-    names = {run.file.name for run in candidates if run.file}
-    in_use = set(
-        TicketImport.objects.filter(file__in=names)
-        .exclude(_ended_before(cutoff))
-        .values_list("file", flat=True)
-    )
     purged = 0
     for run in candidates:
+        # Claimed first, only as this function saw it: a "run again" that re-queued the run
+        # meanwhile wins, and its file stays. The run is marked before its files go; if the
+        # deletion fails, the mark is taken back and the next night tries again.
+        claimed = TicketImport.objects.filter(
+            pk=run.pk, status=run.status, updated_at=run.updated_at, files_purged_at__isnull=True
+        ).update(files_purged_at=now)
+        if not claimed:
+            continue
+        # A file still used by another run inside the keeping period (or open) is kept for it.
+        shared = bool(run.file) and (
+            TicketImport.objects.filter(file=run.file.name)
+            .exclude(pk=run.pk)
+            .exclude(_ended_before(cutoff))
+            .exists()
+        )
         try:
             if run.report:
                 run.report.delete(save=False)
-            if run.file and run.file.name not in in_use:
+            if run.file and not shared:
                 run.file.delete(save=False)
         except OSError:
             log.exception("could not delete the files of hotline import #%s; tried again tomorrow", run.pk)
+            TicketImport.objects.filter(pk=run.pk).update(files_purged_at=None)
             continue
-        fields = {"file": "", "report": "", "files_purged_at": now}
+        fields = {"file": "", "report": ""}
         if run.status in (TicketImportStatus.QUEUED, TicketImportStatus.RUNNING):
             # its worker is long gone and the file with it: it can no longer be run again
             fields.update(

@@ -139,9 +139,9 @@ def import_run_again(*, run: TicketImport, actor) -> TicketImport:
     elif may_run_again(run):
         again = run
         # Only if nobody queued it meanwhile (a double click): the row must be as this caller saw it.
-        claimed = TicketImport.objects.filter(pk=run.pk, status=run.status, updated_at=run.updated_at).update(
-            status=TicketImportStatus.QUEUED, error="", updated_at=timezone.now()
-        )
+        claimed = TicketImport.objects.filter(
+            pk=run.pk, status=run.status, updated_at=run.updated_at, files_purged_at__isnull=True
+        ).update(status=TicketImportStatus.QUEUED, error="", updated_at=timezone.now())
         if not claimed:
             raise ServiceError("tickets.import_busy", _("This import is still running."), status=409)
     else:

@@ -191,3 +191,24 @@ def events(ticket) -> list:
 
 def last_event(ticket):
     return ticket.events.order_by("-at", "-pk").first()
+
+
+@pytest.fixture
+def fresh_cache():
+    """An empty cache before and after (rate limits and look-up failure counters live there)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def as_user(client):
+    """The test client signed in as the given user."""
+
+    def login(user):
+        client.force_login(user)
+        return client
+
+    return login

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 
 from tests.tickets.conftest import RUBBISH, SANITATION
 from zhiwang.tickets.models import Ticket, TicketStatus
@@ -13,19 +12,8 @@ URL = "/api/v1/tickets"
 
 
 @pytest.fixture(autouse=True)
-def _fresh_throttle():
-    cache.clear()  # the public endpoints' rate limit counts per process
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def as_user(client):
-    def login(user):
-        client.force_login(user)
-        return client
-
-    return login
+def _fresh_cache(fresh_cache):
+    """The public endpoints' rate limits and look-up failure counters live in the cache."""
 
 
 def post(client, path, body=None, **headers):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 
 import pytest
-from django.core.cache import cache
 
 from zhiwang.tickets import selectors
 from zhiwang.tickets.services import (
@@ -26,19 +25,8 @@ URL = "/api/v1/tickets"
 
 
 @pytest.fixture(autouse=True)
-def _fresh_counters():
-    cache.clear()  # the public look-up's failure counters live there
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def as_user(client):
-    def login(user):
-        client.force_login(user)
-        return client
-
-    return login
+def _fresh_cache(fresh_cache):
+    """The public endpoints' rate limits and look-up failure counters live in the cache."""
 
 
 def lookup(client, number, phone, address="10.0.0.1", path="/public/lookup", **extra):

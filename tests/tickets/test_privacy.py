@@ -92,6 +92,12 @@ def test_reporter_name_is_masked_in_lists_and_detail_and_full_only_on_reveal(
     assert "张三丰" not in as_user(grid_worker).get(f"{URL}/{ticket.number}").content.decode()
 
 
+def test_a_citizen_sees_their_own_name_in_full(as_user, make_ticket, citizen, nanshan_dispatcher):
+    mine = make_ticket(reporter=citizen, reporter_name="张三丰")
+    assert as_user(citizen).get(f"{URL}/{mine.number}").json()["reporter_name"] == "张三丰"
+    assert as_user(nanshan_dispatcher).get(f"{URL}/{mine.number}").json()["reporter_name"] == "张**"
+
+
 # --- B: a citizen's own ticket: no other people's reports, no internal replies ----------------------
 
 

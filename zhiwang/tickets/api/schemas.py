@@ -222,6 +222,12 @@ def detail_out(ticket: Ticket, user) -> dict:
     staff = selectors.is_staff_viewer(user)
     reply_shown = staff or selectors.reply_is_public(ticket)
     base = TicketOut.from_orm(ticket).dict()
+    if (
+        user is not None
+        and ticket.reporter_id is not None
+        and ticket.reporter_id == getattr(user, "pk", None)
+    ):
+        base["reporter_name"] = ticket.reporter_name  # their own name, masked for everyone else
     return {
         **base,
         "description": ticket.description,

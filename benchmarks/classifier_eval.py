@@ -99,6 +99,26 @@ def find_overlap(tokenized: list[str], raw: list[str], *, containment: float = 0
     return overlap
 
 
+def duplicate_aware_folds(k: int = 5):
+    """The labelled messages prepared, their labels as indices, and ``k`` stratified folds in which
+    exact and near-duplicate messages share a fold (the exploratory scripts' common setup).
+
+    Returns (prepared texts, y, label names, splits).
+    """
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    from zhiwang.classifier.ml import prepare
+    from zhiwang.classifier.ml.training import duplicate_groups
+
+    texts, labels = load_tokenized()
+    names = sorted(set(labels))
+    y = np.array([names.index(label) for label in labels])
+    prepared = prepare(texts, presegmented=True)
+    groups = duplicate_groups(prepared)
+    splits = list(StratifiedGroupKFold(k, shuffle=True, random_state=0).split(prepared, y, groups))
+    return prepared, y, names, splits
+
+
 def coverage_at(confidence: np.ndarray, correct: np.ndarray, target: float = TARGET) -> float:
     from zhiwang.classifier.ml import precision_coverage_curve
 

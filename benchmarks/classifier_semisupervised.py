@@ -39,11 +39,10 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
-from classifier_eval import COMPLAINTS, coverage_at, load_tokenized
+from classifier_eval import COMPLAINTS, coverage_at, duplicate_aware_folds
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics import accuracy_score, f1_score
-from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.svm import LinearSVC
 
 THRESHOLDS = (0.9, 0.95, 0.98)
@@ -99,7 +98,6 @@ def main() -> None:
     from zhiwang.classifier.ml import FeatureConfig, prepare
     from zhiwang.classifier.ml.features import build_features
     from zhiwang.classifier.ml.text import split_tokens
-    from zhiwang.classifier.ml.training import duplicate_groups
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--variants", default=",".join(VARIANTS))
@@ -110,12 +108,7 @@ def main() -> None:
     cache.mkdir(parents=True, exist_ok=True)
 
     warnings.filterwarnings("ignore")
-    texts, labels = load_tokenized()
-    names = sorted(set(labels))
-    y = np.array([names.index(label) for label in labels])
-    prepared = prepare(texts, presegmented=True)
-    groups = duplicate_groups(prepared)
-    splits = list(StratifiedGroupKFold(5, shuffle=True, random_state=0).split(prepared, y, groups))
+    prepared, y, names, splits = duplicate_aware_folds()
     K = len(names)
 
     t0 = time.perf_counter()

@@ -15,12 +15,12 @@ import warnings
 
 import numpy as np
 import scipy.sparse as sp
-from classifier_eval import coverage_at, load_tokenized
+from classifier_eval import coverage_at, duplicate_aware_folds
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.metrics import accuracy_score, f1_score
-from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+from sklearn.model_selection import StratifiedKFold
 from sklearn.naive_bayes import ComplementNB
 from sklearn.svm import LinearSVC
 
@@ -30,17 +30,11 @@ def main() -> None:
 
     if not settings.configured:
         settings.configure(USE_I18N=False)  # gettext in error messages; nothing else is needed
-    from zhiwang.classifier.ml import FeatureConfig, prepare
+    from zhiwang.classifier.ml import FeatureConfig
     from zhiwang.classifier.ml.features import CharNgramVectorizer, build_features
-    from zhiwang.classifier.ml.training import duplicate_groups
 
     warnings.filterwarnings("ignore")
-    texts, labels = load_tokenized()
-    names = sorted(set(labels))
-    y = np.array([names.index(label) for label in labels])
-    prepared = prepare(texts, presegmented=True)
-    groups = duplicate_groups(prepared)
-    splits = list(StratifiedGroupKFold(5, shuffle=True, random_state=0).split(prepared, y, groups))
+    prepared, y, names, splits = duplicate_aware_folds()
     K = len(names)
 
     def summ(name, P, secs):

@@ -14,7 +14,9 @@ import pytest
 
 from zhiwang.tickets import selectors
 from zhiwang.tickets.services import (
+    ticket_accept,
     ticket_dispatch,
+    ticket_follow_up,
     ticket_merge,
     ticket_reply,
     ticket_review,
@@ -147,6 +149,30 @@ def test_citizen_sees_the_reply_only_once_released(
     assert [e["note"] for e in timeline if e["action"] == "reply"] == notes
     staff = as_user(nanshan_dispatcher).get(f"{URL}/{ticket.number}").json()
     assert [e["note"] for e in staff["timeline"] if e["action"] == "reply"][0].endswith("别再管了")
+
+
+def test_a_reopened_ticket_keeps_showing_the_answer_the_citizen_already_had(
+    as_user, client, accepted, citizen, sub_handler, nanshan_dispatcher
+):
+    ticket = accepted(reporter=citizen)
+    ticket = ticket_reply(ticket=ticket, actor=sub_handler, reply="已安排清运。")
+    ticket = ticket_review(ticket=ticket, actor=nanshan_dispatcher, approve=True)
+    ticket = ticket_follow_up(
+        ticket=ticket, actor=nanshan_dispatcher, resolved=False, satisfaction="unsatisfied"
+    )
+    assert ticket.status != "follow_up" and ticket.rework_count == 1
+    api = as_user(citizen)
+    body = api.get(f"{URL}/{ticket.number}").json()
+    assert body["reply"] == "已安排清运。" and body["replied_at"] is not None
+    looked_up = lookup(client, ticket.number, ticket.reporter_phone).json()
+    assert looked_up["reply"] == "已安排清运。"
+    # the unit's new reply is internal until reviewed: the citizen still reads the first one
+    ticket = ticket_accept(ticket=ticket, actor=sub_handler)
+    ticket = ticket_reply(ticket=ticket, actor=sub_handler, reply="内部：再拖一拖")
+    body = api.get(f"{URL}/{ticket.number}").json()
+    assert body["reply"] == "已安排清运。"
+    assert "再拖一拖" not in api.get(f"{URL}/{ticket.number}").content.decode()
+    assert "再拖一拖" not in lookup(client, ticket.number, ticket.reporter_phone).content.decode()
 
 
 # --- C: the public look-up cannot be probed number by number --------------------------------------

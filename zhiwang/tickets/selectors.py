@@ -412,6 +412,19 @@ def released_reply_events(*, ticket: Ticket) -> set[int]:
     return released
 
 
+def public_reply(ticket: Ticket) -> tuple[str, datetime | None]:
+    """The reply the citizen may read, and when it was given: the ticket's reply once answered;
+    while a reopened ticket is worked again, the last reply released to them before (they read it
+    already, and the rework is about it); else nothing."""
+    if reply_is_public(ticket):
+        return ticket.reply, ticket.replied_at
+    released = released_reply_events(ticket=ticket)
+    if not released:
+        return "", None
+    last = ticket.events.filter(pk__in=released).order_by("-at", "-pk").values_list("note", "at").first()
+    return (last[0], last[1]) if last else ("", None)
+
+
 def citizen_status_label(ticket: Ticket) -> str:
     """The status in a citizen's words (fewer than the staff's: "received", "being handled", …)."""
     if ticket.status == TicketStatus.CLOSED:
@@ -442,7 +455,7 @@ def public_ticket_lookup(*, number: str, phone: str) -> PublicTicket | None:
     )
     if ticket is None or not phone_matches(ticket, phone):
         return None
-    answered = reply_is_public(ticket)
+    reply, replied_at = public_reply(ticket)
     events = [
         PublicEvent(e.at, e.action, str(TicketAction(e.action).label))
         for e in ticket.events.filter(action__in=PUBLIC_ACTIONS).order_by("at", "pk")
@@ -458,9 +471,9 @@ def public_ticket_lookup(*, number: str, phone: str) -> PublicTicket | None:
         status_label=citizen_status_label(ticket),
         received_at=ticket.received_at,
         due_at=ticket.due_at,
-        replied_at=ticket.replied_at if answered else None,
+        replied_at=replied_at,
         closed_at=ticket.closed_at,
-        reply=ticket.reply if answered else "",
+        reply=reply,
         merged_into=ticket.merged_into.number if ticket.merged_into_id else "",
         can_rate=ticket.status == TicketStatus.FOLLOW_UP,
         events=events,

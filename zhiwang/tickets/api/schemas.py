@@ -220,7 +220,7 @@ def detail_out(ticket: Ticket, user) -> dict:
     public page) and none of the duplicates merged into their ticket (other people's reports).
     """
     staff = selectors.is_staff_viewer(user)
-    reply_shown = staff or selectors.reply_is_public(ticket)
+    reply, replied_at = (ticket.reply, ticket.replied_at) if staff else selectors.public_reply(ticket)
     base = TicketOut.from_orm(ticket).dict()
     if (
         user is not None
@@ -249,11 +249,11 @@ def detail_out(ticket: Ticket, user) -> dict:
         "accepted_at": ticket.accepted_at,
         "warn_at": ticket.warn_at,
         "suspended_at": ticket.suspended_at,
-        "replied_at": ticket.replied_at if reply_shown else None,
+        "replied_at": replied_at,
         "closed_at": ticket.closed_at,
         "deadline_amount": float(ticket.deadline_amount),
         "deadline_unit": ticket.deadline_unit,
-        "reply": ticket.reply if reply_shown else "",
+        "reply": reply,
         "resolved": ticket.resolved,
         "satisfaction": ticket.satisfaction,
         "unreachable": ticket.unreachable,

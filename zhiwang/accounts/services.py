@@ -149,7 +149,9 @@ def api_token_authenticate(*, key: str) -> User | None:
     """The active user behind a bearer key, or None. Records the last use (at most once a minute)."""
     if not key or not key.startswith(TOKEN_PREFIX):
         return None
-    token = ApiToken.objects.select_related("user", "client").filter(key_hash=hash_token(key)).first()
+    # A slice, not .first(): the key hash is unique, and first() would order by pk for nothing.
+    found = list(ApiToken.objects.select_related("user", "client").filter(key_hash=hash_token(key))[:1])
+    token = found[0] if found else None
     if token is None or not token.is_usable or not token.user.is_active:
         return None
     if token.client is not None and not token.client.is_active:

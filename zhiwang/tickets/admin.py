@@ -8,6 +8,7 @@ from zhiwang.tickets.models import (
     KindDeadline,
     Notification,
     OutboundMessage,
+    QueuedSubmission,
     RoutingRule,
     Ticket,
     TicketEvent,
@@ -178,6 +179,25 @@ class TicketImportAdmin(admin.ModelAdmin):
     )
     list_filter = ("status", "validate_only", "channel")
     readonly_fields = [f.name for f in TicketImport._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(QueuedSubmission)
+class QueuedSubmissionAdmin(admin.ModelAdmin):
+    """Read-only: the queue of ``Prefer: respond-async`` submissions (how far behind the workers are).
+
+    The submitted fields (names, phones) are not shown: the ticket holds them once written.
+    """
+
+    list_display = ("accepted_at", "status", "attempts", "submitted_by", "ticket", "finished_at")
+    list_filter = ("status",)
+    exclude = ("payload",)
+    readonly_fields = [f.name for f in QueuedSubmission._meta.fields if f.name != "payload"]
 
     def has_add_permission(self, request):
         return False

@@ -50,6 +50,28 @@ def classifier_drift_task() -> dict | None:
     return None if result is None else result.as_dict()
 
 
+# --- queued submissions (POST /api/v1/tickets/ with Prefer: respond-async) ------------------
+
+
+@db_task()
+def queued_submissions_task() -> int:
+    """Write the queued submissions as tickets (``queued_submissions_process``)."""
+    from zhiwang.tickets.services.submit_queue import queued_submissions_process
+
+    return queued_submissions_process()
+
+
+@db_periodic_task(crontab(minute="*"))
+@lock_task("tickets-queued-maintain")
+def queued_submissions_maintain_task() -> dict[str, int]:
+    """Every minute: requeue what a dead worker held, drop old receipts, drain what is left."""
+    from zhiwang.tickets.services.submit_queue import queued_submissions_maintain, queued_submissions_process
+
+    result = queued_submissions_maintain()
+    result["processed"] = queued_submissions_process()
+    return result
+
+
 # --- hotline batch import ----------------------------------------------------------------
 
 #: Every night: delete the files of runs past the keeping period (``ZHIWANG_IMPORT_KEEP_DAYS``).

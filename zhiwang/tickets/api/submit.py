@@ -1,11 +1,13 @@
 """Submit a ticket from any client (idempotent)."""
 
+import uuid
 from datetime import datetime
 
+from django.http import HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Schema, Status
 
-from zhiwang.core.errors import PermissionDeniedError, ServiceError
+from zhiwang.core.errors import NotFound, PermissionDeniedError, ServiceError
 from zhiwang.tickets import selectors
 from zhiwang.tickets.api.base import (
     CITIZEN_CHANNELS,
@@ -18,9 +20,13 @@ from zhiwang.tickets.api.schemas import (
     ref,
     ticket_ref,
 )
-from zhiwang.tickets.models import Channel, Ticket
+from zhiwang.tickets.models import Channel, QueuedStatus, QueuedSubmission, Ticket
 from zhiwang.tickets.services.submit_batch import ticket_submit_many
 from zhiwang.tickets.services.submit_group import ticket_submit_grouped
+from zhiwang.tickets.services.submit_queue import submission_queue
+
+#: Where the tickets API lives (links in answers are built from it, whatever the request path).
+TICKETS_PATH = "/api/v1/tickets"
 
 # --- submit -----------------------------------------------------------------------
 
@@ -66,8 +72,35 @@ class SubmitOut(Schema):
     duplicates: list[TicketRef]
 
 
+class ErrorOut(Schema):
+    code: str
+    message: str
+    field: str | None = None
+    fields: list[dict] = []
+
+
+class QueuedOut(Schema):
+    """A queued submission's receipt: ``queued`` or ``processing``, then ``done`` with the
+    ticket or ``refused`` with the error ``POST /`` would have answered."""
+
+    receipt: uuid.UUID
+    status: str
+    status_label: str
+    accepted_at: datetime
+    finished_at: datetime | None
+    created: bool
+    ticket: SubmittedTicketOut | None
+    error: ErrorOut | None
+    links: dict[str, str]
+
+
+def _base(request) -> str:
+    """``TICKETS_PATH`` under the site's script prefix, if it is served under one."""
+    return request.path[: len(request.path) - len(request.path_info)] + TICKETS_PATH
+
+
 def _submitted(request, ticket: Ticket) -> dict:
-    base = request.path.rstrip("/")
+    base = _base(request)
     return {
         "number": ticket.number,
         "version": ticket.version,
@@ -83,8 +116,32 @@ def _submitted(request, ticket: Ticket) -> dict:
     }
 
 
-@router.post("/", response={200: SubmitOut, 201: SubmitOut}, summary="Submit a ticket (idempotent)")
-def submit(request, payload: TicketSubmitIn):
+def _queued_out(request, row: QueuedSubmission) -> dict:
+    return {
+        "receipt": row.receipt,
+        "status": row.status,
+        "status_label": str(QueuedStatus(row.status).label),
+        "accepted_at": row.accepted_at,
+        "finished_at": row.finished_at,
+        "created": row.created,
+        "ticket": _submitted(request, row.ticket) if row.ticket_id else None,
+        "error": row.error or None,
+        "links": {"self": f"{_base(request)}/submissions/{row.receipt}"},
+    }
+
+
+def prefers_async(request) -> bool:
+    """The client asked to be answered before the work is done (RFC 7240 ``Prefer: respond-async``)."""
+    prefer = request.headers.get("Prefer") or ""
+    return any(part.split(";")[0].strip().lower() == "respond-async" for part in prefer.split(","))
+
+
+@router.post(
+    "/",
+    response={200: SubmitOut, 201: SubmitOut, 202: QueuedOut},
+    summary="Submit a ticket (idempotent; queued with Prefer: respond-async)",
+)
+def submit(request, payload: TicketSubmitIn, response: HttpResponse):
     """201 with the new ticket; 200 with the same ticket when this caller sent the same
     (``channel``, ``external_id``) before — a retry after a timeout is safe.
 
@@ -94,6 +151,11 @@ def submit(request, payload: TicketSubmitIn):
     The ``Idempotency-Key`` header may carry the external id instead of the body; ids are
     kept per caller (the stored key is ``channel:u<user id>:<external id>``).
     Citizens submit through ``web``, ``app`` or ``api`` and are the reporter.
+
+    With ``Prefer: respond-async`` the submission is checked and queued, and the answer is
+    ``202`` with a receipt (``links.self``: ``GET /submissions/{receipt}``) that gives the
+    ticket, or the refusal, a moment later; an ``external_id`` is required. Field errors are
+    answered at once as without the header; a retry answers the same receipt.
     """
     user = request.user
     header_key = (request.headers.get("Idempotency-Key") or "").strip()
@@ -120,6 +182,12 @@ def submit(request, payload: TicketSubmitIn):
         reporter = user
         data["reporter_phone"] = data["reporter_phone"] or getattr(user, "phone", "")
         data["reporter_name"] = data["reporter_name"] or getattr(user, "full_name", "")
+    if prefers_async(request):
+        queued = submission_queue(**data, reporter=reporter, actor=user)
+        body = _queued_out(request, queued.submission)
+        response["Location"] = body["links"]["self"]
+        response["Preference-Applied"] = "respond-async"
+        return Status(202, body)
     # Written together with API submissions arriving at the same moment (one transaction).
     result = ticket_submit_grouped(**data, reporter=reporter, actor=user)
     body = {
@@ -130,18 +198,30 @@ def submit(request, payload: TicketSubmitIn):
     return Status(201 if result.created else 200, body)
 
 
+@router.get("/submissions/{receipt}", response=QueuedOut, summary="A queued submission's receipt")
+def submission_receipt(request, receipt: str):
+    """The receipt of ``POST /`` with ``Prefer: respond-async``: only for the caller who submitted."""
+    try:
+        wanted = uuid.UUID(receipt)
+    except ValueError:
+        wanted = None
+    row = (
+        QueuedSubmission.objects.select_related("ticket__category", "ticket__handling_unit")
+        .filter(receipt=wanted, submitted_by_id=request.user.pk)
+        .first()
+        if wanted
+        else None
+    )
+    if row is None:
+        raise NotFound("tickets.receipt_not_found", _("No such receipt."), field="receipt")
+    return _queued_out(request, row)
+
+
 # --- batch (department push, hotline systems) -------------------------------------
 
 
 class TicketBatchIn(Schema):
     tickets: list[TicketSubmitIn]
-
-
-class ErrorOut(Schema):
-    code: str
-    message: str
-    field: str | None = None
-    fields: list[dict] = []
 
 
 class BatchItemOut(Schema):
@@ -198,14 +278,6 @@ def submit_batch(request, payload: TicketBatchIn):
         else:
             totals["created" if outcome.created else "existing"] += 1
             results.append(
-                {"index": index, "created": outcome.created, "ticket": _submitted_in(request, outcome.ticket)}
+                {"index": index, "created": outcome.created, "ticket": _submitted(request, outcome.ticket)}
             )
     return {**totals, "results": results}
-
-
-def _submitted_in(request, ticket: Ticket) -> dict:
-    """``_submitted`` with links to the ticket (the request path here is ``…/batch``)."""
-    body = _submitted(request, ticket)
-    base = request.path.rstrip("/").rsplit("/", 1)[0]
-    body["links"] = {"self": f"{base}/{ticket.number}", "timeline": f"{base}/{ticket.number}/timeline"}
-    return body

@@ -5,12 +5,13 @@ The catalogue (``Category``) says what a ticket is about and how long it may tak
 place; ``TicketEvent`` is the append-only timeline every indicator is computed from.
 
 The models live in modules by subject (vocabularies, configuration, ticket, requests,
-notices, smart, imports); import them from here.
+notices, smart, imports, queued); import them from here.
 """
 
 from zhiwang.tickets.models.configuration import Category, ConfigVersion, KindDeadline, RoutingRule
 from zhiwang.tickets.models.imports import TicketImport, TicketImportStatus
 from zhiwang.tickets.models.notices import ClockAlert, Notification, OutboundMessage
+from zhiwang.tickets.models.queued import QueuedStatus, QueuedSubmission
 from zhiwang.tickets.models.requests import Attachment, RequestKind, RequestStatus, TicketRequest
 from zhiwang.tickets.models.smart import (
     UNCHECKED_SOURCES,
@@ -45,6 +46,8 @@ __all__ = [
     "Notification",
     "OPEN_STATUSES",
     "OutboundMessage",
+    "QueuedStatus",
+    "QueuedSubmission",
     "RequestKind",
     "RequestStatus",
     "RoutingRule",

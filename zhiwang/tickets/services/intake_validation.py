@@ -70,8 +70,13 @@ def _validate(
     reporter_phone: str,
     received_at: datetime | None,
     now: datetime,
+    category_required: bool = True,
 ) -> tuple[Category | None, str]:
-    """Every field rule at once (so a form shows all problems together); returns (category, phone)."""
+    """Every field rule at once (so a form shows all problems together); returns (category, phone).
+
+    ``category_required=False``: no category is fine (the classifier will choose one later, as
+    for a queued submission); one given must still be a leaf of the catalogue.
+    """
     errors = ErrorList()
     if channel not in Channel.values:
         errors.add("channel", "tickets.channel_unknown", _("Unknown channel %(value)s.") % {"value": channel})
@@ -79,8 +84,9 @@ def _validate(
         errors.add("kind", "tickets.kind_unknown", _("Unknown kind %(value)s.") % {"value": kind})
     if urgency not in Urgency.values:
         errors.add("urgency", "tickets.urgency_unknown", _("Unknown urgency %(value)s.") % {"value": urgency})
+    given = not (category is None or category == "")
     category, has_active_children = _category(category)
-    if category is None:
+    if category is None and (given or category_required):
         errors.add("category", "tickets.category_unknown", _("Choose a category from the catalogue."))
     elif has_active_children:
         errors.add(
@@ -88,6 +94,8 @@ def _validate(
             "tickets.category_not_leaf",
             _("Choose the most specific category (%(name)s has subcategories).") % {"name": category.name},
         )
+    elif category is None:
+        pass  # none given and none required: the classifier chooses one later
     elif category.kinds and kind in TicketKind.values and kind not in category.kinds:
         errors.add(
             "kind",

@@ -1,0 +1,270 @@
+"""Queued submissions: ``POST /api/v1/tickets/`` with ``Prefer: respond-async`` answers 202 with a
+receipt at once, and the task worker writes the ticket a moment later (services.submit_queue)."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from tests.tickets.conftest import SANITATION
+from zhiwang.tickets.models import QueuedStatus, QueuedSubmission, Ticket
+from zhiwang.tickets.services import submit_queue
+from zhiwang.tickets.services.submit_queue import (
+    queued_submissions_maintain,
+    queued_submissions_process,
+    submission_queue,
+)
+
+pytestmark = pytest.mark.django_db
+URL = "/api/v1/tickets"
+ASYNC = {"Prefer": "respond-async"}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache(fresh_cache):
+    """The drain flag lives in the cache."""
+
+
+def post(client, body, **headers):
+    return client.post(f"{URL}/", body, content_type="application/json", headers={**ASYNC, **headers})
+
+
+def body_for(building, **extra):
+    return {
+        "channel": "hotline",
+        "kind": "complaint",
+        "category": SANITATION,
+        "description": "小区垃圾站满溢，请尽快清运。",
+        "address_code": building.code,
+        "reporter_name": "林晓",
+        "reporter_phone": "13800138000",
+        "external_id": "call-1",
+        **extra,
+    }
+
+
+def test_202_with_a_receipt_then_the_ticket_once_the_worker_ran(as_user, hotline, nanshan_building):
+    api = as_user(hotline)
+    tickets_before = Ticket.objects.count()
+    answer = post(api, body_for(nanshan_building))
+    assert answer.status_code == 202, answer.json()
+    receipt = answer.json()
+    assert receipt["status"] == "queued" and receipt["ticket"] is None and receipt["error"] is None
+    assert answer.headers["Location"] == receipt["links"]["self"] == f"{URL}/submissions/{receipt['receipt']}"
+    assert answer.headers["Preference-Applied"] == "respond-async"
+    assert Ticket.objects.count() == tickets_before  # nothing routed or numbered yet
+    row = QueuedSubmission.objects.get(receipt=receipt["receipt"])
+    assert row.payload["reporter_phone"] == "13800138000"
+
+    assert queued_submissions_process() == 1
+    done = api.get(receipt["links"]["self"]).json()
+    assert done["status"] == "done" and done["created"] is True and done["error"] is None
+    ticket = Ticket.objects.get(number=done["ticket"]["number"])
+    assert ticket.reporter_phone == "13800138000" and ticket.suggested_unit.code == "DEMO-SUB-OFFICE"
+    # deadlines run from when the citizen was heard, not from when the worker got to it
+    assert abs(ticket.received_at - row.accepted_at) < timedelta(seconds=1)
+    assert [e.action for e in ticket.events.all()] == ["receive"]
+    assert QueuedSubmission.objects.get(pk=row.pk).payload == {}  # the personal data is the ticket's now
+    # a retry once written: the same receipt, now with the ticket
+    again = post(api, body_for(nanshan_building))
+    assert again.status_code == 202 and again.json()["receipt"] == receipt["receipt"]
+    assert again.json()["status"] == "done" and again.json()["ticket"]["number"] == ticket.number
+    assert queued_submissions_process() == 0
+
+
+def test_a_key_sent_before_without_the_header_is_processed_to_that_ticket(as_user, hotline, nanshan_building):
+    api = as_user(hotline)
+    first = api.post(f"{URL}/", body_for(nanshan_building), content_type="application/json")
+    assert first.status_code == 201
+    queued = post(api, body_for(nanshan_building))
+    assert queued.status_code == 202
+    queued_submissions_process()
+    done = api.get(queued.json()["links"]["self"]).json()
+    assert done["status"] == "done" and done["created"] is False
+    assert done["ticket"]["number"] == first.json()["ticket"]["number"]
+
+
+def test_a_retry_while_queued_answers_the_same_receipt(as_user, hotline, nanshan_building):
+    api = as_user(hotline)
+    first = post(api, body_for(nanshan_building)).json()
+    second = post(api, body_for(nanshan_building, description="重复发送的同一条记录。"))
+    assert second.status_code == 202 and second.json()["receipt"] == first["receipt"]
+    assert QueuedSubmission.objects.count() == 1
+    queued_submissions_process()
+    assert Ticket.objects.filter(idempotency_key=f"hotline:u{hotline.pk}:call-1").count() == 1
+
+
+def test_the_idempotency_key_header_serves_as_the_external_id(as_user, hotline, nanshan_building):
+    body = body_for(nanshan_building)
+    del body["external_id"]
+    answer = post(as_user(hotline), body, **{"Idempotency-Key": "call-9"})
+    assert answer.status_code == 202
+    assert QueuedSubmission.objects.get().key == f"hotline:u{hotline.pk}:call-9"
+
+
+def test_field_errors_are_answered_at_once_and_nothing_is_queued(as_user, hotline, nanshan_building):
+    api = as_user(hotline)
+    bad = post(api, body_for(nanshan_building, kind="nonsense", description="短", reporter_phone="12"))
+    assert bad.status_code == 400
+    error = bad.json()["error"]
+    assert error["code"] == "tickets.invalid"
+    assert {f["field"] for f in error["fields"]} == {"kind", "description", "reporter_phone"}
+    unknown = post(api, body_for(nanshan_building, category="NO-SUCH-CATEGORY"))
+    assert (
+        unknown.status_code == 400
+        and unknown.json()["error"]["fields"][0]["code"] == "tickets.category_unknown"
+    )
+    no_key = body_for(nanshan_building)
+    del no_key["external_id"]
+    missing = post(api, no_key)
+    assert missing.status_code == 400
+    assert missing.json()["error"]["code"] == "tickets.external_id_required"
+    assert missing.json()["error"]["field"] == "external_id"
+    assert QueuedSubmission.objects.count() == 0
+
+
+def test_without_a_category_the_classifier_chooses_later(as_user, hotline, nanshan_building):
+    api = as_user(hotline)
+    answer = post(api, body_for(nanshan_building, category=""))
+    assert answer.status_code == 202
+    queued_submissions_process()
+    done = api.get(answer.json()["links"]["self"]).json()
+    assert done["status"] == "done" and done["ticket"]["category"]["code"]
+
+
+def test_a_place_that_does_not_resolve_is_refused_on_the_receipt_and_a_fixed_retry_is_queued_again(
+    as_user, hotline, nanshan_building
+):
+    api = as_user(hotline)
+    receipt = post(api, body_for(nanshan_building, address_code="440305999999999999")).json()
+    queued_submissions_process()
+    refused = api.get(receipt["links"]["self"]).json()
+    assert refused["status"] == "refused" and refused["ticket"] is None
+    assert (
+        refused["error"]["code"] == "tickets.address_unknown" and refused["error"]["field"] == "address_code"
+    )
+    assert not Ticket.objects.filter(idempotency_key__endswith=":call-1").exists()
+    fixed = post(api, body_for(nanshan_building))
+    assert fixed.status_code == 202 and fixed.json()["receipt"] == receipt["receipt"]
+    assert fixed.json()["status"] == "queued" and fixed.json()["error"] is None
+    queued_submissions_process()
+    assert api.get(receipt["links"]["self"]).json()["status"] == "done"
+
+
+def test_a_receipt_is_only_for_the_caller_who_submitted(
+    as_user, hotline, nanshan_dispatcher, nanshan_building, client
+):
+    receipt = post(as_user(hotline), body_for(nanshan_building)).json()
+    other = as_user(nanshan_dispatcher).get(receipt["links"]["self"])
+    assert other.status_code == 404 and other.json()["error"]["code"] == "tickets.receipt_not_found"
+    assert as_user(nanshan_dispatcher).get(f"{URL}/submissions/not-a-uuid").status_code == 404
+    client.logout()
+    assert client.get(receipt["links"]["self"]).status_code == 401
+
+
+def test_a_citizen_queues_as_the_reporter(as_user, citizen, nanshan_building):
+    api = as_user(citizen)
+    answer = post(api, body_for(nanshan_building, channel="app", reporter_name="", reporter_phone=""))
+    assert answer.status_code == 202
+    refused_channel = post(api, body_for(nanshan_building, external_id="x2"))
+    assert refused_channel.status_code == 403
+    assert refused_channel.json()["error"]["code"] == "tickets.channel_not_allowed"
+    queued_submissions_process()
+    ticket = Ticket.objects.get(number=api.get(answer.json()["links"]["self"]).json()["ticket"]["number"])
+    assert ticket.reporter_id == citizen.pk
+
+
+def test_the_commit_schedules_the_worker(
+    as_user, hotline, nanshan_building, django_capture_on_commit_callbacks
+):
+    api = as_user(hotline)
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = post(api, body_for(nanshan_building))
+    # tasks run in-process in the tests (ZHIWANG_TASKS=immediate), so the drain has run
+    assert api.get(answer.json()["links"]["self"]).json()["status"] == "done"
+
+
+def test_a_crashing_batch_goes_back_to_the_queue_then_is_refused_for_good(
+    monkeypatch, hotline, nanshan_building
+):
+    queued = submission_queue(actor=hotline, **body_for(nanshan_building))
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(submit_queue, "ticket_submit_many", crash)
+    for attempt in range(1, submit_queue.MAX_ATTEMPTS):
+        assert queued_submissions_process() == 0
+        row = QueuedSubmission.objects.get(pk=queued.submission.pk)
+        assert row.status == QueuedStatus.QUEUED and row.attempts == attempt
+    queued_submissions_process()
+    row = QueuedSubmission.objects.get(pk=queued.submission.pk)
+    assert row.status == QueuedStatus.REFUSED and row.error["code"] == "tickets.submit_failed"
+    assert row.payload == {}
+
+
+def test_rows_of_a_dead_worker_are_requeued_and_written_once(hotline, nanshan_building):
+    queued = submission_queue(actor=hotline, **body_for(nanshan_building))
+    payload = queued.submission.payload
+    queued_submissions_process()
+    ticket = QueuedSubmission.objects.get(pk=queued.submission.pk).ticket
+    # a worker wrote the batch and died before marking it: the row still says processing
+    QueuedSubmission.objects.filter(pk=queued.submission.pk).update(
+        status=QueuedStatus.PROCESSING, payload=payload, claimed_at=timezone.now() - timedelta(minutes=10)
+    )
+    assert queued_submissions_maintain()["requeued"] == 1
+    queued_submissions_process()
+    row = QueuedSubmission.objects.get(pk=queued.submission.pk)
+    assert row.status == QueuedStatus.DONE and row.ticket == ticket and row.created is False
+    assert Ticket.objects.filter(idempotency_key=row.key).count() == 1
+
+
+def test_old_receipts_are_deleted_but_not_their_tickets(hotline, nanshan_building):
+    queued = submission_queue(actor=hotline, **body_for(nanshan_building))
+    queued_submissions_process()
+    ticket_id = QueuedSubmission.objects.get().ticket_id
+    assert queued_submissions_maintain()["deleted"] == 0
+    later = timezone.now() + submit_queue.RECEIPT_KEEP + timedelta(hours=1)
+    assert queued_submissions_maintain(now=later)["deleted"] == 1
+    assert not QueuedSubmission.objects.filter(pk=queued.submission.pk).exists()
+    assert Ticket.objects.filter(pk=ticket_id).exists()
+
+
+@pytest.mark.skipif(
+    connection.vendor == "sqlite",
+    reason="the in-memory SQLite test database locks tables between threads; the PostgreSQL run covers it",
+)
+def test_two_workers_at_once_write_every_submission_once(city_restored, transactional_db, monkeypatch):
+    from zhiwang.accounts.models import User
+    from zhiwang.geo.models import AddressLevel, StandardAddress
+
+    hotline = User.objects.get(username="demo_hotline")
+    building = StandardAddress.objects.filter(level=AddressLevel.BUILDING, code__startswith="440305").first()
+    run = uuid.uuid4().hex[:8]
+    monkeypatch.setattr(submit_queue, "schedule_drain", lambda: None)  # the two workers below drain
+    for i in range(60):
+        submission_queue(actor=hotline, **body_for(building, external_id=f"{run}-{i}"))
+    counts, errors = [], []
+
+    def worker():
+        try:
+            counts.append(queued_submissions_process(batch=10))
+        except Exception as error:  # pragma: no cover - reported below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and sum(counts) == 60
+    rows = QueuedSubmission.objects.filter(key__contains=f":{run}-")
+    assert rows.filter(status=QueuedStatus.DONE, created=True).count() == 60
+    assert Ticket.objects.filter(idempotency_key__contains=f":{run}-").count() == 60

@@ -202,6 +202,15 @@ def agreed_case(mediating_case, world):
     from zhiwang.disputes.services import agreement_reach
 
     def make(signed_on=None, form="written", **overrides):
+        if signed_on and "received_at" not in overrides:
+            # An agreement cannot be signed before the case was registered: a case signed on a
+            # fixed past day was registered that morning.
+            from datetime import date, datetime, time
+
+            from django.utils import timezone
+
+            day = signed_on if isinstance(signed_on, date) else date.fromisoformat(str(signed_on))
+            overrides["received_at"] = timezone.make_aware(datetime.combine(day, time(9, 0)))
         case = mediating_case(**overrides)
         agreement_reach(
             case=case,

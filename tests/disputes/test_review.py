@@ -366,8 +366,9 @@ def test_extension_lands_on_the_requested_local_day(world, make_case):
 def test_confirmation_window_is_thirty_calendar_days_after_signing(world, mediating_case):
     from zhiwang.disputes.services import confirmation_apply, confirmation_deadline
 
-    case = mediating_case()
     signed = date(2025, 3, 3)  # the 30th day, 2 April 2025, is a working day
+    # Registered that morning: an agreement cannot be signed before the case was registered.
+    case = mediating_case(received_at=timezone.make_aware(datetime(2025, 3, 3, 9, 0)))
     agreement = agreement_reach(
         case=case,
         actor=world.mediator,

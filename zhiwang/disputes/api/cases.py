@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from django.http import HttpResponse
 from ninja import Query, Status
 from ninja.pagination import LimitOffsetPagination, paginate
 
@@ -39,7 +40,6 @@ from zhiwang.disputes.api.schemas import (
     SessionIn,
     SessionOut,
 )
-from zhiwang.disputes.models import MediationOrganisation
 
 
 @router.get("/cases", response=list[CaseOut])
@@ -102,23 +102,14 @@ def reveal_parties(request, number: str, payload: ReasonIn):
 
 @router.post("/cases/{number}/assign", response=CaseDetailOut)
 def assign(request, number: str, payload: AssignIn):
-    from zhiwang.accounts.models import User
-
-    case = case_in_scope(request, number, payload)
-    organisation = (
-        MediationOrganisation.objects.filter(code=payload.organisation).first()
-        if payload.organisation
-        else None
-    )
-    mediator = User.objects.filter(username=payload.mediator).first() if payload.mediator else None
-    if payload.organisation and organisation is None:
-        from django.utils.translation import gettext as _
-
-        from zhiwang.core.errors import ServiceError
-
-        raise ServiceError("disputes.organisation_unknown", _("Unknown organisation."), field="organisation")
-    services.case_assign(
-        case=case, actor=request.auth, organisation=organisation, mediator=mediator, note=payload.note
+    """Assign (or reassign); an organisation code or mediator username that names none is a field
+    error (``disputes.organisation_unknown`` / ``disputes.mediator_unknown``), never a fair choice."""
+    services.case_assign_named(
+        case=case_in_scope(request, number, payload),
+        actor=request.auth,
+        organisation=payload.organisation,
+        mediator=payload.mediator,
+        note=payload.note,
     )
     return case_in_scope(request, number)
 
@@ -146,8 +137,11 @@ def schedule_online(request, number: str, payload: OnlineSessionIn):
 
 
 @router.post("/cases/{number}/agreement/confirmation-links", response={201: list[IssuedLinkOut]})
-def send_confirmation_links(request, number: str, payload: SeenIn):
-    """One-time links for the parties to confirm the agreement online (texted to those with a phone)."""
+def send_confirmation_links(request, number: str, payload: SeenIn, response: HttpResponse):
+    """One-time links for the parties to confirm the agreement online (texted to those with a phone).
+
+    The links are secrets shown once: the answer is ``Cache-Control: no-store``.
+    """
     from django.urls import reverse
 
     issued = services.confirmation_links_send(
@@ -157,6 +151,7 @@ def send_confirmation_links(request, number: str, payload: SeenIn):
             reverse("disputes:confirm_agreement", args=[token])
         ),
     )
+    response["Cache-Control"] = "no-store"
     return Status(201, issued)
 
 

@@ -68,6 +68,16 @@ def fields_of(payload: Schema) -> dict:
 
 
 def created_answer(request, result):
-    """The case just registered (or found again by its key): the caller's own submission."""
-    case = selectors.case_visible(request.auth).filter(pk=result.case.pk).first() or result.case
+    """The case just registered (or found again by its key): the caller's own submission.
+
+    A retry that finds a case the caller may no longer see (they moved to another centre, the
+    case was handed to another organisation…) answers 404 like an unknown case, never the case.
+    """
+    from django.http import Http404
+
+    case = selectors.case_visible(request.auth).filter(pk=result.case.pk).first()
+    if case is None:
+        if not result.created:
+            raise Http404(result.case.number)
+        case = result.case  # just written by the caller: their own submission
     return Status(201 if result.created else 200, case)

@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from decimal import Decimal
 
-from ninja import Schema
+from ninja import Field, Schema
 
 from zhiwang.disputes import selectors, services
 
@@ -306,7 +306,7 @@ class VisitIn(Schema):
     centre: int
     area: str
     matter: str = ""
-    visitor_name: str = ""
+    visitor_name: str = Field("", max_length=64)  # Visitor.name
     visitor_id_number: str = ""
     visitor_phone: str = ""
     visitor_registry_person_id: int | None = None  # a registry person in the caller's scope

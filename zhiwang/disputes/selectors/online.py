@@ -3,6 +3,10 @@ as a party sees it on the public confirmation page (personal data masked, also i
 
 from __future__ import annotations
 
+import re
+
+from zhiwang.core.masking import mask_text
+
 
 def case_meetings(*, case) -> list:
     """The case's online sessions, soonest first (room code and, when configured, the video link)."""
@@ -27,24 +31,52 @@ def agreement_confirmations(*, agreement) -> list[dict]:
     ]
 
 
+#: What people type between the characters of a number: "138-0013-8001", "138 0013 8001", "138.0013.8001".
+_SEPARATOR = r"[-\s.\u00a0]?"
+
+
+def _written_as_typed(value: str) -> str:
+    """A pattern for ``value`` (an ID number, credit code or phone) as people type it into free text:
+    any case (a lowercase final x), separators between its characters; never inside a longer number."""
+    return r"(?<!\d)" + _SEPARATOR.join(re.escape(char) for char in value) + r"(?!\d)"
+
+
+def _phone_as_typed(phone: str) -> str:
+    """Like ``_written_as_typed``, also with the country prefix written before it ("+86 138…", "0086…")."""
+    prefix = r"(?:(?:\+|00)86" + _SEPARATOR + r")?"
+    number = _SEPARATOR.join(re.escape(char) for char in phone.lstrip("+"))
+    return r"(?<![\d+])" + prefix + r"\+?" + number + r"(?!\d)"
+
+
 def mask_party_data(text: str, parties) -> str:
     """``text`` (free text of an agreement) with each party's name, ID number / credit code, phone,
-    address and representative replaced by its masked form (an entity's name and code are public)."""
-    pairs = []
+    address and representative replaced by its masked form (an entity's name and code are public).
+
+    Numbers are found as people type them (a lowercase x, separators, a +86 prefix); then the
+    shared free-text masker (``zhiwang.core.masking.mask_text``) hides any other ID number or
+    phone number written in it, a third person's or a party's number the case does not hold.
+    """
+    if not text:
+        return text
+    replacements = []
     for party in parties:
-        pairs += [
-            (party.identifier, party.masked_identifier),
-            (party.phone, party.masked_phone),
+        if party.identifier and party.identifier != party.masked_identifier:
+            replacements.append(
+                (party.identifier, _written_as_typed(party.identifier), party.masked_identifier)
+            )
+        if party.phone and len(party.phone) >= 2:
+            replacements.append((party.phone, _phone_as_typed(party.phone), party.masked_phone))
+        for plain, masked in (
             (party.address, party.masked_address),
             (party.representative, party.masked_representative),
             (party.name, party.masked_name),
-        ]
+        ):
+            if plain and len(plain) >= 2 and plain != masked:
+                replacements.append((plain, re.escape(plain), masked))
     # Longest first: a full address is replaced before a name inside it.
-    for plain, masked in sorted(
-        {(p, m) for p, m in pairs if p and len(p) >= 2 and p != m}, key=lambda x: -len(x[0])
-    ):
-        text = text.replace(plain, masked)
-    return text
+    for _plain, pattern, masked in sorted(set(replacements), key=lambda r: -len(r[0])):
+        text = re.sub(pattern, lambda _match, masked=masked: masked, text, flags=re.IGNORECASE)
+    return mask_text(text)
 
 
 def agreement_for_party(*, link) -> dict:

@@ -38,7 +38,7 @@ def registry_picked(*, user, kind: str, pk) -> object | None:
     """The registry record a form picked (by id), as ``user`` may see it; None when it is outside
     their registry scope or gone. Used to show a pick again, masked, when the form comes back."""
     text = str(pk or "").strip()
-    if not text.isdigit() or not may_use_registry(user):
+    if not (text.isascii() and text.isdigit()) or not may_use_registry(user):
         return None
     model = LegalEntity if kind == "entity" else Person
     return model.objects.visible_to(user).filter(pk=int(text)).first()

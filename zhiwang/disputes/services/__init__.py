@@ -1,6 +1,11 @@
 """Every write of the disputes app (one function per use case)."""
 
-from zhiwang.disputes.services.assignment import case_assign, mediator_workloads, organisation_candidates
+from zhiwang.disputes.services.assignment import (
+    case_assign,
+    case_assign_named,
+    mediator_workloads,
+    organisation_candidates,
+)
 from zhiwang.disputes.services.casekit import CONFIRMATION_DAYS, CaseResult
 from zhiwang.disputes.services.changes import (
     case_close,
@@ -49,6 +54,7 @@ __all__ = [
     "agreement_reach",
     "alerts_mark_read",
     "case_assign",
+    "case_assign_named",
     "case_close",
     "case_extend",
     "case_from_ticket",

@@ -7,7 +7,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from zhiwang.core.errors import ServiceError
+from zhiwang.core.errors import ErrorList, PermissionDeniedError, ServiceError
 from zhiwang.disputes.models import (
     WORKLOAD_STATUSES,
     AlertKind,
@@ -19,6 +19,7 @@ from zhiwang.disputes.services.casekit import A, _alert, _apply, _serves
 from zhiwang.disputes.services.common import (
     clean,
 )
+from zhiwang.disputes.workflow import may_assign, role_of
 
 
 def organisation_candidates(case: DisputeCase) -> list[MediationOrganisation]:
@@ -62,9 +63,12 @@ def case_assign(
     Without ``organisation``: the most local active organisation serving the case's
     division (of the case's mediation type and category), least loaded first. Without
     ``mediator``: that organisation's active mediator with the fewest open cases, below
-    capacity. Raises ``disputes.no_organisation``, ``disputes.organisation_out_of_area``,
+    capacity. Raises ``workflow.permission_denied`` first when ``actor`` may not assign the
+    case (before anything is said about the organisation or mediator named), then
+    ``disputes.no_organisation``, ``disputes.organisation_out_of_area``,
     ``disputes.mediator_not_member``, ``disputes.mediator_full``.
     """
+    _check_may_assign(actor, case)
     if organisation is None:
         if mediator is not None and hasattr(mediator, "mediator"):
             organisation = mediator.mediator.organisation
@@ -96,12 +100,14 @@ def case_assign(
     else:
         chosen = loads.get(mediator.pk)
         if chosen is None:
-            raise ServiceError(
-                "disputes.mediator_not_member",
-                _("%(name)s is not an active mediator of %(org)s.")
-                % {"name": mediator.display_name, "org": organisation.name},
-                field="mediator",
-            )
+            if _is_mediator(mediator):
+                message = _("%(name)s is not an active mediator of %(org)s.") % {
+                    "name": mediator.display_name,
+                    "org": organisation.name,
+                }
+            else:  # somebody who is no mediator at all: their name is not for this page
+                message = _("This user is not an active mediator of %(org)s.") % {"org": organisation.name}
+            raise ServiceError("disputes.mediator_not_member", message, field="mediator")
         if chosen.load >= chosen.capacity and case.mediator_id != mediator.pk:
             raise ServiceError(
                 "disputes.mediator_full",
@@ -136,3 +142,49 @@ def case_assign(
         message=_("Case %(number)s was assigned to you.") % {"number": case.number},
     )
     return case
+
+
+def _check_may_assign(actor, case: DisputeCase) -> None:
+    if not may_assign(actor, case):
+        raise PermissionDeniedError(
+            "workflow.permission_denied",
+            _("You may not do “%(action)s” here.") % {"action": A.ASSIGN.label},
+        )
+
+
+def _is_mediator(user) -> bool:
+    return role_of(user) == "mediator" and Mediator.objects.filter(user_id=user.pk).exists()
+
+
+def case_assign_named(
+    *, case: DisputeCase, actor, organisation: str = "", mediator: str = "", note: str = ""
+) -> DisputeCase:
+    """``case_assign`` with the organisation's code and the mediator's username, as a form or the API
+    sends them; either left empty is chosen fairly by workload.
+
+    Whether ``actor`` may assign the case is checked first, so a caller who may not learns
+    nothing about the names they try. A code that names no organisation answers
+    ``disputes.organisation_unknown`` (field ``organisation``) and a username that names no
+    mediator ``disputes.mediator_unknown`` (field ``mediator``) — never an automatic choice
+    in their place.
+    """
+    _check_may_assign(actor, case)
+    organisation_code, username = clean(organisation), clean(mediator)
+    errors = ErrorList()
+    found_organisation = found_mediator = None
+    if organisation_code:
+        found_organisation = MediationOrganisation.objects.filter(code=organisation_code).first()
+        if found_organisation is None:
+            errors.add("organisation", "disputes.organisation_unknown", _("Unknown organisation."))
+    if username:
+        row = Mediator.objects.select_related("user").filter(user__username=username).first()
+        found_mediator = row.user if row is not None else None
+        if found_mediator is None:
+            errors.add(
+                "mediator", "disputes.mediator_unknown", _("There is no mediator with this user name.")
+            )
+    if errors.errors:
+        errors.raise_if_any(errors.errors[0].code if len(errors.errors) == 1 else "disputes.invalid")
+    return case_assign(
+        case=case, actor=actor, organisation=found_organisation, mediator=found_mediator, note=note
+    )

@@ -59,7 +59,8 @@ def case_close(*, case: DisputeCase, actor, outcome: str, note: str = "") -> Dis
     """结案, never without an outcome; "mediated successfully" needs an agreement.
 
     Raises ``disputes.outcome_required``, ``disputes.outcome_needs_agreement``,
-    ``disputes.outcome_referred``.
+    ``disputes.outcome_referred`` (a referred case closes as referred or withdrawn; only a
+    referred case closes as referred).
     """
     outcome = clean(outcome)
     if not outcome:
@@ -79,6 +80,13 @@ def case_close(*, case: DisputeCase, actor, outcome: str, note: str = "") -> Dis
         raise ServiceError(
             "disputes.outcome_referred",
             _("A referred case closes as referred or withdrawn."),
+            field="outcome",
+        )
+    if outcome == CaseOutcome.REFERRED and case.status != CaseStatus.REFERRED:
+        # The referral (where to, and why) is recorded by referring the case, not by its outcome.
+        raise ServiceError(
+            "disputes.outcome_referred",
+            _("This case was not referred: refer it first (where to and why), then close it."),
             field="outcome",
         )
     case.outcome = outcome

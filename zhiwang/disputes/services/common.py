@@ -87,10 +87,11 @@ def parse_amount(value, field: str = "amount") -> Decimal:
     try:
         amount = Decimal(str(value).replace(",", "").strip())
     except InvalidOperation:
-        raise ServiceError(
-            "disputes.amount_invalid", _("Enter the amount as a number."), field=field
-        ) from None
-    if amount < 0 or amount >= Decimal("1e12") or not amount.is_finite():
+        amount = None
+    # NaN and infinities are not amounts (and comparing a NaN raises InvalidOperation).
+    if amount is None or not amount.is_finite():
+        raise ServiceError("disputes.amount_invalid", _("Enter the amount as a number."), field=field)
+    if amount < 0 or amount >= Decimal("1e12"):
         raise ServiceError(
             "disputes.amount_invalid", _("The amount must be zero or more (in CNY)."), field=field
         )

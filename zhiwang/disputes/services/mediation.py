@@ -81,7 +81,9 @@ def agreement_reach(
 ) -> Agreement:
     """Record the agreement (调解协议): terms and the manner and deadline of performance are required.
 
-    Raises ``disputes.performance_terms_missing`` (with the fields), ``disputes.invalid``.
+    Raises ``disputes.performance_terms_missing`` (with the fields), ``disputes.invalid`` (e.g.
+    ``signed_on`` in the future, ``disputes.date_in_future``, or before the day the case was
+    registered, ``disputes.agreement_before_case``).
     """
     errors = ErrorList()
     if form not in AgreementForm.values:
@@ -115,6 +117,12 @@ def agreement_reach(
         raise error
     if signed > today:
         errors.add("signed_on", "disputes.date_in_future", _("The agreement cannot be signed in the future."))
+    elif signed < timezone.localdate(case.received_at):
+        errors.add(
+            "signed_on",
+            "disputes.agreement_before_case",
+            _("The agreement is dated before the case was registered."),
+        )
     if deadline < signed:
         errors.add(
             "performance_deadline",

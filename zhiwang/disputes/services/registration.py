@@ -240,11 +240,22 @@ def _centre_of(actor) -> ServiceCentre | None:
 
 
 def _may_register_at(actor, division: Division, visit: Visit | None) -> bool:
-    if visit is not None and role_of(actor) == "intake_operator":
-        return getattr(actor, "org_unit_id", None) == visit.centre.org_unit_id
-    if visit is not None and role_of(actor) == "mediator":
-        return VISIT_WORKFLOW.permissions[VisitAction.OPEN_CASE](actor, visit)
-    return scope_of(actor).allows_division(division.pk)
+    """Whether ``actor`` may register a case at ``division`` (from ``visit``, if given).
+
+    The division must lie inside the actor's jurisdiction, or, for a case opened from a
+    visit, inside the area of the visit's centre; from a visit, only the centre's window or a
+    mediator who may open a case from it (the visit's workflow decides the others).
+    """
+    role = role_of(actor)
+    if visit is not None and role == "intake_operator":
+        if getattr(actor, "org_unit_id", None) != visit.centre.org_unit_id:
+            return False
+    if visit is not None and role == "mediator":
+        if not VISIT_WORKFLOW.permissions[VisitAction.OPEN_CASE](actor, visit):
+            return False
+    if scope_of(actor).allows_division(division.pk):
+        return True
+    return visit is not None and division.code.startswith(visit.centre.division.code_prefix)
 
 
 def case_from_ticket(

@@ -27,18 +27,25 @@ from zhiwang.registry.models import LegalEntity, Person
 
 
 def _pk(value) -> int | None:
+    """The picked id, or None when ``value`` is not one (ASCII digits only: ``str.isdigit()``
+    also accepts "²", which ``int()`` refuses)."""
     text = str(value or "").strip()
-    return int(text) if text.isdigit() else None
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
+def _picked(value) -> bool:
+    """Whether anything was picked at all (a pick that is no id is refused, not ignored)."""
+    return bool(str(value or "").strip())
 
 
 def picked_person(*, actor, pk, field: str) -> Person | None:
-    """The registry person ``pk`` as ``actor`` may see it (None when nothing was picked)."""
-    pk = _pk(pk)
-    if pk is None:
+    """The registry person ``pk`` as ``actor`` may see it (None when nothing was picked); a pick
+    that is no id answers like one outside the actor's scope."""
+    if not _picked(pk):
         return None
-    if may_use_registry(actor):
+    if _pk(pk) is not None and may_use_registry(actor):
         try:
-            return registry_selectors.person_get(user=actor, pk=pk)
+            return registry_selectors.person_get(user=actor, pk=_pk(pk))
         except NotFound:
             pass
     raise ServiceError(
@@ -49,13 +56,13 @@ def picked_person(*, actor, pk, field: str) -> Person | None:
 
 
 def picked_entity(*, actor, pk, field: str) -> LegalEntity | None:
-    """The registry legal entity ``pk`` as ``actor`` may see it (None when nothing was picked)."""
-    pk = _pk(pk)
-    if pk is None:
+    """The registry legal entity ``pk`` as ``actor`` may see it (None when nothing was picked); a
+    pick that is no id answers like one outside the actor's scope."""
+    if not _picked(pk):
         return None
-    if may_use_registry(actor):
+    if _pk(pk) is not None and may_use_registry(actor):
         try:
-            return registry_selectors.entity_get(user=actor, pk=pk)
+            return registry_selectors.entity_get(user=actor, pk=_pk(pk))
         except NotFound:
             pass
     raise ServiceError(

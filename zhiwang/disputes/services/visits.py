@@ -15,6 +15,9 @@ from zhiwang.disputes.services.common import clean, keyed_hash, next_number, par
 from zhiwang.disputes.services.registry import person_for_id_number, picked_person
 from zhiwang.disputes.workflow import VISIT_WORKFLOW, VisitAction, role_of
 
+#: The longest visitor's name a visit keeps (``Visitor.name``).
+VISITOR_NAME_LIMIT = Visitor._meta.get_field("name").max_length
+
 
 @dataclass
 class VisitResult:
@@ -84,6 +87,12 @@ def visit_register(
     name = clean(visitor_name)
     if not name and person is None and not errors.errors:
         errors.add("visitor_name", "disputes.required", _("Enter the visitor's name."))
+    elif len(name) > VISITOR_NAME_LIMIT:  # PostgreSQL refuses the row (a 500), SQLite would keep it
+        errors.add(
+            "visitor_name",
+            "disputes.too_long",
+            _("At most %(limit)d characters.") % {"limit": VISITOR_NAME_LIMIT},
+        )
     text = clean(matter)
     if not text:
         errors.add("matter", "disputes.required", _("Describe the matter."))

@@ -15,7 +15,6 @@ from zhiwang.disputes.models import (
     AgreementForm,
     CaseOutcome,
     CaseStatus,
-    MediationOrganisation,
     PartyRole,
     PerformanceStatus,
     ReferralKind,
@@ -111,10 +110,11 @@ def case_detail(request, number: str):
 
 
 ACTIONS = {
-    "assign": lambda case, user, post: services.case_assign(
+    "assign": lambda case, user, post: services.case_assign_named(
         case=case,
         actor=user,
-        organisation=MediationOrganisation.objects.filter(code=post.get("organisation", "")).first(),
+        organisation=post.get("organisation", ""),
+        mediator=post.get("mediator", ""),
         note=post.get("note", ""),
     ),
     "session": lambda case, user, post: services.session_record(
@@ -193,8 +193,8 @@ def case_action(request, number: str, action: str):
         return _send_confirmation_links(request, case)
     if action not in ACTIONS:
         raise Http404(action)
-    seen_version = request.POST.get("version")
-    if seen_version and seen_version.isdigit():
+    seen_version = request.POST.get("version") or ""
+    if seen_version.isascii() and seen_version.isdigit():  # not str.isdigit() alone: "²" is a digit to it
         if int(seen_version) != case.version:
             messages.error(request, _("Somebody changed this case first; here it is as it is now."))
             return redirect("disputes:case_detail", number=case.number)

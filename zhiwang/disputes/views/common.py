@@ -6,7 +6,9 @@ import uuid
 from functools import wraps
 
 from django.contrib.auth.decorators import login_required
+from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from zhiwang.core.errors import ServiceError
@@ -58,8 +60,13 @@ def home(request):
 @require_POST
 @dispute_staff
 def alerts_read(request):
+    """Mark the user's alerts read; back to ``next`` when it is a path of this site (never another
+    host: no open redirect), else the hub, which lists the alerts."""
     services.alerts_mark_read(user=request.user)
-    return redirect(request.POST.get("next") or "disputes:home")
+    target = request.POST.get("next") or ""
+    if target.startswith("/") and url_has_allowed_host_and_scheme(target, allowed_hosts=None):
+        return HttpResponseRedirect(target)
+    return redirect("disputes:home")
 
 
 def page_url(name, *args):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
@@ -18,7 +19,7 @@ from zhiwang.disputes.models import (
     RiskColour,
 )
 from zhiwang.disputes.views.common import dispute_staff, error_fields, form_token
-from zhiwang.disputes.workflow import role_of
+from zhiwang.disputes.workflow import may_open_case, role_of
 from zhiwang.geo.models import Division
 
 # --- registering a case --------------------------------------------------------------------
@@ -91,10 +92,22 @@ def _party_rows(values, errors, visitor_first: bool = False, user=None) -> list[
 
 @dispute_staff
 def case_new(request):
-    """Register a case: from a visit (``?visit=``), from a ticket (``?ticket=``, 转调解) or directly."""
+    """Register a case: from a visit (``?visit=``), from a ticket (``?ticket=``, 转调解) or directly.
+
+    Never from both at once: the visitor's personal data goes only into a case opened from
+    their visit, by somebody who may open one from it (the centre's window, a mediator serving
+    the place).
+    """
     user = request.user
-    visit = selectors.visit_get(user=user, number=request.GET["visit"]) if request.GET.get("visit") else None
+    visit_number = request.GET.get("visit", "").strip()
     ticket_number = request.GET.get("ticket", "").strip()
+    if visit_number and ticket_number:
+        return _refused(
+            request, _("A case is opened either from a visit or from a ticket, not from both at once."), 400
+        )
+    visit = selectors.visit_get(user=user, number=visit_number) if visit_number else None
+    if visit is not None and not may_open_case(user, visit):
+        return _refused(request, _("You may not open a dispute case from this visit."), 403)
     errors, values = {}, {}
     if visit is not None and request.method == "GET":
         # The visitor's name, ID number and phone stay on the server (never in the page in
@@ -134,6 +147,10 @@ def case_new(request):
         except ServiceError as error:
             errors = error_fields(error)
         else:
+            if not result.created and not selectors.case_visible(user).filter(pk=case.pk).exists():
+                # The form sent again (same token) after the case left the user's scope: it is
+                # not theirs to see any more, like a case that does not exist.
+                raise Http404(case.number)
             messages.success(request, _("Dispute case %(number)s registered.") % {"number": case.number})
             if request.POST.get("assign") == "auto" and case.status == CaseStatus.RECEIVED:
                 # The case is registered whatever happens here: a failed assignment is a warning on
@@ -173,6 +190,10 @@ def case_new(request):
         },
         status=400 if errors else 200,
     )
+
+
+def _refused(request, message: str, status: int):
+    return render(request, "disputes/case_form_refused.html", {"message": message}, status=status)
 
 
 def _division_choices(user):

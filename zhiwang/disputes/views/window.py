@@ -23,8 +23,11 @@ from zhiwang.disputes.workflow import role_of
 
 def _centre(request):
     centres = selectors.centres_for(user=request.user)
-    wanted = request.GET.get("centre") or request.POST.get("centre")
-    centre = centres.filter(pk=wanted).first() if wanted and str(wanted).isdigit() else centres.first()
+    wanted = str(request.GET.get("centre") or request.POST.get("centre") or "")
+    # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+    centre = (
+        centres.filter(pk=int(wanted)).first() if wanted.isascii() and wanted.isdigit() else centres.first()
+    )
     return centres, centre
 
 

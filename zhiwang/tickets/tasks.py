@@ -55,10 +55,14 @@ def classifier_drift_task() -> dict | None:
 
 @db_task()
 def queued_submissions_task() -> int:
-    """Write the queued submissions as tickets (``queued_submissions_process``)."""
-    from zhiwang.tickets.services.submit_queue import queued_submissions_process
+    """Write the queued submissions as tickets (``queued_submissions_process``), lingering for
+    the drain flag's lifetime (not when tasks run inside the request, as in the tests)."""
+    from django.conf import settings
 
-    return queued_submissions_process()
+    from zhiwang.tickets.services.submit_queue import DRAIN_FLAG_SECONDS, queued_submissions_process
+
+    inline = settings.HUEY.get("immediate", False)
+    return queued_submissions_process(linger=0.0 if inline else DRAIN_FLAG_SECONDS + 0.5)
 
 
 @db_periodic_task(crontab(minute="*"))

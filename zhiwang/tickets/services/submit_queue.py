@@ -15,6 +15,7 @@ that died goes back to the queue after ``STALE_AFTER``.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -161,8 +162,11 @@ def submission_queue(
 def schedule_drain() -> None:
     """Ask the task worker to process the queue, unless a drain was asked for a moment ago.
 
-    The drain clears the flag before each claim, so a submission stored while the flag was
-    set is claimed by that drain; the periodic task catches anything else within a minute.
+    The flag lives ``DRAIN_FLAG_SECONDS``; the drain it scheduled keeps looking for new rows
+    until that long after it started (``linger``), so a submission stored while the flag was
+    up — in this process or, with a shared cache, in any — is claimed by that drain. This holds
+    with a per-process cache too (the embedded default), since nothing but time clears the flag.
+    The periodic task catches anything else within a minute.
     """
     if cache.add(DRAIN_FLAG, 1, timeout=DRAIN_FLAG_SECONDS):
         from zhiwang.tickets.tasks import queued_submissions_task
@@ -239,18 +243,29 @@ def _give_back(rows: list[QueuedSubmission]) -> None:
     )
 
 
-def queued_submissions_process(*, batch: int = MAX_BATCH, max_rows: int | None = None) -> int:
+#: How often a lingering drain looks for new rows.
+LINGER_POLL_SECONDS = 0.2
+
+
+def queued_submissions_process(
+    *, batch: int = MAX_BATCH, max_rows: int | None = None, linger: float = 0.0
+) -> int:
     """Write queued submissions as tickets until the queue is empty (or ``max_rows``); returns rows done.
 
     Each claimed batch goes through ``ticket_submit_many``: a refused submission gets its error
     on the receipt and does not stop the others. A batch that crashes goes back to the queue.
+    ``linger``: once the queue is empty, keep looking until this many seconds after the start
+    (see ``schedule_drain``).
     """
     done = 0
+    until = time.monotonic() + linger
     while max_rows is None or done < max_rows:
-        cache.delete(DRAIN_FLAG)
         rows = _claim(min(batch, MAX_BATCH) if max_rows is None else min(batch, MAX_BATCH, max_rows - done))
         if not rows:
-            break
+            if time.monotonic() >= until:
+                break
+            time.sleep(LINGER_POLL_SECONDS)
+            continue
         try:
             outcomes = ticket_submit_many([_payload_in(r) for r in rows])
         except Exception:

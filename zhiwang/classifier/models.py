@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -56,6 +57,7 @@ class ClassifierModel(models.Model):
         _("auto-dispatch threshold"),
         null=True,
         blank=True,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],  # a probability (the admin form)
         help_text=_("Suggestions at least this confident are dispatched automatically; empty: never"),
     )
     status = models.CharField(

@@ -24,9 +24,15 @@ def model_list(*, name: str | None = None) -> QuerySet[ClassifierModel]:
 
 
 def previous_model(name: str = "category") -> ClassifierModel | None:
-    """The model a rollback would bring back: the one retired most recently."""
+    """The model a rollback would bring back: the one in use before, retired most recently.
+
+    Only a model that was active once counts (``promoted_at`` set): a candidate that was
+    retired without ever being promoted (rejected) is never brought back by a rollback.
+    """
     return (
-        ClassifierModel.objects.filter(name=name, status=ModelStatus.RETIRED, retired_at__isnull=False)
+        ClassifierModel.objects.filter(
+            name=name, status=ModelStatus.RETIRED, retired_at__isnull=False, promoted_at__isnull=False
+        )
         .order_by("-retired_at", "-version")
         .first()
     )

@@ -17,17 +17,26 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from zhiwang.classifier import selectors
-from zhiwang.classifier.ml import AUTO, FORMAT_VERSION, TrainedModel, decide, read_metadata, train, urgency
+from zhiwang.classifier.ml import (
+    AUTO,
+    FORMAT_VERSION,
+    QUEUE,
+    TrainedModel,
+    decide,
+    read_metadata,
+    train,
+    urgency,
+)
 from zhiwang.classifier.ml.evaluation import TARGET_PRECISION, Comparison, compare
 from zhiwang.classifier.ml.urgency import UrgencyAssessment
 from zhiwang.classifier.models import TRANSITIONS, ClassifierModel, ModelStatus, model_root
-from zhiwang.core.errors import NotFound, ServiceError
+from zhiwang.core.errors import Conflict, NotFound, ServiceError
 
 logger = logging.getLogger(__name__)
 
@@ -125,35 +134,53 @@ def _transition(model: ClassifierModel, to: str) -> None:
         )
 
 
+def _lock_name(name: str) -> None:
+    """Lock every registered model of ``name`` (in pk order) until the transaction ends.
+
+    Promote and rollback take this lock first, so two of them for one name run one after
+    the other: the second sees the first one's active model and retires it, instead of
+    both activating a model and one of them failing on the one-active-per-name constraint.
+    """
+    list(ClassifierModel.objects.select_for_update().filter(name=name).order_by("pk").values_list("pk"))
+
+
 @transaction.atomic
 def model_promote(*, model: ClassifierModel, note: str = "") -> ClassifierModel:
     """Make ``model`` the active one of its name; the previously active model is retired.
 
     The model files are loaded first: a directory that cannot be read is never promoted.
     """
-    model = ClassifierModel.objects.select_for_update().get(pk=model.pk)
+    _lock_name(model.name)
+    model = ClassifierModel.objects.get(pk=model.pk)  # as committed by whoever held the lock before
     if model.status == ModelStatus.ACTIVE:
         return model
     _transition(model, ModelStatus.ACTIVE)
     load_model(model)  # raises ServiceError when missing, unreadable or of another format
     now = timezone.now()
-    for current in ClassifierModel.objects.select_for_update().filter(
-        name=model.name, status=ModelStatus.ACTIVE
-    ):
-        current.status = ModelStatus.RETIRED
-        current.retired_at = now
-        current.save(update_fields=["status", "retired_at"])
-    model.status = ModelStatus.ACTIVE
-    model.promoted_at = now
-    if note:
-        model.note = note[:500]
-    model.save(update_fields=["status", "promoted_at", "note"])
+    try:
+        with transaction.atomic():
+            for current in ClassifierModel.objects.filter(name=model.name, status=ModelStatus.ACTIVE):
+                current.status = ModelStatus.RETIRED
+                current.retired_at = now
+                current.save(update_fields=["status", "retired_at"])
+            model.status = ModelStatus.ACTIVE
+            model.promoted_at = now
+            if note:
+                model.note = note[:500]
+            model.save(update_fields=["status", "promoted_at", "note"])
+    except IntegrityError as error:  # the lock makes this unreachable; say so clearly if it is not
+        raise Conflict(
+            "classifier.concurrent_change",
+            _("Somebody changed the %(name)s models at the same time; reload and try again.")
+            % {"name": model.name},
+        ) from error
     return model
 
 
 @transaction.atomic
 def model_rollback(*, name: str = "category") -> ClassifierModel:
     """Promote again the model that was active before the current one."""
+    _lock_name(name)
     previous = selectors.previous_model(name)
     if previous is None:
         raise NotFound(
@@ -261,14 +288,17 @@ class Suggestion:
     choices: list[tuple[str, float]]  # (label, probability), best first
     decision: str  # "auto" or "queue" (ml.selective.decide with the model's threshold)
     model: str  # e.g. "category v3", for the record of who suggested what
+    #: The model knew nothing about the text (the uniform answer, see ``TrainedModel.is_blind``):
+    #: its choices are no suggestion and it always queues.
+    blind: bool = False
 
     @property
     def label(self) -> str:
-        return self.choices[0][0]
+        return self.choices[0][0] if self.choices else ""
 
     @property
     def confidence(self) -> float:
-        return self.choices[0][1]
+        return self.choices[0][1] if self.choices else 0.0
 
     @property
     def auto(self) -> bool:
@@ -279,7 +309,8 @@ def suggest(texts: Sequence[object], *, name: str = "category", top_k: int = 3) 
     """One :class:`Suggestion` per text from the active model of ``name``.
 
     Returns ``[]`` when no model is active or its files cannot be loaded (logged): the
-    platform must keep working on rules alone, never fail because of the model.
+    platform must keep working on rules alone, never fail because of the model. A text the
+    model knows nothing about comes back ``blind`` (uniform choices, always queued).
     """
     record = selectors.active_model(name)
     if record is None or not texts:
@@ -290,10 +321,12 @@ def suggest(texts: Sequence[object], *, name: str = "category", top_k: int = 3) 
         logger.exception("classifier: active model %s cannot be loaded; no suggestions", record)
         return []
     tag = f"{record.name} v{record.version}"
-    return [
-        Suggestion(choices=choices, decision=decide(choices, record.threshold), model=tag)
-        for choices in model.predict(list(texts), top_k=top_k)
-    ]
+    suggestions = []
+    for choices in model.predict(list(texts), top_k=top_k):
+        blind = model.is_blind(choices)
+        decision = QUEUE if blind else decide(choices, record.threshold)
+        suggestions.append(Suggestion(choices=choices, decision=decision, model=tag, blind=blind))
+    return suggestions
 
 
 def assess_urgency(*, title: object = "", body: object = "") -> UrgencyAssessment:

@@ -10,8 +10,10 @@ Who wins:
 * a channel that sends free text without a category gets the model's category: a
   confident ("auto") suggestion may be dispatched automatically when the routing rule is
   certain too; a less confident one is the model's best guess and waits in the queue;
-* with no active model (a fresh install) the catalogue's keywords give the best guess,
-  always to be checked by a dispatcher.
+* with no active model (a fresh install), or when the model knows nothing about the text
+  (its uniform, "blind" answer: English, punctuation or digits only), the catalogue's
+  keywords give the best guess, always to be checked by a dispatcher; when they find
+  nothing either, no category is applied and the submission is refused.
 
 No model, no extra query: whether a model is active is remembered per process for
 ``ZHIWANG_TICKETS_CACHE_CHECK_SECONDS`` (the routing snapshot's interval).
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.conf import settings
 
@@ -60,10 +62,18 @@ def _model_may_be_active() -> bool:
 
 
 def model_suggestions(texts: list[str], *, top_k: int = TOP_K) -> list[Suggestion]:
-    """The active model's suggestions for ``texts`` ([] with no model: rules and keywords then)."""
+    """The active model's suggestions for ``texts`` ([] with no model: rules and keywords then).
+
+    One per text, in order. For a text the model knows nothing about (``blind``: English,
+    punctuation or digits only, …) the suggestion has no choices: the model's uniform
+    answer is no suggestion, so the keywords decide, or the text is refused.
+    """
     if not texts or not _model_may_be_active():
         return []
-    return classifier_services.suggest(texts, name=MODEL_NAME, top_k=top_k)
+    return [
+        replace(s, choices=[]) if s.blind else s
+        for s in classifier_services.suggest(texts, name=MODEL_NAME, top_k=top_k)
+    ]
 
 
 def ticket_text(*, title: str, description: str) -> str:
@@ -94,15 +104,21 @@ def allows_kind(category: Category, kind: str) -> bool:
 
 
 def record_of(suggestion: Suggestion | None, *, source: str = "") -> dict:
-    """What is kept on the ticket: ``{"model", "choices": [[code, p], …], "decision", "source"}``."""
+    """What is kept on the ticket: ``{"model", "choices": [[code, p], …], "decision", "source"}``.
+
+    A blind suggestion (see :func:`model_suggestions`) is kept with no choices and ``"blind": true``.
+    """
     if suggestion is None:
         return {"source": source} if source else {}
-    return {
+    record = {
         "model": suggestion.model,
         "choices": [[label, round(float(p), 4)] for label, p in suggestion.choices],
         "decision": suggestion.decision,
         "source": source,
     }
+    if suggestion.blind:
+        record["blind"] = True  # the model was asked and knew nothing about the text
+    return record
 
 
 @dataclass

@@ -37,6 +37,8 @@ MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
 #: Longer texts are cut here: the first 20,000 characters decide, and time stays bounded.
 MAX_TEXT_CHARS = 20_000
+#: Rounding slack when recognising the uniform ("blind") answer.
+BLIND_TOLERANCE = 1e-9
 
 Suggestion = tuple[str, float]
 
@@ -105,6 +107,15 @@ class TrainedModel:
     ) -> list[list[Suggestion]]:
         """For each text, the ``top_k`` labels with their calibrated probabilities, best first."""
         return self.rank(self.predict_proba(texts, presegmented=presegmented, n_jobs=n_jobs), top_k)
+
+    def is_blind(self, suggestions: Sequence[Suggestion]) -> bool:
+        """True when a ranked list is the uniform answer: the model found no evidence in the text.
+
+        That is what :meth:`predict_proba_prepared` gives a text without any known word or
+        character pair (punctuation, digits, English, …). It is no suggestion at all: its
+        "top" label is merely the first in the label order.
+        """
+        return bool(suggestions) and float(suggestions[0][1]) <= 1.0 / len(self.labels) + BLIND_TOLERANCE
 
     @property
     def threshold(self) -> float | None:

@@ -144,14 +144,21 @@ def cross_validate(
     random_state: int = 0,
     progress: ProgressCallback | None = None,
 ) -> np.ndarray | None:
-    """Out-of-fold probability matrix of the full recipe, or None when the data are too small."""
+    """Out-of-fold probability matrix of the full recipe, or None when the data are too small.
+
+    ``cv`` is lowered to the smallest class count and to the number of distinct texts
+    (duplicate groups); below two folds there is no cross-validation.
+    """
     from sklearn.model_selection import StratifiedGroupKFold
 
     counts = np.bincount(y)
-    n_splits = min(cv, int(counts.min()))
-    if n_splits < 2:
+    if min(cv, int(counts.min())) < 2:
         return None
     groups = duplicate_groups(prepared)
+    # a fold holds whole groups: there cannot be more folds than groups (all copies of one text)
+    n_splits = min(cv, int(counts.min()), len(np.unique(groups)))
+    if n_splits < 2:
+        return None
     splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=random_state)
     proba = np.zeros((len(y), len(counts)))
     docs = list(prepared)
@@ -159,6 +166,8 @@ def cross_validate(
         y_train = y[train_idx]
         if len(np.unique(y_train)) < len(counts):
             return None  # a class vanished from a training fold: too small to cross-validate
+        if not any(docs[i] for i in train_idx):
+            return None  # only texts without a usable word in the training fold
         pipeline = build_pipeline(config, y_train, n_docs=len(train_idx), C=C, calibration=calibration)
         pipeline.fit([docs[i] for i in train_idx], y_train)
         model = TrainedModel(
@@ -207,7 +216,8 @@ def train(
 ) -> TrainedModel:
     """Train a classifier on ``texts`` (raw or pre-segmented) and their string ``labels``.
 
-    Rows with an empty label are skipped (counted in the metadata). ``presegmented=None``
+    Rows with an empty label are skipped (counted in the metadata); when no text has a
+    usable token at all, ``ServiceError("classifier.no_usable_text")``. ``presegmented=None``
     decides per text (see ``ml.text.looks_presegmented``). ``cv`` folds of cross-validation
     measure the metrics and the auto-dispatch threshold first (``cv=0`` skips it: no threshold,
     so the model never dispatches automatically until one is measured).
@@ -221,6 +231,15 @@ def train(
     prepared = _prepare_with_progress(
         texts, presegmented=presegmented, words=config.trains_on_words, progress=progress
     )
+    if not any(prepared):
+        raise ServiceError(
+            "classifier.no_usable_text",
+            _(
+                "None of the %(count)d texts has a word or character to learn from "
+                "(they are empty or punctuation only)."
+            )
+            % {"count": len(prepared)},
+        )
 
     metrics: dict = {"evaluated_on": None, "threshold": None}
     if cv and cv >= 2:

@@ -87,7 +87,8 @@ class TrainingStatus(models.TextChoices):
 class TrainingRun(models.Model):
     """One retraining of the category model from the corrected history, run by the task worker.
 
-    ``progress`` (0–100) and ``stage`` are written as training goes, for the admin page.
+    ``progress`` (0–100) and ``stage`` are written as training goes, for the admin page
+    (``updated_at`` with them).
     The newest corrections are held back from training (``held_back``) and measure the
     candidate against the active model (``comparison``).
     """
@@ -118,6 +119,9 @@ class TrainingRun(models.Model):
         related_name="+",
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    #: Moves with every status or progress write: a queued or running run that has not moved
+    #: for long was left by a dead worker (``classifier_retrain_request`` gives it up).
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 
     class Meta:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db import transaction
 from django.db.models import Max
@@ -46,6 +47,11 @@ HISTORY_MAX = 20_000
 #: Fewer labelled examples than this cannot make a useful model.
 MIN_EXAMPLES = 20
 DRIFT_NOTICE_KEY = "classifier.drift.category"
+#: A queued or running training run that has not moved for this long is given up (failed).
+#: Progress is written at every stage of training; the longest silent stretch (the final fit
+#: on the whole history) takes minutes, far less than this.
+STALE_RUN_AFTER = timedelta(hours=1)
+_BUSY = (TrainingStatus.QUEUED, TrainingStatus.RUNNING)
 #: Training progress: each stage of ``ml.train`` maps onto a slice of 0–100 %.
 _STAGES = {"prepare": (5, 30), "cross-validate": (30, 80), "fit": (80, 92)}
 
@@ -109,13 +115,34 @@ def labelled_history(*, hold_back: int | None = None) -> LabelledHistory:
 # --- retraining (task worker) -------------------------------------------------------------
 
 
+def stale_runs_give_up(*, now=None) -> int:
+    """Mark queued or running runs that have not moved for ``STALE_RUN_AFTER`` as failed.
+
+    Such a run was left by a task worker that died or was restarted (or a task that was
+    lost); left alone it would block retraining for ever. Returns how many were given up.
+    """
+    now = now or timezone.now()
+    return TrainingRun.objects.filter(status__in=_BUSY, updated_at__lt=now - STALE_RUN_AFTER).update(
+        status=TrainingStatus.FAILED,
+        error=_(
+            "Given up: no progress for more than %(minutes)d minutes (the task worker stopped or "
+            "was restarted). Start a new retraining."
+        )
+        % {"minutes": int(STALE_RUN_AFTER.total_seconds() // 60)},
+        finished_at=now,
+        updated_at=now,
+    )
+
+
 def classifier_retrain_request(*, actor) -> tuple[TrainingRun, bool]:
     """Queue a retraining (the task worker runs it); a run already queued or running is returned.
 
-    Returns (run, created). The page polls the run's progress.
+    Returns (run, created). The page polls the run's progress. A run that has not moved
+    for ``STALE_RUN_AFTER`` is given up first (marked failed), so it cannot block for ever.
     """
     with transaction.atomic():
-        busy = TrainingRun.objects.filter(status__in=(TrainingStatus.QUEUED, TrainingStatus.RUNNING)).first()
+        stale_runs_give_up()
+        busy = TrainingRun.objects.filter(status__in=_BUSY).first()
         if busy is not None:
             return busy, False
         run = TrainingRun.objects.create(requested_by=actor if getattr(actor, "pk", None) else None)
@@ -140,7 +167,10 @@ def classifier_retrain(*, run_id: int, cv: int = 3) -> TrainingRun:
         return run
 
     def update(**fields):
-        TrainingRun.objects.filter(pk=run.pk).update(**fields)
+        fields["updated_at"] = timezone.now()
+        if not TrainingRun.objects.filter(pk=run.pk, status__in=_BUSY).update(**fields):
+            # given up meanwhile (stale_runs_give_up): a newer run has taken over
+            raise ServiceError("tickets.training_given_up", _("This retraining was given up; stopped."))
         for name, value in fields.items():
             setattr(run, name, value)
 
@@ -183,7 +213,15 @@ def classifier_retrain(*, run_id: int, cv: int = 3) -> TrainingRun:
             finished_at=timezone.now(),
         )
     except Exception as error:
-        update(status=TrainingStatus.FAILED, error=str(error)[:500], finished_at=timezone.now())
+        if isinstance(error, ServiceError):
+            message = error.message
+        else:  # a library's own words mean nothing on the page; the worker's log has them
+            message = _("Training failed unexpectedly; the task worker's log has the details.")
+        now = timezone.now()
+        fields = {"status": TrainingStatus.FAILED, "error": message[:500], "finished_at": now}
+        TrainingRun.objects.filter(pk=run.pk, status__in=_BUSY).update(updated_at=now, **fields)
+        for name, value in fields.items():
+            setattr(run, name, value)
         raise
     return run
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
@@ -110,6 +111,11 @@ class Command(BaseCommand):
     def _train(self, options):
         from tqdm import tqdm
 
+        output = Path(options["output"])
+        if output.exists() and not output.is_dir():
+            raise CommandError(
+                _("%(path)s is a file; --output names the model directory to write.") % {"path": output}
+            )
         columns, rows = read_table(options["input"])
         require_columns(options["input"], columns, [*options["text_columns"], options["label_column"]])
         if not rows:
@@ -143,7 +149,12 @@ class Command(BaseCommand):
         finally:
             for bar in bars.values():
                 bar.close()
-        model.save(options["output"])
+        try:
+            model.save(output)
+        except OSError as error:
+            raise CommandError(
+                _("Cannot write the model directory %(path)s: %(error)s") % {"path": output, "error": error}
+            ) from error
         self._report(model, options["output"])
         if options.get("register"):
             from zhiwang.classifier import services

@@ -1,10 +1,10 @@
-"""Masking (脱敏) of ID numbers, phone numbers and names."""
+"""Masking (脱敏) of ID numbers, phone numbers and names, also inside free text (mask_text)."""
 
 from __future__ import annotations
 
 import pytest
 
-from zhiwang.core.masking import mask_id_number, mask_middle, mask_name, mask_phone
+from zhiwang.core.masking import mask_id_number, mask_middle, mask_name, mask_phone, mask_text
 
 
 def test_id_number_keeps_the_first_three_and_last_four():
@@ -71,3 +71,53 @@ def test_mask_middle_never_shows_more_than_asked():
     assert mask_middle("abcd", keep_start=2, keep_end=2) == "a*cd"
     assert mask_middle("ab", keep_start=2, keep_end=2) == "*b"
     assert mask_middle("ab", keep_start=2, keep_end=2, min_masked=2) == "**"
+
+
+# --- mask_text: full-width forms and other dashes -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("身份证４４０３０５１９９００１０１１２３Ｘ", "１９９００１０１"),
+        ("身份证４４０３０５１９９００１０１１２３ｘ被冒用", "１９９００１０１"),
+        ("身份证44030519900101123Ｘ", "19900101"),
+        ("身份证４４０３０５　１９９００１０１　１２３４", "１９９００１０１"),
+        ("电话０７５５－１２３４５６７８", "１２３４５６７８"),
+        ("电话0755－12345678", "12345678"),
+        ("电话0755—12345678", "12345678"),  # em dash
+        ("电话0755–12345678", "12345678"),  # en dash
+        ("（０７５５）８８８８９９９９", "８８８８９９９９"),
+        ("手机１３８１２３４５６７８", "１２３４５６７８"),
+        ("手机138—1234—5678", "1234"),
+        ("电话：２６８８１２３４", "２６８８"),
+    ],
+)
+def test_mask_text_hides_full_width_numbers(text, secret):
+    masked = mask_text(text)
+    assert secret not in masked and "*" in masked, masked
+
+
+def test_mask_text_keeps_the_words_around_as_written():
+    assert mask_text("电话：０７５５－１２３４５６７８，谢谢") == "电话：075*****5678，谢谢"
+    assert (
+        mask_text("姓名：李明，身份证４４０３０５１９９００１０１１２３Ｘ。")
+        == "姓名：李*，身份证440***********123X。"
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "２０２６－１１－２０交了５００元",
+        "2026—2027年度",
+        "１３:００–１５:００停水",
+        "３栋５０２室",
+        "类别编码 ０１０１０２０３０４",
+        "我是周边居民",
+        "龙华区反映",
+        "第１—３层",
+    ],
+)
+def test_mask_text_keeps_full_width_ordinary_numbers(text):
+    assert mask_text(text) == text

@@ -189,6 +189,14 @@ def test_reports_petitions_and_discipline_matters_are_not_published(o311):
     assert by_id == []
 
 
+def test_criminal_matters_and_community_correction_are_not_published(o311):
+    hidden = [*make_tickets(1, category_code="131103"), *make_tickets(1, category_code="131001")]
+    listed = numbers(o311.doc(o311.get("requests")))
+    for ticket in hidden:
+        assert ticket.number not in listed
+        assert o311.get(f"requests/{ticket.number}").status_code == 404
+
+
 def test_what_is_published_is_configurable(o311, settings):
     [report] = make_tickets(1, kind="report")
     settings.ZHIWANG_OPEN311_PUBLIC_KINDS = ["report"]

@@ -61,6 +61,8 @@ def mask_name(value) -> str:
 # an area code in brackets), ID numbers (also written in groups), e-mail addresses and a name a
 # caller gives for themselves ("我叫王秀英", "市民王建国反映"). Ordinary numbers stay: dates
 # ("2026-11-20"), amounts ("500元"), building and room numbers ("3栋502"), short codes.
+# Full-width digits, letters and punctuation and the other dashes are matched as their ASCII
+# forms (``_FOLD``): "４４０３０５…１２３Ｘ" and "０７５５－１２３４５６７８" are masked too.
 
 _SEP = r"[-. \u00a0]"
 #: 18 characters, possibly in groups ("440305 19900101 1234"); the last may be X.
@@ -99,8 +101,34 @@ _CALLER_NAME = re.compile(
 )
 
 
+#: Written forms matched as their ASCII equivalent, one character for one so that positions in
+#: the folded text are positions in the original: the full-width forms ("４４０３", "Ｘ", "－",
+#: "＠", "（"; their NFKC mappings), the ideographic space, and the dashes people type between
+#: digits ("—", "–", "−"), which NFKC leaves alone.
+_FOLD = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
+_FOLD[0x3000] = " "
+_FOLD.update(dict.fromkeys((0x2010, 0x2011, 0x2012, 0x2013, 0x2014, 0x2015, 0x2212, 0xFE58, 0xFE63), "-"))
+
+
 def _digits(value: str) -> str:
     return re.sub(r"[^\dXx+]", "", value)
+
+
+def _sub(pattern: re.Pattern, replace, text: str) -> str:
+    """``pattern.sub`` matched on the folded text; ``replace(match, text)`` reads the digits from the
+    match (folded: ASCII) and words to keep as they were from ``_written(match, text, group)``."""
+    folded = text.translate(_FOLD)
+    parts, last = [], 0
+    for match in pattern.finditer(folded):
+        parts += [text[last : match.start()], replace(match, text)]
+        last = match.end()
+    parts.append(text[last:])
+    return "".join(parts)
+
+
+def _written(match: re.Match, text: str, group: str) -> str:
+    """A group of a match in the folded text, as the original text has it."""
+    return text[slice(*match.span(group))]
 
 
 def _mask_email(value: str) -> str:
@@ -115,13 +143,17 @@ def mask_text(text):
     """
     if not text or not isinstance(text, str):
         return text
-    text = _ID_NUMBER.sub(lambda m: mask_id_number(_digits(m.group())), text)
-    text = _MOBILE.sub(lambda m: mask_phone(_digits(m.group())), text)
-    text = _LANDLINE.sub(lambda m: mask_phone(_digits(m.group())), text)
-    text = _ANNOUNCED_PHONE.sub(lambda m: m.group("lead") + mask_phone(_digits(m.group("number"))), text)
-    text = _EMAIL.sub(lambda m: _mask_email(m.group()), text)
-    text = _SELF_NAME.sub(lambda m: m.group("lead") + mask_name(m.group("name")), text)
-    return _CALLER_NAME.sub(lambda m: mask_name(m.group()), text)
+    text = _sub(_ID_NUMBER, lambda m, _t: mask_id_number(_digits(m.group())), text)
+    text = _sub(_MOBILE, lambda m, _t: mask_phone(_digits(m.group())), text)
+    text = _sub(_LANDLINE, lambda m, _t: mask_phone(_digits(m.group())), text)
+    text = _sub(
+        _ANNOUNCED_PHONE,
+        lambda m, t: _written(m, t, "lead") + mask_phone(_digits(m.group("number"))),
+        text,
+    )
+    text = _sub(_EMAIL, lambda m, _t: _mask_email(m.group()), text)
+    text = _sub(_SELF_NAME, lambda m, t: _written(m, t, "lead") + mask_name(m.group("name")), text)
+    return _sub(_CALLER_NAME, lambda m, _t: mask_name(m.group()), text)
 
 
 def mask_data(value):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -21,8 +21,20 @@ MAX_SPAN = timedelta(days=90)
 MAX_PAGE_SIZE = 1000
 #: More ids than this in ``service_request_id`` is refused.
 MAX_IDS = 1000
+#: The deepest page: ``(page - 1) * page_size`` rows skipped at most. Further pages would cost a
+#: scan of every skipped row (and a huge page overflows the database's integer); narrowing the
+#: date range reaches older requests.
+MAX_OFFSET = 10**7
 
-_W3C = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})$")
+_W3C = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})$", re.ASCII)
+#: W3C datetimes closer to year 1 or 9999 have no 90-day window around them (nor, for some, a
+#: time in UTC): date arithmetic on them raises OverflowError.
+_EARLIEST = datetime.min.replace(tzinfo=UTC) + MAX_SPAN
+_LATEST = datetime.max.replace(tzinfo=UTC) - MAX_SPAN
+#: ASCII digits only: str.isdigit() also accepts "²" or "٣", which int() refuses or reads differently.
+_DIGITS = re.compile(r"[0-9]+")
+#: Stands for any number of more than 18 digits (int() refuses strings of thousands of digits).
+_HUGE = 10**18
 _ATTRIBUTE = re.compile(r"^attribute\[([^\[\]]+)\](\[\])?$")
 
 
@@ -44,23 +56,29 @@ def parse_w3c(text: str, field: str, errors: ErrorList) -> datetime | None:
         )
         return None
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         errors.add(field, "open311.datetime_invalid", _("This date and time does not exist."))
         return None
+    if not _EARLIEST <= parsed <= _LATEST:
+        errors.add(field, "open311.datetime_invalid", _("This date and time is out of range."))
+        return None
+    return parsed
 
 
 def _positive_int(params, name: str, default: int, errors: ErrorList, maximum: int | None = None) -> int:
     raw = value(params, name)
     if not raw:
         return default
-    if not raw.isdigit() or int(raw) < 1:
+    if not _DIGITS.fullmatch(raw) or not raw.strip("0"):
         errors.add(name, "open311.not_positive_integer", _("Give a whole number of 1 or more."))
         return default
-    if maximum is not None and int(raw) > maximum:
+    digits = raw.lstrip("0")
+    number = int(digits) if len(digits) <= 18 else _HUGE
+    if maximum is not None and number > maximum:
         errors.add(name, "open311.too_large", _("At most %(max)s.") % {"max": maximum})
         return default
-    return int(raw)
+    return number
 
 
 @dataclass(frozen=True)
@@ -100,7 +118,18 @@ def parse_request_query(params, *, now: datetime | None = None) -> RequestQuery:
         errors.add("status", "open311.status_invalid", _("The status is open or closed."))
     page = _positive_int(params, "page", 1, errors)
     page_size = _positive_int(params, "page_size", MAX_PAGE_SIZE, errors, maximum=MAX_PAGE_SIZE)
+    last_page = MAX_OFFSET // page_size + 1
+    if page > last_page:
+        errors.add(
+            "page",
+            "open311.too_large",
+            _("At most %(max)s with page_size %(size)s: narrow the date range to reach older requests.")
+            % {"max": last_page, "size": page_size},
+        )
     if not errors.errors:
+        # in UTC: PostgreSQL refuses offsets beyond ±15:59, which W3C datetimes may carry
+        start = start.astimezone(UTC) if start else None
+        end = end.astimezone(UTC) if end else None
         if start is None and end is None:
             end = now
             start = now - MAX_SPAN

@@ -42,6 +42,8 @@ PREFERRED_KINDS = (
 )
 MAX_DESCRIPTION = 4000
 MAX_CLIENT_REQUEST_ID = 100
+#: ``ticket_submit``'s limit on the reporter's name, which first_name and last_name make together.
+MAX_REPORTER_NAME = 64
 #: ``ticket_submit`` names its fields after the ticket; a client knows the Open311 parameters.
 PARAMETER_OF_FIELD = {
     "category": "service_code",
@@ -321,6 +323,18 @@ def open311_request_submit(
     for name, text in (("first_name", first_name), ("last_name", last_name)):
         if len(text) > 32:
             errors.add(name, "open311.too_long", _("At most %(max)s characters.") % {"max": 32})
+    reporter_name = _reporter_name(first_name, last_name)
+    if len(first_name) <= 32 and len(last_name) <= 32 and len(reporter_name) > MAX_REPORTER_NAME:
+        # a Western name takes a space between its parts: 32 + 1 + 32 is one too many
+        errors.add(
+            "first_name",
+            "tickets.reporter_name_long",
+            _(
+                "The name (first_name and last_name together, with the space between them) may have "
+                "at most %(max)s characters (%(length)s given)."
+            )
+            % {"max": MAX_REPORTER_NAME, "length": len(reporter_name)},
+        )
     ticket_kind = _kind(category, kind, errors)
     errors.raise_if_any("open311.invalid", _("The service request has invalid fields."))
 
@@ -339,7 +353,7 @@ def open311_request_submit(
                 title=(description or category.name)[:40],
                 description=text,
                 external_id=f"{client.pk}:{client_request_id}" if client_request_id else "",
-                reporter_name=_reporter_name(first_name, last_name),
+                reporter_name=reporter_name,
                 reporter_phone=phone,
                 address_text=address_string,
                 address_code=address_id,

@@ -7,21 +7,34 @@ else); their ``code`` is one of our stable codes (``open311.…``, ``tickets.…
 
 from __future__ import annotations
 
+import logging
 from functools import wraps
 
 from django.conf import settings
+from django.core.exceptions import (
+    BadRequest,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.http import HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render as render_page
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
-from zhiwang.core.errors import NotFound, ServiceError
+from zhiwang.core.errors import ErrorList, NotFound, ServiceError
 from zhiwang.open311 import documents, params, selectors, services
 from zhiwang.open311.render import Problem, error_response, problems_of, respond
 
 DEFAULT_JURISDICTION = "shenzhen.gov.cn"
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+#: The Open311 parameter each URL part stands for, to name it in an error.
+PATH_PARAMETERS = {"code": "service_code", "number": "service_request_id", "token_id": "token_id"}
+#: What Django raises reading a body or query it cannot parse (else answered as its HTML 400 page).
+UNREADABLE = (MultiPartParserError, TooManyFieldsSent, TooManyFilesSent, RequestDataTooBig, BadRequest)
 
 
 def jurisdiction() -> str:
@@ -33,8 +46,65 @@ def _param(request, name: str) -> str:
     return (source.get(name) or request.GET.get(name) or "").strip()
 
 
+def _check_characters(request, kwargs: dict) -> None:
+    """Refuse the NUL character (U+0000) in any parameter, name or URL part: PostgreSQL cannot
+    store or compare it in text (DataError, a 500), and it is never meant."""
+    errors = ErrorList()
+    message = _("The NUL character (U+0000) is not allowed.")
+    for name, part in kwargs.items():
+        if "\x00" in part:
+            errors.add(PATH_PARAMETERS.get(name, name), "open311.invalid_character", message)
+    sources = [request.GET] + ([request.POST] if request.method == "POST" else [])
+    for source in sources:
+        for name, values in source.lists():
+            if "\x00" in name or any("\x00" in v for v in values):
+                errors.add(name.replace("\x00", "\\x00"), "open311.invalid_character", message)
+    if "\x00" in request.headers.get("Idempotency-Key", ""):
+        errors.add("Idempotency-Key", "open311.invalid_character", message)
+    errors.raise_if_any("open311.invalid_character", message)
+
+
+def _unreadable(request, fmt: str, exc: Exception) -> HttpResponse:
+    """A body or query Django could not parse, in the spec's error format instead of an HTML page."""
+    if isinstance(exc, SuspiciousOperation):
+        # logged like Django logs it when it answers the 400 itself
+        logging.getLogger(f"django.security.{exc.__class__.__name__}").error(
+            str(exc), exc_info=exc, extra={"status_code": 400, "request": request}
+        )
+    if isinstance(exc, RequestDataTooBig):
+        problem = Problem(
+            "open311.too_large",
+            _("The request is too large: at most %(max)s bytes besides files.")
+            % {"max": settings.DATA_UPLOAD_MAX_MEMORY_SIZE},
+        )
+    elif isinstance(exc, TooManyFieldsSent):
+        problem = Problem(
+            "open311.bad_request",
+            _("The request has too many parameters: at most %(max)s.")
+            % {"max": settings.DATA_UPLOAD_MAX_NUMBER_FIELDS},
+        )
+    elif isinstance(exc, TooManyFilesSent):
+        problem = Problem(
+            "open311.bad_request",
+            _("The request has too many files: at most %(max)s.")
+            % {"max": settings.DATA_UPLOAD_MAX_NUMBER_FILES},
+        )
+    else:
+        problem = Problem(
+            "open311.bad_request",
+            _(
+                "The request body cannot be read. Post it as application/x-www-form-urlencoded; charset=utf-8."
+            ),
+        )
+    return error_response(fmt, 400, [problem])
+
+
 def endpoint(*methods: str):
-    """Method check, ``jurisdiction_id`` check and ``ServiceError`` → Open311 errors, for one view."""
+    """Method check, ``jurisdiction_id`` check and ``ServiceError`` → Open311 errors, for one view.
+
+    Also answers, in the spec's format, what Django would answer with its HTML 400 page (a body
+    it cannot parse, too many fields, too large) and any NUL character in the request.
+    """
     allowed = set(methods) | ({"HEAD"} if "GET" in methods else set())
 
     def decorate(view):
@@ -55,6 +125,7 @@ def endpoint(*methods: str):
                 response["Allow"] = ", ".join(sorted(allowed))
                 return response
             try:
+                _check_characters(request, kwargs)
                 given = _param(request, "jurisdiction_id")
                 if given and given != jurisdiction():
                     raise NotFound(
@@ -65,7 +136,11 @@ def endpoint(*methods: str):
                 return view(request, fmt, **kwargs)
             except ServiceError as exc:
                 return error_response(fmt, exc.status, problems_of(exc))
+            except UNREADABLE as exc:
+                return _unreadable(request, fmt, exc)
 
+        # zhiwang.web.middleware.RejectNulBytesMiddleware leaves the NUL check to us (our format)
+        wrapper.handles_nul_bytes = True
         return wrapper
 
     return decorate
@@ -233,3 +308,7 @@ def not_found(request, rest: str = ""):
             )
         ],
     )
+
+
+# reads nothing, so a NUL in the path is harmless: the 404 stays in the spec's format
+not_found.handles_nul_bytes = True

@@ -16,6 +16,11 @@ connection (``http.client``): a fixed number of requests, stopped early at ``--t
 Loopback only. Reports req/s, p50/p90/p99 latency, errors, and the CPU the client itself used
 (it shares the two cores with the server). Writes benchmarks/out/tickets_http.md.
 
+``--submit-modes sync,queued`` also measures the queued path (``Prefer: respond-async``: 202 with
+a receipt, the task worker writes the tickets): a huey consumer (``zhiwang run_huey``) runs beside
+the server during the load, as in production, and after the load the script waits until the
+queue is empty and reports how long that took and how many tickets were written or refused.
+
     .venv/bin/python benchmarks/tickets_http.py
     .venv/bin/python benchmarks/tickets_http.py --profiles gunicorn-gthread --workers 3 --requests 3000
 """
@@ -89,6 +94,29 @@ def wait_until_up(port: int, seconds: float = 60) -> None:
         except OSError:
             time.sleep(0.3)
     raise SystemExit(f"the server on port {port} did not come up")
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine spent busy (all cores, from /proc/stat): server, database,
+    task worker and load generator together."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def start_consumer(env: dict) -> subprocess.Popen:
+    return subprocess.Popen([str(BIN / "zhiwang"), "run_huey"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+
+
+def stop(process: subprocess.Popen | None) -> None:
+    if process is None or process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def process_cpu_seconds(pid: int) -> float:
@@ -206,6 +234,30 @@ def payload_factory(codes: list[str], categories: dict[str, list[str]], run: str
     return body
 
 
+def queue_state() -> dict[str, int]:
+    """How many queued submissions are in each state (read in this process, over its own connection)."""
+    from django.db import connection
+    from django.db.models import Count
+
+    from zhiwang.tickets.models import QueuedSubmission
+
+    state = dict(QueuedSubmission.objects.values_list("status").annotate(n=Count("id")).order_by())
+    connection.close()
+    return state
+
+
+def wait_for_drain(limit: float) -> tuple[float, dict[str, int]]:
+    """Seconds until nothing is queued or being processed (or ``limit``), and the final states."""
+    started = time.perf_counter()
+    while True:
+        state = queue_state()
+        if not state.get("queued") and not state.get("processing"):
+            return time.perf_counter() - started, state
+        if time.perf_counter() - started > limit:
+            return float("nan"), state
+        time.sleep(0.5)
+
+
 def in_process_profile(token: str, body, count: int) -> dict:
     """The same POST through Django's test client in this process: the application's own cost per request."""
     import cProfile
@@ -246,16 +298,42 @@ def markdown(info: dict, setup: dict, results: list[dict], args, profile: dict |
         "dispatched automatically, half hotline complaints). Baseline: `GET /healthz` in the same run. "
         "The load generator shares the two cores with the server: its CPU share is shown.",
         "",
-        "| server profile | endpoint | req/s | p50 ms | p90 ms | p99 ms | errors | client CPU (cores) | server CPU (cores) |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| server profile | endpoint | req/s | p50 ms | p90 ms | p99 ms | errors | client CPU (cores) | server CPU (cores) "
+        "| machine CPU busy (cores) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         for name in ("healthz", "submit"):
             m = r[name]
             endpoint = "GET /healthz" if name == "healthz" else "POST /api/v1/tickets/"
+            if r.get("queued") and name == "submit":
+                endpoint += " (Prefer: respond-async → 202)"
             lines.append(
                 f"| {r['label']} | {endpoint} | {m['rps']:.0f} | {m['p50_ms']:.1f} | {m['p90_ms']:.1f} | "
-                f"{m['p99_ms']:.1f} | {m['errors']} | {m['client_cpu_share']:.2f} | {m['server_cpu_share']:.2f} |"
+                f"{m['p99_ms']:.1f} | {m['errors']} | {m['client_cpu_share']:.2f} | {m['server_cpu_share']:.2f} | "
+                f"{m['machine_cpu_share']:.2f} |"
+            )
+    queued = [r for r in results if r.get("queued")]
+    if queued:
+        lines += [
+            "",
+            "Queued path: a huey consumer (`zhiwang run_huey`, Redis) "
+            + (
+                "ran beside the server during the load"
+                if args.consumer == "during"
+                else "was stopped during the load and started when it ended (a burst absorbed, then written)"
+            )
+            + "; after the load the script waited until no submission was queued or being processed.",
+            "",
+            "| server profile | accepted (202) | drain after the load s | tickets written | refused | "
+            "written/s over load + drain |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for r in queued:
+            q = r["queued"]
+            lines.append(
+                f"| {r['label']} | {q['accepted']} | {q['drain_seconds']:.1f} | {q['done']} | {q['refused']} | "
+                f"{q['written_per_second']:.0f} |"
             )
     if profile:
         lines += [
@@ -284,6 +362,18 @@ def main(argv=None) -> int:
         default="on",
         help="ZHIWANG_INTAKE_GROUP_COMMIT of the server: on, off, or both (off,on) measured in the same run",
     )
+    parser.add_argument(
+        "--submit-modes",
+        default="sync",
+        help="sync (the answer carries the ticket), queued (Prefer: respond-async, 202), or both: sync,queued",
+    )
+    parser.add_argument(
+        "--consumer",
+        default="during",
+        choices=["during", "after"],
+        help="queued mode: the task worker runs during the load (steady state), or starts after it (a burst)",
+    )
+    parser.add_argument("--drain-limit", type=float, default=600.0, help="queued mode: most seconds to wait")
     parser.add_argument("--output", default=str(OUT_DIR / "tickets_http.md"))
     args = parser.parse_args(argv)
     info = machine_info()
@@ -328,14 +418,23 @@ def main(argv=None) -> int:
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     results = []
     modes = [m.strip() for m in args.group_commit.split(",") if m.strip()]
-    runs = [(p.strip(), mode) for p in args.profiles.split(",") if p.strip() for mode in modes]
-    for profile, mode in runs:
+    submit_modes = [m.strip() for m in args.submit_modes.split(",") if m.strip()]
+    runs = [
+        (p.strip(), mode, submit_mode)
+        for p in args.profiles.split(",")
+        if p.strip()
+        for submit_mode in submit_modes
+        for mode in (modes if submit_mode == "sync" else ["off"])
+    ]
+    for profile, mode, submit_mode in runs:
+        queued_mode = submit_mode == "queued"
+        run_headers = {**headers, "Prefer": "respond-async"} if queued_mode else headers
         port = free_port()
         command = server_command(profile, port, args.workers, args.threads)
         label = f"{profile} ({args.workers} workers" + (
             f" × {args.threads} threads)" if "gthread" in profile else ")"
         )
-        label += f", group commit {mode}"
+        label += ", queued (202)" if queued_mode else f", group commit {mode}"
         # Django's persistent connections are per thread: right for WSGI threads, but under ASGI every
         # request runs in a new context and would leave its connection open (Django: use a pool).
         server_env = {
@@ -345,30 +444,58 @@ def main(argv=None) -> int:
         }
         server = subprocess.Popen(command, env=server_env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                   start_new_session=True)  # fmt: skip
+        consumer = start_consumer(server_env) if queued_mode else None
         try:
             wait_until_up(port)
             body = payload_factory(codes, categories, f"{profile}-{port}")
             # warm-up: every worker builds its locate index and opens its connection
-            load(port, method="POST", path="/api/v1/tickets/", bodies=lambda n, body=body: body(900_000 + n), headers=headers,
+            load(port, method="POST", path="/api/v1/tickets/", bodies=lambda n, body=body: body(900_000 + n), headers=run_headers,
                  clients=args.clients, requests=200, limit=60)  # fmt: skip
+            if queued_mode:
+                wait_for_drain(args.drain_limit)
+                if args.consumer == "after":  # the load is absorbed first, written afterwards
+                    stop(consumer)
+                    consumer = None
             result = {"label": label}
             for name, method, path, bodies in (
                 ("healthz", "GET", "/healthz", None),
                 ("submit", "POST", "/api/v1/tickets/", body),
             ):
-                cpu0 = process_cpu_seconds(server.pid)
-                m = load(port, method=method, path=path, bodies=bodies, headers=headers, clients=args.clients,
+                cpu0, busy0 = process_cpu_seconds(server.pid), machine_busy_seconds()
+                before = queue_state() if queued_mode and name == "submit" else {}
+                m = load(port, method=method, path=path, bodies=bodies, headers=run_headers, clients=args.clients,
                          requests=args.requests, limit=args.time_limit)  # fmt: skip
                 m["server_cpu_share"] = (process_cpu_seconds(server.pid) - cpu0) / m["seconds"]
+                m["machine_cpu_share"] = (machine_busy_seconds() - busy0) / m["seconds"]
+                if queued_mode and name == "submit":
+                    if consumer is None:
+                        consumer = start_consumer(server_env)
+                    drain, after = wait_for_drain(args.drain_limit)
+                    accepted = m["statuses"].get("202", 0)
+                    done = after.get("done", 0) - before.get("done", 0)
+                    refused = after.get("refused", 0) - before.get("refused", 0)
+                    result["queued"] = {
+                        "accepted": accepted,
+                        "drain_seconds": drain,
+                        "done": done,
+                        "refused": refused,
+                        "written_per_second": done / (m["seconds"] + drain) if drain == drain else 0.0,
+                    }
+                    print(
+                        f"    queue drained {drain:.1f} s after the load: {done} written, {refused} refused",
+                        flush=True,
+                    )
                 result[name] = m
                 print(
                     f"{label:<38} {method} {path:<20} {m['rps']:7.0f} req/s  p50 {m['p50_ms']:6.1f}  "
                     f"p99 {m['p99_ms']:7.1f} ms  errors {m['errors']}  statuses {m['statuses']}  "
-                    f"client CPU {m['client_cpu_share']:.2f}  server CPU {m['server_cpu_share']:.2f}",
+                    f"client CPU {m['client_cpu_share']:.2f}  server CPU {m['server_cpu_share']:.2f}  "
+                    f"machine CPU {m['machine_cpu_share']:.2f}",
                     flush=True,
                 )
             results.append(result)
         finally:
+            stop(consumer)
             os.killpg(server.pid, signal.SIGTERM)
             try:
                 server.wait(timeout=20)

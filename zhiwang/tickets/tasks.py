@@ -59,10 +59,10 @@ def queued_submissions_task() -> int:
     the drain flag's lifetime (not when tasks run inside the request, as in the tests)."""
     from django.conf import settings
 
-    from zhiwang.tickets.services.submit_queue import DRAIN_FLAG_SECONDS, queued_submissions_process
+    from zhiwang.tickets.services.submit_queue import DRAIN_LINGER_SECONDS, queued_submissions_process
 
     inline = settings.HUEY.get("immediate", False)
-    return queued_submissions_process(linger=0.0 if inline else DRAIN_FLAG_SECONDS + 0.5)
+    return queued_submissions_process(linger=0.0 if inline else DRAIN_LINGER_SECONDS)
 
 
 @db_periodic_task(crontab(minute="*"))

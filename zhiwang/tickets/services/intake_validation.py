@@ -31,6 +31,21 @@ MAX_LENGTHS = {
 }
 
 
+def _snapshot_category(code: str) -> tuple[Category | None, bool]:
+    """``_category`` for a code, read from the process's routing snapshot alone (no query).
+
+    For a check ahead of the real one (a queued submission is validated again, against the
+    table, when it is written): at most the snapshot's interval behind the catalogue.
+    """
+    config = routing_config()
+    by_code = getattr(config, "_active_by_code", None)
+    if by_code is None:
+        with_children = {c.parent_id for c in config.categories.values() if c.is_active and c.parent_id}
+        by_code = {c.code: (c, c.pk in with_children) for c in config.categories.values() if c.is_active}
+        object.__setattr__(config, "_active_by_code", by_code)  # frozen dataclass: one-off memo
+    return by_code.get(code, (None, False))
+
+
 def _category(category: Category | str | None) -> tuple[Category | None, bool]:
     """The active category (by code or instance) with its ancestors, and whether it has active children.
 
@@ -71,11 +86,14 @@ def _validate(
     received_at: datetime | None,
     now: datetime,
     category_required: bool = True,
+    category_from_snapshot: bool = False,
 ) -> tuple[Category | None, str]:
     """Every field rule at once (so a form shows all problems together); returns (category, phone).
 
     ``category_required=False``: no category is fine (the classifier will choose one later, as
     for a queued submission); one given must still be a leaf of the catalogue.
+    ``category_from_snapshot``: a category code is checked against the routing snapshot only
+    (``_snapshot_category``), for a check that is repeated when the ticket is written.
     """
     errors = ErrorList()
     if channel not in Channel.values:
@@ -85,7 +103,10 @@ def _validate(
     if urgency not in Urgency.values:
         errors.add("urgency", "tickets.urgency_unknown", _("Unknown urgency %(value)s.") % {"value": urgency})
     given = not (category is None or category == "")
-    category, has_active_children = _category(category)
+    if category_from_snapshot and isinstance(category, str) and category.strip():
+        category, has_active_children = _snapshot_category(category.strip())
+    else:
+        category, has_active_children = _category(category)
     if category is None and (given or category_required):
         errors.add("category", "tickets.category_unknown", _("Choose a category from the catalogue."))
     elif has_active_children:

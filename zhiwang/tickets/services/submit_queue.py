@@ -20,6 +20,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -42,6 +43,13 @@ RECEIPT_KEEP = timedelta(days=7)
 #: Set while a drain is scheduled, so a burst of submissions schedules one task, not one each.
 DRAIN_FLAG = "tickets:queued:drain-scheduled"
 DRAIN_FLAG_SECONDS = 2
+#: A drain keeps looking for new rows this long after it started (see ``schedule_drain``).
+DRAIN_LINGER_SECONDS = DRAIN_FLAG_SECONDS + 0.5
+#: Within this long after this process last asked for a drain it does not ask the cache again:
+#: that drain (or the one already scheduled) still looks for rows until after this window.
+#: Must stay below ``DRAIN_LINGER_SECONDS - DRAIN_FLAG_SECONDS``.
+LOCAL_ASK_SECONDS = 0.4
+_last_ask = {"at": float("-inf")}
 
 
 @dataclass
@@ -106,6 +114,7 @@ def submission_queue(
         received_at=received_at,
         now=now,
         category_required=False,
+        category_from_snapshot=True,  # checked against the table again when written
     )
     key = f"{channel}:{texts['external_id']}"
     # No look-up of the key among the tickets here: a retry of a submission already written is
@@ -163,11 +172,16 @@ def schedule_drain() -> None:
     """Ask the task worker to process the queue, unless a drain was asked for a moment ago.
 
     The flag lives ``DRAIN_FLAG_SECONDS``; the drain it scheduled keeps looking for new rows
-    until that long after it started (``linger``), so a submission stored while the flag was
+    until ``DRAIN_LINGER_SECONDS`` after it started (``linger``), so a submission stored while the flag was
     up — in this process or, with a shared cache, in any — is claimed by that drain. This holds
     with a per-process cache too (the embedded default), since nothing but time clears the flag.
     The periodic task catches anything else within a minute.
     """
+    now = time.monotonic()
+    inline = settings.HUEY.get("immediate", False)  # tasks run here and now: no drain lingers
+    if not inline and now - _last_ask["at"] < LOCAL_ASK_SECONDS:
+        return  # asked a moment ago (in this process): that drain lingers past this moment
+    _last_ask["at"] = now
     if cache.add(DRAIN_FLAG, 1, timeout=DRAIN_FLAG_SECONDS):
         from zhiwang.tickets.tasks import queued_submissions_task
 

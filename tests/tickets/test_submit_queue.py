@@ -4,6 +4,7 @@ receipt at once, and the task worker writes the ticket a moment later (services.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from datetime import timedelta
 
@@ -268,3 +269,36 @@ def test_two_workers_at_once_write_every_submission_once(city_restored, transact
     rows = QueuedSubmission.objects.filter(key__contains=f":{run}-")
     assert rows.filter(status=QueuedStatus.DONE, created=True).count() == 60
     assert Ticket.objects.filter(idempotency_key__contains=f":{run}-").count() == 60
+
+
+def test_a_lingering_drain_claims_what_arrives_while_it_waits(monkeypatch, hotline, nanshan_building):
+    """The drain scheduled by the wake-up flag keeps looking for rows for the flag's lifetime."""
+    late = []
+    real_sleep = time.sleep
+
+    def sleep_and_receive(seconds):
+        if not late:  # a submission arrives while the drain waits
+            late.append(submission_queue(actor=hotline, **body_for(nanshan_building, external_id="late")))
+        else:
+            real_sleep(seconds)
+
+    monkeypatch.setattr(submit_queue.time, "sleep", sleep_and_receive)
+    assert queued_submissions_process(linger=0.5) == 1  # found on the next look
+    assert QueuedSubmission.objects.get(pk=late[0].submission.pk).status == QueuedStatus.DONE
+
+
+def test_one_drain_is_asked_for_per_moment_and_process(monkeypatch, settings):
+    """With a task worker (not in-process tasks), a burst asks the cache and the queue once."""
+    from zhiwang.tickets import tasks
+
+    asked = []
+    monkeypatch.setattr(tasks, "queued_submissions_task", lambda: asked.append(1))
+    settings.HUEY = {**settings.HUEY, "immediate": False}
+    monkeypatch.setitem(submit_queue._last_ask, "at", float("-inf"))
+    for _ in range(5):
+        submit_queue.schedule_drain()
+    assert asked == [1]
+    # later, once this process's window has passed, the flag (still up) keeps it at one drain
+    monkeypatch.setitem(submit_queue._last_ask, "at", float("-inf"))
+    submit_queue.schedule_drain()
+    assert asked == [1]

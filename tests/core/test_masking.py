@@ -121,3 +121,7 @@ def test_mask_text_keeps_the_words_around_as_written():
 )
 def test_mask_text_keeps_full_width_ordinary_numbers(text):
     assert mask_text(text) == text
+
+
+def test_mask_text_masks_an_email_but_not_the_words_before_it():
+    assert mask_text("邮箱zhang.san@qq.com，请回复") == "邮箱z********@qq.com，请回复"

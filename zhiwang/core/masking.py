@@ -80,7 +80,8 @@ _LANDLINE = re.compile(
 _ANNOUNCED_PHONE = re.compile(
     r"(?P<lead>(?:电话|座机|手机|联系方式|tel|TEL|Tel)(?:号码?)?[:：\s]*)(?P<number>\d(?:[- ]?\d){6,})(?![\d])"
 )
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# ASCII only: ``\w`` would take the Chinese words written before an address ("邮箱zhang@…").
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 #: Common surnames (single and compound) for spotting a name after "我叫" and the like.
 _SURNAMES = (
     "欧阳|司马|诸葛|上官|东方|皇甫|慕容|令狐|司徒|夏侯|公孙|长孙|宇文|尉迟|端木|"

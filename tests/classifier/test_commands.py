@@ -95,6 +95,8 @@ def test_predict_gbk_csv(model_path, tmp_path, capsys):
     assert float(result[0]["confidence"]) > float(result[1]["confidence"])
     assert result[0]["top_3"].count(":") == 3
     assert result[1]["decision"] == "queue"
+    # English only: the model knows nothing in it, so no label (not the first in label order)
+    assert (result[1]["predicted_label"], result[1]["top_3"]) == ("", "")
     assert str(out) in capsys.readouterr().out
 
 

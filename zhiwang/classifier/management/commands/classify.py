@@ -22,7 +22,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
-from zhiwang.classifier.ml import FEATURE_KINDS, FeatureConfig, TrainedModel, decide, train
+from zhiwang.classifier.ml import FEATURE_KINDS, QUEUE, FeatureConfig, TrainedModel, decide, train
 from zhiwang.classifier.ml.evaluation import TARGET_PRECISION, Evaluation, compare
 from zhiwang.classifier.ml.tabular import read_table, require_columns, write_table
 from zhiwang.core.errors import ServiceError
@@ -220,6 +220,11 @@ class Command(BaseCommand):
                     texts, top_k=options["top_k"], presegmented=options["presegmented"], n_jobs=jobs
                 )
                 for row, choices in zip(part, ranked, strict=True):
+                    if model.is_blind(choices):
+                        # nothing in the text the model knows (English, digits, punctuation…):
+                        # no label rather than the first in label order; a person decides
+                        row.update(predicted_label="", confidence="0.0000", top_3="", decision=QUEUE)
+                        continue
                     row["predicted_label"] = choices[0][0]
                     row["confidence"] = f"{choices[0][1]:.4f}"
                     row["top_3"] = "; ".join(f"{label}:{p:.3f}" for label, p in choices)

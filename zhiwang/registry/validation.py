@@ -136,7 +136,7 @@ MASKERS = {
 
 
 def masked(field_name: str, value) -> str:
-    text = "" if value is None else str(value)
+    text = "" if value is None else without_controls(str(value))
     return MASKERS[field_name](text) if field_name in MASKERS and text else text[:255]
 
 
@@ -158,6 +158,38 @@ class Cleaned:
             raise ServiceError(first.code, first.message, field=first.field, fields=self.errors)
 
 
+#: C0 control characters other than tab, newline and carriage return (which ``text`` folds into
+#: spaces with the other whitespace). PostgreSQL refuses a NUL in text; none of them belongs in
+#: a name or an address, so a cell holding one rejects its row (``text.control_character``).
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def has_control(value: str) -> bool:
+    """The text holds a C0 control character other than tab, newline or carriage return."""
+    return not value.isprintable() and _CONTROL_RE.search(value) is not None
+
+
+def without_controls(value: str) -> str:
+    return _CONTROL_RE.sub("", value) if not value.isprintable() else value
+
+
+def _check_controls(cleaned: Cleaned, data: dict) -> dict:
+    """Reject every cell holding a control character; answer the data with those characters
+    removed, so the other checks (and the messages quoting a value) never carry one."""
+    tidy = None
+    for name, raw in data.items():
+        if type(raw) is str and has_control(raw):
+            cleaned.error(
+                name,
+                "text.control_character",
+                _("The value holds a control character (such as NUL); remove it."),
+            )
+            if tidy is None:
+                tidy = dict(data)
+            tidy[name] = _CONTROL_RE.sub("", raw)
+    return data if tidy is None else tidy
+
+
 def text(value) -> str:
     """A cell as text: Excel numbers without ".0", dates as ISO, whitespace trimmed."""
     if type(value) is str:  # the common case (CSV cells)
@@ -172,6 +204,9 @@ def text(value) -> str:
         return value.isoformat()
     return " ".join(str(value).split())
 
+
+#: No record's date (living or operating here since) is earlier.
+EARLIEST_DATE = date(1900, 1, 1)
 
 _DATE_RE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
 
@@ -224,6 +259,14 @@ def _date_field(cleaned: Cleaned, name: str, raw) -> date | None:
     if day is not None and day > timezone.localdate():
         cleaned.error(name, "date.future", _("The date %(day)s is in the future.") % {"day": day.isoformat()})
         return None
+    if day is not None and day < EARLIEST_DATE:
+        cleaned.error(
+            name,
+            "date.too_early",
+            _("The date %(day)s is before %(earliest)s.")
+            % {"day": day.isoformat(), "earliest": EARLIEST_DATE.isoformat()},
+        )
+        return None
     return day
 
 
@@ -248,6 +291,11 @@ def _required(cleaned: Cleaned, kind: str, data: dict) -> None:
 
 def _limited(cleaned: Cleaned, name: str, raw, limit: int) -> str | None:
     value = text(raw)
+    if has_control(value):  # callers pass data through _check_controls; this is the last guard
+        cleaned.error(
+            name, "text.control_character", _("The value holds a control character (such as NUL); remove it.")
+        )
+        return None
     if len(value) > limit:
         cleaned.error(name, "too_long", _("At most %(limit)d characters.") % {"limit": limit})
         return None
@@ -257,6 +305,7 @@ def _limited(cleaned: Cleaned, name: str, raw, limit: int) -> str | None:
 def clean_person(data: dict) -> Cleaned:
     """ID number (GB 11643; gender and birth date derived), name, type, phone, address text, dates."""
     cleaned = Cleaned()
+    data = _check_controls(cleaned, data)
     _required(cleaned, RecordKind.PERSON, data)
     raw_id = text(data.get("id_number"))
     if raw_id:
@@ -285,7 +334,16 @@ def clean_person(data: dict) -> Cleaned:
         if phone is not None or not text(data["phone"]):
             cleaned.values["phone"] = phone or ""
     if "since" in data:
-        cleaned.values["since"] = _date_field(cleaned, "since", data["since"])
+        since = _date_field(cleaned, "since", data["since"])
+        born = cleaned.values.get("birth_date")
+        if since is not None and born is not None and since < born:
+            cleaned.error(
+                "since",
+                "since.before_birth",
+                _("The date %(day)s is before the birth date in the ID number.") % {"day": since.isoformat()},
+            )
+            since = None
+        cleaned.values["since"] = since
     # Given birth date and gender must agree with the ID number (a typo in either is a reason to look).
     if text(data.get("birth_date")):
         try:
@@ -316,6 +374,7 @@ def clean_person(data: dict) -> Cleaned:
 def clean_entity(data: dict) -> Cleaned:
     """Credit code (GB 32100), name, type, legal representative, industry, phone, address text."""
     cleaned = Cleaned()
+    data = _check_controls(cleaned, data)
     _required(cleaned, RecordKind.ENTITY, data)
     raw_code = text(data.get("credit_code"))
     if raw_code:
@@ -344,6 +403,7 @@ def clean_entity(data: dict) -> Cleaned:
 def clean_housing(data: dict) -> Cleaned:
     """Address text (matched later), use, owner, rental flag, occupancy, area."""
     cleaned = Cleaned()
+    data = _check_controls(cleaned, data)
     _required(cleaned, RecordKind.HOUSING, data)
     for name, limit in (("address", 255), ("owner_name", 128)):
         if name in data:
@@ -374,11 +434,12 @@ def clean_housing(data: dict) -> Cleaned:
         cleaned.values["is_rental"] = data["is_rental"]
     if text(data.get("area_m2")):
         try:
-            area = Decimal(text(data["area_m2"]))
-            if area <= 0 or area >= Decimal("10000000"):
+            # Rounded first, then checked: the stored value (2 places, below 10,000,000) is what counts.
+            area = Decimal(text(data["area_m2"])).quantize(Decimal("0.01"))
+            if not Decimal(0) < area < Decimal("10000000"):
                 raise InvalidOperation
-            cleaned.values["area_m2"] = area.quantize(Decimal("0.01"))
-        except InvalidOperation:
+            cleaned.values["area_m2"] = area
+        except (InvalidOperation, ValueError):
             cleaned.error(
                 "area_m2", "area.invalid", _("The area must be a positive number of square metres.")
             )

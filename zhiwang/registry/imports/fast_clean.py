@@ -7,7 +7,7 @@ from datetime import date
 from django.utils import timezone
 
 from zhiwang.registry.models import Gender
-from zhiwang.registry.validation import HOUSEHOLD_WORDS, text
+from zhiwang.registry.validation import HOUSEHOLD_WORDS, has_control, text
 
 _PERSON_FAST_KEYS = frozenset(
     ("id_number", "name", "household_type", "phone", "address", "since", "ethnicity", "household_address")
@@ -38,6 +38,9 @@ def fast_person_cleaner():
     def clean(data: dict) -> dict | None:
         if not _PERSON_FAST_KEYS.issuperset(data):
             return None
+        for value in data.values():  # a control character: the full cleaner reports it
+            if type(value) is str and not value.isprintable() and has_control(value):
+                return None
         number = data.get("id_number")
         if type(number) is not str:
             return None

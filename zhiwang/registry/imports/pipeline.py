@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 from collections.abc import Callable
-from contextlib import closing
+from contextlib import closing, suppress
 from pathlib import Path
 
 from django.conf import settings
@@ -258,6 +258,8 @@ def _run_chunks_in(
         return batch
     except BaseException as error:  # a crash: the open group's chunks were never committed
         group.rollback(error)
+        if isinstance(error, Exception):  # a bug or a lost database, not an interrupted worker
+            _mark_failed(batch, error)
         raise
     finished = ImportStatus.VALIDATED if batch.validate_only else ImportStatus.DONE
     ImportBatch.objects.filter(pk=batch.pk).update(status=finished, finished_at=timezone.now())
@@ -265,6 +267,19 @@ def _run_chunks_in(
     if progress:
         progress(batch)
     return batch
+
+
+def _mark_failed(batch, error: Exception) -> None:
+    """An unexpected error stopped the run: the batch is failed, not left "running" for ever.
+
+    The chunks committed before stay (on SQLite the open commit group was rolled back whole,
+    as after a crash); Resume runs the batch again from the first chunk not committed. The
+    error is raised again afterwards, for the task worker's log."""
+    failed = _("The import stopped on an unexpected error (%(error)s); Resume runs it again from there.") % {
+        "error": type(error).__name__
+    }
+    with suppress(Exception):  # the database is gone too: the original error is raised all the same
+        ImportBatch.objects.filter(pk=batch.pk).update(status=ImportStatus.FAILED, error=failed)
 
 
 class _DryRun(Exception):

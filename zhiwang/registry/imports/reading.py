@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,12 +22,13 @@ from django.utils.translation import gettext as _
 from zhiwang.core.errors import ServiceError
 
 HEADER_SEARCH_ROWS = 6
+_CONTROL_RE = re.compile(r"[\x00-\x1f]")
 SNIFF_BYTES = 1 << 20
 
 
 def normalize_header(value) -> str:
     text = unicodedata.normalize("NFKC", "" if value is None else str(value))
-    text = "".join(text.split()).strip("*＊:：")
+    text = _CONTROL_RE.sub("", "".join(text.split())).strip("*＊:：")  # PostgreSQL stores no NUL
     for noise in ("(必填)", "(选填)"):
         text = text.replace(noise, "")
     return text
@@ -121,10 +123,13 @@ class SourceFile:
         return self.suffix in (".csv", ".txt")
 
     def _raw_rows(self) -> Iterator[tuple]:
+        read = 0  # rows read so far: the next one is row ``read + 1`` of the file
         if self.is_csv:
             try:
                 with open(self.path, encoding=self.encoding, newline="") as handle:
-                    yield from (tuple(r) for r in csv.reader(handle))
+                    for row in csv.reader(handle):
+                        read += 1
+                        yield tuple(row)
             except UnicodeDecodeError as error:
                 raise ServiceError(
                     "import.encoding",
@@ -134,6 +139,8 @@ class SourceFile:
                     % {"position": error.start},
                     field="file",
                 ) from None
+            except csv.Error:  # e.g. a cell longer than csv.field_size_limit() (131,072 characters)
+                raise _unreadable_row(read + 1) from None
             return
         from openpyxl import load_workbook
 
@@ -143,7 +150,16 @@ class SourceFile:
             raise ServiceError("import.format", _("The Excel file cannot be read."), field="file") from None
         try:
             sheet = workbook.worksheets[0]
-            yield from sheet.iter_rows(values_only=True)
+            rows = sheet.iter_rows(values_only=True)
+            while True:
+                try:
+                    row = next(rows)
+                except StopIteration:
+                    return
+                except Exception:  # a damaged cell or sheet: openpyxl and its XML parser raise many kinds
+                    raise _unreadable_row(read + 1) from None
+                read += 1
+                yield row
         finally:
             workbook.close()
 
@@ -182,6 +198,18 @@ class SourceFile:
                 yield number, dict(zip(names, pick(row), strict=True))
             else:
                 yield number, {name: (row[col] if col < len(row) else None) for col, name in fields.items()}
+
+
+def _unreadable_row(number: int) -> ServiceError:
+    return ServiceError(
+        "import.format",
+        _(
+            "Row %(row)d of the file cannot be read (a damaged cell, or a cell longer than 131,072 characters); "
+            "fix the file and upload it again."
+        )
+        % {"row": number},
+        field="file",
+    )
 
 
 def sample_csv(text: str, encoding: str = "utf-8") -> io.BytesIO:

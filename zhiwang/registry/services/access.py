@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from zhiwang.core.errors import Conflict, NotFound, PermissionDeniedError
@@ -68,6 +69,25 @@ def _check_version(record, expected_version: int | None) -> None:
             "registry.version_conflict",
             _("Somebody changed this record after you opened it; reload and try again."),
         )
+
+
+def _insert_or_existing(record, same_key):
+    """Insert ``record``, or answer the row with its natural key that a request registering the
+    same key at the same moment committed first (locked, to be updated): (record, created).
+
+    The ``select_for_update`` before locks nothing while the row does not exist, so both
+    requests may try the insert; the second waits on the unique index, then fails: inside a
+    savepoint, so the transaction goes on with the update branch (the documented idempotent
+    answer, not an IntegrityError)."""
+    try:
+        with transaction.atomic():
+            record.save()
+    except IntegrityError:
+        existing = same_key.select_for_update().first()
+        if existing is None:  # another constraint: not the race
+            raise
+        return existing, False
+    return record, True
 
 
 def not_found() -> NotFound:

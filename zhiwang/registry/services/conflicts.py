@@ -27,7 +27,7 @@ def merge_conflict_resolve(*, issue, actor, accept: bool) -> None:
         raise Conflict("registry.already_resolved", _("Somebody settled this conflict already."))
     if accept:
         model = Person if issue.batch.kind == RecordKind.PERSON else LegalEntity
-        record = model.objects.get(pk=issue.record_id)
+        record = model.objects.select_for_update().get(pk=issue.record_id)
         note = _("Merge conflict settled: value of %(source)s (import #%(batch)s, row %(row)s).") % {
             "source": issue.batch.source.name,
             "batch": issue.batch_id,
@@ -35,7 +35,10 @@ def merge_conflict_resolve(*, issue, actor, accept: bool) -> None:
         }
         correct = person_correct if model is Person else entity_correct
         kwargs = {"person": record} if model is Person else {"entity": record}
-        correct(**kwargs, actor=actor, data={issue.field: issue.value}, note=note)
+        # The steward settles the field whatever else changed since: the version just read.
+        correct(
+            **kwargs, actor=actor, data={issue.field: issue.value}, note=note, expected_version=record.version
+        )
     issue.resolved_at = timezone.now()
     issue.resolved_by = actor
     issue.resolution = "accepted" if accept else "kept"

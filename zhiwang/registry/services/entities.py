@@ -13,6 +13,7 @@ from zhiwang.registry.services.access import (
     IMPORT_ROLES,
     _check_version,
     _denied,
+    _insert_or_existing,
     in_scope,
     may_edit,
     role_of,
@@ -39,15 +40,17 @@ def entity_register(*, actor, source=None, data: dict, note: str = "") -> tuple[
     values = cleaned.values
     address = _address_or_error(data.get("address"))
     _check_place_allowed(actor, address)
-    entity = LegalEntity.objects.select_for_update().filter(credit_code=values["credit_code"]).first()
-    created = entity is None
-    if created:
+    same_key = LegalEntity.objects.filter(credit_code=values["credit_code"])
+    entity = same_key.select_for_update().first()
+    created = False
+    if entity is None:
         entity = LegalEntity(credit_code=values["credit_code"], source=source)
         for name in ENTITY_FIELDS:
             if name in values:
                 setattr(entity, name, values[name])
         _place(entity, address)
-        entity.save()
+        entity, created = _insert_or_existing(entity, same_key)
+    if created:
         change_row(RecordKind.ENTITY, entity.pk, "create", actor=actor, source=source, note=note).save()
     else:
         if not _may_update_on_register(actor, entity):

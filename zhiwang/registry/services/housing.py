@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 
 from zhiwang.core.errors import ServiceError
 from zhiwang.registry.models import Housing, RecordKind
-from zhiwang.registry.services.access import _check_version, _denied, may_edit
+from zhiwang.registry.services.access import _check_version, _denied, _insert_or_existing, may_edit
 from zhiwang.registry.services.history import HOUSING_FIELDS, change_row, diff
 from zhiwang.registry.services.places import _address_or_error, _check_place_allowed, _place
 from zhiwang.registry.validation import clean_housing
@@ -23,13 +23,15 @@ def housing_register(*, actor, source=None, data: dict, note: str = "") -> tuple
     cleaned.raise_if_errors()
     address = _address_or_error(data.get("address"))
     _check_place_allowed(actor, address)
-    housing = Housing.objects.select_for_update().filter(address=address).first()
-    created = housing is None
-    if created:
+    same_key = Housing.objects.filter(address=address)
+    housing = same_key.select_for_update().first()
+    created = False
+    if housing is None:
         housing = Housing(address=address, source=source)
         _place(housing, address)
         diff(housing, cleaned.values, HOUSING_FIELDS)
-        housing.save()
+        housing, created = _insert_or_existing(housing, same_key)
+    if created:
         change_row(RecordKind.HOUSING, housing.pk, "create", actor=actor, source=source, note=note).save()
     else:
         changes = diff(housing, cleaned.values, HOUSING_FIELDS)

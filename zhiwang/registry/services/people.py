@@ -17,6 +17,7 @@ from zhiwang.registry.services.access import (
     IMPORT_ROLES,
     _check_version,
     _denied,
+    _insert_or_existing,
     in_scope,
     may_edit,
     may_reveal,
@@ -79,8 +80,8 @@ def _person_register(*, actor, source, data: dict, note: str) -> tuple[Person, b
     _check_place_allowed(actor, address)
     key = id_number_hash(values["id_number"])
     person = Person.objects.select_for_update().filter(id_number_hash=key).first()
-    created = person is None
-    if created:
+    created = False
+    if person is None:
         person = Person(
             id_number=values["id_number"],
             id_number_hash=key,
@@ -94,7 +95,8 @@ def _person_register(*, actor, source, data: dict, note: str) -> tuple[Person, b
                 setattr(person, name, values[name])
         person.phone_hash = phone_hash(person.phone)
         _place(person, address)
-        person.save()
+        person, created = _insert_or_existing(person, Person.objects.filter(id_number_hash=key))
+    if created:
         RecordChange.objects.bulk_create(
             [change_row(RecordKind.PERSON, person.pk, "create", actor=actor, source=source, note=note)]
         )
@@ -135,6 +137,9 @@ def person_correct(
 ) -> Person:
     """A correction on the spot (grid worker, data steward): changed fields and a reason, history kept.
 
+    ``expected_version`` is the version the editor saw and is required: without it a
+    correction made on an old copy would silently overwrite a newer one.
+
     The ID number is the natural key and cannot be corrected here (register the right
     number and end the wrong record's residence instead).
     """
@@ -142,6 +147,12 @@ def person_correct(
         raise _denied(_("You may not change this record."))
     if not (note or "").strip():
         raise ServiceError("registry.note_required", _("Say what you corrected and why."), field="note")
+    if expected_version is None:
+        raise ServiceError(
+            "registry.version_required",
+            _("Say which version of the record you corrected (expected_version); reload it to see it."),
+            field="expected_version",
+        )
     person = Person.objects.select_for_update().get(pk=person.pk)
     _check_version(person, expected_version)
     raw = {k: v for k, v in data.items() if k in (*PERSON_FIELDS, "id_number")}

@@ -42,6 +42,29 @@ def test_window_registers_and_shows_the_queue(client, world):
     assert "张**" in page and "张三丰" not in page and APPLICANT_ID not in page
 
 
+def test_window_shows_each_user_only_the_buttons_they_may_press(client, world):
+    from zhiwang.disputes.services import visit_register
+
+    visit_register(
+        actor=world.window,
+        centre=world.centre,
+        area_code="peoples_mediation",
+        matter="邻里噪音纠纷",
+        visitor_name="张三丰",
+        idempotency_key="buttons-1",
+    )
+    operator = login(client, world.window).get(reverse("disputes:window")).content.decode()
+    for action in ('value="call"', 'value="route"', 'value="complete"', 'data-testid="open-case"'):
+        assert action in operator
+    client.logout()
+    looker = login(client, world.sub_dispatcher).get(reverse("disputes:window"))
+    assert looker.status_code == 200
+    body = looker.content.decode()
+    assert 'data-testid="visit"' in body  # the dispatcher sees the queue …
+    for action in ('value="call"', 'value="route"', 'value="complete"', 'data-testid="open-case"'):
+        assert action not in body  # … and no button that would answer 403
+
+
 def test_window_bad_input_shows_chinese_errors(client, world):
     login(client, world.window)
     response = client.post(

@@ -28,7 +28,7 @@ def area_queues(*, user, centre: ServiceCentre) -> list[dict]:
         raise Http404(centre.pk)
     visits = list(
         Visit.objects.filter(centre=centre, status__in=(VisitStatus.WAITING, VisitStatus.SERVING))
-        .select_related("visitor", "area")
+        .select_related("visitor", "area", "centre", "centre__division")  # permissions read the centre
         .order_by("registered_at", "pk")
     )
     queues = []

@@ -16,7 +16,7 @@ from zhiwang.disputes.models import (
     PartyKind,
 )
 from zhiwang.disputes.views.common import dispute_staff, error_fields, form_token, page_url
-from zhiwang.disputes.workflow import role_of
+from zhiwang.disputes.workflow import VISIT_WORKFLOW, role_of
 
 # --- the window ----------------------------------------------------------------------
 
@@ -61,6 +61,10 @@ def window(request):
             )
             return redirect(f"{request.path}?centre={centre.pk}")
     queues = selectors.area_queues(user=request.user, centre=centre) if centre is not None else []
+    for queue in queues:
+        for visit in queue["visits"]:
+            # only the buttons this user may press (dispatchers and leaders look, operators act)
+            visit.allowed = set(VISIT_WORKFLOW.allowed_actions(visit.status, actor=request.user, obj=visit))
     return render(
         request,
         "disputes/window.html",

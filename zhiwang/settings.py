@@ -347,6 +347,8 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 # A client-sent X-Forwarded-For is never trusted beyond that many hops.
 ZHIWANG_NUM_PROXIES = env_int("ZHIWANG_NUM_PROXIES", 0, minimum=0)
 NINJA_NUM_PROXIES = ZHIWANG_NUM_PROXIES
+# The largest page a list answers (`limit`); `offset` is bounded in zhiwang.core.pagination.
+NINJA_PAGINATION_MAX_LIMIT = 1000
 
 # --- Logging --------------------------------------------------------------
 LOGGING = {

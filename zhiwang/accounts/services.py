@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -23,18 +23,21 @@ from zhiwang.accounts.models import (
     User,
     hash_token,
 )
+from zhiwang.core.client_address import client_ip as core_client_ip
 from zhiwang.geo.models import Division, Grid
 
 TOKEN_PREFIX = "zw_"
+#: The latest expiry a token may have (a later date is a typo, or a way round expiry).
+TOKEN_MAX_EXPIRY_YEAR = 2100
+TOKEN_NAME_MAX_LENGTH = ApiToken._meta.get_field("name").max_length
 
 
 # --- Login throttling -------------------------------------------------------
 
 
 def client_ip(request) -> str | None:
-    if request is None:
-        return None
-    return request.META.get("REMOTE_ADDR") or None
+    """The client's IP behind ``ZHIWANG_NUM_PROXIES`` trusted proxies (None when unknown)."""
+    return core_client_ip(request)
 
 
 def login_is_locked(*, username: str, now: datetime | None = None) -> bool:
@@ -124,18 +127,82 @@ class IssuedToken:
     key: str  # shown once, never stored
 
 
+def api_token_expiry_check(expires_at: datetime | None) -> datetime | None:
+    """An expiry fit to store: aware and at most in ``TOKEN_MAX_EXPIRY_YEAR``; field errors on ``expires_at``.
+
+    A far date in a negative offset (``9999-12-31T23:59:59-10:00``) is past the last datetime
+    in UTC: that is an error here too, not an OverflowError when it is stored.
+    """
+    if expires_at is None:
+        return None
+    if timezone.is_naive(expires_at):
+        raise ValidationError(
+            {"expires_at": _("Give the expiry with a time zone offset (for example +08:00).")}
+        )
+    try:
+        in_utc = expires_at.astimezone(UTC)
+    except (OverflowError, ValueError):
+        in_utc = None
+    if in_utc is None or max(in_utc.year, expires_at.year) > TOKEN_MAX_EXPIRY_YEAR:
+        raise ValidationError(
+            {"expires_at": _("A token expires in %(year)s at the latest.") % {"year": TOKEN_MAX_EXPIRY_YEAR}}
+        )
+    return expires_at
+
+
 @transaction.atomic
 def api_token_create(
     *, user: User, name: str, client: IntegrationClient | None = None, expires_at: datetime | None = None
 ) -> IssuedToken:
-    """Issue a bearer token; the plain key is returned once and only its hash is kept."""
+    """Issue a bearer token; the plain key is returned once and only its hash is kept.
+
+    A token of an integration client's service user should name the client (``client``), so it
+    is refused the moment the client is deactivated (``api_token_authenticate`` also checks the
+    service user's client, for tokens issued without it).
+    """
     if not user.is_active:
         raise ValidationError({"user": _("An inactive user cannot hold API tokens.")})
+    if not (name or "").strip() or len(name) > TOKEN_NAME_MAX_LENGTH:
+        raise ValidationError(
+            {"name": _("Name the token in 1 to %(max)s characters.") % {"max": TOKEN_NAME_MAX_LENGTH}}
+        )
+    expires_at = api_token_expiry_check(expires_at)
     key = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         user=user, client=client, name=name, prefix=key[:10], key_hash=hash_token(key), expires_at=expires_at
     )
     return IssuedToken(token=token, key=key)
+
+
+def api_token_create_own(
+    *, user: User, name: str, expires_at: datetime | None = None, parent: ApiToken | None = None
+) -> IssuedToken:
+    """A token a signed-in user issues to themselves (``POST /accounts/tokens``).
+
+    - An integration client's service user may not: its tokens come from an administrator or
+      ``zhiwang api-token create --client`` (403), so every one of them dies with the client.
+    - ``expires_at`` must lie in the future (besides ``api_token_expiry_check``).
+    - Called with a bearer token that expires (``parent``), the new token never outlives it:
+      without ``expires_at`` it gets the parent's expiry, a later one is a field error.
+    """
+    if user.role == Role.INTEGRATION:
+        raise PermissionDenied("integration clients get their tokens from an administrator")
+    expires_at = api_token_expiry_check(expires_at)
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationError({"expires_at": _("The expiry must lie in the future.")})
+    if parent is not None and parent.expires_at is not None:
+        if expires_at is None:
+            expires_at = parent.expires_at
+        elif expires_at > parent.expires_at:
+            raise ValidationError(
+                {
+                    "expires_at": _(
+                        "A token issued with an expiring token cannot outlive it (it expires at %(at)s)."
+                    )
+                    % {"at": parent.expires_at.isoformat()}
+                }
+            )
+    return api_token_create(user=user, name=name, expires_at=expires_at)
 
 
 def api_token_revoke(*, token: ApiToken) -> ApiToken:
@@ -145,21 +212,47 @@ def api_token_revoke(*, token: ApiToken) -> ApiToken:
     return token
 
 
-def api_token_authenticate(*, key: str) -> User | None:
-    """The active user behind a bearer key, or None. Records the last use (at most once a minute)."""
+def _client_of_service_user(user: User) -> IntegrationClient | None:
+    """The integration client ``user`` is the service user of (already joined: no query)."""
+    try:
+        return user.integration_client
+    except IntegrationClient.DoesNotExist:
+        return None
+
+
+def api_token_resolve(*, key: str) -> ApiToken | None:
+    """The usable token behind a bearer key (its user active, its client active), or None.
+
+    One query: the token, its user, its client and the client the user serves (a token a
+    service user issued itself before that was refused names no client, and still dies with it).
+    Records the last use (at most once a minute).
+    """
     if not key or not key.startswith(TOKEN_PREFIX):
         return None
     # A slice, not .first(): the key hash is unique, and first() would order by pk for nothing.
-    found = list(ApiToken.objects.select_related("user", "client").filter(key_hash=hash_token(key))[:1])
+    found = list(
+        ApiToken.objects.select_related("user", "client", "user__integration_client").filter(
+            key_hash=hash_token(key)
+        )[:1]
+    )
     token = found[0] if found else None
     if token is None or not token.is_usable or not token.user.is_active:
         return None
     if token.client is not None and not token.client.is_active:
         return None
+    served = _client_of_service_user(token.user)
+    if served is not None and not served.is_active:
+        return None
     now = timezone.now()
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return token.user
+    return token
+
+
+def api_token_authenticate(*, key: str) -> User | None:
+    """The active user behind a bearer key, or None (``api_token_resolve``)."""
+    token = api_token_resolve(key=key)
+    return token.user if token is not None else None
 
 
 @transaction.atomic

@@ -1,10 +1,12 @@
 """Geo API: divisions, grids, standard addresses and locate — all scoped to the caller."""
 
+from django.http import Http404
 from ninja import Query, Router, Schema
-from ninja.pagination import LimitOffsetPagination, paginate
 
+from zhiwang.core.pagination import LimitOffsetPagination, paginate
+from zhiwang.core.scoping import scope_of
 from zhiwang.geo import selectors
-from zhiwang.geo.locator import locate
+from zhiwang.geo.locator import CHAIN, Location, locate
 
 router = Router(tags=["geo"])
 
@@ -128,5 +130,35 @@ class LocationOut(Schema):
     "/locate", response=LocationOut, summary="Which grid, community, subdistrict and district hold a point"
 )
 def locate_point(request, lon: str, lat: str, crs: str = "wgs84"):
-    """``crs``: wgs84 (stored) or gcj02 (phone apps, Chinese maps; converted here)."""
-    return locate(lon, lat, crs=crs).as_dict()
+    """``crs``: wgs84 (stored) or gcj02 (phone apps, Chinese maps; converted here).
+
+    Scoped like every read: a level outside the caller's jurisdiction is ``null``, and a point
+    with nothing left is 404 ``not_found`` (a point outside the city stays 400
+    ``geo.outside_city``). ``precision`` is the finest level answered.
+    """
+    return scoped_location(locate(lon, lat, crs=crs), user=request.user)
+
+
+def scoped_location(location: Location, *, user) -> dict:
+    """``location.as_dict()`` with each level ``user`` may not see blanked; Http404 if none is left.
+
+    The grid is visible to its grid workers and within its community's subtree; a division
+    when it lies in the caller's jurisdiction (or holds one of the caller's grids), as
+    ``division_get`` has it.
+    """
+    scope = scope_of(user)
+    community_id = location.community.id if location.community is not None else None
+    visible = {
+        "grid": location.grid is not None and scope.allows_grid(location.grid.id, community_id),
+        "community": location.community is not None and scope.allows_division(community_id),
+        "subdistrict": location.subdistrict is not None and scope.allows_division(location.subdistrict.id),
+        "district": location.district is not None and scope.allows_division(location.district.id),
+    }
+    if not any(visible.values()):
+        raise Http404("locate: nothing in scope")
+    out = location.as_dict()
+    for level, shown in visible.items():
+        if not shown:
+            out[level] = None
+    out["precision"] = next(level for level in CHAIN if out[level] is not None)
+    return out

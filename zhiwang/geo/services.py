@@ -32,13 +32,14 @@ CSV_LEVELS = {
     "community": DivisionLevel.COMMUNITY,
 }
 
-DIVISION_CODE_RE = re.compile(r"^\d{12}$")
-GRID_CODE_RE = re.compile(r"^\d{15}$")
+#: ASCII digits only (``\d`` would take fullwidth and other Unicode digits); used with ``fullmatch``.
+DIVISION_CODE_RE = re.compile(r"[0-9]{12}")
+GRID_CODE_RE = re.compile(r"[0-9]{15}")
 
 
 def validate_division_code(code: str, *, field: str = "code") -> str:
     code = (code or "").strip()
-    if not DIVISION_CODE_RE.match(code):
+    if not DIVISION_CODE_RE.fullmatch(code):
         raise ServiceError(
             "geo.division_code_invalid",
             _("%(code)s is not a 12-digit division code.") % {"code": code or "∅"},
@@ -50,7 +51,7 @@ def validate_division_code(code: str, *, field: str = "code") -> str:
 def validate_grid_code(code: str, *, field: str = "code") -> str:
     """A grid code is 15 digits: 12 of its community, then a 3-digit sequence ≥ 001."""
     code = (code or "").strip()
-    if not GRID_CODE_RE.match(code) or code.endswith("000"):
+    if not GRID_CODE_RE.fullmatch(code) or code.endswith("000"):
         raise ServiceError(
             "geo.grid_code_invalid",
             _("%(code)s is not a 15-digit grid code (community code + 3-digit sequence from 001).")
@@ -98,7 +99,7 @@ def divisions_load_csv(path: Path | str = SHIPPED_DIVISIONS) -> dict[str, int]:
                 _("Unknown level %(level)s") % {"level": row.get("level")},
             )
         code = (row.get("code") or "").strip()
-        if not DIVISION_CODE_RE.match(code):
+        if not DIVISION_CODE_RE.fullmatch(code):
             errors.add(
                 f"{where}.code",
                 "geo.division_code_invalid",

@@ -24,30 +24,16 @@ from __future__ import annotations
 
 import hashlib
 
-from django.conf import settings
 from django.core.cache import cache
+
+# In core since sign-in attempts record it too; ``lookup_limits.client_address`` still works.
+from zhiwang.core.client_address import client_address  # noqa: F401
 
 #: Wrong phones for one ticket number from one client address before that client's look-ups of it wait.
 NUMBER_FAILURE_LIMIT = 10
 #: Wrong phones for one ticket number from all addresses before every look-up of it waits.
 NUMBER_GLOBAL_FAILURE_LIMIT = 100
 NUMBER_FAILURE_WINDOW = 60 * 60  # seconds
-
-
-def client_address(request) -> str:
-    """The client's address as ninja's throttles see it (``ZHIWANG_NUM_PROXIES`` = ``NINJA_NUM_PROXIES``).
-
-    0 proxies (the default): the connection's address, whatever ``X-Forwarded-For`` says. N
-    proxies: the N-th address of ``X-Forwarded-For`` counted from the right (the one the
-    outermost trusted proxy saw), or the leftmost when the header has fewer.
-    """
-    remote = request.META.get("REMOTE_ADDR", "") or ""
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR")
-    proxies = getattr(settings, "ZHIWANG_NUM_PROXIES", 0) or 0
-    if proxies > 0 and forwarded:
-        hops = forwarded.split(",")
-        remote = hops[-min(proxies, len(hops))].strip() or remote
-    return remote or "unknown"
 
 
 def _count_key(kind: str, value: str) -> str:

@@ -4,8 +4,8 @@ from datetime import datetime
 
 from django.http import HttpResponse
 from ninja import Query, Status
-from ninja.pagination import LimitOffsetPagination, paginate
 
+from zhiwang.core.pagination import LimitOffsetPagination, paginate
 from zhiwang.disputes import selectors, services
 from zhiwang.disputes.api.common import (
     case_in_scope,

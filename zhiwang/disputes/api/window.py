@@ -1,8 +1,8 @@
 """The window and alerts: register a visit, the function areas' queues, a user's dispute alerts."""
 
 from ninja import Status
-from ninja.pagination import LimitOffsetPagination, paginate
 
+from zhiwang.core.pagination import LimitOffsetPagination, paginate
 from zhiwang.disputes import selectors, services
 from zhiwang.disputes.api.common import registry_fields, router
 from zhiwang.disputes.api.schemas import AlertOut, QueueOut, VisitIn, VisitOut, ref

@@ -1,8 +1,8 @@
 """The category catalogue, suggestions and handling units."""
 
 from ninja import Schema
-from ninja.pagination import LimitOffsetPagination, paginate
 
+from zhiwang.core.pagination import LimitOffsetPagination, paginate
 from zhiwang.tickets import selectors
 from zhiwang.tickets.api.base import (
     router,

@@ -4,9 +4,9 @@ from datetime import datetime
 
 from django.utils.translation import gettext as _
 from ninja import Query, Schema
-from ninja.pagination import LimitOffsetPagination, paginate
 
 from zhiwang.core.errors import PermissionDeniedError
+from zhiwang.core.pagination import LimitOffsetPagination, paginate
 from zhiwang.tickets import selectors
 from zhiwang.tickets.api.base import (
     require_staff,

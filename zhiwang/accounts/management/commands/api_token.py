@@ -38,6 +38,8 @@ class Command(BaseCommand):
             owner = User.objects.filter(username=user).first()
             if owner is None:
                 raise CommandError(f"no user named {user!r}")
+            # A client's service user: the token belongs to the client and dies with it.
+            integration = IntegrationClient.objects.filter(service_user=owner).first()
         else:
             integration = IntegrationClient.objects.filter(name=client).first()
             if integration is None:

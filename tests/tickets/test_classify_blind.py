@@ -79,3 +79,17 @@ def test_the_suggest_endpoint_shows_no_blind_model_guess(active_model, client, h
     response = client.get("/api/v1/tickets/categories/suggest", {"text": "the 路灯 is broken"})
     assert [(s["code"], s["source"]) for s in response.json()][:1] == [(STREET_LIGHT, "keywords")]
     cache.clear()
+
+
+def test_blind_tickets_count_in_the_drift_check_with_their_uniform_confidence(active_model, make_ticket):
+    """A surge of texts the model cannot read must show as falling confidence, not vanish."""
+    from zhiwang.tickets.services.smart import recent_confidences
+
+    tag = f"{active_model.name} v{active_model.version}"
+    seen = make_ticket()
+    blind = make_ticket()
+    Ticket.objects.filter(pk=seen.pk).update(classification={"model": tag, "choices": [["GI0101", 0.9]]})
+    Ticket.objects.filter(pk=blind.pk).update(
+        classification={"model": tag, "choices": [], "decision": "queue", "blind": True}
+    )
+    assert recent_confidences(active_model) == [1.0 / len(active_model.labels), 0.9]  # newest first

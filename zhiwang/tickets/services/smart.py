@@ -255,18 +255,27 @@ def classifier_set_threshold(*, threshold: float | None) -> ClassifierModel:
 
 
 def recent_confidences(model: ClassifierModel, *, limit: int = 500) -> list[float]:
-    """The top confidences the model gave on the latest tickets (newest first)."""
+    """The top confidences the model gave on the latest tickets (newest first).
+
+    A ticket on which the model was blind (it knew nothing in the text, ``"blind": true``, kept
+    without choices) counts with its uniform confidence, 1 / number of labels: a surge of texts
+    the model cannot read must show as falling confidence, not vanish from the check.
+    """
     tag = f"{model.name} v{model.version}"
     rows = (
         Ticket.objects.filter(classification__model=tag)
         .order_by("-pk")
         .values_list("classification", flat=True)[:limit]
     )
+    uniform = 1.0 / len(model.labels) if model.labels else 0.0
     out = []
     for record in rows:
-        choices = (record or {}).get("choices") or []
+        record = record or {}
+        choices = record.get("choices") or []
         if choices:
             out.append(float(choices[0][1]))
+        elif record.get("blind"):
+            out.append(uniform)
     return out
 
 

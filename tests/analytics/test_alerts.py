@@ -8,7 +8,12 @@ import pytest
 from django.urls import reverse
 
 from zhiwang.analytics import services
-from zhiwang.analytics.alerts import detect_repeat_callers, detect_surges, topic_clusters
+from zhiwang.analytics.alerts import (
+    detect_address_clusters,
+    detect_repeat_callers,
+    detect_surges,
+    topic_clusters,
+)
 from zhiwang.analytics.models import Alert, AlertStatus, AlertSubscription
 from zhiwang.analytics.synthetic import evaluate, synthetic_stream
 from zhiwang.core.errors import NotFound, ServiceError
@@ -286,3 +291,38 @@ def test_repeat_callers_and_reopens(make_ticket, frozen_now):
     findings = detect_repeat_callers(today=frozen_now.initial.date())
     assert len(findings) == 1 and findings[0].observed == 4
     assert "13800138000" not in findings[0].explanation  # masked
+
+
+def test_an_address_cluster_counts_a_buildings_rooms_and_names_the_building(make_ticket, nanshan_building):
+    """Four households of one block calling once each is a cluster at the block (the old detector,
+    per room, saw four addresses with one ticket each); the alert names the block, not a room."""
+    from django.utils import timezone
+
+    from zhiwang.geo.models import StandardAddress
+
+    rooms = list(StandardAddress.objects.filter(parent__parent=nanshan_building).order_by("code")[:4])
+    assert len(rooms) == 4
+    made = [make_ticket(address_code=room.code) for room in rooms]
+    findings = detect_address_clusters(today=timezone.localdate())
+    [finding] = [f for f in findings if f.key == f"address:{nanshan_building.pk}"]
+    assert finding.observed == 4 and finding.expected == 0
+    assert nanshan_building.full_name in finding.explanation
+    assert not any(room.full_name in finding.explanation for room in rooms)
+    assert sorted(finding.ticket_ids) == sorted(t.pk for t in made)
+    assert finding.division_id == nanshan_building.community_id
+    assert not any(f.key == f"address:{room.pk}" for room in rooms for f in findings)
+
+
+def test_an_address_cluster_needs_more_than_the_buildings_usual_rate(make_ticket, nanshan_building):
+    from django.utils import timezone
+
+    from zhiwang.geo.models import StandardAddress
+
+    room = StandardAddress.objects.filter(parent__parent=nanshan_building).order_by("code").first()
+    now = timezone.now()
+    for days_ago in range(4, 28):  # about one a day at the block for the past weeks
+        make_ticket(address_code=room.code, received_at=now - timedelta(days=days_ago))
+    for _ in range(4):
+        make_ticket(address_code=nanshan_building.code)
+    keys = {f.key for f in detect_address_clusters(today=timezone.localdate())}
+    assert f"address:{nanshan_building.pk}" not in keys  # 4 in 3 days against ~2.6 expected

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from datetime import date, timedelta
 
-from django.db.models import Count, Q, Sum
+from django.db import connection
+from django.db.models import Count, Q
 from django.utils.translation import gettext as _
 
 from zhiwang.analytics.finding import Finding
@@ -27,70 +28,90 @@ __all__ = ["DETECTORS", "Finding", "SurgeSettings", "day_weights", "detect_surge
 # --- clusters at one address ------------------------------------------------------------------
 
 
+def _per_building(*, start: date, end: date, buildings=None, min_total: int = 0) -> dict[int, int]:
+    """Arrivals per building between ``start`` and ``end`` (a room's and a unit's count for theirs).
+
+    One statement on both backends: the rollup joined to the address and up to two parents
+    (room → unit → building). ``buildings``: only these; ``min_total``: only those reaching it.
+    """
+    qn = connection.ops.quote_name
+    days, addresses = qn(AddressDay._meta.db_table), qn(StandardAddress._meta.db_table)
+    building = "COALESCE(p2.id, p1.id, a.id)"
+    sql = (
+        f"SELECT {building}, SUM(d.received) FROM {days} d "
+        f"JOIN {addresses} a ON a.id = d.address_id "
+        f"LEFT JOIN {addresses} p1 ON p1.id = a.parent_id "
+        f"LEFT JOIN {addresses} p2 ON p2.id = p1.parent_id "
+        "WHERE d.day >= %s AND d.day < %s"
+    )
+    params: list = [start, end]
+    if buildings is not None:
+        wanted = sorted(buildings)
+        if not wanted:
+            return {}
+        sql += f" AND {building} IN ({', '.join(['%s'] * len(wanted))})"
+        params += wanted
+    sql += f" GROUP BY {building} HAVING SUM(d.received) >= %s"
+    params.append(min_total)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {int(b): int(n) for b, n in cursor.fetchall()}
+
+
 def detect_address_clusters(
     *, today: date, window_days: int = 3, min_count: int = 4, baseline_days: int = 28, min_ratio: float = 3.0
 ) -> list[Finding]:
-    """Many tickets at one standard address in a short window (possible group incident, 群体性)."""
+    """Many tickets at one building in a short window (possible group incident, 群体性).
+
+    Arrivals at a building's rooms and units count for the building: a water cut in one block
+    is ten households calling once each, not one room calling ten times (that is a repeated
+    caller). The alert names the building, never a household's room.
+    """
     end = today + timedelta(days=1)
     w_start = end - timedelta(days=window_days)
-    base = AddressDay.objects.all()
-    recent = [
-        {"node": r["community_id"], "value": str(r["address_id"]), "total": r["total"]}
-        for r in base.filter(day__gte=w_start, day__lt=end)
-        .order_by()
-        .values("community_id", "address_id")
-        .annotate(total=Sum("received"))
-        .filter(total__gte=min_count)
-    ]
-    if not recent:
+    candidates = _per_building(start=w_start, end=end, min_total=min_count)
+    if not candidates:
         return []
-    history = dict(
-        base.filter(
-            day__gte=w_start - timedelta(days=baseline_days),
-            day__lt=w_start,
-            address_id__in=[int(r["value"]) for r in recent],
-        )
-        .order_by()
-        .values_list("address_id")
-        .annotate(total=Sum("received"))
-    )
-    history = {str(k): v for k, v in history.items()}
-    addresses = {
-        str(a.pk): a for a in StandardAddress.objects.filter(pk__in=[int(r["value"]) for r in recent])
-    }
+    history = _per_building(start=w_start - timedelta(days=baseline_days), end=w_start, buildings=candidates)
+    buildings = {a.pk: a for a in StandardAddress.objects.filter(pk__in=candidates)}
     findings = []
-    for r in recent:
-        expected = history.get(r["value"], 0) * window_days / baseline_days
-        if r["total"] < min_ratio * max(expected, 0.5):
+    for building_id, observed in sorted(candidates.items()):
+        expected = history.get(building_id, 0) * window_days / baseline_days
+        if observed < min_ratio * max(expected, 0.5):
             continue
-        address = addresses.get(r["value"])
-        if address is None:
+        building = buildings.get(building_id)
+        if building is None:
             continue
+        members = StandardAddress.objects.filter(
+            Q(pk=building_id) | Q(parent_id=building_id) | Q(parent__parent_id=building_id)
+        ).values_list("pk", flat=True)
         tickets = list(
             Ticket.objects.filter(
-                address_id=address.pk,
+                address_id__in=list(members),
                 received_at__gte=_local_midnight(w_start),
                 received_at__lt=_local_midnight(end),
-            ).values_list("pk", flat=True)[:200]
+            )
+            .order_by("pk")
+            .values_list("pk", flat=True)[:200]
         )
         findings.append(
             Finding(
                 kind=AlertKind.ADDRESS_CLUSTER,
-                key=f"address:{address.pk}",
+                key=f"address:{building.pk}",
                 explanation=_("%(address)s: %(observed)s tickets in %(days)s days, expected %(expected)s")
                 % {
-                    "address": address.full_name,
-                    "observed": r["total"],
+                    "address": building.full_name,
+                    "observed": observed,
                     "days": window_days,
                     "expected": f"{expected:.1f}",
                 },
                 window_start=_local_midnight(w_start),
                 window_end=_local_midnight(end),
-                observed=r["total"],
+                observed=observed,
                 expected=round(expected, 2),
-                score=float(r["total"]),
-                division_id=r["node"],
-                grid_id=address.grid_id,
+                score=float(observed),
+                division_id=building.community_id,
+                grid_id=building.grid_id,
                 ticket_ids=tickets,
             )
         )

@@ -30,6 +30,8 @@ from zhiwang.tickets.workflow import TicketAction as A
 HANDOVER_ACTIONS = (A.DISPATCH, A.REASSIGN, A.REOPEN)
 #: What counts as the unit's response to a hand-over.
 RESPONSE_ACTIONS = (A.ACCEPT, A.REQUEST_RETURN, A.REPLY)
+#: The ticket leaves the units altogether (merged as a duplicate, transferred to another procedure).
+WITHDRAWAL_ACTIONS = (A.MERGE, A.TRANSFER)
 #: The citizen's follow-up (回访): closing, or reopening when unresolved or unsatisfied.
 FOLLOW_UP_ACTIONS = (A.CLOSE, A.REOPEN)
 #: The unit has answered (the reply stands, possibly awaiting review, verification or follow-up).

@@ -24,6 +24,7 @@ from zhiwang.tickets.indicators.frame import (
     FOLLOW_UP_ACTIONS,
     HANDOVER_ACTIONS,
     RESPONSE_ACTIONS,
+    WITHDRAWAL_ACTIONS,
     Rate,
     _events,
     _Frame,
@@ -35,7 +36,7 @@ from zhiwang.tickets.indicators.frame import (
     basic_satisfaction_weight,
     response_hours,
 )
-from zhiwang.tickets.models import Satisfaction, TicketStatus
+from zhiwang.tickets.models import Satisfaction, TicketEvent, TicketStatus
 from zhiwang.tickets.workflow import TicketAction as A
 
 # --- the indicators --------------------------------------------------------------------
@@ -47,7 +48,9 @@ def response_rate(
     """响应率: hand-overs the unit responded to within ``hours`` ÷ hand-overs whose window has closed.
 
     A hand-over is a dispatch, reassignment or reopening (the timeline row names the unit); a
-    response is the same unit's sign-for, return request or reply in the same round.
+    response is the same unit's sign-for, return request or reply in the same round. A hand-over
+    withdrawn within its window before any response (the ticket merged into another or
+    transferred to another procedure) is left out: the unit had nothing left to respond to.
     """
     as_of = as_of or timezone.now()
     window = timedelta(hours=response_hours() if hours is None else hours)
@@ -56,7 +59,11 @@ def response_rate(
         _events(user).filter(action__in=HANDOVER_ACTIONS), start=start, end=end, division=division, unit=unit
     ).annotate(round_end=_round_end())
     responded = Exists(_in_round(action__in=RESPONSE_ACTIONS, unit_id=OuterRef("unit_id"), at__lte=limit))
-    qs = qs.annotate(responded=responded).filter(Q(responded=True) | Q(at__lte=as_of - window))
+    # Without a response within the window, a withdrawal within it came before any response.
+    withdrawn = Exists(_in_round(action__in=WITHDRAWAL_ACTIONS, at__lte=limit))
+    qs = qs.annotate(responded=responded, withdrawn=withdrawn).filter(
+        Q(responded=True) | Q(withdrawn=False, at__lte=as_of - window)
+    )
     groups = _grouped(qs, by, _EVENTS, due=Count("pk"), responded_n=Count("pk", filter=Q(responded=True)))
     return _rates(groups, "responded_n", "due")
 
@@ -65,7 +72,8 @@ def on_time_acceptance_rate(*, user, start, end, by=None, division=None, unit=No
     """按时签收率: hand-overs signed for by the accept deadline ÷ hand-overs signed for or missed.
 
     A miss is the clock sweep's "not accepted in time" row in the round, or, for the ticket's
-    current round, a sign-for later than ``Ticket.accept_due_at``.
+    current round, a sign-for later than ``Ticket.accept_due_at``. A hand-over merged away or
+    transferred before the sign-for and before a miss is neither, so it is left out.
     """
     qs = _EVENTS.restrict(
         _events(user).filter(action__in=HANDOVER_ACTIONS), start=start, end=end, division=division, unit=unit
@@ -84,15 +92,17 @@ def on_time_closure_rate(*, user, start, end, by=None, division=None, unit=None,
     """按期办结率: tickets answered by their deadline ÷ tickets due to close (deadline in the window).
 
     Due to close: the handling deadline ``due_at`` falls in ``[start, end)`` and has passed by
-    ``as_of``, or the unit has already answered; merged, rejected and suspended tickets are left
-    out. Answered on time: the unit's reply stands (replied or later) and ``replied_at <= due_at``.
+    ``as_of``, or the unit has already answered; merged, rejected, suspended and transferred
+    (移交: closed by another procedure, not answered by the unit) tickets are left out. Answered
+    on time: the unit's reply stands (replied or later) and ``replied_at <= due_at``.
     """
     as_of = as_of or timezone.now()
     answered = Q(status__in=ANSWERED_STATUSES, replied_at__isnull=False)
     qs = _TICKETS.restrict(
         _visible_tickets(user)
         .filter(due_at__isnull=False)
-        .exclude(status__in=(TicketStatus.MERGED, TicketStatus.REJECTED, TicketStatus.SUSPENDED)),
+        .exclude(status__in=(TicketStatus.MERGED, TicketStatus.REJECTED, TicketStatus.SUSPENDED))
+        .exclude(Exists(TicketEvent.objects.filter(ticket=OuterRef("pk"), action=A.TRANSFER))),
         start=start,
         end=end,
         division=division,

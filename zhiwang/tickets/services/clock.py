@@ -114,13 +114,39 @@ def set_deadlines(*, ticket: Ticket, start: datetime, due_at: datetime) -> list[
     """Point the clock at a new deadline: warning point recomputed, stage back to running.
 
     Returns the changed field names for ``save(update_fields=…)``. A new deadline is a new
-    set of thresholds: ``ClockAlert`` rows are keyed by the deadline, so it warns again.
+    set of thresholds: ``ClockAlert`` rows are keyed by the deadline, so it warns again. A
+    deadline that only moves (``ticket_resume``) keeps its stage and ``carry_alerts``.
     """
     ticket.due_at = due_at
     ticket.warn_at = warning_point(start=start, deadline=due_at)
     ticket.supervise_at = None
     ticket.clock_stage = RUNNING
     return ["due_at", "warn_at", "supervise_at", "clock_stage"]
+
+
+def carry_alerts(*, ticket_id: int, old_due: datetime | None, new_due: datetime | None) -> int:
+    """Key the thresholds already acted on for ``old_due`` by ``new_due`` too; return the rows added.
+
+    For a deadline that moves without a new time limit (a resumed suspension shifts it by the
+    time the clock stood still): the thresholds crossed before the move stay done. The clock
+    stage carries the warning, urge and supervision steps; the overdue notice has no stage of
+    its own and is guarded by its ``ClockAlert`` row, keyed by the deadline, so without this a
+    ticket overdue before its suspension would be reported overdue again after the resume.
+    """
+    if old_due is None or new_due is None or old_due == new_due:
+        return 0
+    kinds = (
+        ClockAlert.Kind.WARNING,
+        ClockAlert.Kind.OVERDUE,
+        ClockAlert.Kind.URGE,
+        ClockAlert.Kind.SUPERVISE,
+    )
+    done = ClockAlert.objects.filter(ticket_id=ticket_id, deadline=old_due, kind__in=kinds).values_list(
+        "kind", flat=True
+    )
+    rows = [ClockAlert(ticket_id=ticket_id, kind=kind, deadline=new_due) for kind in done]
+    ClockAlert.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
 
 
 def urge_cutoff(*, now: datetime, days: int | None = None) -> tuple[str, datetime]:

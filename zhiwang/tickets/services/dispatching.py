@@ -33,11 +33,14 @@ def dispatch_fields(ticket: Ticket, *, unit: OrgUnit, now: datetime) -> list[str
     ticket.dispatched_at = now
     ticket.accept_due_at, handle_due = dispatch_deadlines(ticket=ticket, at=now)
     ticket.accept_warned = False
+    # A dispatch starts a new unit's round: urges and supervisions of an earlier unit do not carry.
+    ticket.escalation_level = 0
     return [
         "handling_unit",
         "dispatched_at",
         "accept_due_at",
         "accept_warned",
+        "escalation_level",
         *set_deadlines(ticket=ticket, start=now, due_at=handle_due),
     ]
 

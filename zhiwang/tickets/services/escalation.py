@@ -65,7 +65,7 @@ def ticket_urge(
     now = now or timezone.now()
     ticket.escalation_level = max(ticket.escalation_level, 1)
     fields = ["escalation_level"]
-    if ticket.due_at and now >= ticket.due_at and ticket.clock_stage < 2:
+    if ticket.due_at and now > ticket.due_at and ticket.clock_stage < 2:
         ticket.clock_stage = 2
         ticket.supervise_at = supervision_point(urged_at=now)
         fields += ["clock_stage", "supervise_at"]
@@ -101,7 +101,7 @@ def ticket_supervise(
         return ticket
     note = require_text(note, "note", _("Write the supervision notice."))
     now = now or timezone.now()
-    if actor is not None and (ticket.due_at is None or now < ticket.due_at):
+    if actor is not None and (ticket.due_at is None or now <= ticket.due_at):
         raise ServiceError(
             "tickets.not_overdue",
             _("Supervision is for overdue tickets; urge the unit before the deadline."),

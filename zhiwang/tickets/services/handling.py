@@ -16,7 +16,7 @@ from zhiwang.tickets.models import (
     TicketRequest,
 )
 from zhiwang.tickets.notify import notify_citizen, notify_unit
-from zhiwang.tickets.services.clock import set_deadlines
+from zhiwang.tickets.services.clock import carry_alerts, set_deadlines
 from zhiwang.tickets.services.transition import (
     A,
     apply_transition,
@@ -120,7 +120,7 @@ def ticket_decide(
 ) -> TicketRequest:
     """Approve or refuse a handler's request, with its effect on the ticket and the clock.
 
-    Return approved: back to the dispatcher queue, the unit and the clocks cleared.
+    Return approved: back to the dispatcher queue, the unit, the clocks and the escalation level cleared.
     Extension approved: the deadline moves by the working days asked, the citizen is told.
     Suspension approved: the clock stops until ``ticket_resume``. A refusal needs a note.
     """
@@ -146,6 +146,8 @@ def ticket_decide(
             ticket.due_at = ticket.warn_at = ticket.accept_due_at = ticket.supervise_at = None
             ticket.clock_stage = 0
             ticket.accept_warned = False
+            # The escalation was of the unit that returned it: the next unit starts unescalated.
+            ticket.escalation_level = 0
             fields = [
                 "handling_unit",
                 "accepted_at",
@@ -156,6 +158,7 @@ def ticket_decide(
                 "supervise_at",
                 "clock_stage",
                 "accept_warned",
+                "escalation_level",
             ]
     elif kind == RequestKind.EXTENSION:
         action = A.APPROVE_EXTENSION if approve else A.REFUSE_EXTENSION
@@ -214,7 +217,8 @@ def ticket_resume(*, ticket: Ticket, actor, note: str = "", expected_version: in
 
     The deadline, the 80 % warning point and a pending supervision date all shift by
     the same working time, and the clock stage is kept: a warning already given is
-    not given again, and the time the handler had left is exactly what they get back.
+    not given again (nor an overdue notice: its alert moves with the deadline), and the
+    time the handler had left is exactly what they get back.
     """
     now = timezone.now()
     calendar = work_calendar()
@@ -224,6 +228,7 @@ def ticket_resume(*, ticket: Ticket, actor, note: str = "", expected_version: in
     def shift(moment):
         return calendar.add_working_hours(moment, hours) if moment is not None and hours else moment
 
+    old_due = ticket.due_at
     ticket.due_at = shift(ticket.due_at)
     ticket.warn_at = shift(ticket.warn_at)
     ticket.supervise_at = shift(ticket.supervise_at)
@@ -242,6 +247,8 @@ def ticket_resume(*, ticket: Ticket, actor, note: str = "", expected_version: in
         fields=["suspended_at", "due_at", "warn_at", "supervise_at"],
         expected_version=expected_version,
     )
+    # The overdue notice given before the suspension is not given again for the shifted deadline.
+    carry_alerts(ticket_id=ticket.pk, old_due=old_due, new_due=ticket.due_at)
     return ticket
 
 

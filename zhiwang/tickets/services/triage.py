@@ -152,17 +152,16 @@ def ticket_transfer(
         "target": target,
         "reference": reference,
     }
-    now = timezone.now()
-    ticket.closed_at = now
-    if ticket.replied_at is None:
-        ticket.replied_at = now
+    # Like a rejection: the note is the answer the citizen reads, closed_at says when; no
+    # replied_at, which is the handling unit's reply (办结答复) and the indicators' 办结.
+    ticket.closed_at = timezone.now()
     apply_transition(
         ticket,
         A.TRANSFER,
         actor=actor,
         note=ticket.reply,
         payload={"to": target, "reference": reference},
-        fields=["reply", "replied_at", "closed_at"],
+        fields=["reply", "closed_at"],
         expected_version=expected_version,
     )
     withdraw_pending_requests(ticket, why=ticket.reply)

@@ -256,3 +256,18 @@ def test_rebuild_vacuums_the_rollups_on_postgresql(city_restored, make_ticket):
     with transaction.atomic():
         assert rollup_vacuum() is False
     assert _city_total("received") == 1
+
+
+@pytest.mark.django_db
+def test_a_transfer_leaves_the_open_count_without_counting_as_closed(accepted, nanshan_dispatcher):
+    """移交 ends the ticket here: it leaves the open stock (it stayed there for good before) but is
+    not the unit's closure; the rebuild states the same rule."""
+    from zhiwang.tickets.services import ticket_transfer
+
+    ticket = accepted()
+    assert _city_total("open") == 1
+    ticket_transfer(ticket=ticket, actor=nanshan_dispatcher, target="调解", reference="TJ-1")
+    assert (_city_total("open"), _city_total("closed"), _city_total("closed_on_time")) == (0, 0, 0)
+    incremental = rollup_snapshot()
+    rollup_rebuild()
+    assert rollup_snapshot() == incremental

@@ -25,7 +25,7 @@ from zhiwang.analytics.models import (
     RollupUnit,
     TicketTrack,
 )
-from zhiwang.analytics.rollups.rules import FINAL_ACTIONS, OVERDUE_ENDS, _tz
+from zhiwang.analytics.rollups.rules import ENDS_OPEN, OVERDUE_ENDS, _tz
 from zhiwang.analytics.rollups.writes import _counter_fields, _state
 from zhiwang.tickets.models import Satisfaction, Ticket, TicketEvent
 from zhiwang.tickets.workflow import TicketAction as A
@@ -94,7 +94,7 @@ def _event_rows(last_pk: int):
             )
             for value in Satisfaction.values
         },
-        "finals": _flag(Q(action__in=list(FINAL_ACTIONS))),
+        "finals": _flag(Q(action__in=list(ENDS_OPEN))),
         "w": _flag(_went_overdue()),
         "e": _flag(Q(action__in=list(OVERDUE_ENDS))),
     }

@@ -25,6 +25,10 @@ CITY_NODE = 0
 #: running sum is the stock: open tickets, and open tickets in an overdue episode).
 METRICS = COUNTER_FIELDS
 FINAL_ACTIONS = {A.CLOSE: "closed", A.ANSWER_DIRECTLY: "closed", A.REJECT: "rejected", A.MERGE: "merged"}
+#: Actions that end a ticket here: the final ones, and a transfer to another procedure (移交), which
+#: leaves the open and overdue stocks without counting as closed, rejected or merged (the unit did
+#: not close it; docs/indicators.md).
+ENDS_OPEN = {*FINAL_ACTIONS, A.TRANSFER}
 SIMPLE = {
     A.RECEIVE: "received",
     A.DISPATCH: "dispatched",
@@ -36,7 +40,7 @@ SIMPLE = {
     A.REOPEN: "reopened",
 }
 #: Events that end an overdue episode (the deadline met its answer, moved, or no longer applies).
-OVERDUE_ENDS = {A.REPLY, A.APPROVE_EXTENSION, A.REOPEN, A.APPROVE_RETURN, *FINAL_ACTIONS}
+OVERDUE_ENDS = {A.REPLY, A.APPROVE_EXTENSION, A.REOPEN, A.APPROVE_RETURN, *ENDS_OPEN}
 #: The columns of a ticket the rollups read (``TicketFacts``).
 _TICKET_FIELDS = (
     "pk",
@@ -105,10 +109,11 @@ def event_deltas(
         plus.append(SIMPLE[action])
     if action == A.RECEIVE:
         plus.append("open")
+    if action in ENDS_OPEN:
+        minus.append("open")
     final = FINAL_ACTIONS.get(action)
     if final:
         plus.append(final)
-        minus.append("open")
         if final == "closed" and (
             action == A.ANSWER_DIRECTLY
             or facts.due_at is None

@@ -55,3 +55,39 @@ def test_admin_login_is_throttled_too(client, settings):
     response = client.post("/admin/login/", {"username": "demo_admin", "password": "pw-for-tests"})
     assert response.status_code == 200  # the form again, not a redirect into the admin
     assert not LoginAttempt.objects.filter(username="demo_admin", succeeded=True).exists()
+
+
+def test_guesses_sent_in_parallel_cannot_slip_past_the_limit(settings, monkeypatch):
+    """Five guesses arrive while the first one's password is being checked: only four of them
+    are checked (each sees the attempts recorded before it), the fifth is refused unchecked."""
+    from django.contrib.auth.backends import ModelBackend
+    from django.core.exceptions import PermissionDenied
+
+    from zhiwang.accounts.backends import ThrottledModelBackend
+
+    settings.ZHIWANG_LOGIN_MAX_FAILURES = 5
+    backend = ThrottledModelBackend()
+    checked = []
+    real_check = ModelBackend.authenticate
+
+    def slow_check(self, request, username=None, password=None, **kwargs):
+        checked.append(password)
+        if len(checked) == 1:
+            for n in range(5):
+                try:
+                    backend.authenticate(None, username="demo_ns_dispatcher", password=f"guess-{n}")
+                except PermissionDenied:
+                    pass
+        return real_check(self, request, username=username, password=password, **kwargs)
+
+    monkeypatch.setattr(ModelBackend, "authenticate", slow_check)
+    assert backend.authenticate(None, username="demo_ns_dispatcher", password="first") is None
+    assert len(checked) == 5
+    assert LoginAttempt.objects.filter(username="demo_ns_dispatcher", succeeded=False).count() == 5
+
+
+def test_a_success_is_recorded_as_one(client):
+    assert login(client, "pw-for-tests").status_code == 302
+    assert list(
+        LoginAttempt.objects.filter(username="demo_ns_dispatcher").values_list("succeeded", flat=True)
+    ) == [True]

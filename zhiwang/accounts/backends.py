@@ -21,9 +21,14 @@ class ThrottledModelBackend(ModelBackend):
         if username is None or password is None:
             return None
         ip = services.client_ip(request)
-        if services.login_is_locked(username=username):
+        # Recorded as a failure *before* the password is checked (hashing takes a while): guesses
+        # sent in parallel then count one another, so a burst cannot slip past the limit.
+        attempt = services.login_attempt_record(username=username, ip=ip, succeeded=False)
+        if services.login_is_locked(username=username, before=attempt.pk):
+            attempt.delete()  # refused unchecked: not an attempt (the lock does not slide)
             # PermissionDenied stops Django from trying other backends.
             raise PermissionDenied("login locked")
         user = super().authenticate(request, username=username, password=password, **kwargs)
-        services.login_attempt_record(username=username, ip=ip, succeeded=user is not None)
+        if user is not None:
+            type(attempt).objects.filter(pk=attempt.pk).update(succeeded=True)
         return user

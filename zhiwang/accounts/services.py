@@ -40,8 +40,12 @@ def client_ip(request) -> str | None:
     return core_client_ip(request)
 
 
-def login_is_locked(*, username: str, now: datetime | None = None) -> bool:
-    """True while ``username`` has too many recent failures (since its last success)."""
+def login_is_locked(*, username: str, now: datetime | None = None, before: int | None = None) -> bool:
+    """True while ``username`` has too many recent failures (since its last success).
+
+    ``before``: count only the attempts recorded before that one (an attempt is recorded as a
+    failure before its password is checked, so guesses sent in parallel see one another).
+    """
     now = now or timezone.now()
     window_start = now - timedelta(minutes=settings.ZHIWANG_LOGIN_LOCK_MINUTES)
     last_success = (
@@ -53,6 +57,8 @@ def login_is_locked(*, username: str, now: datetime | None = None) -> bool:
     failures = LoginAttempt.objects.filter(
         username=username, succeeded=False, at__gte=last_success or window_start
     )
+    if before is not None:
+        failures = failures.filter(pk__lt=before)
     return failures.count() >= settings.ZHIWANG_LOGIN_MAX_FAILURES
 
 

@@ -171,3 +171,16 @@ def test_a_category_may_be_given_by_its_name(tmp_path, nanshan_building):
     summary = import_tickets(_csv(tmp_path, [line]))
     assert summary.totals["created"] == 1
     assert Ticket.objects.get(idempotency_key="hotline:C-21").category.code == SANITATION
+
+
+def test_a_control_character_in_a_call_refuses_that_row_only(tmp_path, nanshan_building):
+    """A NUL in one cell (PostgreSQL refuses it in text) is that row's error, not the batch's."""
+    lines = [
+        f"C-001,投诉,{SANITATION},小区门口垃圾堆了三天没人清运。,王敏,13800138000,{nanshan_building.code},2026/11/20 10:05,",
+        f"C-002,投诉,{SANITATION},楼下\x00噪音很大很大。,赵\x00六,,{nanshan_building.code},2026-11-20 12:00,",
+    ]
+    summary = import_tickets(_csv(tmp_path, lines, encoding="utf-8"))
+    assert summary.totals["created"] == 1 and summary.totals["refused"] == 1
+    assert Ticket.objects.filter(description__contains="垃圾堆").exists()
+    [refused] = [r for r in summary.rows if r.outcome == "refused"]
+    assert (refused.row, refused.code, refused.field) == (4, "tickets.invalid", "description")

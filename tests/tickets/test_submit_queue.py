@@ -302,3 +302,19 @@ def test_one_drain_is_asked_for_per_moment_and_process(monkeypatch, settings):
     monkeypatch.setitem(submit_queue._last_ask, "at", float("-inf"))
     submit_queue.schedule_drain()
     assert asked == [1]
+
+
+def test_control_characters_are_refused_before_anything_is_looked_up(hotline, nanshan_building):
+    from zhiwang.core.errors import ServiceError
+    from zhiwang.tickets.services import ticket_submit
+
+    for submit in (ticket_submit, submission_queue):
+        with pytest.raises(ServiceError) as refused:
+            submit(
+                actor=hotline,
+                **body_for(nanshan_building, description="楼下噪音\x00很大", address_code="44\x00"),
+            )
+        assert refused.value.code == "tickets.invalid"
+        assert {f.field for f in refused.value.fields} == {"description", "address_code"}
+        assert {f.code for f in refused.value.fields} == {"tickets.control_character"}
+    assert QueuedSubmission.objects.count() == 0

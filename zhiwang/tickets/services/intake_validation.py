@@ -31,6 +31,24 @@ MAX_LENGTHS = {
 }
 
 
+#: C0 control characters other than tab, line feed and carriage return (NUL above all: PostgreSQL
+#: refuses it in text, so one in a file's cell would otherwise fail a whole batch).
+_CONTROL = {chr(c) for c in range(32)} - {"\t", "\n", "\r"}
+
+
+def reject_control_characters(values: dict) -> None:
+    """Refuse a submission whose text fields hold control characters (each such field named)."""
+    errors = ErrorList()
+    for name, value in values.items():
+        if isinstance(value, str) and not _CONTROL.isdisjoint(value):
+            errors.add(
+                name,
+                "tickets.control_character",
+                _("The text holds a control character (such as NUL); remove it."),
+            )
+    errors.raise_if_any("tickets.invalid", _("The ticket has invalid fields."))
+
+
 def _snapshot_category(code: str) -> tuple[Category | None, bool]:
     """``_category`` for a code, read from the process's routing snapshot alone (no query).
 

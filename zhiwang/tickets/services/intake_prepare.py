@@ -19,7 +19,7 @@ from zhiwang.tickets.classify import Classification, classify
 from zhiwang.tickets.models import Category, Ticket, TicketStatus, Urgency
 from zhiwang.tickets.routing import Route, route
 from zhiwang.tickets.services.intake_place import PLACE_KINDS, Place, deadline_rule, locate_place
-from zhiwang.tickets.services.intake_validation import _clean, _validate, reject_control_characters
+from zhiwang.tickets.services.intake_validation import _clean, _validate, submission_texts
 
 
 @dataclass
@@ -68,30 +68,22 @@ def prepare_submission(
     when the place does not resolve, so the caller can first look for an earlier ticket with the
     same key: a retry gets its ticket even if the place no longer resolves as it did.
     """
-    reject_control_characters(
-        {
-            "channel": channel,
-            "kind": kind,
-            "category": category,
-            "description": description,
-            "title": title,
-            "external_id": external_id,
-            "urgency": urgency,
-            "reporter_name": reporter_name,
-            "reporter_phone": reporter_phone,
-            "address_text": address_text,
-            "address_code": address_code,
-            "crs": crs,
-        }
+    texts = submission_texts(
+        description=description,
+        title=title,
+        reporter_name=reporter_name,
+        address_text=address_text,
+        external_id=external_id,
+        # the fields that are not free text, checked for control characters alike
+        channel=channel,
+        kind=kind,
+        category=category,
+        urgency=urgency,
+        reporter_phone=reporter_phone,
+        address_code=address_code,
+        crs=crs,
     )
     now = timezone.now()
-    texts = {
-        "description": _clean(description),
-        "title": _clean(title),
-        "reporter_name": _clean(reporter_name),
-        "address_text": _clean(address_text),
-        "external_id": _clean(external_id),
-    }
     classification = classify(
         title=texts["title"], description=texts["description"], kind=kind, category=category
     )

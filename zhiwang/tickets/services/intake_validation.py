@@ -49,6 +49,17 @@ def reject_control_characters(values: dict) -> None:
     errors.raise_if_any("tickets.invalid", _("The ticket has invalid fields."))
 
 
+#: The free-text fields of a submission, cleaned by ``submission_texts``.
+TEXT_FIELDS = ("description", "title", "reporter_name", "address_text", "external_id")
+
+
+def submission_texts(**fields) -> dict[str, str]:
+    """The free-text fields (``TEXT_FIELDS``) stripped, after every given field was checked for
+    control characters (``reject_control_characters``): the first step of every intake path."""
+    reject_control_characters(fields)
+    return {name: _clean(fields.get(name)) for name in TEXT_FIELDS}
+
+
 def _snapshot_category(code: str) -> tuple[Category | None, bool]:
     """``_category`` for a code, read from the process's routing snapshot alone (no query).
 

@@ -29,7 +29,7 @@ from django.utils.translation import gettext as _
 
 from zhiwang.core.errors import ServiceError
 from zhiwang.tickets.models import QueuedStatus, QueuedSubmission, Urgency
-from zhiwang.tickets.services.intake_validation import _clean, _validate, reject_control_characters
+from zhiwang.tickets.services.intake_validation import _validate, submission_texts
 from zhiwang.tickets.services.submit_batch import MAX_BATCH, ticket_submit_many
 
 log = logging.getLogger(__name__)
@@ -88,30 +88,22 @@ def submission_queue(
     A retry answers the stored receipt (with the ticket once written); a key that is already a
     ticket's (sent before without the header) is processed to that ticket.
     """
-    reject_control_characters(
-        {
-            "channel": channel,
-            "kind": kind,
-            "category": category,
-            "description": description,
-            "title": title,
-            "external_id": external_id,
-            "urgency": urgency,
-            "reporter_name": reporter_name,
-            "reporter_phone": reporter_phone,
-            "address_text": address_text,
-            "address_code": address_code,
-            "crs": crs,
-        }
+    texts = submission_texts(
+        description=description,
+        title=title,
+        reporter_name=reporter_name,
+        address_text=address_text,
+        external_id=external_id,
+        # the fields that are not free text, checked for control characters alike
+        channel=channel,
+        kind=kind,
+        category=category,
+        urgency=urgency,
+        reporter_phone=reporter_phone,
+        address_code=address_code,
+        crs=crs,
     )
     now = timezone.now()
-    texts = {
-        "description": _clean(description),
-        "title": _clean(title),
-        "reporter_name": _clean(reporter_name),
-        "address_text": _clean(address_text),
-        "external_id": _clean(external_id),
-    }
     if not texts["external_id"]:
         raise ServiceError(
             "tickets.external_id_required",

@@ -31,20 +31,21 @@ MAX_LENGTHS = {
 }
 
 
-#: C0 control characters other than tab, line feed and carriage return (NUL above all: PostgreSQL
-#: refuses it in text, so one in a file's cell would otherwise fail a whole batch).
-_CONTROL = {chr(c) for c in range(32)} - {"\t", "\n", "\r"}
+#: The character no text column can hold: PostgreSQL refuses NUL, so one in a file's cell would
+#: otherwise fail a whole batch. Other control characters are kept as written (the outputs drop
+#: what their format cannot carry, e.g. Open311's XML).
+_CONTROL = {"\x00"}
 
 
 def reject_control_characters(values: dict) -> None:
-    """Refuse a submission whose text fields hold control characters (each such field named)."""
+    """Refuse a submission whose fields hold a NUL character (``_CONTROL``; each such field named)."""
     errors = ErrorList()
     for name, value in values.items():
         if isinstance(value, str) and not _CONTROL.isdisjoint(value):
             errors.add(
                 name,
                 "tickets.control_character",
-                _("The text holds a control character (such as NUL); remove it."),
+                _("The NUL character (U+0000) is not allowed."),
             )
     errors.raise_if_any("tickets.invalid", _("The ticket has invalid fields."))
 

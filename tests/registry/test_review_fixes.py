@@ -14,6 +14,7 @@ from django.db import connection
 from django.test import Client
 from openpyxl import Workbook
 
+from tests.threads import run_in_threads
 from zhiwang.core.errors import ServiceError
 from zhiwang.registry import services
 from zhiwang.registry.demo import make_credit_code, make_id_number
@@ -266,22 +267,7 @@ def _race_on_insert(monkeypatch, model, *jobs):
         return real_save(self, *args, **kwargs)
 
     monkeypatch.setattr(model, "save", save)
-    results: list = [None] * len(jobs)
-
-    def run(index, job):
-        try:
-            results[index] = job()
-        except Exception as exc:  # the loser's error is what the old code answered
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, job)) for i, job in enumerate(jobs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
+    return run_in_threads(*jobs, start_together=False)  # they meet at the insert instead
 
 
 @needs_row_locks

@@ -13,6 +13,7 @@ import threading
 import pytest
 from django.db import connection
 
+from tests.threads import run_in_threads
 from tests.tickets.conftest import SANITATION
 from zhiwang.core.errors import Conflict, ServiceError
 from zhiwang.tickets import services
@@ -144,24 +145,7 @@ def committed(transactional_db):
 
 def _race(*jobs):
     """Run the jobs at the same moment in their own threads (own connections); return results or errors."""
-    barrier = threading.Barrier(len(jobs))
-    results: list = [None] * len(jobs)
-
-    def run(index, job):
-        try:
-            barrier.wait(timeout=10)
-            results[index] = job()
-        except Exception as exc:  # the loser's error is the point of the test
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, job)) for i, job in enumerate(jobs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
+    return run_in_threads(*jobs)
 
 
 def _inquiry(**extra):

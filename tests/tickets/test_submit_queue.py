@@ -12,7 +12,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from tests.tickets.conftest import SANITATION
+from tests.tickets.test_api import _submit_body
 from zhiwang.tickets.models import QueuedStatus, QueuedSubmission, Ticket
 from zhiwang.tickets.services import submit_queue
 from zhiwang.tickets.services.submit_queue import (
@@ -36,17 +36,8 @@ def post(client, body, **headers):
 
 
 def body_for(building, **extra):
-    return {
-        "channel": "hotline",
-        "kind": "complaint",
-        "category": SANITATION,
-        "description": "小区垃圾站满溢，请尽快清运。",
-        "address_code": building.code,
-        "reporter_name": "林晓",
-        "reporter_phone": "13800138000",
-        "external_id": "call-1",
-        **extra,
-    }
+    """The tickets API tests' submission, with a call id (a queued submission needs one)."""
+    return _submit_body(building, **{"external_id": "call-1", **extra})
 
 
 def test_202_with_a_receipt_then_the_ticket_once_the_worker_ran(as_user, hotline, nanshan_building):

@@ -4,7 +4,7 @@ Two counters of failed look-ups live in Django's cache:
 
 - per client address: the web ``/track/`` page (the API's public endpoints have ninja's
   ``AnonRateThrottle`` on every request). The address is found as ninja finds it
-  (``client_address``), so behind a reverse proxy citizens do not share one bucket;
+  (``core.client_address``), so behind a reverse proxy citizens do not share one bucket;
 - per ticket number: numbers are sequential, so somebody rotating addresses could try phone
   after phone against each number. Two counters: per number *and* address
   (``NUMBER_FAILURE_LIMIT``, 10 an hour: one client's guesses at one number stop there), and
@@ -25,9 +25,6 @@ from __future__ import annotations
 import hashlib
 
 from django.core.cache import cache
-
-# In core since sign-in attempts record it too; ``lookup_limits.client_address`` still works.
-from zhiwang.core.client_address import client_address  # noqa: F401
 
 #: Wrong phones for one ticket number from one client address before that client's look-ups of it wait.
 NUMBER_FAILURE_LIMIT = 10

@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 from ninja import Schema
 from ninja.throttling import AnonRateThrottle
 
+from zhiwang.core.client_address import client_address
 from zhiwang.core.errors import NotFound, ServiceError
 from zhiwang.tickets import lookup_limits, selectors, services
 from zhiwang.tickets.api.base import (
@@ -59,7 +60,7 @@ def public_lookup(request, payload: PublicLookupIn):
     After 10 wrong phones for one number within an hour from one client, or 100 from all clients,
     that number answers 429 ``tickets.lookup_locked`` until the hour is over (here and on
     ``/public/rate``; ``tickets.lookup_limits``)."""
-    address = lookup_limits.client_address(request)
+    address = client_address(request)
     _refuse_locked(payload.number, address)
     found = selectors.public_ticket_lookup(number=payload.number, phone=payload.phone)
     if found is None:
@@ -93,7 +94,7 @@ class PublicRateIn(PublicLookupIn):
 )
 def public_rate(request, payload: PublicRateIn):
     """The same proof as ``/public/lookup`` (a wrong phone counts against the number there too)."""
-    address = lookup_limits.client_address(request)
+    address = client_address(request)
     _refuse_locked(payload.number, address)
     try:
         services.ticket_rate_by_citizen(

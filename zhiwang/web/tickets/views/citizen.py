@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from zhiwang.core.client_address import client_address
 from zhiwang.core.errors import NotFound, ServiceError
 from zhiwang.tickets import lookup_limits, selectors, services
 from zhiwang.tickets.models import Channel, TicketStatus, normalize_phone
@@ -147,7 +148,7 @@ def track(request):
     """
     if request.method == "POST":
         form = TrackForm(request.POST)
-        address = lookup_limits.client_address(request)
+        address = client_address(request)
         if form.is_valid():
             number, phone = form.cleaned_data["number"].strip().upper(), form.cleaned_data["phone"]
             if lookup_limits.failures("track-address", address) >= TRACK_LIMIT:

@@ -4,6 +4,9 @@ Sets up a throwaway PostgreSQL database (``zhiwang_bench_http``) with the demo c
 token for the hotline operator (``accounts.services.api_token_create``), then for each server
 profile (``--profiles``):
 
+- ``production`` (the default): ``gunicorn -c python:zhiwang.gunicorn_conf`` — the shipped profile,
+  synchronous workers (``--workers``, default 6: three per core here);
+- ``gunicorn-sync``: ``gunicorn -k sync`` with gunicorn's other defaults;
 - ``gunicorn-asgi``: ``gunicorn zhiwang.asgi:application -k asgi`` (gunicorn's own asyncio worker);
 - ``uvicorn``: ``uvicorn zhiwang.asgi:application --workers N``;
 - ``gunicorn-gthread``: ``gunicorn zhiwang.wsgi:application -k gthread --threads T``;
@@ -21,8 +24,12 @@ a receipt, the task worker writes the tickets): a huey consumer (``zhiwang run_h
 the server during the load, as in production, and after the load the script waits until the
 queue is empty and reports how long that took and how many tickets were written or refused.
 
-    .venv/bin/python benchmarks/tickets_http.py
-    .venv/bin/python benchmarks/tickets_http.py --profiles gunicorn-gthread --workers 3 --requests 3000
+``--consumer-nice 10`` runs that task worker below the web workers (its process and its
+scheduling group: docs/production.md). ``--latency-log FILE`` keeps every request's start and
+latency, and each run prints where its slowest 1 % fell (by tenth of the run, and how many clients).
+
+    .venv/bin/python benchmarks/tickets_http.py --submit-modes sync,queued --consumer-nice 10
+    .venv/bin/python benchmarks/tickets_http.py --profiles gunicorn-gthread --workers 2 --threads 16
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ import json
 import os
 import random
 import resource
+import shlex
 import signal
 import socket
 import subprocess
@@ -68,6 +76,9 @@ def free_port() -> int:
 
 def server_command(profile: str, port: int, workers: int, threads: int) -> list[str]:
     bind = f"127.0.0.1:{port}"
+    if profile == "production":  # the shipped profile (zhiwang/gunicorn_conf.py), with this run's workers
+        return [str(BIN / "gunicorn"), "-c", "python:zhiwang.gunicorn_conf", "zhiwang.wsgi:application",
+                "-w", str(workers), "-b", bind]  # fmt: skip
     if profile == "gunicorn-asgi":
         return [str(BIN / "gunicorn"), "zhiwang.asgi:application", "-k", "asgi", "-w", str(workers), "-b", bind,
                 "--worker-connections", "1000", "--log-level", "warning"]  # fmt: skip
@@ -104,9 +115,21 @@ def machine_busy_seconds() -> float:
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
-def start_consumer(env: dict) -> subprocess.Popen:
-    return subprocess.Popen([str(BIN / "zhiwang"), "run_huey"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+def start_consumer(env: dict, nice: int = 0) -> subprocess.Popen:
+    command = [str(BIN / "zhiwang"), "run_huey"]
+    if nice:  # a task worker sharing the web node's cores, below the web workers (docs/production.md)
+        command = ["nice", "-n", str(nice), *command]
+    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)  # fmt: skip
+    if nice:
+        # Its own session is its own scheduling group under Linux's autogroup (as a systemd service
+        # is its own cgroup), and groups share the cores equally whatever their processes' nice:
+        # lower the group's weight too (the service equivalent: CPUWeight=).
+        try:
+            Path(f"/proc/{process.pid}/autogroup").write_text(str(nice))
+        except OSError as exc:
+            print(f"    (could not lower the task worker's scheduling group: {exc})", flush=True)
+    return process
 
 
 def stop(process: subprocess.Popen | None) -> None:
@@ -145,12 +168,13 @@ def load(
     lock = threading.Lock()
     counter = iter(range(requests))
     latencies: list[float] = []
+    timeline: list[tuple[float, float, int]] = []  # (start offset s, latency s, client) for --latency-log
     statuses: dict[int, int] = {}
     errors: list[str] = []
     stop_at = time.monotonic() + limit
     barrier = threading.Barrier(clients + 1)
 
-    def client():
+    def client(index: int):
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         barrier.wait()
         while time.monotonic() < stop_at:
@@ -177,15 +201,17 @@ def load(
             elapsed = time.perf_counter() - t0
             with lock:
                 latencies.append(elapsed)
+                timeline.append((t0 - started_at[0], elapsed, index))
                 statuses[status] = statuses.get(status, 0) + 1
         conn.close()
 
-    threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
+    started_at = [time.perf_counter()]
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
     for thread in threads:
         thread.start()
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     barrier.wait()
-    started = time.perf_counter()
+    started = started_at[0] = time.perf_counter()
     for thread in threads:
         thread.join()
     seconds = time.perf_counter() - started
@@ -204,7 +230,21 @@ def load(
         "p90_ms": percentile(latencies, 90) * 1000,
         "p99_ms": percentile(latencies, 99) * 1000,
         "client_cpu_share": client_cpu / seconds if seconds else 0,
+        "timeline": sorted(timeline),
     }
+
+
+def tail_summary(timeline: list[tuple[float, float, int]]) -> str:
+    """Where the slowest 1 % fell: per tenth of the run, and how many clients they came from."""
+    if not timeline:
+        return "no requests"
+    cut = percentile([t[1] for t in timeline], 99)
+    slow = [t for t in timeline if t[1] >= cut]
+    span = max(t[0] for t in timeline) or 1.0
+    tenths = [0] * 10
+    for start, _latency, _client in slow:
+        tenths[min(9, int(start / span * 10))] += 1
+    return f"slowest 1 % (>= {cut * 1000:.0f} ms) by tenth of the run: {tenths}, from {len({t[2] for t in slow})} clients"
 
 
 def payload_factory(codes: list[str], categories: dict[str, list[str]], run: str):
@@ -347,9 +387,20 @@ def markdown(info: dict, setup: dict, results: list[dict], args, profile: dict |
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--profiles", default="gunicorn-gthread,gunicorn-asgi,uvicorn")
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--profiles",
+        default="production",
+        help="production (zhiwang/gunicorn_conf.py), gunicorn-gthread, gunicorn-sync, gunicorn-asgi, uvicorn",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=6, help="worker processes (production default: 3 per core)"
+    )
     parser.add_argument("--threads", type=int, default=4, help="gunicorn-gthread threads per worker")
+    parser.add_argument(
+        "--server-args",
+        default="",
+        help="more options for the gunicorn profiles, e.g. '--worker-connections 25' or '--keep-alive 0'",
+    )
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--time-limit", type=float, default=60.0)
@@ -373,8 +424,20 @@ def main(argv=None) -> int:
         choices=["during", "after"],
         help="queued mode: the task worker runs during the load (steady state), or starts after it (a burst)",
     )
+    parser.add_argument(
+        "--consumer-nice",
+        type=int,
+        default=0,
+        help="queued mode: run the task worker with this niceness (10: below the web workers, as docs/production.md "
+        "advises when they share cores)",
+    )
     parser.add_argument("--drain-limit", type=float, default=600.0, help="queued mode: most seconds to wait")
     parser.add_argument("--output", default=str(OUT_DIR / "tickets_http.md"))
+    parser.add_argument(
+        "--latency-log",
+        default="",
+        help="write every measured request (start offset s, latency s, client) per run to this JSON file",
+    )
     args = parser.parse_args(argv)
     info = machine_info()
     info["load"] = " ".join(Path("/proc/loadavg").read_text().split()[:3])
@@ -431,10 +494,15 @@ def main(argv=None) -> int:
         run_headers = {**headers, "Prefer": "respond-async"} if queued_mode else headers
         port = free_port()
         command = server_command(profile, port, args.workers, args.threads)
+        if args.server_args and profile.startswith("gunicorn"):
+            command += shlex.split(args.server_args)
         label = f"{profile} ({args.workers} workers" + (
             f" × {args.threads} threads)" if "gthread" in profile else ")"
         )
+        label += f", {args.server_args}" if args.server_args else ""
         label += ", queued (202)" if queued_mode else f", group commit {mode}"
+        if queued_mode and args.consumer_nice:
+            label += f", task worker at nice {args.consumer_nice}"
         # Django's persistent connections are per thread: right for WSGI threads, but under ASGI every
         # request runs in a new context and would leave its connection open (Django: use a pool).
         server_env = {
@@ -444,7 +512,7 @@ def main(argv=None) -> int:
         }
         server = subprocess.Popen(command, env=server_env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                   start_new_session=True)  # fmt: skip
-        consumer = start_consumer(server_env) if queued_mode else None
+        consumer = start_consumer(server_env, args.consumer_nice) if queued_mode else None
         try:
             wait_until_up(port)
             body = payload_factory(codes, categories, f"{profile}-{port}")
@@ -469,7 +537,7 @@ def main(argv=None) -> int:
                 m["machine_cpu_share"] = (machine_busy_seconds() - busy0) / m["seconds"]
                 if queued_mode and name == "submit":
                     if consumer is None:
-                        consumer = start_consumer(server_env)
+                        consumer = start_consumer(server_env, args.consumer_nice)
                     drain, after = wait_for_drain(args.drain_limit)
                     accepted = m["statuses"].get("202", 0)
                     done = after.get("done", 0) - before.get("done", 0)
@@ -486,6 +554,8 @@ def main(argv=None) -> int:
                         flush=True,
                     )
                 result[name] = m
+                if name == "submit":
+                    print("    " + tail_summary(m["timeline"]), flush=True)
                 print(
                     f"{label:<38} {method} {path:<20} {m['rps']:7.0f} req/s  p50 {m['p50_ms']:6.1f}  "
                     f"p99 {m['p99_ms']:7.1f} ms  errors {m['errors']}  statuses {m['statuses']}  "
@@ -509,6 +579,15 @@ def main(argv=None) -> int:
         profile = in_process_profile(token, payload_factory(codes, categories, "inproc"), args.profile_app)
         print(f"in-process, profiled: {profile['ms_per_request_profiled']:.1f} ms per submit")
         print(profile["profile"])
+    if args.latency_log:
+        Path(args.latency_log).write_text(
+            json.dumps(
+                {r["label"]: {k: r[k]["timeline"] for k in ("healthz", "submit") if k in r} for r in results}
+            )
+        )
+    for r in results:
+        for k in ("healthz", "submit"):
+            r.get(k, {}).pop("timeline", None)
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(markdown(info, setup, results, args, profile))
     print(f"wrote {args.output}")

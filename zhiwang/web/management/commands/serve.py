@@ -1,7 +1,7 @@
 """`zhiwang serve`: the embedded server — migrations, the task consumer and the web app in one command.
 
-Production runs the same ASGI app under gunicorn/uvicorn workers and a separate
-`zhiwang run_huey` consumer on Redis (see docs/production.md).
+Production runs the same app under gunicorn (WSGI, `zhiwang/gunicorn_conf.py`) and a
+separate `zhiwang run_huey` consumer on Redis (see docs/production.md).
 """
 
 import subprocess

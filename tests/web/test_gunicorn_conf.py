@@ -1,0 +1,112 @@
+"""The shipped production web profile (zhiwang/gunicorn_conf.py): its settings, and a real gunicorn
+serving the app with it over HTTP."""
+
+import http.client
+import os
+import runpy
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import zhiwang
+
+CONF = Path(zhiwang.__file__).with_name("gunicorn_conf.py")
+GUNICORN = Path(sys.executable).with_name("gunicorn")
+
+
+def _load(monkeypatch, **env) -> dict:
+    for name in ("ZHIWANG_WEB_WORKERS", "ZHIWANG_BIND"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return runpy.run_path(str(CONF))
+
+
+def test_defaults_are_synchronous_workers_three_per_core(monkeypatch):
+    conf = _load(monkeypatch)
+    assert conf["worker_class"] == "sync"
+    assert conf["workers"] == 3 * len(os.sched_getaffinity(0))
+    assert conf["bind"] == "127.0.0.1:8000"
+    assert conf["timeout"] >= 60
+
+
+def test_workers_and_bind_from_the_environment(monkeypatch):
+    conf = _load(monkeypatch, ZHIWANG_WEB_WORKERS=" 5 ", ZHIWANG_BIND="0.0.0.0:9000")
+    assert conf["workers"] == 5
+    assert conf["bind"] == "0.0.0.0:9000"
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-2", "2.5"])
+def test_a_bad_worker_count_stops_with_the_variable_named(monkeypatch, value):
+    with pytest.raises(SystemExit) as stopped:
+        _load(monkeypatch, ZHIWANG_WEB_WORKERS=value)
+    assert "ZHIWANG_WEB_WORKERS" in str(stopped.value)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(port: int, path: str, headers: dict | None = None) -> tuple[int, str]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.read().decode()
+    finally:
+        conn.close()
+
+
+@pytest.mark.skipif(not GUNICORN.exists(), reason="gunicorn is not installed in this environment")
+def test_gunicorn_serves_the_app_with_the_shipped_profile(tmp_path):
+    """Two synchronous workers answer over HTTP; the proxy's X-Forwarded-Proto makes links https."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZHIWANG_")}
+    env.update(
+        ZHIWANG_DATA_DIR=str(tmp_path),
+        ZHIWANG_DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        ZHIWANG_TASKS="immediate",
+        ZHIWANG_WEB_WORKERS="2",
+        ZHIWANG_BIND=f"127.0.0.1:{port}",
+    )
+    migrate = subprocess.run(
+        [sys.executable, "-m", "zhiwang.cli", "migrate", "--no-input", "-v0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert migrate.returncode == 0, migrate.stderr
+    server = subprocess.Popen(
+        [str(GUNICORN), "-c", "python:zhiwang.gunicorn_conf", "zhiwang.wsgi:application"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        status = None
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                status, _ = _get(port, "/healthz")
+                break
+            except OSError:
+                time.sleep(0.3)
+        assert status == 200, "the server did not answer /healthz"
+        workers = len(Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split())
+        _, plain = _get(port, "/open311/v2/discovery.json")
+        assert f'"http://127.0.0.1:{port}/open311/v2' in plain
+        _, proxied = _get(port, "/open311/v2/discovery.json", {"X-Forwarded-Proto": "https"})
+        assert f'"https://127.0.0.1:{port}/open311/v2' in proxied
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=30)[0]
+    assert server.returncode == 0, output
+    assert workers == 2

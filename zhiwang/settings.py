@@ -262,6 +262,10 @@ ZHIWANG_BASIC_SATISFACTION_WEIGHT = env_float(
 ZHIWANG_TICKETS_CACHE_CHECK_SECONDS = env_int("ZHIWANG_TICKETS_CACHE_CHECK_SECONDS", 5, minimum=0)
 # Concurrent API submissions in one process are written together (tickets.services.submit_group).
 ZHIWANG_INTAKE_GROUP_COMMIT = env_bool("ZHIWANG_INTAKE_GROUP_COMMIT", True)
+# Queued submissions (Prefer: respond-async) waiting beyond which the header is not honoured:
+# the submission is written before the answer, as without it, so a queue whose task worker is
+# down or behind cannot grow without end (tickets.services.submit_queue.submission_queue_has_room).
+ZHIWANG_INTAKE_QUEUE_LIMIT = env_int("ZHIWANG_INTAKE_QUEUE_LIMIT", 20000, minimum=1)
 # Days a hotline import's uploaded file and report (callers' names and phones) are kept after
 # the run ended; a daily task deletes them then (the run's counts stay).
 ZHIWANG_IMPORT_KEEP_DAYS = env_int("ZHIWANG_IMPORT_KEEP_DAYS", 30, minimum=1)

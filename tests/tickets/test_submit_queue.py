@@ -309,3 +309,64 @@ def test_control_characters_are_refused_before_anything_is_looked_up(hotline, na
         assert {f.field for f in refused.value.fields} == {"description", "address_code"}
         assert {f.code for f in refused.value.fields} == {"tickets.control_character"}
     assert QueuedSubmission.objects.count() == 0
+
+
+@pytest.fixture
+def queue_limit(settings, monkeypatch):
+    """A queue that holds two submissions, counted afresh on every call."""
+    settings.ZHIWANG_INTAKE_QUEUE_LIMIT = 2
+    monkeypatch.setattr(submit_queue, "DEPTH_CHECK_SECONDS", 0.0)
+    return settings
+
+
+def _fill_queue(hotline, building, count):
+    for n in range(count):  # rows as a worker that is down would leave them
+        submission_queue(actor=hotline, **_queue_fields(building, external_id=f"waiting-{n}"))
+
+
+def _queue_fields(building, **extra):
+    return {
+        "channel": "hotline",
+        "kind": "complaint",
+        "description": "小区门口路面塌陷，晚上看不清，容易摔倒。",
+        "address_code": building.code,
+        "reporter_phone": "13800138000",
+        **extra,
+    }
+
+
+def test_a_full_queue_writes_the_submission_before_answering(
+    as_user, hotline, nanshan_building, queue_limit, monkeypatch
+):
+    monkeypatch.setattr(submit_queue, "schedule_drain", lambda: None)  # the worker is down
+    api = as_user(hotline)
+    first = post(api, body_for(nanshan_building, external_id="call-a"))
+    assert first.status_code == 202
+    _fill_queue(hotline, nanshan_building, 1)
+    assert QueuedSubmission.objects.filter(status=QueuedStatus.QUEUED).count() == 2
+    answer = post(api, body_for(nanshan_building, external_id="call-b"))
+    assert answer.status_code == 201, answer.json()
+    assert "Preference-Applied" not in answer.headers
+    assert Ticket.objects.filter(number=answer.json()["ticket"]["number"]).exists()
+    assert QueuedSubmission.objects.count() == 2  # nothing more queued
+    # a retry of the queued one while full is written now, and the worker later finds it by its key
+    retry = post(api, body_for(nanshan_building, external_id="call-a"))
+    assert retry.status_code == 201
+    assert queued_submissions_process() == 2
+    receipt = api.get(first.json()["links"]["self"]).json()
+    assert receipt["status"] == "done" and receipt["created"] is False
+    assert receipt["ticket"]["number"] == retry.json()["ticket"]["number"]
+    # room again: the header is honoured
+    assert post(api, body_for(nanshan_building, external_id="call-c")).status_code == 202
+
+
+def test_the_queue_is_counted_at_most_once_a_second_per_process(
+    settings, monkeypatch, hotline, nanshan_building
+):
+    settings.ZHIWANG_INTAKE_QUEUE_LIMIT = 1
+    monkeypatch.setattr(submit_queue, "schedule_drain", lambda: None)
+    assert submit_queue.submission_queue_has_room() is True
+    _fill_queue(hotline, nanshan_building, 1)
+    assert submit_queue.submission_queue_has_room() is True  # the count of a moment ago
+    submit_queue.submission_queue_room_reset()
+    assert submit_queue.submission_queue_has_room() is False

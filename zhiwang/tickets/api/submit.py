@@ -23,7 +23,7 @@ from zhiwang.tickets.api.schemas import (
 from zhiwang.tickets.models import Channel, QueuedStatus, QueuedSubmission, Ticket
 from zhiwang.tickets.services.submit_batch import ticket_submit_many
 from zhiwang.tickets.services.submit_group import ticket_submit_grouped
-from zhiwang.tickets.services.submit_queue import submission_queue
+from zhiwang.tickets.services.submit_queue import submission_queue, submission_queue_has_room
 
 #: Where the tickets API lives (links in answers are built from it, whatever the request path).
 TICKETS_PATH = "/api/v1/tickets"
@@ -155,7 +155,9 @@ def submit(request, payload: TicketSubmitIn, response: HttpResponse):
     With ``Prefer: respond-async`` the submission is checked and queued, and the answer is
     ``202`` with a receipt (``links.self``: ``GET /submissions/{receipt}``) that gives the
     ticket, or the refusal, a moment later; an ``external_id`` is required. Field errors are
-    answered at once as without the header; a retry answers the same receipt.
+    answered at once as without the header; a retry answers the same receipt. While the queue
+    is full (``ZHIWANG_INTAKE_QUEUE_LIMIT`` waiting) the header is not honoured: the answer is
+    201/200 with the ticket, as without it, and carries no ``Preference-Applied``.
     """
     user = request.user
     header_key = (request.headers.get("Idempotency-Key") or "").strip()
@@ -182,7 +184,7 @@ def submit(request, payload: TicketSubmitIn, response: HttpResponse):
         reporter = user
         data["reporter_phone"] = data["reporter_phone"] or getattr(user, "phone", "")
         data["reporter_name"] = data["reporter_name"] or getattr(user, "full_name", "")
-    if prefers_async(request):
+    if prefers_async(request) and submission_queue_has_room():
         queued = submission_queue(**data, reporter=reporter, actor=user)
         body = _queued_out(request, queued.submission)
         response["Location"] = body["links"]["self"]

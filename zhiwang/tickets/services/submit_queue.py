@@ -50,6 +50,37 @@ DRAIN_LINGER_SECONDS = DRAIN_FLAG_SECONDS + 0.5
 #: Must stay below ``DRAIN_LINGER_SECONDS - DRAIN_FLAG_SECONDS``.
 LOCAL_ASK_SECONDS = 0.4
 _last_ask = {"at": float("-inf")}
+#: How long a process trusts its last count of the queue (``submission_queue_has_room``).
+DEPTH_CHECK_SECONDS = 1.0
+_depth = {"at": float("-inf"), "full": False}
+
+
+def submission_queue_has_room() -> bool:
+    """Whether the queue takes another submission: fewer than ``ZHIWANG_INTAKE_QUEUE_LIMIT`` waiting.
+
+    When it does not, ``POST /`` writes the submission before answering, as without
+    ``Prefer: respond-async`` (RFC 7240 lets a server ignore a preference): callers are slowed
+    instead of a backlog growing past what the worker can catch up on, or while it is down.
+    Counted at most once a second per process, and never past the limit (the claim index).
+    """
+    now = time.monotonic()
+    if now - _depth["at"] >= DEPTH_CHECK_SECONDS:
+        limit = settings.ZHIWANG_INTAKE_QUEUE_LIMIT
+        waiting = QueuedSubmission.objects.filter(status=QueuedStatus.QUEUED).order_by()[:limit].count()
+        full = waiting >= limit
+        if full and not _depth["full"]:  # said once per process when it fills, for the operators
+            log.warning(
+                "intake queue full (%s waiting): Prefer: respond-async is not honoured until the task "
+                "worker catches up (ZHIWANG_INTAKE_QUEUE_LIMIT)",
+                waiting,
+            )
+        _depth.update(at=now, full=full)
+    return not _depth["full"]
+
+
+def submission_queue_room_reset() -> None:
+    """Forget the last count (tests: each starts with an empty queue)."""
+    _depth.update(at=float("-inf"), full=False)
 
 
 @dataclass

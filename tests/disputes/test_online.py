@@ -239,3 +239,32 @@ def test_the_api_schedules_online_sessions_and_issues_links(
     assert agreement_confirm_online(token=token, ip="192.0.2.9").used_ip == "192.0.2.9"
     client.force_login(world.sub_dispatcher)
     assert post(f"{agreed.number}/agreement/confirmation-links", {}).status_code == 403
+
+
+class _Capture:
+    """An outbound adapter that keeps what it was given to send."""
+
+    name = "capture"
+    sent: list[str] = []
+
+    def send(self, *, channel, to, body):
+        _Capture.sent.append(body)
+
+
+def test_the_texted_link_is_sent_whole_but_recorded_without_its_token(
+    agreed_case, world, settings, django_capture_on_commit_callbacks
+):
+    settings.ZHIWANG_NOTIFY_ADAPTERS = {"sms": f"{__name__}._Capture"}
+    _Capture.sent = []
+    case = agreed_case()
+    with django_capture_on_commit_callbacks(execute=True):
+        issued = _send(case, world)
+    tokens = {_token(link) for link in issued}
+    assert len(tokens) == 2
+    # the party gets the working link
+    assert sorted(any(t in body for body in _Capture.sent) for t in tokens) == [True, True]
+    # an administrator reading the record does not: the token is replaced
+    records = list(OutboundMessage.objects.filter(channel="sms"))
+    assert len(records) == 2
+    assert all("https://zw.example/c/[…]/" in r.body for r in records)
+    assert not any(t in r.body for r in records for t in tokens)

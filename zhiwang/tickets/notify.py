@@ -34,7 +34,11 @@ def _adapter(channel: str):
     return import_string(paths.get(channel, "zhiwang.tickets.notify.LogAdapter"))()
 
 
-def _send(ticket_id: int | None, channel: str, to: str, body: str) -> None:
+#: What stands in the record for a secret the message carried (``notify_phone(redact=…)``).
+REDACTED = "[…]"
+
+
+def _send(ticket_id: int | None, channel: str, to: str, body: str, redact: tuple[str, ...] = ()) -> None:
     adapter = _adapter(channel)
     status, error = "sent", ""
     try:
@@ -44,11 +48,15 @@ def _send(ticket_id: int | None, channel: str, to: str, body: str) -> None:
         logger.warning(
             "outbound %s to %s failed: %s", channel, mask_phone(to) if channel == "sms" else to, exc
         )
+    record = body
+    for secret in redact:  # the person texted holds the secret; the record and its readers do not
+        if secret:
+            record = record.replace(secret, REDACTED)
     OutboundMessage.objects.create(
         ticket_id=ticket_id,
         channel=channel,
         to=to,
-        body=body,
+        body=record,
         adapter=getattr(adapter, "name", type(adapter).__name__),
         status=status,
         error=error,
@@ -61,10 +69,18 @@ def notify_citizen(*, ticket: Ticket, body: str) -> None:
         transaction.on_commit(partial(_send, ticket.pk, "sms", ticket.reporter_phone, body))
 
 
-def notify_phone(*, phone: str, body: str, ticket: Ticket | None = None) -> None:
-    """Text any phone number (a dispute party, a visitor), after commit; recorded like the rest."""
+def notify_phone(
+    *, phone: str, body: str, ticket: Ticket | None = None, redact: tuple[str, ...] = ()
+) -> None:
+    """Text any phone number (a dispute party, a visitor), after commit; recorded like the rest.
+
+    ``redact``: secrets the text carries (a one-time link's token) — sent, but replaced by
+    ``REDACTED`` in the recorded ``OutboundMessage``, which administrators can read.
+    """
     if phone:
-        transaction.on_commit(partial(_send, ticket.pk if ticket else None, "sms", phone, body))
+        transaction.on_commit(
+            partial(_send, ticket.pk if ticket else None, "sms", phone, body, tuple(redact))
+        )
 
 
 def notify_unit(*, unit_id: int | None, ticket: Ticket, kind: str, message: str) -> None:

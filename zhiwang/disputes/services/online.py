@@ -36,12 +36,12 @@ from zhiwang.disputes.services.common import clean
 TOKEN_SALT = "zhiwang.disputes.agreement-confirmation"
 
 
-def _text_party(phone: str, body: str) -> None:
-    """An SMS to a party through the project's outbound adapters (recorded in ``OutboundMessage``),
-    after commit: a rolled-back action never texts anybody."""
+def _text_party(phone: str, body: str, *, secret: str = "") -> None:
+    """An SMS to a party through the project's outbound adapters (recorded in ``OutboundMessage``,
+    without ``secret``), after commit: a rolled-back action never texts anybody."""
     from zhiwang.tickets.notify import notify_phone
 
-    notify_phone(phone=phone, body=body)
+    notify_phone(phone=phone, body=body, redact=(secret,) if secret else ())
 
 
 def _room_code() -> str:
@@ -170,7 +170,8 @@ def confirmation_links_send(*, case: DisputeCase, actor, build_url: Callable[[st
             expires_at=expires,
             created_by=actor,
         )
-        url = build_url(signing.dumps({"l": link.pk, "s": secret}, salt=TOKEN_SALT))
+        token = signing.dumps({"l": link.pk, "s": secret}, salt=TOKEN_SALT)
+        url = build_url(token)
         body = _(
             "Please read and confirm the mediation agreement %(number)s (valid until %(date)s): %(url)s"
         ) % {
@@ -178,7 +179,8 @@ def confirmation_links_send(*, case: DisputeCase, actor, build_url: Callable[[st
             "date": timezone.localtime(expires).strftime("%Y-%m-%d %H:%M"),
             "url": url,
         }
-        _text_party(party.phone, body)
+        # whoever reads the outbound record (an administrator) must not be able to confirm for the party
+        _text_party(party.phone, body, secret=token)
         issued.append(IssuedLink(party=party, url=url, expires_at=expires, texted=bool(party.phone)))
     return issued
 

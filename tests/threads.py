@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from django.db import connection
+
+#: Race tests that need a second connection to wait for a row lock: PostgreSQL only.
+needs_row_locks = pytest.mark.skipif(
+    connection.vendor == "sqlite",
+    reason="SQLite's in-memory test database shares one cache between threads and answers "
+    "'table is locked' instead of waiting; the file database in production serialises writers "
+    "(IMMEDIATE transactions, busy_timeout), so these races exist on PostgreSQL only.",
+)
 
 
 def run_in_threads(*jobs, start_together: bool = True, timeout: float = 60) -> list:
@@ -32,3 +41,21 @@ def run_in_threads(*jobs, start_together: bool = True, timeout: float = 60) -> l
     for thread in threads:
         thread.join(timeout=timeout)
     return results
+
+
+def race_on_insert(monkeypatch, model, *jobs) -> list:
+    """Run the jobs in their own threads; each waits, right before inserting a new ``model``
+    row, until the others have got that far too: all looked the key up and found nothing."""
+    barrier = threading.Barrier(len(jobs))
+    real_save = model.save
+
+    def save(self, *args, **kwargs):
+        if self.pk is None:
+            try:
+                barrier.wait(timeout=5)
+            except threading.BrokenBarrierError:
+                pass
+        return real_save(self, *args, **kwargs)
+
+    monkeypatch.setattr(model, "save", save)
+    return run_in_threads(*jobs, start_together=False)  # they meet at the insert instead

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.disputes.conftest import APPLICANT_ID, RESPONDENT_ID, parties
+from tests.threads import needs_row_locks
 from zhiwang.core.errors import Conflict, PermissionDeniedError, ServiceError
 from zhiwang.disputes.models import CaseEvent, DisputeAlert, DisputeCase, Visit
 from zhiwang.disputes.selectors import alerts_for, case_visible
@@ -400,13 +401,6 @@ def test_a_racing_retry_is_caught_by_the_unique_key_and_leaves_nothing(monkeypat
     assert again.pk == first.pk
     assert DisputeCase.objects.filter(idempotency_key__endswith=":race-1").count() == 1
     assert (Party.objects.count(), CaseEvent.objects.count()) == (parties_before, events_before)
-
-
-needs_row_locks = pytest.mark.skipif(
-    __import__("django.db").db.connection.vendor == "sqlite",
-    reason="SQLite's in-memory test database answers 'table is locked' between threads instead of "
-    "waiting; the stale-copy test above covers the same code path.",
-)
 
 
 @needs_row_locks

@@ -5,16 +5,14 @@ without a version, implausible "since" dates."""
 from __future__ import annotations
 
 import random
-import threading
 import zipfile
 from datetime import date
 
 import pytest
-from django.db import connection
 from django.test import Client
 from openpyxl import Workbook
 
-from tests.threads import run_in_threads
+from tests.threads import needs_row_locks, race_on_insert
 from zhiwang.core.errors import ServiceError
 from zhiwang.registry import services
 from zhiwang.registry.demo import make_credit_code, make_id_number
@@ -244,31 +242,6 @@ def test_since_before_birth_or_before_1900_is_refused():
 
 # --- 4. simultaneous registrations of one new key (PostgreSQL) -----------------------------
 
-needs_row_locks = pytest.mark.skipif(
-    connection.vendor == "sqlite",
-    reason="SQLite's in-memory test database shares one cache between threads and answers "
-    "'table is locked' instead of waiting; the file database in production serialises writers "
-    "(IMMEDIATE transactions), so the race exists on PostgreSQL only.",
-)
-
-
-def _race_on_insert(monkeypatch, model, *jobs):
-    """Run the jobs in their own threads; each waits, right before inserting its new record,
-    until the other has got that far too: both looked the key up and found nothing."""
-    barrier = threading.Barrier(len(jobs))
-    real_save = model.save
-
-    def save(self, *args, **kwargs):
-        if self.pk is None:
-            try:
-                barrier.wait(timeout=5)
-            except threading.BrokenBarrierError:
-                pass
-        return real_save(self, *args, **kwargs)
-
-    monkeypatch.setattr(model, "save", save)
-    return run_in_threads(*jobs, start_together=False)  # they meet at the insert instead
-
 
 @needs_row_locks
 @pytest.mark.django_db(transaction=True)
@@ -279,7 +252,7 @@ def test_two_registrations_of_one_new_id_number_at_the_same_moment(city_restored
         person, created = services.person_register(actor=None, data={"id_number": number, "name": "同时"})
         return person.pk, created
 
-    results = _race_on_insert(monkeypatch, Person, job, job)
+    results = race_on_insert(monkeypatch, Person, job, job)
     assert all(isinstance(r, tuple) for r in results), results
     assert sorted(created for _pk, created in results) == [False, True]
     assert len({pk for pk, _created in results}) == 1
@@ -295,7 +268,7 @@ def test_two_registrations_of_one_new_credit_code_at_the_same_moment(city_restor
         entity, created = services.entity_register(actor=None, data={"credit_code": code, "name": "同时公司"})
         return entity.pk, created
 
-    results = _race_on_insert(monkeypatch, LegalEntity, job, job)
+    results = race_on_insert(monkeypatch, LegalEntity, job, job)
     assert all(isinstance(r, tuple) for r in results), results
     assert sorted(created for _pk, created in results) == [False, True]
     assert LegalEntity.objects.filter(credit_code=code).count() == 1
@@ -314,7 +287,7 @@ def test_two_registrations_of_one_new_housing_at_the_same_moment(city_restored, 
         housing, created = services.housing_register(actor=None, data={"address": room.code, "use": "住宅"})
         return housing.pk, created
 
-    results = _race_on_insert(monkeypatch, Housing, job, job)
+    results = race_on_insert(monkeypatch, Housing, job, job)
     assert all(isinstance(r, tuple) for r in results), results
     assert sorted(created for _pk, created in results) == [False, True]
     assert Housing.objects.filter(address=room).count() == 1

@@ -11,9 +11,8 @@ from __future__ import annotations
 import threading
 
 import pytest
-from django.db import connection
 
-from tests.threads import run_in_threads
+from tests.threads import needs_row_locks, race_on_insert, run_in_threads
 from tests.tickets.conftest import SANITATION
 from zhiwang.core.errors import Conflict, ServiceError
 from zhiwang.tickets import services
@@ -109,13 +108,6 @@ def test_a_racing_retry_of_submit_gets_the_first_ticket(monkeypatch, nanshan_bui
 
 
 # --- in two threads -------------------------------------------------------------------
-
-needs_row_locks = pytest.mark.skipif(
-    connection.vendor == "sqlite",
-    reason="SQLite's in-memory test database shares one cache between threads and answers "
-    "'table is locked' instead of waiting; the file database in production waits (IMMEDIATE "
-    "transactions, busy_timeout). The same code path is covered above by stale copies.",
-)
 
 
 @pytest.fixture
@@ -341,3 +333,22 @@ def test_a_single_submission_inside_a_batchs_write_does_not_deadlock(committed, 
     assert not any(isinstance(r, Exception) for r in results), results
     numbers = sorted(int(n[-6:]) for n in Ticket.objects.values_list("number", flat=True))
     assert numbers == [1, 2, 3, 4, 5]
+
+
+@needs_row_locks
+def test_two_retrain_requests_at_the_same_moment_queue_one_run(city_restored, monkeypatch):
+    from zhiwang.tickets import tasks
+    from zhiwang.tickets.models import TrainingRun
+    from zhiwang.tickets.services.smart import classifier_retrain_request
+
+    monkeypatch.setattr(tasks, "classifier_retrain_task", lambda run_id: None)  # no training here
+
+    def job():
+        run, created = classifier_retrain_request(actor=None)
+        return run.pk, created
+
+    results = race_on_insert(monkeypatch, TrainingRun, job, job)
+    assert all(isinstance(r, tuple) for r in results), results
+    assert sorted(created for _pk, created in results) == [False, True]
+    assert len({pk for pk, _created in results}) == 1
+    assert TrainingRun.objects.count() == 1

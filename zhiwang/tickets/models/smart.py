@@ -128,6 +128,14 @@ class TrainingRun(models.Model):
         verbose_name = _("training run")
         verbose_name_plural = _("training runs")
         ordering = ["-created_at", "-pk"]
+        constraints = [
+            # Two retrain requests at the same moment queue one run, not two trainings.
+            models.UniqueConstraint(
+                fields=["status"],
+                condition=models.Q(status="queued"),
+                name="tickets_one_queued_training_run",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.status} {self.progress}%"

@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -145,7 +145,12 @@ def classifier_retrain_request(*, actor) -> tuple[TrainingRun, bool]:
         busy = TrainingRun.objects.filter(status__in=_BUSY).first()
         if busy is not None:
             return busy, False
-        run = TrainingRun.objects.create(requested_by=actor if getattr(actor, "pk", None) else None)
+        try:
+            with transaction.atomic():
+                run = TrainingRun.objects.create(requested_by=actor if getattr(actor, "pk", None) else None)
+        except IntegrityError:  # another request queued one at this moment (one queued run at most)
+            # ... which its worker may have started, or even finished, since: that run all the same
+            return TrainingRun.objects.filter(status__in=_BUSY).first() or TrainingRun.objects.first(), False
 
         def enqueue():
             from zhiwang.tickets.tasks import classifier_retrain_task

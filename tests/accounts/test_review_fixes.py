@@ -53,7 +53,12 @@ def test_token_lookup_is_one_query_with_the_client_of_the_service_user(
     ApiToken.objects.filter(pk=issued.token.pk).update(last_used_at=timezone.now())
     with django_assert_num_queries(1):
         token = services.api_token_resolve(key=issued.key)
-        assert token.user.integration_client == integration
+    assert token.user == integration.service_user and token.token_id == issued.token.pk
+    assert token.user.role == integration.service_user.role  # the whole user, converted
+    integration.is_active = False
+    integration.save()
+    with django_assert_num_queries(1):
+        assert services.api_token_resolve(key=issued.key) is None
 
 
 def test_an_integration_client_may_not_issue_tokens_itself(client, integration):

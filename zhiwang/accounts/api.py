@@ -3,6 +3,7 @@
 from datetime import datetime
 
 from django.shortcuts import get_object_or_404
+from django.utils.functional import SimpleLazyObject
 from ninja import Field, Router, Schema, Status
 from ninja.security import HttpBearer
 
@@ -18,7 +19,8 @@ class TokenAuth(HttpBearer):
         if found is None:
             return None
         request.user = found.user
-        request.api_token = found  # the token the caller came with (``token_create`` caps by it)
+        # the token the caller came with (``token_create`` caps by it), read only if asked
+        request.api_token = SimpleLazyObject(lambda: found.token)
         return found.user
 
 

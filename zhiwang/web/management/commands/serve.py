@@ -4,12 +4,26 @@ Production runs the same app under gunicorn (WSGI, `zhiwang/gunicorn_conf.py`) a
 separate `zhiwang run_huey` consumer on Redis (see docs/production.md).
 """
 
+import signal
 import subprocess
 import sys
 
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+
+
+def _exit_on_sigterm(signum, frame):
+    raise SystemExit(0)
+
+
+def _die_with_parent() -> None:
+    """In the consumer, before it starts: ask Linux to send it SIGTERM when this process dies."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class Command(BaseCommand):
@@ -27,9 +41,15 @@ class Command(BaseCommand):
         if not no_migrate:
             call_command("migrate", interactive=False, verbosity=0)
         worker = None
+        # A SIGTERM before uvicorn takes the signals over (or after it hands them back) ends
+        # this process through the ``finally`` below, which stops the consumer.
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
         if not no_worker and settings.TASK_BACKEND != "immediate":
-            # The consumer runs beside the web process; it stops with it.
-            worker = subprocess.Popen([sys.executable, "-m", "zhiwang.cli", "run_huey", "--quiet"])
+            # The consumer runs beside the web process; it stops with it — even when this
+            # process is killed outright (SIGKILL, the OOM killer), on Linux.
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "zhiwang.cli", "run_huey", "--quiet"], preexec_fn=_die_with_parent
+            )
             self.stdout.write(f"Task consumer started ({settings.TASK_BACKEND} queue, pid {worker.pid}).")
         self.stdout.write(self.style.SUCCESS(f"Zhiwang at http://{host}:{port}/  (Ctrl+C to stop)"))
         try:

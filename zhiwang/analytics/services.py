@@ -6,6 +6,7 @@ Rollup writes live in ``rollups/`` (they follow the ticket timeline, not a user'
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import date, timedelta
 
 from django.db import IntegrityError, transaction
@@ -23,6 +24,7 @@ from zhiwang.analytics.models import (
     ReportStatus,
 )
 from zhiwang.analytics.selectors import require_analyst
+from zhiwang.analytics.selectors.place import FIRST_DAY, LAST_DAY
 from zhiwang.core.errors import NotFound, PermissionDeniedError, ServiceError
 from zhiwang.core.masking import mask_data, mask_text
 from zhiwang.core.scoping import scope_of
@@ -63,7 +65,8 @@ def alert_raise(*, finding: detectors.Finding, cooldown_days: int = 3) -> tuple[
 
     De-duplication: one open alert per key; a key decided (handled or false) less than
     ``cooldown_days`` ago is not raised again. Returns ``(alert, created)``; ``(None, False)``
-    when the cool-down suppressed it. New alerts notify the subscribed units.
+    when the cool-down suppressed it. New alerts notify the subscribed units; an open alert
+    whose finding moved to another place follows it and notifies the units newly responsible.
 
     Alerts and their notifications are read by many people: the key, the explanation and every
     text of the detail are masked here (``mask_text``), whatever the detector wrote. Masking is
@@ -90,11 +93,24 @@ def alert_raise(*, finding: detectors.Finding, cooldown_days: int = 3) -> tuple[
         "score": finding.score,
         "ticket_ids": finding.ticket_ids,
         "detail": finding.detail,
+        # the place follows the finding: a repeated caller or a topic whose tickets spread to
+        # another district is that place's alert now (``_common_division`` widens it)
+        "division_id": finding.division_id,
+        "grid_id": finding.grid_id,
+        "category_id": finding.category_id,
     }
     if current is not None:
+        # The open alert is moved rather than closed and raised again: there is one open alert
+        # per key, its history (raised at, ticket list) stays whole, and no decision is faked
+        # (a closed alert would also start the cool-down that suppresses the key). Units that
+        # become responsible with the move are told as on a new raise; those told already are not.
+        told = set(_subscribers(current.division_id, current.kind))
+        moved = current.division_id != finding.division_id
         for name, value in fields.items():
             setattr(current, name, value)
         current.save()
+        if moved:
+            _notify(current, [u for u in _subscribers(current.division_id, current.kind) if u not in told])
         return current, False
     recent = Alert.objects.filter(
         key=finding.key, decided_at__gte=timezone.now() - timedelta(days=cooldown_days)
@@ -103,23 +119,21 @@ def alert_raise(*, finding: detectors.Finding, cooldown_days: int = 3) -> tuple[
         return None, False
     try:
         with transaction.atomic():
-            alert = Alert.objects.create(
-                kind=finding.kind,
-                key=finding.key,
-                division_id=finding.division_id,
-                grid_id=finding.grid_id,
-                category_id=finding.category_id,
-                **fields,
-            )
+            alert = Alert.objects.create(kind=finding.kind, key=finding.key, **fields)
     except IntegrityError:  # a concurrent detector raised it first
         return Alert.objects.get(key=finding.key, status=AlertStatus.OPEN), False
+    _notify(alert, _subscribers(alert.division_id, alert.kind))
+    return alert, True
+
+
+def _notify(alert: Alert, unit_ids: list[int]) -> None:
+    """Tell ``unit_ids`` about ``alert`` (in-app notification with its masked explanation)."""
     Notification.objects.bulk_create(
         [
             Notification(unit_id=unit_id, kind="analytics_alert", message=alert.explanation[:500])
-            for unit_id in _subscribers(alert.division_id, alert.kind)
+            for unit_id in unit_ids
         ]
     )
-    return alert, True
 
 
 def alerts_detect(*, today: date | None = None, kinds: list[str] | None = None) -> dict[str, int]:
@@ -225,27 +239,46 @@ def alert_unsubscribe(*, user, subscription_id: int) -> None:
 # --- reports ------------------------------------------------------------------------------------
 
 
-def report_period(period: str) -> tuple[date, date]:
-    """``YYYY-MM`` (month) or ``YYYY-Qn`` (quarter) → ``[start, end)``."""
+#: The two forms of a period: ``YYYY-MM`` (also ``YYYY-M``) and ``YYYY-Qn``; ASCII digits only.
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{1,2})", re.ASCII)
+_QUARTER = re.compile(r"([0-9]{4})-Q([1-4])", re.ASCII)
+
+
+def report_period_parse(period: str) -> tuple[str, date, date]:
+    """``YYYY-MM`` (month) or ``YYYY-Qn`` (quarter) → ``(canonical, start, end)``, ``[start, end)``.
+
+    Surrounding spaces, a lower-case ``q`` and a one-digit month are forgiven; the canonical form
+    (``2026-01``, ``2026-Q2``) is what a report stores, so one period is one name. Anything else,
+    and years outside the dashboards' calendar, is ``analytics.period_invalid``.
+    """
     text = (period or "").strip().upper()
     try:
-        if "-Q" in text:
-            year, quarter = text.split("-Q")
-            year, quarter = int(year), int(quarter)
-            if not 1 <= quarter <= 4:
-                raise ValueError
+        if quarter_match := _QUARTER.fullmatch(text):
+            year, quarter = int(quarter_match[1]), int(quarter_match[2])
+            canonical = f"{year:04d}-Q{quarter}"
             start = date(year, 3 * quarter - 2, 1)
             end = date(year + (quarter == 4), 1 if quarter == 4 else 3 * quarter + 1, 1)
-        else:
-            year, month = (int(p) for p in text.split("-"))
+        elif month_match := _MONTH.fullmatch(text):
+            year, month = int(month_match[1]), int(month_match[2])
+            canonical = f"{year:04d}-{month:02d}"
             start = date(year, month, 1)
             end = date(year + (month == 12), 1 if month == 12 else month + 1, 1)
+        else:
+            raise ValueError
+        if not FIRST_DAY <= start <= LAST_DAY:
+            raise ValueError
     except ValueError:
         raise ServiceError(
             "analytics.period_invalid",
             _("Give the period as YYYY-MM or YYYY-Qn (e.g. 2026-Q2)."),
             field="period",
         ) from None
+    return canonical, start, end
+
+
+def report_period(period: str) -> tuple[date, date]:
+    """``YYYY-MM`` (month) or ``YYYY-Qn`` (quarter) → ``[start, end)`` (see ``report_period_parse``)."""
+    _canonical, start, end = report_period_parse(period)
     return start, end
 
 
@@ -278,8 +311,7 @@ def report_request(
 
     require_analyst(user)
     place = place_for(user=user, code=division_code)
-    start, end = report_period(period)
-    normalized = period.strip().upper()
+    normalized, start, end = report_period_parse(period)
     # keys are per requester (as the tickets API's ids): another user's equal key is another report
     key = report_key(
         user,

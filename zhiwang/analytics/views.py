@@ -38,6 +38,18 @@ def _date(value: str | None, field: str) -> date | None:
         raise ServiceError("analytics.date_invalid", _("Give the date as YYYY-MM-DD."), field=field) from None
 
 
+def _days(value: str | None) -> int:
+    """The ``days`` of the address; anything but ASCII digits (also "²", a digit to ``isdigit``
+    but not to ``int``) is the default 30. Out-of-range counts are ``window``'s to refuse."""
+    value = (value or "").strip()
+    if not (value.isascii() and value.isdigit()):
+        return 30
+    try:
+        return int(value)
+    except ValueError:  # more digits than int() reads
+        return 30
+
+
 def _chart_data(figures: dict) -> dict:
     """What the page's charts need (plain JSON: labels, values and the link of every point)."""
     s = figures["summary"]
@@ -73,7 +85,7 @@ def dashboard(request):
         start, end = selectors.window(
             start=_date(request.GET.get("start"), "start"),
             end=_date(request.GET.get("end"), "end"),
-            days=int(request.GET.get("days") or 30) if (request.GET.get("days") or "30").isdigit() else 30,
+            days=_days(request.GET.get("days")),
         )
         figures = selectors.dashboard(place=place, start=start, end=end, by=by)
     except ServiceError as error:
@@ -230,6 +242,10 @@ def reports(request):
     from zhiwang.analytics import services
     from zhiwang.analytics.models import Report
 
+    try:  # the form's default place; none at all (no jurisdiction): not found, as the dashboard
+        place = selectors.place_for(user=request.user)
+    except NotFound as error:
+        raise Http404(error.message) from None
     errors = {}
     if request.method == "POST":
         try:
@@ -247,7 +263,6 @@ def reports(request):
     rows = list(Report.objects.visible_to(request.user).select_related("division")[:50])
     for row in rows:
         row.downloadable = services.may_download_report(request.user, row, in_scope=True)
-    place = selectors.place_for(user=request.user)
     import uuid
 
     return render(

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from zhiwang.core.scoping import ScopedQuerySet, scope_of
+
 
 class AlertKind(models.TextChoices):
     SURGE = "surge", _("Surge")  # 激增: a (place, category) series far above its baseline
@@ -21,17 +23,21 @@ class AlertStatus(models.TextChoices):
     FALSE = "false", _("False alarm")
 
 
-class AlertQuerySet(models.QuerySet):
-    def visible_to(self, user):
-        """Alerts about places in the user's jurisdiction (city-wide alerts: city-wide users only)."""
-        from zhiwang.core.scoping import scope_of
+class AlertQuerySet(ScopedQuerySet):
+    """The rule of ``core.scoping``: alerts inside the user's divisions, and for grid-scoped users
+    the alerts of their grids; an alert without a grid (about a whole community or wider) is
+    theirs when it is about one of their grids' communities, as for models without a grid.
+    City-wide alerts (no division): city-wide users only."""
 
+    scope_division_field = "division"
+    scope_grid_field = "grid"
+
+    def visible_to(self, user):
         scope = scope_of(user)
-        if scope.everything:
-            return self
-        if scope.is_empty:
-            return self.none()
-        return self.filter(division_id__in=scope.division_ids | scope.grid_community_ids)
+        visible = super().visible_to(user)
+        if scope.everything or scope.is_empty or not scope.grid_community_ids:
+            return visible
+        return visible | self.filter(grid__isnull=True, division_id__in=scope.grid_community_ids)
 
 
 class Alert(models.Model):

@@ -24,6 +24,9 @@ from zhiwang.geo.models import Division, DivisionLevel
 #: Who may read dashboards, alerts, the index and reports (and the API behind them).
 ANALYST_ROLES = frozenset({"leader", "dispatcher", "data_steward", "administrator"})
 MAX_WINDOW_DAYS = 800
+#: The days a window may start or end on (room on both sides for a window and a time zone).
+FIRST_DAY = date(1970, 1, 1)
+LAST_DAY = date(9998, 12, 31)
 
 
 def is_analyst(user) -> bool:
@@ -95,11 +98,42 @@ def place_for(*, user, code: str = "") -> Place:
     return Place(division)
 
 
+def _check_day(day: date, field: str) -> None:
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ServiceError(
+            "analytics.date_invalid",
+            _("Choose a date between %(first)s and %(last)s.")
+            % {"first": FIRST_DAY.isoformat(), "last": LAST_DAY.isoformat()},
+            field=field,
+        )
+
+
 def window(*, start: date | None = None, end: date | None = None, days: int = 30) -> tuple[date, date]:
-    """``[start, end)`` in local days; default: the ``days`` days up to and including today."""
+    """``[start, end)`` in local days; default: the ``days`` days up to and including today.
+
+    Dates outside ``FIRST_DAY``..``LAST_DAY`` (``analytics.date_invalid``) and ``days`` outside
+    1..``MAX_WINDOW_DAYS`` (``analytics.window_empty``, ``analytics.window_too_long``) are refused
+    on their field: the figures turn days into instants, which the calendar's ends cannot hold.
+    """
     today = timezone.localdate()
+    if start is not None:
+        _check_day(start, "start")
+    if end is not None:
+        _check_day(end, "end")
+    if start is None:
+        if days < 1:
+            raise ServiceError("analytics.window_empty", _("The start must be before the end."), field="days")
+        if days > MAX_WINDOW_DAYS:
+            raise ServiceError(
+                "analytics.window_too_long",
+                _("Choose at most %(days)s days.") % {"days": MAX_WINDOW_DAYS},
+                field="days",
+            )
+    field = "end" if end is not None else "days"
     end = end or (today + timedelta(days=1))
-    start = start or (end - timedelta(days=days))
+    if start is None:
+        start = end - timedelta(days=days)
+        _check_day(start, field)
     if start >= end:
         raise ServiceError("analytics.window_empty", _("The start must be before the end."), field="start")
     if (end - start).days > MAX_WINDOW_DAYS:

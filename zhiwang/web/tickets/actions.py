@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy
 from zhiwang.core.errors import NotFound, ServiceError
 from zhiwang.tickets import selectors, services
 from zhiwang.tickets.models import RequestKind, Ticket
+from zhiwang.tickets.services.triage import DIRECT_ANSWER_KINDS
 from zhiwang.tickets.workflow import TICKET_WORKFLOW, TicketAction
 from zhiwang.web.tickets import forms as f
 from zhiwang.web.tickets.uploads import attach
@@ -268,6 +269,8 @@ def available(ticket: Ticket, user, *, pending=None) -> list[UIAction]:
             continue  # asked before the deadline only
         if ui.slug == "supervise" and (ticket.due_at is None or ticket.due_at > timezone.now()):
             continue  # supervision is for overdue tickets; before the deadline: urge
+        if ui.slug == "answer_directly" and ticket.kind not in DIRECT_ANSWER_KINDS:
+            continue  # the service answers inquiries only; anything else goes to a unit
         if ui.slug == "reveal_contact" and not (ticket.reporter_phone or ticket.reporter_name):
             continue  # nothing masked to show
         shown.append(ui)

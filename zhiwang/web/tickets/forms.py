@@ -330,6 +330,20 @@ class RateForm(AccessibleForm):
     )
 
 
+#: Dates a filter may name: a local midnight of year 1 or 9999 leaves the range a database keeps.
+FILTER_YEARS = (1900, 9998)
+
+
+def _sane_year(value) -> None:
+    low, high = FILTER_YEARS
+    if not low <= value.year <= high:
+        raise forms.ValidationError(
+            _("Enter a date between the years %(low)s and %(high)s."),
+            code="year_out_of_range",
+            params={"low": low, "high": high},
+        )
+
+
 class TicketFilterForm(forms.Form):
     """The ticket list's filters; every dashboard figure links here with the filters behind it."""
 
@@ -348,10 +362,16 @@ class TicketFilterForm(forms.Form):
         empty_value=None,
     )
     received_from = forms.DateField(
-        label=_("Received from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Received from"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[_sane_year],
     )
     received_to = forms.DateField(
-        label=_("Received before"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Received before"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[_sane_year],
     )
     division = forms.CharField(label=_("Division code"), required=False, max_length=12)
     grid = forms.CharField(label=_("Grid code"), required=False, max_length=15)

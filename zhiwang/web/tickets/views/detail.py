@@ -4,6 +4,7 @@ the user may take. Actions post to one URL each; errors come back on the same pa
 from __future__ import annotations
 
 import mimetypes
+import re
 
 from django.contrib import messages
 from django.http import FileResponse, Http404
@@ -119,6 +120,20 @@ def _next_url(request, ticket):
     return reverse("web:ticket_detail", args=[ticket.number])
 
 
+#: Actions that write nothing on the ticket: the version the page showed does not matter.
+UNVERSIONED = frozenset({"reveal_contact"})
+
+
+def _stale(ui, ticket, posted: str) -> str:
+    """The conflict message when the page posted a version the ticket has left, else ``""``."""
+    if ui.slug in UNVERSIONED or not re.fullmatch(r"[0-9]{1,9}", posted) or int(posted) == ticket.version:
+        return ""
+    return _(
+        "Ticket %(number)s was changed by somebody else a moment ago (it is now “%(status)s”, "
+        "version %(version)s). Reload it and try again."
+    ) % {"number": ticket.number, "status": ticket.get_status_display(), "version": ticket.version}
+
+
 @require_POST
 @role_required(TICKET_READER_ROLES)
 def ticket_act(request, number, slug):
@@ -130,6 +145,9 @@ def ticket_act(request, number, slug):
         raise Http404(slug)
     pending = _pending(selectors.ticket_requests(ticket=ticket))
     form = actions.build_form(ui, ticket, user, data=request.POST, files=request.FILES)
+    conflict = _stale(ui, ticket, request.POST.get(f"{ui.slug}-expected_version", ""))
+    if conflict:  # before "you may not": the action may be gone only because the ticket moved on
+        return _render(request, ticket, conflict=conflict, status=409)
     if ui not in actions.available(ticket, user, pending=pending):
         label = str(ui.label)
         refusal = _("You may not do “%(action)s” on this ticket now (its state: %(state)s).") % {

@@ -6,7 +6,10 @@ first submit (the candidates are shown, and a second submit records the call).
 
 from __future__ import annotations
 
+import re
+
 from django.db import transaction
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -25,6 +28,8 @@ from zhiwang.web.tickets.forms import (
 )
 
 INTAKE_PAGE_ROLES = INTAKE_ROLES | DISPATCH_ROLES
+#: A ticket number (``tickets.services.numbering``: ZW + local date + sequence), the banner's link.
+TICKET_NUMBER_RE = re.compile(r"ZW[0-9]{14,20}")
 
 
 def _leaves():
@@ -103,15 +108,20 @@ def intake(request):
                 except ServiceError as error:
                     apply_service_error(form, error)
                 else:
-                    outcome = (
-                        "answered" if intent == "answer" else ("recorded" if result.created else "again")
-                    )
-                    return redirect(f"{reverse('web:ticket_intake')}?{outcome}={result.ticket.number}")
+                    # A retry of this form's own token is this user's call; a typed call id may be
+                    # another jurisdiction's: then neither its number nor a silent "again".
+                    typed = bool(data["call_id"].strip())
+                    if result.created or not typed or _may_see(request.user, result.ticket):
+                        outcome = (
+                            "answered" if intent == "answer" else ("recorded" if result.created else "again")
+                        )
+                        return redirect(f"{reverse('web:ticket_intake')}?{outcome}={result.ticket.number}")
+                    form.add_error("call_id", _("This call id was already used for another ticket."))
     else:
         form = IntakeForm(leaves=leaves, initial={"channel": _default_channel(request.user)})
     done = None
     for outcome in ("recorded", "answered", "again"):
-        if request.GET.get(outcome):
+        if TICKET_NUMBER_RE.fullmatch(request.GET.get(outcome, "")):  # else no banner
             done = (outcome, request.GET[outcome])
     posted_token = form.data.get("token") if form.is_bound else None
     matched, history = (
@@ -137,6 +147,14 @@ def intake(request):
             "done": done,
         },
     )
+
+
+def _may_see(user, ticket) -> bool:
+    try:
+        selectors.ticket_get(user=user, number=ticket.number)
+    except Http404:
+        return False
+    return True
 
 
 def _default_channel(user) -> str:

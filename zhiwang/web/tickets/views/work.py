@@ -3,6 +3,8 @@ report and verification list, and the plain ticket search every staff role has."
 
 from __future__ import annotations
 
+import re
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
@@ -37,6 +39,8 @@ from zhiwang.web.tickets.presenters import deadline_of
 from zhiwang.web.tickets.uploads import attach
 
 QUEUE_TABS = ("pending", "requests", "review", "follow_up", "breaching")
+#: The version a queue row posts with its number ("ZW…:7"): ASCII digits only.
+VERSION_RE = re.compile(r"[0-9]{1,9}")
 
 
 def _rows(tickets, now):
@@ -111,13 +115,17 @@ def dispatch_bulk(request):
         except Http404:
             failed.append(_("%(number)s: not found in your jurisdiction.") % {"number": number})
             continue
+        if not VERSION_RE.fullmatch(version):  # never dispatched without the stale-page check
+            failed.append(
+                _("%(number)s: the queue page is out of date; reload the queue and try again.")
+                % {"number": ticket.number}
+            )
+            continue
         unit = chosen or ticket.suggested_unit
         if unit is None:
             failed.append(_("%(number)s: no suggested unit; choose one.") % {"number": ticket.number})
             continue
-        ctx = actions.Context(
-            ticket=ticket, user=request.user, version=int(version) if version.isdigit() else None
-        )
+        ctx = actions.Context(ticket=ticket, user=request.user, version=int(version))
         try:
             actions.versioned(services.ticket_dispatch, ctx, ticket=ticket, unit=unit, actor=request.user)
         except ServiceError as error:

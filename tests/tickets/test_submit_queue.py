@@ -370,3 +370,45 @@ def test_the_queue_is_counted_at_most_once_a_second_per_process(
     assert submit_queue.submission_queue_has_room() is True  # the count of a moment ago
     submit_queue.submission_queue_room_reset()
     assert submit_queue.submission_queue_has_room() is False
+
+
+@pytest.mark.parametrize(
+    ("point", "code", "field"),
+    [
+        ('"lon": NaN, "lat": 22.5', "geo.out_of_range", "lon"),
+        ('"lon": 113.9, "lat": Infinity', "geo.out_of_range", "lat"),
+        ('"lon": 213.9, "lat": 22.5', "geo.out_of_range", "lon"),
+        ('"lon": 113.9', "tickets.point_incomplete", "lat"),
+        ('"lon": 113.9, "lat": 22.5, "crs": "bd09"', "geo.unknown_crs", "crs"),
+    ],
+)
+def test_a_point_that_cannot_be_is_refused_at_once_as_without_the_header(
+    as_user, hotline, point, code, field
+):
+    """JSON allows NaN and Infinity; PostgreSQL's json does not (a 500 before)."""
+    body = (
+        '{"channel": "hotline", "kind": "complaint", "category": "010214", '
+        '"description": "小区垃圾站满溢，请尽快清运。", "external_id": "pt-1", ' + point + "}"
+    )
+    answer = post(as_user(hotline), body)
+    assert answer.status_code == 400, answer.content
+    error = answer.json()["error"]
+    assert (error["code"], error["field"]) == (code, field)
+    assert not QueuedSubmission.objects.exists()
+
+
+def test_the_api_stores_a_submission_in_one_statement(as_user, hotline, nanshan_building):
+    """Outside a transaction the INSERT is its own: no BEGIN/COMMIT round trips."""
+    from django.db import transaction
+    from django.test.utils import CaptureQueriesContext
+
+    api = as_user(hotline)
+    with CaptureQueriesContext(connection) as queries:
+        assert transaction.get_autocommit() or connection.in_atomic_block
+        answer = post(api, body_for(nanshan_building, external_id="one-statement"))
+    assert answer.status_code == 202
+    writes = [
+        q["sql"] for q in queries.captured_queries if not q["sql"].lstrip().upper().startswith("SELECT")
+    ]
+    inserts = [sql for sql in writes if "tickets_queuedsubmission" in sql]
+    assert len(inserts) == 1

@@ -58,6 +58,16 @@ def _ancestors(division: Division | None) -> dict[str, Division]:
     return out
 
 
+def point_given(lon, lat) -> bool:
+    """Whether a map point was given: both coordinates, or neither (``tickets.point_incomplete``)."""
+    if lon in (None, "") and lat in (None, ""):
+        return False
+    if lon in (None, "") or lat in (None, ""):
+        missing = "lat" if lon not in (None, "") else "lon"
+        raise ServiceError("tickets.point_incomplete", _("Give both longitude and latitude."), field=missing)
+    return True
+
+
 def locate_place(
     *, address_code: str = "", lon=None, lat=None, crs: str = "wgs84", address_text: str = ""
 ) -> Place:
@@ -83,12 +93,7 @@ def locate_place(
             address.lat,
             "address",
         )
-    if lon not in (None, "") or lat not in (None, ""):
-        if lon in (None, "") or lat in (None, ""):
-            missing = "lat" if lon not in (None, "") else "lon"
-            raise ServiceError(
-                "tickets.point_incomplete", _("Give both longitude and latitude."), field=missing
-            )
+    if point_given(lon, lat):
         located = locate(lon, lat, crs=crs)
         config = routing_config()
         grid = Grid.objects.filter(pk=located.grid.id).first() if located.grid else None

@@ -16,6 +16,7 @@ no GIL hand-off either. Same machine, same run: p99 125 ms instead of 394 ms, 47
 Every setting can still be overridden on the command line (``gunicorn -c … -w 8``).
 """
 
+import gc
 import os
 
 
@@ -54,3 +55,18 @@ graceful_timeout = 30
 forwarded_allow_ips = os.environ.get("ZHIWANG_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 accesslog = None  # the proxy logs requests; errors go to stderr
 loglevel = os.environ.get("ZHIWANG_WEB_LOG_LEVEL", "warning")
+
+
+def post_worker_init(worker) -> None:
+    """Load every URL module and API schema now, then freeze what is loaded out of the collector.
+
+    Without this the first requests load them, and every full collection (generation 2) walks
+    the ~250,000 objects a loaded worker holds: 130–580 ms pauses, measured, and the workers,
+    started together and fed alike, paused together — the run's slowest requests in one
+    moment. Frozen (``gc.freeze``), a full collection walks only what came after: 2–7 ms.
+    """
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 — imports the URL modules and the API's schemas
+    gc.collect()
+    gc.freeze()

@@ -110,3 +110,15 @@ def test_gunicorn_serves_the_app_with_the_shipped_profile(tmp_path):
         output = server.communicate(timeout=30)[0]
     assert server.returncode == 0, output
     assert workers == 2
+
+
+def test_each_worker_loads_the_urls_then_freezes_them_out_of_the_collector(monkeypatch):
+    import gc
+
+    conf = _load(monkeypatch)
+    before = gc.get_freeze_count()
+    try:
+        conf["post_worker_init"](None)
+        assert gc.get_freeze_count() > before  # the loaded app is out of every later collection
+    finally:
+        gc.unfreeze()

@@ -210,6 +210,12 @@ def test_a_patch_without_expected_version_is_refused_and_changes_nothing(steward
     assert ok.status_code == 200
 
 
+def test_the_api_schema_says_the_version_is_required(client):
+    schemas = client.get("/api/v1/openapi.json").json()["components"]["schemas"]
+    field = schemas["CorrectionIn"]["properties"]["expected_version"]
+    assert field["description"].startswith("Required") and "registry.version_required" in field["description"]
+
+
 def test_the_service_itself_requires_the_version(steward, grid_worker, home_room):
     person, _ = services.person_register(
         actor=steward, data={"id_number": IDS[0], "name": "王五", "address": home_room.code}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from ninja import Query, Router, Schema
+from ninja import Field, Query, Router, Schema
 
 from zhiwang.registry import selectors, services
 from zhiwang.registry.models import Housing, LegalEntity, Person
@@ -87,7 +87,13 @@ class PersonIn(Schema):
 
 class CorrectionIn(Schema):
     note: str
-    expected_version: int | None = None
+    # Required, but checked by the service so that a missing one answers the registry's own
+    # code (registry.version_required, field expected_version) rather than a schema error.
+    expected_version: int | None = Field(
+        None,
+        description="Required: the record's version you corrected (from GET). A missing one is "
+        "400 registry.version_required; an old one 409 registry.version_conflict.",
+    )
     name: str | None = None
     household_type: str | None = None
     phone: str | None = None

@@ -7,12 +7,12 @@ one-active-per-name constraint, an IntegrityError and a 500 on the smart-dispatc
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
 from django.db import connection
 
+from tests.threads import run_in_threads
 from zhiwang.classifier import services
 from zhiwang.classifier.models import ClassifierModel, ModelStatus
 
@@ -27,23 +27,9 @@ def saved(trained, tmp_path):
     return trained.save(tmp_path / "trained")
 
 
-def run_together(*works):
-    errors = []
-
-    def run(work):
-        try:
-            work()
-        except Exception as error:
-            errors.append(repr(error))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(work,)) for work in works]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return errors
+def run_together(*works) -> list[str]:
+    """The errors the works raised, each run in its own thread (``tests.threads``)."""
+    return [repr(r) for r in run_in_threads(*works, start_together=False) if isinstance(r, Exception)]
 
 
 def test_concurrent_promotes_of_one_name_run_one_after_the_other(saved, model_dir, monkeypatch):

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.disputes.conftest import APPLICANT_ID, RESPONDENT_ID, parties
-from tests.threads import needs_row_locks
+from tests.threads import needs_row_locks, run_in_threads
 from zhiwang.core.errors import Conflict, PermissionDeniedError, ServiceError
 from zhiwang.disputes.models import CaseEvent, DisputeAlert, DisputeCase, Visit
 from zhiwang.disputes.selectors import alerts_for, case_visible
@@ -406,10 +406,6 @@ def test_a_racing_retry_is_caught_by_the_unique_key_and_leaves_nothing(monkeypat
 @needs_row_locks
 @pytest.mark.django_db(transaction=True)
 def test_two_identical_registrations_at_the_same_moment_make_one_case(transactional_db):
-    import threading
-
-    from django.db import connection
-
     from zhiwang.accounts.models import User
     from zhiwang.disputes.defaults import defaults_seed
     from zhiwang.geo.models import Division
@@ -417,31 +413,19 @@ def test_two_identical_registrations_at_the_same_moment_make_one_case(transactio
     defaults_seed()
     division = Division.objects.create(code="440399000000", name="测试区", level="district")
     admin = User.objects.create(username="race_admin", role="administrator")
-    barrier = threading.Barrier(2)
-    results: list = [None, None]
 
-    def run(index):
-        try:
-            barrier.wait(timeout=10)
-            results[index] = case_register(
-                actor=admin,
-                title="并发",
-                facts="同一请求重试两次",
-                category="neighbours",
-                division=division,
-                parties=parties(),
-                idempotency_key="same-moment",
-            )
-        except Exception as exc:
-            results[index] = exc
-        finally:
-            connection.close()
+    def register():
+        return case_register(
+            actor=admin,
+            title="并发",
+            facts="同一请求重试两次",
+            category="neighbours",
+            division=division,
+            parties=parties(),
+            idempotency_key="same-moment",
+        )
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in (0, 1)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    results = run_in_threads(register, register)
     assert all(not isinstance(r, Exception) for r in results), results
     assert sorted(r.created for r in results) == [False, True]
     assert results[0].case.pk == results[1].case.pk

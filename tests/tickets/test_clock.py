@@ -16,6 +16,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
+from tests.threads import run_in_threads
 from zhiwang.accounts.models import OrgUnit, User
 from zhiwang.tickets.models import (
     Category,
@@ -369,25 +370,18 @@ def test_two_workers_sweeping_at_once_act_once(clock_city):
         pytest.skip("row locks between two connections: PostgreSQL (the SQLite test database is in memory)")
     tickets = [make_ticket(dispatched=at(9, 26, 10)) for _ in range(120)]
     moments = [at(10, 9, 17), at(10, 10, 19), at(10, 11, 10), at(10, 20, 10)]
-    reports, errors = [], []
+    barrier = threading.Barrier(2)  # the two workers sweep each moment together
 
-    def worker(barrier):
-        try:
-            for moment in moments:
-                barrier.wait(timeout=30)
-                reports.append(clock_sweep(now=moment, batch_size=25))
-        except Exception as exc:  # surfaced below
-            errors.append(exc)
-        finally:
-            connection.close()
+    def worker():
+        done = []
+        for moment in moments:
+            barrier.wait(timeout=30)
+            done.append(clock_sweep(now=moment, batch_size=25))
+        return done
 
-    barrier = threading.Barrier(2)
-    threads = [threading.Thread(target=worker, args=(barrier,)) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not errors
+    results = run_in_threads(worker, worker, start_together=False, timeout=120)
+    assert not [r for r in results if isinstance(r, Exception)], results
+    reports = [report for done in results for report in done]
     total = {k: sum(r.as_dict()[k] for r in reports) for k in ("warned", "overdue", "urged", "supervised")}
     assert total == {"warned": 120, "overdue": 120, "urged": 120, "supervised": 120}
     assert TicketEvent.objects.filter(ticket__in=tickets).count() == 4 * 120

@@ -3,7 +3,6 @@ receipt at once, and the task worker writes the ticket a moment later (services.
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from datetime import timedelta
@@ -12,6 +11,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from tests.threads import needs_row_locks, run_in_threads
 from tests.tickets.test_api import _submit_body
 from zhiwang.tickets.models import QueuedStatus, QueuedSubmission, Ticket
 from zhiwang.tickets.services import submit_queue
@@ -227,10 +227,7 @@ def test_old_receipts_are_deleted_but_not_their_tickets(hotline, nanshan_buildin
     assert Ticket.objects.filter(pk=ticket_id).exists()
 
 
-@pytest.mark.skipif(
-    connection.vendor == "sqlite",
-    reason="the in-memory SQLite test database locks tables between threads; the PostgreSQL run covers it",
-)
+@needs_row_locks
 def test_two_workers_at_once_write_every_submission_once(city_restored, transactional_db, monkeypatch):
     from zhiwang.accounts.models import User
     from zhiwang.geo.models import AddressLevel, StandardAddress
@@ -241,22 +238,13 @@ def test_two_workers_at_once_write_every_submission_once(city_restored, transact
     monkeypatch.setattr(submit_queue, "schedule_drain", lambda: None)  # the two workers below drain
     for i in range(60):
         submission_queue(actor=hotline, **body_for(building, external_id=f"{run}-{i}"))
-    counts, errors = [], []
 
     def worker():
-        try:
-            counts.append(queued_submissions_process(batch=10))
-        except Exception as error:  # pragma: no cover - reported below
-            errors.append(error)
-        finally:
-            connection.close()
+        return queued_submissions_process(batch=10)
 
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors and sum(counts) == 60
+    counts = run_in_threads(worker, worker, timeout=120)
+    assert not [c for c in counts if isinstance(c, Exception)], counts
+    assert sum(counts) == 60
     rows = QueuedSubmission.objects.filter(key__contains=f":{run}-")
     assert rows.filter(status=QueuedStatus.DONE, created=True).count() == 60
     assert Ticket.objects.filter(idempotency_key__contains=f":{run}-").count() == 60

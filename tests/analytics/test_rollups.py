@@ -268,6 +268,13 @@ def test_a_transfer_leaves_the_open_count_without_counting_as_closed(accepted, n
     assert _city_total("open") == 1
     ticket_transfer(ticket=ticket, actor=nanshan_dispatcher, target="调解", reference="TJ-1")
     assert (_city_total("open"), _city_total("closed"), _city_total("closed_on_time")) == (0, 0, 0)
+    # the flow that accounts for it: received = closed + rejected + merged + transferred + open
+    assert _city_total("transferred") == 1
+    received, ended = (
+        _city_total("received"),
+        sum(_city_total(m) for m in ("closed", "rejected", "merged", "transferred", "open")),
+    )
+    assert received == ended
     incremental = rollup_snapshot()
     rollup_rebuild()
     assert rollup_snapshot() == incremental

@@ -44,6 +44,7 @@ FLOW_FIELDS = (
     "closed_on_time",
     "rejected",
     "merged",
+    "transferred",
     "overdue",
     "urged",
     "supervised",
@@ -71,6 +72,8 @@ class Counters(models.Model):
     closed_on_time = models.IntegerField(_("closed on time"), default=0)
     rejected = models.IntegerField(_("rejected"), default=0)
     merged = models.IntegerField(_("merged"), default=0)
+    #: Transfers to another procedure (移交): they leave the open stock without being closed.
+    transferred = models.IntegerField(_("transferred"), default=0)
     overdue = models.IntegerField(_("became overdue"), default=0)
     urged = models.IntegerField(_("urged"), default=0)
     supervised = models.IntegerField(_("supervised"), default=0)

@@ -69,6 +69,7 @@ def _event_rows(last_pk: int):
         "closed_on_time": _flag(on_time),
         "rejected": _flag(Q(action=A.REJECT)),
         "merged": _flag(Q(action=A.MERGE)),
+        "transferred": _flag(Q(action=A.TRANSFER)),
         "urged": _flag(Q(action=A.URGE)),
         "supervised": _flag(Q(action=A.SUPERVISE)),
         "follow_ups": _flag(follow_up),

@@ -38,6 +38,7 @@ SIMPLE = {
     A.URGE: "urged",
     A.SUPERVISE: "supervised",
     A.REOPEN: "reopened",
+    A.TRANSFER: "transferred",
 }
 #: Events that end an overdue episode (the deadline met its answer, moved, or no longer applies).
 OVERDUE_ENDS = {A.REPLY, A.APPROVE_EXTENSION, A.REOPEN, A.APPROVE_RETURN, *ENDS_OPEN}

@@ -28,6 +28,7 @@ FLOW_METRICS = (
     "closed_on_time",
     "rejected",
     "merged",
+    "transferred",
     "overdue",
     "urged",
     "supervised",

@@ -11,6 +11,7 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
 from zhiwang.accounts.models import OrgUnit, OrgUnitKind
+from zhiwang.core.errors import ServiceError
 from zhiwang.core.scoping import scope_of
 from zhiwang.tickets.cache import routing_config
 from zhiwang.tickets.models import Category, Ticket
@@ -230,6 +231,23 @@ def _urgency_view(found: dict | None) -> dict | None:
     }
 
 
+#: The longest search text a list takes (SQLite refuses LIKE patterns of 50,000 bytes and more).
+MAX_SEARCH_LENGTH = 200
+
+
+def search_text(value: str | None, field: str = "q") -> str:
+    """``value`` stripped, or ``ServiceError`` ``tickets.q_long`` when longer than ``MAX_SEARCH_LENGTH``."""
+    text = (value or "").strip()
+    if len(text) > MAX_SEARCH_LENGTH:
+        raise ServiceError(
+            "tickets.q_long",
+            _("At most %(limit)s characters, please (%(length)s given).")
+            % {"limit": f"{MAX_SEARCH_LENGTH:,}", "length": f"{len(text):,}"},
+            field=field,
+        )
+    return text
+
+
 HANDLING_UNIT_KINDS = (
     OrgUnitKind.DEPARTMENT,
     OrgUnitKind.DIVISION_OFFICE,
@@ -248,6 +266,6 @@ def handling_unit_choices(*, user, q: str = "") -> QuerySet[OrgUnit]:
         if scope.is_empty:
             return qs.none()
         qs = qs.filter(Q(division_id__in=scope.division_ids) | Q(division__level="city"))
-    if q := (q or "").strip():
+    if q := search_text(q):
         qs = qs.filter(Q(name__icontains=q) | Q(code__istartswith=q))
     return qs.order_by("division__code", "code")

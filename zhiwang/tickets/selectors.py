@@ -18,6 +18,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from zhiwang.accounts.models import OrgUnit
 from zhiwang.core.errors import ServiceError
@@ -32,6 +33,7 @@ from zhiwang.tickets.catalogue_selectors import (  # noqa: F401
     classification_view,
     handling_unit_choices,
     keyword_suggestions,
+    search_text,
 )
 from zhiwang.tickets.intake_selectors import (  # noqa: F401
     AddressHistory,
@@ -48,11 +50,14 @@ from zhiwang.tickets.models import (
     FINAL_STATUSES,
     OPEN_STATUSES,
     Category,
+    Channel,
     RequestStatus,
     Ticket,
     TicketEvent,
+    TicketKind,
     TicketRequest,
     TicketStatus,
+    Urgency,
     normalize_phone,
 )
 from zhiwang.tickets.workflow import HANDLING, TicketAction
@@ -82,6 +87,17 @@ ORDERINGS = {
     "number": ("number",),
     "-number": ("-number",),
     "status": ("status", "-received_at", "-pk"),
+}
+
+
+#: Years a list's date filters may name (as the web list's): a time near year 1 or 9999 with its
+#: UTC offset leaves the range a database (or Python's datetime, on SQLite) keeps.
+FILTER_YEARS = (1900, 9998)
+#: The messages for an unknown value of a choice filter (the same as the submit pipeline's).
+UNKNOWN_CHOICE = {
+    "kind": gettext_lazy("Unknown kind %(value)s."),
+    "channel": gettext_lazy("Unknown channel %(value)s."),
+    "urgency": gettext_lazy("Unknown urgency %(value)s."),
 }
 
 
@@ -165,8 +181,12 @@ def ticket_list(*, user, filters: TicketFilters | dict | None = None, now: datet
                 "tickets.status_unknown", _("Unknown status %(value)s.") % {"value": f.status}, field="status"
             )
         qs = qs.filter(status=f.status)
-    for name in ("kind", "channel", "urgency"):
+    for name, choices in (("kind", TicketKind), ("channel", Channel), ("urgency", Urgency)):
         if value := getattr(f, name):
+            if value not in choices.values:
+                raise ServiceError(
+                    f"tickets.{name}_unknown", UNKNOWN_CHOICE[name] % {"value": value}, field=name
+                )
             qs = qs.filter(**{name: value})
     if f.category:
         category = Category.objects.filter(code=f.category).first()
@@ -217,13 +237,22 @@ def ticket_list(*, user, filters: TicketFilters | dict | None = None, now: datet
         qs = qs.filter(status__in=OVERDUE_STATES, due_at__lt=now)
     elif f.overdue is False:
         qs = qs.exclude(status__in=OVERDUE_STATES, due_at__lt=now)
+    for name in ("due_before", "received_from", "received_to"):
+        moment = getattr(f, name)
+        if moment is not None and not FILTER_YEARS[0] <= moment.year <= FILTER_YEARS[1]:
+            raise ServiceError(
+                "tickets.date_out_of_range",
+                _("Enter a date between the years %(low)s and %(high)s.")
+                % {"low": FILTER_YEARS[0], "high": FILTER_YEARS[1]},
+                field=name,
+            )
     if f.due_before is not None:
         qs = qs.filter(due_at__lte=f.due_before)
     if f.received_from is not None:
         qs = qs.filter(received_at__gte=f.received_from)
     if f.received_to is not None:
         qs = qs.filter(received_at__lt=f.received_to)
-    if q := (f.q or "").strip():
+    if q := search_text(f.q):
         qs = qs.filter(Q(number__istartswith=q) | Q(title__icontains=q))
     ordering = ORDERINGS.get(f.ordering or "-received_at")
     if ordering is None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from zhiwang.core.errors import ServiceError
 from zhiwang.core.scoping import scope_of
 from zhiwang.core.workflow import Workflow
 from zhiwang.tickets.models import TicketStatus as S
@@ -256,4 +257,32 @@ PERMISSIONS = {
     A.REVEAL_CONTACT: may_see_contact,
 }
 
-TICKET_WORKFLOW = Workflow(_TABLE, states=S, actions=TicketAction, permissions=PERMISSIONS)
+
+def may_dispatch_to(ticket, *, actor, payload) -> bool:
+    """Dispatch and reassign (a guard): a person sends tickets only where ``handling_unit_choices``
+    offers (active handling units serving a division in their jurisdiction, or the whole city —
+    never a command centre or a mediation body), or to the unit the routing rules suggested for
+    the ticket (the web form offers it too). The system (``actor=None``: automatic dispatch, the
+    sweep) is not limited: its rules were set by administrators.
+
+    Checked after the version, the state and the permission (a stale view is a conflict, an
+    outsider is refused for being one); raises ``ServiceError`` ``tickets.unit_not_allowed``.
+    """
+    unit_id = (payload or {}).get("unit_id")
+    if actor is None or unit_id is None or unit_id == ticket.suggested_unit_id:
+        return True
+    from zhiwang.tickets.catalogue_selectors import handling_unit_choices
+
+    if handling_unit_choices(user=actor).filter(pk=unit_id).exists():
+        return True
+    raise ServiceError(
+        "tickets.unit_not_allowed",
+        _("You cannot send tickets to %(unit)s: choose a handling unit in your jurisdiction.")
+        % {"unit": payload.get("unit", "")},
+        field="unit",
+    )
+
+
+GUARDS = {A.DISPATCH: may_dispatch_to, A.REASSIGN: may_dispatch_to}
+
+TICKET_WORKFLOW = Workflow(_TABLE, states=S, actions=TicketAction, permissions=PERMISSIONS, guards=GUARDS)

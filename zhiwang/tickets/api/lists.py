@@ -30,6 +30,8 @@ class TicketListFilter(Schema):
     urgency: str = ""
     handling_unit: str = ""
     division: str = ""
+    grid: str = ""
+    address: str = ""
     overdue: bool | None = None
     due_before: datetime | None = None
     q: str = ""
@@ -42,7 +44,10 @@ class TicketListFilter(Schema):
 @paginate(LimitOffsetPagination)
 def ticket_list(request, filters: Query[TicketListFilter]):
     """``status``: a status, ``open`` or ``final``; ``category``/``division``: a code and its subtree;
-    ``ordering``: received_at, due_at, number, status (``-`` for descending)."""
+    ``grid``: a grid code; ``address``: a standard address code (a building with its rooms);
+    ``q``: at most 200 characters; dates between the years 1900 and 9998;
+    ``ordering``: received_at, due_at, number, status (``-`` for descending). An unknown value
+    of any filter is 400 naming the field."""
     return selectors.ticket_list(user=request.user, filters=selectors.TicketFilters(**filters.dict()))
 
 

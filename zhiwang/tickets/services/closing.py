@@ -84,8 +84,15 @@ def ticket_follow_up(
 
     Reopening (重办) adds one to the rework count and restarts the accept and handle
     clocks with the same unit. ``by_citizen``: the reporter rated it themselves (signed
-    in as the reporter, or ``actor=None`` after the page checked number + phone).
+    in as the reporter, or ``actor=None`` after the page checked number + phone). The citizen
+    rates; only staff record that the reporter could not be reached (``unreachable``).
     """
+    if unreachable and by_citizen:
+        raise ServiceError(
+            "tickets.unreachable_not_allowed",
+            _("Only staff record that the reporter could not be reached; rate the answer instead."),
+            field="unreachable",
+        )
     if not unreachable:
         if resolved is None:
             raise ServiceError(

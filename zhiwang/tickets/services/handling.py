@@ -66,6 +66,14 @@ def ticket_request(
         )
     reason = require_text(reason, "reason", _("Give a reason."))
     legal_basis = (legal_basis or "").strip()
+    limit = TicketRequest._meta.get_field("legal_basis").max_length
+    if len(legal_basis) > limit:
+        raise ServiceError(
+            "tickets.legal_basis_long",
+            _("At most %(limit)s characters, please (%(length)s given).")
+            % {"limit": f"{limit:,}", "length": f"{len(legal_basis):,}"},
+            field="legal_basis",
+        )
     if kind == RequestKind.RETURN and not wrong_dispatch:
         require_text(
             legal_basis,

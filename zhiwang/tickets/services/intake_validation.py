@@ -5,7 +5,7 @@ Part of ``services.submit``.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db import connection
 from django.utils import timezone
@@ -29,6 +29,11 @@ MAX_LENGTHS = {
     "address_text": 255,
     "external_id": 120,
 }
+
+
+#: The earliest time received a submission may give (the hotline's history starts later; before
+#: this a value is a typo, and one near ``datetime.min`` would overflow the duplicate window).
+EARLIEST_RECEIVED = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 #: The character no text column can hold: PostgreSQL refuses NUL, so one in a file's cell would
@@ -175,5 +180,11 @@ def _validate(
             )
         elif received_at > now + timedelta(minutes=5):
             errors.add("received_at", "tickets.received_in_future", _("The time received is in the future."))
+        elif received_at < EARLIEST_RECEIVED:
+            errors.add(
+                "received_at",
+                "tickets.received_too_old",
+                _("The time received must not be before %(date)s.") % {"date": "2000-01-01"},
+            )
     errors.raise_if_any("tickets.invalid", _("The ticket has invalid fields."))
     return category, phone

@@ -48,7 +48,7 @@ def test_a_gbk_file_becomes_tickets_with_a_row_by_row_report(tmp_path, nanshan_b
     assert first.received_at == datetime(2026, 11, 20, 10, 5, tzinfo=TZ)  # local time in the file
     assert first.reporter_name == "王敏" and first.number == by_id["C-001"].number
     assert [r.row for r in summary.rows] == [3, 4, 5, 6, 7, 8]  # file lines: title, header, then rows
-    assert (by_id["C-003"].code, by_id["C-003"].field) == ("tickets.invalid", "reporter_phone")
+    assert (by_id["C-003"].code, by_id["C-003"].field) == ("tickets.phone_invalid", "reporter_phone")
     assert by_id["C-004"].field == "kind"
     assert (by_id["C-005"].code, by_id["C-005"].field) == ("geo.not_a_number", "lon")
     derived = summary.rows[-1]
@@ -130,7 +130,8 @@ def test_the_command_reports_and_resumes(tmp_path, nanshan_building, hotline, ca
     )
     out = capsys.readouterr().out
     assert (
-        "3 created, 0 imported before, 3 refused" in out and "row 5: tickets.invalid [reporter_phone]" in out
+        "3 created, 0 imported before, 3 refused" in out
+        and "row 5: tickets.phone_invalid [reporter_phone]" in out
     )
     assert report.exists()
     assert TicketEvent.objects.filter(ticket__idempotency_key="hotline:C-001").get().actor_id == hotline.pk

@@ -83,7 +83,7 @@ def test_operator_imports_a_gbk_file_and_sees_totals_and_refused_rows(
         {
             "row": 4,
             "external_id": "W-002",
-            "code": "tickets.invalid",
+            "code": "tickets.phone_invalid",
             "field": "reporter_phone",
             "message": run.refused_rows[0]["message"],
         }

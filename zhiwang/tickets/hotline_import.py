@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 
 from zhiwang.core.errors import ServiceError
 from zhiwang.registry.imports.reading import SourceFile
+from zhiwang.tickets import selectors
 from zhiwang.tickets.models import Category, Channel, TicketKind, Urgency
 from zhiwang.tickets.services.submit_batch import ticket_submit_many
 
@@ -136,7 +137,7 @@ def import_tickets(
     source = open_calls_file(path)
     total = source.count_rows()
     summary = ImportSummary(validate_only=validate_only)
-    validated: set[str] = set()  # validate-only: keys "created" in earlier (rolled back) batches
+    validated: set[str] = set()  # keys this import created (validate-only: in rolled-back batches)
     names = category_names()
     for rows in _chunks(source.rows(), batch_rows):
         summary.rows += _import_batch(
@@ -203,6 +204,7 @@ def _import_batch(
     rows: list[tuple[int, dict]], *, channel, actor, validate_only, validated: set[str], names: dict[str, str]
 ) -> list[RowOutcome]:
     outcomes: dict[int, RowOutcome] = {}
+    rows_by_number = dict(rows)
     submissions, numbers = [], []
     for number, raw in rows:
         try:
@@ -219,16 +221,29 @@ def _import_batch(
                 transaction.set_rollback(True)
         else:  # no transaction around the read-only half (SQLite: no write lock while preparing)
             results = ticket_submit_many(submissions, actor=actor)
+        # A key found on a ticket the importing user may not see is another area's call (a call id
+        # reused, or the same content): refused without that ticket's number, as the intake page.
+        # A ticket this very import created (the file repeats a call) is not another area's.
+        ok = [r for r in results if not isinstance(r, ServiceError)]
+        ours = validated | {r.ticket.idempotency_key for r in ok if r.created}
+        hidden = _invisible(
+            actor, [r.ticket for r in ok if not r.created and r.ticket.idempotency_key not in ours]
+        )
         for number, submission, result in zip(numbers, submissions, results, strict=True):
             external_id = submission["external_id"]
             if isinstance(result, ServiceError):
                 outcomes[number] = _refused(number, external_id, result)
+            elif not result.created and result.ticket.pk in hidden:
+                derived = not _text(rows_by_number[number].get("external_id"))
+                outcomes[number] = _taken_elsewhere(number, external_id, derived=derived)
             else:
                 created = result.created
-                if validate_only and created:
-                    # an earlier batch's row with this key was rolled back; importing finds it
+                if created:
                     key = result.ticket.idempotency_key
-                    created = key not in validated
+                    if (
+                        validate_only
+                    ):  # an earlier batch's row with this key was rolled back; importing finds it
+                        created = key not in validated
                     validated.add(key)
                 outcome = "created" if created else "existing"
                 shown = "" if validate_only and result.created else result.ticket.number
@@ -237,10 +252,45 @@ def _import_batch(
 
 
 def _refused(row: int, external_id: str, error: ServiceError) -> RowOutcome:
+    """A refused row with the field's own reason: one field error is reported with its code and
+    message (not the pipeline's general "invalid fields"); several with every field's message."""
     fields = error.fields or []
+    if len(fields) == 1:
+        only = fields[0]
+        return RowOutcome(
+            row,
+            external_id,
+            "refused",
+            code=only.code or error.code,
+            field=only.field or error.field or "",
+            message=only.message or error.message,
+        )
     field_name = error.field or (fields[0].field if fields else "")
-    message = "; ".join(f.message for f in fields) if len(fields) > 1 else error.message
+    message = "; ".join(f.message for f in fields) if fields else error.message
     return RowOutcome(row, external_id, "refused", code=error.code, field=field_name, message=message)
+
+
+def _taken_elsewhere(row: int, external_id: str, *, derived: bool) -> RowOutcome:
+    """A row whose key is another area's ticket: refused, without that ticket's number."""
+    if derived:  # no call id in the file: the same content was imported by another area
+        message = _(
+            "The same call was already imported as a ticket outside your area; give the call its own id."
+        )
+    else:
+        message = _(
+            "This call id was already used for another ticket outside your area; give the call its own id."
+        )
+    return RowOutcome(
+        row, external_id, "refused", code="tickets.import_id_taken", field="external_id", message=message
+    )
+
+
+def _invisible(actor, tickets: list) -> set[int]:
+    """The pks of ``tickets`` the importing user may not see (none when the import has no user)."""
+    if actor is None or not tickets:
+        return set()
+    visible = {ticket.pk for ticket in selectors.visible_among(user=actor, tickets=tickets)}
+    return {ticket.pk for ticket in tickets if ticket.pk not in visible}
 
 
 def category_names() -> dict[str, str]:

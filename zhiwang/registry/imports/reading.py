@@ -149,8 +149,7 @@ class SourceFile:
         except Exception:  # openpyxl raises many kinds on a broken file
             raise ServiceError("import.format", _("The Excel file cannot be read."), field="file") from None
         try:
-            sheet = workbook.worksheets[0]
-            rows = sheet.iter_rows(values_only=True)
+            rows = _first_sheet(workbook).iter_rows(values_only=True)
             while True:
                 try:
                     row = next(rows)
@@ -177,7 +176,7 @@ class SourceFile:
 
         workbook = load_workbook(self.path, read_only=True)
         try:
-            return max(0, (workbook.worksheets[0].max_row or 0) - self.header.row)
+            return max(0, (_first_sheet(workbook).max_row or 0) - self.header.row)
         finally:
             workbook.close()
 
@@ -198,6 +197,17 @@ class SourceFile:
                 yield number, dict(zip(names, pick(row), strict=True))
             else:
                 yield number, {name: (row[col] if col < len(row) else None) for col, name in fields.items()}
+
+
+def _first_sheet(workbook):
+    """The workbook's first worksheet; ``import.format`` when it has none (only chart sheets)."""
+    if not workbook.worksheets:
+        raise ServiceError(
+            "import.format",
+            _("The Excel file has no worksheet (only charts); put the rows on a worksheet."),
+            field="file",
+        )
+    return workbook.worksheets[0]
 
 
 def _unreadable_row(number: int) -> ServiceError:

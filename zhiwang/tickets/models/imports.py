@@ -111,6 +111,21 @@ class TicketImport(models.Model):
         return self.status in (TicketImportStatus.QUEUED, TicketImportStatus.RUNNING)
 
     @property
+    def imported_as(self) -> TicketImport | None:
+        """For a validated run: the run that imported its file for real ("Import this file"), if any.
+
+        That run shares the stored file (a new upload gets a new random name), so it is found by it.
+        """
+        if not self.validate_only or not self.file:
+            return None
+        return (
+            TicketImport.objects.filter(file=self.file.name, validate_only=False)
+            .exclude(pk=self.pk)
+            .order_by("pk")
+            .first()
+        )
+
+    @property
     def progress_percent(self) -> int:
         if self.status == TicketImportStatus.DONE:
             return 100

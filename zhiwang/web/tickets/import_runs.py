@@ -7,6 +7,7 @@ at all is refused on the form, before anything is queued.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from django import forms
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -105,12 +107,15 @@ def import_run_create(*, actor, upload, channel: str, validate_only: bool) -> Ti
     try:
         source = check_file(run.file.path)
         run.rows_total = source.count_rows()
-    except ServiceError:
-        run.file.delete(save=False)
+        with transaction.atomic():
+            run.save()
+            enqueue(run)
+    except BaseException:
+        # Whatever went wrong, no run refers to the stored file (it holds callers' names and
+        # phone numbers) and the keeping period would never delete it: it goes now.
+        with contextlib.suppress(OSError):
+            run.file.delete(save=False)
         raise
-    with transaction.atomic():
-        run.save()
-        enqueue(run)
     return run
 
 
@@ -118,7 +123,9 @@ def import_run_again(*, run: TicketImport, actor) -> TicketImport:
     """Run a failed or stalled run again, or import for real a file that was only validated.
 
     The file's rows imported before are recognised by their call id, so nothing is written twice.
-    Returns the run that was queued (a new one for a validated file).
+    Returns the run that was queued (a new one for a validated file). A validated file is imported
+    for real once: a second "Import this file" (a double click, a stale page) returns the run the
+    first one queued, or ``tickets.import_already_imported`` (409) when the caller may not see it.
     """
     if run.files_purged_at is not None or not run.file:
         raise ServiceError(
@@ -127,15 +134,41 @@ def import_run_again(*, run: TicketImport, actor) -> TicketImport:
             status=409,
         )
     if run.validate_only and run.status == TicketImportStatus.DONE:
-        again = TicketImport.objects.create(
-            channel=run.channel,
-            file=run.file.name,
-            file_name=run.file_name,
-            validate_only=False,
-            rows_total=run.rows_total,
-            unit_id=getattr(actor, "org_unit_id", None),
-            created_by=actor,
-        )
+        with transaction.atomic():
+            # The claim: a write on the validated run's row holds its lock (PostgreSQL: the row;
+            # SQLite: the database) until this transaction commits, so a second click waits for
+            # the first and then finds the run it queued (nothing is changed on the row).
+            claimed = TicketImport.objects.filter(pk=run.pk, files_purged_at__isnull=True).update(
+                updated_at=F("updated_at")
+            )
+            if not claimed:
+                raise ServiceError(
+                    "tickets.import_file_deleted",
+                    _(
+                        "The file of this import was deleted at the end of its keeping period; upload it again."
+                    ),
+                    status=409,
+                )
+            already = run.imported_as
+            if already is not None:
+                if TicketImport.objects.visible_to(actor).filter(pk=already.pk).exists():
+                    return already  # a second click: the run the first one queued
+                raise ServiceError(
+                    "tickets.import_already_imported",
+                    _("This file was already imported (import #%(pk)s).") % {"pk": already.pk},
+                    status=409,
+                )
+            again = TicketImport.objects.create(
+                channel=run.channel,
+                file=run.file.name,
+                file_name=run.file_name,
+                validate_only=False,
+                rows_total=run.rows_total,
+                unit_id=getattr(actor, "org_unit_id", None),
+                created_by=actor,
+            )
+            enqueue(again)
+        return again
     elif may_run_again(run):
         again = run
         # Only if nobody queued it meanwhile (a double click): the row must be as this caller saw it.

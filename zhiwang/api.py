@@ -24,6 +24,7 @@ from zhiwang.disputes.api import router as disputes_router
 from zhiwang.geo.api import router as geo_router
 from zhiwang.registry.api import router as registry_router
 from zhiwang.tickets.api import router as tickets_router
+from zhiwang.tickets.api.notifications import router as notifications_router
 
 api = NinjaAPI(
     title="Zhiwang API",
@@ -96,5 +97,6 @@ api.add_router("/accounts/", accounts_router)
 api.add_router("/geo/", geo_router)
 api.add_router("/registry/", registry_router)
 api.add_router("/tickets/", tickets_router)
+api.add_router("/notifications/", notifications_router)
 api.add_router("/disputes/", disputes_router)
 api.add_router("/analytics/", analytics_router)

@@ -1,6 +1,10 @@
 """Values every page of the shell needs (navigation by role, map settings)."""
 
+from functools import cache
+
 from django.conf import settings
+
+from zhiwang.web.navigation import STAFF_ROLES
 
 
 def shell(request):
@@ -10,4 +14,15 @@ def shell(request):
     return {
         "nav_items": navigation_for(user, request.path) if user is not None else [],
         "map_tile_url": settings.ZHIWANG_MAP_TILE_URL,
+        # a callable, run once per page and only where a template shows it (the top bar of staff)
+        "unread_notifications": cache(lambda: _unread(user)),
+        "staff_roles": STAFF_ROLES,
     }
+
+
+def _unread(user) -> int:
+    from zhiwang.tickets.notification_selectors import notifications_unread_count
+
+    if user is None or not user.is_authenticated or getattr(user, "role", None) not in STAFF_ROLES:
+        return 0
+    return notifications_unread_count(user)

@@ -3,6 +3,7 @@ from django.urls import path
 
 from zhiwang.web import views
 from zhiwang.web.forms import LoginForm
+from zhiwang.web.notifications.urls import urlpatterns as notification_urlpatterns
 from zhiwang.web.places.urls import urlpatterns as place_urlpatterns
 from zhiwang.web.smart.urls import urlpatterns as smart_urlpatterns
 from zhiwang.web.tickets.urls import urlpatterns as ticket_urlpatterns
@@ -25,4 +26,5 @@ urlpatterns = [
     *ticket_urlpatterns,
     *place_urlpatterns,
     *smart_urlpatterns,
+    *notification_urlpatterns,
 ]

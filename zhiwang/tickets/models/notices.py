@@ -73,6 +73,20 @@ class Notification(models.Model):
         verbose_name = _("notification")
         verbose_name_plural = _("notifications")
         ordering = ["-created_at"]
+        indexes = [
+            # the inbox, newest first, of a unit and of a user (a unit gets thousands a year)
+            models.Index(fields=["unit", "-created_at"], name="tickets_notif_unit_recent"),
+            models.Index(fields=["recipient", "-created_at"], name="tickets_notif_user_recent"),
+            # the unread count on every staff page: only the unread rows are indexed
+            models.Index(
+                fields=["unit"], condition=models.Q(read_at__isnull=True), name="tickets_notif_unit_unread"
+            ),
+            models.Index(
+                fields=["recipient"],
+                condition=models.Q(read_at__isnull=True),
+                name="tickets_notif_user_unread",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.message

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.tickets.conftest import SANITATION
+from tests.tickets.test_api import _submit_body, post
 from zhiwang.accounts.models import OrgUnit
 from zhiwang.core.errors import ServiceError
 from zhiwang.tickets import selectors, services
@@ -21,26 +21,9 @@ def _fresh_cache(fresh_cache):
     """Rate limits live in the cache."""
 
 
-def post(client, path, body=None):
-    return client.post(f"{URL}{path}", body or {}, content_type="application/json")
-
-
 def error_of(answer) -> tuple[int, str, str | None]:
     error = answer.json()["error"]
     return answer.status_code, error["code"], error["field"]
-
-
-def _submit_body(building, **extra):
-    return {
-        "channel": "hotline",
-        "kind": "complaint",
-        "category": SANITATION,
-        "description": "小区垃圾站满溢，请尽快清运。",
-        "address_code": building.code,
-        "reporter_name": "林晓",
-        "reporter_phone": "13800138000",
-        **extra,
-    }
 
 
 # --- 1. dispatch targets: handling units in the dispatcher's jurisdiction (or the whole city) -----------

@@ -1,10 +1,8 @@
 """The shipped production web profile (zhiwang/gunicorn_conf.py): its settings, and a real gunicorn
 serving the app with it over HTTP."""
 
-import http.client
 import os
 import runpy
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import zhiwang
+from tests.servers import answers_healthz, free_port, get, migrated_sqlite_env
 
 CONF = Path(zhiwang.__file__).with_name("gunicorn_conf.py")
 GUNICORN = Path(sys.executable).with_name("gunicorn")
@@ -47,42 +46,13 @@ def test_a_bad_worker_count_stops_with_the_variable_named(monkeypatch, value):
     assert "ZHIWANG_WEB_WORKERS" in str(stopped.value)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _get(port: int, path: str, headers: dict | None = None) -> tuple[int, str]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.request("GET", path, headers=headers or {})
-        response = conn.getresponse()
-        return response.status, response.read().decode()
-    finally:
-        conn.close()
-
-
 @pytest.mark.skipif(not GUNICORN.exists(), reason="gunicorn is not installed in this environment")
 def test_gunicorn_serves_the_app_with_the_shipped_profile(tmp_path):
     """Two synchronous workers answer over HTTP; the proxy's X-Forwarded-Proto makes links https."""
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ZHIWANG_")}
-    env.update(
-        ZHIWANG_DATA_DIR=str(tmp_path),
-        ZHIWANG_DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        ZHIWANG_TASKS="immediate",
-        ZHIWANG_WEB_WORKERS="2",
-        ZHIWANG_BIND=f"127.0.0.1:{port}",
+    port = free_port()
+    env = migrated_sqlite_env(
+        tmp_path, ZHIWANG_TASKS="immediate", ZHIWANG_WEB_WORKERS="2", ZHIWANG_BIND=f"127.0.0.1:{port}"
     )
-    migrate = subprocess.run(
-        [sys.executable, "-m", "zhiwang.cli", "migrate", "--no-input", "-v0"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert migrate.returncode == 0, migrate.stderr
     server = subprocess.Popen(
         [str(GUNICORN), "-c", "python:zhiwang.gunicorn_conf", "zhiwang.wsgi:application"],
         env=env,
@@ -92,18 +62,13 @@ def test_gunicorn_serves_the_app_with_the_shipped_profile(tmp_path):
     )
     try:
         deadline = time.monotonic() + 60
-        status = None
-        while time.monotonic() < deadline and server.poll() is None:
-            try:
-                status, _ = _get(port, "/healthz")
-                break
-            except OSError:
-                time.sleep(0.3)
-        assert status == 200, "the server did not answer /healthz"
+        while time.monotonic() < deadline and server.poll() is None and not answers_healthz(port):
+            time.sleep(0.3)
+        assert answers_healthz(port), "the server did not answer /healthz"
         workers = len(Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split())
-        _, plain = _get(port, "/open311/v2/discovery.json")
+        _, plain = get(port, "/open311/v2/discovery.json")
         assert f'"http://127.0.0.1:{port}/open311/v2' in plain
-        _, proxied = _get(port, "/open311/v2/discovery.json", {"X-Forwarded-Proto": "https"})
+        _, proxied = get(port, "/open311/v2/discovery.json", {"X-Forwarded-Proto": "https"})
         assert f'"https://127.0.0.1:{port}/open311/v2' in proxied
     finally:
         server.terminate()

@@ -1,11 +1,9 @@
 """`zhiwang serve` (the embedded server): it answers over HTTP, and its task consumer never
 outlives it, whether it is stopped (SIGTERM) or killed outright (SIGKILL)."""
 
-import http.client
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,11 +11,7 @@ from pathlib import Path
 
 import pytest
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.servers import answers_healthz, free_port, migrated_sqlite_env
 
 
 def _alive(pid: int) -> bool:
@@ -40,29 +34,14 @@ def _wait_until(predicate, seconds: float) -> bool:
 
 @pytest.fixture(scope="module")
 def migrated(tmp_path_factory):
-    data = tmp_path_factory.mktemp("serve")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ZHIWANG_")}
-    env.update(
-        ZHIWANG_DATA_DIR=str(data),
-        ZHIWANG_DATABASE_URL=f"sqlite:///{data / 'db.sqlite3'}",
-        ZHIWANG_TASKS="sqlite",
-    )
-    done = subprocess.run(
-        [sys.executable, "-m", "zhiwang.cli", "migrate", "--no-input", "-v0"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    return env
+    return migrated_sqlite_env(tmp_path_factory.mktemp("serve"), ZHIWANG_TASKS="sqlite")
 
 
 def _serve(env) -> tuple[subprocess.Popen, int]:
     """Start `zhiwang serve`; return it and its consumer's pid once it answers /healthz."""
     if not sys.platform.startswith("linux"):
         pytest.skip("reads /proc")
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "zhiwang.cli", "serve", "--no-migrate", "--port", str(port)],
         env=env,
@@ -75,15 +54,7 @@ def _serve(env) -> tuple[subprocess.Popen, int]:
     assert found, line
     consumer = int(found.group(1))
 
-    def answers() -> bool:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/healthz")
-            return conn.getresponse().status == 200
-        except OSError:
-            return False
-
-    assert _wait_until(answers, 60), "serve did not answer /healthz"
+    assert _wait_until(lambda: answers_healthz(port), 60), "serve did not answer /healthz"
     assert _alive(consumer)
     return server, consumer
 

@@ -1,3 +1,4 @@
+# ruff: noqa: F811 (pytest fixtures imported from tests.web.test_ticket_pages)
 """Regressions from the review of the ticket pages: odd query values, stale pages, idle buttons,
 and an intake call id reused across jurisdictions.
 
@@ -9,7 +10,16 @@ from __future__ import annotations
 
 import pytest
 
-from zhiwang.accounts.models import User
+# the pages' own fixtures (media in a temporary folder, personas, a Nanshan building, tickets)
+from tests.web.test_ticket_pages import (  # noqa: F401 (fixtures)
+    _media_and_cache,
+    building,
+    hotline,
+    html_of,
+    make_ticket,
+    persona,
+    sub_handler,
+)
 from zhiwang.geo.models import AddressLevel, StandardAddress
 from zhiwang.tickets import services
 from zhiwang.tickets.models import Ticket, TicketStatus
@@ -21,40 +31,9 @@ SANITATION = "010214"  # 环境卫生: via the dispatcher to the subdistrict off
 INQUIRY_CATEGORY = "010201"
 
 
-@pytest.fixture(autouse=True)
-def _media_and_cache(settings, tmp_path):
-    from django.core.cache import cache
-
-    settings.MEDIA_ROOT = tmp_path / "media"
-    cache.clear()
-    yield
-    cache.clear()
-
-
-def persona(username: str) -> User:
-    return User.objects.get(username=username)
-
-
-@pytest.fixture
-def hotline(db):
-    return persona("demo_hotline")
-
-
 @pytest.fixture
 def city_dispatcher(db):
     return persona("demo_city_dispatcher")
-
-
-@pytest.fixture
-def sub_handler(db):
-    return persona("demo_sub_handler")
-
-
-@pytest.fixture
-def building(grid_worker) -> StandardAddress:
-    """A building in the grid worker's first grid (Nanshan)."""
-    grid = grid_worker.grid_assignments.order_by("grid__code").first().grid
-    return StandardAddress.objects.filter(grid=grid, level=AddressLevel.BUILDING).order_by("code").first()
 
 
 @pytest.fixture
@@ -64,34 +43,6 @@ def luohu_building(db) -> StandardAddress:
         .order_by("code")
         .first()
     )
-
-
-@pytest.fixture
-def make_ticket(building, hotline):
-    """A complaint at the Nanshan building, waiting in the Nanshan dispatcher's queue."""
-    counter = {"n": 0}
-
-    def make(**overrides) -> Ticket:
-        counter["n"] += 1
-        fields = {
-            "channel": "hotline",
-            "external_id": f"review-{counter['n']}",
-            "kind": "complaint",
-            "category": SANITATION,
-            "description": "小区门口垃圾堆放三天没人清理",
-            "reporter_name": "张三",
-            "reporter_phone": "13812345678",
-            "address_code": building.code,
-            "actor": hotline,
-            **overrides,
-        }
-        return services.ticket_submit(**fields).ticket
-
-    return make
-
-
-def html_of(response) -> str:
-    return response.content.decode()
 
 
 def flashed(response) -> list[str]:

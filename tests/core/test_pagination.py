@@ -16,6 +16,7 @@ LISTS = [
     "/api/v1/tickets/units",
     "/api/v1/disputes/cases",
     "/api/v1/disputes/alerts",
+    "/api/v1/notifications/",
 ]
 
 

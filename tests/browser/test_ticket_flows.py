@@ -195,8 +195,21 @@ def test_dispatch_accept_reply_review_and_close_after_the_follow_up(page, buildi
     assert ticket.number in page.locator(".messages").inner_text()
     assert ticket.number not in page.get_by_test_id("pending-table").inner_text()
 
-    # The handler signs for it in the inbox and replies with a photo on the ticket page.
+    # The dispatch reached the handler's unit as a notification: the badge, the list, marked read.
     login(page, base, "demo_sub_handler")
+    unread = int(page.get_by_test_id("unread-count").inner_text())
+    assert unread >= 1
+    page.get_by_test_id("notifications-link").click()
+    row = page.get_by_test_id("notifications").locator("tr.unread", has_text=ticket.number)
+    assert "派遣至本单位" in row.inner_text()
+    shot(page, tmp_path, "handler-notifications")
+    with page.expect_navigation():
+        row.get_by_role("button", name="标为已读").click()
+    assert page.get_by_test_id("notifications").locator("tr.unread", has_text=ticket.number).count() == 0
+    badge = page.get_by_test_id("unread-count")
+    assert (badge.count() == 0 and unread == 1) or int(badge.inner_text()) == unread - 1
+
+    # The handler signs for it in the inbox and replies with a photo on the ticket page.
     page.get_by_role("link", name="待办工单").click()
     assert ticket.number in page.get_by_test_id("inbox-table").inner_text()
     shot(page, tmp_path, "handler-inbox")

@@ -16,6 +16,7 @@ from tests.web.test_ticket_pages import (  # noqa: F401 (fixtures)
     building,
     hotline,
     html_of,
+    intake_data,
     make_ticket,
     persona,
     sub_handler,
@@ -23,7 +24,6 @@ from tests.web.test_ticket_pages import (  # noqa: F401 (fixtures)
 from zhiwang.geo.models import AddressLevel, StandardAddress
 from zhiwang.tickets import services
 from zhiwang.tickets.models import Ticket, TicketStatus
-from zhiwang.web.tickets.forms import new_form_token
 
 pytestmark = pytest.mark.django_db
 
@@ -188,28 +188,6 @@ def test_answer_directly_is_offered_only_for_inquiries(client, nanshan_dispatche
 
 
 # --- an intake call id already used for a ticket out of the user's sight -------------------------
-
-
-def intake_data(**overrides) -> dict:
-    data = {
-        "reporter_phone": "13712345678",
-        "reporter_name": "王五",
-        "channel": "hotline",
-        "call_id": "",
-        "kind": "complaint",
-        "description": "南山楼下垃圾堆放很久了",
-        "category": SANITATION,
-        "urgency": "normal",
-        "address_text": "",
-        "lon": "",
-        "lat": "",
-        "reply": "",
-        "duplicates_seen": "",
-        "token": new_form_token(),
-        "intent": "dispatch",
-    }
-    data.update(overrides)
-    return data
 
 
 @pytest.mark.parametrize("intent", ["dispatch", "answer"])

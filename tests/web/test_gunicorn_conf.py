@@ -46,7 +46,6 @@ def test_a_bad_worker_count_stops_with_the_variable_named(monkeypatch, value):
     assert "ZHIWANG_WEB_WORKERS" in str(stopped.value)
 
 
-@pytest.mark.skipif(not GUNICORN.exists(), reason="gunicorn is not installed in this environment")
 def test_gunicorn_serves_the_app_with_the_shipped_profile(tmp_path):
     """Two synchronous workers answer over HTTP; the proxy's X-Forwarded-Proto makes links https."""
     port = free_port()

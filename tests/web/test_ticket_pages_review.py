@@ -1,4 +1,4 @@
-# ruff: noqa: F811 (pytest fixtures imported from tests.web.test_ticket_pages)
+# ruff: noqa: F811 (pytest fixtures imported from tests.web.test_ticket_pages and tests.tickets.conftest)
 """Regressions from the review of the ticket pages: odd query values, stale pages, idle buttons,
 and an intake call id reused across jurisdictions.
 
@@ -9,6 +9,8 @@ page was only stale, a button that always fails, a number shown outside the user
 from __future__ import annotations
 
 import pytest
+
+from tests.tickets.conftest import city_dispatcher, luohu_building  # noqa: F401 (fixtures)
 
 # the pages' own fixtures (media in a temporary folder, personas, a Nanshan building, tickets)
 from tests.web.test_ticket_pages import (  # noqa: F401 (fixtures)
@@ -21,7 +23,6 @@ from tests.web.test_ticket_pages import (  # noqa: F401 (fixtures)
     persona,
     sub_handler,
 )
-from zhiwang.geo.models import AddressLevel, StandardAddress
 from zhiwang.tickets import services
 from zhiwang.tickets.models import Ticket, TicketStatus
 
@@ -29,20 +30,6 @@ pytestmark = pytest.mark.django_db
 
 SANITATION = "010214"  # 环境卫生: via the dispatcher to the subdistrict office
 INQUIRY_CATEGORY = "010201"
-
-
-@pytest.fixture
-def city_dispatcher(db):
-    return persona("demo_city_dispatcher")
-
-
-@pytest.fixture
-def luohu_building(db) -> StandardAddress:
-    return (
-        StandardAddress.objects.filter(community__code__startswith="440303", level=AddressLevel.BUILDING)
-        .order_by("code")
-        .first()
-    )
 
 
 def flashed(response) -> list[str]:

@@ -175,6 +175,27 @@ def test_a_very_long_search_text_is_a_field_error(as_user, make_ticket, nanshan_
     assert as_user(nanshan_dispatcher).get(f"{URL}{path}" + "x" * 200).status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("path", "field", "longest"),
+    [("/categories/suggest?text=", "text", 4200), ("/history/address?address_text=", "address_text", 255)],
+)
+def test_intake_look_ups_refuse_texts_longer_than_a_ticket_keeps(as_user, nanshan_dispatcher, path, field, longest):
+    api = as_user(nanshan_dispatcher)
+    answer = api.get(f"{URL}{path}" + "井" * 60000)
+    assert error_of(answer) == (400, f"tickets.{field}_long", field)
+    assert f"{longest:,}" in answer.json()["error"]["message"]
+    assert api.get(f"{URL}{path}" + "井" * longest).status_code == 200
+
+
+def test_the_suggestion_panels_read_only_the_first_part_of_a_pasted_text(db):
+    """The as-you-type panels cut, not refuse: the keyword match at the start still counts and the
+    keyword past the cut does not."""
+    far = selectors.category_suggestions(text="x" * 5000 + "井盖丢了", kind="incident")
+    near = selectors.category_suggestions(text="井盖丢了" + "x" * 60000, kind="incident")
+    assert "GI0201" not in [s.category.code for s in far]
+    assert near[0].category.code == "GI0201"
+
+
 @pytest.mark.parametrize("param", ["received_from", "received_to", "due_before"])
 @pytest.mark.parametrize("value", [YEAR_1, YEAR_9999, "0001-01-01T00:00:00"])
 def test_list_dates_out_of_range_are_field_errors(as_user, nanshan_dispatcher, param, value):

@@ -103,6 +103,12 @@ def _hints(category: Category) -> dict:
     }
 
 
+#: The most of a text the suggestions read: a ticket's title and description at their longest.
+#: Beyond it a text is cut (the as-you-type panels) or refused (the API), so a pasted book
+#: costs no more than the longest ticket.
+SUGGEST_TEXT_LENGTH = 4200
+
+
 def category_suggestions(*, text: str, kind: str = "", limit: int = 5) -> list[CategorySuggestion]:
     """The classifier's suggestions first (with confidence), then keyword matches, best first.
 
@@ -112,7 +118,8 @@ def category_suggestions(*, text: str, kind: str = "", limit: int = 5) -> list[C
     """
     from zhiwang.tickets.classify import allows_kind, leaf_by_code, model_suggestions
 
-    cleaned = " ".join((text or "").split())
+    text = (text or "")[: 2 * SUGGEST_TEXT_LENGTH]  # room for runs of spaces before they are folded
+    cleaned = " ".join(text.split())[:SUGGEST_TEXT_LENGTH]
     out: list[CategorySuggestion] = []
     seen: set[int] = set()
     if len(cleaned.replace(" ", "")) >= 2:
@@ -133,7 +140,7 @@ def category_suggestions(*, text: str, kind: str = "", limit: int = 5) -> list[C
                         **_hints(leaf),
                     )
                 )
-    for found in keyword_suggestions(text=text, kind=kind, limit=limit):
+    for found in keyword_suggestions(text=cleaned, kind=kind, limit=limit):
         if found.category.pk not in seen and len(out) < limit + 3:
             seen.add(found.category.pk)
             out.append(
@@ -235,14 +242,15 @@ def _urgency_view(found: dict | None) -> dict | None:
 MAX_SEARCH_LENGTH = 200
 
 
-def search_text(value: str | None, field: str = "q") -> str:
-    """``value`` stripped, or ``ServiceError`` ``tickets.q_long`` when longer than ``MAX_SEARCH_LENGTH``."""
+def search_text(value: str | None, field: str = "q", limit: int = MAX_SEARCH_LENGTH) -> str:
+    """``value`` stripped, or ``ServiceError`` ``tickets.<field>_long`` (``tickets.q_long`` for the
+    lists' search) when longer than ``limit`` characters."""
     text = (value or "").strip()
-    if len(text) > MAX_SEARCH_LENGTH:
+    if len(text) > limit:
         raise ServiceError(
-            "tickets.q_long",
+            f"tickets.{field}_long",
             _("At most %(limit)s characters, please (%(length)s given).")
-            % {"limit": f"{MAX_SEARCH_LENGTH:,}", "length": f"{len(text):,}"},
+            % {"limit": f"{limit:,}", "length": f"{len(text):,}"},
             field=field,
         )
     return text

@@ -91,6 +91,11 @@ class AddressHistory(NamedTuple):
     tickets: list[Ticket]
 
 
+#: The longest address a ticket keeps (``Ticket.address_text``); a longer text is cut before
+#: matching (the API refuses it), so a pasted page costs no more than a real address.
+ADDRESS_TEXT_LENGTH = 255
+
+
 def address_history(
     *,
     user,
@@ -106,7 +111,8 @@ def address_history(
     """
     if isinstance(address, str):
         address = StandardAddress.objects.filter(code=address.strip()).first() if address.strip() else None
-    if address is None and len((address_text or "").strip()) >= 4:
+    address_text = (address_text or "").strip()[:ADDRESS_TEXT_LENGTH]
+    if address is None and len(address_text) >= 4:
         address = match_address(address_text).address
     if address is None:
         return AddressHistory(None, [])

@@ -7,6 +7,7 @@ from zhiwang.tickets import selectors
 from zhiwang.tickets.api.base import (
     router,
 )
+from zhiwang.tickets.catalogue_selectors import SUGGEST_TEXT_LENGTH, search_text
 
 # --- catalogue, units ------------------------------------------------------------
 
@@ -48,7 +49,9 @@ class SuggestionOut(Schema):
 @router.get("/categories/suggest", response=list[SuggestionOut], summary="Categories suggested for a text")
 def category_suggest(request, text: str, kind: str = "", limit: int = 5):
     """The classifier's suggestions first (``confidence`` 0–1), then keyword and name matches
-    (``score`` 0–1 against the best), with hints: kinds, handling unit, time limit, urgency."""
+    (``score`` 0–1 against the best), with hints: kinds, handling unit, time limit, urgency.
+    ``text`` takes at most 4,200 characters (a ticket's title and description at their longest)."""
+    text = search_text(text, field="text", limit=SUGGEST_TEXT_LENGTH)
     return [
         {
             "code": s.category.code,

@@ -17,6 +17,8 @@ from zhiwang.tickets.api.schemas import (
     RequestOut,
     TicketOut,
 )
+from zhiwang.tickets.catalogue_selectors import search_text
+from zhiwang.tickets.intake_selectors import ADDRESS_TEXT_LENGTH
 from zhiwang.tickets.workflow import may_search_by_contact
 
 # --- lists ------------------------------------------------------------------------
@@ -110,8 +112,10 @@ class AddressHistoryOut(Schema):
 
 @router.get("/history/address", response=AddressHistoryOut, summary="Earlier tickets at an address")
 def address_history(request, address_code: str = "", address_text: str = "", limit: int = 10):
-    """Tickets at the same building, by standard address code or by a free-text address."""
+    """Tickets at the same building, by standard address code or by a free-text address
+    (at most 255 characters, as a ticket keeps it)."""
     require_staff(request.user)
+    address_text = search_text(address_text, field="address_text", limit=ADDRESS_TEXT_LENGTH)
     found = selectors.address_history(
         user=request.user,
         address=address_code or None,

@@ -13,7 +13,7 @@ from datetime import date
 from ninja import Router, Schema, Status
 
 from zhiwang.analytics import selectors, services
-from zhiwang.analytics.index import active_formula
+from zhiwang.analytics.index import shown_formula
 
 router = Router(tags=["analytics"])
 
@@ -200,14 +200,16 @@ def governance_index(request, level: str = "subdistrict", month: str = ""):
             "analytics.month_invalid", _("Give the month as YYYY-MM."), field="month"
         ) from None
     rows, chosen = selectors.index_list(user=request.user, level=level, month=chosen)
-    formula = active_formula()
+    formula = shown_formula(rows)
     return {
         "month": chosen.strftime("%Y-%m") if chosen else None,
         "formula": {
-            "name": formula.name,
-            "weights": formula.weights,
-            "red_count": formula.red_count,
-            "black_count": formula.black_count,
+            "name": formula["name"],
+            "weights": formula["weights"],
+            "red_count": formula["red_count"],
+            "black_count": formula["black_count"],
+            "black_below": formula["black_below"],
+            "computed": formula["computed"],
         },
         "rows": [
             {

@@ -9,13 +9,17 @@ rework rate turned around (v = 1 − rework rate) so that higher is always bette
 from other modules (``dispute_success_rate``: mediated successfully ÷ closed, over the dispute
 cases received that month, as ``disputes.selectors.dispute_indicators``) are computed only when
 their weight is above 0; their default weight is 0, so they change nothing until set. A division with
-no indicator value that month gets no score and no rank. Within each level the best
-``red_count`` are on the red list, the worst ``black_count`` (and anybody below ``black_below``)
-on the black list.
+no indicator value that month gets no score and no rank. Ranks are competition ranks (equal
+scores share a rank: 1, 1, 3). Within each level anybody below ``black_below`` is on the black
+list (never on the red list); of the rest the best ``red_count`` ranks are on the red list and
+the worst ``black_count`` ranks on the black list (red first where the two overlap). Each row keeps a copy
+of the formula that produced it (``GovernanceIndex.formula_used``), so editing or deleting a
+formula later does not rewrite what past months were scored by.
 """
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
@@ -86,14 +90,31 @@ _SYSTEM = SimpleNamespace(
 )
 
 
-def active_formula() -> IndexFormula:
+def active_formula(*, create: bool = False) -> IndexFormula:
+    """The formula the next computation uses: the newest active one, else the default weights.
+
+    Only a computation (``create=True``) saves the default; the pages show it unsaved, so
+    viewing the index never writes (nor reactivates a formula an administrator switched off).
+    """
     formula = IndexFormula.objects.filter(is_active=True).order_by("-updated_at", "-pk").first()
     if formula is None:
-        formula = IndexFormula.objects.create(name=_("Default governance index"))
+        formula = IndexFormula(name=_("Default governance index"))
+        if create:
+            formula.save()
     return formula
 
 
+#: The largest weight a formula takes: weights are relative, so bigger ones add nothing but the
+#: risk of an overflow (1e308 + 1e308 is infinity, and every score with it).
+MAX_WEIGHT = 1000
+
+
 def validate_weights(weights) -> dict[str, float]:
+    """The weights as ``{indicator: float}``, or ``ServiceError`` ``analytics.weights_invalid``.
+
+    Known indicator names only; finite numbers from 0 to ``MAX_WEIGHT`` (not booleans, NaN or
+    infinity, which no score can carry and JSON cannot store); not all 0.
+    """
     if not isinstance(weights, dict) or not weights:
         raise ServiceError("analytics.weights_invalid", _("Give at least one weight."), field="weights")
     out = {}
@@ -106,12 +127,15 @@ def validate_weights(weights) -> dict[str, float]:
                 field="weights",
             )
         try:
-            value = float(weight)
+            value = -1.0 if isinstance(weight, bool) else float(weight)
         except (TypeError, ValueError):
-            value = -1
-        if value < 0:
+            value = -1.0
+        if not (math.isfinite(value) and 0 <= value <= MAX_WEIGHT):
             raise ServiceError(
-                "analytics.weights_invalid", _("Weights must be numbers ≥ 0."), field="weights"
+                "analytics.weights_invalid",
+                _("Weights must be numbers from 0 to %(max)s (%(name)s).")
+                % {"max": MAX_WEIGHT, "name": name},
+                field="weights",
             )
         out[name] = value
     if not sum(out.values()):
@@ -120,6 +144,7 @@ def validate_weights(weights) -> dict[str, float]:
 
 
 def score(values: dict[str, float | None], weights: dict[str, float]) -> float | None:
+    """100 × the weighted mean of the values present (rework inverted); ``None`` without any."""
     total = weight_sum = 0.0
     for name, weight in weights.items():
         value = values.get(name)
@@ -127,7 +152,63 @@ def score(values: dict[str, float | None], weights: dict[str, float]) -> float |
             continue
         total += weight * ((1 - value) if name in INVERTED else value)
         weight_sum += weight
-    return round(100 * total / weight_sum, 2) if weight_sum else None
+    if not weight_sum:
+        return None
+    result = round(100 * total / weight_sum, 2)
+    return result if math.isfinite(result) else None
+
+
+def formula_snapshot(formula: IndexFormula, weights: dict[str, float] | None = None) -> dict:
+    """What a computed row keeps of its formula (shown with the month's scores)."""
+    return {
+        "name": formula.name,
+        "weights": weights if weights is not None else formula.weights,
+        "red_count": formula.red_count,
+        "black_count": formula.black_count,
+        "black_below": formula.black_below,
+    }
+
+
+def shown_formula(rows) -> dict:
+    """The formula to show beside index rows: the one that scored them (``computed`` true), or,
+    with no rows, the one the next computation will use (``computed`` false)."""
+    for row in rows:
+        if row.formula_used:
+            return {**row.formula_used, "computed": True}
+    return {**formula_snapshot(active_formula()), "computed": False}
+
+
+def standings(
+    scored: list[tuple[float | None, int]], formula: IndexFormula
+) -> dict[int, tuple[int | None, str]]:
+    """``{division pk: (rank, standing)}`` for ``(score, pk)`` pairs sorted best first.
+
+    Competition ranks (equal scores share a rank, the next rank skips: 1, 1, 3). A score under
+    ``black_below`` is black, never red; then red: a rank within the best ``red_count``; then
+    black: a rank among the worst ``black_count`` (with few divisions the two counts overlap and
+    red wins: a lone division is not black for being last). Ties share their standing, so a list
+    may hold more than its size.
+    """
+    ranked = [(s, pk) for s, pk in scored if s is not None]
+    out: dict[int, tuple[int | None, str]] = {pk: (None, Standing.NONE) for s, pk in scored if s is None}
+    worst_rank = None
+    ranks: list[int] = []
+    for position, (s, _pk) in enumerate(ranked):
+        ranks.append(ranks[-1] if position and s == ranked[position - 1][0] else position + 1)
+    if ranked and formula.black_count:
+        # the rank of the black_count-th worst score: every score equal to or below it is black
+        worst_rank = ranks[max(len(ranked) - formula.black_count, 0)]
+    for (s, pk), rank in zip(ranked, ranks, strict=True):
+        if formula.black_below is not None and s < formula.black_below:
+            standing = Standing.BLACK
+        elif rank <= formula.red_count:
+            standing = Standing.RED
+        elif worst_rank is not None and rank >= worst_rank:
+            standing = Standing.BLACK
+        else:
+            standing = Standing.NONE
+        out[pk] = (rank, standing)
+    return out
 
 
 def month_bounds(month: date) -> tuple[datetime, datetime]:
@@ -141,9 +222,16 @@ def month_bounds(month: date) -> tuple[datetime, datetime]:
 
 @transaction.atomic
 def governance_index_compute(*, month: date, formula: IndexFormula | None = None) -> int:
-    """Compute (or recompute) the index of every subdistrict and community for ``month``; returns rows."""
-    formula = formula or active_formula()
+    """Compute (or recompute) the index of every subdistrict and community for ``month``; returns rows.
+
+    Two computations at once (the monthly task and an administrator's command) take turns: the
+    formula rows are locked first, so the second replaces the first's rows instead of colliding
+    with them.
+    """
+    list(IndexFormula.objects.select_for_update().order_by("pk").values_list("pk", flat=True))
+    formula = formula or active_formula(create=True)
     weights = validate_weights(formula.weights)
+    snapshot = formula_snapshot(formula, weights)
     month = month.replace(day=1)
     start, end = month_bounds(month)
     written = 0
@@ -160,31 +248,22 @@ def governance_index_compute(*, month: date, formula: IndexFormula | None = None
             ((score(values[pk], weights), pk) for pk in divisions),
             key=lambda pair: (pair[0] is None, -(pair[0] or 0), pair[1]),
         )
-        ranked = [pk for s, pk in scored if s is not None]
+        placed = standings(scored, formula)
         GovernanceIndex.objects.filter(month=month, level=level).delete()
-        rows = []
-        for s, pk in scored:
-            rank = ranked.index(pk) + 1 if s is not None else None
-            standing = Standing.NONE
-            if rank is not None:
-                if rank <= formula.red_count:
-                    standing = Standing.RED
-                elif rank > len(ranked) - formula.black_count or (
-                    formula.black_below is not None and s < formula.black_below
-                ):
-                    standing = Standing.BLACK
-            rows.append(
-                GovernanceIndex(
-                    month=month,
-                    division_id=pk,
-                    level=level,
-                    formula=formula,
-                    score=s,
-                    rank=rank,
-                    standing=standing,
-                    values={k: (round(v, 4) if v is not None else None) for k, v in values[pk].items()},
-                )
+        rows = [
+            GovernanceIndex(
+                month=month,
+                division_id=pk,
+                level=level,
+                formula=formula,
+                formula_used=snapshot,
+                score=s,
+                rank=placed[pk][0],
+                standing=placed[pk][1],
+                values={k: (round(v, 4) if v is not None else None) for k, v in values[pk].items()},
             )
+            for s, pk in scored
+        ]
         GovernanceIndex.objects.bulk_create(rows)
         written += len(rows)
     return written

@@ -206,7 +206,7 @@ def alert_subscribe(request):
 
 @_analyst
 def index(request):
-    from zhiwang.analytics.index import active_formula
+    from zhiwang.analytics.index import shown_formula
 
     level = request.GET.get("level", "subdistrict")
     month_text = request.GET.get("month", "")
@@ -228,7 +228,7 @@ def index(request):
             "rows": rows,
             "month": month,
             "level": level,
-            "formula": active_formula(),
+            "formula": shown_formula(rows),
             "months": selectors.index_months(user=request.user),
         },
     )

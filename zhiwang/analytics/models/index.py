@@ -23,8 +23,9 @@ class IndexFormula(models.Model):
     """治理指数 formula: weights over indicators (rates 0–1; rework counts as 1 − rework rate).
 
     score = 100 × Σ weight × value ÷ Σ weight over the indicators that have a value. The red list
-    is the top ``red_count`` of a level, the black list the bottom ``black_count`` (and anybody
-    under ``black_below``). The active formula is the newest with ``is_active``.
+    is the top ``red_count`` of a level, the black list the bottom ``black_count`` and anybody
+    under ``black_below`` (who is never red). The active formula is the newest with
+    ``is_active``; each computed month keeps a copy of the formula it was scored by.
     """
 
     name = models.CharField(_("name"), max_length=64)
@@ -73,6 +74,9 @@ class GovernanceIndex(models.Model):
     formula = models.ForeignKey(
         IndexFormula, verbose_name=_("formula"), null=True, on_delete=models.SET_NULL, related_name="+"
     )
+    #: the formula as it was when this row was computed (name, weights, list sizes, black_below):
+    #: the FK may since point to an edited formula, or to none
+    formula_used = models.JSONField(_("formula used"), default=dict, blank=True)
     score = models.FloatField(_("score"), null=True, blank=True)
     rank = models.PositiveIntegerField(_("rank"), null=True, blank=True)
     standing = models.CharField(_("standing"), max_length=8, choices=Standing.choices, blank=True, default="")

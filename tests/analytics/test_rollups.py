@@ -278,3 +278,31 @@ def test_a_transfer_leaves_the_open_count_without_counting_as_closed(accepted, n
     incremental = rollup_snapshot()
     rollup_rebuild()
     assert rollup_snapshot() == incremental
+
+
+@pytest.mark.django_db
+def test_a_change_of_category_moves_the_tickets_counts_and_rebuild_agrees(dispatched, nanshan_dispatcher):
+    """Received, dispatched and urged (an overdue episode) under one category, then corrected
+    twice: every count of the ticket now sits under the last category, as a rebuild puts it."""
+    from zhiwang.tickets.models import Category
+    from zhiwang.tickets.services import ticket_recategorise, ticket_urge
+
+    ticket = dispatched()
+    first = ticket.category_id
+    ticket = ticket_urge(ticket_id=ticket.pk, actor=nanshan_dispatcher, note="快办")
+    ticket = ticket_recategorise(ticket=ticket, category="GI0301", actor=nanshan_dispatcher)
+    ticket = ticket_recategorise(ticket=ticket, category="GI0201", actor=nanshan_dispatcher)
+    last = Category.objects.get(code="GI0201").pk
+
+    def by_category(model, metric):
+        rows = model.objects.values_list("category_id").annotate(n=Sum(metric))
+        return {category: n for category, n in rows if n}
+
+    for metric in ("received", "dispatched", "urged", "overdue"):
+        assert by_category(RollupFact, metric) == {last: 1}, metric
+        assert by_category(RollupArea, metric) == {last: 1}, metric
+    assert by_category(OpenStock, "open") == by_category(OpenStock, "overdue_open") == {last: 1}
+    assert first != last
+    incremental = rollup_snapshot()
+    rollup_rebuild()
+    assert rollup_snapshot() == incremental

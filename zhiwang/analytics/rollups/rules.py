@@ -60,7 +60,8 @@ _TICKET_FIELDS = (
 
 @dataclass
 class TicketFacts:
-    """The columns of a ticket that the rollups use (its place and dimensions never change)."""
+    """The columns of a ticket that the rollups use. Its place, channel and kind never change;
+    its category may (改分类), and ``writes._count`` then moves the ticket's counts along."""
 
     pk: int
     grid_id: int | None

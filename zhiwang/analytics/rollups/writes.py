@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
+from dataclasses import replace
 from collections.abc import Iterable
 from datetime import date
 
@@ -26,6 +27,8 @@ from zhiwang.analytics.models import (
 )
 from zhiwang.analytics.rollups.rules import TicketFacts, event_deltas, local_day
 from zhiwang.core.bulk import array_type
+from zhiwang.tickets.models import Category, TicketEvent
+from zhiwang.tickets.workflow import TicketAction as A
 
 
 class Deltas:
@@ -204,14 +207,43 @@ def _write_small(deltas: Deltas, tracks: list[TicketTrack]) -> None:
 
 
 def _count(events: Iterable, facts: TicketFacts, track: TicketTrack, deltas: Deltas) -> None:
-    """Count ``events`` (rows of one ticket, in timeline order) not yet counted by ``track``."""
+    """Count ``events`` (rows of one ticket, in timeline order) not yet counted by ``track``.
+
+    Rows are counted under the ticket's category of the moment (``facts``); a change of category
+    (改分类) moves what earlier calls counted of the ticket to the new category, so the counts
+    always sit where a rebuild, which reads the present category, puts them.
+    """
+    counted_before = track.last_event
     for event in events:
         pk, action, payload, unit_id, at = event
         if pk <= track.last_event:
             continue
+        if action == A.RECATEGORISE and counted_before:
+            _move_category(facts, counted_before, payload or {}, deltas)
         plus, minus, track.overdue = event_deltas(action, payload, facts, track.overdue)
         deltas.add(facts, local_day(at), unit_id, plus, minus)
         track.last_event = pk
+
+
+def _move_category(facts: TicketFacts, counted_up_to: int, payload: dict, deltas: Deltas) -> None:
+    """Take the ticket's rows up to ``counted_up_to`` off the payload's ``from_category`` and
+    count them under its ``to_category`` (the rows are replayed: same days, units, metrics)."""
+    codes = {payload.get("from_category"), payload.get("to_category")}
+    ids = dict(Category.objects.filter(code__in=[c for c in codes if c]).values_list("code", "pk"))
+    old, new = ids.get(payload.get("from_category")), ids.get(payload.get("to_category"))
+    if old is None or new is None or old == new:
+        return
+    was, now = replace(facts, category_id=old), replace(facts, category_id=new)
+    overdue = False
+    for _pk, action, row_payload, unit_id, at in (
+        TicketEvent.objects.filter(ticket_id=facts.pk, pk__lte=counted_up_to)
+        .order_by("pk")
+        .values_list("pk", "action", "payload", "unit_id", "at")
+    ):
+        plus, minus, overdue = event_deltas(action, row_payload, facts, overdue)
+        day = local_day(at)
+        deltas.add(was, day, unit_id, minus, plus)
+        deltas.add(now, day, unit_id, plus, minus)
 
 
 def _save_tracks(tracks: Iterable[TicketTrack]) -> None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from dataclasses import replace
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import date
 
 from django.db import connection, models

@@ -284,6 +284,10 @@ ZHIWANG_REGISTRY_IMPORT_SQLITE_COMMIT_ROWS = env_int(
     "ZHIWANG_REGISTRY_IMPORT_SQLITE_COMMIT_ROWS", 50000, minimum=0
 )
 
+# Analytics: a report queued or running that shows no progress for this many minutes is given up
+# (its worker stopped); the requester can ask again.
+ZHIWANG_REPORT_STALE_MINUTES = env_int("ZHIWANG_REPORT_STALE_MINUTES", 30, minimum=1)
+
 # Disputes: a case is "near its target" this many days before the one-month target.
 ZHIWANG_DISPUTE_NEAR_DAYS = env_int("ZHIWANG_DISPUTE_NEAR_DAYS", 7, minimum=1)
 # Online mediation: the video meeting link of a room, e.g. "https://meet.example.gov.cn/{room}"

@@ -99,3 +99,75 @@ def test_report_bad_input_leaves_no_trace(city_leader, nanshan_dispatcher, clien
     assert hidden.status_code == 404
     assert not Report.objects.exists()
     assert services.report_period("2026-Q4") == (date(2026, 10, 1), date(2027, 1, 1))
+
+
+@pytest.mark.django_db
+def test_a_report_whose_worker_died_is_given_up_and_its_key_retries(
+    city_leader, client, settings, tmp_path, monkeypatch, django_capture_on_commit_callbacks
+):
+    """A worker killed mid-report (SystemExit escapes ``except Exception``) left it "running" for
+    ever, the page polling every 2 s and the same key answering the stuck row."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from zhiwang.analytics import reports
+
+    settings.MEDIA_ROOT = tmp_path
+    real_build = reports.build_report_files
+
+    def dies(report, *, progress):
+        progress(30)
+        raise SystemExit("killed")
+
+    monkeypatch.setattr(reports, "build_report_files", dies)
+    client.force_login(city_leader)
+    body = {"division": "440305000000", "period": "2026-10", "idempotency_key": "dies"}
+    assert client.post("/api/v1/analytics/reports", body, content_type="application/json").status_code == 201
+    report = Report.objects.get()
+    with pytest.raises(SystemExit):
+        services.report_generate(report_id=report.pk)
+    report.refresh_from_db()
+    assert (report.status, report.progress) == ("running", 30)
+    assert services.reports_give_up_stale() == 0  # still within the grace time
+    later = timezone.now() + timedelta(minutes=settings.ZHIWANG_REPORT_STALE_MINUTES + 1)
+    assert services.reports_give_up_stale(now=later) == 1
+    report.refresh_from_db()
+    assert report.status == "failed" and "no progress" in report.error
+    shown = client.get(f"/api/v1/analytics/reports/{report.pk}").json()
+    assert shown["status"] == "failed" and "killed" not in shown["error"] and shown["error"]
+    page = client.get(reverse("analytics:reports")).content.decode()
+    assert "hx-trigger" not in page  # no more polling
+
+    monkeypatch.setattr(reports, "build_report_files", real_build)
+    with django_capture_on_commit_callbacks(execute=True):  # the task runs at commit (immediate mode)
+        again = client.post("/api/v1/analytics/reports", body, content_type="application/json")
+    assert again.status_code == 200 and again.json()["id"] == report.pk
+    report.refresh_from_db()
+    assert Report.objects.count() == 1 and report.status == "done" and report.error == ""
+
+
+@pytest.mark.django_db
+def test_a_failed_report_shows_no_library_words(city_leader, client, settings, tmp_path, monkeypatch):
+    from zhiwang.analytics import reports
+
+    settings.MEDIA_ROOT = tmp_path
+
+    def fails(report, *, progress):
+        raise ValueError("/srv/zhiwang/media/reports/x.xlsx: disk quota exceeded")
+
+    monkeypatch.setattr(reports, "build_report_files", fails)
+    client.force_login(city_leader)
+    client.post(
+        "/api/v1/analytics/reports",
+        {"division": "440305000000", "period": "2026-10", "idempotency_key": "f"},
+        content_type="application/json",
+    )
+    report = Report.objects.get()
+    with pytest.raises(ValueError):
+        services.report_generate(report_id=report.pk)
+    report.refresh_from_db()
+    assert report.status == "failed" and "disk quota" in report.error  # for the administrator
+    shown = client.get(f"/api/v1/analytics/reports/{report.pk}").json()
+    assert "disk quota" not in shown["error"]
+    assert "disk quota" not in client.get(reverse("analytics:reports")).content.decode()

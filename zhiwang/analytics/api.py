@@ -250,7 +250,7 @@ def _report_out(report, user, *, in_scope: bool = False) -> dict:
         if report.pdf and downloadable
         else None,
         "includes_disputes": report.includes_disputes if report.status == "done" else None,
-        "error": report.error,
+        "error": report.failure_message,
     }
 
 

@@ -6,6 +6,7 @@ Rollup writes live in ``rollups/`` (they follow the ticket timeline, not a user'
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from datetime import date, timedelta
 
@@ -30,6 +31,8 @@ from zhiwang.core.masking import mask_data, mask_text
 from zhiwang.core.scoping import scope_of
 from zhiwang.geo.models import Division
 from zhiwang.tickets.models import Notification, Ticket
+
+logger = logging.getLogger(__name__)
 
 # --- alerts -----------------------------------------------------------------------------------
 
@@ -320,8 +323,14 @@ def report_request(
             f"{user.pk}:{place.code}:{normalized}:{timezone.now():%Y%m%d%H%M}".encode()
         ).hexdigest()[:40],
     )
-    existing = Report.objects.filter(idempotency_key=key).first()
+    existing = Report.objects.select_for_update().filter(idempotency_key=key).first()
     if existing is not None:
+        if existing.status == ReportStatus.FAILED:
+            # a retry with the key of a failed report tries again (the key still makes one report)
+            existing.status, existing.progress, existing.error = ReportStatus.QUEUED, 0, ""
+            existing.updated_at = timezone.now()
+            existing.save(update_fields=["status", "progress", "error", "updated_at"])
+            transaction.on_commit(lambda: _enqueue_report(existing.pk))
         return existing, False
     report = Report.objects.create(
         division=place.division,
@@ -330,15 +339,16 @@ def report_request(
         end=end,
         idempotency_key=key,
         requested_by=user,
+        updated_at=timezone.now(),
     )
-
-    def enqueue():
-        from zhiwang.analytics.tasks import report_generate_task
-
-        report_generate_task(report.pk)
-
-    transaction.on_commit(enqueue)
+    transaction.on_commit(lambda: _enqueue_report(report.pk))
     return report, True
+
+
+def _enqueue_report(report_id: int) -> None:
+    from zhiwang.analytics.tasks import report_generate_task
+
+    report_generate_task(report_id)
 
 
 def may_download_report(user, report: Report, *, in_scope: bool = False) -> bool:
@@ -381,18 +391,45 @@ def report_generate(*, report_id: int) -> Report:
     report = Report.objects.get(pk=report_id)
     if report.status == ReportStatus.DONE:
         return report
-    Report.objects.filter(pk=report.pk).update(status=ReportStatus.RUNNING, progress=5)
+    Report.objects.filter(pk=report.pk).update(
+        status=ReportStatus.RUNNING, progress=5, updated_at=timezone.now()
+    )
 
     def progress(value: int) -> None:
-        Report.objects.filter(pk=report.pk).update(progress=value)
+        Report.objects.filter(pk=report.pk).update(progress=value, updated_at=timezone.now())
 
     try:
         build_report_files(report, progress=progress)
-    except Exception as error:  # recorded on the report, shown on the page
-        Report.objects.filter(pk=report.pk).update(status=ReportStatus.FAILED, error=str(error)[:500])
+    except Exception as error:  # recorded for the administrator; the page says it failed
+        logger.exception("report %s failed", report.pk)
+        Report.objects.filter(pk=report.pk).update(
+            status=ReportStatus.FAILED,
+            error=f"{type(error).__name__}: {error}"[:500],
+            updated_at=timezone.now(),
+        )
         raise
     report.status = ReportStatus.DONE
     report.progress = 100
     report.finished_at = timezone.now()
     report.save(update_fields=["status", "progress", "finished_at", "xlsx", "pdf", "includes_disputes"])
     return report
+
+
+def reports_give_up_stale(*, now=None) -> int:
+    """Mark failed the reports queued or running that showed no progress for
+    ``ZHIWANG_REPORT_STALE_MINUTES`` (default 30): their worker died or the queue lost them, and
+    their page would otherwise poll for ever. Returns how many; their requesters can ask again
+    (the same idempotency key retries a failed report)."""
+    from django.conf import settings
+    from django.db.models import Q
+
+    minutes = settings.ZHIWANG_REPORT_STALE_MINUTES
+    before = (now or timezone.now()) - timedelta(minutes=minutes)
+    stale = Report.objects.filter(status__in=(ReportStatus.QUEUED, ReportStatus.RUNNING)).filter(
+        Q(updated_at__lt=before) | Q(updated_at=None, created_at__lt=before)
+    )
+    return stale.update(
+        status=ReportStatus.FAILED,
+        error=f"no progress for {minutes} minutes: the task worker stopped or lost the job",
+        updated_at=now or timezone.now(),
+    )

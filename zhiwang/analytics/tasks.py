@@ -36,6 +36,14 @@ def governance_index_task() -> int:
     return governance_index_compute(month=last_month.replace(day=1))
 
 
+@db_periodic_task(crontab(minute="*/10"))
+def reports_give_up_stale_task() -> int:
+    """Every ten minutes: reports whose worker stopped are marked failed (their pages stop polling)."""
+    from zhiwang.analytics.services import reports_give_up_stale
+
+    return reports_give_up_stale()
+
+
 @db_task()
 def report_generate_task(report_id: int) -> int:
     """Make the files of one queued report (progress is written on the report as it goes)."""

@@ -55,6 +55,9 @@ class Report(models.Model):
         related_name="+",
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    #: the worker's last sign of life (start, each progress step): a report that shows none for
+    #: ``ZHIWANG_REPORT_STALE_MINUTES`` is given up (``services.reports_give_up_stale``)
+    updated_at = models.DateTimeField(_("last progress at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 
     objects = ReportQuerySet.as_manager()
@@ -66,3 +69,15 @@ class Report(models.Model):
 
     def __str__(self) -> str:
         return f"{self.division_id} {self.period}"
+
+    @property
+    def failure_message(self) -> str:
+        """What the requester is told of a failed report (``error`` holds the technical reason,
+        for administrators: it may quote a library's words)."""
+        from django.utils.translation import gettext
+
+        if self.status != ReportStatus.FAILED:
+            return ""
+        return gettext(
+            "The report could not be made. Request it again; if it fails again, tell the administrator."
+        )

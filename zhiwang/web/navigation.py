@@ -8,18 +8,8 @@ from __future__ import annotations
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-STAFF_ROLES = frozenset(
-    {
-        "grid_worker",
-        "intake_operator",
-        "dispatcher",
-        "handler",
-        "mediator",
-        "leader",
-        "data_steward",
-        "administrator",
-    }
-)
+from zhiwang.accounts.roles import STAFF_ROLES  # defined with the roles; re-exported for the web floor
+
 #: Not signed in: the public pages (report, track) and the sign-in page.
 ANONYMOUS = "anonymous"
 

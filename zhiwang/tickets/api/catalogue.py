@@ -3,6 +3,7 @@
 from ninja import Schema
 
 from zhiwang.core.pagination import LimitOffsetPagination, paginate
+from zhiwang.tickets import routing_corrections as routing_review
 from zhiwang.tickets import selectors
 from zhiwang.tickets.api.base import (
     router,
@@ -85,3 +86,64 @@ class UnitOut(Schema):
 @paginate(LimitOffsetPagination)
 def units(request, q: str = ""):
     return selectors.handling_unit_choices(user=request.user, q=q)
+
+
+# --- routes the dispatchers correct --------------------------------------------------------------
+
+
+class CodeName(Schema):
+    code: str
+    name: str
+
+
+class RouteCorrectionOut(Schema):
+    category: CodeName
+    subdistrict: CodeName | None
+    suggested_unit: CodeName
+    tickets: int
+    moved: int
+    share: float
+    to_unit: CodeName
+    to_count: int
+    rule: int | None
+    link: str
+
+
+@router.get(
+    "/routing/corrections",
+    response=list[RouteCorrectionOut],
+    summary="Routes the dispatchers keep correcting (category × subdistrict)",
+)
+def routing_corrections(
+    request,
+    days: int = routing_review.DEFAULT_DAYS,
+    min_tickets: int = routing_review.DEFAULT_MIN_TICKETS,
+    min_share: float = routing_review.DEFAULT_MIN_SHARE,
+):
+    """Per category and subdistrict, the tickets received in the last ``days`` days (1–366) that
+    the routing rules sent to one unit and that mostly ended at another (dispatched elsewhere,
+    reassigned, returned and dispatched again): at least ``min_tickets`` tickets, a moved share
+    of at least ``min_share`` (0–1). ``rule`` is the id of the rule making the suggestion today;
+    ``link`` the web list of the tickets at ``to_unit``. Most moved first, at most 200.
+    Dispatchers, leaders and administrators, within their jurisdiction."""
+
+    def ref(obj):
+        return None if obj is None else {"code": obj.code, "name": obj.name}
+
+    return [
+        {
+            "category": ref(c.category),
+            "subdistrict": ref(c.subdistrict),
+            "suggested_unit": ref(c.suggested_unit),
+            "tickets": c.tickets,
+            "moved": c.moved,
+            "share": round(c.share, 4),
+            "to_unit": ref(c.to_unit),
+            "to_count": c.to_count,
+            "rule": c.rule.pk if c.rule else None,
+            "link": c.link,
+        }
+        for c in routing_review.route_corrections(
+            user=request.user, days=days, min_tickets=min_tickets, min_share=min_share
+        )
+    ]

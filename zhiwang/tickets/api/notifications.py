@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from ninja import Router, Schema
+from ninja import Field, Path, Query, Router, Schema
 
 from zhiwang.core.pagination import LimitOffsetPagination, paginate
 from zhiwang.tickets.models import Notification
-from zhiwang.tickets.notification_selectors import notifications_unread_count, notifications_visible_to
-from zhiwang.tickets.services.notifications import notifications_mark_read
+from zhiwang.tickets.notification_selectors import notifications_listed, notifications_unread_count
+from zhiwang.tickets.services.notifications import MAX_NOTIFICATION_ID, notifications_mark_read
 
 router = Router(tags=["notifications"])
 
@@ -44,7 +45,7 @@ class MarkedOut(Schema):
 @paginate(LimitOffsetPagination)
 def notification_list(request, unread: bool = False, kind: str = ""):
     """``unread=true``: only those nobody has read; ``kind``: one kind (e.g. ``urged``, ``analytics_alert``)."""
-    notifications = notifications_visible_to(request.user)
+    notifications = notifications_listed(request.user)
     if unread:
         notifications = notifications.filter(read_at__isnull=True)
     if kind.strip():
@@ -57,12 +58,23 @@ def notification_unread_count(request):
     return {"unread": notifications_unread_count(request.user)}
 
 
+class ReadAllIn(Schema):
+    #: The highest id the caller has shown (``id`` of the newest item it listed): one that arrived
+    #: since is left unread. Without it, every notification is marked, the newest ones too.
+    up_to: int | None = Field(None, ge=1, le=MAX_NOTIFICATION_ID)
+
+
 @router.post("/read-all", response=MarkedOut, summary="Mark all my notifications read")
-def notification_read_all(request):
-    return {"marked": notifications_mark_read(user=request.user)}
+def notification_read_all(request, filters: Query[ReadAllIn]):
+    """``up_to``: only those with an id up to it (the newest the caller has shown)."""
+    return {"marked": notifications_mark_read(user=request.user, up_to=filters.up_to)}
+
+
+#: A notification's id in a path: out of the 64-bit range it names nothing (422, not a 500).
+NotificationId = Annotated[int, Path(ge=1, le=MAX_NOTIFICATION_ID)]
 
 
 @router.post("/{notification_id}/read", response=NotificationOut, summary="Mark one notification read")
-def notification_read(request, notification_id: int):
+def notification_read(request, notification_id: NotificationId):
     notifications_mark_read(user=request.user, ids=[notification_id])
-    return notifications_visible_to(request.user).get(pk=notification_id)
+    return notifications_listed(request.user).get(pk=notification_id)

@@ -41,6 +41,7 @@ from django.utils.translation import gettext as _
 from zhiwang.core.workcalendar.models import LimitUnit
 from zhiwang.core.workcalendar.services import due, work_calendar
 from zhiwang.tickets.models import ClockAlert, Notification, Ticket, TicketEvent, TicketStatus
+from zhiwang.tickets.notify import city_language
 from zhiwang.tickets.workflow import TicketAction
 
 logger = logging.getLogger(__name__)
@@ -374,7 +375,8 @@ def _act(step: _Step, ids: list[int], *, now: datetime) -> int:
                     at=now,
                 )
             )
-            message = step.message(row, note)[:500]
+            with city_language():  # the inbox is in the city's language, whoever ran the sweep
+                message = step.message(row, step.note(row))[:500]
             recipients = {row["handling_unit_id"]}
             if step.notify_dispatcher:
                 recipients.add(row["dispatch_center_id"])

@@ -11,7 +11,7 @@ from zhiwang.core.errors import ServiceError
 from zhiwang.tickets.models import (
     Ticket,
 )
-from zhiwang.tickets.notify import notify_unit
+from zhiwang.tickets.notify import city_language, notify_unit
 from zhiwang.tickets.services.clock import dispatch_deadlines, set_deadlines
 from zhiwang.tickets.services.corrections import confirm_category_fields, confirm_category_record
 from zhiwang.tickets.services.transition import (
@@ -61,8 +61,10 @@ def notify_dispatched(ticket: Ticket, unit: OrgUnit) -> None:
 
 
 def dispatched_message(ticket: Ticket) -> str:
-    """The text of the unit's inbox message for a newly dispatched ticket (also written in batches)."""
-    return _("New ticket %(number)s: %(title)s") % {"number": ticket.number, "title": ticket.title}
+    """The text of the unit's inbox message for a newly dispatched ticket (also written in batches),
+    in the city's language, as every notification (``tickets.notify``)."""
+    with city_language():
+        return _("New ticket %(number)s: %(title)s") % {"number": ticket.number, "title": ticket.title}
 
 
 @transaction.atomic
@@ -139,12 +141,12 @@ def ticket_reassign(
         unit_id=unit.pk,
         ticket=ticket,
         kind="dispatched",
-        message=_("Ticket %(number)s reassigned to you.") % {"number": ticket.number},
+        message=lambda: _("Ticket %(number)s reassigned to you.") % {"number": ticket.number},
     )
     notify_unit(
         unit_id=previous_id,
         ticket=ticket,
         kind="reassigned",
-        message=_("Ticket %(number)s was given to another unit.") % {"number": ticket.number},
+        message=lambda: _("Ticket %(number)s was given to another unit.") % {"number": ticket.number},
     )
     return ticket

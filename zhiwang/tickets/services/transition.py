@@ -18,12 +18,16 @@ never written over somebody else's change.
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from zhiwang.accounts.models import OrgUnit
 from zhiwang.core.errors import Conflict, NotFound, ServiceError
+from zhiwang.core.masking import mask_text
+from zhiwang.tickets.disclosure import is_confidential
 from zhiwang.tickets.models import (
     RequestStatus,
     Ticket,
@@ -163,10 +167,25 @@ def withdraw_pending_requests(ticket: Ticket, *, why: str) -> None:
 
 
 def tell_duplicates(master: Ticket) -> None:
-    """The citizens of merged duplicates hear the master's outcome (after commit)."""
-    for duplicate in master.duplicates.all():
-        notify_citizen(
-            ticket=duplicate,
-            body=_("Your request %(number)s was handled together with %(master)s: %(reply)s")
-            % {"number": duplicate.number, "master": master.number, "reply": master.reply[:200]},
-        )
+    """The citizens of merged duplicates hear the master's outcome (after commit).
+
+    They are other people than the master's reporter, so they get the answer as the city publishes
+    it (docs/open311.md): masked (a phone, an ID number, an e-mail in it is not texted to a
+    stranger), and only that the request was answered when the master is confidential
+    (``tickets.disclosure``: a 举报 report, a petition, a matter about officials).
+    """
+    duplicates = list(master.duplicates.all())
+    if not duplicates:
+        return
+    # masked before it is cut: a phone number cut in two would no longer be recognised
+    reply = mask_text(master.reply)[:200] if master.reply and not is_confidential(master) else ""
+
+    def text(duplicate: Ticket) -> str:
+        return _("Your request %(number)s was handled together with %(master)s: %(reply)s") % {
+            "number": duplicate.number,
+            "master": master.number,
+            "reply": reply or _("The request has been answered."),
+        }
+
+    for duplicate in duplicates:
+        notify_citizen(ticket=duplicate, body=partial(text, duplicate))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.core.exceptions import BadRequest
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -10,10 +11,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from zhiwang.accounts.roles import STAFF_ROLES
 from zhiwang.core.errors import NotFound
-from zhiwang.tickets.notification_selectors import notifications_visible_to
-from zhiwang.tickets.services.notifications import notifications_mark_read
-from zhiwang.web.navigation import STAFF_ROLES
+from zhiwang.tickets.notification_selectors import notifications_latest_unread_id, notifications_listed
+from zhiwang.tickets.services.notifications import MAX_NOTIFICATION_ID, notifications_mark_read
 from zhiwang.web.tickets.access import role_required
 
 PER_PAGE = 50
@@ -47,7 +48,7 @@ def _back(request):
 
 @role_required(STAFF_ROLES)
 def notification_list(request, unread: bool = False):
-    notifications = notifications_visible_to(request.user)
+    notifications = notifications_listed(request.user)
     if unread:
         notifications = notifications.filter(read_at__isnull=True)
     page = Paginator(notifications, PER_PAGE).get_page(request.GET.get("page"))
@@ -55,13 +56,21 @@ def notification_list(request, unread: bool = False):
     return render(
         request,
         "web/notifications/list.html",
-        {"page": page, "rows": rows, "unread_only": unread},
+        {
+            "page": page,
+            "rows": rows,
+            "unread_only": unread,
+            # "mark all read" marks what existed when the page was shown, not what arrived since
+            "up_to": notifications_latest_unread_id(request.user),
+        },
     )
 
 
 @require_POST
 @role_required(STAFF_ROLES)
 def notification_read(request, pk: int):
+    if not 1 <= pk <= MAX_NOTIFICATION_ID:  # names nothing (and SQLite cannot bind it)
+        raise Http404
     try:
         notifications_mark_read(user=request.user, ids=[pk])
     except NotFound:
@@ -72,6 +81,11 @@ def notification_read(request, pk: int):
 @require_POST
 @role_required(STAFF_ROLES)
 def notification_read_all(request):
-    marked = notifications_mark_read(user=request.user)
+    # the highest id the page showed: what arrived since stays unread (none sent: all of them)
+    raw = request.POST.get("up_to", "").strip()
+    if raw and not (raw.isascii() and raw.isdigit()):
+        raise BadRequest("up_to is not an id")
+    up_to = (MAX_NOTIFICATION_ID if len(raw) > 19 else min(int(raw), MAX_NOTIFICATION_ID)) if raw else None
+    marked = notifications_mark_read(user=request.user, up_to=up_to)
     messages.success(request, _("%(count)d notifications marked read.") % {"count": marked})
     return _back(request)

@@ -1,0 +1,37 @@
+"""Which tickets are confidential: what of one may reach people other than its reporter and staff.
+
+The city's publication rules (docs/open311.md, "What is published"), on the tickets floor so that
+the workflow applies them too: a ticket of a confidential kind (举报), channel (信访) or category
+subtree (纪检监察, criminal matters) is not told about to anybody else — e.g. the reporters of the
+duplicates merged into it hear that it was answered, not what was answered
+(``services.transition.tell_duplicates``).
+
+Same settings and defaults as ``open311.selectors`` (``ZHIWANG_OPEN311_PUBLIC_KINDS``,
+``…_PRIVATE_CHANNELS``, ``…_PRIVATE_CATEGORIES``); a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from zhiwang.tickets.models import Ticket
+
+#: Kinds that may be told about. 举报 (report) is left out: reporters and what they report are confidential.
+DEFAULT_PUBLIC_KINDS = ("complaint", "help", "incident", "suggestion", "inquiry", "praise")
+#: Channels never told about (信访 petitions are confidential).
+DEFAULT_PRIVATE_CHANNELS = ("petition",)
+#: Category subtrees never told about: 05 纪检监察, 1310 刑案侦破, 1311 刑罚执行 (code prefixes).
+DEFAULT_PRIVATE_CATEGORIES = ("05", "1310", "1311")
+
+
+def is_confidential(ticket: Ticket) -> bool:
+    """Whether ``ticket`` is of a confidential kind, channel or category (Open311 does not publish it)."""
+    kinds = getattr(settings, "ZHIWANG_OPEN311_PUBLIC_KINDS", DEFAULT_PUBLIC_KINDS)
+    channels = getattr(settings, "ZHIWANG_OPEN311_PRIVATE_CHANNELS", DEFAULT_PRIVATE_CHANNELS)
+    prefixes = getattr(settings, "ZHIWANG_OPEN311_PRIVATE_CATEGORIES", DEFAULT_PRIVATE_CATEGORIES)
+    code = ticket.category.code if ticket.category_id else ""
+    return (
+        ticket.kind not in kinds
+        or ticket.channel in channels
+        or any(code.startswith(prefix) for prefix in prefixes)
+    )

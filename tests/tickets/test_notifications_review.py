@@ -354,3 +354,33 @@ def test_the_inbox_list_loads_the_tickets_number_not_its_wide_columns(
         assert answer.status_code == 200 and ticket.number in answer.content.decode()
         listing = [q["sql"] for q in queries.captured_queries if "tickets_notification" in q["sql"]]
         assert listing and not any('"description"' in sql or '"reply"' in sql for sql in listing), listing
+
+
+def test_every_workflow_message_is_written_in_the_citys_language(
+    make_ticket, nanshan_dispatcher, sub_handler, django_capture_on_commit_callbacks
+):
+    """Merge, reject, reply, send back and urge from an English page: the inbox and the texts
+    (the handling, triage, closing and escalation services) are Chinese."""
+    master = make_ticket()
+    duplicate = make_ticket(reporter_phone="13912345678")
+    refused = make_ticket(reporter_phone="13912345679")
+    with translation.override("en"), django_capture_on_commit_callbacks(execute=True):
+        services.ticket_merge(ticket=duplicate, master=master, actor=nanshan_dispatcher, note="同一问题")
+        services.ticket_reject(ticket=refused, actor=nanshan_dispatcher, reason="属于诉讼程序")
+        services.ticket_dispatch(ticket=master, unit=sub_handler.org_unit, actor=nanshan_dispatcher)
+        services.ticket_urge(ticket_id=master.pk, actor=nanshan_dispatcher, note="请尽快")
+        master = services.ticket_accept(ticket=Ticket.objects.get(pk=master.pk), actor=sub_handler)
+        master = services.ticket_reply(ticket=master, actor=sub_handler, reply="已清运")
+        services.ticket_review(ticket=master, actor=nanshan_dispatcher, approve=False, note="照片不清")
+    numbers = (master.number, duplicate.number, refused.number)
+
+    def english(text):
+        for number in numbers:
+            text = text.replace(number, "")
+        return _english_words(text)
+
+    notes = list(Notification.objects.exclude(kind="dispatched").values_list("kind", "message"))
+    assert {kind for kind, _m in notes} == {"urged", "replied", "sent_back"}, notes
+    assert not [m for _k, m in notes if english(m)], notes
+    texts = list(OutboundMessage.objects.values_list("body", flat=True))
+    assert len(texts) == 2 and not [t for t in texts if english(t)], texts  # merged, refused

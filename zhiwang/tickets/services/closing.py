@@ -36,8 +36,9 @@ def ticket_review(
             unit_id=ticket.handling_unit_id,
             ticket=ticket,
             kind="sent_back",
-            message=_("The reply to %(number)s was sent back: %(note)s")
-            % {"number": ticket.number, "note": note},
+            message=lambda: (
+                _("The reply to %(number)s was sent back: %(note)s") % {"number": ticket.number, "note": note}
+            ),
         )
         return ticket
     action = A.SEND_TO_VERIFY if ticket.category.requires_verification and ticket.grid_id else A.APPROVE_REPLY
@@ -57,8 +58,9 @@ def ticket_verify(
             unit_id=ticket.handling_unit_id,
             ticket=ticket,
             kind="verify_failed",
-            message=_("On-site check of %(number)s failed: %(note)s")
-            % {"number": ticket.number, "note": note},
+            message=lambda: (
+                _("On-site check of %(number)s failed: %(note)s") % {"number": ticket.number, "note": note}
+            ),
         )
         return ticket
     apply_transition(ticket, A.VERIFY_PASS, actor=actor, note=note, expected_version=expected_version)
@@ -156,8 +158,10 @@ def ticket_follow_up(
         unit_id=ticket.handling_unit_id,
         ticket=ticket,
         kind="reopened",
-        message=_("%(number)s reopened after follow-up (rework %(n)s).")
-        % {"number": ticket.number, "n": ticket.rework_count},
+        message=lambda: (
+            _("%(number)s reopened after follow-up (rework %(n)s).")
+            % {"number": ticket.number, "n": ticket.rework_count}
+        ),
     )
     return ticket
 

@@ -81,7 +81,7 @@ def ticket_urge(
         unit_id=ticket.handling_unit_id,
         ticket=ticket,
         kind="urged",
-        message=_("Urge notice for %(number)s.") % {"number": ticket.number},
+        message=lambda: _("Urge notice for %(number)s.") % {"number": ticket.number},
     )
     return ticket
 
@@ -121,7 +121,9 @@ def ticket_supervise(
         unit_id=ticket.handling_unit_id,
         ticket=ticket,
         kind="supervised",
-        message=_("Supervision notice (level %(level)s) for %(number)s: %(note)s")
-        % {"level": ticket.escalation_level, "number": ticket.number, "note": note},
+        message=lambda: (
+            _("Supervision notice (level %(level)s) for %(number)s: %(note)s")
+            % {"level": ticket.escalation_level, "number": ticket.number, "note": note}
+        ),
     )
     return ticket

@@ -116,8 +116,10 @@ def ticket_request(
         unit_id=ticket.dispatch_center_id,
         ticket=ticket,
         kind=f"request_{kind}",
-        message=_("%(unit)s asks: %(kind)s on %(number)s")
-        % {"unit": ticket.handling_unit, "kind": request.get_kind_display(), "number": ticket.number},
+        message=lambda: (
+            _("%(unit)s asks: %(kind)s on %(number)s")
+            % {"unit": ticket.handling_unit, "kind": request.get_kind_display(), "number": ticket.number}
+        ),
     )
     return request
 
@@ -203,18 +205,25 @@ def ticket_decide(
         unit_id=unit_id,
         ticket=ticket,
         kind="request_decided",
-        message=_("%(kind)s on %(number)s: %(decision)s")
-        % {
-            "kind": request.get_kind_display(),
-            "number": ticket.number,
-            "decision": request.get_status_display(),
-        },
+        message=lambda: (
+            _("%(kind)s on %(number)s: %(decision)s")
+            % {
+                "kind": request.get_kind_display(),
+                "number": ticket.number,
+                "decision": request.get_status_display(),
+            }
+        ),
     )
     if approve and kind == RequestKind.EXTENSION:
         notify_citizen(
             ticket=ticket,
-            body=_("Your request %(number)s needs more time; the new deadline is %(due)s.")
-            % {"number": ticket.number, "due": timezone.localtime(ticket.due_at).strftime("%Y-%m-%d %H:%M")},
+            body=lambda: (
+                _("Your request %(number)s needs more time; the new deadline is %(due)s.")
+                % {
+                    "number": ticket.number,
+                    "due": timezone.localtime(ticket.due_at).strftime("%Y-%m-%d %H:%M"),
+                }
+            ),
         )
     return request
 
@@ -278,6 +287,6 @@ def ticket_reply(*, ticket: Ticket, actor, reply: str, expected_version: int | N
         unit_id=ticket.dispatch_center_id,
         ticket=ticket,
         kind="replied",
-        message=_("%(number)s replied, awaiting review.") % {"number": ticket.number},
+        message=lambda: _("%(number)s replied, awaiting review.") % {"number": ticket.number},
     )
     return ticket

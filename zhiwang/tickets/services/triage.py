@@ -64,13 +64,17 @@ def ticket_merge(
             unit_id=unit_id,
             ticket=ticket,
             kind="merged",
-            message=_("%(number)s was merged into %(master)s; no separate reply is needed.")
-            % {"number": ticket.number, "master": master.number},
+            message=lambda: (
+                _("%(number)s was merged into %(master)s; no separate reply is needed.")
+                % {"number": ticket.number, "master": master.number}
+            ),
         )
     notify_citizen(
         ticket=ticket,
-        body=_("Your request %(number)s is handled together with %(master)s.")
-        % {"number": ticket.number, "master": master.number},
+        body=lambda: (
+            _("Your request %(number)s is handled together with %(master)s.")
+            % {"number": ticket.number, "master": master.number}
+        ),
     )
     return ticket
 
@@ -91,8 +95,10 @@ def ticket_reject(*, ticket: Ticket, actor, reason: str, expected_version: int |
     )
     notify_citizen(
         ticket=ticket,
-        body=_("Your request %(number)s cannot be accepted: %(reason)s")
-        % {"number": ticket.number, "reason": reason},
+        body=lambda: (
+            _("Your request %(number)s cannot be accepted: %(reason)s")
+            % {"number": ticket.number, "reason": reason}
+        ),
     )
     return ticket
 
@@ -169,13 +175,17 @@ def ticket_transfer(
         unit_id=unit_id,
         ticket=ticket,
         kind="transferred",
-        message=_("Ticket %(number)s was transferred: %(reply)s")
-        % {"number": ticket.number, "reply": ticket.reply},
+        message=lambda: (
+            _("Ticket %(number)s was transferred: %(reply)s")
+            % {"number": ticket.number, "reply": ticket.reply}
+        ),
     )
     notify_citizen(
         ticket=ticket,
-        body=_("Your request %(number)s is now handled as %(reference)s.")
-        % {"number": ticket.number, "reference": reference},
+        body=lambda: (
+            _("Your request %(number)s is now handled as %(reference)s.")
+            % {"number": ticket.number, "reference": reference}
+        ),
     )
     tell_duplicates(ticket)
     return ticket

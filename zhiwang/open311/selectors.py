@@ -14,18 +14,15 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from zhiwang.open311.models import ServiceAttribute
+from zhiwang.tickets.disclosure import (
+    DEFAULT_PRIVATE_CATEGORIES,
+    DEFAULT_PRIVATE_CHANNELS,
+    DEFAULT_PUBLIC_KINDS,
+)
 from zhiwang.tickets.models import FINAL_STATUSES, OPEN_STATUSES, Category, Ticket, TicketEvent
 
-#: Kinds published by GET requests. 举报 (report) is left out: reporters and the matters they
-#: report are confidential. Override with ``ZHIWANG_OPEN311_PUBLIC_KINDS``.
-DEFAULT_PUBLIC_KINDS = ("complaint", "help", "incident", "suggestion", "inquiry", "praise")
-#: Channels never published (信访 petitions are confidential). ``ZHIWANG_OPEN311_PRIVATE_CHANNELS``.
-DEFAULT_PRIVATE_CHANNELS = ("petition",)
-#: Category subtrees never published: 05 纪检监察 (matters about officials are handled in
-#: confidence), 1310 刑案侦破 (criminal investigations) and 1311 刑罚执行 (prisons, community
-#: correction: a key group whose data is need-to-know, DOMAIN.md). Code prefixes;
-#: ``ZHIWANG_OPEN311_PRIVATE_CATEGORIES``.
-DEFAULT_PRIVATE_CATEGORIES = ("05", "1310", "1311")
+# What is never published (confidential kinds, channels, category subtrees) is the tickets floor's
+# rule, which the workflow applies too (``tickets.disclosure``): one definition, re-exported here.
 #: Channels whose free text (description, address as typed, the answer) is published. Their
 #: reporters wrote for a public API or are staff on patrol; a hotline caller or a web-form user
 #: did not, so their tickets show the category, place and state only.

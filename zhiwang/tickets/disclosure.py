@@ -6,8 +6,8 @@ subtree (纪检监察, criminal matters) is not told about to anybody else — e
 duplicates merged into it hear that it was answered, not what was answered
 (``services.transition.tell_duplicates``).
 
-Same settings and defaults as ``open311.selectors`` (``ZHIWANG_OPEN311_PUBLIC_KINDS``,
-``…_PRIVATE_CHANNELS``, ``…_PRIVATE_CATEGORIES``); a test keeps the two in step.
+The settings are Open311's (``ZHIWANG_OPEN311_PUBLIC_KINDS``, ``…_PRIVATE_CHANNELS``,
+``…_PRIVATE_CATEGORIES``); ``open311.selectors`` takes its defaults from here.
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ from zhiwang.tickets.models import Ticket
 DEFAULT_PUBLIC_KINDS = ("complaint", "help", "incident", "suggestion", "inquiry", "praise")
 #: Channels never told about (信访 petitions are confidential).
 DEFAULT_PRIVATE_CHANNELS = ("petition",)
-#: Category subtrees never told about: 05 纪检监察, 1310 刑案侦破, 1311 刑罚执行 (code prefixes).
+#: Category subtrees never told about: 05 纪检监察 (matters about officials are handled in
+#: confidence), 1310 刑案侦破 (criminal investigations) and 1311 刑罚执行 (prisons, community
+#: correction: a key group whose data is need-to-know, DOMAIN.md). Code prefixes.
 DEFAULT_PRIVATE_CATEGORIES = ("05", "1310", "1311")
 
 

@@ -90,6 +90,18 @@ def test_a_citizen_has_no_staff_inbox(client, citizen, inbox):
     assert client.get("/notifications/").status_code == 403
 
 
+def test_the_bell_is_shown_to_whoever_has_an_inbox(client, citizen, handler):
+    """The top bar's bell follows the inbox's own staff check: a superuser whose role is not a
+    staff role has an inbox (and the bell); a citizen has neither."""
+    from django.contrib.auth import get_user_model
+
+    root = get_user_model().objects.create_superuser("root-bell", password="x" * 12, role="citizen")
+    for user, bell in ((handler, True), (root, True), (citizen, False)):
+        client.force_login(user)
+        page = client.get("/").content.decode()
+        assert ('data-testid="notifications-link"' in page) is bell, user
+
+
 def test_the_page_shows_the_badge_lists_and_marks_read(client, handler, inbox):
     assert client.get("/notifications/").status_code == 302  # sign in first
     client.force_login(handler)

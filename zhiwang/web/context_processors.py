@@ -4,7 +4,7 @@ from functools import cache
 
 from django.conf import settings
 
-from zhiwang.accounts.roles import STAFF_ROLES
+from zhiwang.accounts.roles import is_staff_member
 
 
 def shell(request):
@@ -16,7 +16,8 @@ def shell(request):
         "map_tile_url": settings.ZHIWANG_MAP_TILE_URL,
         # a callable, run once per page and only where a template shows it (the top bar of staff)
         "unread_notifications": cache(lambda: _unread(user)),
-        "staff_roles": STAFF_ROLES,
+        # who has an inbox (and a bell): the same check as the inbox itself (a superuser included)
+        "has_inbox": user is not None and is_staff_member(user),
     }
 
 

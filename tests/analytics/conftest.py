@@ -23,6 +23,8 @@ from tests.tickets.conftest import (  # noqa: F401  (fixtures reused as they are
 TZ = ZoneInfo("Asia/Shanghai")
 #: The end of the simulated history used by these tests (a Friday afternoon).
 HISTORY_END = datetime(2026, 11, 20, 17, 0, tzinfo=TZ)
+#: A moment after the history's month has ended (the governance index scores ended months only).
+MONTH_ENDED = datetime(2026, 12, 1, 0, 0, tzinfo=TZ)
 
 
 @pytest.fixture(autouse=True)

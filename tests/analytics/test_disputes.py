@@ -20,7 +20,7 @@ from zhiwang.analytics.index import governance_index_compute
 from zhiwang.analytics.models import GovernanceIndex, IndexFormula, default_weights
 from zhiwang.disputes.selectors import dispute_indicators
 
-from .conftest import HISTORY_END
+from .conftest import HISTORY_END, MONTH_ENDED
 
 
 @pytest.fixture
@@ -126,12 +126,12 @@ def test_index_dispute_term_is_optional_and_weighs_when_set(cases):
 
     # weight 0 (the default): the term is not computed, so nothing changes
     IndexFormula.objects.create(name="默认")
-    governance_index_compute(month=month)
+    governance_index_compute(month=month, now=MONTH_ENDED)
     assert not GovernanceIndex.objects.filter(values__has_key="dispute_success_rate").exists()
 
     # weighted: Nanshan's subdistrict scores its success rate, its community too; Luohu has no closed case
     formula = IndexFormula.objects.create(name="纠纷", weights={"dispute_success_rate": 1}, red_count=1)
-    governance_index_compute(month=month, formula=formula)
+    governance_index_compute(month=month, formula=formula, now=MONTH_ENDED)
     sub = GovernanceIndex.objects.get(month=month, division=demo.sub)
     assert sub.values == {"dispute_success_rate": round(2 / 3, 4)}
     assert sub.score == round(100 * 2 / 3, 2) and sub.rank == 1 and sub.standing == "red"

@@ -13,7 +13,7 @@ from zhiwang.analytics.index import governance_index_compute, score, validate_we
 from zhiwang.analytics.models import GovernanceIndex, IndexFormula, Report
 from zhiwang.core.errors import ServiceError
 
-from .conftest import HISTORY_END
+from .conftest import HISTORY_END, MONTH_ENDED
 
 
 def test_score_formula():
@@ -31,7 +31,7 @@ def test_score_formula():
 def test_index_ranks_and_lists(history, city_leader, nanshan_dispatcher, client):
     IndexFormula.objects.create(name="测试", red_count=1, black_count=1)
     month = HISTORY_END.date().replace(day=1)
-    assert governance_index_compute(month=month) > 0
+    assert governance_index_compute(month=month, now=MONTH_ENDED) > 0
     rows = (
         GovernanceIndex.objects.filter(month=month, level="subdistrict").exclude(rank=None).order_by("rank")
     )

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import date
+from datetime import date, datetime
 from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -19,6 +20,7 @@ from zhiwang.core.errors import ServiceError
 from zhiwang.geo.models import Division
 
 OCTOBER = date(2026, 10, 1)
+TZ = ZoneInfo("Asia/Shanghai")
 
 
 @pytest.mark.parametrize(
@@ -189,3 +191,32 @@ def test_two_computations_at_once_take_turns(monkeypatch):
     )
     assert results == [3, 3]
     assert GovernanceIndex.objects.filter(level="subdistrict").count() == 3
+
+
+@pytest.mark.django_db
+def test_a_month_that_has_not_ended_is_not_scored(monkeypatch):
+    """A partial month would become the page's latest month with partial scores."""
+    (a,) = _subdistricts(1)
+    _fake_indicators(monkeypatch, {a: {"on_time_closure_rate": 0.8}})
+    with pytest.raises(ServiceError) as refused:
+        governance_index_compute(month=date(2026, 10, 1), now=datetime(2026, 10, 31, 23, 0, tzinfo=TZ))
+    assert (refused.value.code, refused.value.field) == ("analytics.month_not_ended", "month")
+    assert governance_index_compute(month=date(2026, 10, 1), now=datetime(2026, 11, 1, 0, 0, tzinfo=TZ)) == 1
+
+
+@pytest.mark.django_db
+def test_the_command_scores_a_month_and_refuses_bad_ones(monkeypatch):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    (a,) = _subdistricts(1)
+    _fake_indicators(monkeypatch, {a: {"on_time_closure_rate": 0.8}})
+    out = StringIO()
+    call_command("analytics_index", "--month", "2026-10", stdout=out)
+    assert "2026-10: 1" in out.getvalue()
+    assert GovernanceIndex.objects.get().score == 80.0
+    with pytest.raises(CommandError, match="YYYY-MM"):
+        call_command("analytics_index", "--month", "2026/10")
+    with pytest.raises(CommandError, match="month"):
+        call_command("analytics_index", "--month", "2999-01")

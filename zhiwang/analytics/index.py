@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from zhiwang.analytics.models import GovernanceIndex, IndexFormula, Standing
@@ -221,18 +222,33 @@ def month_bounds(month: date) -> tuple[datetime, datetime]:
 
 
 @transaction.atomic
-def governance_index_compute(*, month: date, formula: IndexFormula | None = None) -> int:
+def governance_index_compute(
+    *, month: date, formula: IndexFormula | None = None, now: datetime | None = None
+) -> int:
     """Compute (or recompute) the index of every subdistrict and community for ``month``; returns rows.
+
+    Only a month that has ended (``analytics.month_not_ended``): a partial month would show as
+    the latest on the page. ``zhiwang analytics_index --month YYYY-MM`` runs it by hand.
 
     Two computations at once (the monthly task and an administrator's command) take turns: the
     formula rows are locked first, so the second replaces the first's rows instead of colliding
     with them.
     """
+    month = month.replace(day=1)
+    if month_bounds(month)[1] > (now or timezone.now()):
+        # a month still running would become the page's "latest" with a partial score
+        raise ServiceError(
+            "analytics.month_not_ended",
+            _("The index of %(month)s can be computed once the month has ended.")
+            % {"month": f"{month:%Y-%m}"},
+            field="month",
+        )
+    if month.year < 1970:
+        raise ServiceError("analytics.month_invalid", _("Give the month as YYYY-MM."), field="month")
     list(IndexFormula.objects.select_for_update().order_by("pk").values_list("pk", flat=True))
     formula = formula or active_formula(create=True)
     weights = validate_weights(formula.weights)
     snapshot = formula_snapshot(formula, weights)
-    month = month.replace(day=1)
     start, end = month_bounds(month)
     written = 0
     for level in LEVELS:

@@ -14,7 +14,7 @@ import hmac
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -90,6 +90,108 @@ ORDERINGS = {
 }
 
 
+#: What a list's ``event`` filter names: the timeline rows behind each flow the dashboards count
+#: (``analytics.rollups.rules``; a test keeps the two in step). A ticket is listed once however
+#: many such rows it has; a figure counting events (urges, dispatches) counts each row.
+EVENT_ACTIONS = {
+    "received": (TicketAction.RECEIVE,),
+    "dispatched": (TicketAction.DISPATCH,),
+    "reassigned": (TicketAction.REASSIGN,),
+    "returned": (TicketAction.APPROVE_RETURN,),
+    "replied": (TicketAction.REPLY,),
+    "closed": (TicketAction.CLOSE, TicketAction.ANSWER_DIRECTLY),
+    "rejected": (TicketAction.REJECT,),
+    "merged": (TicketAction.MERGE,),
+    "transferred": (TicketAction.TRANSFER,),
+    "urged": (TicketAction.URGE,),
+    "supervised": (TicketAction.SUPERVISE,),
+    "reopened": (TicketAction.REOPEN,),
+    "follow_ups": (TicketAction.CLOSE, TicketAction.REOPEN),
+}
+#: ``event=overdue``: the row that starts an overdue episode (below).
+WENT_OVERDUE = "overdue"
+EVENT_NAMES = (*EVENT_ACTIONS, WENT_OVERDUE)
+#: The rows that end a ticket here (it leaves the open stock): the final ones and a transfer (移交).
+ENDS_OPEN = (
+    TicketAction.CLOSE,
+    TicketAction.ANSWER_DIRECTLY,
+    TicketAction.REJECT,
+    TicketAction.MERGE,
+    TicketAction.TRANSFER,
+)
+#: An overdue episode, as the dashboards count "overdue" (docs/analytics.md): it starts with the
+#: sweep's overdue warning, an urge (催办) or a supervision (督办), and ends with a reply, an
+#: approved extension or return, a reopening, or the end of the ticket here.
+OVERDUE_ENDS = (
+    TicketAction.REPLY,
+    TicketAction.APPROVE_EXTENSION,
+    TicketAction.REOPEN,
+    TicketAction.APPROVE_RETURN,
+    *ENDS_OPEN,
+)
+
+
+def _went_overdue() -> Q:
+    """Rows that start an overdue episode unless the ticket is in one already."""
+    return Q(action__in=(TicketAction.URGE, TicketAction.SUPERVISE)) | Q(
+        action=TicketAction.WARN, payload__kind="overdue"
+    )
+
+
+def _last_row(condition: Q, ticket, **before) -> Subquery:
+    """The pk of the ticket's last row matching ``condition`` (``before``: ``pk__lt``/``at__lt``)."""
+    rows = TicketEvent.objects.filter(condition, ticket_id=ticket, **before)
+    return Subquery(rows.order_by("-pk").values("pk")[:1])
+
+
+def _episode_starts() -> QuerySet[TicketEvent]:
+    """The rows that start an overdue episode: no episode open before them (by row order)."""
+    before = {"pk__lt": OuterRef("pk")}
+    return (
+        TicketEvent.objects.filter(_went_overdue())
+        .alias(
+            last_in=_last_row(_went_overdue(), OuterRef("ticket_id"), **before),
+            last_out=_last_row(Q(action__in=OVERDUE_ENDS), OuterRef("ticket_id"), **before),
+        )
+        .filter(Q(last_in__isnull=True) | Q(last_out__gt=F("last_in")))
+    )
+
+
+def _open_at(qs: QuerySet[Ticket], moment: datetime, now: datetime) -> QuerySet[Ticket]:
+    """Tickets received before ``moment`` and not ended (closed, answered, rejected, merged,
+    transferred) before it: the open stock at that moment. A moment not yet passed: open now.
+
+    Read from the ticket's columns (indexed; the receive row's time is ``received_at``, the
+    ending row's ``closed_at``); a ticket that ended without a ``closed_at`` (none should) is
+    judged by its timeline rows.
+    """
+    if moment > now:
+        return qs.filter(status__in=OPEN_STATUSES)
+    ended_unstamped = Q(closed_at__isnull=True) & ~Q(status__in=OPEN_STATUSES)
+    ended_rows = TicketEvent.objects.filter(action__in=ENDS_OPEN, at__lt=moment).values("ticket_id")
+    return (
+        qs.filter(received_at__lt=moment)
+        .exclude(closed_at__lt=moment)
+        .exclude(ended_unstamped & Q(pk__in=ended_rows))
+    )
+
+
+def _overdue_at(qs: QuerySet[Ticket], moment: datetime, now: datetime) -> QuerySet[Ticket]:
+    """Tickets in an overdue episode at ``moment``: their last row starting one before it is later
+    than their last row ending one (the dashboards' "overdue" stock at that moment)."""
+    # An episode ends with the ticket: the same tickets are open then (fewer to look at).
+    qs = _open_at(qs, moment, now)
+    entered = TicketEvent.objects.filter(_went_overdue(), at__lt=moment)
+    return (
+        qs.filter(pk__in=entered.values("ticket_id"))
+        .alias(
+            last_in=_last_row(_went_overdue(), OuterRef("pk"), at__lt=moment),
+            last_out=_last_row(Q(action__in=OVERDUE_ENDS), OuterRef("pk"), at__lt=moment),
+        )
+        .filter(Q(last_out__isnull=True) | Q(last_out__lt=F("last_in")))
+    )
+
+
 #: Years a list's date filters may name (as the web list's): a time near year 1 or 9999 with its
 #: UTC offset leaves the range a database (or Python's datetime, on SQLite) keeps.
 FILTER_YEARS = (1900, 9998)
@@ -125,6 +227,11 @@ class TicketFilters:
     codes and include their whole subtree; ``grid`` is a grid code; ``address`` a standard
     address code (a building includes its units and rooms); ``handling_unit`` is a unit code; ``q``
     matches the number (exactly or its start) or the title.
+
+    The filters behind the dashboards' figures: ``event`` (one of ``EVENT_NAMES``) keeps the
+    tickets with such a timeline row in ``[event_from, event_to)``, naming the unit
+    ``event_unit`` (a unit code) if given; ``open_at`` the tickets open at that moment;
+    ``overdue_at`` those in an overdue episode at that moment.
     """
 
     status: str = ""
@@ -141,6 +248,12 @@ class TicketFilters:
     q: str = ""
     received_from: datetime | None = None
     received_to: datetime | None = None
+    event: str = ""
+    event_from: datetime | None = None
+    event_to: datetime | None = None
+    event_unit: str = ""
+    open_at: datetime | None = None
+    overdue_at: datetime | None = None
     ordering: str = "-received_at"
 
     @classmethod
@@ -206,6 +319,15 @@ def ticket_list(*, user, filters: TicketFilters | dict | None = None, now: datet
                 field="handling_unit",
             )
         qs = qs.filter(handling_unit=unit)
+    event_unit = None
+    if f.event_unit:
+        event_unit = OrgUnit.objects.filter(code=f.event_unit).first()
+        if event_unit is None:
+            raise ServiceError(
+                "tickets.unit_unknown",
+                _("There is no unit %(value)s.") % {"value": f.event_unit},
+                field="event_unit",
+            )
     if f.division:
         division = Division.objects.filter(code=f.division).first()
         if division is None:
@@ -237,7 +359,15 @@ def ticket_list(*, user, filters: TicketFilters | dict | None = None, now: datet
         qs = qs.filter(status__in=OVERDUE_STATES, due_at__lt=now)
     elif f.overdue is False:
         qs = qs.exclude(status__in=OVERDUE_STATES, due_at__lt=now)
-    for name in ("due_before", "received_from", "received_to"):
+    for name in (
+        "due_before",
+        "received_from",
+        "received_to",
+        "event_from",
+        "event_to",
+        "open_at",
+        "overdue_at",
+    ):
         moment = getattr(f, name)
         if moment is not None and not FILTER_YEARS[0] <= moment.year <= FILTER_YEARS[1]:
             raise ServiceError(
@@ -252,6 +382,12 @@ def ticket_list(*, user, filters: TicketFilters | dict | None = None, now: datet
         qs = qs.filter(received_at__gte=f.received_from)
     if f.received_to is not None:
         qs = qs.filter(received_at__lt=f.received_to)
+    if f.event or f.event_from or f.event_to or event_unit:
+        qs = qs.filter(pk__in=_event_rows(f, event_unit).values("ticket_id"))
+    if f.open_at is not None:
+        qs = _open_at(qs, f.open_at, now)
+    if f.overdue_at is not None:
+        qs = _overdue_at(qs, f.overdue_at, now)
     if q := search_text(f.q):
         qs = qs.filter(Q(number__istartswith=q) | Q(title__icontains=q))
     ordering = ORDERINGS.get(f.ordering or "-received_at")
@@ -262,6 +398,29 @@ def ticket_list(*, user, filters: TicketFilters | dict | None = None, now: datet
             field="ordering",
         )
     return qs.order_by(*ordering)
+
+
+def _event_rows(f: TicketFilters, unit: OrgUnit | None) -> QuerySet[TicketEvent]:
+    """The timeline rows an ``event`` filter names, in its window, naming its unit."""
+    if not f.event:
+        raise ServiceError("tickets.event_required", _("Choose what happened."), field="event")
+    if f.event == WENT_OVERDUE:
+        rows = _episode_starts()
+    elif f.event in EVENT_ACTIONS:
+        rows = TicketEvent.objects.filter(action__in=EVENT_ACTIONS[f.event])
+    else:
+        raise ServiceError(
+            "tickets.event_unknown",
+            _("Choose one of: %(choices)s.") % {"choices": ", ".join(EVENT_NAMES)},
+            field="event",
+        )
+    if f.event_from is not None:
+        rows = rows.filter(at__gte=f.event_from)
+    if f.event_to is not None:
+        rows = rows.filter(at__lt=f.event_to)
+    if unit is not None:
+        rows = rows.filter(unit=unit)
+    return rows
 
 
 @dataclass

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from django.db.models import Sum
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from zhiwang.analytics.models import AddressDay, Dimension, NodeLevel, RollupFact, RollupUnit
@@ -29,6 +30,7 @@ from zhiwang.analytics.selectors.metrics import (
 from zhiwang.analytics.selectors.place import Place, dashboard_link, ticket_link
 from zhiwang.core.errors import ServiceError
 from zhiwang.geo.models import Division, DivisionLevel, Grid
+from zhiwang.tickets.selectors import EVENT_NAMES
 
 CHILD_LEVEL = {
     DivisionLevel.CITY: NodeLevel.DISTRICT,
@@ -36,6 +38,41 @@ CHILD_LEVEL = {
     DivisionLevel.SUBDISTRICT: NodeLevel.COMMUNITY,
     DivisionLevel.COMMUNITY: NodeLevel.GRID,
 }
+
+
+# --- links: each figure's tickets, by the list filter that counts what the figure counts ----------
+
+
+def flow_link(place: Place, start: date, end: date, metric: str, unit: str = "", **filters) -> str | None:
+    """The tickets behind a flow (events in ``[start, end)``, of ``unit`` if given), or None.
+
+    Arrivals are the list's ``received_from``/``received_to``; every other flow the list can
+    express is its ``event`` filter: tickets with such a timeline row in the window (naming the
+    unit). Closures on time and the ratings have no list filter: no link. A ticket is listed once
+    however many of its rows a figure counts (two urges of one ticket: 2 urged, 1 ticket).
+    """
+    if metric == "received" and not unit:
+        return ticket_link(place, start, end, **filters)
+    if metric not in EVENT_NAMES:
+        return None
+    return ticket_link(place, event=metric, event_from=start, event_to=end, event_unit=unit, **filters)
+
+
+def stock_links(place: Place, end: date, **filters) -> dict[str, str]:
+    """The tickets behind the open and overdue stock at the end of the window (local midnight of ``end``).
+
+    A window ending after today: the open tickets now; one ending before: those received
+    before its end and not ended (closed, answered, rejected, merged, transferred) by then.
+    Overdue: the tickets in an overdue episode at that moment (overdue warning, urge or
+    supervision not yet followed by a reply, extension, return, reopening or the end).
+    """
+    current = end > timezone.localdate()
+    return {
+        "open": ticket_link(place, status="open", **filters)
+        if current
+        else ticket_link(place, open_at=end, **filters),
+        "overdue_open": ticket_link(place, overdue_at=end, **filters),
+    }
 
 
 @dataclass
@@ -48,6 +85,11 @@ class Summary:
     rates: dict
     links: dict = field(default_factory=dict)
 
+    @property
+    def is_current(self) -> bool:
+        """The window reaches today: its stocks are today's ("open now"), not a past window's end."""
+        return self.end > timezone.localdate()
+
 
 def summary(*, place: Place, start: date, end: date) -> Summary:
     """Window totals, the open and overdue stock at the end of the window, and the rates."""
@@ -57,10 +99,9 @@ def summary(*, place: Place, start: date, end: date) -> Summary:
     )
     stocks = _stocks(place, end)
     links = {
-        "received": ticket_link(place, start, end),
-        "open": ticket_link(place, status="open"),
-        "overdue_open": ticket_link(place, status="open", overdue="true"),
-        "closed": ticket_link(place, start, end, status="closed"),
+        "received": flow_link(place, start, end, "received"),
+        "closed": flow_link(place, start, end, "closed"),
+        **stock_links(place, end),
     }
     return Summary(place, start, end, flows, stocks, _rates(flows), links)
 
@@ -88,8 +129,9 @@ def trend(*, place: Place, start: date, end: date, by: str = "day") -> list[dict
         day += timedelta(days=1)
     out = []
     for key, bucket in periods.items():
-        last = min(key + timedelta(days=7 if by == "week" else 1), end)
-        bucket["link"] = ticket_link(place, max(key, start), last)
+        first, last = max(key, start), min(key + timedelta(days=7 if by == "week" else 1), end)
+        bucket["links"] = {metric: flow_link(place, first, last, metric) for metric in metrics}
+        bucket["link"] = bucket["links"]["received"]  # the arrivals (before there was one per series)
         out.append(bucket)
     return out
 
@@ -131,14 +173,16 @@ def breakdown(
     labels = _labels(dim, [r["value"] for r in rows])
     out = []
     for r in rows:
-        label = labels.get(r["value"], {"name": r["value"], "code": r["value"], "filter": {}})
-        link_filters = dict(label["filter"])
-        if metric == "received":
-            out.append({**label, "value": r["total"], "link": ticket_link(place, start, end, **link_filters)})
+        label = labels.get(r["value"])
+        if label is None:  # a value no longer known (no link: the list cannot name it)
+            out.append({"name": r["value"], "code": r["value"], "value": r["total"], "link": None})
+            continue
+        if dim == Dimension.UNIT:
+            # the unit a row names (the rollups' unit), not the ticket's handling unit now
+            link = flow_link(place, start, end, metric, unit=label["code"])
         else:
-            out.append({**label, "value": r["total"], "link": ticket_link(place, **link_filters)})
-    for row in out:
-        row.pop("filter", None)
+            link = flow_link(place, start, end, metric, **label["filter"])
+        out.append({"name": label["name"], "code": label["code"], "value": r["total"], "link": link})
     return out
 
 
@@ -158,13 +202,16 @@ def unit_table(*, place: Place, start: date, end: date, top: int = 20) -> list[d
         label = labels.get(value)
         if label is None:
             continue
+        counts = ("dispatched", "closed", "overdue", "reopened", "rated")
+        links = {m: flow_link(place, start, end, m, unit=label["code"]) for m in counts}
         rows.append(
             {
                 "code": label["code"],
                 "name": label["name"],
-                **{m: metrics.get(m) or 0 for m in ("dispatched", "closed", "overdue", "reopened", "rated")},
+                **{m: metrics.get(m) or 0 for m in counts},
                 **_rates(_clean(metrics, FLOW_METRICS)),
-                "link": ticket_link(place, **label["filter"]),
+                "link": links["dispatched"],  # the tickets dispatched to the unit in the window
+                "links": links,
             }
         )
     rows.sort(key=lambda r: (-r["dispatched"], r["code"]))
@@ -209,11 +256,17 @@ def children(*, place: Place, start: date, end: date) -> list[dict]:
             **_rates(f),
         }
         if child_level == NodeLevel.GRID:
-            row["link"] = ticket_link(place, start, end, grid=item.code)
+            target, filters = place, {"grid": item.code}
             row["drill"] = None
         else:
-            row["link"] = ticket_link(Place(item), start, end)
+            target, filters = Place(item), {}
             row["drill"] = dashboard_link(item.code)
+        row["links"] = {
+            "received": flow_link(target, start, end, "received", **filters),
+            "closed": flow_link(target, start, end, "closed", **filters),
+            **stock_links(target, end, **filters),
+        }
+        row["link"] = row["links"]["received"]
         out.append(row)
     return out
 

@@ -39,6 +39,12 @@ class TicketListFilter(Schema):
     q: str = ""
     received_from: datetime | None = None
     received_to: datetime | None = None
+    event: str = ""
+    event_from: datetime | None = None
+    event_to: datetime | None = None
+    event_unit: str = ""
+    open_at: datetime | None = None
+    overdue_at: datetime | None = None
     ordering: str = "-received_at"
 
 
@@ -47,6 +53,10 @@ class TicketListFilter(Schema):
 def ticket_list(request, filters: Query[TicketListFilter]):
     """``status``: a status, ``open`` or ``final``; ``category``/``division``: a code and its subtree;
     ``grid``: a grid code; ``address``: a standard address code (a building with its rooms);
+    ``event`` (received, dispatched, closed, overdue, …) with ``event_from``/``event_to`` and
+    ``event_unit``: tickets with such a timeline row in that window, naming that unit;
+    ``open_at``: tickets open at that moment; ``overdue_at``: tickets in an overdue episode then
+    (the dashboards' figures link with these);
     ``q``: at most 200 characters; dates between the years 1900 and 9998;
     ``ordering``: received_at, due_at, number, status (``-`` for descending). An unknown value
     of any filter is 400 naming the field."""

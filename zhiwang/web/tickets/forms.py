@@ -344,7 +344,44 @@ def _sane_year(value) -> None:
         )
 
 
-class TicketFilterForm(forms.Form):
+class OverdueField(forms.TypedChoiceField):
+    """The overdue choice: "1" or "0", and "true" or "false" as the REST list's boolean takes them."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return {"true": "1", "false": "0"}.get(value.strip().lower(), value)
+
+
+#: The list's ``event`` filter (``tickets.selectors.EVENT_NAMES``), as people read it.
+EVENT_CHOICES = [
+    ("", _("All")),
+    ("received", _("Received")),
+    ("dispatched", _("Dispatched")),
+    ("reassigned", _("Reassigned")),
+    ("returned", _("Return approved")),
+    ("replied", _("Replied")),
+    ("closed", _("Closed (after follow-up, or answered directly)")),
+    ("rejected", _("Not accepted")),
+    ("merged", _("Merged into another ticket")),
+    ("transferred", _("Transferred")),
+    ("urged", _("Urged")),
+    ("supervised", _("Supervised")),
+    ("reopened", _("Reopened")),
+    ("follow_ups", _("Followed up")),
+    ("overdue", _("Went overdue")),
+]
+
+
+def _date_field(label):
+    return forms.DateField(
+        label=label,
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[_sane_year],
+    )
+
+
+class TicketFilterForm(AccessibleForm):
     """The ticket list's filters; every dashboard figure links here with the filters behind it."""
 
     q = forms.CharField(label=_("Number or words of the title"), required=False, max_length=100)
@@ -354,31 +391,30 @@ class TicketFilterForm(forms.Form):
     channel = forms.ChoiceField(
         label=_("Channel"), required=False, choices=[("", _("All")), *Channel.choices]
     )
-    overdue = forms.TypedChoiceField(
+    overdue = OverdueField(
         label=_("Overdue"),
         required=False,
         choices=[("", _("All")), ("1", _("Overdue")), ("0", _("Not overdue"))],
         coerce=lambda value: value == "1",
         empty_value=None,
     )
-    received_from = forms.DateField(
-        label=_("Received from"),
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-        validators=[_sane_year],
-    )
-    received_to = forms.DateField(
-        label=_("Received before"),
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-        validators=[_sane_year],
-    )
+    received_from = _date_field(_("Received from"))
+    received_to = _date_field(_("Received before"))
     division = forms.CharField(label=_("Division code"), required=False, max_length=12)
     grid = forms.CharField(label=_("Grid code"), required=False, max_length=15)
     address = forms.CharField(label=_("Standard address code"), required=False, max_length=32)
     category = forms.CharField(label=_("Category code"), required=False, max_length=32)
     handling_unit = forms.CharField(label=_("Handling unit code"), required=False, max_length=64)
+    # What the dashboards' figures count: a kind of timeline row in a window (naming a unit), the
+    # open stock and the overdue stock at a day's start (midnight).
+    event = forms.ChoiceField(label=_("What happened"), required=False, choices=EVENT_CHOICES)
+    event_from = _date_field(_("Happened from"))
+    event_to = _date_field(_("Happened before"))
+    event_unit = forms.CharField(label=_("Unit it happened at (code)"), required=False, max_length=64)
+    open_at = _date_field(_("Open at the start of"))
+    overdue_at = _date_field(_("Overdue at the start of"))
 
+    DATES = ("received_from", "received_to", "event_from", "event_to", "open_at", "overdue_at")
     BASIC = ("q", "status", "kind")
 
     def __init__(self, *args, status_choices=(), **kwargs):
@@ -396,13 +432,13 @@ class TicketFilterForm(forms.Form):
         return self.is_bound and any(self.data.get(name) for name in self.fields if name not in self.BASIC)
 
     def filters(self) -> dict:
-        """The selector's filters: dates become local midnights (``received_to`` excluded)."""
+        """The selector's filters: dates become local midnights (the ``…_to`` ones excluded)."""
         from datetime import datetime, time
 
         from django.utils import timezone
 
         data = {k: v for k, v in self.cleaned_data.items() if v not in ("", None)}
-        for name in ("received_from", "received_to"):
+        for name in self.DATES:
             if name in data:
                 data[name] = timezone.make_aware(datetime.combine(data[name], time.min))
         return data

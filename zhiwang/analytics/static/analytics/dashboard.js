@@ -31,14 +31,22 @@
     var labels = json("analytics-labels") || {};
     if (!data) { return; }
     var t = data.trend;
+    var trendRows = json("analytics-trend") || [];
+    var series = ["received", "closed", "overdue"];
     chart("chart-trend", {
       tooltip: { trigger: "axis" }, legend: { top: 0 }, grid: { left: 40, right: 20, top: 30, bottom: 30 },
       xAxis: { type: "category", data: t.map(function (r) { return r.period; }) },
       yAxis: { type: "value", minInterval: 1 },
-      series: ["received", "closed", "overdue"].map(function (k) {
-        return { name: labels[k] || k, type: "line", smooth: true, data: t.map(function (r) { return r[k]; }) };
+      series: series.map(function (k) {
+        return { id: k, name: labels[k] || k, type: "line", smooth: true, data: t.map(function (r) { return r[k]; }) };
       })
-    }, function (p) { return t[p.dataIndex] && t[p.dataIndex].link; });
+    }, function (p) {
+      // each series opens its own tickets: a "closed" point the tickets closed that day, not those received
+      var key = p.seriesId || series[p.seriesIndex];
+      var row = t[p.dataIndex] || {};
+      var links = row.links || (trendRows[p.dataIndex] || {}).links || {};
+      return links[key] || null;
+    });
     var o = data.open;
     chart("chart-open", {
       tooltip: {}, xAxis: { type: "category", data: [labels.open, labels.overdue_open] }, yAxis: { type: "value", minInterval: 1 },

@@ -32,6 +32,7 @@ class ClassifierModelAdmin(admin.ModelAdmin):
         "path",
         "labels",
         "metrics",
+        "measurement_note",
         "training_size",
         "status",
         "created_at",
@@ -47,6 +48,7 @@ class ClassifierModelAdmin(admin.ModelAdmin):
         "path",
         "labels",
         "training_size",
+        "measurement_note",
         "metrics",
         "created_at",
         "promoted_at",
@@ -64,6 +66,10 @@ class ClassifierModelAdmin(admin.ModelAdmin):
     @admin.display(description=_("coverage at target precision"))
     def coverage_display(self, obj: ClassifierModel):
         return obj.coverage_at_target
+
+    @admin.display(description=_("what the metrics do not cover"))
+    def measurement_note(self, obj: ClassifierModel):
+        return obj.measurement_note or "—"
 
     def save_model(self, request, obj, form, change):
         if "threshold" in form.changed_data:

@@ -101,3 +101,10 @@ class ClassifierModel(models.Model):
     @property
     def coverage_at_target(self) -> float | None:
         return (self.metrics or {}).get("coverage_at_target")
+
+    @property
+    def measurement_note(self) -> str:
+        """What the training-time metrics do not cover, in words ("" when they cover everything)."""
+        from zhiwang.classifier.ml.training import measurement_note
+
+        return measurement_note(self.metrics)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,14 +27,13 @@ from zhiwang.classifier import selectors
 from zhiwang.classifier.ml import (
     AUTO,
     FORMAT_VERSION,
-    QUEUE,
     TrainedModel,
-    decide,
     read_metadata,
     train,
     urgency,
 )
 from zhiwang.classifier.ml.evaluation import TARGET_PRECISION, Comparison, compare
+from zhiwang.classifier.ml.model import check_library_versions
 from zhiwang.classifier.ml.urgency import UrgencyAssessment
 from zhiwang.classifier.models import TRANSITIONS, ClassifierModel, ModelStatus, model_root
 from zhiwang.core.errors import Conflict, NotFound, ServiceError
@@ -62,6 +62,7 @@ def _check_directory(directory: Path) -> dict:
             _("The model in %(path)s has format version %(found)s; this Zhiwang reads version %(expected)s.")
             % {"path": directory, "found": metadata.get("format_version"), "expected": FORMAT_VERSION},
         )
+    check_library_versions(directory, metadata)
     return metadata
 
 
@@ -108,12 +109,17 @@ def model_train(
     cv: int = 5,
     progress=None,
     note: str = "",
+    extra_metrics: dict | None = None,
 ) -> ClassifierModel:
     """Train on ``texts``/``labels`` (e.g. corrected tickets), save under the model folder, register a candidate.
 
-    Training runs outside any transaction (it takes minutes); only the registration is atomic.
+    ``extra_metrics`` are kept in the model's metrics beside the measured ones (e.g. the
+    caller's record of which data the model was trained on). Training runs outside any
+    transaction (it takes minutes); only the registration is atomic.
     """
     trained = train(texts, labels, presegmented=presegmented, cv=cv, progress=progress, name=name)
+    if extra_metrics:
+        trained.metadata["metrics"] = {**(trained.metadata.get("metrics") or {}), **extra_metrics}
     staging = model_root() / name / f".training-{timezone.now():%Y%m%d%H%M%S%f}"
     trained.save(staging)
     with transaction.atomic():
@@ -228,11 +234,16 @@ def model_compare(
     ``current`` defaults to the active model (none: the candidate is recommended). Both
     models' figures are recorded in their ``metrics["held_back"]`` (with the size of the
     set), so the admin page can show them side by side; promoting stays a separate decision.
+    A model is not compared with itself (``classifier.compare_same_model``).
     """
     if current is None:
         current = selectors.active_model(candidate.name)
     if current is not None and current.pk == candidate.pk:
-        current = None
+        raise ServiceError(
+            "classifier.compare_same_model",
+            _("%(model)s is the model in use: there is nothing to compare it with.")
+            % {"model": f"{candidate.name} v{candidate.version}"},
+        )
     if current is not None and current.name != candidate.name:
         raise ServiceError(
             "classifier.name_mismatch",
@@ -264,11 +275,19 @@ def model_compare(
 _cache: OrderedDict[tuple[str, int, str], TrainedModel] = OrderedDict()
 _cache_lock = threading.Lock()
 _CACHE_SIZE = 4
+#: A model that failed in ``suggest`` is not tried again for this long (per process): loading a
+#: large broken file on every submission would slow each one down for nothing.
+FAILED_RETRY_SECONDS = 60.0
+_failed: dict[tuple[str, int, str], float] = {}
+
+
+def _key(model: ClassifierModel) -> tuple[str, int, str]:
+    return (model.name, model.version, str(model.directory))
 
 
 def load_model(model: ClassifierModel) -> TrainedModel:
     """The loaded model files of a registry row, cached per process (a few at most)."""
-    key = (model.name, model.version, str(model.directory))
+    key = _key(model)
     with _cache_lock:
         if key in _cache:
             _cache.move_to_end(key)
@@ -276,6 +295,7 @@ def load_model(model: ClassifierModel) -> TrainedModel:
     loaded = TrainedModel.load(model.directory)
     with _cache_lock:
         _cache[key] = loaded
+        _failed.pop(key, None)
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
     return loaded
@@ -291,6 +311,9 @@ class Suggestion:
     #: The model knew nothing about the text (the uniform answer, see ``TrainedModel.is_blind``):
     #: its choices are no suggestion and it always queues.
     blind: bool = False
+    #: The text has too few known words (fewer than ``ml.selective.MIN_EVIDENCE``): its choices
+    #: are shown, but it always queues however confident the model is.
+    thin: bool = False
 
     @property
     def label(self) -> str:
@@ -308,24 +331,43 @@ class Suggestion:
 def suggest(texts: Sequence[object], *, name: str = "category", top_k: int = 3) -> list[Suggestion]:
     """One :class:`Suggestion` per text from the active model of ``name``.
 
-    Returns ``[]`` when no model is active or its files cannot be loaded (logged): the
-    platform must keep working on rules alone, never fail because of the model. A text the
-    model knows nothing about comes back ``blind`` (uniform choices, always queued).
+    Returns ``[]`` when no model is active or it cannot be loaded or fails to predict
+    (logged): the platform must keep working on rules alone, never fail because of the
+    model. A text the model knows nothing about comes back ``blind`` (uniform choices,
+    always queued); one with too few known words ``thin`` (its choices, always queued).
+    The decision is ``TrainedModel.predictions``'s, at the registry's threshold.
     """
     record = selectors.active_model(name)
     if record is None or not texts:
         return []
+    key = _key(record)
+    failed_at = _failed.get(key)
+    if failed_at is not None and time.monotonic() - failed_at < FAILED_RETRY_SECONDS:
+        return []
     try:
         model = load_model(record)
-    except ServiceError:
-        logger.exception("classifier: active model %s cannot be loaded; no suggestions", record)
+        predictions = model.predictions(list(texts), threshold=record.threshold, top_k=top_k)
+    except Exception:  # a broken model file must not break ticket submission
+        logger.exception("classifier: active model %s cannot be used; no suggestions", record)
+        with _cache_lock:
+            _failed[key] = time.monotonic()
+            _cache.pop(key, None)  # loaded but failing: read it afresh next time
         return []
     tag = f"{record.name} v{record.version}"
     suggestions = []
-    for choices in model.predict(list(texts), top_k=top_k):
-        blind = model.is_blind(choices)
-        decision = QUEUE if blind else decide(choices, record.threshold)
-        suggestions.append(Suggestion(choices=choices, decision=decision, model=tag, blind=blind))
+    for prediction in predictions:
+        choices = prediction.choices
+        if prediction.blind:  # the uniform answer, kept as before: the callers drop it
+            choices = [(label, 1.0 / len(model.labels)) for label in model.labels[: max(1, int(top_k))]]
+        suggestions.append(
+            Suggestion(
+                choices=choices,
+                decision=prediction.decision,
+                model=tag,
+                blind=prediction.blind,
+                thin=prediction.thin,
+            )
+        )
     return suggestions
 
 

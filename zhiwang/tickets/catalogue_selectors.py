@@ -116,7 +116,7 @@ def category_suggestions(*, text: str, kind: str = "", limit: int = 5) -> list[C
     ``GET /api/v1/tickets/categories/suggest``. With no active model only keyword
     matches come back. A category appears once (as the model's, when it suggested it).
     """
-    from zhiwang.tickets.classify import allows_kind, leaf_by_code, model_suggestions
+    from zhiwang.tickets.classify import live_choices, model_suggestions
 
     text = (text or "")[: 2 * SUGGEST_TEXT_LENGTH]  # room for runs of spaces before they are folded
     cleaned = " ".join(text.split())[:SUGGEST_TEXT_LENGTH]
@@ -124,9 +124,9 @@ def category_suggestions(*, text: str, kind: str = "", limit: int = 5) -> list[C
     seen: set[int] = set()
     if len(cleaned.replace(" ", "")) >= 2:
         for suggestion in model_suggestions([cleaned], top_k=max(limit, 3)):
-            for rank, (label, probability) in enumerate(suggestion.choices):
-                leaf = leaf_by_code(label)
-                if leaf is None or not allows_kind(leaf, kind) or leaf.pk in seen:
+            # none when the model's top label is a category deactivated since training
+            for rank, leaf, probability in live_choices(suggestion, kind=kind):
+                if leaf.pk in seen:
                     continue
                 seen.add(leaf.pk)
                 out.append(

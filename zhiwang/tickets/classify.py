@@ -13,7 +13,11 @@ Who wins:
 * with no active model (a fresh install), or when the model knows nothing about the text
   (its uniform, "blind" answer: English, punctuation or digits only), the catalogue's
   keywords give the best guess, always to be checked by a dispatcher; when they find
-  nothing either, no category is applied and the submission is refused.
+  nothing either, no category is applied and the submission is refused;
+* the same when the model's top label is a category deactivated since it was trained (its
+  probabilities are about a category that is gone), or when its best live category has
+  less than ``MIN_APPLIED_PROBABILITY``: the record then says ``"decision": "queue"``,
+  and names the labels that are no longer categories (``"inactive_labels"``).
 
 No model, no extra query: whether a model is active is remembered per process for
 ``ZHIWANG_TICKETS_CACHE_CHECK_SECONDS`` (the routing snapshot's interval).
@@ -29,6 +33,7 @@ from django.conf import settings
 
 from zhiwang.classifier import selectors as classifier_selectors
 from zhiwang.classifier import services as classifier_services
+from zhiwang.classifier.ml.selective import QUEUE
 from zhiwang.classifier.services import Suggestion
 from zhiwang.tickets.cache import RoutingConfig, routing_config
 from zhiwang.tickets.models import Category, CategorySource
@@ -36,6 +41,8 @@ from zhiwang.tickets.models import Category, CategorySource
 #: The registry name of the platform's category model.
 MODEL_NAME = "category"
 TOP_K = 3
+#: A model category less probable than this is no suggestion worth applying (the keywords decide).
+MIN_APPLIED_PROBABILITY = 0.2
 
 _lock = threading.Lock()
 _state: dict = {"checked_at": float("-inf"), "active": True}
@@ -103,10 +110,38 @@ def allows_kind(category: Category, kind: str) -> bool:
     return not category.kinds or not kind or kind in category.kinds
 
 
+def live_choices(suggestion: Suggestion, *, kind: str = "") -> list[tuple[int, Category, float]]:
+    """(rank, leaf, probability) of the suggested labels that are active leaves allowing ``kind``.
+
+    ``[]`` when the top label is no longer an active leaf category (deactivated, or given
+    sub-categories, since the model was trained): the probabilities were shared out among
+    the labels as they were, and the ones left say nothing once the winner is gone.
+    """
+    leaves = _leaves(routing_config())
+    if not suggestion.choices or suggestion.choices[0][0] not in leaves:
+        return []
+    out = []
+    for rank, (label, probability) in enumerate(suggestion.choices):
+        leaf = leaves.get(label)
+        if leaf is not None and allows_kind(leaf, kind):
+            out.append((rank, leaf, float(probability)))
+    return out
+
+
+def inactive_labels(suggestion: Suggestion | None) -> list[str]:
+    """The suggested labels that are no longer active leaf categories."""
+    if suggestion is None:
+        return []
+    leaves = _leaves(routing_config())
+    return [label for label, _p in suggestion.choices if label not in leaves]
+
+
 def record_of(suggestion: Suggestion | None, *, source: str = "") -> dict:
     """What is kept on the ticket: ``{"model", "choices": [[code, p], …], "decision", "source"}``.
 
-    A blind suggestion (see :func:`model_suggestions`) is kept with no choices and ``"blind": true``.
+    A blind suggestion (see :func:`model_suggestions`) is kept with no choices and ``"blind": true``;
+    one with too few known words to be dispatched automatically with ``"thin": true``; labels
+    that are no longer categories are listed in ``"inactive_labels"``.
     """
     if suggestion is None:
         return {"source": source} if source else {}
@@ -118,6 +153,11 @@ def record_of(suggestion: Suggestion | None, *, source: str = "") -> dict:
     }
     if suggestion.blind:
         record["blind"] = True  # the model was asked and knew nothing about the text
+    if suggestion.thin:
+        record["thin"] = True  # too few known words: always queued, however confident
+    inactive = inactive_labels(suggestion)
+    if inactive:
+        record["inactive_labels"] = inactive
     return record
 
 
@@ -157,14 +197,16 @@ def _classify(*, title: str, description: str, kind: str, category: Category | s
     if given:
         return Classification(category, CategorySource.REPORTER, suggestion, record_of(suggestion))
     if suggestion is not None:
-        leaves = _leaves(routing_config())
-        for rank, (label, _p) in enumerate(suggestion.choices):
-            leaf = leaves.get(label)
-            if leaf is None or not allows_kind(leaf, kind):
-                continue
+        live = live_choices(suggestion, kind=kind)
+        if live and live[0][2] >= MIN_APPLIED_PROBABILITY:
+            rank, leaf, _p = live[0]
             confident = rank == 0 and suggestion.auto
             source = CategorySource.MODEL if confident else CategorySource.MODEL_UNSURE
+            if not confident:
+                suggestion = replace(suggestion, decision=QUEUE)  # a guess for the queue, as recorded
             return Classification(leaf, source, suggestion, record_of(suggestion, source=source))
+        # a category gone since training, or too improbable: no model suggestion (nor "auto")
+        suggestion = replace(suggestion, decision=QUEUE)
     from zhiwang.tickets.selectors import keyword_suggestions
 
     found = keyword_suggestions(text=f"{title} {description}", kind=kind, limit=1)

@@ -2,11 +2,17 @@
 
 Models are not scoped by jurisdiction (every unit shares them); the page itself is for
 administrators only. The curve is measured with the *active* model on the texts of the
-last N tickets people decided the category of, against the category they decided.
+last N tickets people decided the category of, against the category they decided, and
+only on tickets it was not trained on: for a model retrained here, those decided after
+its training data were collected plus the ones held back from its training
+(``metrics["training_cutoff"]``). A model trained elsewhere (a file, the demo) never saw
+the platform's corrections. Texts the platform always queues (too few known words) are
+never counted as automatic, as in production.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from zhiwang.classifier import selectors as classifier_selectors
@@ -14,7 +20,7 @@ from zhiwang.classifier.ml.selective import PrecisionCoverageCurve, precision_co
 from zhiwang.classifier.models import ClassifierModel
 from zhiwang.tickets.classify import MODEL_NAME, model_suggestions
 from zhiwang.tickets.models import TrainingRun
-from zhiwang.tickets.services.smart import corrected_examples, recent_agreement, recent_confidences
+from zhiwang.tickets.services.smart import corrected_rows, recent_agreement, recent_confidences
 
 #: Thresholds shown in the table (the chart shows every distinct confidence).
 TABLE_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99)
@@ -39,9 +45,20 @@ class CurveRow:
         return round(100 * self.precision, 1)
 
 
+#: What a curve was measured on (``CurveView.basis``).
+BASIS_UNSEEN = "unseen"  # a model retrained here: corrections after its cutoff and its held-back ones
+BASIS_ALL = "all"  # a model trained elsewhere (a file, the demo): every correction is new to it
+
+
 @dataclass
 class CurveView:
-    """Precision and coverage of the active model on the last ``total`` corrected tickets."""
+    """Precision and coverage of the active model on the last ``total`` corrected tickets it did not train on.
+
+    ``basis`` says which: ``BASIS_UNSEEN`` (``after_cutoff`` decided after its training data
+    were collected at ``cutoff_at``, ``held_back`` held back from its training) or
+    ``BASIS_ALL`` (trained elsewhere). ``queued_short``: texts always queued (too few known
+    words), never counted as automatic.
+    """
 
     model: ClassifierModel | None
     total: int
@@ -50,20 +67,46 @@ class CurveView:
     at_threshold: CurveRow | None = None
     chart: dict = field(default_factory=dict)
     curve: PrecisionCoverageCurve | None = None
+    basis: str = BASIS_ALL
+    after_cutoff: int = 0
+    held_back: int = 0
+    cutoff_at: str | None = None
+    queued_short: int = 0
+
+
+def _unseen_examples(model: ClassifierModel, last: int) -> tuple[list[tuple[int, int, str, str]], dict]:
+    """The newest ``last`` corrections the model did not train on, and how they were chosen."""
+    cutoff = (model.metrics or {}).get("training_cutoff")
+    if not isinstance(cutoff, dict):
+        return corrected_rows(limit=last), {"basis": BASIS_ALL}
+    after = cutoff.get("correction")
+    held = {int(pk) for pk in cutoff.get("held_back") or []}
+    rows = corrected_rows(limit=last, after=after if after is not None else 0, including=held)
+    in_held = sum(1 for pk, *_rest in rows if pk in held)
+    return rows, {
+        "basis": BASIS_UNSEEN,
+        "after_cutoff": len(rows) - in_held,
+        "held_back": in_held,
+        "cutoff_at": cutoff.get("at"),
+    }
 
 
 def classifier_curve(*, last: int = 500) -> CurveView:
-    """The precision/coverage curve of the active model on the last ``last`` corrected tickets."""
+    """The precision/coverage curve of the active model on the last ``last`` corrected tickets it did not train on."""
     model = classifier_selectors.active_model(MODEL_NAME)
     if model is None:
         return CurveView(model=None, total=0, accuracy=None)
-    examples = corrected_examples(limit=last)
-    suggestions = model_suggestions([text for _t, text, _c in examples], top_k=1) if examples else []
+    examples, basis = _unseen_examples(model, last)
+    suggestions = model_suggestions([text for _pk, _t, text, _c in examples], top_k=1) if examples else []
+    # as in production: a blind text (no choices) is no answer, and neither it nor a text with too
+    # few known words is ever automatic (-inf: below every threshold)
     pairs = [
-        (s.confidence, s.label == code) for s, (_t, _text, code) in zip(suggestions, examples, strict=False)
+        (-math.inf if s.blind or s.thin else s.confidence, s.label == code)
+        for s, (_pk, _t, _text, code) in zip(suggestions, examples, strict=False)
     ]
+    queued_short = sum(1 for s in suggestions if s.blind or s.thin)
     if not pairs:
-        return CurveView(model=model, total=0, accuracy=None)
+        return CurveView(model=model, total=0, accuracy=None, **basis)
     curve = precision_coverage_curve(pairs)
     rows = []
     for threshold in TABLE_THRESHOLDS:
@@ -83,7 +126,15 @@ def classifier_curve(*, last: int = 500) -> CurveView:
     }
     accuracy = sum(ok for _c, ok in pairs) / len(pairs)
     return CurveView(
-        model=model, total=len(pairs), accuracy=accuracy, rows=rows, at_threshold=at, chart=chart, curve=curve
+        model=model,
+        total=len(pairs),
+        accuracy=accuracy,
+        rows=rows,
+        at_threshold=at,
+        chart=chart,
+        curve=curve,
+        queued_short=queued_short,
+        **basis,
     )
 
 

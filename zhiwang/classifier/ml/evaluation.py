@@ -6,7 +6,10 @@ last N tickets a dispatcher confirmed or corrected, or a file), and the precisio
 curve of that measurement is what the auto-dispatch threshold should be read from.
 
 A held-back label the model has never seen counts as an error (the model cannot predict
-it); such labels are listed in the result so that a reader knows why.
+it); such labels are listed in the result so that a reader knows why. Texts are counted as
+the platform treats them: a text the model knows nothing in (blind) is no prediction (an
+error, never automatic), and a text with too little evidence (``MIN_EVIDENCE``) keeps its
+prediction but never goes automatically, whatever the threshold.
 """
 
 from __future__ import annotations
@@ -18,7 +21,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from django.utils.translation import gettext as _
 
-from zhiwang.classifier.ml.selective import PrecisionCoverageCurve, precision_coverage_curve
+from zhiwang.classifier.ml.selective import (
+    MIN_EVIDENCE,
+    PrecisionCoverageCurve,
+    precision_coverage_curve,
+)
 from zhiwang.core.errors import ServiceError
 
 TARGET_PRECISION = 0.98
@@ -41,6 +48,8 @@ class Evaluation:
     mean_confidence: float
     unknown_labels: dict[str, int] = field(default_factory=dict)  # held-back labels the model never saw
     curve: PrecisionCoverageCurve | None = None
+    #: Texts always queued for too little evidence (blind ones included), whatever the threshold.
+    queued_short: int = 0
 
     def as_dict(self) -> dict:
         data = {k: v for k, v in self.__dict__.items() if k != "curve"}
@@ -75,21 +84,39 @@ def evaluate_proba(
     *,
     model_threshold: float | None = None,
     target_precision: float = TARGET_PRECISION,
+    evidence: np.ndarray | None = None,
 ) -> Evaluation:
-    """Figures from a probability matrix (columns: ``model_labels``) against the true ``labels``."""
+    """Figures from a probability matrix (columns: ``model_labels``) against the true ``labels``.
+
+    With ``evidence`` (per text, from ``TrainedModel.score``) the texts the platform always
+    queues count so: a blind one (0) predicts nothing, one below ``MIN_EVIDENCE`` is never
+    automatic (it is left out of every threshold's automatic share, not of the total).
+    """
     from sklearn.metrics import accuracy_score, f1_score
 
     model_labels = list(model_labels)
     predicted = [model_labels[j] for j in proba.argmax(axis=1)]
     confidence = proba.max(axis=1)
+    automatic = confidence.astype(np.float64)
+    queued_short = 0
+    if evidence is not None:
+        evidence = np.asarray(evidence)
+        predicted = ["" if e == 0 else p for p, e in zip(predicted, evidence, strict=True)]
+        short = evidence < MIN_EVIDENCE
+        automatic = np.where(short, -np.inf, automatic)  # never at or above any threshold
+        queued_short = int(short.sum())
     correct = np.asarray([p == t for p, t in zip(predicted, labels, strict=True)])
-    curve = precision_coverage_curve(list(zip(confidence, correct, strict=True)))
+    curve = precision_coverage_curve(list(zip(automatic, correct, strict=True)))
     threshold = curve.threshold_for_precision(target_precision)
     known = set(model_labels)
     at_model = curve.at(model_threshold) if model_threshold is not None else None
+    # "no prediction" (a blind text) is an error, not a class of its own
+    averaged = sorted((set(labels) | set(predicted)) - {""})
     return Evaluation(
         count=len(labels),
-        macro_f1=round(float(f1_score(list(labels), predicted, average="macro", zero_division=0)), 4),
+        macro_f1=round(
+            float(f1_score(list(labels), predicted, labels=averaged, average="macro", zero_division=0)), 4
+        ),
         accuracy=round(float(accuracy_score(list(labels), predicted)), 4),
         target_precision=target_precision,
         threshold=threshold,
@@ -99,6 +126,7 @@ def evaluate_proba(
         mean_confidence=round(float(confidence.mean()), 4),
         unknown_labels=dict(sorted(Counter(t for t in labels if t not in known).items())),
         curve=curve,
+        queued_short=queued_short,
     )
 
 
@@ -118,13 +146,14 @@ def evaluate(
     when the data are the platform's own recent corrected tickets.
     """
     texts, labels = _check(texts, labels)
-    proba = model.predict_proba(texts, presegmented=presegmented, n_jobs=n_jobs)
+    proba, evidence = model.score(texts, presegmented=presegmented, n_jobs=n_jobs)
     return evaluate_proba(
         proba,
         model.labels,
         labels,
         model_threshold=model.threshold,
         target_precision=target_precision,
+        evidence=evidence,
     )
 
 

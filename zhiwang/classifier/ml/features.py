@@ -211,7 +211,7 @@ class CharNgramVectorizer(TransformerMixin, BaseEstimator):
         self._fit_alphabet(docs)
         codes, df = self._document_frequencies(docs)
         self.vocabulary_ = codes[df >= self.min_df]
-        self._multichar = None
+        self._multichar = self._pairs = None
         self.tfidf_ = TfidfTransformer(sublinear_tf=self.sublinear_tf).fit(self._counts(docs))
         return self
 
@@ -234,6 +234,16 @@ class CharNgramVectorizer(TransformerMixin, BaseEstimator):
         cached = getattr(self, "_multichar", None)
         if cached is None:
             cached = self._multichar = np.flatnonzero(np.asarray(self.vocabulary_) > _MASK)
+        return cached
+
+    def pair_columns(self) -> np.ndarray:
+        """Columns of n-grams of exactly two characters (a character model's unit of evidence)."""
+        cached = getattr(self, "_pairs", None)
+        if cached is None:
+            vocabulary = np.asarray(self.vocabulary_)
+            cached = self._pairs = np.flatnonzero(
+                (vocabulary > _MASK) & (vocabulary < (np.int64(1) << (2 * _BITS)))
+            )
         return cached
 
     def get_feature_names_out(self, input_features=None):

@@ -28,7 +28,7 @@ from scipy.special import expit
 
 from zhiwang.classifier.ml import lookup
 from zhiwang.classifier.ml.features import FeatureConfig
-from zhiwang.classifier.ml.selective import decide
+from zhiwang.classifier.ml.selective import MIN_EVIDENCE, QUEUE, decide
 from zhiwang.classifier.ml.text import prepare_parallel
 from zhiwang.core.errors import ServiceError
 
@@ -41,6 +41,32 @@ MAX_TEXT_CHARS = 20_000
 BLIND_TOLERANCE = 1e-9
 
 Suggestion = tuple[str, float]
+#: Libraries whose major.minor version must match the one a model was built with: the model
+#: file is their pickled objects, which another version may read wrongly or not at all.
+CHECKED_LIBRARIES = {"sklearn": "scikit-learn", "numpy": "numpy"}
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The model's answer for one text: ranked choices, the evidence it had and the decision.
+
+    ``evidence`` is how many distinct known words (see :meth:`TrainedModel.score`) the text
+    has: 0 is *blind* (the uniform answer, no suggestion at all); below
+    :data:`~zhiwang.classifier.ml.selective.MIN_EVIDENCE` it is *thin*: the choices are
+    shown, but the text is always queued.
+    """
+
+    choices: list[Suggestion]
+    evidence: int
+    decision: str
+
+    @property
+    def blind(self) -> bool:
+        return self.evidence == 0
+
+    @property
+    def thin(self) -> bool:
+        return 0 < self.evidence < MIN_EVIDENCE
 
 
 @dataclass
@@ -63,29 +89,36 @@ class TrainedModel:
             clipped, presegmented=presegmented, words=self.feature_config.uses_words, n_jobs=n_jobs
         )
 
-    def predict_proba_prepared(self, prepared: Sequence[str]) -> np.ndarray:
-        """Probability matrix (rows: texts, columns: ``self.labels``) for prepared texts.
+    def score_prepared(self, prepared: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(probability matrix, evidence per text) for prepared texts.
 
-        A text without evidence the model knows (empty, punctuation only, English or
-        another language the training data never had: no known word, or for a character
-        model no known character pair) gets the uniform distribution: the model knows
-        nothing about it, so it must not look confident.
+        The matrix has a row per text and a column per ``self.labels``. The evidence of a
+        text is the number of distinct known informative features in it: known lexicon words
+        of two characters or more (the default model), known words (word models), or known
+        character pairs (character-only models). A text without any (empty, punctuation
+        only, English or another language the training data never had) gets the uniform
+        distribution: the model knows nothing about it, so it must not look confident.
         """
         if len(prepared) == 0:
-            return np.zeros((0, len(self.labels)))
+            return np.zeros((0, len(self.labels))), np.zeros(0, dtype=np.int64)
         features, classifier = self.pipeline.steps[0][1], self.pipeline.steps[-1][1]
         # the same matrix as features.transform: one n-gram pass and one hash lookup for all blocks
         x = lookup.transform(features, list(prepared))
         proba = _calibrated_proba(classifier, x)  # columns follow self.labels (trained on indices)
-        blind = _evidence(features, x) == 0
+        evidence = _evidence(features, x)
+        blind = evidence == 0
         if blind.any():
             proba[blind] = 1.0 / len(self.labels)
-        return proba
+        return proba, evidence
 
-    def predict_proba(
+    def predict_proba_prepared(self, prepared: Sequence[str]) -> np.ndarray:
+        """Probability matrix (rows: texts, columns: ``self.labels``) for prepared texts."""
+        return self.score_prepared(prepared)[0]
+
+    def score(
         self, texts: Sequence[object], *, presegmented: bool | None = None, n_jobs: int = 1
-    ) -> np.ndarray:
-        """Probability matrix for raw or pre-segmented texts.
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(probability matrix, evidence per text) for raw or pre-segmented texts.
 
         With ``n_jobs > 1`` a large batch is split over forked worker processes, each doing
         the whole work (preparation, features, classifier) for its share.
@@ -93,8 +126,14 @@ class TrainedModel:
         if n_jobs > 1 and len(texts) >= _PARALLEL_MIN:
             parts = _predict_forked(self, list(texts), presegmented, n_jobs)
             if parts is not None:
-                return np.vstack(parts)
-        return self.predict_proba_prepared(self.prepare(texts, presegmented=presegmented))
+                return np.vstack([p for p, _e in parts]), np.concatenate([e for _p, e in parts])
+        return self.score_prepared(self.prepare(texts, presegmented=presegmented))
+
+    def predict_proba(
+        self, texts: Sequence[object], *, presegmented: bool | None = None, n_jobs: int = 1
+    ) -> np.ndarray:
+        """Probability matrix for raw or pre-segmented texts (see :meth:`score`)."""
+        return self.score(texts, presegmented=presegmented, n_jobs=n_jobs)[0]
 
     def rank(self, proba: np.ndarray, top_k: int = 3) -> list[list[Suggestion]]:
         """Ranked ``(label, probability)`` lists from a probability matrix."""
@@ -107,6 +146,31 @@ class TrainedModel:
     ) -> list[list[Suggestion]]:
         """For each text, the ``top_k`` labels with their calibrated probabilities, best first."""
         return self.rank(self.predict_proba(texts, presegmented=presegmented, n_jobs=n_jobs), top_k)
+
+    def predictions(
+        self,
+        texts: Sequence[object],
+        *,
+        threshold: float | None,
+        top_k: int = 3,
+        presegmented: bool | None = None,
+        n_jobs: int = 1,
+    ) -> list[Prediction]:
+        """For each text its choices, evidence and dispatch decision at ``threshold``.
+
+        The one place a decision is made (the platform's ``suggest``, ``classify predict``):
+        ``auto`` only when the top probability reaches ``threshold`` (None: never) *and* the
+        text has at least ``MIN_EVIDENCE`` known words; a blind text has no choices.
+        """
+        proba, evidence = self.score(texts, presegmented=presegmented, n_jobs=n_jobs)
+        out = []
+        for choices, count in zip(self.rank(proba, top_k), evidence, strict=True):
+            count = int(count)
+            if count == 0:
+                out.append(Prediction(choices=[], evidence=0, decision=QUEUE))
+            else:
+                out.append(Prediction(choices, count, decide(choices, threshold, evidence=count)))
+        return out
 
     def is_blind(self, suggestions: Sequence[Suggestion]) -> bool:
         """True when a ranked list is the uniform answer: the model found no evidence in the text.
@@ -198,6 +262,7 @@ class TrainedModel:
                 )
                 % {"path": directory, "found": version, "expected": FORMAT_VERSION},
             )
+        check_library_versions(directory, metadata)
         try:
             payload = joblib.load(directory / MODEL_FILE)
         except FileNotFoundError:
@@ -206,32 +271,87 @@ class TrainedModel:
                 _("The model directory %(path)s has no %(file)s.") % {"path": directory, "file": MODEL_FILE},
             ) from None
         except Exception as exc:  # a truncated or foreign pickle: say so, do not crash
-            raise ServiceError(
-                "classifier.model_unreadable",
-                _("The model file in %(path)s cannot be read: %(error)s") % {"path": directory, "error": exc},
-            ) from exc
-        model = cls(
-            pipeline=payload["pipeline"],
-            labels=list(payload["labels"]),
-            feature_config=FeatureConfig.from_dict(metadata.get("feature_config") or {}),
-            metadata=metadata,
-        )
-        lookup.warm(model.pipeline.steps[0][1])  # the first suggestion should not pay for it
+            raise _unreadable(directory, exc) from exc
+        try:
+            # anything but what save() wrote (another pickle, a hand-edited file) fails here,
+            # as a clear error rather than an AttributeError or KeyError deep in a request
+            pipeline, labels = payload["pipeline"], [str(label) for label in payload["labels"]]
+            steps = pipeline.steps
+            if len(labels) < 2 or len(steps) < 2 or not hasattr(steps[-1][1], "predict_proba"):
+                raise ValueError("not a classifier pipeline with two labels or more")
+            model = cls(
+                pipeline=pipeline,
+                labels=labels,
+                feature_config=FeatureConfig.from_dict(metadata.get("feature_config") or {}),
+                metadata=metadata,
+            )
+            lookup.warm(steps[0][1])  # the first suggestion should not pay for it
+            model.score_prepared(["检查"])  # one prediction: the pieces fit together
+        except Exception as exc:
+            raise _unreadable(directory, exc) from exc
         return model
+
+
+def _unreadable(directory: Path, error: object) -> ServiceError:
+    return ServiceError(
+        "classifier.model_unreadable",
+        _("The model file in %(path)s cannot be read: %(error)s")
+        % {"path": directory, "error": f"{type(error).__name__}: {error}"},
+    )
+
+
+def _major_minor(version: object) -> str:
+    return ".".join(str(version).split(".")[:2])
+
+
+def check_library_versions(directory: str | os.PathLike, metadata: dict) -> None:
+    """Refuse a model built with another major.minor version of scikit-learn or numpy.
+
+    Their objects are what the model file holds; another version may unpickle them into
+    something that predicts differently, or not at all. A model without the record (made
+    by hand) is not checked.
+    """
+    import sklearn
+
+    recorded = metadata.get("versions")
+    if not isinstance(recorded, dict):
+        return
+    running = {"sklearn": sklearn.__version__, "numpy": np.__version__}
+    different = [
+        (title, str(recorded[key]), running[key])
+        for key, title in CHECKED_LIBRARIES.items()
+        if recorded.get(key) and _major_minor(recorded[key]) != _major_minor(running[key])
+    ]
+    if different:
+        raise ServiceError(
+            "classifier.library_versions",
+            _(
+                "The model in %(path)s was built with %(built)s; this Zhiwang runs %(running)s. "
+                "Retrain the model here (or install the versions it was built with)."
+            )
+            % {
+                "path": directory,
+                "built": ", ".join(f"{title} {was}" for title, was, _now in different),
+                "running": ", ".join(f"{title} {now}" for title, _was, now in different),
+            },
+        )
 
 
 def read_metadata(directory: str | os.PathLike) -> dict:
     """``metadata.json`` of a model directory, or a clear error."""
     path = Path(directory) / METADATA_FILE
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        metadata = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(metadata, dict):
+            raise ValueError(f"a JSON object is expected, not {type(metadata).__name__}")
+        return metadata
     except FileNotFoundError:
         raise ServiceError(
             "classifier.model_missing",
             _("%(path)s is not a model directory (no %(file)s).")
             % {"path": directory, "file": METADATA_FILE},
         ) from None
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (OSError, ValueError, UnicodeDecodeError) as exc:  # ValueError: broken JSON, a list, …
         raise ServiceError(
             "classifier.model_unreadable",
             _("The metadata of the model in %(path)s cannot be read: %(error)s")
@@ -243,8 +363,8 @@ _PARALLEL_MIN = 2000  # below this a batch is predicted in-process: forking cost
 _forked_model: TrainedModel | None = None  # the model the forked workers inherit
 
 
-def _predict_chunk(chunk: list[object], presegmented: bool | None) -> np.ndarray:
-    return _forked_model.predict_proba(chunk, presegmented=presegmented)
+def _predict_chunk(chunk: list[object], presegmented: bool | None) -> tuple[np.ndarray, np.ndarray]:
+    return _forked_model.score(chunk, presegmented=presegmented)
 
 
 def _predict_forked(model: TrainedModel, texts: list[object], presegmented, n_jobs: int):
@@ -271,7 +391,11 @@ def _predict_forked(model: TrainedModel, texts: list[object], presegmented, n_jo
 
 
 def _evidence(features, x) -> np.ndarray:
-    """Per row, how many informative known features it has: words, or else character pairs and triples."""
+    """Per row, how many distinct informative known features it has (see ``TrainedModel.score_prepared``).
+
+    Known words (word models), known lexicon words of two characters or more (lexicon
+    models), or known character pairs (character-only models). 0: the model is blind.
+    """
     spans, offset = {}, 0
     for name, block in features.transformer_list:
         spans[name] = (block, offset, len(block.vocabulary_))
@@ -280,13 +404,14 @@ def _evidence(features, x) -> np.ndarray:
         _block, start, width = spans["word"]
         informative = (x.indices >= start) & (x.indices < start + width)
     else:
-        block, start, width = spans["lexicon" if "lexicon" in spans else "char"]
-        # known words / n-grams of two characters or more
-        multichar = np.zeros(width, dtype=bool)
-        multichar[block.multichar_columns()] = True
+        name = "lexicon" if "lexicon" in spans else "char"
+        block, start, width = spans[name]
+        # known words of two characters or more; for a character model its known character pairs
+        wanted = np.zeros(width, dtype=bool)
+        wanted[block.multichar_columns() if name == "lexicon" else block.pair_columns()] = True
         inside = (x.indices >= start) & (x.indices < start + width)
         informative = inside.copy()
-        informative[inside] = multichar[x.indices[inside] - start]
+        informative[inside] = wanted[x.indices[inside] - start]
     rows = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
     return np.bincount(rows[informative], minlength=x.shape[0])
 

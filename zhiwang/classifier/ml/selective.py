@@ -24,17 +24,33 @@ from django.utils.translation import gettext as _
 
 AUTO = "auto"
 QUEUE = "queue"
+#: The least evidence a text must give for an automatic dispatch: this many distinct known
+#: words of two characters or more (word and lexicon models), or known character pairs
+#: (character-only models). A one- or two-word text ("学校", "垃圾！！！", "学校噪音") can
+#: make the model very confident, yet says too little to send a ticket without a person
+#: looking: it is queued whatever its confidence (its suggestions are still shown).
+MIN_EVIDENCE = 3
+
+
+def enough_evidence(evidence: int | None) -> bool:
+    """Whether a text with ``evidence`` known words may be dispatched automatically (None: unknown, yes)."""
+    return evidence is None or int(evidence) >= MIN_EVIDENCE
 
 
 def decide(
-    probs: Sequence[tuple[str, float]] | Sequence[float] | float | None, threshold: float | None
+    probs: Sequence[tuple[str, float]] | Sequence[float] | float | None,
+    threshold: float | None,
+    *,
+    evidence: int | None = None,
 ) -> str:
     """``"auto"`` when the top probability reaches ``threshold``, else ``"queue"``.
 
     ``probs`` is a ranked suggestion list ``[(label, p), …]``, a list of probabilities or a
-    single confidence. No threshold, no suggestion, or a non-finite value always queues.
+    single confidence. No threshold, no suggestion, or a non-finite value always queues;
+    so does a text with less than :data:`MIN_EVIDENCE` known words (``evidence``, see
+    ``TrainedModel.score``), however confident the model is about it.
     """
-    if threshold is None or probs is None:
+    if threshold is None or probs is None or not enough_evidence(evidence):
         return QUEUE
     if isinstance(probs, int | float | np.floating):
         confidence = float(probs)

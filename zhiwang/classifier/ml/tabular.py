@@ -3,14 +3,19 @@
 CSV comes in UTF-8 (with or without BOM), UTF-16 with BOM, or GBK/GB18030 (what Excel
 on a Chinese Windows saves); the encoding is detected, not asked for. The delimiter
 (comma, tab, semicolon, bar) is sniffed. ``.xlsx`` is read with openpyxl (first sheet,
-first row = column names). Output is CSV in UTF-8 with BOM, which Excel opens correctly,
-or ``.xlsx`` when the output name ends so.
+first row = column names); a merged range's value fills every cell of the range (Excel
+keeps it in the first cell only: a category merged over a block of rows would leave them
+unlabelled), and the sheet's recorded size is not trusted (some exporters write a wrong
+one, which would cut the sheet to its first cell). Output is CSV in UTF-8 with BOM, which
+Excel opens correctly, or ``.xlsx`` when the output name ends so.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
+import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -19,6 +24,8 @@ from django.utils.translation import gettext as _
 from zhiwang.core.errors import ServiceError
 
 EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
+_MERGE_REF = re.compile(rb"<(?:\w+:)?mergeCell\s[^>]*?ref=\"([A-Za-z]+[0-9]+:[A-Za-z]+[0-9]+)\"")
+_SCAN_CHUNK = 1 << 20
 
 
 def _unreadable(path: Path, reason: object) -> ServiceError:
@@ -92,19 +99,67 @@ def _read_excel(path: Path) -> tuple[list[str], list[dict[str, str]]]:
         raise _unreadable(path, exc) from exc
     try:
         sheet = book.worksheets[0]
-        values = sheet.iter_rows(values_only=True)
-        header = next(values, None)
-        if header is None:
-            raise ServiceError("classifier.empty_file", _("%(path)s is empty.") % {"path": path})
-        columns = [_cell(c).strip() for c in header]
-        rows = []
-        for row in values:
-            cells = [_cell(v) for v in row]
-            if any(c.strip() for c in cells):
-                rows.append(dict(zip(columns, (cells + [""] * len(columns))[: len(columns)], strict=True)))
+        if hasattr(sheet, "reset_dimensions"):
+            sheet.reset_dimensions()  # read every row and column, whatever <dimension> claims
+        grid = [list(row) for row in sheet.iter_rows(values_only=True)]
+        merged = _merged_ranges(path, getattr(sheet, "_worksheet_path", None))
+    except ServiceError:
+        raise
+    except Exception as exc:  # a broken sheet inside a readable archive
+        raise _unreadable(path, exc) from exc
     finally:
         book.close()
+    _fill_merged(grid, merged)
+    if not grid:
+        raise ServiceError("classifier.empty_file", _("%(path)s is empty.") % {"path": path})
+    columns = [_cell(c).strip() for c in grid[0]]
+    rows = []
+    for row in grid[1:]:
+        cells = [_cell(v) for v in row]
+        if any(c.strip() for c in cells):
+            rows.append(dict(zip(columns, (cells + [""] * len(columns))[: len(columns)], strict=True)))
     return columns, rows
+
+
+def _merged_ranges(path: Path, member: str | None) -> list[tuple[int, int, int, int]]:
+    """(min_col, min_row, max_col, max_row) of each merged range of a sheet, from its XML.
+
+    The read-only reader streams cells and does not read merges; the sheet's XML is scanned
+    for ``<mergeCell ref="…"/>`` instead (in chunks: it comes after the cells).
+    """
+    from openpyxl.utils.cell import range_boundaries
+
+    if not member:
+        return []
+    refs: set[bytes] = set()
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open(member.lstrip("/")) as handle:
+            tail = b""
+            while chunk := handle.read(_SCAN_CHUNK):
+                block = tail + chunk
+                refs.update(_MERGE_REF.findall(block))
+                tail = block[-256:]  # a tag cut by the chunk boundary is found in the next block
+    except (KeyError, OSError, zipfile.BadZipFile):
+        return []
+    return [range_boundaries(ref.decode("ascii").upper()) for ref in sorted(refs)]
+
+
+def _fill_merged(grid: list[list[object]], ranges: list[tuple[int, int, int, int]]) -> None:
+    """Give every cell of each merged range the value of its top-left cell (in place)."""
+    for min_col, min_row, max_col, max_row in ranges:
+        if min_row > len(grid):
+            continue
+        first = grid[min_row - 1]
+        value = first[min_col - 1] if min_col <= len(first) else None
+        if value is None:
+            continue
+        for r in range(min_row - 1, min(max_row, len(grid))):  # rows beyond the data stay away
+            row = grid[r]
+            if len(row) < max_col:
+                row.extend([None] * (max_col - len(row)))
+            for c in range(min_col - 1, max_col):
+                if row[c] is None:
+                    row[c] = value
 
 
 def require_columns(path: str | Path, columns: Sequence[str], needed: Iterable[str]) -> None:

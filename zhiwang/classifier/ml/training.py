@@ -8,7 +8,10 @@ that a threshold can be set on. The choice is measured, not assumed: see
 With ``cv >= 2`` the whole recipe (features included) is cross-validated first; the
 out-of-fold predictions give the stored metrics and the auto-dispatch threshold for
 98 % precision. Identical and near-identical texts are kept in the same fold so that
-re-posted messages cannot leak from training into test.
+re-posted messages cannot leak from training into test. A label with too few distinct
+texts to be split over the folds does not stop the measurement of the others: its rows
+are trained on in every fold and left out of the measurement, and the metrics say so
+(``measured_size``, ``unmeasured_labels``; :func:`measurement_note` puts it in words).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import platform
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
@@ -24,7 +28,7 @@ from django.utils.translation import gettext as _
 
 from zhiwang.classifier.ml.features import FeatureConfig, build_features
 from zhiwang.classifier.ml.model import FORMAT_VERSION, MAX_TEXT_CHARS, TrainedModel
-from zhiwang.classifier.ml.selective import precision_coverage_curve
+from zhiwang.classifier.ml.selective import MIN_EVIDENCE, precision_coverage_curve
 from zhiwang.core.errors import ServiceError
 
 #: ``progress(stage, done, total)``; stages: "prepare", "cross-validate", "fit".
@@ -36,6 +40,14 @@ NEAR_DUPLICATE_COSINE = 0.8
 _NEAR_DUPLICATE_MAX_DOCS = 60_000  # above this only exact duplicates are grouped (the check is quadratic)
 DEFAULT_C = 0.5
 _PREPARE_CHUNK = 500
+#: Cross-validation uses at least this many folds (fewer when ``cv`` asks for fewer): a label
+#: with fewer distinct texts is trained on but not measured, rather than lowering the folds
+#: for every label down to two.
+MIN_FOLDS = 3
+#: Why a model has no cross-validated metrics (``metrics["not_measured"]``).
+NOT_MEASURED_DISABLED = "disabled"  # cv=0 (or 1) asked for none
+NOT_MEASURED_TOO_SMALL = "too_small"  # fewer than two labels have enough distinct texts
+_NOTE_LABELS = 10  # labels named in a measurement note at most
 
 
 def build_classifier(y: np.ndarray, *, C: float = DEFAULT_C, calibration: str = "sigmoid"):
@@ -133,6 +145,121 @@ def duplicate_groups(prepared: Sequence[str], *, threshold: float = NEAR_DUPLICA
     return connected_components(adjacency, directed=False)[1]
 
 
+@dataclass
+class CrossValidation:
+    """Out-of-fold predictions of the full recipe, and what they cover.
+
+    ``proba`` and ``evidence`` have a row per text; only the rows in ``measured`` were
+    predicted out of fold (the others are zeros). ``unmeasured`` counts, per label index,
+    the rows of labels with too few distinct texts to be split over ``folds`` folds: they
+    were trained on in every fold and are not measured. ``proba`` is None when nothing
+    could be measured (``reason``: one of the ``NOT_MEASURED_*`` codes).
+    """
+
+    folds: int
+    proba: np.ndarray | None
+    evidence: np.ndarray | None = None
+    measured: np.ndarray | None = None
+    unmeasured: dict[int, int] = field(default_factory=dict)
+    reason: str = ""
+
+
+def _group_counts(y: np.ndarray, groups: np.ndarray, n_labels: int) -> np.ndarray:
+    """Per label, how many distinct duplicate groups (distinct texts) it has."""
+    pairs = np.unique(np.stack([y, groups]), axis=1)
+    return np.bincount(pairs[0], minlength=n_labels)
+
+
+def _plan_folds(y, groups, n_labels, cv, random_state):
+    """(folds, measurable labels, [(train, test) index arrays]) or None when too small.
+
+    Folds: ``cv``, lowered to the number of distinct texts of the smallest label but not
+    below ``min(cv, MIN_FOLDS)`` (lower still, down to two, only when fewer than two labels
+    could be measured otherwise). Labels with fewer distinct texts than folds are trained on
+    in every fold and not measured; so is a label that the split leaves out of a training
+    fold (all its texts in one test fold). A training fold leaves out the rows of
+    unmeasured labels that duplicate a text of its test fold, unless that would leave out
+    the label altogether.
+    """
+    per_label = _group_counts(y, groups, n_labels)
+    first = min(cv, max(int(per_label.min()), min(cv, MIN_FOLDS)))
+    for folds in range(first, 1, -1):
+        measurable = set(np.flatnonzero(per_label >= folds).tolist())
+        while len(measurable) >= 2:
+            plan, lost = _split(y, groups, measurable, folds, random_state)
+            if plan is None:
+                break
+            if not lost:
+                return folds, measurable, plan
+            measurable -= lost  # a label the split cannot keep in every training fold: not measured
+    return None
+
+
+def _split(y, groups, measurable: set[int], folds: int, random_state: int):
+    """([(train, test)], labels missing from a training fold) for the measurable labels' rows."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    everything = np.arange(len(y))
+    inside = np.isin(y, sorted(measurable))
+    rows, rest = everything[inside], everything[~inside]
+    if len(np.unique(groups[rows])) < folds:
+        return None, set()
+    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=random_state)
+    plan, lost = [], set()
+    for train_pos, test_pos in splitter.split(rows, y[rows], groups[rows]):
+        train_idx, test_idx = rows[train_pos], rows[test_pos]
+        lost |= measurable - set(np.unique(y[train_idx]).tolist())
+        extra = rest[~np.isin(groups[rest], np.unique(groups[test_idx]))]
+        gone = set(np.unique(y[rest]).tolist()) - set(np.unique(y[extra]).tolist())
+        if gone:  # keep every label in training: take back its rows, duplicates or not
+            extra = np.concatenate([extra, rest[np.isin(y[rest], sorted(gone))]])
+        plan.append((np.sort(np.concatenate([train_idx, extra])), test_idx))
+    return plan, lost
+
+
+def cross_validation(
+    prepared: Sequence[str],
+    y: np.ndarray,
+    *,
+    config: FeatureConfig,
+    cv: int = 5,
+    C: float = DEFAULT_C,
+    calibration: str = "sigmoid",
+    random_state: int = 0,
+    progress: ProgressCallback | None = None,
+) -> CrossValidation:
+    """Cross-validate the full recipe on every label that has enough distinct texts (see :func:`_plan_folds`)."""
+    n_labels = int(y.max()) + 1 if len(y) else 0
+    if cv < 2:
+        return CrossValidation(folds=0, proba=None, reason=NOT_MEASURED_DISABLED)
+    groups = duplicate_groups(prepared)
+    planned = _plan_folds(y, groups, n_labels, cv, random_state)
+    if planned is None:
+        return CrossValidation(folds=0, proba=None, reason=NOT_MEASURED_TOO_SMALL)
+    folds, measurable, plan = planned
+    measured = np.isin(y, sorted(measurable))
+    unmeasured = {int(k): int(v) for k, v in enumerate(np.bincount(y[~measured], minlength=n_labels)) if v}
+    proba = np.zeros((len(y), n_labels))
+    evidence = np.zeros(len(y), dtype=np.int64)
+    docs = list(prepared)
+    for fold, (train_idx, test_idx) in enumerate(plan):
+        y_train = y[train_idx]
+        if not any(docs[i] for i in train_idx):
+            # only texts without a usable word in the training fold
+            return CrossValidation(folds=0, proba=None, reason=NOT_MEASURED_TOO_SMALL)
+        pipeline = build_pipeline(config, y_train, n_docs=len(train_idx), C=C, calibration=calibration)
+        pipeline.fit([docs[i] for i in train_idx], y_train)
+        model = TrainedModel(
+            pipeline=pipeline, labels=[str(i) for i in range(n_labels)], feature_config=config
+        )
+        proba[test_idx], evidence[test_idx] = model.score_prepared([docs[i] for i in test_idx])
+        if progress:
+            progress("cross-validate", fold + 1, folds)
+    return CrossValidation(
+        folds=folds, proba=proba, evidence=evidence, measured=measured, unmeasured=unmeasured
+    )
+
+
 def cross_validate(
     prepared: Sequence[str],
     y: np.ndarray,
@@ -146,59 +273,92 @@ def cross_validate(
 ) -> np.ndarray | None:
     """Out-of-fold probability matrix of the full recipe, or None when the data are too small.
 
-    ``cv`` is lowered to the smallest class count and to the number of distinct texts
-    (duplicate groups); below two folds there is no cross-validation.
+    Shortcut for :func:`cross_validation`; rows of labels too small to be measured are zeros.
     """
-    from sklearn.model_selection import StratifiedGroupKFold
-
-    counts = np.bincount(y)
-    if min(cv, int(counts.min())) < 2:
-        return None
-    groups = duplicate_groups(prepared)
-    # a fold holds whole groups: there cannot be more folds than groups (all copies of one text)
-    n_splits = min(cv, int(counts.min()), len(np.unique(groups)))
-    if n_splits < 2:
-        return None
-    splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=random_state)
-    proba = np.zeros((len(y), len(counts)))
-    docs = list(prepared)
-    for fold, (train_idx, test_idx) in enumerate(splitter.split(docs, y, groups)):
-        y_train = y[train_idx]
-        if len(np.unique(y_train)) < len(counts):
-            return None  # a class vanished from a training fold: too small to cross-validate
-        if not any(docs[i] for i in train_idx):
-            return None  # only texts without a usable word in the training fold
-        pipeline = build_pipeline(config, y_train, n_docs=len(train_idx), C=C, calibration=calibration)
-        pipeline.fit([docs[i] for i in train_idx], y_train)
-        model = TrainedModel(
-            pipeline=pipeline, labels=[str(i) for i in range(len(counts))], feature_config=config
-        )
-        proba[test_idx] = model.predict_proba_prepared([docs[i] for i in test_idx])
-        if progress:
-            progress("cross-validate", fold + 1, n_splits)
-    return proba
+    return cross_validation(
+        prepared,
+        y,
+        config=config,
+        cv=cv,
+        C=C,
+        calibration=calibration,
+        random_state=random_state,
+        progress=progress,
+    ).proba
 
 
-def metrics_from_proba(proba: np.ndarray, y: np.ndarray, labels: Sequence[str]) -> dict:
-    """Macro-F1, accuracy, per-label F1, the precision/coverage summary and the 98 % threshold."""
+def metrics_from_proba(
+    proba: np.ndarray,
+    y: np.ndarray,
+    labels: Sequence[str],
+    *,
+    evidence: np.ndarray | None = None,
+    measured: np.ndarray | None = None,
+) -> dict:
+    """Macro-F1, accuracy, per-label F1, the precision/coverage summary and the 98 % threshold.
+
+    Only the rows in ``measured`` count (default: all). With ``evidence`` the rows are
+    counted as the platform treats them: a blind text (0) predicts nothing, and a text
+    with less than ``MIN_EVIDENCE`` never goes automatically (see ``ml.evaluation``).
+    """
     from sklearn.metrics import accuracy_score, f1_score
 
+    if measured is not None:
+        proba, y = proba[measured], y[measured]
+        evidence = None if evidence is None else np.asarray(evidence)[measured]
     pred = proba.argmax(axis=1)
     confidence = proba.max(axis=1)
-    curve = precision_coverage_curve(list(zip(confidence, pred == y, strict=True)))
+    automatic = confidence.astype(np.float64)
+    if evidence is not None:
+        pred = np.where(evidence == 0, -1, pred)  # blind: no prediction, an error
+        automatic = np.where(evidence < MIN_EVIDENCE, -np.inf, automatic)  # always queued
+    curve = precision_coverage_curve(list(zip(automatic, pred == y, strict=True)))
     threshold = curve.threshold_for_precision(TARGET_PRECISION)
-    per_label = f1_score(y, pred, average=None, labels=list(range(len(labels))), zero_division=0)
+    present = sorted(set(y.tolist()))
+    per_label = f1_score(y, pred, average=None, labels=present, zero_division=0)
     return {
         "evaluated_on": "cross-validation (out-of-fold)",
-        "macro_f1": round(float(f1_score(y, pred, average="macro")), 4),
+        "macro_f1": round(float(f1_score(y, pred, labels=present, average="macro", zero_division=0)), 4),
         "accuracy": round(float(accuracy_score(y, pred)), 4),
-        "f1_per_label": {label: round(float(v), 4) for label, v in zip(labels, per_label, strict=True)},
+        "f1_per_label": {labels[i]: round(float(v), 4) for i, v in zip(present, per_label, strict=True)},
         "target_precision": TARGET_PRECISION,
         "threshold": threshold,
         "coverage_at_target": round(curve.coverage_at_precision(TARGET_PRECISION), 4),
         "curve": curve.summary(),
         "mean_confidence": round(float(confidence.mean()), 4),
     }
+
+
+def measurement_note(metrics: dict | None) -> str:
+    """In words, what the stored metrics do not cover ("" when they cover every training row).
+
+    For the model page and the ``classify train`` output: no cross-validation at all (and so
+    no automatic dispatch until a threshold is set), or labels left out of the measurement.
+    """
+    metrics = metrics or {}
+    reason = metrics.get("not_measured")
+    if reason == NOT_MEASURED_DISABLED:
+        return _("Not cross-validated when trained: no auto-dispatch threshold was measured then.")
+    if reason == NOT_MEASURED_TOO_SMALL:
+        return _(
+            "Not measured: the data are too small to cross-validate (fewer than two labels have two "
+            "distinct texts or more); no auto-dispatch threshold was measured."
+        )
+    unmeasured = metrics.get("unmeasured_labels") or {}
+    if unmeasured:
+        shown = [f"{label} ({n})" for label, n in list(unmeasured.items())[:_NOTE_LABELS]]
+        if len(unmeasured) > _NOTE_LABELS:
+            shown.append("…")
+        return _(
+            "Measured on %(measured)d of %(total)d training texts. Trained on but not measured (fewer "
+            "distinct texts than the %(folds)d cross-validation folds): %(labels)s."
+        ) % {
+            "measured": metrics.get("measured_size") or 0,
+            "total": (metrics.get("measured_size") or 0) + sum(unmeasured.values()),
+            "folds": metrics.get("cv_folds_used") or 0,
+            "labels": ", ".join(shown),
+        }
+    return ""
 
 
 def train(
@@ -220,7 +380,8 @@ def train(
     usable token at all, ``ServiceError("classifier.no_usable_text")``. ``presegmented=None``
     decides per text (see ``ml.text.looks_presegmented``). ``cv`` folds of cross-validation
     measure the metrics and the auto-dispatch threshold first (``cv=0`` skips it: no threshold,
-    so the model never dispatches automatically until one is measured).
+    so the model never dispatches automatically until one is measured). Labels too small for
+    the folds are trained on but left out of the measurement (``metrics["unmeasured_labels"]``).
     """
     started = time.perf_counter()
     config = features or FeatureConfig()
@@ -241,20 +402,27 @@ def train(
             % {"count": len(prepared)},
         )
 
-    metrics: dict = {"evaluated_on": None, "threshold": None}
-    if cv and cv >= 2:
-        proba = cross_validate(
-            prepared,
-            y,
-            config=config,
-            cv=cv,
-            C=C,
-            calibration=calibration,
-            random_state=random_state,
-            progress=progress,
+    result = cross_validation(
+        prepared,
+        y,
+        config=config,
+        cv=cv or 0,
+        C=C,
+        calibration=calibration,
+        random_state=random_state,
+        progress=progress,
+    )
+    if result.proba is None:
+        metrics: dict = {"evaluated_on": None, "threshold": None, "not_measured": result.reason}
+    else:
+        metrics = metrics_from_proba(
+            result.proba, y, names, evidence=result.evidence, measured=result.measured
         )
-        if proba is not None:
-            metrics = metrics_from_proba(proba, y, names)
+        metrics.update(
+            measured_size=int(result.measured.sum()),
+            cv_folds_used=result.folds,
+            unmeasured_labels={names[i]: n for i, n in sorted(result.unmeasured.items())},
+        )
     pipeline = build_pipeline(config, y, n_docs=len(prepared), C=C, calibration=calibration)
     pipeline.fit(prepared, y)
     if progress:

@@ -9,16 +9,20 @@ never reads tickets. The labelled history is
 
 The newest corrected tickets are held back from training and measure the candidate
 against the active model (``model_compare``); the administrator then promotes or not.
+A model trained here records in its metrics which corrections it saw
+(``metrics["training_cutoff"]``: the last correction collected, and the held-back ones),
+so that its precision/coverage curve is measured only on tickets it was not trained on.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -58,41 +62,84 @@ _STAGES = {"prepare": (5, 30), "cross-validate": (30, 80), "fit": (80, 92)}
 
 @dataclass
 class LabelledHistory:
-    """Texts and leaf codes to train on, and the held-back newest corrections to compare on."""
+    """Texts and leaf codes to train on, and the held-back newest corrections to compare on.
+
+    ``cutoff`` is the last correction (pk) the history was collected up to, ``cutoff_at``
+    its time, and ``held_ids`` the held-back corrections (pks): what a model trained on
+    ``texts`` has not seen is every correction after the cutoff and the held-back ones.
+    """
 
     texts: list[str]
     labels: list[str]
     held_texts: list[str]
     held_labels: list[str]
+    cutoff: int | None = None
+    cutoff_at: str | None = None
+    held_ids: list[int] = field(default_factory=list)
+
+    def training_cutoff(self) -> dict:
+        """What a model trained on this history records (``metrics["training_cutoff"]``)."""
+        return {"correction": self.cutoff, "at": self.cutoff_at, "held_back": list(self.held_ids)}
 
 
-def corrected_examples(*, limit: int | None = None) -> list[tuple[int, str, str]]:
-    """(ticket id, text, final leaf code) of the corrected tickets, newest decision first, one per ticket."""
-    latest = (
-        CategoryCorrection.objects.values("ticket_id")
-        .annotate(last=Max("pk"))
-        .order_by("-last")
-        .values_list("last", flat=True)
-    )
+def _latest_corrections():
+    """The latest correction of each ticket (its pk as ``last``): a person's final word on it."""
+    return CategoryCorrection.objects.values("ticket_id").annotate(last=Max("pk"))
+
+
+def corrected_rows(
+    *, limit: int | None = None, after: int | None = None, including: Collection[int] = ()
+) -> list[tuple[int, int, str, str]]:
+    """(correction pk, ticket id, text, final leaf code), newest decision first, one per ticket.
+
+    With ``after``, only tickets whose latest correction came after that one (pk), or is
+    one of ``including``.
+    """
+    latest = _latest_corrections()
+    if after is not None:
+        unseen = Q(last__gt=after)
+        if including:
+            unseen |= Q(last__in=list(including))
+        latest = latest.filter(unseen)
+    latest = latest.order_by("-last").values_list("last", flat=True)
     ids = list(latest[:limit] if limit else latest)
     rows = (
         CategoryCorrection.objects.filter(pk__in=ids)
         .select_related("final_category")
         .order_by("-at", "-pk")
-        .values_list("ticket_id", "text", "final_category__code")
+        .values_list("pk", "ticket_id", "text", "final_category__code")
     )
-    return [(t, text, code) for t, text, code in rows if leaf_by_code(code) is not None]
+    return [(pk, t, text, code) for pk, t, text, code in rows if leaf_by_code(code) is not None]
+
+
+def corrected_examples(
+    *, limit: int | None = None, after: int | None = None, including: Collection[int] = ()
+) -> list[tuple[int, str, str]]:
+    """(ticket id, text, final leaf code) of the corrected tickets, newest decision first, one per ticket.
+
+    ``after`` and ``including`` as in :func:`corrected_rows` (the tickets a model has not seen).
+    """
+    return [
+        (t, text, code)
+        for _pk, t, text, code in corrected_rows(limit=limit, after=after, including=including)
+    ]
 
 
 def labelled_history(*, hold_back: int | None = None) -> LabelledHistory:
     """The training set and the held-back set (see the module docstring)."""
-    corrected = corrected_examples()
+    cutoff = CategoryCorrection.objects.aggregate(last=Max("pk"))["last"]
+    # a correction made while this runs is left for the next model (it is after the cutoff)
+    corrected = [row for row in corrected_rows() if cutoff is not None and row[0] <= cutoff]
+    cutoff_at = None
+    if cutoff is not None:
+        at = CategoryCorrection.objects.filter(pk=cutoff).values_list("at", flat=True).first()
+        cutoff_at = at.isoformat(timespec="seconds") if at else None
     if hold_back is None:
         hold_back = min(HOLD_BACK_MAX, int(len(corrected) * HOLD_BACK_SHARE))
     held, kept = corrected[:hold_back], corrected[hold_back:]
-    seen = {ticket_id for ticket_id, _t, _c in corrected}
-    texts = [text for _id, text, _c in kept]
-    labels = [code for _id, _t, code in kept]
+    seen = {ticket_id for _pk, ticket_id, _t, _c in corrected}
+    texts = [text for _pk, _id, text, _c in kept]
+    labels = [code for _pk, _id, _t, code in kept]
     closed = (
         Ticket.objects.filter(status=TicketStatus.CLOSED)
         .exclude(category_source__in=UNCHECKED_SOURCES)
@@ -107,8 +154,11 @@ def labelled_history(*, hold_back: int | None = None) -> LabelledHistory:
     return LabelledHistory(
         texts=texts,
         labels=labels,
-        held_texts=[text for _id, text, _c in held],
-        held_labels=[code for _id, _t, code in held],
+        held_texts=[text for _pk, _id, text, _c in held],
+        held_labels=[code for _pk, _id, _t, code in held],
+        cutoff=cutoff,
+        cutoff_at=cutoff_at,
+        held_ids=[pk for pk, _id, _t, _c in held],
     )
 
 
@@ -203,6 +253,7 @@ def classifier_retrain(*, run_id: int, cv: int = 3) -> TrainingRun:
             cv=cv,
             progress=progress,
             note=_("Retrained from %(count)s labelled tickets") % {"count": len(history.texts)},
+            extra_metrics={"training_cutoff": history.training_cutoff()},
         )
         update(model=model, progress=94, stage="compare")
         comparison = {}
@@ -285,10 +336,16 @@ def recent_confidences(model: ClassifierModel, *, limit: int = 500) -> list[floa
 
 
 def recent_agreement(model: ClassifierModel, *, limit: int = 500) -> list[bool]:
-    """For the latest decisions people made on this model's suggestions: did they keep its top choice?"""
+    """For the latest tickets people decided on after this model's suggestion: did they keep its top choice?
+
+    One answer per ticket, its latest decision (as in :func:`corrected_examples`): a ticket
+    corrected at intake and again by the dispatcher counts once, with the final category.
+    """
     tag = f"{model.name} v{model.version}"
     rows = (
-        CategoryCorrection.objects.filter(model=tag)
+        CategoryCorrection.objects.filter(
+            model=tag, pk__in=_latest_corrections().values_list("last", flat=True)
+        )
         .exclude(suggested_label="")
         .order_by("-at", "-pk")
         .values_list("suggested_label", "final_category__code")[:limit]

@@ -17,14 +17,16 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
-from zhiwang.classifier.ml import FEATURE_KINDS, QUEUE, FeatureConfig, TrainedModel, decide, train
+from zhiwang.classifier.ml import FEATURE_KINDS, FeatureConfig, TrainedModel, train
 from zhiwang.classifier.ml.evaluation import TARGET_PRECISION, Evaluation, compare
 from zhiwang.classifier.ml.tabular import read_table, require_columns, write_table
+from zhiwang.classifier.ml.training import NOT_MEASURED_DISABLED, measurement_note
 from zhiwang.core.errors import ServiceError
 
 OUTPUT_COLUMNS = ("predicted_label", "confidence", "top_3", "decision")
@@ -32,6 +34,30 @@ OUTPUT_COLUMNS = ("predicted_label", "confidence", "top_3", "decision")
 
 def _joined_text(row: dict[str, str], columns: list[str]) -> str:
     return "\n".join(row.get(c, "") for c in columns if row.get(c, "").strip())
+
+
+def _check_output_file(path: Path) -> None:
+    """Refuse an ``--output`` file that cannot be written, before any work is done.
+
+    A directory, a path under a file, or a folder where no file can be created (read-only,
+    ``/proc``…): the nearest existing folder is tried with a temporary file.
+    """
+    if path.is_dir():
+        raise CommandError(_("%(path)s is a directory; --output names the file to write.") % {"path": path})
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        if not folder.is_dir():
+            raise NotADirectoryError(_("%(path)s is not a directory") % {"path": folder})
+        if path.exists():
+            with open(path, "ab"):
+                pass
+        else:
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+    except OSError as error:
+        raise CommandError(_("Cannot write %(path)s: %(error)s") % {"path": path, "error": error}) from error
 
 
 class Command(BaseCommand):
@@ -178,6 +204,7 @@ class Command(BaseCommand):
         )
         if meta.get("skipped_rows"):
             self.stdout.write(_("Skipped %(count)d rows without a label.") % {"count": meta["skipped_rows"]})
+        note = measurement_note(metrics)
         if metrics.get("macro_f1") is not None:
             self.stdout.write(
                 _(
@@ -192,14 +219,20 @@ class Command(BaseCommand):
                     "threshold": "-" if metrics["threshold"] is None else f"{metrics['threshold']:.3f}",
                 }
             )
+            if note:  # labels too small to be measured
+                self.stdout.write(note)
         else:
             self.stdout.write(_("No cross-validation: the model has no auto-dispatch threshold."))
+            if metrics.get("not_measured") != NOT_MEASURED_DISABLED and note:  # why not
+                self.stdout.write(note)
 
     # --- predict ----------------------------------------------------------------
 
     def _predict(self, options):
         from tqdm import tqdm
 
+        output = Path(options["output"])
+        _check_output_file(output)
         model = TrainedModel.load(options["model"])
         columns, rows = read_table(options["input"])
         require_columns(options["input"], columns, options["text_columns"])
@@ -216,22 +249,30 @@ class Command(BaseCommand):
             for start in range(0, len(rows), chunk):
                 part = rows[start : start + chunk]
                 texts = [_joined_text(r, options["text_columns"]) for r in part]
-                ranked = model.predict(
-                    texts, top_k=options["top_k"], presegmented=options["presegmented"], n_jobs=jobs
+                # the platform's own rule (TrainedModel.predictions): a text with nothing the
+                # model knows (English, digits, punctuation…) gets no label, and one with too
+                # few known words is queued however confident; a person decides both
+                predictions = model.predictions(
+                    texts,
+                    threshold=threshold,
+                    top_k=options["top_k"],
+                    presegmented=options["presegmented"],
+                    n_jobs=jobs,
                 )
-                for row, choices in zip(part, ranked, strict=True):
-                    if model.is_blind(choices):
-                        # nothing in the text the model knows (English, digits, punctuation…):
-                        # no label rather than the first in label order; a person decides
-                        row.update(predicted_label="", confidence="0.0000", top_3="", decision=QUEUE)
-                        continue
-                    row["predicted_label"] = choices[0][0]
-                    row["confidence"] = f"{choices[0][1]:.4f}"
+                for row, prediction in zip(part, predictions, strict=True):
+                    choices = prediction.choices
+                    row["predicted_label"] = choices[0][0] if choices else ""
+                    row["confidence"] = f"{choices[0][1]:.4f}" if choices else "0.0000"
                     row["top_3"] = "; ".join(f"{label}:{p:.3f}" for label, p in choices)
-                    row["decision"] = decide(choices, threshold)
+                    row["decision"] = prediction.decision
                 bar.update(len(part))
         out_columns = [c for c in columns if c not in OUTPUT_COLUMNS] + list(OUTPUT_COLUMNS)
-        write_table(options["output"], out_columns, rows)
+        try:
+            write_table(output, out_columns, rows)
+        except OSError as error:
+            raise CommandError(
+                _("Cannot write %(path)s: %(error)s") % {"path": output, "error": error}
+            ) from error
         self.stdout.write(
             _("Wrote %(count)d rows to %(path)s.") % {"count": len(rows), "path": options["output"]}
         )
@@ -293,6 +334,14 @@ class Command(BaseCommand):
                     "coverage": 100 * result.coverage_at_model_threshold,
                     "precision": 100 * result.precision_at_model_threshold,
                 }
+            )
+        if result.queued_short:
+            self.stdout.write(
+                _(
+                    "%(count)d texts have too few known words and are always queued (counted as "
+                    "never automatic)."
+                )
+                % {"count": result.queued_short}
             )
         if result.unknown_labels:
             self.stdout.write(

@@ -96,3 +96,20 @@ def test_the_api_answers_the_routes_and_refuses_handlers(corrected, as_user, nan
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "auth.forbidden"
     bad = as_user(nanshan_dispatcher).get(f"{API}?min_share=2")
     assert bad.status_code == 400 and bad.json()["error"]["field"] == "min_share"
+
+
+@pytest.mark.django_db
+def test_the_administrator_page_lists_the_route_with_its_rule(corrected, admin_user, client):
+    (found,) = route_corrections(user=admin_user)
+    client.force_login(admin_user)
+    page = client.get("/smart-dispatch/").content.decode()
+    section = page[page.index('data-testid="route-corrections"') :]
+    assert f"/admin/tickets/routingrule/{found.rule.pk}/change/" in section
+    assert "4 (80.0%)" in section and found.to_unit.name in section
+
+
+@pytest.mark.django_db
+def test_the_administrator_page_says_when_no_route_is_corrected(admin_user, client):
+    client.force_login(admin_user)
+    page = client.get("/smart-dispatch/").content.decode()
+    assert 'data-testid="route-corrections"' in page and "/admin/tickets/routingrule/" not in page

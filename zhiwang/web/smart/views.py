@@ -2,7 +2,8 @@
 
 The precision/coverage curve of the active category model on the last N corrected
 tickets, the auto-dispatch threshold, retraining (with progress), comparing a candidate
-with the active model on held-back data, promote and roll back, and the drift status.
+with the active model on held-back data, promote and roll back, the drift status, and the
+routes the dispatchers keep correcting (the routing rules to revisit).
 Thin: each POST calls one service of ``tickets.services.smart``.
 """
 
@@ -17,6 +18,8 @@ from django.views.decorators.http import require_POST
 from zhiwang.classifier.models import ClassifierModel
 from zhiwang.core.errors import ServiceError
 from zhiwang.tickets import smart_selectors
+from zhiwang.tickets.routing_corrections import DEFAULT_DAYS as CORRECTION_DAYS
+from zhiwang.tickets.routing_corrections import route_corrections
 from zhiwang.tickets.services import smart
 from zhiwang.web.tickets.access import role_required
 
@@ -49,6 +52,9 @@ def smart_dispatch(request):
             "drift": smart_selectors.classifier_drift(),
             "runs": runs,
             "running": next((r for r in runs if r.status in ("queued", "running")), None),
+            # the units the rules suggest and the dispatchers keep changing (the rules' owner acts)
+            "corrections": route_corrections(user=request.user),
+            "corrections_days": CORRECTION_DAYS,
         },
     )
 

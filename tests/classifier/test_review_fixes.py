@@ -107,6 +107,15 @@ def test_a_one_word_ticket_is_not_dispatched_automatically(active_model, nanshan
     assert ticket.category_source == CategorySource.MODEL and ticket.classification["decision"] == "auto"
 
 
+def test_the_dispatcher_is_told_why_a_one_word_ticket_waited(active_model, nanshan_building):
+    from zhiwang.tickets.catalogue_selectors import classification_view
+
+    thin = classification_view(submit_free_text(nanshan_building, "垃圾！！！"))
+    ordinary = classification_view(submit_free_text(nanshan_building, RUBBISH_TEXT))
+    assert (thin["decision"], thin["thin"]) == ("queue", True)
+    assert (ordinary["decision"], ordinary["thin"]) == ("auto", False)
+
+
 def test_the_suggestion_panel_does_not_mark_a_one_word_text_automatic(active_model):
     from zhiwang.tickets.catalogue_selectors import category_suggestions
 

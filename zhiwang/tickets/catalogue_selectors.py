@@ -190,8 +190,9 @@ def keyword_suggestions(*, text: str, kind: str = "", limit: int = 5) -> list[Ca
 def classification_view(ticket: Ticket) -> dict:
     """What the classifier said about ``ticket``, for the dispatcher: model, decision, top choices.
 
-    ``{"model", "decision", "source", "source_label", "choices": [{"code", "name", "path",
-    "confidence", "percent", "chosen"}]}``; ``{}`` when no model looked at it. Names come
+    ``{"model", "decision", "thin", "inactive_labels", "source", "source_label", "choices":
+    [{"code", "name", "path", "confidence", "percent", "chosen"}]}``; ``{}`` when no model
+    looked at it. Names come
     from the routing snapshot (no query).
     """
     from zhiwang.tickets.classify import leaf_by_code
@@ -216,6 +217,9 @@ def classification_view(ticket: Ticket) -> dict:
     return {
         "model": record.get("model", ""),
         "decision": record.get("decision", ""),
+        # why a confident answer still waited: too few known words, or a category since switched off
+        "thin": bool(record.get("thin")),
+        "inactive_labels": list(record.get("inactive_labels") or ()),
         "source": ticket.category_source,
         "source_label": str(ticket.get_category_source_display()),
         "choices": choices,

@@ -230,12 +230,7 @@ class Workflow:
                     _("The action “%(action)s” is not allowed in the state “%(state)s”.")
                     % {"action": self._action_label(action), "state": self._state_label(seen)},
                 )
-            permission = self.permissions.get(action)
-            if permission is not None and not permission(actor, obj):
-                raise PermissionDeniedError(
-                    "workflow.permission_denied",
-                    _("You may not do “%(action)s” here.") % {"action": self._action_label(action)},
-                )
+            self.require_permission(action, actor=actor, obj=obj)
             guard = self.guards.get(action)
             if guard is not None and guard(obj, actor=actor, payload=payload) is False:
                 raise ServiceError(
@@ -257,6 +252,18 @@ class Workflow:
                 note=note,
                 payload=payload or {},
                 **(timeline_fields or {}),
+            )
+
+    def require_permission(self, action: str, *, actor, obj: models.Model) -> None:
+        """``PermissionDeniedError`` ``workflow.permission_denied`` unless ``actor`` may do ``action``
+        on ``obj`` (whatever its state). ``apply`` checks it too; a service calls it first when its
+        own checks (e.g. "a request is already pending") would otherwise answer somebody who may
+        not act at all, and tell them more than they may know."""
+        permission = self.permissions.get(action)
+        if permission is not None and not permission(actor, obj):
+            raise PermissionDeniedError(
+                "workflow.permission_denied",
+                _("You may not do “%(action)s” here.") % {"action": self._action_label(action)},
             )
 
     def _state_label(self, value) -> str:

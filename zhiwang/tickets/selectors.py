@@ -509,6 +509,10 @@ def ticket_requests(*, ticket: Ticket) -> QuerySet[TicketRequest]:
 
 
 def ticket_request_get(*, user, ticket: Ticket, request_id: int) -> TicketRequest:
+    """One of the handler's requests on a ticket ``user`` sees (``ticket_get``); staff only, as the
+    detail's ``requests`` list: to the reporter a request id is simply not there (404)."""
+    if not is_staff_viewer(user):
+        raise Http404(request_id)
     try:
         return ticket.requests.get(pk=request_id)
     except TicketRequest.DoesNotExist:

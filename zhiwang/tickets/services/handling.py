@@ -24,6 +24,7 @@ from zhiwang.tickets.services.transition import (
     require_text,
     withdraw_pending_requests,
 )
+from zhiwang.tickets.workflow import TICKET_WORKFLOW
 
 
 @transaction.atomic
@@ -64,6 +65,9 @@ def ticket_request(
         raise ServiceError(
             "tickets.request_kind_unknown", _("Unknown request %(kind)s.") % {"kind": kind}, field="kind"
         )
+    # permission before the request's own checks: "another request is pending" would tell
+    # somebody who may not ask (the reporter) that the unit asked for something
+    TICKET_WORKFLOW.require_permission(action, actor=actor, obj=ticket)
     reason = require_text(reason, "reason", _("Give a reason."))
     legal_basis = (legal_basis or "").strip()
     limit = TicketRequest._meta.get_field("legal_basis").max_length
@@ -124,6 +128,14 @@ def ticket_request(
     return request
 
 
+#: The action deciding a request of each kind: ``_DECISIONS[kind][approve]``.
+_DECISIONS = {
+    RequestKind.RETURN: {True: A.APPROVE_RETURN, False: A.REFUSE_RETURN},
+    RequestKind.EXTENSION: {True: A.APPROVE_EXTENSION, False: A.REFUSE_EXTENSION},
+    RequestKind.SUSPENSION: {True: A.APPROVE_SUSPENSION, False: A.REFUSE_SUSPENSION},
+}
+
+
 @transaction.atomic
 def ticket_decide(
     *, request: TicketRequest, approve: bool, actor, note: str = "", expected_version: int | None = None
@@ -135,6 +147,8 @@ def ticket_decide(
     Suspension approved: the clock stops until ``ticket_resume``. A refusal needs a note.
     """
     request = TicketRequest.objects.select_for_update().get(pk=request.pk)
+    # permission first: "already decided (refused)" would tell anybody the request's fate
+    TICKET_WORKFLOW.require_permission(_DECISIONS[request.kind][approve], actor=actor, obj=request.ticket)
     if request.status != RequestStatus.PENDING:
         raise ServiceError(
             "tickets.request_decided",

@@ -62,3 +62,23 @@ def test_deciding_is_checked_before_the_requests_state(accepted, sub_handler, na
         services.ticket_decide(request=request, approve=True, actor=sub_handler)
     request.refresh_from_db()
     assert request.status == RequestStatus.REFUSED
+
+
+def test_the_handling_unit_may_not_unmask_a_whistle_blower(dispatched, sub_handler, nanshan_dispatcher):
+    """A 举报 report may be about the very unit handling it: its reporter's phone stays with the
+    centre (the dispatcher may still call back)."""
+    report = dispatched(kind="report")
+    with pytest.raises(PermissionDeniedError):
+        services.ticket_reveal_contact(ticket=report, actor=sub_handler, reason="回电")
+    assert services.ticket_reveal_contact(ticket=report, actor=nanshan_dispatcher, reason="回电")
+    complaint = dispatched()
+    assert services.ticket_reveal_contact(ticket=complaint, actor=sub_handler, reason="回电")
+
+
+def test_a_deactivated_units_handler_acts_no_more(dispatched, sub_handler):
+    from zhiwang.accounts.models import OrgUnit, User
+
+    ticket = dispatched()
+    OrgUnit.objects.filter(pk=sub_handler.org_unit_id).update(is_active=False)
+    with pytest.raises(PermissionDeniedError):
+        services.ticket_accept(ticket=ticket, actor=User.objects.get(pk=sub_handler.pk))

@@ -146,14 +146,21 @@ def is_dispatcher_or_leader(actor, ticket) -> bool:
 
 
 def is_handler(actor, ticket) -> bool:
-    """A member of the handling unit (handler role), or an administrator."""
+    """A member of the handling unit (handler role) while the unit is active, or an administrator.
+
+    A deactivated unit (dissolved, merged into another) acts no more: its open tickets wait for
+    a dispatcher to reassign them.
+    """
     if _role(actor) == "administrator":
         return True
-    return (
+    if not (
         _role(actor) == "handler"
         and ticket.handling_unit_id is not None
         and getattr(actor, "org_unit_id", None) == ticket.handling_unit_id
-    )
+    ):
+        return False
+    unit = getattr(actor, "org_unit", None)
+    return unit is not None and unit.is_active
 
 
 def is_operator_or_dispatcher(actor, ticket) -> bool:
@@ -201,8 +208,19 @@ def is_involved(actor, ticket) -> bool:
 
 
 def may_see_contact(actor, ticket) -> bool:
-    """Who may unmask the reporter's phone (with a reason, logged): those who must call back."""
-    return actor is not None and (is_operator_or_dispatcher(actor, ticket) or is_handler(actor, ticket))
+    """Who may unmask the reporter's phone (with a reason, logged): those who must call back.
+
+    On a confidential ticket (a 举报 report, a petition, a category never published:
+    ``tickets.disclosure``) only the intake operators and dispatchers: the handling unit may be
+    the very unit reported on, and a whistle-blower's identity stays with the centre.
+    """
+    if actor is None:
+        return False
+    if is_operator_or_dispatcher(actor, ticket):
+        return True
+    from zhiwang.tickets.disclosure import is_confidential
+
+    return is_handler(actor, ticket) and not is_confidential(ticket)
 
 
 #: The roles for which ``may_see_contact`` can hold on some ticket (the rest never call back).

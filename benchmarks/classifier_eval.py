@@ -195,11 +195,10 @@ def run_cv(texts, labels, folds: int, ablation: bool, log) -> tuple[list[dict], 
     started = time.perf_counter()
     for train_idx, test_idx in splits:
         model = train([texts[i] for i in train_idx], [labels[i] for i in train_idx], presegmented=True, cv=5)
-        fold_proba = model.predict_proba([texts[i] for i in test_idx], presegmented=True)
+        fold_proba, evidence = model.score([texts[i] for i in test_idx], presegmented=True)
         order = [model.labels.index(n) for n in names]
         proba[test_idx] = fold_proba[:, order]
-        threshold = model.threshold
-        auto[test_idx] = fold_proba.max(axis=1) >= (np.inf if threshold is None else threshold)
+        auto[test_idx] = automatic(model, fold_proba, evidence)
     correct = proba.argmax(axis=1) == y
     ours = summarize(
         "ours: lexicon words + char 1-3-grams, LinearSVC, sigmoid-calibrated",
@@ -235,6 +234,15 @@ def run_cv(texts, labels, folds: int, ablation: bool, log) -> tuple[list[dict], 
     return rows, {"ablation": ablations, "n": len(y), "duplicates": int(len(y) - len(set(groups)))}
 
 
+def automatic(model, proba: np.ndarray, evidence: np.ndarray) -> np.ndarray:
+    """Which texts the platform dispatches on its own: top probability at the model's stored
+    threshold and at least ``MIN_EVIDENCE`` known words (a thin or blind text always waits)."""
+    from zhiwang.classifier.ml.selective import MIN_EVIDENCE
+
+    threshold = model.threshold
+    return (proba.max(axis=1) >= (np.inf if threshold is None else threshold)) & (evidence >= MIN_EVIDENCE)
+
+
 def run_holdout(texts, labels, raw_texts, raw_labels, log) -> dict:
     from zhiwang.classifier.ml import prepare, train
 
@@ -243,9 +251,9 @@ def run_holdout(texts, labels, raw_texts, raw_labels, log) -> dict:
     names = sorted(set(labels))
     y_raw = np.array([names.index(label) for label in raw_labels])
     model = train([texts[i] for i in keep], [labels[i] for i in keep], presegmented=True, cv=5)
-    proba = model.predict_proba(raw_texts, presegmented=False)[:, [model.labels.index(n) for n in names]]
-    threshold = model.threshold
-    auto = proba.max(axis=1) >= (np.inf if threshold is None else threshold)
+    scored, evidence = model.score(raw_texts, presegmented=False)
+    proba = scored[:, [model.labels.index(n) for n in names]]
+    auto = automatic(model, scored, evidence)
     correct = proba.argmax(axis=1) == y_raw
     ours = summarize(
         "ours",

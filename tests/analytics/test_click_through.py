@@ -47,6 +47,11 @@ def nanshan(user):
     return selectors.place_for(user=user, code=NANSHAN)
 
 
+def past_due(ticket) -> datetime:
+    """A moment after the ticket's deadline: an urge then is overdue (one before it is not)."""
+    return ticket.due_at + timedelta(minutes=1)
+
+
 @pytest.fixture
 def viewer(client, nanshan_dispatcher):
     client.force_login(nanshan_dispatcher)
@@ -81,23 +86,25 @@ def closed_on_wed(frozen_now, in_follow_up, nanshan_dispatcher):  # noqa: F811
 def test_overdue_now_lists_the_tickets_in_an_overdue_episode(
     frozen_now, make_ticket, dispatched, accepted, luohu, nanshan_dispatcher, sub_handler, viewer
 ):
-    """Was the viewer's whole list (``overdue=true``, which the form refused, dropped every filter);
-    with ``overdue=1`` none (an urge before the deadline counts as overdue on the dashboards)."""
+    """Was the viewer's whole list (``overdue=true``, which the form refused, dropped every filter).
+    The urges are made past the deadline (``now``): one before it is not overdue
+    (test_urge_before_deadline.py)."""
     from zhiwang.tickets.services import ticket_reply, ticket_urge
 
     frozen_now(MON)
     make_ticket(), make_ticket()  # open, never overdue
     urged = dispatched()
-    ticket_urge(ticket_id=urged.pk, actor=nanshan_dispatcher)
+    ticket_urge(ticket_id=urged.pk, actor=nanshan_dispatcher, now=past_due(urged))
     answered = accepted()
-    ticket_urge(ticket_id=answered.pk, actor=nanshan_dispatcher)
+    ticket_urge(ticket_id=answered.pk, actor=nanshan_dispatcher, now=past_due(answered))
     answered.refresh_from_db()
     ticket_reply(ticket=answered, actor=sub_handler, reply="已处理完毕。")  # the reply ends the episode
     elsewhere = luohu()
     from zhiwang.tickets.services import ticket_dispatch
 
     ticket_dispatch(ticket=elsewhere, unit=sub_handler.org_unit, actor=None)
-    ticket_urge(ticket_id=elsewhere.pk, actor=None)
+    elsewhere.refresh_from_db()
+    ticket_urge(ticket_id=elsewhere.pk, actor=None, now=past_due(elsewhere))
     s = selectors.summary(place=nanshan(nanshan_dispatcher), start=day(MON), end=day(MON) + timedelta(1))
     assert s.is_current and s.stocks["overdue_open"] == 1
     assert listed(viewer, s.links["overdue_open"]) == 1
@@ -124,12 +131,12 @@ def test_overdue_now_counts_a_ticket_warned_past_its_deadline(
 
 
 def test_overdue_at_the_end_of_a_past_window(frozen_now, accepted, nanshan_dispatcher, sub_handler, viewer):
-    """Urged Monday, replied Wednesday: overdue at the end of Monday, not now."""
+    """Urged Monday (past the deadline), replied Wednesday: overdue at the end of Monday, not now."""
     from zhiwang.tickets.services import ticket_reply, ticket_urge
 
     frozen_now(MON)
     ticket = accepted()
-    ticket_urge(ticket_id=ticket.pk, actor=nanshan_dispatcher)
+    ticket_urge(ticket_id=ticket.pk, actor=nanshan_dispatcher, now=past_due(ticket))
     frozen_now(WED)
     ticket.refresh_from_db()
     ticket_reply(ticket=ticket, actor=sub_handler, reply="已处理完毕。")
@@ -223,8 +230,8 @@ def test_each_trend_series_links_its_own_tickets(
 
     frozen_now(WED + timedelta(hours=1))
     urged = dispatched()
-    ticket_urge(ticket_id=urged.pk, actor=nanshan_dispatcher)
-    ticket_urge(ticket_id=urged.pk, actor=nanshan_dispatcher)  # already overdue: no new episode
+    ticket_urge(ticket_id=urged.pk, actor=nanshan_dispatcher, now=past_due(urged))
+    ticket_urge(ticket_id=urged.pk, actor=nanshan_dispatcher, now=past_due(urged))  # no new episode
     rows = selectors.trend(place=nanshan(nanshan_dispatcher), start=day(MON), end=day(WED) + timedelta(1))
     wednesday = rows[-1]
     assert (wednesday["received"], wednesday["closed"], wednesday["overdue"]) == (1, 1, 1)
@@ -270,7 +277,7 @@ def test_unit_rows_link_the_window_and_the_units_events(
     frozen_now(WED)
     dispatched()
     moved = accepted()
-    ticket_urge(ticket_id=moved.pk, actor=nanshan_dispatcher)
+    ticket_urge(ticket_id=moved.pk, actor=nanshan_dispatcher, now=past_due(moved))
     moved.refresh_from_db()
     # now the bureau's: the office's dispatch and urge stay the office's
     ticket_reassign(ticket=moved, unit=handler.org_unit, actor=nanshan_dispatcher, note="不属本单位")

@@ -282,14 +282,18 @@ def test_a_transfer_leaves_the_open_count_without_counting_as_closed(accepted, n
 
 @pytest.mark.django_db
 def test_a_change_of_category_moves_the_tickets_counts_and_rebuild_agrees(dispatched, nanshan_dispatcher):
-    """Received, dispatched and urged (an overdue episode) under one category, then corrected
-    twice: every count of the ticket now sits under the last category, as a rebuild puts it."""
+    """Received, dispatched and urged past the deadline (an overdue episode) under one category,
+    then corrected twice: every count of the ticket now sits under the last category, as a
+    rebuild puts it."""
+    from datetime import timedelta
+
     from zhiwang.tickets.models import Category
     from zhiwang.tickets.services import ticket_recategorise, ticket_urge
 
     ticket = dispatched()
     first = ticket.category_id
-    ticket = ticket_urge(ticket_id=ticket.pk, actor=nanshan_dispatcher, note="快办")
+    past_due = ticket.due_at + timedelta(minutes=1)
+    ticket = ticket_urge(ticket_id=ticket.pk, actor=nanshan_dispatcher, note="快办", now=past_due)
     ticket = ticket_recategorise(ticket=ticket, category="GI0301", actor=nanshan_dispatcher)
     ticket = ticket_recategorise(ticket=ticket, category="GI0201", actor=nanshan_dispatcher)
     last = Category.objects.get(code="GI0201").pk

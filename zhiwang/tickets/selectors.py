@@ -120,8 +120,8 @@ ENDS_OPEN = (
     TicketAction.TRANSFER,
 )
 #: An overdue episode, as the dashboards count "overdue" (docs/analytics.md): it starts with the
-#: sweep's overdue warning, an urge (催办) or a supervision (督办), and ends with a reply, an
-#: approved extension or return, a reopening, or the end of the ticket here.
+#: sweep's overdue warning, an urge (催办) made after the deadline or a supervision (督办), and ends
+#: with a reply, an approved extension or return, a reopening, or the end of the ticket here.
 OVERDUE_ENDS = (
     TicketAction.REPLY,
     TicketAction.APPROVE_EXTENSION,
@@ -131,10 +131,21 @@ OVERDUE_ENDS = (
 )
 
 
+#: An urge's payload key: whether the deadline had passed when it was urged (the clock's
+#: ``services.clock.URGE_OVERDUE_KEY``, not imported: the services import this module).
+URGE_OVERDUE_KEY = "overdue"
+
+
 def _went_overdue() -> Q:
-    """Rows that start an overdue episode unless the ticket is in one already."""
-    return Q(action__in=(TicketAction.URGE, TicketAction.SUPERVISE)) | Q(
-        action=TicketAction.WARN, payload__kind="overdue"
+    """Rows that start an overdue episode unless the ticket is in one already (the rollups'
+    ``went_overdue``): a supervision, the overdue warning, an urge made after the deadline
+    (``payload.overdue`` true) or one written before urges said (no key: it counts; tested with
+    ``has_key``, since a missing key compares as NULL, which would be false)."""
+    urge_overdue = Q(**{f"payload__{URGE_OVERDUE_KEY}": True}) | ~Q(payload__has_key=URGE_OVERDUE_KEY)
+    return (
+        Q(action=TicketAction.SUPERVISE)
+        | Q(action=TicketAction.WARN, payload__kind="overdue")
+        | (Q(action=TicketAction.URGE) & urge_overdue)
     )
 
 

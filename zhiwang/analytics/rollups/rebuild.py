@@ -28,6 +28,7 @@ from zhiwang.analytics.models import (
 from zhiwang.analytics.rollups.rules import ENDS_OPEN, OVERDUE_ENDS, _tz
 from zhiwang.analytics.rollups.writes import _counter_fields, _state
 from zhiwang.tickets.models import Satisfaction, Ticket, TicketEvent
+from zhiwang.tickets.services.clock import URGE_OVERDUE_KEY
 from zhiwang.tickets.workflow import TicketAction as A
 
 #: The wide tables derived from ``RollupFact`` by summing (their key is a subset of its key).
@@ -41,7 +42,17 @@ def _flag(condition: Q) -> Case:
 
 
 def _went_overdue() -> Q:
-    return Q(action__in=[A.URGE, A.SUPERVISE]) | Q(action=A.WARN, payload__kind="overdue")
+    """``rules.went_overdue`` in SQL: a supervision, the overdue warning, or an urge made after the
+    deadline (``payload.overdue`` true) or written before urges said (no such key: it counts).
+
+    The missing key is tested with ``has_key`` rather than left to the comparison: a missing key
+    compares as SQL NULL on both backends (``payload -> 'overdue'`` on PostgreSQL,
+    ``JSON_EXTRACT`` on SQLite), and a condition over NULL would silently be false.
+    """
+    urge_overdue = Q(**{f"payload__{URGE_OVERDUE_KEY}": True}) | ~Q(payload__has_key=URGE_OVERDUE_KEY)
+    return (
+        Q(action=A.SUPERVISE) | Q(action=A.WARN, payload__kind="overdue") | (Q(action=A.URGE) & urge_overdue)
+    )
 
 
 def _event_rows(last_pk: int):

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from zhiwang.analytics.models import COUNTER_FIELDS
 from zhiwang.tickets.models import Satisfaction, Ticket
+from zhiwang.tickets.services.clock import URGE_OVERDUE_KEY
 from zhiwang.tickets.workflow import TicketAction as A
 
 #: Kept for the alert and dashboard code: the whole city is node 0.
@@ -96,6 +97,21 @@ def local_day(moment: datetime) -> date:
     return timezone.localtime(moment, _tz()).date() if timezone.is_aware(moment) else moment.date()
 
 
+def went_overdue(action: str, payload: dict | None) -> bool:
+    """Whether a row starts an overdue episode (unless the ticket is in one already).
+
+    The sweep's overdue warning and a supervision (督办, only after the deadline) do; an urge (催办)
+    does when the deadline had passed (``payload["overdue"]`` true). An urge row without the key
+    was written before urges recorded it and keeps the meaning it was counted with (it counts),
+    so a rebuild of old history equals what was counted then. The rebuild and the ticket list
+    state the same rule in SQL (``rebuild._went_overdue``, ``tickets.selectors._went_overdue``).
+    """
+    payload = payload or {}
+    if action == A.URGE:
+        return URGE_OVERDUE_KEY not in payload or payload[URGE_OVERDUE_KEY] is True
+    return action == A.SUPERVISE or (action == A.WARN and payload.get("kind") == "overdue")
+
+
 def event_deltas(
     action: str, payload: dict | None, facts: TicketFacts, overdue: bool
 ) -> tuple[list[str], list[str], bool]:
@@ -128,8 +144,7 @@ def event_deltas(
             plus += ["rated", payload["satisfaction"]]
             if payload.get("resolved"):
                 plus.append("resolved")
-    went_overdue = action in (A.URGE, A.SUPERVISE) or (action == A.WARN and payload.get("kind") == "overdue")
-    if went_overdue and not overdue:
+    if went_overdue(action, payload) and not overdue:
         plus += ["overdue", "overdue_open"]
         overdue = True
     elif overdue and action in OVERDUE_ENDS:

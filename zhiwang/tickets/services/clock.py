@@ -52,6 +52,11 @@ SWEPT_STATUSES = (TicketStatus.DISPATCHED, TicketStatus.ACCEPTED)
 #: ``clock_stage`` values (Ticket.clock_stage): running → warned → urged → supervised.
 RUNNING, WARNED, URGED, SUPERVISED = 0, 1, 2, 3
 
+#: An urge (催办) row's payload key: whether the ticket's deadline had passed when it was urged.
+#: The dashboards count only such an urge as overdue (a dispatcher may urge before the deadline);
+#: an urge row without the key, written before urges recorded it, counts as it always did.
+URGE_OVERDUE_KEY = "overdue"
+
 
 # --- settings ---------------------------------------------------------------
 
@@ -291,6 +296,7 @@ def _steps(now: datetime) -> list[_Step]:
             note=lambda row: _("Urge notice: the deadline has passed. Reply without delay."),
             notification_kind="urged",
             message=lambda row, note: _("Urge notice for %(number)s.") % {"number": row["number"]},
+            payload=lambda row: {URGE_OVERDUE_KEY: True},  # only ever after the deadline
         ),
         _Step(
             kind=ClockAlert.Kind.SUPERVISE,

@@ -11,7 +11,7 @@ from zhiwang.tickets.models import (
     Ticket,
 )
 from zhiwang.tickets.notify import notify_unit
-from zhiwang.tickets.services.clock import supervision_point, warning_note
+from zhiwang.tickets.services.clock import URGE_OVERDUE_KEY, supervision_point, warning_note
 from zhiwang.tickets.services.transition import (
     A,
     apply_transition,
@@ -57,15 +57,18 @@ def ticket_urge(
     """催办: by a dispatcher or leader at any time, or by the sweep once the deadline has passed.
 
     Once the deadline has passed, the first urge starts the supervision countdown
-    (``ZHIWANG_SUPERVISE_AFTER_DAYS`` working days).
+    (``ZHIWANG_SUPERVISE_AFTER_DAYS`` working days). The row's ``payload["overdue"]`` says whether
+    the deadline had passed (strictly): only then does the urge count as overdue on the
+    dashboards (an urge before the deadline is a reminder, not a breach).
     """
     ticket = locked_ticket(ticket_id)
     if _moved_on(ticket, A.URGE, actor):
         return ticket
     now = now or timezone.now()
+    overdue = ticket.due_at is not None and now > ticket.due_at
     ticket.escalation_level = max(ticket.escalation_level, 1)
     fields = ["escalation_level"]
-    if ticket.due_at and now > ticket.due_at and ticket.clock_stage < 2:
+    if overdue and ticket.clock_stage < 2:
         ticket.clock_stage = 2
         ticket.supervise_at = supervision_point(urged_at=now)
         fields += ["clock_stage", "supervise_at"]
@@ -74,6 +77,7 @@ def ticket_urge(
         A.URGE,
         actor=actor,
         note=note or _("Please speed up."),
+        payload={URGE_OVERDUE_KEY: overdue},
         fields=fields,
         expected_version=expected_version,
     )

@@ -434,6 +434,8 @@ def _crossed(events, alerts, ticket, kind, deadline, at, status, unit, *, stage=
     action, payload_kind = _CROSSED_ACTIONS[kind]
     payload = {"kind": payload_kind} if payload_kind else {}
     payload["deadline"] = timezone.localtime(deadline).isoformat()
+    if action == A.URGE:
+        payload["overdue"] = True  # the sweep urges after expiry, as services.clock marks it
     events.append(_event(action, at, status, status, unit, **payload))
     alerts.append(ClockAlert(kind=kind, deadline=deadline))
     if stage is not None:

@@ -16,7 +16,8 @@ class TicketTrack(models.Model):
 
     ``last_event`` makes counting idempotent (a row at or below it is never counted again);
     ``overdue`` is whether the ticket is in an overdue episode (entered on the first overdue
-    warning, urge or supervision; left on reply, extension, reopening, return or a final state).
+    warning, urge after the deadline or supervision; left on reply, extension, reopening,
+    return or a final state).
     """
 
     ticket_id = models.BigIntegerField(_("ticket"), primary_key=True)

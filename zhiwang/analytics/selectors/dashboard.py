@@ -63,8 +63,8 @@ def stock_links(place: Place, end: date, **filters) -> dict[str, str]:
 
     A window ending after today: the open tickets now; one ending before: those received
     before its end and not ended (closed, answered, rejected, merged, transferred) by then.
-    Overdue: the tickets in an overdue episode at that moment (overdue warning, urge or
-    supervision not yet followed by a reply, extension, return, reopening or the end).
+    Overdue: the tickets in an overdue episode at that moment (overdue warning, urge after the
+    deadline or supervision, not yet followed by a reply, extension, return, reopening or the end).
     """
     current = end > timezone.localdate()
     return {

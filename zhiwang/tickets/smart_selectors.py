@@ -14,6 +14,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from zhiwang.classifier import selectors as classifier_selectors
 from zhiwang.classifier.ml.selective import PrecisionCoverageCurve, precision_coverage_curve
@@ -26,6 +30,8 @@ from zhiwang.tickets.services.smart import corrected_rows, recent_agreement, rec
 TABLE_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99)
 #: Points of the chart at most (evenly thinned; the table rows are exact).
 CHART_POINTS = 200
+#: Below this many corrected tickets the figures swing with every ticket: the page says so.
+MIN_RELIABLE_TICKETS = 30
 
 
 @dataclass
@@ -41,7 +47,10 @@ class CurveRow:
         return round(100 * self.coverage, 1)
 
     @property
-    def precision_percent(self) -> float:
+    def precision_percent(self) -> float | None:
+        """None when no ticket reaches the threshold: a precision of nothing is not 100 % (nor 0 %)."""
+        if not self.count:
+            return None
         return round(100 * self.precision, 1)
 
 
@@ -72,6 +81,15 @@ class CurveView:
     held_back: int = 0
     cutoff_at: str | None = None
     queued_short: int = 0
+
+    @property
+    def too_few(self) -> bool:
+        """Measured on fewer than ``MIN_RELIABLE_TICKETS`` corrected tickets: a rough guide only."""
+        return 0 < self.total < MIN_RELIABLE_TICKETS
+
+    @property
+    def min_reliable(self) -> int:
+        return MIN_RELIABLE_TICKETS
 
 
 def _unseen_examples(model: ClassifierModel, last: int) -> tuple[list[tuple[int, int, str, str]], dict]:
@@ -139,8 +157,30 @@ def classifier_curve(*, last: int = 500) -> CurveView:
 
 
 def classifier_models() -> list[ClassifierModel]:
-    """The category model's versions, newest first, with their held-back figures when measured."""
-    return list(classifier_selectors.model_list(name=MODEL_NAME))
+    """The category model's versions, newest first, with their held-back figures when measured.
+
+    Each carries ``held_back_measured_at``: when the held-back figures were measured, as an aware
+    datetime (the metrics keep a UTC ISO string; pages show it in local time), or None.
+    """
+    models = list(classifier_selectors.model_list(name=MODEL_NAME))
+    for model in models:
+        held_back = (model.metrics or {}).get("held_back")
+        measured = held_back.get("measured_at") if isinstance(held_back, dict) else None
+        model.held_back_measured_at = _aware(measured)
+    return models
+
+
+def _aware(value) -> datetime | None:
+    """An ISO 8601 string as an aware datetime (UTC when it names no offset); None if it is none."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = parse_datetime(value)
+    except ValueError:
+        return None
+    if parsed is None:
+        return None
+    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, UTC)
 
 
 def classifier_drift():

@@ -44,12 +44,25 @@ def division_root(request):
     return render(request, "web/division_roots.html", {"roots": roots})
 
 
+def _breadcrumbs(user, division, *, including_self: bool = False) -> list[tuple]:
+    """City → … → ``division``'s parent (and ``division`` itself when asked), each with whether
+    ``user`` may open it: a crumb the user may not see is shown as text, never as a link (404)."""
+    chain = geo_selectors.division_ancestors(division=division)
+    if including_self:
+        chain.append(division)
+    visible = set(
+        geo_selectors.division_list(user=user)
+        .filter(pk__in=[d.pk for d in chain])
+        .values_list("pk", flat=True)
+    )
+    return [(d, d.pk in visible) for d in chain]
+
+
 @login_required
 def division_detail(request, code: str):
     user = request.user
     division = geo_selectors.division_get(user=user, code=code)
-    visible_ids = set(geo_selectors.division_list(user=user).values_list("pk", flat=True))
-    ancestors = [(a, a.pk in visible_ids) for a in geo_selectors.division_ancestors(division=division)]
+    ancestors = _breadcrumbs(user, division)
     if division.level == "community":
         children = list(geo_selectors.grid_list(user=user, community=division))
         features = geo_selectors.feature_collection(children, kind="grid")
@@ -90,7 +103,7 @@ def grid_detail(request, code: str):
         {
             "grid": grid,
             "community": community,
-            "ancestors": [community.parent.parent, community.parent, community],
+            "ancestors": _breadcrumbs(user, community, including_self=True),
             "members": account_selectors.grid_members(user=user, grid=grid),
             "buildings": buildings,
             "features": geo_selectors.feature_collection([grid], kind="grid"),

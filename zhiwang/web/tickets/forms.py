@@ -15,7 +15,14 @@ from django.utils.translation import gettext_lazy as _
 
 from zhiwang.core.errors import ServiceError
 from zhiwang.tickets import selectors
-from zhiwang.tickets.models import Channel, RequestKind, Satisfaction, TicketKind, Urgency
+from zhiwang.tickets.models import (
+    Channel,
+    RequestKind,
+    Satisfaction,
+    TicketKind,
+    Urgency,
+    normalize_phone,
+)
 from zhiwang.web.tickets.uploads import validate_uploads
 
 TOKEN_SALT = "zhiwang.web.tickets.form-token"
@@ -212,6 +219,14 @@ class ReportForm(AccessibleForm, PlaceFields):
         super().__init__(*args, **kwargs)
         category_picker(self.fields["category"], leaves)
         self.fields["reporter_name"].widget.attrs["autocomplete"] = "name"
+
+    def clean_reporter_phone(self) -> str:
+        """The service's own check (``normalize_phone``), here too: with the other field errors at
+        once, not only on a second submit once everything else is right."""
+        value = self.cleaned_data["reporter_phone"]
+        if value and not normalize_phone(value):
+            raise forms.ValidationError(_("The phone number is not valid."), code="phone_invalid")
+        return value
 
 
 class IntakeForm(AccessibleForm, PlaceFields):

@@ -169,16 +169,40 @@ def track(request):
     return render(request, "web/tickets/track.html", {"form": form})
 
 
+def public_steps(events) -> list[dict]:
+    """The citizen's progress list: the public events in plain words, a step repeated back to back
+    shown once (at its latest time). A reply the reviewer sent back is internal, and so is the
+    send-back: the unit's second reply would otherwise read "replied, being checked" twice."""
+    steps: list[dict] = []
+    for event in events:
+        text = citizen_event_text(event)
+        if steps and steps[-1]["text"] == text:
+            steps[-1]["at"] = event.at
+        else:
+            steps.append({"at": event.at, "text": text})
+    return steps
+
+
+#: The answer is out (released, or the request ended): no answer is expected any more.
+_ANSWER_OUT = (*selectors.ANSWERED_STATUSES, TicketStatus.MERGED)
+
+
 def track_detail(request, number):
     ticket, _phone = _lookup(request, number)
     if ticket is None:
         return _track_again(number)
     label, explanation = citizen_status(ticket.status)
-    timeline = [{"at": e.at, "text": citizen_event_text(e)} for e in ticket.events]
+    expected_by = None if ticket.closed_at or ticket.status in _ANSWER_OUT else ticket.due_at
     return render(
         request,
         "web/tickets/track_detail.html",
-        {"ticket": ticket, "status_label": label, "status_explanation": explanation, "timeline": timeline},
+        {
+            "ticket": ticket,
+            "status_label": label,
+            "status_explanation": explanation,
+            "timeline": public_steps(ticket.events),
+            "expected_by": expected_by,
+        },
     )
 
 

@@ -134,17 +134,50 @@ def _stale(ui, ticket, posted: str) -> str:
     ) % {"number": ticket.number, "status": ticket.get_status_display(), "version": ticket.version}
 
 
+def inline_form_id(ui, ticket) -> str:
+    """The id of a list row's small form (``_action_form.html`` with ``compact``)."""
+    return f"inline-{ui.slug}-{ticket.number}"
+
+
+def _posted_inline(request, ui, ticket) -> bool:
+    """An htmx post of a list row's small form (the queue, the inbox, the verification list):
+    htmx names the form that sent it in ``HX-Trigger``. A plain post never is."""
+    return request.headers.get("HX-Request") == "true" and request.headers.get(
+        "HX-Trigger"
+    ) == inline_form_id(ui, ticket)
+
+
+def _render_inline(request, ui, ticket, form):
+    """The row's form alone, with its errors next to the fields, swapped in place of the form that
+    was sent (``HX-Retarget``/``HX-Reswap``): the list stays, and so does its URL."""
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        target = ""
+    context = {"ticket": ticket, "ui": ui, "form": form, "compact": True, "next": target}
+    response = render(request, "web/tickets/_action_form.html", context)
+    response["HX-Retarget"] = f"#{inline_form_id(ui, ticket)}"
+    response["HX-Reswap"] = "outerHTML"
+    return response
+
+
 @require_POST
 @role_required(TICKET_READER_ROLES)
 def ticket_act(request, number, slug):
-    """Run one action: success → back (303) with a message; refusal → the page with the error."""
+    """Run one action: success → back (303) with a message; refusal → the page with the error.
+
+    A list row's small form posted by htmx gets only itself back when its fields are refused
+    (``_render_inline``); conflicts and refusals of the action itself still show the ticket page.
+    """
     user = request.user
     ticket = selectors.ticket_get(user=user, number=number)
     ui = actions.BY_SLUG.get(slug)
     if ui is None:
         raise Http404(slug)
     pending = _pending(selectors.ticket_requests(ticket=ticket))
-    form = actions.build_form(ui, ticket, user, data=request.POST, files=request.FILES)
+    inline = _posted_inline(request, ui, ticket)
+    # a row's form names its fields after the ticket (``views.work._inline_forms``): the same here
+    auto_id = f"id_{ticket.number}_%s" if inline else "id_%s"
+    form = actions.build_form(ui, ticket, user, data=request.POST, files=request.FILES, auto_id=auto_id)
     conflict = _stale(ui, ticket, request.POST.get(f"{ui.slug}-expected_version", ""))
     if conflict:  # before "you may not": the action may be gone only because the ticket moved on
         return _render(request, ticket, conflict=conflict, status=409)
@@ -157,6 +190,8 @@ def ticket_act(request, number, slug):
         messages.error(request, refusal)
         return _render(request, ticket, status=403)
     if not form.is_valid():
+        if inline:
+            return _render_inline(request, ui, ticket, form)
         return _render(request, ticket, failed=ui, failed_form=form)
     try:
         message = actions.run(ui, ticket, user, form, pending=pending)
@@ -172,6 +207,8 @@ def ticket_act(request, number, slug):
     except ServiceError as error:
         apply_service_error(form, error)
         ticket = selectors.ticket_get(user=user, number=number)
+        if inline:
+            return _render_inline(request, ui, ticket, form)
         return _render(request, ticket, failed=ui, failed_form=form)
     messages.success(request, f"{ticket.number}: {message}")
     target = _next_url(request, ticket)

@@ -17,6 +17,8 @@ from django.utils.translation import gettext as _
 
 from zhiwang.core.errors import ServiceError
 from zhiwang.tickets import selectors, services
+from zhiwang.tickets.models import TicketStatus
+from zhiwang.tickets.workflow import TicketAction
 from zhiwang.web.tickets.access import DISPATCH_ROLES, INTAKE_ROLES, role_required
 from zhiwang.web.tickets.forms import (
     REQUEST_KINDS,
@@ -36,19 +38,27 @@ def _leaves():
     return category_choices(kinds={k for k, _label in REQUEST_KINDS})
 
 
-def duplicates_for(*, user, leaves, category_code: str, address_text: str = "", lon=None, lat=None):
-    """Open tickets of the category at the place the operator typed, those the operator may see."""
+#: Why the duplicate check found nothing (``duplicate_check``): it ran, or it could not run yet.
+DUPLICATES_CHECKED = "checked"
+DUPLICATES_NEED_FIELDS = "need_fields"  # no category or no place typed yet
+DUPLICATES_NO_PLACE = "no_place"  # the place typed is not one the city knows
+
+
+def duplicate_check(*, user, leaves, category_code: str, address_text: str = "", lon=None, lat=None):
+    """(how, tickets): the open tickets of the category at the place the operator typed, those the
+    operator may see, and whether the check ran at all (``DUPLICATES_*``), so that the panel does
+    not say "none found" when nothing was looked for."""
     category = next((leaf.category for leaf in leaves if leaf.code == category_code), None)
     if category is None or not (address_text.strip() or (lon is not None and lat is not None)):
-        return []
+        return DUPLICATES_NEED_FIELDS, []
     try:
         place = services.locate_place(lon=lon, lat=lat, address_text=address_text)
     except ServiceError:
-        return []  # the submit itself reports a bad place next to the field
+        return DUPLICATES_NO_PLACE, []  # the submit itself reports a bad place next to the field
     if place.finest is None:
-        return []
+        return DUPLICATES_NO_PLACE, []
     found = services.find_duplicates(category=category, place=place, at=timezone.now())
-    return selectors.duplicate_candidates(user=user, tickets=found)
+    return DUPLICATES_CHECKED, selectors.duplicate_candidates(user=user, tickets=found)
 
 
 def _seen(value: str) -> set[str]:
@@ -59,11 +69,12 @@ def _seen(value: str) -> set[str]:
 def intake(request):
     leaves = _leaves()
     duplicates, intent = [], request.POST.get("intent", "dispatch")
+    duplicates_how = DUPLICATES_NEED_FIELDS
     if request.method == "POST":
         form = IntakeForm(request.POST, leaves=leaves)
         if form.is_valid():
             data = form.cleaned_data
-            duplicates = duplicates_for(
+            duplicates_how, duplicates = duplicate_check(
                 user=request.user,
                 leaves=leaves,
                 category_code=data["category"],
@@ -122,7 +133,7 @@ def intake(request):
     done = None
     for outcome in ("recorded", "answered", "again"):
         if TICKET_NUMBER_RE.fullmatch(request.GET.get(outcome, "")):  # else no banner
-            done = (outcome, request.GET[outcome])
+            done = _banner(request.user, outcome, request.GET[outcome])
     posted_token = form.data.get("token") if form.is_bound else None
     matched, history = (
         selectors.address_history(user=request.user, address_text=form.data.get("address_text", ""))
@@ -136,6 +147,7 @@ def intake(request):
             "form": form,
             "token": posted_token if posted_token and read_form_token(posted_token) else new_form_token(),
             "duplicates": duplicates,
+            "duplicates_how": duplicates_how,
             "duplicates_seen": ",".join(t.number for t in duplicates),
             "matched_address": matched,
             "address_history": history,
@@ -147,6 +159,33 @@ def intake(request):
             "done": done,
         },
     )
+
+
+def _banner(user, outcome: str, number: str) -> dict:
+    """What the banner says after a submit: what actually happened to the recorded call.
+
+    ``outcome`` is the redirect's ("recorded", "answered", "again"). A recorded call is told
+    apart by the ticket's state now: "dispatched" (a certain routing rule sent it at once to
+    ``unit``), "queued" (it waits in the dispatcher queue ``queue``) or, if somebody moved it
+    since, "recorded" with its ``status``. A number the user may not see: the bare banner.
+    """
+    banner = {"outcome": outcome, "number": number}
+    if outcome != "recorded":
+        return banner
+    try:
+        ticket = selectors.ticket_get(user=user, number=number)
+    except Http404:
+        return banner
+    if ticket.status == TicketStatus.PENDING_DISPATCH:
+        banner.update(outcome="queued", queue=ticket.dispatch_center)
+    elif ticket.handling_unit_id and any(
+        event.action == TicketAction.DISPATCH and event.actor_id is None
+        for event in selectors.ticket_timeline(user=user, ticket=ticket)
+    ):
+        banner.update(outcome="dispatched", unit=ticket.handling_unit)
+    else:
+        banner["status"] = ticket.get_status_display()
+    return banner
 
 
 def _may_see(user, ticket) -> bool:
@@ -192,7 +231,7 @@ def place_panel(request):
     get = request.GET
     lon, lat = _float(get.get("lon")), _float(get.get("lat"))
     address, history = selectors.address_history(user=request.user, address_text=get.get("address_text", ""))
-    duplicates = duplicates_for(
+    duplicates_how, duplicates = duplicate_check(
         user=request.user,
         leaves=_leaves(),
         category_code=get.get("category", ""),
@@ -207,6 +246,7 @@ def place_panel(request):
             "matched_address": address,
             "address_history": history,
             "duplicates": duplicates,
+            "duplicates_how": duplicates_how,
             "duplicates_seen": ",".join(t.number for t in duplicates),
             "address_text": get.get("address_text", ""),
         },

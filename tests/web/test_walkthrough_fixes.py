@@ -400,3 +400,5 @@ def test_a_reply_sent_back_and_replied_again_shows_once_and_no_expected_time_onc
     html = html_of(client.get(f"/track/{ticket.number}/"))
     assert 'data-testid="answer"' in html and "已清理，附照片。" in html
     assert 'data-testid="expected-by"' not in html
+    # the list ends with the answer, not with "being checked"
+    assert html.rindex("承办单位已答复。") > html.rindex("承办单位已答复，正在审核。")

@@ -70,9 +70,11 @@ INBOX_STATES = (TicketStatus.DISPATCHED, TicketStatus.ACCEPTED, TicketStatus.SUS
 PUBLIC_ACTIONS = (
     TicketAction.RECEIVE,
     TicketAction.DISPATCH,
+    TicketAction.REASSIGN,
     TicketAction.ACCEPT,
     TicketAction.APPROVE_EXTENSION,
     TicketAction.REPLY,
+    TicketAction.APPROVE_REPLY,  # the answer is released: the list must not end on "being checked"
     TicketAction.CLOSE,
     TicketAction.REOPEN,
     TicketAction.MERGE,

@@ -305,6 +305,19 @@ def test_citizen_form_shows_a_bad_phone_with_the_other_errors_at_once(client):
     assert not Ticket.objects.exists()
 
 
+def test_intake_form_shows_a_bad_phone_and_a_short_description_at_once(client, hotline):
+    from tests.web.test_ticket_pages import intake_data
+
+    client.force_login(hotline)
+    response = client.post("/intake/", intake_data(reporter_phone="12345", description="垃圾", category=""))
+    assert response.status_code == 200
+    html = html_of(response)
+    assert 'id="id_category_errors"' in html
+    assert 'id="id_reporter_phone_errors"' in html and "电话号码无效。" in html
+    assert 'id="id_description_errors"' in html
+    assert not Ticket.objects.exists()
+
+
 def test_citizen_form_accepts_a_phone_written_with_spaces_and_full_width_digits(client):
     from zhiwang.web.tickets.forms import ReportForm
 

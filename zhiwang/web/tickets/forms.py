@@ -181,7 +181,27 @@ class TokenField(forms.CharField):
         super().__init__(widget=forms.HiddenInput, required=False, **kwargs)
 
 
-class ReportForm(AccessibleForm, PlaceFields):
+class SubmissionChecks:
+    """The submit service's own checks of the phone and the description (``normalize_phone``,
+    at least 5 characters), in the form too: every field error shows at once, not only on a
+    second submit once everything else is right. The service still checks (the API has no form)."""
+
+    def clean_reporter_phone(self) -> str:
+        value = self.cleaned_data["reporter_phone"]
+        if value and not normalize_phone(value):
+            raise forms.ValidationError(_("The phone number is not valid."), code="phone_invalid")
+        return value
+
+    def clean_description(self) -> str:
+        value = self.cleaned_data["description"]
+        if len(value.strip()) < 5:
+            raise forms.ValidationError(
+                _("Describe the problem in at least 5 characters."), code="description_short"
+            )
+        return value
+
+
+class ReportForm(SubmissionChecks, AccessibleForm, PlaceFields):
     """A citizen's report (public page)."""
 
     kind = forms.ChoiceField(label=_("What is it?"), choices=REQUEST_KINDS, widget=forms.RadioSelect)
@@ -220,16 +240,8 @@ class ReportForm(AccessibleForm, PlaceFields):
         category_picker(self.fields["category"], leaves)
         self.fields["reporter_name"].widget.attrs["autocomplete"] = "name"
 
-    def clean_reporter_phone(self) -> str:
-        """The service's own check (``normalize_phone``), here too: with the other field errors at
-        once, not only on a second submit once everything else is right."""
-        value = self.cleaned_data["reporter_phone"]
-        if value and not normalize_phone(value):
-            raise forms.ValidationError(_("The phone number is not valid."), code="phone_invalid")
-        return value
 
-
-class IntakeForm(AccessibleForm, PlaceFields):
+class IntakeForm(SubmissionChecks, AccessibleForm, PlaceFields):
     """The hotline / window operator's one fast form."""
 
     reporter_phone = forms.CharField(

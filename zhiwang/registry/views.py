@@ -152,8 +152,9 @@ def people_export(request):
         )
     except PermissionDeniedError:
         raise
-    except ServiceError as error:
-        return render(request, "registry/forbidden.html", {"message": error.message}, status=error.status)
+    except ServiceError as error:  # e.g. the full data without a reason: not a matter of role
+        context = {"message": error.message, "title": _("The export was not made")}
+        return render(request, "registry/forbidden.html", context, status=error.status)
     writer = csv.writer(_Echo())
     stream = (writer.writerow(row) for row in rows)
     response = StreamingHttpResponse(

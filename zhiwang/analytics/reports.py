@@ -11,6 +11,7 @@ import io
 
 from django.core.files.base import ContentFile
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from zhiwang.analytics import selectors
 from zhiwang.analytics.models import GovernanceIndex, Report
@@ -127,7 +128,7 @@ def build_xlsx(report: Report, figures: dict) -> bytes:
     labels = _labels()
     wb = Workbook()
     ws = wb.active
-    ws.title = _("Summary")[:31]
+    ws.title = pgettext("report", "Summary")[:31]
     ws.append([_title(report)])
     ws["A1"].font = Font(bold=True, size=14)
     ws.append([_("From"), report.start.isoformat(), _("To (exclusive)"), report.end.isoformat()])
@@ -274,7 +275,7 @@ def build_pdf(report: Report, figures: dict) -> bytes:
         Paragraph(_title(report), title),
         Paragraph(f"{report.start.isoformat()} — {report.end.isoformat()}", body),
         Spacer(1, 8),
-        Paragraph(_("Summary"), heading),
+        Paragraph(pgettext("report", "Summary"), heading),
     ]
     rows = [[labels[k], fmt(s.flows.get(k, 0))] for k in ("received", "closed", "reopened", "rated")]
     rows += [[labels[k], fmt(s.stocks.get(k, 0))] for k in ("open", "overdue_open")]

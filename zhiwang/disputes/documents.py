@@ -11,6 +11,7 @@ from datetime import datetime
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from zhiwang.disputes.models import DisputeCase, PartyRole
 from zhiwang.disputes.selectors import mask_party_data
@@ -177,7 +178,7 @@ def ledger_columns() -> list[tuple[str, int]]:
         (_("Case number"), 18),
         (_("Received on"), 12),
         (_("Source"), 14),
-        (_("Category"), 12),
+        (pgettext("dispute", "Category"), 12),
         (_("Facts"), 40),
         (_("Applicant"), 14),
         (_("Respondent"), 14),

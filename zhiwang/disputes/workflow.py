@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from zhiwang.core.scoping import scope_of
 from zhiwang.core.workflow import Workflow
@@ -33,7 +34,7 @@ class CaseAction(models.TextChoices):
     EXTEND = "extend", _("Extend with the parties' consent")  # 延长调解期限
     UPDATE = "update", _("Update the case")  # 修改
     REFER = "refer", _("Refer")  # 移交
-    CLOSE = "close", _("Close")  # 结案
+    CLOSE = "close", pgettext_lazy("dispute", "Close")  # 结案
     REPORT_UP = "report_up", _("Report upward")  # 上报
     MARK_BACKLOG = "mark_backlog", _("Mark as backlog case")  # 列为积案
     REMIND = "remind", _("Reminder")  # 提醒 (system)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from zhiwang.core.scoping import ScopedQuerySet
 
@@ -158,7 +159,7 @@ class Grid(models.Model):
 
 class AddressLevel(models.TextChoices):
     BUILDING = "building", _("Building")  # 楼栋
-    UNIT = "unit", _("Unit")  # 单元
+    UNIT = "unit", pgettext_lazy("address level", "Unit")  # 单元 (a bare "Unit" is an org unit, 单位)
     ROOM = "room", _("Room")  # 房屋
 
 

@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext
 
 from zhiwang.core.errors import ServiceError
 from zhiwang.open311 import services
@@ -33,7 +33,7 @@ class Open311ClientAdmin(admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("state"))
     def state(self, obj):
-        return _("revoked") if obj.revoked_at else _("active")
+        return _("revoked") if obj.revoked_at else pgettext("API key state", "active")
 
     def has_delete_permission(self, request, obj=None):
         # Revoke instead: the submissions keep pointing at the client that made them.

@@ -9,6 +9,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 #: An attribute code travels in a form key ``attribute[CODE]``: no brackets, no spaces.
 attribute_code_validator = RegexValidator(
@@ -52,7 +53,7 @@ class AttributeDatatype(models.TextChoices):
     """The datatypes of GeoReport v2 service attributes."""
 
     STRING = "string", _("Text (one line)")
-    NUMBER = "number", _("Number")
+    NUMBER = "number", pgettext_lazy("datatype", "Number")  # 数字 (a ticket's "Number" is 编号)
     DATETIME = "datetime", _("Date and time")
     TEXT = "text", _("Text (several lines)")
     SINGLEVALUELIST = "singlevaluelist", _("Choose one")

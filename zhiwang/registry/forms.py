@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from zhiwang.accounts.models import OrgUnit
 from zhiwang.core.errors import ServiceError
@@ -23,7 +24,7 @@ def apply_error(form: forms.Form, error: ServiceError) -> None:
 
 
 class CorrectionForm(forms.Form):
-    name = forms.CharField(label=_("Name"), max_length=64)
+    name = forms.CharField(label=pgettext_lazy("person", "Name"), max_length=64)
     household_type = forms.ChoiceField(label=_("Household type"), choices=HouseholdType.choices)
     phone = forms.CharField(label=_("Phone"), max_length=20, required=False)
     ethnicity = forms.CharField(label=_("Ethnicity"), max_length=16, required=False)

@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from zhiwang.core.errors import FieldError, ServiceError
 from zhiwang.core.masking import mask_id_number, mask_name, mask_phone
@@ -27,7 +27,7 @@ from zhiwang.registry.models import EntityType, Gender, HouseholdType, HousingUs
 FIELDS = {
     RecordKind.PERSON: {
         "id_number": gettext_lazy("ID number"),
-        "name": gettext_lazy("Name"),
+        "name": pgettext_lazy("person", "Name"),
         "household_type": gettext_lazy("Household type"),
         "phone": gettext_lazy("Phone"),
         "address": gettext_lazy("Address"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from zhiwang.core.scoping import ScopedQuerySet, scope_of
 
@@ -18,7 +19,7 @@ class AlertKind(models.TextChoices):
 
 
 class AlertStatus(models.TextChoices):
-    OPEN = "open", _("Open")
+    OPEN = "open", pgettext_lazy("alert", "Open")  # 待处理 (a ticket's "Open" is 在办)
     HANDLED = "handled", _("Handled")
     FALSE = "false", _("False alarm")
 
@@ -84,14 +85,14 @@ class Alert(models.Model):
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
-        verbose_name=_("decided by"),
+        verbose_name=pgettext_lazy("alert", "decided by"),
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
     )
-    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
-    decision_note = models.CharField(_("decision note"), max_length=500, blank=True)
+    decided_at = models.DateTimeField(pgettext_lazy("alert", "decided at"), null=True, blank=True)
+    decision_note = models.CharField(pgettext_lazy("alert", "decision note"), max_length=500, blank=True)
 
     objects = AlertQuerySet.as_manager()
 

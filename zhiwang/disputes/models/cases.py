@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from zhiwang.core.masking import mask_id_number, mask_middle, mask_name, mask_phone
 from zhiwang.core.scoping import ScopedQuerySet
@@ -43,7 +44,10 @@ class DisputeCase(models.Model):
     title = models.CharField(_("title"), max_length=200)
     facts = models.TextField(_("facts of the dispute"))
     category = models.ForeignKey(
-        DisputeCategory, verbose_name=_("category"), on_delete=models.PROTECT, related_name="cases"
+        DisputeCategory,
+        verbose_name=pgettext_lazy("dispute", "category"),
+        on_delete=models.PROTECT,
+        related_name="cases",
     )
     mediation_type = models.CharField(
         _("mediation type"), max_length=16, choices=MediationType.choices, default=MediationType.PEOPLES
@@ -108,7 +112,7 @@ class DisputeCase(models.Model):
     )
     extended = models.BooleanField(_("extended with the parties' consent"), default=False)
     assigned_at = models.DateTimeField(_("assigned at"), null=True, blank=True)
-    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    closed_at = models.DateTimeField(pgettext_lazy("dispute", "closed at"), null=True, blank=True)
     outcome = models.CharField(_("outcome"), max_length=16, choices=CaseOutcome.choices, blank=True)
     outcome_note = models.TextField(_("outcome note"), blank=True)
     referral_kind = models.CharField(
@@ -165,7 +169,7 @@ class Party(models.Model):
     case = models.ForeignKey(
         DisputeCase, verbose_name=_("case"), on_delete=models.CASCADE, related_name="parties"
     )
-    role = models.CharField(_("role"), max_length=16, choices=PartyRole.choices)
+    role = models.CharField(pgettext_lazy("dispute party", "role"), max_length=16, choices=PartyRole.choices)
     kind = models.CharField(_("kind"), max_length=8, choices=PartyKind.choices, default=PartyKind.PERSON)
     name = models.CharField(_("name"), max_length=128)
     identifier = models.CharField(_("ID number / credit code"), max_length=18, blank=True)
@@ -297,7 +301,10 @@ class PerformanceFollowUp(models.Model):
     status = models.CharField(_("performance"), max_length=16, choices=PerformanceStatus.choices)
     note = models.TextField(_("note"), blank=True)
     by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("by"), on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=pgettext_lazy("dispute follow-up", "by"),
+        on_delete=models.PROTECT,
+        related_name="+",
     )
 
     class Meta:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from zhiwang.core.scoping import ScopedQuerySet
 from zhiwang.disputes.models.vocabularies import MediationType, OrganisationKind
@@ -118,7 +119,7 @@ class MediationOrganisation(models.Model):
     )
     categories = models.ManyToManyField(
         DisputeCategory,
-        verbose_name=_("categories"),
+        verbose_name=pgettext_lazy("dispute", "categories"),
         blank=True,
         related_name="+",
         help_text=_("Categories it takes; empty = all (sector bodies name theirs)"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 # --- vocabularies ----------------------------------------------------------------
 
@@ -54,7 +55,7 @@ class CaseStatus(models.TextChoices):
     MEDIATING = "mediating", _("Being mediated")  # 调解中
     AGREED = "agreed", _("Agreement reached")  # 已达成协议 (performance followed up)
     REFERRED = "referred", _("Referred")  # 已移交 (arbitration, litigation…)
-    CLOSED = "closed", _("Closed")  # 已结案
+    CLOSED = "closed", pgettext_lazy("dispute", "Closed")  # 已结案
 
 
 OPEN_CASE_STATUSES = (CaseStatus.RECEIVED, CaseStatus.ASSIGNED, CaseStatus.MEDIATING, CaseStatus.AGREED)
@@ -110,8 +111,8 @@ class PartyRole(models.TextChoices):
 
 
 class PartyKind(models.TextChoices):
-    PERSON = "person", _("Person")  # 自然人
-    ENTITY = "entity", _("Legal entity")  # 法人或其他组织
+    PERSON = "person", pgettext_lazy("dispute party", "Person")  # 自然人
+    ENTITY = "entity", pgettext_lazy("dispute party", "Legal entity")  # 法人或其他组织
 
 
 class OrganisationKind(models.TextChoices):
@@ -123,7 +124,7 @@ class OrganisationKind(models.TextChoices):
 
 
 class VisitStatus(models.TextChoices):
-    WAITING = "waiting", _("Waiting")  # 排队中
+    WAITING = "waiting", pgettext_lazy("dispute visit", "Waiting")  # 排队中
     SERVING = "serving", _("Being served")  # 办理中
-    DONE = "done", _("Done")  # 已办结
+    DONE = "done", pgettext_lazy("dispute visit", "Done")  # 已办结
     CASE_OPENED = "case_opened", _("Dispute case opened")  # 已立案调解

@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from zhiwang.core.errors import ServiceError
 from zhiwang.disputes import documents, selectors, services
@@ -74,7 +75,7 @@ def ledger(request):
             "risks": RiskColour.choices,
             "groups": [
                 ("division", _("Division")),
-                ("category", _("Category")),
+                ("category", pgettext("dispute", "Category")),
                 ("organisation", _("Organisation")),
                 ("status", _("Status")),
             ],

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from openpyxl import Workbook
 
 from zhiwang.registry.models import ImportBatch, ImportIssue
@@ -14,7 +15,7 @@ from zhiwang.registry.validation import FIELDS
 def report_workbook(batch: ImportBatch, target):
     """Write (to a path or a binary file object) one row per issue (row, field, severity, code, reason, masked value) plus a summary sheet."""
     workbook = Workbook(write_only=True)
-    summary = workbook.create_sheet(_("Summary"))
+    summary = workbook.create_sheet(pgettext("registry import", "Summary"))
     for label, value in (
         (_("File"), batch.file_name),
         (_("Source department"), batch.source.name),
@@ -27,7 +28,8 @@ def report_workbook(batch: ImportBatch, target):
     ):
         summary.append([str(label), value])
     sheet = workbook.create_sheet(_("Issues"))
-    sheet.append([str(h) for h in (_("Row"), _("Field"), _("Severity"), _("Code"), _("Reason"), _("Value"))])
+    code, reason = pgettext("registry import", "Code"), pgettext("registry import", "Reason")
+    sheet.append([str(h) for h in (_("Row"), _("Field"), _("Severity"), code, reason, _("Value"))])
     labels = FIELDS.get(batch.kind, {})
     for issue in ImportIssue.objects.filter(batch=batch).order_by("row", "pk").iterator(chunk_size=2000):
         sheet.append(

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from zhiwang.accounts.models import OrgUnit
 from zhiwang.registry.models.base import RecordKind
@@ -33,7 +34,10 @@ class MappingTemplate(models.Model):
 
 class ImportStatus(models.TextChoices):
     PENDING = "pending", _("Waiting")  # uploaded, not started
-    RUNNING = "running", _("Running")  # a worker is reading it (or crashed: run again to resume)
+    RUNNING = (
+        "running",
+        pgettext_lazy("registry import", "Running"),
+    )  # a worker is reading it (or crashed: run again to resume)
     DONE = "done", _("Done")  # every row read, report complete
     FAILED = "failed", _("Failed")  # the file could not be read at all (see error)
     VALIDATED = "validated", _("Validated, not published")  # checked only; a data steward publishes it
@@ -141,8 +145,8 @@ class ImportIssue(models.Model):
     field = models.CharField(_("field"), max_length=64, blank=True)
     column = models.CharField(_("column"), max_length=64, blank=True)
     severity = models.CharField(_("severity"), max_length=8, choices=IssueSeverity.choices)
-    code = models.CharField(_("code"), max_length=64)
-    message = models.CharField(_("reason"), max_length=500)
+    code = models.CharField(pgettext_lazy("registry import", "code"), max_length=64)
+    message = models.CharField(pgettext_lazy("registry import", "reason"), max_length=500)
     value = models.CharField(_("value (masked)"), max_length=255, blank=True)
     #: For a merge conflict: the record concerned, and who settled it when (the steward's queue).
     record_id = models.BigIntegerField(_("record id"), null=True, blank=True)

@@ -7,6 +7,7 @@ from datetime import date
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from zhiwang.core.masking import mask_id_number, mask_name, mask_phone
 from zhiwang.geo.models import StandardAddress
@@ -33,7 +34,7 @@ class Person(Provenance, Placed):
 
     id_number = models.CharField(_("ID number"), max_length=18)
     id_number_hash = models.CharField(_("ID number hash"), max_length=64, unique=True)
-    name = models.CharField(_("name"), max_length=64, db_index=True)
+    name = models.CharField(pgettext_lazy("person", "name"), max_length=64, db_index=True)
     gender = models.CharField(_("gender"), max_length=8, choices=Gender.choices)
     birth_date = models.DateField(_("birth date"))
     household_type = models.CharField(

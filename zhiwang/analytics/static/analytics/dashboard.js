@@ -67,7 +67,14 @@
     if (!el || !window.L || !geo || !geo.features.length) { if (el) { el.style.display = "none"; } return; }
     var byCode = {}; var max = 1;
     children.forEach(function (c) { byCode[c.code] = c; max = Math.max(max, c.received); });
-    var m = window.L.map(el, { attributionControl: false });
+    var m = window.L.map(el, { attributionControl: false, zoomControl: false });
+    // Leaflet's zoom buttons say "Zoom in" / "Zoom out" whatever the page's language: a template may
+    // pass translated words (data-zoom-in / data-zoom-out on #map); otherwise <html lang> picks them.
+    var zh = /^zh/i.test(document.documentElement.lang || "");
+    window.L.control.zoom({
+      zoomInTitle: el.dataset.zoomIn || (zh ? "放大" : "Zoom in"),
+      zoomOutTitle: el.dataset.zoomOut || (zh ? "缩小" : "Zoom out")
+    }).addTo(m);
     var tiles = document.querySelector('meta[name="zhiwang-map-tiles"]');
     if (tiles && tiles.content) { window.L.tileLayer(tiles.content, { maxZoom: 19 }).addTo(m); }
     var layer = window.L.geoJSON(geo, {

@@ -5,7 +5,18 @@
   if (!el || !window.L) { return; }
   function read(id) { var n = document.getElementById(id); return n ? JSON.parse(n.textContent) : null; }
   var cfg = window.ZHIWANG_MAP || {};
-  var map = L.map(el, {attributionControl: false, zoomSnap: 0.25});
+  // Leaflet's zoom buttons say "Zoom in" / "Zoom out" (title and aria-label) whatever the page's
+  // language: a template may pass translated words (data-zoom-in / data-zoom-out on the map
+  // element); otherwise the page's <html lang> picks them.
+  function zoomControl(el) {
+    var zh = /^zh/i.test(document.documentElement.lang || "");
+    return L.control.zoom({
+      zoomInTitle: el.dataset.zoomIn || (zh ? "放大" : "Zoom in"),
+      zoomOutTitle: el.dataset.zoomOut || (zh ? "缩小" : "Zoom out")
+    });
+  }
+  var map = L.map(el, {attributionControl: false, zoomControl: false, zoomSnap: 0.25});
+  zoomControl(el).addTo(map);
   if (cfg.tileUrl) { L.tileLayer(cfg.tileUrl, {maxZoom: 19}).addTo(map); }
   var palette = ["#2f6fb0", "#3a9a6a", "#c77c2e", "#8b5fb3", "#b04a4a", "#2a8f9a", "#a08a2a", "#5a6f8f"];
   // Layers are built first and added after the view is set: Leaflet's renderer needs a view.

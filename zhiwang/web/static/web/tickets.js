@@ -78,8 +78,20 @@
   }
 
   // --- maps ---------------------------------------------------------------------------------
+  // Leaflet's zoom buttons say "Zoom in" / "Zoom out" (title and aria-label) whatever the page's
+  // language: a template may pass translated words (data-zoom-in / data-zoom-out on the map
+  // element); otherwise the page's <html lang> picks them.
+  function zoomControl(el) {
+    var zh = /^zh/i.test(document.documentElement.lang || "");
+    return L.control.zoom({
+      zoomInTitle: el.dataset.zoomIn || (zh ? "放大" : "Zoom in"),
+      zoomOutTitle: el.dataset.zoomOut || (zh ? "缩小" : "Zoom out")
+    });
+  }
+
   function baseMap(el) {
-    var map = L.map(el, {attributionControl: false, zoomSnap: 0.25});
+    var map = L.map(el, {attributionControl: false, zoomControl: false, zoomSnap: 0.25});
+    zoomControl(el).addTo(map);
     if (tileUrl) { L.tileLayer(tileUrl, {maxZoom: 19}).addTo(map); }
     return map;
   }

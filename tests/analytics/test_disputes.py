@@ -156,6 +156,7 @@ def test_reports_carry_the_disputes_panel_figures(cases, client, settings, tmp_p
 
     from django.utils import timezone
     from django.utils.translation import gettext as _
+    from django.utils.translation import pgettext
     from openpyxl import load_workbook
 
     from zhiwang.analytics import services
@@ -189,7 +190,7 @@ def test_reports_carry_the_disputes_panel_figures(cases, client, settings, tmp_p
     sheet = book[_("Disputes")]
     values = {row[0]: row[1] for row in sheet.iter_rows(min_row=2, values_only=True)}
     assert values[_("Cases received")] == panel["received"] == 4
-    assert values[_("Closed")] == panel["closed"] == 3
+    assert values[pgettext("dispute", "Closed")] == panel["closed"] == 3
     assert values[_("Mediated successfully")] == panel["success"]
     assert values[_("Prevented escalation")] == panel["prevented_escalation"] == 1
     assert values[_("Mediation success rate")] == pytest.approx(panel["success_rate"])

@@ -30,10 +30,7 @@ ALLOWED_CONFLICTS: dict[tuple[str | None, str], str] = {}
 #: Bare msgids whose translation in one of Django's own catalogs (admin …, earlier in
 #: INSTALLED_APPS) wins over ours. Each needs a context in the template named, left for now
 #: because that file was being changed by someone else; remove the entry with the fix.
-PENDING_DJANGO_OVERRIDES: dict[str, str] = {
-    "Action": "web/templates/web/tickets/detail.html (timeline column): admin says 动作",
-    "Breadcrumbs": "web/templates/web/places/room.html and others (aria-label): admin says 条形导航",
-}
+PENDING_DJANGO_OVERRIDES: dict[str, str] = {}
 
 
 def _label(po: Path) -> str:

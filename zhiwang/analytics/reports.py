@@ -55,7 +55,7 @@ def _dispute_labels() -> dict[str, str]:
     return {
         "received": _("Cases received"),
         "open": _("Open now"),
-        "closed": _("Closed"),
+        "closed": pgettext("dispute", "Closed"),
         "success": _("Mediated successfully"),
         "referred": _("Referred"),
         "prevented_escalation": _("Prevented escalation"),

@@ -31,6 +31,7 @@ from tests.tickets.test_classify_fixtures import (  # noqa: F401 (fixtures)
     model_dir,
     tiny_trained,
 )
+from tests.web.test_ticket_pages import intake_data
 from zhiwang.analytics.templatetags.analytics_tags import percent
 from zhiwang.geo.models import Division, Grid
 from zhiwang.geo.selectors import division_ancestors
@@ -124,28 +125,6 @@ def test_403_pages_have_their_own_title_and_a_link_home(client, citizen, url):
 
 
 # --- U1: the intake banner says what happened to the call --------------------------------------
-
-
-def intake_data(**overrides) -> dict:
-    data = {
-        "reporter_phone": "13712345678",
-        "reporter_name": "王五",
-        "channel": "hotline",
-        "call_id": "",
-        "kind": "complaint",
-        "description": "楼下垃圾堆放很久了",
-        "category": SANITATION,
-        "urgency": "normal",
-        "address_text": "",
-        "lon": "",
-        "lat": "",
-        "reply": "",
-        "duplicates_seen": "",
-        "token": new_form_token(),
-        "intent": "dispatch",
-    }
-    data.update(overrides)
-    return data
 
 
 def test_intake_banner_names_the_unit_of_an_automatic_dispatch(client, hotline, nanshan_building):
@@ -306,8 +285,6 @@ def test_citizen_form_shows_a_bad_phone_with_the_other_errors_at_once(client):
 
 
 def test_intake_form_shows_a_bad_phone_and_a_short_description_at_once(client, hotline):
-    from tests.web.test_ticket_pages import intake_data
-
     client.force_login(hotline)
     response = client.post("/intake/", intake_data(reporter_phone="12345", description="垃圾", category=""))
     assert response.status_code == 200

@@ -277,7 +277,7 @@ def test_public_lookup_needs_number_and_phone(in_follow_up, sub_handler):
     found = selectors.public_ticket_lookup(number=ticket.number.lower(), phone="+86 138 0013 8000")
     assert found.number == ticket.number and found.can_rate
     assert found.reply == "已安排清运，现场已清理干净。"
-    assert [e.action for e in found.events] == ["receive", "dispatch", "accept", "reply"]
+    assert [e.action for e in found.events] == ["receive", "dispatch", "accept", "reply", "approve_reply"]
     assert not hasattr(found, "reporter_phone") and not hasattr(found, "reporter_name")
 
 

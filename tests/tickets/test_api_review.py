@@ -179,7 +179,9 @@ def test_a_very_long_search_text_is_a_field_error(as_user, make_ticket, nanshan_
     ("path", "field", "longest"),
     [("/categories/suggest?text=", "text", 4200), ("/history/address?address_text=", "address_text", 255)],
 )
-def test_intake_look_ups_refuse_texts_longer_than_a_ticket_keeps(as_user, nanshan_dispatcher, path, field, longest):
+def test_intake_look_ups_refuse_texts_longer_than_a_ticket_keeps(
+    as_user, nanshan_dispatcher, path, field, longest
+):
     api = as_user(nanshan_dispatcher)
     answer = api.get(f"{URL}{path}" + "井" * 60000)
     assert error_of(answer) == (400, f"tickets.{field}_long", field)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 import re
 from collections import Counter
 from pathlib import Path
@@ -114,6 +115,17 @@ def divisions_load_csv(path: Path | str = SHIPPED_DIVISIONS) -> dict[str, int]:
         codes.add(code)
         if not (row.get("name") or "").strip():
             errors.add(f"{where}.name", "geo.name_missing", _("The name is empty."))
+        for column in ("approx_lon_wgs84", "approx_lat_wgs84"):
+            value = (row.get(column) or "").strip()
+            try:
+                if value and not math.isfinite(float(value)):
+                    raise ValueError(value)
+            except ValueError:
+                errors.add(
+                    f"{where}.{column}",
+                    "geo.not_a_number",
+                    _("%(value)s is not a number.") % {"value": value},
+                )
     errors.raise_if_any("geo.divisions_invalid")
     existing = {d.code: d for d in Division.objects.all()}
     order = {

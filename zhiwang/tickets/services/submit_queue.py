@@ -237,10 +237,36 @@ def schedule_drain() -> None:
     if not inline and now - _last_ask["at"] < LOCAL_ASK_SECONDS:
         return  # asked a moment ago (in this process): that drain lingers past this moment
     _last_ask["at"] = now
-    if cache.add(DRAIN_FLAG, 1, timeout=DRAIN_FLAG_SECONDS):
-        from zhiwang.tickets.tasks import queued_submissions_task
+    # The row is stored (committed) before this runs: a cache or queue that is down (Redis)
+    # must not turn the caller's 202 into a 500 for a submission that will be processed. The
+    # periodic drain takes it within a minute; the next submission asks again.
+    try:
+        asked = cache.add(DRAIN_FLAG, 1, timeout=DRAIN_FLAG_SECONDS)
+    except Exception:
+        log.warning(
+            "queued submissions: the cache is unreachable; the periodic drain will take them", exc_info=True
+        )
+        _last_ask["at"] = 0.0
+        return
+    if not asked:
+        return
+    from zhiwang.tickets.tasks import queued_submissions_task
 
+    if inline:
+        queued_submissions_task()  # runs here: its own errors are the caller's
+        return
+    try:
         queued_submissions_task()
+    except Exception:
+        log.warning(
+            "queued submissions: the task queue is unreachable; the periodic drain will take them",
+            exc_info=True,
+        )
+        _last_ask["at"] = 0.0
+        try:
+            cache.delete(DRAIN_FLAG)  # no drain was scheduled: let the next submission ask again
+        except Exception:
+            pass
 
 
 def _payload_in(row: QueuedSubmission) -> dict:

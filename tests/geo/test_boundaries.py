@@ -450,6 +450,8 @@ def test_the_command_imports_and_reports(city, geojson_file, make_feature, capsy
 
     out = capsys.readouterr().out
     assert "外星社区" in out and "2 replaced" in out
+    assert "Imported community boundaries" not in out  # the level in words (社区), not its code
+    assert "Imported Community boundaries" in out or "已导入社区边界" in out
     assert Division.objects.get(pk=communities[0].pk).geometry_source == GeometrySource.IMPORTED
 
 

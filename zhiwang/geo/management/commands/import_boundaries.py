@@ -17,6 +17,7 @@ from zhiwang.geo.boundaries import (
     boundaries_import,
     boundaries_read,
 )
+from zhiwang.geo.models import DivisionLevel
 
 
 class Command(BaseCommand):
@@ -91,7 +92,8 @@ class Command(BaseCommand):
                 )
             )
         values = {
-            "level": report.level,
+            # the level's own word (区, 街道, 社区, 网格), not its code
+            "level": _level_label(report.level),
             "created": len(report.created),
             "updated": len(report.updated),
             "skipped": len(report.unmatched),
@@ -112,3 +114,12 @@ class Command(BaseCommand):
     def _notes(self, report: ImportReport) -> None:
         for note in report.notes:
             self.stdout.write(self.style.NOTICE(_("note: %(issue)s") % {"issue": note.describe()}))
+
+
+def _level_label(level: str) -> str:
+    if level == "grid":
+        return str(_("grid"))
+    try:
+        return str(DivisionLevel(level).label)
+    except ValueError:
+        return level

@@ -359,11 +359,18 @@ NINJA_NUM_PROXIES = ZHIWANG_NUM_PROXIES
 NINJA_PAGINATION_MAX_LIMIT = 1000
 
 # --- Logging --------------------------------------------------------------
+#: A Python level name, in any case ("warning" crashed start-up with a logging traceback).
+LOG_LEVEL = (os.environ.get("ZHIWANG_LOG_LEVEL") or "INFO").strip().upper()
+if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+    raise ImproperlyConfigured(
+        f"ZHIWANG_LOG_LEVEL={LOG_LEVEL!r} must be one of: CRITICAL, DEBUG, ERROR, INFO, WARNING"
+    )
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("ZHIWANG_LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

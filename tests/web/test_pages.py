@@ -112,3 +112,16 @@ def test_administrators_see_platform_warnings_on_home(client, admin_user, nansha
     assert "2099 年工作日历缺失" in client.get("/").content.decode()
     client.force_login(nanshan_dispatcher)
     assert "2099 年工作日历缺失" not in client.get("/").content.decode()
+
+
+def test_healthz_does_not_tell_callers_why_the_database_failed(client, monkeypatch):
+    """The error named the database host and port to anybody; it goes to the log instead."""
+    from django.db import connection
+
+    def broken(*args, **kwargs):
+        raise RuntimeError('connection to server at "db.internal" (10.0.0.5), port 5432 failed')
+
+    monkeypatch.setattr(connection, "cursor", broken)
+    answer = client.get("/healthz")
+    assert answer.status_code == 503
+    assert answer.json() == {"status": "error", "error": "database unavailable"}

@@ -28,12 +28,19 @@ def start(env_overrides):
         ("ZHIWANG_WARNING_RATIO", "1.5"),
         ("ZHIWANG_BASIC_SATISFACTION_WEIGHT", "-0.1"),
         ("ZHIWANG_CACHE", "memcached"),
+        ("ZHIWANG_LOG_LEVEL", "loud"),
     ],
 )
 def test_bad_value_names_the_variable(name, value):
     result = start({name: value})
     assert result.returncode != 0
     assert name in result.stderr
+
+
+def test_a_lower_case_log_level_starts():
+    """``warning`` crashed start-up with a logging traceback; any case of a level name is taken."""
+    result = start({"ZHIWANG_LOG_LEVEL": "warning"})
+    assert result.returncode == 0, result.stderr
 
 
 def test_production_requires_a_secret_key():

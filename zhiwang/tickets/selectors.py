@@ -324,23 +324,8 @@ def ticket_list(*, user, filters: TicketFilters | dict | None = None, now: datet
             )
         qs = qs.filter(category_id__in=category_subtree_ids(category))
     if f.handling_unit:
-        unit = OrgUnit.objects.filter(code=f.handling_unit).first()
-        if unit is None:
-            raise ServiceError(
-                "tickets.unit_unknown",
-                _("There is no unit %(value)s.") % {"value": f.handling_unit},
-                field="handling_unit",
-            )
-        qs = qs.filter(handling_unit=unit)
-    event_unit = None
-    if f.event_unit:
-        event_unit = OrgUnit.objects.filter(code=f.event_unit).first()
-        if event_unit is None:
-            raise ServiceError(
-                "tickets.unit_unknown",
-                _("There is no unit %(value)s.") % {"value": f.event_unit},
-                field="event_unit",
-            )
+        qs = qs.filter(handling_unit=_unit_named(f.handling_unit, "handling_unit"))
+    event_unit = _unit_named(f.event_unit, "event_unit") if f.event_unit else None
     if f.division:
         division = Division.objects.filter(code=f.division).first()
         if division is None:
@@ -493,6 +478,16 @@ def handler_inbox(*, user) -> QuerySet[Ticket]:
 
 
 # --- one ticket ---------------------------------------------------------------
+
+
+def _unit_named(code: str, field: str) -> OrgUnit:
+    """The unit a list filter names, or ``tickets.unit_unknown`` on that field."""
+    unit = OrgUnit.objects.filter(code=code).first()
+    if unit is None:
+        raise ServiceError(
+            "tickets.unit_unknown", _("There is no unit %(value)s.") % {"value": code}, field=field
+        )
+    return unit
 
 
 def ticket_get(*, user, number: str) -> Ticket:

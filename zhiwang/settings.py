@@ -328,14 +328,16 @@ else:
 # --- Cache -----------------------------------------------------------------
 # Rate-limit counters (citizen look-ups by number and phone, the public API's throttles) live
 # in the cache. With Redis tasks (production) the cache is Redis too, so every process and web
-# node counts together; on the embedded default it is per process (local memory).
+# node counts together; on the embedded default it is per process (local memory). While Redis
+# is unreachable each process counts in its own memory (zhiwang.core.cache), so a cache outage
+# never fails a citizen's request.
 CACHE_BACKEND = env_choice(
     "ZHIWANG_CACHE", "redis" if TASK_BACKEND == "redis" else "locmem", {"locmem", "redis"}
 )
 if CACHE_BACKEND == "redis":
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "zhiwang.core.cache.ResilientRedisCache",
             "LOCATION": env_str("ZHIWANG_CACHE_URL", REDIS_URL),
             "KEY_PREFIX": "zhiwang",
         }

@@ -242,7 +242,31 @@ def test_a_confidential_masters_answer_is_not_texted_to_anybody_else(
         django_capture_on_commit_callbacks,
         reply="经查，某单位工作人员违规收费，已移交处理",
     )
-    assert "违规收费" not in sms.body and "该诉求已答复" in sms.body
+    assert "违规收费" not in sms.body and _master.number not in sms.body
+    assert "同一事项的其他诉求一并办理" in sms.body and "已答复" in sms.body
+    # nor was the master's number texted or shown when the duplicate was merged into it
+    duplicate = Ticket.objects.get(merged_into=_master)
+    merged_sms = OutboundMessage.objects.filter(ticket=duplicate).earliest("pk")
+    assert _master.number not in merged_sms.body and duplicate.number in merged_sms.body
+    from zhiwang.tickets import selectors
+
+    seen = selectors.public_ticket_lookup(number=duplicate.number, phone="13912345678")
+    assert seen.merged_into == "" and seen.status == "merged"
+
+
+def test_a_citizen_is_shown_the_master_of_an_ordinary_merge(client, make_ticket, nanshan_dispatcher, citizen):
+    from zhiwang.tickets import selectors
+    from zhiwang.tickets.api.schemas import detail_out
+
+    master = make_ticket()
+    duplicate = make_ticket(reporter_phone="13912345678", reporter=citizen)
+    services.ticket_merge(ticket=duplicate, master=master, actor=nanshan_dispatcher)
+    duplicate.refresh_from_db()
+    assert (
+        selectors.public_ticket_lookup(number=duplicate.number, phone="13912345678").merged_into
+        == master.number
+    )
+    assert detail_out(duplicate, citizen)["merged_into"] == master.number
 
 
 def test_the_confidentiality_rules_are_the_open311_publication_rules(settings, make_ticket):
@@ -384,3 +408,17 @@ def test_every_workflow_message_is_written_in_the_citys_language(
     assert not [m for _k, m in notes if english(m)], notes
     texts = list(OutboundMessage.objects.values_list("body", flat=True))
     assert len(texts) == 2 and not [t for t in texts if english(t)], texts  # merged, refused
+
+
+def test_a_citizen_is_not_shown_a_confidential_masters_number(
+    settings, make_ticket, nanshan_dispatcher, citizen
+):
+    from zhiwang.tickets.api.schemas import detail_out
+
+    settings.ZHIWANG_OPEN311_PRIVATE_CATEGORIES = ["01"]  # the sanitation tickets here: 010214
+    master = make_ticket()
+    duplicate = make_ticket(reporter_phone="13912345678", reporter=citizen)
+    services.ticket_merge(ticket=duplicate, master=master, actor=nanshan_dispatcher)
+    duplicate.refresh_from_db()
+    assert detail_out(duplicate, citizen)["merged_into"] is None
+    assert detail_out(duplicate, nanshan_dispatcher)["merged_into"] == master.number  # staff see it

@@ -37,3 +37,16 @@ def is_confidential(ticket: Ticket) -> bool:
         or ticket.channel in channels
         or any(code.startswith(prefix) for prefix in prefixes)
     )
+
+
+def master_number_for_reporter(ticket: Ticket) -> str:
+    """The number of the ticket ``ticket`` was merged into, as ``ticket``'s reporter may be told it.
+
+    Empty when not merged, or when the master is confidential (a 举报, a petition…): its number
+    would tell a stranger that somebody reported the matter, and is a handle on that report. The
+    reporter still hears that their request is handled together with another one.
+    """
+    master = ticket.merged_into if ticket.merged_into_id else None
+    if master is None or is_confidential(master):
+        return ""
+    return master.number

@@ -35,6 +35,7 @@ from zhiwang.tickets.catalogue_selectors import (  # noqa: F401
     keyword_suggestions,
     search_text,
 )
+from zhiwang.tickets.disclosure import master_number_for_reporter
 from zhiwang.tickets.intake_selectors import (  # noqa: F401
     AddressHistory,
     _visible,
@@ -674,7 +675,7 @@ def public_ticket_lookup(*, number: str, phone: str) -> PublicTicket | None:
         replied_at=replied_at,
         closed_at=ticket.closed_at,
         reply=reply,
-        merged_into=ticket.merged_into.number if ticket.merged_into_id else "",
+        merged_into=master_number_for_reporter(ticket),
         can_rate=ticket.status == TicketStatus.FOLLOW_UP,
         events=events,
     )

@@ -7,6 +7,7 @@ from ninja import Schema
 
 from zhiwang.core.masking import mask_name, mask_phone
 from zhiwang.tickets import selectors
+from zhiwang.tickets.disclosure import master_number_for_reporter
 from zhiwang.tickets.models import Ticket
 from zhiwang.tickets.workflow import HANDLING, TICKET_WORKFLOW, TicketAction
 
@@ -257,7 +258,9 @@ def detail_out(ticket: Ticket, user) -> dict:
         "resolved": ticket.resolved,
         "satisfaction": ticket.satisfaction,
         "unreachable": ticket.unreachable,
-        "merged_into": ticket.merged_into.number if ticket.merged_into_id else None,
+        "merged_into": (ticket.merged_into.number if ticket.merged_into_id else None)
+        if staff
+        else (master_number_for_reporter(ticket) or None),
         # What the caller may do now (the system's warning is nobody's button).
         "allowed_actions": [
             a

@@ -178,9 +178,15 @@ def tell_duplicates(master: Ticket) -> None:
     if not duplicates:
         return
     # masked before it is cut: a phone number cut in two would no longer be recognised
-    reply = mask_text(master.reply)[:200] if master.reply and not is_confidential(master) else ""
+    confidential = is_confidential(master)
+    reply = mask_text(master.reply)[:200] if master.reply and not confidential else ""
 
     def text(duplicate: Ticket) -> str:
+        if confidential:  # neither its answer nor its number: a handle on somebody's report
+            return _(
+                "Your request %(number)s was handled together with another request on the same matter, "
+                "which has been answered."
+            ) % {"number": duplicate.number}
         return _("Your request %(number)s was handled together with %(master)s: %(reply)s") % {
             "number": duplicate.number,
             "master": master.number,

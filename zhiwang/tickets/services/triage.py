@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from zhiwang.core.errors import PermissionDeniedError, ServiceError
+from zhiwang.tickets.disclosure import master_number_for_reporter
 from zhiwang.tickets.models import (
     FINAL_STATUSES,
     Ticket,
@@ -69,11 +70,15 @@ def ticket_merge(
                 % {"number": ticket.number, "master": master.number}
             ),
         )
+    shown_master = master_number_for_reporter(ticket)  # not a confidential master's number
     notify_citizen(
         ticket=ticket,
         body=lambda: (
             _("Your request %(number)s is handled together with %(master)s.")
-            % {"number": ticket.number, "master": master.number}
+            % {"number": ticket.number, "master": shown_master}
+            if shown_master
+            else _("Your request %(number)s is handled together with another request on the same matter.")
+            % {"number": ticket.number}
         ),
     )
     return ticket

@@ -73,35 +73,21 @@ class ResilientRedisCache(RedisCache):
                     log.warning("Redis cache reachable again")
         return result
 
-    def add(self, *args, **kwargs):
-        return self._call("add", *args, **kwargs)
 
-    def get(self, *args, **kwargs):
-        return self._call("get", *args, **kwargs)
+#: Every operation of Django's cache API that reaches Redis (the rest are built on these).
+_OPERATIONS = (
+    "add", "get", "set", "touch", "delete", "get_many", "has_key", "incr", "set_many", "delete_many", "clear"
+)  # fmt: skip
 
-    def set(self, *args, **kwargs):
-        return self._call("set", *args, **kwargs)
 
-    def touch(self, *args, **kwargs):
-        return self._call("touch", *args, **kwargs)
+def _guarded(name: str):
+    def operation(self, *args, **kwargs):
+        return self._call(name, *args, **kwargs)
 
-    def delete(self, *args, **kwargs):
-        return self._call("delete", *args, **kwargs)
+    operation.__name__ = operation.__qualname__ = name
+    operation.__doc__ = f"``{name}`` on Redis, or on this process's memory while Redis is unreachable."
+    return operation
 
-    def get_many(self, *args, **kwargs):
-        return self._call("get_many", *args, **kwargs)
 
-    def has_key(self, *args, **kwargs):
-        return self._call("has_key", *args, **kwargs)
-
-    def incr(self, *args, **kwargs):
-        return self._call("incr", *args, **kwargs)
-
-    def set_many(self, *args, **kwargs):
-        return self._call("set_many", *args, **kwargs)
-
-    def delete_many(self, *args, **kwargs):
-        return self._call("delete_many", *args, **kwargs)
-
-    def clear(self, *args, **kwargs):
-        return self._call("clear", *args, **kwargs)
+for _name in _OPERATIONS:
+    setattr(ResilientRedisCache, _name, _guarded(_name))

@@ -2,7 +2,9 @@
 
 Authentication: a bearer token (``Authorization: Bearer zw_…``, per user or per
 integration client) or the web session (with CSRF). Errors always come back as
-``{"error": {"code", "message", "field", "fields"}}`` with a stable code.
+``{"error": {"code", "message", "field", "fields"}}`` with a stable code; each of ``fields``
+has its own ``code`` (``field.…``, ``core.field_errors``). Messages are in the caller's language:
+the language cookie, else a supported language of ``Accept-Language``, else zh-hans.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
-from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import AuthenticationError, HttpError, Throttled
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import SessionAuth
 
@@ -20,6 +22,7 @@ from zhiwang.accounts.api import TokenAuth
 from zhiwang.accounts.api import router as accounts_router
 from zhiwang.analytics.api import router as analytics_router
 from zhiwang.core.errors import ServiceError
+from zhiwang.core.field_errors import describe
 from zhiwang.disputes.api import router as disputes_router
 from zhiwang.geo.api import router as geo_router
 from zhiwang.registry.api import router as registry_router
@@ -47,16 +50,7 @@ def service_error(request, exc: ServiceError):
 
 @api.exception_handler(NinjaValidationError)
 def request_invalid(request, exc: NinjaValidationError):
-    fields = []
-    for err in exc.errors:
-        loc = [
-            str(part)
-            for part in err.get("loc", [])
-            if part not in ("body", "query", "path", "form", "payload")
-        ]
-        fields.append(
-            {"field": ".".join(loc), "code": err.get("type", "invalid"), "message": err.get("msg", "")}
-        )
+    fields = [describe(err) for err in exc.errors]
     first = fields[0]["field"] if fields else None
     return _error(request, 422, "request.invalid", _("The request has invalid fields."), fields, first)
 
@@ -90,7 +84,21 @@ def not_found(request, exc):
 
 @api.exception_handler(HttpError)
 def http_error(request, exc: HttpError):
-    return _error(request, exc.status_code, f"http.{exc.status_code}", str(exc))
+    """Errors Django Ninja raises itself (English texts of its own): ours, translated."""
+    if isinstance(exc, Throttled):
+        response = _error(request, 429, "request.throttled", _("Too many requests. Try again later."))
+        if exc.wait:
+            response["Retry-After"] = str(int(exc.wait))
+        return response
+    if exc.status_code == 400:
+        return _error(request, 400, "request.unreadable", _("The request body could not be read: send JSON."))
+    if exc.status_code == 403:
+        if "csrf" in str(exc).lower():
+            return _error(
+                request, 403, "auth.csrf", _("The CSRF check failed: reload the page, or use an API token.")
+            )
+        return forbidden(request, exc)
+    return _error(request, exc.status_code, f"http.{exc.status_code}", _("The request could not be served."))
 
 
 api.add_router("/accounts/", accounts_router)

@@ -4,6 +4,9 @@ Chinese first: the interface speaks zh-hans unless the user chose another langua
 Django's LocaleMiddleware follows the browser's Accept-Language, which would show
 English to a Chinese civil servant on an English-language browser. Here only an
 explicit choice (the language cookie set by the switcher) changes the language.
+An API client (``/api/``) has no switcher: its explicit ``Accept-Language`` is its choice, so
+there a supported language named in that header is honoured (the cookie still wins), and the
+answer says ``Vary: Accept-Language``.
 
 No NUL characters: ``RejectNulBytesMiddleware`` answers 400 before PostgreSQL would fail on one.
 """
@@ -20,7 +23,12 @@ from django.core.exceptions import (
 from django.http import HttpResponseBadRequest, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.utils import translation
+from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
+from django.utils.translation.trans_real import parse_accept_lang_header
+
+#: Requests under this path are the REST API's (``zhiwang.api``).
+API_PREFIX = "/api/"
 
 
 class ChineseFirstLocaleMiddleware:
@@ -30,13 +38,32 @@ class ChineseFirstLocaleMiddleware:
 
     def __call__(self, request):
         chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
-        language = chosen if chosen in self.supported else settings.LANGUAGE_CODE
+        api = request.path.startswith(API_PREFIX)
+        if chosen in self.supported:
+            language = chosen
+        else:
+            language = (api and self.accepted(request)) or settings.LANGUAGE_CODE
         translation.activate(language)
         request.LANGUAGE_CODE = translation.get_language()
         response = self.get_response(request)
         response.headers.setdefault("Content-Language", language)
+        if api:
+            patch_vary_headers(response, ("Accept-Language",))
         translation.deactivate()
         return response
+
+    def accepted(self, request) -> str | None:
+        """The first supported language of the request's ``Accept-Language`` (``zh-CN`` → zh-hans), if any."""
+        for code, _quality in parse_accept_lang_header(request.headers.get("Accept-Language", "")):
+            if code == "*":
+                break  # "anything": the default
+            try:
+                language = translation.get_supported_language_variant(code)
+            except LookupError:
+                continue
+            if language.lower() in self.supported:
+                return language.lower()
+        return None
 
 
 #: Form fields Django could not parse; the view meets the same error when it reads them.

@@ -169,7 +169,13 @@ def test_sweep_walks_every_threshold_once():
     assert [e.at for e in events] == [at(10, 9, 16, 48), at(10, 10, 18, 1), at(10, 11, 9), at(10, 17, 18)]
     assert all(e.actor_id is None and e.unit_id == ticket.handling_unit_id for e in events)
     assert all(e.from_state == e.to_state == "accepted" for e in events)
-    assert events[3].payload == {"level": 2, "deadline": at(10, 10, 18).isoformat()}
+    assert events[3].payload == {
+        "level": 2,
+        "deadline": at(10, 10, 18).isoformat(),
+        # the note as a code, read in each reader's language (tickets.explanations)
+        "note_code": "supervised",
+        "note_params": {"days": 5},
+    }
     # the unit hears of each threshold once; the dispatch center hears of the breach
     kinds = list(Notification.objects.filter(ticket=ticket).values_list("unit__code", "kind").order_by("pk"))
     assert kinds == [

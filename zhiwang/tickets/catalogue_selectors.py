@@ -14,6 +14,7 @@ from zhiwang.accounts.models import OrgUnit, OrgUnitKind
 from zhiwang.core.errors import ServiceError
 from zhiwang.core.scoping import scope_of
 from zhiwang.tickets.cache import routing_config
+from zhiwang.tickets.explanations import deadline_text
 from zhiwang.tickets.models import Category, Ticket
 
 
@@ -49,8 +50,10 @@ class CategorySuggestion:
     ``source`` is ``model`` (``confidence`` is the classifier's calibrated probability)
     or ``keywords`` (``score`` 0–1 against the best keyword match; no confidence).
     ``kinds`` are the kinds the category is used for, ``unit`` the handling unit (or tier)
-    its routing rule names, ``deadline`` its time limit in words, ``urgency`` "urgent" when
-    the category's own limit is counted in hours.
+    its routing rule names, in words (``unit_code`` the unit's code, or ``unit_tier`` the
+    division tier whose office handles it), ``deadline`` its time limit in words
+    ("2 working days"; ``deadline_amount`` and ``deadline_unit`` the same as data),
+    ``urgency`` "urgent" when the category's own limit is counted in hours.
     """
 
     category: Category
@@ -60,7 +63,11 @@ class CategorySuggestion:
     confidence: float | None = None
     kinds: tuple[str, ...] = ()
     unit: str = ""
+    unit_code: str = ""
+    unit_tier: str = ""
     deadline: str = ""
+    deadline_amount: float | None = None
+    deadline_unit: str = ""
     urgency: str = ""
     auto: bool = False
 
@@ -77,28 +84,33 @@ def _path(category: Category) -> str:
     return " / ".join(reversed(names))
 
 
-def _unit_hint(category: Category) -> str:
-    """The unit (or tier) the most specific city-wide rule for the category names."""
+def _unit_hint(category: Category) -> dict:
+    """The unit (or tier) the most specific city-wide rule for the category names: in words
+    (``unit``) and as data (``unit_code``, or ``unit_tier``)."""
     from zhiwang.tickets.routing import category_chain
 
     config = routing_config()
     for category_id in category_chain(config.category(category.pk)):
         for rule in config.rules.get(category_id, ()):
             if rule.unit_id and rule.unit_id in config.units:
-                return config.units[rule.unit_id].name
+                unit = config.units[rule.unit_id]
+                return {"unit": unit.name, "unit_code": unit.code}
             if rule.tier:
-                return _("%(tier)s office") % {"tier": rule.get_tier_display()}
-    return ""
+                return {
+                    "unit": _("%(tier)s office") % {"tier": rule.get_tier_display()},
+                    "unit_tier": rule.tier,
+                }
+    return {}
 
 
 def _hints(category: Category) -> dict:
-    deadline = ""
-    if category.deadline_amount and category.deadline_unit:
-        deadline = f"{category.deadline_amount.normalize():f} {category.get_deadline_unit_display()}"
+    limited = bool(category.deadline_amount and category.deadline_unit)
     return {
         "kinds": tuple(category.kinds or ()),
-        "unit": _unit_hint(category),
-        "deadline": deadline,
+        **_unit_hint(category),
+        "deadline": deadline_text(category.deadline_amount, category.deadline_unit) if limited else "",
+        "deadline_amount": float(category.deadline_amount) if limited else None,
+        "deadline_unit": category.deadline_unit if limited else "",
         "urgency": "urgent" if category.deadline_unit == "working_hours" else "",
     }
 

@@ -21,6 +21,13 @@ from zhiwang.accounts.models import OrgUnit, OrgUnitKind
 from zhiwang.core.workcalendar.models import LimitUnit
 from zhiwang.core.workcalendar.services import work_calendar
 from zhiwang.geo.models import Division, DivisionLevel, Grid
+from zhiwang.tickets.explanations import (
+    NOTE_DEADLINE_NEAR,
+    NOTE_RECEIVED,
+    NOTE_SUPERVISED,
+    NOTE_URGED,
+    system_note,
+)
 from zhiwang.tickets.models import (
     Category,
     Channel,
@@ -39,8 +46,10 @@ from zhiwang.tickets.services.clock import (
     SUPERVISED,
     URGED,
     WARNED,
+    supervise_after_days,
     supervision_point,
     urge_after_days,
+    warning_percent,
     warning_point,
 )
 from zhiwang.tickets.workflow import TicketAction as A
@@ -82,12 +91,29 @@ class _Place:
 
 
 class _Deadlines:
-    """Deadline arithmetic with caches: bulk tickets share dispatch moments on a 5-minute grid."""
+    """Deadline arithmetic with caches: bulk tickets share dispatch moments on a 5-minute grid.
+
+    It also keeps the system's timeline notes (``note``): a handful of texts, written once a run.
+    """
 
     def __init__(self):
         self.calendar = work_calendar()
         self.cache: dict = {}
         self.urge_days = urge_after_days()
+        self.notes: dict = {}
+        self.note_params = {
+            NOTE_DEADLINE_NEAR: {"percent": warning_percent()},
+            NOTE_SUPERVISED: {"days": supervise_after_days()},
+        }
+
+    def note(self, code: str, **params) -> tuple[str, dict]:
+        """``explanations.system_note`` as the sweep writes it, from a cache."""
+        params = params or self.note_params.get(code, {})
+        key = (code, *sorted(params.items()))
+        found = self.notes.get(key)
+        if found is None:
+            found = self.notes[key] = system_note(code, **params)
+        return found
 
     def __call__(self, at: datetime, amount: Decimal, unit: str, accept_hours: Decimal):
         key = (at, amount, unit, accept_hours)
@@ -341,6 +367,7 @@ def _plan(rng, *, index, key_prefix, as_of, open_, days, places, leaves, default
                 by_citizen=False,
             ),
         ]
+        _system_notes(events, ticket, deadlines)
         return _Plan(ticket, events, alerts)
     roll = rng.random()
     status = S.DISPATCHED if roll < 0.2 else S.ACCEPTED if roll < 0.9 else S.REPLIED
@@ -418,7 +445,25 @@ def _plan(rng, *, index, key_prefix, as_of, open_, days, places, leaves, default
     if status == S.REPLIED:
         events.append(_event(A.REPLY, ticket.replied_at, S.ACCEPTED, S.REPLIED, unit))
     events.sort(key=lambda e: e.at)
+    _system_notes(events, ticket, deadlines)
     return _Plan(ticket, events, alerts)
+
+
+def _system_notes(events: list[TicketEvent], ticket: Ticket, deadlines: _Deadlines) -> None:
+    """The notes the submit pipeline and the sweep write on their rows: codes and sentences alike."""
+    for event in events:
+        if event.action == A.RECEIVE:
+            code, params = NOTE_RECEIVED, {"channel": ticket.channel}
+        elif event.action == A.WARN:
+            code, params = event.payload["kind"], {}
+        elif event.action == A.URGE:
+            code, params = NOTE_URGED, {}
+        elif event.action == A.SUPERVISE:
+            code, params = NOTE_SUPERVISED, {}
+        else:
+            continue
+        event.note, keys = deadlines.note(code, **params)
+        event.payload.update(keys)
 
 
 _CROSSED_ACTIONS = {

@@ -4,23 +4,42 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.utils.translation import gettext as _
-
 from zhiwang.accounts.models import OrgUnit, OrgUnitKind
 from zhiwang.geo.models import LEVEL_DEPTH, Division
 from zhiwang.tickets.cache import RoutingConfig, routing_config
+from zhiwang.tickets.explanations import (
+    ROUTE_NO_ACTIVE_UNIT,
+    ROUTE_NO_RULE,
+    ROUTE_RULE,
+    route_sentence,
+    stored_route_text,
+)
 from zhiwang.tickets.models import Category, RoutingRule
 
 
 @dataclass(frozen=True)
 class Route:
-    """Where a ticket should go: the suggested unit, whether to skip the queue, whose queue, and why."""
+    """Where a ticket should go: the suggested unit, whether to skip the queue, whose queue, and why.
+
+    ``reason`` is why, as a code with its parameters (``tickets.explanations``): it is stored
+    (``Ticket.route_reason``, the receive row's payload) and put into words for each reader.
+    """
 
     unit: OrgUnit | None
     auto_dispatch: bool
     dispatch_center: OrgUnit | None
-    explanation: str
+    reason: dict
     rule_id: int | None = None
+
+    @property
+    def explanation(self) -> str:
+        """Why, in the active language (for a reader)."""
+        return route_sentence(self.reason)
+
+    @property
+    def stored_explanation(self) -> str:
+        """Why, in the city's language, as ``Ticket.route_explanation`` keeps it (old readers, search)."""
+        return stored_route_text(self.reason)[:255]
 
 
 def category_chain(category: Category) -> list[int]:
@@ -102,7 +121,7 @@ def route(*, category: Category, place: Division | None) -> Route:
         candidates.append(((category_depth, division_depth, rule.priority, -rule.pk), rule))
     center = dispatch_center_for(place, config)
     if not candidates:
-        return Route(None, False, center, _("No routing rule matches this category and place."))
+        return Route(None, False, center, {"code": ROUTE_NO_RULE})
     candidates.sort(key=lambda item: item[0], reverse=True)
     skipped = []
     for _key, rule in candidates:
@@ -112,18 +131,6 @@ def route(*, category: Category, place: Division | None) -> Route:
         if unit is None:
             skipped.append(rule.pk)
             continue
-        explanation = _("Rule #%(rule)s: %(what)s @ %(where)s → %(unit)s") % {
-            "rule": rule.pk,
-            "what": what,
-            "where": where,
-            "unit": unit.name,
-        }
-        return Route(unit, rule.auto_dispatch, center, explanation, rule.pk)
-    return Route(
-        None,
-        False,
-        center,
-        _("The matching rules (#%(rules)s) name no active unit for this place.")
-        % {"rules": ", #".join(str(pk) for pk in skipped)},
-        candidates[0][1].pk,
-    )
+        reason = {"code": ROUTE_RULE, "rule": rule.pk, "what": what, "where": where, "unit": unit.name}
+        return Route(unit, rule.auto_dispatch, center, reason, rule.pk)
+    return Route(None, False, center, {"code": ROUTE_NO_ACTIVE_UNIT, "rules": skipped}, candidates[0][1].pk)

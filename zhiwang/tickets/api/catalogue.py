@@ -42,8 +42,12 @@ class SuggestionOut(Schema):
     confidence: float | None
     auto: bool  # the model is sure enough to dispatch automatically
     kinds: list[str]
-    unit: str
-    deadline: str
+    unit: str  # in words: a unit's name, or a tier's office ("Subdistrict office")
+    unit_code: str  # the unit's code ("" when the rule names a tier)
+    unit_tier: str  # the tier whose division office handles it: "subdistrict", … ("" when a unit is named)
+    deadline: str  # in words, in the reader's language ("2 working days")
+    deadline_amount: float | None
+    deadline_unit: str  # working_hours · working_days · natural_days ("" without a limit of its own)
     urgency: str
 
 
@@ -64,7 +68,11 @@ def category_suggest(request, text: str, kind: str = "", limit: int = 5):
             "auto": s.auto,
             "kinds": list(s.kinds),
             "unit": s.unit,
+            "unit_code": s.unit_code,
+            "unit_tier": s.unit_tier,
             "deadline": s.deadline,
+            "deadline_amount": s.deadline_amount,
+            "deadline_unit": s.deadline_unit,
             "urgency": s.urgency,
         }
         for s in selectors.category_suggestions(text=text, kind=kind, limit=max(1, min(limit, 20)))

@@ -8,6 +8,7 @@ from ninja import Schema
 from zhiwang.core.masking import mask_name, mask_phone
 from zhiwang.tickets import selectors
 from zhiwang.tickets.disclosure import master_number_for_reporter
+from zhiwang.tickets.explanations import event_label, event_note, event_payload, ticket_route_text
 from zhiwang.tickets.models import Ticket
 from zhiwang.tickets.workflow import HANDLING, TICKET_WORKFLOW, TicketAction
 
@@ -174,24 +175,28 @@ class TicketDetailOut(TicketFields):
     duplicate_candidates: list[TicketRef]
 
 
-def event_out(event, *, staff: bool, released: set[int] | frozenset = frozenset()) -> dict:
+def event_out(
+    event, *, staff: bool, released: set[int] | frozenset = frozenset(), channel: str | None = None
+) -> dict:
     """One timeline row; a citizen sees no actor, no payload, and only the notes meant for them:
-    the answer or refusal, and a reply once released (``released``: ``released_reply_events``)."""
+    the answer or refusal, and a reply once released (``released``: ``released_reply_events``).
+
+    The system's notes and the payload's ``route`` are in the reader's language
+    (``tickets.explanations``); ``channel`` is the ticket's (read from the event when not given).
+    """
     public_note = event.action in (TicketAction.ANSWER_DIRECTLY, TicketAction.REJECT) or (
         event.action == TicketAction.REPLY and event.pk in released
     )
     return {
         "at": event.at,
         "action": event.action,
-        "action_label": str(TicketAction(event.action).label)
-        if event.action in TicketAction.values
-        else event.action,
+        "action_label": event_label(event),
         "from_state": event.from_state,
         "to_state": event.to_state,
         "actor": (event.actor.display_name if event.actor_id else None) if staff else None,
         "unit": event.unit.name if event.unit_id else None,
-        "note": event.note if staff or public_note else "",
-        "payload": event.payload if staff else {},
+        "note": event_note(event, channel=channel) if staff or public_note else "",
+        "payload": event_payload(event.payload) if staff else {},
     }
 
 
@@ -209,7 +214,7 @@ def timeline_out(ticket: Ticket, user) -> list[dict]:
     staff = selectors.is_staff_viewer(user)
     released = frozenset() if staff else selectors.released_reply_events(ticket=ticket)
     return [
-        event_out(e, staff=staff, released=released)
+        event_out(e, staff=staff, released=released, channel=ticket.channel)
         for e in selectors.ticket_timeline(user=user, ticket=ticket)
     ]
 
@@ -242,7 +247,7 @@ def detail_out(ticket: Ticket, user) -> dict:
         "district": ref(ticket.district),
         "dispatch_center": ref(ticket.dispatch_center) if staff else None,
         "suggested_unit": ref(ticket.suggested_unit) if staff else None,
-        "route_explanation": ticket.route_explanation if staff else "",
+        "route_explanation": ticket_route_text(ticket) if staff else "",  # in the reader's language
         "category_source": ticket.category_source if staff else "",
         # The classifier's top choices with confidences (staff: why the ticket went where it went).
         "classification": selectors.classification_view(ticket) if staff else {},

@@ -177,7 +177,16 @@ class Ticket(models.Model):
         related_name="+",
         help_text=_("What the routing rules proposed, for the dispatcher"),
     )
+    # In the city's language, for old readers and search; pages and the API render route_reason.
     route_explanation = models.CharField(_("why this route"), max_length=255, blank=True)
+    route_reason = models.JSONField(
+        _("route reason"),
+        default=dict,
+        blank=True,
+        help_text=_(
+            "Why this route, as a code and its parameters; empty on tickets routed before it was kept"
+        ),
+    )
     # smart dispatch (tickets.classify): who chose the category, and what the classifier said
     category_source = models.CharField(
         _("category chosen by"),
@@ -261,6 +270,20 @@ class Ticket(models.Model):
 
     def __str__(self) -> str:
         return f"{self.number} {self.title}"
+
+    @property
+    def route_text(self) -> str:
+        """Why this route, in the reader's language (``tickets.explanations.ticket_route_text``)."""
+        from zhiwang.tickets.explanations import ticket_route_text
+
+        return ticket_route_text(self)
+
+    @property
+    def deadline_text(self) -> str:
+        """The time limit in words ("15 working days"), in the reader's language."""
+        from zhiwang.tickets.explanations import deadline_text
+
+        return deadline_text(self.deadline_amount, self.deadline_unit)
 
     @property
     def is_open(self) -> bool:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 from array import array
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -40,6 +40,15 @@ from django.utils.translation import gettext as _
 
 from zhiwang.core.workcalendar.models import LimitUnit
 from zhiwang.core.workcalendar.services import due, work_calendar
+from zhiwang.tickets.explanations import (
+    NOTE_ACCEPT_OVERDUE,
+    NOTE_DEADLINE_NEAR,
+    NOTE_OVERDUE,
+    NOTE_SUPERVISED,
+    NOTE_URGED,
+    note_sentence,
+    system_note,
+)
 from zhiwang.tickets.models import ClockAlert, Notification, Ticket, TicketEvent, TicketStatus
 from zhiwang.tickets.notify import city_language
 from zhiwang.tickets.workflow import TicketAction
@@ -69,9 +78,14 @@ def warning_ratio() -> Decimal:
     return ratio
 
 
+def warning_percent() -> int:
+    """The warning share of the time limit, in per cent (80)."""
+    return int(warning_ratio() * 100)
+
+
 def warning_note() -> str:
     """The timeline note of a deadline warning, with the configured share of the time limit."""
-    return _("%(percent)s%% of the time limit has been used.") % {"percent": int(warning_ratio() * 100)}
+    return note_sentence(NOTE_DEADLINE_NEAR, {"percent": warning_percent()})
 
 
 def urge_after_days() -> int:
@@ -223,11 +237,12 @@ class _Step:
     condition: Q  # the whole threshold condition, repeated under the row lock
     deadline_field: str  # the deadline the alert is keyed by
     changes: dict  # Ticket columns set when the threshold is acted on
-    note: Callable[[dict], str]
+    note: str  # the timeline note's code (tickets.explanations), the same for every ticket
     notification_kind: str
     message: Callable[[dict, str], str]
     notify_dispatcher: bool = False
     payload: Callable[[dict], dict] | None = None
+    note_params: dict = field(default_factory=dict)
 
 
 _ROW_FIELDS = ("pk", "number", "status", "handling_unit_id", "dispatch_center_id", "due_at", "accept_due_at")
@@ -250,7 +265,7 @@ def _steps(now: datetime) -> list[_Step]:
             condition=Q(status=TicketStatus.DISPATCHED, accept_warned=False, accept_due_at__lt=now),
             deadline_field="accept_due_at",
             changes={"accept_warned": True},
-            note=lambda row: _("Not accepted in time."),
+            note=NOTE_ACCEPT_OVERDUE,
             notification_kind="accept_overdue",
             message=lambda row, note: f"{row['number']}: {note}",
             payload=lambda row: {"kind": "accept_overdue"},
@@ -261,7 +276,8 @@ def _steps(now: datetime) -> list[_Step]:
             condition=swept & Q(clock_stage=RUNNING, warn_at__lte=now, due_at__gte=now),
             deadline_field="due_at",
             changes={"clock_stage": WARNED},
-            note=lambda row: warning_note(),
+            note=NOTE_DEADLINE_NEAR,
+            note_params={"percent": warning_percent()},
             notification_kind="deadline_near",
             message=lambda row, note: f"{row['number']}: {note}",
             payload=lambda row: {"kind": "deadline_near"},
@@ -275,7 +291,7 @@ def _steps(now: datetime) -> list[_Step]:
                 condition=swept & Q(clock_stage__lt=URGED, due_at__lt=now) & ~overdue_recorded,
                 deadline_field="due_at",
                 changes={},
-                note=lambda row: _("The deadline has passed."),
+                note=NOTE_OVERDUE,
                 notification_kind="overdue",
                 message=lambda row, note: f"{row['number']}: {note}",
                 notify_dispatcher=True,
@@ -293,7 +309,7 @@ def _steps(now: datetime) -> list[_Step]:
                 "escalation_level": Greatest(F("escalation_level"), 1),
                 "supervise_at": supervision_point(urged_at=now),
             },
-            note=lambda row: _("Urge notice: the deadline has passed. Reply without delay."),
+            note=NOTE_URGED,
             notification_kind="urged",
             message=lambda row, note: _("Urge notice for %(number)s.") % {"number": row["number"]},
             payload=lambda row: {URGE_OVERDUE_KEY: True},  # only ever after the deadline
@@ -304,9 +320,8 @@ def _steps(now: datetime) -> list[_Step]:
             condition=swept & Q(clock_stage=URGED, supervise_at__lte=now, due_at__lt=now),
             deadline_field="due_at",
             changes={"clock_stage": SUPERVISED, "escalation_level": Greatest(F("escalation_level"), 1) + 1},
-            note=lambda row: (
-                _("Still overdue %(days)s working days after the urge notice.") % {"days": supervise_days}
-            ),
+            note=NOTE_SUPERVISED,
+            note_params={"days": supervise_days},
             notification_kind="supervised",
             message=lambda row, note: (
                 _("Supervision notice (level %(level)s) for %(number)s: %(note)s")
@@ -361,12 +376,15 @@ def _act(step: _Step, ids: list[int], *, now: datetime) -> int:
             ignore_conflicts=True,
         )
         events, notifications = [], []
+        # The note as a code for each reader, and as a sentence in the city's language (the inbox
+        # message quotes it), whoever ran the sweep.
+        note, note_keys = system_note(step.note, **step.note_params)
         for row in rows:
-            note = step.note(row)
             deadline = row[step.deadline_field]
             payload = {
                 **(step.payload(row) if step.payload else {}),
                 "deadline": timezone.localtime(deadline).isoformat(),
+                **note_keys,
             }
             events.append(
                 TicketEvent(
@@ -382,7 +400,7 @@ def _act(step: _Step, ids: list[int], *, now: datetime) -> int:
                 )
             )
             with city_language():  # the inbox is in the city's language, whoever ran the sweep
-                message = step.message(row, step.note(row))[:500]
+                message = step.message(row, note)[:500]
             recipients = {row["handling_unit_id"]}
             if step.notify_dispatcher:
                 recipients.add(row["dispatch_center_id"])

@@ -137,12 +137,14 @@ def ticket_recategorise(
 
         decided = route(category=leaf, place=routing_config().division(ticket.division_id))
         ticket.suggested_unit = decided.unit
-        ticket.route_explanation = decided.explanation[:255]
+        ticket.route_explanation = decided.stored_explanation  # in the city's language
+        ticket.route_reason = decided.reason  # rendered in each reader's language
         ticket.deadline_amount, ticket.deadline_unit = deadline_rule(
             category=leaf, kind=ticket.kind, urgency=ticket.urgency
         )
-        fields += ["suggested_unit", "route_explanation", "deadline_amount", "deadline_unit"]
-        payload["route"] = decided.explanation
+        fields += ["suggested_unit", "route_explanation", "route_reason", "deadline_amount", "deadline_unit"]
+        payload["route"] = ticket.route_explanation
+        payload["route_reason"] = decided.reason
     default_note = _("Category changed from %(before)s to %(after)s.") % {
         "before": before.name,
         "after": leaf.name,

@@ -139,7 +139,8 @@ def prepare_submission(
         division=place.finest,
         dispatch_center=decided.dispatch_center,
         suggested_unit=decided.unit,
-        route_explanation=decided.explanation[:255],
+        route_explanation=decided.stored_explanation,  # in the city's language
+        route_reason=decided.reason,  # rendered in each reader's language
         category_source=classification.source,
         classification=classification.record,
         received_at=received,

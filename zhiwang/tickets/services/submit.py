@@ -19,15 +19,14 @@ from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from zhiwang.accounts.models import OrgUnit
 from zhiwang.tickets.classify import Classification
+from zhiwang.tickets.explanations import NOTE_AUTO_DISPATCHED, NOTE_RECEIVED, system_note
 from zhiwang.tickets.models import (
     Category,
     CategoryCorrection,
     CategorySource,
-    Channel,
     CorrectionSource,
     Ticket,
     TicketEvent,
@@ -193,7 +192,9 @@ def timeline_rows(
 ) -> tuple[list[TicketEvent], CategoryCorrection | None]:
     """The unsaved receive row (and automatic dispatch row) of a saved new ticket, and the intake choice."""
     ticket, decided, classification = prepared.ticket, prepared.decided, prepared.classification
-    channel = ticket.channel
+    # The notes are kept as codes (rendered for each reader) and, for old readers, as sentences
+    # in the city's language, whoever submitted (tickets.explanations).
+    note, note_keys = system_note(NOTE_RECEIVED, channel=ticket.channel)
     events = [
         TicketEvent(
             ticket=ticket,
@@ -201,19 +202,22 @@ def timeline_rows(
             action=TicketAction.RECEIVE,
             from_state="",
             to_state=TicketStatus.PENDING_DISPATCH,
-            note=_("Received via %(channel)s.") % {"channel": Channel(channel).label},
+            note=note,
             payload={
                 "located_by": prepared.place.how,
-                "route": decided.explanation,
+                "route": ticket.route_explanation,
+                "route_reason": decided.reason,
                 "rule_id": decided.rule_id,
                 "suggested_unit_id": decided.unit.pk if decided.unit else None,
                 "duplicates": [d.number for d in duplicates],
                 "category_source": classification.source,
+                **note_keys,
             },
             at=prepared.received,
         )
     ]
     if dispatch_to is not None:
+        note, note_keys = system_note(NOTE_AUTO_DISPATCHED, **_why(decided, classification))
         events.append(
             TicketEvent(
                 ticket=ticket,
@@ -221,9 +225,8 @@ def timeline_rows(
                 action=TicketAction.DISPATCH,
                 from_state=TicketStatus.PENDING_DISPATCH,
                 to_state=ticket.status,
-                note=_("Dispatched automatically: %(why)s")
-                % {"why": _why(decided.explanation, classification)},
-                payload=dispatch_payload(ticket, dispatch_to),
+                note=note,
+                payload={**dispatch_payload(ticket, dispatch_to), **note_keys},
                 unit_id=dispatch_to.pk,
                 at=ticket.dispatched_at,
             )
@@ -231,11 +234,12 @@ def timeline_rows(
     return events, _intake_choice(ticket, classification, actor=actor, at=prepared.received)
 
 
-def _why(explanation: str, classification: Classification) -> str:
+def _why(decided, classification: Classification) -> dict:
+    """The automatic dispatch note's parameters: the route reason, and the model when it chose the category."""
     if classification.source != CategorySource.MODEL or classification.suggestion is None:
-        return explanation
-    return _("%(route)s (category by %(model)s, %(percent)s%% confident)") % {
-        "route": explanation,
+        return {"route": decided.reason}
+    return {
+        "route": decided.reason,
         "model": classification.suggestion.model,
         "percent": round(100 * classification.suggestion.confidence),
     }

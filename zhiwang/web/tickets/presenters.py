@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from zhiwang.core.masking import mask_name, mask_phone
+from zhiwang.tickets.explanations import event_label, event_note
 from zhiwang.tickets.models import Satisfaction, TicketStatus
 from zhiwang.tickets.workflow import TicketAction
 
@@ -72,8 +73,12 @@ def _label(choices, value) -> str:
     return str(choices(value).label) if value in choices.values else (value or "")
 
 
-def timeline_rows(events) -> list[TimelineRow]:
-    """Staff timeline: every event, with who, from → to and the useful parts of the payload."""
+def timeline_rows(events, *, channel: str | None = None) -> list[TimelineRow]:
+    """Staff timeline: every event, with who, from → to and the useful parts of the payload.
+
+    The system's notes are put into the reader's words (``tickets.explanations``); ``channel``
+    is the ticket's (read from each event's ticket when not given).
+    """
     rows = []
     for event in events:
         payload = event.payload or {}
@@ -97,10 +102,10 @@ def timeline_rows(events) -> list[TimelineRow]:
             TimelineRow(
                 at=event.at,
                 who=who,
-                action=_label(TicketAction, event.action),
+                action=event_label(event),
                 from_state=_label(TicketStatus, event.from_state),
                 to_state=_label(TicketStatus, event.to_state),
-                note=event.note,
+                note=event_note(event, channel=channel),
                 details=details,
             )
         )

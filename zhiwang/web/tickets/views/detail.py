@@ -83,7 +83,9 @@ def _render(request, ticket, *, failed=None, failed_form=None, conflict=None, re
         "phone": masked_phone(ticket),
         "reporter_name": masked_name(ticket),  # the full name only on the logged reveal
         "deadline": deadline_of(ticket),
-        "timeline": timeline_rows(selectors.ticket_timeline(user=user, ticket=ticket)),
+        "timeline": timeline_rows(
+            selectors.ticket_timeline(user=user, ticket=ticket), channel=ticket.channel
+        ),
         "requests": requests,
         "duplicates": list(selectors.merged_duplicates(user=user, ticket=ticket)),
         "attachments": _attachments(ticket),

@@ -202,3 +202,41 @@ def test_the_suggest_api_gives_the_time_limit_and_unit_as_data(as_user, hotline)
     assert illegal["deadline"] == "15 working days"  # no capital inside a sentence
     assert illegal["unit_code"] or illegal["unit_tier"]
     assert bool(illegal["unit_code"]) != bool(illegal["unit_tier"])
+
+
+def test_a_persons_urge_or_recategorisation_without_words_reads_in_each_readers_language(
+    nanshan_building, hotline, nanshan_dispatcher, sub_handler
+):
+    from zhiwang.tickets.services import ticket_dispatch, ticket_recategorise, ticket_urge
+
+    ticket = _submit(nanshan_building, hotline)
+    with translation.override("en"):  # an English-browsing dispatcher leaves no words of their own
+        ticket = ticket_recategorise(ticket=ticket, category="010201", actor=nanshan_dispatcher)
+        ticket = ticket_dispatch(ticket=ticket, unit=sub_handler.org_unit, actor=nanshan_dispatcher)
+        ticket_urge(ticket_id=ticket.pk, actor=nanshan_dispatcher)
+    urge = ticket.events.get(action="urge")
+    recategorised = ticket.events.get(action="recategorise")
+    assert CJK.search(urge.note) and CJK.search(recategorised.note)  # stored in the city's language
+    with translation.override("en"):
+        assert event_note(urge) == "Please speed up."
+        assert event_note(recategorised).startswith("Category changed from ")
+    assert CJK.search(event_note(urge))
+    # words a person typed stay as typed, in any language
+    ticket_urge(ticket_id=ticket.pk, actor=nanshan_dispatcher, note="call them back today")
+    typed = ticket.events.filter(action="urge").latest("pk")
+    with translation.override("zh-hans"):
+        assert event_note(typed) == "call them back today"
+
+
+def test_the_single_warning_keeps_its_code(nanshan_building, hotline, nanshan_dispatcher, sub_handler):
+    from zhiwang.tickets.services import ticket_dispatch
+    from zhiwang.tickets.services.escalation import ticket_warn
+
+    ticket = _submit(nanshan_building, hotline)
+    ticket = ticket_dispatch(ticket=ticket, unit=sub_handler.org_unit, actor=nanshan_dispatcher)
+    with translation.override("en"):
+        ticket_warn(ticket_id=ticket.pk, kind="accept_overdue")
+    row = ticket.events.get(action="warn")
+    assert row.payload["note_code"] == "accept_overdue" and CJK.search(row.note)
+    with translation.override("en"):
+        assert event_note(row) == "Not accepted in time."

@@ -88,6 +88,8 @@ NOTE_DEADLINE_NEAR = "deadline_near"  # {"percent": share of the time limit used
 NOTE_OVERDUE = "overdue"
 NOTE_URGED = "urged"
 NOTE_SUPERVISED = "supervised"  # {"days": working days after the urge notice}
+NOTE_SPEED_UP = "speed_up"  # a person's urge without words of their own
+NOTE_RECATEGORISED = "recategorised"  # {"before": category name, "after": category name}, no words given
 
 
 def _channel_label(code) -> str:
@@ -116,6 +118,11 @@ NOTES = {
     NOTE_URGED: lambda p: _("Urge notice: the deadline has passed. Reply without delay."),
     NOTE_SUPERVISED: lambda p: (
         _("Still overdue %(days)s working days after the urge notice.") % {"days": p.get("days")}
+    ),
+    NOTE_SPEED_UP: lambda p: _("Please speed up."),
+    NOTE_RECATEGORISED: lambda p: (
+        _("Category changed from %(before)s to %(after)s.")
+        % {"before": p.get("before"), "after": p.get("after")}
     ),
 }
 

@@ -46,7 +46,6 @@ from zhiwang.tickets.explanations import (
     NOTE_OVERDUE,
     NOTE_SUPERVISED,
     NOTE_URGED,
-    note_sentence,
     system_note,
 )
 from zhiwang.tickets.models import ClockAlert, Notification, Ticket, TicketEvent, TicketStatus
@@ -81,11 +80,6 @@ def warning_ratio() -> Decimal:
 def warning_percent() -> int:
     """The warning share of the time limit, in per cent (80)."""
     return int(warning_ratio() * 100)
-
-
-def warning_note() -> str:
-    """The timeline note of a deadline warning, with the configured share of the time limit."""
-    return note_sentence(NOTE_DEADLINE_NEAR, {"percent": warning_percent()})
 
 
 def urge_after_days() -> int:

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from zhiwang.core.errors import ServiceError
 from zhiwang.tickets.cache import routing_config
 from zhiwang.tickets.classify import allows_kind, leaf_by_code, ticket_text
+from zhiwang.tickets.explanations import NOTE_RECATEGORISED, system_note
 from zhiwang.tickets.models import (
     UNCHECKED_SOURCES,
     Category,
@@ -145,15 +146,15 @@ def ticket_recategorise(
         fields += ["suggested_unit", "route_explanation", "route_reason", "deadline_amount", "deadline_unit"]
         payload["route"] = ticket.route_explanation
         payload["route_reason"] = decided.reason
-    default_note = _("Category changed from %(before)s to %(after)s.") % {
-        "before": before.name,
-        "after": leaf.name,
-    }
+    note = (note or "").strip()
+    if not note:  # no words given: the change itself, worded for each reader (tickets.explanations)
+        note, note_keys = system_note(NOTE_RECATEGORISED, before=before.name, after=leaf.name)
+        payload.update(note_keys)
     apply_transition(
         ticket,
         A.RECATEGORISE,
         actor=actor,
-        note=(note or "").strip() or default_note,
+        note=note,
         payload=payload,
         fields=fields,
         expected_version=expected_version,

@@ -7,11 +7,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from zhiwang.core.errors import ServiceError
+from zhiwang.tickets.explanations import NOTE_ACCEPT_OVERDUE, NOTE_DEADLINE_NEAR, NOTE_SPEED_UP, system_note
 from zhiwang.tickets.models import (
     Ticket,
 )
 from zhiwang.tickets.notify import notify_unit
-from zhiwang.tickets.services.clock import URGE_OVERDUE_KEY, supervision_point, warning_note
+from zhiwang.tickets.services.clock import URGE_OVERDUE_KEY, supervision_point, warning_percent
 from zhiwang.tickets.services.transition import (
     A,
     apply_transition,
@@ -34,13 +35,19 @@ def ticket_warn(*, ticket_id: int, kind: str, now: datetime | None = None) -> Ti
     ticket = locked_ticket(ticket_id)
     if _moved_on(ticket, A.WARN, None):
         return ticket
+    # Stored as a code (worded for each reader, tickets.explanations) and in the city's language.
     if kind == "accept_overdue":
         ticket.accept_warned = True
-        fields, note = ["accept_warned"], _("Not accepted in time.")
+        fields, (note, note_keys) = ["accept_warned"], system_note(NOTE_ACCEPT_OVERDUE)
     else:
         ticket.clock_stage = max(ticket.clock_stage, 1)
-        fields, note = ["clock_stage"], warning_note()
-    apply_transition(ticket, A.WARN, actor=None, note=note, payload={"kind": kind}, fields=fields)
+        fields, (note, note_keys) = (
+            ["clock_stage"],
+            system_note(NOTE_DEADLINE_NEAR, percent=warning_percent()),
+        )
+    apply_transition(
+        ticket, A.WARN, actor=None, note=note, payload={"kind": kind, **note_keys}, fields=fields
+    )
     notify_unit(unit_id=ticket.handling_unit_id, ticket=ticket, kind=kind, message=f"{ticket.number}: {note}")
     return ticket
 
@@ -72,12 +79,13 @@ def ticket_urge(
         ticket.clock_stage = 2
         ticket.supervise_at = supervision_point(urged_at=now)
         fields += ["clock_stage", "supervise_at"]
+    default_note, default_keys = system_note(NOTE_SPEED_UP)  # no words given: worded for each reader
     apply_transition(
         ticket,
         A.URGE,
         actor=actor,
-        note=note or _("Please speed up."),
-        payload={URGE_OVERDUE_KEY: overdue},
+        note=note or default_note,
+        payload={URGE_OVERDUE_KEY: overdue, **({} if note else default_keys)},
         fields=fields,
         expected_version=expected_version,
     )

@@ -27,14 +27,16 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from zhiwang.analytics.models import GovernanceIndex, IndexFormula, Standing
 from zhiwang.core.errors import ServiceError
 from zhiwang.core.scoping import EVERYTHING
 from zhiwang.geo.models import LEVEL_PREFIX_LENGTH, Division, DivisionLevel
 from zhiwang.tickets import indicators
+from zhiwang.tickets.notify import city_language
 
 #: Indicators a formula may weigh (name → function of tickets.indicators); "rework_rate" counts inverted.
 INDEX_INDICATORS = {
@@ -82,6 +84,52 @@ def dispute_success_rate(*, user, start, end, by) -> dict[int, SimpleNamespace]:
 
 
 INDEX_INDICATORS["dispute_success_rate"] = dispute_success_rate
+
+#: The indicators' names for people (pages, API ``labels``, the reports' rate columns); the code
+#: stays the key (weights, stored values) and is shown beside the name only as a hint.
+INDICATOR_LABELS = {
+    "on_time_closure_rate": gettext_lazy("On-time closure rate"),
+    "satisfaction_rate": gettext_lazy("Satisfaction rate"),
+    "resolution_rate": gettext_lazy("Resolution rate"),
+    "rework_rate": gettext_lazy("Rework rate"),
+    "response_rate": gettext_lazy("Response rate"),
+    "on_time_acceptance_rate": gettext_lazy("On-time acceptance rate"),
+    "accurate_dispatch_rate": gettext_lazy("Accurate dispatch rate"),
+    "dispute_success_rate": gettext_lazy("Mediation success rate"),
+}
+
+
+def indicator_label(code: str) -> str:
+    """An indicator's name in the active language; an unknown code (a formula saved before an
+    indicator was dropped) is shown as it is."""
+    label = INDICATOR_LABELS.get(code)
+    return str(label) if label is not None else code
+
+
+def indicator_labels() -> dict[str, str]:
+    """``{code: name}`` of every indicator a formula may weigh, in the active language."""
+    return {code: indicator_label(code) for code in INDEX_INDICATORS}
+
+
+#: The name of the formula made from the default weights (``active_formula``). It is stored in the
+#: city's language; ``formula_display_name`` shows it in the reader's (without a migration: a
+#: stored name equal to this text in any of the site's languages is the default one).
+DEFAULT_FORMULA_NAME = gettext_lazy("Default governance index")
+
+
+def _default_formula_names() -> set[str]:
+    names = {"Default governance index"}
+    for code, _language_name in settings.LANGUAGES:
+        with translation.override(code):
+            names.add(str(DEFAULT_FORMULA_NAME))
+    return names
+
+
+def formula_display_name(name: str) -> str:
+    """A formula's name for the reader: the default formula's in their language, any other as saved."""
+    return str(DEFAULT_FORMULA_NAME) if (name or "").strip() in _default_formula_names() else name
+
+
 #: Terms of other modules: computed only when weighted (default weight 0, see models.default_weights).
 OPTIONAL = frozenset({"dispute_success_rate"})
 INVERTED = frozenset({"rework_rate"})
@@ -99,7 +147,9 @@ def active_formula(*, create: bool = False) -> IndexFormula:
     """
     formula = IndexFormula.objects.filter(is_active=True).order_by("-updated_at", "-pk").first()
     if formula is None:
-        formula = IndexFormula(name=_("Default governance index"))
+        # stored (and frozen in every row's snapshot) in the city's language, whoever runs it
+        with city_language():
+            formula = IndexFormula(name=str(DEFAULT_FORMULA_NAME))
         if create:
             formula.save()
     return formula
@@ -172,11 +222,26 @@ def formula_snapshot(formula: IndexFormula, weights: dict[str, float] | None = N
 
 def shown_formula(rows) -> dict:
     """The formula to show beside index rows: the one that scored them (``computed`` true), or,
-    with no rows, the one the next computation will use (``computed`` false)."""
+    with no rows, the one the next computation will use (``computed`` false).
+
+    For the reader: ``name`` (the default formula's in their language, ``formula_display_name``),
+    ``indicators`` (``code``, ``label``, ``weight`` per weight, in the formula's order) and
+    ``labels`` (``{code: name}`` of every indicator, as the index API gives them).
+    """
+    shown = None
     for row in rows:
         if row.formula_used:
-            return {**row.formula_used, "computed": True}
-    return {**formula_snapshot(active_formula()), "computed": False}
+            shown = {**row.formula_used, "computed": True}
+            break
+    if shown is None:
+        shown = {**formula_snapshot(active_formula()), "computed": False}
+    shown["name"] = formula_display_name(shown.get("name", ""))
+    shown["indicators"] = [
+        {"code": code, "label": indicator_label(code), "weight": weight}
+        for code, weight in (shown.get("weights") or {}).items()
+    ]
+    shown["labels"] = indicator_labels()
+    return shown
 
 
 def standings(

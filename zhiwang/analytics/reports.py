@@ -3,18 +3,27 @@
 The figures are those of the dashboard (``selectors``, from the rollups), the disputes panel
 (``selectors.dispute_figures``, scoped to the person who asked for the report, as the panel
 is) and the governance index of the period's months; the files are stored on the ``Report`` row.
+
+The files are official documents sent up to the higher government: they are always written in
+the city's language (``city_language``), whoever asked and whichever process makes them, so
+every reader downloads the same document. A period that has not ended yet (the current month
+or quarter) is reported up to the day the files are made, and the title says so.
 """
 
 from __future__ import annotations
 
 import io
+from datetime import date, timedelta
 
 from django.core.files.base import ContentFile
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from zhiwang.analytics import selectors
+from zhiwang.analytics.index import INDICATOR_LABELS
 from zhiwang.analytics.models import GovernanceIndex, Report
+from zhiwang.tickets.notify import city_language
 
 RATE_NAMES = ("on_time_rate", "satisfaction_rate", "resolution_rate", "rework_rate")
 
@@ -26,10 +35,11 @@ def _labels() -> dict[str, str]:
         "overdue": _("Went overdue"),
         "open": _("Open now"),
         "overdue_open": _("Overdue now"),
-        "on_time_rate": _("On-time closure rate"),
-        "satisfaction_rate": _("Satisfaction rate"),
-        "resolution_rate": _("Resolution rate"),
-        "rework_rate": _("Rework rate"),
+        # the rates are the governance index's indicators: one name each (``INDICATOR_LABELS``)
+        "on_time_rate": str(INDICATOR_LABELS["on_time_closure_rate"]),
+        "satisfaction_rate": str(INDICATOR_LABELS["satisfaction_rate"]),
+        "resolution_rate": str(INDICATOR_LABELS["resolution_rate"]),
+        "rework_rate": str(INDICATOR_LABELS["rework_rate"]),
         "reopened": _("Reopened"),
         "rated": _("Rated"),
     }
@@ -61,7 +71,7 @@ def _dispute_labels() -> dict[str, str]:
         "prevented_escalation": _("Prevented escalation"),
         "red_open": _("Red risk, open"),
         "backlog_open": _("Backlog petition cases, open"),
-        "success_rate": _("Mediation success rate"),
+        "success_rate": str(INDICATOR_LABELS["dispute_success_rate"]),
         "on_time_rate": _("Closed on time"),
         "amount_involved": _("Amount involved (yuan)"),
         "amount_resolved": _("Amount resolved (yuan)"),
@@ -81,14 +91,25 @@ def _dispute_rows(disputes: dict) -> list[tuple[str, object, str]]:
     return rows
 
 
-def report_figures(report: Report) -> dict:
+def covered_until(report: Report, today: date | None = None) -> date | None:
+    """The last day a report made ``today`` covers when its period has not ended yet (the
+    figures stop there), else ``None`` (the whole period)."""
+    today = today or timezone.localdate()
+    return today if today < report.end else None
+
+
+def report_figures(report: Report, today: date | None = None) -> dict:
+    until = covered_until(report, today)
+    # a period still running is counted up to today: no empty days after it in the trend
+    end = max(report.start, until + timedelta(days=1)) if until is not None else report.end
     place = selectors.Place(report.division)
-    figures = selectors.dashboard(place=place, start=report.start, end=report.end, by="day")
+    figures = selectors.dashboard(place=place, start=report.start, end=end, by="day")
+    figures["until"] = until
     # the disputes panel as the requester sees it on the dashboard (none for a data steward, or
     # when the requester is gone: the figures depend on who may see the cases)
     user = report.requested_by
     figures["disputes"] = (
-        selectors.dispute_figures(user=user, place=place, start=report.start, end=report.end)
+        selectors.dispute_figures(user=user, place=place, start=report.start, end=end)
         if user is not None and user.is_active and selectors.may_see_disputes(user)
         else None
     )
@@ -105,6 +126,12 @@ def report_figures(report: Report) -> dict:
 
 
 def build_report_files(report: Report, *, progress=lambda value: None) -> None:
+    """Make both files, in the city's language (an official document: the same for every reader)."""
+    with city_language():
+        _build_report_files(report, progress=progress)
+
+
+def _build_report_files(report: Report, *, progress) -> None:
     figures = report_figures(report)
     # who may download the files depends on it (``services.may_download_report``)
     report.includes_disputes = figures["disputes"] is not None
@@ -116,8 +143,21 @@ def build_report_files(report: Report, *, progress=lambda value: None) -> None:
     progress(95)
 
 
-def _title(report: Report) -> str:
-    return _("%(place)s ticket report, %(period)s") % {"place": report.division.name, "period": report.period}
+def _title(report: Report, until: date | None = None) -> str:
+    values = {"place": report.division.name, "period": report.period}
+    if until is None:
+        return _("%(place)s ticket report, %(period)s") % values
+    return _("%(place)s ticket report, %(period)s (up to %(date)s)") % {**values, "date": until.isoformat()}
+
+
+def _partial_note(report: Report, until: date) -> str:
+    """The sentence under the title of a report of a period not yet ended."""
+    if until < report.start:
+        return _("The period has not begun yet: this report has no figures.")
+    return _("The period has not ended: these figures cover %(start)s to %(until)s only.") % {
+        "start": report.start.isoformat(),
+        "until": until.isoformat(),
+    }
 
 
 def build_xlsx(report: Report, figures: dict) -> bytes:
@@ -129,9 +169,13 @@ def build_xlsx(report: Report, figures: dict) -> bytes:
     wb = Workbook()
     ws = wb.active
     ws.title = pgettext("report", "Summary")[:31]
-    ws.append([_title(report)])
+    until = figures.get("until")
+    ws.append([_title(report, until)])
     ws["A1"].font = Font(bold=True, size=14)
     ws.append([_("From"), report.start.isoformat(), _("To (exclusive)"), report.end.isoformat()])
+    if until is not None:
+        ws.append([_partial_note(report, until)])
+        ws.cell(row=ws.max_row, column=1).font = Font(bold=True, color="B42318")
     s = figures["summary"]
     ws.append([])
     for key in ("received", "closed", "reopened", "rated"):
@@ -271,9 +315,14 @@ def build_pdf(report: Report, figures: dict) -> bytes:
         return "—" if value is None else (f"{value:.1%}" if isinstance(value, float) else str(value))
 
     s = figures["summary"]
+    until = figures.get("until")
     story = [
-        Paragraph(_title(report), title),
+        Paragraph(_title(report, until), title),
         Paragraph(f"{report.start.isoformat()} — {report.end.isoformat()}", body),
+    ]
+    if until is not None:
+        story.append(Paragraph(_partial_note(report, until), body))
+    story += [
         Spacer(1, 8),
         Paragraph(pgettext("report", "Summary"), heading),
     ]
@@ -388,5 +437,5 @@ def build_pdf(report: Report, figures: dict) -> bytes:
         ]
         story.append(Table(data, style=table_style, repeatRows=1, hAlign="LEFT"))
     out = io.BytesIO()
-    SimpleDocTemplate(out, pagesize=A4, title=_title(report)).build(story)
+    SimpleDocTemplate(out, pagesize=A4, title=_title(report, until)).build(story)
     return out.getvalue()

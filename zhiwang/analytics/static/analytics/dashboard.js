@@ -14,14 +14,29 @@
     return c;
   }
 
+  // Axis labels never overprint one another in either language: horizontal bars keep each name on
+  // its own line (cut with "…" past 150 px; the tooltip has it whole); vertical bars break a name
+  // over lines within its own slot. The grid makes room for the labels (containLabel).
+  function slotWidth(id, count) {
+    var el = document.getElementById(id);
+    var width = el ? el.clientWidth : 320;
+    return Math.max(48, Math.floor((width - 60) / Math.max(count, 1)) - 8);
+  }
+
+  function categoryAxis(id, names, horizontal) {
+    return horizontal
+      ? { type: "category", data: names, inverse: true, axisLabel: { interval: 0, width: 150, overflow: "truncate" } }
+      : { type: "category", data: names, axisLabel: { interval: 0, width: slotWidth(id, names.length), overflow: "break", lineHeight: 14 } };
+  }
+
   function bars(id, rows, horizontal) {
     var names = rows.map(function (r) { return r.name; });
     var values = rows.map(function (r) { return r.value; });
-    var cat = { type: "category", data: names, axisLabel: { interval: 0, width: 120, overflow: "truncate" } };
+    var cat = categoryAxis(id, names, horizontal);
     var val = { type: "value", minInterval: 1 };
     chart(id, {
-      tooltip: {}, grid: { left: horizontal ? 130 : 40, right: 20, top: 10, bottom: 40 },
-      xAxis: horizontal ? val : cat, yAxis: horizontal ? Object.assign(cat, { inverse: true }) : val,
+      tooltip: {}, grid: { left: 10, right: 24, top: 10, bottom: 10, containLabel: true },
+      xAxis: horizontal ? val : cat, yAxis: horizontal ? cat : val,
       series: [{ type: "bar", data: values }]
     }, function (p) { return rows[p.dataIndex] && rows[p.dataIndex].link; });
   }
@@ -34,7 +49,9 @@
     var trendRows = json("analytics-trend") || [];
     var series = ["received", "closed", "overdue"];
     chart("chart-trend", {
-      tooltip: { trigger: "axis" }, legend: { top: 0 }, grid: { left: 40, right: 20, top: 30, bottom: 30 },
+      // a compact legend that wraps above the plot (never over it) when the names are long
+      tooltip: { trigger: "axis" }, legend: { top: 0, itemWidth: 14, itemHeight: 8, itemGap: 8, textStyle: { fontSize: 11 } },
+      grid: { left: 10, right: 24, top: 46, bottom: 10, containLabel: true },
       xAxis: { type: "category", data: t.map(function (r) { return r.period; }) },
       yAxis: { type: "value", minInterval: 1 },
       series: series.map(function (k) {
@@ -49,14 +66,23 @@
     });
     var o = data.open;
     chart("chart-open", {
-      tooltip: {}, xAxis: { type: "category", data: [labels.open, labels.overdue_open] }, yAxis: { type: "value", minInterval: 1 },
+      tooltip: {}, grid: { left: 10, right: 24, top: 10, bottom: 10, containLabel: true },
+      xAxis: categoryAxis("chart-open", [labels.open, labels.overdue_open], false), yAxis: { type: "value", minInterval: 1 },
       series: [{ type: "bar", data: [o.open, { value: o.overdue_open, itemStyle: { color: "#b42318" } }] }]
     }, function (p) { return p.dataIndex === 0 ? o.links.open : o.links.overdue_open; });
+    // the kinds' names (long in English) are in a legend below the pie, wrapping onto more lines as
+    // needed; the slices say their share (none on slivers, whose share is in the tooltip)
     chart("chart-kinds", {
-      tooltip: { trigger: "item" },
-      series: [{ type: "pie", radius: ["35%", "70%"], data: data.kinds.map(function (r) { return { name: r.name, value: r.value }; }) }]
+      tooltip: { trigger: "item", formatter: "{b}: {c} ({d}%)" },
+      legend: { bottom: 0, left: "center", itemWidth: 12, itemHeight: 10, itemGap: 8, textStyle: { fontSize: 11 } },
+      series: [{
+        type: "pie", radius: ["24%", "48%"], center: ["50%", "38%"], minShowLabelAngle: 12,
+        label: { formatter: function (p) { return Math.round(p.percent) + "%"; } },
+        labelLayout: { hideOverlap: true },
+        data: data.kinds.map(function (r) { return { name: r.name, value: r.value }; })
+      }]
     }, function (p) { return data.kinds[p.dataIndex] && data.kinds[p.dataIndex].link; });
-    bars("chart-channels", data.channels, false);
+    bars("chart-channels", data.channels, true);
     bars("chart-categories", data.categories, true);
     map(data.children);
   }

@@ -151,7 +151,8 @@ def test_alert_page_mark_handled(stream, city_leader, client):
     alert.refresh_from_db()
     assert alert.status == "handled"
     api = client.get("/api/v1/analytics/alerts", {"status": "handled"}).json()
-    assert api[0]["id"] == alert.pk and "/tickets/" in api[0]["link"]
+    assert api["count"] == 1
+    assert api["items"][0]["id"] == alert.pk and "/tickets/" in api["items"][0]["link"]
 
 
 def _series(days: dict[date, int], *, category_index: int = 0) -> tuple[int, int]:

@@ -131,3 +131,13 @@ def test_a_default_formula_stored_in_english_reads_in_chinese(city_leader, clien
 def test_no_cjk_in_english_labels():
     with translation.override("en"):
         assert not [v for v in idx.indicator_labels().values() if CJK.search(v)]
+
+
+@pytest.mark.django_db
+def test_the_index_api_names_each_indicator_in_the_callers_language(city_leader, client):
+    IndexFormula.objects.create(name="Default governance index")
+    client.force_login(city_leader)
+    chinese = client.get("/api/v1/analytics/index").json()["labels"]
+    english = client.get("/api/v1/analytics/index", headers={"Accept-Language": "en"}).json()["labels"]
+    assert set(chinese) == set(english) >= {"on_time_closure_rate", "satisfaction_rate"}
+    assert CJK.search(chinese["on_time_closure_rate"]) and not CJK.search(english["on_time_closure_rate"])

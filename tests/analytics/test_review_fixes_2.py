@@ -43,7 +43,8 @@ def test_repeat_caller_alert_moves_when_the_calls_spread_to_another_district(
     make_ticket, luohu_building, nanshan_dispatcher, luohu_dispatcher, city_leader
 ):
     city = Division.objects.get(level="city")
-    city_unit, nanshan_unit = luohu_dispatcher.org_unit, nanshan_dispatcher.org_unit
+    # the city's command center (its city-wide dispatchers and leaders may open every alert)
+    city_unit, nanshan_unit = city_leader.org_unit, nanshan_dispatcher.org_unit
     AlertSubscription.objects.create(unit=city_unit, division=city)
     AlertSubscription.objects.create(unit=nanshan_unit, division=Division.objects.get(code=NANSHAN))
     phone = "13912345678"

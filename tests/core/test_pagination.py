@@ -17,6 +17,7 @@ LISTS = [
     "/api/v1/disputes/cases",
     "/api/v1/disputes/alerts",
     "/api/v1/notifications/",
+    "/api/v1/analytics/alerts",
 ]
 
 

@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from zhiwang.analytics.models import Alert, AlertSubscription, GovernanceIndex, IndexFormula, Report
 
@@ -37,9 +38,15 @@ class GovernanceIndexAdmin(admin.ModelAdmin):
 
 @admin.register(Alert)
 class AlertAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "kind", "status", "explanation", "division")
+    list_display = ("created_at", "kind", "status", "shown_explanation", "division")
     list_filter = ("kind", "status")
+    # ``explanation`` is the stored sentence in the city's language (searchable); the list shows
+    # it in the reader's language, from its parameters
     search_fields = ("explanation", "key")
+
+    @admin.display(description=_("explanation"))
+    def shown_explanation(self, alert: Alert) -> str:
+        return alert.explanation_text
 
 
 admin.site.register(AlertSubscription)

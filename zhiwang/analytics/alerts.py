@@ -12,11 +12,11 @@ from datetime import date, timedelta
 
 from django.db import connection
 from django.db.models import Count, Q
-from django.utils.translation import gettext as _
 
 from zhiwang.analytics.finding import Finding
 from zhiwang.analytics.finding import local_midnight as _local_midnight
 from zhiwang.analytics.models import AddressDay, AlertKind
+from zhiwang.analytics.models.alerts import explain
 from zhiwang.analytics.surges import SurgeSettings, day_weights, detect_surges, nb_tail
 from zhiwang.core.masking import mask_phone, mask_text
 from zhiwang.geo.models import Division, StandardAddress
@@ -94,17 +94,17 @@ def detect_address_clusters(
             .order_by("pk")
             .values_list("pk", flat=True)[:200]
         )
+        params = {
+            "address": building.full_name,
+            "observed": observed,
+            "days": window_days,
+            "expected": round(expected, 2),
+        }
         findings.append(
             Finding(
                 kind=AlertKind.ADDRESS_CLUSTER,
                 key=f"address:{building.pk}",
-                explanation=_("%(address)s: %(observed)s tickets in %(days)s days, expected %(expected)s")
-                % {
-                    "address": building.full_name,
-                    "observed": observed,
-                    "days": window_days,
-                    "expected": f"{expected:.1f}",
-                },
+                explanation=explain(AlertKind.ADDRESS_CLUSTER, params),
                 window_start=_local_midnight(w_start),
                 window_end=_local_midnight(end),
                 observed=observed,
@@ -113,6 +113,7 @@ def detect_address_clusters(
                 division_id=building.community_id,
                 grid_id=building.grid_id,
                 ticket_ids=tickets,
+                detail={"explain": params, "address": building.code},
             )
         )
     return findings
@@ -216,19 +217,21 @@ def detect_topic_clusters(
     for members in groups:
         ids = sorted(rows[i][0] for i in members)
         words = top_words([f"{rows[i][1]} {rows[i][2]}" for i in members])
+        params = {"observed": len(ids), "days": window_days, "words": words}
         findings.append(
             Finding(
                 kind=AlertKind.TOPIC_CLUSTER,
+                # the words name the topic; ``alert_raise`` tells clusters with the same words apart
+                # by their tickets (a cluster elsewhere is another alert)
                 key=f"topic:{'-'.join(words[:3])}",
-                explanation=_("%(observed)s tickets in %(days)s days about “%(words)s”")
-                % {"observed": len(ids), "days": window_days, "words": "、".join(words)},
+                explanation=explain(AlertKind.TOPIC_CLUSTER, params),
                 window_start=start,
                 window_end=end,
                 observed=len(ids),
                 score=float(len(ids)),
                 division_id=_common_division([rows[i][3] for i in members]),
                 ticket_ids=ids[:200],
-                detail={"words": words},
+                detail={"words": words, "explain": params},
             )
         )
     return findings
@@ -253,18 +256,19 @@ def detect_repeat_callers(*, today: date, window_days: int = 30, min_count: int 
     for row in rows:
         phone = row["reporter_phone"]
         tickets = list(recent.filter(reporter_phone=phone).values_list("pk", "division_id"))
+        params = {"phone": mask_phone(phone), "observed": row["n"], "days": window_days}
         findings.append(
             Finding(
                 kind=AlertKind.REPEAT_CALLER,
                 key=f"caller:{_phone_key(phone)}",
-                explanation=_("Caller %(phone)s: %(observed)s tickets in %(days)s days")
-                % {"phone": mask_phone(phone), "observed": row["n"], "days": window_days},
+                explanation=explain(AlertKind.REPEAT_CALLER, params),
                 window_start=start,
                 window_end=end,
                 observed=row["n"],
                 score=float(row["n"]),
                 division_id=_common_division([d for _pk, d in tickets]),
                 ticket_ids=sorted(pk for pk, _d in tickets)[:200],
+                detail={"explain": params},
             )
         )
     return findings
@@ -290,23 +294,26 @@ def detect_repeat_reopens(*, today: date, min_reworks: int = 2) -> list[Finding]
         "received_at",
     )[:500]
     # the ticket number and category, never the title: a title is the caller's own words
-    return [
-        Finding(
-            kind=AlertKind.REPEAT_REOPEN,
-            key=f"reopen:{pk}",
-            explanation=_("%(number)s (%(category)s) reopened %(n)s times")
-            % {"number": number, "category": category or "—", "n": n},
-            window_start=received,
-            window_end=end,
-            observed=n,
-            score=float(n),
-            division_id=division_id,
-            grid_id=grid_id,
-            category_id=category_id,
-            ticket_ids=[pk],
+    findings = []
+    for pk, number, category, n, division_id, grid_id, category_id, received in rows:
+        params = {"number": number, "category": category or "—", "n": n}
+        findings.append(
+            Finding(
+                kind=AlertKind.REPEAT_REOPEN,
+                key=f"reopen:{pk}",
+                explanation=explain(AlertKind.REPEAT_REOPEN, params),
+                window_start=received,
+                window_end=end,
+                observed=n,
+                score=float(n),
+                division_id=division_id,
+                grid_id=grid_id,
+                category_id=category_id,
+                ticket_ids=[pk],
+                detail={"explain": params},
+            )
         )
-        for pk, number, category, n, division_id, grid_id, category_id, received in rows
-    ]
+    return findings
 
 
 DETECTORS = {

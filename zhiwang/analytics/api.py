@@ -6,14 +6,13 @@ local days ``[start, end)`` (default: the last ``days`` = 30 days). All figures 
 rollups; each row carries ``link``, the web ticket list behind it.
 """
 
-from __future__ import annotations
-
 from datetime import date
 
-from ninja import Router, Schema, Status
+from ninja import Query, Router, Schema, Status
 
 from zhiwang.analytics import selectors, services
 from zhiwang.analytics.index import shown_formula
+from zhiwang.core.pagination import LimitOffsetPagination, paginate
 
 router = Router(tags=["analytics"])
 
@@ -124,41 +123,93 @@ def disputes(request, division: str = "", start: date | None = None, end: date |
 class AlertOut(Schema):
     id: int
     kind: str
+    kind_label: str
     status: str
+    status_label: str
     explanation: str
     division: str | None
+    category: str | None
+    grid: str | None
     observed: int
     expected: float
     spread: float
     window_start: str
     window_end: str
+    window_days: int | None
+    words: list[str] | None
     ticket_count: int
     link: str
+    created_at: str
+    updated_at: str
+    decided_by: str | None
+    decided_at: str | None
+    decision_note: str
+    resolution: str
 
 
 def _alert_out(alert) -> dict:
+    """An alert as the page shows it; ``explanation``, the labels and ``resolution`` (why it was
+    resolved by itself) in the caller's language."""
+    detail = alert.detail or {}
     return {
         "id": alert.pk,
         "kind": alert.kind,
+        "kind_label": str(alert.get_kind_display()),
         "status": alert.status,
-        "explanation": alert.explanation,
+        "status_label": str(alert.get_status_display()),
+        "explanation": alert.explanation_text,
         "division": alert.division.code if alert.division_id else None,
+        "category": alert.category.code if alert.category_id else None,
+        "grid": alert.grid.code if alert.grid_id else None,
         "observed": alert.observed,
         "expected": alert.expected,
         "spread": alert.spread,
         "window_start": alert.window_start.isoformat(),
         "window_end": alert.window_end.isoformat(),
+        "window_days": (detail.get("explain") or {}).get("days", detail.get("window_days")),
+        "words": detail.get("words"),
         "ticket_count": len(alert.ticket_ids),
         "link": selectors.alert_tickets_link(alert),
+        "created_at": alert.created_at.isoformat(),
+        "updated_at": alert.updated_at.isoformat(),
+        "decided_by": alert.decided_by.display_name if alert.decided_by_id else None,
+        "decided_at": alert.decided_at.isoformat() if alert.decided_at else None,
+        "decision_note": alert.decision_note,
+        "resolution": alert.resolution_text,
     }
 
 
+class AlertFilter(Schema):
+    status: str = "open"
+    kind: str = ""
+    division: str = ""
+    start: date | None = None
+    end: date | None = None
+
+
 @router.get("/alerts", response=list[AlertOut], summary="Alerts in my jurisdiction")
-def alert_list(request, status: str = "open", kind: str = "", limit: int = 100):
-    return [
-        _alert_out(a)
-        for a in selectors.alert_list(user=request.user, status=status, kind=kind)[: max(1, min(limit, 500))]
-    ]
+@paginate(LimitOffsetPagination)
+def alert_list(request, filters: Query[AlertFilter]):
+    """Newest first. ``status`` (``open``, ``handled``, ``false``, ``resolved``; empty: any),
+    ``kind``; ``division``: a division code, its subtree's alerts; ``start``/``end``: raised on
+    those local days ``[start, end)``; ``limit``/``offset`` page it (``count``: how many)."""
+    return _AlertRows(selectors.alert_list(user=request.user, **filters.dict()))
+
+
+class _AlertRows:
+    """A page of alerts rendered as ``AlertOut`` (the pager slices and counts the query)."""
+
+    def __init__(self, qs):
+        self.qs = qs
+
+    def count(self) -> int:
+        return self.qs.count()
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, item):
+        return [_alert_out(a) for a in self.qs[item]]
 
 
 class DecideIn(Schema):
@@ -179,12 +230,56 @@ class SubscribeIn(Schema):
     kinds: list[str] = []
 
 
-@router.post("/subscriptions", summary="Subscribe a unit to a division's alerts (idempotent)")
+class SubscriptionOut(Schema):
+    id: int
+    unit: str
+    unit_name: str
+    division: str
+    division_name: str
+    kinds: list[str]
+    kind_labels: list[str]
+
+
+def _subscription_out(sub) -> dict:
+    from zhiwang.analytics.models import AlertKind
+
+    return {
+        "id": sub.pk,
+        "unit": sub.unit.code,
+        "unit_name": sub.unit.name,
+        "division": sub.division.code,
+        "division_name": sub.division.name,
+        "kinds": sub.kinds,
+        "kind_labels": [str(AlertKind(k).label) if k in AlertKind.values else k for k in sub.kinds],
+    }
+
+
+@router.get(
+    "/subscriptions", response=list[SubscriptionOut], summary="Alert subscriptions in my jurisdiction"
+)
+def subscription_list(request):
+    from zhiwang.analytics.selectors.alerts import subscription_list
+
+    return [_subscription_out(s) for s in subscription_list(user=request.user)]
+
+
+@router.post(
+    "/subscriptions",
+    response={200: SubscriptionOut, 201: SubscriptionOut},
+    summary="Subscribe a unit to a division's alerts (idempotent; 201 when created)",
+)
 def subscribe(request, payload: SubscribeIn):
+    """The unit needs a member who may open alerts (else 400 ``analytics.unit_cannot_see_alerts``)."""
     sub = services.alert_subscribe(
         user=request.user, unit_code=payload.unit, division_code=payload.division, kinds=payload.kinds
     )
-    return {"id": sub.pk, "unit": sub.unit.code, "division": sub.division.code, "kinds": sub.kinds}
+    return Status(201 if getattr(sub, "created", False) else 200, _subscription_out(sub))
+
+
+@router.delete("/subscriptions/{subscription_id}", response={204: None}, summary="Remove a subscription")
+def unsubscribe(request, subscription_id: int):
+    services.alert_unsubscribe(user=request.user, subscription_id=subscription_id)
+    return Status(204, None)
 
 
 @router.get("/index", summary="Governance index of a month and level, ranked, with the formula")
@@ -211,6 +306,8 @@ def governance_index(request, level: str = "subdistrict", month: str = ""):
             "black_below": formula["black_below"],
             "computed": formula["computed"],
         },
+        # each indicator's name in the caller's language (``values`` and ``weights`` key on codes)
+        "labels": {code: str(label) for code, label in formula["labels"].items()},
         "rows": [
             {
                 "division": r.division.code,
@@ -276,5 +373,7 @@ def report_get(request, report_id: int):
     selectors.require_analyst(request.user)
     report = Report.objects.visible_to(request.user).filter(pk=report_id).first()
     if report is None:
-        raise NotFound("analytics.report_not_found", "not found")
+        from django.utils.translation import gettext as _
+
+        raise NotFound("analytics.report_not_found", _("There is no such report in your jurisdiction."))
     return _report_out(report, request.user, in_scope=True)

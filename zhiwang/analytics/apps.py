@@ -9,3 +9,8 @@ class AnalyticsConfig(AppConfig):
 
     def ready(self):
         from zhiwang.analytics import signals  # noqa: F401  (connects the rollup receiver)
+        from zhiwang.analytics.selectors.alerts import alert_ticket_ids
+        from zhiwang.tickets.selectors import TICKET_SETS
+
+        # the ticket list's ``alert`` filter: the tickets an alert counted (tickets cannot import us)
+        TICKET_SETS["alert"] = alert_ticket_ids

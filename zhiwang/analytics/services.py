@@ -11,11 +11,14 @@ import re
 from datetime import date, timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from zhiwang.accounts.models import OrgUnit
 from zhiwang.analytics import alerts as detectors
+from zhiwang.analytics import surges
+from zhiwang.analytics.finding import local_midnight
 from zhiwang.analytics.models import (
     Alert,
     AlertKind,
@@ -24,15 +27,20 @@ from zhiwang.analytics.models import (
     Report,
     ReportStatus,
 )
+from zhiwang.analytics.models.alerts import DECIDED_STATUSES, explain
 from zhiwang.analytics.selectors import require_analyst
 from zhiwang.analytics.selectors.place import FIRST_DAY, LAST_DAY
 from zhiwang.core.errors import NotFound, PermissionDeniedError, ServiceError
 from zhiwang.core.masking import mask_data, mask_text
 from zhiwang.core.scoping import scope_of
 from zhiwang.geo.models import Division
-from zhiwang.tickets.models import Notification, Ticket
+from zhiwang.tickets.models import OPEN_STATUSES, Notification, Ticket
+from zhiwang.tickets.notify import city_language, written
 
 logger = logging.getLogger(__name__)
+
+#: The largest id a database can hold (a larger one names nothing).
+MAX_ID = 2**63 - 1
 
 # --- alerts -----------------------------------------------------------------------------------
 
@@ -62,30 +70,121 @@ def _subscribers(division_id: int | None, kind: str) -> list[int]:
     return sorted({s.unit_id for s in subs if not s.kinds or kind in s.kinds})
 
 
+def _alert_readers(unit_ids) -> QuerySet:
+    """The active members of ``unit_ids`` who may open the alerts page (``is_analyst``)."""
+    from zhiwang.accounts.models import User
+    from zhiwang.analytics.selectors import ANALYST_ROLES
+
+    return User.objects.filter(org_unit_id__in=list(unit_ids), is_active=True).filter(
+        Q(role__in=ANALYST_ROLES) | Q(is_superuser=True)
+    )
+
+
+def _who_may_open(alert: Alert, unit_ids: list[int]) -> list[int]:
+    """Those of ``unit_ids`` with a member who may open ``alert`` (an analyst whose jurisdiction
+    holds it): a unit nobody of which can open the alert is not told about it."""
+    able: set[int] = set()
+    for member in _alert_readers(unit_ids):
+        if member.org_unit_id not in able and Alert.objects.visible_to(member).filter(pk=alert.pk).exists():
+            able.add(member.org_unit_id)
+    return [u for u in unit_ids if u in able]
+
+
+def _open_alert(finding: detectors.Finding) -> Alert | None:
+    """The open alert ``finding`` updates: the one with its key; for a topic, the open topic alert
+    sharing the most tickets with it (the words alone name no place: a cluster elsewhere with
+    the same words is another alert, ``_topic_key``)."""
+    if finding.kind != AlertKind.TOPIC_CLUSTER or not finding.ticket_ids:
+        return Alert.objects.select_for_update().filter(key=finding.key, status=AlertStatus.OPEN).first()
+    mine = set(finding.ticket_ids)
+    candidates = Alert.objects.select_for_update().filter(
+        kind=AlertKind.TOPIC_CLUSTER, status=AlertStatus.OPEN, window_end__gt=finding.window_start
+    )
+    best = max(
+        ((len(mine & set(a.ticket_ids)), -a.pk, a) for a in candidates), default=None, key=lambda t: t[:2]
+    )
+    return best[2] if best is not None and best[0] > 0 else None
+
+
+def _topic_key(finding: detectors.Finding) -> str:
+    """A new topic alert's key: its words, and its first ticket when an open alert about other
+    tickets has the same words (two clusters in two places are two alerts; an open alert keeps
+    its key as its tickets change)."""
+    if not Alert.objects.filter(key=finding.key, status=AlertStatus.OPEN).exists():
+        return finding.key
+    return f"{finding.key[:140]}:{min(finding.ticket_ids, default=0)}"
+
+
+def _last_closed(finding: detectors.Finding) -> Alert | None:
+    """The latest decided or resolved alert about what ``finding`` is about: the same key; for a
+    topic, a decided topic alert sharing tickets with it (whatever its words)."""
+    closed = Alert.objects.filter(status__in=(*DECIDED_STATUSES, AlertStatus.RESOLVED))
+    if finding.kind != AlertKind.TOPIC_CLUSTER or not finding.ticket_ids:
+        return closed.filter(key=finding.key).order_by("-decided_at", "-pk").first()
+    mine = set(finding.ticket_ids)
+    candidates = closed.filter(kind=AlertKind.TOPIC_CLUSTER, window_end__gt=finding.window_start)
+    return next((a for a in candidates.order_by("-decided_at", "-pk") if mine & set(a.ticket_ids)), None)
+
+
+def _new_evidence(finding: detectors.Finding, closed: Alert) -> bool:
+    """Whether ``finding`` holds something the closed alert did not: a ticket it did not count
+    (a surge: days after its window; a reopened ticket: a further reopening)."""
+    if finding.kind == AlertKind.SURGE:
+        return finding.window_start >= closed.window_end
+    if finding.kind == AlertKind.REPEAT_REOPEN:
+        return finding.observed > closed.observed
+    return bool(set(finding.ticket_ids) - set(closed.ticket_ids))
+
+
 @transaction.atomic
 def alert_raise(*, finding: detectors.Finding, cooldown_days: int = 3) -> tuple[Alert | None, bool]:
-    """Record a finding: update the open alert with the same key, or raise a new one.
+    """Record a finding: update the open alert about the same thing, or raise a new one.
 
-    De-duplication: one open alert per key; a key decided (handled or false) less than
-    ``cooldown_days`` ago is not raised again. Returns ``(alert, created)``; ``(None, False)``
-    when the cool-down suppressed it. New alerts notify the subscribed units; an open alert
-    whose finding moved to another place follows it and notifies the units newly responsible.
+    De-duplication: one open alert per key (a topic: per set of tickets, ``_open_alert``).
+    A decision holds for the evidence it was made on: after an alert was marked handled or a
+    false alarm (or resolved by itself), a finding about the same thing raises a new alert only
+    with new evidence (``_new_evidence``: a ticket the closed alert did not count; a surge: a
+    window starting after the closed alert's), and never within ``cooldown_days`` of a person's
+    decision. Returns ``(alert, created)``; ``(None, False)`` when suppressed. New alerts notify
+    the subscribed units that can open them; an open alert whose finding moved to another place
+    follows it and notifies the units newly responsible.
 
     Alerts and their notifications are read by many people: the key, the explanation and every
     text of the detail are masked here (``mask_text``), whatever the detector wrote. Masking is
-    deterministic, so the same series keeps the same key.
+    deterministic, so the same series keeps the same key. The stored explanation is written in
+    the city's language; pages and the API render ``Alert.explanation_text`` in the reader's.
     """
     finding.key = mask_text(finding.key)[:160]
     finding.explanation = mask_text(finding.explanation)
     finding.detail = mask_data(finding.detail)
-    current = Alert.objects.select_for_update().filter(key=finding.key, status=AlertStatus.OPEN).first()
+    current = _open_alert(finding)
     if current is not None and finding.kind == AlertKind.SURGE and current.window_end >= finding.window_start:
         # one alert per event: later findings of the same event (touching or overlapping windows)
         # widen it, never narrow it; a later, separate event replaces the window
-        finding.window_start = min(finding.window_start, current.window_start)
-        finding.window_end = max(finding.window_end, current.window_end)
+        if current.window_start < finding.window_start or current.window_end > finding.window_end:
+            finding.window_start = min(finding.window_start, current.window_start)
+            finding.window_end = max(finding.window_end, current.window_end)
+            # the sentence, the count and the tickets name the alert's whole span
+            surges.widened(finding)
     if finding.kind == AlertKind.SURGE and not finding.ticket_ids:
         finding.ticket_ids = _surge_tickets(finding)
+    if current is None:
+        closed = _last_closed(finding)
+        if closed is not None and (
+            not _new_evidence(finding, closed)
+            or (
+                closed.status in DECIDED_STATUSES
+                and closed.decided_at is not None
+                and closed.decided_at >= timezone.now() - timedelta(days=cooldown_days)
+            )
+        ):
+            return None, False
+    if finding.kind == AlertKind.TOPIC_CLUSTER:
+        finding.key = current.key if current is not None else _topic_key(finding)
+    params = finding.detail.get("explain")
+    if isinstance(params, dict):
+        with city_language():
+            finding.explanation = mask_text(explain(finding.kind, params))
     fields = {
         "explanation": finding.explanation[:500],
         "window_start": finding.window_start,
@@ -115,11 +214,6 @@ def alert_raise(*, finding: detectors.Finding, cooldown_days: int = 3) -> tuple[
         if moved:
             _notify(current, [u for u in _subscribers(current.division_id, current.kind) if u not in told])
         return current, False
-    recent = Alert.objects.filter(
-        key=finding.key, decided_at__gte=timezone.now() - timedelta(days=cooldown_days)
-    ).exists()
-    if recent:
-        return None, False
     try:
         with transaction.atomic():
             alert = Alert.objects.create(kind=finding.kind, key=finding.key, **fields)
@@ -130,31 +224,86 @@ def alert_raise(*, finding: detectors.Finding, cooldown_days: int = 3) -> tuple[
 
 
 def _notify(alert: Alert, unit_ids: list[int]) -> None:
-    """Tell ``unit_ids`` about ``alert`` (in-app notification with its masked explanation)."""
+    """Tell ``unit_ids`` that can open ``alert`` about it (in-app notification with its masked
+    explanation, written in the city's language as every inbox message; a reopened ticket's
+    alert names the ticket, which the notification links)."""
+    unit_ids = _who_may_open(alert, unit_ids)
+    if not unit_ids:
+        return
+    message = written(lambda: alert.explanation_text)[:500]
+    ticket_id = alert.ticket_ids[0] if alert.kind == AlertKind.REPEAT_REOPEN and alert.ticket_ids else None
     Notification.objects.bulk_create(
         [
-            Notification(unit_id=unit_id, kind="analytics_alert", message=alert.explanation[:500])
+            Notification(unit_id=unit_id, kind="analytics_alert", message=message, ticket_id=ticket_id)
             for unit_id in unit_ids
         ]
     )
 
 
 def alerts_detect(*, today: date | None = None, kinds: list[str] | None = None) -> dict[str, int]:
-    """Run the detectors for ``today`` (default: today) and record what they find; returns counts."""
+    """Run the detectors for ``today`` (default: today) and record what they find; then resolve
+    the open alerts of those kinds whose problem is over (``alerts_resolve``); returns counts."""
     today = today or timezone.localdate()
-    counts = {"found": 0, "created": 0, "updated": 0, "suppressed": 0}
+    counts = {"found": 0, "created": 0, "updated": 0, "suppressed": 0, "resolved": 0}
     for kind, detect in detectors.DETECTORS.items():
         if kinds and kind not in kinds:
             continue
+        seen: set[int] = set()
         for finding in detect(today=today):
             counts["found"] += 1
             alert, created = alert_raise(finding=finding)
             counts["created" if created else ("updated" if alert else "suppressed")] += 1
+            if alert is not None:
+                seen.add(alert.pk)
+        counts["resolved"] += alerts_resolve(kind=kind, today=today, seen=seen)
     return counts
+
+
+@transaction.atomic
+def alerts_resolve(*, kind: str, today: date, seen: set[int] = frozenset()) -> int:
+    """Resolve (status ``resolved``, nobody as the decider, the reason in ``detail["resolved"]``)
+    the open alerts of ``kind`` whose problem is over; history is kept, nothing is deleted:
+
+    - a repeatedly reopened ticket's alert once the ticket is no longer open (``ticket_closed``);
+    - any other alert the detector no longer finds (not in ``seen``), whose window ended by the
+      end of ``today`` and none of whose tickets is open (``tickets_closed``).
+
+    An alert with open tickets stays for a person to decide. Returns how many were resolved."""
+    end = local_midnight(today + timedelta(days=1))
+    alerts = list(
+        Alert.objects.select_for_update()
+        .filter(kind=kind, status=AlertStatus.OPEN)
+        .exclude(pk__in=list(seen))
+        .only("pk", "kind", "ticket_ids", "window_end", "detail", "status")
+    )
+    if kind != AlertKind.REPEAT_REOPEN:
+        alerts = [a for a in alerts if a.window_end <= end]
+    alerts = [a for a in alerts if a.ticket_ids]
+    wanted = {pk for a in alerts for pk in a.ticket_ids}
+    still_open = set(
+        Ticket.objects.filter(pk__in=wanted, status__in=OPEN_STATUSES).values_list("pk", flat=True)
+    )
+    now = timezone.now()
+    resolved = 0
+    for alert in alerts:
+        if still_open.intersection(alert.ticket_ids):
+            continue
+        alert.status = AlertStatus.RESOLVED
+        alert.decided_by = None
+        alert.decided_at = now
+        alert.detail = {
+            **(alert.detail or {}),
+            "resolved": "ticket_closed" if kind == AlertKind.REPEAT_REOPEN else "tickets_closed",
+        }
+        alert.save(update_fields=["status", "decided_by", "decided_at", "detail", "updated_at"])
+        resolved += 1
+    return resolved
 
 
 def _alert_for(user, alert_id: int) -> Alert:
     require_analyst(user)
+    if not 1 <= alert_id <= MAX_ID:
+        raise NotFound("analytics.alert_not_found", _("There is no such alert in your jurisdiction."))
     alert = Alert.objects.visible_to(user).select_for_update().filter(pk=alert_id).first()
     if alert is None:
         raise NotFound("analytics.alert_not_found", _("There is no such alert in your jurisdiction."))
@@ -220,20 +369,35 @@ def alert_subscribe(
             _("You may only subscribe units of your jurisdiction."),
             field="unit",
         )
+    if not _alert_readers([unit.pk]).exists():
+        # its members could not open what they are told about (the alerts are for analysts)
+        raise ServiceError(
+            "analytics.unit_cannot_see_alerts",
+            _(
+                "Nobody in %(unit)s may open alerts (leaders, dispatchers, data stewards and "
+                "administrators may): subscribe a unit that has one."
+            )
+            % {"unit": unit.name},
+            field="unit",
+        )
     subscription, created = AlertSubscription.objects.get_or_create(
         unit=unit, division=division, defaults={"kinds": kinds, "created_by": user}
     )
     if not created and subscription.kinds != kinds:
         subscription.kinds = kinds
         subscription.save(update_fields=["kinds"])
+    subscription.created = created
     return subscription
 
 
 @transaction.atomic
 def alert_unsubscribe(*, user, subscription_id: int) -> None:
+    """Remove a subscription of a division in the user's jurisdiction (else ``analytics.subscription_not_found``, 404)."""
     require_analyst(user)
     scope = scope_of(user)
-    sub = AlertSubscription.objects.filter(pk=subscription_id).first()
+    if not 1 <= subscription_id <= MAX_ID:  # names nothing (and SQLite cannot bind it)
+        raise NotFound("analytics.subscription_not_found", _("There is no such subscription."))
+    sub = AlertSubscription.objects.select_for_update().filter(pk=subscription_id).first()
     if sub is None or not (scope.everything or sub.division_id in scope.division_ids):
         raise NotFound("analytics.subscription_not_found", _("There is no such subscription."))
     sub.delete()

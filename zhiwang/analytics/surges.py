@@ -31,11 +31,12 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.db.models import Sum
-from django.utils.translation import gettext as _
+from django.utils import timezone
 from scipy import stats
 
 from zhiwang.analytics.finding import Finding, local_midnight
 from zhiwang.analytics.models import AlertKind, NodeLevel, RollupArea, RollupFact
+from zhiwang.analytics.models.alerts import explain
 from zhiwang.core.workcalendar.services import work_calendar
 from zhiwang.geo.models import Division, Grid
 from zhiwang.tickets.models import Category
@@ -227,6 +228,8 @@ def detect_surges(*, today: date, settings: SurgeSettings | None = None) -> list
                     "window_days": w,
                     "windows": list(s.windows),
                     "dispersion_k": round(shape, 1),
+                    # what a longer span of the same event expects (``widened``)
+                    "expected_per_day": round(mu / w, 4),
                 },
             )
         )
@@ -254,6 +257,7 @@ def dispersion(
 
 
 def _explain(findings: list[Finding]) -> None:
+    """Each finding's explanation parameters (``detail["explain"]``) and its sentence."""
     names = dict(Division.objects.filter(pk__in={f.division_id for f in findings}).values_list("pk", "name"))
     grids = dict(
         Grid.objects.filter(pk__in={f.grid_id for f in findings if f.grid_id}).values_list("pk", "name")
@@ -263,13 +267,52 @@ def _explain(findings: list[Finding]) -> None:
         place = names.get(f.division_id, "?")
         if f.grid_id:
             place = f"{place} {grids.get(f.grid_id, '')}".strip()
-        f.explanation = _(
-            "%(place)s, %(category)s: %(observed)s tickets in %(days)s days, expected %(expected)s ± %(spread)s"
-        ) % {
+        f.detail["explain"] = {
             "place": place,
             "category": cats.get(f.category_id, "?"),
             "observed": f.observed,
             "days": f.detail["window_days"],
-            "expected": f"{f.expected:.0f}",
-            "spread": f"{f.spread:.0f}",
+            "expected": f.expected,
+            "spread": f.spread,
         }
+        f.explanation = explain(AlertKind.SURGE, f.detail["explain"])
+
+
+def window_count(*, level: str, node: int, category: int, start: date, end: date) -> int:
+    """Arrivals of one series in the local days ``[start, end)`` (the rollups, as the scan counts)."""
+    column = SERIES_LEVELS[level][0]
+    total = RollupFact.objects.filter(
+        day__gte=start, day__lt=end, category_id=category, **{column: node}
+    ).aggregate(n=Sum("received"))["n"]
+    return int(total or 0)
+
+
+def widened(finding: Finding) -> None:
+    """Make a surge finding whose window was widened to its alert's span (``alert_raise``: one alert
+    per event) explain that span: the count of its days, the expectation of as many days
+    (``expected_per_day`` × days) and its spread (shape ``dispersion_k`` per day), so the sentence,
+    the tickets behind the alert and its link name the same days."""
+    detail = finding.detail
+    start = timezone.localtime(finding.window_start).date()
+    end = timezone.localtime(finding.window_end).date()
+    days = max((end - start).days, 1)
+    per_day = float(
+        detail.get("expected_per_day") or (finding.expected / max(detail.get("window_days", 1), 1))
+    )
+    mu = per_day * days
+    shape = float(detail.get("dispersion_k") or SurgeSettings.dispersion_k)
+    node = finding.grid_id if detail.get("level") == NodeLevel.GRID else finding.division_id
+    finding.observed = window_count(
+        level=detail.get("level", NodeLevel.COMMUNITY),
+        node=node,
+        category=finding.category_id,
+        start=start,
+        end=end,
+    )
+    finding.expected = round(mu, 2)
+    finding.spread = round(math.sqrt(mu + mu * mu / (shape * days)), 2)
+    params = dict(detail.get("explain") or {})
+    params.update(observed=finding.observed, days=days, expected=finding.expected, spread=finding.spread)
+    detail["explain"] = params
+    detail["span_days"] = days
+    finding.explanation = explain(AlertKind.SURGE, params)

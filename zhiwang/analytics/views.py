@@ -125,34 +125,48 @@ def dashboard(request):
 
 @_analyst
 def alerts(request):
-    """Alert list (open first), with mark handled / false and the unit subscriptions."""
-    from zhiwang.analytics.models import AlertKind, AlertStatus, AlertSubscription
+    """Alert list (open first, 50 a page), with mark handled / false and the unit subscriptions."""
+    from django.core.paginator import Paginator
+
+    from zhiwang.analytics.models import AlertKind, AlertStatus
+    from zhiwang.analytics.selectors.alerts import subscription_list
 
     status = request.GET.get("status", "open")
     kind = request.GET.get("kind", "")
+    division = request.GET.get("division", "").strip()
     try:
-        rows = selectors.alert_list(user=request.user, status=status, kind=kind)[:200]
-    except ServiceError as error:  # an unknown status or kind in the address: the default list
+        rows = selectors.alert_list(user=request.user, status=status, kind=kind, division=division)
+    except ServiceError as error:  # an unknown status, kind or place in the address: the default list
         messages.error(request, error.message)
-        status, kind = "open", ""
-        rows = selectors.alert_list(user=request.user, status=status, kind=kind)[:200]
-    scope = selectors.scope_of(request.user)
-    subs = AlertSubscription.objects.select_related("unit", "division")
-    if not scope.everything:
-        subs = subs.filter(division_id__in=scope.division_ids)
+        status, kind, division = "open", "", ""
+        rows = selectors.alert_list(user=request.user, status=status, kind=kind)
+    page = Paginator(rows, ALERTS_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    subscriptions = list(subscription_list(user=request.user))
+    labels = dict(AlertKind.choices)
+    for sub in subscriptions:
+        sub.kind_labels = [labels.get(k, k) for k in sub.kinds]
     return render(
         request,
         "analytics/alerts.html",
         {
-            "alerts": rows,
+            "alerts": page.object_list,
+            "page": page,
+            "query": query.urlencode(),
             "status": status,
             "kind": kind,
+            "division": division,
             "statuses": AlertStatus.choices,
             "kinds": AlertKind.choices,
-            "subscriptions": subs.order_by("division__code"),
+            "subscriptions": subscriptions,
             "default_unit": getattr(request.user.org_unit, "code", "") if request.user.org_unit_id else "",
         },
     )
+
+
+#: Alerts per page of the alerts page.
+ALERTS_PER_PAGE = 50
 
 
 @_analyst
@@ -185,8 +199,19 @@ def alert_decide(request, alert_id: int):
 @_analyst
 @require_POST
 def alert_subscribe(request):
+    """Subscribe a unit; with ``remove=<id>``, remove that subscription instead."""
     from zhiwang.analytics import services
 
+    remove = request.POST.get("remove", "").strip()
+    if remove:
+        if not (remove.isascii() and remove.isdigit()) or len(remove) > 19:
+            raise Http404
+        try:
+            services.alert_unsubscribe(user=request.user, subscription_id=int(remove))
+        except NotFound as error:
+            raise Http404(error.message) from None
+        messages.success(request, _("Subscription removed."))
+        return redirect("analytics:alerts")
     try:
         services.alert_subscribe(
             user=request.user,

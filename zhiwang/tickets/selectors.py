@@ -240,7 +240,8 @@ class TicketFilters:
     ``status`` is a status, or ``open`` / ``final``; ``category`` and ``division`` are
     codes and include their whole subtree; ``grid`` is a grid code; ``address`` a standard
     address code (a building includes its units and rooms); ``handling_unit`` is a unit code; ``q``
-    matches the number (exactly or its start) or the title.
+    matches the number (exactly or its start) or the title; ``alert`` (an alert's id) keeps the
+    tickets the alert counted (``TICKET_SETS["alert"]``).
 
     The filters behind the dashboards' figures: ``event`` (one of ``EVENT_NAMES``) keeps the
     tickets with such a timeline row in ``[event_from, event_to)``, naming the unit
@@ -257,6 +258,7 @@ class TicketFilters:
     division: str = ""
     grid: str = ""
     address: str = ""
+    alert: int | None = None
     overdue: bool | None = None
     due_before: datetime | None = None
     q: str = ""
@@ -274,6 +276,12 @@ class TicketFilters:
     def from_dict(cls, data: dict | None) -> TicketFilters:
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in (data or {}).items() if k in known and v is not None})
+
+
+#: Sets of tickets named by an upper floor, which this app cannot import: ``name`` →
+#: ``resolve(user, value)``, the ids of the set's tickets or ``None`` when ``user`` may not see
+#: it. ``alert``: the tickets an alert counted (set by the analytics app in its ``ready()``).
+TICKET_SETS: dict = {}
 
 
 def category_subtree_ids(category: Category) -> set[int]:
@@ -354,6 +362,16 @@ def ticket_list(*, user, filters: TicketFilters | dict | None = None, now: datet
             )
         # A building's tickets include those located at its units and rooms.
         qs = qs.filter(Q(address=address) | Q(address__parent=address) | Q(address__parent__parent=address))
+    if f.alert is not None:
+        resolve = TICKET_SETS.get("alert")
+        ids = resolve(user, f.alert) if resolve is not None else None
+        if ids is None:  # no such alert, or not one the user may see: nothing, and said so
+            raise ServiceError(
+                "tickets.alert_unknown",
+                _("There is no alert %(value)s in your jurisdiction.") % {"value": f.alert},
+                field="alert",
+            )
+        qs = qs.filter(pk__in=ids)
     if f.overdue is True:
         qs = qs.filter(status__in=OVERDUE_STATES, due_at__lt=now)
     elif f.overdue is False:

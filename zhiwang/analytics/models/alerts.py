@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext, gettext_noop, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
 
 from zhiwang.core.scoping import ScopedQuerySet, scope_of
 
@@ -22,6 +22,52 @@ class AlertStatus(models.TextChoices):
     OPEN = "open", pgettext_lazy("alert", "Open")  # 待处理 (a ticket's "Open" is 在办)
     HANDLED = "handled", _("Handled")
     FALSE = "false", _("False alarm")
+    # closed by the detectors, not by a person: its problem is over (``services.alerts_resolve``)
+    RESOLVED = "resolved", _("Resolved automatically")
+
+
+#: The statuses a person chose (``alert_decide``); a decision holds for the evidence it was made on.
+DECIDED_STATUSES = (AlertStatus.HANDLED, AlertStatus.FALSE)
+
+#: An alert's explanation per kind, rendered in the reader's language from ``detail["explain"]``.
+EXPLANATIONS = {
+    AlertKind.SURGE: gettext_noop(
+        "%(place)s, %(category)s: %(observed)s tickets in %(days)s days, expected %(expected)s ± %(spread)s"
+    ),
+    AlertKind.ADDRESS_CLUSTER: gettext_noop(
+        "%(address)s: %(observed)s tickets in %(days)s days, expected %(expected)s"
+    ),
+    AlertKind.TOPIC_CLUSTER: gettext_noop("%(observed)s tickets in %(days)s days about “%(words)s”"),
+    AlertKind.REPEAT_CALLER: gettext_noop("Caller %(phone)s: %(observed)s tickets in %(days)s days"),
+    AlertKind.REPEAT_REOPEN: gettext_noop("%(number)s (%(category)s) reopened %(n)s times"),
+}
+
+#: Why the detectors resolved an alert (``detail["resolved"]``), rendered in the reader's language.
+RESOLUTIONS = {
+    "ticket_closed": gettext_noop("Its ticket is no longer open."),
+    "tickets_closed": gettext_noop("Its window is over and none of its tickets is open."),
+}
+
+
+def expected_text(value, *, like=None) -> str:
+    """An expected count (or its spread, printed ``like`` the count) as printed: one decimal below
+    10 ("0.1±0.3", "2.5±1.6"), whole above ("14±4"); "0±0" would claim a certainty (and read as
+    a division by zero) that a small expectation never has."""
+    number = float(value or 0)
+    scale = abs(float(number if like is None else like or 0))
+    return f"{number:.1f}" if scale < 10 else f"{number:.0f}"
+
+
+def explain(kind: str, params: dict) -> str:
+    """The explanation of an alert of ``kind`` with ``params`` in the active language."""
+    values = dict(params)
+    if "spread" in values:
+        values["spread"] = expected_text(values["spread"], like=values.get("expected"))
+    if "expected" in values:
+        values["expected"] = expected_text(values["expected"])
+    if isinstance(values.get("words"), list):
+        values["words"] = "、".join(str(w) for w in values["words"])
+    return gettext(EXPLANATIONS[kind]) % values
 
 
 class AlertQuerySet(ScopedQuerySet):
@@ -108,7 +154,27 @@ class Alert(models.Model):
         indexes = [models.Index(fields=["status", "kind", "created_at"], name="analytics_alert_list")]
 
     def __str__(self) -> str:
+        return self.explanation_text
+
+    @property
+    def explanation_text(self) -> str:
+        """The explanation in the reader's language, from its parameters (``detail["explain"]``);
+        alerts raised before the parameters were kept show the sentence stored then."""
+        params = (self.detail or {}).get("explain")
+        if isinstance(params, dict) and self.kind in EXPLANATIONS:
+            try:
+                return explain(self.kind, params)
+            except (KeyError, TypeError, ValueError):
+                pass
         return self.explanation
+
+    @property
+    def resolution_text(self) -> str:
+        """Why the detectors resolved this alert (empty unless ``status`` is resolved)."""
+        reason = (self.detail or {}).get("resolved")
+        if self.status != AlertStatus.RESOLVED or reason not in RESOLUTIONS:
+            return ""
+        return gettext(RESOLUTIONS[reason])
 
 
 class AlertSubscription(models.Model):

@@ -1,19 +1,46 @@
-"""The alert list of the viewer's jurisdiction, and the tickets behind an alert."""
+"""The alert list of the viewer's jurisdiction, its subscriptions, and the tickets behind an alert."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
+from urllib.parse import urlencode
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from zhiwang.analytics.selectors.place import Place, require_analyst, ticket_link
+from zhiwang.analytics.finding import local_midnight
+from zhiwang.analytics.selectors.place import (
+    Place,
+    _check_day,
+    _ticket_list_url,
+    is_analyst,
+    place_for,
+    require_analyst,
+    ticket_link,
+)
 from zhiwang.core.errors import ServiceError
+from zhiwang.core.scoping import scope_of
+from zhiwang.geo.models import Division, DivisionLevel
+
+#: The largest id a database can hold (a larger one names nothing).
+MAX_ID = 2**63 - 1
 
 
-def alert_list(*, user, status: str = "open", kind: str = ""):
+def alert_list(
+    *,
+    user,
+    status: str = "open",
+    kind: str = "",
+    division: str = "",
+    start: date | None = None,
+    end: date | None = None,
+):
     """Alerts about places in the user's jurisdiction, newest first; ``status`` and ``kind`` (empty:
-    any) must be known values (``analytics.status_unknown`` / ``analytics.kind_unknown``, 400)."""
+    any) must be known values (``analytics.status_unknown`` / ``analytics.kind_unknown``, 400).
+
+    ``division``: only alerts about that division's subtree (a code in the jurisdiction, else
+    ``analytics.place_unknown``, 404; a city-wide alert, with no division, is about the city only);
+    ``start``/``end``: raised on local days ``[start, end)``."""
     from zhiwang.analytics.models import Alert, AlertKind, AlertStatus
 
     require_analyst(user)
@@ -27,16 +54,34 @@ def alert_list(*, user, status: str = "open", kind: str = ""):
         raise ServiceError(
             "analytics.kind_unknown", _("Unknown alert kind %(kind)s.") % {"kind": kind}, field="kind"
         )
+    for name, day in (("start", start), ("end", end)):
+        if day is not None:
+            _check_day(day, name)
     qs = Alert.objects.visible_to(user).select_related("division", "grid", "category", "decided_by")
     if status:
         qs = qs.filter(status=status)
     if kind:
         qs = qs.filter(kind=kind)
+    if division:
+        place = place_for(user=user, code=division)
+        if place.level != DivisionLevel.CITY:
+            subtree = Division.objects.descendants_of(place.division, include_self=True).values("pk")
+            qs = qs.filter(division__in=subtree)
+    if start is not None:
+        qs = qs.filter(created_at__gte=local_midnight(start))
+    if end is not None:
+        qs = qs.filter(created_at__lt=local_midnight(end))
     return qs.order_by("-created_at", "-pk")
 
 
 def alert_tickets_link(alert) -> str:
-    """The tickets behind an alert (its window and place; the list applies the viewer's scope)."""
+    """The tickets behind an alert, exactly those it counted: ``alert=<id>`` on the ticket list,
+    which lists the alert's ``ticket_ids`` that the viewer may see (``alert_ticket_ids``). A surge
+    links its window, place and category (the same tickets, and those arriving since)."""
+    from zhiwang.analytics.models import AlertKind
+
+    if alert.kind != AlertKind.SURGE:
+        return f"{_ticket_list_url()}?{urlencode({'alert': alert.pk})}"
     filters = {}
     if alert.category_id:
         filters["category"] = alert.category.code
@@ -46,3 +91,27 @@ def alert_tickets_link(alert) -> str:
     start = timezone.localtime(alert.window_start).date()
     end = timezone.localtime(alert.window_end).date()
     return ticket_link(place, start, end if end > start else start + timedelta(days=1), **filters)
+
+
+def alert_ticket_ids(user, alert_id) -> list[int] | None:
+    """The tickets an alert counted, if ``user`` may see the alert (``None``: no such alert for
+    them). The ticket list's ``alert`` filter (registered in ``AnalyticsConfig.ready``); the list
+    keeps only those of the tickets the viewer may see."""
+    from zhiwang.analytics.models import Alert
+
+    if not is_analyst(user) or not isinstance(alert_id, int) or not 1 <= alert_id <= MAX_ID:
+        return None
+    ids = Alert.objects.visible_to(user).filter(pk=alert_id).values_list("ticket_ids", flat=True).first()
+    return None if ids is None else [int(pk) for pk in ids]
+
+
+def subscription_list(*, user):
+    """The alert subscriptions of divisions in the user's jurisdiction (every one for city-wide users)."""
+    from zhiwang.analytics.models import AlertSubscription
+
+    require_analyst(user)
+    scope = scope_of(user)
+    subs = AlertSubscription.objects.select_related("unit", "division")
+    if not scope.everything:
+        subs = subs.filter(division_id__in=scope.division_ids)
+    return subs.order_by("division__code", "unit__code", "pk")

@@ -34,6 +34,7 @@ class TicketListFilter(Schema):
     division: str = ""
     grid: str = ""
     address: str = ""
+    alert: int | None = None
     overdue: bool | None = None
     due_before: datetime | None = None
     q: str = ""
@@ -53,6 +54,7 @@ class TicketListFilter(Schema):
 def ticket_list(request, filters: Query[TicketListFilter]):
     """``status``: a status, ``open`` or ``final``; ``category``/``division``: a code and its subtree;
     ``grid``: a grid code; ``address``: a standard address code (a building with its rooms);
+    ``alert``: an alert's id, the tickets it counted (an alert the caller may not see: 400);
     ``event`` (received, dispatched, closed, overdue, …) with ``event_from``/``event_to`` and
     ``event_unit``: tickets with such a timeline row in that window, naming that unit;
     ``open_at``: tickets open at that moment; ``overdue_at``: tickets in an overdue episode then

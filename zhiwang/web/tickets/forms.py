@@ -430,6 +430,8 @@ class TicketFilterForm(AccessibleForm):
     division = forms.CharField(label=_("Division code"), required=False, max_length=12)
     grid = forms.CharField(label=_("Grid code"), required=False, max_length=15)
     address = forms.CharField(label=_("Standard address code"), required=False, max_length=32)
+    # an early warning's tickets (the alerts page links here); the list says if it is not theirs
+    alert = forms.IntegerField(label=_("Alert number"), required=False, min_value=1, max_value=2**63 - 1)
     category = forms.CharField(label=_("Category code"), required=False, max_length=32)
     handling_unit = forms.CharField(label=_("Handling unit code"), required=False, max_length=64)
     # What the dashboards' figures count: a kind of timeline row in a window (naming a unit), the

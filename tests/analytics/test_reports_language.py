@@ -124,3 +124,13 @@ def _nanshan():
     from zhiwang.geo.models import Division
 
     return Division.objects.get(code="440305000000")
+
+
+def test_a_period_that_has_not_begun_is_refused(city_leader):
+    from zhiwang.core.errors import ServiceError
+
+    next_year = timezone.localdate().year + 1
+    with pytest.raises(ServiceError) as refused:
+        services.report_request(user=city_leader, division_code="440305000000", period=f"{next_year}-01")
+    assert (refused.value.code, refused.value.field) == ("analytics.period_not_started", "period")
+    assert not Report.objects.exists()

@@ -479,6 +479,12 @@ def report_request(
     require_analyst(user)
     place = place_for(user=user, code=division_code)
     normalized, start, end = report_period_parse(period)
+    if start > timezone.localdate():  # nothing to count yet (an unfinished period is made "up to today")
+        raise ServiceError(
+            "analytics.period_not_started",
+            _("The period %(period)s has not begun yet: there is nothing to report.") % {"period": normalized},
+            field="period",
+        )
     # keys are per requester (as the tickets API's ids): another user's equal key is another report
     key = report_key(
         user,

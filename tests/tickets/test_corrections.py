@@ -174,7 +174,7 @@ def test_drift_check_raises_and_resolves_the_admin_notice(active_model, nanshan_
     result = classifier_drift_check(min_recent=3)
     assert result.warning and result.recent_count == 4
     notice = AdminNotice.objects.get(key=DRIFT_NOTICE_KEY)
-    assert notice.is_open and "category v1" in notice.message
+    assert notice.is_open and (notice.params["name"], notice.params["version"]) == ("category", 1)
     Ticket.objects.filter(classification__model="category v1").update(
         classification={"model": "category v1", "choices": [[RUBBISH, 0.99]], "decision": "auto"}
     )

@@ -113,7 +113,9 @@ def test_texts_without_usable_words_fail_the_run_with_the_classifiers_message(mo
         classifier_retrain(run_id=run.pk, cv=3)
     assert exc.value.code == "classifier.no_usable_text"
     run.refresh_from_db()
-    assert run.status == TrainingStatus.FAILED and run.error == exc.value.message
+    assert run.status == TrainingStatus.FAILED
+    # the code (the page words it in the reader's language) and the technical reason
+    assert run.error == f"classifier.no_usable_text: {exc.value.message}"
 
 
 @pytest.fixture

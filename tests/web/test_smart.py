@@ -144,7 +144,12 @@ def test_detail_and_queue_show_the_classifiers_choices(client, nanshan_dispatche
     ticket = make_ticket(description=RUBBISH_TEXT)
     client.force_login(nanshan_dispatcher)
     html = client.get(reverse("web:ticket_detail", args=[ticket.number])).content.decode()
-    assert 'data-testid="classification"' in html and "category v1" in html and "暴露垃圾" in html
+    assert (
+        'data-testid="classification"' in html
+        and "分类模型 第 1 版" in html
+        and "category v1" not in html
+        and "暴露垃圾" in html
+    )
     assert ticket.route_explanation in html
     queue = client.get(reverse("web:dispatch_queue")).content.decode()
     assert 'data-testid="classification-brief"' in queue

@@ -24,7 +24,7 @@ from zhiwang.classifier import services as classifier_services
 from zhiwang.classifier.models import ClassifierModel, ModelStatus
 from zhiwang.tickets.models import TrainingRun, TrainingStatus
 from zhiwang.tickets.services import ticket_recategorise
-from zhiwang.tickets.services.smart import STALE_RUN_AFTER
+from zhiwang.tickets.services.smart import STALE_RUN_AFTER, run_failure_message
 
 pytestmark = pytest.mark.django_db
 PAGE = "/smart-dispatch/"
@@ -52,7 +52,7 @@ def test_retrain_gives_up_a_run_left_by_a_dead_worker(client, admin_user, django
     stale.refresh_from_db()
     assert stale.status == TrainingStatus.FAILED
     html = response.content.decode()
-    assert stale.error in html  # the page says why the old run stopped
+    assert run_failure_message(stale) in html  # the page says why the old run stopped, in words
 
 
 def test_the_curve_counts_a_corrected_text_the_model_knows_nothing_about(

@@ -482,7 +482,8 @@ def report_request(
     if start > timezone.localdate():  # nothing to count yet (an unfinished period is made "up to today")
         raise ServiceError(
             "analytics.period_not_started",
-            _("The period %(period)s has not begun yet: there is nothing to report.") % {"period": normalized},
+            _("The period %(period)s has not begun yet: there is nothing to report.")
+            % {"period": normalized},
             field="period",
         )
     # keys are per requester (as the tickets API's ids): another user's equal key is another report

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from django.db.models import QuerySet
 
 from zhiwang.classifier.ml.selective import DriftResult, drift_check
-from zhiwang.classifier.models import ClassifierModel, ModelStatus
+from zhiwang.classifier.models import ClassifierModel, ModelActivation, ModelStatus
 
 
 def active_model(name: str = "category") -> ClassifierModel | None:
@@ -24,18 +24,24 @@ def model_list(*, name: str | None = None) -> QuerySet[ClassifierModel]:
 
 
 def previous_model(name: str = "category") -> ClassifierModel | None:
-    """The model a rollback would bring back: the one in use before, retired most recently.
+    """The model a rollback would bring back: the one in use before the current one.
 
-    Only a model that was active once counts (``promoted_at`` set): a candidate that was
-    retired without ever being promoted (rejected) is never brought back by a rollback.
+    Read from the promotion history (``ModelActivation``): a rollback from a restored model
+    goes further back, never forward. With no model in use, the one in use last. A candidate
+    that was never in use (rejected) is never brought back.
     """
-    return (
-        ClassifierModel.objects.filter(
-            name=name, status=ModelStatus.RETIRED, retired_at__isnull=False, promoted_at__isnull=False
+    current = active_model(name)
+    activations = ModelActivation.objects.filter(name=name).select_related("previous__model")
+    if current is not None:
+        running = (
+            activations.filter(model=current, ended_at__isnull=True).order_by("-activated_at", "-pk").first()
         )
-        .order_by("-retired_at", "-version")
-        .first()
-    )
+        target = running.previous if running is not None else None
+    else:
+        target = activations.order_by("-activated_at", "-pk").first()
+    if target is None or target.model.status != ModelStatus.RETIRED:
+        return None
+    return target.model
 
 
 def model_drift(

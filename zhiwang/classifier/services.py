@@ -4,7 +4,9 @@ Training a model (``ml.train``) is pure computation; these services put the resu
 record: ``model_train`` trains from texts and labels and registers a candidate,
 ``model_register`` registers a directory trained elsewhere (``zhiwang classify train``),
 ``model_promote`` makes one active (retiring the previous one), ``model_rollback``
-brings the previous one back, ``model_retire`` switches suggestions off.
+goes back to the one in use before it, ``model_retire`` switches suggestions off.
+Each stretch of use is a ``ModelActivation`` row (the promotion history): rollbacks walk
+back through it and never forward, and a model's ``note`` is left to people.
 """
 
 from __future__ import annotations
@@ -35,8 +37,19 @@ from zhiwang.classifier.ml import (
 from zhiwang.classifier.ml.evaluation import TARGET_PRECISION, Comparison, compare
 from zhiwang.classifier.ml.model import check_library_versions
 from zhiwang.classifier.ml.urgency import UrgencyAssessment
-from zhiwang.classifier.models import TRANSITIONS, ClassifierModel, ModelStatus, model_root
+from zhiwang.classifier.models import (
+    MODEL_KIND_LABELS,
+    TRANSITIONS,
+    ActivationEnd,
+    ActivationVia,
+    ClassifierModel,
+    ModelActivation,
+    ModelStatus,
+    Origin,
+    model_root,
+)
 from zhiwang.core.errors import Conflict, NotFound, ServiceError
+from zhiwang.core.services import admin_notice_resolve
 
 logger = logging.getLogger(__name__)
 
@@ -67,11 +80,15 @@ def _check_directory(directory: Path) -> dict:
 
 
 @transaction.atomic
-def model_register(*, name: str, directory: str | Path, note: str = "", copy: bool = True) -> ClassifierModel:
+def model_register(
+    *, name: str, directory: str | Path, note: str = "", copy: bool = True, origin: dict | None = None
+) -> ClassifierModel:
     """Record a trained model directory as a new candidate version of ``name``.
 
     A directory outside the model folder is copied into ``<model folder>/<name>/v<version>``
-    (with ``copy=True``) so that every model in use lives in one managed place.
+    (with ``copy=True``) so that every model in use lives in one managed place. ``origin``
+    (``Origin.as_dict(...)``) is kept in ``metrics["origin"]`` unless the model's own metrics
+    name one; by default a registered folder. ``note`` is what a person wrote about it.
     """
     directory = Path(directory)
     metadata = _check_directory(directory)
@@ -86,7 +103,8 @@ def model_register(*, name: str, directory: str | Path, note: str = "", copy: bo
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copytree(directory, target)
         directory = target
-    metrics = metadata.get("metrics") or {}
+    metrics = dict(metadata.get("metrics") or {})
+    metrics.setdefault("origin", origin or Origin.as_dict(Origin.FOLDER))
     return ClassifierModel.objects.create(
         name=name,
         version=version,
@@ -114,8 +132,9 @@ def model_train(
     """Train on ``texts``/``labels`` (e.g. corrected tickets), save under the model folder, register a candidate.
 
     ``extra_metrics`` are kept in the model's metrics beside the measured ones (e.g. the
-    caller's record of which data the model was trained on). Training runs outside any
-    transaction (it takes minutes); only the registration is atomic.
+    caller's record of which data the model was trained on, and ``origin``: where it came
+    from, as data, see ``models.Origin``). Training runs outside any transaction (it takes
+    minutes); only the registration is atomic.
     """
     trained = train(texts, labels, presegmented=presegmented, cv=cv, progress=progress, name=name)
     if extra_metrics:
@@ -150,22 +169,55 @@ def _lock_name(name: str) -> None:
     list(ClassifierModel.objects.select_for_update().filter(name=name).order_by("pk").values_list("pk"))
 
 
-@transaction.atomic
-def model_promote(*, model: ClassifierModel, note: str = "") -> ClassifierModel:
-    """Make ``model`` the active one of its name; the previously active model is retired.
+def drift_notice_key(name: str) -> str:
+    """The administrator notice about drift of the ``name`` models (see ``classifier.notices``)."""
+    return f"classifier.drift.{name}"
 
-    The model files are loaded first: a directory that cannot be read is never promoted.
+
+def _open_activation(model: ClassifierModel | None) -> ModelActivation | None:
+    """The running stretch of use of the active ``model``.
+
+    A model made active without one (before the history was kept, or written directly) gets
+    one now, starting at its ``promoted_at``, with nothing to roll back to.
     """
-    _lock_name(model.name)
-    model = ClassifierModel.objects.get(pk=model.pk)  # as committed by whoever held the lock before
-    if model.status == ModelStatus.ACTIVE:
-        return model
-    _transition(model, ModelStatus.ACTIVE)
-    load_model(model)  # raises ServiceError when missing, unreadable or of another format
+    if model is None:
+        return None
+    activation = (
+        ModelActivation.objects.filter(model=model, ended_at__isnull=True)
+        .order_by("-activated_at", "-pk")
+        .first()
+    )
+    if activation is None:
+        activation = ModelActivation.objects.create(
+            name=model.name,
+            model=model,
+            via=ActivationVia.PROMOTE,
+            activated_at=model.promoted_at or timezone.now(),
+        )
+    return activation
+
+
+def _last_activation(name: str) -> ModelActivation | None:
+    return ModelActivation.objects.filter(name=name).order_by("-activated_at", "-pk").first()
+
+
+def _activate(
+    model: ClassifierModel, *, via: str, previous: ModelActivation | None, ended_by: str, note: str = ""
+) -> ClassifierModel:
+    """Make ``model`` the active one of its name (lock held, transition checked, files loaded).
+
+    The active model is retired and its stretch of use closed (``ended_by``); the new stretch
+    starts with ``previous`` as what a rollback from it returns to. The drift notice of the
+    name is resolved: it was about the model no longer in use (the next check raises it again
+    if the new one drifts).
+    """
     now = timezone.now()
     try:
         with transaction.atomic():
             for current in ClassifierModel.objects.filter(name=model.name, status=ModelStatus.ACTIVE):
+                activation = _open_activation(current)
+                activation.ended_at, activation.ended_by = now, ended_by
+                activation.save(update_fields=["ended_at", "ended_by"])
                 current.status = ModelStatus.RETIRED
                 current.retired_at = now
                 current.save(update_fields=["status", "retired_at"])
@@ -174,25 +226,66 @@ def model_promote(*, model: ClassifierModel, note: str = "") -> ClassifierModel:
             if note:
                 model.note = note[:500]
             model.save(update_fields=["status", "promoted_at", "note"])
+            ModelActivation.objects.create(
+                name=model.name, model=model, via=via, activated_at=now, previous=previous
+            )
     except IntegrityError as error:  # the lock makes this unreachable; say so clearly if it is not
         raise Conflict(
             "classifier.concurrent_change",
             _("Somebody changed the %(name)s models at the same time; reload and try again.")
             % {"name": model.name},
         ) from error
+    admin_notice_resolve(key=drift_notice_key(model.name))
     return model
 
 
 @transaction.atomic
+def model_promote(*, model: ClassifierModel, note: str = "") -> ClassifierModel:
+    """Make ``model`` the active one of its name; the previously active model is retired.
+
+    The model files are loaded first: a directory that cannot be read is never promoted.
+    A rollback from it returns to the model in use before (or, with none in use, to the one
+    in use last). ``note`` is a person's note about the model (kept when empty).
+    """
+    _lock_name(model.name)
+    model = ClassifierModel.objects.get(pk=model.pk)  # as committed by whoever held the lock before
+    if model.status == ModelStatus.ACTIVE:
+        return model
+    _transition(model, ModelStatus.ACTIVE)
+    load_model(model)  # raises ServiceError when missing, unreadable or of another format
+    current = selectors.active_model(model.name)
+    previous = _open_activation(current) if current is not None else _last_activation(model.name)
+    if previous is not None and previous.model_id == model.pk:  # back in use after being switched off
+        previous = previous.previous
+    return _activate(
+        model, via=ActivationVia.PROMOTE, previous=previous, ended_by=ActivationEnd.REPLACED, note=note
+    )
+
+
+@transaction.atomic
 def model_rollback(*, name: str = "category") -> ClassifierModel:
-    """Promote again the model that was active before the current one."""
+    """Go back one step in the promotion history: the model in use before the current one.
+
+    Successive rollbacks walk back (v3 → v2 → v1), never forward: the restored stretch of use
+    returns, on a further rollback, to the one before it. With no model in use (switched
+    off), the model in use last comes back. Nothing earlier: ``NotFound``
+    (``classifier.no_previous_model``). The models' notes are left as they are.
+    """
     _lock_name(name)
-    previous = selectors.previous_model(name)
-    if previous is None:
+    current = selectors.active_model(name)
+    target = _open_activation(current).previous if current is not None else _last_activation(name)
+    if target is None or target.model.status != ModelStatus.RETIRED:
         raise NotFound(
-            "classifier.no_previous_model", _("There is no earlier model of %(name)s.") % {"name": name}
+            "classifier.no_previous_model",
+            _("There is no earlier %(model)s to roll back to.")
+            % {"model": MODEL_KIND_LABELS.get(name, name)},
         )
-    return model_promote(model=previous, note=_("Rolled back"))
+    model = target.model
+    load_model(model)  # raises ServiceError when missing, unreadable or of another format
+    # the restored stretch goes back, on a further rollback, to the one before it
+    return _activate(
+        model, via=ActivationVia.ROLLBACK, previous=target.previous, ended_by=ActivationEnd.ROLLED_BACK
+    )
 
 
 @transaction.atomic
@@ -202,8 +295,14 @@ def model_retire(*, model: ClassifierModel) -> ClassifierModel:
     if model.status == ModelStatus.RETIRED:
         return model
     _transition(model, ModelStatus.RETIRED)
+    now = timezone.now()
+    if model.status == ModelStatus.ACTIVE:
+        activation = _open_activation(model)
+        activation.ended_at, activation.ended_by = now, ActivationEnd.RETIRED
+        activation.save(update_fields=["ended_at", "ended_by"])
+        admin_notice_resolve(key=drift_notice_key(model.name))
     model.status = ModelStatus.RETIRED
-    model.retired_at = timezone.now()
+    model.retired_at = now
     model.save(update_fields=["status", "retired_at"])
     return model
 
@@ -242,7 +341,7 @@ def model_compare(
         raise ServiceError(
             "classifier.compare_same_model",
             _("%(model)s is the model in use: there is nothing to compare it with.")
-            % {"model": f"{candidate.name} v{candidate.version}"},
+            % {"model": candidate.display_name},
         )
     if current is not None and current.name != candidate.name:
         raise ServiceError(

@@ -109,11 +109,24 @@ class WorkScheduleAdmin(CalendarAdminMixin, admin.ModelAdmin):
 
 @admin.register(AdminNotice)
 class AdminNoticeAdmin(admin.ModelAdmin):
-    list_display = ["key", "level", "message", "count", "last_seen_at", "resolved_at"]
+    list_display = ["key", "level", "text_display", "count", "last_seen_at", "resolved_at"]
     list_filter = ["level", ("resolved_at", admin.EmptyFieldListFilter)]
     search_fields = ["key", "message"]
-    readonly_fields = ["key", "level", "message", "created_at", "last_seen_at", "count"]
+    readonly_fields = [
+        "key",
+        "level",
+        "text_display",
+        "message",
+        "params",
+        "created_at",
+        "last_seen_at",
+        "count",
+    ]
     actions = ["mark_resolved"]
+
+    @admin.display(description=_("message"))
+    def text_display(self, obj: AdminNotice) -> str:
+        return obj.text  # in the reader's language when the notice has a renderer
 
     def has_add_permission(self, request) -> bool:
         # Notices come from the system (core.services.admin_notice_raise), not from people.

@@ -7,6 +7,8 @@ here so Django registers them under the ``core`` label.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -42,6 +44,17 @@ class NoticeLevel(models.TextChoices):
     ERROR = "error", _("Error")  # something is broken and needs fixing now
 
 
+#: Read-time texts of notices: key prefix -> ``render(notice) -> str`` (or "" to show ``message``).
+#: An app registers its own in ``AppConfig.ready`` (``register_notice_renderer``): ``core``
+#: knows no other app (floor 0).
+NOTICE_RENDERERS: dict[str, Callable[[AdminNotice], str]] = {}
+
+
+def register_notice_renderer(prefix: str, render: Callable[[AdminNotice], str]) -> None:
+    """Put notices whose key starts with ``prefix`` in words when read, from their ``params``."""
+    NOTICE_RENDERERS[prefix] = render
+
+
 class AdminNotice(models.Model):
     """A deduplicated message for administrators, e.g. "the work calendar does not cover 2027".
 
@@ -49,6 +62,10 @@ class AdminNotice(models.Model):
     same ``key`` again only bumps ``count`` and ``last_seen_at`` (and reopens it when it had
     been resolved), so a problem met a million times is still one line on the admin's
     screen. ``resolved_at`` is set when the cause is gone or an administrator dismisses it.
+
+    ``message`` is the text as written (one language: the logs' and the Django admin's);
+    a notice with ``params`` and a renderer registered for its key (``register_notice_renderer``)
+    is shown as ``text``, put in words in the reader's language when read.
     """
 
     key = models.CharField(
@@ -58,6 +75,7 @@ class AdminNotice(models.Model):
         _("level"), max_length=16, choices=NoticeLevel.choices, default=NoticeLevel.WARNING
     )
     message = models.TextField(_("message"))
+    params = models.JSONField(_("parameters"), default=dict, blank=True)
     created_at = models.DateTimeField(_("first seen at"), auto_now_add=True)
     last_seen_at = models.DateTimeField(_("last seen at"), default=timezone.now)
     count = models.PositiveIntegerField(_("times raised"), default=1)
@@ -76,3 +94,14 @@ class AdminNotice(models.Model):
     @property
     def is_open(self) -> bool:
         return self.resolved_at is None
+
+    @property
+    def text(self) -> str:
+        """What people are shown: rendered now from ``params`` when the key has a renderer, else ``message``."""
+        if self.params:
+            for prefix, render in NOTICE_RENDERERS.items():
+                if self.key.startswith(prefix):
+                    rendered = render(self)
+                    if rendered:
+                        return str(rendered)
+        return self.message

@@ -145,6 +145,7 @@ def demo_classifier_train(progress=None, *, per_category: int = 4, held_back_per
     model its reference figures for the drift check. Returns the promoted ``ClassifierModel``.
     ``progress(stage, done, total)`` as in ``classifier.ml.train``.
     """
+    from zhiwang.classifier.models import Origin
     from zhiwang.classifier.services import model_compare, model_set_threshold, model_train
     from zhiwang.tickets.classify import MODEL_NAME
     from zhiwang.tickets.services.smart import classifier_promote
@@ -156,7 +157,8 @@ def demo_classifier_train(progress=None, *, per_category: int = 4, held_back_per
         labels=labels,
         cv=0,
         progress=progress,
-        note="demo: synthetic requests of the demo city",
+        # where it came from, as data: the page says it in the reader's language
+        extra_metrics={"origin": Origin.as_dict(Origin.DEMO)},
     )
     held_texts, held_labels = demo_classifier_texts(per_category=held_back_per_category, seed=8)
     comparison = model_compare(candidate=model, current=None, texts=held_texts, labels=held_labels)
@@ -165,3 +167,84 @@ def demo_classifier_train(progress=None, *, per_category: int = 4, held_back_per
     if progress:
         progress("compare", 1, 1)
     return classifier_promote(model=model)
+
+
+# --- the demo histories' category decisions (training data and the precision/coverage curve) -------
+
+#: Channels where a staff member types the request in and chooses its category with the model's
+#: suggestion in view: each such choice is a training example (an intake correction).
+DEMO_STAFF_INTAKE_CHANNELS = frozenset({"hotline", "petition"})
+#: Channels where citizens write free text: this share of their requests comes without a
+#: category, so the model (or the keywords) chooses one and a dispatcher confirms or corrects it.
+DEMO_FREE_TEXT_CHANNELS = frozenset({"app", "open311", "api"})
+DEMO_FREE_TEXT_SHARE = 0.6
+#: Share of staff-taken requests whose category a dispatcher changes afterwards (the operator
+#: misfiled it, or the caller described another problem than the one meant).
+DEMO_MISFILED_SHARE = 0.05
+
+
+def demo_category_rng(seed: int, index: int):
+    """The demo's category decisions draw from their own sequence: the rest of a history stays as it was."""
+    import random
+
+    return random.Random(f"{seed}:{index}:category")
+
+
+def _misfiled_as(rng, meant, *, kind: str):
+    """A sibling leaf of ``meant`` (same parent, allowed for ``kind``) an operator could pick by mistake."""
+    from zhiwang.tickets.cache import routing_config
+    from zhiwang.tickets.classify import allows_kind, leaf_by_code
+
+    siblings = sorted(
+        (
+            c
+            for c in routing_config().categories.values()
+            if c.parent_id == meant.parent_id
+            and c.pk != meant.pk
+            and leaf_by_code(c.code) is not None
+            and allows_kind(c, kind)
+        ),
+        key=lambda c: c.code,
+    )
+    return rng.choice(siblings) if siblings else None
+
+
+def demo_intake_fields(rng, *, channel: str, kind: str, meant, description: str, staff: dict) -> dict:
+    """How a demo request is taken in, as keyword arguments for ``ticket_submit`` (merged over the history's).
+
+    Staff channels (hotline, petitions): the intake operator submits it, so their category
+    beside the model's suggestion is recorded (``CorrectionSource.INTAKE``); now and then
+    they pick a neighbouring category by mistake. A share of citizens' free-text requests
+    comes without a category: the model or the keywords choose one (when they find none, as
+    for a catch-all "其他" leaf, the citizen picks it: a request without any is refused).
+    ``demo_category_review`` then has the dispatcher correct what is not the ``meant`` category.
+    """
+    from zhiwang.tickets.classify import classify
+
+    if channel in DEMO_STAFF_INTAKE_CHANNELS:
+        fields = {"actor": staff["demo_hotline"]}
+        if rng.random() < DEMO_MISFILED_SHARE:
+            wrong = _misfiled_as(rng, meant, kind=kind)
+            if wrong is not None:
+                fields["category"] = wrong
+        return fields
+    if channel in DEMO_FREE_TEXT_CHANNELS and rng.random() < DEMO_FREE_TEXT_SHARE:
+        if classify(title="", description=description, kind=kind, category=None).category is not None:
+            return {"category": None}
+    return {}
+
+
+def demo_category_review(ticket, *, meant, actor) -> bool:
+    """A dispatcher (``actor``) checks the category of a demo ticket waiting for dispatch; True when changed.
+
+    A category that is not the one ``meant`` (the model's or the keywords' wrong guess, or an
+    operator's slip) is changed to it (``ticket_recategorise``: a correction, and the route is
+    worked out again); a right category nobody had checked is confirmed by the dispatch that
+    follows (the flow records that too).
+    """
+    from zhiwang.tickets.services import ticket_recategorise
+
+    if ticket.category_id is None or ticket.category_id == meant.pk:
+        return False
+    ticket_recategorise(ticket=ticket, category=meant, actor=actor)
+    return True

@@ -27,6 +27,7 @@ from decimal import Decimal
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from zhiwang.classifier.models import tag_label
 from zhiwang.tickets.models import Channel
 from zhiwang.tickets.notify import city_language
 from zhiwang.tickets.workflow import TicketAction
@@ -101,7 +102,7 @@ def _auto_dispatched(params: dict) -> str:
     if params.get("model"):
         why = _("%(route)s (category by %(model)s, %(percent)s%% confident)") % {
             "route": why,
-            "model": params["model"],
+            "model": tag_label(params["model"]),  # "category v3" → "category model v3", in words
             "percent": params.get("percent"),
         }
     return _("Dispatched automatically: %(why)s") % {"why": why}

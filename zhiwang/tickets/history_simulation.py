@@ -21,6 +21,7 @@ from unittest import mock
 
 from zhiwang.core.errors import ServiceError
 from zhiwang.core.workcalendar.services import work_calendar
+from zhiwang.tickets.demo import demo_category_review, demo_category_rng, demo_intake_fields
 from zhiwang.tickets.history_bulk import PHRASES, _phone
 from zhiwang.tickets.history_city import (
     CHANNEL_WEIGHTS,
@@ -129,6 +130,18 @@ class _Simulation:
             "address_code": code or "",
             "received_at": received,
         }
+        # who takes it in and who decides the category: training data and the curve (tickets.demo)
+        decisions = demo_category_rng(self.seed, index)
+        submit.update(
+            demo_intake_fields(
+                decisions,
+                channel=channel,
+                kind=kind,
+                meant=category,
+                description=submit["description"],
+                staff=staff,
+            )
+        )
         result = self.call("submit", ticket_submit, **submit)
         ticket = result.ticket
         if not result.created:
@@ -170,6 +183,10 @@ class _Simulation:
                     reason="属于诉讼程序，不予受理。",
                 )
                 return
+            self.call(
+                "review category", demo_category_review, ticket=ticket, meant=category, actor=dispatcher
+            )
+            ticket.refresh_from_db()
             unit = ticket.suggested_unit or city.district_offices.get(ticket.district_id)
             if unit is None:
                 return  # nowhere to send it: it waits in the queue

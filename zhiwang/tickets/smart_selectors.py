@@ -8,6 +8,9 @@ its training data were collected plus the ones held back from its training
 (``metrics["training_cutoff"]``). A model trained elsewhere (a file, the demo) never saw
 the platform's corrections. Texts the platform always queues (too few known words) are
 never counted as automatic, as in production.
+
+Models and runs come with what the page shows of them in words, in the reader's language
+(``label_names`` for the measurement note, a run's ``stage_label`` and ``failure_message``).
 """
 
 from __future__ import annotations
@@ -22,9 +25,15 @@ from django.utils.dateparse import parse_datetime
 from zhiwang.classifier import selectors as classifier_selectors
 from zhiwang.classifier.ml.selective import PrecisionCoverageCurve, precision_coverage_curve
 from zhiwang.classifier.models import ClassifierModel
-from zhiwang.tickets.classify import MODEL_NAME, model_suggestions
+from zhiwang.tickets.classify import MODEL_NAME, leaf_by_code, model_suggestions
 from zhiwang.tickets.models import TrainingRun
-from zhiwang.tickets.services.smart import corrected_rows, recent_agreement, recent_confidences
+from zhiwang.tickets.services.smart import (
+    corrected_rows,
+    recent_agreement,
+    recent_confidences,
+    run_failure_message,
+    stage_label,
+)
 
 #: Thresholds shown in the table (the chart shows every distinct confidence).
 TABLE_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99)
@@ -52,6 +61,20 @@ class CurveRow:
         if not self.count:
             return None
         return round(100 * self.precision, 1)
+
+    @property
+    def coverage_text(self) -> str:
+        """``"86.9%"``: written as the dashboards write shares (no space before the sign)."""
+        return _percent(self.coverage_percent)
+
+    @property
+    def precision_text(self) -> str:
+        """``"98.0%"``, or "—" when no ticket reaches the threshold."""
+        return "—" if self.precision_percent is None else _percent(self.precision_percent)
+
+
+def _percent(value: float) -> str:
+    return f"{value:.1f}%"
 
 
 #: What a curve was measured on (``CurveView.basis``).
@@ -109,9 +132,21 @@ def _unseen_examples(model: ClassifierModel, last: int) -> tuple[list[tuple[int,
     }
 
 
+def _named(model: ClassifierModel | None) -> ClassifierModel | None:
+    """``model`` with ``label_names`` set (its category codes' names), for its measurement note."""
+    if model is not None:
+        names = {}
+        for label in model.labels or []:
+            leaf = leaf_by_code(label)
+            if leaf is not None:
+                names[label] = leaf.name
+        model.label_names = names
+    return model
+
+
 def classifier_curve(*, last: int = 500) -> CurveView:
     """The precision/coverage curve of the active model on the last ``last`` corrected tickets it did not train on."""
-    model = classifier_selectors.active_model(MODEL_NAME)
+    model = _named(classifier_selectors.active_model(MODEL_NAME))
     if model is None:
         return CurveView(model=None, total=0, accuracy=None)
     examples, basis = _unseen_examples(model, last)
@@ -162,8 +197,9 @@ def classifier_models() -> list[ClassifierModel]:
     Each carries ``held_back_measured_at``: when the held-back figures were measured, as an aware
     datetime (the metrics keep a UTC ISO string; pages show it in local time), or None.
     """
-    models = list(classifier_selectors.model_list(name=MODEL_NAME))
+    models = list(classifier_selectors.model_list(name=MODEL_NAME).prefetch_related("activations"))
     for model in models:
+        _named(model)
         held_back = (model.metrics or {}).get("held_back")
         measured = held_back.get("measured_at") if isinstance(held_back, dict) else None
         model.held_back_measured_at = _aware(measured)
@@ -194,9 +230,18 @@ def classifier_drift():
     )
 
 
+def _shown(run: TrainingRun | None) -> TrainingRun | None:
+    """``run`` with ``stage_label`` and ``failure_message`` in the active language (the row keeps codes)."""
+    if run is not None:
+        run.stage_label = stage_label(run.stage)
+        run.failure_message = run_failure_message(run)
+        _named(run.model)
+    return run
+
+
 def training_runs(*, limit: int = 5) -> list[TrainingRun]:
-    return list(TrainingRun.objects.select_related("model", "requested_by")[:limit])
+    return [_shown(run) for run in TrainingRun.objects.select_related("model", "requested_by")[:limit]]
 
 
 def training_run_get(run_id: int) -> TrainingRun | None:
-    return TrainingRun.objects.select_related("model").filter(pk=run_id).first()
+    return _shown(TrainingRun.objects.select_related("model").filter(pk=run_id).first())

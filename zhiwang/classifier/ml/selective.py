@@ -155,12 +155,53 @@ def threshold_for_precision(pairs: Sequence[tuple[float, bool]], target: float) 
     return precision_coverage_curve(pairs).threshold_for_precision(target)
 
 
+#: Sentence-ending and clause-ending marks after which Chinese text takes no space.
+_CJK_STOPS = "。！？；：，、）」』】"
+
+
+def join_sentences(parts: Sequence[str]) -> str:
+    """Join sentences as the language writes them: a space after Latin punctuation, none after "。" or "："."""
+    out = ""
+    for part in (str(p).strip() for p in parts):
+        if not part:
+            continue
+        if out and not out.endswith(tuple(_CJK_STOPS)):
+            out += " "
+        out += part
+    return out
+
+
+#: The kinds of drift finding (``DriftResult.findings``); each is put in words when shown.
+TOO_LITTLE_DATA = "too_little_data"
+CONFIDENCE_FELL = "confidence_fell"
+AGREEMENT_FELL = "agreement_fell"
+
+
+def finding_text(code: str, params: dict) -> str:
+    """One drift finding in words, in the active language (read time: the figures are stored)."""
+    if code == TOO_LITTLE_DATA:
+        return (
+            _("Too little data to judge drift (%(recent)d recent items; at least %(minimum)d needed).")
+            % params
+        )
+    if code == CONFIDENCE_FELL:
+        return _("Mean confidence fell from %(before).2f to %(after).2f (more than %(limit).2f).") % params
+    if code == AGREEMENT_FELL:
+        return _("Agreement with dispatchers fell from %(before).0f%% to %(after).0f%%.") % params
+    return ""
+
+
 @dataclass
 class DriftResult:
-    """Outcome of :func:`drift_check`; ``warning`` is what a dashboard alerts on."""
+    """Outcome of :func:`drift_check`; ``warning`` is what a dashboard alerts on.
+
+    ``findings`` are ``(code, figures)`` pairs, kept as data so that they can be stored (an
+    administrator notice) and put in words in the reader's language: ``reasons`` and
+    ``explanation`` render them when read.
+    """
 
     warning: bool
-    reasons: list[str] = field(default_factory=list)
+    findings: list[tuple[str, dict]] = field(default_factory=list)
     reference_confidence: float | None = None
     recent_confidence: float | None = None
     reference_agreement: float | None = None
@@ -168,9 +209,13 @@ class DriftResult:
     recent_count: int = 0
 
     @property
+    def reasons(self) -> list[str]:
+        return [finding_text(code, params) for code, params in self.findings]
+
+    @property
     def explanation(self) -> str:
-        if self.reasons:
-            return " ".join(self.reasons)
+        if self.findings:
+            return join_sentences(self.reasons)
         return _("No drift: recent confidence and agreement are in line with the reference window.")
 
     def as_dict(self) -> dict:
@@ -178,6 +223,7 @@ class DriftResult:
             "warning": self.warning,
             "explanation": self.explanation,
             "reasons": list(self.reasons),
+            "findings": [[code, dict(params)] for code, params in self.findings],
             "reference_confidence": self.reference_confidence,
             "recent_confidence": self.recent_confidence,
             "reference_agreement": self.reference_agreement,
@@ -218,28 +264,29 @@ def drift_check(
         recent_count=len(recent_confidences),
     )
     if len(recent_confidences) < min_recent or result.reference_confidence is None:
-        result.reasons.append(
-            _("Too little data to judge drift (%(recent)d recent items; at least %(minimum)d needed).")
-            % {"recent": len(recent_confidences), "minimum": min_recent}
-        )
+        result.findings.append((TOO_LITTLE_DATA, {"recent": len(recent_confidences), "minimum": min_recent}))
         return result
     drop = result.reference_confidence - result.recent_confidence
     if drop > max_confidence_drop:
         result.warning = True
-        result.reasons.append(
-            _("Mean confidence fell from %(before).2f to %(after).2f (more than %(limit).2f).")
-            % {
-                "before": result.reference_confidence,
-                "after": result.recent_confidence,
-                "limit": max_confidence_drop,
-            }
+        result.findings.append(
+            (
+                CONFIDENCE_FELL,
+                {
+                    "before": result.reference_confidence,
+                    "after": result.recent_confidence,
+                    "limit": max_confidence_drop,
+                },
+            )
         )
     if result.reference_agreement is not None and result.recent_agreement is not None:
         drop = result.reference_agreement - result.recent_agreement
         if drop > max_agreement_drop:
             result.warning = True
-            result.reasons.append(
-                _("Agreement with dispatchers fell from %(before).0f%% to %(after).0f%%.")
-                % {"before": 100 * result.reference_agreement, "after": 100 * result.recent_agreement}
+            result.findings.append(
+                (
+                    AGREEMENT_FELL,
+                    {"before": 100 * result.reference_agreement, "after": 100 * result.recent_agreement},
+                )
             )
     return result

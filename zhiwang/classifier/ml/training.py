@@ -19,7 +19,7 @@ from __future__ import annotations
 import platform
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -329,11 +329,21 @@ def metrics_from_proba(
     }
 
 
-def measurement_note(metrics: dict | None) -> str:
+def _label_shown(label: str, count: int, label_names: Mapping[str, str] | None) -> str:
+    """``name (code, count)`` when the label has a name, else ``code (count)``."""
+    name = (label_names or {}).get(label)
+    if name and name != label:
+        return f"{name} ({label}, {count})"
+    return f"{label} ({count})"
+
+
+def measurement_note(metrics: dict | None, *, label_names: Mapping[str, str] | None = None) -> str:
     """In words, what the stored metrics do not cover ("" when they cover every training row).
 
     For the model page and the ``classify train`` output: no cross-validation at all (and so
-    no automatic dispatch until a threshold is set), or labels left out of the measurement.
+    no automatic dispatch until a threshold is set), or labels left out of the measurement,
+    each with its number of distinct texts and, given ``label_names`` (``{label: name}``, e.g.
+    the category names the caller knows), its name before the code.
     """
     metrics = metrics or {}
     reason = metrics.get("not_measured")
@@ -346,7 +356,7 @@ def measurement_note(metrics: dict | None) -> str:
         )
     unmeasured = metrics.get("unmeasured_labels") or {}
     if unmeasured:
-        shown = [f"{label} ({n})" for label, n in list(unmeasured.items())[:_NOTE_LABELS]]
+        shown = [_label_shown(label, n, label_names) for label, n in list(unmeasured.items())[:_NOTE_LABELS]]
         if len(unmeasured) > _NOTE_LABELS:
             shown.append("…")
         return _(

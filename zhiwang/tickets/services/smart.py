@@ -12,11 +12,17 @@ against the active model (``model_compare``); the administrator then promotes or
 A model trained here records in its metrics which corrections it saw
 (``metrics["training_cutoff"]``: the last correction collected, and the held-back ones),
 so that its precision/coverage curve is measured only on tickets it was not trained on.
+
+What the page shows of a run or a model is kept as data and put in words when read, in
+the reader's language: a run's ``stage`` is a code (``STAGE_LABELS``), a failed run's
+``error`` a code with its figures and the technical reason (``run_failure_message``), a
+model's origin ``metrics["origin"]``; the drift notice keeps its figures (``classifier.notices``).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -25,11 +31,15 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from zhiwang.classifier import selectors as classifier_selectors
 from zhiwang.classifier import services as classifier_services
-from zhiwang.classifier.models import ClassifierModel
+from zhiwang.classifier.models import ClassifierModel, Origin
+from zhiwang.classifier.notices import drift_notice_params, drift_notice_text
+from zhiwang.classifier.services import drift_notice_key
 from zhiwang.core.errors import ServiceError
+from zhiwang.core.models import AdminNotice
 from zhiwang.core.services import admin_notice_raise, admin_notice_resolve
 from zhiwang.tickets.classify import MODEL_NAME, leaf_by_code, model_cache_reset, ticket_text
 from zhiwang.tickets.models import (
@@ -40,6 +50,7 @@ from zhiwang.tickets.models import (
     TrainingRun,
     TrainingStatus,
 )
+from zhiwang.tickets.notify import city_language
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +61,7 @@ HOLD_BACK_SHARE = 0.2
 HISTORY_MAX = 20_000
 #: Fewer labelled examples than this cannot make a useful model.
 MIN_EXAMPLES = 20
-DRIFT_NOTICE_KEY = "classifier.drift.category"
+DRIFT_NOTICE_KEY = drift_notice_key(MODEL_NAME)  # "classifier.drift.category"
 #: A queued or running training run that has not moved for this long is given up (failed).
 #: Progress is written at every stage of training; the longest silent stretch (the final fit
 #: on the whole history) takes minutes, far less than this.
@@ -58,6 +69,85 @@ STALE_RUN_AFTER = timedelta(hours=1)
 _BUSY = (TrainingStatus.QUEUED, TrainingStatus.RUNNING)
 #: Training progress: each stage of ``ml.train`` maps onto a slice of 0–100 %.
 _STAGES = {"prepare": (5, 30), "cross-validate": (30, 80), "fit": (80, 92)}
+#: The stages of a run (``TrainingRun.stage`` keeps the code), in words.
+STAGE_LABELS = {
+    "collect": gettext_lazy("collecting the labelled tickets"),
+    "prepare": gettext_lazy("preparing the texts"),
+    "cross-validate": gettext_lazy("cross-validating"),
+    "fit": gettext_lazy("fitting the model"),
+    "compare": gettext_lazy("comparing with the model in use"),
+    "done": gettext_lazy("done"),
+}
+
+
+def stage_label(stage: str) -> str:
+    """A run's stage in words, in the active language (an unknown code as it is)."""
+    return str(STAGE_LABELS.get(stage, stage or ""))
+
+
+# --- a failed run's error: a code, its figures and the technical reason ------------------------
+
+#: Codes of ``TrainingRun.error`` written here (a ``ServiceError`` keeps its own code).
+RUN_STALE = "tickets.training_stale"
+RUN_DATA_SHORT = "tickets.training_data_short"
+RUN_UNEXPECTED = "tickets.training_failed"
+_ERROR = re.compile(
+    r"^(?P<code>[a-z][a-z0-9_]*(?:\.[a-z0-9_]+)*)(?P<params>(?: [a-z_]+=-?\d+)*)(?:: (?P<detail>.*))?$", re.S
+)
+
+
+def run_error(code: str, detail: str = "", **params: int) -> str:
+    """What ``TrainingRun.error`` keeps: ``"<code> <name>=<int> …: <technical reason>"`` (≤ 500).
+
+    The code and figures give the sentence shown (``run_failure_message``, in the reader's
+    language); the technical reason is for administrators (the Django admin, the logs).
+    """
+    head = code + "".join(f" {name}={int(value)}" for name, value in params.items())
+    detail = " ".join(str(detail or "").split())
+    return (f"{head}: {detail}" if detail else head)[:500]
+
+
+def run_error_parts(error: str) -> tuple[str, dict, str] | None:
+    """``(code, figures, technical reason)`` of a stored error; None for one stored as a sentence (old runs)."""
+    match = _ERROR.match(error or "")
+    if match is None:
+        return None
+    params = dict(pair.split("=") for pair in match["params"].split())
+    return match["code"], {name: int(value) for name, value in params.items()}, match["detail"] or ""
+
+
+def _failure_sentence(code: str, params: dict) -> str:
+    if code == RUN_STALE:
+        return _(
+            "Given up: no progress for more than %(minutes)d minutes (the task worker stopped or "
+            "was restarted). Start a new retraining."
+        ) % {"minutes": params.get("minutes", int(STALE_RUN_AFTER.total_seconds() // 60))}
+    if code == RUN_DATA_SHORT:
+        return _(
+            "Too little labelled history to train on (%(count)s examples; at least %(minimum)s in 2 categories)."
+        ) % {"count": params.get("count", 0), "minimum": params.get("minimum", MIN_EXAMPLES)}
+    if code == "classifier.no_usable_text":
+        return _(
+            "None of the labelled texts has a word or character to learn from (they are empty or punctuation only)."
+        )
+    if code == RUN_UNEXPECTED:
+        return _("Training failed unexpectedly; the task worker's log has the details.")
+    return _("Training failed (%(code)s); the task worker's log has the details.") % {"code": code}
+
+
+def run_failure_message(run) -> str:
+    """What the page says of a failed run, in the reader's language ("" unless it failed).
+
+    Put in words from the stored code and figures; an error stored as a sentence (a run
+    from before codes were kept) is shown as it was written.
+    """
+    if run.status != TrainingStatus.FAILED:
+        return ""
+    parts = run_error_parts(run.error)
+    if parts is None:
+        return run.error
+    code, params, _detail = parts
+    return _failure_sentence(code, params)
 
 
 @dataclass
@@ -172,13 +262,10 @@ def stale_runs_give_up(*, now=None) -> int:
     lost); left alone it would block retraining for ever. Returns how many were given up.
     """
     now = now or timezone.now()
+    minutes = int(STALE_RUN_AFTER.total_seconds() // 60)
     return TrainingRun.objects.filter(status__in=_BUSY, updated_at__lt=now - STALE_RUN_AFTER).update(
         status=TrainingStatus.FAILED,
-        error=_(
-            "Given up: no progress for more than %(minutes)d minutes (the task worker stopped or "
-            "was restarted). Start a new retraining."
-        )
-        % {"minutes": int(STALE_RUN_AFTER.total_seconds() // 60)},
+        error=run_error(RUN_STALE, "no progress: the task worker stopped or was restarted", minutes=minutes),
         finished_at=now,
         updated_at=now,
     )
@@ -238,13 +325,15 @@ def classifier_retrain(*, run_id: int, cv: int = 3) -> TrainingRun:
     try:
         history = labelled_history()
         if len(history.texts) < MIN_EXAMPLES or len(set(history.labels)) < 2:
-            raise ServiceError(
-                "tickets.training_data_short",
+            short = ServiceError(
+                RUN_DATA_SHORT,
                 _(
                     "Too little labelled history to train on (%(count)s examples; at least %(minimum)s in 2 categories)."
                 )
                 % {"count": len(history.texts), "minimum": MIN_EXAMPLES},
             )
+            short.params = {"count": len(history.texts), "minimum": MIN_EXAMPLES}
+            raise short
         update(examples=len(history.texts), held_back=len(history.held_texts))
         model = classifier_services.model_train(
             name=MODEL_NAME,
@@ -252,8 +341,10 @@ def classifier_retrain(*, run_id: int, cv: int = 3) -> TrainingRun:
             labels=history.labels,
             cv=cv,
             progress=progress,
-            note=_("Retrained from %(count)s labelled tickets") % {"count": len(history.texts)},
-            extra_metrics={"training_cutoff": history.training_cutoff()},
+            extra_metrics={
+                "training_cutoff": history.training_cutoff(),
+                "origin": Origin.as_dict(Origin.RETRAINED, count=len(history.texts)),
+            },
         )
         update(model=model, progress=94, stage="compare")
         comparison = {}
@@ -270,11 +361,11 @@ def classifier_retrain(*, run_id: int, cv: int = 3) -> TrainingRun:
         )
     except Exception as error:
         if isinstance(error, ServiceError):
-            message = error.message
+            message = run_error(error.code, error.message, **getattr(error, "params", {}))
         else:  # a library's own words mean nothing on the page; the worker's log has them
-            message = _("Training failed unexpectedly; the task worker's log has the details.")
+            message = run_error(RUN_UNEXPECTED, type(error).__name__)
         now = timezone.now()
-        fields = {"status": TrainingStatus.FAILED, "error": message[:500], "finished_at": now}
+        fields = {"status": TrainingStatus.FAILED, "error": message, "finished_at": now}
         TrainingRun.objects.filter(pk=run.pk, status__in=_BUSY).update(updated_at=now, **fields)
         for name, value in fields.items():
             setattr(run, name, value)
@@ -371,11 +462,13 @@ def classifier_drift_check(*, limit: int = 500, min_recent: int = 30):
         min_recent=min_recent,
     )
     if result.warning:
-        admin_notice_raise(
-            key=DRIFT_NOTICE_KEY,
-            message=_("The category model %(model)s may be drifting: %(why)s Consider retraining it.")
-            % {"model": f"{model.name} v{model.version}", "why": result.explanation},
-        )
+        params = drift_notice_params(model, result)
+        with city_language():  # the stored text: the logs' and the Django admin's
+            message = drift_notice_text(params)
+        with transaction.atomic():
+            admin_notice_raise(key=DRIFT_NOTICE_KEY, message=message)
+            # shown from its figures in each reader's language (AdminNotice.text)
+            AdminNotice.objects.filter(key=DRIFT_NOTICE_KEY).update(params=params)
     else:
         admin_notice_resolve(key=DRIFT_NOTICE_KEY)
     return result

@@ -138,7 +138,7 @@ def promote(request, pk):
     return _act(
         request,
         lambda: smart.classifier_promote(model=model),
-        _("Model %(model)s is now in use.") % {"model": f"{model.name} v{model.version}"},
+        _("The %(model)s is now in use.") % {"model": model.display_name},
     )
 
 
@@ -148,5 +148,5 @@ def rollback(request):
     return _act(
         request,
         smart.classifier_rollback,
-        lambda model: _("Rolled back to %(model)s.") % {"model": f"{model.name} v{model.version}"},
+        lambda model: _("Rolled back to %(model)s.") % {"model": model.display_name},
     )

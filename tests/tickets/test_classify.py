@@ -101,7 +101,10 @@ def test_confident_model_category_is_dispatched_when_the_rule_is_certain(active_
     # GI → the subdistrict office, automatically; the note says the model chose the category
     assert ticket.status == TicketStatus.DISPATCHED
     dispatch = events(ticket)[-1]
-    assert dispatch.action == "dispatch" and "category v1" in dispatch.note
+    assert (
+        dispatch.action == "dispatch" and "分类模型 第 1 版" in dispatch.note
+    )  # the model in words (the tag stays in the payload)
+    assert dispatch.payload["note_params"]["model"] == "category v1"
 
 
 def test_unsure_model_category_waits_in_the_queue_with_the_suggestion(active_model, incident):

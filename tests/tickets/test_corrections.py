@@ -193,3 +193,24 @@ def test_pending_status_unchanged_by_recategorise(make_ticket, nanshan_dispatche
     ticket_recategorise(ticket=ticket, category=RUBBISH, actor=nanshan_dispatcher, note="其实是暴露垃圾")
     ticket.refresh_from_db()
     assert ticket.status == TicketStatus.PENDING_DISPATCH and last_event(ticket).note == "其实是暴露垃圾"
+
+
+def test_agreement_leaves_out_categories_the_model_never_learned(
+    active_model, make_ticket, nanshan_dispatcher
+):
+    """A catch-all "其他" leaf left to people (or a category added since training) cannot be the
+    model's choice: counting it would read as drift, against a reference that never held it."""
+    from django.utils import timezone
+
+    from zhiwang.tickets.models import Category, CategoryCorrection, CorrectionSource
+    from zhiwang.tickets.services.smart import recent_agreement
+
+    known = Category.objects.get(code=RUBBISH)
+    unknown = Category.objects.exclude(code__in=active_model.labels).filter(children__isnull=True).first()
+    assert known.code in active_model.labels and unknown is not None
+    for final in (known, unknown, unknown):
+        CategoryCorrection.objects.create(
+            ticket=make_ticket(), text="某处垃圾", suggested_label=RUBBISH, model="category v1",
+            final_category=final, source=CorrectionSource.INTAKE, actor=nanshan_dispatcher, at=timezone.now(),
+        )  # fmt: skip
+    assert recent_agreement(active_model) == [True]

@@ -431,8 +431,12 @@ def recent_agreement(model: ClassifierModel, *, limit: int = 500) -> list[bool]:
 
     One answer per ticket, its latest decision (as in :func:`corrected_examples`): a ticket
     corrected at intake and again by the dispatcher counts once, with the final category.
+    A decision for a category the model was not trained on (a catch-all "其他" leaf left to
+    people, a category added since) is left out: the model cannot choose it, and the reference
+    accuracy it is compared with does not include such tickets either.
     """
     tag = f"{model.name} v{model.version}"
+    known = set(model.labels or ())
     rows = (
         CategoryCorrection.objects.filter(
             model=tag, pk__in=_latest_corrections().values_list("last", flat=True)
@@ -441,7 +445,7 @@ def recent_agreement(model: ClassifierModel, *, limit: int = 500) -> list[bool]:
         .order_by("-at", "-pk")
         .values_list("suggested_label", "final_category__code")[:limit]
     )
-    return [label == code for label, code in rows]
+    return [label == code for label, code in rows if not known or code in known]
 
 
 def classifier_drift_check(*, limit: int = 500, min_recent: int = 30):

@@ -132,7 +132,9 @@ def test_subscribed_units_are_told(stream, nanshan_dispatcher):
     day = max(i.start for i in stream.injected) + timedelta(days=2)
     created = services.alerts_detect(today=day, kinds=["surge"])["created"]
     assert (
-        Notification.objects.filter(unit=nanshan_dispatcher.org_unit, kind="analytics_alert").count()
+        Notification.objects.filter(
+            recipient__org_unit=nanshan_dispatcher.org_unit, kind="analytics_alert"
+        ).count()
         == created
     )
     assert AlertSubscription.objects.count() == 1

@@ -283,7 +283,9 @@ def test_only_units_that_can_open_the_alert_are_told(
     for user in (nanshan_dispatcher, luohu_dispatcher):  # the city leader may subscribe any unit
         services.alert_subscribe(user=city_leader, unit_code=user.org_unit.code, division_code="440305000000")
     caller_alert(make_ticket)
-    told = set(Notification.objects.filter(kind="analytics_alert").values_list("unit_id", flat=True))
+    told = set(
+        Notification.objects.filter(kind="analytics_alert").values_list("recipient__org_unit_id", flat=True)
+    )
     assert told == {nanshan_dispatcher.org_unit_id}  # Luohu's dispatchers cannot open a Nanshan alert
 
 
@@ -520,3 +522,33 @@ def test_an_alert_stored_before_its_parameters_shows_its_sentence(frozen_now):
     )
     with translation.override("en"):
         assert alert.explanation_text == "旧的说明"
+
+
+def test_an_alert_is_told_to_the_members_who_may_open_it_with_a_link(
+    make_ticket, frozen_now, client, nanshan_dispatcher, luohu_dispatcher
+):
+    """A unit's inbox is shared: an alert told to the unit reached its handlers too, who cannot open
+    it (403), and the message had no way to the alert. Now each member who may open it is told,
+    and the notification links to that one alert."""
+    from zhiwang.accounts.models import Role, User
+    from zhiwang.tickets.notification_selectors import notifications_visible_to
+
+    handler = User.objects.create(
+        username="nanshan-center-handler", role=Role.HANDLER, org_unit=nanshan_dispatcher.org_unit
+    )
+    services.alert_subscribe(
+        user=nanshan_dispatcher, unit_code=nanshan_dispatcher.org_unit.code, division_code="440305000000"
+    )
+    alert = caller_alert(make_ticket)
+    note = Notification.objects.get(kind="analytics_alert")
+    assert note.recipient_id == nanshan_dispatcher.pk and note.unit_id is None
+    assert not notifications_visible_to(handler).filter(kind="analytics_alert").exists()
+    assert note.link == f"/analytics/alerts/?alert={alert.pk}"
+    client.force_login(nanshan_dispatcher)
+    inbox = client.get("/notifications/").content.decode()
+    assert f'data-testid="notification-link-{note.pk}"' in inbox and note.link in inbox and "查看" in inbox
+    assert client.get("/api/v1/notifications/").json()["items"][0]["link"] == note.link
+    page = client.get(note.link).content.decode()
+    assert f'data-testid="alert-{alert.pk}"' in page and 'data-testid="alert-one"' in page
+    client.force_login(luohu_dispatcher)  # another district's link shows nothing
+    assert f'data-testid="alert-{alert.pk}"' not in client.get(note.link).content.decode()

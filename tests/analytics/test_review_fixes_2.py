@@ -32,7 +32,9 @@ def _client(user) -> Client:
 
 
 def _told(unit) -> int:
-    return Notification.objects.filter(unit=unit, kind="analytics_alert").count()
+    """How many times the unit's people were told of an alert (each alert once, whoever of them read it)."""
+    told = Notification.objects.filter(recipient__org_unit=unit, kind="analytics_alert")
+    return told.values("link").distinct().count()
 
 
 # --- 1. an open alert follows its finding to a new place -----------------------------------------

@@ -12,6 +12,7 @@ from datetime import date, timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -81,13 +82,13 @@ def _alert_readers(unit_ids) -> QuerySet:
 
 
 def _who_may_open(alert: Alert, unit_ids: list[int]) -> list[int]:
-    """Those of ``unit_ids`` with a member who may open ``alert`` (an analyst whose jurisdiction
+    """The ids of the members of ``unit_ids`` who may open ``alert`` (analysts whose jurisdiction
     holds it): a unit nobody of which can open the alert is not told about it."""
-    able: set[int] = set()
-    for member in _alert_readers(unit_ids):
-        if member.org_unit_id not in able and Alert.objects.visible_to(member).filter(pk=alert.pk).exists():
-            able.add(member.org_unit_id)
-    return [u for u in unit_ids if u in able]
+    return [
+        member.pk
+        for member in _alert_readers(unit_ids).order_by("pk")
+        if Alert.objects.visible_to(member).filter(pk=alert.pk).exists()
+    ]
 
 
 def _open_alert(finding: detectors.Finding) -> Alert | None:
@@ -224,18 +225,22 @@ def alert_raise(*, finding: detectors.Finding, cooldown_days: int = 3) -> tuple[
 
 
 def _notify(alert: Alert, unit_ids: list[int]) -> None:
-    """Tell ``unit_ids`` that can open ``alert`` about it (in-app notification with its masked
-    explanation, written in the city's language as every inbox message; a reopened ticket's
-    alert names the ticket, which the notification links)."""
-    unit_ids = _who_may_open(alert, unit_ids)
-    if not unit_ids:
+    """Tell the members of ``unit_ids`` who may open ``alert`` about it: one notification each (a
+    unit's shared inbox would also reach its handlers, who cannot open alerts), with its masked
+    explanation written in the city's language as every inbox message, and a link to the alert
+    (a reopened ticket's alert also names the ticket)."""
+    readers = _who_may_open(alert, unit_ids)
+    if not readers:
         return
     message = written(lambda: alert.explanation_text)[:500]
     ticket_id = alert.ticket_ids[0] if alert.kind == AlertKind.REPEAT_REOPEN and alert.ticket_ids else None
+    link = f"{reverse('analytics:alerts')}?alert={alert.pk}"
     Notification.objects.bulk_create(
         [
-            Notification(unit_id=unit_id, kind="analytics_alert", message=message, ticket_id=ticket_id)
-            for unit_id in unit_ids
+            Notification(
+                recipient_id=user_id, kind="analytics_alert", message=message, ticket_id=ticket_id, link=link
+            )
+            for user_id in readers
         ]
     )
 

@@ -134,11 +134,18 @@ def alerts(request):
     status = request.GET.get("status", "open")
     kind = request.GET.get("kind", "")
     division = request.GET.get("division", "").strip()
+    one = request.GET.get("alert", "").strip()
     try:
-        rows = selectors.alert_list(user=request.user, status=status, kind=kind, division=division)
+        if one:  # a notification's link: that alert whatever its status (none outside the jurisdiction)
+            status = kind = division = ""
+            rows = selectors.alert_list(user=request.user, status="").filter(
+                pk=int(one) if one.isdigit() and len(one) < 19 else 0
+            )
+        else:
+            rows = selectors.alert_list(user=request.user, status=status, kind=kind, division=division)
     except ServiceError as error:  # an unknown status, kind or place in the address: the default list
         messages.error(request, error.message)
-        status, kind, division = "open", "", ""
+        status, kind, division, one = "open", "", "", ""
         rows = selectors.alert_list(user=request.user, status=status, kind=kind)
     page = Paginator(rows, ALERTS_PER_PAGE).get_page(request.GET.get("page"))
     query = request.GET.copy()
@@ -157,6 +164,7 @@ def alerts(request):
             "status": status,
             "kind": kind,
             "division": division,
+            "one": one,
             "statuses": AlertStatus.choices,
             "kinds": AlertKind.choices,
             "subscriptions": subscriptions,

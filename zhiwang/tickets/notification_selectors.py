@@ -30,6 +30,7 @@ LIST_FIELDS = (
     "created_at",
     "read_at",
     "ticket__number",
+    "link",
 )
 
 

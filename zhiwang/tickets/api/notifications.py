@@ -20,6 +20,7 @@ class NotificationOut(Schema):
     kind: str
     message: str
     ticket: str | None  # the ticket's number; its page checks who may open it
+    link: str  # the page it is about when not a ticket's (an alert: /analytics/alerts/?alert=ID), else ""
     to: str  # "me" or "unit" (a unit's notification is shared: read by one member, read for all)
     created_at: datetime
     read_at: datetime | None

@@ -66,6 +66,9 @@ class Notification(models.Model):
     )
     kind = models.CharField(_("kind"), max_length=32)
     message = models.CharField(_("message"), max_length=500)
+    # A page of the platform the message is about when it is not a ticket's (an early-warning
+    # alert): a path written by the platform itself, never by a user.
+    link = models.CharField(_("link"), max_length=300, blank=True, default="")
     created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
 

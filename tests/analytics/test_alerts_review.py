@@ -552,3 +552,22 @@ def test_an_alert_is_told_to_the_members_who_may_open_it_with_a_link(
     assert f'data-testid="alert-{alert.pk}"' in page and 'data-testid="alert-one"' in page
     client.force_login(luohu_dispatcher)  # another district's link shows nothing
     assert f'data-testid="alert-{alert.pk}"' not in client.get(note.link).content.decode()
+
+
+def test_a_decided_alert_past_its_stored_tickets_comes_back_when_it_grows():
+    """An alert keeps at most 200 ticket ids: a finding with the same first 200 but more tickets is new."""
+    from types import SimpleNamespace
+
+    ids = list(range(1, 201))
+    closed = SimpleNamespace(ticket_ids=ids, observed=250)
+    same = SimpleNamespace(kind="repeat_caller", ticket_ids=ids, observed=250)
+    grown = SimpleNamespace(kind="repeat_caller", ticket_ids=ids, observed=260)
+    assert not services._new_evidence(same, closed)
+    assert services._new_evidence(grown, closed)
+
+
+def test_an_odd_alert_number_in_the_address_lists_nothing(client, nanshan_dispatcher):
+    client.force_login(nanshan_dispatcher)
+    for odd in ("²", "٣", "1e3", "-1", "9" * 30):
+        response = client.get("/analytics/alerts/", {"alert": odd})
+        assert response.status_code == 200 and 'data-testid="alert-one"' in response.content.decode()

@@ -134,7 +134,8 @@ def _new_evidence(finding: detectors.Finding, closed: Alert) -> bool:
         return finding.window_start >= closed.window_end
     if finding.kind == AlertKind.REPEAT_REOPEN:
         return finding.observed > closed.observed
-    return bool(set(finding.ticket_ids) - set(closed.ticket_ids))
+    # More tickets than it had also counts: an alert keeps at most its first 200 ticket ids.
+    return bool(set(finding.ticket_ids) - set(closed.ticket_ids)) or finding.observed > closed.observed
 
 
 @transaction.atomic

@@ -139,7 +139,7 @@ def alerts(request):
         if one:  # a notification's link: that alert whatever its status (none outside the jurisdiction)
             status = kind = division = ""
             rows = selectors.alert_list(user=request.user, status="").filter(
-                pk=int(one) if one.isdigit() and len(one) < 19 else 0
+                pk=int(one) if one.isascii() and one.isdigit() and len(one) < 19 else 0
             )
         else:
             rows = selectors.alert_list(user=request.user, status=status, kind=kind, division=division)

@@ -88,7 +88,12 @@ def test_blind_tickets_count_in_the_drift_check_with_their_uniform_confidence(ac
     tag = f"{active_model.name} v{active_model.version}"
     seen = make_ticket()
     blind = make_ticket()
-    Ticket.objects.filter(pk=seen.pk).update(classification={"model": tag, "choices": [["GI0101", 0.9]]})
+    from zhiwang.tickets.models import Category
+
+    learned = Category.objects.get(code=active_model.labels[0])  # filed under a category it knows
+    Ticket.objects.filter(pk=seen.pk).update(
+        category=learned, classification={"model": tag, "choices": [["GI0101", 0.9]]}
+    )
     Ticket.objects.filter(pk=blind.pk).update(
         classification={"model": tag, "choices": [], "decision": "queue", "blind": True}
     )

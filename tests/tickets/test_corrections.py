@@ -214,3 +214,22 @@ def test_agreement_leaves_out_categories_the_model_never_learned(
             final_category=final, source=CorrectionSource.INTAKE, actor=nanshan_dispatcher, at=timezone.now(),
         )  # fmt: skip
     assert recent_agreement(active_model) == [True]
+
+
+def test_confidence_leaves_out_tickets_filed_under_categories_the_model_never_learned(
+    active_model, make_ticket
+):
+    from zhiwang.tickets.models import Category
+    from zhiwang.tickets.services.smart import recent_confidences
+
+    unknown = Category.objects.exclude(code__in=active_model.labels).filter(children__isnull=True).first()
+    learned, other = make_ticket(), make_ticket()
+    Ticket.objects.filter(pk=learned.pk).update(
+        category=Category.objects.get(code=RUBBISH),
+        classification={"model": "category v1", "choices": [[RUBBISH, 0.9]], "decision": "auto"},
+    )
+    Ticket.objects.filter(pk=other.pk).update(
+        category=unknown,
+        classification={"model": "category v1", "choices": [[RUBBISH, 0.3]], "decision": "queue"},
+    )
+    assert recent_confidences(active_model) == [0.9]

@@ -406,20 +406,25 @@ def recent_confidences(model: ClassifierModel, *, limit: int = 500) -> list[floa
 
     A ticket on which the model was blind (it knew nothing in the text, ``"blind": true``, kept
     without choices) counts with its uniform confidence, 1 / number of labels: a surge of texts
-    the model cannot read must show as falling confidence, not vanish from the check.
+    the model cannot read must show as falling confidence, not vanish from the check. A ticket
+    filed under a category the model was never trained on (a catch-all "其他" leaf, a category
+    added since) is left out, as in :func:`recent_agreement`: its reference figures hold none.
     """
     tag = f"{model.name} v{model.version}"
     rows = (
         Ticket.objects.filter(classification__model=tag)
         .order_by("-pk")
-        .values_list("classification", flat=True)[:limit]
+        .values_list("classification", "category__code")[:limit]
     )
     uniform = 1.0 / len(model.labels) if model.labels else 0.0
+    known = set(model.labels or ())
     out = []
-    for record in rows:
+    for record, code in rows:
         record = record or {}
         choices = record.get("choices") or []
         if choices:
+            if known and code not in known:
+                continue  # filed under a category it never learned (as for agreement): not in its reference
             out.append(float(choices[0][1]))
         elif record.get("blind"):
             out.append(uniform)

@@ -11,7 +11,7 @@ number and the phone, and gets public fields only.
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
@@ -297,6 +297,18 @@ def category_subtree_ids(category: Category) -> set[int]:
     return found
 
 
+#: The filters holding a moment (a date-time; a plain date is its local midnight).
+MOMENT_FILTERS = (
+    "due_before",
+    "received_from",
+    "received_to",
+    "event_from",
+    "event_to",
+    "open_at",
+    "overdue_at",
+)
+
+
 def ticket_list(*, user, filters: TicketFilters | dict | None = None, now: datetime | None = None):
     """Tickets the user may see, filtered and ordered (newest first by default).
 
@@ -376,15 +388,8 @@ def ticket_list(*, user, filters: TicketFilters | dict | None = None, now: datet
         qs = qs.filter(status__in=OVERDUE_STATES, due_at__lt=now)
     elif f.overdue is False:
         qs = qs.exclude(status__in=OVERDUE_STATES, due_at__lt=now)
-    for name in (
-        "due_before",
-        "received_from",
-        "received_to",
-        "event_from",
-        "event_to",
-        "open_at",
-        "overdue_at",
-    ):
+    local: dict[str, datetime] = {}
+    for name in MOMENT_FILTERS:
         moment = getattr(f, name)
         if moment is not None and not FILTER_YEARS[0] <= moment.year <= FILTER_YEARS[1]:
             raise ServiceError(
@@ -393,6 +398,12 @@ def ticket_list(*, user, filters: TicketFilters | dict | None = None, now: datet
                 % {"low": FILTER_YEARS[0], "high": FILTER_YEARS[1]},
                 field=name,
             )
+        if moment is not None and timezone.is_naive(moment):
+            # a plain date or a time without an offset (the analytics API's links give
+            # "open_at=2026-11-24") is the city's local time, as on the web list
+            local[name] = timezone.make_aware(moment, timezone.get_default_timezone())
+    if local:
+        f = replace(f, **local)
     if f.due_before is not None:
         qs = qs.filter(due_at__lte=f.due_before)
     if f.received_from is not None:

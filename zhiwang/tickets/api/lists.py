@@ -59,7 +59,8 @@ def ticket_list(request, filters: Query[TicketListFilter]):
     ``event_unit``: tickets with such a timeline row in that window, naming that unit;
     ``open_at``: tickets open at that moment; ``overdue_at``: tickets in an overdue episode then
     (the dashboards' figures link with these);
-    ``q``: at most 200 characters; dates between the years 1900 and 9998;
+    ``q``: at most 200 characters; dates between the years 1900 and 9998 (without an offset:
+    Beijing time);
     ``ordering``: received_at, due_at, number, status (``-`` for descending). An unknown value
     of any filter is 400 naming the field."""
     return selectors.ticket_list(user=request.user, filters=selectors.TicketFilters(**filters.dict()))

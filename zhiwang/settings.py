@@ -257,6 +257,12 @@ ZHIWANG_BASIC_SATISFACTION_WEIGHT = env_float(
     "ZHIWANG_BASIC_SATISFACTION_WEIGHT", 0.8, minimum=0.0, maximum=1.0
 )
 
+# Smart dispatch's drift check warns when more than this share of the recent tickets people
+# decided are in categories the active model never learned (docs/smart_dispatch.md, "Drift").
+ZHIWANG_CLASSIFIER_UNKNOWN_SHARE = env_float(
+    "ZHIWANG_CLASSIFIER_UNKNOWN_SHARE", 0.05, minimum=0.0, maximum=1.0
+)
+
 # Seconds between checks of the routing configuration version (rules, units, categories,
 # time limits) cached in every process; 0 checks on every call.
 ZHIWANG_TICKETS_CACHE_CHECK_SECONDS = env_int("ZHIWANG_TICKETS_CACHE_CHECK_SECONDS", 5, minimum=0)

@@ -118,6 +118,10 @@ def _hints(category: Category) -> dict:
 #: The most of a text the suggestions read: a ticket's title and description at their longest.
 #: Beyond it a text is cut (the as-you-type panels) or refused (the API), so a pasted book
 #: costs no more than the longest ticket.
+#: Catch-all leaves ("其他"): no words of their own, so keyword suggestions never name them and
+#: the demo model and the drift check leave them to people.
+CATCH_ALL_NAMES = ("其他", "其它")
+
 SUGGEST_TEXT_LENGTH = 4200
 
 
@@ -177,7 +181,7 @@ def keyword_suggestions(*, text: str, kind: str = "", limit: int = 5) -> list[Ca
     raw: dict[int, int] = {}
     for node in by_pk.values():
         score = sum(3 for k in node.keywords.split(",") if k.strip() and k.strip() in text)
-        if len(node.name) >= 2 and node.name != "其他" and node.name in text:
+        if len(node.name) >= 2 and node.name not in CATCH_ALL_NAMES and node.name in text:
             score += 2
         if score:
             raw[node.pk] = score

@@ -7,6 +7,7 @@ from django.db import transaction
 from zhiwang.accounts.models import OrgUnit, OrgUnitKind
 from zhiwang.geo.models import Division, DivisionLevel
 from zhiwang.tickets.cache import routing_config_changed
+from zhiwang.tickets.catalogue_selectors import CATCH_ALL_NAMES
 from zhiwang.tickets.models import Category, RoutingRule
 
 
@@ -86,8 +87,6 @@ DEMO_PLACES = (
     "公交站旁边",
 )
 DEMO_OPENINGS = ("", "您好，", "市民来电反映：", "网友留言：", "我想反映一下，", "紧急！")
-#: Catch-all leaves ("其他") have no words of their own: the demo model leaves them to people.
-CATCH_ALL_NAMES = ("其他", "其它")
 DEMO_TEMPLATES = (
     "{place}{leaf}问题，{phrase}",
     "反映{place}的{leaf}情况。{phrase}",

@@ -30,6 +30,7 @@ from zhiwang.tickets.models import TrainingRun
 from zhiwang.tickets.services.smart import (
     corrected_rows,
     recent_agreement,
+    recent_categories,
     recent_confidences,
     run_failure_message,
     stage_label,
@@ -226,7 +227,10 @@ def classifier_drift():
         return None
     agreement = recent_agreement(model)
     return classifier_selectors.model_drift(
-        model, recent_confidences=recent_confidences(model), recent_agreement=agreement or None
+        model,
+        recent_confidences=recent_confidences(model),
+        recent_agreement=agreement or None,
+        recent_categories=recent_categories(model),
     )
 
 

@@ -10,17 +10,20 @@ truth is known (cross-validation at training time, or the last N corrected ticke
 
 :func:`drift_check` compares a recent window of confidences (and, where dispatchers
 have corrected the suggestions, agreement) with a reference window and warns when
-either has dropped.
+either has dropped; :func:`unknown_check` measures how many recent decided items are in
+labels the model never learned (which those two leave out), catch-all labels apart.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext, pgettext
 
 AUTO = "auto"
 QUEUE = "queue"
@@ -175,6 +178,43 @@ def join_sentences(parts: Sequence[str]) -> str:
 TOO_LITTLE_DATA = "too_little_data"
 CONFIDENCE_FELL = "confidence_fell"
 AGREEMENT_FELL = "agreement_fell"
+UNKNOWN_CATEGORIES = "unknown_categories"
+#: How many of the unknown categories a finding names (the most frequent); the rest are counted.
+UNKNOWN_NAMED = 5
+
+
+def _percent(value: float) -> str:
+    """A share in percent as the dashboards write it ("23.0%")."""
+    return f"{float(value):.1f}%"
+
+
+def _named(categories) -> str:
+    """The first :data:`UNKNOWN_NAMED` of ``(code, name, count)`` as "道路积水 (61), 共享单车 (40)"."""
+    return pgettext("list separator", ", ").join(
+        _("%(name)s (%(count)d)") % {"name": name or code, "count": count}
+        for code, name, count in list(categories)[:UNKNOWN_NAMED]
+    )
+
+
+def _more_text(more: int) -> str:
+    if more <= 0:
+        return ""
+    return ngettext(
+        "%(more)d more category is not named.", "%(more)d more categories are not named.", more
+    ) % {"more": more}
+
+
+def _unknown_text(params: dict) -> str:
+    text = _(
+        "%(share)s of the last %(total)d tickets people decided are in categories the model never "
+        "learned (more than %(limit)s): %(categories)s."
+    ) % {
+        "share": _percent(params["share"]),
+        "total": params["total"],
+        "limit": _percent(params["limit"]),
+        "categories": _named(params.get("categories") or []),
+    }
+    return join_sentences([text, _more_text(int(params.get("more") or 0))])
 
 
 def finding_text(code: str, params: dict) -> str:
@@ -188,6 +228,8 @@ def finding_text(code: str, params: dict) -> str:
         return _("Mean confidence fell from %(before).2f to %(after).2f (more than %(limit).2f).") % params
     if code == AGREEMENT_FELL:
         return _("Agreement with dispatchers fell from %(before).0f%% to %(after).0f%%.") % params
+    if code == UNKNOWN_CATEGORIES:
+        return _unknown_text(params)
     return ""
 
 
@@ -207,6 +249,8 @@ class DriftResult:
     reference_agreement: float | None = None
     recent_agreement: float | None = None
     recent_count: int = 0
+    #: The share of recent decided tickets in categories the model never learned (None: not measured).
+    unknown: UnknownCategories | None = None
 
     @property
     def reasons(self) -> list[str]:
@@ -229,7 +273,16 @@ class DriftResult:
             "reference_agreement": self.reference_agreement,
             "recent_agreement": self.recent_agreement,
             "recent_count": self.recent_count,
+            "unknown_categories": None if self.unknown is None else self.unknown.as_dict(),
         }
+
+    def add_unknown(self, unknown: UnknownCategories) -> DriftResult:
+        """Add the unknown-categories figures; their finding (if any) raises the warning too."""
+        self.unknown = unknown
+        if unknown.finding is not None:
+            self.warning = True
+            self.findings.append(unknown.finding)
+        return self
 
 
 def _mean(values: Sequence[float] | None) -> float | None:
@@ -290,3 +343,162 @@ def drift_check(
                 )
             )
     return result
+
+
+# --- categories the model never learned ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecentLabel:
+    """The final label of one recent item a person decided: its code, its name for people, and
+    whether it is a catch-all ("其他") the platform leaves to people (never in the alarm)."""
+
+    code: str
+    name: str = ""
+    catch_all: bool = False
+
+
+@dataclass
+class UnknownCategories:
+    """How many recent decided items are in labels the model never learned (:func:`unknown_check`).
+
+    ``count`` and ``share`` leave out catch-all labels (``catch_all`` counts those apart);
+    ``categories`` are ``(code, name, count)`` of the unknown ones, most frequent first.
+    ``finding`` is the drift finding when ``share`` is above ``limit`` (and there are at
+    least ``minimum`` decided items), else None.
+    """
+
+    total: int
+    count: int
+    catch_all: int
+    limit: float
+    minimum: int
+    categories: list[tuple[str, str, int]] = field(default_factory=list)
+    catch_all_categories: list[tuple[str, str, int]] = field(default_factory=list)
+
+    @property
+    def share(self) -> float | None:
+        """The unknown (non-catch-all) share, 0–1; None when nothing was decided."""
+        return self.count / self.total if self.total else None
+
+    @property
+    def catch_all_share(self) -> float | None:
+        return self.catch_all / self.total if self.total else None
+
+    @property
+    def measured(self) -> bool:
+        """Enough decided items to judge (``minimum``)."""
+        return self.total >= self.minimum and self.total > 0
+
+    @property
+    def alarm(self) -> bool:
+        return self.measured and self.share is not None and self.share > self.limit
+
+    @property
+    def finding(self) -> tuple[str, dict] | None:
+        if not self.alarm:
+            return None
+        named = self.categories[:UNKNOWN_NAMED]
+        return (
+            UNKNOWN_CATEGORIES,
+            {
+                "share": round(100 * self.share, 1),
+                "count": self.count,
+                "total": self.total,
+                "limit": round(100 * self.limit, 1),
+                "categories": [[code, name, count] for code, name, count in named],
+                "more": len(self.categories) - len(named),
+            },
+        )
+
+    @property
+    def summary(self) -> str:
+        """The figures in words for the page, in the active language (whether or not they alarm)."""
+        if not self.total:
+            return _(
+                "No recent ticket decided by a person yet: the share in categories the model never learned is not measured."
+            )
+        parts = [
+            _(
+                "Categories the model never learned: %(share)s of the last %(total)d tickets people "
+                "decided (%(count)d; the warning is raised above %(limit)s)."
+            )
+            % {
+                "share": _percent(100 * self.share),
+                "total": self.total,
+                "count": self.count,
+                "limit": _percent(100 * self.limit),
+            }
+        ]
+        if self.categories:
+            parts.append(_("The most frequent: %(categories)s.") % {"categories": _named(self.categories)})
+            parts.append(_more_text(len(self.categories) - UNKNOWN_NAMED))
+        if self.catch_all:
+            parts.append(
+                ngettext(
+                    "%(count)d ticket (%(share)s) is in catch-all categories the model leaves to people: "
+                    "not counted.",
+                    "%(count)d tickets (%(share)s) are in catch-all categories the model leaves to people: "
+                    "not counted.",
+                    self.catch_all,
+                )
+                % {"count": self.catch_all, "share": _percent(100 * self.catch_all_share)}
+            )
+        if not self.measured:
+            parts.append(_("Too few to judge (at least %(minimum)d needed).") % {"minimum": self.minimum})
+        return join_sentences(parts)
+
+    def as_dict(self) -> dict:
+        return {
+            "total": self.total,
+            "count": self.count,
+            "share": self.share,
+            "limit": self.limit,
+            "minimum": self.minimum,
+            "alarm": self.alarm,
+            "categories": [[code, name, count] for code, name, count in self.categories],
+            "catch_all": self.catch_all,
+            "catch_all_categories": [[code, name, count] for code, name, count in self.catch_all_categories],
+            "summary": self.summary,
+        }
+
+
+def unknown_check(
+    *,
+    known_labels: Collection[str],
+    recent: Sequence[RecentLabel],
+    max_share: float = 0.05,
+    min_recent: int = 30,
+) -> UnknownCategories:
+    """The share of ``recent`` decided items whose label is not in ``known_labels``.
+
+    A label the model never learned is one it cannot suggest: every such item is an error
+    by construction, and a growing share (a category added since training, a new kind of
+    request) means the model should be retrained, which its confidence and agreement cannot
+    show (they leave such items out: the reference figures hold none). Catch-all labels
+    (``RecentLabel.catch_all``) are counted apart and never alarm: what lands there is the
+    residue of everything the catalogue does not name, which no retraining will teach.
+    Above ``max_share`` (0–1, strictly) with at least ``min_recent`` items, ``finding`` is set.
+    """
+    known = set(known_labels)
+    unknown: Counter[tuple[str, str]] = Counter()
+    catch_all: Counter[tuple[str, str]] = Counter()
+    for item in recent:
+        if item.code in known:
+            continue
+        (catch_all if item.catch_all else unknown)[(item.code, item.name)] += 1
+
+    def ranked(counter: Counter) -> list[tuple[str, str, int]]:
+        return [
+            (code, name, n) for (code, name), n in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0][0]))
+        ]
+
+    return UnknownCategories(
+        total=len(recent),
+        count=sum(unknown.values()),
+        catch_all=sum(catch_all.values()),
+        limit=float(max_share),
+        minimum=int(min_recent),
+        categories=ranked(unknown),
+        catch_all_categories=ranked(catch_all),
+    )

@@ -35,12 +35,14 @@ from django.utils.translation import gettext_lazy
 
 from zhiwang.classifier import selectors as classifier_selectors
 from zhiwang.classifier import services as classifier_services
+from zhiwang.classifier.ml.selective import RecentLabel
 from zhiwang.classifier.models import ClassifierModel, Origin
 from zhiwang.classifier.notices import drift_notice_params, drift_notice_text
 from zhiwang.classifier.services import drift_notice_key
 from zhiwang.core.errors import ServiceError
 from zhiwang.core.models import AdminNotice
 from zhiwang.core.services import admin_notice_raise, admin_notice_resolve
+from zhiwang.tickets.catalogue_selectors import CATCH_ALL_NAMES
 from zhiwang.tickets.classify import MODEL_NAME, leaf_by_code, model_cache_reset, ticket_text
 from zhiwang.tickets.models import (
     UNCHECKED_SOURCES,
@@ -401,6 +403,11 @@ def classifier_set_threshold(*, threshold: float | None) -> ClassifierModel:
 # --- drift ----------------------------------------------------------------------------------
 
 
+def recent_window(model: ClassifierModel):
+    """The tickets the drift check looks at: those ``model`` classified, newest first (slice it)."""
+    return Ticket.objects.filter(classification__model=f"{model.name} v{model.version}").order_by("-pk")
+
+
 def recent_confidences(model: ClassifierModel, *, limit: int = 500) -> list[float]:
     """The top confidences the model gave on the latest tickets (newest first).
 
@@ -408,14 +415,10 @@ def recent_confidences(model: ClassifierModel, *, limit: int = 500) -> list[floa
     without choices) counts with its uniform confidence, 1 / number of labels: a surge of texts
     the model cannot read must show as falling confidence, not vanish from the check. A ticket
     filed under a category the model was never trained on (a catch-all "其他" leaf, a category
-    added since) is left out, as in :func:`recent_agreement`: its reference figures hold none.
+    added since) is left out, as in :func:`recent_agreement`: its reference figures hold none
+    (:func:`recent_categories` counts those).
     """
-    tag = f"{model.name} v{model.version}"
-    rows = (
-        Ticket.objects.filter(classification__model=tag)
-        .order_by("-pk")
-        .values_list("classification", "category__code")[:limit]
-    )
+    rows = recent_window(model).values_list("classification", "category__code")[:limit]
     uniform = 1.0 / len(model.labels) if model.labels else 0.0
     known = set(model.labels or ())
     out = []
@@ -429,6 +432,23 @@ def recent_confidences(model: ClassifierModel, *, limit: int = 500) -> list[floa
         elif record.get("blind"):
             out.append(uniform)
     return out
+
+
+def recent_categories(model: ClassifierModel, *, limit: int = 500) -> list[RecentLabel]:
+    """The final categories people decided, among the tickets of :func:`recent_confidences` (newest first).
+
+    The same window (the latest ``limit`` tickets the model classified), keeping those whose
+    category a person chose or confirmed (not ``UNCHECKED_SOURCES``: the model's own choices
+    can only be categories it knows, and a guess still to be checked is not final). A
+    catch-all leaf ("其他", ``catalogue_selectors.CATCH_ALL_NAMES``) is marked so: the drift check counts it
+    apart and never alarms on it (docs/smart_dispatch.md, "Drift").
+    """
+    rows = recent_window(model).values_list("category__code", "category__name", "category_source")[:limit]
+    return [
+        RecentLabel(code=code, name=name or "", catch_all=name in CATCH_ALL_NAMES)
+        for code, name, source in rows
+        if code and source not in UNCHECKED_SOURCES
+    ]
 
 
 def recent_agreement(model: ClassifierModel, *, limit: int = 500) -> list[bool]:
@@ -456,6 +476,9 @@ def recent_agreement(model: ClassifierModel, *, limit: int = 500) -> list[bool]:
 def classifier_drift_check(*, limit: int = 500, min_recent: int = 30):
     """Compare the active model's recent confidence and agreement with its reference; notify on drift.
 
+    Also measures the share of recent decided tickets in categories the model never learned
+    (:func:`recent_categories`, ``DriftResult.unknown``): above the limit
+    (``ZHIWANG_CLASSIFIER_UNKNOWN_SHARE``, 5 %) it is one more finding of the same notice.
     Raises (or refreshes) the administrator notice ``classifier.drift.category`` when
     drift is detected and resolves it when the model is back in line. Returns the
     ``DriftResult`` (None with no active model).
@@ -468,6 +491,7 @@ def classifier_drift_check(*, limit: int = 500, min_recent: int = 30):
         model,
         recent_confidences=recent_confidences(model, limit=limit),
         recent_agreement=recent_agreement(model, limit=limit) or None,
+        recent_categories=recent_categories(model, limit=limit),
         min_recent=min_recent,
     )
     if result.warning:

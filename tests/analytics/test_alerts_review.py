@@ -554,16 +554,24 @@ def test_an_alert_is_told_to_the_members_who_may_open_it_with_a_link(
     assert f'data-testid="alert-{alert.pk}"' not in client.get(note.link).content.decode()
 
 
-def test_a_decided_alert_past_its_stored_tickets_comes_back_when_it_grows():
-    """An alert keeps at most 200 ticket ids: a finding with the same first 200 but more tickets is new."""
-    from types import SimpleNamespace
-
-    ids = list(range(1, 201))
-    closed = SimpleNamespace(ticket_ids=ids, observed=250)
-    same = SimpleNamespace(kind="repeat_caller", ticket_ids=ids, observed=250)
-    grown = SimpleNamespace(kind="repeat_caller", ticket_ids=ids, observed=260)
-    assert not services._new_evidence(same, closed)
-    assert services._new_evidence(grown, closed)
+def test_a_decided_alert_compares_its_tickets_not_its_count(make_ticket, frozen_now):
+    """New evidence is a ticket the decided alert did not count (its whole membership, however
+    many; tests/analytics/test_alert_membership.py): a larger count over the same tickets is not
+    new, one ticket it did not have is."""
+    alert = caller_alert(make_ticket)
+    other = make_ticket(external_id="ne-x", reporter_phone="13900000009")
+    same = Finding(
+        kind="repeat_caller",
+        key=alert.key,
+        explanation="",
+        window_start=alert.window_start,
+        window_end=alert.window_end,
+        observed=alert.observed + 5,
+        ticket_ids=alert.ticket_ids,
+    )
+    assert not services._new_evidence(same, alert)
+    same.ticket_ids = [*alert.ticket_ids, other.pk]
+    assert services._new_evidence(same, alert)
 
 
 def test_an_odd_alert_number_in_the_address_lists_nothing(client, nanshan_dispatcher):

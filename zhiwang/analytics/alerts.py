@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from datetime import date, timedelta
 
-from django.db import connection
 from django.db.models import Count, Q
 
+from zhiwang.analytics.buildings import arrivals_per_building
 from zhiwang.analytics.finding import Finding
 from zhiwang.analytics.finding import local_midnight as _local_midnight
-from zhiwang.analytics.models import AddressDay, AlertKind
+from zhiwang.analytics.models import AlertKind
 from zhiwang.analytics.models.alerts import explain
 from zhiwang.analytics.surges import SurgeSettings, day_weights, detect_surges, nb_tail
 from zhiwang.core.masking import mask_phone, mask_text
@@ -26,36 +26,6 @@ __all__ = ["DETECTORS", "Finding", "SurgeSettings", "day_weights", "detect_surge
 
 
 # --- clusters at one address ------------------------------------------------------------------
-
-
-def _per_building(*, start: date, end: date, buildings=None, min_total: int = 0) -> dict[int, int]:
-    """Arrivals per building between ``start`` and ``end`` (a room's and a unit's count for theirs).
-
-    One statement on both backends: the rollup joined to the address and up to two parents
-    (room → unit → building). ``buildings``: only these; ``min_total``: only those reaching it.
-    """
-    qn = connection.ops.quote_name
-    days, addresses = qn(AddressDay._meta.db_table), qn(StandardAddress._meta.db_table)
-    building = "COALESCE(p2.id, p1.id, a.id)"
-    sql = (
-        f"SELECT {building}, SUM(d.received) FROM {days} d "
-        f"JOIN {addresses} a ON a.id = d.address_id "
-        f"LEFT JOIN {addresses} p1 ON p1.id = a.parent_id "
-        f"LEFT JOIN {addresses} p2 ON p2.id = p1.parent_id "
-        "WHERE d.day >= %s AND d.day < %s"
-    )
-    params: list = [start, end]
-    if buildings is not None:
-        wanted = sorted(buildings)
-        if not wanted:
-            return {}
-        sql += f" AND {building} IN ({', '.join(['%s'] * len(wanted))})"
-        params += wanted
-    sql += f" GROUP BY {building} HAVING SUM(d.received) >= %s"
-    params.append(min_total)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return {int(b): int(n) for b, n in cursor.fetchall()}
 
 
 def detect_address_clusters(
@@ -69,10 +39,14 @@ def detect_address_clusters(
     """
     end = today + timedelta(days=1)
     w_start = end - timedelta(days=window_days)
-    candidates = _per_building(start=w_start, end=end, min_total=min_count)
+    candidates = dict(arrivals_per_building(start=w_start, end=end, min_total=min_count))
     if not candidates:
         return []
-    history = _per_building(start=w_start - timedelta(days=baseline_days), end=w_start, buildings=candidates)
+    history = dict(
+        arrivals_per_building(
+            start=w_start - timedelta(days=baseline_days), end=w_start, buildings=candidates
+        )
+    )
     buildings = {a.pk: a for a in StandardAddress.objects.filter(pk__in=candidates)}
     findings = []
     for building_id, observed in sorted(candidates.items()):
@@ -87,12 +61,12 @@ def detect_address_clusters(
         ).values_list("pk", flat=True)
         tickets = list(
             Ticket.objects.filter(
-                address_id__in=list(members),
+                address_id__in=members,
                 received_at__gte=_local_midnight(w_start),
                 received_at__lt=_local_midnight(end),
             )
             .order_by("pk")
-            .values_list("pk", flat=True)[:200]
+            .values_list("pk", flat=True)
         )
         params = {
             "address": building.full_name,
@@ -230,7 +204,7 @@ def detect_topic_clusters(
                 observed=len(ids),
                 score=float(len(ids)),
                 division_id=_common_division([rows[i][3] for i in members]),
-                ticket_ids=ids[:200],
+                ticket_ids=ids,
                 detail={"words": words, "explain": params},
             )
         )
@@ -267,7 +241,7 @@ def detect_repeat_callers(*, today: date, window_days: int = 30, min_count: int 
                 observed=row["n"],
                 score=float(row["n"]),
                 division_id=_common_division([d for _pk, d in tickets]),
-                ticket_ids=sorted(pk for pk, _d in tickets)[:200],
+                ticket_ids=sorted(pk for pk, _d in tickets),
                 detail={"explain": params},
             )
         )

@@ -168,7 +168,7 @@ def _alert_out(alert) -> dict:
         "window_end": alert.window_end.isoformat(),
         "window_days": (detail.get("explain") or {}).get("days", detail.get("window_days")),
         "words": detail.get("words"),
-        "ticket_count": len(alert.ticket_ids),
+        "ticket_count": alert.ticket_count,
         "link": selectors.alert_tickets_link(alert),
         "created_at": alert.created_at.isoformat(),
         "updated_at": alert.updated_at.isoformat(),

@@ -25,6 +25,7 @@ class Finding:
     division_id: int | None = None
     grid_id: int | None = None
     category_id: int | None = None
+    #: every ticket the finding counted (no cap: ``alert_raise`` stores them all, ``AlertTicket``)
     ticket_ids: list[int] = field(default_factory=list)
     detail: dict = field(default_factory=dict)
 

@@ -25,6 +25,7 @@ from zhiwang.analytics.models import (
     AlertKind,
     AlertStatus,
     AlertSubscription,
+    AlertTicket,
     Report,
     ReportStatus,
 )
@@ -43,6 +44,10 @@ logger = logging.getLogger(__name__)
 #: The largest id a database can hold (a larger one names nothing).
 MAX_ID = 2**63 - 1
 
+#: Ids per statement when alert memberships are read or written in bulk (within every backend's
+#: limit on a statement's parameters).
+CHUNK = 500
+
 # --- alerts -----------------------------------------------------------------------------------
 
 
@@ -55,7 +60,42 @@ def _surge_tickets(finding: detectors.Finding) -> list[int]:
     qs = (
         qs.filter(grid_id=finding.grid_id) if finding.grid_id else qs.filter(community_id=finding.division_id)
     )
-    return list(qs.order_by("pk").values_list("pk", flat=True)[:200])
+    return list(qs.order_by("pk").values_list("pk", flat=True))
+
+
+def _chunks(ids: list[int]):
+    for first in range(0, len(ids), CHUNK):
+        yield ids[first : first + CHUNK]
+
+
+def _members(alert_ids) -> dict[int, set[int]]:
+    """The tickets each of ``alert_ids`` counted (``AlertTicket``; one query per ``CHUNK`` alerts)."""
+    found: dict[int, set[int]] = {pk: set() for pk in alert_ids}
+    for chunk in _chunks(sorted(found)):
+        for alert_id, ticket_id in AlertTicket.objects.filter(alert_id__in=chunk).values_list(
+            "alert_id", "ticket_id"
+        ):
+            found[alert_id].add(ticket_id)
+    return found
+
+
+def _write_members(alert: Alert, ticket_ids: list[int], *, new: bool) -> None:
+    """Make ``alert``'s membership exactly ``ticket_ids`` (every ticket the finding counted): the
+    tickets it no longer counts are deleted and the new ones inserted in bulk; an alert found
+    again with the same tickets reads its membership once and writes nothing."""
+    wanted = set(ticket_ids)
+    have = set() if new else _members([alert.pk])[alert.pk]
+    gone = sorted(have - wanted)
+    if gone and not wanted & have:
+        AlertTicket.objects.filter(alert=alert).delete()
+    else:
+        for chunk in _chunks(gone):
+            AlertTicket.objects.filter(alert=alert, ticket_id__in=chunk).delete()
+    added = sorted(wanted - have)
+    if added:
+        AlertTicket.objects.bulk_create(
+            [AlertTicket(alert=alert, ticket_id=pk) for pk in added], batch_size=CHUNK, ignore_conflicts=True
+        )
 
 
 def _subscribers(division_id: int | None, kind: str) -> list[int]:
@@ -98,12 +138,13 @@ def _open_alert(finding: detectors.Finding) -> Alert | None:
     if finding.kind != AlertKind.TOPIC_CLUSTER or not finding.ticket_ids:
         return Alert.objects.select_for_update().filter(key=finding.key, status=AlertStatus.OPEN).first()
     mine = set(finding.ticket_ids)
-    candidates = Alert.objects.select_for_update().filter(
-        kind=AlertKind.TOPIC_CLUSTER, status=AlertStatus.OPEN, window_end__gt=finding.window_start
+    candidates = list(
+        Alert.objects.select_for_update().filter(
+            kind=AlertKind.TOPIC_CLUSTER, status=AlertStatus.OPEN, window_end__gt=finding.window_start
+        )
     )
-    best = max(
-        ((len(mine & set(a.ticket_ids)), -a.pk, a) for a in candidates), default=None, key=lambda t: t[:2]
-    )
+    members = _members([a.pk for a in candidates])
+    best = max(((len(mine & members[a.pk]), -a.pk, a) for a in candidates), default=None, key=lambda t: t[:2])
     return best[2] if best is not None and best[0] > 0 else None
 
 
@@ -123,19 +164,24 @@ def _last_closed(finding: detectors.Finding) -> Alert | None:
     if finding.kind != AlertKind.TOPIC_CLUSTER or not finding.ticket_ids:
         return closed.filter(key=finding.key).order_by("-decided_at", "-pk").first()
     mine = set(finding.ticket_ids)
-    candidates = closed.filter(kind=AlertKind.TOPIC_CLUSTER, window_end__gt=finding.window_start)
-    return next((a for a in candidates.order_by("-decided_at", "-pk") if mine & set(a.ticket_ids)), None)
+    candidates = list(
+        closed.filter(kind=AlertKind.TOPIC_CLUSTER, window_end__gt=finding.window_start).order_by(
+            "-decided_at", "-pk"
+        )
+    )
+    members = _members([a.pk for a in candidates])
+    return next((a for a in candidates if mine & members[a.pk]), None)
 
 
 def _new_evidence(finding: detectors.Finding, closed: Alert) -> bool:
     """Whether ``finding`` holds something the closed alert did not: a ticket it did not count
-    (a surge: days after its window; a reopened ticket: a further reopening)."""
+    (its whole membership, ``AlertTicket``; a surge: days after its window; a reopened ticket: a
+    further reopening)."""
     if finding.kind == AlertKind.SURGE:
         return finding.window_start >= closed.window_end
     if finding.kind == AlertKind.REPEAT_REOPEN:
         return finding.observed > closed.observed
-    # More tickets than it had also counts: an alert keeps at most its first 200 ticket ids.
-    return bool(set(finding.ticket_ids) - set(closed.ticket_ids)) or finding.observed > closed.observed
+    return bool(set(finding.ticket_ids) - _members([closed.pk])[closed.pk])
 
 
 @transaction.atomic
@@ -155,6 +201,9 @@ def alert_raise(*, finding: detectors.Finding, cooldown_days: int = 3) -> tuple[
     text of the detail are masked here (``mask_text``), whatever the detector wrote. Masking is
     deterministic, so the same series keeps the same key. The stored explanation is written in
     the city's language; pages and the API render ``Alert.explanation_text`` in the reader's.
+
+    The alert knows every ticket the finding counted, however many: its membership rows
+    (``AlertTicket``), rewritten in bulk for the alert created or updated (``_write_members``).
     """
     finding.key = mask_text(finding.key)[:160]
     finding.explanation = mask_text(finding.explanation)
@@ -195,7 +244,6 @@ def alert_raise(*, finding: detectors.Finding, cooldown_days: int = 3) -> tuple[
         "expected": finding.expected,
         "spread": finding.spread,
         "score": finding.score,
-        "ticket_ids": finding.ticket_ids,
         "detail": finding.detail,
         # the place follows the finding: a repeated caller or a topic whose tickets spread to
         # another district is that place's alert now (``_common_division`` widens it)
@@ -213,6 +261,7 @@ def alert_raise(*, finding: detectors.Finding, cooldown_days: int = 3) -> tuple[
         for name, value in fields.items():
             setattr(current, name, value)
         current.save()
+        _write_members(current, finding.ticket_ids, new=False)
         if moved:
             _notify(current, [u for u in _subscribers(current.division_id, current.kind) if u not in told])
         return current, False
@@ -221,6 +270,7 @@ def alert_raise(*, finding: detectors.Finding, cooldown_days: int = 3) -> tuple[
             alert = Alert.objects.create(kind=finding.kind, key=finding.key, **fields)
     except IntegrityError:  # a concurrent detector raised it first
         return Alert.objects.get(key=finding.key, status=AlertStatus.OPEN), False
+    _write_members(alert, finding.ticket_ids, new=True)
     _notify(alert, _subscribers(alert.division_id, alert.kind))
     return alert, True
 
@@ -234,7 +284,11 @@ def _notify(alert: Alert, unit_ids: list[int]) -> None:
     if not readers:
         return
     message = written(lambda: alert.explanation_text)[:500]
-    ticket_id = alert.ticket_ids[0] if alert.kind == AlertKind.REPEAT_REOPEN and alert.ticket_ids else None
+    ticket_id = (
+        alert.memberships.order_by("ticket_id").values_list("ticket_id", flat=True).first()
+        if alert.kind == AlertKind.REPEAT_REOPEN
+        else None
+    )
     link = f"{reverse('analytics:alerts')}?alert={alert.pk}"
     Notification.objects.bulk_create(
         [
@@ -280,19 +334,23 @@ def alerts_resolve(*, kind: str, today: date, seen: set[int] = frozenset()) -> i
         Alert.objects.select_for_update()
         .filter(kind=kind, status=AlertStatus.OPEN)
         .exclude(pk__in=list(seen))
-        .only("pk", "kind", "ticket_ids", "window_end", "detail", "status")
+        .only("pk", "kind", "window_end", "detail", "status")
     )
     if kind != AlertKind.REPEAT_REOPEN:
         alerts = [a for a in alerts if a.window_end <= end]
-    alerts = [a for a in alerts if a.ticket_ids]
-    wanted = {pk for a in alerts for pk in a.ticket_ids}
-    still_open = set(
-        Ticket.objects.filter(pk__in=wanted, status__in=OPEN_STATUSES).values_list("pk", flat=True)
-    )
+    # an alert without tickets is left to a person; one with an open ticket is not over
+    with_tickets: set[int] = set()
+    with_open: set[int] = set()
+    for chunk in _chunks([a.pk for a in alerts]):
+        members = AlertTicket.objects.filter(alert_id__in=chunk).order_by()
+        with_tickets.update(members.values_list("alert_id", flat=True).distinct())
+        with_open.update(
+            members.filter(ticket__status__in=OPEN_STATUSES).values_list("alert_id", flat=True).distinct()
+        )
     now = timezone.now()
     resolved = 0
     for alert in alerts:
-        if still_open.intersection(alert.ticket_ids):
+        if alert.pk not in with_tickets or alert.pk in with_open:
             continue
         alert.status = AlertStatus.RESOLVED
         alert.decided_by = None

@@ -1,4 +1,5 @@
-"""Early warnings (``Alert``) and who is told about them (``AlertSubscription``)."""
+"""Early warnings (``Alert``), the tickets each counted (``AlertTicket``) and who is told about them
+(``AlertSubscription``)."""
 
 from __future__ import annotations
 
@@ -125,7 +126,6 @@ class Alert(models.Model):
     spread = models.FloatField(_("spread"), default=0)
     score = models.FloatField(_("score"), default=0)
     explanation = models.CharField(_("explanation"), max_length=500)
-    ticket_ids = models.JSONField(_("tickets"), default=list, blank=True)
     detail = models.JSONField(_("detail"), default=dict, blank=True)
     created_at = models.DateTimeField(_("raised at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -169,12 +169,53 @@ class Alert(models.Model):
         return self.explanation
 
     @property
+    def ticket_ids(self) -> list[int]:
+        """Every ticket the alert counted, in id order (``AlertTicket``; one query)."""
+        return list(self.memberships.order_by("ticket_id").values_list("ticket_id", flat=True))
+
+    @property
+    def ticket_count(self) -> int:
+        """How many tickets the alert counted; ``selectors.alert_list`` annotates it (``n_tickets``)
+        so a page of alerts costs no query per row."""
+        n = getattr(self, "n_tickets", None)
+        return self.memberships.count() if n is None else n
+
+    @property
     def resolution_text(self) -> str:
         """Why the detectors resolved this alert (empty unless ``status`` is resolved)."""
         reason = (self.detail or {}).get("resolved")
         if self.status != AlertStatus.RESOLVED or reason not in RESOLUTIONS:
             return ""
         return gettext(RESOLUTIONS[reason])
+
+
+class AlertTicket(models.Model):
+    """One ticket an alert counted (its membership): every one, however many (a group incident
+    can count thousands). Written by ``services.alert_raise`` in bulk, only for alerts it creates
+    or updates and only for the tickets that changed. The unique pair serves the alert's ticket
+    list (the ticket list's ``alert=<id>`` filter, the new-evidence comparison); the ticket's
+    index serves "which alerts counted this ticket" and a ticket's deletion."""
+
+    alert = models.ForeignKey(
+        Alert,
+        verbose_name=_("alert"),
+        on_delete=models.CASCADE,
+        related_name="memberships",
+        db_index=False,  # the unique pair (alert, ticket) leads with the alert
+    )
+    ticket = models.ForeignKey(
+        "tickets.Ticket", verbose_name=_("ticket"), on_delete=models.CASCADE, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("ticket of an alert")
+        verbose_name_plural = _("tickets of alerts")
+        constraints = [
+            models.UniqueConstraint(fields=["alert", "ticket"], name="analytics_alert_ticket_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.alert_id} ∋ {self.ticket_id}"
 
 
 class AlertSubscription(models.Model):

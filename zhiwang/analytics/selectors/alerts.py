@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 from urllib.parse import urlencode
 
+from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -40,8 +42,9 @@ def alert_list(
 
     ``division``: only alerts about that division's subtree (a code in the jurisdiction, else
     ``analytics.place_unknown``, 404; a city-wide alert, with no division, is about the city only);
-    ``start``/``end``: raised on local days ``[start, end)``."""
-    from zhiwang.analytics.models import Alert, AlertKind, AlertStatus
+    ``start``/``end``: raised on local days ``[start, end)``. Each alert carries how many tickets
+    it counted (``n_tickets``, read by ``Alert.ticket_count``: no query per row)."""
+    from zhiwang.analytics.models import Alert, AlertKind, AlertStatus, AlertTicket
 
     require_analyst(user)
     if status and status not in AlertStatus.values:
@@ -57,7 +60,18 @@ def alert_list(
     for name, day in (("start", start), ("end", end)):
         if day is not None:
             _check_day(day, name)
-    qs = Alert.objects.visible_to(user).select_related("division", "grid", "category", "decided_by")
+    counted = (
+        AlertTicket.objects.filter(alert=OuterRef("pk"))
+        .order_by()
+        .values("alert")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    qs = (
+        Alert.objects.visible_to(user)
+        .select_related("division", "grid", "category", "decided_by")
+        .annotate(n_tickets=Coalesce(Subquery(counted, output_field=IntegerField()), Value(0)))
+    )
     if status:
         qs = qs.filter(status=status)
     if kind:
@@ -76,8 +90,9 @@ def alert_list(
 
 def alert_tickets_link(alert) -> str:
     """The tickets behind an alert, exactly those it counted: ``alert=<id>`` on the ticket list,
-    which lists the alert's ``ticket_ids`` that the viewer may see (``alert_ticket_ids``). A surge
-    links its window, place and category (the same tickets, and those arriving since)."""
+    which lists the alert's tickets (``AlertTicket``, all of them) that the viewer may see
+    (``alert_ticket_ids``). A surge links its window, place and category (the same tickets, and
+    those arriving since)."""
     from zhiwang.analytics.models import AlertKind
 
     if alert.kind != AlertKind.SURGE:
@@ -93,16 +108,18 @@ def alert_tickets_link(alert) -> str:
     return ticket_link(place, start, end if end > start else start + timedelta(days=1), **filters)
 
 
-def alert_ticket_ids(user, alert_id) -> list[int] | None:
-    """The tickets an alert counted, if ``user`` may see the alert (``None``: no such alert for
-    them). The ticket list's ``alert`` filter (registered in ``AnalyticsConfig.ready``); the list
-    keeps only those of the tickets the viewer may see."""
-    from zhiwang.analytics.models import Alert
+def alert_ticket_ids(user, alert_id):
+    """The tickets an alert counted, every one (its ``AlertTicket`` rows, as a query of ticket ids
+    the ticket list uses as a subquery, however many), if ``user`` may see the alert (``None``: no
+    such alert for them). The ticket list's ``alert`` filter (registered in
+    ``AnalyticsConfig.ready``); the list keeps only those of the tickets the viewer may see."""
+    from zhiwang.analytics.models import Alert, AlertTicket
 
     if not is_analyst(user) or not isinstance(alert_id, int) or not 1 <= alert_id <= MAX_ID:
         return None
-    ids = Alert.objects.visible_to(user).filter(pk=alert_id).values_list("ticket_ids", flat=True).first()
-    return None if ids is None else [int(pk) for pk in ids]
+    if not Alert.objects.visible_to(user).filter(pk=alert_id).exists():
+        return None
+    return AlertTicket.objects.filter(alert_id=alert_id).values_list("ticket_id", flat=True)
 
 
 def subscription_list(*, user):

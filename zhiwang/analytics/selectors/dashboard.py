@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from django.db.models import F, IntegerField, OuterRef, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from zhiwang.analytics.models import AddressDay, Dimension, NodeLevel, RollupFact, RollupUnit
+from zhiwang.analytics.buildings import arrivals_per_building
+from zhiwang.analytics.models import Dimension, NodeLevel, RollupFact, RollupUnit
 from zhiwang.analytics.selectors.metrics import (
     FLOW_METRICS,
     RATE_METRICS,
@@ -30,7 +30,7 @@ from zhiwang.analytics.selectors.metrics import (
 )
 from zhiwang.analytics.selectors.place import Place, dashboard_link, ticket_link
 from zhiwang.core.errors import ServiceError
-from zhiwang.geo.models import Division, DivisionLevel, Grid, StandardAddress
+from zhiwang.geo.models import Division, DivisionLevel, Grid
 from zhiwang.tickets.selectors import EVENT_NAMES
 
 CHILD_LEVEL = {
@@ -297,38 +297,26 @@ def child_geometry(*, place: Place) -> dict:
     return {"type": "FeatureCollection", "features": features}
 
 
-def building_of_row():
-    """The building of an ``AddressDay`` row's standard address, as an expression: a room's and a
-    unit's arrivals count for their building (room → unit → building), the roll-up of the alerts'
-    address clusters (``alerts._per_building``, docs/analytics.md "address cluster"). The rollup
-    keeps the address as a plain id, so the parents are read by two primary-key subqueries."""
-    address = StandardAddress.objects.filter(pk=OuterRef("address_id"))
-    return Coalesce(
-        Subquery(address.values("parent__parent_id")[:1]),
-        Subquery(address.values("parent_id")[:1]),
-        F("address_id"),
-        output_field=IntegerField(),
-    )
-
-
 def recurring_addresses(
     *, place: Place, start: date, end: date, top: int = 10, minimum: int = 2
 ) -> list[dict]:
     """Buildings with the most tickets in the window (at least ``minimum``), hot spots.
 
-    A room's and a unit's tickets count for their building, and a row always names the building,
+    A room's and a unit's tickets count for their building (``arrivals_per_building``, the rule
+    the address-cluster alerts use too), and a row always names the building,
     never a household's room (a room identifies a household; the page and the big screen are seen
     by many). The link lists the building's tickets: the ticket list's ``address`` filter takes a
     building with its units and rooms.
     """
-    qs = AddressDay.objects.filter(**_place_filter(place.level, place.node), day__gte=start, day__lt=end)
     rows = [
-        {"value": str(r["building"]), "total": r["total"]}
-        for r in qs.order_by()
-        .values(building=building_of_row())
-        .annotate(total=Sum("received"))
-        .filter(total__gte=minimum)
-        .order_by("-total", "building")[: max(1, min(top, 100))]
+        {"value": str(building), "total": total}
+        for building, total in arrivals_per_building(
+            start=start,
+            end=end,
+            place=_place_filter(place.level, place.node),
+            min_total=minimum,
+            top=max(1, min(top, 100)),
+        )
     ]
     labels = _labels(Dimension.ADDRESS, [r["value"] for r in rows])
     out = []

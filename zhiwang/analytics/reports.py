@@ -28,15 +28,19 @@ from zhiwang.tickets.notify import city_language
 RATE_NAMES = ("on_time_rate", "satisfaction_rate", "resolution_rate", "rework_rate")
 
 
-def _labels() -> dict[str, str]:
+def _labels(*, ended: bool = True) -> dict[str, str]:
+    """The figures' names, the dashboard's: the stock of an ended period is the stock at its end
+    ("Open at the end of the window", 期末未办结), "now" only for a period still running."""
     return {
         "received": _("Received"),
         "closed": _("Closed"),
         "overdue": _("Went overdue"),
-        "open": _("Open now"),
-        "overdue_open": _("Overdue now"),
-        # the rates are the governance index's indicators: one name each (``INDICATOR_LABELS``)
-        "on_time_rate": str(INDICATOR_LABELS["on_time_closure_rate"]),
+        "open": _("Open at the end of the window") if ended else _("Open now"),
+        "overdue_open": _("Overdue at the end of the window") if ended else _("Overdue now"),
+        # the window's share of closures on time (``selectors.metrics._rates``), not the governance
+        # index's assessed on-time closure rate (replied by the deadline ÷ due to close): its own name
+        "on_time_rate": _("On time among closures"),
+        # these three are the index's indicators over the same tickets: one name each
         "satisfaction_rate": str(INDICATOR_LABELS["satisfaction_rate"]),
         "resolution_rate": str(INDICATOR_LABELS["resolution_rate"]),
         "rework_rate": str(INDICATOR_LABELS["rework_rate"]),
@@ -91,6 +95,52 @@ def _dispute_rows(disputes: dict) -> list[tuple[str, object, str]]:
     return rows
 
 
+def _on_time_note() -> str:
+    """What "On time among closures" counts (the dashboard's hint), under the summary."""
+    label = _("On time among closures")
+    definition = _(
+        "Of the tickets closed in this period (closed after the follow-up or answered directly), "
+        "the share closed on time; a direct answer or a ticket without a deadline counts as on "
+        "time. Not the assessed on-time closure rate (replied by the deadline ÷ due to close), "
+        "which the governance index shows."
+    )
+    return f"{label}: {definition}"
+
+
+#: The index's levels in the report, the higher first (``GovernanceIndex.level``).
+INDEX_LEVEL_ORDER = ("subdistrict", "community")
+
+
+def _index_rows(rows) -> list:
+    """The index rows by month, level (subdistricts, then communities), rank within the level
+    (unranked last), code: each level's ranks are its own, as on the index page."""
+    return sorted(
+        rows,
+        key=lambda r: (
+            r.month,
+            INDEX_LEVEL_ORDER.index(r.level) if r.level in INDEX_LEVEL_ORDER else len(INDEX_LEVEL_ORDER),
+            r.rank is None,
+            r.rank or 0,
+            r.division.code,
+        ),
+    )
+
+
+def _level_name(level: str) -> str:
+    from zhiwang.geo.models import DivisionLevel
+
+    return str(DivisionLevel(level).label) if level in DivisionLevel.values else level
+
+
+def _index_note() -> str:
+    return " ".join(
+        (
+            _("Ranks are within each level, among all the city's divisions of that level."),
+            _("Equal scores share a rank and a standing."),
+        )
+    )
+
+
 def covered_until(report: Report, today: date | None = None) -> date | None:
     """The last day a report made ``today`` covers when its period has not ended yet (the
     figures stop there), else ``None`` (the whole period)."""
@@ -113,14 +163,12 @@ def report_figures(report: Report, today: date | None = None) -> dict:
         if user is not None and user.is_active and selectors.may_see_disputes(user)
         else None
     )
-    figures["index"] = list(
+    figures["index"] = _index_rows(
         GovernanceIndex.objects.filter(
             division__code__startswith=report.division.code_prefix,
             month__gte=report.start,
             month__lt=report.end,
-        )
-        .select_related("division")
-        .order_by("month", "level", "rank")
+        ).select_related("division")
     )
     return figures
 
@@ -165,11 +213,11 @@ def build_xlsx(report: Report, figures: dict) -> bytes:
     from openpyxl.chart import BarChart, LineChart, Reference
     from openpyxl.styles import Font
 
-    labels = _labels()
+    until = figures.get("until")
+    labels = _labels(ended=until is None)
     wb = Workbook()
     ws = wb.active
     ws.title = pgettext("report", "Summary")[:31]
-    until = figures.get("until")
     ws.append([_title(report, until)])
     ws["A1"].font = Font(bold=True, size=14)
     ws.append([_("From"), report.start.isoformat(), _("To (exclusive)"), report.end.isoformat()])
@@ -184,6 +232,8 @@ def build_xlsx(report: Report, figures: dict) -> bytes:
         ws.append([labels[key], s.stocks.get(key, 0)])
     for key in RATE_NAMES:
         ws.append([labels[key], s.rates.get(key)])
+    ws.append([])
+    ws.append([_on_time_note()])
 
     trend = wb.create_sheet(_("Trend")[:31])
     trend.append([_("Day"), labels["received"], labels["closed"], labels["overdue"]])
@@ -274,11 +324,21 @@ def build_xlsx(report: Report, figures: dict) -> bytes:
         sheet.add_chart(bar, "D2")
 
     index = wb.create_sheet(_("Governance index")[:31])
-    index.append([_("Month"), _("Place"), _("Score"), _("Rank"), _("Standing")])
+    index.append([_("Month"), _("Level"), _("Place"), _("Score"), _("Rank"), _("Standing")])
     for row in figures["index"]:
         index.append(
-            [row.month.strftime("%Y-%m"), row.division.name, row.score, row.rank, row.get_standing_display()]
+            [
+                row.month.strftime("%Y-%m"),
+                _level_name(row.level),
+                row.division.name,
+                row.score,
+                row.rank,
+                row.get_standing_display(),
+            ]
         )
+    if figures["index"]:
+        index.append([])
+        index.append([_index_note()])
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
@@ -298,7 +358,7 @@ def build_pdf(report: Report, figures: dict) -> bytes:
     font = "STSong-Light"
     if font not in pdfmetrics.getRegisteredFontNames():
         pdfmetrics.registerFont(UnicodeCIDFont(font))
-    labels = _labels()
+    labels = _labels(ended=figures.get("until") is None)
     title = ParagraphStyle("t", fontName=font, fontSize=16, leading=22)
     heading = ParagraphStyle("h", fontName=font, fontSize=12, leading=18, spaceBefore=8)
     body = ParagraphStyle("b", fontName=font, fontSize=9, leading=12)
@@ -330,6 +390,7 @@ def build_pdf(report: Report, figures: dict) -> bytes:
     rows += [[labels[k], fmt(s.stocks.get(k, 0))] for k in ("open", "overdue_open")]
     rows += [[labels[k], fmt(s.rates.get(k))] for k in RATE_NAMES]
     story.append(Table(rows, style=table_style, hAlign="LEFT"))
+    story.append(Paragraph(_on_time_note(), body))
 
     trend = figures["trend"]
     if trend:
@@ -425,9 +486,10 @@ def build_pdf(report: Report, figures: dict) -> bytes:
         story.append(drawing)
     if figures["index"]:
         story.append(Paragraph(_("Governance index"), heading))
-        data = [[_("Month"), _("Place"), _("Score"), _("Rank"), _("Standing")]] + [
+        data = [[_("Month"), _("Level"), _("Place"), _("Score"), _("Rank"), _("Standing")]] + [
             [
                 r.month.strftime("%Y-%m"),
+                _level_name(r.level),
                 r.division.name,
                 fmt(r.score),
                 fmt(r.rank),
@@ -436,6 +498,7 @@ def build_pdf(report: Report, figures: dict) -> bytes:
             for r in figures["index"][:80]
         ]
         story.append(Table(data, style=table_style, repeatRows=1, hAlign="LEFT"))
+        story.append(Paragraph(_index_note(), body))
     out = io.BytesIO()
     SimpleDocTemplate(out, pagesize=A4, title=_title(report, until)).build(story)
     return out.getvalue()

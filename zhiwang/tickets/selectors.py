@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy
 
 from zhiwang.accounts.models import OrgUnit
 from zhiwang.core.errors import ServiceError
-from zhiwang.geo.models import Division, Grid, StandardAddress
+from zhiwang.geo.models import Division, DivisionLevel, Grid, StandardAddress
 
 # Parts of this module kept in their own files (every name importable from here as before).
 from zhiwang.tickets.catalogue_selectors import (  # noqa: F401
@@ -246,7 +246,9 @@ class TicketFilters:
     The filters behind the dashboards' figures: ``event`` (one of ``EVENT_NAMES``) keeps the
     tickets with such a timeline row in ``[event_from, event_to)``, naming the unit
     ``event_unit`` (a unit code) if given; ``open_at`` the tickets open at that moment;
-    ``overdue_at`` those in an overdue episode at that moment.
+    ``overdue_at`` those in an overdue episode at that moment. ``unlocated`` keeps the tickets of
+    the division (the city without one) located in none of its children (``UNLOCATED_BELOW``: an
+    inquiry with no district, a ticket of a community in no grid): the dashboards' "Unlocated" row.
     """
 
     status: str = ""
@@ -270,6 +272,7 @@ class TicketFilters:
     event_unit: str = ""
     open_at: datetime | None = None
     overdue_at: datetime | None = None
+    unlocated: bool = False
     ordering: str = "-received_at"
 
     @classmethod
@@ -296,6 +299,14 @@ def category_subtree_ids(category: Category) -> set[int]:
         stack.extend(children.get(pk, ()))
     return found
 
+
+#: The ticket column naming the child of a place of each level (``unlocated``: it is empty).
+UNLOCATED_BELOW = {
+    DivisionLevel.CITY: "district",
+    DivisionLevel.DISTRICT: "subdistrict",
+    DivisionLevel.SUBDISTRICT: "community",
+    DivisionLevel.COMMUNITY: "grid",
+}
 
 #: The filters holding a moment (a date-time; a plain date is its local midnight).
 MOMENT_FILTERS = (
@@ -357,6 +368,11 @@ def ticket_list(*, user, filters: TicketFilters | dict | None = None, now: datet
             )
         subtree = Division.objects.descendants_of(division, include_self=True).values("pk")
         qs = qs.filter(division__in=subtree)
+    if f.unlocated:
+        # the place columns are denormalized: a child's column is set exactly when the ticket
+        # lies in one of the place's children
+        level = division.level if f.division else DivisionLevel.CITY
+        qs = qs.filter(**{f"{UNLOCATED_BELOW[level]}__isnull": True})
     if f.grid:
         grid = Grid.objects.filter(code=f.grid).only("pk").first()
         if grid is None:

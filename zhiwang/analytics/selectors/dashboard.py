@@ -25,6 +25,7 @@ from zhiwang.analytics.selectors.metrics import (
     _place_filter,
     _rates,
     _stocks,
+    _stocks_outside,
     _sum_all,
     _unit_table,
 )
@@ -108,7 +109,11 @@ def summary(*, place: Place, start: date, end: date) -> Summary:
 
 
 def trend(*, place: Place, start: date, end: date, by: str = "day") -> list[dict]:
-    """Per day (or week, Monday first): received, closed, overdue; every period, zeros included."""
+    """Per day (or week, Monday first): received, closed, overdue; every period, zeros included.
+
+    ``period`` is the first day a point counts: a week's Monday, or the window's first day for a
+    week the window starts in the middle of (its links cover the same days).
+    """
     if by not in ("day", "week"):
         raise ServiceError("analytics.by_unknown", _("Group by day or week."), field="by")
     metrics = ("received", "closed", "overdue")
@@ -131,6 +136,9 @@ def trend(*, place: Place, start: date, end: date, by: str = "day") -> list[dict
     out = []
     for key, bucket in periods.items():
         first, last = max(key, start), min(key + timedelta(days=7 if by == "week" else 1), end)
+        # a week cut by the window is named by the first day it counts (a window starting on a
+        # Thursday: its first week is that Thursday, not the Monday before, which it does not count)
+        bucket["period"] = first
         bucket["links"] = {metric: flow_link(place, first, last, metric) for metric in metrics}
         bucket["link"] = bucket["links"]["received"]  # the arrivals (before there was one per series)
         out.append(bucket)
@@ -220,7 +228,11 @@ def unit_table(*, place: Place, start: date, end: date, top: int = 20) -> list[d
 
 
 def children(*, place: Place, start: date, end: date) -> list[dict]:
-    """Per child (district → subdistricts → communities → grids): flows, stocks, rates, links, for the map."""
+    """Per child (district → subdistricts → communities → grids): flows, stocks, rates, links, for the map.
+
+    A last row ``unlocated`` (``_unlocated_row``) holds the place's tickets in none of the
+    children, when there are any, so the rows add up to the place's totals; the map ignores it.
+    """
     child_level = CHILD_LEVEL[place.level]
     if child_level == NodeLevel.GRID:
         items = list(Grid.objects.filter(community_id=place.node).defer("geometry").order_by("code"))
@@ -243,6 +255,13 @@ def children(*, place: Place, start: date, end: date) -> list[dict]:
         .annotate(**_sum_all({*RATE_METRICS, "received"}))
     }
     stocks = _stocks(place, end, group, nodes)
+    outside = _clean(
+        table.objects.filter(**_place_filter(place.level, place.node), day__gte=start, day__lt=end)
+        .exclude(**{f"{group}__in": nodes})
+        .aggregate(**_sum_all({*RATE_METRICS, "received"})),
+        FLOW_METRICS,
+    )
+    outside_stocks = _stocks_outside(place, end, group, nodes)
     out = []
     for item in items:
         f, s = flows.get(item.pk, {}), stocks.get(item.pk, {})
@@ -269,7 +288,37 @@ def children(*, place: Place, start: date, end: date) -> list[dict]:
         }
         row["link"] = row["links"]["received"]
         out.append(row)
+    if any(outside.values()) or any(outside_stocks.values()):
+        out.append(_unlocated_row(place, start, end, child_level, outside, outside_stocks))
     return out
+
+
+def _unlocated_row(place: Place, start: date, end: date, child_level: str, flows: dict, stocks: dict) -> dict:
+    """The place's tickets located in none of its children (e.g. an inquiry with no district).
+
+    Without it the table does not add up to the place's total. It is marked ``unlocated``
+    (``code`` empty, no drill-down); its links are the ticket list's ``unlocated`` filter (the
+    place's tickets whose child column is empty).
+    """
+    links = {
+        "received": flow_link(place, start, end, "received", unlocated="true"),
+        "closed": flow_link(place, start, end, "closed", unlocated="true"),
+        **stock_links(place, end, unlocated="true"),
+    }
+    return {
+        "code": "",
+        "name": _("Unlocated"),
+        "level": child_level,
+        "received": flows.get("received", 0),
+        "closed": flows.get("closed", 0),
+        "open": stocks.get("open", 0),
+        "overdue_open": stocks.get("overdue_open", 0),
+        **_rates(flows),
+        "drill": None,
+        "links": links,
+        "link": links["received"],
+        "unlocated": True,
+    }
 
 
 def child_geometry(*, place: Place) -> dict:

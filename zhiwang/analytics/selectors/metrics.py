@@ -115,8 +115,34 @@ def _stocks(place: Place, end: date, group: str | None = None, nodes=None) -> di
     return {m: now[m] - after[m] for m in STOCK_METRICS}
 
 
+def _stocks_outside(place: Place, end: date, group: str, nodes) -> dict:
+    """Open / overdue stock at the end of the window of the place's tickets in none of ``nodes``.
+
+    The complement of ``_stocks(place, end, group, nodes)``: the tickets located in no child
+    (``group`` 0, not located that finely), so that the children and this add up to the place.
+    """
+    stock = OpenStock.objects.filter(**_place_filter(place.level, place.node)).exclude(
+        **{f"{group}__in": nodes}
+    )
+    if group in ("community_id", "grid_id"):
+        later = RollupFact.objects.filter(**_place_filter(place.level, place.node))
+    else:
+        later = _flow_table(place)
+    later = later.filter(day__gte=end).exclude(**{f"{group}__in": nodes})
+    now = _clean(stock.aggregate(**_sum_all(STOCK_METRICS)), STOCK_METRICS)
+    after = _clean(later.aggregate(**_sum_all(STOCK_METRICS)), STOCK_METRICS)
+    return {m: now[m] - after[m] for m in STOCK_METRICS}
+
+
 def _rates(values: dict) -> dict:
-    """Rates from counters (None when the denominator is 0); the formulas are in docs/analytics.md."""
+    """Rates from counters (None when the denominator is 0); the formulas are in docs/analytics.md.
+
+    ``on_time_rate`` is *not* DOMAIN.md's assessed on-time closure rate (按期办结率: replied by
+    the deadline ÷ due to close, by deadline month, in the governance index): it is the share of
+    the window's closures that were on time (closed_on_time ÷ closed; a direct answer or a ticket
+    without a deadline counts as on time), shown as "On time among closures". The field keeps its
+    name for the API's clients.
+    """
 
     def ratio(a, b):
         return round(a / b, 4) if b else None

@@ -46,6 +46,7 @@ class TicketListFilter(Schema):
     event_unit: str = ""
     open_at: datetime | None = None
     overdue_at: datetime | None = None
+    unlocated: bool = False
     ordering: str = "-received_at"
 
 
@@ -58,7 +59,8 @@ def ticket_list(request, filters: Query[TicketListFilter]):
     ``event`` (received, dispatched, closed, overdue, …) with ``event_from``/``event_to`` and
     ``event_unit``: tickets with such a timeline row in that window, naming that unit;
     ``open_at``: tickets open at that moment; ``overdue_at``: tickets in an overdue episode then
-    (the dashboards' figures link with these);
+    ``unlocated``: only the tickets of ``division`` (the city without one) located in none of its
+    children (the dashboards' figures link with these);
     ``q``: at most 200 characters; dates between the years 1900 and 9998 (without an offset:
     Beijing time);
     ``ordering``: received_at, due_at, number, status (``-`` for descending). An unknown value

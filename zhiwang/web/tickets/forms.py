@@ -432,6 +432,8 @@ class TicketFilterForm(AccessibleForm):
     address = forms.CharField(label=_("Standard address code"), required=False, max_length=32)
     # an early warning's tickets (the alerts page links here); the list says if it is not theirs
     alert = forms.IntegerField(label=_("Alert number"), required=False, min_value=1, max_value=2**63 - 1)
+    # the dashboards' "Unlocated" row: the division's tickets located in none of its parts
+    unlocated = forms.BooleanField(label=_("Only those located in none of its parts"), required=False)
     category = forms.CharField(label=_("Category code"), required=False, max_length=32)
     handling_unit = forms.CharField(label=_("Handling unit code"), required=False, max_length=64)
     # What the dashboards' figures count: a kind of timeline row in a window (naming a unit), the

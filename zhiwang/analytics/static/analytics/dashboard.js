@@ -92,7 +92,8 @@
     var geo = json("analytics-geometry");
     if (!el || !window.L || !geo || !geo.features.length) { if (el) { el.style.display = "none"; } return; }
     var byCode = {}; var max = 1;
-    children.forEach(function (c) { byCode[c.code] = c; max = Math.max(max, c.received); });
+    // the unlocated row has no polygon and must not set the colour scale
+    children.forEach(function (c) { if (c.unlocated) { return; } byCode[c.code] = c; max = Math.max(max, c.received); });
     var m = window.L.map(el, { attributionControl: false, zoomControl: false });
     // Leaflet's zoom buttons say "Zoom in" / "Zoom out" whatever the page's language: a template may
     // pass translated words (data-zoom-in / data-zoom-out on #map); otherwise <html lang> picks them.

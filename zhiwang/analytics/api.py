@@ -322,6 +322,77 @@ def governance_index(request, level: str = "subdistrict", month: str = ""):
     }
 
 
+def _figure_row_out(row) -> dict:
+    """A place or unit with each stored indicator: ``numerator``, ``denominator``, ``value``
+    (rates 0–1 to four places; the average handling time in working hours to two; ``null`` with
+    no denominator). Indicators with nothing counted are absent from ``figures``."""
+    from zhiwang.analytics.indicator_figures import AVERAGES, FIGURE_INDICATORS
+
+    figures = {}
+    for code in FIGURE_INDICATORS:
+        figure = row.figures.get(code)
+        if figure is None:
+            continue
+        value = figure.value
+        figures[code] = {
+            "numerator": round(figure.numerator, 4),
+            "denominator": figure.denominator,
+            "value": None if value is None else round(value, 2 if code in AVERAGES else 4),
+        }
+    out = {"kind": row.kind, "code": row.code, "name": row.name, "figures": figures}
+    if row.kind == "unit":
+        out["division_name"] = row.division_name
+    return out
+
+
+@router.get("/indicators", summary="Stored monthly indicators of a place, its child divisions and its units")
+def indicator_figures(request, month: str = "", months: str = "1", division: str = ""):
+    """The eight DOMAIN.md indicators (docs/indicators.md) summed over ``months`` whole months
+    from ``month`` (``YYYY-MM``; default: the run ending with the latest month computed): the
+    place (``division``, default the top of the jurisdiction), its child divisions and the
+    handling units whose own division lies within it (docs/analytics.md, "Stored indicators")."""
+    from django.utils.translation import gettext as _
+
+    from zhiwang.analytics.indicator_figures import (
+        AVERAGES,
+        FIGURE_INDICATORS,
+        LOWER_IS_BETTER,
+        indicator_definition,
+        indicator_label,
+    )
+    from zhiwang.analytics.selectors.figures import check_months
+    from zhiwang.analytics.selectors.figures import indicator_figures as read_figures
+    from zhiwang.core.errors import ServiceError
+
+    place = selectors.place_for(user=request.user, code=division)
+    try:
+        chosen = date.fromisoformat(f"{month.strip()}-01") if month.strip() else None
+    except ValueError:
+        chosen = None
+    if month.strip() and (chosen is None or chosen.year < 1970 or chosen.year > 9998):
+        raise ServiceError("analytics.month_invalid", _("Give the month as YYYY-MM."), field="month")
+    result = read_figures(user=request.user, place=place, month=chosen, months=check_months(months))
+    return {
+        "place": _place_out(place),
+        "month": result["month"].strftime("%Y-%m") if result["month"] else None,
+        "months": result["months"],
+        "computed": [m.strftime("%Y-%m") for m in result["computed"]],
+        "indicators": [
+            {
+                "code": code,
+                "label": indicator_label(code),
+                "definition": indicator_definition(code),
+                "unit": "working_hours" if code in AVERAGES else "rate",
+                "lower_is_better": code in LOWER_IS_BETTER,
+            }
+            for code in FIGURE_INDICATORS
+        ],
+        "place_row": _figure_row_out(result["place"]),
+        "children": [_figure_row_out(r) for r in result["children"]],
+        "units": [_figure_row_out(r) for r in result["units"]],
+    }
+
+
 class ReportIn(Schema):
     division: str = ""
     period: str

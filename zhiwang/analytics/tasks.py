@@ -25,15 +25,20 @@ def alerts_detect_task() -> dict[str, int]:
 
 @db_periodic_task(crontab(day="1", hour="3", minute="15"))
 def governance_index_task() -> int:
-    """On the 1st of every month: the governance index of the month that just ended."""
+    """On the 1st of every month: the governance index of the month that just ended, then the
+    stored indicator figures of that month (``indicator_figures``; its own transaction, so a
+    failure there leaves the index computed)."""
     from datetime import timedelta
 
     from django.utils import timezone
 
     from zhiwang.analytics.index import governance_index_compute
+    from zhiwang.analytics.indicator_figures import indicator_figures_compute
 
-    last_month = timezone.localdate().replace(day=1) - timedelta(days=1)
-    return governance_index_compute(month=last_month.replace(day=1))
+    last_month = (timezone.localdate().replace(day=1) - timedelta(days=1)).replace(day=1)
+    written = governance_index_compute(month=last_month)
+    indicator_figures_compute(month=last_month)
+    return written
 
 
 @db_periodic_task(crontab(minute="*/10"))

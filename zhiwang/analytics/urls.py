@@ -12,6 +12,7 @@ urlpatterns = [
     path("alerts/<int:alert_id>/decide", views.alert_decide, name="alert_decide"),
     path("alerts/subscribe", views.alert_subscribe, name="alert_subscribe"),
     path("index/", views.index, name="index"),
+    path("indicators/", views.indicators, name="indicators"),
     path("reports/", views.reports, name="reports"),
     path("reports/<int:report_id>/status", views.report_status, name="report_status"),
     path("reports/<int:report_id>/<str:fmt>", views.report_download, name="report_download"),

@@ -267,6 +267,110 @@ def index(request):
     )
 
 
+# --- stored indicators (考核指标) -------------------------------------------------------------------
+
+
+def _figure_periods(months: list[date]) -> list[dict]:
+    """The choices of the period menu: the quarters, then the months, that have figures (newest
+    first); a quarter still running is offered with the months it has so far."""
+    quarters = []
+    for m in months:
+        first = date(m.year, 3 * ((m.month - 1) // 3) + 1, 1)
+        code = f"{first.year}-Q{(first.month - 1) // 3 + 1}"
+        if not any(q["value"] == code for q in quarters):
+            quarters.append({"value": code, "label": code, "month": first, "months": 3})
+    singles = [{"value": f"{m:%Y-%m}", "label": f"{m:%Y-%m}", "month": m, "months": 1} for m in months]
+    return quarters + singles
+
+
+@_analyst
+def indicators(request):
+    """考核指标: the stored monthly indicators of a place (month or quarter), its child divisions
+    and the handling units within it; breadcrumb drill-down within the jurisdiction."""
+    from zhiwang.analytics.indicator_figures import (
+        AVERAGES,
+        FIGURE_INDICATORS,
+        LOWER_IS_BETTER,
+        indicator_definition,
+        indicator_label,
+    )
+    from zhiwang.analytics.selectors import figures as fig
+    from zhiwang.analytics.services import report_period_parse
+
+    try:
+        place = selectors.place_for(user=request.user, code=request.GET.get("division", ""))
+    except NotFound as error:
+        raise Http404(error.message) from None
+    errors = []
+    period = request.GET.get("period", "").strip()
+    month, months = None, 1
+    if period:
+        try:
+            period, start, end = report_period_parse(period)
+        except ServiceError as error:
+            errors.append(error)
+            period = ""
+        else:
+            month = start
+            months = (end.year - start.year) * 12 + end.month - start.month
+    result = fig.indicator_figures(user=request.user, place=place, month=month, months=months)
+    if not period and result["month"]:
+        period = f"{result['month']:%Y-%m}"
+    sort = request.GET.get("sort", "")
+    descending = request.GET.get("dir", "desc") != "asc"
+    if sort in FIGURE_INDICATORS:
+        result["children"] = fig.sort_rows(result["children"], sort, descending)
+        result["units"] = fig.sort_rows(result["units"], sort, descending)
+    else:
+        sort = ""
+    columns = [
+        {
+            "code": code,
+            "label": indicator_label(code),
+            "definition": indicator_definition(code),
+            "hours": code in AVERAGES,
+            "lower_is_better": code in LOWER_IS_BETTER,
+            # a click on the header sorts by it; a second click turns the order round
+            "next_dir": "asc" if sort == code and descending else "desc",
+        }
+        for code in FIGURE_INDICATORS
+    ]
+    scope = selectors.scope_of(request.user)
+    ancestors = []
+    node = place.division.parent
+    while node is not None:
+        if scope.everything or node.pk in scope.division_ids:
+            ancestors.append(node)
+        node = node.parent
+
+    def cells(row):
+        return [{"column": c, "figure": row.figures.get(c["code"])} for c in columns]
+
+    expected = (
+        [fig.add_months(result["month"], i) for i in range(result["months"])] if result["month"] else []
+    )
+    return render(
+        request,
+        "analytics/indicators.html",
+        {
+            "place": place,
+            "ancestors": list(reversed(ancestors)),
+            "errors": errors,
+            "period": period,
+            "periods": _figure_periods(fig.figure_months(user=request.user)),
+            "result": result,
+            "missing": [m for m in expected if m not in result["computed"]],
+            "columns": columns,
+            "sort": sort,
+            "dir": "desc" if descending else "asc",
+            "place_cells": cells(result["place"]),
+            "children": [{"row": r, "cells": cells(r)} for r in result["children"]],
+            "units": [{"row": r, "cells": cells(r)} for r in result["units"]],
+            "drillable": place.level != "community",
+        },
+    )
+
+
 # --- reports -------------------------------------------------------------------------------------
 
 

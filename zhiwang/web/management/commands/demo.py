@@ -94,6 +94,10 @@ class Command(BaseCommand):
         # floor above this one (DESIGN.md).
         caught_up = StringIO()
         call_command("analytics_rebuild", "--catch-up", stdout=caught_up)
+        # the governance index and the stored indicators of every month the history has ended (the
+        # monthly task would compute them on the 1st): the index and 考核指标 pages have figures at once
+        scored = StringIO()
+        call_command("analytics_index", "--past", "--no-progress", stdout=scored)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo city: {result.divisions} divisions, {result.grids} grids, {result.buildings} buildings, "
@@ -107,6 +111,11 @@ class Command(BaseCommand):
             + (" (南山区 only; --scale medium fills the whole city)." if communities is not None else ".")
         )
         self.stdout.write(f"Dashboards: {caught_up.getvalue().strip()} (the sweep rows of the histories).")
+        self.stdout.write(
+            "Governance index and indicators: "
+            + "; ".join(line for line in scored.getvalue().splitlines() if line.strip())
+            + "."
+        )
         self.stdout.write(
             "Disputes: " + ", ".join(f"{count} {what}" for what, count in disputes.items()) + "."
         )

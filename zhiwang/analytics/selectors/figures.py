@@ -1,0 +1,203 @@
+"""The stored indicator figures (考核指标) as the viewer may read them: one place, its child
+divisions and the handling units within it, over a run of whole months.
+
+Reads ``IndicatorFigure`` only (never the timeline): one aggregate query sums the months'
+numerators and denominators per group and key. Which units a viewer sees: the units whose own
+division (``OrgUnit.division``, the division the unit serves) lies within the place, the place
+included; at the city every unit, also those that serve no division. A unit's figures are its
+own, over all its tickets (a district bureau's, a subdistrict office's), not only those inside
+the place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from django.db.models import Q, Sum
+from django.utils.translation import gettext as _
+
+from zhiwang.analytics.selectors.place import Place, require_analyst
+from zhiwang.core.errors import ServiceError
+from zhiwang.geo.models import Division, DivisionLevel
+
+#: The longest run of months one answer sums (a year).
+MAX_MONTHS = 12
+CHILD_LEVEL = {
+    DivisionLevel.CITY: DivisionLevel.DISTRICT,
+    DivisionLevel.DISTRICT: DivisionLevel.SUBDISTRICT,
+    DivisionLevel.SUBDISTRICT: DivisionLevel.COMMUNITY,
+}
+
+
+@dataclass(frozen=True)
+class Figure:
+    """Summed numerator and denominator of one indicator (an average: total hours and count)."""
+
+    numerator: float
+    denominator: int
+
+    @property
+    def value(self) -> float | None:
+        return self.numerator / self.denominator if self.denominator else None
+
+
+@dataclass
+class FigureRow:
+    """One place or unit: who it is and ``figures`` {indicator: Figure} (absent: no denominator)."""
+
+    kind: str  # "city", "district", "subdistrict", "community" or "unit"
+    pk: int | None
+    code: str
+    name: str
+    division_name: str = ""  # a unit: the division it serves
+    figures: dict[str, Figure] = field(default_factory=dict)
+
+
+def add_months(month: date, n: int) -> date:
+    index = month.year * 12 + month.month - 1 + n
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def figure_months(*, user) -> list[date]:
+    """The months with stored figures, newest first (at most 36)."""
+    from zhiwang.analytics.models import IndicatorFigure
+
+    require_analyst(user)
+    return list(
+        IndicatorFigure.objects.filter(group="city")
+        .order_by("-month")
+        .values_list("month", flat=True)
+        .distinct()[:36]
+    )
+
+
+def check_months(months) -> int:
+    """``months`` as an int from 1 to ``MAX_MONTHS``, else ``analytics.months_invalid``."""
+    try:
+        value = int(months)
+    except (TypeError, ValueError):
+        value = 0
+    if not 1 <= value <= MAX_MONTHS:
+        raise ServiceError(
+            "analytics.months_invalid",
+            _("Choose from 1 to %(max)s months.") % {"max": MAX_MONTHS},
+            field="months",
+        )
+    return value
+
+
+def _units_within(place: Place):
+    from zhiwang.accounts.models import OrgUnit
+
+    units = OrgUnit.objects.all()
+    if place.level != DivisionLevel.CITY:
+        units = units.filter(division__in=Division.objects.descendants_of(place.division, include_self=True))
+    return units
+
+
+def indicator_figures(*, user, place: Place, month: date | None = None, months: int = 1) -> dict:
+    """The figures of ``months`` whole months from ``month`` (default: the run ending with the
+    latest month computed) for ``place`` (already checked to lie in the jurisdiction by
+    ``place_for``), its child divisions and the units within it.
+
+    Returns ``month`` (first), ``months``, ``computed`` (the months of the run that have figures),
+    ``place`` (a ``FigureRow``), ``children`` and ``units`` (lists of ``FigureRow``, by code).
+    """
+    from zhiwang.analytics.models import IndicatorFigure
+
+    require_analyst(user)
+    months = check_months(months)
+    if month is None:
+        latest = (
+            IndicatorFigure.objects.filter(group="city")
+            .order_by("-month")
+            .values_list("month", flat=True)
+            .first()
+        )
+        month = add_months(latest, 1 - months) if latest else None
+    if month is None:
+        return {
+            "month": None,
+            "months": months,
+            "computed": [],
+            "place": _place_row(place),
+            "children": [],
+            "units": [],
+        }
+    month = month.replace(day=1)
+    run = [add_months(month, i) for i in range(months)]
+    division = place.division
+    child_level = CHILD_LEVEL.get(division.level)
+    children = (
+        list(Division.objects.filter(parent=division, level=child_level).order_by("code"))
+        if child_level
+        else []
+    )
+    units = list(_units_within(place).select_related("division").order_by("code"))
+    unit_ids = [u.pk for u in units]
+    wanted = Q(group=division.level, key=None if division.level == DivisionLevel.CITY else division.pk)
+    if children:
+        wanted |= Q(group=child_level, key__in=[c.pk for c in children])
+    if units:
+        wanted |= Q(group="unit") if place.level == DivisionLevel.CITY else Q(group="unit", key__in=unit_ids)
+    rows = (
+        IndicatorFigure.objects.filter(wanted, month__in=run)
+        .order_by()
+        .values("group", "key", "indicator")
+        .annotate(n=Sum("numerator"), d=Sum("denominator"))
+    )
+    summed: dict[tuple[str, int | None], dict[str, Figure]] = {}
+    for row in rows:
+        summed.setdefault((row["group"], row["key"]), {})[row["indicator"]] = Figure(
+            float(row["n"] or 0), int(row["d"] or 0)
+        )
+    computed = sorted(
+        set(IndicatorFigure.objects.filter(month__in=run, group="city").values_list("month", flat=True))
+    )
+    place_row = _place_row(place)
+    place_row.figures = summed.get((division.level, place_row.pk), {})
+    child_rows = [
+        FigureRow(c.level, c.pk, c.code, c.display_name, figures=summed.get((child_level, c.pk), {}))
+        for c in children
+    ]
+    unit_rows = [
+        FigureRow(
+            "unit",
+            u.pk,
+            u.code,
+            u.name,
+            division_name=u.division.display_name if u.division_id else "",
+            figures=summed[("unit", u.pk)],
+        )
+        for u in units
+        if ("unit", u.pk) in summed  # units with nothing counted in the run are left out
+    ]
+    return {
+        "month": month,
+        "months": months,
+        "computed": computed,
+        "place": place_row,
+        "children": child_rows,
+        "units": unit_rows,
+    }
+
+
+def _place_row(place: Place) -> FigureRow:
+    division = place.division
+    return FigureRow(
+        division.level,
+        None if division.level == DivisionLevel.CITY else division.pk,
+        division.code,
+        division.display_name,
+    )
+
+
+def sort_rows(rows: list[FigureRow], indicator: str, descending: bool) -> list[FigureRow]:
+    """Rows by one indicator's value (rows without a value last, whatever the direction)."""
+    with_value, without = [], []
+    for r in rows:
+        figure = r.figures.get(indicator)
+        (with_value if figure is not None and figure.value is not None else without).append(r)
+    with_value.sort(key=lambda r: (r.figures[indicator].value, r.code), reverse=descending)
+    return with_value + without

@@ -73,10 +73,86 @@ def build_city() -> None:
     reset_index()
 
 
+#: The test database as the session left it with its city (see ``city_restore``).
+_snapshot: dict | None = None
+
+
+def _snapshot_take() -> dict | None:
+    """Every table's rows: a page copy of SQLite's in-memory test database, PostgreSQL's binary COPY."""
+    from django.db import connection
+
+    connection.ensure_connection()
+    if connection.vendor == "sqlite":
+        import sqlite3
+
+        copy = sqlite3.connect(":memory:", check_same_thread=False)
+        connection.connection.backup(copy)
+        return {"sqlite": copy}
+    if connection.vendor == "postgresql":
+        tables = connection.introspection.django_table_names(only_existing=True, include_views=False)
+        rows = {}
+        with connection.cursor() as cursor:
+            for table in tables:
+                with cursor.cursor.copy(
+                    f"COPY {connection.ops.quote_name(table)} TO STDOUT (FORMAT BINARY)"
+                ) as copy:
+                    rows[table] = b"".join(bytes(block) for block in copy)
+        return {"postgresql": rows}
+    return None
+
+
+def _snapshot_restore(snapshot: dict) -> None:
+    from django.db import connection, transaction
+
+    if "sqlite" in snapshot:
+        connection.ensure_connection()
+        snapshot["sqlite"].backup(connection.connection)
+        return
+    rows = snapshot["postgresql"]
+    quote = connection.ops.quote_name
+    with transaction.atomic(), connection.cursor() as cursor:
+        # the flush left only what post_migrate makes (content types, permissions): made again
+        # with other ids, so they go too and come back as the city's rows point to them
+        cursor.execute("TRUNCATE " + ", ".join(quote(table) for table in rows))
+        for table, data in rows.items():
+            with cursor.cursor.copy(f"COPY {quote(table)} FROM STDIN (FORMAT BINARY)") as copy:
+                copy.write(data)
+
+
+def city_restore() -> None:
+    """The demo city in the database of a transactional test (flushed after every such test).
+
+    Puts back the database exactly as the session built it (tables, rows and ids, including what
+    the data migrations seeded) in a fraction of a second; builds the city again when there is
+    no copy of it (as ``build_city`` would). Nothing to do while the city is there.
+    """
+    from django.contrib.contenttypes.models import ContentType
+
+    from zhiwang.accounts.models import User
+    from zhiwang.core.workcalendar.services import work_calendar_reset
+    from zhiwang.geo.addressing import reset_address_index
+    from zhiwang.geo.locator import reset_index
+    from zhiwang.tickets.cache import routing_config_reset
+
+    if User.objects.filter(username="demo_grid_worker").exists():
+        return
+    if _snapshot is None:
+        build_city()
+        return
+    _snapshot_restore(_snapshot)
+    ContentType.objects.clear_cache()
+    work_calendar_reset()
+    reset_index()
+    reset_address_index()
+    routing_config_reset()
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
+    global _snapshot
     with django_db_blocker.unblock():
         build_city()
+        _snapshot = _snapshot_take()
 
 
 @pytest.fixture
@@ -84,10 +160,38 @@ def city_restored(transactional_db):
     """The demo city for a transactional test: pytest-django runs those last and empties every
     table after each, so one that runs after another (e.g. when a subset of files is run) finds
     no city. Ask for it before the fixtures that read the city."""
-    from zhiwang.accounts.models import User
+    city_restore()
 
-    if not User.objects.filter(username="demo_grid_worker").exists():
-        build_city()
+
+#: Models trained in this test session, by their training data and options (see ``trainings_reused``).
+_TRAININGS: dict[bytes, object] = {}
+
+
+@pytest.fixture
+def trainings_reused(monkeypatch):
+    """``classifier.services.model_train`` trains once per session per data set: a second training on
+    the same texts, labels and options gets a copy of the first one's model.
+
+    Training is deterministic (fixed random state), so the copy is the model the second training
+    would have made; everything around it (saving, registering, measuring, promoting) runs as
+    usual. For tests that run ``zhiwang demo`` again and again: it trains the same demo model
+    (about 10 s) every time.
+    """
+    import copy
+    import pickle
+
+    from zhiwang.classifier import services
+
+    real = services.train
+
+    def train(texts, labels, **options):
+        progress = options.pop("progress", None)
+        key = pickle.dumps((list(texts), list(labels), sorted(options.items())))
+        if key not in _TRAININGS:
+            _TRAININGS[key] = real(texts, labels, progress=progress, **options)
+        return copy.deepcopy(_TRAININGS[key])
+
+    monkeypatch.setattr(services, "train", train)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import build_city
+from tests.conftest import city_restore
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -24,7 +24,7 @@ def registry_city(transactional_db, settings, tmp_path, monkeypatch):
     from zhiwang.geo.models import Division
     from zhiwang.registry.demo import demo_registry_create
 
-    build_city()
+    city_restore()
     settings.ZHIWANG_REGISTRY_IMPORT_DIR = str(tmp_path / "imports")
     monkeypatch.setattr(HUEY, "immediate", True)  # the import runs in the request: no worker in tests
     worker = User.objects.get(username="demo_grid_worker")

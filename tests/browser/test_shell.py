@@ -2,15 +2,15 @@
 
 import pytest
 
-from tests.conftest import build_city
+from tests.conftest import city_restore
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
 def city(transactional_db):
-    # live_server tests run in a flushed database, so they build their own tiny city.
-    build_city()
+    # live_server tests run in a flushed database: the tiny city is put back first.
+    city_restore()
 
 
 def test_login_and_browse_divisions_down_to_a_grid(page, city, live_server, tmp_path):

@@ -13,7 +13,7 @@ import zlib
 
 import pytest
 
-from tests.conftest import build_city
+from tests.conftest import city_restore
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -54,7 +54,7 @@ def city(transactional_db, settings, tmp_path):
     seed_calendar_tables(CalendarDay=CalendarDay, CalendarYear=CalendarYear)
     seed_default_schedule(WorkSchedule=WorkSchedule, WorkingWindow=WorkingWindow)
     load_catalogue(Category=Category, KindDeadline=KindDeadline)
-    build_city()
+    city_restore()
 
 
 @pytest.fixture

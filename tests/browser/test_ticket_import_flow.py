@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import build_city
+from tests.conftest import city_restore
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -34,7 +34,7 @@ def building(transactional_db, settings, tmp_path, monkeypatch):
     seed_calendar_tables(CalendarDay=CalendarDay, CalendarYear=CalendarYear)
     seed_default_schedule(WorkSchedule=WorkSchedule, WorkingWindow=WorkingWindow)
     load_catalogue(Category=Category, KindDeadline=KindDeadline)
-    build_city()
+    city_restore()
     worker = User.objects.get(username="demo_grid_worker")
     grid = worker.grid_assignments.order_by("grid__code").first().grid
     return StandardAddress.objects.filter(grid=grid, level=AddressLevel.BUILDING).order_by("code").first()

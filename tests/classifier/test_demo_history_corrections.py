@@ -12,6 +12,15 @@ from zhiwang.tickets.smart_selectors import classifier_curve
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _quicker_demo(settings, trainings_reused):
+    # The histories' hourly clock sweeps make thousands of deadline computations, and the demo never
+    # edits the calendar: keep it cached as in production (tests/conftest.py checks its tables on
+    # every call, five queries each time).
+    settings.ZHIWANG_CALENDAR_CHECK_SECONDS = 60
+    # and every run trains the same demo model (see trainings_reused): once per session is enough.
+
+
 def test_the_demo_city_has_corrected_tickets_and_a_curve():
     call_command("demo", "--scale", "tiny", "--no-progress", "--seed", "5", stdout=StringIO())
     corrected = CategoryCorrection.objects.values("ticket").distinct().count()

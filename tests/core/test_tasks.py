@@ -10,6 +10,7 @@ from datetime import date
 
 import pytest
 
+from tests.servers import migrated_sqlite_copy
 from zhiwang.core.models import AdminNotice
 from zhiwang.core.workcalendar.services import calendar_lookahead_check, calendar_year_save
 
@@ -60,7 +61,7 @@ def test_consumer_process_runs_the_task(tmp_path, backend):
         ZHIWANG_REDIS_URL=redis_url,
         ZHIWANG_TASK_QUEUE=f"zhiwang-test-{uuid.uuid4().hex[:8]}",
     )
-    assert _zhiwang(env, "migrate", "--no-input", "-v0").returncode == 0
+    migrated_sqlite_copy(tmp_path / "db.sqlite3")  # as `zhiwang migrate` leaves a new database
     consumer = subprocess.Popen(
         [sys.executable, "-m", "zhiwang.cli", "run_huey", "--workers", "1"],
         env=env,

@@ -16,6 +16,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+from tests.servers import migrated_sqlite_copy
+
 ROOT = Path(__file__).resolve().parents[2]
 
 SETUP = """
@@ -33,7 +35,7 @@ settings.ZHIWANG_REGISTRY_IMPORT_SQLITE_COMMIT_ROWS = 6  # two chunks of three r
 """
 
 FIRST = """
-call_command("migrate", verbosity=0, interactive=False)
+call_command("migrate", verbosity=0, interactive=False)  # nothing left to apply on the migrated copy
 from zhiwang.registry.defaults import seed_defaults
 seed_defaults(MappingTemplate=MappingTemplate, EligibilityRule=EligibilityRule)
 source = OrgUnit.objects.create(code="KILL9-SRC", name="公安", kind="department")
@@ -96,6 +98,7 @@ def test_kill_9_inside_a_commit_group_loses_it_whole_and_resume_finishes(tmp_pat
         "\n".join(["姓名,公民身份号码"] + [f"人{i},{ids[i]}" for i in range(10)] + [f"重,{ids[2]}"]),
         encoding="utf-8",
     )
+    migrated_sqlite_copy(tmp_path / "kill9.sqlite3")  # a new database, migrated once per test run
     # When the import is killed (SIGKILL, no cleanup) while chunk 4 is written
     died = _child(FIRST.format(path=str(path)), tmp_path)
     assert died.returncode == -signal.SIGKILL, died.stderr[-2000:]

@@ -12,6 +12,15 @@ from zhiwang.geo.models import Grid, StandardAddress
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _quicker_demo(settings, trainings_reused):
+    # The histories' hourly clock sweeps make thousands of deadline computations, and the demo never
+    # edits the calendar: keep it cached as in production (tests/conftest.py checks its tables on
+    # every call, five queries each time).
+    settings.ZHIWANG_CALENDAR_CHECK_SECONDS = 60
+    # and every run trains the same demo model (see trainings_reused): once per session is enough.
+
+
 def fingerprint() -> str:
     digest = hashlib.sha256()
     for row in Grid.objects.order_by("code").values_list("code", "geometry"):

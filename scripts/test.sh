@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: lint, layer contracts, tests on SQLite (with the
-# browser tests), then again on PostgreSQL. Under CI=true PostgreSQL and Chromium are
-# required; elsewhere their absence is reported and those parts are skipped.
+# The whole test suite, as CI runs it: tests on PostgreSQL (in the background on two or more
+# cores), lint, layer contracts, migrations check, tests on SQLite (with the browser tests). Under
+# CI=true PostgreSQL and Chromium are required; elsewhere their absence is reported and those
+# parts are skipped. Each run lists its 15 slowest tests.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -11,28 +12,6 @@ CI="${CI:-}"
 status=0
 
 step() { printf '\n=== %s ===\n' "$*"; }
-
-step "lint (ruff)"
-$BIN/ruff check . && $BIN/ruff format --check . || status=1
-
-step "layer contracts (import-linter)"
-$BIN/lint-imports || status=1
-
-step "migrations are complete"
-$BIN/python manage.py makemigrations --check --dry-run >/dev/null || { echo "missing migrations: run 'zhiwang makemigrations'"; status=1; }
-
-# Browser: Debian's chromium driven by Playwright for Python (no browser download).
-if [ -z "${ZHIWANG_CHROMIUM:-}" ]; then
-  if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    step "installing Debian chromium for the browser tests"
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || echo "could not install chromium"
-  fi
-  export ZHIWANG_CHROMIUM="$(command -v chromium || true)"
-fi
-if [ -z "$ZHIWANG_CHROMIUM" ]; then
-  if [ -n "$CI" ]; then echo "CI=true but no chromium: browser tests cannot run"; status=1; fi
-  echo "No chromium found: browser tests will be skipped."
-fi
 
 # The two database runs are independent (own data directory, own database), so on a
 # machine with two or more cores the PostgreSQL run goes in the background while the SQLite
@@ -47,7 +26,7 @@ elif [ -n "$CI" ]; then
 fi
 run_pg() {
   ZHIWANG_DATA_DIR="$(mktemp -d)" ZHIWANG_DATABASE_URL="$PG_URL" \
-    $BIN/pytest -q -p no:cacheprovider -m "not browser"
+    $BIN/pytest -q -p no:cacheprovider --durations=15 -m "not browser"
 }
 pg_log="$(mktemp)"
 trap 'rm -f "$pg_log"' EXIT
@@ -58,8 +37,31 @@ if [ "$pg_state" = run ] && [ -z "${ZHIWANG_TEST_SERIAL:-}" ] && [ "$(nproc 2>/d
   pg_pid=$!
 fi
 
+# (while the PostgreSQL run, the longer one, is already going)
+# Browser: Debian's chromium driven by Playwright for Python (no browser download).
+if [ -z "${ZHIWANG_CHROMIUM:-}" ]; then
+  if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    step "installing Debian chromium for the browser tests"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || echo "could not install chromium"
+  fi
+  export ZHIWANG_CHROMIUM="$(command -v chromium || true)"
+fi
+if [ -z "$ZHIWANG_CHROMIUM" ]; then
+  if [ -n "$CI" ]; then echo "CI=true but no chromium: browser tests cannot run"; status=1; fi
+  echo "No chromium found: browser tests will be skipped."
+fi
+
+step "lint (ruff)"
+$BIN/ruff check . && $BIN/ruff format --check . || status=1
+
+step "layer contracts (import-linter)"
+$BIN/lint-imports || status=1
+
+step "migrations are complete"
+$BIN/python manage.py makemigrations --check --dry-run >/dev/null || { echo "missing migrations: run 'zhiwang makemigrations'"; status=1; }
+
 step "tests on SQLite"
-ZHIWANG_DATABASE_URL="sqlite:///$ZHIWANG_DATA_DIR/test.sqlite3" $BIN/pytest -q -p no:cacheprovider
+ZHIWANG_DATABASE_URL="sqlite:///$ZHIWANG_DATA_DIR/test.sqlite3" $BIN/pytest -q -p no:cacheprovider --durations=15
 rc=$?; [ $rc -eq 0 ] || status=1
 
 step "tests on PostgreSQL ($PG_URL)"

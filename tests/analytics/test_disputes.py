@@ -130,7 +130,9 @@ def test_index_dispute_term_is_optional_and_weighs_when_set(cases):
     assert not GovernanceIndex.objects.filter(values__has_key="dispute_success_rate").exists()
 
     # weighted: Nanshan's subdistrict scores its success rate, its community too; Luohu has no closed case
-    formula = IndexFormula.objects.create(name="纠纷", weights={"dispute_success_rate": 1}, red_count=1)
+    formula = IndexFormula.objects.create(
+        name="纠纷", weights={"dispute_success_rate": 1}, red_count=1, min_volume=0
+    )
     governance_index_compute(month=month, formula=formula, now=MONTH_ENDED)
     sub = GovernanceIndex.objects.get(month=month, division=demo.sub)
     assert sub.values == {"dispute_success_rate": round(2 / 3, 4)}

@@ -50,7 +50,7 @@ def _scored(monkeypatch, weights):
 
     def make(name):
         def indicator(*, user, start, end, by, **kwargs):
-            return {pk: SimpleNamespace(value=0.8)} if by == "subdistrict" else {}
+            return {pk: SimpleNamespace(value=0.8, denominator=10)} if by == "subdistrict" else {}
 
         return indicator
 
@@ -104,7 +104,7 @@ def test_the_default_formula_is_stored_in_the_citys_language_and_shown_in_the_re
             idx.INDEX_INDICATORS,
             name,
             lambda *, user, start, end, by, **kw: (
-                {pk: SimpleNamespace(value=0.5)} if by == "subdistrict" else {}
+                {pk: SimpleNamespace(value=0.5, denominator=10)} if by == "subdistrict" else {}
             ),
         )
     # the computation runs where the language is English (immediate tasks, an English admin)

@@ -64,7 +64,10 @@ def _fake_indicators(monkeypatch, values_by_code):
         def indicator(*, user, start, end, by, **kwargs):
             if by != "subdistrict":
                 return {}
-            return {pks[c]: SimpleNamespace(value=v.get(name)) for c, v in values_by_code.items()}
+            # ten tickets each: above the formula's minimum volume (test_index_min_volume.py)
+            return {
+                pks[c]: SimpleNamespace(value=v.get(name), denominator=10) for c, v in values_by_code.items()
+            }
 
         return indicator
 
@@ -131,6 +134,7 @@ def test_a_month_shows_the_formula_that_scored_it(monkeypatch, city_leader, clie
         "red_count": 3,
         "black_count": 3,
         "black_below": 10.0,
+        "min_volume": 5,
         "computed": True,
     }
     page = client.get("/analytics/index/", {"month": "2026-10"}).content.decode()
@@ -165,7 +169,7 @@ def test_the_api_answers_strict_json_for_a_month_without_scores(monkeypatch, cit
 
 @needs_row_locks
 @pytest.mark.django_db(transaction=True)
-def test_two_computations_at_once_take_turns(monkeypatch):
+def test_two_computations_at_once_take_turns(city_restored, monkeypatch):
     codes = _subdistricts(3)
     _fake_indicators(
         monkeypatch, {c: {"on_time_closure_rate": v} for c, v in zip(codes, (0.5, 0.9, 0.3), strict=True)}

@@ -6,9 +6,17 @@ from zhiwang.analytics.models import Alert, AlertSubscription, GovernanceIndex, 
 
 
 class IndexFormulaForm(forms.ModelForm):
+    # any text reaches ``validate_min_volume``, so every wrong value gets the same house message
+    min_volume = forms.CharField(
+        label=_("minimum tickets to rank"),
+        initial=5,
+        widget=forms.NumberInput(attrs={"min": 0, "step": 1}),
+        help_text=IndexFormula._meta.get_field("min_volume").help_text,
+    )
+
     class Meta:
         model = IndexFormula
-        fields = ["name", "weights", "red_count", "black_count", "black_below", "is_active"]
+        fields = ["name", "weights", "red_count", "black_count", "black_below", "min_volume", "is_active"]
 
     def clean_weights(self):
         from zhiwang.analytics.index import validate_weights
@@ -19,19 +27,38 @@ class IndexFormulaForm(forms.ModelForm):
         except ServiceError as error:
             raise forms.ValidationError(error.message, code=error.code) from None
 
+    def clean_min_volume(self):
+        from zhiwang.analytics.index import validate_min_volume
+        from zhiwang.core.errors import ServiceError
+
+        try:
+            return validate_min_volume(self.cleaned_data["min_volume"])
+        except ServiceError as error:
+            raise forms.ValidationError(error.message, code=error.code) from None
+
 
 @admin.register(IndexFormula)
 class IndexFormulaAdmin(admin.ModelAdmin):
-    """The governance index formula (docs/analytics.md): weights over indicator names, list sizes."""
+    """The governance index formula (docs/analytics.md): weights over indicator names, list sizes,
+    the minimum of tickets to rank."""
 
     form = IndexFormulaForm
-    list_display = ("name", "weights", "red_count", "black_count", "black_below", "is_active", "updated_at")
+    list_display = (
+        "name",
+        "weights",
+        "red_count",
+        "black_count",
+        "black_below",
+        "min_volume",
+        "is_active",
+        "updated_at",
+    )
     list_filter = ("is_active",)
 
 
 @admin.register(GovernanceIndex)
 class GovernanceIndexAdmin(admin.ModelAdmin):
-    list_display = ("month", "division", "level", "score", "rank", "standing")
+    list_display = ("month", "division", "level", "score", "rank", "standing", "volume")
     list_filter = ("level", "standing", "month")
     readonly_fields = ("values",)
 

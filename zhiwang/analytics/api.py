@@ -11,7 +11,7 @@ from datetime import date
 from ninja import Query, Router, Schema, Status
 
 from zhiwang.analytics import selectors, services
-from zhiwang.analytics.index import shown_formula
+from zhiwang.analytics.index import list_lengths, shown_formula
 from zhiwang.core.pagination import LimitOffsetPagination, paginate
 
 router = Router(tags=["analytics"])
@@ -282,8 +282,27 @@ def unsubscribe(request, subscription_id: int):
     return Status(204, None)
 
 
+def _unranked_note(row) -> str | None:
+    """Why a row has no rank, in the caller's language (``None`` when ranked)."""
+    from django.utils.translation import gettext as _
+
+    reason = row.unranked_reason
+    if reason is None:
+        return None
+    if reason == "too_few_tickets":
+        return _("Too few tickets to rank: %(n)s (at least %(min)s)") % {
+            "n": "—" if row.volume is None else row.volume,
+            "min": row.min_volume,
+        }
+    return _("No indicator value this month")
+
+
 @router.get("/index", summary="Governance index of a month and level, ranked, with the formula")
 def governance_index(request, level: str = "subdistrict", month: str = ""):
+    """Ranked rows first (by rank), then the rows not ranked: ``ranked`` false with
+    ``unranked_reason`` ``too_few_tickets`` (scored on fewer tickets due to close than the
+    formula's ``min_volume``; on neither list) or ``no_score``. ``lists`` says how many places
+    each list holds against its size (``longer_by_ties``: equal scores at the cut)."""
     from django.utils.translation import gettext as _
 
     from zhiwang.core.errors import ServiceError
@@ -304,8 +323,10 @@ def governance_index(request, level: str = "subdistrict", month: str = ""):
             "red_count": formula["red_count"],
             "black_count": formula["black_count"],
             "black_below": formula["black_below"],
+            "min_volume": formula["min_volume"],
             "computed": formula["computed"],
         },
+        "lists": list_lengths(rows, formula),
         # each indicator's name in the caller's language (``values`` and ``weights`` key on codes)
         "labels": {code: str(label) for code, label in formula["labels"].items()},
         "rows": [
@@ -316,6 +337,11 @@ def governance_index(request, level: str = "subdistrict", month: str = ""):
                 "rank": r.rank,
                 "standing": r.standing,
                 "values": r.values,
+                # tickets due to close that month (null on rows computed before it was kept)
+                "volume": r.volume,
+                "ranked": r.ranked,
+                "unranked_reason": r.unranked_reason,
+                "unranked_note": _unranked_note(r),
             }
             for r in rows
         ],

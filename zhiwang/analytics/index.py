@@ -9,7 +9,10 @@ rework rate turned around (v = 1 − rework rate) so that higher is always bette
 from other modules (``dispute_success_rate``: mediated successfully ÷ closed, over the dispute
 cases received that month, as ``disputes.selectors.dispute_indicators``) are computed only when
 their weight is above 0; their default weight is 0, so they change nothing until set. A division with
-no indicator value that month gets no score and no rank. Ranks are competition ranks (equal
+no indicator value that month gets no score and no rank. A division with fewer than the formula's
+``min_volume`` tickets due to close that month (``VOLUME_INDICATOR``'s denominator, kept on the row
+as ``volume``) is scored but not ranked, and is on neither list: one or two tickets are no
+evidence of a well- or badly-run place. Among the rest, ranks are competition ranks (equal
 scores share a rank: 1, 1, 3). Within each level anybody below ``black_below`` is on the black
 list (never on the red list); of the rest the best ``red_count`` ranks are on the red list and
 the worst ``black_count`` ranks on the black list (red first where the two overlap). Each row keeps a copy
@@ -132,6 +135,11 @@ def formula_display_name(name: str) -> str:
 
 #: Terms of other modules: computed only when weighted (default weight 0, see models.default_weights).
 OPTIONAL = frozenset({"dispute_success_rate"})
+#: The indicator whose denominator is a division's volume for ``IndexFormula.min_volume``: the
+#: tickets due to close in the month (deadline in it; merged, rejected, suspended and transferred
+#: ones left out), one count per ticket, the month's assessed workload and the heaviest default
+#: weight; computed even when the formula does not weigh it.
+VOLUME_INDICATOR = "on_time_closure_rate"
 INVERTED = frozenset({"rework_rate"})
 LEVELS = (DivisionLevel.SUBDISTRICT, DivisionLevel.COMMUNITY)
 _SYSTEM = SimpleNamespace(
@@ -194,6 +202,34 @@ def validate_weights(weights) -> dict[str, float]:
     return out
 
 
+#: The fewest tickets a formula may ask for: a bound against typing errors, not a recommendation
+#: (a minimum above every place's tickets ranks nobody).
+MAX_MIN_VOLUME = 10_000
+
+
+def validate_min_volume(value) -> int:
+    """The minimum volume as an ``int``, or ``ServiceError`` ``analytics.min_volume_invalid``.
+
+    A whole number of tickets from 0 (rank every place that has a score) to ``MAX_MIN_VOLUME``;
+    not a boolean, a fraction or text that is not a whole number.
+    """
+    number = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and value.strip().isdigit():
+        number = int(value.strip())
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    if number is None or not 0 <= number <= MAX_MIN_VOLUME:
+        raise ServiceError(
+            "analytics.min_volume_invalid",
+            _("The minimum number of tickets to rank must be a whole number from 0 to %(max)s.")
+            % {"max": MAX_MIN_VOLUME},
+            field="min_volume",
+        )
+    return number
+
+
 def score(values: dict[str, float | None], weights: dict[str, float]) -> float | None:
     """100 × the weighted mean of the values present (rework inverted); ``None`` without any."""
     total = weight_sum = 0.0
@@ -217,6 +253,7 @@ def formula_snapshot(formula: IndexFormula, weights: dict[str, float] | None = N
         "red_count": formula.red_count,
         "black_count": formula.black_count,
         "black_below": formula.black_below,
+        "min_volume": formula.min_volume,
     }
 
 
@@ -241,7 +278,34 @@ def shown_formula(rows) -> dict:
         for code, weight in (shown.get("weights") or {}).items()
     ]
     shown["labels"] = indicator_labels()
+    # rows scored before the minimum existed were ranked without one
+    shown["min_volume"] = int(shown.get("min_volume") or 0)
     return shown
+
+
+def list_lengths(rows, formula: dict) -> dict[str, dict]:
+    """How many places each list holds against its size, for the page and the API.
+
+    ``{"red": {"size", "listed", "longer_by_ties"}, "black": {..., "below_bar"}}``: ``listed``
+    counts the rows with that standing; ``longer_by_ties`` is true when equal scores at the cut
+    put more places on the list than its size (competition ranks, no hidden tie-breaker). On the
+    black list, places there for a score under ``black_below`` (``below_bar``) are not a tie.
+    """
+    red = sum(1 for r in rows if r.standing == Standing.RED)
+    black = [r for r in rows if r.standing == Standing.BLACK]
+    bar = formula.get("black_below")
+    below_bar = sum(1 for r in black if bar is not None and r.score is not None and r.score < bar)
+    red_count = int(formula.get("red_count") or 0)
+    black_count = int(formula.get("black_count") or 0)
+    return {
+        "red": {"size": red_count, "listed": red, "longer_by_ties": red > red_count},
+        "black": {
+            "size": black_count,
+            "listed": len(black),
+            "below_bar": below_bar,
+            "longer_by_ties": len(black) - below_bar > black_count,
+        },
+    }
 
 
 def standings(
@@ -313,23 +377,38 @@ def governance_index_compute(
     list(IndexFormula.objects.select_for_update().order_by("pk").values_list("pk", flat=True))
     formula = formula or active_formula(create=True)
     weights = validate_weights(formula.weights)
+    formula.min_volume = validate_min_volume(formula.min_volume)
     snapshot = formula_snapshot(formula, weights)
     start, end = month_bounds(month)
     written = 0
     for level in LEVELS:
         values: dict[int, dict[str, float | None]] = {}
+        volume: dict[int, int] = {}
         for name in weights:
             if name in OPTIONAL and not weights[name]:
                 continue
             for key, result in INDEX_INDICATORS[name](user=_SYSTEM, start=start, end=end, by=level).items():
                 if key is not None:
                     values.setdefault(key, {})[name] = result.value
+                    if name == VOLUME_INDICATOR:
+                        volume[key] = result.denominator
+        if VOLUME_INDICATOR not in weights:
+            volume = {
+                key: result.denominator
+                for key, result in INDEX_INDICATORS[VOLUME_INDICATOR](
+                    user=_SYSTEM, start=start, end=end, by=level
+                ).items()
+                if key is not None
+            }
         divisions = list(Division.objects.filter(level=level, pk__in=values).values_list("pk", flat=True))
         scored = sorted(
             ((score(values[pk], weights), pk) for pk in divisions),
             key=lambda pair: (pair[0] is None, -(pair[0] or 0), pair[1]),
         )
-        placed = standings(scored, formula)
+        # too few tickets: scored and shown, but neither ranked nor listed (the others close the gap)
+        few = {pk for s, pk in scored if s is not None and volume.get(pk, 0) < formula.min_volume}
+        placed = standings([pair for pair in scored if pair[1] not in few], formula)
+        placed.update({pk: (None, Standing.NONE) for pk in few})
         GovernanceIndex.objects.filter(month=month, level=level).delete()
         rows = [
             GovernanceIndex(
@@ -342,6 +421,7 @@ def governance_index_compute(
                 rank=placed[pk][0],
                 standing=placed[pk][1],
                 values={k: (round(v, 4) if v is not None else None) for k, v in values[pk].items()},
+                volume=volume.get(pk, 0),
             )
             for s, pk in scored
         ]

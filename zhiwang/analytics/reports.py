@@ -113,7 +113,8 @@ INDEX_LEVEL_ORDER = ("subdistrict", "community")
 
 def _index_rows(rows) -> list:
     """The index rows by month, level (subdistricts, then communities), rank within the level
-    (unranked last), code: each level's ranks are its own, as on the index page."""
+    (unranked last: too few tickets by score, then no score), code: each level's ranks are its
+    own, as on the index page."""
     return sorted(
         rows,
         key=lambda r: (
@@ -121,9 +122,21 @@ def _index_rows(rows) -> list:
             INDEX_LEVEL_ORDER.index(r.level) if r.level in INDEX_LEVEL_ORDER else len(INDEX_LEVEL_ORDER),
             r.rank is None,
             r.rank or 0,
+            r.score is None,
+            -(r.score or 0),
             r.division.code,
         ),
     )
+
+
+def _index_rank(row):
+    """The rank cell: the rank, or why there is none (a place scored on too few tickets)."""
+    if row.unranked_reason == "too_few_tickets":
+        return _("Not ranked (too few tickets: %(n)s, at least %(min)s)") % {
+            "n": "—" if row.volume is None else row.volume,
+            "min": row.min_volume,
+        }
+    return row.rank
 
 
 def _level_name(level: str) -> str:
@@ -137,6 +150,10 @@ def _index_note() -> str:
         (
             _("Ranks are within each level, among all the city's divisions of that level."),
             _("Equal scores share a rank and a standing."),
+            _(
+                "A place with fewer tickets due to close in the month than the formula's minimum is "
+                "scored but not ranked, and is on neither list."
+            ),
         )
     )
 
@@ -324,7 +341,9 @@ def build_xlsx(report: Report, figures: dict) -> bytes:
         sheet.add_chart(bar, "D2")
 
     index = wb.create_sheet(_("Governance index")[:31])
-    index.append([_("Month"), _("Level"), _("Place"), _("Score"), _("Rank"), _("Standing")])
+    index.append(
+        [_("Month"), _("Level"), _("Place"), _("Score"), _("Rank"), _("Standing"), _("Tickets due to close")]
+    )
     for row in figures["index"]:
         index.append(
             [
@@ -332,8 +351,9 @@ def build_xlsx(report: Report, figures: dict) -> bytes:
                 _level_name(row.level),
                 row.division.name,
                 row.score,
-                row.rank,
+                _index_rank(row),
                 row.get_standing_display(),
+                row.volume,
             ]
         )
     if figures["index"]:
@@ -492,7 +512,7 @@ def build_pdf(report: Report, figures: dict) -> bytes:
                 _level_name(r.level),
                 r.division.name,
                 fmt(r.score),
-                fmt(r.rank),
+                fmt(r.rank) if r.unranked_reason != "too_few_tickets" else _index_rank(r),
                 str(r.get_standing_display()),
             ]
             for r in figures["index"][:80]

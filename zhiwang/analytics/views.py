@@ -239,7 +239,7 @@ def alert_subscribe(request):
 
 @_analyst
 def index(request):
-    from zhiwang.analytics.index import shown_formula
+    from zhiwang.analytics.index import list_lengths, shown_formula
 
     level = request.GET.get("level", "subdistrict")
     month_text = request.GET.get("month", "")
@@ -254,14 +254,19 @@ def index(request):
         messages.error(request, error.message)
         level = "subdistrict"
         rows, month = selectors.index_list(user=request.user, level=level, month=month)
+    formula = shown_formula(rows)
     return render(
         request,
         "analytics/index.html",
         {
             "rows": rows,
+            # the ranking, and apart from it the places not ranked (too few tickets, no score)
+            "ranked": [r for r in rows if r.ranked],
+            "unranked": [r for r in rows if not r.ranked],
+            "lists": list_lengths(rows, formula),
             "month": month,
             "level": level,
-            "formula": shown_formula(rows),
+            "formula": formula,
             "months": selectors.index_months(user=request.user),
         },
     )

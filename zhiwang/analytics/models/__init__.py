@@ -31,6 +31,7 @@ from zhiwang.analytics.models.index import (
     GovernanceIndexQuerySet,
     IndexFormula,
     Standing,
+    UnrankedReason,
     default_weights,
 )
 from zhiwang.analytics.models.reports import Report, ReportQuerySet, ReportStatus
@@ -78,5 +79,6 @@ __all__ = [
     "RollupUnit",
     "Standing",
     "TicketTrack",
+    "UnrankedReason",
     "default_weights",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from django.db.models import F
 from django.utils.translation import gettext as _
 
 from zhiwang.analytics.selectors.place import require_analyst
@@ -25,6 +26,9 @@ def index_months(*, user) -> list[date]:
 def index_list(*, user, level: str = "subdistrict", month: date | None = None):
     """The index of one month (default: the latest) and level, ranked, within the jurisdiction.
 
+    Ranked rows come first, by rank; the rows without a rank follow (``unranked_reason``: too
+    few tickets, by score; no score).
+
     ``level`` is one the index is computed for (``analytics.index.LEVELS``), else
     ``analytics.level_unknown`` (400).
     """
@@ -43,6 +47,10 @@ def index_list(*, user, level: str = "subdistrict", month: date | None = None):
         month = qs.order_by("-month").values_list("month", flat=True).first()
     if month is None:
         return [], None
+    # ranked first by rank; then those not ranked (too few tickets: best score first; no score
+    # last), the same on SQLite and PostgreSQL (which otherwise put NULL ranks first and last)
     return list(
-        qs.filter(month=month.replace(day=1)).select_related("division").order_by("rank", "division__code")
+        qs.filter(month=month.replace(day=1))
+        .select_related("division")
+        .order_by(F("rank").asc(nulls_last=True), F("score").desc(nulls_last=True), "division__code")
     ), month

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from tqdm import tqdm
 
-from zhiwang.analytics.index import governance_index_compute
+from zhiwang.analytics.index import active_formula, governance_index_compute, validate_min_volume
 from zhiwang.analytics.indicator_figures import indicator_figures_compute, months_with_timeline
 from zhiwang.analytics.models import GovernanceIndex
 from zhiwang.core.errors import ServiceError
@@ -33,11 +33,33 @@ class Command(BaseCommand):
         parser.add_argument(
             "--figures-only", action="store_true", help="Only the indicator figures, not the index."
         )
+        parser.add_argument(
+            "--min-volume",
+            type=int,
+            default=None,
+            help=(
+                "Set the active formula's minimum tickets due to close for a place to be ranked before "
+                "computing (the demo's thin history: 1; a city's default is 5)."
+            ),
+        )
         parser.add_argument("--no-progress", action="store_true")
 
-    def handle(self, *args, month="", past=False, figures_only=False, no_progress=False, **options):
+    def handle(
+        self, *args, month="", past=False, figures_only=False, no_progress=False, min_volume=None, **options
+    ):
         if month and past:
             raise CommandError("give --month or --past, not both")
+        if min_volume is not None:
+            try:
+                minimum = validate_min_volume(min_volume)
+            except ServiceError as error:
+                raise CommandError(f"--min-volume: {error.message}") from None
+            formula = active_formula(create=True)
+            formula.min_volume = minimum
+            formula.save(update_fields=["min_volume", "updated_at"])
+            self.stdout.write(
+                f"formula {formula.name}: places need {minimum} tickets due to close to be ranked"
+            )
         if past:
             chosen = months_with_timeline(before=timezone.localdate())
         elif month:

@@ -44,6 +44,48 @@ def test_leader_dashboard_and_alerts(page, building, tmp_path):  # noqa: F811
     assert "status=open" in page.url
     shot(page, tmp_path, "tickets-behind")
 
+    # the indicators page from the dashboard's hint (the same place), marked in the sub-navigation
+    page.goto(f"{base}/analytics/")
+    page.locator("[data-testid=indicators-link]").click()
+    page.wait_for_url("**/analytics/indicators/**")
+    assert page.locator(".subnav a[aria-current=page]").get_attribute("href") == "/analytics/indicators/"
+    # a phone: wide tables scroll inside themselves, the page does not scroll sideways (English
+    # words are the wider; the indicators of last month, stored, fill the widest table)
+    from zhiwang.analytics.indicator_figures import FIGURE_INDICATORS
+    from zhiwang.analytics.models import IndicatorFigure
+    from zhiwang.geo.models import Division
+
+    last = (timezone.localdate().replace(day=1) - timedelta(days=1)).replace(day=1)
+    places = [("city", None)] + [
+        ("district", pk) for pk in Division.objects.filter(level="district").values_list("pk", flat=True)
+    ]
+    IndicatorFigure.objects.bulk_create(
+        IndicatorFigure(month=last, group=group, key=key, indicator=name, numerator=3, denominator=4)
+        for group, key in places
+        for name in FIGURE_INDICATORS
+    )
+    page.context.add_cookies([{"name": "django_language", "value": "en", "url": base}])
+    page.set_viewport_size({"width": 390, "height": 800})
+    for path in (
+        f"/analytics/indicators/?period={last:%Y-%m}",
+        "/analytics/",
+        "/analytics/index/",
+        "/analytics/alerts/",
+    ):
+        page.goto(f"{base}{path}")
+        page.wait_for_load_state()
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        # on failure, say which boxes stick out
+        wide = page.evaluate(
+            "[...document.querySelectorAll('main table, main .card, main section')]"
+            ".filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)"
+            ".map(e => e.tagName + '.' + e.className + ':' + Math.round(e.getBoundingClientRect().right))"
+        )
+        assert overflow <= 1, (path, overflow, wide)
+    shot(page, tmp_path, "phone")
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.context.add_cookies([{"name": "django_language", "value": "zh-hans", "url": base}])
+
     page.goto(f"{base}/analytics/alerts/")
     row = page.locator(f"[data-testid=alert-{alert.pk}]")
     assert "测试地址" in row.inner_text()

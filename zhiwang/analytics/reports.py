@@ -102,7 +102,7 @@ def _on_time_note() -> str:
         "Of the tickets closed in this period (closed after the follow-up or answered directly), "
         "the share closed on time; a direct answer or a ticket without a deadline counts as on "
         "time. Not the assessed on-time closure rate (replied by the deadline ÷ due to close), "
-        "which the governance index shows."
+        "which the governance index and the indicators page show."
     )
     return f"{label}: {definition}"
 

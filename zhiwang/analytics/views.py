@@ -139,7 +139,8 @@ def alerts(request):
         if one:  # a notification's link: that alert whatever its status (none outside the jurisdiction)
             status = kind = division = ""
             rows = selectors.alert_list(user=request.user, status="").filter(
-                pk=int(one) if one.isascii() and one.isdigit() and len(one) < 19 else 0
+                # full-width digits (a Chinese input method's) read as the ticket list reads them
+                pk=int(one) if one.isdecimal() and len(one) < 19 else 0
             )
         else:
             rows = selectors.alert_list(user=request.user, status=status, kind=kind, division=division)
@@ -288,6 +289,14 @@ def _figure_periods(months: list[date]) -> list[dict]:
     return quarters + singles
 
 
+def _with_chosen(periods: list[dict], period: str) -> list[dict]:
+    """The menu with the period shown on the page in it (a valid period without figures, e.g. one
+    typed in the address, would otherwise show the menu's first choice: "Show" would switch)."""
+    if period and not any(p["value"] == period for p in periods):
+        return [{"value": period, "label": period}, *periods]
+    return periods
+
+
 @_analyst
 def indicators(request):
     """考核指标: the stored monthly indicators of a place (month or quarter), its child divisions
@@ -362,7 +371,7 @@ def indicators(request):
             "ancestors": list(reversed(ancestors)),
             "errors": errors,
             "period": period,
-            "periods": _figure_periods(fig.figure_months(user=request.user)),
+            "periods": _with_chosen(_figure_periods(fig.figure_months(user=request.user)), period),
             "result": result,
             "missing": [m for m in expected if m not in result["computed"]],
             "columns": columns,

@@ -199,5 +199,7 @@ def sort_rows(rows: list[FigureRow], indicator: str, descending: bool) -> list[F
     for r in rows:
         figure = r.figures.get(indicator)
         (with_value if figure is not None and figure.value is not None else without).append(r)
-    with_value.sort(key=lambda r: (r.figures[indicator].value, r.code), reverse=descending)
+    # ties keep the code order in either direction (a stable sort by code, then by value)
+    with_value.sort(key=lambda r: r.code)
+    with_value.sort(key=lambda r: r.figures[indicator].value, reverse=descending)
     return with_value + without

@@ -11,20 +11,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from tests.analytics.test_alert_membership import clone
+from tests.migrating import migrate_to, migrate_to_latest
 
 BEFORE = [("analytics", "0007_alert_resolved")]
 AFTER = [("analytics", "0008_alert_tickets")]
-
-
-def _migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
 
 
 @pytest.mark.django_db(transaction=True)
@@ -35,7 +28,7 @@ def test_the_migration_moves_the_ids_alerts_kept(city_restored, make_ticket):
     ids = sorted([first.pk, *clone(first, 229, "m")])
     other = make_ticket(external_id="m-1")
     gone = max(ids + [other.pk]) + 10_000
-    apps = _migrate(BEFORE)
+    apps = migrate_to(BEFORE)
     try:
         OldAlert = apps.get_model("analytics", "Alert")
         now = timezone.now()
@@ -45,7 +38,7 @@ def test_the_migration_moves_the_ids_alerts_kept(city_restored, make_ticket):
             kind="topic_cluster", key="topic:m", ticket_ids=[other.pk, other.pk, gone, "x"], **common
         )
         empty = OldAlert.objects.create(kind="surge", key="surge:m", ticket_ids=[], **common)
-        apps = _migrate(AFTER)
+        apps = migrate_to(AFTER)
         Membership = apps.get_model("analytics", "AlertTicket")
 
         def members(alert):
@@ -54,9 +47,9 @@ def test_the_migration_moves_the_ids_alerts_kept(city_restored, make_ticket):
         assert members(big) == ids and len(ids) == 230
         assert members(odd) == [other.pk]
         assert members(empty) == []
-        apps = _migrate(BEFORE)  # backwards: the list again, every id
+        apps = migrate_to(BEFORE)  # backwards: the list again, every id
         OldAlert = apps.get_model("analytics", "Alert")
         assert OldAlert.objects.get(pk=big.pk).ticket_ids == ids
         assert OldAlert.objects.get(pk=odd.pk).ticket_ids == [other.pk]
     finally:
-        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+        migrate_to_latest()

@@ -11,22 +11,16 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+
+from tests.migrating import migrate_to, migrate_to_latest
 
 BEFORE = [("analytics", "0009_indicator_figures")]
 AFTER = [("analytics", "0010_index_min_volume")]
 
 
-def _migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
 @pytest.mark.django_db(transaction=True)
 def test_past_months_keep_ranking_without_a_minimum(city_restored):
-    apps = _migrate(BEFORE)
+    apps = migrate_to(BEFORE)
     try:
         Division = apps.get_model("geo", "Division")
         first, second = Division.objects.filter(level="subdistrict").order_by("code")[:2]
@@ -47,13 +41,13 @@ def test_past_months_keep_ranking_without_a_minimum(city_restored):
         bare = OldIndex.objects.create(
             month=date(2026, 9, 1), division_id=second.pk, level="subdistrict", score=50.0, rank=2
         )
-        apps = _migrate(AFTER)
+        apps = migrate_to(AFTER)
         Formula = apps.get_model("analytics", "IndexFormula")
         Index = apps.get_model("analytics", "GovernanceIndex")
         assert Formula.objects.get(pk=formula.pk).min_volume == 5
         row = Index.objects.get(pk=scored.pk)
         assert row.formula_used == {**kept, "min_volume": 0} and row.rank == 1 and row.volume is None
         assert Index.objects.get(pk=bare.pk).formula_used == {}
-        _migrate(BEFORE)  # backwards: the columns go
+        migrate_to(BEFORE)  # backwards: the columns go
     finally:
-        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+        migrate_to_latest()

@@ -5,23 +5,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
+
+from tests.migrating import migrate_to, migrate_to_latest
 
 BEFORE = [("classifier", "0002_threshold_range")]
 AFTER = [("classifier", "0003_activation_history")]
 
 
-def _migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
 @pytest.mark.django_db(transaction=True)
 def test_existing_models_get_their_history_and_their_origins():
-    apps = _migrate(BEFORE)
+    apps = migrate_to(BEFORE)
     try:
         Model = apps.get_model("classifier", "ClassifierModel")
         now = timezone.now()
@@ -47,7 +41,7 @@ def test_existing_models_get_their_history_and_their_origins():
         model(2, "retired", "基于 210 条已标注工单重新训练", now - timedelta(days=5), now - timedelta(days=1))
         model(3, "active", "Rolled back", now - timedelta(days=1))
         model(4, "candidate", "试用：人工备注")
-        apps = _migrate(AFTER)
+        apps = migrate_to(AFTER)
         Model = apps.get_model("classifier", "ClassifierModel")
         Activation = apps.get_model("classifier", "ModelActivation")
         by_version = {m.version: m for m in Model.objects.all()}
@@ -66,4 +60,4 @@ def test_existing_models_get_their_history_and_their_origins():
         assert chain[2].previous.model.version == 1 and chain[2].ended_by == "replaced"
         assert chain[1].previous is None
     finally:
-        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+        migrate_to_latest()

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 from django.utils import timezone, translation
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 
 from zhiwang.analytics import index as idx
 from zhiwang.analytics.admin import IndexFormulaForm
@@ -273,12 +273,14 @@ def test_the_page_shows_the_unranked_apart_and_last(six, city_leader, client, la
     assert _translated(language, TOO_FEW, n=1, min=5) in apart
     assert 'data-reason="too_few_tickets"' in apart
     # the rule is stated with the formula
-    rule = _translated(
-        language,
-        "Only a place with at least %(min)s tickets due to close in the month is ranked; with fewer "
-        "it is scored but not ranked, and is on neither list.",
-        min=5,
-    )
+    with translation.override(language):
+        rule = ngettext(
+            "Only a place with at least %(min)s ticket due to close in the month is ranked; with none "
+            "it is scored but not ranked, and is on neither list.",
+            "Only a place with at least %(min)s tickets due to close in the month is ranked; with fewer "
+            "it is scored but not ranked, and is on neither list.",
+            5,
+        ) % {"min": 5}
     assert rule in page
     assert 'data-testid="ties"' not in page  # no tie at either cut
     if language == "en":

@@ -29,7 +29,9 @@ run_pg() {
     $BIN/pytest -q -p no:cacheprovider --durations=15 -m "not browser"
 }
 pg_log="$(mktemp)"
-trap 'rm -f "$pg_log"' EXIT
+# a cancelled run (Ctrl-C, CI timeout) stops the background PostgreSQL run too
+trap 'rm -f "$pg_log"; if [ -n "${pg_pid:-}" ]; then pkill -P "$pg_pid" 2>/dev/null; kill "$pg_pid" 2>/dev/null; fi; true' EXIT
+trap 'exit 130' INT TERM
 pg_pid=""
 if [ "$pg_state" = run ] && [ -z "${ZHIWANG_TEST_SERIAL:-}" ] && [ "$(nproc 2>/dev/null || echo 1)" -ge 2 ]; then
   echo "(the PostgreSQL run starts now in the background; its output follows the SQLite run)"

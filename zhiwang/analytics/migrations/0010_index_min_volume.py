@@ -11,16 +11,17 @@ from django.db import migrations, models
 
 def snapshots_say_no_minimum(apps, schema_editor):
     GovernanceIndex = apps.get_model("analytics", "GovernanceIndex")
+    rows = GovernanceIndex.objects.using(schema_editor.connection.alias)
     changed = []
-    for row in GovernanceIndex.objects.exclude(formula_used={}).only("pk", "formula_used").iterator():
+    for row in rows.exclude(formula_used={}).only("pk", "formula_used").iterator():
         if isinstance(row.formula_used, dict) and "min_volume" not in row.formula_used:
             row.formula_used = {**row.formula_used, "min_volume": 0}
             changed.append(row)
         if len(changed) >= 1000:
-            GovernanceIndex.objects.bulk_update(changed, ["formula_used"])
+            rows.bulk_update(changed, ["formula_used"])
             changed = []
     if changed:
-        GovernanceIndex.objects.bulk_update(changed, ["formula_used"])
+        rows.bulk_update(changed, ["formula_used"])
 
 
 class Migration(migrations.Migration):

@@ -144,6 +144,44 @@ def test_ties_at_the_cut_keep_competition_ranks_and_say_the_list_is_longer(monke
     assert lists["black"]["longer_by_ties"] is False
 
 
+def _listed(scores, **formula):
+    """``list_lengths`` of the rows ``standings`` places for ``scores`` (best first)."""
+    formula = IndexFormula(name="f", weights={"on_time_closure_rate": 1}, **formula)
+    placed = idx.standings([(s, pk) for pk, s in enumerate(scores, start=1)], formula)
+    rows = [
+        SimpleNamespace(score=s, rank=placed[pk][0], standing=placed[pk][1])
+        for pk, s in enumerate(scores, start=1)
+    ]
+    return rows, list_lengths(rows, idx.formula_snapshot(formula))
+
+
+def test_a_tie_at_the_black_cut_is_reported_beside_a_score_below_the_bar():
+    """Review finding 6: the 50 is among the three worst ranks, so it is there by rank as well as
+    by the bar; the three tied 80s at the cut make the list 4 long, and that is a tie."""
+    rows, lists = _listed(
+        [99, 98, 97, 96, 95, 94, 80, 80, 80, 50], red_count=3, black_count=3, black_below=60
+    )
+    assert sorted((r.score, r.rank) for r in rows if r.standing == "black") == [
+        (50, 10),
+        (80, 7),
+        (80, 7),
+        (80, 7),
+    ]
+    assert lists["black"] == {"size": 3, "listed": 4, "below_bar": 0, "longer_by_ties": True}
+
+
+def test_places_above_the_cut_are_black_for_the_bar_alone_and_are_no_tie():
+    rows, lists = _listed([90, 85, 55, 50, 40], red_count=1, black_count=1, black_below=60)
+    assert [r.standing for r in rows] == ["red", "", "black", "black", "black"]
+    assert lists["black"] == {"size": 1, "listed": 3, "below_bar": 2, "longer_by_ties": False}
+    # a tie at the cut beside places below the bar above it
+    _rows, lists = _listed([90, 55, 40, 40], red_count=1, black_count=1, black_below=60)
+    assert lists["black"] == {"size": 1, "listed": 3, "below_bar": 1, "longer_by_ties": True}
+    # no black count: every black place is there for the bar
+    _rows, lists = _listed([90, 55, 40], red_count=1, black_count=0, black_below=60)
+    assert lists["black"] == {"size": 0, "listed": 2, "below_bar": 2, "longer_by_ties": False}
+
+
 # --- the formula kept with each month --------------------------------------------------------
 
 

@@ -71,7 +71,9 @@ def two_months(db):
         assert not result.failures
 
 
-def test_stored_figures_equal_the_live_indicator_table(history):
+def test_stored_figures_equal_the_live_indicator_table(history, frozen_now):
+    # the figures are counted as of the computation's moment: the live table at the same moment
+    frozen_now(MONTH_ENDED)
     written = indicator_figures_compute(month=NOVEMBER, now=MONTH_ENDED)
     stored = _stored(NOVEMBER)
     assert written == len(stored) > 0
@@ -115,7 +117,8 @@ def test_a_month_not_ended_is_refused(db):
         call_command("analytics_index", "--month", "2999-01", "--figures-only", "--no-progress")
 
 
-def test_a_run_of_months_is_the_sum_of_its_months_and_equals_live(two_months, city_leader):
+def test_a_run_of_months_is_the_sum_of_its_months_and_equals_live(two_months, city_leader, frozen_now):
+    frozen_now(MONTH_ENDED)  # counted as of then, as the live figures below
     for month in (OCTOBER, NOVEMBER):
         indicator_figures_compute(month=month, now=MONTH_ENDED)
     october, november = _stored(OCTOBER), _stored(NOVEMBER)
@@ -173,8 +176,21 @@ def test_the_command_computes_index_and_figures_with_progress(history, monkeypat
     )
     out = StringIO()
     call_command("analytics_index", "--past", "--figures-only", "--no-progress", stdout=out)
-    assert calls == [NOVEMBER, NOVEMBER, date(2026, 12, 1)]
+    # review finding 3: a month with stored figures keeps them (--past fills gaps)
+    assert calls == [NOVEMBER, date(2026, 12, 1)]
+    assert "indicator figures 2026-11: kept (already computed)" in out.getvalue()
     assert "indicator figures 2026-12" in out.getvalue()
+    kept = set(IndicatorFigure.objects.values_list("pk", flat=True))
+    call_command("analytics_index", "--past", "--figures-only", "--no-progress", stdout=StringIO())
+    assert calls == [NOVEMBER, date(2026, 12, 1)]  # nothing left to fill
+    assert set(IndicatorFigure.objects.values_list("pk", flat=True)) == kept
+    # --recompute: every month again; --month always recomputes its month
+    call_command("analytics_index", "--past", "--recompute", "--figures-only", "--no-progress", stdout=out)
+    assert calls == [NOVEMBER, date(2026, 12, 1), NOVEMBER, date(2026, 12, 1)]
+    call_command("analytics_index", "--month", "2026-11", "--figures-only", "--no-progress", stdout=out)
+    assert calls[-1] == NOVEMBER and len(calls) == 5
+    with pytest.raises(CommandError, match="--recompute"):
+        call_command("analytics_index", "--month", "2026-11", "--recompute", "--no-progress")
 
 
 def test_past_months_are_the_months_with_timeline_rows(history):

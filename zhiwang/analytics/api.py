@@ -376,7 +376,9 @@ def indicator_figures(request, month: str = "", months: str = "1", division: str
     """The eight DOMAIN.md indicators (docs/indicators.md) summed over ``months`` whole months
     from ``month`` (``YYYY-MM``; default: the run ending with the latest month computed): the
     place (``division``, default the top of the jurisdiction), its child divisions and the
-    handling units whose own division lies within it (docs/analytics.md, "Stored indicators")."""
+    handling units whose own division lies within it (docs/analytics.md, "Stored indicators").
+    ``preliminary`` (with ``preliminary_months`` and ``preliminary_until``, ``YYYY-MM-DD``) says
+    the figures of some months may still change: computed before the month's settle time."""
     from django.utils.translation import gettext as _
 
     from zhiwang.analytics.indicator_figures import (
@@ -403,6 +405,10 @@ def indicator_figures(request, month: str = "", months: str = "1", division: str
         "month": result["month"].strftime("%Y-%m") if result["month"] else None,
         "months": result["months"],
         "computed": [m.strftime("%Y-%m") for m in result["computed"]],
+        # months computed before their settle time: their figures may still change until then
+        "preliminary": bool(result["preliminary"]),
+        "preliminary_months": [m.strftime("%Y-%m") for m in result["preliminary"]],
+        "preliminary_until": result["preliminary_until"].isoformat() if result["preliminary_until"] else None,
         "indicators": [
             {
                 "code": code,

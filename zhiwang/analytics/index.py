@@ -288,22 +288,37 @@ def list_lengths(rows, formula: dict) -> dict[str, dict]:
 
     ``{"red": {"size", "listed", "longer_by_ties"}, "black": {..., "below_bar"}}``: ``listed``
     counts the rows with that standing; ``longer_by_ties`` is true when equal scores at the cut
-    put more places on the list than its size (competition ranks, no hidden tie-breaker). On the
-    black list, places there for a score under ``black_below`` (``below_bar``) are not a tie.
+    put more places on the list than its size (competition ranks, no hidden tie-breaker).
+
+    The black list is worked out as ``standings`` does: the places ranked at or below the rank of
+    the ``black_count``-th worst score are there by rank (a score under ``black_below`` among them
+    too), and only those are held against the size; ``below_bar`` counts the places there for a
+    score under ``black_below`` alone (ranked above that cut). Rows one standings call placed: one
+    level of one month.
     """
     red = sum(1 for r in rows if r.standing == Standing.RED)
     black = [r for r in rows if r.standing == Standing.BLACK]
     bar = formula.get("black_below")
-    below_bar = sum(1 for r in black if bar is not None and r.score is not None and r.score < bar)
     red_count = int(formula.get("red_count") or 0)
     black_count = int(formula.get("black_count") or 0)
+    ranks = sorted(r.rank for r in rows if r.rank is not None)
+    worst_rank = ranks[max(len(ranks) - black_count, 0)] if ranks and black_count else None
+    by_rank = sum(1 for r in black if worst_rank is not None and r.rank is not None and r.rank >= worst_rank)
+    below_bar = sum(
+        1
+        for r in black
+        if bar is not None
+        and r.score is not None
+        and r.score < bar
+        and (worst_rank is None or r.rank is None or r.rank < worst_rank)
+    )
     return {
         "red": {"size": red_count, "listed": red, "longer_by_ties": red > red_count},
         "black": {
             "size": black_count,
             "listed": len(black),
             "below_bar": below_bar,
-            "longer_by_ties": len(black) - below_bar > black_count,
+            "longer_by_ties": by_rank > black_count,
         },
     }
 

@@ -13,14 +13,27 @@ Each row keeps the numerator and the denominator (for the average handling time:
 working hours and the number of replies), so a quarter is the sum of its months and any
 weighting can be recomputed; the satisfaction rate also keeps its three counts and the weight of
 "basically satisfied" it was computed with (``parts``).
+
+A month's figures are **preliminary** until its settle time (``settle_at``: the month's end plus
+``settle_days()`` calendar days), when every hand-over of the month has had its whole response
+and acceptance window: computed before it, a hand-over of the month's last hours still inside
+its window is left out if unanswered but counted if answered, so the rates read high.
+``computed_at`` is the moment the figures were counted at; the figures are final when the
+month's rows were counted on or after the settle time (``month_finality``). The daily
+``figures_settle`` recomputes, once, every month whose settle time has passed since it was
+computed (and its governance index, when the formula it was scored with is unchanged).
 """
 
 from __future__ import annotations
 
+import logging
+import math
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from django.db import connection, transaction
+from django.db.models import Max, Min
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -29,7 +42,9 @@ from zhiwang.analytics.index import _SYSTEM, INDICATOR_LABELS, month_bounds
 from zhiwang.analytics.models import FigureGroup, IndicatorFigure
 from zhiwang.core.errors import ServiceError
 from zhiwang.tickets import indicators
-from zhiwang.tickets.models import Satisfaction
+from zhiwang.tickets.models import Category, Satisfaction
+
+logger = logging.getLogger(__name__)
 
 #: The eight indicators of DOMAIN.md, in the order the page and the API show them.
 FIGURE_INDICATORS = tuple(indicators.INDICATORS)
@@ -50,6 +65,21 @@ FIGURE_LABELS = {
     **{code: INDICATOR_LABELS[code] for code in FIGURE_INDICATORS if code in INDICATOR_LABELS},
     "average_handling_time": gettext_lazy("Average handling time"),
 }
+#: Indicators counted as of a moment (a window or a deadline must have passed): given the
+#: computation's moment, which is also stored as the rows' ``computed_at``.
+AS_OF = frozenset({"response_rate", "on_time_closure_rate"})
+
+# --- when a month's figures are final --------------------------------------------------------
+
+#: The fewest calendar days after a month's end before its figures are final.
+SETTLE_DAYS_AT_LEAST = 10
+#: The longest run of days without work a deadline may have to cross (the Spring Festival or
+#: National Day week with its weekends: 8 or 9 days).
+LONGEST_DAYS_OFF = 9
+#: Working hours in a working day (the default windows, 9:00-12:00 and 14:00-18:00).
+WORKING_HOURS_PER_DAY = 7
+#: The clock sweep's "not accepted in time" row and a hand-over at 23:59 on the last day: one more day.
+SETTLE_MARGIN_DAYS = 1
 
 #: One line per indicator (docs/indicators.md, shortened), shown beside its name.
 DEFINITIONS = {
@@ -113,7 +143,50 @@ def month_ended_or_refuse(month: date, *, now: datetime | None = None) -> date:
     return month
 
 
-def _results(code: str, *, start, end, by) -> dict:
+def settle_days() -> int:
+    """Calendar days after a month's end by which every hand-over of the month has had its whole
+    response window and acceptance deadline (and the sweep has marked a miss).
+
+    The response window is ``ZHIWANG_RESPONSE_HOURS`` natural hours; the acceptance deadline the
+    longest ``Category.accept_hours`` in working hours (default 2), counted as whole working days
+    after the longest run of days off. The larger of the two, plus a day's margin, and never less
+    than ``SETTLE_DAYS_AT_LEAST`` (10): with the defaults 11 days (2 working hours across a 9-day
+    holiday, plus a day).
+    """
+    response = math.ceil(indicators.response_hours() / 24)
+    longest = Category.objects.aggregate(m=Max("accept_hours"))["m"] or Decimal(2)
+    acceptance = LONGEST_DAYS_OFF + math.ceil(float(longest) / WORKING_HOURS_PER_DAY)
+    return max(SETTLE_DAYS_AT_LEAST, max(response, acceptance) + SETTLE_MARGIN_DAYS)
+
+
+def settle_at(month: date, *, days: int | None = None) -> datetime:
+    """The moment ``month``'s figures become final: its end plus ``settle_days()`` (local midnight)."""
+    return month_bounds(month.replace(day=1))[1] + timedelta(days=settle_days() if days is None else days)
+
+
+def month_finality(months) -> dict[date, tuple[bool, date]]:
+    """``{month: (final, final from)}`` of the ``months`` that have figures: final when the month
+    was counted on or after its settle time; ``final from`` the local day of the settle time (the
+    page's "preliminary until"). One query on the city rows."""
+    months = list(months)
+    if not months:
+        return {}
+    days = settle_days()
+    counted = dict(
+        IndicatorFigure.objects.filter(group=FigureGroup.CITY, month__in=months)
+        .order_by()
+        .values("month")
+        .annotate(first=Min("computed_at"))
+        .values_list("month", "first")
+    )
+    out = {}
+    for month, first in counted.items():
+        settle = settle_at(month, days=days)
+        out[month] = (first >= settle, timezone.localtime(settle).date())
+    return out
+
+
+def _results(code: str, *, start, end, by, as_of: datetime | None = None) -> dict:
     """``{key: (numerator, denominator, parts)}`` of one indicator, grouped ``by``."""
     if code == "satisfaction_rate":
         # the counts behind the rate (one query, as satisfaction_rate itself runs), kept in parts
@@ -133,7 +206,10 @@ def _results(code: str, *, start, end, by) -> dict:
             for key, c in counts.items()
         }
     out = {}
-    for key, result in indicators.INDICATORS[code](user=_SYSTEM, start=start, end=end, by=by).items():
+    moment = {"as_of": as_of} if code in AS_OF and as_of is not None else {}
+    for key, result in indicators.INDICATORS[code](
+        user=_SYSTEM, start=start, end=end, by=by, **moment
+    ).items():
         if code in AVERAGES:
             out[key] = (float(result.total), int(result.count), {})
         else:
@@ -159,16 +235,20 @@ def indicator_figures_compute(
 
     Only a month that has ended (``analytics.month_not_ended``). The queries run before the
     write; the month's old rows are deleted and the new ones inserted in one transaction.
-    ``progress(done, total)`` is called after each indicator × grouping.
+    ``progress(done, total)`` is called after each indicator × grouping. The figures are counted
+    as of ``now`` (default: the present), stored as the rows' ``computed_at``: before the month's
+    ``settle_at`` they are preliminary.
     """
-    month = month_ended_or_refuse(month, now=now)
+    as_of = now or timezone.now()
+    month = month_ended_or_refuse(month, now=as_of)
     start, end = month_bounds(month)
     rows: list[IndicatorFigure] = []
     total = len(GROUPINGS) * len(FIGURE_INDICATORS)
     done = 0
     for group, by in GROUPINGS.items():
         for code in FIGURE_INDICATORS:
-            for key, (numerator, denominator, parts) in _results(code, start=start, end=end, by=by).items():
+            found = _results(code, start=start, end=end, by=by, as_of=as_of)
+            for key, (numerator, denominator, parts) in found.items():
                 if by is not None and key is None:  # tickets without that place column, rows without a unit
                     continue
                 rows.append(
@@ -180,6 +260,7 @@ def indicator_figures_compute(
                         numerator=numerator,
                         denominator=denominator,
                         parts=parts,
+                        computed_at=as_of,
                     )
                 )
             done += 1
@@ -207,3 +288,62 @@ def months_with_timeline(*, before: date) -> list[date]:
         out.append(month)
         month = date(month.year + (month.month == 12), 1 if month.month == 12 else month.month + 1, 1)
     return out
+
+
+def figures_settle(*, now: datetime | None = None) -> list[date]:
+    """Recompute, once and as final, the figures of every month computed before its settle time
+    when that time has passed; returns the months recomputed (the daily task).
+
+    Then the month's governance index, when every row of it was scored before the settle time
+    with one formula that has not changed since (``formula_snapshot`` equal to the month's
+    copy): the index weighs the same response and closure rates, so its preliminary scores share
+    their bias. A formula changed since keeps the month's scores as published (logged). A
+    failure of the index is logged and leaves the final figures.
+    """
+    now = now or timezone.now()
+    days = settle_days()
+    counted = (
+        IndicatorFigure.objects.filter(group=FigureGroup.CITY)
+        .order_by("month")
+        .values("month")
+        .annotate(first=Min("computed_at"))
+        .values_list("month", "first")
+    )
+    settled = []
+    for month, first in counted:
+        settle = settle_at(month, days=days)
+        if not first < settle <= now:
+            continue
+        indicator_figures_compute(month=month, now=now)
+        settled.append(month)
+        try:
+            _index_settle(month, settle=settle, now=now)
+        except Exception:
+            logger.exception("governance index %s: final recompute failed", f"{month:%Y-%m}")
+    return settled
+
+
+def _index_settle(month: date, *, settle: datetime, now: datetime) -> bool:
+    """Recompute ``month``'s governance index as final if it was scored before ``settle`` with a
+    formula that has not changed since; returns whether it did."""
+    from zhiwang.analytics.index import formula_snapshot, governance_index_compute, validate_weights
+    from zhiwang.analytics.models import GovernanceIndex, IndexFormula
+
+    rows = GovernanceIndex.objects.filter(month=month)
+    summary = rows.aggregate(first=Min("computed_at"))
+    if summary["first"] is None or summary["first"] >= settle:
+        return False
+    used = list(rows.order_by().values_list("formula_id", "formula_used").distinct()[:2])
+    formula = IndexFormula.objects.filter(pk=used[0][0]).first() if len(used) == 1 and used[0][0] else None
+    if formula is None:
+        logger.warning("governance index %s: scored with several or deleted formulas, kept", f"{month:%Y-%m}")
+        return False
+    try:
+        unchanged = formula_snapshot(formula, validate_weights(formula.weights)) == used[0][1]
+    except ServiceError:
+        unchanged = False
+    if not unchanged:
+        logger.warning("governance index %s: its formula changed since, scores kept", f"{month:%Y-%m}")
+        return False
+    governance_index_compute(month=month, formula=formula, now=now)
+    return True

@@ -11,7 +11,7 @@ import re
 from datetime import date, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -79,6 +79,26 @@ def _members(alert_ids) -> dict[int, set[int]]:
     return found
 
 
+def _shared(alert_ids, ticket_ids) -> dict[int, int]:
+    """How many of ``ticket_ids`` each of ``alert_ids`` counted, counted in the database (one
+    ``COUNT … GROUP BY alert`` per ``CHUNK`` alerts × ``CHUNK`` tickets): the memberships
+    themselves are never read, however many tickets an alert has."""
+    shared: dict[int, int] = dict.fromkeys(alert_ids, 0)
+    tickets = sorted(set(ticket_ids))
+    for alerts in _chunks(sorted(shared)):
+        for chunk in _chunks(tickets):
+            rows = (
+                AlertTicket.objects.filter(alert_id__in=alerts, ticket_id__in=chunk)
+                .order_by()
+                .values("alert_id")
+                .annotate(n=Count("*"))
+                .values_list("alert_id", "n")
+            )
+            for alert_id, n in rows:
+                shared[alert_id] += n
+    return shared
+
+
 def _write_members(alert: Alert, ticket_ids: list[int], *, new: bool) -> None:
     """Make ``alert``'s membership exactly ``ticket_ids`` (every ticket the finding counted): the
     tickets it no longer counts are deleted and the new ones inserted in bulk; an alert found
@@ -137,14 +157,13 @@ def _open_alert(finding: detectors.Finding) -> Alert | None:
     the same words is another alert, ``_topic_key``)."""
     if finding.kind != AlertKind.TOPIC_CLUSTER or not finding.ticket_ids:
         return Alert.objects.select_for_update().filter(key=finding.key, status=AlertStatus.OPEN).first()
-    mine = set(finding.ticket_ids)
     candidates = list(
         Alert.objects.select_for_update().filter(
             kind=AlertKind.TOPIC_CLUSTER, status=AlertStatus.OPEN, window_end__gt=finding.window_start
         )
     )
-    members = _members([a.pk for a in candidates])
-    best = max(((len(mine & members[a.pk]), -a.pk, a) for a in candidates), default=None, key=lambda t: t[:2])
+    shared = _shared([a.pk for a in candidates], finding.ticket_ids)
+    best = max(((shared[a.pk], -a.pk, a) for a in candidates), default=None, key=lambda t: t[:2])
     return best[2] if best is not None and best[0] > 0 else None
 
 
@@ -163,25 +182,37 @@ def _last_closed(finding: detectors.Finding) -> Alert | None:
     closed = Alert.objects.filter(status__in=(*DECIDED_STATUSES, AlertStatus.RESOLVED))
     if finding.kind != AlertKind.TOPIC_CLUSTER or not finding.ticket_ids:
         return closed.filter(key=finding.key).order_by("-decided_at", "-pk").first()
-    mine = set(finding.ticket_ids)
     candidates = list(
         closed.filter(kind=AlertKind.TOPIC_CLUSTER, window_end__gt=finding.window_start).order_by(
             "-decided_at", "-pk"
         )
     )
-    members = _members([a.pk for a in candidates])
-    return next((a for a in candidates if mine & members[a.pk]), None)
+    shared = _shared([a.pk for a in candidates], finding.ticket_ids)
+    return next((a for a in candidates if shared[a.pk]), None)
 
 
 def _new_evidence(finding: detectors.Finding, closed: Alert) -> bool:
     """Whether ``finding`` holds something the closed alert did not: a ticket it did not count
-    (its whole membership, ``AlertTicket``; a surge: days after its window; a reopened ticket: a
-    further reopening)."""
+    (its whole membership, ``AlertTicket``, compared in the database; a surge: days after its
+    window; a reopened ticket: a further reopening).
+
+    An alert whose membership is smaller than its count (``observed``) knows only part of its
+    tickets: one raised before migration 0008 kept its first 200 ids. As many of the finding's
+    tickets outside its membership as it counted without keeping (``observed`` minus its rows)
+    may be ones it counted, so only more than that is new evidence: the same 300 tickets found
+    again are not, a 301st is, and so is a ticket that takes a kept one's place. An alert raised
+    or updated since keeps all of its tickets, and every ticket outside them is new.
+    """
     if finding.kind == AlertKind.SURGE:
         return finding.window_start >= closed.window_end
     if finding.kind == AlertKind.REPEAT_REOPEN:
         return finding.observed > closed.observed
-    return bool(set(finding.ticket_ids) - _members([closed.pk])[closed.pk])
+    mine = set(finding.ticket_ids)
+    outside = len(mine) - _shared([closed.pk], mine)[closed.pk]
+    if outside <= 0:
+        return False
+    unkept = closed.observed - closed.memberships.count()
+    return outside > max(unkept, 0)
 
 
 @transaction.atomic

@@ -27,7 +27,8 @@ def alerts_detect_task() -> dict[str, int]:
 def governance_index_task() -> int:
     """On the 1st of every month: the governance index of the month that just ended, then the
     stored indicator figures of that month (``indicator_figures``; its own transaction, so a
-    failure there leaves the index computed)."""
+    failure there leaves the index computed). Both are preliminary until the month's settle time
+    (``figures_settle_task`` recomputes them then)."""
     from datetime import timedelta
 
     from django.utils import timezone
@@ -39,6 +40,17 @@ def governance_index_task() -> int:
     written = governance_index_compute(month=last_month)
     indicator_figures_compute(month=last_month)
     return written
+
+
+@db_periodic_task(crontab(hour="4", minute="15"))
+@lock_task("analytics-figures-settle")
+def figures_settle_task() -> int:
+    """Every day: the stored indicator figures of a month computed before its settle time (the
+    1st's preliminary figures) are recomputed once as final after it (``indicator_figures.
+    figures_settle``; with the month's governance index when its formula is unchanged)."""
+    from zhiwang.analytics.indicator_figures import figures_settle
+
+    return len(figures_settle())
 
 
 @db_periodic_task(crontab(minute="*/10"))

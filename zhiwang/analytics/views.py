@@ -256,10 +256,16 @@ def index(request):
         level = "subdistrict"
         rows, month = selectors.index_list(user=request.user, level=level, month=month)
     formula = shown_formula(rows)
+    # a month whose figures are not final yet (hand-overs of its last days may still be answered)
+    # is scored again on its settle day when its formula is unchanged (docs/analytics.md)
+    from zhiwang.analytics.indicator_figures import month_finality
+
+    final, settles = month_finality([month]).get(month, (True, None)) if month else (True, None)
     return render(
         request,
         "analytics/index.html",
         {
+            "preliminary_until": None if final else settles,
             "rows": rows,
             # the ranking, and apart from it the places not ranked (too few tickets, no score)
             "ranked": [r for r in rows if r.ranked],
@@ -374,6 +380,8 @@ def indicators(request):
             "periods": _with_chosen(_figure_periods(fig.figure_months(user=request.user)), period),
             "result": result,
             "missing": [m for m in expected if m not in result["computed"]],
+            # computed before their settle time: may still change (docs/analytics.md, "Stored indicators")
+            "preliminary_months": ", ".join(f"{m:%Y-%m}" for m in result["preliminary"]),
             "columns": columns,
             "sort": sort,
             "dir": "desc" if descending else "asc",

@@ -10,6 +10,7 @@ sum of its months, and every weighting can be recomputed from the stored parts.
 from __future__ import annotations
 
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -39,7 +40,9 @@ class IndicatorFigure(models.Model):
     numerator = models.FloatField(_("numerator"))
     denominator = models.BigIntegerField(_("denominator"))
     parts = models.JSONField(_("parts"), default=dict, blank=True)
-    computed_at = models.DateTimeField(_("computed at"), auto_now=True)
+    #: The moment the figures were counted at (``as_of``), the same on every row of a month: the
+    #: month's figures are final when it is on or after ``indicator_figures.settle_at(month)``.
+    computed_at = models.DateTimeField(_("computed at"), default=timezone.now)
 
     class Meta:
         verbose_name = _("indicator figure")

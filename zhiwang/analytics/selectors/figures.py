@@ -102,8 +102,11 @@ def indicator_figures(*, user, place: Place, month: date | None = None, months: 
     ``place_for``), its child divisions and the units within it.
 
     Returns ``month`` (first), ``months``, ``computed`` (the months of the run that have figures),
+    ``preliminary`` (those of them computed before their settle time, whose figures may still
+    change), ``preliminary_until`` (the day the last of those becomes final, else None),
     ``place`` (a ``FigureRow``), ``children`` and ``units`` (lists of ``FigureRow``, by code).
     """
+    from zhiwang.analytics.indicator_figures import month_finality
     from zhiwang.analytics.models import IndicatorFigure
 
     require_analyst(user)
@@ -121,6 +124,8 @@ def indicator_figures(*, user, place: Place, month: date | None = None, months: 
             "month": None,
             "months": months,
             "computed": [],
+            "preliminary": [],
+            "preliminary_until": None,
             "place": _place_row(place),
             "children": [],
             "units": [],
@@ -152,9 +157,9 @@ def indicator_figures(*, user, place: Place, month: date | None = None, months: 
         summed.setdefault((row["group"], row["key"]), {})[row["indicator"]] = Figure(
             float(row["n"] or 0), int(row["d"] or 0)
         )
-    computed = sorted(
-        set(IndicatorFigure.objects.filter(month__in=run, group="city").values_list("month", flat=True))
-    )
+    finality = month_finality(run)  # the months of the run with figures (city rows)
+    computed = sorted(finality)
+    preliminary = [m for m in computed if not finality[m][0]]
     place_row = _place_row(place)
     place_row.figures = summed.get((division.level, place_row.pk), {})
     child_rows = [
@@ -177,6 +182,8 @@ def indicator_figures(*, user, place: Place, month: date | None = None, months: 
         "month": month,
         "months": months,
         "computed": computed,
+        "preliminary": preliminary,
+        "preliminary_until": max((finality[m][1] for m in preliminary), default=None),
         "place": place_row,
         "children": child_rows,
         "units": unit_rows,

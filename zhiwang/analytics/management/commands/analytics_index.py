@@ -1,5 +1,9 @@
-"""``zhiwang analytics_index [--month YYYY-MM | --past]``: compute (or recompute) a month's governance
-index and its stored indicator figures (docs/analytics.md, §4 and "Stored indicators")."""
+"""``zhiwang analytics_index [--month YYYY-MM | --past [--recompute]]``: compute (or recompute) a month's
+governance index and its stored indicator figures (docs/analytics.md, §4 and "Stored indicators").
+
+``--past`` fills gaps: a month already scored keeps its index, a month with stored figures keeps
+them (``--recompute`` recomputes the figures of every month; the index stays as scored).
+``--month`` always recomputes that month."""
 
 from datetime import date, timedelta
 
@@ -9,7 +13,7 @@ from tqdm import tqdm
 
 from zhiwang.analytics.index import active_formula, governance_index_compute, validate_min_volume
 from zhiwang.analytics.indicator_figures import indicator_figures_compute, months_with_timeline
-from zhiwang.analytics.models import GovernanceIndex
+from zhiwang.analytics.models import GovernanceIndex, IndicatorFigure
 from zhiwang.core.errors import ServiceError
 
 
@@ -27,7 +31,16 @@ class Command(BaseCommand):
             action="store_true",
             help=(
                 "Every ended month from the first timeline row's month to last month (a new "
-                "installation, the demo); months already scored keep their index."
+                "installation, the demo); months already scored keep their index, months with "
+                "figures keep them."
+            ),
+        )
+        parser.add_argument(
+            "--recompute",
+            action="store_true",
+            help=(
+                "With --past: recompute the indicator figures of months that have them as well (with "
+                "today's settings and timeline); the index of a month already scored is still kept."
             ),
         )
         parser.add_argument(
@@ -45,10 +58,20 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true")
 
     def handle(
-        self, *args, month="", past=False, figures_only=False, no_progress=False, min_volume=None, **options
+        self,
+        *args,
+        month="",
+        past=False,
+        recompute=False,
+        figures_only=False,
+        no_progress=False,
+        min_volume=None,
+        **options,
     ):
         if month and past:
             raise CommandError("give --month or --past, not both")
+        if recompute and not past:
+            raise CommandError("--recompute goes with --past (--month always recomputes its month)")
         if min_volume is not None:
             try:
                 minimum = validate_min_volume(min_volume)
@@ -79,6 +102,10 @@ class Command(BaseCommand):
                 else:
                     rows = governance_index_compute(month=one)
                     self.stdout.write(f"governance index {one:%Y-%m}: {rows} divisions scored")
+                if past and not recompute and IndicatorFigure.objects.filter(month=one).exists():
+                    # stored already: --past fills gaps, never silently changes published figures
+                    self.stdout.write(f"indicator figures {one:%Y-%m}: kept (already computed)")
+                    continue
                 figures = self._figures(one, no_progress)
             except ServiceError as error:
                 raise CommandError(f"{error.field or 'month'}: {error.message}") from None

@@ -73,10 +73,12 @@ class Command(BaseCommand):
         disputes = self._step("disputes", no_progress, demo_disputes_create, seed=seed)
         # Trained before the histories, so their intake corrections feed the threshold curve.
         model = self._step("classifier", no_progress, demo_classifier_train)
-        # The simulated citizens get hundreds of texts; the logging adapter need not print them all.
-        notify_log = logging.getLogger("zhiwang.notify")
-        level = notify_log.level
-        notify_log.setLevel(logging.WARNING)
+        # The simulated citizens get hundreds of texts, and the history runs 1,440 hourly clock
+        # sweeps: their logs need not print them all (warnings and errors still show).
+        quiet = [logging.getLogger(name) for name in ("zhiwang.notify", "zhiwang.tickets.services.clock")]
+        levels = [log.level for log in quiet]
+        for log in quiet:
+            log.setLevel(logging.WARNING)
         try:
             history = self._step(
                 "tickets",
@@ -87,7 +89,8 @@ class Command(BaseCommand):
                 days=60,
             )
         finally:
-            notify_log.setLevel(level)
+            for log, level in zip(quiet, levels, strict=True):
+                log.setLevel(level)
         # The histories' clock sweeps write their warnings, urges and supervisions in bulk, which the
         # task worker's periodic catch-up counts; count them now so the dashboards are right at once
         # (with ZHIWANG_TASKS=immediate no periodic task ever runs). By its command: analytics is a

@@ -495,7 +495,7 @@ def test_the_command_sets_the_active_formulas_minimum():
     out = StringIO()
     call_command("analytics_index", "--past", "--min-volume", "1", "--no-progress", stdout=out)
     assert active_formula().min_volume == 1
-    assert "1 tickets due to close" in out.getvalue()
+    assert "ranked with at least 1 due to close" in out.getvalue()
     for bad in ("-1", "100001"):
         with pytest.raises(CommandError, match="--min-volume"):
             call_command("analytics_index", "--past", "--min-volume", bad, "--no-progress", stdout=StringIO())

@@ -81,7 +81,7 @@ class Command(BaseCommand):
             formula.min_volume = minimum
             formula.save(update_fields=["min_volume", "updated_at"])
             self.stdout.write(
-                f"formula {formula.name}: places need {minimum} tickets due to close to be ranked"
+                f"formula {formula.name}: a place is ranked with at least {minimum} due to close in the month"
             )
         if past:
             chosen = months_with_timeline(before=timezone.localdate())

@@ -164,3 +164,46 @@ def test_the_api_refuses_a_bad_event_filter(viewer, params, code, field):
     error = response.json()["error"]
     assert error["code"] == code
     assert field in {f["field"] for f in error.get("fields", [])} | {error.get("field")}
+
+
+# --- plain dates: the analytics API's links give "open_at=2026-11-24" -------------------------
+# A date (or a time without an offset) reached the open-at and overdue-at filters as a naive moment
+# and the REST list answered 500; now a moment without an offset is Beijing time, as on the web list.
+
+
+def _numbers(client, **params):
+    response = client.get("/api/v1/tickets/", params)
+    assert response.status_code == 200, response.content
+    return {row["number"] for row in response.json()["items"]}
+
+
+def test_plain_dates_open_at_and_overdue_at(frozen_now, in_follow_up, accepted, nanshan_dispatcher, viewer):
+    from zhiwang.tickets.services import ticket_follow_up, ticket_urge
+
+    frozen_now(MON)
+    closed = in_follow_up()
+    frozen_now(WED)
+    closed = ticket_follow_up(
+        ticket=closed, actor=nanshan_dispatcher, resolved=True, satisfaction="satisfied"
+    )
+    urged = accepted()
+    ticket_urge(ticket_id=urged.pk, actor=nanshan_dispatcher, now=urged.due_at + timedelta(minutes=1))
+
+    # the same answers as with explicit local midnights (tests/web/test_ticket_list_filters.py)
+    assert _numbers(viewer, open_at="2026-11-24") == {closed.number}
+    assert _numbers(viewer, open_at="2026-11-24T00:00:00") == {closed.number}
+    assert _numbers(viewer, open_at="2026-11-26") == {urged.number}
+    assert _numbers(viewer, overdue_at="2026-11-26") == {urged.number}
+    # a date still to come: open now
+    assert _numbers(viewer, open_at="2099-01-01") == {urged.number}
+
+
+def test_plain_received_dates_are_local_midnights(frozen_now, in_follow_up, viewer):
+    # received on Monday 10:00 Beijing time = 02:00 UTC: "from Monday" includes it, "to Monday" not
+    frozen_now(MON)
+    ticket = in_follow_up()
+    assert _numbers(viewer, received_from="2026-11-23", received_to="2026-11-24") == {ticket.number}
+    assert _numbers(viewer, received_to="2026-11-23") == set()
+    # 2026-11-23T09:00 local is before it, 11:00 after
+    assert _numbers(viewer, received_from="2026-11-23T09:00:00") == {ticket.number}
+    assert _numbers(viewer, received_from="2026-11-23T11:00:00") == set()

@@ -249,3 +249,16 @@ def test_the_unlocated_rows_links_list_exactly_its_tickets(unlocated, city_leade
     api = client.get("/api/v1/tickets/", {"unlocated": "true", "division": NANSHAN}).json()
     assert api["count"] == 0
     assert client.get("/api/v1/tickets/", {"division": NANSHAN}).json()["count"] == len(located)
+
+
+def test_the_unlocated_filter_keeps_the_viewers_scope(unlocated, nanshan_dispatcher, client):
+    """A district dispatcher's "unlocated" list holds only what their list holds: the inquiry with
+    no place at all is not in their district, so it is not theirs (nor is any other district's)."""
+    located, nowhere = unlocated
+    client.force_login(nanshan_dispatcher)
+    listed = client.get("/api/v1/tickets/", {"unlocated": "true"}).json()
+    assert nowhere.number not in {t["number"] for t in listed["items"]}
+    # under their district: its tickets in no subdistrict (none here), never another district's
+    assert client.get("/api/v1/tickets/", {"unlocated": "true", "division": NANSHAN}).json()["count"] == 0
+    page = client.get(reverse("web:ticket_list"), {"unlocated": "on"}).content.decode()
+    assert nowhere.number not in page

@@ -44,6 +44,10 @@ def browser():
 def page(browser, live_server):
     context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
     context.set_default_timeout(15_000)
+    # expect() retries assertions until the page has answered; give it the same patience.
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=15_000)
     pg = context.new_page()
     pg.base_url = live_server.url
     yield pg

@@ -5,6 +5,7 @@ and an agreement and downloads the 调解协议书 PDF. Screenshots go to the py
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -70,7 +71,7 @@ def test_window_to_mediation_agreement_pdf(page, dispute_city, live_server, tmp_
     page.get_by_test_id("register-visit").click()
     queue = page.get_by_test_id("queue-peoples_mediation")
     visit = queue.get_by_test_id("visit").filter(has_text="陈**")
-    assert visit.count() == 1
+    expect(visit).to_have_count(1)  # waits for the page the post answers with
     shot(page, tmp_path, "window-queue")
     visit.get_by_test_id("open-case").click()
 
@@ -94,15 +95,15 @@ def test_window_to_mediation_agreement_pdf(page, dispute_city, live_server, tmp_
     page.fill("#place", "社区调解室")
     page.fill("#record", "双方到场，经释法说理，同意由楼上住户承担维修费用。")
     page.get_by_test_id("record-session").click()
-    assert page.get_by_test_id("case-status").inner_text() == "调解中"
+    expect(page.get_by_test_id("case-status")).to_have_text("调解中")
     page.fill("#terms", "刘大海于十日内支付陈小明维修费用3000元。")
     page.get_by_test_id("reach-agreement").click()  # no manner or deadline of performance
-    assert page.locator(".field-error").filter(has_text="履行方式").count() == 1
+    expect(page.locator(".field-error").filter(has_text="履行方式")).to_have_count(1)
     page.fill("#terms", "刘大海于十日内支付陈小明维修费用3000元。")
     page.fill("#performance_manner", "微信转账")
     page.fill("#performance_deadline", "2099-12-31")
     page.get_by_test_id("reach-agreement").click()
-    assert page.get_by_test_id("case-status").inner_text() == "已达成协议"
+    expect(page.get_by_test_id("case-status")).to_have_text("已达成协议")
     shot(page, tmp_path, "case-agreed")
     with page.expect_download() as download_info:
         page.get_by_test_id("agreement-pdf").click()
@@ -148,7 +149,7 @@ def test_dispatcher_picks_a_party_from_the_registry(page, dispute_city, live_ser
     row.first.locator("input[type=radio]").check()
     page.fill("#party1_name", "刘大海")
     page.get_by_test_id("register-case").click()  # no category: the form comes back …
-    assert page.locator(".field-error").count() >= 1
+    page.locator(".field-error").first.wait_for()
     kept = page.get_by_test_id("party0-pick").locator(f'input[name="party0_person"][value="{person.pk}"]')
     assert kept.is_checked()  # … with the pick still chosen, shown masked
     assert person.masked_name in page.get_by_test_id("party0-pick").inner_text()

@@ -45,5 +45,6 @@ def test_wrong_password_shows_a_clear_error(page, city, live_server):
     page.fill("#id_username", "demo_ns_dispatcher")
     page.fill("#id_password", "wrong")
     page.click("button[type=submit]")
-    assert page.locator(".errors").is_visible()
+    # The form posts and the page reloads: wait for the answer, not for the old page.
+    page.wait_for_selector(".errors")
     assert "/login/" in page.url

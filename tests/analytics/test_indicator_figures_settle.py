@@ -7,6 +7,11 @@ signed for nor missed yet was left out of the on-time acceptance rate. Nothing r
 month. Now the figures are counted as of the computation (``computed_at``), read "preliminary
 until" the settle day on the page and in the API, and the daily ``figures_settle`` recomputes
 them as final after it (with the month's governance index when its formula is unchanged).
+
+Since issue 5 the rates count a hand-over only once its outcome is settled (window closed,
+accept deadline passed), answered or not: the preliminary figures leave the month's last
+hand-overs out alike instead of counting the answered ones alone, so they are incomplete, not
+high.
 """
 
 from __future__ import annotations
@@ -45,6 +50,25 @@ def last_evening(dispatched, frozen_now, sub_handler):
     return frozen_now
 
 
+@pytest.fixture
+def earlier(last_evening, dispatched, sub_handler):
+    """Besides the last evening's two, a hand-over on Friday the 30th at 10:00 signed for at once:
+    settled well before the 1st."""
+    from zhiwang.tickets.services import ticket_accept
+
+    last_evening(datetime(2026, 10, 30, 10, 0, tzinfo=TZ))
+    ticket = dispatched(external_id="s-0")
+    last_evening(datetime(2026, 10, 30, 10, 5, tzinfo=TZ))
+    ticket_accept(ticket=ticket, actor=sub_handler)
+    return last_evening
+
+
+def _absent(code, month=OCTOBER):
+    """Nothing counted: no city row, or one with a zero denominator (no value, shown "—")."""
+    rows = IndicatorFigure.objects.filter(month=month, group="city", indicator=code)
+    return not rows.filter(denominator__gt=0).exists()
+
+
 def test_the_settle_time_covers_the_response_and_acceptance_windows(db, settings):
     # defaults: 24 natural hours to respond, 2 working hours to sign for across a 9-day holiday
     assert figures.settle_days() == 11
@@ -66,9 +90,10 @@ def test_the_first_of_month_figures_are_preliminary_then_recomputed_once_as_fina
 
     last_evening(FIRST_OF_MONTH)
     figures.indicator_figures_compute(month=OCTOBER)
-    # the unanswered hand-over is still inside its 24 hours and not missed yet: left out
-    assert _city("response_rate") == (1.0, 1)
-    assert _city("on_time_acceptance_rate") == (1.0, 1)
+    # both hand-overs are still inside their 24 hours and before their accept deadline (Monday
+    # 11:00): neither counts yet, the answered one no more than the other (before: 1 of 1)
+    assert _absent("response_rate")
+    assert _absent("on_time_acceptance_rate")
     assert figures.month_finality([OCTOBER]) == {OCTOBER: (False, date(2026, 11, 12))}
     assert figures.figures_settle() == []  # the settle time has not come
 
@@ -91,7 +116,7 @@ def test_figures_are_counted_as_of_the_computation_not_the_clock(last_evening):
     a computation "as of" the 1st is preliminary, whatever the wall clock."""
     last_evening(datetime(2027, 3, 1, tzinfo=TZ))
     figures.indicator_figures_compute(month=OCTOBER, now=FIRST_OF_MONTH)
-    assert _city("response_rate") == (1.0, 1)
+    assert _absent("response_rate") and _absent("on_time_acceptance_rate")
     assert figures.month_finality([OCTOBER])[OCTOBER][0] is False
     figures.indicator_figures_compute(month=OCTOBER, now=datetime(2026, 11, 12, tzinfo=TZ))
     assert _city("response_rate") == (1.0, 2)
@@ -107,24 +132,43 @@ def test_the_daily_task_settles_the_months_due(monkeypatch, db):
     assert tasks.figures_settle_task.call_local() == 2
 
 
-def test_the_final_recompute_rescores_the_index_when_its_formula_is_unchanged(last_evening, monkeypatch):
+def test_the_final_recompute_rescores_the_index_when_its_formula_is_unchanged(earlier, monkeypatch):
     from zhiwang.analytics import index as idx
 
-    last_evening(FIRST_OF_MONTH)
+    earlier(FIRST_OF_MONTH)
     IndexFormula.objects.create(name="f", weights={"response_rate": 1}, min_volume=0)
     assert idx.governance_index_compute(month=OCTOBER)
     preliminary = dict(GovernanceIndex.objects.values_list("division_id", "score"))
-    assert set(preliminary.values()) == {100.0}  # the bias of the 1st: 1 of 1
+    assert set(preliminary.values()) == {100.0}  # the 30th's hand-over alone is settled: 1 of 1
     figures.indicator_figures_compute(month=OCTOBER)
-    last_evening(datetime(2026, 11, 12, 12, 15, tzinfo=TZ))
+    assert _city("response_rate") == (1.0, 1)
+    earlier(datetime(2026, 11, 12, 12, 15, tzinfo=TZ))
     assert figures.figures_settle() == [OCTOBER]
     final = dict(GovernanceIndex.objects.values_list("division_id", "score"))
-    assert final.keys() == preliminary.keys() and set(final.values()) == {50.0}
+    assert final.keys() == preliminary.keys() and {round(v, 2) for v in final.values()} == {66.67}
 
 
-def test_a_formula_changed_since_keeps_the_months_scores(last_evening):
+def test_the_index_counts_as_of_its_computation_like_the_figures(earlier):
+    """``governance_index_compute(now=…)`` counts the response, acceptance and closure rates as of
+    ``now``, as ``indicator_figures_compute`` does, not as of the wall clock (before: 2 of 3)."""
     from zhiwang.analytics import index as idx
 
+    earlier(datetime(2026, 11, 20, tzinfo=TZ))
+    IndexFormula.objects.create(
+        name="f", weights={"response_rate": 1, "on_time_acceptance_rate": 1}, min_volume=0
+    )
+    idx.governance_index_compute(month=OCTOBER, now=FIRST_OF_MONTH)
+    values = list(GovernanceIndex.objects.values_list("values", flat=True))
+    assert values and all(v == {"response_rate": 1.0, "on_time_acceptance_rate": 1.0} for v in values)
+    idx.governance_index_compute(month=OCTOBER, now=datetime(2026, 11, 12, 12, 15, tzinfo=TZ))
+    values = list(GovernanceIndex.objects.values_list("values", flat=True))
+    assert values and all(v == {"response_rate": 0.6667, "on_time_acceptance_rate": 0.6667} for v in values)
+
+
+def test_a_formula_changed_since_keeps_the_months_scores(earlier):
+    from zhiwang.analytics import index as idx
+
+    last_evening = earlier
     last_evening(FIRST_OF_MONTH)
     formula = IndexFormula.objects.create(name="f", weights={"response_rate": 1}, min_volume=0)
     idx.governance_index_compute(month=OCTOBER)
@@ -133,7 +177,7 @@ def test_a_formula_changed_since_keeps_the_months_scores(last_evening):
     formula.save()
     last_evening(datetime(2026, 11, 12, 12, 15, tzinfo=TZ))
     assert figures.figures_settle() == [OCTOBER]
-    assert _city("response_rate") == (1.0, 2)  # the figures are final
+    assert _city("response_rate") == (2.0, 3)  # the figures are final
     assert set(GovernanceIndex.objects.values_list("score", flat=True)) == {100.0}  # as published
 
 
@@ -181,10 +225,11 @@ def test_a_month_computed_before_the_settle_time_by_hand_is_settled_too(last_eve
 
 @pytest.mark.parametrize("language", ["en", "zh-hans"])
 def test_the_index_page_says_its_scores_are_preliminary_until_the_settle_day(
-    last_evening, city_leader, client, language
+    earlier, city_leader, client, language
 ):
     from zhiwang.analytics.index import governance_index_compute
 
+    last_evening = earlier
     last_evening(FIRST_OF_MONTH)
     governance_index_compute(month=OCTOBER)
     figures.indicator_figures_compute(month=OCTOBER)

@@ -238,9 +238,12 @@ def test_response_rate(week, leader):
     assert values(ind.response_rate(user=leader, as_of=as_of, **frame())) == {None: (10, 12)}
     by_unit = values(ind.response_rate(user=leader, as_of=as_of, by="unit", **frame()))
     assert by_unit == {week.S.pk: (7, 9), week.U.pk: (2, 2), week.L.pk: (1, 1)}
-    # on the 14th at 15:00 the windows of T4→S and T5→S are still open: not yet counted
+    # on the 14th at 15:00 no window of the day's four hand-overs has closed: none counted yet,
+    # not even T4→U and T5→U, answered within the hour (counting them alone would read 2 of 2)
     day = {"start": t(14, 0), "end": t(15, 0)}
-    assert values(ind.response_rate(user=leader, as_of=t(14, 15), **day)) == {None: (2, 2)}
+    assert values(ind.response_rate(user=leader, as_of=t(14, 15), **day)).get(None, (0, 0)) == (0, 0)
+    # on the 15th at 15:00 all four have: T4→U and T5→U responded, T4→S and T5→S did not
+    assert values(ind.response_rate(user=leader, as_of=t(15, 15), **day)) == {None: (2, 4)}
     # a 30-minute window: T1 (50 min), T2 (next day), T3 (1 h), T3 reopened (3 h), T4→U (55 min),
     # T7 (1 h), T8 (2 h), T13 (1 h) are too slow; T5→U (30 min) and T6 (30 min) make it
     assert values(ind.response_rate(user=leader, as_of=as_of, hours=0.5, **frame())) == {None: (2, 12)}
@@ -249,9 +252,18 @@ def test_response_rate(week, leader):
 def test_on_time_acceptance_rate(week, leader):
     # due: every hand-over signed for or warned (T4→U, T5→S and T13 neither): 9
     # late: T2 (the sweep warned), T4→S (warned, never signed), T8 (signed after accept_due_at)
-    assert values(ind.on_time_acceptance_rate(user=leader, **frame())) == {None: (6, 9)}
-    by_unit = values(ind.on_time_acceptance_rate(user=leader, by="unit", **frame()))
+    as_of = t(25, 9)
+    assert values(ind.on_time_acceptance_rate(user=leader, as_of=as_of, **frame())) == {None: (6, 9)}
+    by_unit = values(ind.on_time_acceptance_rate(user=leader, as_of=as_of, by="unit", **frame()))
     assert by_unit == {week.S.pk: (4, 7), week.U.pk: (1, 1), week.L.pk: (1, 1)}
+    # the 13th's hand-overs counted at 11:05: T1 (signed at 10:00, due 11:10) and T7 (signed at
+    # 11:00, due 12:00) wait for their deadlines; T6 (on time) and T8 (signed 3 minutes late)
+    # are due, T2 is marked missed and T3's first round has ended (reopened, on time): the
+    # timeline is read as it stands, ``as_of`` only says which deadlines have passed
+    early = {"start": t(13, 0), "end": t(14, 0)}
+    assert values(ind.on_time_acceptance_rate(user=leader, as_of=t(13, 11, 5), **early)) == {None: (2, 4)}
+    assert values(ind.on_time_acceptance_rate(user=leader, as_of=t(13, 11, 15), **early)) == {None: (3, 5)}
+    assert values(ind.on_time_acceptance_rate(user=leader, as_of=t(13, 12, 5), **early)) == {None: (4, 6)}
 
 
 def test_on_time_closure_rate(week, leader):
@@ -263,8 +275,10 @@ def test_on_time_closure_rate(week, leader):
     assert by_unit == {week.S.pk: (3, 6), week.U.pk: (1, 1), week.L.pk: (1, 1)}
     by_district = values(ind.on_time_closure_rate(user=leader, as_of=as_of, by="district", **frame()))
     assert by_district == {week.nanshan.pk: (4, 7), week.luohu.pk: (1, 1)}
-    # on the 16th at noon only the deadlines already passed count, plus what was answered early
-    assert values(ind.on_time_closure_rate(user=leader, as_of=t(16, 12), **frame())) == {None: (5, 7)}
+    # on the 16th at noon only the deadlines already passed count, answered or not: T6 (on time)
+    # and T8 (no reply); T1, T3, T5 and T7, answered early, wait for their deadlines like the
+    # others due after noon (counting them now would read 5 of 7)
+    assert values(ind.on_time_closure_rate(user=leader, as_of=t(16, 12), **frame())) == {None: (1, 2)}
 
 
 def test_resolution_and_satisfaction(week, leader):

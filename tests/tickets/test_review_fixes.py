@@ -201,7 +201,10 @@ def test_a_duplicate_merged_before_the_accept_deadline_is_out_of_on_time_accepta
     services.ticket_accept(ticket=master, actor=sub_handler)
     clock_sweep(now=MONDAY_10 + timedelta(days=1))
     rates = indicators.on_time_acceptance_rate(
-        user=city_leader, start=MONDAY_10 - timedelta(hours=1), end=MONDAY_10 + timedelta(hours=1)
+        user=city_leader,
+        start=MONDAY_10 - timedelta(hours=1),
+        end=MONDAY_10 + timedelta(hours=1),
+        as_of=MONDAY_10 + timedelta(days=1),  # the accept deadline has passed
     )
     assert (rates[None].numerator, rates[None].denominator) == (1, 1)
 

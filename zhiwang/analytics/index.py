@@ -395,6 +395,10 @@ def governance_index_compute(
     formula.min_volume = validate_min_volume(formula.min_volume)
     snapshot = formula_snapshot(formula, weights)
     start, end = month_bounds(month)
+    # the response, acceptance and closure rates counted as of the computation, like the stored
+    # figures (what is still open at ``now`` waits, so a preliminary score reads no higher)
+    as_of = now or timezone.now()
+    moment = {name: {"as_of": as_of} for name in indicators.AS_OF_INDICATORS}
     written = 0
     for level in LEVELS:
         values: dict[int, dict[str, float | None]] = {}
@@ -402,7 +406,9 @@ def governance_index_compute(
         for name in weights:
             if name in OPTIONAL and not weights[name]:
                 continue
-            for key, result in INDEX_INDICATORS[name](user=_SYSTEM, start=start, end=end, by=level).items():
+            for key, result in INDEX_INDICATORS[name](
+                user=_SYSTEM, start=start, end=end, by=level, **moment.get(name, {})
+            ).items():
                 if key is not None:
                     values.setdefault(key, {})[name] = result.value
                     if name == VOLUME_INDICATOR:
@@ -411,7 +417,7 @@ def governance_index_compute(
             volume = {
                 key: result.denominator
                 for key, result in INDEX_INDICATORS[VOLUME_INDICATOR](
-                    user=_SYSTEM, start=start, end=end, by=level
+                    user=_SYSTEM, start=start, end=end, by=level, **moment.get(VOLUME_INDICATOR, {})
                 ).items()
                 if key is not None
             }

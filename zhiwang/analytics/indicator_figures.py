@@ -16,8 +16,10 @@ weighting can be recomputed; the satisfaction rate also keeps its three counts a
 
 A month's figures are **preliminary** until its settle time (``settle_at``: the month's end plus
 ``settle_days()`` calendar days), when every hand-over of the month has had its whole response
-and acceptance window: computed before it, a hand-over of the month's last hours still inside
-its window is left out if unanswered but counted if answered, so the rates read high.
+and acceptance window. The indicators count a hand-over only once its outcome is settled (its
+response window closed, its accept deadline passed or its round ended, a deadline passed), so a
+month counted before it is not biased (answered and unanswered hand-overs of the last hours wait
+alike) but incomplete: those hand-overs are not counted yet, and the final figures may differ.
 ``computed_at`` is the moment the figures were counted at; the figures are final when the
 month's rows were counted on or after the settle time (``month_finality``). The daily
 ``figures_settle`` recomputes, once, every month whose settle time has passed since it was
@@ -67,7 +69,7 @@ FIGURE_LABELS = {
 }
 #: Indicators counted as of a moment (a window or a deadline must have passed): given the
 #: computation's moment, which is also stored as the rows' ``computed_at``.
-AS_OF = frozenset({"response_rate", "on_time_closure_rate"})
+AS_OF = indicators.AS_OF_INDICATORS
 
 # --- when a month's figures are final --------------------------------------------------------
 
@@ -88,7 +90,8 @@ DEFINITIONS = {
         "%(hours)s hours ÷ hand-overs whose response window has closed."
     ),
     "on_time_acceptance_rate": gettext_lazy(
-        "Hand-overs signed for by the acceptance deadline ÷ hand-overs signed for or missed."
+        "Hand-overs signed for by the acceptance deadline ÷ hand-overs signed for or missed, "
+        "counted once the deadline has passed or the ticket was handed over again."
     ),
     "on_time_closure_rate": gettext_lazy(
         "Tickets whose reply stands and came by the deadline ÷ tickets due to close (deadline in the period)."
@@ -296,9 +299,9 @@ def figures_settle(*, now: datetime | None = None) -> list[date]:
 
     Then the month's governance index, when every row of it was scored before the settle time
     with one formula that has not changed since (``formula_snapshot`` equal to the month's
-    copy): the index weighs the same response and closure rates, so its preliminary scores share
-    their bias. A formula changed since keeps the month's scores as published (logged). A
-    failure of the index is logged and leaves the final figures.
+    copy): the index weighs the same response, acceptance and closure rates, so its preliminary
+    scores leave out the same hand-overs still open. A formula changed since keeps the month's
+    scores as published (logged). A failure of the index is logged and leaves the final figures.
     """
     now = now or timezone.now()
     days = settle_days()

@@ -21,6 +21,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 
+from django.utils import timezone
+
 from zhiwang.tickets.indicators.frame import (
     BEIJING_WEIGHTS,
     GROUPINGS,
@@ -53,14 +55,23 @@ INDICATORS = {
     "accurate_dispatch_rate": accurate_dispatch_rate,
     "average_handling_time": average_handling_time,
 }
+#: The indicators counted as of a moment (``as_of``, default now): each counts an item only
+#: once its outcome is settled (a window closed, a deadline passed), so a count made early
+#: leaves out what is still open instead of counting its early successes alone.
+AS_OF_INDICATORS = frozenset({"response_rate", "on_time_acceptance_rate", "on_time_closure_rate"})
 
 
-def indicator_table(*, user, start, end, by=None, division=None, unit=None, weights=BEIJING_WEIGHTS) -> dict:
-    """``{key: {indicator name: Rate | Average, "composite": float | None}}`` for every indicator."""
+def indicator_table(
+    *, user, start, end, by=None, division=None, unit=None, weights=BEIJING_WEIGHTS, as_of=None
+) -> dict:
+    """``{key: {indicator name: Rate | Average, "composite": float | None}}`` for every indicator,
+    those of ``AS_OF_INDICATORS`` counted as of one moment (``as_of``, default now)."""
+    as_of = as_of or timezone.now()
     table: dict = defaultdict(dict)
     for name, function in INDICATORS.items():
+        moment = {"as_of": as_of} if name in AS_OF_INDICATORS else {}
         for key, result in function(
-            user=user, start=start, end=end, by=by, division=division, unit=unit
+            user=user, start=start, end=end, by=by, division=division, unit=unit, **moment
         ).items():
             table[key][name] = result
     for row in table.values():
@@ -83,6 +94,7 @@ def composite(
 
 
 __all__ = [
+    "AS_OF_INDICATORS",
     "BEIJING_WEIGHTS",
     "GROUPINGS",
     "INDICATORS",

@@ -49,32 +49,45 @@ def response_rate(
 
     A hand-over is a dispatch, reassignment or reopening (the timeline row names the unit); a
     response is the same unit's sign-for, return request or reply in the same round. A hand-over
-    withdrawn within its window before any response (the ticket merged into another or
-    transferred to another procedure) is left out: the unit had nothing left to respond to.
+    counts only once its window has closed by ``as_of`` (default: now), answered within it or
+    not: counting an answered one before its window closes while its unanswered neighbours wait
+    would read high (a censoring bias) until the window closes. A hand-over withdrawn within its
+    window before any response (the ticket merged into another or transferred to another
+    procedure) is left out: the unit had nothing left to respond to.
     """
     as_of = as_of or timezone.now()
     window = timedelta(hours=response_hours() if hours is None else hours)
     limit = ExpressionWrapper(OuterRef("at") + Value(window), output_field=DateTimeField())
     qs = _EVENTS.restrict(
         _events(user).filter(action__in=HANDOVER_ACTIONS), start=start, end=end, division=division, unit=unit
-    ).annotate(round_end=_round_end())
+    )
+    qs = qs.filter(at__lte=as_of - window).annotate(round_end=_round_end())
     responded = Exists(_in_round(action__in=RESPONSE_ACTIONS, unit_id=OuterRef("unit_id"), at__lte=limit))
     # Without a response within the window, a withdrawal within it came before any response.
     withdrawn = Exists(_in_round(action__in=WITHDRAWAL_ACTIONS, at__lte=limit))
-    qs = qs.annotate(responded=responded, withdrawn=withdrawn).filter(
-        Q(responded=True) | Q(withdrawn=False, at__lte=as_of - window)
-    )
+    qs = qs.annotate(responded=responded, withdrawn=withdrawn).filter(Q(responded=True) | Q(withdrawn=False))
     groups = _grouped(qs, by, _EVENTS, due=Count("pk"), responded_n=Count("pk", filter=Q(responded=True)))
     return _rates(groups, "responded_n", "due")
 
 
-def on_time_acceptance_rate(*, user, start, end, by=None, division=None, unit=None) -> dict:
-    """按时签收率: hand-overs signed for by the accept deadline ÷ hand-overs signed for or missed.
+def on_time_acceptance_rate(*, user, start, end, by=None, division=None, unit=None, as_of=None) -> dict:
+    """按时签收率: hand-overs signed for by the accept deadline ÷ hand-overs signed for or missed,
+    counted once the outcome is settled by ``as_of`` (default: now).
 
     A miss is the clock sweep's "not accepted in time" row in the round, or, for the ticket's
-    current round, a sign-for later than ``Ticket.accept_due_at``. A hand-over merged away or
-    transferred before the sign-for and before a miss is neither, so it is left out.
+    current round, a sign-for later than ``Ticket.accept_due_at`` or, still awaiting the sign-for
+    (``dispatched``), a deadline passed before ``as_of`` that the sweep has not marked yet. A
+    hand-over merged away, transferred or returned before the sign-for and before a miss is
+    neither, so it is left out.
+
+    Settled, and only then counted: the round's accept deadline has passed by ``as_of`` (the
+    current round: ``Ticket.accept_due_at``, cleared by an approved return, which ends the round
+    too), the round has ended (a later hand-over: nothing more happens in it), or a miss is marked.
+    Counting a sign-for before its deadline while the hand-overs still pending beside it wait
+    would read high until the deadline (a censoring bias). An ended round keeps no deadline of its
+    own, so one that ended before it (reassigned within the accept window) counts from its end.
     """
+    as_of = as_of or timezone.now()
     qs = _EVENTS.restrict(
         _events(user).filter(action__in=HANDOVER_ACTIONS), start=start, end=end, division=division, unit=unit
     ).annotate(round_end=_round_end())
@@ -82,8 +95,14 @@ def on_time_acceptance_rate(*, user, start, end, by=None, division=None, unit=No
     warned = Exists(_in_round(action=A.WARN, payload__kind="accept_overdue"))
     late_now = Exists(_in_round(action=A.ACCEPT, at__gt=F("ticket__accept_due_at")))
     qs = qs.annotate(accepted=accepted, warned=warned, late_now=late_now)
-    qs = qs.filter(Q(accepted=True) | Q(warned=True))
-    on_time = Q(accepted=True, warned=False) & ~Q(late_now=True, round_end=_NO_ROUND_END)
+    current = Q(round_end=_NO_ROUND_END)
+    deadline_passed = Q(ticket__accept_due_at__lt=as_of)
+    # as the sweep would mark it: still waiting for the sign-for after the deadline
+    unmarked_miss = current & deadline_passed & Q(ticket__status=TicketStatus.DISPATCHED, accepted=False)
+    missed = Q(warned=True) | (current & Q(late_now=True)) | unmarked_miss
+    settled = ~current | deadline_passed | Q(ticket__accept_due_at__isnull=True) | Q(warned=True)
+    qs = qs.filter((Q(accepted=True) | missed) & settled)
+    on_time = Q(accepted=True, warned=False) & ~(current & Q(late_now=True))
     groups = _grouped(qs, by, _EVENTS, due=Count("pk"), on_time=Count("pk", filter=on_time))
     return _rates(groups, "on_time", "due")
 
@@ -92,9 +111,11 @@ def on_time_closure_rate(*, user, start, end, by=None, division=None, unit=None,
     """按期办结率: tickets answered by their deadline ÷ tickets due to close (deadline in the window).
 
     Due to close: the handling deadline ``due_at`` falls in ``[start, end)`` and has passed by
-    ``as_of``, or the unit has already answered; merged, rejected, suspended and transferred
-    (移交: closed by another procedure, not answered by the unit) tickets are left out. Answered
-    on time: the unit's reply stands (replied or later) and ``replied_at <= due_at``.
+    ``as_of``, answered or not (counting a ticket answered early while the others due after
+    ``as_of`` wait would read high, the same censoring bias as the response rate's); merged,
+    rejected, suspended and transferred (移交: closed by another procedure, not answered by the
+    unit) tickets are left out. Answered on time: the unit's reply stands (replied or later) and
+    ``replied_at <= due_at``.
     """
     as_of = as_of or timezone.now()
     answered = Q(status__in=ANSWERED_STATUSES, replied_at__isnull=False)
@@ -107,7 +128,7 @@ def on_time_closure_rate(*, user, start, end, by=None, division=None, unit=None,
         end=end,
         division=division,
         unit=unit,
-    ).filter(Q(due_at__lt=as_of) | answered)
+    ).filter(due_at__lt=as_of)
     on_time = answered & Q(replied_at__lte=F("due_at"))
     groups = _grouped(qs, by, _TICKETS, due=Count("pk"), on_time=Count("pk", filter=on_time))
     return _rates(groups, "on_time", "due")

@@ -18,6 +18,7 @@ LISTS = [
     "/api/v1/disputes/alerts",
     "/api/v1/notifications/",
     "/api/v1/analytics/alerts",
+    "/api/v1/analytics/indicators",
 ]
 
 

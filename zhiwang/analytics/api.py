@@ -9,10 +9,11 @@ rollups; each row carries ``link``, the web ticket list behind it.
 from datetime import date
 
 from ninja import Query, Router, Schema, Status
+from ninja.conf import settings as ninja_settings
 
 from zhiwang.analytics import selectors, services
 from zhiwang.analytics.index import list_lengths, shown_formula
-from zhiwang.core.pagination import LimitOffsetPagination, paginate
+from zhiwang.core.pagination import MAX_LIMIT, MAX_OFFSET, LimitOffsetPagination, paginate
 
 router = Router(tags=["analytics"])
 
@@ -130,7 +131,7 @@ class AlertOut(Schema):
     division: str | None
     category: str | None
     grid: str | None
-    observed: int
+    observed: int | None
     expected: float
     spread: float
     window_start: str
@@ -138,6 +139,7 @@ class AlertOut(Schema):
     window_days: int | None
     words: list[str] | None
     ticket_count: int
+    tickets_outside: bool
     link: str
     created_at: str
     updated_at: str
@@ -148,20 +150,28 @@ class AlertOut(Schema):
 
 
 def _alert_out(alert) -> dict:
-    """An alert as the page shows it; ``explanation``, the labels and ``resolution`` (why it was
-    resolved by itself) in the caller's language."""
+    """An alert from ``selectors.alert_list`` as the page shows it; ``explanation``, the labels and
+    ``resolution`` (why it was resolved by itself) in the caller's language.
+
+    ``ticket_count`` is the number of its tickets the caller may see (what ``link`` lists). An
+    alert that also counts tickets outside the caller's jurisdiction (``tickets_outside``) tells
+    them nothing of how many: ``observed`` is ``null`` and ``explanation`` counts theirs only
+    (``alert_explanation``)."""
+    from zhiwang.analytics.selectors.alerts import alert_explanation
+
     detail = alert.detail or {}
+    outside = bool(getattr(alert, "tickets_outside", False))
     return {
         "id": alert.pk,
         "kind": alert.kind,
         "kind_label": str(alert.get_kind_display()),
         "status": alert.status,
         "status_label": str(alert.get_status_display()),
-        "explanation": alert.explanation_text,
+        "explanation": alert_explanation(alert),
         "division": alert.division.code if alert.division_id else None,
         "category": alert.category.code if alert.category_id else None,
         "grid": alert.grid.code if alert.grid_id else None,
-        "observed": alert.observed,
+        "observed": None if outside else alert.observed,
         "expected": alert.expected,
         "spread": alert.spread,
         "window_start": alert.window_start.isoformat(),
@@ -169,6 +179,7 @@ def _alert_out(alert) -> dict:
         "window_days": (detail.get("explain") or {}).get("days", detail.get("window_days")),
         "words": detail.get("words"),
         "ticket_count": alert.ticket_count,
+        "tickets_outside": outside,
         "link": selectors.alert_tickets_link(alert),
         "created_at": alert.created_at.isoformat(),
         "updated_at": alert.updated_at.isoformat(),
@@ -219,9 +230,11 @@ class DecideIn(Schema):
 
 @router.post("/alerts/{alert_id}/decide", response=AlertOut, summary="Mark an alert handled or false")
 def alert_decide(request, alert_id: int, payload: DecideIn):
-    return _alert_out(
-        services.alert_decide(alert_id=alert_id, user=request.user, status=payload.status, note=payload.note)
+    alert = services.alert_decide(
+        alert_id=alert_id, user=request.user, status=payload.status, note=payload.note
     )
+    # read again as the list reads it: the count and figures the caller may be told
+    return _alert_out(selectors.alert_list(user=request.user, status="").get(pk=alert.pk))
 
 
 class SubscribeIn(Schema):
@@ -372,13 +385,28 @@ def _figure_row_out(row) -> dict:
 
 
 @router.get("/indicators", summary="Stored monthly indicators of a place, its child divisions and its units")
-def indicator_figures(request, month: str = "", months: str = "1", division: str = ""):
+def indicator_figures(
+    request,
+    month: str = "",
+    months: str = "1",
+    division: str = "",
+    sort: str = "",
+    dir: str = "desc",  # as the web page names it
+    limit: int = Query(ninja_settings.PAGINATION_PER_PAGE, ge=1, le=MAX_LIMIT),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
+):
     """The eight DOMAIN.md indicators (docs/indicators.md) summed over ``months`` whole months
     from ``month`` (``YYYY-MM``; default: the run ending with the latest month computed): the
     place (``division``, default the top of the jurisdiction), its child divisions and the
     handling units whose own division lies within it (docs/analytics.md, "Stored indicators").
     ``preliminary`` (with ``preliminary_months`` and ``preliminary_until``, ``YYYY-MM-DD``) says
-    the figures of some months may still change: computed before the month's settle time."""
+    the figures of some months may still change: computed before the month's settle time.
+
+    ``units`` is one page of the units (``limit``/``offset`` as every list; ``units_count``:
+    how many there are), in the order of ``sort`` (an indicator code: by its value, ``dir``
+    ``desc`` or ``asc``, units without a value last, ties by code; empty: by code), which the
+    database applies to all of them before the page is cut: the next ``offset`` continues it.
+    ``sort`` orders ``children`` the same way."""
     from django.utils.translation import gettext as _
 
     from zhiwang.analytics.indicator_figures import (
@@ -388,7 +416,7 @@ def indicator_figures(request, month: str = "", months: str = "1", division: str
         indicator_definition,
         indicator_label,
     )
-    from zhiwang.analytics.selectors.figures import check_months
+    from zhiwang.analytics.selectors.figures import check_months, check_sort
     from zhiwang.analytics.selectors.figures import indicator_figures as read_figures
     from zhiwang.core.errors import ServiceError
 
@@ -399,7 +427,16 @@ def indicator_figures(request, month: str = "", months: str = "1", division: str
         chosen = None
     if month.strip() and (chosen is None or chosen.year < 1970 or chosen.year > 9998):
         raise ServiceError("analytics.month_invalid", _("Give the month as YYYY-MM."), field="month")
-    result = read_figures(user=request.user, place=place, month=chosen, months=check_months(months))
+    sort, descending = check_sort(sort.strip(), dir.strip())
+    result = read_figures(
+        user=request.user,
+        place=place,
+        month=chosen,
+        months=check_months(months),
+        sort=sort,
+        descending=descending,
+    )
+    units = result["units"]
     return {
         "place": _place_out(place),
         "month": result["month"].strftime("%Y-%m") if result["month"] else None,
@@ -421,7 +458,11 @@ def indicator_figures(request, month: str = "", months: str = "1", division: str
         ],
         "place_row": _figure_row_out(result["place"]),
         "children": [_figure_row_out(r) for r in result["children"]],
-        "units": [_figure_row_out(r) for r in result["units"]],
+        "sort": sort or None,
+        "dir": "desc" if descending else "asc",
+        # one page of the units, and how many there are (as ``count`` of a list)
+        "units": [_figure_row_out(r) for r in units[offset : offset + limit]],
+        "units_count": units.count(),
     }
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import date
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
+from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -126,10 +128,8 @@ def dashboard(request):
 @_analyst
 def alerts(request):
     """Alert list (open first, 50 a page), with mark handled / false and the unit subscriptions."""
-    from django.core.paginator import Paginator
-
     from zhiwang.analytics.models import AlertKind, AlertStatus
-    from zhiwang.analytics.selectors.alerts import subscription_list
+    from zhiwang.analytics.selectors.alerts import alert_explanation, subscription_list
 
     status = request.GET.get("status", "open")
     kind = request.GET.get("kind", "")
@@ -149,6 +149,9 @@ def alerts(request):
         status, kind, division, one = "open", "", "", ""
         rows = selectors.alert_list(user=request.user, status=status, kind=kind)
     page = Paginator(rows, ALERTS_PER_PAGE).get_page(request.GET.get("page"))
+    shown = list(page.object_list)
+    for alert in shown:  # the count and figures the viewer may be told (the page's one query)
+        alert.explanation_shown = alert_explanation(alert)
     query = request.GET.copy()
     query.pop("page", None)
     subscriptions = list(subscription_list(user=request.user))
@@ -159,7 +162,7 @@ def alerts(request):
         request,
         "analytics/alerts.html",
         {
-            "alerts": page.object_list,
+            "alerts": shown,
             "page": page,
             "query": query.urlencode(),
             "status": status,
@@ -303,6 +306,10 @@ def _with_chosen(periods: list[dict], period: str) -> list[dict]:
     return periods
 
 
+#: Handling units per page of the indicators page (a city has thousands).
+UNITS_PER_PAGE = 50
+
+
 @_analyst
 def indicators(request):
     """考核指标: the stored monthly indicators of a place (month or quarter), its child divisions
@@ -333,16 +340,21 @@ def indicators(request):
         else:
             month = start
             months = (end.year - start.year) * 12 + end.month - start.month
-    result = fig.indicator_figures(user=request.user, place=place, month=month, months=months)
+    sort = request.GET.get("sort", "")
+    if sort not in FIGURE_INDICATORS:  # an unknown column in the address: the default order
+        sort = ""
+    descending = request.GET.get("dir", "desc") != "asc"
+    # the units come sorted by the database over all of them, so the pages continue each other
+    result = fig.indicator_figures(
+        user=request.user, place=place, month=month, months=months, sort=sort, descending=descending
+    )
     if not period and result["month"]:
         period = f"{result['month']:%Y-%m}"
-    sort = request.GET.get("sort", "")
-    descending = request.GET.get("dir", "desc") != "asc"
-    if sort in FIGURE_INDICATORS:
-        result["children"] = fig.sort_rows(result["children"], sort, descending)
-        result["units"] = fig.sort_rows(result["units"], sort, descending)
-    else:
-        sort = ""
+    # a page number that is no number, or past the end: the first or the last page, as every list
+    units = Paginator(result["units"], UNITS_PER_PAGE).get_page(request.GET.get("page"))
+    query = {"division": place.code, "period": period}
+    if sort:
+        query.update(sort=sort, dir="desc" if descending else "asc")
     columns = [
         {
             "code": code,
@@ -387,7 +399,9 @@ def indicators(request):
             "dir": "desc" if descending else "asc",
             "place_cells": cells(result["place"]),
             "children": [{"row": r, "cells": cells(r)} for r in result["children"]],
-            "units": [{"row": r, "cells": cells(r)} for r in result["units"]],
+            "units": [{"row": r, "cells": cells(r)} for r in units.object_list],
+            "page": units,
+            "query": urlencode(query),
             "drillable": place.level != "community",
         },
     )

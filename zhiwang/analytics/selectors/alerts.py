@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 from urllib.parse import urlencode
 
-from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
+from django.db.models import Count, F, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
+from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -26,6 +27,9 @@ from zhiwang.geo.models import Division, DivisionLevel
 
 #: The largest id a database can hold (a larger one names nothing).
 MAX_ID = 2**63 - 1
+#: The kinds whose explanation's ``observed`` is the number of tickets the alert counted (a
+#: repeated reopen's is how often its one ticket was reopened).
+TICKET_COUNTING_KINDS = frozenset({"surge", "address_cluster", "topic_cluster", "repeat_caller"})
 
 
 def alert_list(
@@ -42,9 +46,16 @@ def alert_list(
 
     ``division``: only alerts about that division's subtree (a code in the jurisdiction, else
     ``analytics.place_unknown``, 404; a city-wide alert, with no division, is about the city only);
-    ``start``/``end``: raised on local days ``[start, end)``. Each alert carries how many tickets
-    it counted (``n_tickets``, read by ``Alert.ticket_count``: no query per row)."""
+    ``start``/``end``: raised on local days ``[start, end)``.
+
+    Each alert carries how many of the tickets it counted the user may see (``n_tickets``, read
+    by ``Alert.ticket_count``: the number of tickets its link lists) and ``tickets_outside``
+    (whether it also counts tickets the user may not see: a cluster reaching past the
+    jurisdiction, a ticket moved since). Both are subqueries of the one query of a page of alerts,
+    never a query per alert; the number of tickets outside never leaves the database. Show an
+    alert's explanation with ``alert_explanation``, which keeps that number out of it too."""
     from zhiwang.analytics.models import Alert, AlertKind, AlertStatus, AlertTicket
+    from zhiwang.tickets.models import Ticket
 
     require_analyst(user)
     if status and status not in AlertStatus.values:
@@ -60,18 +71,31 @@ def alert_list(
     for name, day in (("start", start), ("end", end)):
         if day is not None:
             _check_day(day, name)
-    counted = (
-        AlertTicket.objects.filter(alert=OuterRef("pk"))
-        .order_by()
-        .values("alert")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    qs = (
-        Alert.objects.visible_to(user)
-        .select_related("division", "grid", "category", "decided_by")
-        .annotate(n_tickets=Coalesce(Subquery(counted, output_field=IntegerField()), Value(0)))
-    )
+
+    def count(members):
+        return Coalesce(
+            Subquery(
+                members.order_by().values("alert").annotate(n=Count("pk")).values("n"),
+                output_field=IntegerField(),
+            ),
+            Value(0),
+        )
+
+    members = AlertTicket.objects.filter(alert=OuterRef("pk"))
+    qs = Alert.objects.visible_to(user).select_related("division", "grid", "category", "decided_by")
+    if scope_of(user).everything:  # sees every ticket: the whole count, nothing outside
+        qs = qs.annotate(n_tickets=count(members), tickets_outside=Value(False))
+    else:
+        # the tickets the ticket list shows this user (``Ticket.visible_to``, its one rule); the
+        # whole count is compared in the database and never selected (``alias``). An ``IN``
+        # becomes a semi-join probing the alert's members; a ``NOT IN`` would hash every
+        # ticket of the jurisdiction instead.
+        visible = Ticket.objects.visible_to(user).order_by().values("pk")
+        qs = (
+            qs.alias(n_all=count(members))
+            .annotate(n_tickets=count(members.filter(ticket__in=visible)))
+            .annotate(tickets_outside=GreaterThan(F("n_all"), F("n_tickets")))
+        )
     if status:
         qs = qs.filter(status=status)
     if kind:
@@ -86,6 +110,36 @@ def alert_list(
     if end is not None:
         qs = qs.filter(created_at__lt=local_midnight(end))
     return qs.order_by("-created_at", "-pk")
+
+
+def alert_explanation(alert) -> str:
+    """The explanation of an alert from ``alert_list`` as its reader may be told it.
+
+    An alert that also counts tickets outside the reader's jurisdiction (``tickets_outside``)
+    does not say how many: its figure ("14 tickets in 3 days") is the whole count, which would
+    tell a district analyst how many tickets there are elsewhere. It says how many are in their
+    jurisdiction (``ticket_count``, what its link lists) and that there are others. Readers who
+    see every ticket the alert counted — a city-wide leader — read the figures the alert was
+    raised on (its statistical evidence) unchanged."""
+    from zhiwang.analytics.models.alerts import EXPLANATIONS, AlertKind, explain
+
+    if not getattr(alert, "tickets_outside", False):
+        return alert.explanation_text
+    params = (alert.detail or {}).get("explain")
+    if alert.kind in TICKET_COUNTING_KINDS and isinstance(params, dict) and alert.kind in EXPLANATIONS:
+        try:
+            text = explain(AlertKind(alert.kind), {**params, "observed": alert.ticket_count})
+        except (KeyError, TypeError, ValueError):
+            pass
+        else:
+            return _(
+                "%(explanation)s (only the tickets in your jurisdiction; the alert also counts tickets outside it)"
+            ) % {"explanation": text}
+    # an older alert without its parameters, or one whose figure is no count of tickets (a
+    # reopened ticket's number and rework count, the ticket now elsewhere): the count alone
+    return _("%(n)s tickets in your jurisdiction; the alert also counts tickets outside it.") % {
+        "n": alert.ticket_count
+    }
 
 
 def alert_tickets_link(alert) -> str:

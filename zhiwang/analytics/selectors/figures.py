@@ -7,6 +7,11 @@ division (``OrgUnit.division``, the division the unit serves) lies within the pl
 included; at the city every unit, also those that serve no division. A unit's figures are its
 own, over all its tickets (a district bureau's, a subdistrict office's), not only those inside
 the place.
+
+A city has thousands of handling units: they come as ``UnitRows``, a lazy sequence whose order
+(by code, or by one indicator's value over the run) is the database's, over every unit, so a
+slice — a page of the web table, a ``limit``/``offset`` of the API — continues the one before
+it, and reads the figures of its own units only.
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from django.db.models import Q, Sum
+from django.db.models import Exists, F, FloatField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Cast, NullIf
 from django.utils.translation import gettext as _
 
 from zhiwang.analytics.selectors.place import Place, require_analyst
@@ -87,6 +93,27 @@ def check_months(months) -> int:
     return value
 
 
+def check_sort(sort: str, direction: str = "desc") -> tuple[str, bool]:
+    """``sort`` (an indicator code, or empty: by code) and ``direction`` (``desc`` or ``asc``) as
+    ``(sort, descending)``; anything else is ``analytics.sort_unknown`` /
+    ``analytics.direction_unknown`` naming the field."""
+    from zhiwang.analytics.indicator_figures import FIGURE_INDICATORS
+
+    if sort and sort not in FIGURE_INDICATORS:
+        raise ServiceError(
+            "analytics.sort_unknown",
+            _("Unknown indicator %(sort)s to sort by.") % {"sort": sort},
+            field="sort",
+        )
+    if direction not in ("asc", "desc"):
+        raise ServiceError(
+            "analytics.direction_unknown",
+            _("Sort “asc” (ascending) or “desc” (descending)."),
+            field="dir",
+        )
+    return sort, direction == "desc"
+
+
 def _units_within(place: Place):
     from zhiwang.accounts.models import OrgUnit
 
@@ -96,7 +123,15 @@ def _units_within(place: Place):
     return units
 
 
-def indicator_figures(*, user, place: Place, month: date | None = None, months: int = 1) -> dict:
+def indicator_figures(
+    *,
+    user,
+    place: Place,
+    month: date | None = None,
+    months: int = 1,
+    sort: str = "",
+    descending: bool = True,
+) -> dict:
     """The figures of ``months`` whole months from ``month`` (default: the run ending with the
     latest month computed) for ``place`` (already checked to lie in the jurisdiction by
     ``place_for``), its child divisions and the units within it.
@@ -104,13 +139,17 @@ def indicator_figures(*, user, place: Place, month: date | None = None, months: 
     Returns ``month`` (first), ``months``, ``computed`` (the months of the run that have figures),
     ``preliminary`` (those of them computed before their settle time, whose figures may still
     change), ``preliminary_until`` (the day the last of those becomes final, else None),
-    ``place`` (a ``FigureRow``), ``children`` and ``units`` (lists of ``FigureRow``, by code).
+    ``place`` (a ``FigureRow``), ``children`` (a list of ``FigureRow``) and ``units`` (a
+    ``UnitRows``: slice it). Children and units come by code, or with ``sort`` (an indicator
+    code, ``check_sort``) by its value over the run, ``descending`` or not: rows without a value
+    last either way, ties by code.
     """
     from zhiwang.analytics.indicator_figures import month_finality
     from zhiwang.analytics.models import IndicatorFigure
 
     require_analyst(user)
     months = check_months(months)
+    sort, descending = check_sort(sort, "desc" if descending else "asc")
     if month is None:
         latest = (
             IndicatorFigure.objects.filter(group="city")
@@ -128,7 +167,7 @@ def indicator_figures(*, user, place: Place, month: date | None = None, months: 
             "preliminary_until": None,
             "place": _place_row(place),
             "children": [],
-            "units": [],
+            "units": UnitRows.none(),
         }
     month = month.replace(day=1)
     run = [add_months(month, i) for i in range(months)]
@@ -139,24 +178,10 @@ def indicator_figures(*, user, place: Place, month: date | None = None, months: 
         if child_level
         else []
     )
-    units = list(_units_within(place).select_related("division").order_by("code"))
-    unit_ids = [u.pk for u in units]
     wanted = Q(group=division.level, key=None if division.level == DivisionLevel.CITY else division.pk)
     if children:
         wanted |= Q(group=child_level, key__in=[c.pk for c in children])
-    if units:
-        wanted |= Q(group="unit") if place.level == DivisionLevel.CITY else Q(group="unit", key__in=unit_ids)
-    rows = (
-        IndicatorFigure.objects.filter(wanted, month__in=run)
-        .order_by()
-        .values("group", "key", "indicator")
-        .annotate(n=Sum("numerator"), d=Sum("denominator"))
-    )
-    summed: dict[tuple[str, int | None], dict[str, Figure]] = {}
-    for row in rows:
-        summed.setdefault((row["group"], row["key"]), {})[row["indicator"]] = Figure(
-            float(row["n"] or 0), int(row["d"] or 0)
-        )
+    summed = _summed(IndicatorFigure.objects.filter(wanted, month__in=run))
     finality = month_finality(run)  # the months of the run with figures (city rows)
     computed = sorted(finality)
     preliminary = [m for m in computed if not finality[m][0]]
@@ -166,18 +191,8 @@ def indicator_figures(*, user, place: Place, month: date | None = None, months: 
         FigureRow(c.level, c.pk, c.code, c.display_name, figures=summed.get((child_level, c.pk), {}))
         for c in children
     ]
-    unit_rows = [
-        FigureRow(
-            "unit",
-            u.pk,
-            u.code,
-            u.name,
-            division_name=u.division.display_name if u.division_id else "",
-            figures=summed[("unit", u.pk)],
-        )
-        for u in units
-        if ("unit", u.pk) in summed  # units with nothing counted in the run are left out
-    ]
+    if sort:  # a few dozen places at most: sorted here, by the same rule as the units
+        child_rows = sort_rows(child_rows, sort, descending)
     return {
         "month": month,
         "months": months,
@@ -186,8 +201,109 @@ def indicator_figures(*, user, place: Place, month: date | None = None, months: 
         "preliminary_until": max((finality[m][1] for m in preliminary), default=None),
         "place": place_row,
         "children": child_rows,
-        "units": unit_rows,
+        "units": UnitRows(place=place, run=run, sort=sort, descending=descending),
     }
+
+
+def _summed(figures) -> dict[tuple[str, int | None], dict[str, Figure]]:
+    """``{(group, key): {indicator: Figure}}``: one aggregate query over the months' rows."""
+    rows = (
+        figures.order_by()
+        .values("group", "key", "indicator")
+        .annotate(n=Sum("numerator"), d=Sum("denominator"))
+    )
+    summed: dict[tuple[str, int | None], dict[str, Figure]] = {}
+    for row in rows:
+        summed.setdefault((row["group"], row["key"]), {})[row["indicator"]] = Figure(
+            float(row["n"] or 0), int(row["d"] or 0)
+        )
+    return summed
+
+
+class UnitRows:
+    """The handling units within a place that have figures in a run of months (units with nothing
+    counted in the run are left out), as ``FigureRow``s in a fixed order: a lazy sequence for
+    ``Paginator`` and the API's ``limit``/``offset``.
+
+    The order is the database's over every such unit — by code, or by one indicator's value
+    (summed numerators ÷ summed denominators, ``NULL`` without a denominator, last in either
+    direction; ties by code, then id) — so page 2 continues page 1. ``count()`` is one query;
+    a slice is two (its units, then their figures), however many units the place has.
+    """
+
+    def __init__(self, *, place: Place | None, run: list[date], sort: str = "", descending: bool = True):
+        self.place, self.run, self.sort, self.descending = place, run, sort, descending
+        self._count: int | None = None
+
+    @classmethod
+    def none(cls) -> UnitRows:
+        rows = cls(place=None, run=[])
+        rows._count = 0
+        return rows
+
+    def _units(self):
+        from zhiwang.accounts.models import OrgUnit
+        from zhiwang.analytics.models import IndicatorFigure
+
+        if self.place is None:
+            return OrgUnit.objects.none()
+        # (group, key, month) is the index of the unit's rows: a probe per unit, no scan
+        counted = IndicatorFigure.objects.filter(group="unit", key=OuterRef("pk"), month__in=self.run)
+        units = _units_within(self.place).filter(Exists(counted))
+        if not self.sort:
+            return units.order_by("code", "pk")
+        value = (
+            counted.filter(indicator=self.sort)
+            .order_by()
+            .values("key")
+            .annotate(
+                v=Cast(Sum("numerator"), FloatField())
+                / NullIf(Cast(Sum("denominator"), FloatField()), Value(0.0))
+            )
+            .values("v")
+        )
+        units = units.annotate(sort_value=Subquery(value, output_field=FloatField()))
+        by_value = (
+            F("sort_value").desc(nulls_last=True) if self.descending else F("sort_value").asc(nulls_last=True)
+        )
+        return units.order_by(by_value, "code", "pk")
+
+    def count(self) -> int:
+        if self._count is None:
+            self._count = self._units().count()
+        return self._count
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __iter__(self):
+        return iter(self[0 : self.count()])
+
+    def __getitem__(self, item):
+        from zhiwang.analytics.models import IndicatorFigure
+
+        if isinstance(item, int):
+            rows = self[item : item + 1] if item >= 0 else list(self)[item : item + 1 or None]
+            if not rows:
+                raise IndexError(item)
+            return rows[0]
+        units = list(self._units().select_related("division")[item])
+        if not units:
+            return []
+        summed = _summed(
+            IndicatorFigure.objects.filter(group="unit", key__in=[u.pk for u in units], month__in=self.run)
+        )
+        return [
+            FigureRow(
+                "unit",
+                u.pk,
+                u.code,
+                u.name,
+                division_name=u.division.display_name if u.division_id else "",
+                figures=summed.get(("unit", u.pk), {}),
+            )
+            for u in units
+        ]
 
 
 def _place_row(place: Place) -> FigureRow:

@@ -1,6 +1,7 @@
 """Evaluate the category classifier on the real complaint data in ../shared/data/complaints/.
 
     .venv/bin/python benchmarks/classifier_eval.py [--quick] [--folds 5] [--sections cv,holdout,speed,urgency]
+        [--baseline REV]
 
 What it measures (same folds for every system; identical texts share a fold):
 
@@ -20,6 +21,10 @@ What it measures (same folds for every system; identical texts share a fold):
 4. Speed: training on the full file, predictions/s one at a time, in a batch on one core, and in
    a batch on all cores (forked segmentation workers); the default model's feature step with the
    hash lookup against each block counted on its own (the previous code), in the same run.
+   With ``--baseline REV`` the default model is also predicted by the prediction code
+   (``ml/lookup.py``, ``ml/model.py``, ``ml/text.py``) of git revision REV, loaded beside the
+   current code, in interleaved rounds on the same texts: the before/after ratios of one run, and
+   a check that both give the same labels and probabilities (within 1e-9).
 5. Urgency rules (``ml.urgency``): precision and recall on the hand-labelled messages of
    ``unlabelled_with_votes.csv`` (labels in tests/classifier/data/urgency_hand_labels.csv).
 
@@ -33,7 +38,9 @@ import argparse
 import csv
 import os
 import platform
+import subprocess
 import sys
+import tempfile
 import time
 import unicodedata
 from datetime import datetime
@@ -280,7 +287,86 @@ SPEED_MODELS = (("", "default"), ("word_", "word+char"), ("char_", "char"))
 SPEED_BATCH = 4000  # texts in the batch of the speed section
 
 
-def speed(raw_texts, tokenized, labels) -> dict:
+BASELINE_MODULES = ("lookup", "model", "text")  # the prediction code a --baseline revision supplies
+BASELINE_ROUNDS = 3  # interleaved rounds; the best rate of each code counts (least disturbed by load)
+
+
+def load_baseline(rev: str):
+    """``TrainedModel`` of git revision ``rev``'s prediction code, importable beside the current code.
+
+    Its ``lookup``, ``model`` and ``text`` modules are copied into a temporary package with
+    their imports of each other redirected there; everything else (features, selective) is the
+    current code, so the old class wraps the same fitted pipeline.
+    """
+    package = Path(tempfile.mkdtemp(prefix="zw_baseline_")) / "zw_baseline_ml"
+    package.mkdir()
+    (package / "__init__.py").write_text("", encoding="utf-8")
+    for name in BASELINE_MODULES:
+        source = subprocess.run(
+            ["git", "-C", str(REPO), "show", f"{rev}:zhiwang/classifier/ml/{name}.py"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for module in BASELINE_MODULES:
+            source = source.replace(
+                f"from zhiwang.classifier.ml import {module}\n", f"from zw_baseline_ml import {module}\n"
+            ).replace(f"zhiwang.classifier.ml.{module} ", f"zw_baseline_ml.{module} ")
+        (package / f"{name}.py").write_text(source, encoding="utf-8")
+    sys.path.insert(0, str(package.parent))
+    from zw_baseline_ml.model import TrainedModel
+
+    return TrainedModel
+
+
+def _rates(model, batch, cores) -> dict:
+    """Wall-clock predictions/s one at a time (300 texts), in one batch on one core and on ``cores``."""
+    started = time.perf_counter()
+    for text in batch[:300]:
+        model.predict([text])
+    one = 300 / (time.perf_counter() - started)
+    started, cpu = time.perf_counter(), time.process_time()
+    model.predict(batch, n_jobs=1)
+    serial = len(batch) / (time.perf_counter() - started)
+    serial_cpu = len(batch) / (time.process_time() - cpu)
+    started = time.perf_counter()
+    model.predict(batch, n_jobs=cores)
+    return {
+        "one": one,
+        "batch": serial,
+        "batch_cpu": serial_cpu,
+        "batch_all": len(batch) / (time.perf_counter() - started),
+    }
+
+
+def compare_baseline(model, rev: str, batch, probe, cores) -> dict:
+    """Same-run rates of the default model with the prediction code of ``rev`` and the current one."""
+    baseline_class = load_baseline(rev)
+    old = baseline_class(
+        pipeline=model.pipeline,
+        labels=model.labels,
+        feature_config=model.feature_config,
+        metadata=model.metadata,
+    )
+    new_proba, new_evidence = model.score(probe)
+    old_proba, old_evidence = old.score(probe)
+    result = {
+        "rev": rev,
+        "probe_texts": len(probe),
+        "max_abs_diff": float(np.abs(new_proba - old_proba).max()),
+        "same_labels": bool((new_proba.argmax(axis=1) == old_proba.argmax(axis=1)).all()),
+        "same_evidence": bool(np.array_equal(new_evidence, old_evidence)),
+    }
+    best = {"old": {}, "new": {}}
+    for _round in range(BASELINE_ROUNDS):
+        for key, chosen in (("old", old), ("new", model)):
+            for name, rate in _rates(chosen, batch, cores).items():
+                best[key][name] = max(best[key].get(name, 0.0), rate)
+    result.update(best)
+    return result
+
+
+def speed(raw_texts, tokenized, labels, baseline: str | None = None) -> dict:
     """Training time on the full file, and prediction speed on raw text for each kind of model."""
     from zhiwang.classifier.ml import FeatureConfig, train
 
@@ -332,6 +418,9 @@ def speed(raw_texts, tokenized, labels) -> dict:
     cpu = time.process_time()
     lookup.transform(features, prepared)
     result["features_lookup_cpu_s"] = time.process_time() - cpu
+    if baseline:
+        tokenized_probe = [t.replace(" ", "") for t in tokenized[:3000]]  # as raw text
+        result["baseline"] = compare_baseline(default, baseline, batch, raw_texts + tokenized_probe, cores)
     try:
         result["load_1min_at_end"] = os.getloadavg()[0]
     except OSError:
@@ -535,7 +624,32 @@ def _render_speed(speeds) -> list[str]:
         f"{speeds['features_lookup_cpu_s']:.2f} s "
         f"(x{speeds['features_per_block_cpu_s'] / max(speeds['features_lookup_cpu_s'], 1e-9):.1f}).",
     ]
+    if speeds.get("baseline"):
+        lines += _render_baseline(speeds["baseline"], speeds["cores"])
     return lines
+
+
+def _render_baseline(base, cores) -> list[str]:
+    old, new = base["old"], base["new"]
+
+    def ratio(key):
+        return f"x{new[key] / max(old[key], 1e-9):.2f}"
+
+    return [
+        "",
+        f"Default model, prediction code of `{base['rev']}` against the current code, same run "
+        f"({BASELINE_ROUNDS} interleaved rounds, best rate of each; batch of {SPEED_BATCH:,} raw texts). "
+        f"Equivalence on {base['probe_texts']:,} texts: same labels {'yes' if base['same_labels'] else 'NO'}, "
+        f"same evidence {'yes' if base['same_evidence'] else 'NO'}, largest probability difference "
+        f"{base['max_abs_diff']:.1e}.",
+        "",
+        f"| code | one text at a time | batch, 1 core (per CPU-s) | batch, {cores} cores |",
+        "|---|---|---|---|",
+        f"| `{base['rev']}` | {old['one']:.0f}/s | {old['batch']:.0f}/s ({old['batch_cpu']:.0f}) "
+        f"| {old['batch_all']:.0f}/s |",
+        f"| current | {new['one']:.0f}/s | {new['batch']:.0f}/s ({new['batch_cpu']:.0f}) | {new['batch_all']:.0f}/s |",
+        f"| ratio | {ratio('one')} | {ratio('batch')} ({ratio('batch_cpu')}) | {ratio('batch_all')} |",
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -547,6 +661,11 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated subset of cv,holdout,speed,urgency (default: all)",
     )
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument(
+        "--baseline",
+        metavar="REV",
+        help="also predict with the prediction code of this git revision (speed section; e.g. HEAD~1)",
+    )
     args = parser.parse_args(argv)
     if not COMPLAINTS.is_dir():
         print(f"classifier_eval: no data at {COMPLAINTS} (set ZHIWANG_SHARED_DATA); skipped.")
@@ -566,7 +685,7 @@ def main(argv: list[str] | None = None) -> int:
     if "holdout" in sections:
         holdout = run_holdout(texts, labels, raw_texts, raw_labels, log)
     if "speed" in sections:
-        speeds = speed(raw_texts, texts, labels)
+        speeds = speed(raw_texts, texts, labels, baseline=args.baseline)
         log(speeds)
     if "urgency" in sections:
         urgency_rows = run_urgency(log)

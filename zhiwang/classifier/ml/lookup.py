@@ -9,22 +9,33 @@ for the widest range any block reads, and looked up in an open-addressing hash t
 in every block at once; one sparse matrix is built for the whole union and weighted
 block by block. The result is the same matrix as ``FeatureUnion.transform`` (tested).
 
-The table is built when a model is loaded (about 0.3 s for the default model's 416,000
-words and n-grams) and kept beside the fitted vectorizers in a ``WeakKeyDictionary``:
-never pickled into a model file. It costs about 80 bytes per vocabulary entry (about
-32 MB for the default model); a load factor of 1/2 would halve that and cost about 10 %
-of the prediction speed (measured).
+Single characters need no hashing: their code is their alphabet index, looked up in a
+small dense array. Raw texts reach the matrix without the token strings of ``prepare``
+(``transform(..., raw=True)``): normalized in one batch, punctuation dropped by a table over
+all code points, characters mapped to alphabet indices by a dense table (2.2 MB) instead
+of a binary search. A prediction works through batches of about 200,000 characters
+(:func:`prediction_batches`), so its arrays stay small: one array of a 4,000-complaint batch
+was ~50 MB of freshly mapped memory each time, and the page faults alone made large batches
+up to twice as slow.
+
+These structures (:class:`Compiled`) are built when a model is loaded (about 0.3 s for the
+default model's 416,000 words and n-grams) and kept beside the fitted vectorizers in a
+``WeakKeyDictionary``: never pickled into a model file. The hash table costs about 80 bytes
+per vocabulary entry (about 32 MB for the default model); a load factor of 1/2 would halve
+that and cost about 10 % of the prediction speed (measured).
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import weakref
 
 import numpy as np
 import scipy.sparse as sp
 
-from zhiwang.classifier.ml.features import CharNgramVectorizer, _code_points, _pack
+from zhiwang.classifier.ml.features import _MASK, CharNgramVectorizer, _code_points, _pack
+from zhiwang.classifier.ml.text import normalize_many, prepare
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing multiplier
 _EMPTY = np.int64(-1)  # codes are >= 1, so -1 marks a free slot
@@ -93,21 +104,99 @@ def _char_blocks(features) -> list[CharNgramVectorizer] | None:
     return blocks
 
 
-def _table(features, blocks) -> CodeTable:
-    table = _cache.get(features)
-    if table is None:
+class Compiled:
+    """Everything prediction reads for one fitted union of character blocks, built once.
+
+    The hash table of every n-gram of two characters or more, a dense column table for
+    single characters (their code is the alphabet index), a dense symbol table for every
+    code point (one gather instead of a binary search in the alphabet) and the per-column
+    IDF, sublinear flag and block index of the whole union.
+    """
+
+    def __init__(self, blocks: list[CharNgramVectorizer]):
+        self.blocks = blocks
+        widths = [len(b.vocabulary_) for b in blocks]
+        self.offsets = np.concatenate([[0], np.cumsum(widths)]).astype(np.int64)
+        self.n_columns = int(self.offsets[-1])
+        self.ngram_range = (min(b.ngram_range[0] for b in blocks), max(b.ngram_range[1] for b in blocks))
+        alphabet = np.asarray(blocks[0].alphabet_, dtype=np.int64)
+        self.symbols = np.zeros(_CODE_POINTS, dtype=np.int16)  # at most 32,767 symbols: int16 suffices
+        self.symbols[alphabet[alphabet < _CODE_POINTS]] = np.flatnonzero(alphabet < _CODE_POINTS) + 1
+        single = np.full((len(blocks), len(alphabet) + 1), -1, dtype=np.int64)
+        longer = []
+        for b, block in enumerate(blocks):
+            vocabulary = np.asarray(block.vocabulary_, dtype=np.int64)
+            one = vocabulary <= _MASK
+            single[b, vocabulary[one]] = np.flatnonzero(one) + self.offsets[b]
+            longer.append(vocabulary[~one])
+        self.single = single
+        # the table's values become columns of the union (-1: not in that block), in place: no second copy
+        self.table = CodeTable(longer)
+        for b, block in enumerate(blocks):
+            vocabulary = np.asarray(block.vocabulary_, dtype=np.int64)
+            columns = (np.flatnonzero(vocabulary > _MASK) + self.offsets[b]).astype(np.int32)
+            taken = self.table.values[b] >= 0
+            self.table.values[b, taken] = columns[self.table.values[b, taken]]
+        self.idf = np.concatenate(
+            [b.tfidf_.idf_ if b.tfidf_.use_idf else np.ones(len(b.vocabulary_)) for b in blocks]
+        )
+        self.sublinear = np.concatenate(
+            [np.full(w, bool(b.tfidf_.sublinear_tf)) for b, w in zip(blocks, widths, strict=True)]
+        )
+        self.all_sublinear = bool(self.sublinear.all())
+        self.block_of = np.repeat(np.arange(len(blocks), dtype=np.int64), widths)
+
+    def symbols_of(self, points: np.ndarray) -> np.ndarray:
+        """Alphabet indices (1..) of code points; 0 for unknown characters (and NUL, the separator)."""
+        return self.symbols[points].astype(np.int64)
+
+    def counts(self, symbols: np.ndarray, boundary: np.ndarray, n_docs: int) -> sp.csr_matrix:
+        """Count matrix (documents x union columns) of the n-grams over a symbol array."""
+        doc, code = _pack(symbols, boundary, self.ngram_range)
+        is_single = code <= _MASK
+        rows, cols = [], []
+        single_doc, single_code = doc[is_single], code[is_single]
+        for b in range(len(self.blocks)):
+            col = self.single[b, single_code]
+            hit = col >= 0
+            rows.append(single_doc[hit])
+            cols.append(col[hit])
+        doc, code = doc[~is_single], code[~is_single]
+        slot = self.table.find(code)
+        inside = slot >= 0
+        doc, slot = doc[inside], slot[inside]
+        for b in range(len(self.blocks)):
+            col = self.table.values[b, slot]
+            hit = col >= 0
+            rows.append(doc[hit])
+            cols.append(col[hit])
+        row, col = np.concatenate(rows), np.concatenate(cols)
+        # duplicates are summed: the counts
+        x = sp.csr_matrix((np.ones(len(col)), (row, col)), shape=(n_docs, self.n_columns))
+        x.sum_duplicates()
+        return x
+
+
+_CODE_POINTS = 0x110000
+
+
+def compiled(features) -> Compiled | None:
+    """The prediction structures of a fitted union (built on first use, then cached); None if unsupported."""
+    blocks = _char_blocks(features)
+    if blocks is None:
+        return None
+    found = _cache.get(features)
+    if found is None:
         with _cache_lock:
-            table = _cache.get(features)
-            if table is None:
-                table = _cache[features] = CodeTable([b.vocabulary_ for b in blocks])
-    return table
+            found = _cache.get(features)
+            if found is None:
+                found = _cache[features] = Compiled(blocks)
+    return found
 
 
 def warm(features) -> None:
-    """Build the lookup table now (at load time) rather than on the first prediction."""
-    blocks = _char_blocks(features)
-    if blocks is not None:
-        _table(features, blocks)
+    """Build the lookup structures now (at load time) rather than on the first prediction."""
+    compiled(features)
 
 
 def supports(features) -> bool:
@@ -115,55 +204,113 @@ def supports(features) -> bool:
     return _char_blocks(features) is not None
 
 
-def transform(features, docs: list[str]) -> sp.csr_matrix:
-    """``features.transform(docs)`` as a CSR matrix; fast for unions of character blocks."""
-    blocks = _char_blocks(features)
-    if blocks is None:
+def transform(features, docs: list[str], *, raw: bool = False) -> sp.csr_matrix:
+    """``features.transform(docs)`` as a CSR matrix; fast for unions of character blocks.
+
+    With ``raw=True`` the documents are raw texts rather than prepared token strings: the
+    matrix is that of ``prepare(docs, words=False)`` (see :func:`_transform_raw`), which is
+    what a character or lexicon+char model reads.
+    """
+    if raw:
+        return _transform_raw(features, docs)
+    fast = compiled(features)
+    if fast is None:
         return sp.hstack([b.transform(docs) for _name, b in features.transformer_list]).tocsr()
-    widths = [len(b.vocabulary_) for b in blocks]
-    offsets = np.concatenate([[0], np.cumsum(widths)])
     if not docs:
-        return sp.csr_matrix((0, int(offsets[-1])))
-    table = _table(features, blocks)
-    low = min(b.ngram_range[0] for b in blocks)
-    high = max(b.ngram_range[1] for b in blocks)
+        return sp.csr_matrix((0, fast.n_columns))
     parts = []
-    for batch in blocks[0]._batches(docs):
+    for batch in prediction_batches(docs):
         points = _code_points(batch)
-        doc, code = _pack(blocks[0]._symbols(points), points == 0, (low, high))
-        slot = table.find(code)
-        inside = slot >= 0
-        doc, slot = doc[inside], slot[inside]
-        rows, cols = [], []
-        for b in range(len(blocks)):
-            col = table.values[b, slot]
-            hit = col >= 0
-            rows.append(doc[hit])
-            cols.append(col[hit].astype(np.int64) + offsets[b])
-        row, col = np.concatenate(rows), np.concatenate(cols)
-        parts.append(
-            sp.csr_matrix(
-                (np.ones(len(col)), (row, col)), shape=(len(batch), int(offsets[-1]))
-            )  # duplicates are summed: the counts
-        )
+        parts.append(fast.counts(fast.symbols_of(points), points == 0, len(batch)))
     x = sp.vstack(parts, format="csr") if len(parts) > 1 else parts[0]
-    x.sum_duplicates()
-    return _weight(x, blocks, offsets)
+    return _weight(x, fast)
 
 
-def _weight(x: sp.csr_matrix, blocks, offsets: np.ndarray) -> sp.csr_matrix:
+def _transform_raw(features, texts: list[str]) -> sp.csr_matrix:
+    """``transform(features, prepare(texts, words=False))`` for raw texts, without the token strings.
+
+    For character and lexicon+char models: the texts are normalized (``text.normalize_many``)
+    and every character that is not a letter or digit is dropped with one table lookup, where
+    ``prepare`` would replace runs of them by a space and ``_code_points`` then remove the
+    spaces. Same matrix (tested).
+    """
+    fast = compiled(features)
+    if fast is None:
+        return transform(features, prepare(texts, words=False))
+    if not texts:
+        return sp.csr_matrix((0, fast.n_columns))
+    keep = _word_characters()
+    normalized = normalize_many(texts)
+    joined = "\x00".join(normalized) + "\x00"
+    points = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    ends = np.cumsum(np.fromiter(map(len, normalized), dtype=np.int64, count=len(normalized)) + 1) - 1
+    kept = keep[points]
+    kept[ends] = True  # the separators stay: they end each document's n-grams
+    symbols = fast.symbols_of(points)
+    symbols[ends] = 0
+    boundary = np.zeros(len(points), dtype=bool)
+    boundary[ends] = True
+    x = fast.counts(symbols[kept], boundary[kept], len(texts))
+    return _weight(x, fast)
+
+
+_word_lock = threading.Lock()
+_word_table: np.ndarray | None = None
+
+
+def _word_characters() -> np.ndarray:
+    """For every code point, whether ``prepare`` keeps it: ``[^\\W_]`` (a letter or digit), by the same regex.
+
+    Built once per process with one scan of a string of all code points (about 30 ms).
+    """
+    global _word_table
+    if _word_table is None:
+        with _word_lock:
+            if _word_table is None:
+                everything = "".join(map(chr, range(_CODE_POINTS)))
+                table = np.zeros(_CODE_POINTS, dtype=bool)
+                for match in re.finditer(r"[^\W_]+", everything):
+                    table[match.start() : match.end()] = True
+                _word_table = table
+    return _word_table
+
+
+def prediction_batches(docs: list) -> list[list]:
+    """Batches of about ``_PREDICTION_CHARS`` characters.
+
+    Smaller than the fitting batches: the int64 arrays of a batch stay within the CPU caches
+    and the allocator's reused memory; one batch of 4,000 complaints (about 50 MB of arrays)
+    was up to twice as slow, mostly in page faults of freshly mapped memory.
+    """
+    batches, batch, size = [], [], 0
+    for doc in docs:
+        batch.append(doc)
+        size += len(doc)
+        if size >= _PREDICTION_CHARS:
+            batches.append(batch)
+            batch, size = [], 0
+    if batch:
+        batches.append(batch)
+    return batches
+
+
+_PREDICTION_CHARS = 200_000
+
+
+def _weight(x: sp.csr_matrix, fast: Compiled) -> sp.csr_matrix:
     """Sublinear TF, IDF and the l2 norm, each block normalised on its own (as a FeatureUnion does)."""
-    idf = np.concatenate([b.tfidf_.idf_ if b.tfidf_.use_idf else np.ones(len(b.vocabulary_)) for b in blocks])
-    sublinear = np.concatenate([np.full(len(b.vocabulary_), bool(b.tfidf_.sublinear_tf)) for b in blocks])
     data = x.data
-    log_cols = sublinear[x.indices]
-    data[log_cols] = np.log(data[log_cols]) + 1.0
-    data *= idf[x.indices]
-    lengths = np.diff(x.indptr)
-    rows = np.repeat(np.arange(x.shape[0]), lengths)
-    block_of = np.searchsorted(offsets, x.indices, side="right") - 1
-    key = rows * len(blocks) + block_of
-    norms = np.sqrt(np.bincount(key, weights=data**2, minlength=x.shape[0] * len(blocks)))
+    if fast.all_sublinear:
+        np.log(data, out=data)
+        data += 1.0
+    else:
+        log_cols = fast.sublinear[x.indices]
+        data[log_cols] = np.log(data[log_cols]) + 1.0
+    data *= fast.idf[x.indices]
+    n_blocks = len(fast.blocks)
+    rows = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
+    key = rows * n_blocks + fast.block_of[x.indices]
+    norms = np.sqrt(np.bincount(key, weights=data**2, minlength=x.shape[0] * n_blocks))
     norms[norms == 0] = 1.0
     data /= norms[key]
     return x

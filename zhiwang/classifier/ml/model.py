@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,15 +102,27 @@ class TrainedModel:
         """
         if len(prepared) == 0:
             return np.zeros((0, len(self.labels))), np.zeros(0, dtype=np.int64)
-        features, classifier = self.pipeline.steps[0][1], self.pipeline.steps[-1][1]
+        features = self.pipeline.steps[0][1]
         # the same matrix as features.transform: one n-gram pass and one hash lookup for all blocks
-        x = lookup.transform(features, list(prepared))
-        proba = _calibrated_proba(classifier, x)  # columns follow self.labels (trained on indices)
-        evidence = _evidence(features, x)
-        blind = evidence == 0
-        if blind.any():
-            proba[blind] = 1.0 / len(self.labels)
-        return proba, evidence
+        return self._score_batches(
+            [lookup.transform(features, batch) for batch in lookup.prediction_batches(list(prepared))]
+        )
+
+    def _score_batches(self, matrices: list) -> tuple[np.ndarray, np.ndarray]:
+        """(probability matrix, evidence) of feature matrices, stacked in order."""
+        features, classifier = self.pipeline.steps[0][1], self.pipeline.steps[-1][1]
+        probas, evidences = [], []
+        for x in matrices:
+            proba = _calibrated_proba(classifier, x)  # columns follow self.labels (trained on indices)
+            evidence = _evidence(features, x)
+            blind = evidence == 0
+            if blind.any():
+                proba[blind] = 1.0 / len(self.labels)
+            probas.append(proba)
+            evidences.append(evidence)
+        if len(probas) == 1:
+            return probas[0], evidences[0]
+        return np.vstack(probas), np.concatenate(evidences)
 
     def predict_proba_prepared(self, prepared: Sequence[str]) -> np.ndarray:
         """Probability matrix (rows: texts, columns: ``self.labels``) for prepared texts."""
@@ -127,7 +140,15 @@ class TrainedModel:
             parts = _predict_forked(self, list(texts), presegmented, n_jobs)
             if parts is not None:
                 return np.vstack([p for p, _e in parts]), np.concatenate([e for _p, e in parts])
-        return self.score_prepared(self.prepare(texts, presegmented=presegmented))
+        features = self.pipeline.steps[0][1]
+        if self.feature_config.uses_words or not lookup.supports(features) or len(texts) == 0:
+            return self.score_prepared(self.prepare(texts, presegmented=presegmented))
+        # character models: raw text to features without building the token strings, in batches
+        # small enough that the arrays of one stay in the CPU caches
+        clipped = ["" if t is None else str(t)[:MAX_TEXT_CHARS] for t in texts]
+        return self._score_batches(
+            [lookup.transform(features, batch, raw=True) for batch in lookup.prediction_batches(clipped)]
+        )
 
     def predict_proba(
         self, texts: Sequence[object], *, presegmented: bool | None = None, n_jobs: int = 1
@@ -396,24 +417,34 @@ def _evidence(features, x) -> np.ndarray:
     Known words (word models), known lexicon words of two characters or more (lexicon
     models), or known character pairs (character-only models). 0: the model is blind.
     """
-    spans, offset = {}, 0
-    for name, block in features.transformer_list:
-        spans[name] = (block, offset, len(block.vocabulary_))
-        offset += len(block.vocabulary_)
-    if "word" in spans:
-        _block, start, width = spans["word"]
-        informative = (x.indices >= start) & (x.indices < start + width)
-    else:
-        name = "lexicon" if "lexicon" in spans else "char"
-        block, start, width = spans[name]
-        # known words of two characters or more; for a character model its known character pairs
-        wanted = np.zeros(width, dtype=bool)
-        wanted[block.multichar_columns() if name == "lexicon" else block.pair_columns()] = True
-        inside = (x.indices >= start) & (x.indices < start + width)
-        informative = inside.copy()
-        informative[inside] = wanted[x.indices[inside] - start]
+    informative = _informative_columns(features)
     rows = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
-    return np.bincount(rows[informative], minlength=x.shape[0])
+    return np.bincount(rows[informative[x.indices]], minlength=x.shape[0])
+
+
+_informative: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_linear: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _informative_columns(features) -> np.ndarray:
+    """Boolean mask over the union's columns of the features that count as evidence (cached per union)."""
+    mask = _informative.get(features)
+    if mask is None:
+        spans, offset = {}, 0
+        for name, block in features.transformer_list:
+            spans[name] = (block, offset, len(block.vocabulary_))
+            offset += len(block.vocabulary_)
+        mask = np.zeros(offset, dtype=bool)
+        if "word" in spans:
+            _block, start, width = spans["word"]
+            mask[start : start + width] = True
+        else:
+            name = "lexicon" if "lexicon" in spans else "char"
+            block, start, _width = spans[name]
+            # known words of two characters or more; for a character model its known character pairs
+            mask[start + (block.multichar_columns() if name == "lexicon" else block.pair_columns())] = True
+        _informative[features] = mask
+    return mask
 
 
 def _calibrated_proba(classifier, x) -> np.ndarray:
@@ -425,13 +456,38 @@ def _calibrated_proba(classifier, x) -> np.ndarray:
     numbers are computed here from the coefficients and calibrators (tested to match);
     anything else goes through scikit-learn.
     """
+    parts = _linear.get(classifier)
+    if parts is None:
+        parts = _linear[classifier] = _linear_parts(classifier) or ()
+    if not parts:
+        return classifier.predict_proba(x)
+    coef_t, intercept, slope, offset, others = parts
+    decision = np.asarray(x @ coef_t) + intercept
+    n_classes = decision.shape[1]
+    if others is None:  # Platt on every class: expit(-(a d + b)), all columns at once
+        proba = expit(-(slope * decision + offset))
+    else:
+        proba = np.empty((x.shape[0], n_classes))
+        for j, calibrator in enumerate(others):
+            proba[:, j] = calibrator.predict(decision[:, j])
+    total = proba.sum(axis=1, keepdims=True)
+    proba = np.divide(proba, total, out=np.full_like(proba, 1.0 / n_classes), where=total != 0)
+    proba[(proba > 1.0) & (proba <= 1.0 + 1e-5)] = 1.0
+    return proba
+
+
+def _linear_parts(classifier) -> tuple | None:
+    """(coef.T, intercept, Platt slopes, Platt offsets, other calibrators) of the model ``train`` builds; else None.
+
+    Checked once per classifier (the checks cost as much as a prediction of one text).
+    """
     calibrated = getattr(classifier, "calibrated_classifiers_", None)
     if (
         not calibrated
         or len(calibrated) != 1
         or getattr(calibrated[0], "method", None) not in ("sigmoid", "isotonic")
     ):
-        return classifier.predict_proba(x)
+        return None
     inner = calibrated[0]
     estimator, n_classes = inner.estimator, len(inner.classes)
     coef = getattr(estimator, "coef_", None)
@@ -442,18 +498,13 @@ def _calibrated_proba(classifier, x) -> np.ndarray:
         or not np.array_equal(estimator.classes_, np.arange(n_classes))
         or not np.array_equal(inner.classes, np.arange(n_classes))
     ):
-        return classifier.predict_proba(x)
-    decision = np.asarray(x @ coef.T) + estimator.intercept_
-    proba = np.empty((x.shape[0], n_classes))
-    for j, calibrator in enumerate(inner.calibrators):
-        if hasattr(calibrator, "a_") and hasattr(calibrator, "b_"):  # Platt: expit(-(a d + b))
-            proba[:, j] = expit(-(calibrator.a_ * decision[:, j] + calibrator.b_))
-        else:
-            proba[:, j] = calibrator.predict(decision[:, j])
-    total = proba.sum(axis=1, keepdims=True)
-    proba = np.divide(proba, total, out=np.full_like(proba, 1.0 / n_classes), where=total != 0)
-    proba[(proba > 1.0) & (proba <= 1.0 + 1e-5)] = 1.0
-    return proba
+        return None
+    calibrators = inner.calibrators
+    if all(hasattr(c, "a_") and hasattr(c, "b_") for c in calibrators):
+        slope = np.array([c.a_ for c in calibrators], dtype=np.float64)
+        offset = np.array([c.b_ for c in calibrators], dtype=np.float64)
+        return np.ascontiguousarray(coef.T), estimator.intercept_, slope, offset, None
+    return np.ascontiguousarray(coef.T), estimator.intercept_, None, None, list(calibrators)
 
 
 def _linear_coef(classifier) -> np.ndarray | None:

@@ -103,7 +103,12 @@ class Command(BaseCommand):
         p.add_argument("--output", required=True, help="CSV (UTF-8 with BOM) or .xlsx file to write")
         p.add_argument("--presegmented", action="store_true", default=None)
         p.add_argument("--top-k", type=int, default=3)
-        p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes for segmentation")
+        p.add_argument(
+            "--jobs",
+            type=int,
+            default=os.cpu_count() or 1,
+            help="processes for a batch of 2,000 texts or more (features and scoring)",
+        )
         p.add_argument(
             "--threshold",
             type=float,
@@ -119,7 +124,12 @@ class Command(BaseCommand):
         e.add_argument("--label-column", required=True)
         e.add_argument("--presegmented", action="store_true", default=None)
         e.add_argument("--target-precision", type=float, default=TARGET_PRECISION)
-        e.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes for segmentation")
+        e.add_argument(
+            "--jobs",
+            type=int,
+            default=os.cpu_count() or 1,
+            help="processes for a batch of 2,000 texts or more (features and scoring)",
+        )
 
     def handle(self, *args, **options):
         try:

@@ -141,16 +141,6 @@ def _alert_readers(unit_ids) -> QuerySet:
     )
 
 
-def _who_may_open(alert: Alert, unit_ids: list[int]) -> list[int]:
-    """The ids of the members of ``unit_ids`` who may open ``alert`` (analysts whose jurisdiction
-    holds it): a unit nobody of which can open the alert is not told about it."""
-    return [
-        member.pk
-        for member in _alert_readers(unit_ids).order_by("pk")
-        if Alert.objects.visible_to(member).filter(pk=alert.pk).exists()
-    ]
-
-
 def _open_alert(finding: detectors.Finding) -> Alert | None:
     """The open alert ``finding`` updates: the one with its key; for a topic, the open topic alert
     sharing the most tickets with it (the words alone name no place: a cluster elsewhere with
@@ -308,13 +298,28 @@ def alert_raise(*, finding: detectors.Finding, cooldown_days: int = 3) -> tuple[
 
 def _notify(alert: Alert, unit_ids: list[int]) -> None:
     """Tell the members of ``unit_ids`` who may open ``alert`` about it: one notification each (a
-    unit's shared inbox would also reach its handlers, who cannot open alerts), with its masked
-    explanation written in the city's language as every inbox message, and a link to the alert
-    (a reopened ticket's alert also names the ticket)."""
-    readers = _who_may_open(alert, unit_ids)
-    if not readers:
+    unit's shared inbox would also reach its handlers, who cannot open alerts; a unit nobody of
+    which can open the alert is not told), with a link to the alert (a reopened ticket's alert
+    also names the ticket, to those who may see it).
+
+    Each member reads what the alerts page would tell them (``alert_as_read_by``,
+    ``alert_explanation``): when the alert also counts tickets outside their jurisdiction, the
+    count of those in it and that there are others, never how many; a member who sees all of
+    its tickets (city-wide) reads the explanation it was raised on. Written in the city's
+    language, as every inbox message, and kept as written: the message is what the member was
+    told then; the alert, which may grow or move later, is read on its page through the link.
+
+    One query per member (the alert with their counts, the one that decides whether they may
+    open it): a unit has few analysts, and alerts are raised by the periodic detector run."""
+    from zhiwang.analytics.selectors.alerts import alert_as_read_by, alert_explanation
+
+    told = []
+    for member in _alert_readers(unit_ids).order_by("pk"):
+        seen = alert_as_read_by(user=member, alert_id=alert.pk)
+        if seen is not None:
+            told.append((member.pk, seen, written(lambda seen=seen: alert_explanation(seen))[:500]))
+    if not told:
         return
-    message = written(lambda: alert.explanation_text)[:500]
     ticket_id = (
         alert.memberships.order_by("ticket_id").values_list("ticket_id", flat=True).first()
         if alert.kind == AlertKind.REPEAT_REOPEN
@@ -324,9 +329,14 @@ def _notify(alert: Alert, unit_ids: list[int]) -> None:
     Notification.objects.bulk_create(
         [
             Notification(
-                recipient_id=user_id, kind="analytics_alert", message=message, ticket_id=ticket_id, link=link
+                recipient_id=user_id,
+                kind="analytics_alert",
+                message=message,
+                # the ticket's number is in the inbox: not for a member who may not see it
+                ticket_id=None if seen.tickets_outside else ticket_id,
+                link=link,
             )
-            for user_id in readers
+            for user_id, seen, message in told
         ]
     )
 

@@ -112,8 +112,22 @@ def alert_list(
     return qs.order_by("-created_at", "-pk")
 
 
+def alert_as_read_by(*, user, alert_id: int):
+    """The alert ``alert_id`` as ``user`` reads it on the alerts page, or ``None`` when they may
+    not open it (not an analyst; not in their jurisdiction).
+
+    It is the page's row (``alert_list``, any status): it carries the count of the alert's
+    tickets in the user's jurisdiction and whether it counts others, so ``alert_explanation``
+    tells one person what the page would, e.g. in the notification each member of a subscribed
+    unit is sent. One query, the alert's counts as its subqueries (after the user's scope)."""
+    if not is_analyst(user) or not isinstance(alert_id, int) or not 1 <= alert_id <= MAX_ID:
+        return None
+    return alert_list(user=user, status="").filter(pk=alert_id).first()
+
+
 def alert_explanation(alert) -> str:
-    """The explanation of an alert from ``alert_list`` as its reader may be told it.
+    """The explanation of an alert from ``alert_list`` (or ``alert_as_read_by``) as its reader
+    may be told it.
 
     An alert that also counts tickets outside the reader's jurisdiction (``tickets_outside``)
     does not say how many: its figure ("14 tickets in 3 days") is the whole count, which would

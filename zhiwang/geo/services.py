@@ -21,6 +21,7 @@ from zhiwang.geo.models import (
     Grid,
     StandardAddress,
 )
+from zhiwang.geo.moves import Tree
 
 SHIPPED_DIVISIONS = Path(__file__).resolve().parent / "data" / "shenzhen_divisions.csv"
 
@@ -77,8 +78,22 @@ def divisions_load_csv(path: Path | str = SHIPPED_DIVISIONS) -> dict[str, int]:
     """Load or update divisions from a CSV in the shipped layout (idempotent upsert).
 
     Columns: level, code, name, parent_code, short_name, special, approx_lon_wgs84,
-    approx_lat_wgs84. Every row is checked before anything is written; one bad row
-    aborts the whole load with every problem listed.
+    approx_lat_wgs84, and optionally previous_code. Every row is checked before anything is
+    written; one bad row aborts the whole load with every problem listed.
+
+    An administrative adjustment (区划调整) moves a division under another parent with a new
+    code under it (DOMAIN.md: the code is district 6 + subdistrict 3 + community 3 digits):
+    the row gives the new ``code``, the new ``parent_code`` and the old code as
+    ``previous_code``, and the existing division takes the new code and parent (same row, so
+    everything that points at it follows). A division whose code does not lie under its
+    parent's is refused (``geo.division_outside_parent``): the code prefix and the parent
+    links are one tree, which jurisdictions, ticket lists and dashboards all rely on.
+
+    Returns the counts and ``moved``: the codes (new ones) of the existing divisions whose
+    ancestor chain changed. Their places in records that keep coarse place columns (tickets'
+    subdistrict and district, the analytics rollups) are re-derived afterwards by
+    ``zhiwang rederive_places`` (the ``load_divisions`` command runs it); the locate index is
+    rebuilt (boundary version bumped) and the division counts refreshed in this transaction.
     """
     path = Path(path)
     try:
@@ -113,6 +128,13 @@ def divisions_load_csv(path: Path | str = SHIPPED_DIVISIONS) -> dict[str, int]:
                 _("Division code %(code)s appears twice.") % {"code": code},
             )
         codes.add(code)
+        previous = (row.get("previous_code") or "").strip()
+        if previous and not DIVISION_CODE_RE.fullmatch(previous):
+            errors.add(
+                f"{where}.previous_code",
+                "geo.division_code_invalid",
+                _("%(code)s is not a 12-digit division code.") % {"code": previous},
+            )
         if not (row.get("name") or "").strip():
             errors.add(f"{where}.name", "geo.name_missing", _("The name is empty."))
         for column in ("approx_lon_wgs84", "approx_lat_wgs84"):
@@ -136,9 +158,22 @@ def divisions_load_csv(path: Path | str = SHIPPED_DIVISIONS) -> dict[str, int]:
     }
     rows.sort(key=lambda r: order[CSV_LEVELS[r["level"].strip()]])
     created = updated = 0
+    moved: list[Division] = []
+    new: list[Division] = []
     for row in rows:
         code = row["code"].strip()
         level = CSV_LEVELS[row["level"].strip()]
+        previous = (row.get("previous_code") or "").strip()
+        if previous and previous != code and previous in existing:
+            if code in existing:
+                raise ServiceError(
+                    "geo.division_code_taken",
+                    _("Division %(previous)s cannot take the code %(code)s: another division has it.")
+                    % {"previous": previous, "code": code},
+                    field="code",
+                )
+            # the same division under its new code: tickets, grids and jurisdictions keep pointing at it
+            existing[code] = existing.pop(previous)
         parent = existing.get((row.get("parent_code") or "").strip()) if level != DivisionLevel.CITY else None
         if level != DivisionLevel.CITY and parent is None:
             raise ServiceError(
@@ -159,9 +194,14 @@ def divisions_load_csv(path: Path | str = SHIPPED_DIVISIONS) -> dict[str, int]:
         division = existing.get(code)
         if division is None:
             division = Division.objects.create(code=code, lon=lon, lat=lat, **values)
+            new.append(division)
             created += 1
         else:
+            if division.code != code:
+                values["code"] = code
             changed = [k for k, v in values.items() if getattr(division, k) != v]
+            if "parent" in changed or "code" in changed:
+                moved.append(division)
             for key in changed:
                 setattr(division, key, values[key])
             if division.lon is None and lon is not None:
@@ -171,7 +211,53 @@ def divisions_load_csv(path: Path | str = SHIPPED_DIVISIONS) -> dict[str, int]:
                 division.save(update_fields=[*changed, "updated_at"])
                 updated += 1
         existing[code] = division
-    return {"created": created, "updated": updated, "total": len(rows)}
+    _check_codes_inside_parents(moved, new)
+    if moved:
+        boundaries_changed()  # every process rebuilds its locate index: the chains changed
+        division_stats_refresh()
+    return {
+        "created": created,
+        "updated": updated,
+        "total": len(rows),
+        "moved": sorted(d.code for d in moved),
+    }
+
+
+def _check_codes_inside_parents(moved: list[Division], new: list[Division]) -> None:
+    """Refuse a load after which a division's code does not lie under its parent's code.
+
+    Checks the new divisions, the moved ones and everything below them: a subdistrict that
+    takes a new code takes its communities along only if the file gives them new codes too.
+    Any problem rolls the whole load back (the caller's transaction).
+    """
+    if not moved and not new:
+        return
+    tree = Tree.load()
+    inside = tree.subtree(d.pk for d in moved) | {d.pk for d in new}
+    divisions = {
+        d.pk: d for d in Division.objects.filter(pk__in=inside | {tree.parent[pk] for pk in inside} - {None})
+    }
+    errors = ErrorList()
+    for pk in sorted(inside, key=lambda pk: divisions[pk].code):
+        division = divisions[pk]
+        parent = divisions.get(division.parent_id)
+        if parent is not None and not division.code.startswith(parent.code_prefix):
+            errors.add(
+                f"{division.code}.parent_code",
+                "geo.division_outside_parent",
+                _(
+                    "Division %(code)s %(name)s is not inside its parent %(parent)s: its code must start "
+                    "with %(prefix)s. A division that moves gets a new code under its new parent: give it in "
+                    "code, and the old one in previous_code."
+                )
+                % {
+                    "code": division.code,
+                    "name": division.name,
+                    "parent": parent.code,
+                    "prefix": parent.code_prefix,
+                },
+            )
+    errors.raise_if_any("geo.divisions_invalid")
 
 
 @transaction.atomic

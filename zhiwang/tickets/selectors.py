@@ -247,8 +247,10 @@ class TicketFilters:
     tickets with such a timeline row in ``[event_from, event_to)``, naming the unit
     ``event_unit`` (a unit code) if given; ``open_at`` the tickets open at that moment;
     ``overdue_at`` those in an overdue episode at that moment. ``unlocated`` keeps the tickets of
-    the division (the city without one) located in none of its children (``UNLOCATED_BELOW``: an
-    inquiry with no district, a ticket of a community in no grid): the dashboards' "Unlocated" row.
+    the division (the city without one) located in none of its current children (``UNLOCATED_BELOW``:
+    an inquiry with no district, a ticket of a community in no grid, or one whose column still names
+    a division moved elsewhere; ``_unlocated_below``): the dashboards' "Unlocated" row. Below the
+    city, ``division`` is the ticket's column of the division's level, as the dashboards count it.
     """
 
     status: str = ""
@@ -308,6 +310,34 @@ UNLOCATED_BELOW = {
     DivisionLevel.COMMUNITY: "grid",
 }
 
+#: The level of the children of a place (``unlocated``); a community's children are its grids.
+CHILD_LEVEL = {
+    DivisionLevel.CITY: DivisionLevel.DISTRICT,
+    DivisionLevel.DISTRICT: DivisionLevel.SUBDISTRICT,
+    DivisionLevel.SUBDISTRICT: DivisionLevel.COMMUNITY,
+}
+
+
+def _unlocated_below(place: Division | None) -> Q:
+    """The place's tickets in none of its current children: the dashboard's "Unlocated" row.
+
+    The child column is empty (an inquiry with no district, a ticket of a community in no grid),
+    or names a division that is no longer a child of the place (a community moved to another
+    subdistrict while its tickets' columns still name the old one): the dashboard sums the
+    rollup rows of the place whose child is not among the current children, so does this.
+    """
+    level = place.level if place is not None else DivisionLevel.CITY
+    column = UNLOCATED_BELOW[level]
+    empty = Q(**{f"{column}__isnull": True})
+    if place is None:
+        return empty
+    if level == DivisionLevel.COMMUNITY:
+        children = Grid.objects.filter(community=place).values("pk")
+    else:
+        children = Division.objects.filter(parent=place, level=CHILD_LEVEL[level]).values("pk")
+    return empty | ~Q(**{f"{column}__in": children})
+
+
 #: The filters holding a moment (a date-time; a plain date is its local midnight).
 MOMENT_FILTERS = (
     "due_before",
@@ -366,13 +396,21 @@ def ticket_list(*, user, filters: TicketFilters | dict | None = None, now: datet
                 _("There is no division %(value)s.") % {"value": f.division},
                 field="division",
             )
-        subtree = Division.objects.descendants_of(division, include_self=True).values("pk")
-        qs = qs.filter(division__in=subtree)
+        if division.level == DivisionLevel.CITY:
+            subtree = Division.objects.descendants_of(division, include_self=True).values("pk")
+            qs = qs.filter(division__in=subtree)
+        else:
+            # the place column the dashboards count the place by (the rollups are keyed by the
+            # same columns), so a figure's link lists what it counts even while the columns of
+            # tickets inside a moved division still name the old parent (docs/geo.md)
+            qs = qs.filter(**{division.level: division})
     if f.unlocated:
-        # the place columns are denormalized: a child's column is set exactly when the ticket
-        # lies in one of the place's children
-        level = division.level if f.division else DivisionLevel.CITY
-        qs = qs.filter(**{f"{UNLOCATED_BELOW[level]}__isnull": True})
+        place = (
+            division
+            if f.division
+            else Division.objects.filter(level=DivisionLevel.CITY).order_by("code").first()
+        )
+        qs = qs.filter(_unlocated_below(place))
     if f.grid:
         grid = Grid.objects.filter(code=f.grid).only("pk").first()
         if grid is None:

@@ -5,8 +5,15 @@ communities with their 12-digit codes, ``zhiwang/geo/data/``); ``--csv`` loads a
 in the same layout. An idempotent upsert (run it again after the statistics office's yearly
 update); one bad row loads nothing and every problem is listed. Boundaries come after, with
 ``zhiwang import-boundaries``.
+
+A division that moved (an administrative adjustment: a row with a new parent and a new code, the
+old one in ``previous_code``; docs/geo.md) keeps its row; after the load, the tickets inside the
+moved divisions and their analytics counts are re-derived for the current tree by
+``zhiwang rederive_places`` (run here unless ``--no-rederive``; run by name, since the geo app
+sits below tickets and analytics and imports neither).
 """
 
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from zhiwang.core.errors import ServiceError
@@ -21,8 +28,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--csv", default=str(SHIPPED_DIVISIONS), help="divisions CSV (UTF-8)")
+        parser.add_argument(
+            "--no-rederive",
+            action="store_true",
+            help="do not re-derive the places of the tickets inside moved divisions now (run rederive_places later)",
+        )
 
-    def handle(self, *args, csv, **options):
+    def handle(self, *args, csv, no_rederive=False, **options):
         try:
             result = divisions_load_csv(csv)
         except ServiceError as error:
@@ -31,3 +43,22 @@ class Command(BaseCommand):
         self.stdout.write(
             f"divisions: {result['total']} in the file, {result['created']} created, {result['updated']} updated"
         )
+        moved = result["moved"]
+        if not moved:
+            return
+        self.stdout.write(f"moved: {len(moved)} divisions ({', '.join(moved)})")
+        follow_up = "zhiwang rederive-places " + " ".join(f"--division {code}" for code in moved)
+        if no_rederive:
+            self.stdout.write(
+                "The tickets inside them and their analytics counts still name the old parents. "
+                f"Run now: {follow_up}"
+            )
+            return
+        try:
+            call_command("rederive_places", division=moved, stdout=self.stdout)
+        except Exception:
+            self.stderr.write(
+                "The divisions are loaded, but re-deriving the places of their tickets failed. "
+                f"Run: {follow_up}"
+            )
+            raise

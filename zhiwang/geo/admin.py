@@ -27,6 +27,13 @@ class DivisionAdmin(admin.ModelAdmin):
     raw_id_fields = ("parent",)
     readonly_fields = ("grid_count", "building_count", "room_count", "updated_at")
 
+    def get_readonly_fields(self, request, obj=None):
+        # A division's place in the tree changes only through load-divisions (docs/geo.md):
+        # editing its code or parent here would leave the tickets' place columns, the rollups
+        # and the code-prefix scoping on the old tree.
+        fields = super().get_readonly_fields(request, obj)
+        return (*fields, "code", "parent", "level") if obj is not None else fields
+
 
 @admin.register(Grid)
 class GridAdmin(admin.ModelAdmin):
@@ -34,6 +41,12 @@ class GridAdmin(admin.ModelAdmin):
     list_filter = ("geometry_source",)
     search_fields = ("code", "name", "community__name")
     raw_id_fields = ("community",)
+
+    def get_readonly_fields(self, request, obj=None):
+        # A grid's community is its code's first 12 digits; moving it here would leave its
+        # tickets counted under the old community (docs/geo.md).
+        fields = super().get_readonly_fields(request, obj)
+        return (*fields, "code", "community") if obj is not None else fields
 
 
 class AddressAliasInline(admin.TabularInline):

@@ -273,3 +273,20 @@ def test_rederive_places_all_repairs_the_whole_city(tickets, move, viewer):
     assert received(viewer, a) == (0, 0) and child_rows(viewer, b) == {new_code: (2, 2)}
     with pytest.raises(CommandError):
         call_command("rederive_places", "--division", "440399999999")
+
+
+def test_a_failed_re_derivation_leaves_the_divisions_where_they_were(
+    tickets, move, nanshan_community, monkeypatch
+):
+    """The load and the re-derivation are one transaction: divisions never move without their tickets."""
+
+    def boom(**kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("zhiwang.analytics.management.commands.rederive_places.places_rederive", boom)
+    before = nanshan_community.code, nanshan_community.parent_id
+    with pytest.raises(RuntimeError):
+        move()
+    nanshan_community.refresh_from_db()
+    assert (nanshan_community.code, nanshan_community.parent_id) == before
+    assert {t.subdistrict_id for t in Ticket.objects.filter(pk__in=[t.pk for t in tickets])} == {before[1]}

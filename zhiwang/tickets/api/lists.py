@@ -53,7 +53,9 @@ class TicketListFilter(Schema):
 @router.get("/", response=list[TicketOut], summary="Tickets visible to me, filtered")
 @paginate(LimitOffsetPagination)
 def ticket_list(request, filters: Query[TicketListFilter]):
-    """``status``: a status, ``open`` or ``final``; ``category``/``division``: a code and its subtree;
+    """``status``: a status, ``open`` or ``final``; ``category``: a code and its subtree; ``division``:
+    a division code, the tickets counted in it (below the city: the ticket's place column of that
+    level, as the dashboards count them);
     ``grid``: a grid code; ``address``: a standard address code (a building with its rooms);
     ``alert``: an alert's id, the tickets it counted (an alert the caller may not see: 400);
     ``event`` (received, dispatched, closed, overdue, …) with ``event_from``/``event_to`` and

@@ -15,6 +15,7 @@ sits below tickets and analytics and imports neither).
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from zhiwang.core.errors import ServiceError
 from zhiwang.geo.services import SHIPPED_DIVISIONS, divisions_load_csv
@@ -36,29 +37,27 @@ class Command(BaseCommand):
 
     def handle(self, *args, csv, no_rederive=False, **options):
         try:
-            result = divisions_load_csv(csv)
+            # One transaction for the load and the re-derivation: a failure of the second must
+            # not leave the divisions moved while their tickets, counts and the code-prefix
+            # scopes disagree (a moved district's tickets would leave its dispatchers' lists
+            # while its dashboard still counted them).
+            with transaction.atomic():
+                result = divisions_load_csv(csv)
+                moved = result["moved"]
+                if moved and not no_rederive:
+                    call_command("rederive_places", division=moved, stdout=self.stdout)
         except ServiceError as error:
             problems = [f"{e.field}: {e.message}" for e in error.fields] or [error.message]
             raise CommandError("\n".join(problems)) from None
         self.stdout.write(
             f"divisions: {result['total']} in the file, {result['created']} created, {result['updated']} updated"
         )
-        moved = result["moved"]
         if not moved:
             return
         self.stdout.write(f"moved: {len(moved)} divisions ({', '.join(moved)})")
-        follow_up = "zhiwang rederive-places " + " ".join(f"--division {code}" for code in moved)
         if no_rederive:
+            follow_up = "zhiwang rederive-places " + " ".join(f"--division {code}" for code in moved)
             self.stdout.write(
                 "The tickets inside them and their analytics counts still name the old parents. "
                 f"Run now: {follow_up}"
             )
-            return
-        try:
-            call_command("rederive_places", division=moved, stdout=self.stdout)
-        except Exception:
-            self.stderr.write(
-                "The divisions are loaded, but re-deriving the places of their tickets failed. "
-                f"Run: {follow_up}"
-            )
-            raise

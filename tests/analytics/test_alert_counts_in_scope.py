@@ -189,3 +189,26 @@ def test_a_page_of_alerts_counts_in_one_query(
     assert queries(API) == one_api
     counts = sorted(i["ticket_count"] for i in client.get(API).json()["items"])
     assert counts == sorted(1 + i % 3 for i in range(12))
+
+
+def test_an_alert_that_kept_only_part_of_its_tickets_does_not_reveal_its_whole_count(
+    make_ticket, frozen_now, client, nanshan_dispatcher
+):
+    """Alerts raised before migration 0008 kept at most 200 of their tickets: a district viewer who
+    sees every kept one has not seen every counted one, so the whole figure stays hidden."""
+    from zhiwang.analytics.models import Alert
+
+    kept = [make_ticket(external_id=f"legacy-{i}") for i in range(3)]
+    alert = _raise(
+        AlertKind.ADDRESS_CLUSTER,
+        "address:legacy",
+        [t.pk for t in kept],
+        kept[0].district_id,
+        explain={"address": "某大厦", "observed": 1000, "days": 7, "expected": 2},
+    )
+    Alert.objects.filter(pk=alert.pk).update(observed=1000)  # as the detector counted it
+    client.force_login(nanshan_dispatcher)
+    client.cookies["django_language"] = "en"
+    [item] = client.get(API, {"kind": "address_cluster"}).json()["items"]
+    assert (item["ticket_count"], item["observed"], item["tickets_outside"]) == (3, None, True)
+    assert "1000" not in item["explanation"] and "3 tickets in 7 days" in item["explanation"]

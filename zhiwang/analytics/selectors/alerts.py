@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 from urllib.parse import urlencode
 
-from django.db.models import Count, F, IntegerField, OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Case, Count, F, IntegerField, OuterRef, Subquery, Value, When
+from django.db.models.functions import Coalesce, Greatest
 from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -91,10 +91,17 @@ def alert_list(
         # becomes a semi-join probing the alert's members; a ``NOT IN`` would hash every
         # ticket of the jurisdiction instead.
         visible = Ticket.objects.visible_to(user).order_by().values("pk")
+        # An alert raised before its members were kept in full (migration 0008 copied at most
+        # 200) counted more tickets than it holds: its own ``observed`` is the whole count then.
+        whole = Case(
+            When(kind__in=TICKET_COUNTING_KINDS, then=Greatest(F("n_all"), F("observed"))),
+            default=F("n_all"),
+        )
         qs = (
             qs.alias(n_all=count(members))
             .annotate(n_tickets=count(members.filter(ticket__in=visible)))
-            .annotate(tickets_outside=GreaterThan(F("n_all"), F("n_tickets")))
+            .alias(n_whole=whole)
+            .annotate(tickets_outside=GreaterThan(F("n_whole"), F("n_tickets")))
         )
     if status:
         qs = qs.filter(status=status)

@@ -9,8 +9,11 @@ Per backend (SQLite in a temporary folder; PostgreSQL database ``--pg-name``, de
    (``replicate``: copy c moved c days back);
 2. ``indicator_figures_compute`` for one month, the busiest month (tickets received) that ended
    before the data's ``AS_OF``, counted as of ``AS_OF``: seconds, queries, rows written, the
-   time per indicator (summed over the five groupings), and the seconds extrapolated linearly
-   to 100,000 tickets received in the month;
+   time per indicator (one pass each for the five groupings), and the seconds extrapolated
+   linearly to 100,000 tickets received in the month; against the baseline measured in the same
+   run: the same figures with each grouping computed alone (``_results`` with one ``by``, the
+   way the computation ran before its one pass per indicator), checked equal to the rows stored
+   → ratio = per-grouping seconds ÷ the computation's reads (its seconds without the write);
 3. the read, ``--repeat`` times each (p50/p95), for the city, the month's busiest district and
    that district's busiest subdistrict: the API (``GET /api/v1/analytics/indicators`` through the
    Django test client, as the city leader) and the selector it calls
@@ -112,7 +115,13 @@ def worker(args) -> dict:
 
     from zhiwang.accounts.models import User
     from zhiwang.analytics.index import month_bounds
-    from zhiwang.analytics.indicator_figures import FIGURE_INDICATORS, GROUPINGS, indicator_figures_compute
+    from zhiwang.analytics.indicator_figures import (
+        FIGURE_INDICATORS,
+        GROUPINGS,
+        _results,
+        indicator_figures_compute,
+    )
+    from zhiwang.analytics.models import IndicatorFigure
     from zhiwang.analytics.selectors.figures import indicator_figures
     from zhiwang.analytics.selectors.place import Place
     from zhiwang.geo.models import Division
@@ -154,7 +163,8 @@ def worker(args) -> dict:
     result["month"] = f"{month:%Y-%m}"
     result["month_tickets"] = Ticket.objects.filter(received_at__gte=start, received_at__lt=end).count()
     result["month_events"] = TicketEvent.objects.filter(at__gte=start, at__lt=end).count()
-    steps = [(group, code) for group in GROUPINGS for code in FIGURE_INDICATORS]
+    # progress comes per indicator × grouping, an indicator's five groupings together after its pass
+    steps = [(group, code) for code in FIGURE_INDICATORS for group in GROUPINGS]
     _log(f"{args.backend}: computing {month:%Y-%m} ({result['month_tickets']} tickets received)")
     with CaptureQueriesContext(connection) as captured:
         # (moment, queries so far) after each indicator × grouping
@@ -172,29 +182,47 @@ def worker(args) -> dict:
     result["rows_written"] = rows
     result["compute_s_per_100k"] = round(result["compute_s"] * 100_000 / max(1, result["month_tickets"]), 1)
     per_indicator: dict[str, list[float]] = {}  # code: [wall s, SQL s, queries]
-    per_group: dict[str, float] = {}
     slowest = []
-    for (group, code), (lo, qlo), (hi, qhi) in zip(steps, marks, marks[1:], strict=False):
+    for (_group, code), (lo, qlo), (hi, qhi) in zip(steps, marks, marks[1:], strict=False):
         sql_s = sum(float(q.get("time") or 0) for q in queries[qlo:qhi])
         entry = per_indicator.setdefault(code, [0.0, 0.0, 0])
         entry[0] += hi - lo
         entry[1] += sql_s
         entry[2] += qhi - qlo
-        per_group[str(group)] = per_group.get(str(group), 0.0) + hi - lo
-        slowest += [
-            (float(q.get("time") or 0), f"{code} by {group}", q["sql"][:240]) for q in queries[qlo:qhi]
-        ]
+        slowest += [(float(q.get("time") or 0), code, q["sql"][:240]) for q in queries[qlo:qhi]]
     result["write_s"] = round(finished - marks[-1][0], 2)  # delete the month's old rows, insert the new
     result["per_indicator_s"] = {
         k: round(v[0], 2) for k, v in sorted(per_indicator.items(), key=lambda kv: -kv[1][0])
     }
     result["per_indicator_sql_s"] = {k: round(v[1], 2) for k, v in per_indicator.items()}
     result["per_indicator_queries"] = {k: v[2] for k, v in per_indicator.items()}
-    result["per_group_s"] = {k: round(v, 2) for k, v in per_group.items()}
     slowest.sort(key=lambda q: -q[0])
     result["slowest_queries"] = [{"s": s, "step": step, "sql": sql} for s, step, sql in slowest[:5]]
     _log(
         f"{args.backend}: computed {rows} rows in {result['compute_s']} s, {result['compute_queries']} queries"
+    )
+    # the baseline: each grouping alone (its own queries, JIT as the server has it)
+    stored = {
+        (str(f.group), f.key, f.indicator): (f.numerator, f.denominator, f.parts)
+        for f in IndicatorFigure.objects.filter(month=month)
+    }
+    alone, per_group = {}, {}
+    for group, by in GROUPINGS.items():
+        started = time.perf_counter()
+        for code in FIGURE_INDICATORS:
+            for key, row in _results(code, start=start, end=end, by=by, as_of=AS_OF).items():
+                if by is None or key is not None:
+                    alone[(str(group), key, code)] = row
+        per_group[str(group)] = time.perf_counter() - started
+    result["per_grouping_s"] = round(sum(per_group.values()), 2)
+    result["per_grouping_by_group_s"] = {k: round(v, 2) for k, v in per_group.items()}
+    result["same_rows"] = alone == stored
+    # against the computation's reads (its queries and sums, not the write)
+    result["compute_reads_s"] = round(marks[-1][0] - marks[0][0], 2)
+    result["one_pass_ratio"] = round(result["per_grouping_s"] / max(result["compute_reads_s"], 0.01), 1)
+    _log(
+        f"{args.backend}: each grouping alone {result['per_grouping_s']} s, {result['one_pass_ratio']}× the "
+        f"one pass's {result['compute_reads_s']} s; same rows: {result['same_rows']}"
     )
 
     # 3. the read, against the live baseline
@@ -286,9 +314,10 @@ def markdown(info: dict, results: list[dict], args) -> str:
         f"over {args.repeat} runs, live over {args.live_repeat}; ratio = live p95 ÷ API p95.",
         "",
         "| backend | month: tickets / timeline rows | compute s (queries, rows written) | s per 100k tickets of the month "
+        "| reads s: one pass / each grouping alone (ratio) "
         "| place (tickets in month, rows shown, units in all) | API p50 / p95 ms (queries) | selector p50 / p95 ms "
         "| live p50 / p95 ms (queries) | ratio |",
-        "|---|---|---|---:|---|---|---|---|---:|",
+        "|---|---|---|---:|---|---|---|---|---|---:|",
     ]
     for r in results:
         first = True
@@ -296,8 +325,10 @@ def markdown(info: dict, results: list[dict], args) -> str:
             head = (
                 f"| {r['db']} | {r['month']}: {r['month_tickets']:,} / {r['month_events']:,} | "
                 f"{r['compute_s']} ({r['compute_queries']}, {r['rows_written']:,}) | {r['compute_s_per_100k']} "
+                f"| {r['compute_reads_s']} / {r['per_grouping_s']} ({r['one_pass_ratio']}×"
+                f"{'' if r['same_rows'] else ', ROWS DIFFER'}) "
                 if first
-                else "| | | | "
+                else "| | | | | "
             )
             first = False
             lines.append(
@@ -313,9 +344,10 @@ def markdown(info: dict, results: list[dict], args) -> str:
             f"{k} {v} s" + (f" ({sql[k]} s in SQL)" if k in sql else "")
             for k, v in list(r["per_indicator_s"].items())[:4]
         )
-        groups = ", ".join(f"{k} {v} s" for k, v in r["per_group_s"].items())
+        groups = ", ".join(f"{k} {v} s" for k, v in r["per_grouping_by_group_s"].items())
         lines.append(
-            f"- {r['db']}: compute time by indicator (five groupings each): {top}; by grouping: {groups}; "
+            f"- {r['db']}: compute time by indicator (one pass for the five groupings): {top}; "
+            f"each grouping alone (the baseline): {groups}; "
             f"writing the rows {r['write_s']} s; all SQL {r.get('compute_sql_s', '?')} s (SQLite: the time "
             "until each query's first row only)."
         )

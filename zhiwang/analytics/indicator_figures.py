@@ -4,10 +4,15 @@
 one month that has ended, as the system (everything visible, like the governance index), grouped
 five ways: the city (one total), districts, subdistricts, communities (the ticket's place
 columns) and handling units (the unit the indicator names: the unit handed to, the replying
-unit, ``Ticket.handling_unit``, or for the accurate dispatch rate the dispatch center). That is
-one to three ``GROUP BY`` queries per indicator and grouping (5 × 10 in all, whatever the number
-of divisions), then one bulk insert. The month's previous rows are replaced in the same
-transaction, so computing a month again is idempotent.
+unit, ``Ticket.handling_unit``, or for the accurate dispatch rate the dispatch center). Each
+indicator scans the month once for the five groupings (``by=`` a tuple of them: one query
+each, whatever the number of divisions), its rows grouped by the unit and the three place
+columns together and each grouping summed from them (every figure is a sum of
+counts or seconds; a row lacking a place column counts for the city only, the units are summed
+apart from the places): the same rows, to the last bit, as each grouping computed alone
+(``_results`` with one ``by``), from a fifth of the scans. On PostgreSQL the reads run without
+JIT compilation (``_without_jit``). Then one bulk insert; the month's previous rows are replaced
+in the same transaction, so computing a month again is idempotent.
 
 Each row keeps the numerator and the denominator (for the average handling time: the total
 working hours and the number of replies), so a quarter is the sum of its months and any
@@ -190,34 +195,41 @@ def month_finality(months) -> dict[date, tuple[bool, date]]:
 
 
 def _results(code: str, *, start, end, by, as_of: datetime | None = None) -> dict:
-    """``{key: (numerator, denominator, parts)}`` of one indicator, grouped ``by``."""
+    """``{key: (numerator, denominator, parts)}`` of one indicator, grouped ``by``; for a tuple of
+    groupings ``by``, ``{grouping: {key: (numerator, denominator, parts)}}`` from one pass."""
+    several = isinstance(by, tuple)
     if code == "satisfaction_rate":
         # the counts behind the rate (one query, as satisfaction_rate itself runs), kept in parts
         weight = indicators.basic_satisfaction_weight()
         counts = indicators.satisfaction_counts(user=_SYSTEM, start=start, end=end, by=by)
-        return {
-            key: (
-                c[Satisfaction.SATISFIED] + c[Satisfaction.BASICALLY] * weight,
-                c["rated"],
-                {
-                    "satisfied": c[Satisfaction.SATISFIED],
-                    "basically_satisfied": c[Satisfaction.BASICALLY],
-                    "unsatisfied": c[Satisfaction.UNSATISFIED],
-                    "basic_weight": weight,
-                },
-            )
-            for key, c in counts.items()
-        }
-    out = {}
-    moment = {"as_of": as_of} if code in AS_OF and as_of is not None else {}
-    for key, result in indicators.INDICATORS[code](
-        user=_SYSTEM, start=start, end=end, by=by, **moment
-    ).items():
-        if code in AVERAGES:
-            out[key] = (float(result.total), int(result.count), {})
-        else:
-            out[key] = (float(result.numerator), int(result.denominator), {})
-    return out
+
+        def finish(per_key):
+            return {
+                key: (
+                    c[Satisfaction.SATISFIED] + c[Satisfaction.BASICALLY] * weight,
+                    c["rated"],
+                    {
+                        "satisfied": c[Satisfaction.SATISFIED],
+                        "basically_satisfied": c[Satisfaction.BASICALLY],
+                        "unsatisfied": c[Satisfaction.UNSATISFIED],
+                        "basic_weight": weight,
+                    },
+                )
+                for key, c in per_key.items()
+            }
+
+    else:
+        moment = {"as_of": as_of} if code in AS_OF and as_of is not None else {}
+        counts = indicators.INDICATORS[code](user=_SYSTEM, start=start, end=end, by=by, **moment)
+
+        def finish(per_key):
+            if code in AVERAGES:
+                return {key: (float(r.total), int(r.count), {}) for key, r in per_key.items()}
+            return {key: (float(r.numerator), int(r.denominator), {}) for key, r in per_key.items()}
+
+    if several:
+        return {one: finish(per_key) for one, per_key in counts.items()}
+    return finish(counts)
 
 
 def _lock_month(month: date) -> None:
@@ -226,6 +238,16 @@ def _lock_month(month: date) -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [0x5A57, month.year * 100 + month.month])
+
+
+def _without_jit() -> None:
+    """PostgreSQL: no JIT compilation until the transaction ends. The month's queries (correlated
+    subqueries per hand-over or reply) are estimated far above ``jit_above_cost`` though each runs
+    in under a second; compiling them took longer than running them (1.2 s of JIT for a 0.8 s
+    response-rate query, 16,646 hand-overs in the month)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")
 
 
 def indicator_figures_compute(
@@ -238,20 +260,30 @@ def indicator_figures_compute(
 
     Only a month that has ended (``analytics.month_not_ended``). The queries run before the
     write; the month's old rows are deleted and the new ones inserted in one transaction.
-    ``progress(done, total)`` is called after each indicator × grouping. The figures are counted
-    as of ``now`` (default: the present), stored as the rows' ``computed_at``: before the month's
+    ``progress(done, total)`` is called for each indicator × grouping (an indicator's five
+    groupings come from one pass, so they are reported together). The figures are counted as of
+    ``now`` (default: the present), stored as the rows' ``computed_at``: before the month's
     ``settle_at`` they are preliminary.
     """
     as_of = now or timezone.now()
     month = month_ended_or_refuse(month, now=as_of)
     start, end = month_bounds(month)
-    rows: list[IndicatorFigure] = []
     total = len(GROUPINGS) * len(FIGURE_INDICATORS)
     done = 0
+    every_grouping = tuple(GROUPINGS.values())
+    found: dict = {}  # {code: {by: {key: (numerator, denominator, parts)}}}
+    with transaction.atomic():  # for SET LOCAL: the reads only, the write has its own
+        _without_jit()
+        for code in FIGURE_INDICATORS:
+            found[code] = _results(code, start=start, end=end, by=every_grouping, as_of=as_of)
+            for _by in every_grouping:
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+    rows: list[IndicatorFigure] = []
     for group, by in GROUPINGS.items():
         for code in FIGURE_INDICATORS:
-            found = _results(code, start=start, end=end, by=by, as_of=as_of)
-            for key, (numerator, denominator, parts) in found.items():
+            for key, (numerator, denominator, parts) in found[code][by].items():
                 if by is not None and key is None:  # tickets without that place column, rows without a unit
                     continue
                 rows.append(
@@ -266,9 +298,6 @@ def indicator_figures_compute(
                         computed_at=as_of,
                     )
                 )
-            done += 1
-            if progress is not None:
-                progress(done, total)
     with transaction.atomic():
         _lock_month(month)
         IndicatorFigure.objects.filter(month=month).delete()

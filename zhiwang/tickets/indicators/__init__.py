@@ -12,8 +12,16 @@ allows, a half-open window ``[start, end)`` and an optional grouping ``by``:
 ``division`` limits the count to a subtree (a district, subdistrict or community) and ``unit`` to
 one unit. Each function returns ``{key: Rate}`` (``{key: Average}`` for the handling time) with the
 numerator and denominator kept, so any weighting can be recomputed; the exact formulas, which
-events count, and the edge cases are in docs/indicators.md. Nothing loops over tickets in Python:
-each indicator is one to three ``GROUP BY`` queries.
+events count, and the edge cases are in docs/indicators.md.
+
+``by`` may also be a tuple of groupings, e.g. ``("unit", "district", None)``: the function then
+returns ``{grouping: {key: result}}``, every grouping from one scan of the window grouped by all
+their columns (the stored monthly figures use this), equal to each grouping computed alone.
+
+Each indicator is one to three queries. The rates are ``GROUP BY`` queries (the response and
+on-time acceptance rates grouped by their per-hand-over conditions too, counted here, so each
+correlated subquery runs once per row); the handling time reads one row per first reply and sums
+the working seconds here.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db.models import (
     BigIntegerField,
+    Count,
     F,
     OuterRef,
     Subquery,
@@ -149,16 +150,81 @@ def _clean_key(by: str | None, value):
     return value
 
 
-def _grouped(qs, by: str | None, frame: _Frame, **aggregates) -> dict:
-    """``{key: {name: value}}`` from one GROUP BY query."""
-    rows = qs.annotate(_key=frame.key(by)).order_by().values("_key").annotate(**aggregates)
-    out: dict = {}
+def _is_several(by) -> bool:
+    """Whether ``by`` is several groupings at once (a tuple), not one grouping (a string or None)."""
+    return isinstance(by, tuple)
+
+
+def _key_columns(by, frame: _Frame, time_field: str | None = None) -> dict:
+    """``{alias: expression}`` of the columns to group by for ``by`` (one grouping or a tuple)."""
+    if not _is_several(by):
+        return {"_key": frame.key(by, time_field)}
+    columns = {f"_key{i}": frame.key(one, time_field) for i, one in enumerate(by) if one is not None}
+    return columns or {"_key_all": Value(0)}  # only the total: one group, as ``by=None``
+
+
+def _keys_of(by, row: dict) -> dict:
+    """``{grouping: key}`` of one grouped row (a single grouping: ``{by: key}``); pops the columns."""
+    if not _is_several(by):
+        return {by: _clean_key(by, row.pop("_key"))}
+    row.pop("_key_all", None)
+    return {
+        one: _clean_key(one, row.pop(f"_key{i}")) if one is not None else None for i, one in enumerate(by)
+    }
+
+
+def _grouped(qs, by, frame: _Frame, **aggregates) -> dict:
+    """``{key: {name: value}}`` from one GROUP BY query.
+
+    ``by`` may be a tuple of groupings: then ``{grouping: {key: {name: value}}}`` from one query
+    grouped by all their columns at once, each grouping summed from its rows (every aggregate is
+    a count or a sum, so the sums of the finer groups are the coarser groups' figures). One scan
+    of the window instead of one per grouping; a row lacking one grouping's column (a ticket
+    without a community) sums into that grouping's ``None`` key, as its own GROUP BY would.
+    """
+    columns = _key_columns(by, frame)
+    rows = qs.annotate(**columns).order_by().values(*columns).annotate(**aggregates)
+    out: dict = {one: {} for one in by} if _is_several(by) else {}
     for row in rows:
-        key = _clean_key(by, row.pop("_key"))
-        current = out.setdefault(key, dict.fromkeys(aggregates, 0))
-        for name, value in row.items():
-            current[name] += value or 0
+        for one, key in _keys_of(by, row).items():
+            per_key = out[one] if _is_several(by) else out
+            current = per_key.setdefault(key, dict.fromkeys(aggregates, 0))
+            for name, value in row.items():
+                current[name] += value or 0
     return out
+
+
+def _tallied(qs, by, frame: _Frame, flags: dict, tally) -> dict:
+    """``{key: {name: count}}`` (several groupings: as ``_grouped``) of rows classified in Python.
+
+    The rows are grouped by the key columns and by ``flags`` (boolean expressions), so each flag
+    is evaluated once per row; a filter and ``Count(filter=…)`` on the same expressions would
+    repeat every correlated subquery in them once per use. ``tally({flag: bool})`` returns
+    ``{name: bool}``, whether the rows count towards each figure, or None to leave them out (as
+    a ``WHERE`` would). A flag that is NULL (a comparison with a missing deadline) is false, as
+    it is in a ``WHERE``; so a flag may be used only un-negated where it can be NULL.
+    """
+    columns = _key_columns(by, frame)
+    rows = qs.annotate(**columns, **flags).order_by().values(*columns, *flags).annotate(_n=Count("pk"))
+    out: dict = {one: {} for one in by} if _is_several(by) else {}
+    for row in rows:
+        n = row.pop("_n")
+        counted = tally({name: bool(row.pop(name)) for name in flags})
+        if counted is None:
+            continue
+        for one, key in _keys_of(by, row).items():
+            per_key = out[one] if _is_several(by) else out
+            current = per_key.setdefault(key, dict.fromkeys(counted, 0))
+            for name, yes in counted.items():
+                current[name] += n if yes else 0
+    return out
+
+
+def _each(by, groups: dict, finish) -> dict:
+    """``finish(groups)`` for one grouping; ``{grouping: finish(its groups)}`` for several."""
+    if _is_several(by):
+        return {one: finish(per_key) for one, per_key in groups.items()}
+    return finish(groups)
 
 
 def _rates(groups: dict, numerator: str, denominator: str) -> dict:

@@ -2,41 +2,30 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+import math
 from datetime import date, timedelta
 
 from django.db.models import (
-    Count,
     DateTimeField,
     Exists,
-    ExpressionWrapper,
     FloatField,
-    IntegerField,
     OuterRef,
     Subquery,
     Sum,
     Value,
 )
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import (
-    Cast,
-    Coalesce,
-    ExtractHour,
-    ExtractMinute,
-    ExtractSecond,
-    Greatest,
-    Least,
-    TruncDate,
-)
+from django.db.models.functions import Cast, Coalesce
 
 from zhiwang.core.workcalendar.services import work_calendar
 from zhiwang.tickets.indicators.frame import (
     _EVENTS,
     HANDOVER_ACTIONS,
     Average,
-    _clean_key,
     _events,
-    _grouped,
+    _is_several,
+    _key_columns,
+    _keys_of,
     _tz,
 )
 from zhiwang.tickets.models import TicketEvent
@@ -45,36 +34,18 @@ from zhiwang.tickets.workflow import TicketAction as A
 # --- average handling time: working hours from the start of a round to its first reply -------------
 
 
-def _seconds_of_day(field):
-    tz = _tz()
-    return ExpressionWrapper(
-        ExtractHour(field, tzinfo=tz) * 3600
-        + ExtractMinute(field, tzinfo=tz) * 60
-        + ExtractSecond(field, tzinfo=tz),
-        output_field=IntegerField(),
-    )
-
-
-def _working_seconds_into_day(field, windows):
-    """Working seconds between local midnight and ``field`` (the windows clipped), in SQL."""
-    sod = _seconds_of_day(field)
-    parts = [
-        Least(Greatest(sod - Value(a), Value(0)), Value(b - a), output_field=IntegerField())
-        for a, b in windows
-    ]
-    total = parts[0]
-    for part in parts[1:]:
-        total = total + part
-    return ExpressionWrapper(total, output_field=IntegerField())
-
-
 def average_handling_time(*, user, start, end, by=None, division=None, unit=None) -> dict:
     """平均处置时长 in working hours: from each round's start (dispatch, reassignment, reopening) to
     the unit's first reply in that round, less the working time it stood suspended. Replies in the window.
 
     Working time is additive (W(t) = working seconds up to ``t``), so the sum over replies is
-    Σ W(reply) − Σ W(start): SQL groups the moments by local date with their working seconds
-    into the day, and the calendar adds the working days before each date.
+    Σ W(reply) − Σ W(start): each moment's local date and working seconds into that day are
+    summed per key and date, and the calendar adds the working days before each date. One query
+    reads, per first reply, its key columns, its moment, its round's start and its suspended
+    seconds (the per-reply lookup of the round's start runs once per reply, not once per use in
+    an SQL expression); the sums are made here, in whole seconds (exact integers), and the
+    suspended seconds with ``math.fsum`` (the same figure in any order). ``by`` may be a tuple
+    of groupings (see ``_grouped``): each grouping is summed from the same rows.
     """
     calendar = work_calendar()
     windows = [
@@ -86,10 +57,7 @@ def average_handling_time(*, user, start, end, by=None, division=None, unit=None
     ).order_by("-pk")
     replies = _EVENTS.restrict(
         _events(user).filter(action=A.REPLY), start=start, end=end, division=division, unit=unit
-    ).annotate(
-        round_start=Subquery(handovers.values("pk")[:1]),
-        round_start_at=Subquery(handovers.values("at")[:1], output_field=DateTimeField()),
-    )
+    ).annotate(round_start=Subquery(handovers.values("pk")[:1]))
     earlier_reply = TicketEvent.objects.filter(
         ticket=OuterRef("ticket"), action=A.REPLY, pk__lt=OuterRef("pk"), pk__gt=OuterRef("round_start")
     )
@@ -103,50 +71,61 @@ def average_handling_time(*, user, start, end, by=None, division=None, unit=None
         .annotate(s=Sum(Cast(KeyTextTransform("stopped_working_seconds", "payload"), FloatField())))
         .values("s")
     )
-    tz = _tz()
-    ends = _by_date(replies, by, "at", windows, tz)
-    starts = _by_date(replies, by, "round_start_at", windows, tz)
-    paused = _grouped(
-        replies.annotate(_stopped=Coalesce(Subquery(stopped, output_field=FloatField()), Value(0.0))),
-        by,
-        _EVENTS,
-        s=Sum("_stopped"),
+    columns = _key_columns(by, _EVENTS)
+    rows = (
+        replies.annotate(
+            **columns,
+            _start_at=Subquery(handovers.values("at")[:1], output_field=DateTimeField()),
+            _stopped=Coalesce(Subquery(stopped, output_field=FloatField()), Value(0.0)),
+        )
+        .order_by()
+        .values(*columns, "at", "_start_at", "_stopped")
     )
-    paused = {key: float(v["s"]) for key, v in paused.items()}
-    dates = sorted({d for per_key in (ends, starts) for rows in per_key.values() for d in rows})
+    into_day = _into_day(windows)
+    groupings = by if _is_several(by) else (by,)
+    # {grouping: {key: ({date: [replies, Σ seconds into the day]} of the replies, … of the
+    # rounds' starts, [suspended seconds])}}
+    sums: dict = {one: {} for one in groupings}
+    for row in rows.iterator(chunk_size=5000):
+        stopped_seconds = row.pop("_stopped") or 0.0
+        moments = (into_day(row.pop("at")), into_day(row.pop("_start_at")))
+        for one, key in _keys_of(by, row).items():
+            ends, starts, paused = sums[one].setdefault(key, ({}, {}, []))
+            for per_date, (day, into) in zip((ends, starts), moments, strict=True):
+                current = per_date.setdefault(day, [0, 0])
+                current[0] += 1
+                current[1] += into
+            paused.append(stopped_seconds)
+    dates = sorted({day for per_key in sums.values() for e, s, _p in per_key.values() for day in (*e, *s)})
     before = _working_days_before(dates, calendar, day_seconds=sum(b - a for a, b in windows))
 
-    def total(rows):
+    def total(per_date):
         return sum(
-            n * before[d] + (into if calendar.is_working_day(d) else 0) for d, (n, into) in rows.items()
+            n * before[day] + (into if calendar.is_working_day(day) else 0)
+            for day, (n, into) in per_date.items()
         )
 
     out = {}
-    for key, rows in ends.items():
-        count = sum(n for n, _into in rows.values())
-        seconds = total(rows) - total(starts.get(key, {})) - paused.get(key, 0.0)
-        out[key] = Average(seconds / 3600, count)
-    return out
+    for one, per_key in sums.items():
+        out[one] = {}
+        for key, (ends, starts, paused) in per_key.items():
+            count = sum(n for n, _into in ends.values())
+            seconds = total(ends) - total(starts) - math.fsum(paused)
+            out[one][key] = Average(seconds / 3600, count)
+    return out if _is_several(by) else out[by]
 
 
-def _by_date(qs, by, field, windows, tz) -> dict:
-    """``{key: {local date: (count, Σ working seconds into the day)}}`` for the moment ``field``."""
-    rows = (
-        qs.annotate(
-            _key=_EVENTS.key(by),
-            _date=TruncDate(field, tzinfo=tz),
-            _into=_working_seconds_into_day(field, windows),
-        )
-        .order_by()
-        .values("_key", "_date")
-        .annotate(n=Count("pk"), into=Sum("_into"))
-    )
-    out: dict = defaultdict(dict)
-    for row in rows:
-        key = _clean_key(by, row["_key"])
-        n, into = out[key].get(row["_date"], (0, 0))
-        out[key][row["_date"]] = (n + row["n"], into + float(row["into"] or 0))
-    return out
+def _into_day(windows):
+    """``moment → (local date, working seconds between local midnight and it)``, the windows
+    clipped, to the whole second (as Django's SQL extract of the seconds counts, on both backends)."""
+    tz = _tz()
+
+    def into_day(moment):
+        local = moment.astimezone(tz)
+        sod = local.hour * 3600 + local.minute * 60 + local.second
+        return local.date(), sum(min(max(sod - a, 0), b - a) for a, b in windows)
+
+    return into_day
 
 
 def _working_days_before(dates: list[date], calendar, *, day_seconds: int) -> dict[date, int]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 
 from django.db.models import (
+    BooleanField,
     Count,
     DateTimeField,
     Exists,
@@ -26,12 +28,14 @@ from zhiwang.tickets.indicators.frame import (
     RESPONSE_ACTIONS,
     WITHDRAWAL_ACTIONS,
     Rate,
+    _each,
     _events,
     _Frame,
     _grouped,
     _in_round,
     _rates,
     _round_end,
+    _tallied,
     _visible_tickets,
     basic_satisfaction_weight,
     response_hours,
@@ -62,12 +66,21 @@ def response_rate(
         _events(user).filter(action__in=HANDOVER_ACTIONS), start=start, end=end, division=division, unit=unit
     )
     qs = qs.filter(at__lte=as_of - window).annotate(round_end=_round_end())
-    responded = Exists(_in_round(action__in=RESPONSE_ACTIONS, unit_id=OuterRef("unit_id"), at__lte=limit))
-    # Without a response within the window, a withdrawal within it came before any response.
-    withdrawn = Exists(_in_round(action__in=WITHDRAWAL_ACTIONS, at__lte=limit))
-    qs = qs.annotate(responded=responded, withdrawn=withdrawn).filter(Q(responded=True) | Q(withdrawn=False))
-    groups = _grouped(qs, by, _EVENTS, due=Count("pk"), responded_n=Count("pk", filter=Q(responded=True)))
-    return _rates(groups, "responded_n", "due")
+    flags = {
+        "responded": Exists(
+            _in_round(action__in=RESPONSE_ACTIONS, unit_id=OuterRef("unit_id"), at__lte=limit)
+        ),
+        "withdrawn": Exists(_in_round(action__in=WITHDRAWAL_ACTIONS, at__lte=limit)),
+    }
+
+    def tally(f):
+        # Without a response within the window, a withdrawal within it came before any response.
+        if not f["responded"] and f["withdrawn"]:
+            return None
+        return {"due": True, "responded_n": f["responded"]}
+
+    groups = _tallied(qs, by, _EVENTS, flags, tally)
+    return _each(by, groups, partial(_rates, numerator="responded_n", denominator="due"))
 
 
 def on_time_acceptance_rate(*, user, start, end, by=None, division=None, unit=None, as_of=None) -> dict:
@@ -91,20 +104,32 @@ def on_time_acceptance_rate(*, user, start, end, by=None, division=None, unit=No
     qs = _EVENTS.restrict(
         _events(user).filter(action__in=HANDOVER_ACTIONS), start=start, end=end, division=division, unit=unit
     ).annotate(round_end=_round_end())
-    accepted = Exists(_in_round(action=A.ACCEPT))
-    warned = Exists(_in_round(action=A.WARN, payload__kind="accept_overdue"))
-    late_now = Exists(_in_round(action=A.ACCEPT, at__gt=F("ticket__accept_due_at")))
-    qs = qs.annotate(accepted=accepted, warned=warned, late_now=late_now)
-    current = Q(round_end=_NO_ROUND_END)
-    deadline_passed = Q(ticket__accept_due_at__lt=as_of)
-    # as the sweep would mark it: still waiting for the sign-for after the deadline
-    unmarked_miss = current & deadline_passed & Q(ticket__status=TicketStatus.DISPATCHED, accepted=False)
-    missed = Q(warned=True) | (current & Q(late_now=True)) | unmarked_miss
-    settled = ~current | deadline_passed | Q(ticket__accept_due_at__isnull=True) | Q(warned=True)
-    qs = qs.filter((Q(accepted=True) | missed) & settled)
-    on_time = Q(accepted=True, warned=False) & ~(current & Q(late_now=True))
-    groups = _grouped(qs, by, _EVENTS, due=Count("pk"), on_time=Count("pk", filter=on_time))
-    return _rates(groups, "on_time", "due")
+    flags = {
+        "accepted": Exists(_in_round(action=A.ACCEPT)),
+        "warned": Exists(_in_round(action=A.WARN, payload__kind="accept_overdue")),
+        "late_now": Exists(_in_round(action=A.ACCEPT, at__gt=F("ticket__accept_due_at"))),
+        "current": _flag(Q(round_end=_NO_ROUND_END)),
+        "deadline_passed": _flag(Q(ticket__accept_due_at__lt=as_of)),  # NULL without a deadline
+        "no_deadline": _flag(Q(ticket__accept_due_at__isnull=True)),
+        "awaiting": _flag(Q(ticket__status=TicketStatus.DISPATCHED)),
+    }
+
+    def tally(f):
+        # as the sweep would mark it: still waiting for the sign-for after the deadline
+        unmarked_miss = f["current"] and f["deadline_passed"] and f["awaiting"] and not f["accepted"]
+        missed = f["warned"] or (f["current"] and f["late_now"]) or unmarked_miss
+        settled = not f["current"] or f["deadline_passed"] or f["no_deadline"] or f["warned"]
+        if not ((f["accepted"] or missed) and settled):
+            return None
+        on_time = f["accepted"] and not f["warned"] and not (f["current"] and f["late_now"])
+        return {"due": True, "on_time": on_time}
+
+    groups = _tallied(qs, by, _EVENTS, flags, tally)
+    return _each(by, groups, partial(_rates, numerator="on_time", denominator="due"))
+
+
+def _flag(condition: Q) -> ExpressionWrapper:
+    return ExpressionWrapper(condition, output_field=BooleanField())
 
 
 def on_time_closure_rate(*, user, start, end, by=None, division=None, unit=None, as_of=None) -> dict:
@@ -131,7 +156,7 @@ def on_time_closure_rate(*, user, start, end, by=None, division=None, unit=None,
     ).filter(due_at__lt=as_of)
     on_time = answered & Q(replied_at__lte=F("due_at"))
     groups = _grouped(qs, by, _TICKETS, due=Count("pk"), on_time=Count("pk", filter=on_time))
-    return _rates(groups, "on_time", "due")
+    return _each(by, groups, partial(_rates, numerator="on_time", denominator="due"))
 
 
 def _ratings(user, *, start, end, division, unit):
@@ -147,7 +172,7 @@ def resolution_rate(*, user, start, end, by=None, division=None, unit=None) -> d
     groups = _grouped(
         qs, by, _EVENTS, rated=Count("pk"), resolved=Count("pk", filter=Q(payload__resolved=True))
     )
-    return _rates(groups, "resolved", "rated")
+    return _each(by, groups, partial(_rates, numerator="resolved", denominator="rated"))
 
 
 def satisfaction_counts(*, user, start, end, by=None, division=None, unit=None) -> dict:
@@ -171,10 +196,14 @@ def satisfaction_rate(
     """满意率: (satisfied + basically satisfied × weight) ÷ rated follow-ups."""
     weight = basic_satisfaction_weight() if basic_weight is None else basic_weight
     counts = satisfaction_counts(user=user, start=start, end=end, by=by, division=division, unit=unit)
-    return {
-        key: Rate(c[Satisfaction.SATISFIED] + c[Satisfaction.BASICALLY] * weight, c["rated"])
-        for key, c in counts.items()
-    }
+    return _each(
+        by,
+        counts,
+        lambda per_key: {
+            key: Rate(c[Satisfaction.SATISFIED] + c[Satisfaction.BASICALLY] * weight, c["rated"])
+            for key, c in per_key.items()
+        },
+    )
 
 
 def rework_rate(*, user, start, end, by=None, division=None, unit=None) -> dict:
@@ -190,7 +219,7 @@ def rework_rate(*, user, start, end, by=None, division=None, unit=None) -> dict:
     groups = _grouped(
         qs, by, _EVENTS, follow_ups=Count("pk"), reopened=Count("pk", filter=Q(action=A.REOPEN))
     )
-    return _rates(groups, "reopened", "follow_ups")
+    return _each(by, groups, partial(_rates, numerator="reopened", denominator="follow_ups"))
 
 
 _DISPATCH_FRAME = _Frame(unit_field="ticket__dispatch_center_id", time_field="at", place_prefix="ticket__")
@@ -216,4 +245,10 @@ def accurate_dispatch_rate(*, user, start, end, by=None, division=None, unit=Non
         dispatched=Count("pk", filter=Q(action__in=(A.DISPATCH, A.REASSIGN))),
         wrong=Count("pk", filter=wrong),
     )
-    return {key: Rate(v["dispatched"] - v["wrong"], v["dispatched"]) for key, v in groups.items()}
+    return _each(
+        by,
+        groups,
+        lambda per_key: {
+            key: Rate(v["dispatched"] - v["wrong"], v["dispatched"]) for key, v in per_key.items()
+        },
+    )

@@ -101,3 +101,30 @@ def test_a_round_ended_by_a_reassignment_is_settled(
     assert {key: (r.numerator, r.denominator) for key, r in by_unit.items()} == {
         sub_handler.org_unit_id: (1, 1)
     }
+
+
+def test_a_late_sign_for_stays_late_after_an_approved_return(
+    frozen_now, dispatched, sub_handler, nanshan_dispatcher, city_leader
+):
+    """The approved return clears the ticket's accept deadline; the sign-for's row keeps that it
+    was late (before, the rate read 0 of 1, then 1 of 1 once the return was approved)."""
+    ticket = dispatched()
+    deadline = ticket.accept_due_at
+    frozen_now(deadline + timedelta(minutes=1))  # late, before any sweep marked it
+    services.ticket_accept(ticket=ticket, actor=sub_handler)
+    as_of = deadline + timedelta(hours=1)
+    before = _counted(indicators.on_time_acceptance_rate(user=city_leader, as_of=as_of, **WINDOW))
+    assert before == (0, 1)
+    ticket.refresh_from_db()
+    request = services.ticket_request(
+        ticket=ticket, kind="return", actor=sub_handler, reason="不属本单位", wrong_dispatch=True
+    )
+    services.ticket_decide(request=request, approve=True, actor=nanshan_dispatcher)
+    assert _counted(indicators.on_time_acceptance_rate(user=city_leader, as_of=as_of, **WINDOW)) == (0, 1)
+
+
+def test_a_sign_for_in_time_is_recorded_on_time(frozen_now, dispatched, sub_handler):
+    ticket = dispatched()
+    frozen_now(ticket.accept_due_at - timedelta(minutes=1))
+    services.ticket_accept(ticket=ticket, actor=sub_handler)
+    assert ticket.events.get(action="accept").payload == {"late": False}

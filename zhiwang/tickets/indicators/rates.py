@@ -87,7 +87,9 @@ def on_time_acceptance_rate(*, user, start, end, by=None, division=None, unit=No
     """按时签收率: hand-overs signed for by the accept deadline ÷ hand-overs signed for or missed,
     counted once the outcome is settled by ``as_of`` (default: now).
 
-    A miss is the clock sweep's "not accepted in time" row in the round, or, for the ticket's
+    A miss is the clock sweep's "not accepted in time" row in the round, a sign-for recorded as
+    late (``payload.late``, written at the sign-for since 2026-11-27: it survives an approved
+    return or a reassignment, which replace the ticket's deadline), or, for the ticket's
     current round, a sign-for later than ``Ticket.accept_due_at`` or, still awaiting the sign-for
     (``dispatched``), a deadline passed before ``as_of`` that the sweep has not marked yet. A
     hand-over merged away, transferred or returned before the sign-for and before a miss is
@@ -108,6 +110,7 @@ def on_time_acceptance_rate(*, user, start, end, by=None, division=None, unit=No
         "accepted": Exists(_in_round(action=A.ACCEPT)),
         "warned": Exists(_in_round(action=A.WARN, payload__kind="accept_overdue")),
         "late_now": Exists(_in_round(action=A.ACCEPT, at__gt=F("ticket__accept_due_at"))),
+        "late_recorded": Exists(_in_round(action=A.ACCEPT, payload__late=True)),
         "current": _flag(Q(round_end=_NO_ROUND_END)),
         "deadline_passed": _flag(Q(ticket__accept_due_at__lt=as_of)),  # NULL without a deadline
         "no_deadline": _flag(Q(ticket__accept_due_at__isnull=True)),
@@ -117,11 +120,12 @@ def on_time_acceptance_rate(*, user, start, end, by=None, division=None, unit=No
     def tally(f):
         # as the sweep would mark it: still waiting for the sign-for after the deadline
         unmarked_miss = f["current"] and f["deadline_passed"] and f["awaiting"] and not f["accepted"]
-        missed = f["warned"] or (f["current"] and f["late_now"]) or unmarked_miss
+        late = f["late_recorded"] or (f["current"] and f["late_now"])
+        missed = f["warned"] or late or unmarked_miss
         settled = not f["current"] or f["deadline_passed"] or f["no_deadline"] or f["warned"]
         if not ((f["accepted"] or missed) and settled):
             return None
-        on_time = f["accepted"] and not f["warned"] and not (f["current"] and f["late_now"])
+        on_time = f["accepted"] and not f["warned"] and not late
         return {"due": True, "on_time": on_time}
 
     groups = _tallied(qs, by, _EVENTS, flags, tally)

@@ -29,9 +29,25 @@ from zhiwang.tickets.workflow import TICKET_WORKFLOW
 
 @transaction.atomic
 def ticket_accept(*, ticket: Ticket, actor, expected_version: int | None = None) -> Ticket:
-    """The handling unit signs for the ticket (签收)."""
+    """The handling unit signs for the ticket (签收).
+
+    The row keeps whether the sign-for came after the accept deadline (``payload.late``): the
+    ticket's ``accept_due_at`` is cleared by an approved return and replaced by the next
+    hand-over, so the on-time acceptance rate could not tell a late sign-for from the ticket
+    afterwards.
+    """
     ticket.accepted_at = timezone.now()
-    apply_transition(ticket, A.ACCEPT, actor=actor, fields=["accepted_at"], expected_version=expected_version)
+    payload = None
+    if ticket.accept_due_at is not None:
+        payload = {"late": ticket.accepted_at > ticket.accept_due_at}
+    apply_transition(
+        ticket,
+        A.ACCEPT,
+        actor=actor,
+        fields=["accepted_at"],
+        payload=payload,
+        expected_version=expected_version,
+    )
     return ticket
 
 

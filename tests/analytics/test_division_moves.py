@@ -290,3 +290,25 @@ def test_a_failed_re_derivation_leaves_the_divisions_where_they_were(
     nanshan_community.refresh_from_db()
     assert (nanshan_community.code, nanshan_community.parent_id) == before
     assert {t.subdistrict_id for t in Ticket.objects.filter(pk__in=[t.pk for t in tickets])} == {before[1]}
+
+
+def test_an_old_code_still_in_the_file_is_refused(tmp_path, nanshan_community):
+    """A row for the old code beside the row that moves it would make a second division of it."""
+    community = nanshan_community
+    b = (
+        Division.objects.filter(level=DivisionLevel.SUBDISTRICT)
+        .exclude(pk=community.parent_id)
+        .order_by("code")[0]
+    )
+    new_code = f"{b.code[:9]}902"
+    path = write(
+        tmp_path / "both.csv",
+        [
+            ["community", new_code, community.name, b.code, "", "", "", community.code],
+            ["community", community.code, community.name, community.parent.code, "", "", "", ""],
+        ],
+    )
+    with pytest.raises(CommandError) as refused:
+        load(path)
+    assert "previous_code" in str(refused.value) and community.code in str(refused.value)
+    assert not Division.objects.filter(code=new_code).exists()

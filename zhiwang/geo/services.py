@@ -148,6 +148,19 @@ def divisions_load_csv(path: Path | str = SHIPPED_DIVISIONS) -> dict[str, int]:
                     "geo.not_a_number",
                     _("%(value)s is not a number.") % {"value": value},
                 )
+    # A division that moves leaves its old code: a row for that code in the same file would
+    # quietly make a second division of it (and which row won would depend on the order).
+    for number, row in enumerate(rows, start=2):
+        previous = (row.get("previous_code") or "").strip()
+        if previous and previous != (row.get("code") or "").strip() and previous in codes:
+            errors.add(
+                f"{path.name}:{number}.previous_code",
+                "geo.previous_code_in_file",
+                _(
+                    "%(code)s is given as a previous code and as a division of the file: a division that moves leaves its old code."
+                )
+                % {"code": previous},
+            )
     errors.raise_if_any("geo.divisions_invalid")
     existing = {d.code: d for d in Division.objects.all()}
     order = {

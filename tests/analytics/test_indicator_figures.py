@@ -193,7 +193,7 @@ def test_the_command_computes_index_and_figures_with_progress(history, monkeypat
         call_command("analytics_index", "--month", "2026-11", "--recompute", "--no-progress")
 
 
-def test_past_months_are_the_months_with_timeline_rows(history):
+def test_past_months_are_the_months_since_the_first_ticket(history):
     from zhiwang.analytics.indicator_figures import months_with_timeline
 
     assert months_with_timeline(before=date(2027, 1, 15)) == [NOVEMBER, date(2026, 12, 1)]

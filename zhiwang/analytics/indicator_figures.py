@@ -306,11 +306,15 @@ def indicator_figures_compute(
 
 
 def months_with_timeline(*, before: date) -> list[date]:
-    """The first days of the months from the first timeline row's month up to, not including,
-    ``before``'s month (the months a new installation or the demo has history for)."""
-    from zhiwang.tickets.models import TicketEvent
+    """The first days of the months from the first ticket's month up to, not including,
+    ``before``'s month (the months a new installation or the demo has history for).
 
-    first = TicketEvent.objects.order_by("at").values_list("at", flat=True).first()
+    A ticket's first timeline row is its receipt, so the earliest ``received_at`` (indexed: one
+    index probe) starts the history; the timeline has no index on ``at`` alone, and ordering it
+    by ``at`` read every row."""
+    from zhiwang.tickets.models import Ticket
+
+    first = Ticket.objects.order_by("received_at").values_list("received_at", flat=True).first()
     if first is None:
         return []
     month = timezone.localtime(first).date().replace(day=1)

@@ -30,7 +30,7 @@ class Command(BaseCommand):
             "--past",
             action="store_true",
             help=(
-                "Every ended month from the first timeline row's month to last month (a new "
+                "Every ended month from the first ticket's month to last month (a new "
                 "installation, the demo); months already scored keep their index, months with "
                 "figures keep them."
             ),

@@ -462,6 +462,34 @@ class TicketFilterForm(AccessibleForm):
         """Whether a finer filter is set (the "more filters" panel then opens by itself)."""
         return self.is_bound and any(self.data.get(name) for name in self.fields if name not in self.BASIC)
 
+    def active_filters(self, names: dict[str, str] | None = None) -> list[tuple[str, str]]:
+        """The valid filters that are set, as people read them: ``(label, value)`` pairs, in the
+        form's order. A choice shows its label, a date ``YYYY-MM-DD``, a ticked box only its
+        label (value ``""``); ``names`` maps a field to what its code names (a division's name),
+        shown before the code. Empty until the form is valid: a broken filter shows its error."""
+        if not self.is_bound or not self.is_valid():
+            return []
+        names = names or {}
+        shown = []
+        for name, field in self.fields.items():
+            value = self.cleaned_data.get(name)
+            if value is None or value == "" or (value is False and isinstance(field, forms.BooleanField)):
+                continue  # not set (an unticked box included; "overdue: no" is a filter)
+            if isinstance(field, forms.BooleanField):
+                text = ""
+            elif isinstance(field, forms.ChoiceField):
+                # the raw choice (OverdueField reads "true" as "1"), since the cleaned one may be coerced
+                key = field.to_python(self.data.get(name))
+                text = str(dict(field.choices).get(key, key))
+            elif hasattr(value, "isoformat"):
+                text = value.isoformat()
+            else:
+                text = str(value)
+            if name in names:
+                text = f"{names[name]} ({text})"
+            shown.append((str(field.label), text))
+        return shown
+
     def filters(self) -> dict:
         """The selector's filters: dates become local midnights (the ``…_to`` ones excluded)."""
         from datetime import datetime, time

@@ -282,8 +282,40 @@ def ticket_list(request):
     page = Paginator(tickets, 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
+    active = form.active_filters(_place_names(request.user, form)) if form.is_bound else []
     return render(
         request,
         "web/tickets/ticket_list.html",
-        {"form": form, "page": page, "rows": _rows(page.object_list, now), "query": query.urlencode()},
+        {
+            "form": form,
+            "page": page,
+            "rows": _rows(page.object_list, now),
+            "query": query.urlencode(),
+            "active_filters": active,
+        },
     )
+
+
+#: The list's place filters whose code names a place: the selector that finds it, the name to show.
+PLACE_LOOKUPS = {
+    "division": (geo_selectors.division_get, "name"),
+    "grid": (geo_selectors.grid_get, "name"),
+    "address": (geo_selectors.address_get, "full_name"),
+}
+
+
+def _place_names(user, form: TicketFilterForm) -> dict[str, str]:
+    """The names of the places the filters name by code (one query each), so that the line
+    saying what the list shows reads "南山区 (440305000000)"; a place outside the viewer's scope
+    keeps its bare code."""
+    if not form.is_valid():
+        return {}
+    names = {}
+    for name, (lookup, attribute) in PLACE_LOOKUPS.items():
+        code = form.cleaned_data.get(name)
+        if code:
+            try:
+                names[name] = getattr(lookup(user=user, code=code), attribute)
+            except Http404:
+                continue
+    return names

@@ -14,6 +14,7 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from tests.analytics.test_alert_membership import clone
 from zhiwang.analytics import services
@@ -71,6 +72,17 @@ def _note(user):
     return Notification.objects.get(kind="analytics_alert", recipient=user)
 
 
+def _headline(kind: str, place: str, explanation: str) -> str:
+    """A notification's message: the alert's kind and place, then what the member may be told
+    (the city's words for the frame, whether or not its translation is in yet)."""
+    with translation.override("zh-hans"):
+        return gettext("%(kind)s · %(place)s: %(explanation)s") % {
+            "kind": kind,
+            "place": place,
+            "explanation": explanation,
+        }
+
+
 def test_a_district_member_is_told_their_count_and_a_city_wide_member_the_whole(
     center, caller, client, nanshan_dispatcher, city_leader
 ):
@@ -85,13 +97,14 @@ def test_a_district_member_is_told_their_count_and_a_city_wide_member_the_whole(
         )
     assert created
     district = _note(nanshan_dispatcher)
-    assert district.message == f"来电人138****8000：30天内6件{OUTSIDE}"
+    assert district.message == _headline("重复来电", "南山区", f"来电人138****8000：30天内6件{OUTSIDE}")
     assert "9" not in district.message and "3件" not in district.message
-    assert _note(city_leader).message == alert.explanation == "来电人138****8000：30天内9件"
-    # the page tells the district dispatcher the same
+    assert alert.explanation == "来电人138****8000：30天内9件"
+    assert _note(city_leader).message == _headline("重复来电", "南山区", alert.explanation)
+    # the page tells the district dispatcher the same (its kind and place in their columns)
     client.force_login(nanshan_dispatcher)
     page = client.get(district.link).content.decode()
-    assert district.message in page and "30天内9件" not in page
+    assert f"来电人138****8000：30天内6件{OUTSIDE}" in page and "30天内9件" not in page
 
 
 def test_a_reopened_ticket_outside_the_members_jurisdiction_is_not_named_to_them(
@@ -110,7 +123,7 @@ def test_a_reopened_ticket_outside_the_members_jurisdiction_is_not_named_to_them
         {"number": moved.number, "category": "噪音", "n": 3},
     )
     district = _note(nanshan_dispatcher)
-    assert district.message == "您辖区内 0 件；该预警还包含辖区外的工单。"
+    assert district.message == _headline("反复重办", "南山区", "您辖区内 0 件；该预警还包含辖区外的工单。")
     assert moved.number not in district.message and district.ticket_id is None
     leader = _note(city_leader)
     assert moved.number in leader.message and leader.ticket_id == moved.pk
@@ -138,8 +151,8 @@ def test_members_told_when_the_alert_moves_follow_the_rule_and_what_they_were_to
     )
     assert moved.pk == alert.pk and not created
     told = _note(nanshan_dispatcher)
-    assert told.message == f"来电人138****8000：30天内4件{OUTSIDE}"
-    assert _note(city_leader).message == "来电人138****8000：30天内7件"
+    assert told.message == _headline("重复来电", "南山区", f"来电人138****8000：30天内4件{OUTSIDE}")
+    assert _note(city_leader).message == _headline("重复来电", "南山区", "来电人138****8000：30天内7件")
     # it grows where it is: nobody is told again, what they were told stays
     grown, created = _raise(
         AlertKind.REPEAT_CALLER,
@@ -186,5 +199,7 @@ def test_a_member_scoped_to_a_grid_is_told_the_count_in_their_grid(
         nanshan_community.pk,
         {"observed": 5, "days": 3, "words": ["噪音", "工地"]},
     )
-    assert _note(analyst).message == f"3天内3件，主题“噪音、工地”{OUTSIDE}"
+    assert _note(analyst).message == _headline(
+        "同一主题聚集", nanshan_community.display_name, f"3天内3件，主题“噪音、工地”{OUTSIDE}"
+    )
     assert alert.explanation == "3天内5件，主题“噪音、工地”"  # the whole count, kept on the alert

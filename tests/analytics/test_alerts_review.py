@@ -14,6 +14,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from tests.analytics.test_alert_notification_in_scope import _headline
 from tests.analytics.test_alerts import _flat, _series
 from zhiwang.analytics import selectors, services
 from zhiwang.analytics.alerts import detect_surges
@@ -483,7 +484,8 @@ def test_explanations_are_read_in_the_readers_language(make_ticket, frozen_now, 
     alert.refresh_from_db()
     assert alert.explanation == "来电人138****8000：30天内4件"  # stored in the city's language
     note = Notification.objects.get(kind="analytics_alert")
-    assert note.message == alert.explanation  # inbox messages: the city's language
+    # inbox messages: the city's language (its kind and place, then the explanation)
+    assert note.message == _headline("重复来电", alert.division.display_name, alert.explanation)
     with translation.override("en"):
         assert alert.explanation_text == "Caller 138****8000: 4 tickets in 30 days"
         assert str(alert) == alert.explanation_text
@@ -546,7 +548,9 @@ def test_an_alert_is_told_to_the_members_who_may_open_it_with_a_link(
     assert note.link == f"/analytics/alerts/?alert={alert.pk}"
     client.force_login(nanshan_dispatcher)
     inbox = client.get("/notifications/").content.decode()
-    assert f'data-testid="notification-link-{note.pk}"' in inbox and note.link in inbox and "查看" in inbox
+    assert (
+        f'data-testid="notification-link-{note.pk}"' in inbox and note.link in inbox and "查看预警" in inbox
+    )
     assert client.get("/api/v1/notifications/").json()["items"][0]["link"] == note.link
     page = client.get(note.link).content.decode()
     assert f'data-testid="alert-{alert.pk}"' in page and 'data-testid="alert-one"' in page

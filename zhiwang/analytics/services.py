@@ -11,7 +11,7 @@ import re
 from datetime import date, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -132,13 +132,11 @@ def _subscribers(division_id: int | None, kind: str) -> list[int]:
 
 
 def _alert_readers(unit_ids) -> QuerySet:
-    """The active members of ``unit_ids`` who may open the alerts page (``is_analyst``)."""
-    from zhiwang.accounts.models import User
-    from zhiwang.analytics.selectors import ANALYST_ROLES
+    """The active members of ``unit_ids`` who may open the alerts page (``is_analyst``; the rule
+    the subscription form's unit list follows too, ``selectors.alerts.alert_readers``)."""
+    from zhiwang.analytics.selectors.alerts import alert_readers
 
-    return User.objects.filter(org_unit_id__in=list(unit_ids), is_active=True).filter(
-        Q(role__in=ANALYST_ROLES) | Q(is_superuser=True)
-    )
+    return alert_readers(unit_ids)
 
 
 def _open_alert(finding: detectors.Finding) -> Alert | None:
@@ -303,7 +301,8 @@ def _notify(alert: Alert, unit_ids: list[int]) -> None:
     also names the ticket, to those who may see it).
 
     Each member reads what the alerts page would tell them (``alert_as_read_by``,
-    ``alert_explanation``): when the alert also counts tickets outside their jurisdiction, the
+    ``alert_explanation``), after the alert's kind and place (``alert_headline``: the inbox has
+    no kind column, and "3天内1件" alone says neither what nor where): when the alert also counts tickets outside their jurisdiction, the
     count of those in it and that there are others, never how many; a member who sees all of
     its tickets (city-wide) reads the explanation it was raised on. Written in the city's
     language, as every inbox message, and kept as written: the message is what the member was
@@ -311,13 +310,13 @@ def _notify(alert: Alert, unit_ids: list[int]) -> None:
 
     One query per member (the alert with their counts, the one that decides whether they may
     open it): a unit has few analysts, and alerts are raised by the periodic detector run."""
-    from zhiwang.analytics.selectors.alerts import alert_as_read_by, alert_explanation
+    from zhiwang.analytics.selectors.alerts import alert_as_read_by, alert_headline
 
     told = []
     for member in _alert_readers(unit_ids).order_by("pk"):
         seen = alert_as_read_by(user=member, alert_id=alert.pk)
         if seen is not None:
-            told.append((member.pk, seen, written(lambda seen=seen: alert_explanation(seen))[:500]))
+            told.append((member.pk, seen, written(lambda seen=seen: alert_headline(seen))[:500]))
     if not told:
         return
     ticket_id = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from urllib.parse import urlencode
 
-from django.db.models import Case, Count, F, IntegerField, OuterRef, Subquery, Value, When
+from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce, Greatest
 from django.db.models.lookups import GreaterThan
 from django.utils import timezone
@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from zhiwang.analytics.finding import local_midnight
 from zhiwang.analytics.selectors.place import (
+    ANALYST_ROLES,
     Place,
     _check_day,
     _ticket_list_url,
@@ -23,7 +24,7 @@ from zhiwang.analytics.selectors.place import (
 )
 from zhiwang.core.errors import ServiceError
 from zhiwang.core.scoping import scope_of
-from zhiwang.geo.models import Division, DivisionLevel
+from zhiwang.geo.models import LEVEL_PREFIX_LENGTH, Division, DivisionLevel
 
 #: The largest id a database can hold (a larger one names nothing).
 MAX_ID = 2**63 - 1
@@ -163,6 +164,27 @@ def alert_explanation(alert) -> str:
     }
 
 
+def alert_headline(alert) -> str:
+    """An alert's kind and place, then its explanation as its reader may be told it
+    (``alert_explanation``): "同一主题聚集 · 南山区：3天内1件，主题…". The inbox message of an
+    alert, read without the alerts page's kind column and apart from any other alert. The place
+    is the alert's division (a city-wide alert: the city); an explanation that starts with it (a
+    surge names its place) does not name it twice."""
+    explanation = alert_explanation(alert)
+    division = alert.division
+    if division is None:
+        division = Division.objects.filter(level=DivisionLevel.CITY).order_by("code").first()
+    place = division.display_name if division is not None else ""
+    kind = alert.get_kind_display()
+    if not place or explanation.startswith((place, division.name)):
+        return _("%(kind)s: %(explanation)s") % {"kind": kind, "explanation": explanation}
+    return _("%(kind)s · %(place)s: %(explanation)s") % {
+        "kind": kind,
+        "place": place,
+        "explanation": explanation,
+    }
+
+
 def alert_tickets_link(alert) -> str:
     """The tickets behind an alert, exactly those it counted: ``alert=<id>`` on the ticket list,
     which lists the alert's tickets (``AlertTicket``, all of them) that the viewer may see
@@ -207,3 +229,81 @@ def subscription_list(*, user):
     if not scope.everything:
         subs = subs.filter(division_id__in=scope.division_ids)
     return subs.order_by("division__code", "unit__code", "pk")
+
+
+def alert_readers(unit_ids=None):
+    """The active members who may open the alerts page (``is_analyst``): of ``unit_ids``, or of
+    any unit (``None``). A unit none of whose members is one is neither subscribed nor told."""
+    from zhiwang.accounts.models import User
+
+    readers = User.objects.filter(is_active=True).filter(Q(role__in=ANALYST_ROLES) | Q(is_superuser=True))
+    return readers if unit_ids is None else readers.filter(org_unit_id__in=list(unit_ids))
+
+
+#: Indentation of a division in a choice list, by level below its district (U+3000: a browser
+#: strips an option's leading ASCII spaces, not the ideographic one).
+_INDENT = {
+    DivisionLevel.DISTRICT: "",
+    DivisionLevel.SUBDISTRICT: "\u3000",
+    DivisionLevel.COMMUNITY: "\u3000\u3000",
+}
+
+
+def _by_district(rows: list[tuple[Division | None, str, str]]) -> list[tuple[str, list[tuple[str, str]]]]:
+    """``[(group, [(value, label), …]), …]`` for a ``<select>`` with an ``<optgroup>`` per district,
+    from ``(division, value, label)`` rows ordered by their division's code (codes are
+    hierarchical: a district's rows follow one another). Rows of the city or of no division come
+    first, in the group ``""``, shown without an ``<optgroup>``. One query: the districts' names."""
+
+    def district_code(division):
+        if division is None or division.level == DivisionLevel.CITY:
+            return ""
+        return division.code[: LEVEL_PREFIX_LENGTH[DivisionLevel.DISTRICT]].ljust(12, "0")
+
+    codes = {district_code(d) for d, _value, _label in rows} - {""}
+    names = {
+        d.code: d.display_name
+        for d in Division.objects.filter(code__in=codes).only("code", "name", "short_name")
+    }
+    groups: dict[str, list[tuple[str, str]]] = {"": []}
+    for division, value, label in rows:
+        code = district_code(division)
+        groups.setdefault(names.get(code, code), []).append((value, label))
+    return [(group, options) for group, options in groups.items() if options]
+
+
+def division_choices(*, user) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The divisions of the user's jurisdiction as a grouped choice list (``_by_district``):
+    ``(code, name)``, a subdistrict and a community indented under their district. What the alert
+    filter (``alert_list``'s ``division``) and ``alert_subscribe`` accept: every division for a
+    city-wide user (some 900 in a city), else those of their jurisdiction (a grid-scoped user's
+    grids name no division: none). One query for the divisions, one for their districts' names."""
+    require_analyst(user)
+    scope = scope_of(user)
+    divisions = Division.objects.only("code", "name", "short_name", "level").order_by("code")
+    if not scope.everything:
+        divisions = divisions.filter(pk__in=scope.division_ids)
+    return _by_district([(d, d.code, _INDENT.get(d.level, "") + d.display_name) for d in divisions])
+
+
+def subscribable_units(*, user) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The units ``alert_subscribe`` lets the user subscribe, as a grouped choice list
+    (``_by_district``, by the district the unit serves): active units with a member who may open
+    alerts (``alert_readers``) that are, for a user without city-wide scope, their own unit or one
+    serving a division of their jurisdiction. ``(code, name)``. One query, and one for the
+    districts' names."""
+    from zhiwang.accounts.models import OrgUnit
+
+    require_analyst(user)
+    scope = scope_of(user)
+    units = OrgUnit.objects.filter(is_active=True).filter(
+        Exists(alert_readers().filter(org_unit_id=OuterRef("pk")))
+    )
+    if not scope.everything:
+        units = units.filter(Q(pk=getattr(user, "org_unit_id", None)) | Q(division_id__in=scope.division_ids))
+    rows = list(
+        units.select_related("division")
+        .only("code", "name", "division__code", "division__name", "division__short_name", "division__level")
+        .order_by("division__code", "name", "code")
+    )
+    return _by_district([(u.division, u.code, u.name) for u in rows])

@@ -6,6 +6,7 @@ Each takes a ``Place`` and a window ``[start, end)`` of local days and reads the
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -32,6 +33,8 @@ from zhiwang.analytics.selectors.metrics import (
 from zhiwang.analytics.selectors.place import Place, dashboard_link, ticket_link
 from zhiwang.core.errors import ServiceError
 from zhiwang.geo.models import Division, DivisionLevel, Grid
+from zhiwang.tickets.catalogue_selectors import CATCH_ALL_NAMES
+from zhiwang.tickets.models import Category
 from zhiwang.tickets.selectors import EVENT_NAMES
 
 CHILD_LEVEL = {
@@ -180,6 +183,8 @@ def breakdown(
         .order_by("-total", column)[: max(1, min(top, 100))]
     ]
     labels = _labels(dim, [r["value"] for r in rows])
+    if dim == Dimension.CATEGORY:
+        _name_after_parents(list(labels.values()))
     out = []
     for r in rows:
         label = labels.get(r["value"])
@@ -193,6 +198,25 @@ def breakdown(
             link = flow_link(place, start, end, metric, **label["filter"])
         out.append({"name": label["name"], "code": label["code"], "value": r["total"], "link": link})
     return out
+
+
+def _name_after_parents(labels: list[dict]) -> None:
+    """Name a category "parent · leaf" when its name alone cannot be told apart among ``labels``
+    (the categories of one breakdown, ``_labels``): a catch-all leaf ("其他", ``CATCH_ALL_NAMES``;
+    many branches have one) or a name another one shares. Three bars "其他" were three categories
+    of three branches. One query, only when a category needs it."""
+    shared = Counter(label["name"] for label in labels)
+    unclear = [label for label in labels if label["name"] in CATCH_ALL_NAMES or shared[label["name"]] > 1]
+    if not unclear:
+        return
+    parents = dict(
+        Category.objects.filter(code__in=[r["code"] for r in unclear], parent__isnull=False).values_list(
+            "code", "parent__name"
+        )
+    )
+    for label in unclear:
+        if parent := parents.get(label["code"]):
+            label["name"] = f"{parent} · {label['name']}"
 
 
 def unit_table(*, place: Place, start: date, end: date, top: int = 20) -> list[dict]:

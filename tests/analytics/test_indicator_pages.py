@@ -38,7 +38,7 @@ def many_units(db):
     """123 Nanshan units and 30 Luohu units with stored October and November figures.
 
     The response rate over the two months is (i % 7) / 14 for Nanshan's unit i, so values repeat
-    (ties go by code); every tenth unit has no response rate at all (only a handling time) and
+    (ties go by area and name); every tenth unit has no response rate at all (only a handling time) and
     every ninth one counted nothing due (denominator 0): those have no value and come last. A
     unit with no figure in the run is not listed."""
     nanshan = Division.objects.get(code="440305000000")
@@ -74,17 +74,23 @@ def many_units(db):
     return units
 
 
+def _area(unit):
+    """The default order: by the area the unit serves (its division's code), then its name."""
+    return (unit.division.code, unit.name, unit.pk)
+
+
 def _expected(units, *, descending=True):
-    """Codes in the order of the response rate over both months (no value last, ties by code)."""
+    """Codes in the order of the response rate over both months (no value last, ties by area)."""
 
     def value(i):
         return None if i % 10 == 0 or i % 9 == 0 else (i % 7) / 14
 
-    with_value = [(value(i), u.code) for i, u in enumerate(units) if value(i) is not None]
-    without = sorted(u.code for i, u in enumerate(units) if value(i) is None)
-    with_value.sort(key=lambda vc: vc[1])
-    with_value.sort(key=lambda vc: vc[0], reverse=descending)
-    return [code for _v, code in with_value] + without
+    with_value = sorted(
+        ((value(i), u) for i, u in enumerate(units) if value(i) is not None), key=lambda vu: _area(vu[1])
+    )
+    with_value.sort(key=lambda vu: vu[0], reverse=descending)
+    without = sorted((u for i, u in enumerate(units) if value(i) is None), key=_area)
+    return [u.code for _v, u in with_value] + [u.code for u in without]
 
 
 def _api_pages(client, limit, **query):
@@ -114,13 +120,13 @@ def _page_codes(html):
 # --- the API ----------------------------------------------------------------------------------------
 
 
-def test_the_api_pages_the_units_in_code_order_by_default(many_units, nanshan_dispatcher, client):
+def test_the_api_pages_the_units_by_area_and_name_by_default(many_units, nanshan_dispatcher, client):
     client.force_login(nanshan_dispatcher)
     first = client.get(API, {"month": "2026-10", "months": "2"}).json()
     assert first["units_count"] == N_NANSHAN  # not the unit without figures, not Luohu's
     assert len(first["units"]) == 100  # the house default limit
     codes, count = _api_pages(client, 40)
-    assert count == N_NANSHAN and codes == sorted(u.code for u in many_units["nanshan"])
+    assert count == N_NANSHAN and codes == [u.code for u in sorted(many_units["nanshan"], key=_area)]
     # the figures of a page are those of its units, summed over the run
     row = next(u for u in first["units"] if u["code"] == many_units["nanshan"][1].code)
     assert row["figures"]["response_rate"] == {"numerator": 1.0, "denominator": 14, "value": 0.0714}
@@ -188,10 +194,11 @@ def _expected_city(many_units):
     def value(i):
         return None if i % 10 == 0 or i % 9 == 0 else (i % 7) / 14
 
-    rows = [(value(i), u.code) for place in ("nanshan", "luohu") for i, u in enumerate(many_units[place])]
-    with_value = sorted((r for r in rows if r[0] is not None), key=lambda r: r[1])
+    rows = [(value(i), u) for place in ("nanshan", "luohu") for i, u in enumerate(many_units[place])]
+    with_value = sorted((r for r in rows if r[0] is not None), key=lambda r: _area(r[1]))
     with_value.sort(key=lambda r: r[0], reverse=True)
-    return [c for _v, c in with_value] + sorted(c for v, c in rows if v is None)
+    without = sorted((u for v, u in rows if v is None), key=_area)
+    return [u.code for _v, u in with_value] + [u.code for u in without]
 
 
 # --- the page ---------------------------------------------------------------------------------------
@@ -262,3 +269,35 @@ def test_no_page_shows_a_unit_outside_the_jurisdiction(many_units, nanshan_dispa
     assert set(codes) == ours and count == len(ours) == len(codes)
     page = client.get(url, {"period": "2026-Q4", "page": 2})
     assert set(_page_codes(page.content.decode())) == ours  # one page only: the first one
+
+
+def test_the_api_takes_the_pages_period(many_units, nanshan_dispatcher, client):
+    """The page's address (``period=2026-Q4``) copied into the API answers that quarter, not the
+    latest month; with ``month`` beside it, or a bad one, a clear error."""
+    client.force_login(nanshan_dispatcher)
+    quarter = client.get(API, {"period": "2026-Q4"}).json()
+    months = client.get(API, {"month": "2026-10", "months": "3"}).json()
+    assert (quarter["month"], quarter["months"]) == ("2026-10", 3)
+    assert quarter["units"] == months["units"]
+    assert client.get(API, {"period": "2026-11"}).json()["month"] == "2026-11"
+    for query, code in (
+        ({"period": "2026-Q4", "month": "2026-10"}, "analytics.period_with_month"),
+        ({"period": "2026-Q5"}, "analytics.period_invalid"),
+        ({"month": "2026-13"}, "analytics.month_invalid"),
+    ):
+        response = client.get(API, query, HTTP_ACCEPT_LANGUAGE="zh-hans")
+        assert response.status_code == 400, (query, response.content)
+        error = response.json()["error"]
+        assert error["code"] == code and error["field"] in ("period", "month"), (query, error)
+        assert any("\u4e00" <= c <= "\u9fff" for c in error["message"])  # said in Chinese
+
+
+def test_a_quarter_reads_as_a_quarter_in_chinese(many_units, nanshan_dispatcher, client):
+    client.force_login(nanshan_dispatcher)
+    client.cookies["django_language"] = "zh-hans"
+    html = client.get(reverse("analytics:indicators"), {"period": "2026-Q4"}).content.decode()
+    heading = html[html.index("<h1") : html.index("</h1>")]
+    assert "2026年第4季度" in heading and "2026-Q4" not in heading
+    assert '<option value="2026-Q4" selected>2026年第4季度</option>' in html
+    # a quarter still running names the months it lacks, listed the Chinese way
+    assert "2026-12" in html[html.index('data-testid="missing"') :]

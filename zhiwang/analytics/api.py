@@ -389,6 +389,7 @@ def indicator_figures(
     request,
     month: str = "",
     months: str = "1",
+    period: str = "",
     division: str = "",
     sort: str = "",
     dir: str = "desc",  # as the web page names it
@@ -396,7 +397,8 @@ def indicator_figures(
     offset: int = Query(0, ge=0, le=MAX_OFFSET),
 ):
     """The eight DOMAIN.md indicators (docs/indicators.md) summed over ``months`` whole months
-    from ``month`` (``YYYY-MM``; default: the run ending with the latest month computed): the
+    from ``month`` (``YYYY-MM``; default: the run ending with the latest month computed), or the
+    ``period`` the web page names (``YYYY-MM`` or ``YYYY-Qn``, instead of ``month``/``months``): the
     place (``division``, default the top of the jurisdiction), its child divisions and the
     handling units whose own division lies within it (docs/analytics.md, "Stored indicators").
     ``preliminary`` (with ``preliminary_months`` and ``preliminary_until``, ``YYYY-MM-DD``) says
@@ -418,21 +420,38 @@ def indicator_figures(
     )
     from zhiwang.analytics.selectors.figures import check_months, check_sort
     from zhiwang.analytics.selectors.figures import indicator_figures as read_figures
+    from zhiwang.analytics.services import report_period_parse
     from zhiwang.core.errors import ServiceError
 
     place = selectors.place_for(user=request.user, code=division)
-    try:
-        chosen = date.fromisoformat(f"{month.strip()}-01") if month.strip() else None
-    except ValueError:
-        chosen = None
-    if month.strip() and (chosen is None or chosen.year < 1970 or chosen.year > 9998):
-        raise ServiceError("analytics.month_invalid", _("Give the month as YYYY-MM."), field="month")
+    if period.strip():
+        # the page's address copied into the API must not quietly answer another period
+        if month.strip() or months.strip() not in ("", "1"):
+            raise ServiceError(
+                "analytics.period_with_month",
+                _("Give either the period or the month and months, not both."),
+                field="period",
+            )
+        _canonical, start, end = report_period_parse(period)
+        chosen, span = start, (end.year - start.year) * 12 + end.month - start.month
+    else:
+        try:
+            chosen = date.fromisoformat(f"{month.strip()}-01") if month.strip() else None
+        except ValueError:
+            chosen = None
+        if month.strip() and (chosen is None or chosen.year < 1970 or chosen.year > 9998):
+            raise ServiceError(
+                "analytics.month_invalid",
+                _("%(value)s is not a month: give it as YYYY-MM, e.g. 2026-10.") % {"value": month.strip()},
+                field="month",
+            )
+        span = check_months(months)
     sort, descending = check_sort(sort.strip(), dir.strip())
     result = read_figures(
         user=request.user,
         place=place,
         month=chosen,
-        months=check_months(months),
+        months=span,
         sort=sort,
         descending=descending,
     )

@@ -12,6 +12,7 @@ from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_POST
 
 from zhiwang.analytics import selectors
@@ -129,7 +130,12 @@ def dashboard(request):
 def alerts(request):
     """Alert list (open first, 50 a page), with mark handled / false and the unit subscriptions."""
     from zhiwang.analytics.models import AlertKind, AlertStatus
-    from zhiwang.analytics.selectors.alerts import alert_explanation, subscription_list
+    from zhiwang.analytics.selectors.alerts import (
+        alert_explanation,
+        division_choices,
+        subscribable_units,
+        subscription_list,
+    )
 
     status = request.GET.get("status", "open")
     kind = request.GET.get("kind", "")
@@ -172,6 +178,9 @@ def alerts(request):
             "statuses": AlertStatus.choices,
             "kinds": AlertKind.choices,
             "subscriptions": subscriptions,
+            # menus of what the filter and the subscription accept (the codes stay the form's values)
+            "divisions": division_choices(user=request.user),
+            "units": subscribable_units(user=request.user),
             "default_unit": getattr(request.user.org_unit, "code", "") if request.user.org_unit_id else "",
         },
     )
@@ -293,7 +302,7 @@ def _figure_periods(months: list[date]) -> list[dict]:
         first = date(m.year, 3 * ((m.month - 1) // 3) + 1, 1)
         code = f"{first.year}-Q{(first.month - 1) // 3 + 1}"
         if not any(q["value"] == code for q in quarters):
-            quarters.append({"value": code, "label": code, "month": first, "months": 3})
+            quarters.append({"value": code, "label": _quarter_label(code), "month": first, "months": 3})
     singles = [{"value": f"{m:%Y-%m}", "label": f"{m:%Y-%m}", "month": m, "months": 1} for m in months]
     return quarters + singles
 
@@ -302,8 +311,16 @@ def _with_chosen(periods: list[dict], period: str) -> list[dict]:
     """The menu with the period shown on the page in it (a valid period without figures, e.g. one
     typed in the address, would otherwise show the menu's first choice: "Show" would switch)."""
     if period and not any(p["value"] == period for p in periods):
-        return [{"value": period, "label": period}, *periods]
+        return [{"value": period, "label": _quarter_label(period)}, *periods]
     return periods
+
+
+def _quarter_label(period: str) -> str:
+    """``2026-Q4`` as a reader says it (2026年第4季度); a month stays ``2026-10``."""
+    year, _dash, quarter = period.partition("-Q")
+    if not quarter:
+        return period
+    return _("%(year)s Q%(quarter)s") % {"year": year, "quarter": quarter}
 
 
 #: Handling units per page of the indicators page (a city has thousands).
@@ -389,11 +406,14 @@ def indicators(request):
             "ancestors": list(reversed(ancestors)),
             "errors": errors,
             "period": period,
+            "period_label": _quarter_label(period),
             "periods": _with_chosen(_figure_periods(fig.figure_months(user=request.user)), period),
             "result": result,
             "missing": [m for m in expected if m not in result["computed"]],
             # computed before their settle time: may still change (docs/analytics.md, "Stored indicators")
-            "preliminary_months": ", ".join(f"{m:%Y-%m}" for m in result["preliminary"]),
+            "preliminary_months": pgettext("list separator", ", ").join(
+                f"{m:%Y-%m}" for m in result["preliminary"]
+            ),
             "columns": columns,
             "sort": sort,
             "dir": "desc" if descending else "asc",

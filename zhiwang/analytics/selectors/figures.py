@@ -9,7 +9,7 @@ own, over all its tickets (a district bureau's, a subdistrict office's), not onl
 the place.
 
 A city has thousands of handling units: they come as ``UnitRows``, a lazy sequence whose order
-(by code, or by one indicator's value over the run) is the database's, over every unit, so a
+(by the area served and name, or by one indicator's value over the run) is the database's, over every unit, so a
 slice — a page of the web table, a ``limit``/``offset`` of the API — continues the one before
 it, and reads the figures of its own units only.
 """
@@ -140,9 +140,10 @@ def indicator_figures(
     ``preliminary`` (those of them computed before their settle time, whose figures may still
     change), ``preliminary_until`` (the day the last of those becomes final, else None),
     ``place`` (a ``FigureRow``), ``children`` (a list of ``FigureRow``) and ``units`` (a
-    ``UnitRows``: slice it). Children and units come by code, or with ``sort`` (an indicator
+    ``UnitRows``: slice it). Children come by code and units by the area they serve (division
+    code, the city's departments first) and name, or with ``sort`` (an indicator
     code, ``check_sort``) by its value over the run, ``descending`` or not: rows without a value
-    last either way, ties by code.
+    last either way, ties in the same default order.
     """
     from zhiwang.analytics.indicator_figures import month_finality
     from zhiwang.analytics.models import IndicatorFigure
@@ -225,9 +226,9 @@ class UnitRows:
     counted in the run are left out), as ``FigureRow``s in a fixed order: a lazy sequence for
     ``Paginator`` and the API's ``limit``/``offset``.
 
-    The order is the database's over every such unit — by code, or by one indicator's value
+    The order is the database's over every such unit — by the area served and name, or by one indicator's value
     (summed numerators ÷ summed denominators, ``NULL`` without a denominator, last in either
-    direction; ties by code, then id) — so page 2 continues page 1. ``count()`` is one query;
+    direction; ties by the area served, name, then id) — so page 2 continues page 1. ``count()`` is one query;
     a slice is two (its units, then their figures), however many units the place has.
     """
 
@@ -250,8 +251,12 @@ class UnitRows:
         # (group, key, month) is the index of the unit's rows: a probe per unit, no scan
         counted = IndicatorFigure.objects.filter(group="unit", key=OuterRef("pk"), month__in=self.run)
         units = _units_within(self.place).filter(Exists(counted))
+        # by the area each unit serves (the city's departments first, then district by district,
+        # as the division codes run), then by name: the internal unit code is not shown, and
+        # ordering by it scattered a district's units over the table
+        area = (F("division__code").asc(nulls_first=True), "name", "pk")
         if not self.sort:
-            return units.order_by("code", "pk")
+            return units.order_by(*area)
         value = (
             counted.filter(indicator=self.sort)
             .order_by()
@@ -266,7 +271,7 @@ class UnitRows:
         by_value = (
             F("sort_value").desc(nulls_last=True) if self.descending else F("sort_value").asc(nulls_last=True)
         )
-        return units.order_by(by_value, "code", "pk")
+        return units.order_by(by_value, *area)
 
     def count(self) -> int:
         if self._count is None:

@@ -48,7 +48,13 @@ def ticket_warn(*, ticket_id: int, kind: str, now: datetime | None = None) -> Ti
     apply_transition(
         ticket, A.WARN, actor=None, note=note, payload={"kind": kind, **note_keys}, fields=fields
     )
-    notify_unit(unit_id=ticket.handling_unit_id, ticket=ticket, kind=kind, message=f"{ticket.number}: {note}")
+    notify_unit(
+        unit_id=ticket.handling_unit_id,
+        ticket=ticket,
+        kind=kind,
+        # worded like the other notices ("ZW… 已答复，等待审核。"); the note is already the city's
+        message=lambda: _("%(number)s: %(note)s") % {"number": ticket.number, "note": note},
+    )
     return ticket
 
 

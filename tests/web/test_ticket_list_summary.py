@@ -104,3 +104,13 @@ def test_an_alert_s_tickets_say_so(make_ticket, viewer, nanshan_community):
     )
     response = viewer.get("/tickets/", {"alert": alert.pk})
     assert response.context["active_filters"] == [("Alert number", str(alert.pk))]
+
+
+def test_labels_end_with_the_readers_colon(client, nanshan_dispatcher):
+    """Django's Chinese catalog keeps the ASCII colon; ours ends a Chinese label with "："."""
+    client.force_login(nanshan_dispatcher)
+    client.cookies["django_language"] = "zh-hans"
+    html = client.get("/tickets/").content.decode()
+    assert "：</label>" in html and ":</label>" not in html
+    client.cookies["django_language"] = "en"
+    assert ":</label>" in client.get("/tickets/").content.decode()

@@ -25,3 +25,18 @@ def percent(value) -> str:
     if math.isnan(number):
         return "—"
     return f"{number * 100:.1f}%"
+
+
+@register.filter
+def counted(value) -> str:
+    """A numerator as counted: a whole number plainly ("72"), a weighted one (满意率's "basically
+    satisfied" × 0.8, the handling time's hours) to at most two decimals without trailing zeros
+    ("58.2", not "58.20"); "—" when it is not a number."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return "—"
+    if math.isnan(number):
+        return "—"
+    text = f"{number:.2f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text

@@ -1,0 +1,15 @@
+"""How the indicators page writes a numerator: weighted ones without trailing zeros."""
+
+from __future__ import annotations
+
+import pytest
+
+from zhiwang.analytics.templatetags.analytics_tags import counted
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(72, "72"), (58.2, "58.2"), (58.25, "58.25"), (4055.004, "4055"), (0.0, "0"), (None, "—"), ("x", "—")],
+)
+def test_a_numerator_is_written_as_counted(value, shown):
+    assert counted(value) == shown

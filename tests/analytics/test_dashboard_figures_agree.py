@@ -160,6 +160,9 @@ def test_the_page_api_and_report_show_the_unlocated_row(unlocated, city_leader, 
     table = html[html.index('data-testid="children-table"') :].split("</table>")[0]
     row = table[table.index('data-testid="unlocated"') :].split("</tr>")[0]
     assert gettext("Unlocated") in row
+    # what the row holds is said under the table, not only in a tooltip (phones have none)
+    hint = html[html.index('data-testid="unlocated-hint"') :].split("</p>")[0]
+    assert gettext("Unlocated") in hint and "</table>" not in hint
     rows = client.get("/api/v1/analytics/children").json()["rows"]
     assert [r["received"] for r in rows if r.get("unlocated")] == [1]
     assert (

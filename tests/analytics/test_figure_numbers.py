@@ -13,3 +13,12 @@ from zhiwang.analytics.templatetags.analytics_tags import counted
 )
 def test_a_numerator_is_written_as_counted(value, shown):
     assert counted(value) == shown
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"), [(451000, "451,000.00"), (0, "0.00"), (1234.5, "1,234.50"), (None, "—")]
+)
+def test_an_amount_is_written_with_thousands_separated(value, shown):
+    from zhiwang.analytics.templatetags.analytics_tags import yuan
+
+    assert yuan(value) == shown

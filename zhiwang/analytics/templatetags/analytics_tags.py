@@ -40,3 +40,17 @@ def counted(value) -> str:
         return "—"
     text = f"{number:.2f}".rstrip("0").rstrip(".")
     return "0" if text == "-0" else text
+
+
+@register.filter
+def yuan(value) -> str:
+    """An amount in yuan with thousands separated by commas, as Chinese accounts write it
+    ("451,000.00"): Django's zh-hans format has no thousand separator, so "2g" printed
+    "451000.00"; "—" when it is not a number."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return "—"
+    if math.isnan(number):
+        return "—"
+    return f"{number:,.2f}"

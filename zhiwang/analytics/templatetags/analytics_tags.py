@@ -16,15 +16,8 @@ def tickets_link(alert) -> str:
 def percent(value) -> str:
     """A rate (a fraction, 0–1) as a percentage with one decimal ("72.0%"), as the reports print
     it; "—" when there is no rate (nothing to divide by) or the value is not a number."""
-    if value is None or value == "":
-        return "—"
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return "—"
-    if math.isnan(number):
-        return "—"
-    return f"{number * 100:.1f}%"
+    number = _number(value)
+    return "—" if number is None else f"{number * 100:.1f}%"
 
 
 @register.filter
@@ -32,11 +25,8 @@ def counted(value) -> str:
     """A numerator as counted: a whole number plainly ("72"), a weighted one (满意率's "basically
     satisfied" × 0.8, the handling time's hours) to at most two decimals without trailing zeros
     ("58.2", not "58.20"); "—" when it is not a number."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return "—"
-    if math.isnan(number):
+    number = _number(value)
+    if number is None:
         return "—"
     text = f"{number:.2f}".rstrip("0").rstrip(".")
     return "0" if text == "-0" else text
@@ -47,10 +37,16 @@ def yuan(value) -> str:
     """An amount in yuan with thousands separated by commas, as Chinese accounts write it
     ("451,000.00"): Django's zh-hans format has no thousand separator, so "2g" printed
     "451000.00"; "—" when it is not a number."""
+    number = _number(value)
+    return "—" if number is None else f"{number:,.2f}"
+
+
+def _number(value) -> float | None:
+    """``value`` as a float, or ``None`` when it is empty, not a number or NaN."""
+    if value is None or value == "":
+        return None
     try:
         number = float(value)
     except (TypeError, ValueError):
-        return "—"
-    if math.isnan(number):
-        return "—"
-    return f"{number:,.2f}"
+        return None
+    return None if math.isnan(number) else number

@@ -28,9 +28,16 @@ pytestmark = pytest.mark.django_db
 API = "/api/v1/analytics/alerts"
 
 
-def _raise(kind, key, ticket_ids, division_id, explain=None, **extra):
+def _raise(*args, **kwargs):
+    alert, created = raise_finding(*args, **kwargs)
+    assert created
+    return alert
+
+
+def raise_finding(kind, key, ticket_ids, division_id, explain=None, **extra):
+    """Raise (or widen) an alert counting ``ticket_ids``: ``(alert, created)``, as the service answers."""
     now = timezone.now()
-    alert, created = services.alert_raise(
+    return services.alert_raise(
         finding=Finding(
             kind=kind,
             key=key,
@@ -44,8 +51,6 @@ def _raise(kind, key, ticket_ids, division_id, explain=None, **extra):
             **extra,
         )
     )
-    assert created
-    return alert
 
 
 @pytest.fixture

@@ -9,16 +9,14 @@ member was told is kept as told: an alert that grows later is read on its page."
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.translation import gettext
 
+from tests.analytics.test_alert_counts_in_scope import raise_finding
 from tests.analytics.test_alert_membership import clone
 from zhiwang.analytics import services
-from zhiwang.analytics.finding import Finding
 from zhiwang.analytics.models import AlertKind
 from zhiwang.tickets.models import Notification
 
@@ -26,23 +24,6 @@ pytestmark = pytest.mark.django_db
 
 NANSHAN = "440305000000"
 OUTSIDE = "（仅计您辖区内的工单；该预警还包含辖区外的工单）"
-
-
-def _raise(kind, key, ticket_ids, division_id, explain):
-    now = timezone.now()
-    return services.alert_raise(
-        finding=Finding(
-            kind=kind,
-            key=key,
-            explanation="stored sentence",
-            window_start=now - timedelta(days=30),
-            window_end=now,
-            observed=len(ticket_ids),
-            division_id=division_id,
-            ticket_ids=sorted(ticket_ids),
-            detail={"explain": explain},
-        )
-    )
 
 
 @pytest.fixture
@@ -88,7 +69,7 @@ def test_a_district_member_is_told_their_count_and_a_city_wide_member_the_whole(
 ):
     """Fails on the old code: the district dispatcher was sent "30天内9件"."""
     with translation.override("en"):  # whoever's run raised it, the inbox is in the city's language
-        alert, created = _raise(
+        alert, created = raise_finding(
             AlertKind.REPEAT_CALLER,
             "caller:notify",
             caller["nanshan"] + caller["luohu"],
@@ -115,7 +96,7 @@ def test_a_reopened_ticket_outside_the_members_jurisdiction_is_not_named_to_them
     (the inbox shows its number). Fails on the old code: both were sent the number."""
     moved = make_ticket(external_id="nt-moved", address_code=luohu_building.code)
     nanshan_district = make_ticket(external_id="nt-here").district_id
-    _raise(
+    raise_finding(
         AlertKind.REPEAT_REOPEN,
         "reopen:notify",
         [moved.pk],
@@ -137,12 +118,12 @@ def test_members_told_when_the_alert_moves_follow_the_rule_and_what_they_were_to
     member was told (a snapshot, as every inbox message); the page reads the alert as it is now."""
     explain = {"phone": "138****8000", "days": 30}
     luohu_district = luohu_dispatcher.jurisdictions.get().pk
-    alert, created = _raise(
+    alert, created = raise_finding(
         AlertKind.REPEAT_CALLER, "caller:moves", caller["luohu"], luohu_district, {**explain, "observed": 3}
     )
     assert created and not Notification.objects.filter(kind="analytics_alert").exists()
     # the calls reach Nanshan: the alert follows them, Nanshan's center is newly responsible
-    moved, created = _raise(
+    moved, created = raise_finding(
         AlertKind.REPEAT_CALLER,
         "caller:moves",
         caller["nanshan"][:4] + caller["luohu"],
@@ -154,7 +135,7 @@ def test_members_told_when_the_alert_moves_follow_the_rule_and_what_they_were_to
     assert told.message == _headline("重复来电", "南山区", f"来电人138****8000：30天内4件{OUTSIDE}")
     assert _note(city_leader).message == _headline("重复来电", "南山区", "来电人138****8000：30天内7件")
     # it grows where it is: nobody is told again, what they were told stays
-    grown, created = _raise(
+    grown, created = raise_finding(
         AlertKind.REPEAT_CALLER,
         "caller:moves",
         caller["nanshan"] + caller["luohu"],
@@ -192,7 +173,7 @@ def test_a_member_scoped_to_a_grid_is_told_the_count_in_their_grid(
     here = [make_ticket(external_id=f"g1-{i}", address_code=building(first).code) for i in range(3)]
     there = [make_ticket(external_id=f"g2-{i}", address_code=building(second).code) for i in range(2)]
     assert {t.community_id for t in here + there} == {nanshan_community.pk}
-    alert, _created = _raise(
+    alert, _created = raise_finding(
         AlertKind.TOPIC_CLUSTER,
         "topic:噪音-工地",
         [t.pk for t in here + there],

@@ -38,6 +38,12 @@ def test_leader_dashboard_and_alerts(page, building, tmp_path):  # noqa: F811
     page.wait_for_selector("#chart-trend canvas")
     assert page.locator("#chart-categories canvas").count() == 1
     assert page.locator("[data-testid=kpi-received] strong").inner_text() == "3"
+    # the map: stepped colours with a legend naming each step's range, and what a click does
+    page.wait_for_selector("#map[data-ready='1']")
+    legend = page.get_by_test_id("map-legend")
+    assert "本期受理工单" in legend.inner_text()
+    assert legend.locator("span").first.inner_text().strip() == "0"
+    assert "点击区域进入下级看板" in legend.inner_text()
     shot(page, tmp_path, "dashboard")
     page.locator("[data-testid=kpi-open]").click()
     page.wait_for_url("**/tickets/**")

@@ -87,13 +87,68 @@
     map(data.children);
   }
 
+  // Choropleth classes: a few stepped colours read better than a continuous shade, and the legend
+  // can name each step's range. Steps are equal parts of the largest count, rounded up to whole
+  // tickets, and merged where rounding makes two the same (a place with 3 tickets gets 3 steps).
+  var PALETTE = ["#fdd0a2", "#fdae6b", "#fd8d3c", "#e6550d", "#a63603"];
+  var ZERO = "#f2f4f7";
+
+  function classBreaks(max) {
+    var upper = [];
+    for (var i = 1; i <= PALETTE.length; i += 1) {
+      var u = Math.ceil((max * i) / PALETTE.length);
+      if (u >= 1 && upper.indexOf(u) < 0) { upper.push(u); }
+    }
+    return upper;
+  }
+
+  function colourOf(value, upper) {
+    if (!value) { return ZERO; }
+    for (var i = 0; i < upper.length; i += 1) {
+      if (value <= upper[i]) { return PALETTE[PALETTE.length - upper.length + i]; }
+    }
+    return PALETTE[PALETTE.length - 1];
+  }
+
+  function legend(el, upper) {
+    var box = document.createElement("div");
+    box.className = "map-legend";
+    box.setAttribute("data-testid", "map-legend");
+    var title = document.createElement("strong");
+    title.textContent = el.dataset.legendTitle || "";
+    box.appendChild(title);
+    function row(colour, text) {
+      var line = document.createElement("span");
+      var swatch = document.createElement("i");
+      swatch.style.background = colour;
+      line.appendChild(swatch);
+      line.appendChild(document.createTextNode(text));
+      box.appendChild(line);
+    }
+    row(ZERO, "0");
+    var low = 1;
+    upper.forEach(function (u) {
+      row(colourOf(u, upper), low === u ? String(u) : low + "–" + u);
+      low = u + 1;
+    });
+    if (el.dataset.legendNote) {
+      var note = document.createElement("small");
+      note.textContent = el.dataset.legendNote;
+      box.appendChild(note);
+    }
+    var control = window.L.control({ position: "bottomright" });
+    control.onAdd = function () { return box; };
+    return control;
+  }
+
   function map(children) {
     var el = document.getElementById("map");
     var geo = json("analytics-geometry");
     if (!el || !window.L || !geo || !geo.features.length) { if (el) { el.style.display = "none"; } return; }
-    var byCode = {}; var max = 1;
+    var byCode = {}; var max = 0;
     // the unlocated row has no polygon and must not set the colour scale
     children.forEach(function (c) { if (c.unlocated) { return; } byCode[c.code] = c; max = Math.max(max, c.received); });
+    var upper = classBreaks(max);
     var m = window.L.map(el, { attributionControl: false, zoomControl: false });
     // Leaflet's zoom buttons say "Zoom in" / "Zoom out" whatever the page's language: a template may
     // pass translated words (data-zoom-in / data-zoom-out on #map); otherwise <html lang> picks them.
@@ -106,16 +161,19 @@
     if (tiles && tiles.content) { window.L.tileLayer(tiles.content, { maxZoom: 19 }).addTo(m); }
     var layer = window.L.geoJSON(geo, {
       style: function (f) {
-        var c = byCode[f.properties.code]; var share = c ? c.received / max : 0;
-        return { color: "#1f4e79", weight: 1, fillColor: "#d7301f", fillOpacity: 0.08 + 0.7 * share };
+        var c = byCode[f.properties.code];
+        return { color: "#1f4e79", weight: 1, fillColor: colourOf(c ? c.received : 0, upper), fillOpacity: 0.75 };
       },
       onEachFeature: function (f, lyr) {
         var c = byCode[f.properties.code];
-        lyr.bindTooltip(f.properties.name + (c ? ": " + c.received : ""));
-        lyr.on("click", function () { if (c) { go(c.drill || c.link); } });
+        lyr.bindTooltip(f.properties.name + (c ? (el.dataset.tooltipSeparator || ": ") + c.received : ""));
+        // a grid has no dashboard of its own: its click lists the tickets it received in the window
+        lyr.on("click", function () { if (c) { go(c.drill || (c.links && c.links.received)); } });
       }
     }).addTo(m);
+    legend(el, upper).addTo(m);
     m.fitBounds(layer.getBounds());
+    el.setAttribute("data-ready", "1");
   }
 
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", init); } else { init(); }

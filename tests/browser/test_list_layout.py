@@ -78,6 +78,12 @@ def test_ticket_list_from_a_link_and_tables_on_a_phone(page, building, tmp_path)
     # On a phone: the alerts table scrolls inside itself and its columns stay readable
     page.set_viewport_size(PHONE)
     page.goto(f"{base}/tickets/?alert={alert.pk}")
+    # the finer filters stay folded: the "filtered by" line says what is set, the results show
+    assert page.locator("details.more-filters").get_attribute("open") is None
+    assert "预警" in page.get_by_test_id("active-filters").inner_text()
+    row = page.get_by_test_id("ticket-table").locator("tbody tr").first
+    assert row.bounding_box()["y"] < page.viewport_size["height"]
+    page.locator("details.more-filters > summary").click()
     assert page.locator(".filter-grid .field").first.bounding_box()["width"] > 250  # one a row
     assert _page_overflow(page) <= 1
     shot(page, tmp_path, "tickets-phone")

@@ -105,6 +105,10 @@ def test_predict_excel_in_and_out(model_path, tmp_path):
     book.active.append(["编号", BODY])
     book.active.append([1, "化工厂排放废气，空气刺鼻"])
     book.active.append([2, None])
+    # a citizen's text that starts with "=" is read as text and must come back as text
+    from zhiwang.core.spreadsheet import xlsx_row
+
+    book.active.append(xlsx_row(book.active, [3, '=HYPERLINK("http://x.example","化工厂")']))
     book.save(tmp_path / "in.xlsx")
     call_command(
         "classify",
@@ -123,7 +127,9 @@ def test_predict_excel_in_and_out(model_path, tmp_path):
     values = list(sheet.values)
     assert values[0] == ("编号", BODY, "predicted_label", "confidence", "top_3", "decision")
     assert values[1][2] == "环境保护"
-    assert len(values) == 3
+    assert len(values) == 4
+    assert values[3][1] == '=HYPERLINK("http://x.example","化工厂")'
+    assert all(c.data_type != "f" for c in list(sheet.iter_rows())[3])
 
 
 def test_train_with_presegmented_gbk_input(rows, tmp_path):

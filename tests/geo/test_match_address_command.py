@@ -108,6 +108,23 @@ def test_xlsx_in_and_out(city, tmp_path):
     assert values[1][1] == "7" and values[1][2 + OUTPUT_COLUMNS.index("address_code")] == room.code
 
 
+def test_xlsx_text_that_looks_like_a_formula_comes_back_as_text(city, tmp_path):
+    from zhiwang.core.spreadsheet import xlsx_row
+
+    book = Workbook()
+    book.active.append(["地址", "备注"])
+    book.active.append(xlsx_row(book.active, ["=1+2 南山区", '=HYPERLINK("http://x.example")']))
+    source = tmp_path / "in.xlsx"
+    book.save(source)
+    out = tmp_path / "out.xlsx"
+
+    _run(source, out, "地址")
+
+    row = list(load_workbook(out).worksheets[0].iter_rows(min_row=2, max_row=2))[0]
+    assert [c.value for c in row[:2]] == ["=1+2 南山区", '=HYPERLINK("http://x.example")']
+    assert all(c.data_type != "f" for c in row)
+
+
 def test_clear_errors_and_nothing_written(city, tmp_path):
     source = _write_csv(tmp_path / "in.csv", [["a", "b"], ["1", "2"]])
     out = tmp_path / "out.csv"

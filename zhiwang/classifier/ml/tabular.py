@@ -22,6 +22,7 @@ from pathlib import Path
 from django.utils.translation import gettext as _
 
 from zhiwang.core.errors import ServiceError
+from zhiwang.core.spreadsheet import xlsx_row
 
 EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
 _MERGE_REF = re.compile(rb"<(?:\w+:)?mergeCell\s[^>]*?ref=\"([A-Za-z]+[0-9]+:[A-Za-z]+[0-9]+)\"")
@@ -189,7 +190,8 @@ def write_table(path: str | Path, columns: Sequence[str], rows: Iterable[dict[st
         sheet = book.create_sheet()
         sheet.append(list(columns))
         for row in rows:
-            sheet.append([clean(row.get(c, "")) for c in columns])
+            # a text that starts with "=" stays text (openpyxl would store it as a formula)
+            sheet.append(xlsx_row(sheet, [clean(row.get(c, "")) for c in columns]))
         book.save(path)
         return
     with open(path, "w", encoding="utf-8-sig", newline="") as handle:

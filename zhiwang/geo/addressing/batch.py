@@ -19,6 +19,7 @@ from pathlib import Path
 from django.utils.translation import gettext as _
 
 from zhiwang.core.errors import ServiceError
+from zhiwang.core.spreadsheet import xlsx_row
 from zhiwang.geo.addressing.resolver import match_many
 
 OUTPUT_COLUMNS = (
@@ -200,7 +201,8 @@ class _XlsxWriter:
         self.sheet = self.book.create_sheet()
 
     def write(self, row: list) -> None:
-        self.sheet.append(row)
+        # the user's own addresses come back as text, even one that starts with "="
+        self.sheet.append(xlsx_row(self.sheet, row))
 
     def __enter__(self):
         return self

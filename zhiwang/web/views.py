@@ -13,7 +13,11 @@ from django.shortcuts import redirect, render
 from zhiwang.accounts import selectors as account_selectors
 from zhiwang.core.scoping import scope_of
 from zhiwang.geo import selectors as geo_selectors
+from zhiwang.tickets import selectors as ticket_selectors
+from zhiwang.web.breadcrumbs import division_breadcrumbs
 from zhiwang.web.navigation import STAFF_ROLES
+from zhiwang.web.tickets.access import role_of
+from zhiwang.web.tickets.presenters import citizen_status
 
 log = logging.getLogger(__name__)
 
@@ -22,9 +26,22 @@ def _is_staff_role(user) -> bool:
     return user.is_superuser or user.role in STAFF_ROLES
 
 
+#: A citizen's home lists this many of their latest requests (the rest: "My requests").
+CITIZEN_HOME_ROWS = 5
+
+
+def _citizen_home(request):
+    """A citizen has no jurisdiction by design: their home is reporting, tracking and their requests."""
+    tickets = ticket_selectors.ticket_list(user=request.user)[:CITIZEN_HOME_ROWS]  # what they reported
+    rows = [(t, *citizen_status(t.status)) for t in tickets]
+    return render(request, "web/home_citizen.html", {"rows": rows})
+
+
 @login_required
 def home(request):
     user = request.user
+    if role_of(user) == "citizen":
+        return _citizen_home(request)
     roots = geo_selectors.division_root_list(user=user) if _is_staff_role(user) else []
     my_grids = list(geo_selectors.grid_list(user=user).filter(assignments__user=user).distinct()[:50])
     notices = []
@@ -42,31 +59,19 @@ def home(request):
 
 @login_required
 def division_root(request):
+    if not _is_staff_role(request.user):  # a citizen has no jurisdiction to browse: their home
+        return redirect("web:home")
     roots = geo_selectors.division_root_list(user=request.user)
     if len(roots) == 1:
         return redirect("web:division_detail", code=roots[0].code)
     return render(request, "web/division_roots.html", {"roots": roots})
 
 
-def _breadcrumbs(user, division, *, including_self: bool = False) -> list[tuple]:
-    """City → … → ``division``'s parent (and ``division`` itself when asked), each with whether
-    ``user`` may open it: a crumb the user may not see is shown as text, never as a link (404)."""
-    chain = geo_selectors.division_ancestors(division=division)
-    if including_self:
-        chain.append(division)
-    visible = set(
-        geo_selectors.division_list(user=user)
-        .filter(pk__in=[d.pk for d in chain])
-        .values_list("pk", flat=True)
-    )
-    return [(d, d.pk in visible) for d in chain]
-
-
 @login_required
 def division_detail(request, code: str):
     user = request.user
     division = geo_selectors.division_get(user=user, code=code)
-    ancestors = _breadcrumbs(user, division)
+    ancestors = division_breadcrumbs(user, division)
     if division.level == "community":
         children = list(geo_selectors.grid_list(user=user, community=division))
         features = geo_selectors.feature_collection(children, kind="grid")
@@ -107,7 +112,7 @@ def grid_detail(request, code: str):
         {
             "grid": grid,
             "community": community,
-            "ancestors": _breadcrumbs(user, community, including_self=True),
+            "ancestors": division_breadcrumbs(user, community, including_self=True),
             "members": account_selectors.grid_members(user=user, grid=grid),
             "buildings": buildings,
             "features": geo_selectors.feature_collection([grid], kind="grid"),

@@ -11,15 +11,14 @@ from zhiwang.geo.models import AddressLevel
 from zhiwang.registry import selectors as registry
 from zhiwang.registry.views import readers_only
 from zhiwang.tickets import selectors as tickets
+from zhiwang.web.breadcrumbs import division_breadcrumbs
 
 
-def _ancestors(address):
-    chain = []
-    community = address.community
-    while community is not None:
-        chain.append(community)
-        community = community.parent
-    return list(reversed(chain))
+def _ancestors(user, address) -> list[tuple]:
+    """City → … → the address's community, each crumb a link only if the user may open it."""
+    if address.community is None:
+        return []
+    return division_breadcrumbs(user, address.community, including_self=True)
 
 
 def _eligibility(people, user):
@@ -49,7 +48,7 @@ def place_detail(request, code: str):
     context = {
         "building": building,
         "view": view,
-        "ancestors": _ancestors(building),
+        "ancestors": _ancestors(request.user, building),
         "tickets": history.tickets,
         "eligible_count": len(eligible),
     }
@@ -68,7 +67,7 @@ def room_detail(request, room):
         "building": building,
         "view": view,
         "past": [r for r in registry.room_history(user=request.user, room=room) if not r.is_current],
-        "ancestors": _ancestors(room),
+        "ancestors": _ancestors(request.user, room),
         "tickets": [
             t
             for t in tickets.address_history(user=request.user, address=room, limit=50).tickets

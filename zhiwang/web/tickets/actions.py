@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.http import Http404
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -83,8 +84,11 @@ def _reassign(ctx, data):
 
 
 def _accept(ctx, data):
-    versioned(services.ticket_accept, ctx, ticket=ctx.ticket, actor=ctx.user)
-    return _("Accepted. The handling deadline is shown on the ticket.")
+    ticket = versioned(services.ticket_accept, ctx, ticket=ctx.ticket, actor=ctx.user)
+    if ticket.due_at is None:
+        return _("Accepted. The handling deadline is shown on the ticket.")
+    due = date_format(timezone.localtime(ticket.due_at), "Y-m-d H:i")  # the city's clock, as pages show it
+    return _("Accepted. Reply by %(due)s.") % {"due": due}
 
 
 def _request(kind):

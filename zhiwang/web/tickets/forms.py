@@ -15,6 +15,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext
 
 from zhiwang.core.errors import ServiceError
+from zhiwang.geo import selectors as geo_selectors
+from zhiwang.geo.locator import locate
 from zhiwang.tickets import selectors
 from zhiwang.tickets.models import (
     Channel,
@@ -329,11 +331,70 @@ class PatrolForm(AccessibleForm, PlaceFields):
         "token",
     ]
 
-    def __init__(self, *args, leaves=(), grids=(), **kwargs):
+    def __init__(self, *args, leaves=(), grids=(), user=None, **kwargs):
         super().__init__(*args, **kwargs)
         category_picker(self.fields["category"], leaves)
+        self.grids = list(grids)
+        self.user = user
+        #: the worker's grid that holds the pin, once ``clean`` has located it (None: no pin)
+        self.pin_grid = None
         self.fields["grid"].choices = [(g.code, f"{g.name} ({g.code})") for g in grids]
         self.fields["address_text"].help_text = _("Optional: building or spot inside the grid.")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("lon") is not None and data.get("lat") is not None and self.grids:
+            self._check_pin(data["lon"], data["lat"])
+        return data
+
+    def _check_pin(self, lon: float, lat: float) -> None:
+        """A pin files the ticket where the pin is (``geo.locate``, as the submit service does), so
+        it must lie in one of the worker's grids: a pin typed or dropped elsewhere would file the
+        incident in somebody else's grid, or district, without a word.
+
+        A pin in another of the worker's own grids than the one chosen is taken (a spot near a
+        grid boundary is often just across it; the worker patrols both, and the map shows the
+        grids): the view says which grid it was filed in. The refusal names the place only as far
+        as the worker may see it (their community, not a neighbour's grid).
+        """
+        try:
+            found = locate(lon, lat)
+        except ServiceError as error:
+            apply_service_error(self, error)
+            return
+        mine = {g.pk: g for g in self.grids}
+        if found.grid is not None and found.grid.id in mine:
+            self.pin_grid = mine[found.grid.id]
+            return
+        place = _visible_place(self.user, found)
+        if place:
+            message = _(
+                "The pin is in %(place)s, outside your grids. Move the pin into one of your grids, "
+                "or remove it and choose the grid."
+            ) % {"place": place}
+        else:
+            message = _(
+                "The pin is outside your grids. Move the pin into one of your grids, "
+                "or remove it and choose the grid."
+            )
+        self.add_error("lon", forms.ValidationError(message, code="pin_outside_grids"))
+
+
+def _visible_place(user, found) -> str:
+    """The finest level of a located point that ``user`` may see (the grid, else the community,
+    else the subdistrict or district), by name; "" when none is theirs to know."""
+    if user is None:
+        return ""
+    if found.grid is not None:
+        grid = geo_selectors.grid_list(user=user).filter(pk=found.grid.id).first()
+        if grid is not None:
+            return grid.name
+    for level in ("community", "subdistrict", "district"):
+        place = getattr(found, level)
+        division = place and geo_selectors.division_list(user=user).filter(pk=place.id).first()
+        if division:
+            return division.display_name
+    return ""
 
 
 class TrackForm(AccessibleForm):

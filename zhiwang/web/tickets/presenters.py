@@ -112,6 +112,19 @@ def timeline_rows(events, *, channel: str | None = None) -> list[TimelineRow]:
     return rows
 
 
+# --- category suggestions on the forms -----------------------------------------------------------
+
+#: A classifier suggestion below this confidence is not shown on a form: "2 %" is no help to a
+#: citizen or an operator, only noise between the useful chips. Keyword matches carry no
+#: confidence and stay.
+SUGGESTION_FLOOR = 0.05
+
+
+def shown_suggestions(suggestions) -> list:
+    """The suggestions a form shows: the classifier's above ``SUGGESTION_FLOOR``, and keyword matches."""
+    return [s for s in suggestions if s.confidence is None or s.confidence >= SUGGESTION_FLOOR]
+
+
 # --- what the citizen sees -----------------------------------------------------------------------
 
 #: The public timeline (``selectors.PUBLIC_ACTIONS``) in a citizen's words.

@@ -31,7 +31,7 @@ from zhiwang.web.tickets.forms import (
     new_form_token,
     read_form_token,
 )
-from zhiwang.web.tickets.presenters import citizen_event_text, citizen_status
+from zhiwang.web.tickets.presenters import citizen_event_text, citizen_status, shown_suggestions
 from zhiwang.web.tickets.uploads import attach
 
 SESSION_KEY = "zhiwang_tickets_owned"  # {ticket number: normalized phone}, the last 20
@@ -123,7 +123,12 @@ def suggest_panel(request):
     suggestions = selectors.category_suggestions(
         text=request.GET.get("description", "")[:500], kind=request.GET.get("kind", "")[:16]
     )
-    return render(request, "web/tickets/_suggestions.html", {"suggestions": suggestions})
+    # the citizen sees the category only: the unit and the time limit are the city's routing
+    return render(
+        request,
+        "web/tickets/_suggestions.html",
+        {"suggestions": shown_suggestions(suggestions), "public": True},
+    )
 
 
 def report_done(request, number):
@@ -202,6 +207,9 @@ def track_detail(request, number):
             "status_explanation": explanation,
             "timeline": public_steps(ticket.events),
             "expected_by": expected_by,
+            # before the answer is out, a reply shown is the one released before a reopen
+            # (``selectors.public_reply``): the rework is about it, but it is no longer the answer
+            "answer_is_previous": bool(ticket.reply) and ticket.status not in _ANSWER_OUT,
         },
     )
 

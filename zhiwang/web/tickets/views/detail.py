@@ -77,15 +77,14 @@ def _render(request, ticket, *, failed=None, failed_form=None, conflict=None, re
             {"ui": ui, "form": form or actions.build_form(ui, ticket, user), "open": form is not None}
         )
     allowed = set(TICKET_WORKFLOW.allowed_actions(ticket.status, actor=user, obj=ticket))
+    events = list(selectors.ticket_timeline(user=user, ticket=ticket))
     point = [{"name": ticket.number, "lon": ticket.lon, "lat": ticket.lat}] if ticket.lon is not None else []
     context = {
         "ticket": ticket,
         "phone": masked_phone(ticket),
         "reporter_name": masked_name(ticket),  # the full name only on the logged reveal
         "deadline": deadline_of(ticket),
-        "timeline": timeline_rows(
-            selectors.ticket_timeline(user=user, ticket=ticket), channel=ticket.channel
-        ),
+        "timeline": timeline_rows(events, channel=ticket.channel),
         "requests": requests,
         "duplicates": list(selectors.merged_duplicates(user=user, ticket=ticket)),
         "attachments": _attachments(ticket),
@@ -100,6 +99,8 @@ def _render(request, ticket, *, failed=None, failed_form=None, conflict=None, re
         "map_points": point,
         # Why: the classifier's top choices with confidences, beside the routing rule's explanation.
         "classification": selectors.classification_view(ticket),
+        # the system's own dispatch row: the rule was certain, so no dispatcher checks the category
+        "auto_dispatched": any(e.action == TicketAction.DISPATCH and e.actor_id is None for e in events),
         "place": _place(user, ticket),
         "mediation_url": f"{reverse('disputes:case_new')}?ticket={ticket.number}"
         if role_of(user) in MEDIATION_ROLES and ticket.status in TRANSFERABLE

@@ -28,6 +28,7 @@ from zhiwang.web.tickets.forms import (
     new_form_token,
     read_form_token,
 )
+from zhiwang.web.tickets.presenters import shown_suggestions
 
 INTAKE_PAGE_ROLES = INTAKE_ROLES | DISPATCH_ROLES
 #: A ticket number (``tickets.services.numbering``: ZW + local date + sequence), the banner's link.
@@ -206,7 +207,7 @@ def suggest_panel(request):
     suggestions = selectors.category_suggestions(
         text=request.GET.get("description", ""), kind=request.GET.get("kind", "")
     )
-    return render(request, "web/tickets/_suggestions.html", {"suggestions": suggestions})
+    return render(request, "web/tickets/_suggestions.html", {"suggestions": shown_suggestions(suggestions)})
 
 
 @role_required(INTAKE_PAGE_ROLES)

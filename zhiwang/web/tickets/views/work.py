@@ -210,7 +210,7 @@ def patrol_report(request):
     leaves = category_choices(kinds={TicketKind.INCIDENT}, explicit=True)
     grids = list(geo_selectors.grid_list(user=user).filter(assignments__user=user).distinct())
     if request.method == "POST":
-        form = PatrolForm(request.POST, request.FILES, leaves=leaves, grids=grids)
+        form = PatrolForm(request.POST, request.FILES, leaves=leaves, grids=grids, user=user)
         if form.is_valid():
             data = form.cleaned_data
             token = read_form_token(data["token"])
@@ -245,9 +245,7 @@ def patrol_report(request):
                 except ServiceError as error:
                     apply_service_error(form, error)
                 else:
-                    messages.success(
-                        request, _("Incident %(number)s reported.") % {"number": result.ticket.number}
-                    )
+                    messages.success(request, _reported(result.ticket, chosen=grid, pinned=form.pin_grid))
                     return redirect("web:ticket_detail", number=result.ticket.number)
     else:
         form = PatrolForm(leaves=leaves, grids=grids, initial={"grid": grids[0].code if grids else ""})
@@ -262,6 +260,16 @@ def patrol_report(request):
             "files_lost": form.is_bound and bool(request.FILES),
         },
     )
+
+
+def _reported(ticket, *, chosen, pinned) -> str:
+    """The success message; it names the grid when the pin put the ticket in another of the
+    worker's grids than the one chosen (``PatrolForm._check_pin`` takes such a pin)."""
+    if pinned is not None and chosen is not None and pinned.pk != chosen.pk:
+        return _(
+            "Incident %(number)s reported in %(grid)s, where the pin is (you had chosen %(chosen)s)."
+        ) % {"number": ticket.number, "grid": pinned.name, "chosen": chosen.name}
+    return _("Incident %(number)s reported.") % {"number": ticket.number}
 
 
 @role_required(TICKET_READER_ROLES)

@@ -285,7 +285,11 @@ def test_history_masks_legal_representative_and_owner(
     )
     old = entity.legal_representative
     services.entity_correct(
-        entity=entity, actor=grid_worker, data={"legal_representative": "欧阳娜娜"}, note="核实"
+        entity=entity,
+        actor=grid_worker,
+        data={"legal_representative": "欧阳娜娜"},
+        note="核实",
+        expected_version=entity.version,
     )
     change = RecordChange.objects.filter(record_kind="entity", record_id=entity.pk, action="correct").latest(
         "at"
@@ -301,7 +305,13 @@ def test_history_masks_legal_representative_and_owner(
         .first()
     )
     owner = housing.owner_name
-    services.housing_correct(housing=housing, actor=grid_worker, data={"owner_name": "司马光明"}, note="过户")
+    services.housing_correct(
+        housing=housing,
+        actor=grid_worker,
+        data={"owner_name": "司马光明"},
+        note="过户",
+        expected_version=housing.version,
+    )
     change = RecordChange.objects.filter(
         record_kind="housing", record_id=housing.pk, action="correct"
     ).latest("at")

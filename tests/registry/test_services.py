@@ -193,7 +193,11 @@ def test_entity_and_housing(steward, home_room, source_unit):
     )
     assert created and housing.is_rental and housing.occupancy == "rented"
     services.housing_correct(
-        housing=housing, actor=steward, data={"is_rental": "否", "occupancy": "自住"}, note="业主收回自住"
+        housing=housing,
+        actor=steward,
+        data={"is_rental": "否", "occupancy": "自住"},
+        note="业主收回自住",
+        expected_version=housing.version,
     )
     housing.refresh_from_db()
     assert not housing.is_rental

@@ -1,6 +1,8 @@
 """REST API of the registry app, mounted at /api/v1/registry/ by zhiwang.api.
 
-Same rules as the pages: every read goes through a scoped selector (404 outside the
+Same rules as the pages: every endpoint admits the roles that open the registry pages
+(``services.may_read``; any other role is 403 ``auth.forbidden``, whatever its jurisdiction),
+every read goes through a scoped selector (404 outside the
 caller's jurisdiction, like a record that does not exist), ID numbers and phones are
 masked in every answer (the birth date as year and month), ``POST /people/{id}/reveal``
 unmasks them for an allowed user who gives a reason (logged). A search by ID number or
@@ -11,13 +13,35 @@ shape ``{"error": {"code", "message", "field", "fields"}}``.
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import wraps
 
+from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
 
+from zhiwang.core.errors import PermissionDeniedError
 from zhiwang.registry import selectors, services
 from zhiwang.registry.models import Housing, LegalEntity, Person
 
 router = Router(tags=["registry"])
+
+
+def readers_only(operation):
+    """Every endpoint admits the roles the registry pages admit (``services.may_read``): a
+    mediator or a department's handler has a jurisdiction too, and ``visible_to`` alone would
+    list its people (masked, but with birth months and addresses) to them."""
+
+    @wraps(operation)
+    def wrapper(request, *args, **kwargs):
+        if not services.may_read(request.user):
+            raise PermissionDeniedError("auth.forbidden", _("You are not allowed to do this."))
+        return operation(request, *args, **kwargs)
+
+    return wrapper
+
+
+# Every endpoint of this router, after authentication (the token's user is known) and after
+# the request was parsed (a malformed request is 422 before it is 403).
+router.add_decorator(readers_only)
 
 
 # --- schemas -------------------------------------------------------------------------

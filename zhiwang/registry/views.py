@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import csv
 import io
-import itertools
 import tempfile
+from contextlib import closing
 from functools import wraps
 from pathlib import Path
 
@@ -33,11 +33,13 @@ READER_ROLES = services.READER_ROLES
 
 
 def readers_only(view):
+    """Admit the roles that open the registry (``services.may_read``, the same rule as the API)."""
+
     @wraps(view)
     def wrapper(request, *args, **kwargs):
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        if services.role_of(request.user) not in READER_ROLES:
+        if not services.may_read(request.user):
             return render(request, "registry/forbidden.html", status=403)
         try:
             return view(request, *args, **kwargs)
@@ -156,10 +158,15 @@ def people_export(request):
         context = {"message": error.message, "title": _("The export was not made")}
         return render(request, "registry/forbidden.html", context, status=error.status)
     writer = csv.writer(_Echo())
-    stream = (writer.writerow(row) for row in rows)
-    response = StreamingHttpResponse(
-        itertools.chain(["\ufeff"], stream), content_type="text/csv; charset=utf-8"
-    )
+
+    def stream():
+        # closing(): a dropped download closes the rows at once (and their database cursor)
+        with closing(rows):
+            yield "\ufeff"
+            for row in rows:
+                yield writer.writerow(row)
+
+    response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="people.csv"'
     return response
 
@@ -299,6 +306,13 @@ def import_resume(request, pk: int):
     return redirect("registry:import_detail", pk=batch.pk)
 
 
+def _posted_pk(value) -> int | None:
+    """A record id sent in a form: ASCII digits only (``"abc"`` or ``"²"`` would make the lookup
+    raise), and no longer than a 64-bit id, else None (answered as "no such record")."""
+    text = (value or "").strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+
+
 @readers_only
 def conflicts(request):
     """The steward's queue of merge conflicts: keep the stored value or take the other department's."""
@@ -306,7 +320,8 @@ def conflicts(request):
         return render(request, "registry/forbidden.html", status=403)
     error = None
     if request.method == "POST":
-        issue = selectors.merge_conflicts(user=request.user).filter(pk=request.POST.get("issue")).first()
+        pk = _posted_pk(request.POST.get("issue"))
+        issue = selectors.merge_conflicts(user=request.user).filter(pk=pk).first() if pk else None
         if issue is None:
             raise Http404
         try:

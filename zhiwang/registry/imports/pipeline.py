@@ -106,9 +106,11 @@ def import_batch_create(
     """Check the file's header against the template and register a batch (nothing imported yet).
 
     The file is copied into the import folder under its SHA-256, so the batch can be run
-    (and resumed) later by a worker. The same file from the same department for the same
-    kind answers the existing batch: uploading it again resumes, never duplicates.
-    With ``validate_only`` the batch only checks the file (see ``import_batch_run``).
+    (and resumed) later by a worker. The same import again — same file, kind, department
+    and column mapping — answers the existing batch: uploading it again resumes, never
+    duplicates (``_same_import``). Another mapping (a fixed template, extra ``columns``)
+    reads the file differently, so it makes a new batch. With ``validate_only`` the batch
+    only checks the file (see ``import_batch_run``).
     """
     if actor is not None and not may_import(actor):
         raise ServiceError("registry.permission_denied", _("Only data stewards import files."), status=403)
@@ -122,11 +124,7 @@ def import_batch_create(
     mapping.update(columns or {})
     path = Path(file_path)
     sha = _sha256(path)
-    existing = (
-        ImportBatch.objects.filter(file_sha256=sha, kind=kind, source=source)
-        .exclude(status=ImportStatus.FAILED)
-        .first()
-    )
+    existing = _same_import(sha=sha, kind=kind, source=source, mapping=mapping, validate_only=validate_only)
     if existing is not None:
         return existing
     stored = import_dir() / f"{sha}{path.suffix.lower()}"
@@ -162,6 +160,29 @@ def import_batch_create(
         rows_total=source_file.count_rows(),
         created_by=actor,
     )
+
+
+def _same_import(*, sha: str, kind: str, source, mapping: dict, validate_only: bool) -> ImportBatch | None:
+    """The batch (not failed) that already imports this file the same way, or None.
+
+    Same file, kind, department and effective column mapping (template and ``columns``
+    together: a steward who fixes a wrong mapping imports again). A validation answers only a
+    validation batch (never the import of the file, which would check nothing). An import
+    answers an outstanding validation of the same file and mapping first — publishing it is
+    how that file goes in (the wizard's page and ``import_registry`` say so), so no second
+    batch competes with it — else the import itself. Newest first; a file has few batches.
+    """
+    same = [
+        batch
+        for batch in ImportBatch.objects.filter(file_sha256=sha, kind=kind, source=source).exclude(
+            status=ImportStatus.FAILED
+        )
+        if batch.columns == mapping
+    ]
+    validations = [batch for batch in same if batch.validate_only]
+    if validate_only:
+        return validations[0] if validations else None
+    return (validations or same or [None])[0]
 
 
 def header_summary(batch: ImportBatch) -> dict:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from django.db.models import Count, QuerySet
 
 from zhiwang.registry.models import ImportBatch, ImportIssue
-from zhiwang.registry.services import not_found, role_of
+from zhiwang.registry.services import may_import, not_found
 
 
 def import_batches(*, user) -> QuerySet[ImportBatch]:
     """Stewards see every batch; others none (an import is a city-level act)."""
-    if role_of(user) not in ("data_steward", "administrator"):
+    if not may_import(user):
         return ImportBatch.objects.none()
     return ImportBatch.objects.select_related("source", "template", "created_by").annotate(
         issue_count=Count("issues")
@@ -30,7 +30,7 @@ def import_issues(*, batch: ImportBatch) -> QuerySet[ImportIssue]:
 
 def merge_conflicts(*, user, open_only: bool = True) -> QuerySet[ImportIssue]:
     """Merge conflicts the importer could not decide (another department names a record differently)."""
-    if role_of(user) not in ("data_steward", "administrator"):
+    if not may_import(user):  # the data stewards who settle them (``services.IMPORT_ROLES``)
         return ImportIssue.objects.none()
     qs = ImportIssue.objects.filter(
         code="merge.conflict", record_id__isnull=False, batch__validate_only=False

@@ -5,10 +5,10 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from zhiwang.core.errors import Conflict, NotFound, PermissionDeniedError
+from zhiwang.core.errors import Conflict, NotFound, PermissionDeniedError, ServiceError
 from zhiwang.core.scoping import scope_of
 
-#: Roles that open registry pages at all; scoping does the rest.
+#: Roles that open the registry at all, pages and API alike (``may_read``); scoping does the rest.
 READER_ROLES = frozenset(
     {"grid_worker", "data_steward", "leader", "administrator", "dispatcher", "intake_operator"}
 )
@@ -34,6 +34,13 @@ def in_scope(user, record) -> bool:
     if record.grid_id is not None and record.grid_id in scope.grid_ids:
         return True
     return record.community_id is not None and record.community_id in scope.division_ids
+
+
+def may_read(user) -> bool:
+    """The user's role opens the registry: its pages (``views.readers_only``) and every endpoint
+    of its API (``api.readers_only``). The one definition both use; scoping (``visible_to``)
+    then decides which records."""
+    return role_of(user) in READER_ROLES
 
 
 def may_edit(user, record=None) -> bool:
@@ -64,7 +71,15 @@ def _denied(message: str) -> PermissionDeniedError:
 
 
 def _check_version(record, expected_version: int | None) -> None:
-    if expected_version is not None and record.version != expected_version:
+    """Every correction names the version the editor saw: without it a correction made on an
+    old copy would silently overwrite a newer one; with an old one nothing is written."""
+    if expected_version is None:
+        raise ServiceError(
+            "registry.version_required",
+            _("Say which version of the record you corrected (expected_version); reload it to see it."),
+            field="expected_version",
+        )
+    if record.version != expected_version:
         raise Conflict(
             "registry.version_conflict",
             _("Somebody changed this record after you opened it; reload and try again."),

@@ -15,7 +15,10 @@ from zhiwang.registry.services.people import person_correct
 
 @transaction.atomic
 def merge_conflict_resolve(*, issue, actor, accept: bool) -> None:
-    """A data steward settles a merge conflict: keep the stored value, or take the other department's."""
+    """A data steward settles a merge conflict: keep the stored value, or take the other department's.
+
+    Accepting a value the record already holds settles the conflict as accepted, with no
+    change row (there is no change)."""
     from zhiwang.registry.models import ImportIssue
 
     if not may_import(actor):
@@ -36,9 +39,19 @@ def merge_conflict_resolve(*, issue, actor, accept: bool) -> None:
         correct = person_correct if model is Person else entity_correct
         kwargs = {"person": record} if model is Person else {"entity": record}
         # The steward settles the field whatever else changed since: the version just read.
-        correct(
-            **kwargs, actor=actor, data={issue.field: issue.value}, note=note, expected_version=record.version
-        )
+        try:
+            correct(
+                **kwargs,
+                actor=actor,
+                data={issue.field: issue.value},
+                note=note,
+                expected_version=record.version,
+            )
+        except ServiceError as error:
+            # The record already holds the other department's value (corrected by hand, or a
+            # later file): accepting it changes nothing, so it is settled without a history row.
+            if error.code != "registry.nothing_changed":
+                raise
     issue.resolved_at = timezone.now()
     issue.resolved_by = actor
     issue.resolution = "accepted" if accept else "kept"

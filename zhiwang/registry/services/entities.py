@@ -109,13 +109,17 @@ def entity_locate(
 def entity_correct(
     *, entity: LegalEntity, actor, data: dict, note: str, expected_version: int | None = None
 ) -> LegalEntity:
-    """A correction on the spot of a legal entity's fields (not its credit code)."""
+    """A correction on the spot of a legal entity's fields (not its credit code).
+
+    ``expected_version`` is the version the editor saw and is required, as for people
+    (``registry.version_required`` without it, ``registry.version_conflict`` for an old one).
+    """
     if not may_edit(actor, entity):
         raise _denied(_("You may not change this record."))
     if not (note or "").strip():
         raise ServiceError("registry.note_required", _("Say what you corrected and why."), field="note")
     entity = LegalEntity.objects.select_for_update().get(pk=entity.pk)
-    _check_version(entity, expected_version)
+    _check_version(entity, expected_version)  # required: registry.version_required without one
     raw = {k: v for k, v in data.items() if k in ENTITY_FIELDS}
     raw.setdefault("name", entity.name)
     raw["credit_code"] = entity.credit_code

@@ -55,7 +55,9 @@ def housing_register(*, actor, source=None, data: dict, note: str = "") -> tuple
 def housing_correct(
     *, housing: Housing, actor, data: dict, note: str, expected_version: int | None = None
 ) -> Housing:
-    """A correction on the spot of a room's use, owner, rental flag or occupancy."""
+    """A correction on the spot of a room's use, owner, rental flag or occupancy.
+
+    ``expected_version`` is required, as for people and entities (``_check_version``)."""
     if not may_edit(actor, housing):
         raise _denied(_("You may not change this record."))
     if not (note or "").strip():

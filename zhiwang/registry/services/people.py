@@ -147,14 +147,8 @@ def person_correct(
         raise _denied(_("You may not change this record."))
     if not (note or "").strip():
         raise ServiceError("registry.note_required", _("Say what you corrected and why."), field="note")
-    if expected_version is None:
-        raise ServiceError(
-            "registry.version_required",
-            _("Say which version of the record you corrected (expected_version); reload it to see it."),
-            field="expected_version",
-        )
     person = Person.objects.select_for_update().get(pk=person.pk)
-    _check_version(person, expected_version)
+    _check_version(person, expected_version)  # required: registry.version_required without one
     raw = {k: v for k, v in data.items() if k in (*PERSON_FIELDS, "id_number")}
     raw["id_number"] = person.id_number
     raw.setdefault("name", person.name)

@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
 from django.utils.functional import SimpleLazyObject
 from ninja import Field, Router, Schema, Status
@@ -9,6 +10,7 @@ from ninja.security import HttpBearer
 
 from zhiwang.accounts import selectors, services
 from zhiwang.accounts.models import ApiToken
+from zhiwang.core.errors import FieldError, ServiceError
 
 
 class TokenAuth(HttpBearer):
@@ -80,6 +82,18 @@ class TokenCreatedOut(TokenOut):
     key: str
 
 
+def _validation_failed(error: ValidationError) -> ServiceError:
+    """400 ``validation_failed`` with each field's own stable code (``field.too_small``, …: the
+    services name them; one they do not name is ``field.invalid``), not Django's bare "invalid"."""
+    fields = [
+        FieldError(field=name, code=item.code or "field.invalid", message=message)
+        for name, items in error.error_dict.items()
+        for item in items
+        for message in item.messages
+    ]
+    return ServiceError("validation_failed", fields[0].message, field=fields[0].field, fields=fields)
+
+
 @router.get("/tokens", response=list[TokenOut], summary="My API tokens")
 def tokens(request):
     return selectors.api_token_list(user=request.user)
@@ -87,13 +101,21 @@ def tokens(request):
 
 @router.post("/tokens", response={201: TokenCreatedOut}, summary="Issue a token (the key is shown once)")
 def token_create(request, payload: TokenIn):
-    """Not for integration clients (403: their tokens come from an administrator or the CLI)."""
-    issued = services.api_token_create_own(
-        user=request.user,
-        name=payload.name,
-        expires_at=payload.expires_at,
-        parent=getattr(request, "api_token", None),
-    )
+    """Not for integration clients (403: their tokens come from an administrator or the CLI).
+    A rule broken is 400 ``validation_failed``, each field error with its code (``expires_at``
+    in the past: ``field.too_small``; after 2100 or after the calling token's expiry:
+    ``field.too_large``; without an offset: ``field.bad_format``; a blank name: ``field.required``)."""
+    try:
+        issued = services.api_token_create_own(
+            user=request.user,
+            name=payload.name,
+            expires_at=payload.expires_at,
+            parent=getattr(request, "api_token", None),
+        )
+    except ValidationError as error:
+        if not hasattr(error, "error_dict"):
+            raise
+        raise _validation_failed(error) from None
     token = issued.token
     return Status(201, {**TokenOut.from_orm(token).dict(), "key": issued.key})
 

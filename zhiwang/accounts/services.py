@@ -128,6 +128,12 @@ def grid_assign(*, grid: Grid, user: User, duty: str = GridDuty.GRID_WORKER) -> 
 # --- API tokens -------------------------------------------------------------
 
 
+def _field_error(field: str, message: str, code: str) -> ValidationError:
+    """A field error with the API's stable code (``field.…``, docs/api.md), which the tokens API
+    answers (``accounts.api``); the command line shows the message."""
+    return ValidationError({field: ValidationError(message, code=code)})
+
+
 @dataclass(frozen=True)
 class IssuedToken:
     token: ApiToken
@@ -143,16 +149,20 @@ def api_token_expiry_check(expires_at: datetime | None) -> datetime | None:
     if expires_at is None:
         return None
     if timezone.is_naive(expires_at):
-        raise ValidationError(
-            {"expires_at": _("Give the expiry with a time zone offset (for example +08:00).")}
+        raise _field_error(
+            "expires_at",
+            _("Give the expiry with a time zone offset (for example +08:00)."),
+            "field.bad_format",
         )
     try:
         in_utc = expires_at.astimezone(UTC)
     except (OverflowError, ValueError):
         in_utc = None
     if in_utc is None or max(in_utc.year, expires_at.year) > TOKEN_MAX_EXPIRY_YEAR:
-        raise ValidationError(
-            {"expires_at": _("A token expires in %(year)s at the latest.") % {"year": TOKEN_MAX_EXPIRY_YEAR}}
+        raise _field_error(
+            "expires_at",
+            _("A token expires in %(year)s at the latest.") % {"year": TOKEN_MAX_EXPIRY_YEAR},
+            "field.too_large",
         )
     return expires_at
 
@@ -168,10 +178,12 @@ def api_token_create(
     service user's client, for tokens issued without it).
     """
     if not user.is_active:
-        raise ValidationError({"user": _("An inactive user cannot hold API tokens.")})
+        raise _field_error("user", _("An inactive user cannot hold API tokens."), "field.invalid")
     if not (name or "").strip() or len(name) > TOKEN_NAME_MAX_LENGTH:
-        raise ValidationError(
-            {"name": _("Name the token in 1 to %(max)s characters.") % {"max": TOKEN_NAME_MAX_LENGTH}}
+        raise _field_error(
+            "name",
+            _("Name the token in 1 to %(max)s characters.") % {"max": TOKEN_NAME_MAX_LENGTH},
+            "field.too_long" if (name or "").strip() else "field.required",
         )
     expires_at = api_token_expiry_check(expires_at)
     key = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -196,18 +208,16 @@ def api_token_create_own(
         raise PermissionDenied("integration clients get their tokens from an administrator")
     expires_at = api_token_expiry_check(expires_at)
     if expires_at is not None and expires_at <= timezone.now():
-        raise ValidationError({"expires_at": _("The expiry must lie in the future.")})
+        raise _field_error("expires_at", _("The expiry must lie in the future."), "field.too_small")
     if parent is not None and parent.expires_at is not None:
         if expires_at is None:
             expires_at = parent.expires_at
         elif expires_at > parent.expires_at:
-            raise ValidationError(
-                {
-                    "expires_at": _(
-                        "A token issued with an expiring token cannot outlive it (it expires at %(at)s)."
-                    )
-                    % {"at": parent.expires_at.isoformat()}
-                }
+            raise _field_error(
+                "expires_at",
+                _("A token issued with an expiring token cannot outlive it (it expires at %(at)s).")
+                % {"at": parent.expires_at.isoformat()},
+                "field.too_large",
             )
     return api_token_create(user=user, name=name, expires_at=expires_at)
 

@@ -576,7 +576,10 @@ def report_request(
     """Queue a report of a division for a month or quarter; the task worker makes the files.
 
     The same key (or, without one, the same user, division and period while a report is queued
-    or running) returns the existing report instead of queueing a second one.
+    or running) returns the existing report instead of queueing a second one. A key sent again
+    for another division or period is refused (422 ``analytics.idempotency_key_reused``): the
+    report's own division and period are the cleaned request it was made from, so every report
+    is compared, however old.
     """
     from zhiwang.analytics.selectors import place_for
 
@@ -600,6 +603,16 @@ def report_request(
     )
     existing = Report.objects.select_for_update().filter(idempotency_key=key).first()
     if existing is not None:
+        if (existing.division_id, existing.period) != (place.division.pk, normalized):
+            raise ServiceError(
+                "analytics.idempotency_key_reused",
+                _(
+                    "This idempotency key was already used for a report of another place or period. "
+                    "Send a new key to request another report."
+                ),
+                field="idempotency_key",
+                status=422,
+            )
         if existing.status == ReportStatus.FAILED:
             # a retry with the key of a failed report tries again (the key still makes one report)
             existing.status, existing.progress, existing.error = ReportStatus.QUEUED, 0, ""

@@ -96,6 +96,24 @@ class AddressHistory(NamedTuple):
 ADDRESS_TEXT_LENGTH = 255
 
 
+def address_in_scope(*, user, code: str) -> StandardAddress | None:
+    """The standard address of ``code`` if it lies in the user's jurisdiction (or grids), else None:
+    an address outside it is answered exactly like a code that does not exist."""
+    code = (code or "").strip()
+    if not code:
+        return None
+    return StandardAddress.objects.visible_to(user).filter(code=code).first()
+
+
+def address_matched_in_scope(*, user, address_text: str) -> StandardAddress | None:
+    """The standard address a free-text address names, if it lies in the user's jurisdiction;
+    a match outside it is answered like no match (the same rule as ``registry``'s place search)."""
+    address = match_address(address_text).address
+    if address is None or not StandardAddress.objects.visible_to(user).filter(pk=address.pk).exists():
+        return None
+    return address
+
+
 def address_history(
     *,
     user,
@@ -108,12 +126,15 @@ def address_history(
 
     ``address`` is a standard address or its code; else ``address_text`` is matched
     (at least a building must be recognised). Answers the address found and the tickets.
+    A code or a text is looked up in the user's jurisdiction only: outside it the answer is
+    ``(None, [])``, as for an address that does not exist (neither its name nor its existence
+    is told). A ``StandardAddress`` given is the caller's, read through a scoped selector.
     """
     if isinstance(address, str):
-        address = StandardAddress.objects.filter(code=address.strip()).first() if address.strip() else None
+        address = address_in_scope(user=user, code=address)
     address_text = (address_text or "").strip()[:ADDRESS_TEXT_LENGTH]
     if address is None and len(address_text) >= 4:
-        address = match_address(address_text).address
+        address = address_matched_in_scope(user=user, address_text=address_text)
     if address is None:
         return AddressHistory(None, [])
     qs = _visible(user).filter(at_building(address))

@@ -40,6 +40,7 @@ from zhiwang.tickets.intake_selectors import (  # noqa: F401
     AddressHistory,
     _visible,
     address_history,
+    address_in_scope,
     at_building,
     caller_history,
     duplicate_candidates,

@@ -22,6 +22,8 @@ from zhiwang.tickets.api.schemas import (
     timeline_out,
 )
 from zhiwang.tickets.models import Ticket
+from zhiwang.tickets.services.transition import permission_first
+from zhiwang.tickets.workflow import TicketAction
 
 # --- bulk dispatch --------------------------------------------------------------------
 
@@ -167,14 +169,19 @@ class TransferIn(VersionIn):
     note: str = ""
 
 
-def _get(request, number: str) -> Ticket:
-    return selectors.ticket_get(user=request.user, number=number)
+def _get(request, number: str, action: str | None = None) -> Ticket:
+    """The ticket (404 outside the caller's scope); with ``action``, 403 unless the caller may do it,
+    before the handler reads anything else of the request (a unit or a master ticket by code)."""
+    ticket = selectors.ticket_get(user=request.user, number=number)
+    if action is not None:
+        permission_first(ticket, action, actor=request.user)
+    return ticket
 
 
 @router.post("/{number}/dispatch", response=TicketDetailOut, summary="Dispatch to a unit")
 def dispatch(request, number: str, payload: DispatchIn):
     """Without ``unit``, to the unit the routing rules suggested."""
-    ticket = _get(request, number)
+    ticket = _get(request, number, TicketAction.DISPATCH)
     services.ticket_dispatch(
         ticket=ticket,
         unit=active_unit_by_code(payload.unit),
@@ -187,7 +194,7 @@ def dispatch(request, number: str, payload: DispatchIn):
 
 @router.post("/{number}/reassign", response=TicketDetailOut, summary="Reassign to another unit")
 def reassign(request, number: str, payload: ReassignIn):
-    ticket = _get(request, number)
+    ticket = _get(request, number, TicketAction.REASSIGN)
     services.ticket_reassign(
         ticket=ticket,
         unit=active_unit_by_code(payload.unit),
@@ -319,7 +326,7 @@ def supervise(request, number: str, payload: NoteIn):
 
 @router.post("/{number}/merge", response=TicketDetailOut, summary="Merge into a master ticket")
 def merge(request, number: str, payload: MergeIn):
-    ticket = _get(request, number)
+    ticket = _get(request, number, TicketAction.MERGE)
     try:
         master = selectors.ticket_get(user=request.user, number=payload.master)
     except Http404:

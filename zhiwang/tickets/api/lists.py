@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from django.http import Http404
 from django.utils.translation import gettext as _
 from ninja import Query, Schema
 
@@ -130,12 +131,21 @@ class AddressHistoryOut(Schema):
 @router.get("/history/address", response=AddressHistoryOut, summary="Earlier tickets at an address")
 def address_history(request, address_code: str = "", address_text: str = "", limit: int = 10):
     """Tickets at the same building, by standard address code or by a free-text address
-    (at most 255 characters, as a ticket keeps it)."""
+    (at most 255 characters, as a ticket keeps it), in the caller's jurisdiction only.
+
+    A code outside it answers 404 ``not_found``, exactly like a code that does not exist; a
+    text that names an address outside it answers ``address: null``, like a text that names none.
+    """
     require_staff(request.user)
     address_text = search_text(address_text, field="address_text", limit=ADDRESS_TEXT_LENGTH)
+    address = None
+    if address_code.strip():
+        address = selectors.address_in_scope(user=request.user, code=address_code)
+        if address is None:
+            raise Http404(address_code)
     found = selectors.address_history(
         user=request.user,
-        address=address_code or None,
+        address=address,
         address_text=address_text,
         limit=max(1, min(limit, 50)),
     )

@@ -143,7 +143,10 @@ def prefers_async(request) -> bool:
 )
 def submit(request, payload: TicketSubmitIn, response: HttpResponse):
     """201 with the new ticket; 200 with the same ticket when this caller sent the same
-    (``channel``, ``external_id``) before — a retry after a timeout is safe.
+    (``channel``, ``external_id``) before — a retry after a timeout is safe. The retry must
+    repeat the first call's content (cleaned: spaces around texts, the phone's spelling and the
+    time received do not count): other content with the same key is 422
+    ``tickets.idempotency_key_reused`` and writes nothing.
 
     The answer is short (number, status, deadlines, links); ``GET links.self`` gives the
     whole ticket with its timeline.
@@ -191,7 +194,7 @@ def submit(request, payload: TicketSubmitIn, response: HttpResponse):
         response["Preference-Applied"] = "respond-async"
         return Status(202, body)
     # Written together with API submissions arriving at the same moment (one transaction).
-    result = ticket_submit_grouped(**data, reporter=reporter, actor=user)
+    result = ticket_submit_grouped(**data, reporter=reporter, actor=user, strict_replay=True)
     body = {
         "created": result.created,
         "ticket": _submitted(request, result.ticket),
@@ -252,8 +255,9 @@ def submit_batch(request, payload: TicketBatchIn):
     ticket, or ``error`` (the same codes and fields as ``POST /``) — a refused item writes
     nothing and does not stop the others; the accepted ones are written in one transaction.
     Items with an ``external_id`` sent before (by this caller) answer ``created: false`` with
-    that ticket, so the whole request can be retried safely. Staff accounts and integration
-    clients only.
+    that ticket, so the whole request can be retried safely; an item that repeats an
+    ``external_id`` (sent before, or earlier in the same batch) with other content is refused
+    with ``tickets.idempotency_key_reused``. Staff accounts and integration clients only.
     """
     user = request.user
     require_staff(user)
@@ -271,7 +275,7 @@ def submit_batch(request, payload: TicketBatchIn):
         raw_key = data["external_id"].strip()
         data["external_id"] = f"u{user.pk}:{raw_key}" if raw_key else ""  # ids are per caller, as in POST /
         submissions.append(data)
-    outcomes = ticket_submit_many(submissions, actor=user)
+    outcomes = ticket_submit_many(submissions, actor=user, strict_replay=True)
     results, totals = [], {"created": 0, "existing": 0, "refused": 0}
     for index, outcome in enumerate(outcomes):
         if isinstance(outcome, ServiceError):

@@ -80,6 +80,12 @@ class Ticket(models.Model):
     )
     channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
     idempotency_key = models.CharField(_("idempotency key"), max_length=160, unique=True)
+    #: SHA-256 of the cleaned content of a submission with a caller's key
+    #: (``services.intake_validation.submission_fingerprint``): the API refuses a retry of the key
+    #: with other content. Empty: no caller's key, or written before fingerprints were kept.
+    idempotency_fingerprint = models.CharField(
+        _("idempotency fingerprint"), max_length=64, blank=True, default=""
+    )
     urgency = models.CharField(_("urgency"), max_length=8, choices=Urgency.choices, default=Urgency.NORMAL)
     title = models.CharField(_("title"), max_length=200)
     description = models.TextField(_("description"))

@@ -15,6 +15,7 @@ from zhiwang.tickets.services.clock import dispatch_deadlines, set_deadlines
 from zhiwang.tickets.services.transition import (
     A,
     apply_transition,
+    permission_first,
     require_text,
     tell_duplicates,
 )
@@ -29,6 +30,8 @@ def ticket_review(
     Verification comes first when the category requires it and the ticket has a
     grid whose members can go and look.
     """
+    # the same permission either way (send back, or on to verification or follow-up)
+    permission_first(ticket, A.APPROVE_REPLY if approve else A.SEND_BACK, actor=actor)
     if not approve:
         note = require_text(note, "note", _("Say what is missing in the reply."))
         apply_transition(ticket, A.SEND_BACK, actor=actor, note=note, expected_version=expected_version)
@@ -51,6 +54,7 @@ def ticket_verify(
     *, ticket: Ticket, actor, passed: bool, note: str = "", expected_version: int | None = None
 ) -> Ticket:
     """A member of the ticket's grid checks the fix on site (核查); a failure goes back to the handler."""
+    permission_first(ticket, A.VERIFY_PASS if passed else A.VERIFY_FAIL, actor=actor)
     if not passed:
         note = require_text(note, "note", _("Describe what is still wrong on site."))
         apply_transition(ticket, A.VERIFY_FAIL, actor=actor, note=note, expected_version=expected_version)
@@ -89,6 +93,7 @@ def ticket_follow_up(
     in as the reporter, or ``actor=None`` after the page checked number + phone). The citizen
     rates; only staff record that the reporter could not be reached (``unreachable``).
     """
+    permission_first(ticket, A.CLOSE, actor=actor)  # closing and reopening: the same people
     if unreachable and by_citizen:
         raise ServiceError(
             "tickets.unreachable_not_allowed",

@@ -31,7 +31,7 @@ from zhiwang.tickets.models import (
     TicketStatus,
 )
 from zhiwang.tickets.routing import route
-from zhiwang.tickets.services.transition import A, apply_transition
+from zhiwang.tickets.services.transition import A, apply_transition, permission_first
 
 
 def _suggested(ticket: Ticket) -> tuple[str, float | None, str]:
@@ -117,6 +117,7 @@ def ticket_recategorise(
     category (suggested unit, explanation) and so is its time limit; once dispatched,
     the unit and the citizen's deadline stay (reassign if the unit must change).
     """
+    permission_first(ticket, A.RECATEGORISE, actor=actor)
     leaf = _leaf(category, kind=ticket.kind)
     if leaf.pk == ticket.category_id:
         raise ServiceError(

@@ -18,6 +18,7 @@ from zhiwang.tickets.services.transition import (
     A,
     active_unit,
     apply_transition,
+    permission_first,
     require_text,
     withdraw_pending_requests,
 )
@@ -75,6 +76,7 @@ def ticket_dispatch(
 
     ``unit=None`` takes the unit the routing rules suggested.
     """
+    permission_first(ticket, A.DISPATCH, actor=actor)
     unit = active_unit(unit if unit is not None else ticket.suggested_unit)
     fields = dispatch_fields(ticket, unit=unit, now=timezone.now())
     fields += confirm_category_fields(ticket, actor=actor)
@@ -107,6 +109,7 @@ def ticket_reassign(
     ``wrong_dispatch`` (the default: a reassignment usually corrects a dispatch)
     counts against the accurate-dispatch rate of the first dispatch.
     """
+    permission_first(ticket, A.REASSIGN, actor=actor)
     unit = active_unit(unit)
     note = require_text(note, "note", _("Say why the ticket is reassigned."))
     if unit.pk == ticket.handling_unit_id:

@@ -17,6 +17,7 @@ from zhiwang.tickets.services.transition import (
     A,
     apply_transition,
     locked_ticket,
+    permission_first,
     require_text,
 )
 from zhiwang.tickets.workflow import TICKET_WORKFLOW
@@ -117,6 +118,7 @@ def ticket_supervise(
     ticket = locked_ticket(ticket_id)
     if _moved_on(ticket, A.SUPERVISE, actor):
         return ticket
+    permission_first(ticket, A.SUPERVISE, actor=actor)
     note = require_text(note, "note", _("Write the supervision notice."))
     now = now or timezone.now()
     if actor is not None and (ticket.due_at is None or now <= ticket.due_at):

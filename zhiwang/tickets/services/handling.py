@@ -21,6 +21,7 @@ from zhiwang.tickets.services.transition import (
     A,
     apply_transition,
     locked_ticket,
+    permission_first,
     require_text,
     withdraw_pending_requests,
 )
@@ -302,6 +303,7 @@ def ticket_resume(*, ticket: Ticket, actor, note: str = "", expected_version: in
 @transaction.atomic
 def ticket_reply(*, ticket: Ticket, actor, reply: str, expected_version: int | None = None) -> Ticket:
     """The handling unit's answer (办结答复); it goes to the dispatcher for review."""
+    permission_first(ticket, A.REPLY, actor=actor)
     ticket.reply = require_text(reply, "reply", _("Write the reply to the citizen."))
     ticket.replied_at = timezone.now()
     apply_transition(

@@ -19,7 +19,12 @@ from zhiwang.tickets.classify import Classification, classify
 from zhiwang.tickets.models import Category, Ticket, TicketStatus, Urgency
 from zhiwang.tickets.routing import Route, route
 from zhiwang.tickets.services.intake_place import PLACE_KINDS, Place, deadline_rule, locate_place
-from zhiwang.tickets.services.intake_validation import _clean, _validate, submission_texts
+from zhiwang.tickets.services.intake_validation import (
+    _clean,
+    _validate,
+    submission_fingerprint,
+    submission_texts,
+)
 
 
 @dataclass
@@ -33,14 +38,17 @@ class Prepared:
     decided: Route
     classification: Classification
     received: datetime
+    #: of the cleaned content (``submission_fingerprint``): a retry must repeat it
+    fingerprint: str = ""
 
 
 class PlaceError(Exception):
     """The place did not resolve: ``error`` for the caller, unless ``key`` names an earlier ticket (a retry)."""
 
-    def __init__(self, error: ServiceError, key: str, retryable: bool):
+    def __init__(self, error: ServiceError, key: str, retryable: bool, fingerprint: str = ""):
         super().__init__(error.message)
         self.error, self.key, self.retryable = error, key, retryable
+        self.fingerprint = fingerprint
 
 
 def prepare_submission(
@@ -84,6 +92,7 @@ def prepare_submission(
         crs=crs,
     )
     now = timezone.now()
+    requested_category = category
     classification = classify(
         title=texts["title"], description=texts["description"], kind=kind, category=category
     )
@@ -99,6 +108,22 @@ def prepare_submission(
     )
     external_id = texts["external_id"]
     key = f"{channel}:{external_id}" if external_id else f"{channel}:auto:{uuid.uuid4().hex}"
+    # Kept with a key a caller can send again; the time received is not part of it.
+    fingerprint = (
+        submission_fingerprint(
+            kind=kind,
+            category=requested_category,
+            urgency=urgency,
+            texts=texts,
+            phone=phone,
+            address_code=address_code,
+            lon=lon,
+            lat=lat,
+            crs=crs,
+        )
+        if external_id
+        else ""
+    )
     # No lookup of the key first: a retry is rare, and the unique key catches it when writing.
     try:
         place = locate_place(
@@ -111,7 +136,7 @@ def prepare_submission(
                 field="address_text",
             )
     except ServiceError as error:
-        raise PlaceError(error, key, retryable=bool(external_id)) from error
+        raise PlaceError(error, key, retryable=bool(external_id), fingerprint=fingerprint) from error
     amount, unit = deadline_rule(category=category, kind=kind, urgency=urgency)
     decided = route(category=category, place=place.finest)
     received = received_at or now
@@ -121,6 +146,7 @@ def prepare_submission(
         category=category,
         channel=channel,
         idempotency_key=key,
+        idempotency_fingerprint=fingerprint,
         urgency=urgency,
         title=texts["title"] or description[:40],
         description=description,
@@ -147,4 +173,4 @@ def prepare_submission(
         deadline_amount=amount,
         deadline_unit=unit,
     )
-    return Prepared(ticket, key, external_id, place, decided, classification, received)
+    return Prepared(ticket, key, external_id, place, decided, classification, received, fingerprint)

@@ -5,13 +5,15 @@ Part of ``services.submit``.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
 from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from zhiwang.core.errors import ErrorList
+from zhiwang.core.errors import ErrorList, ServiceError
+from zhiwang.core.fingerprint import fingerprint, same_input
 from zhiwang.tickets.cache import routing_config
 from zhiwang.tickets.models import Category, Channel, TicketKind, Urgency, normalize_phone
 from zhiwang.tickets.services.intake_memo import MISSING, remembered
@@ -188,3 +190,83 @@ def _validate(
             )
     errors.raise_if_any("tickets.invalid", _("The ticket has invalid fields."))
     return category, phone
+
+
+# --- the same key with other content ----------------------------------------------------------
+
+
+def _coordinate(value):
+    """A coordinate as a number when it is one ("114.05" and 114.05 are one point), else as sent."""
+    if value is None or value == "":
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return number if math.isfinite(number) else str(value)
+
+
+def submission_fingerprint(
+    *,
+    kind: str,
+    category,
+    urgency: str,
+    texts: dict[str, str],
+    phone: str,
+    address_code: str,
+    lon,
+    lat,
+    crs: str,
+) -> str:
+    """The fingerprint (``core.fingerprint``) of a submission's cleaned content, kept on its ticket.
+
+    What the caller said, cleaned as the pipeline reads it: texts stripped, the phone normalized,
+    a category by its code, a point as numbers (its ``crs`` only with a point). Not the key
+    (channel and external id), nor the time received: a queued submission's is the moment it
+    was accepted, so a retry that is written straight away could never repeat it.
+    """
+    point = not (_coordinate(lon) is None and _coordinate(lat) is None)
+    code = category.code if isinstance(category, Category) else _clean(category or "")
+    return fingerprint(
+        {
+            "kind": kind,
+            "category": code,
+            "urgency": urgency,
+            "title": texts["title"],
+            "description": texts["description"],
+            "reporter_name": texts["reporter_name"],
+            "reporter_phone": phone,
+            "address_code": _clean(address_code),
+            "address_text": texts["address_text"],
+            "lon": _coordinate(lon),
+            "lat": _coordinate(lat),
+            "crs": _clean(crs) if point else "",
+        }
+    )
+
+
+def key_reused_error() -> ServiceError:
+    """422 ``tickets.idempotency_key_reused``: a retry whose content differs from the first call's.
+
+    It names neither the ticket nor its number: the key may be another jurisdiction's call id,
+    and the ticket out of the caller's sight.
+    """
+    return ServiceError(
+        "tickets.idempotency_key_reused",
+        _(
+            "This external id (idempotency key) was already used for a submission with different "
+            "content. Send a new external id for a new submission, or repeat the first one unchanged."
+        ),
+        field="external_id",
+        status=422,
+    )
+
+
+def check_same_submission(*, stored: str, fresh: str) -> None:
+    """Refuse a retry whose content differs from the first call's (``key_reused_error``).
+
+    A ticket written before fingerprints were kept (``stored`` empty) answers every retry of its
+    key, as it always did.
+    """
+    if not same_input(stored, fresh):
+        raise key_reused_error()

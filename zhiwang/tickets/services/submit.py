@@ -44,7 +44,12 @@ from zhiwang.tickets.services.intake_place import (  # noqa: F401  (importable f
     locate_place,
 )
 from zhiwang.tickets.services.intake_prepare import PlaceError, Prepared, prepare_submission
-from zhiwang.tickets.services.intake_validation import MAX_LENGTHS, _clean, _validate  # noqa: F401
+from zhiwang.tickets.services.intake_validation import (  # noqa: F401
+    MAX_LENGTHS,
+    _clean,
+    _validate,
+    check_same_submission,
+)
 from zhiwang.tickets.services.numbering import _provisional_number, next_number, number_ticket  # noqa: F401
 from zhiwang.tickets.timeline_batch import timeline_batch
 from zhiwang.tickets.workflow import TICKET_WORKFLOW, TicketAction
@@ -98,13 +103,18 @@ def ticket_submit(
     crs: str = "wgs84",
     received_at: datetime | None = None,
     actor=None,
+    strict_replay: bool = False,
 ) -> SubmitResult:
     """Create a ticket from any channel (or return the one an earlier identical call created).
 
     ``external_id`` is the channel's own id (hotline call id, Open311 client request id,
     the web form's one-time token); (channel, external_id) is the idempotency key: a
     retry, even one racing the first call, gets the first call's ticket and
-    ``created=False`` (the retry's own fields are not compared). ``category`` is a
+    ``created=False``. The retry's own fields are compared only with ``strict_replay`` (the
+    API's retries): then a retry whose cleaned content differs from the first call's is refused,
+    422 ``tickets.idempotency_key_reused`` (a ticket kept no fingerprint before: it answers
+    every retry). Without it a key sent again is "recorded before" whatever it says (the
+    operator's form typing the call id of a call the hotline import brought in). ``category`` is a
     ``Category`` or its code; a channel sending free text may leave it out and the
     classify step (``tickets.classify``) chooses one: only a confident model category
     may be dispatched automatically, a guess waits in the dispatcher's queue. The place is the standard address ``address_code``, else
@@ -141,6 +151,8 @@ def ticket_submit(
         existing = _existing(error.key) if error.retryable else None
         if existing is None:
             raise error.error from None
+        if strict_replay:
+            check_same_submission(stored=existing.idempotency_fingerprint, fresh=error.fingerprint)
         return SubmitResult(existing, False)
     ticket, key, received = prepared.ticket, prepared.key, prepared.received
     try:
@@ -165,6 +177,8 @@ def ticket_submit(
         existing = _existing(key)
         if existing is None:
             raise
+        if strict_replay:
+            check_same_submission(stored=existing.idempotency_fingerprint, fresh=prepared.fingerprint)
         return SubmitResult(existing, False)
     return SubmitResult(ticket, True, duplicates)
 

@@ -9,7 +9,9 @@ That is what makes a bulk intake fast; a single submission stays on ``ticket_sub
 Each submission gets its own outcome, in order: a ``SubmitResult`` or the ``ServiceError`` that
 refused it. A refused submission writes nothing and does not stop the others; the accepted ones
 are written all together or not at all. A retry (same channel + external id as an earlier
-ticket, or as an earlier submission of the same batch) gets that ticket with ``created=False``.
+ticket, or as an earlier submission of the same batch) gets that ticket with ``created=False``;
+with ``strict_replay`` (the API's) only when its content is the same, else it is refused
+(``tickets.idempotency_key_reused``, as ``ticket_submit`` refuses it).
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ from django.utils import timezone
 
 from zhiwang.core.bulk import insert_all, update_column
 from zhiwang.core.errors import ServiceError
+from zhiwang.core.fingerprint import same_input
 from zhiwang.tickets.intake_selectors import DuplicateSearch, open_duplicates_many, twins_among
 from zhiwang.tickets.models import Notification, Ticket, TicketEvent
 from zhiwang.tickets.services.dispatching import dispatched_message
 from zhiwang.tickets.services.intake_memo import intake_memo
 from zhiwang.tickets.services.intake_prepare import PlaceError, Prepared, prepare_submission
+from zhiwang.tickets.services.intake_validation import key_reused_error
 from zhiwang.tickets.services.numbering import _provisional_number, take_numbers
 from zhiwang.tickets.services.submit import (
     SubmitResult,
@@ -45,11 +49,15 @@ MAX_BATCH = 1000
 Outcome = SubmitResult | ServiceError
 
 
-def ticket_submit_many(submissions: Sequence[dict], *, actor=None) -> list[Outcome]:
+def ticket_submit_many(
+    submissions: Sequence[dict], *, actor=None, strict_replay: bool = False
+) -> list[Outcome]:
     """Submit every item of ``submissions`` (each the keyword arguments of ``ticket_submit``).
 
     ``actor`` is recorded on every item's timeline, unless the item names its own ``actor``
-    (``submit_group`` gathers several callers' submissions). Returns one outcome per item, in order. At most ``MAX_BATCH`` items per call. If a racing
+    (``submit_group`` gathers several callers' submissions); ``strict_replay`` likewise (see
+    ``ticket_submit``): an item that repeats a key with other content — an earlier ticket's, or
+    an earlier item's of the same batch — is refused on its own. Returns one outcome per item, in order. At most ``MAX_BATCH`` items per call. If a racing
     call takes an idempotency key of the batch between the check and the write, the batch is
     written again one by one through ``ticket_submit`` (which settles such races), so the
     outcomes are the same either way.
@@ -57,7 +65,8 @@ def ticket_submit_many(submissions: Sequence[dict], *, actor=None) -> list[Outco
     if len(submissions) > MAX_BATCH:
         raise ValueError(f"at most {MAX_BATCH} submissions per batch")
     actors = [s.get("actor", actor) for s in submissions]
-    submissions = [{k: v for k, v in s.items() if k != "actor"} for s in submissions]
+    stricts = [bool(s.get("strict_replay", strict_replay)) for s in submissions]
+    submissions = [{k: v for k, v in s.items() if k not in ("actor", "strict_replay")} for s in submissions]
     outcomes: list[Outcome | None] = [None] * len(submissions)
     prepared: dict[int, Prepared] = {}
     place_errors: dict[int, PlaceError] = {}
@@ -82,7 +91,7 @@ def ticket_submit_many(submissions: Sequence[dict], *, actor=None) -> list[Outco
     repeats: dict[int, int] = {}  # a repeat of a key earlier in the batch → that submission
     for i, p in prepared.items():
         if p.key in earlier:
-            outcomes[i] = SubmitResult(earlier[p.key], False)
+            outcomes[i] = _replay(earlier[p.key], p.fingerprint, strict=stricts[i])
         elif p.key in first_of_key:
             repeats[i] = first_of_key[p.key]
         else:
@@ -91,7 +100,7 @@ def ticket_submit_many(submissions: Sequence[dict], *, actor=None) -> list[Outco
     for i, error in place_errors.items():
         found = earlier.get(error.key) if error.retryable else None
         if found is not None:
-            outcomes[i] = SubmitResult(found, False)
+            outcomes[i] = _replay(found, error.fingerprint, strict=stricts[i])
         elif error.retryable and first_of_key.get(error.key, i) < i:
             repeats[i] = first_of_key[error.key]  # one by one, it would find the ticket written just before
         else:
@@ -103,10 +112,16 @@ def ticket_submit_many(submissions: Sequence[dict], *, actor=None) -> list[Outco
             if not _lost_a_race(error):
                 raise
             # A racing call took one of the keys: one by one, each settles its own race.
-            outcomes_of_new = {i: _submit_one(submissions[i], actors[i]) for i in new}
+            outcomes_of_new = {i: _submit_one(submissions[i], actors[i], stricts[i]) for i in new}
         for i, outcome in outcomes_of_new.items():
             outcomes[i] = outcome
     for i, first in repeats.items():
+        mine = prepared[i].fingerprint if i in prepared else place_errors[i].fingerprint
+        if stricts[i] and not same_input(prepared[first].fingerprint, mine):
+            # two items of one batch with one key and two contents: the later one is refused
+            # (one by one, it would have been refused as the first one's retry)
+            outcomes[i] = key_reused_error()
+            continue
         outcome = outcomes[first]
         outcomes[i] = SubmitResult(outcome.ticket, False) if isinstance(outcome, SubmitResult) else outcome
     assert all(o is not None for o in outcomes)  # every submission has its outcome
@@ -121,11 +136,18 @@ def _lost_a_race(error: Exception) -> bool:
     return getattr(getattr(error, "__cause__", None), "sqlstate", None) == "40P01"
 
 
-def _submit_one(submission: dict, actor) -> Outcome:
+def _submit_one(submission: dict, actor, strict_replay: bool) -> Outcome:
     try:
-        return ticket_submit(**submission, actor=actor)
+        return ticket_submit(**submission, actor=actor, strict_replay=strict_replay)
     except ServiceError as error:
         return error
+
+
+def _replay(ticket: Ticket, fingerprint: str, *, strict: bool) -> Outcome:
+    """A retry of an earlier ticket's key: that ticket, unless ``strict`` and the content differs."""
+    if strict and not same_input(ticket.idempotency_fingerprint, fingerprint):
+        return key_reused_error()
+    return SubmitResult(ticket, False)
 
 
 def _write(new: dict[int, Prepared], *, actors: list) -> dict[int, SubmitResult]:

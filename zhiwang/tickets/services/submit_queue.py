@@ -119,7 +119,9 @@ def submission_queue(
     not from when the worker got to it. Field errors are raised at once, as by ``ticket_submit``;
     an address that does not resolve or a place that is missing is told on the receipt later.
     A retry answers the stored receipt (with the ticket once written); a key that is already a
-    ticket's (sent before without the header) is processed to that ticket.
+    ticket's (sent before without the header) is processed to that ticket, unless its content
+    differs from that ticket's: then it is refused on the receipt (``tickets.idempotency_key_reused``,
+    as ``POST /`` answers it).
     """
     texts = submission_texts(
         description=description,
@@ -362,7 +364,8 @@ def queued_submissions_process(
             time.sleep(LINGER_POLL_SECONDS)
             continue
         try:
-            outcomes = ticket_submit_many([_payload_in(r) for r in rows])
+            # only the API queues: its retries must repeat the first call's content
+            outcomes = ticket_submit_many([_payload_in(r) for r in rows], strict_replay=True)
         except Exception:
             log.exception("queued submissions %s-%s failed; given back to the queue", rows[0].pk, rows[-1].pk)
             _give_back(rows)

@@ -138,6 +138,21 @@ def _apply_locked(
         )
 
 
+def permission_first(ticket: Ticket, action: str, *, actor) -> None:
+    """``PermissionDeniedError`` (403) unless ``actor`` may do ``action`` on ``ticket``.
+
+    A service calls it before it looks at the caller's input: somebody who may not act at all
+    is told that, whatever they sent, not what their request lacks (a 400 for a missing note) or
+    what the ticket's neighbours look like (a master ticket, a unit). An action the ticket's
+    state does not take is left to ``apply_transition``, which says so before it checks the
+    permission (``workflow.illegal_transition`` first, as always); it checks both again under
+    the row lock.
+    """
+    if TICKET_WORKFLOW.target(ticket.status, action) is None:
+        return
+    TICKET_WORKFLOW.require_permission(action, actor=actor, obj=ticket)
+
+
 def require_text(text: str, field: str, message: str) -> str:
     text = (text or "").strip()
     if not text:

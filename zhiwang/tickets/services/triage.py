@@ -17,6 +17,7 @@ from zhiwang.tickets.notify import notify_citizen, notify_unit
 from zhiwang.tickets.services.transition import (
     A,
     apply_transition,
+    permission_first,
     require_text,
     tell_duplicates,
     withdraw_pending_requests,
@@ -34,6 +35,7 @@ def ticket_merge(
     see. Duplicates already merged into ``ticket`` move to the master with it, so the
     chain is always one level deep and every citizen is told when the master closes.
     """
+    permission_first(ticket, A.MERGE, actor=actor)
     master = Ticket.objects.visible_to(actor).filter(pk=master.pk).first() if actor is not None else master
     if master is None or master.pk == ticket.pk or master.status in FINAL_STATUSES or master.merged_into_id:
         raise ServiceError("tickets.master_invalid", _("Merge into another open ticket."), field="master")
@@ -87,6 +89,7 @@ def ticket_merge(
 @transaction.atomic
 def ticket_reject(*, ticket: Ticket, actor, reason: str, expected_version: int | None = None) -> Ticket:
     """不予受理: out of jurisdiction, in litigation/arbitration/petition, or an emergency for 110/119/120/122."""
+    permission_first(ticket, A.REJECT, actor=actor)
     reason = require_text(reason, "reason", _("Give the reason the ticket is not accepted."))
     ticket.reply = reason
     ticket.closed_at = timezone.now()
@@ -117,6 +120,7 @@ def ticket_answer_directly(
     *, ticket: Ticket, actor, reply: str, expected_version: int | None = None
 ) -> Ticket:
     """The intake operator answers an inquiry on the spot (即时办结): the ticket closes at once."""
+    permission_first(ticket, A.ANSWER_DIRECTLY, actor=actor)
     if ticket.kind not in DIRECT_ANSWER_KINDS:
         raise ServiceError(
             "tickets.answer_directly_kind",
@@ -156,6 +160,7 @@ def ticket_transfer(
     points to where the matter went. The handling unit is told, pending requests lapse
     and the citizen is told where to follow it.
     """
+    permission_first(ticket, A.TRANSFER, actor=actor)
     target = require_text(target, "target", _("Say which procedure takes the matter over."))
     reference = require_text(reference, "reference", _("Give the number of the record that takes it over."))
     unit_id = ticket.handling_unit_id
@@ -198,7 +203,8 @@ def ticket_transfer(
 
 @transaction.atomic
 def ticket_note(*, ticket: Ticket, actor, note: str, expected_version: int | None = None) -> TicketEvent:
-    """A note on the timeline without a change of state."""
+    """A note on the timeline without a change of state (403 before a missing note's 400)."""
+    permission_first(ticket, A.NOTE, actor=actor)
     return apply_transition(
         ticket,
         A.NOTE,
@@ -219,13 +225,13 @@ def ticket_reveal_contact(*, ticket: Ticket, actor, reason: str) -> dict[str, st
     can take these rows over. It is not a change of the ticket, so it does not move the
     version (a look never makes somebody else's action conflict).
     """
-    reason = require_text(reason, "reason", _("Say why you need the reporter's contact."))
     permission = TICKET_WORKFLOW.permissions[A.REVEAL_CONTACT]
     if not permission(actor, ticket):
         raise PermissionDeniedError(
             "workflow.permission_denied",
             _("You may not do “%(action)s” here.") % {"action": A.REVEAL_CONTACT.label},
         )
+    reason = require_text(reason, "reason", _("Say why you need the reporter's contact."))
     TicketEvent.objects.create(
         ticket=ticket,
         actor=actor,

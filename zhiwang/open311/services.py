@@ -41,6 +41,9 @@ PREFERRED_KINDS = (
     TicketKind.PRAISE,
 )
 MAX_DESCRIPTION = 4000
+#: The column's limit, which is also the longest address RFC 5321 lets through (a 256-octet path
+#: with its angle brackets); Django's ``validate_email`` lets up to 320 characters through.
+MAX_EMAIL = Open311Submission._meta.get_field("email").max_length
 MAX_CLIENT_REQUEST_ID = 100
 #: ``ticket_submit``'s limit on the reporter's name, which first_name and last_name make together.
 MAX_REPORTER_NAME = 64
@@ -306,6 +309,8 @@ def open311_request_submit(
     if email:
         try:
             validate_email(email)
+            if len(email) > MAX_EMAIL:
+                raise ValidationError("long")  # PostgreSQL would refuse the row (a 500)
         except ValidationError:
             errors.add("email", "open311.email_invalid", _("The e-mail address is not valid."))
     if media_url:

@@ -88,7 +88,7 @@ def test_missing_facts_and_unknown_category_are_reported_together(make_case):
 
 def test_registration_is_idempotent(make_case):
     first = make_case(idempotency_key="req-1")
-    second = make_case(idempotency_key="req-1", title="another title")
+    second = make_case(idempotency_key="req-1")  # other content: tests/disputes/test_review_fixes_disputes.py
     assert first.pk == second.pk
     assert DisputeCase.objects.filter(idempotency_key__endswith=":req-1").count() == 1
 

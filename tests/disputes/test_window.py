@@ -49,7 +49,7 @@ def test_a_visitor_is_registered_once_and_queued(world):
 
 def test_registration_is_idempotent(world):
     first = register(world)
-    retry = register(world, matter="不同的内容")
+    retry = register(world)  # other content: tests/disputes/test_review_fixes_disputes.py
     assert not retry.created and retry.visit.pk == first.visit.pk
     assert Visit.objects.count() == 1
 

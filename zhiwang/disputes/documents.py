@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
+from zhiwang.core.spreadsheet import xlsx_cell, xlsx_row
 from zhiwang.disputes.models import DisputeCase, PartyRole
 from zhiwang.disputes.selectors import mask_party_data
 
@@ -217,20 +218,17 @@ def ledger_workbook(cases, *, reveal: bool, title: str) -> bytes:
     sheet = workbook.active
     sheet.title = _("Ledger")[:31]
     columns = ledger_columns()
+    # Every cell goes through ``core.spreadsheet`` (text never becomes a formula), ours included.
+    sheet.append([xlsx_cell(sheet, title)])
     sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(columns))
-    sheet.cell(row=1, column=1, value=title).font = Font(bold=True, size=14)
-    sheet.cell(row=1, column=1).alignment = Alignment(horizontal="center")
-    sheet.cell(
-        row=2,
-        column=1,
-        value=_("Exported at")
-        + f": {timezone.localtime():%Y-%m-%d %H:%M}"
-        + ("" if reveal else "  (" + _("personal data masked") + ")"),
-    )
+    sheet["A1"].font = Font(bold=True, size=14)
+    sheet["A1"].alignment = Alignment(horizontal="center")
+    exported = _("Exported at") + f": {timezone.localtime():%Y-%m-%d %H:%M}"
+    sheet.append([xlsx_cell(sheet, exported + ("" if reveal else "  (" + _("personal data masked") + ")"))])
     thin = Side(style="thin")
     border = Border(left=thin, right=thin, top=thin, bottom=thin)
-    for index, (header, width) in enumerate(columns, start=1):
-        cell = sheet.cell(row=3, column=index, value=header)
+    sheet.append(xlsx_row(sheet, [header for header, _width in columns]))
+    for index, ((_header, width), cell) in enumerate(zip(columns, sheet[3], strict=True), start=1):
         cell.font = Font(bold=True)
         cell.border = border
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
@@ -273,8 +271,10 @@ def ledger_workbook(cases, *, reveal: bool, title: str) -> bytes:
             _date(case.closed_at),
         ]
         row_number += 1
-        for column, value in enumerate(values, start=1):
-            cell = sheet.cell(row=row_number, column=column, value=value)
+        # Names and facts are typed by people: openpyxl would store "=…" as a formula, which in
+        # the full export could send the row's phones and ID numbers anywhere. Typed as text.
+        sheet.append(xlsx_row(sheet, values))
+        for column, cell in enumerate(sheet[row_number], start=1):
             cell.border = border
             cell.alignment = Alignment(vertical="top", wrap_text=column == 6)
     sheet.freeze_panes = "C4"

@@ -45,9 +45,13 @@ def registry_fields(call, parties: list[PartyIn] = (), visitor: bool = False):
                     entity = index < len(kept) and kept[index].kind == "entity"
                     name = f"parties.{index}.registry_{'entity' if entity else 'person'}_id"
             renamed.append(FieldError(field=name, code=item.code, message=item.message))
+        # The top-level ``field`` names one of the problems (the first): renamed with it, so it
+        # always equals the ``fields`` entry it stands for.
+        for before, after in zip(error.fields, renamed, strict=True):
+            if error.field == before.field:
+                error.field = after.field
+                break
         error.fields = renamed
-        if error.field and renamed and error.code == renamed[0].code:
-            error.field = renamed[0].field
         raise
 
 

@@ -268,6 +268,7 @@ class CaseFilterIn(Schema):
     category: str = ""
     organisation: str = ""
     risk: str = ""
+    source: str = ""
     near: bool = False
     backlog: bool = False
     mine: bool = False
@@ -326,13 +327,14 @@ class VisitOut(Schema):
     def resolve_area(obj) -> str:
         return obj.area.code
 
+    # As given at this visit (a later visit may have changed the visitor's phone).
     @staticmethod
     def resolve_visitor_name(obj) -> str:
-        return obj.visitor.masked_name
+        return obj.masked_visitor_name
 
     @staticmethod
     def resolve_visitor_phone(obj) -> str:
-        return obj.visitor.masked_phone
+        return obj.masked_visitor_phone
 
 
 class QueueOut(Schema):

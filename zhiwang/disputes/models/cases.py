@@ -103,6 +103,11 @@ class DisputeCase(models.Model):
     idempotency_key = models.CharField(
         _("idempotency key"), max_length=160, null=True, blank=True, unique=True
     )
+    # SHA-256 of what the registration asked for: the same key sent again with other content is
+    # refused, not answered with this case. Empty on cases registered before it existed.
+    idempotency_fingerprint = models.CharField(
+        _("idempotency fingerprint"), max_length=64, blank=True, default=""
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("registered by"), on_delete=models.PROTECT, related_name="+"
     )

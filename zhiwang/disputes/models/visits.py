@@ -77,6 +77,10 @@ class Visit(models.Model):
     visitor = models.ForeignKey(
         Visitor, verbose_name=_("visitor"), on_delete=models.PROTECT, related_name="visits"
     )
+    # The visitor's name and phone as given at this visit. ``Visitor`` keeps the latest phone (and
+    # a registry pick's name): a later visit never changes what an earlier one recorded.
+    visitor_name = models.CharField(_("visitor's name"), max_length=64, blank=True, default="")
+    visitor_phone = models.CharField(_("visitor's phone"), max_length=20, blank=True, default="")
     area = models.ForeignKey(
         FunctionArea, verbose_name=_("function area"), on_delete=models.PROTECT, related_name="visits"
     )
@@ -85,6 +89,10 @@ class Visit(models.Model):
         _("status"), max_length=16, choices=VisitStatus.choices, default=VisitStatus.WAITING, db_index=True
     )
     idempotency_key = models.CharField(_("idempotency key"), max_length=160, unique=True)
+    # SHA-256 of what the registration asked for (see ``DisputeCase.idempotency_fingerprint``).
+    idempotency_fingerprint = models.CharField(
+        _("idempotency fingerprint"), max_length=64, blank=True, default=""
+    )
     registered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("registered by"), on_delete=models.PROTECT, related_name="+"
     )
@@ -103,6 +111,14 @@ class Visit(models.Model):
 
     def __str__(self) -> str:
         return self.number
+
+    @property
+    def masked_visitor_name(self) -> str:
+        return mask_name(self.visitor_name)
+
+    @property
+    def masked_visitor_phone(self) -> str:
+        return mask_phone(self.visitor_phone) if self.visitor_phone else ""
 
 
 class VisitEvent(TimelineEntry):

@@ -26,11 +26,13 @@ from zhiwang.core.errors import ServiceError
 from zhiwang.disputes.models import (
     OPEN_CASE_STATUSES,
     CaseEvent,
+    CaseSource,
     CaseStatus,
     DisputeAlert,
     DisputeCase,
     DisputeCategory,
     MediationOrganisation,
+    RiskColour,
 )
 from zhiwang.disputes.workflow import mediator_organisation_id, role_of
 from zhiwang.geo.models import Division
@@ -74,7 +76,8 @@ class CaseFilters:
     """What a case list (the ledger) can be narrowed by; every field optional.
 
     ``status``: a status, ``open`` or ``closed``; ``division``: a code, whole subtree;
-    ``category`` / ``organisation``: codes; ``near``: open cases within the near window of
+    ``category`` / ``organisation``: codes; ``risk``: a risk colour; ``source``: a case
+    source; ``near``: open cases within the near window of
     their one-month target (or past it); ``backlog``: backlog cases only; ``mine``: assigned
     to the asking mediator; ``q``: number (start) or title.
     """
@@ -135,8 +138,12 @@ def case_list(*, user, filters: CaseFilters | dict | None = None, now: datetime 
             raise ServiceError("disputes.filter_invalid", _("Unknown organisation."), field="organisation")
         qs = qs.filter(organisation__code=filters.organisation)
     if filters.risk:
+        if filters.risk not in RiskColour.values:
+            raise ServiceError("disputes.filter_invalid", _("Unknown risk colour."), field="risk")
         qs = qs.filter(risk=filters.risk)
     if filters.source:
+        if filters.source not in CaseSource.values:
+            raise ServiceError("disputes.filter_invalid", _("Unknown source."), field="source")
         qs = qs.filter(source=filters.source)
     if filters.near:
         qs = qs.filter(

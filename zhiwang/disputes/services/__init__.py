@@ -16,6 +16,7 @@ from zhiwang.disputes.services.changes import (
     case_update,
     may_act,
 )
+from zhiwang.disputes.services.common import PARTY_LIMITS
 from zhiwang.disputes.services.confirmation import (
     confirmation_apply,
     confirmation_deadline,
@@ -23,8 +24,10 @@ from zhiwang.disputes.services.confirmation import (
     confirmation_result,
 )
 from zhiwang.disputes.services.mediation import (
+    EXTENSION_MAX_DAYS,
     agreement_reach,
     case_extend,
+    extension_last_day,
     performance_follow_up,
     session_record,
 )
@@ -34,7 +37,7 @@ from zhiwang.disputes.services.online import (
     confirmation_links_send,
     online_session_schedule,
 )
-from zhiwang.disputes.services.registration import case_from_ticket, case_register
+from zhiwang.disputes.services.registration import TITLE_LIMIT, case_from_ticket, case_register
 from zhiwang.disputes.services.reminders import SweepResult, alerts_mark_read, reminders_sweep
 from zhiwang.disputes.services.setup import mediator_enrol, organisation_create, service_centre_create
 from zhiwang.disputes.services.visits import (
@@ -47,6 +50,9 @@ from zhiwang.disputes.services.visits import (
 
 __all__ = [
     "CONFIRMATION_DAYS",
+    "EXTENSION_MAX_DAYS",
+    "PARTY_LIMITS",
+    "TITLE_LIMIT",
     "CaseResult",
     "SweepResult",
     "VisitResult",
@@ -70,6 +76,7 @@ __all__ = [
     "confirmation_link_check",
     "confirmation_links_send",
     "confirmation_result",
+    "extension_last_day",
     "may_act",
     "mediator_enrol",
     "mediator_workloads",

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from zhiwang.core.errors import ErrorList, ServiceError
 from zhiwang.core.validators import validate_credit_code, validate_id_number
-from zhiwang.disputes.models import CaseCounter, PartyKind, PartyRole
+from zhiwang.disputes.models import CaseCounter, Party, PartyKind, PartyRole
 from zhiwang.disputes.services.registry import (
     entity_for_credit_code,
     person_for_id_number,
@@ -25,6 +25,20 @@ from zhiwang.disputes.services.registry import (
 )
 from zhiwang.geo.models import Division, DivisionLevel
 from zhiwang.tickets.models import normalize_phone
+
+#: A mainland mobile number: 11 digits from 1 (after the +86 / 0086 prefix, if any).
+MOBILE_DIGITS = 11
+
+#: The longest texts a party keeps (``Party`` fields): longer is refused, never cut.
+PARTY_LIMITS = {
+    name: Party._meta.get_field(name).max_length for name in ("name", "address", "representative")
+}
+
+
+def too_long(text: str, limit: int, field: str, errors: ErrorList) -> None:
+    """``disputes.too_long`` on ``field`` when ``text`` does not fit: refused, never silently cut."""
+    if len(text) > limit:
+        errors.add(field, "disputes.too_long", _("At most %(limit)d characters.") % {"limit": limit})
 
 
 def clean(value) -> str:
@@ -72,10 +86,16 @@ def add_months(moment: datetime, months: int = 1) -> datetime:
 
 
 def parse_phone(value, field: str, errors: ErrorList) -> str:
+    """A visitor's or party's phone, normalized as tickets store one (``normalize_phone``: digits,
+    no +86, 7–15 digits; so a landline follows the tickets' rule), and a mainland mobile number
+    (a number from 1 without another country's prefix) must have its 11 digits: "1381234567" is a
+    mistyped mobile, not a landline (none begins with 1). ``disputes.phone_invalid`` otherwise."""
     text = clean(value)
     if not text:
         return ""
     phone = normalize_phone(text)
+    if phone and phone.startswith("1") and len(phone) != MOBILE_DIGITS:
+        phone = ""
     if not phone:
         errors.add(field, "disputes.phone_invalid", _("This is not a phone number."))
     return phone
@@ -178,16 +198,20 @@ def validate_parties(parties, *, actor=None) -> list[dict]:
             else:
                 person = person_for_id_number(identifier)
         phone = parse_phone(party.get("phone"), f"{prefix}.phone", errors)
+        address = clean(party.get("address"))
+        representative = clean(party.get("representative"))
+        for field, text in (("name", name), ("address", address), ("representative", representative)):
+            too_long(text, PARTY_LIMITS[field], f"{prefix}.{field}", errors)
         cleaned.append(
             {
                 "role": role,
                 "kind": kind,
-                "name": name[:128],
+                "name": name,
                 "identifier": identifier,
                 "identifier_hash": keyed_hash(identifier) if identifier else "",
                 "phone": phone,
-                "address": clean(party.get("address"))[:255],
-                "representative": clean(party.get("representative"))[:64],
+                "address": address,
+                "representative": representative,
                 "person": person,
                 "entity": entity,
             }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -19,6 +19,7 @@ from zhiwang.disputes.models import (
 )
 from zhiwang.disputes.services.casekit import A, _agreement, _apply
 from zhiwang.disputes.services.common import (
+    add_months,
     clean,
     next_number,
     parse_date,
@@ -162,15 +163,47 @@ def performance_follow_up(*, case: DisputeCase, actor, status: str, note: str = 
     )
 
 
+#: How far past the one-month target an extension may move it, in calendar days, all extensions
+#: together (docs/disputes.md "Extension"). People's mediation is normally done within a month,
+#: extendable with the parties' consent (DOMAIN.md), with no limit written there: ours keeps
+#: "extended" from meaning "open for ever" — a dispute unresolved by then is referred or closed.
+EXTENSION_MAX_DAYS = 30
+
+
+def extension_last_day(case: DisputeCase) -> date:
+    """The latest target an extension may set: ``EXTENSION_MAX_DAYS`` after the one-month target.
+
+    Counted from the target the case was registered with (one month after it was received, on the
+    local calendar), not from the current one: extending again never moves the limit.
+    """
+    return timezone.localdate(add_months(case.received_at, 1)) + timedelta(days=EXTENSION_MAX_DAYS)
+
+
 @transaction.atomic
 def case_extend(*, case: DisputeCase, actor, until, reason: str) -> DisputeCase:
-    """Extend the one-month target with the parties' consent (延长调解期限)."""
+    """Extend the one-month target with the parties' consent (延长调解期限).
+
+    The new target is later than the current one (``disputes.extension_not_later``) and at most
+    ``EXTENSION_MAX_DAYS`` past the one-month target (``disputes.extension_too_long``, field
+    ``until``); within that limit it may be extended again, each time with a reason.
+    """
     reason = require(reason, "reason", _("Say why, and that the parties consent."))
     new_day = parse_date(until, "until")
     if new_day <= timezone.localdate(case.target_at):
         raise ServiceError(
             "disputes.extension_not_later",
             _("The new target must be later than the current one."),
+            field="until",
+        )
+    last_day = extension_last_day(case)
+    if new_day > last_day:
+        raise ServiceError(
+            "disputes.extension_too_long",
+            _(
+                "An extension may move the target at most %(days)d days past the one-month "
+                "target: to %(date)s at the latest."
+            )
+            % {"days": EXTENSION_MAX_DAYS, "date": last_day.isoformat()},
             field="until",
         )
     previous = case.target_at

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from zhiwang.core.errors import ErrorList, NotFound, PermissionDeniedError, ServiceError
+from zhiwang.core.fingerprint import fingerprint
 from zhiwang.core.scoping import scope_of
 from zhiwang.disputes.models import (
     CaseEvent,
@@ -41,7 +42,14 @@ from zhiwang.disputes.services.common import (
     clean,
     next_number,
     parse_amount,
+    too_long,
     validate_parties,
+)
+from zhiwang.disputes.services.idempotency import (
+    amount_text,
+    check_same_request,
+    idempotency_key_clean,
+    parties_input,
 )
 from zhiwang.disputes.workflow import (
     VISIT_WORKFLOW,
@@ -49,6 +57,9 @@ from zhiwang.disputes.workflow import (
     role_of,
 )
 from zhiwang.geo.models import Division
+
+#: The longest case title (``DisputeCase.title``); a longer one is refused, not cut.
+TITLE_LIMIT = DisputeCase._meta.get_field("title").max_length
 
 
 def case_register(
@@ -69,11 +80,16 @@ def case_register(
     ticket=None,
     idempotency_key: str = "",
     received_at: datetime | None = None,
+    request_fingerprint: str = "",
 ) -> CaseResult:
     """Register a dispute case (受理登记) with its parties; the one-month target starts now.
 
     From a window visit, the visit moves to "case opened" and the case belongs to its
-    centre. ``idempotency_key`` makes a retry return the first case (``created=False``).
+    centre. ``idempotency_key`` (at most ``MAX_IDEMPOTENCY_KEY`` characters,
+    ``disputes.idempotency_key_long`` otherwise) makes a retry return the first case
+    (``created=False``); the same key with other content is ``disputes.idempotency_key_reused``
+    (422). ``request_fingerprint`` is what the caller asked for when that is not these arguments
+    (``case_from_ticket`` passes its own); by default it is computed from them.
     Red and orange cases are reported upward at once. Raises ``disputes.parties_missing``
     (no applicant or respondent), ``disputes.invalid`` with field errors, or a permission
     error when the division lies outside the actor's jurisdiction.
@@ -81,8 +97,25 @@ def case_register(
     role = role_of(actor)
     if role not in REGISTERING_ROLES:
         raise PermissionDeniedError("disputes.forbidden", _("You may not register dispute cases."))
-    key = _case_key(actor, idempotency_key)
+    client_key = idempotency_key_clean(idempotency_key)
+    key = _case_key(actor, client_key)
+    request_fingerprint = request_fingerprint or _case_fingerprint(
+        title=title,
+        facts=facts,
+        category=category,
+        division=division.code if division is not None else "",
+        parties=parties,
+        source=source,
+        mediation_type=mediation_type,
+        scale=scale,
+        people_involved=people_involved,
+        amount=amount,
+        risk=risk,
+        visit=visit.number if visit is not None else "",
+        ticket=ticket.number if ticket is not None else "",
+    )
     if key and (existing := _existing_case(key)):
+        check_same_request(existing.idempotency_fingerprint, request_fingerprint, client_key)
         return CaseResult(existing, False)
     if visit is not None:
         if visit.status not in (VisitStatus.WAITING, VisitStatus.SERVING):
@@ -98,6 +131,7 @@ def case_register(
     facts = clean(facts)
     if not facts:
         errors.add("facts", "disputes.required", _("Describe the facts of the dispute."))
+    too_long(title, TITLE_LIMIT, "title", errors)  # refused, never silently cut
     if division is None:
         errors.add("division", "disputes.division_required", _("Say where the dispute is (a division)."))
     checks = [
@@ -138,7 +172,7 @@ def case_register(
         with transaction.atomic():
             case = DisputeCase.objects.create(
                 number=next_number("TJ", received),
-                title=(title or facts[:40])[:200],
+                title=title or facts[:40],
                 facts=facts,
                 category=values["category"],
                 mediation_type=values["mediation_type"],
@@ -154,6 +188,7 @@ def case_register(
                 visit=visit,
                 ticket=ticket,
                 idempotency_key=key,
+                idempotency_fingerprint=request_fingerprint if key else "",
                 created_by=actor,
                 received_at=received,
                 target_at=add_months(received, 1),
@@ -189,6 +224,7 @@ def case_register(
         # A concurrent retry (same key), or somebody opened a case from the same visit or
         # ticket a moment earlier: the unique constraints decide, the loser gets a clear answer.
         if key and (existing := DisputeCase.objects.filter(idempotency_key=key).first()):
+            check_same_request(existing.idempotency_fingerprint, request_fingerprint, client_key)
             return CaseResult(existing, False)
         if visit is not None and DisputeCase.objects.filter(visit_id=visit.pk).exists():
             raise ServiceError(
@@ -212,10 +248,50 @@ def _existing_case(key: str) -> DisputeCase | None:
     return DisputeCase.objects.filter(idempotency_key=key).first()
 
 
-def _case_key(actor, idempotency_key) -> str | None:
-    """The stored idempotency key: namespaced by the caller, so one user's key never finds another's case."""
-    key = clean(idempotency_key)[:120]
-    return f"case:{getattr(actor, 'pk', '-')}:{key}" if key else None
+def _case_key(actor, client_key: str) -> str | None:
+    """The stored idempotency key: namespaced by the caller, so one user's key never finds another's case.
+
+    ``client_key`` comes from ``idempotency_key_clean``: short enough to be kept whole.
+    """
+    return f"case:{getattr(actor, 'pk', '-')}:{client_key}" if client_key else None
+
+
+def _case_fingerprint(
+    *,
+    title="",
+    facts="",
+    category="",
+    division="",
+    parties=(),
+    source="",
+    mediation_type="",
+    scale="",
+    people_involved=2,
+    amount=0,
+    risk="",
+    visit="",
+    ticket="",
+) -> str:
+    """What a registration asked for, cleaned the way the service reads it (a default given or
+    left out is the same request), as a fingerprint for comparing a retry."""
+    people = "2" if people_involved in (None, "") else clean(str(people_involved))
+    return fingerprint(
+        {
+            "title": clean(title),
+            "facts": clean(facts),
+            "category": clean(category),
+            "division": clean(division),
+            "parties": parties_input(parties),
+            "source": clean(source) or CaseSource.WINDOW,
+            "mediation_type": clean(mediation_type) or MediationType.PEOPLES,
+            "scale": clean(scale) or CaseScale.INDIVIDUAL,
+            "people_involved": people,
+            "amount": amount_text(amount),
+            "risk": clean(risk) or RiskColour.BLUE,
+            "visit": clean(visit),
+            "ticket": clean(ticket).upper(),
+        }
+    )
 
 
 def _receiving_organisation(actor, division: Division) -> MediationOrganisation | None:
@@ -283,8 +359,21 @@ def case_from_ticket(
     from zhiwang.tickets.selectors import ticket_get, ticket_timeline
     from zhiwang.tickets.services import ticket_note, ticket_transfer
 
-    key = clean(idempotency_key)
+    key = idempotency_key_clean(idempotency_key)
+    # What the caller sent (the title and facts come from the ticket, read only further on).
+    request_fingerprint = _case_fingerprint(
+        category=category,
+        parties=parties,
+        source=CaseSource.TICKET,
+        mediation_type=mediation_type,
+        scale=scale,
+        people_involved=people_involved,
+        amount=amount,
+        risk=risk,
+        ticket=ticket_number,
+    )
     if key and (existing := _existing_case(_case_key(actor, key))):
+        check_same_request(existing.idempotency_fingerprint, request_fingerprint, key)
         return CaseResult(existing, False)
     try:
         ticket = ticket_get(user=actor, number=ticket_number)
@@ -315,6 +404,7 @@ def case_from_ticket(
             risk=risk,
             ticket=ticket,
             idempotency_key=key,
+            request_fingerprint=request_fingerprint,
         )
         if not result.created:
             return result

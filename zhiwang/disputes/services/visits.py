@@ -9,9 +9,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from zhiwang.core.errors import ErrorList, PermissionDeniedError, ServiceError
+from zhiwang.core.fingerprint import fingerprint
+from zhiwang.core.masking import mask_name, mask_phone
 from zhiwang.core.validators import validate_id_number
 from zhiwang.disputes.models import FunctionArea, ServiceCentre, Visit, VisitEvent, Visitor, VisitStatus
 from zhiwang.disputes.services.common import clean, keyed_hash, next_number, parse_phone
+from zhiwang.disputes.services.idempotency import check_same_request, idempotency_key_clean
 from zhiwang.disputes.services.registry import person_for_id_number, picked_person
 from zhiwang.disputes.workflow import VISIT_WORKFLOW, VisitAction, role_of
 
@@ -58,9 +61,13 @@ def visit_register(
     """Register a matter at the window and queue it at ``area_code`` (or return the earlier identical call's visit).
 
     The visitor is registered once: a known ID number (matched by its keyed hash) reuses
-    the ``Visitor`` row and refreshes its phone. ``idempotency_key`` (the form's one-time
-    token, or the client's request id) makes a retried or double-clicked registration
-    return the first visit with ``created=False``.
+    the ``Visitor`` row and refreshes its phone (the name only from a registry pick); the visit
+    keeps the name and phone given this time (``visitor_name`` / ``visitor_phone``), and the
+    register event says what changed on the visitor (``visitor_changed``, masked).
+    ``idempotency_key`` (the form's one-time token, or the client's request id; at most
+    ``MAX_IDEMPOTENCY_KEY`` characters, ``disputes.idempotency_key_long`` otherwise) makes a
+    retried or double-clicked registration return the first visit with ``created=False``; the
+    same key with other content is ``disputes.idempotency_key_reused`` (422).
 
     ``visitor_person`` is the id of a registry person the operator picked (resolved through
     the operator's registry scope, ``disputes.registry_not_found`` otherwise): the visitor's
@@ -68,12 +75,25 @@ def visit_register(
     ID number the registry knows links the visitor to that person.
     """
     _check_window(actor, centre)
-    key = clean(idempotency_key)
-    if not key:
+    client_key = idempotency_key_clean(idempotency_key)
+    if not client_key:
         raise ServiceError("disputes.idempotency_key_required", _("The request has no idempotency key."))
-    key = f"visit:{centre.pk}:{key}"[:160]
+    key = f"visit:{centre.pk}:{client_key}"
+    # What was typed or picked (not the registry's values: a record updated before a retry does
+    # not make the retry another visit).
+    request_fingerprint = fingerprint(
+        {
+            "area": clean(area_code),
+            "matter": clean(matter),
+            "visitor_name": clean(visitor_name),
+            "visitor_id_number": clean(visitor_id_number).upper(),
+            "visitor_phone": clean(visitor_phone),
+            "visitor_person": clean(visitor_person),
+        }
+    )
     existing = Visit.objects.filter(idempotency_key=key).first()
     if existing is not None:
+        check_same_request(existing.idempotency_fingerprint, request_fingerprint, client_key)
         return VisitResult(existing, False)
     errors = ErrorList()
     person = None
@@ -81,6 +101,7 @@ def visit_register(
         person = picked_person(actor=actor, pk=visitor_person, field="visitor_name")
     except ServiceError as error:
         errors.add(error.field, error.code, error.message)
+    picked = person is not None
     if person is not None:
         visitor_name, visitor_id_number = person.name, person.id_number
         visitor_phone = clean(visitor_phone) or person.phone
@@ -114,14 +135,20 @@ def visit_register(
     now = timezone.now()
     try:
         with transaction.atomic():
-            visitor = _visitor(name=name, id_number=id_number, phone=phone, person=person)
+            visitor, changes = _visitor(
+                name=name, id_number=id_number, phone=phone, person=person, picked=picked
+            )
             visit = Visit.objects.create(
                 number=next_number("CF", now),
                 centre=centre,
                 visitor=visitor,
+                # As given at this visit; a returning visitor who gave no phone has the one on record.
+                visitor_name=name,
+                visitor_phone=phone or visitor.phone,
                 area=area,
                 matter=text,
                 idempotency_key=key,
+                idempotency_fingerprint=request_fingerprint,
                 registered_by=actor,
                 registered_at=now,
             )
@@ -132,43 +159,69 @@ def visit_register(
                 from_state="",
                 to_state=VisitStatus.WAITING,
                 note=_("Queued at %(area)s.") % {"area": area.name},
-                payload={"area": area.code, "returning_visitor": visitor.visits.count() > 1},
+                payload={
+                    "area": area.code,
+                    "returning_visitor": visitor.visits.count() > 1,
+                    **({"visitor_changed": changes} if changes else {}),
+                },
                 at=now,
             )
     except IntegrityError:
         existing = Visit.objects.filter(idempotency_key=key).first()
         if existing is None:
             raise
+        check_same_request(existing.idempotency_fingerprint, request_fingerprint, client_key)
         return VisitResult(existing, False)
     return VisitResult(visit, True)
 
 
-def _visitor(*, name: str, id_number: str, phone: str, person=None) -> Visitor:
+def _visitor(
+    *, name: str, id_number: str, phone: str, person=None, picked: bool = False
+) -> tuple[Visitor, dict]:
+    """The visitor registered once (found again by ID number), and what this visit changed on it.
+
+    A returning visitor keeps the latest phone given; the name is replaced only by a registry
+    pick (``picked``): a name typed at another centre may be a typo or a nickname, and each
+    visit keeps its own (``Visit.visitor_name``). The changes come back as ``{field: {"from":
+    …, "to": …}}``, masked, for the register event (the full earlier values stay on the earlier
+    visits).
+    """
     if id_number:
         digest = keyed_hash(id_number)
         visitor = Visitor.objects.select_for_update().filter(id_hash=digest).first()
         if visitor is not None:
-            changed = []
-            if person is not None and visitor.person_id != person.pk:
-                visitor.person = person
-                changed.append("person")
-            if phone and visitor.phone != phone:
-                visitor.phone = phone
-                changed.append("phone")
-            if name and visitor.name != name:
-                visitor.name = name
-                changed.append("name")
-            if changed:
-                visitor.save(update_fields=changed)
-            return visitor
+            return visitor, _refresh(visitor, name=name, phone=phone, person=person, picked=picked)
         try:
             with transaction.atomic():  # a savepoint: another window may register the same person right now
                 return Visitor.objects.create(
                     name=name, id_number=id_number, id_hash=digest, phone=phone, person=person
-                )
+                ), {}
         except IntegrityError:
-            return Visitor.objects.get(id_hash=digest)
-    return Visitor.objects.create(name=name, phone=phone, person=person)
+            visitor = Visitor.objects.select_for_update().get(id_hash=digest)
+            return visitor, _refresh(visitor, name=name, phone=phone, person=person, picked=picked)
+    return Visitor.objects.create(name=name, phone=phone, person=person), {}
+
+
+def _refresh(visitor: Visitor, *, name: str, phone: str, person, picked: bool) -> dict:
+    """Bring a returning visitor up to date (see ``_visitor``); the masked changes."""
+    changes, fields = {}, []
+    if person is not None and visitor.person_id != person.pk:
+        visitor.person = person
+        fields.append("person")
+    if phone and visitor.phone != phone:
+        changes["phone"] = {
+            "from": mask_phone(visitor.phone) if visitor.phone else "",
+            "to": mask_phone(phone),
+        }
+        visitor.phone = phone
+        fields.append("phone")
+    if picked and name and visitor.name != name:
+        changes["name"] = {"from": mask_name(visitor.name), "to": mask_name(name)}
+        visitor.name = name
+        fields.append("name")
+    if fields:
+        visitor.save(update_fields=fields)
+    return changes
 
 
 @transaction.atomic

@@ -80,6 +80,7 @@ def _detail_context(request, case, errors=None, form=""):
         "performance_choices": [c for c in PerformanceStatus.choices if c[0] != PerformanceStatus.PENDING],
         "risks": RiskColour.choices,
         "today": timezone.localdate(),
+        "extension_last_day": services.extension_last_day(case),
         "leaders": _leaders(case) if CaseAction.MARK_BACKLOG in allowed else [],
         "meetings": selectors.case_meetings(case=case),
         "confirmations": selectors.agreement_confirmations(agreement=agreement) if agreement else [],

@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from zhiwang.core.errors import ServiceError
@@ -41,6 +42,24 @@ def error_fields(error: ServiceError) -> dict:
 
 def form_token() -> str:
     return uuid.uuid4().hex
+
+
+def form_errors(error: ServiceError) -> tuple[dict, bool]:
+    """A registration form's errors, and whether it needs a new one-time token.
+
+    The token is the registration's idempotency key, kept while the form comes back with errors
+    (nothing was registered). A token already spent on a registration with other values (a
+    form sent, then changed after going back) says so in the page's words, and the form gets
+    a new token: sent again, it registers a new one.
+    """
+    errors = error_fields(error)
+    if error.code != "disputes.idempotency_key_reused":
+        return errors, False
+    errors["message"] = _(
+        "This form was already sent with other values. Check them and send the form again to "
+        "register a new one."
+    )
+    return errors, True
 
 
 @dispute_staff

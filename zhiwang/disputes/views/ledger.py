@@ -16,6 +16,7 @@ from django.utils.translation import pgettext
 from zhiwang.core.errors import ServiceError
 from zhiwang.disputes import documents, selectors, services
 from zhiwang.disputes.models import (
+    CaseSource,
     CaseStatus,
     RiskColour,
 )
@@ -23,6 +24,9 @@ from zhiwang.disputes.views.common import EXPORT_LIMIT, dispute_staff, error_fie
 from zhiwang.disputes.workflow import role_of
 
 # --- the ledger ---------------------------------------------------------------------------------
+
+#: Filters without a control on the ledger's form (set by links, or typed in the address bar).
+CARRIED_FILTERS = ("near", "backlog", "mine", "q", "received_from", "received_to")
 
 
 def _ledger_filters(request) -> dict:
@@ -54,8 +58,11 @@ def ledger(request):
         cases = selectors.case_list(user=user, filters=filters)
         summary = selectors.ledger_summary(user=user, by=by, filters=filters)
     except ServiceError as error:
+        # Like the ticket list: nothing is listed until the filters are corrected (a list of every
+        # case under a wrong filter reads as that filter's result). The form keeps what was sent.
         errors = error_fields(error)
-        cases, summary = selectors.case_list(user=user), []
+        cases, summary = selectors.case_list(user=user).none(), []
+        filters = {k: v for k, v in request.GET.items() if k in selectors.CaseFilters.__dataclass_fields__}
     page = Paginator(cases.prefetch_related("parties"), 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -73,6 +80,9 @@ def ledger(request):
             "categories": selectors.category_choices(),
             "organisations": selectors.organisation_list(user=user),
             "risks": RiskColour.choices,
+            "sources": CaseSource.choices,
+            # Filters a link may set that have no control on the form: kept when it is sent again.
+            "carried": [(k, request.GET[k]) for k in CARRIED_FILTERS if request.GET.get(k, "") != ""],
             "groups": [
                 ("division", _("Division")),
                 ("category", pgettext("dispute", "Category")),

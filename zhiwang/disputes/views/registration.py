@@ -18,11 +18,25 @@ from zhiwang.disputes.models import (
     PartyRole,
     RiskColour,
 )
-from zhiwang.disputes.views.common import dispute_staff, error_fields, form_token
+from zhiwang.disputes.views.common import dispute_staff, form_errors, form_token
 from zhiwang.disputes.workflow import may_open_case, role_of
 from zhiwang.geo.models import Division
 
 # --- registering a case --------------------------------------------------------------------
+
+#: Where a case registered directly (not from a visit, not from a ticket) may come from, the
+#: default first. Registered by its own staff — a mediator, a dispatcher — a case nobody referred is
+#: one they found themselves: proactive screening (DOMAIN.md: proactive, on application, on
+#: referral). "Found by a grid worker" is for what a grid worker found, not a default: chosen by
+#: default it counted the mediators' own cases as grid findings. A referral is chosen explicitly;
+#: an application at the window comes through a visit, a 12345 call through its ticket.
+DIRECT_SOURCES = (
+    CaseSource.PROACTIVE,
+    CaseSource.GRID,
+    CaseSource.PETITION,
+    CaseSource.COURT,
+    CaseSource.POLICE,
+)
 
 
 def _parties_from(post) -> list[dict]:
@@ -45,15 +59,16 @@ def _parties_from(post) -> list[dict]:
 
 
 def _visitor_party(visit, typed: dict) -> dict:
-    """The first party is the visitor registered at the window: their name, ID number and phone
-    (typed values only fill what the window did not record)."""
+    """The first party is the visitor registered at the window: their name and phone as given at
+    this visit (not as another visit changed them since) and ID number (typed values only fill
+    what the window did not record)."""
     visitor = visit.visitor
     return {
         **typed,
         "kind": PartyKind.PERSON,
-        "name": visitor.name,
+        "name": visit.visitor_name or visitor.name,
         "identifier": visitor.id_number or typed.get("identifier", ""),
-        "phone": visitor.phone or typed.get("phone", ""),
+        "phone": visit.visitor_phone or typed.get("phone", ""),
     }
 
 
@@ -82,7 +97,7 @@ def _party_rows(values, errors, visitor_first: bool = False, user=None) -> list[
             record = selectors.registry_picked(user=user, kind=kind, pk=values.get(f"{prefix}{kind}"))
             row.update(picked_list=[record] if record else [], picked_kind=kind, pick_field=f"{prefix}{kind}")
         if any(row[k] for k in ("name", "identifier", "phone", "picked")) or (index == 0 and visitor_first):
-            for field in ("role", "kind", "name", "identifier", "phone"):
+            for field in ("role", "kind", "name", "identifier", "phone", "address"):
                 if f"parties.{kept}.{field}" in errors:
                     row["errors"].append(errors[f"parties.{kept}.{field}"])
             kept += 1
@@ -108,7 +123,7 @@ def case_new(request):
     visit = selectors.visit_get(user=user, number=visit_number) if visit_number else None
     if visit is not None and not may_open_case(user, visit):
         return _refused(request, _("You may not open a dispute case from this visit."), 403)
-    errors, values = {}, {}
+    errors, values, new_token = {}, {}, False
     if visit is not None and request.method == "GET":
         # The visitor's name, ID number and phone stay on the server (never in the page in
         # plain): the first party is "the visitor" unless the user types another person.
@@ -138,14 +153,13 @@ def case_new(request):
                     title=request.POST.get("title", ""),
                     facts=request.POST.get("facts", ""),
                     division=division,
-                    source=request.POST.get("source")
-                    or (CaseSource.WINDOW if visit else CaseSource.PROACTIVE),
+                    source=CaseSource.WINDOW if visit else request.POST.get("source") or DIRECT_SOURCES[0],
                     visit=visit,
                     **common,
                 )
             case = result.case
         except ServiceError as error:
-            errors = error_fields(error)
+            errors, new_token = form_errors(error)
         else:
             if not result.created and not selectors.case_visible(user).filter(pk=case.pk).exists():
                 # The form sent again (same token) after the case left the user's scope: it is
@@ -177,12 +191,13 @@ def case_new(request):
             "values": values,
             "parties": _party_rows(values, errors, visitor_first, user=user),
             "visitor_first": visitor_first,
-            "token": request.POST.get("token") if errors else form_token(),
+            "token": request.POST.get("token") if errors and not new_token else form_token(),
             "categories": selectors.category_choices(),
             "risks": RiskColour.choices,
             "scales": CaseScale.choices,
             "types": MediationType.choices,
-            "sources": CaseSource.choices,
+            "sources": [(source, source.label) for source in DIRECT_SOURCES],
+            "limits": {"title": services.TITLE_LIMIT, **services.PARTY_LIMITS},
             "roles": PartyRole.choices,
             "kinds": PartyKind.choices,
             "divisions": _division_choices(user),

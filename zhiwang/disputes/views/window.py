@@ -15,7 +15,7 @@ from zhiwang.disputes import selectors, services
 from zhiwang.disputes.models import (
     PartyKind,
 )
-from zhiwang.disputes.views.common import dispute_staff, error_fields, form_token, page_url
+from zhiwang.disputes.views.common import dispute_staff, form_errors, form_token, page_url
 from zhiwang.disputes.workflow import VISIT_WORKFLOW, role_of
 
 # --- the window ----------------------------------------------------------------------
@@ -35,7 +35,7 @@ def _centre(request):
 def window(request):
     """Register a visitor and route the matter to a function area; the areas' queues below."""
     centres, centre = _centre(request)
-    errors, values = {}, {}
+    errors, values, new_token = {}, {}, False
     if request.method == "POST" and centre is not None:
         values = request.POST
         try:
@@ -51,7 +51,7 @@ def window(request):
                 idempotency_key=request.POST.get("token", ""),
             )
         except ServiceError as error:
-            errors = error_fields(error)
+            errors, new_token = form_errors(error)
         else:
             visit = result.visit
             messages.success(
@@ -75,7 +75,7 @@ def window(request):
             "areas": selectors.area_choices(),
             "errors": errors,
             "values": values,
-            "token": request.POST.get("token") if errors else form_token(),
+            "token": request.POST.get("token") if errors and not new_token else form_token(),
             "may_register": role_of(request.user) in ("intake_operator", "administrator"),
             "may_pick": selectors.may_use_registry(request.user),
             # A pick survives a form that comes back with errors (shown masked, still chosen).

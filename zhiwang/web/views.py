@@ -9,12 +9,14 @@ from django.core.paginator import Paginator
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 
 from zhiwang.accounts import selectors as account_selectors
 from zhiwang.core.scoping import scope_of
 from zhiwang.geo import selectors as geo_selectors
 from zhiwang.tickets import selectors as ticket_selectors
 from zhiwang.web.breadcrumbs import division_breadcrumbs
+from zhiwang.web.home_work import work_tiles
 from zhiwang.web.navigation import STAFF_ROLES
 from zhiwang.web.tickets.access import role_of
 from zhiwang.web.tickets.presenters import citizen_status
@@ -50,11 +52,14 @@ def home(request):
         from zhiwang.core.selectors import admin_notice_open_list
 
         notices = list(admin_notice_open_list(user=user)[:10])
-    return render(
-        request,
-        "web/home.html",
-        {"roots": roots, "my_grids": my_grids, "scope": scope_of(user), "notices": notices},
-    )
+    context = {
+        "roots": roots,
+        "my_grids": my_grids,
+        "scope": scope_of(user),
+        "notices": notices,
+        "tiles": work_tiles(user, now=timezone.now(), grids=my_grids),
+    }
+    return render(request, "web/home.html", context)
 
 
 @login_required

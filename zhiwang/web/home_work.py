@@ -1,0 +1,81 @@
+"""The home page's "today's work" tiles: what the signed-in user's role must act on, counted.
+
+A dispatcher, a handler or a grid worker lands on the home page after signing in; before these
+tiles it showed only the divisions of their jurisdiction, and the work was one click further
+(the queue, the inbox). Each tile counts the same queryset its target page lists (the tickets
+selectors, so the same scope), and links there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlencode
+
+from django.db.models import Q
+from django.urls import reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from zhiwang.tickets import selectors
+from zhiwang.tickets.models import TicketStatus
+from zhiwang.web.tickets.access import DISPATCH_ROLES, GRID_ROLES, HANDLER_ROLES, role_of
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One count on the home page, with the page that lists what it counts."""
+
+    label: str
+    count: int
+    link: str
+    warn: bool = False  # drawn in the warning colour when the count is not zero
+
+
+def work_tiles(user, *, now: datetime, grids=()) -> list[Tile]:
+    """The tiles for ``user``'s role (none for roles without a work list of their own)."""
+    role = role_of(user)
+    if role in DISPATCH_ROLES:
+        return _dispatcher(user, now)
+    if role in HANDLER_ROLES:
+        return _handler(user, now)
+    if role in GRID_ROLES:
+        return _grid_worker(user, grids)
+    return []
+
+
+def _dispatcher(user, now) -> list[Tile]:
+    queue = selectors.dispatcher_queue(user=user, now=now)
+    base = reverse("web:dispatch_queue")
+    return [
+        Tile(_("To dispatch"), queue.pending.count(), f"{base}?tab=pending"),
+        Tile(_("Requests to decide"), queue.requests.count(), f"{base}?tab=requests"),
+        Tile(_("Replies to review"), queue.review.count(), f"{base}?tab=review"),
+        Tile(_("To follow up"), queue.follow_up.count(), f"{base}?tab=follow_up"),
+        Tile(_("Near or past the deadline"), queue.breaching.count(), f"{base}?tab=breaching", warn=True),
+    ]
+
+
+def _handler(user, now) -> list[Tile]:
+    inbox = selectors.handler_inbox(user=user)
+    link = reverse("web:handler_inbox")
+    overdue = inbox.filter(
+        Q(due_at__lte=now) | Q(status=TicketStatus.DISPATCHED, accept_due_at__lte=now)
+    ).count()
+    return [
+        Tile(_("To sign for"), inbox.filter(status=TicketStatus.DISPATCHED).count(), link),
+        Tile(_("Being handled"), inbox.exclude(status=TicketStatus.DISPATCHED).count(), link),
+        Tile(_("Sent back to redo"), inbox.filter(sent_back=True).count(), link, warn=True),
+        Tile(_("Past the deadline"), overdue, link, warn=True),
+    ]
+
+
+def _grid_worker(user, grids) -> list[Tile]:
+    verify = selectors.ticket_list(user=user, filters={"status": TicketStatus.VERIFYING}).count()
+    tiles = [Tile(_("On-site checks to do"), verify, reverse("web:verify_list"))]
+    for grid in grids:
+        count = selectors.ticket_list(user=user, filters={"grid": grid.code, "status": "open"}).count()
+        query = urlencode({"grid": grid.code, "status": "open"})
+        label = gettext("Open in %(grid)s") % {"grid": grid.name}
+        tiles.append(Tile(label, count, f"{reverse('web:ticket_list')}?{query}"))
+    return tiles

@@ -56,6 +56,17 @@ def test_grid_worker_sees_masked_residents_and_steward_imports(page, registry_ci
     building = selectors.building_of(residence.address)
 
     login(page, base, "demo_grid_worker")
+    # On a phone each search kind is one line, its radio beside its label (the shell's radio group),
+    # not a full-width radio centred above the text.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{base}/registry/")
+    kinds = page.get_by_test_id("search-kind")
+    radio, row = (
+        kinds.locator("input[value=person]").bounding_box(),
+        kinds.locator("label").first.bounding_box(),
+    )
+    assert radio["width"] < 40 and row["height"] < 40 and radio["x"] - row["x"] < 10, (radio, row)
+    page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(f"{base}/places/{building.code}/")
     assert page.get_by_test_id("building-name").inner_text().startswith(building.full_name)
     ids = page.get_by_test_id("resident-id").all_inner_texts()

@@ -250,7 +250,6 @@ def test_unplaced_person_is_not_taken_over_by_a_grid_worker(steward, grid_worker
 
 
 def test_unplaced_entity_is_not_taken_over_by_a_grid_worker(steward, grid_worker, home_room):
-    from zhiwang.core.errors import PermissionDeniedError
     from zhiwang.registry.demo import make_credit_code
 
     code = make_credit_code("440305", __import__("random").Random(7))
@@ -258,10 +257,11 @@ def test_unplaced_entity_is_not_taken_over_by_a_grid_worker(steward, grid_worker
         actor=steward, data={"credit_code": code, "name": "无址科技有限公司"}
     )
     assert entity.community_id is None
-    with pytest.raises(PermissionDeniedError):
+    with pytest.raises(Conflict) as info:  # answered as for people (it was 403 permission_denied)
         services.entity_register(
             actor=grid_worker, data={"credit_code": code, "name": "冒名公司", "address": home_room.code}
         )
+    assert info.value.code == "registry.register_refused"
     entity.refresh_from_db()
     assert (entity.name, entity.community_id, entity.grid_id) == ("无址科技有限公司", None, None)
     assert not entity.operations.exists()

@@ -86,7 +86,7 @@ def test_api_masks_and_scopes(registry_demo, api, grid_worker, luohu_dispatcher,
     listed = api(grid_worker).get("/api/v1/registry/people", {"q": ns.id_number}).json()
     assert [p["id"] for p in listed] == [ns.pk]
     outsider = api(luohu_dispatcher).get(f"/api/v1/registry/people/{ns.pk}")
-    assert outsider.status_code == 404 and outsider.json()["error"]["code"] == "registry.not_found"
+    assert outsider.status_code == 404 and outsider.json()["error"]["code"] == "not_found"
     assert (
         api(luohu_dispatcher)
         .post(f"/api/v1/registry/people/{ns.pk}/reveal", {"reason": "x"}, content_type="application/json")

@@ -7,7 +7,10 @@ caller's jurisdiction, like a record that does not exist), ID numbers and phones
 masked in every answer (the birth date as year and month), ``POST /people/{id}/reveal``
 unmasks them for an allowed user who gives a reason (logged). A search by ID number or
 phone may answer 429 ``registry.search_limit`` (``services.audit``). Writes call one service; errors come back in the house
-shape ``{"error": {"code", "message", "field", "fields"}}``.
+shape ``{"error": {"code", "message", "field", "fields"}}``. Registering a known ID number or credit
+code never overwrites it (``services.registering``): other values answer 409
+``registry.already_registered`` with ``error.record`` (``{"kind", "id"}``) — correct the record with
+``PATCH`` and ``expected_version`` instead.
 """
 
 from __future__ import annotations
@@ -172,6 +175,21 @@ class EntityIn(Schema):
     address: str | None = None
 
 
+class EntityCorrectionIn(Schema):
+    note: str
+    # Required, checked by the service as for people (registry.version_required).
+    expected_version: int | None = Field(
+        None,
+        description="Required: the record's version you corrected (from GET). A missing one is "
+        "400 registry.version_required; an old one 409 registry.version_conflict.",
+    )
+    name: str | None = None
+    entity_type: str | None = None
+    legal_representative: str | None = None
+    industry: str | None = None
+    phone: str | None = None
+
+
 class HousingOut(Schema):
     use: str
     owner: str  # masked
@@ -297,7 +315,7 @@ def person(request, person_id: int):
 @router.post(
     "/people",
     response={200: PersonOut, 201: PersonOut},
-    summary="Register a person (idempotent by ID number)",
+    summary="Register a person (idempotent by ID number; a known one is filled, never overwritten)",
 )
 def person_register(request, payload: PersonIn):
     p, created = services.person_register(
@@ -342,13 +360,24 @@ def entity(request, entity_id: int):
 @router.post(
     "/entities",
     response={200: EntityOut, 201: EntityOut},
-    summary="Register a legal entity (idempotent by credit code)",
+    summary="Register a legal entity (idempotent by credit code; a known one is filled, never overwritten)",
 )
 def entity_register(request, payload: EntityIn):
     e, created = services.entity_register(
         actor=request.user, source=request.user.org_unit, data=_clean(payload)
     )
     return (201 if created else 200), _entity(e)
+
+
+@router.patch(
+    "/entities/{entity_id}", response=EntityOut, summary="Correct a legal entity's record (history kept)"
+)
+def entity_correct(request, entity_id: int, payload: EntityCorrectionIn):
+    e = selectors.entity_get(user=request.user, pk=entity_id)
+    data = _clean(payload)
+    note, version = data.pop("note"), data.pop("expected_version", None)
+    services.entity_correct(entity=e, actor=request.user, data=data, note=note, expected_version=version)
+    return _entity(selectors.entity_get(user=request.user, pk=entity_id))
 
 
 # --- places ----------------------------------------------------------------------------
@@ -358,9 +387,8 @@ def entity_register(request, payload: EntityIn):
     "/places/match", response=MatchOut, summary="Free-text address → standard address in my jurisdiction"
 )
 def place_match(request, q: str):
+    # outside my jurisdiction the selector answers no match: neither an address nor a division is named
     result, address = selectors.place_search(user=request.user, q=q)
-    if result.address is not None and address is None:  # a place outside my jurisdiction is not named
-        return {"level": "none", "confidence": 0.0, "address": None, "division": None}
     return {
         "level": result.level,
         "confidence": result.confidence,

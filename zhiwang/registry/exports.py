@@ -5,6 +5,10 @@ explicit Django permission
 ``registry.reveal_personal_data`` (a role alone is not enough: an export leaves the
 platform) and a reason; it writes one ``AccessLog`` row per exported person, committed
 before that person's row is sent (chunk by chunk, ``LOG_BATCH`` people at a time).
+
+The rows hold the values as stored; whoever writes them into a file writes each cell through
+``core.spreadsheet`` (``views.people_export``: ``csv_row``), so a name such as ``=HYPERLINK(…)``
+stays text in Excel or WPS.
 """
 
 from __future__ import annotations

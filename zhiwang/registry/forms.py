@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
+from django.utils.translation import pgettext, pgettext_lazy
 
 from zhiwang.accounts.models import OrgUnit
 from zhiwang.core.errors import ServiceError
@@ -23,7 +23,24 @@ def apply_error(form: forms.Form, error: ServiceError) -> None:
         form.add_error(item.field if item.field in form.fields else None, item.message)
 
 
-class CorrectionForm(forms.Form):
+#: A label that already ends in punctuation gets no suffix ("…电话？" not "…电话？:").
+ENDS_A_LABEL = ("?", "？", ":", "：")
+
+
+class RegistryForm(forms.Form):
+    """Labels end with the reader's colon: the same ``form label suffix`` (msgctxt) as the web
+    app's forms ("姓名：", not Django's ASCII "姓名:"; the registry cannot import ``web``). A label
+    that is a question, or already ends in a colon, gets none."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", pgettext("form label suffix", ":"))
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            if field.label and str(field.label).rstrip().endswith(ENDS_A_LABEL):
+                field.label_suffix = ""
+
+
+class CorrectionForm(RegistryForm):
     name = forms.CharField(label=pgettext_lazy("person", "Name"), max_length=64)
     household_type = forms.ChoiceField(label=_("Household type"), choices=HouseholdType.choices)
     phone = forms.CharField(label=_("Phone"), max_length=20, required=False)
@@ -58,7 +75,7 @@ class CorrectionForm(forms.Form):
         return data
 
 
-class EntityCorrectionForm(forms.Form):
+class EntityCorrectionForm(RegistryForm):
     name = forms.CharField(label=_("Name"), max_length=128)
     entity_type = forms.ChoiceField(label=_("Entity type"), choices=EntityType.choices)
     industry = forms.CharField(label=_("Industry"), max_length=64, required=False)
@@ -78,11 +95,11 @@ class EntityCorrectionForm(forms.Form):
         super().__init__(*args, **kwargs)
 
 
-class RevealForm(forms.Form):
+class RevealForm(RegistryForm):
     reason = forms.CharField(label=_("Why do you need the full ID number and phone?"), max_length=255)
 
 
-class ImportForm(forms.Form):
+class ImportForm(RegistryForm):
     kind = forms.ChoiceField(label=_("Records in the file"), choices=RecordKind.choices)
     source = forms.ModelChoiceField(
         label=_("Source department"), queryset=OrgUnit.objects.filter(is_active=True)

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from zhiwang.core.errors import Conflict, NotFound, PermissionDeniedError, ServiceError
+from zhiwang.core.spreadsheet import csv_row
 from zhiwang.registry import exports, selectors, services
 from zhiwang.registry.forms import CorrectionForm, EntityCorrectionForm, ImportForm, RevealForm, apply_error
 from zhiwang.registry.imports.pipeline import header_summary, import_batch_create, import_batch_publish
@@ -164,7 +165,8 @@ def people_export(request):
         with closing(rows):
             yield "\ufeff"
             for row in rows:
-                yield writer.writerow(row)
+                # names and addresses are other people's text: never a formula in Excel or WPS
+                yield writer.writerow(csv_row(row))
 
     response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="people.csv"'

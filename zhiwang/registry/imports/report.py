@@ -1,4 +1,9 @@
-"""The validation report of a batch as an Excel workbook (streamed, write-only)."""
+"""The validation report of a batch as an Excel workbook (streamed, write-only).
+
+Its values come from department files and its file name from the uploader: every row goes through
+``core.spreadsheet.xlsx_row``, so a cell holding ``=HYPERLINK(…)`` stays text (openpyxl would store
+it as a formula).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 from openpyxl import Workbook
 
+from zhiwang.core.spreadsheet import xlsx_row
 from zhiwang.registry.models import ImportBatch, ImportIssue
 from zhiwang.registry.validation import FIELDS
 
@@ -26,21 +32,26 @@ def report_workbook(batch: ImportBatch, target):
         (_("Records unchanged"), batch.rows_unchanged),
         (_("Rows rejected"), batch.rows_rejected),
     ):
-        summary.append([str(label), value])
+        summary.append(xlsx_row(summary, [str(label), value]))
     sheet = workbook.create_sheet(_("Issues"))
     code, reason = pgettext("registry import", "Code"), pgettext("registry import", "Reason")
-    sheet.append([str(h) for h in (_("Row"), _("Field"), _("Severity"), code, reason, _("Value"))])
+    sheet.append(
+        xlsx_row(sheet, [str(h) for h in (_("Row"), _("Field"), _("Severity"), code, reason, _("Value"))])
+    )
     labels = FIELDS.get(batch.kind, {})
     for issue in ImportIssue.objects.filter(batch=batch).order_by("row", "pk").iterator(chunk_size=2000):
         sheet.append(
-            [
-                issue.row,
-                str(labels.get(issue.field, issue.field)),
-                issue.get_severity_display(),
-                issue.code,
-                issue.message,
-                issue.value,
-            ]
+            xlsx_row(
+                sheet,
+                [
+                    issue.row,
+                    str(labels.get(issue.field, issue.field)),
+                    issue.get_severity_display(),
+                    issue.code,
+                    issue.message,
+                    issue.value,
+                ],
+            )
         )
     workbook.save(str(target) if isinstance(target, Path | str) else target)
     return target

@@ -8,7 +8,8 @@ from datetime import date
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from zhiwang.geo.addressing import match_address
+from zhiwang.core.scoping import scope_of
+from zhiwang.geo.addressing import NO_MATCH, match_address
 from zhiwang.geo.models import AddressLevel, StandardAddress
 from zhiwang.registry.models import Housing, LegalEntity, Operation, Residence
 from zhiwang.registry.selectors.common import _current
@@ -33,11 +34,19 @@ def address_get(*, user, code: str) -> StandardAddress:
 
 
 def place_search(*, user, q: str) -> tuple[object, StandardAddress | None]:
-    """Free-text address → (the match, the standard address if the user may see it)."""
+    """Free-text address → (the match, its standard address), both inside the user's jurisdiction.
+
+    A match outside it — a standard address the user may not see, or (no address) a division
+    outside their division subtrees and grids' communities — answers ``NO_MATCH``, exactly as a
+    text that names nothing: the page and the API then say the same for both.
+    """
     result = match_address(q or "")
     address = result.address
-    if address is not None and not address_visible(user=user).filter(pk=address.pk).exists():
-        address = None
+    if address is not None:
+        if not address_visible(user=user).filter(pk=address.pk).exists():
+            return NO_MATCH, None
+    elif result.division is not None and not scope_of(user).allows_division(result.division.pk):
+        return NO_MATCH, None
     return result, address
 
 

@@ -5,8 +5,8 @@ code, the standard address). Every create and change appends a ``RecordChange`` 
 every unmasked view appends an ``AccessLog`` row. The import pipeline
 (``registry.imports``) uses the same helpers in bulk.
 
-The writes live in modules by subject (access, history, places, people, entities, housing,
-eligibility, conflicts); import them from here.
+The writes live in modules by subject (access, history, places, registering, people, entities,
+housing, eligibility, conflicts); import them from here.
 """
 
 from zhiwang.registry.services.access import (

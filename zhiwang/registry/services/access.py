@@ -106,4 +106,6 @@ def _insert_or_existing(record, same_key):
 
 
 def not_found() -> NotFound:
-    return NotFound("registry.not_found", _("No such record in your jurisdiction."))
+    """The house's 404 (``not_found``, docs/api.md): a record outside the jurisdiction answers
+    exactly like one that does not exist, with the same code as every other app's."""
+    return NotFound("not_found", _("No such record in your jurisdiction."))

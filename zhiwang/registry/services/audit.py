@@ -14,8 +14,8 @@
   ``registry.search_limit`` (HTTP 429).
 * **Sensitive key groups** (need-to-know): each read of a sensitive tag, or of an
   eligibility suggestion that reveals one, writes an ``AccessLog`` row.
-* **Refused registrations**: registering an ID number that belongs to a record the caller
-  may not change leaves a row on that record for the data stewards.
+* **Refused registrations**: registering an ID number or a credit code that belongs to a record
+  the caller may not change leaves a row on that record for the data stewards.
 """
 
 from __future__ import annotations
@@ -42,9 +42,11 @@ REGISTER_REFUSED_ACTION = "register_refused"
 SEARCH_LOG_MATCHES = 10
 
 
-def _entry(*, actor, record_id: int, action: str, payload: dict, note: str = "") -> AccessLog:
+def _entry(
+    *, actor, record_id: int, action: str, payload: dict, note: str = "", kind: str = RecordKind.PERSON
+) -> AccessLog:
     return AccessLog(
-        record_kind=RecordKind.PERSON,
+        record_kind=kind,
         record_id=record_id,
         actor=actor,
         action=action,
@@ -108,11 +110,15 @@ def sensitive_read_logged(*, user, groups_by_person: dict[int, set[str]], via: s
         AccessLog.objects.bulk_create(entries)
 
 
-def register_refused_logged(*, actor, person_id: int, why: str, address_code: str = "") -> None:
-    """A trace for the data stewards: ``actor`` tried to register a record they may not change."""
+def register_refused_logged(
+    *, actor, record_id: int, why: str, address_code: str = "", kind: str = RecordKind.PERSON
+) -> None:
+    """A trace for the data stewards: ``actor`` tried to register a record (a person or a legal
+    entity, ``kind``) they may not change."""
     _entry(
         actor=actor,
-        record_id=person_id,
+        kind=kind,
+        record_id=record_id,
         action=REGISTER_REFUSED_ACTION,
         payload={"why": why, "address": address_code},
     ).save()

@@ -9,30 +9,34 @@ from django.utils.translation import gettext as _
 from zhiwang.core.errors import ServiceError
 from zhiwang.geo.models import StandardAddress
 from zhiwang.registry.models import LegalEntity, Operation, RecordKind
-from zhiwang.registry.services.access import (
-    IMPORT_ROLES,
-    _check_version,
-    _denied,
-    _insert_or_existing,
-    in_scope,
-    may_edit,
-    role_of,
-)
+from zhiwang.registry.services.access import _check_version, _denied, _insert_or_existing, may_edit
 from zhiwang.registry.services.history import ENTITY_FIELDS, _tidy_source, change_row, diff
 from zhiwang.registry.services.places import _address_or_error, _check_place_allowed, _place
+from zhiwang.registry.services.registering import RegisterRefused, check_may_update, fill_empty, refused
 from zhiwang.registry.validation import clean_entity
 
 
-def _may_update_on_register(actor, entity: LegalEntity) -> bool:
-    """As for people: inside the caller's jurisdiction, or an unplaced record for a data steward."""
-    if actor is None or in_scope(actor, entity):
-        return True
-    return entity.community_id is None and entity.grid_id is None and role_of(actor) in IMPORT_ROLES
+def entity_register(*, actor, source=None, data: dict, note: str = "") -> tuple[LegalEntity, bool]:
+    """Create a legal entity, or answer the one with this credit code; ``address`` sets where it operates.
+
+    The same rules as ``person_register`` (``services.registering``): a known credit code is never
+    overwritten — empty fields are filled, another value answers ``registry.already_registered``
+    (409, the record's id) — and a record the caller may not change answers
+    ``registry.register_refused`` (409, the same wherever it is, nothing written, an ``AccessLog``
+    row ``register_refused`` on the entity for the data stewards).
+    """
+    try:
+        return _entity_register(actor=actor, source=source, data=data, note=note)
+    except RegisterRefused as error:
+        raise refused(
+            error,
+            actor=actor,
+            message=_("This entity cannot be registered here. A data steward will check the record."),
+        ) from None
 
 
 @transaction.atomic
-def entity_register(*, actor, source=None, data: dict, note: str = "") -> tuple[LegalEntity, bool]:
-    """Create a legal entity, or update the one with this credit code; ``address`` sets where it operates."""
+def _entity_register(*, actor, source, data: dict, note: str) -> tuple[LegalEntity, bool]:
     if actor is not None and not may_edit(actor):
         raise _denied(_("You may not change registry records."))
     cleaned = clean_entity(data)
@@ -53,12 +57,21 @@ def entity_register(*, actor, source=None, data: dict, note: str = "") -> tuple[
     if created:
         change_row(RecordKind.ENTITY, entity.pk, "create", actor=actor, source=source, note=note).save()
     else:
-        if not _may_update_on_register(actor, entity):
-            # the same answer wherever the entity is; an unplaced one is placed by a data steward,
-            # never taken over (fields and place) by whoever registers its credit code first
-            raise _denied(_("This entity cannot be registered here. A data steward will check the record."))
-        changes = diff(entity, values, ENTITY_FIELDS)
+        check_may_update(actor, entity, kind=RecordKind.ENTITY, address=address)
+        changes = fill_empty(
+            entity,
+            values,
+            ENTITY_FIELDS,
+            actor=actor,
+            kind=RecordKind.ENTITY,
+            message=_(
+                "This credit code is already registered with other details. Read the record and correct "
+                "it instead (a correction needs a note and the version you read)."
+            ),
+        )
         entity.last_confirmed_at = timezone.now()
+        if entity.source_id is None and source is not None:
+            entity.source = source  # provenance is filled, never replaced (the statement is below)
         if changes:
             entity.version += 1
             change_row(

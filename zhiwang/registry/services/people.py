@@ -9,63 +9,45 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from zhiwang.core.errors import Conflict, ServiceError
+from zhiwang.core.errors import ServiceError
 from zhiwang.geo.models import StandardAddress
 from zhiwang.registry.hashing import id_number_hash, phone_hash
 from zhiwang.registry.models import AccessLog, Person, PersonTag, RecordChange, RecordKind, Residence
 from zhiwang.registry.services.access import (
-    IMPORT_ROLES,
     _check_version,
     _denied,
     _insert_or_existing,
-    in_scope,
     may_edit,
     may_reveal,
-    role_of,
 )
-from zhiwang.registry.services.audit import register_refused_logged
 from zhiwang.registry.services.history import PERSON_FIELDS, _tidy_source, change_row, diff
 from zhiwang.registry.services.places import _address_or_error, _check_place_allowed, _place
+from zhiwang.registry.services.registering import RegisterRefused, check_may_update, fill_empty, refused
 from zhiwang.registry.validation import clean_person
 
 
-class _RegisterRefused(Exception):
-    """The ID number belongs to a record the caller may not change (rolled back, then traced)."""
-
-    def __init__(self, person_id: int, why: str, address_code: str):
-        super().__init__(why)
-        self.person_id, self.why, self.address_code = person_id, why, address_code
-
-
-def _may_update_on_register(actor, person: Person) -> bool:
-    """A registration may update an existing record inside the caller's jurisdiction; a record
-    with no known place (seen by city-wide roles only) is placed by a data steward, never taken
-    over silently by whoever registers the number first."""
-    if actor is None or in_scope(actor, person):
-        return True
-    return person.community_id is None and person.grid_id is None and role_of(actor) in IMPORT_ROLES
-
-
 def person_register(*, actor, source=None, data: dict, note: str = "") -> tuple[Person, bool]:
-    """Create a person, or update the one with this ID number (idempotent by the ID number's hash).
+    """Create a person, or answer the one with this ID number (idempotent by the ID number's hash).
 
     ``data`` holds raw values (see ``validation.FIELDS``); ``address`` (code or text) sets the
     current residence. Answers (person, created).
 
-    When the number belongs to a record the caller may not change (outside their jurisdiction,
-    or without a known place and the caller no data steward), nothing is written and the answer
-    is ``registry.register_refused`` (409), the same wherever the record is and saying nothing
-    about it; an ``AccessLog`` row (``register_refused``) on that record tells the data stewards.
+    A known number is never overwritten (``services.registering``): fields empty on the record
+    are filled, and a field given with another value answers ``registry.already_registered``
+    (409, the record's id, nothing written: correct the record instead, with a note and the
+    version). When the number belongs to a record the caller may not change (outside their
+    jurisdiction, or without a known place and the caller no data steward), nothing is written
+    and the answer is ``registry.register_refused`` (409), the same wherever the record is and
+    saying nothing about it; an ``AccessLog`` row (``register_refused``) on that record tells the
+    data stewards.
     """
     try:
         return _person_register(actor=actor, source=source, data=data, note=note)
-    except _RegisterRefused as refused:
-        register_refused_logged(
-            actor=actor, person_id=refused.person_id, why=refused.why, address_code=refused.address_code
-        )
-        raise Conflict(
-            "registry.register_refused",
-            _("This person cannot be registered here. A data steward will check the record."),
+    except RegisterRefused as error:
+        raise refused(
+            error,
+            actor=actor,
+            message=_("This person cannot be registered here. A data steward will check the record."),
         ) from None
 
 
@@ -101,14 +83,22 @@ def _person_register(*, actor, source, data: dict, note: str) -> tuple[Person, b
             [change_row(RecordKind.PERSON, person.pk, "create", actor=actor, source=source, note=note)]
         )
     else:
-        if not _may_update_on_register(actor, person):
-            why = "unplaced" if person.community_id is None and person.grid_id is None else "outside"
-            raise _RegisterRefused(person.pk, why, address.code if address is not None else "")
-        changes = diff(person, values, PERSON_FIELDS)
+        check_may_update(actor, person, kind=RecordKind.PERSON, address=address)
+        changes = fill_empty(
+            person,
+            values,
+            PERSON_FIELDS,
+            actor=actor,
+            kind=RecordKind.PERSON,
+            message=_(
+                "This ID number is already registered with other details. Read the record and correct "
+                "it instead (a correction needs a note and the version you read)."
+            ),
+        )
         person.phone_hash = phone_hash(person.phone)
         person.last_confirmed_at = timezone.now()
-        if source is not None:
-            person.source = source
+        if person.source_id is None and source is not None:
+            person.source = source  # provenance is filled, never replaced (the statement is below)
         if changes:
             person.version += 1
             RecordChange.objects.bulk_create(

@@ -3,14 +3,17 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
 
 from zhiwang.accounts.models import ApiToken, GridAssignment, IntegrationClient, LoginAttempt, OrgUnit, User
+from zhiwang.core.admin_mixins import FixedOnceSavedMixin
 
 
 @admin.register(OrgUnit)
-class OrgUnitAdmin(admin.ModelAdmin):
+class OrgUnitAdmin(FixedOnceSavedMixin, admin.ModelAdmin):
     list_display = ("code", "name", "kind", "parent", "division", "is_active")
     list_filter = ("kind", "is_active")
     search_fields = ("code", "name")
     raw_id_fields = ("parent", "division")
+    # filters, routing rules, reports and integrations name a unit by its code
+    fixed_once_saved = ("code",)
 
 
 class GridAssignmentInline(admin.TabularInline):

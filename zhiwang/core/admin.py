@@ -15,6 +15,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from zhiwang.core.admin_mixins import FixedOnceSavedMixin
 from zhiwang.core.models import (
     AdminNotice,
     CalendarDay,
@@ -62,10 +63,11 @@ class CalendarDayAdmin(CalendarAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(CalendarYear)
-class CalendarYearAdmin(CalendarAdminMixin, admin.ModelAdmin):
+class CalendarYearAdmin(FixedOnceSavedMixin, CalendarAdminMixin, admin.ModelAdmin):
     list_display = ["year", "complete", "source", "holiday_count", "updated_at"]
     list_filter = ["complete", "source"]
     readonly_fields = ["source", "created_at", "updated_at"]
+    fixed_once_saved = ("year",)  # its days are the dates of that year
 
     @admin.display(description=_("exceptions entered"))
     def holiday_count(self, obj: CalendarYear) -> int:

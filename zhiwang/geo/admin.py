@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from zhiwang.core.admin_mixins import FixedOnceSavedMixin
 from zhiwang.geo.models import AddressAlias, Division, DivisionAlias, GeoIndexVersion, Grid, StandardAddress
 
 
@@ -9,7 +10,7 @@ class DivisionAliasInline(admin.TabularInline):
 
 
 @admin.register(Division)
-class DivisionAdmin(admin.ModelAdmin):
+class DivisionAdmin(FixedOnceSavedMixin, admin.ModelAdmin):
     inlines = [DivisionAliasInline]
     list_display = (
         "code",
@@ -26,27 +27,21 @@ class DivisionAdmin(admin.ModelAdmin):
     search_fields = ("code", "name", "short_name")
     raw_id_fields = ("parent",)
     readonly_fields = ("grid_count", "building_count", "room_count", "updated_at")
-
-    def get_readonly_fields(self, request, obj=None):
-        # A division's place in the tree changes only through load-divisions (docs/geo.md):
-        # editing its code or parent here would leave the tickets' place columns, the rollups
-        # and the code-prefix scoping on the old tree.
-        fields = super().get_readonly_fields(request, obj)
-        return (*fields, "code", "parent", "level") if obj is not None else fields
+    # A division's place in the tree changes only through load-divisions (docs/geo.md):
+    # editing its code or parent here would leave the tickets' place columns, the rollups
+    # and the code-prefix scoping on the old tree.
+    fixed_once_saved = ("code", "parent", "level")
 
 
 @admin.register(Grid)
-class GridAdmin(admin.ModelAdmin):
+class GridAdmin(FixedOnceSavedMixin, admin.ModelAdmin):
     list_display = ("code", "name", "community", "geometry_source", "area_m2")
     list_filter = ("geometry_source",)
     search_fields = ("code", "name", "community__name")
     raw_id_fields = ("community",)
-
-    def get_readonly_fields(self, request, obj=None):
-        # A grid's community is its code's first 12 digits; moving it here would leave its
-        # tickets counted under the old community (docs/geo.md).
-        fields = super().get_readonly_fields(request, obj)
-        return (*fields, "code", "community") if obj is not None else fields
+    # A grid's community is its code's first 12 digits; moving it here would leave its
+    # tickets counted under the old community (docs/geo.md).
+    fixed_once_saved = ("code", "community")
 
 
 class AddressAliasInline(admin.TabularInline):

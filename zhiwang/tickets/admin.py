@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from zhiwang.core.admin_mixins import FixedOnceSavedMixin, ServiceWrittenMixin
 from zhiwang.tickets.models import (
     Attachment,
     Category,
@@ -19,7 +20,7 @@ from zhiwang.tickets.models import (
 
 
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
+class CategoryAdmin(FixedOnceSavedMixin, admin.ModelAdmin):
     list_display = (
         "code",
         "name",
@@ -34,6 +35,8 @@ class CategoryAdmin(admin.ModelAdmin):
     list_filter = ("is_active", "requires_verification", "deadline_unit")
     search_fields = ("code", "name", "keywords")
     raw_id_fields = ("parent",)
+    # tickets, the classifier's labels, routing history and exported files name a category by code
+    fixed_once_saved = ("code",)
 
 
 @admin.register(KindDeadline)
@@ -98,7 +101,9 @@ class TicketAdmin(admin.ModelAdmin):
 
 
 @admin.register(TicketRequest)
-class TicketRequestAdmin(admin.ModelAdmin):
+class TicketRequestAdmin(ServiceWrittenMixin, admin.ModelAdmin):
+    """Requests are made and decided in the workflow (with their timeline rows); shown only."""
+
     list_display = ("ticket", "kind", "status", "requested_by", "requested_at", "decided_by")
     list_filter = ("kind", "status")
     raw_id_fields = ("ticket", "requested_by", "decided_by")

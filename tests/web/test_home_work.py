@@ -73,4 +73,3 @@ def test_the_grid_worker_sees_open_tickets_per_grid(client, make_ticket, grid_wo
 
 def test_roles_without_a_work_list_get_no_tiles(client, city_leader):
     assert tiles(client, city_leader) == {}
-

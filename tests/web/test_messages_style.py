@@ -1,4 +1,3 @@
-# ruff: noqa: F811 (pytest fixtures)
 """Messages after an action: a refusal is marked as an error (styled red, announced to screen
 readers), so it cannot be mistaken for a success."""
 

@@ -9,7 +9,7 @@ the language cookie, else a supported language of ``Accept-Language``, else zh-h
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.utils.translation import gettext as _
@@ -43,9 +43,51 @@ def _error(request, status: int, code: str, message: str, fields=None, field=Non
     return api.create_response(request, body, status=status)
 
 
+#: Django's own validation codes (and the bare ones some older rules still use) → the API's
+#: field codes (docs/api.md, the ``request.invalid`` row); any other bare code is ``field.invalid``.
+BARE_FIELD_CODES = {
+    "required": "field.required",
+    "blank": "field.required",
+    "null": "field.required",
+    "max_length": "field.too_long",
+    "too_long": "field.too_long",
+    "min_length": "field.too_short",
+    "too_short": "field.too_short",
+    "max_value": "field.too_large",
+    "min_value": "field.too_small",
+    "step_size": "field.invalid",
+    "invalid_choice": "field.not_a_choice",
+    "invalid_date": "field.not_a_date",
+    "invalid_time": "field.not_a_time",
+    "invalid_datetime": "field.not_a_datetime",
+    "max_digits": "field.too_large",
+    "max_decimal_places": "field.bad_format",
+    "max_whole_digits": "field.too_large",
+    "invalid_list": "field.not_a_list",
+    "list": "field.not_a_list",
+}
+#: The top-level codes without a namespace that the error table documents.
+BARE_CODES = frozenset({"validation_failed", "not_found"})
+
+
+def field_code(code: str | None) -> str:
+    """A field error's code as the API answers it: a stable code of ours (``field.…``, or an
+    app's ``tickets.…``, ``id_number.…``) as it is; Django's bare ``invalid``, ``required``, … as
+    the ``field.…`` code that means the same (``BARE_FIELD_CODES``; else ``field.invalid``)."""
+    code = code or ""
+    if "." in code:
+        return code
+    return BARE_FIELD_CODES.get(code, "field.invalid")
+
+
 @api.exception_handler(ServiceError)
 def service_error(request, exc: ServiceError):
-    return api.create_response(request, {"error": exc.as_dict()}, status=exc.status)
+    body = exc.as_dict()
+    for item in body["fields"]:
+        item["code"] = field_code(item["code"])
+    if "." not in body["code"] and body["code"] not in BARE_CODES:
+        body["code"] = "validation_failed"  # a rule's bare code ("required"): the table's name for it
+    return api.create_response(request, {"error": body}, status=exc.status)
 
 
 @api.exception_handler(NinjaValidationError)
@@ -55,14 +97,27 @@ def request_invalid(request, exc: NinjaValidationError):
     return _error(request, 422, "request.invalid", _("The request has invalid fields."), fields, first)
 
 
+def _django_errors(field: str | None, errors) -> list[dict]:
+    """One entry per message of Django ``ValidationError``s, each with its own code (``field_code``:
+    a model's or a service's ``field.too_small`` as it is, Django's ``max_length`` as
+    ``field.too_long``) — never Django's bare ``invalid``."""
+    return [
+        {"field": field, "code": field_code(error.code), "message": str(message)}
+        for error in errors
+        for message in error.messages
+    ]
+
+
 @api.exception_handler(DjangoValidationError)
 def model_invalid(request, exc: DjangoValidationError):
-    fields = []
     if hasattr(exc, "error_dict"):
-        for name, errors in exc.message_dict.items():
-            fields.extend({"field": name, "code": "invalid", "message": m} for m in errors)
+        fields = [
+            item
+            for name, errors in exc.error_dict.items()
+            for item in _django_errors(None if name == NON_FIELD_ERRORS else name, errors)
+        ]
     else:
-        fields = [{"field": None, "code": "invalid", "message": m} for m in exc.messages]
+        fields = _django_errors(None, exc.error_list)
     first = fields[0] if fields else {"field": None, "message": _("Invalid data.")}
     return _error(request, 400, "validation_failed", first["message"], fields, first["field"])
 

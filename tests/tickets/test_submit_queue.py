@@ -84,11 +84,32 @@ def test_a_key_sent_before_without_the_header_is_processed_to_that_ticket(as_use
 def test_a_retry_while_queued_answers_the_same_receipt(as_user, hotline, nanshan_building):
     api = as_user(hotline)
     first = post(api, body_for(nanshan_building)).json()
-    second = post(api, body_for(nanshan_building, description="重复发送的同一条记录。"))
+    # the same content, spelled as a retry may spell it (spaces around a text do not count)
+    body = body_for(nanshan_building)
+    body["description"] = f"  {body['description']} "
+    second = post(api, body)
     assert second.status_code == 202 and second.json()["receipt"] == first["receipt"]
     assert QueuedSubmission.objects.count() == 1
     queued_submissions_process()
     assert Ticket.objects.filter(idempotency_key=f"hotline:u{hotline.pk}:call-1").count() == 1
+
+
+@pytest.mark.parametrize("when", ["queued", "done"])
+def test_a_retry_of_a_queued_key_with_other_content_is_refused(as_user, hotline, nanshan_building, when):
+    api = as_user(hotline)
+    first = post(api, body_for(nanshan_building)).json()
+    if when == "done":
+        queued_submissions_process()  # the payload is emptied: the fingerprint stays
+    row = QueuedSubmission.objects.get()
+    before = (row.status, row.payload, row.accepted_at)
+    other = post(api, body_for(nanshan_building, description="重复发送的另一条记录，内容不同。"))
+    assert other.status_code == 422
+    error = other.json()["error"]
+    assert error["code"] == "tickets.idempotency_key_reused" and error["field"] == "external_id"
+    assert first["receipt"] not in other.content.decode()  # no receipt for the other content
+    row.refresh_from_db()
+    assert (row.status, row.payload, row.accepted_at) == before  # nothing stored
+    assert QueuedSubmission.objects.count() == 1
 
 
 def test_the_idempotency_key_header_serves_as_the_external_id(as_user, hotline, nanshan_building):

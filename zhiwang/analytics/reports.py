@@ -23,6 +23,7 @@ from django.utils.translation import pgettext
 from zhiwang.analytics import selectors
 from zhiwang.analytics.index import INDICATOR_LABELS
 from zhiwang.analytics.models import GovernanceIndex, Report
+from zhiwang.core.spreadsheet import xlsx_row
 from zhiwang.tickets.notify import city_language
 
 RATE_NAMES = ("on_time_rate", "satisfaction_rate", "resolution_rate", "rework_rate")
@@ -225,6 +226,15 @@ def _partial_note(report: Report, until: date) -> str:
     }
 
 
+def _append(sheet, values) -> None:
+    """One row of the workbook: text as text, never a formula (``core.spreadsheet.xlsx_row``).
+
+    Names come from other people's data — a category, a unit, a division, an address, an alert's
+    words — and openpyxl stores any text starting with "=" as a formula, which Excel would run.
+    """
+    sheet.append(xlsx_row(sheet, values))
+
+
 def build_xlsx(report: Report, figures: dict) -> bytes:
     from openpyxl import Workbook
     from openpyxl.chart import BarChart, LineChart, Reference
@@ -235,27 +245,27 @@ def build_xlsx(report: Report, figures: dict) -> bytes:
     wb = Workbook()
     ws = wb.active
     ws.title = pgettext("report", "Summary")[:31]
-    ws.append([_title(report, until)])
+    _append(ws, [_title(report, until)])
     ws["A1"].font = Font(bold=True, size=14)
-    ws.append([_("From"), report.start.isoformat(), _("To (exclusive)"), report.end.isoformat()])
+    _append(ws, [_("From"), report.start.isoformat(), _("To (exclusive)"), report.end.isoformat()])
     if until is not None:
-        ws.append([_partial_note(report, until)])
+        _append(ws, [_partial_note(report, until)])
         ws.cell(row=ws.max_row, column=1).font = Font(bold=True, color="B42318")
     s = figures["summary"]
-    ws.append([])
+    _append(ws, [])
     for key in ("received", "closed", "reopened", "rated"):
-        ws.append([labels[key], s.flows.get(key, 0)])
+        _append(ws, [labels[key], s.flows.get(key, 0)])
     for key in ("open", "overdue_open"):
-        ws.append([labels[key], s.stocks.get(key, 0)])
+        _append(ws, [labels[key], s.stocks.get(key, 0)])
     for key in RATE_NAMES:
-        ws.append([labels[key], s.rates.get(key)])
-    ws.append([])
-    ws.append([_on_time_note()])
+        _append(ws, [labels[key], s.rates.get(key)])
+    _append(ws, [])
+    _append(ws, [_on_time_note()])
 
     trend = wb.create_sheet(_("Trend")[:31])
-    trend.append([_("Day"), labels["received"], labels["closed"], labels["overdue"]])
+    _append(trend, [_("Day"), labels["received"], labels["closed"], labels["overdue"]])
     for row in figures["trend"]:
-        trend.append([row["period"], row["received"], row["closed"], row["overdue"]])
+        _append(trend, [row["period"], row["received"], row["closed"], row["overdue"]])
     if figures["trend"]:
         chart = LineChart()
         chart.title = _("Volume and trend")
@@ -268,9 +278,9 @@ def build_xlsx(report: Report, figures: dict) -> bytes:
         trend.add_chart(chart, "F2")
 
     cats = wb.create_sheet(_("Categories")[:31])
-    cats.append([_("Category"), _("Tickets")])
+    _append(cats, [_("Category"), _("Tickets")])
     for row in figures["categories"]:
-        cats.append([row["name"], row["value"]])
+        _append(cats, [row["name"], row["value"]])
     if figures["categories"]:
         bar = BarChart()
         bar.type = "bar"
@@ -284,7 +294,8 @@ def build_xlsx(report: Report, figures: dict) -> bytes:
         cats.add_chart(bar, "D2")
 
     kids = wb.create_sheet(_("By division")[:31])
-    kids.append(
+    _append(
+        kids,
         [
             _("Place"),
             labels["received"],
@@ -292,10 +303,11 @@ def build_xlsx(report: Report, figures: dict) -> bytes:
             labels["open"],
             labels["overdue_open"],
             *(labels[k] for k in RATE_NAMES),
-        ]
+        ],
     )
     for row in figures["children"]:
-        kids.append(
+        _append(
+            kids,
             [
                 row["name"],
                 row["received"],
@@ -303,7 +315,7 @@ def build_xlsx(report: Report, figures: dict) -> bytes:
                 row["open"],
                 row["overdue_open"],
                 *(row[k] for k in RATE_NAMES),
-            ]
+            ],
         )
     if figures["children"]:
         bar = BarChart()
@@ -316,20 +328,22 @@ def build_xlsx(report: Report, figures: dict) -> bytes:
         kids.add_chart(bar, "K2")
 
     units = wb.create_sheet(_("Handling units")[:31])
-    units.append(
-        [_("Unit"), _("Dispatched"), labels["closed"], labels["overdue"], *(labels[k] for k in RATE_NAMES)]
+    _append(
+        units,
+        [_("Unit"), _("Dispatched"), labels["closed"], labels["overdue"], *(labels[k] for k in RATE_NAMES)],
     )
     for row in figures["units"]:
-        units.append(
-            [row["name"], row["dispatched"], row["closed"], row["overdue"], *(row[k] for k in RATE_NAMES)]
+        _append(
+            units,
+            [row["name"], row["dispatched"], row["closed"], row["overdue"], *(row[k] for k in RATE_NAMES)],
         )
 
     disputes = figures.get("disputes")
     if disputes is not None:
         sheet = wb.create_sheet(_("Disputes")[:31])
-        sheet.append([_("Disputes"), _("Value")])
+        _append(sheet, [_("Disputes"), _("Value")])
         for label, value, _text in _dispute_rows(disputes):
-            sheet.append([label, value])
+            _append(sheet, [label, value])
         bar = BarChart()
         bar.type = "bar"
         bar.title = _("Disputes")
@@ -341,11 +355,13 @@ def build_xlsx(report: Report, figures: dict) -> bytes:
         sheet.add_chart(bar, "D2")
 
     index = wb.create_sheet(_("Governance index")[:31])
-    index.append(
-        [_("Month"), _("Level"), _("Place"), _("Score"), _("Rank"), _("Standing"), _("Tickets due to close")]
+    _append(
+        index,
+        [_("Month"), _("Level"), _("Place"), _("Score"), _("Rank"), _("Standing"), _("Tickets due to close")],
     )
     for row in figures["index"]:
-        index.append(
+        _append(
+            index,
             [
                 row.month.strftime("%Y-%m"),
                 _level_name(row.level),
@@ -354,11 +370,11 @@ def build_xlsx(report: Report, figures: dict) -> bytes:
                 _index_rank(row),
                 row.get_standing_display(),
                 row.volume,
-            ]
+            ],
         )
     if figures["index"]:
-        index.append([])
-        index.append([_index_note()])
+        _append(index, [])
+        _append(index, [_index_note()])
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

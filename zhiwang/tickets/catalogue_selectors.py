@@ -124,13 +124,26 @@ CATCH_ALL_NAMES = ("其他", "其它")
 
 SUGGEST_TEXT_LENGTH = 4200
 
+#: A classifier suggestion below this confidence is not offered (the forms, the API): "2 %" is no
+#: help to a citizen, an operator or another system, only noise between the useful ones. Keyword
+#: matches carry no confidence and stay.
+SUGGESTION_FLOOR = 0.05
+
+
+def shown_suggestions(suggestions) -> list:
+    """The suggestions worth offering: the classifier's at ``SUGGESTION_FLOOR`` or above, and
+    keyword matches (no confidence)."""
+    return [s for s in suggestions if s.confidence is None or s.confidence >= SUGGESTION_FLOOR]
+
 
 def category_suggestions(*, text: str, kind: str = "", limit: int = 5) -> list[CategorySuggestion]:
     """The classifier's suggestions first (with confidence), then keyword matches, best first.
 
     Used by the intake page's as-you-type panel, the citizen form and
     ``GET /api/v1/tickets/categories/suggest``. With no active model only keyword
-    matches come back. A category appears once (as the model's, when it suggested it).
+    matches come back. A category appears once (as the model's, when it suggested it). The
+    model's suggestions below ``SUGGESTION_FLOOR`` are left out (the category may still come
+    back as a keyword match).
     """
     from zhiwang.tickets.classify import live_choices, model_suggestions
 
@@ -142,7 +155,7 @@ def category_suggestions(*, text: str, kind: str = "", limit: int = 5) -> list[C
         for suggestion in model_suggestions([cleaned], top_k=max(limit, 3)):
             # none when the model's top label is a category deactivated since training
             for rank, leaf, probability in live_choices(suggestion, kind=kind):
-                if leaf.pk in seen:
+                if leaf.pk in seen or float(probability) < SUGGESTION_FLOOR:
                     continue
                 seen.add(leaf.pk)
                 out.append(

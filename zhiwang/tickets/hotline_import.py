@@ -28,6 +28,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from zhiwang.core.errors import ServiceError
+from zhiwang.core.spreadsheet import csv_row
 from zhiwang.registry.imports.reading import SourceFile
 from zhiwang.tickets import selectors
 from zhiwang.tickets.models import Category, Channel, TicketKind, Urgency
@@ -403,11 +404,7 @@ def write_report(summary: ImportSummary, path: Path | str) -> None:
             outcome = _OUTCOME_WORDS[r.outcome]
             if summary.validate_only and r.outcome == "created":
                 outcome = "可立单"
-            writer.writerow(
-                (r.row, _cell(r.external_id), outcome, r.number, r.code, r.field, _cell(r.message))
-            )
-
-
-def _cell(text: str) -> str:
-    """A file's own text made inert for spreadsheets (a leading = + - @ would start a formula)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+            # The call id is the file's text and a message may quote it; the report is opened in
+            # Excel or WPS, by the operator and whoever reads the run after them: no cell may
+            # start a formula (``core.spreadsheet``: a CSV cell gets a leading apostrophe).
+            writer.writerow(csv_row((r.row, r.external_id, outcome, r.number, r.code, r.field, r.message)))

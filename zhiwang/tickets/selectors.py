@@ -27,6 +27,7 @@ from zhiwang.geo.models import Division, DivisionLevel, Grid, StandardAddress
 # Parts of this module kept in their own files (every name importable from here as before).
 from zhiwang.tickets.catalogue_selectors import (  # noqa: F401
     HANDLING_UNIT_KINDS,
+    SUGGESTION_FLOOR,
     CategorySuggestion,
     category_list,
     category_suggestions,
@@ -34,6 +35,7 @@ from zhiwang.tickets.catalogue_selectors import (  # noqa: F401
     handling_unit_choices,
     keyword_suggestions,
     search_text,
+    shown_suggestions,
 )
 from zhiwang.tickets.disclosure import master_number_for_reporter
 from zhiwang.tickets.intake_selectors import (  # noqa: F401
@@ -53,6 +55,7 @@ from zhiwang.tickets.models import (
     OPEN_STATUSES,
     Category,
     Channel,
+    RequestKind,
     RequestStatus,
     Ticket,
     TicketEvent,
@@ -62,12 +65,15 @@ from zhiwang.tickets.models import (
     Urgency,
     normalize_phone,
 )
+from zhiwang.tickets.scope_checks import address_known, division_known, grid_known, unit_known
 from zhiwang.tickets.workflow import HANDLING, TicketAction
 
 #: The states in which the unit holds the work and its deadline can be missed ("overdue").
 OVERDUE_STATES = HANDLING
 #: A handling unit's inbox: what it must sign for or is working on.
 INBOX_STATES = (TicketStatus.DISPATCHED, TicketStatus.ACCEPTED, TicketStatus.SUSPENDED)
+#: The unit's requests its inbox marks while the dispatcher has not decided them.
+INBOX_REQUEST_KINDS = (RequestKind.RETURN, RequestKind.EXTENSION)
 #: What a citizen's view of the timeline shows (no internal notes, requests or audit rows).
 PUBLIC_ACTIONS = (
     TicketAction.RECEIVE,
@@ -358,7 +364,9 @@ def ticket_list(*, user, filters: TicketFilters | dict | None = None, now: datet
     """Tickets the user may see, filtered and ordered (newest first by default).
 
     An unknown category, division or handling unit code, or an unknown ordering, is a
-    ``ServiceError`` naming the field (a typo must not silently answer "no tickets").
+    ``ServiceError`` naming the field (a typo must not silently answer "no tickets"). A division,
+    grid, address or unit the user may not know of (``scope_checks``) is answered the same, so an
+    empty list never tells that a code outside their sight exists.
     """
     f = filters if isinstance(filters, TicketFilters) else TicketFilters.from_dict(filters)
     now = now or timezone.now()
@@ -390,24 +398,28 @@ def ticket_list(*, user, filters: TicketFilters | dict | None = None, now: datet
             )
         qs = qs.filter(category_id__in=category_subtree_ids(category))
     if f.handling_unit:
-        qs = qs.filter(handling_unit=_unit_named(f.handling_unit, "handling_unit"))
-    event_unit = _unit_named(f.event_unit, "event_unit") if f.event_unit else None
+        qs = qs.filter(handling_unit=_unit_named(f.handling_unit, "handling_unit", user=user))
+    event_unit = _unit_named(f.event_unit, "event_unit", user=user) if f.event_unit else None
     if f.division:
         division = Division.objects.filter(code=f.division).first()
         if division is None:
+            in_division = None
+        elif division.level == DivisionLevel.CITY:
+            subtree = Division.objects.descendants_of(division, include_self=True).values("pk")
+            in_division = Q(division__in=subtree)
+        else:
+            # the place column the dashboards count the place by (the rollups are keyed by the
+            # same columns), so a figure's link lists what it counts even while the columns of
+            # tickets inside a moved division still name the old parent (docs/geo.md)
+            in_division = Q(**{division.level: division})
+        # out of the caller's sight: answered exactly like a code that does not exist
+        if in_division is None or not division_known(user=user, division=division, tickets_there=in_division):
             raise ServiceError(
                 "tickets.division_unknown",
                 _("There is no division %(value)s.") % {"value": f.division},
                 field="division",
             )
-        if division.level == DivisionLevel.CITY:
-            subtree = Division.objects.descendants_of(division, include_self=True).values("pk")
-            qs = qs.filter(division__in=subtree)
-        else:
-            # the place column the dashboards count the place by (the rollups are keyed by the
-            # same columns), so a figure's link lists what it counts even while the columns of
-            # tickets inside a moved division still name the old parent (docs/geo.md)
-            qs = qs.filter(**{division.level: division})
+        qs = qs.filter(in_division)
     if f.unlocated:
         place = (
             division
@@ -416,22 +428,27 @@ def ticket_list(*, user, filters: TicketFilters | dict | None = None, now: datet
         )
         qs = qs.filter(_unlocated_below(place))
     if f.grid:
-        grid = Grid.objects.filter(code=f.grid).only("pk").first()
-        if grid is None:
+        grid = Grid.objects.filter(code=f.grid).only("pk", "community").first()
+        if grid is None or not grid_known(user=user, grid=grid):
             raise ServiceError(
                 "tickets.grid_unknown", _("There is no grid %(value)s.") % {"value": f.grid}, field="grid"
             )
         qs = qs.filter(grid=grid)
     if f.address:
-        address = StandardAddress.objects.filter(code=f.address).only("pk").first()
-        if address is None:
+        address = StandardAddress.objects.filter(code=f.address).only("pk", "community", "grid").first()
+        # A building's tickets include those located at its units and rooms.
+        at_address = (
+            Q(address=address) | Q(address__parent=address) | Q(address__parent__parent=address)
+            if address is not None
+            else None
+        )
+        if at_address is None or not address_known(user=user, address=address, tickets_there=at_address):
             raise ServiceError(
                 "tickets.address_unknown",
                 _("There is no standard address %(code)s.") % {"code": f.address},
                 field="address",
             )
-        # A building's tickets include those located at its units and rooms.
-        qs = qs.filter(Q(address=address) | Q(address__parent=address) | Q(address__parent__parent=address))
+        qs = qs.filter(at_address)
     if f.alert is not None:
         resolve = TICKET_SETS.get("alert")
         ids = resolve(user, f.alert) if resolve is not None else None
@@ -547,7 +564,9 @@ def handler_inbox(*, user) -> QuerySet[Ticket]:
     """The tickets the user's unit must sign for or is handling, the nearest deadline first.
 
     ``sent_back`` marks tickets whose reply was sent back (or failed on-site
-    verification) since the unit accepted them.
+    verification) since the unit accepted them; ``awaiting_decision`` is the kind of the unit's
+    return (退单) or extension (延期) request the dispatcher has not decided yet, or ``None``
+    (a ticket has at most one pending request: ``tickets_one_pending_request``).
     """
     unit_id = getattr(user, "org_unit_id", None)
     if not unit_id:
@@ -557,10 +576,16 @@ def handler_inbox(*, user) -> QuerySet[Ticket]:
         action__in=(TicketAction.SEND_BACK, TicketAction.VERIFY_FAIL),
         at__gte=OuterRef("accepted_at"),
     )
+    # one correlated subquery on the pending-request index, in the same statement as the list
+    pending = TicketRequest.objects.filter(
+        ticket=OuterRef("pk"),
+        status=RequestStatus.PENDING,
+        kind__in=INBOX_REQUEST_KINDS,
+    ).values("kind")[:1]
     return (
         _visible(user)
         .filter(handling_unit_id=unit_id, status__in=INBOX_STATES)
-        .annotate(sent_back=Exists(sent_back))
+        .annotate(sent_back=Exists(sent_back), awaiting_decision=Subquery(pending))
         .order_by("due_at", "received_at", "pk")
     )
 
@@ -568,10 +593,11 @@ def handler_inbox(*, user) -> QuerySet[Ticket]:
 # --- one ticket ---------------------------------------------------------------
 
 
-def _unit_named(code: str, field: str) -> OrgUnit:
-    """The unit a list filter names, or ``tickets.unit_unknown`` on that field."""
-    unit = OrgUnit.objects.filter(code=code).first()
-    if unit is None:
+def _unit_named(code: str, field: str, *, user) -> OrgUnit:
+    """The unit a list filter names, or ``tickets.unit_unknown`` on that field, also for a unit
+    the user may not know of (``scope_checks.unit_known``)."""
+    unit = OrgUnit.objects.filter(code=code).select_related("division").first()
+    if unit is None or not unit_known(user=user, unit=unit):
         raise ServiceError(
             "tickets.unit_unknown", _("There is no unit %(value)s.") % {"value": code}, field=field
         )

@@ -30,11 +30,19 @@ class QueuedSubmission(models.Model):
     ``key`` is the ticket's idempotency key (``channel:u<user id>:<external id>``): a retry of
     the same submission finds this row (or the ticket it became) instead of queueing it twice.
     ``payload`` (the submission, with the reporter's name and phone) is emptied once processed:
-    the ticket holds what is kept.
+    the ticket holds what is kept; ``idempotency_fingerprint`` stays, so that a retry with other
+    content is refused at any time.
     """
 
     receipt = models.UUIDField(_("receipt"), default=uuid.uuid4, unique=True, editable=False)
     key = models.CharField(_("idempotency key"), max_length=200, unique=True)
+    #: SHA-256 of the submission's cleaned content (``services.intake_validation.submission_fingerprint``,
+    #: as on the ticket it becomes): a retry of the key with other content is refused, and the
+    #: payload is emptied once processed, so this is what a later retry is compared with.
+    #: Empty: queued before fingerprints were kept (every retry gets the receipt).
+    idempotency_fingerprint = models.CharField(
+        _("idempotency fingerprint"), max_length=64, blank=True, default=""
+    )
     submitted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,

@@ -31,7 +31,12 @@ from zhiwang.core.errors import ServiceError
 from zhiwang.geo.crs import check_crs, check_point
 from zhiwang.tickets.models import QueuedStatus, QueuedSubmission, Urgency
 from zhiwang.tickets.services.intake_place import point_given
-from zhiwang.tickets.services.intake_validation import _validate, submission_texts
+from zhiwang.tickets.services.intake_validation import (
+    _validate,
+    check_same_submission,
+    submission_fingerprint,
+    submission_texts,
+)
 from zhiwang.tickets.services.submit_batch import MAX_BATCH, ticket_submit_many
 
 log = logging.getLogger(__name__)
@@ -118,10 +123,12 @@ def submission_queue(
     The time received is now unless given, so the deadlines run from when the citizen was heard,
     not from when the worker got to it. Field errors are raised at once, as by ``ticket_submit``;
     an address that does not resolve or a place that is missing is told on the receipt later.
-    A retry answers the stored receipt (with the ticket once written); a key that is already a
-    ticket's (sent before without the header) is processed to that ticket, unless its content
-    differs from that ticket's: then it is refused on the receipt (``tickets.idempotency_key_reused``,
-    as ``POST /`` answers it).
+    A retry with the same content answers the stored receipt (with the ticket once written);
+    other content is refused at once, nothing stored (422 ``tickets.idempotency_key_reused``, as
+    ``POST /`` answers it), unless the receipt was refused (nothing was written): then the retry
+    is queued in its place. A key that is already a ticket's (sent before without the header) is
+    processed to that ticket, unless its content differs from that ticket's: then it is refused
+    on the receipt with the same code.
     """
     texts = submission_texts(
         description=description,
@@ -147,7 +154,7 @@ def submission_queue(
             ),
             field="external_id",
         )
-    _validate(
+    _category, phone = _validate(
         channel=channel,
         kind=kind,
         category=(category or "").strip(),
@@ -159,13 +166,26 @@ def submission_queue(
         category_required=False,
         category_from_snapshot=True,  # checked against the table again when written
     )
+    # The content as the ticket will keep it (``intake_prepare`` computes the same from the same
+    # fields), so a retry is compared alike whether it finds this row or the ticket.
+    content = submission_fingerprint(
+        kind=kind,
+        category=category,
+        urgency=urgency,
+        texts=texts,
+        phone=phone,
+        address_code=address_code,
+        lon=lon,
+        lat=lat,
+        crs=crs,
+    )
     if point_given(lon, lat):  # the point's rules need no lookup either: NaN or 200° is refused now
         lon, lat = check_point(lon, lat)
         check_crs(crs)
     key = f"{channel}:{texts['external_id']}"
     # No look-up of the key among the tickets here: a retry of a submission already written is
-    # queued and found by its key when processed (``done``, ``created`` false); see
-    # ``submission_requeue_or_answer`` for the retry of a queued one.
+    # queued and found by its key when processed (``done``, ``created`` false); the retry of a
+    # queued one finds its row (the ``IntegrityError`` below).
     payload = {
         "channel": channel,
         "kind": kind,
@@ -187,7 +207,7 @@ def submission_queue(
 
     def store() -> QueuedSubmission:
         return QueuedSubmission.objects.create(
-            key=key, submitted_by=actor, reporter=reporter, payload=payload
+            key=key, submitted_by=actor, reporter=reporter, payload=payload, idempotency_fingerprint=content
         )
 
     try:
@@ -202,24 +222,28 @@ def submission_queue(
         row = QueuedSubmission.objects.filter(key=key).first()
         if row is None:  # not the key (the only unique value the caller sends): a real failure
             raise
-        if row.status != QueuedStatus.REFUSED:
-            return Queued(row)
-        # Refused before (nothing was written): a retry with the same key is a new attempt, as
-        # it is for ``ticket_submit``. Only a refused row is taken back, so a retry cannot
-        # overwrite a submission being processed.
-        taken = QueuedSubmission.objects.filter(pk=row.pk, status=QueuedStatus.REFUSED).update(
-            status=QueuedStatus.QUEUED,
-            payload=payload,
-            reporter=reporter,
-            error={},
-            attempts=0,
-            claim="",
-            claimed_at=None,
-            finished_at=None,
-            accepted_at=now,
-        )
-        row.refresh_from_db()
+        taken = 0
+        if row.status == QueuedStatus.REFUSED:
+            # Refused before (nothing was written): a retry with the same key is a new attempt,
+            # with whatever content, as it is for ``ticket_submit``. Only a refused row is taken
+            # back, so a retry cannot overwrite a submission being processed.
+            taken = QueuedSubmission.objects.filter(pk=row.pk, status=QueuedStatus.REFUSED).update(
+                status=QueuedStatus.QUEUED,
+                payload=payload,
+                idempotency_fingerprint=content,
+                reporter=reporter,
+                error={},
+                attempts=0,
+                claim="",
+                claimed_at=None,
+                finished_at=None,
+                accepted_at=now,
+            )
+            row.refresh_from_db()
         if not taken:
+            # Queued, being processed or done: the receipt answers only a retry of the same
+            # content, as ``POST /`` answers with the ticket (422, nothing stored, otherwise).
+            check_same_submission(stored=row.idempotency_fingerprint, fresh=content)
             return Queued(row)
     transaction.on_commit(schedule_drain)
     return Queued(row, accepted=True)

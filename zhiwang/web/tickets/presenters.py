@@ -9,6 +9,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from zhiwang.core.masking import mask_name, mask_phone
+
+# The floor under the classifier's category suggestions is the tickets app's, where they are
+# computed, so the forms and the API offer the same ones (``selectors.shown_suggestions``).
+from zhiwang.tickets.catalogue_selectors import SUGGESTION_FLOOR  # noqa: F401
 from zhiwang.tickets.explanations import event_label, event_note
 from zhiwang.tickets.models import Satisfaction, TicketStatus
 from zhiwang.tickets.workflow import TicketAction
@@ -110,19 +114,6 @@ def timeline_rows(events, *, channel: str | None = None) -> list[TimelineRow]:
             )
         )
     return rows
-
-
-# --- category suggestions on the forms -----------------------------------------------------------
-
-#: A classifier suggestion below this confidence is not shown on a form: "2 %" is no help to a
-#: citizen or an operator, only noise between the useful chips. Keyword matches carry no
-#: confidence and stay.
-SUGGESTION_FLOOR = 0.05
-
-
-def shown_suggestions(suggestions) -> list:
-    """The suggestions a form shows: the classifier's above ``SUGGESTION_FLOOR``, and keyword matches."""
-    return [s for s in suggestions if s.confidence is None or s.confidence >= SUGGESTION_FLOOR]
 
 
 # --- what the citizen sees -----------------------------------------------------------------------

@@ -31,7 +31,7 @@ from zhiwang.web.tickets.forms import (
     new_form_token,
     read_form_token,
 )
-from zhiwang.web.tickets.presenters import citizen_event_text, citizen_status, shown_suggestions
+from zhiwang.web.tickets.presenters import citizen_event_text, citizen_status
 from zhiwang.web.tickets.uploads import attach
 
 SESSION_KEY = "zhiwang_tickets_owned"  # {ticket number: normalized phone}, the last 20
@@ -127,7 +127,7 @@ def suggest_panel(request):
     return render(
         request,
         "web/tickets/_suggestions.html",
-        {"suggestions": shown_suggestions(suggestions), "public": True},
+        {"suggestions": selectors.shown_suggestions(suggestions), "public": True},
     )
 
 

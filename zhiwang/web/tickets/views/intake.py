@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from zhiwang.core.errors import ServiceError
 from zhiwang.tickets import selectors, services
 from zhiwang.tickets.models import TicketStatus
+from zhiwang.tickets.scope_checks import located_place_known
 from zhiwang.tickets.workflow import TicketAction
 from zhiwang.web.tickets.access import DISPATCH_ROLES, INTAKE_ROLES, role_required
 from zhiwang.web.tickets.forms import (
@@ -28,7 +29,6 @@ from zhiwang.web.tickets.forms import (
     new_form_token,
     read_form_token,
 )
-from zhiwang.web.tickets.presenters import shown_suggestions
 
 INTAKE_PAGE_ROLES = INTAKE_ROLES | DISPATCH_ROLES
 #: A ticket number (``tickets.services.numbering``: ZW + local date + sequence), the banner's link.
@@ -42,7 +42,7 @@ def _leaves():
 #: Why the duplicate check found nothing (``duplicate_check``): it ran, or it could not run yet.
 DUPLICATES_CHECKED = "checked"
 DUPLICATES_NEED_FIELDS = "need_fields"  # no category or no place typed yet
-DUPLICATES_NO_PLACE = "no_place"  # the place typed is not one the city knows
+DUPLICATES_NO_PLACE = "no_place"  # the place typed is not one the city knows (in the operator's sight)
 
 
 def duplicate_check(*, user, leaves, category_code: str, address_text: str = "", lon=None, lat=None):
@@ -56,7 +56,9 @@ def duplicate_check(*, user, leaves, category_code: str, address_text: str = "",
         place = services.locate_place(lon=lon, lat=lat, address_text=address_text)
     except ServiceError:
         return DUPLICATES_NO_PLACE, []  # the submit itself reports a bad place next to the field
-    if place.finest is None:
+    if place.finest is None or not located_place_known(user=user, place=place):
+        # a place outside the operator's jurisdiction is answered like one the city does not
+        # know: "none found" would tell them the text names a place (and that nothing is open there)
         return DUPLICATES_NO_PLACE, []
     found = services.find_duplicates(category=category, place=place, at=timezone.now())
     return DUPLICATES_CHECKED, selectors.duplicate_candidates(user=user, tickets=found)
@@ -207,7 +209,9 @@ def suggest_panel(request):
     suggestions = selectors.category_suggestions(
         text=request.GET.get("description", ""), kind=request.GET.get("kind", "")
     )
-    return render(request, "web/tickets/_suggestions.html", {"suggestions": shown_suggestions(suggestions)})
+    return render(
+        request, "web/tickets/_suggestions.html", {"suggestions": selectors.shown_suggestions(suggestions)}
+    )
 
 
 @role_required(INTAKE_PAGE_ROLES)

@@ -161,6 +161,8 @@ def handler_inbox(request):
                 "accept_form": form,
                 "sent_back": ticket.sent_back,
                 "reopened": ticket.rework_count > 0,
+                # a return or extension the unit asked for, not yet decided by the dispatcher
+                "awaiting_decision": ticket.awaiting_decision or "",
             }
         )
     return render(

@@ -9,7 +9,6 @@ its ``Open311Submission`` are written in one transaction.
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 import unicodedata
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from zhiwang.core.errors import ErrorList, NotFound, PermissionDeniedError, ServiceError
+from zhiwang.core.fingerprint import fingerprint as input_fingerprint
 from zhiwang.geo.crs import check_point
 from zhiwang.open311.attributes import clean_attributes, summary_lines
 from zhiwang.open311.models import Open311Client, Open311Submission
@@ -167,10 +167,6 @@ def _reporter_name(first_name: str, last_name: str) -> str:
     return " ".join(part for part in (first_name, last_name) if part)
 
 
-def _fingerprint(fields: dict) -> str:
-    return hashlib.sha256(json.dumps(fields, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
-
-
 def _renamed(exc: ServiceError) -> ServiceError:
     """The same error with the ticket's field names replaced by the Open311 parameters."""
     fields = exc.fields
@@ -258,7 +254,7 @@ def open311_request_submit(
         "media_url": media_url,
         "kind": kind,
     }
-    fingerprint = _fingerprint(fields)
+    fingerprint = input_fingerprint(fields)
     if len(client_request_id) > MAX_CLIENT_REQUEST_ID:
         raise ServiceError(
             "open311.external_id_long",

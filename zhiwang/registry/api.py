@@ -112,7 +112,9 @@ class PersonIn(Schema):
     household_address: str | None = None
 
 
-class CorrectionIn(Schema):
+class _CorrectionBase(Schema):
+    """What every correction carries: why, and the version the client read."""
+
     note: str
     # Required, but checked by the service so that a missing one answers the registry's own
     # code (registry.version_required, field expected_version) rather than a schema error.
@@ -121,6 +123,9 @@ class CorrectionIn(Schema):
         description="Required: the record's version you corrected (from GET). A missing one is "
         "400 registry.version_required; an old one 409 registry.version_conflict.",
     )
+
+
+class CorrectionIn(_CorrectionBase):
     name: str | None = None
     household_type: str | None = None
     phone: str | None = None
@@ -175,14 +180,7 @@ class EntityIn(Schema):
     address: str | None = None
 
 
-class EntityCorrectionIn(Schema):
-    note: str
-    # Required, checked by the service as for people (registry.version_required).
-    expected_version: int | None = Field(
-        None,
-        description="Required: the record's version you corrected (from GET). A missing one is "
-        "400 registry.version_required; an old one 409 registry.version_conflict.",
-    )
+class EntityCorrectionIn(_CorrectionBase):
     name: str | None = None
     entity_type: str | None = None
     legal_representative: str | None = None

@@ -9,6 +9,7 @@ from django.utils.translation import pgettext, pgettext_lazy
 from zhiwang.accounts.models import OrgUnit
 from zhiwang.core.errors import ServiceError
 from zhiwang.registry.models import EntityType, HouseholdType, MappingTemplate, RecordKind
+from zhiwang.registry.selectors import source_departments
 
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 
@@ -99,16 +100,40 @@ class RevealForm(RegistryForm):
     reason = forms.CharField(label=_("Why do you need the full ID number and phone?"), max_length=255)
 
 
+class TemplateSelect(forms.Select):
+    """The mapping templates, each option saying its record kind (``data-kind``), so the page
+    can offer only the chosen kind's templates (``registry/import_form.js``)."""
+
+    def create_option(self, name, value, *args, **kwargs):
+        option = super().create_option(name, value, *args, **kwargs)
+        template = getattr(value, "instance", None)
+        if template is not None:
+            option["attrs"]["data-kind"] = template.kind
+        return option
+
+
 class ImportForm(RegistryForm):
     kind = forms.ChoiceField(label=_("Records in the file"), choices=RecordKind.choices)
-    source = forms.ModelChoiceField(
-        label=_("Source department"), queryset=OrgUnit.objects.filter(is_active=True)
+    source = forms.ModelChoiceField(label=_("Source department"), queryset=OrgUnit.objects.none())
+    template = forms.ModelChoiceField(
+        label=_("Mapping template"), queryset=MappingTemplate.objects.all(), widget=TemplateSelect
     )
-    template = forms.ModelChoiceField(label=_("Mapping template"), queryset=MappingTemplate.objects.all())
     file = forms.FileField(label=_("File (CSV in UTF-8 or GBK, or Excel .xlsx)"))
     validate_only = forms.BooleanField(
         label=_("Validate only (write nothing; publish after reading the report)"), required=False
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Only units that supply registry data, in division order (models.SOURCE_UNIT_KINDS).
+        self.fields["source"].queryset = source_departments()
+        if not self.is_bound:
+            # The first kind is chosen; so is its first template (the page keeps them in step).
+            kind = self.initial.get("kind") or RecordKind.choices[0][0]
+            self.initial.setdefault("kind", kind)
+            first = MappingTemplate.objects.filter(kind=kind).order_by("name").first()
+            if first is not None:
+                self.initial.setdefault("template", first.pk)
 
     def clean_file(self):
         upload = self.cleaned_data["file"]

@@ -135,9 +135,33 @@ MASKERS = {
 }
 
 
+#: Fields holding a phone or ID number: an invalid value too short to hold one is shown as typed.
+NUMBER_FIELDS = frozenset({"id_number", "phone", "owner_phone"})
+#: The fewest digits that can hold a phone number (``hashing.normalize_phone``: 7 to 15 digits);
+#: an ID number has 18 characters, and a masked one shows 7 of them (``440***********1234``).
+SHORTEST_NUMBER = 7
+
+
+def could_be_a_number(text: str) -> bool:
+    """The text holds at least ``SHORTEST_NUMBER`` digits, so a real phone or ID number (or the
+    larger part of one) may be inside it, whatever else it holds ("13812345678 家", an ID number
+    in a phone column, one with a wrong check digit or a digit missing). Every numeric character
+    counts, full-width and Chinese numerals too ("１３８…", "一三八…"), so a number written
+    another way is not shown either."""
+    return sum(char.isnumeric() for char in text) >= SHORTEST_NUMBER
+
+
 def masked(field_name: str, value) -> str:
+    """The value as reports and history show it: phones and ID numbers masked, other people's
+    names as "张**". A phone or ID number value with fewer than ``SHORTEST_NUMBER`` digits ("abc",
+    "无", "12") cannot be anybody's number and is shown as typed, so the steward sees what was wrong
+    (it reveals fewer digits than the mask of a real number does)."""
     text = "" if value is None else without_controls(str(value))
-    return MASKERS[field_name](text) if field_name in MASKERS and text else text[:255]
+    if field_name not in MASKERS or not text:
+        return text[:255]
+    if field_name in NUMBER_FIELDS and not could_be_a_number(text):
+        return text[:255]
+    return MASKERS[field_name](text)
 
 
 @dataclass
@@ -277,7 +301,7 @@ def _phone(cleaned: Cleaned, name: str, raw) -> str | None:
     phone = normalize_phone(value)
     if not phone:
         cleaned.error(
-            name, "phone.invalid", _("“%(value)s” is not a phone number.") % {"value": mask_phone(value)}
+            name, "phone.invalid", _("“%(value)s” is not a phone number.") % {"value": masked(name, value)}
         )
         return None
     return phone

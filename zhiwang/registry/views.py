@@ -14,6 +14,7 @@ from contextlib import closing
 from functools import wraps
 from pathlib import Path
 
+from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.db import transaction
 from django.http import FileResponse, Http404, StreamingHttpResponse
@@ -315,6 +316,29 @@ def _posted_pk(value) -> int | None:
     return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
 
 
+def _settled_message(settled: services.ConflictSettled) -> str:
+    """The steward's confirmation: which record, which value it holds now, and from whom."""
+    record = settled.record
+    values = {
+        "kind": record._meta.verbose_name,
+        "record": settled.name_before,
+        "field": record._meta.get_field(settled.field).verbose_name,
+        "value": settled.value,
+        "source": settled.source_name,
+        "other": settled.other_value,
+    }
+    if settled.accepted:
+        message = _(
+            "Accepted: %(kind)s “%(record)s” now has the %(field)s “%(value)s”, as %(source)s records it."
+        )
+    else:
+        message = _(
+            "Kept: %(kind)s “%(record)s” keeps the %(field)s “%(value)s”; the value of %(source)s "
+            "(“%(other)s”) was not taken."
+        )
+    return message % values
+
+
 @readers_only
 def conflicts(request):
     """The steward's queue of merge conflicts: keep the stored value or take the other department's."""
@@ -327,12 +351,13 @@ def conflicts(request):
         if issue is None:
             raise Http404
         try:
-            services.merge_conflict_resolve(
+            settled = services.merge_conflict_resolve(
                 issue=issue, actor=request.user, accept=request.POST.get("accept") == "1"
             )
         except ServiceError as failure:
             error = failure.message
         else:
+            messages.success(request, _settled_message(settled))
             return redirect("registry:conflicts")
     rows = list(selectors.merge_conflicts(user=request.user)[:200])
     return render(

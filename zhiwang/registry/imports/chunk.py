@@ -30,11 +30,17 @@ from zhiwang.registry.models import (
     RecordChange,
     RecordKind,
 )
-from zhiwang.registry.services import CONFLICT_FIELDS, change_row, resolve_address
+from zhiwang.registry.services import CONFLICT_FIELDS, change_row, resolve_address, value_sources
 from zhiwang.registry.validation import CLEANERS, masked
 
 ADDRESS_CACHE_SIZE = 20_000
 MATCH_LEVELS = (AddressLevel.ROOM, AddressLevel.UNIT, AddressLevel.BUILDING)
+
+
+def _differs(record, values: dict, name: str) -> bool:
+    """The row gives ``name`` a value other than the record's."""
+    value = values.get(name)
+    return bool(value) and value != getattr(record, name)
 
 
 class Run:
@@ -109,6 +115,8 @@ class Chunk:
         self.history: list[RecordChange] = []
         self.created = self.updated = self.unchanged = self.rejected = 0
         self.columns = {}
+        # {protected field: {record id: ValueSource}} for the rows that would change it (merge_prepare).
+        self.setters: dict[str, dict] = {}
 
     def issue(self, row: int, error: FieldError, severity: str, raw: dict) -> None:
         self.issues.append(
@@ -189,28 +197,48 @@ class Chunk:
             self.issue(row, error, IssueSeverity.ERROR if required else IssueSeverity.WARNING, raw)
         return found
 
+    def merge_prepare(self, pairs) -> None:
+        """Who set the current value of each protected field these ``(record, values)`` would
+        change, asked once for the chunk (``value_sources``); rows that say what the record
+        already holds ask nothing."""
+        kind = self.batch.kind
+        for name in CONFLICT_FIELDS[kind]:
+            records = [record for record, values in pairs if _differs(record, values, name)]
+            if records:
+                self.setters[name] = value_sources(kind=kind, records=records, field=name)
+
     def merge(self, row: int, raw: dict, record, values: dict) -> None:
-        """Another department says something else about a protected field: keep it, report it."""
-        if record.source_id is None or record.source_id == self.batch.source_id:
-            return
-        for name in CONFLICT_FIELDS[self.batch.kind]:
-            if name in values and values[name] and values[name] != getattr(record, name):
-                self.issue(
-                    row,
-                    FieldError(
-                        name,
-                        "merge.conflict",
-                        _("%(source)s records “%(kept)s” here; kept it. A data steward decides.")
-                        % {
-                            "source": record.source.name if record.source else "?",
-                            "kept": getattr(record, name),
-                        },
-                    ),
-                    IssueSeverity.WARNING,
-                    raw,
-                )
-                self.issues[-1].record_id = record.pk
-                values.pop(name)
+        """Another department says something else about a protected field: keep it, report it.
+
+        "Another" is measured against the department whose statement set the field's current
+        value (``value_sources``), which the report names too — not the record's ``source``, the
+        last department that confirmed the record: a department confirming the police's name
+        neither owns that name (so its own later file cannot overwrite it unseen) nor is named
+        as having recorded it. A value a user set with no department (a correction by hand) is
+        kept from every file; a value nothing speaks for (a record loaded without a source) is
+        not protected."""
+        kind = self.batch.kind
+        for name in CONFLICT_FIELDS[kind]:
+            if not _differs(record, values, name):
+                continue
+            setter = self.setters.get(name, {}).get(record.pk)
+            if setter is None:  # not prepared: ask for this record alone
+                setter = value_sources(kind=kind, records=[record], field=name)[record.pk]
+            if not setter.known or setter.unit_id == self.batch.source_id:
+                continue
+            self.issue(
+                row,
+                FieldError(
+                    name,
+                    "merge.conflict",
+                    _("%(source)s records “%(kept)s” here; kept it. A data steward decides.")
+                    % {"source": setter.label, "kept": getattr(record, name)},
+                ),
+                IssueSeverity.WARNING,
+                raw,
+            )
+            self.issues[-1].record_id = record.pk
+            values.pop(name)
 
     def keep_first_source(self, record) -> None:
         """A record created by one import has no source rows (its own provenance says it all);

@@ -46,6 +46,7 @@ from zhiwang.registry.imports.reading import SourceFile
 from zhiwang.registry.imports.seen import SeenKeys
 from zhiwang.registry.imports.writers import _entities, _housing, _people
 from zhiwang.registry.models import (
+    SOURCE_UNIT_KINDS,
     ImportBatch,
     ImportChunk,
     ImportIssue,
@@ -119,6 +120,13 @@ def import_batch_create(
     if source is None:
         raise ServiceError(
             "import.source_required", _("Choose the department the file comes from."), field="source"
+        )
+    if source.kind not in SOURCE_UNIT_KINDS:  # a mediation committee, a command center: never a source
+        raise ServiceError(
+            "import.source_kind",
+            _("%(unit)s does not supply registry data. Choose the department the file comes from.")
+            % {"unit": source.name},
+            field="source",
         )
     mapping = dict(template.columns if template else {})
     mapping.update(columns or {})

@@ -125,6 +125,8 @@ def _people(chunk: Chunk) -> None:
         if len(existing) != len(refused):  # refused, yet gone (deleted meanwhile): redo the chunk
             raise RaceLost(Person._meta.label)
     chunk.created += len(new) - len(refused)
+    if existing:
+        chunk.merge_prepare([(existing[key], entry[2]) for key, entry in by_key.items() if key in existing])
     changed, moves = [], []
     for key, (row, raw, values) in by_key.items():
         if key in earlier:  # as a real import reports a person this batch already stamped
@@ -269,6 +271,8 @@ def _entities(chunk: Chunk) -> None:
     new: list[dict] = []
     new_places: list[tuple[str, StandardAddress, object]] = []
     changed, places = [], []
+    if existing:
+        chunk.merge_prepare([(existing[key], entry[2]) for key, entry in by_key.items() if key in existing])
     for key, (row, raw, values) in by_key.items():
         address = chunk.place(row, raw, values)
         if key in earlier:  # as a real import reports an entity this batch already stamped

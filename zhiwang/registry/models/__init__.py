@@ -15,6 +15,8 @@ batches, eligibility, totals); import them from here.
 
 from zhiwang.registry.models.base import Placed, Provenance, RecordKind, RegistryQuerySet
 from zhiwang.registry.models.batches import (
+    FINISHED_STATUSES,
+    SOURCE_UNIT_KINDS,
     ImportBatch,
     ImportChunk,
     ImportIssue,
@@ -31,7 +33,9 @@ from zhiwang.registry.models.tags import SENSITIVE_KEY_GROUPS, KeyGroup, PersonT
 from zhiwang.registry.models.totals import RegistryTotals
 
 __all__ = [
+    "FINISHED_STATUSES",
     "SENSITIVE_KEY_GROUPS",
+    "SOURCE_UNIT_KINDS",
     "AccessLog",
     "RegistryTotals",
     "EligibilityRule",

@@ -14,6 +14,7 @@ from zhiwang.registry.selectors.batches import (
     import_batches,
     import_issues,
     merge_conflicts,
+    source_departments,
 )
 from zhiwang.registry.selectors.eligibility import Suggestion, eligibility_for_people, person_eligibility
 from zhiwang.registry.selectors.entities import (
@@ -89,5 +90,6 @@ __all__ = [
     "role_of",
     "room_history",
     "room_view",
+    "source_departments",
     "visible_tags",
 ]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, F, QuerySet
 
-from zhiwang.registry.models import ImportBatch, ImportIssue
+from zhiwang.accounts.models import OrgUnit
+from zhiwang.registry.models import SOURCE_UNIT_KINDS, ImportBatch, ImportIssue
 from zhiwang.registry.services import may_import, not_found
 
 
@@ -38,3 +39,15 @@ def merge_conflicts(*, user, open_only: bool = True) -> QuerySet[ImportIssue]:
     if open_only:
         qs = qs.filter(resolved_at__isnull=True)
     return qs.order_by("batch_id", "row")
+
+
+def source_departments() -> QuerySet[OrgUnit]:
+    """The units a file may come from (the import wizard's list): active units of the kinds that
+    supply registry data (``models.SOURCE_UNIT_KINDS``), by division code then name, as the other
+    unit lists are (city departments first, then each district's units); units serving no
+    division last."""
+    return (
+        OrgUnit.objects.filter(is_active=True, kind__in=SOURCE_UNIT_KINDS)
+        .select_related("division")
+        .order_by(F("division__code").asc(nulls_last=True), "name", "code")
+    )

@@ -22,7 +22,7 @@ from zhiwang.registry.services.access import (
     not_found,
     role_of,
 )
-from zhiwang.registry.services.conflicts import merge_conflict_resolve
+from zhiwang.registry.services.conflicts import ConflictSettled, merge_conflict_resolve
 from zhiwang.registry.services.eligibility import eligibility_rule_save
 from zhiwang.registry.services.entities import entity_correct, entity_locate, entity_register
 from zhiwang.registry.services.history import (
@@ -30,9 +30,11 @@ from zhiwang.registry.services.history import (
     ENTITY_FIELDS,
     HOUSING_FIELDS,
     PERSON_FIELDS,
+    ValueSource,
     change_row,
     diff,
     record_confirm,
+    value_sources,
 )
 from zhiwang.registry.services.housing import housing_correct, housing_register
 from zhiwang.registry.services.people import (
@@ -47,6 +49,7 @@ from zhiwang.registry.services.places import resolve_address
 
 __all__ = [
     "CONFLICT_FIELDS",
+    "ConflictSettled",
     "EDIT_ROLES",
     "ENTITY_FIELDS",
     "HOUSING_FIELDS",
@@ -54,6 +57,7 @@ __all__ = [
     "PERSON_FIELDS",
     "READER_ROLES",
     "REVEAL_ROLES",
+    "ValueSource",
     "change_row",
     "diff",
     "eligibility_rule_save",
@@ -78,4 +82,5 @@ __all__ = [
     "record_confirm",
     "resolve_address",
     "role_of",
+    "value_sources",
 ]

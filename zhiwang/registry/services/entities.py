@@ -120,12 +120,20 @@ def entity_locate(
 
 @transaction.atomic
 def entity_correct(
-    *, entity: LegalEntity, actor, data: dict, note: str, expected_version: int | None = None
+    *,
+    entity: LegalEntity,
+    actor,
+    data: dict,
+    note: str,
+    expected_version: int | None = None,
+    source=None,
 ) -> LegalEntity:
     """A correction on the spot of a legal entity's fields (not its credit code).
 
     ``expected_version`` is the version the editor saw and is required, as for people
     (``registry.version_required`` without it, ``registry.version_conflict`` for an old one).
+    ``source``: the department whose value the correction takes (a settled merge conflict), named
+    on the history row as who set it (``value_sources``).
     """
     if not may_edit(actor, entity):
         raise _denied(_("You may not change this record."))
@@ -145,6 +153,12 @@ def entity_correct(
     entity.last_confirmed_at = timezone.now()
     entity.save()
     change_row(
-        RecordKind.ENTITY, entity.pk, "correct", changes=changes, actor=actor, note=note.strip()
+        RecordKind.ENTITY,
+        entity.pk,
+        "correct",
+        changes=changes,
+        actor=actor,
+        source=source,
+        note=note.strip(),
     ).save()
     return entity

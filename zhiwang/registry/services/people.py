@@ -123,12 +123,20 @@ def _person_register(*, actor, source, data: dict, note: str) -> tuple[Person, b
 
 @transaction.atomic
 def person_correct(
-    *, person: Person, actor, data: dict, note: str, expected_version: int | None = None
+    *,
+    person: Person,
+    actor,
+    data: dict,
+    note: str,
+    expected_version: int | None = None,
+    source=None,
 ) -> Person:
     """A correction on the spot (grid worker, data steward): changed fields and a reason, history kept.
 
     ``expected_version`` is the version the editor saw and is required: without it a
-    correction made on an old copy would silently overwrite a newer one.
+    correction made on an old copy would silently overwrite a newer one. ``source``: the
+    department whose value the correction takes (a settled merge conflict), named on the
+    history row as who set it (``value_sources``).
 
     The ID number is the natural key and cannot be corrected here (register the right
     number and end the wrong record's residence instead).
@@ -152,7 +160,13 @@ def person_correct(
     person.last_confirmed_at = timezone.now()
     person.save()
     change_row(
-        RecordKind.PERSON, person.pk, "correct", changes=changes, actor=actor, note=note.strip()
+        RecordKind.PERSON,
+        person.pk,
+        "correct",
+        changes=changes,
+        actor=actor,
+        source=source,
+        note=note.strip(),
     ).save()
     return person
 

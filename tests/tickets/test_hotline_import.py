@@ -60,7 +60,7 @@ def test_a_gbk_file_becomes_tickets_with_a_row_by_row_report(tmp_path, nanshan_b
         rows = list(csv.reader(handle))
     assert rows[0] == ["行号", "来电编号", "结果", "工单编号", "错误代码", "字段", "说明"]
     assert rows[1][:4] == ["3", "C-001", "已立单", first.number]
-    assert rows[3][2] == "未通过" and rows[3][5] == "reporter_phone" and rows[3][6]
+    assert rows[3][2] == "未通过" and rows[3][5] == "联系电话" and rows[3][6]
 
 
 def test_importing_the_same_file_again_creates_nothing(tmp_path, nanshan_building):

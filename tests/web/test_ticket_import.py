@@ -85,6 +85,7 @@ def test_operator_imports_a_gbk_file_and_sees_totals_and_refused_rows(
             "external_id": "W-002",
             "code": "tickets.phone_invalid",
             "field": "reporter_phone",
+            "column": "联系电话",  # the header the operator's file used
             "message": run.refused_rows[0]["message"],
         }
     ]
@@ -96,7 +97,7 @@ def test_operator_imports_a_gbk_file_and_sees_totals_and_refused_rows(
     rows = report_rows(client, run)
     assert rows[0] == ["行号", "来电编号", "结果", "工单编号", "错误代码", "字段", "说明"]
     assert rows[1][:4] == ["3", "W-001", "已立单", ticket.number]
-    assert rows[2][:3] == ["4", "W-002", "未通过"] and rows[2][5] == "reporter_phone"
+    assert rows[2][:3] == ["4", "W-002", "未通过"] and rows[2][5] == "联系电话"
 
     # The same file again: nothing new, the call is reported as imported before.
     upload(client, django_capture_on_commit_callbacks, calls_file(building))

@@ -146,7 +146,8 @@ class Grid(models.Model):
 
     class Meta:
         verbose_name = _("grid")
-        verbose_name_plural = _("grids")
+        # "grids" alone is also the division's grid count (网格数): the model's name has its own context
+        verbose_name_plural = pgettext_lazy("model name", "grids")
         ordering = ["code"]
 
     def __str__(self) -> str:

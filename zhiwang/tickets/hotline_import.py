@@ -16,7 +16,9 @@ file is still recognised.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -26,6 +28,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from zhiwang.core.errors import ServiceError
 from zhiwang.core.spreadsheet import csv_row
@@ -101,6 +104,10 @@ class RowOutcome:
     code: str = ""
     field: str = ""
     message: str = ""
+    #: The header of ``field``'s column as the file wrote it (what the operator knows it by).
+    column: str = ""
+    #: The row had no call id: ``external_id`` is the one derived from its content, not the file's.
+    derived: bool = False
 
 
 @dataclass
@@ -140,10 +147,15 @@ def import_tickets(
     summary = ImportSummary(validate_only=validate_only)
     validated: set[str] = set()  # keys this import created (validate-only: in rolled-back batches)
     names = category_names()
+    headers = {name: source.header.labels.get(col, "") for col, name in source.header.fields.items()}
     for rows in _chunks(source.rows(), batch_rows):
-        summary.rows += _import_batch(
+        outcomes = _import_batch(
             rows, channel=channel, actor=actor, validate_only=validate_only, validated=validated, names=names
         )
+        for outcome in outcomes:
+            if outcome.field:
+                outcome.column = headers.get(outcome.field) or field_label(outcome.field)
+        summary.rows += outcomes
         if progress is not None:
             progress(len(summary.rows), total)
     return summary
@@ -211,7 +223,8 @@ def _import_batch(
         try:
             submission = row_submission(raw, channel=channel, names=names)
         except ServiceError as error:
-            outcomes[number] = _refused(number, _text(raw.get("external_id")), error)
+            external_id = _text(raw.get("external_id"))
+            outcomes[number] = _refused(number, external_id, error, derived=not external_id)
             continue
         submissions.append(submission)
         numbers.append(number)
@@ -232,10 +245,12 @@ def _import_batch(
         )
         for number, submission, result in zip(numbers, submissions, results, strict=True):
             external_id = submission["external_id"]
+            derived = not _text(rows_by_number[number].get("external_id"))
             if isinstance(result, ServiceError):
-                outcomes[number] = _refused(number, external_id, result)
+                outcomes[number] = _refused(
+                    number, external_id, result, derived=derived, category_given=bool(submission["category"])
+                )
             elif not result.created and result.ticket.pk in hidden:
-                derived = not _text(rows_by_number[number].get("external_id"))
                 outcomes[number] = _taken_elsewhere(number, external_id, derived=derived)
             else:
                 created = result.created
@@ -248,14 +263,26 @@ def _import_batch(
                     validated.add(key)
                 outcome = "created" if created else "existing"
                 shown = "" if validate_only and result.created else result.ticket.number
-                outcomes[number] = RowOutcome(number, external_id, outcome, number=shown)
+                outcomes[number] = RowOutcome(number, external_id, outcome, number=shown, derived=derived)
     return [outcomes[number] for number, _raw in rows]
 
 
-def _refused(row: int, external_id: str, error: ServiceError) -> RowOutcome:
+#: Fields whose refusal is reported first: a row without a description cannot be classified
+#: either, and the operator has to fix the description before anything else.
+_FIRST_FIELDS = ("description",)
+
+
+def _refused(
+    row: int, external_id: str, error: ServiceError, *, derived: bool = False, category_given: bool = True
+) -> RowOutcome:
     """A refused row with the field's own reason: one field error is reported with its code and
-    message (not the pipeline's general "invalid fields"); several with every field's message."""
-    fields = error.fields or []
+    message (not the pipeline's general "invalid fields"); several with every field's message,
+    under the first field (the description first: without it nothing else can be judged).
+
+    A row with an empty category that the classifier could not place is not refused as an unknown
+    category (the operator chose none): ``tickets.category_not_inferred`` asks them to fill it in."""
+    fields = [_not_inferred(f) if not category_given else f for f in error.fields or []]
+    fields.sort(key=lambda f: f.field not in _FIRST_FIELDS)  # stable: otherwise the pipeline's order
     if len(fields) == 1:
         only = fields[0]
         return RowOutcome(
@@ -265,10 +292,40 @@ def _refused(row: int, external_id: str, error: ServiceError) -> RowOutcome:
             code=only.code or error.code,
             field=only.field or error.field or "",
             message=only.message or error.message,
+            derived=derived,
         )
-    field_name = error.field or (fields[0].field if fields else "")
-    message = "; ".join(f.message for f in fields) if fields else error.message
-    return RowOutcome(row, external_id, "refused", code=error.code, field=field_name, message=message)
+    field_name = fields[0].field if fields else error.field or ""
+    message = join_messages([f.message for f in fields]) if fields else error.message
+    return RowOutcome(
+        row, external_id, "refused", code=error.code, field=field_name, message=message, derived=derived
+    )
+
+
+def _not_inferred(error):
+    """A field error, with an unknown category said as "could not be inferred" (none was given)."""
+    if error.field != "category" or error.code != "tickets.category_unknown":
+        return error
+    return dataclasses.replace(
+        error,
+        code="tickets.category_not_inferred",
+        message=_("The category could not be inferred from the text; fill in the 分类编码 column."),
+    )
+
+
+def join_messages(messages: list[str]) -> str:
+    """Several reasons as one text: nothing after a Chinese full stop, a space after an English one,
+    else the language's separator (Chinese "；", English "; ")."""
+    text = ""
+    for message in messages:
+        if text:
+            if text.endswith(("。", "！", "？", "；")):
+                pass
+            elif text.endswith((".", "!", "?")):
+                text += " "
+            else:
+                text += pgettext("separator between the reasons a row was refused", "; ")
+        text += message
+    return text
 
 
 def _taken_elsewhere(row: int, external_id: str, *, derived: bool) -> RowOutcome:
@@ -282,7 +339,13 @@ def _taken_elsewhere(row: int, external_id: str, *, derived: bool) -> RowOutcome
             "This call id was already used for another ticket outside your area; give the call its own id."
         )
     return RowOutcome(
-        row, external_id, "refused", code="tickets.import_id_taken", field="external_id", message=message
+        row,
+        external_id,
+        "refused",
+        code="tickets.import_id_taken",
+        field="external_id",
+        message=message,
+        derived=derived,
     )
 
 
@@ -338,12 +401,12 @@ def _text(value) -> str:
 
 def _kind(value: str) -> str:
     for kind in TicketKind:
-        if value in (kind.value, str(kind.label)) or value == _KIND_WORDS.get(kind.value):
+        if value in (kind.value, str(kind.label)) or value == KIND_WORDS.get(kind.value):
             return kind.value
     return value  # unknown: the pipeline refuses it with its own message
 
 
-_KIND_WORDS = {
+KIND_WORDS = {
     "inquiry": "咨询",
     "help": "求助",
     "complaint": "投诉",
@@ -358,9 +421,12 @@ def _number(value, name: str) -> float | None:
     if value in (None, ""):
         return None
     try:
-        return float(str(value).strip())
-    except ValueError:
-        raise ServiceError("geo.not_a_number", _("Not a number."), field=name) from None
+        number = float(str(value).strip())
+    except (ValueError, OverflowError):
+        number = math.nan
+    if not math.isfinite(number):  # "nan", "inf" and "1e999" read as floats: no coordinate either
+        raise ServiceError("geo.not_a_number", _("Not a number."), field=name)
+    return number
 
 
 def _moment(value) -> datetime | None:
@@ -372,7 +438,10 @@ def _moment(value) -> datetime | None:
         moment = datetime(value.year, value.month, value.day)
     else:
         text = str(value).strip().replace("/", "-")
-        moment = parse_datetime(text if " " in text or "T" in text else f"{text} 00:00")
+        try:
+            moment = parse_datetime(text if " " in text or "T" in text else f"{text} 00:00")
+        except (ValueError, OverflowError):  # well formed but impossible (2026-13-45, 25:00, +99:00)
+            moment = None
         if moment is None:
             raise ServiceError(
                 "tickets.bad_time",
@@ -407,4 +476,7 @@ def write_report(summary: ImportSummary, path: Path | str) -> None:
             # The call id is the file's text and a message may quote it; the report is opened in
             # Excel or WPS, by the operator and whoever reads the run after them: no cell may
             # start a formula (``core.spreadsheet``: a CSV cell gets a leading apostrophe).
-            writer.writerow(csv_row((r.row, r.external_id, outcome, r.number, r.code, r.field, r.message)))
+            # A derived call id means nothing to the operator: the row number says which row it is.
+            external_id = "" if r.derived else r.external_id
+            column = r.column or (field_label(r.field) if r.field else "")
+            writer.writerow(csv_row((r.row, external_id, outcome, r.number, r.code, column, r.message)))

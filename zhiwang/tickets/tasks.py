@@ -172,9 +172,11 @@ def ticket_import_run(*, run_id: int):
         refused_rows=[
             {
                 "row": r.row,
-                "external_id": r.external_id,
+                # a call id derived from the row's content means nothing to the operator
+                "external_id": "" if r.derived else r.external_id,
                 "code": r.code,
                 "field": r.field,
+                "column": r.column,
                 "message": r.message,
             }
             for r in refused[: TicketImport.REFUSED_SHOWN]

@@ -660,7 +660,15 @@ class FollowUpForm(ActionForm):
     satisfaction = forms.ChoiceField(
         label=_("Satisfaction"), choices=Satisfaction.choices, widget=forms.RadioSelect, required=False
     )
-    unreachable = forms.BooleanField(label=_("The citizen could not be reached"), required=False)
+    unreachable = forms.BooleanField(
+        label=_("The citizen could not be reached"),
+        required=False,
+        # ticket_follow_up: unreachable closes at once and drops the answers above (no reopening)
+        help_text=_(
+            "Ticking this closes the ticket at once as “citizen unreachable”; "
+            "the answers on resolution and satisfaction are not recorded."
+        ),
+    )
     note = _note()
 
 

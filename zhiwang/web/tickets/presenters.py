@@ -12,8 +12,8 @@ from zhiwang.core.masking import mask_name, mask_phone
 
 # The floor under the classifier's category suggestions is the tickets app's, where they are
 # computed, so the forms and the API offer the same ones (``selectors.shown_suggestions``).
-from zhiwang.tickets.catalogue_selectors import SUGGESTION_FLOOR  # noqa: F401
-from zhiwang.tickets.explanations import event_label, event_note
+from zhiwang.tickets.catalogue_selectors import SUGGESTION_FLOOR
+from zhiwang.tickets.explanations import ROUTE_NO_ACTIVE_UNIT, ROUTE_NO_RULE, event_label, event_note
 from zhiwang.tickets.models import Satisfaction, TicketStatus
 from zhiwang.tickets.workflow import TicketAction
 
@@ -165,3 +165,46 @@ def masked_phone(ticket) -> str:
 def masked_name(ticket) -> str:
     """The reporter's name as every page shows it ("张**"); the whole name only on the logged reveal."""
     return mask_name(ticket.reporter_name) if ticket.reporter_name else ""
+
+
+def shown_choices(view: dict) -> dict:
+    """The classifier's view with the choices under ``SUGGESTION_FLOOR`` left out (a "0%" second
+    choice says nothing), except the ticket's own category."""
+    if view.get("choices"):
+        view = dict(view)
+        view["choices"] = [c for c in view["choices"] if c["chosen"] or c["confidence"] >= SUGGESTION_FLOOR]
+    return view
+
+
+def classification_panel(view: dict, *, ticket, events) -> dict:
+    """The ticket page's classifier panel: ``view`` (``selectors.classification_view``) with the
+    choices under the floor left out and ``outcome``, what happened to the ticket after the
+    classifier (``outcome_text``), read from the dispatch rows and the route reason — never
+    inferred from the classifier's confidence alone (a confident model does not dispatch a ticket
+    that no routing rule covers, and a dispatched ticket is no longer "to be checked").
+
+    Outcomes: ``auto-dispatched`` (the last dispatch row is the system's), ``dispatched`` (by
+    ``dispatched_by``), ``queued`` (awaiting a dispatcher; ``queue_reason`` says why when the route reason does) or ``""``.
+    """
+    view = shown_choices(view)
+    if not view.get("choices"):
+        return view
+    dispatches = [e for e in events if e.action == A.DISPATCH]
+    outcome, text, who, reason = "", "", "", ""
+    if dispatches and dispatches[-1].actor_id is None:
+        outcome = "auto-dispatched"
+        text = _("dispatched automatically by its routing rule, without a dispatcher's check")
+    elif dispatches:
+        actor = dispatches[-1].actor
+        who = getattr(actor, "display_name", "") or str(actor)
+        outcome = "dispatched"
+        text = _("checked and dispatched by the dispatcher %(name)s") % {"name": who}
+    elif ticket.status == TicketStatus.PENDING_DISPATCH:
+        outcome = "queued"
+        text = _("to be checked by a dispatcher")
+        code = (ticket.route_reason or {}).get("code")
+        if code == ROUTE_NO_RULE:
+            reason = _("no routing rule dispatches it automatically")
+        elif code == ROUTE_NO_ACTIVE_UNIT:
+            reason = _("the routing rule's unit is not active")
+    return {**view, "outcome": outcome, "outcome_text": text, "queue_reason": reason, "dispatched_by": who}

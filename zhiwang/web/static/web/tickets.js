@@ -202,8 +202,22 @@
     });
   }
 
+  // A link to "…#act-supervise" names a <details> (an action panel) the server renders closed (it
+  // never sees the fragment): open it, and the closed <details> around it, and bring it into view.
+  function openFromHash(root) {
+    var id = decodeURIComponent((window.location.hash || "").slice(1));
+    var target = id && document.getElementById(id);
+    if (!target || (root && root !== document && !root.contains(target))) { return; }
+    for (var el = target; el; el = el.parentElement) {
+      if (el.tagName === "DETAILS" && !el.open) { el.open = true; }
+    }
+    target.scrollIntoView({block: "start"});
+  }
+
   function start() {
     init(document);
+    openFromHash(document);
+    window.addEventListener("hashchange", function () { openFromHash(document); });
     if (window.htmx) {
       // Refusals (403), conflicts (409) and form errors come back as whole pages: show them.
       htmx.config.responseHandling = [
@@ -213,6 +227,8 @@
         {code: "[45]..", swap: false, error: true}
       ];
       htmx.onLoad(function (el) { init(el); });
+      // a boosted link to "…#act-supervise" swaps the page in: no load, no hashchange
+      document.body.addEventListener("htmx:pushedIntoHistory", function () { openFromHash(document); });
     }
   }
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", start); } else { start(); }

@@ -22,7 +22,13 @@ from zhiwang.tickets.workflow import TICKET_WORKFLOW, TRANSFERABLE, TicketAction
 from zhiwang.web.tickets import actions
 from zhiwang.web.tickets.access import TICKET_READER_ROLES, role_of, role_required
 from zhiwang.web.tickets.forms import apply_service_error
-from zhiwang.web.tickets.presenters import deadline_of, masked_name, masked_phone, timeline_rows
+from zhiwang.web.tickets.presenters import (
+    classification_panel,
+    deadline_of,
+    masked_name,
+    masked_phone,
+    timeline_rows,
+)
 
 
 def _attachments(ticket):
@@ -97,10 +103,11 @@ def _render(request, ticket, *, failed=None, failed_form=None, conflict=None, re
         "conflict": conflict,
         "revealed": revealed,
         "map_points": point,
-        # Why: the classifier's top choices with confidences, beside the routing rule's explanation.
-        "classification": selectors.classification_view(ticket),
-        # the system's own dispatch row: the rule was certain, so no dispatcher checks the category
-        "auto_dispatched": any(e.action == TicketAction.DISPATCH and e.actor_id is None for e in events),
+        # Why: the classifier's top choices with confidences, beside the routing rule's explanation,
+        # and what then happened (dispatched automatically, by a dispatcher, or queued and why).
+        "classification": classification_panel(
+            selectors.classification_view(ticket), ticket=ticket, events=events
+        ),
         "place": _place(user, ticket),
         "mediation_url": f"{reverse('disputes:case_new')}?ticket={ticket.number}"
         if role_of(user) in MEDIATION_ROLES and ticket.status in TRANSFERABLE

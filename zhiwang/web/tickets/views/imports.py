@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from zhiwang.core.errors import ServiceError
-from zhiwang.tickets.hotline_import import REQUIRED_FIELDS, field_label
+from zhiwang.tickets.hotline_import import KIND_WORDS, REQUIRED_FIELDS, field_label
 from zhiwang.tickets.models import TicketImport
 from zhiwang.web.tickets.access import role_required
 from zhiwang.web.tickets.forms import REQUEST_KINDS, category_choices
@@ -50,9 +50,17 @@ def _default_channel(user) -> str:
 
 
 def _columns() -> list[dict]:
-    """The accepted headers of each field, for the page's format table."""
+    """The accepted headers of each field (the usual Chinese one first), for the page's format table;
+    the kind's row lists the values it accepts."""
+    kinds = "、".join(KIND_WORDS.values())
     return [
-        {"field": name, "headers": headers, "required": name in REQUIRED_FIELDS}
+        {
+            "field": name,
+            "header": headers[0],
+            "others": headers[1:],
+            "required": name in REQUIRED_FIELDS,
+            "values": kinds if name == "kind" else "",
+        }
         for name, headers in field_headers().items()
     ]
 
@@ -87,7 +95,11 @@ def import_new(request):
 
 
 def _run_context(request, run: TicketImport) -> dict:
-    refused = [dict(r, column=field_label(r.get("field", ""))) for r in run.refused_rows]
+    # The column as the file named it (runs before it was kept: the field's usual header).
+    refused = [
+        dict(r, column=r.get("column") or (field_label(r["field"]) if r.get("field") else ""))
+        for r in run.refused_rows
+    ]
     return {
         "run": run,
         "refused_rows": refused,

@@ -35,7 +35,7 @@ from zhiwang.web.tickets.forms import (
     new_form_token,
     read_form_token,
 )
-from zhiwang.web.tickets.presenters import deadline_of
+from zhiwang.web.tickets.presenters import deadline_of, shown_choices
 from zhiwang.web.tickets.uploads import attach
 
 QUEUE_TABS = ("pending", "requests", "review", "follow_up", "breaching")
@@ -70,7 +70,7 @@ def dispatch_queue(request):
     if tab == "pending":
         tickets = list(queue.pending[:limit])
         for ticket in tickets:  # the classifier's top choices, from the routing snapshot (no query)
-            ticket.smart = selectors.classification_view(ticket)
+            ticket.smart = shown_choices(selectors.classification_view(ticket))
         context["rows"] = tickets
         context["units"] = actions.unit_choices(user=user)
     elif tab == "requests":

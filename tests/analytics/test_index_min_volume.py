@@ -250,7 +250,7 @@ def test_the_computation_refuses_a_formula_with_a_bad_minimum(six):
 @pytest.mark.parametrize("language", ["en", "zh-hans"])
 @pytest.mark.parametrize("value", ["-1", "2.5", "many"])
 def test_the_admin_form_refuses_a_bad_minimum_in_the_readers_language(language, value):
-    data = {"name": "x", "weights": '{"on_time_closure_rate": 1}', "red_count": 3, "black_count": 3}
+    data = {"name": "x", "weight_on_time_closure_rate": "1", "red_count": 3, "black_count": 3}
     with translation.override(language):
         form = IndexFormulaForm(data={**data, "min_volume": value})
         assert not form.is_valid()
@@ -264,7 +264,7 @@ def test_the_admin_form_refuses_a_bad_minimum_in_the_readers_language(language, 
 
 @pytest.mark.django_db
 def test_the_admin_form_saves_a_minimum():
-    data = {"name": "x", "weights": '{"on_time_closure_rate": 1}', "red_count": 3, "black_count": 3}
+    data = {"name": "x", "weight_on_time_closure_rate": "1", "red_count": 3, "black_count": 3}
     form = IndexFormulaForm(data={**data, "min_volume": "8"})
     assert form.is_valid(), form.errors
     assert form.save().min_volume == 8

@@ -51,9 +51,15 @@ def test_weights_up_to_the_bound_are_taken():
 @pytest.mark.django_db
 def test_the_admin_form_refuses_a_nan_weight_instead_of_failing_on_save():
     form = IndexFormulaForm(
-        data={"name": "x", "weights": '{"on_time_closure_rate": NaN}', "red_count": 3, "black_count": 3}
+        data={
+            "name": "x",
+            "weight_on_time_closure_rate": "NaN",
+            "red_count": 3,
+            "black_count": 3,
+            "min_volume": 5,
+        }
     )
-    assert not form.is_valid() and "weights" in form.errors
+    assert not form.is_valid() and "weight_on_time_closure_rate" in form.errors
 
 
 def _fake_indicators(monkeypatch, values_by_code):

@@ -302,7 +302,7 @@ def test_models_are_named_for_people_and_their_tags_stay_codes(
     html = _in("en", client, admin_user).get(PAGE).content.decode()
     assert _testid(html, "active-model-name") == "category model v1"
     candidate = _register(tiny_trained)
-    response = client.post(reverse("web:smart_promote", args=[candidate.pk]), follow=True)
+    response = client.post(reverse("web:smart_promote", args=[candidate.pk]), {"confirm": "1"}, follow=True)
     assert [str(m) for m in response.context["messages"]] == ["The category model v2 is now in use."]
 
 

@@ -102,10 +102,16 @@ def test_promote_and_roll_back(client, admin_user, active_model, tiny_trained):
 
     candidate = classifier_services.model_register(name="category", directory=tiny_trained)
     client.force_login(admin_user)
+    # not compared (no corrected tickets): promoted only with the confirmation ticked
     client.post(reverse("web:smart_promote", args=[candidate.pk]))
     candidate.refresh_from_db()
+    assert candidate.status != ModelStatus.ACTIVE
+    client.post(
+        reverse("web:smart_promote", args=[candidate.pk]), {"confirm": "1", "against": str(active_model.pk)}
+    )
+    candidate.refresh_from_db()
     assert candidate.status == ModelStatus.ACTIVE
-    client.post(reverse("web:smart_rollback"))
+    client.post(reverse("web:smart_rollback"), {"confirm": "1", "to": str(active_model.pk)})
     assert ClassifierModel.objects.get(status=ModelStatus.ACTIVE) == active_model
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
@@ -458,10 +459,20 @@ def reports(request):
         row.downloadable = services.may_download_report(request.user, row, in_scope=True)
     import uuid
 
+    from zhiwang.analytics.selectors.alerts import division_choices
+
     return render(
         request,
         "analytics/reports.html",
-        {"reports": rows, "errors": errors, "place": place, "token": uuid.uuid4().hex, "post": request.POST},
+        {
+            "reports": rows,
+            "errors": errors,
+            "place": place,
+            "token": uuid.uuid4().hex,
+            "post": request.POST,
+            # a menu of the places the report may be about (the code stays the form's value, as the API's)
+            "divisions": division_choices(user=request.user),
+        },
     )
 
 
@@ -492,6 +503,26 @@ def report_download(request, report_id: int, fmt: str):
         if "application/json" in request.headers.get("Accept", ""):
             return JsonResponse({"error": error.as_dict()}, status=error.status)
         return render(request, "analytics/forbidden.html", {"error": error}, status=error.status)
-    return FileResponse(
-        file.open("rb"), as_attachment=True, filename=f"{report.division.code}-{report.period}.{fmt}"
-    )
+    fallback = f"{report.division.code}-{report.period}.{fmt}"  # also what the content type is read from
+    response = FileResponse(file.open("rb"), as_attachment=True, filename=fallback)
+    response["Content-Disposition"] = report_disposition(report, fmt)
+    return response
+
+
+#: Characters no file name may hold on the systems the files are saved on (Windows' list, and
+#: control characters): replaced in a division's name.
+_UNSAFE_IN_FILE_NAMES = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]+')
+
+
+def report_disposition(report, fmt: str) -> str:
+    """The Content-Disposition of a report's file: named by the place, "南山区-2026-10.xlsx".
+
+    RFC 6266: ``filename*`` (UTF-8, percent-encoded) carries the name; ``filename`` a plain ASCII
+    one (the division's code, "440305000000-2026-10.xlsx") for a client that reads no
+    ``filename*``. Django's ``content_disposition_header`` gives a non-ASCII name as ``filename*``
+    alone, with no fallback, so the header is written here.
+    """
+    name = _UNSAFE_IN_FILE_NAMES.sub("_", report.division.name).strip(" .") or report.division.code
+    fallback = f"{report.division.code}-{report.period}.{fmt}"
+    shown = f"{name}-{report.period}.{fmt}"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(shown, safe='')}"

@@ -4,7 +4,9 @@ The precision/coverage curve of the active category model on the last N correcte
 tickets, the auto-dispatch threshold, retraining (with progress), comparing a candidate
 with the active model on held-back data, promote and roll back, the drift status, and the
 routes the dispatchers keep correcting (the routing rules to revisit).
-Thin: each POST calls one service of ``tickets.services.smart``.
+Thin: each POST calls one service of ``tickets.services.smart``. Promoting a model the
+comparison does not recommend (or could not compare) and rolling back both ask for an explicit
+confirmation, checked here, not only in the browser (``decisions``).
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from zhiwang.classifier.models import ClassifierModel
+from zhiwang.classifier.models import ClassifierModel, ModelStatus
 from zhiwang.core.errors import ServiceError
 from zhiwang.tickets import smart_selectors
 from zhiwang.tickets.routing_corrections import DEFAULT_DAYS as CORRECTION_DAYS
 from zhiwang.tickets.routing_corrections import route_corrections
 from zhiwang.tickets.services import smart
+from zhiwang.web.smart import decisions
 from zhiwang.web.tickets.access import role_required
 
 #: Only administrators (``role_required`` always lets them in; no other role is listed).
@@ -52,6 +55,10 @@ def smart_dispatch(request):
             "drift": smart_selectors.classifier_drift(),
             "runs": runs,
             "running": next((r for r in runs if r.status in ("queued", "running")), None),
+            # where the threshold in force came from (the model's note may say none was measured then)
+            "threshold_source": decisions.threshold_source(curve.model),
+            # the model a rollback brings back; none: no rollback button
+            "rollback_to": decisions.rollback_target(),
             # the units the rules suggest and the dispatchers keep changing (the rules' owner acts)
             "corrections": route_corrections(user=request.user),
             "corrections_days": CORRECTION_DAYS,
@@ -113,28 +120,84 @@ def retrain(request):
     return redirect("web:smart_dispatch")
 
 
+def _figure(value) -> str:
+    return f"{value:.4f}" if isinstance(value, int | float) and not isinstance(value, bool) else "—"
+
+
 @require_POST
 @role_required(ADMINISTRATORS)
 def compare(request, pk):
+    """Compare a candidate with the model in use; the message names the verdict and the figures."""
     model = _model(pk)
-    return _act(
-        request,
-        lambda: smart.classifier_compare(model=model),
-        lambda result: (
-            _("Compared on held-back tickets: %(verdict)s")
+    try:
+        result = smart.classifier_compare(model=model)
+    except ServiceError as error:
+        messages.error(request, error.message)
+        return redirect("web:smart_dispatch")
+    candidate, current = result["candidate"], result["current"]
+    if current is None:
+        messages.success(
+            request,
+            _(
+                "%(model)s measured on %(count)s held-back tickets (no model is in use): accuracy "
+                "%(accuracy)s, macro-F1 %(f1)s."
+            )
             % {
-                "verdict": _("the candidate is better.")
-                if result["recommend"]
-                else _("the candidate is not better.")
-            }
-        ),
-    )
+                "model": model.display_name,
+                "count": candidate.get("count"),
+                "accuracy": _figure(candidate.get("accuracy")),
+                "f1": _figure(candidate.get("macro_f1")),
+            },
+        )
+        return redirect("web:smart_dispatch")
+    text = _(
+        "%(model)s compared with the model in use on %(count)s held-back tickets: %(verdict)s Accuracy "
+        "%(accuracy)s against %(current_accuracy)s, macro-F1 %(f1)s against %(current_f1)s."
+    ) % {
+        "model": model.display_name,
+        "count": candidate.get("count"),
+        "verdict": _("the candidate is better.")
+        if result["recommend"]
+        else _("the candidate is not better."),
+        "accuracy": _figure(candidate.get("accuracy")),
+        "current_accuracy": _figure(current.get("accuracy")),
+        "f1": _figure(candidate.get("macro_f1")),
+        "current_f1": _figure(current.get("macro_f1")),
+    }
+    # a candidate not to promote is no green light: amber, as every warning
+    (messages.success if result["recommend"] else messages.warning)(request, text)
+    return redirect("web:smart_dispatch")
+
+
+def _confirmed(request, name: str, model: ClassifierModel | None) -> bool:
+    """The box was ticked, for the state the form showed: ``name`` (when sent) is the pk of ``model``
+    ("" for none). A confirmation given while another model was in use (or was to come back) is
+    no confirmation of what would happen now."""
+    if not request.POST.get("confirm"):
+        return False
+    shown = request.POST.get(name)
+    return shown is None or shown == ("" if model is None else str(model.pk))
 
 
 @require_POST
 @role_required(ADMINISTRATORS)
 def promote(request, pk):
+    """Promote a model; one the comparison does not recommend (or could not compare) only once confirmed.
+
+    Without ``confirm``, the model is compared with the model in use first
+    (``decisions.promotion_check``); when it is not better, or there was nothing to compare on,
+    nothing changes and the confirmation page repeats the verdict and the figures, with the box to
+    tick. The check is here, so a form posted without the box (or from a script) promotes nothing.
+    """
     model = _model(pk)
+    if model.status != ModelStatus.ACTIVE and not _confirmed(request, "against", decisions.model_in_use()):
+        try:
+            check = decisions.promotion_check(model)
+        except ServiceError as error:
+            messages.error(request, error.message)
+            return redirect("web:smart_dispatch")
+        if check.needs_confirmation:
+            return render(request, "web/smart/promote_confirm.html", {"check": check})
     return _act(
         request,
         lambda: smart.classifier_promote(model=model),
@@ -145,6 +208,21 @@ def promote(request, pk):
 @require_POST
 @role_required(ADMINISTRATORS)
 def rollback(request):
+    """Roll back one step, once the administrator ticked the box naming the model that comes back.
+
+    With nothing earlier, the service's own error says so (the page shows no button then).
+    """
+    target = decisions.rollback_target()
+    if target is not None and not _confirmed(request, "to", target):
+        if request.POST.get("confirm"):  # ticked on a page that named another model
+            text = _(
+                "The models changed since the page was shown: a rollback now brings back %(model)s. "
+                "Nothing was changed; confirm again."
+            )
+        else:
+            text = _("Tick the box to confirm the rollback to %(model)s; nothing was changed.")
+        messages.error(request, text % {"model": target.display_name})
+        return redirect("web:smart_dispatch")
     return _act(
         request,
         smart.classifier_rollback,

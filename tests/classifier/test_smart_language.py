@@ -106,7 +106,7 @@ def test_a_model_retrained_under_chinese_reads_in_english_and_the_other_way(
     html = _in("zh-hans", client, admin_user).get(PAGE).content.decode()
     for model in (zh_written, en_written):
         cell = _testid(html, f"model-{model.version}")
-        assert "Retrained" not in cell and "基于 80 条已标注工单重新训练" in cell
+        assert "Retrained" not in cell and "基于 80 件已标注工单重新训练" in cell
 
 
 def test_the_demo_model_origin_is_data_not_an_english_note(model_dir, settings):

@@ -98,7 +98,12 @@ def test_an_empty_description_is_reported_under_its_own_column(tmp_path):
 def test_reasons_are_joined_as_sentences():
     assert join_messages(["请描述问题。", "电话号码无效。"]) == "请描述问题。电话号码无效。"
     assert join_messages(["Describe it.", "Bad phone."]) == "Describe it. Bad phone."
-    assert join_messages(["a", "b"]) == "a; b"
+    from django.utils import translation
+
+    with translation.override("en"):
+        assert join_messages(["a", "b"]) == "a; b"
+    with translation.override("zh-hans"):
+        assert join_messages(["a", "b"]) == "a；b"
 
 
 def test_the_report_shows_the_files_headers_and_no_derived_call_id(tmp_path):

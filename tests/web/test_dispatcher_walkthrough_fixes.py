@@ -79,6 +79,18 @@ def test_an_empty_pending_queue_has_no_bulk_form(client, nanshan_dispatcher):
     assert 'data-testid="bulk-form"' not in html and 'data-testid="pending-empty"' in html
 
 
+@pytest.mark.parametrize("tab", ["pending", "requests", "review", "follow_up", "breaching"])
+def test_every_queue_tab_keeps_the_tab_bar_and_closes_its_links(client, make_ticket, nanshan_dispatcher, tab):
+    """An edit once cut the tab bar out of the template; it still rendered, without tabs."""
+    make_ticket()
+    client.force_login(nanshan_dispatcher)
+    html = client.get(f"/dispatch/?tab={tab}").content.decode()
+    for name in ("pending", "requests", "review", "follow_up", "breaching"):
+        assert f'data-testid="tab-{name}"' in html
+    assert html.count("<a ") + html.count("<a\n") == html.count("</a>")
+    assert html.count("<form") == html.count("</form>") and html.count("<table") == html.count("</table>")
+
+
 def test_the_breaching_queue_shows_the_deadline_and_actions_before_the_rest(
     client, accepted, nanshan_dispatcher
 ):

@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin
 from django.utils.functional import lazy
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
 from zhiwang.analytics.index import (
@@ -150,9 +150,13 @@ class IndexFormulaAdmin(admin.ModelAdmin):
     @admin.display(description=_("weights"))
     def shown_weights(self, formula: IndexFormula) -> str:
         weights = formula.weights if isinstance(formula.weights, dict) else {}
-        return "; ".join(
+        # in the indicators' own order: PostgreSQL's jsonb does not keep the keys' order
+        order = {code: n for n, code in enumerate(INDICATOR_LABELS)}
+        return pgettext("list separator", ", ").join(
             f"{indicator_label(code)} {weight:g}"
-            for code, weight in weights.items()
+            for code, weight in sorted(
+                weights.items(), key=lambda item: (order.get(item[0], len(order)), item[0])
+            )
             if isinstance(weight, int | float) and not isinstance(weight, bool) and weight
         )
 

@@ -35,7 +35,7 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean (use true/false, 1/0, yes/no, on/off)")
 
 
-def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
@@ -45,6 +45,8 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
         raise ImproperlyConfigured(f"{name}={raw!r} is not a whole number") from None
     if minimum is not None and value < minimum:
         raise ImproperlyConfigured(f"{name}={raw!r} must be at least {minimum}")
+    if maximum is not None and value > maximum:
+        raise ImproperlyConfigured(f"{name}={raw!r} must be at most {maximum}")
     return value
 
 
@@ -81,6 +83,9 @@ DATA_DIR = Path(env_str("ZHIWANG_DATA_DIR", str(PROJECT_DIR / "var"))).resolve()
 
 DEBUG = env_bool("ZHIWANG_DEBUG", False)
 PRODUCTION = env_bool("ZHIWANG_PRODUCTION", False)
+if PRODUCTION and DEBUG:
+    # Debug pages show tracebacks with local variables, which hold citizens' phones and ID numbers.
+    raise ImproperlyConfigured("ZHIWANG_DEBUG=true is refused when ZHIWANG_PRODUCTION=true")
 
 SECRET_KEY = env_str("ZHIWANG_SECRET_KEY")
 if not SECRET_KEY:
@@ -89,11 +94,17 @@ if not SECRET_KEY:
     # Embedded default: a per-installation key kept in the data folder, never in the repository.
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     _key_file = DATA_DIR / "secret_key"
-    if not _key_file.exists():
+    try:
+        # Created private and exclusively: never readable by others, even for a moment, and of two
+        # processes starting together only one writes (the other reads its key below).
+        _fd = os.open(_key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
         from django.utils.crypto import get_random_string
 
-        _key_file.write_text(get_random_string(64))
-        _key_file.chmod(0o600)
+        with os.fdopen(_fd, "w") as _out:
+            _out.write(get_random_string(64))
     SECRET_KEY = _key_file.read_text().strip()
 
 ALLOWED_HOSTS = env_list("ZHIWANG_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
@@ -281,6 +292,12 @@ ZHIWANG_IMPORT_KEEP_DAYS = env_int("ZHIWANG_IMPORT_KEEP_DAYS", 30, minimum=1)
 # SECRET_KEY would otherwise make every stored hash useless. Uploaded import files go to
 # ZHIWANG_REGISTRY_IMPORT_DIR (default: <data folder>/imports).
 ZHIWANG_REGISTRY_HASH_KEY = env_str("ZHIWANG_REGISTRY_HASH_KEY", "")
+if PRODUCTION and not ZHIWANG_REGISTRY_HASH_KEY:
+    raise ImproperlyConfigured(
+        "ZHIWANG_REGISTRY_HASH_KEY must be set when ZHIWANG_PRODUCTION=true (an installation that ran "
+        "without it keeps its hashes by setting it to its current ZHIWANG_SECRET_KEY; a new key needs "
+        "`zhiwang registry-rehash`)"
+    )
 ZHIWANG_REGISTRY_IMPORT_DIR = env_str("ZHIWANG_REGISTRY_IMPORT_DIR", "")
 # People files of at least this many rows are read and hashed by a forked worker while the
 # importing process writes (0: never).
@@ -353,6 +370,9 @@ else:
 
 # --- Security -------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
+# A signed-in session lasts one working shift (Django's default is two weeks), since every role
+# but the citizen's sees personal data; the command centre's 12-hour shift is the default.
+SESSION_COOKIE_AGE = env_int("ZHIWANG_SESSION_HOURS", 12, minimum=1, maximum=24 * 14) * 3600
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
 X_FRAME_OPTIONS = "DENY"

@@ -29,6 +29,8 @@ def start(env_overrides):
         ("ZHIWANG_BASIC_SATISFACTION_WEIGHT", "-0.1"),
         ("ZHIWANG_CACHE", "memcached"),
         ("ZHIWANG_LOG_LEVEL", "loud"),
+        ("ZHIWANG_SESSION_HOURS", "0"),
+        ("ZHIWANG_SESSION_HOURS", "1000"),
     ],
 )
 def test_bad_value_names_the_variable(name, value):
@@ -47,6 +49,49 @@ def test_production_requires_a_secret_key():
     result = start({"ZHIWANG_PRODUCTION": "true"})
     assert result.returncode != 0
     assert "ZHIWANG_SECRET_KEY" in result.stderr
+
+
+PRODUCTION = {
+    "ZHIWANG_PRODUCTION": "true",
+    "ZHIWANG_SECRET_KEY": "k" * 50,
+    "ZHIWANG_REGISTRY_HASH_KEY": "h" * 50,
+}
+
+
+def test_production_starts_with_its_secrets():
+    result = start(PRODUCTION)
+    assert result.returncode == 0, result.stderr
+
+
+def test_production_refuses_debug():
+    # a debug page's traceback shows local variables: citizens' phones and ID numbers
+    result = start({**PRODUCTION, "ZHIWANG_DEBUG": "true"})
+    assert result.returncode != 0
+    assert "ZHIWANG_DEBUG" in result.stderr
+
+
+def test_production_requires_the_registry_hash_key():
+    result = start({k: v for k, v in PRODUCTION.items() if k != "ZHIWANG_REGISTRY_HASH_KEY"})
+    assert result.returncode != 0
+    assert "ZHIWANG_REGISTRY_HASH_KEY" in result.stderr
+
+
+def test_a_generated_secret_key_is_private(tmp_path):
+    result = start({"ZHIWANG_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    key_file = tmp_path / "secret_key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    key = key_file.read_text()
+    assert len(key) == 64
+    # a second start keeps the key (sessions and signed links stay valid)
+    assert start({"ZHIWANG_DATA_DIR": str(tmp_path)}).returncode == 0
+    assert key_file.read_text() == key
+
+
+def test_sessions_last_a_shift():
+    from django.conf import settings
+
+    assert settings.SESSION_COOKIE_AGE == 12 * 3600
 
 
 def test_defaults_start():

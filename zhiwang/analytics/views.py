@@ -472,8 +472,27 @@ def reports(request):
             "post": request.POST,
             # a menu of the places the report may be about (the code stays the form's value, as the API's)
             "divisions": division_choices(user=request.user),
+            "period_menu": _report_period_menu(request.POST, errors),
         },
     )
+
+
+def _report_period_menu(post, errors: dict):
+    """The period menu (``analytics.forms``), keeping what was posted: a period the service read,
+    unless it is the one refused (a period not begun), is chosen again; otherwise the newest
+    complete period of the kind the form was set to."""
+    from django.utils import timezone
+
+    from zhiwang.analytics.forms import report_period_menu
+    from zhiwang.analytics.services import report_period_parse
+
+    chosen = ""
+    if post.get("period") and "period" not in errors:
+        try:
+            chosen = report_period_parse(post["period"])[0]
+        except ServiceError:
+            chosen = ""
+    return report_period_menu(today=timezone.localdate(), chosen=chosen, kind=post.get("period_kind", ""))
 
 
 @_analyst

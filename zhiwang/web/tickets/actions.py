@@ -58,8 +58,12 @@ def versioned(service, ctx: Context, **kwargs):
 
 
 def unit_choices(*, user, include=()) -> list:
-    """Units the user may dispatch to (``selectors.handling_unit_choices``), plus the suggested/current ones."""
-    units = {u.pk: u for u in selectors.handling_unit_choices(user=user)}
+    """Units the user may dispatch to (``selectors.handling_unit_choices``), plus the suggested/current ones.
+
+    With their division's parents: the picker groups the units by the district they serve
+    (``forms.unit_choice_groups``), a grid station's two levels up."""
+    chosen = selectors.handling_unit_choices(user=user).select_related("division__parent__parent")
+    units = {u.pk: u for u in chosen}
     for unit in include:
         if unit is not None and unit.is_active:
             units.setdefault(unit.pk, unit)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from django import forms
 from django.core import signing
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext
+from django.utils.translation import pgettext, pgettext_lazy
 
 from zhiwang.core.errors import ServiceError
 from zhiwang.geo import selectors as geo_selectors
@@ -589,20 +589,88 @@ def _note(label=NOTE_LABEL, required=False, rows=2):
     )
 
 
+class UnitSelect(forms.Select):
+    """A handling-unit <select> whose options carry the unit's code (``data-code``): the filter
+    box tickets.js puts above it matches codes as well as names. Without JS it is a plain
+    grouped select."""
+
+    def __init__(self, attrs=None, choices=()):
+        super().__init__(attrs, choices)
+        self.codes: dict[str, str] = {}
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        code = self.codes.get(str(value))
+        if code:
+            option["attrs"]["data-code"] = code
+        return option
+
+
+#: The levels a unit's options are grouped under: the district it serves, or the city.
+UNIT_GROUP_LEVELS = ("district", "city")
+
+
+def _unit_area(unit) -> str:
+    """The district a unit serves (a subdistrict office or a grid station: the district above it),
+    the city for city-wide units, "" for a unit serving no division.
+
+    Walks the division's parents: ``actions.unit_choices`` selects them with the units, so a long
+    list costs no query per unit."""
+    division = unit.division if unit.division_id else None
+    while division is not None and division.level not in UNIT_GROUP_LEVELS:
+        division = division.parent
+    return division.name if division is not None else ""
+
+
+def unit_choice_groups(units, *, suggested=None) -> list:
+    """``[(group, [(pk, label), ...]), ...]`` for a unit <select> with <optgroup>s: the suggested
+    unit first, ★, in a group of its own (and only there: one option per value), then the units
+    by the district they serve, in the order given (the selector's: by division, then code), then
+    the units serving no division. A dispatcher of the whole city scans a dozen groups, not a
+    hundred names."""
+    head, groups, other = [], {}, []
+    for unit in units:
+        if suggested is not None and unit.pk == suggested.pk:
+            label = f"{unit.name} ★ {_('suggested')}"
+            head = [(pgettext_lazy("handling unit group", "Suggested"), [(str(unit.pk), label)])]
+            continue
+        area = _unit_area(unit)
+        (groups.setdefault(area, []) if area else other).append((str(unit.pk), unit.name))
+    grouped = [*head, *groups.items()]
+    if other:
+        grouped.append((_("Other units"), other))
+    return grouped
+
+
+def unit_picker(field: forms.ChoiceField, units, *, first, suggested=None) -> None:
+    """Fill a unit select: ``first`` (the placeholder, or the bulk bar's "each ticket's suggested
+    unit") outside the groups, then ``unit_choice_groups``. tickets.js adds the filter box above
+    it; the words it needs come with the select, translated here."""
+    field.choices = [first, *unit_choice_groups(units, suggested=suggested)]
+    field.widget.codes = {str(u.pk): u.code for u in units}
+    field.widget.attrs.update(
+        {
+            "data-unit-picker": "1",
+            "data-filter-label": _("Filter units"),
+            "data-filter-placeholder": _("Name or code"),
+            # "%(count)s" is filled in by the script
+            "data-filter-count": _("Matching units: %(count)s"),
+            "data-filter-none": _("No unit matches."),
+        }
+    )
+
+
 class UnitForm(ActionForm):
-    unit = forms.ChoiceField(label=_("Handling unit"))
+    unit = forms.ChoiceField(label=_("Handling unit"), widget=UnitSelect)
     note = _note()
 
     def __init__(self, *args, units=(), suggested=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.units = {str(u.pk): u for u in units}
-        choices = [("", _("— choose —"))]
-        mark = _("suggested")
-        for unit in units:
-            label = f"{unit.name} ★ {mark}" if suggested and unit.pk == suggested.pk else unit.name
-            choices.append((str(unit.pk), label))
-        self.fields["unit"].choices = choices
-        if suggested is not None and str(suggested.pk) in self.units:
+        if suggested is not None and str(suggested.pk) not in self.units:
+            suggested = None  # not one the user may choose: no group of its own
+        unit_picker(self.fields["unit"], units, first=("", _("— choose —")), suggested=suggested)
+        if suggested is not None:
             self.fields["unit"].initial = str(suggested.pk)
 
     def clean_unit(self):
@@ -611,6 +679,23 @@ class UnitForm(ActionForm):
 
 class ReassignForm(UnitForm):
     note = _note(_("Why another unit"), required=True)
+
+
+#: The bulk bar's first choice: every ticked ticket goes to its own suggested unit.
+BULK_SUGGESTED = "suggested"
+
+
+class BulkDispatchForm(AccessibleForm):
+    """The dispatch queue's bulk bar: where the ticked tickets go. It renders the grouped unit
+    picker (field id ``bulk-unit``); ``dispatch_bulk`` reads the posted ``unit`` itself, as
+    before: ``suggested`` or a unit's pk."""
+
+    unit = forms.ChoiceField(label=_("Dispatch the ticked tickets to"), widget=UnitSelect)
+
+    def __init__(self, *args, units=(), **kwargs):
+        kwargs.setdefault("auto_id", "bulk-%s")
+        super().__init__(*args, **kwargs)
+        unit_picker(self.fields["unit"], units, first=(BULK_SUGGESTED, _("each ticket's suggested unit")))
 
 
 class ConfirmForm(ActionForm):

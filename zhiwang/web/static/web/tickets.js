@@ -1,5 +1,6 @@
 /* Ticket pages: small enhancements over plain forms. Every page works without this file.
  * - category picker: area select + search over the grouped <select>
+ * - handling-unit picker: a filter box (name, code, district) over the grouped unit <select>
  * - map pin picker (Leaflet from the installed package; tiles only if configured)
  * - point map on the ticket page
  * - suggestion chips fill the category; "tick all" in the queue; Ctrl+Enter submits
@@ -75,6 +76,107 @@
     select._zhiwangPick = function (code) {
       area.value = ""; search.value = ""; rebuild(); select.value = code; fire(select, "change");
     };
+  }
+
+  // --- handling-unit picker -------------------------------------------------------------------
+  // The server sends a grouped <select> (the suggested unit ★ first, then by district) that works
+  // alone; this adds a labelled filter box above it. Typing keeps the options whose name, code or
+  // group matches; the chosen option always stays (the closed select never changes under the
+  // dispatcher's eyes) unless exactly one unit matches, which is then chosen. Enter or ↓ in the
+  // box chooses the first match (if the chosen one is not a match) and moves to the select, never
+  // submits; Esc clears the box. A live region says how many units match.
+  var unitPickers = 0;
+
+  function enhanceUnit(select) {
+    if (select.dataset.enhanced) { return; }
+    select.dataset.enhanced = "1";
+    var fixed = [], groups = [];
+    Array.prototype.forEach.call(select.children, function (node) {
+      if (node.tagName === "OPTGROUP") {
+        groups.push({label: node.label, options: Array.prototype.map.call(node.querySelectorAll("option"), function (o) {
+          return {value: o.value, text: o.textContent, code: o.dataset.code || ""};
+        })});
+      } else if (node.tagName === "OPTION") {
+        fixed.push({value: node.value, text: node.textContent});
+      }
+    });
+    if (!groups.length) { return; }
+
+    unitPickers += 1;
+    if (!select.id) { select.id = "unit-picker-" + unitPickers; }
+    var box = document.createElement("div");
+    box.className = "unit-picker";
+    var row = document.createElement("div");
+    row.className = "unit-filter";
+    var label = document.createElement("label");
+    var input = document.createElement("input");
+    input.type = "search";
+    input.id = select.id + "-filter";
+    input.autocomplete = "off";
+    input.spellcheck = false;
+    input.placeholder = select.dataset.filterPlaceholder || "";
+    input.setAttribute("aria-controls", select.id);
+    input.setAttribute("data-unit-filter", "1");
+    label.htmlFor = input.id;
+    label.textContent = select.dataset.filterLabel || "Filter";
+    var status = document.createElement("span");
+    status.id = select.id + "-filter-status";
+    status.className = "hint unit-filter-status";
+    status.setAttribute("role", "status");
+    status.setAttribute("aria-live", "polite");
+    input.setAttribute("aria-describedby", status.id);
+    row.appendChild(label); row.appendChild(input); row.appendChild(status);
+    select.parentNode.insertBefore(box, select);
+    box.appendChild(row);
+    box.appendChild(select);
+
+    function option(o) {
+      var opt = document.createElement("option");
+      opt.value = o.value; opt.textContent = o.text;
+      if (o.code) { opt.dataset.code = o.code; }
+      return opt;
+    }
+
+    var matched = {}, firstMatch = null;
+    function rebuild() {
+      var current = select.value, q = input.value.trim().toLowerCase(), count = 0;
+      matched = {}; firstMatch = null;
+      while (select.firstChild) { select.removeChild(select.firstChild); }
+      fixed.forEach(function (o) { select.appendChild(option(o)); });
+      groups.forEach(function (g) {
+        var wholeGroup = !q || g.label.toLowerCase().indexOf(q) >= 0;
+        var shown = g.options.filter(function (o) {
+          var hit = wholeGroup || o.text.toLowerCase().indexOf(q) >= 0 || o.code.toLowerCase().indexOf(q) >= 0;
+          if (hit) {
+            matched[o.value] = true; count += 1;
+            if (firstMatch === null) { firstMatch = o.value; }
+          }
+          return hit || o.value === current;
+        });
+        if (!shown.length) { return; }
+        var og = document.createElement("optgroup"); og.label = g.label;
+        shown.forEach(function (o) { og.appendChild(option(o)); });
+        select.appendChild(og);
+      });
+      select.value = current;
+      if (q && count === 1 && select.value !== firstMatch) { select.value = firstMatch; fire(select, "change"); }
+      var words = "";
+      if (q) { words = count ? (select.dataset.filterCount || "%(count)s").replace("%(count)s", count) : (select.dataset.filterNone || "0"); }
+      if (status.textContent !== words) { status.textContent = words; }
+    }
+    input.addEventListener("input", rebuild);
+    input.addEventListener("keydown", function (e) {
+      if ((e.key === "Enter" && !e.ctrlKey && !e.metaKey) || e.key === "ArrowDown") {
+        e.preventDefault();  // Enter here never submits the form: a dispatch is sent from its button
+        if (input.value.trim() && firstMatch !== null && !matched[select.value]) {
+          select.value = firstMatch; fire(select, "change");
+        }
+        select.focus();
+      } else if (e.key === "Escape" && input.value) {
+        e.preventDefault();
+        input.value = ""; rebuild();
+      }
+    });
   }
 
   // --- maps ---------------------------------------------------------------------------------
@@ -169,6 +271,7 @@
   function init(root) {
     root = root || document;
     Array.prototype.forEach.call(root.querySelectorAll("select[data-category-picker]"), enhanceCategory);
+    Array.prototype.forEach.call(root.querySelectorAll("select[data-unit-picker]"), enhanceUnit);
     Array.prototype.forEach.call(root.querySelectorAll("[data-map-picker]"), pinPicker);
     Array.prototype.forEach.call(root.querySelectorAll("[data-point-map]"), pointMap);
   }

@@ -28,6 +28,8 @@ from zhiwang.web.tickets.access import (
     role_required,
 )
 from zhiwang.web.tickets.forms import (
+    BULK_SUGGESTED,
+    BulkDispatchForm,
     PatrolForm,
     TicketFilterForm,
     apply_service_error,
@@ -72,7 +74,7 @@ def dispatch_queue(request):
         for ticket in tickets:  # the classifier's top choices, from the routing snapshot (no query)
             ticket.smart = shown_choices(selectors.classification_view(ticket))
         context["rows"] = tickets
-        context["units"] = actions.unit_choices(user=user)
+        context["bulk_form"] = BulkDispatchForm(units=actions.unit_choices(user=user))
     elif tab == "requests":
         requests = list(queue.requests[:limit])
         ui = actions.BY_SLUG["decide"]
@@ -97,12 +99,12 @@ def dispatch_queue(request):
 def dispatch_bulk(request):
     """Dispatch the ticked tickets (or the one whose row button was pressed): one service call each."""
     picked = [request.POST["only"]] if request.POST.get("only") else request.POST.getlist("tickets")
-    unit_choice = request.POST.get("unit", "suggested")
+    unit_choice = request.POST.get("unit", BULK_SUGGESTED)
     if not picked:
         messages.error(request, _("Tick at least one ticket."))
         return redirect("web:dispatch_queue")
     chosen = None
-    if unit_choice != "suggested":
+    if unit_choice != BULK_SUGGESTED:
         chosen = {str(u.pk): u for u in actions.unit_choices(user=request.user)}.get(unit_choice)
         if chosen is None:
             messages.error(request, _("Choose a handling unit from the list."))

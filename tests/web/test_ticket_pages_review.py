@@ -67,6 +67,22 @@ def test_bulk_dispatch_reports_every_row_when_one_version_is_odd(client, nanshan
     assert any(good.number in m for m in messages) and any(odd.number in m for m in messages)
 
 
+def test_a_rows_button_dispatches_to_its_suggested_unit(client, nanshan_dispatcher, make_ticket):
+    """The row's 派遣 button submits the bulk form: a unit picked in the bulk bar for the ticked rows
+    must not redirect the row's ticket away from the unit suggested beside the button."""
+    from zhiwang.web.tickets import actions
+
+    ticket = make_ticket()
+    assert ticket.suggested_unit is not None
+    other = next(u for u in actions.unit_choices(user=nanshan_dispatcher) if u.pk != ticket.suggested_unit_id)
+    client.force_login(nanshan_dispatcher)
+    item = f"{ticket.number}:{ticket.version}"
+    client.post("/dispatch/bulk/", {"only": item, "unit": str(other.pk)}, follow=True)
+    ticket.refresh_from_db()
+    assert ticket.status == TicketStatus.DISPATCHED
+    assert ticket.handling_unit_id == ticket.suggested_unit_id != other.pk
+
+
 # --- the ticket list: dates outside any calendar a database keeps ---------------------------------
 
 

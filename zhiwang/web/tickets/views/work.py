@@ -98,8 +98,11 @@ def dispatch_queue(request):
 @role_required(DISPATCH_ROLES)
 def dispatch_bulk(request):
     """Dispatch the ticked tickets (or the one whose row button was pressed): one service call each."""
-    picked = [request.POST["only"]] if request.POST.get("only") else request.POST.getlist("tickets")
-    unit_choice = request.POST.get("unit", BULK_SUGGESTED)
+    only = request.POST.get("only")
+    picked = [only] if only else request.POST.getlist("tickets")
+    # A row's button dispatches to the unit suggested beside it: it submits the bulk form, whose
+    # unit select may hold another unit picked for the ticked rows.
+    unit_choice = BULK_SUGGESTED if only else request.POST.get("unit", BULK_SUGGESTED)
     if not picked:
         messages.error(request, _("Tick at least one ticket."))
         return redirect("web:dispatch_queue")

@@ -22,7 +22,7 @@ from zhiwang.tickets.api.schemas import (
     timeline_out,
 )
 from zhiwang.tickets.models import Ticket
-from zhiwang.tickets.services.transition import permission_first
+from zhiwang.tickets.services.transition import permission_first, permitted_now
 from zhiwang.tickets.workflow import TicketAction
 
 # --- bulk dispatch --------------------------------------------------------------------
@@ -49,25 +49,53 @@ class BulkResultOut(Schema):
 @router.post("/bulk-dispatch", response=list[BulkResultOut], summary="Dispatch many tickets")
 def bulk_dispatch(request, payload: BulkDispatchIn):
     """Each ticket on its own (one failing does not stop the others); without ``unit`` each goes
-    to its suggested unit. At most 100 numbers."""
+    to its suggested unit. At most 100 numbers.
+
+    Every ticket is checked first — in the caller's scope (else ``not_found``), in a state that
+    takes a dispatch (else ``workflow.illegal_transition``), the caller allowed to dispatch it
+    (else ``workflow.permission_denied``) — and ``unit`` is looked up only when at least one
+    ticket passed: somebody who may dispatch none of them learns nothing about units (a code
+    that is no active unit is then 400 ``tickets.unit_unknown`` for the whole request).
+    """
     if not payload.numbers or len(payload.numbers) > 100:
         raise ServiceError("tickets.bulk_size", _("Dispatch 1 to 100 tickets at once."), field="numbers")
-    unit = active_unit_by_code(payload.unit)
-    results = []
+    user = request.user
+    results: list[dict | None] = []
+    dispatchable: list[tuple[int, Ticket]] = []
     for number in payload.numbers:
         try:
-            ticket = selectors.ticket_get(user=request.user, number=number)
-            services.ticket_dispatch(ticket=ticket, unit=unit, actor=request.user, note=payload.note)
-            results.append({"number": ticket.number, "ok": True, "version": ticket.version})
+            ticket = selectors.ticket_get(user=user, number=number)
         except Http404:
-            results.append(
-                {"number": number, "ok": False, "error": {"code": "not_found", "message": _("Not found.")}}
-            )
+            results.append(_not_found(number))
+            continue
+        try:
+            permitted_now(ticket, TicketAction.DISPATCH, actor=user)
         except ServiceError as exc:
-            results.append(
-                {"number": number, "ok": False, "error": {"code": exc.code, "message": exc.message}}
-            )
+            results.append(_refused(ticket.number, exc))
+        else:
+            dispatchable.append((len(results), ticket))
+            results.append(None)  # filled below
+    unit = active_unit_by_code(payload.unit) if dispatchable else None
+    seen: set[int] = set()
+    for index, ticket in dispatchable:
+        if ticket.pk in seen:  # named twice: the second is answered as the ticket is now
+            ticket.refresh_from_db()
+        seen.add(ticket.pk)
+        try:
+            services.ticket_dispatch(ticket=ticket, unit=unit, actor=user, note=payload.note)
+        except ServiceError as exc:
+            results[index] = _refused(ticket.number, exc)
+        else:
+            results[index] = {"number": ticket.number, "ok": True, "version": ticket.version}
     return results
+
+
+def _not_found(number: str) -> dict:
+    return {"number": number, "ok": False, "error": {"code": "not_found", "message": _("Not found.")}}
+
+
+def _refused(number: str, error: ServiceError) -> dict:
+    return {"number": number, "ok": False, "error": {"code": error.code, "message": error.message}}
 
 
 # --- one ticket ---------------------------------------------------------------------

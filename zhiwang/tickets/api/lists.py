@@ -103,7 +103,9 @@ def queue(request, limit: int = 50):
 @paginate(LimitOffsetPagination)
 def inbox(request):
     """Tickets my unit must sign for or is handling, nearest deadline first; ``sent_back`` marks
-    replies that came back."""
+    replies that came back; ``awaiting_decision`` marks a return or extension the unit asked for
+    that the dispatcher has not decided yet (``awaiting_decision_kind``: ``return`` or
+    ``extension``), as the web inbox does."""
     return selectors.handler_inbox(user=request.user)
 
 

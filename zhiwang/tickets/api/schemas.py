@@ -97,7 +97,22 @@ class TicketOut(TicketFields):
 
 
 class InboxTicketOut(TicketOut):
+    """A row of the unit's inbox (``selectors.handler_inbox``: its marks are read in the list's
+    own statement, no query per row)."""
+
     sent_back: bool = False
+    #: the unit asked to return the ticket or for more time, and the dispatcher has not decided yet
+    awaiting_decision: bool = False
+    #: what waits for that decision: ``return`` or ``extension`` (None when nothing waits)
+    awaiting_decision_kind: str | None = None
+
+    @staticmethod
+    def resolve_awaiting_decision(obj) -> bool:
+        return bool(getattr(obj, "awaiting_decision", None))
+
+    @staticmethod
+    def resolve_awaiting_decision_kind(obj) -> str | None:
+        return getattr(obj, "awaiting_decision", None) or None
 
 
 class EventOut(Schema):

@@ -18,6 +18,7 @@ from zhiwang.core.errors import ServiceError
 from zhiwang.tickets.classify import Classification, classify
 from zhiwang.tickets.models import Category, Ticket, TicketStatus, Urgency
 from zhiwang.tickets.routing import Route, route
+from zhiwang.tickets.services.intake_patrol import check_patrol_place
 from zhiwang.tickets.services.intake_place import PLACE_KINDS, Place, deadline_rule, locate_place
 from zhiwang.tickets.services.intake_validation import (
     _clean,
@@ -69,12 +70,15 @@ def prepare_submission(
     lat=None,
     crs: str = "wgs84",
     received_at: datetime | None = None,
+    actor=None,
 ) -> Prepared:
     """Validate, classify, locate and route one submission (see ``ticket_submit``); reads only.
 
     Raises ``ServiceError`` for invalid fields, and ``PlaceError`` (wrapping the ``ServiceError``)
-    when the place does not resolve, so the caller can first look for an earlier ticket with the
-    same key: a retry gets its ticket even if the place no longer resolves as it did.
+    when the place does not resolve — or, for a grid worker's patrol report (``actor``), does not
+    lie in one of the worker's grids (``intake_patrol``) — so the caller can first look for an
+    earlier ticket with the same key: a retry gets its ticket even if the place no longer resolves
+    as it did (or the worker has since handed the grid over).
     """
     texts = submission_texts(
         description=description,
@@ -135,6 +139,7 @@ def prepare_submission(
                 _("Say where: a standard address, a point on the map, or an address we can recognise."),
                 field="address_text",
             )
+        check_patrol_place(channel=channel, actor=actor, place=place)
     except ServiceError as error:
         raise PlaceError(error, key, retryable=bool(external_id), fingerprint=fingerprint) from error
     amount, unit = deadline_rule(category=category, kind=kind, urgency=urgency)

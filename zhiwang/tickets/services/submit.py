@@ -123,9 +123,13 @@ def ticket_submit(
     incidents must have one. Routing suggests a unit and a dispatcher queue; a certain
     rule dispatches at once unless open duplicates were found (the operator looks first).
 
+    A grid worker's patrol report (``channel`` patrol, ``actor`` a grid worker) must be located in
+    one of the worker's grids, whatever located it (``intake_patrol``): else
+    ``tickets.outside_your_grids`` on the field that located it.
+
     Raises ``ServiceError`` ``tickets.invalid`` with every field error, or a single
     error (``tickets.address_unknown``, ``tickets.place_required``, ``geo.outside_city``,
-    ``geo.not_a_number``, …) naming its field. Nothing is written then.
+    ``geo.not_a_number``, ``tickets.outside_your_grids``, …) naming its field. Nothing is written then.
     """
     try:
         prepared = prepare_submission(
@@ -145,6 +149,7 @@ def ticket_submit(
             lat=lat,
             crs=crs,
             received_at=received_at,
+            actor=actor,
         )
     except PlaceError as error:
         # A retry gets its ticket even if the place no longer resolves as it did the first time.

@@ -78,7 +78,7 @@ def ticket_submit_many(
     with memo:
         for i, submission in enumerate(submissions):
             try:
-                prepared[i] = prepare_submission(**submission)
+                prepared[i] = prepare_submission(**submission, actor=actors[i])
             except PlaceError as error:
                 place_errors[i] = error
             except ServiceError as error:

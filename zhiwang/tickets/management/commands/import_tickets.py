@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from zhiwang.accounts.models import User
 from zhiwang.core.errors import ServiceError
-from zhiwang.tickets.hotline_import import BATCH_ROWS, import_tickets, write_report
+from zhiwang.tickets.hotline_import import BATCH_ROWS, field_label, import_tickets, write_report
 from zhiwang.tickets.models import Channel
 
 
@@ -65,4 +65,11 @@ class Command(BaseCommand):
             + (f"; report: {options['report']}" if options["report"] else "")
         )
         for row in [r for r in summary.rows if r.outcome == "refused"][:10]:
-            self.stdout.write(f"  row {row.row}: {row.code} [{row.field}] {row.message}")
+            self.stdout.write(f"  row {row.row}: {row.code} [{refused_column(row)}] {row.message}")
+
+
+def refused_column(row) -> str:
+    """The column a refused row is reported under, as the web import's report names it: the file's
+    own header for the field, else the field's usual (Chinese) header (``hotline_import.field_label``);
+    "—" for a refusal of no column. Never the pipeline's field name: the operator knows the file."""
+    return row.column or (field_label(row.field) if row.field else "—")

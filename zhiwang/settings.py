@@ -313,6 +313,9 @@ ZHIWANG_REPORT_STALE_MINUTES = env_int("ZHIWANG_REPORT_STALE_MINUTES", 30, minim
 
 # Disputes: a case is "near its target" this many days before the one-month target.
 ZHIWANG_DISPUTE_NEAR_DAYS = env_int("ZHIWANG_DISPUTE_NEAR_DAYS", 7, minimum=1)
+# Disputes: the longest extension of a case's target, in days past the one-month target (our rule;
+# DOMAIN.md sets none).
+ZHIWANG_DISPUTE_EXTENSION_MAX_DAYS = env_int("ZHIWANG_DISPUTE_EXTENSION_MAX_DAYS", 30, minimum=1, maximum=366)
 # Online mediation: the video meeting link of a room, e.g. "https://meet.example.gov.cn/{room}"
 # (empty: no video service; the session shows the room code only). A party's link to confirm
 # the agreement online expires after ZHIWANG_DISPUTE_CONFIRM_LINK_DAYS days.

@@ -24,6 +24,7 @@ def test_create_list_and_work_a_case(client, world):
         "category": "property_management",
         "division": world.community.code,
         "parties": parties(),
+        "source": "application",
         "idempotency_key": "api-1",
     }
     created = post(client, "/cases", body)
@@ -57,7 +58,15 @@ def test_create_list_and_work_a_case(client, world):
 def test_missing_parties_and_scoping(client, world, make_case):
     client.force_login(world.sub_dispatcher)
     missing = post(
-        client, "/cases", {"facts": "f", "category": "other", "division": world.community.code, "parties": []}
+        client,
+        "/cases",
+        {
+            "facts": "f",
+            "category": "other",
+            "division": world.community.code,
+            "parties": [],
+            "source": "grid",
+        },
     )
     assert (
         missing.status_code == 400

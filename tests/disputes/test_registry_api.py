@@ -38,6 +38,7 @@ def _case_body(division, rows, key):
         "category": "neighbours",
         "division": division.code,
         "parties": rows,
+        "source": "proactive",
         "idempotency_key": key,
     }
 

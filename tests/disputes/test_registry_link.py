@@ -109,6 +109,7 @@ def test_outsider_cannot_pick_by_posting_an_id(world, registry):
             category="neighbours",
             division=world.lh_community,
             parties=parties(**{"0__person_id": str(registry["person"].pk)}),
+            source="proactive",
         )
     assert {f.field for f in caught.value.fields} == {"parties.0.name"}
     assert Visitor.objects.count() == before

@@ -51,6 +51,7 @@ def test_one_users_idempotency_key_never_returns_another_users_case(client, worl
         "category": "neighbours",
         "division": world.lh_community.code,
         "parties": parties(),
+        "source": "petition",
         "idempotency_key": "shared-key",
     }
     answer = post(client, "/cases", body)
@@ -86,6 +87,7 @@ def test_a_window_operator_sees_their_centre_not_cases_registered_before_moving(
         category="neighbours",
         division=world.community,
         parties=parties(),
+        source="window",
     )
     case = result.case
     assert case.centre == world.centre  # registered at the operator's centre, visit or not
@@ -330,6 +332,7 @@ def test_a_mediator_registers_for_their_committee_and_keeps_the_case(client, wor
         "category": "neighbours",
         "division": world.community.code,
         "parties": parties(),
+        "source": "application",
         "idempotency_key": "med-1",
     }
     answer = post(client, "/cases", body)
@@ -422,6 +425,7 @@ def test_two_identical_registrations_at_the_same_moment_make_one_case(transactio
             category="neighbours",
             division=division,
             parties=parties(),
+            source="proactive",
             idempotency_key="same-moment",
         )
 

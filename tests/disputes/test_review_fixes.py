@@ -40,6 +40,7 @@ def _case_body(world, key: str) -> dict:
         "category": "neighbours",
         "division": world.community.code,
         "parties": parties(),
+        "source": "proactive",
         "idempotency_key": key,
     }
 

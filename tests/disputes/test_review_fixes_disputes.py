@@ -42,6 +42,7 @@ def _case_body(world, key: str, **overrides) -> dict:
         "division": world.community.code,
         "parties": parties(),
         "amount": "100",
+        "source": "proactive",
         "idempotency_key": key,
     }
     body.update(overrides)

@@ -106,6 +106,7 @@ def test_case_party_picked_outside_scope_names_the_same_field_at_the_top(client,
             "category": "neighbours",
             "division": world.lh_community.code,
             "parties": rows,
+            "source": "proactive",
             "idempotency_key": "probe-1",
         },
     )
@@ -144,7 +145,13 @@ def test_the_top_level_field_follows_the_first_problem_among_several(client, wor
     response = post_json(
         client,
         "/cases",
-        {"facts": "f", "category": "neighbours", "division": world.lh_community.code, "parties": rows},
+        {
+            "facts": "f",
+            "category": "neighbours",
+            "division": world.lh_community.code,
+            "parties": rows,
+            "source": "proactive",
+        },
     )
     error = _error(response)
     assert [f["field"] for f in error["fields"]] == ["parties.0.phone", "parties.1.registry_person_id"]
@@ -178,7 +185,14 @@ def test_a_mediators_own_case_defaults_to_proactive_not_to_a_grid_workers_findin
     options = _source_options(client.get(reverse("disputes:case_new")).content.decode())
     # Nothing chosen yet: the browser shows (and sends) the first option.
     assert options[0] == ("proactive", False) and not any(selected for _value, selected in options)
-    assert {value for value, _selected in options} == {"proactive", "grid", "petition", "court", "police"}
+    assert [value for value, _selected in options] == [
+        "proactive",
+        "application",
+        "grid",
+        "petition",
+        "court",
+        "police",
+    ]
     response = client.post(reverse("disputes:case_new"), _direct_form(world, source="proactive"))
     assert response.status_code == 302
     case = DisputeCase.objects.get()

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from ninja import Field, Schema
 
-from zhiwang.disputes import selectors, services
+from zhiwang.disputes import selectors, services, texts
 
 
 def ref(obj) -> dict | None:
@@ -89,16 +89,35 @@ class CaseOut(Schema):
 
 
 class EventOut(Schema):
+    """``note`` in the caller's language when the system wrote it (``note_code`` and ``note_params``
+    say which sentence, for a client that words it itself; both empty for a person's note and for
+    rows written before the codes existed, whose note is as stored)."""
+
     at: datetime
     action: str
     from_state: str
     to_state: str
     actor: str | None
     note: str
+    note_code: str
+    note_params: dict
 
     @staticmethod
     def resolve_actor(obj) -> str | None:
         return obj.actor.username if obj.actor_id else None
+
+    @staticmethod
+    def resolve_note(obj) -> str:
+        return obj.note_text
+
+    @staticmethod
+    def resolve_note_code(obj) -> str:
+        return (obj.payload or {}).get(texts.NOTE_CODE) or ""
+
+    @staticmethod
+    def resolve_note_params(obj) -> dict:
+        payload = obj.payload or {}
+        return (payload.get(texts.NOTE_PARAMS) or {}) if payload.get(texts.NOTE_CODE) else {}
 
 
 class SessionOut(Schema):
@@ -171,7 +190,9 @@ class CaseIn(Schema):
     category: str
     division: str  # division code
     parties: list[PartyIn] = []
-    source: str = "window"
+    # Where the case came from (``CaseSource``): required, never assumed — a client that left it out
+    # used to record every case as "service window". A case from a ticket uses ``from-ticket``.
+    source: str
     mediation_type: str = "peoples"
     scale: str = "individual"
     people_involved: int = 2
@@ -344,13 +365,22 @@ class QueueOut(Schema):
 
 
 class AlertOut(Schema):
+    """``message`` in the caller's language (``message_code`` and ``message_params`` say which
+    sentence; empty on alerts made before the codes existed, whose message is as stored)."""
+
     id: int
     case: str
     kind: str
     message: str
+    message_code: str
+    message_params: dict
     created_at: datetime
     read_at: datetime | None
 
     @staticmethod
     def resolve_case(obj) -> str:
         return obj.case.number
+
+    @staticmethod
+    def resolve_message(obj) -> str:
+        return obj.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -334,6 +335,13 @@ class CaseEvent(TimelineEntry):
         ordering = ["at", "pk"]
         indexes = [models.Index(fields=["action", "at"], name="disputes_event_action_at")]
 
+    @property
+    def note_text(self) -> str:
+        """The note for the reader: the system's words in the reader's language (``disputes.texts``)."""
+        from zhiwang.disputes.texts import event_note
+
+        return event_note(self)
+
 
 class AlertKind(models.TextChoices):
     ASSIGNED = "assigned", _("Case assigned to you")
@@ -359,7 +367,15 @@ class DisputeAlert(models.Model):
     )
     kind = models.CharField(_("kind"), max_length=24, choices=AlertKind.choices)
     due_key = models.CharField(_("deadline concerned"), max_length=32, blank=True)
+    # The message as stored, in the city's language: what an alert made before ``message_code``
+    # existed shows, and what the admin and searches read.
     message = models.CharField(_("message"), max_length=500)
+    # The system's sentence as a code with its parameters (data only), rendered in the reader's
+    # language (``disputes.texts``); empty on alerts made before codes were stored.
+    message_code = models.CharField(_("message code"), max_length=32, blank=True, default="")
+    message_params = models.JSONField(
+        _("message parameters"), default=dict, blank=True, encoder=DjangoJSONEncoder
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
 
@@ -375,6 +391,13 @@ class DisputeAlert(models.Model):
 
     def __str__(self) -> str:
         return self.message
+
+    @property
+    def text(self) -> str:
+        """The message for the reader, in the reader's language (``disputes.texts``)."""
+        from zhiwang.disputes.texts import alert_message
+
+        return alert_message(self)
 
 
 class CaseCounter(models.Model):

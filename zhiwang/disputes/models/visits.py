@@ -130,3 +130,10 @@ class VisitEvent(TimelineEntry):
         verbose_name = _("visit event")
         verbose_name_plural = _("visit events")
         ordering = ["at", "pk"]
+
+    @property
+    def note_text(self) -> str:
+        """The note for the reader: the system's words in the reader's language (``disputes.texts``)."""
+        from zhiwang.disputes.texts import event_note
+
+        return event_note(self)

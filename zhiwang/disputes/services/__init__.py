@@ -28,6 +28,7 @@ from zhiwang.disputes.services.mediation import (
     agreement_reach,
     case_extend,
     extension_last_day,
+    extension_max_days,
     performance_follow_up,
     session_record,
 )
@@ -77,6 +78,7 @@ __all__ = [
     "confirmation_links_send",
     "confirmation_result",
     "extension_last_day",
+    "extension_max_days",
     "may_act",
     "mediator_enrol",
     "mediator_workloads",

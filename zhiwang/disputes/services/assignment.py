@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from zhiwang.core.errors import ErrorList, PermissionDeniedError, ServiceError
+from zhiwang.disputes import texts
 from zhiwang.disputes.models import (
     WORKLOAD_STATUSES,
     AlertKind,
@@ -19,6 +20,7 @@ from zhiwang.disputes.services.casekit import A, _alert, _apply, _serves
 from zhiwang.disputes.services.common import (
     clean,
 )
+from zhiwang.disputes.texts import SystemText
 from zhiwang.disputes.workflow import may_assign, role_of
 
 
@@ -119,19 +121,22 @@ def case_assign(
     case.organisation = organisation
     case.mediator = chosen.user
     case.assigned_at = timezone.now()
+    payload = {
+        "organisation": organisation.code,
+        "mediator": chosen.user.username,
+        "mediator_load": chosen.load,
+        "previous": list(previous),
+    }
+    note = clean(note)
+    if not note:  # no words given: the system's, worded for each reader
+        default = SystemText(texts.ASSIGNED, {"org": organisation.name, "name": chosen.user.display_name})
+        note, payload = default.stored, {**payload, **default.note_keys()}
     _apply(
         case,
         A.ASSIGN,
         actor=actor,
-        note=clean(note)
-        or _("Assigned to %(org)s, mediator %(name)s.")
-        % {"org": organisation.name, "name": chosen.user.display_name},
-        payload={
-            "organisation": organisation.code,
-            "mediator": chosen.user.username,
-            "mediator_load": chosen.load,
-            "previous": list(previous),
-        },
+        note=note,
+        payload=payload,
         fields=["organisation", "mediator", "assigned_at"],
     )
     _alert(
@@ -139,7 +144,7 @@ def case_assign(
         [chosen.user],
         AlertKind.ASSIGNED,
         due_key=f"v{case.version}",
-        message=_("Case %(number)s was assigned to you.") % {"number": case.number},
+        text=SystemText(texts.ASSIGNED_TO_YOU, {"number": case.number}),
     )
     return case
 

@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from zhiwang.core.errors import Conflict, ServiceError
+from zhiwang.disputes import texts
 from zhiwang.disputes.models import (
     Agreement,
     AlertKind,
@@ -22,6 +23,7 @@ from zhiwang.disputes.services.common import (
     clean,
     users_over,
 )
+from zhiwang.disputes.texts import SystemText
 from zhiwang.disputes.workflow import (
     CASE_WORKFLOW,
     CaseAction,
@@ -115,14 +117,19 @@ def _agreement(case: DisputeCase) -> Agreement:
     return agreement
 
 
-def _alert(case: DisputeCase, users, kind: str, *, due_key: str, message: str) -> int:
-    """Alerts once per (case, user, kind, due_key); returns how many were new."""
+def _alert(case: DisputeCase, users, kind: str, *, due_key: str, text: SystemText) -> int:
+    """Alerts once per (case, user, kind, due_key); returns how many were new.
+
+    The message is kept as ``text``'s code and parameters, rendered in each reader's language, and as
+    the sentence in the city's language (``disputes.texts``).
+    """
     made = 0
+    defaults = {"message": text.stored[:500], "message_code": text.code, "message_params": dict(text.params)}
     for user in users:
         if user is None:
             continue
         _row, created = DisputeAlert.objects.get_or_create(
-            case=case, recipient=user, kind=kind, due_key=due_key[:32], defaults={"message": message[:500]}
+            case=case, recipient=user, kind=kind, due_key=due_key[:32], defaults=defaults
         )
         made += created
     return made
@@ -130,34 +137,26 @@ def _alert(case: DisputeCase, users, kind: str, *, due_key: str, message: str) -
 
 def _report_up(case: DisputeCase, *, actor) -> int:
     """Red: leaders and dispatchers above the place at once; orange: the dispatchers (same day)."""
+    about = {"number": case.number, "place": case.division.name, "title": case.title}
     if case.risk == RiskColour.RED:
-        roles, kind = ("leader", "dispatcher"), AlertKind.RED_RISK
-        message = _("Red-risk dispute %(number)s at %(place)s: %(title)s") % {
-            "number": case.number,
-            "place": case.division.name,
-            "title": case.title,
-        }
+        roles, kind, text = ("leader", "dispatcher"), AlertKind.RED_RISK, SystemText(texts.RED_RISK, about)
     else:
-        roles, kind = ("dispatcher",), AlertKind.ORANGE_RISK
-        message = _("Orange-risk dispute %(number)s at %(place)s: %(title)s") % {
-            "number": case.number,
-            "place": case.division.name,
-            "title": case.title,
-        }
+        roles, kind, text = ("dispatcher",), AlertKind.ORANGE_RISK, SystemText(texts.ORANGE_RISK, about)
     recipients = list(users_over(case.division, roles))
-    made = _alert(case, recipients, kind, due_key=case.risk, message=message)
+    made = _alert(case, recipients, kind, due_key=case.risk, text=text)
     case.reported_up_at = timezone.now()
     # Written by the system: whoever raised the risk, the report itself is automatic.
     _apply(
         case,
         A.REPORT_UP,
         actor=None,
-        note=message,
+        note=text.stored,
         payload={
             "risk": case.risk,
             "recipients": [u.username for u in recipients],
             "new_alerts": made,
             "raised_by": getattr(actor, "username", None),
+            **text.note_keys(),
         },
         fields=["reported_up_at"],
     )

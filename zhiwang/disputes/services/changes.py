@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 
 from zhiwang.core.errors import PermissionDeniedError, ServiceError
 from zhiwang.core.scoping import scope_of
+from zhiwang.disputes import texts
 from zhiwang.disputes.models import (
     Agreement,
     AlertKind,
@@ -26,6 +27,7 @@ from zhiwang.disputes.services.common import (
     parse_date,
     require,
 )
+from zhiwang.disputes.texts import SystemText
 from zhiwang.disputes.workflow import (
     CASE_WORKFLOW,
     may_see_parties,
@@ -180,8 +182,7 @@ def case_mark_backlog(*, case: DisputeCase, actor, deadline, leader, note: str =
         [leader],
         AlertKind.BACKLOG_DUE,
         due_key=f"named:{day.isoformat()}",
-        message=_("You are the responsible leader of backlog case %(number)s (time limit %(date)s).")
-        % {"number": case.number, "date": day.isoformat()},
+        text=SystemText(texts.BACKLOG_LEADER, {"number": case.number, "date": day.isoformat()}),
     )
     return case
 

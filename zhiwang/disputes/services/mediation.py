@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -164,19 +166,34 @@ def performance_follow_up(*, case: DisputeCase, actor, status: str, note: str = 
 
 
 #: How far past the one-month target an extension may move it, in calendar days, all extensions
-#: together (docs/disputes.md "Extension"). People's mediation is normally done within a month,
-#: extendable with the parties' consent (DOMAIN.md), with no limit written there: ours keeps
-#: "extended" from meaning "open for ever" — a dispute unresolved by then is referred or closed.
+#: together, unless ``ZHIWANG_DISPUTE_EXTENSION_MAX_DAYS`` says otherwise (docs/disputes.md
+#: "Extension"). People's mediation is normally done within a month, extendable with the parties'
+#: consent (DOMAIN.md), with no limit written there: ours keeps "extended" from meaning "open for
+#: ever" — a dispute unresolved by then is referred or closed. A city with a written rule sets it.
 EXTENSION_MAX_DAYS = 30
 
 
+def extension_max_days() -> int:
+    """The extension cap in calendar days: ``ZHIWANG_DISPUTE_EXTENSION_MAX_DAYS`` (default
+    ``EXTENSION_MAX_DAYS``). Read on each use, so a test or a deployment's override applies at once;
+    a value that is not a whole number of at least 1 day is a configuration error, named as such,
+    never silently replaced (0 would refuse every extension the law allows)."""
+    value = getattr(settings, "ZHIWANG_DISPUTE_EXTENSION_MAX_DAYS", EXTENSION_MAX_DAYS)
+    text = str(value).strip() if isinstance(value, int | str) and not isinstance(value, bool) else ""
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise ImproperlyConfigured(
+            f"ZHIWANG_DISPUTE_EXTENSION_MAX_DAYS must be a whole number of days, 1 or more (got {value!r})."
+        )
+    return int(text)
+
+
 def extension_last_day(case: DisputeCase) -> date:
-    """The latest target an extension may set: ``EXTENSION_MAX_DAYS`` after the one-month target.
+    """The latest target an extension may set: ``extension_max_days()`` after the one-month target.
 
     Counted from the target the case was registered with (one month after it was received, on the
     local calendar), not from the current one: extending again never moves the limit.
     """
-    return timezone.localdate(add_months(case.received_at, 1)) + timedelta(days=EXTENSION_MAX_DAYS)
+    return timezone.localdate(add_months(case.received_at, 1)) + timedelta(days=extension_max_days())
 
 
 @transaction.atomic
@@ -184,7 +201,7 @@ def case_extend(*, case: DisputeCase, actor, until, reason: str) -> DisputeCase:
     """Extend the one-month target with the parties' consent (延长调解期限).
 
     The new target is later than the current one (``disputes.extension_not_later``) and at most
-    ``EXTENSION_MAX_DAYS`` past the one-month target (``disputes.extension_too_long``, field
+    ``extension_max_days()`` past the one-month target (``disputes.extension_too_long``, field
     ``until``); within that limit it may be extended again, each time with a reason.
     """
     reason = require(reason, "reason", _("Say why, and that the parties consent."))
@@ -203,7 +220,7 @@ def case_extend(*, case: DisputeCase, actor, until, reason: str) -> DisputeCase:
                 "An extension may move the target at most %(days)d days past the one-month "
                 "target: to %(date)s at the latest."
             )
-            % {"days": EXTENSION_MAX_DAYS, "date": last_day.isoformat()},
+            % {"days": extension_max_days(), "date": last_day.isoformat()},
             field="until",
         )
     previous = case.target_at

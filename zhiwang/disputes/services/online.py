@@ -28,9 +28,12 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from zhiwang.core.errors import NotFound, ServiceError
+from zhiwang.disputes import texts
 from zhiwang.disputes.models import ConfirmationLink, DisputeCase, OnlineMeeting, Party
 from zhiwang.disputes.services.casekit import A, _agreement, _apply
 from zhiwang.disputes.services.common import clean
+from zhiwang.disputes.texts import SystemText
+from zhiwang.tickets.notify import city_language
 
 #: Salt of the signed confirmation tokens (a token signed for another purpose never validates here).
 TOKEN_SALT = "zhiwang.disputes.agreement-confirmation"
@@ -95,16 +98,17 @@ def online_session_schedule(*, case: DisputeCase, actor, scheduled_at, note: str
     )
     meeting.save()
     local = timezone.localtime(when)
-    where = (
-        _("video link %(url)s") % {"url": meeting.video_url}
-        if meeting.video_url
-        else _("meeting room %(room)s (the mediator tells you how to join)") % {"room": room}
-    )
-    body = _("Online mediation of dispute %(number)s on %(when)s: %(where)s.") % {
-        "number": case.number,
-        "when": local.strftime("%Y-%m-%d %H:%M"),
-        "where": where,
-    }
+    with city_language():  # a text to the parties: in the city's language, whoever schedules it
+        where = (
+            _("video link %(url)s") % {"url": meeting.video_url}
+            if meeting.video_url
+            else _("meeting room %(room)s (the mediator tells you how to join)") % {"room": room}
+        )
+        body = _("Online mediation of dispute %(number)s on %(when)s: %(where)s.") % {
+            "number": case.number,
+            "when": local.strftime("%Y-%m-%d %H:%M"),
+            "where": where,
+        }
     for party in case.parties.exclude(phone=""):
         _text_party(party.phone, body)
     return meeting
@@ -172,13 +176,14 @@ def confirmation_links_send(*, case: DisputeCase, actor, build_url: Callable[[st
         )
         token = signing.dumps({"l": link.pk, "s": secret}, salt=TOKEN_SALT)
         url = build_url(token)
-        body = _(
-            "Please read and confirm the mediation agreement %(number)s (valid until %(date)s): %(url)s"
-        ) % {
-            "number": agreement.number,
-            "date": timezone.localtime(expires).strftime("%Y-%m-%d %H:%M"),
-            "url": url,
-        }
+        with city_language():  # a text to the party: in the city's language, whoever sends it
+            body = _(
+                "Please read and confirm the mediation agreement %(number)s (valid until %(date)s): %(url)s"
+            ) % {
+                "number": agreement.number,
+                "date": timezone.localtime(expires).strftime("%Y-%m-%d %H:%M"),
+                "url": url,
+            }
         # whoever reads the outbound record (an administrator) must not be able to confirm for the party
         _text_party(party.phone, body, secret=token)
         issued.append(IssuedLink(party=party, url=url, expires_at=expires, texted=bool(party.phone)))
@@ -242,13 +247,23 @@ def agreement_confirm_online(*, token: str, ip: str | None) -> ConfirmationLink:
         confirmation_link_check(token)  # raises used / expired as it is now
     case = DisputeCase.objects.get(pk=link.agreement.case_id)
     party = link.party
+    confirmed = SystemText(
+        texts.PARTY_CONFIRMED,
+        {"role": party.role, "name": party.masked_name, "number": link.agreement.number},
+    )
     _apply(
         case,
         A.PARTY_CONFIRM,
         actor=None,
-        note=_("%(role)s %(name)s confirmed agreement %(number)s online.")
-        % {"role": party.get_role_display(), "name": party.masked_name, "number": link.agreement.number},
-        payload={"party": party.pk, "role": party.role, "at": now, "ip": ip or "", "link": link.pk},
+        note=confirmed.stored,
+        payload={
+            "party": party.pk,
+            "role": party.role,
+            "at": now,
+            "ip": ip or "",
+            "link": link.pk,
+            **confirmed.note_keys(),
+        },
     )
     link.used_at, link.used_ip = now, ip or None
     return link

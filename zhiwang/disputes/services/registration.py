@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from zhiwang.core.errors import ErrorList, NotFound, PermissionDeniedError, ServiceError
 from zhiwang.core.fingerprint import fingerprint
 from zhiwang.core.scoping import scope_of
+from zhiwang.disputes import texts
 from zhiwang.disputes.models import (
     CaseEvent,
     CaseScale,
@@ -51,6 +52,7 @@ from zhiwang.disputes.services.idempotency import (
     idempotency_key_clean,
     parties_input,
 )
+from zhiwang.disputes.texts import SystemText
 from zhiwang.disputes.workflow import (
     VISIT_WORKFLOW,
     VisitAction,
@@ -70,7 +72,7 @@ def case_register(
     category: str,
     division: Division | None,
     parties: list[dict],
-    source: str = CaseSource.WINDOW,
+    source: str = "",
     mediation_type: str = MediationType.PEOPLES,
     scale: str = CaseScale.INDIVIDUAL,
     people_involved=2,
@@ -90,6 +92,9 @@ def case_register(
     (``created=False``); the same key with other content is ``disputes.idempotency_key_reused``
     (422). ``request_fingerprint`` is what the caller asked for when that is not these arguments
     (``case_from_ticket`` passes its own); by default it is computed from them.
+    ``source`` (``CaseSource``) says where the case came from; left empty it is "service window"
+    for a case opened from a visit and "from a ticket" for one from a ticket, and refused for a case
+    registered directly (``disputes.source_required`` on ``source``): nothing is assumed there.
     Red and orange cases are reported upward at once. Raises ``disputes.parties_missing``
     (no applicant or respondent), ``disputes.invalid`` with field errors, or a permission
     error when the division lies outside the actor's jurisdiction.
@@ -140,7 +145,7 @@ def case_register(
             "mediation_type",
             lambda: _choice(mediation_type, MediationType, "mediation_type", MediationType.PEOPLES),
         ),
-        ("source", lambda: _choice(source, CaseSource, "source", CaseSource.WINDOW)),
+        ("source", lambda: _source(source, visit=visit, ticket=ticket)),
         ("scale", lambda: _choice(scale, CaseScale, "scale", CaseScale.INDIVIDUAL)),
         ("risk", lambda: _choice(risk, RiskColour, "risk", RiskColour.BLUE)),
         ("people_involved", lambda: _people(people_involved)),
@@ -194,7 +199,8 @@ def case_register(
                 target_at=add_months(received, 1),
             )
             Party.objects.bulk_create([Party(case=case, **party) for party in cleaned_parties])
-            payload = {"source": case.source, "parties": len(cleaned_parties)}
+            registered = SystemText(texts.REGISTERED, {"source": case.source})
+            payload = {"source": case.source, "parties": len(cleaned_parties), **registered.note_keys()}
             if ticket is not None:
                 payload["ticket"] = ticket.number
             if visit is not None:
@@ -205,7 +211,7 @@ def case_register(
                 action=A.RECEIVE,
                 from_state="",
                 to_state=CaseStatus.RECEIVED,
-                note=_("Registered: %(source)s.") % {"source": case.get_source_display()},
+                note=registered.stored,
                 payload=payload,
                 at=received,
             )
@@ -242,6 +248,23 @@ def case_register(
     return CaseResult(case, True)
 
 
+def _source(value, *, visit: Visit | None, ticket) -> str:
+    """The case's source: as given (one of ``CaseSource``), else what the way it was opened says (a
+    visit: the window; a ticket: the ticket); a case registered directly must say it."""
+    value = clean(value)
+    if not value and visit is not None:
+        return CaseSource.WINDOW
+    if not value and ticket is not None:
+        return CaseSource.TICKET
+    if not value:
+        raise ServiceError(
+            "disputes.source_required",
+            _("Say where the dispute came from (proactive screening, an application, a referral…)."),
+            field="source",
+        )
+    return _choice(value, CaseSource, "source")
+
+
 def _existing_case(key: str) -> DisputeCase | None:
     """The case an earlier call with the same stored key made (the cheap first look; the unique
     constraint is what really dedupes a retry racing the first call)."""
@@ -273,7 +296,11 @@ def _case_fingerprint(
     ticket="",
 ) -> str:
     """What a registration asked for, cleaned the way the service reads it (a default given or
-    left out is the same request), as a fingerprint for comparing a retry."""
+    left out is the same request), as a fingerprint for comparing a retry.
+
+    A source left out counts as "window", as the service defaulted it when cases began keeping
+    fingerprints: a retry of such a request still finds its case (a new one must name its source,
+    or comes from a visit, which is the window)."""
     people = "2" if people_involved in (None, "") else clean(str(people_involved))
     return fingerprint(
         {
@@ -356,6 +383,7 @@ def case_from_ticket(
     added where the actor works on the ticket.
     A ticket already turned into a case answers ``disputes.ticket_already_converted``.
     """
+    from zhiwang.tickets.notify import city_language
     from zhiwang.tickets.selectors import ticket_get, ticket_timeline
     from zhiwang.tickets.services import ticket_note, ticket_transfer
 
@@ -413,11 +441,13 @@ def case_from_ticket(
         # when the actor may; otherwise (e.g. a mediator, or a ticket already replied) a note.
         transferred = annotated = False
         if ticket.is_open:
-            note = _("Transferred to mediation as dispute case %(number)s.") % {"number": case.number}
+            # The ticket's timeline and reply (which the citizen reads) keep plain text: in the city's
+            # language, whoever converts the ticket.
+            with city_language():
+                note = _("Transferred to mediation as dispute case %(number)s.") % {"number": case.number}
+                target = _("mediation")
             try:
-                ticket_transfer(
-                    ticket=ticket, actor=actor, target=_("mediation"), reference=case.number, note=note
-                )
+                ticket_transfer(ticket=ticket, actor=actor, target=target, reference=case.number, note=note)
                 transferred = annotated = True
             except ServiceError:
                 try:
@@ -429,19 +459,20 @@ def case_from_ticket(
             {"at": e.at, "action": e.action, "to": e.to_state, "note": e.note[:200]}
             for e in ticket_timeline(user=actor, ticket=ticket)[:50]
         ]
+        linked = SystemText(texts.TICKET_LINKED, {"number": ticket.number, "status": ticket.status})
         CaseEvent.objects.create(
             case=case,
             actor=actor,
             action=A.NOTE,
             from_state=case.status,
             to_state=case.status,
-            note=_("Linked to ticket %(number)s (%(status)s).")
-            % {"number": ticket.number, "status": ticket.get_status_display()},
+            note=linked.stored,
             payload={
                 "ticket": ticket.number,
                 "ticket_annotated": annotated,
                 "ticket_transferred": transferred,
                 "ticket_history": history,
+                **linked.note_keys(),
             },
         )
     return result

@@ -2,7 +2,8 @@
 
 Each reminder is a ``DisputeAlert`` made once per (case, recipient, kind, deadline) and a
 ``remind`` row on the case's timeline when it is new, so running the sweep twice (two
-workers, a manual run) reminds exactly once.
+workers, a manual run) reminds exactly once. Both keep the sentence as a code with parameters
+(``disputes.texts``): the sweep runs in no reader's language, each reader gets their own.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
+from zhiwang.disputes import texts
 from zhiwang.disputes.models import (
     AgreementForm,
     AlertKind,
@@ -29,6 +30,7 @@ from zhiwang.disputes.selectors import near_days
 from zhiwang.disputes.services.casekit import CONFIRMATION_DAYS, _alert
 from zhiwang.disputes.services.common import users_over
 from zhiwang.disputes.services.confirmation import confirmation_deadline
+from zhiwang.disputes.texts import SystemText
 from zhiwang.disputes.workflow import CaseAction
 
 
@@ -56,9 +58,9 @@ def _mediators_of(case: DisputeCase) -> list:
     return list(users_over(case.division, ("dispatcher",)))
 
 
-def _remind(case: DisputeCase, users, kind: str, due_key: str, message: str) -> int:
+def _remind(case: DisputeCase, users, kind: str, due_key: str, text: SystemText) -> int:
     with transaction.atomic():
-        made = _alert(case, users, kind, due_key=due_key, message=message)
+        made = _alert(case, users, kind, due_key=due_key, text=text)
         if made:
             CaseEvent.objects.create(
                 case=case,
@@ -66,8 +68,8 @@ def _remind(case: DisputeCase, users, kind: str, due_key: str, message: str) -> 
                 action=CaseAction.REMIND,
                 from_state=case.status,
                 to_state=case.status,
-                note=message,
-                payload={"kind": kind, "due": due_key, "recipients": made},
+                note=text.stored,
+                payload={"kind": kind, "due": due_key, "recipients": made, **text.note_keys()},
             )
     return made
 
@@ -82,14 +84,11 @@ def reminders_sweep(*, now: datetime | None = None) -> SweepResult:
         status__in=(CaseStatus.RECEIVED, CaseStatus.ASSIGNED, CaseStatus.MEDIATING), target_at__lte=near
     ).select_related("mediator", "division"):
         day = timezone.localdate(case.target_at)
-        message = (
-            _("Dispute case %(number)s is past its one-month target (%(date)s).")
-            if case.target_at <= now
-            else _("Dispute case %(number)s reaches its one-month target on %(date)s.")
-        ) % {"number": case.number, "date": day.isoformat()}
-        result.target_near += _remind(
-            case, _mediators_of(case), AlertKind.TARGET_NEAR, day.isoformat(), message
+        text = SystemText(
+            texts.TARGET_PAST if case.target_at <= now else texts.TARGET_NEAR,
+            {"number": case.number, "date": day.isoformat()},
         )
+        result.target_near += _remind(case, _mediators_of(case), AlertKind.TARGET_NEAR, day.isoformat(), text)
 
     # The window may end later than 30 days after signing (moved past holidays): look a
     # fortnight further back and keep the agreements whose last day is within 5 days.
@@ -105,12 +104,9 @@ def reminders_sweep(*, now: datetime | None = None) -> SweepResult:
         last = confirmation_deadline(case.agreement)
         if not today <= last <= today + timedelta(days=5):
             continue
-        message = _("The 30 days to apply for judicial confirmation of %(number)s end on %(date)s.") % {
-            "number": case.number,
-            "date": last.isoformat(),
-        }
+        text = SystemText(texts.CONFIRMATION_CLOSING, {"number": case.number, "date": last.isoformat()})
         result.confirmation_closing += _remind(
-            case, _mediators_of(case), AlertKind.CONFIRMATION_CLOSING, last.isoformat(), message
+            case, _mediators_of(case), AlertKind.CONFIRMATION_CLOSING, last.isoformat(), text
         )
 
     for case in DisputeCase.objects.filter(
@@ -119,12 +115,9 @@ def reminders_sweep(*, now: datetime | None = None) -> SweepResult:
         agreement__performance_deadline__lte=today + timedelta(days=3),
     ).select_related("agreement", "mediator", "division"):
         deadline = case.agreement.performance_deadline
-        message = _("Follow up the performance of %(number)s: due %(date)s.") % {
-            "number": case.number,
-            "date": deadline.isoformat(),
-        }
+        text = SystemText(texts.PERFORMANCE_DUE, {"number": case.number, "date": deadline.isoformat()})
         result.performance_due += _remind(
-            case, _mediators_of(case), AlertKind.PERFORMANCE_DUE, deadline.isoformat(), message
+            case, _mediators_of(case), AlertKind.PERFORMANCE_DUE, deadline.isoformat(), text
         )
 
     for case in DisputeCase.objects.filter(
@@ -132,14 +125,10 @@ def reminders_sweep(*, now: datetime | None = None) -> SweepResult:
         status__in=(CaseStatus.RECEIVED, CaseStatus.ASSIGNED, CaseStatus.MEDIATING, CaseStatus.AGREED),
         backlog_deadline__lte=today + timedelta(days=near_days()),
     ).select_related("responsible_leader", "mediator", "division"):
-        message = _("Backlog case %(number)s must be resolved by %(date)s.") % {
-            "number": case.number,
-            "date": case.backlog_deadline.isoformat(),
-        }
+        due = case.backlog_deadline.isoformat()
+        text = SystemText(texts.BACKLOG_DUE, {"number": case.number, "date": due})
         users = [case.responsible_leader, *([case.mediator] if case.mediator_id else [])]
-        result.backlog_due += _remind(
-            case, users, AlertKind.BACKLOG_DUE, case.backlog_deadline.isoformat(), message
-        )
+        result.backlog_due += _remind(case, users, AlertKind.BACKLOG_DUE, due, text)
     return result
 
 

@@ -12,10 +12,12 @@ from zhiwang.core.errors import ErrorList, PermissionDeniedError, ServiceError
 from zhiwang.core.fingerprint import fingerprint
 from zhiwang.core.masking import mask_name, mask_phone
 from zhiwang.core.validators import validate_id_number
+from zhiwang.disputes import texts
 from zhiwang.disputes.models import FunctionArea, ServiceCentre, Visit, VisitEvent, Visitor, VisitStatus
 from zhiwang.disputes.services.common import clean, keyed_hash, next_number, parse_phone
 from zhiwang.disputes.services.idempotency import check_same_request, idempotency_key_clean
 from zhiwang.disputes.services.registry import person_for_id_number, picked_person
+from zhiwang.disputes.texts import SystemText
 from zhiwang.disputes.workflow import VISIT_WORKFLOW, VisitAction, role_of
 
 #: The longest visitor's name a visit keeps (``Visitor.name``).
@@ -152,17 +154,19 @@ def visit_register(
                 registered_by=actor,
                 registered_at=now,
             )
+            queued = SystemText(texts.VISIT_QUEUED, {"area": area.name})
             VisitEvent.objects.create(
                 visit=visit,
                 actor=actor,
                 action=VisitAction.REGISTER,
                 from_state="",
                 to_state=VisitStatus.WAITING,
-                note=_("Queued at %(area)s.") % {"area": area.name},
+                note=queued.stored,
                 payload={
                     "area": area.code,
                     "returning_visitor": visitor.visits.count() > 1,
                     **({"visitor_changed": changes} if changes else {}),
+                    **queued.note_keys(),
                 },
                 at=now,
             )
@@ -242,13 +246,17 @@ def visit_route(*, visit: Visit, actor, area_code: str, note: str = "") -> Visit
         raise ServiceError("disputes.same_area", _("The visit already waits at this area."), field="area")
     previous = visit.area
     visit.area = area
+    note, payload = clean(note), {"from": previous.code, "to": area.code}
+    if not note:  # no words given: the system's, worded for each reader
+        routed = SystemText(texts.VISIT_ROUTED, {"from": previous.name, "to": area.name})
+        note, payload = routed.stored, {**payload, **routed.note_keys()}
     VISIT_WORKFLOW.apply(
         visit,
         VisitAction.ROUTE,
         actor=actor,
         timeline_model=VisitEvent,
-        note=clean(note) or _("From %(from)s to %(to)s.") % {"from": previous.name, "to": area.name},
-        payload={"from": previous.code, "to": area.code},
+        note=note,
+        payload=payload,
         update_fields=["area"],
     )
     return visit

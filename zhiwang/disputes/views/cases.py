@@ -69,7 +69,7 @@ def _detail_context(request, case, errors=None, form=""):
         "allowed": allowed,
         "may_reveal": may_see_parties(user, case),
         "ticket": ticket,
-        "ticket_events": ticket_events,
+        "ticket_events": _ticket_rows(ticket, ticket_events),
         "organisations": organisations,
         "errors": errors or {},
         "form": form,
@@ -96,6 +96,22 @@ def _labelled(events):
         event.from_label = states.get(event.from_state, event.from_state)
         event.to_label = states.get(event.to_state, event.to_state)
     return rows
+
+
+def _ticket_rows(ticket, events):
+    """The linked ticket's rows in the reader's words, as the ticket's own page words them: the
+    action and state as labels, the system's notes in the reader's language (``tickets.explanations``)."""
+    if ticket is None:
+        return events
+    from zhiwang.tickets.explanations import event_label, event_note
+    from zhiwang.tickets.models import TicketStatus
+
+    states = dict(TicketStatus.choices)
+    for event in events:
+        event.action_label = event_label(event)
+        event.to_label = states.get(event.to_state, event.to_state)
+        event.note_text = event_note(event, channel=ticket.channel)
+    return events
 
 
 def _leaders(case):

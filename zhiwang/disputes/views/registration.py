@@ -28,10 +28,12 @@ from zhiwang.geo.models import Division
 #: default first. Registered by its own staff — a mediator, a dispatcher — a case nobody referred is
 #: one they found themselves: proactive screening (DOMAIN.md: proactive, on application, on
 #: referral). "Found by a grid worker" is for what a grid worker found, not a default: chosen by
-#: default it counted the mediators' own cases as grid findings. A referral is chosen explicitly;
-#: an application at the window comes through a visit, a 12345 call through its ticket.
+#: default it counted the mediators' own cases as grid findings. A party who applied to the
+#: mediator directly (not at the window) is "application by a party"; a referral is chosen
+#: explicitly; an application at the window comes through a visit, a 12345 call through its ticket.
 DIRECT_SOURCES = (
     CaseSource.PROACTIVE,
+    CaseSource.APPLICATION,
     CaseSource.GRID,
     CaseSource.PETITION,
     CaseSource.COURT,

@@ -1,0 +1,165 @@
+"""What the system writes on a case, a visit or an alert, put into words for each reader.
+
+The system's own sentences — the registration row, the default assignment note, the report upward,
+the reminders, a party's online confirmation, the link to a ticket, the window's queue notes, and
+every alert — are stored as a code with parameters and rendered with gettext when they are read, in
+the reader's language: an English reader sees English, a Chinese mediator Chinese, whoever (or
+whichever process) wrote them. This is the pattern of ``tickets.explanations``. The parameters hold
+data only (numbers, dates, names of places, organisations and people, choice codes), never words of
+the interface.
+
+- A timeline row (``CaseEvent``, ``VisitEvent``) keeps them in ``payload["note_code"]`` and
+  ``payload["note_params"]`` (the keys the tickets' timeline uses);
+- an alert (``DisputeAlert``) in ``message_code`` and ``message_params``.
+
+The sentence is also stored (``note``, ``message``), in the city's language
+(``tickets.notify.city_language``) whoever wrote it, for the admin, exports and search. Rows written
+before the codes existed hold only that sentence and are shown as stored; so is a row whose code this
+version does not know. A note a person wrote is always shown as written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from django.utils.translation import gettext as _
+
+from zhiwang.disputes.models.vocabularies import CaseSource, PartyRole
+
+#: ``payload`` keys of a timeline row's system note: its code and parameters.
+NOTE_CODE, NOTE_PARAMS = "note_code", "note_params"
+
+# --- the codes (stable: stored in the database and answered by the API) ---------------------------
+
+REGISTERED = "registered"  # {"source": CaseSource}
+ASSIGNED = "assigned"  # {"org": organisation name, "name": mediator's name}
+RED_RISK = "red_risk"  # {"number", "place": division name, "title"}
+ORANGE_RISK = "orange_risk"  # {"number", "place", "title"}
+PARTY_CONFIRMED = "party_confirmed"  # {"role": PartyRole, "name": masked name, "number": agreement}
+TICKET_LINKED = "ticket_linked"  # {"number": ticket number, "status": TicketStatus}
+TARGET_PAST = "target_past"  # {"number", "date"}
+TARGET_NEAR = "target_near"  # {"number", "date"}
+CONFIRMATION_CLOSING = "confirmation_closing"  # {"number", "date"}
+PERFORMANCE_DUE = "performance_due"  # {"number", "date"}
+BACKLOG_DUE = "backlog_due"  # {"number", "date"}
+BACKLOG_LEADER = "backlog_leader"  # {"number", "date"}: the leader named for a backlog case
+ASSIGNED_TO_YOU = "assigned_to_you"  # {"number"}
+VISIT_QUEUED = "visit_queued"  # {"area": function area name}
+VISIT_ROUTED = "visit_routed"  # {"from": area name, "to": area name}
+
+
+def _label(choices, value) -> str:
+    """A choice's label in the active language; an unknown value as it is."""
+    return str(choices(value).label) if value in choices.values else str(value or "")
+
+
+def _ticket_status(value) -> str:
+    from zhiwang.tickets.models import TicketStatus
+
+    return _label(TicketStatus, value)
+
+
+SENTENCES: dict[str, Callable[[dict], str]] = {
+    REGISTERED: lambda p: _("Registered: %(source)s.") % {"source": _label(CaseSource, p.get("source"))},
+    ASSIGNED: lambda p: (
+        _("Assigned to %(org)s, mediator %(name)s.") % {"org": p.get("org", ""), "name": p.get("name", "")}
+    ),
+    RED_RISK: lambda p: (
+        _("Red-risk dispute %(number)s at %(place)s: %(title)s")
+        % {"number": p.get("number", ""), "place": p.get("place", ""), "title": p.get("title", "")}
+    ),
+    ORANGE_RISK: lambda p: (
+        _("Orange-risk dispute %(number)s at %(place)s: %(title)s")
+        % {"number": p.get("number", ""), "place": p.get("place", ""), "title": p.get("title", "")}
+    ),
+    PARTY_CONFIRMED: lambda p: (
+        _("%(role)s %(name)s confirmed agreement %(number)s online.")
+        % {
+            "role": _label(PartyRole, p.get("role")),
+            "name": p.get("name", ""),
+            "number": p.get("number", ""),
+        }
+    ),
+    TICKET_LINKED: lambda p: (
+        _("Linked to ticket %(number)s (%(status)s).")
+        % {"number": p.get("number", ""), "status": _ticket_status(p.get("status"))}
+    ),
+    TARGET_PAST: lambda p: (
+        _("Dispute case %(number)s is past its one-month target (%(date)s).")
+        % {"number": p.get("number", ""), "date": p.get("date", "")}
+    ),
+    TARGET_NEAR: lambda p: (
+        _("Dispute case %(number)s reaches its one-month target on %(date)s.")
+        % {"number": p.get("number", ""), "date": p.get("date", "")}
+    ),
+    CONFIRMATION_CLOSING: lambda p: (
+        _("The 30 days to apply for judicial confirmation of %(number)s end on %(date)s.")
+        % {"number": p.get("number", ""), "date": p.get("date", "")}
+    ),
+    PERFORMANCE_DUE: lambda p: (
+        _("Follow up the performance of %(number)s: due %(date)s.")
+        % {"number": p.get("number", ""), "date": p.get("date", "")}
+    ),
+    BACKLOG_DUE: lambda p: (
+        _("Backlog case %(number)s must be resolved by %(date)s.")
+        % {"number": p.get("number", ""), "date": p.get("date", "")}
+    ),
+    BACKLOG_LEADER: lambda p: (
+        _("You are the responsible leader of backlog case %(number)s (time limit %(date)s).")
+        % {"number": p.get("number", ""), "date": p.get("date", "")}
+    ),
+    ASSIGNED_TO_YOU: lambda p: _("Case %(number)s was assigned to you.") % {"number": p.get("number", "")},
+    VISIT_QUEUED: lambda p: _("Queued at %(area)s.") % {"area": p.get("area", "")},
+    VISIT_ROUTED: lambda p: (
+        _("From %(from)s to %(to)s.") % {"from": p.get("from", ""), "to": p.get("to", "")}
+    ),
+}
+
+
+def sentence(code: str, params: dict | None = None) -> str:
+    """The sentence of ``code`` in the active language; ``""`` for a code this version does not know."""
+    render = SENTENCES.get(code or "")
+    return render(params or {}) if render is not None else ""
+
+
+@dataclass(frozen=True)
+class SystemText:
+    """A sentence the system writes: its code and parameters (data only, JSON-safe)."""
+
+    code: str
+    params: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.code not in SENTENCES:
+            raise ValueError(f"unknown disputes text code {self.code!r}")
+
+    @cached_property
+    def stored(self) -> str:
+        """The sentence as stored beside the code: in the city's language, whoever wrote it."""
+        from zhiwang.tickets.notify import city_language
+
+        with city_language():
+            return sentence(self.code, self.params)
+
+    def note_keys(self) -> dict:
+        """The ``payload`` keys that render a timeline row's note for each reader."""
+        return {NOTE_CODE: self.code, NOTE_PARAMS: dict(self.params)}
+
+
+def event_note(event) -> str:
+    """A timeline row's note for the reader: the system's words in the reader's language, a person's
+    (and an old row's) as stored."""
+    payload = event.payload or {}
+    code = payload.get(NOTE_CODE)
+    if code:
+        return sentence(code, payload.get(NOTE_PARAMS) or {}) or event.note
+    return event.note
+
+
+def alert_message(alert) -> str:
+    """An alert's message for the reader: from its code in the reader's language, else as stored."""
+    if alert.message_code:
+        return sentence(alert.message_code, alert.message_params or {}) or alert.message
+    return alert.message

@@ -201,6 +201,12 @@ LOGOUT_REDIRECT_URL = "web:login"
 # Login throttling (accounts.backends): failures per username inside the window lock it.
 ZHIWANG_LOGIN_MAX_FAILURES = env_int("ZHIWANG_LOGIN_MAX_FAILURES", 5, minimum=1)
 ZHIWANG_LOGIN_LOCK_MINUTES = env_int("ZHIWANG_LOGIN_LOCK_MINUTES", 15, minimum=1)
+# Failures from all addresses that lock a username everywhere (never below MAX_FAILURES, which
+# locks it for one address), failures from one address that refuse it any sign-in (checked before
+# the password is hashed), and days failed sign-ins are kept (accounts.services).
+ZHIWANG_LOGIN_USERNAME_MAX_FAILURES = env_int("ZHIWANG_LOGIN_USERNAME_MAX_FAILURES", 20, minimum=1)
+ZHIWANG_LOGIN_ADDRESS_MAX_FAILURES = env_int("ZHIWANG_LOGIN_ADDRESS_MAX_FAILURES", 20, minimum=1)
+ZHIWANG_LOGIN_KEEP_DAYS = env_int("ZHIWANG_LOGIN_KEEP_DAYS", 30, minimum=1)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
 
+from zhiwang.accounts import services
 from zhiwang.accounts.models import ApiToken, GridAssignment, IntegrationClient, LoginAttempt, OrgUnit, User
 from zhiwang.core.admin_mixins import FixedOnceSavedMixin
 
@@ -54,12 +55,18 @@ class ApiTokenAdmin(admin.ModelAdmin):
         "expires_at",
         "revoked_at",
     )
-    readonly_fields = ("prefix", "key_hash", "created_at", "last_used_at")
+    readonly_fields = ("prefix", "key_hash", "parent", "created_at", "last_used_at")
     raw_id_fields = ("user", "client")
 
     def has_add_permission(self, request):
         # Keys are issued through the API or `zhiwang api-token create`, which show the key once.
         return False
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if obj.revoked_at is not None and "revoked_at" in form.changed_data:
+            # revoked here: the tokens issued with it go too, as with every other revocation
+            services.api_token_revoke(token=obj)
 
 
 @admin.register(LoginAttempt)

@@ -212,6 +212,17 @@ class ApiToken(models.Model):
         on_delete=models.CASCADE,
         related_name="tokens",
     )
+    #: The token whose bearer issued this one (``POST /accounts/tokens`` called with a token), if
+    #: any: revoking it revokes this one too (``api_token_revoke``), and deleting it deletes this
+    #: one, so a key minted with a stolen key does not outlive the stolen key's revocation.
+    parent = models.ForeignKey(
+        "self",
+        verbose_name=_("issued with"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="issued",
+    )
     name = models.CharField(_("name"), max_length=128)
     prefix = models.CharField(_("key prefix"), max_length=12, db_index=True)
     key_hash = models.CharField(max_length=64, unique=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,8 +25,11 @@ from zhiwang.accounts.models import (
     User,
     hash_token,
 )
+from zhiwang.core import throttle
 from zhiwang.core.client_address import client_ip as core_client_ip
 from zhiwang.geo.models import Division, Grid
+
+log = logging.getLogger(__name__)
 
 TOKEN_PREFIX = "zw_"
 #: The latest expiry a token may have (a later date is a typo, or a way round expiry).
@@ -34,6 +38,45 @@ TOKEN_NAME_MAX_LENGTH = ApiToken._meta.get_field("name").max_length
 
 
 # --- Login throttling -------------------------------------------------------
+#
+# Three limits, all over the last ``ZHIWANG_LOGIN_LOCK_MINUTES`` (``login_limits``):
+#
+# - per client address, whatever the usernames (``ZHIWANG_LOGIN_ADDRESS_MAX_FAILURES``): a
+#   counter in the cache (``core.throttle``), read before anything else, so a sprayer trying
+#   one password on many usernames is refused without a password hashed or a row written;
+# - per username and address (``ZHIWANG_LOGIN_MAX_FAILURES``), from the ``LoginAttempt`` rows:
+#   guessing one account's password from one place stops there;
+# - per username from all addresses (``ZHIWANG_LOGIN_USERNAME_MAX_FAILURES``, higher): guessing
+#   one account from many addresses stops too.
+#
+# The trade-off is the last one. It is what stops a guesser with many addresses, and it locks
+# the account for its owner as well, from everywhere; from one address a stranger can no
+# longer do that (the pair's lock stops them at ``ZHIWANG_LOGIN_MAX_FAILURES``), they need
+# ``USERNAME_MAX_FAILURES / MAX_FAILURES`` addresses (4 by default) per window. A lower
+# username limit locks accounts more easily; a higher one gives a guesser with many
+# addresses more guesses.
+
+
+@dataclass(frozen=True)
+class LoginLimits:
+    per_address_and_username: int
+    per_username: int
+    per_address: int
+    window_minutes: int
+    keep_days: int
+
+
+def login_limits() -> LoginLimits:
+    """The limits in force, read from the settings at each sign-in (so tests may change them)."""
+    per_pair = settings.ZHIWANG_LOGIN_MAX_FAILURES
+    return LoginLimits(
+        per_address_and_username=per_pair,
+        # never below the pair's limit: a username is never locked everywhere before it is here
+        per_username=max(per_pair, getattr(settings, "ZHIWANG_LOGIN_USERNAME_MAX_FAILURES", 20)),
+        per_address=getattr(settings, "ZHIWANG_LOGIN_ADDRESS_MAX_FAILURES", 20),
+        window_minutes=settings.ZHIWANG_LOGIN_LOCK_MINUTES,
+        keep_days=max(1, getattr(settings, "ZHIWANG_LOGIN_KEEP_DAYS", 30)),
+    )
 
 
 def client_ip(request) -> str | None:
@@ -41,31 +84,83 @@ def client_ip(request) -> str | None:
     return core_client_ip(request)
 
 
-def login_is_locked(*, username: str, now: datetime | None = None, before: int | None = None) -> bool:
-    """True while ``username`` has too many recent failures (since its last success).
+_ADDRESS_COUNTER = "login-address"
 
+
+def login_address_admit(*, address: str) -> bool:
+    """Count a sign-in from ``address`` as failed until it succeeds; False when the address is
+    over its limit (``per_address``), and the sign-in is to be refused unchecked.
+
+    Counted before the password is checked, in one atomic step, so guesses sent in parallel
+    count one another. The window is fixed: it starts with the address's first failure, and
+    refused sign-ins do not lengthen it.
+    """
+    limits = login_limits()
+    count = throttle.failure_record(_ADDRESS_COUNTER, address, limits.window_minutes * 60)
+    if count == limits.per_address + 1:  # once per window: operators see a spray, or a shared address
+        log.warning(
+            "sign-ins from %s refused for up to %s minutes: %s failures",
+            address,
+            limits.window_minutes,
+            count - 1,
+        )
+    return count <= limits.per_address
+
+
+def login_address_forgive(*, address: str) -> None:
+    """Take back the failure ``login_address_admit`` counted: the sign-in succeeded."""
+    throttle.failure_forget(_ADDRESS_COUNTER, address)
+
+
+def _window_start(now: datetime | None) -> datetime:
+    return (now or timezone.now()) - timedelta(minutes=login_limits().window_minutes)
+
+
+def _of_address(attempts, ip: str | None):
+    return attempts.filter(ip=ip) if ip is not None else attempts.filter(ip__isnull=True)
+
+
+def login_is_locked(*, username: str, now: datetime | None = None, before: int | None = None) -> bool:
+    """True while ``username`` is locked from every address: ``per_username`` failures in the window.
+
+    A success does not reset this count (it would give a guesser with many addresses a fresh
+    allowance each time the owner signs in); an owner who mistypes now and then never nears it.
     ``before``: count only the attempts recorded before that one (an attempt is recorded as a
     failure before its password is checked, so guesses sent in parallel see one another).
     """
-    now = now or timezone.now()
-    window_start = now - timedelta(minutes=settings.ZHIWANG_LOGIN_LOCK_MINUTES)
-    last_success = (
-        LoginAttempt.objects.filter(username=username, succeeded=True, at__gte=window_start)
-        .order_by("-at")
-        .values_list("at", flat=True)
-        .first()
-    )
-    failures = LoginAttempt.objects.filter(
-        username=username, succeeded=False, at__gte=last_success or window_start
-    )
+    failures = LoginAttempt.objects.filter(username=username, succeeded=False, at__gte=_window_start(now))
     if before is not None:
         failures = failures.filter(pk__lt=before)
-    return failures.count() >= settings.ZHIWANG_LOGIN_MAX_FAILURES
+    return failures.count() >= login_limits().per_username
+
+
+def login_is_locked_from(
+    *, username: str, ip: str | None, now: datetime | None = None, before: int | None = None
+) -> bool:
+    """True while ``username`` is locked for the address ``ip``: ``per_address_and_username``
+    failures from there in the window, since the last success from there (``before``: as above).
+    """
+    window_start = _window_start(now)
+    attempts = _of_address(LoginAttempt.objects.filter(username=username, at__gte=window_start), ip)
+    last_success = attempts.filter(succeeded=True).order_by("-at").values_list("at", flat=True).first()
+    failures = attempts.filter(succeeded=False, at__gte=last_success or window_start)
+    if before is not None:
+        failures = failures.filter(pk__lt=before)
+    return failures.count() >= login_limits().per_address_and_username
 
 
 def login_attempt_record(*, username: str, ip: str | None, succeeded: bool) -> LoginAttempt:
-    """Append one attempt; the lock is derived from these rows, never stored."""
+    """Append one attempt; the locks are derived from these rows, never stored."""
     return LoginAttempt.objects.create(username=username[:150], ip=ip, succeeded=succeeded)
+
+
+def login_attempts_purge(*, now: datetime | None = None) -> int:
+    """Delete the attempts older than ``ZHIWANG_LOGIN_KEEP_DAYS`` (default 30): the locks read
+    only the last minutes, and the rest is a short audit trail, not a history kept forever
+    (a sprayer would otherwise grow the table without end). The number deleted."""
+    cutoff = (now or timezone.now()) - timedelta(days=login_limits().keep_days)
+    deleted, _by_model = LoginAttempt.objects.filter(at__lt=cutoff).delete()
+    return deleted
 
 
 # --- Users and jurisdiction ---------------------------------------------------
@@ -169,14 +264,27 @@ def api_token_expiry_check(expires_at: datetime | None) -> datetime | None:
 
 @transaction.atomic
 def api_token_create(
-    *, user: User, name: str, client: IntegrationClient | None = None, expires_at: datetime | None = None
+    *,
+    user: User,
+    name: str,
+    client: IntegrationClient | None = None,
+    expires_at: datetime | None = None,
+    parent: ApiToken | None = None,
 ) -> IssuedToken:
     """Issue a bearer token; the plain key is returned once and only its hash is kept.
 
     A token of an integration client's service user should name the client (``client``), so it
     is refused the moment the client is deactivated (``api_token_authenticate`` also checks the
     service user's client, for tokens issued without it).
+
+    ``parent``: the token the new one is issued with; it dies with it (``api_token_revoke``).
+    Its row is locked and checked first: a revocation running at the same moment either comes
+    first (refused here, 403) or waits and then finds the new token.
     """
+    if parent is not None and not (
+        ApiToken.objects.select_for_update().filter(pk=parent.pk, revoked_at__isnull=True).exists()
+    ):
+        raise PermissionDenied("the calling token was revoked")
     if not user.is_active:
         raise _field_error("user", _("An inactive user cannot hold API tokens."), "field.invalid")
     if not (name or "").strip() or len(name) > TOKEN_NAME_MAX_LENGTH:
@@ -188,7 +296,13 @@ def api_token_create(
     expires_at = api_token_expiry_check(expires_at)
     key = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
-        user=user, client=client, name=name, prefix=key[:10], key_hash=hash_token(key), expires_at=expires_at
+        user=user,
+        client=client,
+        parent=parent,
+        name=name,
+        prefix=key[:10],
+        key_hash=hash_token(key),
+        expires_at=expires_at,
     )
     return IssuedToken(token=token, key=key)
 
@@ -201,8 +315,9 @@ def api_token_create_own(
     - An integration client's service user may not: its tokens come from an administrator or
       ``zhiwang api-token create --client`` (403), so every one of them dies with the client.
     - ``expires_at`` must lie in the future (besides ``api_token_expiry_check``).
-    - Called with a bearer token that expires (``parent``), the new token never outlives it:
-      without ``expires_at`` it gets the parent's expiry, a later one is a field error.
+    - Called with a bearer token (``parent``), the new token never outlives it: it is revoked
+      with it (``api_token_revoke``), and when the parent expires, without ``expires_at`` it gets
+      the parent's expiry, a later one is a field error.
     """
     if user.role == Role.INTEGRATION:
         raise PermissionDenied("integration clients get their tokens from an administrator")
@@ -219,13 +334,28 @@ def api_token_create_own(
                 % {"at": parent.expires_at.isoformat()},
                 "field.too_large",
             )
-    return api_token_create(user=user, name=name, expires_at=expires_at)
+    return api_token_create(user=user, name=name, expires_at=expires_at, parent=parent)
 
 
+@transaction.atomic
 def api_token_revoke(*, token: ApiToken) -> ApiToken:
-    if token.revoked_at is None:
-        token.revoked_at = timezone.now()
-        token.save(update_fields=["revoked_at"])
+    """Revoke ``token`` and every token issued with it, at any depth (``ApiToken.parent``).
+
+    Whoever held the key could mint more keys with it; revoking the key must end them too.
+    The token's row is locked first, as ``api_token_create`` locks a parent before issuing with
+    it, so a token issued at the same moment is either refused or found here. Tokens already
+    revoked keep their time; the walk goes on below them all the same (cheap, and safe).
+    """
+    now = timezone.now()
+    row = ApiToken.objects.select_for_update().get(pk=token.pk)
+    if row.revoked_at is None:
+        row.revoked_at = now
+        row.save(update_fields=["revoked_at"])
+    token.revoked_at = row.revoked_at
+    level = [token.pk]
+    while level:  # one level of issued tokens per pass: parents are older, so this ends
+        ApiToken.objects.filter(parent_id__in=level, revoked_at__isnull=True).update(revoked_at=now)
+        level = list(ApiToken.objects.filter(parent_id__in=level).values_list("pk", flat=True))
     return token
 
 

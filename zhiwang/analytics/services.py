@@ -496,7 +496,15 @@ def alert_subscribe(
 
 @transaction.atomic
 def alert_unsubscribe(*, user, subscription_id: int) -> None:
-    """Remove a subscription of a division in the user's jurisdiction (else ``analytics.subscription_not_found``, 404)."""
+    """Remove a subscription of a division in the user's jurisdiction (else ``analytics.subscription_not_found``, 404).
+
+    The unit rule of ``alert_subscribe`` holds too: the subscribed unit must be the user's own or
+    serve a division of their jurisdiction (else ``analytics.unit_not_allowed``, 403), so a
+    district's analyst sees the city command centre's subscription of their district but cannot
+    remove it.
+    """
+    from zhiwang.analytics.selectors.alerts import subscription_removable
+
     require_analyst(user)
     scope = scope_of(user)
     if not 1 <= subscription_id <= MAX_ID:  # names nothing (and SQLite cannot bind it)
@@ -504,6 +512,12 @@ def alert_unsubscribe(*, user, subscription_id: int) -> None:
     sub = AlertSubscription.objects.select_for_update().filter(pk=subscription_id).first()
     if sub is None or not (scope.everything or sub.division_id in scope.division_ids):
         raise NotFound("analytics.subscription_not_found", _("There is no such subscription."))
+    if not subscription_removable(user=user, subscription=sub, scope=scope):
+        raise PermissionDeniedError(
+            "analytics.unit_not_allowed",
+            _("You may only remove the subscriptions of units of your jurisdiction."),
+            field="unit",
+        )
     sub.delete()
 
 

@@ -136,6 +136,7 @@ def alerts(request):
         division_choices,
         subscribable_units,
         subscription_list,
+        subscription_removable,
     )
 
     status = request.GET.get("status", "open")
@@ -165,6 +166,7 @@ def alerts(request):
     labels = dict(AlertKind.choices)
     for sub in subscriptions:
         sub.kind_labels = [labels.get(k, k) for k in sub.kinds]
+        sub.removable = subscription_removable(user=request.user, subscription=sub)
     return render(
         request,
         "analytics/alerts.html",
@@ -232,6 +234,9 @@ def alert_subscribe(request):
             services.alert_unsubscribe(user=request.user, subscription_id=int(remove))
         except NotFound as error:
             raise Http404(error.message) from None
+        except ServiceError as error:  # a unit above the user's jurisdiction: not theirs to remove
+            messages.error(request, error.message)
+            return redirect("analytics:alerts")
         messages.success(request, _("Subscription removed."))
         return redirect("analytics:alerts")
     try:

@@ -231,6 +231,18 @@ def subscription_list(*, user):
     return subs.order_by("division__code", "unit__code", "pk")
 
 
+def subscription_removable(*, user, subscription, scope=None) -> bool:
+    """May ``user`` remove ``subscription`` (of a division they see): the subscribed unit is their
+    own or serves a division of their jurisdiction, as for subscribing. A district's analyst sees
+    the city command centre's subscription of their district, and may not remove it."""
+    scope = scope or scope_of(user)
+    return (
+        scope.everything
+        or subscription.unit_id == getattr(user, "org_unit_id", None)
+        or subscription.unit.division_id in scope.division_ids
+    )
+
+
 def alert_readers(unit_ids=None):
     """The active members who may open the alerts page (``is_analyst``): of ``unit_ids``, or of
     any unit (``None``). A unit none of whose members is one is neither subscribed nor told."""

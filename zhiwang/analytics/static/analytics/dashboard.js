@@ -3,6 +3,11 @@
   "use strict";
   function json(id) { var el = document.getElementById(id); return el ? JSON.parse(el.textContent) : null; }
   function go(link) { if (link) { window.location.href = link; } }
+  function esc(s) {
+    return String(s == null ? "" : s).replace(/[&<>"']/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#39;" }[c];
+    });
+  }
 
   function chart(id, option, links) {
     var el = document.getElementById(id);
@@ -166,7 +171,8 @@
       },
       onEachFeature: function (f, lyr) {
         var c = byCode[f.properties.code];
-        lyr.bindTooltip(f.properties.name + (c ? (el.dataset.tooltipSeparator || ": ") + c.received : ""));
+        // Leaflet puts a tooltip's string in as HTML: escape the name (imported boundaries)
+        lyr.bindTooltip(esc(f.properties.name + (c ? (el.dataset.tooltipSeparator || ": ") + c.received : "")));
         // a grid has no dashboard of its own: its click lists the tickets it received in the window
         lyr.on("click", function () { if (c) { go(c.drill || (c.links && c.links.received)); } });
       }

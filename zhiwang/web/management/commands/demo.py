@@ -3,6 +3,7 @@
 import logging
 from io import StringIO
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
@@ -33,6 +34,14 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true")
 
     def handle(self, *args, scale, seed, if_empty, no_progress, **options):
+        if getattr(settings, "PRODUCTION", False):
+            # Its accounts (an administrator among them) share one password printed in the
+            # README and below: on a reachable installation anybody could sign in with them.
+            raise CommandError(
+                "Refusing to build the demo city with ZHIWANG_PRODUCTION=true: its accounts, an "
+                "administrator among them, share one published password. Run the demo on a "
+                "machine of its own without ZHIWANG_PRODUCTION."
+            )
         if if_empty and Grid.objects.exists():
             self.stdout.write("Demo data already present; nothing to do (drop --if-empty to rebuild).")
             return

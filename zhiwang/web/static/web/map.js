@@ -4,6 +4,12 @@
   var el = document.getElementById("map");
   if (!el || !window.L) { return; }
   function read(id) { var n = document.getElementById(id); return n ? JSON.parse(n.textContent) : null; }
+  // Leaflet puts a tooltip's string in as HTML: names come from imports and the admin, so escape them.
+  function esc(s) {
+    return String(s == null ? "" : s).replace(/[&<>"']/g, function (c) {
+      return {"&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#39;"}[c];
+    });
+  }
   var cfg = window.ZHIWANG_MAP || {};
   // Leaflet's zoom buttons say "Zoom in" / "Zoom out" (title and aria-label) whatever the page's
   // language: a template may pass translated words (data-zoom-in / data-zoom-out on the map
@@ -36,7 +42,7 @@
       onEachFeature: function (f, l) {
         var p = f.properties;
         var url = (p.kind === "grid" ? cfg.gridUrl : cfg.divisionUrl).replace("CODE", p.code);
-        l.bindTooltip(p.name + " · " + p.code, {sticky: true});
+        l.bindTooltip(esc(p.name + " · " + p.code), {sticky: true});
         l.on("click", function () { window.location.href = url; });
       }
     });
@@ -45,7 +51,7 @@
   }
   var points = read("map-points");
   if (points) {
-    points.forEach(function (p) { layers.push(L.circleMarker([p.lat, p.lon], {radius: 5, color: "#b04a4a"}).bindTooltip(p.name)); });
+    points.forEach(function (p) { layers.push(L.circleMarker([p.lat, p.lon], {radius: 5, color: "#b04a4a"}).bindTooltip(esc(p.name))); });
   }
   if (bounds && bounds.isValid()) { map.fitBounds(bounds, {padding: [10, 10]}); } else { map.setView([22.6, 114.05], 10); }
   layers.forEach(function (l) { l.addTo(map); });

@@ -286,14 +286,38 @@ def _room(view) -> dict:
 # --- people ----------------------------------------------------------------------------
 
 
-@router.get(
-    "/people", response=list[PersonOut], summary="People in my jurisdiction, by name, ID number or phone"
-)
-def people(request, q: str = "", limit: int = Query(50, ge=1, le=200)):
+def _people(request, q: str, limit: int) -> list[dict]:
     return [
         _person(p)
         for p in selectors.person_search(user=request.user, q=q, limit=limit).select_related("source")
     ]
+
+
+class SearchIn(Schema):
+    q: str = ""
+    limit: int = Field(50, ge=1, le=200)
+
+
+@router.post(
+    "/people/search",
+    response=list[PersonOut],
+    summary="People in my jurisdiction, by name, ID number or phone (in the body)",
+)
+def people_search(request, payload: SearchIn):
+    """The search text travels in the body: an ID number or a phone in a query string would sit
+    in proxy access logs, which the registry's masked audit log never sees."""
+    return _people(request, payload.q, payload.limit)
+
+
+@router.get(
+    "/people",
+    response=list[PersonOut],
+    summary="People in my jurisdiction, by name, ID number or phone (deprecated: use POST /people/search)",
+    deprecated=True,
+)
+def people(request, q: str = "", limit: int = Query(50, ge=1, le=200)):
+    """The same as ``POST /people/search``, kept for existing clients: the text sits in the URL."""
+    return _people(request, q, limit)
 
 
 @router.get("/people/{person_id}", response=PersonDetailOut, summary="One person (masked)")

@@ -53,11 +53,25 @@ def readers_only(view):
     return wrapper
 
 
+def search_params(request):
+    """Where a registry search's text is read: the POST body, which the search form sends.
+
+    The text is a name, an ID number, a phone or an address: in a URL it would sit in proxy
+    access logs and browser history, which the registry's own masked audit log never sees. A
+    GET ``?q=`` (an old bookmark, a link from before) is still answered, but no page of the
+    registry writes one any more.
+    """
+    return request.POST if request.method == "POST" else request.GET
+
+
 @readers_only
 def home(request):
-    """Search people, entities and places; counts; the steward's recent imports."""
-    q = request.GET.get("q", "").strip()
-    kind = request.GET.get("kind", "person")
+    """Search people, entities and places (POST: the text stays out of URLs); counts; the
+    steward's recent imports. The result is the POST's own page, never a redirect to a URL
+    carrying the text; only a matched place redirects, to its code."""
+    params = search_params(request)
+    q = params.get("q", "").strip()
+    kind = params.get("kind", "person")
     context = {"q": q, "kind": kind, "counts": selectors.counts(user=request.user)}
     status = 200
     if q:
@@ -147,9 +161,12 @@ class _Echo:
 
 @readers_only
 def people_export(request):
-    """CSV of the people I may see (masked); POST with a reason and the permission for the full data."""
+    """CSV of the people I may see (masked); POST with a reason and the permission for the full data.
+
+    The search page's export button POSTs its text (``search_params``): a masked export of an
+    ID number search is no reason to put the number in a URL."""
     full = request.method == "POST" and request.POST.get("full") == "1"
-    params = request.POST if request.method == "POST" else request.GET
+    params = search_params(request)
     try:
         rows = exports.people_export(
             user=request.user, q=params.get("q", ""), full=full, reason=params.get("reason", "")

@@ -102,17 +102,21 @@ def registry_pick(request):
     """The registry records matching ``q`` as radio buttons named ``field`` (an htmx fragment).
 
     Searched through the registry's own scoped selectors and shown masked; a party row sends
-    ``prefix`` (``party0_``…) and its kind select, which decides person or entity.
+    ``prefix`` (``party0_``…, in the URL: it names a form row, nobody) and its kind select, which
+    decides person or entity. The pages POST the search text (``hx-post``): a name, ID number or
+    phone in a URL would sit in proxy access logs and browser history. A GET from a page loaded
+    before this change is still answered.
     """
-    prefix = request.GET.get("prefix", "")
+    params = request.POST if request.method == "POST" else request.GET
+    prefix = request.GET.get("prefix", "") or params.get("prefix", "")
     if prefix:
-        kind = "entity" if request.GET.get(prefix + "kind") == PartyKind.ENTITY else "person"
+        kind = "entity" if params.get(prefix + "kind") == PartyKind.ENTITY else "person"
         field = f"{prefix}{kind}"
     else:
         kind, field = "person", "visitor_person"
     if not PICK_FIELD.match(field):
         raise Http404(field)
-    q = request.GET.get("q") or request.GET.get(prefix + "q") or request.GET.get("pick_q") or ""
+    q = params.get("q") or params.get(prefix + "q") or params.get("pick_q") or ""
     try:
         results, refused = selectors.registry_candidates(user=request.user, kind=kind, q=q), ""
     except ServiceError as error:  # e.g. the hourly limit of searches by ID or phone number

@@ -109,15 +109,39 @@ def inbox(request):
     return selectors.handler_inbox(user=request.user)
 
 
-@router.get("/history/caller", response=list[TicketOut], summary="Earlier tickets from a phone number")
-def caller_history(request, phone: str, limit: int = 10):
-    """For those who may call the reporter back (intake operators, dispatchers, the handling unit):
-    a hit unmasks the phone, so others get 403 ``auth.forbidden`` and every search is logged."""
+def _caller_history(request, phone: str, limit: int):
     if not may_search_by_contact(request.user):
         raise PermissionDeniedError(
             "auth.forbidden", _("Only those who call reporters back may search tickets by phone number.")
         )
     return selectors.caller_history(user=request.user, phone=phone, limit=max(1, min(limit, 50)))
+
+
+class CallerHistoryIn(Schema):
+    phone: str
+    limit: int = 10
+
+
+@router.post(
+    "/history/caller", response=list[TicketOut], summary="Earlier tickets from a phone number (in the body)"
+)
+def caller_history_search(request, payload: CallerHistoryIn):
+    """For those who may call the reporter back (intake operators, dispatchers, the handling unit):
+    a hit unmasks the phone, so others get 403 ``auth.forbidden`` and every search is logged.
+    The number travels in the body: in a query string it would sit in proxy access logs."""
+    return _caller_history(request, payload.phone, payload.limit)
+
+
+@router.get(
+    "/history/caller",
+    response=list[TicketOut],
+    summary="Earlier tickets from a phone number (deprecated: use POST)",
+    deprecated=True,
+)
+def caller_history(request, phone: str, limit: int = 10):
+    """The same as ``POST /history/caller``, kept for existing clients: the number sits in the
+    URL, and so in every proxy's access log on the way."""
+    return _caller_history(request, phone, limit)
 
 
 class AddressRef(Schema):

@@ -216,7 +216,14 @@ def suggest_panel(request):
 
 @role_required(INTAKE_PAGE_ROLES)
 def caller_panel(request):
-    phone = request.GET.get("reporter_phone", "")
+    """The caller's earlier tickets, loaded as the operator types the phone.
+
+    The page POSTs the number (``hx-post``): in a URL it would sit in proxy access logs and
+    browser history, out of reach of the masked audit log. A GET ``?reporter_phone=`` from a
+    page loaded before this change is still answered.
+    """
+    params = request.POST if request.method == "POST" else request.GET
+    phone = params.get("reporter_phone", "")
     return render(
         request,
         "web/tickets/_caller_history.html",

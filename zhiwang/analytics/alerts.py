@@ -249,6 +249,10 @@ def detect_repeat_callers(*, today: date, window_days: int = 30, min_count: int 
 
 
 def _phone_key(phone: str) -> str:
+    """The alert key's stand-in for a caller's phone. ``phone`` is a stored ``reporter_phone``,
+    already in ``core.phones`` form, and is hashed as stored, not read again: a repeat caller
+    whose number was kept before the mobile rule ("1381234567") keeps the key of their open
+    alert, so the alert is updated, not raised a second time."""
     import hashlib
 
     return hashlib.sha256(phone.encode()).hexdigest()[:16]

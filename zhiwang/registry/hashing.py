@@ -3,16 +3,24 @@
 HMAC-SHA256 with ``settings.ZHIWANG_REGISTRY_HASH_KEY`` (falls back to ``SECRET_KEY``).
 Changing the key invalidates every stored hash: recompute them with ``zhiwang registry-rehash``
 (``registry.services.rehash.person_hashes_rebuild``).
+
+A phone is hashed in the form the registry stores it: ``zhiwang.core.phones.phone_digits`` (the
+platform's phone rule, a foreign number without its ``+``), re-exported here as
+``normalize_phone``. Hashing another form would orphan every stored ``phone_hash``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import unicodedata
 from collections.abc import Callable
 
 from django.conf import settings
+
+from zhiwang.core.phones import phone_digits
+
+#: The registry's phone form (stored and hashed), under the name older callers import.
+normalize_phone = phone_digits
 
 
 def _key() -> bytes:
@@ -29,23 +37,8 @@ def id_number_hash(normalized_id_number: str) -> str:
     return keyed_hash("id", normalized_id_number)
 
 
-def normalize_phone(value) -> str:
-    """Digits only, without a +86 / 0086 prefix; "" when it is not a 7–15 digit number."""
-    text = "".join(unicodedata.normalize("NFKC", str(value or "")).split())
-    for separator in "-()":
-        text = text.replace(separator, "")
-    plus = text.startswith("+")
-    digits = text[1:] if plus else text
-    if not digits.isdigit() or not digits.isascii():
-        return ""
-    for prefix in ("86", "0086"):
-        if (plus or prefix == "0086") and digits.startswith(prefix) and len(digits) - len(prefix) >= 7:
-            digits = digits[len(prefix) :]
-            break
-    return digits if 7 <= len(digits) <= 15 else ""
-
-
 def phone_hash(normalized_phone: str) -> str:
+    """The keyed hash of a phone in ``phone_digits`` form ("" for no phone)."""
     return keyed_hash("phone", normalized_phone) if normalized_phone else ""
 
 

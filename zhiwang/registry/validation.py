@@ -19,8 +19,8 @@ from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from zhiwang.core.errors import FieldError, ServiceError
 from zhiwang.core.masking import mask_id_number, mask_name, mask_phone
+from zhiwang.core.phones import MIN_DIGITS, phone_digits
 from zhiwang.core.validators import validate_credit_code, validate_id_number
-from zhiwang.registry.hashing import normalize_phone
 from zhiwang.registry.models import EntityType, Gender, HouseholdType, HousingUse, Occupancy, RecordKind
 
 #: The fields a file may fill, per record kind, with their labels (the import wizard lists them).
@@ -137,9 +137,9 @@ MASKERS = {
 
 #: Fields holding a phone or ID number: an invalid value too short to hold one is shown as typed.
 NUMBER_FIELDS = frozenset({"id_number", "phone", "owner_phone"})
-#: The fewest digits that can hold a phone number (``hashing.normalize_phone``: 7 to 15 digits);
+#: The fewest digits that can hold a phone number (``core.phones``: 7 to 15 digits);
 #: an ID number has 18 characters, and a masked one shows 7 of them (``440***********1234``).
-SHORTEST_NUMBER = 7
+SHORTEST_NUMBER = MIN_DIGITS
 
 
 def could_be_a_number(text: str) -> bool:
@@ -295,10 +295,12 @@ def _date_field(cleaned: Cleaned, name: str, raw) -> date | None:
 
 
 def _phone(cleaned: Cleaned, name: str, raw) -> str | None:
+    """The platform's phone rule (``core.phones``, a mistyped mobile such as "1381234567" refused),
+    in the registry's stored and hashed form (``phone_digits``: a foreign number without its "+")."""
     value = text(raw)
     if not value:
         return None
-    phone = normalize_phone(value)
+    phone = phone_digits(value)
     if not phone:
         cleaned.error(
             name, "phone.invalid", _("“%(value)s” is not a phone number.") % {"value": masked(name, value)}

@@ -16,9 +16,10 @@ from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 
 from zhiwang.core.masking import mask_phone
+from zhiwang.core.phones import comparable_phone
 from zhiwang.geo.addressing import match_address
 from zhiwang.geo.models import StandardAddress
-from zhiwang.tickets.models import OPEN_STATUSES, Ticket, normalize_phone
+from zhiwang.tickets.models import OPEN_STATUSES, Ticket
 from zhiwang.tickets.workflow import may_search_by_contact, may_see_contact
 
 #: Searches that unmask personal data (caller history by phone): who searched what, when.
@@ -41,8 +42,10 @@ def caller_history(*, user, phone: str, limit: int = 10, exclude: Ticket | None 
     A hit tells the searcher that the number is the reporter's, so it unmasks the phone: only
     tickets on which the user may see the contact (``may_see_contact``) are answered, and every
     search is written to the ``zhiwang.tickets.audit`` log (who, the masked number, what was found).
+    The number is read by ``comparable_phone``: tickets stored before the mobile rule (a
+    "1381234567") are found too.
     """
-    normalized = normalize_phone(phone)
+    normalized = comparable_phone(phone)
     if not normalized or not may_search_by_contact(user):
         return []
     qs = _visible(user).filter(reporter_phone=normalized)

@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy
 
 from zhiwang.accounts.models import OrgUnit
 from zhiwang.core.errors import ServiceError
+from zhiwang.core.phones import comparable_phone
 from zhiwang.geo.models import Division, DivisionLevel, Grid, StandardAddress
 
 # Parts of this module kept in their own files (every name importable from here as before).
@@ -63,7 +64,6 @@ from zhiwang.tickets.models import (
     TicketRequest,
     TicketStatus,
     Urgency,
-    normalize_phone,
 )
 from zhiwang.tickets.scope_checks import address_known, division_known, grid_known, unit_known
 from zhiwang.tickets.workflow import HANDLING, TicketAction
@@ -753,8 +753,11 @@ def citizen_status_label(ticket: Ticket) -> str:
 
 
 def phone_matches(ticket: Ticket, phone: str) -> bool:
-    """The reporter's phone equals ``phone`` (normalized, compared in constant time)."""
-    given = normalize_phone(phone)
+    """The reporter's phone equals ``phone`` (normalized, compared in constant time).
+
+    ``comparable_phone``, not ``normalize_phone``: a ticket reported before the mobile rule with
+    "1381234567" stays the citizen's to follow and rate with the number they gave."""
+    given = comparable_phone(phone)
     return bool(given and ticket.reporter_phone) and hmac.compare_digest(
         ticket.reporter_phone.encode(), given.encode()
     )

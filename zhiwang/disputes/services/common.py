@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from zhiwang.core.errors import ErrorList, ServiceError
+from zhiwang.core.phones import normalize_phone
 from zhiwang.core.validators import validate_credit_code, validate_id_number
 from zhiwang.disputes.models import CaseCounter, Party, PartyKind, PartyRole
 from zhiwang.disputes.services.registry import (
@@ -24,10 +25,6 @@ from zhiwang.disputes.services.registry import (
     picked_person,
 )
 from zhiwang.geo.models import Division, DivisionLevel
-from zhiwang.tickets.models import normalize_phone
-
-#: A mainland mobile number: 11 digits from 1 (after the +86 / 0086 prefix, if any).
-MOBILE_DIGITS = 11
 
 #: The longest texts a party keeps (``Party`` fields): longer is refused, never cut.
 PARTY_LIMITS = {
@@ -86,16 +83,13 @@ def add_months(moment: datetime, months: int = 1) -> datetime:
 
 
 def parse_phone(value, field: str, errors: ErrorList) -> str:
-    """A visitor's or party's phone, normalized as tickets store one (``normalize_phone``: digits,
-    no +86, 7–15 digits; so a landline follows the tickets' rule), and a mainland mobile number
-    (a number from 1 without another country's prefix) must have its 11 digits: "1381234567" is a
-    mistyped mobile, not a landline (none begins with 1). ``disputes.phone_invalid`` otherwise."""
+    """A visitor's or party's phone by the platform's rule (``core.phones.normalize_phone``, as
+    tickets store one: digits, no +86, 7–15 digits, and a mainland mobile with its 11 digits —
+    "1381234567" is a mistyped mobile, not a landline). ``disputes.phone_invalid`` otherwise."""
     text = clean(value)
     if not text:
         return ""
     phone = normalize_phone(text)
-    if phone and phone.startswith("1") and len(phone) != MOBILE_DIGITS:
-        phone = ""
     if not phone:
         errors.add(field, "disputes.phone_invalid", _("This is not a phone number."))
     return phone

@@ -6,6 +6,7 @@ from datetime import date
 
 from django.utils import timezone
 
+from zhiwang.core.phones import MOBILE_DIGITS
 from zhiwang.registry.models import Gender
 from zhiwang.registry.validation import HOUSEHOLD_WORDS, has_control, text
 
@@ -85,8 +86,12 @@ def fast_person_cleaner():
                 values["household_type"] = kind
         if "phone" in data:
             value = text(data["phone"])
-            if value and not (
-                value.isdigit() and value.isascii() and 7 <= len(value) <= 15 and not value.startswith("0086")
+            if value and not (  # already in ``core.phones.phone_digits`` form, the mobile rule too
+                value.isdigit()
+                and value.isascii()
+                and 7 <= len(value) <= 15
+                and not value.startswith("0086")
+                and (value[0] != "1" or len(value) == MOBILE_DIGITS)
             ):
                 return None
             values["phone"] = value

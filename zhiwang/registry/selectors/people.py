@@ -10,8 +10,9 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from zhiwang.core.masking import mask_id_number, mask_phone
+from zhiwang.core.phones import MOBILE_DIGITS, phone_digits
 from zhiwang.core.validators import normalize_identifier
-from zhiwang.registry.hashing import id_number_hash, normalize_phone, phone_hash
+from zhiwang.registry.hashing import id_number_hash, phone_hash
 from zhiwang.registry.models import SENSITIVE_KEY_GROUPS, Person, PersonSource, PersonTag, Residence
 from zhiwang.registry.selectors.common import _current, _sources
 from zhiwang.registry.services import not_found, role_of
@@ -38,11 +39,12 @@ def person_get(*, user, pk: int) -> Person:
 
 
 def complete_phone(digits: str) -> bool:
-    """A whole phone number: a mobile (11 digits from 1), a landline with its area code (0 + 9–11
-    digits) or a local landline (7–8 digits, not from 0 or 1). Anything else is a number
-    still being typed, or part of an ID number."""
+    """A whole phone number (``phone_digits`` form): a mobile (11 digits from 1), a landline with
+    its area code (0 + 9–11 digits) or a local landline (7–8 digits, not from 0 or 1). Anything
+    else is a number still being typed, or part of an ID number: stricter than ``core.phones``,
+    which accepts any 7–15 digits but a mistyped mobile (a foreign number, once its "+" is gone)."""
     if digits.startswith("1"):
-        return len(digits) == 11
+        return len(digits) == MOBILE_DIGITS
     if digits.startswith("0"):
         return 10 <= len(digits) <= 12
     return 7 <= len(digits) <= 8
@@ -63,7 +65,7 @@ def person_search(*, user, q: str = "", limit: int | None = 50) -> QuerySet[Pers
         key = id_number_hash(ident)
         qs = qs.filter(id_number_hash=key)
         identifier_search_logged(user=user, kind="id_number", key=key, shown=mask_id_number(ident), found=qs)
-    elif (phone := normalize_phone(q)) and len(phone) >= 7:
+    elif phone := phone_digits(q):
         if not complete_phone(phone):
             # a number still being typed (the pick lists search as the operator types) or an ID
             # number typed in groups: no search, so it neither answers nor uses up the limit

@@ -1,11 +1,15 @@
-"""Vocabularies of tickets: kinds, channels, urgency, statuses, satisfaction; phone normalisation."""
+"""Vocabularies of tickets: kinds, channels, urgency, statuses, satisfaction.
+
+``normalize_phone`` is the platform's phone rule (``zhiwang.core.phones``), re-exported here
+because the web forms and views read it as ``tickets.models.normalize_phone``.
+"""
 
 from __future__ import annotations
 
-import unicodedata
-
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+from zhiwang.core.phones import normalize_phone as normalize_phone
 
 
 class TicketKind(models.TextChoices):
@@ -68,29 +72,6 @@ OPEN_STATUSES = (
     TicketStatus.FOLLOW_UP,
 )
 FINAL_STATUSES = (TicketStatus.CLOSED, TicketStatus.REJECTED, TicketStatus.MERGED)
-
-
-def normalize_phone(value) -> str:
-    """A phone number as stored and compared: digits only, without the +86 / 0086 country prefix.
-
-    Returns "" when ``value`` is not a phone number (letters, or not 7–15 digits), so
-    callers can tell "none given" (empty input) from "invalid" (non-empty input, "" out).
-    """
-    # NFKC: full-width digits typed with a Chinese input method count as digits.
-    text = "".join(unicodedata.normalize("NFKC", str(value or "")).split())
-    for separator in "-()":
-        text = text.replace(separator, "")
-    plus = text.startswith("+")
-    digits = text[1:] if plus else text
-    if not digits.isdigit() or not digits.isascii():
-        return ""
-    for prefix in ("86", "0086"):
-        if (plus or prefix == "0086") and digits.startswith(prefix) and len(digits) - len(prefix) >= 7:
-            digits, plus = digits[len(prefix) :], False
-            break
-    if not 7 <= len(digits) <= 15:
-        return ""
-    return ("+" if plus else "") + digits
 
 
 class Satisfaction(models.TextChoices):

@@ -18,7 +18,7 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 
 from zhiwang.accounts.models import Role
-from zhiwang.core.errors import ServiceError
+from zhiwang.core.errors import PermissionDeniedError, ServiceError
 from zhiwang.core.scoping import scope_of
 from zhiwang.geo.models import Division, Grid
 from zhiwang.tickets.models import Channel
@@ -51,6 +51,15 @@ def check_patrol_place(*, channel: str, actor, place: Place) -> None:
     """``ServiceError`` ``tickets.outside_your_grids`` when a grid worker's patrol report is not
     located in one of the worker's grids; the field is the one that located it (``lon`` for a pin,
     ``address_code``, ``address_text``). Other submissions pass untouched."""
+    if getattr(actor, "role", "") == Role.GRID_WORKER and getattr(actor, "pk", None) is not None:
+        if channel != Channel.PATROL:
+            # A grid worker's reports are patrol incidents, bound to their grids: as "hotline" or
+            # "app" they would count under another channel on the dashboards, and land anywhere.
+            raise PermissionDeniedError(
+                "tickets.channel_not_allowed",
+                _("A grid worker reports through the patrol channel (channel “patrol”)."),
+                field="channel",
+            )
     if not is_grid_patrol(channel=channel, actor=actor):
         return
     if place.how == "none":  # nothing located it (a kind that needs no place): say where

@@ -23,6 +23,13 @@ from django.utils.translation import gettext as _
 
 from zhiwang.core.errors import ServiceError
 from zhiwang.core.spreadsheet import xlsx_row
+from zhiwang.core.xlsx_guard import (
+    EXCEL_MAX_COLUMNS,
+    EXCEL_MAX_ROWS,
+    check_xlsx,
+    too_many_columns,
+    too_many_rows,
+)
 
 EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
 _MERGE_REF = re.compile(rb"<(?:\w+:)?mergeCell\s[^>]*?ref=\"([A-Za-z]+[0-9]+:[A-Za-z]+[0-9]+)\"")
@@ -32,6 +39,13 @@ _SCAN_CHUNK = 1 << 20
 def _unreadable(path: Path, reason: object) -> ServiceError:
     return ServiceError(
         "classifier.unreadable_file", _("Cannot read %(path)s: %(reason)s") % {"path": path, "reason": reason}
+    )
+
+
+def _refused(path: Path, error: ServiceError) -> ServiceError:
+    """A refusal of the spreadsheet guard, naming the file and keeping the guard's code."""
+    return ServiceError(
+        error.code, _("Cannot read %(path)s: %(reason)s") % {"path": path, "reason": error.message}
     )
 
 
@@ -95,6 +109,11 @@ def _read_excel(path: Path) -> tuple[list[str], list[dict[str, str]]]:
     import openpyxl
 
     try:
+        # Before openpyxl opens it: a small file can unzip to gigabytes, read into memory whole.
+        check_xlsx(path, field=None)
+    except ServiceError as exc:
+        raise _refused(path, exc) from None
+    try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a broken or foreign file
         raise _unreadable(path, exc) from exc
@@ -102,7 +121,15 @@ def _read_excel(path: Path) -> tuple[list[str], list[dict[str, str]]]:
         sheet = book.worksheets[0]
         if hasattr(sheet, "reset_dimensions"):
             sheet.reset_dimensions()  # read every row and column, whatever <dimension> claims
-        grid = [list(row) for row in sheet.iter_rows(values_only=True)]
+        grid = []
+        for row in sheet.iter_rows(values_only=True):
+            # openpyxl fills a gap in the row numbers (or columns) with empty cells, and the
+            # whole grid is kept: a row numbered 1,000,000,000 would be a billion lists.
+            if len(grid) >= EXCEL_MAX_ROWS:
+                raise _refused(path, too_many_rows(None))
+            if len(row) > EXCEL_MAX_COLUMNS:
+                raise _refused(path, too_many_columns(None))
+            grid.append(list(row))
         merged = _merged_ranges(path, getattr(sheet, "_worksheet_path", None))
     except ServiceError:
         raise

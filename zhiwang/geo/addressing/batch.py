@@ -20,6 +20,13 @@ from django.utils.translation import gettext as _
 
 from zhiwang.core.errors import ServiceError
 from zhiwang.core.spreadsheet import xlsx_row
+from zhiwang.core.xlsx_guard import (
+    EXCEL_MAX_COLUMNS,
+    EXCEL_MAX_ROWS,
+    check_xlsx,
+    too_many_columns,
+    too_many_rows,
+)
 from zhiwang.geo.addressing.resolver import match_many
 
 OUTPUT_COLUMNS = (
@@ -47,6 +54,11 @@ def _rows_xlsx(path: Path) -> tuple[Iterator[list[str]], int]:
     from openpyxl import load_workbook
 
     try:
+        # Before openpyxl opens it: a small file can unzip to gigabytes, read into memory whole.
+        check_xlsx(path, field="input")
+    except ServiceError as exc:
+        raise _refused(path, exc) from None
+    try:
         book = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds on a damaged file
         raise ServiceError(
@@ -59,12 +71,28 @@ def _rows_xlsx(path: Path) -> tuple[Iterator[list[str]], int]:
 
     def rows() -> Iterator[list[str]]:
         try:
-            for values in sheet.iter_rows(values_only=True):
+            # openpyxl fills a gap in the row numbers (or columns) with empty cells: a row
+            # numbered 1,000,000,000 would be a billion rows to match.
+            for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+                if number > EXCEL_MAX_ROWS:
+                    raise _refused(path, too_many_rows("input"))
+                if len(values) > EXCEL_MAX_COLUMNS:
+                    raise _refused(path, too_many_columns("input"))
                 yield ["" if v is None else str(v) for v in values]
         finally:
             book.close()
 
     return rows(), total
+
+
+def _refused(path: Path, error: ServiceError) -> ServiceError:
+    """A refusal of the spreadsheet guard, naming the file and keeping the guard's code."""
+    return ServiceError(
+        error.code,
+        _("Cannot read %(path)s as an Excel workbook: %(error)s")
+        % {"path": path.name, "error": error.message},
+        field="input",
+    )
 
 
 def _rows_csv(path: Path, delimiter: str) -> tuple[Iterator[list[str]], int, str]:
@@ -91,7 +119,8 @@ def match_file(
     """Copy a CSV / xlsx file, appending ``OUTPUT_COLUMNS`` from matching ``column`` of each row.
 
     Raises ``ServiceError`` (``geo.file_unreadable``, ``geo.file_encoding``, ``geo.csv_empty``,
-    ``geo.column_missing``, ``geo.column_conflict``, ``geo.output_is_input``) before writing anything.
+    ``geo.column_missing``, ``geo.column_conflict``, ``geo.output_is_input``, and for a workbook
+    ``core.xlsx_guard``'s ``file.xlsx_*``) before writing anything.
     """
     input_path, output_path = Path(input_path), Path(output_path)
     if not input_path.is_file():

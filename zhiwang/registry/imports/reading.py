@@ -20,6 +20,13 @@ from pathlib import Path
 from django.utils.translation import gettext as _
 
 from zhiwang.core.errors import ServiceError
+from zhiwang.core.xlsx_guard import (
+    EXCEL_MAX_COLUMNS,
+    EXCEL_MAX_ROWS,
+    check_xlsx,
+    too_many_columns,
+    too_many_rows,
+)
 
 HEADER_SEARCH_ROWS = 6
 _CONTROL_RE = re.compile(r"[\x00-\x1f]")
@@ -106,6 +113,10 @@ class SourceFile:
         self.suffix = self.path.suffix.lower()
         if self.suffix not in (".csv", ".txt", ".xlsx", ".xlsm"):
             raise ServiceError("import.format", _("Upload a CSV or an Excel (.xlsx) file."), field="file")
+        if not self.is_csv:
+            # Before openpyxl opens it: a small file can unzip to gigabytes, which openpyxl
+            # would read into memory (shared strings, styles) before any header check.
+            check_xlsx(self.path, field="file")
         self.encoding = detect_encoding(self.path) if self.is_csv else ""
         self._columns = columns
         self._known = list(known_fields)
@@ -158,6 +169,12 @@ class SourceFile:
                 except Exception:  # a damaged cell or sheet: openpyxl and its XML parser raise many kinds
                     raise _unreadable_row(read + 1) from None
                 read += 1
+                # openpyxl fills a gap in the row numbers (or columns) with empty cells: a row
+                # numbered 1,000,000,000 would yield a billion rows.
+                if read > EXCEL_MAX_ROWS:
+                    raise too_many_rows("file")
+                if len(row) > EXCEL_MAX_COLUMNS:
+                    raise too_many_columns("file")
                 yield row
         finally:
             workbook.close()

@@ -2,8 +2,7 @@
 
 from datetime import datetime
 
-from django.http import Http404
-from django.utils.translation import gettext as _
+from django.http import Http404, JsonResponse
 from ninja import Schema
 from ninja.throttling import AnonRateThrottle
 
@@ -57,26 +56,36 @@ class PublicTicketOut(Schema):
 def public_lookup(request, payload: PublicLookupIn):
     """No sign-in: the number and the phone given when reporting must both match (404 otherwise).
 
-    After 10 wrong phones for one number within an hour from one client, or 100 from all clients,
-    that number answers 429 ``tickets.lookup_locked`` until the hour is over (here and on
-    ``/public/rate``; ``tickets.lookup_limits``)."""
-    address = client_address(request)
-    _refuse_locked(payload.number, address)
-    found = selectors.public_ticket_lookup(number=payload.number, phone=payload.phone)
+    Failed look-ups are limited as on the web ``/track/`` page, counted together with it
+    (``tickets.lookup_limits``): 10 from one client address in 15 minutes (then 429
+    ``tickets.lookup_limited``); 10 wrong phones for one number from one client in an hour, or 100
+    from all clients (429 ``tickets.lookup_locked``); 10 with one phone from all clients in a day
+    (429 ``tickets.lookup_phone_locked``). A 429 says when to come back (``Retry-After``)."""
+    try:
+        attempt = lookup_limits.lookup_admit(
+            number=payload.number, phone=payload.phone, address=client_address(request)
+        )
+    except lookup_limits.LookupRefused as refused:
+        return _too_many(refused)
+    try:
+        found = selectors.public_ticket_lookup(number=payload.number, phone=payload.phone)
+    except BaseException:
+        attempt.take_back()  # our failure, not a wrong guess
+        raise
     if found is None:
-        lookup_limits.record_number_failure(payload.number, address)
         raise Http404
+    attempt.take_back()
     return found
 
 
-def _refuse_locked(number: str, address: str) -> None:
-    if lookup_limits.number_locked(number, address):
-        raise ServiceError(
-            "tickets.lookup_locked",
-            _("Too many attempts for this request number. Try again in an hour."),
-            field="number",
-            status=429,
-        )
+def _too_many(refused: lookup_limits.LookupRefused) -> JsonResponse:
+    """The API's error body (``zhiwang.api``) with ``Retry-After``, which a ``ServiceError`` cannot carry."""
+    error = ServiceError(refused.code, refused.message, field=refused.field, status=429)
+    response = JsonResponse(
+        {"error": error.as_dict()}, status=429, content_type="application/json; charset=utf-8"
+    )
+    response["Retry-After"] = str(refused.retry_after)
+    return response
 
 
 class PublicRateIn(PublicLookupIn):
@@ -93,9 +102,13 @@ class PublicRateIn(PublicLookupIn):
     summary="Rate the answer to my ticket",
 )
 def public_rate(request, payload: PublicRateIn):
-    """The same proof as ``/public/lookup`` (a wrong phone counts against the number there too)."""
-    address = client_address(request)
-    _refuse_locked(payload.number, address)
+    """The same proof and the same limits as ``/public/lookup``, counted together with it."""
+    try:
+        attempt = lookup_limits.lookup_admit(
+            number=payload.number, phone=payload.phone, address=client_address(request)
+        )
+    except lookup_limits.LookupRefused as refused:
+        return _too_many(refused)
     try:
         services.ticket_rate_by_citizen(
             number=payload.number,
@@ -105,6 +118,9 @@ def public_rate(request, payload: PublicRateIn):
             note=payload.note,
         )
     except NotFound:
-        lookup_limits.record_number_failure(payload.number, address)
+        raise  # a wrong number or phone: it stays counted
+    except BaseException:
+        attempt.take_back()  # proved, and refused for another reason (not waiting, a field)
         raise
+    attempt.take_back()
     return selectors.public_ticket_lookup(number=payload.number, phone=payload.phone)

@@ -19,6 +19,14 @@
 
   function fire(el, name) { el.dispatchEvent(new Event(name, {bubbles: true})); }
 
+  // Leaflet puts a tooltip's string in as HTML (as map.js says): a point's name is a standard
+  // address or what somebody typed, so escape it.
+  function esc(s) {
+    return String(s == null ? "" : s).replace(/[&<>"']/g, function (c) {
+      return {"&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#39;"}[c];
+    });
+  }
+
   // --- category picker ------------------------------------------------------------------------
   function enhanceCategory(select) {
     if (select.dataset.enhanced) { return; }
@@ -259,7 +267,7 @@
       layers.push(o); bounds = o.getBounds();
     }
     points.forEach(function (p) {
-      layers.push(L.circleMarker([p.lat, p.lon], {radius: 8, color: "#b3261e", weight: 3, fillOpacity: 0.6}).bindTooltip(p.name));
+      layers.push(L.circleMarker([p.lat, p.lon], {radius: 8, color: "#b3261e", weight: 3, fillOpacity: 0.6}).bindTooltip(esc(p.name)));
       bounds = bounds ? bounds.extend([p.lat, p.lon]) : L.latLngBounds([[p.lat, p.lon], [p.lat, p.lon]]);
     });
     if (bounds && bounds.isValid()) { map.fitBounds(bounds.pad(0.3), {maxZoom: 17}); } else { map.setView([22.58, 113.98], 11); }

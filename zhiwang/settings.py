@@ -395,7 +395,9 @@ ZHIWANG_NUM_PROXIES = env_int("ZHIWANG_NUM_PROXIES", 0, minimum=0)
 # a day (0 turns a limit off). Generous: a mobile carrier puts many citizens behind one address.
 ZHIWANG_CITIZEN_REPORTS_PER_HOUR = env_int("ZHIWANG_CITIZEN_REPORTS_PER_HOUR", 10, minimum=0)
 ZHIWANG_CITIZEN_REPORTS_PER_DAY = env_int("ZHIWANG_CITIZEN_REPORTS_PER_DAY", 30, minimum=0)
-ZHIWANG_CITIZEN_REPORT_BYTES_PER_DAY = env_int("ZHIWANG_CITIZEN_REPORT_BYTES_PER_DAY", 200 * 1024 * 1024, minimum=0)
+ZHIWANG_CITIZEN_REPORT_BYTES_PER_DAY = env_int(
+    "ZHIWANG_CITIZEN_REPORT_BYTES_PER_DAY", 200 * 1024 * 1024, minimum=0
+)
 NINJA_NUM_PROXIES = ZHIWANG_NUM_PROXIES
 # The largest page a list answers (`limit`); `offset` is bounded in zhiwang.core.pagination.
 NINJA_PAGINATION_MAX_LIMIT = 1000

@@ -130,8 +130,7 @@ def test_the_command_reports_and_resumes(tmp_path, nanshan_building, hotline, ca
     )
     out = capsys.readouterr().out
     assert (
-        "3 created, 0 imported before, 3 refused" in out
-        and "row 5: tickets.phone_invalid [联系电话]" in out
+        "3 created, 0 imported before, 3 refused" in out and "row 5: tickets.phone_invalid [联系电话]" in out
     )
     assert report.exists()
     assert TicketEvent.objects.filter(ticket__idempotency_key="hotline:C-001").get().actor_id == hotline.pk

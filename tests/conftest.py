@@ -25,6 +25,9 @@ def pytest_configure(config):
 
     # Fast hashing for the whole session, including the city built before any test.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Sessions last a 12-hour shift (ZHIWANG_SESSION_HOURS); tests that move the clock days ahead
+    # (frozen_now) keep their signed-in client. tests/web/test_settings.py checks the real default.
+    settings.SESSION_COOKIE_AGE = 366 * 24 * 3600
 
 
 @pytest.fixture(autouse=True)

@@ -8,6 +8,7 @@ from django.core.cache import cache
 from django.test import RequestFactory
 from django.utils import timezone
 
+from tests.accounts.messages import locked_here
 from zhiwang.accounts.backends import LoginRefused
 from zhiwang.accounts.models import LoginAttempt
 
@@ -43,7 +44,8 @@ def test_five_failures_lock_the_username_even_for_the_right_password(client, set
         assert login(client, "wrong").status_code == 200
     response = login(client, "pw-for-tests")
     assert response.status_code == 200
-    assert "登录失败次数过多" in response.content.decode()
+    # what is locked (the account, on this network) and for how long still (the window, just begun)
+    assert locked_here(minutes=15) in response.content.decode()
     # The lock is the username's *from this address* (the client's 127.0.0.1): refused unchecked
     # there, whoever asks. (It held for every caller before; now other addresses have their own
     # count, and the username alone locks at a higher one: test_login_address_limit.py.)

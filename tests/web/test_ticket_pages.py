@@ -216,6 +216,24 @@ def test_failed_lookups_are_limited(client, make_ticket):
     assert response.status_code == 200  # even the right phone waits now
 
 
+def test_a_locked_track_page_says_the_minutes_left_and_the_hotline(client, make_ticket, monkeypatch):
+    """The page said "try again in an hour" whenever it was asked, and nothing else: it says the
+    minutes left now, and that the 12345 hotline can tell the progress meanwhile."""
+    import time
+
+    from tests.tickets.test_public_lookup_limits import number_locked
+
+    start = time.time()
+    monkeypatch.setattr(time, "time", lambda: start)  # the counters' clock (tests/clock.py)
+    ticket = make_ticket()
+    for _attempt in range(10):
+        client.post("/track/", {"number": ticket.number, "phone": "13800000000"})
+    monkeypatch.setattr(time, "time", lambda: start + 25 * 60)
+    html = html_of(client.post("/track/", {"number": ticket.number, "phone": "13812345678"}))
+    errors = re.search(r'data-testid="form-errors">(.*?)</div>', html, re.S).group(1)
+    assert number_locked(minutes=35) in errors and "12345" in errors
+
+
 def test_track_limits_each_client_behind_the_proxy_not_the_proxy(client, make_ticket, settings):
     settings.ZHIWANG_NUM_PROXIES = 1
     ticket, other = make_ticket(), make_ticket()

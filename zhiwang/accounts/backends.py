@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import ValidationError
-from django.utils.translation import gettext_lazy as _
+from django.utils import timezone
+from django.utils.translation import ngettext_lazy
 
 from zhiwang.accounts import services
 from zhiwang.core.client_address import client_address
@@ -21,8 +24,69 @@ class LoginRefused(ValidationError):
     """
 
 
-LOCKED = _("Too many failed sign-ins. This account is locked for %(minutes)s minutes.")
-ADDRESS_LIMITED = _("Too many failed sign-ins from your network address. Try again in %(minutes)s minutes.")
+# The refusals say what is locked and for how long it still is (the minutes left, rounded up),
+# and who can help: there is no self-service password reset. Lazy and plural on "minutes", as
+# Django's own validators are: worded when the form shows them, in the reader's language.
+LOCKED_HERE = ngettext_lazy(
+    "Too many failed sign-ins: this account is paused on your network. Try again in %(minutes)s "
+    "minute. If you forgot your password, contact your system administrator.",
+    "Too many failed sign-ins: this account is paused on your network. Try again in %(minutes)s "
+    "minutes. If you forgot your password, contact your system administrator.",
+    "minutes",
+)
+LOCKED_EVERYWHERE = ngettext_lazy(
+    "This account has too many failed sign-ins and is paused. Try again in %(minutes)s minute. "
+    "If you forgot your password, contact your system administrator.",
+    "This account has too many failed sign-ins and is paused. Try again in %(minutes)s minutes. "
+    "If you forgot your password, contact your system administrator.",
+    "minutes",
+)
+ADDRESS_LIMITED = ngettext_lazy(
+    "Too many failed sign-ins from your network. Try again in %(minutes)s minute. "
+    "If you forgot your password, contact your system administrator.",
+    "Too many failed sign-ins from your network. Try again in %(minutes)s minutes. "
+    "If you forgot your password, contact your system administrator.",
+    "minutes",
+)
+FAILURES_LEFT = ngettext_lazy(
+    "%(count)s more failed sign-in and this account will be locked on this network for %(minutes)s minutes.",
+    "%(count)s more failed sign-ins and this account will be locked on this network for %(minutes)s minutes.",
+    "count",
+)
+#: Failures left before the lock from which a failed sign-in warns (the last ones before it).
+WARN_WHEN_LEFT = 2
+
+
+def minutes_left(seconds: int) -> int:
+    """Whole minutes, rounded up, at least 1: "try again in 0 minutes" would be refused again."""
+    return max(1, math.ceil(seconds / 60))
+
+
+def lock_refusal(lock: services.LoginLock) -> LoginRefused:
+    """The refusal of a locked username, saying where it is locked and for how long still."""
+    message = LOCKED_EVERYWHERE if lock.everywhere else LOCKED_HERE
+    return LoginRefused(message, code="locked", params={"minutes": minutes_left(lock.seconds_left())})
+
+
+def failure_notice(*, request, username: str) -> LoginRefused | None:
+    """What a wrong password adds to "wrong username or password": the lock it just caused, or,
+    in the last ``WARN_WHEN_LEFT`` tries before the lock from this address, how many are left.
+
+    Read from the attempts (``services.login_lock``, ``login_failures_left_from``), which
+    unknown usernames have like any other: their warnings and locks are the same, so the page
+    does not tell whether an account exists. Only the lock of the username from this address is
+    announced (the one a user's own mistypes reach); the lock from every address comes from
+    failures elsewhere, and is said when it refuses.
+    """
+    ip = services.client_ip(request)
+    lock = services.login_lock(username=username, ip=ip)
+    if lock is not None:
+        return lock_refusal(lock)
+    left = services.login_failures_left_from(username=username, ip=ip)
+    if left > WARN_WHEN_LEFT:
+        return None
+    minutes = services.login_limits().window_minutes
+    return LoginRefused(FAILURES_LEFT, code="failures_left", params={"count": left, "minutes": minutes})
 
 
 class ThrottledModelBackend(ModelBackend):
@@ -44,21 +108,25 @@ class ThrottledModelBackend(ModelBackend):
             username = kwargs.get(self.get_user_model().USERNAME_FIELD)
         if username is None or password is None:
             return None
-        minutes = services.login_limits().window_minutes
         # No request (a call from code): no address to count.
         address = client_address(request) if request is not None else None
         if address is not None and not services.login_address_admit(address=address):
+            minutes = minutes_left(services.login_address_wait(address=address))
             raise LoginRefused(ADDRESS_LIMITED, code="address_limited", params={"minutes": minutes})
         ip = services.client_ip(request)
         # Recorded as a failure *before* the password is checked (hashing takes a while): guesses
         # sent in parallel then count one another, so a burst cannot slip past the limit.
         attempt = services.login_attempt_record(username=username, ip=ip, succeeded=False)
-        locked = services.login_is_locked_from(username=username, ip=ip, before=attempt.pk)
-        if locked or services.login_is_locked(username=username, before=attempt.pk):
+        before = attempt.pk
+        locked = services.login_is_locked_from(username=username, ip=ip, before=before)
+        if locked or services.login_is_locked(username=username, before=before):
             # Refused unchecked: not an attempt of the username (its lock does not slide), but
             # still one of the address (a client that keeps knocking is soon refused at step 1).
             attempt.delete()
-            raise LoginRefused(LOCKED, code="locked", params={"minutes": minutes})
+            lock = services.login_lock(username=username, ip=ip, before=before)
+            if lock is None:  # the lock ended between the two reads: refused all the same
+                lock = services.LoginLock(everywhere=not locked, until=timezone.now())
+            raise lock_refusal(lock)
         user = super().authenticate(request, username=username, password=password, **kwargs)
         if user is not None:
             type(attempt).objects.filter(pk=attempt.pk).update(succeeded=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -112,12 +113,43 @@ def login_address_forgive(*, address: str) -> None:
     throttle.failure_forget(_ADDRESS_COUNTER, address)
 
 
+def login_address_wait(*, address: str) -> int:
+    """Seconds until the address's window ends (at least 1): how long its refusal lasts."""
+    return throttle.window_left(_ADDRESS_COUNTER, address, login_limits().window_minutes * 60)
+
+
 def _window_start(now: datetime | None) -> datetime:
     return (now or timezone.now()) - timedelta(minutes=login_limits().window_minutes)
 
 
 def _of_address(attempts, ip: str | None):
     return attempts.filter(ip=ip) if ip is not None else attempts.filter(ip__isnull=True)
+
+
+def _username_failures(username: str, now: datetime | None, before: int | None):
+    """The failures of ``username`` from every address in the window (``before``: see below)."""
+    failures = LoginAttempt.objects.filter(
+        username=username[:150], succeeded=False, at__gte=_window_start(now)
+    )
+    return failures.filter(pk__lt=before) if before is not None else failures
+
+
+def _pair_failures(username: str, ip: str | None, now: datetime | None, before: int | None):
+    """The failures of ``username`` from ``ip`` in the window, since the last success from there."""
+    window_start = _window_start(now)
+    attempts = _of_address(LoginAttempt.objects.filter(username=username[:150], at__gte=window_start), ip)
+    last_success = attempts.filter(succeeded=True).order_by("-at").values_list("at", flat=True).first()
+    failures = attempts.filter(succeeded=False, at__gte=last_success or window_start)
+    return failures.filter(pk__lt=before) if before is not None else failures
+
+
+def _lock_end(failures, limit: int) -> datetime | None:
+    """When a lock of ``limit`` failures ends: as the ``limit``-th latest one leaves the window
+    (then fewer than ``limit`` are left in it); None when there are fewer, and no lock."""
+    nth_latest = next(iter(failures.order_by("-at").values_list("at", flat=True)[limit - 1 : limit]), None)
+    if nth_latest is None:
+        return None
+    return nth_latest + timedelta(minutes=login_limits().window_minutes)
 
 
 def login_is_locked(*, username: str, now: datetime | None = None, before: int | None = None) -> bool:
@@ -128,10 +160,7 @@ def login_is_locked(*, username: str, now: datetime | None = None, before: int |
     ``before``: count only the attempts recorded before that one (an attempt is recorded as a
     failure before its password is checked, so guesses sent in parallel see one another).
     """
-    failures = LoginAttempt.objects.filter(username=username, succeeded=False, at__gte=_window_start(now))
-    if before is not None:
-        failures = failures.filter(pk__lt=before)
-    return failures.count() >= login_limits().per_username
+    return _username_failures(username, now, before).count() >= login_limits().per_username
 
 
 def login_is_locked_from(
@@ -140,13 +169,46 @@ def login_is_locked_from(
     """True while ``username`` is locked for the address ``ip``: ``per_address_and_username``
     failures from there in the window, since the last success from there (``before``: as above).
     """
-    window_start = _window_start(now)
-    attempts = _of_address(LoginAttempt.objects.filter(username=username, at__gte=window_start), ip)
-    last_success = attempts.filter(succeeded=True).order_by("-at").values_list("at", flat=True).first()
-    failures = attempts.filter(succeeded=False, at__gte=last_success or window_start)
-    if before is not None:
-        failures = failures.filter(pk__lt=before)
-    return failures.count() >= login_limits().per_address_and_username
+    return _pair_failures(username, ip, now, before).count() >= login_limits().per_address_and_username
+
+
+@dataclass(frozen=True)
+class LoginLock:
+    """A lock in force on a username: where it holds, and until when (the sign-in page says both)."""
+
+    everywhere: bool  # from every address (``per_username``); else from this address only
+    until: datetime
+
+    def seconds_left(self, now: datetime | None = None) -> int:
+        """At least 1: a lock read a moment before it ends still refused this sign-in."""
+        return max(1, math.ceil((self.until - (now or timezone.now())).total_seconds()))
+
+
+def login_lock(
+    *, username: str, ip: str | None, now: datetime | None = None, before: int | None = None
+) -> LoginLock | None:
+    """The lock on ``username`` from ``ip``, or None: the one that ends later when both hold
+    (the sign-in is refused until then), the one from every address on a tie (it says more).
+
+    Read only to word a refusal or a warning: the refusals themselves stay on the counts
+    (``login_is_locked_from``, ``login_is_locked``). Unknown usernames have attempts like any
+    other, so they lock alike and the page never tells whether an account exists.
+    """
+    limits = login_limits()
+    locks = []
+    everywhere = _lock_end(_username_failures(username, now, before), limits.per_username)
+    if everywhere is not None:
+        locks.append(LoginLock(everywhere=True, until=everywhere))
+    here = _lock_end(_pair_failures(username, ip, now, before), limits.per_address_and_username)
+    if here is not None:
+        locks.append(LoginLock(everywhere=False, until=here))
+    return max(locks, key=lambda lock: (lock.until, lock.everywhere), default=None)
+
+
+def login_failures_left_from(*, username: str, ip: str | None, now: datetime | None = None) -> int:
+    """How many more failures of ``username`` from ``ip`` lock it there (0: it is locked)."""
+    limit = login_limits().per_address_and_username
+    return max(0, limit - _pair_failures(username, ip, now, None).count())
 
 
 def login_attempt_record(*, username: str, ip: str | None, succeeded: bool) -> LoginAttempt:

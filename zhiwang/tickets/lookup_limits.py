@@ -26,7 +26,9 @@ look-ups with it refused (10 requests a day). A locked number or phone answers "
 attempts" to every look-up with it, right phone or wrong, until the window ends; a citizen who
 already proved the ticket in this browser, or is signed in as its reporter, still sees it.
 
-The windows are fixed (they start at the first failure). Counters are per cache: shared by
+The windows are fixed (they start at the first failure); a refusal says when the one that refused
+it ends (the API's ``Retry-After``, and the message in minutes, or hours while more than one is
+left) and points to the 12345 hotline. Counters are per cache: shared by
 every process and node with the Redis cache (``ZHIWANG_CACHE``, the default with Redis tasks),
 per process with the embedded default's local memory.
 """
@@ -36,7 +38,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from zhiwang.core import throttle
@@ -44,12 +45,12 @@ from zhiwang.core.phones import comparable_phone
 
 #: Failed look-ups from one client address, whatever the numbers and phones, before its look-ups wait.
 ADDRESS_FAILURE_LIMIT = 10
-ADDRESS_FAILURE_WINDOW = 15 * 60  # seconds; the message says "15 minutes"
+ADDRESS_FAILURE_WINDOW = 15 * 60  # seconds
 #: Wrong phones for one ticket number from one client address before that client's look-ups of it wait.
 NUMBER_FAILURE_LIMIT = 10
 #: Wrong phones for one ticket number from all addresses before every look-up of it waits.
 NUMBER_GLOBAL_FAILURE_LIMIT = 100
-NUMBER_FAILURE_WINDOW = 60 * 60  # seconds; the message says "an hour"
+NUMBER_FAILURE_WINDOW = 60 * 60  # seconds
 #: Failed look-ups with one phone from all addresses before every look-up with it waits.
 PHONE_FAILURE_LIMIT = 10
 PHONE_FAILURE_WINDOW = 24 * 60 * 60  # seconds
@@ -114,28 +115,58 @@ def _counters(number: str, phone: str, address: str):
     return counters
 
 
+# The refusals say how long the wait still is (the window's end, not its length: the windows are
+# fixed) and point to the 12345 hotline, which answers the same question without the wait.
+
+
+def _minutes(seconds: int) -> int:
+    """Whole minutes, rounded up, at least 1 ("try again in 0 minutes" would be refused again)."""
+    return max(1, math.ceil(seconds / 60))
+
+
 def _address_refused(retry_after: int) -> LookupRefused:
-    return LookupRefused(
-        ADDRESS_LIMITED, _("Too many attempts. Try again in 15 minutes."), field=None, retry_after=retry_after
-    )
+    minutes = _minutes(retry_after)
+    message = ngettext(
+        "Too many attempts from your network. Try again in %(minutes)s minute. "
+        "You can also call the 12345 hotline to ask how your request is progressing.",
+        "Too many attempts from your network. Try again in %(minutes)s minutes. "
+        "You can also call the 12345 hotline to ask how your request is progressing.",
+        minutes,
+    ) % {"minutes": minutes}
+    return LookupRefused(ADDRESS_LIMITED, message, field=None, retry_after=retry_after)
 
 
 def _number_refused(retry_after: int) -> LookupRefused:
-    return LookupRefused(
-        NUMBER_LOCKED,
-        _("Too many attempts for this request number. Try again in an hour."),
-        field="number",
-        retry_after=retry_after,
-    )
+    minutes = _minutes(retry_after)
+    message = ngettext(
+        "Too many attempts for this request number. Try again in %(minutes)s minute. "
+        "You can also call the 12345 hotline to ask how your request is progressing.",
+        "Too many attempts for this request number. Try again in %(minutes)s minutes. "
+        "You can also call the 12345 hotline to ask how your request is progressing.",
+        minutes,
+    ) % {"minutes": minutes}
+    return LookupRefused(NUMBER_LOCKED, message, field="number", retry_after=retry_after)
 
 
 def _phone_refused(retry_after: int) -> LookupRefused:
-    hours = max(1, math.ceil(retry_after / 3600))
-    message = ngettext(
-        "Too many attempts with this phone number. Try again in %(hours)s hour.",
-        "Too many attempts with this phone number. Try again in %(hours)s hours.",
-        hours,
-    ) % {"hours": hours}
+    if retry_after <= 3600:  # the last hour of a day's lock: "1 hour" would overstate it
+        minutes = _minutes(retry_after)
+        message = ngettext(
+            "Too many attempts with this phone number. Try again in %(minutes)s minute. "
+            "You can also call the 12345 hotline to ask how your request is progressing.",
+            "Too many attempts with this phone number. Try again in %(minutes)s minutes. "
+            "You can also call the 12345 hotline to ask how your request is progressing.",
+            minutes,
+        ) % {"minutes": minutes}
+    else:
+        hours = math.ceil(retry_after / 3600)
+        message = ngettext(
+            "Too many attempts with this phone number. Try again in %(hours)s hour. "
+            "You can also call the 12345 hotline to ask how your request is progressing.",
+            "Too many attempts with this phone number. Try again in %(hours)s hours. "
+            "You can also call the 12345 hotline to ask how your request is progressing.",
+            hours,
+        ) % {"hours": hours}
     return LookupRefused(PHONE_LOCKED, message, field="phone", retry_after=retry_after)
 
 

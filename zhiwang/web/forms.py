@@ -1,26 +1,27 @@
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
-from django.utils.translation import gettext_lazy as _
 
-from zhiwang.accounts import services
+from zhiwang.accounts import backends, services
 
 
 class LoginForm(AuthenticationForm):
-    """The standard form, with a clear message while a username is locked."""
+    """The standard form, saying how long a lock still holds and warning before one.
 
-    error_messages = {
-        **AuthenticationForm.error_messages,
-        "locked": _("Too many failed sign-ins. This account is locked for %(minutes)s minutes."),
-    }
+    The refusals come from ``accounts.backends`` (the admin login shows them too); this form
+    adds the warning after a wrong password, which the admin login does not.
+    """
 
     def clean(self):
         username = self.cleaned_data.get("username")
+        # Locked from every address: refused before the backend counts the address (as before).
         if username and services.login_is_locked(username=username):
-            from django.conf import settings
-
-            raise forms.ValidationError(
-                self.error_messages["locked"],
-                code="locked",
-                params={"minutes": settings.ZHIWANG_LOGIN_LOCK_MINUTES},
-            )
+            lock = services.login_lock(username=username, ip=services.client_ip(self.request))
+            if lock is not None:  # None: the lock ended between the two reads
+                raise backends.lock_refusal(lock)
         return super().clean()
+
+    def get_invalid_login_error(self):
+        """ "Wrong username or password", and after it the lock just caused or the tries left."""
+        error = super().get_invalid_login_error()
+        notice = backends.failure_notice(request=self.request, username=self.cleaned_data["username"])
+        return forms.ValidationError([error, notice]) if notice is not None else error

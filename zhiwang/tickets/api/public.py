@@ -60,7 +60,8 @@ def public_lookup(request, payload: PublicLookupIn):
     (``tickets.lookup_limits``): 10 from one client address in 15 minutes (then 429
     ``tickets.lookup_limited``); 10 wrong phones for one number from one client in an hour, or 100
     from all clients (429 ``tickets.lookup_locked``); 10 with one phone from all clients in a day
-    (429 ``tickets.lookup_phone_locked``). A 429 says when to come back (``Retry-After``)."""
+    (429 ``tickets.lookup_phone_locked``). A 429 says when to come back: ``Retry-After`` in
+    seconds, and its message in the time left (and that the 12345 hotline answers meanwhile)."""
     try:
         attempt = lookup_limits.lookup_admit(
             number=payload.number, phone=payload.phone, address=client_address(request)

@@ -119,13 +119,22 @@ def test_born_today_is_accepted():
     assert validate_id_number(number) == number
 
 
-def test_wrong_check_digit_names_the_expected_one():
-    # given the standard example with its last character changed
-    with pytest.raises(ServiceError) as caught:
-        validate_id_number("110105194912310021")
-    # then the error is stable, translatable and says what was expected
-    assert caught.value.code == "id_number.check_digit"
-    assert "X" in caught.value.message
+def test_wrong_check_digit_does_not_name_the_expected_one():
+    # given two numbers with a wrong last character: the standard example (the right one is X)
+    # and one whose right one is a digit
+    other = with_check_char("44030519800101123")
+    wrong_other = other[:-1] + ("0" if other[-1] != "0" else "1")
+    for language in ("en", "zh-hans"):
+        messages = []
+        for number in ("110105194912310021", wrong_other):
+            with translation.override(language), pytest.raises(ServiceError) as caught:
+                validate_id_number(number)
+            # then the error is stable and translatable...
+            assert caught.value.code == "id_number.check_digit"
+            messages.append(caught.value.message)
+        # ...and never completes a made-up number: the same words whatever the right character
+        assert messages[0] == messages[1]
+        assert "X" not in messages[0] and other[-1] not in messages[0]
 
 
 def test_the_1880_example_of_the_standard_has_a_good_check_digit_but_is_before_1900():

@@ -186,9 +186,12 @@ def test_the_default_assignment_note_reads_per_reader(make_case, world):
     with translation.override("en"):
         case_assign(case=case, actor=world.sub_dispatcher, mediator=world.mediator)
     row = case.events.get(action="assign")
-    assert row.payload[texts.NOTE_CODE] == texts.ASSIGNED and row.note.startswith("分派至")
+    assert row.payload[texts.NOTE_CODE] == texts.ASSIGNED
+    with translation.override("zh-hans"):  # stored in the city's language, whoever wrote it
+        assert row.note == texts.sentence(texts.ASSIGNED, row.payload[texts.NOTE_PARAMS])
     with translation.override("en"):
-        assert row.note_text == f"Assigned to {world.org.name}, mediator {world.mediator.display_name}."
+        # the name as it is, no role word before it ("mediator 调解员 周芳" said the role twice)
+        assert row.note_text == f"Assigned to {world.mediator.display_name} of {world.org.name}."
 
 
 # --- the reminder sweep and the backlog leader --------------------------------------------------------

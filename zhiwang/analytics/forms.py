@@ -97,7 +97,7 @@ def report_period_menu(*, today: date, chosen: str = "", kind: str = "") -> Peri
     if chosen:
         group = groups[period_kind(chosen)]
         if not any(value == chosen for value, _label in group.options):
-            group.options.append((chosen, _label_of(chosen)))  # older than the menu: at the end
+            group.options.append((chosen, period_label(chosen)))  # older than the menu: at the end
         kind = period_kind(chosen)
     else:
         kind = kind if kind in PERIOD_KINDS else "month"
@@ -105,8 +105,17 @@ def report_period_menu(*, today: date, chosen: str = "", kind: str = "") -> Peri
     return PeriodMenu(kind=kind, chosen=chosen, groups=[months, quarters])
 
 
-def _label_of(canonical: str) -> str:
-    year, _sep, rest = canonical.partition("-")
-    if rest.startswith("Q"):
-        return quarter_label(int(year), int(rest[1:]))
-    return month_label(date(int(year), int(rest), 1))
+def period_label(canonical: str) -> str:
+    """A stored period (``2026-10``, ``2026-Q3``) in the menu's words, for the report list too; a
+    value that is neither (an old row, a hand-made one) as it is."""
+    year, _sep, rest = (canonical or "").partition("-")
+    try:
+        if rest.upper().startswith("Q"):
+            quarter = int(rest[1:])
+            if 1 <= quarter <= 4:
+                return quarter_label(int(year), quarter)
+        else:
+            return month_label(date(int(year), int(rest), 1))
+    except ValueError:
+        pass
+    return canonical or ""

@@ -11,7 +11,10 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.html import conditional_escape, format_html
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 from django.views.decorators.http import require_POST
@@ -460,8 +463,10 @@ def reports(request):
             messages.success(request, _("The report is being prepared."))
             return redirect("analytics:reports")
     rows = list(Report.objects.visible_to(request.user).select_related("division")[:50])
+    today = timezone.localdate()
     for row in rows:
         row.downloadable = services.may_download_report(request.user, row, in_scope=True)
+        row.period_cell = _report_period_cell(row, today)
     import uuid
 
     from zhiwang.analytics.selectors.alerts import division_choices
@@ -482,12 +487,34 @@ def reports(request):
     )
 
 
+def _report_period_cell(report, today: date):
+    """The report list's period in the period menu's words (``2026年10月``, ``2026年第3季度``), with a
+    note when the report does not cover the whole period: made before it ended, or (not yet made)
+    of a period still running. How the note follows the period is the translation's: after a space
+    in English, right after the period in Chinese, whose note opens with a full-width bracket."""
+    from zhiwang.analytics.forms import period_label
+    from zhiwang.analytics.models import ReportStatus
+
+    label = period_label(report.period)
+    note = css = ""
+    if report.status == ReportStatus.DONE:
+        if report.finished_at and timezone.localdate(report.finished_at) < report.end:
+            until = timezone.localdate(report.finished_at).isoformat()
+            note, css = _("(up to %(until)s: the period had not ended)") % {"until": until}, "warn"
+    elif report.status != ReportStatus.FAILED and today < report.end:
+        note, css = _("(the period has not ended: up to today)"), "muted"
+    if not note:
+        return label
+    note_html = format_html('<span class="{}" data-testid="report-partial">{}</span>', css, note)
+    pattern = pgettext("a report's period and the note after it", "%(period)s %(note)s")
+    # the pattern is the translator's text (escaped); the period is escaped, the note built above
+    return mark_safe(conditional_escape(pattern) % {"period": conditional_escape(label), "note": note_html})
+
+
 def _report_period_menu(post, errors: dict):
     """The period menu (``analytics.forms``), keeping what was posted: a period the service read,
     unless it is the one refused (a period not begun), is chosen again; otherwise the newest
     complete period of the kind the form was set to."""
-    from django.utils import timezone
-
     from zhiwang.analytics.forms import report_period_menu
     from zhiwang.analytics.services import report_period_parse
 

@@ -85,11 +85,12 @@ def validate_id_number(value, *, field: str | None = None) -> str:
             % {"digits": number[6:14]},
             field=field,
         )
-    expected = id_number_check_char(number[:17])
-    if number[17] != expected:
+    if number[17] != id_number_check_char(number[:17]):
+        # Never the expected character: the message would complete a made-up number for whoever
+        # types one (a wrong digit elsewhere is the likelier mistake anyway).
         raise ServiceError(
             "id_number.check_digit",
-            _("The check digit of the ID number is wrong: expected %(expected)s.") % {"expected": expected},
+            _("The check digit of the ID number does not match; check the number."),
             field=field,
         )
     return number

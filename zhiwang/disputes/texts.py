@@ -12,6 +12,12 @@ the interface.
   ``payload["note_params"]`` (the keys the tickets' timeline uses);
 - an alert (``DisputeAlert``) in ``message_code`` and ``message_params``.
 
+What a timeline row changed without changing the state (a correction of the risk colour, the scale,
+…; an extension's new target date) is kept the same way in ``payload["change_code"]`` and
+``payload["change_params"]`` (the fields and their values before and after) and shown beside the
+note, which stays the person's (the reason given): the state alone ("assigned → assigned") said
+nothing of what changed. Rows written before these keys existed show no such line.
+
 The sentence is also stored (``note``, ``message``), in the city's language
 (``tickets.notify.city_language``) whoever wrote it, for the admin, exports and search. Rows written
 before the codes existed hold only that sentence and are shown as stored; so is a row whose code this
@@ -24,12 +30,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from django.core.exceptions import FieldDoesNotExist
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
-from zhiwang.disputes.models.vocabularies import CaseSource, PartyRole
+from zhiwang.disputes.models.vocabularies import CaseScale, CaseSource, PartyRole, RiskColour
 
 #: ``payload`` keys of a timeline row's system note: its code and parameters.
 NOTE_CODE, NOTE_PARAMS = "note_code", "note_params"
+#: ``payload`` keys of what a row changed, shown beside its note: a code and parameters.
+CHANGE_CODE, CHANGE_PARAMS = "change_code", "change_params"
 
 # --- the codes (stable: stored in the database and answered by the API) ---------------------------
 
@@ -48,6 +59,10 @@ BACKLOG_LEADER = "backlog_leader"  # {"number", "date"}: the leader named for a 
 ASSIGNED_TO_YOU = "assigned_to_you"  # {"number"}
 VISIT_QUEUED = "visit_queued"  # {"area": function area name}
 VISIT_ROUTED = "visit_routed"  # {"from": area name, "to": area name}
+#: {"changes": [{"field": "risk", "from": "blue", "to": "red"}, …]}: a case field's name and its
+#: values before and after (a choice code, a number, a category's name)
+CASE_CHANGED = "case_changed"
+TARGET_MOVED = "target_moved"  # {"from": date, "to": date}: the target date before and after
 
 
 def _label(choices, value) -> str:
@@ -61,10 +76,43 @@ def _ticket_status(value) -> str:
     return _label(TicketStatus, value)
 
 
+#: Case fields whose values are choice codes, worded by their labels.
+_CASE_CHOICES = {"risk": RiskColour, "scale": CaseScale}
+
+
+def _case_field(name: str) -> str:
+    """A case field's name in the active language (its model label); an unknown one as it is."""
+    from zhiwang.disputes.models import DisputeCase
+
+    try:
+        return str(capfirst(DisputeCase._meta.get_field(name).verbose_name))
+    except FieldDoesNotExist:
+        return str(name)
+
+
+def _case_value(name: str, value) -> str:
+    choices = _CASE_CHOICES.get(name)
+    return _label(choices, value) if choices is not None else str(value if value is not None else "")
+
+
+def _case_changes(p: dict) -> str:
+    return pgettext("between the changes of one case timeline row", "; ").join(
+        _("%(field)s: %(before)s → %(after)s")
+        % {
+            "field": _case_field(change.get("field", "")),
+            "before": _case_value(change.get("field", ""), change.get("from")),
+            "after": _case_value(change.get("field", ""), change.get("to")),
+        }
+        for change in p.get("changes") or []
+        if isinstance(change, dict)
+    )
+
+
 SENTENCES: dict[str, Callable[[dict], str]] = {
     REGISTERED: lambda p: _("Registered: %(source)s.") % {"source": _label(CaseSource, p.get("source"))},
+    # the name alone, no role word before it: the mediator's name may already say the role
     ASSIGNED: lambda p: (
-        _("Assigned to %(org)s, mediator %(name)s.") % {"org": p.get("org", ""), "name": p.get("name", "")}
+        _("Assigned to %(name)s of %(org)s.") % {"org": p.get("org", ""), "name": p.get("name", "")}
     ),
     RED_RISK: lambda p: (
         _("Red-risk dispute %(number)s at %(place)s: %(title)s")
@@ -115,6 +163,10 @@ SENTENCES: dict[str, Callable[[dict], str]] = {
     VISIT_ROUTED: lambda p: (
         _("From %(from)s to %(to)s.") % {"from": p.get("from", ""), "to": p.get("to", "")}
     ),
+    CASE_CHANGED: _case_changes,
+    TARGET_MOVED: lambda p: (
+        _("Target date moved from %(from)s to %(to)s.") % {"from": p.get("from", ""), "to": p.get("to", "")}
+    ),
 }
 
 
@@ -147,6 +199,10 @@ class SystemText:
         """The ``payload`` keys that render a timeline row's note for each reader."""
         return {NOTE_CODE: self.code, NOTE_PARAMS: dict(self.params)}
 
+    def change_keys(self) -> dict:
+        """The ``payload`` keys that render what a timeline row changed, for each reader."""
+        return {CHANGE_CODE: self.code, CHANGE_PARAMS: dict(self.params)}
+
 
 def event_note(event) -> str:
     """A timeline row's note for the reader: the system's words in the reader's language, a person's
@@ -156,6 +212,13 @@ def event_note(event) -> str:
     if code:
         return sentence(code, payload.get(NOTE_PARAMS) or {}) or event.note
     return event.note
+
+
+def event_change(event) -> str:
+    """What a timeline row changed, for the reader; ``""`` for a row that does not say (a row
+    written before the change keys existed, a code this version does not know)."""
+    payload = event.payload or {}
+    return sentence(payload.get(CHANGE_CODE) or "", payload.get(CHANGE_PARAMS) or {})
 
 
 def alert_message(alert) -> str:

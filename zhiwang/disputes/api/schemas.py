@@ -91,7 +91,10 @@ class CaseOut(Schema):
 class EventOut(Schema):
     """``note`` in the caller's language when the system wrote it (``note_code`` and ``note_params``
     say which sentence, for a client that words it itself; both empty for a person's note and for
-    rows written before the codes existed, whose note is as stored)."""
+    rows written before the codes existed, whose note is as stored). ``change``: what the row
+    changed (a correction's fields with their values before and after, an extension's target
+    dates) in the caller's language, with ``change_code`` and ``change_params``; empty when the row
+    does not say (rows written before these existed)."""
 
     at: datetime
     action: str
@@ -101,6 +104,9 @@ class EventOut(Schema):
     note: str
     note_code: str
     note_params: dict
+    change: str
+    change_code: str
+    change_params: dict
 
     @staticmethod
     def resolve_actor(obj) -> str | None:
@@ -118,6 +124,19 @@ class EventOut(Schema):
     def resolve_note_params(obj) -> dict:
         payload = obj.payload or {}
         return (payload.get(texts.NOTE_PARAMS) or {}) if payload.get(texts.NOTE_CODE) else {}
+
+    @staticmethod
+    def resolve_change(obj) -> str:
+        return texts.event_change(obj)
+
+    @staticmethod
+    def resolve_change_code(obj) -> str:
+        return (obj.payload or {}).get(texts.CHANGE_CODE) or ""
+
+    @staticmethod
+    def resolve_change_params(obj) -> dict:
+        payload = obj.payload or {}
+        return (payload.get(texts.CHANGE_PARAMS) or {}) if payload.get(texts.CHANGE_CODE) else {}
 
 
 class SessionOut(Schema):

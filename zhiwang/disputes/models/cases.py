@@ -342,6 +342,14 @@ class CaseEvent(TimelineEntry):
 
         return event_note(self)
 
+    @property
+    def change_text(self) -> str:
+        """What the row changed (a field's values, the target date), in the reader's language; ``""``
+        for a row that does not say (``disputes.texts``)."""
+        from zhiwang.disputes.texts import event_change
+
+        return event_change(self)
+
 
 class AlertKind(models.TextChoices):
     ASSIGNED = "assigned", _("Case assigned to you")

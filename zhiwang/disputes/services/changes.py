@@ -133,6 +133,16 @@ def case_update(
     if not changes:
         raise ServiceError("disputes.nothing_changed", _("Nothing was changed."))
     before = {k: str(getattr(case, k)) for k in changes}
+    # what changed, worded for each reader on the timeline (``texts.CASE_CHANGED``): the codes of
+    # the choices, the numbers, the category's name, in the order of the form
+    changed = SystemText(
+        texts.CASE_CHANGED,
+        {
+            "changes": [
+                {"field": k, "from": _plain(getattr(case, k)), "to": _plain(v)} for k, v in changes.items()
+            ]
+        },
+    )
     for name, value in changes.items():
         setattr(case, name, value)
     _apply(
@@ -140,12 +150,17 @@ def case_update(
         A.UPDATE,
         actor=actor,
         note=clean(note),
-        payload={"before": before, "after": {k: str(v) for k, v in changes.items()}},
+        payload={"before": before, "after": {k: str(v) for k, v in changes.items()}, **changed.change_keys()},
         fields=list(changes),
     )
     if "risk" in changes and case.risk in (RiskColour.RED, RiskColour.ORANGE):
         _report_up(case, actor=actor)
     return case
+
+
+def _plain(value):
+    """A changed value as JSON data: a number stays a number, a category its name, a code a string."""
+    return value if value is None or isinstance(value, int) else str(value)
 
 
 @transaction.atomic

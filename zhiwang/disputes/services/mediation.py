@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from zhiwang.core.errors import ErrorList, ServiceError
+from zhiwang.disputes import texts
 from zhiwang.disputes.models import (
     Agreement,
     AgreementForm,
@@ -27,6 +28,7 @@ from zhiwang.disputes.services.common import (
     parse_date,
     require,
 )
+from zhiwang.disputes.texts import SystemText
 
 
 @transaction.atomic
@@ -229,12 +231,17 @@ def case_extend(*, case: DisputeCase, actor, until, reason: str) -> DisputeCase:
         year=new_day.year, month=new_day.month, day=new_day.day
     )
     case.extended = True
+    # the new target date on the timeline beside the reason, worded for each reader (local dates)
+    moved = SystemText(
+        texts.TARGET_MOVED,
+        {"from": timezone.localdate(previous).isoformat(), "to": new_day.isoformat()},
+    )
     _apply(
         case,
         A.EXTEND,
         actor=actor,
         note=reason,
-        payload={"from": previous, "to": case.target_at},
+        payload={"from": previous, "to": case.target_at, **moved.change_keys()},
         fields=["target_at", "extended"],
     )
     return case

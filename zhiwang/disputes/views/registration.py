@@ -91,7 +91,9 @@ def _party_rows(values, errors, visitor_first: bool = False, user=None) -> list[
             "picked": bool(values.get(prefix + "person") or values.get(prefix + "entity"))
             if values
             else False,
-            "errors": [],
+            # each message under its own input (keyed by field); role and kind come from menus, a
+            # message about a pick is keyed to the name, where the pick's result shows
+            "errors": {},
         }
         if row["picked"] and user is not None:
             # Kept across a form that comes back with errors: the record, shown masked, stays chosen.
@@ -101,7 +103,7 @@ def _party_rows(values, errors, visitor_first: bool = False, user=None) -> list[
         if any(row[k] for k in ("name", "identifier", "phone", "picked")) or (index == 0 and visitor_first):
             for field in ("role", "kind", "name", "identifier", "phone", "address"):
                 if f"parties.{kept}.{field}" in errors:
-                    row["errors"].append(errors[f"parties.{kept}.{field}"])
+                    row["errors"][field] = errors[f"parties.{kept}.{field}"]
             kept += 1
         rows.append(row)
     return rows

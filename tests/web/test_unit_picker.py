@@ -19,7 +19,8 @@ import re
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils.translation import gettext, pgettext
+from django.utils import translation
+from django.utils.translation import gettext, ngettext, pgettext
 
 from tests.tickets.conftest import (  # noqa: F401 (fixtures)
     city_dispatcher,
@@ -31,7 +32,7 @@ from tests.tickets.conftest import (  # noqa: F401 (fixtures)
     sub_handler,
 )
 from zhiwang.geo.models import Division
-from zhiwang.tickets.models import TicketStatus
+from zhiwang.tickets.models import Ticket, TicketStatus
 from zhiwang.web.tickets import actions
 from zhiwang.web.tickets.forms import BulkDispatchForm, ReassignForm, UnitForm
 
@@ -84,7 +85,8 @@ def test_the_suggested_unit_comes_first_in_a_group_of_its_own_then_the_districts
     assert choices[0] == ("", gettext("— choose —"))
     head_label, head = choices[1]
     assert str(head_label) == pgettext("handling unit group", "Suggested")
-    assert head == [(str(ticket.suggested_unit.pk), f"{ticket.suggested_unit.name} ★ {gettext('suggested')}")]
+    suggested = pgettext("handling unit group", "Suggested")  # the group's word, translated
+    assert head == [(str(ticket.suggested_unit.pk), f"{ticket.suggested_unit.name} ★ {suggested}")]
     assert form.fields["unit"].initial == str(ticket.suggested_unit.pk)
     # every unit once (the suggested one only in its group), grouped by the district it serves
     values = [v for _label, options in choices[1:] for v, _text in options]
@@ -134,13 +136,25 @@ def test_every_option_carries_the_unit_s_code_and_the_select_the_filter_s_words(
     assert "%(count)s" in rendered  # the script fills the count in
 
 
-def test_reassign_has_no_suggested_group_and_keeps_the_current_unit(city_dispatcher, dispatched):
+def test_reassign_has_no_suggested_group_and_leaves_out_the_current_unit(city_dispatcher, dispatched):
+    """Reassigning to the unit that has the ticket is refused (``tickets.same_unit``): not offered."""
     ticket = dispatched()
-    units = actions.unit_choices(user=city_dispatcher, include=(ticket.suggested_unit, ticket.handling_unit))
-    form = ReassignForm(units=units, prefix="reassign")
+    form = actions.build_form(actions.BY_SLUG["reassign"], ticket, city_dispatcher)
+    assert isinstance(form, ReassignForm)
     labels = [str(label) for label, _options in form.fields["unit"].choices[1:]]
     assert pgettext("handling unit group", "Suggested") not in labels
-    assert str(ticket.handling_unit.pk) in values_of(str(form["unit"]))
+    values = values_of(str(form["unit"]))
+    assert str(ticket.handling_unit_id) not in values
+    others = {str(u.pk) for u in actions.unit_choices(user=city_dispatcher)} - {str(ticket.handling_unit_id)}
+    assert set(values[1:]) == others
+    # posted anyway (an old page): refused next to the field, as any unit not in the list
+    posted = ReassignForm(
+        {"reassign-unit": str(ticket.handling_unit_id), "reassign-note": "换一个单位"},
+        units=actions.unit_choices(user=city_dispatcher),
+        current=ticket.handling_unit,
+        prefix="reassign",
+    )
+    assert not posted.is_valid() and "unit" in posted.errors
 
 
 # --- the pages -------------------------------------------------------------------------------
@@ -235,5 +249,73 @@ def test_an_english_page_says_the_picker_s_words_in_english(client, city_dispatc
     page = html_of(client.get(f"/tickets/{ticket.number}/"))
     assert "each ticket" not in page  # (the queue's words; this is the ticket page)
     select = select_of(page, "dispatch-unit")
-    assert '<optgroup label="Suggested">' in select and f"{ticket.suggested_unit.name} ★ suggested" in select
+    assert '<optgroup label="Suggested">' in select and f"{ticket.suggested_unit.name} ★ Suggested" in select
     assert 'data-filter-label="Filter units"' in select and 'data-filter-none="No unit matches."' in select
+
+
+def test_a_chinese_page_marks_the_suggested_unit_in_chinese(client, city_dispatcher, make_ticket):
+    """ "★ suggested" had no msgid any catalog translates: the option reads the group's word."""
+    ticket = make_ticket()
+    client.force_login(city_dispatcher)
+    client.cookies["django_language"] = "zh-hans"
+    select = select_of(html_of(client.get(f"/tickets/{ticket.number}/")), "dispatch-unit")
+    with translation.override("zh-hans"):
+        word = pgettext("handling unit group", "Suggested")
+    assert word != "Suggested"  # translated in the catalog
+    assert f"{ticket.suggested_unit.name} ★ {word}</option>" in select
+    assert "suggested" not in select.lower()  # no English word left in the options
+
+
+# --- the bulk bar's message -----------------------------------------------------------------------
+
+
+def messages_of(response) -> list[str]:
+    return [str(m) for m in response.context["messages"]]
+
+
+def test_the_bulk_message_names_the_unit(client, city_dispatcher, make_ticket):
+    first, second = make_ticket(), make_ticket()
+    units = actions.unit_choices(user=city_dispatcher)
+    other = next(u for u in units if u.pk != first.suggested_unit_id)
+    client.force_login(city_dispatcher)
+    ticked = [f"{first.number}:{first.version}", f"{second.number}:{second.version}"]
+    response = client.post("/dispatch/bulk/", {"tickets": ticked, "unit": str(other.pk)}, follow=True)
+    expected = ngettext(
+        "Dispatched %(count)s ticket to %(unit)s: %(numbers)s",
+        "Dispatched %(count)s tickets to %(unit)s: %(numbers)s",
+        2,
+    ) % {"count": 2, "unit": other.name, "numbers": f"{first.number}, {second.number}"}
+    assert messages_of(response) == [expected]
+
+
+def test_each_ticket_s_suggested_unit_gets_a_line_of_its_own(client, city_dispatcher, make_ticket):
+    """ "Each ticket's suggested unit" sends the ticked tickets to several units: one line each."""
+    first, second, third = make_ticket(), make_ticket(), make_ticket()
+    units = actions.unit_choices(user=city_dispatcher)
+    other = next(u for u in units if u.pk != first.suggested_unit_id)
+    Ticket.objects.filter(pk=second.pk).update(suggested_unit=other)
+    client.force_login(city_dispatcher)
+    ticked = [f"{t.number}:{t.version}" for t in (first, second, third)]
+    response = client.post("/dispatch/bulk/", {"tickets": ticked, "unit": "suggested"}, follow=True)
+
+    def line(count, unit, numbers):
+        return ngettext(
+            "Dispatched %(count)s ticket to %(unit)s: %(numbers)s",
+            "Dispatched %(count)s tickets to %(unit)s: %(numbers)s",
+            count,
+        ) % {"count": count, "unit": unit.name, "numbers": ", ".join(numbers)}
+
+    assert messages_of(response) == [
+        line(2, first.suggested_unit, [first.number, third.number]),
+        line(1, other, [second.number]),
+    ]
+    second.refresh_from_db()
+    assert second.handling_unit_id == other.pk
+
+
+def test_the_row_button_message_names_the_suggested_unit(client, city_dispatcher, make_ticket):
+    ticket = make_ticket()
+    client.force_login(city_dispatcher)
+    response = client.post("/dispatch/bulk/", {"only": f"{ticket.number}:{ticket.version}"}, follow=True)
+    (message,) = messages_of(response)
+    assert ticket.suggested_unit.name in message and ticket.number in message

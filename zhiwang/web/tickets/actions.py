@@ -292,6 +292,8 @@ def build_form(ui: UIAction, ticket: Ticket, user, *, data=None, files=None, aut
         include = (ticket.suggested_unit, ticket.handling_unit)
         kwargs["units"] = unit_choices(user=user, include=include)
         kwargs["suggested"] = ticket.suggested_unit if ui.slug == "dispatch" else None
+    if ui.form_class is f.ReassignForm:
+        kwargs["current"] = ticket.handling_unit
     if ui.form_class is f.RecategoriseForm:
         kwargs["kind"] = ticket.kind
     return ui.form_class(data, files, **kwargs) if data is not None else ui.form_class(**kwargs)

@@ -16,6 +16,7 @@ from django.utils.translation import pgettext, pgettext_lazy
 
 from zhiwang.core.errors import ServiceError
 from zhiwang.geo import selectors as geo_selectors
+from zhiwang.geo.addressing import AddressMatch, match_address
 from zhiwang.geo.locator import locate
 from zhiwang.tickets import selectors
 from zhiwang.tickets.models import (
@@ -308,7 +309,8 @@ class IntakeForm(SubmissionChecks, AccessibleForm, PlaceFields):
 
 
 class PatrolForm(AccessibleForm, PlaceFields):
-    """A grid worker's incident report: the place is one of the worker's grids, or a pin."""
+    """A grid worker's incident report: the place is a pin, else an address that names a place
+    (``_text_locates``), else the grid chosen; always one of the worker's grids."""
 
     category = forms.ChoiceField(label=_("Category"))
     description = forms.CharField(
@@ -338,14 +340,46 @@ class PatrolForm(AccessibleForm, PlaceFields):
         self.user = user
         #: the worker's grid that holds the pin, once ``clean`` has located it (None: no pin)
         self.pin_grid = None
+        #: whether the typed address, not the chosen grid, locates a report without a pin
+        #: (``_text_locates``); the view then sends no point and the submit service checks the place
+        self.text_locates = False
         self.fields["grid"].choices = [(g.code, f"{g.name} ({g.code})") for g in grids]
-        self.fields["address_text"].help_text = _("Optional: building or spot inside the grid.")
+        self.fields["address_text"].help_text = _(
+            "A building or street address files the report where it is, which must be in one of your "
+            "grids; a spot such as “by the gate of building 3” stays in the grid chosen."
+        )
 
     def clean(self):
         data = super().clean()
-        if data.get("lon") is not None and data.get("lat") is not None and self.grids:
-            self._check_pin(data["lon"], data["lat"])
+        if data.get("lon") is not None and data.get("lat") is not None:
+            if self.grids:
+                self._check_pin(data["lon"], data["lat"])
+        elif (data.get("address_text") or "").strip():
+            self.text_locates = self._text_locates(data["address_text"], data.get("grid") or "")
         return data
+
+    def _text_locates(self, text: str, grid_code: str) -> bool:
+        """Whether the typed address locates the report instead of the chosen grid (no pin).
+
+        The grid select always holds a grid, so sending its point whenever one is chosen filed
+        "罗湖区桂园街道…梅林路216号" in the worker's Nanshan grid, unchecked. The rule, read with the
+        submit service's own matcher (``match_address``, as ``intake_place.locate_place`` reads
+        ``address_text``):
+
+        - a standard address found: the text locates the report (the service files it in that
+          address's grid, or refuses it with ``tickets.outside_your_grids`` on the address);
+        - a division written in full (``_names_a_division``) that does not hold the chosen grid:
+          the text locates it too (the service refuses what is outside the worker's grids);
+        - a division that holds the chosen grid ("南头城社区3栋门口"), or no place at all
+          ("3栋门口大树下"): a spot inside the chosen grid, which locates the report as before.
+        """
+        match = match_address(text)
+        if match.address is not None:
+            return True
+        if match.division is None or not _names_a_division(match):
+            return False
+        grid = next((g for g in self.grids if g.code == grid_code), None)
+        return grid is None or not grid.community.code.startswith(match.division.code_prefix)
 
     def _check_pin(self, lon: float, lat: float) -> None:
         """A pin files the ticket where the pin is (``geo.locate``, as the submit service does), so
@@ -378,6 +412,20 @@ class PatrolForm(AccessibleForm, PlaceFields):
                 "or remove it and choose the grid."
             )
         self.add_error("lon", forms.ValidationError(message, code="pin_outside_grids"))
+
+
+#: How a division's name ends when written in full (罗湖区, 桂园街道, 大塘龙社区, …居委会).
+DIVISION_NAME_ENDINGS = ("区", "街道", "街道办", "街道办事处", "镇", "社区", "村", "居委会", "委员会")
+
+
+def _names_a_division(match: AddressMatch) -> bool:
+    """Whether the text names a district, subdistrict or community in full. A free description
+    holds short forms by chance ("公园东门" reads as 东门街道, "桂园路口" as 桂园街道, "科技园" as
+    粤海街道): those must not move a patrol report out of the grid the worker chose."""
+    return any(
+        str(match.components.get(level) or "").endswith(DIVISION_NAME_ENDINGS)
+        for level in ("district", "subdistrict", "community")
+    )
 
 
 def _visible_place(user, found) -> str:
@@ -631,7 +679,8 @@ def unit_choice_groups(units, *, suggested=None) -> list:
     head, groups, other = [], {}, []
     for unit in units:
         if suggested is not None and unit.pk == suggested.pk:
-            label = f"{unit.name} ★ {_('suggested')}"
+            # the group's word, translated (a bare "suggested" had no Chinese and read English)
+            label = f"{unit.name} ★ {pgettext('handling unit group', 'Suggested')}"
             head = [(pgettext_lazy("handling unit group", "Suggested"), [(str(unit.pk), label)])]
             continue
         area = _unit_area(unit)
@@ -678,7 +727,15 @@ class UnitForm(ActionForm):
 
 
 class ReassignForm(UnitForm):
+    """Another unit than the current one: the ticket's own unit is not offered (the service would
+    refuse it, ``tickets.same_unit``)."""
+
     note = _note(_("Why another unit"), required=True)
+
+    def __init__(self, *args, units=(), current=None, **kwargs):
+        if current is not None:
+            units = [u for u in units if u.pk != current.pk]
+        super().__init__(*args, units=units, **kwargs)
 
 
 #: The bulk bar's first choice: every ticked ticket goes to its own suggested unit.

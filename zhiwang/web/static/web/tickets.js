@@ -89,10 +89,13 @@
   // --- handling-unit picker -------------------------------------------------------------------
   // The server sends a grouped <select> (the suggested unit ★ first, then by district) that works
   // alone; this adds a labelled filter box above it. Typing keeps the options whose name, code or
-  // group matches; the chosen option always stays (the closed select never changes under the
-  // dispatcher's eyes) unless exactly one unit matches, which is then chosen. Enter or ↓ in the
-  // box chooses the first match (if the chosen one is not a match) and moves to the select, never
-  // submits; Esc clears the box. A live region says how many units match.
+  // group matches, and never chooses one: a unit is chosen in the select, or by Enter or ↓ in the
+  // box (the first match, if the chosen one is not a match), which then moves to the select and
+  // never submits. When the chosen unit is not among the matches the select goes back to its
+  // first option (the placeholder, or the bulk bar's "each ticket's suggested unit"): what the
+  // closed select shows is what a dispatch sends. Esc clears the box. A live region says how many
+  // units match. While an input method composes (pinyin "ur" on the way to a word) nothing is
+  // filtered: the box filters when the composition ends.
   var unitPickers = 0;
 
   function enhanceUnit(select) {
@@ -145,6 +148,8 @@
       return opt;
     }
 
+    var first = fixed.length ? fixed[0].value : null, isFixed = {};
+    fixed.forEach(function (o) { isFixed[o.value] = true; });
     var matched = {}, firstMatch = null;
     function rebuild() {
       var current = select.value, q = input.value.trim().toLowerCase(), count = 0;
@@ -159,21 +164,31 @@
             matched[o.value] = true; count += 1;
             if (firstMatch === null) { firstMatch = o.value; }
           }
-          return hit || o.value === current;
+          return hit;
         });
         if (!shown.length) { return; }
         var og = document.createElement("optgroup"); og.label = g.label;
         shown.forEach(function (o) { og.appendChild(option(o)); });
         select.appendChild(og);
       });
-      select.value = current;
-      if (q && count === 1 && select.value !== firstMatch) { select.value = firstMatch; fire(select, "change"); }
+      if (isFixed[current] || matched[current]) {
+        select.value = current;
+      } else {
+        // the chosen unit is filtered out: show (and send) the first option, not a hidden choice
+        if (first !== null) { select.value = first; } else { select.selectedIndex = -1; }
+        fire(select, "change");
+      }
       var words = "";
       if (q) { words = count ? (select.dataset.filterCount || "%(count)s").replace("%(count)s", count) : (select.dataset.filterNone || "0"); }
       if (status.textContent !== words) { status.textContent = words; }
     }
-    input.addEventListener("input", rebuild);
+    input.addEventListener("input", function (e) {
+      if (e.isComposing) { return; }  // an input method is still composing: wait for its word
+      rebuild();
+    });
+    input.addEventListener("compositionend", rebuild);
     input.addEventListener("keydown", function (e) {
+      if (e.isComposing || e.keyCode === 229) { return; }  // Enter confirms the input method's word
       if ((e.key === "Enter" && !e.ctrlKey && !e.metaKey) || e.key === "ArrowDown") {
         e.preventDefault();  // Enter here never submits the form: a dispatch is sent from its button
         if (input.value.trim() && firstMatch !== null && !matched[select.value]) {

@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from zhiwang.core.errors import ServiceError
@@ -112,7 +113,8 @@ def dispatch_bulk(request):
         if chosen is None:
             messages.error(request, _("Choose a handling unit from the list."))
             return redirect("web:dispatch_queue")
-    done, failed = [], []
+    done: dict[int, tuple] = {}  # unit pk → (unit, ticket numbers), in the order first met
+    failed = []
     for item in picked[:200]:
         number, _sep, version = item.partition(":")
         try:
@@ -136,11 +138,17 @@ def dispatch_bulk(request):
         except ServiceError as error:
             failed.append(f"{ticket.number}: {error.message}")
         else:
-            done.append(ticket.number)
-    if done:
+            done.setdefault(unit.pk, (unit, []))[1].append(ticket.number)
+    # one line per unit, naming it: "suggested" sends the ticked tickets to several units
+    for unit, numbers in done.values():
         messages.success(
             request,
-            _("Dispatched %(count)s: %(numbers)s") % {"count": len(done), "numbers": ", ".join(done)},
+            ngettext(
+                "Dispatched %(count)s ticket to %(unit)s: %(numbers)s",
+                "Dispatched %(count)s tickets to %(unit)s: %(numbers)s",
+                len(numbers),
+            )
+            % {"count": len(numbers), "unit": unit.name, "numbers": ", ".join(numbers)},
         )
     for message in failed:
         messages.error(request, message)
@@ -223,8 +231,11 @@ def patrol_report(request):
             token = read_form_token(data["token"])
             grid = next((g for g in grids if g.code == data["grid"]), None)
             lon, lat = data["lon"], data["lat"]
-            if lon is None and grid is not None:
-                lon, lat = grid.lon, grid.lat  # the grid's own point: the ticket lands in that grid
+            if lon is None and grid is not None and not form.text_locates:
+                # the grid's own point: the ticket lands in that grid. An address that names a
+                # place (``PatrolForm._text_locates``) is sent alone, for the service to locate
+                # and check against the worker's grids.
+                lon, lat = grid.lon, grid.lat
             if token is None:
                 form.add_error(None, _("This form has expired. Check the fields and send it again."))
             elif lon is None and not data["address_text"].strip():
@@ -252,7 +263,9 @@ def patrol_report(request):
                 except ServiceError as error:
                     apply_service_error(form, error)
                 else:
-                    messages.success(request, _reported(result.ticket, chosen=grid, pinned=form.pin_grid))
+                    messages.success(
+                        request, _reported(result.ticket, chosen=grid, grids=grids, pinned=form.pin_grid)
+                    )
                     return redirect("web:ticket_detail", number=result.ticket.number)
     else:
         form = PatrolForm(leaves=leaves, grids=grids, initial={"grid": grids[0].code if grids else ""})
@@ -269,13 +282,22 @@ def patrol_report(request):
     )
 
 
-def _reported(ticket, *, chosen, pinned) -> str:
-    """The success message; it names the grid when the pin put the ticket in another of the
-    worker's grids than the one chosen (``PatrolForm._check_pin`` takes such a pin)."""
-    if pinned is not None and chosen is not None and pinned.pk != chosen.pk:
-        return _(
-            "Incident %(number)s reported in %(grid)s, where the pin is (you had chosen %(chosen)s)."
-        ) % {"number": ticket.number, "grid": pinned.name, "chosen": chosen.name}
+def _reported(ticket, *, chosen, grids, pinned) -> str:
+    """The success message; it names the grid when the pin (``PatrolForm._check_pin``) or the
+    address (``PatrolForm._text_locates``) put the ticket in another of the worker's grids than
+    the one chosen."""
+    filed = next((g for g in grids if g.pk == ticket.grid_id), None)
+    if chosen is not None and filed is not None and filed.pk != chosen.pk:
+        names = {"number": ticket.number, "grid": filed.name, "chosen": chosen.name}
+        if pinned is not None:
+            return (
+                _("Incident %(number)s reported in %(grid)s, where the pin is (you had chosen %(chosen)s).")
+                % names
+            )
+        return (
+            _("Incident %(number)s reported in %(grid)s, where the address is (you had chosen %(chosen)s).")
+            % names
+        )
     return _("Incident %(number)s reported.") % {"number": ticket.number}
 
 

@@ -25,6 +25,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
+from zhiwang.core import throttle
 from zhiwang.core.errors import ErrorList, NotFound, ServiceError
 from zhiwang.open311 import documents, params, selectors, services
 from zhiwang.open311.render import Problem, error_response, problems_of, respond
@@ -34,6 +35,7 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 #: The Open311 parameter each URL part stands for, to name it in an error.
 PATH_PARAMETERS = {"code": "service_code", "number": "service_request_id", "token_id": "token_id"}
 #: What Django raises reading a body or query it cannot parse (else answered as its HTML 400 page).
+HOUR = 3600
 UNREADABLE = (MultiPartParserError, TooManyFieldsSent, TooManyFilesSent, RequestDataTooBig, BadRequest)
 
 
@@ -248,6 +250,23 @@ def _create(request, fmt):
         )
     data = request.POST
     client = services.open311_client_authenticate(key=_param(request, "api_key"))
+    wait = _client_over_limit(client)
+    if wait:
+        response = error_response(
+            fmt,
+            429,
+            [
+                Problem(
+                    "open311.rate_limited",
+                    _(
+                        "This api_key sent more requests than it may this hour. Try again in %(minutes)s minutes."
+                    )
+                    % {"minutes": max(1, -(-wait // 60))},
+                )
+            ],
+        )
+        response["Retry-After"] = str(wait)
+        return response
     header_id = (request.headers.get("Idempotency-Key") or "").strip()
     form_id = params.value(data, "external_id")
     if header_id and form_id and header_id != form_id:
@@ -280,6 +299,19 @@ def _create(request, fmt):
     if not submitted.created:
         response["Idempotent-Replayed"] = "true"
     return response
+
+
+def _client_over_limit(client) -> int:
+    """Seconds until ``client`` may post again, 0 while under ``ZHIWANG_OPEN311_REQUESTS_PER_HOUR``
+    (0: no limit). Every POST with a valid key counts, retries included: a runaway integration (a
+    retry loop, a stuck queue) is stopped at the door instead of filling the dispatch queue."""
+    limit = getattr(settings, "ZHIWANG_OPEN311_REQUESTS_PER_HOUR", 2000)
+    if not limit:
+        return 0
+    if throttle.count_add("open311-client", str(client.pk), HOUR) <= limit:
+        return 0
+    throttle.count_take_back("open311-client", str(client.pk))  # a refused post is not counted
+    return throttle.window_left("open311-client", str(client.pk), HOUR)
 
 
 @endpoint("GET")

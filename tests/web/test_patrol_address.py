@@ -183,3 +183,17 @@ def test_the_pin_error_is_under_the_map_not_in_the_longitude_column(client, work
     assert error not in coords and coords.count('id="id_lon_errors"') == 0  # once, under the map
     lon_input = re.search(r'<input[^>]*name="lon"[^>]*>', html).group(0)
     assert 'aria-describedby="id_lon_errors"' in lon_input and 'aria-invalid="true"' in lon_input
+
+
+def test_with_several_grids_none_is_preselected_and_a_report_without_a_place_is_refused(client, grid_worker):
+    """The grid select starts on “— choose —” for a worker of several grids: a report sent without
+    choosing, a pin or an address is refused instead of being filed in the first grid."""
+    assert len(worker_grids(grid_worker)) > 1
+    client.force_login(grid_worker)
+    form = client.get("/patrol/report/").context["form"]
+    assert form.fields["grid"].choices[0][0] == "" and not form["grid"].value()
+    before = Ticket.objects.count()
+    response = post(client, None, "")
+    assert response.status_code == 200  # the form again, with its error on the grid
+    assert response.context["form"].errors.get("grid")
+    assert Ticket.objects.count() == before

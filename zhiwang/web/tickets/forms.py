@@ -343,7 +343,10 @@ class PatrolForm(AccessibleForm, PlaceFields):
         #: whether the typed address, not the chosen grid, locates a report without a pin
         #: (``_text_locates``); the view then sends no point and the submit service checks the place
         self.text_locates = False
-        self.fields["grid"].choices = [(g.code, f"{g.name} ({g.code})") for g in grids]
+        choices = [(g.code, f"{g.name} ({g.code})") for g in grids]
+        # With several grids nothing is preselected: a report sent without a choice, a pin or an
+        # address that names a place is refused, never filed in whichever grid came first.
+        self.fields["grid"].choices = [("", _("— choose —")), *choices] if len(choices) > 1 else choices
         self.fields["address_text"].help_text = _(
             "A building or street address files the report where it is, which must be in one of your "
             "grids; a spot such as “by the gate of building 3” stays in the grid chosen."

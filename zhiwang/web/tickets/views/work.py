@@ -268,7 +268,9 @@ def patrol_report(request):
                     )
                     return redirect("web:ticket_detail", number=result.ticket.number)
     else:
-        form = PatrolForm(leaves=leaves, grids=grids, initial={"grid": grids[0].code if grids else ""})
+        form = PatrolForm(
+            leaves=leaves, grids=grids, initial={"grid": grids[0].code if len(grids) == 1 else ""}
+        )
     posted = form.data.get("token") if form.is_bound else None
     return render(
         request,

@@ -183,6 +183,11 @@ def test_the_admin_login_says_the_minutes_too(client, frozen_now):
     assert response.status_code == 200 and locked_here(12) in response.content.decode()
 
 
+def test_the_admin_login_warns_before_the_lock_too(client):
+    pages = [login(client, "demo_admin", "wrong", path="/admin/login/").content.decode() for _ in range(4)]
+    assert failures_left(2) not in pages[1] and failures_left(2) in pages[2] and failures_left(1) in pages[3]
+
+
 # --- the words ---------------------------------------------------------------------------------
 
 ZH = [

@@ -1,14 +1,15 @@
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 
 from zhiwang.accounts import backends, services
 
 
-class LoginForm(AuthenticationForm):
-    """The standard form, saying how long a lock still holds and warning before one.
+class LockAwareLogin:
+    """Says how long a lock still holds and warns before one (a mixin for the sign-in forms).
 
-    The refusals come from ``accounts.backends`` (the admin login shows them too); this form
-    adds the warning after a wrong password, which the admin login does not.
+    The refusals come from ``accounts.backends``; the warning after a wrong password is added here,
+    for the site's sign-in page and the admin's alike.
     """
 
     def clean(self):
@@ -25,3 +26,11 @@ class LoginForm(AuthenticationForm):
         error = super().get_invalid_login_error()
         notice = backends.failure_notice(request=self.request, username=self.cleaned_data["username"])
         return forms.ValidationError([error, notice]) if notice is not None else error
+
+
+class LoginForm(LockAwareLogin, AuthenticationForm):
+    """The site's sign-in form."""
+
+
+class AdminLoginForm(LockAwareLogin, AdminAuthenticationForm):
+    """The admin's sign-in form (staff only, as Django's), with the same warnings."""

@@ -56,3 +56,26 @@ def test_only_staff_of_the_place_may_transfer_and_not_after_the_reply(
     with pytest.raises(ServiceError) as caught:
         services.ticket_transfer(ticket=ticket, actor=nanshan_dispatcher, target="调解", reference="TJ-2")
     assert caught.value.code.startswith("workflow.")
+
+
+def test_the_default_answer_is_written_in_the_citys_language_whatever_the_actors(
+    accepted, nanshan_dispatcher
+):
+    """The reply is what the citizen reads: an English-browsing dispatcher's transfer without a
+    note still answers in the city's language (LANGUAGE_CODE, zh-hans here)."""
+    from django.utils import translation
+
+    ticket = accepted()
+    with translation.override("en"):
+        services.ticket_transfer(
+            ticket=ticket, actor=nanshan_dispatcher, target="调解", reference="TJ-2026-0002"
+        )
+    ticket.refresh_from_db()
+    with translation.override("zh-hans"):
+        from django.utils.translation import gettext
+
+        expected = gettext("Transferred to %(target)s as %(reference)s.") % {
+            "target": "调解",
+            "reference": "TJ-2026-0002",
+        }
+    assert ticket.reply == expected and expected != "Transferred to 调解 as TJ-2026-0002."

@@ -13,7 +13,7 @@ from zhiwang.tickets.models import (
     TicketEvent,
     TicketKind,
 )
-from zhiwang.tickets.notify import notify_citizen, notify_unit
+from zhiwang.tickets.notify import notify_citizen, notify_unit, written
 from zhiwang.tickets.services.transition import (
     A,
     apply_transition,
@@ -164,10 +164,10 @@ def ticket_transfer(
     target = require_text(target, "target", _("Say which procedure takes the matter over."))
     reference = require_text(reference, "reference", _("Give the number of the record that takes it over."))
     unit_id = ticket.handling_unit_id
-    ticket.reply = note.strip() or _("Transferred to %(target)s as %(reference)s.") % {
-        "target": target,
-        "reference": reference,
-    }
+    # the citizen's answer, stored in the city's language whatever the actor's page language
+    ticket.reply = note.strip() or written(
+        lambda: _("Transferred to %(target)s as %(reference)s.") % {"target": target, "reference": reference}
+    )
     # Like a rejection: the note is the answer the citizen reads, closed_at says when; no
     # replied_at, which is the handling unit's reply (办结答复) and the indicators' 办结.
     ticket.closed_at = timezone.now()

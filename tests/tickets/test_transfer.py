@@ -79,3 +79,24 @@ def test_the_default_answer_is_written_in_the_citys_language_whatever_the_actors
             "reference": "TJ-2026-0002",
         }
     assert ticket.reply == expected and expected != "Transferred to 调解 as TJ-2026-0002."
+
+
+def test_a_lapsed_request_says_why_in_the_citys_language(accepted, nanshan_dispatcher, sub_handler):
+    """The unit reads why its pending request lapsed: an English-browsing dispatcher's transfer
+    stores it in the city's language, as the answer itself."""
+    from django.utils import translation
+
+    ticket = accepted()
+    services.ticket_request(ticket=ticket, actor=sub_handler, kind="extension", reason="需协调", extra_days=3)
+    with translation.override("en"):
+        services.ticket_transfer(
+            ticket=ticket, actor=nanshan_dispatcher, target="调解", reference="TJ-2026-0003"
+        )
+    lapsed = TicketRequest.objects.get(ticket=ticket)
+    assert lapsed.status == RequestStatus.WITHDRAWN
+    with translation.override("zh-hans"):
+        expected = translation.gettext("Transferred to %(target)s as %(reference)s.") % {
+            "target": "调解",
+            "reference": "TJ-2026-0003",
+        }
+    assert lapsed.decision_note == expected

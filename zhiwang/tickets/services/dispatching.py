@@ -139,7 +139,7 @@ def ticket_reassign(
         fields=["handling_unit", "dispatched_at", "accepted_at", "accept_due_at", "accept_warned"],
         expected_version=expected_version,
     )
-    withdraw_pending_requests(ticket, why=_("The ticket was reassigned."))
+    withdraw_pending_requests(ticket, why=lambda: _("The ticket was reassigned."))
     notify_unit(
         unit_id=unit.pk,
         ticket=ticket,

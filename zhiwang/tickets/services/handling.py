@@ -314,7 +314,7 @@ def ticket_reply(*, ticket: Ticket, actor, reply: str, expected_version: int | N
         fields=["reply", "replied_at"],
         expected_version=expected_version,
     )
-    withdraw_pending_requests(ticket, why=_("The unit replied."))
+    withdraw_pending_requests(ticket, why=lambda: _("The unit replied."))
     notify_unit(
         unit_id=ticket.dispatch_center_id,
         ticket=ticket,

@@ -35,7 +35,7 @@ from zhiwang.tickets.models import (
     TicketRequest,
     TicketStatus,
 )
-from zhiwang.tickets.notify import notify_citizen
+from zhiwang.tickets.notify import notify_citizen, written
 from zhiwang.tickets.workflow import TICKET_WORKFLOW, TicketAction
 
 A = TicketAction
@@ -194,10 +194,13 @@ def locked_ticket(ticket_id: int) -> Ticket:
         raise NotFound("tickets.not_found", _("The ticket no longer exists.")) from None
 
 
-def withdraw_pending_requests(ticket: Ticket, *, why: str) -> None:
-    """A pending request no longer makes sense once the ticket left the unit's hands; it cannot block."""
+def withdraw_pending_requests(ticket: Ticket, *, why) -> None:
+    """A pending request no longer makes sense once the ticket left the unit's hands; it cannot block.
+
+    ``why`` (a text, or a callable giving one) is stored in the city's language (``notify.written``):
+    the unit reads it whatever language the actor's page was in."""
     TicketRequest.objects.filter(ticket=ticket, status=RequestStatus.PENDING).update(
-        status=RequestStatus.WITHDRAWN, decided_at=timezone.now(), decision_note=why
+        status=RequestStatus.WITHDRAWN, decided_at=timezone.now(), decision_note=written(why)
     )
 
 

@@ -60,7 +60,7 @@ def ticket_merge(
     # Not a change of state for them, so no timeline row; the version still moves.
     Ticket.objects.filter(merged_into=ticket).update(merged_into=master, version=F("version") + 1)
     withdraw_pending_requests(
-        ticket, why=_("The ticket was merged into %(master)s.") % {"master": master.number}
+        ticket, why=lambda: _("The ticket was merged into %(master)s.") % {"master": master.number}
     )
     if unit_id:
         notify_unit(

@@ -100,3 +100,20 @@ def test_a_lapsed_request_says_why_in_the_citys_language(accepted, nanshan_dispa
             "reference": "TJ-2026-0003",
         }
     assert lapsed.decision_note == expected
+
+
+def test_a_request_lapsed_by_a_reassignment_says_why_in_the_citys_language(
+    accepted, nanshan_dispatcher, sub_handler, handler
+):
+    from django.utils import translation
+
+    ticket = accepted()
+    services.ticket_request(ticket=ticket, actor=sub_handler, kind="extension", reason="需协调", extra_days=3)
+    with translation.override("en"):
+        services.ticket_reassign(
+            ticket=ticket, unit=handler.org_unit, actor=nanshan_dispatcher, note="城管职责"
+        )
+    with translation.override("zh-hans"):
+        expected = translation.gettext("The ticket was reassigned.")
+    assert expected != "The ticket was reassigned."
+    assert TicketRequest.objects.get(ticket=ticket).decision_note == expected

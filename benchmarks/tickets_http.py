@@ -451,6 +451,7 @@ def main(argv=None) -> int:
         ZHIWANG_DB_CONN_MAX_AGE="60",
         ZHIWANG_PRODUCTION="true",
         ZHIWANG_SECRET_KEY="benchmark-only-secret-key-not-for-production-0123456789",
+        ZHIWANG_REGISTRY_HASH_KEY="benchmark-only-registry-hash-key-0123456789",
         ZHIWANG_TASKS="redis",
         ZHIWANG_TASK_QUEUE="zhiwang-bench-http",
         ZHIWANG_LOG_LEVEL="WARNING",

@@ -94,18 +94,27 @@ if not SECRET_KEY:
     # Embedded default: a per-installation key kept in the data folder, never in the repository.
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     _key_file = DATA_DIR / "secret_key"
-    try:
-        # Created private and exclusively: never readable by others, even for a moment, and of two
-        # processes starting together only one writes (the other reads its key below).
-        _fd = os.open(_key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
+    if not _key_file.exists():
         from django.utils.crypto import get_random_string
 
+        # Written whole to a private temporary file, then linked into place: the key file is never
+        # readable by others nor seen half-written, and of two processes starting together only
+        # one link succeeds (the other reads that key below).
+        _tmp = DATA_DIR / f".secret_key.{os.getpid()}"
+        _fd = os.open(_tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(_fd, "w") as _out:
             _out.write(get_random_string(64))
+        try:
+            os.link(_tmp, _key_file)
+        except FileExistsError:
+            pass
+        finally:
+            _tmp.unlink(missing_ok=True)
     SECRET_KEY = _key_file.read_text().strip()
+    if not SECRET_KEY:
+        raise ImproperlyConfigured(
+            f"{_key_file} is empty: delete it (a new key is generated) or set ZHIWANG_SECRET_KEY"
+        )
 
 ALLOWED_HOSTS = env_list("ZHIWANG_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("ZHIWANG_CSRF_TRUSTED_ORIGINS", [])
@@ -363,6 +372,10 @@ else:
 # node counts together; on the embedded default it is per process (local memory). While Redis
 # is unreachable each process counts in its own memory (zhiwang.core.cache), so a cache outage
 # never fails a citizen's request.
+# Entries the local-memory cache (and Redis's per-process fallback) holds before it drops a third:
+# the limits' counters live there, two entries each, and Django's default of 300 let a burst of
+# look-ups flush an address's sign-in failures (core.throttle).
+ZHIWANG_CACHE_MAX_ENTRIES = env_int("ZHIWANG_CACHE_MAX_ENTRIES", 100_000, minimum=1000)
 CACHE_BACKEND = env_choice(
     "ZHIWANG_CACHE", "redis" if TASK_BACKEND == "redis" else "locmem", {"locmem", "redis"}
 )
@@ -375,7 +388,12 @@ if CACHE_BACKEND == "redis":
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "OPTIONS": {"MAX_ENTRIES": ZHIWANG_CACHE_MAX_ENTRIES},
+        }
+    }
 
 # --- Security -------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

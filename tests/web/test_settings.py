@@ -88,6 +88,20 @@ def test_a_generated_secret_key_is_private(tmp_path):
     assert key_file.read_text() == key
 
 
+def test_an_empty_key_file_stops_start_up_with_a_clear_message(tmp_path):
+    (tmp_path / "secret_key").write_text("")  # a crash between creating and writing it, before
+    result = start({"ZHIWANG_DATA_DIR": str(tmp_path)})
+    assert result.returncode != 0
+    assert "secret_key is empty" in result.stderr
+
+
+def test_the_local_memory_cache_holds_the_limits_counters():
+    # Django's default of 300 entries let a burst of look-ups flush an address's sign-in failures
+    from django.core.cache import cache
+
+    assert cache._max_entries >= 100_000
+
+
 def test_sessions_last_a_shift():
     # the settings module as loaded (tests/conftest.py lengthens the session for the clock-moving tests)
     from zhiwang import settings

@@ -18,6 +18,7 @@ import logging
 import threading
 import time
 
+from django.conf import settings
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -49,6 +50,8 @@ class ResilientRedisCache(RedisCache):
         params["OPTIONS"] = options
         super().__init__(server, params)
         fallback_params = {key: value for key, value in params.items() if key != "OPTIONS"}
+        # the limits' counters while Redis is away: Django's 300 entries would be flushed by a burst
+        fallback_params["OPTIONS"] = {"MAX_ENTRIES": getattr(settings, "ZHIWANG_CACHE_MAX_ENTRIES", 100_000)}
         # One name for the whole process: local-memory caches of one name share their data.
         self._fallback = LocMemCache("zhiwang-redis-fallback", fallback_params)
 

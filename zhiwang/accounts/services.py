@@ -28,6 +28,7 @@ from zhiwang.accounts.models import (
 )
 from zhiwang.core import throttle
 from zhiwang.core.client_address import client_ip as core_client_ip
+from zhiwang.core.client_address import rate_limit_key
 from zhiwang.geo.models import Division, Grid
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,12 @@ TOKEN_NAME_MAX_LENGTH = ApiToken._meta.get_field("name").max_length
 # ``USERNAME_MAX_FAILURES / MAX_FAILURES`` addresses (4 by default) per window. A lower
 # username limit locks accounts more easily; a higher one gives a guesser with many
 # addresses more guesses.
+#
+# "Address" in the first two is the network a client holds (``core.client_address.rate_limit_key``:
+# an IPv6 client's /64, in which it may pick any address), not the address it picked: otherwise
+# one client with a /64 would spray without end, and, by moving to a fresh address every
+# ``ZHIWANG_LOGIN_MAX_FAILURES`` tries, lock any username from everywhere on its own. The rows
+# and the logs keep the full address.
 
 
 @dataclass(frozen=True)
@@ -97,7 +104,7 @@ def login_address_admit(*, address: str) -> bool:
     refused sign-ins do not lengthen it.
     """
     limits = login_limits()
-    count = throttle.failure_record(_ADDRESS_COUNTER, address, limits.window_minutes * 60)
+    count = throttle.failure_record(_ADDRESS_COUNTER, rate_limit_key(address), limits.window_minutes * 60)
     if count == limits.per_address + 1:  # once per window: operators see a spray, or a shared address
         log.warning(
             "sign-ins from %s refused for up to %s minutes: %s failures",
@@ -110,12 +117,13 @@ def login_address_admit(*, address: str) -> bool:
 
 def login_address_forgive(*, address: str) -> None:
     """Take back the failure ``login_address_admit`` counted: the sign-in succeeded."""
-    throttle.failure_forget(_ADDRESS_COUNTER, address)
+    throttle.failure_forget(_ADDRESS_COUNTER, rate_limit_key(address))
 
 
 def login_address_wait(*, address: str) -> int:
     """Seconds until the address's window ends (at least 1): how long its refusal lasts."""
-    return throttle.window_left(_ADDRESS_COUNTER, address, login_limits().window_minutes * 60)
+    window = login_limits().window_minutes * 60
+    return throttle.window_left(_ADDRESS_COUNTER, rate_limit_key(address), window)
 
 
 def _window_start(now: datetime | None) -> datetime:
@@ -123,7 +131,20 @@ def _window_start(now: datetime | None) -> datetime:
 
 
 def _of_address(attempts, ip: str | None):
-    return attempts.filter(ip=ip) if ip is not None else attempts.filter(ip__isnull=True)
+    """The attempts from the network of ``ip`` (``rate_limit_key``): the IPv4 address, however
+    the column holds it, or every address of the IPv6 /64."""
+    if ip is None:
+        return attempts.filter(ip__isnull=True)
+    key = rate_limit_key(ip)
+    if "/" not in key:  # IPv4: as itself, or mapped into IPv6 (as a dual-stack socket shows it)
+        return attempts.filter(ip__in=[key, f"::ffff:{key}"])
+    # A /64 the column cannot be asked about on every database (PostgreSQL's inet could, with
+    # ``<<=``; SQLite holds the compressed text, of which the /64 is no text prefix). The
+    # attempts passed in are one username's in the window: few, sorted here.
+    same = [
+        pk for pk, other in attempts.values_list("pk", "ip") if other and rate_limit_key(str(other)) == key
+    ]
+    return attempts.filter(pk__in=same)
 
 
 def _username_failures(username: str, now: datetime | None, before: int | None):
@@ -166,8 +187,8 @@ def login_is_locked(*, username: str, now: datetime | None = None, before: int |
 def login_is_locked_from(
     *, username: str, ip: str | None, now: datetime | None = None, before: int | None = None
 ) -> bool:
-    """True while ``username`` is locked for the address ``ip``: ``per_address_and_username``
-    failures from there in the window, since the last success from there (``before``: as above).
+    """True while ``username`` is locked for the address ``ip`` (its /64 for IPv6, ``_of_address``):
+    ``per_address_and_username`` failures from there in the window, since the last success from there (``before``: as above).
     """
     return _pair_failures(username, ip, now, before).count() >= login_limits().per_address_and_username
 

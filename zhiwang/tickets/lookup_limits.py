@@ -9,7 +9,8 @@ and a refused look-up costs a few cache operations and counts nowhere.
 
 - per client address (``ADDRESS_FAILURE_LIMIT``, 10 in 15 minutes), whatever the numbers and
   phones; the address is found as ninja finds it (``core.client_address``), so behind a reverse
-  proxy citizens do not share one bucket. Web page and API count together;
+  proxy citizens do not share one bucket, and counted by ``core.client_address.rate_limit_key``
+  (an IPv6 client by its /64, in which it may pick any address). Web page and API count together;
 - per ticket number and address (``NUMBER_FAILURE_LIMIT``, 10 an hour): one client's guesses at
   one number stop there;
 - per ticket number from all addresses (``NUMBER_GLOBAL_FAILURE_LIMIT``, 100 an hour): numbers
@@ -41,6 +42,7 @@ from dataclasses import dataclass, field
 from django.utils.translation import ngettext
 
 from zhiwang.core import throttle
+from zhiwang.core.client_address import rate_limit_key
 from zhiwang.core.phones import comparable_phone
 
 #: Failed look-ups from one client address, whatever the numbers and phones, before its look-ups wait.
@@ -92,7 +94,7 @@ def normalized_number(number: str) -> str:
 def _counters(number: str, phone: str, address: str):
     """(kind, value, limit, window, refusal) of each counter, in the order they are checked: a
     look-up over several limits is told the one about what it typed (the number, the phone)."""
-    number = normalized_number(number)
+    number, address = normalized_number(number), rate_limit_key(address)
     counters = [
         (
             "number-address",
@@ -192,7 +194,7 @@ def lookup_admit(*, number: str, phone: str, address: str) -> LookupAttempt:
 
 def number_locked(number: str, address: str = "") -> bool:
     """Too many wrong phones for this ticket number lately: from this client, or from everywhere."""
-    number = normalized_number(number)
+    number, address = normalized_number(number), rate_limit_key(address)
     return (
         throttle.count("number-address", f"{number}|{address}") >= NUMBER_FAILURE_LIMIT
         or throttle.count("number", number) >= NUMBER_GLOBAL_FAILURE_LIMIT
@@ -200,6 +202,6 @@ def number_locked(number: str, address: str = "") -> bool:
 
 
 def record_number_failure(number: str, address: str = "") -> None:
-    number = normalized_number(number)
+    number, address = normalized_number(number), rate_limit_key(address)
     throttle.count_add("number-address", f"{number}|{address}", NUMBER_FAILURE_WINDOW)
     throttle.count_add("number", number, NUMBER_FAILURE_WINDOW)

@@ -21,7 +21,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET
 
 from zhiwang.core import throttle
-from zhiwang.core.client_address import client_address
+from zhiwang.core.client_address import client_address, rate_limit_key
 from zhiwang.core.errors import NotFound, ServiceError
 from zhiwang.core.phones import comparable_phone
 from zhiwang.tickets import lookup_limits, selectors, services
@@ -86,10 +86,11 @@ def _form_token(form) -> str:
 #
 # The form is public and each visit gives a fresh form token, so without a limit one client could
 # file tickets without end, each with 9 photos of 5 MB. Counted per client address (as ninja
-# finds it, ``core.client_address``) in fixed windows (``core.throttle``): tickets made per hour
-# and per day, and bytes of photos stored per day. A report is counted before the ticket is
-# written (parallel posts count one another) and taken back when nothing was made (a refusal,
-# a retry of the same form). Settings, read at each report (so tests may change them):
+# finds it, ``core.client_address``; an IPv6 client by its /64, ``rate_limit_key``) in fixed
+# windows (``core.throttle``): tickets made per hour and per day, and bytes of photos stored per
+# day. A report is counted before the ticket is written (parallel posts count one another) and
+# taken back when nothing was made (a refusal, a retry of the same form). Settings, read at each
+# report (so tests may change them):
 #
 # - ``ZHIWANG_CITIZEN_REPORTS_PER_HOUR`` (10) and ``ZHIWANG_CITIZEN_REPORTS_PER_DAY`` (30);
 # - ``ZHIWANG_CITIZEN_REPORT_BYTES_PER_DAY`` (200 MB): over it a report may still be sent without
@@ -162,7 +163,8 @@ class ReportQuota:
     MADE = "report-form-made"
 
     def __init__(self, *, address: str, token: str, photo_bytes: int):
-        self.address, self.token, self.photo_bytes = address, token, photo_bytes
+        # counted by the client's network: an IPv6 client may pick any address of its /64
+        self.address, self.token, self.photo_bytes = rate_limit_key(address), token, photo_bytes
         self.counted: list[tuple[str, int]] = []
         self.replay = False
 

@@ -338,3 +338,16 @@ def test_the_chinese_words(refusal, seconds, chinese):
     if message.startswith("Too many"):
         pytest.skip("the zh-hans catalog has no translation of this msgid yet")
     assert message == chinese
+
+
+def test_the_per_request_rate_counts_an_ipv6_network_as_one_client(client, settings):
+    """ninja's anonymous rate (30 a minute) keys on the client's /64 as every per-address limit
+    does: rotating addresses inside one IPv6 network does not escape it."""
+    from zhiwang.tickets.api.base import PUBLIC_RATE, PublicRateThrottle
+
+    throttle = PublicRateThrottle(PUBLIC_RATE)
+    first = client.get("/", REMOTE_ADDR="2001:db8:1:2::1").wsgi_request
+    other = client.get("/", REMOTE_ADDR="2001:db8:1:2:ffff::9").wsgi_request
+    elsewhere = client.get("/", REMOTE_ADDR="2001:db8:1:3::1").wsgi_request
+    assert throttle.get_ident(first) == throttle.get_ident(other) != throttle.get_ident(elsewhere)
+    assert throttle.get_ident(client.get("/", REMOTE_ADDR="10.0.0.7").wsgi_request) == "10.0.0.7"

@@ -3,8 +3,10 @@
 from django.conf import settings
 from django.utils.translation import gettext as _
 from ninja import Router
+from ninja.throttling import AnonRateThrottle
 
 from zhiwang.accounts.models import OrgUnit
+from zhiwang.core.client_address import client_address, rate_limit_key
 from zhiwang.core.errors import PermissionDeniedError, ServiceError
 from zhiwang.tickets import selectors
 from zhiwang.tickets.models import Channel
@@ -14,6 +16,15 @@ router = Router(tags=["tickets"])
 #: Channels a citizen may submit through (the others are staff and system channels).
 CITIZEN_CHANNELS = (Channel.WEB, Channel.APP, Channel.API)
 PUBLIC_RATE = getattr(settings, "ZHIWANG_PUBLIC_LOOKUP_RATE", "30/m")
+
+
+class PublicRateThrottle(AnonRateThrottle):
+    """ninja's per-address rate for anonymous callers, counted as every per-address limit is
+    (``core.client_address.rate_limit_key``): an IPv6 client by its /64, so rotating addresses
+    inside one network does not escape it."""
+
+    def get_ident(self, request) -> str:
+        return rate_limit_key(client_address(request))
 
 
 def require_staff(user) -> None:

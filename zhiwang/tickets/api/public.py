@@ -4,13 +4,13 @@ from datetime import datetime
 
 from django.http import Http404, JsonResponse
 from ninja import Schema
-from ninja.throttling import AnonRateThrottle
 
 from zhiwang.core.client_address import client_address
 from zhiwang.core.errors import NotFound, ServiceError
 from zhiwang.tickets import lookup_limits, selectors, services
 from zhiwang.tickets.api.base import (
     PUBLIC_RATE,
+    PublicRateThrottle,
     router,
 )
 
@@ -50,7 +50,7 @@ class PublicTicketOut(Schema):
     "/public/lookup",
     response=PublicTicketOut,
     auth=None,
-    throttle=[AnonRateThrottle(PUBLIC_RATE)],
+    throttle=[PublicRateThrottle(PUBLIC_RATE)],
     summary="Follow my ticket (number + phone)",
 )
 def public_lookup(request, payload: PublicLookupIn):
@@ -99,7 +99,7 @@ class PublicRateIn(PublicLookupIn):
     "/public/rate",
     response=PublicTicketOut,
     auth=None,
-    throttle=[AnonRateThrottle(PUBLIC_RATE)],
+    throttle=[PublicRateThrottle(PUBLIC_RATE)],
     summary="Rate the answer to my ticket",
 )
 def public_rate(request, payload: PublicRateIn):

@@ -13,7 +13,7 @@ import openpyxl
 import pytest
 from django.utils.translation import gettext
 
-from tests.xlsx_bombs import NS, header_row, shared_strings_bomb, write_workbook
+from tests.xlsx_bombs import CONTENT_TYPES, NS, WORKBOOK_RELS, header_row, shared_strings_bomb, write_workbook
 from zhiwang.core.errors import ServiceError
 from zhiwang.core.xlsx_guard import DEFAULT_LIMITS, SCAN_CHUNK, check_xlsx
 
@@ -241,3 +241,155 @@ def test_a_scan_refusal_keeps_memory_at_a_read_buffer(tmp_path):
     assert path.stat().st_size < 400_000
     peak = peak_memory(lambda: check_xlsx(path, limits=dataclasses.replace(DEFAULT_LIMITS, max_rows=1000)))
     assert peak < LOW_MEMORY
+
+
+# --- what is counted where: rows in the sheets, strings in the shared strings, XML checks in parsed parts
+
+
+def _pivot_table(items: int) -> bytes:
+    """A pivot table as Excel writes it: ``<rowFields>`` and ``<rowItems>``, one ``<i>`` per row item."""
+    return (
+        b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><pivotTableDefinition ' + NS + b' name="P" '
+        b'cacheId="1"><location ref="A3:B%d" firstHeaderRow="1" firstDataRow="1" firstDataCol="1"/>'
+        % items
+        + b'<rowFields count="1"><field x="0"/></rowFields><rowItems count="%d">' % items
+        + b"".join(b'<i><x v="%d"/></i>' % n for n in range(items))
+        + b'</rowItems><colItems count="1"><i/></colItems><dataFields count="1"><dataField name="n" fld="1"/>'
+        b"</dataFields></pivotTableDefinition>"
+    )
+
+
+def test_a_pivot_table_with_many_row_items_passes(tmp_path):
+    # <rowFields> and <rowItems> were read as rows that never ended: 90,000 items (270,000 tags)
+    # made one "row" of more tags than Excel allows cells
+    path = write_workbook(
+        tmp_path / "pivot.xlsx",
+        rows=header_row("a"),
+        extra={"xl/pivotTables/pivotTable1.xml": _pivot_table(90_000)},
+    )
+    check_xlsx(path)
+    check_xlsx(path, limits=dataclasses.replace(DEFAULT_LIMITS, max_rows=1, max_record_tags=100))
+
+
+def test_only_whole_row_tags_are_rows_and_each_is_counted_once(tmp_path):
+    # <rowBreaks> and <rowFields>-like names are no rows; a <row> carried into the next read
+    # (it lies whole in the read's last bytes) is counted in one read only
+    head = b"<worksheet " + NS + b"><sheetData>"
+    pad = b"<!--" + b"-" * (SCAN_CHUNK - len(head) - 4 - 3 - 10) + b"-->"
+    sheet = (
+        head + pad + b'<row r="1"/>' + b'<row r="2"><c r="A2"><v>1</v></c></row></sheetData>'
+        b'<rowBreaks count="1" manualBreakCount="1"><brk id="1" max="16383" man="1"/></rowBreaks>'
+        b'<colBreaks count="1"><brk id="1" max="1048575" man="1"/></colBreaks></worksheet>'
+    )
+    assert SCAN_CHUNK - 15 <= sheet.index(b'<row r="1"/>') and sheet.index(b"<row r=") + 5 <= SCAN_CHUNK
+    path = write_workbook(tmp_path / "breaks.xlsx", extra={"xl/worksheets/sheet1.xml": sheet})
+    check_xlsx(path, limits=dataclasses.replace(DEFAULT_LIMITS, max_rows=2))
+    assert refused(path, max_rows=1).code == "file.xlsx_too_many_rows"
+
+
+def test_rows_of_other_parts_are_not_counted_but_a_sheet_is_wherever_the_package_puts_it(tmp_path):
+    # custom XML data may hold <row> elements (openpyxl never reads it); a sheet renamed out of
+    # xl/worksheets is found as openpyxl finds it, through the workbook's relationships
+    rows = [b"<row/>"] * 10
+    data = b"<data>" + b"".join(rows) + b"</data>"
+    path = write_workbook(tmp_path / "custom.xlsx", rows=rows, extra={"customXml/item1.xml": data})
+    check_xlsx(path, limits=dataclasses.replace(DEFAULT_LIMITS, max_rows=10))
+    assert refused(path, max_rows=9).code == "file.xlsx_too_many_rows"
+
+    rels = WORKBOOK_RELS.replace(b'Target="worksheets/sheet1.xml"', b'Target="/xl/media/rows.xml"')
+    rows = [b'<row r="%d"><c r="A%d"><v>%d</v></c></row>' % (n, n, n) for n in range(1, 11)]
+    sheet = b"<worksheet " + NS + b"><sheetData>" + b"".join(rows) + b"</sheetData></worksheet>"
+    renamed = write_workbook(
+        tmp_path / "renamed.xlsx",
+        extra={"xl/_rels/workbook.xml.rels": rels, "xl/media/rows.xml": sheet},
+    )
+    read = openpyxl.load_workbook(renamed, read_only=True).worksheets[0]
+    assert [row for (row,) in read.iter_rows(values_only=True)] == list(range(1, 11))  # the premise
+    check_xlsx(renamed, limits=dataclasses.replace(DEFAULT_LIMITS, max_rows=10))
+    assert refused(renamed, max_rows=9).code == "file.xlsx_too_many_rows"
+
+
+def test_shared_strings_are_counted_wherever_the_content_types_put_them(tmp_path):
+    types = CONTENT_TYPES.replace(b'PartName="/xl/sharedStrings.xml"', b'PartName="/xl/texts.xml"')
+    sst = [b"<sst " + NS + b">", _noisy(b"<si><t>a</t></si>", 1000), b"</sst>"]
+    path = write_workbook(
+        tmp_path / "texts.xlsx",
+        rows=header_row("a"),
+        extra={"[Content_Types].xml": types, "xl/texts.xml": sst},
+    )
+    check_xlsx(path, limits=dataclasses.replace(DEFAULT_LIMITS, max_shared_strings=1000))
+    assert refused(path, max_shared_strings=999).code == "file.xlsx_too_large_unzipped"
+
+
+def test_a_package_the_guard_cannot_read_has_every_part_counted(tmp_path):
+    rows = b"<row/>" * 10
+    path = write_workbook(
+        tmp_path / "broken.xlsx",
+        rows=header_row("a"),
+        extra={
+            "[Content_Types].xml": b"<Types",
+            "xl/media/rows.xml": b"<sheetData>" + rows + b"</sheetData>",
+        },
+    )
+    assert refused(path, max_rows=9).code == "file.xlsx_too_many_rows"
+
+
+SVG_WITH_ENTITIES = (
+    b'<?xml version="1.0"?><!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" '
+    b'"http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd" [<!ENTITY ns_svg "http://www.w3.org/2000/svg">]>'
+    b'<svg xmlns="&ns_svg;" width="10" height="10"><rect width="10" height="10"/></svg>'
+)
+
+
+def test_a_picture_with_a_dtd_passes_but_not_as_a_sheet(tmp_path):
+    # an SVG logo from Illustrator declares entities; openpyxl never parses a picture as XML
+    media = {
+        "xl/media/image1.svg": SVG_WITH_ENTITIES,
+        "xl/embeddings/oleObject1.bin": b"<!ENTITY" + bytes(50),
+    }
+    check_xlsx(write_workbook(tmp_path / "logo.xlsx", rows=header_row("a"), extra=media))
+    # named as the sheet, it is parsed (entities expanded): refused wherever it lies
+    rels = WORKBOOK_RELS.replace(b'Target="worksheets/sheet1.xml"', b'Target="media/image1.svg"')
+    path = write_workbook(tmp_path / "sheet.xlsx", extra={**media, "xl/_rels/workbook.xml.rels": rels})
+    assert refused(path).code == "file.xlsx_unreadable"
+    # and a part openpyxl parses (the styles) is checked as before
+    styles = {"xl/styles.xml": SVG_WITH_ENTITIES}
+    assert refused(write_workbook(tmp_path / "styles.xlsx", extra=styles)).code == "file.xlsx_unreadable"
+
+
+def test_a_workbook_with_as_many_named_styles_as_excel_allows_passes(tmp_path):
+    # Excel allows 65,430 cell formats and named styles together ([MS-OI29500] 2.1.727); each
+    # named style here has an alignment and a protection and its name: 4 elements, 261,720 in
+    # all, with 512 fonts of 7 (Excel's limit on fonts is 512 per workbook)
+    def xf(n, *, named):
+        return (
+            b'<xf numFmtId="0" fontId="%d" fillId="0" borderId="0"%s applyAlignment="1" applyProtection="1">'
+            % (
+                n % 512,
+                b"" if named else b' xfId="%d"' % (n % 65_000),
+            )
+            + b'<alignment vertical="center" wrapText="1"/><protection locked="0"/></xf>'
+        )
+
+    fonts = (
+        b'<font><b/><sz val="%d"/><color rgb="FF%06X"/><name val="SimSun"/><family val="3"/><charset val="134"/></font>'
+        % (9 + n % 20, n)
+        for n in range(512)
+    )
+    styles = [
+        b"<styleSheet " + NS + b'><fonts count="512">',
+        fonts,
+        b'</fonts><cellStyleXfs count="65000">',
+        (xf(n, named=True) for n in range(65_000)),
+        b'</cellStyleXfs><cellXfs count="430">',
+        (xf(n, named=False) for n in range(430)),
+        b'</cellXfs><cellStyles count="65000">',
+        (b'<cellStyle name="S%d" xfId="%d"/>' % (n, n) for n in range(65_000)),
+        b"</cellStyles></styleSheet>",
+    ]
+    path = write_workbook(tmp_path / "styles.xlsx", rows=header_row("a"), extra={"xl/styles.xml": styles})
+    with zipfile.ZipFile(path) as archive:
+        data = archive.read("xl/styles.xml")
+    elements = data.count(b"<") - data.count(b"</")
+    assert 1 << 18 < elements < DEFAULT_LIMITS.max_style_elements  # refused under the former 262,144
+    check_xlsx(path)

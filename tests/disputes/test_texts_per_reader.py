@@ -331,3 +331,60 @@ def test_system_text_refuses_an_unknown_code():
     with pytest.raises(ValueError):
         texts.SystemText("no_such_code", {})
     assert json.loads(json.dumps(texts.SystemText(texts.REGISTERED, {"source": "grid"}).note_keys()))
+
+
+# --- a damaged row is shown as stored -----------------------------------------------------------------
+
+
+def test_a_damaged_row_is_shown_as_stored_and_logged_once(client, make_case, world, caplog, monkeypatch):
+    """Parameters stored as a list, a list where a changed field's name belongs, a payload that is
+    no mapping: the page and the properties show the stored sentence, never a crash, and each row
+    is logged once however often it is read."""
+    monkeypatch.setattr(texts, "_LOGGED_ROWS", set())  # ids of other tests' rows may come again
+    case = make_case()
+    row = {
+        "case": case,
+        "actor": None,
+        "action": "remind",
+        "from_state": case.status,
+        "to_state": case.status,
+    }
+    listed = CaseEvent.objects.create(
+        **row,
+        note="已指派（存储的句子）",
+        payload={texts.NOTE_CODE: texts.ASSIGNED, texts.NOTE_PARAMS: ["x"]},
+    )
+    changed = CaseEvent.objects.create(
+        **row,
+        note="更正风险（本人所写）",
+        payload={
+            texts.CHANGE_CODE: texts.CASE_CHANGED,
+            texts.CHANGE_PARAMS: {"changes": [{"field": ["risk"]}]},
+        },
+    )
+    no_mapping = CaseEvent.objects.create(**row, note="载荷损坏的一行", payload=["note_code"])
+    alert = DisputeAlert.objects.create(
+        case=case,
+        recipient=world.sub_dispatcher,
+        kind=AlertKind.RED_RISK,
+        message="红色风险（存储的消息）",
+        message_code=texts.RED_RISK,
+        message_params=["number"],
+    )
+    with caplog.at_level("WARNING", logger="zhiwang.disputes.texts"):
+        for _ in range(3):
+            with translation.override("en"):
+                assert listed.note_text == "已指派（存储的句子）"
+                assert changed.note_text == "更正风险（本人所写）" and changed.change_text == ""
+                assert no_mapping.note_text == "载荷损坏的一行" and no_mapping.change_text == ""
+                assert alert.text == "红色风险（存储的消息）"
+        page = _page(client, world.sub_dispatcher, reverse("disputes:case_detail", args=[case.number]), "en")
+    assert "已指派（存储的句子）" in page and "更正风险（本人所写）" in page
+    logged = [r.getMessage() for r in caplog.records if r.name == "zhiwang.disputes.texts"]
+    assert sorted(logged) == sorted(
+        [
+            f"CaseEvent:{listed.pk}: stored text 'assigned' cannot be worded; shown as stored",
+            f"CaseEvent:{changed.pk}: stored text 'case_changed' cannot be worded; shown as stored",
+            f"DisputeAlert:{alert.pk}: stored text 'red_risk' cannot be worded; shown as stored",
+        ]
+    )

@@ -281,3 +281,54 @@ def test_the_api_refuses_a_grid_workers_hotline_report(as_user, grid_worker, luo
         "tickets.channel_not_allowed",
         "channel",
     )
+
+
+# --- the channel rule is told before a submission is queued ------------------------------------------
+
+
+@pytest.mark.parametrize("channel", ["api", "hotline"])
+def test_a_queued_submission_through_another_channel_is_refused_at_once(
+    as_user, grid_worker, luohu_building, channel
+):
+    """Accepted with 202 then refused on its receipt, the worker learnt late what the API knew at
+    once: the channel rule (``intake_patrol.check_channel``) is checked before queueing."""
+    api = as_user(grid_worker)
+    mine = building_in(worker_grids(grid_worker)[0])
+    body = _submit_body(mine, channel=channel, kind="incident", category=RUBBISH, external_id=f"q-{channel}")
+    answer = api.post(f"{URL}/", body, content_type="application/json", headers={"Prefer": "respond-async"})
+    assert answer.status_code == 403, answer.json()
+    assert (answer.json()["error"]["code"], answer.json()["error"]["field"]) == (
+        "tickets.channel_not_allowed",
+        "channel",
+    )
+    assert "Preference-Applied" not in answer.headers
+    assert not QueuedSubmission.objects.exists() and not Ticket.objects.exists()
+    # through "patrol" the same report is queued, and written
+    body["channel"] = "patrol"
+    answer = api.post(f"{URL}/", body, content_type="application/json", headers={"Prefer": "respond-async"})
+    assert answer.status_code == 202, answer.json()
+    queued_submissions_process()
+    assert api.get(answer.json()["links"]["self"]).json()["status"] == "done"
+
+
+def test_the_batch_api_refuses_the_item_through_another_channel_and_writes_the_rest(
+    as_user, grid_worker, luohu_building
+):
+    mine = building_in(worker_grids(grid_worker)[0])
+    item = _submit_body(mine, kind="incident", category=RUBBISH)
+    items = [
+        {**item, "channel": "patrol", "external_id": "gb-1"},
+        {**item, "channel": "hotline", "external_id": "gb-2"},
+        {**item, "channel": "patrol", "external_id": "gb-3"},
+    ]
+    answer = as_user(grid_worker).post(f"{URL}/batch", {"tickets": items}, content_type="application/json")
+    assert answer.status_code == 200, answer.json()
+    body = answer.json()
+    assert (body["created"], body["existing"], body["refused"]) == (2, 0, 1)
+    assert [r["index"] for r in body["results"]] == [0, 1, 2]
+    first, refused, third = body["results"]
+    assert first["created"] and third["created"] and refused["ticket"] is None
+    assert (refused["error"]["code"], refused["error"]["field"]) == ("tickets.channel_not_allowed", "channel")
+    assert Ticket.objects.filter(channel="patrol").count() == 2 and not Ticket.objects.filter(
+        channel="hotline"
+    )

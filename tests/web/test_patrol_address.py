@@ -7,8 +7,11 @@ the first.
 The rule (``PatrolForm._text_locates``): an address the city's matcher resolves to a standard
 address, or a division written in full that does not hold the chosen grid, locates the report:
 the submit service files it there or refuses it on the address (``tickets.outside_your_grids``).
-A free description ("3栋门口大树下"), a division holding the chosen grid, or a short form met by
-chance ("公园东门" reads as Luohu's 东门街道) leaves the report in the chosen grid.
+"Written in full" means the division's own name (official, or the short name shown for it: 罗湖区,
+东门街道, 大塘龙社区) is in the text. A free description ("3栋门口大树下"), a division holding the
+chosen grid, a short form met by chance ("公园东门" reads as Luohu's 东门街道) or a generic word the
+matcher reads as a division ("小区东门": a district "小区"; "本村": a community) leaves the report in
+the chosen grid.
 
 Personas: the grid worker of two grids of the first Nanshan community, a Luohu building. Strings
 new in this change are compared with their ``gettext``, never with a Chinese literal.
@@ -137,15 +140,38 @@ def test_an_address_in_the_chosen_grid_says_only_reported(client, worker):
         "{community}3栋门口",  # the community holding the chosen grid
         "公园东门垃圾桶旁",  # "东门" is short for Luohu's 东门街道: met by chance, not written in full
         "桂园路口",  # likewise 桂园街道
+        # generic words the matcher reads as a division ending in 区 / 村 / 社区, beside 东门 …
+        "小区东门垃圾桶满了",
+        "小区东门",
+        "园区东门",
+        "本村东门",
+        "小区北门桂园路口",
+        "校区南门",
+        "厂区西门口",
+        "工业区蛇口路",
+        "商业区东门",
+        "社区东门",
+        "本社区东门",
+        "深圳市小区东门",  # the city holds every grid
+        "{district}桃源路口",  # the district in full holds the grid; 桃源 (a Nanshan 街道) by chance
     ],
 )
 def test_a_spot_inside_the_grid_stays_in_the_grid_chosen(client, worker, text):
     grid = worker_grids(worker)[1]
-    text = text.format(community=grid.community.display_name)
+    text = text.format(community=grid.community.display_name, district=grid.community.parent.parent.name)
     response = post(client, grid, text)
     assert response.status_code == 302, response.context["form"].errors
     ticket = Ticket.objects.get(channel="patrol")
     assert ticket.grid_id == grid.pk and ticket.address_text == text
+
+
+@pytest.mark.parametrize(
+    "text", ["罗湖区小区东门", "东门街道小区门口", "东门社区门口", "大塘龙社区居民委员会旁"]
+)
+def test_a_division_written_in_full_beside_generic_words_is_still_refused(client, worker, text):
+    """Luohu's district, 街道 or 社区 by its own name (official or shown) is meant, 小区 or not."""
+    assert match_address(text).division.code.startswith("440303")
+    assert refused_on_the_address(post(client, worker_grids(worker)[1], text)) == [OUTSIDE]
 
 
 def test_a_pin_still_wins_over_the_address(client, worker, luohu_building):

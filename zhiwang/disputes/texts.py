@@ -21,11 +21,14 @@ nothing of what changed. Rows written before these keys existed show no such lin
 The sentence is also stored (``note``, ``message``), in the city's language
 (``tickets.notify.city_language``) whoever wrote it, for the admin, exports and search. Rows written
 before the codes existed hold only that sentence and are shown as stored; so is a row whose code this
-version does not know. A note a person wrote is always shown as written.
+version does not know. A note a person wrote is always shown as written. A damaged row (parameters
+that are not a mapping, a list where a field name belongs) is shown as stored too, and logged once
+per row: one bad row must not take down a case page, a timeline export or the alerts list.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -36,6 +39,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from zhiwang.disputes.models.vocabularies import CaseScale, CaseSource, PartyRole, RiskColour
+
+logger = logging.getLogger(__name__)
 
 #: ``payload`` keys of a timeline row's system note: its code and parameters.
 NOTE_CODE, NOTE_PARAMS = "note_code", "note_params"
@@ -204,25 +209,52 @@ class SystemText:
         return {CHANGE_CODE: self.code, CHANGE_PARAMS: dict(self.params)}
 
 
+#: Rows whose stored code could not be worded, already logged (per process; forgotten when full,
+#: so a storm of renders of one damaged row logs once, and a long-lived process stays small).
+_LOGGED_ROWS: set[str] = set()
+_LOGGED_ROWS_LIMIT = 1024
+
+
+def _worded(row, code: str, params) -> str:
+    """``sentence`` of a stored code, or ``""`` (the caller then shows what is stored) when the row's
+    parameters are damaged: logged once per row."""
+    try:
+        return sentence(code, params or {})
+    except Exception:
+        key = f"{type(row).__name__}:{row.pk}"
+        if key not in _LOGGED_ROWS:
+            if len(_LOGGED_ROWS) >= _LOGGED_ROWS_LIMIT:
+                _LOGGED_ROWS.clear()
+            _LOGGED_ROWS.add(key)
+            logger.warning("%s: stored text %r cannot be worded; shown as stored", key, code, exc_info=True)
+        return ""
+
+
+def _payload(event) -> dict:
+    """A timeline row's payload; a damaged one (not a mapping) holds no codes."""
+    return event.payload if isinstance(event.payload, dict) else {}
+
+
 def event_note(event) -> str:
     """A timeline row's note for the reader: the system's words in the reader's language, a person's
-    (and an old row's) as stored."""
-    payload = event.payload or {}
+    (and an old or damaged row's) as stored."""
+    payload = _payload(event)
     code = payload.get(NOTE_CODE)
     if code:
-        return sentence(code, payload.get(NOTE_PARAMS) or {}) or event.note
+        return _worded(event, code, payload.get(NOTE_PARAMS)) or event.note
     return event.note
 
 
 def event_change(event) -> str:
     """What a timeline row changed, for the reader; ``""`` for a row that does not say (a row
-    written before the change keys existed, a code this version does not know)."""
-    payload = event.payload or {}
-    return sentence(payload.get(CHANGE_CODE) or "", payload.get(CHANGE_PARAMS) or {})
+    written before the change keys existed, a code this version does not know, damaged keys)."""
+    payload = _payload(event)
+    return _worded(event, payload.get(CHANGE_CODE) or "", payload.get(CHANGE_PARAMS))
 
 
 def alert_message(alert) -> str:
-    """An alert's message for the reader: from its code in the reader's language, else as stored."""
+    """An alert's message for the reader: from its code in the reader's language, else (or when
+    damaged) as stored."""
     if alert.message_code:
-        return sentence(alert.message_code, alert.message_params or {}) or alert.message
+        return _worded(alert, alert.message_code, alert.message_params) or alert.message
     return alert.message

@@ -21,6 +21,7 @@ from zhiwang.tickets.api.schemas import (
     ticket_ref,
 )
 from zhiwang.tickets.models import Channel, QueuedStatus, QueuedSubmission, Ticket
+from zhiwang.tickets.services.intake_patrol import check_channel
 from zhiwang.tickets.services.submit_batch import ticket_submit_many
 from zhiwang.tickets.services.submit_group import ticket_submit_grouped
 from zhiwang.tickets.services.submit_queue import submission_queue, submission_queue_has_room
@@ -187,6 +188,9 @@ def submit(request, payload: TicketSubmitIn, response: HttpResponse):
         reporter = user
         data["reporter_phone"] = data["reporter_phone"] or getattr(user, "phone", "")
         data["reporter_name"] = data["reporter_name"] or getattr(user, "full_name", "")
+    # A grid worker reports through "patrol": told now, not as a 202 refused later on the receipt
+    # (the service checks it again on every path).
+    check_channel(channel=payload.channel, actor=user)
     if prefers_async(request) and submission_queue_has_room():
         queued = submission_queue(**data, reporter=reporter, actor=user)
         body = _queued_out(request, queued.submission)
@@ -269,15 +273,23 @@ def submit_batch(request, payload: TicketBatchIn):
             _("At most %(limit)d tickets per request.") % {"limit": BATCH_LIMIT},
             field="tickets",
         )
-    submissions = []
-    for item in payload.tickets:
+    outcomes: dict[int, object] = {}
+    submissions: dict[int, dict] = {}
+    for index, item in enumerate(payload.tickets):
+        try:
+            check_channel(channel=item.channel, actor=user)  # as POST / checks it, first
+        except ServiceError as error:
+            outcomes[index] = error
+            continue
         data = item.dict()
         raw_key = data["external_id"].strip()
         data["external_id"] = f"u{user.pk}:{raw_key}" if raw_key else ""  # ids are per caller, as in POST /
-        submissions.append(data)
-    outcomes = ticket_submit_many(submissions, actor=user, strict_replay=True)
+        submissions[index] = data
+    if submissions:
+        written = ticket_submit_many(list(submissions.values()), actor=user, strict_replay=True)
+        outcomes.update(zip(submissions, written, strict=True))
     results, totals = [], {"created": 0, "existing": 0, "refused": 0}
-    for index, outcome in enumerate(outcomes):
+    for index, outcome in sorted(outcomes.items()):
         if isinstance(outcome, ServiceError):
             totals["refused"] += 1
             results.append({"index": index, "created": False, "error": outcome.as_dict()})

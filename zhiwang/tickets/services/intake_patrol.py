@@ -47,10 +47,12 @@ def worker_grid_ids(actor) -> frozenset[int]:
     return frozenset(Grid.objects.filter(assignments__user=actor).values_list("pk", flat=True))
 
 
-def check_patrol_place(*, channel: str, actor, place: Place) -> None:
-    """``ServiceError`` ``tickets.outside_your_grids`` when a grid worker's patrol report is not
-    located in one of the worker's grids; the field is the one that located it (``lon`` for a pin,
-    ``address_code``, ``address_text``). Other submissions pass untouched."""
+def check_channel(*, channel: str, actor) -> None:
+    """``PermissionDeniedError`` ``tickets.channel_not_allowed`` (on ``channel``) when a grid
+    worker submits through another channel than ``patrol``. Needs nothing but the submission's
+    channel, so the API checks it before queueing a submission (a 202 then a refusal on the
+    receipt would tell the worker late what it could have told at once); the service checks it
+    again (``check_patrol_place``) on every path."""
     if getattr(actor, "role", "") == Role.GRID_WORKER and getattr(actor, "pk", None) is not None:
         if channel != Channel.PATROL:
             # A grid worker's reports are patrol incidents, bound to their grids: as "hotline" or
@@ -60,6 +62,14 @@ def check_patrol_place(*, channel: str, actor, place: Place) -> None:
                 _("A grid worker reports through the patrol channel (channel “patrol”)."),
                 field="channel",
             )
+
+
+def check_patrol_place(*, channel: str, actor, place: Place) -> None:
+    """``ServiceError`` ``tickets.outside_your_grids`` when a grid worker's patrol report is not
+    located in one of the worker's grids; the field is the one that located it (``lon`` for a pin,
+    ``address_code``, ``address_text``). A grid worker's report through another channel is
+    refused first (``check_channel``). Other submissions pass untouched."""
+    check_channel(channel=channel, actor=actor)
     if not is_grid_patrol(channel=channel, actor=actor):
         return
     if place.how == "none":  # nothing located it (a kind that needs no place): say where

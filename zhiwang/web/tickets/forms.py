@@ -16,8 +16,9 @@ from django.utils.translation import pgettext, pgettext_lazy
 
 from zhiwang.core.errors import ServiceError
 from zhiwang.geo import selectors as geo_selectors
-from zhiwang.geo.addressing import AddressMatch, match_address
+from zhiwang.geo.addressing import AddressMatch, clean, match_address
 from zhiwang.geo.locator import locate
+from zhiwang.geo.models import Division, DivisionLevel
 from zhiwang.tickets import selectors
 from zhiwang.tickets.models import (
     Channel,
@@ -371,18 +372,21 @@ class PatrolForm(AccessibleForm, PlaceFields):
 
         - a standard address found: the text locates the report (the service files it in that
           address's grid, or refuses it with ``tickets.outside_your_grids`` on the address);
-        - a division written in full (``_names_a_division``) that does not hold the chosen grid:
-          the text locates it too (the service refuses what is outside the worker's grids);
-        - a division that holds the chosen grid ("南头城社区3栋门口"), or no place at all
-          ("3栋门口大树下"): a spot inside the chosen grid, which locates the report as before.
+        - a division written in full (``_divisions_written_in_full``: its own name, not a word
+          the matcher read as one) that does not hold the chosen grid: the text locates it too
+          (the service refuses what is outside the worker's grids);
+        - a division that holds the chosen grid ("南头城社区3栋门口"), a short form met by chance
+          ("小区东门" reads as Luohu's 东门街道), or no place at all ("3栋门口大树下"): a spot inside
+          the chosen grid, which locates the report as before.
         """
         match = match_address(text)
         if match.address is not None:
             return True
-        if match.division is None or not _names_a_division(match):
+        written = _divisions_written_in_full(text, match)
+        if not written:
             return False
         grid = next((g for g in self.grids if g.code == grid_code), None)
-        return grid is None or not grid.community.code.startswith(match.division.code_prefix)
+        return grid is None or any(not grid.community.code.startswith(d.code_prefix) for d in written)
 
     def _check_pin(self, lon: float, lat: float) -> None:
         """A pin files the ticket where the pin is (``geo.locate``, as the submit service does), so
@@ -417,18 +421,32 @@ class PatrolForm(AccessibleForm, PlaceFields):
         self.add_error("lon", forms.ValidationError(message, code="pin_outside_grids"))
 
 
-#: How a division's name ends when written in full (罗湖区, 桂园街道, 大塘龙社区, …居委会).
-DIVISION_NAME_ENDINGS = ("区", "街道", "街道办", "街道办事处", "镇", "社区", "村", "居委会", "委员会")
+#: The levels a patrol address may name a place at (the city holds every grid).
+WRITTEN_LEVELS = (DivisionLevel.DISTRICT, DivisionLevel.SUBDISTRICT, DivisionLevel.COMMUNITY)
 
 
-def _names_a_division(match: AddressMatch) -> bool:
-    """Whether the text names a district, subdistrict or community in full. A free description
-    holds short forms by chance ("公园东门" reads as 东门街道, "桂园路口" as 桂园街道, "科技园" as
-    粤海街道): those must not move a patrol report out of the grid the worker chose."""
-    return any(
-        str(match.components.get(level) or "").endswith(DIVISION_NAME_ENDINGS)
-        for level in ("district", "subdistrict", "community")
-    )
+def _divisions_written_in_full(text: str, match: AddressMatch) -> list[Division]:
+    """The divisions of the match (the one found and its district, subdistrict and community)
+    whose own name the text holds: the official name or the short name shown for it (罗湖区,
+    桂园街道, 大塘龙社区居民委员会 or 大塘龙社区).
+
+    The matcher also reads short forms and generic words as divisions (it must, to locate what
+    people write): "小区东门" reads as a district "小区" and Luohu's 东门街道, "本村东门" as a
+    community "本村", "桂园路口" as 桂园街道, "科技园" as 粤海街道. In a free description those are
+    ordinary words, and must not move a patrol report out of the grid the worker chose; only a
+    division's own name says the worker meant that division. Asking whether a part of the text
+    merely ends like a division (区, 村 …) refused "小区东门垃圾桶满了" in a Nanshan grid.
+    """
+    if match.division is None:
+        return []
+    cleaned = clean(text)
+    chain = [match.division, *geo_selectors.division_ancestors(division=match.division)]
+    written = []
+    for division in chain:
+        names = {clean(division.name), clean(division.short_name)}
+        if division.level in WRITTEN_LEVELS and any(len(name) >= 2 and name in cleaned for name in names):
+            written.append(division)
+    return written
 
 
 def _visible_place(user, found) -> str:

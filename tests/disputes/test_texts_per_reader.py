@@ -380,6 +380,15 @@ def test_a_damaged_row_is_shown_as_stored_and_logged_once(client, make_case, wor
                 assert alert.text == "红色风险（存储的消息）"
         page = _page(client, world.sub_dispatcher, reverse("disputes:case_detail", args=[case.number]), "en")
     assert "已指派（存储的句子）" in page and "更正风险（本人所写）" in page
+    # the API answers them too (its params fields read a damaged value as empty), never a 500
+    detail = client.get(f"{API}/cases/{case.number}")
+    assert detail.status_code == 200
+    damaged = {e["note"]: e for e in detail.json()["events"]}
+    assert damaged["已指派（存储的句子）"]["note_params"] == {}
+    assert damaged["载荷损坏的一行"]["note_code"] == ""
+    alerts = client.get(f"{API}/alerts")
+    assert alerts.status_code == 200
+    assert any(a["message_params"] == {} for a in alerts.json()["items"])
     logged = [r.getMessage() for r in caplog.records if r.name == "zhiwang.disputes.texts"]
     assert sorted(logged) == sorted(
         [

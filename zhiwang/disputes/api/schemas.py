@@ -12,6 +12,16 @@ def ref(obj) -> dict | None:
     return {"code": obj.code, "name": obj.name} if obj is not None else None
 
 
+def _payload(obj) -> dict:
+    """A timeline row's payload as a mapping (a damaged row's list or text reads as empty, as
+    ``disputes.texts`` shows its stored text: the API answers, never a 500)."""
+    return obj.payload if isinstance(obj.payload, dict) else {}
+
+
+def _mapping(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
 class Ref(Schema):
     code: str
     name: str
@@ -118,12 +128,12 @@ class EventOut(Schema):
 
     @staticmethod
     def resolve_note_code(obj) -> str:
-        return (obj.payload or {}).get(texts.NOTE_CODE) or ""
+        return str(_payload(obj).get(texts.NOTE_CODE) or "")
 
     @staticmethod
     def resolve_note_params(obj) -> dict:
-        payload = obj.payload or {}
-        return (payload.get(texts.NOTE_PARAMS) or {}) if payload.get(texts.NOTE_CODE) else {}
+        payload = _payload(obj)
+        return _mapping(payload.get(texts.NOTE_PARAMS)) if payload.get(texts.NOTE_CODE) else {}
 
     @staticmethod
     def resolve_change(obj) -> str:
@@ -131,12 +141,12 @@ class EventOut(Schema):
 
     @staticmethod
     def resolve_change_code(obj) -> str:
-        return (obj.payload or {}).get(texts.CHANGE_CODE) or ""
+        return str(_payload(obj).get(texts.CHANGE_CODE) or "")
 
     @staticmethod
     def resolve_change_params(obj) -> dict:
-        payload = obj.payload or {}
-        return (payload.get(texts.CHANGE_PARAMS) or {}) if payload.get(texts.CHANGE_CODE) else {}
+        payload = _payload(obj)
+        return _mapping(payload.get(texts.CHANGE_PARAMS)) if payload.get(texts.CHANGE_CODE) else {}
 
 
 class SessionOut(Schema):
@@ -403,3 +413,7 @@ class AlertOut(Schema):
     @staticmethod
     def resolve_message(obj) -> str:
         return obj.text
+
+    @staticmethod
+    def resolve_message_params(obj) -> dict:
+        return _mapping(obj.message_params)

@@ -1,3 +1,4 @@
+# ruff: noqa: F811 (the pytest fixture imported from tests.tickets.conftest)
 """Each api_key may post ``ZHIWANG_OPEN311_REQUESTS_PER_HOUR`` requests an hour: a runaway
 integration (a retry loop, a stuck queue) is answered 429 with ``Retry-After`` in the spec's
 error format, and writes nothing; other keys are not affected."""

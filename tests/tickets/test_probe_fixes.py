@@ -108,14 +108,14 @@ def test_the_intake_place_panel_shows_no_address_outside_the_jurisdiction(
     client, subdistrict_dispatcher, hotline, luohu_building, nanshan_building
 ):
     client.force_login(subdistrict_dispatcher)
-    outside = client.get("/intake/panels/place/", {"address_text": luohu_building.full_name})
+    outside = client.post("/intake/panels/place/", {"address_text": luohu_building.full_name})
     assert outside.status_code == 200
     assert outside.context["matched_address"] is None and list(outside.context["address_history"]) == []
     assert luohu_building.full_name not in outside.content.decode()
-    inside = client.get("/intake/panels/place/", {"address_text": nanshan_building.full_name})
+    inside = client.post("/intake/panels/place/", {"address_text": nanshan_building.full_name})
     assert inside.context["matched_address"] == nanshan_building
     client.force_login(hotline)  # the city's 12345 operators keep the whole city
-    city = client.get("/intake/panels/place/", {"address_text": luohu_building.full_name})
+    city = client.post("/intake/panels/place/", {"address_text": luohu_building.full_name})
     assert city.context["matched_address"] == luohu_building
 
 

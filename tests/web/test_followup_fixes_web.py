@@ -94,12 +94,12 @@ def test_the_duplicate_check_answers_a_place_outside_like_an_unknown_place(
     make_ticket(address_code=luohu_building.code)  # open there: the check would find it, unseen
     client.force_login(nanshan_dispatcher)
     url = "/intake/panels/place/"
-    outside = html_of(client.get(url, {"address_text": luohu_building.full_name, "category": SANITATION}))
-    unknown = html_of(client.get(url, {"address_text": "火星基地一号楼", "category": SANITATION}))
+    outside = html_of(client.post(url, {"address_text": luohu_building.full_name, "category": SANITATION}))
+    unknown = html_of(client.post(url, {"address_text": "火星基地一号楼", "category": SANITATION}))
     assert 'data-testid="duplicates-unchecked"' in outside and 'data-testid="duplicates-none"' not in outside
     assert outside == unknown  # the whole panel: the duplicate check and the address history
     # a place in the jurisdiction is checked, as before
-    inside = html_of(client.get(url, {"address_text": nanshan_building.full_name, "category": SANITATION}))
+    inside = html_of(client.post(url, {"address_text": nanshan_building.full_name, "category": SANITATION}))
     assert 'data-testid="duplicates-none"' in inside
 
 
@@ -107,7 +107,7 @@ def test_a_city_wide_operator_still_checks_everywhere(client, make_ticket, hotli
     ticket = make_ticket(address_code=luohu_building.code)
     client.force_login(hotline)
     html = html_of(
-        client.get(
+        client.post(
             "/intake/panels/place/", {"address_text": luohu_building.full_name, "category": SANITATION}
         )
     )

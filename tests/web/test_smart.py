@@ -130,7 +130,7 @@ def test_compare_on_held_back_corrections(client, admin_user, corrected, tiny_tr
 
 def test_intake_panel_shows_model_suggestions_with_confidence(client, hotline, active_model):
     client.force_login(hotline)
-    response = client.get(
+    response = client.post(
         reverse("web:ticket_suggest_panel"), {"description": RUBBISH_TEXT, "kind": "complaint"}
     )
     html = response.content.decode()
@@ -139,7 +139,7 @@ def test_intake_panel_shows_model_suggestions_with_confidence(client, hotline, a
 
 
 def test_citizen_panel_is_public_and_works_without_a_model(client):
-    response = client.get(
+    response = client.post(
         reverse("web:ticket_report_suggest_panel"), {"description": RUBBISH_TEXT, "kind": "complaint"}
     )
     assert response.status_code == 200

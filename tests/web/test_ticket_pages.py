@@ -358,7 +358,8 @@ def intake_data(**overrides) -> dict:
 def test_operator_records_a_call_for_dispatch(client, hotline, building):
     client.force_login(hotline)
     html = html_of(client.get("/intake/"))
-    assert "autofocus" in html and "hx-get" in html
+    # the as-you-type panels post what was typed: nothing of it in a URL
+    assert "autofocus" in html and "hx-post" in html and "hx-get" not in html
     response = client.post("/intake/", intake_data(address_text=building.full_name))
     assert response.status_code == 302
     ticket = Ticket.objects.get(reporter_phone="13712345678")
@@ -399,13 +400,13 @@ def test_intake_panels(client, hotline, make_ticket, building):
     earlier = make_ticket()
     client.force_login(hotline)
     html = html_of(
-        client.get("/intake/panels/suggest/", {"description": "路边有暴露垃圾", "kind": "complaint"})
+        client.post("/intake/panels/suggest/", {"description": "路边有暴露垃圾", "kind": "complaint"})
     )
     assert 'data-pick-category="GI0101"' in html
-    html = html_of(client.get("/intake/panels/caller/", {"reporter_phone": "138 1234 5678"}))
+    html = html_of(client.post("/intake/panels/caller/", {"reporter_phone": "138 1234 5678"}))
     assert earlier.number in html
     html = html_of(
-        client.get("/intake/panels/place/", {"address_text": building.full_name, "category": SANITATION})
+        client.post("/intake/panels/place/", {"address_text": building.full_name, "category": SANITATION})
     )
     assert 'data-testid="duplicates"' in html and 'data-testid="address-history"' in html
 
@@ -415,7 +416,7 @@ def test_intake_is_for_operators(client, citizen, sub_handler):
     for user in (citizen, sub_handler):
         client.force_login(user)
         assert client.get("/intake/").status_code == 403
-        assert client.get("/intake/panels/caller/", {"reporter_phone": "13812345678"}).status_code == 403
+        assert client.post("/intake/panels/caller/", {"reporter_phone": "13812345678"}).status_code == 403
 
 
 # --- dispatchers -------------------------------------------------------------------------------

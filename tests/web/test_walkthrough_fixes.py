@@ -309,11 +309,11 @@ def test_citizen_form_accepts_a_phone_written_with_spaces_and_full_width_digits(
 def test_place_panel_tells_fields_missing_from_nothing_found(client, hotline, nanshan_building):
     client.force_login(hotline)
     url = "/intake/panels/place/"
-    missing = html_of(client.get(url, {"address_text": nanshan_building.full_name}))
+    missing = html_of(client.post(url, {"address_text": nanshan_building.full_name}))
     assert 'data-testid="duplicates-unchecked"' in missing and 'data-testid="duplicates-none"' not in missing
-    checked = html_of(client.get(url, {"address_text": nanshan_building.full_name, "category": SANITATION}))
+    checked = html_of(client.post(url, {"address_text": nanshan_building.full_name, "category": SANITATION}))
     assert 'data-testid="duplicates-none"' in checked and 'data-testid="duplicates-unchecked"' not in checked
-    unknown = html_of(client.get(url, {"address_text": "火星基地一号楼", "category": SANITATION}))
+    unknown = html_of(client.post(url, {"address_text": "火星基地一号楼", "category": SANITATION}))
     assert 'data-testid="duplicates-unchecked"' in unknown
 
 

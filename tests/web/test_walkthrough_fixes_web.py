@@ -342,7 +342,7 @@ def chips(html: str) -> list[str]:
 
 
 def test_the_public_form_shows_no_near_zero_guess_and_no_routing(client, suggestions):
-    html = html_of(client.get("/report/panels/suggest/", {"description": "路边垃圾", "kind": "complaint"}))
+    html = html_of(client.post("/report/panels/suggest/", {"description": "路边垃圾", "kind": "complaint"}))
     assert chips(html) == [suggestions[0].category.code, suggestions[2].category.code]
     assert "街道办事机构" not in html and "城管局" not in html and "2 个工作日" not in html
     assert "→" not in html
@@ -350,6 +350,6 @@ def test_the_public_form_shows_no_near_zero_guess_and_no_routing(client, suggest
 
 def test_the_operators_panel_drops_the_guess_but_keeps_the_routing(client, hotline, suggestions):
     client.force_login(hotline)
-    html = html_of(client.get("/intake/panels/suggest/", {"description": "路边垃圾", "kind": "complaint"}))
+    html = html_of(client.post("/intake/panels/suggest/", {"description": "路边垃圾", "kind": "complaint"}))
     assert chips(html) == [suggestions[0].category.code, suggestions[2].category.code]
     assert "→ 街道办事机构" in html and "2 个工作日" in html

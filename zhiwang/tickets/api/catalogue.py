@@ -51,11 +51,14 @@ class SuggestionOut(Schema):
     urgency: str
 
 
-@router.get("/categories/suggest", response=list[SuggestionOut], summary="Categories suggested for a text")
-def category_suggest(request, text: str, kind: str = "", limit: int = 5):
-    """The classifier's suggestions first (``confidence`` 0–1), then keyword and name matches
-    (``score`` 0–1 against the best), with hints: kinds, handling unit, time limit, urgency.
-    ``text`` takes at most 4,200 characters (a ticket's title and description at their longest)."""
+class SuggestIn(Schema):
+    text: str
+    kind: str = ""
+    limit: int = 5
+
+
+def _category_suggest(text: str, kind: str, limit: int) -> list[dict]:
+    """What both ``/categories/suggest`` answer (``POST``: the text in the body; ``GET``: in the URL)."""
     text = search_text(text, field="text", limit=SUGGEST_TEXT_LENGTH)
     return [
         {
@@ -77,6 +80,32 @@ def category_suggest(request, text: str, kind: str = "", limit: int = 5):
         }
         for s in selectors.category_suggestions(text=text, kind=kind, limit=max(1, min(limit, 20)))
     ]
+
+
+@router.post(
+    "/categories/suggest",
+    response=list[SuggestionOut],
+    summary="Categories suggested for a text (in the body)",
+)
+def category_suggest_search(request, payload: SuggestIn):
+    """The classifier's suggestions first (``confidence`` 0–1), then keyword and name matches
+    (``score`` 0–1 against the best), with hints: kinds, handling unit, time limit, urgency.
+    ``text`` takes at most 4,200 characters (a ticket's title and description at their longest;
+    longer: 400 ``tickets.text_long``); ``limit`` 1–20. The text travels in the body: a caller's
+    words may name people, places and phones, and a query string sits in proxy access logs."""
+    return _category_suggest(payload.text, payload.kind, payload.limit)
+
+
+@router.get(
+    "/categories/suggest",
+    response=list[SuggestionOut],
+    summary="Categories suggested for a text (deprecated: use POST)",
+    deprecated=True,
+)
+def category_suggest(request, text: str, kind: str = "", limit: int = 5):
+    """The same as ``POST /categories/suggest``, kept for existing clients: the text sits in the
+    URL, and so in every proxy's access log on the way."""
+    return _category_suggest(text, kind, limit)
 
 
 class UnitOut(Schema):

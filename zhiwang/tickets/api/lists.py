@@ -154,14 +154,14 @@ class AddressHistoryOut(Schema):
     tickets: list[TicketOut]
 
 
-@router.get("/history/address", response=AddressHistoryOut, summary="Earlier tickets at an address")
-def address_history(request, address_code: str = "", address_text: str = "", limit: int = 10):
-    """Tickets at the same building, by standard address code or by a free-text address
-    (at most 255 characters, as a ticket keeps it), in the caller's jurisdiction only.
+class AddressHistoryIn(Schema):
+    address_code: str = ""
+    address_text: str = ""
+    limit: int = 10
 
-    A code outside it answers 404 ``not_found``, exactly like a code that does not exist; a
-    text that names an address outside it answers ``address: null``, like a text that names none.
-    """
+
+def _address_history(request, address_code: str, address_text: str, limit: int) -> dict:
+    """What both ``/history/address`` answer (``POST``: the address in the body; ``GET``: in the URL)."""
     require_staff(request.user)
     address_text = search_text(address_text, field="address_text", limit=ADDRESS_TEXT_LENGTH)
     address = None
@@ -176,3 +176,29 @@ def address_history(request, address_code: str = "", address_text: str = "", lim
         limit=max(1, min(limit, 50)),
     )
     return {"address": found.address, "tickets": found.tickets}
+
+
+@router.post(
+    "/history/address", response=AddressHistoryOut, summary="Earlier tickets at an address (in the body)"
+)
+def address_history_search(request, payload: AddressHistoryIn):
+    """Tickets at the same building, by standard address code or by a free-text address
+    (at most 255 characters, as a ticket keeps it), in the caller's jurisdiction only.
+
+    A code outside it answers 404 ``not_found``, exactly like a code that does not exist; a
+    text that names an address outside it answers ``address: null``, like a text that names none.
+    The address travels in the body: in a query string it would sit in proxy access logs.
+    """
+    return _address_history(request, payload.address_code, payload.address_text, payload.limit)
+
+
+@router.get(
+    "/history/address",
+    response=AddressHistoryOut,
+    summary="Earlier tickets at an address (deprecated: use POST)",
+    deprecated=True,
+)
+def address_history(request, address_code: str = "", address_text: str = "", limit: int = 10):
+    """The same as ``POST /history/address``, kept for existing clients: the address sits in the
+    URL, and so in every proxy's access log on the way."""
+    return _address_history(request, address_code, address_text, limit)

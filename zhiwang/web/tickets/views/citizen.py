@@ -18,7 +18,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_POST
 
 from zhiwang.core import throttle
 from zhiwang.core.client_address import client_address, rate_limit_key
@@ -265,11 +265,15 @@ def report(request):
     )
 
 
-@require_GET
+@require_POST
 def suggest_panel(request):
-    """The citizen form's as-you-type category suggestions (public; the text is cut to 500 characters)."""
+    """The citizen form's as-you-type category suggestions (public; the text is cut to 500 characters).
+
+    POST only (``hx-post`` with the form's CSRF token): a citizen's description may name people
+    and phones, and a URL sits in proxy access logs, browser history and Referer headers.
+    """
     suggestions = selectors.category_suggestions(
-        text=request.GET.get("description", "")[:500], kind=request.GET.get("kind", "")[:16]
+        text=request.POST.get("description", "")[:500], kind=request.POST.get("kind", "")[:16]
     )
     # the citizen sees the category only: the unit and the time limit are the city's routing
     return render(

@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from zhiwang.core.errors import ServiceError
 from zhiwang.tickets import selectors, services
@@ -204,26 +205,31 @@ def _default_channel(user) -> str:
     return "window" if unit is not None and unit.kind == "service_center" else "hotline"
 
 
+@require_POST
 @role_required(INTAKE_PAGE_ROLES)
 def suggest_panel(request):
+    """The category suggestions for the description as typed (and the kind).
+
+    POST only (``hx-post``): a caller's words may name people, places and phones, and a URL sits
+    in proxy access logs, browser history and Referer headers. A GET is 405.
+    """
     suggestions = selectors.category_suggestions(
-        text=request.GET.get("description", ""), kind=request.GET.get("kind", "")
+        text=request.POST.get("description", ""), kind=request.POST.get("kind", "")
     )
     return render(
         request, "web/tickets/_suggestions.html", {"suggestions": selectors.shown_suggestions(suggestions)}
     )
 
 
+@require_POST
 @role_required(INTAKE_PAGE_ROLES)
 def caller_panel(request):
     """The caller's earlier tickets, loaded as the operator types the phone.
 
-    The page POSTs the number (``hx-post``): in a URL it would sit in proxy access logs and
-    browser history, out of reach of the masked audit log. A GET ``?reporter_phone=`` from a
-    page loaded before this change is still answered.
+    POST only (``hx-post``), like the suggestion and place panels: in a URL the number would sit
+    in proxy access logs and browser history, out of reach of the masked audit log. A GET is 405.
     """
-    params = request.POST if request.method == "POST" else request.GET
-    phone = params.get("reporter_phone", "")
+    phone = request.POST.get("reporter_phone", "")
     return render(
         request,
         "web/tickets/_caller_history.html",
@@ -238,16 +244,23 @@ def _float(value):
         return None
 
 
+@require_POST
 @role_required(INTAKE_PAGE_ROLES)
 def place_panel(request):
-    get = request.GET
-    lon, lat = _float(get.get("lon")), _float(get.get("lat"))
-    address, history = selectors.address_history(user=request.user, address_text=get.get("address_text", ""))
+    """The duplicate check and the address's earlier tickets for the place as typed.
+
+    POST only (``hx-post``), as the suggestion panel: the caller's address stays out of URLs.
+    """
+    posted = request.POST
+    lon, lat = _float(posted.get("lon")), _float(posted.get("lat"))
+    address, history = selectors.address_history(
+        user=request.user, address_text=posted.get("address_text", "")
+    )
     duplicates_how, duplicates = duplicate_check(
         user=request.user,
         leaves=_leaves(),
-        category_code=get.get("category", ""),
-        address_text=get.get("address_text", ""),
+        category_code=posted.get("category", ""),
+        address_text=posted.get("address_text", ""),
         lon=lon,
         lat=lat,
     )
@@ -260,6 +273,6 @@ def place_panel(request):
             "duplicates": duplicates,
             "duplicates_how": duplicates_how,
             "duplicates_seen": ",".join(t.number for t in duplicates),
-            "address_text": get.get("address_text", ""),
+            "address_text": posted.get("address_text", ""),
         },
     )

@@ -6,7 +6,15 @@ every read goes through a scoped selector (404 outside the
 caller's jurisdiction, like a record that does not exist), ID numbers and phones are
 masked in every answer (the birth date as year and month), ``POST /people/{id}/reveal``
 unmasks them for an allowed user who gives a reason (logged). A search by ID number or
-phone may answer 429 ``registry.search_limit`` (``services.audit``). Writes call one service; errors come back in the house
+phone may answer 429 ``registry.search_limit`` (``services.audit``).
+
+Searches take their text in a POST body (``POST /people/search``, ``POST /entities/search``,
+``POST /places/match``): a name, ID number, phone, credit code or address in a query string
+would sit in proxy access logs. The GETs taking ``?q=`` answer the same and are deprecated. A
+list search answers a bare list of at most ``limit`` rows (it reads ``limit + 1``) and says in
+the header ``X-Result-Truncated`` (``true`` / ``false``) whether more matched.
+
+Writes call one service; errors come back in the house
 shape ``{"error": {"code", "message", "field", "fields"}}``. Registering a known ID number or credit
 code never overwrites it (``services.registering``): other values answer 409
 ``registry.already_registered`` with ``error.record`` (``{"kind", "id"}``) — correct the record with
@@ -18,6 +26,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from functools import wraps
 
+from django.http import HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
 
@@ -283,14 +292,33 @@ def _room(view) -> dict:
     }
 
 
-# --- people ----------------------------------------------------------------------------
+# --- searches ------------------------------------------------------------------------
+
+#: Answer header of the list searches (people, entities): ``true`` when more rows matched than
+#: ``limit`` (the answer holds the first ``limit``), else ``false``. The answer stays a bare list.
+TRUNCATED_HEADER = "X-Result-Truncated"
+
+#: The header in the OpenAPI document of every search that sets it.
+TRUNCATED_OPENAPI = {
+    "responses": {
+        200: {
+            "headers": {
+                TRUNCATED_HEADER: {
+                    "description": "true: more matched than limit, the answer holds the first limit "
+                    "(narrow the text); false: this is every match",
+                    "schema": {"type": "string", "enum": ["true", "false"]},
+                }
+            }
+        }
+    }
+}
 
 
-def _people(request, q: str, limit: int) -> list[dict]:
-    return [
-        _person(p)
-        for p in selectors.person_search(user=request.user, q=q, limit=limit).select_related("source")
-    ]
+def _first(response: HttpResponse, rows, limit: int) -> list:
+    """The first ``limit`` of ``rows`` (a search asked for ``limit + 1``); the header says if more matched."""
+    rows = list(rows)
+    response[TRUNCATED_HEADER] = "true" if len(rows) > limit else "false"
+    return rows[:limit]
 
 
 class SearchIn(Schema):
@@ -298,15 +326,28 @@ class SearchIn(Schema):
     limit: int = Field(50, ge=1, le=200)
 
 
+class PlaceMatchIn(Schema):
+    q: str
+
+
+# --- people ----------------------------------------------------------------------------
+
+
+def _people(request, response: HttpResponse, q: str, limit: int) -> list[dict]:
+    found = selectors.person_search(user=request.user, q=q, limit=limit + 1).select_related("source")
+    return [_person(p) for p in _first(response, found, limit)]
+
+
 @router.post(
     "/people/search",
     response=list[PersonOut],
     summary="People in my jurisdiction, by name, ID number or phone (in the body)",
+    openapi_extra=TRUNCATED_OPENAPI,
 )
-def people_search(request, payload: SearchIn):
+def people_search(request, payload: SearchIn, response: HttpResponse):
     """The search text travels in the body: an ID number or a phone in a query string would sit
     in proxy access logs, which the registry's masked audit log never sees."""
-    return _people(request, payload.q, payload.limit)
+    return _people(request, response, payload.q, payload.limit)
 
 
 @router.get(
@@ -314,10 +355,11 @@ def people_search(request, payload: SearchIn):
     response=list[PersonOut],
     summary="People in my jurisdiction, by name, ID number or phone (deprecated: use POST /people/search)",
     deprecated=True,
+    openapi_extra=TRUNCATED_OPENAPI,
 )
-def people(request, q: str = "", limit: int = Query(50, ge=1, le=200)):
+def people(request, response: HttpResponse, q: str = "", limit: int = Query(50, ge=1, le=200)):
     """The same as ``POST /people/search``, kept for existing clients: the text sits in the URL."""
-    return _people(request, q, limit)
+    return _people(request, response, q, limit)
 
 
 @router.get("/people/{person_id}", response=PersonDetailOut, summary="One person (masked)")
@@ -369,9 +411,34 @@ def person_reveal(request, person_id: int, payload: RevealIn):
 # --- entities ----------------------------------------------------------------------------
 
 
-@router.get("/entities", response=list[EntityOut], summary="Legal entities by name or credit code")
-def entities(request, q: str = "", limit: int = Query(50, ge=1, le=200)):
-    return [_entity(e) for e in selectors.entity_search(user=request.user, q=q, limit=limit)]
+def _entities(request, response: HttpResponse, q: str, limit: int) -> list[dict]:
+    found = selectors.entity_search(user=request.user, q=q, limit=limit + 1)
+    return [_entity(e) for e in _first(response, found, limit)]
+
+
+# Before ``/entities/{entity_id}``: the first path that matches ``/entities/search`` answers it.
+@router.post(
+    "/entities/search",
+    response=list[EntityOut],
+    summary="Legal entities in my jurisdiction, by name or credit code (in the body)",
+    openapi_extra=TRUNCATED_OPENAPI,
+)
+def entities_search(request, payload: SearchIn, response: HttpResponse):
+    """The search text travels in the body, out of proxy access logs (a shop's name is often its
+    keeper's). ``POST /entities`` registers an entity: this is the search."""
+    return _entities(request, response, payload.q, payload.limit)
+
+
+@router.get(
+    "/entities",
+    response=list[EntityOut],
+    summary="Legal entities by name or credit code (deprecated: use POST /entities/search)",
+    deprecated=True,
+    openapi_extra=TRUNCATED_OPENAPI,
+)
+def entities(request, response: HttpResponse, q: str = "", limit: int = Query(50, ge=1, le=200)):
+    """The same as ``POST /entities/search``, kept for existing clients: the text sits in the URL."""
+    return _entities(request, response, q, limit)
 
 
 @router.get("/entities/{entity_id}", response=EntityOut, summary="One legal entity")
@@ -405,10 +472,7 @@ def entity_correct(request, entity_id: int, payload: EntityCorrectionIn):
 # --- places ----------------------------------------------------------------------------
 
 
-@router.get(
-    "/places/match", response=MatchOut, summary="Free-text address → standard address in my jurisdiction"
-)
-def place_match(request, q: str):
+def _place_match(request, q: str) -> dict:
     # outside my jurisdiction the selector answers no match: neither an address nor a division is named
     result, address = selectors.place_search(user=request.user, q=q)
     return {
@@ -417,6 +481,27 @@ def place_match(request, q: str):
         "address": _place(address) if address is not None else None,
         "division": result.division.code if result.division is not None else None,
     }
+
+
+@router.post(
+    "/places/match",
+    response=MatchOut,
+    summary="Free-text address (in the body) → standard address in my jurisdiction",
+)
+def place_match_search(request, payload: PlaceMatchIn):
+    """The address travels in the body: a home address in a query string would sit in proxy logs."""
+    return _place_match(request, payload.q)
+
+
+@router.get(
+    "/places/match",
+    response=MatchOut,
+    summary="Free-text address → standard address in my jurisdiction (deprecated: use POST /places/match)",
+    deprecated=True,
+)
+def place_match(request, q: str):
+    """The same as ``POST /places/match``, kept for existing clients: the address sits in the URL."""
+    return _place_match(request, q)
 
 
 @router.get(

@@ -53,6 +53,16 @@ def readers_only(view):
     return wrapper
 
 
+#: A search page lists at most this many people or entities, and says so when more matched.
+SEARCH_PAGE_ROWS = 50
+
+
+def _first(rows, limit: int = SEARCH_PAGE_ROWS) -> tuple[list, bool]:
+    """The first ``limit`` of ``rows`` (a search asked for ``limit + 1``), and whether more matched."""
+    rows = list(rows)
+    return rows[:limit], len(rows) > limit
+
+
 def search_params(request):
     """Where a registry search's text is read: the POST body, which the search form sends.
 
@@ -72,11 +82,17 @@ def home(request):
     params = search_params(request)
     q = params.get("q", "").strip()
     kind = params.get("kind", "person")
-    context = {"q": q, "kind": kind, "counts": selectors.counts(user=request.user)}
+    context = {
+        "q": q,
+        "kind": kind,
+        "counts": selectors.counts(user=request.user),
+        "page_rows": SEARCH_PAGE_ROWS,
+    }
     status = 200
     if q:
         if kind == "entity":
-            context["entities"] = list(selectors.entity_search(user=request.user, q=q))
+            found = selectors.entity_search(user=request.user, q=q, limit=SEARCH_PAGE_ROWS + 1)
+            context["entities"], context["entities_truncated"] = _first(found)
             context["entities_capped"] = selectors.entity_search_is_capped(user=request.user, q=q)
             context["entity_scan"] = selectors.NAME_SEARCH_SCAN
         elif kind == "place":
@@ -86,7 +102,8 @@ def home(request):
             context["match"] = match
         else:
             try:
-                context["people"] = list(selectors.person_search(user=request.user, q=q))
+                found = selectors.person_search(user=request.user, q=q, limit=SEARCH_PAGE_ROWS + 1)
+                context["people"], context["people_truncated"] = _first(found)
             except ServiceError as error:  # registry.search_limit
                 context["search_error"] = error.message
                 status = error.status

@@ -102,7 +102,9 @@ def test_an_old_correction_row_is_shown_as_before(client, assigned_case, world):
         row = _timeline_row(
             _page(client, world.mediator, reverse("disputes:case_detail", args=[case.number]), "en"), "update"
         )
-    assert "event-change" not in row and "Assigned → Assigned" in row
+    # no change line (the row predates it) and no "Assigned → Assigned": the state did not move
+    assert "event-change" not in row and "Assigned → Assigned" not in row
+    assert "<strong>Update the case</strong>" in row
 
 
 # --- an extension: the new target date --------------------------------------------------------------

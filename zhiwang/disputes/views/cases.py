@@ -88,11 +88,16 @@ def _detail_context(request, case, errors=None, form=""):
 
 
 def _labelled(events):
-    """Timeline rows with the action and states in words (the stored codes stay codes)."""
+    """Timeline rows with the action and states in words (the stored codes stay codes).
+
+    ``state_changed``: the page says "from → to" only for a row that moved the case; a row that left
+    the state as it was (a note, a look at the parties' data, a reminder, a correction) shows its
+    action, change and note alone ("mediating → mediating" said nothing). The API keeps both states."""
     actions, states = dict(CaseAction.choices), dict(CaseStatus.choices)
     rows = list(events)
     for event in rows:
         event.action_label = actions.get(event.action, event.action)
+        event.state_changed = event.from_state != event.to_state
         event.from_label = states.get(event.from_state, event.from_state)
         event.to_label = states.get(event.to_state, event.to_state)
     return rows
@@ -100,7 +105,8 @@ def _labelled(events):
 
 def _ticket_rows(ticket, events):
     """The linked ticket's rows in the reader's words, as the ticket's own page words them: the
-    action and state as labels, the system's notes in the reader's language (``tickets.explanations``)."""
+    action and state as labels, the system's notes in the reader's language (``tickets.explanations``);
+    the state only where the row changed it, as on the case's own timeline."""
     if ticket is None:
         return events
     from zhiwang.tickets.explanations import event_label, event_note
@@ -109,6 +115,7 @@ def _ticket_rows(ticket, events):
     states = dict(TicketStatus.choices)
     for event in events:
         event.action_label = event_label(event)
+        event.state_changed = event.from_state != event.to_state
         event.to_label = states.get(event.to_state, event.to_state)
         event.note_text = event_note(event, channel=ticket.channel)
     return events

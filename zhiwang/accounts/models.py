@@ -10,6 +10,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from zhiwang.core.phones import normalize_phone, validate_phone
 from zhiwang.core.scoping import Scope
 from zhiwang.geo.models import Division, Grid
 
@@ -94,7 +95,8 @@ class User(AbstractUser):
         _("role"), max_length=32, choices=Role.choices, default=Role.CITIZEN, db_index=True
     )
     full_name = models.CharField(_("full name"), max_length=64, blank=True)
-    phone = models.CharField(_("phone"), max_length=20, blank=True)
+    #: By the platform's phone rule (``core.phones``), stored in its form: see ``clean_fields``.
+    phone = models.CharField(_("phone"), max_length=20, blank=True, validators=[validate_phone])
     org_unit = models.ForeignKey(
         OrgUnit,
         verbose_name=_("org unit"),
@@ -117,6 +119,28 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.full_name or self.username
+
+    def clean_fields(self, exclude=None):
+        """The phone by the platform's rule, wherever a user is validated (``user_create``, the
+        admin's forms): a number is stored in ``normalize_phone``'s form ("138 1234-5678" →
+        "13812345678"), one that is not a phone is refused (``validate_phone``, the field named).
+
+        A value already stored before the rule (a mistyped "1381234567") is kept as it is while
+        nobody changes it: the user stays editable (a new role, a new unit) by whoever cannot
+        know the right number; a changed phone must be a phone."""
+        exclude = set(exclude or ())
+        if "phone" not in exclude:
+            text = str(self.phone or "").strip()
+            phone = normalize_phone(text)
+            if phone or not text:
+                self.phone = phone
+            elif self.pk and text == self._stored_phone().strip():
+                exclude.add("phone")
+        super().clean_fields(exclude=exclude)
+
+    def _stored_phone(self) -> str:
+        stored = type(self)._default_manager.filter(pk=self.pk).values_list("phone", flat=True).first()
+        return stored or ""
 
     @property
     def display_name(self) -> str:

@@ -15,6 +15,7 @@ disputes):
 
 ``normalize_phone`` answers "" when the value is not a phone, so callers tell "none given" (empty
 input) from "invalid" (non-empty input, "" out) and report it with their own code.
+``validate_phone`` is the rule as a Django field validator (``accounts.User.phone``).
 
 Two more forms keep stored data stable:
 
@@ -29,6 +30,9 @@ Two more forms keep stored data stable:
 from __future__ import annotations
 
 import unicodedata
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 
 #: The fewest and most digits of a phone number (a local landline; E.164).
 MIN_DIGITS = 7
@@ -91,3 +95,19 @@ def phone_digits(value) -> str:
     """``normalize_phone`` without the ``+`` of a foreign number: the registry's stored and hashed
     form ("+44 20 7946 0958" → "442079460958"), kept so every existing ``phone_hash`` still matches."""
     return normalize_phone(value).removeprefix("+")
+
+
+def validate_phone(value) -> None:
+    """Django validator of a phone field by this rule: a value that is not a phone is refused
+    (``phone_invalid``), naming the field; empty passes (whether one is required is the field's
+    business). It checks, it does not rewrite: the model stores ``normalize_phone``'s form."""
+    text = str(value or "").strip()
+    if text and not normalize_phone(text):
+        raise ValidationError(
+            _(
+                "The phone number “%(value)s” is not valid: a mobile number has 11 digits, "
+                "a landline needs its area code."
+            ),
+            code="phone_invalid",
+            params={"value": text},
+        )

@@ -18,6 +18,7 @@ from zhiwang.analytics.finding import local_midnight as _local_midnight
 from zhiwang.analytics.models import AlertKind
 from zhiwang.analytics.models.alerts import explain
 from zhiwang.analytics.surges import SurgeSettings, day_weights, detect_surges, nb_tail
+from zhiwang.core.keyed_hash import keyed_hash
 from zhiwang.core.masking import mask_phone, mask_text
 from zhiwang.geo.models import Division, StandardAddress
 from zhiwang.tickets.models import OPEN_STATUSES, Ticket
@@ -234,7 +235,7 @@ def detect_repeat_callers(*, today: date, window_days: int = 30, min_count: int 
         findings.append(
             Finding(
                 kind=AlertKind.REPEAT_CALLER,
-                key=f"caller:{_phone_key(phone)}",
+                key=caller_key(phone),
                 explanation=explain(AlertKind.REPEAT_CALLER, params),
                 window_start=start,
                 window_end=end,
@@ -248,14 +249,24 @@ def detect_repeat_callers(*, today: date, window_days: int = 30, min_count: int 
     return findings
 
 
-def _phone_key(phone: str) -> str:
-    """The alert key's stand-in for a caller's phone. ``phone`` is a stored ``reporter_phone``,
-    already in ``core.phones`` form, and is hashed as stored, not read again: a repeat caller
-    whose number was kept before the mobile rule ("1381234567") keeps the key of their open
-    alert, so the alert is updated, not raised a second time."""
-    import hashlib
+#: ``keyed_hash`` purpose of a repeat caller's key (not the registry's "phone": the two never match).
+CALLER_KEY_PURPOSE = "analytics-caller"
+#: Hex characters of the HMAC kept in the key (128 bits).
+CALLER_KEY_LENGTH = 32
 
-    return hashlib.sha256(phone.encode()).hexdigest()[:16]
+
+def caller_key(phone: str) -> str:
+    """The alert key of a repeat caller: ``caller:`` and a keyed hash (HMAC-SHA256 under the
+    registry's secret, ``core.keyed_hash``) of the phone, never the phone nor an unkeyed hash of
+    it (an 11-digit number is found again from its SHA-256 by hashing every mobile).
+
+    ``phone`` is a stored ``reporter_phone``, already in ``core.phones`` form, and is hashed as
+    stored, not read again: a repeat caller whose number was kept before the mobile rule
+    ("1381234567") keeps the key of their open alert, so the alert is updated, not raised a
+    second time. Alerts raised with the earlier unkeyed key were re-keyed from their tickets'
+    phones by migration ``analytics.0012_caller_keys_keyed`` (their decisions and open alerts
+    hold); changing the secret changes every key (docs/analytics.md, "Repeated callers")."""
+    return f"caller:{keyed_hash(CALLER_KEY_PURPOSE, phone)[:CALLER_KEY_LENGTH]}"
 
 
 def detect_repeat_reopens(*, today: date, min_reworks: int = 2) -> list[Finding]:

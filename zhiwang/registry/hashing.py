@@ -1,6 +1,8 @@
 """Keyed hashes of ID numbers and phones: lookups never scan the plain values.
 
-HMAC-SHA256 with ``settings.ZHIWANG_REGISTRY_HASH_KEY`` (falls back to ``SECRET_KEY``).
+HMAC-SHA256 with ``settings.ZHIWANG_REGISTRY_HASH_KEY`` (falls back to ``SECRET_KEY``), the one
+construction of ``zhiwang.core.keyed_hash`` (the purpose keeps an ID-number hash from matching a
+phone hash, and both from analytics' caller keys).
 Changing the key invalidates every stored hash: recompute them with ``zhiwang registry-rehash``
 (``registry.services.rehash.person_hashes_rebuild``).
 
@@ -12,25 +14,16 @@ platform's phone rule, a foreign number without its ``+``), re-exported here as
 from __future__ import annotations
 
 import hashlib
-import hmac
 from collections.abc import Callable
 
-from django.conf import settings
-
+from zhiwang.core.keyed_hash import hash_key, keyed_hash
 from zhiwang.core.phones import phone_digits
 
 #: The registry's phone form (stored and hashed), under the name older callers import.
 normalize_phone = phone_digits
 
 
-def _key() -> bytes:
-    key = getattr(settings, "ZHIWANG_REGISTRY_HASH_KEY", "") or settings.SECRET_KEY
-    return key.encode("utf-8")
-
-
-def keyed_hash(purpose: str, value: str) -> str:
-    """Hex HMAC of ``purpose:value`` (the purpose keeps an ID-number hash from matching a phone hash)."""
-    return hmac.new(_key(), f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
+__all__ = ["hasher", "id_number_hash", "keyed_hash", "normalize_phone", "phone_hash"]
 
 
 def id_number_hash(normalized_id_number: str) -> str:
@@ -46,7 +39,7 @@ def hasher(purpose: str) -> Callable[[str], str]:
     """``keyed_hash(purpose, ·)`` for many values (imports). HMAC (RFC 2104) spelled out on
     ``hashlib``: the key is read once and the inner state after ``purpose:`` and the outer
     state are prepared once, so each value costs two small hash copies."""
-    key = _key()
+    key = hash_key()
     if len(key) > 64:  # SHA-256 block size
         key = hashlib.sha256(key).digest()
     key = key.ljust(64, b"\0")

@@ -91,3 +91,31 @@ def test_missing_token_name_is_a_field_error(client, nanshan_dispatcher):
     error = response.json()["error"]
     assert error["code"] == "request.invalid"
     assert error["field"] == "name"
+
+
+def test_a_post_with_a_revoked_token_is_401_not_a_csrf_refusal(nanshan_dispatcher):
+    """ninja tries the next authentication when one answers nothing: a POST with a dead token
+    went on to the session and met its CSRF check (403 ``auth.csrf``), which tells a script
+    nothing about its token."""
+    from django.test import Client
+
+    issued = services.api_token_create(user=nanshan_dispatcher, name="old")
+    services.api_token_revoke(token=issued.token)
+    client = Client(enforce_csrf_checks=True)
+    response = client.post(
+        "/api/v1/accounts/tokens",
+        {"name": "again"},
+        content_type="application/json",
+        headers=bearer(issued.key),
+    )
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "auth.required"
+    assert ApiToken.objects.filter(user=nanshan_dispatcher, name="again").count() == 0
+
+
+def test_a_signed_in_session_with_a_bad_token_is_refused(client, nanshan_dispatcher):
+    """The token sent is what is checked: a browser session beside it does not rescue it."""
+    client.force_login(nanshan_dispatcher)
+    assert client.get("/api/v1/accounts/me").status_code == 200
+    response = client.get("/api/v1/accounts/me", headers=bearer("zw_wrong"))
+    assert response.status_code == 401

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
 from django.utils.functional import SimpleLazyObject
 from ninja import Field, Router, Schema, Status
+from ninja.errors import AuthenticationError
 from ninja.security import HttpBearer
 
 from zhiwang.accounts import selectors, services
@@ -19,7 +20,9 @@ class TokenAuth(HttpBearer):
     def authenticate(self, request, token):
         found = services.api_token_resolve(key=token)
         if found is None:
-            return None
+            # A token that was sent and is unknown, revoked or expired is the answer: 401. Falling
+            # through to the session made every POST of such a client a puzzling 403 ``auth.csrf``.
+            raise AuthenticationError
         request.user = found.user
         # the token the caller came with (``token_create`` caps by it), read only if asked
         request.api_token = SimpleLazyObject(lambda: found.token)

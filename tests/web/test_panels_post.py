@@ -253,3 +253,23 @@ def test_the_intake_panels_are_for_operators(citizen, nanshan_building):
         assert login.status_code == 302
         assert "张三" not in login["Location"] and quote(nanshan_building.full_name) not in login["Location"]
         assert _client(citizen).post(path, data).status_code == 403
+
+
+def test_the_public_suggestion_panel_is_limited_per_address(monkeypatch):
+    """The panel runs the classifier for anyone: past the hourly limit of an address it answers
+    empty (the form itself still works), other addresses are untouched."""
+    from django.core.cache import cache
+
+    from zhiwang.web.tickets.views import citizen
+
+    cache.clear()
+    monkeypatch.setattr(citizen, "SUGGESTIONS_PER_HOUR", 2)
+    body = {"description": WORDS, "kind": "complaint"}
+    one = Client(REMOTE_ADDR="203.0.113.7")
+    answers = [one.post(REPORT_SUGGEST, body) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert [f'data-pick-category="{RUBBISH}"' in a.content.decode() for a in answers] == [True, True, False]
+    assert answers[2].content == b""
+    other = Client(REMOTE_ADDR="203.0.113.8").post(REPORT_SUGGEST, body)
+    assert f'data-pick-category="{RUBBISH}"' in other.content.decode()
+    cache.clear()

@@ -13,7 +13,7 @@ import math
 from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -102,6 +102,12 @@ def _form_token(form) -> str:
 HOUR = 60 * 60
 DAY = 24 * HOUR
 MB = 1024 * 1024
+
+#: The public suggestion panel runs the classifier on every pause in typing (500 ms): about a
+#: hundred loads for a long report. Past this many per client address and hour the panel answers
+#: empty (the form works without it), so a script cannot keep the web workers classifying.
+SUGGESTIONS_PER_HOUR = 1200
+SUGGESTIONS = "citizen-suggestions"
 
 
 class ReportLimited(Exception):
@@ -272,6 +278,10 @@ def suggest_panel(request):
     POST only (``hx-post`` with the form's CSRF token): a citizen's description may name people
     and phones, and a URL sits in proxy access logs, browser history and Referer headers.
     """
+    address = rate_limit_key(client_address(request))
+    if throttle.count_add(SUGGESTIONS, address, HOUR) > SUGGESTIONS_PER_HOUR:
+        # a convenience, not the form: over the limit the panel is empty and the report still goes
+        return HttpResponse("")
     suggestions = selectors.category_suggestions(
         text=request.POST.get("description", "")[:500], kind=request.POST.get("kind", "")[:16]
     )

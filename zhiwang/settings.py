@@ -301,6 +301,12 @@ ZHIWANG_INTAKE_QUEUE_LIMIT = env_int("ZHIWANG_INTAKE_QUEUE_LIMIT", 20000, minimu
 # Days a hotline import's uploaded file and report (callers' names and phones) are kept after
 # the run ended; a daily task deletes them then (the run's counts stay).
 ZHIWANG_IMPORT_KEEP_DAYS = env_int("ZHIWANG_IMPORT_KEEP_DAYS", 30, minimum=1)
+# Days a registry import's uploaded file (residents' names, ID numbers, phones) is kept after
+# its batch's last activity (done, failed and not resumed, validated and not published); a daily
+# task deletes it then. The batch and its counts stay; its report of refused rows keeps rows,
+# fields and codes but loses values and reasons, which hold residents' data in clear; a batch
+# without its file can no longer be resumed or published.
+ZHIWANG_REGISTRY_IMPORT_KEEP_DAYS = env_int("ZHIWANG_REGISTRY_IMPORT_KEEP_DAYS", 30, minimum=1)
 
 # Registry: the key of the HMAC that makes ID numbers and phones searchable without scanning
 # plain values. Empty falls back to SECRET_KEY; set its own key in production, since rotating

@@ -20,3 +20,16 @@ def import_batch_task(batch_id: int) -> int:
 def totals_refresh_task() -> int:
     """Every 10 minutes: the per-community totals of the registry home page."""
     return totals_refresh()
+
+
+#: Every night: delete the files of batches past the keeping period (``ZHIWANG_REGISTRY_IMPORT_KEEP_DAYS``).
+IMPORT_PURGE_SCHEDULE = crontab(hour="3", minute="50")
+
+
+@db_periodic_task(IMPORT_PURGE_SCHEDULE)
+@lock_task("registry-import-purge")
+def import_file_purge_task() -> int:
+    """Delete uploaded department files (and their report values) past the keeping period (``imports.retention``)."""
+    from zhiwang.registry.imports.retention import import_file_purge
+
+    return import_file_purge()

@@ -26,7 +26,12 @@ from zhiwang.core.errors import Conflict, NotFound, PermissionDeniedError, Servi
 from zhiwang.core.spreadsheet import csv_row
 from zhiwang.registry import exports, selectors, services
 from zhiwang.registry.forms import CorrectionForm, EntityCorrectionForm, ImportForm, RevealForm, apply_error
-from zhiwang.registry.imports.pipeline import header_summary, import_batch_create, import_batch_publish
+from zhiwang.registry.imports.pipeline import (
+    header_summary,
+    import_batch_create,
+    import_batch_publish,
+    import_batch_resume,
+)
 from zhiwang.registry.imports.report import report_workbook
 from zhiwang.registry.models import ImportStatus, RecordKind
 
@@ -271,10 +276,12 @@ def import_new(request):
             except ServiceError as error:
                 apply_error(form, error)
                 return render(request, "registry/import_new.html", {"form": form}, status=400)
-        if batch.status not in (ImportStatus.DONE, ImportStatus.VALIDATED):
+        if batch.status == ImportStatus.PENDING:
             from zhiwang.registry.tasks import import_batch_task
 
             transaction.on_commit(lambda: import_batch_task(batch.pk))
+        elif batch.status == ImportStatus.RUNNING:  # the same file again while its import runs
+            messages.info(request, _("This import is still running."))
         return redirect("registry:import_detail", pk=batch.pk)
     return render(request, "registry/import_new.html", {"form": form}, status=400 if form.errors else 200)
 
@@ -337,6 +344,11 @@ def import_progress(request, pk: int):
 @readers_only
 def import_resume(request, pk: int):
     batch = selectors.import_batch_get(user=request.user, pk=pk)
+    try:
+        # only a failed or interrupted batch, by someone who may import, and with its file
+        batch = import_batch_resume(batch=batch, actor=request.user)
+    except ServiceError as error:
+        return import_detail(request, pk, publish_error=error)
     from zhiwang.registry.tasks import import_batch_task
 
     transaction.on_commit(lambda: import_batch_task(batch.pk))

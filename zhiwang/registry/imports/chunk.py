@@ -17,6 +17,7 @@ from zhiwang.geo.addressing import match_many
 from zhiwang.geo.models import AddressLevel, StandardAddress
 from zhiwang.registry.hashing import hasher
 from zhiwang.registry.imports import prepare
+from zhiwang.registry.imports.claim import ClaimLost
 from zhiwang.registry.imports.fast_clean import fast_person_cleaner
 from zhiwang.registry.imports.seen import SeenKeys
 from zhiwang.registry.models import (
@@ -59,6 +60,9 @@ class Run:
         self.fast_clean = fast_person_cleaner() if batch.kind == RecordKind.PERSON else None
         # Validate-only: the natural keys earlier chunks would have written (set by the pipeline).
         self.seen: SeenKeys | None = None
+        # The claim this run holds on the batch (``imports.claim``; set by the pipeline): a chunk
+        # is written only while the batch is still held by it.
+        self.runner = ""
 
     def prefetch(self, texts) -> None:
         """Resolve the chunk's distinct new address texts at once: codes by one query, the rest
@@ -275,6 +279,21 @@ class Chunk:
             self.unchanged += 1
 
     def save(self, number: int) -> None:
+        # First, in the chunk's transaction: the counters and the heartbeat, only while this run
+        # still holds the batch (PostgreSQL: the row lock makes a takeover wait or this fail).
+        batch = ImportBatch.objects.filter(pk=self.batch.pk)
+        if self.run.runner:
+            batch = batch.filter(runner=self.run.runner)
+        counted = batch.update(
+            rows_read=F("rows_read") + len(self.rows),
+            rows_created=F("rows_created") + self.created,
+            rows_updated=F("rows_updated") + self.updated,
+            rows_unchanged=F("rows_unchanged") + self.unchanged,
+            rows_rejected=F("rows_rejected") + self.rejected,
+            heartbeat_at=timezone.now(),
+        )
+        if not counted:
+            raise ClaimLost(f"import batch {self.batch.pk} is held by another run")
         ImportIssue.objects.bulk_create(self.issues, batch_size=1000)
         RecordChange.objects.bulk_create(self.history, batch_size=1000)
         first, last = self.rows[0][0], self.rows[-1][0]
@@ -287,11 +306,4 @@ class Chunk:
             updated=self.updated,
             unchanged=self.unchanged,
             rejected=self.rejected,
-        )
-        ImportBatch.objects.filter(pk=self.batch.pk).update(
-            rows_read=F("rows_read") + len(self.rows),
-            rows_created=F("rows_created") + self.created,
-            rows_updated=F("rows_updated") + self.updated,
-            rows_unchanged=F("rows_unchanged") + self.unchanged,
-            rows_rejected=F("rows_rejected") + self.rejected,
         )

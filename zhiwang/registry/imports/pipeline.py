@@ -6,7 +6,8 @@ or not at all: one transaction per chunk on PostgreSQL, a savepoint per chunk in
 commit group of several chunks on SQLite (``imports.groups``). A crash (even ``kill -9``)
 loses at most the chunk (SQLite: the group) being written, never half of a chunk, nothing
 committed; running the batch again skips the committed chunks. Memory is flat: one chunk
-of rows at a time, plus a bounded cache of matched addresses.
+of rows at a time, plus a bounded cache of matched addresses. One run at a time: a run claims
+the batch first and writes a chunk only while it still holds it (``imports.claim``).
 
 A record created by an import gets no history row of its own: its provenance
 (``import_batch`` + ``import_row`` + ``source``) and the batch are that history, and the
@@ -26,7 +27,8 @@ batch writes nothing to the registry until a data steward publishes it.
 from __future__ import annotations
 
 import hashlib
-import shutil
+import os
+import uuid
 from collections.abc import Callable
 from contextlib import closing, suppress
 from pathlib import Path
@@ -37,8 +39,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from zhiwang.core.errors import ServiceError
-from zhiwang.registry.imports import prepare, seen
+from zhiwang.registry.imports import claim, prepare, seen
 from zhiwang.registry.imports.chunk import Chunk, Run
+from zhiwang.registry.imports.claim import ClaimLost
 from zhiwang.registry.imports.collect import ChunkCollector
 from zhiwang.registry.imports.copy import RaceLost, bulk_session
 from zhiwang.registry.imports.groups import CommitGroup
@@ -78,6 +81,31 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _copy_hashed(path: Path, folder: Path) -> tuple[Path, str]:
+    """Copy ``path`` into ``folder`` under a temporary name; the copy and the SHA-256 of its bytes."""
+    digest = hashlib.sha256()
+    # Created as the stored file was before (the process's umask, not mkstemp's 0600): web
+    # nodes and task workers share the import folder.
+    copy = folder / f".upload-{uuid.uuid4().hex}{path.suffix.lower()}"
+    try:
+        with open(copy, "xb") as target, open(path, "rb") as source:
+            for block in iter(lambda: source.read(1 << 20), b""):
+                digest.update(block)
+                target.write(block)
+    except BaseException:
+        copy.unlink(missing_ok=True)
+        raise
+    return copy, digest.hexdigest()
+
+
+def file_purged_error() -> ServiceError:
+    return ServiceError(
+        "import.file_purged",
+        _("The file of this import was deleted at the end of its keeping period; upload it again."),
+        status=409,
+    )
+
+
 def _open(batch_or_path, columns: dict, kind: str) -> SourceFile:
     return SourceFile(batch_or_path, columns, FIELDS[kind].keys())
 
@@ -107,7 +135,9 @@ def import_batch_create(
     """Check the file's header against the template and register a batch (nothing imported yet).
 
     The file is copied into the import folder under its SHA-256, so the batch can be run
-    (and resumed) later by a worker. The same import again — same file, kind, department
+    (and resumed) later by a worker; a refused file leaves nothing there (it is checked as a
+    temporary copy, named only with its batch), and two uploads of one file at the same
+    moment make one batch (``claim.lock_file``). The same import again — same file, kind, department
     and column mapping — answers the existing batch: uploading it again resumes, never
     duplicates (``_same_import``). Another mapping (a fixed template, extra ``columns``)
     reads the file differently, so it makes a new batch. With ``validate_only`` the batch
@@ -130,44 +160,71 @@ def import_batch_create(
         )
     mapping = dict(template.columns if template else {})
     mapping.update(columns or {})
-    path = Path(file_path)
-    sha = _sha256(path)
-    existing = _same_import(sha=sha, kind=kind, source=source, mapping=mapping, validate_only=validate_only)
-    if existing is not None:
-        return existing
-    stored = import_dir() / f"{sha}{path.suffix.lower()}"
-    if not stored.exists():
-        shutil.copyfile(path, stored)
-    source_file = _open(stored, mapping, kind)
-    missing = [name for name in REQUIRED[kind] if name not in source_file.header.fields.values()]
-    if missing:
-        labels = "、".join(str(FIELDS[kind][m]) for m in missing)
-        raise ServiceError(
-            "import.missing_columns",
-            _("The file has no column for: %(fields)s. Add them or fix the mapping template.")
-            % {"fields": labels},
-            field="file",
-        )
     if chunk_size is None:
         chunk_size = default_chunk_size()
     if chunk_size < 1 or chunk_size > 50_000:
         raise ServiceError(
             "import.chunk_size", _("Rows per chunk must be between 1 and 50,000."), field="chunk_size"
         )
-    return ImportBatch.objects.create(
-        kind=kind,
-        source=source,
-        template=template,
-        columns=mapping,
-        file_name=(file_name or path.name)[:255],
-        file_path=str(stored),
-        file_sha256=sha,
-        chunk_size=chunk_size,
-        validate_only=validate_only,
-        encoding=source_file.encoding,
-        rows_total=source_file.count_rows(),
-        created_by=actor,
-    )
+    path = Path(file_path)
+    sha = _sha256(path)
+    existing = _same_import(sha=sha, kind=kind, source=source, mapping=mapping, validate_only=validate_only)
+    if existing is not None:  # uploaded again: nothing is copied
+        return existing
+    # The file is checked as a copy under a temporary name in the import folder (the bytes
+    # checked are the bytes kept), and takes its name ``<sha256>.<ext>`` only with its batch:
+    # a refused file (header, encoding, a refused workbook) leaves nothing behind.
+    folder = import_dir()
+    copy, sha = _copy_hashed(path, folder)
+    made: Path | None = None
+    try:
+        source_file = _open(copy, mapping, kind)
+        missing = [name for name in REQUIRED[kind] if name not in source_file.header.fields.values()]
+        if missing:
+            labels = "、".join(str(FIELDS[kind][m]) for m in missing)
+            raise ServiceError(
+                "import.missing_columns",
+                _("The file has no column for: %(fields)s. Add them or fix the mapping template.")
+                % {"fields": labels},
+                field="file",
+            )
+        rows_total = source_file.count_rows()
+        with transaction.atomic():
+            # Two uploads of one file at the same moment: the second waits here, then finds the
+            # first's batch. The lock also keeps a purge from deleting the stored file meanwhile.
+            claim.lock_file(sha)
+            existing = _same_import(
+                sha=sha, kind=kind, source=source, mapping=mapping, validate_only=validate_only
+            )
+            if existing is not None:
+                return existing
+            stored = folder / f"{sha}{path.suffix.lower()}"
+            batch = ImportBatch.objects.create(
+                kind=kind,
+                source=source,
+                template=template,
+                columns=mapping,
+                file_name=(file_name or path.name)[:255],
+                file_path=str(stored),
+                file_sha256=sha,
+                chunk_size=chunk_size,
+                validate_only=validate_only,
+                encoding=source_file.encoding,
+                rows_total=rows_total,
+                created_by=actor,
+            )
+            # Another batch of the same bytes (another department, another mapping) may keep the
+            # stored file already: it is shared, never replaced nor removed here.
+            if not stored.exists():
+                os.replace(copy, stored)
+                made = stored
+        return batch
+    except BaseException:
+        if made is not None:  # renamed, then the batch's transaction failed: nobody names it
+            made.unlink(missing_ok=True)
+        raise
+    finally:
+        copy.unlink(missing_ok=True)
 
 
 def _same_import(*, sha: str, kind: str, source, mapping: dict, validate_only: bool) -> ImportBatch | None:
@@ -195,6 +252,8 @@ def _same_import(*, sha: str, kind: str, source, mapping: dict, validate_only: b
 
 def header_summary(batch: ImportBatch) -> dict:
     """Which file column went to which field, and which columns were ignored (for the report)."""
+    if batch.file_purged_at is not None:
+        raise file_purged_error()
     source_file = _open(batch.file_path, batch.columns, batch.kind)
     return {
         "mapped": [
@@ -222,19 +281,40 @@ def import_batch_run(
     chunk is reported as the import would report it: the validation keeps the natural keys
     it has met on disk (``imports.seen``), flat in memory, and a resumed validation keeps
     the keys of its committed chunks.
+
+    One run at a time: the run claims the batch first (``imports.claim``); a batch running
+    elsewhere, finished, validated (publish it first) or whose file was deleted at the end of
+    its keeping period is returned as it is, nothing done.
     """
-    if batch.status == ImportStatus.VALIDATED:  # publish it first
-        return batch
-    committed = set(ImportChunk.objects.filter(batch=batch).values_list("number", flat=True))
-    ImportBatch.objects.filter(pk=batch.pk).update(status=ImportStatus.RUNNING)
-    try:
-        source_file = _open(batch.file_path, batch.columns, batch.kind)
-    except ServiceError as error:
-        ImportBatch.objects.filter(pk=batch.pk).update(status=ImportStatus.FAILED, error=error.message)
+    runner = claim.claim(batch)
+    if runner is None:
         batch.refresh_from_db()
         return batch
-    with bulk_session(), ChunkCollector() as collector:
-        return _run_chunks(batch, source_file, committed, progress, max_chunks, collector)
+    try:
+        batch.refresh_from_db()
+        committed = set(ImportChunk.objects.filter(batch=batch).values_list("number", flat=True))
+        try:
+            source_file = _open(batch.file_path, batch.columns, batch.kind)
+        except ServiceError as error:
+            _finish(batch, runner, status=ImportStatus.FAILED, error=error.message)
+            return batch
+        except OSError as error:  # the stored file is gone or unreadable
+            _mark_failed(batch, error, runner)
+            batch.refresh_from_db()
+            return batch
+        with bulk_session(), ChunkCollector() as collector:
+            return _run_chunks(batch, source_file, committed, progress, max_chunks, collector, runner)
+    finally:
+        claim.ended(runner)
+
+
+def _finish(batch: ImportBatch, runner: str, **fields) -> None:
+    """The run ends: the batch takes ``fields`` and is let go, if this run still holds it."""
+    now = timezone.now()
+    if fields.get("status") in (ImportStatus.DONE, ImportStatus.VALIDATED):
+        fields["finished_at"] = now
+    claim.held(batch, runner).update(runner="", heartbeat_at=now, **fields)
+    batch.refresh_from_db()
 
 
 def seen_keys_path(batch: ImportBatch) -> Path:
@@ -242,8 +322,11 @@ def seen_keys_path(batch: ImportBatch) -> Path:
     return import_dir() / f"batch-{batch.pk}.keys.sqlite3"
 
 
-def _run_chunks(batch, source_file, committed: set[int], progress, max_chunks, collector) -> ImportBatch:
+def _run_chunks(
+    batch, source_file, committed: set[int], progress, max_chunks, collector, runner: str
+) -> ImportBatch:
     run = Run(batch)
+    run.runner = runner
     run.labels = {name: source_file.header.labels[col] for col, name in source_file.header.fields.items()}
     if batch.validate_only:
         run.seen = SeenKeys(seen_keys_path(batch), committed)
@@ -277,38 +360,47 @@ def _run_chunks_in(
                     progress(batch)
                 if max_chunks is not None and done >= max_chunks:
                     group.commit()
+                    claim.release(batch, run.runner)  # still "running": the next run resumes it
                     batch.refresh_from_db()
                     return batch
         group.commit()
     except ServiceError as error:  # e.g. an encoding error half-way through the file
         group.commit()  # the chunks written so far are whole: keep them
-        ImportBatch.objects.filter(pk=batch.pk).update(status=ImportStatus.FAILED, error=error.message)
+        _finish(batch, run.runner, status=ImportStatus.FAILED, error=error.message)
+        return batch
+    except ClaimLost as error:  # taken for dead and taken over: the other run goes on
+        group.rollback(error)
         batch.refresh_from_db()
         return batch
     except BaseException as error:  # a crash: the open group's chunks were never committed
         group.rollback(error)
         if isinstance(error, Exception):  # a bug or a lost database, not an interrupted worker
-            _mark_failed(batch, error)
+            _mark_failed(batch, error, run.runner)
+        else:  # interrupted (a worker stopping): let the batch go, Resume takes it up at once
+            with suppress(Exception):
+                claim.release(batch, run.runner)
         raise
     finished = ImportStatus.VALIDATED if batch.validate_only else ImportStatus.DONE
-    ImportBatch.objects.filter(pk=batch.pk).update(status=finished, finished_at=timezone.now())
-    batch.refresh_from_db()
+    _finish(batch, run.runner, status=finished)
     if progress:
         progress(batch)
     return batch
 
 
-def _mark_failed(batch, error: Exception) -> None:
+def _mark_failed(batch, error: Exception, runner: str) -> None:
     """An unexpected error stopped the run: the batch is failed, not left "running" for ever.
 
     The chunks committed before stay (on SQLite the open commit group was rolled back whole,
     as after a crash); Resume runs the batch again from the first chunk not committed. The
-    error is raised again afterwards, for the task worker's log."""
+    error is raised again afterwards, for the task worker's log. Only while this run holds
+    the batch: one that another run took over is that run's to finish."""
     failed = _("The import stopped on an unexpected error (%(error)s); Resume runs it again from there.") % {
         "error": type(error).__name__
     }
     with suppress(Exception):  # the database is gone too: the original error is raised all the same
-        ImportBatch.objects.filter(pk=batch.pk).update(status=ImportStatus.FAILED, error=failed)
+        claim.held(batch, runner).update(
+            status=ImportStatus.FAILED, error=failed, runner="", heartbeat_at=timezone.now()
+        )
 
 
 class _DryRun(Exception):
@@ -351,6 +443,8 @@ def import_batch_publish(*, batch: ImportBatch, actor) -> ImportBatch:
         raise ServiceError("registry.permission_denied", _("Only data stewards import files."), status=403)
     with transaction.atomic():
         locked = ImportBatch.objects.select_for_update().get(pk=batch.pk)
+        if locked.file_purged_at is not None:
+            raise file_purged_error()
         if locked.status != ImportStatus.VALIDATED:
             raise ServiceError(
                 "import.not_validated",
@@ -372,6 +466,32 @@ def import_batch_publish(*, batch: ImportBatch, actor) -> ImportBatch:
             finished_at=None,
             published_by=actor,
             published_at=timezone.now(),
+            heartbeat_at=timezone.now(),
+            runner="",
         )
     batch.refresh_from_db()
     return batch
+
+
+def import_batch_resume(*, batch: ImportBatch, actor) -> ImportBatch:
+    """Check that a batch may be run again now (the caller then queues ``import_batch_run``).
+
+    A failed batch, one waiting, and one "running" that nobody runs any more (``imports.claim``)
+    may; one running now (``import.running``), a finished or validated one
+    (``import.not_resumable``) and one whose file was deleted at the end of its keeping period
+    (``import.file_purged``: upload the file again) may not."""
+    if actor is not None and not may_import(actor):
+        raise ServiceError("registry.permission_denied", _("Only data stewards import files."), status=403)
+    batch.refresh_from_db()
+    if batch.file_purged_at is not None:
+        raise file_purged_error()
+    if claim.may_claim(batch):
+        return batch
+    if batch.status == ImportStatus.RUNNING:
+        raise ServiceError("import.running", _("This import is still running."), status=409)
+    raise ServiceError(
+        "import.not_resumable",
+        _("Only a failed or interrupted import can be resumed; this one is “%(status)s”.")
+        % {"status": batch.get_status_display()},
+        status=409,
+    )

@@ -109,6 +109,15 @@ class ImportBatch(models.Model):
         related_name="+",
     )
     published_at = models.DateTimeField(_("published at"), null=True, blank=True)
+    #: The run that holds the batch (``imports.claim``): host, boot, process and a token of its
+    #: own; empty when no run holds it. A run writes a chunk only while it still holds the batch.
+    runner = models.CharField(_("run by"), max_length=200, blank=True)
+    #: Last sign of life of the batch: claimed, a chunk committed, finished, published. A running
+    #: batch silent for ``imports.claim.STALE_MINUTES`` is taken as abandoned (Resume takes it over).
+    heartbeat_at = models.DateTimeField(_("last activity"), null=True, blank=True)
+    #: The stored file was deleted at the end of its keeping period (``imports.retention``): the
+    #: batch and its counts stay, its report keeps no value, and it can no longer be resumed.
+    file_purged_at = models.DateTimeField(_("file deleted at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("import batch")

@@ -192,7 +192,12 @@ def report_figures(report: Report, today: date | None = None) -> dict:
 
 
 def build_report_files(report: Report, *, progress=lambda value: None) -> None:
-    """Make both files, in the city's language (an official document: the same for every reader)."""
+    """Make both files, in the city's language (an official document: the same for every reader).
+
+    Both are made in memory first, then stored on ``report`` (not saved to the database: the
+    caller records them). A failure leaves no file behind: one stored before the failure is
+    deleted (the files may hold dispute figures, and a retry makes new ones).
+    """
     with city_language():
         _build_report_files(report, progress=progress)
 
@@ -202,11 +207,28 @@ def _build_report_files(report: Report, *, progress) -> None:
     # who may download the files depends on it (``services.may_download_report``)
     report.includes_disputes = figures["disputes"] is not None
     progress(30)
-    name = f"report-{report.division.code}-{report.period}"
-    report.xlsx.save(f"{name}.xlsx", ContentFile(build_xlsx(report, figures)), save=False)
+    xlsx = build_xlsx(report, figures)
     progress(65)
-    report.pdf.save(f"{name}.pdf", ContentFile(build_pdf(report, figures)), save=False)
-    progress(95)
+    pdf = build_pdf(report, figures)
+    progress(90)
+    name = f"report-{report.division.code}-{report.period}"
+    saved = []
+    try:
+        for file, suffix, content in ((report.xlsx, "xlsx", xlsx), (report.pdf, "pdf", pdf)):
+            file.save(f"{name}.{suffix}", ContentFile(content), save=False)
+            saved.append(file)
+    except BaseException:
+        report_files_delete(*saved)
+        raise
+
+
+def report_files_delete(*files) -> None:
+    """Delete report files stored by ``build_report_files`` and not recorded on the row (a failed
+    or abandoned generation), and forget them."""
+    for file in files:
+        if file.name:
+            file.storage.delete(file.name)
+            file.name = ""
 
 
 def _title(report: Report, until: date | None = None) -> str:

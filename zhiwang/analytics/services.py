@@ -615,36 +615,52 @@ def report_request(
             f"{user.pk}:{place.code}:{normalized}:{timezone.now():%Y%m%d%H%M}".encode()
         ).hexdigest()[:40],
     )
-    existing = Report.objects.select_for_update().filter(idempotency_key=key).first()
-    if existing is not None:
-        if (existing.division_id, existing.period) != (place.division.pk, normalized):
-            raise ServiceError(
-                "analytics.idempotency_key_reused",
-                _(
-                    "This idempotency key was already used for a report of another place or period. "
-                    "Send a new key to request another report."
-                ),
-                field="idempotency_key",
-                status=422,
-            )
-        if existing.status == ReportStatus.FAILED:
-            # a retry with the key of a failed report tries again (the key still makes one report)
-            existing.status, existing.progress, existing.error = ReportStatus.QUEUED, 0, ""
-            existing.updated_at = timezone.now()
-            existing.save(update_fields=["status", "progress", "error", "updated_at"])
-            transaction.on_commit(lambda: _enqueue_report(existing.pk))
-        return existing, False
-    report = Report.objects.create(
-        division=place.division,
-        period=normalized,
-        start=start,
-        end=end,
-        idempotency_key=key,
-        requested_by=user,
-        updated_at=timezone.now(),
-    )
-    transaction.on_commit(lambda: _enqueue_report(report.pk))
-    return report, True
+    existing = _report_with_key(key)
+    if existing is None:
+        # the lookup locks nothing while the row does not exist: a request with the same key at
+        # the same moment (a double click, whose derived key is the same within a minute) may
+        # insert first; this one then waits on the unique index and fails inside the savepoint,
+        # and answers that request's report as a retry would
+        try:
+            with transaction.atomic():
+                report = Report.objects.create(
+                    division=place.division,
+                    period=normalized,
+                    start=start,
+                    end=end,
+                    idempotency_key=key,
+                    requested_by=user,
+                    updated_at=timezone.now(),
+                )
+        except IntegrityError:
+            existing = Report.objects.select_for_update().filter(idempotency_key=key).first()
+            if existing is None:  # another constraint: not the race
+                raise
+        else:
+            transaction.on_commit(lambda: _enqueue_report(report.pk))
+            return report, True
+    if (existing.division_id, existing.period) != (place.division.pk, normalized):
+        raise ServiceError(
+            "analytics.idempotency_key_reused",
+            _(
+                "This idempotency key was already used for a report of another place or period. "
+                "Send a new key to request another report."
+            ),
+            field="idempotency_key",
+            status=422,
+        )
+    if existing.status == ReportStatus.FAILED:
+        # a retry with the key of a failed report tries again (the key still makes one report)
+        existing.status, existing.progress, existing.error = ReportStatus.QUEUED, 0, ""
+        existing.updated_at = timezone.now()
+        existing.save(update_fields=["status", "progress", "error", "updated_at"])
+        transaction.on_commit(lambda: _enqueue_report(existing.pk))
+    return existing, False
+
+
+def _report_with_key(key: str) -> Report | None:
+    """The report of a stored idempotency key, locked until the transaction ends."""
+    return Report.objects.select_for_update().filter(idempotency_key=key).first()
 
 
 def _enqueue_report(report_id: int) -> None:
@@ -686,34 +702,74 @@ def report_file(*, user, report_id: int, fmt: str):
     return report, file
 
 
+class _ReportTakenOver(Exception):
+    """Another run has the report now: this one was given up as stale and the report requested again."""
+
+
 def report_generate(*, report_id: int) -> Report:
-    """Make the Excel and PDF files of a queued report, updating ``progress`` as it goes."""
-    from zhiwang.analytics.reports import build_report_files
+    """Make the Excel and PDF files of a queued report, updating ``progress`` as it goes.
+
+    The run claims the report first (queued → running, in one conditional update): a report
+    running, done or failed is left as it is, so a task delivered twice makes the files once.
+    Every later write is conditional on the claim being still this run's (``updated_at`` is
+    the last value the run wrote): a run given up as stale (``reports_give_up_stale``) whose
+    report was requested again is no longer the report's, and stops at its next step, its
+    files deleted, instead of overwriting the new run's. The files are recorded together when
+    both are made; a failure leaves none on disk (``reports.build_report_files``).
+    """
+    from zhiwang.analytics.reports import build_report_files, report_files_delete
 
     report = Report.objects.get(pk=report_id)
-    if report.status == ReportStatus.DONE:
-        return report
-    Report.objects.filter(pk=report.pk).update(
-        status=ReportStatus.RUNNING, progress=5, updated_at=timezone.now()
+    mark = timezone.now()
+    claimed = Report.objects.filter(pk=report.pk, status=ReportStatus.QUEUED).update(
+        status=ReportStatus.RUNNING, progress=5, updated_at=mark
     )
+    if not claimed:
+        report.refresh_from_db()
+        return report
+    report.status, report.progress, report.updated_at = ReportStatus.RUNNING, 5, mark
+
+    def mine():
+        return Report.objects.filter(pk=report.pk, status=ReportStatus.RUNNING, updated_at=mark)
 
     def progress(value: int) -> None:
-        Report.objects.filter(pk=report.pk).update(progress=value, updated_at=timezone.now())
+        nonlocal mark
+        now = timezone.now()
+        if not mine().update(progress=value, updated_at=now):
+            raise _ReportTakenOver
+        mark = now
 
     try:
         build_report_files(report, progress=progress)
+    except _ReportTakenOver:
+        logger.warning("report %s: given up as stale and requested again; this run stops", report.pk)
+        return Report.objects.get(pk=report.pk)
     except Exception as error:  # recorded for the administrator; the page says it failed
         logger.exception("report %s failed", report.pk)
-        Report.objects.filter(pk=report.pk).update(
+        mine().update(
             status=ReportStatus.FAILED,
             error=f"{type(error).__name__}: {error}"[:500],
             updated_at=timezone.now(),
         )
         raise
-    report.status = ReportStatus.DONE
-    report.progress = 100
-    report.finished_at = timezone.now()
-    report.save(update_fields=["status", "progress", "finished_at", "xlsx", "pdf", "includes_disputes"])
+    finished = timezone.now()
+    try:
+        recorded = mine().update(
+            status=ReportStatus.DONE,
+            progress=100,
+            finished_at=finished,
+            xlsx=report.xlsx.name,
+            pdf=report.pdf.name,
+            includes_disputes=report.includes_disputes,
+        )
+    except BaseException:
+        report_files_delete(report.xlsx, report.pdf)
+        raise
+    if not recorded:  # given up as stale after the last step, and requested again
+        report_files_delete(report.xlsx, report.pdf)
+        logger.warning("report %s: given up as stale and requested again; this run stops", report.pk)
+        return Report.objects.get(pk=report.pk)
+    report.status, report.progress, report.finished_at = ReportStatus.DONE, 100, finished
     return report
 
 

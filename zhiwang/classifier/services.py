@@ -15,12 +15,13 @@ import logging
 import shutil
 import threading
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -89,10 +90,15 @@ def model_register(
     (with ``copy=True``) so that every model in use lives in one managed place. ``origin``
     (``Origin.as_dict(...)``) is kept in ``metrics["origin"]`` unless the model's own metrics
     name one; by default a registered folder. ``note`` is what a person wrote about it.
+
+    The name is locked first (``_lock_name``): two registrations or trainings of one name take
+    turns, the second one numbered after the first. A copy is removed when the registration fails.
     """
     directory = Path(directory)
     metadata = _check_directory(directory)
+    _lock_name(name)
     version = _next_version(name)
+    copied = None
     if copy and not directory.resolve().is_relative_to(model_root().resolve()):
         target = model_root() / name / f"v{version}"
         if target.exists():
@@ -101,21 +107,32 @@ def model_register(
                 _("The model folder %(path)s exists already; move it away first.") % {"path": target},
             )
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(directory, target)
-        directory = target
-    metrics = dict(metadata.get("metrics") or {})
-    metrics.setdefault("origin", origin or Origin.as_dict(Origin.FOLDER))
-    return ClassifierModel.objects.create(
-        name=name,
-        version=version,
-        path=_stored_path(directory),
-        labels=list(metadata.get("labels") or []),
-        metrics=metrics,
-        training_size=int(metadata.get("training_size") or 0),
-        threshold=metrics.get("threshold"),
-        status=ModelStatus.CANDIDATE,
-        note=note[:500],
-    )
+        copied = target
+    try:
+        if copied is not None:
+            try:
+                shutil.copytree(directory, copied)
+            except FileExistsError:  # made by something else meanwhile: not ours to remove
+                copied = None
+                raise
+            directory = copied
+        metrics = dict(metadata.get("metrics") or {})
+        metrics.setdefault("origin", origin or Origin.as_dict(Origin.FOLDER))
+        return ClassifierModel.objects.create(
+            name=name,
+            version=version,
+            path=_stored_path(directory),
+            labels=list(metadata.get("labels") or []),
+            metrics=metrics,
+            training_size=int(metadata.get("training_size") or 0),
+            threshold=metrics.get("threshold"),
+            status=ModelStatus.CANDIDATE,
+            note=note[:500],
+        )
+    except BaseException:
+        if copied is not None:
+            shutil.rmtree(copied, ignore_errors=True)
+        raise
 
 
 def model_train(
@@ -139,16 +156,26 @@ def model_train(
     trained = train(texts, labels, presegmented=presegmented, cv=cv, progress=progress, name=name)
     if extra_metrics:
         trained.metadata["metrics"] = {**(trained.metadata.get("metrics") or {}), **extra_metrics}
-    staging = model_root() / name / f".training-{timezone.now():%Y%m%d%H%M%S%f}"
-    trained.save(staging)
-    with transaction.atomic():
-        version = _next_version(name)
-        target = model_root() / name / f"v{version}"
-        if target.exists():
-            # Left by an earlier database (e.g. the demo city rebuilt): keep it, out of the way.
-            target.rename(target.with_name(f"{target.name}.orphaned-{timezone.now():%Y%m%d%H%M%S%f}"))
-        staging.rename(target)
-        return model_register(name=name, directory=target, note=note, copy=False)
+    # a folder of this training only: another training of the name may be saving at the same time
+    staging = model_root() / name / f".training-{timezone.now():%Y%m%d%H%M%S%f}-{uuid.uuid4().hex[:8]}"
+    moved_to = None
+    try:
+        trained.save(staging)
+        with transaction.atomic():
+            _lock_name(name)  # before the version is chosen: trainings of one name take turns
+            version = _next_version(name)
+            target = model_root() / name / f"v{version}"
+            if target.exists():
+                # Left by an earlier database (e.g. the demo city rebuilt): no model of this name
+                # has this version (the lock is held), so nobody uses it; keep it, out of the way.
+                target.rename(target.with_name(f"{target.name}.orphaned-{timezone.now():%Y%m%d%H%M%S%f}"))
+            staging.rename(target)
+            moved_to = target
+            return model_register(name=name, directory=target, note=note, copy=False)
+    except BaseException:
+        # nothing of a failed training stays behind (its version is free again)
+        shutil.rmtree(moved_to or staging, ignore_errors=True)
+        raise
 
 
 def _transition(model: ClassifierModel, to: str) -> None:
@@ -159,13 +186,23 @@ def _transition(model: ClassifierModel, to: str) -> None:
         )
 
 
+#: The first key of the transaction advisory lock of a model name (PostgreSQL).
+NAME_LOCK_SPACE = 0x5A43
+
+
 def _lock_name(name: str) -> None:
-    """Lock every registered model of ``name`` (in pk order) until the transaction ends.
+    """Lock every registered model of ``name`` (in pk order) until the transaction ends, and the
+    name itself (PostgreSQL: a transaction advisory lock, also when no model of it exists yet).
 
     Promote and rollback take this lock first, so two of them for one name run one after
     the other: the second sees the first one's active model and retires it, instead of
     both activating a model and one of them failing on the one-active-per-name constraint.
     """
+    if connection.vendor == "postgresql":
+        # a name with no model yet has no row to lock: two first trainings would both take v1
+        # (SQLite serialises writing transactions: nothing to do there)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [NAME_LOCK_SPACE, name])
     list(ClassifierModel.objects.select_for_update().filter(name=name).order_by("pk").values_list("pk"))
 
 

@@ -111,7 +111,7 @@ def ticket_import_run(*, run_id: int):
     before are recognised by their call id and reported as such.
     """
     from zhiwang.core.errors import ServiceError
-    from zhiwang.tickets.hotline_import import import_tickets, write_report
+    from zhiwang.tickets.hotline_import import import_tickets
     from zhiwang.tickets.models import TicketImport, TicketImportStatus
 
     run = TicketImport.objects.select_related("created_by").get(pk=run_id)
@@ -133,6 +133,7 @@ def ticket_import_run(*, run_id: int):
             update(rows_done=done, rows_total=total)
             last_write[0] = now
 
+    previous_report = run.report.name  # a run run again replaces its report
     try:
         summary = import_tickets(
             run.file.path,
@@ -141,13 +142,7 @@ def ticket_import_run(*, run_id: int):
             validate_only=run.validate_only,
             progress=progress,
         )
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / "report.csv"
-            write_report(summary, path)
-            if run.report:
-                run.report.delete(save=False)  # a run run again replaces its report
-            with open(path, "rb") as handle:
-                run.report.save(f"report-{run.pk}-{uuid.uuid4().hex[:12]}.csv", File(handle), save=False)
+        _import_record(run, summary, update)
     except ServiceError as error:
         update(status=TicketImportStatus.FAILED, error=error.message[:500], finished_at=timezone.now())
         return run
@@ -160,28 +155,53 @@ def ticket_import_run(*, run_id: int):
         ) % {"kind": type(error).__name__}
         update(status=TicketImportStatus.FAILED, error=message[:500], finished_at=timezone.now())
         raise
-    refused = [r for r in summary.rows if r.outcome == "refused"]
-    totals = summary.totals
-    update(
-        status=TicketImportStatus.DONE,
-        rows_done=len(summary.rows),
-        rows_total=len(summary.rows),
-        created=totals["created"],
-        existing=totals["existing"],
-        refused=totals["refused"],
-        refused_rows=[
-            {
-                "row": r.row,
-                # a call id derived from the row's content means nothing to the operator
-                "external_id": "" if r.derived else r.external_id,
-                "code": r.code,
-                "field": r.field,
-                "column": r.column,
-                "message": r.message,
-            }
-            for r in refused[: TicketImport.REFUSED_SHOWN]
-        ],
-        report=run.report.name,
-        finished_at=timezone.now(),
-    )
+    if previous_report and previous_report != run.report.name:
+        run.report.storage.delete(previous_report)  # only now that the new one is recorded
     return run
+
+
+def _import_record(run, summary, update) -> None:
+    """Store the report file of an import and record it on the run with the totals (done).
+
+    A failure before the run points to the new file deletes it, and leaves the run's previous
+    report recorded (and on disk): no file is left that no run points to.
+    """
+    from zhiwang.tickets.hotline_import import write_report
+    from zhiwang.tickets.models import TicketImport, TicketImportStatus
+
+    previous_report = run.report.name
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "report.csv"
+            write_report(summary, path)
+            with open(path, "rb") as handle:
+                run.report.save(f"report-{run.pk}-{uuid.uuid4().hex[:12]}.csv", File(handle), save=False)
+        refused = [r for r in summary.rows if r.outcome == "refused"]
+        totals = summary.totals
+        update(
+            status=TicketImportStatus.DONE,
+            rows_done=len(summary.rows),
+            rows_total=len(summary.rows),
+            created=totals["created"],
+            existing=totals["existing"],
+            refused=totals["refused"],
+            refused_rows=[
+                {
+                    "row": r.row,
+                    # a call id derived from the row's content means nothing to the operator
+                    "external_id": "" if r.derived else r.external_id,
+                    "code": r.code,
+                    "field": r.field,
+                    "column": r.column,
+                    "message": r.message,
+                }
+                for r in refused[: TicketImport.REFUSED_SHOWN]
+            ],
+            report=run.report.name,
+            finished_at=timezone.now(),
+        )
+    except BaseException:
+        if run.report.name and run.report.name != previous_report:
+            run.report.storage.delete(run.report.name)
+        run.report = previous_report
+        raise

@@ -89,6 +89,15 @@ def case_assign(
             _("%(org)s does not serve the place of this dispute.") % {"org": organisation.name},
             field="organisation",
         )
+    # the organisation's mediators are locked before their open cases are counted: another
+    # assignment to one of them waits for this one to commit, then counts it (two dispatchers
+    # could otherwise both give a mediator at capacity − 1 a case, and pass the capacity)
+    list(
+        Mediator.objects.select_for_update()
+        .filter(organisation=organisation)
+        .order_by("pk")
+        .values_list("pk")
+    )
     loads = {m.user_id: m for m in mediator_workloads(organisation)}
     if mediator is None:
         free = [m for m in loads.values() if m.load < m.capacity]

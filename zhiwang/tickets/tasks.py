@@ -91,6 +91,19 @@ def ticket_import_purge_task() -> int:
     return ticket_import_purge()
 
 
+#: Every night: photos and import files that no row names (a commit that failed after they were stored).
+ORPHAN_SWEEP_SCHEDULE = crontab(hour="3", minute="55")
+
+
+@db_periodic_task(ORPHAN_SWEEP_SCHEDULE)
+@lock_task("tickets-orphan-files")
+def orphan_files_sweep_task() -> int:
+    """Delete the tickets app's stored files that no row names, a day old (``file_sweep``)."""
+    from zhiwang.tickets.file_sweep import orphan_files_sweep
+
+    return orphan_files_sweep()
+
+
 #: The page polls every second: the run's row is written at most this often while it runs.
 IMPORT_PROGRESS_SECONDS = 1.0
 

@@ -71,7 +71,7 @@ TICKET_COLUMNS = (
     "reporter_id, address_text, address_id, lon, lat, grid_id, community_id, subdistrict_id, district_id, "
     "division_id, handling_unit_id, dispatch_center_id, suggested_unit_id, route_explanation, category_source, "
     "classification, deadline_amount, deadline_unit, reply, rework_count, escalation_level, resolved, "
-    "satisfaction, unreachable, clock_stage, accept_warned, route_reason"
+    "satisfaction, unreachable, clock_stage, accept_warned, route_reason, idempotency_fingerprint"
 )
 TICKET_TIMES = (
     "received_at, dispatched_at, accept_due_at, accepted_at, due_at, warn_at, supervise_at, replied_at, "

@@ -223,3 +223,14 @@ def test_with_several_grids_none_is_preselected_and_a_report_without_a_place_is_
     assert response.status_code == 200  # the form again, with its error on the grid
     assert response.context["form"].errors.get("grid")
     assert Ticket.objects.count() == before
+
+
+def test_a_worker_whose_stored_phone_breaks_the_phone_rule_still_reports(client, worker):
+    """A phone stored before the rule (10 digits from 1) is left out of the report, never a refusal
+    of the grid worker's patrol."""
+    type(worker).objects.filter(pk=worker.pk).update(phone="1381234567")
+    grid = worker_grids(worker)[0]
+    response = post(client, grid, "3栋门口")
+    assert response.status_code == 302, response.context["form"].errors
+    ticket = Ticket.objects.get(channel="patrol")
+    assert ticket.reporter_phone == "" and ticket.grid_id == grid.pk

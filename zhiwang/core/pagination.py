@@ -1,4 +1,5 @@
-"""The one pagination of the API's lists: ``@paginate(LimitOffsetPagination)`` from here.
+"""The pagination of lists: the API's ``@paginate(LimitOffsetPagination)`` and the web pages'
+``CappedPaginator``, both counting at most ``COUNT_CAP`` rows.
 
 ninja's own class bounds ``limit`` by ``NINJA_PAGINATION_MAX_LIMIT`` but leaves ``offset``
 unbounded, so an offset past a 64-bit integer reached the database and failed there (500). Here
@@ -7,18 +8,40 @@ the parameter:
 
 - ``limit``: 1 … ``NINJA_PAGINATION_MAX_LIMIT`` (1000), default ``NINJA_PAGINATION_PER_PAGE`` (100);
 - ``offset``: 0 … ``MAX_OFFSET``.
+
+Counts are bounded (``count_up_to``): a list counts its rows up to ``COUNT_CAP`` and says "more
+than that" beyond, instead of an exact ``COUNT(*)`` over the millions of tickets a city dispatcher
+sees (seconds at Shenzhen's scale, on every page: ``benchmarks/tickets_list_bench.py``). The API
+answers ``count`` (exact up to the cap, the cap beyond it) and ``count_exact``; the web pages show
+"10,000+" and page through the first ``COUNT_CAP`` rows.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from math import inf
+from typing import Any
 
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.utils.formats import number_format
+from django.utils.functional import cached_property
 from ninja import Field, Schema
 from ninja.conf import settings as ninja_settings
 from ninja.pagination import LimitOffsetPagination as NinjaLimitOffsetPagination
 from ninja.pagination import paginate
 
-__all__ = ["MAX_LIMIT", "MAX_OFFSET", "LimitOffsetPagination", "paginate"]
+__all__ = [
+    "COUNT_CAP",
+    "MAX_LIMIT",
+    "MAX_OFFSET",
+    "BoundedCount",
+    "CappedPaginator",
+    "LimitOffsetPagination",
+    "count_up_to",
+    "page_rows",
+    "paginate",
+]
 
 #: The largest page (``NINJA_PAGINATION_MAX_LIMIT``; ninja's default is no limit at all).
 MAX_LIMIT: int = (
@@ -26,14 +49,129 @@ MAX_LIMIT: int = (
 )
 #: The largest offset: far past any list of the city (ten million rows), far below the 64-bit range.
 MAX_OFFSET = 10_000_000
+#: How far a list counts: beyond it, "10,000+". Counting stops at the cap, so a count costs at
+#: most that many index entries whatever the table holds (an exact count of a city's history
+#: reads every row in scope). Also what the web lists page through (200 pages of 50).
+COUNT_CAP = 10_000
+
+
+@dataclass(frozen=True)
+class BoundedCount:
+    """How many rows, exact up to a cap: ``value`` is the count, or the cap when there are more
+    (``exact`` false). Shown as "1,234" or "10,000+"; false when zero (a tile's warning colour);
+    equal to an ``int`` only when exact and the same."""
+
+    value: int
+    exact: bool = True
+
+    def __str__(self) -> str:
+        shown = number_format(self.value, force_grouping=True)
+        return shown if self.exact else f"{shown}+"
+
+    def __bool__(self) -> bool:
+        return self.value > 0
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, BoundedCount):
+            return (self.value, self.exact) == (other.value, other.exact)
+        if isinstance(other, int):
+            return self.exact and self.value == other
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.value, self.exact))
+
+
+def count_up_to(queryset: QuerySet, cap: int | None = None) -> BoundedCount:
+    """Count ``queryset``'s rows, reading at most ``cap`` + 1 of them (``COUNT_CAP`` by default).
+
+    ``SELECT COUNT(*) FROM (SELECT id … LIMIT cap + 1)``: no ordering (any cap + 1 rows tell that
+    there are more), no annotations (the inbox's per-row subqueries are not computed to count).
+    """
+    cap = COUNT_CAP if cap is None else cap
+    found = queryset.order_by().values("pk")[: cap + 1].count()
+    return BoundedCount(found, True) if found <= cap else BoundedCount(cap, False)
+
+
+def page_rows(queryset, offset: int, limit: int):
+    """Rows ``offset`` … ``offset + limit`` of ``queryset``, in its order.
+
+    Past the first page, the ids first (``SELECT id … ORDER BY … OFFSET``: no joins, an index-only
+    scan where an index holds the filter and the order, ``tickets_received``), then those rows
+    with everything the page shows: the joins of ``select_related`` and the annotations are
+    computed for the page's rows only, not for every row skipped. Same rows, same order.
+    """
+    if offset == 0 or not isinstance(queryset, QuerySet) or queryset.query.combinator:
+        return queryset[offset : offset + limit]
+    ids = list(queryset.values_list("pk", flat=True)[offset : offset + limit])
+    return list(queryset.filter(pk__in=ids)) if ids else []
+
+
+class CappedPaginator(Paginator):
+    """Django's paginator over at most ``cap`` rows (``COUNT_CAP``): ``count`` is the bounded
+    count's value, ``count_exact`` says whether there are more. The pages past the cap do not
+    exist (``get_page`` answers the last one; the page says why): their ``OFFSET`` would read
+    every row before them, and nobody reads page 2,000 of a list — they narrow it."""
+
+    def __init__(self, object_list, per_page, *, cap: int | None = None, **kwargs) -> None:
+        super().__init__(object_list, per_page, **kwargs)
+        self.cap = COUNT_CAP if cap is None else cap
+
+    @cached_property
+    def bounded_count(self) -> BoundedCount:
+        if isinstance(self.object_list, QuerySet):
+            return count_up_to(self.object_list, self.cap)
+        found = len(self.object_list)
+        return BoundedCount(found, True) if found <= self.cap else BoundedCount(self.cap, False)
+
+    @cached_property
+    def count(self) -> int:
+        return self.bounded_count.value
+
+    @property
+    def count_exact(self) -> bool:
+        return self.bounded_count.exact
+
+    def page(self, number):
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if top + self.orphans >= self.count:
+            top = self.count
+        return self._get_page(page_rows(self.object_list, bottom, top - bottom), number, self)
 
 
 class LimitOffsetPagination(NinjaLimitOffsetPagination):
-    """``limit`` and ``offset`` as ninja has them, both bounded (out of range: 422)."""
+    """``limit`` and ``offset`` as ninja has them, both bounded (out of range: 422); ``count``
+    bounded by ``COUNT_CAP`` with ``count_exact`` saying whether it is the exact count."""
 
     class Input(Schema):
         limit: int = Field(ninja_settings.PAGINATION_PER_PAGE, ge=1, le=MAX_LIMIT)
         offset: int = Field(0, ge=0, le=MAX_OFFSET)
 
+    class Output(Schema):
+        items: list[Any]
+        count: int = Field(
+            ...,
+            description=f"How many there are, exact up to {COUNT_CAP:,}; beyond that {COUNT_CAP:,} "
+            "(count_exact false): page on with offset until a page is shorter than limit.",
+        )
+        count_exact: bool = Field(
+            ..., description=f"Whether count is the exact count (false: more than {COUNT_CAP:,})."
+        )
+
     def __init__(self, max_limit: int = MAX_LIMIT, **kwargs) -> None:
         super().__init__(max_limit=max_limit, **kwargs)
+
+    def paginate_queryset(self, queryset, pagination: Input, request, **params) -> Any:
+        offset = pagination.offset
+        limit: int = min(pagination.limit, self.max_limit)
+        if isinstance(queryset, QuerySet):
+            counted = count_up_to(queryset)
+        else:  # a list, or a page-like object of its own (the analytics alerts): its own count
+            counted = BoundedCount(self._items_count(queryset), True)
+        return {
+            self.items_attribute: page_rows(queryset, offset, limit),
+            "count": counted.value,
+            "count_exact": counted.exact,
+        }

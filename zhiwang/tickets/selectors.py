@@ -14,7 +14,9 @@ import hmac
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from django.db import connection
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -556,8 +558,19 @@ def dispatcher_queue(*, user, now: datetime | None = None) -> DispatcherQueue:
         requests=requests,
         review=visible.filter(status=TicketStatus.REPLIED).order_by("replied_at", "pk"),
         follow_up=visible.filter(status=TicketStatus.FOLLOW_UP).order_by("replied_at", "pk"),
-        breaching=breaching.order_by("due_at", "pk"),
+        breaching=breaching.order_by(*_by_deadline()),
     )
+
+
+def _by_deadline() -> tuple:
+    """The breaching tab's order, nearest deadline first. PostgreSQL reads it from the partial
+    index of the tickets being handled (``tickets_handling_due``). SQLite cannot use that index
+    for a query with parameters, and walked the due_at index in order through the whole closed
+    history instead (5 s at 1,000,000 tickets): ordered by an expression (the same order), it
+    finds the tickets being handled by status first and sorts those (0.2 s)."""
+    if connection.vendor == "sqlite":
+        return (Coalesce("due_at", "due_at"), "pk")
+    return ("due_at", "pk")
 
 
 def handler_inbox(*, user) -> QuerySet[Ticket]:

@@ -7,7 +7,7 @@ from django.utils.translation import gettext as _
 from ninja import Query, Schema
 
 from zhiwang.core.errors import PermissionDeniedError
-from zhiwang.core.pagination import LimitOffsetPagination, paginate
+from zhiwang.core.pagination import LimitOffsetPagination, count_up_to, paginate
 from zhiwang.tickets import selectors
 from zhiwang.tickets.api.base import (
     require_staff,
@@ -82,6 +82,12 @@ class QueueOut(Schema):
     follow_up_count: int
     breaching: list[TicketOut]
     breaching_count: int
+    #: each count is exact up to ``core.pagination.COUNT_CAP`` (10,000); past it, the cap and false
+    pending_count_exact: bool = True
+    requests_count_exact: bool = True
+    review_count_exact: bool = True
+    follow_up_count_exact: bool = True
+    breaching_count_exact: bool = True
 
 
 @router.get("/queue", response=QueueOut, summary="My dispatcher queue")
@@ -95,7 +101,9 @@ def queue(request, limit: int = 50):
     for name in ("pending", "requests", "review", "follow_up", "breaching"):
         qs = getattr(q, name)
         out[name] = list(qs[:limit])
-        out[f"{name}_count"] = qs.count()
+        counted = count_up_to(qs)  # a city's queue may hold more than anyone pages through
+        out[f"{name}_count"] = counted.value
+        out[f"{name}_count_exact"] = counted.exact
     return out
 
 

@@ -207,7 +207,8 @@ class Ticket(models.Model):
         help_text=_("The model, its top categories with confidences, and its decision (auto or queue)"),
     )
     # clock
-    received_at = models.DateTimeField(_("received at"), db_index=True)
+    # indexed by tickets_received (received_at, id): the lists' order, and every range on received_at
+    received_at = models.DateTimeField(_("received at"))
     dispatched_at = models.DateTimeField(_("dispatched at"), null=True, blank=True)
     accept_due_at = models.DateTimeField(_("accept by"), null=True, blank=True)
     accepted_at = models.DateTimeField(_("accepted at"), null=True, blank=True)
@@ -269,6 +270,19 @@ class Ticket(models.Model):
             models.Index(fields=["accept_warned", "accept_due_at"], name="tickets_sweep_accept"),
             # scoping (visible_to) with the usual status filter
             models.Index(fields=["division", "status"], name="tickets_scope"),
+            # the lists' order, newest first with ties by id: a page's ids (deep pages first read
+            # ids only, core.pagination.page_rows) come from the index alone
+            models.Index(fields=["received_at", "id"], name="tickets_received"),
+            # the dispatcher's "near or past the deadline" tab, nearest deadline first: only the
+            # tickets being handled (a city's closed history has deadlines too, millions of them)
+            models.Index(
+                fields=["due_at", "id"],
+                condition=models.Q(status__in=[TicketStatus.DISPATCHED, TicketStatus.ACCEPTED]),
+                name="tickets_handling_due",
+            ),
+            # the lists' "overdue" filter and the counts of it (status in handling, due_at before
+            # now): SQLite read every ticket for it (2.6 s at 1,000,000 tickets)
+            models.Index(fields=["status", "due_at"], name="tickets_status_due"),
             # duplicates at one address / callers' history
             models.Index(fields=["address", "category", "status"], name="tickets_dup_address"),
             models.Index(fields=["community", "category", "received_at"], name="tickets_dup_area"),

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.db import transaction
+from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -17,6 +17,8 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from zhiwang.core.errors import ServiceError
+from zhiwang.core.pagination import BoundedCount, CappedPaginator, count_up_to
+from zhiwang.core.phones import normalize_phone
 from zhiwang.geo import selectors as geo_selectors
 from zhiwang.tickets import selectors, services
 from zhiwang.tickets.models import Channel, Ticket, TicketKind, TicketStatus
@@ -42,6 +44,9 @@ from zhiwang.web.tickets.presenters import deadline_of, shown_choices
 from zhiwang.web.tickets.uploads import attach
 
 QUEUE_TABS = ("pending", "requests", "review", "follow_up", "breaching")
+#: Rows of the ticket list page; the inbox shows its first INBOX_ROWS (nearest deadline first).
+LIST_PAGE = 50
+INBOX_ROWS = 300
 #: The version a queue row posts with its number ("ZW…:7"): ASCII digits only.
 VERSION_RE = re.compile(r"[0-9]{1,9}")
 
@@ -61,13 +66,8 @@ def dispatch_queue(request):
     user, now = request.user, timezone.now()
     queue = selectors.dispatcher_queue(user=user, now=now)
     tab = request.GET.get("tab") if request.GET.get("tab") in QUEUE_TABS else "pending"
-    counts = {
-        "pending": queue.pending.count(),
-        "requests": queue.requests.count(),
-        "review": queue.review.count(),
-        "follow_up": queue.follow_up.count(),
-        "breaching": queue.breaching.count(),
-    }
+    # each tab counted up to COUNT_CAP ("10,000+"): a city's queue must not count its millions
+    counts = {name: count_up_to(getattr(queue, name)) for name in QUEUE_TABS}
     context = {"tab": tab, "counts": counts, "next": f"{reverse('web:dispatch_queue')}?tab={tab}"}
     limit = 200
     if tab == "pending":
@@ -158,7 +158,8 @@ def dispatch_bulk(request):
 @role_required(HANDLER_ROLES)
 def handler_inbox(request):
     now = timezone.now()
-    tickets = list(selectors.handler_inbox(user=request.user)[:300])
+    inbox = selectors.handler_inbox(user=request.user)
+    tickets = list(inbox[:INBOX_ROWS])
     accept = actions.BY_SLUG["accept"]
     rows = []
     for ticket in tickets:
@@ -185,9 +186,20 @@ def handler_inbox(request):
             "rows": rows,
             "accept_ui": accept,
             "waiting": _awaiting_review(request.user),
-            "overdue_count": sum(1 for r in rows if r["deadline"].state == "overdue"),
+            # counted in the database, not among the rows shown: a busy unit has more than INBOX_ROWS
+            "total": count_up_to(inbox) if len(tickets) >= INBOX_ROWS else BoundedCount(len(tickets)),
+            "shown": len(tickets),
+            "overdue_count": count_up_to(inbox.filter(_inbox_overdue(now))),
             "next": reverse("web:handler_inbox"),
         },
+    )
+
+
+def _inbox_overdue(now) -> Q:
+    """The inbox rows ``deadline_of`` shows as overdue: not signed for by the accept deadline, or
+    dispatched or being handled past the deadline (a suspended ticket's clock is stopped)."""
+    return Q(status=TicketStatus.DISPATCHED, accept_due_at__lte=now) | Q(
+        status__in=(TicketStatus.DISPATCHED, TicketStatus.ACCEPTED), due_at__lte=now
     )
 
 
@@ -252,7 +264,8 @@ def patrol_report(request):
                             description=data["description"],
                             reporter=user,
                             reporter_name=user.display_name,
-                            reporter_phone=user.phone,
+                            # a phone stored before the phone rule may not pass it: the report goes without it
+                            reporter_phone=normalize_phone(user.phone),
                             address_text=data["address_text"],
                             lon=lon,
                             lat=lat,
@@ -318,7 +331,11 @@ def ticket_list(request):
             )
         except ServiceError as error:
             apply_service_error(form, error)
-    page = Paginator(tickets, 50).get_page(request.GET.get("page"))
+    # counted up to COUNT_CAP, and paged through that many: the pages past it would cost an
+    # OFFSET over every row before them; the page says so and asks for a narrower filter
+    paginator = CappedPaginator(tickets, LIST_PAGE)
+    page = paginator.get_page(request.GET.get("page"))
+    asked = request.GET.get("page", "")
     query = request.GET.copy()
     query.pop("page", None)
     active = form.active_filters(_place_names(request.user, form)) if form.is_bound else []
@@ -331,6 +348,8 @@ def ticket_list(request):
             "rows": _rows(page.object_list, now),
             "query": query.urlencode(),
             "active_filters": active,
+            # a page past the last one the list shows (a bookmark, an edited link): said, not silent
+            "past_cap": not paginator.count_exact and asked.isdigit() and int(asked) > paginator.num_pages,
         },
     )
 

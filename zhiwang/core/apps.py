@@ -6,3 +6,12 @@ class CoreConfig(AppConfig):
     name = "zhiwang.core"
     label = "core"
     verbose_name = _("Core")
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        from zhiwang.core.sqlite_stats import after_migrate
+
+        # once per migrate (the signal is sent per app): a migration that rebuilt a table on
+        # SQLite dropped its planner statistics
+        post_migrate.connect(after_migrate, sender=self, dispatch_uid="core_sqlite_statistics")

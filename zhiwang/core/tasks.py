@@ -3,6 +3,7 @@
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task
 
+from zhiwang.core.sqlite_stats import sqlite_statistics_refresh
 from zhiwang.core.workcalendar.services import calendar_lookahead_check
 
 
@@ -10,3 +11,9 @@ from zhiwang.core.workcalendar.services import calendar_lookahead_check
 def calendar_lookahead_task() -> list[int]:
     """Every morning: warn administrators when a year starting within 60 days has no calendar."""
     return calendar_lookahead_check(days=60)
+
+
+@db_periodic_task(crontab(hour="4", minute="10"))
+def sqlite_statistics_task() -> bool:
+    """Every night on SQLite: refresh the planner's statistics (``core.sqlite_stats``)."""
+    return sqlite_statistics_refresh()

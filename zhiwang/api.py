@@ -123,8 +123,10 @@ def model_invalid(request, exc: DjangoValidationError):
 
 
 @api.exception_handler(AuthenticationError)
-def unauthenticated(request, exc):
-    return _error(request, 401, "auth.required", _("Sign in or send a valid API token."))
+def unauthenticated(request, exc=None):
+    response = _error(request, 401, "auth.required", _("Sign in or send a valid API token."))
+    response["WWW-Authenticate"] = 'Bearer realm="zhiwang"'  # RFC 9110: a 401 names its scheme
+    return response
 
 
 @api.exception_handler(PermissionDenied)
@@ -149,6 +151,9 @@ def http_error(request, exc: HttpError):
         return _error(request, 400, "request.unreadable", _("The request body could not be read: send JSON."))
     if exc.status_code == 403:
         if "csrf" in str(exc).lower():
+            if not getattr(request.user, "is_authenticated", False):
+                # no token and no session: what is missing is a credential, not a CSRF token
+                return unauthenticated(request)
             return _error(
                 request, 403, "auth.csrf", _("The CSRF check failed: reload the page, or use an API token.")
             )

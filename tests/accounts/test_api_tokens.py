@@ -119,3 +119,26 @@ def test_a_signed_in_session_with_a_bad_token_is_refused(client, nanshan_dispatc
     assert client.get("/api/v1/accounts/me").status_code == 200
     response = client.get("/api/v1/accounts/me", headers=bearer("zw_wrong"))
     assert response.status_code == 401
+
+
+def test_a_post_with_no_credential_at_all_is_401_with_its_scheme():
+    """Neither a token nor a session: the answer says a credential is missing (401), not that a
+    CSRF token is (which only a signed-in browser session needs)."""
+    from django.test import Client
+
+    response = Client(enforce_csrf_checks=True).post(
+        "/api/v1/accounts/tokens", {"name": "x"}, content_type="application/json"
+    )
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "auth.required"
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_signed_in_session_without_its_csrf_token_is_still_a_csrf_refusal(nanshan_dispatcher):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(nanshan_dispatcher)
+    response = client.post("/api/v1/accounts/tokens", {"name": "x"}, content_type="application/json")
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "auth.csrf"

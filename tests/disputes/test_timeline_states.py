@@ -57,6 +57,10 @@ def test_rows_that_move_the_case_still_show_from_and_to(client, mediating_case, 
     english = _page(client, world.mediator, case, "en")
     (assign,) = _rows(english, "assign")
     assert "Awaiting assignment → Assigned" in assign
+    # the first row comes from no state: "→ 待分派", not "— → 待分派"
+    first = re.search(r'data-testid="timeline">\s*<li[^>]*>(.*?)</li>', html, re.S).group(1)
+    assert re.search(r'data-testid="event-states">→ 待分派</span>', first), first
+    assert "— →" not in html
 
 
 def test_an_old_row_without_a_change_keeps_only_its_action(client, assigned_case, world):
@@ -181,5 +185,6 @@ def test_the_timeline_reads_well_in_a_browser(dispute_city, live_server, tmp_pat
     for width, row in seen.items():
         assert "已电话联系双方" in row["note"] and "→" not in row["note"], (width, row)
         assert row["states"], width  # the rows that moved the case still say from → to
-        assert all(a != b for a, b in (s.split(" → ") for s in row["states"])), (width, row)
+        moves = [s.split("→") for s in row["states"]]
+        assert all(a.strip() != b.strip() for a, b in moves), (width, row)
         assert row["overflow"] <= 1, width

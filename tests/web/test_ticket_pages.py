@@ -869,3 +869,22 @@ def test_the_urgency_rules_flag_a_danger_for_the_dispatcher_but_never_change_the
     assert 'data-testid="urgency-signal"' not in html_of(client.get(f"/tickets/{calm.number}/"))
     queue = html_of(client.get("/dispatch/"))
     assert queue.count('data-testid="urgency-brief"') == 1
+
+
+def test_the_error_summary_names_and_links_each_field(client, building):
+    """On a phone the field with the error may be a screen or two below the summary: the summary
+    names it and links to it."""
+    client.cookies["django_language"] = "zh-hans"
+    response = client.post(
+        "/report/", report_data(address_text=building.full_name, reporter_phone="1381234567")
+    )
+    html = html_of(response)
+    summary = html[html.index('data-testid="form-error-list"') :]
+    summary = summary[: summary.index("</ul>")]
+    assert '<a href="#id_reporter_phone">' in summary and "：" in summary
+    assert summary.count("<li>") == len(response.context["form"].errors)
+    client.cookies["django_language"] = "en"
+    response = client.post(
+        "/report/", report_data(address_text=building.full_name, reporter_phone="1381234567")
+    )
+    assert re.search(r'href="#id_reporter_phone">[^<]+</a>: \S', html_of(response))

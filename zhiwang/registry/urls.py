@@ -16,6 +16,9 @@ urlpatterns = [
     path("conflicts/", views.conflicts, name="conflicts"),
     path("imports/", views.import_list, name="import_list"),
     path("imports/new/", views.import_new, name="import_new"),
+    path(
+        "imports/templates/<int:pk>/sample.csv", views.import_template_sample, name="import_template_sample"
+    ),
     path("imports/<int:pk>/", views.import_detail, name="import_detail"),
     path("imports/<int:pk>/progress/", views.import_progress, name="import_progress"),
     path("imports/<int:pk>/resume/", views.import_resume, name="import_resume"),

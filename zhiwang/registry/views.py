@@ -8,6 +8,7 @@ The building and room pages combine tickets too, so they live in ``web.places``.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import tempfile
 from contextlib import closing
@@ -17,8 +18,9 @@ from pathlib import Path
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.db import transaction
-from django.http import FileResponse, Http404, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -249,20 +251,57 @@ def entity_detail(request, pk: int):
 # --- import wizard ---------------------------------------------------------------------
 
 
+def _repeated_upload_message(batch, *, validate_only: bool) -> str:
+    """What the batch page says when an upload answered an existing batch (``_same_import`` in
+    ``imports.pipeline``: the same bytes, record kind, source department and column mapping, and
+    not failed; an import answers an outstanding validation of the file first)."""
+    if batch.status == ImportStatus.RUNNING:
+        return _("This import is still running.")
+    if batch.file_purged_at is not None:
+        return _(
+            "This file was uploaded before (the same file, record kind, source department and "
+            "mapping): below is that batch, whose file was deleted at the end of its keeping period."
+        )
+    if batch.validate_only and batch.status == ImportStatus.VALIDATED and not validate_only:
+        return _(
+            "This file was validated before (the same file, record kind, source department and "
+            "mapping): below is that validation. Publish it to import the file."
+        )
+    if batch.validate_only:
+        return _(
+            "This file was uploaded for validation before (the same file, record kind, source "
+            "department and mapping): below is that validation, not a new one."
+        )
+    return _(
+        "This file was uploaded before (the same file, record kind, source department and "
+        "mapping): below is its import, not a new one."
+    )
+
+
+def _import_new_page(request, form, *, status=200):
+    context = {"form": form, "guides": selectors.mapping_template_guides()}
+    return render(request, "registry/import_new.html", context, status=status)
+
+
 @readers_only
 def import_new(request):
-    """Step 1: the file, its kind, its department and the mapping template."""
+    """Step 1: the file, its kind, its department and the mapping template (with the headers each
+    template reads, and a sample file of them)."""
     if not services.may_import(request.user):
         return render(request, "registry/forbidden.html", status=403)
     form = ImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         suffix = Path(upload.name).suffix.lower()
+        digest = hashlib.sha256()
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / f"upload{suffix}"
             with open(path, "wb") as handle:
                 for block in upload.chunks():
+                    digest.update(block)
                     handle.write(block)
+            # the batches of these bytes before: an upload answered by one of them is said so
+            earlier = selectors.import_batch_ids_of_file(sha256=digest.hexdigest())
             try:
                 batch = import_batch_create(
                     actor=request.user,
@@ -275,15 +314,34 @@ def import_new(request):
                 )
             except ServiceError as error:
                 apply_error(form, error)
-                return render(request, "registry/import_new.html", {"form": form}, status=400)
+                return _import_new_page(request, form, status=400)
         if batch.status == ImportStatus.PENDING:
             from zhiwang.registry.tasks import import_batch_task
 
             transaction.on_commit(lambda: import_batch_task(batch.pk))
-        elif batch.status == ImportStatus.RUNNING:  # the same file again while its import runs
-            messages.info(request, _("This import is still running."))
+        if batch.pk in earlier:
+            message = _repeated_upload_message(batch, validate_only=form.cleaned_data["validate_only"])
+            messages.info(request, message)
         return redirect("registry:import_detail", pk=batch.pk)
-    return render(request, "registry/import_new.html", {"form": form}, status=400 if form.errors else 200)
+    return _import_new_page(request, form, status=400 if form.errors else 200)
+
+
+@readers_only
+def import_template_sample(request, pk: int):
+    """A mapping template's sample file: its headers (one per field) and one invented row, as a
+    UTF-8 CSV with a BOM (Excel and WPS open it without asking for the encoding)."""
+    if not services.may_import(request.user):
+        return render(request, "registry/forbidden.html", status=403)
+    guide = selectors.mapping_template_guide(selectors.mapping_template_get(user=request.user, pk=pk))
+    buffer = io.StringIO()
+    buffer.write("\ufeff")
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    for row in guide.sample_rows():
+        writer.writerow(csv_row(row))
+    response = HttpResponse(buffer.getvalue().encode("utf-8"), content_type="text/csv; charset=utf-8")
+    filename = _("%(template)s-sample.csv") % {"template": guide.template.name}
+    response["Content-Disposition"] = content_disposition_header(True, filename)
+    return response
 
 
 @readers_only
@@ -301,9 +359,18 @@ def _batch_context(request, pk: int) -> dict:
     batch = selectors.import_batch_get(user=request.user, pk=pk)
     return {
         "batch": batch,
-        "issues": list(selectors.import_issues(batch=batch)[:500]),
+        "issues": selectors.import_issues(batch=batch),
         "running": batch.status in (ImportStatus.PENDING, ImportStatus.RUNNING),
-        "may_publish": batch.status == ImportStatus.VALIDATED and services.may_import(request.user),
+        # a validation whose file was deleted at the end of its keeping period cannot be published
+        # (``import.file_purged``): the page asks for the file again instead of offering a 409
+        "may_publish": (
+            batch.status == ImportStatus.VALIDATED
+            and batch.file_purged_at is None
+            and services.may_import(request.user)
+        ),
+        "may_resume": (
+            batch.status in (ImportStatus.RUNNING, ImportStatus.FAILED) and batch.file_purged_at is None
+        ),
     }
 
 

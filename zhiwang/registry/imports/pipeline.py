@@ -239,9 +239,9 @@ def _same_import(*, sha: str, kind: str, source, mapping: dict, validate_only: b
     """
     same = [
         batch
-        for batch in ImportBatch.objects.filter(file_sha256=sha, kind=kind, source=source).exclude(
-            status=ImportStatus.FAILED
-        )
+        for batch in ImportBatch.objects.filter(file_sha256=sha, kind=kind, source=source)
+        .exclude(status=ImportStatus.FAILED)
+        .exclude(validate_only=True, file_purged_at__isnull=False)  # purged: can never be published
         if batch.columns == mapping
     ]
     validations = [batch for batch in same if batch.validate_only]

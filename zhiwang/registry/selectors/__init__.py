@@ -10,9 +10,15 @@ records); import them from here.
 """
 
 from zhiwang.registry.selectors.batches import (
+    REPORT_PAGE_LINES,
+    TemplateGuide,
     import_batch_get,
+    import_batch_ids_of_file,
     import_batches,
     import_issues,
+    mapping_template_get,
+    mapping_template_guide,
+    mapping_template_guides,
     merge_conflicts,
     source_departments,
 )
@@ -75,6 +81,12 @@ __all__ = [
     "import_batch_get",
     "import_batches",
     "import_issues",
+    "import_batch_ids_of_file",
+    "mapping_template_get",
+    "mapping_template_guide",
+    "mapping_template_guides",
+    "REPORT_PAGE_LINES",
+    "TemplateGuide",
     "may_edit",
     "may_reveal",
     "merge_conflicts",

@@ -118,6 +118,9 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env_list("ZHIWANG_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("ZHIWANG_CSRF_TRUSTED_ORIGINS", [])
+# A refused form or panel says what to do, in the reader's language (never Django's DEBUG hint);
+# an as-you-type panel gets a one-line notice instead of a page swapped into it.
+CSRF_FAILURE_VIEW = "zhiwang.web.views.csrf_failure"
 
 INSTALLED_APPS = [
     "django.contrib.admin",

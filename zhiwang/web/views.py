@@ -7,9 +7,11 @@ import logging
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
 
 from zhiwang.accounts import selectors as account_selectors
 from zhiwang.core.scoping import scope_of
@@ -17,8 +19,9 @@ from zhiwang.geo import selectors as geo_selectors
 from zhiwang.tickets import selectors as ticket_selectors
 from zhiwang.web.breadcrumbs import division_breadcrumbs
 from zhiwang.web.home_work import work_tiles
+from zhiwang.web.middleware import API_PREFIX
 from zhiwang.web.navigation import STAFF_ROLES
-from zhiwang.web.tickets.access import role_of
+from zhiwang.web.tickets.access import REFUSAL_HEADER, role_of
 from zhiwang.web.tickets.presenters import citizen_status
 
 log = logging.getLogger(__name__)
@@ -139,3 +142,30 @@ def healthz(request):
     except Exception:  # the proxy takes the node out; the reason goes to the log, not to callers
         log.exception("healthz: the database does not answer")
         return JsonResponse({"status": "error", "error": "database unavailable"}, status=503)
+
+
+def csrf_failure(request, reason=""):
+    """``CSRF_FAILURE_VIEW``: a form or panel sent with a stale or missing CSRF token.
+
+    Mostly an honest user whose page went stale: they signed out and in again in another tab
+    (sign-in rotates the token), or the page stayed open past the token's cookie. So no
+    "DEBUG=True" hint and no English technical reason (``reason`` goes to the log only): what
+    happened and what to do. An htmx request (a panel loaded as the user types) gets one line
+    with ``Zhiwang-Refusal: csrf``, which ``tickets.js`` never swaps in: it shows a notice in the
+    panel and leaves the form as typed. The API (``/api/``) answers in its JSON error format.
+    """
+    log.info("CSRF check failed on %s: %s", request.path, reason)
+    if request.path.startswith(API_PREFIX):
+        message = _("The CSRF check failed: reload the page, or use an API token.")
+        body = {"error": {"code": "auth.csrf", "message": str(message), "field": None, "fields": []}}
+        response = JsonResponse(body, status=403)
+    elif request.headers.get("HX-Request") == "true":
+        message = _("This page has expired: copy what you typed, then reload the page to continue.")
+        response = HttpResponse(
+            format_html('<p class="panel-notice" role="alert">{}</p>', message), status=403
+        )
+        response[REFUSAL_HEADER] = "csrf"
+    else:
+        response = render(request, "web/csrf_failure.html", status=403)
+    response["Cache-Control"] = "no-store"
+    return response

@@ -4,7 +4,9 @@
  * - map pin picker (Leaflet from the installed package; tiles only if configured)
  * - point map on the ticket page
  * - suggestion chips fill the category; "tick all" in the queue; Ctrl+Enter submits
- * - htmx: swap 4xx answers too, so refusals and conflicts show where the user acted
+ * - htmx: swap 4xx answers too, so refusals and conflicts show where the user acted; but never a
+ *   "signed out" (401) or "page expired" (CSRF 403) answer: a notice in the panel instead
+ * - the CSRF token is read from its cookie when sent, so signing in again elsewhere keeps the page working
  */
 (function () {
   "use strict";
@@ -320,11 +322,101 @@
         Array.prototype.forEach.call(form.querySelectorAll("input[type=checkbox][name='" + all.dataset.checkAll + "']"), function (box) { box.checked = all.checked; });
       }
     });
+    // a plain form post of this page sends the CSRF cookie's token (see bindSessionGuards)
+    document.addEventListener("submit", function (e) {
+      var field = e.target && e.target.elements && e.target.elements[CSRF_FIELD], fresh = csrfCookie();
+      if (field && field.value !== undefined && fresh) { field.value = fresh; }
+    }, true);
     document.addEventListener("keydown", function (e) {
       if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
         var form = e.target.closest && e.target.closest("form[data-submit-shortcut]");
         if (form) { e.preventDefault(); form.requestSubmit(form.querySelector("button[type=submit]")); }
       }
+    });
+  }
+
+  // --- a session that ended, a page that went stale ----------------------------------------------
+  // Panels load as the user types (htmx). Two answers are never swapped into one; the server marks
+  // them (zhiwang.web.tickets.access.signed_out, zhiwang.web.views.csrf_failure): 401 "signed-out"
+  // (htmx would otherwise draw the sign-in page in the panel, and its form would post to this
+  // page) and 403 "csrf" (this page's CSRF token is no longer the session's). The panel says so
+  // in one line, role="alert" (the words: data-notice-* on an element around it, translated by
+  // the template; the page's language picks a fallback), and the form keeps what was typed.
+  // Signing in again (in another tab) rotates the CSRF token. Its cookie holds the new one (the
+  // unmasked secret Django accepts from a form): every htmx request and every posted form of this
+  // page sends the cookie's token, so the page works on after a sign-in elsewhere, without a
+  // reload. Only with no readable cookie does a panel say the page expired.
+  var CSRF_COOKIE = "csrftoken", CSRF_FIELD = "csrfmiddlewaretoken";
+  var NOTICES = {
+    "signed-out": {attr: "data-notice-signed-out",
+      zh: "登录已过期：请在新标签页中重新登录，再回到本页继续（已填写的内容仍在）。",
+      en: "Your sign-in has expired: sign in again in a new tab, then come back to this page (what you typed is still here)."},
+    "csrf": {attr: "data-notice-expired",
+      zh: "页面已过期：请先复制已填写的内容，再刷新页面继续。",
+      en: "This page has expired: copy what you typed, then reload the page to continue."}
+  };
+
+  function csrfCookie() {
+    var found = "";
+    (document.cookie || "").split(";").forEach(function (part) {
+      var i = part.indexOf("=");
+      if (i > 0 && part.slice(0, i).trim() === CSRF_COOKIE) {
+        try { found = decodeURIComponent(part.slice(i + 1).trim()); } catch (e) { found = ""; }
+      }
+    });
+    return /^[A-Za-z0-9]{32}$|^[A-Za-z0-9]{64}$/.test(found) ? found : "";
+  }
+
+  function refusal(xhr) {
+    if (xhr.status === 401) { return "signed-out"; }
+    if (xhr.status === 403 && xhr.getResponseHeader("Zhiwang-Refusal") === "csrf") { return "csrf"; }
+    return "";
+  }
+
+  function showNotice(panel, kind) {
+    var words = NOTICES[kind], holder = panel.closest("[" + words.attr + "]");
+    var text = (holder && holder.getAttribute(words.attr)) || (/^zh/i.test(document.documentElement.lang || "") ? words.zh : words.en);
+    var note = panel.querySelector("[data-panel-notice]");
+    if (!note) {
+      note = document.createElement("p");
+      note.className = "panel-notice";
+      note.setAttribute("role", "alert");
+      note.setAttribute("data-testid", "panel-notice");
+      panel.insertBefore(note, panel.firstChild);
+    }
+    note.setAttribute("data-panel-notice", kind);
+    if (note.textContent !== text) { note.textContent = text; }
+  }
+
+  // What a panel ([data-panel]) sent last, without the token: leaving the phone field (change)
+  // after its pause in typing (input) already loaded the panel for that number sends nothing.
+  function sentKey(formData) {
+    var parts = [];
+    formData.forEach(function (value, name) { if (name !== CSRF_FIELD) { parts.push(name + "=" + value); } });
+    return parts.join("&");
+  }
+
+  function bindSessionGuards() {
+    document.body.addEventListener("htmx:configRequest", function (e) {
+      var data = e.detail.formData, elt = e.detail.elt, fresh = csrfCookie();
+      if (!data) { return; }
+      if (fresh && data.has(CSRF_FIELD)) { data.set(CSRF_FIELD, fresh); }
+      if (elt && elt.hasAttribute && elt.hasAttribute("data-panel")) {
+        var key = sentKey(data);
+        if (elt._zhiwangSent === key) { e.preventDefault(); return; }
+        elt._zhiwangSent = key;
+      }
+    });
+    document.body.addEventListener("htmx:beforeSwap", function (e) {
+      var kind = refusal(e.detail.xhr);
+      if (!kind) { return; }
+      e.detail.shouldSwap = false;
+      e.detail.isError = false;  // answered here, in the panel
+      if (e.detail.elt) { e.detail.elt._zhiwangSent = null; }  // the same text may be sent again
+      showNotice(e.detail.target || e.detail.elt, kind);
+    });
+    ["htmx:responseError", "htmx:sendError", "htmx:timeout"].forEach(function (name) {
+      document.body.addEventListener(name, function (e) { if (e.detail.elt) { e.detail.elt._zhiwangSent = null; } });
     });
   }
 
@@ -353,6 +445,7 @@
         {code: "[45]..", swap: false, error: true}
       ];
       htmx.onLoad(function (el) { init(el); });
+      bindSessionGuards();
       // a boosted link to "…#act-supervise" swaps the page in: no load, no hashchange
       document.body.addEventListener("htmx:pushedIntoHistory", function () { openFromHash(document); });
     }

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from zhiwang.core.errors import ServiceError
+from zhiwang.core.phones import normalize_phone
 from zhiwang.tickets import selectors, services
 from zhiwang.tickets.models import TicketStatus
 from zhiwang.tickets.scope_checks import located_place_known
@@ -230,10 +231,16 @@ def caller_panel(request):
     in proxy access logs and browser history, out of reach of the masked audit log. A GET is 405.
     """
     phone = request.POST.get("reporter_phone", "")
+    history = selectors.caller_history(user=request.user, phone=phone)
     return render(
         request,
         "web/tickets/_caller_history.html",
-        {"caller_history": selectors.caller_history(user=request.user, phone=phone), "phone": phone},
+        {
+            "caller_history": history,
+            "phone": phone,
+            # "1385" as the operator types: not "none", which would say this caller never called
+            "phone_incomplete": bool(phone.strip()) and not normalize_phone(phone),
+        },
     )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from functools import wraps
 
-from django.contrib.auth.decorators import login_required
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -13,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from zhiwang.core.errors import ServiceError
+from zhiwang.core.signed_out import signed_out
 from zhiwang.disputes import selectors, services
 from zhiwang.disputes.workflow import role_of
 
@@ -25,8 +25,9 @@ def dispute_staff(view):
     """Signed-in staff of the roles that work disputes; anybody else gets 403."""
 
     @wraps(view)
-    @login_required
     def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return signed_out(request)  # an htmx panel (the registry pick): 401, never the sign-in page
         if role_of(request.user) not in DISPUTE_ROLES:
             return render(request, "disputes/forbidden.html", status=403)
         return view(request, *args, **kwargs)

@@ -7,7 +7,6 @@ from datetime import date
 from urllib.parse import quote, urlencode
 
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import redirect, render
@@ -21,12 +20,13 @@ from django.views.decorators.http import require_POST
 
 from zhiwang.analytics import selectors
 from zhiwang.core.errors import NotFound, PermissionDeniedError, ServiceError
+from zhiwang.core.signed_out import signed_out
 
 
 def _analyst(view):
     def wrapper(request, *args, **kwargs):
         if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
+            return signed_out(request)  # an htmx poller or panel: 401, never the sign-in page inside it
         if not selectors.is_analyst(request.user):
             return render(request, "web/tickets/forbidden.html", status=403)
         return view(request, *args, **kwargs)

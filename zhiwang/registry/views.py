@@ -16,7 +16,6 @@ from functools import wraps
 from pathlib import Path
 
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -25,6 +24,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from zhiwang.core.errors import Conflict, NotFound, PermissionDeniedError, ServiceError
+from zhiwang.core.signed_out import signed_out
 from zhiwang.core.spreadsheet import csv_row
 from zhiwang.registry import exports, selectors, services
 from zhiwang.registry.forms import CorrectionForm, EntityCorrectionForm, ImportForm, RevealForm, apply_error
@@ -47,7 +47,7 @@ def readers_only(view):
     @wraps(view)
     def wrapper(request, *args, **kwargs):
         if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
+            return signed_out(request)  # an htmx poller or panel: 401, never the sign-in page inside it
         if not services.may_read(request.user):
             return render(request, "registry/forbidden.html", status=403)
         try:

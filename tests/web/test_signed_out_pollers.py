@@ -12,7 +12,9 @@ from zhiwang.core.signed_out import REFUSAL_HEADER
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.parametrize("name", ["registry:home", "analytics:dashboard", "analytics:alerts", "disputes:home"])
+@pytest.mark.parametrize(
+    "name", ["registry:home", "analytics:dashboard", "analytics:alerts", "disputes:home"]
+)
 def test_signed_out_htmx_requests_are_401_everywhere(client, name):
     url = reverse(name)
     page = client.get(url)

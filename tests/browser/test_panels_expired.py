@@ -56,6 +56,9 @@ def test_a_session_that_ends_and_a_token_that_changes_while_typing(page, city, l
     # the words the page rendered (translated by the template) for this notice
     expect(notice).to_have_text(page.locator("form.intake").get_attribute("data-notice-signed-out"))
     expect(page.locator("#id_description")).to_have_value("楼上噪音扰民，半夜装修")
+    expect(page.locator("#suggestions")).to_have_class(
+        re.compile(r"\bpanel-stale\b")
+    )  # earlier answer dimmed
     assert page.locator("#id_username").count() == 0
     assert page.url == f"{base}/intake/"
     _no_page_drawn_inside(page)
@@ -67,6 +70,7 @@ def test_a_session_that_ends_and_a_token_that_changes_while_typing(page, city, l
     answer = _type(page, "#id_description", "，请尽快处理", SUGGEST)
     assert answer.status == 200
     expect(page.locator("#suggestions [data-testid=panel-notice]")).to_have_count(0)
+    expect(page.locator("#suggestions")).not_to_have_class(re.compile(r"\bpanel-stale\b"))
     expect(page.locator("#id_description")).to_have_value("楼上噪音扰民，半夜装修，请尽快处理")
     _no_page_drawn_inside(page)
 

@@ -386,6 +386,9 @@
     }
     note.setAttribute("data-panel-notice", kind);
     if (note.textContent !== text) { note.textContent = text; }
+    // what the panel showed before belongs to earlier typing (another number, another text):
+    // dimmed until the next answer replaces it
+    panel.classList.add("panel-stale");
   }
 
   // What a panel ([data-panel]) sent last, without the token: leaving the phone field (change)
@@ -414,6 +417,10 @@
       e.detail.isError = false;  // answered here, in the panel
       if (e.detail.elt) { e.detail.elt._zhiwangSent = null; }  // the same text may be sent again
       showNotice(e.detail.target || e.detail.elt, kind);
+    });
+    document.body.addEventListener("htmx:afterSwap", function (e) {
+      var target = e.detail.target;
+      if (target && target.classList) { target.classList.remove("panel-stale"); }
     });
     ["htmx:responseError", "htmx:sendError", "htmx:timeout"].forEach(function (name) {
       document.body.addEventListener(name, function (e) { if (e.detail.elt) { e.detail.elt._zhiwangSent = null; } });

@@ -155,3 +155,24 @@ def test_the_inbox_says_nothing_of_first_rows_when_all_are_shown(english, dispat
     html = english.get("/inbox/").content.decode()
     assert re.search(r'data-testid="inbox-count">1<', html)
     assert 'data-testid="inbox-first-rows"' not in html
+
+
+def test_a_suspended_ticket_is_overdue_neither_in_the_inbox_nor_on_the_home_page(
+    english, dispatched, sub_handler
+):
+    """One rule (``selectors.inbox_overdue``) for the inbox's figure and the home page's tile: a
+    suspended ticket's clock is stopped, so its old deadline does not make it overdue."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from zhiwang.tickets.models import Ticket, TicketStatus
+
+    late, paused = dispatched(), dispatched()
+    past = timezone.now() - timedelta(hours=1)
+    Ticket.objects.filter(pk=late.pk).update(due_at=past)
+    Ticket.objects.filter(pk=paused.pk).update(status=TicketStatus.SUSPENDED, due_at=past)
+    english.force_login(sub_handler)
+    assert re.search(r'data-testid="overdue-count">1<', english.get("/inbox/").content.decode())
+    home = english.get("/").content.decode()
+    assert re.search(r"Past the deadline</span><strong>1</strong>", home)

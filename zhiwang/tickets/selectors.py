@@ -573,6 +573,15 @@ def _by_deadline() -> tuple:
     return ("due_at", "pk")
 
 
+def inbox_overdue(now: datetime) -> Q:
+    """The inbox tickets that are overdue, as the inbox shows them (``deadline_of``) and the
+    handler's home page counts them: not signed for by the accept deadline, or dispatched or
+    being handled past the deadline. A suspended ticket is not: its clock is stopped."""
+    return Q(status=TicketStatus.DISPATCHED, accept_due_at__lte=now) | Q(
+        status__in=(TicketStatus.DISPATCHED, TicketStatus.ACCEPTED), due_at__lte=now
+    )
+
+
 def handler_inbox(*, user) -> QuerySet[Ticket]:
     """The tickets the user's unit must sign for or is handling, the nearest deadline first.
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlencode
 
-from django.db.models import Q
 from django.urls import reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -63,9 +62,7 @@ def _dispatcher(user, now) -> list[Tile]:
 def _handler(user, now) -> list[Tile]:
     inbox = selectors.handler_inbox(user=user)
     link = reverse("web:handler_inbox")
-    overdue = count_up_to(
-        inbox.filter(Q(due_at__lte=now) | Q(status=TicketStatus.DISPATCHED, accept_due_at__lte=now))
-    )
+    overdue = count_up_to(inbox.filter(selectors.inbox_overdue(now)))  # the inbox's own rule
     return [
         Tile(_("To sign for"), count_up_to(inbox.filter(status=TicketStatus.DISPATCHED)), link),
         Tile(_("Being handled"), count_up_to(inbox.exclude(status=TicketStatus.DISPATCHED)), link),

@@ -7,7 +7,6 @@ import re
 
 from django.contrib import messages
 from django.db import transaction
-from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -189,17 +188,9 @@ def handler_inbox(request):
             # counted in the database, not among the rows shown: a busy unit has more than INBOX_ROWS
             "total": count_up_to(inbox) if len(tickets) >= INBOX_ROWS else BoundedCount(len(tickets)),
             "shown": len(tickets),
-            "overdue_count": count_up_to(inbox.filter(_inbox_overdue(now))),
+            "overdue_count": count_up_to(inbox.filter(selectors.inbox_overdue(now))),
             "next": reverse("web:handler_inbox"),
         },
-    )
-
-
-def _inbox_overdue(now) -> Q:
-    """The inbox rows ``deadline_of`` shows as overdue: not signed for by the accept deadline, or
-    dispatched or being handled past the deadline (a suspended ticket's clock is stopped)."""
-    return Q(status=TicketStatus.DISPATCHED, accept_due_at__lte=now) | Q(
-        status__in=(TicketStatus.DISPATCHED, TicketStatus.ACCEPTED), due_at__lte=now
     )
 
 

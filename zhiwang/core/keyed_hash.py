@@ -12,8 +12,9 @@ that may not import the registry (analytics) read it here. ``purpose`` separates
 analytics caller key never equals the registry's ``phone_hash`` of the same number, so the two
 tables cannot be joined on it.
 
-Changing the key changes every keyed hash derived from it: what stores one says how it is rebuilt
-(the registry: ``zhiwang registry-rehash``; analytics: docs/analytics.md, "Repeated callers").
+Changing the key changes every keyed hash derived from it: ``zhiwang rehash-all`` rebuilds every
+keyed hash of every app (each app's ``rekey.REKEY_STEPS``; docs/production.md, "Rotating the hash
+key").
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 HMAC-SHA256 with ``settings.ZHIWANG_REGISTRY_HASH_KEY`` (falls back to ``SECRET_KEY``), the one
 construction of ``zhiwang.core.keyed_hash`` (the purpose keeps an ID-number hash from matching a
 phone hash, and both from analytics' caller keys).
-Changing the key invalidates every stored hash: recompute them with ``zhiwang registry-rehash``
-(``registry.services.rehash.person_hashes_rebuild``).
+Changing the key invalidates every stored hash: recompute them with ``zhiwang rehash-all``
+(the registry alone: ``zhiwang registry-rehash``, ``registry.services.rehash.person_hashes_rebuild``).
 
 A phone is hashed in the form the registry stores it: ``zhiwang.core.phones.phone_digits`` (the
 platform's phone rule, a foreign number without its ``+``), re-exported here as

@@ -166,8 +166,8 @@ class DisputeCase(models.Model):
 class Party(models.Model):
     """申请人 / 被申请人 / 第三人 of a case, a person (ID number) or an entity (credit code).
 
-    ``identifier`` is validated (GB 11643 / GB 32100) and ``identifier_hash`` (HMAC with the
-    secret key) finds the same party across cases without comparing raw numbers.
+    ``identifier`` is validated (GB 11643 / GB 32100) and ``identifier_hash``
+    (``core.keyed_hash``, purpose ``disputes``) finds the same party across cases without comparing raw numbers.
     ``person`` / ``entity`` link the registry's record: set when picked from the registry,
     or matched on save by the registry's keyed ID-number hash / the credit code.
     """

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import calendar
-import hashlib
-import hmac
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from zhiwang.core.errors import ErrorList, ServiceError
+from zhiwang.core.keyed_hash import keyed_hash as core_keyed_hash
 from zhiwang.core.phones import normalize_phone
 from zhiwang.core.validators import validate_credit_code, validate_id_number
 from zhiwang.disputes.models import CaseCounter, Party, PartyKind, PartyRole
@@ -49,9 +47,19 @@ def require(value, field: str, message: str) -> str:
     return text
 
 
+#: ``core.keyed_hash`` purpose of the disputes' own hashes (``Visitor.id_hash``,
+#: ``Party.identifier_hash``). Not the registry's ``id``: a disputes hash never equals
+#: ``Person.id_number_hash`` of the same number (``services.registry``). The same bytes as the
+#: earlier ``HMAC(SECRET_KEY, "disputes:" + value)``, so where the hash key is ``SECRET_KEY``
+#: the stored hashes were already right (migration ``disputes.0008_hashes_under_the_hash_key``).
+HASH_PURPOSE = "disputes"
+
+
 def keyed_hash(value: str) -> str:
-    """HMAC-SHA256 of a normalized identifier: finds the same person again without comparing raw numbers."""
-    return hmac.new(settings.SECRET_KEY.encode(), b"disputes:" + value.encode(), hashlib.sha256).hexdigest()
+    """The keyed hash (``core.keyed_hash``, purpose ``disputes``) of a normalized identifier: finds
+    the same visitor or party again without comparing raw numbers. Changing the hash key changes
+    it: ``zhiwang rehash-all`` recomputes the stored ones (``disputes.rekey``)."""
+    return core_keyed_hash(HASH_PURPOSE, value)
 
 
 def next_number(prefix: str, at: datetime | None = None) -> str:

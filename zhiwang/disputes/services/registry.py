@@ -8,8 +8,10 @@ Two ways a visitor or party is linked:
   their jurisdiction by posting an id; the name, ID number and phone are copied on the
   server and never travel through the page in plain.
 * **matched**: a typed ID number is hashed with the *registry's* keyed hash
-  (``registry.hashing.id_number_hash``; disputes' own ``keyed_hash`` uses another purpose
-  prefix and so never equals it) and looked up on ``Person.id_number_hash``; a typed credit
+  (``registry.hashing.id_number_hash``, purpose ``id``) and looked up on
+  ``Person.id_number_hash``. Disputes' own ``keyed_hash`` is the same HMAC under the same key
+  (``core.keyed_hash``) with another purpose (``disputes``), so it never equals the registry's
+  hash of the same number: a visitor's ``id_hash`` cannot be joined to the registry. A typed credit
   code is looked up on ``LegalEntity.credit_code`` (the registry keeps credit codes in plain:
   they are public). Matching is not scoped: it only records that both rows are the same
   person, and the registry page behind the link applies its own scope.

@@ -5,6 +5,12 @@ Lookups by ID number and phone go through HMAC hashes (``registry.hashing``); ch
 unfindable until it is recomputed from the stored values. The work goes in primary-key
 order, one transaction per batch, and writes only rows whose hashes differ: a run that is
 stopped half-way is finished by running it again, and a second run changes nothing.
+``zhiwang rehash-all`` runs this with every other app's keyed hashes (``registry.rekey``).
+
+A person imported while the key was new and the hashes old was not found by ID number and is
+stored twice. The new ID-number hash is unique, so it stays with the row that holds it (the
+later import); the earlier row keeps its old one (its phone hash is recomputed) and is counted
+in ``conflicts``: the two are to be merged by hand. Each run counts it again, changing nothing.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ class RehashResult:
 
     checked: int = 0
     changed: int = 0
+    conflicts: int = 0
     dry_run: bool = False
 
 
@@ -33,10 +40,14 @@ def person_hashes_rebuild(
     """Recompute ``id_number_hash`` and ``phone_hash`` of every person with the current key.
 
     No change history rows: the hashes are derived lookup keys, not facts about the person.
+    A person whose new ID-number hash another holds keeps the old one (``conflicts``, above).
     ``progress`` is called with the number of people read in each batch.
     """
     result = RehashResult(dry_run=dry_run)
     last_pk = 0
+    # ID-number hashes given in this batch; a dry run, which writes none, sees a conflict between
+    # two batches' rows only when the earlier one had the new hash already
+    given: set[str] = set()
     while True:
         rows = list(
             Person.objects.filter(pk__gt=last_pk)
@@ -46,15 +57,33 @@ def person_hashes_rebuild(
         if not rows:
             return result
         last_pk = rows[-1][0]
-        stale = []
+        stale = {}
         for pk, id_number, id_hash, phone, ph_hash in rows:
             new_id, new_phone = id_number_hash(id_number), phone_hash(phone)
             if new_id != id_hash or new_phone != ph_hash:
-                stale.append(Person(pk=pk, id_number_hash=new_id, phone_hash=new_phone))
-        if stale and not dry_run:
+                stale[pk] = (new_id, id_hash, new_phone, ph_hash)
+        written = []
+        if stale:
             with transaction.atomic():
-                Person.objects.bulk_update(stale, ["id_number_hash", "phone_hash"])
+                # people holding a new ID-number hash already: the same number twice (a row
+                # whose ID-number hash is current finds itself, and is not checked below)
+                held = set(
+                    Person.objects.select_for_update()
+                    .filter(id_number_hash__in={new_id for new_id, *_rest in stale.values()})
+                    .values_list("id_number_hash", flat=True)
+                )
+                for pk in sorted(stale):
+                    new_id, id_hash, new_phone, ph_hash = stale[pk]
+                    if new_id != id_hash and (new_id in held or new_id in given):
+                        result.conflicts += 1
+                        new_id = id_hash
+                    given.add(new_id)
+                    if (new_id, new_phone) != (id_hash, ph_hash):
+                        written.append(Person(pk=pk, id_number_hash=new_id, phone_hash=new_phone))
+                if written and not dry_run:
+                    Person.objects.bulk_update(written, ["id_number_hash", "phone_hash"])
+        given.clear()
         result.checked += len(rows)
-        result.changed += len(stale)
+        result.changed += len(written)
         if progress is not None:
             progress(len(rows))

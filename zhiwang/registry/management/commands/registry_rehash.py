@@ -1,4 +1,7 @@
-"""``zhiwang registry-rehash``: recompute people's ID-number and phone hashes after a key change."""
+"""``zhiwang registry-rehash``: recompute people's ID-number and phone hashes after a key change.
+
+The registry's part of ``zhiwang rehash-all`` (which recomputes every app's keyed hashes: run that
+after changing the key), kept for an installation that rebuilds the registry alone."""
 
 from __future__ import annotations
 
@@ -36,4 +39,9 @@ class Command(BaseCommand):
         if bar is not None:
             bar.close()
         verb = "would rehash" if result.dry_run else "rehashed"
-        self.stdout.write(f"{verb} {result.changed} of {result.checked} people")
+        conflicts = (
+            f", {result.conflicts} kept their old ID-number hash (stored twice: merge them by hand)"
+            if result.conflicts
+            else ""
+        )
+        self.stdout.write(f"{verb} {result.changed} of {result.checked} people{conflicts}")

@@ -427,6 +427,9 @@ ZHIWANG_CITIZEN_REPORTS_PER_DAY = env_int("ZHIWANG_CITIZEN_REPORTS_PER_DAY", 30,
 ZHIWANG_CITIZEN_REPORT_BYTES_PER_DAY = env_int(
     "ZHIWANG_CITIZEN_REPORT_BYTES_PER_DAY", 200 * 1024 * 1024, minimum=0
 )
+# The public report form's as-you-type category suggestions run the classifier for anyone: loads
+# per client address an hour before the panel answers empty (0: no limit; a long report takes ~100).
+ZHIWANG_CITIZEN_SUGGESTIONS_PER_HOUR = env_int("ZHIWANG_CITIZEN_SUGGESTIONS_PER_HOUR", 1200, minimum=0)
 NINJA_NUM_PROXIES = ZHIWANG_NUM_PROXIES
 # The largest page a list answers (`limit`); `offset` is bounded in zhiwang.core.pagination.
 NINJA_PAGINATION_MAX_LIMIT = 1000

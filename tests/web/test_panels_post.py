@@ -255,15 +255,13 @@ def test_the_intake_panels_are_for_operators(citizen, nanshan_building):
         assert _client(citizen).post(path, data).status_code == 403
 
 
-def test_the_public_suggestion_panel_is_limited_per_address(monkeypatch):
+def test_the_public_suggestion_panel_is_limited_per_address(settings):
     """The panel runs the classifier for anyone: past the hourly limit of an address it answers
     empty (the form itself still works), other addresses are untouched."""
     from django.core.cache import cache
 
-    from zhiwang.web.tickets.views import citizen
-
     cache.clear()
-    monkeypatch.setattr(citizen, "SUGGESTIONS_PER_HOUR", 2)
+    settings.ZHIWANG_CITIZEN_SUGGESTIONS_PER_HOUR = 2
     body = {"description": WORDS, "kind": "complaint"}
     one = Client(REMOTE_ADDR="203.0.113.7")
     answers = [one.post(REPORT_SUGGEST, body) for _ in range(3)]

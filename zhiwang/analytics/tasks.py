@@ -67,3 +67,16 @@ def report_generate_task(report_id: int) -> int:
     from zhiwang.analytics.services import report_generate
 
     return report_generate(report_id=report_id).pk
+
+
+#: Every night: report files that no report names (a record that failed after they were stored).
+ORPHAN_SWEEP_SCHEDULE = crontab(hour="4", minute="5")
+
+
+@db_periodic_task(ORPHAN_SWEEP_SCHEDULE)
+@lock_task("analytics-orphan-report-files")
+def orphan_report_files_sweep_task() -> int:
+    """Delete the stored report files that no report names, a day old (``file_sweep``)."""
+    from zhiwang.analytics.file_sweep import orphan_report_files_sweep
+
+    return orphan_report_files_sweep()

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -68,6 +68,30 @@ def _stored_path(directory: Path) -> str:
     return str(directory.relative_to(root)) if directory.is_relative_to(root) else str(directory)
 
 
+def _version_folder(name: str, version: int) -> Path:
+    """The managed folder for ``name`` v``version``, free to be written (call with the name locked).
+
+    A folder already there was left by an earlier database (e.g. the demo city rebuilt) or by a
+    copy that crashed half-way: no model of this name has this version (the lock is held), so
+    it is kept, renamed out of the way. A folder some registered model still names (one
+    registered in place from inside the model folder) is never moved: that is refused.
+    """
+    target = model_root() / name / f"v{version}"
+    if target.exists():
+        named = Q()
+        for stored in {_stored_path(target), str(target.resolve())}:  # relative, or absolute from before
+            named |= Q(path=stored) | Q(path__startswith=f"{stored}/")
+        if ClassifierModel.objects.filter(named).exists():
+            raise ServiceError(
+                "classifier.target_exists",
+                _("The model folder %(path)s belongs to another registered model; move it away first.")
+                % {"path": target},
+            )
+        target.rename(target.with_name(f"{target.name}.orphaned-{timezone.now():%Y%m%d%H%M%S%f}"))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return target
+
+
 def _check_directory(directory: Path) -> dict:
     metadata = read_metadata(directory)  # raises a clear ServiceError when missing or unreadable
     if metadata.get("format_version") != FORMAT_VERSION:
@@ -87,7 +111,8 @@ def model_register(
     """Record a trained model directory as a new candidate version of ``name``.
 
     A directory outside the model folder is copied into ``<model folder>/<name>/v<version>``
-    (with ``copy=True``) so that every model in use lives in one managed place. ``origin``
+    (with ``copy=True``) so that every model in use lives in one managed place; a leftover
+    folder of that name that no model names is moved aside, as ``model_train`` does. ``origin``
     (``Origin.as_dict(...)``) is kept in ``metrics["origin"]`` unless the model's own metrics
     name one; by default a registered folder. ``note`` is what a person wrote about it.
 
@@ -100,14 +125,7 @@ def model_register(
     version = _next_version(name)
     copied = None
     if copy and not directory.resolve().is_relative_to(model_root().resolve()):
-        target = model_root() / name / f"v{version}"
-        if target.exists():
-            raise ServiceError(
-                "classifier.target_exists",
-                _("The model folder %(path)s exists already; move it away first.") % {"path": target},
-            )
-        target.parent.mkdir(parents=True, exist_ok=True)
-        copied = target
+        copied = _version_folder(name, version)
     try:
         if copied is not None:
             try:
@@ -164,11 +182,7 @@ def model_train(
         with transaction.atomic():
             _lock_name(name)  # before the version is chosen: trainings of one name take turns
             version = _next_version(name)
-            target = model_root() / name / f"v{version}"
-            if target.exists():
-                # Left by an earlier database (e.g. the demo city rebuilt): no model of this name
-                # has this version (the lock is held), so nobody uses it; keep it, out of the way.
-                target.rename(target.with_name(f"{target.name}.orphaned-{timezone.now():%Y%m%d%H%M%S%f}"))
+            target = _version_folder(name, version)
             staging.rename(target)
             moved_to = target
             return model_register(name=name, directory=target, note=note, copy=False)

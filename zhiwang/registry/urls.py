@@ -19,6 +19,11 @@ urlpatterns = [
     path(
         "imports/templates/<int:pk>/sample.csv", views.import_template_sample, name="import_template_sample"
     ),
+    path(
+        "imports/templates/<int:pk>/sample.xlsx",
+        views.import_template_sample_xlsx,
+        name="import_template_sample_xlsx",
+    ),
     path("imports/<int:pk>/", views.import_detail, name="import_detail"),
     path("imports/<int:pk>/progress/", views.import_progress, name="import_progress"),
     path("imports/<int:pk>/resume/", views.import_resume, name="import_resume"),

@@ -35,6 +35,7 @@ from zhiwang.registry.imports.pipeline import (
     import_batch_resume,
 )
 from zhiwang.registry.imports.report import report_workbook
+from zhiwang.registry.imports.sample import sample_workbook
 from zhiwang.registry.models import ImportStatus, RecordKind
 
 #: Roles that open registry pages at all (defined with the other role sets in services).
@@ -253,15 +254,11 @@ def entity_detail(request, pk: int):
 
 def _repeated_upload_message(batch, *, validate_only: bool) -> str:
     """What the batch page says when an upload answered an existing batch (``_same_import`` in
-    ``imports.pipeline``: the same bytes, record kind, source department and column mapping, and
-    not failed; an import answers an outstanding validation of the file first)."""
+    ``imports.pipeline``: the same bytes, record kind, source department and column mapping, not
+    failed and its file kept; an import answers an outstanding validation of the file first).
+    A batch whose file was purged answers no upload: the file uploaded again is a new batch."""
     if batch.status == ImportStatus.RUNNING:
         return _("This import is still running.")
-    if batch.file_purged_at is not None:
-        return _(
-            "This file was uploaded before (the same file, record kind, source department and "
-            "mapping): below is that batch, whose file was deleted at the end of its keeping period."
-        )
     if batch.validate_only and batch.status == ImportStatus.VALIDATED and not validate_only:
         return _(
             "This file was validated before (the same file, record kind, source department and "
@@ -342,6 +339,20 @@ def import_template_sample(request, pk: int):
     filename = _("%(template)s-sample.csv") % {"template": guide.template.name}
     response["Content-Disposition"] = content_disposition_header(True, filename)
     return response
+
+
+@readers_only
+def import_template_sample_xlsx(request, pk: int):
+    """The same sample as an Excel workbook whose ID-number and phone cells are text
+    (``imports.sample``): a CSV saved again in Excel turns an 18-digit ID number into 4.4E+17."""
+    if not services.may_import(request.user):
+        return render(request, "registry/forbidden.html", status=403)
+    guide = selectors.mapping_template_guide(selectors.mapping_template_get(user=request.user, pk=pk))
+    return FileResponse(
+        io.BytesIO(sample_workbook(guide)),
+        as_attachment=True,
+        filename=_("%(template)s-sample.xlsx") % {"template": guide.template.name},
+    )
 
 
 @readers_only

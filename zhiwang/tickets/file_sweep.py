@@ -5,10 +5,12 @@ A ticket's photos are stored before the transaction that records them commits
 the last step of the view's transaction): a failure at the commit itself (a dropped database
 connection, a killed process) leaves photos of a citizen's street or house with no ticket, out of
 every keeping rule. The same holds for a hotline import's uploaded file and report between their
-store and the run's commit. This sweep lists the folders those files are written to
+store and the run's commit. This sweep names the folders those files are written to
 (``Attachment.file``: ``tickets/YYYY/MM/``; ``TicketImport.file`` and ``.report``:
-``ticket_imports/YYYY/MM/``) for the current and the previous months and deletes a file that no
-row names once it is older than ``MIN_AGE`` (a file being recorded right now is seconds old).
+``ticket_imports/YYYY/MM/``) and the names its rows hold in one of them;
+``core.storage_sweep`` lists the current and the previous months' folders and deletes a file
+that no row names once it is older than ``MIN_AGE`` (a file being recorded right now is seconds
+old).
 
 Only those folders, only this storage's own listing: a file another app or an administrator put
 elsewhere is never looked at. A month folder is read with one query for the names in it.
@@ -17,28 +19,17 @@ elsewhere is never looked at. A month folder is read with one query for the name
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timedelta
+from datetime import datetime
 
-from django.core.files.storage import default_storage
-from django.utils import timezone
-
+from zhiwang.core.storage_sweep import MIN_AGE, MONTHS, unnamed_files_delete
 from zhiwang.tickets.models import Attachment, TicketImport
+
+__all__ = ["MIN_AGE", "MONTHS", "orphan_files_sweep"]
 
 log = logging.getLogger(__name__)
 
-#: A file younger than this may belong to a transaction that has not committed yet.
-MIN_AGE = timedelta(hours=24)
-#: How many month folders back (this month included) are looked at each night.
-MONTHS = 2
-
-
-def _months(today: date, count: int) -> list[tuple[int, int]]:
-    year, month = today.year, today.month
-    out = []
-    for _ in range(count):
-        out.append((year, month))
-        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
-    return out
+#: The folders (``upload_to`` without the month) of the tickets app's files.
+PREFIXES = ("tickets", "ticket_imports")
 
 
 def _named(folder: str) -> set[str]:
@@ -55,33 +46,6 @@ def orphan_files_sweep(*, now: datetime | None = None, months: int = MONTHS) -> 
     """Delete the files of the last ``months`` month folders that no row names and that are older
     than ``MIN_AGE``; return how many were deleted. A storage error is logged, never raised (the
     next night tries again)."""
-    now = now or timezone.now()
-    oldest = now - MIN_AGE
-    deleted = 0
-    for prefix in ("tickets", "ticket_imports"):
-        for year, month in _months(timezone.localdate(now), months):
-            folder = f"{prefix}/{year:04d}/{month:02d}/"
-            try:
-                if not default_storage.exists(folder):
-                    continue
-                _dirs, files = default_storage.listdir(folder)
-            except (OSError, NotImplementedError):
-                log.exception("could not list %s; tried again tomorrow", folder)
-                continue
-            if not files:
-                continue
-            named = _named(folder)
-            for file_name in files:
-                stored = folder + file_name
-                if stored in named:
-                    continue
-                try:
-                    if default_storage.get_modified_time(stored) >= oldest:
-                        continue
-                    default_storage.delete(stored)
-                except (OSError, NotImplementedError):
-                    log.exception("could not delete the orphaned file %s; tried again tomorrow", stored)
-                    continue
-                deleted += 1
-                log.warning("deleted %s: no ticket or import names it", stored)
-    return deleted
+    return unnamed_files_delete(
+        prefixes=PREFIXES, named=_named, owner="ticket or import", log=log, now=now, months=months
+    )

@@ -139,9 +139,10 @@ def import_batch_create(
     temporary copy, named only with its batch), and two uploads of one file at the same
     moment make one batch (``claim.lock_file``). The same import again — same file, kind, department
     and column mapping — answers the existing batch: uploading it again resumes, never
-    duplicates (``_same_import``). Another mapping (a fixed template, extra ``columns``)
-    reads the file differently, so it makes a new batch. With ``validate_only`` the batch
-    only checks the file (see ``import_batch_run``).
+    duplicates (``_same_import``); once that batch's file was purged it makes a new batch.
+    Another mapping (a fixed template, extra ``columns``) reads the file differently, so it
+    makes a new batch. With ``validate_only`` the batch only checks the file (see
+    ``import_batch_run``).
     """
     if actor is not None and not may_import(actor):
         raise ServiceError("registry.permission_denied", _("Only data stewards import files."), status=403)
@@ -228,7 +229,7 @@ def import_batch_create(
 
 
 def _same_import(*, sha: str, kind: str, source, mapping: dict, validate_only: bool) -> ImportBatch | None:
-    """The batch (not failed) that already imports this file the same way, or None.
+    """The batch (not failed, file kept) that already imports this file the same way, or None.
 
     Same file, kind, department and effective column mapping (template and ``columns``
     together: a steward who fixes a wrong mapping imports again). A validation answers only a
@@ -236,12 +237,17 @@ def _same_import(*, sha: str, kind: str, source, mapping: dict, validate_only: b
     answers an outstanding validation of the same file and mapping first — publishing it is
     how that file goes in (the wizard's page and ``import_registry`` say so), so no second
     batch competes with it — else the import itself. Newest first; a file has few batches.
+
+    A batch whose file was deleted at the end of its keeping period (``file_purged_at``) answers
+    nothing: it can no longer run, be published nor give its report's values, so the file
+    uploaded again makes a new batch, which the steward can validate, publish or run; the
+    purged one stays in the history as it is.
     """
     same = [
         batch
-        for batch in ImportBatch.objects.filter(file_sha256=sha, kind=kind, source=source)
-        .exclude(status=ImportStatus.FAILED)
-        .exclude(validate_only=True, file_purged_at__isnull=False)  # purged: can never be published
+        for batch in ImportBatch.objects.filter(
+            file_sha256=sha, kind=kind, source=source, file_purged_at__isnull=True
+        ).exclude(status=ImportStatus.FAILED)
         if batch.columns == mapping
     ]
     validations = [batch for batch in same if batch.validate_only]

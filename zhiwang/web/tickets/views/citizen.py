@@ -104,9 +104,9 @@ DAY = 24 * HOUR
 MB = 1024 * 1024
 
 #: The public suggestion panel runs the classifier on every pause in typing (500 ms): about a
-#: hundred loads for a long report. Past this many per client address and hour the panel answers
-#: empty (the form works without it), so a script cannot keep the web workers classifying.
-SUGGESTIONS_PER_HOUR = 1200
+#: hundred loads for a long report. Past ``ZHIWANG_CITIZEN_SUGGESTIONS_PER_HOUR`` (1200; 0: no
+#: limit) loads per client address and hour the panel answers empty (the form works without it),
+#: so a script cannot keep the web workers classifying. Read at each load, as the report limits.
 SUGGESTIONS = "citizen-suggestions"
 
 
@@ -278,8 +278,9 @@ def suggest_panel(request):
     POST only (``hx-post`` with the form's CSRF token): a citizen's description may name people
     and phones, and a URL sits in proxy access logs, browser history and Referer headers.
     """
+    limit = getattr(settings, "ZHIWANG_CITIZEN_SUGGESTIONS_PER_HOUR", 1200)
     address = rate_limit_key(client_address(request))
-    if throttle.count_add(SUGGESTIONS, address, HOUR) > SUGGESTIONS_PER_HOUR:
+    if limit and throttle.count_add(SUGGESTIONS, address, HOUR) > limit:
         # a convenience, not the form: over the limit the panel is empty and the report still goes
         return HttpResponse("")
     suggestions = selectors.category_suggestions(

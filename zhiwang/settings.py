@@ -310,6 +310,11 @@ ZHIWANG_IMPORT_KEEP_DAYS = env_int("ZHIWANG_IMPORT_KEEP_DAYS", 30, minimum=1)
 # fields and codes but loses values and reasons, which hold residents' data in clear; a batch
 # without its file can no longer be resumed or published.
 ZHIWANG_REGISTRY_IMPORT_KEEP_DAYS = env_int("ZHIWANG_REGISTRY_IMPORT_KEEP_DAYS", 30, minimum=1)
+# Excel files people supply are parsed by openpyxl in a child process (zhiwang.core.xlsx_child),
+# limited to this address space (the interpreter and openpyxl take ~45 MB of it) and to this many
+# seconds of waiting (and of CPU); beyond either the file is refused (file.xlsx_too_complex).
+ZHIWANG_XLSX_CHILD_MEMORY_MB = env_int("ZHIWANG_XLSX_CHILD_MEMORY_MB", 1024, minimum=128)
+ZHIWANG_XLSX_CHILD_SECONDS = env_int("ZHIWANG_XLSX_CHILD_SECONDS", 300, minimum=1)
 
 # Registry: the key of the HMAC that makes ID numbers and phones searchable without scanning
 # plain values. Empty falls back to SECRET_KEY; set its own key in production, since rotating

@@ -7,6 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils.translation import gettext
 
+from tests.core.xlsx_child_files import NORMAL_ROWS, SMALL_LIMIT_MB, merged_ranges_bomb, normal_workbook
 from tests.xlsx_bombs import header_row, shared_strings_bomb, write_workbook
 from zhiwang.classifier.ml import tabular
 from zhiwang.core.errors import ServiceError
@@ -45,3 +46,23 @@ def test_the_reader_stops_at_excels_last_row_when_row_numbers_jump(tmp_path, mon
     with pytest.raises(ServiceError) as caught:
         tabular.read_table(path)
     assert caught.value.code == "file.xlsx_too_many_rows" and "jump.xlsx" in caught.value.message
+
+
+def test_a_merged_ranges_bomb_is_refused_in_the_child_naming_the_file(tmp_path, settings):
+    # under every limit of the guard: only the child's memory limit refuses it (core.xlsx_child)
+    settings.ZHIWANG_XLSX_CHILD_MEMORY_MB = SMALL_LIMIT_MB
+    path = merged_ranges_bomb(tmp_path / "merged.xlsx", header=("内容", "类别"))
+    with pytest.raises(ServiceError) as caught:
+        tabular.read_table(path)
+    assert caught.value.code == "file.xlsx_too_complex"
+    assert "merged.xlsx" in caught.value.message and f"{SMALL_LIMIT_MB} MB" in caught.value.message
+
+
+def test_a_normal_workbook_reads_as_before(tmp_path):
+    path = normal_workbook(tmp_path / "people.xlsx")
+    columns, rows = tabular.read_table(path)
+    assert columns == [str(c) for c in NORMAL_ROWS[0]]
+    assert len(rows) == 3  # the blank row is left out
+    assert rows[0]["编号"] == "000123" and rows[0]["出生日期"] == "1990-01-02 00:00:00"
+    assert rows[0]["金额"] == "12.5" and rows[0]["人数"] == "3" and rows[0]["备注"] == ""
+    assert rows[2]["编号"] == "=不是公式" and rows[2]["金额"] == "100000000000000000000"

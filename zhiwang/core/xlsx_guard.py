@@ -50,7 +50,10 @@ relations, external links, chart sheets) are limited only by the size and ratio 
 Measured: a million empty elements ahead of a sheet's rows, 188 KB zipped, cost 85 MB at
 opening; a million merged ranges, 4.6 MB zipped, cost 650 MB once every row is read. Telling
 them from the cells of a sheet (20 million tags in that people file), a formula chain or a
-pivot cache takes parsing; the sure bound is a memory limit on the process that parses.
+pivot cache takes parsing; the sure bound is a memory limit on the process that parses, which
+``core.xlsx_child.open_xlsx`` sets: it runs this check first (cheap), then openpyxl in a child
+process limited in memory and time (``file.xlsx_too_complex`` beyond). The readers of people's
+files open workbooks through it.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 CSV comes in UTF-8 (with or without BOM), UTF-16 with BOM, or GBK/GB18030 (what Excel
 on a Chinese Windows saves); the encoding is detected, not asked for. The delimiter
-(comma, tab, semicolon, bar) is sniffed. ``.xlsx`` is read with openpyxl (first sheet,
-first row = column names); a merged range's value fills every cell of the range (Excel
+(comma, tab, semicolon, bar) is sniffed. ``.xlsx`` is read with openpyxl, in a child
+process under a memory and time limit (``core.xlsx_child``; first sheet, first row = column
+names); a merged range's value fills every cell of the range (Excel
 keeps it in the first cell only: a category merged over a block of rows would leave them
 unlabelled), and the sheet's recorded size is not trusted (some exporters write a wrong
 one, which would cut the sheet to its first cell). Output is CSV in UTF-8 with BOM, which
@@ -14,8 +15,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
-import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -23,17 +22,10 @@ from django.utils.translation import gettext as _
 
 from zhiwang.core.errors import ServiceError
 from zhiwang.core.spreadsheet import xlsx_row
-from zhiwang.core.xlsx_guard import (
-    EXCEL_MAX_COLUMNS,
-    EXCEL_MAX_ROWS,
-    check_xlsx,
-    too_many_columns,
-    too_many_rows,
-)
+from zhiwang.core.xlsx_child import XlsxUnreadable, open_xlsx
+from zhiwang.core.xlsx_guard import EXCEL_MAX_COLUMNS, EXCEL_MAX_ROWS, too_many_columns, too_many_rows
 
 EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
-_MERGE_REF = re.compile(rb"<(?:\w+:)?mergeCell\s[^>]*?ref=\"([A-Za-z]+[0-9]+:[A-Za-z]+[0-9]+)\"")
-_SCAN_CHUNK = 1 << 20
 
 
 def _unreadable(path: Path, reason: object) -> ServiceError:
@@ -106,88 +98,49 @@ def read_table(path: str | Path) -> tuple[list[str], list[dict[str, str]]]:
 
 
 def _read_excel(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    import openpyxl
-
     try:
-        # Before openpyxl opens it: a small file can unzip to gigabytes, read into memory whole.
-        check_xlsx(path, field=None)
+        # The guard first (a small file can unzip to gigabytes), then openpyxl in a child
+        # process under a memory and time limit (``core.xlsx_child``), which also fills the
+        # merged ranges as the rows pass and reads every row whatever <dimension> claims.
+        sheet = open_xlsx(path, field=None, reset_dimensions=True, fill_merged=True)
     except ServiceError as exc:
         raise _refused(path, exc) from None
-    try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a broken or foreign file
-        raise _unreadable(path, exc) from exc
-    try:
-        sheet = book.worksheets[0]
-        if hasattr(sheet, "reset_dimensions"):
-            sheet.reset_dimensions()  # read every row and column, whatever <dimension> claims
-        grid = []
-        for row in sheet.iter_rows(values_only=True):
-            # openpyxl fills a gap in the row numbers (or columns) with empty cells, and the
-            # whole grid is kept: a row numbered 1,000,000,000 would be a billion lists.
-            if len(grid) >= EXCEL_MAX_ROWS:
+    except XlsxUnreadable as exc:  # openpyxl failed on a broken or foreign file
+        raise _unreadable(path, exc.detail) from None
+    columns: list[str] | None = None
+    rows: list[dict[str, str]] = []
+    read = 0
+    with sheet:
+        if not sheet.worksheets:
+            raise _unreadable(path, _("the workbook has no worksheet (only charts)"))
+        cells_of = iter(sheet)
+        while True:
+            try:
+                row = next(cells_of)
+            except StopIteration:
+                break
+            except ServiceError as exc:
+                raise _refused(path, exc) from None
+            except XlsxUnreadable as exc:  # a broken sheet inside a readable archive
+                raise _unreadable(path, exc.detail) from None
+            # openpyxl fills a gap in the row numbers (or columns) with empty cells, and
+            # every row is kept: a row numbered 1,000,000,000 would be a billion of them.
+            if read >= EXCEL_MAX_ROWS:
                 raise _refused(path, too_many_rows(None))
             if len(row) > EXCEL_MAX_COLUMNS:
                 raise _refused(path, too_many_columns(None))
-            grid.append(list(row))
-        merged = _merged_ranges(path, getattr(sheet, "_worksheet_path", None))
-    except ServiceError:
-        raise
-    except Exception as exc:  # a broken sheet inside a readable archive
-        raise _unreadable(path, exc) from exc
-    finally:
-        book.close()
-    _fill_merged(grid, merged)
-    if not grid:
+            read += 1
+            # Each row becomes its dict as it comes (merged ranges are filled already): the
+            # sheet is not held twice.
+            if columns is None:
+                columns = [_cell(c).strip() for c in row]
+                continue
+            cells = [_cell(v) for v in row]
+            if any(c.strip() for c in cells):
+                rows.append(dict(zip(columns, (cells + [""] * len(columns))[: len(columns)], strict=True)))
+    if columns is None:
         raise ServiceError("classifier.empty_file", _("%(path)s is empty.") % {"path": path})
-    columns = [_cell(c).strip() for c in grid[0]]
-    rows = []
-    for row in grid[1:]:
-        cells = [_cell(v) for v in row]
-        if any(c.strip() for c in cells):
-            rows.append(dict(zip(columns, (cells + [""] * len(columns))[: len(columns)], strict=True)))
     return columns, rows
-
-
-def _merged_ranges(path: Path, member: str | None) -> list[tuple[int, int, int, int]]:
-    """(min_col, min_row, max_col, max_row) of each merged range of a sheet, from its XML.
-
-    The read-only reader streams cells and does not read merges; the sheet's XML is scanned
-    for ``<mergeCell ref="…"/>`` instead (in chunks: it comes after the cells).
-    """
-    from openpyxl.utils.cell import range_boundaries
-
-    if not member:
-        return []
-    refs: set[bytes] = set()
-    try:
-        with zipfile.ZipFile(path) as archive, archive.open(member.lstrip("/")) as handle:
-            tail = b""
-            while chunk := handle.read(_SCAN_CHUNK):
-                block = tail + chunk
-                refs.update(_MERGE_REF.findall(block))
-                tail = block[-256:]  # a tag cut by the chunk boundary is found in the next block
-    except (KeyError, OSError, zipfile.BadZipFile):
-        return []
-    return [range_boundaries(ref.decode("ascii").upper()) for ref in sorted(refs)]
-
-
-def _fill_merged(grid: list[list[object]], ranges: list[tuple[int, int, int, int]]) -> None:
-    """Give every cell of each merged range the value of its top-left cell (in place)."""
-    for min_col, min_row, max_col, max_row in ranges:
-        if min_row > len(grid):
-            continue
-        first = grid[min_row - 1]
-        value = first[min_col - 1] if min_col <= len(first) else None
-        if value is None:
-            continue
-        for r in range(min_row - 1, min(max_row, len(grid))):  # rows beyond the data stay away
-            row = grid[r]
-            if len(row) < max_col:
-                row.extend([None] * (max_col - len(row)))
-            for c in range(min_col - 1, max_col):
-                if row[c] is None:
-                    row[c] = value
 
 
 def require_columns(path: str | Path, columns: Sequence[str], needed: Iterable[str]) -> None:

@@ -1,7 +1,8 @@
 """Match every row of a CSV or Excel file: the engine of ``zhiwang match-address``.
 
-Input: CSV in UTF-8 (with or without BOM) or GBK/GB18030, or ``.xlsx``; the first
-row is the header. Output: the same rows with ``OUTPUT_COLUMNS`` appended, as CSV
+Input: CSV in UTF-8 (with or without BOM) or GBK/GB18030, or ``.xlsx`` (read by openpyxl in
+a child process under a memory and time limit: ``core.xlsx_child``); the first row is the
+header. Output: the same rows with ``OUTPUT_COLUMNS`` appended, as CSV
 (UTF-8 with BOM, so Excel opens it) or ``.xlsx`` when the output name says so.
 Rows are streamed in chunks through ``match_many``; the output appears under its
 name only when complete.
@@ -20,13 +21,8 @@ from django.utils.translation import gettext as _
 
 from zhiwang.core.errors import ServiceError
 from zhiwang.core.spreadsheet import xlsx_row
-from zhiwang.core.xlsx_guard import (
-    EXCEL_MAX_COLUMNS,
-    EXCEL_MAX_ROWS,
-    check_xlsx,
-    too_many_columns,
-    too_many_rows,
-)
+from zhiwang.core.xlsx_child import XlsxUnreadable, open_xlsx
+from zhiwang.core.xlsx_guard import EXCEL_MAX_COLUMNS, EXCEL_MAX_ROWS, too_many_columns, too_many_rows
 from zhiwang.geo.addressing.resolver import match_many
 
 OUTPUT_COLUMNS = (
@@ -51,38 +47,50 @@ class MatchFileReport:
 
 
 def _rows_xlsx(path: Path) -> tuple[Iterator[list[str]], int]:
-    from openpyxl import load_workbook
-
     try:
-        # Before openpyxl opens it: a small file can unzip to gigabytes, read into memory whole.
-        check_xlsx(path, field="input")
+        # The guard first (a small file can unzip to gigabytes), then openpyxl in a child
+        # process under a memory and time limit (``core.xlsx_child``).
+        sheet = open_xlsx(path, field="input")
     except ServiceError as exc:
         raise _refused(path, exc) from None
-    try:
-        book = load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds on a damaged file
-        raise ServiceError(
-            "geo.file_unreadable",
-            _("Cannot read %(path)s as an Excel workbook: %(error)s") % {"path": path.name, "error": exc},
-            field="input",
-        ) from exc
-    sheet = book.worksheets[0]
+    except XlsxUnreadable as exc:  # openpyxl raises many kinds on a damaged file
+        raise _unreadable_workbook(path, exc.detail) from None
+    if not sheet.worksheets:
+        sheet.close()
+        raise _unreadable_workbook(path, _("the workbook has no worksheet (only charts)"))
     total = sheet.max_row or 0
 
     def rows() -> Iterator[list[str]]:
-        try:
-            # openpyxl fills a gap in the row numbers (or columns) with empty cells: a row
-            # numbered 1,000,000,000 would be a billion rows to match.
-            for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+        with sheet:
+            values_of = iter(sheet)
+            number = 0
+            while True:
+                try:
+                    values = next(values_of)
+                except StopIteration:
+                    return
+                except ServiceError as exc:
+                    raise _refused(path, exc) from None
+                except XlsxUnreadable as exc:  # a damaged row
+                    raise _unreadable_workbook(path, exc.detail) from None
+                number += 1
+                # openpyxl fills a gap in the row numbers (or columns) with empty cells: a row
+                # numbered 1,000,000,000 would be a billion rows to match.
                 if number > EXCEL_MAX_ROWS:
                     raise _refused(path, too_many_rows("input"))
                 if len(values) > EXCEL_MAX_COLUMNS:
                     raise _refused(path, too_many_columns("input"))
                 yield ["" if v is None else str(v) for v in values]
-        finally:
-            book.close()
 
     return rows(), total
+
+
+def _unreadable_workbook(path: Path, detail: str) -> ServiceError:
+    return ServiceError(
+        "geo.file_unreadable",
+        _("Cannot read %(path)s as an Excel workbook: %(error)s") % {"path": path.name, "error": detail},
+        field="input",
+    )
 
 
 def _refused(path: Path, error: ServiceError) -> ServiceError:
@@ -120,7 +128,7 @@ def match_file(
 
     Raises ``ServiceError`` (``geo.file_unreadable``, ``geo.file_encoding``, ``geo.csv_empty``,
     ``geo.column_missing``, ``geo.column_conflict``, ``geo.output_is_input``, and for a workbook
-    ``core.xlsx_guard``'s ``file.xlsx_*``) before writing anything.
+    ``core.xlsx_guard``'s and ``core.xlsx_child``'s ``file.xlsx_*``) before writing anything.
     """
     input_path, output_path = Path(input_path), Path(output_path)
     if not input_path.is_file():

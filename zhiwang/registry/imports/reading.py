@@ -2,7 +2,8 @@
 
 Headers are found among the first rows (Excel files often have a title row and merged
 group headers above the real ones) and mapped to registry fields through a mapping
-template. Memory stays flat: one row at a time.
+template. Memory stays flat: one row at a time. openpyxl reads an Excel file in a child process
+under a memory and time limit (``core.xlsx_child``), after ``core.xlsx_guard``'s check.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from django.utils.translation import gettext as _
 
 from zhiwang.core.errors import ServiceError
+from zhiwang.core.xlsx_child import XlsxUnreadable, open_xlsx
 from zhiwang.core.xlsx_guard import (
     EXCEL_MAX_COLUMNS,
     EXCEL_MAX_ROWS,
@@ -118,6 +120,7 @@ class SourceFile:
             # would read into memory (shared strings, styles) before any header check.
             check_xlsx(self.path, field="file")
         self.encoding = detect_encoding(self.path) if self.is_csv else ""
+        self._max_row: int | None = None  # Excel: the first sheet's <dimension>, once read
         self._columns = columns
         self._known = list(known_fields)
         head = []
@@ -153,20 +156,23 @@ class SourceFile:
             except csv.Error:  # e.g. a cell longer than csv.field_size_limit() (131,072 characters)
                 raise _unreadable_row(read + 1) from None
             return
-        from openpyxl import load_workbook
-
+        # openpyxl runs in a child process under a memory and time limit (``core.xlsx_child``):
+        # what the guard cannot count (merged ranges, formats) is bounded there.
         try:
-            workbook = load_workbook(self.path, read_only=True, data_only=True)
-        except Exception:  # openpyxl raises many kinds on a broken file
+            sheet = open_xlsx(self.path, field="file", guard=False)  # checked in __init__
+        except XlsxUnreadable:
             raise ServiceError("import.format", _("The Excel file cannot be read."), field="file") from None
-        try:
-            rows = _first_sheet(workbook).iter_rows(values_only=True)
+        with sheet:
+            if not sheet.worksheets:
+                raise _no_worksheet()
+            self._max_row = sheet.max_row
+            rows = iter(sheet)
             while True:
                 try:
                     row = next(rows)
                 except StopIteration:
                     return
-                except Exception:  # a damaged cell or sheet: openpyxl and its XML parser raise many kinds
+                except XlsxUnreadable:  # a damaged cell or sheet
                     raise _unreadable_row(read + 1) from None
                 read += 1
                 # openpyxl fills a gap in the row numbers (or columns) with empty cells: a row
@@ -176,8 +182,6 @@ class SourceFile:
                 if len(row) > EXCEL_MAX_COLUMNS:
                     raise too_many_columns("file")
                 yield row
-        finally:
-            workbook.close()
 
     def count_rows(self) -> int | None:
         """Data rows (an upper bound: blank rows are counted), cheaply: bytes for CSV, dimensions for Excel."""
@@ -189,13 +193,8 @@ class SourceFile:
                     last = block[-1:]
             lines += last != b"\n"  # a last line without a newline
             return max(0, lines - self.header.row)
-        from openpyxl import load_workbook
-
-        workbook = load_workbook(self.path, read_only=True)
-        try:
-            return max(0, (_first_sheet(workbook).max_row or 0) - self.header.row)
-        finally:
-            workbook.close()
+        # the sheet's <dimension>, as the child reported it when the header was read
+        return max(0, (self._max_row or 0) - self.header.row)
 
     def rows(self) -> Iterator[tuple[int, dict]]:
         fields = self.header.fields
@@ -216,15 +215,13 @@ class SourceFile:
                 yield number, {name: (row[col] if col < len(row) else None) for col, name in fields.items()}
 
 
-def _first_sheet(workbook):
-    """The workbook's first worksheet; ``import.format`` when it has none (only chart sheets)."""
-    if not workbook.worksheets:
-        raise ServiceError(
-            "import.format",
-            _("The Excel file has no worksheet (only charts); put the rows on a worksheet."),
-            field="file",
-        )
-    return workbook.worksheets[0]
+def _no_worksheet() -> ServiceError:
+    """``import.format`` for a workbook with no worksheet (only chart sheets)."""
+    return ServiceError(
+        "import.format",
+        _("The Excel file has no worksheet (only charts); put the rows on a worksheet."),
+        field="file",
+    )
 
 
 def _unreadable_row(number: int) -> ServiceError:

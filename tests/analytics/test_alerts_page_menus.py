@@ -68,7 +68,8 @@ def test_a_district_dispatcher_chooses_from_their_units_and_divisions(client, na
     divisions = _select(page, "division", "subscribe-division")
     assert _values(divisions)[0] == NANSHAN and LUOHU not in divisions
     assert '<optgroup label="南山区">' in divisions
-    assert "\u3000\u3000" in divisions  # communities indented under their subdistrict
+    assert '<optgroup label="南山区 · ' in divisions  # a group per subdistrict
+    assert "\u3000" in divisions  # communities indented under their subdistrict
     # the filter offers the same divisions, after "all"
     assert _values(_select(page, "division", "alert-filter-division")) == ["", *_values(divisions)]
 
@@ -86,12 +87,17 @@ def test_a_city_leader_has_every_division_grouped_by_district(client, city_leade
         Division.objects.filter(level="city").values_list("code", flat=True)
     )
     districts = Division.objects.filter(level="district")
-    assert [group for group, _options in choices[1:]] == [d.display_name for d in districts.order_by("code")]
+    subdistricts = Division.objects.filter(level="subdistrict")
+    # a group per district (the district alone), then one per subdistrict with its communities
+    # (test_division_menus.py); a menu of ~900 divisions in short groups
+    groups = [group for group, _options in choices[1:]]
+    assert [g for g in groups if " · " not in g] == [d.display_name for d in districts.order_by("code")]
+    assert len([g for g in groups if " · " in g]) == subdistricts.count()
     assert sorted(_codes(choices)) == sorted(Division.objects.values_list("code", flat=True))
     client.force_login(city_leader)
     page = client.get(reverse("analytics:alerts")).content.decode()
     divisions = _select(page, "division", "subscribe-division")
-    assert divisions.count("<optgroup") == districts.count()
+    assert divisions.count("<optgroup") == districts.count() + subdistricts.count()
     assert len(_values(divisions)) == Division.objects.count()
 
 

@@ -115,3 +115,24 @@ def test_labels_end_with_the_readers_colon(client, nanshan_dispatcher):
     assert "：</label>" in html and ":</label>" not in html
     client.cookies["django_language"] = "en"
     assert ":</label>" in client.get("/tickets/").content.decode()
+
+
+def test_the_dashboard_s_now_links_read_now_not_tomorrow_s_date(make_ticket, viewer):
+    """The dashboard's "overdue now" / "open now" tiles pass tomorrow (a day not come yet reads as
+    now in the selector); the summary said "Overdue at 00:00 of the day: <tomorrow>". A past day
+    is still a date."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    make_ticket()
+    tomorrow = (timezone.localdate() + timedelta(days=1)).isoformat()
+    response = viewer.get("/tickets/", {"overdue_at": tomorrow})
+    assert response.context["active_filters"] == [("Overdue now", "")]
+    assert tomorrow not in _summary(response)
+    response = viewer.get("/tickets/", {"open_at": tomorrow})
+    assert response.context["active_filters"] == [("Open now", "")]
+    past = (timezone.localdate() - timedelta(days=3)).isoformat()
+    response = viewer.get("/tickets/", {"overdue_at": past})
+    [(label, value)] = response.context["active_filters"]
+    assert value == past and label != "Overdue now"

@@ -126,18 +126,39 @@ def topic_clusters(texts: list[str], *, threshold: float = 0.45, min_size: int =
     return out
 
 
-#: Words too common in tickets to name a topic (the caller's own framing, not the matter).
-TOPIC_STOPWORDS = frozenset("反映 处理 尽快 联系 电话 联系电话 来电 市民 请求 要求 希望 问题 情况".split())
+#: Words too common in tickets to name a topic: the caller's own framing, not the matter. A topic
+#: alert named "居民、很大、意见、整改、附近" (from "附近居民意见很大，希望尽快整改。", a complaint's
+#: stock ending) said nothing about what the tickets were about. By what they are:
+TOPIC_STOPWORDS = frozenset(
+    (
+        # who complains, and where from (not the place of the matter: that is the alert's place)
+        "市民 居民 群众 业主 住户 租户 老人 小孩 孩子 家人 本人 来电 来电人 联系 电话 联系电话 "
+        "附近 周边 周围 旁边 此处 这里 那里 现场 楼下 楼上 "
+        # how bad and for how long
+        "意见 很大 严重 特别 非常 十分 比较 越来越 一直 经常 多次 反复 屡次 长期 持续 已经 仍然 至今 "
+        "目前 现在 好几天 几天 每天 正常 生活 影响 困扰 休息 不好 担心 "
+        # what the caller asks of the government
+        "反映 投诉 举报 咨询 建议 希望 要求 请求 恳请 尽快 及时 马上 立即 处理 解决 处置 整改 落实 "
+        "核实 查看 督促 协调 重视 关注 答复 回复 给予 帮助 相关 有关 部门 单位 政府 "
+        # words of any sentence
+        "问题 情况 事情 事件 存在 导致 造成 出现 发现 进行 需要 一下 具体 没有 不能 无法"
+    ).split()
+)
+#: Parts of speech (jieba's tags) that never name a topic: adverbs, pronouns, conjunctions,
+#: prepositions, particles, modal particles, interjections, locatives ("附近"), quantifiers.
+TOPIC_STOP_FLAGS = frozenset({"d", "r", "c", "p", "u", "y", "e", "f", "q", "uj", "ul", "zg"})
 
 
 def _topic_word(word: str, flag: str) -> bool:
     """Whether a jieba word may name a topic: no person names (``nr*``), no numbers or codes
-    (phones, ID numbers, plates, house numbers), no latin words (e-mail addresses, handles)."""
+    (phones, ID numbers, plates, house numbers), no latin words (e-mail addresses, handles), no
+    complaint boilerplate (``TOPIC_STOPWORDS``, ``TOPIC_STOP_FLAGS``)."""
     word = word.strip()
     return (
         len(word) > 1
         and not flag.startswith("nr")
         and flag not in ("m", "eng", "x")
+        and flag not in TOPIC_STOP_FLAGS
         and not any(ch.isdigit() or ch.isascii() for ch in word)
         and word not in TOPIC_STOPWORDS
     )

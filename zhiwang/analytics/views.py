@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 from urllib.parse import quote, urlencode
 
 from django.contrib import messages
@@ -67,6 +67,7 @@ def _chart_data(figures: dict) -> dict:
                 "received": r["received"],
                 "closed": r["closed"],
                 "overdue": r["overdue"],
+                "partial": r.get("partial", False),
                 "link": r["link"],
             }
             for r in figures["trend"]
@@ -81,13 +82,17 @@ def _chart_data(figures: dict) -> dict:
 
 @_analyst
 def dashboard(request):
-    """City, district, subdistrict or community dashboard (the viewer's jurisdiction by default)."""
-    errors = []
+    """City, district, subdistrict or community dashboard (the viewer's jurisdiction by default).
+
+    A period the page cannot show (start after end, too long, a date that is no date) shows no
+    figures: the form keeps what was typed, with the message on its field, and a link to the
+    default period. Figures of another period under the typed dates would read as the answer."""
     try:
         place = selectors.place_for(user=request.user, code=request.GET.get("division", ""))
     except NotFound as error:
         raise Http404(error.message) from None
     by = request.GET.get("by", "day")
+    figures = None
     try:
         start, end = selectors.window(
             start=_date(request.GET.get("start"), "start"),
@@ -96,10 +101,9 @@ def dashboard(request):
         )
         figures = selectors.dashboard(place=place, start=start, end=end, by=by)
     except ServiceError as error:
-        errors.append(error)
-        start, end = selectors.window()
-        by = "day"
-        figures = selectors.dashboard(place=place, start=start, end=end)
+        errors = [error]
+    else:
+        errors = []
     ancestors = []
     node = place.division.parent
     while node is not None:
@@ -109,22 +113,36 @@ def dashboard(request):
         ):
             ancestors.append({"name": node.display_name, "link": selectors.dashboard_link(node.code)})
         node = node.parent
-    return render(
-        request,
-        "analytics/dashboard.html",
-        {
-            "place": place,
-            "start": start,
-            "end": end,
-            "by": by,
-            "errors": errors,
-            "figures": figures,
-            "chart_data": _chart_data(figures),
-            "geometry": selectors.child_geometry(place=place),
-            "ancestors": list(reversed(ancestors)),
-            "disputes": selectors.dispute_figures(user=request.user, place=place, start=start, end=end),
-        },
+    context = {
+        "place": place,
+        "by": by,
+        "errors": errors,
+        # the messages by the form field they are about; any other (a hand-made ``days`` or
+        # ``by``) above the form
+        "field_errors": {e.field: e.message for e in errors if e.field in ("start", "end")},
+        "other_errors": [e.message for e in errors if e.field not in ("start", "end")],
+        "figures": figures,
+        "ancestors": list(reversed(ancestors)),
+    }
+    if figures is None:
+        # the form shows what was typed (a date the browser cannot show, e.g. "2026-13-01", stays
+        # out of the date box: the message under it says what was wrong)
+        context.update(
+            start_value=request.GET.get("start", "").strip(),
+            end_value=request.GET.get("end", "").strip(),
+            default_link=selectors.dashboard_link(place.code),
+        )
+        return render(request, "analytics/dashboard.html", context)
+    context.update(
+        start=start,
+        end=end,
+        start_value=start.isoformat(),
+        end_value=end.isoformat(),
+        chart_data=_chart_data(figures),
+        geometry=selectors.child_geometry(place=place),
+        disputes=selectors.dispute_figures(user=request.user, place=place, start=start, end=end),
     )
+    return render(request, "analytics/dashboard.html", context)
 
 
 # --- alerts -------------------------------------------------------------------------------------
@@ -163,6 +181,7 @@ def alerts(request):
     shown = list(page.object_list)
     for alert in shown:  # the count and figures the viewer may be told (the page's one query)
         alert.explanation_shown = alert_explanation(alert)
+    _alert_place_and_window(shown)
     query = request.GET.copy()
     query.pop("page", None)
     subscriptions = list(subscription_list(user=request.user))
@@ -196,11 +215,66 @@ def alerts(request):
 ALERTS_PER_PAGE = 50
 
 
+def _alert_place_and_window(alerts) -> None:
+    """Set ``place_shown`` and ``window_shown`` on each alert of a page: where and over which days
+    it was raised. Two alerts of one kind and place over different windows are two alerts, not a
+    repeat, and the page must say so. The place: the building of an address cluster, else the
+    grid, else the division (a community with its subdistrict), else the city (a cluster across
+    districts). The window: its first and last local day (its end is exclusive). A query or two
+    for the divisions' labels, none per alert."""
+    from zhiwang.analytics.models import AlertKind
+
+    labels = selectors.division_labels([a.division for a in alerts if a.division_id])
+    city = _("City-wide")
+    for alert in alerts:
+        params = (alert.detail or {}).get("explain") or {}
+        if alert.kind == AlertKind.ADDRESS_CLUSTER and params.get("address"):
+            place = params["address"]
+        elif alert.grid_id:
+            place = alert.grid.name
+        elif alert.division_id:
+            place = labels.get(alert.division_id, alert.division.display_name)
+        else:
+            place = city
+        alert.place_shown = place
+        first = timezone.localdate(alert.window_start)
+        # the end is the midnight after the last day counted
+        last = max(first, timezone.localdate(alert.window_end - timedelta(microseconds=1)))
+        alert.window_shown = (
+            first.isoformat()
+            if first == last
+            else pgettext("a range of days", "%(first)s – %(last)s")
+            % {"first": first.isoformat(), "last": last.isoformat()}
+        )
+
+
 @_analyst
 @require_POST
 def alert_decide(request, alert_id: int):
     from zhiwang.analytics import services
+    from zhiwang.analytics.models import AlertStatus
+    from zhiwang.analytics.selectors.alerts import alert_as_read_by, alert_explanation
 
+    if request.POST.get("status") == AlertStatus.FALSE and request.POST.get("confirm") != "1":
+        # a false alarm closes the alert for everyone and cannot be taken back here: one step more
+        alert = alert_as_read_by(user=request.user, alert_id=alert_id)
+        if alert is None:
+            raise Http404
+    else:
+        alert = None
+    if alert is not None and alert.status == AlertStatus.OPEN:  # a decided one: the service says so
+        alert.explanation_shown = alert_explanation(alert)
+        _alert_place_and_window([alert])
+        target = request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            target = ""
+        return render(
+            request,
+            "analytics/alert_confirm.html",
+            {"alert": alert, "note": request.POST.get("note", ""), "next": target},
+        )
     try:
         services.alert_decide(
             alert_id=alert_id,
@@ -277,6 +351,20 @@ def index(request):
         level = "subdistrict"
         rows, month = selectors.index_list(user=request.user, level=level, month=month)
     formula = shown_formula(rows)
+    from collections import Counter
+
+    from zhiwang.analytics.index import DEFAULT_MIN_VOLUME
+
+    # what each row shows under the weighted indicators, in the header's order ("—": no value), and
+    # whether its rank is shared (competition ranks: equal scores share one, the page says "tied")
+    weighted = [i["code"] for i in formula["indicators"] if i["weight"]]
+    shared = Counter(r.rank for r in rows if r.rank is not None)
+    names = selectors.division_labels([r.division for r in rows])
+    for r in rows:
+        r.place_label = names.get(r.division_id, r.division.display_name)
+        r.shown_values = [(r.values or {}).get(code) for code in weighted]
+        r.tied = r.rank is not None and shared[r.rank] > 1
+        r.dashboard_link = selectors.dashboard_link(r.division.code)
     # a month whose figures are not final yet (hand-overs of its last days may still be answered)
     # is scored again on its settle day when its formula is unchanged (docs/analytics.md)
     from zhiwang.analytics.indicator_figures import month_finality
@@ -295,6 +383,12 @@ def index(request):
             "month": month,
             "level": level,
             "formula": formula,
+            # below the default minimum one or two tickets can top (or bottom) the lists on luck
+            "low_min_volume": formula["min_volume"] < DEFAULT_MIN_VOLUME,
+            "default_min_volume": DEFAULT_MIN_VOLUME,
+            "weighted_count": len(weighted),
+            # the indicators' codes are a hint for administrators (who edit the formula's weights)
+            "admin": request.user.is_superuser or request.user.role == "administrator",
             "months": selectors.index_months(user=request.user),
         },
     )
@@ -401,8 +495,16 @@ def indicators(request):
             ancestors.append(node)
         node = node.parent
 
-    def cells(row):
-        return [{"column": c, "figure": row.figures.get(c["code"])} for c in columns]
+    period_start = result["month"]
+    period_end = fig.add_months(result["month"], result["months"]) if result["month"] else None
+
+    def cells(row, linked=False):
+        """A row's cells; with ``linked`` (a place's row) each figure whose tickets the ticket list
+        can show links them, as the dashboard's figures do (``figure_links``)."""
+        links = figure_links(row, period_start, period_end) if linked and period_start else {}
+        return [
+            {"column": c, "figure": row.figures.get(c["code"]), "link": links.get(c["code"])} for c in columns
+        ]
 
     expected = (
         [fig.add_months(result["month"], i) for i in range(result["months"])] if result["month"] else []
@@ -426,14 +528,47 @@ def indicators(request):
             "columns": columns,
             "sort": sort,
             "dir": "desc" if descending else "asc",
-            "place_cells": cells(result["place"]),
-            "children": [{"row": r, "cells": cells(r)} for r in result["children"]],
+            "place_cells": cells(result["place"], linked=True),
+            "children": [{"row": r, "cells": cells(r, linked=True)} for r in result["children"]],
             "units": [{"row": r, "cells": cells(r)} for r in units.object_list],
             "page": units,
             "query": urlencode(query),
             "drillable": place.level != "community",
         },
     )
+
+
+#: The indicators whose counts the ticket list can show, by the timeline rows they count: the
+#: list's ``event`` filter (``dashboard.flow_link``), the tickets with such a row in the period, each
+#: ticket once (a ticket dispatched twice is one ticket, two dispatches). The on-time closure rate
+#: counts tickets by their deadline, which the list cannot filter on: no link.
+FIGURE_EVENTS = {
+    "response_rate": "dispatched",
+    "on_time_acceptance_rate": "dispatched",
+    "accurate_dispatch_rate": "dispatched",
+    "average_handling_time": "replied",
+    "satisfaction_rate": "follow_ups",
+    "resolution_rate": "follow_ups",
+    "rework_rate": "follow_ups",
+}
+
+
+def figure_links(row, start: date, end: date) -> dict[str, str]:
+    """``{indicator: link}`` to the tickets behind a place's figures on the indicators page: the
+    place's tickets with a row of the kind the figure counts in ``[start, end)`` (``FIGURE_EVENTS``).
+    The ticket list applies the viewer's jurisdiction, as for every dashboard link. No query: the
+    row's code and level make the link."""
+    from zhiwang.analytics.selectors.dashboard import flow_link
+    from zhiwang.geo.models import Division
+
+    if row.kind not in ("city", "district", "subdistrict", "community"):
+        return {}
+    place = selectors.Place(Division(code=row.code, level=row.kind))
+    return {
+        code: flow_link(place, start, end, event)
+        for code, event in FIGURE_EVENTS.items()
+        if (figure := row.figures.get(code)) is not None and figure.denominator
+    }
 
 
 # --- reports -------------------------------------------------------------------------------------
@@ -461,6 +596,20 @@ def reports(request):
             errors[error.field or "period"] = error.message
         else:
             messages.success(request, _("The report is being prepared."))
+            # made all the same (a leader may need the zeros on file), but not taken for a quiet period
+            from zhiwang.analytics.forms import period_label
+
+            if selectors.window_is_empty(
+                place=selectors.Place(report.division), start=report.start, end=report.end
+            ):
+                messages.warning(
+                    request,
+                    _(
+                        "No ticket of %(place)s was received, handled or open in %(period)s: every "
+                        "figure of the report will be 0. Check the place and the period."
+                    )
+                    % {"place": report.division.display_name, "period": period_label(report.period)},
+                )
             return redirect("analytics:reports")
     rows = list(Report.objects.visible_to(request.user).select_related("division")[:50])
     today = timezone.localdate()

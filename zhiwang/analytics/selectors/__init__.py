@@ -24,6 +24,7 @@ from zhiwang.analytics.selectors.dashboard import (
     summary,
     trend,
     unit_table,
+    window_is_empty,
 )
 from zhiwang.analytics.selectors.disputes import (
     DISPUTE_VIEWER_ROLES,
@@ -38,6 +39,7 @@ from zhiwang.analytics.selectors.place import (
     MAX_WINDOW_DAYS,
     Place,
     dashboard_link,
+    division_labels,
     is_analyst,
     place_for,
     require_analyst,
@@ -67,6 +69,7 @@ __all__ = [
     "dashboard_link",
     "dispute_figures",
     "dispute_ledger_link",
+    "division_labels",
     "index_list",
     "index_months",
     "is_analyst",
@@ -80,4 +83,5 @@ __all__ = [
     "trend",
     "unit_table",
     "window",
+    "window_is_empty",
 ]

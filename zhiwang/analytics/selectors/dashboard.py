@@ -30,7 +30,7 @@ from zhiwang.analytics.selectors.metrics import (
     _sum_all,
     _unit_table,
 )
-from zhiwang.analytics.selectors.place import Place, dashboard_link, ticket_link
+from zhiwang.analytics.selectors.place import Place, dashboard_link, division_labels, ticket_link
 from zhiwang.core.errors import ServiceError
 from zhiwang.geo.models import Division, DivisionLevel, Grid
 from zhiwang.tickets.catalogue_selectors import CATCH_ALL_NAMES
@@ -111,11 +111,23 @@ def summary(*, place: Place, start: date, end: date) -> Summary:
     return Summary(place, start, end, flows, stocks, _rates(flows), links)
 
 
+def window_is_empty(*, place: Place, start: date, end: date) -> bool:
+    """Whether nothing happened to any ticket of ``place`` in ``[start, end)`` and none was open at
+    its end: every figure of a report of that period is 0 (the report page warns, a report of a
+    month before the history began is no evidence of a quiet month). Two aggregates of the rollups."""
+    flows = _clean(
+        _flow_table(place).filter(day__gte=start, day__lt=end).aggregate(**_sum_all(FLOW_METRICS)),
+        FLOW_METRICS,
+    )
+    return not any(flows.values()) and not any(_stocks(place, end).values())
+
+
 def trend(*, place: Place, start: date, end: date, by: str = "day") -> list[dict]:
     """Per day (or week, Monday first): received, closed, overdue; every period, zeros included.
 
     ``period`` is the first day a point counts: a week's Monday, or the window's first day for a
-    week the window starts in the middle of (its links cover the same days).
+    week the window starts in the middle of (its links cover the same days); ``partial`` is true
+    for a week the window cuts at either end (fewer than 7 days counted).
     """
     if by not in ("day", "week"):
         raise ServiceError("analytics.by_unknown", _("Group by day or week."), field="by")
@@ -142,6 +154,8 @@ def trend(*, place: Place, start: date, end: date, by: str = "day") -> list[dict
         # a week cut by the window is named by the first day it counts (a window starting on a
         # Thursday: its first week is that Thursday, not the Monday before, which it does not count)
         bucket["period"] = first
+        # a week the window cuts counts fewer than 7 days: the chart marks it, lest it read as a drop
+        bucket["partial"] = by == "week" and (first != key or last != key + timedelta(days=7))
         bucket["links"] = {metric: flow_link(place, first, last, metric) for metric in metrics}
         bucket["link"] = bucket["links"]["received"]  # the arrivals (before there was one per series)
         out.append(bucket)
@@ -279,6 +293,8 @@ def children(*, place: Place, start: date, end: date) -> list[dict]:
         .annotate(**_sum_all({*RATE_METRICS, "received"}))
     }
     stocks = _stocks(place, end, group, nodes)
+    # communities of one subdistrict that share a short name (杨美社区 ×3) by their full names
+    names = division_labels(items, subdistrict=False) if child_level != NodeLevel.GRID else {}
     outside = _clean(
         table.objects.filter(**_place_filter(place.level, place.node), day__gte=start, day__lt=end)
         .exclude(**{f"{group}__in": nodes})
@@ -291,7 +307,7 @@ def children(*, place: Place, start: date, end: date) -> list[dict]:
         f, s = flows.get(item.pk, {}), stocks.get(item.pk, {})
         row = {
             "code": item.code,
-            "name": getattr(item, "display_name", item.name),
+            "name": names.get(item.pk) or getattr(item, "display_name", item.name),
             "level": child_level,
             "received": f.get("received", 0),
             "closed": f.get("closed", 0),
@@ -354,8 +370,10 @@ def child_geometry(*, place: Place) -> dict:
         items = Grid.objects.filter(community_id=place.node).only("code", "name", "geometry")
     else:
         items = Division.objects.filter(parent=place.division, level=child_level).only(
-            "code", "name", "short_name", "geometry"
+            "code", "name", "short_name", "level", "parent_id", "geometry"
         )
+    items = list(items)
+    names = division_labels(items, subdistrict=False) if child_level != NodeLevel.GRID else {}
     features = []
     for item in items:
         if not item.geometry:
@@ -364,7 +382,10 @@ def child_geometry(*, place: Place) -> dict:
             {
                 "type": "Feature",
                 "geometry": json.loads(item.geometry),
-                "properties": {"code": item.code, "name": getattr(item, "display_name", item.name)},
+                "properties": {
+                    "code": item.code,
+                    "name": names.get(item.pk) or getattr(item, "display_name", item.name),
+                },
             }
         )
     return {"type": "FeatureCollection", "features": features}

@@ -7,6 +7,7 @@ lie inside the viewer's jurisdiction (``place_for``), over a window of local day
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
@@ -15,6 +16,7 @@ from urllib.parse import urlencode
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from zhiwang.analytics.rollups import CITY_NODE
 from zhiwang.core.errors import NotFound, PermissionDeniedError, ServiceError
@@ -40,6 +42,48 @@ def require_analyst(user) -> None:
         raise PermissionDeniedError(
             "analytics.not_allowed", _("Dashboards are for leaders, dispatchers and analysts.")
         )
+
+
+# --- names that tell divisions apart --------------------------------------------------------------
+
+
+def division_labels(divisions, *, subdistrict: bool = True) -> dict[int, str]:
+    """``{pk: label}`` that tell ``divisions`` apart in a list or a menu.
+
+    A community whose short name another community of its subdistrict shares (坂田街道 has three
+    "杨美社区": 杨美社区杨美居委会, …嘉丽园居委会, …坂田广场居委会) is named by its full name; with
+    ``subdistrict`` a community also names its subdistrict, "杨美社区嘉丽园居委会（坂田街道）" (the
+    same short name recurs across a city: 海滨社区 ×3). Any other division: its display name.
+    Two queries at most (the subdistricts' communities and names), none without communities."""
+    divisions = list(divisions)
+    parents = {d.parent_id for d in divisions if d.level == DivisionLevel.COMMUNITY and d.parent_id}
+    labels = {d.pk: d.display_name for d in divisions}
+    if not parents:
+        return labels
+    siblings = Division.objects.filter(parent_id__in=parents, level=DivisionLevel.COMMUNITY)
+    shared = Counter(
+        (parent, short or name)
+        for parent, short, name in siblings.values_list("parent_id", "short_name", "name")
+    )
+    names = {}
+    if subdistrict:
+        names = {
+            pk: short or name
+            for pk, short, name in Division.objects.filter(pk__in=parents).values_list(
+                "pk", "short_name", "name"
+            )
+        }
+    for d in divisions:
+        if d.level != DivisionLevel.COMMUNITY:
+            continue
+        label = d.name if shared[(d.parent_id, d.display_name)] > 1 else d.display_name
+        if names.get(d.parent_id):
+            label = pgettext("a community and its subdistrict", "%(community)s (%(subdistrict)s)") % {
+                "community": label,
+                "subdistrict": names[d.parent_id],
+            }
+        labels[d.pk] = label
+    return labels
 
 
 # --- the place and the window ------------------------------------------------------------------

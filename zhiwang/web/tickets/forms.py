@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from django import forms
 from django.core import signing
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext, pgettext_lazy
 
@@ -599,6 +600,9 @@ class TicketFilterForm(AccessibleForm):
         """Whether a finer filter is set (the "more filters" panel then opens by itself)."""
         return self.is_bound and any(self.data.get(name) for name in self.fields if name not in self.BASIC)
 
+    #: The point-in-time filters whose date after today means "now" (the dashboards' links).
+    NOW_LABELS = {"open_at": _("Open now"), "overdue_at": _("Overdue now")}
+
     def active_filters(self, names: dict[str, str] | None = None) -> list[tuple[str, str]]:
         """The valid filters that are set, as people read them: ``(label, value)`` pairs, in the
         form's order. A choice shows its label, a date ``YYYY-MM-DD``, a ticked box only its
@@ -618,6 +622,11 @@ class TicketFilterForm(AccessibleForm):
                 # the raw choice (OverdueField reads "true" as "1"), since the cleaned one may be coerced
                 key = field.to_python(self.data.get(name))
                 text = str(dict(field.choices).get(key, key))
+            elif name in self.NOW_LABELS and value > timezone.localdate():
+                # a day not come yet reads as now (tickets.selectors._open_at): the dashboards'
+                # "open now" / "overdue now" links pass tomorrow, which must not be shown as a date
+                shown.append((str(self.NOW_LABELS[name]), ""))
+                continue
             elif hasattr(value, "isoformat"):
                 text = value.isoformat()
             else:

@@ -53,14 +53,34 @@
     var t = data.trend;
     var trendRows = json("analytics-trend") || [];
     var series = ["received", "closed", "overdue"];
+    // a week the period cuts (its first or last) counts fewer days: its label says so, lest its lower
+    // counts read as a drop; straight lines (a smoothed curve dips below 0 between a 0 and a peak)
+    var partial = labels.partial || "(partial)";
+    var periods = t.map(function (r) { return r.partial ? r.period + "\n" + partial : r.period; });
     chart("chart-trend", {
       // a compact legend that wraps above the plot (never over it) when the names are long
-      tooltip: { trigger: "axis" }, legend: { top: 0, itemWidth: 14, itemHeight: 8, itemGap: 8, textStyle: { fontSize: 11 } },
+      tooltip: {
+        trigger: "axis",
+        formatter: function (items) {
+          var row = t[(items[0] || {}).dataIndex] || {};
+          var lines = [esc(row.period) + (row.partial ? " " + esc(partial) : "")];
+          items.forEach(function (p) { lines.push(p.marker + esc(p.seriesName) + " " + esc(p.value)); });
+          if (row.partial && labels.partial_note) { lines.push("<small>" + esc(labels.partial_note) + "</small>"); }
+          return lines.join("<br>");
+        }
+      },
+      legend: { top: 0, itemWidth: 14, itemHeight: 8, itemGap: 8, textStyle: { fontSize: 11 } },
       grid: { left: 10, right: 24, top: 46, bottom: 10, containLabel: true },
-      xAxis: { type: "category", data: t.map(function (r) { return r.period; }) },
-      yAxis: { type: "value", minInterval: 1 },
+      xAxis: { type: "category", data: periods },
+      yAxis: { type: "value", min: 0, minInterval: 1 },
       series: series.map(function (k) {
-        return { id: k, name: labels[k] || k, type: "line", smooth: true, data: t.map(function (r) { return r[k]; }) };
+        return {
+          id: k, name: labels[k] || k, type: "line", smooth: false,
+          // a partial week's point is hollow and larger: marked on the line, not only on the axis
+          data: t.map(function (r) {
+            return r.partial ? { value: r[k], symbol: "emptyDiamond", symbolSize: 9 } : r[k];
+          })
+        };
       })
     }, function (p) {
       // each series opens its own tickets: a "closed" point the tickets closed that day, not those received
@@ -76,14 +96,24 @@
       series: [{ type: "bar", data: [o.open, { value: o.overdue_open, itemStyle: { color: "#b42318" } }] }]
     }, function (p) { return p.dataIndex === 0 ? o.links.open : o.links.overdue_open; });
     // the kinds' names (long in English) are in a legend below the pie, wrapping onto more lines as
-    // needed; the slices say their share (none on slivers, whose share is in the tooltip)
+    // needed, each with its share; a slice says its share inside the ring (an outside label was cut
+    // at the edge of a phone's narrow chart: "3..."); none on slivers, whose share is in the legend
+    var total = data.kinds.reduce(function (sum, r) { return sum + (r.value || 0); }, 0);
+    var share = {};
+    data.kinds.forEach(function (r) { share[r.name] = total ? Math.round((100 * r.value) / total) : 0; });
     chart("chart-kinds", {
-      tooltip: { trigger: "item", formatter: "{b}: {c} ({d}%)" },
-      legend: { bottom: 0, left: "center", itemWidth: 12, itemHeight: 10, itemGap: 8, textStyle: { fontSize: 11 } },
+      tooltip: { trigger: "item", formatter: function (p) { return esc(p.name) + ": " + esc(p.value) + " (" + Math.round(p.percent) + "%)"; } },
+      legend: {
+        bottom: 0, left: "center", itemWidth: 12, itemHeight: 10, itemGap: 8, textStyle: { fontSize: 11 },
+        formatter: function (name) { return name + " " + (share[name] || 0) + "%"; }
+      },
       series: [{
-        type: "pie", radius: ["24%", "48%"], center: ["50%", "38%"], minShowLabelAngle: 12,
-        label: { formatter: function (p) { return Math.round(p.percent) + "%"; } },
-        labelLayout: { hideOverlap: true },
+        type: "pie", radius: ["24%", "52%"], center: ["50%", "38%"], minShowLabelAngle: 18,
+        label: {
+          position: "inside", fontSize: 11, color: "#fff", textBorderColor: "rgba(0,0,0,.5)", textBorderWidth: 2,
+          formatter: function (p) { return Math.round(p.percent) + "%"; }
+        },
+        labelLine: { show: false },
         data: data.kinds.map(function (r) { return { name: r.name, value: r.value }; })
       }]
     }, function (p) { return data.kinds[p.dataIndex] && data.kinds[p.dataIndex].link; });
@@ -95,8 +125,12 @@
   // Choropleth classes: a few stepped colours read better than a continuous shade, and the legend
   // can name each step's range. Steps are equal parts of the largest count, rounded up to whole
   // tickets, and merged where rounding makes two the same (a place with 3 tickets gets 3 steps).
-  var PALETTE = ["#fdd0a2", "#fdae6b", "#fd8d3c", "#e6550d", "#a63603"];
+  // Five clearly different colours (light yellow to dark red) drawn nearly opaque, and the legend's
+  // swatches drawn the same: a fill three-quarters opaque over the grey map made neighbouring
+  // classes look alike, and unlike their swatches.
+  var PALETTE = ["#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"];
   var ZERO = "#f2f4f7";
+  var FILL_OPACITY = 0.9;
 
   function classBreaks(max) {
     var upper = [];
@@ -115,20 +149,29 @@
     return PALETTE[PALETTE.length - 1];
   }
 
+  // The legend is a <details>: open on a wide screen, folded to its title on a phone (it covered
+  // most of a 390 px map), opened with a tap.
   function legend(el, upper) {
-    var box = document.createElement("div");
+    var box = document.createElement("details");
     box.className = "map-legend";
     box.setAttribute("data-testid", "map-legend");
-    var title = document.createElement("strong");
+    var narrow = window.matchMedia && window.matchMedia("(max-width: 700px)").matches;
+    if (!narrow) { box.open = true; }
+    var title = document.createElement("summary");
     title.textContent = el.dataset.legendTitle || "";
     box.appendChild(title);
+    var rows = document.createElement("div");
+    rows.className = "map-legend-rows";
+    box.appendChild(rows);
     function row(colour, text) {
       var line = document.createElement("span");
       var swatch = document.createElement("i");
       swatch.style.background = colour;
+      swatch.style.opacity = String(FILL_OPACITY);
+      swatch.setAttribute("data-colour", colour);
       line.appendChild(swatch);
       line.appendChild(document.createTextNode(text));
-      box.appendChild(line);
+      rows.appendChild(line);
     }
     row(ZERO, "0");
     var low = 1;
@@ -142,7 +185,12 @@
       box.appendChild(note);
     }
     var control = window.L.control({ position: "bottomright" });
-    control.onAdd = function () { return box; };
+    control.onAdd = function () {
+      // a tap on the legend opens it, and must not click the place under it
+      window.L.DomEvent.disableClickPropagation(box);
+      window.L.DomEvent.disableScrollPropagation(box);
+      return box;
+    };
     return control;
   }
 
@@ -167,7 +215,7 @@
     var layer = window.L.geoJSON(geo, {
       style: function (f) {
         var c = byCode[f.properties.code];
-        return { color: "#1f4e79", weight: 1, fillColor: colourOf(c ? c.received : 0, upper), fillOpacity: 0.75 };
+        return { color: "#1f4e79", weight: 1, fillColor: colourOf(c ? c.received : 0, upper), fillOpacity: FILL_OPACITY };
       },
       onEachFeature: function (f, lyr) {
         var c = byCode[f.properties.code];

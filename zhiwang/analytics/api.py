@@ -228,7 +228,9 @@ class DecideIn(Schema):
     note: str = ""
 
 
-@router.post("/alerts/{alert_id}/decide", response=AlertOut, summary="Mark an alert handled or false")
+@router.post(
+    "/alerts/{alert_id}/decide", response=AlertOut, summary="Mark an alert handled or false, or reopen it"
+)
 def alert_decide(request, alert_id: int, payload: DecideIn):
     alert = services.alert_decide(
         alert_id=alert_id, user=request.user, status=payload.status, note=payload.note

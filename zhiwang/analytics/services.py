@@ -416,14 +416,21 @@ def _alert_for(user, alert_id: int) -> Alert:
 
 @transaction.atomic
 def alert_decide(*, alert_id: int, user, status: str, note: str = "") -> Alert:
-    """Mark an alert handled or a false alarm (idempotent: the same decision again changes nothing)."""
-    if status not in (AlertStatus.HANDLED, AlertStatus.FALSE):
+    """Mark an alert handled or a false alarm, or reopen a decided one (``status="open"``).
+
+    Idempotent: the same decision again changes nothing. A decision is taken back only by a
+    reopen (a false alarm clicked by mistake would otherwise silence the problem's alerts for
+    good): the alert is open again, and the decision it had stays in ``detail["reopened"]``.
+    """
+    if status not in (AlertStatus.HANDLED, AlertStatus.FALSE, AlertStatus.OPEN):
         raise ServiceError(
-            "analytics.decision_unknown", _("Mark the alert handled or false."), field="status"
+            "analytics.decision_unknown", _("Mark the alert handled or false, or reopen it."), field="status"
         )
     alert = _alert_for(user, alert_id)
     if alert.status == status:
         return alert
+    if status == AlertStatus.OPEN:
+        return _alert_reopen(alert, user=user, note=note)
     if alert.status != AlertStatus.OPEN:
         raise ServiceError(
             "analytics.alert_decided",
@@ -436,6 +443,51 @@ def alert_decide(*, alert_id: int, user, status: str, note: str = "") -> Alert:
     alert.decided_at = timezone.now()
     alert.decision_note = (note or "")[:500]
     alert.save()
+    return alert
+
+
+def _alert_reopen(alert: Alert, *, user, note: str) -> Alert:
+    """Open a decided alert again, keeping the decision it had (who, when, what, the note) in its
+    ``detail``. Refused for one the detectors resolved (its problem is over: a new one is raised if
+    it comes back) and while another open alert has its key (one open alert per problem)."""
+    if alert.status not in DECIDED_STATUSES:
+        raise ServiceError(
+            "analytics.alert_not_reopenable",
+            _("An alert resolved automatically cannot be reopened: its problem is over."),
+            field="status",
+            status=409,
+        )
+    conflict = ServiceError(
+        "analytics.alert_reopen_conflict",
+        _("A newer alert about the same problem is open: decide that one."),
+        field="status",
+        status=409,
+    )
+    if Alert.objects.filter(key=alert.key, status=AlertStatus.OPEN).exclude(pk=alert.pk).exists():
+        raise conflict
+    detail = dict(alert.detail or {})
+    detail["reopened"] = [
+        *detail.get("reopened", []),
+        {
+            "at": timezone.now().isoformat(),
+            "by": user.pk,
+            "was": alert.status,
+            "decided_by": alert.decided_by_id,
+            "decided_at": alert.decided_at.isoformat() if alert.decided_at else None,
+            "decision_note": alert.decision_note,
+            "note": (note or "")[:500],
+        },
+    ]
+    alert.status = AlertStatus.OPEN
+    alert.decided_by = None
+    alert.decided_at = None
+    alert.decision_note = ""
+    alert.detail = detail
+    try:
+        with transaction.atomic():  # a detector may raise an open alert of the key meanwhile
+            alert.save()
+    except IntegrityError:
+        raise conflict from None
     return alert
 
 

@@ -287,7 +287,10 @@ def alert_decide(request, alert_id: int):
     except ServiceError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, _("Alert updated."))
+        if request.POST.get("status") == AlertStatus.OPEN:
+            messages.success(request, _("Alert reopened."))
+        else:
+            messages.success(request, _("Alert updated."))
     # back to the list the form was on; never to another site (open redirect)
     target = request.POST.get("next", "")
     if target and url_has_allowed_host_and_scheme(

@@ -88,7 +88,9 @@ def test_not_one_the_detectors_resolved(client, nanshan_dispatcher):
         data=json.dumps({"status": "open"}),
         content_type="application/json",
     )
-    assert response.status_code == 409 and response.json()["error"]["code"] == "analytics.alert_not_reopenable"
+    assert (
+        response.status_code == 409 and response.json()["error"]["code"] == "analytics.alert_not_reopenable"
+    )
     alert.refresh_from_db()
     assert alert.status == AlertStatus.RESOLVED
 

@@ -248,3 +248,27 @@ def _pdf_unescape(match) -> bytes:
     if token.isdigit():
         return bytes([int(token, 8)])
     return {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}.get(token, token)
+
+
+@pytest.mark.django_db
+def test_a_past_period_s_panel_says_its_figures_stand_at_its_end(cases, client):
+    """The dispute figures of an ended period are read at its end (a case closed later counts as
+    open there): the panel's names and a line with the last day counted say so; today's period
+    keeps "Open now"."""
+    from django.utils import timezone
+
+    demo = cases
+    client.force_login(demo.ns_dispatcher)
+    client.cookies["django_language"] = "en"
+    today = timezone.localdate()
+    start, end = today - timedelta(days=20), today - timedelta(days=1)
+    body = client.get("/api/v1/analytics/disputes", {"start": start, "end": end}).json()
+    assert body["as_of"] is not None and body["as_of_day"] is not None
+    page = client.get(reverse("analytics:dashboard"), {"start": start, "end": end})
+    html = page.content.decode()
+    panel = html[html.index('data-testid="disputes-panel"') :]
+    assert "Open at the end of the period" in panel and "Closed by the end of the period" in panel
+    assert f"as of the end of {body['as_of_day']}" in panel
+    current = client.get(reverse("analytics:dashboard")).content.decode()
+    panel = current[current.index('data-testid="disputes-panel"') :]
+    assert "Open now" in panel and 'data-testid="disputes-as-of"' not in panel

@@ -77,7 +77,9 @@ def test_window_to_mediation_agreement_pdf(page, dispute_city, live_server, tmp_
 
     page.wait_for_url("**/disputes/cases/new/?visit=*")
     page.select_option("#category", "neighbours")
-    page.fill("#party0_identifier", applicant_id)
+    # the visitor's ID number is taken from the window's registration: shown masked, read-only
+    expect(page.locator("#party0_identifier")).to_have_value(applicant_id[:3] + "*" * 11 + applicant_id[-4:])
+    expect(page.locator("#party0_identifier")).not_to_be_editable()
     page.get_by_test_id("register-case").click()  # no respondent yet
     assert page.get_by_test_id("parties-error").inner_text() == "纠纷至少需要一名申请人和一名被申请人。"
     page.fill("#party1_name", "刘大海")

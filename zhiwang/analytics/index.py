@@ -7,7 +7,7 @@ The formula is an ``IndexFormula`` row (edited in the Django admin)::
 v_i are the DOMAIN.md indicators of ``tickets.indicators`` for the month (rates in 0–1), with the
 rework rate turned around (v = 1 − rework rate) so that higher is always better. Optional terms
 from other modules (``dispute_success_rate``: mediated successfully ÷ closed, over the dispute
-cases received that month, as ``disputes.selectors.dispute_indicators``) are computed only when
+cases received that month and closed by the month's end, as ``disputes.selectors.dispute_indicators``) are computed only when
 their weight is above 0; their default weight is 0, so they change nothing until set. A division with
 no indicator value that month gets no score and no rank. A division with fewer than the formula's
 ``min_volume`` tickets due to close that month (``VOLUME_INDICATOR``'s denominator, kept on the row
@@ -57,20 +57,22 @@ def dispute_success_rate(*, user, start, end, by) -> dict[int, SimpleNamespace]:
     """Dispute success rate per division of level ``by`` over the cases received in ``[start, end)``.
 
     The same definition and scoping as ``disputes.selectors.dispute_indicators`` (one grouped
-    query instead of one call per division): closed as mediated successfully ÷ closed; a
-    division with no closed case has no value (``None``).
+    query instead of one call per division): closed as mediated successfully ÷ closed, both as of
+    the month's end (a closure after it does not change an ended month's value); a division with
+    no closed case has no value (``None``).
     """
-    from zhiwang.disputes.models import CaseOutcome, CaseStatus
-    from zhiwang.disputes.selectors import CaseFilters, case_list
+    from zhiwang.disputes.models import CaseOutcome
+    from zhiwang.disputes.selectors import CaseFilters, case_list, status_as_of, status_conditions
 
+    closed_by_end = status_conditions(status_as_of(end))["closed"]
     rows = (
         case_list(user=user, filters=CaseFilters(received_from=start, received_to=end))
         .order_by()
         .exclude(division=None)
         .values("division__code")
         .annotate(
-            closed=Count("pk", filter=Q(status=CaseStatus.CLOSED)),
-            success=Count("pk", filter=Q(outcome=CaseOutcome.SUCCESS)),
+            closed=Count("pk", filter=closed_by_end),
+            success=Count("pk", filter=closed_by_end & Q(outcome=CaseOutcome.SUCCESS)),
         )
     )
     length = LEVEL_PREFIX_LENGTH[by]
@@ -201,6 +203,11 @@ def validate_weights(weights) -> dict[str, float]:
         raise ServiceError("analytics.weights_invalid", _("The weights must not all be 0."), field="weights")
     return out
 
+
+#: The minimum volume a new formula gets (``IndexFormula.min_volume``'s default; docs/analytics.md §4):
+#: below it one ticket moves the on-time closure rate by more than 20 points, and the index page
+#: says that the lists then rest on very few tickets.
+DEFAULT_MIN_VOLUME = IndexFormula._meta.get_field("min_volume").default
 
 #: The fewest tickets a formula may ask for: a bound against typing errors, not a recommendation
 #: (a minimum above every place's tickets ranks nobody).

@@ -65,17 +65,22 @@ DISPUTE_RATES = ("success_rate", "on_time_rate")
 DISPUTE_AMOUNTS = ("amount_involved", "amount_resolved")
 
 
-def _dispute_labels() -> dict[str, str]:
-    """The dashboard panel's own labels (same strings)."""
+def _dispute_labels(*, ended: bool = False) -> dict[str, str]:
+    """The dashboard panel's labels; for a period that has ended the status figures are as of its
+    end (``disputes.selectors.dispute_indicators``) and their names say so (期末在办…)."""
     return {
         "received": _("Cases received"),
-        "open": _("Open now"),
-        "closed": pgettext("dispute", "Closed"),
+        "open": _("Open at the end of the period") if ended else _("Open now"),
+        "closed": _("Closed by the end of the period") if ended else pgettext("dispute", "Closed"),
         "success": _("Mediated successfully"),
         "referred": _("Referred"),
         "prevented_escalation": _("Prevented escalation"),
-        "red_open": _("Red risk, open"),
-        "backlog_open": _("Backlog petition cases, open"),
+        "red_open": _("Red risk, open at the end of the period") if ended else _("Red risk, open"),
+        "backlog_open": (
+            _("Backlog petition cases, open at the end of the period")
+            if ended
+            else _("Backlog petition cases, open")
+        ),
         "success_rate": str(INDICATOR_LABELS["dispute_success_rate"]),
         "on_time_rate": _("Closed on time"),
         "amount_involved": _("Amount involved (yuan)"),
@@ -85,7 +90,7 @@ def _dispute_labels() -> dict[str, str]:
 
 def _dispute_rows(disputes: dict) -> list[tuple[str, object, str]]:
     """``(label, value, text)`` per figure: counts, rates (0–1, text in %), amounts (yuan)."""
-    labels = _dispute_labels()
+    labels = _dispute_labels(ended=disputes.get("as_of") is not None)
     rows = [(labels[k], disputes.get(k, 0), str(disputes.get(k, 0))) for k in DISPUTE_COUNTS]
     for k in DISPUTE_RATES:
         value = disputes.get(k)
@@ -94,6 +99,47 @@ def _dispute_rows(disputes: dict) -> list[tuple[str, object, str]]:
         value = float(disputes.get(k) or 0)
         rows.append((labels[k], value, f"{value:,.2f}"))
     return rows
+
+
+def _dispute_note(disputes: dict) -> str:
+    """Under the dispute figures of an ended period: the day their status figures are read at."""
+    as_of = disputes.get("as_of")
+    if as_of is None:
+        return ""
+    day = timezone.localdate(as_of - timedelta(microseconds=1))  # the end is exclusive
+    return " ".join(
+        (
+            _("Open and closed as of the end of %(day)s: a case closed after that day counts as open here.")
+            % {"day": day.isoformat()},
+            _("The cases are those received in the period."),
+        )
+    )
+
+
+def _score_text(score) -> str:
+    """A governance score as the index page shows it: a number out of 100 with its one or two
+    decimals ("100.0", "99.17"), never a percentage."""
+    return "—" if score is None else str(round(float(score), 2))
+
+
+#: Excel number formats: rates are fractions (0–1) shown as percentages, scores with one or two
+#: decimals, amounts with thousands separators.
+XLSX_RATE = "0.0%"
+XLSX_SCORE = "0.0#"
+XLSX_AMOUNT = "#,##0.00"
+
+
+def _xlsx_format(
+    sheet, number_format: str, *, row: int | None = None, columns=(), first_row: int = 2
+) -> None:
+    """Give cells a number format: one cell (``row`` with one column) or whole columns from
+    ``first_row`` down (a column's header stays text)."""
+    rows = [row] if row is not None else range(first_row, sheet.max_row + 1)
+    for r in rows:
+        for column in columns:
+            cell = sheet.cell(row=r, column=column)
+            if isinstance(cell.value, (int, float)):
+                cell.number_format = number_format
 
 
 def _on_time_note() -> str:
@@ -281,6 +327,7 @@ def build_xlsx(report: Report, figures: dict) -> bytes:
         _append(ws, [labels[key], s.stocks.get(key, 0)])
     for key in RATE_NAMES:
         _append(ws, [labels[key], s.rates.get(key)])
+        _xlsx_format(ws, XLSX_RATE, row=ws.max_row, columns=[2])
     _append(ws, [])
     _append(ws, [_on_time_note()])
 
@@ -339,6 +386,7 @@ def build_xlsx(report: Report, figures: dict) -> bytes:
                 *(row[k] for k in RATE_NAMES),
             ],
         )
+    _xlsx_format(kids, XLSX_RATE, columns=range(6, 6 + len(RATE_NAMES)))
     if figures["children"]:
         bar = BarChart()
         bar.title = _("Received by division")
@@ -359,13 +407,20 @@ def build_xlsx(report: Report, figures: dict) -> bytes:
             units,
             [row["name"], row["dispatched"], row["closed"], row["overdue"], *(row[k] for k in RATE_NAMES)],
         )
+    _xlsx_format(units, XLSX_RATE, columns=range(5, 5 + len(RATE_NAMES)))
 
     disputes = figures.get("disputes")
     if disputes is not None:
         sheet = wb.create_sheet(_("Disputes")[:31])
         _append(sheet, [_("Disputes"), _("Value")])
-        for label, value, _text in _dispute_rows(disputes):
+        for position, (label, value, _text) in enumerate(_dispute_rows(disputes)):
             _append(sheet, [label, value])
+            if position >= len(DISPUTE_COUNTS):  # the rates, then the amounts
+                rate = position < len(DISPUTE_COUNTS) + len(DISPUTE_RATES)
+                _xlsx_format(sheet, XLSX_RATE if rate else XLSX_AMOUNT, row=sheet.max_row, columns=[2])
+        if note := _dispute_note(disputes):
+            _append(sheet, [])
+            _append(sheet, [note])
         bar = BarChart()
         bar.type = "bar"
         bar.title = _("Disputes")
@@ -394,6 +449,7 @@ def build_xlsx(report: Report, figures: dict) -> bytes:
                 row.volume,
             ],
         )
+    _xlsx_format(index, XLSX_SCORE, columns=[4])
     if figures["index"]:
         _append(index, [])
         _append(index, [_index_note()])
@@ -430,6 +486,7 @@ def build_pdf(report: Report, figures: dict) -> bytes:
     )
 
     def fmt(value):
+        """A count as it is, a rate (a fraction, 0–1) as a percentage; scores go through ``_score_text``."""
         return "—" if value is None else (f"{value:.1%}" if isinstance(value, float) else str(value))
 
     s = figures["summary"]
@@ -522,7 +579,7 @@ def build_pdf(report: Report, figures: dict) -> bytes:
                 fmt(c["on_time_rate"]),
                 fmt(c["satisfaction_rate"]),
             ]
-            for c in figures["children"][:60]
+            for c in figures["children"]  # every row: the table runs on over the pages
         ]
         story.append(Table(data, style=table_style, repeatRows=1, hAlign="LEFT"))
     disputes = figures.get("disputes")
@@ -530,6 +587,8 @@ def build_pdf(report: Report, figures: dict) -> bytes:
         story.append(Paragraph(_("Disputes"), heading))
         rows = _dispute_rows(disputes)
         story.append(Table([[label, text] for label, _value, text in rows], style=table_style, hAlign="LEFT"))
+        if note := _dispute_note(disputes):
+            story.append(Paragraph(note, body))
         counts = rows[: len(DISPUTE_COUNTS)]
         drawing = Drawing(480, 20 + 16 * len(counts))
         bar = HorizontalBarChart()
@@ -549,11 +608,12 @@ def build_pdf(report: Report, figures: dict) -> bytes:
                 r.month.strftime("%Y-%m"),
                 _level_name(r.level),
                 r.division.name,
-                fmt(r.score),
+                _score_text(r.score),
                 fmt(r.rank) if r.unranked_reason != "too_few_tickets" else _index_rank(r),
                 str(r.get_standing_display()),
             ]
-            for r in figures["index"][:80]
+            # every row, as in the Excel file: the table runs on over the pages, its header repeated
+            for r in figures["index"]
         ]
         story.append(Table(data, style=table_style, repeatRows=1, hAlign="LEFT"))
         story.append(Paragraph(_index_note(), body))

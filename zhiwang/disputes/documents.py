@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 from datetime import datetime
 
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
@@ -18,6 +18,45 @@ from zhiwang.disputes.models import DisputeCase, PartyRole
 from zhiwang.disputes.selectors import mask_party_data
 
 CID_FONT = "STSong-Light"
+
+
+def _chinese() -> bool:
+    return (translation.get_language() or "").lower().startswith("zh")
+
+
+def _colon() -> str:
+    """The colon after a heading: full-width in a Chinese document ("申请人："), ": " otherwise."""
+    return "：" if _chinese() else ": "
+
+
+def _comma() -> str:
+    """The comma between a party's details: full-width in a Chinese document, ", " otherwise."""
+    return "，" if _chinese() else ", "
+
+
+def _labelled(label: str, text: str) -> str:
+    return f"{label}{_colon()}{text}"
+
+
+def _signatory(user) -> str:
+    """The name printed on the mediator's signature line: the person's name without the role word
+    some accounts carry in front of it ("调解员 周芳" under "调解员（签名）" printed the role twice)."""
+    if user is None:
+        return ""
+    from zhiwang.accounts.models import Role
+
+    name = user.display_name.strip()
+    roles = {Role.MEDIATOR} | ({Role(user.role)} if user.role in Role.values else set())
+    words = set()
+    for language in (translation.get_language() or "zh-hans", "zh-hans", "en"):
+        with translation.override(language):
+            words |= {str(role.label) for role in roles}
+    for word in sorted(words, key=len, reverse=True):
+        if name.lower().startswith(word.lower()):
+            rest = name[len(word) :].lstrip(" \u3000:：·-")
+            if rest and len(rest) < len(name) - len(word):  # the role word stood apart from the name
+                return rest
+    return name
 
 
 def _party_lines(case: DisputeCase, reveal: bool) -> list[tuple[str, str]]:
@@ -29,16 +68,16 @@ def _party_lines(case: DisputeCase, reveal: bool) -> list[tuple[str, str]]:
         label = _("Unified social credit code") if party.kind == "entity" else _("ID number")
         details = [name]
         if identifier:
-            details.append(f"{label}: {identifier}")
+            details.append(_labelled(label, identifier))
         if phone:
-            details.append(_("Phone") + ": " + phone)
+            details.append(_labelled(_("Phone"), phone))
         address = party.address if reveal else party.masked_address
         representative = party.representative if reveal else party.masked_representative
         if address:
-            details.append(_("Address") + ": " + address)
+            details.append(_labelled(_("Address"), address))
         if representative:
-            details.append(_("Representative") + ": " + representative)
-        lines.append((str(PartyRole(party.role).label), ", ".join(details)))
+            details.append(_labelled(_("Representative"), representative))
+        lines.append((str(PartyRole(party.role).label), _comma().join(details)))
     return lines
 
 
@@ -55,6 +94,7 @@ def agreement_sections(case: DisputeCase, *, reveal: bool) -> list[tuple[str, st
     sections += [
         (_("Facts and points in dispute"), free(agreement.facts)),
         (_("Terms agreed"), free(agreement.terms)),
+        *([(_("Amount agreed (CNY)"), f"{agreement.amount:,.2f}")] if agreement.amount else []),
         (_("Manner of performance"), free(agreement.performance_manner)),
         (_("Performance deadline"), agreement.performance_deadline.isoformat()),
         (
@@ -77,6 +117,16 @@ def agreement_sections(case: DisputeCase, *, reveal: bool) -> list[tuple[str, st
 
 def _title(case: DisputeCase) -> str:
     return _("People's mediation agreement") if case.mediation_type == "peoples" else _("Mediation agreement")
+
+
+def _signature_lines(case: DisputeCase) -> list[str]:
+    """The lines under the agreement: the parties', the mediator's and the organisation's, the date."""
+    return [
+        _labelled(_("Parties (signature)"), "____________    ____________"),
+        _labelled(_("Mediator (signature)"), _signatory(case.mediator)),
+        _labelled(_("Mediation organisation (seal)"), case.organisation.name if case.organisation else ""),
+        _labelled(_("Signed on"), case.agreement.signed_on.isoformat()),
+    ]
 
 
 def agreement_pdf(case: DisputeCase, *, reveal: bool) -> bytes:
@@ -111,24 +161,13 @@ def agreement_pdf(case: DisputeCase, *, reveal: bool) -> bytes:
         Spacer(1, 6 * mm),
     ]
     for heading, text in agreement_sections(case, reveal=reveal):
-        story.append(Paragraph(f"<b>{escape(heading)}</b>: {escape(text).replace(chr(10), '<br/>')}", body))
+        story.append(
+            Paragraph(f"<b>{escape(heading)}</b>{_colon()}{escape(text).replace(chr(10), '<br/>')}", body)
+        )
         story.append(Spacer(1, 2 * mm))
     story += [
         Spacer(1, 10 * mm),
-        Paragraph(escape(_("Parties (signature)") + ": ____________    ____________"), body),
-        Paragraph(
-            escape(_("Mediator (signature)") + ": " + (case.mediator.display_name if case.mediator else "")),
-            body,
-        ),
-        Paragraph(
-            escape(
-                _("Mediation organisation (seal)")
-                + ": "
-                + (case.organisation.name if case.organisation else "")
-            ),
-            body,
-        ),
-        Paragraph(escape(_("Signed on") + ": " + agreement.signed_on.isoformat()), body),
+        *(Paragraph(escape(line), body) for line in _signature_lines(case)),
     ]
     doc.build(story)
     return buffer.getvalue()
@@ -153,17 +192,11 @@ def agreement_docx(case: DisputeCase, *, reveal: bool) -> bytes:
     number.alignment = WD_ALIGN_PARAGRAPH.RIGHT
     for heading, text in agreement_sections(case, reveal=reveal):
         paragraph = document.add_paragraph()
-        paragraph.add_run(f"{heading}: ").bold = True
+        paragraph.add_run(f"{heading}{_colon()}").bold = True
         paragraph.add_run(text)
     document.add_paragraph("")
-    document.add_paragraph(_("Parties (signature)") + ": ____________    ____________")
-    document.add_paragraph(
-        _("Mediator (signature)") + ": " + (case.mediator.display_name if case.mediator else "")
-    )
-    document.add_paragraph(
-        _("Mediation organisation (seal)") + ": " + (case.organisation.name if case.organisation else "")
-    )
-    document.add_paragraph(_("Signed on") + ": " + agreement.signed_on.isoformat())
+    for line in _signature_lines(case):
+        document.add_paragraph(line)
     buffer = io.BytesIO()
     document.save(buffer)
     return buffer.getvalue()

@@ -89,6 +89,21 @@ for _state in S.values:
 # --- who may act --------------------------------------------------------------
 
 
+#: Roles that may register a case (a leader reads; grid workers report through tickets, which a
+#: dispatcher turns into a case: they see no dispute case, see ``selectors.case_visible``).
+REGISTERING_ROLES = frozenset({"intake_operator", "dispatcher", "mediator", "administrator"})
+
+
+def may_register_cases(actor) -> bool:
+    """Whether ``actor`` registers cases at all (the case form; ``case_register`` checks it too)."""
+    return role_of(actor) in REGISTERING_ROLES
+
+
+def may_use_workbench(actor) -> bool:
+    """The mediator's workbench is a mediator's own list (an administrator may look at it)."""
+    return role_of(actor) in ("mediator", "administrator")
+
+
 def role_of(actor) -> str:
     if actor is None:
         return "system"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from urllib.parse import urlencode
 
 from django.urls import reverse
@@ -56,6 +56,9 @@ def dispute_figures(*, user, place: Place, start: date, end: date) -> dict | Non
         until=_local_midnight(end),
         division="" if place.level == DivisionLevel.CITY else place.code,
     )
+    # the last day a past period's status figures count (``as_of`` is the midnight after it)
+    as_of = figures.get("as_of")
+    figures["as_of_day"] = timezone.localtime(as_of - timedelta(microseconds=1)).date() if as_of else None
     link = dispute_ledger_link(place, start, end)
     closed = dispute_ledger_link(place, start, end, status="closed")
     figures["links"] = {

@@ -164,6 +164,7 @@ class AgreementOut(Schema):
     terms: str
     performance_manner: str
     performance_deadline: date
+    amount: Decimal
     signed_on: date
     confirmation_status: str
     confirmation_deadline: date
@@ -266,6 +267,7 @@ class AgreementIn(SeenIn):
     performance_deadline: str = ""
     facts: str = ""
     signed_on: str = ""
+    amount: Decimal | None = None  # yuan; not given: the case's amount involved
 
 
 class ConfirmationIn(SeenIn):

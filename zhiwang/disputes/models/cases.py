@@ -261,7 +261,7 @@ class MediationSession(models.Model):
 
 
 class Agreement(models.Model):
-    """调解协议: parties, facts, terms, manner and deadline of performance (DOMAIN.md).
+    """调解协议: parties, facts, terms, amount, manner and deadline of performance (DOMAIN.md).
 
     Judicial confirmation may be applied for within 30 days of ``signed_on``.
     """
@@ -275,6 +275,10 @@ class Agreement(models.Model):
     terms = models.TextField(_("terms agreed"))
     performance_manner = models.CharField(_("manner of performance"), max_length=255)
     performance_deadline = models.DateField(_("performance deadline"))
+    # 协议金额: what the agreement settles, in yuan. The dashboard's "amount resolved" (化解金额)
+    # sums it over the cases closed as mediated successfully; the case's own ``amount`` is the
+    # amount involved as registered, often unknown (0) until the parties agree.
+    amount = models.DecimalField(_("amount agreed (CNY)"), max_digits=14, decimal_places=2, default=0)
     signed_on = models.DateField(_("signed on"))
     confirmation_status = models.CharField(
         _("judicial confirmation"), max_length=16, choices=ConfirmationStatus.choices, blank=True, default=""

@@ -26,6 +26,8 @@ from zhiwang.disputes.selectors.cases import (
     category_choices,
     linked_ticket_timeline,
     near_days,
+    status_as_of,
+    status_conditions,
 )
 from zhiwang.disputes.selectors.ledger import LEDGER_GROUPS, dispute_indicators, ledger_summary
 from zhiwang.disputes.selectors.online import (
@@ -42,7 +44,13 @@ from zhiwang.disputes.selectors.registry import (
     registry_links,
     registry_picked,
 )
-from zhiwang.disputes.selectors.window import area_choices, area_queues, centres_for, visit_get
+from zhiwang.disputes.selectors.window import (
+    area_choices,
+    area_queues,
+    centres_for,
+    may_use_window,
+    visit_get,
+)
 
 __all__ = [
     "LEDGER_GROUPS",
@@ -66,6 +74,7 @@ __all__ = [
     "ledger_summary",
     "linked_ticket_timeline",
     "may_use_registry",
+    "may_use_window",
     "mask_party_data",
     "mediators_of",
     "near_days",
@@ -73,5 +82,7 @@ __all__ = [
     "registry_candidates",
     "registry_links",
     "registry_picked",
+    "status_as_of",
+    "status_conditions",
     "visit_get",
 ]

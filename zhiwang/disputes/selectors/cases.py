@@ -71,11 +71,45 @@ def case_visible(user) -> QuerySet[DisputeCase]:
     return qs.none()
 
 
+# --- status as of a moment ------------------------------------------------------------------
+
+
+def status_as_of(until: datetime | None, now: datetime | None = None) -> datetime | None:
+    """The moment a period's status figures are read at: its end when that has passed, else
+    ``None`` (a period still running, or open-ended, is read as it stands today).
+
+    A past period's figures never change: a case closed after the period ended counts as still
+    open in that period's report, however often the report is made again.
+    """
+    if until is None:
+        return None
+    return until if until <= (now or timezone.now()) else None
+
+
+def status_conditions(as_of: datetime | None) -> dict[str, Q]:
+    """``closed``, ``referred`` and ``open`` as conditions on cases, as of ``as_of`` (None: today).
+
+    As of a moment they are read from the case's own timestamps, written once by the transitions
+    (``closed_at`` by ``case_close``, ``referred_at`` by ``case_refer``; a closed case never
+    reopens): closed = closed before ``as_of``; referred = referred before it; open = neither.
+    """
+    if as_of is None:
+        closed = Q(status=CaseStatus.CLOSED)
+        referred = Q(referral_kind__gt="")
+        return {"closed": closed, "referred": referred, "open": Q(status__in=OPEN_CASE_STATUSES)}
+    closed = Q(closed_at__lt=as_of)
+    referred = Q(referral_kind__gt="", referred_at__lt=as_of)
+    not_closed = Q(closed_at__isnull=True) | Q(closed_at__gte=as_of)
+    not_referred = Q(referred_at__isnull=True) | Q(referred_at__gte=as_of)
+    return {"closed": closed, "referred": referred, "open": not_closed & not_referred}
+
+
 @dataclass
 class CaseFilters:
     """What a case list (the ledger) can be narrowed by; every field optional.
 
-    ``status``: a status, ``open`` or ``closed``; ``division``: a code, whole subtree;
+    ``status``: a status (as it is today), ``open`` or ``closed`` (as of ``received_to`` when that
+    has passed: closed before it, or neither closed nor referred by then); ``division``: a code, whole subtree;
     ``category`` / ``organisation``: codes; ``risk``: a risk colour; ``source``: a case
     source; ``near``: open cases within the near window of
     their one-month target (or past it); ``backlog``: backlog cases only; ``mine``: assigned
@@ -116,10 +150,10 @@ def case_list(*, user, filters: CaseFilters | dict | None = None, now: datetime 
         filters = CaseFilters.from_dict(filters or {})
     now = now or timezone.now()
     qs = case_visible(user).select_related(*_LIST_RELATED)
-    if filters.status == "open":
-        qs = qs.filter(status__in=OPEN_CASE_STATUSES)
-    elif filters.status == "closed":
-        qs = qs.filter(status=CaseStatus.CLOSED)
+    if filters.status in ("open", "closed"):
+        # As of the end of a period that has ended (the indicators' definition): the list behind
+        # a past month's "open at the end" figure is the cases open then, not those open today.
+        qs = qs.filter(status_conditions(status_as_of(filters.received_to, now))[filters.status])
     elif filters.status:
         if filters.status not in CaseStatus.values:
             raise ServiceError("disputes.filter_invalid", _("Unknown status."), field="status")

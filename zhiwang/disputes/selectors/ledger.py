@@ -3,15 +3,23 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 from django.utils.translation import gettext as _
 
 from zhiwang.core.errors import ServiceError
-from zhiwang.disputes.models import OPEN_CASE_STATUSES, CaseOutcome, CaseScale, CaseStatus, RiskColour
-from zhiwang.disputes.selectors.cases import CaseFilters, case_list
+from zhiwang.disputes.models import (
+    CaseEvent,
+    CaseOutcome,
+    CaseScale,
+    CaseStatus,
+    RiskColour,
+)
+from zhiwang.disputes.selectors.cases import CaseFilters, case_list, status_as_of, status_conditions
+from zhiwang.disputes.workflow import CaseAction
 
 # --- ledger ----------------------------------------------------------------------------
 
@@ -24,19 +32,26 @@ LEDGER_GROUPS = {
 
 
 def ledger_summary(*, user, by: str, filters: CaseFilters | dict | None = None) -> list[dict]:
-    """Counts of cases per division, category, organisation or status (the ledger's summary table)."""
+    """Counts of cases per division, category, organisation or status (the ledger's summary table).
+
+    "Open" and "mediated successfully" are as of the end of the filters' period, like the
+    indicators (``status_as_of``); the grouping by status is the cases' status today.
+    """
     if by not in LEDGER_GROUPS:
         raise ServiceError("disputes.filter_invalid", _("Unknown grouping."), field="by")
     key, name = LEDGER_GROUPS[by]
     fields = [key] + ([name] if name else [])
+    if not isinstance(filters, CaseFilters):
+        filters = CaseFilters.from_dict(filters or {})
+    status = status_conditions(status_as_of(filters.received_to))
     rows = (
         case_list(user=user, filters=filters)
         .order_by()
         .values(*fields)
         .annotate(
             total=Count("pk"),
-            open=Count("pk", filter=Q(status__in=OPEN_CASE_STATUSES)),
-            success=Count("pk", filter=Q(outcome=CaseOutcome.SUCCESS)),
+            open=Count("pk", filter=status["open"]),
+            success=Count("pk", filter=status["closed"] & Q(outcome=CaseOutcome.SUCCESS)),
             red=Count("pk", filter=Q(risk=RiskColour.RED)),
             amount=Sum("amount"),
         )
@@ -57,54 +72,93 @@ def ledger_summary(*, user, by: str, filters: CaseFilters | dict | None = None) 
     ]
 
 
-# --- indicators (read by the analytics app later) ----------------------------------------
+# --- indicators (read by the analytics app) ---------------------------------------------------
 
 
 def dispute_indicators(
-    *, user, since: datetime | None = None, until: datetime | None = None, division: str = ""
+    *,
+    user,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    division: str = "",
+    filters: CaseFilters | dict | None = None,
+    now: datetime | None = None,
 ) -> dict:
-    """Success rate, amounts, prevented escalation for the cases ``user`` may see, received in [since, until).
+    """The dispute figures over the cases ``user`` may see that were received in ``[since, until)``.
+
+    ``filters`` (the ledger's, ``CaseFilters``) narrow the cases further; their own
+    ``received_from`` / ``received_to`` / ``division`` stand in for ``since`` / ``until`` /
+    ``division``. The tiles above the ledger are computed over the same cases as its list.
+
+    Status figures are *as of the period's end* (``status_as_of``): for a period that has ended,
+    ``closed`` = closed before ``until``, ``open`` = not closed (nor referred) by then, and the
+    figures of that period never change afterwards; an open-ended or still running period is
+    read as it stands today. ``as_of`` in the result says which (``None``: today).
 
     - ``success_rate`` = closed as mediated successfully ÷ closed (None when nothing closed);
-    - ``amount_involved`` / ``amount_resolved``: sums over all cases / successful ones;
+    - ``on_time_rate`` = closed by the (possibly extended) target ÷ closed;
+    - ``amount_involved``: the amounts involved of the cases received;
+    - ``amount_resolved`` (化解金额): the amounts settled by the agreements of the cases closed as
+      mediated successfully (``Agreement.amount``);
     - ``prevented_escalation``: successful cases that were red or orange, or group/major
       disputes, or came from a petition (a dispute settled before it became a petition,
       a group incident or a case for the police);
-    - ``on_time_rate`` = closed by the (possibly extended) target ÷ closed.
+    - ``red_open`` / ``backlog_open``: open (as above) and red / marked as backlog. The backlog mark
+      is read from the timeline (marked before ``as_of``); the risk colour is the case's current
+      one (a correction after the period's end shows there).
     """
-    filters = CaseFilters(received_from=since, received_to=until, division=division)
-    qs = case_list(user=user, filters=filters).order_by()
-    success = Q(outcome=CaseOutcome.SUCCESS)
+    if not isinstance(filters, CaseFilters):
+        filters = CaseFilters.from_dict(filters or {})
+    filters = replace(
+        filters,
+        received_from=filters.received_from or since,
+        received_to=filters.received_to or until,
+        division=filters.division or division,
+    )
+    as_of = status_as_of(filters.received_to, now)
+    qs = case_list(user=user, filters=filters, now=now).order_by()
+    status = status_conditions(as_of)
+    closed = status["closed"]
+    success = closed & Q(outcome=CaseOutcome.SUCCESS)
     escalation = success & (
         Q(risk__in=(RiskColour.RED, RiskColour.ORANGE))
         | Q(scale__in=(CaseScale.GROUP, CaseScale.MAJOR))
         | Q(source="petition")
     )
+    if as_of is None:
+        backlog = Q(is_backlog=True)
+    else:
+        backlog = Q(
+            Exists(
+                CaseEvent.objects.filter(case=OuterRef("pk"), action=CaseAction.MARK_BACKLOG, at__lt=as_of)
+            )
+        )
     row = qs.aggregate(
         received=Count("pk"),
-        closed=Count("pk", filter=Q(status=CaseStatus.CLOSED)),
+        closed=Count("pk", filter=closed),
         success=Count("pk", filter=success),
-        referred=Count("pk", filter=Q(referral_kind__gt="")),
-        on_time=Count("pk", filter=Q(status=CaseStatus.CLOSED, closed_at__lte=F("target_at"))),
+        referred=Count("pk", filter=status["referred"]),
+        on_time=Count("pk", filter=closed & Q(closed_at__lte=F("target_at"))),
         prevented=Count("pk", filter=escalation),
         amount_involved=Sum("amount"),
-        amount_resolved=Sum("amount", filter=success),
-        open=Count("pk", filter=Q(status__in=OPEN_CASE_STATUSES)),
-        red_open=Count("pk", filter=Q(status__in=OPEN_CASE_STATUSES, risk=RiskColour.RED)),
-        backlog_open=Count("pk", filter=Q(status__in=OPEN_CASE_STATUSES, is_backlog=True)),
+        amount_resolved=Sum("agreement__amount", filter=success),
+        open=Count("pk", filter=status["open"]),
+        red_open=Count("pk", filter=status["open"] & Q(risk=RiskColour.RED)),
+        backlog_open=Count("pk", filter=status["open"] & backlog),
     )
-    closed = row["closed"]
+    closed_count = row["closed"]
     return {
         "received": row["received"],
         "open": row["open"],
-        "closed": closed,
+        "closed": closed_count,
         "success": row["success"],
         "referred": row["referred"],
-        "success_rate": round(row["success"] / closed, 4) if closed else None,
-        "on_time_rate": round(row["on_time"] / closed, 4) if closed else None,
+        "success_rate": round(row["success"] / closed_count, 4) if closed_count else None,
+        "on_time_rate": round(row["on_time"] / closed_count, 4) if closed_count else None,
         "prevented_escalation": row["prevented"],
         "amount_involved": row["amount_involved"] or Decimal("0"),
         "amount_resolved": row["amount_resolved"] or Decimal("0"),
         "red_open": row["red_open"],
         "backlog_open": row["backlog_open"],
+        "as_of": as_of,
     }

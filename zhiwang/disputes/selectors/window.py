@@ -22,6 +22,11 @@ def centres_for(*, user) -> QuerySet[ServiceCentre]:
     return qs.none()
 
 
+def may_use_window(user) -> bool:
+    """Whether the window page has anything for ``user``: a centre they work at or supervise."""
+    return centres_for(user=user).exists()
+
+
 def area_queues(*, user, centre: ServiceCentre) -> list[dict]:
     """Each active function area of a centre with its waiting and served visits (oldest first)."""
     if not centres_for(user=user).filter(pk=centre.pk).exists():

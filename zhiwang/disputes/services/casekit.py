@@ -33,9 +33,6 @@ from zhiwang.geo.models import Division
 A = CaseAction
 #: Judicial confirmation must be applied for within this many days of the agreement.
 CONFIRMATION_DAYS = 30
-#: Roles that may register a case (grid workers report through tickets, which a dispatcher
-#: turns into a case: they see no dispute case, see ``selectors.case_visible``).
-REGISTERING_ROLES = {"intake_operator", "dispatcher", "mediator", "administrator"}
 
 
 @dataclass

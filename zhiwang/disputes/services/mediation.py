@@ -25,6 +25,7 @@ from zhiwang.disputes.services.common import (
     add_months,
     clean,
     next_number,
+    parse_amount,
     parse_date,
     require,
 )
@@ -83,8 +84,13 @@ def agreement_reach(
     performance_deadline,
     facts: str = "",
     signed_on=None,
+    amount=None,
 ) -> Agreement:
     """Record the agreement (调解协议): terms and the manner and deadline of performance are required.
+
+    ``amount`` is what the agreement settles, in yuan (协议金额; summed as "amount resolved" once
+    the case closes as mediated successfully); not given (``None`` or empty), it is the case's
+    amount involved. A value that is not an amount is ``disputes.amount_invalid`` on ``amount``.
 
     Raises ``disputes.performance_terms_missing`` (with the fields), ``disputes.invalid`` (e.g.
     ``signed_on`` in the future, ``disputes.date_in_future``, or before the day the case was
@@ -128,6 +134,12 @@ def agreement_reach(
             "disputes.agreement_before_case",
             _("The agreement is dated before the case was registered."),
         )
+    agreed = case.amount
+    if amount not in (None, ""):
+        try:
+            agreed = parse_amount(amount)
+        except ServiceError as error:
+            errors.add("amount", error.code, error.message)
     if deadline < signed:
         errors.add(
             "performance_deadline",
@@ -136,7 +148,11 @@ def agreement_reach(
         )
     errors.raise_if_any("disputes.invalid")
     _apply(
-        case, A.REACH_AGREEMENT, actor=actor, note=terms[:500], payload={"form": form, "deadline": deadline}
+        case,
+        A.REACH_AGREEMENT,
+        actor=actor,
+        note=terms[:500],
+        payload={"form": form, "deadline": deadline, "amount": str(agreed)},
     )
     return Agreement.objects.create(
         case=case,
@@ -146,6 +162,7 @@ def agreement_reach(
         terms=terms,
         performance_manner=manner[:255],
         performance_deadline=deadline,
+        amount=agreed,
         signed_on=signed,
         created_by=actor,
     )

@@ -29,7 +29,6 @@ from zhiwang.disputes.models import (
     VisitStatus,
 )
 from zhiwang.disputes.services.casekit import (
-    REGISTERING_ROLES,
     A,
     CaseResult,
     _category,
@@ -54,6 +53,7 @@ from zhiwang.disputes.services.idempotency import (
 )
 from zhiwang.disputes.texts import SystemText
 from zhiwang.disputes.workflow import (
+    REGISTERING_ROLES,
     VISIT_WORKFLOW,
     VisitAction,
     role_of,

@@ -20,8 +20,8 @@ from zhiwang.disputes.models import (
     ReferralKind,
     RiskColour,
 )
-from zhiwang.disputes.views.common import dispute_staff, error_fields, page_url
-from zhiwang.disputes.workflow import CASE_WORKFLOW, CaseAction, may_see_parties
+from zhiwang.disputes.views.common import dispute_staff, error_fields, page_url, refuse
+from zhiwang.disputes.workflow import CASE_WORKFLOW, CaseAction, may_see_parties, may_use_workbench
 
 # --- the workbench and one case ---------------------------------------------------------------
 
@@ -30,6 +30,8 @@ from zhiwang.disputes.workflow import CASE_WORKFLOW, CaseAction, may_see_parties
 def workbench(request):
     """A mediator's cases: assigned to them, then the rest of their organisation's open cases."""
     user = request.user
+    if not may_use_workbench(user):
+        return refuse(request, _("The workbench is for mediators: find cases in the ledger."))
     mine = selectors.case_list(user=user, filters={"mine": True, "status": "open"}).order_by("target_at")
     organisation = (
         selectors.case_list(user=user, filters={"status": "open"})
@@ -158,6 +160,7 @@ ACTIONS = {
         performance_manner=post.get("performance_manner", ""),
         performance_deadline=post.get("performance_deadline", ""),
         signed_on=post.get("signed_on", ""),
+        amount=post.get("amount", ""),
     ),
     "confirmation": lambda case, user, post: services.confirmation_apply(
         case=case, actor=user, court=post.get("court", ""), applied_on=post.get("applied_on", "")

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from zhiwang.core.errors import ServiceError
 from zhiwang.core.signed_out import signed_out
 from zhiwang.disputes import selectors, services
-from zhiwang.disputes.workflow import role_of
+from zhiwang.disputes.workflow import may_register_cases, may_use_workbench, role_of
 
 DISPUTE_ROLES = frozenset({"intake_operator", "mediator", "dispatcher", "leader", "administrator"})
 #: The most rows one Excel export holds (a ledger is filtered by division or period before that).
@@ -33,6 +33,12 @@ def dispute_staff(view):
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+def refuse(request, message: str):
+    """The page that refuses a dispute page to a member of the staff whose role does not use it
+    (403, the same page as for anybody outside the dispute staff, saying why)."""
+    return render(request, "disputes/forbidden.html", {"message": message}, status=403)
 
 
 def error_fields(error: ServiceError) -> dict:
@@ -71,6 +77,8 @@ def home(request):
         "role": role,
         "alerts": selectors.alerts_for(user=user)[:20],
         "centres": selectors.centres_for(user=user),
+        "may_register": may_register_cases(user),
+        "may_use_workbench": may_use_workbench(user),
     }
     if role in ("dispatcher", "leader", "administrator"):
         context["indicators"] = selectors.dispute_indicators(user=user)

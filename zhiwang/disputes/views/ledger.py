@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -26,7 +26,7 @@ from zhiwang.disputes.workflow import role_of
 # --- the ledger ---------------------------------------------------------------------------------
 
 #: Filters without a control on the ledger's form (set by links, or typed in the address bar).
-CARRIED_FILTERS = ("near", "backlog", "mine", "q", "received_from", "received_to")
+CARRIED_FILTERS = ("near", "backlog", "mine", "q")
 
 
 def _ledger_filters(request) -> dict:
@@ -46,17 +46,58 @@ def _ledger_filters(request) -> dict:
     return filters
 
 
+def _filter_summary(request, filters: dict, context: dict) -> list[tuple[str, str]]:
+    """(name, value) of every filter the list is narrowed by, in words (the line above the list)."""
+    names = {
+        "status": _("Status"),
+        "category": pgettext("dispute", "Category"),
+        "organisation": _("Organisation"),
+        "division": _("Division code"),
+        "risk": _("Risk"),
+        "source": _("Source"),
+        "received_from": _("Received from"),
+        "received_to": _("Received before"),
+        "q": _("Search"),
+    }
+    words = {
+        "status": {"open": _("open"), **dict(context["statuses"])},
+        "category": {c.code: c.name for c in context["categories"]},
+        "organisation": {o.code: o.name for o in context["organisations"]},
+        "risk": dict(context["risks"]),
+        "source": dict(context["sources"]),
+    }
+    shown = []
+    for key, name in names.items():
+        value = request.GET.get(key, "")
+        if value != "" and key in filters:
+            shown.append((name, str(words.get(key, {}).get(value, value))))
+    for key, name in (
+        ("near", _("Near the one-month target")),
+        ("backlog", _("Backlog petition cases")),
+        ("mine", _("My cases")),
+    ):
+        if filters.get(key):
+            shown.append((name, "✓"))
+    return shown
+
+
 @dispute_staff
 def ledger(request):
-    """台账: the cases in the user's scope by division, category, organisation, status; near and backlog views."""
+    """台账: the cases in the user's scope by division, category, organisation, status; near and backlog views.
+
+    The figures above the list (``dispute_indicators``) count the list's own cases: the same
+    filters, dates included; their status figures are as of the end of the dates' period.
+    """
     user = request.user
     by = request.GET.get("by", "division")
     errors = {}
     filters = {}
+    indicators = None
     try:
         filters = _ledger_filters(request)
         cases = selectors.case_list(user=user, filters=filters)
         summary = selectors.ledger_summary(user=user, by=by, filters=filters)
+        indicators = selectors.dispute_indicators(user=user, filters=filters)
     except ServiceError as error:
         # Like the ticket list: nothing is listed until the filters are corrected (a list of every
         # case under a wrong filter reads as that filter's result). The form keeps what was sent.
@@ -66,35 +107,36 @@ def ledger(request):
     page = Paginator(cases.prefetch_related("parties"), 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    return render(
-        request,
-        "disputes/ledger.html",
-        {
-            "page": page,
-            "summary": summary,
-            "by": by,
-            "filters": filters,
-            "errors": errors,
-            "query": query.urlencode(),
-            "statuses": CaseStatus.choices,
-            "categories": selectors.category_choices(),
-            "organisations": selectors.organisation_list(user=user),
-            "risks": RiskColour.choices,
-            "sources": CaseSource.choices,
-            # Filters a link may set that have no control on the form: kept when it is sent again.
-            "carried": [(k, request.GET[k]) for k in CARRIED_FILTERS if request.GET.get(k, "") != ""],
-            "groups": [
-                ("division", _("Division")),
-                ("category", pgettext("dispute", "Category")),
-                ("organisation", _("Organisation")),
-                ("status", _("Status")),
-            ],
-            "may_export_full": role_of(user) in ("dispatcher", "administrator"),
-            "now": timezone.now(),
-            "indicators": selectors.dispute_indicators(user=user),
-        },
-        status=400 if errors else 200,
-    )
+    as_of = indicators["as_of"] if indicators else None
+    context = {
+        "page": page,
+        "summary": summary,
+        "by": by,
+        "filters": filters,
+        "dates": {k: request.GET.get(k, "") for k in ("received_from", "received_to")},
+        "errors": errors,
+        "query": query.urlencode(),
+        "statuses": CaseStatus.choices,
+        "categories": selectors.category_choices(),
+        "organisations": selectors.organisation_list(user=user),
+        "risks": RiskColour.choices,
+        "sources": CaseSource.choices,
+        # Filters a link may set that have no control on the form: kept when it is sent again.
+        "carried": [(k, request.GET[k]) for k in CARRIED_FILTERS if request.GET.get(k, "") != ""],
+        "groups": [
+            ("division", _("Division")),
+            ("category", pgettext("dispute", "Category")),
+            ("organisation", _("Organisation")),
+            ("status", _("Status")),
+        ],
+        "may_export_full": role_of(user) in ("dispatcher", "administrator"),
+        "now": timezone.now(),
+        "indicators": indicators,
+        # the last day of an ended period the status figures are read at (its end is exclusive)
+        "as_of_day": timezone.localdate(as_of - timedelta(microseconds=1)) if as_of else None,
+    }
+    context["filter_summary"] = _filter_summary(request, filters, context) if not errors else []
+    return render(request, "disputes/ledger.html", context, status=400 if errors else 200)
 
 
 @dispute_staff

@@ -18,8 +18,8 @@ from zhiwang.disputes.models import (
     PartyRole,
     RiskColour,
 )
-from zhiwang.disputes.views.common import dispute_staff, form_errors, form_token
-from zhiwang.disputes.workflow import may_open_case, role_of
+from zhiwang.disputes.views.common import dispute_staff, form_errors, form_token, refuse
+from zhiwang.disputes.workflow import may_open_case, may_register_cases, role_of
 from zhiwang.geo.models import Division
 
 # --- registering a case --------------------------------------------------------------------
@@ -41,9 +41,15 @@ DIRECT_SOURCES = (
 )
 
 
-def _parties_from(post) -> list[dict]:
+#: The party blocks of the form: the applicant and the respondent at first, up to four with
+#: "Add a party" (third parties).
+PARTY_ROLES = (PartyRole.APPLICANT, PartyRole.RESPONDENT, PartyRole.THIRD_PARTY, PartyRole.THIRD_PARTY)
+PARTIES_SHOWN = 2
+
+
+def _parties_from(post, visit=None) -> list[dict]:
     parties = []
-    for index in range(4):
+    for index in range(len(PARTY_ROLES)):
         prefix = f"party{index}_"
         parties.append(
             {
@@ -57,7 +63,24 @@ def _parties_from(post) -> list[dict]:
                 "entity_id": post.get(prefix + "entity", ""),
             }
         )
+    if visit is not None and post.get("party0_visitor") != "1":
+        # "The visitor" unticked in a browser without script: the first block still holds the
+        # visitor's masked values it was filled with. They are nobody's; the block counts as empty.
+        shown = _visitor_shown(visit)
+        for field, masked in shown.items():
+            if masked and parties[0][field] == masked:
+                parties[0][field] = ""
     return parties
+
+
+def _visitor_shown(visit) -> dict:
+    """The visitor's name, ID number and phone as the form shows them: masked (the plain values
+    stay on the server and go into the case when "the visitor" is ticked)."""
+    return {
+        "name": visit.masked_visitor_name,
+        "identifier": visit.visitor.masked_id_number or "",
+        "phone": visit.masked_visitor_phone,
+    }
 
 
 def _visitor_party(visit, typed: dict) -> dict:
@@ -74,11 +97,27 @@ def _visitor_party(visit, typed: dict) -> dict:
     }
 
 
-def _party_rows(values, errors, visitor_first: bool = False, user=None) -> list[dict]:
-    defaults = [PartyRole.APPLICANT, PartyRole.RESPONDENT, PartyRole.THIRD_PARTY, PartyRole.THIRD_PARTY]
+def _parties_shown(values) -> int:
+    """How many party blocks the form shows: two at first, more after "Add a party", and always
+    every block that holds something (a form back with errors keeps them all)."""
+    try:
+        shown = int(values.get("party_count", PARTIES_SHOWN)) if values else PARTIES_SHOWN
+    except (TypeError, ValueError):
+        shown = PARTIES_SHOWN
+    for index in range(len(PARTY_ROLES)):
+        prefix = f"party{index}_"
+        if values and any(
+            values.get(prefix + k) for k in ("name", "identifier", "phone", "person", "entity")
+        ):
+            shown = max(shown, index + 1)
+    return min(max(shown, PARTIES_SHOWN), len(PARTY_ROLES))
+
+
+def _party_rows(values, errors, visitor_first: bool = False, user=None, visit=None, shown=None) -> list[dict]:
     rows = []
     kept = 0  # validate_parties numbers only the non-empty rows
-    for index, role in enumerate(defaults):
+    shown = shown or _parties_shown(values)
+    for index, role in enumerate(PARTY_ROLES[:shown]):
         prefix = f"party{index}_"
         row = {
             "index": index,
@@ -94,7 +133,15 @@ def _party_rows(values, errors, visitor_first: bool = False, user=None) -> list[
             # each message under its own input (keyed by field); role and kind come from menus, a
             # message about a pick is keyed to the name, where the pick's result shows
             "errors": {},
+            # the fields filled from the visit (shown masked, read-only while "the visitor" is ticked)
+            "from_visitor": {},
         }
+        if index == 0 and visit is not None:
+            shown_values = _visitor_shown(visit)
+            # what the window recorded fills the block (masked); what it did not stays typed
+            row["from_visitor"] = {k: v for k, v in shown_values.items() if v}
+            if visitor_first:
+                row.update(row["from_visitor"], kind=PartyKind.PERSON)
         if row["picked"] and user is not None:
             # Kept across a form that comes back with errors: the record, shown masked, stays chosen.
             kind = "entity" if row["kind"] == PartyKind.ENTITY else "person"
@@ -118,6 +165,9 @@ def case_new(request):
     the place).
     """
     user = request.user
+    if not may_register_cases(user):
+        # Refused before the form is shown, not after it was filled in (the service refuses too).
+        return refuse(request, _("You may not register dispute cases."))
     visit_number = request.GET.get("visit", "").strip()
     ticket_number = request.GET.get("ticket", "").strip()
     if visit_number and ticket_number:
@@ -132,9 +182,15 @@ def case_new(request):
         # The visitor's name, ID number and phone stay on the server (never in the page in
         # plain): the first party is "the visitor" unless the user types another person.
         values = {"facts": visit.matter, "party0_visitor": "1"}
-    if request.method == "POST":
+    shown = None
+    if request.method == "POST" and "add_party" in request.POST:
+        # "Add a party" (a submit button: no script needed): the same form back with one more
+        # block, nothing registered, the one-time token kept.
         values = request.POST
-        parties = _parties_from(request.POST)
+        shown = min(_parties_shown(values) + 1, len(PARTY_ROLES))
+    elif request.method == "POST":
+        values = request.POST
+        parties = _parties_from(request.POST, visit)
         if visit is not None and request.POST.get("party0_visitor") == "1":
             parties[0] = _visitor_party(visit, parties[0])
         common = {
@@ -185,6 +241,7 @@ def case_new(request):
                 return redirect("disputes:home")  # handed over: no longer in the user's scope
             return redirect("disputes:case_detail", number=case.number)
     visitor_first = visit is not None and values.get("party0_visitor") == "1"
+    parties = _party_rows(values, errors, visitor_first, user=user, visit=visit, shown=shown)
     return render(
         request,
         "disputes/case_form.html",
@@ -193,9 +250,10 @@ def case_new(request):
             "ticket_number": ticket_number,
             "errors": errors,
             "values": values,
-            "parties": _party_rows(values, errors, visitor_first, user=user),
+            "parties": parties,
+            "more_parties": len(parties) < len(PARTY_ROLES),
             "visitor_first": visitor_first,
-            "token": request.POST.get("token") if errors and not new_token else form_token(),
+            "token": request.POST.get("token") if (errors and not new_token) or shown else form_token(),
             "categories": selectors.category_choices(),
             "risks": RiskColour.choices,
             "scales": CaseScale.choices,

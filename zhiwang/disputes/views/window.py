@@ -15,7 +15,7 @@ from zhiwang.disputes import selectors, services
 from zhiwang.disputes.models import (
     PartyKind,
 )
-from zhiwang.disputes.views.common import dispute_staff, form_errors, form_token, page_url
+from zhiwang.disputes.views.common import dispute_staff, form_errors, form_token, page_url, refuse
 from zhiwang.disputes.workflow import VISIT_WORKFLOW, role_of
 
 # --- the window ----------------------------------------------------------------------
@@ -33,8 +33,13 @@ def _centre(request):
 
 @dispute_staff
 def window(request):
-    """Register a visitor and route the matter to a function area; the areas' queues below."""
+    """Register a visitor and route the matter to a function area; the areas' queues below.
+
+    Refused (403) to somebody who works at no centre and supervises none (the 12345 hotline).
+    """
     centres, centre = _centre(request)
+    if not centres.exists():
+        return refuse(request, _("You work at no service centre."))
     errors, values, new_token = {}, {}, False
     if request.method == "POST" and centre is not None:
         values = request.POST
@@ -143,6 +148,13 @@ def visit_action(request, number: str):
     try:
         if action == "call":
             services.visit_call(visit=visit, actor=request.user)
+            # Said on the page the operator comes back to: who is called, to which desk's area
+            # (the visitor's name masked, as in the queue).
+            messages.success(
+                request,
+                _("Called %(number)s (%(visitor)s) to the desk of %(area)s.")
+                % {"number": visit.number, "visitor": visit.masked_visitor_name, "area": visit.area.name},
+            )
         elif action == "route":
             services.visit_route(visit=visit, actor=request.user, area_code=request.POST.get("area", ""))
         elif action == "complete":

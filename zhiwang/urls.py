@@ -2,8 +2,14 @@
 
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 
 from zhiwang.api import api
+
+# The admin says whose it is (Django's default reads "Django administration" on every page).
+admin.site.site_header = _("Zhiwang administration")
+admin.site.site_title = _("Zhiwang administration")
+admin.site.index_title = _("Zhiwang administration")
 
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),

@@ -155,7 +155,8 @@ def test_operator_records_a_call_with_history_suggestions_and_duplicates(
     earlier = submit(building, category=RUBBISH, description="楼下暴露垃圾没人管")
     base = live_server.url
     login(page, base, "demo_hotline")
-    page.get_by_role("link", name="来电登记").click()
+    # the top menu's link (the home page's "my work" links there too)
+    page.get_by_role("navigation", name="主导航").get_by_role("link", name="来电登记").click()
     page.wait_for_url("**/intake/")
     assert page.evaluate("document.activeElement.id") == "id_reporter_phone"  # ready to type at once
     page.keyboard.type("13812345678")
@@ -188,7 +189,8 @@ def test_dispatch_accept_reply_review_and_close_after_the_follow_up(page, buildi
     ticket = submit(building)
     base = live_server.url
     login(page, base, "demo_ns_dispatcher")
-    page.get_by_role("link", name="分拨台").click()
+    # the top menu's link (the home page's "my work" links there too)
+    page.get_by_role("navigation", name="主导航").get_by_role("link", name="分拨台").click()
     table = page.get_by_test_id("pending-table")
     assert ticket.number in table.inner_text() and ticket.suggested_unit.name in table.inner_text()
     shot(page, tmp_path, "dispatcher-queue")

@@ -13,6 +13,7 @@ from zhiwang.analytics.index import (
 )
 from zhiwang.analytics.models import Alert, AlertSubscription, GovernanceIndex, IndexFormula, Report
 from zhiwang.core.errors import ServiceError
+from zhiwang.geo.models import DivisionLevel
 
 
 def weight_field_name(code: str) -> str:
@@ -163,9 +164,14 @@ class IndexFormulaAdmin(admin.ModelAdmin):
 
 @admin.register(GovernanceIndex)
 class GovernanceIndexAdmin(admin.ModelAdmin):
-    list_display = ("month", "division", "level", "score", "rank", "standing", "volume")
+    list_display = ("month", "division", "shown_level", "score", "rank", "standing", "volume")
     list_filter = ("level", "standing", "month")
     readonly_fields = ("values",)
+
+    @admin.display(description=_("level"), ordering="level")
+    def shown_level(self, row: GovernanceIndex) -> str:
+        # ``level`` stores a division level's code ("community"); the reader wants its name
+        return DivisionLevel(row.level).label if row.level in DivisionLevel.values else row.level
 
 
 @admin.register(Alert)

@@ -1,5 +1,8 @@
 from django.contrib.auth import views as auth_views
+from django.templatetags.static import static
 from django.urls import path
+from django.utils.functional import lazy
+from django.views.generic import RedirectView
 
 from zhiwang.web import views
 from zhiwang.web.forms import LoginForm
@@ -23,6 +26,11 @@ urlpatterns = [
     path("grids/", views.my_grids, name="my_grids"),
     path("grids/<str:code>/", views.grid_detail, name="grid_detail"),
     path("healthz", views.healthz, name="healthz"),
+    # Pages without the shell's <link rel="icon"> (the admin, the API docs, the error pages) make
+    # the browser ask for /favicon.ico: answer with the mark instead of a 404 in the console.
+    # Not permanent: a browser would keep a 301 for good, whatever the static URL becomes (lazy:
+    # a hashed storage's name is known once its manifest is read, not at import).
+    path("favicon.ico", RedirectView.as_view(url=lazy(static, str)("web/favicon.ico")), name="favicon"),
     *ticket_urlpatterns,
     *place_urlpatterns,
     *smart_urlpatterns,

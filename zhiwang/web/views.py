@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from zhiwang.accounts import selectors as account_selectors
+from zhiwang.core.pagination import BoundedCount, count_up_to
 from zhiwang.core.scoping import scope_of
+from zhiwang.disputes import selectors as dispute_selectors
 from zhiwang.geo import selectors as geo_selectors
+from zhiwang.registry import selectors as registry_selectors
 from zhiwang.tickets import selectors as ticket_selectors
 from zhiwang.web.breadcrumbs import division_breadcrumbs
 from zhiwang.web.home_work import work_tiles
@@ -42,8 +48,241 @@ def _citizen_home(request):
     return render(request, "web/home_citizen.html", {"rows": rows})
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One of the role's main pages on the home page ("My work"): where to go, what it is for."""
+
+    key: str  # names the entry in the page (``data-testid``) and in tests
+    label: str
+    hint: str
+    url: str
+    count: BoundedCount | None = None  # only where it is cheap: what the target page counts too
+
+
+def _entry(key: str, label: str, hint: str, url_name: str, query: str = "", count=None) -> Entry:
+    return Entry(key, label, hint, reverse(url_name) + query, count)
+
+
+def _is_window(user) -> bool:
+    """Staff of a service centre's window (综治中心窗口): an intake operator whose unit runs a
+    centre. Their first page is the window (``disputes.window``), not the hotline's call intake."""
+    return role_of(user) == "intake_operator" and dispute_selectors.centres_for(user=user).exists()
+
+
+def work_entries(user) -> list[Entry]:
+    """The signed-in role's main entry points, first the one a working day starts on.
+
+    A page is listed only for the roles its view admits (the pages' own checks; tests/web/
+    test_home_entries.py opens every entry as every demo role). Counts only where one query is
+    cheap and its page shows the same figure; the ticket work lists are counted by the tiles
+    (``home_work``). Analytics pages carry no count: ``web`` does not read ``analytics``.
+    """
+    role = role_of(user)
+    dashboards = _entry(
+        "dashboard",
+        _("Dashboards"),
+        pgettext("home", "Tickets received, closed and overdue, by place and period"),
+        "analytics:dashboard",
+    )
+    alerts = _entry(
+        "alerts",
+        pgettext("home", "Early warnings"),
+        pgettext("home", "Surges, clusters and repeated callers, to mark handled or false"),
+        "analytics:alerts",
+    )
+    tickets = _entry(
+        "tickets",
+        _("Tickets"),
+        pgettext("home", "Every ticket of your jurisdiction, searched and filtered"),
+        "web:ticket_list",
+    )
+    import_calls = _entry(
+        "import_calls",
+        _("Import calls"),
+        pgettext("home", "A CSV or Excel file of calls, checked before anything is created"),
+        "web:ticket_import",
+    )
+    new_case = _entry(
+        "case_new",
+        pgettext("home", "Register a dispute case"),
+        pgettext("home", "A dispute brought to you, for mediation"),
+        "disputes:case_new",
+    )
+    if role == "leader":
+        return [
+            dashboards,
+            alerts,
+            _entry(
+                "index",
+                pgettext("home", "Governance index"),
+                pgettext("home", "Places ranked month by month"),
+                "analytics:index",
+            ),
+            _entry(
+                "indicators",
+                pgettext("home", "Indicators"),
+                pgettext("home", "The assessment figures of each place"),
+                "analytics:indicators",
+            ),
+            _entry(
+                "reports",
+                pgettext("home", "Reports"),
+                pgettext("home", "Monthly and quarterly reports to download"),
+                "analytics:reports",
+            ),
+            _entry(
+                "ledger",
+                pgettext("home", "Dispute ledger"),
+                pgettext("home", "Disputes by place, category, organisation and status"),
+                "disputes:ledger",
+            ),
+        ]
+    if role == "dispatcher":
+        queue = _entry(
+            "dispatch_queue",
+            _("Dispatch queue"),
+            pgettext("home", "New tickets to send to a handling unit, replies to review"),
+            "web:dispatch_queue",
+        )
+        return [queue, tickets, import_calls, dashboards, alerts]
+    if role == "handler":
+        inbox = _entry(
+            "inbox",
+            _("Inbox"),
+            pgettext("home", "Tickets your unit must sign for, handle and reply to"),
+            "web:handler_inbox",
+        )
+        return [inbox, tickets]
+    if role == "grid_worker":
+        return [
+            _entry(
+                "patrol_report",
+                _("Report an incident"),
+                pgettext("home", "Something seen on patrol, pinned on the map"),
+                "web:patrol_report",
+            ),
+            _entry(
+                "verify",
+                _("Verification"),
+                pgettext("home", "Finished tickets in your grids to check on site"),
+                "web:verify_list",
+            ),
+            _entry(
+                "my_grids",
+                _("My grids"),
+                pgettext("home", "Your grids' buildings and households"),
+                "web:my_grids",
+            ),
+            _entry(
+                "registry",
+                _("City registry"),
+                pgettext("home", "People, legal entities and housing of your grids"),
+                "registry:home",
+            ),
+        ]
+    if role == "intake_operator":
+        if _is_window(user):
+            return [
+                _entry(
+                    "window",
+                    pgettext("home", "Service window"),
+                    pgettext("home", "Register a visitor and send the matter to a function area"),
+                    "disputes:window",
+                ),
+                new_case,
+                _entry(
+                    "intake",
+                    pgettext("home", "Record a request at the window"),
+                    pgettext("home", "A problem a visitor reports, as a ticket for dispatch"),
+                    "web:ticket_intake",
+                ),
+                tickets,
+            ]
+        intake = _entry(
+            "intake",
+            _("Record a call"),
+            pgettext("home", "A hotline call, as a ticket for dispatch or answered at once"),
+            "web:ticket_intake",
+        )
+        return [intake, import_calls, tickets, new_case]
+    if role == "mediator":
+        mine = dispute_selectors.case_list(user=user, filters={"mine": True, "status": "open"})
+        return [
+            _entry(
+                "workbench",
+                pgettext("home", "Mediator workbench"),
+                pgettext("home", "Your open cases, by their one-month target"),
+                "disputes:workbench",
+                count=count_up_to(mine),
+            ),
+            _entry(
+                "near_target",
+                pgettext("home", "Cases near the target"),
+                pgettext("home", "Open cases close to or past their one-month target"),
+                "disputes:ledger",
+                "?near=1",
+            ),
+            new_case,
+            _entry(
+                "ledger",
+                pgettext("home", "Dispute ledger"),
+                pgettext("home", "Disputes by place, category, organisation and status"),
+                "disputes:ledger",
+            ),
+        ]
+    if role == "data_steward":
+        return [
+            _entry(
+                "imports",
+                pgettext("home", "Data imports"),
+                pgettext("home", "Files from the departments: check, then publish to the registry"),
+                "registry:import_list",
+            ),
+            _entry(
+                "conflicts",
+                pgettext("home", "Merge conflicts"),
+                pgettext("home", "Records two departments describe differently, to settle"),
+                "registry:conflicts",
+                count=count_up_to(registry_selectors.merge_conflicts(user=user)),
+            ),
+            _entry(
+                "registry",
+                _("City registry"),
+                pgettext("home", "Search people, legal entities and places"),
+                "registry:home",
+            ),
+            dashboards,
+        ]
+    if role == "administrator":
+        return [
+            _entry(
+                "admin",
+                _("Administration"),
+                pgettext("home", "Accounts, org units, routing rules, the work calendar"),
+                "admin:index",
+            ),
+            _entry(
+                "smart_dispatch",
+                _("Smart dispatch"),
+                pgettext("home", "The classifier's models and how well they suggest"),
+                "web:smart_dispatch",
+            ),
+            _entry(
+                "imports",
+                pgettext("home", "Data imports"),
+                pgettext("home", "Files from the departments: check, then publish to the registry"),
+                "registry:import_list",
+            ),
+            dashboards,
+            alerts,
+        ]
+    return []
+
+
 @login_required
 def home(request):
+    """The signed-in user's start: their main pages and work counted ("My work"), then their
+    jurisdiction. Never a redirect: bookmarks and tests rely on ``/`` being this page."""
     user = request.user
     if role_of(user) == "citizen":
         return _citizen_home(request)
@@ -61,6 +300,7 @@ def home(request):
         "scope": scope_of(user),
         "notices": notices,
         "tiles": work_tiles(user, now=timezone.now(), grids=my_grids),
+        "entries": work_entries(user),
     }
     return render(request, "web/home.html", context)
 

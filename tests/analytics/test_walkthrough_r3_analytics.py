@@ -20,7 +20,7 @@ import pytest
 from django.contrib.staticfiles import finders
 from django.urls import reverse
 from django.utils import translation
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext
 
 from zhiwang.analytics.models import Alert, AlertKind, AlertStatus, GovernanceIndex, IndicatorFigure
 from zhiwang.analytics.selectors.alerts import division_choices
@@ -355,7 +355,12 @@ def test_each_alert_says_where_and_over_which_days(client, city_leader, two_wind
     community = two_windows[1].division
     with translation.override(language):
         assert places == [division_labels([community])[community.pk], "南山区"]
-    assert windows == ["2026-11-10 – 2026-11-12", "2026-11-03 – 2026-11-05"]  # the end is exclusive
+    with translation.override(language):
+        between = pgettext("a range of days", "%(first)s – %(last)s")  # 至 in Chinese
+    assert windows == [  # the end is exclusive
+        between % {"first": "2026-11-10", "last": "2026-11-12"},
+        between % {"first": "2026-11-03", "last": "2026-11-05"},
+    ]
 
 
 def test_a_false_alarm_asks_first(client, city_leader, two_windows):
@@ -366,7 +371,7 @@ def test_a_false_alarm_asks_first(client, city_leader, two_windows):
     assert page.status_code == 200 and page.templates[0].name == "analytics/alert_confirm.html"
     html = page.content.decode()
     assert 'name="confirm" value="1"' in html and 'value="查无此事"' in html
-    assert 'data-testid="alert-window">2026-11-10 – 2026-11-12<' in html
+    assert 'data-testid="alert-window">2026-11-10 至 2026-11-12<' in html
     alert.refresh_from_db()
     assert alert.status == AlertStatus.OPEN  # nothing decided yet
     done = client.post(

@@ -23,6 +23,7 @@ from math import inf
 from typing import Any
 
 from django.core.paginator import Paginator
+from django.db import connections
 from django.db.models import QuerySet
 from django.utils.formats import number_format
 from django.utils.functional import cached_property
@@ -93,18 +94,49 @@ def count_up_to(queryset: QuerySet, cap: int | None = None) -> BoundedCount:
     return BoundedCount(found, True) if found <= cap else BoundedCount(cap, False)
 
 
+#: The databases whose first page is read ids first too (``page_rows``).
+FIRST_PAGE_BY_IDS = frozenset({"sqlite"})
+
+
+def _first_page_by_ids(queryset: QuerySet) -> bool:
+    """Whether the first page is read ids first: on SQLite, when the query joins or annotates.
+
+    A planner that cannot read the order from one index (a scope "division IN … OR handling unit
+    = … OR reporter = …") sorts every row in scope, and SQLite sorted them with all their joins,
+    or chose to even where one index holds the order (the whole city's first page 2.3–5.5 s, a
+    district department's 0.5 s at 1,000,000 tickets; ``benchmarks/tickets_list_bench.py``);
+    by ids, 0.03–0.05 s. PostgreSQL plans the joined query as well as the ids (a first page
+    there: 10–30 ms either way), so it keeps one query. So does a plain query, and a grouped or
+    DISTINCT one (whose ids would need the order's columns selected too).
+    """
+    query = queryset.query
+    if connections[queryset.db].vendor not in FIRST_PAGE_BY_IDS:
+        return False
+    if query.distinct or query.group_by is not None:
+        return False
+    return bool(query.select_related or query.annotations)
+
+
 def page_rows(queryset, offset: int, limit: int):
     """Rows ``offset`` … ``offset + limit`` of ``queryset``, in its order.
 
-    Past the first page, the ids first (``SELECT id … ORDER BY … OFFSET``: no joins, an index-only
-    scan where an index holds the filter and the order, ``tickets_received``), then those rows
-    with everything the page shows: the joins of ``select_related`` and the annotations are
-    computed for the page's rows only, not for every row skipped. Same rows, same order.
+    The ids first (``SELECT id … ORDER BY … LIMIT … OFFSET``: no joins, an index-only scan where an
+    index holds the filter and the order, ``tickets_received``), then those rows with everything
+    the page shows: the joins of ``select_related`` and the annotations are computed for the
+    page's rows only, not for every row skipped or sorted. Same rows, same order (the rows are put
+    in the order of the ids).
+
+    The first page too on SQLite when the query joins or annotates (``_first_page_by_ids``).
     """
-    if offset == 0 or not isinstance(queryset, QuerySet) or queryset.query.combinator:
+    if not isinstance(queryset, QuerySet) or queryset.query.combinator:
+        return queryset[offset : offset + limit]
+    if offset == 0 and not _first_page_by_ids(queryset):
         return queryset[offset : offset + limit]
     ids = list(queryset.values_list("pk", flat=True)[offset : offset + limit])
-    return list(queryset.filter(pk__in=ids)) if ids else []
+    if not ids:
+        return []
+    rows = {row.pk: row for row in queryset.filter(pk__in=ids)}
+    return [rows[pk] for pk in ids if pk in rows]
 
 
 class CappedPaginator(Paginator):

@@ -543,8 +543,12 @@ def dispatcher_queue(*, user, now: datetime | None = None) -> DispatcherQueue:
     """What the dispatcher must act on, in their jurisdiction (``Ticket.objects.visible_to``)."""
     now = now or timezone.now()
     visible = _visible(user)
+    # each pending request's ticket looked up in the scope (a few requests), not the scope's
+    # ids listed for them: "ticket IN (SELECT id …)" made SQLite walk the ids of every ticket in
+    # scope, 1,000,000 for the city (0.13 s on every queue page and home page)
+    in_scope = Ticket.objects.visible_to(user).filter(pk=OuterRef("ticket_id"))
     requests = (
-        TicketRequest.objects.filter(status=RequestStatus.PENDING, ticket__in=visible.values("pk"))
+        TicketRequest.objects.filter(Exists(in_scope), status=RequestStatus.PENDING)
         .select_related("ticket", "ticket__handling_unit", "ticket__category", "requested_by")
         .order_by("requested_at", "pk")
     )

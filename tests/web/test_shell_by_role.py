@@ -86,6 +86,11 @@ def test_the_governance_index_admin_names_the_level(client, admin_user):
     row = re.search(r'<tr>\s*<td class="action-checkbox">.*?</tr>', html, re.S).group(0)
     assert f'<td class="field-shown_level">{DivisionLevel.COMMUNITY.label}</td>' in row, row
     assert ">community<" not in row
+    # the level filter names the levels too, and filters
+    side = re.search(r'<nav id="changelist-filter".*?</nav>', html, re.S).group(0)
+    assert f">{DivisionLevel.COMMUNITY.label}</a>" in side and ">community</a>" not in side
+    listed = client.get("/admin/analytics/governanceindex/", {"level": "subdistrict"}).content.decode()
+    assert 'class="field-shown_level"' not in listed
 
 
 def test_the_citizens_map_picker_says_gps_not_wgs84(client, citizen):

@@ -162,10 +162,26 @@ class IndexFormulaAdmin(admin.ModelAdmin):
         )
 
 
+class _IndexLevelFilter(admin.SimpleListFilter):
+    """The index's levels by name (the plain field filter listed the stored codes)."""
+
+    title = _("level")
+    parameter_name = "level"
+
+    def lookups(self, request, model_admin):
+        return [
+            (level, DivisionLevel(level).label)
+            for level in (DivisionLevel.SUBDISTRICT, DivisionLevel.COMMUNITY)
+        ]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(level=self.value()) if self.value() else queryset
+
+
 @admin.register(GovernanceIndex)
 class GovernanceIndexAdmin(admin.ModelAdmin):
     list_display = ("month", "division", "shown_level", "score", "rank", "standing", "volume")
-    list_filter = ("level", "standing", "month")
+    list_filter = (_IndexLevelFilter, "standing", "month")
     readonly_fields = ("values",)
 
     @admin.display(description=_("level"), ordering="level")

@@ -1,8 +1,8 @@
-import math
-
 from django import template
 
 from zhiwang.analytics.selectors import alert_tickets_link
+from zhiwang.core.figures import as_number as _number
+from zhiwang.core.figures import percent_text, yuan_text
 
 register = template.Library()
 
@@ -16,8 +16,7 @@ def tickets_link(alert) -> str:
 def percent(value) -> str:
     """A rate (a fraction, 0–1) as a percentage with one decimal ("72.0%"), as the reports print
     it; "—" when there is no rate (nothing to divide by) or the value is not a number."""
-    number = _number(value)
-    return "—" if number is None else f"{number * 100:.1f}%"
+    return percent_text(value)
 
 
 @register.filter
@@ -37,16 +36,4 @@ def yuan(value) -> str:
     """An amount in yuan with thousands separated by commas, as Chinese accounts write it
     ("451,000.00"): Django's zh-hans format has no thousand separator, so "2g" printed
     "451000.00"; "—" when it is not a number."""
-    number = _number(value)
-    return "—" if number is None else f"{number:,.2f}"
-
-
-def _number(value) -> float | None:
-    """``value`` as a float, or ``None`` when it is empty, not a number or NaN."""
-    if value is None or value == "":
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(number) else number
+    return yuan_text(value)

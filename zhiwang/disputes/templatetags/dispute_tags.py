@@ -3,44 +3,30 @@ and the sub-navigation with only the pages the user may use."""
 
 from __future__ import annotations
 
-import math
-
 from django import template
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from zhiwang.core.figures import percent_text, yuan_text
 from zhiwang.disputes import selectors
 from zhiwang.disputes.workflow import may_register_cases, may_use_workbench
 
 register = template.Library()
 
 
-def _number(value) -> float | None:
-    """``value`` as a float, or ``None`` when it is empty, not a number or NaN."""
-    if value is None or value == "":
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(number) else number
-
-
 @register.filter
 def percent(value) -> str:
     """A rate (0–1) as a percentage with one decimal and no space ("50.0%"), as the analytics
     dashboard and the reports print it; "—" when there is no rate (nothing to divide by)."""
-    number = _number(value)
-    return "—" if number is None else f"{number * 100:.1f}%"
+    return percent_text(value)
 
 
 @register.filter
 def yuan(value) -> str:
     """An amount in yuan with thousands separated by commas and two decimals ("460,000.00"), as
     the analytics dashboard writes it (zh-hans number formatting has no thousand separator)."""
-    number = _number(value)
-    return "—" if number is None else f"{number:,.2f}"
+    return yuan_text(value)
 
 
 #: The sub-navigation: (URL name, label, who may use the page). Checked in this order.

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from zhiwang.accounts.roles import STAFF_ROLES  # defined with the roles; re-exported for the web floor
+from zhiwang.disputes import selectors as dispute_selectors
 
 #: Not signed in: the public pages (report, track) and the sign-in page.
 ANONYMOUS = "anonymous"
@@ -73,11 +74,11 @@ NAVIGATION = [
 WINDOW_SWAPS = {"web:ticket_intake": pgettext_lazy("menu", "Record a request"), "web:ticket_import": None}
 
 
-def _works_a_window(user, role: str) -> bool:
-    if role != "intake_operator":
-        return False
-    unit = getattr(user, "org_unit", None)
-    return unit is not None and unit.kind == "service_center"
+def works_a_window(user, role: str) -> bool:
+    """Staff of a service centre's window (综治中心窗口): an intake operator whose unit runs a
+    centre (``disputes.selectors.centres_for``, the window page's own check). Their menu and home
+    page lead to the window, not the hotline's call intake."""
+    return role == "intake_operator" and dispute_selectors.centres_for(user=user).exists()
 
 
 def navigation_for(user, current_path: str) -> list[dict]:
@@ -85,7 +86,7 @@ def navigation_for(user, current_path: str) -> list[dict]:
         role = ANONYMOUS
     else:
         role = "administrator" if user.is_superuser else getattr(user, "role", "")
-    window = role != ANONYMOUS and _works_a_window(user, role)
+    window = role != ANONYMOUS and works_a_window(user, role)
     items = []
     for label, url_name, roles in NAVIGATION:
         if roles is None and role == ANONYMOUS:

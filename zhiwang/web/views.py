@@ -26,7 +26,7 @@ from zhiwang.tickets import selectors as ticket_selectors
 from zhiwang.web.breadcrumbs import division_breadcrumbs
 from zhiwang.web.home_work import work_tiles
 from zhiwang.web.middleware import API_PREFIX
-from zhiwang.web.navigation import STAFF_ROLES
+from zhiwang.web.navigation import STAFF_ROLES, works_a_window
 from zhiwang.web.tickets.access import REFUSAL_HEADER, role_of
 from zhiwang.web.tickets.presenters import citizen_status
 
@@ -61,12 +61,6 @@ class Entry:
 
 def _entry(key: str, label: str, hint: str, url_name: str, query: str = "", count=None) -> Entry:
     return Entry(key, label, hint, reverse(url_name) + query, count)
-
-
-def _is_window(user) -> bool:
-    """Staff of a service centre's window (综治中心窗口): an intake operator whose unit runs a
-    centre. Their first page is the window (``disputes.window``), not the hotline's call intake."""
-    return role_of(user) == "intake_operator" and dispute_selectors.centres_for(user=user).exists()
 
 
 def work_entries(user) -> list[Entry]:
@@ -181,7 +175,7 @@ def work_entries(user) -> list[Entry]:
             ),
         ]
     if role == "intake_operator":
-        if _is_window(user):
+        if works_a_window(user, role):
             return [
                 _entry(
                     "window",

@@ -168,6 +168,27 @@ def test_sqlite_has_the_scope_order_index():
     assert found["tickets_division_received"]["columns"] == ["division_id", "received_at", "id"]
 
 
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite only (migration 0018)")
+def test_a_migrate_builds_the_index_again_when_a_table_rebuild_dropped_it():
+    """The index is not in the model state: a later migration that rebuilds the ticket table on
+    SQLite (``AlterField`` …) drops it silently. Each migrate that ran migrations builds it again
+    (``core.sqlite_stats.after_migrate``) before refreshing the statistics."""
+    from zhiwang.core.sqlite_stats import after_migrate, sqlite_indexes_ensure
+
+    table = Ticket._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute('DROP INDEX "tickets_division_received"')  # as a table rebuild leaves it
+        assert "tickets_division_received" not in connection.introspection.get_constraints(cursor, table)
+    after_migrate(sender=None, using="default", plan=[])  # nothing migrated: nothing done
+    with connection.cursor() as cursor:
+        assert "tickets_division_received" not in connection.introspection.get_constraints(cursor, table)
+    after_migrate(sender=None, using="default", plan=[("tickets", "0019_something")])
+    with connection.cursor() as cursor:
+        found = connection.introspection.get_constraints(cursor, table)
+    assert found["tickets_division_received"]["columns"] == ["division_id", "received_at", "id"]
+    assert sqlite_indexes_ensure() == []  # there: nothing more to build
+
+
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only")
 def test_postgresql_has_no_scope_order_index():
     """PostgreSQL reads the scope by a BitmapOr of the indexes it has: no index to keep up."""

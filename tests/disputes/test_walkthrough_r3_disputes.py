@@ -424,3 +424,33 @@ def test_received_dates_in_the_future_count_as_running(world, october):
     later = timezone.now() + timedelta(days=30)
     figures = dispute_indicators(user=world.sub_dispatcher, since=_month(2025, 10, 1, 0), until=later)
     assert figures["as_of"] is None and figures["closed"] == 2
+
+
+def test_a_registry_pick_sent_with_the_visitor_box_is_ignored(client, world, visit):
+    """Review: with "the visitor" ticked, a pick of another registry person in block 0 (the pick
+    box stays on the block, or a hand-made field) registered that person's name and ID number
+    beside the visitor's phone. The visitor's own values win; the pick is dropped."""
+    from tests.disputes.test_registry_link import REG_ID, _person
+
+    other = _person(world.community)
+    client.force_login(world.window)
+    form = {
+        "token": "t-pick",
+        "party_count": "2",
+        "party0_visitor": "1",
+        "party0_person": str(other.pk),
+        "party0_role": "applicant",
+        "party0_name": visit.masked_visitor_name,
+        "party0_identifier": visit.visitor.masked_id_number,
+        "party0_phone": visit.masked_visitor_phone,
+        "party1_role": "respondent",
+        "party1_name": "钱多多",
+        "facts": "邻居装修噪音扰民",
+        "category": "neighbours",
+    }
+    response = client.post(f"{URLS['case_new']}?visit={visit.number}", form)
+    assert response.status_code == 302, response.content.decode()[:800]
+    party = DisputeCase.objects.get(visit=visit).parties.get(role="applicant")
+    assert (party.name, party.phone) == ("赵小明", "13800138001")
+    assert party.identifier == visit.visitor.id_number != REG_ID
+    assert party.person_id != other.pk

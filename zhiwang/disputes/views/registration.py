@@ -86,10 +86,14 @@ def _visitor_shown(visit) -> dict:
 def _visitor_party(visit, typed: dict) -> dict:
     """The first party is the visitor registered at the window: their name and phone as given at
     this visit (not as another visit changed them since) and ID number (typed values only fill
-    what the window did not record)."""
+    what the window did not record). A registry pick sent with it is ignored: it would put another
+    person's name and ID number beside the visitor's phone (the record is matched on save by the
+    visitor's own ID number instead)."""
     visitor = visit.visitor
     return {
         **typed,
+        "person_id": "",
+        "entity_id": "",
         "kind": PartyKind.PERSON,
         "name": visit.visitor_name or visitor.name,
         "identifier": visitor.id_number or typed.get("identifier", ""),

@@ -9,8 +9,10 @@ stopped half-way is finished by running it again, and a second run changes nothi
 
 A person imported while the key was new and the hashes old was not found by ID number and is
 stored twice. The new ID-number hash is unique, so it stays with the row that holds it (the
-later import); the earlier row keeps its old one (its phone hash is recomputed) and is counted
-in ``conflicts``: the two are to be merged by hand. Each run counts it again, changing nothing.
+later import); the earlier row's is set aside (``conflict:<pk>``, which no lookup finds; its
+phone hash is recomputed) and it is counted in ``conflicts``: the two are to be merged by hand.
+The old key's hash is not kept: a key is rotated because it may have leaked, and an ID number's
+hash under a leaked key can be reversed by trying every number. Each run counts it again.
 """
 
 from __future__ import annotations
@@ -22,6 +24,12 @@ from django.db import transaction
 
 from zhiwang.registry.hashing import id_number_hash, phone_hash
 from zhiwang.registry.models import Person
+
+
+def conflict_hash(pk: int) -> str:
+    """The ID-number hash of a person stored twice whose number's hash the other row holds: unique,
+    found by no lookup (a hash is 64 hex digits), and not the old key's hash."""
+    return f"conflict:{pk}"
 
 
 @dataclass
@@ -40,7 +48,7 @@ def person_hashes_rebuild(
     """Recompute ``id_number_hash`` and ``phone_hash`` of every person with the current key.
 
     No change history rows: the hashes are derived lookup keys, not facts about the person.
-    A person whose new ID-number hash another holds keeps the old one (``conflicts``, above).
+    A person whose new ID-number hash another holds gets ``conflict:<pk>`` (``conflicts``, above).
     ``progress`` is called with the number of people read in each batch.
     """
     result = RehashResult(dry_run=dry_run)
@@ -76,7 +84,7 @@ def person_hashes_rebuild(
                     new_id, id_hash, new_phone, ph_hash = stale[pk]
                     if new_id != id_hash and (new_id in held or new_id in given):
                         result.conflicts += 1
-                        new_id = id_hash
+                        new_id = conflict_hash(pk)
                     given.add(new_id)
                     if (new_id, new_phone) != (id_hash, ph_hash):
                         written.append(Person(pk=pk, id_number_hash=new_id, phone_hash=new_phone))

@@ -40,7 +40,7 @@ class Command(BaseCommand):
             bar.close()
         verb = "would rehash" if result.dry_run else "rehashed"
         conflicts = (
-            f", {result.conflicts} kept their old ID-number hash (stored twice: merge them by hand)"
+            f", {result.conflicts} stored twice: ID-number hash set aside, merge them by hand"
             if result.conflicts
             else ""
         )

@@ -1,3 +1,4 @@
+# ruff: noqa: F811 (pytest fixtures imported from tests.tickets.conftest)
 """A decided alert can be reopened: a false alarm clicked by mistake silenced the problem's alerts
 for good (the detectors do not raise again on the tickets a decision was made on), and the page
 said only that a decision was final.
@@ -15,6 +16,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.urls import reverse
 
+from tests.tickets.conftest import (  # noqa: F401 (fixtures reused as they are)
+    hotline,
+    make_ticket,
+    nanshan_building,
+)
 from zhiwang.analytics.models import Alert, AlertKind, AlertStatus
 from zhiwang.geo.models import Division
 
@@ -121,3 +127,38 @@ def test_another_district_cannot_reopen_it(client, luohu_dispatcher):
     assert api.status_code == 404
     alert.refresh_from_db()
     assert alert.status == AlertStatus.FALSE
+
+
+def test_a_topic_alert_is_not_reopened_beside_an_open_one_about_its_tickets(
+    client, nanshan_dispatcher, make_ticket
+):
+    """A topic alert's key is its words; an open topic alert about the same tickets under other
+    words (or a suffixed key) is the same problem: reopening would make two open alerts of it."""
+    from zhiwang.analytics.models import AlertTicket
+
+    tickets = [make_ticket() for _ in range(3)]
+    old = _alert(key="topic:噪音 施工", status=AlertStatus.FALSE)
+    old.kind = AlertKind.TOPIC_CLUSTER
+    old.save()
+    newer = _alert(key="topic:夜间 施工 噪音")
+    newer.kind = AlertKind.TOPIC_CLUSTER
+    newer.save()
+    AlertTicket.objects.bulk_create(
+        [AlertTicket(alert=old, ticket=t) for t in tickets] + [AlertTicket(alert=newer, ticket=tickets[0])]
+    )
+    client.force_login(nanshan_dispatcher)
+    response = client.post(
+        f"/api/v1/analytics/alerts/{old.pk}/decide",
+        data=json.dumps({"status": "open"}),
+        content_type="application/json",
+    )
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "analytics.alert_reopen_conflict"
+    # once the newer one is decided, the old one may open again
+    Alert.objects.filter(pk=newer.pk).update(status=AlertStatus.HANDLED)
+    response = client.post(
+        f"/api/v1/analytics/alerts/{old.pk}/decide",
+        data=json.dumps({"status": "open"}),
+        content_type="application/json",
+    )
+    assert response.status_code == 200

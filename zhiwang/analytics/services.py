@@ -465,6 +465,15 @@ def _alert_reopen(alert: Alert, *, user, note: str) -> Alert:
     )
     if Alert.objects.filter(key=alert.key, status=AlertStatus.OPEN).exclude(pk=alert.pk).exists():
         raise conflict
+    if alert.kind == AlertKind.TOPIC_CLUSTER:
+        # a topic alert is the same problem as an open one sharing its tickets, whatever the
+        # words of its key (``_open_alert``): two open alerts about one cluster would follow
+        others = Alert.objects.filter(kind=AlertKind.TOPIC_CLUSTER, status=AlertStatus.OPEN).exclude(
+            pk=alert.pk
+        )
+        own = AlertTicket.objects.filter(alert=alert).values_list("ticket_id", flat=True)
+        if any(_shared(list(others.values_list("pk", flat=True)), list(own)).values()):
+            raise conflict
     detail = dict(alert.detail or {})
     detail["reopened"] = [
         *detail.get("reopened", []),

@@ -37,10 +37,10 @@ def tiles(client, user) -> dict[str, tuple[int, str]]:
 def test_the_dispatcher_sees_the_queue_counted(client, make_ticket, nanshan_dispatcher, luohu_dispatcher):
     first, second = make_ticket(), make_ticket()
     mine = tiles(client, nanshan_dispatcher)
-    assert mine[gettext("To dispatch")] == (2, "/dispatch/?tab=pending")
-    assert mine[gettext("Requests to decide")][0] == 0
+    assert mine[gettext("Awaiting dispatch")] == (2, "/dispatch/?tab=pending")
+    assert mine[gettext("Handler requests")][0] == 0
     # the Luohu dispatcher's home does not count Nanshan's tickets
-    assert tiles(client, luohu_dispatcher)[gettext("To dispatch")][0] == 0
+    assert tiles(client, luohu_dispatcher)[gettext("Awaiting dispatch")][0] == 0
     # and the count is what the queue page lists
     client.force_login(nanshan_dispatcher)
     page = client.get("/dispatch/?tab=pending").content.decode()

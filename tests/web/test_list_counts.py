@@ -122,7 +122,7 @@ def test_the_home_tiles_count_up_to_the_cap(
 ):
     for _ in range(3):
         make_ticket()
-    assert _tiles(english, nanshan_dispatcher)["To dispatch"] == "2+"
+    assert _tiles(english, nanshan_dispatcher)["Awaiting dispatch"] == "2+"
     dispatched()
     assert _tiles(english, sub_handler)["To sign for"] == "1"
 

@@ -111,3 +111,28 @@ def test_a_window_clerk_s_menu_is_the_window_s_not_the_hotline_s(client, world, 
     # the hotline's operator keeps the hotline's menu
     labels = [label for label, _href in menu(client, hotline)]
     assert "Record a call" in labels and "Import calls" in labels and "Service window" not in labels
+
+
+def test_one_menu_item_is_current(client, world):
+    """Was: on the window page both 综治窗口 (/disputes/window/) and 矛盾纠纷 (/disputes/) were
+    marked current."""
+    from zhiwang.web.navigation import navigation_for
+
+    items = navigation_for(world.window, "/disputes/window/")
+    assert [str(item["label"]) for item in items if item["active"]] == [str(items[1]["label"])]
+    assert items[1]["url"] == "/disputes/window/"
+    items = navigation_for(world.window, "/disputes/ledger/")
+    assert [item["url"] for item in items if item["active"]] == ["/disputes/"]
+
+
+def test_the_home_s_words_are_the_menu_s_and_the_tabs(client, world, nanshan_dispatcher):
+    """A home entry and the menu item or queue tab it opens say the same words."""
+    client.cookies["django_language"] = "en"
+    client.force_login(world.window)
+    html = client.get("/").content.decode()
+    assert "Service window" in html and "Record a request" in html
+    assert "Record a request at the window" not in html
+    client.force_login(nanshan_dispatcher)
+    html = client.get("/").content.decode()
+    for tab in ("Awaiting dispatch", "Handler requests", "Follow-ups", "Due soon or overdue"):
+        assert tab in html, tab

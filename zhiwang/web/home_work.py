@@ -46,16 +46,15 @@ def work_tiles(user, *, now: datetime, grids=()) -> list[Tile]:
 
 
 def _dispatcher(user, now) -> list[Tile]:
+    # the queue tabs' own names: a tile and the tab it opens say the same words
     queue = selectors.dispatcher_queue(user=user, now=now)
     base = reverse("web:dispatch_queue")
     return [
-        Tile(_("To dispatch"), count_up_to(queue.pending), f"{base}?tab=pending"),
-        Tile(_("Requests to decide"), count_up_to(queue.requests), f"{base}?tab=requests"),
+        Tile(_("Awaiting dispatch"), count_up_to(queue.pending), f"{base}?tab=pending"),
+        Tile(_("Handler requests"), count_up_to(queue.requests), f"{base}?tab=requests"),
         Tile(_("Replies to review"), count_up_to(queue.review), f"{base}?tab=review"),
-        Tile(_("To follow up"), count_up_to(queue.follow_up), f"{base}?tab=follow_up"),
-        Tile(
-            _("Near or past the deadline"), count_up_to(queue.breaching), f"{base}?tab=breaching", warn=True
-        ),
+        Tile(_("Follow-ups"), count_up_to(queue.follow_up), f"{base}?tab=follow_up"),
+        Tile(_("Due soon or overdue"), count_up_to(queue.breaching), f"{base}?tab=breaching", warn=True),
     ]
 
 

@@ -113,4 +113,9 @@ def navigation_for(user, current_path: str) -> list[dict]:
     if role != ANONYMOUS and user.is_staff:
         url = reverse("admin:index")
         items.append({"label": _("Administration"), "url": url, "active": current_path.startswith(url)})
+    # one current item: the longest link the path is under (the window, /disputes/window/, is not
+    # also "Disputes", /disputes/)
+    current = max((item for item in items if item["active"]), key=lambda item: len(item["url"]), default=None)
+    for item in items:
+        item["active"] = item is current
     return items

@@ -179,14 +179,14 @@ def work_entries(user) -> list[Entry]:
             return [
                 _entry(
                     "window",
-                    pgettext("home", "Service window"),
+                    pgettext("menu", "Service window"),
                     pgettext("home", "Register a visitor and send the matter to a function area"),
                     "disputes:window",
                 ),
                 new_case,
                 _entry(
                     "intake",
-                    pgettext("home", "Record a request at the window"),
+                    pgettext("menu", "Record a request"),
                     pgettext("home", "A problem a visitor reports, as a ticket for dispatch"),
                     "web:ticket_intake",
                 ),

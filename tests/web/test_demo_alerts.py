@@ -51,3 +51,33 @@ def test_the_demo_says_what_the_detection_raised(_quicker_demo):
     # run again, the same days find the same alerts: none is raised twice
     again = demo.demo_alerts_detect(days=demo.DEMO_DAYS)
     assert again.get("created", 0) == 0 and Alert.objects.count() == raised
+
+
+def test_a_past_day_s_alerts_are_raised_that_day(monkeypatch):
+    """Was: every demo alert showed the minute the demo ran as its "raised at"."""
+    from datetime import datetime, time
+
+    from zhiwang.geo.models import Division
+
+    division = Division.objects.order_by("code").first()
+
+    def detect(*, today):
+        Alert.objects.create(
+            kind="surge",
+            key=f"demo-{today}",
+            division=division,
+            window_start=timezone.make_aware(datetime.combine(today, time.min)),
+            window_end=timezone.make_aware(datetime.combine(today + timedelta(days=1), time.min)),
+            explanation="surge",
+        )
+        return {"created": 1}
+
+    monkeypatch.setattr(demo, "alert_detection", lambda: detect)
+    demo.demo_alerts_detect(days=2)
+    today = timezone.localdate()
+    raised = {a.key: timezone.localtime(a.created_at) for a in Alert.objects.all()}
+    two_ago = today - timedelta(days=2)
+    assert raised[f"demo-{two_ago}"] == timezone.make_aware(
+        datetime.combine(two_ago + timedelta(days=1), time(0, 7))
+    )
+    assert raised[f"demo-{today}"].date() == today  # today's: now

@@ -6,19 +6,35 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import logging
 import os
 import pickle
 import random
+import signal
+import subprocess
+import sys
 import tempfile
+import textwrap
+import time
 import tracemalloc
 import zipfile
 from pathlib import Path
+from xml.etree.ElementTree import ParseError
 
 import openpyxl
 import pytest
 from django.utils.translation import gettext
+from lxml import etree
 
-from tests.core.xlsx_child_files import SMALL_LIMIT_MB, long_workbook, merged_ranges_bomb, normal_workbook
+from tests.core.xlsx_child_files import (
+    SMALL_LIMIT_MB,
+    long_texts_workbook,
+    long_workbook,
+    merged_ranges_bomb,
+    normal_workbook,
+    parser_memory_bomb,
+    slow_sheet,
+)
 from tests.xlsx_bombs import header_row, write_workbook
 from zhiwang.core import xlsx_child
 from zhiwang.core.errors import ServiceError
@@ -304,3 +320,268 @@ def test_a_frame_may_name_no_class_but_datetimes():
     assert xlsx_child._CellUnpickler(io.BytesIO(values)).load()[1][0][2] == dt.timedelta(1)
     with pytest.raises(pickle.UnpicklingError):
         xlsx_child._CellUnpickler(io.BytesIO(pickle.dumps(("rows", [(Path("/etc"),)])))).load()
+
+
+@pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_a_frame_is_unpickled_from_the_buffer_itself(protocol):
+    frame = ("rows", [("x" * 70_000, "地址\n", 1, 2.5, None, 10**20)] * 3)  # protocol 0 reads lines
+    if protocol >= 3:  # datetimes are pickled through codecs before protocol 3
+        frame[1].append((dt.datetime(2024, 1, 2), dt.date(2024, 1, 2)))
+    buffer = bytearray(pickle.dumps(frame, protocol=protocol))
+    with memoryview(buffer) as view:
+        assert xlsx_child._CellUnpickler(xlsx_child._FrameReader(view)).load() == frame
+    del buffer[:1]  # no view of the buffer left behind
+
+
+# --- the caller's memory is bounded by the frames, not by the file ------------------------------
+
+
+def decode_frames(data: bytes) -> list[tuple[int, tuple]]:
+    """(length, frame) of each frame ``worker._send`` wrote."""
+    frames, position, header = [], 0, worker.FRAME_HEADER.size
+    while position < len(data):
+        (length,) = worker.FRAME_HEADER.unpack_from(data, position)
+        frames.append((length, pickle.loads(data[position + header : position + header + length])))
+        position += header + length
+    return frames
+
+
+def test_the_child_splits_its_batches_at_a_few_mb_of_text(monkeypatch):
+    monkeypatch.setattr(worker, "BATCH_BYTES", 100_000)
+    rows = [("x" * 9_000, 1, "y" * 1_000) for _ in range(40)]  # 10 KB each: 10 rows a frame
+    rows += [("地" * 10_000,)] * 8  # 30 KB of UTF-8 each, counted as 40 KB: 3 rows a frame
+    rows += [("z" * 250_000, "a")]  # larger than a batch: sent with the rows before it
+    out = io.BytesIO()
+    worker._send(out, iter([("head", {}), *(("row", row) for row in rows), ("end", None)]))
+    frames = decode_frames(out.getvalue())
+    batches = [payload for _length, (kind, payload) in frames if kind == "rows"]
+    assert [len(batch) for batch in batches] == [10, 10, 10, 10, 3, 3, 3]
+    assert [row for batch in batches for row in batch] == rows
+    lengths = [length for length, (kind, _payload) in frames if kind == "rows"]
+    assert max(lengths[:-1]) < 100_000 + 40_000  # at most a batch and the row that passed it
+
+
+def test_a_sheet_of_long_texts_reaches_the_caller_in_small_frames(tmp_path, quiet_tmp, monkeypatch):
+    # A smaller review repro: 64 rows of 12 texts of 32,000 characters, 25 MB of text that the
+    # child sent as one frame, held about three times over by the caller (75 MB).
+    path = long_texts_workbook(tmp_path / "texts.xlsx", 64)
+    sizes = []
+
+    class Recording(xlsx_child._FrameReader):
+        def __init__(self, data):
+            sizes.append(len(data))
+            super().__init__(data)
+
+    monkeypatch.setattr(xlsx_child, "_FrameReader", Recording)
+    tracemalloc.start()
+    try:
+        rows = 0
+        with open_xlsx(path, field="file", guard=False) as sheet:
+            for row in sheet:
+                rows += 1
+                assert len(row) == 12 and (rows == 1 or row[11] == "x" * 32_000)
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert rows == 65
+    assert len(sizes) >= 2 + 6  # the head, six frames of rows at least, the end
+    assert max(sizes) < worker.BATCH_BYTES + 12 * 32_100  # a batch and one row, at most
+    assert peak < 16 << 20  # a frame and its rows, not the file
+
+
+def test_a_frame_over_the_cap_is_refused_before_it_is_read(tmp_path, quiet_tmp, monkeypatch, caplog):
+    monkeypatch.setattr(xlsx_child, "MAX_FRAME_BYTES", 1 << 20)  # below a batch of 4 MB of text
+    path = long_texts_workbook(tmp_path / "texts.xlsx", 16)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ServiceError) as caught:
+            with open_xlsx(path, field="upload", guard=False, memory_mb=SMALL_LIMIT_MB) as sheet:
+                for _row in sheet:
+                    pass
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert (caught.value.code, caught.value.field) == ("file.xlsx_too_complex", "upload")
+    assert caught.value.message == gettext(MEMORY_MESSAGE) % {"limit": SMALL_LIMIT_MB}
+    assert "a frame of" in caplog.text
+    assert peak < 3 << 20  # the frame was never read: at most one read of the pipe
+
+
+# --- a child whose parent died exits ------------------------------------------------------------
+
+ORPHANING_READER = """
+import sys, time
+from django.conf import settings
+settings.configure(USE_I18N=False)
+from zhiwang.core.xlsx_child import open_xlsx
+sheet = open_xlsx(sys.argv[1], field=None, guard=False, memory_mb=1024, seconds=120)
+print(sheet._frames.process.pid, flush=True)
+time.sleep(120)
+"""
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, its parent not reaping it, does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state not in ("Z", "X")
+
+
+def test_a_child_whose_parent_is_killed_exits(tmp_path, quiet_tmp):
+    # The child reads the sheet's properties for about 5 s without a frame to write (a write
+    # would fail, the pipe's reader gone): only the look at its parent ends it sooner.
+    path = slow_sheet(tmp_path / "slow.xlsx")
+    environment = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
+    parent = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(ORPHANING_READER), str(path)],
+        stdout=subprocess.PIPE,
+        cwd=Path(__file__).resolve().parents[2],
+        env=environment,
+    )
+    child = None
+    try:
+        child = int(parent.stdout.readline())
+        time.sleep(0.1)
+        assert alive(child)
+        parent.send_signal(signal.SIGTERM)  # its default action: no finalizer runs
+        assert parent.wait(timeout=10) == -signal.SIGTERM
+        killed = time.monotonic()
+        while alive(child) and time.monotonic() - killed < 10:
+            time.sleep(0.05)
+        assert not alive(child)
+        assert time.monotonic() - killed < 2 * worker.PARENT_CHECK_SECONDS + 0.5
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+        parent.stdout.close()
+        if child is not None and alive(child):
+            os.kill(child, signal.SIGKILL)
+
+
+# --- no cell content in the log -----------------------------------------------------------------
+
+FAKE_ID = "110101199003078515"
+
+FAILING_CHILD = f"""
+import os, signal, sys
+sys.stderr.write("a stray line that quotes a cell: {FAKE_ID}\\n")
+try:
+    raise ValueError("invalid literal for int() with base 10: '{FAKE_ID}'")
+except ValueError:
+    import traceback
+    traceback.print_exc()
+sys.stderr.flush()
+if not os.environ.get("ZW_TEST_CHILD_KILLED"):
+    sys.exit(1)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@pytest.fixture
+def failing_child(tmp_path, monkeypatch):
+    """The child replaced by a script that fails with a cell's content in its standard error."""
+    script = tmp_path / "failing_child.py"
+    script.write_text(FAILING_CHILD)
+    monkeypatch.setattr(xlsx_child, "WORKER_SCRIPT", script)
+
+
+def test_a_failed_child_logs_its_exception_not_its_message(tmp_path, quiet_tmp, failing_child, caplog):
+    path = normal_workbook(tmp_path / "people.xlsx")
+    with caplog.at_level(logging.INFO, logger="zhiwang.core.xlsx_child"):
+        with pytest.raises(RuntimeError) as caught:
+            open_xlsx(path, field="file")
+    assert "ValueError" in caplog.text and "exit 1" in caplog.text
+    assert FAKE_ID not in caplog.text
+    assert FAKE_ID not in str(caught.value) and "ValueError" in str(caught.value)
+
+
+def test_a_killed_child_logs_no_cell_either(tmp_path, quiet_tmp, failing_child, caplog, monkeypatch):
+    monkeypatch.setenv("ZW_TEST_CHILD_KILLED", "1")  # the child inherits the environment
+    path = normal_workbook(tmp_path / "people.xlsx")
+    with caplog.at_level(logging.INFO, logger="zhiwang.core.xlsx_child"):
+        with pytest.raises(ServiceError) as caught:
+            open_xlsx(path, field="file")
+    assert caught.value.code == "file.xlsx_too_complex"  # SIGKILL: the kernel's OOM killer
+    assert "ValueError" in caplog.text and FAKE_ID not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("stderr", "name"),
+    [
+        (b"", None),
+        (b"a warning that quotes 110101199003078515\n", None),
+        (b'Traceback (most recent call last):\n  File "w.py", line 1, in <module>\nKeyError\n', "KeyError"),
+        (
+            b'Traceback (most recent call last):\n  File "w.py", line 3\n    raise E(cell)\n'
+            b"ValueError: bad 110101199003078515\n\nDuring handling of the above exception, another "
+            b'exception occurred:\n\nTraceback (most recent call last):\n  File "zipfile.py", line 9\n'
+            b"    ^^^^\nzipfile.BadZipFile: File is not a zip file: 110101199003078515\nmore text\n",
+            "zipfile.BadZipFile",
+        ),
+        (b'Traceback (most recent call last):\n  File "w.py"\n110101199003078515 is no name\n', None),
+    ],
+)
+def test_only_the_exception_class_is_taken_from_the_childs_output(stderr, name):
+    assert xlsx_child._exception_name(stderr) == name
+
+
+# --- a failed allocation of the XML parsers is the memory limit ---------------------------------
+
+
+def chained(outer: Exception, inner: Exception) -> Exception:
+    try:
+        try:
+            raise inner
+        except Exception as exc:
+            raise outer from exc
+    except Exception as exc:
+        return exc
+
+
+@pytest.mark.parametrize(
+    ("exc", "memory"),
+    [
+        (MemoryError(), True),
+        (etree.XMLSyntaxError("unknown error", 2, 0, 0), True),  # what lxml raised at the limit
+        (etree.XMLSyntaxError("Memory allocation failed : growing buffer", 1, 1, 1), True),
+        (ParseError("out of memory: line 1, column 0"), False),  # no expat code: not told so
+        (chained(ValueError("no workbook"), MemoryError()), True),
+        (chained(KeyError("x"), etree.XMLSyntaxError("unknown error", 2, 0, 0)), True),
+        (etree.XMLSyntaxError("StartTag: invalid element name", 68, 1, 2), False),
+        (ParseError("not well-formed (invalid token): line 1, column 2"), False),
+        (SyntaxError("invalid syntax"), False),
+        (ValueError("Memory allocation failed"), False),  # a cell's text, not lxml's
+    ],
+)
+def test_out_of_memory_tells_a_failed_allocation_from_a_damaged_file(exc, memory):
+    assert worker.out_of_memory(exc) is memory
+
+
+def test_expats_failed_allocation_is_out_of_memory():
+    error = ParseError("out of memory: line 1, column 0")
+    error.code = 1  # XML_ERROR_NO_MEMORY, as ElementTree sets it
+    assert worker.out_of_memory(error)
+    error.code = 4  # not well-formed
+    assert not worker.out_of_memory(error)
+
+
+def test_a_failed_allocation_in_openpyxl_is_no_unreadable_file(tmp_path, monkeypatch):
+    import openpyxl as module
+
+    def fail(*args, **kwargs):
+        raise etree.XMLSyntaxError("unknown error", 2, 0, 0)
+
+    monkeypatch.setattr(module, "load_workbook", fail)
+    with pytest.raises(MemoryError):
+        next(worker.produce(str(normal_workbook(tmp_path / "people.xlsx"))))
+
+
+def test_lxmls_failed_allocation_in_the_child_is_the_memory_limit(tmp_path, quiet_tmp):
+    path = parser_memory_bomb(tmp_path / "nodes.xlsx")
+    with pytest.raises(ServiceError) as caught:
+        open_xlsx(path, field="file", guard=False, memory_mb=SMALL_LIMIT_MB)
+    assert caught.value.code == "file.xlsx_too_complex"
+    assert caught.value.message == gettext(MEMORY_MESSAGE) % {"limit": SMALL_LIMIT_MB}

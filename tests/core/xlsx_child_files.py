@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from tests.xlsx_bombs import NS, header_row, write_workbook
+from tests.xlsx_bombs import NS, WORKBOOK, header_row, write_workbook
 
 #: A child limit far below what openpyxl takes for ``merged_ranges_bomb`` (about 230 MB for
 #: 300,000 ranges, 685 MB for a million), far above what it takes for a normal file (60 MB).
@@ -98,3 +98,44 @@ def long_workbook(path: Path, rows: int, *, columns: int = 8, write_only: bool =
         sheet.append((cells * columns)[:columns])
     book.save(path)
     return path
+
+
+def long_texts_workbook(path: Path, rows: int, *, columns: int = 12, length: int = 32_000) -> Path:
+    """``rows`` rows of ``columns`` inline texts of ``length`` characters (Excel's limit is 32,767).
+
+    The review's repro was 800 rows of 12: 300 MB of text in 3.4 MB zipped, which the child
+    sent as one frame. Texts of one letter repeated compress far better than the repro's: read
+    it with ``guard=False``.
+    """
+    cell = b'<c t="inlineStr"><is><t>' + b"x" * length + b"</t></is></c>"
+    body = (b'<row r="%d">' % (number + 2) + cell * columns + b"</row>" for number in range(rows))
+    return write_workbook(path, rows=[header_row(*(f"列{c}" for c in range(columns))), body])
+
+
+def parser_memory_bomb(path: Path, *, elements: int = 10_000_000) -> Path:
+    """A workbook whose ``xl/workbook.xml`` holds ``elements`` empty elements, about 120 KB zipped.
+
+    openpyxl parses that part with lxml: 40 MB of text, over a gigabyte of libxml2 nodes. Under
+    ``SMALL_LIMIT_MB`` libxml2's allocation fails and lxml raises ``XMLSyntaxError`` (code
+    ERR_NO_MEMORY, message "unknown error"), which once read as an unreadable file.
+    """
+    workbook = WORKBOOK.replace(b"</workbook>", b"")
+    chunk = b"<x/>" * 100_000
+    part = [workbook, (chunk for _ in range(elements // 100_000)), b"</workbook>"]
+    return write_workbook(path, rows=header_row("地址"), extra={"xl/workbook.xml": part})
+
+
+def slow_sheet(path: Path, *, elements: int = 1_000_000) -> Path:
+    """A workbook of one row whose sheet then repeats ``<sheetFormatPr>`` ``elements`` times.
+
+    About 35 KB zipped; openpyxl reads each repetition after the last row, about 5 s for a
+    million (and 100 MB), without a row to send: a child that is busy and writes nothing.
+    """
+    sheet = [
+        b'<?xml version="1.0" encoding="UTF-8"?><worksheet ' + NS + b"><sheetData>",
+        header_row("地址"),
+        b"</sheetData>",
+        (b'<sheetFormatPr defaultRowHeight="15"/>' * 1_000 for _ in range(elements // 1_000)),
+        b"</worksheet>",
+    ]
+    return write_workbook(path, extra={"xl/worksheets/sheet1.xml": sheet})

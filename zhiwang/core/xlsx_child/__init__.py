@@ -21,7 +21,14 @@ Limits (settings, read when a file is opened):
 
 A child that exceeds either is stopped and the reader raises ``ServiceError``
 ``file.xlsx_too_complex`` on the caller's ``field``; the caller's process is not harmed and no
-file is left behind (rows go through a pipe, not a file; the child may dump no core).
+file is left behind (rows go through a pipe, not a file; the child may dump no core). So it is
+when the child announces a frame over ``MAX_FRAME_BYTES`` (the child splits its batches at a
+few MB of text; only one row larger than the cap makes such a frame): the caller holds a frame
+whole while it unpickles it, and its memory is bounded by the cap, not by the file.
+
+A child whose parent dies (even without its finalizers: SIGTERM's default action) exits within
+about half a second (``worker.PARENT_CHECK_SECONDS``). Its standard error (a traceback whose
+message may quote a cell: personal data) is never logged: only the exception's class name.
 
 Where there is no ``resource`` module (Windows), the child cannot be limited: the workbook is
 read in the caller's process, after the guard, with the same results and the same errors
@@ -34,12 +41,12 @@ measures the whole read against the in-process one.
 from __future__ import annotations
 
 import datetime
-import io
 import json
 import logging
 import math
 import os
 import pickle
+import re
 import selectors
 import signal
 import subprocess
@@ -71,6 +78,11 @@ EXIT_SECONDS = 10
 STDERR_TAIL = 8192
 WORKER_SCRIPT = Path(worker.__file__)
 _READ_BYTES = 1 << 20
+#: The largest frame the caller accepts (it holds a frame and its unpickled rows at once); the
+#: child sends frames of about ``worker.BATCH_BYTES``, or one row that is larger.
+MAX_FRAME_BYTES = 64 << 20
+#: The line of a traceback that names the exception (its class, dotted, then ": message" or nothing).
+_EXCEPTION_LINE = re.compile(r"([A-Za-z_][\w.]{0,199})(?::|$)")
 #: Signals a child dies of when it runs short of memory: killed by the kernel's OOM killer,
 #: or a crash of C code (the XML parser) that met a failed allocation.
 _OUT_OF_MEMORY = frozenset({signal.SIGKILL, signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS})
@@ -237,6 +249,8 @@ class _Child:
             "path": str(path),
             "memory_mb": memory_mb,
             "seconds": _cpu_seconds(seconds),
+            # the child exits when its parent is no longer this process
+            "parent": os.getpid(),
         }
         # -I: no environment variables, user site or current folder in the child's imports.
         self.process = subprocess.Popen(
@@ -280,16 +294,28 @@ class _Child:
         if len(self.buffer) < header:
             raise self._died()
         (length,) = worker.FRAME_HEADER.unpack_from(self.buffer)
-        self._fill(header + length)
-        if len(self.buffer) < header + length:
-            raise self._died()
-        data = bytes(self.buffer[header : header + length])
-        del self.buffer[: header + length]
-        try:
-            return _CellUnpickler(io.BytesIO(data)).load()
-        except pickle.UnpicklingError as exc:
+        if length > MAX_FRAME_BYTES:  # refused before it is read: the caller never holds it
             self._stop()
-            raise RuntimeError(f"the Excel reading child sent a frame that is no rows: {exc}") from None
+            raise self._too_complex(time_out=False, code=self.process.returncode, frame=length)
+        end = header + length
+        self._fill(end)
+        if len(self.buffer) < end:
+            raise self._died()
+        # Unpickled from the buffer itself: no copy of the frame besides its rows.
+        with memoryview(self.buffer) as view, view[header:end] as data:
+            try:
+                frame = _CellUnpickler(_FrameReader(data)).load()
+            except (pickle.UnpicklingError, EOFError) as exc:
+                self._stop()
+                error = RuntimeError(
+                    f"the Excel reading child sent a frame that is no rows: {type(exc).__name__}"
+                )
+            else:
+                error = None
+        if error is not None:
+            raise error
+        del self.buffer[:end]  # after the views are released: a viewed bytearray cannot shrink
+        return frame
 
     def _fill(self, size: int) -> None:
         """Read from the pipes until the buffer holds ``size`` bytes or the child closed its output."""
@@ -323,21 +349,33 @@ class _Child:
         self._drain_stderr()
         if code == -signal.SIGXCPU:  # its CPU time ran out
             return self._too_complex(time_out=True, code=code)
-        if code == worker.EXIT_MEMORY or (code is not None and -code in _OUT_OF_MEMORY):
+        exception = _exception_name(self.stderr)
+        if (
+            code == worker.EXIT_MEMORY
+            or (code is not None and -code in _OUT_OF_MEMORY)
+            or exception == "MemoryError"
+        ):
             return self._too_complex(time_out=False, code=code)
-        # stopped from outside (SIGTERM of a stopping worker…), or a bug of ours: not the file's fault
-        logger.error("the Excel reading child failed (exit %s): %s", code, self._tail())
-        return RuntimeError(f"the Excel reading child failed (exit {code}): {self._tail()}")
+        # stopped from outside (SIGTERM of a stopping worker…), or a bug of ours: not the file's
+        # fault. The exception's class only: its message may quote a cell (personal data).
+        logger.error("the Excel reading child failed (exit %s, %s)", code, exception or "no traceback")
+        return RuntimeError(f"the Excel reading child failed (exit {code}, {exception or 'no traceback'})")
 
-    def _too_complex(self, *, time_out: bool, code: int | None = None) -> ServiceError:
+    def _too_complex(
+        self, *, time_out: bool, code: int | None = None, frame: int | None = None
+    ) -> ServiceError:
+        if frame is not None:
+            reason = f"memory: a frame of {frame} bytes"
+        else:
+            reason = "time" if time_out else "memory"
         logger.warning(
-            "the Excel file %s was too complex to read (%s, exit %s, limits %d MB, %s s): %s",
+            "the Excel file %s was too complex to read (%s, exit %s, %s, limits %d MB, %s s)",
             self.path.name,
-            "time" if time_out else "memory",
+            reason,
             code,
+            _exception_name(self.stderr) or "no traceback",
             self.memory_mb,
             self.seconds,
-            self._tail(),
         )
         if time_out:
             message = _(
@@ -359,9 +397,6 @@ class _Child:
             return
         self.stderr = (self.stderr + (rest or b""))[-STDERR_TAIL:]
 
-    def _tail(self) -> str:
-        return self.stderr.decode("utf-8", errors="replace").strip()[-2000:]
-
     def _stop(self) -> None:
         _stop(self.process)
 
@@ -380,6 +415,24 @@ def _cpu_seconds(seconds: float) -> int:
     return max(1, math.ceil(seconds))
 
 
+def _exception_name(stderr: bytes) -> str | None:
+    """The class of the exception that ended the child, from its standard error, or None.
+
+    Only the name (``zipfile.BadZipFile``): the message, like the rest of the output, may quote
+    a cell. The last traceback's exception line is the first unindented line after it.
+    """
+    text = stderr.decode("utf-8", errors="replace")
+    start = text.rfind("Traceback (most recent call last):")
+    if start < 0:
+        return None
+    for line in text[start:].splitlines()[1:]:
+        if line[:1].isspace():
+            continue  # a frame of the traceback, or its source line
+        match = _EXCEPTION_LINE.match(line)
+        return match.group(1) if match else None
+    return None
+
+
 def _stop(process: subprocess.Popen) -> None:
     if process.poll() is None:
         process.kill()
@@ -390,6 +443,40 @@ def _stop(process: subprocess.Popen) -> None:
     for pipe in (process.stdout, process.stderr):
         if pipe is not None:
             pipe.close()
+
+
+class _FrameReader:
+    """A frame in the parent's buffer, read as a file by the unpickler: no copy of it whole."""
+
+    def __init__(self, data: memoryview):
+        self.data = data
+        self.position = 0
+
+    def read(self, size: int = -1) -> bytes:
+        end = len(self.data) if size is None or size < 0 else min(len(self.data), self.position + size)
+        chunk = bytes(self.data[self.position : end])
+        self.position = end
+        return chunk
+
+    def readinto(self, buffer) -> int:
+        with memoryview(buffer) as target:
+            size = min(len(target), len(self.data) - self.position)
+            target[:size] = self.data[self.position : self.position + size]
+        self.position += size
+        return size
+
+    def readline(self, size: int = -1) -> bytes:
+        """Up to the next newline (only the text opcodes of the old protocols read lines)."""
+        limit = len(self.data) if size is None or size < 0 else min(len(self.data), self.position + size)
+        end = self.position
+        while end < limit:  # looked for in pieces: no copy of the rest of the frame
+            step = min(limit, end + (1 << 16))
+            found = bytes(self.data[end:step]).find(b"\n")
+            if found >= 0:
+                end += found + 1
+                break
+            end = step
+        return self.read(end - self.position)
 
 
 class _CellUnpickler(pickle.Unpickler):

@@ -20,8 +20,19 @@ pickle of ``(kind, payload)``:
   workbook (``row`` None) or reading row ``row``; the last frame;
 * ``("end", None)``: every row was sent (or ``max_rows + 1`` of them: more is refused).
 
-A ``MemoryError`` anywhere ends the script with ``EXIT_MEMORY`` at once (``os._exit``:
-nothing more to allocate).
+A ``MemoryError`` anywhere, or a failed allocation the XML parsers report as a parse error
+(``out_of_memory``), ends the script with ``EXIT_MEMORY`` at once (``os._exit``: nothing more
+to allocate).
+
+A frame holds at most ``BATCH_ROWS`` rows, ``BATCH_CELLS`` cells and about ``BATCH_BYTES`` of
+text (a row beyond that goes alone): the parent holds a frame whole while it unpickles it, and
+refuses one beyond its own cap.
+
+The child runs in a session of its own, so a signal that ends the parent without its
+finalizers (SIGTERM's default action) does not reach it; it looks every
+``PARENT_CHECK_SECONDS`` (a SIGALRM timer, which also covers a long parse that yields no row)
+whether its parent is still the process that started it, and exits with ``EXIT_ORPHANED``
+if not.
 """
 
 from __future__ import annotations
@@ -30,18 +41,31 @@ import json
 import os
 import pickle
 import re
+import signal
 import struct
 import sys
 import zipfile
 from collections.abc import Iterator
+from xml.parsers import expat
 
 #: Exit status of a child that ran out of memory (``MemoryError`` caught, nothing sent after).
 EXIT_MEMORY = 3
+#: Exit status of a child whose parent died before it finished (nobody reads its frames).
+EXIT_ORPHANED = 4
+#: How often the child looks whether its parent is still alive.
+PARENT_CHECK_SECONDS = 0.5
 #: The length that precedes each frame.
 FRAME_HEADER = struct.Struct(">I")
 #: Rows per frame, and cells per frame (a wide sheet sends fewer rows at a time).
 BATCH_ROWS = 1_000
 BATCH_CELLS = 50_000
+#: Text per frame, in (an upper bound of) UTF-8 bytes: 800 rows of 12 cells of 32,000
+#: characters are 300 MB, which the parent would otherwise receive, and hold, as one frame.
+BATCH_BYTES = 4 << 20
+#: libxml2's XML_ERR_NO_MEMORY (lxml) and expat's XML_ERROR_NO_MEMORY (ElementTree, which
+#: openpyxl uses for the sheets and shared strings): a failed allocation, told as a parse error.
+_LIBXML2_NO_MEMORY = 2
+_EXPAT_NO_MEMORY = expat.errors.codes[expat.errors.XML_ERROR_NO_MEMORY]
 
 _MERGE_REF = re.compile(rb"<(?:\w+:)?mergeCell\s[^>]*?ref=\"([A-Za-z]+[0-9]+:[A-Za-z]+[0-9]+)\"")
 _SCAN_CHUNK = 1 << 20
@@ -70,6 +94,8 @@ def produce(
     except MemoryError:
         raise
     except Exception as exc:  # openpyxl raises many kinds on a broken or foreign file
+        if out_of_memory(exc):
+            raise MemoryError from exc
         yield "unreadable", {"row": None, "detail": str(exc)}
         return
     try:
@@ -100,6 +126,8 @@ def produce(
             except MemoryError:
                 raise
             except Exception as exc:  # a damaged cell or sheet: openpyxl and its XML parser raise many kinds
+                if out_of_memory(exc):
+                    raise MemoryError from exc
                 yield "unreadable", {"row": read + 1, "detail": str(exc)}
                 return
             read += 1
@@ -107,6 +135,28 @@ def produce(
         yield "end", None
     finally:
         book.close()
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` (or an exception it was raised from) is a failed allocation.
+
+    Besides ``MemoryError``, the XML parsers report their own failed allocations as parse
+    errors: lxml (libxml2) as ``XMLSyntaxError`` "Memory allocation failed", expat as
+    ``ParseError``/``ExpatError`` "out of memory". Those are the memory limit, not a damaged file.
+    """
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, MemoryError):
+            return True
+        code = getattr(exc, "code", None)
+        if type(exc).__module__.startswith("lxml"):
+            if code == _LIBXML2_NO_MEMORY or "memory allocation failed" in str(exc).lower():
+                return True
+        elif isinstance(exc, (SyntaxError, expat.ExpatError)) and code == _EXPAT_NO_MEMORY:
+            return True  # ElementTree's ParseError is a SyntaxError; a Python SyntaxError has no code
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _merged_ranges(path: str, member: str | None) -> list[tuple[int, int, int, int]]:
@@ -204,6 +254,32 @@ def _limit(memory_mb: int, seconds: int) -> None:
         resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 5))
 
 
+def _watch_parent(parent: int) -> None:
+    """Exit (``EXIT_ORPHANED``) as soon as the process that started the child is gone.
+
+    A SIGALRM timer rather than a look between rows: openpyxl may spend seconds inside one
+    row (a sheet's merged ranges are parsed after its last row). A system call the signal
+    interrupts is resumed (PEP 475).
+    """
+
+    def check(_signum=None, _frame=None) -> None:
+        if os.getppid() != parent:
+            os._exit(EXIT_ORPHANED)
+
+    signal.signal(signal.SIGALRM, check)
+    signal.setitimer(signal.ITIMER_REAL, PARENT_CHECK_SECONDS, PARENT_CHECK_SECONDS)
+    check()  # it may have died before the timer was set
+
+
+def _text_bytes(row: tuple) -> int:
+    """At least the UTF-8 size of a row's texts (a character takes at most 4 bytes)."""
+    size = 0
+    for value in row:
+        if type(value) is str:
+            size += len(value) if value.isascii() else 4 * len(value)
+    return size
+
+
 def _write(out, kind: str, payload: object) -> None:
     data = pickle.dumps((kind, payload), protocol=pickle.HIGHEST_PROTOCOL)
     out.write(FRAME_HEADER.pack(len(data)))
@@ -212,19 +288,20 @@ def _write(out, kind: str, payload: object) -> None:
 
 def _send(out, frames: Iterator[tuple[str, object]]) -> None:
     batch: list[tuple] = []
-    cells = 0
+    cells = size = 0
     for kind, payload in frames:
         if kind == "row":
             batch.append(payload)
             cells += len(payload) + 1
-            if len(batch) >= BATCH_ROWS or cells >= BATCH_CELLS:
+            size += _text_bytes(payload)
+            if len(batch) >= BATCH_ROWS or cells >= BATCH_CELLS or size >= BATCH_BYTES:
                 _write(out, "rows", batch)
                 out.flush()
-                batch, cells = [], 0
+                batch, cells, size = [], 0, 0
             continue
         if batch:
             _write(out, "rows", batch)
-            batch, cells = [], 0
+            batch, cells, size = [], 0, 0
         _write(out, kind, payload)
         out.flush()  # the head at once: the reader may want only the first rows
 
@@ -238,6 +315,9 @@ def main(argv: list[str]) -> None:
     # openpyxl imports numpy when it can, for numpy's number types (used only when writing):
     # with it comes OpenBLAS, whose threads and buffers take over 100 MB of address space.
     sys.modules["numpy"] = None
+    parent = options.pop("parent", None)
+    if parent is not None:
+        _watch_parent(parent)
     try:
         _limit(options.pop("memory_mb"), options.pop("seconds"))
         path = options.pop("path")

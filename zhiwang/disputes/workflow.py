@@ -172,6 +172,29 @@ def may_assign(actor, case) -> bool:
     return is_supervisor(actor, case) or is_centre_operator(actor, case) or is_case_mediator(actor, case)
 
 
+def may_assign_own_registration(actor, *, visit=None) -> bool:
+    """Whether the case ``actor`` is registering will be theirs to assign (``may_assign``), asked
+    before it exists: the case form's "assign at once" box and what the form does with it.
+
+    A dispatcher or an administrator registers inside their jurisdiction, and a mediator for their
+    own organisation; a window operator registers at their service centre (a case from ``visit``:
+    at the visit's), whose window assigns. An intake operator who works at no centre (the 12345
+    hotline) registers a case for a dispatcher to assign: offering them the box only ended in a
+    refusal on the case page.
+    """
+    role = role_of(actor)
+    if role in ("dispatcher", "administrator", "mediator"):
+        return True
+    if role != "intake_operator" or getattr(actor, "org_unit_id", None) is None:
+        return False
+    if visit is not None:
+        return visit.centre.org_unit_id == actor.org_unit_id
+    from zhiwang.disputes.models import ServiceCentre
+
+    # the centre ``case_register`` registers the case at (``_centre_of``)
+    return ServiceCentre.objects.filter(org_unit_id=actor.org_unit_id, is_active=True).exists()
+
+
 def may_decide(actor, case) -> bool:
     """Refer, close, update: the mediator or the supervising dispatcher."""
     return is_case_mediator(actor, case) or is_supervisor(actor, case)

@@ -144,10 +144,21 @@ class CaseFilters:
         return cls(**values)
 
 
+def check_period(start: datetime | None, end: datetime | None, *, field: str = "received_from") -> None:
+    """Refuse a period of reception that ends before (or where) it begins: ``disputes.period_empty``
+    on ``field``, as the analytics dashboard refuses its own. Counted over such a period every
+    figure is 0 and the list empty, which reads as the answer (and the note under the figures
+    named the day before the end as the period's last)."""
+    if start is not None and end is not None and start >= end:
+        raise ServiceError("disputes.period_empty", _("The start must be before the end."), field=field)
+
+
 def case_list(*, user, filters: CaseFilters | dict | None = None, now: datetime | None = None):
-    """Cases ``user`` may see, filtered, newest first. An unknown code is a field error, not an empty list."""
+    """Cases ``user`` may see, filtered, newest first. An unknown code is a field error, not an empty
+    list; so is a period of reception that ends before it begins (``check_period``)."""
     if not isinstance(filters, CaseFilters):
         filters = CaseFilters.from_dict(filters or {})
+    check_period(filters.received_from, filters.received_to)
     now = now or timezone.now()
     qs = case_visible(user).select_related(*_LIST_RELATED)
     if filters.status in ("open", "closed"):

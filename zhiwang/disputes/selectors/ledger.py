@@ -18,7 +18,13 @@ from zhiwang.disputes.models import (
     CaseStatus,
     RiskColour,
 )
-from zhiwang.disputes.selectors.cases import CaseFilters, case_list, status_as_of, status_conditions
+from zhiwang.disputes.selectors.cases import (
+    CaseFilters,
+    case_list,
+    check_period,
+    status_as_of,
+    status_conditions,
+)
 from zhiwang.disputes.workflow import CaseAction
 
 # --- ledger ----------------------------------------------------------------------------
@@ -109,6 +115,7 @@ def dispute_indicators(
     """
     if not isinstance(filters, CaseFilters):
         filters = CaseFilters.from_dict(filters or {})
+    check_period(since, until, field="since")  # the API's names; the filters' own are checked by case_list
     filters = replace(
         filters,
         received_from=filters.received_from or since,

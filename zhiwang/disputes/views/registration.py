@@ -19,7 +19,12 @@ from zhiwang.disputes.models import (
     RiskColour,
 )
 from zhiwang.disputes.views.common import dispute_staff, form_errors, form_token, refuse
-from zhiwang.disputes.workflow import may_open_case, may_register_cases, role_of
+from zhiwang.disputes.workflow import (
+    may_assign_own_registration,
+    may_open_case,
+    may_register_cases,
+    role_of,
+)
 from zhiwang.geo.models import Division
 
 # --- registering a case --------------------------------------------------------------------
@@ -39,6 +44,20 @@ DIRECT_SOURCES = (
     CaseSource.COURT,
     CaseSource.POLICE,
 )
+
+
+def _direct_sources(user) -> list[str]:
+    """The sources the form offers ``user`` for a case registered directly, the default first.
+
+    An intake operator registers what came to them where they work: at a service centre's window
+    an application at the window, on the 12345 hotline a call (the 12345 source). Defaulting them
+    to proactive screening counted the hotline's calls as cases the staff found themselves.
+    Everybody else starts from ``DIRECT_SOURCES``.
+    """
+    if role_of(user) != "intake_operator":
+        return list(DIRECT_SOURCES)
+    own = CaseSource.WINDOW if selectors.centres_for(user=user).exists() else CaseSource.TICKET
+    return [own, *DIRECT_SOURCES]
 
 
 #: The party blocks of the form: the applicant and the respondent at first, up to four with
@@ -182,6 +201,10 @@ def case_new(request):
     if visit is not None and not may_open_case(user, visit):
         return _refused(request, _("You may not open a dispute case from this visit."), 403)
     errors, values, new_token = {}, {}, False
+    sources = _direct_sources(user)
+    # Only for somebody the case will be theirs to assign: for the others (the 12345 hotline) the
+    # box is not shown, and an "assign" sent anyway is ignored (the case waits for a dispatcher).
+    may_assign = may_assign_own_registration(user, visit=visit)
     if visit is not None and request.method == "GET":
         # The visitor's name, ID number and phone stay on the server (never in the page in
         # plain): the first party is "the visitor" unless the user types another person.
@@ -217,7 +240,7 @@ def case_new(request):
                     title=request.POST.get("title", ""),
                     facts=request.POST.get("facts", ""),
                     division=division,
-                    source=CaseSource.WINDOW if visit else request.POST.get("source") or DIRECT_SOURCES[0],
+                    source=CaseSource.WINDOW if visit else request.POST.get("source") or sources[0],
                     visit=visit,
                     **common,
                 )
@@ -230,7 +253,7 @@ def case_new(request):
                 # not theirs to see any more, like a case that does not exist.
                 raise Http404(case.number)
             messages.success(request, _("Dispute case %(number)s registered.") % {"number": case.number})
-            if request.POST.get("assign") == "auto" and case.status == CaseStatus.RECEIVED:
+            if may_assign and request.POST.get("assign") == "auto" and case.status == CaseStatus.RECEIVED:
                 # The case is registered whatever happens here: a failed assignment is a warning on
                 # the case page, not a form error (resubmitting would only find the same case again).
                 try:
@@ -262,7 +285,10 @@ def case_new(request):
             "risks": RiskColour.choices,
             "scales": CaseScale.choices,
             "types": MediationType.choices,
-            "sources": [(source, source.label) for source in DIRECT_SOURCES],
+            "sources": [(source, source.label) for source in sources],
+            "may_assign": may_assign,
+            # ticked at first; a form back with errors (or one more party block) keeps the choice
+            "assign_checked": request.method != "POST" or request.POST.get("assign") == "auto",
             "limits": {"title": services.TITLE_LIMIT, **services.PARTY_LIMITS},
             "roles": PartyRole.choices,
             "kinds": PartyKind.choices,

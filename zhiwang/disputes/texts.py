@@ -38,6 +38,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
+from zhiwang.core.figures import as_number, yuan_text
 from zhiwang.disputes.models.vocabularies import CaseScale, CaseSource, PartyRole, RiskColour
 
 logger = logging.getLogger(__name__)
@@ -96,6 +97,8 @@ def _case_field(name: str) -> str:
 
 
 def _case_value(name: str, value) -> str:
+    if name == "amount" and as_number(value) is not None:
+        return yuan_text(value)  # as the case page and the dashboards print amounts
     choices = _CASE_CHOICES.get(name)
     return _label(choices, value) if choices is not None else str(value if value is not None else "")
 

@@ -13,6 +13,7 @@ or quarter) is reported up to the day the files are made, and the title says so.
 from __future__ import annotations
 
 import io
+import math
 from datetime import date, timedelta
 
 from django.core.files.base import ContentFile
@@ -349,7 +350,7 @@ def build_xlsx(report: Report, figures: dict) -> bytes:
     cats = wb.create_sheet(_("Categories")[:31])
     _append(cats, [_("Category"), _("Tickets")])
     for row in figures["categories"]:
-        _append(cats, [row["name"], row["value"]])
+        _append(cats, [_category_name(row["name"]), row["value"]])
     if figures["categories"]:
         bar = BarChart()
         bar.type = "bar"
@@ -458,10 +459,91 @@ def build_xlsx(report: Report, figures: dict) -> bytes:
     return out.getvalue()
 
 
-def build_pdf(report: Report, figures: dict) -> bytes:
-    from reportlab.graphics.charts.barcharts import HorizontalBarChart
+def _category_name(name: str) -> str:
+    """A category's name in the files: "parent · leaf" (``selectors.breakdown`` names a catch-all
+    leaf after its parent) once when both are the same word ("其他 · 其他" was "其他  其他")."""
+    parent, dot, leaf = name.partition(" · ")
+    return leaf if dot and parent == leaf else name
+
+
+def _count_scale(values) -> tuple[int, int]:
+    """``(top, step)`` of an axis of counts: whole-number ticks (a step of 1, 2, 5, 10, 20, …; at
+    most about six of them) up to a multiple of the step at or above the largest count. All counts
+    0 (an empty period): 0 to 5. reportlab's own scale ran 0, 0.002 … 0.01 and 0.5, 1.5."""
+    top = max((v for v in values if v is not None), default=0)
+    top = max(math.ceil(top), 0)
+    if top == 0:
+        return 5, 1
+    raw = top / 5
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
+    step = max(1, round(step))
+    return math.ceil(top / step) * step, step
+
+
+def _count_axis(axis, values) -> None:
+    """Scale a chart's value axis of counts (``_count_scale``), labelled as integers."""
+    top, step = _count_scale(values)
+    axis.valueMin, axis.valueMax, axis.valueStep = 0, top, step
+    axis.labelTextFormat = "%d"
+
+
+#: At most this many day labels under the trend chart (a quarter's 92 were a black smear).
+TREND_LABELS = 16
+
+
+def _trend_label_names(days: list[date]) -> list[str]:
+    """The trend chart's category labels: every Nth day ("MM-DD"), blank between, so that at most
+    ``TREND_LABELS`` are printed; the first day always has its label."""
+    every = max(1, math.ceil(len(days) / TREND_LABELS))
+    return [day.strftime("%m-%d") if i % every == 0 else "" for i, day in enumerate(days)]
+
+
+def _trend_drawing(trend: list[dict], labels: dict, font: str):
+    """The PDF's trend chart: received and closed a day, from 0, on whole-number ticks."""
     from reportlab.graphics.charts.linecharts import HorizontalLineChart
     from reportlab.graphics.shapes import Drawing, String
+    from reportlab.lib import colors
+
+    drawing = Drawing(480, 180)
+    chart = HorizontalLineChart()
+    chart.x, chart.y, chart.width, chart.height = 40, 30, 420, 130
+    chart.data = [[r["received"] for r in trend], [r["closed"] for r in trend]]
+    chart.categoryAxis.categoryNames = _trend_label_names([r["period"] for r in trend])
+    chart.categoryAxis.labels.fontSize = 6
+    chart.categoryAxis.labels.angle = 45
+    chart.categoryAxis.labels.boxAnchor = "ne"
+    _count_axis(chart.valueAxis, chart.data[0] + chart.data[1])
+    chart.lines[0].strokeColor = colors.HexColor("#1f4e79")
+    chart.lines[1].strokeColor = colors.HexColor("#2e7d32")
+    drawing.add(chart)
+    for x, key, color in ((45, "received", "#1f4e79"), (140, "closed", "#2e7d32")):
+        drawing.add(
+            String(x, 168, f"— {labels[key]}", fontName=font, fontSize=7, fillColor=colors.HexColor(color))
+        )
+    return drawing
+
+
+def _bar_drawing(names: list[str], values: list, color: str, font: str):
+    """A horizontal bar chart of counts, the first name at the top, on whole-number ticks."""
+    from reportlab.graphics.charts.barcharts import HorizontalBarChart
+    from reportlab.graphics.shapes import Drawing
+    from reportlab.lib import colors
+
+    drawing = Drawing(480, 30 + 16 * len(names))
+    bar = HorizontalBarChart()
+    bar.x, bar.y, bar.width, bar.height = 150, 20, 300, 16 * len(names)
+    bar.data = [list(reversed(values))]
+    bar.categoryAxis.categoryNames = [name[:16] for name in reversed(names)]
+    bar.categoryAxis.labels.fontName = font
+    bar.categoryAxis.labels.fontSize = 7
+    _count_axis(bar.valueAxis, values)
+    bar.bars[0].fillColor = colors.HexColor(color)
+    drawing.add(bar)
+    return drawing
+
+
+def build_pdf(report: Report, figures: dict) -> bytes:
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle
@@ -476,6 +558,8 @@ def build_pdf(report: Report, figures: dict) -> bytes:
     title = ParagraphStyle("t", fontName=font, fontSize=16, leading=22)
     heading = ParagraphStyle("h", fontName=font, fontSize=12, leading=18, spaceBefore=8)
     body = ParagraphStyle("b", fontName=font, fontSize=9, leading=12)
+    # an explanation under a table: a gap above it (flush against the table it read as a row)
+    note = ParagraphStyle("n", parent=body, spaceBefore=6)
     table_style = TableStyle(
         [
             ("FONTNAME", (0, 0), (-1, -1), font),
@@ -505,58 +589,21 @@ def build_pdf(report: Report, figures: dict) -> bytes:
     rows += [[labels[k], fmt(s.stocks.get(k, 0))] for k in ("open", "overdue_open")]
     rows += [[labels[k], fmt(s.rates.get(k))] for k in RATE_NAMES]
     story.append(Table(rows, style=table_style, hAlign="LEFT"))
-    story.append(Paragraph(_on_time_note(), body))
+    story.append(Paragraph(_on_time_note(), note))
 
     trend = figures["trend"]
     if trend:
         story.append(Paragraph(_("Volume and trend"), heading))
-        drawing = Drawing(480, 180)
-        chart = HorizontalLineChart()
-        chart.x, chart.y, chart.width, chart.height = 40, 30, 420, 130
-        chart.data = [[r["received"] for r in trend], [r["closed"] for r in trend]]
-        chart.categoryAxis.categoryNames = [r["period"].strftime("%m-%d") for r in trend]
-        chart.categoryAxis.labels.fontSize = 5
-        chart.categoryAxis.labels.angle = 45
-        chart.valueAxis.valueMin = 0
-        chart.lines[0].strokeColor = colors.HexColor("#1f4e79")
-        chart.lines[1].strokeColor = colors.HexColor("#2e7d32")
-        drawing.add(chart)
-        drawing.add(
-            String(
-                45,
-                168,
-                f"— {labels['received']}",
-                fontName=font,
-                fontSize=7,
-                fillColor=colors.HexColor("#1f4e79"),
-            )
-        )
-        drawing.add(
-            String(
-                140,
-                168,
-                f"— {labels['closed']}",
-                fontName=font,
-                fontSize=7,
-                fillColor=colors.HexColor("#2e7d32"),
-            )
-        )
-        story.append(drawing)
+        story.append(_trend_drawing(trend, labels, font))
 
     cats = figures["categories"]
     if cats:
         story.append(Paragraph(_("Top categories"), heading))
-        drawing = Drawing(480, 20 + 16 * len(cats))
-        bar = HorizontalBarChart()
-        bar.x, bar.y, bar.width, bar.height = 150, 10, 300, 16 * len(cats)
-        bar.data = [[c["value"] for c in reversed(cats)]]
-        bar.categoryAxis.categoryNames = [c["name"][:16] for c in reversed(cats)]
-        bar.categoryAxis.labels.fontName = font
-        bar.categoryAxis.labels.fontSize = 7
-        bar.valueAxis.valueMin = 0
-        bar.bars[0].fillColor = colors.HexColor("#d7301f")
-        drawing.add(bar)
-        story.append(drawing)
+        story.append(
+            _bar_drawing(
+                [_category_name(c["name"]) for c in cats], [c["value"] for c in cats], "#d7301f", font
+            )
+        )
 
     if figures["children"]:
         story.append(Paragraph(_("By division"), heading))
@@ -587,20 +634,17 @@ def build_pdf(report: Report, figures: dict) -> bytes:
         story.append(Paragraph(_("Disputes"), heading))
         rows = _dispute_rows(disputes)
         story.append(Table([[label, text] for label, _value, text in rows], style=table_style, hAlign="LEFT"))
-        if note := _dispute_note(disputes):
-            story.append(Paragraph(note, body))
+        if dispute_note := _dispute_note(disputes):
+            story.append(Paragraph(dispute_note, note))
         counts = rows[: len(DISPUTE_COUNTS)]
-        drawing = Drawing(480, 20 + 16 * len(counts))
-        bar = HorizontalBarChart()
-        bar.x, bar.y, bar.width, bar.height = 150, 10, 300, 16 * len(counts)
-        bar.data = [[value for _label, value, _text in reversed(counts)]]
-        bar.categoryAxis.categoryNames = [label[:16] for label, _value, _text in reversed(counts)]
-        bar.categoryAxis.labels.fontName = font
-        bar.categoryAxis.labels.fontSize = 7
-        bar.valueAxis.valueMin = 0
-        bar.bars[0].fillColor = colors.HexColor("#6a3d9a")
-        drawing.add(bar)
-        story.append(drawing)
+        story.append(
+            _bar_drawing(
+                [label for label, _value, _text in counts],
+                [value for _label, value, _text in counts],
+                "#6a3d9a",
+                font,
+            )
+        )
     if figures["index"]:
         story.append(Paragraph(_("Governance index"), heading))
         data = [[_("Month"), _("Level"), _("Place"), _("Score"), _("Rank"), _("Standing")]] + [
@@ -616,7 +660,7 @@ def build_pdf(report: Report, figures: dict) -> bytes:
             for r in figures["index"]
         ]
         story.append(Table(data, style=table_style, repeatRows=1, hAlign="LEFT"))
-        story.append(Paragraph(_index_note(), body))
+        story.append(Paragraph(_index_note(), note))
     out = io.BytesIO()
     SimpleDocTemplate(out, pagesize=A4, title=_title(report, until)).build(story)
     return out.getvalue()

@@ -173,10 +173,17 @@ def alerts(request):
             )
         else:
             rows = selectors.alert_list(user=request.user, status=status, kind=kind, division=division)
-    except ServiceError as error:  # an unknown status, kind or place in the address: the default list
-        messages.error(request, error.message)
-        status, kind, division, one = "open", "", "", ""
-        rows = selectors.alert_list(user=request.user, status=status, kind=kind)
+    except ServiceError as error:
+        # an unknown status, kind or place in the address: its message on its filter and no rows,
+        # as the dashboard treats a period it cannot show (the open alerts under a filter that
+        # says something else would read as the answer)
+        errors = [error]
+        rows = selectors.alert_list(user=request.user, status="open").none()
+    else:
+        errors = []
+    # the empty list says why: nothing matches what was chosen, or nothing was ever detected
+    # (the default list of open alerts and the list of all alerts are not "filtered")
+    filtered = bool(one or kind or division or errors or status not in ("", "open"))
     page = Paginator(rows, ALERTS_PER_PAGE).get_page(request.GET.get("page"))
     shown = list(page.object_list)
     for alert in shown:  # the count and figures the viewer may be told (the page's one query)
@@ -200,6 +207,9 @@ def alerts(request):
             "kind": kind,
             "division": division,
             "one": one,
+            "filtered": filtered,
+            "field_errors": {e.field: e.message for e in errors if e.field in ("status", "kind", "division")},
+            "other_errors": [e.message for e in errors if e.field not in ("status", "kind", "division")],
             "statuses": AlertStatus.choices,
             "kinds": AlertKind.choices,
             "subscriptions": subscriptions,

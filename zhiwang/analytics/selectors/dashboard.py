@@ -229,8 +229,8 @@ def _name_after_parents(labels: list[dict]) -> None:
         )
     )
     for label in unclear:
-        if parent := parents.get(label["code"]):
-            label["name"] = f"{parent} · {label['name']}"
+        if (parent := parents.get(label["code"])) and parent != label["name"]:
+            label["name"] = f"{parent} · {label['name']}"  # not "其他 · 其他": the name once
 
 
 def unit_table(*, place: Place, start: date, end: date, top: int = 20) -> list[dict]:

@@ -71,7 +71,7 @@ def test_hotline_is_not_offered_assign_at_once_and_starts_from_the_12345_source(
     _login(client, hotline)
     html = client.get(CASE_NEW).content.decode()
     assert 'name="assign"' not in html
-    assert _selected_source(html) == "ticket"  # 工单转调解 (12345), not 主动排查
+    assert _selected_source(html) == "hotline"  # 12345热线来电, not 主动排查 (nor 工单转调解: no ticket)
 
 
 def test_hotline_registers_without_assigning_even_when_assign_is_sent(client, world, hotline):
@@ -85,7 +85,7 @@ def test_hotline_registers_without_assigning_even_when_assign_is_sent(client, wo
     assert [m.level_tag for m in response.context["messages"]] == ["success"]  # registered, nothing else
     assert case.status == CaseStatus.RECEIVED and case.organisation is None and case.mediator is None
     assert not case.events.filter(action=CaseAction.ASSIGN).exists()
-    assert case.source == "ticket"  # no source sent: the hotline's own
+    assert case.source == "hotline"  # no source sent: the hotline's own
 
 
 def test_window_operator_is_offered_assign_at_once_and_starts_from_the_window(client, world):

@@ -23,12 +23,15 @@ class CaseSource(models.TextChoices):
 
     On application: at the service centre's window (``WINDOW``, a case opened from a visit) or
     directly to the mediation organisation (``APPLICATION``: a party who walked into the committee's
-    office or called the mediator; 人民调解法 art. 17, 当事人申请调解). Proactive: ``GRID``,
-    ``PROACTIVE``. On referral: ``TICKET`` (12345), ``PETITION``, ``COURT``, ``POLICE``.
+    office or called the mediator; 人民调解法 art. 17, 当事人申请调解), or by a call to the 12345
+    hotline registered as a case by its operator (``HOTLINE``). Proactive: ``GRID``,
+    ``PROACTIVE``. On referral: ``TICKET`` (a 12345 ticket transferred), ``PETITION``, ``COURT``,
+    ``POLICE``.
     """
 
     WINDOW = "window", _("Service window (on application)")  # 窗口申请
     APPLICATION = "application", _("Application by a party")  # 当事人申请
+    HOTLINE = "hotline", _("12345 hotline call")  # 12345热线来电
     TICKET = "ticket", _("From a ticket (12345)")  # 工单转调解
     GRID = "grid", _("Found by a grid worker (proactive)")  # 网格排查
     PETITION = "petition", _("Referred by the petition office")  # 信访移交

@@ -50,13 +50,14 @@ def _direct_sources(user) -> list[str]:
     """The sources the form offers ``user`` for a case registered directly, the default first.
 
     An intake operator registers what came to them where they work: at a service centre's window
-    an application at the window, on the 12345 hotline a call (the 12345 source). Defaulting them
+    an application at the window, on the 12345 hotline a call (``HOTLINE``; "from a ticket" is a
+    ticket transferred, which this form does not make). Defaulting them
     to proactive screening counted the hotline's calls as cases the staff found themselves.
     Everybody else starts from ``DIRECT_SOURCES``.
     """
     if role_of(user) != "intake_operator":
         return list(DIRECT_SOURCES)
-    own = CaseSource.WINDOW if selectors.centres_for(user=user).exists() else CaseSource.TICKET
+    own = CaseSource.WINDOW if selectors.centres_for(user=user).exists() else CaseSource.HOTLINE
     return [own, *DIRECT_SOURCES]
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
+from tests.browser.analytics_data import calls_and_address_alert
 from tests.browser.test_ticket_flows import building, city, login, shot, submit  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -27,25 +29,7 @@ def _option(page, chart_id: str) -> dict:
 
 
 def test_dashboard_layout_map_trend_and_alerts(page, building, tmp_path):  # noqa: F811
-    from django.utils import timezone
-
-    from zhiwang.analytics.alerts import Finding
-    from zhiwang.analytics.services import alert_raise
-
-    for n in range(3):
-        submit(building, external_id=f"r3-call-{n}")
-    now = timezone.now()
-    alert, _created = alert_raise(
-        finding=Finding(
-            kind="address_cluster",
-            key=f"address:{building.pk}",
-            explanation="测试地址：3天内3件，预期0.2",
-            window_start=now - timedelta(days=3),
-            window_end=now + timedelta(hours=1),
-            observed=3,
-            division_id=building.community_id,
-        )
-    )
+    alert = calls_and_address_alert(building, "r3-call")
     base = page.base_url
     login(page, base, "demo_leader")
     page.set_viewport_size(WIDE)

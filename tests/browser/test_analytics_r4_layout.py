@@ -4,10 +4,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 
+from tests.browser.analytics_data import calls_and_address_alert
 from tests.browser.test_ticket_flows import building, city, login, shot, submit  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -23,26 +22,11 @@ HEADER_LINES = """() => [...document.querySelectorAll('[data-testid=alert-table]
 
 
 def test_alert_headers_on_one_line_and_buttons_last_on_a_phone(page, building, tmp_path):  # noqa: F811
-    from django.utils import timezone
-
-    from zhiwang.analytics.alerts import Finding
-    from zhiwang.analytics.services import alert_raise
-
-    for n in range(3):
-        submit(building, external_id=f"r4-call-{n}")
-    now = timezone.now()
-    alert, _created = alert_raise(
-        finding=Finding(
-            kind="address_cluster",
-            key=f"address:{building.pk}",
-            # a long explanation, as the detectors write them: it takes the table's width
-            explanation="测试地址：3天内3件，预期0.2；主题：噪音、施工、夜间、扰民、投诉、反复、多次、居民"
-            * 2,
-            window_start=now - timedelta(days=3),
-            window_end=now + timedelta(hours=1),
-            observed=3,
-            division_id=building.community_id,
-        )
+    alert = calls_and_address_alert(
+        building,
+        "r4-call",
+        # a long explanation, as the detectors write them: it takes the table's width
+        explanation="测试地址：3天内3件，预期0.2；主题：噪音、施工、夜间、扰民、投诉、反复、多次、居民" * 2,
     )
     base = page.base_url
     login(page, base, "demo_leader")

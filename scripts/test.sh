@@ -28,6 +28,26 @@ run_pg() {
   ZHIWANG_DATA_DIR="$(mktemp -d)" ZHIWANG_DATABASE_URL="$PG_URL" \
     $BIN/pytest -q -p no:cacheprovider --durations=15 -m "not browser"
 }
+# System packages, before the PostgreSQL run starts (its PDF tests need the font): Debian's
+# chromium for the browser tests, driven by Playwright for Python (no browser download), and a
+# Chinese TrueType font that PDFs embed (fonts-wqy-microhei; no PyPI package ships one reportlab
+# can embed). Installed only as root with apt-get; elsewhere their tests skip, and say so.
+packages=()
+if [ -z "${ZHIWANG_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1; then packages+=(chromium); fi
+if [ ! -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]; then packages+=(fonts-wqy-microhei); fi
+if [ ${#packages[@]} -gt 0 ] && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  step "installing Debian packages: ${packages[*]}"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >/dev/null) \
+    || echo "could not install ${packages[*]}"
+fi
+if [ -z "${ZHIWANG_CHROMIUM:-}" ]; then
+  export ZHIWANG_CHROMIUM="$(command -v chromium || true)"
+fi
+if [ -z "$ZHIWANG_CHROMIUM" ]; then
+  if [ -n "$CI" ]; then echo "CI=true but no chromium: browser tests cannot run"; status=1; fi
+  echo "No chromium found: browser tests will be skipped."
+fi
+
 pg_log="$(mktemp)"
 # a cancelled run (Ctrl-C, CI timeout) stops the background PostgreSQL run too
 trap 'rm -f "$pg_log"; if [ -n "${pg_pid:-}" ]; then pkill -P "$pg_pid" 2>/dev/null; kill "$pg_pid" 2>/dev/null; fi; true' EXIT
@@ -37,20 +57,6 @@ if [ "$pg_state" = run ] && [ -z "${ZHIWANG_TEST_SERIAL:-}" ] && [ "$(nproc 2>/d
   echo "(the PostgreSQL run starts now in the background; its output follows the SQLite run)"
   run_pg >"$pg_log" 2>&1 &
   pg_pid=$!
-fi
-
-# (while the PostgreSQL run, the longer one, is already going)
-# Browser: Debian's chromium driven by Playwright for Python (no browser download).
-if [ -z "${ZHIWANG_CHROMIUM:-}" ]; then
-  if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    step "installing Debian chromium for the browser tests"
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || echo "could not install chromium"
-  fi
-  export ZHIWANG_CHROMIUM="$(command -v chromium || true)"
-fi
-if [ -z "$ZHIWANG_CHROMIUM" ]; then
-  if [ -n "$CI" ]; then echo "CI=true but no chromium: browser tests cannot run"; status=1; fi
-  echo "No chromium found: browser tests will be skipped."
 fi
 
 step "lint (ruff)"

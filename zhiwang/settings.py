@@ -315,6 +315,10 @@ ZHIWANG_REGISTRY_IMPORT_KEEP_DAYS = env_int("ZHIWANG_REGISTRY_IMPORT_KEEP_DAYS",
 # seconds of waiting (and of CPU); beyond either the file is refused (file.xlsx_too_complex).
 ZHIWANG_XLSX_CHILD_MEMORY_MB = env_int("ZHIWANG_XLSX_CHILD_MEMORY_MB", 1024, minimum=128)
 ZHIWANG_XLSX_CHILD_SECONDS = env_int("ZHIWANG_XLSX_CHILD_SECONDS", 300, minimum=1)
+# PDFs (reports, agreements): the Chinese TrueType font to embed ("path" or "path#N" in a .ttc);
+# empty looks in the usual places (Debian's fonts-wqy-microhei first), "none" names the
+# non-embedded STSong-Light. See zhiwang.core.pdf_fonts.
+ZHIWANG_PDF_FONT = env_str("ZHIWANG_PDF_FONT", "")
 
 # Registry: the key of the HMAC that makes ID numbers and phones searchable without scanning
 # plain values. Empty falls back to SECRET_KEY; set its own key in production, since rotating

@@ -23,6 +23,13 @@ from zhiwang.disputes.selectors import dispute_indicators
 from .conftest import HISTORY_END, MONTH_ENDED
 
 
+@pytest.fixture(autouse=True)
+def _cid_pdfs(settings):
+    """Reports here name the CID font: ``_pdf_text`` reads its UTF-16 strings (an embedded subset
+    font writes glyph codes, tests/disputes/test_pdf_font.py covers it)."""
+    settings.ZHIWANG_PDF_FONT = "none"
+
+
 @pytest.fixture
 def cases(world, make_case, agreed_case, mediating_case):  # noqa: F811
     """Nanshan: 2 successes (one red: prevented escalation), 1 failure, 1 open; Luohu: 1 open case."""

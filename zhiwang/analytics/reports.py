@@ -24,6 +24,7 @@ from django.utils.translation import pgettext
 from zhiwang.analytics import selectors
 from zhiwang.analytics.index import INDICATOR_LABELS
 from zhiwang.analytics.models import GovernanceIndex, Report
+from zhiwang.core.pdf_fonts import pdf_font
 from zhiwang.core.spreadsheet import xlsx_row
 from zhiwang.tickets.notify import city_language
 
@@ -547,13 +548,10 @@ def build_pdf(report: Report, figures: dict) -> bytes:
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-    font = "STSong-Light"
-    if font not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(font))
+    # embedded where the machine has a Chinese TrueType font (a report is sent upward and filed)
+    font = pdf_font().name
     labels = _labels(ended=figures.get("until") is None)
     title = ParagraphStyle("t", fontName=font, fontSize=16, leading=22)
     heading = ParagraphStyle("h", fontName=font, fontSize=12, leading=18, spaceBefore=8)

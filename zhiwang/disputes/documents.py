@@ -13,11 +13,10 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
+from zhiwang.core.pdf_fonts import pdf_font
 from zhiwang.core.spreadsheet import xlsx_cell, xlsx_row
 from zhiwang.disputes.models import DisputeCase, PartyRole
 from zhiwang.disputes.selectors import mask_party_data
-
-CID_FONT = "STSong-Light"
 
 
 def _chinese() -> bool:
@@ -130,18 +129,16 @@ def _signature_lines(case: DisputeCase) -> list[str]:
 
 
 def agreement_pdf(case: DisputeCase, *, reveal: bool) -> bytes:
-    """The agreement as a PDF (A4, Chinese in the built-in CID font: no font file needed)."""
+    """The agreement as a PDF (A4; the Chinese font embedded where the machine has one, see core.pdf_fonts)."""
     from xml.sax.saxutils import escape
 
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
 
-    pdfmetrics.registerFont(UnicodeCIDFont(CID_FONT))
-    body = ParagraphStyle("body", fontName=CID_FONT, fontSize=11, leading=18, wordWrap="CJK")
+    font = pdf_font().name
+    body = ParagraphStyle("body", fontName=font, fontSize=11, leading=18, wordWrap="CJK")
     head = ParagraphStyle("head", parent=body, fontSize=18, leading=26, alignment=1, spaceAfter=6)
     small = ParagraphStyle("small", parent=body, fontSize=9, alignment=2)
     buffer = io.BytesIO()

@@ -142,7 +142,7 @@ def test_the_direct_form_offers_a_partys_application_after_the_proactive_default
     client.force_login(world.mediator)
     options = _options(client.get(reverse("disputes:case_new")).content.decode())
     assert [v for v, _selected in options][:2] == ["proactive", "application"]
-    assert not any(selected for _value, selected in options)
+    assert [value for value, selected in options if selected] == ["proactive"]  # the default, marked
     response = client.post(
         reverse("disputes:case_new"),
         {

@@ -183,8 +183,8 @@ def _direct_form(world, **extra):
 def test_a_mediators_own_case_defaults_to_proactive_not_to_a_grid_workers_finding(client, world):
     client.force_login(world.mediator)
     options = _source_options(client.get(reverse("disputes:case_new")).content.decode())
-    # Nothing chosen yet: the browser shows (and sends) the first option.
-    assert options[0] == ("proactive", False) and not any(selected for _value, selected in options)
+    # Nothing chosen yet: the role's default is marked as chosen (the first option).
+    assert options[0] == ("proactive", True) and sum(selected for _value, selected in options) == 1
     assert [value for value, _selected in options] == [
         "proactive",
         "application",

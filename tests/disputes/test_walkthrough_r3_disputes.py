@@ -281,7 +281,8 @@ def test_the_agreements_amount_is_the_amount_resolved(client, world, mediating_c
     case.refresh_from_db()
     case_close(case=case, actor=world.mediator, outcome="success")
     figures = dispute_indicators(user=world.sub_dispatcher)
-    assert figures["amount_resolved"] == Decimal("800.00") and figures["amount_involved"] == Decimal("0")
+    # the case registered without an amount now involves what its agreement settles
+    assert figures["amount_resolved"] == Decimal("800.00") and figures["amount_involved"] == Decimal("800.00")
     shown = client.get(reverse("disputes:case_detail", args=[case.number])).content.decode()
     assert re.search(r'data-testid="agreement-amount">800.00<', shown)
 

@@ -1,12 +1,12 @@
 """What the system writes on a case, a visit or an alert, put into words for each reader.
 
 The system's own sentences — the registration row, the default assignment note, the report upward,
-the reminders, a party's online confirmation, the link to a ticket, the window's queue notes, and
-every alert — are stored as a code with parameters and rendered with gettext when they are read, in
-the reader's language: an English reader sees English, a Chinese mediator Chinese, whoever (or
-whichever process) wrote them. This is the pattern of ``tickets.explanations``. The parameters hold
-data only (numbers, dates, names of places, organisations and people, choice codes), never words of
-the interface.
+the amount involved raised to an agreement's, the reminders, a party's online confirmation, the link
+to a ticket, the window's queue notes, and every alert — are stored as a code with parameters and
+rendered with gettext when they are read, in the reader's language: an English reader sees English,
+a Chinese mediator Chinese, whoever (or whichever process) wrote them. This is the pattern of
+``tickets.explanations``. The parameters hold data only (numbers, dates, names of places,
+organisations and people, choice codes), never words of the interface.
 
 - A timeline row (``CaseEvent``, ``VisitEvent``) keeps them in ``payload["note_code"]`` and
   ``payload["note_params"]`` (the keys the tickets' timeline uses);
@@ -69,6 +69,8 @@ VISIT_ROUTED = "visit_routed"  # {"from": area name, "to": area name}
 #: values before and after (a choice code, a number, a category's name)
 CASE_CHANGED = "case_changed"
 TARGET_MOVED = "target_moved"  # {"from": date, "to": date}: the target date before and after
+#: {"number": agreement number}: the amount involved raised to what the agreement settles
+AMOUNT_RAISED = "amount_raised"
 
 
 def _label(choices, value) -> str:
@@ -174,6 +176,10 @@ SENTENCES: dict[str, Callable[[dict], str]] = {
     CASE_CHANGED: _case_changes,
     TARGET_MOVED: lambda p: (
         _("Target date moved from %(from)s to %(to)s.") % {"from": p.get("from", ""), "to": p.get("to", "")}
+    ),
+    AMOUNT_RAISED: lambda p: (
+        _("Raised to the amount agreed in %(number)s: a case involves at least what its agreement settles.")
+        % {"number": p.get("number", "")}
     ),
 }
 

@@ -130,6 +130,21 @@ def mediator_organisation_id(actor) -> int | None:
     return found
 
 
+def mediation_organisation_of(actor):
+    """The active organisation a mediator works for (their ``Mediator`` row), else None."""
+    org_id = mediator_organisation_id(actor)
+    if org_id is None:
+        return None
+    from zhiwang.disputes.models import MediationOrganisation
+
+    return MediationOrganisation.objects.select_related("division").filter(pk=org_id, is_active=True).first()
+
+
+def organisation_serves(organisation, division) -> bool:
+    """Whether ``organisation`` serves the place ``division`` (its own division's subtree)."""
+    return division.code.startswith(organisation.division.code_prefix)
+
+
 def in_jurisdiction(actor, case) -> bool:
     return scope_of(actor).allows_division(case.division_id)
 
@@ -172,19 +187,30 @@ def may_assign(actor, case) -> bool:
     return is_supervisor(actor, case) or is_centre_operator(actor, case) or is_case_mediator(actor, case)
 
 
-def may_assign_own_registration(actor, *, visit=None) -> bool:
+def may_assign_own_registration(actor, *, visit=None, division=None) -> bool:
     """Whether the case ``actor`` is registering will be theirs to assign (``may_assign``), asked
     before it exists: the case form's "assign at once" box and what the form does with it.
 
-    A dispatcher or an administrator registers inside their jurisdiction, and a mediator for their
-    own organisation; a window operator registers at their service centre (a case from ``visit``:
-    at the visit's), whose window assigns. An intake operator who works at no centre (the 12345
-    hotline) registers a case for a dispatcher to assign: offering them the box only ended in a
-    refusal on the case page.
+    A dispatcher or an administrator registers inside their jurisdiction; a window operator
+    registers at their service centre (a case from ``visit``: at the visit's), whose window
+    assigns. An intake operator who works at no centre (the 12345 hotline) registers a case for a
+    dispatcher to assign: offering them the box only ended in a refusal on the case page.
+
+    A mediator registers for their own organisation, and only where it serves: a case in a place
+    it does not serve is nobody's until a dispatcher of the place assigns it (it leaves the
+    mediator's sight). So a mediator of no active organisation is never offered the box, and where
+    the place is known before the form (``division``: a visit's centre, a ticket's place) only when
+    ``mediation_organisation_of(actor)`` serves it (``organisation_serves``). Where the place is
+    chosen on the form, the form says after it was sent why a case was not assigned.
     """
     role = role_of(actor)
-    if role in ("dispatcher", "administrator", "mediator"):
+    if role in ("dispatcher", "administrator"):
         return True
+    if role == "mediator":
+        organisation = mediation_organisation_of(actor)
+        if organisation is None:
+            return False
+        return division is None or organisation_serves(organisation, division)
     if role != "intake_operator" or getattr(actor, "org_unit_id", None) is None:
         return False
     if visit is not None:

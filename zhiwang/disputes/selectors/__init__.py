@@ -17,6 +17,7 @@ import them from here.
 from zhiwang.disputes.selectors.cases import (
     CaseFilters,
     alerts_for,
+    amount_as_of,
     case_get,
     case_list,
     case_parties,
@@ -26,8 +27,11 @@ from zhiwang.disputes.selectors.cases import (
     category_choices,
     linked_ticket_timeline,
     near_days,
+    risk_as_of,
     status_as_of,
     status_conditions,
+    ticket_place,
+    ticket_place_for,
 )
 from zhiwang.disputes.selectors.ledger import LEDGER_GROUPS, dispute_indicators, ledger_summary
 from zhiwang.disputes.selectors.online import (
@@ -59,6 +63,7 @@ __all__ = [
     "agreement_confirmations",
     "agreement_for_party",
     "alerts_for",
+    "amount_as_of",
     "area_choices",
     "area_queues",
     "case_get",
@@ -82,7 +87,10 @@ __all__ = [
     "registry_candidates",
     "registry_links",
     "registry_picked",
+    "risk_as_of",
     "status_as_of",
     "status_conditions",
+    "ticket_place",
+    "ticket_place_for",
     "visit_get",
 ]

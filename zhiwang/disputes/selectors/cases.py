@@ -17,7 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import CharField, DecimalField, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.fields.json import KeyTextTransform, KeyTransform
+from django.db.models.functions import Cast, Coalesce
+from django.db.models.lookups import Exact
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -34,7 +37,7 @@ from zhiwang.disputes.models import (
     MediationOrganisation,
     RiskColour,
 )
-from zhiwang.disputes.workflow import mediator_organisation_id, role_of
+from zhiwang.disputes.workflow import CaseAction, mediator_organisation_id, role_of
 from zhiwang.geo.models import Division
 
 _LIST_RELATED = ("category", "division", "organisation", "mediator", "centre")
@@ -104,13 +107,66 @@ def status_conditions(as_of: datetime | None) -> dict[str, Q]:
     return {"closed": closed, "referred": referred, "open": not_closed & not_referred}
 
 
+def _changed_value(name: str, side: str):
+    """A case field's value before or after a timeline row that changed it (text, from the payload)."""
+    return KeyTextTransform(name, KeyTransform(side, "payload"))
+
+
+def _value_as_of(name: str, as_of: datetime, output_field):
+    """A case field as it stood at ``as_of``, from the timeline's ``update`` rows (``case_update``,
+    and the amount raised to an agreement's): the value that the latest change before ``as_of``
+    set; with none, the value before the first change after it; with no change at all, the field
+    as it is. Two correlated subqueries on the case's own rows (``CaseEvent.case`` is indexed):
+    no query per case."""
+    changes = CaseEvent.objects.filter(
+        case=OuterRef("pk"), action=CaseAction.UPDATE, **{"payload__after__has_key": name}
+    )
+    set_before = (
+        changes.filter(at__lt=as_of)
+        .order_by("-at", "-pk")
+        .annotate(v=_changed_value(name, "after"))
+        .values("v")
+    )
+    held_before = (
+        changes.filter(at__gte=as_of)
+        .order_by("at", "pk")
+        .annotate(v=_changed_value(name, "before"))
+        .values("v")
+    )
+
+    def typed(rows):
+        value = Subquery(rows[:1], output_field=CharField())
+        return value if isinstance(output_field, CharField) else Cast(value, output_field)
+
+    return Coalesce(typed(set_before), typed(held_before), F(name), output_field=output_field)
+
+
+def risk_as_of(as_of: datetime | None):
+    """The case's risk colour as of ``as_of`` (``None``: as it is), as an expression on cases.
+
+    A past period's figures read the risk the case had at the period's end, like its status
+    (``status_as_of``): a risk raised after the end does not count in that period."""
+    if as_of is None:
+        return F("risk")
+    return _value_as_of("risk", as_of, CharField())
+
+
+def amount_as_of(as_of: datetime | None):
+    """The case's amount involved as of ``as_of`` (``None``: as it is), as an expression on cases
+    (see ``risk_as_of``)."""
+    if as_of is None:
+        return F("amount")
+    return _value_as_of("amount", as_of, DecimalField(max_digits=14, decimal_places=2))
+
+
 @dataclass
 class CaseFilters:
     """What a case list (the ledger) can be narrowed by; every field optional.
 
     ``status``: a status (as it is today), ``open`` or ``closed`` (as of ``received_to`` when that
     has passed: closed before it, or neither closed nor referred by then); ``division``: a code, whole subtree;
-    ``category`` / ``organisation``: codes; ``risk``: a risk colour; ``source``: a case
+    ``category`` / ``organisation``: codes; ``risk``: a risk colour (as of ``received_to`` when that
+    has passed, like ``status``: ``risk_as_of``); ``source``: a case
     source; ``near``: open cases within the near window of
     their one-month target (or past it); ``backlog``: backlog cases only; ``mine``: assigned
     to the asking mediator; ``q``: number (start) or title.
@@ -185,7 +241,8 @@ def case_list(*, user, filters: CaseFilters | dict | None = None, now: datetime 
     if filters.risk:
         if filters.risk not in RiskColour.values:
             raise ServiceError("disputes.filter_invalid", _("Unknown risk colour."), field="risk")
-        qs = qs.filter(risk=filters.risk)
+        # as of the end of a period that has ended: the list behind "red risk, open at the end"
+        qs = qs.filter(Exact(risk_as_of(status_as_of(filters.received_to, now)), filters.risk))
     if filters.source:
         if filters.source not in CaseSource.values:
             raise ServiceError("disputes.filter_invalid", _("Unknown source."), field="source")
@@ -232,6 +289,24 @@ def case_parties(*, case: DisputeCase):
 
 def case_sessions(*, case: DisputeCase):
     return case.sessions.select_related("mediator").order_by("held_at", "pk")
+
+
+def ticket_place(ticket) -> Division | None:
+    """Where a case opened from ``ticket`` is (``case_from_ticket``): the ticket's division, else
+    its subdistrict or district."""
+    return ticket.division or ticket.subdistrict or ticket.district
+
+
+def ticket_place_for(*, user, number: str) -> Division | None:
+    """``ticket_place`` of ticket ``number`` when ``user`` may see it (the case form asks before the
+    case exists), else None."""
+    from zhiwang.tickets.selectors import ticket_get
+
+    try:
+        ticket = ticket_get(user=user, number=number)
+    except Http404:
+        return None
+    return ticket_place(ticket)
 
 
 def linked_ticket_timeline(*, user, case: DisputeCase):

@@ -8,6 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db.models import Count, Exists, F, OuterRef, Q, Sum
+from django.db.models.lookups import Exact, In
 from django.utils.translation import gettext as _
 
 from zhiwang.core.errors import ServiceError
@@ -20,8 +21,10 @@ from zhiwang.disputes.models import (
 )
 from zhiwang.disputes.selectors.cases import (
     CaseFilters,
+    amount_as_of,
     case_list,
     check_period,
+    risk_as_of,
     status_as_of,
     status_conditions,
 )
@@ -40,8 +43,9 @@ LEDGER_GROUPS = {
 def ledger_summary(*, user, by: str, filters: CaseFilters | dict | None = None) -> list[dict]:
     """Counts of cases per division, category, organisation or status (the ledger's summary table).
 
-    "Open" and "mediated successfully" are as of the end of the filters' period, like the
-    indicators (``status_as_of``); the grouping by status is the cases' status today.
+    "Open" and "mediated successfully", "red" and the amount involved are as of the end of the
+    filters' period, like the indicators (``status_as_of``, ``risk_as_of``, ``amount_as_of``); the
+    grouping by status is the cases' status today.
     """
     if by not in LEDGER_GROUPS:
         raise ServiceError("disputes.filter_invalid", _("Unknown grouping."), field="by")
@@ -49,7 +53,8 @@ def ledger_summary(*, user, by: str, filters: CaseFilters | dict | None = None) 
     fields = [key] + ([name] if name else [])
     if not isinstance(filters, CaseFilters):
         filters = CaseFilters.from_dict(filters or {})
-    status = status_conditions(status_as_of(filters.received_to))
+    as_of = status_as_of(filters.received_to)
+    status = status_conditions(as_of)
     rows = (
         case_list(user=user, filters=filters)
         .order_by()
@@ -58,8 +63,8 @@ def ledger_summary(*, user, by: str, filters: CaseFilters | dict | None = None) 
             total=Count("pk"),
             open=Count("pk", filter=status["open"]),
             success=Count("pk", filter=status["closed"] & Q(outcome=CaseOutcome.SUCCESS)),
-            red=Count("pk", filter=Q(risk=RiskColour.RED)),
-            amount=Sum("amount"),
+            red=Count("pk", filter=Q(Exact(risk_as_of(as_of), RiskColour.RED))),
+            amount=Sum(amount_as_of(as_of)),
         )
         .order_by(key)
     )
@@ -103,15 +108,19 @@ def dispute_indicators(
 
     - ``success_rate`` = closed as mediated successfully ÷ closed (None when nothing closed);
     - ``on_time_rate`` = closed by the (possibly extended) target ÷ closed;
-    - ``amount_involved``: the amounts involved of the cases received;
+    - ``amount_involved``: the amounts involved of the cases received (as of ``as_of``);
     - ``amount_resolved`` (化解金额): the amounts settled by the agreements of the cases closed as
-      mediated successfully (``Agreement.amount``);
+      mediated successfully (``Agreement.amount``). An agreement raises its case's amount involved
+      to what it settles (``agreement_reach``), so of any set of cases the amount resolved is never
+      more than the amount involved (a success closed before ``as_of`` had its agreement by then);
     - ``prevented_escalation``: successful cases that were red or orange, or group/major
       disputes, or came from a petition (a dispute settled before it became a petition,
       a group incident or a case for the police);
-    - ``red_open`` / ``backlog_open``: open (as above) and red / marked as backlog. The backlog mark
-      is read from the timeline (marked before ``as_of``); the risk colour is the case's current
-      one (a correction after the period's end shows there).
+    - ``red_open`` / ``backlog_open``: open (as above) and red / marked as backlog.
+
+    The backlog mark, the risk colour (``prevented_escalation``, ``red_open``) and the amount involved
+    are as of ``as_of`` too, read from the timeline (``risk_as_of``, ``amount_as_of``): a risk raised
+    or an amount corrected after the period's end does not change that period's figures.
     """
     if not isinstance(filters, CaseFilters):
         filters = CaseFilters.from_dict(filters or {})
@@ -125,10 +134,11 @@ def dispute_indicators(
     as_of = status_as_of(filters.received_to, now)
     qs = case_list(user=user, filters=filters, now=now).order_by()
     status = status_conditions(as_of)
+    risk = risk_as_of(as_of)
     closed = status["closed"]
     success = closed & Q(outcome=CaseOutcome.SUCCESS)
     escalation = success & (
-        Q(risk__in=(RiskColour.RED, RiskColour.ORANGE))
+        Q(In(risk, [RiskColour.RED, RiskColour.ORANGE]))
         | Q(scale__in=(CaseScale.GROUP, CaseScale.MAJOR))
         | Q(source="petition")
     )
@@ -147,10 +157,10 @@ def dispute_indicators(
         referred=Count("pk", filter=status["referred"]),
         on_time=Count("pk", filter=closed & Q(closed_at__lte=F("target_at"))),
         prevented=Count("pk", filter=escalation),
-        amount_involved=Sum("amount"),
+        amount_involved=Sum(amount_as_of(as_of)),
         amount_resolved=Sum("agreement__amount", filter=success),
         open=Count("pk", filter=status["open"]),
-        red_open=Count("pk", filter=status["open"] & Q(risk=RiskColour.RED)),
+        red_open=Count("pk", filter=status["open"] & Q(Exact(risk, RiskColour.RED))),
         backlog_open=Count("pk", filter=status["open"] & backlog),
     )
     closed_count = row["closed"]

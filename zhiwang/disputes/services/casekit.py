@@ -27,6 +27,7 @@ from zhiwang.disputes.texts import SystemText
 from zhiwang.disputes.workflow import (
     CASE_WORKFLOW,
     CaseAction,
+    organisation_serves,
 )
 from zhiwang.geo.models import Division
 
@@ -104,7 +105,7 @@ def _people(value) -> int:
 
 
 def _serves(organisation: MediationOrganisation, division: Division) -> bool:
-    return division.code.startswith(organisation.division.code_prefix)
+    return organisation_serves(organisation, division)
 
 
 def _agreement(case: DisputeCase) -> Agreement:

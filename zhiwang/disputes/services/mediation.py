@@ -91,6 +91,10 @@ def agreement_reach(
     ``amount`` is what the agreement settles, in yuan (协议金额; summed as "amount resolved" once
     the case closes as mediated successfully); not given (``None`` or empty), it is the case's
     amount involved. A value that is not an amount is ``disputes.amount_invalid`` on ``amount``.
+    An amount above the case's amount involved (often 0: unknown at registration) raises it to
+    the agreement's, in the same transaction, with its own timeline row (``update``: the amount
+    before and after, ``texts.AMOUNT_RAISED``): a case never involves less than its agreement
+    resolves. A lower amount leaves the amount involved as it is.
 
     Raises ``disputes.performance_terms_missing`` (with the fields), ``disputes.invalid`` (e.g.
     ``signed_on`` in the future, ``disputes.date_in_future``, or before the day the case was
@@ -154,7 +158,7 @@ def agreement_reach(
         note=terms[:500],
         payload={"form": form, "deadline": deadline, "amount": str(agreed)},
     )
-    return Agreement.objects.create(
+    agreement = Agreement.objects.create(
         case=case,
         form=form,
         number=next_number("XY"),
@@ -165,6 +169,35 @@ def agreement_reach(
         amount=agreed,
         signed_on=signed,
         created_by=actor,
+    )
+    if agreed > case.amount:
+        _raise_amount(case, agreement, actor=actor)
+    return agreement
+
+
+def _raise_amount(case: DisputeCase, agreement: Agreement, *, actor) -> None:
+    """Raise the case's amount involved to what ``agreement`` settles, on the timeline as an
+    ``update`` row like a correction (``case_update``): the amounts before and after in the
+    payload (what ``selectors.amount_as_of`` reads) and as the row's change line."""
+    before = case.amount
+    case.amount = agreement.amount
+    raised = SystemText(texts.AMOUNT_RAISED, {"number": agreement.number})
+    changed = SystemText(
+        texts.CASE_CHANGED, {"changes": [{"field": "amount", "from": str(before), "to": str(case.amount)}]}
+    )
+    _apply(
+        case,
+        A.UPDATE,
+        actor=actor,
+        note=raised.stored,
+        payload={
+            "before": {"amount": str(before)},
+            "after": {"amount": str(case.amount)},
+            "agreement": agreement.number,
+            **raised.note_keys(),
+            **changed.change_keys(),
+        },
+        fields=["amount"],
     )
 
 

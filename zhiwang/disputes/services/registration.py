@@ -28,6 +28,7 @@ from zhiwang.disputes.models import (
     VisitEvent,
     VisitStatus,
 )
+from zhiwang.disputes.selectors.cases import ticket_place
 from zhiwang.disputes.services.casekit import (
     A,
     CaseResult,
@@ -415,7 +416,7 @@ def case_from_ticket(
             _("Ticket %(number)s is already a dispute case.") % {"number": ticket.number},
             field="ticket",
         )
-    division = ticket.division or ticket.subdistrict or ticket.district
+    division = ticket_place(ticket)
     with transaction.atomic():
         result = case_register(
             actor=actor,

@@ -23,6 +23,7 @@ from zhiwang.disputes.workflow import (
     may_assign_own_registration,
     may_open_case,
     may_register_cases,
+    mediation_organisation_of,
     role_of,
 )
 from zhiwang.geo.models import Division
@@ -203,9 +204,17 @@ def case_new(request):
         return _refused(request, _("You may not open a dispute case from this visit."), 403)
     errors, values, new_token = {}, {}, False
     sources = _direct_sources(user)
-    # Only for somebody the case will be theirs to assign: for the others (the 12345 hotline) the
-    # box is not shown, and an "assign" sent anyway is ignored (the case waits for a dispatcher).
-    may_assign = may_assign_own_registration(user, visit=visit)
+    # Only for somebody the case will be theirs to assign: for the others (the 12345 hotline; a
+    # mediator whose organisation does not serve the visit's or the ticket's place) the box is not
+    # shown, and an "assign" sent anyway is ignored (the case waits for a dispatcher).
+    if visit is not None:
+        place = visit.centre.division
+    elif ticket_number:
+        place = selectors.ticket_place_for(user=user, number=ticket_number)
+    else:
+        place = None  # chosen on the form: see _not_assigned
+    may_assign = may_assign_own_registration(user, visit=visit, division=place)
+    organisation = mediation_organisation_of(user) if may_assign and role_of(user) == "mediator" else None
     if visit is not None and request.method == "GET":
         # The visitor's name, ID number and phone stay on the server (never in the page in
         # plain): the first party is "the visitor" unless the user types another person.
@@ -257,14 +266,13 @@ def case_new(request):
             if may_assign and request.POST.get("assign") == "auto" and case.status == CaseStatus.RECEIVED:
                 # The case is registered whatever happens here: a failed assignment is a warning on
                 # the case page, not a form error (resubmitting would only find the same case again).
-                try:
-                    services.case_assign(
-                        case=case,
-                        actor=user,
-                        organisation=case.organisation if role_of(user) == "mediator" else None,
-                    )
-                except ServiceError as error:
-                    messages.warning(request, error.message)
+                if organisation is not None and case.organisation_id != organisation.pk:
+                    messages.warning(request, _not_assigned(organisation, case))
+                else:
+                    try:
+                        services.case_assign(case=case, actor=user, organisation=organisation)
+                    except ServiceError as error:
+                        messages.warning(request, error.message)
             if not selectors.case_visible(user).filter(pk=case.pk).exists():
                 return redirect("disputes:home")  # handed over: no longer in the user's scope
             return redirect("disputes:case_detail", number=case.number)
@@ -287,7 +295,11 @@ def case_new(request):
             "scales": CaseScale.choices,
             "types": MediationType.choices,
             "sources": [(source, source.label) for source in sources],
+            # the role's default marked as chosen at first; a form back keeps the one sent
+            "source_selected": (values.get("source") if values else "") or sources[0],
             "may_assign": may_assign,
+            # a mediator's box says where it assigns (the place is chosen on the same form)
+            "assign_organisation": organisation if place is None else None,
             # ticked at first; a form back with errors (or one more party block) keeps the choice
             "assign_checked": request.method != "POST" or request.POST.get("assign") == "auto",
             "limits": {"title": services.TITLE_LIMIT, **services.PARTY_LIMITS},
@@ -298,6 +310,15 @@ def case_new(request):
         },
         status=400 if errors else 200,
     )
+
+
+def _not_assigned(organisation, case) -> str:
+    """Why a mediator's case was registered but not assigned at once: their organisation does not
+    serve the place chosen on the form, so the case is left for a dispatcher of the place."""
+    return _(
+        "Not assigned: %(org)s does not serve %(place)s. The case waits for a dispatcher of %(place)s "
+        "to assign it."
+    ) % {"org": organisation.name, "place": case.division.name}
 
 
 def _refused(request, message: str, status: int):

@@ -289,7 +289,7 @@ def test_unit_rows_link_the_window_and_the_units_events(
     assert listed(viewer, row["link"]) == listed(viewer, row["links"]["dispatched"]) == 2
     assert listed(viewer, row["links"]["overdue"]) == 1
     assert listed(viewer, row["links"]["closed"]) == row["closed"] == 0
-    assert row["links"]["rated"] is None  # ratings: no list filter, no link
+    assert listed(viewer, row["links"]["rated"]) == row["rated"] == 0  # the ratings have their filter
 
 
 def test_breakdown_of_closures_links_the_window(closed_on_wed, make_ticket, nanshan_dispatcher, viewer):
@@ -324,15 +324,18 @@ def test_breakdown_by_unit_follows_the_events_unit(
     assert listed(viewer, rows[0]["link"]) == 1
 
 
-def test_breakdown_of_a_figure_the_list_cannot_express_has_no_link(closed_on_wed, nanshan_dispatcher):
-    rows = selectors.breakdown(
-        place=nanshan(nanshan_dispatcher),
-        start=day(WED),
-        end=day(WED) + timedelta(1),
-        dim="kind",
-        metric="rated",
-    )
-    assert rows and all(r["link"] is None for r in rows)
+def test_breakdown_of_the_ratings_links_them(closed_on_wed, nanshan_dispatcher, viewer):
+    """Were linkless (the list had no filter for them): test_click_through_rates.py."""
+    for metric in ("rated", "resolved", "satisfied", "closed_on_time"):
+        rows = selectors.breakdown(
+            place=nanshan(nanshan_dispatcher),
+            start=day(WED),
+            end=day(WED) + timedelta(1),
+            dim="kind",
+            metric=metric,
+        )
+        assert [r["value"] for r in rows] == [1], metric
+        assert listed(viewer, rows[0]["link"]) == 1, metric
 
 
 def test_children_link_each_figure(closed_on_wed, make_ticket, nanshan_dispatcher, viewer):
@@ -369,9 +372,8 @@ def test_the_lists_event_rules_are_the_rollups():
     assert set(ticket_selectors.EVENT_ACTIONS["closed"]) == closing
     for action, metric in rules.FINAL_ACTIONS.items():
         assert action in ticket_selectors.EVENT_ACTIONS[metric]
-    # every flow of the dashboards either has a list filter or is documented as linkless
-    linkless = {"closed_on_time", "rated", "resolved", "satisfied", "basically_satisfied", "unsatisfied"}
-    assert set(FLOW_METRICS) - set(ticket_selectors.EVENT_NAMES) == linkless
+    # every flow of the dashboards has a list filter (the rates' parts: test_click_through_rates.py)
+    assert set(FLOW_METRICS) <= set(ticket_selectors.EVENT_NAMES)
 
 
 # --- a whole simulated history: every day's figures against their lists --------------------------
@@ -410,12 +412,19 @@ def test_every_days_figures_match_their_lists_over_a_history(request, source, ci
             assert listed(client, s.links[figure]) == s.flows[figure], (start, figure)
         for figure in ("open", "overdue_open"):
             assert listed(client, s.links[figure]) == s.stocks[figure], (start, figure)
+        # the rates' parts: a ticket closes once; it may be rated twice a day (reopened, closed)
+        assert listed(client, s.links["closed_on_time"]) == s.parts["closed_on_time"], start
+        assert listed(client, s.links["closed_late"]) == s.parts["closed_late"], start
+        for part in ("rated", "unsatisfied", "unresolved"):
+            some_of(listed(client, s.links[part]), s.parts[part], (start, part))
         (row,) = selectors.trend(place=place, start=start, end=end)
         some_of(listed(client, row["links"]["overdue"]), row["overdue"], start)
     whole = selectors.summary(place=place, start=first, end=last)
     assert whole.flows["closed"] and whole.stocks["open"]
+    assert whole.parts["closed_on_time"] and whole.parts["rated"]
     if source == "bulk_history":
         assert whole.flows["overdue"] and whole.flows["urged"], "overdue episodes expected"
+        assert whole.parts["closed_late"], "late closures expected"
     for row in selectors.unit_table(place=place, start=first, end=last):
         assert listed(client, row["links"]["closed"]) == row["closed"], row["code"]
         for figure in ("dispatched", "overdue", "reopened"):

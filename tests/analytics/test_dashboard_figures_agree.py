@@ -18,6 +18,7 @@ from django.utils.translation import gettext
 from zhiwang.analytics import reports, selectors, services
 from zhiwang.analytics.index import INDICATOR_LABELS
 from zhiwang.analytics.models import GovernanceIndex, Report
+from zhiwang.analytics.selectors.dashboard import RATE_EVENTS
 from zhiwang.geo.models import Division
 
 pytestmark = pytest.mark.django_db
@@ -143,7 +144,7 @@ def test_the_children_add_up_with_the_unlocated_row(window, unlocated, city_lead
     if window == "current":
         assert row["unlocated"] is True and row["code"] == "" and row["drill"] is None
         assert (row["received"], row["open"]) == (1, 1)
-        assert set(row["links"]) == {"received", "closed", "open", "overdue_open"}
+        assert set(row["links"]) == {"received", "closed", "open", "overdue_open", *RATE_EVENTS}
         assert row["link"] == row["links"]["received"] and "unlocated=true" in row["link"]
         assert not any(r.get("unlocated") for r in rows[:-1])
         assert set(rows[0]) <= set(row)  # the other rows keep their shape

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import BooleanField, Case, Exists, F, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
@@ -60,6 +60,7 @@ from zhiwang.tickets.models import (
     Channel,
     RequestKind,
     RequestStatus,
+    Satisfaction,
     Ticket,
     TicketEvent,
     TicketKind,
@@ -122,7 +123,19 @@ EVENT_ACTIONS = {
 }
 #: ``event=overdue``: the row that starts an overdue episode (below).
 WENT_OVERDUE = "overdue"
-EVENT_NAMES = (*EVENT_ACTIONS, WENT_OVERDUE)
+#: The events behind the figures that count only some rows of an action (the rates' parts):
+#: ``name`` → the actions, read by the index on ``(action, at)``, then the row's condition
+#: (``_event_condition``). The closures on time and late, and the ratings by value.
+FOLLOW_UP_ACTIONS = (TicketAction.CLOSE, TicketAction.REOPEN)
+CONDITIONAL_EVENTS = {
+    "closed_on_time": (TicketAction.CLOSE, TicketAction.ANSWER_DIRECTLY),
+    "closed_late": (TicketAction.CLOSE,),
+    "rated": FOLLOW_UP_ACTIONS,
+    "resolved": FOLLOW_UP_ACTIONS,
+    "unresolved": FOLLOW_UP_ACTIONS,
+    **{value: FOLLOW_UP_ACTIONS for value in Satisfaction.values},
+}
+EVENT_NAMES = (*EVENT_ACTIONS, WENT_OVERDUE, *CONDITIONAL_EVENTS)
 #: The rows that end a ticket here (it leaves the open stock): the final ones and a transfer (移交).
 ENDS_OPEN = (
     TicketAction.CLOSE,
@@ -159,6 +172,51 @@ def _went_overdue() -> Q:
         | Q(action=TicketAction.WARN, payload__kind="overdue")
         | (Q(action=TicketAction.URGE) & urge_overdue)
     )
+
+
+def _reachable() -> Case:
+    """The follow-up reached the reporter: the row's ``payload.unreachable`` is not ``true``.
+
+    As a ``CASE`` (the rebuild's ``unreachable``): a row without the key compares as NULL on both
+    backends, and ``NOT (NULL = true)`` is NULL, which would drop the row; the ``CASE`` gives it
+    the default, reachable."""
+    return Case(
+        When(payload__unreachable=True, then=Value(False)), default=Value(True), output_field=BooleanField()
+    )
+
+
+def _event_condition(name: str) -> Q:
+    """The condition on a row of ``CONDITIONAL_EVENTS[name]``'s actions: ``rollups.rules.event_deltas``
+    in SQL, as the rebuild states it (``rebuild._event_rows``; the ticket's ``due_at`` and
+    ``replied_at`` are final at closure).
+
+    ``closed_on_time``: a direct answer, or a close of a ticket without a deadline or replied by it;
+    ``closed_late``: every other close (a deadline, and no reply or one after it). ``rated``: a
+    follow-up that reached the reporter and records one of the three satisfaction values;
+    ``resolved`` / ``unresolved``: such a rating whose ``payload.resolved`` is / is not ``true``;
+    ``satisfied`` / ``basically_satisfied`` / ``unsatisfied``: a rating of that value.
+    """
+    if name == "closed_on_time":
+        return (
+            Q(action=TicketAction.ANSWER_DIRECTLY)
+            | Q(ticket__due_at__isnull=True)
+            | Q(ticket__replied_at__lte=F("ticket__due_at"))
+        )
+    if name == "closed_late":
+        # stated positively: "NOT replied_at <= due_at" is NULL for a ticket never replied to
+        late_reply = Q(ticket__replied_at__isnull=True) | Q(ticket__replied_at__gt=F("ticket__due_at"))
+        return Q(action=TicketAction.CLOSE, ticket__due_at__isnull=False) & late_reply
+    if name in Satisfaction.values:
+        return Q(_reachable()) & Q(payload__satisfaction=name)
+    rated = Q(_reachable()) & Q(*[Q(payload__satisfaction=v) for v in Satisfaction.values], _connector=Q.OR)
+    resolved = Case(
+        When(payload__resolved=True, then=Value(True)), default=Value(False), output_field=BooleanField()
+    )
+    if name == "resolved":
+        return rated & Q(resolved)
+    if name == "unresolved":
+        return rated & ~Q(resolved)
+    return rated
 
 
 def _last_row(condition: Q, ticket, **before) -> Subquery:
@@ -254,7 +312,8 @@ class TicketFilters:
 
     The filters behind the dashboards' figures: ``event`` (one of ``EVENT_NAMES``) keeps the
     tickets with such a timeline row in ``[event_from, event_to)``, naming the unit
-    ``event_unit`` (a unit code) if given; ``open_at`` the tickets open at that moment;
+    ``event_unit`` (a unit code) if given (for the rates' parts, ``CONDITIONAL_EVENTS``, a row of
+    the action that meets the rollups' condition: a late close, an "unsatisfied" rating …); ``open_at`` the tickets open at that moment;
     ``overdue_at`` those in an overdue episode at that moment. ``unlocated`` keeps the tickets of
     the division (the city without one) located in none of its current children (``UNLOCATED_BELOW``:
     an inquiry with no district, a ticket of a community in no grid, or one whose column still names
@@ -513,6 +572,8 @@ def _event_rows(f: TicketFilters, unit: OrgUnit | None) -> QuerySet[TicketEvent]
         rows = _episode_starts()
     elif f.event in EVENT_ACTIONS:
         rows = TicketEvent.objects.filter(action__in=EVENT_ACTIONS[f.event])
+    elif f.event in CONDITIONAL_EVENTS:
+        rows = TicketEvent.objects.filter(_event_condition(f.event), action__in=CONDITIONAL_EVENTS[f.event])
     else:
         raise ServiceError(
             "tickets.event_unknown",

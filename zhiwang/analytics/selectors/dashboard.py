@@ -51,9 +51,11 @@ CHILD_LEVEL = {
 def flow_link(place: Place, start: date, end: date, metric: str, unit: str = "", **filters) -> str | None:
     """The tickets behind a flow (events in ``[start, end)``, of ``unit`` if given), or None.
 
-    Arrivals are the list's ``received_from``/``received_to``; every other flow the list can
-    express is its ``event`` filter: tickets with such a timeline row in the window (naming the
-    unit). Closures on time and the ratings have no list filter: no link. A ticket is listed once
+    Arrivals are the list's ``received_from``/``received_to``; every other flow is its ``event``
+    filter: tickets with such a timeline row in the window (naming the unit). That includes the
+    parts of the rates (``RATE_LINKS``): closures on time and late (``closed_late``, no rollup
+    counter of its own: closed − closed_on_time), the ratings (rated, resolved, not resolved, each
+    satisfaction value), with the row conditions the rollups count by. A ticket is listed once
     however many of its rows a figure counts (two urges of one ticket: 2 urged, 1 ticket).
     """
     if metric == "received" and not unit:
@@ -61,6 +63,38 @@ def flow_link(place: Place, start: date, end: date, metric: str, unit: str = "",
     if metric not in EVENT_NAMES:
         return None
     return ticket_link(place, event=metric, event_from=start, event_to=end, event_unit=unit, **filters)
+
+
+#: The tickets behind each rate: the part a leader chases first, then the rest of it. On time
+#: among closures: the late closures, and the ones on time; satisfaction: the unsatisfied ratings,
+#: and every rating (its denominator); resolution: the ratings not resolved; rework: the reopenings.
+RATE_LINKS = {
+    "on_time_rate": ("closed_late", "closed_on_time"),
+    "satisfaction_rate": ("unsatisfied", "rated"),
+    "resolution_rate": ("unresolved", "rated"),
+    "rework_rate": ("reopened", "follow_ups"),
+}
+#: Every ``event`` the rates link (each once).
+RATE_EVENTS = tuple(dict.fromkeys(event for events in RATE_LINKS.values() for event in events))
+
+
+def rate_links(place: Place, start: date, end: date, unit: str = "", **filters) -> dict[str, str | None]:
+    """``{event: link}`` for the parts of the rates (``RATE_LINKS``) of the window, of ``unit`` if given."""
+    return {event: flow_link(place, start, end, event, unit=unit, **filters) for event in RATE_EVENTS}
+
+
+def rate_parts(flows: dict) -> dict[str, int]:
+    """The counts of the rates' parts (``RATE_EVENTS``) from the window's counters: the late
+    closures are closed − closed_on_time, the ratings not resolved rated − resolved."""
+    return {
+        "closed_late": flows.get("closed", 0) - flows.get("closed_on_time", 0),
+        "closed_on_time": flows.get("closed_on_time", 0),
+        "unsatisfied": flows.get("unsatisfied", 0),
+        "rated": flows.get("rated", 0),
+        "unresolved": flows.get("rated", 0) - flows.get("resolved", 0),
+        "reopened": flows.get("reopened", 0),
+        "follow_ups": flows.get("follow_ups", 0),
+    }
 
 
 def stock_links(place: Place, end: date, **filters) -> dict[str, str]:
@@ -95,6 +129,11 @@ class Summary:
         """The window reaches today: its stocks are today's ("open now"), not a past window's end."""
         return self.end > timezone.localdate()
 
+    @property
+    def parts(self) -> dict[str, int]:
+        """The counts behind the rates' links (``rate_parts``): the late closures, the unsatisfied …"""
+        return rate_parts(self.flows)
+
 
 def summary(*, place: Place, start: date, end: date) -> Summary:
     """Window totals, the open and overdue stock at the end of the window, and the rates."""
@@ -107,6 +146,7 @@ def summary(*, place: Place, start: date, end: date) -> Summary:
         "received": flow_link(place, start, end, "received"),
         "closed": flow_link(place, start, end, "closed"),
         **stock_links(place, end),
+        **rate_links(place, start, end),
     }
     return Summary(place, start, end, flows, stocks, _rates(flows), links)
 
@@ -250,7 +290,10 @@ def unit_table(*, place: Place, start: date, end: date, top: int = 20) -> list[d
         if label is None:
             continue
         counts = ("dispatched", "closed", "overdue", "reopened", "rated")
-        links = {m: flow_link(place, start, end, m, unit=label["code"]) for m in counts}
+        links = {
+            **{m: flow_link(place, start, end, m, unit=label["code"]) for m in counts},
+            **rate_links(place, start, end, unit=label["code"]),
+        }
         rows.append(
             {
                 "code": label["code"],
@@ -325,6 +368,7 @@ def children(*, place: Place, start: date, end: date) -> list[dict]:
             "received": flow_link(target, start, end, "received", **filters),
             "closed": flow_link(target, start, end, "closed", **filters),
             **stock_links(target, end, **filters),
+            **rate_links(target, start, end, **filters),
         }
         row["link"] = row["links"]["received"]
         out.append(row)
@@ -344,6 +388,7 @@ def _unlocated_row(place: Place, start: date, end: date, child_level: str, flows
         "received": flow_link(place, start, end, "received", unlocated="true"),
         "closed": flow_link(place, start, end, "closed", unlocated="true"),
         **stock_links(place, end, unlocated="true"),
+        **rate_links(place, start, end, unlocated="true"),
     }
     return {
         "code": "",

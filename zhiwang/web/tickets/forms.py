@@ -534,6 +534,15 @@ EVENT_CHOICES = [
     ("reopened", _("Reopened")),
     ("follow_ups", _("Followed up")),
     ("overdue", _("Went overdue")),
+    # the parts of the dashboards' rates (tickets.selectors.CONDITIONAL_EVENTS)
+    ("closed_on_time", _("Closed on time (answered directly, no deadline, or replied by it)")),
+    ("closed_late", _("Closed late (replied after the deadline)")),
+    ("rated", _("Rated at the follow-up")),
+    ("resolved", _("Rated: resolved")),
+    ("unresolved", _("Rated: not resolved")),
+    ("satisfied", _("Rated “Satisfied”")),
+    ("basically_satisfied", _("Rated “Basically satisfied”")),
+    ("unsatisfied", _("Rated “Unsatisfied”")),
 ]
 
 

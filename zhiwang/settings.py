@@ -310,6 +310,11 @@ ZHIWANG_IMPORT_KEEP_DAYS = env_int("ZHIWANG_IMPORT_KEEP_DAYS", 30, minimum=1)
 # fields and codes but loses values and reasons, which hold residents' data in clear; a batch
 # without its file can no longer be resumed or published.
 ZHIWANG_REGISTRY_IMPORT_KEEP_DAYS = env_int("ZHIWANG_REGISTRY_IMPORT_KEEP_DAYS", 30, minimum=1)
+# Registry: ID numbers not on record in their area (new, or held elsewhere) a caller who does not
+# see the whole city may register per hour (zhiwang.registry.services.audit).
+ZHIWANG_REGISTRY_UNSEEN_REGISTRATIONS_PER_HOUR = env_int(
+    "ZHIWANG_REGISTRY_UNSEEN_REGISTRATIONS_PER_HOUR", 120, minimum=1
+)
 # Excel files people supply are parsed by openpyxl in a child process (zhiwang.core.xlsx_child),
 # limited to this address space (the interpreter and openpyxl take ~45 MB of it) and to this many
 # seconds of waiting (and of CPU); beyond either the file is refused (file.xlsx_too_complex).

@@ -212,17 +212,23 @@ def test_registering_an_out_of_scope_person_or_entity_answers_the_same(
             },
         ),
     ]
-    assert [(a.status_code, _error(a)["code"]) for a in answers] == [(409, "registry.register_refused")] * 3
+    # a person held elsewhere is answered like a new number (202: test_register_unseen); a legal
+    # entity (its credit code is public) is refused, the same wherever it is
+    assert answers[0].status_code == 202 and answers[0].json()["status"] == "received"
+    assert [(a.status_code, _error(a)["code"]) for a in answers[1:]] == [
+        (409, "registry.register_refused")
+    ] * 2
     assert _error(answers[1])["message"] == _error(answers[2])["message"]
-    assert all(_error(a).get("record") is None for a in answers)  # nothing says which record
+    assert all(_error(a).get("record") is None for a in answers[1:])  # nothing says which record
     for record, was in zip((person, entity), before, strict=True):
         record.refresh_from_db()
         assert (record.name, record.community_id, record.version) == was
     traces = AccessLog.objects.filter(action="register_refused", actor=grid_worker)
     assert {(t.record_kind, t.record_id, t.payload["why"]) for t in traces} >= {
-        ("person", person.pk, "outside"),
-        ("entity", entity.pk, "outside"),
+        ("entity", entity.pk, "outside")
     }
+    referred = AccessLog.objects.get(action="register_referred", actor=grid_worker)
+    assert (referred.record_id, referred.payload["why"]) == (person.pk, "outside")
     assert traces.filter(record_kind="entity", payload__why="unplaced").count() == 1
 
 
@@ -236,8 +242,10 @@ def test_a_stale_registration_cannot_undo_a_newer_correction(client_for, grid_wo
         "/api/v1/registry/people",
         {"id_number": IDS[2], "name": "王五", "phone": "13800000000", "address": home_room.code},
     )
-    assert first.status_code == 201
-    pk = first.json()["id"]
+    assert first.status_code == 202  # a number the grid worker could not see: received
+    pk = client.post("/api/v1/registry/people/search", {"q": IDS[2]}, content_type="application/json").json()[
+        0
+    ]["id"]
     version = Person.objects.get(pk=pk).version
     fixed = _patch(
         client,

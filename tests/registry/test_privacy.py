@@ -14,10 +14,17 @@ from zhiwang.core.errors import Conflict
 from zhiwang.core.validators import id_number_check_char
 from zhiwang.registry import selectors, services
 from zhiwang.registry.demo import make_id_number
-from zhiwang.registry.models import AccessLog, Housing, LegalEntity, Person, RecordChange
+from zhiwang.registry.models import (
+    AccessLog,
+    Housing,
+    LegalEntity,
+    Person,
+    RecordChange,
+    RegistrationReview,
+)
 from zhiwang.registry.services.audit import (
     IDENTIFIER_SEARCH_LIMIT,
-    REGISTER_REFUSED_ACTION,
+    REGISTER_REFERRED_ACTION,
     SEARCH_ACTION,
     SEARCH_REFUSED_ACTION,
     SENSITIVE_READ_ACTION,
@@ -209,6 +216,8 @@ def test_sensitive_reads_by_grid_worker_are_logged(tagged, client_for, grid_work
 def test_register_elsewhere_answers_without_saying_where_and_leaves_a_trace(
     registry_demo, client_for, grid_worker, luohu_community, home_room
 ):
+    """Held elsewhere: answered like a new number (202, test_register_unseen), the record untouched,
+    a trace on it and a registration waiting for a data steward."""
     other = Person.objects.filter(community=luohu_community).order_by("pk").first()
     before = (other.name, other.community_id, other.version)
     answer = client_for(grid_worker).post(
@@ -216,30 +225,30 @@ def test_register_elsewhere_answers_without_saying_where_and_leaves_a_trace(
         {"id_number": other.id_number, "name": "冒名", "address": home_room.code},
         content_type="application/json",
     )
-    assert answer.status_code == 409
-    error = answer.json()["error"]
-    assert error["code"] == "registry.register_refused"
-    assert "管辖" not in error["message"] and "jurisdiction" not in error["message"]
+    assert answer.status_code == 202
+    body = answer.json()
+    assert body["status"] == "received" and "error" not in body
+    assert "管辖" not in body["message"] and "jurisdiction" not in body["message"]
     other.refresh_from_db()
     assert (other.name, other.community_id, other.version) == before
-    trace = AccessLog.objects.get(action=REGISTER_REFUSED_ACTION, record_id=other.pk)
+    trace = AccessLog.objects.get(action=REGISTER_REFERRED_ACTION, record_id=other.pk)
     assert trace.actor == grid_worker and trace.payload["why"] == "outside"
+    assert RegistrationReview.objects.get(person=other).status == "pending"
 
 
 def test_unplaced_person_is_not_taken_over_by_a_grid_worker(steward, grid_worker, home_room):
     id_number = make_id_number("440305", date(1970, 7, 7), 77, male=True)
     person, _ = services.person_register(actor=steward, data={"id_number": id_number, "name": "李四"})
     assert person.community_id is None
-    with pytest.raises(Conflict) as info:
+    with pytest.raises(services.RegistrationReferred):
         services.person_register(
             actor=grid_worker, data={"id_number": id_number, "name": "王五", "address": home_room.code}
         )
-    assert info.value.code == "registry.register_refused"
     person.refresh_from_db()
     assert (person.name, person.community_id, person.grid_id) == ("李四", None, None)
     assert not person.residences.exists()
     assert (
-        AccessLog.objects.get(action=REGISTER_REFUSED_ACTION, record_id=person.pk).payload["why"]
+        AccessLog.objects.get(action=REGISTER_REFERRED_ACTION, record_id=person.pk).payload["why"]
         == "unplaced"
     )
     # a data steward places it

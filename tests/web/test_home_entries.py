@@ -127,9 +127,9 @@ def _queries(client, user) -> int:
 
 @pytest.mark.parametrize(
     ("username", "extra"),
-    # the steward's conflicts: one count; a window: one check of its centre; the mediator's cases:
+    # the steward's conflicts and registrations to check: one count each; a window: one check of its centre; the mediator's cases:
     # their organisation, then the count (the workbench's own selector); the rest: nothing
-    [("demo_leader", 0), ("demo_steward", 1), ("window", 1), ("demo_hotline", 1), ("demo_mediator", 2)],
+    [("demo_leader", 0), ("demo_steward", 2), ("window", 1), ("demo_hotline", 1), ("demo_mediator", 2)],
 )
 def test_the_entries_are_cheap(client, personas, monkeypatch, username, extra):
     user = personas[username]

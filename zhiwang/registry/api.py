@@ -18,7 +18,10 @@ Writes call one service; errors come back in the house
 shape ``{"error": {"code", "message", "field", "fields"}}``. Registering a known ID number or credit
 code never overwrites it (``services.registering``): other values answer 409
 ``registry.already_registered`` with ``error.record`` (``{"kind", "id"}``) — correct the record with
-``PATCH`` and ``expected_version`` instead.
+``PATCH`` and ``expected_version`` instead. Registering an ID number the caller cannot see (on record
+nowhere, or on a record outside their jurisdiction) answers 202 ``RegistrationReceivedOut`` either
+way, counted against the identifier-search limit (429 ``registry.search_limit`` beyond it); a
+record elsewhere is left as it was until a data steward decides.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
 
 from zhiwang.core.errors import PermissionDeniedError
+from zhiwang.core.masking import mask_id_number
 from zhiwang.registry import selectors, services
 from zhiwang.registry.models import Housing, LegalEntity, Person
 
@@ -376,15 +380,47 @@ def person(request, person_id: int):
     }
 
 
+class RegistrationReceivedOut(Schema):
+    """The answer to registering an ID number the caller cannot see: the same whether it is on record
+    nowhere (the record was created) or elsewhere (a data steward decides), built from the request
+    alone."""
+
+    status: str  # "received"
+    id_number: str  # masked, as given
+    name: str
+    message: str
+
+
+def _received(payload: PersonIn) -> dict:
+    return {
+        "status": "received",
+        "id_number": mask_id_number(payload.id_number.strip().upper()),
+        "name": payload.name.strip(),
+        "message": _(
+            "Registration received. If this ID number is already on record, a data steward checks "
+            "the registration before the person appears in your area."
+        ),
+    }
+
+
 @router.post(
     "/people",
-    response={200: PersonOut, 201: PersonOut},
+    response={200: PersonOut, 201: PersonOut, 202: RegistrationReceivedOut},
     summary="Register a person (idempotent by ID number; a known one is filled, never overwritten)",
 )
 def person_register(request, payload: PersonIn):
-    p, created = services.person_register(
-        actor=request.user, source=request.user.org_unit, data=_clean(payload)
-    )
+    """200/201 with the record when the caller sees it (a number on record in their jurisdiction;
+    any number for a city-wide caller). A number the caller cannot see — on record nowhere, or on a
+    record elsewhere — answers 202 ``RegistrationReceivedOut``, the same either way: the record is
+    created, or the registration waits for a data steward (``services.registering``)."""
+    try:
+        p, created = services.person_register(
+            actor=request.user, source=request.user.org_unit, data=_clean(payload)
+        )
+    except services.RegistrationReferred:
+        return 202, _received(payload)
+    if created and not services.sees_whole_city(request.user):
+        return 202, _received(payload)
     p = selectors.person_get(user=request.user, pk=p.pk) if services.in_scope(request.user, p) else p
     return (201 if created else 200), _person(p)
 

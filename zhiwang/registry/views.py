@@ -36,7 +36,7 @@ from zhiwang.registry.imports.pipeline import (
 )
 from zhiwang.registry.imports.report import report_workbook
 from zhiwang.registry.imports.sample import sample_workbook
-from zhiwang.registry.models import ImportStatus, RecordKind
+from zhiwang.registry.models import ImportStatus, Person, RecordKind
 
 #: Roles that open registry pages at all (defined with the other role sets in services).
 READER_ROLES = services.READER_ROLES
@@ -463,13 +463,38 @@ def _settled_message(settled: services.ConflictSettled) -> str:
     return message % values
 
 
+def _review_decided(request):
+    """A steward's decision on a registration kept for review (``services.registration_review_resolve``)."""
+    pk = _posted_pk(request.POST.get("review"))
+    review = selectors.registration_reviews(user=request.user).filter(pk=pk).first() if pk else None
+    if review is None:
+        raise Http404
+    moved = request.POST.get("moved") == "1"
+    services.registration_review_resolve(review=review, actor=request.user, moved=moved)
+    if moved:
+        message = _(
+            "Registration #%(review)s confirmed: the record of “%(person)s” moved to the address given."
+        )
+    else:
+        message = _("Registration #%(review)s declined: the record of “%(person)s” is unchanged.")
+    messages.success(request, message % {"review": review.pk, "person": review.person.masked_name})
+
+
 @readers_only
 def conflicts(request):
-    """The steward's queue of merge conflicts: keep the stored value or take the other department's."""
+    """The steward's queues: merge conflicts (keep the stored value or take the other department's)
+    and registrations of known ID numbers kept for review (the person moved here, or decline)."""
     if not services.may_import(request.user):
         return render(request, "registry/forbidden.html", status=403)
     error = None
-    if request.method == "POST":
+    if request.method == "POST" and "review" in request.POST:
+        try:
+            _review_decided(request)
+        except ServiceError as failure:
+            error = failure.message
+        else:
+            return redirect("registry:conflicts")
+    elif request.method == "POST":
         pk = _posted_pk(request.POST.get("issue"))
         issue = selectors.merge_conflicts(user=request.user).filter(pk=pk).first() if pk else None
         if issue is None:
@@ -484,8 +509,21 @@ def conflicts(request):
             messages.success(request, _settled_message(settled))
             return redirect("registry:conflicts")
     rows = list(selectors.merge_conflicts(user=request.user)[:200])
+    reviews = [
+        (
+            review,
+            [
+                Person._meta.get_field(name).verbose_name
+                for name in services.review_differences(review, review.person)
+            ],
+        )
+        for review in selectors.registration_reviews(user=request.user)[:200]
+    ]
     return render(
-        request, "registry/conflicts.html", {"rows": rows, "error": error}, status=400 if error else 200
+        request,
+        "registry/conflicts.html",
+        {"rows": rows, "reviews": reviews, "error": error},
+        status=400 if error else 200,
     )
 
 

@@ -240,6 +240,14 @@ def work_entries(user) -> list[Entry]:
                 count=count_up_to(registry_selectors.merge_conflicts(user=user)),
             ),
             _entry(
+                "registration_reviews",
+                pgettext("home", "Registrations to check"),
+                pgettext("home", "People registered where a record elsewhere holds their ID number"),
+                "registry:conflicts",
+                query="#registrations",
+                count=count_up_to(registry_selectors.registration_reviews(user=user)),
+            ),
+            _entry(
                 "registry",
                 _("City registry"),
                 pgettext("home", "Search people, legal entities and places"),

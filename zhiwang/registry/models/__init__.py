@@ -10,7 +10,7 @@ current place, copied onto the record so ``visible_to(user)`` is one indexed fil
 A record with no known place is seen only by city-wide roles.
 
 The models live in modules by subject (base, people, entities, housing, tags, history,
-batches, eligibility, totals); import them from here.
+batches, eligibility, totals, reviews); import them from here.
 """
 
 from zhiwang.registry.models.base import Placed, Provenance, RecordKind, RegistryQuerySet
@@ -29,6 +29,7 @@ from zhiwang.registry.models.entities import EntityType, LegalEntity, Operation
 from zhiwang.registry.models.history import AccessLog, EntitySource, PersonSource, RecordChange
 from zhiwang.registry.models.housing import Housing, HousingUse, Occupancy
 from zhiwang.registry.models.people import Gender, HouseholdType, Person, Residence, ResidenceKind
+from zhiwang.registry.models.reviews import RegistrationReview, ReviewStatus
 from zhiwang.registry.models.tags import SENSITIVE_KEY_GROUPS, KeyGroup, PersonTag
 from zhiwang.registry.models.totals import RegistryTotals
 
@@ -62,7 +63,9 @@ __all__ = [
     "Provenance",
     "RecordChange",
     "RecordKind",
+    "RegistrationReview",
     "RegistryQuerySet",
     "Residence",
     "ResidenceKind",
+    "ReviewStatus",
 ]

@@ -54,6 +54,7 @@ from zhiwang.registry.selectors.places import (
     room_view,
 )
 from zhiwang.registry.selectors.records import access_log, counts, record_history
+from zhiwang.registry.selectors.reviews import registration_reviews
 
 # Re-exported: the permission checks were always importable from the selectors too.
 from zhiwang.registry.services import may_edit, may_reveal, not_found, role_of
@@ -93,6 +94,7 @@ __all__ = [
     "not_found",
     "person_eligibility",
     "person_get",
+    "registration_reviews",
     "person_residences",
     "person_search",
     "person_sources",

@@ -6,7 +6,7 @@ every unmasked view appends an ``AccessLog`` row. The import pipeline
 (``registry.imports``) uses the same helpers in bulk.
 
 The writes live in modules by subject (access, history, places, registering, people, entities,
-housing, eligibility, conflicts); import them from here.
+housing, eligibility, conflicts, reviews); import them from here.
 """
 
 from zhiwang.registry.services.access import (
@@ -46,6 +46,8 @@ from zhiwang.registry.services.people import (
     person_tag,
 )
 from zhiwang.registry.services.places import resolve_address
+from zhiwang.registry.services.registering import RegistrationReferred, sees_whole_city
+from zhiwang.registry.services.reviews import registration_review_resolve, review_differences
 
 __all__ = [
     "CONFLICT_FIELDS",
@@ -55,6 +57,7 @@ __all__ = [
     "HOUSING_FIELDS",
     "IMPORT_ROLES",
     "PERSON_FIELDS",
+    "RegistrationReferred",
     "READER_ROLES",
     "REVEAL_ROLES",
     "ValueSource",
@@ -80,7 +83,10 @@ __all__ = [
     "person_reveal",
     "person_tag",
     "record_confirm",
+    "registration_review_resolve",
     "resolve_address",
+    "review_differences",
     "role_of",
+    "sees_whole_city",
     "value_sources",
 ]

@@ -10,9 +10,19 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from zhiwang.core.errors import ServiceError
+from zhiwang.core.masking import mask_id_number
 from zhiwang.geo.models import StandardAddress
 from zhiwang.registry.hashing import id_number_hash, phone_hash
-from zhiwang.registry.models import AccessLog, Person, PersonTag, RecordChange, RecordKind, Residence
+from zhiwang.registry.models import (
+    AccessLog,
+    Person,
+    PersonTag,
+    RecordChange,
+    RecordKind,
+    RegistrationReview,
+    Residence,
+    ReviewStatus,
+)
 from zhiwang.registry.services.access import (
     _check_version,
     _denied,
@@ -20,9 +30,23 @@ from zhiwang.registry.services.access import (
     may_edit,
     may_reveal,
 )
+from zhiwang.registry.services.audit import (
+    REGISTER_NEW_ACTION,
+    REGISTER_REFERRED_ACTION,
+    identifier_register_logged,
+    identifier_register_refused_logged,
+    registration_limit_error,
+    registration_limit_reached,
+)
 from zhiwang.registry.services.history import PERSON_FIELDS, _tidy_source, change_row, diff
 from zhiwang.registry.services.places import _address_or_error, _check_place_allowed, _place
-from zhiwang.registry.services.registering import RegisterRefused, check_may_update, fill_empty, refused
+from zhiwang.registry.services.registering import (
+    RegisterLimited,
+    RegistrationReferred,
+    fill_empty,
+    may_update_on_register,
+    sees_whole_city,
+)
 from zhiwang.registry.validation import clean_person
 
 
@@ -36,23 +60,60 @@ def person_register(*, actor, source=None, data: dict, note: str = "") -> tuple[
     are filled, and a field given with another value answers ``registry.already_registered``
     (409, the record's id, nothing written: correct the record instead, with a note and the
     version). When the number belongs to a record the caller may not change (outside their
-    jurisdiction, or without a known place and the caller no data steward), nothing is written
-    and the answer is ``registry.register_refused`` (409), the same wherever the record is and
-    saying nothing about it; an ``AccessLog`` row (``register_refused``) on that record tells the
-    data stewards.
+    jurisdiction, or without a known place and the caller no data steward), the record is left
+    as it was and the registration is kept for the data stewards: ``RegistrationReferred`` is
+    raised (not an error: the ``RegistrationReview`` is committed, an ``AccessLog`` row
+    ``register_referred`` is on the record), and entry points answer it like a new number.
+
+    For a caller who does not see the whole city, registering a number not on record in their
+    jurisdiction (new, or held elsewhere) counts against the hourly registration limit
+    (``services.audit``): beyond it ``registry.register_limit`` (429), nothing written, whether the
+    number is on record or not.
     """
     try:
-        return _person_register(actor=actor, source=source, data=data, note=note)
-    except RegisterRefused as error:
-        raise refused(
-            error,
-            actor=actor,
-            message=_("This person cannot be registered here. A data steward will check the record."),
-        ) from None
+        person, created, review = _person_register(actor=actor, source=source, data=data, note=note)
+    except RegisterLimited as error:
+        identifier_register_refused_logged(actor=actor, key=error.key, shown=error.shown)
+        raise registration_limit_error(field="id_number") from None
+    if review is not None:
+        raise RegistrationReferred(review)
+    return person, created
+
+
+def _check_register_limit(actor, key: str, id_number: str) -> None:
+    if not sees_whole_city(actor) and registration_limit_reached(actor, key):
+        raise RegisterLimited(key, mask_id_number(id_number))
+
+
+def _review_create(*, person: Person, actor, source, values: dict, address, why: str, note: str):
+    """Keep what the caller gave for the data stewards (``services.reviews``); the record is untouched."""
+    given = {name: values[name] for name in PERSON_FIELDS if values.get(name) not in ("", None)}
+    if values.get("since") is not None:
+        given["since"] = values["since"].isoformat()
+    # The same caller registering the same person again (a retry, a corrected address) updates
+    # their waiting registration: one line per person and caller in the stewards' queue.
+    review = (
+        RegistrationReview.objects.select_for_update()
+        .filter(person=person, registered_by=actor, status=ReviewStatus.PENDING)
+        .first()
+    )
+    if review is None:
+        review = RegistrationReview(person=person, registered_by=actor)
+    review.address, review.values, review.why, review.source, review.note = address, given, why, source, note
+    review.save()
+    identifier_register_logged(
+        actor=actor,
+        action=REGISTER_REFERRED_ACTION,
+        record_id=person.pk,
+        key=person.id_number_hash,
+        shown=person.masked_id_number,
+        review=review,
+    )
+    return review
 
 
 @transaction.atomic
-def _person_register(*, actor, source, data: dict, note: str) -> tuple[Person, bool]:
+def _person_register(*, actor, source, data: dict, note: str):
     if actor is not None and not may_edit(actor):
         raise _denied(_("You may not change registry records."))
     cleaned = clean_person(data)
@@ -62,6 +123,11 @@ def _person_register(*, actor, source, data: dict, note: str) -> tuple[Person, b
     _check_place_allowed(actor, address)
     key = id_number_hash(values["id_number"])
     person = Person.objects.select_for_update().filter(id_number_hash=key).first()
+    # Up to here every number is answered alike; from here on a number the caller cannot see (on
+    # record nowhere, or on a record they may not change) counts against the limit, either way.
+    limit_checked = person is None or not may_update_on_register(actor, person)
+    if limit_checked:
+        _check_register_limit(actor, key, values["id_number"])
     created = False
     if person is None:
         person = Person(
@@ -82,8 +148,23 @@ def _person_register(*, actor, source, data: dict, note: str) -> tuple[Person, b
         RecordChange.objects.bulk_create(
             [change_row(RecordKind.PERSON, person.pk, "create", actor=actor, source=source, note=note)]
         )
+        if not sees_whole_city(actor):
+            identifier_register_logged(
+                actor=actor,
+                action=REGISTER_NEW_ACTION,
+                record_id=person.pk,
+                key=key,
+                shown=person.masked_id_number,
+            )
+    elif not may_update_on_register(actor, person):
+        if not limit_checked:  # another request committed it since the lookup
+            _check_register_limit(actor, key, values["id_number"])
+        why = "unplaced" if person.community_id is None and person.grid_id is None else "outside"
+        review = _review_create(
+            person=person, actor=actor, source=source, values=values, address=address, why=why, note=note
+        )
+        return person, False, review
     else:
-        check_may_update(actor, person, kind=RecordKind.PERSON, address=address)
         changes = fill_empty(
             person,
             values,
@@ -118,7 +199,7 @@ def _person_register(*, actor, source, data: dict, note: str) -> tuple[Person, b
     _tidy_source(person, source, None, RecordKind.PERSON)
     if address is not None:
         person_move(person=person, address=address, actor=actor, since=values.get("since"), source=source)
-    return person, created
+    return person, created, None
 
 
 @transaction.atomic

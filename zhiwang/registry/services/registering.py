@@ -5,9 +5,17 @@ by natural key, but a registration is not a correction: it carries no note and n
 client holding an old copy would silently undo a newer correction. A known record is therefore
 never overwritten by a registration:
 
-* outside the caller's jurisdiction (or with no known place, the caller no data steward) the
-  registration is refused — 409 ``registry.register_refused``, the same wherever the record is,
-  traced in the access log for the data stewards (``RegisterRefused``, ``refused``);
+* a person outside the caller's jurisdiction (or with no known place, the caller no data steward)
+  is left unchanged and the registration goes to the data stewards (``RegistrationReferred``, a
+  ``RegistrationReview`` holding what the caller gave): a steward decides whether the person moved
+  to the given address. The caller is answered exactly as for a number on record nowhere
+  (``POST /people``: 202, the same body), so registering tells nobody whether a number they cannot
+  see exists anywhere in the city; each such registration by a caller who does not see the whole
+  city counts against the identifier-search limit and is in the access log (``services.audit``);
+* a legal entity there is refused — 409 ``registry.register_refused``, the same wherever the
+  record is, traced in the access log (``RegisterRefused``, ``refused``): a credit code and the
+  company it names are public (the national enterprise credit publicity system), so that one
+  exists hides nothing, where it is does;
 * inside it, fields empty on the record are filled and equal ones confirm it; a field given with
   another value than the record's is ``AlreadyRegistered`` (409 ``registry.already_registered``,
   the record's id, the differing fields) and nothing is written: the client reads the record and
@@ -23,6 +31,7 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 
 from zhiwang.core.errors import Conflict, FieldError
+from zhiwang.core.scoping import scope_of
 from zhiwang.registry.services.access import IMPORT_ROLES, in_scope, role_of
 from zhiwang.registry.services.audit import register_refused_logged
 from zhiwang.registry.services.history import diff
@@ -36,6 +45,30 @@ class RegisterRefused(Exception):
     def __init__(self, kind: str, record_id: int, why: str, address_code: str):
         super().__init__(why)
         self.kind, self.record_id, self.why, self.address_code = kind, record_id, why, address_code
+
+
+class RegistrationReferred(Exception):
+    """Not an error for the caller: the registration names a person they may not change, so it was
+    kept for a data steward (``review``, committed) and the record left as it was. Entry points
+    answer it exactly like the registration of a new number (``api.person_register``)."""
+
+    def __init__(self, review):
+        super().__init__("registration referred to a data steward")
+        self.review = review
+
+
+class RegisterLimited(Exception):
+    """The caller reached the identifier-search limit with a number they cannot see."""
+
+    def __init__(self, key: str, shown: str):
+        super().__init__("identifier limit reached")
+        self.key, self.shown = key, shown
+
+
+def sees_whole_city(actor) -> bool:
+    """Nothing is outside the caller's sight (the system, administrators, city-wide users): their
+    registrations ask nothing the registry would not tell them anyway."""
+    return actor is None or scope_of(actor).everything
 
 
 class AlreadyRegistered(Conflict):

@@ -1,0 +1,92 @@
+"""A data steward decides a registration kept for review (``RegistrationReview``).
+
+A grid worker registered a person whose ID number is on a record they may not change (outside
+their jurisdiction, or with no known place): the record was left as it was and what they gave was
+kept. The steward, who sees the whole record, decides:
+
+* **moved** — the person lives at the given address now: the record moves there (the current
+  residence ends, a new one starts, a ``move`` history row) and the fields empty on the record are
+  filled from the registration (an ``update`` history row naming the registering department); a
+  field given with another value than the record's is not taken (a registration is no correction):
+  the steward corrects it on the person page if it is right;
+* **declined** — a wrong number or a false registration: nothing changes.
+
+Either way the review is closed with who decided and when; the record's history says the rest.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from zhiwang.core.errors import Conflict
+from zhiwang.registry.hashing import phone_hash
+from zhiwang.registry.models import Person, RecordKind, RegistrationReview, ReviewStatus
+from zhiwang.registry.services.access import _denied, may_import
+from zhiwang.registry.services.history import PERSON_FIELDS, _tidy_source, change_row, diff
+from zhiwang.registry.services.people import person_move
+
+EMPTY = ("", None)
+
+
+def review_differences(review: RegistrationReview, person: Person) -> list[str]:
+    """The fields the registration gives with another value than the record's (not taken on a move)."""
+    given = review.values or {}
+    return [
+        name
+        for name in PERSON_FIELDS
+        if given.get(name) not in EMPTY
+        and getattr(person, name) not in EMPTY
+        and getattr(person, name) != given[name]
+    ]
+
+
+@transaction.atomic
+def registration_review_resolve(*, review: RegistrationReview, actor, moved: bool) -> RegistrationReview:
+    """Close ``review``: the person moved to the given address (``moved``), or the registration is declined."""
+    if not may_import(actor):
+        raise _denied(_("Only data stewards decide registrations kept for review."))
+    review = RegistrationReview.objects.select_for_update().get(pk=review.pk)
+    if review.status != ReviewStatus.PENDING:
+        raise Conflict("registry.already_resolved", _("Somebody decided this registration already."))
+    if moved:
+        person = Person.objects.select_for_update().get(pk=review.person_id)
+        given = review.values or {}
+        fill = {name: given[name] for name in PERSON_FIELDS if given.get(name) not in EMPTY}
+        fill = {name: value for name, value in fill.items() if getattr(person, name) in EMPTY}
+        changes = diff(person, fill, PERSON_FIELDS)
+        note = _("Registration #%(review)s confirmed by a data steward.") % {"review": review.pk}
+        if changes:
+            person.phone_hash = phone_hash(person.phone)
+            person.version += 1
+            change_row(
+                RecordKind.PERSON,
+                person.pk,
+                "update",
+                changes=changes,
+                actor=actor,
+                source=review.source,
+                note=note,
+            ).save()
+        person.last_confirmed_at = timezone.now()
+        if person.source_id is None and review.source_id is not None:
+            person.source = review.source
+        person.save()
+        _tidy_source(person, review.source, None, RecordKind.PERSON)
+        if review.address_id is not None:
+            since = given.get("since")
+            person_move(
+                person=person,
+                address=review.address,
+                actor=actor,
+                since=date.fromisoformat(since) if since else None,
+                source=review.source,
+            )
+    review.status = ReviewStatus.MOVED if moved else ReviewStatus.DECLINED
+    review.resolved_by = actor
+    review.resolved_at = timezone.now()
+    review.save(update_fields=["status", "resolved_by", "resolved_at"])
+    return review

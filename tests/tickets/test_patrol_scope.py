@@ -136,11 +136,17 @@ def test_a_text_naming_only_the_workers_community_does_not_say_which_grid(grid_w
     ) % {"place": community.display_name}
 
 
-def test_other_callers_and_channels_are_not_bound_to_grids(grid_worker, hotline, luohu_building):
-    """The rule is the grid worker's patrol: a 12345 operator files a patrol-channel incident (or
-    the system one without an actor) wherever it is; a worker's own grids stay theirs."""
-    assert patrol(hotline, address_code=luohu_building.code).created
+def test_the_system_is_not_bound_to_grids_and_other_roles_file_no_patrol(
+    grid_worker, hotline, luohu_building
+):
+    """The rule is the grid worker's patrol: the system (no actor) files a patrol-channel incident
+    wherever it is; a 12345 operator files none at all (``tickets.access.FILING_CHANNELS``), so
+    "patrol" cannot carry a report outside the grid workers' grids."""
     assert patrol(None, address_code=luohu_building.code).created
+    with pytest.raises(ServiceError) as caught:
+        patrol(hotline, address_code=luohu_building.code)
+    assert (caught.value.code, caught.value.field) == ("tickets.channel_not_allowed", "channel")
+    assert Ticket.objects.count() == 1
 
 
 def test_a_retry_gets_its_ticket_after_the_worker_handed_the_grid_over(grid_worker):

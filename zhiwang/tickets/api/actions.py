@@ -8,7 +8,7 @@ from zhiwang.core.errors import ServiceError
 from zhiwang.tickets import selectors, services
 from zhiwang.tickets.api.base import (
     active_unit_by_code,
-    require_staff,
+    require_reader,
     router,
 )
 from zhiwang.tickets.api.schemas import (
@@ -114,7 +114,7 @@ def ticket_timeline(request, number: str):
 
 @router.get("/{number}/duplicates", response=list[TicketRef], summary="Open tickets that may be the same")
 def ticket_duplicates(request, number: str):
-    require_staff(request.user)
+    require_reader(request.user)
     ticket = selectors.ticket_get(user=request.user, number=number)
     return [ticket_ref(t) for t in selectors.duplicate_candidates(user=request.user, ticket=ticket)]
 

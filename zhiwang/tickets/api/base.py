@@ -1,5 +1,7 @@
 """The tickets API's router and what every endpoint module shares."""
 
+from functools import wraps
+
 from django.conf import settings
 from django.utils.translation import gettext as _
 from ninja import Router
@@ -7,14 +9,11 @@ from ninja.throttling import AnonRateThrottle
 
 from zhiwang.accounts.models import OrgUnit
 from zhiwang.core.client_address import client_address, rate_limit_key
-from zhiwang.core.errors import PermissionDeniedError, ServiceError
-from zhiwang.tickets import selectors
-from zhiwang.tickets.models import Channel
+from zhiwang.core.errors import ServiceError
+from zhiwang.tickets import access
 
 router = Router(tags=["tickets"])
 
-#: Channels a citizen may submit through (the others are staff and system channels).
-CITIZEN_CHANNELS = (Channel.WEB, Channel.APP, Channel.API)
 PUBLIC_RATE = getattr(settings, "ZHIWANG_PUBLIC_LOOKUP_RATE", "30/m")
 
 
@@ -27,9 +26,51 @@ class PublicRateThrottle(AnonRateThrottle):
         return rate_limit_key(client_address(request))
 
 
-def require_staff(user) -> None:
-    if not selectors.is_staff_viewer(user):
-        raise PermissionDeniedError("auth.forbidden", _("You are not allowed to do this."))
+# --- who each endpoint admits (``tickets.access``, the web's ticket pages' rule) ------------------
+
+#: ``admits(...)`` values: who an endpoint admits besides ticket users (``access.uses_tickets``:
+#: the staff reader roles, and citizens for what they reported). Unmarked endpoints admit ticket
+#: users only; those for staff readers alone check ``require_reader`` themselves.
+ANYONE = "anyone"  # the public lookup and rating (no sign-in)
+SIGNED_IN = "signed_in"  # the category catalogue; submitting, where the channel rule decides
+
+
+def admits(who: str):
+    """Mark an endpoint open to more than ticket users (``ANYONE`` or ``SIGNED_IN``); put it
+    under the ``@router`` line."""
+
+    def mark(operation):
+        operation.ticket_admits = who
+        return operation
+
+    return mark
+
+
+def ticket_users_only(operation):
+    """Every endpoint of this router admits the roles the web's ticket pages admit
+    (``access.uses_tickets``) unless marked with ``admits``: a mediator or any other role has a
+    jurisdiction too, and ``visible_to`` alone would list its tickets — descriptions, addresses,
+    the staff timeline — to them."""
+    who = getattr(operation, "ticket_admits", "")
+
+    @wraps(operation)
+    def wrapper(request, *args, **kwargs):
+        if who not in (ANYONE, SIGNED_IN):
+            access.check_user(request.user)
+        return operation(request, *args, **kwargs)
+
+    return wrapper
+
+
+# After authentication (the token's user is known) and after the request was parsed (a malformed
+# request is 422 before it is 403), as the registry's router does.
+router.add_decorator(ticket_users_only)
+
+
+def require_reader(user) -> None:
+    """403 ``auth.forbidden`` unless a staff role that reads tickets (``access.reads_tickets``):
+    the queues, the histories, duplicates and batches are no citizen's."""
+    access.check_reader(user)
 
 
 def active_unit_by_code(code: str | None, field: str = "unit") -> OrgUnit | None:

@@ -6,6 +6,8 @@ from zhiwang.core.pagination import LimitOffsetPagination, paginate
 from zhiwang.tickets import routing_corrections as routing_review
 from zhiwang.tickets import selectors
 from zhiwang.tickets.api.base import (
+    SIGNED_IN,
+    admits,
     router,
 )
 from zhiwang.tickets.catalogue_selectors import SUGGEST_TEXT_LENGTH, search_text
@@ -28,6 +30,7 @@ class CategoryOut(Schema):
 
 
 @router.get("/categories", response=list[CategoryOut], summary="The category catalogue (tree order)")
+@admits(SIGNED_IN)
 def categories(request, kind: str = ""):
     """Every active category, parents before children; ``kind`` keeps those used for that kind."""
     return selectors.category_list(kind=kind)
@@ -87,6 +90,7 @@ def _category_suggest(text: str, kind: str, limit: int) -> list[dict]:
     response=list[SuggestionOut],
     summary="Categories suggested for a text (in the body)",
 )
+@admits(SIGNED_IN)
 def category_suggest_search(request, payload: SuggestIn):
     """The classifier's suggestions first (``confidence`` 0–1), then keyword and name matches
     (``score`` 0–1 against the best), with hints: kinds, handling unit, time limit, urgency.
@@ -102,6 +106,7 @@ def category_suggest_search(request, payload: SuggestIn):
     summary="Categories suggested for a text (deprecated: use POST)",
     deprecated=True,
 )
+@admits(SIGNED_IN)
 def category_suggest(request, text: str, kind: str = "", limit: int = 5):
     """The same as ``POST /categories/suggest``, kept for existing clients: the text sits in the
     URL, and so in every proxy's access log on the way."""

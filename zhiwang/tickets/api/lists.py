@@ -10,7 +10,7 @@ from zhiwang.core.errors import PermissionDeniedError
 from zhiwang.core.pagination import LimitOffsetPagination, count_up_to, paginate
 from zhiwang.tickets import selectors
 from zhiwang.tickets.api.base import (
-    require_staff,
+    require_reader,
     router,
 )
 from zhiwang.tickets.api.schemas import (
@@ -94,7 +94,7 @@ class QueueOut(Schema):
 def queue(request, limit: int = 50):
     """Pending dispatch, handler requests, replies to review, follow-ups, and what is about to breach
     (past 80 % of its time, overdue, or not accepted in time) — each list capped at ``limit``."""
-    require_staff(request.user)
+    require_reader(request.user)
     limit = max(1, min(limit, 200))
     q = selectors.dispatcher_queue(user=request.user)
     out = {}
@@ -114,6 +114,7 @@ def inbox(request):
     replies that came back; ``awaiting_decision`` marks a return or extension the unit asked for
     that the dispatcher has not decided yet (``awaiting_decision_kind``: ``return`` or
     ``extension``), as the web inbox does."""
+    require_reader(request.user)
     return selectors.handler_inbox(user=request.user)
 
 
@@ -170,7 +171,7 @@ class AddressHistoryIn(Schema):
 
 def _address_history(request, address_code: str, address_text: str, limit: int) -> dict:
     """What both ``/history/address`` answer (``POST``: the address in the body; ``GET``: in the URL)."""
-    require_staff(request.user)
+    require_reader(request.user)
     address_text = search_text(address_text, field="address_text", limit=ADDRESS_TEXT_LENGTH)
     address = None
     if address_code.strip():

@@ -9,8 +9,10 @@ from zhiwang.core.client_address import client_address
 from zhiwang.core.errors import NotFound, ServiceError
 from zhiwang.tickets import lookup_limits, selectors, services
 from zhiwang.tickets.api.base import (
+    ANYONE,
     PUBLIC_RATE,
     PublicRateThrottle,
+    admits,
     router,
 )
 
@@ -53,6 +55,7 @@ class PublicTicketOut(Schema):
     throttle=[PublicRateThrottle(PUBLIC_RATE)],
     summary="Follow my ticket (number + phone)",
 )
+@admits(ANYONE)
 def public_lookup(request, payload: PublicLookupIn):
     """No sign-in: the number and the phone given when reporting must both match (404 otherwise).
 
@@ -102,6 +105,7 @@ class PublicRateIn(PublicLookupIn):
     throttle=[PublicRateThrottle(PUBLIC_RATE)],
     summary="Rate the answer to my ticket",
 )
+@admits(ANYONE)
 def public_rate(request, payload: PublicRateIn):
     """The same proof and the same limits as ``/public/lookup``, counted together with it."""
     try:

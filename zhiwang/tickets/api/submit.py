@@ -7,11 +7,12 @@ from django.http import HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Schema, Status
 
-from zhiwang.core.errors import NotFound, PermissionDeniedError, ServiceError
-from zhiwang.tickets import selectors
+from zhiwang.core.errors import NotFound, ServiceError
+from zhiwang.tickets import access, selectors
 from zhiwang.tickets.api.base import (
-    CITIZEN_CHANNELS,
-    require_staff,
+    SIGNED_IN,
+    admits,
+    require_reader,
     router,
 )
 from zhiwang.tickets.api.schemas import (
@@ -21,7 +22,6 @@ from zhiwang.tickets.api.schemas import (
     ticket_ref,
 )
 from zhiwang.tickets.models import Channel, QueuedStatus, QueuedSubmission, Ticket
-from zhiwang.tickets.services.intake_patrol import check_channel
 from zhiwang.tickets.services.submit_batch import ticket_submit_many
 from zhiwang.tickets.services.submit_group import ticket_submit_grouped
 from zhiwang.tickets.services.submit_queue import submission_queue, submission_queue_has_room
@@ -142,6 +142,7 @@ def prefers_async(request) -> bool:
     response={200: SubmitOut, 201: SubmitOut, 202: QueuedOut},
     summary="Submit a ticket (idempotent; queued with Prefer: respond-async)",
 )
+@admits(SIGNED_IN)  # whoever files nothing is refused by the channel rule, with its code
 def submit(request, payload: TicketSubmitIn, response: HttpResponse):
     """201 with the new ticket; 200 with the same ticket when this caller sent the same
     (``channel``, ``external_id``) before — a retry after a timeout is safe. The retry must
@@ -155,6 +156,13 @@ def submit(request, payload: TicketSubmitIn, response: HttpResponse):
     The ``Idempotency-Key`` header may carry the external id instead of the body; ids are
     kept per caller (the stored key is ``channel:u<user id>:<external id>``).
     Citizens submit through ``web``, ``app`` or ``api`` and are the reporter.
+
+    The server decides which channels a caller files through, by role (``tickets.access``):
+    citizens ``web``/``app``/``api``; grid workers ``patrol`` (in their own grids); intake
+    operators, dispatchers and administrators ``hotline``, ``window``, ``petition``,
+    ``department``, ``volunteer`` and ``api``; integration clients these and ``video``;
+    ``open311`` only through the Open311 endpoint; other roles none. Another channel is 403
+    ``tickets.channel_not_allowed`` (on ``channel``), and nothing is written or queued.
 
     With ``Prefer: respond-async`` the submission is checked and queued, and the answer is
     ``202`` with a receipt (``links.self``: ``GET /submissions/{receipt}``) that gives the
@@ -177,20 +185,14 @@ def submit(request, payload: TicketSubmitIn, response: HttpResponse):
     # can fetch somebody else's ticket by replaying a guessed id.
     raw_key = external_id or header_key
     data["external_id"] = f"u{user.pk}:{raw_key}" if raw_key else ""
+    # The caller's channel, by role: told now, not as a 202 refused later on the receipt (the
+    # service checks it again on every path).
+    access.check_channel(channel=payload.channel, actor=user)
     reporter = None
     if not selectors.is_staff_viewer(user):
-        if payload.channel not in CITIZEN_CHANNELS:
-            raise PermissionDeniedError(
-                "tickets.channel_not_allowed",
-                _("Citizens report through the web form, the app or the API."),
-                field="channel",
-            )
         reporter = user
         data["reporter_phone"] = data["reporter_phone"] or getattr(user, "phone", "")
         data["reporter_name"] = data["reporter_name"] or getattr(user, "full_name", "")
-    # A grid worker reports through "patrol": told now, not as a 202 refused later on the receipt
-    # (the service checks it again on every path).
-    check_channel(channel=payload.channel, actor=user)
     if prefers_async(request) and submission_queue_has_room():
         queued = submission_queue(**data, reporter=reporter, actor=user)
         body = _queued_out(request, queued.submission)
@@ -208,6 +210,7 @@ def submit(request, payload: TicketSubmitIn, response: HttpResponse):
 
 
 @router.get("/submissions/{receipt}", response=QueuedOut, summary="A queued submission's receipt")
+@admits(SIGNED_IN)  # the caller's own receipts only
 def submission_receipt(request, receipt: str):
     """The receipt of ``POST /`` with ``Prefer: respond-async``: only for the caller who submitted."""
     try:
@@ -261,10 +264,12 @@ def submit_batch(request, payload: TicketBatchIn):
     Items with an ``external_id`` sent before (by this caller) answer ``created: false`` with
     that ticket, so the whole request can be retried safely; an item that repeats an
     ``external_id`` (sent before, or earlier in the same batch) with other content is refused
-    with ``tickets.idempotency_key_reused``. Staff accounts and integration clients only.
+    with ``tickets.idempotency_key_reused``. The staff roles that read tickets and integration
+    clients only (else 403 ``auth.forbidden``); each item through a channel of the caller's
+    (``POST /``), else that item is refused with ``tickets.channel_not_allowed``.
     """
     user = request.user
-    require_staff(user)
+    require_reader(user)
     if not payload.tickets:
         raise ServiceError("tickets.batch_empty", _("Send at least one ticket."), field="tickets")
     if len(payload.tickets) > BATCH_LIMIT:
@@ -277,7 +282,7 @@ def submit_batch(request, payload: TicketBatchIn):
     submissions: dict[int, dict] = {}
     for index, item in enumerate(payload.tickets):
         try:
-            check_channel(channel=item.channel, actor=user)  # as POST / checks it, first
+            access.check_channel(channel=item.channel, actor=user)  # as POST / checks it, first
         except ServiceError as error:
             outcomes[index] = error
             continue

@@ -11,6 +11,9 @@ worker's own grids than the one they meant is taken: they patrol both.
 The refusal names the place only as far as the worker may see it (``Grid.objects.visible_to``,
 ``Division.objects.visible_to``: their grids, their grids' communities, their jurisdiction), as
 the web form's pin check does: never a neighbour's grid, nor another district.
+
+Before the place, the channel: which roles file through which channel is ``tickets.access``'s rule
+(``check_channel``), run here so that every intake path keeps it too.
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 
 from zhiwang.accounts.models import Role
-from zhiwang.core.errors import PermissionDeniedError, ServiceError
+from zhiwang.core.errors import ServiceError
 from zhiwang.core.scoping import scope_of
 from zhiwang.geo.models import Division, Grid
+from zhiwang.tickets import access
 from zhiwang.tickets.models import Channel
 from zhiwang.tickets.services.intake_place import Place
 
@@ -48,27 +52,20 @@ def worker_grid_ids(actor) -> frozenset[int]:
 
 
 def check_channel(*, channel: str, actor) -> None:
-    """``PermissionDeniedError`` ``tickets.channel_not_allowed`` (on ``channel``) when a grid
-    worker submits through another channel than ``patrol``. Needs nothing but the submission's
-    channel, so the API checks it before queueing a submission (a 202 then a refusal on the
-    receipt would tell the worker late what it could have told at once); the service checks it
-    again (``check_patrol_place``) on every path."""
-    if getattr(actor, "role", "") == Role.GRID_WORKER and getattr(actor, "pk", None) is not None:
-        if channel != Channel.PATROL:
-            # A grid worker's reports are patrol incidents, bound to their grids: as "hotline" or
-            # "app" they would count under another channel on the dashboards, and land anywhere.
-            raise PermissionDeniedError(
-                "tickets.channel_not_allowed",
-                _("A grid worker reports through the patrol channel (channel “patrol”)."),
-                field="channel",
-            )
+    """``PermissionDeniedError`` ``tickets.channel_not_allowed`` (on ``channel``) when ``actor`` may
+    not file through ``channel`` (``tickets.access.FILING_CHANNELS``: a grid worker through
+    ``patrol`` only, and ``patrol`` for grid workers only; ``open311`` through the Open311 endpoint
+    only). Needs nothing but the submission's channel, so the API checks it before queueing a
+    submission (a 202 then a refusal on the receipt would tell the caller late what it could have
+    told at once); the service checks it again (``check_patrol_place``) on every path."""
+    access.check_channel(channel=channel, actor=actor)
 
 
 def check_patrol_place(*, channel: str, actor, place: Place) -> None:
     """``ServiceError`` ``tickets.outside_your_grids`` when a grid worker's patrol report is not
     located in one of the worker's grids; the field is the one that located it (``lon`` for a pin,
-    ``address_code``, ``address_text``). A grid worker's report through another channel is
-    refused first (``check_channel``). Other submissions pass untouched."""
+    ``address_code``, ``address_text``). A submission through a channel the actor may not file
+    through is refused first (``check_channel``). Other submissions pass untouched."""
     check_channel(channel=channel, actor=actor)
     if not is_grid_patrol(channel=channel, actor=actor):
         return

@@ -9,6 +9,7 @@ from django.shortcuts import render
 # One answer to a signed-out user for every app's pages (``core.signed_out``); re-exported here,
 # where the ticket pages and ``web.views`` have always found them.
 from zhiwang.core.signed_out import REFUSAL_HEADER, signed_out
+from zhiwang.tickets.access import READER_ROLES
 
 __all__ = ["REFUSAL_HEADER", "role_of", "role_required", "signed_out"]
 
@@ -16,10 +17,9 @@ INTAKE_ROLES = frozenset({"intake_operator"})
 DISPATCH_ROLES = frozenset({"dispatcher"})
 HANDLER_ROLES = frozenset({"handler"})
 GRID_ROLES = frozenset({"grid_worker"})
-#: Roles that read tickets at all (the list and the detail page); scoping does the rest.
-TICKET_READER_ROLES = frozenset(
-    {"intake_operator", "dispatcher", "handler", "grid_worker", "leader", "data_steward"}
-)
+#: Roles that read tickets at all (the list and the detail page): the tickets app's one rule, which
+#: every endpoint of the tickets API keeps too (``tickets.access.READER_ROLES``); scoping does the rest.
+TICKET_READER_ROLES = READER_ROLES
 
 
 def role_of(user) -> str:

@@ -11,6 +11,7 @@ from django.utils.translation import pgettext_lazy
 
 from zhiwang.accounts.roles import STAFF_ROLES  # defined with the roles; re-exported for the web floor
 from zhiwang.disputes import selectors as dispute_selectors
+from zhiwang.tickets.access import READER_ROLES
 
 #: Not signed in: the public pages (report, track) and the sign-in page.
 ANONYMOUS = "anonymous"
@@ -27,21 +28,8 @@ NAVIGATION = [
     (_("Inbox"), "web:handler_inbox", frozenset({"handler", "administrator"})),
     (_("Report an incident"), "web:patrol_report", frozenset({"grid_worker"})),
     (_("Verification"), "web:verify_list", frozenset({"grid_worker"})),
-    (
-        _("Tickets"),
-        "web:ticket_list",
-        frozenset(
-            {
-                "intake_operator",
-                "dispatcher",
-                "handler",
-                "grid_worker",
-                "leader",
-                "data_steward",
-                "administrator",
-            }
-        ),
-    ),
+    # the roles the ticket pages and the tickets API admit (one rule, tickets.access)
+    (_("Tickets"), "web:ticket_list", READER_ROLES),
     (
         _("City registry"),
         "registry:home",

@@ -64,7 +64,7 @@ def test_window_picks_visitor_from_registry(world, registry, client):
     visit = _register(world, visitor_person=str(person.pk))
     visitor = visit.visitor
     assert visitor.person_id == person.pk
-    assert (visitor.name, visitor.id_number, visitor.phone) == (person.name, REG_ID, REG_PHONE)
+    assert (visitor.name, visitor.id_number, visit.visitor_phone) == (person.name, REG_ID, REG_PHONE)
     # Registered once: typing the same ID number later finds the same, linked visitor.
     again = _register(world, key="k2", visitor_name="欧阳明远", visitor_id_number=REG_ID)
     assert again.visitor_id == visitor.pk

@@ -40,7 +40,9 @@ def test_a_visitor_is_registered_once_and_queued(world):
     again = register(world, idempotency_key="tok-2", area_code="legal_aid", visitor_phone="13700137000")
     assert first.created and again.created
     assert first.visit.visitor_id == again.visit.visitor_id  # found again by the keyed hash
-    assert Visitor.objects.filter(pk=first.visit.visitor_id).get().phone == "13700137000"
+    # the phone is on the visit it was given at (the visitor row keeps no contact details)
+    assert again.visit.visitor_phone == "13700137000" and first.visit.visitor_phone != "13700137000"
+    assert Visitor.objects.filter(pk=first.visit.visitor_id).get().phone == ""
     queues = {q["area"].code: q for q in area_queues(user=world.window, centre=world.centre)}
     assert [v.number for v in queues["peoples_mediation"]["visits"]] == [first.visit.number]
     assert queues["legal_aid"]["waiting"] == 1

@@ -7,7 +7,7 @@ Each takes what a selector returned and whether the caller may see personal data
 from __future__ import annotations
 
 import io
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -15,7 +15,7 @@ from django.utils.translation import pgettext
 
 from zhiwang.core.pdf_fonts import pdf_font
 from zhiwang.core.spreadsheet import xlsx_cell, xlsx_row
-from zhiwang.disputes.models import DisputeCase, PartyRole
+from zhiwang.disputes.models import DisputeCase, PartyRole, RiskColour
 from zhiwang.disputes.selectors import mask_party_data
 
 
@@ -202,8 +202,13 @@ def agreement_docx(case: DisputeCase, *, reveal: bool) -> bytes:
 # --- the ledger workbook -------------------------------------------------------------------
 
 
-def ledger_columns() -> list[tuple[str, int]]:
-    """(header, width) of the usual 矛盾纠纷排查化解台账 layout."""
+def ledger_columns(*, period_ended: bool = False) -> list[tuple[str, int]]:
+    """(header, width) of the usual 矛盾纠纷排查化解台账 layout; the amount and risk headed as at the
+    period's end when ``period_ended`` (the rows then carry them as of that moment)."""
+    if period_ended:
+        amount, risk = _("Amount at the end of the period (CNY)"), _("Risk at the end of the period")
+    else:
+        amount, risk = _("Amount (CNY)"), _("Risk")
     return [
         (_("No."), 6),
         (_("Case number"), 18),
@@ -215,8 +220,8 @@ def ledger_columns() -> list[tuple[str, int]]:
         (_("Respondent"), 14),
         (_("Contact phone"), 15),
         (_("People involved"), 8),
-        (_("Amount (CNY)"), 12),
-        (_("Risk"), 8),
+        (amount, 12),
+        (risk, 8),
         (_("Division"), 16),
         (_("Mediation organisation"), 22),
         (_("Mediator"), 10),
@@ -238,8 +243,14 @@ def _date(value) -> str:
     return value.isoformat()
 
 
-def ledger_workbook(cases, *, reveal: bool, title: str) -> bytes:
-    """The ledger as an .xlsx: a title row, the header, one row per case (masked unless ``reveal``)."""
+def ledger_workbook(cases, *, reveal: bool, title: str, as_of: datetime | None = None) -> bytes:
+    """The ledger as an .xlsx: a title row, the header, one row per case (masked unless ``reveal``).
+
+    ``as_of``: the end of the filters' period when it has ended (``selectors.status_as_of``). The
+    cases then come from ``selectors.ledger_rows``, whose ``period_risk`` / ``period_amount`` are
+    written instead of the current values, under headers that say so, and the line under the
+    title names the period's last day.
+    """
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Border, Font, Side
     from openpyxl.utils import get_column_letter
@@ -247,14 +258,18 @@ def ledger_workbook(cases, *, reveal: bool, title: str) -> bytes:
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = _("Ledger")[:31]
-    columns = ledger_columns()
+    columns = ledger_columns(period_ended=as_of is not None)
     # Every cell goes through ``core.spreadsheet`` (text never becomes a formula), ours included.
     sheet.append([xlsx_cell(sheet, title)])
     sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(columns))
     sheet["A1"].font = Font(bold=True, size=14)
     sheet["A1"].alignment = Alignment(horizontal="center")
     exported = _("Exported at") + f": {timezone.localtime():%Y-%m-%d %H:%M}"
-    sheet.append([xlsx_cell(sheet, exported + ("" if reveal else "  (" + _("personal data masked") + ")"))])
+    exported += "" if reveal else "  (" + _("personal data masked") + ")"
+    if as_of is not None:  # the period's end is exclusive: its last day is the day before
+        last_day = timezone.localdate(as_of - timedelta(microseconds=1))
+        exported += "  " + _("Risk and amount as of the end of %(day)s.") % {"day": last_day.isoformat()}
+    sheet.append([xlsx_cell(sheet, exported)])
     thin = Side(style="thin")
     border = Border(left=thin, right=thin, top=thin, bottom=thin)
     sheet.append(xlsx_row(sheet, [header for header, _width in columns]))
@@ -285,8 +300,8 @@ def ledger_workbook(cases, *, reveal: bool, title: str) -> bytes:
             names(respondents),
             phones,
             case.people_involved,
-            float(case.amount),
-            case.get_risk_display(),
+            float(getattr(case, "period_amount", case.amount)),
+            _risk_label(getattr(case, "period_risk", case.risk)),
             case.division.name,
             case.organisation.name if case.organisation else "",
             case.mediator.display_name if case.mediator else "",
@@ -311,6 +326,10 @@ def ledger_workbook(cases, *, reveal: bool, title: str) -> bytes:
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+def _risk_label(risk: str) -> str:
+    return str(dict(RiskColour.choices).get(risk, risk))
 
 
 def _has_agreement(case: DisputeCase) -> bool:

@@ -77,8 +77,10 @@ class Visit(models.Model):
     visitor = models.ForeignKey(
         Visitor, verbose_name=_("visitor"), on_delete=models.PROTECT, related_name="visits"
     )
-    # The visitor's name and phone as given at this visit. ``Visitor`` keeps the latest phone (and
-    # a registry pick's name): a later visit never changes what an earlier one recorded.
+    # The visitor's name and phone as given at this visit (a visitor who gives no phone: the one
+    # they gave this centre last). ``Visitor`` keeps who the person is (a registry pick's name),
+    # no contact details: a later visit never changes what an earlier one recorded, and one
+    # centre never sees the phone another centre was given.
     visitor_name = models.CharField(_("visitor's name"), max_length=64, blank=True, default="")
     visitor_phone = models.CharField(_("visitor's phone"), max_length=20, blank=True, default="")
     area = models.ForeignKey(

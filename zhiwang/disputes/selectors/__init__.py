@@ -33,7 +33,12 @@ from zhiwang.disputes.selectors.cases import (
     ticket_place,
     ticket_place_for,
 )
-from zhiwang.disputes.selectors.ledger import LEDGER_GROUPS, dispute_indicators, ledger_summary
+from zhiwang.disputes.selectors.ledger import (
+    LEDGER_GROUPS,
+    dispute_indicators,
+    ledger_rows,
+    ledger_summary,
+)
 from zhiwang.disputes.selectors.online import (
     agreement_confirmations,
     agreement_for_party,
@@ -76,6 +81,7 @@ __all__ = [
     "category_choices",
     "centres_for",
     "dispute_indicators",
+    "ledger_rows",
     "ledger_summary",
     "linked_ticket_timeline",
     "may_use_registry",

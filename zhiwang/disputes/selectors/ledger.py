@@ -40,6 +40,21 @@ LEDGER_GROUPS = {
 }
 
 
+def ledger_rows(*, user, filters: CaseFilters | dict | None = None, now: datetime | None = None):
+    """The ledger's cases (``case_list``, same filters) with ``period_risk`` and ``period_amount``:
+    the risk colour and amount involved as of the end of the filters' period when it has ended
+    (``status_as_of``), as the figures above the list and the ``risk`` filter read them; else as
+    they are. Annotated in the one query (``risk_as_of`` / ``amount_as_of``), none per row; the
+    case's own fields (and its page) keep the current values.
+    """
+    if not isinstance(filters, CaseFilters):
+        filters = CaseFilters.from_dict(filters or {})
+    as_of = status_as_of(filters.received_to, now)
+    return case_list(user=user, filters=filters, now=now).annotate(
+        period_risk=risk_as_of(as_of), period_amount=amount_as_of(as_of)
+    )
+
+
 def ledger_summary(*, user, by: str, filters: CaseFilters | dict | None = None) -> list[dict]:
     """Counts of cases per division, category, organisation or status (the ledger's summary table).
 

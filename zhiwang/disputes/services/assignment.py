@@ -21,7 +21,7 @@ from zhiwang.disputes.services.common import (
     clean,
 )
 from zhiwang.disputes.texts import SystemText
-from zhiwang.disputes.workflow import may_assign, role_of
+from zhiwang.disputes.workflow import may_assign
 
 
 def organisation_candidates(case: DisputeCase) -> list[MediationOrganisation]:
@@ -110,15 +110,12 @@ def case_assign(
         chosen = free[0]
     else:
         chosen = loads.get(mediator.pk)
-        if chosen is None:
-            if _is_mediator(mediator):
-                message = _("%(name)s is not an active mediator of %(org)s.") % {
-                    "name": mediator.display_name,
-                    "org": organisation.name,
-                }
-            else:  # somebody who is no mediator at all: their name is not for this page
-                message = _("This user is not an active mediator of %(org)s.") % {"org": organisation.name}
-            raise ServiceError("disputes.mediator_not_member", message, field="mediator")
+        if chosen is None:  # never their name: whether they are a mediator elsewhere is not said here
+            raise ServiceError(
+                "disputes.mediator_not_member",
+                _("This user is not an active mediator of %(org)s.") % {"org": organisation.name},
+                field="mediator",
+            )
         if chosen.load >= chosen.capacity and case.mediator_id != mediator.pk:
             raise ServiceError(
                 "disputes.mediator_full",
@@ -166,10 +163,6 @@ def _check_may_assign(actor, case: DisputeCase) -> None:
         )
 
 
-def _is_mediator(user) -> bool:
-    return role_of(user) == "mediator" and Mediator.objects.filter(user_id=user.pk).exists()
-
-
 def case_assign_named(
     *, case: DisputeCase, actor, organisation: str = "", mediator: str = "", note: str = ""
 ) -> DisputeCase:
@@ -178,9 +171,14 @@ def case_assign_named(
 
     Whether ``actor`` may assign the case is checked first, so a caller who may not learns
     nothing about the names they try. A code that names no organisation answers
-    ``disputes.organisation_unknown`` (field ``organisation``) and a username that names no
-    mediator ``disputes.mediator_unknown`` (field ``mediator``) — never an automatic choice
-    in their place.
+    ``disputes.organisation_unknown`` (field ``organisation``) — never an automatic choice in
+    its place. A username is taken only when it names an active mediator of an active
+    organisation serving the case's place (of the organisation named, when one is): anything
+    else — no such user, somebody who is no mediator, an inactive one, a mediator of another
+    organisation — is the one answer ``disputes.mediator_unknown`` (field ``mediator``), the
+    same words whoever the name belongs to, so the form cannot be used to find out who works
+    where. An organisation named that does not serve the place is refused
+    (``disputes.organisation_out_of_area``) before the username is looked at.
     """
     _check_may_assign(actor, case)
     organisation_code, username = clean(organisation), clean(mediator)
@@ -190,15 +188,38 @@ def case_assign_named(
         found_organisation = MediationOrganisation.objects.filter(code=organisation_code).first()
         if found_organisation is None:
             errors.add("organisation", "disputes.organisation_unknown", _("Unknown organisation."))
-    if username:
-        row = Mediator.objects.select_related("user").filter(user__username=username).first()
-        found_mediator = row.user if row is not None else None
-        if found_mediator is None:
+    if username and (found_organisation is None or _serves_case(found_organisation, case)):
+        # (an organisation named that does not serve the place is refused by ``case_assign``,
+        # whoever is named; an unknown one has no mediators: the same refusal, whatever the name)
+        row = None if errors.errors else _member_named(case, username, found_organisation)
+        if row is None:
             errors.add(
-                "mediator", "disputes.mediator_unknown", _("There is no mediator with this user name.")
+                "mediator",
+                "disputes.mediator_unknown",
+                _("No mediator who may take this case has this user name."),
             )
+        else:
+            found_mediator, found_organisation = row.user, row.organisation
     if errors.errors:
         errors.raise_if_any(errors.errors[0].code if len(errors.errors) == 1 else "disputes.invalid")
     return case_assign(
         case=case, actor=actor, organisation=found_organisation, mediator=found_mediator, note=note
     )
+
+
+def _serves_case(organisation: MediationOrganisation, case: DisputeCase) -> bool:
+    return organisation.is_active and _serves(organisation, case.division)
+
+
+def _member_named(case: DisputeCase, username: str, organisation: MediationOrganisation | None):
+    """The active mediator ``username`` of ``organisation`` (or of any active organisation serving
+    the case's place when none is named), or None."""
+    rows = Mediator.objects.select_related("user", "organisation__division").filter(
+        user__username=username, is_active=True, user__is_active=True, organisation__is_active=True
+    )
+    if organisation is not None:
+        rows = rows.filter(organisation=organisation)
+    row = rows.first()
+    if row is None or not _serves(row.organisation, case.division):
+        return None
+    return row

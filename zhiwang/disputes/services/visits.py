@@ -62,10 +62,13 @@ def visit_register(
 ) -> VisitResult:
     """Register a matter at the window and queue it at ``area_code`` (or return the earlier identical call's visit).
 
-    The visitor is registered once: a known ID number (matched by its keyed hash) reuses
-    the ``Visitor`` row and refreshes its phone (the name only from a registry pick); the visit
-    keeps the name and phone given this time (``visitor_name`` / ``visitor_phone``), and the
-    register event says what changed on the visitor (``visitor_changed``, masked).
+    The visitor is registered once, city-wide: a known ID number (matched by its keyed hash)
+    reuses the ``Visitor`` row (its name changes only with a registry pick). Contact details
+    stay with the centre they were given to: the visit keeps the name and phone given this time
+    (``visitor_name`` / ``visitor_phone``); a visitor who gives no phone has the one *this
+    centre* recorded at their latest earlier visit, never one another centre recorded (see
+    ``_phone_on_record``). The register event says what changed (``visitor_changed``, masked):
+    the name, and the phone against this centre's record only.
     ``idempotency_key`` (the form's one-time token, or the client's request id; at most
     ``MAX_IDEMPOTENCY_KEY`` characters, ``disputes.idempotency_key_long`` otherwise) makes a
     retried or double-clicked registration return the first visit with ``created=False``; the
@@ -137,16 +140,20 @@ def visit_register(
     now = timezone.now()
     try:
         with transaction.atomic():
-            visitor, changes = _visitor(
-                name=name, id_number=id_number, phone=phone, person=person, picked=picked
-            )
+            visitor, changes = _visitor(name=name, id_number=id_number, person=person, picked=picked)
+            on_record = _phone_on_record(visitor, centre)
+            if on_record is not None and phone and phone != on_record:
+                changes["phone"] = {
+                    "from": mask_phone(on_record) if on_record else "",
+                    "to": mask_phone(phone),
+                }
             visit = Visit.objects.create(
                 number=next_number("CF", now),
                 centre=centre,
                 visitor=visitor,
-                # As given at this visit; a returning visitor who gave no phone has the one on record.
+                # As given at this visit; one who gave no phone has the one this centre recorded.
                 visitor_name=name,
-                visitor_phone=phone or visitor.phone,
+                visitor_phone=phone or on_record or "",
                 area=area,
                 matter=text,
                 idempotency_key=key,
@@ -179,46 +186,40 @@ def visit_register(
     return VisitResult(visit, True)
 
 
-def _visitor(
-    *, name: str, id_number: str, phone: str, person=None, picked: bool = False
-) -> tuple[Visitor, dict]:
+def _visitor(*, name: str, id_number: str, person=None, picked: bool = False) -> tuple[Visitor, dict]:
     """The visitor registered once (found again by ID number), and what this visit changed on it.
 
-    A returning visitor keeps the latest phone given; the name is replaced only by a registry
-    pick (``picked``): a name typed at another centre may be a typo or a nickname, and each
-    visit keeps its own (``Visit.visitor_name``). The changes come back as ``{field: {"from":
-    …, "to": …}}``, masked, for the register event (the full earlier values stay on the earlier
-    visits).
+    The row says who the person is, for every centre: name, ID number (and its hash), the
+    registry link. It keeps no contact details (``Visitor.phone`` is no longer written: a phone
+    is on the visits of the centre it was given to), so nothing one centre recorded reaches
+    another through it, and nothing typed at one centre overwrites what another keeps. The name
+    is replaced only by a registry pick (``picked``): a name typed at another centre may be a
+    typo or a nickname, and each visit keeps its own (``Visit.visitor_name``); a blank value
+    never replaces a stored one. The changes come back as ``{field: {"from": …, "to": …}}``,
+    masked, for the register event.
     """
     if id_number:
         digest = keyed_hash(id_number)
         visitor = Visitor.objects.select_for_update().filter(id_hash=digest).first()
         if visitor is not None:
-            return visitor, _refresh(visitor, name=name, phone=phone, person=person, picked=picked)
+            return visitor, _refresh(visitor, name=name, person=person, picked=picked)
         try:
             with transaction.atomic():  # a savepoint: another window may register the same person right now
                 return Visitor.objects.create(
-                    name=name, id_number=id_number, id_hash=digest, phone=phone, person=person
+                    name=name, id_number=id_number, id_hash=digest, person=person
                 ), {}
         except IntegrityError:
             visitor = Visitor.objects.select_for_update().get(id_hash=digest)
-            return visitor, _refresh(visitor, name=name, phone=phone, person=person, picked=picked)
-    return Visitor.objects.create(name=name, phone=phone, person=person), {}
+            return visitor, _refresh(visitor, name=name, person=person, picked=picked)
+    return Visitor.objects.create(name=name, person=person), {}
 
 
-def _refresh(visitor: Visitor, *, name: str, phone: str, person, picked: bool) -> dict:
+def _refresh(visitor: Visitor, *, name: str, person, picked: bool) -> dict:
     """Bring a returning visitor up to date (see ``_visitor``); the masked changes."""
     changes, fields = {}, []
     if person is not None and visitor.person_id != person.pk:
         visitor.person = person
         fields.append("person")
-    if phone and visitor.phone != phone:
-        changes["phone"] = {
-            "from": mask_phone(visitor.phone) if visitor.phone else "",
-            "to": mask_phone(phone),
-        }
-        visitor.phone = phone
-        fields.append("phone")
     if picked and name and visitor.name != name:
         changes["name"] = {"from": mask_name(visitor.name), "to": mask_name(name)}
         visitor.name = name
@@ -226,6 +227,26 @@ def _refresh(visitor: Visitor, *, name: str, phone: str, person, picked: bool) -
     if fields:
         visitor.save(update_fields=fields)
     return changes
+
+
+def _phone_on_record(visitor: Visitor, centre: ServiceCentre) -> str | None:
+    """The phone ``centre`` has on record for ``visitor``: the one given at their latest earlier
+    visit there that gave one ("" when none did), or None when they never came to this centre.
+
+    Only this centre's own visits count: a visitor registered elsewhere who gives this centre
+    no phone has none here (a window sees the contact details the visitor gave it, and no
+    other centre's), and a visit without a phone never wipes the one an earlier visit gave.
+    """
+    here = Visit.objects.filter(visitor=visitor, centre=centre)
+    phone = (
+        here.exclude(visitor_phone="")
+        .order_by("-registered_at", "-pk")
+        .values_list("visitor_phone", flat=True)
+        .first()
+    )
+    if phone:
+        return phone
+    return "" if here.exists() else None
 
 
 @transaction.atomic

@@ -10,6 +10,7 @@ from django.utils.translation import pgettext_lazy
 
 from zhiwang.core.figures import percent_text, yuan_text
 from zhiwang.disputes import selectors
+from zhiwang.disputes.models import RiskColour
 from zhiwang.disputes.workflow import may_register_cases, may_use_workbench
 
 register = template.Library()
@@ -27,6 +28,13 @@ def yuan(value) -> str:
     """An amount in yuan with thousands separated by commas and two decimals ("460,000.00"), as
     the analytics dashboard writes it (zh-hans number formatting has no thousand separator)."""
     return yuan_text(value)
+
+
+@register.filter
+def risk_label(value) -> str:
+    """A risk colour's label ("red" → 红色), for a colour read as of a moment (``period_risk``)
+    rather than the case's field."""
+    return str(dict(RiskColour.choices).get(value, value))
 
 
 #: The sub-navigation: (URL name, label, who may use the page). Checked in this order.

@@ -93,11 +93,13 @@ def ledger(request):
     errors = {}
     filters = {}
     indicators = None
+    now = timezone.now()
     try:
         filters = _ledger_filters(request)
-        cases = selectors.case_list(user=user, filters=filters)
+        # the rows' risk and amount as of the same moment as the figures (the period's end)
+        cases = selectors.ledger_rows(user=user, filters=filters, now=now)
         summary = selectors.ledger_summary(user=user, by=by, filters=filters)
-        indicators = selectors.dispute_indicators(user=user, filters=filters)
+        indicators = selectors.dispute_indicators(user=user, filters=filters, now=now)
     except ServiceError as error:
         # Like the ticket list: nothing is listed until the filters are corrected (a list of every
         # case under a wrong filter reads as that filter's result). The form keeps what was sent.
@@ -130,7 +132,7 @@ def ledger(request):
             ("status", _("Status")),
         ],
         "may_export_full": role_of(user) in ("dispatcher", "administrator"),
-        "now": timezone.now(),
+        "now": now,
         "indicators": indicators,
         # the last day of an ended period the status figures are read at (its end is exclusive)
         "as_of_day": timezone.localdate(as_of - timedelta(microseconds=1)) if as_of else None,
@@ -146,9 +148,11 @@ def ledger_export(request):
     The filters are in the query string either way; the reason only in the POST body.
     """
     user = request.user
+    now = timezone.now()
     try:
+        filters = _ledger_filters(request)
         cases = list(
-            selectors.case_list(user=user, filters=_ledger_filters(request))
+            selectors.ledger_rows(user=user, filters=filters, now=now)
             .select_related("agreement")
             .prefetch_related("parties")[:EXPORT_LIMIT]
         )
@@ -168,7 +172,10 @@ def ledger_export(request):
                 case=case, actor=user, reason=_("Full ledger export: %(r)s") % {"r": reason}
             )
     content = documents.ledger_workbook(
-        cases, reveal=reveal, title=_("Ledger of dispute screening and resolution")
+        cases,
+        reveal=reveal,
+        title=_("Ledger of dispute screening and resolution"),
+        as_of=selectors.status_as_of(filters.get("received_to"), now),
     )
     response = HttpResponse(
         content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

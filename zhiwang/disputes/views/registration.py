@@ -297,6 +297,9 @@ def case_new(request):
             "sources": [(source, source.label) for source in sources],
             # the role's default marked as chosen at first; a form back keeps the one sent
             "source_selected": (values.get("source") if values else "") or sources[0],
+            # likewise the mediation type and the scale: the service's defaults at first
+            "type_selected": _chosen(values, "mediation_type", MediationType.values, MediationType.PEOPLES),
+            "scale_selected": _chosen(values, "scale", CaseScale.values, CaseScale.INDIVIDUAL),
             "may_assign": may_assign,
             # a mediator's box says where it assigns (the place is chosen on the same form)
             "assign_organisation": organisation if place is None else None,
@@ -310,6 +313,13 @@ def case_new(request):
         },
         status=400 if errors else 200,
     )
+
+
+def _chosen(values, name: str, allowed, default: str) -> str:
+    """The option of menu ``name`` to mark chosen: the one sent (a form back with errors keeps
+    it), else ``default`` (what the service takes when none is sent)."""
+    sent = values.get(name, "") if values else ""
+    return sent if sent in allowed else default
 
 
 def _not_assigned(organisation, case) -> str:

@@ -109,6 +109,10 @@ def test_ticket_to_case_over_the_api(client, world, hotline, nanshan_building):
     assert post(client, "/cases/from-ticket", body).status_code == 200
     unknown = post(client, f"/cases/{first.json()['number']}/assign", {"organisation": "nope"})
     assert unknown.status_code == 400 and unknown.json()["error"]["field"] == "organisation"
+    # a role that may not register cases learns nothing of the ticket (not "already a case")
+    client.force_login(world.leader)
+    refused = post(client, "/cases/from-ticket", {**body, "idempotency_key": "other"})
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "disputes.forbidden"
 
 
 def test_visits_queues_and_alerts(client, world, make_case):

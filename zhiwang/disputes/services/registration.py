@@ -388,6 +388,10 @@ def case_from_ticket(
     from zhiwang.tickets.selectors import ticket_get, ticket_timeline
     from zhiwang.tickets.services import ticket_note, ticket_transfer
 
+    # Before the ticket is read: a role that may not register cases learns nothing of the ticket
+    # (not even "already a dispute case") through this door.
+    if role_of(actor) not in REGISTERING_ROLES:
+        raise PermissionDeniedError("disputes.forbidden", _("You may not register dispute cases."))
     key = idempotency_key_clean(idempotency_key)
     # What the caller sent (the title and facts come from the ticket, read only further on).
     request_fingerprint = _case_fingerprint(

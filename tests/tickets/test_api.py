@@ -162,7 +162,7 @@ def test_detail_shows_timeline_duplicates_and_my_actions(as_user, make_ticket, n
     assert [d["number"] for d in body["duplicate_candidates"]] == [first.number]
     assert {"dispatch", "reject", "merge", "note"} <= set(body["allowed_actions"])
     assert "accept" not in body["allowed_actions"]
-    assert body["timeline"][0]["actor"] == "热线受理员 王敏"
+    assert body["timeline"][0]["actor"] == "王敏"
     duplicates = as_user(nanshan_dispatcher).get(f"{URL}/{second.number}/duplicates").json()
     assert [d["number"] for d in duplicates] == [first.number]
 

@@ -18,10 +18,11 @@ pytestmark = pytest.mark.django_db
 
 
 def test_the_detectors_run_for_each_day_oldest_first(monkeypatch):
-    seen, bar = [], []
+    seen, bar, asked = [], [], []
 
-    def detect(*, today):
+    def detect(*, today, kinds=None):
         seen.append(today)
+        asked.append(kinds)
         return {"found": 1, "created": 1, "resolved": 0}
 
     monkeypatch.setattr(demo, "alert_detection", lambda: detect)
@@ -30,6 +31,11 @@ def test_the_detectors_run_for_each_day_oldest_first(monkeypatch):
     assert seen == [today - timedelta(days=n) for n in (3, 2, 1, 0)]
     assert totals == {"found": 4, "created": 4, "resolved": 0}
     assert bar[-1] == (4, 4) and len(bar) == 4  # the demo's progress bar, one step a day
+    # a detector that reads only the present (reopened tickets as they are now) runs for today only:
+    # on a past day it would raise its alert before the ticket existed
+    for kinds in asked[:-1]:
+        assert "repeat_reopen" not in kinds and {"surge", "address_cluster", "repeat_caller"} <= set(kinds)
+    assert asked[-1] is None  # today: every detector
 
 
 def test_it_is_the_analytics_entry_point():
@@ -61,7 +67,7 @@ def test_a_past_day_s_alerts_are_raised_that_day(monkeypatch):
 
     division = Division.objects.order_by("code").first()
 
-    def detect(*, today):
+    def detect(*, today, kinds=None):
         Alert.objects.create(
             kind="surge",
             key=f"demo-{today}",
@@ -81,3 +87,34 @@ def test_a_past_day_s_alerts_are_raised_that_day(monkeypatch):
         datetime.combine(two_ago + timedelta(days=1), time(0, 7))
     )
     assert raised[f"demo-{today}"].date() == today  # today's: now
+
+
+def test_a_fresh_demo_has_an_alert_of_every_kind_at_its_planted_events(_quicker_demo):
+    """Was: only chance topic clusters. The history's planted events (``tickets.history_events``)
+    are found by the detectors themselves: no alert is written by the demo."""
+    from zhiwang.analytics.models import AlertKind
+    from zhiwang.tickets.models import Ticket
+
+    call_command("demo", "--scale", "tiny", "--no-progress", stdout=StringIO())
+    alerts = list(Alert.objects.select_related("division", "category"))
+    assert {a.kind for a in alerts} == set(AlertKind.values)
+    planted = Ticket.objects.filter(idempotency_key__regex=r":demo-1-[a-z]+-")
+
+    def tickets_of(alert) -> set[str]:
+        keys = alert.memberships.values_list("ticket__idempotency_key", flat=True)
+        return {key.split(":demo-1-")[1].split("-")[0] for key in keys if ":demo-1-" in key}
+
+    # the noise surge in 高新区社区 (or one of its grids) and the wage arrears at one factory
+    surges = {(a.division.code, a.category.code) for a in alerts if a.kind == AlertKind.SURGE}
+    assert ("440305007023", "040203") in surges and ("440306026001", "150306") in surges
+    clusters = [a for a in alerts if a.kind == AlertKind.ADDRESS_CLUSTER]
+    assert any(tickets_of(a) == {"wages"} and a.observed == 9 for a in clusters)
+    callers = [a for a in alerts if a.kind == AlertKind.REPEAT_CALLER]
+    assert any(tickets_of(a) == {"fumes"} and a.observed >= 4 for a in callers)
+    (reopen,) = [a for a in alerts if a.kind == AlertKind.REPEAT_REOPEN]
+    sewer = planted.get(idempotency_key__contains="-sewer-")
+    assert list(reopen.memberships.values_list("ticket_id", flat=True)) == [sewer.pk]
+    # raised when the detection saw it (today), not on a replayed day before the ticket existed
+    assert reopen.created_at > sewer.received_at and timezone.localtime(reopen.created_at).date() == (
+        timezone.localdate()
+    )

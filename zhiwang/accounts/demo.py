@@ -19,6 +19,9 @@ class DemoAccount:
     role: str
     full_name: str
     where: str
+    #: the org unit's name ("" for the administrator and the citizen): with the role, what the name no
+    #: longer says (a plain person's name, not "城管局承办人 赵伟")
+    unit: str = ""
 
 
 def _first_child(parent: Division, level: str) -> Division:
@@ -63,36 +66,38 @@ def demo_accounts_create(*, password: str = DEMO_PASSWORD) -> list[DemoAccount]:
     )
     data_office = unit("CITY-DATA", "深圳市政务服务数据管理局", OrgUnitKind.DEPARTMENT, city, None)
 
+    # Plain person names: the role is the account's role, shown beside the name where it matters
+    # ("调解员 周芳" under "调解员（签名）" in an agreement, or in every timeline row, said it twice).
     specs = [
-        ("demo_admin", Role.ADMINISTRATOR, "系统管理员", None, [city], "全市"),
-        ("demo_hotline", Role.INTAKE_OPERATOR, "热线受理员 王敏", city_cc, [city], "全市"),
-        ("demo_city_dispatcher", Role.DISPATCHER, "市级分拨员 李强", city_cc, [city], "全市"),
-        ("demo_ns_dispatcher", Role.DISPATCHER, "南山区分拨员 陈静", ns_cc, [nanshan], nanshan.name),
-        ("demo_lh_dispatcher", Role.DISPATCHER, "罗湖区分拨员 刘洋", lh_cc, [luohu], luohu.name),
+        ("demo_admin", Role.ADMINISTRATOR, "许峰", None, [city], "全市"),
+        ("demo_hotline", Role.INTAKE_OPERATOR, "王敏", city_cc, [city], "全市"),
+        ("demo_city_dispatcher", Role.DISPATCHER, "李强", city_cc, [city], "全市"),
+        ("demo_ns_dispatcher", Role.DISPATCHER, "陈静", ns_cc, [nanshan], nanshan.name),
+        ("demo_lh_dispatcher", Role.DISPATCHER, "刘洋", lh_cc, [luohu], luohu.name),
         (
             "demo_sub_dispatcher",
             Role.DISPATCHER,
-            f"{subdistrict.name}分拨员 黄丽",
+            "黄丽",
             sub_office,
             [subdistrict],
             subdistrict.name,
         ),
-        ("demo_handler", Role.HANDLER, "城管局承办人 赵伟", ns_urban, [nanshan], nanshan.name),
+        ("demo_handler", Role.HANDLER, "赵伟", ns_urban, [nanshan], nanshan.name),
         (
             "demo_sub_handler",
             Role.HANDLER,
-            f"{subdistrict.name}承办人 钱军",
+            "钱军",
             sub_office,
             [subdistrict],
             subdistrict.name,
         ),
-        ("demo_mediator", Role.MEDIATOR, "调解员 周芳", mediation, [subdistrict], subdistrict.name),
-        ("demo_leader", Role.LEADER, "市领导 吴刚", city_cc, [city], "全市"),
-        ("demo_steward", Role.DATA_STEWARD, "数据管理员 郑琳", data_office, [city], "全市"),
+        ("demo_mediator", Role.MEDIATOR, "周芳", mediation, [subdistrict], subdistrict.name),
+        ("demo_leader", Role.LEADER, "吴刚", city_cc, [city], "全市"),
+        ("demo_steward", Role.DATA_STEWARD, "郑琳", data_office, [city], "全市"),
         (
             "demo_grid_worker",
             Role.GRID_WORKER,
-            "网格员 孙悦",
+            "孙悦",
             grid_station,
             [],
             ", ".join(g.code for g in grids),
@@ -100,12 +105,12 @@ def demo_accounts_create(*, password: str = DEMO_PASSWORD) -> list[DemoAccount]:
         (
             "demo_grid_police",
             Role.GRID_WORKER,
-            "社区民警 马骏",
+            "马骏",
             grid_station,
             [],
             grids[0].code if grids else "",
         ),
-        ("demo_citizen", Role.CITIZEN, "市民 林晓", None, [], "—"),
+        ("demo_citizen", Role.CITIZEN, "林晓", None, [], "—"),
     ]
     accounts = []
     for username, role, full_name, org_unit, jurisdictions, where in specs:
@@ -129,7 +134,7 @@ def demo_accounts_create(*, password: str = DEMO_PASSWORD) -> list[DemoAccount]:
             existing.set_password(password)
             existing.save()
             services.user_set_jurisdictions(user=existing, divisions=list(jurisdictions))
-        accounts.append(DemoAccount(username, role, full_name, where))
+        accounts.append(DemoAccount(username, role, full_name, where, org_unit.name if org_unit else ""))
     worker = User.objects.get(username="demo_grid_worker")
     police = User.objects.get(username="demo_grid_police")
     for grid in grids:

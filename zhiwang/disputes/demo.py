@@ -8,8 +8,10 @@ keys, so a second run adds nothing.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
-from datetime import timedelta
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, time, timedelta
+from unittest import mock
 
 from django.db import transaction
 from django.utils import timezone
@@ -18,7 +20,7 @@ from zhiwang.accounts.models import OrgUnit, OrgUnitKind, Role, User
 from zhiwang.accounts.services import user_create, user_set_jurisdictions
 from zhiwang.core.validators import credit_code_check_char, id_number_check_char
 from zhiwang.disputes.defaults import defaults_seed
-from zhiwang.disputes.models import DisputeCase
+from zhiwang.disputes.models import CaseEvent, DisputeCase
 from zhiwang.disputes.services import (
     agreement_reach,
     case_assign,
@@ -93,6 +95,96 @@ def _person(rng: random.Random, role: str) -> dict:
     }
 
 
+def _mediator_name(code: str) -> str:
+    """A person's name for the mediator of the subdistrict ``code``, the same on every run."""
+    rng = random.Random(f"mediator:{code}")
+    return rng.choice(SURNAMES) + rng.choice(GIVEN)
+
+
+class _CaseClock:
+    """``timezone.now()`` answers ``self.now`` (the moment a demo case has reached) while active."""
+
+    def __init__(self, real):
+        self.real, self.now = real, None
+
+    def __call__(self) -> datetime:
+        return self.now if self.now is not None else self.real()
+
+
+@contextmanager
+def _case_clock() -> Iterator[_CaseClock]:
+    """Run the cases' services at their own moments: each timeline row (the services' ``now`` and a
+    row's default time) is stamped when its step happened in the case's story, not when the demo
+    ran (a case received 40 days ago does not show "受理" today). As ``tickets.history`` does."""
+    clock = _CaseClock(timezone.now)
+    at_field = CaseEvent._meta.get_field("at")
+    # the field caches its default callable (a cached_property): shadow the cached value
+    with mock.patch("django.utils.timezone.now", clock), mock.patch.object(at_field, "_get_default", clock):
+        yield clock
+
+
+def _office_hours(moment: datetime, rng: random.Random) -> datetime:
+    """A minute between 09:00 and 16:00 (local) on the day of ``moment``: office hours, when a
+    window takes a case in and a mediator refers, closes or follows one up."""
+    day = timezone.localdate(moment)
+    return timezone.make_aware(datetime.combine(day, time(9))) + timedelta(minutes=rng.randint(0, 7 * 60))
+
+
+#: The steps a demo case in each state has been through after its registration, in order.
+STEPS = {
+    "received": (),
+    "luohu": (),
+    "assigned": ("assign",),
+    "mediating": ("assign", "session"),
+    "red": ("assign", "session"),
+    "backlog": ("assign", "backlog", "session"),
+    "referred": ("assign", "session", "refer"),
+    "failed": ("assign", "session", "close"),
+    "agreed": ("assign", "session", "agreement"),
+    "confirmed": ("assign", "session", "agreement", "confirmation"),
+    "success": ("assign", "session", "agreement", "follow_up", "close"),
+}
+
+
+def _schedule(state: str, *, received: datetime, now: datetime, rng: random.Random) -> dict[str, datetime]:
+    """When each step of a demo case in ``state`` happened (``STEPS``), in order, after ``received``
+    and before ``now``.
+
+    Assigned within hours (a backlog case marked soon after), the first session the next day, the
+    agreement on the third day and the judicial confirmation applied for the same day, the
+    performance followed up and the case closed about two weeks after the agreement; a referral or
+    a failed mediation some days after the session. A case received too recently for that has its
+    steps drawn closer together, in the same order.
+    """
+    at: dict[str, datetime] = {}
+    for step in STEPS[state]:
+        if step == "assign":
+            moment = received + timedelta(hours=rng.uniform(0.5, 3))
+        elif step == "backlog":
+            moment = at["assign"] + timedelta(hours=rng.uniform(1, 2))
+        elif step == "session":
+            moment = received + timedelta(days=1, hours=rng.uniform(0, 2))
+        elif step == "refer":
+            moment = _office_hours(at["session"] + timedelta(days=rng.randint(1, 3)), rng)
+        elif step == "agreement":
+            moment = received + timedelta(days=3, hours=rng.uniform(0, 2))
+        elif step == "confirmation":
+            moment = at["agreement"] + timedelta(hours=rng.uniform(0.5, 2))
+        elif step == "follow_up":
+            moment = _office_hours(at["agreement"] + timedelta(days=rng.randint(10, 14)), rng)
+        elif "follow_up" in at:  # closed once the follow-up found the agreement performed
+            moment = at["follow_up"] + timedelta(hours=rng.uniform(0.5, 2))
+        else:  # a failed mediation, closed some days after the session
+            moment = _office_hours(at["session"] + timedelta(days=rng.randint(3, 7)), rng)
+        at[step] = moment
+    latest = now - timedelta(minutes=10)
+    last = max(at.values(), default=received)
+    if last > latest:
+        factor = (latest - received) / (last - received)
+        at = {step: received + (moment - received) * factor for step, moment in at.items()}
+    return at
+
+
 def _first_child(parent: Division, level: str) -> Division:
     return Division.objects.filter(parent=parent, level=level, special="").order_by("code").first()
 
@@ -149,7 +241,7 @@ def demo_disputes_create(
         counts["organisations"] += 1
         if sub.code.startswith(("440305", "440303")) and sub != demo_sub:
             mediator = _user(
-                f"demo_mediator_{sub.code[6:9]}", Role.MEDIATOR, f"{sub.name}调解员", unit, [sub], None
+                f"demo_mediator_{sub.code[6:9]}", Role.MEDIATOR, _mediator_name(sub.code), unit, [sub], None
             )
             mediator_enrol(user=mediator, organisation=organisations[sub.pk])
             counts["mediators"] += 1
@@ -172,12 +264,12 @@ def demo_disputes_create(
     demo_mediator = User.objects.filter(username="demo_mediator").first()
     if demo_mediator is not None:
         mediator_enrol(user=demo_mediator, organisation=org)
-    second = _user("demo_mediator2", Role.MEDIATOR, "调解员 郑洁", org.org_unit, [demo_sub], password)
+    second = _user("demo_mediator2", Role.MEDIATOR, "郑洁", org.org_unit, [demo_sub], password)
     mediator_enrol(user=second, organisation=org)
     counts["mediators"] += 2
     centre_unit = _unit("DEMO-SUB-CENTRE", f"{demo_sub.name}综治中心", OrgUnitKind.SERVICE_CENTER, demo_sub)
     centre = service_centre_create(org_unit=centre_unit, name=f"{demo_sub.name}综治中心", division=demo_sub)
-    window = _user("demo_window", Role.INTAKE_OPERATOR, "综治窗口 何静", centre_unit, [demo_sub], password)
+    window = _user("demo_window", Role.INTAKE_OPERATOR, "何静", centre_unit, [demo_sub], password)
     dispatcher = User.objects.filter(username="demo_sub_dispatcher").first() or window
     leader = User.objects.filter(username="demo_leader").first()
     community = _first_child(demo_sub, DivisionLevel.COMMUNITY)
@@ -196,6 +288,8 @@ def demo_disputes_create(
         counts["visits"] += result.created
 
     now = timezone.now()
+    # the cases' own moments come from a sequence of their own: parties and stories stay as they were
+    times = random.Random(f"{seed}:dispute-times")
     states = [
         "received",
         "assigned",
@@ -209,85 +303,103 @@ def demo_disputes_create(
         "backlog",
         "luohu",
     ]
-    for index, state in enumerate(states):
-        category, title, facts, amount = STORIES[index % len(STORIES)]
-        parties = [_person(rng, "applicant"), _person(rng, "respondent")]
-        if category in ("property_management", "consumer"):
-            parties[1] = {
-                "role": "respondent",
-                "kind": "entity",
-                "name": f"深圳市{title[:2]}有限公司",
-                "identifier": _credit_code(rng),
-            }
-        in_luohu = state == "luohu"
-        actor = User.objects.filter(username="demo_lh_dispatcher").first() if in_luohu else dispatcher
-        received = now - timedelta(days=rng.randint(2, 24) if state not in ("success", "failed") else 40)
-        result = case_register(
-            actor=actor,
-            title=title,
-            facts=facts,
-            category=category,
-            division=_first_child(lh_sub, DivisionLevel.COMMUNITY) if in_luohu else community,
-            parties=parties,
-            source=rng.choice(["window", "grid", "proactive", "petition"]),
-            amount=amount,
-            people_involved=12 if category == "labour" else 2,
-            scale="group" if category == "labour" else "individual",
-            risk="red"
-            if state == "red"
-            else rng.choice(["blue", "yellow", "orange"] if index % 3 else ["blue"]),
-            idempotency_key=f"demo-{seed}-case-{index}",
-            received_at=received,
-        )
-        if not result.created:
-            continue
-        counts["cases"] += 1
-        case = result.case
-        if state in ("received", "luohu"):
-            continue
-        mediator = demo_mediator if demo_mediator and index % 2 == 0 else second
-        case_assign(case=case, actor=actor, organisation=org, mediator=mediator)
-        if state in ("assigned",):
-            continue
-        if state == "backlog" and leader is not None:
-            case_mark_backlog(
-                case=case,
+    with _case_clock() as clock:
+        for index, state in enumerate(states):
+            category, title, facts, amount = STORIES[index % len(STORIES)]
+            parties = [_person(rng, "applicant"), _person(rng, "respondent")]
+            if category in ("property_management", "consumer"):
+                parties[1] = {
+                    "role": "respondent",
+                    "kind": "entity",
+                    "name": f"深圳市{title[:2]}有限公司",
+                    "identifier": _credit_code(rng),
+                }
+            in_luohu = state == "luohu"
+            actor = User.objects.filter(username="demo_lh_dispatcher").first() if in_luohu else dispatcher
+            back = rng.randint(2, 24) if state not in ("success", "failed") else 40
+            received = _office_hours(now - timedelta(days=back), times)
+            at = _schedule(state, received=received, now=now, rng=times)
+            clock.now = received
+            result = case_register(
                 actor=actor,
-                deadline=(timezone.localdate() + timedelta(days=45)),
-                leader=leader,
-                note="信访积案，领导包案",
+                title=title,
+                facts=facts,
+                category=category,
+                division=_first_child(lh_sub, DivisionLevel.COMMUNITY) if in_luohu else community,
+                parties=parties,
+                source=rng.choice(["window", "grid", "proactive", "petition"]),
+                amount=amount,
+                people_involved=12 if category == "labour" else 2,
+                scale="group" if category == "labour" else "individual",
+                risk="red"
+                if state == "red"
+                else rng.choice(["blue", "yellow", "orange"] if index % 3 else ["blue"]),
+                idempotency_key=f"demo-{seed}-case-{index}",
+                received_at=received,
             )
-        session_record(
-            case=case,
-            actor=mediator,
-            record="双方当事人到场，陈述各自诉求，调解员释法说理。",
-            place="调解室",
-            held_at=received + timedelta(days=1),
-        )
-        if state in ("mediating", "red", "backlog"):
-            continue
-        if state == "referred":
-            case_refer(
-                case=case, actor=mediator, kind="litigation", reason="被申请人拒绝调解，告知申请人诉讼途径。"
+            if not result.created:
+                continue
+            counts["cases"] += 1
+            case = result.case
+            if state in ("received", "luohu"):
+                continue
+            mediator = demo_mediator if demo_mediator and index % 2 == 0 else second
+            clock.now = at["assign"]
+            case_assign(case=case, actor=actor, organisation=org, mediator=mediator)
+            if state in ("assigned",):
+                continue
+            if state == "backlog" and leader is not None:
+                clock.now = at["backlog"]
+                case_mark_backlog(
+                    case=case,
+                    actor=actor,
+                    deadline=(timezone.localdate() + timedelta(days=45)),
+                    leader=leader,
+                    note="信访积案，领导包案",
+                )
+            clock.now = at["session"]
+            session_record(
+                case=case,
+                actor=mediator,
+                record="双方当事人到场，陈述各自诉求，调解员释法说理。",
+                place="调解室",
+                held_at=at["session"],
             )
-            continue
-        if state == "failed":
-            case_close(case=case, actor=mediator, outcome="failed", note="双方分歧较大，调解不成。")
-            continue
-        signed = timezone.localdate(received) + timedelta(days=3)
-        agreement_reach(
-            case=case,
-            actor=mediator,
-            form="written",
-            terms="被申请人于履行期限内一次性支付申请人相关费用，双方就此纠纷再无其他争议。",
-            performance_manner="银行转账",
-            performance_deadline=signed + timedelta(days=15),
-            signed_on=signed,
-        )
-        if state == "confirmed":
-            confirmation_apply(case=case, actor=mediator, court="深圳市南山区人民法院", applied_on=signed)
-        if state == "success":
-            performance_follow_up(case=case, actor=mediator, status="performed", note="回访确认已履行。")
-            case_close(case=case, actor=mediator, outcome="success", note="协议已履行完毕。")
+            if state in ("mediating", "red", "backlog"):
+                continue
+            if state == "referred":
+                clock.now = at["refer"]
+                case_refer(
+                    case=case,
+                    actor=mediator,
+                    kind="litigation",
+                    reason="被申请人拒绝调解，告知申请人诉讼途径。",
+                )
+                continue
+            if state == "failed":
+                clock.now = at["close"]
+                case_close(case=case, actor=mediator, outcome="failed", note="双方分歧较大，调解不成。")
+                continue
+            clock.now = at["agreement"]
+            signed = timezone.localdate()
+            agreement_reach(
+                case=case,
+                actor=mediator,
+                form="written",
+                terms="被申请人于履行期限内一次性支付申请人相关费用，双方就此纠纷再无其他争议。",
+                performance_manner="银行转账",
+                performance_deadline=signed + timedelta(days=15),
+                signed_on=signed,
+            )
+            if state == "confirmed":
+                clock.now = at["confirmation"]
+                confirmation_apply(
+                    case=case, actor=mediator, court="深圳市南山区人民法院", applied_on=timezone.localdate()
+                )
+            if state == "success":
+                clock.now = at["follow_up"]
+                performance_follow_up(case=case, actor=mediator, status="performed", note="回访确认已履行。")
+                clock.now = at["close"]
+                case_close(case=case, actor=mediator, outcome="success", note="协议已履行完毕。")
     counts["cases_total"] = DisputeCase.objects.count()
     return counts

@@ -49,6 +49,7 @@ from zhiwang.tickets.history_city import (  # noqa: F401
     _City,
     _pick,
 )
+from zhiwang.tickets.history_events import planted_events
 from zhiwang.tickets.history_simulation import (
     HistoryResult,
     Life,
@@ -70,14 +71,20 @@ def demo_tickets_create(
     days: int = 60,
     end: datetime | None = None,
     sweep_every: timedelta = timedelta(hours=1),
+    events: bool = False,
 ) -> HistoryResult:
     """Make ``count`` ticket histories through the real services, received over the ``days`` before ``end``.
+
+    With ``events``, the planted events of ``history_events`` happen among them (a few dozen more
+    tickets, ``HistoryResult.planted``: a noise surge, a wage-arrears group at one factory, a repeat
+    caller, a problem reopened again and again), each ticket through the same simulation, so the
+    early-warning detectors have something to find.
 
     Deterministic for a seed and an ``end`` (default: now, to the minute) on the same demo city;
     idempotent: a second run with the same seed finds its tickets (``existing``) and adds nothing.
     Tickets still being handled at ``end`` stay open, some of them overdue; the deadline sweep ran
     every simulated hour (``sweep_every``), so their warnings, urges and supervisions are on the timelines.
-    ``progress(done, count)`` is called as tickets arrive.
+    ``progress(done, total)`` is called as tickets arrive (``total``: ``count`` and the planted ones).
     """
     end = (end or timezone.now()).replace(second=0, microsecond=0)
     start = end - timedelta(days=days)
@@ -85,12 +92,18 @@ def demo_tickets_create(
     result = HistoryResult()
     rng = random.Random(seed)
     arrivals = sorted(start + timedelta(seconds=rng.uniform(0, days * 86400)) for _ in range(count))
+    # drawn from their own sequence: a history keeps its random tickets with or without the events
+    planted = [p for p in planted_events(seed=seed, end=end) if start <= p.received <= end] if events else []
     clock = SimulatedClock(start)
     sim = _Simulation(city=city, clock=clock, end=end, seed=seed, result=result)
     queue: list[tuple[datetime, int, Life]] = []
     for index, received in enumerate(arrivals):
         life = sim.life(index, received)
         heapq.heappush(queue, (next(life), index, life))
+    for index, plan in enumerate(planted, start=count):
+        life = sim.life(index, plan.received, plan)
+        heapq.heappush(queue, (next(life), index, life))
+    total = count + len(planted)
     started: set[int] = set()
     last_sweep = start
     with clock.active(), transaction.atomic():
@@ -111,7 +124,7 @@ def demo_tickets_create(
             if index not in started:
                 started.add(index)
                 if progress is not None:
-                    progress(len(started), count)
+                    progress(len(started), total)
             if following is not None:
                 heapq.heappush(queue, (max(following, clock.now), index, life))
         clock.now = end

@@ -5,6 +5,8 @@ step (merge, answer, reject, dispatch, returns, reassignment, acceptance, extens
 reply, review, verification, follow-up, reopening); ``demo_tickets_create`` (in
 ``tickets.history``) runs every life in time order while ``SimulatedClock`` answers
 ``timezone.now()``. A refused service call (``_Stop``) ends that ticket's story where it is.
+A planted event's ticket (``history_events.Planted``) lives the same life, its request and the
+turns of its handling set by its plan instead of drawn at random.
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ from zhiwang.tickets.history_city import (
     _City,
     _pick,
 )
+from zhiwang.tickets.history_events import Planted
 from zhiwang.tickets.models import (
+    Category,
     Channel,
     RequestKind,
     Satisfaction,
@@ -58,6 +62,8 @@ class HistoryResult:
     statuses: Counter = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)
     sweeps: int = 0
+    #: of ``created``, the tickets of planted events (``history_events``)
+    planted: int = 0
 
 
 # --- the simulated clock -------------------------------------------------------------------
@@ -94,6 +100,8 @@ class _Simulation:
     ):
         self.city, self.clock, self.end, self.seed, self.result = city, clock, end, seed, result
         self.calendar = work_calendar()
+        #: a planted event's first ticket, by event (the one its later calls are merged into)
+        self.firsts: dict[str, Ticket] = {}
 
     def later(self, hours: float) -> datetime:
         """``hours`` working hours after now (in working time, as people work)."""
@@ -108,11 +116,85 @@ class _Simulation:
             logger.warning("demo tickets: %s refused: %s", what, exc)
             raise _Stop from exc
 
-    def life(self, index: int, received: datetime) -> Life:
-        rng = random.Random(f"{self.seed}:{index}")
+    def life(self, index: int, received: datetime, plan: Planted | None = None) -> Life:
+        """One ticket's life; with ``plan``, a ticket of a planted event (``history_events``): what
+        it says, where and when are the plan's, and so are the turns its handling takes (a merge
+        into the event's first ticket, unsatisfied follow-ups, still open at the end)."""
+        rng = random.Random(f"{self.seed}:{index}" if plan is None else f"{self.seed}:{plan.key}")
         city, staff = self.city, self.city.staff
         dispatcher, operator = staff["demo_city_dispatcher"], staff["demo_hotline"]
         yield received
+        if plan is None:
+            submit, kind, category, code = self.request(rng, index, received)
+        else:
+            submit = plan.submit_fields(seed=self.seed, operator=operator)
+            kind, category, code = plan.kind, plan.category, plan.address_code
+        result = self.call("submit", ticket_submit, **submit)
+        ticket = result.ticket
+        if not result.created:
+            self.result.existing += 1
+            return
+        self.result.created += 1
+        if plan is not None:
+            self.result.planted += 1
+            self.firsts.setdefault(plan.group, ticket)
+        if plan is None and rng.random() < 0.04 and code:
+            # a second caller reports the same thing an hour later; the dispatcher merges it
+            yield self.later(rng.uniform(0.2, 1.5))
+            twin = self.call(
+                "submit duplicate",
+                ticket_submit,
+                **{**submit, "external_id": f"demo-{self.seed}-{index}-dup", "received_at": self.clock.now},
+            ).ticket
+            yield self.later(rng.uniform(0.2, 1))
+            twin.refresh_from_db()
+            ticket.refresh_from_db()
+            if twin.status in (TicketStatus.PENDING_DISPATCH, TicketStatus.DISPATCHED) and ticket.is_open:
+                self.call("merge", actions.ticket_merge, ticket=twin, master=ticket, actor=dispatcher)
+        ticket.refresh_from_db()
+        if ticket.status == TicketStatus.PENDING_DISPATCH:
+            yield self.later(rng.uniform(0.05, 2.5))
+            ticket.refresh_from_db()
+            first = self.firsts.get(plan.group) if plan is not None and plan.merge else None
+            if first is not None and first.pk != ticket.pk:
+                # another caller about the same matter: the dispatcher merges it into the first call
+                first.refresh_from_db()
+                if first.is_open and ticket.status == TicketStatus.PENDING_DISPATCH:
+                    self.call("merge", actions.ticket_merge, ticket=ticket, master=first, actor=dispatcher)
+                    return
+            if plan is None and kind == TicketKind.INQUIRY and rng.random() < 0.5:
+                self.call(
+                    "answer",
+                    actions.ticket_answer_directly,
+                    ticket=ticket,
+                    actor=operator,
+                    reply="已电话答复市民。",
+                )
+                return
+            if plan is None and rng.random() < 0.03:
+                self.call(
+                    "reject",
+                    actions.ticket_reject,
+                    ticket=ticket,
+                    actor=dispatcher,
+                    reason="属于诉讼程序，不予受理。",
+                )
+                return
+            self.call(
+                "review category", demo_category_review, ticket=ticket, meant=category, actor=dispatcher
+            )
+            ticket.refresh_from_db()
+            unit = ticket.suggested_unit or city.district_offices.get(ticket.district_id)
+            if unit is None:
+                return  # nowhere to send it: it waits in the queue
+            self.call("dispatch", actions.ticket_dispatch, ticket=ticket, unit=unit, actor=dispatcher)
+        yield from self.handle(ticket, rng, plan=plan)
+
+    def request(
+        self, rng: random.Random, index: int, received: datetime
+    ) -> tuple[dict, str, Category, str | None]:
+        """What a random citizen asks (``ticket_submit``'s arguments), its kind, category and address code."""
+        city, staff = self.city, self.city.staff
         kind = _pick(rng, KIND_WEIGHTS)
         categories = city.categories_by_kind.get(kind) or city.categories_by_kind[TicketKind.COMPLAINT]
         category = rng.choice(categories)
@@ -142,65 +224,18 @@ class _Simulation:
                 staff=staff,
             )
         )
-        result = self.call("submit", ticket_submit, **submit)
-        ticket = result.ticket
-        if not result.created:
-            self.result.existing += 1
-            return
-        self.result.created += 1
-        if rng.random() < 0.04 and code:
-            # a second caller reports the same thing an hour later; the dispatcher merges it
-            yield self.later(rng.uniform(0.2, 1.5))
-            twin = self.call(
-                "submit duplicate",
-                ticket_submit,
-                **{**submit, "external_id": f"demo-{self.seed}-{index}-dup", "received_at": self.clock.now},
-            ).ticket
-            yield self.later(rng.uniform(0.2, 1))
-            twin.refresh_from_db()
-            ticket.refresh_from_db()
-            if twin.status in (TicketStatus.PENDING_DISPATCH, TicketStatus.DISPATCHED) and ticket.is_open:
-                self.call("merge", actions.ticket_merge, ticket=twin, master=ticket, actor=dispatcher)
-        ticket.refresh_from_db()
-        if ticket.status == TicketStatus.PENDING_DISPATCH:
-            yield self.later(rng.uniform(0.05, 2.5))
-            ticket.refresh_from_db()
-            if kind == TicketKind.INQUIRY and rng.random() < 0.5:
-                self.call(
-                    "answer",
-                    actions.ticket_answer_directly,
-                    ticket=ticket,
-                    actor=operator,
-                    reply="已电话答复市民。",
-                )
-                return
-            if rng.random() < 0.03:
-                self.call(
-                    "reject",
-                    actions.ticket_reject,
-                    ticket=ticket,
-                    actor=dispatcher,
-                    reason="属于诉讼程序，不予受理。",
-                )
-                return
-            self.call(
-                "review category", demo_category_review, ticket=ticket, meant=category, actor=dispatcher
-            )
-            ticket.refresh_from_db()
-            unit = ticket.suggested_unit or city.district_offices.get(ticket.district_id)
-            if unit is None:
-                return  # nowhere to send it: it waits in the queue
-            self.call("dispatch", actions.ticket_dispatch, ticket=ticket, unit=unit, actor=dispatcher)
-        yield from self.handle(ticket, rng)
+        return submit, kind, category, code
 
-    def handle(self, ticket: Ticket, rng: random.Random, *, round_: int = 1) -> Life:
-        """From dispatched to closed (or reopened, once)."""
+    def handle(
+        self, ticket: Ticket, rng: random.Random, *, round_: int = 1, plan: Planted | None = None
+    ) -> Life:
+        """From dispatched to closed (or reopened: once, or as often as a planted ticket's plan says)."""
         city = self.city
         dispatcher, operator = city.staff["demo_city_dispatcher"], city.staff["demo_hotline"]
         ticket.refresh_from_db()
         if ticket.status != TicketStatus.DISPATCHED:
             return
-        if round_ == 1 and rng.random() < 0.08:
+        if plan is None and round_ == 1 and rng.random() < 0.08:
             yield self.later(rng.uniform(0.2, 1.5))
             ticket.refresh_from_db()
             other = city.district_offices.get(ticket.district_id)
@@ -244,8 +279,10 @@ class _Simulation:
         yield self.later(rng.uniform(2.2, 6) if late_accept else rng.uniform(0.05, 1.8))
         ticket.refresh_from_db()
         self.call("accept", actions.ticket_accept, ticket=ticket, actor=handler)
+        if plan is not None and plan.stay_open and round_ > len(plan.reopen_notes):
+            return  # signed for again: the handler is still at it when the history ends
         limit = self.calendar.working_seconds_between(ticket.dispatched_at, ticket.due_at) / 3600
-        if rng.random() < 0.06 and limit > 14:
+        if plan is None and rng.random() < 0.06 and limit > 14:
             yield self.later(limit * rng.uniform(0.2, 0.5))
             ticket.refresh_from_db()
             request = self.call(
@@ -261,7 +298,7 @@ class _Simulation:
             self.call(
                 "approve extension", actions.ticket_decide, request=request, approve=True, actor=dispatcher
             )
-        if rng.random() < 0.03:
+        if plan is None and rng.random() < 0.03:
             yield self.later(rng.uniform(1, 7))
             ticket.refresh_from_db()
             request = self.call(
@@ -281,8 +318,11 @@ class _Simulation:
             self.call("resume", actions.ticket_resume, ticket=ticket, actor=dispatcher)
         ticket.refresh_from_db()
         remaining = self.calendar.working_seconds_between(self.clock.now, ticket.due_at) / 3600
-        late = rng.random() < 0.12
-        wait = remaining + limit * rng.uniform(0.02, 0.6) if late else remaining * rng.uniform(0.15, 0.95)
+        if plan is not None and plan.reply_hours is not None:
+            wait = rng.uniform(*plan.reply_hours)
+        else:
+            late = rng.random() < 0.12
+            wait = remaining + limit * rng.uniform(0.02, 0.6) if late else remaining * rng.uniform(0.15, 0.95)
         yield self.later(max(wait, 0.1))
         for attempt in range(3):
             ticket.refresh_from_db()
@@ -295,7 +335,7 @@ class _Simulation:
             )
             yield self.later(rng.uniform(0.3, 5))
             ticket.refresh_from_db()
-            if attempt == 0 and rng.random() < 0.07:
+            if plan is None and attempt == 0 and rng.random() < 0.07:
                 self.call(
                     "send back",
                     actions.ticket_review,
@@ -330,7 +370,11 @@ class _Simulation:
         yield self.later(rng.uniform(4, 12))
         ticket.refresh_from_db()
         roll = rng.random()
-        if roll < 0.05:
+        if plan is not None and round_ <= len(plan.reopen_notes):
+            # the planted problem is back: unresolved, and the citizen says so
+            outcome = {"resolved": False, "satisfaction": Satisfaction.UNSATISFIED}
+            outcome["note"] = plan.reopen_notes[round_ - 1]
+        elif roll < 0.05:
             outcome = {"resolved": None, "unreachable": True}
         elif roll < 0.72 or round_ > 1:
             outcome = {"resolved": True, "satisfaction": Satisfaction.SATISFIED}
@@ -341,7 +385,7 @@ class _Simulation:
         self.call("follow up", actions.ticket_follow_up, ticket=ticket, actor=operator, **outcome)
         ticket.refresh_from_db()
         if ticket.status == TicketStatus.DISPATCHED:  # reopened (重办)
-            yield from self.handle(ticket, rng, round_=round_ + 1)
+            yield from self.handle(ticket, rng, round_=round_ + 1, plan=plan)
 
 
 class _Stop(Exception):

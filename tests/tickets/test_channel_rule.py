@@ -96,7 +96,8 @@ def test_the_service_decides_the_channel_by_role(username, channel, allowed, nan
     with pytest.raises(ServiceError) as caught:
         ticket_submit(**submission)
     assert (caught.value.code, caught.value.field, caught.value.status) == (REFUSED, "channel", 403)
-    assert f"{channel})" in caught.value.message or f"“{channel}”" in caught.value.message
+    # the message names the channel (its code beside its name, in either language)
+    assert channel in caught.value.message, caught.value.message
     assert not Ticket.objects.exists()
 
 
@@ -195,3 +196,26 @@ def test_the_batch_service_refuses_per_item(hotline, nanshan_building):
     assert allowed.created and allowed.ticket.channel == "window"
     assert isinstance(refused, ServiceError) and refused.code == REFUSED
     assert Ticket.objects.count() == 1
+
+
+def test_the_refusal_lists_the_callers_channels_by_their_names(nanshan_building):
+    """A dispatcher filing a video alarm is told which channels they do file through, in words."""
+    from django.utils import translation
+
+    from zhiwang.tickets.models import Channel
+
+    submission = {
+        "channel": "video",
+        "kind": "complaint",
+        "category": SANITATION,
+        "description": "摄像头发现占道经营。",
+        "address_code": nanshan_building.code,
+        "actor": User.objects.get(username="demo_ns_dispatcher"),
+    }
+    with translation.override("zh-hans"), pytest.raises(ServiceError) as caught:
+        ticket_submit(**submission)
+    message = caught.value.message
+    with translation.override("zh-hans"):
+        hotline, window = str(Channel.HOTLINE.label), str(Channel.WINDOW.label)
+    assert hotline in message and window in message, message
+    assert "hotline" not in message and "、" in message  # words, not codes, in a Chinese list

@@ -14,6 +14,7 @@ tickets.
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from zhiwang.core.errors import PermissionDeniedError
 from zhiwang.tickets.models import Channel
@@ -159,5 +160,8 @@ def _refusal(channel: str, role: str) -> str:
         )
     return _("You do not file tickets through “%(label)s” (%(channel)s); your channels: %(allowed)s.") % {
         **named,
-        "allowed": ", ".join(sorted(allowed)),
+        # the labels people know, in the order of the channel list
+        "allowed": pgettext("list separator", ", ").join(
+            str(choice.label) for choice in Channel if choice.value in allowed
+        ),
     }

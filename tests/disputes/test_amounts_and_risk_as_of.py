@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from zhiwang.core.errors import ServiceError
 from zhiwang.disputes.models import CaseEvent, DisputeCase
 from zhiwang.disputes.selectors import case_list, dispute_indicators, ledger_summary
 from zhiwang.disputes.services import agreement_reach, case_close, case_update
@@ -113,6 +114,35 @@ def test_the_api_raises_it_too(client, mediating_case, world):
     assert response.status_code == 201, response.content
     case.refresh_from_db()
     assert case.amount == Decimal("50000.00") and len(_updates(case)) == 1
+
+
+def test_a_correction_cannot_lower_the_amount_below_the_agreement(mediating_case, world):
+    # given a case whose agreement settles 50,000 (raising it from 20,000)
+    case = mediating_case(amount="20000")
+    _reach(case, world.mediator, amount="50000")
+    case.refresh_from_db()
+    version, rows = case.version, len(_updates(case))
+    # when a correction lowers it below, with the risk changed in the same form
+    with translation.override("zh-hans"), pytest.raises(ServiceError) as refused:
+        case_update(case=case, actor=world.mediator, amount="100", risk="yellow", note="改正")
+    # then it is refused on the amount, with the agreement's amount, and nothing is written
+    error = refused.value
+    assert error.code == "disputes.amount_below_agreement" and error.field == "amount"
+    assert [(f.field, f.code) for f in error.fields] == [("amount", "disputes.amount_below_agreement")]
+    assert "50,000.00" in error.message
+    case = DisputeCase.objects.get(pk=case.pk)
+    assert case.amount == Decimal("50000.00") and case.risk != "yellow"
+    assert case.version == version and len(_updates(case)) == rows
+
+
+def test_a_correction_may_lower_the_amount_down_to_the_agreement(mediating_case, world):
+    case = mediating_case(amount="80000")
+    _reach(case, world.mediator, amount="50000")
+    case.refresh_from_db()
+    case_update(case=case, actor=world.mediator, amount="50000", note="改正")
+    case.refresh_from_db()
+    assert case.amount == Decimal("50000.00")
+    assert _updates(case)[-1].payload["after"] == {"amount": "50000.00"}
 
 
 # --- 2. the risk colour and the amount as of a past period's end -----------------------------------

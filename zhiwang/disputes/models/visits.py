@@ -27,6 +27,8 @@ class Visitor(models.Model):
     name = models.CharField(_("name"), max_length=64)
     id_number = models.CharField(_("ID number"), max_length=18, blank=True)
     id_hash = models.CharField(_("ID number hash"), max_length=64, blank=True, db_index=True)
+    # Not written nor read: a phone belongs to the centre it was given to (``Visit.visitor_phone``).
+    # Blanked by migration 0012; the empty column stays until a later release drops it.
     phone = models.CharField(_("phone"), max_length=20, blank=True)
     person = models.ForeignKey(
         "registry.Person",
@@ -53,10 +55,6 @@ class Visitor(models.Model):
     @property
     def masked_name(self) -> str:
         return mask_name(self.name)
-
-    @property
-    def masked_phone(self) -> str:
-        return mask_phone(self.phone) if self.phone else ""
 
     @property
     def masked_id_number(self) -> str:

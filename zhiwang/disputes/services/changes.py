@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from zhiwang.core.errors import PermissionDeniedError, ServiceError
+from zhiwang.core.figures import yuan_text
 from zhiwang.core.scoping import scope_of
 from zhiwang.disputes import texts
 from zhiwang.disputes.models import (
@@ -117,7 +118,12 @@ def case_update(
     category: str | None = None,
     note: str = "",
 ) -> DisputeCase:
-    """Correct the case's assessment; raising the risk to red or orange reports it upward at once."""
+    """Correct the case's assessment; raising the risk to red or orange reports it upward at once.
+
+    The amount involved is never less than what the case's agreement settles (the amount resolved
+    is never more than the amount involved: ``agreement_reach`` raises it, and a correction after
+    the agreement cannot lower it below): ``disputes.amount_below_agreement`` on ``amount``.
+    """
     changes = {}
     if risk is not None and risk != case.risk:
         changes["risk"] = _choice(risk, RiskColour, "risk")
@@ -132,6 +138,15 @@ def case_update(
     changes = {k: v for k, v in changes.items() if getattr(case, k) != v}
     if not changes:
         raise ServiceError("disputes.nothing_changed", _("Nothing was changed."))
+    if "amount" in changes:
+        agreed = Agreement.objects.filter(case=case).values_list("amount", flat=True).first()
+        if agreed is not None and changes["amount"] < agreed:
+            raise ServiceError(
+                "disputes.amount_below_agreement",
+                _("The amount involved cannot be less than the agreement's amount (%(amount)s CNY).")
+                % {"amount": yuan_text(agreed)},
+                field="amount",
+            )
     before = {k: str(getattr(case, k)) for k in changes}
     # what changed, worded for each reader on the timeline (``texts.CASE_CHANGED``): the codes of
     # the choices, the numbers, the category's name, in the order of the form

@@ -69,6 +69,10 @@ FILING_CHANNELS: dict[str, frozenset[str]] = {
 }
 
 CHANNEL_NOT_ALLOWED = "tickets.channel_not_allowed"
+#: A deactivated account files nothing, through any channel. Work recorded under it before it was
+#: deactivated and carried out later — a queued API submission, an import run — is refused with
+#: this code, not with the role's channel message (which would tell them their role is wrong).
+ACCOUNT_INACTIVE = "auth.inactive"
 
 
 def role_of(user) -> str:
@@ -117,12 +121,27 @@ def check_channel(*, channel: str, actor) -> None:
     not file a ticket through ``channel`` (``FILING_CHANNELS``), decided here whatever the client
     sent. Without an actor (the Open311 endpoint, an import without an operator) the caller is the
     system and has chosen the channel itself. A value that is no channel at all is left to the
-    submission's validation ("Unknown channel")."""
+    submission's validation ("Unknown channel").
+
+    An actor whose account has been deactivated is refused first, whatever the channel:
+    ``PermissionDeniedError`` ``auth.inactive``. A signed-in request never has such an actor; this
+    is the submission queued, or the import run, before the account was deactivated (its receipt,
+    or the run, says so). A retry of a submission written before still gets its ticket: the
+    caller looks for it first (``submit.ticket_submit``, ``submit_batch.ticket_submit_many``)."""
     if actor is None or getattr(actor, "pk", None) is None:
         return
+    if not getattr(actor, "is_active", False):
+        raise inactive_error()
     if channel not in Channel.values or channel in filing_channels(actor):
         return
     raise PermissionDeniedError(CHANNEL_NOT_ALLOWED, _refusal(channel, role_of(actor)), field="channel")
+
+
+def inactive_error() -> PermissionDeniedError:
+    """The refusal of work done for a deactivated account (``ACCOUNT_INACTIVE``)."""
+    return PermissionDeniedError(
+        ACCOUNT_INACTIVE, _("This account has been deactivated; it cannot file tickets.")
+    )
 
 
 def _refusal(channel: str, role: str) -> str:

@@ -109,20 +109,31 @@ IMPORT_PROGRESS_SECONDS = 1.0
 
 
 @db_task()
-def ticket_import_task(run_id: int) -> int:
-    """Run a hotline batch import (``ticket_import_run``); the page polls the run's progress."""
-    return ticket_import_run(run_id=run_id).pk
+def ticket_import_task(run_id: int, actor_id: int | None = None) -> int:
+    """Run a hotline batch import (``ticket_import_run``); the page polls the run's progress.
+
+    ``actor_id``: who queued this run of it, when it is not the uploader (a colleague running a
+    failed run again); tasks queued without it run as the uploader."""
+    return ticket_import_run(run_id=run_id, actor_id=actor_id).pk
 
 
-def ticket_import_run(*, run_id: int):
+def ticket_import_run(*, run_id: int, actor_id: int | None = None):
     """Import the run's stored file through ``hotline_import.import_tickets``, progress on the row.
+
+    The rows are filed as ``actor_id``'s work — the person who ran a failed or stalled run again
+    (``import_run_again``): their channels are checked and their name is on the tickets' timelines
+    — or, without one, as the uploader's (``created_by``). An account deactivated since it queued
+    the run fails the run at once, with a message that says so (not a report refusing every row
+    with its role): a colleague may run it again, as themselves.
 
     Progress (rows read of the file's rows) is written at most every ``IMPORT_PROGRESS_SECONDS``;
     at the end the totals, the first refused rows and the report file. A file that cannot be
     read as a whole (``ServiceError``) fails the run with its message; any other error fails
     it too and is raised, so the worker logs it. Running a run again is safe: rows imported
-    before are recognised by their call id and reported as such.
+    before are recognised by their call id (whoever runs it) and reported as such.
     """
+    from django.contrib.auth import get_user_model
+
     from zhiwang.core.errors import ServiceError
     from zhiwang.tickets.hotline_import import import_tickets
     from zhiwang.tickets.models import TicketImport, TicketImportStatus
@@ -130,6 +141,10 @@ def ticket_import_run(*, run_id: int):
     run = TicketImport.objects.select_related("created_by").get(pk=run_id)
     if run.status == TicketImportStatus.DONE:
         return run
+    actor = run.created_by
+    if actor_id is not None and actor_id != run.created_by_id:
+        # a restarter deleted since they clicked: the uploader's, as before (never no one's)
+        actor = get_user_model().objects.filter(pk=actor_id).first() or actor
 
     def update(**fields) -> None:
         fields["updated_at"] = timezone.now()
@@ -137,6 +152,13 @@ def ticket_import_run(*, run_id: int):
         for name, value in fields.items():
             setattr(run, name, value)
 
+    if actor is not None and not actor.is_active:
+        message = gettext(
+            "The account this import runs as (%(name)s) has been deactivated; it cannot file tickets. "
+            "Run it again yourself to import the file as your own work."
+        ) % {"name": actor.display_name}
+        update(status=TicketImportStatus.FAILED, error=message[:500], finished_at=timezone.now())
+        return run
     update(status=TicketImportStatus.RUNNING, started_at=timezone.now(), finished_at=None, error="")
     last_write = [float("-inf")]  # the first batch is shown at once
 
@@ -151,7 +173,7 @@ def ticket_import_run(*, run_id: int):
         summary = import_tickets(
             run.file.path,
             channel=run.channel,
-            actor=run.created_by,
+            actor=actor,
             validate_only=run.validate_only,
             progress=progress,
         )

@@ -86,11 +86,13 @@ def check_file(path: Path | str) -> SourceFile:
     return open_calls_file(path)
 
 
-def enqueue(run: TicketImport) -> None:
-    """Queue the run for the task worker once the transaction that wrote it commits."""
+def enqueue(run: TicketImport, actor=None) -> None:
+    """Queue the run for the task worker once the transaction that wrote it commits; ``actor``:
+    who queued it when not its uploader (it runs as them, ``tasks.ticket_import_run``)."""
     from zhiwang.tickets.tasks import ticket_import_task
 
-    transaction.on_commit(lambda: ticket_import_task(run.pk))
+    actor_id = getattr(actor, "pk", None)
+    transaction.on_commit(lambda: ticket_import_task(run.pk, actor_id))
 
 
 def import_run_create(*, actor, upload, channel: str, validate_only: bool) -> TicketImport:
@@ -179,7 +181,8 @@ def import_run_again(*, run: TicketImport, actor) -> TicketImport:
             raise ServiceError("tickets.import_busy", _("This import is still running."), status=409)
     else:
         raise ServiceError("tickets.import_busy", _("This import is still running."), status=409)
-    enqueue(again)
+    # the colleague who runs it again files its rows as their own work (the uploader may have left)
+    enqueue(again, actor)
     return again
 
 

@@ -13,6 +13,7 @@ import json
 from datetime import date, timedelta
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
@@ -317,4 +318,13 @@ def test_steward_decides_on_the_conflicts_page(steward, grid_worker, home_room, 
     assert decided.status_code == 302
     held.refresh_from_db()
     assert held.community_id == home_room.community_id
-    assert client.post("/registry/conflicts/", {"review": str(review.pk), "moved": "1"}).status_code == 404
+    # a second decision (another steward's tab, a moment later): told somebody decided, not "not found"
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    again = client.post("/registry/conflicts/", {"review": str(review.pk), "moved": "0"})
+    assert again.status_code == 409
+    assert '<div class="errors">已有人处理过这条登记。</div>' in again.content.decode()
+    review.refresh_from_db()
+    assert review.status == "moved"  # the first decision stands
+    assert (
+        client.post("/registry/conflicts/", {"review": str(review.pk + 999), "moved": "1"}).status_code == 404
+    )

@@ -183,6 +183,18 @@ def test_settling_a_conflict_says_which_record_and_what_was_decided(
     assert 'class="messages"' not in client.get("/registry/conflicts/").content.decode()
 
 
+def test_settling_a_conflict_settled_meanwhile_says_so(confirmed_then_disputed, steward):
+    """Two stewards (or two tabs) settle the same conflict: the second is told it is settled (409),
+    not answered "not found"; the first decision stands."""
+    first, second = _client(steward), _client(steward)
+    settled = first.post("/registry/conflicts/", {"issue": confirmed_then_disputed.pk, "accept": "0"})
+    assert settled.status_code == 302
+    late = second.post("/registry/conflicts/", {"issue": confirmed_then_disputed.pk, "accept": "1"})
+    assert late.status_code == 409
+    assert '<div class="errors">该冲突已被他人裁定。</div>' in late.content.decode()
+    assert Person.objects.get(pk=confirmed_then_disputed.record_id).name == "张三"
+
+
 def test_the_confirmation_is_translated(confirmed_then_disputed, steward):
     answer = _client(steward).post(
         "/registry/conflicts/", {"issue": confirmed_then_disputed.pk, "accept": "0"}, follow=True

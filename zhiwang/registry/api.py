@@ -20,8 +20,10 @@ code never overwrites it (``services.registering``): other values answer 409
 ``registry.already_registered`` with ``error.record`` (``{"kind", "id"}``) — correct the record with
 ``PATCH`` and ``expected_version`` instead. Registering an ID number the caller cannot see (on record
 nowhere, or on a record outside their jurisdiction) answers 202 ``RegistrationReceivedOut`` either
-way, counted against the identifier-search limit (429 ``registry.search_limit`` beyond it); a
-record elsewhere is left as it was until a data steward decides.
+way, counted against the hourly limit of such registrations
+(``ZHIWANG_REGISTRY_UNSEEN_REGISTRATIONS_PER_HOUR``, apart from the searches'; 429
+``registry.register_limit`` beyond it); a record elsewhere is left as it was until a data steward
+decides.
 """
 
 from __future__ import annotations

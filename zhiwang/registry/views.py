@@ -464,9 +464,14 @@ def _settled_message(settled: services.ConflictSettled) -> str:
 
 
 def _review_decided(request):
-    """A steward's decision on a registration kept for review (``services.registration_review_resolve``)."""
+    """A steward's decision on a registration kept for review (``services.registration_review_resolve``).
+
+    Looked up open or not: a steward who decides a review another one decided a moment before
+    (two tabs, two stewards) is told so by the service (409 ``registry.already_resolved``), not
+    answered "not found"."""
     pk = _posted_pk(request.POST.get("review"))
-    review = selectors.registration_reviews(user=request.user).filter(pk=pk).first() if pk else None
+    found = selectors.registration_reviews(user=request.user, open_only=False)
+    review = found.filter(pk=pk).first() if pk else None
     if review is None:
         raise Http404
     moved = request.POST.get("moved") == "1"
@@ -486,17 +491,22 @@ def conflicts(request):
     and registrations of known ID numbers kept for review (the person moved here, or decline)."""
     if not services.may_import(request.user):
         return render(request, "registry/forbidden.html", status=403)
-    error = None
+    error, error_status = None, 400
     if request.method == "POST" and "review" in request.POST:
         try:
             _review_decided(request)
         except ServiceError as failure:
-            error = failure.message
+            error, error_status = failure.message, failure.status
         else:
             return redirect("registry:conflicts")
     elif request.method == "POST":
         pk = _posted_pk(request.POST.get("issue"))
-        issue = selectors.merge_conflicts(user=request.user).filter(pk=pk).first() if pk else None
+        # open or not: a conflict settled a moment before by another steward is a 409 from the service
+        issue = (
+            selectors.merge_conflicts(user=request.user, open_only=False).filter(pk=pk).first()
+            if pk
+            else None
+        )
         if issue is None:
             raise Http404
         try:
@@ -504,7 +514,7 @@ def conflicts(request):
                 issue=issue, actor=request.user, accept=request.POST.get("accept") == "1"
             )
         except ServiceError as failure:
-            error = failure.message
+            error, error_status = failure.message, failure.status
         else:
             messages.success(request, _settled_message(settled))
             return redirect("registry:conflicts")
@@ -523,7 +533,7 @@ def conflicts(request):
         request,
         "registry/conflicts.html",
         {"rows": rows, "reviews": reviews, "error": error},
-        status=400 if error else 200,
+        status=error_status if error else 200,
     )
 
 

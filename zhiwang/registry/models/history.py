@@ -102,4 +102,10 @@ class AccessLog(TimelineEntry):
     class Meta(TimelineEntry.Meta):
         verbose_name = _("personal data access")
         verbose_name_plural = _("personal data accesses")
-        indexes = [models.Index(fields=["record_kind", "record_id", "at"], name="registry_access_record")]
+        indexes = [
+            models.Index(fields=["record_kind", "record_id", "at"], name="registry_access_record"),
+            # The hourly limits (``services.audit.identifier_searches_recent``): one user's rows of
+            # some actions within the last hour, read on every identifier search and every
+            # registration of an unseen number, in a log that grows with every reveal.
+            models.Index(fields=["actor", "action", "at"], name="registry_access_actor_recent"),
+        ]

@@ -83,8 +83,11 @@ def identifier_searches_recent(user, actions: tuple[str, ...] = LIMITED_ACTIONS)
     """The keyed hashes of the identifiers ``user`` searched (``actions``: or registered unseen)
     within the window."""
     since = timezone.now() - IDENTIFIER_SEARCH_WINDOW
-    rows = AccessLog.objects.filter(actor=user, action__in=actions, at__gte=since).values_list(
-        "payload", flat=True
+    # ``registry_access_actor_recent``; no order (a set), so no sort of the hour's rows
+    rows = (
+        AccessLog.objects.filter(actor=user, action__in=actions, at__gte=since)
+        .order_by()
+        .values_list("payload", flat=True)
     )
     return {row.get("hash") for row in rows if isinstance(row, dict) and row.get("hash")}
 
@@ -123,7 +126,8 @@ def identifier_limit_reached(user, key: str) -> bool:
 
 
 def identifier_limit_error(field: str = "q") -> ServiceError:
-    """The one refusal beyond the limit, for searches and registrations alike."""
+    """The one refusal beyond the identifier-search limit (registrations have their own:
+    ``registration_limit_error``)."""
     return ServiceError(
         "registry.search_limit",
         _(

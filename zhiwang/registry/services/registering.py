@@ -11,7 +11,8 @@ never overwritten by a registration:
   to the given address. The caller is answered exactly as for a number on record nowhere
   (``POST /people``: 202, the same body), so registering tells nobody whether a number they cannot
   see exists anywhere in the city; each such registration by a caller who does not see the whole
-  city counts against the identifier-search limit and is in the access log (``services.audit``);
+  city counts against the hourly registration limit (``ZHIWANG_REGISTRY_UNSEEN_REGISTRATIONS_PER_HOUR``,
+  its own, apart from the identifier searches') and is in the access log (``services.audit``);
 * a legal entity there is refused — 409 ``registry.register_refused``, the same wherever the
   record is, traced in the access log (``RegisterRefused``, ``refused``): a credit code and the
   company it names are public (the national enterprise credit publicity system), so that one
@@ -58,10 +59,11 @@ class RegistrationReferred(Exception):
 
 
 class RegisterLimited(Exception):
-    """The caller reached the identifier-search limit with a number they cannot see."""
+    """The caller reached the hourly limit of registrations of numbers they cannot see
+    (``services.audit.registration_limit``; not the identifier searches' limit)."""
 
     def __init__(self, key: str, shown: str):
-        super().__init__("identifier limit reached")
+        super().__init__("registration limit reached")
         self.key, self.shown = key, shown
 
 

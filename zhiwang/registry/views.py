@@ -131,7 +131,17 @@ def _person_page(request, person, *, form=None, revealed=None, status=200):
         "history": list(
             selectors.record_history(user=user, kind=RecordKind.PERSON, record_id=person.pk)[:50]
         ),
-        "accesses": list(selectors.access_log(user=user, kind=RecordKind.PERSON, record_id=person.pk)[:50]),
+        # reads of the person's data apart from registrations of their number (which show nothing)
+        "accesses": list(
+            selectors.access_log(user=user, kind=RecordKind.PERSON, record_id=person.pk, registrations=False)[
+                :50
+            ]
+        ),
+        "registrations": list(
+            selectors.access_log(user=user, kind=RecordKind.PERSON, record_id=person.pk, registrations=True)[
+                :50
+            ]
+        ),
         "may_edit": services.may_edit(user, person),
         "may_reveal": services.may_reveal(user, person),
         "form": form or CorrectionForm(person=person),

@@ -29,6 +29,7 @@ from zhiwang.registry.models import (
     Residence,
 )
 from zhiwang.registry.services import ENTITY_FIELDS, HOUSING_FIELDS, PERSON_FIELDS, change_row, diff
+from zhiwang.registry.services.places import move_end
 
 if TYPE_CHECKING:
     from zhiwang.registry.imports.chunk import Chunk
@@ -191,22 +192,27 @@ def _residences(chunk: Chunk, moves: list[tuple[Person | _Placed, StandardAddres
     current: dict[int, list[Residence]] = {}
     known = [p.pk for p, _a, _s in moves if not isinstance(p, _Placed)]
     for start in range(0, len(known), 900):
-        for residence in Residence.objects.filter(
-            person_id__in=known[start : start + 900], until__isnull=True
-        ).only("pk", "person_id", "address_id"):
+        for residence in (
+            Residence.objects.filter(person_id__in=known[start : start + 900], until__isnull=True)
+            .select_related("address")
+            .only("pk", "person_id", "address_id", "since", "address__full_name")
+        ):
             current.setdefault(residence.person_id, []).append(residence)
-    new, ended, confirmed, placed = [], [], [], []
+    new, confirmed, placed = [], [], []
+    ended: dict = {}  # end date → residences ending then (the day before each new one starts)
     for person, address, since in moves:
-        mine = current.get(person.pk, [])
+        mine = sorted(current.get(person.pk, []), key=lambda r: r.pk)
         if any(r.address_id == address.pk for r in mine):
             confirmed.extend(r.pk for r in mine if r.address_id == address.pk)
             continue
-        ended.extend(r.pk for r in mine)
+        since = since or today
+        for residence in mine:
+            ended.setdefault(move_end(since, residence.since), []).append(residence.pk)
         new.append(
             {
                 "person_id": person.pk,
                 "address_id": address.pk,
-                "since": since or today,
+                "since": since,
                 "community_id": address.community_id,
                 "grid_id": address.grid_id,
             }
@@ -220,13 +226,14 @@ def _residences(chunk: Chunk, moves: list[tuple[Person | _Placed, StandardAddres
                     RecordKind.PERSON,
                     person.pk,
                     "move",
-                    changes={"address": ["", address.full_name]},
+                    changes={"address": [mine[0].address.full_name, address.full_name]},
                     source=batch.source,
                     batch=batch,
                 )
             )
-    for start in range(0, len(ended), 900):
-        Residence.objects.filter(pk__in=ended[start : start + 900]).update(until=today, updated_at=now)
+    for until, pks in ended.items():
+        for start in range(0, len(pks), 900):
+            Residence.objects.filter(pk__in=pks[start : start + 900]).update(until=until, updated_at=now)
     for start in range(0, len(confirmed), 900):
         Residence.objects.filter(pk__in=confirmed[start : start + 900]).update(last_confirmed_at=now)
     insert_rows(
@@ -322,23 +329,28 @@ def _entities(chunk: Chunk) -> None:
     current: dict[int, list[Operation]] = {}
     known_ids = [e.pk for e, _a, _s in places]
     for start in range(0, len(known_ids), 900):
-        for op in Operation.objects.filter(
-            entity_id__in=known_ids[start : start + 900], until__isnull=True
-        ).only("pk", "entity_id", "address_id"):
+        for op in (
+            Operation.objects.filter(entity_id__in=known_ids[start : start + 900], until__isnull=True)
+            .select_related("address")
+            .only("pk", "entity_id", "address_id", "since", "address__full_name")
+        ):
             current.setdefault(op.entity_id, []).append(op)
     # A new entity has no operation yet and already carries the address's community and grid.
     placed = [(_Placed(ids[key], a.community_id, a.grid_id), a, since) for key, a, since in new_places]
-    new_ops, ended, moved = [], [], []
+    new_ops, moved = [], []
+    ended: dict = {}  # end date → operations ending then (the day before each new one starts)
     for entity, address, since in [*places, *placed]:
-        mine = current.get(entity.pk, [])
+        mine = sorted(current.get(entity.pk, []), key=lambda o: o.pk)
         if any(o.address_id == address.pk for o in mine):
             continue
-        ended.extend(o.pk for o in mine)
+        since = since or today
+        for operation in mine:
+            ended.setdefault(move_end(since, operation.since), []).append(operation.pk)
         new_ops.append(
             {
                 "entity_id": entity.pk,
                 "address_id": address.pk,
-                "since": since or today,
+                "since": since,
                 "community_id": address.community_id,
                 "grid_id": address.grid_id,
             }
@@ -346,8 +358,20 @@ def _entities(chunk: Chunk) -> None:
         if not isinstance(entity, _Placed):
             entity.community_id, entity.grid_id = address.community_id, address.grid_id
             moved.append(entity)
-    for start in range(0, len(ended), 900):
-        Operation.objects.filter(pk__in=ended[start : start + 900]).update(until=today, updated_at=now)
+        if mine:  # a move, recorded as a person's (``_residences``) and ``entity_locate``'s are
+            chunk.history.append(
+                change_row(
+                    RecordKind.ENTITY,
+                    entity.pk,
+                    "move",
+                    changes={"address": [mine[0].address.full_name, address.full_name]},
+                    source=batch.source,
+                    batch=batch,
+                )
+            )
+    for until, pks in ended.items():
+        for start in range(0, len(pks), 900):
+            Operation.objects.filter(pk__in=pks[start : start + 900]).update(until=until, updated_at=now)
     insert_rows(Operation, new_ops, shared=shared)
     if moved:
         LegalEntity.objects.bulk_update(moved, ["community", "grid"], batch_size=500)

@@ -7,6 +7,11 @@ from django.db.models import Min, QuerySet, Sum
 from zhiwang.registry.models import AccessLog, Housing, LegalEntity, RecordChange, RegistryTotals
 from zhiwang.registry.selectors.people import person_visible
 from zhiwang.registry.services import role_of
+from zhiwang.registry.services.audit import (
+    REGISTER_NEW_ACTION,
+    REGISTER_REFERRED_ACTION,
+    REGISTER_REFUSED_ACTION,
+)
 
 
 def record_history(*, user, kind: str, record_id: int) -> QuerySet[RecordChange]:
@@ -18,15 +23,25 @@ def record_history(*, user, kind: str, record_id: int) -> QuerySet[RecordChange]
     )
 
 
-def access_log(*, user, kind: str, record_id: int) -> QuerySet[AccessLog]:
-    """Who saw this record's full data; only data stewards and administrators read the log."""
+#: Access log rows that are registrations of the record's number, not reads of its data.
+REGISTRATION_ACTIONS = (REGISTER_NEW_ACTION, REGISTER_REFERRED_ACTION, REGISTER_REFUSED_ACTION)
+
+
+def access_log(*, user, kind: str, record_id: int, registrations: bool | None = None) -> QuerySet[AccessLog]:
+    """The access log of one record; only data stewards and administrators read it.
+
+    ``registrations``: ``False`` — the reads (full views and exports, searches by ID number or
+    phone, reads of sensitive key groups); ``True`` — the registrations of its number by callers
+    who could not see it (new, kept for a data steward, refused), which show nobody its data;
+    ``None`` — both."""
     if role_of(user) not in ("data_steward", "administrator"):
         return AccessLog.objects.none()
-    return (
-        AccessLog.objects.filter(record_kind=kind, record_id=record_id)
-        .select_related("actor")
-        .order_by("-at")
-    )
+    rows = AccessLog.objects.filter(record_kind=kind, record_id=record_id)
+    if registrations is True:
+        rows = rows.filter(action__in=REGISTRATION_ACTIONS)
+    elif registrations is False:
+        rows = rows.exclude(action__in=REGISTRATION_ACTIONS)
+    return rows.select_related("actor").order_by("-at")
 
 
 def counts(*, user) -> dict:

@@ -11,7 +11,7 @@ from zhiwang.geo.models import StandardAddress
 from zhiwang.registry.models import LegalEntity, Operation, RecordKind
 from zhiwang.registry.services.access import _check_version, _denied, _insert_or_existing, may_edit
 from zhiwang.registry.services.history import ENTITY_FIELDS, _tidy_source, change_row, diff
-from zhiwang.registry.services.places import _address_or_error, _check_place_allowed, _place
+from zhiwang.registry.services.places import _address_or_error, _check_place_allowed, _place, move_end
 from zhiwang.registry.services.registering import RegisterRefused, check_may_update, fill_empty, refused
 from zhiwang.registry.validation import clean_entity
 
@@ -94,15 +94,21 @@ def _entity_register(*, actor, source, data: dict, note: str) -> tuple[LegalEnti
 def entity_locate(
     *, entity: LegalEntity, address: StandardAddress, since=None, actor=None, source=None
 ) -> Operation:
-    """The entity now operates at ``address`` (the previous current operation ends)."""
-    current = list(Operation.objects.filter(entity=entity, until__isnull=True))
+    """The entity now operates at ``address`` from ``since`` (today when not known): the current
+    operation ends the day before (``places.move_end``, as a person's residence), a ``move``
+    history row names both addresses."""
+    current = list(
+        Operation.objects.filter(entity=entity, until__isnull=True).select_related("address").order_by("pk")
+    )
     for operation in current:
         if operation.address_id == address.pk:
             return operation
-    Operation.objects.filter(pk__in=[o.pk for o in current]).update(
-        until=timezone.localdate(), updated_at=timezone.now()
-    )
-    operation = Operation(entity=entity, address=address, since=since or timezone.localdate(), source=source)
+    since = since or timezone.localdate()
+    for operation in current:
+        Operation.objects.filter(pk=operation.pk).update(
+            until=move_end(since, operation.since), updated_at=timezone.now()
+        )
+    operation = Operation(entity=entity, address=address, since=since, source=source)
     _place(operation, address)
     operation.save()
     _place(entity, address)
@@ -111,7 +117,7 @@ def entity_locate(
         RecordKind.ENTITY,
         entity.pk,
         "move",
-        changes={"address": ["", address.full_name]},
+        changes={"address": [current[0].address.full_name if current else "", address.full_name]},
         actor=actor,
         source=source,
     ).save()

@@ -39,7 +39,7 @@ from zhiwang.registry.services.audit import (
     registration_limit_reached,
 )
 from zhiwang.registry.services.history import PERSON_FIELDS, _tidy_source, change_row, diff
-from zhiwang.registry.services.places import _address_or_error, _check_place_allowed, _place
+from zhiwang.registry.services.places import _address_or_error, _check_place_allowed, _place, move_end
 from zhiwang.registry.services.registering import (
     RegisterLimited,
     RegistrationReferred,
@@ -262,16 +262,23 @@ def person_move(
     kind: str = "living",
     source=None,
 ) -> Residence:
-    """The person now lives at ``address``: the previous current residence ends, a new one starts."""
-    today = timezone.localdate()
-    current = list(Residence.objects.filter(person=person, until__isnull=True))
+    """The person now lives at ``address`` from ``since`` (today when not known): the current
+    residence ends the day before (``places.move_end``: the two never share a day), a new
+    one starts, a ``move`` history row names both addresses."""
+    current = list(
+        Residence.objects.filter(person=person, until__isnull=True).select_related("address").order_by("pk")
+    )
     for residence in current:
         if residence.address_id == address.pk:
             residence.last_confirmed_at = timezone.now()
             residence.save(update_fields=["last_confirmed_at"])
             return residence
-    Residence.objects.filter(pk__in=[r.pk for r in current]).update(until=today, updated_at=timezone.now())
-    residence = Residence(person=person, address=address, kind=kind, since=since or today, source=source)
+    since = since or timezone.localdate()
+    for residence in current:
+        Residence.objects.filter(pk=residence.pk).update(
+            until=move_end(since, residence.since), updated_at=timezone.now()
+        )
+    residence = Residence(person=person, address=address, kind=kind, since=since, source=source)
     _place(residence, address)
     residence.save()
     _place(person, address)

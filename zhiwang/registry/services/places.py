@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 from django.utils.translation import gettext as _
 
 from zhiwang.core.errors import ServiceError
@@ -55,3 +57,12 @@ def _check_place_allowed(actor, address: StandardAddress | None) -> None:
     scope = scope_of(actor)
     if not (scope.everything or scope.allows_grid(address.grid_id, address.community_id)):
         raise _denied(_("This address is outside your jurisdiction."))
+
+
+def move_end(since: date, start: date | None) -> date:
+    """The last day of a stay (a residence, an operation) that a move to a new place from ``since``
+    ends: the day before, so the two stays never share a day; never before the stay's own
+    ``start`` (a stay that began that day or later, such as one an import or a registration
+    recorded today when the person moved in earlier, ends on its start day)."""
+    day_before = since - timedelta(days=1)
+    return day_before if start is None or day_before >= start else start

@@ -5,7 +5,7 @@ their jurisdiction, or with no known place): the record was left as it was and w
 kept. The steward, who sees the whole record, decides:
 
 * **moved** — the person lives at the given address now: the record moves there (the current
-  residence ends, a new one starts, a ``move`` history row) and the fields empty on the record are
+  residence ends the day before ``since``, ``places.move_end``; a new one starts; a ``move`` history row) and the fields empty on the record are
   filled from the registration (an ``update`` history row naming the registering department); a
   field given with another value than the record's is not taken (a registration is no correction):
   the steward corrects it on the person page if it is right;

@@ -35,7 +35,8 @@ def _reach(case, actor, **extra):
 
 
 def _updates(case):
-    return list(case.events.filter(action="update").order_by("at", "pk"))
+    """The rows that changed a case field: corrections (``update``) and raises (``raise_amount``)."""
+    return list(case.events.filter(action__in=("update", "raise_amount")).order_by("at", "pk"))
 
 
 # --- 1. an agreement raises the amount involved ---------------------------------------------------
@@ -47,7 +48,10 @@ def test_an_agreement_above_the_amount_involved_raises_it_with_a_timeline_row(me
     case.refresh_from_db()
     assert agreement.amount == Decimal("50000.00") and case.amount == Decimal("50000.00")
     (row,) = _updates(case)
-    assert row.actor == world.mediator and row.from_state == row.to_state == "agreed"
+    # the system's row (the rule raised it, not the mediator), naming who recorded the agreement
+    assert row.action == "raise_amount" and row.actor is None
+    assert row.payload["raised_by"] == world.mediator.username
+    assert row.from_state == row.to_state == "agreed"
     assert row.payload["before"] == {"amount": "20000.00"}
     assert row.payload["after"] == {"amount": "50000.00"}
     with translation.override("en"):
@@ -56,7 +60,7 @@ def test_an_agreement_above_the_amount_involved_raises_it_with_a_timeline_row(me
     with translation.override("zh-hans"):
         assert "20,000.00" in row.change_text and "50,000.00" in row.change_text
     # after the agreement's own row, in the same transaction (one version per row)
-    assert [e.action for e in case.events.order_by("at", "pk")][-2:] == ["reach_agreement", "update"]
+    assert [e.action for e in case.events.order_by("at", "pk")][-2:] == ["reach_agreement", "raise_amount"]
 
 
 def test_an_agreement_on_a_case_without_an_amount_gives_it_one(mediating_case, world):

@@ -38,7 +38,7 @@ def test_cases_below_their_agreement_are_raised(city_restored, agreed_case, worl
         migrate_to_latest()
     raised = DisputeCase.objects.get(pk=legacy.pk)
     assert raised.amount == Decimal("50000.00") and raised.version == version + 1
-    row = CaseEvent.objects.get(case=legacy, action="update")
+    row = CaseEvent.objects.get(case=legacy, action="raise_amount")  # as ``agreement_reach`` writes it
     agreement = Agreement.objects.get(case=legacy)
     assert row.at == agreement.created_at and row.actor is None
     assert row.payload["before"] == {"amount": "3500.00"} and row.payload["after"] == {"amount": "50000.00"}
@@ -46,7 +46,7 @@ def test_cases_below_their_agreement_are_raised(city_restored, agreed_case, worl
         assert row.change_text == "Amount involved (CNY): 3,500.00 → 50,000.00"
         assert agreement.number in row.note_text
     assert DisputeCase.objects.get(pk=below.pk).amount == Decimal("3500.00")
-    assert not CaseEvent.objects.filter(case=below, action="update").exists()
+    assert not CaseEvent.objects.filter(case=below, action__in=("update", "raise_amount")).exists()
 
 
 def _amount_as_of(case, at):
@@ -95,8 +95,11 @@ def test_a_correction_before_the_agreement_is_the_raise_before(city_restored, me
     _migrate()
     # then the raise is dated at the agreement, from the amount as of then
     assert DisputeCase.objects.get(pk=case.pk).amount == Decimal("5000.00")
-    rows = list(CaseEvent.objects.filter(case=case, action="update").order_by("at", "pk"))
+    rows = list(
+        CaseEvent.objects.filter(case=case, action__in=("update", "raise_amount")).order_by("at", "pk")
+    )
     assert [r.payload["after"] for r in rows] == [{"amount": "300.00"}, {"amount": "5000.00"}]
+    assert [r.action for r in rows] == ["update", "raise_amount"]
     raise_row = rows[-1]
     assert raise_row.at == agreement.created_at and raise_row.payload["before"] == {"amount": "300.00"}
     assert raise_row.from_state == raise_row.to_state == "agreed"
@@ -126,7 +129,7 @@ def test_a_correction_after_the_agreement_is_raised_after_it(city_restored, agre
     # then the raise follows the correction, from the amount it set
     raised = DisputeCase.objects.get(pk=case.pk)
     assert raised.amount == Decimal("5000.00") and raised.version == version + 1
-    row = CaseEvent.objects.filter(case=case, action="update").exclude(pk=correction.pk).get()
+    row = CaseEvent.objects.get(case=case, action="raise_amount")
     assert row.at == correction.at + timedelta(microseconds=1) and row.actor is None
     assert row.payload["before"] == {"amount": "200.00"} and row.payload["after"] == {"amount": "5000.00"}
     assert row.payload["backfill"] is True and row.from_state == row.to_state == correction.to_state
@@ -149,4 +152,4 @@ def test_a_correction_after_the_agreement_up_to_it_is_left_alone(city_restored, 
     # when the migration runs, then nothing is raised
     _migrate()
     assert DisputeCase.objects.get(pk=case.pk).amount == Decimal("6000.00")
-    assert CaseEvent.objects.filter(case=case, action="update").count() == 1
+    assert CaseEvent.objects.filter(case=case, action__in=("update", "raise_amount")).count() == 1

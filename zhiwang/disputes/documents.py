@@ -16,7 +16,7 @@ from django.utils.translation import pgettext
 from zhiwang.core.pdf_fonts import pdf_font
 from zhiwang.core.spreadsheet import xlsx_cell, xlsx_row
 from zhiwang.disputes.models import DisputeCase, PartyRole, RiskColour
-from zhiwang.disputes.selectors import mask_party_data
+from zhiwang.disputes.selectors import mask_party_data, period_status_label
 
 
 def _chinese() -> bool:
@@ -203,12 +203,14 @@ def agreement_docx(case: DisputeCase, *, reveal: bool) -> bytes:
 
 
 def ledger_columns(*, period_ended: bool = False) -> list[tuple[str, int]]:
-    """(header, width) of the usual 矛盾纠纷排查化解台账 layout; the amount and risk headed as at the
-    period's end when ``period_ended`` (the rows then carry them as of that moment)."""
+    """(header, width) of the usual 矛盾纠纷排查化解台账 layout; the amount, risk and status headed as
+    at the period's end when ``period_ended`` (the rows then carry them as of that moment), in the
+    words of the ledger page's figures and list."""
     if period_ended:
         amount, risk = _("Amount at the end of the period (CNY)"), _("Risk at the end of the period")
+        status = _("Status at the end of the period")
     else:
-        amount, risk = _("Amount (CNY)"), _("Risk")
+        amount, risk, status = _("Amount involved (CNY)"), _("Risk"), _("Status")
     return [
         (_("No."), 6),
         (_("Case number"), 18),
@@ -225,7 +227,7 @@ def ledger_columns(*, period_ended: bool = False) -> list[tuple[str, int]]:
         (_("Division"), 16),
         (_("Mediation organisation"), 22),
         (_("Mediator"), 10),
-        (_("Status"), 10),
+        (status, 10),
         (_("Target date"), 12),
         (_("Outcome"), 12),
         (_("Agreement"), 10),
@@ -247,9 +249,11 @@ def ledger_workbook(cases, *, reveal: bool, title: str, as_of: datetime | None =
     """The ledger as an .xlsx: a title row, the header, one row per case (masked unless ``reveal``).
 
     ``as_of``: the end of the filters' period when it has ended (``selectors.status_as_of``). The
-    cases then come from ``selectors.ledger_rows``, whose ``period_risk`` / ``period_amount`` are
-    written instead of the current values, under headers that say so, and the line under the
-    title names the period's last day.
+    cases then come from ``selectors.ledger_rows``, whose ``period_status`` / ``period_risk`` /
+    ``period_amount`` are written instead of the current values, under headers that say so, and the
+    line under the title names the period's last day. A case closed after it (open at the end) keeps
+    its closing date and outcome, marked "(after the period)" and in grey: the ledger of October
+    says a case was open then and that it was closed on 1 November, not that it closed in October.
     """
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Border, Font, Side
@@ -268,7 +272,9 @@ def ledger_workbook(cases, *, reveal: bool, title: str, as_of: datetime | None =
     exported += "" if reveal else "  (" + _("personal data masked") + ")"
     if as_of is not None:  # the period's end is exclusive: its last day is the day before
         last_day = timezone.localdate(as_of - timedelta(microseconds=1))
-        exported += "  " + _("Risk and amount as of the end of %(day)s.") % {"day": last_day.isoformat()}
+        exported += "  " + _(
+            "Status, risk and amount as of the end of %(day)s; “(after the period)”: closed after that day."
+        ) % {"day": last_day.isoformat()}
     sheet.append([xlsx_cell(sheet, exported)])
     thin = Side(style="thin")
     border = Border(left=thin, right=thin, top=thin, bottom=thin)
@@ -279,6 +285,10 @@ def ledger_workbook(cases, *, reveal: bool, title: str, as_of: datetime | None =
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
         sheet.column_dimensions[get_column_letter(index)].width = width
     row_number = 3
+    # the outcome and closing date columns (1-based), in grey on a row closed after the period
+    headers = [header for header, _width in columns]
+    after_columns = (headers.index(_("Outcome")) + 1, headers.index(_("Closed on")) + 1)
+    grey = Font(color="FF808080")
     for position, case in enumerate(cases, start=1):
         parties = list(case.parties.all())
         applicants = [p for p in parties if p.role == PartyRole.APPLICANT]
@@ -289,6 +299,16 @@ def ledger_workbook(cases, *, reveal: bool, title: str, as_of: datetime | None =
 
         phones = "、".join((p.phone if reveal else p.masked_phone) for p in applicants if p.phone)
         agreement = getattr(case, "agreement", None) if _has_agreement(case) else None
+        # a closing (its date and outcome) after the period's end: kept, but marked as after it
+        later = as_of is not None and case.closed_at is not None and case.closed_at >= as_of
+        status = case.get_status_display()
+        if as_of is not None:
+            status = period_status_label(getattr(case, "period_status", case.status))
+        outcome = case.get_outcome_display() if case.outcome else ""
+        closed_on = _date(case.closed_at)
+        if later:
+            outcome = _after_the_period(outcome) if outcome else ""
+            closed_on = _after_the_period(closed_on)
         values = [
             position,
             case.number,
@@ -305,15 +325,15 @@ def ledger_workbook(cases, *, reveal: bool, title: str, as_of: datetime | None =
             case.division.name,
             case.organisation.name if case.organisation else "",
             case.mediator.display_name if case.mediator else "",
-            case.get_status_display(),
+            status,
             _date(case.target_at),
-            case.get_outcome_display() if case.outcome else "",
+            outcome,
             agreement.get_form_display() if agreement else "",
             agreement.get_confirmation_status_display()
             if agreement and agreement.confirmation_status
             else "",
             agreement.get_performance_status_display() if agreement else "",
-            _date(case.closed_at),
+            closed_on,
         ]
         row_number += 1
         # Names and facts are typed by people: openpyxl would store "=…" as a formula, which in
@@ -322,10 +342,17 @@ def ledger_workbook(cases, *, reveal: bool, title: str, as_of: datetime | None =
         for column, cell in enumerate(sheet[row_number], start=1):
             cell.border = border
             cell.alignment = Alignment(vertical="top", wrap_text=column == 6)
+            if later and column in after_columns:
+                cell.font = grey
     sheet.freeze_panes = "C4"
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+def _after_the_period(value: str) -> str:
+    """A value written after the period's end ("2026-11-01（期后）")."""
+    return _("%(value)s (after the period)") % {"value": value}
 
 
 def _risk_label(risk: str) -> str:

@@ -8,7 +8,8 @@ transitions, so each writes a ``CaseEvent`` row.
 Who: a mediator acts on the cases of their own organisation; a dispatcher (or an
 administrator) on cases inside their jurisdiction; a window operator on the cases
 registered at their own service centre (assignment only); a leader marks backlog cases
-inside their jurisdiction. ``actor=None`` is the system (reminders, red-risk reports).
+inside their jurisdiction. ``actor=None`` is the system (reminders, red-risk reports, the amount
+involved raised to an agreement's).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ class CaseAction(models.TextChoices):
     FOLLOW_UP = "follow_up", _("Follow up performance")  # 履行回访
     EXTEND = "extend", _("Extend with the parties' consent")  # 延长调解期限
     UPDATE = "update", _("Update the case")  # 修改
+    # The system raising the amount involved to what a new agreement settles (``agreement_reach``).
+    RAISE_AMOUNT = "raise_amount", _("Amount involved raised with the agreement")  # 随协议调高涉及金额
     REFER = "refer", _("Refer")  # 移交
     CLOSE = "close", pgettext_lazy("dispute", "Close")  # 结案
     REPORT_UP = "report_up", _("Report upward")  # 上报
@@ -60,6 +63,7 @@ _TABLE: dict[tuple[str, str], str] = {
     (S.AGREED, A.APPLY_CONFIRMATION): S.AGREED,
     (S.AGREED, A.CONFIRMATION_RESULT): S.AGREED,
     (S.AGREED, A.FOLLOW_UP): S.AGREED,
+    (S.AGREED, A.RAISE_AMOUNT): S.AGREED,
     (S.ASSIGNED, A.EXTEND): S.ASSIGNED,
     (S.MEDIATING, A.EXTEND): S.MEDIATING,
     (S.RECEIVED, A.REFER): S.REFERRED,
@@ -255,6 +259,7 @@ PERMISSIONS = {
     A.REPORT_UP: is_involved,
     A.MARK_BACKLOG: may_mark_backlog,
     A.REMIND: lambda actor, case: actor is None,
+    A.RAISE_AMOUNT: lambda actor, case: actor is None,
     A.NOTE: is_involved,
     A.REVEAL_PARTIES: may_see_parties,
     A.SCHEDULE_ONLINE: is_case_mediator,

@@ -1,11 +1,11 @@
 """A case involves at least what its agreement settles: raise the amount involved of the cases whose
 agreement (recorded before ``agreement_reach`` raised it) settles more.
 
-Each raise is appended to the case's timeline as ``agreement_reach`` writes it now: an ``update``
-row with the amounts before and after, by the system (no actor), marked ``backfill``. The row is
-dated so that the amount read from the timeline as of any moment (``selectors.cases.amount_as_of``:
-the latest change before it, by time then id) agrees with the case as it was then and, as of now,
-with the raised field:
+Each raise is appended to the case's timeline as ``agreement_reach`` writes it now: a
+``raise_amount`` row with the amounts before and after, by the system (no actor), marked
+``backfill``. The row is dated so that the amount read from the timeline as of any moment
+(``selectors.cases.amount_as_of``: the latest ``update`` or ``raise_amount`` row before it, by time
+then id) agrees with the case as it was then and, as of now, with the raised field:
 
 - no amount change after the agreement: dated when the agreement was recorded, ``before`` the
   amount involved as of that moment (a past period's figures count the raised amount from the
@@ -28,10 +28,13 @@ from django.utils.translation import gettext
 #: how long after the last correction its raise is dated: the next instant the databases keep
 _JUST_AFTER = timedelta(microseconds=1)
 
+#: the timeline rows that change a case field, as ``selectors.cases.VALUE_CHANGES`` (frozen here)
+_VALUE_CHANGES = ("update", "raise_amount")
+
 
 def _amount_changes(CaseEvent, case):
     """The case's changes of the amount involved, oldest first (by time then id, as ``amount_as_of``)."""
-    rows = CaseEvent.objects.filter(case=case, action="update").order_by("at", "pk")
+    rows = CaseEvent.objects.filter(case=case, action__in=_VALUE_CHANGES).order_by("at", "pk")
     return [row for row in rows if "amount" in ((row.payload or {}).get("after") or {})]
 
 
@@ -68,7 +71,7 @@ def raise_amounts(apps, schema_editor):
             case=case,
             actor=None,
             at=at,
-            action="update",
+            action="raise_amount",
             from_state=state,
             to_state=state,
             note=note,

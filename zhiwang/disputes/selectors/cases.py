@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import CharField, DecimalField, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Case, CharField, DecimalField, F, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Cast, Coalesce
 from django.db.models.lookups import Exact
@@ -107,19 +107,53 @@ def status_conditions(as_of: datetime | None) -> dict[str, Q]:
     return {"closed": closed, "referred": referred, "open": not_closed & not_referred}
 
 
+#: ``period_status`` of a case open at the end of a period that has ended (neither closed nor
+#: referred by then): the tiles' "open at the end", not one of the ``CaseStatus`` values.
+PERIOD_OPEN = "open"
+
+
+def period_status(as_of: datetime | None):
+    """The case's status as of ``as_of`` (``None``: its ``status``), as an expression on cases.
+
+    As of a moment it is what ``status_conditions`` reads, so a row and the figures above it agree:
+    ``closed`` when closed before ``as_of``, else ``referred`` when referred before it, else
+    ``PERIOD_OPEN`` (which open status it was in then is not kept on the case)."""
+    if as_of is None:
+        return F("status")
+    status = status_conditions(as_of)
+    return Case(
+        When(status["closed"], then=Value(CaseStatus.CLOSED.value)),
+        When(status["referred"], then=Value(CaseStatus.REFERRED.value)),
+        default=Value(PERIOD_OPEN),
+        output_field=CharField(),
+    )
+
+
+def period_status_label(value: str) -> str:
+    """A ``period_status`` in words: "open" (在办) or the status's label."""
+    if value == PERIOD_OPEN:
+        return _("Open")
+    return str(dict(CaseStatus.choices).get(value, value))
+
+
+#: Timeline rows that changed a case field, with its values ``before`` and ``after`` in the
+#: payload: a correction (``case_update``) and the amount raised to an agreement's (by the system).
+VALUE_CHANGES = (CaseAction.UPDATE, CaseAction.RAISE_AMOUNT)
+
+
 def _changed_value(name: str, side: str):
     """A case field's value before or after a timeline row that changed it (text, from the payload)."""
     return KeyTextTransform(name, KeyTransform(side, "payload"))
 
 
 def _value_as_of(name: str, as_of: datetime, output_field):
-    """A case field as it stood at ``as_of``, from the timeline's ``update`` rows (``case_update``,
-    and the amount raised to an agreement's): the value that the latest change before ``as_of``
+    """A case field as it stood at ``as_of``, from the timeline's ``VALUE_CHANGES`` rows
+    (``case_update``'s ``update``, the system's ``raise_amount`` to an agreement's): the value that the latest change before ``as_of``
     set; with none, the value before the first change after it; with no change at all, the field
     as it is. Two correlated subqueries on the case's own rows (``CaseEvent.case`` is indexed):
     no query per case."""
     changes = CaseEvent.objects.filter(
-        case=OuterRef("pk"), action=CaseAction.UPDATE, **{"payload__after__has_key": name}
+        case=OuterRef("pk"), action__in=VALUE_CHANGES, **{"payload__after__has_key": name}
     )
     set_before = (
         changes.filter(at__lt=as_of)

@@ -24,6 +24,7 @@ from zhiwang.disputes.selectors.cases import (
     amount_as_of,
     case_list,
     check_period,
+    period_status,
     risk_as_of,
     status_as_of,
     status_conditions,
@@ -41,17 +42,19 @@ LEDGER_GROUPS = {
 
 
 def ledger_rows(*, user, filters: CaseFilters | dict | None = None, now: datetime | None = None):
-    """The ledger's cases (``case_list``, same filters) with ``period_risk`` and ``period_amount``:
-    the risk colour and amount involved as of the end of the filters' period when it has ended
-    (``status_as_of``), as the figures above the list and the ``risk`` filter read them; else as
-    they are. Annotated in the one query (``risk_as_of`` / ``amount_as_of``), none per row; the
-    case's own fields (and its page) keep the current values.
+    """The ledger's cases (``case_list``, same filters) with ``period_status``, ``period_risk`` and
+    ``period_amount``: the status (期末状态: ``closed``, ``referred`` or ``open``), risk colour and
+    amount involved as of the end of the filters' period when it has ended (``status_as_of``), as
+    the figures above the list and the ``status`` / ``risk`` filters read them; else as they are.
+    Annotated in the one query (``period_status`` / ``risk_as_of`` / ``amount_as_of``), none per
+    row; the case's own fields (and its page) keep the current values, ``closed_at`` included (a
+    closing after the period's end is shown as such by the ledger, not as inside it).
     """
     if not isinstance(filters, CaseFilters):
         filters = CaseFilters.from_dict(filters or {})
     as_of = status_as_of(filters.received_to, now)
     return case_list(user=user, filters=filters, now=now).annotate(
-        period_risk=risk_as_of(as_of), period_amount=amount_as_of(as_of)
+        period_status=period_status(as_of), period_risk=risk_as_of(as_of), period_amount=amount_as_of(as_of)
     )
 
 

@@ -92,9 +92,9 @@ def agreement_reach(
     the case closes as mediated successfully); not given (``None`` or empty), it is the case's
     amount involved. A value that is not an amount is ``disputes.amount_invalid`` on ``amount``.
     An amount above the case's amount involved (often 0: unknown at registration) raises it to
-    the agreement's, in the same transaction, with its own timeline row (``update``: the amount
-    before and after, ``texts.AMOUNT_RAISED``): a case never involves less than its agreement
-    resolves. A lower amount leaves the amount involved as it is.
+    the agreement's, in the same transaction, with its own timeline row by the system
+    (``raise_amount``: the amount before and after, ``texts.AMOUNT_RAISED``): a case never involves
+    less than its agreement resolves. A lower amount leaves the amount involved as it is.
 
     Raises ``disputes.performance_terms_missing`` (with the fields), ``disputes.invalid`` (e.g.
     ``signed_on`` in the future, ``disputes.date_in_future``, or before the day the case was
@@ -176,9 +176,11 @@ def agreement_reach(
 
 
 def _raise_amount(case: DisputeCase, agreement: Agreement, *, actor) -> None:
-    """Raise the case's amount involved to what ``agreement`` settles, on the timeline as an
-    ``update`` row like a correction (``case_update``): the amounts before and after in the
-    payload (what ``selectors.amount_as_of`` reads) and as the row's change line."""
+    """Raise the case's amount involved to what ``agreement`` settles, on the timeline as a
+    ``raise_amount`` row by the system (``actor=None``; who recorded the agreement in
+    ``raised_by``, as a ``report_up`` row keeps it): nobody chose the new amount, the rule did. The
+    amounts before and after are in the payload as a correction's (``case_update``), which
+    ``selectors.amount_as_of`` reads from both, and the row's change line."""
     before = case.amount
     case.amount = agreement.amount
     raised = SystemText(texts.AMOUNT_RAISED, {"number": agreement.number})
@@ -187,13 +189,14 @@ def _raise_amount(case: DisputeCase, agreement: Agreement, *, actor) -> None:
     )
     _apply(
         case,
-        A.UPDATE,
-        actor=actor,
+        A.RAISE_AMOUNT,
+        actor=None,
         note=raised.stored,
         payload={
             "before": {"amount": str(before)},
             "after": {"amount": str(case.amount)},
             "agreement": agreement.number,
+            "raised_by": getattr(actor, "username", None),
             **raised.note_keys(),
             **changed.change_keys(),
         },

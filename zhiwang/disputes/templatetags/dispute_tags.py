@@ -37,6 +37,13 @@ def risk_label(value) -> str:
     return str(dict(RiskColour.choices).get(value, value))
 
 
+@register.filter
+def period_status_label(value) -> str:
+    """A status read as of a period's end (``period_status``) in words: "open" (在办) or the
+    status's label."""
+    return selectors.period_status_label(value)
+
+
 #: The sub-navigation: (URL name, label, who may use the page). Checked in this order.
 TABS = (
     ("disputes:home", _("Disputes"), lambda user: True),

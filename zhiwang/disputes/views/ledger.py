@@ -96,7 +96,7 @@ def ledger(request):
     now = timezone.now()
     try:
         filters = _ledger_filters(request)
-        # the rows' risk and amount as of the same moment as the figures (the period's end)
+        # the rows' status, risk and amount as of the same moment as the figures (the period's end)
         cases = selectors.ledger_rows(user=user, filters=filters, now=now)
         summary = selectors.ledger_summary(user=user, by=by, filters=filters)
         indicators = selectors.dispute_indicators(user=user, filters=filters, now=now)
@@ -134,7 +134,9 @@ def ledger(request):
         "may_export_full": role_of(user) in ("dispatcher", "administrator"),
         "now": now,
         "indicators": indicators,
-        # the last day of an ended period the status figures are read at (its end is exclusive)
+        # the end of an ended period the figures and the rows' status, risk and amount are read at,
+        # and its last day (the end is exclusive): a closing from ``as_of`` on is after the period
+        "as_of": as_of,
         "as_of_day": timezone.localdate(as_of - timedelta(microseconds=1)) if as_of else None,
     }
     context["filter_summary"] = _filter_summary(request, filters, context) if not errors else []

@@ -11,12 +11,12 @@ from collections import Counter, defaultdict
 from datetime import date, timedelta
 
 from django.db.models import Count, Q
+from django.utils import timezone
 
 from zhiwang.analytics.buildings import arrivals_per_building
-from zhiwang.analytics.finding import Finding
+from zhiwang.analytics.finding import Finding, explain
 from zhiwang.analytics.finding import local_midnight as _local_midnight
 from zhiwang.analytics.models import AlertKind
-from zhiwang.analytics.models.alerts import explain
 from zhiwang.analytics.surges import SurgeSettings, day_weights, detect_surges, nb_tail
 from zhiwang.core.keyed_hash import keyed_hash
 from zhiwang.core.masking import mask_phone, mask_text
@@ -60,20 +60,29 @@ def detect_address_clusters(
         members = StandardAddress.objects.filter(
             Q(pk=building_id) | Q(parent_id=building_id) | Q(parent__parent_id=building_id)
         ).values_list("pk", flat=True)
-        tickets = list(
+        rows = list(
             Ticket.objects.filter(
                 address_id__in=members,
                 received_at__gte=_local_midnight(w_start),
                 received_at__lt=_local_midnight(end),
             )
             .order_by("pk")
-            .values_list("pk", flat=True)
+            .values_list("pk", "received_at")
         )
+        tickets = [pk for pk, _at in rows]
+        received = [timezone.localdate(at) for _pk, at in rows] or [w_start]
         params = {
             "address": building.full_name,
             "observed": observed,
             "days": window_days,
             "expected": round(expected, 2),
+            # the tickets' own days, and the building's usual rate: its expectation for a few days
+            # is nearly always "0.0", which tells a reader nothing
+            "first": min(received).isoformat(),
+            "last": max(received).isoformat(),
+            "ticket_days": (max(received) - min(received)).days + 1,
+            "usual": round(history.get(building_id, 0) * 30 / baseline_days, 2),
+            "baseline": baseline_days,
         }
         findings.append(
             Finding(

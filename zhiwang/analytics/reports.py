@@ -188,6 +188,36 @@ def _index_rank(row):
     return row.rank
 
 
+def _index_tied(rows) -> set[tuple]:
+    """``(month, level, rank)`` of the ranks shared by equal scores, among all the city's
+    divisions of the level (a rank is the city's, so a place of the report may share it with
+    one outside): one grouped query over the rows' months."""
+    from django.db.models import Count
+
+    months = {r.month for r in rows if r.rank is not None}
+    if not months:
+        return set()
+    shared = (
+        GovernanceIndex.objects.filter(month__in=months, rank__isnull=False)
+        .values("month", "level", "rank")
+        .annotate(n=Count("pk"))
+        .filter(n__gt=1)
+        .values_list("month", "level", "rank")
+    )
+    return set(shared)
+
+
+def _pdf_rank(row, tied: set[tuple]) -> str:
+    """The PDF's rank cell in the index page's words: "并列1" for a rank equal scores share."""
+    if row.unranked_reason == "too_few_tickets":
+        return _index_rank(row)
+    if row.rank is None:
+        return "—"
+    if (row.month, row.level, row.rank) in tied:
+        return pgettext("a rank shared by equal scores", "%(rank)s (tied)") % {"rank": row.rank}
+    return str(row.rank)
+
+
 def _level_name(level: str) -> str:
     from zhiwang.geo.models import DivisionLevel
 
@@ -236,6 +266,7 @@ def report_figures(report: Report, today: date | None = None) -> dict:
             month__lt=report.end,
         ).select_related("division")
     )
+    figures["index_tied"] = _index_tied(figures["index"])
     return figures
 
 
@@ -284,6 +315,15 @@ def _title(report: Report, until: date | None = None) -> str:
     if until is None:
         return _("%(place)s ticket report, %(period)s") % values
     return _("%(place)s ticket report, %(period)s (up to %(date)s)") % {**values, "date": until.isoformat()}
+
+
+def _period_line(report: Report) -> str:
+    """The period under the PDF's title by its first and last day ("2026-10-01 至 2026-10-31"):
+    the stored end is exclusive, and "2026-10-01 — 2026-11-01" read as including 1 November."""
+    return pgettext("a report's period: its first and last day", "%(first)s to %(last)s") % {
+        "first": report.start.isoformat(),
+        "last": (report.end - timedelta(days=1)).isoformat(),
+    }
 
 
 def _partial_note(report: Report, until: date) -> str:
@@ -544,16 +584,36 @@ def _bar_drawing(names: list[str], values: list, color: str, font: str):
     return drawing
 
 
-def build_pdf(report: Report, figures: dict) -> bytes:
+#: A heading kept with the start of a table that may run on over the pages: room for the heading
+#: and about this many points of the table (its header and three rows), else a new page.
+HEADING_WITH_ROWS = 26 + 4 * 16
+
+
+def _with_heading(heading, flowable, *, runs_on: bool = False) -> list:
+    """A heading and what it is the heading of, never parted by a page break (a heading alone at
+    the foot of a page, its chart on the next). A chart or a short table moves with its heading
+    (``KeepTogether``); a table that may run on over the pages starts on the heading's page when
+    there is room for its first rows (``CondPageBreak``), a new page otherwise — kept together,
+    a long table would always start on a new page."""
+    from reportlab.platypus import CondPageBreak, KeepTogether
+
+    if runs_on:
+        return [CondPageBreak(HEADING_WITH_ROWS), heading, flowable]
+    return [KeepTogether([heading, flowable])]
+
+
+def pdf_story(report: Report, figures: dict) -> list:
+    """The PDF's flowables, in order (``build_pdf`` lays them out)."""
     from reportlab.lib import colors
-    from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+    from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
 
     # embedded where the machine has a Chinese TrueType font (a report is sent upward and filed)
     font = pdf_font().name
     labels = _labels(ended=figures.get("until") is None)
     title = ParagraphStyle("t", fontName=font, fontSize=16, leading=22)
+    # kept with what follows by ``_with_heading``, not the style's keepWithNext: that would keep a
+    # heading with a whole long table, which would then always start on a new page
     heading = ParagraphStyle("h", fontName=font, fontSize=12, leading=18, spaceBefore=8)
     body = ParagraphStyle("b", fontName=font, fontSize=9, leading=12)
     # an explanation under a table: a gap above it (flush against the table it read as a row)
@@ -575,36 +635,31 @@ def build_pdf(report: Report, figures: dict) -> bytes:
     until = figures.get("until")
     story = [
         Paragraph(_title(report, until), title),
-        Paragraph(f"{report.start.isoformat()} — {report.end.isoformat()}", body),
+        Paragraph(_period_line(report), body),
     ]
     if until is not None:
         story.append(Paragraph(_partial_note(report, until), body))
-    story += [
-        Spacer(1, 8),
-        Paragraph(pgettext("report", "Summary"), heading),
-    ]
+    story.append(Spacer(1, 8))
     rows = [[labels[k], fmt(s.flows.get(k, 0))] for k in ("received", "closed", "reopened", "rated")]
     rows += [[labels[k], fmt(s.stocks.get(k, 0))] for k in ("open", "overdue_open")]
     rows += [[labels[k], fmt(s.rates.get(k))] for k in RATE_NAMES]
-    story.append(Table(rows, style=table_style, hAlign="LEFT"))
+    story += _with_heading(
+        Paragraph(pgettext("report", "Summary"), heading), Table(rows, style=table_style, hAlign="LEFT")
+    )
     story.append(Paragraph(_on_time_note(), note))
 
     trend = figures["trend"]
     if trend:
-        story.append(Paragraph(_("Volume and trend"), heading))
-        story.append(_trend_drawing(trend, labels, font))
+        story += _with_heading(Paragraph(_("Volume and trend"), heading), _trend_drawing(trend, labels, font))
 
     cats = figures["categories"]
     if cats:
-        story.append(Paragraph(_("Top categories"), heading))
-        story.append(
-            _bar_drawing(
-                [_category_name(c["name"]) for c in cats], [c["value"] for c in cats], "#d7301f", font
-            )
+        chart = _bar_drawing(
+            [_category_name(c["name"]) for c in cats], [c["value"] for c in cats], "#d7301f", font
         )
+        story += _with_heading(Paragraph(_("Top categories"), heading), chart)
 
     if figures["children"]:
-        story.append(Paragraph(_("By division"), heading))
         head = [
             _("Place"),
             labels["received"],
@@ -626,39 +681,52 @@ def build_pdf(report: Report, figures: dict) -> bytes:
             ]
             for c in figures["children"]  # every row: the table runs on over the pages
         ]
-        story.append(Table(data, style=table_style, repeatRows=1, hAlign="LEFT"))
+        story += _with_heading(
+            Paragraph(_("By division"), heading),
+            Table(data, style=table_style, repeatRows=1, hAlign="LEFT"),
+            runs_on=True,
+        )
     disputes = figures.get("disputes")
     if disputes is not None:
-        story.append(Paragraph(_("Disputes"), heading))
-        rows = _dispute_rows(disputes)
-        story.append(Table([[label, text] for label, _value, text in rows], style=table_style, hAlign="LEFT"))
+        # the table alone: a bar chart of its eight counts said nothing the table does not (the
+        # same numbers, most of them 0–2 in a month) and set side by side figures that are not
+        # parts of one whole (cases received, still open, red risk …)
+        table = Table(
+            [[label, text] for label, _value, text in _dispute_rows(disputes)],
+            style=table_style,
+            hAlign="LEFT",
+        )
+        story += _with_heading(Paragraph(_("Disputes"), heading), table)
         if dispute_note := _dispute_note(disputes):
             story.append(Paragraph(dispute_note, note))
-        counts = rows[: len(DISPUTE_COUNTS)]
-        story.append(
-            _bar_drawing(
-                [label for label, _value, _text in counts],
-                [value for _label, value, _text in counts],
-                "#6a3d9a",
-                font,
-            )
-        )
     if figures["index"]:
-        story.append(Paragraph(_("Governance index"), heading))
+        tied = figures.get("index_tied", set())
         data = [[_("Month"), _("Level"), _("Place"), _("Score"), _("Rank"), _("Standing")]] + [
             [
                 r.month.strftime("%Y-%m"),
                 _level_name(r.level),
                 r.division.name,
                 _score_text(r.score),
-                fmt(r.rank) if r.unranked_reason != "too_few_tickets" else _index_rank(r),
+                _pdf_rank(r, tied),
                 str(r.get_standing_display()),
             ]
             # every row, as in the Excel file: the table runs on over the pages, its header repeated
             for r in figures["index"]
         ]
-        story.append(Table(data, style=table_style, repeatRows=1, hAlign="LEFT"))
+        story += _with_heading(
+            Paragraph(_("Governance index"), heading),
+            Table(data, style=table_style, repeatRows=1, hAlign="LEFT"),
+            runs_on=True,
+        )
         story.append(Paragraph(_index_note(), note))
+    return story
+
+
+def build_pdf(report: Report, figures: dict) -> bytes:
+    from reportlab.lib.pagesizes import A4
+    from reportlab.platypus import SimpleDocTemplate
+
     out = io.BytesIO()
-    SimpleDocTemplate(out, pagesize=A4, title=_title(report, until)).build(story)
+    story = pdf_story(report, figures)
+    SimpleDocTemplate(out, pagesize=A4, title=_title(report, figures.get("until"))).build(story)
     return out.getvalue()

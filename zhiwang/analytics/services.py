@@ -11,7 +11,7 @@ import re
 from datetime import date, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Max, Min, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from zhiwang.accounts.models import OrgUnit
 from zhiwang.analytics import alerts as detectors
 from zhiwang.analytics import surges
-from zhiwang.analytics.finding import local_midnight
+from zhiwang.analytics.finding import explain, local_midnight
 from zhiwang.analytics.models import (
     Alert,
     AlertKind,
@@ -29,7 +29,7 @@ from zhiwang.analytics.models import (
     Report,
     ReportStatus,
 )
-from zhiwang.analytics.models.alerts import DECIDED_STATUSES, explain
+from zhiwang.analytics.models.alerts import DECIDED_STATUSES
 from zhiwang.analytics.selectors import require_analyst
 from zhiwang.analytics.selectors.place import FIRST_DAY, LAST_DAY
 from zhiwang.core.errors import NotFound, PermissionDeniedError, ServiceError
@@ -61,6 +61,22 @@ def _surge_tickets(finding: detectors.Finding) -> list[int]:
         qs.filter(grid_id=finding.grid_id) if finding.grid_id else qs.filter(community_id=finding.division_id)
     )
     return list(qs.order_by("pk").values_list("pk", flat=True))
+
+
+def _ticket_span(ticket_ids: list[int]) -> tuple[date, date] | None:
+    """The first and last local day on which ``ticket_ids`` were received (``None``: no ticket);
+    one ``MIN``/``MAX`` per ``CHUNK`` tickets, the tickets themselves never read."""
+    first = last = None
+    for chunk in _chunks(sorted(set(ticket_ids))):
+        span = Ticket.objects.filter(pk__in=chunk).aggregate(
+            first=Min("received_at"), last=Max("received_at")
+        )
+        if span["first"] is not None:
+            first = span["first"] if first is None else min(first, span["first"])
+            last = span["last"] if last is None else max(last, span["last"])
+    if first is None:
+        return None
+    return timezone.localdate(first), timezone.localdate(last)
 
 
 def _chunks(ids: list[int]):
@@ -238,6 +254,17 @@ def alert_raise(*, finding: detectors.Finding, cooldown_days: int = 3) -> tuple[
             surges.widened(finding)
     if finding.kind == AlertKind.SURGE and not finding.ticket_ids:
         finding.ticket_ids = _surge_tickets(finding)
+    if finding.kind == AlertKind.SURGE:
+        # the sentence names the days of the tickets counted and expects as many days, not the
+        # (widened) detection window, which may end days after the last ticket
+        span = _ticket_span(finding.ticket_ids)
+        if span is not None:
+            surges.ticket_span(finding, first=span[0], last=span[1])
+    elif finding.kind in (AlertKind.TOPIC_CLUSTER, AlertKind.REPEAT_CALLER) and finding.ticket_ids:
+        # the page's window column: the days of the tickets counted (the sentence keeps its rule's days)
+        span = _ticket_span(finding.ticket_ids)
+        if span is not None and isinstance(finding.detail.get("explain"), dict):
+            finding.detail["explain"].update(first=span[0].isoformat(), last=span[1].isoformat())
     if current is None:
         closed = _last_closed(finding)
         if closed is not None and (

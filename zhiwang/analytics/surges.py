@@ -34,9 +34,8 @@ from django.db.models import Sum
 from django.utils import timezone
 from scipy import stats
 
-from zhiwang.analytics.finding import Finding, local_midnight
+from zhiwang.analytics.finding import Finding, explain, local_midnight
 from zhiwang.analytics.models import AlertKind, NodeLevel, RollupArea, RollupFact
-from zhiwang.analytics.models.alerts import explain
 from zhiwang.core.workcalendar.services import work_calendar
 from zhiwang.geo.models import Division, Grid
 from zhiwang.tickets.models import Category
@@ -228,8 +227,9 @@ def detect_surges(*, today: date, settings: SurgeSettings | None = None) -> list
                     "window_days": w,
                     "windows": list(s.windows),
                     "dispersion_k": round(shape, 1),
-                    # what a longer span of the same event expects (``widened``)
+                    # what a longer span of the same event expects (``widened``, ``ticket_span``)
                     "expected_per_day": round(mu / w, 4),
+                    "baseline_days": s.baseline_days,
                 },
             )
         )
@@ -256,9 +256,34 @@ def dispersion(
     return max(2.0, min(100.0, spread / excess))
 
 
+#: What a community's name ends with and its grids' names leave out ("石龙社区居委会" → "石龙社区第1网格").
+COMMUNITY_SUFFIXES = ("居民委员会", "村民委员会", "居委会", "村委会")
+
+
+def grid_place(community: str, grid: str) -> str:
+    """A grid as a surge names it: the grid's own name when it already names its community
+    ("石龙社区第1网格", not "石龙社区居委会 石龙社区第1网格"), else the community and the grid
+    ("石龙社区 · 第1网格"; the separator is no word, so it reads in either language)."""
+    if not grid:
+        return community
+    stem = community
+    for suffix in COMMUNITY_SUFFIXES:
+        if stem.endswith(suffix) and len(stem) > len(suffix):
+            stem = stem[: -len(suffix)]
+            break
+    if not community or community == "?" or grid.startswith(stem):
+        return grid
+    return f"{stem} · {grid}"
+
+
 def _explain(findings: list[Finding]) -> None:
     """Each finding's explanation parameters (``detail["explain"]``) and its sentence."""
-    names = dict(Division.objects.filter(pk__in={f.division_id for f in findings}).values_list("pk", "name"))
+    names = {
+        pk: short_name or name
+        for pk, name, short_name in Division.objects.filter(
+            pk__in={f.division_id for f in findings}
+        ).values_list("pk", "name", "short_name")
+    }
     grids = dict(
         Grid.objects.filter(pk__in={f.grid_id for f in findings if f.grid_id}).values_list("pk", "name")
     )
@@ -266,7 +291,7 @@ def _explain(findings: list[Finding]) -> None:
     for f in findings:
         place = names.get(f.division_id, "?")
         if f.grid_id:
-            place = f"{place} {grids.get(f.grid_id, '')}".strip()
+            place = grid_place(place, grids.get(f.grid_id, ""))
         f.detail["explain"] = {
             "place": place,
             "category": cats.get(f.category_id, "?"),
@@ -315,4 +340,29 @@ def widened(finding: Finding) -> None:
     params.update(observed=finding.observed, days=days, expected=finding.expected, spread=finding.spread)
     detail["explain"] = params
     detail["span_days"] = days
+    finding.explanation = explain(AlertKind.SURGE, params)
+
+
+def ticket_span(finding: Finding, *, first: date, last: date) -> None:
+    """Make a surge finding's sentence describe the tickets it counted: their first and last local
+    day and the expectation of as many days (``expected_per_day`` × days, spread with shape
+    ``dispersion_k`` per day), in ``detail["explain"]`` beside the detection window's figures
+    (``days``, ``expected``, ``spread``: the statistical evidence, kept as they were). The window
+    widens over the days of one event and ends with the last scan, after the alert was raised; a
+    reader asks how many tickets came on which days, and how many those days usually bring."""
+    detail = finding.detail
+    days = (last - first).days + 1
+    window_days = max(int(detail.get("window_days") or 1), 1)
+    per_day = float(detail.get("expected_per_day") or (finding.expected / window_days))
+    mu = per_day * days
+    shape = float(detail.get("dispersion_k") or SurgeSettings.dispersion_k)
+    params = dict(detail.get("explain") or {})
+    params.update(
+        first=first.isoformat(),
+        last=last.isoformat(),
+        ticket_days=days,
+        ticket_expected=round(mu, 2),
+        ticket_spread=round(math.sqrt(mu + mu * mu / (shape * days)), 2),
+    )
+    detail["explain"] = params
     finding.explanation = explain(AlertKind.SURGE, params)

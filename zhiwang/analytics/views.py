@@ -155,6 +155,7 @@ def alerts(request):
     from zhiwang.analytics.selectors.alerts import (
         alert_explanation,
         division_choices,
+        related_alerts,
         subscribable_units,
         subscription_list,
         subscription_removable,
@@ -187,8 +188,12 @@ def alerts(request):
     page = Paginator(rows, ALERTS_PER_PAGE).get_page(request.GET.get("page"))
     shown = list(page.object_list)
     for alert in shown:  # the count and figures the viewer may be told (the page's one query)
-        alert.explanation_shown = alert_explanation(alert)
+        alert.explanation_shown = alert_explanation(alert, with_place=False)
     _alert_place_and_window(shown)
+    # the alerts of one event (a building's cluster, its grid's surge, the topic) name each other
+    related = related_alerts(user=request.user, alerts=shown)
+    for alert in shown:
+        alert.related_shown = related.get(alert.pk, [])
     query = request.GET.copy()
     query.pop("page", None)
     subscriptions = list(subscription_list(user=request.user))
@@ -230,8 +235,11 @@ def _alert_place_and_window(alerts) -> None:
     it was raised. Two alerts of one kind and place over different windows are two alerts, not a
     repeat, and the page must say so. The place: the building of an address cluster, else the
     grid, else the division (a community with its subdistrict), else the city (a cluster across
-    districts). The window: its first and last local day (its end is exclusive). A query or two
-    for the divisions' labels, none per alert."""
+    districts). The window: the first and last local day of the tickets it counted (kept when it
+    was raised or updated, ``detail["explain"]``), with the detector's window (``detection_shown``)
+    when it differs and, for the kinds that compare with a baseline, its length
+    (``baseline_shown``); an alert raised before the tickets' days were kept shows its window,
+    whose end is exclusive. A query or two for the divisions' labels, none per alert."""
     from zhiwang.analytics.models import AlertKind
 
     labels = selectors.division_labels([a.division for a in alerts if a.division_id])
@@ -247,15 +255,31 @@ def _alert_place_and_window(alerts) -> None:
         else:
             place = city
         alert.place_shown = place
-        first = timezone.localdate(alert.window_start)
+        start = timezone.localdate(alert.window_start)
         # the end is the midnight after the last day counted
-        last = max(first, timezone.localdate(alert.window_end - timedelta(microseconds=1)))
-        alert.window_shown = (
-            first.isoformat()
-            if first == last
-            else pgettext("a range of days", "%(first)s – %(last)s")
-            % {"first": first.isoformat(), "last": last.isoformat()}
-        )
+        end = max(start, timezone.localdate(alert.window_end - timedelta(microseconds=1)))
+        detection = _day_range(start.isoformat(), end.isoformat())
+        first, last = params.get("first"), params.get("last")
+        alert.detection_shown = ""
+        alert.baseline_shown = ""
+        if isinstance(first, str) and isinstance(last, str):
+            # the days of the tickets counted; the detector's window (which widens over an event's
+            # days and ends with its last scan, after the alert was raised) is named as such
+            alert.window_shown = _day_range(first, last)
+            if detection != alert.window_shown:
+                alert.detection_shown = detection
+        else:  # raised before the tickets' days were kept: its window, as it was shown
+            alert.window_shown = detection
+        baseline = (alert.detail or {}).get("baseline_days") or params.get("baseline")
+        if alert.kind in (AlertKind.SURGE, AlertKind.ADDRESS_CLUSTER) and baseline:
+            alert.baseline_shown = _("baseline: the %(days)s days before the window") % {"days": baseline}
+
+
+def _day_range(first: str, last: str) -> str:
+    """Two ISO days as the alerts page prints a span ("2026-11-12 – 2026-11-15"; one day alone)."""
+    if first == last:
+        return first
+    return pgettext("a range of days", "%(first)s – %(last)s") % {"first": first, "last": last}
 
 
 @_analyst
@@ -273,7 +297,7 @@ def alert_decide(request, alert_id: int):
     else:
         alert = None
     if alert is not None and alert.status == AlertStatus.OPEN:  # a decided one: the service says so
-        alert.explanation_shown = alert_explanation(alert)
+        alert.explanation_shown = alert_explanation(alert, with_place=False)
         _alert_place_and_window([alert])
         target = request.POST.get("next", "")
         if not url_has_allowed_host_and_scheme(
@@ -629,7 +653,11 @@ def reports(request):
     for row in rows:
         row.downloadable = services.may_download_report(request.user, row, in_scope=True)
         row.period_cell = _report_period_cell(row, today)
+        row.queued_long = _report_queued_long(row)
     import uuid
+
+    from django.conf import settings
+    from django.utils.translation import get_language_info
 
     from zhiwang.analytics.selectors.alerts import division_choices
 
@@ -645,8 +673,32 @@ def reports(request):
             # a menu of the places the report may be about (the code stays the form's value, as the API's)
             "divisions": division_choices(user=request.user),
             "period_menu": _report_period_menu(request.POST, errors),
+            "report_admin": _report_admin(request.user),
+            # the files are official documents in the city's language, whatever this page's
+            "report_language": get_language_info(settings.LANGUAGE_CODE)["name_translated"],
         },
     )
+
+
+#: A report queued this long has not been picked up by a task worker: the page says the worker may
+#: not be running (it polls every 2 s; a worker that runs starts a report within seconds).
+REPORT_QUEUED_HINT_AFTER = timedelta(minutes=2)
+
+
+def _report_queued_long(report) -> bool:
+    """Whether ``report`` has been queued (since its request, or since it was requested again
+    after failing: ``updated_at``) for ``REPORT_QUEUED_HINT_AFTER`` or longer."""
+    from zhiwang.analytics.models import ReportStatus
+
+    if report.status != ReportStatus.QUEUED:
+        return False
+    since = report.updated_at or report.created_at
+    return since is not None and timezone.now() - since >= REPORT_QUEUED_HINT_AFTER
+
+
+def _report_admin(user) -> bool:
+    """An administrator, who can start the task worker: told the command (others are not)."""
+    return user.is_superuser or getattr(user, "role", "") == "administrator"
 
 
 def _report_period_cell(report, today: date):
@@ -699,7 +751,10 @@ def report_status(request, report_id: int):
     if report is None:
         raise Http404
     report.downloadable = services.may_download_report(request.user, report, in_scope=True)
-    return render(request, "analytics/_report_status.html", {"r": report})
+    report.queued_long = _report_queued_long(report)
+    return render(
+        request, "analytics/_report_status.html", {"r": report, "report_admin": _report_admin(request.user)}
+    )
 
 
 @_analyst

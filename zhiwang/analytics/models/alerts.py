@@ -163,7 +163,10 @@ class Alert(models.Model):
         params = (self.detail or {}).get("explain")
         if isinstance(params, dict) and self.kind in EXPLANATIONS:
             try:
-                return explain(self.kind, params)
+                # the page's sentence (the tickets' own days), not only the detector's
+                from zhiwang.analytics.finding import explain as explain_alert
+
+                return explain_alert(self.kind, params)
             except (KeyError, TypeError, ValueError):
                 pass
         return self.explanation

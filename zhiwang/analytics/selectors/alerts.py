@@ -33,6 +33,11 @@ MAX_ID = 2**63 - 1
 #: The kinds whose explanation's ``observed`` is the number of tickets the alert counted (a
 #: repeated reopen's is how often its one ticket was reopened).
 TICKET_COUNTING_KINDS = frozenset({"surge", "address_cluster", "topic_cluster", "repeat_caller"})
+#: The parameters of a surge's sentence that describe all of its tickets (their days, the
+#: expectation of those days): left out for a reader who is told only their share of the count.
+WHOLE_SPAN_KEYS = frozenset({"first", "last", "ticket_expected", "ticket_spread"})
+#: How long a decided or resolved alert still shows among an alert's related alerts.
+RELATED_RECENT_DAYS = 30
 
 
 def alert_list(
@@ -135,7 +140,7 @@ def alert_as_read_by(*, user, alert_id: int):
     return alert_list(user=user, status="").filter(pk=alert_id).first()
 
 
-def alert_explanation(alert) -> str:
+def alert_explanation(alert, *, with_place: bool = True) -> str:
     """The explanation of an alert from ``alert_list`` (or ``alert_as_read_by``) as its reader
     may be told it.
 
@@ -144,15 +149,28 @@ def alert_explanation(alert) -> str:
     tell a district analyst how many tickets there are elsewhere. It says how many are in their
     jurisdiction (``ticket_count``, what its link lists) and that there are others. Readers who
     see every ticket the alert counted — a city-wide leader — read the figures the alert was
-    raised on (its statistical evidence) unchanged."""
-    from zhiwang.analytics.models.alerts import EXPLANATIONS, AlertKind, explain
+    raised on (its statistical evidence) unchanged.
 
+    ``with_place=False``: the alerts page, whose place column names an address cluster's building
+    (the sentence does not repeat it). A surge read by someone who sees only some of its tickets
+    does not name their days nor the expectation of those days (both are of the whole count)."""
+    from zhiwang.analytics.finding import explain
+    from zhiwang.analytics.models.alerts import EXPLANATIONS, AlertKind
+
+    params = (getattr(alert, "detail", None) or {}).get("explain")
     if not getattr(alert, "tickets_outside", False):
+        if isinstance(params, dict) and alert.kind in EXPLANATIONS:
+            try:
+                return explain(alert.kind, params, with_place=with_place)
+            except (KeyError, TypeError, ValueError):
+                pass
         return alert.explanation_text
-    params = (alert.detail or {}).get("explain")
     if alert.kind in TICKET_COUNTING_KINDS and isinstance(params, dict) and alert.kind in EXPLANATIONS:
+        mine = {k: v for k, v in params.items() if k not in WHOLE_SPAN_KEYS}
         try:
-            text = explain(AlertKind(alert.kind), {**params, "observed": alert.ticket_count})
+            text = explain(
+                AlertKind(alert.kind), {**mine, "observed": alert.ticket_count}, with_place=with_place
+            )
         except (KeyError, TypeError, ValueError):
             pass
         else:
@@ -164,6 +182,50 @@ def alert_explanation(alert) -> str:
     return _("%(n)s tickets in your jurisdiction; the alert also counts tickets outside it.") % {
         "n": alert.ticket_count
     }
+
+
+def related_alerts(*, user, alerts) -> dict[int, list]:
+    """For each of ``alerts`` (a page of ``alert_list``), the other alerts that counted one of its
+    tickets and that ``user`` may open, open or updated within ``RELATED_RECENT_DAYS`` (the
+    cluster at a building, the surge of its grid and the topic of one event are three alerts;
+    the page says they belong together), oldest (lowest id) first, as ``Alert``s holding their kind and status.
+
+    One query for the page, however many alerts it shows: the pairs sharing a ticket (a
+    self-join of ``AlertTicket`` on the ticket, served by its ticket index), limited to the alerts
+    the user may open (``Alert.visible_to``, compiled into the same statement). The ORM has no
+    path from a ticket back to its memberships (``related_name="+"``), hence the SQL."""
+    from django.db import connection
+
+    from zhiwang.analytics.models import Alert, AlertStatus, AlertTicket
+
+    ids = sorted({a.pk for a in alerts})
+    related: dict[int, list] = {pk: [] for pk in ids}
+    if not ids:
+        return related
+    since = timezone.now() - timedelta(days=RELATED_RECENT_DAYS)
+    visible = (
+        Alert.objects.visible_to(user)
+        .filter(Q(status=AlertStatus.OPEN) | Q(updated_at__gte=since))
+        .order_by()
+        .values("pk")
+    )
+    visible_sql, visible_params = visible.query.sql_with_params()
+    members = connection.ops.quote_name(AlertTicket._meta.db_table)
+    table = connection.ops.quote_name(Alert._meta.db_table)
+    sql = (
+        f"SELECT DISTINCT m.alert_id, a.id, a.kind, a.status "
+        f"FROM {members} m INNER JOIN {members} o ON o.ticket_id = m.ticket_id AND o.alert_id <> m.alert_id "
+        f"INNER JOIN {table} a ON a.id = o.alert_id "
+        f"WHERE m.alert_id IN ({', '.join(['%s'] * len(ids))}) AND o.alert_id IN ({visible_sql})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*ids, *visible_params])
+        rows = cursor.fetchall()
+    for alert_id, other_id, kind, status in rows:
+        related[alert_id].append(Alert(pk=other_id, kind=kind, status=status))
+    for found in related.values():
+        found.sort(key=lambda a: a.pk)
+    return related
 
 
 def alert_headline(alert) -> str:

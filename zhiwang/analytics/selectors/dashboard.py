@@ -34,6 +34,7 @@ from zhiwang.analytics.selectors.place import Place, dashboard_link, division_la
 from zhiwang.core.errors import ServiceError
 from zhiwang.geo.models import Division, DivisionLevel, Grid
 from zhiwang.tickets.catalogue_selectors import CATCH_ALL_NAMES
+from zhiwang.tickets.indicators import basic_satisfaction_weight
 from zhiwang.tickets.models import Category
 from zhiwang.tickets.selectors import EVENT_NAMES
 
@@ -133,6 +134,12 @@ class Summary:
     def parts(self) -> dict[str, int]:
         """The counts behind the rates' links (``rate_parts``): the late closures, the unsatisfied …"""
         return rate_parts(self.flows)
+
+    @property
+    def satisfaction_weight(self) -> str:
+        """How much a "basically satisfied" rating counts in ``rates["satisfaction_rate"]``
+        ("0.8"), for the formula the dashboard writes under the cards."""
+        return f"{basic_satisfaction_weight():g}"
 
 
 def summary(*, place: Place, start: date, end: date) -> Summary:

@@ -524,22 +524,7 @@ def ticket_list(*, user, filters: TicketFilters | dict | None = None, now: datet
         qs = qs.filter(status__in=OVERDUE_STATES, due_at__lt=now)
     elif f.overdue is False:
         qs = qs.exclude(status__in=OVERDUE_STATES, due_at__lt=now)
-    local: dict[str, datetime] = {}
-    for name in MOMENT_FILTERS:
-        moment = getattr(f, name)
-        if moment is not None and not FILTER_YEARS[0] <= moment.year <= FILTER_YEARS[1]:
-            raise ServiceError(
-                "tickets.date_out_of_range",
-                _("Enter a date between the years %(low)s and %(high)s.")
-                % {"low": FILTER_YEARS[0], "high": FILTER_YEARS[1]},
-                field=name,
-            )
-        if moment is not None and timezone.is_naive(moment):
-            # a plain date or a time without an offset (the analytics API's links give
-            # "open_at=2026-11-24") is the city's local time, as on the web list
-            local[name] = timezone.make_aware(moment, timezone.get_default_timezone())
-    if local:
-        f = replace(f, **local)
+    f = _checked_moments(f)
     if f.due_before is not None:
         qs = qs.filter(due_at__lte=f.due_before)
     if f.received_from is not None:
@@ -562,6 +547,52 @@ def ticket_list(*, user, filters: TicketFilters | dict | None = None, now: datet
             field="ordering",
         )
     return qs.order_by(*ordering)
+
+
+def _checked_moments(f: TicketFilters) -> TicketFilters:
+    """The filters with their moments checked (years in ``FILTER_YEARS``, else
+    ``tickets.date_out_of_range`` on the field) and made aware: a plain date or a time without an
+    offset (the analytics API's links give "open_at=2026-11-24") is the city's local time, as on
+    the web list."""
+    local: dict[str, datetime] = {}
+    for name in MOMENT_FILTERS:
+        moment = getattr(f, name)
+        if moment is not None and not FILTER_YEARS[0] <= moment.year <= FILTER_YEARS[1]:
+            raise ServiceError(
+                "tickets.date_out_of_range",
+                _("Enter a date between the years %(low)s and %(high)s.")
+                % {"low": FILTER_YEARS[0], "high": FILTER_YEARS[1]},
+                field=name,
+            )
+        if moment is not None and timezone.is_naive(moment):
+            local[name] = timezone.make_aware(moment, timezone.get_default_timezone())
+    return replace(f, **local) if local else f
+
+
+def ticket_list_event_rows(
+    *, user, filters: TicketFilters | dict | None, tickets: QuerySet[Ticket] | None = None
+) -> QuerySet[TicketEvent] | None:
+    """The timeline rows behind a list's ``event`` filter: the rows ``_event_rows`` names (the
+    event, in its window, at its unit) of the tickets the list shows (``tickets``, the answer of
+    ``ticket_list`` for the same user and filters; computed when not given), so never a row of a
+    ticket outside the user's sight or outside the list's other filters. ``None`` without an
+    ``event`` filter.
+
+    The dashboards count events, the list counts tickets: "10 unsatisfied ratings" may be 9
+    tickets, one of them rated twice, and the list says both (the caller counts these rows with
+    ``core.pagination.count_up_to``, as it counts the list).
+    """
+    f = filters if isinstance(filters, TicketFilters) else TicketFilters.from_dict(filters)
+    if not f.event:
+        return None
+    if tickets is None:
+        tickets = ticket_list(user=user, filters=f)  # checks every filter, as the list does
+    # the unit by its code in the same statement: the list has already checked it is one the
+    # user may know of (an unknown code would have been its error, and names no row here)
+    rows = _event_rows(_checked_moments(f), None)
+    if f.event_unit:
+        rows = rows.filter(unit__in=OrgUnit.objects.filter(code=f.event_unit).values("pk"))
+    return rows.filter(ticket__in=tickets.order_by().values("pk"))
 
 
 def _event_rows(f: TicketFilters, unit: OrgUnit | None) -> QuerySet[TicketEvent]:

@@ -7,8 +7,10 @@ from datetime import datetime
 
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy, npgettext, pgettext
 
 from zhiwang.core.masking import mask_name, mask_phone
+from zhiwang.core.pagination import BoundedCount
 
 # The floor under the classifier's category suggestions is the tickets app's, where they are
 # computed, so the forms and the API offer the same ones (``selectors.shown_suggestions``).
@@ -208,3 +210,55 @@ def classification_panel(view: dict, *, ticket, events) -> dict:
         elif code == ROUTE_NO_ACTIVE_UNIT:
             reason = _("the routing rule's unit is not active")
     return {**view, "outcome": outcome, "outcome_text": text, "queue_reason": reason, "dispatched_by": who}
+
+
+# --- the ticket list's count ----------------------------------------------------------------------
+
+#: How many rows of each ``event`` filter (``tickets.selectors.EVENT_NAMES``) the list counts, in
+#: the event's own noun ("10 次评价“不满意”"); ``n`` picks the plural, ``count`` is shown ("10,000+").
+EVENT_COUNTS = {
+    "received": ngettext_lazy("%(count)s receipt", "%(count)s receipts", "n"),
+    "dispatched": ngettext_lazy("%(count)s dispatch", "%(count)s dispatches", "n"),
+    "reassigned": ngettext_lazy("%(count)s reassignment", "%(count)s reassignments", "n"),
+    "returned": ngettext_lazy("%(count)s approved return", "%(count)s approved returns", "n"),
+    "replied": ngettext_lazy("%(count)s reply", "%(count)s replies", "n"),
+    "closed": ngettext_lazy("%(count)s closure", "%(count)s closures", "n"),
+    "rejected": ngettext_lazy("%(count)s rejection", "%(count)s rejections", "n"),
+    "merged": ngettext_lazy("%(count)s merge", "%(count)s merges", "n"),
+    "transferred": ngettext_lazy("%(count)s transfer", "%(count)s transfers", "n"),
+    "urged": ngettext_lazy("%(count)s urge", "%(count)s urges", "n"),
+    "supervised": ngettext_lazy("%(count)s supervision", "%(count)s supervisions", "n"),
+    "reopened": ngettext_lazy("%(count)s reopening", "%(count)s reopenings", "n"),
+    "follow_ups": ngettext_lazy("%(count)s follow-up", "%(count)s follow-ups", "n"),
+    "overdue": ngettext_lazy("%(count)s time gone overdue", "%(count)s times gone overdue", "n"),
+    "closed_on_time": ngettext_lazy("%(count)s closure on time", "%(count)s closures on time", "n"),
+    "closed_late": ngettext_lazy("%(count)s late closure", "%(count)s late closures", "n"),
+    "rated": ngettext_lazy("%(count)s rating", "%(count)s ratings", "n"),
+    "resolved": ngettext_lazy("%(count)s rating “Resolved”", "%(count)s ratings “Resolved”", "n"),
+    "unresolved": ngettext_lazy("%(count)s rating “Not resolved”", "%(count)s ratings “Not resolved”", "n"),
+    "satisfied": ngettext_lazy("%(count)s rating “Satisfied”", "%(count)s ratings “Satisfied”", "n"),
+    "basically_satisfied": ngettext_lazy(
+        "%(count)s rating “Basically satisfied”", "%(count)s ratings “Basically satisfied”", "n"
+    ),
+    "unsatisfied": ngettext_lazy("%(count)s rating “Unsatisfied”", "%(count)s ratings “Unsatisfied”", "n"),
+}
+#: An event without a noun of its own (one added to the selector and not here yet).
+EVENT_COUNT_ANY = ngettext_lazy("%(count)s record", "%(count)s records", "n")
+
+
+def tickets_and_events(tickets: BoundedCount, event: str, events: BoundedCount) -> str:
+    """The list's count under an ``event`` filter: the tickets it shows and the rows behind them,
+    "9 tickets (10 ratings “Unsatisfied”)". A dashboard figure counts rows (a ticket rated twice
+    counts twice), the list shows each ticket once: without the second number a district's
+    "reopened 2" opening a list of one ticket reads as a bug."""
+    shown_tickets = npgettext(
+        "the tickets a list shows, beside the events behind them",
+        "%(count)s ticket",
+        "%(count)s tickets",
+        tickets.value,
+    ) % {"count": str(tickets)}
+    shown_events = EVENT_COUNTS.get(event, EVENT_COUNT_ANY) % {"n": events.value, "count": str(events)}
+    return pgettext("tickets and the events behind them", "%(tickets)s (%(events)s)") % {
+        "tickets": shown_tickets,
+        "events": shown_events,
+    }

@@ -39,7 +39,7 @@ from zhiwang.web.tickets.forms import (
     new_form_token,
     read_form_token,
 )
-from zhiwang.web.tickets.presenters import deadline_of, shown_choices
+from zhiwang.web.tickets.presenters import deadline_of, shown_choices, tickets_and_events
 from zhiwang.web.tickets.uploads import attach
 
 QUEUE_TABS = ("pending", "requests", "review", "follow_up", "breaching")
@@ -315,17 +315,23 @@ def ticket_list(request):
     form = TicketFilterForm(request.GET or None, status_choices=TicketStatus.choices)
     now = timezone.now()
     tickets = Ticket.objects.none()
+    events = None
     if not form.is_bound or form.is_valid():
+        filters = form.filters() if form.is_bound else {}
         try:
-            tickets = selectors.ticket_list(
-                user=request.user, filters=form.filters() if form.is_bound else {}
-            )
+            tickets = selectors.ticket_list(user=request.user, filters=filters)
+            events = selectors.ticket_list_event_rows(user=request.user, filters=filters, tickets=tickets)
         except ServiceError as error:
             apply_service_error(form, error)
     # counted up to COUNT_CAP, and paged through that many: the pages past it would cost an
     # OFFSET over every row before them; the page says so and asks for a narrower filter
     paginator = CappedPaginator(tickets, LIST_PAGE)
     page = paginator.get_page(request.GET.get("page"))
+    # a figure counts events, the list tickets: under an event filter it says both (one more
+    # count, bounded as the list's)
+    summary = ""
+    if events is not None and not form.errors:
+        summary = tickets_and_events(paginator.bounded_count, filters["event"], count_up_to(events))
     asked = request.GET.get("page", "")
     query = request.GET.copy()
     query.pop("page", None)
@@ -337,6 +343,7 @@ def ticket_list(request):
             "form": form,
             "page": page,
             "rows": _rows(page.object_list, now),
+            "tickets_and_events": summary,
             "query": query.urlencode(),
             "active_filters": active,
             # a page past the last one the list shows (a bookmark, an edited link): said, not silent

@@ -21,7 +21,11 @@ def test_login_and_browse_divisions_down_to_a_grid(page, city, live_server, tmp_
     page.fill("#id_password", "pw-for-tests")
     page.click("button[type=submit]")
     page.wait_for_url(f"{live_server.url}/")
-    assert "南山区分拨员" in page.get_by_test_id("current-user").inner_text()
+    # the account's person name, then the role (demo names carry no role word)
+    from zhiwang.accounts.models import User
+
+    shown = page.get_by_test_id("current-user").inner_text()
+    assert User.objects.get(username="demo_ns_dispatcher").display_name in shown and "分拨员" in shown
 
     page.get_by_role("link", name="区划与网格").click()
     page.wait_for_url("**/divisions/440305000000/")

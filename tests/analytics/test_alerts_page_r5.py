@@ -218,15 +218,20 @@ def test_an_address_cluster_says_the_usual_rate_not_expected_zero(
     ]
     params = finding.detail["explain"]
     assert params["usual"] == 0 and params["baseline"] == 28 and params["ticket_days"] == 1
+    day = params["first"][5:]  # one day: "on 11-28", never "in 1 days"
     with translation.override("en"):
         assert explain(AlertKind.ADDRESS_CLUSTER, params) == (
-            f"{nanshan_building.full_name}: 4 tickets in 1 days (none in the 28 days before)"
+            f"{nanshan_building.full_name}: 4 tickets on {day} (none in the 28 days before)"
         )
         assert explain(AlertKind.ADDRESS_CLUSTER, params, with_place=False) == (
-            "4 tickets in 1 days at this address (none in the 28 days before)"
+            f"4 tickets on {day} at this address (none in the 28 days before)"
         )
         assert explain(AlertKind.ADDRESS_CLUSTER, {**params, "usual": 1.07}, with_place=False) == (
-            "4 tickets in 1 days at this address (usually about 1.1 a month)"
+            f"4 tickets on {day} at this address (usually about 1.1 a month)"
+        )
+        several = {**params, "last": "2999-12-31", "ticket_days": 3}
+        assert explain(AlertKind.ADDRESS_CLUSTER, several, with_place=False) == (
+            "4 tickets in 3 days at this address (none in the 28 days before)"
         )
     alert, _created = services.alert_raise(finding=finding)
     row = _row(_english(client, city_leader).get(reverse("analytics:alerts")).content.decode(), alert.pk)

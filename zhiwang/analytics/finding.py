@@ -66,6 +66,19 @@ ADDRESS_USUAL_HERE = gettext_noop(
 ADDRESS_NONE_HERE = gettext_noop(
     "%(observed)s tickets in %(ticket_days)s days at this address (none in the %(baseline)s days before)"
 )
+#: The same on one day ("3 tickets on 11-14", never "in 1 days").
+ADDRESS_USUAL_ONE_DAY = gettext_noop(
+    "%(address)s: %(observed)s tickets on %(first)s (usually about %(usual)s a month)"
+)
+ADDRESS_NONE_ONE_DAY = gettext_noop(
+    "%(address)s: %(observed)s tickets on %(first)s (none in the %(baseline)s days before)"
+)
+ADDRESS_USUAL_HERE_ONE_DAY = gettext_noop(
+    "%(observed)s tickets on %(first)s at this address (usually about %(usual)s a month)"
+)
+ADDRESS_NONE_HERE_ONE_DAY = gettext_noop(
+    "%(observed)s tickets on %(first)s at this address (none in the %(baseline)s days before)"
+)
 #: The parameters that describe the tickets an alert counted (``services.alert_raise``); dropped
 #: when the sentence counts only a reader's share of them (``selectors.alerts.alert_explanation``).
 TICKET_SPAN_KEYS = ("first", "last", "ticket_days", "ticket_expected", "ticket_spread", "usual", "baseline")
@@ -95,7 +108,15 @@ def explain(kind: str, params: dict, *, with_place: bool = True) -> str:
         values = dict(params)
         usual = float(values["usual"] or 0)
         values["usual"] = expected_text(usual)
-        if with_place:
+        first, last = str(values.get("first") or ""), str(values.get("last") or "")
+        one_day = bool(first) and first == last
+        if one_day:
+            values["first"] = first[5:]
+            if with_place:
+                template = ADDRESS_USUAL_ONE_DAY if usual > 0 else ADDRESS_NONE_ONE_DAY
+            else:
+                template = ADDRESS_USUAL_HERE_ONE_DAY if usual > 0 else ADDRESS_NONE_HERE_ONE_DAY
+        elif with_place:
             template = ADDRESS_USUAL if usual > 0 else ADDRESS_NONE
         else:
             template = ADDRESS_USUAL_HERE if usual > 0 else ADDRESS_NONE_HERE

@@ -329,3 +329,61 @@ def test_an_address_cluster_needs_more_than_the_buildings_usual_rate(make_ticket
         make_ticket(address_code=nanshan_building.code)
     keys = {f.key for f in detect_address_clusters(today=timezone.localdate())}
     assert f"address:{nanshan_building.pk}" not in keys  # 4 in 3 days against ~2.6 expected
+
+
+def test_a_stock_sentence_every_week_is_no_new_topic():
+    """``_new_topic``: a cluster whose shared words are as common as before is the callers' framing."""
+    from zhiwang.analytics.alerts import _new_topic
+
+    stock = {"安全隐患", "事故"}
+    background = [stock | {f"事项{n}"} for n in range(40)] + [{f"其他{n}"} for n in range(280)]
+    window = [stock | {f"窗口事项{n}"} for n in range(6)] + [{f"窗口其他{n}"} for n in range(42)]
+    # 6 of 48 now, 40 of 320 before: the same share
+    assert not _new_topic(window[:6], window, background, ratio=3.0)
+    lifts = [{"电梯", "困人", f"楼{n}"} for n in range(6)]
+    assert _new_topic(lifts, window + lifts, background, ratio=3.0)  # never before: news
+    assert _new_topic(window[:6], window, [], ratio=3.0)  # nothing to compare with: news
+
+
+@pytest.mark.django_db
+def test_topic_alerts_skip_the_stock_sentence_and_find_the_new_matter(make_ticket):
+    from django.utils import timezone
+
+    from zhiwang.analytics.alerts import detect_topic_clusters
+
+    now = timezone.now()
+    matters = ["路灯", "井盖", "树枝", "广告牌", "围墙", "护栏", "台阶", "雨棚", "水管", "电线"]
+    n = 0
+    for day in range(4, 32):  # four weeks before the window: every day, the stock sentence once or twice
+        for matter in matters[day % 10 : day % 10 + 2]:
+            n += 1
+            make_ticket(
+                external_id=f"bg-{n}",
+                description=f"小区{matter}松动，存在安全隐患，担心出事故。",
+                received_at=now - timedelta(days=day, hours=1),
+            )
+    for i, matter in enumerate(matters[:6]):  # the window: the same sentence, other matters
+        make_ticket(
+            external_id=f"stock-{i}",
+            description=f"{matter}老化，存在安全隐患，担心出事故。",
+            received_at=now - timedelta(hours=2 + i),
+        )
+    for i in range(6):  # and a new matter
+        make_ticket(
+            external_id=f"lift-{i}",
+            description=f"阳光花园{i + 1}栋电梯突然停运，有人被困电梯里。",
+            received_at=now - timedelta(hours=3 + i),
+        )
+    findings = detect_topic_clusters(today=timezone.localdate(now))
+    assert len(findings) == 1, [f.detail["words"] for f in findings]
+    assert "电梯" in findings[0].detail["words"]
+
+
+def test_texts_alike_only_by_a_stock_ending_are_no_topic():
+    """Framing words do not make texts alike: six matters ending "想咨询一下具体的办理流程和需要的材料"."""
+    matters = ["居住证", "社保转移", "公积金提取", "新生入学", "医保报销", "营业执照"]
+    texts = [f"{m}想咨询一下具体的办理流程和需要的材料。" for m in matters]
+    assert topic_clusters(texts, min_size=4) == []
+    lifts = [f"某某小区{n}号楼电梯又坏了，困人，物业不修" for n in range(6)]
+    groups = topic_clusters(texts + lifts, min_size=4)
+    assert len(groups) == 1 and set(groups[0]) == set(range(6, 12))

@@ -35,7 +35,9 @@ def _texts():
 def test_topic_words_drop_phones_names_and_numbers():
     texts = _texts() + ["我叫王秀英，身份证440305199001011234，邮箱wang.xy@example.org，小区3栋502"] * 2
     groups = topic_clusters(_texts() + ["完全无关的咨询社保缴费问题", "公交线路调整建议"], min_size=5)
-    assert groups and set(groups[0]) == set(range(6))  # clustering itself is unchanged
+    # alike only by the framing and one caller's name and phone: no topic (a repeated caller is
+    # the repeat-caller detector's business; framing words do not make texts alike)
+    assert groups == []
     words = top_words(texts, n=20)
     assert words
     for word in words:

@@ -106,6 +106,14 @@ def detect_address_clusters(
 # --- clusters on one topic --------------------------------------------------------------------
 
 
+def _cluster_words(text: str) -> list[str]:
+    """The jieba words of ``text`` that may make two texts alike (no single characters, no framing)."""
+    import jieba
+
+    jieba.setLogLevel(60)
+    return [w for w in jieba.lcut(text or "") if len(w.strip()) > 1 and w.strip() not in TOPIC_STOPWORDS]
+
+
 def topic_clusters(texts: list[str], *, threshold: float = 0.45, min_size: int = 4) -> list[list[int]]:
     """Groups of texts about the same topic: TF-IDF over jieba words, cosine ≥ ``threshold``,
     single-link components of at least ``min_size`` (indexes into ``texts``, largest first)."""
@@ -116,7 +124,7 @@ def topic_clusters(texts: list[str], *, threshold: float = 0.45, min_size: int =
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     jieba.setLogLevel(60)
-    tokenised = [" ".join(w for w in jieba.lcut(t or "") if len(w.strip()) > 1) for t in texts]
+    tokenised = [" ".join(_cluster_words(t)) for t in texts]
     try:
         matrix = TfidfVectorizer(
             token_pattern=r"(?u)\S+", min_df=1, max_df=0.3 if len(texts) >= 200 else 1.0, sublinear_tf=True
@@ -149,6 +157,8 @@ TOPIC_STOPWORDS = frozenset(
         # what the caller asks of the government
         "反映 投诉 举报 咨询 建议 希望 要求 请求 恳请 尽快 及时 马上 立即 处理 解决 处置 整改 落实 "
         "核实 查看 督促 协调 重视 关注 答复 回复 给予 帮助 相关 有关 部门 单位 政府 "
+        # how a consultation or a suggestion is put ("办理流程和需要的材料", "增设…方便群众")
+        "办理 流程 材料 手续 增设 方便 方便群众 "
         # words of any sentence
         "问题 情况 事情 事件 存在 导致 造成 出现 发现 进行 需要 一下 具体 没有 不能 无法"
     ).split()
@@ -206,6 +216,38 @@ def _common_division(division_ids: list[int | None]) -> int | None:
     return None
 
 
+#: Days before a topic window whose tickets give a topic its usual share (``_new_topic``).
+TOPIC_BACKGROUND_DAYS = 28
+#: A topic is news when the window holds this many times its usual share of tickets (the surges' 3×),
+#: and more than chance gives: a Poisson tail below ``TOPIC_NEW_ALPHA`` at the usual share.
+TOPIC_NEW_RATIO = 3.0
+TOPIC_NEW_ALPHA = 0.001
+
+
+def _new_topic(
+    members: list[set[str]], window: list[set[str]], background: list[set[str]], *, ratio: float
+) -> bool:
+    """Whether a cluster is about something new: its two most shared words (``signature``) stand
+    together in at least ``ratio`` times as many of the window's texts as the background's texts
+    would give for as many texts. Stock sentences every week ("存在安全隐患，担心出事故") cluster
+    texts of unrelated matters; they are in the window as often as before, so they are no topic.
+    A handful more than usual is chance, not news (``TOPIC_NEW_ALPHA``). Without a background (a
+    new installation) every cluster is news."""
+    shared = Counter(word for words in members for word in words)
+    signature = [word for word, _n in sorted(shared.items(), key=lambda item: (-item[1], item[0]))[:2]]
+    if not signature or not background:
+        return True
+    now = sum(1 for words in window if all(word in words for word in signature))
+    before = sum(1 for words in background if all(word in words for word in signature))
+    # per text, not per day: the background may be cut at ``limit`` texts
+    expected = before * len(window) / len(background)
+    if expected == 0:
+        return True
+    from scipy.stats import poisson
+
+    return now >= ratio * expected and poisson.sf(now - 1, expected) < TOPIC_NEW_ALPHA
+
+
 def detect_topic_clusters(
     *, today: date, window_days: int = 3, min_size: int = 5, limit: int = 5000
 ) -> list[Finding]:
@@ -217,9 +259,29 @@ def detect_topic_clusters(
         .order_by("-received_at")
         .values_list("pk", "title", "description", "division_id")[:limit]
     )
-    groups = topic_clusters([f"{title} {text}" for _pk, title, text, _d in rows], min_size=min_size)
+    texts = [f"{title} {text}" for _pk, title, text, _d in rows]
+    groups = topic_clusters(texts, min_size=min_size)
+    # the weeks before give a topic its usual share: a stock sentence of every week is no news
+    background = (
+        [
+            f"{title} {text}"
+            for title, text in Ticket.objects.filter(
+                received_at__gte=start - timedelta(days=TOPIC_BACKGROUND_DAYS), received_at__lt=start
+            )
+            .order_by("-received_at")
+            .values_list("title", "description")[:limit]
+        ]
+        if groups
+        else []
+    )
+    window_words = [set(_cluster_words(t)) for t in texts] if groups else []
+    background_words = [set(_cluster_words(t)) for t in background]
     findings = []
     for members in groups:
+        if not _new_topic(
+            [window_words[i] for i in members], window_words, background_words, ratio=TOPIC_NEW_RATIO
+        ):
+            continue
         ids = sorted(rows[i][0] for i in members)
         words = top_words([f"{rows[i][1]} {rows[i][2]}" for i in members])
         params = {"observed": len(ids), "days": window_days, "words": words}

@@ -343,6 +343,7 @@ def test_a_stock_sentence_every_week_is_no_new_topic():
     lifts = [{"电梯", "困人", f"楼{n}"} for n in range(6)]
     assert _new_topic(lifts, window + lifts, background, ratio=3.0)  # never before: news
     assert _new_topic(window[:6], window, [], ratio=3.0)  # nothing to compare with: news
+    assert _new_topic(window[:6], window, background[:40], ratio=3.0)  # too few texts to tell
 
 
 @pytest.mark.django_db
@@ -354,8 +355,8 @@ def test_topic_alerts_skip_the_stock_sentence_and_find_the_new_matter(make_ticke
     now = timezone.now()
     matters = ["路灯", "井盖", "树枝", "广告牌", "围墙", "护栏", "台阶", "雨棚", "水管", "电线"]
     n = 0
-    for day in range(4, 32):  # four weeks before the window: every day, the stock sentence once or twice
-        for matter in matters[day % 10 : day % 10 + 2]:
+    for day in range(4, 32):  # four weeks before the window: every day, the stock sentence 4 times
+        for matter in (matters * 2)[day % 10 : day % 10 + 4]:
             n += 1
             make_ticket(
                 external_id=f"bg-{n}",

@@ -222,6 +222,9 @@ TOPIC_BACKGROUND_DAYS = 28
 #: and more than chance gives: a Poisson tail below ``TOPIC_NEW_ALPHA`` at the usual share.
 TOPIC_NEW_RATIO = 3.0
 TOPIC_NEW_ALPHA = 0.001
+#: Fewer texts before than this give no usual share (a new installation, a quiet test city): every
+#: cluster is news, as it was before the comparison.
+TOPIC_BACKGROUND_MIN = 100
 
 
 def _new_topic(
@@ -231,11 +234,11 @@ def _new_topic(
     together in at least ``ratio`` times as many of the window's texts as the background's texts
     would give for as many texts. Stock sentences every week ("存在安全隐患，担心出事故") cluster
     texts of unrelated matters; they are in the window as often as before, so they are no topic.
-    A handful more than usual is chance, not news (``TOPIC_NEW_ALPHA``). Without a background (a
-    new installation) every cluster is news."""
+    A handful more than usual is chance, not news (``TOPIC_NEW_ALPHA``). Without enough texts
+    before (``TOPIC_BACKGROUND_MIN``: a new installation) every cluster is news."""
     shared = Counter(word for words in members for word in words)
     signature = [word for word, _n in sorted(shared.items(), key=lambda item: (-item[1], item[0]))[:2]]
-    if not signature or not background:
+    if not signature or len(background) < TOPIC_BACKGROUND_MIN:
         return True
     now = sum(1 for words in window if all(word in words for word in signature))
     before = sum(1 for words in background if all(word in words for word in signature))

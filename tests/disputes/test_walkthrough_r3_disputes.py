@@ -380,10 +380,10 @@ def test_registered_from_the_visit_the_party_is_the_visitor_in_plain(client, wor
     assert party.name == "赵小明" and party.phone == "13800138001"
 
 
-def test_unticked_the_masked_values_are_nobodys(client, world, visit):
-    client.force_login(world.window)
-    form = {
-        "token": "t-unticked",
+def _visit_form(visit, token: str, **extra) -> dict:
+    """The case form as the page fills it from a visit: the visitor's masked values in block 0."""
+    return {
+        "token": token,
         "party0_role": "applicant",
         "party0_name": visit.masked_visitor_name,
         "party0_identifier": visit.visitor.masked_id_number,
@@ -392,8 +392,13 @@ def test_unticked_the_masked_values_are_nobodys(client, world, visit):
         "party1_name": "钱多多",
         "facts": "邻居装修噪音扰民",
         "category": "neighbours",
+        **extra,
     }
-    response = client.post(f"{URLS['case_new']}?visit={visit.number}", form)
+
+
+def test_unticked_the_masked_values_are_nobodys(client, world, visit):
+    client.force_login(world.window)
+    response = client.post(f"{URLS['case_new']}?visit={visit.number}", _visit_form(visit, "t-unticked"))
     assert response.status_code == 400  # no applicant: the masked values did not register "赵*"
     assert not DisputeCase.objects.filter(visit=visit).exists()
 
@@ -435,20 +440,7 @@ def test_a_registry_pick_sent_with_the_visitor_box_is_ignored(client, world, vis
 
     other = _person(world.community)
     client.force_login(world.window)
-    form = {
-        "token": "t-pick",
-        "party_count": "2",
-        "party0_visitor": "1",
-        "party0_person": str(other.pk),
-        "party0_role": "applicant",
-        "party0_name": visit.masked_visitor_name,
-        "party0_identifier": visit.visitor.masked_id_number,
-        "party0_phone": visit.masked_visitor_phone,
-        "party1_role": "respondent",
-        "party1_name": "钱多多",
-        "facts": "邻居装修噪音扰民",
-        "category": "neighbours",
-    }
+    form = _visit_form(visit, "t-pick", party_count="2", party0_visitor="1", party0_person=str(other.pk))
     response = client.post(f"{URLS['case_new']}?visit={visit.number}", form)
     assert response.status_code == 302, response.content.decode()[:800]
     party = DisputeCase.objects.get(visit=visit).parties.get(role="applicant")

@@ -116,6 +116,15 @@ if not SECRET_KEY:
             f"{_key_file} is empty: delete it (a new key is generated) or set ZHIWANG_SECRET_KEY"
         )
 
+# Rotating SECRET_KEY (it leaked, or the secret store's policy says so): the old key, listed here,
+# still verifies what it signed (sessions, form tokens, dispute parties' links) until those
+# expire; then it is removed. Comma-separated, so a key may not contain a comma.
+SECRET_KEY_FALLBACKS = env_list("ZHIWANG_SECRET_KEY_FALLBACKS", [])
+if SECRET_KEY in SECRET_KEY_FALLBACKS:
+    raise ImproperlyConfigured(
+        "ZHIWANG_SECRET_KEY_FALLBACKS lists the current ZHIWANG_SECRET_KEY: list only old keys"
+    )
+
 ALLOWED_HOSTS = env_list("ZHIWANG_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("ZHIWANG_CSRF_TRUSTED_ORIGINS", [])
 # A refused form or panel says what to do, in the reader's language (never Django's DEBUG hint);

@@ -130,3 +130,21 @@ def test_rate_limit_counters_are_shared_through_redis_in_production():
     assert cache_backend({}).endswith("LocMemCache")
     assert cache_backend({"ZHIWANG_TASKS": "redis"}).endswith("RedisCache")
     assert cache_backend({"ZHIWANG_TASKS": "redis", "ZHIWANG_CACHE": "locmem"}).endswith("LocMemCache")
+
+
+def test_old_secret_keys_are_read_as_fallbacks():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZHIWANG_")}
+    env.update({**PRODUCTION, "ZHIWANG_SECRET_KEY_FALLBACKS": "old-one, old-two"})
+    env.setdefault("ZHIWANG_DATA_DIR", os.environ.get("ZHIWANG_DATA_DIR", "/tmp/zhiwang-settings-test"))
+    env["DJANGO_SETTINGS_MODULE"] = "zhiwang.settings"
+    code = "import django; django.setup(); from django.conf import settings; print(settings.SECRET_KEY_FALLBACKS)"
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['old-one', 'old-two']"
+
+
+def test_the_current_key_listed_as_a_fallback_is_refused():
+    # a mistake of the rotation (the new key pasted in both) would keep nothing of the old key
+    result = start({**PRODUCTION, "ZHIWANG_SECRET_KEY_FALLBACKS": "k" * 50})
+    assert result.returncode != 0
+    assert "ZHIWANG_SECRET_KEY_FALLBACKS" in result.stderr

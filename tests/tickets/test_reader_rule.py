@@ -96,10 +96,6 @@ def _operations():
             content = operation.get("requestBody", {}).get("content", {})
             if "application/json" in content:
                 body = _value(schema, content["application/json"]["schema"], "")
-            if path.endswith(
-                "/decide"
-            ):  # the schema names the analytics API's "DecideIn" (one name, two models)
-                body = {**body, "approve": False}
             found.append((method, path[len(URL) :], query, body))
     return found
 

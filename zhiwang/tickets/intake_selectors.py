@@ -19,6 +19,7 @@ from zhiwang.core.masking import mask_phone
 from zhiwang.core.phones import comparable_phone
 from zhiwang.geo.addressing import match_address
 from zhiwang.geo.models import StandardAddress
+from zhiwang.tickets.access import reads_tickets
 from zhiwang.tickets.models import OPEN_STATUSES, Ticket
 from zhiwang.tickets.workflow import may_search_by_contact, may_see_contact
 
@@ -132,6 +133,10 @@ def address_history(
     A code or a text is looked up in the user's jurisdiction only: outside it the answer is
     ``(None, [])``, as for an address that does not exist (neither its name nor its existence
     is told). A ``StandardAddress`` given is the caller's, read through a scoped selector.
+
+    Only a ticket reader (``access.reads_tickets``) is answered tickets, in their jurisdiction
+    (``Ticket.objects.visible_to``): a page of another app that shows a place to its own readers
+    (the registry's building page) lists through here, and lists nothing to the others.
     """
     if isinstance(address, str):
         address = address_in_scope(user=user, code=address)
@@ -140,6 +145,8 @@ def address_history(
         address = address_matched_in_scope(user=user, address_text=address_text)
     if address is None:
         return AddressHistory(None, [])
+    if not reads_tickets(user):
+        return AddressHistory(address, [])
     qs = _visible(user).filter(at_building(address))
     if exclude is not None:
         qs = qs.exclude(pk=exclude.pk)

@@ -10,6 +10,12 @@ answer; ``POST /{number}/contact`` unmasks them for staff who give a reason (log
 The endpoints live by area (``catalogue``, ``submit``, ``lists``, ``public``,
 ``actions``), all on the one ``router`` of ``base``; the order of the imports below
 is the order of the routes (fixed paths before ``/{number}``).
+
+A schema's class name is its component name in the OpenAPI document, one namespace for every
+app's API: ninja keeps the last of two models of one name, so the other's operations were
+documented with the wrong body. A tickets schema whose plain name another app uses carries the
+ticket's word (``TicketEventOut``, ``RequestDecisionIn``, ``DispatcherQueueOut``…); the wire
+format does not change with it (tests/tickets/test_openapi_components.py).
 """
 
 # ruff: isort: skip_file

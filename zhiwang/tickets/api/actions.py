@@ -12,9 +12,9 @@ from zhiwang.tickets.api.base import (
     router,
 )
 from zhiwang.tickets.api.schemas import (
-    EventOut,
     RequestOut,
     TicketDetailOut,
+    TicketEventOut,
     TicketRef,
     detail_out,
     fresh_detail,
@@ -34,7 +34,7 @@ class BulkDispatchIn(Schema):
     note: str = ""
 
 
-class ErrorOut(Schema):
+class BulkErrorOut(Schema):
     code: str
     message: str
 
@@ -43,7 +43,7 @@ class BulkResultOut(Schema):
     number: str
     ok: bool
     version: int | None = None
-    error: ErrorOut | None = None
+    error: BulkErrorOut | None = None
 
 
 @router.post("/bulk-dispatch", response=list[BulkResultOut], summary="Dispatch many tickets")
@@ -106,7 +106,7 @@ def ticket_detail(request, number: str):
     return detail_out(selectors.ticket_get(user=request.user, number=number), request.user)
 
 
-@router.get("/{number}/timeline", response=list[EventOut], summary="A ticket's timeline")
+@router.get("/{number}/timeline", response=list[TicketEventOut], summary="A ticket's timeline")
 def ticket_timeline(request, number: str):
     ticket = selectors.ticket_get(user=request.user, number=number)
     return timeline_out(ticket, request.user)
@@ -161,7 +161,7 @@ class RequestIn(VersionIn):
     extra_days: int | None = None
 
 
-class DecideIn(NoteIn):
+class RequestDecisionIn(NoteIn):
     approve: bool
 
 
@@ -177,7 +177,7 @@ class VerifyIn(NoteIn):
     passed: bool
 
 
-class FollowUpIn(NoteIn):
+class TicketFollowUpIn(NoteIn):
     resolved: bool | None = None
     satisfaction: str = ""
     unreachable: bool = False
@@ -260,7 +260,7 @@ def request_create(request, number: str, payload: RequestIn):
 @router.post(
     "/{number}/requests/{request_id}/decide", response=TicketDetailOut, summary="Approve or refuse a request"
 )
-def request_decide(request, number: str, request_id: int, payload: DecideIn):
+def request_decide(request, number: str, request_id: int, payload: RequestDecisionIn):
     ticket = _get(request, number)
     handler_request = selectors.ticket_request_get(user=request.user, ticket=ticket, request_id=request_id)
     services.ticket_decide(
@@ -318,7 +318,7 @@ def verify(request, number: str, payload: VerifyIn):
 
 
 @router.post("/{number}/follow-up", response=TicketDetailOut, summary="Record the follow-up")
-def follow_up(request, number: str, payload: FollowUpIn):
+def follow_up(request, number: str, payload: TicketFollowUpIn):
     """Closes the ticket, or reopens it (rework + 1) when unresolved or unsatisfied."""
     ticket = _get(request, number)
     services.ticket_follow_up(

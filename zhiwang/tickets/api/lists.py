@@ -1,13 +1,16 @@
 """Lists: tickets visible to me, the dispatcher queue, the unit inbox, callers' and addresses' history."""
 
 from datetime import datetime
+from typing import Any
 
 from django.http import Http404
 from django.utils.translation import gettext as _
-from ninja import Query, Schema
+from ninja import Field, Query, Schema
+from pydantic import model_serializer
+from pydantic.json_schema import SkipJsonSchema
 
 from zhiwang.core.errors import PermissionDeniedError
-from zhiwang.core.pagination import LimitOffsetPagination, count_up_to, paginate
+from zhiwang.core.pagination import COUNT_CAP, LimitOffsetPagination, count_up_to, paginate
 from zhiwang.tickets import selectors
 from zhiwang.tickets.api.base import (
     require_reader,
@@ -51,8 +54,61 @@ class TicketListFilter(Schema):
     ordering: str = "-received_at"
 
 
+def _no_default(schema: dict) -> None:
+    # present with a value or absent, never null: the document shows no "default: null" either
+    schema.pop("default", None)
+
+
+class TicketListPagination(LimitOffsetPagination):
+    """The list's pages (``LimitOffsetPagination``) with, under an ``event`` filter, how many
+    timeline rows its tickets have in the window (``selectors.ticket_list_event_rows``), as the web
+    list says it: a figure counts events, the list tickets ("9 tickets (10 ratings
+    “Unsatisfied”)"). ``event_count`` and ``event_count_exact`` are in the answer only then; the
+    count is bounded like ``count`` (one more ``count_up_to``)."""
+
+    class Output(LimitOffsetPagination.Output):
+        event_count: int | SkipJsonSchema[None] = Field(
+            None,
+            description="Only with an event filter: how many timeline rows of that event (in "
+            "event_from/event_to, at event_unit) the listed tickets have — a ticket rated twice "
+            f"counts twice —, exact up to {COUNT_CAP:,}, like count.",
+            json_schema_extra=_no_default,
+        )
+        event_count_exact: bool | SkipJsonSchema[None] = Field(
+            None,
+            description="Only with an event filter: whether event_count is exact "
+            f"(false: more than {COUNT_CAP:,}).",
+            json_schema_extra=_no_default,
+        )
+
+        # without a return type, so that the document describes the fields (not "any object")
+        @model_serializer(mode="wrap")
+        def _events_only_with_an_event(self, handler):
+            data = handler(self)
+            if data.get("event_count") is None:
+                data.pop("event_count", None)
+                data.pop("event_count_exact", None)
+            return data
+
+    def paginate_queryset(self, queryset, pagination, request, **params) -> Any:
+        page = super().paginate_queryset(queryset, pagination, request, **params)
+        filters = params.get("filters")
+        if filters is not None and filters.event:
+            # the list's queryset, its filters already checked: the rows of the listed tickets only
+            rows = selectors.ticket_list_event_rows(
+                user=request.user, filters=_ticket_filters(filters), tickets=queryset
+            )
+            counted = count_up_to(rows)
+            page["event_count"], page["event_count_exact"] = counted.value, counted.exact
+        return page
+
+
+def _ticket_filters(filters: TicketListFilter) -> selectors.TicketFilters:
+    return selectors.TicketFilters(**filters.dict())
+
+
 @router.get("/", response=list[TicketOut], summary="Tickets visible to me, filtered")
-@paginate(LimitOffsetPagination)
+@paginate(TicketListPagination)
 def ticket_list(request, filters: Query[TicketListFilter]):
     """``status``: a status, ``open`` or ``final``; ``category``: a code and its subtree; ``division``:
     a division code, the tickets counted in it (below the city: the ticket's place column of that
@@ -67,11 +123,14 @@ def ticket_list(request, filters: Query[TicketListFilter]):
     ``q``: at most 200 characters; dates between the years 1900 and 9998 (without an offset:
     Beijing time);
     ``ordering``: received_at, due_at, number, status (``-`` for descending). An unknown value
-    of any filter is 400 naming the field."""
-    return selectors.ticket_list(user=request.user, filters=selectors.TicketFilters(**filters.dict()))
+    of any filter is 400 naming the field.
+
+    Under an ``event`` filter the answer also says how many such rows the listed tickets have
+    (``event_count``, ``event_count_exact``): "10 unsatisfied ratings" may be 9 tickets."""
+    return selectors.ticket_list(user=request.user, filters=_ticket_filters(filters))
 
 
-class QueueOut(Schema):
+class DispatcherQueueOut(Schema):
     pending: list[TicketOut]
     pending_count: int
     requests: list[RequestOut]
@@ -90,7 +149,7 @@ class QueueOut(Schema):
     breaching_count_exact: bool = True
 
 
-@router.get("/queue", response=QueueOut, summary="My dispatcher queue")
+@router.get("/queue", response=DispatcherQueueOut, summary="My dispatcher queue")
 def queue(request, limit: int = 50):
     """Pending dispatch, handler requests, replies to review, follow-ups, and what is about to breach
     (past 80 % of its time, overdue, or not accepted in time) — each list capped at ``limit``."""

@@ -115,7 +115,7 @@ class InboxTicketOut(TicketOut):
         return getattr(obj, "awaiting_decision", None) or None
 
 
-class EventOut(Schema):
+class TicketEventOut(Schema):
     at: datetime
     action: str
     action_label: str
@@ -184,7 +184,7 @@ class TicketDetailOut(TicketFields):
     unreachable: bool
     merged_into: str | None
     allowed_actions: list[str]
-    timeline: list[EventOut]
+    timeline: list[TicketEventOut]
     requests: list[RequestOut]
     duplicates: list[TicketRef]
     duplicate_candidates: list[TicketRef]

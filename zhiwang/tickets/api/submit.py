@@ -243,7 +243,7 @@ class BatchItemOut(Schema):
     error: ErrorOut | None = None
 
 
-class BatchOut(Schema):
+class SubmitBatchOut(Schema):
     created: int
     existing: int
     refused: int
@@ -254,7 +254,7 @@ class BatchOut(Schema):
 BATCH_LIMIT = 500
 
 
-@router.post("/batch", response=BatchOut, summary="Submit many tickets at once (idempotent, per item)")
+@router.post("/batch", response=SubmitBatchOut, summary="Submit many tickets at once (idempotent, per item)")
 def submit_batch(request, payload: TicketBatchIn):
     """For departments and hotline systems pushing their records: up to 500 per request.
 

@@ -42,9 +42,10 @@ class TicketImport(models.Model):
     """One import of a file of calls, run by the task worker; the page polls its progress.
 
     The uploaded file is kept (``file``) so a failed or broken-off run can be run again:
-    rows imported before are recognised (channel + call id) and not written twice. It and
-    the report are deleted ``ZHIWANG_IMPORT_KEEP_DAYS`` after the run ended
-    (``tickets.import_retention``); the run's counts stay.
+    rows imported before are recognised (channel + call id) and not written twice. Who ran it
+    again last, when, and how many times is on the run (``restarted_by``, ``restarted_at``,
+    ``restart_count``). The file and the report are deleted ``ZHIWANG_IMPORT_KEEP_DAYS`` after
+    the run ended (``tickets.import_retention``); the run's counts stay.
     ``refused_rows`` holds the first refused rows for the page; the report file has them all.
     """
 
@@ -87,6 +88,20 @@ class TicketImport(models.Model):
         related_name="+",
     )
     created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True, db_index=True)
+    #: Who ran a failed or stalled run again last, and when (``web.tickets.import_runs.import_run_again``):
+    #: the rows of that run are filed as their work (``tasks.ticket_import_run``), and the tickets'
+    #: timelines name them, not the uploader. ``restart_count``: how many times it was run again
+    #: (earlier restarters' names are on their rows' timelines).
+    restarted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("run again by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    restarted_at = models.DateTimeField(_("run again at"), null=True, blank=True)
+    restart_count = models.PositiveIntegerField(_("times run again"), default=0)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     #: The last write of the worker: an open run that stays silent lost its worker.

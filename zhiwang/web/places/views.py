@@ -1,5 +1,10 @@
 """The one-screen view of a place: a building (units, rooms, residents, entities, rental status,
-eligibility suggestions, tickets) and a room. Reads through each app's selectors."""
+eligibility suggestions, tickets) and a room. Reads through each app's selectors.
+
+The registry's readers open these pages (``registry.views.readers_only``); the tickets raised at
+the place are listed only to those of them who read tickets (``tickets.access.reads_tickets``,
+the rule of the ticket pages and the tickets API), and only the tickets of their jurisdiction
+(``tickets.selectors.address_history``, scoped like every ticket list)."""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from zhiwang.geo.models import AddressLevel
 from zhiwang.registry import selectors as registry
 from zhiwang.registry.views import readers_only
 from zhiwang.tickets import selectors as tickets
+from zhiwang.tickets.access import reads_tickets
 from zhiwang.web.breadcrumbs import division_breadcrumbs
 
 
@@ -25,6 +31,15 @@ def _eligibility(people, user):
     """Services each resident may be entitled to; rules on sensitive key groups only for need-to-know roles."""
     found = registry.eligibility_for_people(people=people, user=user)
     return {pk: [r.service for r in rules] for pk, rules in found.items()}
+
+
+def _tickets_at(user, address, *, limit: int) -> list | None:
+    """The tickets at ``address``'s building the user may read, newest first; ``None`` when the
+    user's role does not read tickets (the page then has no ticket section: "no ticket here"
+    would be a claim about tickets they may not read)."""
+    if not reads_tickets(user):
+        return None
+    return tickets.address_history(user=user, address=address, limit=limit).tickets
 
 
 @readers_only
@@ -44,12 +59,11 @@ def place_detail(request, code: str):
         for room in unit.rooms:
             for residence in room.residents:
                 residence.eligible_for = eligible.get(residence.person_id, [])
-    history = tickets.address_history(user=request.user, address=building, limit=20)
     context = {
         "building": building,
         "view": view,
         "ancestors": _ancestors(request.user, building),
-        "tickets": history.tickets,
+        "tickets": _tickets_at(request.user, building, limit=20),
         "eligible_count": len(eligible),
     }
     return render(request, "web/places/building.html", context)
@@ -62,16 +76,13 @@ def room_detail(request, room):
     for residence in view.residents:
         residence.eligible_for = eligible.get(residence.person_id, [])
     building = registry.building_of(room)
+    at_building = _tickets_at(request.user, room, limit=50)
     context = {
         "room": room,
         "building": building,
         "view": view,
         "past": [r for r in registry.room_history(user=request.user, room=room) if not r.is_current],
         "ancestors": _ancestors(request.user, room),
-        "tickets": [
-            t
-            for t in tickets.address_history(user=request.user, address=room, limit=50).tickets
-            if t.address_id == room.pk
-        ],
+        "tickets": None if at_building is None else [t for t in at_building if t.address_id == room.pk],
     }
     return render(request, "web/places/room.html", context)

@@ -641,7 +641,11 @@ class TicketFilterForm(AccessibleForm):
             else:
                 text = str(value)
             if name in names:
-                text = f"{names[name]} ({text})"
+                # the reader's brackets: full-width in Chinese ("南山区（440305000000）")
+                text = pgettext("a place's name beside its code", "%(name)s (%(code)s)") % {
+                    "name": names[name],
+                    "code": text,
+                }
             shown.append((str(field.label), text))
         return shown
 

@@ -125,6 +125,8 @@ def import_run_again(*, run: TicketImport, actor) -> TicketImport:
     """Run a failed or stalled run again, or import for real a file that was only validated.
 
     The file's rows imported before are recognised by their call id, so nothing is written twice.
+    A run run again records who did it and when (``restarted_by``, ``restarted_at``,
+    ``restart_count``): its rows are filed as their work.
     Returns the run that was queued (a new one for a validated file). A validated file is imported
     for real once: a second "Import this file" (a double click, a stale page) returns the run the
     first one queued, or ``tickets.import_already_imported`` (409) when the caller may not see it.
@@ -174,9 +176,18 @@ def import_run_again(*, run: TicketImport, actor) -> TicketImport:
     elif may_run_again(run):
         again = run
         # Only if nobody queued it meanwhile (a double click): the row must be as this caller saw it.
+        # The run records who ran it again (its rows are filed as theirs from now on) and when.
+        now = timezone.now()
         claimed = TicketImport.objects.filter(
             pk=run.pk, status=run.status, updated_at=run.updated_at, files_purged_at__isnull=True
-        ).update(status=TicketImportStatus.QUEUED, error="", updated_at=timezone.now())
+        ).update(
+            status=TicketImportStatus.QUEUED,
+            error="",
+            updated_at=now,
+            restarted_by=actor,
+            restarted_at=now,
+            restart_count=F("restart_count") + 1,
+        )
         if not claimed:
             raise ServiceError("tickets.import_busy", _("This import is still running."), status=409)
     else:

@@ -34,7 +34,7 @@ RECENT_RUNS = 30
 def _run(request, pk: int) -> TicketImport:
     run = (
         TicketImport.objects.visible_to(request.user)
-        .select_related("created_by", "unit")
+        .select_related("created_by", "restarted_by", "unit")
         .filter(pk=pk)
         .first()
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from datetime import timedelta
 
 import pytest
@@ -11,8 +12,14 @@ from django.utils import timezone
 
 from tests.accounts.test_demo_names import ROLE_WORDS
 from zhiwang.accounts.models import User
-from zhiwang.disputes.demo import demo_disputes_create
-from zhiwang.disputes.models import CaseStatus, DisputeCase, MediationOrganisation, Visit
+from zhiwang.disputes.demo import (
+    TRADE_NAME_FIRST,
+    TRADE_NAME_SECOND,
+    company_name,
+    company_names,
+    demo_disputes_create,
+)
+from zhiwang.disputes.models import CaseStatus, DisputeCase, MediationOrganisation, Party, Visit
 from zhiwang.disputes.workflow import CaseAction
 from zhiwang.geo.models import Division
 
@@ -93,3 +100,51 @@ def test_the_accounts_it_makes_have_plain_names():
     for user in users:
         assert not any(word in user.display_name for word in ROLE_WORDS), user.display_name
         assert 2 <= len(user.display_name) <= 3 and " " not in user.display_name
+
+
+# --- each case its own story; made-up company names ------------------------------------------------
+
+
+def test_no_two_cases_or_visits_share_their_facts():
+    """Was: the 11 cases took 8 stories in turn, so three pairs of cases had the same title and
+    facts, and the three visits repeated the first three cases' facts."""
+    demo_disputes_create(seed=3)
+    cases = list(DisputeCase.objects.filter(idempotency_key__contains="demo-3-case-"))
+    assert len(cases) == 11
+    facts = [case.facts for case in cases]
+    assert len(set(facts)) == len(facts)
+    assert len({case.title for case in cases}) == len(cases)
+    matters = [visit.matter for visit in Visit.objects.all()]
+    assert len(set(matters)) == 3 and not set(matters) & set(facts)
+
+
+COMPANY = re.compile(r"^深圳市[\u4e00-\u9fff]{2}(物业管理|健身服务|商贸)有限公司$")
+
+
+def test_company_respondents_have_plausible_varied_made_up_names():
+    demo_disputes_create(seed=3)
+    companies = list(
+        Party.objects.filter(kind="entity", case__idempotency_key__contains="demo-3-case-").select_related(
+            "case"
+        )
+    )
+    assert len(companies) >= 3
+    names = [party.name for party in companies]
+    assert len(set(names)) == len(names), names
+    for party in companies:
+        assert COMPANY.match(party.name), party.name
+        assert party.name != f"深圳市{party.case.title[:2]}有限公司"  # not "深圳市物业有限公司"
+        trade = party.name[3:5]
+        assert trade[0] in TRADE_NAME_FIRST and trade[1] in TRADE_NAME_SECOND
+    by_category = {party.case.category.code: party.name for party in companies}
+    assert by_category["property_management"].endswith("物业管理有限公司")
+    assert by_category["consumer"].endswith("健身服务有限公司")
+
+
+def test_company_names_are_the_same_for_a_seed_and_vary_between_seeds():
+    first = company_names(1)
+    assert company_names(1) == first  # the same on every run
+    assert len(set(first)) == len(first) == len(TRADE_NAME_FIRST) * len(TRADE_NAME_SECOND)
+    assert company_names(2)[:3] != first[:3]
+    assert company_name("鹏远", "property_management") == "深圳市鹏远物业管理有限公司"
+    assert company_name("澜庭", "contract") == "深圳市澜庭商贸有限公司"

@@ -80,7 +80,7 @@ def test_the_export_writes_the_risk_and_amount_at_the_end_of_an_ended_period(
     assert row["Amount at the end of the period (CNY)"] == 3500
     assert row["Risk at the end of the period"] == "Blue"
     last_day = (timezone.localdate() - timedelta(days=11)).isoformat()
-    assert f"Status, risk and amount as of the end of {last_day};" in note
+    assert f"judicial confirmation and performance as of the end of {last_day};" in note
     # without an ended period: today's values under the usual headers, no such line
     note, row = _sheet(client.get(reverse("disputes:ledger_export")))
     assert row["Amount involved (CNY)"] == 90000 and row["Risk"] == "Red"

@@ -172,7 +172,7 @@ def _sheet(response):
 
 def _assert_export_reads_the_end(note, found, later, within, as_of):
     last_day = timezone.localdate(as_of - timedelta(microseconds=1)).isoformat()
-    assert f"Status, risk and amount as of the end of {last_day};" in note
+    assert f"judicial confirmation and performance as of the end of {last_day};" in note
     row, fonts = found[later.number]
     closed_on = timezone.localdate(later.closed_at).isoformat()
     assert row["Status at the end of the period"] == "Open"

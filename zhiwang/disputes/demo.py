@@ -62,6 +62,10 @@ GIVEN = [
     "华",
     "平",
 ]
+#: One story a case (``demo_disputes_create`` has 11): no two demo cases share their facts. The
+#: categories of the last three are those of the first three, as when the list was 8 long, so the
+#: parties drawn from the seed (a company respondent for property management and consumer
+#: disputes) stay as they were.
 STORIES = [
     ("neighbours", "楼上漏水纠纷", "楼上卫生间漏水导致楼下天花板受损，双方就维修费用协商未果。", 3500),
     ("property_management", "物业费纠纷", "业主认为物业服务不到位拒缴物业费，物业公司多次催缴。", 8600),
@@ -71,7 +75,53 @@ STORIES = [
     ("traffic", "交通事故赔偿纠纷", "电动车与行人相撞，双方就医疗费赔偿协商未果。", 12800),
     ("contract", "房屋租赁合同纠纷", "租户提前退租，房东拒绝退还押金。", 9000),
     ("neighbours", "噪音扰民纠纷", "楼下商铺夜间噪音扰民，居民多次投诉。", 0),
+    (
+        "neighbours",
+        "天台搭建纠纷",
+        "顶楼住户在天台搭建阳光房，堵塞消防通道并遮挡邻居采光，双方多次发生推搡，扬言报复。",
+        0,
+    ),
+    (
+        "property_management",
+        "停车收费纠纷",
+        "物业公司将小区公共道路划为收费车位，业主认为侵占共有部分，多次集体上访要求退还停车费。",
+        68000,
+    ),
+    (
+        "labour",
+        "经济补偿金纠纷",
+        "公司整体搬迁至东莞，十余名员工不愿随迁，要求依法支付经济补偿金，公司只同意支付一半。",
+        320000,
+    ),
 ]
+
+#: What each of the three waiting visits is about (its function area's kind of matter), its own
+#: words: a visit is not one of the cases.
+VISIT_MATTERS = [
+    ("peoples_mediation", "与对门邻居因楼道堆放杂物多次争吵，希望社区出面调解。"),
+    ("legal_aid", "母亲去世后兄弟姐妹对老房子的继承有分歧，咨询能否申请法律援助。"),
+    ("labour_mediation", "在餐馆工作两年未签劳动合同，被辞退后要求支付双倍工资。"),
+]
+
+#: The two characters of a demo company's trade name (字号) are one of each: made-up names, none of
+#: a well-known company (no 华、万、招、平、腾、中 and the like).
+TRADE_NAME_FIRST = "鹏澜泓锦瑞嘉睿晟朗铭沐悦岚禾"
+TRADE_NAME_SECOND = "远庭晖澄景越拓川湾域峰舟"
+#: The line of business in a company respondent's name, by dispute category.
+TRADES = {"property_management": "物业管理", "consumer": "健身服务"}
+
+
+def company_names(seed: int) -> list[str]:
+    """The trade names (字号) the demo's companies are given in turn, the same for a seed on every
+    run and all different ("鹏远", "澜庭"…)."""
+    names = [first + second for first in TRADE_NAME_FIRST for second in TRADE_NAME_SECOND]
+    random.Random(f"{seed}:companies").shuffle(names)
+    return names
+
+
+def company_name(trade_name: str, category: str) -> str:
+    """A fictional Shenzhen company for a dispute of ``category``: "深圳市鹏远物业管理有限公司"."""
+    return f"深圳市{trade_name}{TRADES.get(category, '商贸')}有限公司"
 
 
 def _id_number(rng: random.Random) -> str:
@@ -279,8 +329,8 @@ def demo_disputes_create(
         result = visit_register(
             actor=window,
             centre=centre,
-            area_code=["peoples_mediation", "legal_aid", "labour_mediation"][index],
-            matter=STORIES[index][2],
+            area_code=VISIT_MATTERS[index][0],
+            matter=VISIT_MATTERS[index][1],
             visitor_name=_person(rng, "applicant")["name"],
             visitor_phone=f"139{rng.randint(10000000, 99999999)}",
             idempotency_key=f"demo-{seed}-visit-{index}",
@@ -288,6 +338,7 @@ def demo_disputes_create(
         counts["visits"] += result.created
 
     now = timezone.now()
+    trade_names = company_names(seed)
     # the cases' own moments come from a sequence of their own: parties and stories stay as they were
     times = random.Random(f"{seed}:dispute-times")
     states = [
@@ -311,7 +362,7 @@ def demo_disputes_create(
                 parties[1] = {
                     "role": "respondent",
                     "kind": "entity",
-                    "name": f"深圳市{title[:2]}有限公司",
+                    "name": company_name(trade_names[index % len(trade_names)], category),
                     "identifier": _credit_code(rng),
                 }
             in_luohu = state == "luohu"

@@ -15,8 +15,14 @@ from django.utils.translation import pgettext
 
 from zhiwang.core.pdf_fonts import pdf_font
 from zhiwang.core.spreadsheet import xlsx_cell, xlsx_row
-from zhiwang.disputes.models import DisputeCase, PartyRole, RiskColour
-from zhiwang.disputes.selectors import mask_party_data, period_status_label
+from zhiwang.disputes.models import (
+    ConfirmationStatus,
+    DisputeCase,
+    PartyRole,
+    PerformanceStatus,
+    RiskColour,
+)
+from zhiwang.disputes.selectors import mask_party_data, period_overdue, period_status_label, period_target
 
 
 def _chinese() -> bool:
@@ -245,20 +251,30 @@ def _date(value) -> str:
     return value.isoformat()
 
 
-def ledger_workbook(cases, *, reveal: bool, title: str, as_of: datetime | None = None) -> bytes:
+def ledger_workbook(
+    cases, *, reveal: bool, title: str, as_of: datetime | None = None, now: datetime | None = None
+) -> bytes:
     """The ledger as an .xlsx: a title row, the header, one row per case (masked unless ``reveal``).
 
     ``as_of``: the end of the filters' period when it has ended (``selectors.status_as_of``). The
-    cases then come from ``selectors.ledger_rows``, whose ``period_status`` / ``period_risk`` /
+    cases then come from ``selectors.ledger_export_rows``, whose ``period_status`` / ``period_risk`` /
     ``period_amount`` are written instead of the current values, under headers that say so, and the
     line under the title names the period's last day. A case closed after it (open at the end) keeps
     its closing date and outcome, marked "(after the period)" and in grey: the ledger of October
     says a case was open then and that it was closed on 1 November, not that it closed in October.
+    The agreement, judicial confirmation and performance columns alike (``period_agreement_later``,
+    ``period_confirmation``, ``period_performance``): the value at the end, and a later one marked
+    "(after the period)" after it ("Applied for; Confirmed by the court (after the period)"); an
+    agreement recorded after the end is written only so, in grey, like a later closing. The target
+    date is the one the case had at the end (``selectors.period_target``; an extension after it
+    marked the same way), in red when it was overdue then (``selectors.period_overdue``; without an
+    ended period: overdue at ``now``, as the list marks it).
     """
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Border, Font, Side
     from openpyxl.utils import get_column_letter
 
+    now = now or timezone.now()
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = _("Ledger")[:31]
@@ -273,7 +289,9 @@ def ledger_workbook(cases, *, reveal: bool, title: str, as_of: datetime | None =
     if as_of is not None:  # the period's end is exclusive: its last day is the day before
         last_day = timezone.localdate(as_of - timedelta(microseconds=1))
         exported += "  " + _(
-            "Status, risk and amount as of the end of %(day)s; “(after the period)”: closed after that day."
+            "Status, risk, amount, target date, agreement, judicial confirmation and performance as of "
+            "the end of %(day)s; a target date in red was overdue then; “(after the period)”: recorded "
+            "after that day."
         ) % {"day": last_day.isoformat()}
     sheet.append([xlsx_cell(sheet, exported)])
     thin = Side(style="thin")
@@ -285,10 +303,14 @@ def ledger_workbook(cases, *, reveal: bool, title: str, as_of: datetime | None =
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
         sheet.column_dimensions[get_column_letter(index)].width = width
     row_number = 3
-    # the outcome and closing date columns (1-based), in grey on a row closed after the period
     headers = [header for header, _width in columns]
-    after_columns = (headers.index(_("Outcome")) + 1, headers.index(_("Closed on")) + 1)
+
+    def column(header: str) -> int:  # 1-based
+        return headers.index(header) + 1
+
+    target_column = column(_("Target date"))
     grey = Font(color="FF808080")
+    red = Font(color="FFC62828", bold=True)  # the list's ``.overdue``
     for position, case in enumerate(cases, start=1):
         parties = list(case.parties.all())
         applicants = [p for p in parties if p.role == PartyRole.APPLICANT]
@@ -306,9 +328,21 @@ def ledger_workbook(cases, *, reveal: bool, title: str, as_of: datetime | None =
             status = period_status_label(getattr(case, "period_status", case.status))
         outcome = case.get_outcome_display() if case.outcome else ""
         closed_on = _date(case.closed_at)
+        # the columns (1-based) whose whole value is after the period: in grey
+        after = set()
         if later:
             outcome = _after_the_period(outcome) if outcome else ""
             closed_on = _after_the_period(closed_on)
+            after |= {column(_("Outcome")), column(_("Closed on"))}
+        target = _date(case.target_at)
+        if as_of is not None:
+            target = _then_and_later(_date(period_target(case)), target)
+        agreement_cells = _agreement_cells(case, agreement, as_of)
+        for header, (_text, all_later) in zip(
+            (_("Agreement"), _("Judicial confirmation"), _("Performance")), agreement_cells, strict=True
+        ):
+            if all_later:
+                after.add(column(header))
         values = [
             position,
             case.number,
@@ -326,28 +360,75 @@ def ledger_workbook(cases, *, reveal: bool, title: str, as_of: datetime | None =
             case.organisation.name if case.organisation else "",
             case.mediator.display_name if case.mediator else "",
             status,
-            _date(case.target_at),
+            target,
             outcome,
-            agreement.get_form_display() if agreement else "",
-            agreement.get_confirmation_status_display()
-            if agreement and agreement.confirmation_status
-            else "",
-            agreement.get_performance_status_display() if agreement else "",
+            *(text for text, _all_later in agreement_cells),
             closed_on,
         ]
         row_number += 1
         # Names and facts are typed by people: openpyxl would store "=…" as a formula, which in
         # the full export could send the row's phones and ID numbers anywhere. Typed as text.
         sheet.append(xlsx_row(sheet, values))
-        for column, cell in enumerate(sheet[row_number], start=1):
+        overdue = period_overdue(case, as_of=as_of, now=now)
+        for number, cell in enumerate(sheet[row_number], start=1):
             cell.border = border
-            cell.alignment = Alignment(vertical="top", wrap_text=column == 6)
-            if later and column in after_columns:
+            cell.alignment = Alignment(vertical="top", wrap_text=number == 6)
+            if number in after:
                 cell.font = grey
+            elif number == target_column and overdue:
+                cell.font = red
     sheet.freeze_panes = "C4"
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+def _agreement_cells(case: DisputeCase, agreement, as_of: datetime | None) -> list[tuple[str, bool]]:
+    """The agreement, judicial confirmation and performance cells of a ledger row: (text, whether
+    all of it is after the period).
+
+    Without ``as_of``, today's values. With it, each as at the period's end (the annotations of
+    ``selectors.ledger_export_rows``), followed by today's value marked "(after the period)" when
+    that differs: an agreement recorded after the end did not exist then, so its three cells are
+    wholly after the period."""
+    if agreement is None:
+        return [("", False)] * 3
+    form = agreement.get_form_display()
+    confirmation = _confirmation_label(agreement.confirmation_status)
+    performance = agreement.get_performance_status_display()
+    if as_of is None:
+        return [(form, False), (confirmation, False), (performance, False)]
+    if getattr(case, "period_agreement_later", False):
+        return [
+            (_after_the_period(text), True) if text else ("", False)
+            for text in (form, confirmation, performance)
+        ]
+    confirmation_then = _confirmation_label(
+        getattr(case, "period_confirmation", agreement.confirmation_status)
+    )
+    performance_then = str(
+        PerformanceStatus(getattr(case, "period_performance", agreement.performance_status)).label
+    )
+    return [
+        (form, False),
+        (_then_and_later(confirmation_then, confirmation), not confirmation_then and bool(confirmation)),
+        (_then_and_later(performance_then, performance), False),
+    ]
+
+
+def _confirmation_label(status: str) -> str:
+    """A judicial confirmation status in words; "" when not applied for (an empty cell, as before)."""
+    return str(ConfirmationStatus(status).label) if status else ""
+
+
+def _then_and_later(then: str, now: str) -> str:
+    """A ledger cell of an ended period: the value at its end, and today's marked "(after the
+    period)" after it when it changed since ("2026-10-20; 2026-11-20 (after the period)")."""
+    if now == then or not now:
+        return then
+    if not then:
+        return _after_the_period(now)
+    return _("%(then)s; %(later)s") % {"then": then, "later": _after_the_period(now)}
 
 
 def _after_the_period(value: str) -> str:

@@ -395,7 +395,7 @@ class QueueOut(Schema):
     visits: list[VisitOut]
 
 
-class AlertOut(Schema):
+class CaseAlertOut(Schema):
     """``message`` in the caller's language (``message_code`` and ``message_params`` say which
     sentence; empty on alerts made before the codes existed, whose message is as stored)."""
 

@@ -5,7 +5,7 @@ from ninja import Status
 from zhiwang.core.pagination import LimitOffsetPagination, paginate
 from zhiwang.disputes import selectors, services
 from zhiwang.disputes.api.common import registry_fields, router
-from zhiwang.disputes.api.schemas import AlertOut, QueueOut, VisitIn, VisitOut, ref
+from zhiwang.disputes.api.schemas import CaseAlertOut, QueueOut, VisitIn, VisitOut, ref
 
 
 @router.post("/visits", response={201: VisitOut, 200: VisitOut})
@@ -47,7 +47,7 @@ def queues(request, centre_id: int):
     ]
 
 
-@router.get("/alerts", response=list[AlertOut])
+@router.get("/alerts", response=list[CaseAlertOut])
 @paginate(LimitOffsetPagination)
 def alerts(request, unread: bool = False):
     """The caller's own alerts (red-risk reports, reminders), newest first."""

@@ -38,8 +38,11 @@ from zhiwang.disputes.selectors.cases import (
 from zhiwang.disputes.selectors.ledger import (
     LEDGER_GROUPS,
     dispute_indicators,
+    ledger_export_rows,
     ledger_rows,
     ledger_summary,
+    period_overdue,
+    period_target,
 )
 from zhiwang.disputes.selectors.online import (
     agreement_confirmations,
@@ -83,6 +86,7 @@ __all__ = [
     "category_choices",
     "centres_for",
     "dispute_indicators",
+    "ledger_export_rows",
     "ledger_rows",
     "ledger_summary",
     "linked_ticket_timeline",
@@ -95,8 +99,10 @@ __all__ = [
     "registry_candidates",
     "registry_links",
     "registry_picked",
+    "period_overdue",
     "period_status",
     "period_status_label",
+    "period_target",
     "risk_as_of",
     "status_as_of",
     "status_conditions",

@@ -7,8 +7,26 @@ from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Count, Exists, F, OuterRef, Q, Sum
+from django.db.models import (
+    BooleanField,
+    Case,
+    CharField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Coalesce
 from django.db.models.lookups import Exact, In
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from zhiwang.core.errors import ServiceError
@@ -16,15 +34,19 @@ from zhiwang.disputes.models import (
     CaseEvent,
     CaseOutcome,
     CaseScale,
-    CaseStatus,
+    ConfirmationStatus,
+    PerformanceFollowUp,
+    PerformanceStatus,
     RiskColour,
 )
 from zhiwang.disputes.selectors.cases import (
+    PERIOD_OPEN,
     CaseFilters,
     amount_as_of,
     case_list,
     check_period,
     period_status,
+    period_status_label,
     risk_as_of,
     status_as_of,
     status_conditions,
@@ -46,6 +68,8 @@ def ledger_rows(*, user, filters: CaseFilters | dict | None = None, now: datetim
     ``period_amount``: the status (期末状态: ``closed``, ``referred`` or ``open``), risk colour and
     amount involved as of the end of the filters' period when it has ended (``status_as_of``), as
     the figures above the list and the ``status`` / ``risk`` filters read them; else as they are.
+    ``period_target_from``: when the target was extended after that end, the target it had then
+    (text, as the first later ``extend`` row keeps it; ``period_target`` reads it).
     Annotated in the one query (``period_status`` / ``risk_as_of`` / ``amount_as_of``), none per
     row; the case's own fields (and its page) keep the current values, ``closed_at`` included (a
     closing after the period's end is shown as such by the ledger, not as inside it).
@@ -54,29 +78,127 @@ def ledger_rows(*, user, filters: CaseFilters | dict | None = None, now: datetim
         filters = CaseFilters.from_dict(filters or {})
     as_of = status_as_of(filters.received_to, now)
     return case_list(user=user, filters=filters, now=now).annotate(
-        period_status=period_status(as_of), period_risk=risk_as_of(as_of), period_amount=amount_as_of(as_of)
+        period_status=period_status(as_of),
+        period_risk=risk_as_of(as_of),
+        period_amount=amount_as_of(as_of),
+        period_target_from=_target_before(as_of),
     )
 
 
-def ledger_summary(*, user, by: str, filters: CaseFilters | dict | None = None) -> list[dict]:
+def _target_before(as_of: datetime | None):
+    """The ``from`` of the case's first ``extend`` row from ``as_of`` on (the target it had at
+    ``as_of``), as text; NULL when not extended since (or ``as_of`` is None)."""
+    if as_of is None:
+        return Value(None, output_field=CharField())
+    later = (
+        CaseEvent.objects.filter(case=OuterRef("pk"), action=CaseAction.EXTEND, at__gte=as_of)
+        .order_by("at", "pk")
+        .annotate(v=KeyTextTransform("from", "payload"))
+        .values("v")
+    )
+    return Subquery(later[:1], output_field=CharField())
+
+
+def period_target(case) -> datetime:
+    """The target date of a ``ledger_rows`` case as it stood at the period's end: the one an
+    extension after the end moved (``period_target_from``), else its ``target_at``."""
+    moved_from = getattr(case, "period_target_from", None)
+    return (parse_datetime(moved_from) if moved_from else None) or case.target_at
+
+
+def period_overdue(case, *, as_of: datetime | None, now: datetime | None = None) -> bool:
+    """Whether the ledger marks the case overdue: open and past its target, judged at the end of an
+    ended period (``as_of``: open then, ``period_status``, and past the target it had then,
+    ``period_target``), else now (open today and past today's target), as the list marks it.
+
+    A case closed after the end was open and overdue at the end of its period if its target had
+    passed by then; one extended after the end is judged by the target it had then."""
+    if as_of is None:
+        return case.is_open and case.target_at < (now or timezone.now())
+    status = getattr(case, "period_status", None)
+    if status is None:  # not a ``ledger_rows`` case: its timestamps say as much
+        status = PERIOD_OPEN if _open_at(case, as_of) else case.status
+    return status == PERIOD_OPEN and period_target(case) < as_of
+
+
+def _open_at(case, as_of: datetime) -> bool:
+    closed = case.closed_at is not None and case.closed_at < as_of
+    referred = bool(case.referral_kind) and case.referred_at is not None and case.referred_at < as_of
+    return not closed and not referred
+
+
+def ledger_export_rows(*, user, filters: CaseFilters | dict | None = None, now: datetime | None = None):
+    """``ledger_rows`` for the Excel export, with the agreement and, for a period that has ended,
+    the agreement's columns as of its end, annotated in the same query (none per row):
+
+    - ``period_agreement_later``: the agreement was recorded from the end on (``created_at``; a
+      closing is after the period by its ``closed_at`` alike), so it did not exist at the end;
+    - ``period_confirmation``: the judicial confirmation at the end (``ConfirmationStatus``), from
+      the timeline: "" when not applied for by then (``apply_confirmation`` row), ``applied`` when
+      not ruled on by then (``confirmation_result``), else the ruling;
+    - ``period_performance``: the performance found by the latest follow-up before the end
+      (``PerformanceFollowUp.at``), ``pending`` without one.
+
+    A period still running (or none) annotates none of them: the workbook writes today's values.
+    """
+    if not isinstance(filters, CaseFilters):
+        filters = CaseFilters.from_dict(filters or {})
+    rows = ledger_rows(user=user, filters=filters, now=now).select_related("agreement")
+    as_of = status_as_of(filters.received_to, now)
+    if as_of is None:
+        return rows
+
+    def recorded_before(action):
+        return Exists(CaseEvent.objects.filter(case=OuterRef("pk"), action=action, at__lt=as_of))
+
+    found = (
+        PerformanceFollowUp.objects.filter(case=OuterRef("pk"), at__lt=as_of)
+        .order_by("-at", "-pk")
+        .values("status")
+    )
+    return rows.annotate(
+        period_agreement_later=ExpressionWrapper(
+            Q(agreement__created_at__gte=as_of), output_field=BooleanField()
+        ),
+        period_confirmation=Case(
+            When(~recorded_before(CaseAction.APPLY_CONFIRMATION), then=Value("")),
+            When(
+                ~recorded_before(CaseAction.CONFIRMATION_RESULT), then=Value(ConfirmationStatus.APPLIED.value)
+            ),
+            default=F("agreement__confirmation_status"),
+            output_field=CharField(),
+        ),
+        period_performance=Coalesce(
+            Subquery(found[:1], output_field=CharField()), Value(PerformanceStatus.PENDING.value)
+        ),
+    )
+
+
+def ledger_summary(
+    *, user, by: str, filters: CaseFilters | dict | None = None, now: datetime | None = None
+) -> list[dict]:
     """Counts of cases per division, category, organisation or status (the ledger's summary table).
 
-    "Open" and "mediated successfully", "red" and the amount involved are as of the end of the
-    filters' period, like the indicators (``status_as_of``, ``risk_as_of``, ``amount_as_of``); the
-    grouping by status is the cases' status today.
+    "Open", "mediated successfully", "red" and the amount involved are as of the end of the
+    filters' period when it has ended, like the indicators (``status_as_of``, ``risk_as_of``,
+    ``amount_as_of``); so is the grouping by status: the status at the end (``period_status``:
+    ``closed``, ``referred`` or ``open``, as the list's rows show it), so a case closed after the
+    end is counted under "open" with its row. Else today's.
     """
     if by not in LEDGER_GROUPS:
         raise ServiceError("disputes.filter_invalid", _("Unknown grouping."), field="by")
     key, name = LEDGER_GROUPS[by]
-    fields = [key] + ([name] if name else [])
     if not isinstance(filters, CaseFilters):
         filters = CaseFilters.from_dict(filters or {})
-    as_of = status_as_of(filters.received_to)
+    as_of = status_as_of(filters.received_to, now)
     status = status_conditions(as_of)
+    rows = case_list(user=user, filters=filters, now=now).order_by()
+    if by == "status":
+        key = "period_status_key"
+        rows = rows.annotate(period_status_key=period_status(as_of))
+    fields = [key] + ([name] if name else [])
     rows = (
-        case_list(user=user, filters=filters)
-        .order_by()
-        .values(*fields)
+        rows.values(*fields)
         .annotate(
             total=Count("pk"),
             open=Count("pk", filter=status["open"]),
@@ -86,11 +208,10 @@ def ledger_summary(*, user, by: str, filters: CaseFilters | dict | None = None) 
         )
         .order_by(key)
     )
-    labels = dict(CaseStatus.choices)
     return [
         {
             "key": row[key] or "",
-            "name": (row[name] if name else str(labels.get(row[key], row[key]))) or _("(not assigned)"),
+            "name": (row[name] if name else period_status_label(row[key])) or _("(not assigned)"),
             "total": row["total"],
             "open": row["open"],
             "success": row["success"],

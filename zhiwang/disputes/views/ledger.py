@@ -98,7 +98,7 @@ def ledger(request):
         filters = _ledger_filters(request)
         # the rows' status, risk and amount as of the same moment as the figures (the period's end)
         cases = selectors.ledger_rows(user=user, filters=filters, now=now)
-        summary = selectors.ledger_summary(user=user, by=by, filters=filters)
+        summary = selectors.ledger_summary(user=user, by=by, filters=filters, now=now)
         indicators = selectors.dispute_indicators(user=user, filters=filters, now=now)
     except ServiceError as error:
         # Like the ticket list: nothing is listed until the filters are corrected (a list of every
@@ -110,6 +110,12 @@ def ledger(request):
     query = request.GET.copy()
     query.pop("page", None)
     as_of = indicators["as_of"] if indicators else None
+    if as_of is not None:
+        # the target each row had at the period's end, and overdue judged then (not today)
+        page.object_list = list(page.object_list)
+        for case in page.object_list:
+            case.period_target_at = selectors.period_target(case)
+            case.period_overdue = selectors.period_overdue(case, as_of=as_of)
     context = {
         "page": page,
         "summary": summary,
@@ -154,9 +160,9 @@ def ledger_export(request):
     try:
         filters = _ledger_filters(request)
         cases = list(
-            selectors.ledger_rows(user=user, filters=filters, now=now)
-            .select_related("agreement")
-            .prefetch_related("parties")[:EXPORT_LIMIT]
+            selectors.ledger_export_rows(user=user, filters=filters, now=now).prefetch_related("parties")[
+                :EXPORT_LIMIT
+            ]
         )
     except ServiceError as error:
         messages.error(request, error.message)
@@ -178,6 +184,7 @@ def ledger_export(request):
         reveal=reveal,
         title=_("Ledger of dispute screening and resolution"),
         as_of=selectors.status_as_of(filters.get("received_to"), now),
+        now=now,
     )
     response = HttpResponse(
         content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -57,7 +57,9 @@ def _number(seq: int) -> str:
 
 
 def _held_elsewhere(steward, luohu_room, seq: int = 501, **fields) -> Person:
-    """A person on record in Luohu (outside the grid worker's area), with few fields filled."""
+    """A person on record in Luohu (outside the grid worker's area), with few fields filled, living
+    there since 2020 (a move must start after the current residence began)."""
+    fields.setdefault("since", "2020-01-01")
     person, created = services.person_register(
         actor=steward,
         data={"id_number": _number(seq), "name": "罗湖人", "address": luohu_room.code, **fields},

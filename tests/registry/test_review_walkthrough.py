@@ -15,6 +15,7 @@ from django.template.loader import render_to_string
 from django.test import Client
 from django.utils import timezone, translation
 
+from zhiwang.core.errors import ServiceError
 from zhiwang.registry import services
 from zhiwang.registry.demo import make_credit_code, make_id_number
 from zhiwang.registry.imports import pipeline
@@ -48,7 +49,13 @@ def _number(seq: int) -> str:
     return make_id_number("440305", date(1982, 6, 7), seq, male=seq % 2 == 1)
 
 
-def _held_elsewhere(steward, luohu_room, seq: int, since: date | None = None) -> Person:
+#: When the people held in Luohu came there: before the dates the registrations give (a move
+#: must start after the current residence began, ``places.move_since``).
+LONG_AGO = TODAY - timedelta(days=400)
+
+
+def _held_elsewhere(steward, luohu_room, seq: int, since: date | None = LONG_AGO) -> Person:
+    """A person placed in Luohu from ``since`` (None: no date given, placed today)."""
     data = {"id_number": _number(seq), "name": "罗湖人", "address": luohu_room.code}
     if since is not None:
         data["since"] = since.isoformat()
@@ -228,14 +235,22 @@ def test_a_decided_move_ends_the_old_residence_the_day_before(steward, grid_work
     assert move.payload["changes"] == {"address": [luohu_room.full_name, home_room.full_name]}
 
 
-def test_a_move_without_a_date_ends_yesterday_or_on_the_start_day(steward, home_room, luohu_room):
+def test_a_move_without_a_date_ends_yesterday_and_never_follows_a_residence_begun_today(
+    steward, home_room, luohu_room
+):
     earlier = _held_elsewhere(steward, luohu_room, 609, since=TODAY - timedelta(days=5))
     services.person_move(person=earlier, address=home_room, actor=steward)
     assert Residence.objects.get(person=earlier, address=luohu_room).until == TODAY - timedelta(days=1)
     assert Residence.objects.get(person=earlier, address=home_room).since == TODAY
-    today = _held_elsewhere(steward, luohu_room, 611)  # placed today: ends on its start day
-    services.person_move(person=today, address=home_room, actor=steward)
-    assert Residence.objects.get(person=today, address=luohu_room).until == TODAY
+    # placed today: a move today would share the day (or end the stay before it began)
+    today = _held_elsewhere(steward, luohu_room, 611, since=None)
+    with pytest.raises(ServiceError) as info:
+        services.person_move(person=today, address=home_room, actor=steward)
+    assert (info.value.code, info.value.field) == ("registry.since_before_current", "since")
+    assert TODAY.isoformat() in info.value.message
+    assert [(r.address_id, r.since, r.until) for r in Residence.objects.filter(person=today)] == [
+        (luohu_room.pk, TODAY, None)
+    ]
 
 
 def test_an_entity_moves_by_the_same_rule(steward, home_room, luohu_room):

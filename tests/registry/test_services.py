@@ -212,7 +212,8 @@ def test_move_ends_previous_residence(steward, home_room):
         .first()
     )
     person, _ = services.person_register(
-        actor=steward, data={"id_number": ID_1950, "name": "王五", "address": home_room.code}
+        actor=steward,
+        data={"id_number": ID_1950, "name": "王五", "address": home_room.code, "since": "2020-01-01"},
     )
     services.person_register(
         actor=steward, data={"id_number": ID_1950, "name": "王五", "address": other.code}

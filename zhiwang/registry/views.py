@@ -246,12 +246,25 @@ def entity_detail(request, pk: int):
                 apply_error(form, error)
             else:
                 return redirect("registry:entity_detail", pk=pk)
+    user = request.user
     context = {
         "entity": entity,
         "operations": selectors.entity_operations(entity=entity),
         "sources": list(selectors.entity_sources(entity=entity)),
         "history": list(
-            selectors.record_history(user=request.user, kind=RecordKind.ENTITY, record_id=entity.pk)[:50]
+            selectors.record_history(user=user, kind=RecordKind.ENTITY, record_id=entity.pk)[:50]
+        ),
+        # as on the person page: reads apart from registrations of the credit code (refused ones
+        # included), and only for those who read the person page's log (``selectors.access_log``)
+        "accesses": list(
+            selectors.access_log(user=user, kind=RecordKind.ENTITY, record_id=entity.pk, registrations=False)[
+                :50
+            ]
+        ),
+        "registrations": list(
+            selectors.access_log(user=user, kind=RecordKind.ENTITY, record_id=entity.pk, registrations=True)[
+                :50
+            ]
         ),
         "may_edit": services.may_edit(request.user, entity),
         "form": form or EntityCorrectionForm(entity=entity),
@@ -486,7 +499,12 @@ def _review_decided(request):
         raise Http404
     moved = request.POST.get("moved") == "1"
     services.registration_review_resolve(review=review, actor=request.user, moved=moved)
-    if moved:
+    if moved and review.address_id is None:  # no address given: only the empty fields were filled
+        message = _(
+            "Registration #%(review)s confirmed: the empty fields of the record of “%(person)s” were "
+            "filled from it."
+        )
+    elif moved:
         message = _(
             "Registration #%(review)s confirmed: the record of “%(person)s” moved to the address given."
         )

@@ -10,6 +10,9 @@ from __future__ import annotations
 from operator import itemgetter
 from typing import TYPE_CHECKING
 
+from django.utils.translation import gettext as _
+
+from zhiwang.core.errors import FieldError
 from zhiwang.geo.models import StandardAddress
 from zhiwang.registry.imports.copy import (
     RaceLost,
@@ -21,6 +24,7 @@ from zhiwang.registry.imports.copy import (
 from zhiwang.registry.models import (
     EntitySource,
     Housing,
+    IssueSeverity,
     LegalEntity,
     Operation,
     Person,
@@ -29,7 +33,7 @@ from zhiwang.registry.models import (
     Residence,
 )
 from zhiwang.registry.services import ENTITY_FIELDS, HOUSING_FIELDS, PERSON_FIELDS, change_row, diff
-from zhiwang.registry.services.places import move_end
+from zhiwang.registry.services.places import SINCE_BEFORE_CURRENT, latest_start, move_end
 
 if TYPE_CHECKING:
     from zhiwang.registry.imports.chunk import Chunk
@@ -128,6 +132,9 @@ def _people(chunk: Chunk) -> None:
     chunk.created += len(new) - len(refused)
     if existing:
         chunk.merge_prepare([(existing[key], entry[2]) for key, entry in by_key.items() if key in existing])
+    # The current residences of the existing people the file places: read before any is updated,
+    # so a row dated on or before its person's current residence leaves the residence as it is.
+    current = _current_residences([person.pk for key, person in existing.items() if key in places])
     changed, moves = [], []
     for key, (row, raw, values) in by_key.items():
         if key in earlier:  # as a real import reports a person this batch already stamped
@@ -145,6 +152,10 @@ def _people(chunk: Chunk) -> None:
         if person.import_batch_id == batch.pk:
             chunk.duplicate(row, person.import_row, raw, "id_number")
             continue
+        if address is not None and _moves_before_current(
+            chunk, row, raw, values, address, current.get(person.pk)
+        ):
+            address = None  # the row lands; its older address is not taken
         chunk.merge(row, raw, person, values)
         chunk.keep_first_source(person)
         changes = diff(person, values, PERSON_FIELDS)
@@ -161,7 +172,7 @@ def _people(chunk: Chunk) -> None:
             [*PERSON_FIELDS, "phone_hash", *PROVENANCE_UPDATE],
             batch_size=500,
         )
-    _residences(chunk, moves)
+    _residences(chunk, moves, current)
     _sources_confirm(PersonSource, "person", changed, batch, now)
     chunk.hold(by_key)
 
@@ -182,22 +193,56 @@ class _Placed:
         self.pk, self.community_id, self.grid_id = pk, community_id, grid_id
 
 
-def _residences(chunk: Chunk, moves: list[tuple[Person | _Placed, StandardAddress, object]]) -> None:
-    """Current residence per person: unchanged → confirmed; moved → the old one ends, a new one starts.
-
-    Just-inserted people (``_Placed``) have no residence yet: they are not looked up."""
-    if not moves:
-        return
-    batch, now, today = chunk.batch, chunk.run.now, chunk.run.today
+def _current_residences(person_ids: list[int]) -> dict[int, list[Residence]]:
+    """The current (open) residences of these people, by person."""
     current: dict[int, list[Residence]] = {}
-    known = [p.pk for p, _a, _s in moves if not isinstance(p, _Placed)]
-    for start in range(0, len(known), 900):
+    for start in range(0, len(person_ids), 900):
         for residence in (
-            Residence.objects.filter(person_id__in=known[start : start + 900], until__isnull=True)
+            Residence.objects.filter(person_id__in=person_ids[start : start + 900], until__isnull=True)
             .select_related("address")
             .only("pk", "person_id", "address_id", "since", "address__full_name")
         ):
             current.setdefault(residence.person_id, []).append(residence)
+    return current
+
+
+def _moves_before_current(chunk: Chunk, row: int, raw: dict, values: dict, address, mine) -> bool:
+    """The row would move its person from ``since`` (the import's day when the file gives none)
+    not after their current residence began (``services.places.move_since``): the registry knows a
+    newer place than the file. Reported as a warning (``registry.since_before_current``) and the
+    move is not made; the rest of the row lands, as a merge conflict's does."""
+    if not mine or any(r.address_id == address.pk for r in mine):
+        return False
+    latest = latest_start(mine)
+    if latest is None or (values.get("since") or chunk.run.today) > latest:
+        return False
+    if values.get("since") is not None:
+        message = _(
+            "The current residence began on %(start)s; this row dates the move %(since)s, not after "
+            "it: the address was not taken (the rest of the row was)."
+        ) % {"start": latest.isoformat(), "since": values["since"].isoformat()}
+    else:
+        message = _(
+            "The current residence began on %(start)s, the day of this import, and the row gives no "
+            "date: the address was not taken (the rest of the row was)."
+        ) % {"start": latest.isoformat()}
+    error = FieldError(field="since", code=SINCE_BEFORE_CURRENT, message=message)
+    chunk.issue(row, error, IssueSeverity.WARNING, raw)
+    return True
+
+
+def _residences(
+    chunk: Chunk,
+    moves: list[tuple[Person | _Placed, StandardAddress, object]],
+    current: dict[int, list[Residence]],
+) -> None:
+    """Current residence per person: unchanged → confirmed; moved → the old one ends, a new one starts.
+
+    ``current``: the open residences of the existing people among ``moves``
+    (``_current_residences``); just-inserted people (``_Placed``) have none."""
+    if not moves:
+        return
+    batch, now, today = chunk.batch, chunk.run.now, chunk.run.today
     new, confirmed, placed = [], [], []
     ended: dict = {}  # end date → residences ending then (the day before each new one starts)
     for person, address, since in moves:

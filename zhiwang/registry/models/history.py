@@ -5,6 +5,7 @@ The change history and the access log are appended, never edited.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -96,6 +97,20 @@ class RecordChange(TimelineEntry):
 class AccessLog(TimelineEntry):
     """A full (unmasked) view of personal data: who, whom, when, why. Append-only."""
 
+    # ``TimelineEntry.actor`` without its own single-column index: ``registry_access_actor_recent``
+    # (actor, action, at) starts with the actor and serves every lookup by actor alone too (a user's
+    # rows, the PROTECT check when a user is deleted); a second index only slowed every write to a
+    # log that grows with every reveal (dropped by migration 0012).
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="%(app_label)s_%(class)s_entries",
+        help_text=_("Empty for the system (deadline tasks, imports)."),
+        db_index=False,
+    )
     record_kind = models.CharField(_("record kind"), max_length=16, choices=RecordKind.choices)
     record_id = models.BigIntegerField(_("record id"))
 

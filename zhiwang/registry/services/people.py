@@ -39,7 +39,13 @@ from zhiwang.registry.services.audit import (
     registration_limit_reached,
 )
 from zhiwang.registry.services.history import PERSON_FIELDS, _tidy_source, change_row, diff
-from zhiwang.registry.services.places import _address_or_error, _check_place_allowed, _place, move_end
+from zhiwang.registry.services.places import (
+    _address_or_error,
+    _check_place_allowed,
+    _place,
+    move_end,
+    move_since,
+)
 from zhiwang.registry.services.registering import (
     RegisterLimited,
     RegistrationReferred,
@@ -264,7 +270,11 @@ def person_move(
 ) -> Residence:
     """The person now lives at ``address`` from ``since`` (today when not known): the current
     residence ends the day before (``places.move_end``: the two never share a day), a new
-    one starts, a ``move`` history row names both addresses."""
+    one starts, a ``move`` history row names both addresses.
+
+    ``since`` must be after the current residence's start (``places.move_since``): otherwise
+    ``registry.since_before_current`` on ``since``, raised before anything is written here (the
+    callers' own writes roll back with it)."""
     current = list(
         Residence.objects.filter(person=person, until__isnull=True).select_related("address").order_by("pk")
     )
@@ -273,7 +283,7 @@ def person_move(
             residence.last_confirmed_at = timezone.now()
             residence.save(update_fields=["last_confirmed_at"])
             return residence
-    since = since or timezone.localdate()
+    since = move_since(since, current)
     for residence in current:
         Residence.objects.filter(pk=residence.pk).update(
             until=move_end(since, residence.since), updated_at=timezone.now()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from zhiwang.core.errors import ServiceError
+from zhiwang.core.errors import FieldError, ServiceError
 from zhiwang.core.scoping import scope_of
 from zhiwang.geo.addressing import match_address
 from zhiwang.geo.models import AddressLevel, StandardAddress
@@ -59,10 +60,66 @@ def _check_place_allowed(actor, address: StandardAddress | None) -> None:
         raise _denied(_("This address is outside your jurisdiction."))
 
 
+#: A move of a person whose new residence would not start after the current one started.
+SINCE_BEFORE_CURRENT = "registry.since_before_current"
+
+
+def latest_start(stays) -> date | None:
+    """The latest start among the current ``stays`` (residences) a move would end, None when none is known."""
+    return max((stay.since for stay in stays if stay.since is not None), default=None)
+
+
+class SinceBeforeCurrent(ServiceError):
+    """``registry.since_before_current``: the move was refused, nothing written; ``start`` is the
+    current residence's start (a caller with another audience words its own message)."""
+
+    def __init__(self, error: FieldError, start: date):
+        super().__init__(error.code, error.message, field=error.field)
+        self.start = start
+
+
+def since_before_current(start: date, today: date) -> FieldError:
+    """The field error on ``since`` of a move that would not start after the current residence's
+    ``start``: give a later date (or none: today), or, when it began today, move from tomorrow on."""
+    if start >= today:
+        message = _(
+            "The current residence began today (%(start)s): a move to another address can be "
+            "recorded from tomorrow on."
+        ) % {"start": start.isoformat()}
+    else:
+        message = _(
+            "The current residence began on %(start)s: a move must start after that day. "
+            "Give a later date, or none for today."
+        ) % {"start": start.isoformat()}
+    return FieldError(field="since", code=SINCE_BEFORE_CURRENT, message=message)
+
+
+def move_since(since: date | None, stays, *, today: date | None = None) -> date:
+    """The first day of a person's new residence replacing the current ``stays``: ``since``, or
+    ``today`` when not known.
+
+    It must come after the latest current residence's start: the current one then ends the day
+    before (``move_end``) and the two never share a day. A date on or before that start says the
+    person came here before the registry's newer statement that they live there, so the move is
+    refused (``registry.since_before_current`` on ``since``, nothing written) rather than written
+    overlapping it; an import keeps the residence and reports the row (``imports.writers``). With
+    no date, a residence that began today (placed earlier the same day) cannot be followed by a
+    move until tomorrow: ending it the day before it began, or on its start day with the new one
+    starting that day too, would be a stay of no day or two stays on one day.
+    """
+    today = today or timezone.localdate()
+    start = since or today
+    latest = latest_start(stays)
+    if latest is not None and start <= latest:
+        raise SinceBeforeCurrent(since_before_current(latest, today), latest)
+    return start
+
+
 def move_end(since: date, start: date | None) -> date:
     """The last day of a stay (a residence, an operation) that a move to a new place from ``since``
-    ends: the day before, so the two stays never share a day; never before the stay's own
-    ``start`` (a stay that began that day or later, such as one an import or a registration
-    recorded today when the person moved in earlier, ends on its start day)."""
+    ends: the day before, so the two stays never share a day. A person's move starts after the
+    current residence's start (``move_since``), so the day before is never before it. An
+    operation's ``since`` may be a founding date (the entity template's 成立日期), so an operation
+    that began that day or later ends on its start day instead."""
     day_before = since - timedelta(days=1)
     return day_before if start is None or day_before >= start else start

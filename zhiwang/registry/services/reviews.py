@@ -5,7 +5,9 @@ their jurisdiction, or with no known place): the record was left as it was and w
 kept. The steward, who sees the whole record, decides:
 
 * **moved** — the person lives at the given address now: the record moves there (the current
-  residence ends the day before ``since``, ``places.move_end``; a new one starts; a ``move`` history row) and the fields empty on the record are
+  residence ends the day before ``since``, ``places.move_end``; a new one starts; a ``move`` history
+  row; a ``since`` not after the current residence's start is refused, ``registry.since_before_current``,
+  and the review waits) and the fields empty on the record are
   filled from the registration (an ``update`` history row naming the registering department); a
   field given with another value than the record's is not taken (a registration is no correction):
   the steward corrects it on the person page if it is right;
@@ -22,12 +24,13 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from zhiwang.core.errors import Conflict
+from zhiwang.core.errors import Conflict, ServiceError
 from zhiwang.registry.hashing import phone_hash
 from zhiwang.registry.models import Person, RecordKind, RegistrationReview, ReviewStatus
 from zhiwang.registry.services.access import _denied, may_import
 from zhiwang.registry.services.history import PERSON_FIELDS, _tidy_source, change_row, diff
 from zhiwang.registry.services.people import person_move
+from zhiwang.registry.services.places import SINCE_BEFORE_CURRENT, SinceBeforeCurrent
 
 EMPTY = ("", None)
 
@@ -78,13 +81,26 @@ def registration_review_resolve(*, review: RegistrationReview, actor, moved: boo
         _tidy_source(person, review.source, None, RecordKind.PERSON)
         if review.address_id is not None:
             since = given.get("since")
-            person_move(
-                person=person,
-                address=review.address,
-                actor=actor,
-                since=date.fromisoformat(since) if since else None,
-                source=review.source,
-            )
+            try:
+                person_move(
+                    person=person,
+                    address=review.address,
+                    actor=actor,
+                    since=date.fromisoformat(since) if since else None,
+                    source=review.source,
+                )
+            except SinceBeforeCurrent as error:
+                # The steward cannot change the registration's date: say what it is and what to do.
+                raise ServiceError(
+                    SINCE_BEFORE_CURRENT,
+                    _(
+                        "The registration dates the move %(since)s, but the current residence began on "
+                        "%(start)s: a move must start after that day. The record was not moved and the "
+                        "registration still waits; decline it if the record is right."
+                    )
+                    % {"since": since or _("today (no date given)"), "start": error.start.isoformat()},
+                    field="since",
+                ) from None
     review.status = ReviewStatus.MOVED if moved else ReviewStatus.DECLINED
     review.resolved_by = actor
     review.resolved_at = timezone.now()

@@ -114,9 +114,10 @@ def test_the_link_lists_only_what_the_reader_may_see(
     assert client.get("/api/v1/tickets/", {"alert": alert.pk, "limit": 1}).json()["count"] == 250
 
 
-def test_an_updated_alert_rewrites_only_the_tickets_that_changed(make_ticket, frozen_now):
+def test_an_updated_alert_writes_only_the_tickets_it_gains(make_ticket, frozen_now):
     """The detector runs twice an hour over the whole city: an alert found again with the same
-    tickets writes no membership; one whose tickets changed gains and loses exactly those."""
+    tickets writes no membership; one whose finding changed gains exactly the new tickets and
+    keeps those an earlier run counted (membership only grows: tests/analytics/test_alert_rerun.py)."""
     made = [make_ticket(external_id=f"u-{i}") for i in range(4)]
     services.alerts_detect(today=timezone.localdate(), kinds=["repeat_caller"])
     alert = Alert.objects.get(kind=AlertKind.REPEAT_CALLER)
@@ -128,8 +129,10 @@ def test_an_updated_alert_rewrites_only_the_tickets_that_changed(make_ticket, fr
     late = make_ticket(external_id="u-late")
     services.alerts_detect(today=timezone.localdate(), kinds=["repeat_caller"])
     after = dict(AlertTicket.objects.filter(alert=alert).values_list("ticket_id", "pk"))
-    assert sorted(after) == sorted([t.pk for t in made[1:]] + [late.pk])
-    assert all(after[pk] == rows[pk] for pk in rows if pk != made[0].pk)  # kept rows stay as they were
+    assert sorted(after) == sorted([t.pk for t in made] + [late.pk])
+    assert all(after[pk] == rows[pk] for pk in rows)  # kept rows stay as they were
+    alert.refresh_from_db()
+    assert alert.observed == 5
 
 
 # --- a decision holds for exactly the tickets it was made on -----------------------------------------

@@ -191,20 +191,8 @@ def _index_rank(row):
 def _index_tied(rows) -> set[tuple]:
     """``(month, level, rank)`` of the ranks shared by equal scores, among all the city's
     divisions of the level (a rank is the city's, so a place of the report may share it with
-    one outside): one grouped query over the rows' months."""
-    from django.db.models import Count
-
-    months = {r.month for r in rows if r.rank is not None}
-    if not months:
-        return set()
-    shared = (
-        GovernanceIndex.objects.filter(month__in=months, rank__isnull=False)
-        .values("month", "level", "rank")
-        .annotate(n=Count("pk"))
-        .filter(n__gt=1)
-        .values_list("month", "level", "rank")
-    )
-    return set(shared)
+    one outside): ``selectors.shared_ranks``, as the index page reads them."""
+    return selectors.shared_ranks({r.month for r in rows if r.rank is not None})
 
 
 def _pdf_rank(row, tied: set[tuple]) -> str:
@@ -317,12 +305,22 @@ def _title(report: Report, until: date | None = None) -> str:
     return _("%(place)s ticket report, %(period)s (up to %(date)s)") % {**values, "date": until.isoformat()}
 
 
+def _last_day(report: Report) -> date:
+    """The period's last day, included (the stored ``end`` is the day after it)."""
+    return report.end - timedelta(days=1)
+
+
+def _last_day_label() -> str:
+    """The Excel summary's label of the period's last day (included, as the PDF prints it)."""
+    return pgettext("a report's period: its last day, included", "To")
+
+
 def _period_line(report: Report) -> str:
     """The period under the PDF's title by its first and last day ("2026-10-01 至 2026-10-31"):
     the stored end is exclusive, and "2026-10-01 — 2026-11-01" read as including 1 November."""
     return pgettext("a report's period: its first and last day", "%(first)s to %(last)s") % {
         "first": report.start.isoformat(),
-        "last": (report.end - timedelta(days=1)).isoformat(),
+        "last": _last_day(report).isoformat(),
     }
 
 
@@ -357,7 +355,9 @@ def build_xlsx(report: Report, figures: dict) -> bytes:
     ws.title = pgettext("report", "Summary")[:31]
     _append(ws, [_title(report, until)])
     ws["A1"].font = Font(bold=True, size=14)
-    _append(ws, [_("From"), report.start.isoformat(), _("To (exclusive)"), report.end.isoformat()])
+    # the period's first and last day, as the PDF's line under the title: the stored end is
+    # exclusive, and "To (exclusive) 2026-11-01" made readers look for a 1 November in the figures
+    _append(ws, [_("From"), report.start.isoformat(), _last_day_label(), _last_day(report).isoformat()])
     if until is not None:
         _append(ws, [_partial_note(report, until)])
         ws.cell(row=ws.max_row, column=1).font = Font(bold=True, color="B42318")

@@ -115,19 +115,12 @@ def _shared(alert_ids, ticket_ids) -> dict[int, int]:
     return shared
 
 
-def _write_members(alert: Alert, ticket_ids: list[int], *, new: bool) -> None:
-    """Make ``alert``'s membership exactly ``ticket_ids`` (every ticket the finding counted): the
-    tickets it no longer counts are deleted and the new ones inserted in bulk; an alert found
-    again with the same tickets reads its membership once and writes nothing."""
-    wanted = set(ticket_ids)
-    have = set() if new else _members([alert.pk])[alert.pk]
-    gone = sorted(have - wanted)
-    if gone and not wanted & have:
-        AlertTicket.objects.filter(alert=alert).delete()
-    else:
-        for chunk in _chunks(gone):
-            AlertTicket.objects.filter(alert=alert, ticket_id__in=chunk).delete()
-    added = sorted(wanted - have)
+def _write_members(alert: Alert, ticket_ids: list[int], *, have: set[int] = frozenset()) -> None:
+    """Add to ``alert``'s membership the tickets of ``ticket_ids`` it does not hold yet (``have``:
+    its rows as read, empty for a new alert), in bulk. Membership only grows: a run that no longer
+    counts a ticket (its window moved on, a past day run again) leaves it listed, and an alert
+    found again with the same tickets writes nothing."""
+    added = sorted(set(ticket_ids) - set(have))
     if added:
         AlertTicket.objects.bulk_create(
             [AlertTicket(alert=alert, ticket_id=pk) for pk in added], batch_size=CHUNK, ignore_conflicts=True
@@ -219,6 +212,27 @@ def _new_evidence(finding: detectors.Finding, closed: Alert) -> bool:
     return outside > max(unkept, 0)
 
 
+def _keep_earlier_tickets(finding: detectors.Finding, current: Alert, have: set[int]) -> None:
+    """Make ``finding``, which updates the open alert ``current``, keep the tickets ``current``
+    counted (``have``) that the finding no longer counts: its tickets become the union and its
+    count grows by as many (the sentence's count too; its days follow in ``alert_raise`` from the
+    union's span). A repeated caller or a topic keeps a place holding them all (the finest
+    division containing both). A repeatedly reopened ticket's alert counts reopenings, not
+    tickets, and its one ticket is always the same."""
+    earlier = have - set(finding.ticket_ids)
+    if not earlier or finding.kind == AlertKind.REPEAT_REOPEN:
+        return
+    finding.ticket_ids = sorted(have | set(finding.ticket_ids))
+    finding.observed += len(earlier)
+    params = finding.detail.get("explain")
+    if isinstance(params, dict) and "observed" in params:
+        params["observed"] = finding.observed
+    if finding.kind in (AlertKind.TOPIC_CLUSTER, AlertKind.REPEAT_CALLER) and (
+        current.division_id != finding.division_id
+    ):
+        finding.division_id = detectors._common_division([current.division_id, finding.division_id])
+
+
 @transaction.atomic
 def alert_raise(*, finding: detectors.Finding, cooldown_days: int = 3) -> tuple[Alert | None, bool]:
     """Record a finding: update the open alert about the same thing, or raise a new one.
@@ -237,23 +251,34 @@ def alert_raise(*, finding: detectors.Finding, cooldown_days: int = 3) -> tuple[
     deterministic, so the same series keeps the same key. The stored explanation is written in
     the city's language; pages and the API render ``Alert.explanation_text`` in the reader's.
 
-    The alert knows every ticket the finding counted, however many: its membership rows
-    (``AlertTicket``), rewritten in bulk for the alert created or updated (``_write_members``).
+    The alert knows every ticket it counted, however many: its membership rows (``AlertTicket``),
+    written in bulk for the alert created or updated (``_write_members``). Membership only grows:
+    an open alert found again keeps the tickets earlier runs counted that this one does not (a
+    window moved on, a past day run again), and its count, sentence, window and place describe
+    them all (``_keep_earlier_tickets``); so a decided alert lists every ticket it was decided
+    on, and running past days again finds nothing new in them.
     """
     finding.key = mask_text(finding.key)[:160]
     finding.explanation = mask_text(finding.explanation)
     finding.detail = mask_data(finding.detail)
     current = _open_alert(finding)
-    if current is not None and finding.kind == AlertKind.SURGE and current.window_end >= finding.window_start:
-        # one alert per event: later findings of the same event (touching or overlapping windows)
-        # widen it, never narrow it; a later, separate event replaces the window
-        if current.window_start < finding.window_start or current.window_end > finding.window_end:
-            finding.window_start = min(finding.window_start, current.window_start)
-            finding.window_end = max(finding.window_end, current.window_end)
+    if current is not None and (
+        current.window_start < finding.window_start or current.window_end > finding.window_end
+    ):
+        # An open alert's window only widens (never narrowed by a past day run again, nor moved
+        # on by a later window): it keeps every ticket it counted, so it spans their days. A
+        # surge's findings of one event are one alert spanning its days.
+        finding.window_start = min(finding.window_start, current.window_start)
+        finding.window_end = max(finding.window_end, current.window_end)
+        if finding.kind == AlertKind.SURGE:
             # the sentence, the count and the tickets name the alert's whole span
             surges.widened(finding)
     if finding.kind == AlertKind.SURGE and not finding.ticket_ids:
         finding.ticket_ids = _surge_tickets(finding)
+    have: set[int] = set()
+    if current is not None:
+        have = _members([current.pk])[current.pk]
+        _keep_earlier_tickets(finding, current, have)
     if finding.kind == AlertKind.SURGE:
         # the sentence names the days of the tickets counted and expects as many days, not the
         # (widened) detection window, which may end days after the last ticket
@@ -264,7 +289,20 @@ def alert_raise(*, finding: detectors.Finding, cooldown_days: int = 3) -> tuple[
         # the page's window column: the days of the tickets counted (the sentence keeps its rule's days)
         span = _ticket_span(finding.ticket_ids)
         if span is not None and isinstance(finding.detail.get("explain"), dict):
-            finding.detail["explain"].update(first=span[0].isoformat(), last=span[1].isoformat())
+            params = finding.detail["explain"]
+            params.update(first=span[0].isoformat(), last=span[1].isoformat())
+            # tickets kept from earlier runs may span more than the rule's days: say so
+            span_days = (span[1] - span[0]).days + 1
+            if isinstance(params.get("days"), int) and span_days > params["days"]:
+                params["days"] = span_days
+    elif finding.kind == AlertKind.ADDRESS_CLUSTER and finding.ticket_ids:
+        # the sentence names the days of the tickets counted (earlier runs' tickets included)
+        span = _ticket_span(finding.ticket_ids)
+        params = finding.detail.get("explain")
+        if span is not None and isinstance(params, dict) and "ticket_days" in params:
+            params.update(
+                first=span[0].isoformat(), last=span[1].isoformat(), ticket_days=(span[1] - span[0]).days + 1
+            )
     if current is None:
         closed = _last_closed(finding)
         if closed is not None and (
@@ -307,7 +345,7 @@ def alert_raise(*, finding: detectors.Finding, cooldown_days: int = 3) -> tuple[
         for name, value in fields.items():
             setattr(current, name, value)
         current.save()
-        _write_members(current, finding.ticket_ids, new=False)
+        _write_members(current, finding.ticket_ids, have=have)
         if moved:
             _notify(current, [u for u in _subscribers(current.division_id, current.kind) if u not in told])
         return current, False
@@ -316,7 +354,7 @@ def alert_raise(*, finding: detectors.Finding, cooldown_days: int = 3) -> tuple[
             alert = Alert.objects.create(kind=finding.kind, key=finding.key, **fields)
     except IntegrityError:  # a concurrent detector raised it first
         return Alert.objects.get(key=finding.key, status=AlertStatus.OPEN), False
-    _write_members(alert, finding.ticket_ids, new=True)
+    _write_members(alert, finding.ticket_ids)
     _notify(alert, _subscribers(alert.division_id, alert.kind))
     return alert, True
 
@@ -743,7 +781,80 @@ def report_request(
         existing.updated_at = timezone.now()
         existing.save(update_fields=["status", "progress", "error", "updated_at"])
         transaction.on_commit(lambda: _enqueue_report(existing.pk))
+    elif report_stuck(existing):
+        # so is one that appears stuck (its worker died): queued again once, as ``report_rerun``
+        _requeue_stuck(existing)
     return existing, False
+
+
+#: A running report whose progress has not moved for this long appears stuck: its worker died (a
+#: restart, a killed process) between two steps, which are seconds to a few minutes apart even for
+#: a city's quarter. The reports page says so and offers to run it again (``report_rerun``), well
+#: before ``reports_give_up_stale`` marks it failed (``ZHIWANG_REPORT_STALE_MINUTES``, 30), which
+#: cannot happen at all while the task worker that runs that sweep is down.
+REPORT_STUCK_AFTER = timedelta(minutes=15)
+
+
+def _stuck_since(now=None):
+    """The reports running whose last progress (``updated_at``; the request, ``created_at``, for a
+    report that never wrote one) is ``REPORT_STUCK_AFTER`` old or older."""
+    from django.db.models import Q
+
+    before = (now or timezone.now()) - REPORT_STUCK_AFTER
+    return Report.objects.filter(status=ReportStatus.RUNNING).filter(
+        Q(updated_at__lte=before) | Q(updated_at=None, created_at__lte=before)
+    )
+
+
+def report_stuck(report: Report, *, now=None) -> bool:
+    """Whether ``report`` is running and its progress has not moved for ``REPORT_STUCK_AFTER``."""
+    if report.status != ReportStatus.RUNNING:
+        return False
+    since = report.updated_at or report.created_at
+    return since is not None and (now or timezone.now()) - since >= REPORT_STUCK_AFTER
+
+
+def _requeue_stuck(report: Report) -> bool:
+    """Queue ``report`` again if it is still stuck, in one conditional update: of two requests at
+    once (a double click) only one queues it, and a report that moved meanwhile is left alone.
+    The run that was stuck, should it wake, finds the report no longer its own (``updated_at``
+    changed) and stops without writing (``report_generate``). Returns whether it was queued."""
+    now = timezone.now()
+    queued = (
+        _stuck_since(now)
+        .filter(pk=report.pk)
+        .update(status=ReportStatus.QUEUED, progress=0, error="", updated_at=now)
+    )
+    if queued:
+        report.status, report.progress, report.error, report.updated_at = ReportStatus.QUEUED, 0, "", now
+        transaction.on_commit(lambda: _enqueue_report(report.pk))
+    return bool(queued)
+
+
+@transaction.atomic
+def report_rerun(*, user, report_id: int) -> tuple[Report, bool]:
+    """Run again a report that appears stuck (``report_stuck``: running, no progress for
+    ``REPORT_STUCK_AFTER``): it is queued again, the same report (no second one), for anybody
+    who may request a report of its division. Idempotent: a report not stuck (queued again
+    already, moving, done, failed) is left as it is, so a second click queues nothing.
+
+    Returns ``(report, queued)``. ``analytics.report_not_found`` (404) when there is no such
+    report in the user's jurisdiction."""
+    from zhiwang.analytics.selectors import place_for
+
+    require_analyst(user)
+    report = (
+        Report.objects.visible_to(user).select_related("division").filter(pk=report_id).first()
+        if 1 <= report_id <= MAX_ID
+        else None
+    )
+    if report is None:
+        raise NotFound("analytics.report_not_found", _("There is no such report in your jurisdiction."))
+    place_for(user=user, code=report.division.code)  # may request a report of it (as ``report_request``)
+    queued = _requeue_stuck(report) if report_stuck(report) else False
+    if not queued:
+        report.refresh_from_db()
+    return report, queued
 
 
 def _report_with_key(key: str) -> Report | None:

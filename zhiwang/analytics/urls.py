@@ -15,5 +15,6 @@ urlpatterns = [
     path("indicators/", views.indicators, name="indicators"),
     path("reports/", views.reports, name="reports"),
     path("reports/<int:report_id>/status", views.report_status, name="report_status"),
+    path("reports/<int:report_id>/rerun", views.report_rerun, name="report_rerun"),
     path("reports/<int:report_id>/<str:fmt>", views.report_download, name="report_download"),
 ]

@@ -388,19 +388,19 @@ def index(request):
         level = "subdistrict"
         rows, month = selectors.index_list(user=request.user, level=level, month=month)
     formula = shown_formula(rows)
-    from collections import Counter
-
     from zhiwang.analytics.index import DEFAULT_MIN_VOLUME
 
     # what each row shows under the weighted indicators, in the header's order ("—": no value), and
-    # whether its rank is shared (competition ranks: equal scores share one, the page says "tied")
+    # whether its rank is shared (competition ranks: equal scores share one, the page says "tied"),
+    # among all the city's places of the level, as the report says: a rank is the city's, and a
+    # place may share it with one outside the viewer's jurisdiction
     weighted = [i["code"] for i in formula["indicators"] if i["weight"]]
-    shared = Counter(r.rank for r in rows if r.rank is not None)
+    shared = selectors.shared_ranks({r.month for r in rows}, level=level)
     names = selectors.division_labels([r.division for r in rows])
     for r in rows:
         r.place_label = names.get(r.division_id, r.division.display_name)
         r.shown_values = [(r.values or {}).get(code) for code in weighted]
-        r.tied = r.rank is not None and shared[r.rank] > 1
+        r.tied = r.rank is not None and (r.month, r.level, r.rank) in shared
         r.dashboard_link = selectors.dashboard_link(r.division.code)
     # a month whose figures are not final yet (hand-overs of its last days may still be answered)
     # is scored again on its settle day when its formula is unchanged (docs/analytics.md)
@@ -654,6 +654,7 @@ def reports(request):
         row.downloadable = services.may_download_report(request.user, row, in_scope=True)
         row.period_cell = _report_period_cell(row, today)
         row.queued_long = _report_queued_long(row)
+        row.stuck = services.report_stuck(row)
     import uuid
 
     from django.conf import settings
@@ -674,6 +675,7 @@ def reports(request):
             "divisions": division_choices(user=request.user),
             "period_menu": _report_period_menu(request.POST, errors),
             "report_admin": _report_admin(request.user),
+            "report_stuck_minutes": _report_stuck_minutes(),
             # the files are official documents in the city's language, whatever this page's
             "report_language": get_language_info(settings.LANGUAGE_CODE)["name_translated"],
         },
@@ -694,6 +696,13 @@ def _report_queued_long(report) -> bool:
         return False
     since = report.updated_at or report.created_at
     return since is not None and timezone.now() - since >= REPORT_QUEUED_HINT_AFTER
+
+
+def _report_stuck_minutes() -> int:
+    """``services.REPORT_STUCK_AFTER`` in minutes, as the stuck report's hint names it."""
+    from zhiwang.analytics.services import REPORT_STUCK_AFTER
+
+    return int(REPORT_STUCK_AFTER.total_seconds() // 60)
 
 
 def _report_admin(user) -> bool:
@@ -742,6 +751,24 @@ def _report_period_menu(post, errors: dict):
 
 
 @_analyst
+@require_POST
+def report_rerun(request, report_id: int):
+    """Run a report that appears stuck again (``services.report_rerun``: the same report, queued
+    once however often the button is clicked), then back to the reports page."""
+    from zhiwang.analytics import services
+
+    try:
+        _report, queued = services.report_rerun(user=request.user, report_id=report_id)
+    except NotFound as error:
+        raise Http404(error.message) from None
+    if queued:
+        messages.success(request, _("The report was queued again."))
+    else:
+        messages.info(request, _("The report is no longer stuck: it was not queued again."))
+    return redirect("analytics:reports")
+
+
+@_analyst
 def report_status(request, report_id: int):
     """The progress cell of one report (polled by htmx while it runs)."""
     from zhiwang.analytics import services
@@ -752,8 +779,15 @@ def report_status(request, report_id: int):
         raise Http404
     report.downloadable = services.may_download_report(request.user, report, in_scope=True)
     report.queued_long = _report_queued_long(report)
+    report.stuck = services.report_stuck(report)
     return render(
-        request, "analytics/_report_status.html", {"r": report, "report_admin": _report_admin(request.user)}
+        request,
+        "analytics/_report_status.html",
+        {
+            "r": report,
+            "report_admin": _report_admin(request.user),
+            "report_stuck_minutes": _report_stuck_minutes(),
+        },
     )
 
 

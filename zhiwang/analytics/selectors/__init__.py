@@ -32,7 +32,7 @@ from zhiwang.analytics.selectors.disputes import (
     dispute_ledger_link,
     may_see_disputes,
 )
-from zhiwang.analytics.selectors.index import index_list, index_months
+from zhiwang.analytics.selectors.index import index_list, index_months, shared_ranks
 from zhiwang.analytics.selectors.metrics import FLOW_METRICS, RATE_METRICS, STOCK_METRICS
 from zhiwang.analytics.selectors.place import (
     ANALYST_ROLES,
@@ -72,6 +72,7 @@ __all__ = [
     "division_labels",
     "index_list",
     "index_months",
+    "shared_ranks",
     "is_analyst",
     "may_see_disputes",
     "place_for",

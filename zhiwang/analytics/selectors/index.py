@@ -54,3 +54,28 @@ def index_list(*, user, level: str = "subdistrict", month: date | None = None):
         .select_related("division")
         .order_by(F("rank").asc(nulls_last=True), F("score").desc(nulls_last=True), "division__code")
     ), month
+
+
+def shared_ranks(months, *, level: str | None = None) -> set[tuple]:
+    """``(month, level, rank)`` of the ranks that equal scores share (并列), among **all** the
+    city's divisions of the level, whoever reads: a rank is the city's (``governance_index_compute``
+    ranks every division of a level together), so a place may share it with one outside the
+    reader's jurisdiction, and the index page and the report must say "tied" alike. One grouped
+    query over ``months`` (and ``level``, when given); only the counts leave the database."""
+    from django.db.models import Count
+
+    from zhiwang.analytics.models import GovernanceIndex
+
+    months = {m for m in months if m is not None}
+    if not months:
+        return set()
+    rows = GovernanceIndex.objects.filter(month__in=months, rank__isnull=False)
+    if level is not None:
+        rows = rows.filter(level=level)
+    return set(
+        rows.order_by()
+        .values("month", "level", "rank")
+        .annotate(n=Count("pk"))
+        .filter(n__gt=1)
+        .values_list("month", "level", "rank")
+    )

@@ -320,7 +320,7 @@ def test_the_page_shows_the_unranked_apart_and_last(six, city_leader, client, la
             5,
         ) % {"min": 5}
     assert rule in page
-    assert 'data-testid="ties"' not in page  # no tie at either cut
+    assert 'data-testid="lists"' not in page  # no tie at either cut (and the leader sees every place)
     if language == "en":
         assert "Too few tickets to rank: 2 (at least 5)" in apart
     elif _translated(language, TOO_FEW) != TOO_FEW:  # once translated, no English is left
@@ -337,7 +337,7 @@ def test_the_page_says_when_ties_make_a_list_longer(monkeypatch, city_leader, cl
     client.force_login(city_leader)
     client.cookies["django_language"] = language
     page = client.get("/analytics/index/", {"month": "2026-10"}).content.decode()
-    ties = page[page.index('data-testid="ties"') :]
+    ties = page[page.index('data-testid="lists"') :]
     ties = ties[: ties.index("</section>")]
     said = _translated(
         language,
@@ -348,7 +348,7 @@ def test_the_page_says_when_ties_make_a_list_longer(monkeypatch, city_leader, cl
     )
     assert said in ties and "black list holds" not in ties
     body = client.get("/api/v1/analytics/index", {"month": "2026-10"}).json()
-    assert body["lists"]["red"] == {"size": 1, "listed": 3, "longer_by_ties": True}
+    assert body["lists"]["red"] == {"size": 1, "listed": 3, "longer_by_ties": True, "in_scope": 3}
 
 
 @pytest.mark.django_db

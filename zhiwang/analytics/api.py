@@ -12,7 +12,7 @@ from ninja import Query, Router, Schema, Status
 from ninja.conf import settings as ninja_settings
 
 from zhiwang.analytics import selectors, services
-from zhiwang.analytics.index import list_lengths, shown_formula
+from zhiwang.analytics.index import shown_formula
 from zhiwang.core.pagination import MAX_LIMIT, MAX_OFFSET, LimitOffsetPagination, paginate
 
 router = Router(tags=["analytics"])
@@ -317,7 +317,8 @@ def governance_index(request, level: str = "subdistrict", month: str = ""):
     """Ranked rows first (by rank), then the rows not ranked: ``ranked`` false with
     ``unranked_reason`` ``too_few_tickets`` (scored on fewer tickets due to close than the
     formula's ``min_volume``; on neither list) or ``no_score``. ``lists`` says how many places
-    each list holds against its size (``longer_by_ties``: equal scores at the cut)."""
+    each list holds city-wide against its size (``longer_by_ties``: equal scores at the cut) and
+    how many of them are the caller's (``in_scope``; ``whole_city`` when the caller sees them all)."""
     from django.utils.translation import gettext as _
 
     from zhiwang.core.errors import ServiceError
@@ -341,7 +342,7 @@ def governance_index(request, level: str = "subdistrict", month: str = ""):
             "min_volume": formula["min_volume"],
             "computed": formula["computed"],
         },
-        "lists": list_lengths(rows, formula),
+        "lists": selectors.index_lists(rows, month=chosen, level=level, formula=formula),
         # each indicator's name in the caller's language (``values`` and ``weights`` key on codes)
         "labels": {code: str(label) for code, label in formula["labels"].items()},
         "rows": [
@@ -495,16 +496,26 @@ class ReportIn(Schema):
 
 def _report_out(report, user, *, in_scope: bool = False) -> dict:
     """A report's progress; the file links only for people who may download them (a report with
-    dispute figures: people who see dispute cases, ``services.may_download_report``)."""
+    dispute figures: people who see dispute cases, ``services.may_download_report``). ``stuck``
+    is the reports page's "appears stuck" (``services.report_stuck``, the same function), with
+    ``stalled_minutes`` since the last progress step of a running report."""
     from django.urls import reverse
+    from django.utils import timezone
 
     downloadable = services.may_download_report(user, report, in_scope=in_scope)
+    # as the reports page says it: running with no progress for ``services.REPORT_STUCK_AFTER``
+    # appears stuck (its worker stopped); sending its idempotency key again queues it again
+    now = timezone.now()
+    stalled = services.report_stalled_for(report, now=now)
     return {
         "id": report.pk,
         "division": report.division.code,
         "period": report.period,
         "status": report.status,
         "progress": report.progress,
+        "stuck": services.report_stuck(report, now=now),
+        # whole minutes since a running report's last progress step (null unless running)
+        "stalled_minutes": None if stalled is None else int(stalled.total_seconds() // 60),
         "xlsx": reverse("analytics:report_download", args=[report.pk, "xlsx"])
         if report.xlsx and downloadable
         else None,

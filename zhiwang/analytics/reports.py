@@ -68,26 +68,10 @@ DISPUTE_AMOUNTS = ("amount_involved", "amount_resolved")
 
 
 def _dispute_labels(*, ended: bool = False) -> dict[str, str]:
-    """The dashboard panel's labels; for a period that has ended the status figures are as of its
-    end (``disputes.selectors.dispute_indicators``) and their names say so (期末在办…)."""
-    return {
-        "received": _("Cases received"),
-        "open": _("Open at the end of the period") if ended else _("Open now"),
-        "closed": _("Closed by the end of the period") if ended else pgettext("dispute", "Closed"),
-        "success": _("Mediated successfully"),
-        "referred": _("Referred"),
-        "prevented_escalation": _("Prevented escalation"),
-        "red_open": _("Red risk, open at the end of the period") if ended else _("Red risk, open"),
-        "backlog_open": (
-            _("Backlog petition cases, open at the end of the period")
-            if ended
-            else _("Backlog petition cases, open")
-        ),
-        "success_rate": str(INDICATOR_LABELS["dispute_success_rate"]),
-        "on_time_rate": _("Closed on time"),
-        "amount_involved": _("Amount involved (yuan)"),
-        "amount_resolved": _("Amount resolved (yuan)"),
-    }
+    """The dashboard panel's labels (``selectors.dispute_labels``, the same function); for a period
+    that has ended the figures are as of its end (``disputes.selectors.dispute_indicators``) and
+    their names say so (期末在办, 期末防止激化…)."""
+    return selectors.dispute_labels(ended=ended)
 
 
 def _dispute_rows(disputes: dict) -> list[tuple[str, object, str]]:

@@ -806,12 +806,23 @@ def _stuck_since(now=None):
     )
 
 
-def report_stuck(report: Report, *, now=None) -> bool:
-    """Whether ``report`` is running and its progress has not moved for ``REPORT_STUCK_AFTER``."""
+def report_stalled_for(report: Report, *, now=None) -> timedelta | None:
+    """How long a running ``report``'s progress has not moved: since its last progress step
+    (``updated_at``; the request, ``created_at``, for a report that never wrote one). ``None``
+    for a report not running (queued, done, failed: nothing is expected to move)."""
     if report.status != ReportStatus.RUNNING:
-        return False
+        return None
     since = report.updated_at or report.created_at
-    return since is not None and (now or timezone.now()) - since >= REPORT_STUCK_AFTER
+    if since is None:
+        return None
+    return max((now or timezone.now()) - since, timedelta(0))
+
+
+def report_stuck(report: Report, *, now=None) -> bool:
+    """Whether ``report`` is running and its progress has not moved for ``REPORT_STUCK_AFTER``
+    (the reports page's hint and "Run the report again", the API's ``stuck``)."""
+    stalled = report_stalled_for(report, now=now)
+    return stalled is not None and stalled >= REPORT_STUCK_AFTER
 
 
 def _requeue_stuck(report: Report) -> bool:

@@ -142,6 +142,9 @@ def dashboard(request):
         geometry=selectors.child_geometry(place=place),
         disputes=selectors.dispute_figures(user=request.user, place=place, start=start, end=end),
     )
+    if context["disputes"] is not None:
+        # a past window's figures are as of its end, and named so (期末…), as in the reports
+        context["dispute_labels"] = selectors.dispute_labels(ended=context["disputes"]["as_of"] is not None)
     return render(request, "analytics/dashboard.html", context)
 
 
@@ -372,7 +375,7 @@ def alert_subscribe(request):
 
 @_analyst
 def index(request):
-    from zhiwang.analytics.index import list_lengths, shown_formula
+    from zhiwang.analytics.index import shown_formula
 
     level = request.GET.get("level", "subdistrict")
     month_text = request.GET.get("month", "")
@@ -416,7 +419,8 @@ def index(request):
             # the ranking, and apart from it the places not ranked (too few tickets, no score)
             "ranked": [r for r in rows if r.ranked],
             "unranked": [r for r in rows if not r.ranked],
-            "lists": list_lengths(rows, formula),
+            # the city's lists (as its ranks), and how many of each the viewer's rows hold
+            "lists": selectors.index_lists(rows, month=month, level=level, formula=formula),
             "month": month,
             "level": level,
             "formula": formula,

@@ -29,10 +29,11 @@ from zhiwang.analytics.selectors.dashboard import (
 from zhiwang.analytics.selectors.disputes import (
     DISPUTE_VIEWER_ROLES,
     dispute_figures,
+    dispute_labels,
     dispute_ledger_link,
     may_see_disputes,
 )
-from zhiwang.analytics.selectors.index import index_list, index_months, shared_ranks
+from zhiwang.analytics.selectors.index import index_list, index_lists, index_months, shared_ranks
 from zhiwang.analytics.selectors.metrics import FLOW_METRICS, RATE_METRICS, STOCK_METRICS
 from zhiwang.analytics.selectors.place import (
     ANALYST_ROLES,
@@ -68,9 +69,11 @@ __all__ = [
     "dashboard",
     "dashboard_link",
     "dispute_figures",
+    "dispute_labels",
     "dispute_ledger_link",
     "division_labels",
     "index_list",
+    "index_lists",
     "index_months",
     "shared_ranks",
     "is_analyst",

@@ -34,6 +34,49 @@ def dispute_ledger_link(place: Place | None, start: date | None, end: date | Non
     return f"{reverse('disputes:ledger')}?{urlencode(query)}"
 
 
+def dispute_labels(*, ended: bool = False) -> dict[str, str]:
+    """The names of the dispute figures, the dashboard panel's and the reports' alike (in the
+    active language). For a window or period that has ended, ``dispute_indicators`` reads them
+    all as of its end (``as_of``): the status counts, and with them every figure made of the
+    cases closed by then (success, prevented escalation, the rates, the amount resolved) and the
+    amount involved as it stood then; their names say so (期末…), as the disputes ledger's tiles do.
+    The cases received are the window's in either case."""
+    from django.utils.translation import gettext as _
+    from django.utils.translation import pgettext
+
+    from zhiwang.analytics.index import INDICATOR_LABELS
+
+    if ended:
+        return {
+            "received": _("Cases received"),
+            "open": _("Open at the end of the period"),
+            "closed": _("Closed by the end of the period"),
+            "success": _("Mediated successfully by the end of the period"),
+            "referred": _("Referred by the end of the period"),
+            "prevented_escalation": _("Prevented escalation by the end of the period"),
+            "red_open": _("Red risk, open at the end of the period"),
+            "backlog_open": _("Backlog petition cases, open at the end of the period"),
+            "success_rate": _("Mediation success rate by the end of the period"),
+            "on_time_rate": _("Closed on time by the end of the period"),
+            "amount_involved": _("Amount involved at the end of the period (yuan)"),
+            "amount_resolved": _("Amount resolved by the end of the period (yuan)"),
+        }
+    return {
+        "received": _("Cases received"),
+        "open": _("Open now"),
+        "closed": pgettext("dispute", "Closed"),
+        "success": _("Mediated successfully"),
+        "referred": _("Referred"),
+        "prevented_escalation": _("Prevented escalation"),
+        "red_open": _("Red risk, open"),
+        "backlog_open": _("Backlog petition cases, open"),
+        "success_rate": str(INDICATOR_LABELS["dispute_success_rate"]),
+        "on_time_rate": _("Closed on time"),
+        "amount_involved": _("Amount involved (yuan)"),
+        "amount_resolved": _("Amount resolved (yuan)"),
+    }
+
+
 def may_see_disputes(user) -> bool:
     return bool(getattr(user, "is_superuser", False)) or getattr(user, "role", "") in DISPUTE_VIEWER_ROLES
 

@@ -79,3 +79,37 @@ def shared_ranks(months, *, level: str | None = None) -> set[tuple]:
         .filter(n__gt=1)
         .values_list("month", "level", "rank")
     )
+
+
+def index_lists(rows, *, month: date | None, level: str, formula: dict) -> dict:
+    """How many places the red and black lists of ``month`` and ``level`` hold, for the index page
+    and the API: ``analytics.index.list_lengths`` over **all** the city's places of the level (a
+    list, like a rank, is the city's: ``standings`` placed every division of the level together),
+    and ``in_scope`` on each list, how many of them are among ``rows``, the viewer's
+    (``index_list``). ``whole_city``: ``rows`` are every place of the level (the viewer sees the
+    whole list; ``in_scope`` equals ``listed``).
+
+    Before 2026-11-28 the lengths were counted over the viewer's rows: a Nanshan dispatcher read
+    "the red list holds 1 place" of a city-wide list of 3, and a tie at the black cut was looked
+    for among the worst of Nanshan alone. One query of three columns; only the standings, ranks
+    and scores leave the database."""
+    from types import SimpleNamespace
+
+    from zhiwang.analytics.index import list_lengths
+    from zhiwang.analytics.models import GovernanceIndex, Standing
+
+    city = (
+        [
+            SimpleNamespace(score=score, rank=rank, standing=standing)
+            for score, rank, standing in GovernanceIndex.objects.filter(
+                month=month.replace(day=1), level=level
+            ).values_list("score", "rank", "standing")
+        ]
+        if month is not None
+        else []
+    )
+    lists = list_lengths(city, formula)
+    for name, standing in (("red", Standing.RED), ("black", Standing.BLACK)):
+        lists[name]["in_scope"] = sum(1 for r in rows if r.standing == standing)
+    lists["whole_city"] = len(rows) >= len(city)
+    return lists

@@ -1,7 +1,129 @@
+"""The geo admin: names, aliases and boundaries by hand, checked as a load or an import checks them.
+
+Two things every page here does besides saving:
+
+* A new division or grid is checked with the rules of ``load-divisions`` and
+  ``import-boundaries`` (``geo.services.division_problems`` / ``grid_problems``, and
+  ``geo.boundaries.boundary_geometry`` for a boundary): a code that does not fit its level or
+  does not lie under its parent would give it another division's code-prefix subtree, which is
+  what jurisdictions and lists scan.
+* Every save and delete (inlines and the bulk delete action too) tells the in-memory indexes:
+  the locate index (``boundaries_changed``: divisions and grids) and the address index
+  (``addresses_changed``: aliases, buildings). Both bump a ``GeoIndexVersion`` row that every
+  process reads in its index fingerprint, so all web nodes and workers rebuild, not just this one.
+"""
+
+from django import forms
 from django.contrib import admin
+from django.db import transaction
 
 from zhiwang.core.admin_mixins import FixedOnceSavedMixin
-from zhiwang.geo.models import AddressAlias, Division, DivisionAlias, GeoIndexVersion, Grid, StandardAddress
+from zhiwang.core.errors import FieldError, ServiceError
+from zhiwang.geo.addressing import addresses_changed
+from zhiwang.geo.boundaries import boundary_geometry
+from zhiwang.geo.models import (
+    AddressAlias,
+    AddressLevel,
+    Division,
+    DivisionAlias,
+    GeoIndexVersion,
+    Grid,
+    StandardAddress,
+)
+from zhiwang.geo.services import boundaries_changed, coordinate_problems, division_problems, grid_problems
+
+
+def _add_errors(form: forms.ModelForm, problems: list[FieldError]) -> None:
+    for problem in problems:
+        form.add_error(problem.field if problem.field in form.fields else None, problem.message)
+
+
+class _PlaceForm(forms.ModelForm):
+    """Checks shared by divisions and grids: the boundary parses (and is stored as an import
+    stores it), the approximate point is a longitude/latitude pair."""
+
+    def clean(self):
+        data = super().clean()
+        text = (data.get("geometry") or "").strip()
+        if "geometry" in self.fields and text and "geometry" in self.changed_data:
+            try:
+                data["geometry"] = boundary_geometry(text)
+            except ServiceError as exc:
+                self.add_error("geometry", exc.message)
+        if "lon" in self.fields and "lat" in self.fields:
+            _add_errors(self, coordinate_problems(data.get("lon"), data.get("lat")))
+        return data
+
+
+class DivisionForm(_PlaceForm):
+    class Meta:
+        model = Division
+        fields = [
+            "code",
+            "name",
+            "short_name",
+            "level",
+            "parent",
+            "special",
+            "lon",
+            "lat",
+            "geometry",
+            "geometry_source",
+        ]
+
+    def clean(self):
+        data = super().clean()
+        # code, parent and level are form fields on the add page only (fixed once saved)
+        if {"code", "level", "parent"} <= set(self.fields) and data.get("code") and data.get("level"):
+            _add_errors(
+                self,
+                division_problems(code=data["code"].strip(), level=data["level"], parent=data.get("parent")),
+            )
+        return data
+
+
+class GridForm(_PlaceForm):
+    class Meta:
+        model = Grid
+        fields = ["code", "name", "community", "geometry", "geometry_source", "lon", "lat", "area_m2"]
+
+    def clean(self):
+        data = super().clean()
+        if {"code", "community"} <= set(self.fields) and data.get("code"):
+            _add_errors(self, grid_problems(code=data["code"].strip(), community=data.get("community")))
+        return data
+
+
+class IndexedAdminMixin:
+    """Saves and deletes reach the indexes (module docstring). ``indexes_changed(objects, before)``
+    bumps the versions concerned (``objects``: a list of rows or the queryset of a bulk delete;
+    ``before``: the form's initial values on a change); changed inline rows call ``inline_changed()``."""
+
+    def indexes_changed(self, objects, before=None) -> None:
+        raise NotImplementedError
+
+    def inline_changed(self) -> None:
+        addresses_changed()  # the inlines here are aliases, which only the address index holds
+
+    def save_model(self, request, obj, form, change):
+        before = getattr(form, "initial", {})
+        super().save_model(request, obj, form, change)
+        if not change or form.has_changed():
+            self.indexes_changed([obj], before=before)
+
+    def delete_model(self, request, obj):
+        self.indexes_changed([obj])
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic(using=queryset.db):
+            self.indexes_changed(queryset)
+            super().delete_queryset(request, queryset)
+
+    def save_formset(self, request, form, formset, change):
+        super().save_formset(request, form, formset, change)
+        if formset.new_objects or formset.changed_objects or formset.deleted_objects:
+            self.inline_changed()
 
 
 class DivisionAliasInline(admin.TabularInline):
@@ -10,7 +132,8 @@ class DivisionAliasInline(admin.TabularInline):
 
 
 @admin.register(Division)
-class DivisionAdmin(FixedOnceSavedMixin, admin.ModelAdmin):
+class DivisionAdmin(IndexedAdminMixin, FixedOnceSavedMixin, admin.ModelAdmin):
+    form = DivisionForm
     inlines = [DivisionAliasInline]
     list_display = (
         "code",
@@ -32,9 +155,15 @@ class DivisionAdmin(FixedOnceSavedMixin, admin.ModelAdmin):
     # and the code-prefix scoping on the old tree.
     fixed_once_saved = ("code", "parent", "level")
 
+    def indexes_changed(self, objects, before=None) -> None:
+        # The locate index holds the tree, names and boundaries; its version is part of the
+        # address index's fingerprint too, so both rebuild.
+        boundaries_changed()
+
 
 @admin.register(Grid)
-class GridAdmin(FixedOnceSavedMixin, admin.ModelAdmin):
+class GridAdmin(IndexedAdminMixin, FixedOnceSavedMixin, admin.ModelAdmin):
+    form = GridForm
     list_display = ("code", "name", "community", "geometry_source", "area_m2")
     list_filter = ("geometry_source",)
     search_fields = ("code", "name", "community__name")
@@ -43,6 +172,9 @@ class GridAdmin(FixedOnceSavedMixin, admin.ModelAdmin):
     # tickets counted under the old community (docs/geo.md).
     fixed_once_saved = ("code", "community")
 
+    def indexes_changed(self, objects, before=None) -> None:
+        boundaries_changed()
+
 
 class AddressAliasInline(admin.TabularInline):
     model = AddressAlias
@@ -50,13 +182,24 @@ class AddressAliasInline(admin.TabularInline):
 
 
 @admin.register(StandardAddress)
-class StandardAddressAdmin(admin.ModelAdmin):
+class StandardAddressAdmin(IndexedAdminMixin, admin.ModelAdmin):
     list_display = ("code", "full_name", "level", "house_code", "grid")
     list_filter = ("level",)
     search_fields = ("code", "full_name", "house_code")
     raw_id_fields = ("parent", "community", "grid")
     inlines = [AddressAliasInline]
     show_full_result_count = False  # counting 11 M rooms on every list page is not affordable
+
+    def indexes_changed(self, objects, before=None) -> None:
+        # The address index holds buildings only (units and rooms are read under the building
+        # found): a room's edit needs no rebuild of every process's index.
+        if isinstance(objects, list):
+            levels = {obj.level for obj in objects} | {(before or {}).get("level")}
+            buildings = AddressLevel.BUILDING in levels
+        else:
+            buildings = objects.filter(level=AddressLevel.BUILDING).exists()
+        if buildings:
+            addresses_changed()
 
 
 @admin.register(GeoIndexVersion)
@@ -66,7 +209,10 @@ class GeoIndexVersionAdmin(admin.ModelAdmin):
 
 
 @admin.register(DivisionAlias)
-class DivisionAliasAdmin(admin.ModelAdmin):
+class DivisionAliasAdmin(IndexedAdminMixin, admin.ModelAdmin):
     list_display = ("alias", "division")
     search_fields = ("alias", "division__name", "division__code")
     raw_id_fields = ("division",)
+
+    def indexes_changed(self, objects, before=None) -> None:
+        addresses_changed()

@@ -1,12 +1,16 @@
 """Geo API: divisions, grids, standard addresses and locate — all scoped to the caller."""
 
 from django.http import Http404
-from ninja import Query, Router, Schema
+from django.utils.translation import gettext as _
+from ninja import Field, Query, Router, Schema
 
+from zhiwang.core.errors import ServiceError
 from zhiwang.core.pagination import LimitOffsetPagination, paginate
 from zhiwang.core.scoping import scope_of
 from zhiwang.geo import selectors
 from zhiwang.geo.locator import CHAIN, Location, locate
+from zhiwang.geo.models import DivisionLevel
+from zhiwang.geo.services import level_word
 
 router = Router(tags=["geo"])
 
@@ -27,18 +31,22 @@ class DivisionOut(Schema):
         return obj.parent.code if obj.parent_id else None
 
 
+#: A 12-digit division code in a filter: anything else is 422 ``request.invalid`` naming the
+#: parameter (``field.bad_format``), not a silently empty list.
+DIVISION_CODE_PATTERN = r"^[0-9]{12}$"
+
+
 class DivisionFilter(Schema):
-    level: str | None = None
-    parent: str | None = None
+    level: DivisionLevel | None = None  # not a level: 422 field.not_a_choice
+    parent: str | None = Field(None, pattern=DIVISION_CODE_PATTERN)
     q: str | None = None
 
 
 @router.get("/divisions", response=list[DivisionOut], summary="Divisions visible to me")
 @paginate(LimitOffsetPagination)
 def divisions(request, filters: Query[DivisionFilter]):
-    return selectors.division_list(
-        user=request.user, level=filters.level, parent_code=filters.parent, q=filters.q
-    )
+    level = filters.level.value if filters.level else None
+    return selectors.division_list(user=request.user, level=level, parent_code=filters.parent, q=filters.q)
 
 
 @router.get("/divisions/{code}", response=DivisionOut, summary="One division")
@@ -72,10 +80,25 @@ class GridOut(Schema):
         return obj.community.code
 
 
+class GridFilter(Schema):
+    community: str | None = Field(None, pattern=DIVISION_CODE_PATTERN)
+
+
 @router.get("/grids", response=list[GridOut], summary="Grids visible to me")
 @paginate(LimitOffsetPagination)
-def grids(request, community: str | None = None):
-    division = selectors.division_get(user=request.user, code=community) if community else None
+def grids(request, filters: Query[GridFilter]):
+    """``community``: the grids of one community (404 outside the caller's jurisdiction; a
+    district's or subdistrict's code is 400 ``geo.not_a_community``: grids lie in communities)."""
+    division = None
+    if filters.community:
+        division = selectors.division_get(user=request.user, code=filters.community)
+        if division.level != DivisionLevel.COMMUNITY:
+            raise ServiceError(
+                "geo.not_a_community",
+                _("%(division)s is a %(level)s, not a community: grids are listed by community.")
+                % {"division": f"{division.code} {division.name}", "level": level_word(division.level)},
+                field="community",
+            )
     return selectors.grid_list(user=request.user, community=division)
 
 

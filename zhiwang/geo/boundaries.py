@@ -309,6 +309,30 @@ def _geometry(raw, crs: str) -> tuple[shapely.Geometry, str | None]:
     return geom, note
 
 
+def boundary_geometry(text: str, *, field: str = "geometry") -> str:
+    """A boundary typed or pasted as GeoJSON (the admin's geometry fields), checked as an import
+    checks each feature's (``_geometry``): the stored WGS84 GeoJSON, repaired and rounded.
+
+    Raises ``ServiceError`` with the import's code (``geo.geometry_malformed``,
+    ``geo.outside_area`` …) on ``field``; text that is not JSON is ``geo.geometry_malformed``.
+    """
+    try:
+        raw = json.loads(text)
+    except ValueError as exc:
+        raise ServiceError(
+            "geo.geometry_malformed",
+            _("The coordinates are malformed: %(error)s") % {"error": exc},
+            field=field,
+        ) from None
+    if isinstance(raw, dict) and raw.get("type") == "Feature":
+        raw = raw.get("geometry")
+    try:
+        geom, _note = _geometry(raw, "wgs84")
+    except _Problem as problem:
+        raise ServiceError(problem.code, problem.message, field=field) from None
+    return _geojson(geom)
+
+
 def _hint(coords: np.ndarray) -> str:
     """A likely cause for coordinates that are not in Shenzhen, or nothing."""
     if not np.isfinite(coords).all():

@@ -12,8 +12,10 @@ from django.db import transaction
 from django.db.models import Count, F
 from django.utils.translation import gettext as _
 
-from zhiwang.core.errors import ErrorList, ServiceError
+from zhiwang.core.errors import ErrorList, FieldError, ServiceError
+from zhiwang.geo.crs import check_point
 from zhiwang.geo.models import (
+    LEVEL_PREFIX_LENGTH,
     AddressLevel,
     Division,
     DivisionLevel,
@@ -63,6 +65,164 @@ def validate_grid_code(code: str, *, field: str = "code") -> str:
     return code
 
 
+#: The level of a division's parent, one up (DOMAIN.md, "Codes and identifiers"); a city has none.
+PARENT_LEVEL = {
+    DivisionLevel.DISTRICT: DivisionLevel.CITY,
+    DivisionLevel.SUBDISTRICT: DivisionLevel.DISTRICT,
+    DivisionLevel.COMMUNITY: DivisionLevel.SUBDISTRICT,
+}
+#: Where a level's own digits start in the 12-digit code: province 2, city 2, district 2,
+#: subdistrict 3, community 3; the level's own digits end at ``LEVEL_PREFIX_LENGTH``.
+_OWN_DIGITS_FROM = {
+    DivisionLevel.CITY: 2,
+    DivisionLevel.DISTRICT: 4,
+    DivisionLevel.SUBDISTRICT: 6,
+    DivisionLevel.COMMUNITY: 9,
+}
+
+
+def level_word(level: str) -> str:
+    """The level as a word inside a sentence (``DivisionLevel`` labels are translated)."""
+    return str(DivisionLevel(level).label).lower()
+
+
+def _code_layout(level: str) -> str:
+    return {
+        DivisionLevel.CITY: _("4 digits, the last two not 00, then 8 zeros (e.g. 440300000000)"),
+        DivisionLevel.DISTRICT: _("6 digits, the last two not 00, then 6 zeros (e.g. 440305000000)"),
+        DivisionLevel.SUBDISTRICT: _("9 digits, the last three not 000, then 000 (e.g. 440305001000)"),
+        DivisionLevel.COMMUNITY: _("12 digits, the last three not 000 (e.g. 440305001001)"),
+    }[level]
+
+
+def division_code_problems(code: str, level: str) -> list[FieldError]:
+    """Whether ``code`` is a code of ``level``: 12 ASCII digits, the level's own digits not all
+    zero and every digit after them zero (DOMAIN.md: district 6 + subdistrict 3 + community 3).
+
+    A subdistrict 440305001777 would otherwise take the code prefix of 南头街道 (440305001), and a
+    community 440305000000 all of Nanshan: jurisdictions and lists are code-prefix scans.
+    """
+    if not DIVISION_CODE_RE.fullmatch(code or ""):
+        return [
+            FieldError(
+                "code",
+                "geo.division_code_invalid",
+                _("%(code)s is not a 12-digit division code.") % {"code": code or "∅"},
+            )
+        ]
+    own = code[_OWN_DIGITS_FROM[level] : LEVEL_PREFIX_LENGTH[level]]
+    if own.strip("0") and not code[LEVEL_PREFIX_LENGTH[level] :].strip("0"):
+        return []
+    return [
+        FieldError(
+            "code",
+            "geo.division_code_level",
+            _("%(code)s is not a %(level)s code: %(layout)s.")
+            % {"code": code, "level": level_word(level), "layout": _code_layout(level)},
+        )
+    ]
+
+
+def division_parent_problems(code: str, level: str, parent: Division | None) -> list[FieldError]:
+    """Whether ``parent`` can hold a division of ``level`` and ``code``: a city has no parent, any
+    other division's parent is of the level one up and its code starts with the parent's prefix."""
+    if level == DivisionLevel.CITY:
+        if parent is None:
+            return []
+        return [FieldError("parent", "geo.division_city_parent", _("A city has no parent division."))]
+    wanted = PARENT_LEVEL[level]
+    if parent is None:
+        return [
+            FieldError(
+                "parent",
+                "geo.division_parent_missing",
+                _("A %(level)s needs its %(parent_level)s as parent.")
+                % {"level": level_word(level), "parent_level": level_word(wanted)},
+            )
+        ]
+    if parent.level != wanted:
+        return [
+            FieldError(
+                "parent",
+                "geo.division_parent_level",
+                _("The parent of a %(level)s is a %(parent_level)s; %(parent)s is a %(actual)s.")
+                % {
+                    "level": level_word(level),
+                    "parent_level": level_word(wanted),
+                    "parent": f"{parent.code} {parent.name}",
+                    "actual": level_word(parent.level),
+                },
+            )
+        ]
+    if not code.startswith(parent.code_prefix):
+        return [
+            FieldError(
+                "code",
+                "geo.division_outside_parent",
+                _("%(code)s does not lie under its parent %(parent)s: its code must start with %(prefix)s.")
+                % {"code": code, "parent": f"{parent.code} {parent.name}", "prefix": parent.code_prefix},
+            )
+        ]
+    return []
+
+
+def division_problems(
+    *, code: str, level: str, parent: Division | None, lon=None, lat=None
+) -> list[FieldError]:
+    """Every check of a new division, as ``divisions_load_csv`` makes them (the admin's add form
+    calls it): the code fits the level, the parent is one level up and holds the code, and the
+    approximate point, when given, is a longitude/latitude pair. Fields: code, parent, lon, lat."""
+    problems = division_code_problems(code, level)
+    if not problems:
+        problems = division_parent_problems(code, level, parent)
+    problems += coordinate_problems(lon, lat)
+    return problems
+
+
+def coordinate_problems(lon, lat, *, lon_field: str = "lon", lat_field: str = "lat") -> list[FieldError]:
+    """The problem with an optional longitude/latitude pair (each blank, or a number in range)."""
+    try:
+        check_point(
+            0 if lon in (None, "") else lon,
+            0 if lat in (None, "") else lat,
+            lon_field=lon_field,
+            lat_field=lat_field,
+        )
+    except ServiceError as exc:
+        return exc.fields
+    return []
+
+
+def grid_problems(*, code: str, community: Division | None) -> list[FieldError]:
+    """Every check of a new grid (the admin's add form calls it; ``import-boundaries`` makes the
+    same): a 15-digit code = its community's 12-digit code + a sequence from 001, in a community."""
+    try:
+        code = validate_grid_code(code)
+    except ServiceError as exc:
+        return exc.fields
+    if community is None:
+        return []  # the form says the community is required
+    if community.level != DivisionLevel.COMMUNITY:
+        return [
+            FieldError(
+                "community",
+                "geo.grid_community_level",
+                _("A grid lies in a community; %(division)s is a %(level)s.")
+                % {"division": f"{community.code} {community.name}", "level": level_word(community.level)},
+            )
+        ]
+    if code[:12] != community.code:
+        return [
+            FieldError(
+                "code",
+                "geo.grid_outside_community",
+                _("Grid %(code)s is not in community %(community)s: its code must start with %(prefix)s.")
+                % {"code": code, "community": f"{community.code} {community.name}", "prefix": community.code},
+            )
+        ]
+    return []
+
+
 def boundaries_changed() -> int:
     """Bump the boundary version so every process rebuilds its locate index.
 
@@ -79,7 +239,10 @@ def divisions_load_csv(path: Path | str = SHIPPED_DIVISIONS) -> dict[str, int]:
 
     Columns: level, code, name, parent_code, short_name, special, approx_lon_wgs84,
     approx_lat_wgs84, and optionally previous_code. Every row is checked before anything is
-    written; one bad row aborts the whole load with every problem listed.
+    written; one bad row aborts the whole load with every problem listed: a code that does not
+    fit its level (``division_code_problems``), an approximate point that is not a
+    longitude/latitude pair; after the rows, a parent that is not one level up
+    (``geo.division_parent_level``) or whose prefix the code does not start with.
 
     An administrative adjustment (区划调整) moves a division under another parent with a new
     code under it (DOMAIN.md: the code is district 6 + subdistrict 3 + community 3 digits):
@@ -115,12 +278,16 @@ def divisions_load_csv(path: Path | str = SHIPPED_DIVISIONS) -> dict[str, int]:
                 _("Unknown level %(level)s") % {"level": row.get("level")},
             )
         code = (row.get("code") or "").strip()
-        if not DIVISION_CODE_RE.fullmatch(code):
+        if level is None and not DIVISION_CODE_RE.fullmatch(code):
             errors.add(
                 f"{where}.code",
                 "geo.division_code_invalid",
                 _("%(code)s is not a 12-digit division code.") % {"code": code},
             )
+        elif level is not None:
+            # the code's shape says its level: a subdistrict's ends in 000, a community's does not
+            for problem in division_code_problems(code, level):
+                errors.add(f"{where}.code", problem.code, problem.message)
         if code in codes:
             errors.add(
                 f"{where}.code",
@@ -137,7 +304,7 @@ def divisions_load_csv(path: Path | str = SHIPPED_DIVISIONS) -> dict[str, int]:
             )
         if not (row.get("name") or "").strip():
             errors.add(f"{where}.name", "geo.name_missing", _("The name is empty."))
-        for column in ("approx_lon_wgs84", "approx_lat_wgs84"):
+        for column, bound in (("approx_lon_wgs84", 180), ("approx_lat_wgs84", 90)):
             value = (row.get(column) or "").strip()
             try:
                 if value and not math.isfinite(float(value)):
@@ -147,6 +314,13 @@ def divisions_load_csv(path: Path | str = SHIPPED_DIVISIONS) -> dict[str, int]:
                     f"{where}.{column}",
                     "geo.not_a_number",
                     _("%(value)s is not a number.") % {"value": value},
+                )
+                continue
+            if value and abs(float(value)) > bound:  # not a longitude / latitude (swapped, projected)
+                errors.add(
+                    f"{where}.{column}",
+                    "geo.out_of_range",
+                    _("%(field)s is out of range: %(value)s") % {"field": column, "value": value},
                 )
     # A division that moves leaves its old code: a row for that code in the same file would
     # quietly make a second division of it (and which row won would depend on the order).
@@ -254,7 +428,14 @@ def _check_codes_inside_parents(moved: list[Division], new: list[Division]) -> N
     for pk in sorted(inside, key=lambda pk: divisions[pk].code):
         division = divisions[pk]
         parent = divisions.get(division.parent_id)
-        if parent is not None and not division.code.startswith(parent.code_prefix):
+        wrong_level = [
+            problem
+            for problem in division_parent_problems(division.code, division.level, parent)
+            if problem.code == "geo.division_parent_level"
+        ]
+        if wrong_level:  # a community straight under a district: no code prefix can be right
+            errors.add(f"{division.code}.parent_code", wrong_level[0].code, wrong_level[0].message)
+        elif parent is not None and not division.code.startswith(parent.code_prefix):
             errors.add(
                 f"{division.code}.parent_code",
                 "geo.division_outside_parent",

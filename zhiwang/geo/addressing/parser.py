@@ -22,7 +22,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from zhiwang.geo.addressing.text import CN_NUM, clean, cn_to_int, number_key
+from zhiwang.geo.addressing.text import CN_NUM, MAX_NUMBER_DIGITS, clean, cn_to_int, number_key
 
 #: Components in the order they appear in an address, coarsest first.
 COMPONENTS = (
@@ -68,7 +68,7 @@ PATTERNS: list[tuple[str, re.Pattern]] = [
 _ROAD_NO = re.compile(r"\d+(?:-\d+)?(?:号|弄)|\d+(?=$|[^\d\-号弄栋幢座楼层室单元A-Za-z#])")
 _BUILDING = re.compile(rf"(?:第)?{_BUILDING_ID}(?:号楼|栋|幢|座|#楼|#|号?楼(?=\d+单元))")
 _UNIT = re.compile(rf"(?:第)?{_NUM}(?:单元|门(?!口))")
-_FLOOR = re.compile(rf"(?:第)?(?:{_NUM}|负\d+|[Bb]\d+)(?:楼|层|[Ff](?![A-Za-z]))|首层|地下室")
+_FLOOR = re.compile(rf"(?:第)?(?:{_NUM}|(?:负|地下){_NUM}|[Bb]\d+)(?:楼|层|[Ff](?![A-Za-z]))|首层|地下室")
 _ROOM = re.compile(r"\d+[A-Za-z]?(?:室|房|号房|铺|号)|[A-Za-z]?\d+[A-Za-z]?(?:-\d+)?(?![\d])")
 _TRIPLE = re.compile(r"(\d+)-(\d+)-(\d+(?:室|房)?)")
 _GROUP = re.compile(rf"{_NUM}(?:组|队)")
@@ -204,9 +204,12 @@ def national_gazetteer() -> Gazetteer:
 # ---------------------------------------------------------------------------------------------------
 # Parsing
 
-#: A short form (南山, 宝安) followed by one of these is part of a road or estate name, not a division.
+#: A short form (南山, 宝安) followed by one of these is part of a road or estate name, not a
+#: division; the same for another province's or city's short form in a Shenzhen landmark named
+#: after it (上海宾馆, 江西宾馆, 湖南商会大楼, 潮州会馆). 中心区 stays a division's (福田中心区).
 _CONTINUES_NAME = re.compile(
-    r"[东南西北中]?(?:[一二三四五六七八九十\d]?路|大道|大街|街|巷|花园|小区|广场|大厦|公寓|新村)"
+    r"[东南西北中]?(?:[一二三四五六七八九十\d]?路|大道|大街|街|巷|花园|小区|广场|大厦|公寓|新村"
+    r"|宾馆|酒店|大酒店|饭店|大楼|会馆|商会|中心(?!区)|商场|商城|商厦|公园|医院)"
 )
 
 
@@ -361,17 +364,29 @@ def _step(s: str, pos: int, rank: int, names: Gazetteer, parsed: ParsedAddress):
 
 
 def _room_key(value: str, floor: str) -> tuple[str, str]:
-    """(room key, floor key): 1201室 → (1201, 12); 12-01 → (1201, 12); 01 after 12楼 → (1201, 12)."""
+    """(room key, floor key): 1201室 → (1201, 12); 12-01 → (1201, 12); 01 after 12楼 → (1201, 12).
+
+    A basement room has the key ``B`` + floor + two digits, however it is written or named:
+    B1-01, B101, -101, 负1-01, or 01 after 负一层 / B1层 / 地下室 → (B101, -1).
+    A run of digits longer than ``MAX_NUMBER_DIGITS`` is no room number: it is its own key
+    (matching nothing), never a number (``int()`` refuses thousands of digits).
+    """
     raw = value.upper()
     raw = re.sub(r"(室|号房|房|铺|号)$", "", raw)
+    m = re.fullmatch(r"(?:B|-|负)(\d{1,2})-?(\d{2})", raw)
+    if m and int(m.group(1)) > 0:
+        return f"B{int(m.group(1))}{m.group(2)}", str(-int(m.group(1)))
     m = re.fullmatch(r"(\d{1,2})-(\d{2})", raw)
     if m:
         return f"{int(m.group(1))}{m.group(2)}", str(int(m.group(1)))
     m = re.fullmatch(r"([A-Z]?)(\d+)([A-Z]?)", raw)
-    if not m:
+    if not m or len(m.group(2)) > MAX_NUMBER_DIGITS:
         return raw, floor
     digits = m.group(2)
-    if floor and len(digits) <= 2:
+    below = floor.startswith("-") and floor[1:].isdigit() and int(floor[1:]) > 0
+    if below and not m.group(1) and len(digits) <= 2:
+        return f"B{int(floor[1:])}{int(digits):02d}{m.group(3)}", floor
+    if floor and not below and len(digits) <= 2:
         digits = f"{int(floor)}{int(digits):02d}"
     elif len(digits) >= 3 and not floor:
         floor = str(int(digits[:-2]))
@@ -395,7 +410,7 @@ def _keys(parsed: ParsedAddress) -> dict[str, str]:
         elif f == "地下室":
             floor = "-1"
         else:
-            m = re.search(rf"(负|[Bb])?(\d+|[{CN_NUM}]+)", f)
+            m = re.search(rf"(负|地下|[Bb])?(\d+|[{CN_NUM}]+)", f)
             if m:
                 value = cn_to_int(m.group(2))
                 floor = "" if value is None else str(-value if m.group(1) else value)

@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
-from django.db.models import Count, Max
+from django.db import transaction
+from django.db.models import Count, F, Max
 
 from zhiwang.geo.addressing.parser import (
     _CONTINUES_NAME,
@@ -58,6 +59,10 @@ from zhiwang.geo.models import (
 SHIPPED_ALIASES = Path(__file__).resolve().parents[1] / "data" / "division_aliases.csv"
 CITY_NAMES = ("深圳市", "深圳")
 PROVINCE_NAMES = ("广东省", "广东")
+
+#: Longer texts (after clean-up) are no address: answered ``none`` with the note ``too_long``
+#: (parsing a pasted page would cost seconds of one worker's time and find nothing).
+MAX_TEXT_LENGTH = 500
 
 #: Name strengths: an official name, a short name or alias, a derived short form.
 FULL, ALIAS, DERIVED = 3, 2, 1
@@ -156,6 +161,7 @@ class AddressIndex:
         self.by_road: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
         self.aliases: dict[str, list[int]] = defaultdict(list)  # alias → address ids (any level)
         self.lengths: dict[str, dict[str, tuple[int, ...]]] = {}
+        self.longest: dict[str, int] = {}  # per kind of ``lengths``: the longest name
 
     # -- building -----------------------------------------------------------------------------------
 
@@ -207,6 +213,10 @@ class AddressIndex:
             "aliases": lengths_by_first_char(index.aliases),
             "estates": lengths_by_first_char(index.by_estate),
             "roads": lengths_by_first_char(index.by_road),
+        }
+        index.longest = {
+            kind: max((lengths[0] for lengths in table.values()), default=0)
+            for kind, table in index.lengths.items()
         }
         return index
 
@@ -295,6 +305,20 @@ class AddressIndex:
                 pos += 1
         return hits
 
+    def _held_by_local_name(self, s: str, name: str) -> bool:
+        """Whether ``name`` (where it first occurs in ``s``) lies inside a building alias, an estate
+        or a division name of the city written there."""
+        pos = s.find(name)
+        if pos < 0:
+            return False
+        for table, kind in ((self.aliases, "aliases"), (self.by_estate, "estates"), (self.names, "names")):
+            lengths = self.lengths[kind]
+            for start in range(max(0, pos - self.longest[kind] + 1), pos + 1):
+                for length in lengths.get(s[start], ()):
+                    if start + length > pos and s[start : start + length] in table:
+                        return True
+        return False
+
     def chain(self, ref: DivisionRef | None) -> dict[str, DivisionRef]:
         out = {}
         while ref is not None:
@@ -309,15 +333,35 @@ class AddressIndex:
         return community is not None and community.code.startswith(scope.prefix)
 
     def resolve(self, text: str) -> _Resolved:
+        return self.resolve_many([text])[0]
+
+    def resolve_many(self, texts: list[str]) -> list[_Resolved]:
+        """``resolve`` for many texts: the units and rooms of all of them in two bulk queries."""
+        resolved = [self._resolve(text) for text in texts]
+        self._below([r for r in resolved if r.below])
+        return resolved
+
+    def _resolve(self, text: str) -> _Resolved:
+        """Divisions and building of one text; the unit and room written are left in ``below``."""
+        if len(text) > 4 * MAX_TEXT_LENGTH:  # not worth cleaning: no address is that long
+            return _Resolved(None, None, "none", 0.0, {}, note="too_long")
         s = clean(text)
         if not s:
             return _Resolved(None, None, "none", 0.0, {}, note="empty")
+        if len(s) > MAX_TEXT_LENGTH:
+            return _Resolved(None, None, "none", 0.0, {}, note="too_long")
         parsed = parse_address(s, gazetteer=self.gazetteer, cleaned=True)
         components = dict(parsed.components)
         city = parsed.get("city")
         province = parsed.get("province")
-        elsewhere = (city and city not in CITY_NAMES) or (province and province not in PROVINCE_NAMES)
-        if elsewhere and "深圳" not in s:
+        elsewhere = [
+            name
+            for name, local in ((city, CITY_NAMES), (province, PROVINCE_NAMES))
+            if name and name not in local
+        ]
+        # Another province or city written, and no 深圳: the text is elsewhere, unless a local
+        # name (a building's alias or estate, a division) holds it: 上海宾馆 and 潮州会馆 are here.
+        if elsewhere and "深圳" not in s and not all(self._held_by_local_name(s, name) for name in elsewhere):
             return _Resolved(None, None, "none", 0.0, components, note="outside_city")
         mentions = self._mentions(s)
         scope, conflicts = self._choose_division(mentions) if mentions else (None, 0)
@@ -327,10 +371,18 @@ class AddressIndex:
                 confidence -= 0.2
                 note = "division_conflict"
             confidence -= 0.1 * conflicts
-            address_id, level, confidence = self._below(building, parsed, confidence)
             community = self.divisions.get(building.community_id)
+            below = (parsed.keys.get("unit", ""), parsed.keys.get("room", ""))
+            if not any(below):
+                confidence = round(max(confidence, 0.05), 2)
             return _Resolved(
-                address_id, community, level, round(max(confidence, 0.05), 2), components, note=note
+                building.id,
+                community,
+                AddressLevel.BUILDING,
+                confidence,
+                components,
+                note=note,
+                below=below if any(below) else None,  # ``_below`` rounds the confidence then
             )
         if scope is None:
             return _Resolved(None, None, "none", 0.0, components, note=note or "no_place_named")
@@ -384,34 +436,60 @@ class AddressIndex:
             confidence = 0.75 if "road_number" in found else 0.7
         return self.buildings[pk], confidence, ""
 
-    def _below(self, building: _Building, parsed: ParsedAddress, confidence: float) -> tuple[int, str, float]:
-        """The unit and room under ``building`` named by the text: (address id, level, confidence)."""
-        unit_key, room_key = parsed.keys.get("unit", ""), parsed.keys.get("room", "")
-        if not unit_key and not room_key:
-            return building.id, AddressLevel.BUILDING, confidence
-        children = list(
-            StandardAddress.objects.filter(parent_id=building.id).values_list("id", "level", "name")
-        )
-        units = [(pk, name) for pk, level, name in children if level == AddressLevel.UNIT]
-        unit_id = None
-        if unit_key:
-            hits = [pk for pk, name in units if number_key(name) == unit_key]
-            unit_id = hits[0] if len(hits) == 1 else None
-        elif len(units) == 1:
-            unit_id = units[0][0]
-        if room_key:
-            if unit_id is not None:
-                rooms = StandardAddress.objects.filter(parent_id=unit_id, level=AddressLevel.ROOM)
+    def _below(self, resolved: list[_Resolved]) -> None:
+        """The unit and room written under each building found, in place; round the confidences.
+
+        Two queries per 900 buildings whatever the number of texts: the children (units, and
+        rooms hung directly on a building) of every building, then the rooms of the units searched.
+        """
+        children: dict[int, list[tuple[int, str, str]]] = defaultdict(list)
+        for chunk in _chunks(sorted({r.address_id for r in resolved})):
+            rows = StandardAddress.objects.filter(parent_id__in=chunk).values_list(
+                "id", "level", "name", "parent_id"
+            )
+            for pk, level, name, parent_id in rows:
+                children[parent_id].append((pk, level, name))
+        plans = []
+        searched: set[int] = set()
+        for r in resolved:
+            unit_key, room_key = r.below
+            units = [(pk, name) for pk, level, name in children[r.address_id] if level == AddressLevel.UNIT]
+            unit_id = None
+            if unit_key:
+                hits = [pk for pk, name in units if number_key(name) == unit_key]
+                unit_id = hits[0] if len(hits) == 1 else None
+            elif len(units) == 1:
+                unit_id = units[0][0]
+            # A room named with its unit is looked for there; else in every unit of the building.
+            inside = [unit_id] if unit_id is not None else [pk for pk, _name in units]
+            if room_key:
+                searched.update(inside)
+            plans.append((r, unit_id, inside))
+        rooms: dict[int, list[tuple[int, str]]] = defaultdict(list)
+        for chunk in _chunks(sorted(searched)):
+            rows = StandardAddress.objects.filter(parent_id__in=chunk, level=AddressLevel.ROOM).values_list(
+                "id", "name", "parent_id"
+            )
+            for pk, name, parent_id in rows:
+                rooms[parent_id].append((pk, name))
+        for r, unit_id, inside in plans:
+            unit_key, room_key = r.below
+            if room_key:
+                candidates = [room for pk in inside for room in rooms[pk]]
+                if unit_id is None:  # rooms hung directly on the building
+                    candidates += [
+                        (pk, name) for pk, level, name in children[r.address_id] if level == AddressLevel.ROOM
+                    ]
+                hits = [pk for pk, name in candidates if _room_key(name, "")[0] == room_key]
+                if len(hits) == 1:
+                    r.address_id, r.level = hits[0], AddressLevel.ROOM
+                    r.confidence = round(max(min(r.confidence + 0.02, 0.99), 0.05), 2)
+                    continue
+            if unit_id is not None and unit_key:
+                r.address_id, r.level = unit_id, AddressLevel.UNIT
             else:
-                rooms = StandardAddress.objects.filter(
-                    level=AddressLevel.ROOM, parent_id__in=[building.id, *(pk for pk, _n in units)]
-                )
-            hits = [pk for pk, name in rooms.values_list("id", "name") if _room_key(name, "")[0] == room_key]
-            if len(hits) == 1:
-                return hits[0], AddressLevel.ROOM, min(confidence + 0.02, 0.99)
-        if unit_id is not None and unit_key:
-            return unit_id, AddressLevel.UNIT, confidence
-        return building.id, AddressLevel.BUILDING, confidence - 0.05
+                r.confidence -= 0.05  # a unit or room written but not found
+            r.confidence = round(max(r.confidence, 0.05), 2)
 
 
 @dataclass(slots=True)
@@ -422,6 +500,13 @@ class _Resolved:
     confidence: float
     components: dict
     note: str = ""
+    below: tuple[str, str] | None = None  # (unit key, room key) still to look up under the building
+
+
+def _chunks(ids: list[int], size: int = 900):
+    """``id__in`` lists short enough for SQLite's bound-parameter limit."""
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
 
 
 def _number(value: str) -> str:
@@ -489,14 +574,17 @@ def reset_address_index() -> None:
 def addresses_changed() -> int:
     """Tell every process to rebuild its address index (after editing addresses or aliases in place).
 
-    Call inside the transaction that changed them. Inserts and deletes are noticed
-    without it; renaming an estate or a road in place is not.
+    Call inside the transaction that changed them: it bumps the ``addresses`` version, which is
+    part of every process's fingerprint (``_fingerprint``), so each rebuilds at its next check;
+    this process forgets its index at once and again at commit (a rebuild in between may have
+    read the rows before the edit). Inserts and deletes are noticed without it (counts and
+    highest ids); renaming an estate, a road or an alias in place is not. The admin calls it on
+    every save and delete of a building or an alias.
     """
-    from django.db.models import F
-
     row, _created = GeoIndexVersion.objects.get_or_create(key="addresses")
     GeoIndexVersion.objects.filter(pk=row.pk).update(version=F("version") + 1)
     reset_address_index()
+    transaction.on_commit(reset_address_index)
     return row.version + 1
 
 
@@ -542,6 +630,7 @@ def match_address(text: str) -> AddressMatch:
 
 
 def match_many(texts: list[str]) -> list[AddressMatch]:
-    """``match_address`` for many texts with one index and two bulk queries for the objects."""
+    """``match_address`` for many texts with one index: two bulk queries for the units and rooms
+    under the buildings found, two for the objects answered (per 900 of them), whatever the count."""
     index = get_address_index()
-    return _finish([index.resolve(t or "") for t in texts], index)
+    return _finish(index.resolve_many([t or "" for t in texts]), index)

@@ -11,11 +11,22 @@ import unicodedata
 
 _PREFIXES = ("中华人民共和国", "中国")
 
-#: Phone numbers (mobile, landline with area code, 400/800 lines), with an optional label.
+#: Phone numbers (mobile, landline with area code, 400/800 lines), with an optional label. A
+#: space may split the groups (138 1234 5678, 0755 8888 8888): ``clean`` keeps one between digits.
 _PHONE_RE = re.compile(
     r"(?:电话|手机|联系电话|tel|TEL|Tel)?[:：]?"
-    r"(?:(?<!\d)1[3-9]\d{9}(?!\d)|(?<!\d)0\d{2,3}-?\d{7,8}(?!\d)|(?<!\d)[48]00-?\d{3}-?\d{4}(?!\d))"
+    r"(?:(?<!\d)1[3-9]\d[ -]?\d{4}[ -]?\d{4}(?!\d)|(?<!\d)0\d{2,3}[ -]?(?:\d{7,8}|\d{3,4}[ -]\d{4})(?!\d)"
+    r"|(?<!\d)[48]00[ -]?\d{3}[ -]?\d{4}(?!\d))"
 )
+#: Whitespace, or punctuation the clean-up drops, between two digits: "科苑大道 118 1栋 101" is
+#: road number 118, building 1, room 101, not building 1181. It becomes one space, which no
+#: pattern of the parser reads as part of a number (so the two numbers stay apart).
+_DIGIT_GAP_RE = re.compile(r"(?<=\d)(?:\s|[,，。;；:：、·])+(?=\d)")
+#: Whitespace to drop: all of it but the single spaces ``_DIGIT_GAP_RE`` leaves between digits.
+_WHITESPACE_RE = re.compile(r"(?<!\d)\s+|\s+(?!\d)")
+#: Digits of a plausible building, unit, floor or room number; a longer run is no such number.
+#: (Without a bound a pasted run of thousands of digits made ``int()`` raise.)
+MAX_NUMBER_DIGITS = 9
 #: Bracketed remarks: （腾讯大厦旁边）, (靠近地铁), 【】, [].
 _BRACKET_RE = re.compile(r"[(（\[【〔][^()（）\[\]【】〔〕]*[)）\]】〕]")
 #: Words that describe a position relative to a place rather than a place.
@@ -69,10 +80,15 @@ CN_UNITS = {"十": 10, "百": 100, "千": 1000}
 CN_NUM = "零〇一二两三四五六七八九十百千"
 
 
+def _squeeze(text: str) -> str:
+    """NFKC, without whitespace, except one space between two digits (``_DIGIT_GAP_RE``)."""
+    text = _DIGIT_GAP_RE.sub(" ", unicodedata.normalize("NFKC", text or ""))
+    return _WHITESPACE_RE.sub("", text)
+
+
 def normalize(text: str) -> str:
-    """Full-width → half-width, no spaces, no 中国 / 广东省 prefix noise."""
-    text = unicodedata.normalize("NFKC", text or "")
-    text = "".join(text.split())
+    """Full-width → half-width, no spaces (one between two numbers), no 中国 / 广东省 prefix noise."""
+    text = _squeeze(text)
     for prefix in (*_PREFIXES, "广东省"):
         if text.startswith(prefix):
             text = text[len(prefix) :]
@@ -82,8 +98,7 @@ def normalize(text: str) -> str:
 def clean(text: str) -> str:
     """``normalize`` without dropping the province, then without phones, remarks in brackets,
     relative-position words and stray separators."""
-    text = unicodedata.normalize("NFKC", text or "")
-    text = "".join(text.split())
+    text = _squeeze(text)
     for prefix in _PREFIXES:
         if text.startswith(prefix):
             text = text[len(prefix) :]
@@ -92,14 +107,15 @@ def clean(text: str) -> str:
     text = text.replace("(", "").replace(")", "")
     text = _NOISE_RE.sub("", text)
     text = _SEPARATOR_RE.sub("", text)
-    return text
+    return _WHITESPACE_RE.sub("", text)  # a phone or remark cut out may leave a space by a digit
 
 
 def cn_to_int(text: str) -> int | None:
-    """三 → 3, 十二 → 12, 二十一 → 21, 一二〇一 → 1201, 12 → 12; None when not a number."""
-    if not text:
+    """三 → 3, 十二 → 12, 二十一 → 21, 一二〇一 → 1201, 12 → 12; None when not a number, or
+    longer than ``MAX_NUMBER_DIGITS`` characters (no building, unit, floor or room has such a number)."""
+    if not text or len(text) > MAX_NUMBER_DIGITS:
         return None
-    if text.isdigit():
+    if text.isdecimal():
         return int(text)
     if any(ch not in CN_DIGITS and ch not in CN_UNITS for ch in text):
         return None

@@ -103,6 +103,15 @@ def _urlencode(data: dict) -> str:
     return urlencode(pairs)
 
 
+@pytest.fixture(autouse=True)
+def _open_reads():
+    """Every test starts with the test client's address uncounted: the anonymous read limit
+    (``ZHIWANG_OPEN311_READS_PER_MINUTE``) counts in the cache, which outlives a test."""
+    from zhiwang.core import throttle
+
+    throttle.count_clear("open311-read", "127.0.0.1")
+
+
 @pytest.fixture
 def o311(client):
     return Open311(client)

@@ -2,13 +2,14 @@
 90-day / 1000 defaults, the paging extension, the ticket ↔ Open311 mapping, and no personal data."""
 
 import re
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 from django.utils import timezone
 
 from zhiwang.geo.models import StandardAddress
+from zhiwang.open311.params import ANONYMOUS_PAGE_SIZE
 from zhiwang.tickets.models import Category, Ticket, TicketStatus
 from zhiwang.tickets.services import ticket_merge, ticket_note, ticket_reject
 
@@ -312,17 +313,44 @@ def test_exactly_90_days_is_allowed(o311):
 # --- volume and paging ---------------------------------------------------------------------------
 
 
-def test_at_most_1000_by_default_newest_first_with_a_next_link(o311):
+def _next(response):
+    link = response["Link"]
+    assert link.endswith('>; rel="next"'), link
+    return urlparse(link.split(";")[0].strip("<>"))
+
+
+def test_a_keyed_client_gets_1000_by_default_newest_first_with_a_next_link(o311, client, api_key):
     now = timezone.now()
-    make_tickets(1000, received_at=now - timedelta(days=2))
+    tied = make_tickets(1000, received_at=now - timedelta(days=2))  # one time: the number breaks ties
     [newest] = make_tickets(1, received_at=now - timedelta(days=1))
-    response = o311.get("requests")
+    response = o311.get("requests", api_key=api_key)
     rows = o311.doc(response)
     assert len(rows) == 1000
     assert rows[0]["service_request_id"] == newest.number
-    link = urlparse(response["Link"].split(";")[0].strip("<>"))
-    assert parse_qs(link.query) == {"page": ["2"], "page_size": ["1000"]}
-    assert len(o311.doc(o311.get("requests", page="2"))) == 1
+    assert numbers(rows[1:]) == sorted((t.number for t in tied), reverse=True)[:999]
+    link = _next(response)
+    query = parse_qs(link.query)
+    assert set(query) == {"api_key", "start_date", "end_date", "after", "page_size"}
+    assert query["page_size"] == ["1000"]
+    # the window is pinned to the instants the first page resolved: "now" does not move on
+    start, end = (
+        datetime.fromisoformat(query[k][0].replace("Z", "+00:00")) for k in ("start_date", "end_date")
+    )
+    assert end - start == timedelta(days=90) and abs(end - now) < timedelta(minutes=1)
+    last = min(tied, key=lambda t: t.number)
+    following = client.get(f"{link.path}?{link.query}")
+    assert numbers(following.json()) == [last.number]
+    assert "Link" not in following
+
+
+def test_a_client_without_a_key_gets_pages_of_100(o311):
+    make_tickets(101)
+    response = o311.get("requests")
+    assert len(o311.doc(response)) == ANONYMOUS_PAGE_SIZE == 100
+    assert parse_qs(_next(response).query)["page_size"] == ["100"]
+    errors = o311.errors(o311.get("requests", page_size="101"), 400)
+    assert [e["code"] for e in errors] == ["open311.too_large"]
+    assert "api_key" in errors[0]["description"]
 
 
 def test_paging_extension(o311):
@@ -337,6 +365,43 @@ def test_paging_extension(o311):
     assert pages == [expected[0:2], expected[2:4], expected[4:5]]
     assert "status=open" in o311.get("requests", page="1", page_size="2", status="open")["Link"]
     assert o311.doc(o311.get("requests", page="9", page_size="2")) == []
+
+
+def test_next_links_neither_repeat_nor_skip_when_requests_arrive_or_close(o311, client):
+    """Following ``Link: rel="next"`` walks the window of the first page: a request that arrives
+    after page 1 is not on page 2 (the window is pinned), and one that leaves the filter (closed,
+    under status=open) does not shift the pages (page 2 starts after page 1's last request)."""
+    now = timezone.now()
+    tickets = [make_tickets(1, received_at=now - timedelta(minutes=m))[0] for m in range(10, 16)]
+    first = o311.get("requests", page_size="2", status="open")
+    assert numbers(o311.doc(first)) == [t.number for t in tickets[:2]]
+    make_tickets(1, received_at=timezone.now())  # arrives between the two fetches
+    Ticket.objects.filter(pk=tickets[0].pk).update(status=TicketStatus.CLOSED)  # leaves status=open
+    seen, link = [], _next(first)
+    while True:
+        response = client.get(f"{link.path}?{link.query}")
+        assert response.status_code == 200, response.content.decode()
+        seen += numbers(response.json())
+        if "Link" not in response:
+            break
+        link = _next(response)
+    assert seen == [t.number for t in tickets[2:]]
+
+
+def test_a_next_link_carries_exact_times_that_read_back(o311):
+    """Microseconds and ties: the link's times are the database's, to the microsecond."""
+    at = timezone.now().replace(microsecond=123456) - timedelta(hours=1)
+    tied = make_tickets(3, received_at=at)
+    response = o311.get("requests", page_size="1")
+    query = parse_qs(_next(response).query)
+    assert query["after"] == [f"{at.astimezone(UTC).isoformat().replace('+00:00', 'Z')},{tied[-1].number}"]
+    assert ".123456Z," in query["after"][0]
+
+
+@pytest.mark.parametrize("after", ["yesterday,ZW1", "2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z,ZW 1", ","])
+def test_a_bad_after_is_400(o311, after):
+    errors = o311.errors(o311.get("requests", after=after), 400)
+    assert [e["code"] for e in errors] == ["open311.after_invalid"]
 
 
 # --- jurisdiction --------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ def codes(errors: list[dict]) -> list[str]:
         ({"page": "10000000000000000"}, "open311.too_large"),  # the offset overflowed the database integer
         ({"page": "1" * 19}, "open311.too_large"),
         ({"page": "9" * 5000}, "open311.too_large"),  # int() refuses 5,000 digits
-        ({"page": "10002"}, "open311.too_large"),  # beyond 10,000,000 rows at page_size 1000
+        ({"page": "100002"}, "open311.too_large"),  # beyond 10,000,000 rows at page_size 100 (no key)
         ({"page": str(MAX_OFFSET + 2), "page_size": "1"}, "open311.too_large"),
         ({"page": "²"}, "open311.not_positive_integer"),  # str.isdigit() is true, int() raises
         ({"page_size": "³"}, "open311.not_positive_integer"),
@@ -55,7 +55,7 @@ def test_paging_and_dates_beyond_the_edges_are_400(o311, query, code, fmt):
 @pytest.mark.parametrize(
     "query",
     [
-        {"page": "10001"},  # the last page at page_size 1000
+        {"page": "100001"},  # the last page at page_size 100 (a reader without an api_key)
         {"page": str(MAX_OFFSET + 1), "page_size": "1"},
         {"page": "0002", "page_size": "1"},
         {"start_date": "0002-01-01T00:00:00Z", "end_date": "0002-03-01T00:00:00Z"},

@@ -290,6 +290,8 @@ def typed_service(db):
         ({"attribute[seen_at]": "2026-01-02T08:00:00+08:00"}, {"seen_at": "2026-01-02T08:00:00+08:00"}),
         ({"attribute[landmark]": "公交站旁"}, {"landmark": "公交站旁"}),
         ({"attribute[details]": "第一行\n第二行"}, {"details": "第一行\n第二行"}),
+        # line breaks as one form: what a browser posts ("\r\n") and a lone "\r" are stored as "\n"
+        ({"attribute[details]": "第一行\r\n第二行\r第三行"}, {"details": "第一行\n第二行\n第三行"}),
         ({"attribute[note]": "ignored"}, {}),
     ],
 )
@@ -307,6 +309,9 @@ def test_typed_attributes_are_stored(o311, rubbish, typed_service, value, stored
         ({"attribute[seen_at]": "2026-01-02 08:00"}, "open311.datetime_invalid"),
         ({"attribute[seen_at]": "2026-01-02T08:00:00"}, "open311.datetime_invalid"),
         ({"attribute[landmark]": "一行\n两行"}, "open311.attribute_string"),
+        ({"attribute[landmark]": "一行\r两行"}, "open311.attribute_string"),
+        ({"attribute[landmark]": "一行\r\n两行"}, "open311.attribute_string"),
+        ({"attribute[landmark]": "一行\u2028两行"}, "open311.attribute_string"),
         ({"attribute[details]": "长" * 4001}, "open311.attribute_text"),
     ],
 )

@@ -46,6 +46,12 @@ def mask_phone(value) -> str:
     return mask_middle(text, keep_start=3, keep_end=4, min_masked=4)
 
 
+def mask_bank_card(value) -> str:
+    """Keep the first 4 and last 4, "6222021234567890123" → "6222***********0123"; separators go."""
+    text = "" if value is None else re.sub(r"[-\s]", "", str(value))
+    return mask_middle(text, keep_start=4, keep_end=4, min_masked=8)
+
+
 def mask_name(value) -> str:
     """Keep the first character, "张三丰" → "张**"; a one-character name is hidden completely."""
     text = "" if value is None else str(value).strip()
@@ -58,9 +64,11 @@ def mask_name(value) -> str:
 #
 # ``mask_text`` is the one masker of free text (ticket descriptions, replies and addresses published
 # by Open311, alert explanations): phone numbers (mobile and landline, with spaces, dashes, dots or
-# an area code in brackets), ID numbers (also written in groups), e-mail addresses and a name a
-# caller gives for themselves ("我叫王秀英", "市民王建国反映"). Ordinary numbers stay: dates
-# ("2026-11-20"), amounts ("500元"), building and room numbers ("3栋502"), short codes.
+# an area code in brackets; a mobile also in Chinese numerals, "一三八…"), ID numbers (also written
+# in groups), bank card numbers (16–19 digits), e-mail addresses, WeChat ids and QQ numbers named as
+# such ("微信zhangwei_1988", "QQ 123456789") and a name a caller gives for themselves ("我叫王秀英",
+# "本人张伟，", "市民王建国反映"). Ordinary numbers stay: dates ("2026-11-20"), amounts ("500元"),
+# building and room numbers ("3栋502"), short codes, ticket numbers ("ZW20261120000123").
 # Full-width digits, letters and punctuation and the other dashes are matched as their ASCII
 # forms (``_FOLD``): "４４０３０５…１２３Ｘ" and "０７５５－１２３４５６７８" are masked too.
 
@@ -78,7 +86,32 @@ _LANDLINE = re.compile(
 )
 #: Any run of 7 or more digits right after a word that announces a phone number ("电话 26881234").
 _ANNOUNCED_PHONE = re.compile(
-    r"(?P<lead>(?:电话|座机|手机|联系方式|tel|TEL|Tel)(?:号码?)?[:：\s]*)(?P<number>\d(?:[- ]?\d){6,})(?![\d])"
+    r"(?P<lead>(?:电话|座机|手机|联系方式|tel|TEL|Tel)(?:号码?)?[:：\s]*)"
+    r"(?P<number>[0-9零〇一二两三四五六七八九幺](?:[- ]?[0-9零〇一二两三四五六七八九幺]){6,})"
+    r"(?![0-9零〇一二两三四五六七八九幺十百千万])"
+)
+#: Bank card numbers: 16 to 19 digits, possibly in groups ("6222 0212 3456 7890 123"). An 18-digit
+#: one is taken by ``_ID_NUMBER`` first (masked the same way). A ticket number ("ZW2026…") or an
+#: order code has a letter before its digits and stays.
+_BANK_CARD = re.compile(r"(?<![0-9A-Za-z])\d(?:[- ]?\d){15,18}(?![0-9A-Za-z])")
+#: The digits of Chinese numerals as people write phone numbers ("一三八零零一三八零零零"; 幺 is the
+#: spoken "one", 两 the colloquial "two").
+_CN_DIGIT = "零〇一二两三四五六七八九幺"
+_PHONE_DIGIT = rf"[0-9{_CN_DIGIT}]"
+#: An 11-digit mobile number written (at least partly) in Chinese numerals. Digits only are ``_MOBILE``'s.
+_CN_MOBILE = re.compile(
+    rf"(?<![0-9{_CN_DIGIT}十百千万])[1一幺][3-9三四五六七八九](?:[-\s]?{_PHONE_DIGIT}){{9}}"
+    rf"(?![0-9{_CN_DIGIT}十百千万])"
+)
+#: A WeChat id named as one: 6–20 letters, digits, "-" and "_", starting with a letter (WeChat's
+#: rule). A WeChat that is a phone number is masked as the phone.
+_WECHAT = re.compile(
+    r"(?P<lead>(?:微信|(?<![A-Za-z])(?:[Ww]e[Cc]hat|[Ww]eixin|[VvWw][Xx]|[Vv]信))(?:号|[Ii][Dd])?"
+    r"[:：\s]*(?:是|为)?[:：\s]*)(?P<id>[A-Za-z][-_A-Za-z0-9]{5,19})(?![-_A-Za-z0-9])"
+)
+#: A QQ number named as one: 5 to 11 digits after "QQ" / "扣扣" (and 号, 号码).
+_QQ = re.compile(
+    r"(?P<lead>(?:(?<![A-Za-z])[Qq][Qq]|扣扣)(?:号码?)?[:：\s]*(?:是|为)?[:：\s]*)(?P<number>\d{5,11})(?!\d)"
 )
 # ASCII only: ``\w`` would take the Chinese words written before an address ("邮箱zhang@…").
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
@@ -90,9 +123,18 @@ _SURNAMES = (
     "戴莫孔向汤温欧庞饶甘柯康伍骆池洪卓邝麦谭区冼岑植翁凌钟闵庄纪祝阮]"
 )
 _CJK = r"[\u4e00-\u9fff]"
-#: A name the writer gives for themselves: "我叫王秀英", "姓名：张三". Not after 我是 or 本人,
-#: which are followed by ordinary words far more often ("我是周边居民", "本人向物业反映").
+#: A name the writer gives for themselves: "我叫王秀英", "姓名：张三".
 _SELF_NAME = re.compile(rf"(?P<lead>(?:我叫|名叫|姓名|联系人)[:：\s]*)(?P<name>(?:{_SURNAMES}){_CJK}{{1,2}})")
+#: After 本人 and 我是 a name only where it stands alone: before a pause or the end, or before what
+#: follows a name ("本人张伟，", "我是李娜。", "本人王小明家住…"), since ordinary words follow them
+#: far more often ("本人认为", "我是周边居民", "本人向物业反映", "本人于今日上午"). Not before
+#: 反映/投诉, which follow a phrase as often ("本人向物业反映"); not a word ending in 人/的/… ("我是
+#: 江苏人，", "我是程序员，"); not 于 + a time word ("本人于今日，").
+_NAME_END = r"(?:[，,。.；;：:、\s!！?？)）]|$|来电|致电|家住|住在|现住|电话|手机|联系|身份证)"
+_INTRODUCED_NAME = re.compile(
+    rf"(?P<lead>(?:本人|我是)[:：\s]*)(?!于[今昨前本近上下当此这那该是])"
+    rf"(?P<name>(?:{_SURNAMES}){_CJK}{{1,2}}?)(?<![人的们家区市省县镇村员工者户长])(?={_NAME_END})"
+)
 #: A caller named before what they did: "市民王建国反映", "业主张三投诉" (after 市民/业主/...: two or
 #: three characters before 来电/反映/投诉/举报/致电); "王建国来电" (three characters at the start or
 #: after a pause, only before 来电/致电: before 反映/投诉 they are as often a place, "龙华区反映").
@@ -115,21 +157,45 @@ def _digits(value: str) -> str:
     return re.sub(r"[^\dXx+]", "", value)
 
 
-def _sub(pattern: re.Pattern, replace, text: str) -> str:
+def _sub(pattern: re.Pattern, replace, text: str, folded: str) -> tuple[str, str]:
     """``pattern.sub`` matched on the folded text; ``replace(match, text)`` reads the digits from the
-    match (folded: ASCII) and words to keep as they were from ``_written(match, text, group)``."""
-    folded = text.translate(_FOLD)
-    parts, last = [], 0
+    match (folded: ASCII) and words to keep as they were from ``_written(match, text, group)``.
+
+    Returns the new text and its folded form. Folding maps one character to one, so the folded
+    form is carried from pass to pass (the unchanged parts sliced, only replacements folded)
+    instead of folding the whole text again for every pattern: that was most of the cost.
+    """
+    parts, folded_parts, last = [], [], 0
     for match in pattern.finditer(folded):
-        parts += [text[last : match.start()], replace(match, text)]
+        replacement = replace(match, text)
+        parts += [text[last : match.start()], replacement]
+        folded_parts += [folded[last : match.start()], replacement.translate(_FOLD)]
         last = match.end()
+    if not parts:
+        return text, folded
     parts.append(text[last:])
-    return "".join(parts)
+    folded_parts.append(folded[last:])
+    return "".join(parts), "".join(folded_parts)
 
 
-def _written(match: re.Match, text: str, group: str) -> str:
+def _written(match: re.Match, text: str, group: str | int) -> str:
     """A group of a match in the folded text, as the original text has it."""
     return text[slice(*match.span(group))]
+
+
+def _mask_written_phone(value: str) -> str:
+    """A phone number as written (ASCII digits, or Chinese numerals), masked like ``mask_phone``."""
+    compact = re.sub(r"[-\s]", "", value)
+    if compact.isascii():
+        return mask_phone(_digits(compact))
+    return mask_middle(compact, keep_start=3, keep_end=4, min_masked=4)
+
+
+def _mask_cn_mobile(written: str) -> str:
+    # one in ASCII digits only is ``_MOBILE``'s: a shape it does not take is left as it is
+    if written.translate(_FOLD).isascii():
+        return written
+    return _mask_written_phone(written)
 
 
 def _mask_email(value: str) -> str:
@@ -138,23 +204,40 @@ def _mask_email(value: str) -> str:
 
 
 def mask_text(text):
-    """Mask ID numbers, phone numbers, e-mail addresses and self-given names inside free text.
+    """Mask ID numbers, bank card and phone numbers, e-mail addresses, WeChat ids, QQ numbers and
+    self-given names inside free text.
 
     Anything that is not a non-empty string comes back as it is.
     """
     if not text or not isinstance(text, str):
         return text
-    text = _sub(_ID_NUMBER, lambda m, _t: mask_id_number(_digits(m.group())), text)
-    text = _sub(_MOBILE, lambda m, _t: mask_phone(_digits(m.group())), text)
-    text = _sub(_LANDLINE, lambda m, _t: mask_phone(_digits(m.group())), text)
-    text = _sub(
-        _ANNOUNCED_PHONE,
-        lambda m, t: _written(m, t, "lead") + mask_phone(_digits(m.group("number"))),
-        text,
-    )
-    text = _sub(_EMAIL, lambda m, _t: _mask_email(m.group()), text)
-    text = _sub(_SELF_NAME, lambda m, t: _written(m, t, "lead") + mask_name(m.group("name")), text)
-    return _sub(_CALLER_NAME, lambda m, _t: mask_name(m.group()), text)
+    folded = text.translate(_FOLD)
+    for pattern, replace in _PASSES:
+        text, folded = _sub(pattern, replace, text, folded)
+    return text
+
+
+#: ``mask_text``'s passes, in order: whole numbers first (an ID number before the bank card and
+#: phone patterns that would take parts of it), then what is recognised by the words before it.
+_PASSES = (
+    (_ID_NUMBER, lambda m, _t: mask_id_number(_digits(m.group()))),
+    (_BANK_CARD, lambda m, _t: mask_bank_card(m.group())),
+    (_MOBILE, lambda m, _t: mask_phone(_digits(m.group()))),
+    (_LANDLINE, lambda m, _t: mask_phone(_digits(m.group()))),
+    (_CN_MOBILE, lambda m, t: _mask_cn_mobile(_written(m, t, 0))),
+    (_ANNOUNCED_PHONE, lambda m, t: _written(m, t, "lead") + _mask_written_phone(m.group("number"))),
+    (_EMAIL, lambda m, _t: _mask_email(m.group())),
+    (_WECHAT, lambda m, t: _written(m, t, "lead") + mask_middle(m.group("id"), keep_start=1, keep_end=0)),
+    (
+        _QQ,
+        lambda m, t: (
+            _written(m, t, "lead") + mask_middle(m.group("number"), keep_start=2, keep_end=2, min_masked=3)
+        ),
+    ),
+    (_SELF_NAME, lambda m, t: _written(m, t, "lead") + mask_name(m.group("name"))),
+    (_INTRODUCED_NAME, lambda m, t: _written(m, t, "lead") + mask_name(m.group("name"))),
+    (_CALLER_NAME, lambda m, _t: mask_name(m.group())),
+)
 
 
 def mask_data(value):

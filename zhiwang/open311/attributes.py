@@ -62,7 +62,8 @@ def clean_attributes(
             continue
         raw = values[0]
         if attribute.datatype == D.STRING:
-            if len(raw) > MAX_STRING or "\n" in raw:
+            # any line break, not only "\n": "\r", "\v", "\f", "\x1c"–"\x1e", "\x85", "\u2028", "\u2029"
+            if len(raw) > MAX_STRING or len(raw.splitlines()) > 1:
                 errors.add(
                     field,
                     "open311.attribute_string",

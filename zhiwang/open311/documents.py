@@ -2,8 +2,8 @@
 
 Field order follows the spec's examples. ``None`` is an absent value (an empty element
 in XML, ``null`` in JSON). What a GET answer says about a ticket is public: no reporter
-name, phone or e-mail; phone numbers, ID numbers and e-mail addresses typed into free
-text are masked; a room or unit address is given as its building.
+name, phone or e-mail; phone, ID and bank card numbers, e-mail addresses and the like typed
+into free text are masked; a room or unit address is given as its building, a typed one cut at it.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from zhiwang.core.masking import mask_text
 from zhiwang.core.workcalendar.models import LimitUnit
+from zhiwang.geo.addressing import COMPONENTS, parse_address
 from zhiwang.open311.models import ServiceAttribute
 from zhiwang.open311.selectors import PublicEvent, Service, is_public, publishes_text
 from zhiwang.tickets.models import Ticket, TicketStatus
@@ -37,8 +38,9 @@ def w3c(value: datetime | None) -> str | None:
 
 # --- masking free text --------------------------------------------------------------
 #
-# ``mask_text`` (phones, ID numbers, e-mail addresses, self-given names) is the platform's shared
-# masker, ``zhiwang.core.masking.mask_text``; it is imported here for the documents below.
+# ``mask_text`` (phones, ID and bank card numbers, e-mail addresses, WeChat ids and QQ numbers,
+# self-given names) is the platform's shared masker, ``zhiwang.core.masking.mask_text``; it is
+# imported here for the documents below.
 
 
 # --- discovery and services ----------------------------------------------------------
@@ -193,14 +195,44 @@ def _building(ticket: Ticket):
     return building
 
 
+#: The parts of a typed address below the building, which are never published: like a standard
+#: address (published as its building) and the point (rounded to about 100 m), the text stops at
+#: the building. Names of ``geo.addressing.COMPONENTS``.
+BELOW_BUILDING = ("unit", "floor", "room")
+_UP_TO_BUILDING = COMPONENTS[: COMPONENTS.index("building") + 1]
+
+
+def address_to_building(text: str) -> str:
+    """A typed address cut before its unit, floor or room as the address parser finds them
+    ("南山区琉璃坊花园3栋1201房" → "南山区琉璃坊花园3栋", "桃园路12号501" → "桃园路12号"); the
+    text as it was when it has none. A cut address is the parser's clean form (no spaces, phone
+    numbers or remarks in brackets), and what followed the room is dropped with it."""
+    parsed = parse_address(text)
+    below = [parsed.components[name] for name in BELOW_BUILDING if parsed.components.get(name)]
+    if not below:
+        return text
+    cleaned, kept_end = parsed.text, 0
+    # components come in the text coarsest first: what is kept ends before the first part below it
+    for name in _UP_TO_BUILDING:
+        value = parsed.components.get(name)
+        at = cleaned.find(value, kept_end) if value else -1
+        if at >= 0:
+            kept_end = at + len(value)
+    cut = min((at for value in below if (at := cleaned.find(value, kept_end)) >= 0), default=kept_end)
+    return cleaned[:cut].rstrip("-_#/ ")
+
+
 def public_address(ticket: Ticket) -> tuple[str | None, str | None]:
     """(address, address_id): a standard address is published as its building; an address typed
-    as text is published masked where the channel's text is public, else the divisions are named."""
+    as text is published, down to its building (``address_to_building``) and masked, where the
+    channel's text is public; else the divisions are named."""
     building = _building(ticket)
     if building is not None:
         return building.full_name, building.code
     if ticket.address_text and publishes_text(ticket):
-        return mask_text(ticket.address_text), None
+        typed = address_to_building(ticket.address_text)
+        if typed:
+            return mask_text(typed), None
     # written the Chinese way, like standard addresses: district → subdistrict → community
     names = [d.name for d in (ticket.district, ticket.subdistrict, ticket.community) if d is not None]
     return (" ".join(names) or None), None

@@ -21,6 +21,11 @@ MAX_SPAN = timedelta(days=90)
 MAX_PAGE_SIZE = 1000
 #: More ids than this in ``service_request_id`` is refused.
 MAX_IDS = 1000
+#: The page (and the list of ids) a caller without an api_key gets at most, and by default. The
+#: spec's 1,000 is a limit ("first 1000 requests returned, whichever is smallest"), not a promise:
+#: a 1,000-row page costs about 1.4 s of CPU and 3.7 MB, which anybody could ask for in a loop.
+#: A client that sends its api_key on reads gets pages of up to ``MAX_PAGE_SIZE``.
+ANONYMOUS_PAGE_SIZE = 100
 #: The deepest page: ``(page - 1) * page_size`` rows skipped at most. Further pages would cost a
 #: scan of every skipped row (and a huge page overflows the database's integer); narrowing the
 #: date range reaches older requests.
@@ -43,7 +48,12 @@ def value(params, name: str) -> str:
 
 
 def comma_list(params, name: str) -> list[str]:
-    return [part.strip() for part in value(params, name).split(",") if part.strip()]
+    """A GeoReport v2 list parameter: "can be declared multiple times, comma delimited" — every
+    value of a repeated parameter (``service_code=A&service_code=B``) and every comma-separated part
+    of each (``service_code=A,B``), in order, without repeats."""
+    values = params.getlist(name) if hasattr(params, "getlist") else [params.get(name)]
+    parts = (part.strip() for text in values for part in (text or "").split(","))
+    return list(dict.fromkeys(part for part in parts if part))
 
 
 def parse_w3c(text: str, field: str, errors: ErrorList) -> datetime | None:
@@ -92,24 +102,65 @@ class RequestQuery:
     statuses: list[str]
     page: int
     page_size: int
+    #: The ``after`` extension: (requested time, service_request_id) of the last request of the
+    #: page before, which this page follows (see ``next_cursor``); None for the first page.
+    after: tuple[datetime, str] | None = None
 
 
-def parse_request_query(params, *, now: datetime | None = None) -> RequestQuery:
-    """Apply the spec's defaults: the last 90 days, the first 1000; an ``end_date`` alone looks
-    90 days back from it, a ``start_date`` alone 90 days forward (never past now)."""
+#: ``after`` = "<W3C datetime>,<service_request_id>"; ticket numbers have at most 20 characters.
+_CURSOR = re.compile(r"^(?P<at>[^,]+),(?P<number>[0-9A-Za-z_-]{1,20})$")
+
+
+def w3c_utc(when: datetime) -> str:
+    """``when`` as a W3C datetime in UTC, to the microsecond (``2026-11-22T05:25:00.123456Z``): the
+    exact value a next link pins, which ``parse_w3c`` reads back unchanged."""
+    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def next_cursor(received_at: datetime, number: str) -> str:
+    """The ``after`` value of a next link: the last request of this page."""
+    return f"{w3c_utc(received_at)},{number}"
+
+
+def _parse_cursor(params, errors: ErrorList) -> tuple[datetime, str] | None:
+    text = value(params, "after")
+    if not text:
+        return None
+    match = _CURSOR.match(text)
+    at = parse_w3c(match.group("at"), "after", ErrorList()) if match else None
+    if at is None:
+        errors.add(
+            "after",
+            "open311.after_invalid",
+            _("Use the next link as it was given: after is a date and time and a service_request_id."),
+        )
+        return None
+    return at.astimezone(UTC), match.group("number")
+
+
+def parse_request_query(
+    params, *, now: datetime | None = None, page_limit: int = MAX_PAGE_SIZE
+) -> RequestQuery:
+    """Apply the spec's defaults: the last 90 days, the first ``page_limit`` (1000 for a caller with
+    an api_key, ``ANONYMOUS_PAGE_SIZE`` without); an ``end_date`` alone looks 90 days back from
+    it, a ``start_date`` alone 90 days forward (never past now). ``page_limit`` also bounds
+    ``page_size`` and the number of ids."""
     errors = ErrorList()
     now = now or timezone.now()
     numbers = comma_list(params, "service_request_id")
     if numbers:
         # "service_request_id … overrides all other arguments": they are not even checked
-        if len(numbers) > MAX_IDS:
-            errors.add(
-                "service_request_id",
-                "open311.too_many_ids",
-                _("Ask for at most %(max)s requests at once.") % {"max": MAX_IDS},
-            )
+        limit = min(MAX_IDS, page_limit)
+        if len(numbers) > limit:
+            if limit < MAX_IDS:
+                message = _(
+                    "Ask for at most %(max)s requests at once without an api_key (up to %(keyed)s with one)."
+                ) % {"max": limit, "keyed": MAX_IDS}
+            else:
+                message = _("Ask for at most %(max)s requests at once.") % {"max": limit}
+            errors.add("service_request_id", "open311.too_many_ids", message)
         errors.raise_if_any("open311.query_invalid", _("The query has invalid parameters."))
-        return RequestQuery(numbers, [], now - MAX_SPAN, now, [], 1, MAX_PAGE_SIZE)
+        return RequestQuery(numbers, [], now - MAX_SPAN, now, [], 1, limit)
     start_text, end_text = value(params, "start_date"), value(params, "end_date")
     start = parse_w3c(start_text, "start_date", errors) if start_text else None
     end = parse_w3c(end_text, "end_date", errors) if end_text else None
@@ -117,7 +168,16 @@ def parse_request_query(params, *, now: datetime | None = None) -> RequestQuery:
     if any(s not in ("open", "closed") for s in statuses):
         errors.add("status", "open311.status_invalid", _("The status is open or closed."))
     page = _positive_int(params, "page", 1, errors)
-    page_size = _positive_int(params, "page_size", MAX_PAGE_SIZE, errors, maximum=MAX_PAGE_SIZE)
+    page_size = _positive_int(params, "page_size", page_limit, errors, maximum=MAX_PAGE_SIZE)
+    if page_size > page_limit:
+        errors.add(
+            "page_size",
+            "open311.too_large",
+            _("At most %(max)s without an api_key (up to %(keyed)s with one).")
+            % {"max": page_limit, "keyed": MAX_PAGE_SIZE},
+        )
+        page_size = page_limit
+    after = _parse_cursor(params, errors)
     last_page = MAX_OFFSET // page_size + 1
     if page > last_page:
         errors.add(
@@ -146,7 +206,8 @@ def parse_request_query(params, *, now: datetime | None = None) -> RequestQuery:
                 _("The date range may not span more than 90 days."),
             )
     errors.raise_if_any("open311.query_invalid", _("The query has invalid parameters."))
-    return RequestQuery(numbers, comma_list(params, "service_code"), start, end, statuses, page, page_size)
+    service_codes = comma_list(params, "service_code")
+    return RequestQuery(numbers, service_codes, start, end, statuses, page, page_size, after)
 
 
 def attribute_values(params) -> dict[str, list[str]]:
@@ -159,7 +220,10 @@ def attribute_values(params) -> dict[str, list[str]]:
         match = _ATTRIBUTE.match(key)
         if match is None:
             continue
-        kept = [v.strip() for v in values if v and v.strip()]
+        # line breaks as one form: "\r\n" (what browsers post) and a lone "\r" become "\n", so a
+        # one-line (string) answer cannot hide a break and a text answer reads the same everywhere
+        values = [(v or "").replace("\r\n", "\n").replace("\r", "\n") for v in values]
+        kept = [v.strip() for v in values if v.strip()]
         if kept:
             found.setdefault(match.group(1).strip(), []).extend(kept)
     return found

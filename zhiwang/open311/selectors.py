@@ -155,17 +155,24 @@ def request_list(
     statuses: list[str] | None = None,
     offset: int = 0,
     limit: int = 1000,
+    after: tuple[datetime, str] | None = None,
 ) -> list[Ticket]:
     """Public tickets received in [start, end], newest first, one page (``limit`` rows).
 
+    The order is total (requested time, then number, both descending), so a page boundary is one
+    definite row: ``after`` (its time and number) starts the page right behind it whatever arrived,
+    changed state or left the filter meanwhile, which an offset would shift.
     Served by the ``received_at`` index: the date window bounds what is read.
     """
     qs = public_tickets().filter(received_at__gte=start, received_at__lte=end)
+    if after is not None:
+        at, number = after
+        qs = qs.filter(Q(received_at__lt=at) | Q(received_at=at, number__lt=number))
     if service_codes:
         qs = qs.filter(category__code__in=service_codes)
     if statuses and set(statuses) != {"open", "closed"}:
         qs = qs.filter(status__in=list(OPEN_STATUSES if "open" in statuses else FINAL_STATUSES))
-    return list(_with_related(qs).order_by("-received_at", "-pk")[offset : offset + limit])
+    return list(_with_related(qs).order_by("-received_at", "-number")[offset : offset + limit])
 
 
 def request_list_by_numbers(numbers: list[str]) -> list[Ticket]:

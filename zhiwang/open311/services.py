@@ -41,6 +41,9 @@ PREFERRED_KINDS = (
     TicketKind.PRAISE,
 )
 MAX_DESCRIPTION = 4000
+#: What of the description stays at least when the attribute answers alone nearly fill the ticket's
+#: description (a ``text`` attribute may take 4,000 characters itself).
+MIN_DESCRIPTION_KEPT = 500
 #: The column's limit, which is also the longest address RFC 5321 lets through (a 256-octet path
 #: with its angle brackets); Django's ``validate_email`` lets up to 320 characters through.
 MAX_EMAIL = Open311Submission._meta.get_field("email").max_length
@@ -174,6 +177,28 @@ def _renamed(exc: ServiceError) -> ServiceError:
         f.field = PARAMETER_OF_FIELD.get(f.field, f.field)
     field = PARAMETER_OF_FIELD.get(exc.field, exc.field) if exc.field else None
     return type(exc)(exc.code, exc.message, field=field, fields=fields, status=exc.status)
+
+
+def with_answers(description: str, answers: str) -> str:
+    """The ticket's description: the citizen's description, a blank line, the attribute answers,
+    within ``MAX_DESCRIPTION`` characters (what ``ticket_submit`` takes).
+
+    The answers are what handlers act on (how much, what kind), so when both do not fit the
+    description is cut, with a marker, rather than the answers dropped; only answers that
+    alone leave less than ``MIN_DESCRIPTION_KEPT`` of the description are cut too. Every answer
+    is also kept whole in ``Open311Submission.attributes``.
+    """
+    composed = f"{description}\n\n{answers}"
+    if len(composed) <= MAX_DESCRIPTION:
+        return composed
+    marker = _("… (shortened)")
+    room = MAX_DESCRIPTION - len(answers) - 2 - len(marker)
+    if room >= MIN_DESCRIPTION_KEPT:
+        return f"{description[:room]}{marker}\n\n{answers}"
+    if len(description) > MIN_DESCRIPTION_KEPT:
+        description = description[: MIN_DESCRIPTION_KEPT - len(marker)] + marker
+    room = MAX_DESCRIPTION - len(description) - 2 - len(marker)
+    return f"{description}\n\n{answers[:room]}{marker}"
 
 
 def _kind(category, requested: str, errors: ErrorList) -> str:
@@ -343,8 +368,7 @@ def open311_request_submit(
     if len(text) < 5:
         text = _("%(service)s: %(text)s") % {"service": category.name, "text": text}
     if lines := summary_lines(definition, values):
-        composed = text + "\n\n" + "\n".join(lines)
-        text = composed if len(composed) <= MAX_DESCRIPTION else text
+        text = with_answers(text, "\n".join(lines))
     try:
         with transaction.atomic():
             result = ticket_submit(

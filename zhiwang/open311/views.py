@@ -22,10 +22,12 @@ from django.http import HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render as render_page
 from django.urls import reverse
+from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
 from zhiwang.core import throttle
+from zhiwang.core.client_address import client_address, rate_limit_key
 from zhiwang.core.errors import ErrorList, NotFound, ServiceError
 from zhiwang.open311 import documents, params, selectors, services
 from zhiwang.open311.render import Problem, error_response, problems_of, respond
@@ -36,11 +38,33 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 PATH_PARAMETERS = {"code": "service_code", "number": "service_request_id", "token_id": "token_id"}
 #: What Django raises reading a body or query it cannot parse (else answered as its HTML 400 page).
 HOUR = 3600
+MINUTE = 60
 UNREADABLE = (MultiPartParserError, TooManyFieldsSent, TooManyFilesSent, RequestDataTooBig, BadRequest)
+#: Reads of service requests a client address may make a minute without an api_key
+#: (``ZHIWANG_OPEN311_READS_PER_MINUTE``; 0: no limit).
+DEFAULT_READS_PER_MINUTE = 60
+#: How long a client may reuse an answer of GET requests (seconds): a map or a status page that
+#: polls is served from its own cache in between. ``private``: the texts are in the caller's
+#: language (cookie, Accept-Language), which a shared cache would not tell apart.
+READ_MAX_AGE = 60
+
+
+class RateLimited(Exception):
+    """A caller over a limit: answered 429 with ``Retry-After`` in the spec's error format."""
+
+    def __init__(self, wait: int, message: str):
+        super().__init__(message)
+        self.wait, self.message = wait, message
 
 
 def jurisdiction() -> str:
     return getattr(settings, "ZHIWANG_OPEN311_JURISDICTION", DEFAULT_JURISDICTION)
+
+
+def _same_jurisdiction(given: str) -> bool:
+    """A jurisdiction_id is "typically the domain name of the city" (GeoReport v2), and domain
+    names are case-insensitive: ``Shenzhen.gov.cn`` is ours too."""
+    return given.casefold() == jurisdiction().casefold()
 
 
 def _param(request, name: str) -> str:
@@ -129,7 +153,7 @@ def endpoint(*methods: str):
             try:
                 _check_characters(request, kwargs)
                 given = _param(request, "jurisdiction_id")
-                if given and given != jurisdiction():
+                if given and not _same_jurisdiction(given):
                     raise NotFound(
                         "open311.jurisdiction_not_found",
                         _("This endpoint serves the jurisdiction %(ours)s, not %(given)s.")
@@ -138,6 +162,10 @@ def endpoint(*methods: str):
                 return view(request, fmt, **kwargs)
             except ServiceError as exc:
                 return error_response(fmt, exc.status, problems_of(exc))
+            except RateLimited as exc:
+                response = error_response(fmt, 429, [Problem("open311.rate_limited", exc.message)])
+                response["Retry-After"] = str(exc.wait)
+                return response
             except UNREADABLE as exc:
                 return _unreadable(request, fmt, exc)
 
@@ -198,11 +226,47 @@ def service_definition(request, fmt, code):
     return respond(fmt, "service_definition", documents.definition_document(service, attributes))
 
 
+def _reader_page_limit(request) -> int:
+    """The largest page this reader of service requests may ask for, after counting the read.
+
+    Reads need no key (GeoReport v2). A client that sends its ``api_key`` anyway is known: a key
+    that is not valid is refused as on POST (403), a valid one reads pages of up to 1,000 and is
+    not counted by address (its key is revocable). Anybody else is counted by client address
+    (``core.client_address.rate_limit_key``: an IPv6 client by its /64) and gets pages of
+    ``params.ANONYMOUS_PAGE_SIZE``; past ``ZHIWANG_OPEN311_READS_PER_MINUTE`` a read is refused
+    for the price of a cache read, before any query (``RateLimited``).
+    """
+    key = _param(request, "api_key")
+    if key:
+        services.open311_client_authenticate(key=key)
+        return params.MAX_PAGE_SIZE
+    limit = getattr(settings, "ZHIWANG_OPEN311_READS_PER_MINUTE", DEFAULT_READS_PER_MINUTE)
+    if limit:
+        address = rate_limit_key(client_address(request))
+        if throttle.count_add("open311-read", address, MINUTE) > limit:
+            throttle.count_take_back("open311-read", address)  # a refused read is not counted
+            wait = throttle.window_left("open311-read", address, MINUTE)
+            raise RateLimited(
+                wait,
+                _(
+                    "This address read service requests more often than it may without an api_key. "
+                    "Try again in %(seconds)s seconds."
+                )
+                % {"seconds": wait},
+            )
+    return params.ANONYMOUS_PAGE_SIZE
+
+
+def _cacheable(response: HttpResponse) -> HttpResponse:
+    patch_cache_control(response, private=True, max_age=READ_MAX_AGE)
+    return response
+
+
 @endpoint("GET", "POST")
 def requests(request, fmt):
     if request.method == "POST":
         return _create(request, fmt)
-    query = params.parse_request_query(request.GET)
+    query = params.parse_request_query(request.GET, page_limit=_reader_page_limit(request))
     if query.numbers:
         tickets = selectors.request_list_by_numbers(query.numbers)
         more = False
@@ -214,25 +278,37 @@ def requests(request, fmt):
             statuses=query.statuses,
             offset=(query.page - 1) * query.page_size,
             limit=query.page_size + 1,
+            after=query.after,
         )
         more = len(tickets) > query.page_size
         tickets = tickets[: query.page_size]
     response = _request_documents(fmt, tickets)
     if more:
-        following = request.GET.copy()
-        following["page"] = str(query.page + 1)
-        following["page_size"] = str(query.page_size)
-        url = request.build_absolute_uri(request.path) + "?" + following.urlencode()
-        response["Link"] = f'<{url}>; rel="next"'
-    return response
+        response["Link"] = f'<{_next_url(request, query, tickets[-1])}>; rel="next"'
+    return _cacheable(response)
+
+
+def _next_url(request, query: params.RequestQuery, last) -> str:
+    """The next page: the same query with its window pinned (the resolved ``start_date`` and
+    ``end_date``, so a default "last 90 days" does not move on with the clock) and ``after`` the
+    last request of this page (so a request that arrives, changes state or leaves the filter
+    meanwhile neither repeats nor skips one)."""
+    following = request.GET.copy()
+    following.pop("page", None)  # ``after`` says where the next page starts
+    following["start_date"] = params.w3c_utc(query.start)
+    following["end_date"] = params.w3c_utc(query.end)
+    following["after"] = params.next_cursor(last.received_at, last.number)
+    following["page_size"] = str(query.page_size)
+    return request.build_absolute_uri(request.path) + "?" + following.urlencode()
 
 
 @endpoint("GET")
 def request_detail(request, fmt, number):
+    _reader_page_limit(request)  # counted, and refused past the limit, like a list
     ticket = selectors.request_get(number)
     if ticket is None:
         raise NotFound("open311.request_not_found", _("There is no service request %(id)s.") % {"id": number})
-    return _request_documents(fmt, [ticket])
+    return _cacheable(_request_documents(fmt, [ticket]))
 
 
 def _request_documents(fmt: str, tickets) -> HttpResponse:
@@ -328,8 +404,9 @@ def token(request, fmt, token_id):
 
 
 def not_found(request, rest: str = ""):
-    """Anything else under /open311/v2/: a 404 in the spec's format (JSON when asked for .json)."""
-    fmt = "json" if rest.endswith(".json") else "xml"
+    """Anything else under /open311/v2/: a 404 in the spec's format (JSON when asked for .json,
+    also with a trailing slash: ``requests.json/``)."""
+    fmt = "json" if rest.rstrip("/").lower().endswith(".json") else "xml"
     return error_response(
         fmt,
         404,

@@ -21,9 +21,12 @@ DEFAULT_PUBLIC_KINDS = ("complaint", "help", "incident", "suggestion", "inquiry"
 #: Channels never told about (信访 petitions are confidential).
 DEFAULT_PRIVATE_CHANNELS = ("petition",)
 #: Category subtrees never told about: 05 纪检监察 (matters about officials are handled in
-#: confidence), 1310 刑案侦破 (criminal investigations) and 1311 刑罚执行 (prisons, community
-#: correction: a key group whose data is need-to-know, DOMAIN.md). Code prefixes.
-DEFAULT_PRIVATE_CATEGORIES = ("05", "1310", "1311")
+#: confidence), 1306 警务督察 (complaints about police conduct: 刑讯逼供, 超期羁押, 包庇 — about
+#: officials, like 05), 1308 社会治安 (reports of gangs, cults, drugs, gambling, trafficking,
+#: smuggling: the category with a building and a point would tip off the people reported),
+#: 1310 刑案侦破 (criminal investigations) and 1311 刑罚执行 (prisons, community correction: a
+#: key group whose data is need-to-know, DOMAIN.md). Code prefixes.
+DEFAULT_PRIVATE_CATEGORIES = ("05", "1306", "1308", "1310", "1311")
 
 
 def is_confidential(ticket: Ticket) -> bool:

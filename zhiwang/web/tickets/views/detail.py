@@ -7,6 +7,7 @@ import mimetypes
 import re
 
 from django.contrib import messages
+from django.core.exceptions import ObjectDoesNotExist
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -34,6 +35,18 @@ from zhiwang.web.tickets.presenters import (
 def _attachments(ticket):
     """The files of a ticket already checked by ``selectors.ticket_get`` (no selector for them yet)."""
     return list(ticket.attachments.order_by("uploaded_at", "pk"))
+
+
+def _media_url(ticket) -> str:
+    """The ``media_url`` (a photo, a video) a citizen's app posted with an Open311 request, shown
+    to staff as a link that their browser opens: the server never fetches it, and only an
+    http(s) URL is shown (the API checks that too). Read through the ticket's one-to-one
+    ``open311`` submission, which ``zhiwang.web`` may not import (sibling floors)."""
+    try:
+        url = (ticket.open311.media_url or "").strip()
+    except ObjectDoesNotExist:
+        return ""
+    return url if url.lower().startswith(("https://", "http://")) else ""
 
 
 def _pending(requests):
@@ -94,6 +107,7 @@ def _render(request, ticket, *, failed=None, failed_form=None, conflict=None, re
         "requests": requests,
         "duplicates": list(selectors.merged_duplicates(user=user, ticket=ticket)),
         "attachments": _attachments(ticket),
+        "media_url": _media_url(ticket),
         "pending": pending,
         "panels": panels,
         "review_verifies": TicketAction.SEND_TO_VERIFY in allowed,

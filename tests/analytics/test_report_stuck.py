@@ -65,7 +65,7 @@ def test_a_report_without_progress_for_a_quarter_hour_says_it_appears_stuck(clie
     stuck = _running(city_leader, minutes=16)
     for_leader = _status(client, city_leader, stuck)
     assert 'data-testid="report-stuck"' in for_leader
-    assert "appears stuck" in for_leader and "no progress for 15 minutes" in for_leader
+    assert "appears stuck" in for_leader and "no progress for 16 minutes" in for_leader
     assert "tell the administrator" in for_leader and "run_huey" not in for_leader
     assert f'action="{reverse("analytics:report_rerun", args=[stuck.pk])}"' in for_leader
     assert 'data-testid="report-rerun"' in for_leader

@@ -11,7 +11,7 @@ import re
 from datetime import date, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Max, Min, QuerySet
+from django.db.models import Count, Max, Min, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -36,7 +36,7 @@ from zhiwang.core.errors import NotFound, PermissionDeniedError, ServiceError
 from zhiwang.core.masking import mask_data, mask_text
 from zhiwang.core.scoping import scope_of
 from zhiwang.geo.models import Division
-from zhiwang.tickets.models import OPEN_STATUSES, Notification, Ticket
+from zhiwang.tickets.models import OPEN_STATUSES, Notification, Ticket, TicketStatus
 from zhiwang.tickets.notify import city_language, written
 
 logger = logging.getLogger(__name__)
@@ -433,7 +433,8 @@ def alerts_resolve(*, kind: str, today: date, seen: set[int] = frozenset()) -> i
     - any other alert the detector no longer finds (not in ``seen``), whose window ended by the
       end of ``today`` and none of whose tickets is open (``tickets_closed``).
 
-    An alert with open tickets stays for a person to decide. Returns how many were resolved."""
+    A merged ticket counts as open while its master ticket is open. An alert with open tickets
+    stays for a person to decide. Returns how many were resolved."""
     end = local_midnight(today + timedelta(days=1))
     alerts = list(
         Alert.objects.select_for_update()
@@ -449,8 +450,15 @@ def alerts_resolve(*, kind: str, today: date, seen: set[int] = frozenset()) -> i
     for chunk in _chunks([a.pk for a in alerts]):
         members = AlertTicket.objects.filter(alert_id__in=chunk).order_by()
         with_tickets.update(members.values_list("alert_id", flat=True).distinct())
+        # a merged ticket is still being handled as its master ticket is (the matter goes on
+        # there); the merge repoints a master's own duplicates, so one step reaches the master
         with_open.update(
-            members.filter(ticket__status__in=OPEN_STATUSES).values_list("alert_id", flat=True).distinct()
+            members.filter(
+                Q(ticket__status__in=OPEN_STATUSES)
+                | Q(ticket__status=TicketStatus.MERGED, ticket__merged_into__status__in=OPEN_STATUSES)
+            )
+            .values_list("alert_id", flat=True)
+            .distinct()
         )
     now = timezone.now()
     resolved = 0

@@ -15,7 +15,7 @@ from django.utils.html import conditional_escape, format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext
+from django.utils.translation import ngettext, pgettext
 from django.views.decorators.http import require_POST
 
 from zhiwang.analytics import selectors
@@ -410,6 +410,10 @@ def index(request):
     from zhiwang.analytics.indicator_figures import month_finality
 
     final, settles = month_finality([month]).get(month, (True, None)) if month else (True, None)
+    months = selectors.index_months(user=request.user)
+    if month and month not in months:
+        # a month computed with no place of this viewer's: still the one the menu shows
+        months = sorted([*months, month], reverse=True)
     return render(
         request,
         "analytics/index.html",
@@ -430,7 +434,9 @@ def index(request):
             "weighted_count": len(weighted),
             # the indicators' codes are a hint for administrators (who edit the formula's weights)
             "admin": request.user.is_superuser or request.user.role == "administrator",
-            "months": selectors.index_months(user=request.user),
+            "months": months,
+            # why the ranking is empty, decided over the city's rows of the month, told to this viewer
+            "empty_state": selectors.index_empty_state(rows, month=month, level=level),
         },
     )
 
@@ -659,6 +665,7 @@ def reports(request):
         row.period_cell = _report_period_cell(row, today)
         row.queued_long = _report_queued_long(row)
         row.stuck = services.report_stuck(row)
+        row.stalled_text = _report_stalled_text(row) if row.stuck else ""
     import uuid
 
     from django.conf import settings
@@ -679,7 +686,6 @@ def reports(request):
             "divisions": division_choices(user=request.user),
             "period_menu": _report_period_menu(request.POST, errors),
             "report_admin": _report_admin(request.user),
-            "report_stuck_minutes": _report_stuck_minutes(),
             # the files are official documents in the city's language, whatever this page's
             "report_language": get_language_info(settings.LANGUAGE_CODE)["name_translated"],
         },
@@ -702,11 +708,23 @@ def _report_queued_long(report) -> bool:
     return since is not None and timezone.now() - since >= REPORT_QUEUED_HINT_AFTER
 
 
-def _report_stuck_minutes() -> int:
-    """``services.REPORT_STUCK_AFTER`` in minutes, as the stuck report's hint names it."""
-    from zhiwang.analytics.services import REPORT_STUCK_AFTER
+#: From this long on, a stuck report's stall is told in whole hours ("3 hours"), not minutes.
+STALL_IN_HOURS_FROM = timedelta(hours=2)
 
-    return int(REPORT_STUCK_AFTER.total_seconds() // 60)
+
+def _report_stalled_text(report) -> str:
+    """How long a stuck ``report`` has shown no progress (``services.report_stalled_for``), as its
+    hint says it: in minutes ("16 minutes"), in whole hours from ``STALL_IN_HOURS_FROM`` on ("3
+    hours"): the real stall, not the threshold after which a report appears stuck; rounded down,
+    so the hint never claims longer than it was."""
+    from zhiwang.analytics.services import report_stalled_for
+
+    stalled = report_stalled_for(report) or timedelta(0)
+    minutes = int(stalled.total_seconds() // 60)
+    if stalled >= STALL_IN_HOURS_FROM:
+        hours = minutes // 60
+        return ngettext("%(count)s hour", "%(count)s hours", hours) % {"count": hours}
+    return ngettext("%(count)s minute", "%(count)s minutes", minutes) % {"count": minutes}
 
 
 def _report_admin(user) -> bool:
@@ -784,13 +802,13 @@ def report_status(request, report_id: int):
     report.downloadable = services.may_download_report(request.user, report, in_scope=True)
     report.queued_long = _report_queued_long(report)
     report.stuck = services.report_stuck(report)
+    report.stalled_text = _report_stalled_text(report) if report.stuck else ""
     return render(
         request,
         "analytics/_report_status.html",
         {
             "r": report,
             "report_admin": _report_admin(request.user),
-            "report_stuck_minutes": _report_stuck_minutes(),
         },
     )
 

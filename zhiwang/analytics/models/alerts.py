@@ -46,7 +46,12 @@ EXPLANATIONS = {
 #: Why the detectors resolved an alert (``detail["resolved"]``), rendered in the reader's language.
 RESOLUTIONS = {
     "ticket_closed": gettext_noop("Its ticket is no longer open."),
-    "tickets_closed": gettext_noop("Its window is over and none of its tickets is open."),
+    # a merged ticket counts by its master ticket (``alerts_resolve``): the text says so, and
+    # says "not being handled", not "closed" (a ticket may also have been rejected)
+    "tickets_closed": gettext_noop(
+        "Its window is over and none of its tickets is still being handled "
+        "(a merged ticket counts by its master ticket)."
+    ),
 }
 
 

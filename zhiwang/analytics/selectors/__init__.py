@@ -33,7 +33,13 @@ from zhiwang.analytics.selectors.disputes import (
     dispute_ledger_link,
     may_see_disputes,
 )
-from zhiwang.analytics.selectors.index import index_list, index_lists, index_months, shared_ranks
+from zhiwang.analytics.selectors.index import (
+    index_empty_state,
+    index_list,
+    index_lists,
+    index_months,
+    shared_ranks,
+)
 from zhiwang.analytics.selectors.metrics import FLOW_METRICS, RATE_METRICS, STOCK_METRICS
 from zhiwang.analytics.selectors.place import (
     ANALYST_ROLES,
@@ -72,6 +78,7 @@ __all__ = [
     "dispute_labels",
     "dispute_ledger_link",
     "division_labels",
+    "index_empty_state",
     "index_list",
     "index_lists",
     "index_months",

@@ -113,3 +113,36 @@ def index_lists(rows, *, month: date | None, level: str, formula: dict) -> dict:
         lists[name]["in_scope"] = sum(1 for r in rows if r.standing == standing)
     lists["whole_city"] = len(rows) >= len(city)
     return lists
+
+
+def index_empty_state(rows, *, month: date | None, level: str) -> str:
+    """Why the index page's ranking of ``month`` and ``level`` shows no place, for the viewer whose
+    rows (``index_list``) are ``rows``; ``""`` when it shows one. Decided over **all** the city's
+    rows of that month and level, as ranks and lists are (a Nanshan dispatcher was told "no index
+    has been computed yet" of a month computed for 15 places, none of them ranked in Nanshan):
+
+    - ``not_computed``: the city has no row of that month and level (no month: none of the level);
+    - ``none_ranked``: the viewer sees the whole city's rows, none ranked (too few tickets);
+    - ``none_ranked_in_scope``: rows in the viewer's jurisdiction, none ranked;
+    - ``none_in_scope``: computed, but no row is in the viewer's jurisdiction.
+
+    One query of two counts."""
+    from django.db.models import Count, Q
+
+    from zhiwang.analytics.models import GovernanceIndex
+
+    if any(r.rank is not None for r in rows):
+        return ""
+    city = GovernanceIndex.objects.filter(level=level)
+    if month is None:
+        month = city.order_by("-month").values_list("month", flat=True).first()
+        if month is None:
+            return "not_computed"
+    counts = city.filter(month=month.replace(day=1)).aggregate(
+        computed=Count("pk"), ranked=Count("pk", filter=Q(rank__isnull=False))
+    )
+    if not counts["computed"]:
+        return "not_computed"
+    if len(rows) >= counts["computed"]:
+        return "none_ranked"
+    return "none_ranked_in_scope" if rows else "none_in_scope"

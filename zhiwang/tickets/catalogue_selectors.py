@@ -76,6 +76,13 @@ class CategorySuggestion:
         return None if self.confidence is None else round(100 * self.confidence)
 
 
+def category_name(code: str) -> str | None:
+    """The name of the category with ``code`` (inactive ones too: the ticket list filters by
+    them), or ``None`` for a code the catalogue does not have. The catalogue is public to staff,
+    so no scope applies."""
+    return Category.objects.filter(code=code).values_list("name", flat=True).first()
+
+
 def _path(category: Category) -> str:
     names, node = [], category
     while node is not None:

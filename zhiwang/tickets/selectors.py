@@ -33,6 +33,7 @@ from zhiwang.tickets.catalogue_selectors import (  # noqa: F401
     SUGGESTION_FLOOR,
     CategorySuggestion,
     category_list,
+    category_name,
     category_suggestions,
     classification_view,
     handling_unit_choices,

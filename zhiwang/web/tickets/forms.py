@@ -615,8 +615,8 @@ class TicketFilterForm(AccessibleForm):
     def active_filters(self, names: dict[str, str] | None = None) -> list[tuple[str, str]]:
         """The valid filters that are set, as people read them: ``(label, value)`` pairs, in the
         form's order. A choice shows its label, a date ``YYYY-MM-DD``, a ticked box only its
-        label (value ``""``); ``names`` maps a field to what its code names (a division's name),
-        shown before the code. Empty until the form is valid: a broken filter shows its error."""
+        label (value ``""``); ``names`` maps a field to what its code names (a division's name,
+        a category's), shown before the code. Empty until the form is valid: a broken filter shows its error."""
         if not self.is_bound or not self.is_valid():
             return []
         names = names or {}
@@ -642,10 +642,11 @@ class TicketFilterForm(AccessibleForm):
                 text = str(value)
             if name in names:
                 # the reader's brackets: full-width in Chinese ("南山区（440305000000）")
-                text = pgettext("a place's name beside its code", "%(name)s (%(code)s)") % {
-                    "name": names[name],
-                    "code": text,
-                }
+                if name == "category":
+                    pattern = pgettext("a category's name beside its code", "%(name)s (%(code)s)")
+                else:
+                    pattern = pgettext("a place's name beside its code", "%(name)s (%(code)s)")
+                text = pattern % {"name": names[name], "code": text}
             shown.append((str(field.label), text))
         return shown
 

@@ -12,14 +12,17 @@ import csv
 import io
 import os
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 from django import forms
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.html import conditional_escape
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext
 
 from zhiwang.core.errors import ServiceError
 from zhiwang.registry.imports.reading import SourceFile
@@ -208,10 +211,68 @@ def may_run_again(run: TicketImport) -> bool:
     return False
 
 
+#: Marks after which Chinese starts the next sentence without a space ("…上传。已由…").
+_FULL_WIDTH_STOPS = ("。", "！", "？", "；", "：")
+
+
+def sentence_gap(before: str) -> str:
+    """What goes between ``before`` and the next sentence: a space after Latin punctuation,
+    nothing after a full-width stop (a space there reads as a stray gap in Chinese)."""
+    return "" if before.rstrip().endswith(_FULL_WIDTH_STOPS) else " "
+
+
+def _when(moment) -> str:
+    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M}"
+
+
+def run_authors(run: TicketImport) -> dict[str, str]:
+    """Who started the run, as its page says it in the active language: ``uploaded`` (who
+    uploaded it, when), ``restarted`` (who ran it again last, when; ``""`` if nobody did) and
+    ``gap``, what goes between the two. The sentences are HTML-safe (the names in them escaped).
+
+    Run again once and several times are two sentences, not one plural: Chinese has a single
+    plural form, so a plural entry would say "run again 1 time, last by…" for the one re-run."""
+    # as {% blocktranslate %} does: the names escaped, the translated text as written (marked safe)
+    uploaded = _("Uploaded by %(who)s on %(when)s.") % {
+        "who": conditional_escape(run.created_by or "—"),
+        "when": _when(run.created_at),
+    }
+    restarted = ""
+    if run.restarted_at:
+        # ``count`` is given to both: a translation that kept it cannot fail the page
+        values = {
+            "who": conditional_escape(run.restarted_by or "—"),
+            "when": _when(run.restarted_at),
+            "count": run.restart_count,
+        }
+        if run.restart_count > 1:
+            restarted = pgettext(
+                "an import run again several times",
+                "Run again %(count)s times, last by %(who)s on %(when)s: each run's tickets are "
+                "filed as the work of whoever ran it.",
+            )
+        else:
+            restarted = pgettext(
+                "an import run again once",
+                "Run again by %(who)s on %(when)s: the tickets created since are filed as their work.",
+            )
+        restarted %= values
+    return {
+        "uploaded": mark_safe(uploaded),
+        "restarted": mark_safe(restarted),
+        "gap": sentence_gap(uploaded),
+    }
+
+
 def example_csv(category_codes: list[str]) -> bytes:
-    """An example file with the Chinese headers and two calls (UTF-8 with BOM: Excel opens it)."""
+    """An example file with the Chinese headers and two calls (UTF-8 with BOM: Excel opens it).
+
+    The calls were received an hour and a half and half an hour before the download (whole
+    minutes, local time): a fixed time of day would be in the future early in the morning, and
+    the import refuses such a row (``tickets.received_in_future``)."""
     codes = (category_codes + ["", ""])[:2]
-    today = timezone.localdate().isoformat()
+    now = timezone.localtime().replace(second=0, microsecond=0)
+    first, second = (f"{now - timedelta(minutes=minutes):%Y-%m-%d %H:%M}" for minutes in (90, 30))
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(EXAMPLE_HEADER)
@@ -225,7 +286,7 @@ def example_csv(category_codes: list[str]) -> bytes:
             "13800138000",
             "南山区南头街道某某小区门口",
             "",
-            f"{today} 09:30",
+            first,
         )
     )
     writer.writerow(
@@ -238,7 +299,7 @@ def example_csv(category_codes: list[str]) -> bytes:
             "13900139000",
             "",
             "",
-            f"{today} 10:05",
+            second,
         )
     )
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")

@@ -24,6 +24,7 @@ from zhiwang.web.tickets.import_runs import (
     import_run_again,
     import_run_create,
     may_run_again,
+    run_authors,
 )
 from zhiwang.web.tickets.views.intake import INTAKE_PAGE_ROLES
 
@@ -105,6 +106,7 @@ def _run_context(request, run: TicketImport) -> dict:
         "refused_rows": refused,
         "refused_more": max(0, run.refused - len(refused)),
         "may_run_again": may_run_again(run),
+        "authors": run_authors(run),
     }
 
 

@@ -361,12 +361,18 @@ PLACE_LOOKUPS = {
 
 
 def _place_names(user, form: TicketFilterForm) -> dict[str, str]:
-    """The names of the places the filters name by code (one query each), so that the line
-    saying what the list shows reads "南山区 (440305000000)"; a place outside the viewer's scope
-    keeps its bare code."""
+    """The names of the places and the category the filters name by code (one query each), so
+    that the line saying what the list shows reads "南山区 (440305000000)"; a place outside the
+    viewer's scope keeps its bare code."""
     if not form.is_valid():
         return {}
     names = {}
+    category = form.cleaned_data.get("category")
+    if category:
+        # an unknown code gets no name: the list refuses it (tickets.category_unknown)
+        name = selectors.category_name(category)
+        if name:
+            names["category"] = name
     for name, (lookup, attribute) in PLACE_LOOKUPS.items():
         code = form.cleaned_data.get(name)
         if code:

@@ -1,7 +1,9 @@
-"""The entity page shows its access log as the person page does: reads of its data apart from
-registrations of its credit code (``register_refused`` rows: a caller who may not change the record
-tried to register it), to data stewards and administrators only (``selectors.access_log``). Anybody
-else who opens the page (a city leader, a dispatcher of the district) sees no trace of it."""
+"""The entity page shows the registrations of its credit code (``register_refused`` rows: a caller
+who may not change the record tried to register it, with why it was refused), to data stewards and
+administrators only (``selectors.access_log``). Anybody else who opens the page (a city leader, a
+dispatcher of the district) sees no trace of it. It has no "who read" section: the page shows no
+personal data unmasked (the legal representative and the phone are masked, nothing reveals them),
+so no read of an entity is logged, and a row that is not a registration is never listed."""
 
 from __future__ import annotations
 
@@ -45,7 +47,7 @@ def refused_entity(steward, grid_worker, luohu_room) -> LegalEntity:
     assert AccessLog.objects.filter(
         record_kind=RecordKind.ENTITY, record_id=entity.pk, action="register_refused", actor=grid_worker
     ).exists()
-    # another row about the entity (not a registration): shown apart, with the reads
+    # another row about the entity (not a registration; nothing writes one): never listed
     AccessLog.objects.create(
         record_kind=RecordKind.ENTITY,
         record_id=entity.pk,
@@ -59,19 +61,40 @@ def refused_entity(steward, grid_worker, luohu_room) -> LegalEntity:
 
 
 @pytest.mark.parametrize("who", ["steward", "admin_user"])
-def test_stewards_and_administrators_see_the_entity_log_reads_and_registrations_apart(
+def test_stewards_and_administrators_see_the_refused_registrations_with_their_reason(
     request, who, grid_worker, steward, refused_entity
 ):
     page = _client(request.getfixturevalue(who)).get(f"/registry/entities/{refused_entity.pk}/")
     assert page.status_code == 200
     html = page.content.decode()
-    assert "Registrations of this credit code" in html and "Who read this entity's data" in html
+    assert "Registrations of this credit code" in html
     registrations = _section(html, "registration-log")
     assert "Registration refused" in registrations and grid_worker.display_name in registrations
+    # the note column says why it was refused (the record lies in Luohu, outside the worker's area)
+    assert "The record lies outside the area of the person registering" in registrations
     assert "Full export" not in registrations
-    reads = _section(html, "access-log")
-    assert "Full export" in reads and "核对经营场所" in reads and steward.display_name in reads
-    assert "Registration refused" not in reads and grid_worker.display_name not in reads
+    # no reads section: nothing reads an entity's personal data unmasked, so it could only be empty
+    assert "Who read this entity" not in html and 'data-testid="access-log"' not in html
+    assert "核对经营场所" not in html
+
+
+def test_the_entity_page_shows_no_personal_data_unmasked(steward, luohu_room):
+    """Why no read is logged: the representative and the phone appear masked, even to a steward,
+    and the correction form does not carry them."""
+    entity, _created = services.entity_register(
+        actor=steward,
+        data={
+            "credit_code": make_credit_code("440303", random.Random(47)),
+            "name": "实名商行",
+            "legal_representative": "欧阳娜娜",
+            "phone": "13812345678",
+        },
+    )
+    entity.refresh_from_db()
+    assert entity.legal_representative == "欧阳娜娜" and entity.phone == "13812345678"
+    html = _client(steward).get(f"/registry/entities/{entity.pk}/").content.decode()
+    assert "欧阳娜娜" not in html and "13812345678" not in html
+    assert entity.masked_phone in html and entity.masked_representative in html
 
 
 @pytest.mark.parametrize("who", ["city_leader", "luohu_dispatcher"])

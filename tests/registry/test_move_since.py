@@ -17,7 +17,7 @@ from datetime import date, timedelta
 import pytest
 from django.conf import settings
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from zhiwang.core.errors import ServiceError
 from zhiwang.geo.models import AddressLevel, StandardAddress
@@ -122,13 +122,14 @@ def test_move_since(since, starts, expected):
 
 
 def test_the_message_says_what_to_do():
-    with pytest.raises(ServiceError) as earlier:
+    # the English source words (the default language is Chinese, which the catalog now translates)
+    with translation.override("en"), pytest.raises(ServiceError) as earlier:
         move_since(date(2026, 4, 1), [_Stay(date(2026, 5, 1))], today=date(2026, 6, 1))
     assert earlier.value.message == (
         "The current residence began on 2026-05-01: a move must start after that day. "
         "Give a later date, or none for today."
     )
-    with pytest.raises(ServiceError) as today:
+    with translation.override("en"), pytest.raises(ServiceError) as today:
         move_since(None, [_Stay(date(2026, 6, 1))], today=date(2026, 6, 1))
     assert today.value.message == (
         "The current residence began today (2026-06-01): a move to another address can be "

@@ -98,8 +98,8 @@ def test_both_queues_are_stack_tables_every_cell_named(steward, grid_worker, hom
     row = html.split(f'data-testid="review-{review.pk}"', 1)[1].split("</tr>", 1)[0]
     cells = re.findall(r"<td([^>]*)>", row)
     # the first cell is the card's title; every other one but the buttons says its column's name
-    assert len(cells) == 6
-    assert [("data-label" in c) for c in cells] == [False, True, True, True, True, False]
+    assert len(cells) == 7
+    assert [("data-label" in c) for c in cells] == [False, True, True, True, True, True, False]
     assert 'class="queue-actions"' in cells[-1]
     assert f'<span class="id-number">{held.masked_id_number}</span>' in row
 

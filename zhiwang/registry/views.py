@@ -137,10 +137,14 @@ def _person_page(request, person, *, form=None, revealed=None, status=200):
                 :50
             ]
         ),
-        "registrations": list(
-            selectors.access_log(user=user, kind=RecordKind.PERSON, record_id=person.pk, registrations=True)[
-                :50
-            ]
+        # each registration kept for a steward with its review, to say what became of it
+        "registrations": selectors.with_reviews(
+            user=user,
+            rows=list(
+                selectors.access_log(
+                    user=user, kind=RecordKind.PERSON, record_id=person.pk, registrations=True
+                )[:50]
+            ),
         ),
         "may_edit": services.may_edit(user, person),
         "may_reveal": services.may_reveal(user, person),
@@ -254,13 +258,10 @@ def entity_detail(request, pk: int):
         "history": list(
             selectors.record_history(user=user, kind=RecordKind.ENTITY, record_id=entity.pk)[:50]
         ),
-        # as on the person page: reads apart from registrations of the credit code (refused ones
-        # included), and only for those who read the person page's log (``selectors.access_log``)
-        "accesses": list(
-            selectors.access_log(user=user, kind=RecordKind.ENTITY, record_id=entity.pk, registrations=False)[
-                :50
-            ]
-        ),
+        # The registrations of its credit code by callers who may not change it (refused), for
+        # those who read the person page's log (``selectors.access_log``). No reads: the page shows
+        # no personal data unmasked (the legal representative and the phone are masked, with no
+        # reveal), so nothing reads an entity in a way the access log records.
         "registrations": list(
             selectors.access_log(user=user, kind=RecordKind.ENTITY, record_id=entity.pk, registrations=True)[
                 :50
@@ -498,7 +499,11 @@ def _review_decided(request):
     if review is None:
         raise Http404
     moved = request.POST.get("moved") == "1"
-    services.registration_review_resolve(review=review, actor=request.user, moved=moved)
+    try:
+        services.registration_review_resolve(review=review, actor=request.user, moved=moved)
+    except ServiceError as error:
+        error.review = review.pk  # the page shows the refusal beside that registration's card
+        raise
     if moved and review.address_id is None:  # no address given: only the empty fields were filled
         message = _(
             "Registration #%(review)s confirmed: the empty fields of the record of “%(person)s” were "
@@ -519,12 +524,19 @@ def conflicts(request):
     and registrations of known ID numbers kept for review (the person moved here, or decline)."""
     if not services.may_import(request.user):
         return render(request, "registry/forbidden.html", status=403)
-    error, error_status = None, 400
+    error, error_status, error_review, review_error = None, 400, None, ""
     if request.method == "POST" and "review" in request.POST:
         try:
             _review_decided(request)
         except ServiceError as failure:
+            error_review = getattr(failure, "review", None)
             error, error_status = failure.message, failure.status
+            if error_review is not None:  # said beside its card too; up here, which one it was
+                review_error = failure.message
+                error = _("Registration #%(review)s: %(message)s") % {
+                    "review": error_review,
+                    "message": failure.message,
+                }
         else:
             return redirect("registry:conflicts")
     elif request.method == "POST":
@@ -547,20 +559,21 @@ def conflicts(request):
             messages.success(request, _settled_message(settled))
             return redirect("registry:conflicts")
     rows = list(selectors.merge_conflicts(user=request.user)[:200])
-    reviews = [
-        (
-            review,
-            [
-                Person._meta.get_field(name).verbose_name
-                for name in services.review_differences(review, review.person)
-            ],
-        )
-        for review in selectors.registration_reviews(user=request.user)[:200]
-    ]
+    # what confirming each registration would do (fields filled, masked; the move's date, and
+    # whether it would be refused), shown on its card before the steward decides
+    reviews = services.review_previews(selectors.registration_reviews(user=request.user)[:200])
+    for preview in reviews:
+        preview.differs = [Person._meta.get_field(name).verbose_name for name in preview.differs]
     return render(
         request,
         "registry/conflicts.html",
-        {"rows": rows, "reviews": reviews, "error": error},
+        {
+            "rows": rows,
+            "reviews": reviews,
+            "error": error,
+            "error_review": error_review,
+            "review_error": review_error,
+        },
         status=error_status if error else 200,
     )
 

@@ -54,7 +54,7 @@ from zhiwang.registry.selectors.places import (
     room_view,
 )
 from zhiwang.registry.selectors.records import access_log, counts, record_history
-from zhiwang.registry.selectors.reviews import registration_reviews
+from zhiwang.registry.selectors.reviews import registration_reviews, with_reviews
 
 # Re-exported: the permission checks were always importable from the selectors too.
 from zhiwang.registry.services import may_edit, may_reveal, not_found, role_of
@@ -106,4 +106,5 @@ __all__ = [
     "room_view",
     "source_departments",
     "visible_tags",
+    "with_reviews",
 ]

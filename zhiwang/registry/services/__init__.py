@@ -47,7 +47,12 @@ from zhiwang.registry.services.people import (
 )
 from zhiwang.registry.services.places import resolve_address
 from zhiwang.registry.services.registering import RegistrationReferred, sees_whole_city
-from zhiwang.registry.services.reviews import registration_review_resolve, review_differences
+from zhiwang.registry.services.reviews import (
+    ReviewPreview,
+    registration_review_resolve,
+    review_differences,
+    review_previews,
+)
 
 __all__ = [
     "CONFLICT_FIELDS",
@@ -86,6 +91,8 @@ __all__ = [
     "registration_review_resolve",
     "resolve_address",
     "review_differences",
+    "review_previews",
+    "ReviewPreview",
     "role_of",
     "sees_whole_city",
     "value_sources",

@@ -18,6 +18,7 @@ Either way the review is closed with who decided and when; the record's history 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date
 
 from django.db import transaction
@@ -26,11 +27,12 @@ from django.utils.translation import gettext as _
 
 from zhiwang.core.errors import Conflict, ServiceError
 from zhiwang.registry.hashing import phone_hash
-from zhiwang.registry.models import Person, RecordKind, RegistrationReview, ReviewStatus
+from zhiwang.registry.models import Person, RecordKind, RegistrationReview, Residence, ReviewStatus
 from zhiwang.registry.services.access import _denied, may_import
 from zhiwang.registry.services.history import PERSON_FIELDS, _tidy_source, change_row, diff
 from zhiwang.registry.services.people import person_move
-from zhiwang.registry.services.places import SINCE_BEFORE_CURRENT, SinceBeforeCurrent
+from zhiwang.registry.services.places import SINCE_BEFORE_CURRENT, SinceBeforeCurrent, latest_start
+from zhiwang.registry.validation import masked
 
 EMPTY = ("", None)
 
@@ -47,6 +49,67 @@ def review_differences(review: RegistrationReview, person: Person) -> list[str]:
     ]
 
 
+def review_fill(review: RegistrationReview, person: Person) -> dict:
+    """The fields a confirmation would fill: given by the registration and empty on the record."""
+    given = review.values or {}
+    return {
+        name: given[name]
+        for name in PERSON_FIELDS
+        if given.get(name) not in EMPTY and getattr(person, name) in EMPTY
+    }
+
+
+def review_since(review: RegistrationReview) -> date | None:
+    """The day the registration says the person came to the address given (None: not given)."""
+    since = (review.values or {}).get("since")
+    return date.fromisoformat(since) if since else None
+
+
+@dataclass
+class ReviewPreview:
+    """What confirming a registration would do, as the stewards' queue shows it before they decide.
+
+    ``fills``: ``(field, masked value)`` of the fields that would be filled (``validation.masked``:
+    phones masked, as the history shows them); ``differs``: the fields given with another value,
+    not taken; ``since``: the move's first day as given; ``blocked_since``: the current residence's
+    start when the move would be refused (``registry.since_before_current``: the date given, or
+    today, is not after it), else None."""
+
+    review: RegistrationReview
+    fills: list[tuple[str, str]] = field(default_factory=list)
+    differs: list[str] = field(default_factory=list)
+    since: date | None = None
+    blocked_since: date | None = None
+
+
+def review_previews(reviews) -> list[ReviewPreview]:
+    """A ``ReviewPreview`` for each of ``reviews`` (their persons loaded), in one query for all the
+    current residences."""
+    reviews = list(reviews)
+    current: dict[int, list[Residence]] = {}
+    moving = {r.person_id for r in reviews if r.address_id is not None}
+    for residence in Residence.objects.filter(person_id__in=moving, until__isnull=True).order_by():
+        current.setdefault(residence.person_id, []).append(residence)
+    today = timezone.localdate()
+    previews = []
+    for review in reviews:
+        person = review.person
+        preview = ReviewPreview(
+            review=review,
+            fills=[(name, masked(name, value)) for name, value in review_fill(review, person).items()],
+            differs=review_differences(review, person),
+            since=review_since(review),
+        )
+        stays = current.get(review.person_id, [])
+        # the same address again only confirms the residence (``person_move``): never refused
+        if review.address_id is not None and all(s.address_id != review.address_id for s in stays):
+            start = latest_start(stays)
+            if start is not None and (preview.since or today) <= start:
+                preview.blocked_since = start
+        previews.append(preview)
+    return previews
+
+
 @transaction.atomic
 def registration_review_resolve(*, review: RegistrationReview, actor, moved: bool) -> RegistrationReview:
     """Close ``review``: the person moved to the given address (``moved``), or the registration is declined."""
@@ -58,9 +121,7 @@ def registration_review_resolve(*, review: RegistrationReview, actor, moved: boo
     if moved:
         person = Person.objects.select_for_update().get(pk=review.person_id)
         given = review.values or {}
-        fill = {name: given[name] for name in PERSON_FIELDS if given.get(name) not in EMPTY}
-        fill = {name: value for name, value in fill.items() if getattr(person, name) in EMPTY}
-        changes = diff(person, fill, PERSON_FIELDS)
+        changes = diff(person, review_fill(review, person), PERSON_FIELDS)
         note = _("Registration #%(review)s confirmed by a data steward.") % {"review": review.pk}
         if changes:
             person.phone_hash = phone_hash(person.phone)

@@ -42,6 +42,15 @@ def period():
     return as_of, dates
 
 
+def _lived_then(case, at):
+    """Move the case's rows that kept it open (assignment, sessions…) to ``at``: the fixtures
+    backdate its reception, and the timeline says which open status it was in at a period's end."""
+    QuerySet.update(
+        CaseEvent.objects.filter(case=case).exclude(action__in=("receive", "close", "refer")), at=at
+    )
+    return case
+
+
 def _close(case, actor, at, outcome="failed"):
     case_close(case=case, actor=actor, outcome=outcome)
     DisputeCase.objects.filter(pk=case.pk).update(closed_at=at)
@@ -114,7 +123,9 @@ def closings(mediating_case, world, period):
     two days before it."""
     as_of, dates = period
     later = _close(
-        mediating_case(received_at=as_of - timedelta(days=12)), world.mediator, as_of + timedelta(hours=9)
+        _lived_then(mediating_case(received_at=as_of - timedelta(days=12)), as_of - timedelta(days=11)),
+        world.mediator,
+        as_of + timedelta(hours=9),
     )
     within = _close(
         mediating_case(received_at=as_of - timedelta(days=20)), world.mediator, as_of - timedelta(days=2)
@@ -129,10 +140,11 @@ def test_the_summary_by_status_groups_by_the_status_at_the_end(world, period, cl
         summary = {
             row["key"]: row for row in ledger_summary(user=world.sub_dispatcher, by="status", filters=filters)
         }
-    # the case closed after the end is open at the end, under "open" with its row, not "closed"
-    assert {key: row["total"] for key, row in summary.items()} == {"closed": 1, "open": 1}
-    assert summary["open"]["open"] == 1 and summary["closed"]["open"] == 0
-    assert summary["open"]["name"] == "Open" and summary["closed"]["name"] == "Closed"
+    # the case closed after the end is open at the end, under the open status it was in then (调解中)
+    # with its row, not "closed"
+    assert {key: row["total"] for key, row in summary.items()} == {"closed": 1, "mediating": 1}
+    assert summary["mediating"]["open"] == 1 and summary["closed"]["open"] == 0
+    assert summary["mediating"]["name"] == "Being mediated" and summary["closed"]["name"] == "Closed"
     rows = ledger_rows(user=world.sub_dispatcher, filters=filters)
     by_row = {}
     for case in rows:
@@ -150,8 +162,8 @@ def test_the_page_summary_by_status_names_the_status_at_the_end(client, world, p
     _login(client, world.sub_dispatcher)
     html = client.get(reverse("disputes:ledger"), {**dates, "by": "status"}).content.decode()
     _head, rows = _summary(html)
-    assert set(rows) == {"Open", "Closed"}
-    assert rows["Open"][:2] == ["1", "1"] and rows["Closed"][:2] == ["1", "0"]
+    assert set(rows) == {"Being mediated", "Closed"}
+    assert rows["Being mediated"][:2] == ["1", "1"] and rows["Closed"][:2] == ["1", "0"]
     running = {"received_from": dates["received_from"], "by": "status"}
     _head, rows = _summary(client.get(reverse("disputes:ledger"), running).content.decode())
     assert set(rows) == {"Closed"} and rows["Closed"][0] == "2"
@@ -170,7 +182,7 @@ def test_every_as_of_end_figure_is_labelled(client, world, period, closings):
         "Open at the end of the period",
         "Mediated successfully by the end of the period",
         "Red at the end of the period",
-        "Amount at the end of the period (CNY)",
+        "Amount involved at the end of the period (yuan)",
     ]
     assert _tile_labels(html) == [
         "Received",
@@ -178,14 +190,14 @@ def test_every_as_of_end_figure_is_labelled(client, world, period, closings):
         "Closed by the end of the period",
         "Success rate by the end of the period",
         "Prevented escalation by the end of the period",
-        "Amount at the end of the period (CNY)",
-        "Amount resolved by the end of the period (CNY)",
+        "Amount involved at the end of the period (yuan)",
+        "Amount resolved by the end of the period (yuan)",
     ]
     # a period still running: the usual words
     html = client.get(reverse("disputes:ledger"), {"received_from": dates["received_from"]}).content.decode()
     head, _rows = _summary(html)
-    assert head[1:] == ["Cases", "Open", "Mediated successfully", "Red", "Amount involved (CNY)"]
-    assert "Success rate" in _tile_labels(html) and "Amount resolved (CNY)" in _tile_labels(html)
+    assert head[1:] == ["Cases", "Open", "Mediated successfully", "Red", "Amount involved (yuan)"]
+    assert "Success rate" in _tile_labels(html) and "Amount resolved (yuan)" in _tile_labels(html)
 
 
 # --- 3. the export's agreement columns at the end ----------------------------------------------------
@@ -331,7 +343,7 @@ def targets(mediating_case, world, period):
 
 
 def _overdue(html: str, number: str) -> bool:
-    return 'class="overdue"' in _cell_html(_row(html, number), "row-target")
+    return re.search(r'class="[^"]*\boverdue\b', _cell_html(_row(html, number), "row-target")) is not None
 
 
 def test_the_rows_mark_overdue_as_at_the_end(client, world, period, targets):
@@ -367,7 +379,9 @@ def test_the_export_marks_overdue_as_at_the_end(client, world, period, targets):
     row, fonts = found[extended_later.number]
     before = timezone.localdate(extended_later.target_at - timedelta(days=25)).isoformat()
     after = timezone.localdate(extended_later.target_at).isoformat()
-    assert row["Target date"] == f"{before}; {after} (after the period)" and fonts["Target date"] == RED
+    # the extension in the page's words
+    assert row["Target date"] == f"{before}; Extended to {after}, after the period"
+    assert fonts["Target date"] == RED
     # a period still running: overdue today, today's target
     _note, found = _sheet(
         client.get(reverse("disputes:ledger_export"), {"received_from": dates["received_from"]})

@@ -77,13 +77,13 @@ def test_the_export_writes_the_risk_and_amount_at_the_end_of_an_ended_period(
     _english(client, world.sub_dispatcher)
     note, row = _sheet(client.get(reverse("disputes:ledger_export"), dates))
     assert row["Case number"] == case.number
-    assert row["Amount at the end of the period (CNY)"] == 3500
+    assert row["Amount involved at the end of the period (yuan)"] == 3500
     assert row["Risk at the end of the period"] == "Blue"
     last_day = (timezone.localdate() - timedelta(days=11)).isoformat()
     assert f"judicial confirmation and performance as of the end of {last_day};" in note
     # without an ended period: today's values under the usual headers, no such line
     note, row = _sheet(client.get(reverse("disputes:ledger_export")))
-    assert row["Amount involved (CNY)"] == 90000 and row["Risk"] == "Red"
+    assert row["Amount involved (yuan)"] == 90000 and row["Risk"] == "Red"
     assert "as of the end" not in note
 
 
@@ -92,7 +92,7 @@ def test_the_full_export_reads_them_as_of_the_end_too(client, world, raised_afte
     _english(client, world.sub_dispatcher)
     url = reverse("disputes:ledger_export") + "?" + "&".join(f"{k}={v}" for k, v in dates.items())
     _note, row = _sheet(client.post(url, {"reason": "月度报表"}))
-    assert row["Amount at the end of the period (CNY)"] == 3500
+    assert row["Amount involved at the end of the period (yuan)"] == 3500
     assert row["Risk at the end of the period"] == "Blue"
 
 

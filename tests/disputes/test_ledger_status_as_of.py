@@ -1,6 +1,6 @@
 """The ledger of a period that has ended shows each case's status as of the period's end (期末状态),
-as its figures count it: a case closed after the end is open in its row, on the page and in both
-exports, and its closing date (and outcome) are kept but marked as after the period. The figures and
+as its figures count it: a case closed after the end is in the open status it was in then (here
+已达成协议) in its row, on the page and in both exports, and its closing date (and outcome) are kept but marked as after the period. The figures and
 the Excel headings use the same words for the amount involved. An amount involved raised to an
 agreement's is the system's timeline row, still read by the amounts as of a moment.
 """
@@ -30,11 +30,12 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def month(agreed_case, mediating_case, world):
     """A past "month" [end - 31 days, end), ``end`` a local midnight 10 days ago (like 1 November),
-    with two cases received in it: ``later`` closed (mediated successfully) the morning after the
-    end, ``within`` closed (failed) two days before it."""
+    with two cases received in it: ``later`` agreed before the end and closed (mediated
+    successfully) the morning after it, ``within`` closed (failed) two days before it."""
     end_day = timezone.localdate() - timedelta(days=10)
     as_of = timezone.make_aware(datetime.combine(end_day, time.min))
     later = agreed_case(received_at=as_of - timedelta(days=12))
+    _lived_then(later, as_of - timedelta(days=11))
     case_close(case=later, actor=world.mediator, outcome="success")
     DisputeCase.objects.filter(pk=later.pk).update(closed_at=as_of + timedelta(hours=9))
     within = mediating_case(received_at=as_of - timedelta(days=20))
@@ -47,6 +48,15 @@ def month(agreed_case, mediating_case, world):
     later.refresh_from_db()
     within.refresh_from_db()
     return later, within, dates, as_of
+
+
+def _lived_then(case, at):
+    """Move the case's rows that kept it open (assignment, sessions, agreement…) to ``at``: the
+    fixtures backdate its reception, and the timeline says which open status it was in at the end."""
+    QuerySet.update(
+        CaseEvent.objects.filter(case=case).exclude(action__in=("receive", "close", "refer")), at=at
+    )
+    return case
 
 
 def _login(client, user, language="en"):
@@ -82,10 +92,10 @@ def test_a_case_closed_after_the_end_is_open_in_the_rows_as_in_the_figures(clien
     html = client.get(reverse("disputes:ledger"), dates).content.decode()
     assert 'data-testid="tile-open">1<' in html and 'data-testid="tile-closed">1<' in html
     assert "<th>Status at the end of the period</th>" in html
-    # the case closed the morning after the end: open in its row, its closing marked as after it
+    # the case closed the morning after the end: agreed (open) in its row, its closing marked as after it
     row = _row(html, later.number)
     closed_on = timezone.localdate(later.closed_at).isoformat()
-    assert _cell(row, "row-status").split()[0] == "Open"
+    assert _cell(row, "row-status").split("Closed on")[0].strip() == "Agreement reached"
     assert f"Closed on {closed_on}, after the period" in _cell(row, "row-status")
     # the case closed inside the period: closed, nothing after it
     row = _row(html, within.number)
@@ -106,7 +116,7 @@ def test_the_chinese_rows_say_open_and_the_tiles_and_workbook_say_the_same_amoun
     later, _within, dates, _as_of = month
     _login(client, world.sub_dispatcher, "zh-hans")
     html = client.get(reverse("disputes:ledger"), dates).content.decode()
-    assert _cell(_row(html, later.number), "row-status").split()[0] == "在办"
+    assert _cell(_row(html, later.number), "row-status").split()[0] == "已达成协议"
     tile = _tile_label(html, "tile-amount-involved")
     _note, header, _rows = _sheet(client.get(reverse("disputes:ledger_export"), dates))
     assert tile == "期末涉及金额（元）" and tile in header
@@ -123,8 +133,8 @@ def test_the_tiles_and_the_workbook_head_the_amount_alike_in_english(client, wor
     _later, _within, dates, _as_of = month
     _login(client, world.sub_dispatcher)
     for query, words in (
-        (dates, "Amount at the end of the period (CNY)"),
-        ({"received_from": dates["received_from"]}, "Amount involved (CNY)"),
+        (dates, "Amount involved at the end of the period (yuan)"),
+        ({"received_from": dates["received_from"]}, "Amount involved (yuan)"),
     ):
         html = client.get(reverse("disputes:ledger"), query).content.decode()
         assert _tile_label(html, "tile-amount-involved") == words
@@ -135,14 +145,15 @@ def test_the_tiles_and_the_workbook_head_the_amount_alike_in_english(client, wor
 
 def test_a_case_referred_after_the_end_is_open_in_its_row(client, world, mediating_case, month):
     _later, _within, dates, as_of = month
-    referred = mediating_case(received_at=as_of - timedelta(days=5))
+    referred = _lived_then(mediating_case(received_at=as_of - timedelta(days=5)), as_of - timedelta(days=4))
     case_refer(case=referred, actor=world.mediator, kind="litigation", reason="一方起诉")
     DisputeCase.objects.filter(pk=referred.pk).update(referred_at=as_of + timedelta(days=1))
     _login(client, world.sub_dispatcher)
     html = client.get(reverse("disputes:ledger"), dates).content.decode()
     status = _cell(_row(html, referred.number), "row-status")
     day = timezone.localdate(as_of + timedelta(days=1)).isoformat()
-    assert status.split()[0] == "Open" and f"Referred on {day}, after the period" in status
+    assert status.split("Referred on")[0].strip() == "Being mediated"
+    assert f"Referred on {day}, after the period" in status
     # referred before the end: referred in its row
     DisputeCase.objects.filter(pk=referred.pk).update(referred_at=as_of - timedelta(days=1))
     html = client.get(reverse("disputes:ledger"), dates).content.decode()
@@ -175,7 +186,7 @@ def _assert_export_reads_the_end(note, found, later, within, as_of):
     assert f"judicial confirmation and performance as of the end of {last_day};" in note
     row, fonts = found[later.number]
     closed_on = timezone.localdate(later.closed_at).isoformat()
-    assert row["Status at the end of the period"] == "Open"
+    assert row["Status at the end of the period"] == "Agreement reached"
     assert row["Closed on"] == f"{closed_on} (after the period)"
     assert row["Outcome"] == "Mediated successfully (after the period)"
     assert fonts["Closed on"] == fonts["Outcome"] == "FF808080"  # in grey
@@ -214,9 +225,9 @@ def test_the_period_status_is_the_figures_and_comes_from_the_one_query(world, mo
     filters = {"received_from": as_of - timedelta(days=31), "received_to": as_of}
     with CaptureQueriesContext(connection) as one:
         rows = {r.number: r.period_status for r in ledger_rows(user=world.sub_dispatcher, filters=filters)}
-    assert rows == {later.number: "open", within.number: "closed"}
+    assert rows == {later.number: "agreed", within.number: "closed"}
     open_then = case_list(user=world.sub_dispatcher, filters={**filters, "status": "open"})
-    assert {c.number for c in open_then} == {n for n, s in rows.items() if s == "open"}
+    assert {c.number for c in open_then} == {n for n, s in rows.items() if s != "closed"}
     for _ in range(3):
         make_case(received_at=as_of - timedelta(days=3))
     with CaptureQueriesContext(connection) as more:

@@ -99,7 +99,7 @@ def agreement_sections(case: DisputeCase, *, reveal: bool) -> list[tuple[str, st
     sections += [
         (_("Facts and points in dispute"), free(agreement.facts)),
         (_("Terms agreed"), free(agreement.terms)),
-        *([(_("Amount agreed (CNY)"), f"{agreement.amount:,.2f}")] if agreement.amount else []),
+        *([(_("Amount agreed (yuan)"), f"{agreement.amount:,.2f}")] if agreement.amount else []),
         (_("Manner of performance"), free(agreement.performance_manner)),
         (_("Performance deadline"), agreement.performance_deadline.isoformat()),
         (
@@ -213,10 +213,13 @@ def ledger_columns(*, period_ended: bool = False) -> list[tuple[str, int]]:
     at the period's end when ``period_ended`` (the rows then carry them as of that moment), in the
     words of the ledger page's figures and list."""
     if period_ended:
-        amount, risk = _("Amount at the end of the period (CNY)"), _("Risk at the end of the period")
+        amount, risk = (
+            _("Amount involved at the end of the period (yuan)"),
+            _("Risk at the end of the period"),
+        )
         status = _("Status at the end of the period")
     else:
-        amount, risk, status = _("Amount involved (CNY)"), _("Risk"), _("Status")
+        amount, risk, status = _("Amount involved (yuan)"), _("Risk"), _("Status")
     return [
         (_("No."), 6),
         (_("Case number"), 18),
@@ -267,9 +270,10 @@ def ledger_workbook(
     "(after the period)" after it ("Applied for; Confirmed by the court (after the period)"); an
     agreement recorded after the end is written only so, in grey, like a later closing. The target
     date is the one the case had at the end (``selectors.period_target``; an extension after it
-    marked the same way), in red when it was overdue then (``selectors.period_overdue``; without an
-    ended period: overdue at ``now``, as the list marks it).
-    """
+    follows in the page's words, "2026-12-24; Extended to 2027-01-10, after the period"), in red
+    when it was overdue then (``selectors.period_overdue``; without an ended period: overdue at
+    ``now``, as the list marks it). A referral after the end follows the status at the end the same
+    way ("Being mediated; Referred on 2026-11-19, after the period")."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Border, Font, Side
     from openpyxl.utils import get_column_letter
@@ -326,6 +330,10 @@ def ledger_workbook(
         status = case.get_status_display()
         if as_of is not None:
             status = period_status_label(getattr(case, "period_status", case.status))
+            if case.referral_kind and case.referred_at is not None and case.referred_at >= as_of:
+                # referred after the end (open then): said as the page's row says it
+                later_referral = _("Referred on %(day)s, after the period") % {"day": _date(case.referred_at)}
+                status = _("%(then)s; %(later)s") % {"then": status, "later": later_referral}
         outcome = case.get_outcome_display() if case.outcome else ""
         closed_on = _date(case.closed_at)
         # the columns (1-based) whose whole value is after the period: in grey
@@ -335,8 +343,10 @@ def ledger_workbook(
             closed_on = _after_the_period(closed_on)
             after |= {column(_("Outcome")), column(_("Closed on"))}
         target = _date(case.target_at)
-        if as_of is not None:
-            target = _then_and_later(_date(period_target(case)), target)
+        if as_of is not None and _date(period_target(case)) != target:
+            # extended after the end: the target it had then, and the extension in the page's words
+            extended = _("Extended to %(day)s, after the period") % {"day": target}
+            target = _("%(then)s; %(later)s") % {"then": _date(period_target(case)), "later": extended}
         agreement_cells = _agreement_cells(case, agreement, as_of)
         for header, (_text, all_later) in zip(
             (_("Agreement"), _("Judicial confirmation"), _("Performance")), agreement_cells, strict=True

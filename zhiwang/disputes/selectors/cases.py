@@ -107,26 +107,46 @@ def status_conditions(as_of: datetime | None) -> dict[str, Q]:
     return {"closed": closed, "referred": referred, "open": not_closed & not_referred}
 
 
-#: ``period_status`` of a case open at the end of a period that has ended (neither closed nor
-#: referred by then): the tiles' "open at the end", not one of the ``CaseStatus`` values.
+#: ``period_status`` of a case open at the end of a period that has ended whose timeline says
+#: nothing before that end (a row imported without its history): "open" (在办), not one of the
+#: ``CaseStatus`` values.
 PERIOD_OPEN = "open"
+
+
+def _open_state_before(as_of: datetime):
+    """The state the case's latest timeline row before ``as_of`` left it in, when that is an open
+    status (``OPEN_CASE_STATUSES``), as a subquery on cases (``CaseEvent.case`` is indexed)."""
+    rows = (
+        CaseEvent.objects.filter(case=OuterRef("pk"), at__lt=as_of, to_state__in=OPEN_CASE_STATUSES)
+        .order_by("-at", "-pk")
+        .values("to_state")
+    )
+    return Subquery(rows[:1], output_field=CharField())
 
 
 def period_status(as_of: datetime | None):
     """The case's status as of ``as_of`` (``None``: its ``status``), as an expression on cases.
 
-    As of a moment it is what ``status_conditions`` reads, so a row and the figures above it agree:
-    ``closed`` when closed before ``as_of``, else ``referred`` when referred before it, else
-    ``PERIOD_OPEN`` (which open status it was in then is not kept on the case)."""
+    As of a moment, closed and referred are what ``status_conditions`` reads (so a row and the
+    figures above it agree): ``closed`` when closed before ``as_of``, else ``referred`` when
+    referred before it; else the open status the timeline had it in then (the ``to_state`` of its
+    latest row before ``as_of``: 待分派, 已分派, 调解中 or 已达成协议), ``PERIOD_OPEN`` when no row
+    says. The ledger's rows, its summary by status and its ``status`` filter all read this."""
     if as_of is None:
         return F("status")
     status = status_conditions(as_of)
     return Case(
         When(status["closed"], then=Value(CaseStatus.CLOSED.value)),
         When(status["referred"], then=Value(CaseStatus.REFERRED.value)),
-        default=Value(PERIOD_OPEN),
+        default=Coalesce(_open_state_before(as_of), Value(PERIOD_OPEN), output_field=CharField()),
         output_field=CharField(),
     )
+
+
+def is_period_open(value: str) -> bool:
+    """Whether a ``period_status`` is open (not closed nor referred): one of the open statuses, or
+    ``PERIOD_OPEN``."""
+    return value == PERIOD_OPEN or value in OPEN_CASE_STATUSES
 
 
 def period_status_label(value: str) -> str:
@@ -197,8 +217,8 @@ def amount_as_of(as_of: datetime | None):
 class CaseFilters:
     """What a case list (the ledger) can be narrowed by; every field optional.
 
-    ``status``: a status (as it is today), ``open`` or ``closed`` (as of ``received_to`` when that
-    has passed: closed before it, or neither closed nor referred by then); ``division``: a code, whole subtree;
+    ``status``: a status or ``open`` (any open status), as of ``received_to`` when that has passed
+    (``period_status``: the status the case had then, as the ledger's rows show it), else today's; ``division``: a code, whole subtree;
     ``category`` / ``organisation``: codes; ``risk``: a risk colour (as of ``received_to`` when that
     has passed, like ``status``: ``risk_as_of``); ``source``: a case
     source; ``near``: open cases within the near window of
@@ -251,14 +271,19 @@ def case_list(*, user, filters: CaseFilters | dict | None = None, now: datetime 
     check_period(filters.received_from, filters.received_to)
     now = now or timezone.now()
     qs = case_visible(user).select_related(*_LIST_RELATED)
-    if filters.status in ("open", "closed"):
-        # As of the end of a period that has ended (the indicators' definition): the list behind
-        # a past month's "open at the end" figure is the cases open then, not those open today.
-        qs = qs.filter(status_conditions(status_as_of(filters.received_to, now))[filters.status])
-    elif filters.status:
-        if filters.status not in CaseStatus.values:
+    if filters.status:
+        if filters.status != "open" and filters.status not in CaseStatus.values:
             raise ServiceError("disputes.filter_invalid", _("Unknown status."), field="status")
-        qs = qs.filter(status=filters.status)
+        # Every status as of the end of a period that has ended (the indicators' definition), as
+        # the rows and the summary show it: the list behind a past month's "open at the end" is
+        # the cases open then, behind its "已达成协议" those agreed then, not those so today.
+        as_of = status_as_of(filters.received_to, now)
+        if filters.status == "open":
+            qs = qs.filter(status_conditions(as_of)["open"])
+        elif as_of is None:
+            qs = qs.filter(status=filters.status)
+        else:
+            qs = qs.filter(Exact(period_status(as_of), filters.status))
     if filters.division:
         division = Division.objects.filter(code=filters.division.strip()).first()
         if division is None:

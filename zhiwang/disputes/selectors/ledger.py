@@ -45,6 +45,7 @@ from zhiwang.disputes.selectors.cases import (
     amount_as_of,
     case_list,
     check_period,
+    is_period_open,
     period_status,
     period_status_label,
     risk_as_of,
@@ -65,7 +66,8 @@ LEDGER_GROUPS = {
 
 def ledger_rows(*, user, filters: CaseFilters | dict | None = None, now: datetime | None = None):
     """The ledger's cases (``case_list``, same filters) with ``period_status``, ``period_risk`` and
-    ``period_amount``: the status (期末状态: ``closed``, ``referred`` or ``open``), risk colour and
+    ``period_amount``: the status (期末状态: ``closed``, ``referred`` or the open status the
+    timeline had it in, see ``period_status``), risk colour and
     amount involved as of the end of the filters' period when it has ended (``status_as_of``), as
     the figures above the list and the ``status`` / ``risk`` filters read them; else as they are.
     ``period_target_from``: when the target was extended after that end, the target it had then
@@ -118,7 +120,7 @@ def period_overdue(case, *, as_of: datetime | None, now: datetime | None = None)
     status = getattr(case, "period_status", None)
     if status is None:  # not a ``ledger_rows`` case: its timestamps say as much
         status = PERIOD_OPEN if _open_at(case, as_of) else case.status
-    return status == PERIOD_OPEN and period_target(case) < as_of
+    return is_period_open(status) and period_target(case) < as_of
 
 
 def _open_at(case, as_of: datetime) -> bool:
@@ -181,9 +183,9 @@ def ledger_summary(
 
     "Open", "mediated successfully", "red" and the amount involved are as of the end of the
     filters' period when it has ended, like the indicators (``status_as_of``, ``risk_as_of``,
-    ``amount_as_of``); so is the grouping by status: the status at the end (``period_status``:
-    ``closed``, ``referred`` or ``open``, as the list's rows show it), so a case closed after the
-    end is counted under "open" with its row. Else today's.
+    ``amount_as_of``); so is the grouping by status: the status at the end (``period_status``, as
+    the list's rows show it and its ``status`` filter reads it), so a case closed after the end is
+    counted under the open status it was in then, with its row. Else today's.
     """
     if by not in LEDGER_GROUPS:
         raise ServiceError("disputes.filter_invalid", _("Unknown grouping."), field="by")

@@ -49,7 +49,8 @@ def _ledger_filters(request) -> dict:
 def _filter_summary(request, filters: dict, context: dict) -> list[tuple[str, str]]:
     """(name, value) of every filter the list is narrowed by, in words (the line above the list)."""
     names = {
-        "status": _("Status"),
+        # an ended period's status filter reads the status at its end, as the rows show it
+        "status": _("Status at the end of the period") if context.get("as_of") else _("Status"),
         "category": pgettext("dispute", "Category"),
         "organisation": _("Organisation"),
         "division": _("Division code"),

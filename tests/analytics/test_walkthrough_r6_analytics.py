@@ -20,7 +20,7 @@ from html import unescape
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import trans_real
 
 from tests.analytics.test_disputes_as_of_labels import OCTOBER, october  # noqa: F401
@@ -82,7 +82,10 @@ def test_an_alert_whose_tickets_were_merged_into_an_open_master_stays_open(make_
     assert services.alerts_resolve(kind=AlertKind.REPEAT_CALLER, today=timezone.localdate()) == 1
     alert.refresh_from_db()
     assert alert.status == AlertStatus.RESOLVED and alert.detail["resolved"] == "tickets_closed"
-    assert "master ticket" in alert.resolution_text and "still being handled" in alert.resolution_text
+    with translation.override("en"):
+        assert "master ticket" in alert.resolution_text and "still being handled" in alert.resolution_text
+    with translation.override("zh-hans"):
+        assert "主工单" in alert.resolution_text
 
 
 def test_a_merged_ticket_among_closed_ones_keeps_the_alert_open_while_its_master_is(make_ticket, frozen_now):

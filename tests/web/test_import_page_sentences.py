@@ -30,8 +30,8 @@ from tests.tickets.conftest import (  # noqa: F401 (fixtures)
     nanshan_community,
 )
 from tests.tickets.test_inactive_actor import make_run
+from zhiwang.core.sentences import sentence_gap
 from zhiwang.tickets.models import Ticket, TicketImport, TicketImportStatus
-from zhiwang.web.tickets.import_runs import sentence_gap
 
 pytestmark = pytest.mark.django_db
 

@@ -25,6 +25,8 @@ import numpy as np
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
 
+from zhiwang.core.sentences import join_sentences
+
 AUTO = "auto"
 QUEUE = "queue"
 #: The least evidence a text must give for an automatic dispatch: this many distinct known
@@ -156,22 +158,6 @@ def precision_coverage_curve(pairs: Sequence[tuple[float, bool]]) -> PrecisionCo
 def threshold_for_precision(pairs: Sequence[tuple[float, bool]], target: float) -> float | None:
     """Shortcut: the threshold reaching ``target`` precision on ``pairs`` (``None`` if none does)."""
     return precision_coverage_curve(pairs).threshold_for_precision(target)
-
-
-#: Sentence-ending and clause-ending marks after which Chinese text takes no space.
-_CJK_STOPS = "。！？；：，、）」』】"
-
-
-def join_sentences(parts: Sequence[str]) -> str:
-    """Join sentences as the language writes them: a space after Latin punctuation, none after "。" or "："."""
-    out = ""
-    for part in (str(p).strip() for p in parts):
-        if not part:
-            continue
-        if out and not out.endswith(tuple(_CJK_STOPS)):
-            out += " "
-        out += part
-    return out
 
 
 #: The kinds of drift finding (``DriftResult.findings``); each is put in words when shown.

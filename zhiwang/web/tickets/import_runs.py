@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext
 
 from zhiwang.core.errors import ServiceError
+from zhiwang.core.sentences import sentence_gap
 from zhiwang.registry.imports.reading import SourceFile
 from zhiwang.tickets.hotline_import import COLUMNS, FIELDS, open_calls_file
 from zhiwang.tickets.models import Channel, TicketImport, TicketImportStatus
@@ -212,15 +213,6 @@ def may_run_again(run: TicketImport) -> bool:
 
 
 #: Marks after which Chinese starts the next sentence without a space ("…上传。已由…").
-_FULL_WIDTH_STOPS = ("。", "！", "？", "；", "：")
-
-
-def sentence_gap(before: str) -> str:
-    """What goes between ``before`` and the next sentence: a space after Latin punctuation,
-    nothing after a full-width stop (a space there reads as a stray gap in Chinese)."""
-    return "" if before.rstrip().endswith(_FULL_WIDTH_STOPS) else " "
-
-
 def _when(moment) -> str:
     return f"{timezone.localtime(moment):%Y-%m-%d %H:%M}"
 

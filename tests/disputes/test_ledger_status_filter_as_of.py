@@ -360,7 +360,9 @@ def _ledger_in_browser(base, cookie, url):
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_on_a_phone_the_date_never_breaks(client, world, period, extended, live_server):
+def test_on_a_phone_the_date_never_breaks(city_restored, client, world, period, extended, live_server):
+    # a transactional test: the session's city is restored first (tests/conftest.py), before the
+    # fixtures that read it
     import os
     from concurrent.futures import ThreadPoolExecutor
 

@@ -1,4 +1,4 @@
-# ruff: noqa: F811 (pytest fixtures imported from the browser tests)
+# ruff: noqa: F811 (pytest fixtures imported from the ticket flows)
 """The building page's rooms on a 390 px phone, in a real browser: each room a compact card (the room
 and its facts on one line, its residents below), not a squeezed six-column table whose rows ran
 ~300 px tall; on a desktop the table is unchanged."""
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import browser, page  # noqa: F401
 from tests.browser.test_ticket_flows import building, city, login  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -55,7 +55,7 @@ def test_an_agreement_above_the_amount_involved_raises_it_with_a_timeline_row(me
     assert row.payload["before"] == {"amount": "20000.00"}
     assert row.payload["after"] == {"amount": "50000.00"}
     with translation.override("en"):
-        assert row.change_text == "Amount involved (CNY): 20,000.00 → 50,000.00"
+        assert row.change_text == "Amount involved (yuan): 20,000.00 → 50,000.00"
         assert agreement.number in row.note_text
     with translation.override("zh-hans"):
         assert "20,000.00" in row.change_text and "50,000.00" in row.change_text

@@ -262,7 +262,7 @@ def test_the_raise_is_the_systems_row_with_its_own_label(client, world, mediatin
     item = html[start : html.index("</li>", start)]
     assert " · system<br><strong>Amount involved raised with the agreement</strong>" in item
     assert world.mediator.display_name not in item and "Update the case" not in item
-    assert "Amount involved (CNY): 3,500.00 → 5,800.00" in item and agreement.number in item
+    assert "Amount involved (yuan): 3,500.00 → 5,800.00" in item and agreement.number in item
 
 
 def test_the_amount_as_of_a_moment_reads_the_raise(client, world, mediating_case):

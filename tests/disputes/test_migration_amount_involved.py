@@ -43,7 +43,7 @@ def test_cases_below_their_agreement_are_raised(city_restored, agreed_case, worl
     assert row.at == agreement.created_at and row.actor is None
     assert row.payload["before"] == {"amount": "3500.00"} and row.payload["after"] == {"amount": "50000.00"}
     with translation.override("en"):
-        assert row.change_text == "Amount involved (CNY): 3,500.00 → 50,000.00"
+        assert row.change_text == "Amount involved (yuan): 3,500.00 → 50,000.00"
         assert agreement.number in row.note_text
     assert DisputeCase.objects.get(pk=below.pk).amount == Decimal("3500.00")
     assert not CaseEvent.objects.filter(case=below, action__in=("update", "raise_amount")).exists()

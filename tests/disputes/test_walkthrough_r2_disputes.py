@@ -68,7 +68,7 @@ def test_several_changes_in_one_row_read_in_order(assigned_case, world):
     with translation.override("en"):
         text = row.change_text
     assert text.startswith("Scale: Individual → Group (5 or more people); People involved: 2 → 8; ")
-    assert "Amount involved (CNY): 3,500.00 → 12,000.00" in text  # as the case page prints amounts
+    assert "Amount involved (yuan): 3,500.00 → 12,000.00" in text  # as the case page prints amounts
     assert text.endswith(f"→ {case.category.name}")
 
 

@@ -58,7 +58,7 @@ class DisputeCase(models.Model):
         _("scale"), max_length=16, choices=CaseScale.choices, default=CaseScale.INDIVIDUAL
     )
     people_involved = models.PositiveIntegerField(_("people involved"), default=2)
-    amount = models.DecimalField(_("amount involved (CNY)"), max_digits=14, decimal_places=2, default=0)
+    amount = models.DecimalField(_("amount involved (yuan)"), max_digits=14, decimal_places=2, default=0)
     risk = models.CharField(
         _("risk colour"), max_length=8, choices=RiskColour.choices, default=RiskColour.BLUE
     )
@@ -278,7 +278,7 @@ class Agreement(models.Model):
     # 协议金额: what the agreement settles, in yuan. The dashboard's "amount resolved" (化解金额)
     # sums it over the cases closed as mediated successfully; the case's own ``amount`` is the
     # amount involved as registered, often unknown (0) until the parties agree.
-    amount = models.DecimalField(_("amount agreed (CNY)"), max_digits=14, decimal_places=2, default=0)
+    amount = models.DecimalField(_("amount agreed (yuan)"), max_digits=14, decimal_places=2, default=0)
     signed_on = models.DateField(_("signed on"))
     confirmation_status = models.CharField(
         _("judicial confirmation"), max_length=16, choices=ConfirmationStatus.choices, blank=True, default=""

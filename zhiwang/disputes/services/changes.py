@@ -143,7 +143,7 @@ def case_update(
         if agreed is not None and changes["amount"] < agreed:
             raise ServiceError(
                 "disputes.amount_below_agreement",
-                _("The amount involved cannot be less than the agreement's amount (%(amount)s CNY).")
+                _("The amount involved cannot be less than the agreement's amount (%(amount)s yuan).")
                 % {"amount": yuan_text(agreed)},
                 field="amount",
             )

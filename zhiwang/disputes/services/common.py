@@ -115,7 +115,7 @@ def parse_amount(value, field: str = "amount") -> Decimal:
         raise ServiceError("disputes.amount_invalid", _("Enter the amount as a number."), field=field)
     if amount < 0 or amount >= Decimal("1e12"):
         raise ServiceError(
-            "disputes.amount_invalid", _("The amount must be zero or more (in CNY)."), field=field
+            "disputes.amount_invalid", _("The amount must be zero or more (in yuan)."), field=field
         )
     return amount.quantize(Decimal("0.01"))
 

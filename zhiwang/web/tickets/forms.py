@@ -594,6 +594,8 @@ class TicketFilterForm(AccessibleForm):
 
     DATES = ("received_from", "received_to", "event_from", "event_to", "open_at", "overdue_at")
     BASIC = ("q", "status", "kind")
+    #: The filters whose code names a handling unit (their chips name the unit).
+    UNIT_FIELDS = ("handling_unit", "event_unit")
 
     def __init__(self, *args, status_choices=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -616,7 +618,7 @@ class TicketFilterForm(AccessibleForm):
         """The valid filters that are set, as people read them: ``(label, value)`` pairs, in the
         form's order. A choice shows its label, a date ``YYYY-MM-DD``, a ticked box only its
         label (value ``""``); ``names`` maps a field to what its code names (a division's name,
-        a category's), shown before the code. Empty until the form is valid: a broken filter shows its error."""
+        a category's, a unit's), shown before the code. Empty until the form is valid: a broken filter shows its error."""
         if not self.is_bound or not self.is_valid():
             return []
         names = names or {}
@@ -644,6 +646,8 @@ class TicketFilterForm(AccessibleForm):
                 # the reader's brackets: full-width in Chinese ("南山区（440305000000）")
                 if name == "category":
                     pattern = pgettext("a category's name beside its code", "%(name)s (%(code)s)")
+                elif name in self.UNIT_FIELDS:
+                    pattern = pgettext("a unit's name beside its code", "%(name)s (%(code)s)")
                 else:
                     pattern = pgettext("a place's name beside its code", "%(name)s (%(code)s)")
                 text = pattern % {"name": names[name], "code": text}

@@ -361,12 +361,20 @@ PLACE_LOOKUPS = {
 
 
 def _place_names(user, form: TicketFilterForm) -> dict[str, str]:
-    """The names of the places and the category the filters name by code (one query each), so
-    that the line saying what the list shows reads "南山区 (440305000000)"; a place outside the
-    viewer's scope keeps its bare code."""
+    """The names of the places, the category and the units the filters name by code (one query
+    each; both units in one), so that the line saying what the list shows reads
+    "南山区 (440305000000)"; a place outside the viewer's scope keeps its bare code."""
     if not form.is_valid():
         return {}
     names = {}
+    # A unit the viewer may not know of never gets here: the list refused it
+    # (tickets.unit_unknown, as for a code no unit has), so the form has an error and shows no
+    # chip at all. Every unit named below is one the viewer's own pages already name.
+    units = {name: form.cleaned_data.get(name) for name in form.UNIT_FIELDS}
+    unit_names = selectors.unit_names(units.values())
+    for name, code in units.items():
+        if code in unit_names:
+            names[name] = unit_names[code]
     category = form.cleaned_data.get("category")
     if category:
         # an unknown code gets no name: the list refuses it (tickets.category_unknown)

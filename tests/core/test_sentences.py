@@ -8,7 +8,14 @@ from zhiwang.core.sentences import close_gaps, join_sentences, sentence_gap
 
 @pytest.mark.parametrize(
     ("before", "gap"),
-    [("上传。", ""), ("原因：", ""), ("（见上）", ""), ("Uploaded.", " "), ("3 places", " "), ("上传。 ", "")],
+    [
+        ("上传。", ""),
+        ("原因：", ""),
+        ("（见上）", ""),
+        ("Uploaded.", " "),
+        ("3 places", " "),
+        ("上传。 ", ""),
+    ],
 )
 def test_sentence_gap(before, gap):
     assert sentence_gap(before) == gap

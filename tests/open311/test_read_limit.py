@@ -87,3 +87,14 @@ def test_answers_may_be_reused_for_a_minute_by_the_client_only(o311):
         directives = {d.strip() for d in response["Cache-Control"].split(",")}
         assert directives == {"private", "max-age=60"}
     assert "Cache-Control" not in o311.get("requests/ZW-NONE")  # a 404 is not kept
+
+
+def test_the_service_list_and_definitions_may_be_reused_for_ten_minutes(o311):
+    listed = o311.get("services")
+    assert listed.status_code == 200
+    assert {d.strip() for d in listed["Cache-Control"].split(",")} == {"private", "max-age=600"}
+    code = listed.json()[0]["service_code"]
+    definition = o311.get(f"services/{code}")
+    assert definition.status_code == 200
+    assert {d.strip() for d in definition["Cache-Control"].split(",")} == {"private", "max-age=600"}
+    assert "Cache-Control" not in o311.get("services/NO-SUCH-SERVICE")  # a 404 is not kept

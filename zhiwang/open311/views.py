@@ -47,6 +47,9 @@ DEFAULT_READS_PER_MINUTE = 60
 #: polls is served from its own cache in between. ``private``: the texts are in the caller's
 #: language (cookie, Accept-Language), which a shared cache would not tell apart.
 READ_MAX_AGE = 60
+#: The same for the service list and definitions (seconds): they change when the catalogue is
+#: edited, rarely; a client that loads them for every form is served from its own cache.
+SERVICES_MAX_AGE = 600
 
 
 class RateLimited(Exception):
@@ -214,7 +217,8 @@ def discovery(request, fmt):
 @endpoint("GET")
 def service_list(request, fmt):
     services = selectors.service_list(group=params.value(request.GET, "group"))
-    return respond(fmt, "services", [documents.service_document(s) for s in services])
+    response = respond(fmt, "services", [documents.service_document(s) for s in services])
+    return _cacheable(response, max_age=SERVICES_MAX_AGE)
 
 
 @endpoint("GET")
@@ -223,7 +227,8 @@ def service_definition(request, fmt, code):
     if service is None:
         raise NotFound("open311.service_not_found", _("There is no service %(code)s.") % {"code": code})
     attributes = selectors.service_attributes(service.category)
-    return respond(fmt, "service_definition", documents.definition_document(service, attributes))
+    response = respond(fmt, "service_definition", documents.definition_document(service, attributes))
+    return _cacheable(response, max_age=SERVICES_MAX_AGE)
 
 
 def _reader_page_limit(request) -> int:
@@ -257,8 +262,8 @@ def _reader_page_limit(request) -> int:
     return params.ANONYMOUS_PAGE_SIZE
 
 
-def _cacheable(response: HttpResponse) -> HttpResponse:
-    patch_cache_control(response, private=True, max_age=READ_MAX_AGE)
+def _cacheable(response: HttpResponse, *, max_age: int = READ_MAX_AGE) -> HttpResponse:
+    patch_cache_control(response, private=True, max_age=max_age)
     return response
 
 

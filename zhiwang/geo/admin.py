@@ -6,7 +6,10 @@ Two things every page here does besides saving:
   ``import-boundaries`` (``geo.services.division_problems`` / ``grid_problems``, and
   ``geo.boundaries.boundary_geometry`` for a boundary): a code that does not fit its level or
   does not lie under its parent would give it another division's code-prefix subtree, which is
-  what jurisdictions and lists scan.
+  what jurisdictions and lists scan. A grid's point and area come from its boundary as the
+  import computes them (``geo.boundaries.grid_place``), unless a point is typed with it.
+* A grid added or deleted recounts the grid counts of its community and that community's
+  ancestors (``geo.services.division_grid_counts_refresh``), not the whole tree.
 * Every save and delete (inlines and the bulk delete action too) tells the in-memory indexes:
   the locate index (``boundaries_changed``: divisions and grids) and the address index
   (``addresses_changed``: aliases, buildings). Both bump a ``GeoIndexVersion`` row that every
@@ -16,11 +19,12 @@ Two things every page here does besides saving:
 from django import forms
 from django.contrib import admin
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
 from zhiwang.core.admin_mixins import FixedOnceSavedMixin
 from zhiwang.core.errors import FieldError, ServiceError
 from zhiwang.geo.addressing import addresses_changed
-from zhiwang.geo.boundaries import boundary_geometry
+from zhiwang.geo.boundaries import boundary_geometry, boundary_shape, grid_place
 from zhiwang.geo.models import (
     AddressAlias,
     AddressLevel,
@@ -30,7 +34,13 @@ from zhiwang.geo.models import (
     Grid,
     StandardAddress,
 )
-from zhiwang.geo.services import boundaries_changed, coordinate_problems, division_problems, grid_problems
+from zhiwang.geo.services import (
+    boundaries_changed,
+    coordinate_problems,
+    division_grid_counts_refresh,
+    division_problems,
+    grid_problems,
+)
 
 
 def _add_errors(form: forms.ModelForm, problems: list[FieldError]) -> None:
@@ -40,16 +50,21 @@ def _add_errors(form: forms.ModelForm, problems: list[FieldError]) -> None:
 
 class _PlaceForm(forms.ModelForm):
     """Checks shared by divisions and grids: the boundary parses (and is stored as an import
-    stores it), the approximate point is a longitude/latitude pair."""
+    stores it), the approximate point is a longitude/latitude pair. ``boundary`` is the checked
+    shape of a new or changed boundary, else None."""
+
+    boundary = None
 
     def clean(self):
         data = super().clean()
         text = (data.get("geometry") or "").strip()
         if "geometry" in self.fields and text and "geometry" in self.changed_data:
             try:
-                data["geometry"] = boundary_geometry(text)
+                self.boundary = boundary_shape(text)
             except ServiceError as exc:
                 self.add_error("geometry", exc.message)
+            else:
+                data["geometry"] = boundary_geometry(text)
         if "lon" in self.fields and "lat" in self.fields:
             _add_errors(self, coordinate_problems(data.get("lon"), data.get("lat")))
         return data
@@ -83,14 +98,41 @@ class DivisionForm(_PlaceForm):
 
 
 class GridForm(_PlaceForm):
+    """A grid's point and area follow its boundary as ``import-boundaries`` sets them
+    (``grid_place``): the area whenever the boundary is new or changed (it measures the polygon),
+    the point unless one is typed in the same submission (a steward's chosen point is kept)."""
+
     class Meta:
         model = Grid
         fields = ["code", "name", "community", "geometry", "geometry_source", "lon", "lat", "area_m2"]
+        help_texts = {
+            "lon": _("Left empty, a point inside the boundary, as import-boundaries sets it."),
+            "lat": _("Left empty, a point inside the boundary, as import-boundaries sets it."),
+            "area_m2": _("Measured from the boundary whenever the boundary changes."),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("lon", "lat", "area_m2"):
+            if name in self.fields:
+                self.fields[name].required = False
 
     def clean(self):
         data = super().clean()
         if {"code", "community"} <= set(self.fields) and data.get("code"):
             _add_errors(self, grid_problems(code=data["code"].strip(), community=data.get("community")))
+        if self.boundary is not None:
+            lon, lat, data["area_m2"] = grid_place(self.boundary)
+            # Both left empty, or both left as they were (the old boundary's point): the new one's.
+            # Half a typed point is not completed: the empty half is reported below.
+            both_empty = data.get("lon") is None and data.get("lat") is None
+            if both_empty or not {"lon", "lat"} & set(self.changed_data):
+                data["lon"], data["lat"] = lon, lat
+        for name in ("lon", "lat"):
+            if data.get(name) is None and name not in self.errors:
+                self.add_error(name, self.fields[name].error_messages["required"])
+        if data.get("area_m2") is None:  # cleared with the boundary unchanged: the measured value stays
+            data["area_m2"] = self.instance.area_m2
         return data
 
 
@@ -174,6 +216,23 @@ class GridAdmin(IndexedAdminMixin, FixedOnceSavedMixin, admin.ModelAdmin):
 
     def indexes_changed(self, objects, before=None) -> None:
         boundaries_changed()
+
+    # A grid's community is fixed once saved, so only an add or a delete changes a grid count.
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change:
+            division_grid_counts_refresh([obj.community_id])
+
+    def delete_model(self, request, obj):
+        community_id = obj.community_id
+        super().delete_model(request, obj)
+        division_grid_counts_refresh([community_id])
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic(using=queryset.db):
+            communities = set(queryset.values_list("community_id", flat=True))
+            super().delete_queryset(request, queryset)
+            division_grid_counts_refresh(communities)
 
 
 class AddressAliasInline(admin.TabularInline):

@@ -316,6 +316,11 @@ def boundary_geometry(text: str, *, field: str = "geometry") -> str:
     Raises ``ServiceError`` with the import's code (``geo.geometry_malformed``,
     ``geo.outside_area`` …) on ``field``; text that is not JSON is ``geo.geometry_malformed``.
     """
+    return _geojson(boundary_shape(text, field=field))
+
+
+def boundary_shape(text: str, *, field: str = "geometry") -> shapely.Geometry:
+    """``boundary_geometry`` as a shapely geometry (what ``grid_place`` measures); same checks."""
     try:
         raw = json.loads(text)
     except ValueError as exc:
@@ -330,7 +335,18 @@ def boundary_geometry(text: str, *, field: str = "geometry") -> str:
         geom, _note = _geometry(raw, "wgs84")
     except _Problem as problem:
         raise ServiceError(problem.code, problem.message, field=field) from None
-    return _geojson(geom)
+    return geom
+
+
+def grid_place(geom: shapely.Geometry) -> tuple[float, float, float]:
+    """A grid's stored point and area from its checked boundary: ``(lon, lat, area_m2)``.
+
+    The point is the polygon's representative point (always inside it, unlike a centroid of a
+    concave or multi-part grid), rounded as coordinates are stored; the area is ``_area_m2``.
+    ``import-boundaries`` and the admin's grid form both call this, so both store the same values.
+    """
+    point = geom.representative_point()
+    return round(point.x, 7), round(point.y, 7), round(_area_m2(geom), 1)
 
 
 def _hint(coords: np.ndarray) -> str:
@@ -615,7 +631,6 @@ def _write_grids(planned: dict, report: ImportReport, *, name_property: str, dry
     }
     created, updated = [], []
     for code, (_number, community, geom, properties) in sorted(planned.items()):
-        point = geom.representative_point()
         name = _text(properties.get(name_property))
         grid = existing.get(code)
         if grid is None:
@@ -627,8 +642,7 @@ def _write_grids(planned: dict, report: ImportReport, *, name_property: str, dry
         grid.name = (name or grid.name or f"{community.display_name}第{int(code[12:])}网格")[:64]
         grid.geometry = _geojson(geom)
         grid.geometry_source = GeometrySource.IMPORTED
-        grid.lon, grid.lat = round(point.x, 7), round(point.y, 7)
-        grid.area_m2 = round(_area_m2(geom), 1)
+        grid.lon, grid.lat, grid.area_m2 = grid_place(geom)
         grid.updated_at = now
     report.created.extend(g.code for g in created)
     report.updated.extend(g.code for g in updated)

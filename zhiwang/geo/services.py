@@ -6,10 +6,11 @@ import csv
 import math
 import re
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
 from django.db import transaction
-from django.db.models import Count, F
+from django.db.models import Count, F, Sum
 from django.utils.translation import gettext as _
 
 from zhiwang.core.errors import ErrorList, FieldError, ServiceError
@@ -454,6 +455,15 @@ def _check_codes_inside_parents(moved: list[Division], new: list[Division]) -> N
     errors.raise_if_any("geo.divisions_invalid")
 
 
+#: Counters are summed bottom-up: a division's children are counted before it.
+_STATS_DEPTH = {
+    DivisionLevel.COMMUNITY: 3,
+    DivisionLevel.SUBDISTRICT: 2,
+    DivisionLevel.DISTRICT: 1,
+    DivisionLevel.CITY: 0,
+}
+
+
 @transaction.atomic
 def division_stats_refresh() -> None:
     """Recount grids, buildings and rooms per division (bottom-up, grouped queries only)."""
@@ -481,13 +491,7 @@ def division_stats_refresh() -> None:
     divisions = list(Division.objects.only("id", "parent_id", "level"))
     by_id = {d.id: d for d in divisions}
     totals = {d.id: [grid_counts[d.id], building_counts[d.id], room_counts[d.id]] for d in divisions}
-    depth = {
-        DivisionLevel.COMMUNITY: 3,
-        DivisionLevel.SUBDISTRICT: 2,
-        DivisionLevel.DISTRICT: 1,
-        DivisionLevel.CITY: 0,
-    }
-    for division in sorted(divisions, key=lambda d: -depth[d.level]):
+    for division in sorted(divisions, key=lambda d: -_STATS_DEPTH[d.level]):
         if division.parent_id and division.parent_id in by_id:
             parent_total = totals[division.parent_id]
             for i, value in enumerate(totals[division.id]):
@@ -495,3 +499,44 @@ def division_stats_refresh() -> None:
     for division in divisions:
         division.grid_count, division.building_count, division.room_count = totals[division.id]
     Division.objects.bulk_update(divisions, ["grid_count", "building_count", "room_count"], batch_size=500)
+
+
+@transaction.atomic
+def division_grid_counts_refresh(division_ids: Iterable[int]) -> None:
+    """Recount ``grid_count`` of these divisions (the communities of grids added or deleted one by
+    one, as in the admin) and of their ancestors, and of nothing else.
+
+    Each gets what ``division_stats_refresh`` gives it: its own grids plus the stored counts of its
+    children, deepest level first. That is a few grouped queries per level (grids are counted by
+    community, children summed by parent) instead of the full refresh's walk over every address.
+    The rows are locked first so that two grids added at once in one community both count: the
+    second recount waits for the first transaction and then sees its grid.
+    """
+    chain: dict[int, Division] = {}
+    frontier = {pk for pk in division_ids if pk is not None}
+    while frontier:
+        found = list(
+            Division.objects.select_for_update()
+            .filter(pk__in=frontier)
+            .only("id", "parent_id", "level", "grid_count")
+            .order_by("pk")  # one locking order, level by level from the bottom: no deadlock
+        )
+        chain.update((d.pk, d) for d in found)
+        frontier = {d.parent_id for d in found if d.parent_id} - chain.keys()
+    for depth in sorted({_STATS_DEPTH[d.level] for d in chain.values()}, reverse=True):
+        ids = [pk for pk, d in chain.items() if _STATS_DEPTH[d.level] == depth]
+        own = dict(
+            Grid.objects.filter(community_id__in=ids)
+            .values_list("community_id")
+            .annotate(n=Count("id"))
+            .values_list("community_id", "n")
+        )
+        below = dict(
+            Division.objects.filter(parent_id__in=ids)
+            .values_list("parent_id")
+            .annotate(n=Sum("grid_count"))
+            .values_list("parent_id", "n")
+        )
+        for pk in ids:
+            chain[pk].grid_count = own.get(pk, 0) + (below.get(pk) or 0)
+        Division.objects.bulk_update([chain[pk] for pk in ids], ["grid_count"])

@@ -92,3 +92,45 @@ def test_without_events_the_history_has_none():
     result = demo_tickets_create(count=3, seed=5, days=30, end=END, sweep_every=timedelta(hours=6))
     assert result.planted == 0 and result.created == 3
     assert not Ticket.objects.filter(idempotency_key__regex=r":demo-5-[a-z]").exists()
+
+
+def test_the_demo_people_have_tickets_waiting_for_them():
+    """Was: signing in as the demo citizen showed "no requests yet" and the demo grid worker's home
+    counted nothing in either grid. Their own tickets live through the services like the others and
+    stop where the history ends with work for them: a rating for the citizen, a check for the worker."""
+    from zhiwang.accounts.models import GridAssignment, User
+    from zhiwang.tickets import selectors
+
+    result = demo_tickets_create(
+        count=2, seed=3, days=30, end=END, sweep_every=timedelta(hours=4), personas=True
+    )
+    assert result.failures == []
+    assert result.personas == 5 and result.planted == 0 and result.created == 2 + 5
+    citizen = User.objects.get(username="demo_citizen")
+    worker = User.objects.get(username="demo_grid_worker")
+    grids = set(GridAssignment.objects.filter(user=worker).values_list("grid_id", flat=True))
+    mine = _planted(3, "persona")
+    assert len(mine) == 5 and all(t.grid_id in grids for t in mine)
+
+    # the citizen's "my requests": one closed (followed up), one waiting for their rating, one in hand
+    own = list(selectors.ticket_list(user=citizen).order_by("received_at"))
+    assert [t.status for t in own] == [TicketStatus.CLOSED, TicketStatus.FOLLOW_UP, TicketStatus.ACCEPTED]
+    assert all(t.reporter_id == citizen.pk and t.reporter_phone for t in own)
+    # checked on site by the grid worker, not by the dispatcher
+    checked = own[1].events.get(action="verify_pass")
+    assert checked.actor_id == worker.pk
+
+    # the worker's patrol reports: one waiting for their on-site check, one with the handler
+    patrols = [t for t in mine if t.channel == "patrol"]
+    assert sorted(t.status for t in patrols) == sorted([TicketStatus.VERIFYING, TicketStatus.ACCEPTED])
+    assert all(t.events.get(action="receive").actor_id == worker.pk for t in patrols)
+    assert all(t.events.order_by("-at").first().at <= END for t in mine)
+
+
+def test_without_the_demo_accounts_there_are_no_persona_tickets():
+    from zhiwang.accounts.models import User
+    from zhiwang.tickets.history_events import persona_tickets
+
+    assert len(persona_tickets(seed=3, end=END)) == 5
+    User.objects.filter(username="demo_citizen").update(username="someone_else")
+    assert persona_tickets(seed=3, end=END) == []

@@ -49,7 +49,7 @@ from zhiwang.tickets.history_city import (  # noqa: F401
     _City,
     _pick,
 )
-from zhiwang.tickets.history_events import planted_events
+from zhiwang.tickets.history_events import persona_tickets, planted_events
 from zhiwang.tickets.history_simulation import (
     HistoryResult,
     Life,
@@ -72,13 +72,16 @@ def demo_tickets_create(
     end: datetime | None = None,
     sweep_every: timedelta = timedelta(hours=1),
     events: bool = False,
+    personas: bool = False,
 ) -> HistoryResult:
     """Make ``count`` ticket histories through the real services, received over the ``days`` before ``end``.
 
     With ``events``, the planted events of ``history_events`` happen among them (a few dozen more
     tickets, ``HistoryResult.planted``: a noise surge, a wage-arrears group at one factory, a repeat
     caller, a problem reopened again and again), each ticket through the same simulation, so the
-    early-warning detectors have something to find.
+    early-warning detectors have something to find. With ``personas``, the demo citizen's and the
+    demo grid worker's own tickets (``history_events.persona_tickets``, ``HistoryResult.personas``)
+    are among them too, some still waiting for them at the end.
 
     Deterministic for a seed and an ``end`` (default: now, to the minute) on the same demo city;
     idempotent: a second run with the same seed finds its tickets (``existing``) and adds nothing.
@@ -93,7 +96,10 @@ def demo_tickets_create(
     rng = random.Random(seed)
     arrivals = sorted(start + timedelta(seconds=rng.uniform(0, days * 86400)) for _ in range(count))
     # drawn from their own sequence: a history keeps its random tickets with or without the events
-    planted = [p for p in planted_events(seed=seed, end=end) if start <= p.received <= end] if events else []
+    plans = (planted_events(seed=seed, end=end) if events else []) + (
+        persona_tickets(seed=seed, end=end) if personas else []
+    )
+    planted = sorted((p for p in plans if start <= p.received <= end), key=lambda p: (p.received, p.key))
     clock = SimulatedClock(start)
     sim = _Simulation(city=city, clock=clock, end=end, seed=seed, result=result)
     queue: list[tuple[datetime, int, Life]] = []

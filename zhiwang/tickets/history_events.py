@@ -14,6 +14,11 @@ place of the divisions:
 - a problem that keeps coming back: an overflowing sewer, reopened after two unsatisfied follow-ups
   and back with the handler at the end (a ticket reopened again and again).
 
+Beside the events, a few tickets of the demo's own people (``persona_tickets``), so that signing in
+as them shows work to do: the demo citizen's requests (one closed, one waiting for their rating,
+one being handled) and the demo grid worker's patrol reports (one waiting for their on-site check,
+one with the handler), all in the worker's two grids of 南头城社区.
+
 Each planted ticket lives the same life as the others (``history_simulation._Simulation.life``):
 submitted, dispatched, handled and followed up through the services on the simulated clock, so
 the rollups, timelines and indicators count it like any other ticket, and the detectors find the
@@ -29,6 +34,7 @@ from datetime import datetime, time, timedelta
 
 from django.utils import timezone
 
+from zhiwang.accounts.models import GridAssignment, User
 from zhiwang.geo.models import AddressLevel, StandardAddress
 from zhiwang.tickets.demo import DEMO_STAFF_INTAKE_CHANNELS
 from zhiwang.tickets.history_bulk import _phone
@@ -58,10 +64,18 @@ class Planted:
     reopen_notes: tuple[str, ...] = ()
     #: after the last reopening the handler signs for it again and is still at work at the end
     stay_open: bool = False
+    #: a demo account: the citizen who reports it from their own account (web, app), or the grid
+    #: worker who reports it on patrol; with ``verifier``, the grid worker who checks it on site
+    account: str = ""
+    verifier: str = ""
+    #: where its story stops, still waiting at the end: "accepted" (the handler is at work),
+    #: "verifying" (the grid's on-site check), "follow_up" (the citizen's rating); "" goes on to the end
+    stop_at: str = ""
 
-    def submit_fields(self, *, seed: int, operator) -> dict:
+    def submit_fields(self, *, seed: int, operator, accounts: dict | None = None) -> dict:
         """``ticket_submit``'s arguments: the category is the one meant (a hotline call is taken in
-        by the ``operator``, who files it where it belongs)."""
+        by the ``operator``, who files it where it belongs; a patrol report by its grid worker, a
+        citizen's request from their own account, both from ``accounts`` by user name)."""
         fields = {
             "channel": self.channel,
             "kind": self.kind,
@@ -75,6 +89,9 @@ class Planted:
         }
         if self.channel in DEMO_STAFF_INTAKE_CHANNELS:
             fields["actor"] = operator
+        if self.account:
+            account = (accounts or {})[self.account]
+            fields["actor" if self.channel == Channel.PATROL else "reporter"] = account
         return fields
 
 
@@ -249,5 +266,158 @@ def planted_events(*, seed: int, end: datetime) -> list[Planted]:
                 stay_open=True,
             )
         )
+    planted.sort(key=lambda p: (p.received, p.key))
+    return planted
+
+
+# --- the demo's own people ------------------------------------------------------------------------
+
+#: the accounts ``accounts.demo`` makes: the citizen and the grid worker of 南头城社区's first two grids
+PERSONA_CITIZEN = "demo_citizen"
+PERSONA_GRID_WORKER = "demo_grid_worker"
+
+# grid incidents (GI…): each needs the grid's on-site check (核查) before the follow-up
+STREET_LIGHT_CATEGORY = "GI0202"  # 路灯不亮
+FIRE_LANE_CATEGORY = "GI0401"  # 消防通道堵塞
+ROAD_DIRT_CATEGORY = "GI0102"  # 道路不洁
+GARBAGE_CATEGORY = "GI0101"  # 暴露垃圾
+STREET_STALL_CATEGORY = "GI0104"  # 占道经营
+
+
+def persona_tickets(*, seed: int, end: datetime) -> list[Planted]:
+    """The tickets of the demo citizen and the demo grid worker in a history ending at ``end``.
+
+    Signing in as them then shows work to do: the citizen's "my requests" has one request closed
+    and rated, one waiting for their rating and one being handled; the grid worker's home has a
+    patrol report waiting for their on-site check (核查) and one with the handler. Every one lives
+    through the services like any other ticket, in the worker's grids, where the citizen lives.
+    Left out (empty list) when the accounts, the worker's grids, their buildings or the categories
+    are missing (a city built otherwise than by ``zhiwang demo``).
+    """
+    rng = random.Random(f"{seed}:personas")
+    accounts = {
+        u.username: u for u in User.objects.filter(username__in=(PERSONA_CITIZEN, PERSONA_GRID_WORKER))
+    }
+    codes = (
+        STREET_LIGHT_CATEGORY,
+        FIRE_LANE_CATEGORY,
+        ROAD_DIRT_CATEGORY,
+        GARBAGE_CATEGORY,
+        STREET_STALL_CATEGORY,
+    )
+    categories = {c.code: c for c in Category.objects.filter(code__in=codes, is_active=True)}
+    grids = list(
+        GridAssignment.objects.filter(user__username=PERSONA_GRID_WORKER)
+        .order_by("grid__code")
+        .values_list("grid_id", flat=True)
+        .distinct()[:2]
+    )
+    buildings = [
+        list(
+            StandardAddress.objects.filter(grid_id=grid, level=AddressLevel.BUILDING)
+            .order_by("code")
+            .values_list("code", flat=True)
+        )
+        for grid in grids
+    ]
+    if len(accounts) < 2 or len(categories) < len(codes) or len(buildings) < 2 or not all(buildings):
+        return []
+    citizen = accounts[PERSONA_CITIZEN]
+    citizen_name = citizen.full_name or "林晓"
+    citizen_phone = _phone(rng)
+    home = rng.choice(buildings[0])  # the citizen's building, in the worker's first grid
+    worker = PERSONA_GRID_WORKER
+
+    def citizen_request(key, days_before, hours, channel, category, address, text, **turns):
+        return Planted(
+            key=key,
+            received=_moment(rng, end, days_before, hours),
+            kind=TicketKind.COMPLAINT,
+            category=categories[category],
+            channel=channel,
+            address_code=address,
+            description=text,
+            reporter_name=citizen_name,
+            reporter_phone=citizen_phone,
+            group="personas",
+            account=PERSONA_CITIZEN,
+            verifier=worker,
+            **turns,
+        )
+
+    def patrol_report(key, days_before, hours, category, address, text, **turns):
+        return Planted(
+            key=key,
+            received=_moment(rng, end, days_before, hours),
+            kind=TicketKind.INCIDENT,
+            category=categories[category],
+            channel=Channel.PATROL,
+            address_code=address,
+            description=text,
+            reporter_name="",
+            reporter_phone="",
+            group="personas",
+            account=worker,
+            verifier=worker,
+            **turns,
+        )
+
+    planted = [
+        # answered weeks ago and followed up: the history of "my requests"
+        citizen_request(
+            "persona-0",
+            24,
+            (19, 21),
+            Channel.WEB,
+            ROAD_DIRT_CATEGORY,
+            home,
+            "小区门口的人行道上每天都有撒落的建筑渣土，下雨后满地泥浆，老人孩子容易滑倒，请安排清扫。",
+            reply_hours=(6, 14),
+        ),
+        # fixed and checked on site: the citizen is asked to rate the answer
+        citizen_request(
+            "persona-1",
+            6,
+            (20, 22),
+            Channel.APP,
+            STREET_LIGHT_CATEGORY,
+            home,
+            "楼下路口的路灯已经坏了一个多星期，晚上一片漆黑，老人出门不安全，请尽快维修。",
+            reply_hours=(3, 8),
+            stop_at="follow_up",
+        ),
+        # sent in two days ago: the handler has signed for it and is at work
+        citizen_request(
+            "persona-2",
+            2,
+            (8, 9.5),
+            Channel.APP,
+            FIRE_LANE_CATEGORY,
+            rng.choice(buildings[1]),
+            "小区消防通道长期被私家车占用，物业劝说无效，万一发生火灾消防车进不来，请尽快处理。",
+            stop_at="accepted",
+        ),
+        # the worker's patrol report, handled: their on-site check is next
+        patrol_report(
+            "persona-3",
+            3,
+            (9.5, 11),
+            GARBAGE_CATEGORY,
+            rng.choice(buildings[0]),
+            "巡查发现：楼栋旁垃圾桶满溢，垃圾堆放在路边，有明显异味，需安排清运。",
+            reply_hours=(2, 6),
+            stop_at="verifying",
+        ),
+        # yesterday's patrol report, with the handler
+        patrol_report(
+            "persona-4",
+            1,
+            (14, 16),
+            STREET_STALL_CATEGORY,
+            rng.choice(buildings[1]),
+            "巡查发现：小区出入口有流动摊贩占道经营，堵塞行人通道，经劝离后仍反复出现。",
+            stop_at="accepted",
+        ),
+    ]
     planted.sort(key=lambda p: (p.received, p.key))
     return planted

@@ -21,6 +21,7 @@ from datetime import datetime
 from decimal import Decimal
 from unittest import mock
 
+from zhiwang.accounts.models import User
 from zhiwang.core.errors import ServiceError
 from zhiwang.core.workcalendar.services import work_calendar
 from zhiwang.tickets.demo import demo_category_review, demo_category_rng, demo_intake_fields
@@ -64,6 +65,8 @@ class HistoryResult:
     sweeps: int = 0
     #: of ``created``, the tickets of planted events (``history_events``)
     planted: int = 0
+    #: of ``created``, the tickets of the demo's own citizen and grid worker (``persona_tickets``)
+    personas: int = 0
 
 
 # --- the simulated clock -------------------------------------------------------------------
@@ -102,6 +105,14 @@ class _Simulation:
         self.calendar = work_calendar()
         #: a planted event's first ticket, by event (the one its later calls are merged into)
         self.firsts: dict[str, Ticket] = {}
+        #: the demo accounts planted tickets come from or are checked by, by user name
+        self.accounts: dict[str, User] = {}
+
+    def account(self, username: str):
+        """A demo account named by a plan (the citizen, the grid worker), loaded once."""
+        if username not in self.accounts:
+            self.accounts[username] = User.objects.get(username=username)
+        return self.accounts[username]
 
     def later(self, hours: float) -> datetime:
         """``hours`` working hours after now (in working time, as people work)."""
@@ -127,7 +138,8 @@ class _Simulation:
         if plan is None:
             submit, kind, category, code = self.request(rng, index, received)
         else:
-            submit = plan.submit_fields(seed=self.seed, operator=operator)
+            accounts = {name: self.account(name) for name in (plan.account,) if name}
+            submit = plan.submit_fields(seed=self.seed, operator=operator, accounts=accounts)
             kind, category, code = plan.kind, plan.category, plan.address_code
         result = self.call("submit", ticket_submit, **submit)
         ticket = result.ticket
@@ -136,7 +148,10 @@ class _Simulation:
             return
         self.result.created += 1
         if plan is not None:
-            self.result.planted += 1
+            if plan.account:
+                self.result.personas += 1
+            else:
+                self.result.planted += 1
             self.firsts.setdefault(plan.group, ticket)
         if plan is None and rng.random() < 0.04 and code:
             # a second caller reports the same thing an hour later; the dispatcher merges it
@@ -281,6 +296,8 @@ class _Simulation:
         self.call("accept", actions.ticket_accept, ticket=ticket, actor=handler)
         if plan is not None and plan.stay_open and round_ > len(plan.reopen_notes):
             return  # signed for again: the handler is still at it when the history ends
+        if plan is not None and plan.stop_at == "accepted":
+            return  # signed for: the handler is at work when the history ends
         limit = self.calendar.working_seconds_between(ticket.dispatched_at, ticket.due_at) / 3600
         if plan is None and rng.random() < 0.06 and limit > 14:
             yield self.later(limit * rng.uniform(0.2, 0.5))
@@ -349,13 +366,15 @@ class _Simulation:
             self.call("review", actions.ticket_review, ticket=ticket, actor=dispatcher, approve=True)
             ticket.refresh_from_db()
             if ticket.status == TicketStatus.VERIFYING:
+                if plan is not None and plan.stop_at == "verifying":
+                    return  # the grid's on-site check is next when the history ends
                 yield self.later(rng.uniform(1, 7))
-                passed = attempt > 0 or rng.random() < 0.9
+                passed = plan is not None or attempt > 0 or rng.random() < 0.9
                 self.call(
                     "verify",
                     actions.ticket_verify,
                     ticket=ticket,
-                    actor=dispatcher,
+                    actor=self.account(plan.verifier) if plan is not None and plan.verifier else dispatcher,
                     passed=passed,
                     note="" if passed else "现场仍未整改到位。",
                 )
@@ -366,6 +385,8 @@ class _Simulation:
         ticket.refresh_from_db()
         if ticket.status != TicketStatus.FOLLOW_UP:
             return
+        if plan is not None and plan.stop_at == "follow_up":
+            return  # waiting for the citizen's rating (or the follow-up call) when the history ends
         # the follow-up call: the next working day
         yield self.later(rng.uniform(4, 12))
         ticket.refresh_from_db()

@@ -152,6 +152,7 @@ class Command(BaseCommand):
                 seed=seed,
                 days=DEMO_DAYS,
                 events=True,
+                personas=True,
             )
         finally:
             for log, level in zip(quiet, levels, strict=True):
@@ -204,7 +205,8 @@ class Command(BaseCommand):
             f"Tickets: {history.created} new over {DEMO_DAYS} days ({history.existing} already there), "
             + ", ".join(f"{count} {status}" for status, count in history.statuses.most_common())
             + f"; {history.planted} of the new ones in planted events (a noise surge, a wage-arrears "
-            "group at one factory, a repeat caller, a sewer reopened again and again)."
+            "group at one factory, a repeat caller, a sewer reopened again and again), "
+            f"{history.personas} the demo citizen's and grid worker's own."
         )
         self.stdout.write(
             f"Classifier: {model.name} v{model.version}, {len(model.labels)} categories, "

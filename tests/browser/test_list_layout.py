@@ -127,3 +127,32 @@ def test_ticket_list_from_a_link_and_tables_on_a_phone(page, building, tmp_path)
     message = page.get_by_test_id("notifications").locator("tbody tr").first.locator("td").nth(2)
     assert message.bounding_box()["width"] >= 150, message.bounding_box()  # a message reads in lines
     shot(page, tmp_path, "notifications-phone")
+
+    # the grid worker's on-site checks on a phone: each ticket is a card, the pass / fail buttons
+    # within the screen's width (they were a sideways scroll away, in a fourth column)
+    from zhiwang.tickets.services import actions
+
+    dispatcher = User.objects.get(username="demo_ns_dispatcher")
+    check = submit(building, external_id="call-verify", category="GI0101", description="楼栋旁垃圾堆放")
+    check.refresh_from_db()
+    if check.status == "pending_dispatch":
+        actions.ticket_dispatch(ticket=check, unit=None, actor=dispatcher)
+        check.refresh_from_db()
+    handler = User.objects.filter(org_unit=check.handling_unit, role="handler").first() or User.objects.get(
+        username="demo_sub_handler"
+    )
+    actions.ticket_accept(ticket=check, actor=handler)
+    actions.ticket_reply(ticket=check, actor=handler, reply="已清运完毕。")
+    actions.ticket_review(ticket=check, actor=dispatcher, approve=True)
+    check.refresh_from_db()
+    assert check.status == "verifying"
+    login(page, base, "demo_grid_worker")
+    page.goto(f"{base}/patrol/verify/")
+    assert _page_overflow(page) <= 1
+    table = page.get_by_test_id("verify-table")
+    assert table.evaluate("t => t.scrollWidth <= t.clientWidth + 1")
+    passed = page.get_by_test_id("verify-yes")
+    box = passed.bounding_box()
+    assert box["x"] + box["width"] <= PHONE["width"], box
+    assert check.number in table.inner_text()
+    shot(page, tmp_path, "verify-phone")

@@ -41,3 +41,22 @@ def test_the_template_tag_closes_the_gap_and_keeps_escaping():
     assert html == "<p>第一句。&lt;b&gt;第二句&lt;/b&gt;</p>"
     english = template.render(Context({"a": "One.", "b": "Two."}))
     assert english == "<p>One. Two.</p>"
+
+
+def test_a_headline_ends_at_a_clause_mark_and_stays_a_prefix():
+    from zhiwang.core.sentences import headline
+
+    text = "小区门口的人行道上每天都有撒落的建筑渣土，下雨后满地泥浆，老人孩子容易滑倒，请安排清扫。"
+    title = headline(text)
+    # was text[:40]: "…老人孩子容易滑倒，请安" (cut inside 请安排)
+    assert title == "小区门口的人行道上每天都有撒落的建筑渣土，下雨后满地泥浆，老人孩子容易滑倒"
+    assert text.startswith(title) and len(title) <= 40
+    assert headline("路灯坏了。") == "路灯坏了"
+    assert headline("。") == "。"  # never empty
+    assert headline("  ") == ""
+    # no clause mark after the shortest headline: the plain cut
+    assert headline("a" * 50) == "a" * 40
+    assert headline("短句，" + "长" * 60) == ("短句，" + "长" * 60)[:40]
+    assert headline("Street light out. It has been dark for a week and more, please fix it") == (
+        "Street light out"
+    )

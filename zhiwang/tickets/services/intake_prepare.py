@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from zhiwang.core.errors import ServiceError
+from zhiwang.core.sentences import headline
 from zhiwang.tickets.classify import Classification, classify
 from zhiwang.tickets.models import Category, Ticket, TicketStatus, Urgency
 from zhiwang.tickets.routing import Route, route
@@ -153,7 +154,7 @@ def prepare_submission(
         idempotency_key=key,
         idempotency_fingerprint=fingerprint,
         urgency=urgency,
-        title=texts["title"] or description[:40],
+        title=texts["title"] or headline(description),
         description=description,
         status=TicketStatus.PENDING_DISPATCH,
         reporter_name=texts["reporter_name"],

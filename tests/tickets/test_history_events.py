@@ -120,9 +120,9 @@ def test_the_demo_people_have_tickets_waiting_for_them():
     checked = own[1].events.get(action="verify_pass")
     assert checked.actor_id == worker.pk
 
-    # the worker's patrol reports: one waiting for their on-site check, one with the handler
+    # the worker's patrol reports: one waiting for their on-site check, one for the unit to sign for
     patrols = [t for t in mine if t.channel == "patrol"]
-    assert sorted(t.status for t in patrols) == sorted([TicketStatus.VERIFYING, TicketStatus.ACCEPTED])
+    assert sorted(t.status for t in patrols) == sorted([TicketStatus.VERIFYING, TicketStatus.DISPATCHED])
     assert all(t.events.get(action="receive").actor_id == worker.pk for t in patrols)
     assert all(t.events.order_by("-at").first().at <= END for t in mine)
 

@@ -17,7 +17,7 @@ place of the divisions:
 Beside the events, a few tickets of the demo's own people (``persona_tickets``), so that signing in
 as them shows work to do: the demo citizen's requests (one closed, one waiting for their rating,
 one being handled) and the demo grid worker's patrol reports (one waiting for their on-site check,
-one with the handler), all in the worker's two grids of 南头城社区.
+one waiting to be signed for by the unit), all in the worker's two grids of 南头城社区.
 
 Each planted ticket lives the same life as the others (``history_simulation._Simulation.life``):
 submitted, dispatched, handled and followed up through the services on the simulated clock, so
@@ -68,7 +68,8 @@ class Planted:
     #: worker who reports it on patrol; with ``verifier``, the grid worker who checks it on site
     account: str = ""
     verifier: str = ""
-    #: where its story stops, still waiting at the end: "accepted" (the handler is at work),
+    #: where its story stops, still waiting at the end: "dispatched" (to be signed for),
+    #: "accepted" (the handler is at work),
     #: "verifying" (the grid's on-site check), "follow_up" (the citizen's rating); "" goes on to the end
     stop_at: str = ""
 
@@ -289,7 +290,7 @@ def persona_tickets(*, seed: int, end: datetime) -> list[Planted]:
 
     Signing in as them then shows work to do: the citizen's "my requests" has one request closed
     and rated, one waiting for their rating and one being handled; the grid worker's home has a
-    patrol report waiting for their on-site check (核查) and one with the handler. Every one lives
+    patrol report waiting for their on-site check (核查) and one the unit has yet to sign for. Every one lives
     through the services like any other ticket, in the worker's grids, where the citizen lives.
     Left out (empty list) when the accounts, the worker's grids, their buildings or the categories
     are missing (a city built otherwise than by ``zhiwang demo``).
@@ -408,7 +409,7 @@ def persona_tickets(*, seed: int, end: datetime) -> list[Planted]:
             reply_hours=(2, 6),
             stop_at="verifying",
         ),
-        # yesterday's patrol report, with the handler
+        # yesterday's patrol report, sent to the unit: waiting to be signed for
         patrol_report(
             "persona-4",
             1,
@@ -416,7 +417,7 @@ def persona_tickets(*, seed: int, end: datetime) -> list[Planted]:
             STREET_STALL_CATEGORY,
             rng.choice(buildings[1]),
             "巡查发现：小区出入口有流动摊贩占道经营，堵塞行人通道，经劝离后仍反复出现。",
-            stop_at="accepted",
+            stop_at="dispatched",
         ),
     ]
     planted.sort(key=lambda p: (p.received, p.key))

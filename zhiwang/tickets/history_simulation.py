@@ -289,6 +289,8 @@ class _Simulation:
                         note="派错单位，改派区政府。",
                     )
         ticket.refresh_from_db()
+        if plan is not None and plan.stop_at == "dispatched":
+            return  # with the unit, waiting to be signed for when the history ends
         handler = city.handler_for(ticket.handling_unit_id)
         late_accept = rng.random() < 0.1
         yield self.later(rng.uniform(2.2, 6) if late_accept else rng.uniform(0.05, 1.8))

@@ -39,6 +39,7 @@ def month(agreed_case, mediating_case, world):
     case_close(case=later, actor=world.mediator, outcome="success")
     DisputeCase.objects.filter(pk=later.pk).update(closed_at=as_of + timedelta(hours=9))
     within = mediating_case(received_at=as_of - timedelta(days=20))
+    _lived_then(within, as_of - timedelta(days=19))  # assigned and mediated before its closing
     case_close(case=within, actor=world.mediator, outcome="failed")
     DisputeCase.objects.filter(pk=within.pk).update(closed_at=as_of - timedelta(days=2))
     dates = {

@@ -273,7 +273,8 @@ def ledger_workbook(
     follows in the page's words, "2026-12-24; Extended to 2027-01-10, after the period"), in red
     when it was overdue then (``selectors.period_overdue``; without an ended period: overdue at
     ``now``, as the list marks it). A referral after the end follows the status at the end the same
-    way ("Being mediated; Referred on 2026-11-19, after the period")."""
+    way ("Being mediated; Referred on 2026-11-19, after the period"), and so does an assignment
+    after it the organisation and mediator the case had at the end (``_assignment_cells``)."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Border, Font, Side
     from openpyxl.utils import get_column_letter
@@ -293,9 +294,9 @@ def ledger_workbook(
     if as_of is not None:  # the period's end is exclusive: its last day is the day before
         last_day = timezone.localdate(as_of - timedelta(microseconds=1))
         exported += "  " + _(
-            "Status, risk, amount, target date, agreement, judicial confirmation and performance as of "
-            "the end of %(day)s; a target date in red was overdue then; “(after the period)”: recorded "
-            "after that day."
+            "Status, risk, amount, organisation, mediator, target date, agreement, judicial "
+            "confirmation and performance as of the end of %(day)s; a target date in red was overdue "
+            "then; “(after the period)”: recorded after that day."
         ) % {"day": last_day.isoformat()}
     sheet.append([xlsx_cell(sheet, exported)])
     thin = Side(style="thin")
@@ -347,6 +348,12 @@ def ledger_workbook(
             # extended after the end: the target it had then, and the extension in the page's words
             extended = _("Extended to %(day)s, after the period") % {"day": target}
             target = _("%(then)s; %(later)s") % {"then": _date(period_target(case)), "later": extended}
+        assignment_cells = _assignment_cells(case, as_of)
+        for header, (_text, all_later) in zip(
+            (_("Mediation organisation"), _("Mediator")), assignment_cells, strict=True
+        ):
+            if all_later:
+                after.add(column(header))
         agreement_cells = _agreement_cells(case, agreement, as_of)
         for header, (_text, all_later) in zip(
             (_("Agreement"), _("Judicial confirmation"), _("Performance")), agreement_cells, strict=True
@@ -367,8 +374,7 @@ def ledger_workbook(
             float(getattr(case, "period_amount", case.amount)),
             _risk_label(getattr(case, "period_risk", case.risk)),
             case.division.name,
-            case.organisation.name if case.organisation else "",
-            case.mediator.display_name if case.mediator else "",
+            *(text for text, _all_later in assignment_cells),
             status,
             target,
             outcome,
@@ -391,6 +397,37 @@ def ledger_workbook(
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+def _assignment_cells(case: DisputeCase, as_of: datetime | None) -> list[tuple[str, bool]]:
+    """The mediation organisation and mediator cells of a ledger row: (text, whether all of it is
+    after the period).
+
+    Without ``as_of``, today's. With it, the ones the case had at the period's end
+    (``period_organisation`` / ``period_mediator``, ``selectors.period_assignments_attach``), and
+    today's, when another, after them in the page's words ("Committee A; Assigned to Committee B,
+    after the period"); a case unassigned at the end has only the later one, wholly after the
+    period (in grey)."""
+
+    def organisation_name(value) -> str:
+        return value.name if value is not None else ""
+
+    def mediator_name(value) -> str:
+        return value.display_name if value is not None else ""
+
+    cells = []
+    for name, words in (("organisation", organisation_name), ("mediator", mediator_name)):
+        now = words(getattr(case, name))
+        if as_of is None or not hasattr(case, f"period_{name}"):
+            cells.append((now, False))
+            continue
+        then = words(getattr(case, f"period_{name}"))
+        if then == now or not now:
+            cells.append((then, False))
+            continue
+        later = _("Assigned to %(name)s, after the period") % {"name": now}
+        cells.append((_("%(then)s; %(later)s") % {"then": then, "later": later} if then else later, not then))
+    return cells
 
 
 def _agreement_cells(case: DisputeCase, agreement, as_of: datetime | None) -> list[tuple[str, bool]]:

@@ -39,13 +39,17 @@ from zhiwang.disputes.api.schemas import (
     SeenIn,
     SessionIn,
     SessionOut,
+    local_datetime,
 )
 
 
 @router.get("/cases", response=list[CaseOut])
 @paginate(LimitOffsetPagination)
 def list_cases(request, filters: Query[CaseFilterIn]):
-    """The ledger: cases in the caller's scope, newest first (``near``: one-month target near; ``backlog``)."""
+    """The ledger: cases in the caller's scope, newest first (``near``: one-month target near; ``backlog``).
+
+    ``received_from`` / ``received_to``: the period of reception, as on the ledger page; when
+    ``received_to`` has passed, ``status`` and ``risk`` are read as of it."""
     return selectors.case_list(user=request.auth, filters=filters.dict())
 
 
@@ -202,11 +206,20 @@ def close(request, number: str, payload: CloseIn):
 
 @router.get("/ledger/summary", response=list[LedgerRowOut])
 def ledger_summary(request, filters: Query[CaseFilterIn], by: str = "division"):
-    """Counts per division, category, organisation or status (``by``), over the same filters as the list."""
+    """Counts per division, category, organisation or status (``by``), over the same filters as the list.
+
+    Over a period of reception that has ended (``received_to`` passed) every figure is as of its
+    end, as the ledger page's summary: ``open`` open then, ``success`` closed as mediated
+    successfully before it, ``red`` and ``amount`` the risk colour and amount involved then, and
+    ``by=status`` groups by the status at the end (``open`` for a case whose timeline says none).
+    A period still running, or none, reads today's values."""
     return selectors.ledger_summary(user=request.auth, by=by, filters=filters.dict())
 
 
 @router.get("/indicators")
 def indicators(request, since: datetime | None = None, until: datetime | None = None, division: str = ""):
-    """Success rate, amounts, prevented escalation over the caller's cases received in [since, until)."""
-    return selectors.dispute_indicators(user=request.auth, since=since, until=until, division=division)
+    """Success rate, amounts, prevented escalation over the caller's cases received in [since, until)
+    (without an offset: local time)."""
+    return selectors.dispute_indicators(
+        user=request.auth, since=local_datetime(since), until=local_datetime(until), division=division
+    )

@@ -3,9 +3,18 @@
 from datetime import date, datetime
 from decimal import Decimal
 
+from django.utils import timezone
 from ninja import Field, Schema
+from pydantic import field_validator
 
 from zhiwang.disputes import selectors, services, texts
+
+
+def local_datetime(value: datetime | None) -> datetime | None:
+    """A date-time from a query as an aware one: without an offset, local time (``TIME_ZONE``)."""
+    if value is None or timezone.is_aware(value):
+        return value
+    return timezone.make_aware(value)
 
 
 def ref(obj) -> dict | None:
@@ -314,7 +323,20 @@ class LedgerRowOut(Schema):
     amount: Decimal
 
 
+#: The period of reception, as the ledger page's "Received from" / "Received before" fields.
+_RECEIVED = (
+    "A day (YYYY-MM-DD: its local midnight, Asia/Shanghai, as the ledger page reads its date fields) "
+    "or a date-time (without an offset: local time)."
+)
+
+
 class CaseFilterIn(Schema):
+    """The ledger's filters (``selectors.CaseFilters``), for the list and its summary alike.
+
+    ``received_from`` / ``received_to``: the period of reception ``[from, to)``; when ``received_to``
+    has passed, the status and risk filters, and the summary's figures and status grouping, are read
+    as of that moment (``selectors.status_as_of``), as on the ledger page."""
+
     status: str = ""
     division: str = ""
     category: str = ""
@@ -325,6 +347,17 @@ class CaseFilterIn(Schema):
     backlog: bool = False
     mine: bool = False
     q: str = ""
+    received_from: datetime | None = Field(None, description="Received on or after. " + _RECEIVED)
+    received_to: datetime | None = Field(
+        None, description="Received before (exclusive: the period's end). " + _RECEIVED
+    )
+
+    @field_validator("received_from", "received_to")
+    @classmethod
+    def _local(cls, value: datetime | None) -> datetime | None:
+        # "2026-11-01" parses as a naive midnight: the city's, as the page's date fields mean it
+        # (a naive value compared with "now" would fail, and the database would guess its zone).
+        return local_datetime(value)
 
 
 class OnlineSessionIn(SeenIn):

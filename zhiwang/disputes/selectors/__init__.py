@@ -42,6 +42,7 @@ from zhiwang.disputes.selectors.ledger import (
     ledger_export_rows,
     ledger_rows,
     ledger_summary,
+    period_assignments_attach,
     period_overdue,
     period_target,
 )
@@ -101,6 +102,7 @@ __all__ = [
     "registry_links",
     "registry_picked",
     "is_period_open",
+    "period_assignments_attach",
     "period_overdue",
     "period_status",
     "period_status_label",

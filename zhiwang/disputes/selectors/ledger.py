@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
+from django.contrib.auth import get_user_model
 from django.db.models import (
     BooleanField,
     Case,
@@ -15,6 +16,7 @@ from django.db.models import (
     Exists,
     ExpressionWrapper,
     F,
+    IntegerField,
     OuterRef,
     Q,
     Subquery,
@@ -22,8 +24,8 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Coalesce
+from django.db.models.fields.json import KeyTextTransform, KeyTransform
+from django.db.models.functions import Cast, Coalesce, NullIf
 from django.db.models.lookups import Exact, In
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -35,6 +37,7 @@ from zhiwang.disputes.models import (
     CaseOutcome,
     CaseScale,
     ConfirmationStatus,
+    MediationOrganisation,
     PerformanceFollowUp,
     PerformanceStatus,
     RiskColour,
@@ -72,6 +75,8 @@ def ledger_rows(*, user, filters: CaseFilters | dict | None = None, now: datetim
     the figures above the list and the ``status`` / ``risk`` filters read them; else as they are.
     ``period_target_from``: when the target was extended after that end, the target it had then
     (text, as the first later ``extend`` row keeps it; ``period_target`` reads it).
+    ``period_organisation_id`` / ``period_mediator_id``: the mediation organisation and mediator
+    it had at that end (``_assigned_before``; ``period_assignments_attach`` gives the objects).
     Annotated in the one query (``period_status`` / ``risk_as_of`` / ``amount_as_of``), none per
     row; the case's own fields (and its page) keep the current values, ``closed_at`` included (a
     closing after the period's end is shown as such by the ledger, not as inside it).
@@ -84,7 +89,70 @@ def ledger_rows(*, user, filters: CaseFilters | dict | None = None, now: datetim
         period_risk=risk_as_of(as_of),
         period_amount=amount_as_of(as_of),
         period_target_from=_target_before(as_of),
+        period_organisation_id=_assigned_before(as_of, "organisation_id"),
+        period_mediator_id=_assigned_before(as_of, "mediator_id"),
     )
+
+
+#: Where an ``assign`` row keeps the organisation and the mediator the case had before it:
+#: ``payload.previous`` = ``[organisation id, mediator id]`` (``case_assign``; written since the
+#: first version, so every assignment and reassignment says what it replaced).
+_PREVIOUS_INDEX = {"organisation_id": 0, "mediator_id": 1}
+
+
+def _assigned_before(as_of: datetime | None, field: str):
+    """The case's organisation or mediator id (``field``) as it stood at ``as_of``: the one the
+    first ``assign`` row from ``as_of`` on replaced (its ``payload.previous``; null when the case
+    was unassigned then), else the case's own (no assignment since). ``None`` as_of: the case's
+    own. Only ``assign`` rows change either (registration sets the receiving organisation once,
+    before any row can follow it), so the chain of ``previous`` values is the whole history.
+    One correlated subquery (and an ``EXISTS``) on the case's own rows: no query per case."""
+    if as_of is None:
+        return F(field)
+    later = CaseEvent.objects.filter(case=OuterRef("pk"), action=CaseAction.ASSIGN, at__gte=as_of)
+    # the id as text; NullIf: SQLite's text of a JSON null is "null" (PostgreSQL's is NULL)
+    replaced = (
+        later.order_by("at", "pk")
+        .annotate(
+            v=NullIf(
+                KeyTextTransform(str(_PREVIOUS_INDEX[field]), KeyTransform("previous", "payload")),
+                Value("null"),
+                output_field=CharField(),
+            )
+        )
+        .values("v")
+    )
+    return Case(
+        When(Exists(later), then=Cast(Subquery(replaced[:1], output_field=CharField()), IntegerField())),
+        default=F(field),
+        output_field=IntegerField(),
+    )
+
+
+def period_assignments_attach(cases) -> None:
+    """Give each ``ledger_rows`` case of ``cases`` (a list) ``period_organisation`` and
+    ``period_mediator``: the mediation organisation and mediator it had at the period's end
+    (``period_organisation_id`` / ``period_mediator_id``), ``None`` when it had none then. Those
+    that changed since are read in one query per model (none when nothing changed): the ledger's
+    page and workbook show them, today's following as "after the period"."""
+    wanted = {"organisation": set(), "mediator": set()}
+    for case in cases:
+        for name in wanted:
+            then = getattr(case, f"period_{name}_id", getattr(case, f"{name}_id"))
+            if then is not None and then != getattr(case, f"{name}_id"):
+                wanted[name].add(then)
+    found = {
+        "organisation": MediationOrganisation.objects.in_bulk(wanted["organisation"])
+        if wanted["organisation"]
+        else {},
+        "mediator": get_user_model().objects.in_bulk(wanted["mediator"]) if wanted["mediator"] else {},
+    }
+    for case in cases:
+        for name in wanted:
+            then = getattr(case, f"period_{name}_id", getattr(case, f"{name}_id"))
+            now = getattr(case, name)
+            value = now if then == getattr(case, f"{name}_id") else found[name].get(then)
+            setattr(case, f"period_{name}", value)
 
 
 def _target_before(as_of: datetime | None):

@@ -117,6 +117,8 @@ def ledger(request):
         for case in page.object_list:
             case.period_target_at = selectors.period_target(case)
             case.period_overdue = selectors.period_overdue(case, as_of=as_of)
+        # the organisation and mediator it had then (a reassignment since follows, marked)
+        selectors.period_assignments_attach(page.object_list)
     context = {
         "page": page,
         "summary": summary,
@@ -180,11 +182,14 @@ def ledger_export(request):
             services.case_reveal_parties(
                 case=case, actor=user, reason=_("Full ledger export: %(r)s") % {"r": reason}
             )
+    as_of = selectors.status_as_of(filters.get("received_to"), now)
+    if as_of is not None:
+        selectors.period_assignments_attach(cases)  # the organisation and mediator at the end
     content = documents.ledger_workbook(
         cases,
         reveal=reveal,
         title=_("Ledger of dispute screening and resolution"),
-        as_of=selectors.status_as_of(filters.get("received_to"), now),
+        as_of=as_of,
         now=now,
     )
     response = HttpResponse(

@@ -553,3 +553,20 @@ def report_get(request, report_id: int):
 
         raise NotFound("analytics.report_not_found", _("There is no such report in your jurisdiction."))
     return _report_out(report, request.user, in_scope=True)
+
+
+@router.post(
+    "/reports/{report_id}/rerun",
+    response=dict,
+    summary="Run again a report that appears stuck (the reports page's button)",
+)
+def report_rerun(request, report_id: int):
+    """The reports page's "Run the report again" (``services.report_rerun``, the same rule): a
+    report running with no progress for 15 minutes (``stuck``) is queued again, the same report,
+    for anybody who may request a report of its division. Any other report (queued, moving, done,
+    failed; or queued by a rerun a moment ago) is 409 ``analytics.report_not_stuck`` and nothing is
+    queued; a report outside the caller's jurisdiction is 404 ``analytics.report_not_found``."""
+    report, _queued = services.report_rerun(user=request.user, report_id=report_id, refuse_not_stuck=True)
+    # the task may already have run (immediate mode) or started: answer the report as it is now
+    report.refresh_from_db()
+    return _report_out(report, request.user, in_scope=True)

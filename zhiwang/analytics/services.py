@@ -851,14 +851,18 @@ def _requeue_stuck(report: Report) -> bool:
 
 
 @transaction.atomic
-def report_rerun(*, user, report_id: int) -> tuple[Report, bool]:
+def report_rerun(*, user, report_id: int, refuse_not_stuck: bool = False) -> tuple[Report, bool]:
     """Run again a report that appears stuck (``report_stuck``: running, no progress for
     ``REPORT_STUCK_AFTER``): it is queued again, the same report (no second one), for anybody
     who may request a report of its division. Idempotent: a report not stuck (queued again
     already, moving, done, failed) is left as it is, so a second click queues nothing.
 
     Returns ``(report, queued)``. ``analytics.report_not_found`` (404) when there is no such
-    report in the user's jurisdiction."""
+    report in the user's jurisdiction. ``refuse_not_stuck`` (the API's
+    ``POST /reports/{id}/rerun``): a report left as it is raises ``analytics.report_not_stuck``
+    (409, ``report_not_stuck_error``) instead, so a client is told that nothing was queued; the
+    page's button redirects with a message either way. Of two reruns at once, one queues the
+    report and the other is refused (the conditional update in ``_requeue_stuck``)."""
     from zhiwang.analytics.selectors import place_for
 
     require_analyst(user)
@@ -873,7 +877,31 @@ def report_rerun(*, user, report_id: int) -> tuple[Report, bool]:
     queued = _requeue_stuck(report) if report_stuck(report) else False
     if not queued:
         report.refresh_from_db()
+        if refuse_not_stuck:
+            raise report_not_stuck_error(report)
     return report, queued
+
+
+def report_not_stuck_error(report: Report) -> ServiceError:
+    """``analytics.report_not_stuck`` (409) for a report that cannot be run again, saying why
+    from its state: queued (perhaps run again a moment ago), running and moving, done, failed
+    (a failed report is requested again: its idempotency key sent again queues it)."""
+    if report.status == ReportStatus.QUEUED:
+        message = _(
+            "This report is not stuck: it is queued and will run as soon as the task worker takes it."
+        )
+    elif report.status == ReportStatus.RUNNING:
+        message = _(
+            "This report is not stuck: it is running and has shown progress in the last %(minutes)d minutes."
+        ) % {"minutes": int(REPORT_STUCK_AFTER.total_seconds() // 60)}
+    elif report.status == ReportStatus.FAILED:
+        message = _(
+            "This report is not stuck: it failed. Request it again (its idempotency key sent again "
+            "queues the same report)."
+        )
+    else:
+        message = _("This report is not stuck: it is done and its files are ready.")
+    return ServiceError("analytics.report_not_stuck", message, status=409)
 
 
 def _report_with_key(key: str) -> Report | None:

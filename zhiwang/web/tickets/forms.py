@@ -615,13 +615,45 @@ class TicketFilterForm(AccessibleForm):
     NOW_LABELS = {"open_at": _("Open now"), "overdue_at": _("Overdue now")}
 
     def active_filters(self, names: dict[str, str] | None = None) -> list[tuple[str, str]]:
-        """The valid filters that are set, as people read them: ``(label, value)`` pairs, in the
+        """The filters the list applies, as people read them: ``(label, value)`` pairs, in the
         form's order. A choice shows its label, a date ``YYYY-MM-DD``, a ticked box only its
         label (value ``""``); ``names`` maps a field to what its code names (a division's name,
-        a category's, a unit's), shown before the code. Empty until the form is valid: a broken filter shows its error."""
+        a category's, a unit's), shown before the code. Empty until the form is valid: while a
+        filter is refused the list shows nothing, and ``held_filters`` names the others."""
         if not self.is_bound or not self.is_valid():
             return []
-        names = names or {}
+        return self._described(names or {})
+
+    def held_filters(self, names: dict[str, str] | None = None) -> list[tuple[str, str]]:
+        """While some filter is refused (the list then shows nothing): the other filters set, each
+        valid, read as ``active_filters`` reads them — what the list applies once the refused
+        ones are corrected. Empty when nothing is refused."""
+        if not self.is_bound or self.is_valid():
+            return []
+        return self._described(names or {})
+
+    def refused_filters(self) -> list[dict]:
+        """The filters with an error, in the form's order: ``label``, ``value`` as it was typed
+        (cut to 40 characters: it may be anything), ``error`` (the first), ``id`` of the field."""
+        if not self.is_bound:
+            return []
+        refused = []
+        for name, field in self.fields.items():
+            if name not in self.errors:
+                continue
+            value = str(self.data.get(name, "")).strip()
+            refused.append(
+                {
+                    "label": str(field.label),
+                    "value": value if len(value) <= 40 else value[:39] + "…",
+                    "error": str(self.errors[name][0]),
+                    "id": self[name].id_for_label,
+                }
+            )
+        return refused
+
+    def _described(self, names: dict[str, str]) -> list[tuple[str, str]]:
+        """The set filters whose value is clean (a refused one is not in ``cleaned_data``)."""
         shown = []
         for name, field in self.fields.items():
             value = self.cleaned_data.get(name)

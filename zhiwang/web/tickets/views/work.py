@@ -311,7 +311,9 @@ def _reported(ticket, *, chosen, grids, pinned) -> str:
 def ticket_list(request):
     """The tickets in the viewer's scope, filtered. A filter the list cannot read (a typo, an
     unknown code, ``overdue=maybe``) shows its error and lists nothing: never the whole list
-    under a figure's link that asked for part of it."""
+    under a figure's link that asked for part of it. The line above the list then still names
+    every other filter set (``held_filters``) beside the refused ones (``refused_filters``), and
+    says that nothing is listed until those are corrected."""
     form = TicketFilterForm(request.GET or None, status_choices=TicketStatus.choices)
     now = timezone.now()
     tickets = Ticket.objects.none()
@@ -323,6 +325,11 @@ def ticket_list(request):
             events = selectors.ticket_list_event_rows(user=request.user, filters=filters, tickets=tickets)
         except ServiceError as error:
             apply_service_error(form, error)
+    # whether the filters named on the page all passed the list's checks (a unit is named only then)
+    checked = not form.errors
+    if form.is_bound and form.errors:
+        tickets, events = Ticket.objects.none(), None  # a refused filter lists nothing, as said
+        checked = _refuse_other_filters(request.user, form)
     # counted up to COUNT_CAP, and paged through that many: the pages past it would cost an
     # OFFSET over every row before them; the page says so and asks for a narrower filter
     paginator = CappedPaginator(tickets, LIST_PAGE)
@@ -335,7 +342,7 @@ def ticket_list(request):
     asked = request.GET.get("page", "")
     query = request.GET.copy()
     query.pop("page", None)
-    active = form.active_filters(_place_names(request.user, form)) if form.is_bound else []
+    names = _place_names(request.user, form, name_units=checked) if form.is_bound else {}
     return render(
         request,
         "web/tickets/ticket_list.html",
@@ -345,7 +352,11 @@ def ticket_list(request):
             "rows": _rows(page.object_list, now),
             "tickets_and_events": summary,
             "query": query.urlencode(),
-            "active_filters": active,
+            "active_filters": form.active_filters(names) if form.is_bound else [],
+            # a filter refused: the list shows nothing; the line names the other filters set
+            # (what the list applies once it is corrected) and the refused ones with their errors
+            "held_filters": form.held_filters(names) if form.is_bound else [],
+            "refused_filters": form.refused_filters(),
             # a page past the last one the list shows (a bookmark, an edited link): said, not silent
             "past_cap": not paginator.count_exact and asked.isdigit() and int(asked) > paginator.num_pages,
         },
@@ -360,17 +371,41 @@ PLACE_LOOKUPS = {
 }
 
 
-def _place_names(user, form: TicketFilterForm) -> dict[str, str]:
-    """The names of the places, the category and the units the filters name by code (one query
-    each; both units in one), so that the line saying what the list shows reads
-    "南山区 (440305000000)"; a place outside the viewer's scope keeps its bare code."""
-    if not form.is_valid():
+def _refuse_other_filters(user, form: TicketFilterForm) -> bool:
+    """With a filter refused the list shows nothing, but the other filters are still checked
+    the way the list checks them (``selectors.ticket_list``, which raises on the first one it
+    cannot read and reads no row), each refused one marked and left out in turn: the page marks
+    every wrong filter at once and names as set only those the list takes. Returns whether the
+    filters left all passed (not when the list refused something no filter of the form holds)."""
+    filters = form.filters()  # the clean values only: a refused field is not in cleaned_data
+    while True:
+        try:
+            selectors.ticket_list(user=user, filters=filters)
+        except ServiceError as error:
+            refused = {item.field for item in error.fields} & filters.keys()
+            apply_service_error(form, error)
+            if not refused:  # nothing left out, so nothing to try again without
+                return False
+            for name in refused:
+                filters.pop(name)
+        else:
+            return True
+
+
+def _place_names(user, form: TicketFilterForm, *, name_units: bool = True) -> dict[str, str]:
+    """The names of the places, the category and the units the clean filters name by code (one
+    query each; both units in one), so that the line saying what the list shows (or, beside a
+    refused filter, what it will show) reads "南山区 (440305000000)"; a place outside the
+    viewer's scope keeps its bare code. ``name_units``: whether the list checked the units (else
+    they keep their codes)."""
+    if not form.is_bound:
         return {}
     names = {}
     # A unit the viewer may not know of never gets here: the list refused it
-    # (tickets.unit_unknown, as for a code no unit has), so the form has an error and shows no
-    # chip at all. Every unit named below is one the viewer's own pages already name.
-    units = {name: form.cleaned_data.get(name) for name in form.UNIT_FIELDS}
+    # (tickets.unit_unknown, as for a code no unit has), so its field has an error and is not in
+    # ``cleaned_data``; ``name_units`` is false when the list could not check every filter. Every
+    # unit named below is one the viewer's own pages already name.
+    units = {name: form.cleaned_data.get(name) for name in form.UNIT_FIELDS} if name_units else {}
     unit_names = selectors.unit_names(units.values())
     for name, code in units.items():
         if code in unit_names:

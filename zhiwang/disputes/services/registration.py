@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from zhiwang.core.errors import ErrorList, NotFound, PermissionDeniedError, ServiceError
 from zhiwang.core.fingerprint import fingerprint
 from zhiwang.core.scoping import scope_of
+from zhiwang.core.sentences import headline
 from zhiwang.disputes import texts
 from zhiwang.disputes.models import (
     CaseEvent,
@@ -178,7 +179,7 @@ def case_register(
         with transaction.atomic():
             case = DisputeCase.objects.create(
                 number=next_number("TJ", received),
-                title=title or facts[:40],
+                title=title or headline(facts),
                 facts=facts,
                 category=values["category"],
                 mediation_type=values["mediation_type"],

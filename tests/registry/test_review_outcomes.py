@@ -145,8 +145,23 @@ def test_a_field_already_on_record_is_not_listed_as_filled(steward, grid_worker,
     card = _card(_client(steward).get("/registry/conflicts/").content.decode(), review)
     fills = card.split('data-testid="review-fills"', 1)[1].split("</td>", 1)[0]
     assert "137****5678" in fills and "Ethnicity" not in fills and "汉族" not in fills
-    differs = card.split('data-label="Differs from the record">', 1)[1].split("</td>", 1)[0]
-    assert "ethnicity" in differs.lower()
+    differs = card.split('data-testid="review-differs">', 1)[1].split("</td>", 1)[0]
+    assert differs == "Ethnicity"  # the field's label, as the filled column names it: never ``ethnicity``
+
+
+def test_the_differing_fields_are_named_in_the_readers_language(steward, grid_worker, luohu_room):
+    held = _held(steward, luohu_room, 908)
+    Person.objects.filter(pk=held.pk).update(ethnicity="回族", household_address="广东省深圳市罗湖区")
+    review = _referred(grid_worker, held)
+    RegistrationReview.objects.filter(pk=review.pk).update(
+        values={**review.values, "household_address": "湖南省长沙市"}
+    )
+    client = _client(steward)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    card = _card(client.get("/registry/conflicts/").content.decode(), review)
+    differs = card.split('data-testid="review-differs">', 1)[1].split("</td>", 1)[0]
+    assert differs == "民族、户籍地址"
+    assert "_" not in differs and "ethnicity" not in differs.lower()
 
 
 def test_a_move_card_shows_its_date_and_no_warning_when_it_is_after(
@@ -177,9 +192,14 @@ def test_a_move_that_would_be_refused_is_warned_on_its_card_and_refused_beside_i
     review = _referred(grid_worker, held, address=home_room, since=TODAY - timedelta(days=given_days_ago))
     client = _client(steward)
     card = _card(client.get("/registry/conflicts/").content.decode(), review)
-    warning = card.split('data-testid="review-blocked">', 1)[1].split("</span>", 1)[0]
+    warning = card.split('data-testid="review-blocked"', 1)[1].split("</span>", 1)[0]
     assert f"the current residence began on {start.isoformat()}" in warning
     assert "Decline it if the record is right." in warning
+    # the move it warns about cannot be clicked; declining still can
+    move = card.split('name="moved" value="1"', 1)[1].split(">", 1)[0]
+    assert " disabled" in move and f'aria-describedby="review-{review.pk}-blocked"' in move
+    assert "disabled" not in card.split('name="moved" value="0"', 1)[1].split(">", 1)[0]
+    assert "disabled" not in _card(client.get("/registry/conflicts/").content.decode(), fine)
     # the steward clicks anyway: refused, said on that card, and named at the top
     answer = client.post("/registry/conflicts/", {"review": str(review.pk), "moved": "1"})
     assert answer.status_code == 400

@@ -134,7 +134,17 @@ def test_decision_button_is_an_action_and_the_empty_queue_has_its_own_words(
 # --- 2. the change history in words -----------------------------------------------------------
 
 #: every action a RecordChange row is written with (services, imports.writers)
-WRITTEN_ACTIONS = {"create", "update", "import", "correct", "move", "move_out", "tag", "confirm"}
+WRITTEN_ACTIONS = {
+    "create",
+    "update",
+    "import",
+    "correct",
+    "correct_residence",
+    "move",
+    "move_out",
+    "tag",
+    "confirm",
+}
 
 
 def _history_html(kind: str, rows, record=None) -> str:
@@ -159,7 +169,7 @@ def test_every_action_has_words(steward):
 @pytest.mark.parametrize(
     "kind, fields",
     [
-        (RecordKind.PERSON, (*PERSON_FIELDS, "address", "tag")),
+        (RecordKind.PERSON, (*PERSON_FIELDS, "address", "since", "tag")),
         (RecordKind.ENTITY, (*ENTITY_FIELDS, "address")),
         (RecordKind.HOUSING, HOUSING_FIELDS),
     ],

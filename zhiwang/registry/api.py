@@ -148,6 +148,15 @@ class CorrectionIn(_CorrectionBase):
     household_address: str | None = None
 
 
+class ResidenceCorrectionIn(_CorrectionBase):
+    """A typing mistake in the current residence: the right address and/or start; no move."""
+
+    address: str | None = Field(
+        None, description="The right standard address (code or text, at least a building); omit to keep it."
+    )
+    since: date | None = Field(None, description="The right start of the residence; omit to keep it.")
+
+
 class RevealIn(Schema):
     reason: str
 
@@ -370,7 +379,10 @@ def people(request, response: HttpResponse, q: str = "", limit: int = Query(50, 
 
 @router.get("/people/{person_id}", response=PersonDetailOut, summary="One person (masked)")
 def person(request, person_id: int):
-    p = selectors.person_get(user=request.user, pk=person_id)
+    return _person_detail(request, selectors.person_get(user=request.user, pk=person_id))
+
+
+def _person_detail(request, p: Person) -> dict:
     return {
         **_person(p),
         "residences": [
@@ -434,6 +446,30 @@ def person_correct(request, person_id: int, payload: CorrectionIn):
     note, version = data.pop("note"), data.pop("expected_version", None)
     services.person_correct(person=p, actor=request.user, data=data, note=note, expected_version=version)
     return _person(selectors.person_get(user=request.user, pk=person_id))
+
+
+@router.patch(
+    "/people/{person_id}/residence",
+    response=PersonDetailOut,
+    summary="Correct the address (or start) of a person's current residence: a typing mistake, no move",
+)
+def person_residence_correct(request, person_id: int, payload: ResidenceCorrectionIn):
+    """Changes the current residence in place and appends one ``correct_residence`` history row
+    (``services.person_residence_correct``): nothing ends, nothing starts. ``note`` and the person's
+    ``expected_version`` are required as for ``PATCH /people/{id}``; a retry with the same version
+    answers 409 ``registry.version_conflict`` once the first one is written, so it is never applied
+    twice. The caller's jurisdiction must cover the current and the new address (403
+    ``registry.permission_denied``, ``field`` ``address`` for the new one)."""
+    p = selectors.person_get(user=request.user, pk=person_id)
+    services.person_residence_correct(
+        person=p,
+        actor=request.user,
+        address=payload.address,
+        since=payload.since,
+        note=payload.note,
+        expected_version=payload.expected_version,
+    )
+    return _person_detail(request, selectors.person_get(user=request.user, pk=person_id))
 
 
 @router.post(

@@ -76,6 +76,28 @@ class CorrectionForm(RegistryForm):
         return data
 
 
+class ResidenceCorrectionForm(RegistryForm):
+    """The current residence's address (and start) was typed wrong (``services.person_residence_correct``).
+
+    Its own ids (``residence-…``): the person page holds the record's correction form too."""
+
+    address = forms.CharField(label=_("Right address"), max_length=255, required=False)
+    since = forms.DateField(label=_("Living here since"), required=False)
+    note = forms.CharField(label=_("What was wrong, and why you correct it"), max_length=500)
+    expected_version = forms.IntegerField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, person, residence, **kwargs):
+        kwargs.setdefault("initial", {"since": residence.since, "expected_version": person.version})
+        kwargs.setdefault("auto_id", "residence-%s")
+        super().__init__(*args, **kwargs)
+        self.fields["address"].help_text = _(
+            "A standard address code or the address text (at least the building). Leave empty to keep "
+            "%(address)s."
+        ) % {"address": residence.address.full_name}
+        self.fields["since"].widget = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+        self.fields["since"].help_text = _("Change it only if the date was wrong too.")
+
+
 class EntityCorrectionForm(RegistryForm):
     name = forms.CharField(label=_("Name"), max_length=128)
     entity_type = forms.ChoiceField(label=_("Entity type"), choices=EntityType.choices)

@@ -11,6 +11,11 @@ urlpatterns = [
     path("people/export.csv", views.people_export, name="people_export"),
     path("people/<int:pk>/", views.person_detail, name="person_detail"),
     path("people/<int:pk>/correct/", views.person_correct, name="person_correct"),
+    path(
+        "people/<int:pk>/residence/correct/",
+        views.person_residence_correct,
+        name="person_residence_correct",
+    ),
     path("people/<int:pk>/reveal/", views.person_reveal, name="person_reveal"),
     path("entities/<int:pk>/", views.entity_detail, name="entity_detail"),
     path("conflicts/", views.conflicts, name="conflicts"),

@@ -27,7 +27,14 @@ from zhiwang.core.errors import Conflict, NotFound, PermissionDeniedError, Servi
 from zhiwang.core.signed_out import signed_out
 from zhiwang.core.spreadsheet import csv_row
 from zhiwang.registry import exports, selectors, services
-from zhiwang.registry.forms import CorrectionForm, EntityCorrectionForm, ImportForm, RevealForm, apply_error
+from zhiwang.registry.forms import (
+    CorrectionForm,
+    EntityCorrectionForm,
+    ImportForm,
+    ResidenceCorrectionForm,
+    RevealForm,
+    apply_error,
+)
 from zhiwang.registry.imports.pipeline import (
     header_summary,
     import_batch_create,
@@ -36,7 +43,7 @@ from zhiwang.registry.imports.pipeline import (
 )
 from zhiwang.registry.imports.report import report_workbook
 from zhiwang.registry.imports.sample import sample_workbook
-from zhiwang.registry.models import ImportStatus, Person, RecordKind
+from zhiwang.registry.models import ImportStatus, RecordKind
 
 #: Roles that open registry pages at all (defined with the other role sets in services).
 READER_ROLES = services.READER_ROLES
@@ -120,11 +127,17 @@ def home(request):
     return render(request, "registry/home.html", context, status=status)
 
 
-def _person_page(request, person, *, form=None, revealed=None, status=200):
+def _person_page(request, person, *, form=None, residence_form=None, revealed=None, status=200):
     user = request.user
+    residences = selectors.person_residences(user=user, person=person)
+    may_edit = services.may_edit(user, person)
+    # the residence a correction changes (``services.person_residence_correct``): the current one
+    current = next((r for r in residences if r.until is None), None)
+    if residence_form is None and may_edit and current is not None:
+        residence_form = ResidenceCorrectionForm(person=person, residence=current)
     context = {
         "person": person,
-        "residences": selectors.person_residences(user=user, person=person),
+        "residences": residences,
         "tags": selectors.visible_tags(user=user, person=person),
         "eligible": selectors.person_eligibility(user=user, person=person),
         "sources": list(selectors.person_sources(person=person)),
@@ -146,9 +159,11 @@ def _person_page(request, person, *, form=None, revealed=None, status=200):
                 )[:50]
             ),
         ),
-        "may_edit": services.may_edit(user, person),
+        "may_edit": may_edit,
         "may_reveal": services.may_reveal(user, person),
         "form": form or CorrectionForm(person=person),
+        "residence_form": residence_form,
+        "current_residence": current,
         "reveal_form": RevealForm(),
         "revealed": revealed,
     }
@@ -180,6 +195,43 @@ def person_correct(request, pk: int):
         else:
             return redirect("registry:person_detail", pk=pk)
     return _person_page(request, person, form=form, status=400)
+
+
+@require_POST
+@readers_only
+def person_residence_correct(request, pk: int):
+    """The current residence's address (or start) was typed wrong: corrected in place, no move."""
+    person = selectors.person_get(user=request.user, pk=pk)
+    current = next(
+        (r for r in selectors.person_residences(user=request.user, person=person) if r.until is None), None
+    )
+    if current is None:
+        # nothing to correct (the page offers no form then): said on the page, nothing written
+        messages.error(
+            request, _("This person has no current residence to correct. Register the address instead.")
+        )
+        return redirect("registry:person_detail", pk=pk)
+    form = ResidenceCorrectionForm(request.POST, person=person, residence=current)
+    status = 400
+    if form.is_valid():
+        try:
+            services.person_residence_correct(
+                person=person,
+                actor=request.user,
+                address=form.cleaned_data["address"] or None,
+                since=form.cleaned_data["since"],
+                note=form.cleaned_data["note"],
+                expected_version=form.cleaned_data["expected_version"],
+            )
+        except (ServiceError, Conflict) as error:
+            if isinstance(error, PermissionDeniedError) and error.field is None:
+                raise  # the record or its address is not the user's: the forbidden page
+            apply_error(form, error)
+            status = error.status  # 403 for a new address outside the jurisdiction, 409 for a stale version
+        else:
+            messages.success(request, _("The address was corrected; no move was recorded."))
+            return redirect("registry:person_detail", pk=pk)
+    return _person_page(request, person, residence_form=form, status=status)
 
 
 @require_POST
@@ -561,9 +613,8 @@ def conflicts(request):
     rows = list(selectors.merge_conflicts(user=request.user)[:200])
     # what confirming each registration would do (fields filled, masked; the move's date, and
     # whether it would be refused), shown on its card before the steward decides
+    # (the fields each one fills or gives otherwise are named by the page, ``history_field``: 民族, not ethnicity)
     reviews = services.review_previews(selectors.registration_reviews(user=request.user)[:200])
-    for preview in reviews:
-        preview.differs = [Person._meta.get_field(name).verbose_name for name in preview.differs]
     return render(
         request,
         "registry/conflicts.html",

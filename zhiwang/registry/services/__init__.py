@@ -5,8 +5,8 @@ code, the standard address). Every create and change appends a ``RecordChange`` 
 every unmasked view appends an ``AccessLog`` row. The import pipeline
 (``registry.imports``) uses the same helpers in bulk.
 
-The writes live in modules by subject (access, history, places, registering, people, entities,
-housing, eligibility, conflicts, reviews); import them from here.
+The writes live in modules by subject (access, history, places, registering, people, residences,
+entities, housing, eligibility, conflicts, reviews); import them from here.
 """
 
 from zhiwang.registry.services.access import (
@@ -47,6 +47,7 @@ from zhiwang.registry.services.people import (
 )
 from zhiwang.registry.services.places import resolve_address
 from zhiwang.registry.services.registering import RegistrationReferred, sees_whole_city
+from zhiwang.registry.services.residences import CORRECT_RESIDENCE, person_residence_correct
 from zhiwang.registry.services.reviews import (
     ReviewPreview,
     registration_review_resolve,
@@ -56,6 +57,7 @@ from zhiwang.registry.services.reviews import (
 
 __all__ = [
     "CONFLICT_FIELDS",
+    "CORRECT_RESIDENCE",
     "ConflictSettled",
     "EDIT_ROLES",
     "ENTITY_FIELDS",
@@ -85,6 +87,7 @@ __all__ = [
     "person_move",
     "person_move_out",
     "person_register",
+    "person_residence_correct",
     "person_reveal",
     "person_tag",
     "record_confirm",

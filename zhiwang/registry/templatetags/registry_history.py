@@ -23,6 +23,8 @@ ACTIONS = {
     "import": pgettext_lazy("change history", "Imported"),  # 导入
     "correct": pgettext_lazy("change history", "Corrected"),  # 更正
     "move": pgettext_lazy("change history", "Moved"),  # 迁移
+    # the current residence's address (or start) was a typing mistake: no move (services.residences)
+    "correct_residence": pgettext_lazy("change history", "Address corrected"),  # 更正居住地址
     "move_out": pgettext_lazy("change history", "Moved out"),  # 迁出
     "tag": pgettext_lazy("change history", "Key group added"),  # 标记重点人群
     "confirm": pgettext_lazy("change history", "Confirmed on the spot"),  # 现场核实

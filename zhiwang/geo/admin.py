@@ -9,7 +9,11 @@ Two things every page here does besides saving:
   what jurisdictions and lists scan. A grid's point and area come from its boundary as the
   import computes them (``geo.boundaries.grid_place``), unless a point is typed with it.
 * A grid added or deleted recounts the grid counts of its community and that community's
-  ancestors (``geo.services.division_grid_counts_refresh``), not the whole tree.
+  ancestors (``geo.services.division_grid_counts_refresh``), not the whole tree; a building or
+  room added, moved to another community, given another level or deleted (with the units and
+  rooms below it) recounts the building and room counts of the old and new communities' chains
+  (``geo.services.division_address_counts_refresh``). Both lock the chain's division rows in
+  primary-key order, as the full ``division_stats_refresh`` locks every row (docs/geo.md).
 * Every save and delete (inlines and the bulk delete action too) tells the in-memory indexes:
   the locate index (``boundaries_changed``: divisions and grids) and the address index
   (``addresses_changed``: aliases, buildings). Both bump a ``GeoIndexVersion`` row that every
@@ -37,6 +41,7 @@ from zhiwang.geo.models import (
 from zhiwang.geo.services import (
     boundaries_changed,
     coordinate_problems,
+    division_address_counts_refresh,
     division_grid_counts_refresh,
     division_problems,
     grid_problems,
@@ -259,6 +264,50 @@ class StandardAddressAdmin(IndexedAdminMixin, admin.ModelAdmin):
             buildings = objects.filter(level=AddressLevel.BUILDING).exists()
         if buildings:
             addresses_changed()
+
+    # Buildings and rooms are counted per division (building_count, room_count): an add, a move
+    # to another community, a change of level or a delete recounts the chains concerned.
+    def save_model(self, request, obj, form, change):
+        before = form.initial if change else {}
+        super().save_model(request, obj, form, change)
+        if {obj.level, before.get("level")} & COUNTED_LEVELS and (
+            not change or {"community", "level"} & set(form.changed_data)
+        ):
+            division_address_counts_refresh({before.get("community"), obj.community_id})
+
+    def delete_model(self, request, obj):
+        with transaction.atomic():
+            communities = counted_communities(StandardAddress.objects.filter(pk=obj.pk))
+            super().delete_model(request, obj)
+            division_address_counts_refresh(communities)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic(using=queryset.db):
+            communities = counted_communities(queryset)
+            super().delete_queryset(request, queryset)
+            division_address_counts_refresh(communities)
+
+
+#: The address levels a division counts (``building_count``, ``room_count``).
+COUNTED_LEVELS = {AddressLevel.BUILDING, AddressLevel.ROOM}
+
+
+def counted_communities(addresses) -> set[int]:
+    """The communities whose counts deleting ``addresses`` changes: theirs and those of every
+    address below them (a building's units and rooms go with it), for counted levels only.
+    One query per level of the address tree (building → unit → room: three at most)."""
+    communities: set[int] = set()
+    rows = list(addresses.values_list("pk", "community_id", "level"))
+    seen: set[int] = set()
+    while rows:
+        communities.update(community for _pk, community, level in rows if level in COUNTED_LEVELS)
+        frontier = {pk for pk, _c, _l in rows} - seen
+        seen |= frontier
+        below = StandardAddress.objects.filter(parent_id__in=frontier).values_list(
+            "pk", "community_id", "level"
+        )
+        rows = [row for row in below if row[0] not in seen]  # a parent cycle in bad data ends here
+    return communities
 
 
 @admin.register(GeoIndexVersion)

@@ -63,8 +63,9 @@ class Division(models.Model):
 
     The code is hierarchical: district 6 + subdistrict 3 + community 3 digits, so
     ``code_prefix`` selects a whole subtree. ``grid_count``, ``building_count`` and
-    ``room_count`` are maintained by ``geo.services.division_stats_refresh`` so the
-    division browser never counts millions of rows on a page view.
+    ``room_count`` are maintained by ``geo.services.division_stats_refresh`` (and, for the
+    chains an admin save changes, ``division_chain_counts_refresh``) so the division browser
+    never counts millions of rows on a page view.
     """
 
     code = models.CharField(_("division code"), max_length=12, unique=True)

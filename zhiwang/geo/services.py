@@ -5,11 +5,10 @@ from __future__ import annotations
 import csv
 import math
 import re
-from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, F, Sum
 from django.utils.translation import gettext as _
 
@@ -462,35 +461,70 @@ _STATS_DEPTH = {
     DivisionLevel.DISTRICT: 1,
     DivisionLevel.CITY: 0,
 }
+COUNTERS = ("grid_count", "building_count", "room_count")
+
+
+def _lock_divisions(queryset):
+    """``queryset`` with its rows locked, in primary-key order: the one order every counter write
+    of the geo app takes (``division_stats_refresh`` locks every row, a chain recount its chain),
+    so two of them never wait for each other crosswise.
+
+    ``FOR NO KEY UPDATE`` where the database has it (PostgreSQL): it does not wait for the key
+    share lock that inserting a grid or an address takes on its community, so a write that
+    inserts first and recounts after cannot deadlock with a refresh that locks first. SQLite
+    locks no rows (one writer at a time for the whole database).
+    """
+    no_key = connection.features.has_select_for_no_key_update
+    return queryset.select_for_update(no_key=no_key).order_by("pk")
+
+
+def _own_counts(fields: Iterable[str], division_ids: list[int] | None) -> dict[str, dict[int, int]]:
+    """What each of ``fields`` counts in a division's own rows (grids, buildings, rooms whose
+    ``community`` is the division), grouped by division; divisions with none are left out.
+    ``division_ids`` None: every division (one scan, no id list)."""
+    own: dict[str, dict[int, int]] = {}
+    grids, addresses = Grid.objects.all(), StandardAddress.objects.all()
+    if division_ids is not None:
+        grids = grids.filter(community_id__in=division_ids)
+        addresses = addresses.filter(community_id__in=division_ids)
+    if "grid_count" in fields:
+        own["grid_count"] = dict(
+            grids.values_list("community_id").annotate(n=Count("id")).values_list("community_id", "n")
+        )
+    levels = {"building_count": AddressLevel.BUILDING, "room_count": AddressLevel.ROOM}
+    wanted = {levels[f]: f for f in fields if f in levels}
+    if wanted:
+        for f in wanted.values():
+            own[f] = {}
+        # one grouped count on the (community, level) index for both counters
+        rows = (
+            addresses.filter(level__in=list(wanted))
+            .values_list("community_id", "level")
+            .annotate(n=Count("id"))
+            .values_list("community_id", "level", "n")
+        )
+        for community_id, level, n in rows:
+            own[wanted[level]][community_id] = n
+    return own
 
 
 @transaction.atomic
 def division_stats_refresh() -> None:
-    """Recount grids, buildings and rooms per division (bottom-up, grouped queries only)."""
-    grid_counts = Counter(
-        dict(
-            Grid.objects.values_list("community_id").annotate(n=Count("id")).values_list("community_id", "n")
-        )
-    )
-    building_counts = Counter(
-        dict(
-            StandardAddress.objects.filter(level=AddressLevel.BUILDING)
-            .values_list("community_id")
-            .annotate(n=Count("id"))
-            .values_list("community_id", "n")
-        )
-    )
-    room_counts = Counter(
-        dict(
-            StandardAddress.objects.filter(level=AddressLevel.ROOM)
-            .values_list("community_id")
-            .annotate(n=Count("id"))
-            .values_list("community_id", "n")
-        )
-    )
-    divisions = list(Division.objects.only("id", "parent_id", "level"))
+    """Recount grids, buildings and rooms per division (bottom-up, grouped queries only).
+
+    Every division row is locked first (``_lock_divisions``, primary-key order) and only then
+    are the grids and addresses counted: a chain recount of the admin
+    (``division_chain_counts_refresh``) that holds some of the rows makes this wait until it
+    commits, and then the counts read here include its rows; one that comes later waits for this
+    transaction and then recounts from what it wrote. Without the lock first, a refresh that
+    counted before an admin save committed would write its older counts over the admin's.
+    (PostgreSQL's default READ COMMITTED: each statement after the lock sees what committed
+    before it. The counts are exact for writes that lock as these do; see docs/geo.md.)
+    """
+    divisions = list(_lock_divisions(Division.objects.only("id", "parent_id", "level")))
+    own = _own_counts(COUNTERS, None)
     by_id = {d.id: d for d in divisions}
-    totals = {d.id: [grid_counts[d.id], building_counts[d.id], room_counts[d.id]] for d in divisions}
+    totals = {d.id: [own[f].get(d.id, 0) for f in COUNTERS] for d in divisions}
     for division in sorted(divisions, key=lambda d: -_STATS_DEPTH[d.level]):
         if division.parent_id and division.parent_id in by_id:
             parent_total = totals[division.parent_id]
@@ -498,45 +532,88 @@ def division_stats_refresh() -> None:
                 parent_total[i] += value
     for division in divisions:
         division.grid_count, division.building_count, division.room_count = totals[division.id]
-    Division.objects.bulk_update(divisions, ["grid_count", "building_count", "room_count"], batch_size=500)
+    Division.objects.bulk_update(divisions, list(COUNTERS), batch_size=500)
+
+
+def _chain_ids(division_ids: set[int]) -> set[int]:
+    """``division_ids`` and all their ancestors, by the parent links, read without locking (four
+    parent hops per query: a Shenzhen chain from a community in one)."""
+    hops = (
+        "parent_id",
+        "parent__parent_id",
+        "parent__parent__parent_id",
+        "parent__parent__parent__parent_id",
+    )
+    found: set[int] = set()
+    frontier = set(division_ids)
+    while frontier:
+        tops: set[int] = set()
+        for pk, *ancestors in Division.objects.filter(pk__in=frontier).values_list("pk", *hops):
+            found.add(pk)
+            found.update(a for a in ancestors[:-1] if a is not None)
+            if ancestors[-1] is not None:
+                tops.add(ancestors[-1])
+        frontier = tops - found
+    return found
 
 
 @transaction.atomic
-def division_grid_counts_refresh(division_ids: Iterable[int]) -> None:
-    """Recount ``grid_count`` of these divisions (the communities of grids added or deleted one by
-    one, as in the admin) and of their ancestors, and of nothing else.
+def division_chain_counts_refresh(division_ids: Iterable[int], *, fields: Iterable[str] = COUNTERS) -> None:
+    """Recount ``fields`` (of ``COUNTERS``) of these divisions and of their ancestors, and of
+    nothing else: the communities whose grids or addresses were added, moved or deleted one by
+    one, as in the admin.
 
-    Each gets what ``division_stats_refresh`` gives it: its own grids plus the stored counts of its
-    children, deepest level first. That is a few grouped queries per level (grids are counted by
-    community, children summed by parent) instead of the full refresh's walk over every address.
-    The rows are locked first so that two grids added at once in one community both count: the
-    second recount waits for the first transaction and then sees its grid.
+    Each gets what ``division_stats_refresh`` gives it: its own rows plus the stored counts of
+    its children, deepest level first. That is a few grouped queries per level (rows counted by
+    community on an index, children summed by parent) instead of the full refresh's walk over
+    every address. The chain's rows are locked first, in primary-key order as the full refresh
+    locks them (``_lock_divisions``), and counted after: two saves in one community both count
+    (the second waits for the first to commit, then sees its row), and a concurrent full refresh
+    either finishes before the recount reads or reads after it commits.
     """
+    fields = tuple(f for f in COUNTERS if f in set(fields))
+    ids = {pk for pk in division_ids if pk is not None}
+    if not ids or not fields:
+        return
     chain: dict[int, Division] = {}
-    frontier = {pk for pk in division_ids if pk is not None}
-    while frontier:
+    missing = _chain_ids(ids)
+    while missing:
+        # Normally one pass. A parent that changed between the walk and the lock (a divisions
+        # load committing meanwhile) adds the new ancestors in a second pass, which locks them
+        # out of the common order: PostgreSQL may then report a deadlock and roll one back.
         found = list(
-            Division.objects.select_for_update()
-            .filter(pk__in=frontier)
-            .only("id", "parent_id", "level", "grid_count")
-            .order_by("pk")  # one locking order, level by level from the bottom: no deadlock
+            _lock_divisions(Division.objects.filter(pk__in=missing)).only("id", "parent_id", "level", *fields)
         )
+        if not found:  # deleted meanwhile: nothing left to count
+            break
         chain.update((d.pk, d) for d in found)
-        frontier = {d.parent_id for d in found if d.parent_id} - chain.keys()
+        missing = (
+            _chain_ids({d.parent_id for d in chain.values() if d.parent_id} - chain.keys()) - chain.keys()
+        )
     for depth in sorted({_STATS_DEPTH[d.level] for d in chain.values()}, reverse=True):
-        ids = [pk for pk, d in chain.items() if _STATS_DEPTH[d.level] == depth]
-        own = dict(
-            Grid.objects.filter(community_id__in=ids)
-            .values_list("community_id")
-            .annotate(n=Count("id"))
-            .values_list("community_id", "n")
-        )
-        below = dict(
-            Division.objects.filter(parent_id__in=ids)
+        ids_here = [pk for pk, d in chain.items() if _STATS_DEPTH[d.level] == depth]
+        own = _own_counts(fields, ids_here)
+        below = (
+            Division.objects.filter(parent_id__in=ids_here)
             .values_list("parent_id")
-            .annotate(n=Sum("grid_count"))
-            .values_list("parent_id", "n")
+            .annotate(**{f"below_{f}": Sum(f) for f in fields})
+            .values_list("parent_id", *(f"below_{f}" for f in fields))
         )
-        for pk in ids:
-            chain[pk].grid_count = own.get(pk, 0) + (below.get(pk) or 0)
-        Division.objects.bulk_update([chain[pk] for pk in ids], ["grid_count"])
+        below = {row[0]: row[1:] for row in below}
+        for pk in ids_here:
+            sums = below.get(pk, (0,) * len(fields))
+            for i, f in enumerate(fields):
+                setattr(chain[pk], f, own[f].get(pk, 0) + (sums[i] or 0))
+        Division.objects.bulk_update([chain[pk] for pk in ids_here], list(fields))
+
+
+def division_grid_counts_refresh(division_ids: Iterable[int]) -> None:
+    """``grid_count`` of these divisions and their ancestors (a grid added or deleted in the
+    admin): ``division_chain_counts_refresh`` without reading any address."""
+    division_chain_counts_refresh(division_ids, fields=("grid_count",))
+
+
+def division_address_counts_refresh(division_ids: Iterable[int]) -> None:
+    """``building_count`` and ``room_count`` of these divisions and their ancestors (a building,
+    unit or room added, moved or deleted in the admin: pass the old and the new community)."""
+    division_chain_counts_refresh(division_ids, fields=("building_count", "room_count"))

@@ -128,6 +128,8 @@ class Gazetteer:
         self.names: dict[str, tuple[str, bool]] = {}  # name → (level, is_short)
         self.max_len = 0
         self.complete = False  # True: already holds the national names (see ``merged``)
+        #: A district's name (full and short) → the names of the cities and provinces it lies in.
+        self.within: dict[str, frozenset[str]] = {}
         self._lengths: tuple[dict[str, tuple[int, ...]], int] | None = None
 
     def add(self, name: str, level: str, *, short: bool = True) -> None:
@@ -149,6 +151,7 @@ class Gazetteer:
         result = Gazetteer()
         result.names = {**self.names, **other.names}
         result.max_len = max(self.max_len, other.max_len)
+        result.within = {**self.within, **other.within}
         result.complete = True
         return result
 
@@ -189,14 +192,23 @@ def national_gazetteer() -> Gazetteer:
             rows = []
         order = {"province": 0, "city": 1, "district": 2}
         entries = []
+        names_by_code: dict[str, str] = {}
         for row in rows:
             code, name = row["adcode"], row["name"]
             if name in ("市辖区", "县", "省直辖县级行政区划", "自治区直辖县级行政区划"):
                 continue
             level = "province" if code[2:6] == "0000" else "city" if code[4:6] == "00" else "district"
-            entries.append((order[level], name, level))
-        for _order, name, level in sorted(entries):
+            entries.append((order[level], name, level, code))
+            names_by_code[code[:6]] = name
+        within: dict[str, set[str]] = {}
+        for _order, name, level, code in sorted(entries):
             gazetteer.add(name, level)
+            if level == "district":
+                places = {names_by_code.get(code[:4] + "00"), names_by_code.get(code[:2] + "0000")} - {None}
+                places |= {_short(place) for place in places}
+                for form in {name, _short(name)}:
+                    within.setdefault(form, set()).update(places)
+        gazetteer.within = {name: frozenset(places) for name, places in within.items()}
         _national["g"] = gazetteer
         return gazetteer
 
@@ -248,12 +260,16 @@ def parse_address(text: str, *, gazetteer: Gazetteer | None = None, cleaned: boo
     pos, n = 0, len(s)
     while pos < n:
         rank = state["rank"]
-        step = _step(s, pos, rank, names, parsed)
+        step = _step(s, pos, rank, names, parsed, state["buffer"])
         if step is None:
             state["buffer"] += s[pos]
             pos += 1
             continue
         name, value, end = step
+        if name == "text":  # a district's short name inside a longer name (深业上城): the name's text
+            state["buffer"] += value
+            pos = end
+            continue
         _flush(parsed, state)
         if name == "devzone":
             parsed.extra.append(value)
@@ -276,8 +292,51 @@ def parse_address(text: str, *, gazetteer: Gazetteer | None = None, cleaned: boo
     return parsed
 
 
-def _step(s: str, pos: int, rank: int, names: Gazetteer, parsed: ParsedAddress):
-    """The component that starts at ``pos``, or None: (name, value, end)."""
+def _embedded_district(
+    s: str,
+    end: int,
+    name: str,
+    level: str,
+    short: bool,
+    pending: str,
+    parsed: ParsedAddress,
+    names: Gazetteer,
+) -> bool:
+    """Whether a district's short form ``name`` (ending at ``end``) ends a longer name instead.
+
+    深业上城 is a complex in Futian, not Hangzhou's 上城区: the short form 上城 comes after text no
+    rule claimed (深业), and nothing before it names the province or city 上城区 lies in. An
+    address names its district before the places in it, so a short district name that comes
+    after the start of a place name is read as part of that name unless the text placed it:
+
+    * a province or city it lies in was written before it (杭州深业上城, 浙江…上城): a district;
+      another one (深圳深业上城: 上城区 is not in 深圳) places it nowhere: part of the name;
+    * the address goes on with a smaller division or a road (原单号黄岩北城经济开发区: noise, then
+      a district and what lies in it): a district.
+
+    Not for the full name (上城区 is a district written out) nor a short form at the start of the
+    text or after a component (上城, 南山书城, 福田区…). The city's own names count as any other
+    (天安龙岗数码新城 is one name): the resolver finds its divisions anywhere in the text by its own
+    scan, so a Shenzhen name still places the address.
+    """
+    if not (level == "district" and short and pending):
+        return False
+    written = {parsed.components.get("province"), parsed.components.get("city")} - {None}
+    if written:
+        around = names.within.get(name, frozenset())
+        if not around or written & around:
+            return False  # placed by what was written (or a name we cannot place: as before)
+    if end >= len(s):
+        return True
+    hit = names.match(s, end)
+    if hit is not None and RANK[hit[1]] > RANK["district"]:
+        return False
+    return not any(pattern.match(s, end) for lvl, pattern in PATTERNS if lvl not in ("district", "city"))
+
+
+def _step(s: str, pos: int, rank: int, names: Gazetteer, parsed: ParsedAddress, pending: str = ""):
+    """The component that starts at ``pos``, or None: (name, value, end). ``pending``: the text
+    read since the last component, which no rule has claimed yet (it becomes the estate)."""
     ch = s[pos]
     if rank < RANK["road"]:
         hit = names.match(s, pos)
@@ -299,6 +358,8 @@ def _step(s: str, pos: int, rank: int, names: Gazetteer, parsed: ParsedAddress):
             if not (short and (_CONTINUES_NAME.match(follows) or follows[:1] in ("路", "街", "道"))):
                 if RANK[level] > rank:
                     if level not in parsed.components:
+                        if _embedded_district(s, end, name, level, short, pending, parsed, names):
+                            return "text", name, end
                         return level, name, end
                 elif not short and level in parsed.components:
                     return "skip", name, end

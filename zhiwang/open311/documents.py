@@ -8,6 +8,7 @@ into free text are masked; a room or unit address is given as its building, a ty
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 
@@ -17,7 +18,8 @@ from django.utils.translation import gettext as _
 
 from zhiwang.core.masking import mask_text
 from zhiwang.core.workcalendar.models import LimitUnit
-from zhiwang.geo.addressing import COMPONENTS, parse_address
+from zhiwang.geo.addressing import COMPONENTS, clean, parse_address
+from zhiwang.geo.addressing.text import CN_NUM
 from zhiwang.open311.models import ServiceAttribute
 from zhiwang.open311.selectors import PublicEvent, Service, is_public, publishes_text
 from zhiwang.tickets.models import Ticket, TicketStatus
@@ -39,8 +41,8 @@ def w3c(value: datetime | None) -> str | None:
 # --- masking free text --------------------------------------------------------------
 #
 # ``mask_text`` (phones, ID and bank card numbers, e-mail addresses, WeChat ids and QQ numbers,
-# self-given names) is the platform's shared masker, ``zhiwang.core.masking.mask_text``; it is
-# imported here for the documents below.
+# self-given names, third persons' names after their role, licence plates) is the platform's
+# shared masker, ``zhiwang.core.masking.mask_text``; it is imported here for the documents below.
 
 
 # --- discovery and services ----------------------------------------------------------
@@ -200,25 +202,42 @@ def _building(ticket: Ticket):
 #: the building. Names of ``geo.addressing.COMPONENTS``.
 BELOW_BUILDING = ("unit", "floor", "room")
 _UP_TO_BUILDING = COMPONENTS[: COMPONENTS.index("building") + 1]
+#: A lane, street or row of a village numbered in digits ("固戍村15巷3号301", "沙井新村3街5号"):
+#: the parser's name patterns stop at a digit, so it read "15" as a room and the address was cut
+#: at the village. Its digits are parsed as Chinese numerals ("一五巷", as "下沙新村二巷" is read),
+#: one character for one, so that a position in the parsed text is one in the published text.
+_NUMBERED_LANE = re.compile(r"\d+(?=横?[巷街坊排])", re.ASCII)
+_AS_CHINESE_NUMERALS = str.maketrans("0123456789", "〇一二三四五六七八九")
+#: A house number or a numbered lane in what would be cut off: the parser took a number before it
+#: for the room ("南新路123弄5号301" has room "5号"), so the published part runs to its end and the
+#: rest (the room after the house number: "301") is cut. A "号" ending the text or before 房/铺 is a
+#: room's ("3栋1201号", "12号铺"), not a house number.
+_PLACE_IN_CUT = re.compile(rf"[0-9{CN_NUM}]+(?:横?[巷街坊排弄]|号(?=[0-9]|[A-Za-z][0-9]|负|地下))")
 
 
 def address_to_building(text: str) -> str:
     """A typed address cut before its unit, floor or room as the address parser finds them
-    ("南山区琉璃坊花园3栋1201房" → "南山区琉璃坊花园3栋", "桃园路12号501" → "桃园路12号"); the
-    text as it was when it has none. A cut address is the parser's clean form (no spaces, phone
+    ("南山区琉璃坊花园3栋1201房" → "南山区琉璃坊花园3栋", "桃园路12号501" → "桃园路12号",
+    "固戍村15巷3号301" → "固戍村15巷3号", "海岸城B1-01" → "海岸城"); the text as it was when it
+    has none ("下沙新村二巷5号"). A cut address is the parser's clean form (no spaces, phone
     numbers or remarks in brackets), and what followed the room is dropped with it."""
-    parsed = parse_address(text)
+    cleaned = clean(text)
+    probe = _NUMBERED_LANE.sub(lambda m: m.group().translate(_AS_CHINESE_NUMERALS), cleaned)
+    parsed = parse_address(probe, cleaned=True)
     below = [parsed.components[name] for name in BELOW_BUILDING if parsed.components.get(name)]
     if not below:
         return text
-    cleaned, kept_end = parsed.text, 0
+    kept_end = 0
     # components come in the text coarsest first: what is kept ends before the first part below it
     for name in _UP_TO_BUILDING:
         value = parsed.components.get(name)
-        at = cleaned.find(value, kept_end) if value else -1
+        at = probe.find(value, kept_end) if value else -1
         if at >= 0:
             kept_end = at + len(value)
-    cut = min((at for value in below if (at := cleaned.find(value, kept_end)) >= 0), default=kept_end)
+    cut = min((at for value in below if (at := probe.find(value, kept_end)) >= 0), default=kept_end)
+    places = list(_PLACE_IN_CUT.finditer(probe, cut))
+    if places:
+        cut = places[-1].end()
     return cleaned[:cut].rstrip("-_#/ ")
 
 

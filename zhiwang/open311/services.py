@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 
 from zhiwang.core.errors import ErrorList, NotFound, PermissionDeniedError, ServiceError
 from zhiwang.core.fingerprint import fingerprint as input_fingerprint
+from zhiwang.core.sentences import headline
 from zhiwang.geo.crs import check_point
 from zhiwang.open311.attributes import clean_attributes, summary_lines
 from zhiwang.open311.models import Open311Client, Open311Submission
@@ -375,7 +376,7 @@ def open311_request_submit(
                 channel=Channel.OPEN311,
                 kind=ticket_kind,
                 category=category,
-                title=(description or category.name)[:40],
+                title=headline(description or category.name),
                 description=text,
                 external_id=f"{client.pk}:{client_request_id}" if client_request_id else "",
                 reporter_name=reporter_name,

@@ -646,7 +646,7 @@ class TicketFilterForm(AccessibleForm):
                 {
                     "label": str(field.label),
                     "value": value if len(value) <= 40 else value[:39] + "…",
-                    "error": str(self.errors[name][0]),
+                    "error": str(self.errors[name][0]).rstrip("。．. "),  # the chip puts it in brackets
                     "id": self[name].id_for_label,
                 }
             )

@@ -47,6 +47,14 @@ def test_demo_builds_the_city_and_rebuilds_it_the_same(caplog):
     # the history's hourly clock sweeps (1,440 of them at 60 days) do not flood the log of `make run`
     assert not [r for r in caplog.records if r.name == "zhiwang.tickets.services.clock"]
     assert "Governance index and indicators:" in output
+    assert "5 the demo citizen's and grid worker's own" in output
+    # ... so the demo's own people have work waiting when they sign in (tickets.history_events.persona_tickets)
+    from zhiwang.accounts.models import User
+    from zhiwang.tickets import selectors
+
+    citizen, worker = (User.objects.get(username=name) for name in ("demo_citizen", "demo_grid_worker"))
+    assert selectors.ticket_list(user=citizen).filter(status="follow_up").count() == 1
+    assert selectors.ticket_list(user=worker, filters={"status": "verifying"}).count() >= 1
     first = fingerprint()
     # a second run over the first one's data (registry, disputes, tickets in place) rebuilds the same city
     output = demo("--seed", "7")

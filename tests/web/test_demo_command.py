@@ -11,6 +11,7 @@ from zhiwang.analytics.models import Alert, RollupFact
 from zhiwang.analytics.rollups import rollup_catch_up
 from zhiwang.geo.demo import demo_geography_build
 from zhiwang.geo.models import Grid, StandardAddress
+from zhiwang.tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db
 
@@ -56,6 +57,12 @@ def test_demo_builds_the_city_and_rebuilds_it_the_same(caplog):
     assert selectors.ticket_list(user=citizen).filter(status="follow_up").count() == 1
     assert selectors.ticket_list(user=worker, filters={"status": "verifying"}).count() >= 1
     first = fingerprint()
+
+    def places():
+        return set(Ticket.objects.exclude(address=None).values_list("pk", "address__code", "grid__code"))
+
+    located = places()
+    assert located
     # a second run over the first one's data (registry, disputes, tickets in place) rebuilds the same city
     output = demo("--seed", "7")
     assert fingerprint() == first
@@ -66,6 +73,11 @@ def test_demo_builds_the_city_and_rebuilds_it_the_same(caplog):
     grids = set(Grid.objects.values_list("pk", flat=True))
     assert set(Alert.objects.exclude(grid=None).values_list("grid_id", flat=True)) <= grids
     assert set(RollupFact.objects.exclude(grid_id=0).values_list("grid_id", flat=True)) <= grids
+    # ... and its tickets are back at their places (they were all left unlocated), so the grid
+    # worker still has the check waiting
+    worker = User.objects.get(username="demo_grid_worker")  # anew: the grids are new rows
+    assert selectors.ticket_list(user=worker, filters={"status": "verifying"}).count() >= 1
+    assert places() == located
 
 
 def test_other_seed_other_city():

@@ -16,7 +16,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db import transaction
+from django.db.models import Q
 
+from zhiwang.geo.models import Grid, StandardAddress
 from zhiwang.geo.moves import moved_targets
 from zhiwang.tickets.models import Ticket
 
@@ -50,3 +52,55 @@ def ticket_places_rederive(*, division_ids: Iterable[int]) -> int:
                 .update(subdistrict_id=subdistrict, district_id=district)
             )
     return updated
+
+
+#: Rows per statement when tickets are re-attached (well under SQLite's bound on variables).
+_REATTACH_BATCH = 2000
+
+
+def ticket_place_codes() -> dict[int, tuple[str | None, str | None]]:
+    """Each located ticket's standard address code and grid code, by ticket id.
+
+    Taken before the demo city's grids and addresses are built again (``zhiwang demo`` over an
+    earlier demo): those rows are deleted and made anew, and a ticket's ``address`` and ``grid``
+    are set to none with them (the divisions, protected, keep their rows).
+    """
+    located = Ticket.objects.filter(Q(address__isnull=False) | Q(grid__isnull=False))
+    return {
+        pk: (address, grid)
+        for pk, address, grid in located.values_list("pk", "address__code", "grid__code").iterator()
+    }
+
+
+def ticket_places_reattach(codes: dict[int, tuple[str | None, str | None]]) -> int:
+    """Point the tickets of ``codes`` (``ticket_place_codes``) at the address and grid that now
+    carry those codes; a code the new city does not have leaves that column empty.
+
+    Codes are positional (a community's code and a sequence), so the same seed rebuilds the same
+    places and a ticket is back where it was; another seed puts it at the address of that code in
+    the same community. Like ``ticket_places_rederive``, no version bump and no timeline row: the
+    ticket's place did not change, only the rows that stand for it. Returns the tickets updated.
+    """
+    if not codes:
+        return 0
+    address_codes = {a for a, _g in codes.values() if a}
+    grid_codes = {g for _a, g in codes.values() if g}
+    addresses: dict[str, int] = {}
+    for chunk in _chunks(sorted(address_codes)):
+        addresses.update(StandardAddress.objects.filter(code__in=chunk).values_list("code", "pk"))
+    grids: dict[str, int] = {}
+    for chunk in _chunks(sorted(grid_codes)):
+        grids.update(Grid.objects.filter(code__in=chunk).values_list("code", "pk"))
+    rows = [
+        Ticket(pk=pk, address_id=addresses.get(address or ""), grid_id=grids.get(grid or ""))
+        for pk, (address, grid) in codes.items()
+    ]
+    rows = [row for row in rows if row.address_id or row.grid_id]
+    with transaction.atomic():
+        Ticket.objects.bulk_update(rows, ["address", "grid"], batch_size=_REATTACH_BATCH)
+    return len(rows)
+
+
+def _chunks(values: list[str]):
+    for start in range(0, len(values), _REATTACH_BATCH):
+        yield values[start : start + _REATTACH_BATCH]

@@ -21,6 +21,7 @@ from zhiwang.registry.demo import demo_registry_clear, demo_registry_create
 from zhiwang.tickets.demo import demo_classifier_train, demo_routing_create
 from zhiwang.tickets.history import demo_tickets_create
 from zhiwang.tickets.models import Ticket
+from zhiwang.tickets.services.places import ticket_place_codes, ticket_places_reattach
 
 #: Scales whose registry covers one district only (its 6-digit code prefix below).
 QUICK_SCALES = frozenset({"tiny", "small"})
@@ -105,15 +106,19 @@ class Command(BaseCommand):
 
         # Registry links protect standard addresses: clear them before the city is rebuilt.
         demo_registry_clear()
-        # Tickets of an earlier city lose their grids and addresses with it (set to none), but the
-        # rollups still count them there: a grid's surge would name a grid that is gone.
+        # Tickets of an earlier city lose their grids and addresses with it (set to none), and the
+        # rollups still count them there: a grid's surge would name a grid that is gone. They are
+        # put back at the addresses and grids of the same codes (the same places for the same seed),
+        # else every ticket of the earlier demo would be unlocated and out of the grid workers' sight.
         rebuilt_over_tickets = Ticket.objects.exists()
+        places = ticket_place_codes() if rebuilt_over_tickets else {}
         try:
             result = demo_geography_build(scale=scale, seed=seed, progress=progress)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         finally:
             bar.close()
+        ticket_places_reattach(places)
         accounts = demo_accounts_create()
         routing = demo_routing_create()
         # The quick scales fill the registry of one district (where the demo grid worker and

@@ -445,8 +445,11 @@ ZHIWANG_NUM_PROXIES = env_int("ZHIWANG_NUM_PROXIES", 0, minimum=0)
 ZHIWANG_OPEN311_REQUESTS_PER_HOUR = env_int("ZHIWANG_OPEN311_REQUESTS_PER_HOUR", 2000, minimum=0)
 # Open311: reads of service requests (GET requests, requests/{id}) one client address may make a
 # minute without an api_key (0: no limit); answered 429 past it. Callers sending their api_key are
-# not counted (their key is revocable).
+# counted per client instead (ZHIWANG_OPEN311_KEYED_READS_PER_MINUTE).
 ZHIWANG_OPEN311_READS_PER_MINUTE = env_int("ZHIWANG_OPEN311_READS_PER_MINUTE", 60, minimum=0)
+# Open311: reads of service requests one client may make a minute with its api_key, from however many
+# addresses (0: no limit); answered 429 past it. Counted per client, so a leaked key is bounded too.
+ZHIWANG_OPEN311_KEYED_READS_PER_MINUTE = env_int("ZHIWANG_OPEN311_KEYED_READS_PER_MINUTE", 600, minimum=0)
 # The public report form (/report/), per client address: reports an hour and a day, and photo bytes
 # a day (0 turns a limit off). Generous: a mobile carrier puts many citizens behind one address.
 ZHIWANG_CITIZEN_REPORTS_PER_HOUR = env_int("ZHIWANG_CITIZEN_REPORTS_PER_HOUR", 10, minimum=0)

@@ -9,7 +9,7 @@ limit is refused for the price of a cache read:
 - the sign-in's per-address limit (``accounts.backends``);
 - the citizen's look-up by number and phone (``tickets.lookup_limits``);
 - the citizen's report form (``web.tickets.views.citizen``);
-- the Open311 clients' posts per key and anonymous reads per address (``open311.views``).
+- the Open311 clients' posts and reads per key and anonymous reads per address (``open311.views``).
 
 The per-address limits count ``core.client_address.rate_limit_key`` of the address (an IPv6
 client by its /64), never the address as the client picked it.

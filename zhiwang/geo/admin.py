@@ -141,6 +141,91 @@ class GridForm(_PlaceForm):
         return data
 
 
+#: The levels an address's parent may have: a unit hangs on a building, a room on a unit or
+#: directly on a building without units (the resolver looks in both); a building tops the tree.
+PARENT_LEVELS = {
+    AddressLevel.BUILDING: frozenset(),
+    AddressLevel.UNIT: frozenset({AddressLevel.BUILDING}),
+    AddressLevel.ROOM: frozenset({AddressLevel.UNIT, AddressLevel.BUILDING}),
+}
+
+
+class StandardAddressForm(forms.ModelForm):
+    """An address lies where its grid and its parent are: its grid is one of its community's, and
+    a unit or room is in its parent's community, one level or two below it.
+
+    The building and room counts follow ``community`` only (``division_address_counts_refresh``)
+    while routing and the grid pages follow ``grid``: an address saved with another community's
+    grid would be counted in one community and handled in the other, and a room in another
+    community than its building counted away from the building it is read under.
+    """
+
+    class Meta:
+        model = StandardAddress
+        fields = [
+            "code",
+            "level",
+            "parent",
+            "community",
+            "grid",
+            "house_code",
+            "road",
+            "road_number",
+            "estate",
+            "name",
+            "floor",
+            "full_name",
+            "lon",
+            "lat",
+        ]
+
+    def clean(self):
+        data = super().clean()
+        level, parent = data.get("level"), data.get("parent")
+        community, grid = data.get("community"), data.get("grid")
+        if grid is not None and community is not None and grid.community_id != community.pk:
+            self.add_error(
+                "grid",
+                forms.ValidationError(
+                    _(
+                        "The grid %(grid)s is in the community %(grid_community)s, not in %(community)s: "
+                        "choose a grid of the address's community."
+                    ),
+                    code="geo.address_grid_community",
+                    params={"grid": grid, "grid_community": grid.community, "community": community},
+                ),
+            )
+        if parent is None or not level:
+            return data
+        if parent.level not in PARENT_LEVELS.get(level, frozenset()):
+            messages = {
+                AddressLevel.BUILDING: _(
+                    "A building is the top of the address tree: leave its parent empty."
+                ),
+                AddressLevel.UNIT: _("A unit's parent must be a building."),
+                AddressLevel.ROOM: _("A room's parent must be a unit or a building."),
+            }
+            self.add_error(
+                "parent",
+                forms.ValidationError(
+                    messages.get(level, messages[AddressLevel.ROOM]), code="geo.address_parent_level"
+                ),
+            )
+        if community is not None and parent.community_id != community.pk:
+            self.add_error(
+                "community",
+                forms.ValidationError(
+                    _(
+                        "The parent address %(parent)s is in the community %(parent_community)s: "
+                        "an address is in its parent's community."
+                    ),
+                    code="geo.address_parent_community",
+                    params={"parent": parent, "parent_community": parent.community},
+                ),
+            )
+        return data
+
+
 class IndexedAdminMixin:
     """Saves and deletes reach the indexes (module docstring). ``indexes_changed(objects, before)``
     bumps the versions concerned (``objects``: a list of rows or the queryset of a bulk delete;
@@ -247,6 +332,7 @@ class AddressAliasInline(admin.TabularInline):
 
 @admin.register(StandardAddress)
 class StandardAddressAdmin(IndexedAdminMixin, admin.ModelAdmin):
+    form = StandardAddressForm
     list_display = ("code", "full_name", "level", "house_code", "grid")
     list_filter = ("level",)
     search_fields = ("code", "full_name", "house_code")

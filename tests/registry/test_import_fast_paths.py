@@ -69,7 +69,8 @@ def test_new_rows_are_complete_and_duplicates_across_chunks_are_caught(
         None,
         batch,
     )
-    assert Residence.objects.get(person__id_number_hash=id_number_hash(IDS[1])).since is not None
+    # no 入住日期: the start is unknown, not the import's day (docs/registry.md, *Unknown starts*)
+    assert Residence.objects.get(person__id_number_hash=id_number_hash(IDS[1])).since is None
     wang = Person.objects.get(id_number_hash=id_number_hash(IDS[2]))
     assert wang.community_id is None and not Residence.objects.filter(person=wang).exists()
     assert not RecordChange.objects.exists()  # creation is told by provenance, not history rows

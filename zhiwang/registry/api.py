@@ -174,6 +174,7 @@ class EntityOut(Schema):
     legal_representative: str  # masked
     industry: str
     phone: str  # masked
+    founded_on: date | None  # 成立日期: the entity's, not when it came to its address
     community: str | None
     last_confirmed_at: datetime
     version: int
@@ -188,6 +189,7 @@ def _entity(e: LegalEntity) -> dict:
         "legal_representative": e.masked_representative,
         "industry": e.industry,
         "phone": e.masked_phone,
+        "founded_on": e.founded_on,
         "community": e.community.code if e.community_id else None,
         "last_confirmed_at": e.last_confirmed_at,
         "version": e.version,
@@ -201,6 +203,7 @@ class EntityIn(Schema):
     legal_representative: str | None = None
     industry: str | None = None
     phone: str | None = None
+    founded_on: date | None = None
     address: str | None = None
 
 
@@ -210,6 +213,7 @@ class EntityCorrectionIn(_CorrectionBase):
     legal_representative: str | None = None
     industry: str | None = None
     phone: str | None = None
+    founded_on: date | None = None
 
 
 class HousingOut(Schema):

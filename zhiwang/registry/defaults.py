@@ -44,7 +44,8 @@ DEFAULT_TEMPLATES = {
             "联系电话": "phone",
             "经营场所": "address",
             "住所": "address",
-            "成立日期": "since",
+            # The founding date is the entity's, not the start at an address (an operation's since).
+            "成立日期": "founded_on",
         },
     ),
     "住建房屋": (

@@ -50,7 +50,9 @@ class CorrectionForm(RegistryForm):
         label=_("Household registration address"), max_length=255, required=False
     )
     note = forms.CharField(label=_("What was corrected, and why"), max_length=500)
-    expected_version = forms.IntegerField(widget=forms.HiddenInput)
+    # Not required here: the service answers a missing one with its own code and message
+    # (registry.version_required, shown on the page with the hidden field's errors).
+    expected_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
     def __init__(self, *args, person, **kwargs):
         kwargs.setdefault(
@@ -84,7 +86,9 @@ class ResidenceCorrectionForm(RegistryForm):
     address = forms.CharField(label=_("Right address"), max_length=255, required=False)
     since = forms.DateField(label=_("Living here since"), required=False)
     note = forms.CharField(label=_("What was wrong, and why you correct it"), max_length=500)
-    expected_version = forms.IntegerField(widget=forms.HiddenInput)
+    # Not required here: the service answers a missing one with its own code and message
+    # (registry.version_required, shown on the page with the hidden field's errors).
+    expected_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
     def __init__(self, *args, person, residence, **kwargs):
         kwargs.setdefault("initial", {"since": residence.since, "expected_version": person.version})
@@ -102,8 +106,12 @@ class EntityCorrectionForm(RegistryForm):
     name = forms.CharField(label=_("Name"), max_length=128)
     entity_type = forms.ChoiceField(label=_("Entity type"), choices=EntityType.choices)
     industry = forms.CharField(label=_("Industry"), max_length=64, required=False)
+    # Empty keeps the date on record (``clean_entity``: an empty founding date says nothing).
+    founded_on = forms.DateField(label=_("Founding date"), required=False)
     note = forms.CharField(label=_("What was corrected, and why"), max_length=500)
-    expected_version = forms.IntegerField(widget=forms.HiddenInput)
+    # Not required here: the service answers a missing one with its own code and message
+    # (registry.version_required, shown on the page with the hidden field's errors).
+    expected_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
     def __init__(self, *args, entity, **kwargs):
         kwargs.setdefault(
@@ -112,10 +120,12 @@ class EntityCorrectionForm(RegistryForm):
                 "name": entity.name,
                 "entity_type": entity.entity_type,
                 "industry": entity.industry,
+                "founded_on": entity.founded_on,
                 "expected_version": entity.version,
             },
         )
         super().__init__(*args, **kwargs)
+        self.fields["founded_on"].widget = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
 class RevealForm(RegistryForm):

@@ -45,6 +45,7 @@ FIELDS = {
         "industry": gettext_lazy("Industry"),
         "phone": gettext_lazy("Phone"),
         "address": gettext_lazy("Address"),
+        "founded_on": gettext_lazy("Founding date"),
         "since": gettext_lazy("Operating here since"),
     },
     RecordKind.HOUSING: {
@@ -398,7 +399,8 @@ def clean_person(data: dict) -> Cleaned:
 
 
 def clean_entity(data: dict) -> Cleaned:
-    """Credit code (GB 32100), name, type, legal representative, industry, phone, address text."""
+    """Credit code (GB 32100), name, type, legal representative, industry, phone, founding date,
+    address text, operating here since."""
     cleaned = Cleaned()
     data = _check_controls(cleaned, data)
     _required(cleaned, RecordKind.ENTITY, data)
@@ -421,6 +423,11 @@ def clean_entity(data: dict) -> Cleaned:
         phone = _phone(cleaned, "phone", data["phone"])
         if phone is not None or not text(data["phone"]):
             cleaned.values["phone"] = phone or ""
+    if "founded_on" in data:
+        # An empty cell says nothing: it never clears a founding date on record.
+        founded = _date_field(cleaned, "founded_on", data["founded_on"])
+        if founded is not None:
+            cleaned.values["founded_on"] = founded
     if "since" in data:
         cleaned.values["since"] = _date_field(cleaned, "since", data["since"])
     return cleaned

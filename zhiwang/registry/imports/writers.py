@@ -250,9 +250,13 @@ def _residences(
         if any(r.address_id == address.pk for r in mine):
             confirmed.extend(r.pk for r in mine if r.address_id == address.pk)
             continue
-        since = since or today
+        # A row without 入住日期 says where the person lives, not since when: the new residence's
+        # start stays unknown (None), never the import's day, so a later registration or file with
+        # the person's real date is not refused as "before the current residence"
+        # (``places.latest_start`` skips unknown starts). The residence it replaces ended by the
+        # import's day at the latest: the day before.
         for residence in mine:
-            ended.setdefault(move_end(since, residence.since), []).append(residence.pk)
+            ended.setdefault(move_end(since or today, residence.since), []).append(residence.pk)
         new.append(
             {
                 "person_id": person.pk,
@@ -388,9 +392,10 @@ def _entities(chunk: Chunk) -> None:
         mine = sorted(current.get(entity.pk, []), key=lambda o: o.pk)
         if any(o.address_id == address.pk for o in mine):
             continue
-        since = since or today
+        # No date in the file: the start at this address is unknown (None), as a person's
+        # residence's (``_residences``); the operation it replaces ends the day before the import's.
         for operation in mine:
-            ended.setdefault(move_end(since, operation.since), []).append(operation.pk)
+            ended.setdefault(move_end(since or today, operation.since), []).append(operation.pk)
         new_ops.append(
             {
                 "entity_id": entity.pk,

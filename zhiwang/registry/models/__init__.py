@@ -13,7 +13,7 @@ The models live in modules by subject (base, people, entities, housing, tags, hi
 batches, eligibility, totals, reviews); import them from here.
 """
 
-from zhiwang.registry.models.base import Placed, Provenance, RecordKind, RegistryQuerySet
+from zhiwang.registry.models.base import STAY_ORDER, Placed, Provenance, RecordKind, RegistryQuerySet
 from zhiwang.registry.models.batches import (
     FINISHED_STATUSES,
     SOURCE_UNIT_KINDS,
@@ -37,6 +37,7 @@ __all__ = [
     "FINISHED_STATUSES",
     "SENSITIVE_KEY_GROUPS",
     "SOURCE_UNIT_KINDS",
+    "STAY_ORDER",
     "AccessLog",
     "RegistryTotals",
     "EligibilityRule",

@@ -17,6 +17,16 @@ class RecordKind(models.TextChoices):
     HOUSING = "housing", _("Housing")  # 实有房屋
 
 
+#: The order of a record's stays (residences, operations), newest first on every backend: the open
+#: ones first, then by start with an unknown start (``since`` empty: an import that gave no date)
+#: after the known ones — PostgreSQL sorts NULL first in a descending order, SQLite last — then by id.
+STAY_ORDER = (
+    models.F("until").desc(nulls_first=True),
+    models.F("since").desc(nulls_last=True),
+    models.F("pk").desc(),
+)
+
+
 class RegistryQuerySet(ScopedQuerySet):
     scope_division_field = "community"
     scope_grid_field = "grid"

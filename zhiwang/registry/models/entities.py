@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from zhiwang.core.masking import mask_name, mask_phone
 from zhiwang.geo.models import StandardAddress
-from zhiwang.registry.models.base import Placed, Provenance, RegistryQuerySet
+from zhiwang.registry.models.base import STAY_ORDER, Placed, Provenance, RegistryQuerySet
 
 
 class EntityType(models.TextChoices):
@@ -30,6 +30,9 @@ class LegalEntity(Provenance, Placed):
     legal_representative = models.CharField(_("legal representative"), max_length=64, blank=True)
     industry = models.CharField(_("industry"), max_length=64, blank=True)
     phone = models.CharField(_("phone"), max_length=20, blank=True)
+    # 成立日期: when the entity was founded, not when it came to an address (an operation's
+    # ``since``): a file's founding date used to start the operation at every new address.
+    founded_on = models.DateField(_("founding date"), null=True, blank=True)
 
     objects = RegistryQuerySet.as_manager()
 
@@ -71,7 +74,7 @@ class Operation(Provenance, Placed):
     class Meta:
         verbose_name = _("operation")
         verbose_name_plural = _("operations")
-        ordering = ["-since", "pk"]
+        ordering = STAY_ORDER
         indexes = [models.Index(fields=["address", "until"], name="registry_op_addr_until")]
 
     def __str__(self) -> str:

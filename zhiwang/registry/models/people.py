@@ -11,7 +11,7 @@ from django.utils.translation import pgettext_lazy
 
 from zhiwang.core.masking import mask_id_number, mask_name, mask_phone
 from zhiwang.geo.models import StandardAddress
-from zhiwang.registry.models.base import Placed, Provenance, RegistryQuerySet
+from zhiwang.registry.models.base import STAY_ORDER, Placed, Provenance, RegistryQuerySet
 
 
 class Gender(models.TextChoices):
@@ -120,7 +120,7 @@ class Residence(Provenance, Placed):
     class Meta:
         verbose_name = _("residence")
         verbose_name_plural = _("residences")
-        ordering = ["-since", "pk"]
+        ordering = STAY_ORDER
         indexes = [
             # who lives in this room now (building and room pages)
             models.Index(fields=["address", "until"], name="registry_res_addr_until"),

@@ -112,6 +112,7 @@ SAMPLE_VALUES = {
         "industry": "软件和信息技术服务业",
         "phone": "13800000000",
         "address": "示例市示例区示例路1号",
+        "founded_on": "2015-06-01",
         "since": "2020-01-01",
     },
     RecordKind.HOUSING: {

@@ -7,7 +7,7 @@ from django.db.models import F, Func, QuerySet, TextField, Value
 from django.db.models.functions import Concat
 
 from zhiwang.core.validators import normalize_identifier
-from zhiwang.registry.models import EntitySource, LegalEntity, Operation
+from zhiwang.registry.models import STAY_ORDER, EntitySource, LegalEntity, Operation
 from zhiwang.registry.selectors.common import _sources
 from zhiwang.registry.services import not_found
 
@@ -89,7 +89,7 @@ def _indexed_matches(qs: QuerySet[LegalEntity], q: str) -> QuerySet[LegalEntity]
 
 
 def entity_operations(*, entity: LegalEntity) -> list[Operation]:
-    return list(Operation.objects.filter(entity=entity).select_related("address").order_by("-since", "-pk"))
+    return list(Operation.objects.filter(entity=entity).select_related("address").order_by(*STAY_ORDER))
 
 
 def entity_sources(*, entity: LegalEntity) -> list:

@@ -13,7 +13,14 @@ from zhiwang.core.masking import mask_id_number, mask_phone
 from zhiwang.core.phones import MOBILE_DIGITS, phone_digits
 from zhiwang.core.validators import normalize_identifier
 from zhiwang.registry.hashing import id_number_hash, phone_hash
-from zhiwang.registry.models import SENSITIVE_KEY_GROUPS, Person, PersonSource, PersonTag, Residence
+from zhiwang.registry.models import (
+    SENSITIVE_KEY_GROUPS,
+    STAY_ORDER,
+    Person,
+    PersonSource,
+    PersonTag,
+    Residence,
+)
 from zhiwang.registry.selectors.common import _current, _sources
 from zhiwang.registry.services import not_found, role_of
 from zhiwang.registry.services.audit import identifier_search_logged, sensitive_read_logged
@@ -79,7 +86,7 @@ def person_search(*, user, q: str = "", limit: int | None = 50) -> QuerySet[Pers
 
 
 def person_residences(*, user, person: Person) -> list[Residence]:
-    return list(Residence.objects.filter(person=person).select_related("address").order_by("-since", "-pk"))
+    return list(Residence.objects.filter(person=person).select_related("address").order_by(*STAY_ORDER))
 
 
 def may_see_sensitive(user) -> bool:

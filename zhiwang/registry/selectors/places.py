@@ -11,7 +11,7 @@ from django.utils import timezone
 from zhiwang.core.scoping import scope_of
 from zhiwang.geo.addressing import NO_MATCH, match_address
 from zhiwang.geo.models import AddressLevel, StandardAddress
-from zhiwang.registry.models import Housing, LegalEntity, Operation, Residence
+from zhiwang.registry.models import STAY_ORDER, Housing, LegalEntity, Operation, Residence
 from zhiwang.registry.selectors.common import _current
 from zhiwang.registry.selectors.people import person_visible
 from zhiwang.registry.services import not_found
@@ -165,5 +165,5 @@ def room_history(*, user, room: StandardAddress) -> list[Residence]:
     return list(
         Residence.objects.filter(address=room, person__in=person_visible(user=user))
         .select_related("person")
-        .order_by("-since", "-pk")
+        .order_by(*STAY_ORDER)
     )

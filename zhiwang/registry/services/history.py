@@ -27,7 +27,7 @@ from zhiwang.registry.services.access import _denied, may_edit
 from zhiwang.registry.validation import masked
 
 PERSON_FIELDS = ("name", "household_type", "phone", "ethnicity", "household_address")
-ENTITY_FIELDS = ("name", "entity_type", "legal_representative", "industry", "phone")
+ENTITY_FIELDS = ("name", "entity_type", "legal_representative", "industry", "phone", "founded_on")
 HOUSING_FIELDS = ("use", "owner_name", "owner_phone", "is_rental", "occupancy", "area_m2")
 #: A different department naming a person differently is not overwritten: the steward decides.
 CONFLICT_FIELDS = {RecordKind.PERSON: ("name",), RecordKind.ENTITY: ("name",), RecordKind.HOUSING: ()}

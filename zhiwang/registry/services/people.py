@@ -309,12 +309,19 @@ def person_move(
 
 @transaction.atomic
 def person_move_out(*, person: Person, actor, note: str = "") -> int:
-    """The person no longer lives at the current address (moved away, unknown where)."""
+    """The person no longer lives at the current address (moved away, unknown where): each current
+    residence ends the day before today (``places.move_end``, as a move from today would end it), so
+    a registration at the new address the same day, which starts today, never shares a day with it
+    (the person listed in two rooms). A residence that began today ends today, its only day."""
     if not may_edit(actor, person):
         raise _denied(_("You may not change this record."))
-    ended = Residence.objects.filter(person=person, until__isnull=True).update(
-        until=timezone.localdate(), updated_at=timezone.now()
-    )
+    today, now = timezone.localdate(), timezone.now()
+    current = list(Residence.objects.filter(person=person, until__isnull=True).only("pk", "since"))
+    for residence in current:
+        Residence.objects.filter(pk=residence.pk).update(
+            until=move_end(today, residence.since), updated_at=now
+        )
+    ended = len(current)
     change_row(RecordKind.PERSON, person.pk, "move_out", actor=actor, note=note).save()
     return ended
 

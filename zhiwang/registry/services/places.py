@@ -119,7 +119,10 @@ def move_end(since: date, start: date | None) -> date:
     """The last day of a stay (a residence, an operation) that a move to a new place from ``since``
     ends: the day before, so the two stays never share a day. A person's move starts after the
     current residence's start (``move_since``), so the day before is never before it. An
-    operation's ``since`` may be a founding date (the entity template's 成立日期), so an operation
-    that began that day or later ends on its start day instead."""
+    operation has no such check — operations imported before migration 0013 may still start on
+    the entity's founding date (the entity template mapped 成立日期 to ``since`` then; it maps it to
+    ``LegalEntity.founded_on`` now) — so an operation that began that day or later ends on its
+    start day instead. ``person_move_out`` ends a residence with ``move_end(today, since)``: a
+    residence that began today ends today."""
     day_before = since - timedelta(days=1)
     return day_before if start is None or day_before >= start else start

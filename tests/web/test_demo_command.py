@@ -49,6 +49,7 @@ def test_demo_builds_the_city_and_rebuilds_it_the_same(caplog):
     assert not [r for r in caplog.records if r.name == "zhiwang.tickets.services.clock"]
     assert "Governance index and indicators:" in output
     assert "5 the demo citizen's and grid worker's own" in output
+    assert "merge conflicts and 2 registrations to check waiting" in output
     # ... so the demo's own people have work waiting when they sign in (tickets.history_events.persona_tickets)
     from zhiwang.accounts.models import User
     from zhiwang.tickets import selectors

@@ -3,7 +3,10 @@
 Every ID number and credit code is valid (GB 11643 / GB 32100 check characters) and
 made up; names are drawn from common surnames and given-name characters. Deterministic
 for a seed. Writes in bulk (the demo city can be large); rerunning replaces the
-previous demo records (those whose source is a demo department).
+previous demo records (those whose source is a demo department). Asked to (``steward_work``,
+as ``zhiwang demo`` asks), it ends with the demo data steward's work, made through the real
+services (``demo_steward``: a second department's file that names a few people otherwise, the
+grid worker's registrations of people on record elsewhere).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from zhiwang.accounts.models import OrgUnit, OrgUnitKind
 from zhiwang.core.validators import CREDIT_CODE_ALPHABET, credit_code_check_char, id_number_check_char
 from zhiwang.geo.models import AddressLevel, Division, StandardAddress
 from zhiwang.registry.defaults import seed_defaults
+from zhiwang.registry.demo_steward import MERGE_SOURCE, demo_steward_work_clear, demo_steward_work_create
 from zhiwang.registry.hashing import id_number_hash, phone_hash
 from zhiwang.registry.models import (
     EligibilityRule,
@@ -99,6 +103,9 @@ DEMO_SOURCES = {
     "DEMO-REG-PSB": ("深圳市公安局（实有人口）", "person"),
     "DEMO-REG-AMR": ("深圳市市场监督管理局", "entity"),
     "DEMO-REG-HOUSING": ("深圳市住房和建设局", "housing"),
+    # Supplies no records of its own: its small file disagrees with some of the police's names
+    # (``demo_steward``), and the people it confirms name it as their source from then on.
+    MERGE_SOURCE[0]: (MERGE_SOURCE[1], "merge"),
 }
 
 
@@ -123,6 +130,9 @@ class RegistryDemoResult:
     entities: int = 0
     housing: int = 0
     residences: int = 0
+    #: the demo data steward's work (``demo_steward``): open merge conflicts, registrations to check
+    conflicts: int = 0
+    reviews: int = 0
 
 
 def make_id_number(area: str, born: date, sequence: int, male: bool) -> str:
@@ -166,6 +176,9 @@ def _wipe(units: dict[str, OrgUnit]) -> None:
     EntitySource.objects.filter(source_id__in=ids).delete()
     LegalEntity.objects.filter(source_id__in=ids).delete()
     Housing.objects.filter(source_id__in=ids).delete()
+    # once the people they name are gone (a person keeps its last import batch): no conflict is
+    # left naming a record that is no more, and the next run's file makes a new batch
+    demo_steward_work_clear()
 
 
 def demo_registry_clear() -> None:
@@ -173,6 +186,8 @@ def demo_registry_clear() -> None:
 
     For rebuilding the demo city: ``geo.demo.demo_geography_build`` deletes the standard
     addresses, which registry links protect. History and access logs are append-only and stay.
+    The registrations waiting for a steward go with their people; the demo's own import batch
+    (with its merge conflicts) goes too (``demo_steward_work_clear``).
     """
     with transaction.atomic():
         for model in (
@@ -186,6 +201,7 @@ def demo_registry_clear() -> None:
             LegalEntity,
         ):
             model.objects.all().delete()
+        demo_steward_work_clear()
 
 
 def demo_registry_create(
@@ -194,11 +210,18 @@ def demo_registry_create(
     seed: int = 1,
     progress: Callable[[int, int], None] | None = None,
     communities: list[Division] | None = None,
+    steward_work: bool = False,
 ) -> RegistryDemoResult:
     """Fill the demo city's rooms with people, housing and entities (replacing earlier demo records).
 
     ``progress(done, total)`` is called once per community; ``communities`` limits the
     work (tests). Needs the demo geography (``geo.demo``).
+
+    ``steward_work`` (``zhiwang demo``) then leaves the demo data steward a few merge conflicts
+    and registrations to check (``demo_steward``), when the demo accounts exist (``accounts.demo``,
+    made first). Off by default: those registrations write access-log rows and the file re-stamps
+    some people's source, which tests of a plain demo registry need not find; a rerun clears the
+    earlier run's either way.
     """
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose from {', '.join(SCALES)}")
@@ -380,5 +403,10 @@ def demo_registry_create(
         result.entities += len(entity_rows)
         if progress:
             progress(done, len(communities))
+    if steward_work:
+        work = demo_steward_work_create(
+            seed=seed, communities=communities, person_source=units["person"], merge_source=units["merge"]
+        )
+        result.conflicts, result.reviews = work.conflicts, work.reviews
     totals_refresh()  # the home page's totals, as the periodic task would leave them
     return result

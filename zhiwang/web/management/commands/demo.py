@@ -138,6 +138,7 @@ class Command(BaseCommand):
             scale=scale,
             seed=seed,
             communities=communities,
+            steward_work=True,
         )
         disputes = self._step("disputes", no_progress, demo_disputes_create, seed=seed)
         # Trained before the histories, so their intake corrections feed the threshold curve.
@@ -192,6 +193,10 @@ class Command(BaseCommand):
             f"Registry: {registry.people} people, {registry.entities} legal entities, "
             f"{registry.housing} housing records, {registry.residences} residences"
             + (" (南山区 only; --scale medium fills the whole city)." if communities is not None else ".")
+        )
+        self.stdout.write(
+            f"Data steward (demo_steward): {registry.conflicts} merge conflicts and "
+            f"{registry.reviews} registrations to check waiting."
         )
         self.stdout.write(f"Dashboards: {caught_up.getvalue().strip()} (the sweep rows of the histories).")
         self.stdout.write(

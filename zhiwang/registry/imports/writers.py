@@ -33,7 +33,14 @@ from zhiwang.registry.models import (
     Residence,
 )
 from zhiwang.registry.services import ENTITY_FIELDS, HOUSING_FIELDS, PERSON_FIELDS, change_row, diff
-from zhiwang.registry.services.places import SINCE_BEFORE_CURRENT, latest_start, move_end
+from zhiwang.registry.services.places import (
+    SINCE_BEFORE_CURRENT,
+    SINCE_BEFORE_PREVIOUS,
+    SinceBeforePrevious,
+    cut_short,
+    latest_start,
+    move_end,
+)
 
 if TYPE_CHECKING:
     from zhiwang.registry.imports.chunk import Chunk
@@ -134,7 +141,10 @@ def _people(chunk: Chunk) -> None:
         chunk.merge_prepare([(existing[key], entry[2]) for key, entry in by_key.items() if key in existing])
     # The current residences of the existing people the file places: read before any is updated,
     # so a row dated on or before its person's current residence leaves the residence as it is.
-    current = _current_residences([person.pk for key, person in existing.items() if key in places])
+    placed_ids = [person.pk for key, person in existing.items() if key in places]
+    current = _current_residences(placed_ids)
+    starts = [by_key[key][2].get("since") or run.today for key in existing if key in places]
+    ended = _ended_residences(placed_ids, min(starts)) if starts else {}
     changed, moves = [], []
     for key, (row, raw, values) in by_key.items():
         if key in earlier:  # as a real import reports a person this batch already stamped
@@ -152,8 +162,11 @@ def _people(chunk: Chunk) -> None:
         if person.import_batch_id == batch.pk:
             chunk.duplicate(row, person.import_row, raw, "id_number")
             continue
-        if address is not None and _moves_before_current(
-            chunk, row, raw, values, address, current.get(person.pk)
+        if address is not None and (
+            _moves_before_current(chunk, row, raw, values, address, current.get(person.pk))
+            or _starts_before_ended(
+                chunk, row, raw, values, address, current.get(person.pk), ended.get(person.pk)
+            )
         ):
             address = None  # the row lands; its older address is not taken
         chunk.merge(row, raw, person, values)
@@ -172,7 +185,7 @@ def _people(chunk: Chunk) -> None:
             [*PERSON_FIELDS, "phone_hash", *PROVENANCE_UPDATE],
             batch_size=500,
         )
-    _residences(chunk, moves, current)
+    _residences(chunk, moves, current, ended)
     _sources_confirm(PersonSource, "person", changed, batch, now)
     chunk.hold(by_key)
 
@@ -206,6 +219,53 @@ def _current_residences(person_ids: list[int]) -> dict[int, list[Residence]]:
     return current
 
 
+def _ended_residences(person_ids: list[int], earliest) -> dict[int, list[Residence]]:
+    """The ended residences of these people whose last day is on or after ``earliest`` (the
+    earliest start a row of the chunk gives them), by person: those a new residence may overlap."""
+    ended: dict[int, list[Residence]] = {}
+    for start in range(0, len(person_ids), 900):
+        for residence in (
+            Residence.objects.filter(person_id__in=person_ids[start : start + 900], until__gte=earliest)
+            .select_related("address")
+            .only("pk", "person_id", "address_id", "since", "until", "address__full_name")
+            .order_by("-until", "-pk")
+        ):
+            ended.setdefault(residence.person_id, []).append(residence)
+    return ended
+
+
+def _starts_before_ended(chunk: Chunk, row: int, raw: dict, values: dict, address, mine, theirs) -> bool:
+    """The row would start its person's new residence (from ``since``, the import's day when the
+    file gives none) inside an ended residence that began on or after that day
+    (``services.places.cut_short``): the two would share days, the person listed in two rooms.
+    Reported as a warning (``registry.since_before_previous``) and the address is not taken; the
+    rest of the row lands, as for ``_moves_before_current``. An ended residence that began before
+    is cut short instead (``_residences``). The same address as a current residence only confirms
+    it, whatever the date."""
+    if not theirs or any(r.address_id == address.pk for r in mine or ()):
+        return False
+    try:
+        cut_short(values.get("since") or chunk.run.today, theirs, today=chunk.run.today)
+    except SinceBeforePrevious as refused:
+        start, until = refused.start, refused.until
+    else:
+        return False
+    if values.get("since") is not None:
+        message = _(
+            "The previous residence began on %(start)s and ended on %(until)s; this row dates the new "
+            "residence %(since)s, not after its start: the address was not taken (the rest of the row "
+            "was)."
+        ) % {"start": start.isoformat(), "until": until.isoformat(), "since": values["since"].isoformat()}
+    else:
+        message = _(
+            "The previous residence began and ended on %(start)s, the day of this import, and the row "
+            "gives no date: the address was not taken (the rest of the row was)."
+        ) % {"start": start.isoformat()}
+    error = FieldError(field="since", code=SINCE_BEFORE_PREVIOUS, message=message)
+    chunk.issue(row, error, IssueSeverity.WARNING, raw)
+    return True
+
+
 def _moves_before_current(chunk: Chunk, row: int, raw: dict, values: dict, address, mine) -> bool:
     """The row would move its person from ``since`` (the import's day when the file gives none)
     not after their current residence began (``services.places.move_since``): the registry knows a
@@ -235,11 +295,15 @@ def _residences(
     chunk: Chunk,
     moves: list[tuple[Person | _Placed, StandardAddress, object]],
     current: dict[int, list[Residence]],
+    ended_before: dict[int, list[Residence]],
 ) -> None:
     """Current residence per person: unchanged → confirmed; moved → the old one ends, a new one starts.
 
     ``current``: the open residences of the existing people among ``moves``
-    (``_current_residences``); just-inserted people (``_Placed``) have none."""
+    (``_current_residences``); just-inserted people (``_Placed``) have none. ``ended_before``: their
+    ended residences a new one may overlap (``_ended_residences``): those reaching into it end the
+    day before it too (``services.places.cut_short``; a row that may not cut one short was reported
+    and dropped by ``_starts_before_ended``)."""
     if not moves:
         return
     batch, now, today = chunk.batch, chunk.run.now, chunk.run.today
@@ -255,7 +319,8 @@ def _residences(
         # the person's real date is not refused as "before the current residence"
         # (``places.latest_start`` skips unknown starts). The residence it replaces ended by the
         # import's day at the latest: the day before.
-        for residence in mine:
+        theirs = cut_short(since or today, ended_before.get(person.pk, []), today=today)
+        for residence in [*mine, *theirs]:
             ended.setdefault(move_end(since or today, residence.since), []).append(residence.pk)
         new.append(
             {
@@ -269,13 +334,14 @@ def _residences(
         if person.community_id != address.community_id or person.grid_id != address.grid_id or mine:
             person.community_id, person.grid_id = address.community_id, address.grid_id
             placed.append(person)
-        if mine:
+        previous = mine[0] if mine else (theirs[0] if theirs else None)
+        if previous is not None:
             chunk.history.append(
                 change_row(
                     RecordKind.PERSON,
                     person.pk,
                     "move",
-                    changes={"address": [mine[0].address.full_name, address.full_name]},
+                    changes={"address": [previous.address.full_name, address.full_name]},
                     source=batch.source,
                     batch=batch,
                 )

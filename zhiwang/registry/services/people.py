@@ -43,6 +43,8 @@ from zhiwang.registry.services.places import (
     _address_or_error,
     _check_place_allowed,
     _place,
+    cut_short,
+    ended_from,
     move_end,
     move_since,
 )
@@ -273,8 +275,11 @@ def person_move(
     one starts, a ``move`` history row names both addresses.
 
     ``since`` must be after the current residence's start (``places.move_since``): otherwise
-    ``registry.since_before_current`` on ``since``, raised before anything is written here (the
-    callers' own writes roll back with it)."""
+    ``registry.since_before_current`` on ``since``. An ended residence whose last day is on or
+    after ``since`` (a move-out noticed after the person left) ends the day before too
+    (``places.cut_short``) when it began before ``since``, otherwise
+    ``registry.since_before_previous`` on ``since``. Both refusals are raised before anything is
+    written here (the callers' own writes roll back with them)."""
     current = list(
         Residence.objects.filter(person=person, until__isnull=True).select_related("address").order_by("pk")
     )
@@ -284,10 +289,14 @@ def person_move(
             residence.save(update_fields=["last_confirmed_at"])
             return residence
     since = move_since(since, current)
-    for residence in current:
+    # Ended residences reaching into the new one (a move-out noticed after the person left) end
+    # the day before it too: never a day in two rooms (``places.cut_short``).
+    ended = cut_short(since, ended_from(person.pk, since))
+    for residence in [*current, *ended]:
         Residence.objects.filter(pk=residence.pk).update(
             until=move_end(since, residence.since), updated_at=timezone.now()
         )
+    previous = current[0] if current else (ended[0] if ended else None)
     residence = Residence(person=person, address=address, kind=kind, since=since, source=source)
     _place(residence, address)
     residence.save()
@@ -300,7 +309,7 @@ def person_move(
         RecordKind.PERSON,
         person.pk,
         "move",
-        changes={"address": [current[0].address.full_name if current else "", address.full_name]},
+        changes={"address": [previous.address.full_name if previous else "", address.full_name]},
         actor=actor,
         source=source,
     ).save()
@@ -312,7 +321,8 @@ def person_move_out(*, person: Person, actor, note: str = "") -> int:
     """The person no longer lives at the current address (moved away, unknown where): each current
     residence ends the day before today (``places.move_end``, as a move from today would end it), so
     a registration at the new address the same day, which starts today, never shares a day with it
-    (the person listed in two rooms). A residence that began today ends today, its only day."""
+    (the person listed in two rooms). A residence that began today ends today, its only day: a new
+    residence follows it from tomorrow on (``places.cut_short``)."""
     if not may_edit(actor, person):
         raise _denied(_("You may not change this record."))
     today, now = timezone.localdate(), timezone.now()

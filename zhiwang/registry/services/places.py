@@ -11,6 +11,7 @@ from zhiwang.core.errors import FieldError, ServiceError
 from zhiwang.core.scoping import scope_of
 from zhiwang.geo.addressing import match_address
 from zhiwang.geo.models import AddressLevel, StandardAddress
+from zhiwang.registry.models import Residence
 from zhiwang.registry.services.access import _denied
 
 
@@ -113,6 +114,69 @@ def move_since(since: date | None, stays, *, today: date | None = None) -> date:
     if latest is not None and start <= latest:
         raise SinceBeforeCurrent(since_before_current(latest, today), latest)
     return start
+
+
+#: A new residence of a person that would not start after the previous (ended) residence began.
+SINCE_BEFORE_PREVIOUS = "registry.since_before_previous"
+
+
+class SinceBeforePrevious(ServiceError):
+    """``registry.since_before_previous``: the new residence was refused, nothing written; ``start``
+    and ``until`` are the first and last day of the ended residence it would overlap."""
+
+    def __init__(self, error: FieldError, start: date, until: date):
+        super().__init__(error.code, error.message, field=error.field)
+        self.start, self.until = start, until
+
+
+def since_before_previous(start: date, until: date, today: date) -> FieldError:
+    """The field error on ``since`` of a new residence that would not start after the previous
+    (ended) residence's ``start``: give a later date (or none: today), or, when that residence began
+    and ended today, register from tomorrow on."""
+    if start >= today:
+        message = _(
+            "The previous residence began and ended today (%(start)s): a residence at another address "
+            "can be recorded from tomorrow on."
+        ) % {"start": start.isoformat()}
+    else:
+        message = _(
+            "The previous residence began on %(start)s and ended on %(until)s: a new residence must "
+            "start after %(start)s. Give a later date, or none for today."
+        ) % {"start": start.isoformat(), "until": until.isoformat()}
+    return FieldError(field="since", code=SINCE_BEFORE_PREVIOUS, message=message)
+
+
+def cut_short(since: date, ended, *, today: date | None = None) -> list:
+    """The ended residences among ``ended`` that a new residence from ``since`` overlaps (their last
+    day on or after ``since``): the caller ends them the day before ``since`` (``move_end``).
+
+    A residence ends without a move when the person moves out (``person_move_out``) or an undated
+    import row moves them (``imports.writers``): its last day then says when it was *noticed*
+    ("gone by then"), not when the person left. A dated registration after it — "here since
+    2026-11-10", the residence ended 2026-11-20 by a move-out recorded on the 21st — is the more
+    precise statement, and the history becomes what it would have been had the registration come
+    first: the ended residence ends 11-09, the new one starts 11-10, never a day in two rooms. As
+    for a current residence (``move_since``), the new start must come after the ended residence's
+    start, else ``registry.since_before_previous`` on ``since`` (nothing written; an import keeps
+    the person where the registry has them and reports the row): a residence that began and ended
+    today (placed and moved out the same day) is followed from tomorrow on."""
+    today = today or timezone.localdate()
+    overlapping = [stay for stay in ended if stay.until is not None and stay.until >= since]
+    latest = latest_start(overlapping)
+    if latest is not None and since <= latest:
+        until = max(stay.until for stay in overlapping if stay.since == latest)
+        raise SinceBeforePrevious(since_before_previous(latest, until, today), latest, until)
+    return overlapping
+
+
+def ended_from(person_id: int, since: date):
+    """The person's ended residences whose last day is on or after ``since`` (``cut_short``), locked."""
+    return list(
+        Residence.objects.select_for_update(of=("self",))
+        .filter(person_id=person_id, until__gte=since)
+        .select_related("address")
+        .order_by("-until", "-pk")
+    )
 
 
 def move_end(since: date, start: date | None) -> date:

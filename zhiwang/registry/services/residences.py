@@ -29,7 +29,7 @@ from zhiwang.geo.models import StandardAddress
 from zhiwang.registry.models import Person, RecordKind, Residence
 from zhiwang.registry.services.access import _check_version, _denied, may_edit
 from zhiwang.registry.services.history import change_row
-from zhiwang.registry.services.places import _address_or_error, _place
+from zhiwang.registry.services.places import SINCE_BEFORE_PREVIOUS, _address_or_error, _place
 from zhiwang.registry.validation import clean_person, has_control
 
 #: ``RecordChange.action`` of a residence correction (the history says 更正居住地址).
@@ -92,7 +92,7 @@ def _checked_since(person: Person, residence: Residence, since: date | None) -> 
     )
     if previous_end is not None and since <= previous_end:
         raise ServiceError(
-            "registry.since_before_previous",
+            SINCE_BEFORE_PREVIOUS,
             _("The previous residence ended on %(until)s: the corrected residence must start after that day.")
             % {"until": previous_end.isoformat()},
             field="since",

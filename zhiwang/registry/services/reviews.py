@@ -7,7 +7,9 @@ kept. The steward, who sees the whole record, decides:
 * **moved** — the person lives at the given address now: the record moves there (the current
   residence ends the day before ``since``, ``places.move_end``; a new one starts; a ``move`` history
   row; a ``since`` not after the current residence's start is refused, ``registry.since_before_current``,
-  and the review waits) and the fields empty on the record are
+  and an ended residence reaching into the new one — a move-out noticed after the person left —
+  ends the day before too, unless it began on or after ``since``: ``registry.since_before_previous``,
+  the review waits; ``places.cut_short``) and the fields empty on the record are
   filled from the registration (an ``update`` history row naming the registering department); a
   field given with another value than the record's is not taken (a registration is no correction):
   the steward corrects it on the person page if it is right;
@@ -31,7 +33,14 @@ from zhiwang.registry.models import Person, RecordKind, RegistrationReview, Resi
 from zhiwang.registry.services.access import _denied, may_import
 from zhiwang.registry.services.history import PERSON_FIELDS, _tidy_source, change_row, diff
 from zhiwang.registry.services.people import person_move
-from zhiwang.registry.services.places import SINCE_BEFORE_CURRENT, SinceBeforeCurrent, latest_start
+from zhiwang.registry.services.places import (
+    SINCE_BEFORE_CURRENT,
+    SINCE_BEFORE_PREVIOUS,
+    SinceBeforeCurrent,
+    SinceBeforePrevious,
+    cut_short,
+    latest_start,
+)
 from zhiwang.registry.validation import masked
 
 EMPTY = ("", None)
@@ -73,13 +82,16 @@ class ReviewPreview:
     phones masked, as the history shows them); ``differs``: the fields given with another value,
     not taken; ``since``: the move's first day as given; ``blocked_since``: the current residence's
     start when the move would be refused (``registry.since_before_current``: the date given, or
-    today, is not after it), else None."""
+    today, is not after it), else None; ``blocked_previous``: likewise the start of an ended
+    residence the move would overlap and may not cut short (``registry.since_before_previous``,
+    ``places.cut_short``), else None."""
 
     review: RegistrationReview
     fills: list[tuple[str, str]] = field(default_factory=list)
     differs: list[str] = field(default_factory=list)
     since: date | None = None
     blocked_since: date | None = None
+    blocked_previous: date | None = None
 
 
 def review_previews(reviews) -> list[ReviewPreview]:
@@ -88,8 +100,9 @@ def review_previews(reviews) -> list[ReviewPreview]:
     reviews = list(reviews)
     current: dict[int, list[Residence]] = {}
     moving = {r.person_id for r in reviews if r.address_id is not None}
-    for residence in Residence.objects.filter(person_id__in=moving, until__isnull=True).order_by():
-        current.setdefault(residence.person_id, []).append(residence)
+    ended: dict[int, list[Residence]] = {}
+    for residence in Residence.objects.filter(person_id__in=moving).order_by():
+        (current if residence.until is None else ended).setdefault(residence.person_id, []).append(residence)
     today = timezone.localdate()
     previews = []
     for review in reviews:
@@ -106,6 +119,10 @@ def review_previews(reviews) -> list[ReviewPreview]:
             start = latest_start(stays)
             if start is not None and (preview.since or today) <= start:
                 preview.blocked_since = start
+            try:
+                cut_short(preview.since or today, ended.get(review.person_id, []), today=today)
+            except SinceBeforePrevious as error:
+                preview.blocked_previous = error.start
         previews.append(preview)
     return previews
 
@@ -160,6 +177,21 @@ def registration_review_resolve(*, review: RegistrationReview, actor, moved: boo
                         "registration still waits; decline it if the record is right."
                     )
                     % {"since": since or _("today (no date given)"), "start": error.start.isoformat()},
+                    field="since",
+                ) from None
+            except SinceBeforePrevious as error:
+                raise ServiceError(
+                    SINCE_BEFORE_PREVIOUS,
+                    _(
+                        "The registration dates the move %(since)s, but the previous residence began on "
+                        "%(start)s (it ended on %(until)s): a move must start after %(start)s. The record "
+                        "was not moved and the registration still waits; decline it if the record is right."
+                    )
+                    % {
+                        "since": since or _("today (no date given)"),
+                        "start": error.start.isoformat(),
+                        "until": error.until.isoformat(),
+                    },
                     field="since",
                 ) from None
     review.status = ReviewStatus.MOVED if moved else ReviewStatus.DECLINED

@@ -49,6 +49,12 @@ from zhiwang.tickets.models import Ticket, TicketStatus
         ("宝安区福永街道怀德村南区5巷12号301", "宝安区福永街道怀德村南区5巷12号"),
         ("南山区南新路15巷3号301", "南山区南新路15巷3号"),
         ("南山区南新路123弄5号301", "南山区南新路123弄5号"),
+        # a lane or house number after the room is not kept: it would carry the room out with it
+        # (found in review: "…3栋1201房后面3巷" was published whole)
+        ("南山区琉璃坊花园3栋1201房后面3巷", "南山区琉璃坊花园3栋"),
+        ("南山区琉璃坊花园3栋1201房旁边12号501门口", "南山区琉璃坊花园3栋"),
+        ("桃园路12号501室对面5街", "桃园路12号"),
+        ("南山区金海湾花园5栋302房楼下第2排", "南山区金海湾花园5栋"),
     ],
 )
 def test_a_typed_address_is_cut_before_its_unit_floor_or_room(typed, shown):

@@ -235,9 +235,13 @@ def address_to_building(text: str) -> str:
         if at >= 0:
             kept_end = at + len(value)
     cut = min((at for value in below if (at := probe.find(value, kept_end)) >= 0), default=kept_end)
-    places = list(_PLACE_IN_CUT.finditer(probe, cut))
-    if places:
-        cut = places[-1].end()
+    # a numbered lane or house number the parser took for a room ("15巷3号301": "15" read as a
+    # room) is kept, but only where it runs on from the cut: a lane named after the room ("3栋1201房
+    # 后面3巷") must not carry the room out with it
+    place = _PLACE_IN_CUT.match(probe, cut)
+    while place:
+        cut = place.end()
+        place = _PLACE_IN_CUT.match(probe, cut)
     return cleaned[:cut].rstrip("-_#/ ")
 
 

@@ -130,6 +130,24 @@ def test_a_malformed_day_is_422_naming_the_field(client, world):
         assert client.get(API + "/cases", {name: "yesterday"}).status_code == 422
 
 
+def test_a_year_the_database_cannot_hold_is_refused_on_its_field(client, world):
+    """Was a 500: 0001-01-01 at +08:00 is before year 1 in UTC (found in review)."""
+    client.force_login(world.sub_dispatcher)
+    for path in ("/ledger/summary", "/cases"):
+        for name in ("received_from", "received_to"):
+            for value in ("0001-01-01", "0001-01-01T00:00:00", "9999-12-31"):
+                answer = client.get(API + path, {name: value})
+                assert answer.status_code == 400, (path, name, value, answer.content)
+                error = answer.json()["error"]
+                assert error["code"] == "disputes.date_out_of_range" and error["field"] == name
+    # the ledger page too (an older 500 of the same cause)
+    _login(client, world.sub_dispatcher)
+    for name in ("received_from", "received_to"):
+        page = client.get(reverse("disputes:ledger"), {name: "0001-01-01"})
+        assert page.status_code == 400, page.content[:300]
+        assert "1900" in page.content.decode()
+
+
 def test_a_reversed_period_is_refused_as_on_the_page(client, world, make_case):
     make_case()
     client.force_login(world.sub_dispatcher)

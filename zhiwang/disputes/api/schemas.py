@@ -4,9 +4,11 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from ninja import Field, Schema
 from pydantic import field_validator
 
+from zhiwang.core.errors import ServiceError
 from zhiwang.disputes import selectors, services, texts
 
 
@@ -354,7 +356,16 @@ class CaseFilterIn(Schema):
 
     @field_validator("received_from", "received_to")
     @classmethod
-    def _local(cls, value: datetime | None) -> datetime | None:
+    def _local(cls, value: datetime | None, info) -> datetime | None:
+        # a year the database cannot hold once in UTC (0001-01-01 at +08:00) was a 500: refused on
+        # its field, as the tickets' filters refuse it (a ServiceError passes through pydantic)
+        if value is not None and not selectors.PERIOD_YEARS[0] <= value.year <= selectors.PERIOD_YEARS[1]:
+            raise ServiceError(
+                "disputes.date_out_of_range",
+                _("Enter a date between the years %(low)s and %(high)s.")
+                % {"low": selectors.PERIOD_YEARS[0], "high": selectors.PERIOD_YEARS[1]},
+                field=info.field_name,
+            )
         # "2026-11-01" parses as a naive midnight: the city's, as the page's date fields mean it
         # (a naive value compared with "now" would fail, and the database would guess its zone).
         return local_datetime(value)

@@ -38,6 +38,7 @@ from zhiwang.disputes.selectors.cases import (
 )
 from zhiwang.disputes.selectors.ledger import (
     LEDGER_GROUPS,
+    PERIOD_YEARS,
     dispute_indicators,
     ledger_export_rows,
     ledger_rows,
@@ -70,6 +71,7 @@ from zhiwang.disputes.selectors.window import (
 
 __all__ = [
     "LEDGER_GROUPS",
+    "PERIOD_YEARS",
     "REGISTRY_PICK_LIMIT",
     "CaseFilters",
     "agreement_confirmations",

@@ -59,6 +59,10 @@ from zhiwang.disputes.workflow import CaseAction
 
 # --- ledger ----------------------------------------------------------------------------
 
+#: The years a ledger period's date may fall in (as ``tickets.selectors.FILTER_YEARS``): a day
+#: beyond them is refused on its field, never a database overflow (0001-01-01 at +08:00 in UTC).
+PERIOD_YEARS = (1900, 9998)
+
 LEDGER_GROUPS = {
     "division": ("division__code", "division__name"),
     "category": ("category__code", "category__name"),

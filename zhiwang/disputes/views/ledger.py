@@ -42,6 +42,13 @@ def _ledger_filters(request) -> dict:
                 day = None
             if day is None:
                 raise ServiceError("disputes.date_invalid", _("Give the date as YYYY-MM-DD."), field=name)
+            low, high = selectors.PERIOD_YEARS
+            if not low <= day.year <= high:  # 0001-01-01 at +08:00 is before year 1 in UTC: a 500
+                raise ServiceError(
+                    "disputes.date_out_of_range",
+                    _("Enter a date between the years %(low)s and %(high)s.") % {"low": low, "high": high},
+                    field=name,
+                )
             filters[name] = timezone.make_aware(datetime.combine(day, time.min))
     return filters
 

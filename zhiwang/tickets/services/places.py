@@ -85,16 +85,26 @@ def ticket_places_reattach(codes: dict[int, tuple[str | None, str | None]]) -> i
         return 0
     address_codes = {a for a, _g in codes.values() if a}
     grid_codes = {g for _a, g in codes.values() if g}
-    addresses: dict[str, int] = {}
+    addresses: dict[str, tuple[int, int | None]] = {}
     for chunk in _chunks(sorted(address_codes)):
-        addresses.update(StandardAddress.objects.filter(code__in=chunk).values_list("code", "pk"))
+        addresses.update(
+            (code, (pk, grid))
+            for code, pk, grid in StandardAddress.objects.filter(code__in=chunk).values_list(
+                "code", "pk", "grid_id"
+            )
+        )
     grids: dict[str, int] = {}
     for chunk in _chunks(sorted(grid_codes)):
         grids.update(Grid.objects.filter(code__in=chunk).values_list("code", "pk"))
-    rows = [
-        Ticket(pk=pk, address_id=addresses.get(address or ""), grid_id=grids.get(grid or ""))
-        for pk, (address, grid) in codes.items()
-    ]
+    rows = []
+    for pk, (address, grid) in codes.items():
+        found = addresses.get(address or "")
+        # an address found gives its own grid (another seed may draw the grids otherwise)
+        rows.append(
+            Ticket(pk=pk, address_id=found[0], grid_id=found[1])
+            if found
+            else Ticket(pk=pk, address_id=None, grid_id=grids.get(grid or ""))
+        )
     rows = [row for row in rows if row.address_id or row.grid_id]
     with transaction.atomic():
         Ticket.objects.bulk_update(rows, ["address", "grid"], batch_size=_REATTACH_BATCH)

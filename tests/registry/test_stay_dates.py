@@ -157,7 +157,7 @@ def test_the_pages_and_the_api_show_an_unknown_start(steward, source_unit, templ
     client = _client(steward)
     page = client.get(f"/registry/people/{person.pk}/")
     assert page.status_code == 200
-    assert f"{first.full_name}</a></td><td class=\"date\">—</td>" in page.content.decode()
+    assert f'{first.full_name}</a></td><td class="date">—</td>' in page.content.decode()
     assert client.get(f"/places/{first.code}/").status_code == 200
     body = client.get(f"/api/v1/registry/people/{person.pk}").json()
     assert [(r["since"], r["until"]) for r in body["residences"]] == [(None, None)]
